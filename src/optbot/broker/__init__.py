@@ -1,0 +1,1 @@
+"""Broker abstraction: the `Broker` protocol, its models and errors, and the Angel One adapter."""

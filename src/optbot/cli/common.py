@@ -1,0 +1,61 @@
+"""Shared CLI plumbing: the global --config option, settings loading, and user-error exits."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from optbot.config import ConfigError, Settings, load_settings
+from optbot.core.errors import UserError
+
+console = Console()
+error_console = Console(stderr=True)
+
+CONFIG_ENV = "OPTBOT_CONFIG"
+
+
+@dataclass
+class CliState:
+    config_path: Path | None = None
+    _settings: Settings | None = None
+
+    def settings(self) -> Settings:
+        if self._settings is None:
+            path = self.config_path
+            if path is None and os.environ.get(CONFIG_ENV):
+                path = Path(os.environ[CONFIG_ENV])
+            self._settings = load_settings(path)
+        return self._settings
+
+
+def state(ctx: typer.Context) -> CliState:
+    root = ctx.find_root()
+    if not isinstance(root.obj, CliState):
+        root.obj = CliState()
+    return root.obj
+
+
+def settings_from(ctx: typer.Context) -> Settings:
+    """Load settings for a command, turning config problems into a clean exit 2."""
+    try:
+        return state(ctx).settings()
+    except ConfigError as exc:
+        fail_config(exc)
+
+
+def fail_config(exc: ConfigError) -> typer.Exit:
+    for problem in exc.problems:
+        error_console.print(f"[red]config error[/red] {problem}", highlight=False)
+    raise typer.Exit(2)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    error_console.print(f"[red]error[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+__all__ = ["CliState", "UserError", "console", "error_console", "fail", "fail_config", "settings_from", "state"]

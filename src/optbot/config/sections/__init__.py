@@ -1,0 +1,1 @@
+"""One settings model per domain. Each package owns its section file; the root model composes them."""

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from pydantic import Field
+
+from optbot.config.sections.base import Section
+
+
+class DataSettings(Section):
+    """Market-data pipeline (spec §2): retention, history depth, gaps, quality. Owned by optbot.data."""
+
+    raw_tick_retention_days: int = Field(default=2, ge=1, description="spec §2.3: 2 days of raw ticks")
+    intraday_retention_days: int = Field(default=92, ge=1, description="spec §2.3: 3 months of 1m..1h")
+    daily_retention_days: int = Field(default=366, ge=30, description="spec §2.3: 1 year of daily bars")
+    history_daily_days: int = Field(default=730, ge=30, description="spec §2.2: 1-2 years of daily")
+    history_hourly_days: int = Field(default=92, ge=1, description="spec §2.1: 3 months of 1h")
+    history_option_days: int = Field(default=92, ge=1, description="spec §2.2: 3 months of options")
+    opening_gap_pct: float = Field(default=2.0, gt=0, description="spec §2.4: gap > 2 %")
+    interpolate_max_gap_minutes: float = Field(default=5.0, ge=0, description="spec §2.4: fill < 5 min")
+    discard_gap_minutes: float = Field(default=10.0, gt=0, description="spec §2.4: discard > 10 min")
+    stale_master_days: int = Field(default=7, ge=1, description="spec §8.1: stale cache > 7 days")

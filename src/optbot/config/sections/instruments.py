@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from pydantic import Field
+
+from optbot.config.sections.base import Section
+
+
+class InstrumentsSettings(Section):
+    """Strike selection and token pools (spec §3). Owned by optbot.instruments."""
+
+    atm_check_interval_seconds: float = Field(default=5.0, gt=0, description="spec §3.3: every 5-10 s")
+    atm_move_strikes: int = Field(default=1, ge=1, description="spec §3.3: move when > 1 strike away")
+    strikes_around_atm: int = Field(default=5, ge=1, description="spec §3.3: 5-10 strikes")
+    normal_range_points: float = Field(default=50.0, gt=0, description="spec §5.4: ±50 points")
+    gap_range_points: float = Field(default=100.0, gt=0, description="spec §3.4: ±100 points in gaps")
+    gap_pool_strikes: int = Field(default=15, ge=10, le=30, description="spec §3.4: 10-15 strikes")
+    gap_stability_minutes: float = Field(default=3.0, gt=0, description="spec §3.4: 2-3 minutes")
+    replacement_window_seconds: float = Field(default=90.0, gt=0, description="spec §3.3: over 1-2 min")
+    min_open_interest: int = Field(default=1000, ge=0, description="spec §10.3: OI > 1000")

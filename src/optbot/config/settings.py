@@ -1,0 +1,158 @@
+"""The root settings model and its loader.
+
+Precedence (highest first): `OPTBOT__SECTION__KEY` environment variables, the TOML file, defaults.
+Secrets are never read from the TOML file: they come from the OS keyring or the environment.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from optbot.config.sections.backtest import BacktestSettings
+from optbot.config.sections.broker import BrokerSettings
+from optbot.config.sections.dashboard import DashboardSettings
+from optbot.config.sections.data import DataSettings
+from optbot.config.sections.execution import ExecutionSettings
+from optbot.config.sections.instruments import InstrumentsSettings
+from optbot.config.sections.logging import LoggingSettings
+from optbot.config.sections.metrics import MetricsSettings
+from optbot.config.sections.notifications import NotificationsSettings
+from optbot.config.sections.paths import PathsSettings
+from optbot.config.sections.risk import RiskSettings
+from optbot.config.sections.session import SessionSettings
+from optbot.config.sections.sim import SimSettings
+from optbot.config.sections.strategy import StrategySettings
+from optbot.config.sections.universe import UniverseSettings
+from optbot.core.enums import RunMode
+
+ENV_PREFIX = "OPTBOT__"
+
+#: Keys that hold secrets; finding one in a config file is an error.
+SECRET_KEYS = frozenset(
+    {
+        "api_key",
+        "pin",
+        "password",
+        "mpin",
+        "totp",
+        "totp_secret",
+        "jwt_token",
+        "refresh_token",
+        "feed_token",
+        "secret",
+        "operator_token",
+        "viewer_token",
+    }
+)
+
+
+class ConfigError(Exception):
+    """A user's configuration is invalid. `problems` holds one `section.key: reason` per error."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        case_sensitive=False,
+        validate_assignment=True,
+    )
+
+    mode: RunMode = Field(default=RunMode.PAPER, description="live must also be confirmed on the CLI")
+    paths: PathsSettings = Field(default_factory=PathsSettings)
+    broker: BrokerSettings = Field(default_factory=BrokerSettings)
+    session: SessionSettings = Field(default_factory=SessionSettings)
+    universe: UniverseSettings = Field(default_factory=UniverseSettings)
+    data: DataSettings = Field(default_factory=DataSettings)
+    instruments: InstrumentsSettings = Field(default_factory=InstrumentsSettings)
+    strategy: StrategySettings = Field(default_factory=StrategySettings)
+    risk: RiskSettings = Field(default_factory=RiskSettings)
+    execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
+    notifications: NotificationsSettings = Field(default_factory=NotificationsSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    backtest: BacktestSettings = Field(default_factory=BacktestSettings)
+    sim: SimSettings = Field(default_factory=SimSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment beats the file; the file's contents arrive as init kwargs.
+        return (env_settings, init_settings)
+
+
+def _find_secret_keys(data: dict[str, Any], prefix: str = "") -> list[str]:
+    found: list[str] = []
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if key.lower() in SECRET_KEYS:
+            found.append(dotted)
+        if isinstance(value, dict):
+            found.extend(_find_secret_keys(value, dotted + "."))
+    return found
+
+
+def _describe(error: dict[str, Any]) -> str:
+    location = ".".join(str(part) for part in error.get("loc", ())) or "(root)"
+    if error.get("type") == "extra_forbidden":
+        return f"{location}: unknown setting"
+    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    if "input" in error and error.get("type") not in ("missing",) and not isinstance(error["input"], dict):
+        message = f"{message} (got {error['input']!r})"
+    return f"{location}: {message}"
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise ConfigError([f"{path}: file not found"]) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from exc
+
+
+def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
+    """Load and validate settings; raise ConfigError listing every problem as `section.key: reason`."""
+    file_data = read_toml(path) if path is not None else {}
+    secret_keys = _find_secret_keys(file_data)
+    problems = [
+        f"{key}: secrets are not read from the config file; use `optbot auth set-secret` or the environment"
+        for key in secret_keys
+    ]
+    if overrides:
+        file_data = {**file_data, **overrides}
+    try:
+        settings = Settings(**file_data)
+    except ValidationError as exc:
+        problems.extend(_describe(dict(error)) for error in exc.errors())
+        raise ConfigError(problems) from None
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def effective_mode(settings: Settings, confirm_live: bool) -> RunMode:
+    """Live needs mode=live in config AND the CLI confirmation; anything else runs paper."""
+    if settings.mode is RunMode.LIVE and confirm_live:
+        return RunMode.LIVE
+    if settings.mode is RunMode.BACKTEST:
+        return RunMode.BACKTEST
+    return RunMode.PAPER

@@ -1,0 +1,1 @@
+"""Domain primitives shared by every package: clock, events, bus, ids, time helpers."""

@@ -1,0 +1,7 @@
+"""Errors that are the user's to fix: the CLI prints them plainly and exits 2, no traceback."""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Bad input from a person (a file, a flag, a value). The message names what was wrong."""

@@ -1,0 +1,19 @@
+"""Project-wide pytest setup: no test may reach the network except loopback."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DATA = REPO_ROOT / "data" / "sample"
+
+# Keep the official SDK's import-time ipify lookup and any stray client off the network.
+os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+
+
+@pytest.fixture
+def sample_data() -> Path:
+    return SAMPLE_DATA
