@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -47,15 +48,24 @@ def settings_from(ctx: typer.Context) -> Settings:
         fail_config(exc)
 
 
-def fail_config(exc: ConfigError) -> typer.Exit:
+def fail_config(exc: ConfigError) -> NoReturn:
     for problem in exc.problems:
         error_console.print(f"[red]config error[/red] {problem}", highlight=False)
     raise typer.Exit(2)
 
 
-def fail(message: str, code: int = 2) -> typer.Exit:
+def fail(message: str, code: int = 2) -> NoReturn:
     error_console.print(f"[red]error[/red] {message}", highlight=False)
     raise typer.Exit(code)
 
 
-__all__ = ["CliState", "UserError", "console", "error_console", "fail", "fail_config", "settings_from", "state"]
+__all__ = [
+    "CliState",
+    "UserError",
+    "console",
+    "error_console",
+    "fail",
+    "fail_config",
+    "settings_from",
+    "state",
+]

@@ -117,7 +117,9 @@ class EventBus:
         except Exception:
             subscription.failures += 1
             self.stats.handler_errors[subscription.name] += 1
-            log.exception("bus handler failed: subscriber=%s event=%s", subscription.name, type(event).__name__)
+            log.exception(
+                "bus handler failed: subscriber=%s event=%s", subscription.name, type(event).__name__
+            )
 
     async def drain(self) -> None:
         """Wait until every queued event has been handled."""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 
 
-class Exchange(str, Enum):
+class Exchange(StrEnum):
     NSE = "NSE"
     BSE = "BSE"
     NFO = "NFO"
@@ -14,7 +14,7 @@ class Exchange(str, Enum):
     CDS = "CDS"
 
 
-class Side(str, Enum):
+class Side(StrEnum):
     BUY = "BUY"
     SELL = "SELL"
 
@@ -26,12 +26,12 @@ class Side(str, Enum):
         return Side.SELL if self is Side.BUY else Side.BUY
 
 
-class OptionType(str, Enum):
+class OptionType(StrEnum):
     CE = "CE"
     PE = "PE"
 
 
-class InstrumentKind(str, Enum):
+class InstrumentKind(StrEnum):
     INDEX = "INDEX"
     EQUITY = "EQUITY"
     FUTIDX = "FUTIDX"
@@ -41,19 +41,19 @@ class InstrumentKind(str, Enum):
     OTHER = "OTHER"
 
 
-class Settlement(str, Enum):
+class Settlement(StrEnum):
     CASH = "CASH"
     PHYSICAL = "PHYSICAL"
 
 
-class OrderType(str, Enum):
+class OrderType(StrEnum):
     MARKET = "MARKET"
     LIMIT = "LIMIT"
     STOPLOSS_LIMIT = "STOPLOSS_LIMIT"
     STOPLOSS_MARKET = "STOPLOSS_MARKET"
 
 
-class ProductType(str, Enum):
+class ProductType(StrEnum):
     INTRADAY = "INTRADAY"
     CARRYFORWARD = "CARRYFORWARD"
     DELIVERY = "DELIVERY"
@@ -61,18 +61,18 @@ class ProductType(str, Enum):
     BO = "BO"
 
 
-class Duration(str, Enum):
+class Duration(StrEnum):
     DAY = "DAY"
     IOC = "IOC"
 
 
-class Variety(str, Enum):
+class Variety(StrEnum):
     NORMAL = "NORMAL"
     STOPLOSS = "STOPLOSS"
     ROBO = "ROBO"
 
 
-class Timeframe(str, Enum):
+class Timeframe(StrEnum):
     M1 = "1m"
     M5 = "5m"
     M15 = "15m"
@@ -84,7 +84,7 @@ class Timeframe(str, Enum):
         return {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "daily": 86400}[self.value]
 
 
-class OrderStatus(str, Enum):
+class OrderStatus(StrEnum):
     """The order manager's own state machine (issue 7); broker strings map onto it."""
 
     PENDING_SUBMIT = "PENDING_SUBMIT"
@@ -103,19 +103,19 @@ class OrderStatus(str, Enum):
         return self in (OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED)
 
 
-class RiskState(str, Enum):
+class RiskState(StrEnum):
     ACTIVE = "ACTIVE"
     REDUCING = "REDUCING"
     HALTED = "HALTED"
 
 
-class AlertPriority(str, Enum):
+class AlertPriority(StrEnum):
     CRITICAL = "critical"
     IMPORTANT = "important"
     INFO = "info"
 
 
-class IntentPurpose(str, Enum):
+class IntentPurpose(StrEnum):
     ENTRY = "ENTRY"
     EXIT = "EXIT"
     STOP = "STOP"
@@ -127,13 +127,13 @@ class IntentPurpose(str, Enum):
         return self is not IntentPurpose.ENTRY
 
 
-class SignalDirection(str, Enum):
+class SignalDirection(StrEnum):
     BULLISH = "BULLISH"
     BEARISH = "BEARISH"
     NEUTRAL = "NEUTRAL"
 
 
-class RunMode(str, Enum):
+class RunMode(StrEnum):
     LIVE = "live"
     PAPER = "paper"
     BACKTEST = "backtest"

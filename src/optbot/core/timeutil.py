@@ -48,4 +48,4 @@ def epoch_ms_to_utc(epoch_ms: int) -> datetime:
 
 
 def utc_to_epoch_ms(moment: datetime) -> int:
-    return int(round(to_utc(moment).timestamp() * 1000))
+    return round(to_utc(moment).timestamp() * 1000)

@@ -16,6 +16,8 @@ class SessionSettings(Section):
         default=30.0, ge=0, description="spec §10.4: close positions 30 min before the close"
     )
     no_new_entries_before_close_minutes: float = Field(default=45.0, ge=0)
-    premarket_check_minutes: float = Field(default=15.0, ge=0, description="checks start this long before open")
+    premarket_check_minutes: float = Field(
+        default=15.0, ge=0, description="checks start this long before open"
+    )
     post_market_minutes: float = Field(default=30.0, ge=0, description="spec §1.1: post-market 30 min")
     max_clock_skew_seconds: float = Field(default=2.0, gt=0, description="spec §13.8 skew vs exchange ts")

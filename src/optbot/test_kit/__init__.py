@@ -1,0 +1,1 @@
+"""Fixtures, stubs and builders shared by tests (NautilusTrader-style test kit)."""
