@@ -1,0 +1,1 @@
+"""Operations: notifications, metrics, dashboard, health checks."""

@@ -1,0 +1,218 @@
+"""Alert delivery through Apprise (spec §10.10).
+
+Trading never waits for a notification: `submit` only queues. A background worker formats each alert
+with the spec's content (action required, context, impact, deadline), de-duplicates repeats within a
+window, caps the rate per priority, and retries failed deliveries with backoff on the Clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import apprise
+
+from optbot.config.sections.notifications import NotificationsSettings
+from optbot.core.bus import EventBus
+from optbot.core.clock import Clock
+from optbot.core.enums import AlertPriority
+from optbot.core.events import Alert
+
+log = logging.getLogger("optbot.notify")
+
+PRIORITY_RANK = {AlertPriority.INFO: 0, AlertPriority.IMPORTANT: 1, AlertPriority.CRITICAL: 2}
+_APPRISE_TYPE = {
+    AlertPriority.CRITICAL: apprise.NotifyType.FAILURE,
+    AlertPriority.IMPORTANT: apprise.NotifyType.WARNING,
+    AlertPriority.INFO: apprise.NotifyType.INFO,
+}
+
+
+class NotificationSender(Protocol):
+    async def send(self, title: str, body: str, priority: AlertPriority) -> bool: ...
+
+
+class AppriseSender:
+    """Sends through every configured Apprise URL; Apprise's blocking I/O runs in a worker thread."""
+
+    def __init__(self, urls: Sequence[str], timeout_seconds: float) -> None:
+        self._apprise = apprise.Apprise()
+        self._timeout = timeout_seconds
+        rejected = [url.split("://", 1)[0] + "://…" for url in urls if not self._apprise.add(url)]
+        if rejected:
+            raise ValueError(f"notifications.urls: Apprise does not understand: {', '.join(rejected)}")
+
+    @property
+    def target_count(self) -> int:
+        return len(self._apprise)
+
+    async def send(self, title: str, body: str, priority: AlertPriority) -> bool:
+        if not len(self._apprise):
+            return True
+        result = await asyncio.to_thread(
+            self._apprise.notify, body=body, title=title, notify_type=_APPRISE_TYPE[priority]
+        )
+        return bool(result)
+
+
+def format_alert(alert: Alert, repeats_suppressed: int = 0) -> tuple[str, str]:
+    """Title and body with the spec §10.10 content: action, context, impact, timeline."""
+    title = f"[{alert.priority.value.upper()}] {alert.title}"
+    lines = [alert.message]
+    for label, value in (
+        ("Action required", alert.action_required),
+        ("Context", alert.context),
+        ("Impact", alert.impact),
+        ("Deadline", alert.deadline),
+    ):
+        if value:
+            lines.append(f"{label}: {value}")
+    if repeats_suppressed:
+        lines.append(f"({repeats_suppressed} repeat(s) of this alert were suppressed)")
+    lines.append(f"At: {alert.ts_utc.isoformat()}")
+    return title, "\n".join(lines)
+
+
+@dataclass
+class NotifierStats:
+    queued: int = 0
+    delivered: int = 0
+    failed: int = 0
+    retries: int = 0
+    suppressed_duplicates: int = 0
+    rate_limited: int = 0
+    below_min_priority: int = 0
+    dropped_queue_full: int = 0
+    last_error: str = ""
+
+
+@dataclass
+class _DedupeEntry:
+    last_sent_monotonic: float
+    suppressed: int = 0
+
+
+@dataclass
+class _RateWindow:
+    sent_at: deque[float] = field(default_factory=deque)
+
+
+class Notifier:
+    def __init__(
+        self, settings: NotificationsSettings, clock: Clock, sender: NotificationSender | None = None
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._sender = sender or AppriseSender(settings.urls, settings.delivery_timeout_seconds)
+        self._queue: asyncio.Queue[tuple[Alert, int]] | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._dedupe: dict[str, _DedupeEntry] = {}
+        self._rates: dict[AlertPriority, _RateWindow] = {p: _RateWindow() for p in AlertPriority}
+        self.stats = NotifierStats()
+
+    def attach(self, bus: EventBus) -> None:
+        bus.subscribe("notifier", (Alert,), self._on_alert)
+
+    def _on_alert(self, alert: Alert) -> None:
+        self.submit(alert)
+
+    async def start(self) -> None:
+        self._queue = asyncio.Queue(self._settings.queue_size)
+        self._worker = asyncio.get_running_loop().create_task(self._run(), name="notifier")
+
+    async def stop(self, drain_seconds: float = 5.0) -> None:
+        if self._queue is not None and self._worker is not None:
+            try:
+                await asyncio.wait_for(self._queue.join(), timeout=drain_seconds)
+            except TimeoutError:
+                log.warning("notifier stopped with %d alert(s) undelivered", self._queue.qsize())
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
+        self._worker = None
+
+    def submit(self, alert: Alert) -> bool:
+        """Queue an alert unless filtered; never blocks and never raises into trading code."""
+        if not self._settings.enabled:
+            return False
+        if PRIORITY_RANK[alert.priority] < PRIORITY_RANK[self._settings.min_priority]:
+            self.stats.below_min_priority += 1
+            return False
+        repeats = self._take_dedupe(alert)
+        if repeats is None:
+            return False
+        if not self._take_rate(alert.priority):
+            self.stats.rate_limited += 1
+            log.warning("notification rate-limited: priority=%s title=%s", alert.priority, alert.title)
+            return False
+        if self._queue is None:
+            raise RuntimeError("Notifier.submit called before start()")
+        try:
+            self._queue.put_nowait((alert, repeats))
+        except asyncio.QueueFull:
+            self.stats.dropped_queue_full += 1
+            log.error("notification queue full; dropped: %s", alert.title)
+            return False
+        self.stats.queued += 1
+        return True
+
+    def _take_dedupe(self, alert: Alert) -> int | None:
+        """None when suppressed; otherwise how many repeats were suppressed since the last send."""
+        key = alert.dedupe_key or f"{alert.priority}:{alert.title}"
+        now = self._clock.monotonic()
+        entry = self._dedupe.get(key)
+        if entry is not None and now - entry.last_sent_monotonic < self._settings.dedupe_window_seconds:
+            entry.suppressed += 1
+            self.stats.suppressed_duplicates += 1
+            return None
+        repeats = entry.suppressed if entry is not None else 0
+        self._dedupe[key] = _DedupeEntry(last_sent_monotonic=now)
+        return repeats
+
+    def _take_rate(self, priority: AlertPriority) -> bool:
+        limit = {
+            AlertPriority.CRITICAL: self._settings.critical_per_minute,
+            AlertPriority.IMPORTANT: self._settings.important_per_minute,
+            AlertPriority.INFO: self._settings.info_per_minute,
+        }[priority]
+        window = self._rates[priority].sent_at
+        now = self._clock.monotonic()
+        while window and now - window[0] >= 60.0:
+            window.popleft()
+        if len(window) >= limit:
+            return False
+        window.append(now)
+        return True
+
+    async def _run(self) -> None:
+        assert self._queue is not None
+        while True:
+            alert, repeats = await self._queue.get()
+            try:
+                await self._deliver(alert, repeats)
+            finally:
+                self._queue.task_done()
+
+    async def _deliver(self, alert: Alert, repeats: int) -> None:
+        title, body = format_alert(alert, repeats)
+        delay = self._settings.retry_backoff_seconds
+        for attempt in range(self._settings.retry_attempts + 1):
+            try:
+                if await self._sender.send(title, body, alert.priority):
+                    self.stats.delivered += 1
+                    return
+                self.stats.last_error = "sender reported failure"
+            except Exception as exc:  # a broken notifier must never take trading down
+                self.stats.last_error = type(exc).__name__
+                log.warning("notification delivery raised %s", type(exc).__name__)
+            if attempt < self._settings.retry_attempts:
+                self.stats.retries += 1
+                await self._clock.sleep(delay)
+                delay *= 2
+        self.stats.failed += 1
+        log.error(
+            "notification undelivered after %d attempt(s): %s", self._settings.retry_attempts + 1, title
+        )

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+
+from optbot.core.enums import Exchange, OrderStatus, RiskState
+from optbot.core.events import FeedHealth, OrderUpdate, PositionChanged, RiskStateChanged, Tick
+from optbot.ops.metrics import Metrics, MetricsServer
+
+NOW = datetime(2026, 8, 7, 4, 0, tzinfo=UTC)
+
+
+def test_events_update_metrics() -> None:
+    metrics = Metrics()
+    metrics.observe(Tick(NOW, "99926000", Exchange.NSE, "Nifty 50", 24500.0))
+    metrics.observe(OrderUpdate(NOW, "1", OrderStatus.REJECTED, "rejected"))
+    metrics.observe(RiskStateChanged(NOW, RiskState.ACTIVE, RiskState.HALTED, "daily loss limit"))
+    metrics.observe(FeedHealth(NOW, connected=False, stale_seconds=42.0, reconnects=3))
+    metrics.observe(PositionChanged(NOW, "1", "X", 75, 100.0, realised_pnl=500.0, unrealised_pnl=-200.0))
+    metrics.observe(PositionChanged(NOW, "1", "X", 75, 100.0, realised_pnl=500.0, unrealised_pnl=-800.0))
+    metrics.observe_api_call("placeOrder", 0.02, error_kind="rate_limited")
+    metrics.observe_margin(used=70_000, available=30_000)
+    text = metrics.render().decode()
+    assert 'optbot_ticks_total{source="ws"} 1.0' in text
+    assert "optbot_order_rejects_total 1.0" in text
+    assert 'optbot_risk_state{optbot_risk_state="HALTED"} 1.0' in text
+    assert "optbot_feed_stale_seconds 42.0" in text
+    assert "optbot_unrealised_pnl_rupees -800.0" in text
+    assert "optbot_drawdown_rupees 600.0" in text
+    assert 'optbot_rate_limit_hits_total{endpoint="placeOrder"} 1.0' in text
+    assert "optbot_margin_used_pct 70.0" in text
+    assert "optbot_memory_rss_bytes" in text
+
+
+def test_prometheus_scrape_over_loopback() -> None:
+    metrics = Metrics()
+    metrics.observe(Tick(NOW, "99926000", Exchange.NSE, "Nifty 50", 24500.0, source="rest_fallback"))
+    with MetricsServer(metrics, "127.0.0.1", 0) as server:
+        response = httpx.get(f"http://127.0.0.1:{server.port}/metrics", timeout=5)
+    assert response.status_code == 200
+    assert 'optbot_ticks_total{source="rest_fallback"} 1.0' in response.text
