@@ -1,0 +1,66 @@
+"""`optbot notify test`: prove the configured notification targets work."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import typer
+
+from optbot.cli.common import console, fail, settings_from
+from optbot.core.clock import LiveClock
+from optbot.core.enums import AlertPriority
+from optbot.core.events import Alert
+from optbot.ops.notifications import Notifier
+
+NOTIFY_URLS_ENV = "OPTBOT_SECRET_NOTIFY_URLS"
+
+notify_app = typer.Typer(help="Notifications (Apprise).", no_args_is_help=True)
+
+
+def configured_urls(config_urls: list[str]) -> list[str]:
+    """Config URLs plus credential-bearing URLs from the environment (never from the config file)."""
+    secret_urls = [url.strip() for url in os.environ.get(NOTIFY_URLS_ENV, "").split(",") if url.strip()]
+    return [*config_urls, *secret_urls]
+
+
+@notify_app.command("test")
+def notify_test(
+    ctx: typer.Context,
+    priority: AlertPriority = typer.Option(AlertPriority.INFO, help="priority of the test alert"),
+) -> None:
+    """Send one test alert to every configured target and report the result."""
+    settings = settings_from(ctx)
+    urls = configured_urls(settings.notifications.urls)
+    if not urls:
+        fail(f"no notification targets: set notifications.urls in the config or {NOTIFY_URLS_ENV}")
+    notification_settings = settings.notifications.model_copy(update={"urls": urls, "retry_attempts": 1})
+    clock = LiveClock()
+    try:
+        notifier = Notifier(notification_settings, clock)
+    except ValueError as exc:
+        fail(str(exc))
+
+    async def send() -> None:
+        await notifier.start()
+        notifier.submit(
+            Alert(
+                ts_utc=clock.now_utc(),
+                priority=priority,
+                title="optbot test notification",
+                message="If you can read this, optbot can reach you.",
+                action_required="None",
+                dedupe_key="notify-test",
+            )
+        )
+        await notifier.stop(drain_seconds=notification_settings.delivery_timeout_seconds * 3)
+
+    asyncio.run(send())
+    if notifier.stats.delivered:
+        console.print(f"[green]delivered[/green] to {len(urls)} target(s)")
+        return
+    fail(f"delivery failed ({notifier.stats.last_error or 'no target accepted it'})", code=1)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(notify_app, name="notify")
