@@ -1,0 +1,691 @@
+"""The state store: every write about an order happens in a transaction together with its audit row.
+
+Callers never hold order state only in memory: the order manager writes PENDING_SUBMIT before the
+broker is called and reads everything back from here after a restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from optbot.broker.models import Funds
+from optbot.core.clock import Clock
+from optbot.core.enums import (
+    Exchange,
+    IntentPurpose,
+    OrderStatus,
+    OrderType,
+    ProductType,
+    Side,
+    Variety,
+)
+from optbot.core.events import RiskDecision
+from optbot.core.timeutil import to_utc
+from optbot.persistence.db import open_database
+from optbot.persistence.records import (
+    AuditVerification,
+    FillRecord,
+    IntentRecord,
+    OrderEventRecord,
+    OrderRecord,
+    PositionRecord,
+    ReconciliationRecord,
+)
+
+GENESIS_HASH = "0" * 64
+_IN_FLIGHT = tuple(status.value for status in OrderStatus if not status.is_terminal)
+
+
+def _ts(moment: datetime) -> str:
+    return to_utc(moment).isoformat()
+
+
+def _opt_ts(moment: datetime | None) -> str | None:
+    return None if moment is None else _ts(moment)
+
+
+def _parse_ts(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def canonical_json(payload: Mapping[str, Any]) -> str:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def audit_row_hash(previous_hash: str, seq: int, ts_utc: str, kind: str, subject: str, payload: str) -> str:
+    material = "\x1f".join((previous_hash, str(seq), ts_utc, kind, subject, payload))
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+class Store:
+    """Typed access to the state database. Not thread-safe; one per process, used from the loop."""
+
+    def __init__(self, connection: sqlite3.Connection, clock: Clock) -> None:
+        self._connection = connection
+        self._clock = clock
+        self._depth = 0
+
+    @classmethod
+    def open(cls, path: Path | str, clock: Clock) -> Store:
+        return cls(open_database(path), clock)
+
+    def close(self) -> None:
+        self._connection.close()
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        return self._connection
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT; nested use joins the outer transaction."""
+        if self._depth == 0:
+            self._connection.execute("BEGIN IMMEDIATE")
+        self._depth += 1
+        try:
+            yield self._connection
+        except BaseException:
+            self._depth -= 1
+            if self._depth == 0:
+                self._connection.execute("ROLLBACK")
+            raise
+        self._depth -= 1
+        if self._depth == 0:
+            self._connection.execute("COMMIT")
+
+    # ----------------------------------------------------------------- audit
+    def audit(self, kind: str, subject: str, payload: Mapping[str, Any]) -> int:
+        """Append one hash-chained audit row (inside the caller's transaction if there is one)."""
+        with self.transaction() as connection:
+            last = connection.execute("SELECT seq, row_hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+            seq = 1 if last is None else int(last["seq"]) + 1
+            previous_hash = GENESIS_HASH if last is None else str(last["row_hash"])
+            ts_utc = _ts(self._clock.now_utc())
+            body = canonical_json(payload)
+            row_hash = audit_row_hash(previous_hash, seq, ts_utc, kind, subject, body)
+            connection.execute(
+                "INSERT INTO audit(seq, ts_utc, kind, subject, payload, previous_hash, row_hash)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (seq, ts_utc, kind, subject, body, previous_hash, row_hash),
+            )
+        return seq
+
+    def verify_chain(self) -> AuditVerification:
+        """Recompute every audit hash; report the first row that was altered, removed or reordered."""
+        previous_hash = GENESIS_HASH
+        expected_seq = 1
+        rows = 0
+        cursor = self._connection.execute(
+            "SELECT seq, ts_utc, kind, subject, payload, previous_hash, row_hash FROM audit ORDER BY seq"
+        )
+        for row in cursor:
+            rows += 1
+            seq = int(row["seq"])
+            if seq != expected_seq:
+                problem = f"sequence gap: expected {expected_seq}, found {seq}"
+                return AuditVerification(False, rows, seq, problem)
+            if row["previous_hash"] != previous_hash:
+                return AuditVerification(False, rows, seq, "previous_hash does not match the preceding row")
+            recomputed = audit_row_hash(
+                previous_hash, seq, row["ts_utc"], row["kind"], row["subject"], row["payload"]
+            )
+            if recomputed != row["row_hash"]:
+                return AuditVerification(False, rows, seq, "row content does not match its hash")
+            previous_hash = str(row["row_hash"])
+            expected_seq += 1
+        return AuditVerification(True, rows)
+
+    def audit_rows(self, subject: str | None = None) -> list[dict[str, Any]]:
+        query = "SELECT seq, ts_utc, kind, subject, payload FROM audit"
+        params: tuple[Any, ...] = ()
+        if subject is not None:
+            query += " WHERE subject = ?"
+            params = (subject,)
+        return [
+            {**dict(row), "payload": json.loads(row["payload"])}
+            for row in self._connection.execute(query + " ORDER BY seq", params)
+        ]
+
+    # --------------------------------------------------------------- intents
+    def find_intent(self, intent_id: str) -> IntentRecord | None:
+        row = self._connection.execute("SELECT * FROM intents WHERE intent_id = ?", (intent_id,)).fetchone()
+        return None if row is None else _intent_from_row(row)
+
+    def find_intent_by_hash(self, content_hash: str, since: datetime) -> IntentRecord | None:
+        row = self._connection.execute(
+            "SELECT * FROM intents WHERE content_hash = ? AND created_utc >= ? AND status = 'ACCEPTED'"
+            " ORDER BY created_utc DESC LIMIT 1",
+            (content_hash, _ts(since)),
+        ).fetchone()
+        return None if row is None else _intent_from_row(row)
+
+    def insert_intent(self, intent: IntentRecord, orders: list[OrderRecord]) -> None:
+        """Persist the intent and its child orders (PENDING_SUBMIT) atomically, before any send."""
+        with self.transaction() as connection:
+            connection.execute(
+                "INSERT INTO intents(intent_id, content_hash, strategy, exchange, token, symbol, side,"
+                " quantity,"
+                " purpose, order_type, product, limit_price, trigger_price, underlying,"
+                " underlying_reference_price, trace_id, status, reason, created_utc)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    intent.intent_id,
+                    intent.content_hash,
+                    intent.strategy,
+                    intent.exchange.value,
+                    intent.token,
+                    intent.symbol,
+                    intent.side.value,
+                    intent.quantity,
+                    intent.purpose.value,
+                    intent.order_type.value,
+                    intent.product.value,
+                    intent.limit_price,
+                    intent.trigger_price,
+                    intent.underlying,
+                    intent.underlying_reference_price,
+                    intent.trace_id,
+                    intent.status,
+                    intent.reason,
+                    _ts(intent.created_utc),
+                ),
+            )
+            self.audit(
+                "intent",
+                intent.intent_id,
+                {
+                    "status": intent.status,
+                    "reason": intent.reason,
+                    "hash": intent.content_hash,
+                    "side": intent.side.value,
+                    "quantity": intent.quantity,
+                    "token": intent.token,
+                    "purpose": intent.purpose.value,
+                    "trace_id": intent.trace_id,
+                    "orders": [order.ordertag for order in orders],
+                },
+            )
+            for order in orders:
+                connection.execute(
+                    "INSERT INTO orders(ordertag, intent_id, child_index, exchange, token, symbol, side,"
+                    " quantity,"
+                    " order_type, product, variety, price, trigger_price, purpose, status, underlying,"
+                    " reference_price, created_utc, updated_utc) VALUES"
+                    " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        order.ordertag,
+                        order.intent_id,
+                        order.child_index,
+                        order.exchange.value,
+                        order.token,
+                        order.symbol,
+                        order.side.value,
+                        order.quantity,
+                        order.order_type.value,
+                        order.product.value,
+                        order.variety.value,
+                        order.price,
+                        order.trigger_price,
+                        order.purpose.value,
+                        order.status.value,
+                        order.underlying,
+                        order.reference_price,
+                        _ts(order.created_utc),
+                        _ts(order.updated_utc),
+                    ),
+                )
+
+    # ---------------------------------------------------------------- orders
+    def get_order(self, ordertag: str) -> OrderRecord | None:
+        row = self._connection.execute("SELECT * FROM orders WHERE ordertag = ?", (ordertag,)).fetchone()
+        return None if row is None else _order_from_row(row)
+
+    def order_by_broker_id(self, broker_order_id: str) -> OrderRecord | None:
+        if not broker_order_id:
+            return None
+        row = self._connection.execute(
+            "SELECT * FROM orders WHERE broker_order_id = ?", (broker_order_id,)
+        ).fetchone()
+        return None if row is None else _order_from_row(row)
+
+    def orders_for_intent(self, intent_id: str) -> list[OrderRecord]:
+        rows = self._connection.execute(
+            "SELECT * FROM orders WHERE intent_id = ? ORDER BY child_index", (intent_id,)
+        ).fetchall()
+        return [_order_from_row(row) for row in rows]
+
+    def orders_in_flight(self) -> list[OrderRecord]:
+        marks = ",".join("?" for _ in _IN_FLIGHT)
+        rows = self._connection.execute(
+            f"SELECT * FROM orders WHERE status IN ({marks}) ORDER BY created_utc, ordertag", _IN_FLIGHT
+        ).fetchall()
+        return [_order_from_row(row) for row in rows]
+
+    def all_orders(self) -> list[OrderRecord]:
+        rows = self._connection.execute("SELECT * FROM orders ORDER BY created_utc, ordertag").fetchall()
+        return [_order_from_row(row) for row in rows]
+
+    def save_order(self, order: OrderRecord, event: OrderEventRecord) -> None:
+        """Write an order's new state together with the event that caused it and an audit row."""
+        with self.transaction() as connection:
+            connection.execute(
+                "UPDATE orders SET status=?, broker_order_id=?, unique_order_id=?, broker_status=?,"
+                " reported_filled_quantity=?, filled_quantity=?, average_price=?, message=?, price=?,"
+                " trigger_price=?, order_type=?, submitted_utc=?, updated_utc=? WHERE ordertag=?",
+                (
+                    order.status.value,
+                    order.broker_order_id,
+                    order.unique_order_id,
+                    order.broker_status,
+                    order.reported_filled_quantity,
+                    order.filled_quantity,
+                    order.average_price,
+                    order.message,
+                    order.price,
+                    order.trigger_price,
+                    order.order_type.value,
+                    _opt_ts(order.submitted_utc),
+                    _ts(order.updated_utc),
+                    order.ordertag,
+                ),
+            )
+            self._insert_event(event)
+
+    def record_event(self, event: OrderEventRecord) -> None:
+        """Record an event that did not change the order (e.g. a rejected illegal transition)."""
+        with self.transaction():
+            self._insert_event(event)
+
+    def _insert_event(self, event: OrderEventRecord) -> None:
+        self._connection.execute(
+            "INSERT INTO order_events(ordertag, ts_utc, source, previous_status, new_status, accepted,"
+            " detail)"
+            " VALUES (?,?,?,?,?,?,?)",
+            (
+                event.ordertag,
+                _ts(event.ts_utc),
+                event.source,
+                event.previous_status.value,
+                event.new_status.value,
+                int(event.accepted),
+                event.detail,
+            ),
+        )
+        self.audit(
+            "order_event",
+            event.ordertag,
+            {
+                "source": event.source,
+                "from": event.previous_status.value,
+                "to": event.new_status.value,
+                "accepted": event.accepted,
+                "detail": event.detail,
+            },
+        )
+
+    def order_events(self, ordertag: str) -> list[OrderEventRecord]:
+        rows = self._connection.execute(
+            "SELECT * FROM order_events WHERE ordertag = ? ORDER BY event_id", (ordertag,)
+        ).fetchall()
+        return [
+            OrderEventRecord(
+                ordertag=row["ordertag"],
+                ts_utc=datetime.fromisoformat(row["ts_utc"]),
+                source=row["source"],
+                previous_status=OrderStatus(row["previous_status"]),
+                new_status=OrderStatus(row["new_status"]),
+                accepted=bool(row["accepted"]),
+                detail=row["detail"],
+            )
+            for row in rows
+        ]
+
+    # ----------------------------------------------------------------- fills
+    def has_fill(self, broker_order_id: str, fill_id: str) -> bool:
+        row = self._connection.execute(
+            "SELECT 1 FROM fills WHERE broker_order_id = ? AND fill_id = ?", (broker_order_id, fill_id)
+        ).fetchone()
+        return row is not None
+
+    def apply_fill(self, fill: FillRecord, order: OrderRecord | None, position: PositionRecord) -> bool:
+        """Insert a fill, the order's new filled quantity and the new position in one transaction.
+
+        Returns False (and changes nothing) if this fill id was already recorded.
+        """
+        with self.transaction() as connection:
+            if self.has_fill(fill.broker_order_id, fill.fill_id):
+                return False
+            connection.execute(
+                "INSERT INTO fills(fill_id, broker_order_id, ordertag, intent_id, exchange, token,"
+                " symbol, side,"
+                " product, quantity, price, charges, trade_date, ts_utc, ts_exchange)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    fill.fill_id,
+                    fill.broker_order_id,
+                    fill.ordertag,
+                    fill.intent_id,
+                    fill.exchange.value,
+                    fill.token,
+                    fill.symbol,
+                    fill.side.value,
+                    fill.product,
+                    fill.quantity,
+                    fill.price,
+                    fill.charges,
+                    fill.trade_date.isoformat(),
+                    _ts(fill.ts_utc),
+                    _opt_ts(fill.ts_exchange),
+                ),
+            )
+            if order is not None:
+                connection.execute(
+                    "UPDATE orders SET filled_quantity=?, average_price=?, updated_utc=? WHERE ordertag=?",
+                    (order.filled_quantity, order.average_price, _ts(order.updated_utc), order.ordertag),
+                )
+            self.save_position(position)
+            self.audit(
+                "fill",
+                fill.ordertag or fill.broker_order_id,
+                {
+                    "fill_id": fill.fill_id,
+                    "order_id": fill.broker_order_id,
+                    "intent_id": fill.intent_id,
+                    "token": fill.token,
+                    "side": fill.side.value,
+                    "quantity": fill.quantity,
+                    "price": fill.price,
+                    "charges": fill.charges,
+                },
+            )
+        return True
+
+    def fills(
+        self, start: date | None = None, end: date | None = None, ordertag: str | None = None
+    ) -> list[FillRecord]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if start is not None:
+            clauses.append("trade_date >= ?")
+            params.append(start.isoformat())
+        if end is not None:
+            clauses.append("trade_date <= ?")
+            params.append(end.isoformat())
+        if ordertag is not None:
+            clauses.append("ordertag = ?")
+            params.append(ordertag)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._connection.execute(
+            f"SELECT * FROM fills{where} ORDER BY ts_utc, broker_order_id, fill_id", params
+        ).fetchall()
+        return [_fill_from_row(row) for row in rows]
+
+    # ------------------------------------------------------------- positions
+    def save_position(self, position: PositionRecord) -> None:
+        with self.transaction() as connection:
+            connection.execute(
+                "INSERT INTO positions(exchange, token, symbol, net_quantity, average_price,"
+                " realised_pnl, charges,"
+                " buy_quantity, sell_quantity, buy_value, sell_value, last_price, updated_utc)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(exchange, token) DO UPDATE SET"
+                " symbol=excluded.symbol, net_quantity=excluded.net_quantity,"
+                " average_price=excluded.average_price, realised_pnl=excluded.realised_pnl,"
+                " charges=excluded.charges, buy_quantity=excluded.buy_quantity,"
+                " sell_quantity=excluded.sell_quantity, buy_value=excluded.buy_value,"
+                " sell_value=excluded.sell_value, last_price=excluded.last_price,"
+                " updated_utc=excluded.updated_utc",
+                (
+                    position.exchange.value,
+                    position.token,
+                    position.symbol,
+                    position.net_quantity,
+                    position.average_price,
+                    position.realised_pnl,
+                    position.charges,
+                    position.buy_quantity,
+                    position.sell_quantity,
+                    position.buy_value,
+                    position.sell_value,
+                    position.last_price,
+                    _ts(position.updated_utc),
+                ),
+            )
+
+    def positions(self) -> list[PositionRecord]:
+        rows = self._connection.execute("SELECT * FROM positions ORDER BY exchange, token").fetchall()
+        return [_position_from_row(row) for row in rows]
+
+    def position(self, exchange: Exchange, token: str) -> PositionRecord | None:
+        row = self._connection.execute(
+            "SELECT * FROM positions WHERE exchange = ? AND token = ?", (exchange.value, token)
+        ).fetchone()
+        return None if row is None else _position_from_row(row)
+
+    # ------------------------------------------------ funds, risk, anomalies
+    def record_funds(self, funds: Funds, source: str) -> None:
+        with self.transaction() as connection:
+            connection.execute(
+                "INSERT INTO funds_snapshots(ts_utc, source, net, available_cash, utilised_margin,"
+                " realised_m2m,"
+                " unrealised_m2m) VALUES (?,?,?,?,?,?,?)",
+                (
+                    _ts(self._clock.now_utc()),
+                    source,
+                    funds.net,
+                    funds.available_cash,
+                    funds.utilised_margin,
+                    funds.realised_m2m,
+                    funds.unrealised_m2m,
+                ),
+            )
+
+    def latest_funds(self) -> Funds | None:
+        row = self._connection.execute(
+            "SELECT * FROM funds_snapshots ORDER BY snapshot_id DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        return Funds(
+            net=row["net"],
+            available_cash=row["available_cash"],
+            utilised_margin=row["utilised_margin"],
+            realised_m2m=row["realised_m2m"],
+            unrealised_m2m=row["unrealised_m2m"],
+        )
+
+    def record_risk_decision(self, decision: RiskDecision) -> None:
+        with self.transaction() as connection:
+            connection.execute(
+                "INSERT INTO risk_decisions(intent_id, ts_utc, approved, approved_quantity, risk_state,"
+                " reasons,"
+                " trace_id) VALUES (?,?,?,?,?,?,?)",
+                (
+                    decision.intent_id,
+                    _ts(decision.ts_utc),
+                    int(decision.approved),
+                    decision.approved_quantity,
+                    decision.risk_state.value,
+                    json.dumps(list(decision.reasons)),
+                    decision.trace_id,
+                ),
+            )
+            self.audit(
+                "risk_decision",
+                decision.intent_id,
+                {
+                    "approved": decision.approved,
+                    "approved_quantity": decision.approved_quantity,
+                    "risk_state": decision.risk_state.value,
+                    "reasons": list(decision.reasons),
+                    "trace_id": decision.trace_id,
+                },
+            )
+
+    def risk_decisions(self, intent_id: str) -> list[dict[str, Any]]:
+        rows = self._connection.execute(
+            "SELECT * FROM risk_decisions WHERE intent_id = ? ORDER BY decision_id", (intent_id,)
+        ).fetchall()
+        return [dict(row) for row in rows]
+
+    def record_anomaly(self, kind: str, detail: Mapping[str, Any]) -> None:
+        """Malformed or unexpected broker data: kept and audited, never applied silently."""
+        with self.transaction() as connection:
+            body = canonical_json(detail)
+            connection.execute(
+                "INSERT INTO broker_anomalies(ts_utc, kind, detail) VALUES (?,?,?)",
+                (_ts(self._clock.now_utc()), kind, body),
+            )
+            self.audit("anomaly", kind, detail)
+
+    def anomalies(self) -> list[dict[str, Any]]:
+        rows = self._connection.execute("SELECT * FROM broker_anomalies ORDER BY anomaly_id").fetchall()
+        return [{**dict(row), "detail": json.loads(row["detail"])} for row in rows]
+
+    # -------------------------------------------------------- reconciliation
+    def record_reconciliation(self, kind: str, clean: bool, diff: list[str]) -> int:
+        with self.transaction() as connection:
+            cursor = connection.execute(
+                "INSERT INTO reconciliations(ts_utc, kind, clean, diff) VALUES (?,?,?,?)",
+                (_ts(self._clock.now_utc()), kind, int(clean), json.dumps(diff)),
+            )
+            reconciliation_id = int(cursor.lastrowid or 0)
+            self.audit("reconciliation", kind, {"id": reconciliation_id, "clean": clean, "diff": diff})
+        return reconciliation_id
+
+    def unacknowledged_mismatches(self) -> list[ReconciliationRecord]:
+        rows = self._connection.execute(
+            "SELECT * FROM reconciliations WHERE clean = 0 AND acknowledged_utc IS NULL ORDER BY"
+            " reconciliation_id"
+        ).fetchall()
+        return [_reconciliation_from_row(row) for row in rows]
+
+    def latest_reconciliation(self) -> ReconciliationRecord | None:
+        row = self._connection.execute(
+            "SELECT * FROM reconciliations ORDER BY reconciliation_id DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else _reconciliation_from_row(row)
+
+    def acknowledge_mismatches(self, operator: str) -> int:
+        with self.transaction() as connection:
+            pending = self.unacknowledged_mismatches()
+            for record in pending:
+                connection.execute(
+                    "UPDATE reconciliations SET acknowledged_utc = ?, acknowledged_by = ? WHERE"
+                    " reconciliation_id = ?",
+                    (_ts(self._clock.now_utc()), operator, record.reconciliation_id),
+                )
+                self.audit("reconciliation_ack", str(record.reconciliation_id), {"by": operator})
+        return len(pending)
+
+
+def _intent_from_row(row: sqlite3.Row) -> IntentRecord:
+    return IntentRecord(
+        intent_id=row["intent_id"],
+        content_hash=row["content_hash"],
+        strategy=row["strategy"],
+        exchange=Exchange(row["exchange"]),
+        token=row["token"],
+        symbol=row["symbol"],
+        side=Side(row["side"]),
+        quantity=row["quantity"],
+        purpose=IntentPurpose(row["purpose"]),
+        order_type=OrderType(row["order_type"]),
+        product=ProductType(row["product"]),
+        limit_price=row["limit_price"],
+        trigger_price=row["trigger_price"],
+        created_utc=datetime.fromisoformat(row["created_utc"]),
+        status=row["status"],
+        reason=row["reason"],
+        underlying=row["underlying"],
+        underlying_reference_price=row["underlying_reference_price"],
+        trace_id=row["trace_id"],
+    )
+
+
+def _order_from_row(row: sqlite3.Row) -> OrderRecord:
+    return OrderRecord(
+        ordertag=row["ordertag"],
+        intent_id=row["intent_id"],
+        child_index=row["child_index"],
+        exchange=Exchange(row["exchange"]),
+        token=row["token"],
+        symbol=row["symbol"],
+        side=Side(row["side"]),
+        quantity=row["quantity"],
+        order_type=OrderType(row["order_type"]),
+        product=ProductType(row["product"]),
+        variety=Variety(row["variety"]),
+        price=row["price"],
+        trigger_price=row["trigger_price"],
+        purpose=IntentPurpose(row["purpose"]),
+        status=OrderStatus(row["status"]),
+        created_utc=datetime.fromisoformat(row["created_utc"]),
+        updated_utc=datetime.fromisoformat(row["updated_utc"]),
+        broker_order_id=row["broker_order_id"],
+        unique_order_id=row["unique_order_id"],
+        broker_status=row["broker_status"],
+        reported_filled_quantity=row["reported_filled_quantity"],
+        filled_quantity=row["filled_quantity"],
+        average_price=row["average_price"],
+        message=row["message"],
+        underlying=row["underlying"],
+        reference_price=row["reference_price"],
+        submitted_utc=_parse_ts(row["submitted_utc"]),
+    )
+
+
+def _fill_from_row(row: sqlite3.Row) -> FillRecord:
+    return FillRecord(
+        fill_id=row["fill_id"],
+        broker_order_id=row["broker_order_id"],
+        ordertag=row["ordertag"],
+        intent_id=row["intent_id"],
+        exchange=Exchange(row["exchange"]),
+        token=row["token"],
+        symbol=row["symbol"],
+        side=Side(row["side"]),
+        quantity=row["quantity"],
+        price=row["price"],
+        trade_date=date.fromisoformat(row["trade_date"]),
+        ts_utc=datetime.fromisoformat(row["ts_utc"]),
+        product=row["product"],
+        charges=row["charges"],
+        ts_exchange=_parse_ts(row["ts_exchange"]),
+    )
+
+
+def _position_from_row(row: sqlite3.Row) -> PositionRecord:
+    return PositionRecord(
+        exchange=Exchange(row["exchange"]),
+        token=row["token"],
+        symbol=row["symbol"],
+        net_quantity=row["net_quantity"],
+        average_price=row["average_price"],
+        realised_pnl=row["realised_pnl"],
+        charges=row["charges"],
+        buy_quantity=row["buy_quantity"],
+        sell_quantity=row["sell_quantity"],
+        buy_value=row["buy_value"],
+        sell_value=row["sell_value"],
+        updated_utc=datetime.fromisoformat(row["updated_utc"]),
+        last_price=row["last_price"],
+    )
+
+
+def _reconciliation_from_row(row: sqlite3.Row) -> ReconciliationRecord:
+    return ReconciliationRecord(
+        reconciliation_id=row["reconciliation_id"],
+        ts_utc=datetime.fromisoformat(row["ts_utc"]),
+        kind=row["kind"],
+        clean=bool(row["clean"]),
+        diff=list(json.loads(row["diff"])),
+        acknowledged_utc=_parse_ts(row["acknowledged_utc"]),
+        acknowledged_by=row["acknowledged_by"],
+    )
