@@ -1,0 +1,245 @@
+"""J. Welles Wilder's indicators (1978): ATR, RSI and the directional movement system (ADX, +DI, -DI).
+
+Every one follows Wilder's own construction from the first value: a move needs the previous bar, so
+bar 0 only primes the state; the first smoothed value is the simple sum (DM/TR) or average (ATR, RSI
+gains/losses, ADX) of the first `period` values; after that Wilder smoothing
+`S = S - S / period + x` (sums) or `A = (A * (period - 1) + x) / period` (averages).
+
+First values, for period N (0-based bar index): ATR and RSI at N, +DI/-DI at N, ADX at 2N-1.
+TA-Lib agreement (tests/indicators/test_talib_agreement.py, NIFTY 50 daily sample):
+ATR and RSI match TA-Lib from their first value; TA-Lib seeds the DM/TR sums of +DI/-DI/ADX with
+N-1 values instead of N, so those agree within 1e-6 only after a warm-up (see `ADX_TALIB_WARMUP_BARS`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from optbot.indicators.base import require_bar, require_finite, require_period
+
+#: Bars after which our ADX/+DI/-DI and TA-Lib's agree within 1e-6 on the sample data (period 14).
+ADX_TALIB_WARMUP_BARS = 300
+
+
+def true_range(high: float, low: float, previous_close: float) -> float:
+    """Wilder's true range: the bar's range extended to the previous close (gaps count)."""
+    return max(high - low, abs(high - previous_close), abs(low - previous_close))
+
+
+def directional_movement(
+    high: float, low: float, previous_high: float, previous_low: float
+) -> tuple[float, float]:
+    """(+DM, -DM): only the larger outward move counts, and only if it is positive."""
+    up_move = high - previous_high
+    down_move = previous_low - low
+    plus_dm = up_move if up_move > down_move and up_move > 0.0 else 0.0
+    minus_dm = down_move if down_move > up_move and down_move > 0.0 else 0.0
+    return plus_dm, minus_dm
+
+
+class ATR:
+    """Average true range; first value at bar `period` = mean of the first `period` true ranges."""
+
+    __slots__ = ("_count", "_previous_close", "_seed_sum", "_value", "period")
+
+    def __init__(self, period: int = 14) -> None:
+        self.period = require_period(period)
+        self.reset()
+
+    def reset(self) -> None:
+        self._previous_close: float | None = None
+        self._seed_sum = 0.0
+        self._count = 0
+        self._value: float | None = None
+
+    def update(self, high: float, low: float, close: float) -> float | None:
+        high, low, close = require_bar(high, low, close)
+        previous_close = self._previous_close
+        self._previous_close = close
+        if previous_close is None:
+            return None
+        current = true_range(high, low, previous_close)
+        if self._value is None:
+            self._seed_sum += current
+            self._count += 1
+            if self._count == self.period:
+                self._value = self._seed_sum / self.period
+            return self._value
+        self._value = (self._value * (self.period - 1) + current) / self.period
+        return self._value
+
+    @property
+    def value(self) -> float | None:
+        return self._value
+
+    @property
+    def ready(self) -> bool:
+        return self._value is not None
+
+
+def rsi_from_averages(average_gain: float, average_loss: float) -> float:
+    """RSI = 100 - 100 / (1 + RS), written so a zero loss gives 100 and a flat market gives 50."""
+    total = average_gain + average_loss
+    if total == 0.0:
+        return 50.0
+    return 100.0 * average_gain / total
+
+
+class RSI:
+    """Wilder's relative strength index; first value at bar `period`."""
+
+    __slots__ = ("_average_gain", "_average_loss", "_count", "_previous_close", "_value", "period")
+
+    def __init__(self, period: int = 14) -> None:
+        self.period = require_period(period)
+        self.reset()
+
+    def reset(self) -> None:
+        self._previous_close: float | None = None
+        self._average_gain = 0.0
+        self._average_loss = 0.0
+        self._count = 0
+        self._value: float | None = None
+
+    def update(self, close: float) -> float | None:
+        close = require_finite(close, "close")
+        previous_close = self._previous_close
+        self._previous_close = close
+        if previous_close is None:
+            return None
+        change = close - previous_close
+        gain = change if change > 0.0 else 0.0
+        loss = -change if change < 0.0 else 0.0
+        if self._count < self.period:
+            self._average_gain += gain
+            self._average_loss += loss
+            self._count += 1
+            if self._count < self.period:
+                return None
+            self._average_gain /= self.period
+            self._average_loss /= self.period
+        else:
+            self._average_gain = (self._average_gain * (self.period - 1) + gain) / self.period
+            self._average_loss = (self._average_loss * (self.period - 1) + loss) / self.period
+        self._value = rsi_from_averages(self._average_gain, self._average_loss)
+        return self._value
+
+    @property
+    def value(self) -> float | None:
+        return self._value
+
+    @property
+    def ready(self) -> bool:
+        return self._value is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ADXValue:
+    adx: float
+    plus_di: float
+    minus_di: float
+
+
+def directional_indices(
+    smoothed_plus_dm: float, smoothed_minus_dm: float, smoothed_tr: float
+) -> tuple[float, float, float]:
+    """(+DI, -DI, DX). A zero range (no movement at all) gives zeros rather than a division error."""
+    if smoothed_tr == 0.0:
+        return 0.0, 0.0, 0.0
+    plus_di = 100.0 * smoothed_plus_dm / smoothed_tr
+    minus_di = 100.0 * smoothed_minus_dm / smoothed_tr
+    di_sum = plus_di + minus_di
+    dx = 0.0 if di_sum == 0.0 else 100.0 * abs(plus_di - minus_di) / di_sum
+    return plus_di, minus_di, dx
+
+
+class ADX:
+    """Average directional index with +DI and -DI.
+
+    `update` returns an `ADXValue` from bar 2*period-1; `plus_di`/`minus_di` are available from bar `period`.
+    """
+
+    __slots__ = (
+        "_adx",
+        "_dx_count",
+        "_dx_sum",
+        "_minus_di",
+        "_plus_di",
+        "_previous",
+        "_seed_count",
+        "_smoothed_minus_dm",
+        "_smoothed_plus_dm",
+        "_smoothed_tr",
+        "period",
+    )
+
+    def __init__(self, period: int = 14) -> None:
+        self.period = require_period(period)
+        self.reset()
+
+    def reset(self) -> None:
+        self._previous: tuple[float, float, float] | None = None
+        self._smoothed_tr = 0.0
+        self._smoothed_plus_dm = 0.0
+        self._smoothed_minus_dm = 0.0
+        self._seed_count = 0
+        self._dx_sum = 0.0
+        self._dx_count = 0
+        self._plus_di: float | None = None
+        self._minus_di: float | None = None
+        self._adx: float | None = None
+
+    def update(self, high: float, low: float, close: float) -> ADXValue | None:
+        high, low, close = require_bar(high, low, close)
+        previous = self._previous
+        self._previous = (high, low, close)
+        if previous is None:
+            return None
+        previous_high, previous_low, previous_close = previous
+        current_tr = true_range(high, low, previous_close)
+        plus_dm, minus_dm = directional_movement(high, low, previous_high, previous_low)
+        if self._seed_count < self.period:
+            self._smoothed_tr += current_tr
+            self._smoothed_plus_dm += plus_dm
+            self._smoothed_minus_dm += minus_dm
+            self._seed_count += 1
+            if self._seed_count < self.period:
+                return None
+        else:
+            self._smoothed_tr = self._smoothed_tr - self._smoothed_tr / self.period + current_tr
+            self._smoothed_plus_dm = self._smoothed_plus_dm - self._smoothed_plus_dm / self.period + plus_dm
+            self._smoothed_minus_dm = (
+                self._smoothed_minus_dm - self._smoothed_minus_dm / self.period + minus_dm
+            )
+        plus_di, minus_di, dx = directional_indices(
+            self._smoothed_plus_dm, self._smoothed_minus_dm, self._smoothed_tr
+        )
+        self._plus_di = plus_di
+        self._minus_di = minus_di
+        if self._adx is None:
+            self._dx_sum += dx
+            self._dx_count += 1
+            if self._dx_count < self.period:
+                return None
+            self._adx = self._dx_sum / self.period
+        else:
+            self._adx = (self._adx * (self.period - 1) + dx) / self.period
+        return ADXValue(self._adx, plus_di, minus_di)
+
+    @property
+    def value(self) -> ADXValue | None:
+        if self._adx is None or self._plus_di is None or self._minus_di is None:
+            return None
+        return ADXValue(self._adx, self._plus_di, self._minus_di)
+
+    @property
+    def ready(self) -> bool:
+        return self._adx is not None
+
+    @property
+    def plus_di(self) -> float | None:
+        return self._plus_di
+
+    @property
+    def minus_di(self) -> float | None:
+        return self._minus_di

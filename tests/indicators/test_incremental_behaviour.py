@@ -1,0 +1,117 @@
+"""Hand-checked values, warm-up behaviour and input validation of the incremental indicators."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from optbot.indicators import (
+    ADX,
+    ATR,
+    EMA,
+    RSI,
+    SMA,
+    BollingerBands,
+    HistoricalVolatility,
+    Indicator,
+    SessionVWAP,
+)
+
+
+def test_sma_and_ema_hand_values() -> None:
+    sma, ema = SMA(3), EMA(3)
+    outputs = [(sma.update(v), ema.update(v)) for v in (1.0, 2.0, 3.0, 4.0)]
+    assert outputs[0] == (None, None)
+    assert outputs[2] == (2.0, 2.0)
+    assert outputs[3] == (3.0, 3.0)  # ema: 2 + 0.5 * (4 - 2)
+
+
+def test_atr_hand_values() -> None:
+    atr = ATR(2)
+    assert atr.update(10, 8, 9) is None  # bar 0 only primes the previous close
+    assert atr.update(11, 9, 10) is None  # TR = 2
+    assert atr.update(14, 10, 13) == pytest.approx(3.0)  # TR = 4, seed mean (2 + 4) / 2
+    assert atr.update(13, 12, 12.5) == pytest.approx((3.0 * 1 + 1.0) / 2)  # TR = max(1, 0, 1) = 1
+
+
+def test_rsi_all_gains_is_100_flat_is_50() -> None:
+    rising, flat = RSI(3), RSI(3)
+    for value in (1, 2, 3, 4, 5):
+        rising.update(value)
+        flat.update(7)
+    assert rising.value == 100.0
+    assert flat.value == 50.0
+
+
+def test_adx_strong_uptrend_has_plus_di_above_minus_di() -> None:
+    indicator = ADX(5)
+    result = None
+    for day in range(30):
+        base = 100 + day * 2.0
+        result = indicator.update(base + 1.5, base - 0.5, base + 1.0)
+    assert result is not None
+    assert result.plus_di > result.minus_di
+    assert result.adx > 50
+    assert indicator.ready
+
+
+def test_adx_first_value_at_two_period_minus_one() -> None:
+    indicator = ADX(4)
+    outputs = [indicator.update(100 + i, 98 + i, 99 + i) for i in range(10)]
+    assert [o is not None for o in outputs].index(True) == 7
+    assert indicator.plus_di is not None
+
+
+def test_bollinger_constant_series_collapses_bands() -> None:
+    bands = BollingerBands(4)
+    value = None
+    for _ in range(6):
+        value = bands.update(50.0)
+    assert value is not None
+    assert value.upper == value.lower == value.middle == 50.0
+    assert value.percent_b(50.0) == 0.5
+
+
+def test_historical_volatility_known_value() -> None:
+    hv = HistoricalVolatility(period=2, annualisation=252)
+    closes = [100.0, 101.0, 100.0]
+    result = None
+    for close in closes:
+        result = hv.update(close)
+    returns = [math.log(101 / 100), math.log(100 / 101)]
+    mean = sum(returns) / 2
+    expected = math.sqrt(sum((r - mean) ** 2 for r in returns) / 1) * math.sqrt(252)
+    assert result == pytest.approx(expected, rel=1e-12)
+
+
+def test_session_vwap_weights_and_zero_volume() -> None:
+    vwap = SessionVWAP()
+    assert vwap.update(100.0, 1, "d1") == 100.0
+    assert vwap.update(110.0, 3, "d1") == pytest.approx(107.5)
+    assert vwap.update(200.0, 0, "d2") == 200.0  # new session, no volume: equal weights
+    assert vwap.update(210.0, 0, "d2") == 205.0
+
+
+def test_protocol_is_satisfied() -> None:
+    for indicator in (ADX(), ATR(), RSI(), EMA(3), SMA(3), BollingerBands(), HistoricalVolatility()):
+        assert isinstance(indicator, Indicator)
+        assert not indicator.ready
+        assert indicator.value is None
+
+
+@pytest.mark.parametrize("period", [0, -3, 2.5, True])
+def test_bad_periods_are_refused_with_a_clear_message(period: object) -> None:
+    with pytest.raises(ValueError, match="period"):
+        SMA(period)  # type: ignore[arg-type]
+
+
+def test_bad_bars_are_refused() -> None:
+    with pytest.raises(ValueError, match="below its low"):
+        ATR().update(9, 10, 9.5)
+    with pytest.raises(ValueError, match="finite"):
+        RSI().update(float("nan"))
+    with pytest.raises(ValueError, match="positive"):
+        HistoricalVolatility().update(0.0)
+    with pytest.raises(ValueError, match="negative"):
+        SessionVWAP().update(1.0, -5, "x")
