@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from optbot.ops.reports import (
+    Report,
+    equity_to_drawdown,
+    monthly_summary,
+    read_report,
+    render_html,
+    write_report,
+)
+
+
+def daily(day: str, net: float, trades: int = 2) -> Report:
+    return Report(
+        title=f"optbot daily report {day}",
+        subtitle=day,
+        generated_utc="2026-08-07T10:30:00.000Z",
+        metrics={"net_pnl": net, "trades": trades, "charges": 80.5, "win_rate": 0.5},
+        series={"equity": [(f"{day}T09:15", 0.0), (f"{day}T12:00", net / 2), (f"{day}T15:30", net)]},
+        tables={"trades": [{"symbol": "NIFTY11AUG2624550CE", "side": "BUY", "net_pnl": net}]},
+        notes=["Option prices are synthetic (simulator pricing model)."],
+    )
+
+
+def test_drawdown_from_equity() -> None:
+    equity = [("a", 0.0), ("b", 100.0), ("c", 40.0), ("d", 120.0), ("e", 60.0)]
+    assert [v for _, v in equity_to_drawdown(equity)] == [0.0, 0.0, -60.0, 0.0, -60.0]
+
+
+def test_write_is_deterministic_and_round_trips(tmp_path: Path) -> None:
+    report = daily("2026-08-07", 1234.5)
+    first = write_report(report, tmp_path / "a", "daily-2026-08-07")
+    second = write_report(report, tmp_path / "b", "daily-2026-08-07")
+    assert first.json_path.read_bytes() == second.json_path.read_bytes()
+    assert first.html_path.read_bytes() == second.html_path.read_bytes()
+    assert read_report(first.json_path) == report
+
+
+def test_html_is_self_contained_with_chart_and_escaping() -> None:
+    report = daily("2026-08-07", -500.0)
+    page = render_html(report)
+    assert "<svg" in page and "polyline" in page
+    assert "NIFTY11AUG2624550CE" in page and "synthetic" in page
+    assert "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    escaped = render_html(
+        Report(title="<script>x</script>", subtitle="s", generated_utc="t", tables={"t": [{"a": "<b>"}]})
+    )
+    assert "<script>x" not in escaped and "&lt;b&gt;" in escaped
+
+
+def test_monthly_summary_rolls_up_days() -> None:
+    summary = monthly_summary(
+        [daily("2026-08-03", 1000.0), daily("2026-08-04", -1500.0), daily("2026-08-05", 700.0)],
+        "2026-08",
+        "2026-08-31T12:00:00.000Z",
+    )
+    assert summary.metrics["trading_days"] == 3
+    assert summary.metrics["net_pnl"] == 200.0
+    assert summary.metrics["winning_days"] == 2
+    assert summary.metrics["max_drawdown"] == -1500.0
+    assert summary.metrics["charges"] == 241.5
