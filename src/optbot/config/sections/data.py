@@ -18,3 +18,28 @@ class DataSettings(Section):
     interpolate_max_gap_minutes: float = Field(default=5.0, ge=0, description="spec §2.4: fill < 5 min")
     discard_gap_minutes: float = Field(default=10.0, gt=0, description="spec §2.4: discard > 10 min")
     stale_master_days: int = Field(default=7, ge=1, description="spec §8.1: stale cache > 7 days")
+    bar_close_grace_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=10,
+        description="spec §2.3: 1m bar closes this long after its minute ends (in-flight ticks)",
+    )
+    feed_stall_seconds: float = Field(
+        default=20.0, gt=0, description="spec §2.4: no tick for this long during a minute = incomplete bar"
+    )
+    outlier_pct: float = Field(
+        default=10.0, gt=0, description="spec §10.7 'Outlier Detection': bar-to-bar jump flagged above this %"
+    )
+    fsync_appends: bool = Field(
+        default=True, description="spec §2.1: fsync every persisted bar (durability over throughput)"
+    )
+    raw_flush_ticks: int = Field(
+        default=500, ge=1, description="spec §2.3: raw ticks flushed every N ticks and on bar close"
+    )
+    download_requests_per_second: float = Field(
+        default=3.0, gt=0, le=3, description="reference §7: getCandleData 3/s"
+    )
+    download_requests_per_minute: int = Field(
+        default=180, ge=1, le=180, description="reference §7: getCandleData 180/min"
+    )
+    backups_keep: int = Field(default=7, ge=1, description="spec §8.3: data backups kept")

@@ -17,3 +17,15 @@ class InstrumentsSettings(Section):
     gap_stability_minutes: float = Field(default=3.0, gt=0, description="spec §3.4: 2-3 minutes")
     replacement_window_seconds: float = Field(default=90.0, gt=0, description="spec §3.3: over 1-2 min")
     min_open_interest: int = Field(default=1000, ge=0, description="spec §10.3: OI > 1000")
+    liquidity_min_volume: int = Field(
+        default=0, ge=0, description="spec §3.3 'Liquidity Check': minimum traded volume for a strike"
+    )
+    subscription_token_limit: int = Field(
+        default=1000, ge=1, le=3000, description="reference §5: 1000 tokens per socket connection"
+    )
+    download_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="spec §3.1: scrip master download timeout (file is tens of MB)"
+    )
+    master_keep_days: int = Field(
+        default=10, ge=1, description="spec §13.7: how many daily master artifacts to keep on disk"
+    )

@@ -1,0 +1,1 @@
+"""Market data: tick → bar aggregation, the JSON store, history, gaps, quality, importers."""

@@ -1,0 +1,1 @@
+"""Instrument master, option chains, strike selection and token pools (spec §3)."""

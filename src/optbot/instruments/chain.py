@@ -1,0 +1,190 @@
+"""An option chain for one underlying and expiry, built from listed contracts only.
+
+ATM is the nearest *listed* strike to the underlying's LTP; ITM/OTM steps walk listed strikes, so a
+wider spacing far from the money (or a missing strike) is respected instead of assumed away.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import date
+
+from optbot.core.enums import OptionType
+from optbot.core.instrument import Instrument
+
+
+@dataclass(frozen=True, slots=True)
+class OptionQuote:
+    """Market values for one contract; any field may be unknown (spec §2.1.0: proceed without)."""
+
+    ltp: float | None = None
+    open_interest: int | None = None
+    volume: int | None = None
+    implied_volatility: float | None = None
+    delta: float | None = None
+    gamma: float | None = None
+    theta: float | None = None
+    vega: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChainRow:
+    strike: float
+    call: Instrument | None
+    put: Instrument | None
+    call_quote: OptionQuote | None = None
+    put_quote: OptionQuote | None = None
+
+    def contract(self, option_type: OptionType) -> Instrument | None:
+        return self.call if option_type is OptionType.CE else self.put
+
+    def quote(self, option_type: OptionType) -> OptionQuote | None:
+        return self.call_quote if option_type is OptionType.CE else self.put_quote
+
+
+class OptionChain:
+    def __init__(
+        self,
+        underlying: str,
+        expiry: date,
+        contracts: Iterable[Instrument],
+        quotes: Mapping[str, OptionQuote] | None = None,
+    ) -> None:
+        self.underlying = underlying
+        self.expiry = expiry
+        rows: dict[float, dict[OptionType, Instrument]] = {}
+        for contract in contracts:
+            if contract.strike is None or contract.option_type is None or contract.expiry != expiry:
+                continue
+            rows.setdefault(contract.strike, {})[contract.option_type] = contract
+        quotes = quotes or {}
+        self.rows: list[ChainRow] = []
+        for strike in sorted(rows):
+            call = rows[strike].get(OptionType.CE)
+            put = rows[strike].get(OptionType.PE)
+            self.rows.append(
+                ChainRow(
+                    strike,
+                    call,
+                    put,
+                    quotes.get(call.token) if call else None,
+                    quotes.get(put.token) if put else None,
+                )
+            )
+        self.strikes: list[float] = [row.strike for row in self.rows]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def with_quotes(self, quotes: Mapping[str, OptionQuote]) -> OptionChain:
+        chain = OptionChain(self.underlying, self.expiry, ())
+        chain.rows = [
+            replace(
+                row,
+                call_quote=quotes.get(row.call.token, row.call_quote) if row.call else None,
+                put_quote=quotes.get(row.put.token, row.put_quote) if row.put else None,
+            )
+            for row in self.rows
+        ]
+        chain.strikes = list(self.strikes)
+        return chain
+
+    def _require_strikes(self) -> None:
+        if not self.strikes:
+            raise LookupError(f"no listed strikes for {self.underlying} {self.expiry.isoformat()}")
+
+    def atm_index(self, underlying_ltp: float) -> int:
+        """Index of the nearest listed strike; a tie goes to the lower strike (deterministic)."""
+        self._require_strikes()
+        if underlying_ltp <= 0:
+            raise ValueError(f"underlying LTP must be positive, got {underlying_ltp}")
+        position = bisect.bisect_left(self.strikes, underlying_ltp)
+        if position == 0:
+            return 0
+        if position == len(self.strikes):
+            return len(self.strikes) - 1
+        below, above = self.strikes[position - 1], self.strikes[position]
+        return position - 1 if underlying_ltp - below <= above - underlying_ltp else position
+
+    def atm(self, underlying_ltp: float) -> float:
+        return self.strikes[self.atm_index(underlying_ltp)]
+
+    def row(self, strike: float) -> ChainRow:
+        position = bisect.bisect_left(self.strikes, strike)
+        if position < len(self.strikes) and self.strikes[position] == strike:
+            return self.rows[position]
+        raise LookupError(f"strike {strike:g} is not listed for {self.underlying} {self.expiry}")
+
+    def strike_step(self, around: float) -> float:
+        """Spacing of listed strikes next to `around` (strikes widen away from the money)."""
+        self._require_strikes()
+        if len(self.strikes) < 2:
+            return 0.0
+        index = self.atm_index(around)
+        neighbours = [
+            abs(self.strikes[i] - self.strikes[index])
+            for i in (index - 1, index + 1)
+            if 0 <= i < len(self.strikes)
+        ]
+        return min(neighbours)
+
+    def _offset(self, underlying_ltp: float, steps: int) -> float:
+        index = self.atm_index(underlying_ltp) + steps
+        if not 0 <= index < len(self.strikes):
+            raise LookupError(
+                f"{abs(steps)} strikes from ATM is outside the listed strikes of {self.underlying} "
+                f"{self.expiry.isoformat()}"
+            )
+        return self.strikes[index]
+
+    def itm(self, n: int, option_type: OptionType, underlying_ltp: float) -> float:
+        """The n-th listed strike in the money: below ATM for calls, above for puts."""
+        if n < 0:
+            raise ValueError("n must be >= 0")
+        return self._offset(underlying_ltp, -n if option_type is OptionType.CE else n)
+
+    def otm(self, n: int, option_type: OptionType, underlying_ltp: float) -> float:
+        """The n-th listed strike out of the money: above ATM for calls, below for puts."""
+        if n < 0:
+            raise ValueError("n must be >= 0")
+        return self._offset(underlying_ltp, n if option_type is OptionType.CE else -n)
+
+    def strikes_within(self, points: float, around: float) -> list[float]:
+        """Listed strikes within ±points of `around` (usually the ATM strike)."""
+        low = bisect.bisect_left(self.strikes, around - points - 1e-9)
+        high = bisect.bisect_right(self.strikes, around + points + 1e-9)
+        return self.strikes[low:high]
+
+    def nearest_strikes(self, count: int, around: float) -> list[float]:
+        """The `count` listed strikes closest to `around`, in strike order."""
+        ranked = sorted(self.strikes, key=lambda strike: (abs(strike - around), strike))
+        return sorted(ranked[:count])
+
+    def liquid(self, option_type: OptionType, min_open_interest: int, min_volume: int = 0) -> list[ChainRow]:
+        """Rows whose contract has a quote meeting both thresholds; no quote = not known liquid."""
+        kept: list[ChainRow] = []
+        for row in self.rows:
+            quote = row.quote(option_type)
+            if row.contract(option_type) is None or quote is None:
+                continue
+            if (quote.open_interest or 0) < min_open_interest:
+                continue
+            if (quote.volume or 0) < min_volume:
+                continue
+            kept.append(row)
+        return kept
+
+    def is_liquid(
+        self, strike: float, option_type: OptionType, min_open_interest: int, min_volume: int
+    ) -> bool:
+        try:
+            quote = self.row(strike).quote(option_type)
+        except LookupError:
+            return False
+        return (
+            quote is not None
+            and (quote.open_interest or 0) >= min_open_interest
+            and (quote.volume or 0) >= min_volume
+        )

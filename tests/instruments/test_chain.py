@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from optbot.core.enums import OptionType
+from optbot.instruments.chain import OptionChain, OptionQuote
+from optbot.instruments.scripmaster import parse_row
+from optbot.test_kit.instruments import build_master, option_row
+
+EXPIRY = date(2026, 8, 11)
+
+
+@pytest.fixture
+def chain() -> OptionChain:
+    master = build_master()
+    return OptionChain("NIFTY", EXPIRY, master.options("NIFTY", EXPIRY))
+
+
+def test_atm_is_nearest_listed_strike(chain):
+    assert chain.atm(24570.65) == 24550.0
+    assert chain.atm(24580.0) == 24600.0
+    assert chain.atm(24575.0) == 24550.0  # tie goes to the lower strike
+    assert chain.atm(1.0) == chain.strikes[0]
+
+
+def test_itm_otm_from_listed_strikes(chain):
+    assert chain.itm(1, OptionType.CE, 24570) == 24500.0
+    assert chain.itm(1, OptionType.PE, 24570) == 24600.0
+    assert chain.otm(2, OptionType.CE, 24570) == 24650.0
+    assert chain.otm(2, OptionType.PE, 24570) == 24450.0
+    with pytest.raises(LookupError):
+        chain.otm(100, OptionType.CE, 24570)
+
+
+def test_uneven_strikes_are_respected():
+    strikes = [24000, 24050, 24100, 24200, 24400]
+    contracts = [parse_row(option_row(i, "NIFTY", EXPIRY, s, "CE")) for i, s in enumerate(strikes)]
+    chain = OptionChain("NIFTY", EXPIRY, contracts)
+    assert chain.atm(24290) == 24200
+    assert chain.otm(1, OptionType.CE, 24290) == 24400
+    assert chain.strikes_within(100, 24100) == [24000, 24050, 24100, 24200]
+
+
+def test_liquidity_filter(chain):
+    atm_row = chain.row(24550.0)
+    quotes = {
+        atm_row.call.token: OptionQuote(ltp=120.0, open_interest=5000, volume=100),
+        chain.row(24600.0).call.token: OptionQuote(ltp=90.0, open_interest=10, volume=100),
+    }
+    quoted = chain.with_quotes(quotes)
+    liquid = quoted.liquid(OptionType.CE, min_open_interest=1000)
+    assert [row.strike for row in liquid] == [24550.0]
+    assert quoted.is_liquid(24550.0, OptionType.CE, 1000, 50)
+    assert not quoted.is_liquid(24550.0, OptionType.CE, 1000, 500)
+
+
+@given(st.floats(min_value=23000, max_value=26000, allow_nan=False))
+def test_atm_minimises_distance(ltp):
+    master = build_master()
+    chain = OptionChain("NIFTY", EXPIRY, master.options("NIFTY", EXPIRY))
+    atm = chain.atm(ltp)
+    assert all(abs(atm - ltp) <= abs(strike - ltp) + 1e-9 for strike in chain.strikes)

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from optbot.core.enums import Exchange, OptionType
+from optbot.instruments.master import ExpiryKind, InstrumentMaster, InstrumentNotFound, MasterInfo
+from optbot.test_kit.instruments import build_master
+
+
+@pytest.fixture
+def master() -> InstrumentMaster:
+    return build_master()
+
+
+def test_index_and_vix_tokens_come_from_the_master(master):
+    assert master.index_token("NIFTY") == "99926000"
+    assert master.index_token("Nifty 50") == "99926000"
+    assert master.index_token("BANKNIFTY") == "99926009"
+    assert master.vix_token() == "99926017"
+
+
+def test_lookups(master):
+    sbin = master.by_token(Exchange.NSE, "3045")
+    assert sbin.symbol == "SBIN-EQ"
+    assert master.by_symbol("sbin-eq") is sbin
+    assert master.search("SBIN")[0] is sbin
+    with pytest.raises(InstrumentNotFound):
+        master.by_token(Exchange.NFO, "1")
+    assert "NFO:1" in master.missing
+
+
+def test_expiries_and_nearest(master):
+    expiries = master.expiries("NIFTY")
+    assert expiries == [date(2026, 8, 11), date(2026, 8, 18), date(2026, 8, 25), date(2026, 9, 1)]
+    assert master.nearest_expiry("NIFTY", date(2026, 8, 12)) == date(2026, 8, 18)
+    assert master.nearest_expiry("NIFTY", date(2026, 8, 7), ExpiryKind.MONTHLY) == date(2026, 8, 25)
+    assert master.nearest_expiry("NIFTY", date(2026, 9, 2)) is None
+    contracts = master.options("NIFTY", date(2026, 8, 11))
+    assert len(contracts) == 82
+    assert master.option("NIFTY", date(2026, 8, 11), 24550.0, OptionType.PE).lot_size == 65
+
+
+def test_stale_master_refuses_tokens(master):
+    key = master.options("NIFTY", date(2026, 8, 11))[0].key
+    assert master.is_tradeable(key, date(2026, 8, 7))
+    assert not master.is_tradeable(key, date(2026, 8, 12))  # expired
+    stale = InstrumentMaster(master.instruments(), MasterInfo(date(2026, 7, 1), "cache", stale=True))
+    assert not stale.is_tradeable(key, date(2026, 8, 7))
+
+
+def test_purge_expired(master):
+    kept = master.without_expired(date(2026, 8, 12))
+    assert date(2026, 8, 11) not in kept.expiries("NIFTY")
+    assert len(kept) == len(master) - 82
