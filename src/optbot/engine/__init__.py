@@ -1,0 +1,1 @@
+"""The engine: one wiring of clock, data, strategies, risk, orders and portfolio for every mode."""

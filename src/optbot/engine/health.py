@@ -1,0 +1,77 @@
+"""Start-up and periodic health checks (spec §1.4, §1.6): each gives one clear pass/fail line."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from optbot.core.clock import Clock
+from optbot.core.timeutil import to_utc
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str
+    critical: bool = True
+
+    def line(self) -> str:
+        mark = "PASS" if self.ok else ("FAIL" if self.critical else "WARN")
+        return f"[{mark}] {self.name}: {self.detail}"
+
+
+AsyncCheck = Callable[[], Awaitable[CheckResult]]
+
+
+def check_disk_space(path: Path, minimum_free_mb: float) -> CheckResult:
+    path.mkdir(parents=True, exist_ok=True)
+    free_mb = shutil.disk_usage(path).free / 1_048_576
+    ok = free_mb >= minimum_free_mb
+    return CheckResult("disk space", ok, f"{free_mb:,.0f} MB free at {path} (need {minimum_free_mb:,.0f} MB)")
+
+
+def check_database(path: Path) -> CheckResult:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with sqlite3.connect(path) as connection:
+            verdict = connection.execute("PRAGMA quick_check").fetchone()[0]
+    except sqlite3.Error as exc:
+        return CheckResult("database", False, f"{path}: {exc}")
+    return CheckResult("database", verdict == "ok", f"{path}: integrity {verdict}")
+
+
+def check_clock_skew(clock: Clock, exchange_time: datetime | None, max_skew_seconds: float) -> CheckResult:
+    """Spec §13.8: compare our clock with an exchange timestamp (from a quote)."""
+    if exchange_time is None:
+        return CheckResult("clock skew", True, "no exchange timestamp available to compare", critical=False)
+    skew = (clock.now_utc() - to_utc(exchange_time)).total_seconds()
+    ok = abs(skew) <= max_skew_seconds
+    return CheckResult("clock skew", ok, f"{skew:+.1f} s vs exchange (limit ±{max_skew_seconds:.0f} s)")
+
+
+def check_data_freshness(last_bar_end: datetime | None, expected_after: datetime, symbol: str) -> CheckResult:
+    if last_bar_end is None:
+        return CheckResult(f"data freshness {symbol}", False, "no stored bars")
+    ok = to_utc(last_bar_end) >= to_utc(expected_after)
+    age = to_utc(expected_after) - to_utc(last_bar_end)
+    detail = f"last bar ends {to_utc(last_bar_end).isoformat()}"
+    if not ok:
+        detail += f" ({age / timedelta(hours=1):.1f} h older than expected)"
+    return CheckResult(f"data freshness {symbol}", ok, detail, critical=False)
+
+
+async def run_checks(checks: Sequence[AsyncCheck]) -> list[CheckResult]:
+    """Run every check; a check that raises becomes a FAIL line instead of aborting the rest."""
+    results: list[CheckResult] = []
+    for check in checks:
+        try:
+            results.append(await check())
+        except Exception as exc:
+            name = getattr(check, "check_name", getattr(check, "__name__", "check"))
+            results.append(CheckResult(str(name), False, f"{type(exc).__name__}: {exc}"))
+    return results
