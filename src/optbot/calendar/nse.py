@@ -1,0 +1,410 @@
+"""The NSE trading calendar: trading days, sessions and expiry dates per segment.
+
+Why exchange-calendars' XBOM: it is a maintained, pip-installed library (already a dependency) whose
+BSE holiday list is the same as NSE's trading-holiday list for 2015-2026 (the two exchanges publish
+identical trading holidays; the sample data in `data/sample` agrees day for day). pandas-market-calendars
+also has an NSE calendar, but it is a heavier dependency whose NSE list is itself a thin static table
+and it would add nothing the override file does not already have to carry. What no library models —
+special sessions (Muhurat, Budget-day and weekend/DR sessions), clearing-only holidays, the F&O close
+moving to 15:40 on 2026-08-03, pre-open times and the expiry rule table — lives in the versioned
+override file `data/nse_overrides.toml`, which also spells out the live years' holidays in full so a
+library update cannot silently drop one.
+
+Everything is precomputed once into plain dicts and sorted lists, so queries never touch pandas.
+"""
+
+from __future__ import annotations
+
+import bisect
+import warnings
+from calendar import monthrange
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from optbot.calendar.overrides import (
+    CalendarOverrides,
+    ExpiryRule,
+    RegularSessionRegime,
+    Segment,
+    SpecialSessionSpec,
+    load_overrides,
+)
+from optbot.core.errors import UserError
+from optbot.core.timeutil import IST, ist_date, require_aware, to_utc
+
+ExpiryKind = Literal["weekly", "monthly", "all"]
+
+#: Name of the exchange-calendars calendar used as the holiday base.
+BASE_LIBRARY_CALENDAR = "XBOM"
+
+
+class CalendarRangeError(UserError):
+    """A date outside the range the calendar knows; guessing would be worse than refusing."""
+
+
+class UnknownUnderlyingError(UserError):
+    """No expiry rules for this underlying."""
+
+
+@dataclass(frozen=True, slots=True)
+class TradingSession:
+    """One day's session for a segment. Datetimes are IST-aware.
+
+    `intervals` are the continuous-trading windows; a normal day has one, (open, close). A special
+    session (`special` names its kind: muhurat, budget, weekend, disaster_recovery) may have several.
+    """
+
+    date: date
+    pre_open: datetime
+    open: datetime
+    close: datetime
+    special: str | None
+    post_close: datetime
+    intervals: tuple[tuple[datetime, datetime], ...] = field(default=())
+    name: str | None = None
+
+    @property
+    def open_utc(self) -> datetime:
+        return to_utc(self.open)
+
+    @property
+    def close_utc(self) -> datetime:
+        return to_utc(self.close)
+
+    @property
+    def trading_intervals(self) -> tuple[tuple[datetime, datetime], ...]:
+        return self.intervals or ((self.open, self.close),)
+
+    def contains(self, moment: datetime) -> bool:
+        """Whether continuous trading is on at `moment` (pre-open does not count)."""
+        return any(start <= moment < end for start, end in self.trading_intervals)
+
+
+def _at(day: date, clock_time: time) -> datetime:
+    return datetime.combine(day, clock_time, tzinfo=IST)
+
+
+def _library_holidays(first: date, last: date) -> set[date]:
+    """Weekdays in [first, last] that the base library says are not sessions."""
+    import exchange_calendars  # imported lazily: it pulls in pandas, which the query path never needs
+
+    with warnings.catch_warnings():
+        # pandas deprecation noise from inside the library; it does not affect the session list.
+        warnings.simplefilter("ignore")
+        library = exchange_calendars.get_calendar(BASE_LIBRARY_CALENDAR)
+        sessions_index = library.sessions_in_range(
+            max(first, library.first_session.date()), min(last, library.last_session.date())
+        )
+    library_first = library.first_session.date()
+    library_last = library.last_session.date()
+    sessions = {stamp.date() for stamp in sessions_index}
+    holidays: set[date] = set()
+    day = max(first, library_first)
+    while day <= min(last, library_last):
+        if day.weekday() < 5 and day not in sessions:
+            holidays.add(day)
+        day += timedelta(days=1)
+    return holidays
+
+
+def _library_last_session() -> date:
+    import exchange_calendars
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return exchange_calendars.get_calendar(BASE_LIBRARY_CALENDAR).last_session.date()
+
+
+class NseCalendar:
+    """Trading days, sessions and expiries for NSE equity and F&O over a known date range."""
+
+    def __init__(
+        self, overrides: CalendarOverrides | None = None, overrides_path: Path | None = None
+    ) -> None:
+        self.overrides = overrides if overrides is not None else load_overrides(overrides_path)
+        self.version = self.overrides.version
+        self.first_date = self.overrides.first_date
+        self.last_date = min(self.overrides.last_date, _library_last_session())
+        library_holidays = _library_holidays(self.first_date, self.last_date)
+        self._holidays: dict[Segment, dict[date, str]] = {}
+        for segment in Segment:
+            named = {day: "NSE trading holiday" for day in library_holidays}
+            for entry in self.overrides.holidays:
+                if segment in entry.segments:
+                    named[entry.day] = entry.name
+            for entry in self.overrides.not_holidays:
+                if segment in entry.segments:
+                    named.pop(entry.day, None)
+            self._holidays[segment] = named
+        self._clearing = {entry.day: entry.name for entry in self.overrides.clearing_holidays}
+        self._special: dict[Segment, dict[date, SpecialSessionSpec]] = {
+            segment: {spec.day: spec for spec in self.overrides.special_sessions if segment in spec.segments}
+            for segment in Segment
+        }
+        self._sessions: dict[Segment, dict[date, TradingSession]] = {}
+        self._days: dict[Segment, list[date]] = {}
+        self._regular_days: dict[Segment, list[date]] = {}
+        for segment in Segment:
+            sessions = self._build_sessions(segment)
+            self._sessions[segment] = sessions
+            self._days[segment] = sorted(sessions)
+            self._regular_days[segment] = sorted(
+                day for day, item in sessions.items() if item.special is None
+            )
+        self._rules: dict[str, tuple[ExpiryRule, ...]] = {}
+        for rule in self.overrides.expiry_rules:
+            self._rules[rule.underlying] = (*self._rules.get(rule.underlying, ()), rule)
+
+    # -- construction -------------------------------------------------------------------------
+
+    def _regime(self, segment: Segment, day: date) -> RegularSessionRegime:
+        applicable = [
+            regime
+            for regime in self.overrides.regular_sessions
+            if regime.segment is segment and regime.effective_from <= day
+        ]
+        if not applicable:
+            raise CalendarRangeError(f"no regular session hours known for {segment} on {day.isoformat()}")
+        return applicable[-1]
+
+    def _build_sessions(self, segment: Segment) -> dict[date, TradingSession]:
+        sessions: dict[date, TradingSession] = {}
+        holidays = self._holidays[segment]
+        specials = self._special[segment]
+        day = self.first_date
+        while day <= self.last_date:
+            spec = specials.get(day)
+            if spec is not None:
+                sessions[day] = self._special_session(spec, segment)
+            elif day.weekday() < 5 and day not in holidays:
+                regime = self._regime(segment, day)
+                sessions[day] = TradingSession(
+                    date=day,
+                    pre_open=_at(day, regime.pre_open),
+                    open=_at(day, regime.open),
+                    close=_at(day, regime.close),
+                    special=None,
+                    post_close=_at(day, regime.post_close),
+                )
+            day += timedelta(days=1)
+        return sessions
+
+    def _special_session(self, spec: SpecialSessionSpec, segment: Segment) -> TradingSession:
+        intervals = tuple((_at(spec.day, start), _at(spec.day, end)) for start, end in spec.intervals)
+        close = intervals[-1][1]
+        regime = self._regime(segment, spec.day)
+        # A full-day special session ends like a normal day; a short one has no post-close session.
+        post_close = _at(spec.day, regime.post_close) if close >= _at(spec.day, regime.close) else close
+        return TradingSession(
+            date=spec.day,
+            pre_open=_at(spec.day, spec.pre_open),
+            open=intervals[0][0],
+            close=close,
+            special=spec.kind,
+            post_close=post_close,
+            intervals=intervals,
+            name=spec.name,
+        )
+
+    # -- range --------------------------------------------------------------------------------
+
+    def check_range(self, day: date) -> date:
+        if not isinstance(day, date) or isinstance(day, datetime):
+            raise TypeError(f"expected a date, got {day!r}")
+        if day < self.first_date or day > self.last_date:
+            raise CalendarRangeError(
+                f"{day.isoformat()} is outside the calendar's known range "
+                f"{self.first_date.isoformat()}..{self.last_date.isoformat()} (overrides v{self.version})"
+            )
+        return day
+
+    def covers(self, day: date) -> bool:
+        return self.first_date <= day <= self.last_date
+
+    # -- days and sessions --------------------------------------------------------------------
+
+    def session(self, day: date, segment: Segment = Segment.FO) -> TradingSession | None:
+        """The day's session, or None on a weekend or holiday without a special session."""
+        self.check_range(day)
+        return self._sessions[Segment(segment)].get(day)
+
+    def is_trading_day(self, day: date, segment: Segment = Segment.FO, include_special: bool = True) -> bool:
+        """True when the segment trades that day; special (Muhurat, weekend) sessions count by default."""
+        found = self.session(day, segment)
+        return found is not None and (include_special or found.special is None)
+
+    def is_holiday(self, day: date, segment: Segment = Segment.FO) -> bool:
+        """A weekday with no normal session (a Muhurat-only day is still a holiday)."""
+        self.check_range(day)
+        return day.weekday() < 5 and day in self._holidays[Segment(segment)]
+
+    def holiday_name(self, day: date, segment: Segment = Segment.FO) -> str | None:
+        self.check_range(day)
+        return self._holidays[Segment(segment)].get(day)
+
+    def is_clearing_holiday(self, day: date) -> bool:
+        """Trading happens but nothing settles that day (affects T+1 settlement dates, not trading)."""
+        self.check_range(day)
+        return day in self._clearing
+
+    def holidays(self, start: date, end: date, segment: Segment = Segment.FO) -> list[date]:
+        """Weekday trading holidays in [start, end]."""
+        self.check_range(start)
+        self.check_range(end)
+        return sorted(
+            day for day in self._holidays[Segment(segment)] if start <= day <= end and day.weekday() < 5
+        )
+
+    def _day_list(self, segment: Segment, include_special: bool) -> list[date]:
+        return self._days[Segment(segment)] if include_special else self._regular_days[Segment(segment)]
+
+    def trading_days(
+        self, start: date, end: date, segment: Segment = Segment.FO, include_special: bool = True
+    ) -> list[date]:
+        """Trading days in [start, end], ascending."""
+        self.check_range(start)
+        self.check_range(end)
+        days = self._day_list(segment, include_special)
+        return days[bisect.bisect_left(days, start) : bisect.bisect_right(days, end)]
+
+    def previous_trading_day(
+        self, day: date, segment: Segment = Segment.FO, include_special: bool = True
+    ) -> date:
+        """The last trading day strictly before `day`."""
+        self.check_range(day)
+        days = self._day_list(segment, include_special)
+        index = bisect.bisect_left(days, day)
+        if index == 0:
+            raise CalendarRangeError(f"no trading day before {day.isoformat()} within the calendar's range")
+        return days[index - 1]
+
+    def next_trading_day(
+        self, day: date, segment: Segment = Segment.FO, include_special: bool = True
+    ) -> date:
+        """The first trading day strictly after `day`."""
+        self.check_range(day)
+        days = self._day_list(segment, include_special)
+        index = bisect.bisect_right(days, day)
+        if index == len(days):
+            raise CalendarRangeError(f"no trading day after {day.isoformat()} within the calendar's range")
+        return days[index]
+
+    def is_open(self, moment: datetime, segment: Segment = Segment.FO) -> bool:
+        """Whether continuous trading is on at `moment` (aware datetime; pre-open is not open)."""
+        require_aware(moment)
+        found = self.session(ist_date(moment), segment)
+        return found is not None and found.contains(moment)
+
+    # -- expiries -----------------------------------------------------------------------------
+
+    @property
+    def underlyings(self) -> tuple[str, ...]:
+        return tuple(sorted(self._rules))
+
+    def expiry_rules(self, underlying: str) -> tuple[ExpiryRule, ...]:
+        key = underlying.strip().upper()
+        if key not in self._rules:
+            known = ", ".join(self.underlyings)
+            raise UnknownUnderlyingError(
+                f"no expiry rules for underlying {underlying!r}; known: {known} (use STOCK for stock options)"
+            )
+        return self._rules[key]
+
+    def _shift_to_trading_day(self, day: date) -> date | None:
+        """An expiry on a non-trading day moves to the previous regular F&O trading day."""
+        if not self.covers(day):
+            return None
+        if self.is_trading_day(day, Segment.FO, include_special=False):
+            return day
+        try:
+            return self.previous_trading_day(day, Segment.FO, include_special=False)
+        except CalendarRangeError:
+            return None
+
+    @staticmethod
+    def _last_weekday(year: int, month: int, weekday: int) -> date:
+        last = date(year, month, monthrange(year, month)[1])
+        return last - timedelta(days=(last.weekday() - weekday) % 7)
+
+    def _monthly_nominal(self, rules: Iterable[ExpiryRule], year: int, month: int) -> date | None:
+        for rule in rules:
+            if rule.kind == "monthly":
+                candidate = self._last_weekday(year, month, rule.weekday)
+                if rule.covers(candidate):
+                    return candidate
+        return None
+
+    def _weekly_nominal(self, rules: Iterable[ExpiryRule], monday: date) -> date | None:
+        for rule in rules:
+            if rule.kind == "weekly":
+                candidate = monday + timedelta(days=rule.weekday)
+                if rule.covers(candidate):
+                    return candidate
+        return None
+
+    def _monthly_nominals(self, rules: tuple[ExpiryRule, ...], start: date, end: date) -> list[date]:
+        nominals: list[date] = []
+        year, month = start.year, start.month
+        while (year, month) <= (end.year, end.month):
+            found = self._monthly_nominal(rules, year, month)
+            if found is not None:
+                nominals.append(found)
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        return nominals
+
+    def _weekly_nominals(self, rules: tuple[ExpiryRule, ...], start: date, end: date) -> list[date]:
+        monthly_by_week = {
+            nominal - timedelta(days=nominal.weekday()): nominal
+            for nominal in self._monthly_nominals(rules, start - timedelta(days=7), end + timedelta(days=7))
+        }
+        nominals: list[date] = []
+        monday = start - timedelta(days=start.weekday())
+        while monday <= end:
+            weekly = self._weekly_nominal(rules, monday)
+            if weekly is not None:
+                nominals.append(monthly_by_week.get(monday, weekly))
+            monday += timedelta(days=7)
+        return nominals
+
+    def expiries(self, underlying: str, start: date, end: date, kind: ExpiryKind = "all") -> list[date]:
+        """Expiry dates in [start, end], after holiday shifts.
+
+        weekly: one expiry per week while weeklies exist (in the monthly week, the monthly contract);
+        monthly: the monthly contracts; all: both. Planning only: live, the instrument master rules.
+        """
+        self.check_range(start)
+        self.check_range(end)
+        if kind not in ("weekly", "monthly", "all"):
+            raise UserError(f"expiry kind must be weekly, monthly or all, got {kind!r}")
+        rules = self.expiry_rules(underlying)
+        # Nominal dates a few days past `end` can shift back into the window.
+        search_end = end + timedelta(days=7)
+        nominals: set[date] = set()
+        if kind in ("monthly", "all"):
+            nominals.update(self._monthly_nominals(rules, start, search_end))
+        if kind in ("weekly", "all"):
+            nominals.update(self._weekly_nominals(rules, start, search_end))
+        shifted = {self._shift_to_trading_day(nominal) for nominal in nominals}
+        return sorted(day for day in shifted if day is not None and start <= day <= end)
+
+    def next_expiry(self, underlying: str, on_or_after: date, kind: ExpiryKind = "weekly") -> date | None:
+        """The first expiry on or after the date, or None if none is known (e.g. weeklies discontinued)."""
+        self.check_range(on_or_after)
+        window_start = on_or_after
+        while window_start <= self.last_date:
+            window_end = min(window_start + timedelta(days=62), self.last_date)
+            found = self.expiries(underlying, window_start, window_end, kind)
+            if found:
+                return found[0]
+            window_start = window_end + timedelta(days=1)
+        return None
+
+
+@cache
+def get_calendar() -> NseCalendar:
+    """The default calendar (packaged overrides), built once per process."""
+    return NseCalendar()

@@ -1,0 +1,103 @@
+"""The calendar against real NSE daily and 15-minute data in data/sample."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from optbot.calendar import NseCalendar, Segment, get_calendar
+
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
+
+#: Weekdays absent from the "gap-free" merged series although NSE traded normally: no holiday was
+#: declared on these days (June 2021 had none; 2021-09-08 was an ordinary Wednesday). They are gaps
+#: in the upstream data, not holidays, and the calendar must keep them as trading days.
+KNOWN_DATA_GAPS = {
+    "nifty50_daily_merged_2016-09-15_to_2025-09-10.csv": {
+        date(2021, 6, 22),
+        date(2021, 6, 23),
+        date(2021, 9, 8),
+    },
+    "banknifty_daily_merged_2016-09-15_to_2025-09-10.csv": {date(2021, 6, 22), date(2021, 6, 23)},
+}
+
+
+def _dates(path: Path) -> set[date]:
+    found: set[date] = set()
+    with path.open(newline="") as handle:
+        for row in csv.reader(handle):
+            if row and row[0][:4].isdigit():
+                found.add(date.fromisoformat(row[0][:10]))
+    return found
+
+
+def _daily_files() -> list[Path]:
+    daily = SAMPLE / "daily"
+    files = sorted(set(daily.glob("*nse*.csv")) | set(daily.glob("*merged*.csv")))
+    return [path for path in files if "indiavix" not in path.name] + [
+        SAMPLE / "intraday" / "nifty50_15min_2015-01-09_to_2024-12-31.csv"
+    ]
+
+
+@pytest.fixture(scope="module")
+def calendar() -> NseCalendar:
+    return get_calendar()
+
+
+@pytest.mark.parametrize("path", _daily_files(), ids=lambda path: path.name)
+def test_every_session_in_the_data_is_a_trading_day(calendar: NseCalendar, path: Path) -> None:
+    dates = _dates(path)
+    assert len(dates) > 1000
+    not_trading = sorted(day for day in dates if not calendar.is_trading_day(day, Segment.EQUITY))
+    assert not_trading == []
+
+
+@pytest.mark.parametrize("name", sorted(KNOWN_DATA_GAPS))
+def test_every_weekday_missing_from_the_merged_series_is_a_holiday(calendar: NseCalendar, name: str) -> None:
+    dates = _dates(SAMPLE / "daily" / name)
+    missing: list[date] = []
+    day = min(dates)
+    while day <= max(dates):
+        if day.weekday() < 5 and day not in dates and day not in KNOWN_DATA_GAPS[name]:
+            missing.append(day)
+        day += timedelta(days=1)
+    assert len(missing) > 100
+    wrongly_trading = [
+        day for day in missing if calendar.is_trading_day(day, Segment.EQUITY, include_special=False)
+    ]
+    assert wrongly_trading == []
+    # ...and every regular trading day in the range is in the series (the calendar has no extra holidays).
+    regular = calendar.trading_days(min(dates), max(dates), Segment.EQUITY, include_special=False)
+    assert sorted(set(regular) - dates) == sorted(KNOWN_DATA_GAPS[name])
+
+
+def test_weekend_and_holiday_rows_are_special_sessions(calendar: NseCalendar) -> None:
+    dates = _dates(SAMPLE / "intraday" / "nifty50_15min_2015-01-09_to_2024-12-31.csv")
+    unusual = [day for day in dates if day.weekday() >= 5 or calendar.is_holiday(day)]
+    assert len(unusual) >= 15
+    for day in unusual:
+        session = calendar.session(day)
+        assert session is not None and session.special is not None, day
+
+
+def test_muhurat_bars_fall_inside_the_special_session(calendar: NseCalendar) -> None:
+    """The 15-minute bars of the Muhurat sessions start inside the calendar's windows."""
+    from datetime import datetime
+
+    from optbot.core.timeutil import IST
+
+    path = SAMPLE / "intraday" / "nifty50_15min_2015-01-09_to_2024-12-31.csv"
+    checked = 0
+    with path.open(newline="") as handle:
+        for row in csv.reader(handle):
+            if not row or not row[0][:4].isdigit():
+                continue
+            stamp = datetime.fromisoformat(row[0]).replace(tzinfo=IST)
+            session = calendar.session(stamp.date())
+            if session is not None and session.special == "muhurat" and stamp.year >= 2016:
+                assert calendar.is_open(stamp), stamp
+                checked += 1
+    assert checked >= 30

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from optbot.cli.main import app
+
+runner = CliRunner()
+
+
+def test_days_lists_trading_days() -> None:
+    result = runner.invoke(app, ["calendar", "days", "--from", "2024-10-30", "--to", "2024-11-05"])
+    assert result.exit_code == 0, result.output
+    assert result.output.split() == ["2024-10-30", "2024-10-31", "2024-11-01", "2024-11-04", "2024-11-05"]
+
+
+def test_days_equity_segment() -> None:
+    result = runner.invoke(
+        app, ["calendar", "days", "--from", "2025-02-01", "--to", "2025-02-03", "--segment", "equity"]
+    )
+    assert result.output.split() == ["2025-02-01", "2025-02-03"]
+
+
+def test_session_json() -> None:
+    result = runner.invoke(app, ["calendar", "session", "2026-08-03"])
+    assert result.exit_code == 0
+    assert json.loads(result.output) == {
+        "date": "2026-08-03",
+        "is_trading_day": True,
+        "pre_open": "2026-08-03T09:00:00+05:30",
+        "open": "2026-08-03T09:15:00+05:30",
+        "close": "2026-08-03T15:40:00+05:30",
+        "special": None,
+    }
+
+
+def test_session_on_a_holiday_has_nulls() -> None:
+    payload = json.loads(runner.invoke(app, ["calendar", "session", "2025-12-25"]).output)
+    assert payload["is_trading_day"] is False and payload["open"] is None and payload["special"] is None
+
+
+def test_expiries() -> None:
+    result = runner.invoke(
+        app, ["calendar", "expiries", "NIFTY", "--from", "2026-08-01", "--to", "2026-08-20"]
+    )
+    assert result.output.split() == ["2026-08-04", "2026-08-11", "2026-08-18"]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["calendar", "session", "2024-02-30"], "2024-02-30"),
+        (["calendar", "session", "2031-01-05"], "2031-01-05"),
+        (["calendar", "days", "--from", "2024-01-10", "--to", "2024-01-01"], "before"),
+        (["calendar", "days", "--from", "2024-01-01", "--to", "2024-01-10", "--segment", "cash"], "cash"),
+        (["calendar", "expiries", "NIFTI", "--from", "2024-01-01", "--to", "2024-02-01"], "NIFTI"),
+        (
+            [
+                "calendar",
+                "expiries",
+                "NIFTY",
+                "--from",
+                "2024-01-01",
+                "--to",
+                "2024-02-01",
+                "--kind",
+                "daily",
+            ],
+            "daily",
+        ),
+    ],
+)
+def test_bad_input_exits_2_with_a_message(args: list[str], needle: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert needle in result.output.replace("\n", "")
+    assert "Traceback" not in result.output
