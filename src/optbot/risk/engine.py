@@ -1,0 +1,687 @@
+"""The risk engine: pre-trade checks, breakers, the trading state and the kill switch.
+
+Every intent passes through `evaluate`. Risk-reducing intents (exits, stops, flattens) are never
+blocked by the state or by limits; new risk is checked against every limit and the approved size is
+the smallest any limit allows, in whole lots. Halts are latches, each with its own way out; the state
+is derived from the latches and the size multiplier, and changes only along `state.TRANSITIONS`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+
+import structlog
+
+from optbot.config import Settings
+from optbot.core.clock import Clock
+from optbot.core.enums import IntentPurpose, OrderType, RiskState, Side
+from optbot.core.events import Bar, Event, OrderIntent, RiskDecision, RiskStateChanged, Tick
+from optbot.core.ids import new_id
+from optbot.core.timeutil import ist_date
+from optbot.risk.delta import HedgeSuggestion, delta_exposures, hedge_suggestions
+from optbot.risk.killswitch import RESUME_ACK_FILE_NAME, read_kill_flag, read_resume_ack, write_kill_flag
+from optbot.risk.state import TradingStateMachine
+from optbot.risk.views import PositionSnapshot, RiskMarketView, RiskPortfolioView, exposure_by_underlying
+from optbot.risk.windows import (
+    PercentMoveDetector,
+    RiseDetector,
+    SpikeDetection,
+    VolumeSurgeDetector,
+)
+
+log = structlog.get_logger("optbot.risk")
+
+
+def _ignore(_: object) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class RiskCallbacks:
+    """How the engine acts on the world; the engine wires these to the order manager and the bus."""
+
+    cancel_all: Callable[[str], None] = _ignore
+    flatten: Callable[[OrderIntent], None] = _ignore
+    publish: Callable[[Event], None] = _ignore
+
+
+class LatchKind(StrEnum):
+    KILL = "kill"
+    DAILY_LOSS = "daily_loss"
+    DRAWDOWN = "daily_drawdown"
+    CONSECUTIVE_LOSSES = "consecutive_losses"
+    VIX_EXTREME = "vix_extreme"
+    VIX_SPIKE = "vix_spike"
+    VIX_BREAKER = "vix_breaker"
+    PRICE_SPIKE = "price_spike"
+    VOLUME_SPIKE = "volume_spike"
+
+
+#: Latches cleared by a new trading day (and, for consecutive losses, by an acknowledgement).
+DAY_LATCHES = frozenset({LatchKind.DAILY_LOSS, LatchKind.DRAWDOWN, LatchKind.CONSECUTIVE_LOSSES})
+
+
+@dataclass(slots=True)
+class Latch:
+    kind: LatchKind
+    reason: str
+    since: datetime
+    recover_below_vix: float | None = None
+    quiet_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RiskStatus:
+    state: RiskState
+    size_multiplier: float
+    latches: tuple[str, ...]
+    vix: float | None
+    resume_started: datetime | None
+
+
+@dataclass(slots=True)
+class _Limiter:
+    """Tracks the smallest lot count any limit allows, with the reason for each binding limit."""
+
+    requested_lots: int
+    allowed_lots: int = field(init=False)
+    reasons: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.allowed_lots = self.requested_lots
+
+    def cap(self, lots: float, description: str) -> None:
+        whole = max(0, math.floor(lots + 1e-9))
+        if whole < self.allowed_lots:
+            self.allowed_lots = whole
+            (self.failures if whole == 0 else self.reasons).append(f"{description} -> at most {whole} lots")
+
+    def fail(self, description: str) -> None:
+        self.allowed_lots = 0
+        self.failures.append(description)
+
+
+class RiskEngine:
+    """Pre-trade risk checks and trading-state control for one account."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        callbacks: RiskCallbacks | None = None,
+        portfolio: RiskPortfolioView | None = None,
+    ) -> None:
+        self.settings = settings
+        self.risk = settings.risk
+        self.clock = clock
+        self.callbacks = callbacks or RiskCallbacks()
+        self._portfolio = portfolio
+        self._machine = TradingStateMachine()
+        self._latches: dict[LatchKind, Latch] = {}
+        self._resume_started: datetime | None = None
+        self._size_multiplier = 1.0
+        self._vix: float | None = None
+        self._day: date | None = None
+        self._day_peak_pnl = 0.0
+        self._acknowledged_trades = 0
+        self._ack_seen: datetime | None = None
+        self.decisions: list[RiskDecision] = []
+        self.state_changes: list[RiskStateChanged] = []
+        self.flatten_intents: list[OrderIntent] = []
+        state_dir = settings.paths.resolve(settings.paths.state_dir)
+        self.kill_file: Path = state_dir / self.risk.kill_file_name
+        self.resume_ack_file: Path = state_dir / RESUME_ACK_FILE_NAME
+        r = self.risk
+        self._vix_spike = RiseDetector(
+            LatchKind.VIX_SPIKE, r.vix_spike_points, timedelta(minutes=r.vix_spike_window_minutes)
+        )
+        self._vix_breaker = RiseDetector(
+            LatchKind.VIX_BREAKER, r.vix_breaker_points, timedelta(minutes=r.vix_breaker_window_minutes)
+        )
+        self._price_detectors: dict[str, PercentMoveDetector] = {}
+        self._volume_detectors: dict[str, VolumeSurgeDetector] = {}
+        watched = [*settings.universe.underlyings, *settings.universe.stock_underlyings]
+        self._watched_underlyings = {symbol.upper() for symbol in watched}
+        self._vix_symbol = settings.universe.vix_symbol.upper().replace(" ", "")
+
+    # ------------------------------------------------------------------ state
+    @property
+    def state(self) -> RiskState:
+        return self._machine.state
+
+    @property
+    def size_multiplier(self) -> float:
+        return self._size_multiplier
+
+    def status(self) -> RiskStatus:
+        self.refresh()
+        return RiskStatus(
+            self.state,
+            self._size_multiplier,
+            tuple(f"{latch.kind}: {latch.reason}" for latch in self._latches.values()),
+            self._vix,
+            self._resume_started,
+        )
+
+    def attach_portfolio(self, portfolio: RiskPortfolioView) -> None:
+        """The portfolio flattened when a breaker fires between evaluations."""
+        self._portfolio = portfolio
+
+    def _latch(self, kind: LatchKind, reason: str, **kwargs: object) -> bool:
+        """Set a latch; True when it is new (so the caller flattens only once)."""
+        now = self.clock.now_utc()
+        existing = self._latches.get(kind)
+        if existing is not None:
+            if kwargs.get("quiet_until") is not None:
+                existing.quiet_until = kwargs["quiet_until"]  # type: ignore[assignment]
+            return False
+        self._latches[kind] = Latch(kind, reason, now, **kwargs)  # type: ignore[arg-type]
+        log.warning("risk_latch_set", latch=str(kind), reason=reason)
+        self._resume_started = None
+        return True
+
+    def _unlatch(self, kind: LatchKind, reason: str) -> None:
+        if self._latches.pop(kind, None) is None:
+            return
+        log.info("risk_latch_cleared", latch=str(kind), reason=reason)
+        if not self._latches:
+            self._resume_started = self.clock.now_utc()
+
+    def _vix_band_multiplier(self) -> tuple[float, str]:
+        vix, r = self._vix, self.risk
+        if vix is None:
+            return 1.0, ""
+        if vix >= r.vix_high:
+            return (
+                r.high_size_multiplier,
+                f"VIX {vix:.2f} high (>= {r.vix_high:g}): size x{r.high_size_multiplier:g}",
+            )
+        if vix >= r.vix_elevated:
+            return (
+                r.elevated_size_multiplier,
+                f"VIX {vix:.2f} elevated (>= {r.vix_elevated:g}): size x{r.elevated_size_multiplier:g}",
+            )
+        return 1.0, ""
+
+    def _resume_multiplier(self, now: datetime) -> float:
+        if self._resume_started is None:
+            return 1.0
+        r = self.risk
+        steps = int((now - self._resume_started).total_seconds() // (r.resume_step_minutes * 60))
+        fraction = (r.resume_initial_pct + steps * r.resume_step_pct) / 100
+        if fraction >= 1.0:
+            self._resume_started = None
+            log.info("risk_resume_complete")
+            return 1.0
+        return fraction
+
+    def refresh(self) -> RiskState:
+        """Re-derive latches that clear on time or files, the multiplier and the state."""
+        now = self.clock.now_utc()
+        self._roll_day(now)
+        self._check_files()
+        for kind in (LatchKind.PRICE_SPIKE, LatchKind.VOLUME_SPIKE):
+            latch = self._latches.get(kind)
+            if latch is not None and latch.quiet_until is not None and now >= latch.quiet_until:
+                self._unlatch(kind, f"no new {kind} for {self.risk.flash_spike_cooldown_minutes:g} min")
+        vix_multiplier, vix_reason = self._vix_band_multiplier()
+        resume_multiplier = self._resume_multiplier(now)
+        self._size_multiplier = 0.0 if self._latches else vix_multiplier * resume_multiplier
+        if self._latches:
+            target, reason = RiskState.HALTED, "; ".join(latch.reason for latch in self._latches.values())
+        elif self._size_multiplier < 1.0:
+            parts = [vix_reason] if vix_reason else []
+            if resume_multiplier < 1.0:
+                parts.append(f"gradual resume at {resume_multiplier:.0%}")
+            target, reason = RiskState.REDUCING, "; ".join(parts)
+        else:
+            target, reason = RiskState.ACTIVE, "all limits clear"
+        self._move(target, reason)
+        return self.state
+
+    def _move(self, target: RiskState, reason: str) -> None:
+        if self.state is RiskState.HALTED and target is RiskState.ACTIVE:
+            self._move(RiskState.REDUCING, f"leaving HALTED: {reason}")
+        previous = self.state
+        transition = self._machine.move(target, reason)
+        if transition is None:
+            return
+        event = RiskStateChanged(self.clock.now_utc(), previous, target, reason, self._size_multiplier)
+        self.state_changes.append(event)
+        log.warning(
+            "risk_state_changed",
+            previous=str(previous),
+            current=str(target),
+            reason=reason,
+            size_multiplier=self._size_multiplier,
+        )
+        self.callbacks.publish(event)
+
+    def _roll_day(self, now: datetime) -> None:
+        today = ist_date(now)
+        if self._day == today:
+            return
+        if self._day is not None:
+            for kind in DAY_LATCHES:
+                self._unlatch(kind, f"new trading day {today.isoformat()}")
+        self._day = today
+        self._day_peak_pnl = 0.0
+        self._acknowledged_trades = 0
+
+    def _check_files(self) -> None:
+        flag = read_kill_flag(self.kill_file)
+        if flag is not None:
+            if self._latch(LatchKind.KILL, f"kill switch: {flag.reason}"):
+                self._flatten_everything(f"kill switch: {flag.reason}")
+        elif LatchKind.KILL in self._latches:
+            self._unlatch(LatchKind.KILL, "kill flag removed (resume acknowledged)")
+        ack = read_resume_ack(self.resume_ack_file)
+        if ack is not None and ack != self._ack_seen:
+            self._ack_seen = ack
+            self._apply_acknowledgement(ack)
+
+    def _apply_acknowledgement(self, ack: datetime) -> None:
+        latch = self._latches.get(LatchKind.CONSECUTIVE_LOSSES)
+        if latch is not None and latch.since <= ack and self._portfolio is not None:
+            self._acknowledged_trades = len(self._portfolio.recent_trade_results())
+            self._unlatch(LatchKind.CONSECUTIVE_LOSSES, "consecutive-loss lockout acknowledged")
+
+    def acknowledge_resume(self, portfolio: RiskPortfolioView) -> None:
+        """Operator lifts the consecutive-loss lockout (the kill flag is lifted by removing its file)."""
+        self._acknowledged_trades = len(portfolio.recent_trade_results())
+        self._unlatch(LatchKind.CONSECUTIVE_LOSSES, "consecutive-loss lockout acknowledged")
+        self.refresh()
+
+    # ---------------------------------------------------------------- actions
+    def kill(self, reason: str) -> None:
+        """Global kill switch: persist the flag, cancel everything, flatten, halt."""
+        write_kill_flag(self.kill_file, reason, self.clock.now_utc())
+        self.refresh()
+
+    def _flatten_everything(self, reason: str) -> None:
+        log.error("risk_flatten", reason=reason)
+        self.callbacks.cancel_all(reason)
+        if self._portfolio is None:
+            return
+        for position in self._portfolio.open_positions():
+            if position.net_quantity == 0:
+                continue
+            intent = self._flatten_intent(position, reason)
+            self.flatten_intents.append(intent)
+            self.callbacks.flatten(intent)
+
+    def _flatten_intent(self, position: PositionSnapshot, reason: str) -> OrderIntent:
+        side = Side.SELL if position.net_quantity > 0 else Side.BUY
+        return OrderIntent(
+            ts_utc=self.clock.now_utc(),
+            intent_id=new_id(),
+            strategy="risk",
+            token=position.token,
+            exchange=position.exchange,
+            symbol=position.symbol,
+            side=side,
+            quantity=abs(position.net_quantity),
+            purpose=IntentPurpose.FLATTEN,
+            order_type=OrderType.MARKET,
+            underlying=position.underlying,
+            reason=f"flatten {position.symbol} ({side} {abs(position.net_quantity)}): {reason}",
+        )
+
+    # ------------------------------------------------------------ market feed
+    def on_tick(self, tick: Tick) -> list[SpikeDetection]:
+        return self._observe_price(tick.symbol, tick.ts_utc, tick.ltp, None)
+
+    def on_bar(self, bar: Bar) -> list[SpikeDetection]:
+        return self._observe_price(
+            bar.symbol, bar.ts_utc, bar.close, float(bar.volume) if bar.volume else None
+        )
+
+    def _is_vix(self, symbol: str) -> bool:
+        return symbol.upper().replace(" ", "") == self._vix_symbol
+
+    def _observe_price(
+        self, symbol: str, when: datetime, price: float, volume: float | None
+    ) -> list[SpikeDetection]:
+        detections: list[SpikeDetection] = []
+        if self._is_vix(symbol):
+            self.update_vix(price, when)
+            for detector in (self._vix_breaker, self._vix_spike):
+                found = detector.update(symbol, when, price)
+                if found is not None:
+                    detections.append(found)
+            for found in detections:
+                recover_below = found.baseline + self.risk.vix_recovery_margin_points
+                self._on_spike(
+                    LatchKind(found.kind),
+                    found,
+                    recover_below_vix=recover_below,
+                )
+        elif symbol.upper() in self._watched_underlyings:
+            price_detector = self._price_detectors.setdefault(
+                symbol,
+                PercentMoveDetector(
+                    self.risk.price_spike_pct, timedelta(minutes=self.risk.price_spike_window_minutes)
+                ),
+            )
+            found_price = price_detector.update(symbol, when, price)
+            if found_price is not None:
+                detections.append(found_price)
+            if volume is not None:
+                volume_detector = self._volume_detectors.setdefault(
+                    symbol,
+                    VolumeSurgeDetector(
+                        self.risk.volume_spike_pct,
+                        timedelta(minutes=self.risk.volume_spike_window_minutes),
+                        self.risk.volume_spike_min_samples,
+                    ),
+                )
+                found_volume = volume_detector.update(symbol, when, volume)
+                if found_volume is not None:
+                    detections.append(found_volume)
+            quiet = when + timedelta(minutes=self.risk.flash_spike_cooldown_minutes)
+            for found in detections:
+                self._on_spike(LatchKind(found.kind), found, quiet_until=quiet)
+        self.refresh()
+        return detections
+
+    def _on_spike(self, kind: LatchKind, found: SpikeDetection, **kwargs: object) -> None:
+        reason = f"flash spike ({kind}): {found.detail}"
+        if self._latch(kind, reason, **kwargs):
+            self._flatten_everything(reason)
+
+    def update_vix(self, vix: float, when: datetime | None = None) -> None:
+        """Apply VIX levels (spec §4.3) and clear VIX latches whose recovery level is reached."""
+        if vix <= 0:
+            return
+        self._vix = vix
+        r = self.risk
+        if vix > r.vix_extreme:
+            if self._latch(LatchKind.VIX_EXTREME, f"VIX {vix:.2f} extreme (> {r.vix_extreme:g})") and (
+                r.flatten_on_extreme_vix
+            ):
+                self._flatten_everything(f"VIX {vix:.2f} extreme (> {r.vix_extreme:g})")
+        elif LatchKind.VIX_EXTREME in self._latches:
+            self._unlatch(LatchKind.VIX_EXTREME, f"VIX {vix:.2f} back at or below {r.vix_extreme:g}")
+        for kind in (LatchKind.VIX_SPIKE, LatchKind.VIX_BREAKER):
+            latch = self._latches.get(kind)
+            if latch is not None and latch.recover_below_vix is not None and vix < latch.recover_below_vix:
+                self._unlatch(
+                    kind, f"VIX {vix:.2f} back below {latch.recover_below_vix:.2f} (threshold + margin)"
+                )
+
+    # ---------------------------------------------------------- portfolio
+    def _observe_portfolio(self, portfolio: RiskPortfolioView) -> None:
+        r = self.risk
+        account = portfolio.account_value()
+        if account <= 0:
+            return
+        day_pnl = portfolio.day_realised_pnl() + portfolio.day_unrealised_pnl()
+        self._day_peak_pnl = max(self._day_peak_pnl, day_pnl)
+        loss_pct = -day_pnl / account * 100
+        if loss_pct >= r.daily_loss_limit_pct:
+            self._latch(
+                LatchKind.DAILY_LOSS,
+                f"daily loss {loss_pct:.2f}% >= limit {r.daily_loss_limit_pct:g}% (until next day)",
+            )
+        drawdown_pct = (self._day_peak_pnl - day_pnl) / account * 100
+        if drawdown_pct >= r.max_daily_drawdown_pct:
+            self._latch(
+                LatchKind.DRAWDOWN,
+                f"drawdown {drawdown_pct:.2f}% >= limit {r.max_daily_drawdown_pct:g}% (until next day)",
+            )
+        results = list(portfolio.recent_trade_results())[self._acknowledged_trades :]
+        streak = 0
+        for result in reversed(results):
+            if result >= 0:
+                break
+            streak += 1
+        if streak >= r.consecutive_loss_limit:
+            self._latch(
+                LatchKind.CONSECUTIVE_LOSSES,
+                f"{streak} consecutive losing trades >= limit {r.consecutive_loss_limit} "
+                "(resume with `optbot risk resume --ack` or next day)",
+            )
+
+    def hedge_suggestions(
+        self, portfolio: RiskPortfolioView, market: RiskMarketView
+    ) -> list[HedgeSuggestion]:
+        positions = portfolio.open_positions()
+        prices: dict[str, float] = {}
+        lots: dict[str, int] = {}
+        for position in positions:
+            price = market.underlying_price(position.underlying)
+            if price is not None:
+                prices[position.underlying] = price
+            lot = market.lot_size(position.token)
+            if lot:
+                lots.setdefault(position.underlying, lot)
+        exposures = delta_exposures(
+            positions, prices, portfolio.account_value(), self.risk.max_delta_notional_pct
+        )
+        suggestions = hedge_suggestions(exposures, lots, self.risk.hedge_option_delta)
+        for suggestion in suggestions:
+            log.warning("risk_hedge_suggestion", underlying=suggestion.underlying, reason=suggestion.reason)
+        return suggestions
+
+    # --------------------------------------------------------------- evaluate
+    def evaluate(
+        self, intent: OrderIntent, portfolio: RiskPortfolioView, market: RiskMarketView
+    ) -> RiskDecision:
+        self._portfolio = portfolio
+        vix = market.vix()
+        if vix is not None:
+            self.update_vix(vix)
+        self._observe_portfolio(portfolio)
+        self.refresh()
+        if intent.purpose.reduces_risk:
+            decision = self._evaluate_reducing(intent, portfolio)
+        else:
+            decision = self._evaluate_entry(intent, portfolio, market)
+        self._record(intent, decision)
+        return decision
+
+    def _decision(
+        self, intent: OrderIntent, approved: bool, quantity: int, reasons: Sequence[str]
+    ) -> RiskDecision:
+        return RiskDecision(
+            ts_utc=self.clock.now_utc(),
+            intent_id=intent.intent_id,
+            approved=approved and quantity > 0,
+            reasons=tuple(reasons),
+            approved_quantity=quantity if approved else 0,
+            risk_state=self.state,
+            trace_id=intent.trace_id,
+        )
+
+    def _evaluate_reducing(self, intent: OrderIntent, portfolio: RiskPortfolioView) -> RiskDecision:
+        """Exits are never blocked by state or limits; they are only kept from flipping the position."""
+        net = sum(p.net_quantity for p in portfolio.open_positions() if p.token == intent.token)
+        reduces = (net > 0 and intent.side is Side.SELL) or (net < 0 and intent.side is Side.BUY)
+        if not reduces:
+            return self._decision(
+                intent,
+                False,
+                0,
+                [
+                    f"{intent.purpose} {intent.side} {intent.quantity} {intent.symbol} would open or add to "
+                    "a "
+                    f"position (net {net}), not reduce it: rejected as new risk in disguise"
+                ],
+            )
+        quantity = min(intent.quantity, abs(net))
+        reasons = [f"{intent.purpose} reduces risk: allowed in state {self.state}"]
+        if quantity < intent.quantity:
+            reasons.append(f"capped at the open quantity {abs(net)} so the exit cannot reverse the position")
+        return self._decision(intent, True, quantity, reasons)
+
+    def _evaluate_entry(
+        self, intent: OrderIntent, portfolio: RiskPortfolioView, market: RiskMarketView
+    ) -> RiskDecision:
+        r = self.risk
+        if self.state is RiskState.HALTED:
+            return self._decision(
+                intent,
+                False,
+                0,
+                ["trading HALTED: no new risk", *(latch.reason for latch in self._latches.values())],
+            )
+        lot = market.lot_size(intent.token)
+        if not lot or lot <= 0:
+            return self._decision(
+                intent, False, 0, [f"lot size of {intent.symbol} unknown: cannot size in lots"]
+            )
+        if intent.quantity <= 0 or intent.quantity % lot:
+            return self._decision(
+                intent,
+                False,
+                0,
+                [f"quantity {intent.quantity} is not a positive whole number of lots of {lot}"],
+            )
+        limiter = _Limiter(intent.quantity // lot)
+        now = self.clock.now_utc()
+        self._check_session(limiter, market, now)
+        positions = portfolio.open_positions()
+        open_count = sum(1 for p in positions if p.net_quantity != 0)
+        if open_count >= r.max_concurrent_positions:
+            limiter.fail(f"{open_count} open positions >= max {r.max_concurrent_positions}")
+        if r.require_vix_for_entries and market.vix() is None and self._vix is None:
+            limiter.fail("VIX unknown: volatility breakers are blind, no new risk")
+        if market.is_option(intent.token):
+            oi = market.open_interest(intent.token)
+            if oi is None:
+                limiter.fail(f"open interest of {intent.symbol} unknown: liquidity breaker cannot pass")
+            elif oi < r.min_open_interest:
+                limiter.fail(f"liquidity breaker: OI {oi} < {r.min_open_interest} contracts")
+        price = intent.limit_price if intent.limit_price is not None else market.last_price(intent.token)
+        account = portfolio.account_value()
+        if price is None or price <= 0:
+            limiter.fail(f"no price for {intent.symbol}: cannot value the trade")
+        elif account <= 0:
+            limiter.fail("account value unknown or not positive")
+        else:
+            self._check_notional(limiter, intent, positions, price * lot, account)
+            self._check_margin(limiter, intent, portfolio, market, price, lot)
+        if limiter.failures or limiter.allowed_lots <= 0:
+            return self._decision(intent, False, 0, ["rejected", *limiter.failures, *limiter.reasons])
+        approved = limiter.allowed_lots * lot
+        lots = f"{limiter.allowed_lots} of {limiter.requested_lots} lots"
+        summary = f"approved {lots} ({approved} qty) in state {self.state}"
+        return self._decision(intent, True, approved, [summary, *limiter.reasons])
+
+    def _check_session(self, limiter: _Limiter, market: RiskMarketView, now: datetime) -> None:
+        if not self.risk.require_session_for_entries:
+            return
+        session = market.session()
+        if session is None:
+            limiter.fail("no trading session today")
+            return
+        buffers = self.settings.session
+        earliest = session.open_utc + timedelta(minutes=buffers.no_entry_after_open_minutes)
+        latest = session.close_utc - timedelta(minutes=buffers.no_new_entries_before_close_minutes)
+        if not earliest <= now < latest:
+            limiter.fail(
+                f"outside the entry window {earliest.isoformat()} - {latest.isoformat()} "
+                + f"(now {now.isoformat()})"
+            )
+
+    def _check_notional(
+        self,
+        limiter: _Limiter,
+        intent: OrderIntent,
+        positions: Sequence[PositionSnapshot],
+        notional_per_lot: float,
+        account: float,
+    ) -> None:
+        r = self.risk
+        multiplier = self._size_multiplier
+        per_trade_cap = account * r.max_trade_notional_pct / 100 * multiplier
+        limiter.cap(
+            per_trade_cap / notional_per_lot,
+            f"per-trade cap {r.max_trade_notional_pct:g}% x size {multiplier:.2f} = {per_trade_cap:,.0f}",
+        )
+        if r.max_trade_notional_rupees is not None:
+            rupee_cap = r.max_trade_notional_rupees * multiplier
+            limiter.cap(rupee_cap / notional_per_lot, f"per-trade rupee cap {rupee_cap:,.0f}")
+        gross = sum(p.notional for p in positions)
+        total_room = account * r.max_total_notional_pct / 100 - gross
+        limiter.cap(
+            total_room / notional_per_lot,
+            f"portfolio notional cap {r.max_total_notional_pct:g}% "
+            + f"(open {gross:,.0f}, room {total_room:,.0f})",
+        )
+        exposure = exposure_by_underlying(positions)
+        underlying = intent.underlying or intent.symbol
+        used = exposure.get(underlying, 0.0)
+        room = account * r.max_single_underlying_pct / 100 - used
+        limiter.cap(
+            room / notional_per_lot,
+            f"{underlying} concentration cap {r.max_single_underlying_pct:g}% "
+            + f"(open {used:,.0f}, room {room:,.0f})",
+        )
+        for group in r.correlation_groups:
+            members = {name.upper() for name in group}
+            if underlying.upper() not in members:
+                continue
+            group_used = sum(value for name, value in exposure.items() if name.upper() in members)
+            group_room = account * r.max_correlated_exposure_pct / 100 - group_used
+            limiter.cap(
+                group_room / notional_per_lot,
+                f"correlated group {'/'.join(group)} cap {r.max_correlated_exposure_pct:g}% "
+                f"(open {group_used:,.0f}, room {group_room:,.0f})",
+            )
+
+    def _check_margin(
+        self,
+        limiter: _Limiter,
+        intent: OrderIntent,
+        portfolio: RiskPortfolioView,
+        market: RiskMarketView,
+        price: float,
+        lot: int,
+    ) -> None:
+        r = self.risk
+        used, available = portfolio.margin_used(), portfolio.margin_available()
+        total = used + available
+        if total <= 0:
+            limiter.fail("margin unknown (used + available is 0)")
+            return
+        cap_pct = r.max_margin_utilisation_pct
+        if self._vix is not None and self._vix >= r.vix_elevated:
+            cap_pct *= 1 - r.high_vix_margin_buffer_pct / 100
+        per_lot = market.margin_required(intent.token, str(intent.side), lot, price)
+        if per_lot is None:
+            if intent.side is not Side.BUY:
+                limiter.fail(f"margin for selling {intent.symbol} unknown: refusing to write options blind")
+                return
+            per_lot = price * lot
+        if per_lot <= 0:
+            return
+        room = min(total * cap_pct / 100 - used, available)
+        limiter.cap(
+            room / per_lot,
+            f"margin utilisation cap {cap_pct:.1f}% (used {used:,.0f} of {total:,.0f}, {per_lot:,.0f}/lot)",
+        )
+
+    def _record(self, intent: OrderIntent, decision: RiskDecision) -> None:
+        self.decisions.append(decision)
+        log.info(
+            "risk_decision",
+            intent_id=intent.intent_id,
+            strategy=intent.strategy,
+            symbol=intent.symbol,
+            side=str(intent.side),
+            purpose=str(intent.purpose),
+            requested=intent.quantity,
+            approved=decision.approved,
+            approved_quantity=decision.approved_quantity,
+            state=str(decision.risk_state),
+            reasons=list(decision.reasons),
+            intent_reason=intent.reason,
+        )
+        self.callbacks.publish(decision)

@@ -1,0 +1,131 @@
+"""Rolling time windows on the Clock, and the flash-spike detectors built on them (spec §4.1)."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+
+class RollingWindow:
+    """(time, value) samples kept for `span`; samples are evicted by time, never by count."""
+
+    def __init__(self, span: timedelta) -> None:
+        if span <= timedelta(0):
+            raise ValueError("window span must be positive")
+        self.span = span
+        self._samples: deque[tuple[datetime, float]] = deque()
+
+    def add(self, when: datetime, value: float) -> None:
+        if self._samples and when < self._samples[-1][0]:
+            return  # out-of-order sample: ignore rather than corrupt the window
+        self._samples.append((when, value))
+        self.evict(when)
+
+    def evict(self, now: datetime) -> None:
+        cutoff = now - self.span
+        while self._samples and self._samples[0][0] < cutoff:
+            self._samples.popleft()
+
+    def values(self) -> list[float]:
+        return [value for _, value in self._samples]
+
+    def __len__(self) -> int:
+        return len(self._samples)
+
+    def min(self) -> float | None:
+        return min(self.values(), default=None)
+
+    def max(self) -> float | None:
+        return max(self.values(), default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class SpikeDetection:
+    kind: str  # vix_spike | vix_breaker | price_spike | volume_spike
+    symbol: str
+    detail: str
+    baseline: float
+
+
+class RiseDetector:
+    """Fires when the latest value is more than `points` above the window minimum (VIX spikes)."""
+
+    def __init__(self, kind: str, points: float, span: timedelta) -> None:
+        self.kind = kind
+        self.points = points
+        self.window = RollingWindow(span)
+
+    def update(self, symbol: str, when: datetime, value: float) -> SpikeDetection | None:
+        self.window.add(when, value)
+        low = self.window.min()
+        if low is None or value - low <= self.points:
+            return None
+        minutes = self.window.span.total_seconds() / 60
+        return SpikeDetection(
+            self.kind,
+            symbol,
+            f"{symbol} rose {value - low:.2f} points in {minutes:g} min ({low:.2f} -> {value:.2f}), "
+            f"limit {self.points:g}",
+            baseline=low,
+        )
+
+
+class PercentMoveDetector:
+    """Fires when price moved more than `percent` from the window's low or high (either direction)."""
+
+    def __init__(self, percent: float, span: timedelta) -> None:
+        self.percent = percent
+        self.window = RollingWindow(span)
+
+    def update(self, symbol: str, when: datetime, price: float) -> SpikeDetection | None:
+        if price <= 0:
+            return None
+        self.window.add(when, price)
+        low, high = self.window.min(), self.window.max()
+        if low is None or high is None:
+            return None
+        up = (price - low) / low * 100
+        down = (high - price) / high * 100
+        move, reference = (up, low) if up >= down else (-down, high)
+        if abs(move) <= self.percent:
+            return None
+        minutes = self.window.span.total_seconds() / 60
+        return SpikeDetection(
+            "price_spike",
+            symbol,
+            f"{symbol} moved {move:+.2f}% in {minutes:g} min ({reference:.2f} -> {price:.2f}), "
+            f"limit {self.percent:g}%",
+            baseline=reference,
+        )
+
+
+class VolumeSurgeDetector:
+    """Fires when one interval's volume exceeds `percent` of the average interval volume in the window.
+
+    The average is over the samples before the current one, so the surge does not dilute its own
+    baseline; at least `min_samples` earlier samples are needed.
+    """
+
+    def __init__(self, percent: float, span: timedelta, min_samples: int) -> None:
+        self.percent = percent
+        self.min_samples = min_samples
+        self.window = RollingWindow(span)
+
+    def update(self, symbol: str, when: datetime, volume: float) -> SpikeDetection | None:
+        self.window.evict(when)
+        earlier = self.window.values()
+        self.window.add(when, volume)
+        if len(earlier) < self.min_samples:
+            return None
+        average = sum(earlier) / len(earlier)
+        if average <= 0 or volume <= average * self.percent / 100:
+            return None
+        minutes = self.window.span.total_seconds() / 60
+        return SpikeDetection(
+            "volume_spike",
+            symbol,
+            f"{symbol} volume {volume:.0f} is {volume / average * 100:.0f}% of the {minutes:g}-min average "
+            f"{average:.0f}, limit {self.percent:g}%",
+            baseline=average,
+        )

@@ -1,0 +1,296 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from optbot.core.clock import SimClock
+from optbot.core.enums import Exchange, IntentPurpose, RiskState, Side, Timeframe
+from optbot.core.events import Bar, Tick
+from optbot.risk import RiskCallbacks, RiskEngine
+from optbot.risk.killswitch import clear_kill_flag, write_resume_ack
+from optbot.risk.state import IllegalTransition, TradingStateMachine
+from optbot.test_kit.risk import (
+    TEST_DAY_OPEN,
+    FakeMarket,
+    FakePortfolio,
+    make_intent,
+    make_position,
+    risk_settings,
+)
+
+
+@pytest.fixture
+def clock() -> SimClock:
+    return SimClock(TEST_DAY_OPEN + timedelta(minutes=45))
+
+
+def make_engine(tmp_path: Path, clock: SimClock, **overrides: object) -> tuple[RiskEngine, list, list]:
+    flattened: list = []
+    cancelled: list = []
+    callbacks = RiskCallbacks(cancel_all=cancelled.append, flatten=flattened.append)
+    return RiskEngine(risk_settings(tmp_path, **overrides), clock, callbacks), flattened, cancelled
+
+
+def tick(clock: SimClock, symbol: str, ltp: float) -> Tick:
+    return Tick(clock.now_utc(), "1", Exchange.NSE, symbol, ltp)
+
+
+def minute_bar(clock: SimClock, volume: int) -> Bar:
+    now = clock.now_utc()
+    return Bar(now, "1", "NIFTY", Timeframe.M1, now, now, 22500.0, 22500.0, 22500.0, 22500.0, volume)
+
+
+def test_plain_entry_is_approved_with_reason(tmp_path: Path, clock: SimClock) -> None:
+    engine, _, _ = make_engine(tmp_path, clock)
+    decision = engine.evaluate(make_intent(clock.now_utc(), quantity=50), FakePortfolio(), FakeMarket())
+    assert decision.approved and decision.approved_quantity == 50
+    assert decision.reasons[0].startswith("approved 2 of 2 lots")
+    assert engine.decisions == [decision]
+
+
+def test_per_trade_cap_reduces_to_whole_lots(tmp_path: Path, clock: SimClock) -> None:
+    engine, _, _ = make_engine(tmp_path, clock)
+    # 5 % of 1,000,000 = 50,000; one lot = 25 x 100 = 2,500 -> 20 lots max
+    decision = engine.evaluate(make_intent(clock.now_utc(), quantity=25 * 40), FakePortfolio(), FakeMarket())
+    assert decision.approved_quantity == 25 * 20
+    assert any("per-trade cap" in reason for reason in decision.reasons)
+
+
+def test_max_positions_rejects(tmp_path: Path, clock: SimClock) -> None:
+    engine, _, _ = make_engine(tmp_path, clock)
+    portfolio = FakePortfolio(positions=[make_position(str(t)) for t in range(3)])
+    decision = engine.evaluate(make_intent(clock.now_utc()), portfolio, FakeMarket())
+    assert not decision.approved
+    assert any("open positions >= max 3" in reason for reason in decision.reasons)
+
+
+def test_liquidity_breaker_and_unknown_oi(tmp_path: Path, clock: SimClock) -> None:
+    engine, _, _ = make_engine(tmp_path, clock)
+    decision = engine.evaluate(make_intent(clock.now_utc()), FakePortfolio(), FakeMarket(default_oi=499))
+    assert not decision.approved and any("OI 499 < 500" in r for r in decision.reasons)
+
+
+def test_outside_session_rejected(tmp_path: Path) -> None:
+    clock = SimClock(TEST_DAY_OPEN + timedelta(minutes=375 - 30))  # inside the 45-min no-entry buffer
+    engine, _, _ = make_engine(tmp_path, clock)
+    decision = engine.evaluate(make_intent(clock.now_utc()), FakePortfolio(), FakeMarket())
+    assert not decision.approved and any("entry window" in r for r in decision.reasons)
+
+
+def test_concentration_and_correlation(tmp_path: Path, clock: SimClock) -> None:
+    engine, _, _ = make_engine(tmp_path, clock, max_total_notional_pct=100.0)
+    # NIFTY already 190,000 of a 20 % (200,000) cap -> 10,000 room -> 4 lots of 2,500
+    portfolio = FakePortfolio(positions=[make_position("9", net_quantity=1900, price=100.0)])
+    decision = engine.evaluate(make_intent(clock.now_utc(), quantity=250), portfolio, FakeMarket())
+    assert decision.approved_quantity == 100
+    assert any("NIFTY concentration" in r for r in decision.reasons)
+    # BANKNIFTY has no own exposure but the NIFTY/BANKNIFTY/FINNIFTY group is at 190,000 of 300,000
+    decision = engine.evaluate(
+        make_intent(clock.now_utc(), quantity=25 * 20, underlying="BANKNIFTY", token="77"),
+        portfolio,
+        FakeMarket(),
+    )
+    assert decision.approved_quantity == 25 * 20  # per-trade cap 20 lots binds before group room 44
+    portfolio.positions.append(make_position("10", 1000, 100.0, underlying="FINNIFTY"))
+    decision = engine.evaluate(
+        make_intent(clock.now_utc(), quantity=25 * 20, underlying="BANKNIFTY", token="77"),
+        portfolio,
+        FakeMarket(),
+    )
+    assert decision.approved_quantity == 25 * 4
+    assert any("correlated group" in r for r in decision.reasons)
+
+
+def test_margin_cap_tightens_with_high_vix(tmp_path: Path, clock: SimClock) -> None:
+    engine, _, _ = make_engine(tmp_path, clock)
+    portfolio = FakePortfolio(used_margin=60_000, free_margin=40_000)  # 70 % cap -> 10,000 room
+    decision = engine.evaluate(make_intent(clock.now_utc(), quantity=250), portfolio, FakeMarket())
+    assert decision.approved_quantity == 100
+    decision = engine.evaluate(
+        make_intent(clock.now_utc(), quantity=250), portfolio, FakeMarket(vix_value=20)
+    )
+    assert not decision.approved  # cap 52.5 % < 60 % used
+    assert any("margin utilisation cap 52.5%" in r for r in decision.reasons)
+
+
+def test_sell_entry_without_margin_estimate_rejected(tmp_path: Path, clock: SimClock) -> None:
+    engine, _, _ = make_engine(tmp_path, clock)
+    decision = engine.evaluate(make_intent(clock.now_utc(), side=Side.SELL), FakePortfolio(), FakeMarket())
+    assert not decision.approved and any("refusing to write options blind" in r for r in decision.reasons)
+
+
+def test_daily_loss_halts_until_next_day_but_exits_pass(tmp_path: Path, clock: SimClock) -> None:
+    engine, _, _ = make_engine(tmp_path, clock)
+    position = make_position("5", 50)
+    portfolio = FakePortfolio(positions=[position], realised=-30_000)
+    decision = engine.evaluate(make_intent(clock.now_utc()), portfolio, FakeMarket())
+    assert not decision.approved and engine.state is RiskState.HALTED
+    exit_decision = engine.evaluate(
+        make_intent(clock.now_utc(), quantity=75, side=Side.SELL, purpose=IntentPurpose.EXIT, token="5"),
+        portfolio,
+        FakeMarket(),
+    )
+    assert exit_decision.approved and exit_decision.approved_quantity == 50  # capped at the open quantity
+    clock.advance(24 * 3600)
+    portfolio.realised = 0.0
+    engine.refresh()
+    assert engine.state is RiskState.REDUCING and engine.size_multiplier == pytest.approx(0.25)
+
+
+def test_exit_that_would_open_position_is_rejected(tmp_path: Path, clock: SimClock) -> None:
+    engine, _, _ = make_engine(tmp_path, clock)
+    decision = engine.evaluate(
+        make_intent(clock.now_utc(), side=Side.SELL, purpose=IntentPurpose.EXIT),
+        FakePortfolio(),
+        FakeMarket(),
+    )
+    assert not decision.approved and "new risk in disguise" in decision.reasons[0]
+
+
+def test_consecutive_losses_lockout_and_ack(tmp_path: Path, clock: SimClock) -> None:
+    engine, _, _ = make_engine(tmp_path, clock)
+    portfolio = FakePortfolio(trade_results=[500.0, -100.0, -200.0, -50.0])
+    assert not engine.evaluate(make_intent(clock.now_utc()), portfolio, FakeMarket()).approved
+    clock.advance(60)
+    write_resume_ack(engine.resume_ack_file, clock.now_utc())
+    engine.refresh()
+    assert engine.state is RiskState.REDUCING
+    decision = engine.evaluate(make_intent(clock.now_utc()), portfolio, FakeMarket())
+    assert decision.approved
+    portfolio.trade_results += [-1.0, -1.0, -1.0]
+    assert not engine.evaluate(make_intent(clock.now_utc()), portfolio, FakeMarket()).approved
+
+
+def test_vix_levels_reduce_then_halt_and_flatten(tmp_path: Path, clock: SimClock) -> None:
+    engine, flattened, cancelled = make_engine(tmp_path, clock)
+    portfolio = FakePortfolio(positions=[make_position("5", 50)])
+    engine.attach_portfolio(portfolio)
+    engine.update_vix(20.0)
+    engine.refresh()
+    assert engine.state is RiskState.REDUCING and engine.size_multiplier == 0.5
+    decision = engine.evaluate(
+        make_intent(clock.now_utc(), quantity=25 * 40), portfolio, FakeMarket(vix_value=20)
+    )
+    assert decision.approved_quantity == 25 * 10  # per-trade cap halved
+    engine.update_vix(31.0)
+    engine.refresh()
+    assert engine.state is RiskState.HALTED
+    assert (
+        len(flattened) == 1
+        and flattened[0].purpose is IntentPurpose.FLATTEN
+        and flattened[0].side is Side.SELL
+    )
+    assert cancelled
+    engine.update_vix(29.0)
+    engine.refresh()
+    assert engine.state is RiskState.REDUCING
+    assert engine.size_multiplier == pytest.approx(0.25 * 0.25)
+    assert [c.current for c in engine.state_changes] == [
+        RiskState.REDUCING,
+        RiskState.HALTED,
+        RiskState.REDUCING,
+    ]
+
+
+def test_vix_spike_halts_and_recovers_below_threshold_plus_two(tmp_path: Path, clock: SimClock) -> None:
+    engine, flattened, _ = make_engine(tmp_path, clock)
+    engine.attach_portfolio(FakePortfolio(positions=[make_position("5", 50)]))
+    for vix in (13.0, 14.0, 15.0, 16.5, 18.5):  # +5.5 points inside 10 minutes
+        engine.on_tick(tick(clock, "INDIA VIX", vix))
+        clock.advance(120)
+    assert engine.state is RiskState.HALTED and flattened
+    assert any("rose 5.50 points in 10 min" in latch for latch in engine.status().latches)
+    engine.on_tick(tick(clock, "INDIA VIX", 15.5))
+    assert engine.state is RiskState.HALTED  # 15.5 is not below 13 + 2
+    clock.advance(1200)
+    engine.on_tick(tick(clock, "INDIA VIX", 14.9))
+    assert engine.state is RiskState.REDUCING
+
+
+def test_price_spike_and_volume_spike(tmp_path: Path, clock: SimClock) -> None:
+    engine, flattened, _ = make_engine(tmp_path, clock)
+    engine.on_tick(tick(clock, "NIFTY", 22000.0))
+    clock.advance(120)
+    found = engine.on_tick(tick(clock, "NIFTY", 22500.0))
+    assert found and found[0].kind == "price_spike" and engine.state is RiskState.HALTED
+    clock.advance(15 * 60)
+    engine.refresh()
+    assert engine.state is RiskState.REDUCING
+    # option ticks never trigger the underlying price-spike breaker
+    engine.on_tick(tick(clock, "NIFTY24MAY22500CE", 100.0))
+    clock.advance(60)
+    assert engine.on_tick(tick(clock, "NIFTY24MAY22500CE", 150.0)) == []
+    for volume in (1000, 1100, 900, 1000):
+        bar = Bar(
+            clock.now_utc(),
+            "1",
+            "NIFTY",
+            Timeframe.M1,
+            clock.now_utc(),
+            clock.now_utc(),
+            1,
+            1,
+            1,
+            22500.0,
+            volume,
+        )
+        assert engine.on_bar(bar) == []
+        clock.advance(60)
+    bar = Bar(
+        clock.now_utc(), "1", "NIFTY", Timeframe.M1, clock.now_utc(), clock.now_utc(), 1, 1, 1, 22500.0, 3100
+    )
+    found = engine.on_bar(bar)
+    assert found and found[0].kind == "volume_spike" and engine.state is RiskState.HALTED
+
+
+def test_gradual_resume_steps(tmp_path: Path, clock: SimClock) -> None:
+    engine, _, _ = make_engine(tmp_path, clock)
+    engine.update_vix(31.0)
+    engine.refresh()
+    engine.update_vix(14.0)
+    engine.refresh()
+    seen = []
+    for _ in range(4):
+        seen.append(engine.size_multiplier)
+        clock.advance(30 * 60)
+        engine.refresh()
+    assert seen == [0.25, 0.5, 0.75, 1.0]
+    assert engine.state is RiskState.ACTIVE
+
+
+def test_kill_switch_file_round_trip(tmp_path: Path, clock: SimClock) -> None:
+    engine, flattened, cancelled = make_engine(tmp_path, clock)
+    engine.attach_portfolio(FakePortfolio(positions=[make_position("5", -50)]))
+    engine.kill("operator: broker outage")
+    assert engine.state is RiskState.HALTED
+    assert engine.kill_file.exists()
+    assert cancelled == ["kill switch: operator: broker outage"]
+    assert flattened[0].side is Side.BUY and flattened[0].quantity == 50
+    # a second engine (another process) sees the flag too
+    other, _, _ = make_engine(tmp_path, clock)
+    assert not other.evaluate(make_intent(clock.now_utc()), FakePortfolio(), FakeMarket()).approved
+    clear_kill_flag(engine.kill_file)
+    engine.refresh()
+    assert engine.state is RiskState.REDUCING
+
+
+def test_unknown_vix_blocks_entries(tmp_path: Path, clock: SimClock) -> None:
+    engine, _, _ = make_engine(tmp_path, clock)
+    decision = engine.evaluate(make_intent(clock.now_utc()), FakePortfolio(), FakeMarket(vix_value=None))
+    assert not decision.approved and any("VIX unknown" in r for r in decision.reasons)
+
+
+def test_hedge_suggestion_when_delta_exceeds_limit(tmp_path: Path, clock: SimClock) -> None:
+    engine, _, _ = make_engine(tmp_path, clock, max_delta_notional_pct=10.0)
+    portfolio = FakePortfolio(positions=[make_position("5", 500, delta=0.6)])  # 300 units x 22500 = 6.75 M
+    suggestions = engine.hedge_suggestions(portfolio, FakeMarket())
+    assert len(suggestions) == 1 and suggestions[0].action.startswith("buy ATM PE")
+    assert suggestions[0].hedge_units < 0 and suggestions[0].option_lots_hint is not None
+
+
+def test_state_machine_refuses_halted_to_active() -> None:
+    machine = TradingStateMachine(RiskState.HALTED)
+    with pytest.raises(IllegalTransition):
+        machine.move(RiskState.ACTIVE, "test")

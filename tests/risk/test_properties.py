@@ -1,0 +1,133 @@
+"""Property tests: no new risk while HALTED, exits never blocked, approved size within every limit."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from optbot.core.clock import SimClock
+from optbot.core.enums import IntentPurpose, RiskState, Side
+from optbot.risk import RiskEngine
+from optbot.test_kit.risk import (
+    TEST_DAY_OPEN,
+    FakeMarket,
+    FakePortfolio,
+    make_intent,
+    make_position,
+    risk_settings,
+)
+
+PROPERTY_SETTINGS = settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+positions_strategy = st.lists(
+    st.builds(
+        make_position,
+        token=st.sampled_from(["1", "2", "3", "4"]),
+        net_quantity=st.integers(-400, 400).filter(lambda q: q != 0),
+        price=st.floats(1, 500),
+        underlying=st.sampled_from(["NIFTY", "BANKNIFTY", "RELIANCE"]),
+    ),
+    max_size=4,
+    unique_by=lambda p: p.token,
+)
+
+
+@st.composite
+def world(draw: st.DrawFn) -> tuple[FakePortfolio, FakeMarket]:
+    portfolio = FakePortfolio(
+        positions=draw(positions_strategy),
+        account=draw(st.floats(50_000, 5_000_000)),
+        realised=draw(st.floats(-200_000, 50_000)),
+        unrealised=draw(st.floats(-50_000, 50_000)),
+        used_margin=draw(st.floats(0, 1_000_000)),
+        free_margin=draw(st.floats(0, 1_000_000)),
+        trade_results=draw(st.lists(st.floats(-5000, 5000), max_size=6)),
+    )
+    market = FakeMarket(
+        vix_value=draw(st.one_of(st.none(), st.floats(8, 45))),
+        default_lot=draw(st.sampled_from([15, 25, 50, 75])),
+        default_price=draw(st.floats(1, 800)),
+        default_oi=draw(st.integers(0, 100_000)),
+    )
+    return portfolio, market
+
+
+@PROPERTY_SETTINGS
+@given(world(), st.integers(1, 60), st.integers(0, 400))
+def test_approved_entry_never_exceeds_any_limit(tmp_path_factory, scenario, lots, minutes) -> None:
+    portfolio, market = scenario
+    clock = SimClock(TEST_DAY_OPEN + timedelta(minutes=minutes))
+    engine = RiskEngine(risk_settings(tmp_path_factory.mktemp("r")), clock)
+    lot = market.default_lot
+    intent = make_intent(clock.now_utc(), quantity=lots * lot, limit_price=None)
+    decision = engine.evaluate(intent, portfolio, market)
+    if not decision.approved:
+        assert decision.approved_quantity == 0
+        return
+    r = engine.risk
+    quantity = decision.approved_quantity
+    account = portfolio.account
+    notional = quantity * market.default_price
+    assert quantity % lot == 0 and 0 < quantity <= intent.quantity
+    assert engine.state is not RiskState.HALTED
+    assert notional <= account * r.max_trade_notional_pct / 100 * engine.size_multiplier + 1e-6
+    gross = sum(p.notional for p in portfolio.positions)
+    assert gross + notional <= account * r.max_total_notional_pct / 100 + 1e-6
+    nifty = sum(p.notional for p in portfolio.positions if p.underlying == "NIFTY")
+    assert nifty + notional <= account * r.max_single_underlying_pct / 100 + 1e-6
+    group = sum(p.notional for p in portfolio.positions if p.underlying in ("NIFTY", "BANKNIFTY"))
+    assert group + notional <= account * r.max_correlated_exposure_pct / 100 + 1e-6
+    total_margin = portfolio.used_margin + portfolio.free_margin
+    assert portfolio.used_margin + notional <= total_margin * r.max_margin_utilisation_pct / 100 + 1e-6
+    assert notional <= portfolio.free_margin + 1e-6
+    assert sum(1 for p in portfolio.positions) < r.max_concurrent_positions
+    assert market.default_oi >= r.min_open_interest
+    assert -(portfolio.realised + portfolio.unrealised) / account * 100 < r.daily_loss_limit_pct
+    assert any(reason.startswith("approved") for reason in decision.reasons)
+
+
+@PROPERTY_SETTINGS
+@given(world(), st.sampled_from(["kill", "vix", "loss"]), st.integers(1, 20))
+def test_never_approves_new_risk_while_halted(tmp_path_factory, scenario, cause, lots) -> None:
+    portfolio, market = scenario
+    clock = SimClock(TEST_DAY_OPEN + timedelta(minutes=60))
+    engine = RiskEngine(risk_settings(tmp_path_factory.mktemp("r")), clock)
+    if cause == "kill":
+        engine.kill("property test")
+    elif cause == "vix":
+        market.vix_value = 35.0
+    else:
+        portfolio.realised = -portfolio.account
+    decision = engine.evaluate(
+        make_intent(clock.now_utc(), quantity=lots * market.default_lot), portfolio, market
+    )
+    assert engine.state is RiskState.HALTED
+    assert not decision.approved and decision.approved_quantity == 0
+    assert decision.risk_state is RiskState.HALTED
+
+
+@PROPERTY_SETTINGS
+@given(
+    world(),
+    st.sampled_from([IntentPurpose.EXIT, IntentPurpose.STOP, IntentPurpose.TARGET, IntentPurpose.FLATTEN]),
+    st.booleans(),
+    st.integers(1, 800),
+)
+def test_exits_that_reduce_are_never_blocked(tmp_path_factory, scenario, purpose, halt, quantity) -> None:
+    portfolio, market = scenario
+    clock = SimClock(TEST_DAY_OPEN + timedelta(minutes=700))  # even after the session
+    engine = RiskEngine(risk_settings(tmp_path_factory.mktemp("r")), clock)
+    if halt:
+        engine.kill("property test")
+    position = make_position("exit-token", net_quantity=300, price=50.0)
+    portfolio.positions = [*portfolio.positions, position]
+    intent = make_intent(
+        clock.now_utc(), quantity=quantity, side=Side.SELL, purpose=purpose, token="exit-token"
+    )
+    decision = engine.evaluate(intent, portfolio, market)
+    assert decision.approved
+    assert decision.approved_quantity == min(quantity, 300)
