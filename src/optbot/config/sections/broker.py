@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+from datetime import time
+from pathlib import Path
+from typing import Literal
+
 from pydantic import Field
 
 from optbot.config.sections.base import Section
@@ -30,3 +34,62 @@ class BrokerSettings(Section):
     max_ws_connections: int = Field(default=3, ge=1, le=3)
     max_tokens_per_connection: int = Field(default=1000, ge=1, le=1000)
     read_retry_attempts: int = Field(default=3, ge=0, le=10)
+    client_public_ip: str = Field(
+        default="",
+        description="X-ClientPublicIP header value (reference §1); '' = use static_ip, else 127.0.0.1",
+    )
+    client_local_ip: str = Field(default="127.0.0.1", description="X-ClientLocalIP header (reference §1)")
+    http_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60, description="TCP/TLS connect")
+    http_max_connections: int = Field(default=10, ge=1, le=100, description="pooled httpx connections")
+    read_retry_initial_delay_seconds: float = Field(
+        default=0.5, gt=0, description="spec §2.5/§13.6: first backoff for retried reads"
+    )
+    read_retry_max_delay_seconds: float = Field(
+        default=8.0, gt=0, description="spec §2.5/§13.6: cap of the jittered exponential backoff"
+    )
+    rate_limit_safety_fraction: float = Field(
+        default=1.0,
+        gt=0,
+        le=1.0,
+        description="reference §7: fraction of the documented per-endpoint rate the client may use",
+    )
+    session_expiry_time_ist: time = Field(
+        default=time(0, 0), description="reference §1: sessions stay valid until 12 midnight IST"
+    )
+    market_close_time_ist: time = Field(
+        default=time(15, 30),
+        description="spec §1.3: session must stay valid until market close (used when no calendar given)",
+    )
+    market_open_time_ist: time = Field(
+        default=time(9, 15), description="spec §1.3: market hours start (feed watchdog, no give-up)"
+    )
+    heartbeat_timeout_seconds: float = Field(
+        default=20.0, gt=0, description="reference §5: JS SDK reconnects when nothing arrives for >20 s"
+    )
+    rest_fallback_interval_seconds: float = Field(
+        default=1.0, gt=0, description="issue 4: REST quote polling cadence while the feed is stale"
+    )
+    subscribe_batch_size: int = Field(
+        default=50, ge=1, le=1000, description="tokens per subscribe message (reference §5 batching)"
+    )
+    order_socket_ping_seconds: float = Field(
+        default=10.0, gt=0, description="reference §6: text ping every 10 s on the order-update socket"
+    )
+    rate_limit_guard_seconds: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="reference §7: extra width added to each rate window to absorb network jitter",
+    )
+    ws_open_timeout_seconds: float = Field(default=10.0, gt=0, description="WS handshake timeout")
+    keyring_backend: Literal["auto", "os", "cryptfile"] = Field(
+        default="auto",
+        description=(
+            "spec §1.3/§13.10: 'auto' uses the OS keyring when a desktop session bus exists, else the "
+            "encrypted-file keyring; a plaintext backend is never used"
+        ),
+    )
+    keyring_file: Path = Field(
+        default=Path("secrets/keyring.cfg"),
+        description="encrypted keyring file for headless hosts (relative paths are under paths.data_root)",
+    )

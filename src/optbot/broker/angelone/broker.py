@@ -1,0 +1,252 @@
+"""`AngelOneBroker`: the `Broker` protocol on top of the SmartAPI REST client.
+
+Rows that cannot be mapped are logged, counted in `skipped_rows` and skipped: one odd row in an
+order book must not hide the other orders from reconciliation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from optbot.broker.angelone import mapping
+from optbot.broker.angelone.mapping import OptionGreek, Profile, ScripMatch
+from optbot.broker.angelone.parsing import as_rows, to_float, to_str
+from optbot.broker.angelone.ratelimit import Priority
+from optbot.broker.angelone.rest import AngelOneRestClient
+from optbot.broker.angelone.session import SessionTokens, generate_tokens, login_by_password, logout
+from optbot.broker.base import CandleInterval, QuoteMode
+from optbot.broker.errors import BrokerRejected, TransientError, UnresolvedOrder
+from optbot.broker.models import (
+    BrokerOrder,
+    BrokerPosition,
+    BrokerTrade,
+    Candle,
+    ChargeEstimate,
+    Funds,
+    MarginRequirement,
+    ModifyRequest,
+    OrderRequest,
+    PlaceResult,
+    Quote,
+)
+from optbot.config.sections.broker import BrokerSettings
+from optbot.core.clock import Clock
+from optbot.core.enums import Exchange, Variety
+from optbot.core.timeutil import require_aware
+
+log = logging.getLogger("optbot.broker.angelone")
+RowT = TypeVar("RowT")
+
+#: Reference §4: maximum days per getCandleData request, by interval.
+CANDLE_MAX_DAYS: dict[str, int] = {
+    "ONE_MINUTE": 30,
+    "THREE_MINUTE": 60,
+    "FIVE_MINUTE": 100,
+    "TEN_MINUTE": 100,
+    "FIFTEEN_MINUTE": 200,
+    "THIRTY_MINUTE": 200,
+    "ONE_HOUR": 400,
+    "ONE_DAY": 2000,
+}
+#: Reference §4: up to 50 tokens per quote request.
+QUOTE_TOKENS_PER_REQUEST = 50
+
+
+def _place_result(data: Any, what: str, ordertag: str = "") -> PlaceResult:
+    if not isinstance(data, dict) or not to_str(data.get("orderid")):
+        # The broker said success but gave no id: the order may exist, so never treat it as failed.
+        raise UnresolvedOrder(ordertag, f"{what} reply without orderid")
+    return PlaceResult(to_str(data.get("orderid")), to_str(data.get("uniqueorderid")))
+
+
+class AngelOneBroker:
+    """Implements `optbot.broker.base.Broker` for a live Angel One account."""
+
+    def __init__(self, rest: AngelOneRestClient, clock: Clock, settings: BrokerSettings) -> None:
+        self.rest = rest
+        self._clock = clock
+        self._settings = settings
+        self.skipped_rows: Counter[str] = Counter()
+
+    # -- mapping helper ---------------------------------------------------------------------------
+
+    def _map_rows(self, rows: list[Any], convert: Callable[[Any], RowT], what: str) -> list[RowT]:
+        mapped: list[RowT] = []
+        for row in rows:
+            try:
+                mapped.append(convert(row))
+            except (ValueError, TypeError, KeyError) as exc:
+                self.skipped_rows[what] += 1
+                log.warning("skipped malformed %s row: %s", what, exc)
+        return mapped
+
+    # -- session ----------------------------------------------------------------------------------
+
+    async def login(self, client_code: str, pin: str, totp: str) -> SessionTokens:
+        return await login_by_password(
+            self.rest, client_code, pin, totp, self._clock.now_utc(), self._settings.session_expiry_time_ist
+        )
+
+    async def refresh(self, tokens: SessionTokens) -> SessionTokens:
+        return await generate_tokens(
+            self.rest, tokens, self._clock.now_utc(), self._settings.session_expiry_time_ist
+        )
+
+    async def logout(self, client_code: str) -> None:
+        await logout(self.rest, client_code)
+
+    async def profile(self) -> Profile:
+        return mapping.profile_from_data(await self.rest.call("profile"))
+
+    # -- orders -----------------------------------------------------------------------------------
+
+    async def place_order(self, request: OrderRequest, priority: Priority = Priority.ENTRY) -> PlaceResult:
+        """Never retried. Raises BrokerRejected, RateLimited, TokenExpired or UnresolvedOrder."""
+        body = mapping.place_order_body(request)
+        data = await self.rest.call("place_order", body, priority=priority, ordertag=request.ordertag)
+        return _place_result(data, "placeOrder", request.ordertag)
+
+    async def modify_order(self, request: ModifyRequest, priority: Priority = Priority.EXIT) -> PlaceResult:
+        body = mapping.modify_order_body(request)
+        data = await self.rest.call("modify_order", body, priority=priority, ordertag=request.order_id)
+        return _place_result(data, "modifyOrder", request.order_id)
+
+    async def cancel_order(self, order_id: str, variety: Variety = Variety.NORMAL) -> PlaceResult:
+        if not order_id:
+            raise mapping.InvalidOrderRequest("cancelOrder: order_id is required")
+        data = await self.rest.call(
+            "cancel_order", {"variety": variety.value, "orderid": order_id}, priority=Priority.CANCEL
+        )
+        if not isinstance(data, dict):
+            return PlaceResult(order_id, "")
+        return PlaceResult(to_str(data.get("orderid")) or order_id, to_str(data.get("uniqueorderid")))
+
+    async def order_book(self) -> list[BrokerOrder]:
+        rows = as_rows(await self.rest.call("order_book"), "getOrderBook")
+        return self._map_rows(rows, mapping.order_from_row, "order")
+
+    async def order_details(self, unique_order_id: str) -> BrokerOrder | None:
+        if not unique_order_id or "/" in unique_order_id:
+            raise mapping.InvalidOrderRequest(f"order details: bad unique order id {unique_order_id!r}")
+        try:
+            data = await self.rest.call("order_details", path_suffix=unique_order_id)
+        except BrokerRejected as exc:
+            if exc.code == "AB1013":  # Order not found
+                return None
+            raise
+        if not isinstance(data, dict) or not data:
+            return None
+        mapped = self._map_rows([data], mapping.order_from_row, "order")
+        return mapped[0] if mapped else None
+
+    async def trade_book(self) -> list[BrokerTrade]:
+        rows = as_rows(await self.rest.call("trade_book"), "getTradeBook")
+        session_date = self._clock.now_ist().date()
+        return self._map_rows(rows, lambda row: mapping.trade_from_row(row, session_date), "trade")
+
+    async def positions(self) -> list[BrokerPosition]:
+        rows = as_rows(await self.rest.call("position"), "getPosition")
+        return self._map_rows(rows, mapping.position_from_row, "position")
+
+    async def funds(self) -> Funds:
+        return mapping.funds_from_rms(await self.rest.call("rms"))
+
+    # -- market data ------------------------------------------------------------------------------
+
+    async def quotes(self, mode: QuoteMode, tokens: dict[Exchange, Sequence[str]]) -> list[Quote]:
+        if mode not in ("LTP", "OHLC", "FULL"):
+            raise ValueError(f"quote mode must be LTP, OHLC or FULL, got {mode!r}")
+        pairs = [(exchange, token) for exchange, items in tokens.items() for token in dict.fromkeys(items)]
+        quotes: list[Quote] = []
+        for start in range(0, len(pairs), QUOTE_TOKENS_PER_REQUEST):
+            chunk: dict[str, list[str]] = {}
+            for exchange, token in pairs[start : start + QUOTE_TOKENS_PER_REQUEST]:
+                chunk.setdefault(Exchange(exchange).value, []).append(token)
+            data = await self.rest.call("quote", {"mode": mode, "exchangeTokens": chunk})
+            if not isinstance(data, dict):
+                continue
+            quotes.extend(
+                self._map_rows(as_rows(data.get("fetched"), "quote"), mapping.quote_from_row, "quote")
+            )
+            for missing in as_rows(data.get("unfetched"), "quote.unfetched"):
+                self.skipped_rows["quote.unfetched"] += 1
+                log.warning(
+                    "quote not fetched: exchange=%s token=%s %s %s",
+                    missing.get("exchange"),
+                    missing.get("symbolToken"),
+                    missing.get("errorCode"),
+                    missing.get("message"),
+                )
+        return quotes
+
+    async def ltp(self, exchange: Exchange, symbol: str, token: str) -> float:
+        data = await self.rest.call(
+            "ltp", {"exchange": exchange.value, "tradingsymbol": symbol, "symboltoken": token}
+        )
+        if not isinstance(data, dict):
+            raise TransientError(f"getLtpData: no data for {exchange.value}:{token}")
+        return to_float(data.get("ltp"), "ltp")
+
+    async def candles(
+        self, exchange: Exchange, token: str, interval: CandleInterval, start: datetime, end: datetime
+    ) -> list[Candle]:
+        """Splits long ranges into requests within the per-interval day limits (reference §4)."""
+        if interval not in CANDLE_MAX_DAYS:
+            raise ValueError(f"unknown candle interval {interval!r}; one of {', '.join(CANDLE_MAX_DAYS)}")
+        require_aware(start)
+        require_aware(end)
+        if end < start:
+            raise ValueError(f"candle range ends before it starts: {start} > {end}")
+        span = timedelta(days=CANDLE_MAX_DAYS[interval])
+        by_start: dict[datetime, Candle] = {}
+        chunk_start = start
+        while chunk_start <= end:
+            chunk_end = min(end, chunk_start + span - timedelta(minutes=1))
+            body = {
+                "exchange": exchange.value,
+                "symboltoken": token,
+                "interval": interval,
+                "fromdate": mapping.candle_time_text(chunk_start),
+                "todate": mapping.candle_time_text(chunk_end),
+            }
+            rows = as_rows(await self.rest.call("candles", body), "getCandleData")
+            for candle in self._map_rows(rows, mapping.candle_from_row, "candle"):
+                by_start[candle.start] = candle
+            chunk_start = chunk_end + timedelta(minutes=1)
+        return [by_start[key] for key in sorted(by_start)]
+
+    async def search_scrip(self, exchange: Exchange, text: str) -> list[ScripMatch]:
+        if not text.strip():
+            raise ValueError("search text must not be empty")
+        data = await self.rest.call("search_scrip", {"exchange": exchange.value, "searchscrip": text})
+        return self._map_rows(
+            as_rows(data, "searchScrip"),
+            lambda row: ScripMatch(
+                to_str(row.get("exchange")), to_str(row.get("tradingsymbol")), to_str(row.get("symboltoken"))
+            ),
+            "scrip",
+        )
+
+    async def option_greeks(self, underlying: str, expiry: str) -> list[OptionGreek]:
+        """`expiry` as SmartAPI wants it, e.g. `25JAN2024` (NSE only, 1 request/s)."""
+        data = await self.rest.call("option_greek", {"name": underlying, "expirydate": expiry.upper()})
+        return self._map_rows(as_rows(data, "optionGreek"), mapping.greek_from_row, "greek")
+
+    async def margin_required(self, requests: Sequence[OrderRequest]) -> MarginRequirement:
+        if not requests:
+            return MarginRequirement(total=0.0)
+        data = await self.rest.call("margin", {"positions": mapping.margin_positions(requests)})
+        return mapping.margin_from_data(data)
+
+    async def estimate_charges(self, requests: Sequence[OrderRequest]) -> ChargeEstimate:
+        if not requests:
+            return ChargeEstimate(total=0.0, trade_value=0.0, components=())
+        data = await self.rest.call("estimate_charges", {"orders": mapping.charge_orders(requests)})
+        return mapping.charges_from_data(data)
+
+    async def aclose(self) -> None:
+        await self.rest.aclose()

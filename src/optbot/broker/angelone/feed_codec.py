@@ -1,0 +1,306 @@
+"""SmartAPI WebSocket V2 binary frames (reference §5) -> `Tick` events, and full packet decoding.
+
+Frames are little-endian; prices are paise (currency derivatives: 1e-7 rupees). The fast path
+(`FeedDecoder.to_tick`) uses precompiled `struct.Struct`s, caches token strings and exchange
+timestamps, and builds each `Tick` with positional arguments; everything else (`decode_packet`) is
+for diagnostics, tests and consumers that need depth.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from optbot.core.enums import Exchange, FeedExchangeType
+from optbot.core.events import Tick
+
+MODE_LTP = 1
+MODE_QUOTE = 2
+MODE_SNAP_QUOTE = 3
+MODE_DEPTH = 4
+
+LTP_STRUCT = struct.Struct("<BB25sqqq")
+QUOTE_STRUCT = struct.Struct("<BB25sqqqqqqddqqqq")
+SNAP_HEAD_STRUCT = struct.Struct("<BB25sqqqqqqddqqqqqqd")
+BEST_FIVE_STRUCT = struct.Struct("<" + "hqqh" * 10)
+SNAP_TAIL_STRUCT = struct.Struct("<qqqq")
+SNAP_SIZE = SNAP_HEAD_STRUCT.size + BEST_FIVE_STRUCT.size + SNAP_TAIL_STRUCT.size
+PACKET_SIZES = {MODE_LTP: LTP_STRUCT.size, MODE_QUOTE: QUOTE_STRUCT.size, MODE_SNAP_QUOTE: SNAP_SIZE}
+
+#: WS exchangeType -> order exchange (reference §5). ncx_fo (7) has no tradable Exchange in optbot.
+FEED_EXCHANGES: dict[int, Exchange] = {
+    FeedExchangeType.NSE_CM: Exchange.NSE,
+    FeedExchangeType.NSE_FO: Exchange.NFO,
+    FeedExchangeType.BSE_CM: Exchange.BSE,
+    FeedExchangeType.BSE_FO: Exchange.BFO,
+    FeedExchangeType.MCX_FO: Exchange.MCX,
+    FeedExchangeType.CDE_FO: Exchange.CDS,
+}
+EXCHANGE_FEED_TYPES: dict[Exchange, int] = {exchange: code for code, exchange in FEED_EXCHANGES.items()}
+PAISE = 100.0
+CURRENCY_DIVISOR = 10_000_000.0
+_unpack_ltp = LTP_STRUCT.unpack_from
+_unpack_quote = QUOTE_STRUCT.unpack_from
+_EXCHANGES: dict[int, Exchange] = {int(code): exchange for code, exchange in FEED_EXCHANGES.items()}
+
+
+class FeedDecodeError(ValueError):
+    """A frame that cannot be a tick. `reason` is a short counter key."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+
+
+def price_divisor(exchange_type: int) -> float:
+    return CURRENCY_DIVISOR if exchange_type == FeedExchangeType.CDE_FO else PAISE
+
+
+@dataclass(frozen=True, slots=True)
+class BestFiveEntry:
+    is_bid: bool
+    quantity: int
+    price: float
+    orders: int
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPacket:
+    """Every field of a mode 1/2/3 packet, scaled to rupees. Fields absent in a mode are None."""
+
+    mode: int
+    exchange_type: int
+    token: str
+    sequence: int
+    exchange_time_ms: int
+    ltp: float
+    last_quantity: int | None = None
+    average_price: float | None = None
+    volume: int | None = None
+    total_buy_quantity: float | None = None
+    total_sell_quantity: float | None = None
+    open: float | None = None
+    high: float | None = None
+    low: float | None = None
+    close: float | None = None
+    last_traded_time: int | None = None
+    open_interest: int | None = None
+    open_interest_change_pct: float | None = None
+    bids: tuple[BestFiveEntry, ...] = ()
+    asks: tuple[BestFiveEntry, ...] = ()
+    upper_circuit: float | None = None
+    lower_circuit: float | None = None
+    week52_high: float | None = None
+    week52_low: float | None = None
+
+
+def _token_text(raw: bytes) -> str:
+    end = raw.find(b"\x00")
+    text = (raw if end < 0 else raw[:end]).decode("ascii", "strict")
+    if not text:
+        raise FeedDecodeError("empty_token", "token field is empty")
+    return text
+
+
+def _check(frame: bytes) -> int:
+    if len(frame) < 2:
+        raise FeedDecodeError("truncated", f"{len(frame)} bytes")
+    mode = frame[0]
+    size = PACKET_SIZES.get(mode)
+    if size is None:
+        raise FeedDecodeError("unknown_mode", f"mode {mode}")
+    if len(frame) < size:
+        raise FeedDecodeError("truncated", f"mode {mode} needs {size} bytes, got {len(frame)}")
+    return mode
+
+
+def decode_packet(frame: bytes) -> FeedPacket:
+    """Full decode of one binary frame; raises FeedDecodeError on anything malformed."""
+    mode = _check(frame)
+    try:
+        token = _token_text(frame[2:27])
+    except UnicodeDecodeError:
+        raise FeedDecodeError("bad_token", "token is not ASCII") from None
+    exchange_type = frame[1]
+    divisor = price_divisor(exchange_type)
+    if mode == MODE_LTP:
+        _, _, _, sequence, ts_ms, ltp = LTP_STRUCT.unpack_from(frame)
+        return FeedPacket(mode, exchange_type, token, sequence, ts_ms, ltp / divisor)
+    head = (QUOTE_STRUCT if mode == MODE_QUOTE else SNAP_HEAD_STRUCT).unpack_from(frame)
+    (_, _, _, sequence, ts_ms, ltp, ltq, atp, volume, tbq, tsq, open_, high, low, close) = head[:15]
+    packet = FeedPacket(
+        mode,
+        exchange_type,
+        token,
+        sequence,
+        ts_ms,
+        ltp / divisor,
+        ltq,
+        atp / divisor,
+        volume,
+        tbq,
+        tsq,
+        open_ / divisor,
+        high / divisor,
+        low / divisor,
+        close / divisor,
+    )
+    if mode == MODE_QUOTE:
+        return packet
+    last_traded_time, open_interest, oi_change = head[15:18]
+    levels = BEST_FIVE_STRUCT.unpack_from(frame, SNAP_HEAD_STRUCT.size)
+    entries = [
+        BestFiveEntry(levels[i] == 1, levels[i + 1], levels[i + 2] / divisor, levels[i + 3])
+        for i in range(0, 40, 4)
+    ]
+    upper, lower, high52, low52 = SNAP_TAIL_STRUCT.unpack_from(
+        frame, SNAP_HEAD_STRUCT.size + BEST_FIVE_STRUCT.size
+    )
+    return FeedPacket(
+        *(
+            packet.mode,
+            packet.exchange_type,
+            packet.token,
+            packet.sequence,
+            packet.exchange_time_ms,
+            packet.ltp,
+            packet.last_quantity,
+            packet.average_price,
+            packet.volume,
+            packet.total_buy_quantity,
+            packet.total_sell_quantity,
+            packet.open,
+            packet.high,
+            packet.low,
+            packet.close,
+        ),
+        last_traded_time=last_traded_time,
+        open_interest=open_interest,
+        open_interest_change_pct=oi_change,
+        bids=tuple(entry for entry in entries if entry.is_bid),
+        asks=tuple(entry for entry in entries if not entry.is_bid),
+        upper_circuit=upper / divisor,
+        lower_circuit=lower / divisor,
+        week52_high=high52 / divisor,
+        week52_low=low52 / divisor,
+    )
+
+
+class FeedDecoder:
+    """Fast frame -> Tick conversion with per-reason counters for skipped frames."""
+
+    def __init__(self, symbols: dict[str, str] | None = None, source: str = "ws") -> None:
+        self.symbols: dict[str, str] = symbols if symbols is not None else {}
+        self.source = source
+        self.skipped: Counter[str] = Counter()
+        self.decoded = 0
+        self._tokens: dict[bytes, str] = {}
+        self._last_ms = -1
+        self._last_time: datetime | None = None
+
+    def _token(self, raw: bytes) -> str:
+        token = self._tokens.get(raw)
+        if token is None:
+            try:
+                token = _token_text(raw)
+            except UnicodeDecodeError:
+                raise FeedDecodeError("bad_token", "token is not ASCII") from None
+            if len(self._tokens) < 100_000:
+                self._tokens[raw] = token
+        return token
+
+    def _time(self, epoch_ms: int) -> datetime | None:
+        if epoch_ms == self._last_ms:
+            return self._last_time
+        try:
+            moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC) if epoch_ms > 0 else None
+        except (OverflowError, OSError, ValueError):
+            moment = None
+        self._last_ms = epoch_ms
+        self._last_time = moment
+        return moment
+
+    def to_tick(self, frame: bytes, now: datetime) -> Tick:
+        """Decode one frame into a Tick (raises FeedDecodeError; see `try_tick` for the counting path)."""
+        length = len(frame)
+        mode = frame[0] if length else -1
+        if mode == MODE_LTP and length >= 51:
+            _, exchange_type, raw, _, ts_ms, ltp = _unpack_ltp(frame)
+            exchange = _EXCHANGES.get(exchange_type)
+            if exchange is None:
+                raise FeedDecodeError("unknown_exchange", f"exchange type {exchange_type}")
+            token = self._tokens.get(raw) or self._token(raw)
+            return Tick(
+                now,
+                token,
+                exchange,
+                self.symbols.get(token, token),
+                ltp / (CURRENCY_DIVISOR if exchange_type == 13 else PAISE),
+                self._last_time if ts_ms == self._last_ms else self._time(ts_ms),
+                None,
+                None,
+                None,
+                None,
+                None,
+                self.source,
+            )
+        if mode == MODE_QUOTE and length >= 123:
+            values = _unpack_quote(frame)
+            exchange_type = values[1]
+            exchange = _EXCHANGES.get(exchange_type)
+            if exchange is None:
+                raise FeedDecodeError("unknown_exchange", f"exchange type {exchange_type}")
+            token = self._tokens.get(values[2]) or self._token(values[2])
+            ts_ms = values[4]
+            return Tick(
+                now,
+                token,
+                exchange,
+                self.symbols.get(token, token),
+                values[5] / (CURRENCY_DIVISOR if exchange_type == 13 else PAISE),
+                self._last_time if ts_ms == self._last_ms else self._time(ts_ms),
+                None,
+                None,
+                values[8],
+                values[6],
+                None,
+                self.source,
+            )
+        if mode == MODE_SNAP_QUOTE and length >= SNAP_SIZE:
+            packet = decode_packet(frame)
+            exchange = FEED_EXCHANGES.get(packet.exchange_type)
+            if exchange is None:
+                raise FeedDecodeError("unknown_exchange", f"exchange type {packet.exchange_type}")
+            bid = next((entry.price for entry in packet.bids if entry.price > 0), None)
+            ask = next((entry.price for entry in packet.asks if entry.price > 0), None)
+            return Tick(
+                now,
+                packet.token,
+                exchange,
+                self.symbols.get(packet.token, packet.token),
+                packet.ltp,
+                self._time(packet.exchange_time_ms),
+                bid,
+                ask,
+                packet.volume,
+                packet.last_quantity,
+                packet.open_interest,
+                self.source,
+            )
+        _check(frame)  # raises the precise reason (unknown mode / truncated)
+        raise FeedDecodeError("unsupported_mode", f"mode {mode}")
+
+    def try_tick(self, frame: bytes, now: datetime) -> Tick | None:
+        """The feed's path: a bad frame is counted by reason and skipped, never raised."""
+        try:
+            tick = self.to_tick(frame, now)
+        except FeedDecodeError as exc:
+            self.skipped[exc.reason] += 1
+            return None
+        except (struct.error, IndexError, ValueError):
+            self.skipped["malformed"] += 1
+            return None
+        self.decoded += 1
+        return tick

@@ -1,0 +1,227 @@
+"""Secrets (API key, PIN, TOTP secret) and session tokens in the OS keyring — never in plaintext.
+
+On a headless Linux host there is no desktop keyring, so an encrypted-file backend
+(keyrings.cryptfile, Argon2 + AES-GCM) is used; its password comes from `OPTBOT_KEYRING_PASSWORD`
+or an interactive prompt. Environment overrides (`OPTBOT_SECRET_API_KEY`, ...) serve containers and
+CI. Every value read is registered with the log redactor when one is available.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+
+import keyring
+import keyring.backend
+import keyring.errors
+import orjson
+
+from optbot.broker.angelone.session import SessionTokens
+from optbot.core.errors import UserError
+from optbot.core.timeutil import iso_utc, parse_iso
+
+log = logging.getLogger("optbot.broker.angelone.secrets")
+
+#: Secrets a user sets with `optbot auth set-secret NAME`.
+SECRET_NAMES: tuple[str, ...] = ("api_key", "pin", "totp_secret")
+ENV_PREFIX = "OPTBOT_SECRET_"
+KEYRING_PASSWORD_ENV = "OPTBOT_KEYRING_PASSWORD"
+_TOKEN_KEYS = ("jwt_token", "refresh_token", "feed_token")
+_SESSION_META_KEY = "session_meta"
+
+
+class MissingSecret(UserError):
+    """A secret the user has not provided yet; the message says how to provide it."""
+
+
+def register_with_redactor(value: str) -> None:
+    """Tell the log redactor (optbot.log.register_secret, if present) to mask this value."""
+    if not value or len(value) < 4:
+        return
+    try:
+        module = importlib.import_module("optbot.log")
+    except ImportError:
+        return
+    register = getattr(module, "register_secret", None)
+    if callable(register):
+        register(value)
+
+
+def _is_plaintext(backend: keyring.backend.KeyringBackend) -> bool:
+    name = f"{type(backend).__module__}.{type(backend).__name__}".lower()
+    return "plaintext" in name or "fail" in name or "null" in name
+
+
+def _has_desktop_keyring(environ: Mapping[str, str]) -> bool:
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(environ.get("DBUS_SESSION_BUS_ADDRESS"))
+
+
+def encrypted_file_backend(path: Path, password: str) -> keyring.backend.KeyringBackend:
+    """keyrings.cryptfile's encrypted file keyring at `path`, unlocked with `password`."""
+    from keyrings.cryptfile.cryptfile import CryptFileKeyring
+
+    if not password:
+        raise UserError(
+            f"the encrypted keyring needs a password: set {KEYRING_PASSWORD_ENV} or run interactively"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.chmod(0o700)
+    except OSError:
+        log.warning("could not restrict permissions of %s", path.parent)
+    backend = CryptFileKeyring()
+    backend.file_path = str(path)
+    backend.keyring_key = password
+    return backend
+
+
+def choose_backend(
+    mode: str,
+    keyring_file: Path,
+    environ: Mapping[str, str] | None = None,
+    prompt_password: Callable[[], str] | None = None,
+) -> keyring.backend.KeyringBackend:
+    """Pick the OS keyring or the encrypted file; refuse plaintext backends."""
+    env = os.environ if environ is None else environ
+    if mode == "os" or (mode == "auto" and _has_desktop_keyring(env)):
+        backend = keyring.get_keyring()
+        if not _is_plaintext(backend):
+            return backend
+        if mode == "os":
+            raise UserError(
+                f"the OS keyring backend {type(backend).__name__} is not secure; "
+                "set broker.keyring_backend = 'cryptfile'"
+            )
+    password = env.get(KEYRING_PASSWORD_ENV, "")
+    if not password and prompt_password is not None:
+        password = prompt_password()
+    return encrypted_file_backend(keyring_file, password)
+
+
+class SecretStore:
+    """Named secrets and session tokens under one keyring service name."""
+
+    def __init__(
+        self,
+        backend: keyring.backend.KeyringBackend,
+        service: str = "optbot",
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        if _is_plaintext(backend):
+            raise UserError(f"refusing to keep secrets in the insecure keyring {type(backend).__name__}")
+        self._backend = backend
+        self._service = service
+        self._environ = os.environ if environ is None else environ
+
+    @staticmethod
+    def _check_name(name: str) -> None:
+        if name not in SECRET_NAMES:
+            raise UserError(f"unknown secret {name!r}; choose one of: {', '.join(SECRET_NAMES)}")
+
+    def _read(self, key: str) -> str | None:
+        try:
+            value = self._backend.get_password(self._service, key)
+        except (keyring.errors.KeyringError, ValueError) as exc:
+            raise UserError(
+                f"cannot read the keyring ({type(exc).__name__}); is {KEYRING_PASSWORD_ENV} right?"
+            ) from None
+        if value:
+            register_with_redactor(value)
+        return value or None
+
+    def _write(self, key: str, value: str) -> None:
+        try:
+            self._backend.set_password(self._service, key, value)
+        except (keyring.errors.KeyringError, ValueError) as exc:
+            raise UserError(f"cannot write to the keyring ({type(exc).__name__})") from None
+        register_with_redactor(value)
+
+    def _delete(self, key: str) -> None:
+        try:
+            self._backend.delete_password(self._service, key)
+        except keyring.errors.PasswordDeleteError:
+            return
+        except (keyring.errors.KeyringError, ValueError) as exc:
+            raise UserError(f"cannot delete from the keyring ({type(exc).__name__})") from None
+
+    def get(self, name: str) -> str | None:
+        """Environment override first (OPTBOT_SECRET_<NAME>), then the keyring."""
+        self._check_name(name)
+        override = self._environ.get(ENV_PREFIX + name.upper(), "").strip()
+        if override:
+            register_with_redactor(override)
+            return override
+        return self._read(name)
+
+    def require(self, name: str) -> str:
+        value = self.get(name)
+        if not value:
+            raise MissingSecret(
+                f"secret {name!r} is not set: run `optbot auth set-secret {name}` "
+                f"or export {ENV_PREFIX}{name.upper()}"
+            )
+        return value
+
+    def set(self, name: str, value: str) -> None:
+        self._check_name(name)
+        cleaned = value.strip()
+        if not cleaned:
+            raise UserError(f"secret {name!r} must not be empty")
+        self._write(name, cleaned)
+
+    def delete(self, name: str) -> None:
+        self._check_name(name)
+        self._delete(name)
+
+    def is_set(self, name: str) -> bool:
+        self._check_name(name)
+        return bool(self._environ.get(ENV_PREFIX + name.upper(), "").strip()) or self._read(name) is not None
+
+    # -- session tokens ---------------------------------------------------------------------------
+
+    def save_tokens(self, tokens: SessionTokens) -> None:
+        for key in _TOKEN_KEYS:
+            self._write(key, getattr(tokens, key) or "-")
+        meta = {
+            "client_code": tokens.client_code,
+            "issued_at": iso_utc(tokens.issued_at),
+            "expires_at": iso_utc(tokens.expires_at),
+        }
+        self._write(_SESSION_META_KEY, orjson.dumps(meta).decode())
+
+    def load_tokens(self) -> SessionTokens | None:
+        meta_text = self._read(_SESSION_META_KEY)
+        if not meta_text:
+            return None
+        try:
+            meta = orjson.loads(meta_text)
+            issued_at: datetime = parse_iso(meta["issued_at"])
+            expires_at: datetime = parse_iso(meta["expires_at"])
+            client_code = str(meta["client_code"])
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            log.warning("stored session metadata is unreadable; a new login is needed")
+            return None
+        values = {key: self._read(key) for key in _TOKEN_KEYS}
+        jwt_token, feed_token = values["jwt_token"], values["feed_token"]
+        if not jwt_token or not feed_token:
+            return None
+        refresh = values["refresh_token"] or ""
+        return SessionTokens(
+            client_code=client_code,
+            issued_at=issued_at,
+            expires_at=expires_at,
+            jwt_token=jwt_token,
+            refresh_token="" if refresh == "-" else refresh,
+            feed_token=feed_token,
+        )
+
+    def clear_tokens(self) -> None:
+        for key in (*_TOKEN_KEYS, _SESSION_META_KEY):
+            self._delete(key)
