@@ -1,0 +1,305 @@
+"""Structured logging: JSON lines to a daily file, readable console output, secrets never leave.
+
+Why one module: every event — structlog or stdlib (httpx, websockets, SmartApi) — goes through the
+same chain: the Clock's UTC timestamp, the current trace id (intent -> order -> trade), then a
+redaction step that masks registered secret values anywhere in the event and known credential fields.
+The rendered line is scrubbed once more just before it is written, so a secret hidden inside a repr
+or a traceback is still masked.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from typing import IO, Any
+
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+from optbot.config import Settings
+from optbot.core.clock import Clock
+from optbot.core.timeutil import iso_utc, to_ist
+
+MASK = "***"
+
+#: Secrets shorter than this are not masked by value (it would shred ordinary numbers in the logs);
+#: their fields are still masked by name. A 4-digit PIN is long enough.
+MIN_SECRET_LENGTH = 4
+
+#: Field names (compared without case, '-' or '_') whose values are always masked.
+SENSITIVE_FIELDS = frozenset(
+    {
+        "jwttoken",
+        "refreshtoken",
+        "feedtoken",
+        "accesstoken",
+        "password",
+        "pin",
+        "mpin",
+        "totp",
+        "totpsecret",
+        "apikey",
+        "xprivatekey",
+        "authorization",
+        "secret",
+        "clientsecret",
+        "operatortoken",
+        "viewertoken",
+        "cookie",
+    }
+)
+
+#: Credential shapes masked even when nobody registered them: bearer headers and JWTs.
+_PATTERNS = (
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
+    re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+"),
+)
+
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+_secret_pattern: re.Pattern[str] | None = None
+
+_trace_id: ContextVar[str | None] = ContextVar("optbot_trace_id", default=None)
+
+_installed_handlers: list[logging.Handler] = []
+
+
+def register_secret(value: str | None) -> None:
+    """Mask this value wherever it appears in any later log event."""
+    global _secret_pattern
+    if not value or len(value) < MIN_SECRET_LENGTH:
+        return
+    with _secrets_lock:
+        if value in _secrets:
+            return
+        _secrets.add(value)
+        ordered = sorted(_secrets, key=len, reverse=True)  # longest first: no partial leftovers
+        _secret_pattern = re.compile("|".join(re.escape(secret) for secret in ordered))
+
+
+def clear_secrets() -> None:
+    """Forget registered secrets (tests, or after a logout wipes credentials)."""
+    global _secret_pattern
+    with _secrets_lock:
+        _secrets.clear()
+        _secret_pattern = None
+
+
+def redact_text(text: str) -> str:
+    """Mask registered secrets and credential-shaped substrings in a string."""
+    pattern = _secret_pattern
+    if pattern is not None:
+        text = pattern.sub(MASK, text)
+    text = _PATTERNS[0].sub(lambda match: match.group(1) + MASK, text)
+    return _PATTERNS[1].sub(MASK, text)
+
+
+def _is_sensitive(key: object) -> bool:
+    return isinstance(key, str) and key.lower().replace("-", "").replace("_", "") in SENSITIVE_FIELDS
+
+
+def redact_value(value: Any) -> Any:
+    """Recursively mask secrets; unknown objects are rendered to text first so their repr is scrubbed."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        return {key: MASK if _is_sensitive(key) else redact_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [redact_value(item) for item in value]
+    if isinstance(value, bytes):
+        return redact_text(value.decode("utf-8", "replace"))
+    return redact_text(repr(value))
+
+
+def redact_processor(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    return {key: MASK if _is_sensitive(key) else redact_value(value) for key, value in event_dict.items()}
+
+
+@contextmanager
+def bind_trace(trace_id: str) -> Iterator[str]:
+    """Tag every log event inside the block (and tasks it starts) with `trace_id`."""
+    token = _trace_id.set(trace_id)
+    try:
+        yield trace_id
+    finally:
+        _trace_id.reset(token)
+
+
+def current_trace_id() -> str | None:
+    return _trace_id.get()
+
+
+def _add_trace_id(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    trace_id = _trace_id.get()
+    if trace_id is not None:
+        event_dict.setdefault("trace_id", trace_id)
+    return event_dict
+
+
+class _ClockTimestamper:
+    """Stamp events with the engine's Clock, so simulated runs log simulated time."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+    def __call__(self, _logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+        event_dict["timestamp"] = iso_utc(self.clock.now_utc())
+        return event_dict
+
+
+class RedactingFormatter(structlog.stdlib.ProcessorFormatter):
+    """Final scrub of the rendered line: catches secrets inside reprs and tracebacks."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_text(super().format(record))
+
+
+class DailyJsonFileHandler(logging.Handler):
+    """Appends to `<dir>/optbot-YYYYMMDD.jsonl`, the date being the Clock's IST date; rolls over daily."""
+
+    def __init__(self, directory: Path, clock: Clock) -> None:
+        super().__init__()
+        self.directory = directory
+        self.clock = clock
+        self._path: Path | None = None
+        self._stream: IO[str] | None = None
+
+    def current_path(self) -> Path:
+        return self.directory / f"optbot-{to_ist(self.clock.now_utc()):%Y%m%d}.jsonl"
+
+    def _open(self, path: Path) -> IO[str]:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        return os.fdopen(descriptor, "a", encoding="utf-8")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+            path = self.current_path()
+            self.acquire()
+            try:
+                if path != self._path or self._stream is None:
+                    if self._stream is not None:
+                        self._stream.close()
+                    self._stream = self._open(path)
+                    self._path = path
+                self._stream.write(line + "\n")
+                self._stream.flush()
+            finally:
+                self.release()
+        except Exception:  # a logging failure must never take the engine down
+            self.handleError(record)
+
+    def close(self) -> None:
+        self.acquire()
+        try:
+            if self._stream is not None:
+                self._stream.close()
+                self._stream = None
+        finally:
+            self.release()
+        super().close()
+
+
+def _pre_chain(clock: Clock) -> list[Processor]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        _add_trace_id,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.ExtraAdder(),
+        _ClockTimestamper(clock),
+    ]
+
+
+def _formatter(renderer: Processor, clock: Clock) -> RedactingFormatter:
+    return RedactingFormatter(
+        foreign_pre_chain=_pre_chain(clock),
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            redact_processor,
+            renderer,
+        ],
+    )
+
+
+def configure_logging(
+    settings: Settings,
+    clock: Clock,
+    log_dir: Path | None = None,
+    console_stream: IO[str] | None = None,
+) -> Path | None:
+    """Configure structlog and stdlib logging; calling it again replaces the previous setup.
+
+    Returns the JSON log file in use (None when the file sink is off).
+    """
+    for handler in _installed_handlers:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+    _installed_handlers.clear()
+
+    level = logging.getLevelName(settings.logging.level)
+    root = logging.getLogger()
+    root.setLevel(level)
+    json_path: Path | None = None
+    if settings.logging.json_file:
+        directory = log_dir if log_dir is not None else settings.paths.resolve(settings.paths.logs_dir)
+        file_handler = DailyJsonFileHandler(directory, clock)
+        file_handler.setFormatter(_formatter(structlog.processors.JSONRenderer(sort_keys=True), clock))
+        _installed_handlers.append(file_handler)
+        json_path = file_handler.current_path()
+    if settings.logging.console:
+        stream = console_stream if console_stream is not None else sys.stderr
+        console_handler = logging.StreamHandler(stream)
+        colors = bool(getattr(stream, "isatty", lambda: False)())
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=colors, exception_formatter=structlog.dev.plain_traceback, sort_keys=False
+        )
+        console_handler.setFormatter(_formatter(renderer, clock))
+        _installed_handlers.append(console_handler)
+    for handler in _installed_handlers:
+        handler.setLevel(level)
+        root.addHandler(handler)
+
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *_pre_chain(clock),
+            structlog.stdlib.PositionalArgumentsFormatter(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    return json_path
+
+
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    """A structured logger; `name` is usually the module's `__name__`."""
+    logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name)
+    return logger
+
+
+__all__ = [
+    "MASK",
+    "DailyJsonFileHandler",
+    "bind_trace",
+    "clear_secrets",
+    "configure_logging",
+    "current_trace_id",
+    "get_logger",
+    "redact_text",
+    "redact_value",
+    "register_secret",
+]

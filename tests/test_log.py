@@ -1,0 +1,158 @@
+"""Logging: clock timestamps, daily JSON file, trace ids, and secrets never reaching any sink."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from optbot.config import load_settings
+from optbot.core.clock import SimClock
+from optbot.log import (
+    MASK,
+    bind_trace,
+    clear_secrets,
+    configure_logging,
+    current_trace_id,
+    get_logger,
+    redact_value,
+    register_secret,
+)
+
+START = datetime(2026, 8, 3, 3, 45, 0, 123000, tzinfo=UTC)  # 09:15:00.123 IST
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[tuple[SimClock, Path, io.StringIO]]:
+    clock = SimClock(START)
+    console = io.StringIO()
+    settings_ = load_settings(None, {"paths": {"data_root": str(tmp_path)}, "logging": {"level": "DEBUG"}})
+    configure_logging(settings_, clock, console_stream=console)
+    yield clock, tmp_path / "logs", console
+    clear_secrets()
+    configure_logging(load_settings(None, {"logging": {"console": False, "json_file": False}}), clock)
+
+
+def _lines(log_dir: Path, day: str = "20260803") -> list[dict[str, object]]:
+    path = log_dir / f"optbot-{day}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_json_line_with_clock_timestamp(setup: tuple[SimClock, Path, io.StringIO]) -> None:
+    clock, log_dir, console = setup
+    get_logger("optbot.test").info("order_sent", order_id="A1", qty=75)
+    (record,) = _lines(log_dir)
+    assert record["event"] == "order_sent"
+    assert record["timestamp"] == "2026-08-03T03:45:00.123Z"
+    assert record["level"] == "info" and record["logger"] == "optbot.test" and record["qty"] == 75
+    assert "order_sent" in console.getvalue()
+
+
+def test_file_rolls_over_on_the_clock_date(setup: tuple[SimClock, Path, io.StringIO]) -> None:
+    clock, log_dir, _ = setup
+    get_logger("t").info("day_one")
+    clock.advance_to(START + timedelta(days=1))
+    get_logger("t").info("day_two")
+    assert [line["event"] for line in _lines(log_dir, "20260803")] == ["day_one"]
+    assert [line["event"] for line in _lines(log_dir, "20260804")] == ["day_two"]
+    assert (log_dir / "optbot-20260804.jsonl").stat().st_mode & 0o077 == 0
+
+
+def test_stdlib_logging_is_routed(setup: tuple[SimClock, Path, io.StringIO]) -> None:
+    _, log_dir, console = setup
+    logging.getLogger("httpx").warning("request to %s failed", "host")
+    (record,) = _lines(log_dir)
+    assert record["event"] == "request to host failed" and record["logger"] == "httpx"
+    assert record["timestamp"] == "2026-08-03T03:45:00.123Z"
+    assert "request to host failed" in console.getvalue()
+
+
+def test_trace_id_binding(setup: tuple[SimClock, Path, io.StringIO]) -> None:
+    _, log_dir, _ = setup
+    assert current_trace_id() is None
+    with bind_trace("trace-123"):
+        assert current_trace_id() == "trace-123"
+        get_logger("t").info("inside")
+        logging.getLogger("lib").info("stdlib inside")
+    get_logger("t").info("outside")
+    assert current_trace_id() is None
+    records = _lines(log_dir)
+    assert [record.get("trace_id") for record in records] == ["trace-123", "trace-123", None]
+
+
+async def test_trace_id_follows_tasks(setup: tuple[SimClock, Path, io.StringIO]) -> None:
+    import asyncio
+
+    async def child() -> str | None:
+        return current_trace_id()
+
+    with bind_trace("t-async"):
+        task = asyncio.create_task(child())
+    assert await task == "t-async"
+
+
+SECRET = "S3cr3t-TOTP-BASE32XYZ"
+PIN = "4821"
+JWT = "eyJhbGciOiJIUzUxMiJ9.eyJ1c2VybmFtZSI6IkExMjMifQ.c2lnbmF0dXJlLXZhbHVl"
+
+
+def test_secrets_never_reach_file_or_console(setup: tuple[SimClock, Path, io.StringIO]) -> None:
+    _, log_dir, console = setup
+    register_secret(SECRET)
+    register_secret(PIN)
+    log = get_logger("auth")
+    log.info("login", detail=f"using totp {SECRET}", nested={"deep": [SECRET, {"x": f"pin={PIN}"}]})
+    log.info("session", jwtToken=JWT, refreshToken="refresh-abcdef", feedToken="feed-123456", clientcode="A1")
+    log.info("headers", headers={"Authorization": f"Bearer {JWT}", "X-PrivateKey": "k-987654"})
+    log.info("free text with bearer", text="Authorization: Bearer abc.def.ghi")
+    logging.getLogger("SmartApi").error("stdlib leak attempt %s", SECRET)
+
+    class Leaky:
+        def __repr__(self) -> str:
+            return f"Leaky({SECRET})"
+
+    log.info("object", obj=Leaky())
+    try:
+        raise RuntimeError(f"boom with {SECRET}")
+    except RuntimeError:
+        log.exception("failed")
+    text = (log_dir / "optbot-20260803.jsonl").read_text() + console.getvalue()
+    for leaked in (SECRET, PIN, JWT, "refresh-abcdef", "feed-123456", "k-987654", "abc.def.ghi"):
+        assert leaked not in text, leaked
+    assert MASK in text
+    assert "A1" in text  # ordinary values survive
+
+
+def test_unregistered_short_value_is_not_masked_by_value() -> None:
+    register_secret("12")
+    try:
+        assert redact_value("order 12 lots") == "order 12 lots"
+        assert redact_value({"pin": "12"}) == {"pin": MASK}
+    finally:
+        clear_secrets()
+
+
+SECRET_ALPHABET = st.characters(codec="utf-8", exclude_categories=("Cs",), exclude_characters="*")
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    secret=st.text(alphabet=SECRET_ALPHABET, min_size=4, max_size=30),
+    prefix=st.text(max_size=10),
+    suffix=st.text(max_size=10),
+)
+def test_registered_secret_is_masked_anywhere(secret: str, prefix: str, suffix: str) -> None:
+    register_secret(secret)
+    try:
+        event = {"a": f"{prefix}{secret}{suffix}", "b": [{"c": (secret,)}]}
+        rendered = json.dumps(redact_value(event), ensure_ascii=False)
+        assert secret not in rendered
+    finally:
+        clear_secrets()
