@@ -2,9 +2,10 @@
 
 NSE computes the chain's IV with Black-Scholes on spot, r = 10 % and calendar-day time to expiry;
 with spot 24570.65 and T = 4/365 our solver reproduces its published IV (2 dp) to within 0.015 vol
-points for every live (non-zero LTP, published IV) option up to 5 % from spot (81 of them). Deep in-the-money LTPs are often
-stale (last traded long before the close while spot moved): many sit below the discounted intrinsic
-value, NSE shows IV 0 for them, and our solver must refuse them with the no-arbitrage reason.
+points for every live (non-zero LTP, published IV) option up to 5 % from spot (81 of them).
+Deep in-the-money LTPs are often stale (last traded long before the close while spot moved):
+many sit below the discounted intrinsic value, NSE shows IV 0 for them, and our solver must refuse
+them with the no-arbitrage reason.
 """
 
 from __future__ import annotations

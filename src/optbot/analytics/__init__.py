@@ -1,5 +1,6 @@
 """Option analytics: pricing, Greeks, implied volatility, chain analysis and performance metrics."""
 
+from optbot.analytics import performance
 from optbot.analytics.chain import (
     BuildUp,
     ChainQuote,
@@ -49,6 +50,7 @@ __all__ = [
     "no_arbitrage_bounds",
     "oi_changes",
     "option_price",
+    "performance",
     "portfolio_greeks",
     "put_call_ratio",
     "skew",
