@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import orjson
+import pytest
+
+from optbot.config.sections.data import DataSettings
+from optbot.config.sections.paths import PathsSettings
+from optbot.core.clock import SimClock
+from optbot.core.enums import Timeframe
+from optbot.data.store import JsonStore, store_symbol
+from optbot.test_kit.data import ist, make_bar, make_tick
+
+
+@pytest.fixture
+def clock():
+    return SimClock(datetime(2025, 9, 4, 12, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def store(tmp_path, clock):
+    return JsonStore(PathsSettings(data_root=tmp_path), DataSettings(fsync_appends=False), clock)
+
+
+def bars(count, start=ist(2025, 9, 4, 9, 15)):
+    return [make_bar(start + timedelta(minutes=i), 100.0 + i) for i in range(count)]
+
+
+def test_layout_and_schema(store, tmp_path):
+    for bar in bars(3):
+        store.append_bar(bar)
+    path = tmp_path / "timeframes" / "NIFTY" / "1m.json"
+    first = orjson.loads(path.read_bytes().splitlines()[0])
+    assert first["start_ts_utc"] == "2025-09-04T03:45:00Z" and first["end_ts_utc"] == "2025-09-04T03:46:00Z"
+    assert first["start_ts_exchange"] == "2025-09-04T09:15:00+05:30"
+    assert {"o", "h", "l", "c", "v"} <= set(first)
+    assert [b.close for b in store.read_bars("NIFTY", Timeframe.M1)] == [100.0, 101.0, 102.0]
+
+
+def test_duplicates_last_write_wins_and_merge_is_idempotent(store):
+    original = bars(5)
+    result = store.merge_bars("NIFTY", Timeframe.M1, original)
+    assert (result.added, result.total) == (5, 5)
+    again = store.merge_bars("NIFTY", Timeframe.M1, original)
+    assert (again.added, again.replaced, again.unchanged) == (0, 0, 5)
+    store.append_bar(make_bar(ist(2025, 9, 4, 9, 16), 555.0))
+    loaded, report = store.load("NIFTY", Timeframe.M1)
+    assert len(loaded) == 5 and loaded[1].close == 555.0 and report.duplicates == 1
+
+
+def test_torn_tail_is_quarantined_and_appends_continue(store):
+    for bar in bars(3):
+        store.append_bar(bar)
+    path = store.bar_path("NIFTY", Timeframe.M1)
+    with path.open("ab") as handle:
+        handle.write(b'{"start_ts_utc": "2025-09-04T03:48:00Z", "o": 1')  # crash mid-append
+    fresh = JsonStore(store.paths, store.settings, store.clock)
+    fresh.append_bar(make_bar(ist(2025, 9, 4, 9, 19), 200.0))
+    loaded = fresh.read_bars("NIFTY", Timeframe.M1)
+    assert [b.close for b in loaded] == [100.0, 101.0, 102.0, 200.0]
+    assert list(path.parent.glob("1m.json.torn-*"))
+
+
+def test_corrupt_file_restored_from_good_copy_without_loss(store):
+    store.merge_bars("NIFTY", Timeframe.M1, bars(10))  # writes the good copy
+    for bar in bars(3, ist(2025, 9, 4, 9, 25)):
+        store.append_bar(bar)
+    path = store.bar_path("NIFTY", Timeframe.M1)
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[2] = b"\x00\x00garbage\n"
+    path.write_bytes(b"".join(lines))
+    loaded, report = store.load("NIFTY", Timeframe.M1)
+    assert report.bad_lines == [3] and report.restored_from_good_copy
+    assert len(loaded) == 13  # the damaged bar came back from the good copy
+    assert list(path.parent.glob("1m.json.corrupt-*"))
+    assert store.verify("NIFTY", Timeframe.M1).healthy
+
+
+def test_retention_applied_on_compaction(store, clock):
+    old = bars(2, ist(2025, 5, 1, 9, 15))
+    store.merge_bars("NIFTY", Timeframe.M1, old + bars(2))
+    assert len(store.read_bars("NIFTY", Timeframe.M1)) == 2  # 92 days of intraday kept
+    daily = [make_bar(ist(2025, 5, 1, 9, 15), 1.0, timeframe=Timeframe.D1)]
+    store.merge_bars("NIFTY", Timeframe.D1, daily)
+    assert len(store.read_bars("NIFTY", Timeframe.D1)) == 1  # 1 year for daily
+
+
+def test_raw_ticks_and_rotation(store, clock):
+    store.append_tick(make_tick("99926000", 24500.5, ist(2025, 9, 3, 9, 15, 0.123)))
+    store.flush_ticks()
+    record = orjson.loads(store.raw_path("NIFTY").read_bytes().splitlines()[0])
+    assert record["ts_utc"] == "2025-09-03T03:45:00.123Z" and record["token"] == 99926000
+    assert record["ts_exchange"] == "2025-09-03T09:15:00.123+05:30"
+    assert store.rotate_raw(date(2025, 9, 4)) == ["NIFTY"]
+    assert not store.raw_path("NIFTY").exists()
+    (tick,) = store.read_ticks("NIFTY", "yesterday")
+    assert tick.ltp == 24500.5 and tick.token == "99926000"
+
+
+def test_bad_symbol_rejected():
+    assert store_symbol("India VIX") == "INDIA_VIX"
+    with pytest.raises(ValueError, match="file name"):
+        store_symbol("../etc")
