@@ -3,7 +3,17 @@
 from optbot.indicators import batch
 from optbot.indicators.base import Indicator
 from optbot.indicators.batch import adx, atr, bollinger, ema, historical_volatility, rsi, sma, vwap
+from optbot.indicators.levels import (
+    Level,
+    LevelKind,
+    fibonacci_extensions,
+    fibonacci_retracements,
+    nearest_levels,
+    support_resistance,
+    swing_pivots,
+)
 from optbot.indicators.moving import EMA, SMA
+from optbot.indicators.profile import MarketProfile, VolumeProfile, market_profile, volume_profile
 from optbot.indicators.session_vwap import SessionVWAP
 from optbot.indicators.volatility import BandsValue, BollingerBands, HistoricalVolatility
 from optbot.indicators.wilder import ADX, ATR, RSI, ADXValue
@@ -19,14 +29,25 @@ __all__ = [
     "BollingerBands",
     "HistoricalVolatility",
     "Indicator",
+    "Level",
+    "LevelKind",
+    "MarketProfile",
     "SessionVWAP",
+    "VolumeProfile",
     "adx",
     "atr",
     "batch",
     "bollinger",
     "ema",
+    "fibonacci_extensions",
+    "fibonacci_retracements",
     "historical_volatility",
+    "market_profile",
+    "nearest_levels",
     "rsi",
     "sma",
+    "support_resistance",
+    "swing_pivots",
+    "volume_profile",
     "vwap",
 ]
