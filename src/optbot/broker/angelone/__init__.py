@@ -1,0 +1,54 @@
+"""The production Angel One SmartAPI client behind `optbot.broker.base.Broker` (reference: smartapi.md)."""
+
+from __future__ import annotations
+
+from optbot.broker.angelone.auth import AuthService, AuthState, SessionStatus, totp_code
+from optbot.broker.angelone.broker import AngelOneBroker
+from optbot.broker.angelone.feed import (
+    MarketFeed,
+    Subscription,
+    SubscriptionLimitExceeded,
+    SubscriptionManager,
+)
+from optbot.broker.angelone.feed_codec import FeedDecodeError, FeedDecoder, FeedPacket, decode_packet
+from optbot.broker.angelone.ipcheck import static_ip_warning, warn_if_ip_mismatch
+from optbot.broker.angelone.mapping import InvalidOrderRequest, OptionGreek, Profile, ScripMatch
+from optbot.broker.angelone.order_socket import OrderUpdateSocket, parse_order_message
+from optbot.broker.angelone.ratelimit import Priority, RateLimiter
+from optbot.broker.angelone.rest import AngelOneRestClient
+from optbot.broker.angelone.secrets import SecretStore
+from optbot.broker.angelone.session import SessionTokens
+from optbot.broker.angelone.status_map import map_broker_status, map_order_row_status
+from optbot.broker.angelone.wsbase import FeedCredentials
+
+__all__ = [
+    "AngelOneBroker",
+    "AngelOneRestClient",
+    "AuthService",
+    "AuthState",
+    "FeedCredentials",
+    "FeedDecodeError",
+    "FeedDecoder",
+    "FeedPacket",
+    "InvalidOrderRequest",
+    "MarketFeed",
+    "OptionGreek",
+    "OrderUpdateSocket",
+    "Priority",
+    "Profile",
+    "RateLimiter",
+    "ScripMatch",
+    "SecretStore",
+    "SessionStatus",
+    "SessionTokens",
+    "Subscription",
+    "SubscriptionLimitExceeded",
+    "SubscriptionManager",
+    "decode_packet",
+    "map_broker_status",
+    "map_order_row_status",
+    "parse_order_message",
+    "static_ip_warning",
+    "totp_code",
+    "warn_if_ip_mismatch",
+]

@@ -1,0 +1,53 @@
+"""Wiring for the live Angel One stack from settings (used by the CLI and the lifecycle)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from optbot.broker.angelone.auth import AuthService, CloseTimeProvider
+from optbot.broker.angelone.broker import AngelOneBroker
+from optbot.broker.angelone.rest import AngelOneRestClient
+from optbot.broker.angelone.secrets import SecretStore, choose_backend
+from optbot.broker.angelone.wsbase import FeedCredentials
+from optbot.broker.errors import TokenExpired
+from optbot.config.settings import Settings
+from optbot.core.clock import Clock
+
+
+@dataclass
+class AngelOneStack:
+    secrets: SecretStore
+    rest: AngelOneRestClient
+    broker: AngelOneBroker
+    auth: AuthService
+
+    def credentials(self) -> FeedCredentials:
+        """For MarketFeed / OrderUpdateSocket: the current session's socket credentials."""
+        tokens = self.auth.tokens
+        if tokens is None:
+            raise TokenExpired("no broker session: log in first")
+        return FeedCredentials(tokens.client_code, self.rest.api_key, tokens.jwt_token, tokens.feed_token)
+
+    async def aclose(self) -> None:
+        await self.rest.aclose()
+
+
+def open_secret_store(settings: Settings, prompt_password: Callable[[], str] | None = None) -> SecretStore:
+    broker = settings.broker
+    backend = choose_backend(
+        broker.keyring_backend, settings.paths.resolve(broker.keyring_file), prompt_password=prompt_password
+    )
+    return SecretStore(backend, broker.keyring_service)
+
+
+def build_stack(
+    settings: Settings,
+    clock: Clock,
+    secrets: SecretStore,
+    close_time_provider: CloseTimeProvider | None = None,
+) -> AngelOneStack:
+    rest = AngelOneRestClient(settings.broker, clock, secrets.get("api_key") or "")
+    broker = AngelOneBroker(rest, clock, settings.broker)
+    auth = AuthService(settings.broker, secrets, clock, rest, close_time_provider)
+    return AngelOneStack(secrets, rest, broker, auth)

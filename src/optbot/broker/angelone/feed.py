@@ -1,0 +1,543 @@
+"""SmartAPI WebSocket V2 market-data client (reference §5).
+
+Why it is built this way: the feed is the engine's eyes, and its failure modes are silent. So every
+connection sends a text `ping` every 10 s, a watchdog reconnects when no data frame has arrived for
+`feed_stale_seconds` during market hours (while a REST quote poller keeps prices flowing, marked
+`source="rest_fallback"`), reconnects use jittered exponential backoff and never give up, and every
+reconnect re-sends the full subscription set. Bad frames are counted and skipped, never raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+
+from optbot.broker.angelone.feed_codec import (
+    EXCHANGE_FEED_TYPES,
+    FEED_EXCHANGES,
+    MODE_LTP,
+    MODE_QUOTE,
+    MODE_SNAP_QUOTE,
+    FeedDecoder,
+)
+from optbot.broker.angelone.wsbase import (
+    Backoff,
+    ClientConnection,
+    CredentialsProvider,
+    handshake_headers,
+    open_socket,
+)
+from optbot.broker.models import Quote
+from optbot.config.sections.broker import BrokerSettings
+from optbot.core.bus import EventBus
+from optbot.core.clock import Clock
+from optbot.core.enums import Exchange
+from optbot.core.events import FeedHealth, Tick
+
+log = logging.getLogger("optbot.broker.angelone.feed")
+
+TickCallback = Callable[[Tick], None]
+HealthCallback = Callable[[FeedHealth], None]
+QuoteFallback = Callable[[dict[Exchange, Sequence[str]]], Awaitable[list[Quote]]]
+MarketHours = Callable[[datetime], bool]
+AuthErrorCallback = Callable[[str], None]
+
+
+class SubscriptionLimitExceeded(ValueError):
+    """More (token, mode) pairs than `max_ws_connections * max_tokens_per_connection` allow."""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Subscription:
+    exchange_type: int
+    token: str
+    mode: int
+
+
+class SubscriptionManager:
+    """Places each (token, mode) pair on one connection, de-duplicated, within the per-socket cap."""
+
+    def __init__(self, max_connections: int, max_per_connection: int) -> None:
+        self.max_connections = max_connections
+        self.max_per_connection = max_per_connection
+        self._by_connection: list[dict[Subscription, None]] = [{} for _ in range(max_connections)]
+        self._where: dict[Subscription, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def connection_of(self, subscription: Subscription) -> int | None:
+        return self._where.get(subscription)
+
+    def for_connection(self, index: int) -> list[Subscription]:
+        return list(self._by_connection[index])
+
+    def active_connections(self) -> list[int]:
+        return [index for index, subs in enumerate(self._by_connection) if subs]
+
+    def all(self) -> list[Subscription]:
+        return list(self._where)
+
+    def add(self, subscriptions: Iterable[Subscription]) -> dict[int, list[Subscription]]:
+        """Returns what is new, per connection. All-or-nothing when the limits would be exceeded."""
+        new = [s for s in dict.fromkeys(subscriptions) if s not in self._where]
+        free = sum(self.max_per_connection - len(subs) for subs in self._by_connection)
+        if len(new) > free:
+            raise SubscriptionLimitExceeded(
+                f"cannot subscribe {len(new)} more (token, mode) pairs: {len(self._where)} in use, limit "
+                f"{self.max_connections} connections x {self.max_per_connection} (reference §5)"
+            )
+        placed: dict[int, list[Subscription]] = {}
+        for subscription in new:
+            index = next(
+                i for i, subs in enumerate(self._by_connection) if len(subs) < self.max_per_connection
+            )
+            self._by_connection[index][subscription] = None
+            self._where[subscription] = index
+            placed.setdefault(index, []).append(subscription)
+        return placed
+
+    def remove(self, subscriptions: Iterable[Subscription]) -> dict[int, list[Subscription]]:
+        removed: dict[int, list[Subscription]] = {}
+        for subscription in dict.fromkeys(subscriptions):
+            index = self._where.pop(subscription, None)
+            if index is None:
+                continue
+            del self._by_connection[index][subscription]
+            removed.setdefault(index, []).append(subscription)
+        return removed
+
+
+def subscription_messages(
+    subscriptions: Sequence[Subscription], action: int, batch_size: int, correlation_id: str = "optbot"
+) -> list[str]:
+    """Reference §5 JSON, grouped by mode and exchange type, at most `batch_size` tokens each."""
+    grouped: dict[int, dict[int, list[str]]] = {}
+    for subscription in sorted(subscriptions):
+        grouped.setdefault(subscription.mode, {}).setdefault(subscription.exchange_type, []).append(
+            subscription.token
+        )
+    messages: list[str] = []
+    for mode, by_exchange in sorted(grouped.items()):
+        pending: list[tuple[int, str]] = [
+            (exchange_type, token)
+            for exchange_type, tokens in sorted(by_exchange.items())
+            for token in tokens
+        ]
+        for start in range(0, len(pending), batch_size):
+            token_list: dict[int, list[str]] = {}
+            for exchange_type, token in pending[start : start + batch_size]:
+                token_list.setdefault(exchange_type, []).append(token)
+            payload = {
+                "correlationID": correlation_id[:10],
+                "action": action,
+                "params": {
+                    "mode": mode,
+                    "tokenList": [
+                        {"exchangeType": exchange_type, "tokens": tokens}
+                        for exchange_type, tokens in token_list.items()
+                    ],
+                },
+            }
+            messages.append(orjson.dumps(payload).decode())
+    return messages
+
+
+@dataclass
+class FeedStats:
+    frames: int = 0
+    ticks: int = 0
+    reconnects: int = 0
+    stale_reconnects: int = 0
+    fallback_ticks: int = 0
+    pongs: int = 0
+    auth_failures: int = 0
+    errors: Counter[str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.errors is None:
+            self.errors = Counter()
+
+
+class _Connection:
+    """One socket: connect, resubscribe, read, heartbeat, watchdog; reconnect forever."""
+
+    def __init__(self, feed: MarketFeed, index: int) -> None:
+        self.feed = feed
+        self.index = index
+        self.socket: ClientConnection | None = None
+        self.last_data_at: float = feed.clock.monotonic()
+        self.last_message_at: float = feed.clock.monotonic()
+        self.connected = False
+        self.stale = False
+        self.task: asyncio.Task[None] | None = None
+        self.backoff = Backoff(
+            feed.settings.reconnect_initial_delay_seconds, feed.settings.reconnect_max_delay_seconds, feed.rng
+        )
+
+    async def run(self) -> None:
+        feed = self.feed
+        first = True
+        while feed.running:
+            if not first:
+                silent = feed.clock.monotonic() - self.last_data_at
+                if silent > feed.settings.feed_stale_seconds and feed.in_market_hours():
+                    # Still down during market hours: keep prices flowing over REST meanwhile.
+                    self.stale = True
+                    feed.start_fallback()
+                delay = self.backoff.next_delay()
+                log.info("feed connection %d: reconnecting in %.2fs", self.index, delay)
+                await feed.clock.sleep(delay)
+                if not feed.running:
+                    return
+                feed.stats.reconnects += 1
+            first = False
+            try:
+                await self._session()
+            except InvalidStatus as exc:
+                message = (
+                    exc.response.headers.get("x-error-message", "") or f"HTTP {exc.response.status_code}"
+                )
+                feed.stats.auth_failures += 1
+                feed.count_error(f"handshake_{exc.response.status_code}")
+                log.error("feed connection %d refused: %s", self.index, message)
+                if feed.on_auth_error is not None:
+                    feed.on_auth_error(message)
+            except (OSError, TimeoutError, WebSocketException) as exc:
+                feed.count_error(type(exc).__name__)
+                log.warning("feed connection %d lost: %s", self.index, type(exc).__name__)
+            finally:
+                if self.connected:
+                    self.connected = False
+                    feed.publish_health(self, "disconnected")
+                self.socket = None
+
+    async def _session(self) -> None:
+        feed = self.feed
+        headers = handshake_headers(feed.credentials())
+        async with open_socket(
+            feed.url,
+            headers,
+            feed.settings.ws_open_timeout_seconds,
+            "broker.market_ws_url",
+            ping_interval=feed.settings.heartbeat_interval_seconds,
+            ping_timeout=feed.settings.heartbeat_timeout_seconds,
+            max_size=2**20,
+        ) as socket:
+            self.socket = socket
+            self.connected = True
+            now = feed.clock.monotonic()
+            self.last_data_at = now
+            self.last_message_at = now
+            self.backoff.reset()
+            subscriptions = feed.manager.for_connection(self.index)
+            for message in subscription_messages(subscriptions, 1, feed.settings.subscribe_batch_size):
+                await socket.send(message)
+            feed.publish_health(self, f"connected, {len(subscriptions)} subscriptions")
+            helpers = [
+                asyncio.create_task(self._heartbeat(socket)),
+                asyncio.create_task(self._watchdog(socket)),
+            ]
+            try:
+                async for incoming in socket:
+                    self._on_message(incoming)
+            finally:
+                for helper in helpers:
+                    helper.cancel()
+                await asyncio.gather(*helpers, return_exceptions=True)
+
+    def _on_message(self, message: str | bytes) -> None:
+        feed = self.feed
+        now = feed.clock.monotonic()
+        self.last_message_at = now
+        if isinstance(message, bytes):
+            self.last_data_at = now
+            if self.stale:
+                self.stale = False
+                feed.publish_health(self, "feed fresh again")
+            feed.on_frame(message)
+            return
+        text = message.strip()
+        if text == "pong":
+            feed.stats.pongs += 1
+            return
+        try:
+            body = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            feed.count_error("unknown_text")
+            log.warning("feed: unexpected text message (%d chars)", len(text))
+            return
+        code = str(body.get("errorCode", "")) if isinstance(body, dict) else ""
+        if code in ("E1001", "E1002"):
+            feed.count_error(code)
+            log.error("feed: server error %s: %s", code, body.get("errorMessage", ""))
+        else:
+            feed.count_error("unknown_text")
+            log.warning("feed: unexpected JSON message %s", text[:200])
+
+    async def _heartbeat(self, socket: ClientConnection) -> None:
+        interval = self.feed.settings.heartbeat_interval_seconds
+        while True:
+            await self.feed.clock.sleep(interval)
+            await socket.send("ping")
+
+    async def _watchdog(self, socket: ClientConnection) -> None:
+        feed = self.feed
+        stale_after = feed.settings.feed_stale_seconds
+        check = min(1.0, stale_after / 4)
+        while True:
+            await feed.clock.sleep(check)
+            now = feed.clock.monotonic()
+            if now - self.last_message_at > feed.settings.heartbeat_timeout_seconds:
+                feed.count_error("heartbeat_timeout")
+                log.warning(
+                    "feed connection %d: nothing received for %.1fs", self.index, now - self.last_message_at
+                )
+                await socket.close()
+                return
+            silent = now - self.last_data_at
+            if silent > stale_after and feed.in_market_hours():
+                self.stale = True
+                feed.stats.stale_reconnects += 1
+                feed.publish_health(self, f"stale: no data frame for {silent:.1f}s; reconnecting")
+                feed.start_fallback()
+                await socket.close()
+                return
+
+
+class MarketFeed:
+    """Subscribe with `subscribe(...)`; Ticks go to `on_tick` and/or `bus.publish_nowait`."""
+
+    def __init__(
+        self,
+        settings: BrokerSettings,
+        clock: Clock,
+        credentials: CredentialsProvider,
+        *,
+        on_tick: TickCallback | None = None,
+        bus: EventBus | None = None,
+        on_health: HealthCallback | None = None,
+        quote_fallback: QuoteFallback | None = None,
+        market_hours: MarketHours | None = None,
+        on_auth_error: AuthErrorCallback | None = None,
+        url: str | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.credentials = credentials
+        self.url = url or settings.market_ws_url
+        self.on_tick = on_tick
+        self.bus = bus
+        self.on_health = on_health
+        self.quote_fallback = quote_fallback
+        self.market_hours = market_hours
+        self.on_auth_error = on_auth_error
+        self.rng = rng or random.Random()
+        self.manager = SubscriptionManager(settings.max_ws_connections, settings.max_tokens_per_connection)
+        self.decoder = FeedDecoder()
+        self.stats = FeedStats()
+        self.running = False
+        self._connections: dict[int, _Connection] = {}
+        self._fallback_task: asyncio.Task[None] | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.running = True
+        for index in self.manager.active_connections():
+            self._ensure_connection(index)
+
+    async def stop(self) -> None:
+        self.running = False
+        tasks = [c.task for c in self._connections.values() if c.task is not None]
+        for connection in self._connections.values():
+            if connection.socket is not None:
+                with contextlib.suppress(Exception):
+                    await connection.socket.close()
+        if self._fallback_task is not None:
+            tasks.append(self._fallback_task)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._connections.clear()
+        self._fallback_task = None
+
+    def _ensure_connection(self, index: int) -> _Connection:
+        connection = self._connections.get(index)
+        if connection is None:
+            connection = _Connection(self, index)
+            self._connections[index] = connection
+        if self.running and (connection.task is None or connection.task.done()):
+            connection.task = asyncio.create_task(connection.run(), name=f"market-feed-{index}")
+        return connection
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._connections) and all(c.connected for c in self._connections.values())
+
+    # -- subscriptions ----------------------------------------------------------------------------
+
+    def set_symbol(self, token: str, symbol: str) -> None:
+        self.decoder.symbols[token] = symbol
+
+    @staticmethod
+    def _subscriptions(items: Iterable[tuple[Exchange | int, str]], mode: int) -> list[Subscription]:
+        if mode not in (MODE_LTP, MODE_QUOTE, MODE_SNAP_QUOTE):
+            raise ValueError(f"feed mode must be 1 (LTP), 2 (QUOTE) or 3 (SNAP_QUOTE), got {mode}")
+        result = []
+        for exchange, token in items:
+            if isinstance(exchange, Exchange):
+                exchange_type = EXCHANGE_FEED_TYPES[exchange]
+            else:
+                exchange_type = int(exchange)
+                if exchange_type not in FEED_EXCHANGES:
+                    raise ValueError(f"unknown feed exchange type {exchange}")
+            token_text = str(token).strip()
+            if not token_text or len(token_text) > 25:
+                raise ValueError(f"bad feed token {token!r}")
+            result.append(Subscription(exchange_type, token_text, mode))
+        return result
+
+    async def subscribe(self, items: Iterable[tuple[Exchange | int, str]], mode: int = MODE_QUOTE) -> int:
+        """Add subscriptions (duplicates ignored); returns how many were new."""
+        placed = self.manager.add(self._subscriptions(items, mode))
+        for index, subscriptions in placed.items():
+            connection = self._connections.get(index)
+            if connection is not None and connection.socket is not None and connection.connected:
+                await self._send(connection, subscription_messages(subscriptions, 1, self._batch))
+            elif self.running:
+                self._ensure_connection(index)
+        return sum(len(subs) for subs in placed.values())
+
+    async def unsubscribe(self, items: Iterable[tuple[Exchange | int, str]], mode: int = MODE_QUOTE) -> int:
+        removed = self.manager.remove(self._subscriptions(items, mode))
+        for index, subscriptions in removed.items():
+            connection = self._connections.get(index)
+            if connection is not None and connection.socket is not None and connection.connected:
+                await self._send(connection, subscription_messages(subscriptions, 0, self._batch))
+        return sum(len(subs) for subs in removed.values())
+
+    @property
+    def _batch(self) -> int:
+        return self.settings.subscribe_batch_size
+
+    async def _send(self, connection: _Connection, messages: list[str]) -> None:
+        socket = connection.socket
+        if socket is None:
+            return
+        try:
+            for message in messages:
+                await socket.send(message)
+        except ConnectionClosed:
+            # The reconnect resubscribes everything from the manager, so nothing is lost.
+            self.count_error("send_on_closed")
+
+    # -- inbound ----------------------------------------------------------------------------------
+
+    def count_error(self, reason: str) -> None:
+        assert self.stats.errors is not None
+        self.stats.errors[reason] += 1
+
+    def on_frame(self, frame: bytes) -> None:
+        self.stats.frames += 1
+        tick = self.decoder.try_tick(frame, self.clock.now_utc())
+        if tick is None:
+            return
+        self.stats.ticks += 1
+        self._emit(tick)
+
+    def _emit(self, tick: Tick) -> None:
+        if self.on_tick is not None:
+            try:
+                self.on_tick(tick)
+            except Exception:
+                self.count_error("tick_callback")
+                log.exception("feed: tick callback failed")
+        if self.bus is not None:
+            self.bus.publish_nowait(tick)
+
+    def in_market_hours(self) -> bool:
+        now = self.clock.now_utc()
+        if self.market_hours is not None:
+            return self.market_hours(now)
+        local = self.clock.now_ist()
+        if local.weekday() >= 5:
+            return False
+        return self.settings.market_open_time_ist <= local.time() < self.settings.market_close_time_ist
+
+    def publish_health(self, connection: _Connection, detail: str) -> None:
+        stale = self.clock.monotonic() - connection.last_data_at
+        event = FeedHealth(
+            self.clock.now_utc(),
+            connected=connection.connected,
+            stale_seconds=round(stale, 3),
+            reconnects=self.stats.reconnects,
+            detail=f"connection {connection.index}: {detail}",
+        )
+        if self.on_health is not None:
+            self.on_health(event)
+        if self.bus is not None:
+            self.bus.publish_nowait(event)
+
+    # -- REST fallback ----------------------------------------------------------------------------
+
+    def _any_stale(self) -> bool:
+        now = self.clock.monotonic()
+        limit = self.settings.feed_stale_seconds
+        return any(c.stale or now - c.last_data_at > limit for c in self._connections.values())
+
+    def start_fallback(self) -> None:
+        if self.quote_fallback is None or not self.running:
+            return
+        if self._fallback_task is None or self._fallback_task.done():
+            self._fallback_task = asyncio.create_task(self._fallback_loop(), name="market-feed-rest-fallback")
+
+    async def _fallback_loop(self) -> None:
+        """Poll REST quotes for every subscribed token while any connection is stale."""
+        assert self.quote_fallback is not None
+        log.warning("feed stale: publishing REST quotes (source=rest_fallback) until frames resume")
+        while self.running and self._any_stale() and self.in_market_hours():
+            tokens: dict[Exchange, list[str]] = {}
+            for subscription in self.manager.all():
+                exchange = FEED_EXCHANGES[subscription.exchange_type]
+                bucket = tokens.setdefault(exchange, [])
+                if subscription.token not in bucket:
+                    bucket.append(subscription.token)
+            if tokens:
+                try:
+                    quotes = await self.quote_fallback(dict(tokens.items()))
+                except Exception as exc:
+                    self.count_error(f"fallback_{type(exc).__name__}")
+                    log.warning("REST quote fallback failed: %s", type(exc).__name__)
+                    quotes = []
+                now = self.clock.now_utc()
+                for quote in quotes:
+                    self.stats.fallback_ticks += 1
+                    self._emit(
+                        Tick(
+                            now,
+                            quote.token,
+                            quote.exchange,
+                            self.decoder.symbols.get(quote.token, quote.symbol or quote.token),
+                            quote.ltp,
+                            quote.exchange_time,
+                            quote.best_bid,
+                            quote.best_ask,
+                            quote.volume,
+                            None,
+                            quote.open_interest,
+                            "rest_fallback",
+                        )
+                    )
+            await self.clock.sleep(self.settings.rest_fallback_interval_seconds)
+        log.info("feed: REST quote fallback stopped")
