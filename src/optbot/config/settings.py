@@ -13,11 +13,13 @@ from typing import Any
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from optbot.config.sections.analytics import AnalyticsSettings
 from optbot.config.sections.backtest import BacktestSettings
 from optbot.config.sections.broker import BrokerSettings
 from optbot.config.sections.dashboard import DashboardSettings
 from optbot.config.sections.data import DataSettings
 from optbot.config.sections.execution import ExecutionSettings
+from optbot.config.sections.indicators import IndicatorsSettings
 from optbot.config.sections.instruments import InstrumentsSettings
 from optbot.config.sections.logging import LoggingSettings
 from optbot.config.sections.metrics import MetricsSettings
@@ -84,6 +86,8 @@ class Settings(BaseSettings):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     backtest: BacktestSettings = Field(default_factory=BacktestSettings)
     sim: SimSettings = Field(default_factory=SimSettings)
+    indicators: IndicatorsSettings = Field(default_factory=IndicatorsSettings)
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
 
     @classmethod
     def settings_customise_sources(

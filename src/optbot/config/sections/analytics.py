@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from optbot.config.sections.base import Section
+
+
+class AnalyticsSettings(Section):
+    """Option analytics and performance metrics (spec §10.6, §11.2). Owned by optbot.analytics."""
+
+    risk_free_rate: float = Field(
+        default=0.10,
+        ge=-0.05,
+        le=0.5,
+        description=(
+            "spec §11.2 (Greeks, rho; IV vs HV): annual continuous rate for Black-Scholes. 0.10 is the rate "
+            "NSE's option chain uses for its IV column (the sample snapshot is reproduced with it)"
+        ),
+    )
+    dividend_yield: float = Field(default=0.0, ge=0.0, le=0.5, description="spec §11.2: index dividend yield")
+    days_per_year: float = Field(
+        default=365.0, gt=0, description="spec §11.2 (theta decay): calendar days per year for theta per day"
+    )
+    trading_days_per_year: int = Field(
+        default=252, gt=0, description="spec §10.6 (Sharpe) / §11.2 (HV): periods per year for daily data"
+    )
+    historical_volatility_period: int = Field(
+        default=20, ge=2, description="spec §11.2 (compare IV with HV): daily returns in the HV window"
+    )
+    iv_rich_ratio: float = Field(
+        default=1.2, ge=1.0, description="spec §11.2: IV/HV at or above this marks options RICH"
+    )
+    iv_cheap_ratio: float = Field(
+        default=0.8, gt=0, le=1.0, description="spec §11.2: IV/HV at or below this marks options CHEAP"
+    )
+    skew_strike_offset_pct: float = Field(
+        default=2.0, gt=0, description="spec §11.2 (skew analysis): OTM put/call distance for strike skew"
+    )
+    build_up_min_oi_change: float = Field(
+        default=0.0, ge=0, description="spec §11.2 (OI analysis): OI change at or below this is NEUTRAL"
+    )
+    build_up_min_price_change: float = Field(
+        default=0.0, ge=0, description="spec §11.2 (OI analysis): price change at or below this is NEUTRAL"
+    )
+    var_confidence: float = Field(
+        default=0.95, gt=0.5, lt=1.0, description="spec §10.6 (performance tracking): VaR confidence level"
+    )
+
+    @model_validator(mode="after")
+    def _ratios_ordered(self) -> AnalyticsSettings:
+        if self.iv_cheap_ratio > self.iv_rich_ratio:
+            raise ValueError("iv_cheap_ratio must not exceed iv_rich_ratio")
+        return self
