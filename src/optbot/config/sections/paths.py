@@ -10,7 +10,9 @@ from optbot.config.sections.base import Section
 class PathsSettings(Section):
     """Where optbot keeps its files (ARCHITECTURE 'Files on disk'); relative paths are under data_root."""
 
-    data_root: Path = Field(default=Path("~/.optbot"), description="Root of every file optbot writes")
+    data_root: Path = Field(
+        default=Path("~/.optbot"), validate_default=True, description="Root of every file optbot writes"
+    )
     raw_dir: Path = Path("raw")
     timeframes_dir: Path = Path("timeframes")
     instruments_dir: Path = Path("instruments")
