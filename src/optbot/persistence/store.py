@@ -268,6 +268,21 @@ class Store:
         ).fetchall()
         return [_order_from_row(row) for row in rows]
 
+    def orders_awaiting_fills(self) -> list[OrderRecord]:
+        """Orders the broker reports (partly) filled whose fills are not all recorded yet."""
+        rows = self._connection.execute(
+            "SELECT * FROM orders WHERE filled_quantity < reported_filled_quantity"
+            " OR (status = 'FILLED' AND filled_quantity < quantity) ORDER BY created_utc, ordertag"
+        ).fetchall()
+        return [_order_from_row(row) for row in rows]
+
+    def count_events(self, ordertag: str, source: str) -> int:
+        row = self._connection.execute(
+            "SELECT COUNT(*) FROM order_events WHERE ordertag = ? AND source = ? AND accepted = 1",
+            (ordertag, source),
+        ).fetchone()
+        return int(row[0])
+
     def all_orders(self) -> list[OrderRecord]:
         rows = self._connection.execute("SELECT * FROM orders ORDER BY created_utc, ordertag").fetchall()
         return [_order_from_row(row) for row in rows]

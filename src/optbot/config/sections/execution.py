@@ -1,8 +1,20 @@
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
 from pydantic import Field
 
 from optbot.config.sections.base import Section
+from optbot.core.enums import OrderType, ProductType
+
+
+def _default_order_types() -> list[OrderType]:
+    return [OrderType.LIMIT, OrderType.STOPLOSS_LIMIT]
+
+
+def _default_option_products() -> list[ProductType]:
+    return [ProductType.INTRADAY, ProductType.CARRYFORWARD]
 
 
 class ExecutionSettings(Section):
@@ -15,3 +27,60 @@ class ExecutionSettings(Section):
     max_retries: int = Field(default=3, ge=0, le=10, description="spec §6.2: at most 3")
     max_slippage_pct: float = Field(default=2.0, gt=0, description="spec §13.2: slippage fence")
     allow_market_orders: bool = False
+    # --- intents and idempotency (§6.2, §13.2)
+    duplicate_intent_window_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="spec §6.2 duplicate prevention: an identical intent (same content hash) within this "
+        "window is treated as a repeat and not sent again",
+    )
+    unresolved_not_found_grace_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="spec §6.2/§13.6: an unresolved order absent from the order book this long after the "
+        "send is settled REJECTED (it never reached the broker); it is never re-sent",
+    )
+    poll_interval_seconds: float = Field(
+        default=1.0, gt=0, description="spec §6.3: order details / order book polling while orders are open"
+    )
+    # --- throttling (reference §7: order APIs 9/s cumulative, 500/min, 1000/h)
+    order_rate_per_second: int = Field(default=9, ge=1, description="reference §7: order APIs 9/s cumulative")
+    order_rate_per_minute: int = Field(default=500, ge=1, description="reference §7: order APIs 500/min")
+    order_rate_per_hour: int = Field(default=1000, ge=1, description="reference §7: order APIs 1000/h")
+    # --- pre-send validation (§13.1, §13.2)
+    allowed_order_types: list[OrderType] = Field(
+        default_factory=_default_order_types,
+        description="spec §13.1 allowed order types; MARKET also needs allow_market_orders",
+    )
+    allowed_option_products: list[ProductType] = Field(
+        default_factory=_default_option_products,
+        description="spec §13.1: options trade INTRADAY (MIS) or CARRYFORWARD (NRML)",
+    )
+    stop_limit_buffer_pct: float = Field(
+        default=2.0,
+        gt=0,
+        description="spec §13.2: SL-M is emulated as SL-limit with the limit this far beyond the trigger",
+    )
+    reprice_policy: Literal["cancel", "reprice"] = Field(
+        default="cancel",
+        description="spec §6.2: on pending timeout cancel, or re-price once to the current quote",
+    )
+    max_reprices: int = Field(default=1, ge=0, le=5, description="re-price attempts before cancelling")
+    # --- charges (§11.1, §13.3)
+    charges_rate_card_file: Path | None = Field(
+        default=None, description="spec §11.1: dated rate card JSON; None uses the bundled Angel One card"
+    )
+    charges_rounding: Literal["exact", "paisa"] = Field(
+        default="paisa",
+        description="spec §13.3: round each charge component to the paisa like a contract note",
+    )
+    # --- reconciliation (§13.3)
+    reconcile_interval_seconds: float = Field(
+        default=300.0, gt=0, description="spec §13.3: periodic reconciliation during the session"
+    )
+    reconcile_funds_variance_rupees: float = Field(
+        default=1.0, ge=0, description="spec §13.3: funds variance above this raises an alert"
+    )
+    reconcile_pnl_variance_rupees: float = Field(
+        default=1.0, ge=0, description="spec §13.3 P&L parity: realised P&L variance above this alerts"
+    )

@@ -1,0 +1,1 @@
+"""Order management: intents, the order state machine, validation, throttling, reconciliation."""

@@ -1,0 +1,843 @@
+"""The order manager: idempotent intents, the order state machine, verification and auto-cancel.
+
+Invariants (issue 7): every order is in the store (PENDING_SUBMIT) before the broker is called;
+an outcome that might have reached the broker is UNRESOLVED and is settled only by reading the
+broker (order-update socket, details/{uid}, order book by ordertag), never by sending again;
+positions move only on fills carrying fill ids, each applied once, atomically with the position.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from datetime import date, datetime, timedelta
+
+from optbot.broker.angelone.status_map import UnknownBrokerStatus, map_order_row_status
+from optbot.broker.base import Broker
+from optbot.broker.errors import (
+    BrokerError,
+    BrokerRejected,
+    RateLimited,
+    TokenExpired,
+    TransientError,
+    UnresolvedOrder,
+)
+from optbot.broker.models import BrokerOrder, BrokerTrade, ModifyRequest, OrderRequest, Quote
+from optbot.config.settings import Settings
+from optbot.core.bus import EventBus
+from optbot.core.clock import Clock
+from optbot.core.enums import AlertPriority, Exchange, OrderStatus, OrderType, Variety
+from optbot.core.events import Alert, Event, Fill, OrderIntent, OrderUpdate
+from optbot.core.ids import ordertag_for
+from optbot.core.instrument import Instrument
+from optbot.core.timeutil import ist_date
+from optbot.execution.charges import RateCard, option_charges
+from optbot.execution.state_machine import is_legal, is_stale
+from optbot.execution.throttle import OrderThrottle, ThrottlePriority
+from optbot.execution.validation import OrderValidationError, plan_order, round_to_tick
+from optbot.persistence.records import FillRecord, IntentRecord, OrderEventRecord, OrderRecord
+from optbot.persistence.store import Store
+from optbot.portfolio.portfolio import Portfolio
+
+log = logging.getLogger("optbot.execution")
+
+InstrumentLookup = Callable[[Exchange, str], Instrument | None]
+#: The session close (aware datetime) for an IST trading date, from optbot.calendar; None = no session.
+SessionCloseLookup = Callable[[date], datetime | None]
+
+WORKING_STATES = frozenset({OrderStatus.SUBMITTED, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED})
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    intent_id: str
+    accepted: bool
+    duplicate: bool
+    ordertags: tuple[str, ...]
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryReport:
+    in_flight: int
+    adopted: int
+    settled_not_found: int
+    still_unresolved: int
+    fills_applied: int
+
+
+def intent_content_hash(intent: OrderIntent) -> str:
+    """What makes two intents 'the same order' regardless of id or timestamp."""
+    content = {
+        "strategy": intent.strategy,
+        "exchange": intent.exchange.value,
+        "token": intent.token,
+        "side": intent.side.value,
+        "quantity": intent.quantity,
+        "purpose": intent.purpose.value,
+        "order_type": intent.order_type.value,
+        "product": intent.product.value,
+        "limit_price": intent.limit_price,
+        "trigger_price": intent.trigger_price,
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+class OrderManager:
+    def __init__(
+        self,
+        broker: Broker,
+        store: Store,
+        clock: Clock,
+        settings: Settings,
+        instruments_lookup: InstrumentLookup,
+        *,
+        bus: EventBus | None = None,
+        portfolio: Portfolio | None = None,
+        rate_card: RateCard | None = None,
+        session_close: SessionCloseLookup | None = None,
+    ) -> None:
+        self._broker = broker
+        self._store = store
+        self._clock = clock
+        self._settings = settings.execution
+        self._cancel_before_close = timedelta(minutes=settings.session.cancel_pending_before_close_minutes)
+        self._instruments = instruments_lookup
+        self._bus = bus
+        self._portfolio = portfolio or Portfolio(store, clock, bus)
+        self._rate_card = rate_card or RateCard.load(self._settings.charges_rate_card_file)
+        self._session_close = session_close
+        self._throttle = OrderThrottle(
+            clock,
+            self._settings.order_rate_per_second,
+            self._settings.order_rate_per_minute,
+            self._settings.order_rate_per_hour,
+        )
+        self._sending: set[str] = set()
+        self._fills_due = False
+        self._latest_vix: float | None = None
+        self._vix_at_submit: dict[str, float] = {}
+        self._underlying_prices: dict[str, float] = {}
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def portfolio(self) -> Portfolio:
+        return self._portfolio
+
+    # =============================================================== submit
+    async def submit(self, intent: OrderIntent, quote: Quote | None = None) -> SubmitResult:
+        """Validate, persist and send an intent. A repeated intent is recognised and not sent again."""
+        existing = self._store.find_intent(intent.intent_id)
+        if existing is not None:
+            tags = tuple(order.ordertag for order in self._store.orders_for_intent(intent.intent_id))
+            log.info("intent %s already known (status %s): not sent again", intent.intent_id, existing.status)
+            return SubmitResult(
+                intent.intent_id, existing.status == "ACCEPTED", True, tags, ("repeat intent id",)
+            )
+        content_hash = intent_content_hash(intent)
+        now = self._clock.now_utc()
+        window = self._settings.duplicate_intent_window_seconds
+        if window > 0:
+            twin = self._store.find_intent_by_hash(content_hash, now - timedelta(seconds=window))
+            if twin is not None:
+                reason = f"identical to intent {twin.intent_id} within {window:g} s"
+                self._store.insert_intent(self._intent_record(intent, content_hash, "DUPLICATE", reason), [])
+                tags = tuple(order.ordertag for order in self._store.orders_for_intent(twin.intent_id))
+                return SubmitResult(intent.intent_id, False, True, tags, (reason,))
+        instrument = self._instruments(intent.exchange, intent.token)
+        if quote is None and instrument is not None:
+            quote = await self._fetch_quote(intent)
+        try:
+            plan = plan_order(intent, instrument, quote, self._settings)
+        except OrderValidationError as exc:
+            record = self._intent_record(intent, content_hash, "REJECTED", str(exc))
+            self._store.insert_intent(record, [])
+            await self._alert(
+                AlertPriority.IMPORTANT,
+                "Order intent rejected before sending",
+                f"{intent.symbol} {intent.side.value} {intent.quantity}: {exc}",
+                dedupe_key=f"intent-rejected:{intent.intent_id}",
+            )
+            return SubmitResult(intent.intent_id, False, False, (), tuple(exc.reasons))
+        orders = [
+            OrderRecord(
+                ordertag=ordertag_for(intent.intent_id, index),
+                intent_id=intent.intent_id,
+                child_index=index,
+                exchange=intent.exchange,
+                token=intent.token,
+                symbol=intent.symbol,
+                side=intent.side,
+                quantity=quantity,
+                order_type=plan.order_type,
+                product=plan.product,
+                variety=Variety.STOPLOSS if plan.trigger_price > 0 else Variety.NORMAL,
+                price=plan.price,
+                trigger_price=plan.trigger_price,
+                purpose=intent.purpose,
+                status=OrderStatus.PENDING_SUBMIT,
+                created_utc=now,
+                updated_utc=now,
+                underlying=intent.underlying,
+                reference_price=intent.underlying_reference_price,
+            )
+            for index, quantity in enumerate(plan.child_quantities)
+        ]
+        reason = "; ".join(plan.notes)
+        self._store.insert_intent(self._intent_record(intent, content_hash, "ACCEPTED", reason), orders)
+        for order in orders:
+            if self._latest_vix is not None:
+                self._vix_at_submit[order.ordertag] = self._latest_vix
+            await self._send(order)
+        return SubmitResult(intent.intent_id, True, False, tuple(order.ordertag for order in orders))
+
+    def _intent_record(
+        self, intent: OrderIntent, content_hash: str, status: str, reason: str
+    ) -> IntentRecord:
+        return IntentRecord(
+            intent_id=intent.intent_id,
+            content_hash=content_hash,
+            strategy=intent.strategy,
+            exchange=intent.exchange,
+            token=intent.token,
+            symbol=intent.symbol,
+            side=intent.side,
+            quantity=intent.quantity,
+            purpose=intent.purpose,
+            order_type=intent.order_type,
+            product=intent.product,
+            limit_price=intent.limit_price,
+            trigger_price=intent.trigger_price,
+            created_utc=self._clock.now_utc(),
+            status=status,
+            reason=reason,
+            underlying=intent.underlying,
+            underlying_reference_price=intent.underlying_reference_price,
+            trace_id=intent.trace_id,
+        )
+
+    async def _fetch_quote(self, intent: OrderIntent) -> Quote | None:
+        try:
+            quotes = await self._broker.quotes("FULL", {intent.exchange: [intent.token]})
+        except BrokerError as exc:
+            log.warning("quote for %s unavailable: %s", intent.symbol, type(exc).__name__)
+            return None
+        return next((quote for quote in quotes if quote.token == intent.token), None)
+
+    async def _send(self, order: OrderRecord) -> None:
+        priority = ThrottlePriority.EXIT if order.purpose.reduces_risk else ThrottlePriority.ENTRY
+        request = OrderRequest(
+            exchange=order.exchange,
+            token=order.token,
+            symbol=order.symbol,
+            side=order.side,
+            quantity=order.quantity,
+            order_type=order.order_type,
+            product=order.product,
+            ordertag=order.ordertag,
+            price=order.price,
+            trigger_price=order.trigger_price,
+            variety=order.variety,
+        )
+        backoff = self._settings.retry_backoff_seconds or [1.0]
+        attempt = 0
+        self._sending.add(order.ordertag)
+        try:
+            while True:
+                await self._throttle.acquire(priority)
+                try:
+                    result = await self._broker.place_order(request)
+                except BrokerRejected as exc:
+                    await self._transition(
+                        order.ordertag, OrderStatus.REJECTED, "place", f"{exc.code}: {exc.message}"
+                    )
+                    await self._alert(
+                        AlertPriority.IMPORTANT,
+                        "Order rejected by the broker",
+                        f"{order.symbol} {order.side.value} {order.quantity}: {exc.code} {exc.message}",
+                        dedupe_key=f"reject:{order.ordertag}",
+                    )
+                    return
+                except (TransientError, RateLimited) as exc:
+                    if attempt >= self._settings.max_retries:
+                        detail = f"not sent after {attempt} retries: {type(exc).__name__}"
+                        await self._transition(order.ordertag, OrderStatus.REJECTED, "place", detail)
+                        await self._alert(
+                            AlertPriority.IMPORTANT, "Order could not be sent", f"{order.symbol}: {detail}"
+                        )
+                        return
+                    delay = backoff[min(attempt, len(backoff) - 1)]
+                    attempt += 1
+                    self._note(
+                        order.ordertag,
+                        "retry",
+                        f"attempt {attempt} in {delay:g} s after {type(exc).__name__}",
+                    )
+                    await self._clock.sleep(delay)
+                    continue
+                except TokenExpired:
+                    await self._transition(
+                        order.ordertag,
+                        OrderStatus.REJECTED,
+                        "place",
+                        "session expired; order was not accepted",
+                    )
+                    await self._alert(
+                        AlertPriority.CRITICAL,
+                        "Broker session expired",
+                        "An order was refused because the session expired.",
+                        action_required="log in again (optbot auth login)",
+                    )
+                    return
+                except UnresolvedOrder as exc:
+                    await self._transition(order.ordertag, OrderStatus.UNRESOLVED, "place", exc.reason)
+                    return
+                except Exception as exc:  # anything else after a send may have reached the broker
+                    log.warning(
+                        "place_order for %s ended unexpectedly: %s", order.ordertag, type(exc).__name__
+                    )
+                    detail = f"unknown outcome: {type(exc).__name__}"
+                    await self._transition(order.ordertag, OrderStatus.UNRESOLVED, "place", detail)
+                    return
+                await self._transition(
+                    order.ordertag,
+                    OrderStatus.SUBMITTED,
+                    "place",
+                    "acknowledged",
+                    broker_order_id=result.order_id,
+                    unique_order_id=result.unique_order_id,
+                    submitted=True,
+                )
+                return
+        finally:
+            self._sending.discard(order.ordertag)
+
+    # ========================================================== transitions
+    def _note(self, ordertag: str, source: str, detail: str) -> None:
+        order = self._store.get_order(ordertag)
+        if order is None:
+            return
+        now = self._clock.now_utc()
+        self._store.record_event(
+            OrderEventRecord(ordertag, now, source, order.status, order.status, True, detail)
+        )
+
+    async def _transition(
+        self,
+        ordertag: str,
+        target: OrderStatus,
+        source: str,
+        detail: str = "",
+        *,
+        broker_order_id: str = "",
+        unique_order_id: str = "",
+        broker_status: str = "",
+        reported_filled: int | None = None,
+        submitted: bool = False,
+    ) -> OrderRecord | None:
+        """Apply one report to an order through the transition table; returns the saved order."""
+        order = self._store.get_order(ordertag)
+        if order is None:
+            return None
+        now = self._clock.now_utc()
+        updated = replace(
+            order,
+            broker_order_id=order.broker_order_id or broker_order_id,
+            unique_order_id=order.unique_order_id or unique_order_id,
+            broker_status=broker_status or order.broker_status,
+            reported_filled_quantity=max(order.reported_filled_quantity, reported_filled or 0),
+            message=detail or order.message,
+            submitted_utc=order.submitted_utc or (now if submitted or broker_order_id else None),
+            updated_utc=now,
+        )
+        current = order.status
+        if target is current:
+            if updated != replace(order, updated_utc=now):
+                self._store.save_order(
+                    updated, OrderEventRecord(ordertag, now, source, current, target, True, detail)
+                )
+            return updated
+        late_ack = current not in (OrderStatus.PENDING_SUBMIT, OrderStatus.UNRESOLVED)
+        if target is OrderStatus.SUBMITTED and late_ack:
+            # the place reply arrived after the socket already moved the order on: keep the ids only
+            self._store.save_order(
+                replace(updated, message=order.message),
+                OrderEventRecord(ordertag, now, source, current, current, True, "late acknowledgement"),
+            )
+            return updated
+        if is_legal(current, target):
+            saved = replace(updated, status=target)
+            self._store.save_order(
+                saved, OrderEventRecord(ordertag, now, source, current, target, True, detail)
+            )
+            if saved.reported_filled_quantity > saved.filled_quantity:
+                self._fills_due = True
+            await self._publish(
+                OrderUpdate(
+                    ts_utc=now,
+                    order_id=saved.broker_order_id,
+                    status=target,
+                    broker_status=saved.broker_status,
+                    intent_id=saved.intent_id,
+                    ordertag=ordertag,
+                    token=saved.token,
+                    symbol=saved.symbol,
+                    filled_quantity=saved.filled_quantity,
+                    average_price=saved.average_price,
+                    message=detail,
+                )
+            )
+            return saved
+        verdict = "stale report ignored" if is_stale(current, target) else "illegal transition refused"
+        if verdict.startswith("illegal"):
+            log.warning("order %s: %s %s -> %s (%s)", ordertag, verdict, current.value, target.value, source)
+        self._store.save_order(
+            replace(updated, message=order.message),
+            OrderEventRecord(ordertag, now, source, current, target, False, f"{verdict}: {detail}".strip()),
+        )
+        if updated.reported_filled_quantity > updated.filled_quantity:
+            self._fills_due = True
+        return updated
+
+    # ============================================================ broker reports
+    async def on_order_update(self, update: OrderUpdate) -> None:
+        """An order-update socket message (already mapped to OrderStatus by the socket client)."""
+        order = self._store.get_order(update.ordertag) if update.ordertag else None
+        if order is None:
+            order = self._store.order_by_broker_id(update.order_id)
+        if order is None:
+            self._store.record_anomaly(
+                "update_for_unknown_order",
+                {"order_id": update.order_id, "ordertag": update.ordertag, "status": update.broker_status},
+            )
+            return
+        if update.filled_quantity < 0:
+            self._store.record_anomaly("negative_filled_quantity", {"ordertag": order.ordertag})
+            return
+        await self._transition(
+            order.ordertag,
+            update.status,
+            "socket",
+            update.message,
+            broker_order_id=update.order_id,
+            broker_status=update.broker_status,
+            reported_filled=update.filled_quantity,
+        )
+
+    async def apply_broker_order(self, row: BrokerOrder, source: str) -> OrderRecord | None:
+        """Settle a local order from an order-book / details row (matched by ordertag, then order id)."""
+        order = self._store.get_order(row.ordertag) if row.ordertag else None
+        if order is None:
+            order = self._store.order_by_broker_id(row.order_id)
+        if order is None:
+            return None
+        if row.quantity < 0 or row.filled_quantity < 0:
+            self._store.record_anomaly(
+                "malformed_order_row",
+                {"ordertag": order.ordertag, "order_id": row.order_id, "source": source},
+            )
+            return order
+        try:
+            status = map_order_row_status(row.status, row.filled_quantity, row.quantity)
+        except UnknownBrokerStatus:
+            self._store.record_anomaly(
+                "unknown_broker_status", {"ordertag": order.ordertag, "status": row.status, "source": source}
+            )
+            await self._alert(
+                AlertPriority.IMPORTANT,
+                "Unknown broker order status",
+                f"order {row.order_id} reports status {row.status!r}; it stays in flight until settled",
+                dedupe_key=f"unknown-status:{row.status}",
+            )
+            return order
+        return await self._transition(
+            order.ordertag,
+            status,
+            source,
+            row.text,
+            broker_order_id=row.order_id,
+            unique_order_id=row.unique_order_id,
+            broker_status=row.status,
+            reported_filled=row.filled_quantity,
+        )
+
+    async def sync_fills(self) -> int:
+        """Pull the trade book and apply every fill not yet recorded. Returns fills applied."""
+        trades = await self._broker.trade_book()
+        applied = 0
+        for trade in trades:
+            if await self.apply_trade(trade):
+                applied += 1
+        self._fills_due = bool(self._store.orders_awaiting_fills())
+        return applied
+
+    async def apply_trade(self, trade: BrokerTrade) -> bool:
+        """Apply one confirmed fill exactly once; bad or foreign rows are recorded and alerted."""
+        problem = _trade_problem(trade)
+        if problem:
+            self._store.record_anomaly("malformed_trade", {"fill_id": trade.fill_id, "problem": problem})
+            await self._alert(AlertPriority.IMPORTANT, "Malformed fill from broker", problem)
+            return False
+        order = self._store.order_by_broker_id(trade.order_id)
+        if order is None:
+            if not self._store.has_fill(trade.order_id, trade.fill_id):
+                self._store.record_anomaly(
+                    "fill_for_unknown_order",
+                    {"order_id": trade.order_id, "fill_id": trade.fill_id, "token": trade.token},
+                )
+                await self._alert(
+                    AlertPriority.CRITICAL,
+                    "Fill for an order optbot did not place",
+                    f"order {trade.order_id} {trade.symbol} {trade.side.value} {trade.quantity} @"
+                    f" {trade.price}",
+                    action_required="reconcile positions (optbot reconcile)",
+                    dedupe_key=f"foreign-fill:{trade.order_id}:{trade.fill_id}",
+                )
+            return False
+        if self._store.has_fill(trade.order_id, trade.fill_id):
+            return False
+        if order.filled_quantity + trade.quantity > order.quantity:
+            self._store.record_anomaly(
+                "overfill", {"ordertag": order.ordertag, "fill_id": trade.fill_id, "quantity": trade.quantity}
+            )
+            await self._alert(
+                AlertPriority.CRITICAL,
+                "Fill exceeds order quantity",
+                f"order {order.ordertag}: fill {trade.fill_id} of {trade.quantity} over {order.quantity}",
+                action_required="reconcile positions (optbot reconcile)",
+            )
+            return False
+        now = self._clock.now_utc()
+        trade_date = ist_date(trade.fill_time or now)
+        first_fill = order.filled_quantity == 0
+        charges = option_charges(
+            self._rate_card,
+            order.exchange,
+            order.side,
+            trade.quantity,
+            trade.price,
+            trade_date,
+            executed_orders=1 if first_fill else 0,
+            rounding="exact",
+        ).total
+        fill = FillRecord(
+            fill_id=trade.fill_id,
+            broker_order_id=trade.order_id,
+            ordertag=order.ordertag,
+            intent_id=order.intent_id,
+            exchange=order.exchange,
+            token=order.token,
+            symbol=order.symbol,
+            side=order.side,
+            quantity=trade.quantity,
+            price=trade.price,
+            trade_date=trade_date,
+            ts_utc=now,
+            product=order.product.value,
+            charges=charges,
+            ts_exchange=trade.fill_time,
+        )
+        filled = order.filled_quantity + trade.quantity
+        average = (order.average_price * order.filled_quantity + trade.price * trade.quantity) / filled
+        updated_order = replace(order, filled_quantity=filled, average_price=average, updated_utc=now)
+        position = self._portfolio.next_position(fill)
+        if not self._store.apply_fill(fill, updated_order, position):
+            return False
+        await self._publish(
+            Fill(
+                ts_utc=now,
+                fill_id=fill.fill_id,
+                order_id=fill.broker_order_id,
+                token=fill.token,
+                exchange=fill.exchange,
+                symbol=fill.symbol,
+                side=fill.side,
+                quantity=fill.quantity,
+                price=fill.price,
+                intent_id=fill.intent_id,
+                ts_exchange=fill.ts_exchange,
+            )
+        )
+        await self._portfolio.committed(position)
+        target = OrderStatus.FILLED if filled == order.quantity else OrderStatus.PARTIALLY_FILLED
+        if not order.status.is_terminal and order.status is not target:
+            await self._transition(
+                order.ordertag, target, "fill", f"fill {trade.fill_id}", reported_filled=filled
+            )
+        return True
+
+    # ========================================================= verification
+    async def poll_once(self) -> None:
+        """One verification pass: details for known orders, the order book for unresolved ones, fills."""
+        in_flight = [order for order in self._store.orders_in_flight() if order.ordertag not in self._sending]
+        need_book: list[OrderRecord] = []
+        for order in in_flight:
+            if order.status is OrderStatus.PENDING_SUBMIT:
+                continue
+            if not order.unique_order_id:
+                need_book.append(order)
+                continue
+            try:
+                row = await self._broker.order_details(order.unique_order_id)
+            except BrokerError as exc:
+                log.warning("order details for %s failed: %s", order.ordertag, type(exc).__name__)
+                continue
+            if row is not None:
+                await self.apply_broker_order(row, "details")
+            else:
+                need_book.append(order)
+        if need_book:
+            await self._settle_from_book(need_book)
+        if self._fills_due or self._store.orders_awaiting_fills():
+            try:
+                await self.sync_fills()
+            except BrokerError as exc:
+                log.warning("trade book unavailable: %s", type(exc).__name__)
+
+    async def _settle_from_book(self, orders: list[OrderRecord]) -> tuple[int, int]:
+        """Match orders to the order book by ordertag; ones absent past the grace period never arrived."""
+        try:
+            book = await self._broker.order_book()
+        except BrokerError as exc:
+            log.warning("order book unavailable: %s", type(exc).__name__)
+            return 0, 0
+        by_tag = {row.ordertag: row for row in book if row.ordertag}
+        adopted = not_found = 0
+        grace = timedelta(seconds=self._settings.unresolved_not_found_grace_seconds)
+        now = self._clock.now_utc()
+        for order in orders:
+            row = by_tag.get(order.ordertag)
+            if row is not None:
+                await self.apply_broker_order(row, "order_book")
+                adopted += 1
+                continue
+            sent_at = order.submitted_utc or order.created_utc
+            if order.status is OrderStatus.UNRESOLVED and now - sent_at >= grace:
+                detail = f"not in the broker's order book {grace.total_seconds():g} s after sending"
+                await self._transition(order.ordertag, OrderStatus.REJECTED, "order_book", detail)
+                not_found += 1
+        return adopted, not_found
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """The verification and auto-cancel loop, until `stop` is set."""
+        while not stop.is_set():
+            await self.poll_once()
+            await self.check_auto_cancel()
+            await self._clock.sleep(self._settings.poll_interval_seconds)
+
+    # ============================================================ recovery
+    async def recover(self) -> RecoveryReport:
+        """At startup: every order not known to be final is re-read from the broker, never re-sent."""
+        in_flight = self._store.orders_in_flight()
+        for order in in_flight:
+            if order.status is OrderStatus.PENDING_SUBMIT:
+                await self._transition(
+                    order.ordertag,
+                    OrderStatus.UNRESOLVED,
+                    "recover",
+                    "process stopped before the send outcome was recorded",
+                )
+        refreshed = self._store.orders_in_flight()
+        book = await self._broker.order_book()
+        by_tag = {row.ordertag: row for row in book if row.ordertag}
+        by_id = {row.order_id: row for row in book}
+        adopted = not_found = 0
+        grace = timedelta(seconds=self._settings.unresolved_not_found_grace_seconds)
+        now = self._clock.now_utc()
+        for order in refreshed:
+            row = by_tag.get(order.ordertag) or by_id.get(order.broker_order_id)
+            if row is not None:
+                await self.apply_broker_order(row, "recover")
+                adopted += 1
+            elif (
+                order.status is OrderStatus.UNRESOLVED
+                and now - (order.submitted_utc or order.created_utc) >= grace
+            ):
+                await self._transition(
+                    order.ordertag,
+                    OrderStatus.REJECTED,
+                    "recover",
+                    "not in the broker's order book after restart",
+                )
+                not_found += 1
+        fills = await self.sync_fills()
+        remaining = sum(
+            1 for order in self._store.orders_in_flight() if order.status is OrderStatus.UNRESOLVED
+        )
+        report = RecoveryReport(len(in_flight), adopted, not_found, remaining, fills)
+        self._store.audit("recovery", "order_manager", asdict(report))
+        return report
+
+    # ========================================================= cancellation
+    async def cancel(self, ordertag: str, reason: str) -> bool:
+        """Request a cancel. Needs a broker order id: an unresolved order is settled first."""
+        order = self._store.get_order(ordertag)
+        if order is None or order.status not in WORKING_STATES or not order.broker_order_id:
+            return False
+        saved = await self._transition(ordertag, OrderStatus.CANCEL_PENDING, "cancel", reason)
+        if saved is None or saved.status is not OrderStatus.CANCEL_PENDING:
+            return False
+        await self._throttle.acquire(ThrottlePriority.CANCEL)
+        try:
+            await self._broker.cancel_order(order.broker_order_id, order.variety)
+        except BrokerRejected as exc:
+            self._note(ordertag, "cancel", f"cancel refused: {exc.code} {exc.message}")
+            row = await self._safe_details(saved)
+            if row is not None:
+                await self.apply_broker_order(row, "details")
+            return False
+        except BrokerError as exc:
+            self._note(ordertag, "cancel", f"cancel outcome unknown: {type(exc).__name__}")
+            return False
+        return True
+
+    async def _safe_details(self, order: OrderRecord) -> BrokerOrder | None:
+        if not order.unique_order_id:
+            return None
+        try:
+            return await self._broker.order_details(order.unique_order_id)
+        except BrokerError:
+            return None
+
+    async def cancel_all(self, reason: str) -> int:
+        cancelled = 0
+        for order in self._store.orders_in_flight():
+            if order.status in WORKING_STATES and await self.cancel(order.ordertag, reason):
+                cancelled += 1
+        return cancelled
+
+    def observe_vix(self, value: float) -> None:
+        self._latest_vix = value
+
+    def observe_underlying(self, underlying: str, price: float) -> None:
+        self._underlying_prices[underlying] = price
+
+    async def check_auto_cancel(self) -> list[str]:
+        """Cancel working orders that waited too long, near the close, on a VIX jump or an underlying move."""
+        now = self._clock.now_utc()
+        timeout = timedelta(seconds=self._settings.pending_order_timeout_seconds)
+        close_cutoff = self._close_cutoff(now)
+        acted: list[str] = []
+        for order in self._store.orders_in_flight():
+            if order.status not in WORKING_STATES or not order.broker_order_id:
+                continue
+            reason = ""
+            if close_cutoff is not None and now >= close_cutoff:
+                reason = "session close approaching"
+            elif self._vix_jumped(order):
+                reason = f"VIX jumped more than {self._settings.cancel_on_vix_jump_points:g} points"
+            elif self._underlying_moved(order):
+                reason = f"underlying moved more than {self._settings.cancel_on_underlying_move_pct:g}%"
+            elif order.submitted_utc is not None and now - order.submitted_utc >= timeout:
+                if await self._maybe_reprice(order):
+                    acted.append(order.ordertag)
+                    continue
+                reason = f"pending longer than {timeout.total_seconds():g} s"
+            if reason and await self.cancel(order.ordertag, reason):
+                acted.append(order.ordertag)
+        return acted
+
+    def _close_cutoff(self, now: datetime) -> datetime | None:
+        if self._session_close is None:
+            return None
+        close = self._session_close(ist_date(now))
+        return None if close is None else close - self._cancel_before_close
+
+    def _vix_jumped(self, order: OrderRecord) -> bool:
+        baseline = self._vix_at_submit.get(order.ordertag)
+        if baseline is None or self._latest_vix is None:
+            return False
+        return abs(self._latest_vix - baseline) > self._settings.cancel_on_vix_jump_points
+
+    def _underlying_moved(self, order: OrderRecord) -> bool:
+        if not order.underlying or not order.reference_price:
+            return False
+        price = self._underlying_prices.get(order.underlying)
+        if price is None:
+            return False
+        move_pct = abs(price - order.reference_price) / order.reference_price * 100
+        return move_pct > self._settings.cancel_on_underlying_move_pct
+
+    async def _maybe_reprice(self, order: OrderRecord) -> bool:
+        """Optional policy: move a stale limit to the current quote (bounded by max_reprices)."""
+        if self._settings.reprice_policy != "reprice" or order.status is OrderStatus.PARTIALLY_FILLED:
+            return False
+        if self._store.count_events(order.ordertag, "reprice") >= self._settings.max_reprices:
+            return False
+        if order.order_type is not OrderType.LIMIT:
+            return False
+        quotes = await self._broker.quotes("FULL", {order.exchange: [order.token]})
+        quote = next((q for q in quotes if q.token == order.token), None)
+        instrument = self._instruments(order.exchange, order.token)
+        if quote is None or instrument is None:
+            return False
+        reference = (quote.best_ask if order.side.sign > 0 else quote.best_bid) or quote.ltp
+        price = round_to_tick(reference, instrument.tick_size, "down" if order.side.sign > 0 else "up")
+        await self._throttle.acquire(ThrottlePriority.MODIFY)
+        try:
+            await self._broker.modify_order(
+                ModifyRequest(
+                    order_id=order.broker_order_id,
+                    exchange=order.exchange,
+                    token=order.token,
+                    symbol=order.symbol,
+                    quantity=order.quantity,
+                    order_type=order.order_type,
+                    product=order.product,
+                    price=price,
+                    variety=order.variety,
+                )
+            )
+        except BrokerError as exc:
+            self._note(order.ordertag, "reprice_failed", type(exc).__name__)
+            return False
+        now = self._clock.now_utc()
+        self._store.save_order(
+            replace(order, price=price, submitted_utc=now, updated_utc=now),
+            OrderEventRecord(
+                order.ordertag, now, "reprice", order.status, order.status, True, f"price {price:.2f}"
+            ),
+        )
+        return True
+
+    # ============================================================== events
+    async def _publish(self, event: Event) -> None:
+        if self._bus is not None:
+            await self._bus.publish(event)
+
+    async def _alert(
+        self,
+        priority: AlertPriority,
+        title: str,
+        message: str,
+        *,
+        action_required: str = "",
+        dedupe_key: str = "",
+    ) -> None:
+        await self._publish(
+            Alert(
+                ts_utc=self._clock.now_utc(),
+                priority=priority,
+                title=title,
+                message=message,
+                action_required=action_required,
+                dedupe_key=dedupe_key or title,
+            )
+        )
+
+
+def _trade_problem(trade: BrokerTrade) -> str:
+    if not trade.fill_id or not trade.order_id:
+        return f"trade row without fill id or order id (order {trade.order_id!r}, fill {trade.fill_id!r})"
+    if not isinstance(trade.quantity, int) or trade.quantity <= 0:
+        return f"fill {trade.fill_id}: quantity must be a positive integer (got {trade.quantity!r})"
+    if not isinstance(trade.price, int | float) or trade.price < 0:
+        return f"fill {trade.fill_id}: price must be a non-negative number (got {trade.price!r})"
+    return ""

@@ -1,0 +1,169 @@
+"""The portfolio: positions from the store, marked to market from ticks, and performance figures.
+
+Positions change only through `next_position` + the store's atomic `apply_fill` (called by the order
+manager on confirmed fills); ticks only move marks and unrealised P&L.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from optbot.core.bus import EventBus
+from optbot.core.clock import Clock
+from optbot.core.enums import Exchange
+from optbot.core.events import PositionChanged, Tick
+from optbot.core.timeutil import ist_date
+from optbot.persistence.records import FillRecord, PositionRecord
+from optbot.persistence.store import Store
+from optbot.portfolio.positions import (
+    apply_fill_to_position,
+    empty_position,
+    net_realised_pnl,
+    unrealised_pnl,
+)
+from optbot.portfolio.trades import ClosedTrade, closed_trades
+
+
+@dataclass(frozen=True, slots=True)
+class Greeks:
+    delta: float = 0.0
+    gamma: float = 0.0
+    theta: float = 0.0
+    vega: float = 0.0
+
+
+#: Per-unit Greeks of one instrument at a mark (from optbot.analytics); None when unknown.
+GreeksProvider = Callable[[Exchange, str, float], Greeks | None]
+
+
+@dataclass(frozen=True, slots=True)
+class PerformanceSummary:
+    trades: int
+    wins: int
+    net_pnl: float
+    average_return_pct: float
+
+    @property
+    def win_rate(self) -> float:
+        return self.wins / self.trades if self.trades else 0.0
+
+
+class Portfolio:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        bus: EventBus | None = None,
+        greeks_provider: GreeksProvider | None = None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._bus = bus
+        self._greeks_provider = greeks_provider
+        self._marks: dict[tuple[Exchange, str], float] = {
+            (position.exchange, position.token): position.last_price
+            for position in store.positions()
+            if position.last_price is not None
+        }
+
+    # -------------------------------------------------------------- fills
+    def next_position(self, fill: FillRecord) -> PositionRecord:
+        """The position this fill would produce (pure; the caller commits it with the fill)."""
+        now = self._clock.now_utc()
+        current = self._store.position(fill.exchange, fill.token) or empty_position(
+            fill.exchange, fill.token, fill.symbol, now
+        )
+        return apply_fill_to_position(current, fill.side, fill.quantity, fill.price, fill.charges, now)
+
+    async def committed(self, position: PositionRecord, trace_id: str = "") -> PositionChanged:
+        event = self._changed(position, trace_id)
+        if self._bus is not None:
+            await self._bus.publish(event)
+        return event
+
+    def _changed(self, position: PositionRecord, trace_id: str = "") -> PositionChanged:
+        mark = self._marks.get((position.exchange, position.token))
+        return PositionChanged(
+            ts_utc=self._clock.now_utc(),
+            token=position.token,
+            symbol=position.symbol,
+            net_quantity=position.net_quantity,
+            average_price=position.average_price,
+            realised_pnl=net_realised_pnl(position),
+            unrealised_pnl=unrealised_pnl(position, mark),
+            trace_id=trace_id,
+        )
+
+    # -------------------------------------------------------------- marks
+    async def on_tick(self, tick: Tick) -> PositionChanged | None:
+        """Mark an open position to the tick's price; emits PositionChanged for open positions."""
+        key = (tick.exchange, tick.token)
+        position = self._store.position(tick.exchange, tick.token)
+        self._marks[key] = tick.ltp
+        if position is None or position.net_quantity == 0:
+            return None
+        event = self._changed(position)
+        if self._bus is not None:
+            await self._bus.publish(event)
+        return event
+
+    def mark(self, exchange: Exchange, token: str) -> float | None:
+        return self._marks.get((exchange, token))
+
+    def positions(self) -> list[PositionRecord]:
+        return self._store.positions()
+
+    def open_positions(self) -> list[PositionRecord]:
+        return [position for position in self._store.positions() if position.net_quantity != 0]
+
+    def unrealised_total(self) -> float:
+        return sum(
+            unrealised_pnl(position, self._marks.get((position.exchange, position.token)))
+            for position in self._store.positions()
+        )
+
+    def realised_total_net(self) -> float:
+        return sum(net_realised_pnl(position) for position in self._store.positions())
+
+    def greeks(self) -> Greeks:
+        """Portfolio Greeks: the sum of per-unit Greeks × signed quantity over open positions."""
+        total = Greeks()
+        if self._greeks_provider is None:
+            return total
+        for position in self.open_positions():
+            mark = self._marks.get((position.exchange, position.token))
+            if mark is None:
+                continue
+            unit = self._greeks_provider(position.exchange, position.token, mark)
+            if unit is None:
+                continue
+            quantity = position.net_quantity
+            total = Greeks(
+                total.delta + unit.delta * quantity,
+                total.gamma + unit.gamma * quantity,
+                total.theta + unit.theta * quantity,
+                total.vega + unit.vega * quantity,
+            )
+        return total
+
+    # -------------------------------------------------------- performance
+    def trades_between(self, start: date, end: date) -> list[ClosedTrade]:
+        return [trade for trade in closed_trades(self._store.fills()) if start <= trade.exit_date <= end]
+
+    def summary(self, start: date, end: date) -> PerformanceSummary:
+        trades = self.trades_between(start, end)
+        wins = sum(1 for trade in trades if trade.net_pnl > 0)
+        net = sum(trade.net_pnl for trade in trades)
+        average = sum(trade.return_pct for trade in trades) / len(trades) if trades else 0.0
+        return PerformanceSummary(len(trades), wins, net, average)
+
+    def daily_pnl(self, day: date | None = None) -> float:
+        target = day or ist_date(self._clock.now_utc())
+        return self.summary(target, target).net_pnl
+
+    def weekly_pnl(self, day: date | None = None) -> float:
+        target = day or ist_date(self._clock.now_utc())
+        monday = target - timedelta(days=target.weekday())
+        return self.summary(monday, monday + timedelta(days=6)).net_pnl
