@@ -87,7 +87,13 @@ def read_ohlc_csv(path: Path) -> OhlcSeries:
             continue
         if len(row) < len(header):
             raise UserError(f"{path}: line {offset}: expected {len(header)} columns, found {len(row)}")
-        dates.append(row[date_index].strip())
+        stamp = row[date_index].strip()
+        if dates and stamp <= dates[-1]:
+            raise UserError(
+                f"{path}: line {offset}: date {stamp!r} does not follow {dates[-1]!r}; expected one price "
+                "series in increasing time order (an option chain or unsorted/duplicated rows?)"
+            )
+        dates.append(stamp)
         for name, index in indices.items():
             columns[name].append(_parse_number(row[index], name, offset, path))
         volume = _parse_number(row[volume_index], "volume", offset, path) if volume_index is not None else 0.0
