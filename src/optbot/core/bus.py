@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,8 +88,9 @@ class EventBus:
 
     def _put_shedding(self, subscription: _Subscription, event: Event) -> None:
         if subscription.queue.full():
-            dropped = subscription.queue.get_nowait()
-            subscription.queue.task_done()
+            # Shed the oldest queued market-data item, never a queued order/fill/risk event; if the
+            # queue holds only critical events, the incoming market-data item is the one shed.
+            dropped = self._remove_oldest_sheddable(subscription) or event
             subscription.shed += 1
             self.stats.shed[subscription.name] += 1
             if subscription.shed == 1 or subscription.shed % 1000 == 0:
@@ -99,7 +100,19 @@ class EventBus:
                     subscription.shed,
                     type(dropped).__name__,
                 )
+            if dropped is event:
+                return
         subscription.queue.put_nowait(event)
+
+    @staticmethod
+    def _remove_oldest_sheddable(subscription: _Subscription) -> Event | None:
+        pending: deque[Event] = subscription.queue._queue  # type: ignore[attr-defined]
+        for index, queued in enumerate(pending):
+            if isinstance(queued, SHEDDABLE_EVENTS):
+                del pending[index]
+                subscription.queue.task_done()
+                return queued
+        return None
 
     async def _consume(self, subscription: _Subscription) -> None:
         while True:
