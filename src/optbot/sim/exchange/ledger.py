@@ -1,0 +1,181 @@
+"""Positions, trades and funds of one simulated account; they move only with fills."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from optbot.sim.exchange.instruments import InstrumentSpec
+
+
+@dataclass
+class SimTrade:
+    fill_id: str
+    order_id: str
+    spec: InstrumentSpec
+    product_type: str
+    transaction_type: str
+    price: float
+    quantity: int
+    fill_time: str  # HH:MM:SS IST
+
+    def row(self) -> dict[str, Any]:
+        spec = self.spec
+        return {
+            "exchange": spec.exchange,
+            "producttype": self.product_type,
+            "tradingsymbol": spec.symbol,
+            "instrumenttype": spec.instrument_type,
+            "symbolgroup": "EQ" if spec.instrument_type == "" else "XX",
+            "strikeprice": f"{spec.strike:.2f}" if spec.is_option else "-1",
+            "optiontype": spec.option_type,
+            "expirydate": spec.expiry_text,
+            "marketlot": str(max(spec.lot_size, 1)),
+            "precision": "2",
+            "multiplier": "-1",
+            "tradevalue": f"{self.price * self.quantity:.2f}",
+            "transactiontype": self.transaction_type,
+            "fillprice": f"{self.price:.2f}",
+            "fillsize": str(self.quantity),
+            "orderid": self.order_id,
+            "fillid": self.fill_id,
+            "filltime": self.fill_time,
+        }
+
+
+def _signed_text(value: float) -> str:
+    """Recorded position rows print negatives as "- 2235.80" (with a space)."""
+    return f"- {abs(value):.2f}" if value < 0 else f"{value:.2f}"
+
+
+@dataclass
+class SimPosition:
+    spec: InstrumentSpec
+    product_type: str
+    buy_quantity: int = 0
+    sell_quantity: int = 0
+    buy_amount: float = 0.0
+    sell_amount: float = 0.0
+    realised: float = 0.0
+    open_quantity: int = 0  # signed
+    open_average: float = 0.0
+
+    @property
+    def net_quantity(self) -> int:
+        return self.buy_quantity - self.sell_quantity
+
+    def apply_fill(self, is_buy: bool, quantity: int, price: float) -> float:
+        """Book a fill; returns the P&L it realised (average-cost netting)."""
+        if is_buy:
+            self.buy_quantity += quantity
+            self.buy_amount += quantity * price
+        else:
+            self.sell_quantity += quantity
+            self.sell_amount += quantity * price
+        signed = quantity if is_buy else -quantity
+        realised = 0.0
+        if self.open_quantity == 0 or (self.open_quantity > 0) == (signed > 0):
+            total = abs(self.open_quantity) + quantity
+            self.open_average = (abs(self.open_quantity) * self.open_average + quantity * price) / total
+            self.open_quantity += signed
+        else:
+            closing = min(abs(self.open_quantity), quantity)
+            direction = 1 if self.open_quantity > 0 else -1
+            realised = closing * (price - self.open_average) * direction
+            self.open_quantity += signed
+            remainder = quantity - closing
+            if self.open_quantity == 0:
+                self.open_average = 0.0
+            elif remainder > 0:
+                self.open_average = price
+        self.realised += realised
+        return realised
+
+    def unrealised(self, ltp: float | None) -> float:
+        if ltp is None or self.open_quantity == 0:
+            return 0.0
+        return self.open_quantity * (ltp - self.open_average)
+
+    def row(self, ltp: float | None) -> dict[str, Any]:
+        spec = self.spec
+        buy_avg = self.buy_amount / self.buy_quantity if self.buy_quantity else 0.0
+        sell_avg = self.sell_amount / self.sell_quantity if self.sell_quantity else 0.0
+        net_value = self.sell_amount - self.buy_amount
+        lot = str(max(spec.lot_size, 1))
+        return {
+            "exchange": spec.exchange,
+            "symboltoken": spec.token,
+            "producttype": self.product_type,
+            "tradingsymbol": spec.symbol,
+            "symbolname": spec.name,
+            "instrumenttype": spec.instrument_type,
+            "priceden": "1.00",
+            "pricenum": "1.00",
+            "genden": "1.00",
+            "gennum": "1.00",
+            "precision": "2",
+            "multiplier": "-1",
+            "boardlotsize": "1",
+            "buyqty": str(self.buy_quantity),
+            "sellqty": str(self.sell_quantity),
+            "buyamount": f"{self.buy_amount:.2f}",
+            "sellamount": f"{self.sell_amount:.2f}",
+            "symbolgroup": "EQ" if spec.instrument_type == "" else "XX",
+            "strikeprice": f"{spec.strike:.2f}" if spec.is_option else "-1",
+            "optiontype": spec.option_type,
+            "expirydate": spec.expiry_text,
+            "lotsize": lot,
+            "cfbuyqty": "0",
+            "cfsellqty": "0",
+            "cfbuyamount": "0.00",
+            "cfsellamount": "0.00",
+            "buyavgprice": f"{buy_avg:.2f}",
+            "sellavgprice": f"{sell_avg:.2f}",
+            "avgnetprice": f"{self.open_average:.2f}",
+            "netvalue": _signed_text(net_value),
+            "netqty": str(self.net_quantity),
+            "totalbuyvalue": f"{self.buy_amount:.2f}",
+            "totalsellvalue": f"{self.sell_amount:.2f}",
+            "cfbuyavgprice": "0.00",
+            "cfsellavgprice": "0.00",
+            "totalbuyavgprice": f"{buy_avg:.2f}",
+            "totalsellavgprice": f"{sell_avg:.2f}",
+            "netprice": f"{self.open_average:.2f}",
+            "ltp": f"{ltp:.2f}" if ltp is not None else "0.00",
+            "unrealised": f"{self.unrealised(ltp):.2f}",
+            "realised": f"{self.realised:.2f}",
+            "pnl": f"{self.realised + self.unrealised(ltp):.2f}",
+        }
+
+
+@dataclass
+class AccountLedger:
+    """Everything that moves with fills for one client code."""
+
+    client_code: str
+    opening_balance: float
+    positions: dict[tuple[str, str, str], SimPosition] = field(default_factory=dict)
+    trades: list[SimTrade] = field(default_factory=list)
+    realised: float = 0.0
+
+    def position(self, spec: InstrumentSpec, product_type: str) -> SimPosition:
+        key = (spec.exchange, spec.token, product_type)
+        if key not in self.positions:
+            self.positions[key] = SimPosition(spec, product_type)
+        return self.positions[key]
+
+    def net_open_quantity(self, spec: InstrumentSpec) -> int:
+        """Signed open quantity across products (RMS nets products for margin)."""
+        return sum(
+            position.open_quantity
+            for (exchange, token, _), position in self.positions.items()
+            if (exchange, token) == (spec.exchange, spec.token)
+        )
+
+    def book_fill(self, trade: SimTrade) -> float:
+        self.trades.append(trade)
+        realised = self.position(trade.spec, trade.product_type).apply_fill(
+            trade.transaction_type == "BUY", trade.quantity, trade.price
+        )
+        self.realised += realised
+        return realised
