@@ -202,3 +202,34 @@ def test_bad_inputs_name_the_problem(kwargs: dict[str, object], message: str) ->
     arguments.update(kwargs)
     with pytest.raises(ValueError, match=message):
         black_scholes_price(**arguments)  # type: ignore[arg-type]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    price=st.floats(min_value=0.0, max_value=1e5),
+    spot=st.floats(min_value=0.01, max_value=1e5),
+    strike=st.floats(min_value=0.01, max_value=1e5),
+    years=st.floats(min_value=0.0, max_value=5.0),
+    rate=st.floats(min_value=-0.05, max_value=0.3),
+    call=st.booleans(),
+    model=st.sampled_from(["bs", "black76"]),
+)
+def test_implied_volatility_never_raises_and_always_explains(
+    price: float, spot: float, strike: float, years: float, rate: float, call: bool, model: str
+) -> None:
+    """Any price a feed could send gives either a volatility that reprices it, or a reason."""
+    option_type = OptionType.CE if call else OptionType.PE
+    result = implied_volatility(price, spot, strike, years, rate, option_type, model)  # type: ignore[arg-type]
+    if result.volatility is None:
+        assert result.reason and result.reason != "solved"
+    else:
+        assert result.reason == "solved"
+        repriced = greeks(model, spot, strike, years, result.volatility, rate, option_type).price  # type: ignore[arg-type]
+        assert repriced == pytest.approx(price, abs=1e-6 * max(1.0, price))
+
+
+def test_near_expiry_minutes_left() -> None:
+    years = 15 / (365 * 24 * 60)  # fifteen minutes
+    price = black_scholes_price(24570.65, 24550, years, 0.12, 0.1, OptionType.CE)
+    result = implied_volatility(price, 24570.65, 24550, years, 0.1, OptionType.CE)
+    assert result.volatility == pytest.approx(0.12, abs=1e-4)
