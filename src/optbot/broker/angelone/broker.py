@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from optbot.broker.angelone import mapping
 from optbot.broker.angelone.mapping import OptionGreek, Profile, ScripMatch
-from optbot.broker.angelone.parsing import as_rows, to_float, to_str
+from optbot.broker.angelone.parsing import as_list, as_rows, to_float, to_str
 from optbot.broker.angelone.ratelimit import Priority
 from optbot.broker.angelone.rest import AngelOneRestClient
 from optbot.broker.angelone.session import SessionTokens, generate_tokens, login_by_password, logout
@@ -63,6 +63,22 @@ def _place_result(data: Any, what: str, ordertag: str = "") -> PlaceResult:
     return PlaceResult(to_str(data.get("orderid")), to_str(data.get("uniqueorderid")))
 
 
+def _rows(data: Any, what: str, arrays: bool = False) -> list[Any]:
+    """Rows of a list reply; a reply of the wrong shape is a broker fault, not a crash."""
+    try:
+        return as_list(data, what) if arrays else as_rows(data, what)
+    except ValueError as exc:
+        raise TransientError(f"malformed reply: {exc}") from None
+
+
+def _one(convert: Callable[[Any], RowT], data: Any, what: str) -> RowT:
+    """One object reply mapped to a model; a broken one is a broker fault, not a crash."""
+    try:
+        return convert(data)
+    except (ValueError, TypeError) as exc:
+        raise TransientError(f"malformed {what} reply: {exc}") from None
+
+
 class AngelOneBroker:
     """Implements `optbot.broker.base.Broker` for a live Angel One account."""
 
@@ -100,7 +116,7 @@ class AngelOneBroker:
         await logout(self.rest, client_code)
 
     async def profile(self) -> Profile:
-        return mapping.profile_from_data(await self.rest.call("profile"))
+        return _one(mapping.profile_from_data, await self.rest.call("profile"), "getProfile")
 
     # -- orders -----------------------------------------------------------------------------------
 
@@ -126,7 +142,7 @@ class AngelOneBroker:
         return PlaceResult(to_str(data.get("orderid")) or order_id, to_str(data.get("uniqueorderid")))
 
     async def order_book(self) -> list[BrokerOrder]:
-        rows = as_rows(await self.rest.call("order_book"), "getOrderBook")
+        rows = _rows(await self.rest.call("order_book"), "getOrderBook")
         return self._map_rows(rows, mapping.order_from_row, "order")
 
     async def order_details(self, unique_order_id: str) -> BrokerOrder | None:
@@ -144,16 +160,16 @@ class AngelOneBroker:
         return mapped[0] if mapped else None
 
     async def trade_book(self) -> list[BrokerTrade]:
-        rows = as_rows(await self.rest.call("trade_book"), "getTradeBook")
+        rows = _rows(await self.rest.call("trade_book"), "getTradeBook")
         session_date = self._clock.now_ist().date()
         return self._map_rows(rows, lambda row: mapping.trade_from_row(row, session_date), "trade")
 
     async def positions(self) -> list[BrokerPosition]:
-        rows = as_rows(await self.rest.call("position"), "getPosition")
+        rows = _rows(await self.rest.call("position"), "getPosition")
         return self._map_rows(rows, mapping.position_from_row, "position")
 
     async def funds(self) -> Funds:
-        return mapping.funds_from_rms(await self.rest.call("rms"))
+        return _one(mapping.funds_from_rms, await self.rest.call("rms"), "getRMS")
 
     # -- market data ------------------------------------------------------------------------------
 
@@ -170,9 +186,9 @@ class AngelOneBroker:
             if not isinstance(data, dict):
                 continue
             quotes.extend(
-                self._map_rows(as_rows(data.get("fetched"), "quote"), mapping.quote_from_row, "quote")
+                self._map_rows(_rows(data.get("fetched"), "quote"), mapping.quote_from_row, "quote")
             )
-            for missing in as_rows(data.get("unfetched"), "quote.unfetched"):
+            for missing in _rows(data.get("unfetched"), "quote.unfetched"):
                 self.skipped_rows["quote.unfetched"] += 1
                 log.warning(
                     "quote not fetched: exchange=%s token=%s %s %s",
@@ -213,7 +229,7 @@ class AngelOneBroker:
                 "fromdate": mapping.candle_time_text(chunk_start),
                 "todate": mapping.candle_time_text(chunk_end),
             }
-            rows = as_rows(await self.rest.call("candles", body), "getCandleData")
+            rows = _rows(await self.rest.call("candles", body), "getCandleData", arrays=True)
             for candle in self._map_rows(rows, mapping.candle_from_row, "candle"):
                 by_start[candle.start] = candle
             chunk_start = chunk_end + timedelta(minutes=1)
@@ -224,7 +240,7 @@ class AngelOneBroker:
             raise ValueError("search text must not be empty")
         data = await self.rest.call("search_scrip", {"exchange": exchange.value, "searchscrip": text})
         return self._map_rows(
-            as_rows(data, "searchScrip"),
+            _rows(data, "searchScrip"),
             lambda row: ScripMatch(
                 to_str(row.get("exchange")), to_str(row.get("tradingsymbol")), to_str(row.get("symboltoken"))
             ),
@@ -234,19 +250,19 @@ class AngelOneBroker:
     async def option_greeks(self, underlying: str, expiry: str) -> list[OptionGreek]:
         """`expiry` as SmartAPI wants it, e.g. `25JAN2024` (NSE only, 1 request/s)."""
         data = await self.rest.call("option_greek", {"name": underlying, "expirydate": expiry.upper()})
-        return self._map_rows(as_rows(data, "optionGreek"), mapping.greek_from_row, "greek")
+        return self._map_rows(_rows(data, "optionGreek"), mapping.greek_from_row, "greek")
 
     async def margin_required(self, requests: Sequence[OrderRequest]) -> MarginRequirement:
         if not requests:
             return MarginRequirement(total=0.0)
         data = await self.rest.call("margin", {"positions": mapping.margin_positions(requests)})
-        return mapping.margin_from_data(data)
+        return _one(mapping.margin_from_data, data, "margin")
 
     async def estimate_charges(self, requests: Sequence[OrderRequest]) -> ChargeEstimate:
         if not requests:
             return ChargeEstimate(total=0.0, trade_value=0.0, components=())
         data = await self.rest.call("estimate_charges", {"orders": mapping.charge_orders(requests)})
-        return mapping.charges_from_data(data)
+        return _one(mapping.charges_from_data, data, "estimateCharges")
 
     async def aclose(self) -> None:
         await self.rest.aclose()

@@ -92,3 +92,12 @@ def as_rows(data: Any, what: str) -> list[dict[str, Any]]:
     if not isinstance(data, list):
         raise ValueError(f"{what}: expected a list of rows, got {type(data).__name__}")
     return [row for row in data if isinstance(row, dict)]
+
+
+def as_list(data: Any, what: str) -> list[Any]:
+    """Like `as_rows` for replies whose rows are arrays (getCandleData)."""
+    if data is None or data == "":
+        return []
+    if not isinstance(data, list):
+        raise ValueError(f"{what}: expected a list, got {type(data).__name__}")
+    return data
