@@ -337,13 +337,16 @@ class JsonStore:
                 log.warning("skipping unreadable bar record in %s: %s", path, exc)
         return bars, report
 
-    def _retention_cutoff(self, timeframe: Timeframe) -> datetime:
+    def _retention_cutoff(self, timeframe: Timeframe, newest: datetime | None) -> datetime:
+        """Retention counts back from the newest stored bar (≈ now when live; imported history keeps
+        its own last N months instead of vanishing because it is older than today)."""
         days = (
             self.settings.daily_retention_days
             if timeframe is Timeframe.D1
             else self.settings.intraday_retention_days
         )
-        return self.clock.now_utc() - timedelta(days=days)
+        anchor = min(newest, self.clock.now_utc()) if newest is not None else self.clock.now_utc()
+        return anchor - timedelta(days=days)
 
     def merge_bars(self, symbol: str, timeframe: Timeframe, bars: Iterable[Bar]) -> MergeResult:
         """Idempotent merge (downloads, imports): same start → replaced; rewritten atomically."""
@@ -360,7 +363,7 @@ class JsonStore:
             else:
                 replaced += 1
             by_start[bar.start_utc] = bar
-        cutoff = self._retention_cutoff(timeframe)
+        cutoff = self._retention_cutoff(timeframe, max(by_start) if by_start else None)
         kept = [by_start[start] for start in sorted(by_start) if start >= cutoff]
         if added or replaced or len(kept) != len(by_start) or not self.bar_path(symbol, timeframe).exists():
             self._write_records(self.bar_path(symbol, timeframe), map(bar_to_record, kept), good_copy=True)
@@ -369,7 +372,7 @@ class JsonStore:
     def compact(self, symbol: str, timeframe: Timeframe) -> int:
         """Retention + de-duplication + refreshed good copy. Returns bars kept."""
         bars, _report = self.load(symbol, timeframe)
-        cutoff = self._retention_cutoff(timeframe)
+        cutoff = self._retention_cutoff(timeframe, bars[-1].start_utc if bars else None)
         kept = [bar for bar in bars if bar.start_utc >= cutoff]
         self._write_records(self.bar_path(symbol, timeframe), map(bar_to_record, kept), good_copy=True)
         return len(kept)

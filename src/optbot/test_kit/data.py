@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from optbot.broker.models import Candle
+from optbot.calendar import NseCalendar, Segment
 from optbot.core.enums import Exchange, Timeframe
 from optbot.core.events import Bar, Tick
 from optbot.core.timeutil import IST, to_utc
@@ -88,3 +90,38 @@ class BarCollector:
 
     def of(self, timeframe: Timeframe, token: str | None = None) -> list[Bar]:
         return [b for b in self.bars if b.timeframe is timeframe and (token is None or b.token == token)]
+
+
+class FakeCandleSource:
+    """`Broker.candles` over a deterministic minute series; fails the first `fail_first` calls."""
+
+    def __init__(self, calendar: NseCalendar, fail_first: int = 0, error: Exception | None = None) -> None:
+        self.calendar = calendar
+        self.calls: list[tuple[str, datetime, datetime]] = []
+        self.fail_first = fail_first
+        self.error = error
+
+    async def candles(
+        self, exchange: Exchange, token: str, interval: str, start: datetime, end: datetime
+    ) -> list[Candle]:
+        self.calls.append((interval, start, end))
+        if len(self.calls) <= self.fail_first and self.error is not None:
+            raise self.error
+        step = {"ONE_MINUTE": 60, "FIVE_MINUTE": 300, "FIFTEEN_MINUTE": 900, "ONE_HOUR": 3600}.get(interval)
+        candles: list[Candle] = []
+        day = start.astimezone(IST).date()
+        while day <= end.astimezone(IST).date():
+            session = self.calendar.session(day, Segment.EQUITY) if self.calendar.covers(day) else None
+            if session is not None:
+                moments = [session.open] if step is None else []
+                if step is not None:
+                    moment = session.open
+                    while moment < session.close:
+                        moments.append(moment)
+                        moment += timedelta(seconds=step)
+                for moment in moments:
+                    if start <= moment <= end:
+                        price = 20000.0 + (moment.timestamp() % 86400) / 60.0
+                        candles.append(Candle(moment, price, price + 5, price - 5, price + 1, 100))
+            day += timedelta(days=1)
+        return candles

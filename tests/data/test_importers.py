@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from optbot.calendar import get_calendar
+from optbot.core.enums import OptionType, Timeframe
+from optbot.core.errors import UserError
+from optbot.core.timeutil import IST
+from optbot.data.importers import Importer, detect_format
+from optbot.instruments.snapshot import load_chain_snapshot
+
+
+@pytest.fixture(scope="module")
+def importer():
+    return Importer(get_calendar())
+
+
+def test_yahoo_multiheader_utc_minutes(importer, sample_data):
+    path = sample_data / "intraday" / "nifty50_1min_yf_2025-09-04_to_2025-09-10.csv"
+    assert detect_format(path) == "yahoo_multiheader"
+    result = importer.load(path, "NIFTY")
+    assert result.timeframe is Timeframe.M1
+    bars = result.bars["NIFTY"]
+    assert bars[0].start_utc == datetime(2025, 9, 4, 9, 15, tzinfo=IST)  # 03:45Z
+    assert len(bars) == 1874
+    (issue,) = result.issues
+    assert issue.day == date(2025, 9, 5) and issue.action == "imported_incomplete"
+
+
+def test_fifteen_minute_malformed_days_reported(importer, sample_data):
+    path = sample_data / "intraday" / "nifty50_15min_2015-01-09_to_2024-12-31.csv"
+    result = importer.load(path, "NIFTY", Timeframe.M15)
+    by_day = {issue.day: issue for issue in result.issues}
+    assert by_day[date(2021, 2, 24)].action == "rejected"  # rows after the calendar's close
+    assert by_day[date(2015, 3, 16)].action == "imported_incomplete"
+    assert result.skipped["malformed_day_rows"] > 0
+    muhurat = [b for b in result.bars["NIFTY"] if b.start_utc.astimezone(IST).date() == date(2016, 10, 30)]
+    assert len(muhurat) == 4 and all(b.complete for b in muhurat)
+
+
+def test_utc_stamped_day_is_repaired(importer, tmp_path):
+    rows = ["date,open,high,low,close,volume"]
+    rows += [f"2024-01-02 09:{m:02d}:00,100,101,99,100.5,0" for m in (15, 30, 45)]
+    rows += [f"2024-01-03 {h:02d}:{m:02d}:00,100,101,99,100.5,0" for h, m in ((3, 45), (4, 0), (4, 15))]
+    rows += ["2024-01-03 04:15:00,100,101,99,100.5,0"]  # identical duplicate
+    path = tmp_path / "x.csv"
+    path.write_text("\n".join(rows))
+    result = importer.load(path, "NIFTY", Timeframe.M15)
+    actions = {(i.day, i.action) for i in result.issues}
+    assert (date(2024, 1, 3), "repaired") in actions
+    repaired = [b for b in result.bars["NIFTY"] if b.start_utc.date() == date(2024, 1, 3)]
+    assert repaired[0].start_utc == datetime(2024, 1, 3, 3, 45, tzinfo=UTC)
+    assert len(repaired) == 3
+
+
+def test_daily_formats(importer, sample_data):
+    nse = importer.load(sample_data / "daily" / "nifty50_daily_nse_2016-09-15_to_2021-09-13.csv", "NIFTY")
+    first = nse.bars["NIFTY"][0]
+    assert first.timeframe is Timeframe.D1 and first.open == 8743.85 and first.volume == 149889703
+    yahoo = importer.load(sample_data / "daily" / "nifty50_daily_yf_2019-01-02_to_2024-12-31.csv", "NIFTY")
+    assert yahoo.bars["NIFTY"][0].close == 10792.5  # column order Date,Close,High,Low,Open
+    merged = importer.load(sample_data / "daily" / "nifty50_daily_merged_2016-09-15_to_2025-09-10.csv", "N")
+    assert merged.bar_count > 2000
+
+
+def test_dhan_utc_midnight_maps_to_ist_date(importer, tmp_path):
+    path = tmp_path / "dhan.csv"
+    path.write_text(
+        "timestamp,open,high,low,close,volume\n"
+        "2024-01-01T18:30:00Z,21700,21800,21650,21750,0\n"
+        "1704220200,21750,21850,21700,21800,0\n"
+    )
+    bars = importer.load(path, "NIFTY").bars["NIFTY"]
+    assert [b.start_utc.astimezone(IST).date() for b in bars] == [date(2024, 1, 2), date(2024, 1, 3)]
+
+
+def test_bhavcopy_skips_untraded_rows(importer, sample_data):
+    result = importer.load(
+        sample_data / "options" / "nifty_options_eod_2024-05-21_exp_2024-05-23.csv", "NIFTY"
+    )
+    assert result.skipped["not_traded"] == 24
+    bar = result.bars["NIFTY23MAY2420200CE"][0]
+    assert bar.close == 2300.95 and bar.open_interest == 975
+
+
+def test_snapshot_and_bad_files(importer, sample_data, tmp_path):
+    snap = sample_data / "options" / "nifty_option_chain_snapshot_2026-08-07_close_exp_2026-08-11.csv"
+    with pytest.raises(UserError, match="snapshot"):
+        importer.load(snap, "NIFTY")
+    chain = load_chain_snapshot(snap)
+    assert chain.expiry == date(2026, 8, 11)
+    assert chain.quotes[(21650.0, OptionType.CE)].ltp is None  # LTP 0 = no trade
+    assert chain.quotes[(21600.0, OptionType.PE)].implied_volatility == 40.55
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b,c\n1,2,3\n")
+    with pytest.raises(UserError, match="unrecognised"):
+        importer.load(bad, "NIFTY")
+    wrong = sample_data / "intraday" / "nifty50_1min_yf_2025-09-04_to_2025-09-10.csv"
+    with pytest.raises(UserError, match="1m bars"):
+        importer.load(wrong, "NIFTY", Timeframe.M15)

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from optbot.broker.errors import RateLimited
+from optbot.calendar import get_calendar
+from optbot.config.sections.data import DataSettings
+from optbot.config.sections.paths import PathsSettings
+from optbot.core.clock import SimClock
+from optbot.core.enums import Exchange, Timeframe
+from optbot.core.timeutil import IST
+from optbot.data.history import DownloadJob, HistoryDownloader
+from optbot.data.quality import DataQualityChecker
+from optbot.data.store import JsonStore
+from optbot.test_kit.data import FakeCandleSource, ist, make_bar
+
+
+@pytest.fixture
+def clock():
+    return SimClock(datetime(2025, 9, 10, 12, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def store(tmp_path, clock):
+    return JsonStore(PathsSettings(data_root=tmp_path), DataSettings(fsync_appends=False), clock)
+
+
+def test_gap_report_and_quality(store):
+    calendar = get_calendar()
+    bars = []
+    for day in (date(2025, 9, 4), date(2025, 9, 5)):
+        start = datetime.combine(day, datetime.min.time(), tzinfo=IST).replace(hour=9, minute=15)
+        for minute in range(375):
+            if day == date(2025, 9, 5) and 100 <= minute < 103:
+                continue
+            bars.append(make_bar(start + timedelta(minutes=minute), 24000.0 + minute))
+    bars[10] = make_bar(bars[10].start_utc, 40000.0)  # an outlier
+    store.merge_bars("NIFTY", Timeframe.M1, bars)
+    checker = DataQualityChecker(store, calendar, outlier_pct=5.0)
+    report = checker.check("NIFTY", Timeframe.M1, date(2025, 9, 4), date(2025, 9, 8))
+    assert report.expected == 375 * 3
+    reasons = [(g.reason, g.missing_bars) for g in report.gaps]
+    assert ("missing bars within the session", 3) in reasons
+    assert ("no data for the trading day", 375) in reasons  # Monday the 8th
+    assert report.counts["outlier"] == 2  # jump up and back down
+    assert report.as_dict()["missing"] == 378
+
+
+async def test_download_windows_resume_and_idempotent(store, clock):
+    calendar = get_calendar()
+    source = FakeCandleSource(calendar)
+    downloader = HistoryDownloader(source, store, clock, DataSettings(fsync_appends=False))
+    job = DownloadJob(
+        "NIFTY", Exchange.NSE, "99926000", Timeframe.M1, ist(2025, 7, 1, 0, 0), ist(2025, 9, 10, 0, 0)
+    )
+    assert len(job.windows()) == 3  # 71 days at 30 days per request
+    result = await downloader.download(job)
+    assert result.windows == 3 and not result.failures
+    stored = store.read_bars("NIFTY", Timeframe.M1)
+    assert len(stored) == result.added > 10000
+    again = await HistoryDownloader(source, store, clock, DataSettings()).download(job)
+    assert again.skipped_windows == 3 and again.added == 0  # resumed from the checkpoint
+
+
+async def test_download_retries_rate_limit(store, clock):
+    source = FakeCandleSource(get_calendar(), fail_first=2, error=RateLimited("slow down"))
+    downloader = HistoryDownloader(source, store, clock, DataSettings(fsync_appends=False))
+    job = DownloadJob(
+        "NIFTY", Exchange.NSE, "99926000", Timeframe.D1, ist(2025, 1, 1, 0, 0), ist(2025, 9, 10, 0, 0)
+    )
+    task = downloader.download(job)
+    import asyncio
+
+    running = asyncio.ensure_future(task)
+    while not running.done():
+        await clock.run_until(clock.now_utc() + timedelta(seconds=5))
+    result = running.result()
+    assert len(source.calls) == 3 and not result.failures and result.added > 100
