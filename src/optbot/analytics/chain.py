@@ -374,3 +374,58 @@ def portfolio_greeks(positions: Iterable[OptionPosition]) -> PortfolioGreeks:
         total = _add(total, exposure)
         by_underlying[position.underlying] = _add(by_underlying.get(position.underlying, _ZERO), exposure)
     return PortfolioGreeks(total=total, by_underlying=by_underlying)
+
+
+def implied_forward(call_price: float, put_price: float, strike: float, years: float, rate: float) -> float:
+    """Forward implied by put-call parity at one strike: F = K + (C - P) * e^(rT).
+
+    Use the strike nearest the money (both prices live and liquid); it prices dividends and the
+    futures basis in, so Black-76 on it needs no dividend-yield guess.
+    """
+    for name, value in (("call_price", call_price), ("put_price", put_price), ("strike", strike)):
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be a finite non-negative number, got {value}")
+    if not (math.isfinite(years) and years >= 0):
+        raise ValueError(f"years must be zero or positive, got {years}")
+    return strike + (call_price - put_price) * math.exp(rate * years)
+
+
+def max_pain(rows: Iterable[ChainQuote]) -> float | None:
+    """The expiry price (among listed strikes) at which option holders' total intrinsic value, weighted
+    by open interest, is smallest: where writers lose least. None for a chain without open interest."""
+    quotes = [row for row in rows if row.open_interest > 0]
+    if not quotes:
+        return None
+    strikes = sorted({row.strike for row in quotes})
+
+    def payout(settlement: float) -> float:
+        return math.fsum(
+            row.open_interest
+            * (
+                max(settlement - row.strike, 0.0)
+                if row.option_type is OptionType.CE
+                else max(row.strike - settlement, 0.0)
+            )
+            for row in quotes
+        )
+
+    return min(strikes, key=lambda strike: (payout(strike), strike))
+
+
+def iv_rank(current: float, history: Sequence[float]) -> float | None:
+    """Where today's IV sits in its range over `history`: 0 at the low, 100 at the high."""
+    values = [value for value in history if math.isfinite(value)]
+    if not values or not math.isfinite(current):
+        return None
+    low, high = min(values), max(values)
+    if high == low:
+        return None
+    return 100.0 * min(max((current - low) / (high - low), 0.0), 1.0)
+
+
+def iv_percentile(current: float, history: Sequence[float]) -> float | None:
+    """Percent of `history` observations strictly below today's IV."""
+    values = [value for value in history if math.isfinite(value)]
+    if not values or not math.isfinite(current):
+        return None
+    return 100.0 * sum(1 for value in values if value < current) / len(values)
