@@ -1,0 +1,60 @@
+"""The interim `optbot demo` (startup checks only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from optbot.cli.main import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("OPTBOT_CONFIG", raising=False)
+    monkeypatch.setenv("OPTBOT__PATHS__DATA_ROOT", str(tmp_path / "data"))
+
+
+def test_trading_day_in_market_hours() -> None:
+    result = runner.invoke(app, ["demo", "--at", "2026-08-03T10:00:00+05:30"])
+    assert result.exit_code == 0, result.output
+    assert "PASS config" in result.output
+    assert "2026-08-03 is an F&O trading day" in result.output
+    assert "close 15:40 IST" in result.output and "trading mode" in result.output
+    assert "not built yet" in result.output
+
+
+def test_holiday_means_data_management_mode() -> None:
+    result = runner.invoke(app, ["demo", "--at", "2026-11-24T10:00:00+05:30"])
+    assert result.exit_code == 0
+    assert "not a trading day (Prakash Gurpurb" in result.output
+    assert "next trading day 2026-11-25" in result.output and "data-management mode" in result.output
+
+
+def test_after_the_session_is_data_management_mode() -> None:
+    result = runner.invoke(app, ["demo", "--at", "2026-08-03T17:00:00+05:30"])
+    assert "session over: data-management mode" in result.output
+
+
+def test_date_outside_the_calendar_fails_the_check() -> None:
+    result = runner.invoke(app, ["demo", "--at", "2027-03-01T10:00:00+05:30"])
+    assert result.exit_code == 1
+    assert "FAIL calendar" in result.output and "OUTSIDE" in result.output
+
+
+def test_bad_config_fails_the_check(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text("[risk]\nbogus = 1\n")
+    result = runner.invoke(app, ["--config", str(path), "demo", "--at", "2026-08-03T10:00:00+05:30"])
+    assert result.exit_code == 1
+    assert "FAIL config: risk.bogus: unknown setting" in result.output
+
+
+def test_bad_at_is_a_user_error() -> None:
+    from optbot.core.errors import UserError
+
+    result = runner.invoke(app, ["demo", "--at", "yesterday"])
+    assert isinstance(result.exception, UserError)
