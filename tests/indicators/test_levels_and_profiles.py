@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from optbot.indicators import (
     LevelKind,
+    SwingPivotDetector,
     fibonacci_extensions,
     fibonacci_retracements,
     market_profile,
@@ -18,6 +19,7 @@ from optbot.indicators import (
     support_resistance,
     swing_pivots,
     volume_profile,
+    volume_profile_from_bars,
 )
 from optbot.test_kit.indicators import NIFTY_1MIN_YAHOO, load_sample
 
@@ -134,3 +136,34 @@ def test_market_profile_on_real_session_and_bad_tick() -> None:
     assert float(np.min(bars.low[day])) - 5 <= profile.poc <= float(np.max(bars.high[day]))
     with pytest.raises(ValueError, match="tick"):
         market_profile(half_hours, tick=0.0)
+
+
+@given(
+    st.lists(st.tuples(st.floats(1, 1000), st.floats(0, 50)), min_size=0, max_size=60),
+    st.integers(1, 4),
+    st.integers(1, 4),
+)
+def test_swing_detector_equals_batch(bars: list[tuple[float, float]], left: int, right: int) -> None:
+    highs = [low + spread for low, spread in bars]
+    lows = [low for low, _ in bars]
+    detector = SwingPivotDetector(left, right)
+    live = [level for high, low in zip(highs, lows, strict=True) for level in detector.update(high, low)]
+    assert live == swing_pivots(highs, lows, left, right)
+
+
+def test_volume_profile_from_bars_spreads_volume() -> None:
+    profile = volume_profile_from_bars([110, 100.5], [100, 100.5], [100, 50], bins=10)
+    assert sum(profile.bin_volumes) == pytest.approx(150)
+    assert profile.bin_volumes[0] == pytest.approx(10 + 50)  # [100, 101): 1/10 of bar 1 + the flat bar
+    assert all(volume == pytest.approx(10) for volume in profile.bin_volumes[1:])
+    assert profile.poc == pytest.approx(100.5)
+
+
+def test_volume_profile_from_real_one_minute_bars() -> None:
+    bars = load_sample(NIFTY_1MIN_YAHOO)
+    day = [i for i, text in enumerate(bars.dates) if text.startswith("2025-09-05")]
+    volumes = bars.volume[day] + 1.0
+    profile = volume_profile_from_bars(bars.high[day], bars.low[day], volumes, bins=40)
+    assert sum(profile.bin_volumes) == pytest.approx(volumes.sum())
+    assert profile.bin_edges[0] == bars.low[day].min() and profile.bin_edges[-1] == bars.high[day].max()
+    assert profile.value_area_low <= profile.poc <= profile.value_area_high

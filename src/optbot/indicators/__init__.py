@@ -6,6 +6,7 @@ from optbot.indicators.batch import adx, atr, bollinger, ema, historical_volatil
 from optbot.indicators.levels import (
     Level,
     LevelKind,
+    SwingPivotDetector,
     fibonacci_extensions,
     fibonacci_retracements,
     nearest_levels,
@@ -13,7 +14,13 @@ from optbot.indicators.levels import (
     swing_pivots,
 )
 from optbot.indicators.moving import EMA, SMA
-from optbot.indicators.profile import MarketProfile, VolumeProfile, market_profile, volume_profile
+from optbot.indicators.profile import (
+    MarketProfile,
+    VolumeProfile,
+    market_profile,
+    volume_profile,
+    volume_profile_from_bars,
+)
 from optbot.indicators.session_vwap import SessionVWAP
 from optbot.indicators.volatility import BandsValue, BollingerBands, HistoricalVolatility
 from optbot.indicators.wilder import ADX, ATR, RSI, ADXValue
@@ -33,6 +40,7 @@ __all__ = [
     "LevelKind",
     "MarketProfile",
     "SessionVWAP",
+    "SwingPivotDetector",
     "VolumeProfile",
     "adx",
     "atr",
@@ -49,5 +57,6 @@ __all__ = [
     "support_resistance",
     "swing_pivots",
     "volume_profile",
+    "volume_profile_from_bars",
     "vwap",
 ]

@@ -7,6 +7,7 @@ strategy can use only levels confirmed by the bar it is on (no look-ahead).
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -174,3 +175,39 @@ def fibonacci_extensions(swing_high: float, swing_low: float, uptrend: bool = Tr
     if uptrend:
         return {_fib_key(ratio): swing_low + ratio * span for ratio in FIBONACCI_EXTENSION_RATIOS}
     return {_fib_key(ratio): swing_high - ratio * span for ratio in FIBONACCI_EXTENSION_RATIOS}
+
+
+class SwingPivotDetector:
+    """Incremental twin of `swing_pivots` for live bars: `update` returns the pivots that the new bar
+    confirms (each one `right` bars old), identical to what the batch function finds."""
+
+    __slots__ = ("_highs", "_index", "_lows", "left", "right")
+
+    def __init__(self, left: int = 2, right: int = 2) -> None:
+        self.left = require_period(left, name="left")
+        self.right = require_period(right, name="right")
+        self._highs: deque[float] = deque(maxlen=left + right + 1)
+        self._lows: deque[float] = deque(maxlen=left + right + 1)
+        self._index = -1
+
+    def update(self, high: float, low: float) -> list[Level]:
+        if not (math.isfinite(high) and math.isfinite(low)) or high < low:
+            raise ValueError(f"bar needs finite prices with high >= low, got high={high}, low={low}")
+        self._highs.append(float(high))
+        self._lows.append(float(low))
+        self._index += 1
+        if len(self._highs) < self.left + self.right + 1:
+            return []
+        highs, lows = list(self._highs), list(self._lows)
+        centre = self.left
+        candidate_index = self._index - self.right
+        found: list[Level] = []
+        if highs[centre] > max(highs[:centre]) and highs[centre] >= max(highs[centre + 1 :]):
+            found.append(
+                Level(highs[centre], LevelKind.RESISTANCE, candidate_index, candidate_index, self._index)
+            )
+        if lows[centre] < min(lows[:centre]) and lows[centre] <= min(lows[centre + 1 :]):
+            found.append(
+                Level(lows[centre], LevelKind.SUPPORT, candidate_index, candidate_index, self._index)
+            )
+        return found

@@ -154,3 +154,58 @@ def market_profile(
         initial_balance_low=float(lows[:ib].min()),
         periods=len(bars),
     )
+
+
+def volume_profile_from_bars(
+    high: Numbers,
+    low: Numbers,
+    volume: Numbers,
+    bins: int = 24,
+    value_area: float = VALUE_AREA_FRACTION,
+) -> VolumeProfile:
+    """Volume profile that spreads each bar's volume evenly over its high-low range (a bar that traded
+    from 100 to 110 did not trade it all at its close). A zero-range bar puts its volume in one bin."""
+    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
+        raise ValueError(f"bins must be a positive integer, got {bins!r}")
+    high_array = np.asarray(high, dtype=np.float64)
+    low_array = np.asarray(low, dtype=np.float64)
+    volume_array = np.asarray(volume, dtype=np.float64)
+    if not (high_array.shape == low_array.shape == volume_array.shape) or high_array.ndim != 1:
+        raise ValueError("high, low and volume must be 1-D arrays of the same length")
+    if len(high_array) == 0:
+        raise ValueError("volume profile needs at least one bar")
+    if not all(np.all(np.isfinite(array)) for array in (high_array, low_array, volume_array)):
+        raise ValueError("high, low and volume must be finite numbers")
+    if np.any(high_array < low_array):
+        raise ValueError(f"bar {int(np.flatnonzero(high_array < low_array)[0])}: high is below low")
+    if np.any(volume_array < 0):
+        raise ValueError("volumes must not be negative")
+    total = float(volume_array.sum())
+    if total <= 0:
+        raise ValueError("volume profile needs some volume (all volumes are zero: an index has none)")
+    bottom, top = float(low_array.min()), float(high_array.max())
+    if top == bottom:
+        top = bottom + max(abs(bottom) * 1e-9, 1e-9)
+    edges = np.linspace(bottom, top, bins + 1)
+    spans = high_array - low_array
+    overlap = np.clip(
+        np.minimum(high_array[:, None], edges[None, 1:]) - np.maximum(low_array[:, None], edges[None, :-1]),
+        0.0,
+        None,
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shares = np.where(spans[:, None] > 0, overlap / spans[:, None], 0.0)
+    flat = spans == 0
+    if np.any(flat):
+        flat_bins = np.clip(np.searchsorted(edges, low_array[flat], side="right") - 1, 0, bins - 1)
+        shares[np.flatnonzero(flat), flat_bins] = 1.0
+    histogram = (shares * volume_array[:, None]).sum(axis=0)
+    poc, value_low, value_high = value_area_indices(histogram, value_area)
+    return VolumeProfile(
+        bin_edges=tuple(float(edge) for edge in edges),
+        bin_volumes=tuple(float(value) for value in histogram),
+        poc=float((edges[poc] + edges[poc + 1]) / 2.0),
+        value_area_low=float(edges[value_low]),
+        value_area_high=float(edges[value_high + 1]),
+        total_volume=total,
+    )
