@@ -9,6 +9,7 @@ authenticator app (or a script using `pyotp.TOTP(secret).now()`) runs on wall ti
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -21,6 +22,7 @@ from optbot.core.clock import Clock
 from optbot.core.timeutil import IST, to_ist
 
 BEARER_PREFIX = "Bearer "
+_BEARER = re.compile(r"^bearer(?:\s+|$)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -69,10 +71,8 @@ class TokenProblem(StrEnum):
 
 
 def strip_bearer(value: str) -> str:
-    text = value.strip()
-    if text[: len(BEARER_PREFIX)].lower() == BEARER_PREFIX.lower():
-        return text[len(BEARER_PREFIX) :].strip()
-    return text
+    """The token from an Authorization value given with or without `Bearer ` (reference §10)."""
+    return _BEARER.sub("", value.strip())
 
 
 def _jwt_like(claims: dict[str, object]) -> str:
