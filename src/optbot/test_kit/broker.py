@@ -23,7 +23,7 @@ from optbot.broker.angelone.feed_codec import (
     SNAP_TAIL_STRUCT,
 )
 
-TEST_TOTP_SECRET = "JBSWY3DPEHPK3PXP"
+TEST_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
 @dataclass(frozen=True, slots=True)

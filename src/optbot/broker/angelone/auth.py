@@ -62,7 +62,7 @@ def totp_code(secret: str, moment: datetime) -> str:
         return pyotp.TOTP(secret.replace(" ", "").upper()).at(to_utc(moment))
     except (binascii.Error, ValueError):
         raise UserError(
-            "the stored TOTP secret is not valid base32; "
+            "the stored TOTP secret is unusable (must be the base32 key of at least 112 bits); "
             "set it again with `optbot auth set-secret totp_secret`"
         ) from None
 
