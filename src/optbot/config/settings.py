@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from optbot.config.sections.analytics import AnalyticsSettings
 from optbot.config.sections.backtest import BacktestSettings
 from optbot.config.sections.broker import BrokerSettings
+from optbot.config.sections.calendar import CalendarSettings
 from optbot.config.sections.dashboard import DashboardSettings
 from optbot.config.sections.data import DataSettings
 from optbot.config.sections.execution import ExecutionSettings
@@ -88,6 +89,7 @@ class Settings(BaseSettings):
     sim: SimSettings = Field(default_factory=SimSettings)
     indicators: IndicatorsSettings = Field(default_factory=IndicatorsSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
+    calendar: CalendarSettings = Field(default_factory=CalendarSettings)
 
     @classmethod
     def settings_customise_sources(
