@@ -80,3 +80,13 @@ def test_bad_inputs_exit_2(extra: list[str], message: str) -> None:
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_dividend_yield_with_black76_is_refused() -> None:
+    args = ["greeks", "--spot", "100", "--strike", "100", "--vol", "0.2", "--years", "0.5", "--type", "call"]
+    result = runner.invoke(_app(), [*args, "--model", "black76", "--dividend-yield", "0.01"])
+    assert result.exit_code == 2 and "black76" in result.output
+    with_yield = json.loads(runner.invoke(_app(), [*args, "--dividend-yield", "0.02"]).output)
+    without = json.loads(runner.invoke(_app(), args).output)
+    assert with_yield["inputs"]["dividend_yield"] == 0.02
+    assert with_yield["price"] < without["price"]  # a yield lowers the forward, so the call is cheaper

@@ -12,6 +12,7 @@ from optbot.indicators import adx, atr, bollinger, ema, rsi, sma
 from optbot.indicators.wilder import ADX_TALIB_WARMUP_BARS
 from optbot.test_kit.indicators import (
     BANKNIFTY_DAILY_MERGED,
+    NIFTY_15MIN,
     NIFTY_DAILY_MERGED,
     NIFTY_DAILY_NSE,
     NIFTY_DAILY_YAHOO,
@@ -44,7 +45,7 @@ def test_atr_rsi_ema_sma_bbands_match_talib_from_first_value(path: Path, period:
         _assert_agree_from(ours, theirs, 0)
 
 
-@pytest.mark.parametrize("path", SAMPLES, ids=lambda p: Path(p).stem)
+@pytest.mark.parametrize("path", [*SAMPLES, NIFTY_15MIN], ids=lambda p: Path(p).stem)
 def test_adx_and_di_match_talib_after_warmup(path: Path) -> None:
     bars = load_sample(path)
     ours_adx, ours_plus, ours_minus = adx(bars.high, bars.low, bars.close, 14)

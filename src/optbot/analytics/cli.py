@@ -56,6 +56,15 @@ def _validated_vol(value: float) -> float:
     return value
 
 
+def _dividend_yield(given: float | None, configured: float, model: Model) -> float:
+    """bs takes the flag or the configured yield; black76 prices off the forward and takes none."""
+    if model == "black76":
+        if given is not None and given != 0.0:
+            fail("--dividend-yield applies to --model bs only: black76 prices off the forward")
+        return 0.0
+    return _validated_rate(given if given is not None else configured, "--dividend-yield")
+
+
 def greeks_command(
     ctx: typer.Context,
     spot: float = typer.Option(..., "--spot", help="Underlying price (the forward/future for black76)"),
@@ -71,14 +80,12 @@ def greeks_command(
     unit of vol and per vol point, rho per unit of rate)."""
     settings = settings_from(ctx).analytics
     chosen_rate = _validated_rate(rate if rate is not None else settings.risk_free_rate, "--rate")
-    chosen_yield = _validated_rate(
-        dividend_yield if dividend_yield is not None else settings.dividend_yield, "--dividend-yield"
-    )
+    model_name: Model = "bs" if model is ModelName.BS else "black76"
+    chosen_yield = _dividend_yield(dividend_yield, settings.dividend_yield, model_name)
     _positive(spot, "--spot")
     _positive(strike, "--strike")
     _positive(years, "--years", allow_zero=True)
     _validated_vol(vol)
-    model_name: Model = "bs" if model is ModelName.BS else "black76"
     try:
         result = greeks(
             model_name,
@@ -102,7 +109,7 @@ def greeks_command(
             "years": years,
             "vol": vol,
             "rate": chosen_rate,
-            "dividend_yield": chosen_yield if model_name == "bs" else 0.0,
+            "dividend_yield": chosen_yield,
         },
         **result.as_dict(),
     }
@@ -124,14 +131,12 @@ def iv_command(
     null and `reason` says why (below intrinsic, above the upper bound, no time value, expired...)."""
     settings = settings_from(ctx).analytics
     chosen_rate = _validated_rate(rate if rate is not None else settings.risk_free_rate, "--rate")
-    chosen_yield = _validated_rate(
-        dividend_yield if dividend_yield is not None else settings.dividend_yield, "--dividend-yield"
-    )
+    model_name: Model = "bs" if model is ModelName.BS else "black76"
+    chosen_yield = _dividend_yield(dividend_yield, settings.dividend_yield, model_name)
     _positive(price, "--price", allow_zero=True)
     _positive(spot, "--spot")
     _positive(strike, "--strike")
     _positive(years, "--years", allow_zero=True)
-    model_name: Model = "bs" if model is ModelName.BS else "black76"
     try:
         result = implied_volatility(
             price, spot, strike, years, chosen_rate, kind.option_type, model_name, chosen_yield

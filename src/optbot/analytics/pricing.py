@@ -111,6 +111,8 @@ def _inputs(
     vol = _require(vol, "volatility", positive=True)
     rate = _require(rate, "rate")
     dividend_yield = _require(dividend_yield, "dividend_yield")
+    if model == "black76" and dividend_yield != 0.0:
+        raise ValueError("dividend_yield applies to the bs model only: black76 prices off the forward")
     if underlying <= 0:
         raise ValueError(f"underlying price must be positive, got {underlying}")
     if strike <= 0:
