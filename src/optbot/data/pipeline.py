@@ -1,0 +1,143 @@
+"""The live market-data pipeline: ticks in; raw tick files, clock-closed bars, stored bars and Bar events out.
+
+Wire it to the feed with `MarketFeed(on_tick=pipeline.on_tick, on_health=pipeline.on_feed_health)` (or
+`pipeline.attach(bus)`), call `start()` inside the event loop and `stop()` at shutdown. Bars are
+appended to the store as they close (one fsynced line each) and then published, in close order,
+through `publish_bar` (e.g. `EventBus.publish`). The first price of each underlying in a session is
+checked against the previous daily close; a gap above the threshold is handed to `on_gap` (the token
+pool's gap mode) and published as an `Alert`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from optbot.config.sections.data import DataSettings
+from optbot.core.bus import EventBus
+from optbot.core.clock import Clock
+from optbot.core.enums import AlertPriority
+from optbot.core.events import Alert, Bar, Event, FeedHealth, Tick
+from optbot.core.timeutil import IST
+from optbot.data.bars import BarAggregator, SessionCalendar
+from optbot.data.opening_gap import OpeningGap, OpeningGapDetector, previous_close
+from optbot.data.store import JsonStore
+
+log = logging.getLogger("optbot.data.pipeline")
+
+Publisher = Callable[[Event], Awaitable[None]]
+
+
+class MarketDataPipeline:
+    def __init__(
+        self,
+        clock: Clock,
+        calendar: SessionCalendar,
+        store: JsonStore,
+        settings: DataSettings,
+        publish: Publisher | None = None,
+        on_gap: Callable[[OpeningGap], None] | None = None,
+    ) -> None:
+        self.clock = clock
+        self.store = store
+        self.settings = settings
+        self.publish = publish
+        self.on_gap = on_gap
+        self.aggregator = BarAggregator(clock, calendar, self._on_bar, settings)
+        self.gap_detector = OpeningGapDetector(settings.opening_gap_pct)
+        self.gaps_found: list[OpeningGap] = []
+        self._underlyings: set[str] = set()
+        self._outbox: asyncio.Queue[Event] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.persist_errors = 0
+
+    def track(self, token: str, symbol: str, is_option: bool) -> None:
+        self.aggregator.track(token, symbol, is_option)
+        if not is_option:
+            self._underlyings.add(token)
+
+    def attach(self, bus: EventBus) -> None:
+        """Take ticks and feed health from the bus and publish bars and alerts back to it."""
+        bus.subscribe("market-data-pipeline", (Tick, FeedHealth), self._from_bus)
+        if self.publish is None:
+            self.publish = bus.publish
+
+    def _from_bus(self, event: Event) -> None:
+        if isinstance(event, Tick):
+            self.on_tick(event)
+        elif isinstance(event, FeedHealth):
+            self.on_feed_health(event)
+
+    async def start(self) -> None:
+        self.aggregator.start()
+        self._task = asyncio.create_task(self._drain(), name="market-data-outbox")
+
+    async def stop(self) -> None:
+        self.aggregator.stop()
+        self.store.flush_ticks()
+        await self._outbox.join()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    # -- inputs --------------------------------------------------------------------------------
+
+    def on_feed_health(self, health: FeedHealth) -> None:
+        self.aggregator.on_feed_health(health)
+
+    def on_tick(self, tick: Tick) -> None:
+        if tick.ltp > 0:
+            self.store.append_tick(tick)
+        self.aggregator.on_tick(tick)
+        if tick.token in self._underlyings and tick.ltp > 0:
+            self._check_gap(tick)
+
+    def _check_gap(self, tick: Tick) -> None:
+        opened = self.aggregator.session_open_utc
+        moment = tick.ts_exchange or tick.ts_utc
+        if opened is None or moment < opened:
+            return
+        day = moment.astimezone(IST).date()
+        gap = self.gap_detector.check(
+            tick.symbol, tick.ltp, previous_close(self.store, tick.symbol, day), moment
+        )
+        if gap is None:
+            return
+        self.gaps_found.append(gap)
+        log.warning("opening gap %s %.2f%% (%s -> %s)", gap.symbol, gap.gap_pct, gap.previous_close, gap.open)
+        if self.on_gap is not None:
+            self.on_gap(gap)
+        self._outbox.put_nowait(
+            Alert(
+                ts_utc=self.clock.now_utc(),
+                priority=AlertPriority.IMPORTANT,
+                title=f"{gap.symbol} opened with a {gap.gap_pct:+.2f}% gap",
+                message=f"open {gap.open} vs previous close {gap.previous_close}",
+                action_required="token pool switched to gap mode (wider strike range)",
+                dedupe_key=f"opening-gap:{gap.symbol}:{day.isoformat()}",
+            )
+        )
+
+    # -- outputs -------------------------------------------------------------------------------
+
+    def _on_bar(self, bar: Bar) -> None:
+        try:
+            self.store.append_bar(bar)
+            self.store.flush_ticks()
+        except OSError:
+            self.persist_errors += 1
+            log.exception("could not persist %s %s bar %s", bar.symbol, bar.timeframe.value, bar.start_utc)
+        self._outbox.put_nowait(bar)
+
+    async def _drain(self) -> None:
+        while True:
+            event = await self._outbox.get()
+            try:
+                if self.publish is not None:
+                    await self.publish(event)
+            except Exception:
+                log.exception("publishing %s failed", type(event).__name__)
+            finally:
+                self._outbox.task_done()
