@@ -88,3 +88,12 @@ def test_bad_inputs_exit_2_with_message(tmp_path: Path) -> None:
     result = runner.invoke(_app(), ["indicators", str(chain), "-i", "rsi"])
     assert result.exit_code == 2 and "increasing time order" in result.output
     assert "Traceback" not in result.output
+
+
+def test_session_date_uses_ist_for_aware_timestamps() -> None:
+    from optbot.indicators.cli import session_date
+
+    assert session_date("2025-09-04 03:45:00+00:00") == "2025-09-04"
+    assert session_date("2025-09-04T20:00:00Z") == "2025-09-05"  # 01:30 IST next day
+    assert session_date("2015-01-09 09:15:00") == "2015-01-09"
+    assert session_date("2016-09-15") == "2016-09-15"

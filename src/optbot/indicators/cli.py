@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import typer
 from optbot.cli.common import fail, settings_from
 from optbot.config import Settings
 from optbot.core.errors import UserError
+from optbot.core.timeutil import IST
 from optbot.indicators import batch
 from optbot.indicators.ohlc_csv import OhlcSeries, read_ohlc_csv
 
@@ -50,6 +52,17 @@ def _default_period(name: IndicatorName, settings: Settings) -> int:
     }[name]
 
 
+def session_date(stamp: str) -> str:
+    """The IST trading date of a row: aware timestamps (Yahoo's are UTC) are converted to IST first."""
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return stamp[:10]
+    if moment.tzinfo is None:
+        return moment.date().isoformat()
+    return moment.astimezone(IST).date().isoformat()
+
+
 def compute_columns(name: IndicatorName, bars: OhlcSeries, period: int, settings: Settings) -> Columns:
     """The indicator's output columns, one value per input row (NaN while warming up)."""
     calculators: dict[IndicatorName, Callable[[], Columns]] = {
@@ -78,7 +91,7 @@ def compute_columns(name: IndicatorName, bars: OhlcSeries, period: int, settings
             "value": batch.vwap(
                 (bars.high + bars.low + bars.close) / 3.0,
                 bars.volume,
-                [text[:10] for text in bars.dates],  # the session is the calendar date
+                [session_date(text) for text in bars.dates],
             )
         },
     }
