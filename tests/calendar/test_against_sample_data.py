@@ -101,3 +101,31 @@ def test_muhurat_bars_fall_inside_the_special_session(calendar: NseCalendar) -> 
                 assert calendar.is_open(stamp), stamp
                 checked += 1
     assert checked >= 30
+
+
+#: Ordinary trading days missing from the 15-minute file before the daily series starts (2016-09-15);
+#: the file is documented as having gaps and malformed days.
+FIFTEEN_MINUTE_GAPS_2015_2016 = {
+    date(2015, 1, 16),
+    date(2015, 5, 19),
+    date(2015, 8, 28),
+    date(2015, 12, 7),
+    date(2016, 3, 17),
+}
+
+
+def test_2015_2016_holidays_match_the_15_minute_series(calendar: NseCalendar) -> None:
+    """Before the daily series starts, the 15-minute file pins the holiday set down."""
+    dates = _dates(SAMPLE / "intraday" / "nifty50_15min_2015-01-09_to_2024-12-31.csv")
+    start, end = date(2015, 1, 9), date(2016, 9, 14)
+    missing = set()
+    day = start
+    while day <= end:
+        if day.weekday() < 5 and day not in dates:
+            missing.add(day)
+        day += timedelta(days=1)
+    holidays = set(calendar.holidays(start, end, Segment.EQUITY))
+    muhurat_only = {day for day in holidays if day in dates}
+    assert muhurat_only == {date(2015, 11, 11)}
+    assert missing - holidays == FIFTEEN_MINUTE_GAPS_2015_2016
+    assert holidays - muhurat_only <= missing

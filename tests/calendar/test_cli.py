@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -77,3 +78,38 @@ def test_bad_input_exits_2_with_a_message(args: list[str], needle: str) -> None:
     assert result.exit_code == 2
     assert needle in result.output.replace("\n", "")
     assert "Traceback" not in result.output
+
+
+def test_info_reports_coverage() -> None:
+    result = runner.invoke(app, ["calendar", "info", "--today", "2026-11-24"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["last_date"] == "2026-12-31"
+    assert payload["coverage_days_left"] == 37
+    assert payload["needs_update"] is True
+    early = json.loads(runner.invoke(app, ["calendar", "info", "--today", "2026-01-02"]).output)
+    assert early["needs_update"] is False
+
+
+def test_configured_override_file_is_used(tmp_path: Path) -> None:
+    import tomllib
+    from datetime import date
+    from importlib import resources
+
+    import tomli_w
+
+    data = tomllib.loads(
+        resources.files("optbot.calendar").joinpath("data", "nse_overrides.toml").read_text("utf-8")
+    )
+    data["last_date"] = date(2027, 3, 31)
+    data["holidays"].append({"date": date(2027, 1, 26), "name": "Republic Day"})
+    (tmp_path / "cal.toml").write_bytes(tomli_w.dumps(data).encode())
+    config = tmp_path / "optbot.toml"
+    config.write_text(f'[paths]\ndata_root = "{tmp_path}"\n[calendar]\noverrides_file = "cal.toml"\n')
+    result = runner.invoke(
+        app, ["--config", str(config), "calendar", "days", "--from", "2027-01-25", "--to", "2027-01-27"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.split() == ["2027-01-25", "2027-01-27"]
+    # Without the config the packaged calendar refuses 2027.
+    assert runner.invoke(app, ["calendar", "session", "2027-01-25"]).exit_code == 2

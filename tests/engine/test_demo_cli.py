@@ -58,3 +58,14 @@ def test_bad_at_is_a_user_error() -> None:
 
     result = runner.invoke(app, ["demo", "--at", "yesterday"])
     assert isinstance(result.exception, UserError)
+
+
+def test_calendar_near_its_end_warns_but_passes() -> None:
+    result = runner.invoke(app, ["demo", "--at", "2026-11-24T10:00:00+05:30"])
+    assert result.exit_code == 0
+    assert "WARN calendar" in result.output and "37 days of coverage left" in result.output
+
+
+def test_calendar_far_from_its_end_passes() -> None:
+    result = runner.invoke(app, ["demo", "--at", "2026-08-03T10:00:00+05:30"])
+    assert "PASS calendar" in result.output and "coverage left" not in result.output

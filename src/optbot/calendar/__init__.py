@@ -7,6 +7,7 @@ from optbot.calendar.nse import (
     TradingSession,
     UnknownUnderlyingError,
     get_calendar,
+    load_calendar,
 )
 from optbot.calendar.overrides import CalendarDataError, Segment
 
@@ -19,4 +20,5 @@ __all__ = [
     "TradingSession",
     "UnknownUnderlyingError",
     "get_calendar",
+    "load_calendar",
 ]

@@ -7,9 +7,11 @@ from datetime import date
 
 import typer
 
-from optbot.calendar.nse import ExpiryKind, get_calendar
+from optbot.calendar.nse import ExpiryKind, NseCalendar, load_calendar
 from optbot.calendar.overrides import Segment
-from optbot.cli.common import fail
+from optbot.cli.common import fail, settings_from
+from optbot.config import Settings
+from optbot.core.clock import LiveClock
 from optbot.core.errors import UserError
 
 calendar_app = typer.Typer(help="NSE trading days, sessions and expiries.", no_args_is_help=True)
@@ -29,9 +31,22 @@ def _parse_segment(text: str) -> Segment:
         fail(f"--segment: expected one of {', '.join(s.value for s in Segment)}, got {text!r}")
 
 
-def session_payload(day: date, segment: Segment) -> dict[str, object]:
+def calendar_from_settings(settings: Settings) -> NseCalendar:
+    """The configured calendar: `calendar.overrides_file` (under the data root) or the packaged one."""
+    configured = settings.calendar.overrides_file
+    return load_calendar(None if configured is None else settings.paths.resolve(configured))
+
+
+def _calendar(ctx: typer.Context) -> NseCalendar:
+    try:
+        return calendar_from_settings(settings_from(ctx))
+    except UserError as exc:
+        fail(str(exc))
+
+
+def session_payload(calendar: NseCalendar, day: date, segment: Segment) -> dict[str, object]:
     """The JSON shape of `optbot calendar session` (IST ISO times; nulls on a holiday)."""
-    found = get_calendar().session(day, segment)
+    found = calendar.session(day, segment)
     return {
         "date": day.isoformat(),
         "is_trading_day": found is not None,
@@ -44,6 +59,7 @@ def session_payload(day: date, segment: Segment) -> dict[str, object]:
 
 @calendar_app.command("days")
 def days_command(
+    ctx: typer.Context,
     from_day: str = typer.Option(..., "--from", help="first date, YYYY-MM-DD"),
     to_day: str = typer.Option(..., "--to", help="last date, YYYY-MM-DD"),
     segment: str = typer.Option("fo", "--segment", help="fo or equity"),
@@ -53,7 +69,7 @@ def days_command(
     if end < start:
         fail(f"--to {end.isoformat()} is before --from {start.isoformat()}")
     try:
-        days = get_calendar().trading_days(start, end, _parse_segment(segment))
+        days = _calendar(ctx).trading_days(start, end, _parse_segment(segment))
     except UserError as exc:
         fail(str(exc))
     for day in days:
@@ -62,13 +78,14 @@ def days_command(
 
 @calendar_app.command("session")
 def session_command(
+    ctx: typer.Context,
     day: str = typer.Argument(..., help="date, YYYY-MM-DD"),
     segment: str = typer.Option("fo", "--segment", help="fo or equity"),
 ) -> None:
     """Print the day's session as JSON (IST times; nulls on a holiday)."""
     parsed = _parse_day(day, "date")
     try:
-        payload = session_payload(parsed, _parse_segment(segment))
+        payload = session_payload(_calendar(ctx), parsed, _parse_segment(segment))
     except UserError as exc:
         fail(str(exc))
     typer.echo(json.dumps(payload))
@@ -76,6 +93,7 @@ def session_command(
 
 @calendar_app.command("expiries")
 def expiries_command(
+    ctx: typer.Context,
     underlying: str = typer.Argument(..., help="NIFTY, BANKNIFTY, FINNIFTY, MIDCPNIFTY, SENSEX or STOCK"),
     from_day: str = typer.Option(..., "--from", help="first date, YYYY-MM-DD"),
     to_day: str = typer.Option(..., "--to", help="last date, YYYY-MM-DD"),
@@ -89,11 +107,34 @@ def expiries_command(
         fail(f"--kind: expected weekly, monthly or all, got {kind!r}")
     chosen: ExpiryKind = "weekly" if kind == "weekly" else "monthly" if kind == "monthly" else "all"
     try:
-        found = get_calendar().expiries(underlying, start, end, chosen)
+        found = _calendar(ctx).expiries(underlying, start, end, chosen)
     except UserError as exc:
         fail(str(exc))
     for day in found:
         typer.echo(day.isoformat())
+
+
+@calendar_app.command("info")
+def info_command(
+    ctx: typer.Context,
+    today: str | None = typer.Option(None, "--today", help="evaluate as of this date (default: today, IST)"),
+) -> None:
+    """Print the calendar's version, known range and how many days of coverage are left (JSON)."""
+    settings = settings_from(ctx)
+    calendar = _calendar(ctx)
+    as_of = _parse_day(today, "--today") if today is not None else LiveClock().now_ist().date()
+    left = calendar.days_of_coverage_left(as_of)
+    payload = {
+        "version": calendar.version,
+        "overrides_file": str(settings.calendar.overrides_file) if settings.calendar.overrides_file else None,
+        "first_date": calendar.first_date.isoformat(),
+        "last_date": calendar.last_date.isoformat(),
+        "today": as_of.isoformat(),
+        "coverage_days_left": left,
+        "needs_update": left < settings.calendar.coverage_warning_days,
+        "underlyings": list(calendar.underlyings),
+    }
+    typer.echo(json.dumps(payload))
 
 
 def register(app: typer.Typer) -> None:

@@ -111,14 +111,6 @@ def _library_holidays(first: date, last: date) -> set[date]:
     return holidays
 
 
-def _library_last_session() -> date:
-    import exchange_calendars
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return exchange_calendars.get_calendar(BASE_LIBRARY_CALENDAR).last_session.date()
-
-
 class NseCalendar:
     """Trading days, sessions and expiries for NSE equity and F&O over a known date range."""
 
@@ -128,7 +120,9 @@ class NseCalendar:
         self.overrides = overrides if overrides is not None else load_overrides(overrides_path)
         self.version = self.overrides.version
         self.first_date = self.overrides.first_date
-        self.last_date = min(self.overrides.last_date, _library_last_session())
+        # Past the library's last session, holidays come from the override file alone: an updated
+        # file that extends `last_date` must list every holiday of the added years.
+        self.last_date = self.overrides.last_date
         library_holidays = _library_holidays(self.first_date, self.last_date)
         self._holidays: dict[Segment, dict[date, str]] = {}
         for segment in Segment:
@@ -224,6 +218,10 @@ class NseCalendar:
 
     def covers(self, day: date) -> bool:
         return self.first_date <= day <= self.last_date
+
+    def days_of_coverage_left(self, today: date) -> int:
+        """Days from `today` to the end of the known range (negative once past it): upkeep warnings."""
+        return (self.last_date - today).days
 
     # -- days and sessions --------------------------------------------------------------------
 
@@ -408,3 +406,18 @@ class NseCalendar:
 def get_calendar() -> NseCalendar:
     """The default calendar (packaged overrides), built once per process."""
     return NseCalendar()
+
+
+@cache
+def _calendar_from_file(path: Path) -> NseCalendar:
+    return NseCalendar(overrides_path=path)
+
+
+def load_calendar(overrides_path: Path | None = None) -> NseCalendar:
+    """The calendar from an updated override file (config `calendar.overrides_file`), or the default.
+
+    Cached per path, so every component in a process shares one instance.
+    """
+    if overrides_path is None:
+        return get_calendar()
+    return _calendar_from_file(overrides_path.expanduser().resolve())

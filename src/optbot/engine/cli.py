@@ -12,7 +12,8 @@ from pathlib import Path
 
 import typer
 
-from optbot.calendar import NseCalendar, Segment, get_calendar
+from optbot.calendar import NseCalendar, Segment
+from optbot.calendar.cli import calendar_from_settings
 from optbot.cli.common import console, state
 from optbot.config import ConfigError, Settings, effective_mode, load_settings
 from optbot.core.clock import Clock, LiveClock, SimClock
@@ -25,6 +26,7 @@ class CheckResult:
     name: str
     passed: bool
     detail: str
+    warning: bool = False
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -43,14 +45,21 @@ def check_data_root(settings: Settings) -> CheckResult:
     )
 
 
-def check_calendar(calendar: NseCalendar, clock: Clock) -> CheckResult:
+def check_calendar(calendar: NseCalendar, clock: Clock, warning_days: int) -> CheckResult:
     today = clock.now_ist().date()
     covered = calendar.covers(today)
     detail = (
         f"overrides v{calendar.version}, known range {calendar.first_date}..{calendar.last_date}; "
         f"today {today} {'is covered' if covered else 'is OUTSIDE it: update the calendar override file'}"
     )
-    return CheckResult("calendar", covered, detail)
+    left = calendar.days_of_coverage_left(today)
+    warn = covered and left < warning_days
+    if warn:
+        detail += (
+            f"; only {left} days of coverage left: add next year's NSE holidays and special sessions "
+            "(calendar.overrides_file)"
+        )
+    return CheckResult("calendar", covered, detail, warning=warn)
 
 
 def trading_day_decision(calendar: NseCalendar, clock: Clock) -> CheckResult:
@@ -91,11 +100,11 @@ def run_checks(clock: Clock, config_path: Path | None) -> list[CheckResult]:
     results.append(CheckResult("config", True, f"loaded from {source}; mode {settings.mode} -> runs {mode}"))
     results.append(check_data_root(settings))
     try:
-        calendar = get_calendar()
+        calendar = calendar_from_settings(settings)
     except UserError as exc:
         results.append(CheckResult("calendar", False, str(exc)))
         return results
-    calendar_result = check_calendar(calendar, clock)
+    calendar_result = check_calendar(calendar, clock, settings.calendar.coverage_warning_days)
     results.append(calendar_result)
     if calendar_result.passed:
         results.append(trading_day_decision(calendar, clock))
@@ -122,7 +131,13 @@ def demo_command(
     console.print(f"optbot startup checks at {now:%Y-%m-%d %H:%M:%S} IST", highlight=False)
     results = run_checks(clock, config_path)
     for result in results:
-        mark = "[green]PASS[/green]" if result.passed else "[red]FAIL[/red]"
+        mark = (
+            "[red]FAIL[/red]"
+            if not result.passed
+            else "[yellow]WARN[/yellow]"
+            if result.warning
+            else "[green]PASS[/green]"
+        )
         console.print(f"{mark} {result.name}: {result.detail}", highlight=False, soft_wrap=True)
     console.print(
         "The end-to-end demo (replay through the local SmartAPI simulator) is not built yet; "
