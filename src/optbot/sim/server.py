@@ -115,6 +115,7 @@ class Simulator:
         self.exchange.start()
         self.market.subscribe_quotes(self.gtt.on_quote)
         self.market.subscribe_quotes(self.oi_baseline.observe)
+        self._seed_open_interest_baseline()
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self._requested_port)
@@ -123,6 +124,14 @@ class Simulator:
         addresses = runner.addresses
         self.port = int(addresses[0][1]) if addresses else self._requested_port
         log.info("SmartAPI simulator listening on %s", self.base_url)
+
+    def _seed_open_interest_baseline(self) -> None:
+        """Futures' OI at start is the base of today's OI change (gainersLosers, OIBuildup)."""
+        for spec in self.exchange.instruments.all():
+            if spec.is_future:
+                quote = self.market.quote(spec.exchange, spec.token)
+                if quote is not None:
+                    self.oi_baseline.observe(quote)
 
     async def stop(self) -> None:
         if self._runner is None:
