@@ -5,7 +5,7 @@ never imports the broker, execution or persistence packages.
 """
 
 from optbot.risk.engine import RiskCallbacks, RiskEngine
-from optbot.risk.views import PositionSnapshot, RiskMarketView, RiskPortfolioView, SessionWindow
+from optbot.risk.views import PositionSnapshot, RiskMarketView, RiskPortfolioView, SessionTimes, SessionWindow
 
 __all__ = [
     "PositionSnapshot",
@@ -13,5 +13,6 @@ __all__ = [
     "RiskEngine",
     "RiskMarketView",
     "RiskPortfolioView",
+    "SessionTimes",
     "SessionWindow",
 ]

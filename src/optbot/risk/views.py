@@ -31,9 +31,19 @@ class PositionSnapshot:
         return abs(self.net_quantity) * self.last_price
 
 
+class SessionTimes(Protocol):
+    """Anything with the session's open and close (the calendar's `TradingSession` fits)."""
+
+    @property
+    def open_utc(self) -> datetime: ...
+
+    @property
+    def close_utc(self) -> datetime: ...
+
+
 @dataclass(frozen=True, slots=True)
 class SessionWindow:
-    """Today's trading session (from the calendar), aware UTC datetimes."""
+    """A plain session (aware UTC datetimes) for callers without a calendar object."""
 
     open_utc: datetime
     close_utc: datetime
@@ -78,7 +88,7 @@ class RiskMarketView(Protocol):
         """Broker margin for a new position, None when not known (then bought premium is used)."""
         ...
 
-    def session(self) -> SessionWindow | None:
+    def session(self) -> SessionTimes | None:
         """Today's session, None on a non-trading day."""
         ...
 

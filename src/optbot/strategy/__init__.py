@@ -1,0 +1,30 @@
+"""Strategies: the Strategy interface and context, regime detection, ADX categorisation, multi-timeframe
+confirmation, entry checklist, exits, sizing and the built-in strategies. Never imports broker,
+execution or persistence: strategies see the world through `StrategyContext` and emit `OrderIntent`s.
+"""
+
+from optbot.strategy.base import Strategy
+from optbot.strategy.categorise import Categorisation, Category, Rebalance, categorise, rebalance
+from optbot.strategy.context import BarHistoryContext, LookAheadError, StrategyContext
+from optbot.strategy.registry import BUILTIN_STRATEGIES, load_strategies, resolve
+from optbot.strategy.runner import StrategyRunner
+from optbot.strategy.sizing import PositionSizer, SizingRequest, SizingResult
+
+__all__ = [
+    "BUILTIN_STRATEGIES",
+    "BarHistoryContext",
+    "Categorisation",
+    "Category",
+    "LookAheadError",
+    "PositionSizer",
+    "Rebalance",
+    "SizingRequest",
+    "SizingResult",
+    "Strategy",
+    "StrategyContext",
+    "StrategyRunner",
+    "categorise",
+    "load_strategies",
+    "rebalance",
+    "resolve",
+]

@@ -1,0 +1,48 @@
+"""The Strategy interface. Strategies are pure decision code: they read the context and submit intents."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+from optbot.config import Settings
+from optbot.core.events import Bar, Fill, Tick
+from optbot.strategy.context import StrategyContext
+
+
+class Strategy(ABC):
+    """Base class. `on_bar` is required; the other hooks default to doing nothing on purpose.
+
+    A strategy must never do I/O or read the wall clock: `ctx.now_utc()` is the only time, and
+    `ctx.submit(...)` the only way to act.
+    """
+
+    #: Registry name (settings.strategy.enabled uses it).
+    name: ClassVar[str] = ""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def on_start(self, ctx: StrategyContext) -> None:
+        """Called once before the first bar; default keeps no start-up state."""
+        return None
+
+    @abstractmethod
+    def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
+        """Called for every closed bar of a subscribed symbol/timeframe."""
+
+    def on_tick(self, ctx: StrategyContext, tick: Tick) -> None:
+        """Optional: most strategies decide on closed bars only and ignore ticks."""
+        return None
+
+    def on_fill(self, ctx: StrategyContext, fill: Fill) -> None:
+        """Called for each confirmed fill of this strategy's orders; default tracks nothing."""
+        return None
+
+    def on_timer(self, ctx: StrategyContext, name: str) -> None:
+        """Called for named timers (e.g. 'pre_close', 'eod'); default ignores them."""
+        return None
+
+    def on_stop(self, ctx: StrategyContext) -> None:
+        """Called once at shutdown; default holds nothing to release."""
+        return None

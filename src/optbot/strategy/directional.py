@@ -1,0 +1,430 @@
+"""Shared machinery of the built-in option-buying strategies.
+
+A subclass only says *when* and *which way* (`entry_idea`). This base turns an idea into a trade the
+way the spec asks: ATM contract from the listed chain, the §10.3 checklist, §10.2 sizing, an exit plan
+on the underlying (§10.4), and an intent whose `reason` a trader can follow. It also runs the exits,
+learns its fills and keeps the performance record.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import structlog
+
+from optbot.config import Settings
+from optbot.core.enums import (
+    IntentPurpose,
+    OptionType,
+    OrderType,
+    RiskState,
+    Settlement,
+    Side,
+    SignalDirection,
+    Timeframe,
+)
+from optbot.core.events import Bar, Fill, OrderIntent, Signal
+from optbot.core.ids import new_id
+from optbot.core.instrument import Instrument
+from optbot.core.timeutil import ist_date, to_ist
+from optbot.instruments.chain import OptionQuote
+from optbot.strategy.base import Strategy
+from optbot.strategy.checklist import days_to_expiry, entry_checklist
+from optbot.strategy.context import StrategyContext
+from optbot.strategy.exits import ExitAction, ExitPlan, evaluate_exit, plan_exits
+from optbot.strategy.performance import PerformanceBook
+from optbot.strategy.regime import gap_percent
+from optbot.strategy.sizing import PositionSizer, SizingRequest
+
+log = structlog.get_logger("optbot.strategy")
+
+
+@dataclass(frozen=True, slots=True)
+class EntryIdea:
+    """Why a strategy wants in, in words, and the facts the checklist and stop need."""
+
+    direction: SignalDirection
+    trigger: str
+    trend_aligned: bool
+    trend_detail: str
+    near_level: bool
+    level_detail: str
+    key_level: float | None = None
+    target: float | None = None  # an explicit underlying target (gap fill); else reward/risk
+    strength: float = 0.5
+    source: str = ""  # the sub-strategy that produced it (adaptive selection)
+
+
+@dataclass(slots=True)
+class PendingEntry:
+    underlying: str
+    contract: Instrument
+    idea: EntryIdea
+    underlying_price: float
+    vix: float | None
+    requested: int
+
+
+@dataclass(slots=True)
+class OpenTrade:
+    underlying: str
+    contract: Instrument
+    idea: EntryIdea
+    plan: ExitPlan
+    filled: int = 0
+    cost: float = 0.0  # premium paid for the filled quantity
+    proceeds: float = 0.0
+    closed: int = 0
+    exit_intents: set[str] = field(default_factory=set)
+
+    @property
+    def open_quantity(self) -> int:
+        return self.filled - self.closed
+
+
+class DirectionalOptionStrategy(Strategy):
+    """Buy ATM calls on bullish ideas and ATM puts on bearish ones; manage them to the exit."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.params = settings.strategy
+        self.sizer = PositionSizer(settings.strategy, settings.risk)
+        self.underlyings = {symbol.upper() for symbol in settings.universe.underlyings}
+        self.underlyings |= {symbol.upper() for symbol in settings.universe.stock_underlyings}
+        self.pending_entries: dict[str, PendingEntry] = {}
+        self.trades: dict[str, OpenTrade] = {}
+        self.exit_owner: dict[str, str] = {}  # exit intent id -> underlying
+        self.performance = PerformanceBook(settings.strategy, starting_capital=1.0)
+        self.journal: list[str] = []  # every decision in words, newest last
+        self._last_skip: dict[str, str] = {}
+
+    # ----------------------------------------------------------- subclass API
+    @abstractmethod
+    def entry_idea(self, ctx: StrategyContext, bar: Bar) -> EntryIdea | None:
+        """Return an idea when this strategy's conditions hold on the just-closed entry bar."""
+
+    # ----------------------------------------------------------------- hooks
+    def on_start(self, ctx: StrategyContext) -> None:
+        self.performance = PerformanceBook(self.params, starting_capital=max(ctx.account_value(), 1.0))
+        self.note(ctx, f"{self.name} started on {', '.join(sorted(self.underlyings))}")
+
+    def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
+        if bar.symbol.upper() not in self.underlyings or bar.timeframe is not self.params.entry_timeframe:
+            return
+        self._manage_exits(ctx, bar)
+        if bar.symbol in self.trades or any(
+            p.underlying == bar.symbol for p in self.pending_entries.values()
+        ):
+            return
+        if ctx.risk_state() is RiskState.HALTED:
+            self._skip(ctx, bar.symbol, "risk state HALTED: no new entries")
+            return
+        waiting = self._gap_wait(ctx, bar)
+        if waiting:
+            self._skip(ctx, bar.symbol, waiting)
+            return
+        idea = self.entry_idea(ctx, bar)
+        if idea is not None:
+            self._enter(ctx, bar, idea)
+
+    def on_fill(self, ctx: StrategyContext, fill: Fill) -> None:
+        pending = self.pending_entries.get(fill.intent_id)
+        if pending is not None:
+            self._entry_filled(ctx, fill, pending)
+            return
+        underlying = self.exit_owner.get(fill.intent_id)
+        if underlying is not None and underlying in self.trades:
+            self._exit_filled(ctx, fill, self.trades[underlying])
+
+    def on_timer(self, ctx: StrategyContext, name: str) -> None:
+        """'flatten' closes every open trade now (end of day, operator)."""
+        if name != "flatten":
+            return
+        for trade in list(self.trades.values()):
+            quantity = trade.plan.quantity
+            if quantity > 0:
+                trade.plan.quantity = 0
+                self._submit_exit(
+                    ctx, trade, quantity, IntentPurpose.EXIT, "flatten timer: close all positions", None
+                )
+
+    def on_stop(self, ctx: StrategyContext) -> None:
+        for underlying in sorted(self.trades):
+            trade = self.trades[underlying]
+            self.note(ctx, f"stopping with {trade.open_quantity} {trade.contract.symbol} still open")
+
+    def forget_pending(self, intent_id: str) -> bool:
+        """The order for an entry was rejected or cancelled: free the underlying for a new idea."""
+        return self.pending_entries.pop(intent_id, None) is not None
+
+    # ------------------------------------------------------------- helpers
+    def note(self, ctx: StrategyContext, text: str) -> None:
+        line = f"{to_ist(ctx.now_utc()):%Y-%m-%d %H:%M} {self.name}: {text}"
+        self.journal.append(line)
+        log.info("strategy_note", strategy=self.name, note=text)
+
+    def _skip(self, ctx: StrategyContext, underlying: str, why: str) -> None:
+        """Record why no trade was taken; repeated identical reasons are logged once."""
+        if self._last_skip.get(underlying) != why:
+            self._last_skip[underlying] = why
+            self.note(ctx, f"{underlying} no entry: {why}")
+
+    def _today_first_bar(self, ctx: StrategyContext, bar: Bar) -> Bar | None:
+        today = ist_date(bar.start_utc)
+        bars = ctx.bars(bar.symbol, bar.timeframe, 100)
+        todays = [b for b in bars if ist_date(b.start_utc) == today]
+        return todays[0] if todays else None
+
+    def previous_close(self, ctx: StrategyContext, bar: Bar) -> float | None:
+        daily = ctx.bars(bar.symbol, Timeframe.D1, 2)
+        today = ist_date(bar.start_utc)
+        earlier = [d for d in daily if ist_date(d.start_utc) < today]
+        return earlier[-1].close if earlier else None
+
+    def today_gap_pct(self, ctx: StrategyContext, bar: Bar) -> float | None:
+        first = self._today_first_bar(ctx, bar)
+        previous = self.previous_close(ctx, bar)
+        if first is None or previous is None:
+            return None
+        return gap_percent(previous, first.open)
+
+    def _gap_wait(self, ctx: StrategyContext, bar: Bar) -> str | None:
+        """§3.4: after an opening gap > 2 %, wait for the price to stabilise before entering."""
+        session = ctx.session()
+        gap = self.today_gap_pct(ctx, bar)
+        if session is None or gap is None or abs(gap) <= self.params.gap_pct:
+            return None
+        ready = session.open_utc + timedelta(minutes=self.params.gap_stabilisation_minutes)
+        if ctx.now_utc() < ready:
+            return f"opening gap {gap:+.2f}%: waiting until {to_ist(ready):%H:%M} for the price to stabilise"
+        return None
+
+    # --------------------------------------------------------------- entries
+    def _enter(self, ctx: StrategyContext, bar: Bar, idea: EntryIdea) -> None:
+        underlying, price = bar.symbol, bar.close
+        chain = ctx.chain(underlying)
+        if chain is None or len(chain) == 0:
+            self._skip(ctx, underlying, f"{idea.trigger}, but no option chain")
+            return
+        option_type = OptionType.CE if idea.direction is SignalDirection.BULLISH else OptionType.PE
+        strike = chain.atm(price)
+        row = chain.row(strike)
+        contract = row.contract(option_type)
+        quote = row.quote(option_type) or OptionQuote()
+        vix = ctx.vix()
+        now = ctx.now_utc()
+        checklist = entry_checklist(
+            self.params,
+            now,
+            ctx.session(),
+            self.settings.session.no_new_entries_before_close_minutes,
+            contract,
+            quote.open_interest,
+            vix,
+            idea.trend_aligned,
+            idea.trend_detail,
+            idea.near_level,
+            idea.level_detail,
+        )
+        if contract is None or not checklist.passed:
+            self._skip(ctx, underlying, f"{idea.trigger}; checklist failed: {'; '.join(checklist.failures)}")
+            return
+        if quote.ltp is None or quote.ltp <= 0:
+            self._skip(ctx, underlying, f"{idea.trigger}; {contract.symbol} has no traded price")
+            return
+        physical = contract.settlement is Settlement.PHYSICAL
+        plan = plan_exits(
+            self.params,
+            idea.direction,
+            now,
+            price,
+            contract.lot_size,
+            contract.lot_size,
+            vix,
+            self.settings.risk.vix_high,
+            contract.expiry,
+            physical,
+            idea.key_level,
+        )
+        if idea.target is not None:
+            reward = abs(idea.target - price)
+            if reward < plan.initial_risk * self.params.min_reward_risk:
+                self._skip(
+                    ctx,
+                    underlying,
+                    f"{idea.trigger}; target {idea.target:.2f} gives 1:{reward / plan.initial_risk:.2f} "
+                    f"< 1:{self.params.min_reward_risk:g}",
+                )
+                return
+            plan.target = idea.target
+        exit_expiry = self._expiry_blocks(contract, now)
+        if exit_expiry:
+            self._skip(ctx, underlying, f"{idea.trigger}; {exit_expiry}")
+            return
+        delta = abs(quote.delta) if quote.delta is not None else self.params.assumed_atm_delta
+        sizing = self.sizer.size(
+            SizingRequest(
+                account_value=ctx.account_value(),
+                premium=quote.ltp,
+                lot_size=contract.lot_size,
+                vix=vix,
+                days_to_expiry=days_to_expiry(contract.expiry, now),
+                open_interest=quote.open_interest,
+                open_positions=len(ctx.positions()),
+                risk_size_multiplier=ctx.size_multiplier(),
+                freeze_quantity=contract.freeze_quantity,
+                loss_per_unit_at_stop=delta * plan.initial_risk,
+            )
+        )
+        if not sizing.tradable:
+            self._skip(ctx, underlying, f"{idea.trigger}; sizing: {'; '.join(sizing.reasons)}")
+            return
+        plan.quantity = sizing.quantity
+        reason = (
+            f"{self.name}: BUY {sizing.lots} lot(s) {contract.symbol} (ATM {strike:g} {option_type}) "
+            f"@ {quote.ltp:.2f}, {underlying} {price:.2f}. Why: {idea.trigger}. Trend: {idea.trend_detail}. "
+            f"Level: {idea.level_detail}. Exits: {'; '.join(plan.notes)}. Size: {'; '.join(sizing.reasons)}"
+        )
+        ctx.emit(
+            Signal(
+                ts_utc=now,
+                strategy=self.name,
+                underlying=underlying,
+                direction=idea.direction,
+                reason=f"{idea.trigger} ({idea.trend_detail})",
+                strength=idea.strength,
+                details={"checklist": checklist.summary(), "source": idea.source or self.name},
+            )
+        )
+        intent = OrderIntent(
+            ts_utc=now,
+            intent_id=new_id(),
+            strategy=self.name,
+            token=contract.token,
+            exchange=contract.exchange,
+            symbol=contract.symbol,
+            side=Side.BUY,
+            quantity=sizing.quantity,
+            purpose=IntentPurpose.ENTRY,
+            order_type=OrderType.LIMIT,
+            limit_price=quote.ltp,
+            underlying=underlying,
+            underlying_reference_price=price,
+            option_type=option_type,
+            reason=reason,
+        )
+        self.pending_entries[intent.intent_id] = PendingEntry(
+            underlying, contract, idea, price, vix, sizing.quantity
+        )
+        self._last_skip.pop(underlying, None)
+        self.note(ctx, reason)
+        ctx.submit(intent)
+
+    def _expiry_blocks(self, contract: Instrument, now: datetime) -> str | None:
+        days = days_to_expiry(contract.expiry, now)
+        if days is None:
+            return None
+        limit = self.params.close_days_before_expiry
+        if contract.settlement is Settlement.PHYSICAL:
+            limit = max(limit, self.params.stock_close_days_before_expiry)
+        if days <= limit:
+            return f"{contract.symbol} expires in {days} day(s), inside the {limit}-day close window"
+        return None
+
+    def _entry_filled(self, ctx: StrategyContext, fill: Fill, pending: PendingEntry) -> None:
+        trade = self.trades.get(pending.underlying)
+        if trade is None:
+            physical = pending.contract.settlement is Settlement.PHYSICAL
+            plan = plan_exits(
+                self.params,
+                pending.idea.direction,
+                fill.ts_utc,
+                pending.underlying_price,
+                0,
+                pending.contract.lot_size,
+                pending.vix,
+                self.settings.risk.vix_high,
+                pending.contract.expiry,
+                physical,
+                pending.idea.key_level,
+            )
+            if pending.idea.target is not None:
+                plan.target = pending.idea.target
+            trade = OpenTrade(pending.underlying, pending.contract, pending.idea, plan)
+            self.trades[pending.underlying] = trade
+        trade.filled += fill.quantity
+        trade.cost += fill.quantity * fill.price
+        trade.plan.quantity += fill.quantity
+        filled_total = trade.filled
+        if filled_total >= pending.requested:
+            self.pending_entries.pop(fill.intent_id, None)
+        self.note(
+            ctx,
+            f"entry filled {fill.quantity} {fill.symbol} @ {fill.price:.2f} "
+            f"({filled_total}/{pending.requested}); "
+            f"stop {trade.plan.stop:.2f}, target {trade.plan.target:.2f} on {pending.underlying}",
+        )
+
+    # ----------------------------------------------------------------- exits
+    def _manage_exits(self, ctx: StrategyContext, bar: Bar) -> None:
+        trade = self.trades.get(bar.symbol)
+        if trade is None:
+            return
+        action = evaluate_exit(
+            trade.plan,
+            self.params,
+            ctx.now_utc(),
+            bar.close,
+            ctx.vix(),
+            ctx.session(),
+            self.settings.session.flatten_before_close_minutes,
+        )
+        if action is not None:
+            self._submit_exit(ctx, trade, action.quantity, action.purpose, action.reason, action)
+
+    def _submit_exit(
+        self,
+        ctx: StrategyContext,
+        trade: OpenTrade,
+        quantity: int,
+        purpose: IntentPurpose,
+        why: str,
+        action: ExitAction | None,
+    ) -> None:
+        contract = trade.contract
+        kind = action.kind if action is not None else "flatten"
+        reason = f"{self.name}: SELL {quantity} {contract.symbol} ({kind}): {why}"
+        intent = OrderIntent(
+            ts_utc=ctx.now_utc(),
+            intent_id=new_id(),
+            strategy=self.name,
+            token=contract.token,
+            exchange=contract.exchange,
+            symbol=contract.symbol,
+            side=Side.SELL,
+            quantity=quantity,
+            purpose=purpose,
+            order_type=OrderType.MARKET,
+            underlying=trade.underlying,
+            option_type=contract.option_type,
+            reason=reason,
+        )
+        trade.exit_intents.add(intent.intent_id)
+        self.exit_owner[intent.intent_id] = trade.underlying
+        self.note(ctx, reason)
+        ctx.submit(intent)
+
+    def _exit_filled(self, ctx: StrategyContext, fill: Fill, trade: OpenTrade) -> None:
+        trade.closed += fill.quantity
+        trade.proceeds += fill.quantity * fill.price
+        self.note(
+            ctx, f"exit filled {fill.quantity} {fill.symbol} @ {fill.price:.2f} ({trade.open_quantity} left)"
+        )
+        if trade.open_quantity > 0:
+            return
+        pnl = trade.proceeds - trade.cost
+        self.performance.record(trade.idea.source or self.name, pnl, trade.cost)
+        del self.trades[trade.underlying]
+        self.note(ctx, f"trade closed on {trade.underlying}: P&L {pnl:+,.2f} on {trade.cost:,.2f} premium")

@@ -1,0 +1,79 @@
+"""Runs several strategies side by side; one failing strategy is paused, the rest keep running."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+
+import structlog
+
+from optbot.core.events import Bar, Fill, Tick
+from optbot.strategy.base import Strategy
+from optbot.strategy.context import StrategyContext
+
+log = structlog.get_logger("optbot.strategy.runner")
+
+
+@dataclass(frozen=True, slots=True)
+class PausedStrategy:
+    name: str
+    hook: str
+    error: str
+
+
+class StrategyRunner:
+    """Dispatches every hook to every active strategy, isolating failures."""
+
+    def __init__(self, strategies: Sequence[Strategy], ctx: StrategyContext) -> None:
+        names = [strategy.name for strategy in strategies]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"strategy names must be unique, repeated: {', '.join(duplicates)}")
+        self.strategies = list(strategies)
+        self.ctx = ctx
+        self.paused: dict[str, PausedStrategy] = {}
+
+    def active(self) -> list[Strategy]:
+        return [strategy for strategy in self.strategies if strategy.name not in self.paused]
+
+    def _call(self, strategy: Strategy, hook: str, action: Callable[[], None]) -> None:
+        try:
+            action()
+        except Exception as exc:  # one strategy's bug must not stop the others
+            detail = f"{type(exc).__name__}: {exc}"
+            self.paused[strategy.name] = PausedStrategy(strategy.name, hook, detail)
+            log.exception("strategy_paused", strategy=strategy.name, hook=hook, error=detail)
+
+    def start(self) -> None:
+        for strategy in self.active():
+            self._call(strategy, "on_start", partial(strategy.on_start, self.ctx))
+
+    def on_bar(self, bar: Bar) -> None:
+        for strategy in self.active():
+            self._call(strategy, "on_bar", partial(strategy.on_bar, self.ctx, bar))
+
+    def on_tick(self, tick: Tick) -> None:
+        for strategy in self.active():
+            self._call(strategy, "on_tick", partial(strategy.on_tick, self.ctx, tick))
+
+    def on_fill(self, fill: Fill, strategy_name: str) -> None:
+        """Route a fill to the strategy that owns the intent (even a paused one must learn its fills)."""
+        for strategy in self.strategies:
+            if strategy.name == strategy_name:
+                self._call(strategy, "on_fill", partial(strategy.on_fill, self.ctx, fill))
+
+    def on_timer(self, name: str) -> None:
+        for strategy in self.active():
+            self._call(strategy, "on_timer", partial(strategy.on_timer, self.ctx, name))
+
+    def stop(self) -> None:
+        for strategy in self.strategies:
+            self._call(strategy, "on_stop", partial(strategy.on_stop, self.ctx))
+
+    def resume(self, name: str) -> bool:
+        """Un-pause a strategy after its problem was fixed; False if it was not paused."""
+        if self.paused.pop(name, None) is None:
+            return False
+        log.warning("strategy_resumed", strategy=name)
+        return True
