@@ -270,6 +270,9 @@ class AuthService:
         self.health_checks += 1
         try:
             if await self._profile_ok():
+                if self.state is AuthState.LOST:
+                    self.state = AuthState.ACTIVE
+                    await self._notify(self._on_auth_restored, "session accepted again")
                 return True
         except BrokerError as exc:
             # Network / rate-limit trouble is not an auth loss; the next check decides.
