@@ -42,12 +42,13 @@ def test_nifty_weekly_tuesday_from_september_2025(calendar: NseCalendar) -> None
         ("NIFTY", date(2026, 3, 3), date(2026, 3, 2)),  # Holi Tuesday
         ("NIFTY", date(2026, 3, 31), date(2026, 3, 30)),  # monthly on Mahavir Jayanti
         ("BANKNIFTY", date(2024, 12, 25), date(2024, 12, 24)),  # monthly Wednesday on Christmas
+        ("MIDCPNIFTY", date(2023, 5, 1), date(2023, 4, 28)),  # Monday weekly on Maharashtra Day
     ],
 )
 def test_expiry_on_a_holiday_moves_to_the_previous_trading_day(
     calendar: NseCalendar, underlying: str, nominal: date, shifted: date
 ) -> None:
-    found = calendar.expiries(underlying, date(nominal.year, nominal.month, 1), nominal, "all")
+    found = calendar.expiries(underlying, nominal - timedelta(days=10), nominal, "all")
     assert nominal not in found
     assert shifted in found
 

@@ -52,3 +52,20 @@ def test_next_weekly_expiry_is_a_regular_trading_day_within_a_week(day: date) ->
     found = CAL.next_expiry("NIFTY", day, "weekly")
     assert found is not None and day <= found <= day + timedelta(days=7)
     assert CAL.is_trading_day(found, include_special=False)
+
+
+underlyings = st.sampled_from(["NIFTY", "BANKNIFTY", "FINNIFTY", "MIDCPNIFTY", "SENSEX", "STOCK"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(underlying=underlyings, start=days, span=st.integers(min_value=0, max_value=200))
+def test_all_is_the_union_and_weeklies_are_one_per_week(underlying: str, start: date, span: int) -> None:
+    end = min(start + timedelta(days=span), CAL.last_date)
+    weekly = CAL.expiries(underlying, start, end, "weekly")
+    monthly = CAL.expiries(underlying, start, end, "monthly")
+    everything = CAL.expiries(underlying, start, end, "all")
+    assert everything == sorted(set(weekly) | set(monthly))
+    # One per week, though a holiday-shifted Monday expiry can land in the previous ISO week.
+    assert len(weekly) == len(set(weekly)) <= (end - start).days // 7 + 2
+    assert len({(day.year, day.month) for day in monthly}) == len(monthly)
+    assert all(CAL.is_trading_day(day, include_special=False) for day in everything)

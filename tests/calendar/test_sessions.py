@@ -124,3 +124,14 @@ def test_next_and_previous_around_a_long_weekend(calendar: NseCalendar) -> None:
 def test_next_trading_day_past_the_end_raises(calendar: NseCalendar) -> None:
     with pytest.raises(CalendarRangeError):
         calendar.next_trading_day(date(2026, 12, 31))
+
+
+def test_every_special_session_is_well_formed(calendar: NseCalendar) -> None:
+    specials = calendar.overrides.special_sessions
+    assert len(specials) >= 19
+    for spec in specials:
+        session = calendar.session(spec.day)
+        assert session is not None and session.special == spec.kind, spec.day
+        assert session.pre_open <= session.open < session.close <= session.post_close, spec.day
+        if spec.kind == "muhurat":
+            assert session.post_close == session.close  # no post-close session after Muhurat

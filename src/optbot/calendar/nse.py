@@ -191,8 +191,8 @@ class NseCalendar:
         intervals = tuple((_at(spec.day, start), _at(spec.day, end)) for start, end in spec.intervals)
         close = intervals[-1][1]
         regime = self._regime(segment, spec.day)
-        # A full-day special session ends like a normal day; a short one has no post-close session.
-        post_close = _at(spec.day, regime.post_close) if close >= _at(spec.day, regime.close) else close
+        # A special session ending at the regular close has the regular post-close; others have none.
+        post_close = _at(spec.day, regime.post_close) if close.time() == regime.close else close
         return TradingSession(
             date=spec.day,
             pre_open=_at(spec.day, spec.pre_open),
