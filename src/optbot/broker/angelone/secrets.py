@@ -78,7 +78,12 @@ def encrypted_file_backend(path: Path, password: str) -> keyring.backend.Keyring
         log.warning("could not restrict permissions of %s", path.parent)
     backend = CryptFileKeyring()
     backend.file_path = str(path)
-    backend.keyring_key = password
+    try:
+        backend.keyring_key = password  # unlocks (and verifies) an existing file
+    except ValueError:
+        raise UserError(
+            f"cannot unlock the encrypted keyring {path}: wrong password (check {KEYRING_PASSWORD_ENV})"
+        ) from None
     return backend
 
 
