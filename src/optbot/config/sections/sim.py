@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import date
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from optbot.config.sections.base import Section
@@ -106,4 +108,14 @@ class SimSettings(Section):
     )
     max_order_value_rupees: float = Field(
         default=50_000_000.0, gt=0, description="RMS: single-order value cap (fat-finger guard)"
+    )
+    replay_dates: list[date] = Field(
+        default_factory=lambda: [date(2025, 9, 10)],
+        description="issue 4: sessions `optbot sim serve` replays without --date (sample 1-min data)",
+    )
+    replay_end_time_ist: str = Field(
+        default="15:45", pattern=r"^\d{2}:\d{2}$", description="replay each date up to this IST time"
+    )
+    replay_start_time_ist: str = Field(
+        default="09:00", pattern=r"^\d{2}:\d{2}$", description="replay each date from this IST time"
     )

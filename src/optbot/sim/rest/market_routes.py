@@ -24,7 +24,7 @@ CANDLE_TIME_FORMAT = "%Y-%m-%d %H:%M"
 class OpenInterestHistory(Protocol):
     """Optional market capability behind getOIData."""
 
-    def open_interest(
+    def open_interest_history(
         self, exchange: str, token: str, interval: str, start: datetime, end: datetime
     ) -> list[dict[str, Any]]: ...
 
@@ -205,7 +205,7 @@ async def oi_data(call: Call) -> web.StreamResponse:
     if not isinstance(market, OpenInterestHistory):
         return business_failure("AB2000", "OI history is not available from this simulator's market")
     now = to_ist(call.state.clock.now_utc())
-    return ok(market.open_interest(exchange, token, interval, start, min(end, now)))
+    return ok(market.open_interest_history(exchange, token, interval, start, min(end, now)))
 
 
 def _field(row: dict[str, Any], *names: str) -> Any:

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from optbot.cli.main import app
+from optbot.core.errors import UserError
+from optbot.sim.accounts import load_accounts
+from optbot.sim.auth import demo_account
+from optbot.sim.cli import banner
+
+runner = CliRunner()
+
+
+def test_banner_lists_urls_and_demo_credentials() -> None:
+    account = demo_account()
+    lines = banner(
+        "http://127.0.0.1:9",
+        "ws://127.0.0.1:9/smart-stream",
+        "ws://127.0.0.1:9/smart-order-update",
+        [account],
+    )
+    text = "\n".join(lines)
+    assert "http://127.0.0.1:9" in text and "/smart-stream" in text and "/smart-order-update" in text
+    for value in (account.client_code, account.pin, account.totp_secret, account.api_key):
+        assert value in text
+
+
+def test_accounts_file_round_trip_and_errors(tmp_path: Path) -> None:
+    good = tmp_path / "accounts.json"
+    good.write_bytes(
+        orjson.dumps(
+            [
+                {
+                    "client_code": "X1",
+                    "pin": "1111",
+                    "totp_secret": "JBSWY3DPEHPK3PXP",
+                    "api_key": "k1",
+                    "funds": 1000,
+                }
+            ]
+        )
+    )
+    accounts = load_accounts(good)
+    assert accounts[0].client_code == "X1" and accounts[0].funds == 1000
+    cases = {
+        "missing.json": None,
+        "bad.json": b"{nope",
+        "empty.json": b"[]",
+        "field.json": orjson.dumps(
+            [{"client_code": "X1", "pin": "1", "totp_secret": "JBSWY3DPEHPK3PXP", "api_key": "k"}]
+        ),
+        "dupe.json": orjson.dumps(
+            [{"client_code": "X1", "pin": "1111", "totp_secret": "JBSWY3DPEHPK3PXP", "api_key": "k"}] * 2
+        ),
+    }
+    messages = {}
+    for name, content in cases.items():
+        path = tmp_path / name
+        if content is not None:
+            path.write_bytes(content)
+        with pytest.raises(UserError) as error:
+            load_accounts(path)
+        messages[name] = str(error.value)
+    assert "cannot read" in messages["missing.json"]
+    assert "not valid JSON" in messages["bad.json"]
+    assert "non-empty JSON array" in messages["empty.json"]
+    assert "entry 0: pin" in messages["field.json"]
+    assert "duplicate client_code X1" in messages["dupe.json"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "fragment"),
+    [
+        (["--host", "0.0.0.0"], "not a loopback address"),
+        (["--port", "70000"], "out of range"),
+        (["--speed", "-1"], "must be >= 0"),
+        (["--date", "2025-13-40"], "is not a date"),
+        (["--accounts", "/nonexistent/accounts.json"], "cannot read accounts file"),
+    ],
+)
+def test_serve_rejects_bad_input_with_exit_2(arguments: list[str], fragment: str) -> None:
+    result = runner.invoke(app, ["sim", "serve", *arguments])
+    assert result.exit_code == 2
+    assert fragment in result.output
+    assert "Traceback" not in result.output
