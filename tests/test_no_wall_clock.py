@@ -34,6 +34,7 @@ FORBIDDEN_MODULE_FUNCTIONS = {
 }
 #: These read the clock only when called without an argument.
 ARGUMENT_OPTIONAL = {"localtime", "gmtime", "ctime"}
+ALWAYS_READS_CLOCK = {name for _, name in FORBIDDEN_MODULE_FUNCTIONS} - ARGUMENT_OPTIONAL
 #: (class, method) pairs that read the wall clock when called.
 FORBIDDEN_CLASS_METHODS = {
     ("datetime", "now"),
@@ -116,21 +117,36 @@ class WallClockFinder(ast.NodeVisitor):
             return "loop" in node.attr.lower()
         return False
 
-    def visit_Call(self, node: ast.Call) -> None:
-        func = node.func
-        if isinstance(func, ast.Name) and func.id in self.function_aliases:
-            self._report(node, f"{self.function_aliases[func.id]}()")
-        elif isinstance(func, ast.Attribute):
-            receiver = func.value
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        # References count, not just calls: `default_factory=datetime.now` reads the clock later.
+        if isinstance(node.ctx, ast.Load):
+            receiver = node.value
             if isinstance(receiver, ast.Name) and self.module_aliases.get(receiver.id) == "time":
-                reads_now = func.attr not in ARGUMENT_OPTIONAL or not node.args
-                if ("time", func.attr) in FORBIDDEN_MODULE_FUNCTIONS and reads_now:
-                    self._report(node, f"time.{func.attr}()")
+                if node.attr in ALWAYS_READS_CLOCK:
+                    self._report(node, f"time.{node.attr}")
             owner = self._class_of(receiver)
-            if owner is not None and (owner, func.attr) in FORBIDDEN_CLASS_METHODS:
-                self._report(node, f"{owner}.{func.attr}()")
-            if func.attr == "time" and not node.args and self._is_loop(receiver):
-                self._report(node, "event loop .time()")
+            if owner is not None and (owner, node.attr) in FORBIDDEN_CLASS_METHODS:
+                self._report(node, f"{owner}.{node.attr}")
+            if node.attr == "time" and self._is_loop(receiver):
+                self._report(node, "event loop .time")
+        self.generic_visit(node)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        alias = self.function_aliases.get(node.id)
+        if isinstance(node.ctx, ast.Load) and alias is not None and alias.split(".")[1] in ALWAYS_READS_CLOCK:
+            self._report(node, alias)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        # localtime()/gmtime()/ctime() read the clock only when called without an argument.
+        func = node.func
+        name: str | None = None
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            if self.module_aliases.get(func.value.id) == "time":
+                name = func.attr
+        elif isinstance(func, ast.Name) and func.id in self.function_aliases:
+            name = self.function_aliases[func.id].split(".")[1]
+        if name in ARGUMENT_OPTIONAL and not node.args:
+            self._report(node, f"time.{name}()")
         self.generic_visit(node)
 
 
@@ -170,6 +186,10 @@ def test_live_clock_itself_is_allowed() -> None:
         "import asyncio\nx = asyncio.get_running_loop().time()",
         "def f(loop):\n    return loop.time()",
         "class C:\n    def f(self):\n        return self._loop.time()",
+        "from datetime import datetime\nf = field(default_factory=datetime.now)",
+        "import time\nclock_function = time.monotonic",
+        "from time import time as wall\nreader = wall",
+        "import time\nx = time.localtime()",
     ],
 )
 def test_scanner_catches(snippet: str) -> None:
@@ -184,6 +204,7 @@ def test_scanner_catches(snippet: str) -> None:
         "def f(clock):\n    return clock.now_utc()",
         "import time\nx = time.strftime('%H')",
         "import time\nx = time.gmtime(0)",
+        "from time import gmtime\nx = gmtime(12)",
     ],
 )
 def test_scanner_allows(snippet: str) -> None:
