@@ -142,7 +142,7 @@ def large_master_rows(count: int, seed: int = 7, as_of: date = date(2026, 8, 7))
     while len(rows) < count:
         name = generator.choice(names)
         expiry = generator.choice(expiries)
-        center = generator.randrange(100, 5000)
+        center = generator.randrange(300, 5000)
         for offset in range(-20, 21):
             for option_type in ("CE", "PE"):
                 rows.append(
