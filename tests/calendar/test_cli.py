@@ -113,3 +113,11 @@ def test_configured_override_file_is_used(tmp_path: Path) -> None:
     assert result.output.split() == ["2027-01-25", "2027-01-27"]
     # Without the config the packaged calendar refuses 2027.
     assert runner.invoke(app, ["calendar", "session", "2027-01-25"]).exit_code == 2
+
+
+def test_holidays_lists_names_and_special_sessions() -> None:
+    result = runner.invoke(app, ["calendar", "holidays", "--from", "2025-10-01", "--to", "2025-10-31"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert [line.split("\t")[0] for line in lines] == ["2025-10-02", "2025-10-21", "2025-10-22"]
+    assert "special session: muhurat 13:45-14:45" in lines[1]

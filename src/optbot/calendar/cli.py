@@ -114,6 +114,33 @@ def expiries_command(
         typer.echo(day.isoformat())
 
 
+@calendar_app.command("holidays")
+def holidays_command(
+    ctx: typer.Context,
+    from_day: str = typer.Option(..., "--from", help="first date, YYYY-MM-DD"),
+    to_day: str = typer.Option(..., "--to", help="last date, YYYY-MM-DD"),
+    segment: str = typer.Option("fo", "--segment", help="fo or equity"),
+) -> None:
+    """Print weekday trading holidays as `DATE<TAB>NAME`, marking those with a special session."""
+    start, end = _parse_day(from_day, "--from"), _parse_day(to_day, "--to")
+    if end < start:
+        fail(f"--to {end.isoformat()} is before --from {start.isoformat()}")
+    chosen = _parse_segment(segment)
+    calendar = _calendar(ctx)
+    try:
+        days = calendar.holidays(start, end, chosen)
+        for day in days:
+            session = calendar.session(day, chosen)
+            extra = (
+                f" (special session: {session.special} {session.open:%H:%M}-{session.close:%H:%M})"
+                if session
+                else ""
+            )
+            typer.echo(f"{day.isoformat()}\t{calendar.holiday_name(day, chosen)}{extra}")
+    except UserError as exc:
+        fail(str(exc))
+
+
 @calendar_app.command("info")
 def info_command(
     ctx: typer.Context,
