@@ -19,7 +19,7 @@ import typer
 from pydantic import BaseModel, TypeAdapter
 from pydantic.fields import FieldInfo
 
-from optbot.cli.common import console, fail, fail_config, settings_from, state
+from optbot.cli.common import fail, fail_config, settings_from, state
 from optbot.config.settings import ENV_PREFIX, SECRET_KEYS, ConfigError, Settings, load_settings
 from optbot.core.enums import RunMode
 
@@ -242,7 +242,7 @@ def show_command(
 @config_app.command("example")
 def example_command() -> None:
     """Print an annotated example config (every setting, its default, description and range)."""
-    console.file.write(example_toml())
+    typer.echo(example_toml(), nl=False)
 
 
 def register(app: typer.Typer) -> None:
