@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from typing import ClassVar
 
 from optbot.config import Settings
-from optbot.core.events import Bar, Fill, Tick
+from optbot.core.events import Bar, Fill, OrderIntent, Tick
 from optbot.strategy.context import StrategyContext
 
 
@@ -37,6 +37,10 @@ class Strategy(ABC):
 
     def on_fill(self, ctx: StrategyContext, fill: Fill) -> None:
         """Called for each confirmed fill of this strategy's orders; default tracks nothing."""
+        return None
+
+    def on_reject(self, ctx: StrategyContext, intent: OrderIntent, reasons: tuple[str, ...]) -> None:
+        """Called when risk or the broker refused one of this strategy's intents; default forgets it."""
         return None
 
     def on_timer(self, ctx: StrategyContext, name: str) -> None:

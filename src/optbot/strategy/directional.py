@@ -155,9 +155,19 @@ class DirectionalOptionStrategy(Strategy):
             trade = self.trades[underlying]
             self.note(ctx, f"stopping with {trade.open_quantity} {trade.contract.symbol} still open")
 
-    def forget_pending(self, intent_id: str) -> bool:
-        """The order for an entry was rejected or cancelled: free the underlying for a new idea."""
-        return self.pending_entries.pop(intent_id, None) is not None
+    def on_reject(self, ctx: StrategyContext, intent: OrderIntent, reasons: tuple[str, ...]) -> None:
+        """A refused entry frees the underlying; a refused exit puts the quantity back under the plan."""
+        why = "; ".join(reasons)
+        pending = self.pending_entries.pop(intent.intent_id, None)
+        if pending is not None:
+            self.note(ctx, f"entry {intent.symbol} refused: {why}")
+            return
+        underlying = self.exit_owner.pop(intent.intent_id, None)
+        trade = self.trades.get(underlying) if underlying else None
+        if trade is not None:
+            trade.exit_intents.discard(intent.intent_id)
+            trade.plan.quantity += intent.quantity
+            self.note(ctx, f"exit {intent.symbol} refused ({why}); will retry on the next bar")
 
     # ------------------------------------------------------------- helpers
     def note(self, ctx: StrategyContext, text: str) -> None:

@@ -163,7 +163,12 @@ def evaluate_exit(
             f"VIX jumped {vix - plan.entry_vix:.2f} points since entry (> {settings.vix_jump_exit_points:g})",
         )
     if sign * (price - plan.stop) <= 0:
-        label = "breakeven stop" if plan.at_breakeven else ("trailing stop" if plan.partial_done else "stop")
+        if plan.partial_done and sign * (plan.stop - plan.entry_underlying) > 0:
+            label = "trailing stop"
+        elif plan.at_breakeven:
+            label = "breakeven stop"
+        else:
+            label = "stop"
         return _all(
             plan, ExitKind.STOP, f"underlying {price:.2f} hit {label} {plan.stop:.2f}", IntentPurpose.STOP
         )

@@ -8,7 +8,7 @@ from functools import partial
 
 import structlog
 
-from optbot.core.events import Bar, Fill, Tick
+from optbot.core.events import Bar, Fill, OrderIntent, Tick
 from optbot.strategy.base import Strategy
 from optbot.strategy.context import StrategyContext
 
@@ -62,6 +62,12 @@ class StrategyRunner:
         for strategy in self.strategies:
             if strategy.name == strategy_name:
                 self._call(strategy, "on_fill", partial(strategy.on_fill, self.ctx, fill))
+
+    def on_reject(self, intent: OrderIntent, reasons: tuple[str, ...]) -> None:
+        """Tell the owning strategy its intent was refused (by risk, RMS or the broker)."""
+        for strategy in self.strategies:
+            if strategy.name == intent.strategy:
+                self._call(strategy, "on_reject", partial(strategy.on_reject, self.ctx, intent, reasons))
 
     def on_timer(self, name: str) -> None:
         for strategy in self.active():

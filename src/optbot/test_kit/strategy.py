@@ -370,6 +370,8 @@ class ReplayHarness:
             self._sync_risk()
             if decision.approved:
                 self._fill(intent, decision.approved_quantity)
+            elif intent.strategy != "risk":
+                self.runner.on_reject(intent, decision.reasons)
 
     def _fill(self, intent: OrderIntent, quantity: int) -> None:
         price = intent.limit_price or self.market.last_price(intent.token) or 0.0
@@ -415,3 +417,48 @@ class ReplayHarness:
 
     def sell_fills(self) -> list[Fill]:
         return [fill for fill in self.fills if fill.side is Side.SELL]
+
+
+NIFTY_DAILY = "daily/nifty50_daily_merged_2016-09-15_to_2025-09-10.csv"
+VIX_DAILY = "daily/indiavix_daily_merged_2015-01-01_to_2025-09-10.csv"
+NIFTY_15MIN = "intraday/nifty50_15min_2015-01-09_to_2024-12-31.csv"
+VIX_15MIN = "intraday/indiavix_15min_2015-01-09_to_2024-12-31.csv"
+
+
+@dataclass
+class SampleReplay:
+    harness: ReplayHarness
+    malformed_days: list[str]
+
+
+def replay_nifty_15min(
+    sample_root: Path,
+    settings: Settings,
+    strategies: Sequence[Strategy],
+    start: date,
+    end: date,
+    lot_size: int,
+    freeze_quantity: int,
+    warmup_days: int = 30,
+) -> SampleReplay:
+    """Replay NIFTY 15-min sessions [start, end] with VIX 15-min bars, daily history and 1h resampled bars.
+
+    Daily and intraday history before `start` is preloaded (it closed before the replay begins); VIX
+    starts at the previous daily close until the first VIX bar of the replay closes.
+    """
+    daily = load_daily_bars(sample_root / NIFTY_DAILY, "NIFTY", end=end)
+    vix_daily = load_daily_bars(sample_root / VIX_DAILY, "INDIA VIX", end=end)
+    nifty = load_15min_bars(sample_root / NIFTY_15MIN, "NIFTY", start - timedelta(days=warmup_days), end)
+    vix = load_15min_bars(sample_root / VIX_15MIN, "INDIA VIX", start, end)
+    hourly = resample(nifty.bars, Timeframe.H1)
+    harness = ReplayHarness(settings, strategies, ist_datetime(start, time(9, 0)), lot_size, freeze_quantity)
+    begin = harness.clock.now_utc()
+    before = [b for b in vix_daily if b.end_utc <= begin]
+    harness.ctx.current_vix = before[-1].close if before else None
+    intraday = sorted([*nifty.bars, *hourly], key=lambda bar: (bar.end_utc, bar.timeframe.seconds))
+    harness.preload([b for b in daily if b.end_utc <= begin])
+    harness.preload([b for b in intraday if b.end_utc <= begin])
+    harness.run(
+        [b for b in daily if b.end_utc > begin] + [b for b in intraday if b.end_utc > begin], vix.bars
+    )
+    return SampleReplay(harness, nifty.malformed_days + vix.malformed_days)

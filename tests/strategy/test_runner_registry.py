@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from optbot.config import Settings
+from optbot.core.clock import SimClock
+from optbot.core.enums import Timeframe
+from optbot.core.errors import UserError
+from optbot.core.events import Bar
+from optbot.strategy import (
+    BUILTIN_STRATEGIES,
+    BarHistoryContext,
+    Strategy,
+    StrategyRunner,
+    load_strategies,
+    resolve,
+)
+from optbot.strategy.context import StrategyContext
+
+NOW = datetime(2024, 5, 21, 5, 0, tzinfo=UTC)
+
+
+class Exploding(Strategy):
+    name = "exploding"
+
+    def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
+        raise RuntimeError("boom")
+
+
+class Counting(Strategy):
+    name = "counting"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.bars = 0
+
+    def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
+        self.bars += 1
+
+
+def bar(minutes: int) -> Bar:
+    start = NOW - timedelta(minutes=minutes + 5)
+    return Bar(
+        start + timedelta(minutes=5),
+        "1",
+        "NIFTY",
+        Timeframe.M5,
+        start,
+        start + timedelta(minutes=5),
+        1,
+        1,
+        1,
+        1,
+    )
+
+
+def test_failing_strategy_is_paused_others_continue() -> None:
+    settings = Settings()
+    counting = Counting(settings)
+    runner = StrategyRunner([Exploding(settings), counting], BarHistoryContext(SimClock(NOW)))
+    runner.start()
+    runner.on_bar(bar(10))
+    runner.on_bar(bar(5))
+    assert counting.bars == 2
+    assert "exploding" in runner.paused and "RuntimeError: boom" in runner.paused["exploding"].error
+    assert [s.name for s in runner.active()] == ["counting"]
+    assert runner.resume("exploding") and not runner.resume("exploding")
+
+
+def test_duplicate_names_refused() -> None:
+    settings = Settings()
+    with pytest.raises(ValueError, match="unique"):
+        StrategyRunner([Counting(settings), Counting(settings)], BarHistoryContext(SimClock(NOW)))
+
+
+def test_registry_builtins_and_dotted_paths() -> None:
+    assert {
+        "adx_trend",
+        "momentum",
+        "trend_following",
+        "mean_reversion",
+        "volatility",
+        "gap_fill",
+        "adaptive",
+    } <= set(BUILTIN_STRATEGIES)
+    assert resolve("tests.strategy.test_runner_registry:Counting") is Counting
+    settings = Settings(strategy={"enabled": ["adx_trend", "tests.strategy.test_runner_registry:Counting"]})
+    assert [s.name for s in load_strategies(settings)] == ["adx_trend", "counting"]
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("nope", "unknown strategy 'nope'"),
+        ("no_such_module_xyz:Thing", "cannot import module"),
+        ("optbot.core.enums:Side", "is not a Strategy subclass"),
+    ],
+)
+def test_registry_errors_are_user_errors(name: str, message: str) -> None:
+    with pytest.raises(UserError, match=message):
+        resolve(name)
+
+
+def test_listed_twice_refused() -> None:
+    with pytest.raises(UserError, match="listed twice"):
+        load_strategies(Settings(strategy={"enabled": ["adx_trend", "adx_trend"]}))
