@@ -2,9 +2,10 @@
 
 Why exchange-calendars' XBOM: it is a maintained, pip-installed library (already a dependency) whose
 BSE holiday list is the same as NSE's trading-holiday list for 2015-2026 (the two exchanges publish
-identical trading holidays; the sample data in `data/sample` agrees day for day). pandas-market-calendars
-also has an NSE calendar, but it is a heavier dependency whose NSE list is itself a thin static table
-and it would add nothing the override file does not already have to carry. What no library models —
+identical trading holidays; the sample data in `data/sample` agrees day for day, see tests/calendar).
+pandas-market-calendars has an "NSE" calendar, but it would be one more dependency (it wraps
+exchange-calendars itself) whose list is also a static table needing the same overrides. What no
+library models —
 special sessions (Muhurat, Budget-day and weekend/DR sessions), clearing-only holidays, the F&O close
 moving to 15:40 on 2026-08-03, pre-open times and the expiry rule table — lives in the versioned
 override file `data/nse_overrides.toml`, which also spells out the live years' holidays in full so a
