@@ -351,3 +351,48 @@ def test_replay_is_deterministic(clock: SimClock) -> None:
         return [(o.order_id, o.unique_order_id, str(o.status)) for o in exchange.orders(CLIENT)]
 
     assert run() == run()
+
+
+def test_rate_cards_are_dated() -> None:
+    from datetime import date
+
+    from optbot.sim.exchange.charges import charges_for, rate_card_for
+    from optbot.sim.exchange.instruments import InstrumentIndex
+    from optbot.test_kit.sim import static_scrip_master
+
+    spec = InstrumentIndex(static_scrip_master()).get("NFO", NIFTY_CE_TOKEN)
+    assert spec is not None
+    stt = [
+        charges_for(rate_card_for(day), spec, "CARRYFORWARD", False, 100, 100.0).stt
+        for day in (date(2024, 9, 30), date(2024, 10, 1), date(2026, 4, 1))
+    ]
+    assert stt == pytest.approx([6.25, 10.0, 15.0])
+    buy = charges_for(rate_card_for(date(2024, 10, 1)), spec, "CARRYFORWARD", True, 100, 100.0)
+    assert buy.stt == 0.0 and buy.stamp == pytest.approx(0.3) and buy.brokerage == 20.0
+
+
+def test_quotes_published_during_an_operation_apply_after_it(
+    clock: SimClock, events: list[OrderEvent]
+) -> None:
+    class CatchingUpMarket(StaticMarket):
+        """Like ReplayMarket: asking for a quote may first publish ticks the clock already passed."""
+
+        pending: list[float] = []
+
+        def quote(self, exchange: str, token: str) -> Any:
+            while self.pending:
+                self.set_quote("NFO", NIFTY_CE_TOKEN, self.pending.pop(0))
+            return super().quote(exchange, token)
+
+    market = CatchingUpMarket(clock)
+    exchange = SimExchange(market, clock, [TEST_ACCOUNT])
+    exchange.start()
+    exchange.add_listener(events.append)
+    resting = exchange.place(CLIENT, order(market, price="140"))
+    events.clear()
+    market.pending.append(139.0)  # would fill the resting order mid-modify without deferral
+    exchange.modify(
+        CLIENT, {"variety": "NORMAL", "orderid": resting.order_id, "price": "141", "quantity": "150"}
+    )
+    assert codes(events) == ["AB11", "AB04", "AB01", "AB05"]  # modify completes first, then the fill
+    assert resting.filled_quantity == 150

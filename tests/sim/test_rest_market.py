@@ -170,9 +170,10 @@ async def test_margin_charges_and_greeks(sim: Simulator, sim_clock: SimClock) ->
             )
         ).json()["data"]
         summary = charges["summary"]
-        # 1 Oct 2024 card: STT 0.1 % of 7,500; NSE txn 0.03503 %; SEBI 10/crore; GST 18 % of (20 + txn + SEBI)
-        txn, sebi = 7500 * 0.0003503, 7500 * 1e-6
-        expected = 20 + txn + sebi + 7.5 + 0.18 * (20 + txn + sebi)
+        # 1 Apr 2026 card: STT 0.15 % of 7,500; NSE txn 0.03503 %; SEBI 10/crore; IPFT 0.0005 %;
+        # GST 18 % of (brokerage 20 + txn + SEBI + IPFT); no stamp duty on the sell side
+        txn, sebi, ipft = 7500 * 0.0003503, 7500 * 1e-6, 7500 * 0.000005
+        expected = 20 + txn + sebi + ipft + 11.25 + 0.18 * (20 + txn + sebi + ipft)
         assert summary["total_charges"] == pytest.approx(expected, abs=0.01)
         assert [node["name"] for node in summary["breakup"]] == [
             "Angel One Brokerage",
@@ -244,3 +245,18 @@ async def test_oi_data_requires_fno_and_market_support(sim: Simulator, sim_clock
             )
         ).json()
         assert fno["errorcode"] == "AB2000"  # StaticMarket has no OI history
+
+
+async def test_intraday_lists_and_order_service_ltp_path(sim: Simulator, sim_clock: SimClock) -> None:
+    async with client_for(sim) as client:
+        jwt = (await login(client, sim_clock))["jwtToken"]
+        nse = (await client.get(f"{SECURE}/marketData/v1/nseIntraday", headers=headers(jwt))).json()["data"]
+        assert nse == [{"exchange": "NSE", "SymbolName": "SBIN", "Multiplier": "5"}]
+        bse = (await client.get(f"{SECURE}/marketData/v1/bseIntraday", headers=headers(jwt))).json()["data"]
+        assert bse == []
+        prefixed = await client.post(
+            f"/order-service{SECURE}/order/v1/getLtpData",
+            headers=headers(jwt),
+            json={"exchange": "NSE", "tradingsymbol": "SBIN-EQ", "symboltoken": SBIN_TOKEN},
+        )
+        assert prefixed.json()["data"]["ltp"] == 800.0

@@ -26,6 +26,7 @@ class RateCard:
     txn_future_pct: dict[str, float]
     txn_equity_pct: dict[str, float]
     sebi_per_crore: float
+    ipft_pct: dict[str, float]  # NSE investor-protection fund levy, % of turnover (GST applies)
     stamp_option_buy_pct: float
     stamp_future_buy_pct: float
     stamp_equity_delivery_buy_pct: float
@@ -42,10 +43,11 @@ RATE_CARDS: tuple[RateCard, ...] = (
         stt_future_sell_pct=0.0125,
         stt_equity_delivery_pct=0.1,
         stt_equity_intraday_sell_pct=0.025,
-        txn_option_pct={"NFO": 0.053, "BFO": 0.0325},
+        txn_option_pct={"NFO": 0.0495, "BFO": 0.05},
         txn_future_pct={"NFO": 0.0019, "BFO": 0.0},
         txn_equity_pct={"NSE": 0.00322, "BSE": 0.00375},
         sebi_per_crore=10.0,
+        ipft_pct={"NFO": 0.0005, "NSE": 0.0001},
         stamp_option_buy_pct=0.003,
         stamp_future_buy_pct=0.002,
         stamp_equity_delivery_buy_pct=0.015,
@@ -65,6 +67,27 @@ RATE_CARDS: tuple[RateCard, ...] = (
         txn_future_pct={"NFO": 0.00173, "BFO": 0.0},
         txn_equity_pct={"NSE": 0.00297, "BSE": 0.00375},
         sebi_per_crore=10.0,
+        ipft_pct={"NFO": 0.0005, "NSE": 0.0001},
+        stamp_option_buy_pct=0.003,
+        stamp_future_buy_pct=0.002,
+        stamp_equity_delivery_buy_pct=0.015,
+        stamp_equity_intraday_buy_pct=0.003,
+        gst_pct=18.0,
+    ),
+    # 1 Apr 2026: STT on options premium 0.1 % -> 0.15 %, futures 0.02 % -> 0.05 % (Union Budget 2026).
+    RateCard(
+        effective_from=date(2026, 4, 1),
+        brokerage_per_order_fno=20.0,
+        brokerage_equity_pct_cap=0.03,
+        stt_option_sell_pct=0.15,
+        stt_future_sell_pct=0.05,
+        stt_equity_delivery_pct=0.1,
+        stt_equity_intraday_sell_pct=0.025,
+        txn_option_pct={"NFO": 0.03503, "BFO": 0.0325},
+        txn_future_pct={"NFO": 0.00173, "BFO": 0.0},
+        txn_equity_pct={"NSE": 0.00297, "BSE": 0.00375},
+        sebi_per_crore=10.0,
+        ipft_pct={"NFO": 0.0005, "NSE": 0.0001},
         stamp_option_buy_pct=0.003,
         stamp_future_buy_pct=0.002,
         stamp_equity_delivery_buy_pct=0.015,
@@ -91,10 +114,19 @@ class ChargeLine:
     stt: float
     gst: float
     trade_value: float
+    ipft: float = 0.0
 
     @property
     def total(self) -> float:
-        return self.brokerage + self.exchange_transaction + self.sebi + self.stamp + self.stt + self.gst
+        return (
+            self.brokerage
+            + self.exchange_transaction
+            + self.sebi
+            + self.stamp
+            + self.stt
+            + self.gst
+            + self.ipft
+        )
 
     def __add__(self, other: ChargeLine) -> ChargeLine:
         return ChargeLine(
@@ -105,6 +137,7 @@ class ChargeLine:
             self.stt + other.stt,
             self.gst + other.gst,
             self.trade_value + other.trade_value,
+            self.ipft + other.ipft,
         )
 
     def node(self) -> dict[str, Any]:
@@ -113,7 +146,7 @@ class ChargeLine:
         def leaf(name: str, amount: float) -> dict[str, Any]:
             return {"name": name, "amount": round(amount, 2), "msg": "", "breakup": []}
 
-        external = self.exchange_transaction + self.sebi + self.stamp
+        external = self.exchange_transaction + self.sebi + self.stamp + self.ipft
         taxes = self.stt + self.gst
         return {
             "total_charges": round(self.total, 2),
@@ -128,6 +161,7 @@ class ChargeLine:
                         leaf("Exchange Transaction Charges", self.exchange_transaction),
                         leaf("Stamp Duty", self.stamp),
                         leaf("SEBI Fees", self.sebi),
+                        leaf("NSE IPFT", self.ipft),
                     ],
                 },
                 {
@@ -169,5 +203,6 @@ def charges_for(
             stamp = value * card.stamp_equity_intraday_buy_pct / 100 if is_buy else 0.0
         txn = value * card.txn_equity_pct.get(exchange, 0.0) / 100
     sebi = value * card.sebi_per_crore / 1e7
-    gst = (brokerage + txn + sebi) * card.gst_pct / 100
-    return ChargeLine(brokerage, txn, sebi, stamp, stt, gst, value)
+    ipft = value * card.ipft_pct.get(exchange, 0.0) / 100
+    gst = (brokerage + txn + sebi + ipft) * card.gst_pct / 100
+    return ChargeLine(brokerage, txn, sebi, stamp, stt, gst, value, ipft)

@@ -11,6 +11,8 @@ import logging
 import math
 import random
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -88,6 +90,8 @@ class SimExchange:
         self._index: InstrumentIndex | None = None
         self._index_day: date | None = None
         self._subscribed = False
+        self._operation_depth = 0
+        self._deferred_quotes: list[SimQuote] = []
 
     # -- wiring -----------------------------------------------------------------------------------
 
@@ -214,6 +218,10 @@ class SimExchange:
 
     def place(self, client_code: str, body: dict[str, Any]) -> SimOrder:
         """Accept an order (it may still end up rejected by RMS) or raise OrderRequestError."""
+        with self._operation():
+            return self._place(client_code, body)
+
+    def _place(self, client_code: str, body: dict[str, Any]) -> SimOrder:
         self.ledger(client_code)
         self.sweep()
         request = parse_order_request(body, self.settings.ordertag_max_length)
@@ -232,6 +240,10 @@ class SimExchange:
         return order
 
     def modify(self, client_code: str, body: dict[str, Any]) -> SimOrder:
+        with self._operation():
+            return self._modify(client_code, body)
+
+    def _modify(self, client_code: str, body: dict[str, Any]) -> SimOrder:
         self.sweep()
         check_variety(text_field(body, "variety"))
         order = self._owned_order(client_code, text_field(body, "orderid"))
@@ -283,6 +295,10 @@ class SimExchange:
         return order
 
     def cancel(self, client_code: str, body: dict[str, Any]) -> SimOrder:
+        with self._operation():
+            return self._cancel(client_code, body)
+
+    def _cancel(self, client_code: str, body: dict[str, Any]) -> SimOrder:
         self.sweep()
         check_variety(text_field(body, "variety"))
         order = self._owned_order(client_code, text_field(body, "orderid"))
@@ -325,8 +341,24 @@ class SimExchange:
 
     # -- market events --------------------------------------------------------------------------
 
+    @contextmanager
+    def _operation(self) -> Iterator[None]:
+        """Quotes published while an order operation runs (a market catching up when asked for a
+        quote) are held back and applied afterwards, so an order never fills half-modified."""
+        self._operation_depth += 1
+        try:
+            yield
+        finally:
+            self._operation_depth -= 1
+            if self._operation_depth == 0:
+                while self._deferred_quotes:
+                    self.on_quote(self._deferred_quotes.pop(0))
+
     def on_quote(self, quote: SimQuote) -> None:
         """Re-check working orders of the instrument; release AMOs once the market opens."""
+        if self._operation_depth:
+            self._deferred_quotes.append(quote)
+            return
         if self._amo:
             self._release_amos()
         orders = self._working.get((quote.exchange, quote.token))

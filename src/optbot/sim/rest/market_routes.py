@@ -299,13 +299,37 @@ async def estimate_charges(call: Call) -> web.StreamResponse:
     return ok({"summary": summary.node(), "charges": [line.node() for line in lines]})
 
 
+def _intraday_list(call: Call, exchange: str) -> list[dict[str, Any]]:
+    """Cash scrips allowed for intraday, with the leverage the margin model grants (100 / MIS %)."""
+    multiplier = round(100 / call.state.settings.equity_intraday_margin_pct, 2)
+    return [
+        {"exchange": exchange, "SymbolName": spec.name, "Multiplier": f"{multiplier:g}"}
+        for spec in call.state.exchange.instruments.all()
+        if spec.exchange == exchange and spec.instrument_type == "" and spec.symbol.endswith("-EQ")
+    ]
+
+
+async def nse_intraday(call: Call) -> web.StreamResponse:
+    return ok(_intraday_list(call, "NSE"))
+
+
+async def bse_intraday(call: Call) -> web.StreamResponse:
+    return ok(_intraday_list(call, "BSE"))
+
+
 async def scrip_master(call: Call) -> web.StreamResponse:
     return json_response(call.state.market.scrip_master_rows())
 
 
 ROOT = "/rest/secure/angelbroking"
 ENDPOINTS = [
-    Endpoint("getLtpData", "POST", (f"{ROOT}/order/v1/getLtpData",), ltp_data, bucket="ltp"),
+    Endpoint(
+        "getLtpData",
+        "POST",
+        (f"{ROOT}/order/v1/getLtpData", f"/order-service{ROOT}/order/v1/getLtpData"),
+        ltp_data,
+        bucket="ltp",
+    ),
     Endpoint(
         "quote", "POST", (f"{ROOT}/market/v1/quote", f"{ROOT}/market/v1/quote/"), market_quote, bucket="quote"
     ),
@@ -316,6 +340,8 @@ ENDPOINTS = [
     Endpoint("getOIData", "POST", (f"{ROOT}/historical/v1/getOIData",), oi_data),
     Endpoint("margin", "POST", (f"{ROOT}/margin/v1/batch",), margin_batch, bucket="margin"),
     Endpoint("estimateCharges", "POST", (f"{ROOT}/brokerage/v1/estimateCharges",), estimate_charges),
+    Endpoint("nseIntraday", "GET", (f"{ROOT}/marketData/v1/nseIntraday",), nse_intraday),
+    Endpoint("bseIntraday", "GET", (f"{ROOT}/marketData/v1/bseIntraday",), bse_intraday),
     Endpoint(
         "scripMaster", "GET", ("/OpenAPI_File/files/OpenAPIScripMaster.json",), scrip_master, auth="none"
     ),
