@@ -243,11 +243,7 @@ def configure_logging(
 
     Returns the JSON log file in use (None when the file sink is off).
     """
-    for handler in _installed_handlers:
-        logging.getLogger().removeHandler(handler)
-        handler.close()
-    _installed_handlers.clear()
-
+    shutdown_logging()
     level = logging.getLevelName(settings.logging.level)
     root = logging.getLogger()
     root.setLevel(level)
@@ -285,6 +281,14 @@ def configure_logging(
     return json_path
 
 
+def shutdown_logging() -> None:
+    """Detach and close the handlers `configure_logging` installed (flushes the JSON file)."""
+    for handler in _installed_handlers:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+    _installed_handlers.clear()
+
+
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     """A structured logger; `name` is usually the module's `__name__`."""
     logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name)
@@ -302,4 +306,5 @@ __all__ = [
     "redact_text",
     "redact_value",
     "register_secret",
+    "shutdown_logging",
 ]

@@ -69,3 +69,16 @@ def test_calendar_near_its_end_warns_but_passes() -> None:
 def test_calendar_far_from_its_end_passes() -> None:
     result = runner.invoke(app, ["demo", "--at", "2026-08-03T10:00:00+05:30"])
     assert "PASS calendar" in result.output and "coverage left" not in result.output
+
+
+def test_checks_are_written_to_the_json_log(tmp_path: Path) -> None:
+    import json
+
+    result = runner.invoke(app, ["demo", "--at", "2026-08-03T10:00:00+05:30"])
+    log_file = tmp_path / "data" / "logs" / "optbot-20260803.jsonl"
+    assert f"structured log: {log_file}" in result.output.replace("\n", "")
+    records = [json.loads(line) for line in log_file.read_text().splitlines()]
+    assert [record["check"] for record in records] == ["config", "data root", "calendar", "trading day"]
+    assert {record["status"] for record in records} == {"pass"}
+    assert len({record["trace_id"] for record in records}) == 1
+    assert records[0]["timestamp"] == "2026-08-03T04:30:00.000Z"

@@ -18,7 +18,9 @@ from optbot.cli.common import console, state
 from optbot.config import ConfigError, Settings, effective_mode, load_settings
 from optbot.core.clock import Clock, LiveClock, SimClock
 from optbot.core.errors import UserError
+from optbot.core.ids import new_trace_id
 from optbot.core.timeutil import parse_iso
+from optbot.log import bind_trace, configure_logging, get_logger, shutdown_logging
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,8 +147,29 @@ def demo_command(
         highlight=False,
         soft_wrap=True,
     )
+    log_path = _log_results(results, clock, config_path)
+    if log_path is not None:
+        console.print(f"structured log: {log_path}", highlight=False, soft_wrap=True)
     if not all(result.passed for result in results):
         raise typer.Exit(1)
+
+
+def _log_results(results: list[CheckResult], clock: Clock, config_path: Path | None) -> Path | None:
+    """Write each check to the JSON log (when config loads and the data root is writable)."""
+    if not results or not results[0].passed or not any(r.name == "data root" and r.passed for r in results):
+        return None
+    settings = load_settings(config_path)
+    quiet = settings.model_copy(update={"logging": settings.logging.model_copy(update={"console": False})})
+    log_path = configure_logging(quiet, clock)
+    try:
+        log = get_logger("optbot.demo")
+        with bind_trace(new_trace_id()):
+            for result in results:
+                status = "fail" if not result.passed else "warn" if result.warning else "pass"
+                log.info("startup_check", check=result.name, status=status, detail=result.detail)
+    finally:
+        shutdown_logging()
+    return log_path
 
 
 def register(app: typer.Typer) -> None:
