@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from optbot.cli.main import app
+
+
+def run(args, tmp_path, **extra):
+    env = {"OPTBOT__PATHS__DATA_ROOT": str(tmp_path), "COLUMNS": "200", **extra}
+    return CliRunner().invoke(app, args, env=env, catch_exceptions=False)
+
+
+def test_import_gaps_validate_backup_restore(tmp_path, sample_data):
+    minute_file = sample_data / "intraday" / "nifty50_1min_yf_2025-09-04_to_2025-09-10.csv"
+    result = run(["data", "import", str(minute_file), "--symbol", "NIFTY"], tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "1874" in result.output and "partial day: 374 of 375 bars" in result.output
+    assert (tmp_path / "timeframes" / "NIFTY" / "1m.json").exists()
+    again = run(["data", "import", str(minute_file), "--symbol", "NIFTY"], tmp_path)
+    assert "│ 0     │ 0        │ 1874" in again.output  # idempotent: nothing added, all unchanged
+
+    gaps = run(["data", "gaps", "--symbol", "NIFTY"], tmp_path)
+    assert gaps.exit_code == 0, gaps.output
+    assert "missing bars within the session" in gaps.output and "99.95" in gaps.output
+    (report_path,) = (tmp_path / "reports" / "data").glob("gaps-*.json")
+    report = json.loads(report_path.read_text())
+    assert report[0]["missing"] == 1 and report[0]["gaps"][0]["start_ist"].startswith("2025-09-05T15:19")
+
+    quality = run(["data", "validate"], tmp_path)
+    assert quality.exit_code == 0 and "incomplete=374" in quality.output
+
+    backup = run(["data", "backup"], tmp_path)
+    assert backup.exit_code == 0 and "verified" in backup.output
+    (tmp_path / "timeframes" / "NIFTY" / "1m.json").write_text("")
+    restored = run(["data", "restore", "--yes"], tmp_path)
+    assert restored.exit_code == 0, restored.output
+    assert (tmp_path / "timeframes" / "NIFTY" / "1m.json").stat().st_size > 100_000
+
+    maintained = run(["data", "maintain"], tmp_path)
+    assert maintained.exit_code == 0 and "NIFTY/1m" in maintained.output
+
+
+def test_user_errors_exit_2(tmp_path, sample_data):
+    missing = run(["data", "import", str(tmp_path / "nope.csv"), "--symbol", "NIFTY"], tmp_path)
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+    daily = sample_data / "daily" / "nifty50_daily_nse_2016-09-15_to_2021-09-13.csv"
+    wrong = run(["data", "import", str(daily), "--symbol", "NIFTY", "--timeframe", "2m"], tmp_path)
+    assert wrong.exit_code == 2 and "--timeframe must be one of" in wrong.output
+    bad_symbol = run(["data", "import", str(daily), "--symbol", "../x"], tmp_path)
+    assert bad_symbol.exit_code == 2 and "file name" in bad_symbol.output
+    empty = run(["data", "gaps"], tmp_path)
+    assert empty.exit_code == 2 and "store is empty" in empty.output
+    no_backup = run(["data", "restore", "--yes"], tmp_path)
+    assert no_backup.exit_code == 2 and "no backups" in no_backup.output
