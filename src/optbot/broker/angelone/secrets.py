@@ -13,7 +13,6 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from pathlib import Path
 
 import keyring
@@ -31,8 +30,7 @@ log = logging.getLogger("optbot.broker.angelone.secrets")
 SECRET_NAMES: tuple[str, ...] = ("api_key", "pin", "totp_secret")
 ENV_PREFIX = "OPTBOT_SECRET_"
 KEYRING_PASSWORD_ENV = "OPTBOT_KEYRING_PASSWORD"
-_TOKEN_KEYS = ("jwt_token", "refresh_token", "feed_token")
-_SESSION_META_KEY = "session_meta"
+_SESSION_KEY = "session"
 
 
 class MissingSecret(UserError):
@@ -137,7 +135,7 @@ class SecretStore:
             raise UserError(
                 f"cannot read the keyring ({type(exc).__name__}); is {KEYRING_PASSWORD_ENV} right?"
             ) from None
-        if value:
+        if value and key in SECRET_NAMES:
             register_with_redactor(value)
         return value or None
 
@@ -146,7 +144,8 @@ class SecretStore:
             self._backend.set_password(self._service, key, value)
         except (keyring.errors.KeyringError, ValueError) as exc:
             raise UserError(f"cannot write to the keyring ({type(exc).__name__})") from None
-        register_with_redactor(value)
+        if key in SECRET_NAMES:
+            register_with_redactor(value)
 
     def _delete(self, key: str) -> None:
         try:
@@ -192,41 +191,41 @@ class SecretStore:
     # -- session tokens ---------------------------------------------------------------------------
 
     def save_tokens(self, tokens: SessionTokens) -> None:
-        for key in _TOKEN_KEYS:
-            self._write(key, getattr(tokens, key) or "-")
-        meta = {
+        """One keyring entry for the whole session (each entry costs a key derivation on cryptfile)."""
+        session = {
             "client_code": tokens.client_code,
             "issued_at": iso_utc(tokens.issued_at),
             "expires_at": iso_utc(tokens.expires_at),
+            "jwt_token": tokens.jwt_token,
+            "refresh_token": tokens.refresh_token,
+            "feed_token": tokens.feed_token,
         }
-        self._write(_SESSION_META_KEY, orjson.dumps(meta).decode())
+        self._write(_SESSION_KEY, orjson.dumps(session).decode())
+        for value in (tokens.jwt_token, tokens.refresh_token, tokens.feed_token):
+            register_with_redactor(value)
 
     def load_tokens(self) -> SessionTokens | None:
-        meta_text = self._read(_SESSION_META_KEY)
-        if not meta_text:
+        text = self._read(_SESSION_KEY)
+        if not text:
             return None
         try:
-            meta = orjson.loads(meta_text)
-            issued_at: datetime = parse_iso(meta["issued_at"])
-            expires_at: datetime = parse_iso(meta["expires_at"])
-            client_code = str(meta["client_code"])
+            session = orjson.loads(text)
+            tokens = SessionTokens(
+                client_code=str(session["client_code"]),
+                issued_at=parse_iso(session["issued_at"]),
+                expires_at=parse_iso(session["expires_at"]),
+                jwt_token=str(session["jwt_token"]),
+                refresh_token=str(session.get("refresh_token") or ""),
+                feed_token=str(session["feed_token"]),
+            )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-            log.warning("stored session metadata is unreadable; a new login is needed")
+            log.warning("stored session is unreadable; a new login is needed")
             return None
-        values = {key: self._read(key) for key in _TOKEN_KEYS}
-        jwt_token, feed_token = values["jwt_token"], values["feed_token"]
-        if not jwt_token or not feed_token:
+        if not tokens.jwt_token or not tokens.feed_token:
             return None
-        refresh = values["refresh_token"] or ""
-        return SessionTokens(
-            client_code=client_code,
-            issued_at=issued_at,
-            expires_at=expires_at,
-            jwt_token=jwt_token,
-            refresh_token="" if refresh == "-" else refresh,
-            feed_token=feed_token,
-        )
+        for value in (tokens.jwt_token, tokens.refresh_token, tokens.feed_token):
+            register_with_redactor(value)
+        return tokens
 
     def clear_tokens(self) -> None:
-        for key in (*_TOKEN_KEYS, _SESSION_META_KEY):
-            self._delete(key)
+        self._delete(_SESSION_KEY)
