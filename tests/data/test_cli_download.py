@@ -1,0 +1,69 @@
+"""`optbot data download` end to end: CLI → keyring-free secrets → login → getCandleData on the simulator.
+
+The CLI runs on the wall clock (LiveClock), so the simulator does too and the candles are dated
+relative to today; the assertions only count bars.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from typer.testing import CliRunner
+
+from optbot.cli.main import app
+from optbot.core.clock import LiveClock
+from optbot.sim.server import Simulator
+from optbot.test_kit.sim import NIFTY_TOKEN, TEST_ACCOUNT, StaticMarket
+
+DAYS = 12
+
+
+@pytest.fixture
+async def live_sim():
+    clock = LiveClock()
+    market = StaticMarket(clock)
+    today = clock.now_ist().replace(hour=0, minute=0, second=0, microsecond=0)
+    market.candle_rows[("NSE", NIFTY_TOKEN, "ONE_DAY")] = [
+        [(today - timedelta(days=offset)).isoformat(), 24000.0, 24100.0, 23900.0, 24050.0 + offset, 0]
+        for offset in range(1, DAYS)
+        if (today - timedelta(days=offset)).weekday() < 5
+    ]
+    simulator = Simulator(market, clock, [TEST_ACCOUNT])
+    await simulator.start()
+    try:
+        yield simulator, len(market.candle_rows[("NSE", NIFTY_TOKEN, "ONE_DAY")])
+    finally:
+        await simulator.stop()
+
+
+async def test_download_command_against_simulator(live_sim, tmp_path):
+    simulator, expected = live_sim
+    env = {
+        "COLUMNS": "200",
+        "OPTBOT__PATHS__DATA_ROOT": str(tmp_path),
+        "OPTBOT__BROKER__CLIENT_CODE": TEST_ACCOUNT.client_code,
+        "OPTBOT__BROKER__REST_BASE_URL": simulator.base_url,
+        "OPTBOT__BROKER__SCRIP_MASTER_URL": simulator.base_url
+        + "/OpenAPI_File/files/OpenAPIScripMaster.json",
+        "OPTBOT__BROKER__KEYRING_BACKEND": "cryptfile",
+        "OPTBOT_KEYRING_PASSWORD": "test-only-password",
+        "OPTBOT_SECRET_API_KEY": TEST_ACCOUNT.api_key,
+        "OPTBOT_SECRET_PIN": TEST_ACCOUNT.pin,
+        "OPTBOT_SECRET_TOTP_SECRET": TEST_ACCOUNT.totp_secret,
+    }
+
+    def invoke(args):
+        return CliRunner().invoke(app, args, env=env, catch_exceptions=False)
+
+    refreshed = await asyncio.to_thread(invoke, ["instruments", "refresh"])
+    assert refreshed.exit_code == 0, refreshed.output
+    args = ["data", "download", "--symbol", "NIFTY", "--timeframe", "daily", "--days", str(DAYS)]
+    result = await asyncio.to_thread(invoke, args)
+    assert result.exit_code == 0, result.output
+    assert "NIFTY" in result.output and f"│ {expected} " in result.output
+    stored = (tmp_path / "timeframes" / "NIFTY" / "daily.json").read_text().splitlines()
+    assert len(stored) == expected
+    again = await asyncio.to_thread(invoke, args)
+    assert again.exit_code == 0 and "│ 0     " in again.output  # resumed / idempotent: nothing added
