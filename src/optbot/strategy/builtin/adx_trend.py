@@ -30,6 +30,8 @@ DAILY_HISTORY_BARS = 500
 
 
 class AdxTrendStrategy(DirectionalOptionStrategy):
+    """The spec default: ADX category + multi-timeframe trend + §5.3 CE/PE triggers."""
+
     name = "adx_trend"
 
     def __init__(self, settings: Settings) -> None:

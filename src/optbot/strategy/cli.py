@@ -1,0 +1,113 @@
+"""`optbot strategy list | categorise FILE`: the registry and the §3.3/§5.4 ADX category of a series."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, time
+from itertools import pairwise
+from pathlib import Path
+
+import typer
+
+from optbot.cli.common import fail, settings_from
+from optbot.core.enums import Timeframe
+from optbot.core.errors import UserError
+from optbot.core.events import Bar
+from optbot.core.timeutil import ist_datetime, to_utc
+from optbot.indicators.ohlc_csv import read_ohlc_csv
+from optbot.strategy.categorise import categorise
+from optbot.strategy.regime import detect_regime
+from optbot.strategy.registry import BUILTIN_STRATEGIES
+
+strategy_app = typer.Typer(help="Strategies: registry and daily ADX categorisation.", no_args_is_help=True)
+
+
+def _daily_bars(path: Path, symbol: str, as_of: date | None) -> list[Bar]:
+    series = read_ohlc_csv(path)
+    bars: list[Bar] = []
+    for index, text in enumerate(series.dates):
+        try:
+            day = date.fromisoformat(text.strip()[:10])
+        except ValueError:
+            raise UserError(
+                f"{path}: row {index + 2}: {text!r} is not a date (a daily CSV is expected)"
+            ) from None
+        if as_of is not None and day > as_of:
+            break
+        opened, closed = to_utc(ist_datetime(day, time(9, 15))), to_utc(ist_datetime(day, time(15, 30)))
+        volume = int(series.volume[index]) if series.has_volume else 0
+        bars.append(
+            Bar(
+                closed,
+                symbol,
+                symbol,
+                Timeframe.D1,
+                opened,
+                closed,
+                float(series.open[index]),
+                float(series.high[index]),
+                float(series.low[index]),
+                float(series.close[index]),
+                volume,
+            )
+        )
+    if any(later.start_utc <= earlier.start_utc for earlier, later in pairwise(bars)):
+        raise UserError(f"{path}: dates must be strictly increasing (one row per trading day)")
+    return bars
+
+
+@strategy_app.command("list")
+def list_strategies() -> None:
+    """Built-in strategies (use these names, or `package.module:Class`, in strategy.enabled)."""
+    for name in sorted(BUILTIN_STRATEGIES):
+        lines = (BUILTIN_STRATEGIES[name].__doc__ or "").strip().splitlines()
+        typer.echo(f"{name:16} {lines[0] if lines else ''}")
+
+
+@strategy_app.command("categorise")
+def categorise_command(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="Daily OHLC(V) CSV"),
+    symbol: str = typer.Option("NIFTY", "--symbol", help="Name to report"),
+    as_of: str | None = typer.Option(None, "--as-of", help="Use rows up to this date (YYYY-MM-DD)"),
+    vix: float | None = typer.Option(None, "--vix", help="INDIA VIX level for the regime (optional)"),
+    output: str = typer.Option("text", "--format", help="text or json"),
+) -> None:
+    """ADX category 1 (buy CE) / 2 (buy PE) / 3 (no trade) and the market regime, with reasons."""
+    settings = settings_from(ctx)
+    if output not in ("text", "json"):
+        fail(f"--format must be text or json, got {output!r}")
+    cutoff = None
+    if as_of is not None:
+        try:
+            cutoff = date.fromisoformat(as_of)
+        except ValueError:
+            fail(f"--as-of must be a date like 2024-05-21, got {as_of!r}")
+    if vix is not None and vix <= 0:
+        fail(f"--vix must be positive, got {vix}")
+    bars = _daily_bars(file, symbol, cutoff)
+    if not bars:
+        fail(f"{file}: no rows on or before {as_of}" if as_of else f"{file}: no rows")
+    result = categorise(symbol, bars, settings.strategy)
+    regime = detect_regime(bars, vix, settings.strategy)
+    if output == "json":
+        payload = {
+            "symbol": symbol,
+            "as_of": result.as_of,
+            "category": int(result.category),
+            "adx": result.adx,
+            "plus_di": result.plus_di,
+            "minus_di": result.minus_di,
+            "volume_ratio": result.volume_ratio,
+            "reason": result.reason,
+            "regimes": sorted(regime.regimes),
+            "regime_reasons": list(regime.reasons),
+        }
+        typer.echo(json.dumps(payload))
+        return
+    typer.echo(f"{symbol} as of {result.as_of}: category {int(result.category)} - {result.reason}")
+    typer.echo(f"regime: {', '.join(sorted(regime.regimes))} ({'; '.join(regime.reasons)})")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(strategy_app, name="strategy")
