@@ -173,3 +173,21 @@ async def test_live_clock_basics() -> None:
     woke = asyncio.Event()
     clock.call_at(clock.now_utc() + timedelta(milliseconds=10), woke.set)
     await asyncio.wait_for(woke.wait(), timeout=2)
+
+
+async def test_speed_factor_paces_real_sleeps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With speed=10, each simulated gap is waited for gap/10 real seconds (no wall-clock assert)."""
+    clock = SimClock(START, speed=10.0)
+    real_sleeps: list[float] = []
+    original_sleep = asyncio.sleep
+
+    async def recording_sleep(delay: float, result: object = None) -> object:
+        if delay:
+            real_sleeps.append(delay)
+        return await original_sleep(0, result)
+
+    monkeypatch.setattr(asyncio, "sleep", recording_sleep)
+    clock.call_later(20, lambda: None)
+    await clock.run_until(START + timedelta(seconds=50))
+    assert real_sleeps == [2.0, 3.0]
+    assert clock.now_utc() == START + timedelta(seconds=50)
