@@ -113,6 +113,11 @@ def test_clearing_holiday_is_a_trading_day(calendar: NseCalendar) -> None:
     assert calendar.is_clearing_holiday(date(2025, 2, 19))
     assert calendar.is_trading_day(date(2025, 2, 19))
     assert not calendar.is_clearing_holiday(date(2025, 2, 20))
+    # A trade on 2025-02-18 settles T+1, but 2025-02-19 is a clearing holiday.
+    assert calendar.settlement_day(date(2025, 2, 18)) == date(2025, 2, 20)
+    assert calendar.settlement_day(date(2025, 2, 20)) == date(2025, 2, 21)
+    # Muhurat trades settle on the next regular trading day.
+    assert calendar.settlement_day(date(2024, 11, 1)) == date(2024, 11, 4)
 
 
 def test_next_and_previous_around_a_long_weekend(calendar: NseCalendar) -> None:

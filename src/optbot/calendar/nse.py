@@ -250,6 +250,13 @@ class NseCalendar:
         self.check_range(day)
         return day in self._clearing
 
+    def settlement_day(self, trade_day: date, segment: Segment = Segment.FO) -> date:
+        """T+1 settlement: the next regular trading day that is not a clearing holiday."""
+        day = self.next_trading_day(trade_day, segment, include_special=False)
+        while day in self._clearing:
+            day = self.next_trading_day(day, segment, include_special=False)
+        return day
+
     def holidays(self, start: date, end: date, segment: Segment = Segment.FO) -> list[date]:
         """Weekday trading holidays in [start, end]."""
         self.check_range(start)
