@@ -15,7 +15,9 @@ LOGIN = "/rest/auth/angelbroking/user/v1/loginByPassword"
 SECURE = "/rest/secure/angelbroking"
 
 
-def headers(jwt: str | None = None, api_key: str = TEST_ACCOUNT.api_key, bearer: bool = True) -> dict[str, str]:
+def headers(
+    jwt: str | None = None, api_key: str = TEST_ACCOUNT.api_key, bearer: bool = True
+) -> dict[str, str]:
     result = {
         "Content-Type": "application/json",
         "Accept": "application/json",
