@@ -85,9 +85,7 @@ async def serve_until_cancelled(
         for day in dates:
             start = datetime.combine(day, start_time, tzinfo=IST)
             end = datetime.combine(day, end_time, tzinfo=IST)
-            console.print(
-                f"replaying {day.isoformat()} (speed {speed or 'max'})", highlight=False
-            )
+            console.print(f"replaying {day.isoformat()} (speed {speed or 'max'})", highlight=False)
             await market.run(start, end)
         console.print("replay finished; the clock is paused and the server keeps serving. Ctrl-C stops.")
         await asyncio.Event().wait()
