@@ -122,3 +122,33 @@ def test_backup_verify_restore(store, clock, tmp_path):
     assert any("checksum" in p for p in verify_backup(tampered))
     with pytest.raises(UserError, match="verification"):
         restore_backup(tampered, paths, clock)
+
+
+async def test_gap_recovery_merges_official_candles(store, clock):
+    pipeline = MarketDataPipeline(clock, get_calendar(), store, DataSettings(fsync_appends=False))
+    pipeline.track("99926000", "NIFTY", is_option=False)
+    await pipeline.start()
+    for minute in (15, 29):  # a 13-minute hole: recorded, not interpolated
+        at = ist(*DAY, 9, minute, 5)
+        await clock.run_until(at)
+        pipeline.on_tick(make_tick("99926000", 24600.0, at))
+    await clock.run_until(ist(*DAY, 9, 30, 2))
+    await pipeline.stop()
+    assert [g.action for g in pipeline.aggregator.gaps] == ["discarded"]
+    merged = await pipeline.recover_gaps(FakeCandleSource(get_calendar()), lambda token: Exchange.NSE)
+    assert merged == 13
+    assert len(store.read_bars("NIFTY", Timeframe.M1)) == 15
+    assert await pipeline.recover_gaps(FakeCandleSource(get_calendar()), lambda token: Exchange.NSE) == 0
+
+
+async def test_raw_rotation_at_midnight(store, clock):
+    store.append_tick(make_tick("99926000", 1.0, ist(2025, 9, 3, 15, 0)))
+    store.flush_ticks()
+    pipeline = MarketDataPipeline(clock, get_calendar(), store, DataSettings(fsync_appends=False))
+    await pipeline.start()
+    assert store.raw_path("NIFTY", "yesterday").exists()  # rotated at start (Sept 3 -> yesterday)
+    pipeline.on_tick(make_tick("99926000", 2.0, ist(*DAY, 9, 15, 1)))
+    store.flush_ticks()
+    await clock.run_until(ist(2025, 9, 5, 0, 0, 5))
+    await pipeline.stop()
+    assert [t.ltp for t in store.read_ticks("NIFTY", "yesterday")] == [2.0]

@@ -117,3 +117,27 @@ def test_stays_within_subscription_limit():
     assert manager.trimmed_for_limit > 0
     kept = strikes_of(manager.subscribed, chain)
     assert len(kept) == 4 and 24550 in kept and all(abs(s - 24550) <= 100 for s in kept)
+
+
+async def test_apply_diff_subscribes_before_unsubscribing():
+    from optbot.instruments.token_pool import SubscriptionDiff, apply_diff
+
+    calls = []
+
+    class Feed:
+        async def subscribe(self, items, mode=2):
+            calls.append(("sub", list(items), mode))
+            return 1
+
+        async def unsubscribe(self, items, mode=2):
+            calls.append(("unsub", list(items), mode))
+            return 1
+
+    manager, chain, clock, _ = make()
+    manager.set_category("NIFTY", PoolCategory.BUY_CE)
+    manager.on_price("NIFTY", 24570)
+    first = manager.evaluate()
+    await apply_diff(Feed(), first, 3)
+    await apply_diff(Feed(), SubscriptionDiff((), first.subscribe[:1]), 3)
+    assert [c[0] for c in calls] == ["sub", "unsub"] and calls[0][2] == 3
+    assert len(calls[0][1]) == 7

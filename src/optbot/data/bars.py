@@ -37,6 +37,7 @@ from typing import Protocol
 from optbot.config.sections.data import DataSettings
 from optbot.core.clock import Clock, TimerHandle
 from optbot.core.enums import Timeframe
+from optbot.core.errors import UserError
 from optbot.core.events import Bar, FeedHealth, Tick
 from optbot.core.timeutil import IST
 
@@ -172,7 +173,11 @@ class BarAggregator:
         day = moment.astimezone(IST).date()
         for offset in range(SESSION_LOOKAHEAD_DAYS):
             candidate = day + timedelta(days=offset)
-            session = self.calendar.session(candidate)
+            try:
+                session = self.calendar.session(candidate)
+            except UserError as exc:  # beyond the calendar's known range: no session to build bars for
+                log.error("bar aggregator cannot load a session: %s", exc)
+                break
             if session is None or session.close_utc <= moment:
                 continue
             if candidate != self._session_day:

@@ -13,14 +13,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime, time, timedelta
 
 from optbot.config.sections.data import DataSettings
 from optbot.core.bus import EventBus
-from optbot.core.clock import Clock
-from optbot.core.enums import AlertPriority
+from optbot.core.clock import Clock, TimerHandle
+from optbot.core.enums import AlertPriority, Exchange, Timeframe
 from optbot.core.events import Alert, Bar, Event, FeedHealth, Tick
+from optbot.core.instrument import Instrument
 from optbot.core.timeutil import IST
-from optbot.data.bars import BarAggregator, SessionCalendar
+from optbot.data.bars import BarAggregator, BarGap, SessionCalendar
+from optbot.data.history import CandleSource, candle_to_bar
 from optbot.data.opening_gap import OpeningGap, OpeningGapDetector, previous_close
 from optbot.data.store import JsonStore
 
@@ -50,12 +53,22 @@ class MarketDataPipeline:
         self._underlyings: set[str] = set()
         self._outbox: asyncio.Queue[Event] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._rotation: TimerHandle | None = None
         self.persist_errors = 0
+        self.recovered_bars = 0
 
     def track(self, token: str, symbol: str, is_option: bool) -> None:
         self.aggregator.track(token, symbol, is_option)
         if not is_option:
             self._underlyings.add(token)
+
+    def track_instrument(self, instrument: Instrument) -> None:
+        """Options are never interpolated and their incomplete bars are discarded (spec §2.4)."""
+        self.track(
+            instrument.token,
+            instrument.underlying if not instrument.is_option else instrument.symbol,
+            instrument.is_option,
+        )
 
     def attach(self, bus: EventBus) -> None:
         """Take ticks and feed health from the bus and publish bars and alerts back to it."""
@@ -70,10 +83,21 @@ class MarketDataPipeline:
             self.on_feed_health(event)
 
     async def start(self) -> None:
+        self._rotate()
         self.aggregator.start()
         self._task = asyncio.create_task(self._drain(), name="market-data-outbox")
 
+    def _rotate(self) -> None:
+        """Rotate raw tick files now and again at every IST midnight (spec §2.3 today/yesterday)."""
+        now = self.clock.now_ist()
+        self.store.rotate_raw(now.date())
+        midnight = datetime.combine(now.date() + timedelta(days=1), time(0, 0, 1), tzinfo=IST)
+        self._rotation = self.clock.call_at(midnight, self._rotate)
+
     async def stop(self) -> None:
+        if self._rotation is not None:
+            self._rotation.cancel()
+            self._rotation = None
         self.aggregator.stop()
         self.store.flush_ticks()
         await self._outbox.join()
@@ -119,6 +143,35 @@ class MarketDataPipeline:
                 dedupe_key=f"opening-gap:{gap.symbol}:{day.isoformat()}",
             )
         )
+
+    async def recover_gaps(self, source: CandleSource, exchange_for: Callable[[str], Exchange]) -> int:
+        """Spec §2.4 'Data Recovery': fetch official 1m candles for recorded gaps and merge them.
+
+        Only gaps not yet recovered are requested; each is fetched once. Returns bars merged.
+        """
+        pending: list[BarGap] = [gap for gap in self.aggregator.gaps if gap.action != "recovered"]
+        merged = 0
+        for gap in pending:
+            candles = await source.candles(
+                exchange_for(gap.token),
+                gap.token,
+                "ONE_MINUTE",
+                gap.start_utc,
+                gap.end_utc - timedelta(minutes=1),
+            )
+            bars = [
+                candle_to_bar(candle, gap.symbol, gap.token, Timeframe.M1)
+                for candle in candles
+                if gap.start_utc <= candle.start < gap.end_utc
+            ]
+            if bars:
+                result = self.store.merge_bars(gap.symbol, Timeframe.M1, bars)
+                merged += result.added + result.replaced
+            self.aggregator.gaps[self.aggregator.gaps.index(gap)] = BarGap(
+                gap.token, gap.symbol, gap.start_utc, gap.end_utc, "recovered"
+            )
+        self.recovered_bars += merged
+        return merged
 
     # -- outputs -------------------------------------------------------------------------------
 

@@ -18,10 +18,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
+from typing import Protocol
 
 from optbot.config.sections.instruments import InstrumentsSettings
 from optbot.core.clock import Clock
-from optbot.core.enums import OptionType
+from optbot.core.enums import Exchange, OptionType
 from optbot.core.instrument import InstrumentKey
 from optbot.instruments.chain import OptionChain
 from optbot.instruments.master import InstrumentMaster
@@ -254,3 +255,19 @@ class TokenPoolManager:
             additions = additions[: max(room, 0)]
         self.subscribed.update(additions)
         return SubscriptionDiff(tuple(additions), tuple(removals))
+
+
+class SubscriptionSink(Protocol):
+    """What `apply_diff` needs of `optbot.broker.angelone.MarketFeed`."""
+
+    async def subscribe(self, items: Iterable[tuple[Exchange | int, str]], mode: int = ...) -> int: ...
+
+    async def unsubscribe(self, items: Iterable[tuple[Exchange | int, str]], mode: int = ...) -> int: ...
+
+
+async def apply_diff(feed: SubscriptionSink, diff: SubscriptionDiff, mode: int) -> None:
+    """Push a pool change to the feed: subscribe first, so coverage never dips during a swap."""
+    if diff.subscribe:
+        await feed.subscribe([(key.exchange, key.token) for key in diff.subscribe], mode)
+    if diff.unsubscribe:
+        await feed.unsubscribe([(key.exchange, key.token) for key in diff.unsubscribe], mode)
