@@ -13,7 +13,16 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from optbot.broker.angelone import mapping
-from optbot.broker.angelone.mapping import OptionGreek, Profile, ScripMatch
+from optbot.broker.angelone.mapping import (
+    GttRule,
+    Holding,
+    MarketMover,
+    OpenInterestPoint,
+    OptionGreek,
+    Profile,
+    PutCallRatio,
+    ScripMatch,
+)
 from optbot.broker.angelone.parsing import as_list, as_rows, to_float, to_str
 from optbot.broker.angelone.ratelimit import Priority
 from optbot.broker.angelone.rest import AngelOneRestClient
@@ -35,7 +44,7 @@ from optbot.broker.models import (
 )
 from optbot.config.sections.broker import BrokerSettings
 from optbot.core.clock import Clock
-from optbot.core.enums import Exchange, Variety
+from optbot.core.enums import Exchange, ProductType, Variety
 from optbot.core.timeutil import require_aware
 
 log = logging.getLogger("optbot.broker.angelone")
@@ -52,6 +61,10 @@ CANDLE_MAX_DAYS: dict[str, int] = {
     "ONE_HOUR": 400,
     "ONE_DAY": 2000,
 }
+GAINERS_LOSERS_TYPES = ("PercOIGainers", "PercOILosers", "PercPriceGainers", "PercPriceLosers")
+OI_BUILDUP_TYPES = ("Long Built Up", "Short Built Up", "Short Covering", "Long Unwinding")
+EXPIRY_TYPES = ("NEAR", "NEXT", "FAR")
+GTT_STATUSES = ("NEW", "CANCELLED", "ACTIVE", "SENTTOEXCHANGE", "FORALL")
 #: Reference §4: up to 50 tokens per quote request.
 QUOTE_TOKENS_PER_REQUEST = 50
 
@@ -263,6 +276,102 @@ class AngelOneBroker:
             return ChargeEstimate(total=0.0, trade_value=0.0, components=())
         data = await self.rest.call("estimate_charges", {"orders": mapping.charge_orders(requests)})
         return _one(mapping.charges_from_data, data, "estimateCharges")
+
+    # -- analytics, holdings, conversions, GTT ------------------------------------------------------
+
+    async def oi_data(
+        self, exchange: Exchange, token: str, interval: CandleInterval, start: datetime, end: datetime
+    ) -> list[OpenInterestPoint]:
+        """getOIData (live F&O contracts only); same body as getCandleData."""
+        if interval not in CANDLE_MAX_DAYS:
+            raise ValueError(f"unknown interval {interval!r}; one of {', '.join(CANDLE_MAX_DAYS)}")
+        body = {
+            "exchange": exchange.value,
+            "symboltoken": token,
+            "interval": interval,
+            "fromdate": mapping.candle_time_text(start),
+            "todate": mapping.candle_time_text(end),
+        }
+        data = await self.rest.call("oi_data", body)
+        return self._map_rows(_rows(data, "getOIData"), mapping.oi_point_from_row, "oi")
+
+    async def put_call_ratio(self) -> list[PutCallRatio]:
+        data = await self.rest.call("put_call_ratio")
+        return self._map_rows(
+            _rows(data, "putCallRatio"),
+            lambda row: PutCallRatio(to_str(row.get("tradingSymbol")), to_float(row.get("pcr"), "pcr")),
+            "pcr",
+        )
+
+    async def gainers_losers(self, data_type: str, expiry_type: str = "NEAR") -> list[MarketMover]:
+        """data_type: PercOIGainers, PercOILosers, PercPriceGainers, PercPriceLosers; expiry NEAR/NEXT/FAR."""
+        if data_type not in GAINERS_LOSERS_TYPES or expiry_type not in EXPIRY_TYPES:
+            raise ValueError(
+                f"gainersLosers: datatype one of {', '.join(GAINERS_LOSERS_TYPES)}, "
+                f"expirytype one of {', '.join(EXPIRY_TYPES)}"
+            )
+        data = await self.rest.call("gainers_losers", {"datatype": data_type, "expirytype": expiry_type})
+        return self._map_rows(_rows(data, "gainersLosers"), mapping.mover_from_row, "mover")
+
+    async def oi_buildup(self, data_type: str, expiry_type: str = "NEAR") -> list[MarketMover]:
+        """data_type: "Long Built Up", "Short Built Up", "Short Covering", "Long Unwinding"."""
+        if data_type not in OI_BUILDUP_TYPES or expiry_type not in EXPIRY_TYPES:
+            raise ValueError(
+                f"OIBuildup: datatype one of {', '.join(OI_BUILDUP_TYPES)}, "
+                f"expirytype one of {', '.join(EXPIRY_TYPES)}"
+            )
+        data = await self.rest.call("oi_buildup", {"expirytype": expiry_type, "datatype": data_type})
+        return self._map_rows(_rows(data, "OIBuildup"), mapping.mover_from_row, "mover")
+
+    async def holdings(self) -> list[Holding]:
+        data = await self.rest.call("holding")
+        return self._map_rows(_rows(data, "getHolding"), mapping.holding_from_row, "holding")
+
+    async def convert_position(
+        self, position: BrokerPosition, new_product: ProductType, quantity: int
+    ) -> None:
+        """Not retried: a lost reply is reported as TransientError; re-read positions before trying again."""
+        body = mapping.convert_position_body(position, new_product, quantity)
+        await self.rest.call("convert_position", body, priority=Priority.EXIT)
+
+    async def gtt_create(self, rule: GttRule) -> str:
+        """Returns the rule id. Never retried: an unknown outcome raises UnresolvedOrder."""
+        tag = f"gtt:{rule.token}"
+        data = await self.rest.call("gtt_create", mapping.gtt_rule_body(rule), ordertag=tag)
+        rule_id = to_str(data.get("id")) if isinstance(data, dict) else to_str(data)
+        if not rule_id:
+            raise UnresolvedOrder(tag, "gttCreateRule reply without id")
+        return rule_id
+
+    async def gtt_modify(self, rule_id: str, rule: GttRule) -> str:
+        body = {"id": rule_id, **mapping.gtt_rule_body(rule)}
+        for key in ("tradingsymbol", "transactiontype", "producttype", "timeperiod"):
+            body.pop(key, None)
+        data = await self.rest.call("gtt_modify", body, ordertag=f"gtt:{rule_id}")
+        return to_str(data.get("id")) if isinstance(data, dict) else rule_id
+
+    async def gtt_cancel(self, rule_id: str, exchange: Exchange, token: str) -> str:
+        body = {"id": rule_id, "symboltoken": token, "exchange": exchange.value}
+        data = await self.rest.call("gtt_cancel", body, priority=Priority.CANCEL)
+        return to_str(data.get("id")) if isinstance(data, dict) else rule_id
+
+    async def gtt_details(self, rule_id: str) -> dict[str, Any]:
+        data = await self.rest.call("gtt_details", {"id": rule_id})
+        if not isinstance(data, dict):
+            raise TransientError(f"gtt ruleDetails: no rule object for {rule_id}")
+        return data
+
+    async def gtt_list(self, statuses: Sequence[str], page: int = 1, count: int = 10) -> list[dict[str, Any]]:
+        unknown = [status for status in statuses if status not in GTT_STATUSES]
+        if not statuses or unknown:
+            raise ValueError(
+                f"gtt ruleList: statuses must be among {', '.join(GTT_STATUSES)}; got {unknown or 'none'}"
+            )
+        body = {"status": list(statuses), "page": page, "count": count}
+        data = await self.rest.call("gtt_list", body)
+        if isinstance(data, dict) and isinstance(data.get("rules"), list):
+            data = data["rules"]
+        return _rows(data, "gtt ruleList")
 
     async def aclose(self) -> None:
         await self.rest.aclose()

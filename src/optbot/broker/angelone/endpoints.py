@@ -11,7 +11,7 @@ class SendKind(Enum):
     """What a failure after the request left the client means."""
 
     READ = "read"  # idempotent: retried with backoff
-    ORDER_WRITE = "order_write"  # placeOrder / modifyOrder: outcome unknown -> UnresolvedOrder, never retried
+    ORDER_WRITE = "order_write"  # place/modify order, GTT create/modify: unknown outcome -> UnresolvedOrder
     WRITE = "write"  # other state changes (cancel, logout, GTT...): not retried, reported as transient
 
 
@@ -57,8 +57,8 @@ ENDPOINTS: dict[str, Endpoint] = {
         Endpoint("oi_data", "POST", f"{_SECURE}/historical/v1/getOIData"),
         Endpoint("margin", "POST", f"{_SECURE}/margin/v1/batch"),
         Endpoint("estimate_charges", "POST", f"{_SECURE}/brokerage/v1/estimateCharges"),
-        Endpoint("gtt_create", "POST", f"{_SECURE}/gtt/v1/createRule", SendKind.WRITE),
-        Endpoint("gtt_modify", "POST", f"{_SECURE}/gtt/v1/modifyRule", SendKind.WRITE),
+        Endpoint("gtt_create", "POST", f"{_SECURE}/gtt/v1/createRule", SendKind.ORDER_WRITE),
+        Endpoint("gtt_modify", "POST", f"{_SECURE}/gtt/v1/modifyRule", SendKind.ORDER_WRITE),
         Endpoint("gtt_cancel", "POST", f"{_SECURE}/gtt/v1/cancelRule", SendKind.WRITE),
         Endpoint("gtt_details", "POST", f"{_SECURE}/gtt/v1/ruleDetails"),
         Endpoint("gtt_list", "POST", f"{_SECURE}/gtt/v1/ruleList"),

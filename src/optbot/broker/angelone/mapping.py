@@ -406,3 +406,134 @@ def greek_from_row(row: dict[str, Any]) -> OptionGreek:
         implied_volatility=to_float(row.get("impliedVolatility"), "impliedVolatility"),
         trade_volume=to_float(row.get("tradeVolume"), "tradeVolume"),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class OpenInterestPoint:
+    time: datetime
+    open_interest: int
+
+
+def oi_point_from_row(row: dict[str, Any]) -> OpenInterestPoint:
+    moment = parse_exchange_time(row.get("time"))
+    if moment is None:
+        raise ValueError(f"OI row: bad time {row.get('time')!r}")
+    return OpenInterestPoint(moment, int(to_float(row.get("oi"), "oi")))
+
+
+@dataclass(frozen=True, slots=True)
+class PutCallRatio:
+    symbol: str
+    pcr: float
+
+
+@dataclass(frozen=True, slots=True)
+class MarketMover:
+    """A gainersLosers / OIBuildup row (fields absent in one of them are 0)."""
+
+    symbol: str
+    token: str
+    percent_change: float
+    open_interest: float
+    net_change_open_interest: float
+    ltp: float = 0.0
+    net_change: float = 0.0
+
+
+def mover_from_row(row: dict[str, Any]) -> MarketMover:
+    symbol = to_str(row.get("tradingSymbol"))
+    if not symbol:
+        raise ValueError("market mover row: tradingSymbol is missing")
+    return MarketMover(
+        symbol=symbol,
+        token=to_str(row.get("symbolToken")),
+        percent_change=to_float(row.get("percentChange"), "percentChange"),
+        open_interest=to_float(row.get("opnInterest"), "opnInterest"),
+        net_change_open_interest=to_float(row.get("netChangeOpnInterest"), "netChangeOpnInterest"),
+        ltp=to_float(row.get("ltp"), "ltp"),
+        net_change=to_float(row.get("netChange"), "netChange"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    symbol: str
+    exchange: str
+    token: str
+    isin: str
+    quantity: int
+    average_price: float
+    ltp: float
+    profit_and_loss: float
+
+
+def holding_from_row(row: dict[str, Any]) -> Holding:
+    return Holding(
+        symbol=to_str(row.get("tradingsymbol")),
+        exchange=to_str(row.get("exchange")),
+        token=to_str(row.get("symboltoken")),
+        isin=to_str(row.get("isin")),
+        quantity=to_int(row.get("quantity"), "quantity"),
+        average_price=to_float(row.get("averageprice"), "averageprice"),
+        ltp=to_float(row.get("ltp"), "ltp"),
+        profit_and_loss=to_float(row.get("profitandloss"), "profitandloss"),
+    )
+
+
+def convert_position_body(
+    position: BrokerPosition, new_product: ProductType, quantity: int
+) -> dict[str, Any]:
+    if quantity <= 0 or quantity > abs(position.net_quantity):
+        raise InvalidOrderRequest(
+            f"convertPosition: quantity must be 1..{abs(position.net_quantity)} "
+            f"for {position.symbol}, got {quantity}"
+        )
+    if new_product is position.product:
+        raise InvalidOrderRequest(f"convertPosition: {position.symbol} is already {new_product.value}")
+    return {
+        "exchange": position.exchange.value,
+        "symboltoken": position.token,
+        "oldproducttype": position.product.value,
+        "newproducttype": new_product.value,
+        "tradingsymbol": position.symbol,
+        "transactiontype": "BUY" if position.net_quantity > 0 else "SELL",
+        "quantity": quantity,
+        "type": "DAY",
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class GttRule:
+    """A GTT rule to create or modify (NSE/BSE, DELIVERY or MARGIN only; reference §3)."""
+
+    exchange: Exchange
+    token: str
+    symbol: str
+    side: Side
+    product: ProductType
+    price: float
+    quantity: int
+    trigger_price: float
+    disclosed_quantity: int = 0
+    time_period_days: int = 365
+
+
+def gtt_rule_body(rule: GttRule) -> dict[str, Any]:
+    if rule.exchange not in (Exchange.NSE, Exchange.BSE):
+        raise InvalidOrderRequest(f"GTT rules are NSE/BSE only, not {rule.exchange.value}")
+    if rule.product not in (ProductType.DELIVERY, ProductType.MARGIN):
+        raise InvalidOrderRequest(f"GTT rules need DELIVERY or MARGIN, not {rule.product.value}")
+    if rule.quantity <= 0 or rule.price <= 0 or rule.trigger_price <= 0:
+        raise InvalidOrderRequest("GTT rule: quantity, price and trigger price must be positive")
+    return {
+        "tradingsymbol": rule.symbol,
+        "symboltoken": rule.token,
+        "exchange": rule.exchange.value,
+        "transactiontype": rule.side.value,
+        "producttype": rule.product.value,
+        "price": format_number(rule.price),
+        "qty": str(rule.quantity),
+        "triggerprice": format_number(rule.trigger_price),
+        "disclosedqty": str(rule.disclosed_quantity),
+        "timeperiod": str(rule.time_period_days),
+    }
