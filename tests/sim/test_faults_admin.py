@@ -129,3 +129,22 @@ async def test_fault_injector_validates_and_drops_registered_sockets(sim_clock: 
     assert await faults.drop_ws_connections() == 1  # hubs stay registered for the next drop
     assert closed == [1, 1]
     await asyncio.sleep(0)
+
+
+async def test_housekeeping_cancels_day_orders_at_close_without_any_request(
+    sim: Simulator, sim_clock: SimClock, sim_market: StaticMarket
+) -> None:
+    from datetime import datetime
+
+    from optbot.core.timeutil import IST
+    from optbot.sim.exchange import OrderStatus
+
+    events: list[str] = []
+    sim.exchange.add_listener(lambda event: events.append(event.status_code))
+    async with client_for(sim) as client:
+        jwt = (await login(client, sim_clock))["jwtToken"]
+        await client.post(PLACE, headers=headers(jwt), json=option_order(sim_market, price="140"))
+    await sim_clock.run_until(datetime(2026, 11, 18, 15, 31, tzinfo=IST))
+    (order,) = sim.exchange.orders(TEST_ACCOUNT.client_code)
+    assert order.status is OrderStatus.CANCELLED
+    assert events[-1] == "AB02"

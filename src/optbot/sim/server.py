@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from datetime import timedelta
 
@@ -68,6 +70,7 @@ class Simulator:
         self.gtt = GttBook(self.exchange)
         self.oi_baseline = OpenInterestBaseline()
         self._runner: web.AppRunner | None = None
+        self._housekeeping: asyncio.Task[None] | None = None
         self._state: SimState | None = None
 
     @property
@@ -116,6 +119,7 @@ class Simulator:
         self.market.subscribe_quotes(self.gtt.on_quote)
         self.market.subscribe_quotes(self.oi_baseline.observe)
         self._seed_open_interest_baseline()
+        self._housekeeping = asyncio.create_task(self._sweep_forever(), name="sim-exchange-housekeeping")
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self._requested_port)
@@ -124,6 +128,16 @@ class Simulator:
         addresses = runner.addresses
         self.port = int(addresses[0][1]) if addresses else self._requested_port
         log.info("SmartAPI simulator listening on %s", self.base_url)
+
+    async def _sweep_forever(self) -> None:
+        """Time-driven exchange transitions even when no quote or request arrives (e.g. after close)."""
+        interval = self.settings.housekeeping_interval_seconds
+        while True:
+            await self.clock.sleep(interval)
+            try:
+                self.exchange.sweep()
+            except Exception:  # housekeeping must survive a bad order; the error is logged
+                log.exception("exchange housekeeping failed")
 
     def _seed_open_interest_baseline(self) -> None:
         """Futures' OI at start is the base of today's OI change (gainersLosers, OIBuildup)."""
@@ -138,6 +152,11 @@ class Simulator:
             return
         if self._state is not None:
             self._state.stopping.set()
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._housekeeping
+            self._housekeeping = None
         await self._runner.cleanup()
         self._runner = None
 

@@ -119,3 +119,8 @@ class SimSettings(Section):
     replay_start_time_ist: str = Field(
         default="09:00", pattern=r"^\d{2}:\d{2}$", description="replay each date from this IST time"
     )
+    housekeeping_interval_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="sim-clock seconds between sweeps: AMOs sent at the open, DAY orders cancelled at close",
+    )
