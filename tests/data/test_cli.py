@@ -4,7 +4,9 @@ import json
 
 from typer.testing import CliRunner
 
-from optbot.cli.main import app
+from optbot.test_kit.data import data_cli_app
+
+app = data_cli_app()
 
 
 def run(args, tmp_path, **extra):

@@ -12,10 +12,12 @@ from datetime import timedelta
 import pytest
 from typer.testing import CliRunner
 
-from optbot.cli.main import app
 from optbot.core.clock import LiveClock
 from optbot.sim.server import Simulator
+from optbot.test_kit.data import data_cli_app
 from optbot.test_kit.sim import NIFTY_TOKEN, TEST_ACCOUNT, StaticMarket
+
+app = data_cli_app()
 
 DAYS = 12
 

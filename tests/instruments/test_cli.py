@@ -8,11 +8,13 @@ from datetime import date
 import pytest
 from typer.testing import CliRunner
 
-from optbot.cli.main import app
 from optbot.core.clock import SimClock
 from optbot.sim.server import Simulator
+from optbot.test_kit.data import data_cli_app
 from optbot.test_kit.instruments import sample_master_rows
 from optbot.test_kit.sim import TEST_ACCOUNT, StaticMarket, market_hours_start, static_scrip_master
+
+app = data_cli_app()
 
 FAR = date(2099, 1, 2)  # expiries after any real "today", so the purge keeps them
 

@@ -85,7 +85,7 @@ def import_command(
                 *(str(v) for v in (merged.added, merged.replaced, merged.unchanged)),
                 str(merged.total),
             )
-    except ValueError as exc:
+    except (ValueError, UserError) as exc:
         fail(str(exc))
     console.print(f"format {result.format}, {result.rows} rows read, {result.bar_count} bars")
     console.print(table)

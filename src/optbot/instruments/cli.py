@@ -14,6 +14,7 @@ from optbot.cli.common import console, fail, settings_from
 from optbot.config import Settings
 from optbot.core.clock import Clock, LiveClock
 from optbot.core.enums import OptionType, Timeframe
+from optbot.core.errors import UserError
 from optbot.core.instrument import Instrument
 from optbot.instruments.chain import OptionChain, OptionQuote
 from optbot.instruments.master import ExpiryKind, InstrumentMaster, InstrumentNotFound
@@ -225,7 +226,10 @@ def chain_command(
     assert chosen is not None
     chain = OptionChain(name, chosen, master.options(name, chosen))
     if snapshot is not None:
-        loaded = load_chain_snapshot(snapshot)
+        try:
+            loaded = load_chain_snapshot(snapshot)
+        except UserError as exc:
+            fail(str(exc))
         if loaded.expiry != chosen:
             console.print(f"[yellow]note[/yellow] snapshot is for {loaded.expiry}, chain is {chosen}")
         quotes: dict[str, OptionQuote] = {}
