@@ -45,3 +45,15 @@ def test_no_history_is_undetermined() -> None:
     regime = detect_regime([], None, PARAMS)
     assert regime.regimes == frozenset({Regime.UNDETERMINED})
     assert select_strategy(regime).strategy is None
+
+
+def test_high_vix_moves_timeframes_one_step_lower() -> None:
+    from optbot.core.enums import Timeframe
+    from optbot.strategy.mtf import entry_timeframe, trend_timeframes
+
+    assert entry_timeframe(PARAMS, 20.0, 25.0) is Timeframe.M5
+    assert entry_timeframe(PARAMS, 26.0, 25.0) is Timeframe.M1
+    assert trend_timeframes(PARAMS, 26.0, 25.0) == [Timeframe.H1, Timeframe.M15, Timeframe.M5]
+    assert trend_timeframes(PARAMS, None, 25.0) == [Timeframe.D1, Timeframe.H1, Timeframe.M15]
+    off = PARAMS.model_copy(update={"switch_timeframes_in_high_vix": False})
+    assert entry_timeframe(off, 40.0, 25.0) is Timeframe.M5

@@ -34,6 +34,7 @@ from optbot.strategy.base import Strategy
 from optbot.strategy.checklist import days_to_expiry, entry_checklist
 from optbot.strategy.context import StrategyContext
 from optbot.strategy.exits import ExitAction, ExitPlan, evaluate_exit, plan_exits
+from optbot.strategy.mtf import entry_timeframe
 from optbot.strategy.performance import PerformanceBook
 from optbot.strategy.regime import gap_percent
 from optbot.strategy.sizing import PositionSizer, SizingRequest
@@ -110,10 +111,25 @@ class DirectionalOptionStrategy(Strategy):
         self.performance = PerformanceBook(self.params, starting_capital=max(ctx.account_value(), 1.0))
         self.note(ctx, f"{self.name} started on {', '.join(sorted(self.underlyings))}")
 
+    def entry_timeframe(self, ctx: StrategyContext) -> Timeframe:
+        """The configured entry timeframe, one step lower while VIX is high (§4.2)."""
+        return entry_timeframe(self.params, ctx.vix(), self.settings.risk.vix_high)
+
     def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
-        if bar.symbol.upper() not in self.underlyings or bar.timeframe is not self.params.entry_timeframe:
+        if bar.symbol.upper() not in self.underlyings:
+            return
+        current = self.entry_timeframe(ctx)
+        if bar.timeframe not in (self.params.entry_timeframe, current):
             return
         self._manage_exits(ctx, bar)
+        if bar.timeframe is not current:
+            self._skip(
+                ctx,
+                bar.symbol,
+                f"VIX {ctx.vix():.2f} >= {self.settings.risk.vix_high:g}: "
+                f"entries moved to {current} bars (§4.2)",
+            )
+            return
         if bar.symbol in self.trades or any(
             p.underlying == bar.symbol for p in self.pending_entries.values()
         ):

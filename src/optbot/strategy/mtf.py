@@ -52,13 +52,44 @@ def trend_of(bars: Sequence[Bar], timeframe: Timeframe, fast: int, slow: int) ->
     return TimeframeTrend(timeframe, SignalDirection.NEUTRAL, f"mixed ({values})")
 
 
-def confirm(ctx: StrategyContext, symbol: str, settings: StrategySettings) -> MtfConfirmation:
+#: One step down the timeframe ladder (spec §4.2: 15min -> 5min, 1hr -> 15min; 5min -> 1min scalping).
+LOWER_TIMEFRAME: dict[Timeframe, Timeframe] = {
+    Timeframe.D1: Timeframe.H1,
+    Timeframe.H1: Timeframe.M15,
+    Timeframe.M15: Timeframe.M5,
+    Timeframe.M5: Timeframe.M1,
+    Timeframe.M1: Timeframe.M1,
+}
+
+
+def high_volatility(settings: StrategySettings, vix: float | None, vix_high: float) -> bool:
+    return settings.switch_timeframes_in_high_vix and vix is not None and vix >= vix_high
+
+
+def entry_timeframe(settings: StrategySettings, vix: float | None, vix_high: float) -> Timeframe:
+    """The entry timeframe, one step lower in high volatility (never below the scalping timeframe)."""
+    if not high_volatility(settings, vix, vix_high):
+        return settings.entry_timeframe
+    lower = LOWER_TIMEFRAME[settings.entry_timeframe]
+    return lower if lower.seconds >= settings.scalping_timeframe.seconds else settings.scalping_timeframe
+
+
+def trend_timeframes(settings: StrategySettings, vix: float | None, vix_high: float) -> list[Timeframe]:
+    """The trend-confirmation timeframes, each one step lower in high volatility (§4.2)."""
+    if not high_volatility(settings, vix, vix_high):
+        return list(settings.trend_timeframes)
+    return list(dict.fromkeys(LOWER_TIMEFRAME[timeframe] for timeframe in settings.trend_timeframes))
+
+
+def confirm(
+    ctx: StrategyContext, symbol: str, settings: StrategySettings, vix_high: float = float("inf")
+) -> MtfConfirmation:
+    """Every trend timeframe must agree; `vix_high` enables the §4.2 high-volatility switch."""
     history = settings.trend_slow_ema * 3
+    fast, slow = settings.trend_fast_ema, settings.trend_slow_ema
     trends = tuple(
-        trend_of(
-            ctx.bars(symbol, timeframe, history), timeframe, settings.trend_fast_ema, settings.trend_slow_ema
-        )
-        for timeframe in settings.trend_timeframes
+        trend_of(ctx.bars(symbol, timeframe, history), timeframe, fast, slow)
+        for timeframe in trend_timeframes(settings, ctx.vix(), vix_high)
     )
     directions = {trend.direction for trend in trends}
     if len(directions) == 1 and trends:

@@ -51,6 +51,10 @@ class StrategySettings(Section):
     )
     entry_timeframe: Timeframe = Field(default=Timeframe.M5, description="spec §5.2: 5-minute entries")
     scalping_timeframe: Timeframe = Field(default=Timeframe.M1, description="spec §5.2: 1-minute scalping")
+    switch_timeframes_in_high_vix: bool = Field(
+        default=True,
+        description="spec §4.2/§5.1: at VIX >= risk.vix_high go one timeframe lower (15m->5m, 1h->15m)",
+    )
     trend_fast_ema: int = Field(default=9, ge=2, description="fast EMA of the per-timeframe trend test")
     trend_slow_ema: int = Field(default=21, ge=3, description="slow EMA of the per-timeframe trend test")
     # --- CE/PE rules (§5.3)

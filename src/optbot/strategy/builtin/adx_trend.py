@@ -23,7 +23,7 @@ from optbot.strategy.checklist import in_time_entry_window
 from optbot.strategy.context import StrategyContext
 from optbot.strategy.directional import DirectionalOptionStrategy, EntryIdea
 from optbot.strategy.levels import KeyLevels, key_levels
-from optbot.strategy.mtf import confirm
+from optbot.strategy.mtf import confirm, trend_timeframes
 from optbot.strategy.series import closes, volumes
 
 DAILY_HISTORY_BARS = 500
@@ -61,21 +61,21 @@ class AdxTrendStrategy(DirectionalOptionStrategy):
         direction = (
             SignalDirection.BULLISH if category.category is Category.BUY_CE else SignalDirection.BEARISH
         )
-        mtf = confirm(ctx, symbol, p)
+        mtf = confirm(ctx, symbol, p, self.settings.risk.vix_high)
         if not mtf.confirms(direction):
             self._skip(
                 ctx, symbol, f"category {int(category.category)} but timeframes not aligned: {mtf.reason}"
             )
             return None
-        entry_bars = list(
-            ctx.bars(symbol, p.entry_timeframe, max(p.level_lookback_bars + 1, p.rsi_period * 4))
-        )
-        level_timeframe = p.trend_timeframes[-1] if p.trend_timeframes else p.entry_timeframe
+        entry = bar.timeframe
+        entry_bars = list(ctx.bars(symbol, entry, max(p.level_lookback_bars + 1, p.rsi_period * 4)))
+        timeframes = trend_timeframes(p, ctx.vix(), self.settings.risk.vix_high)
+        level_timeframe = timeframes[-1] if timeframes else entry
         level_bars = list(ctx.bars(symbol, level_timeframe, p.level_lookback_bars * 5))
         range_levels = key_levels(entry_bars, p.level_lookback_bars)
         levels = key_levels(level_bars, p.level_lookback_bars) or range_levels
         if range_levels is None or levels is None:
-            self._skip(ctx, symbol, f"not enough {p.entry_timeframe} bars for levels ({len(entry_bars)})")
+            self._skip(ctx, symbol, f"not enough {entry} bars for levels ({len(entry_bars)})")
             return None
         trend = f"category {int(category.category)} ({category.reason}); {mtf.reason}"
         bullish = direction is SignalDirection.BULLISH

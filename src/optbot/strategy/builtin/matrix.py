@@ -36,9 +36,7 @@ class MomentumStrategy(DirectionalOptionStrategy):
 
     def entry_idea(self, ctx: StrategyContext, bar: Bar) -> EntryIdea | None:
         p = self.params
-        bars = list(
-            ctx.bars(bar.symbol, p.entry_timeframe, max(p.momentum_lookback_bars + 1, p.rsi_period * 3))
-        )
+        bars = list(ctx.bars(bar.symbol, bar.timeframe, max(p.momentum_lookback_bars + 1, p.rsi_period * 3)))
         if len(bars) <= max(p.momentum_lookback_bars, p.rsi_period + 1):
             return None
         start = bars[-p.momentum_lookback_bars - 1].close
@@ -49,12 +47,12 @@ class MomentumStrategy(DirectionalOptionStrategy):
         direction = SignalDirection.BULLISH if move > 0 else SignalDirection.BEARISH
         if (direction is SignalDirection.BULLISH) != (strength > 50):
             return None
-        trend = trend_of(bars, p.entry_timeframe, p.trend_fast_ema, p.trend_slow_ema)
+        trend = trend_of(bars, bar.timeframe, p.trend_fast_ema, p.trend_slow_ema)
         return EntryIdea(
             direction,
             f"momentum {move:+.2f}% over {p.momentum_lookback_bars} bars, RSI {strength:.1f}",
             trend.direction is direction,
-            f"{p.entry_timeframe} trend {trend.reason}",
+            f"{bar.timeframe} trend {trend.reason}",
             True,
             f"moving {_direction_word(direction)} from {start:.2f}",
             key_level=start,
@@ -69,7 +67,7 @@ class TrendFollowingStrategy(DirectionalOptionStrategy):
 
     def entry_idea(self, ctx: StrategyContext, bar: Bar) -> EntryIdea | None:
         p = self.params
-        bars = list(ctx.bars(bar.symbol, p.entry_timeframe, p.trend_slow_ema * 3))
+        bars = list(ctx.bars(bar.symbol, bar.timeframe, p.trend_slow_ema * 3))
         if len(bars) < p.trend_slow_ema + 2:
             return None
         close = closes(bars)
@@ -90,7 +88,7 @@ class TrendFollowingStrategy(DirectionalOptionStrategy):
         return EntryIdea(
             direction,
             f"EMA{p.trend_fast_ema} crossed {'above' if crossed_up else 'below'} EMA{p.trend_slow_ema} "
-            f"on {p.entry_timeframe} ({fast[-1]:.2f} vs {slow[-1]:.2f})",
+            f"on {bar.timeframe} ({fast[-1]:.2f} vs {slow[-1]:.2f})",
             daily.direction is direction,
             f"daily {daily.reason}",
             True,
@@ -106,7 +104,7 @@ class MeanReversionStrategy(DirectionalOptionStrategy):
 
     def entry_idea(self, ctx: StrategyContext, bar: Bar) -> EntryIdea | None:
         p = self.params
-        bars = list(ctx.bars(bar.symbol, p.entry_timeframe, max(p.bollinger_period, p.rsi_period) * 3))
+        bars = list(ctx.bars(bar.symbol, bar.timeframe, max(p.bollinger_period, p.rsi_period) * 3))
         if len(bars) < max(p.bollinger_period, p.rsi_period + 1) + 1:
             return None
         close = closes(bars)
@@ -148,7 +146,7 @@ class VolatilityStrategy(DirectionalOptionStrategy):
 
     def entry_idea(self, ctx: StrategyContext, bar: Bar) -> EntryIdea | None:
         p = self.params
-        bars = list(ctx.bars(bar.symbol, p.entry_timeframe, p.bollinger_period * 4))
+        bars = list(ctx.bars(bar.symbol, bar.timeframe, p.bollinger_period * 4))
         if len(bars) < p.bollinger_period * 2:
             return None
         middle, upper, lower = bollinger(closes(bars), p.bollinger_period, p.bollinger_stdevs)
