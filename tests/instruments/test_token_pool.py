@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from optbot.config.sections.instruments import InstrumentsSettings
 from optbot.core.clock import SimClock
@@ -141,3 +141,34 @@ async def test_apply_diff_subscribes_before_unsubscribing():
     await apply_diff(Feed(), SubscriptionDiff((), first.subscribe[:1]), 3)
     assert [c[0] for c in calls] == ["sub", "unsub"] and calls[0][2] == 3
     assert len(calls[0][1]) == 7
+
+
+async def test_run_pool_applies_diffs_on_the_clock():
+    import asyncio
+
+    from optbot.instruments.token_pool import run_pool
+
+    applied = []
+
+    class Feed:
+        async def subscribe(self, items, mode=2):
+            applied.append(("sub", len(list(items))))
+            return 0
+
+        async def unsubscribe(self, items, mode=2):
+            applied.append(("unsub", len(list(items))))
+            return 0
+
+    manager, chain, clock, _ = make()
+    manager.set_category("NIFTY", PoolCategory.BUY_CE)
+    manager.on_price("NIFTY", 24570)
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_pool(manager, Feed(), 3, stop))
+    await clock.run_until(clock.now_utc() + timedelta(seconds=6))
+    manager.on_price("NIFTY", 24800)
+    await clock.run_until(clock.now_utc() + timedelta(seconds=200))
+    stop.set()
+    await clock.run_until(clock.now_utc() + timedelta(seconds=6))
+    await task
+    assert applied[0] == ("sub", 7)
+    assert ("unsub", 1) in applied  # old strikes leave one by one over the replacement window

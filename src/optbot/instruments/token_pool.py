@@ -13,6 +13,7 @@ subscription limit by dropping the strikes farthest from the money first.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -263,6 +264,15 @@ class SubscriptionSink(Protocol):
     async def subscribe(self, items: Iterable[tuple[Exchange | int, str]], mode: int = ...) -> int: ...
 
     async def unsubscribe(self, items: Iterable[tuple[Exchange | int, str]], mode: int = ...) -> int: ...
+
+
+async def run_pool(manager: TokenPoolManager, feed: SubscriptionSink, mode: int, stop: asyncio.Event) -> None:
+    """Evaluate the pools every `atm_check_interval_seconds` on the manager's Clock and apply the diffs."""
+    while not stop.is_set():
+        diff = manager.evaluate()
+        if diff:
+            await apply_diff(feed, diff, mode)
+        await manager.clock.sleep(manager.settings.atm_check_interval_seconds)
 
 
 async def apply_diff(feed: SubscriptionSink, diff: SubscriptionDiff, mode: int) -> None:
