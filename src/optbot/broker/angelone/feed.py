@@ -29,6 +29,7 @@ from optbot.broker.angelone.feed_codec import (
     MODE_SNAP_QUOTE,
     FeedDecoder,
 )
+from optbot.broker.angelone.rest import check_base_url
 from optbot.broker.angelone.wsbase import (
     Backoff,
     ClientConnection,
@@ -335,7 +336,7 @@ class MarketFeed:
         self.settings = settings
         self.clock = clock
         self.credentials = credentials
-        self.url = url or settings.market_ws_url
+        self.url = check_base_url(url or settings.market_ws_url, "broker.market_ws_url")
         self.on_tick = on_tick
         self.bus = bus
         self.on_health = on_health

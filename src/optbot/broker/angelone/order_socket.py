@@ -19,6 +19,7 @@ import orjson
 from websockets.exceptions import InvalidStatus, WebSocketException
 
 from optbot.broker.angelone.parsing import parse_exchange_time, to_float, to_int, to_str
+from optbot.broker.angelone.rest import check_base_url
 from optbot.broker.angelone.status_map import (
     UnknownBrokerStatus,
     broker_status_text,
@@ -105,7 +106,7 @@ class OrderUpdateSocket:
         self.settings = settings
         self.clock = clock
         self.credentials = credentials
-        self.url = url or settings.order_ws_url
+        self.url = check_base_url(url or settings.order_ws_url, "broker.order_ws_url")
         self.on_update = on_update
         self.bus = bus
         self.on_reconnect = on_reconnect
