@@ -140,3 +140,16 @@ def test_every_special_session_is_well_formed(calendar: NseCalendar) -> None:
         assert session.pre_open <= session.open < session.close <= session.post_close, spec.day
         if spec.kind == "muhurat":
             assert session.post_close == session.close  # no post-close session after Muhurat
+
+
+def test_next_open(calendar: NseCalendar) -> None:
+    friday_evening = datetime(2026, 4, 2, 16, 0, tzinfo=IST)  # Good Friday follows
+    assert calendar.next_open(friday_evening) == datetime(2026, 4, 6, 9, 15, tzinfo=IST)
+    during = datetime(2026, 4, 6, 11, 0, tzinfo=IST)
+    assert calendar.next_open(during) == datetime(2026, 4, 6, 9, 15, tzinfo=IST)
+    between_dr_windows = datetime(2024, 3, 2, 10, 30, tzinfo=IST)
+    assert calendar.next_open(between_dr_windows) == datetime(2024, 3, 2, 11, 30, tzinfo=IST)
+    before_muhurat = datetime(2024, 11, 1, 9, 0, tzinfo=IST)
+    assert calendar.next_open(before_muhurat) == datetime(2024, 11, 1, 18, 0, tzinfo=IST)
+    with pytest.raises(CalendarRangeError):
+        calendar.next_open(datetime(2026, 12, 31, 16, 0, tzinfo=IST))

@@ -108,3 +108,15 @@ def test_toml_writer_round_trips() -> None:
     }
     assert tomllib.loads("\n".join(render_toml(data))) == data
     assert toml_value({"x": 1}) == "{ x = 1 }"
+
+
+def test_validate_checks_the_calendar_override_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(f'[paths]\ndata_root = "{tmp_path}"\n[calendar]\noverrides_file = "missing.toml"\n')
+    result = runner.invoke(app, ["config", "validate", str(path)])
+    assert result.exit_code == 2
+    assert "calendar.overrides_file: calendar override file not found" in result.output
+    (tmp_path / "broken.toml").write_text('version = "x"\n')
+    path.write_text(f'[paths]\ndata_root = "{tmp_path}"\n[calendar]\noverrides_file = "broken.toml"\n')
+    result = runner.invoke(app, ["config", "validate", str(path)])
+    assert result.exit_code == 2 and "first_date" in result.output

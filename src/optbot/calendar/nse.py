@@ -305,6 +305,18 @@ class NseCalendar:
         found = self.session(ist_date(moment), segment)
         return found is not None and found.contains(moment)
 
+    def next_open(self, moment: datetime, segment: Segment = Segment.FO) -> datetime:
+        """Start of the trading window in progress at `moment`, or of the next one (IST-aware)."""
+        require_aware(moment)
+        day = ist_date(moment)
+        while True:
+            found = self.session(day, segment)
+            if found is not None:
+                for start, end in found.trading_intervals:
+                    if moment < end:
+                        return start
+            day = self.next_trading_day(day, segment)
+
     # -- expiries -----------------------------------------------------------------------------
 
     @property

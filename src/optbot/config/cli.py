@@ -22,6 +22,7 @@ from pydantic.fields import FieldInfo
 from optbot.cli.common import fail, fail_config, settings_from, state
 from optbot.config.settings import ENV_PREFIX, SECRET_KEYS, ConfigError, Settings, load_settings
 from optbot.core.enums import RunMode
+from optbot.core.errors import UserError
 
 config_app = typer.Typer(help="Validate and inspect optbot configuration.", no_args_is_help=True)
 
@@ -195,6 +196,20 @@ def masked(data: Any) -> Any:
     return data
 
 
+def cross_checks(settings: Settings) -> list[str]:
+    """Checks that need more than the models: referenced files must load."""
+    problems: list[str] = []
+    configured = settings.calendar.overrides_file
+    if configured is not None:
+        from optbot.calendar import load_calendar  # the calendar is only needed when one is configured
+
+        try:
+            load_calendar(settings.paths.resolve(configured))
+        except UserError as exc:
+            problems.append(f"calendar.overrides_file: {exc}")
+    return problems
+
+
 @config_app.command("validate")
 def validate_command(file: Path = typer.Argument(..., help="TOML config file to check")) -> None:
     """Check a config file: prints OK, or every problem as `section.key: reason` (exit 2)."""
@@ -204,6 +219,11 @@ def validate_command(file: Path = typer.Argument(..., help="TOML config file to 
         for problem in exc.problems:
             typer.echo(problem, err=True)
         raise typer.Exit(2) from None
+    problems = cross_checks(settings)
+    if problems:
+        for problem in problems:
+            typer.echo(problem, err=True)
+        raise typer.Exit(2)
     typer.echo(f"OK {file}")
     if settings.mode is RunMode.LIVE:
         typer.echo(
