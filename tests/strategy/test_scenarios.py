@@ -152,3 +152,31 @@ def test_every_intent_and_decision_is_explained(sample_data: Path, tmp_path: Pat
     replay = replay_nifty_15min(sample_data, settings, [AdxTrendStrategy(settings)], day, day, 25, 1800)
     for intent, decision in replay.harness.decisions:
         assert intent.reason and decision.reasons
+
+
+@pytest.mark.parametrize(
+    ("name", "trigger"),
+    [
+        ("momentum", "% over 6 bars, RSI"),
+        ("trend_following", "EMA9 crossed above EMA21"),
+        ("volatility", "volatility expansion"),
+        ("mean_reversion", "mean reversion: close"),
+    ],
+)
+def test_matrix_strategies_trade_november_2020(
+    sample_data: Path, tmp_path: Path, name: str, trigger: str
+) -> None:
+    from optbot.strategy.registry import resolve
+
+    settings = replay_settings(tmp_path)
+    strategy = resolve(name)(settings)
+    replay = replay_nifty_15min(
+        sample_data, settings, [strategy], date(2020, 11, 2), date(2020, 11, 13), 75, 1800
+    )
+    harness = replay.harness
+    approved = [(i, d) for i, d in harness.entries() if d.approved]
+    assert approved, strategy.journal[-5:]
+    assert all(trigger in intent.reason and f"{name}: BUY" in intent.reason for intent, _ in approved)
+    assert all(decision.reasons for _, decision in harness.decisions)
+    bought = sum(f.quantity for f in harness.fills if f.side.value == "BUY")
+    assert bought == sum(f.quantity for f in harness.sell_fills())  # flat every evening
