@@ -7,7 +7,7 @@ relative to today; the assertions only count bars.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from typer.testing import CliRunner
@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 from optbot.core.clock import LiveClock
 from optbot.sim.server import Simulator
 from optbot.test_kit.data import data_cli_app
-from optbot.test_kit.sim import NIFTY_TOKEN, TEST_ACCOUNT, StaticMarket
+from optbot.test_kit.instruments import sample_master_rows
+from optbot.test_kit.sim import NIFTY_TOKEN, TEST_ACCOUNT, StaticMarket, static_scrip_master
 
 app = data_cli_app()
 
@@ -25,7 +26,7 @@ DAYS = 12
 @pytest.fixture
 async def live_sim():
     clock = LiveClock()
-    market = StaticMarket(clock)
+    market = StaticMarket(clock, static_scrip_master() + sample_master_rows(date(2099, 1, 2)))
     today = clock.now_ist().replace(hour=0, minute=0, second=0, microsecond=0)
     market.candle_rows[("NSE", NIFTY_TOKEN, "ONE_DAY")] = [
         [(today - timedelta(days=offset)).isoformat(), 24000.0, 24100.0, 23900.0, 24050.0 + offset, 0]
@@ -67,5 +68,8 @@ async def test_download_command_against_simulator(live_sim, tmp_path):
     assert "NIFTY" in result.output and f"│ {expected} " in result.output
     stored = (tmp_path / "timeframes" / "NIFTY" / "daily.json").read_text().splitlines()
     assert len(stored) == expected
-    again = await asyncio.to_thread(invoke, args)
-    assert again.exit_code == 0 and "│ 0     " in again.output  # resumed / idempotent: nothing added
+    again = await asyncio.to_thread(invoke, [*args, "--options", "2"])
+    assert again.exit_code == 0, again.output
+    assert "│ 0     " in again.output  # idempotent: nothing added for the index
+    assert "all requests" in again.output and "3/3" in again.output  # index + ATM CE and PE
+    assert "24400CE" in again.output and "24400PE" in again.output

@@ -20,6 +20,7 @@ from optbot.config import Settings
 from optbot.core.clock import Clock, LiveClock
 from optbot.core.enums import Exchange, Timeframe
 from optbot.core.errors import UserError
+from optbot.core.instrument import Instrument
 from optbot.core.timeutil import IST
 from optbot.data.atomic import atomic_write_bytes
 from optbot.data.backup import create_backup, list_backups, restore_backup, verify_backup
@@ -249,11 +250,43 @@ def _resolve(settings: Settings, clock: Clock, symbol: str) -> tuple[str, Exchan
     return store_symbol(symbol), instrument.exchange, instrument.token
 
 
+def _option_contracts(
+    settings: Settings, clock: Clock, store: JsonStore, underlying: str, count: int
+) -> list[Instrument]:
+    """Spec §2.2: live option contracts of the nearest expiry, `count` listed strikes around ATM."""
+    from optbot.instruments.chain import OptionChain
+    from optbot.instruments.cli import load_master
+
+    master = load_master(settings, clock)
+    expiry = master.nearest_expiry(underlying, clock.now_ist().date())
+    if expiry is None:
+        fail(f"no listed options for {underlying}")
+    spot = next(
+        (
+            bars[-1].close
+            for frame in (Timeframe.M1, Timeframe.D1)
+            if (bars := store.read_bars(underlying, frame))
+        ),
+        None,
+    )
+    if spot is None:
+        fail(f"no stored {underlying} bars to find the ATM strike: download the underlying first")
+    chain = OptionChain(underlying, expiry, master.options(underlying, expiry))
+    contracts: list[Instrument] = []
+    for strike in chain.nearest_strikes(count, chain.atm(spot)):
+        row = chain.row(strike)
+        contracts.extend(contract for contract in (row.call, row.put) if contract is not None)
+    return contracts
+
+
 def download_command(
     ctx: typer.Context,
     symbol: list[str] = typer.Option([], "--symbol", help="Symbol(s); default universe.underlyings"),
     timeframe: list[str] = typer.Option([], "--timeframe", help="Default daily and 1h"),
     days: int = typer.Option(0, "--days", min=0, help="Days back; default from the data settings"),
+    options: int = typer.Option(
+        0, "--options", min=0, max=40, help="Also N listed strikes (CE+PE) around ATM of the nearest expiry"
+    ),
 ) -> None:
     """Download history with getCandleData (max span per request, rate limited, resumable)."""
     settings = settings_from(ctx)
@@ -269,16 +302,27 @@ def download_command(
             span = days or default_days.get(frame, settings.data.history_hourly_days)
             jobs.append(DownloadJob(stored, exchange, token, frame, end - timedelta(days=span), end))
     store = _store(settings, clock)
+    if options:
+        for name in symbols:
+            for contract in _option_contracts(settings, clock, store, name, options):
+                for frame in frames:
+                    span = days or settings.data.history_option_days
+                    start = end - timedelta(days=span)
+                    jobs.append(
+                        DownloadJob(contract.symbol, contract.exchange, contract.token, frame, start, end)
+                    )
 
     async def run(source: CandleSource) -> list[Any]:
         results = []
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, console=console) as progress:
+            overall = progress.add_task("all requests", total=sum(len(job.windows()) for job in jobs))
             for job in jobs:
                 task = progress.add_task(f"{job.symbol} {job.timeframe.value}", total=len(job.windows()))
 
                 def advance(update: DownloadProgress, task_id: Any = task) -> None:
                     progress.update(task_id, completed=update.windows_done)
+                    progress.advance(overall)
 
                 downloader = HistoryDownloader(source, store, clock, settings.data, on_progress=advance)
                 results.append(await downloader.download(job))
