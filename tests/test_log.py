@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import structlog
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,6 +25,7 @@ from optbot.log import (
     get_logger,
     redact_value,
     register_secret,
+    shutdown_logging,
 )
 
 START = datetime(2026, 8, 3, 3, 45, 0, 123000, tzinfo=UTC)  # 09:15:00.123 IST
@@ -37,7 +39,9 @@ def setup(tmp_path: Path) -> Iterator[tuple[SimClock, Path, io.StringIO]]:
     configure_logging(settings_, clock, console_stream=console)
     yield clock, tmp_path / "logs", console
     clear_secrets()
-    configure_logging(load_settings(None, {"logging": {"console": False, "json_file": False}}), clock)
+    shutdown_logging()
+    structlog.reset_defaults()
+    logging.getLogger().setLevel(logging.WARNING)
 
 
 def _lines(log_dir: Path, day: str = "20260803") -> list[dict[str, object]]:
