@@ -142,3 +142,17 @@ def test_missing_client_code_is_a_clear_error(live: Live) -> None:
     )
     with pytest.raises(UserError, match="client_code"):
         _ = auth.client_code
+
+
+async def test_refused_socket_handshake_triggers_an_immediate_check(live: Live) -> None:
+    async with pumping(live.clock):
+        await live.auth.login()
+        before = live.auth.health_checks
+        live.auth.report_feed_auth_failure("Invalid Header - Invalid Feed Token")
+        live.auth.report_feed_auth_failure("again")  # coalesced while one check is pending
+        for _ in range(300):
+            if live.auth.health_checks > before:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        assert live.auth.health_checks == before + 1

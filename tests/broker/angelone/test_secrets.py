@@ -82,3 +82,18 @@ def test_encrypted_file_needs_a_password(tmp_path: Path) -> None:
         choose_backend("cryptfile", tmp_path / "k.cfg", environ={}, prompt_password=lambda: "typed"),
         keyring.backend.KeyringBackend,
     )
+
+
+def test_secrets_and_tokens_are_registered_with_the_log_redactor() -> None:
+    from optbot import log as optbot_log
+
+    store = SecretStore(MemoryKeyring(), environ={"OPTBOT_SECRET_API_KEY": "env-api-key-777"})
+    store.set("pin", "8642")
+    assert store.get("api_key") == "env-api-key-777"
+    issued = datetime(2026, 11, 18, 4, 30, tzinfo=UTC)
+    store.save_tokens(
+        SessionTokens("A1", issued, issued + timedelta(hours=1), "eyJjwt-token-x", "", "feed-token-y")
+    )
+    text = optbot_log.redact_text("pin=8642 key=env-api-key-777 jwt eyJjwt-token-x feed feed-token-y")
+    for secret in ("8642", "env-api-key-777", "eyJjwt-token-x", "feed-token-y"):
+        assert secret not in text

@@ -93,6 +93,7 @@ class AuthService:
         self.state = AuthState.LOGGED_OUT
         self.health_checks = 0
         self.health_failures = 0
+        self._pending_check: asyncio.Task[bool] | None = None
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -298,6 +299,13 @@ class AuthService:
                 return True
         self.state = AuthState.LOST
         return False
+
+    def report_feed_auth_failure(self, reason: str) -> None:
+        """For MarketFeed/OrderUpdateSocket `on_auth_error`: a refused socket handshake (spec §1.3:
+        feed-token health) triggers an immediate session check instead of waiting for the timer."""
+        log.warning("socket handshake refused (%s): checking the session now", reason)
+        if self._pending_check is None or self._pending_check.done():
+            self._pending_check = asyncio.get_running_loop().create_task(self.check_health())
 
     async def run_health_monitor(self, stop: asyncio.Event) -> None:
         """Check every `session_health_interval_minutes` until `stop` is set."""

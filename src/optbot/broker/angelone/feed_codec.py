@@ -8,6 +8,7 @@ for diagnostics, tests and consumers that need depth.
 
 from __future__ import annotations
 
+import logging
 import struct
 from collections import Counter
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from datetime import UTC, datetime
 
 from optbot.core.enums import Exchange, FeedExchangeType
 from optbot.core.events import Tick
+
+log = logging.getLogger("optbot.broker.angelone.feed_codec")
 
 MODE_LTP = 1
 MODE_QUOTE = 2
@@ -293,14 +296,21 @@ class FeedDecoder:
         raise FeedDecodeError("unsupported_mode", f"mode {mode}")
 
     def try_tick(self, frame: bytes, now: datetime) -> Tick | None:
-        """The feed's path: a bad frame is counted by reason and skipped, never raised."""
+        """The feed's path: a bad frame is counted by reason, logged sparsely, and skipped."""
         try:
             tick = self.to_tick(frame, now)
         except FeedDecodeError as exc:
-            self.skipped[exc.reason] += 1
+            self._skip(exc.reason, str(exc))
             return None
-        except (struct.error, IndexError, ValueError):
-            self.skipped["malformed"] += 1
+        except (struct.error, IndexError, ValueError) as exc:
+            self._skip("malformed", type(exc).__name__)
             return None
         self.decoded += 1
         return tick
+
+    def _skip(self, reason: str, detail: str) -> None:
+        self.skipped[reason] += 1
+        count = self.skipped[reason]
+        # First occurrence, then every power of ten: visible without flooding the log.
+        if count & (count - 1) == 0 or count % 10_000 == 0:
+            log.warning("feed frame skipped (%s, %d so far): %s", reason, count, detail[:120])
