@@ -59,7 +59,12 @@ def test_late_and_bad_ticks_are_counted_not_applied():
     aggregator.on_tick(make_tick(NIFTY, 100, ist(*DAY, 9, 10)))
     aggregator.on_tick(make_tick("123", 100, ist(*DAY, 9, 16, 3)))
     assert aggregator.stats.late_ticks == 1
-    assert aggregator.stats.dropped == {"non_positive_price": 1, "outside_session": 1, "untracked_token": 1}
+    assert aggregator.stats.dropped == {
+        "non_positive_price": 1,
+        "outside_session": 1,
+        "untracked_token": 1,
+        "late_tick": 1,
+    }
     assert collector.of(Timeframe.M1)[0].high == 101
 
 

@@ -224,16 +224,16 @@ class BarAggregator:
         self.stats.ticks += 1
         price = tick.ltp
         if not price > 0:
-            self.stats.dropped["non_positive_price"] += 1
+            self._drop("non_positive_price", tick)
             return
         moment = tick.ts_exchange or tick.ts_utc
         epoch = moment.timestamp()
         if not self._open_epoch <= epoch < self._close_epoch:
-            self.stats.dropped["outside_session"] += 1
+            self._drop("outside_session", tick)
             return
         state = self._states.get(tick.token)
         if state is None:
-            self.stats.dropped["untracked_token"] += 1
+            self._drop("untracked_token", tick)
             return
         self._last_any_tick_epoch = epoch
         bucket = int(epoch) - int(epoch) % 60
@@ -241,6 +241,7 @@ class BarAggregator:
         if accumulator is None or accumulator.start != bucket:
             if bucket < self._closed_until:
                 self.stats.late_ticks += 1
+                self._drop("late_tick", tick)
                 return
             accumulator = self._switch(state, bucket, price)
             if accumulator is None:
@@ -263,6 +264,20 @@ class BarAggregator:
             accumulator.volume += tick.last_quantity
         if tick.open_interest is not None:
             accumulator.open_interest = tick.open_interest
+
+    def _drop(self, reason: str, tick: Tick) -> None:
+        """Count a refused tick; log the first of each reason and then every 1000th."""
+        self.stats.dropped[reason] += 1
+        count = self.stats.dropped[reason]
+        if count == 1 or count % 1000 == 0:
+            log.warning(
+                "tick dropped: reason=%s count=%d token=%s ltp=%s ts=%s",
+                reason,
+                count,
+                tick.token,
+                tick.ltp,
+                (tick.ts_exchange or tick.ts_utc).isoformat(),
+            )
 
     def _switch(self, state: _TokenState, bucket: int, price: float) -> _Accumulator | None:
         """A tick for another minute than the current one: start or update that minute's bar."""
