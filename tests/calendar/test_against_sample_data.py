@@ -127,3 +127,21 @@ def test_2015_2016_holidays_match_the_15_minute_series(calendar: NseCalendar) ->
     assert muhurat_only == {date(2015, 11, 11)}
     assert missing - holidays == FIFTEEN_MINUTE_GAPS_2015_2016
     assert holidays - muhurat_only <= missing
+
+
+def test_option_files_expire_on_the_calendars_next_weekly(calendar: NseCalendar) -> None:
+    """The real option data's expiry is the calendar's next NIFTY weekly from its trade date."""
+    from datetime import datetime as _datetime
+
+    eod = SAMPLE / "options" / "nifty_options_eod_2024-05-21_exp_2024-05-23.csv"
+    with eod.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    pairs = {(date.fromisoformat(row["date"]), date.fromisoformat(row["expiry"])) for row in rows}
+    snapshot = SAMPLE / "options" / "nifty_option_chain_snapshot_2026-08-07_close_exp_2026-08-11.csv"
+    with snapshot.open(newline="") as handle:
+        expiries = {_datetime.strptime(row["expiry"], "%d-%b-%Y").date() for row in csv.DictReader(handle)}
+    pairs |= {(date(2026, 8, 7), expiry) for expiry in expiries}
+    assert len(pairs) == 2
+    for trade_day, expiry in pairs:
+        assert calendar.is_trading_day(trade_day)
+        assert calendar.next_expiry("NIFTY", trade_day, "weekly") == expiry
