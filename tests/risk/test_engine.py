@@ -294,3 +294,31 @@ def test_state_machine_refuses_halted_to_active() -> None:
     machine = TradingStateMachine(RiskState.HALTED)
     with pytest.raises(IllegalTransition):
         machine.move(RiskState.ACTIVE, "test")
+
+
+def test_kill_flag_read_is_throttled_on_ticks_but_not_on_evaluate(tmp_path: Path, clock: SimClock) -> None:
+    from optbot.risk.killswitch import write_kill_flag
+
+    engine, _, _ = make_engine(tmp_path, clock)
+    engine.on_tick(tick(clock, "NIFTY", 22500.0))
+    write_kill_flag(engine.kill_file, "ops", clock.now_utc())
+    engine.on_tick(tick(clock, "NIFTY", 22500.0))  # same instant: flag not re-read yet
+    assert engine.state is RiskState.ACTIVE
+    decision = engine.evaluate(make_intent(clock.now_utc()), FakePortfolio(), FakeMarket())
+    assert not decision.approved and "kill switch: ops" in decision.reasons
+    clear_kill_flag(engine.kill_file)
+    clock.advance(1)
+    engine.on_tick(tick(clock, "NIFTY", 22500.0))
+    assert engine.state is RiskState.REDUCING
+
+
+def test_volume_windows_are_kept_per_timeframe(tmp_path: Path, clock: SimClock) -> None:
+    engine, _, _ = make_engine(tmp_path, clock)
+    now = clock.now_utc()
+    for minute in range(4):
+        engine.on_bar(minute_bar(clock, 1000))
+        clock.advance(60)
+    hourly = Bar(
+        clock.now_utc(), "1", "NIFTY", Timeframe.H1, now, clock.now_utc(), 22500, 22500, 22500, 22500, 60_000
+    )
+    assert engine.on_bar(hourly) == []  # an hourly bar is not compared with 1-minute volumes

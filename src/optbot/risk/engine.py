@@ -144,8 +144,9 @@ class RiskEngine:
         self._vix_breaker = RiseDetector(
             LatchKind.VIX_BREAKER, r.vix_breaker_points, timedelta(minutes=r.vix_breaker_window_minutes)
         )
-        self._price_detectors: dict[str, PercentMoveDetector] = {}
-        self._volume_detectors: dict[str, VolumeSurgeDetector] = {}
+        self._price_detectors: dict[tuple[str, str], PercentMoveDetector] = {}
+        self._volume_detectors: dict[tuple[str, str], VolumeSurgeDetector] = {}
+        self._files_checked_at: float | None = None
         watched = [*settings.universe.underlyings, *settings.universe.stock_underlyings]
         self._watched_underlyings = {symbol.upper() for symbol in watched}
         self._vix_symbol = settings.universe.vix_symbol.upper().replace(" ", "")
@@ -173,15 +174,21 @@ class RiskEngine:
         """The portfolio flattened when a breaker fires between evaluations."""
         self._portfolio = portfolio
 
-    def _latch(self, kind: LatchKind, reason: str, **kwargs: object) -> bool:
+    def _latch(
+        self,
+        kind: LatchKind,
+        reason: str,
+        recover_below_vix: float | None = None,
+        quiet_until: datetime | None = None,
+    ) -> bool:
         """Set a latch; True when it is new (so the caller flattens only once)."""
         now = self.clock.now_utc()
         existing = self._latches.get(kind)
         if existing is not None:
-            if kwargs.get("quiet_until") is not None:
-                existing.quiet_until = kwargs["quiet_until"]  # type: ignore[assignment]
+            if quiet_until is not None:
+                existing.quiet_until = quiet_until  # a repeat spike extends the quiet period
             return False
-        self._latches[kind] = Latch(kind, reason, now, **kwargs)  # type: ignore[arg-type]
+        self._latches[kind] = Latch(kind, reason, now, recover_below_vix, quiet_until)
         log.warning("risk_latch_set", latch=str(kind), reason=reason)
         self._resume_started = None
         return True
@@ -221,11 +228,13 @@ class RiskEngine:
             return 1.0
         return fraction
 
-    def refresh(self) -> RiskState:
+    def refresh(self, check_files: bool = True) -> RiskState:
         """Re-derive latches that clear on time or files, the multiplier and the state."""
         now = self.clock.now_utc()
         self._roll_day(now)
-        self._check_files()
+        if check_files:
+            self._files_checked_at = self.clock.monotonic()
+            self._check_files()
         for kind in (LatchKind.PRICE_SPIKE, LatchKind.VOLUME_SPIKE):
             latch = self._latches.get(kind)
             if latch is not None and latch.quiet_until is not None and now >= latch.quiet_until:
@@ -335,18 +344,19 @@ class RiskEngine:
 
     # ------------------------------------------------------------ market feed
     def on_tick(self, tick: Tick) -> list[SpikeDetection]:
-        return self._observe_price(tick.symbol, tick.ts_utc, tick.ltp, None)
+        """Ticks feed the VIX and price-spike windows (no volume: tick volume is cumulative)."""
+        return self._observe_price(tick.symbol, "tick", tick.ts_utc, tick.ltp, None)
 
     def on_bar(self, bar: Bar) -> list[SpikeDetection]:
-        return self._observe_price(
-            bar.symbol, bar.ts_utc, bar.close, float(bar.volume) if bar.volume else None
-        )
+        """Closed bars feed price and volume windows, kept separately per timeframe."""
+        volume = float(bar.volume) if bar.volume else None
+        return self._observe_price(bar.symbol, str(bar.timeframe), bar.ts_utc, bar.close, volume)
 
     def _is_vix(self, symbol: str) -> bool:
         return symbol.upper().replace(" ", "") == self._vix_symbol
 
     def _observe_price(
-        self, symbol: str, when: datetime, price: float, volume: float | None
+        self, symbol: str, source: str, when: datetime, price: float, volume: float | None
     ) -> list[SpikeDetection]:
         detections: list[SpikeDetection] = []
         if self._is_vix(symbol):
@@ -364,7 +374,7 @@ class RiskEngine:
                 )
         elif symbol.upper() in self._watched_underlyings:
             price_detector = self._price_detectors.setdefault(
-                symbol,
+                (symbol, source),
                 PercentMoveDetector(
                     self.risk.price_spike_pct, timedelta(minutes=self.risk.price_spike_window_minutes)
                 ),
@@ -374,7 +384,7 @@ class RiskEngine:
                 detections.append(found_price)
             if volume is not None:
                 volume_detector = self._volume_detectors.setdefault(
-                    symbol,
+                    (symbol, source),
                     VolumeSurgeDetector(
                         self.risk.volume_spike_pct,
                         timedelta(minutes=self.risk.volume_spike_window_minutes),
@@ -387,12 +397,24 @@ class RiskEngine:
             quiet = when + timedelta(minutes=self.risk.flash_spike_cooldown_minutes)
             for found in detections:
                 self._on_spike(LatchKind(found.kind), found, quiet_until=quiet)
-        self.refresh()
+        self.refresh(check_files=self._files_due())
         return detections
 
-    def _on_spike(self, kind: LatchKind, found: SpikeDetection, **kwargs: object) -> None:
+    def _files_due(self) -> bool:
+        """The kill flag is read at most every `kill_file_check_seconds` on the tick path."""
+        now = self.clock.monotonic()
+        last = self._files_checked_at
+        return last is None or now - last >= self.risk.kill_file_check_seconds
+
+    def _on_spike(
+        self,
+        kind: LatchKind,
+        found: SpikeDetection,
+        recover_below_vix: float | None = None,
+        quiet_until: datetime | None = None,
+    ) -> None:
         reason = f"flash spike ({kind}): {found.detail}"
-        if self._latch(kind, reason, **kwargs):
+        if self._latch(kind, reason, recover_below_vix, quiet_until):
             self._flatten_everything(reason)
 
     def update_vix(self, vix: float, when: datetime | None = None) -> None:

@@ -107,6 +107,9 @@ class RiskSettings(Section):
     hedge_option_delta: float = Field(
         default=0.5, gt=0, le=1, description="assumed |delta| of the ATM option suggested as a hedge"
     )
+    kill_file_check_seconds: float = Field(
+        default=1.0, gt=0, description="how often the tick path re-reads the kill flag (evaluate always does)"
+    )
     kill_file_name: str = Field(default="KILL", min_length=1, description="flag file under <data_root>/state")
 
     @model_validator(mode="after")
