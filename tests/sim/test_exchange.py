@@ -396,3 +396,23 @@ def test_quotes_published_during_an_operation_apply_after_it(
     )
     assert codes(events) == ["AB11", "AB04", "AB01", "AB05"]  # modify completes first, then the fill
     assert resting.filled_quantity == 150
+
+
+def test_rms_gives_hedge_benefit_to_a_covered_short(exchange: SimExchange, market: StaticMarket) -> None:
+    from optbot.test_kit.sim import NIFTY_CE_HEDGE_TOKEN
+
+    second = SECOND_ACCOUNT.client_code  # 10,000 rupees
+    naked = exchange.place(second, order(market, transactiontype="SELL", price="149"))
+    assert naked.status is OrderStatus.REJECTED and "Insufficient Funds" in naked.text
+    hedge = exchange.place(second, order(market, token=NIFTY_CE_HEDGE_TOKEN, price="60.05"))
+    assert hedge.status is OrderStatus.COMPLETE  # 75 x 60.05 = 4,503.75 premium
+    covered = exchange.place(second, order(market, transactiontype="SELL", price="149"))
+    # the 24400/24600 call spread risks 200/unit = 15,000 > what is left -> still rejected, with the number
+    assert covered.status is OrderStatus.REJECTED and "You require Rs. 15000.00" in covered.text
+    rich = TEST_ACCOUNT.client_code
+    exchange.place(rich, order(market, token=NIFTY_CE_HEDGE_TOKEN, price="60.05"))
+    spread = exchange.place(rich, order(market, transactiontype="SELL", price="149"))
+    assert spread.status is OrderStatus.COMPLETE
+    rms = exchange.rms(rich)
+    assert float(rms["utilisedspan"]) == pytest.approx(75 * 200.0)
+    assert float(rms["utilisedexposure"]) == 0.0

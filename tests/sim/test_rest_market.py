@@ -11,7 +11,14 @@ import pytest
 from optbot.core.clock import SimClock
 from optbot.core.timeutil import IST
 from optbot.sim.server import Simulator
-from optbot.test_kit.sim import NIFTY_CE_TOKEN, NIFTY_FUT_TOKEN, NIFTY_TOKEN, SBIN_TOKEN, StaticMarket
+from optbot.test_kit.sim import (
+    NIFTY_CE_HEDGE_TOKEN,
+    NIFTY_CE_TOKEN,
+    NIFTY_FUT_TOKEN,
+    NIFTY_TOKEN,
+    SBIN_TOKEN,
+    StaticMarket,
+)
 from tests.sim.helpers import SECURE, client_for, headers, login
 
 
@@ -139,16 +146,20 @@ async def test_margin_charges_and_greeks(sim: Simulator, sim_clock: SimClock) ->
                             "qty": 75,
                             "price": 0,
                             "productType": "CARRYFORWARD",
-                            "token": NIFTY_CE_TOKEN,
+                            "token": NIFTY_CE_HEDGE_TOKEN,
                             "tradeType": "BUY",
                         },
                     ]
                 },
             )
         ).json()["data"]
-        assert margin["marginComponents"]["spanMargin"] == pytest.approx(75 * 0.09 * 24500)
-        assert margin["marginComponents"]["totOptionsPremium"] == pytest.approx(75 * 150.0)
-        assert margin["totalMarginRequired"] == pytest.approx(75 * 0.11 * 24500 + 75 * 150)
+        # short 24400 CE hedged by long 24600 CE: the spread's worst loss (200/unit), not naked SPAN
+        components = margin["marginComponents"]
+        assert components["spanMargin"] == pytest.approx(75 * 200.0)
+        assert components["totOptionsPremium"] == pytest.approx(75 * 60.0)  # the hedge at its LTP
+        assert components["netPremium"] == pytest.approx(75 * 60.0 - 75 * 150.0)
+        assert margin["totalMarginRequired"] == pytest.approx(75 * 200.0 + 75 * 60.0)
+        assert components["marginBenefit"] == pytest.approx(75 * 0.11 * 24500 - 75 * 200.0)
         charges = (
             await call(
                 client,

@@ -17,6 +17,7 @@ SBIN_TOKEN = "3045"
 NIFTY_CE_TOKEN = "58784"
 NIFTY_PE_TOKEN = "58785"
 NIFTY_FUT_TOKEN = "57000"
+NIFTY_CE_HEDGE_TOKEN = "58790"  # 24600 CE, a hedge for short 24400 calls
 
 TEST_ACCOUNT = SimAccount(
     client_code="T1000001",
@@ -93,6 +94,18 @@ def static_scrip_master(expiry: str = "30DEC2026") -> list[dict[str, Any]]:
             "1800",
         ),
         _row(
+            NIFTY_CE_HEDGE_TOKEN,
+            f"NIFTY{short}24600CE",
+            "NIFTY",
+            expiry,
+            "2460000.000000",
+            "75",
+            "OPTIDX",
+            "NFO",
+            "5.000000",
+            "1800",
+        ),
+        _row(
             NIFTY_FUT_TOKEN,
             f"NIFTY{short}FUT",
             "NIFTY",
@@ -132,6 +145,7 @@ class StaticMarket:
         self.set_quote("NSE", SBIN_TOKEN, 800.0, spread=0.10, quantity=5000)
         self.set_quote("NFO", NIFTY_CE_TOKEN, 150.0, spread=0.10, quantity=750, open_interest=120000)
         self.set_quote("NFO", NIFTY_PE_TOKEN, 60.0, spread=0.10, quantity=750, open_interest=90000)
+        self.set_quote("NFO", NIFTY_CE_HEDGE_TOKEN, 60.0, spread=0.10, quantity=750)
         self.set_quote("NFO", NIFTY_FUT_TOKEN, 24560.0, spread=0.20, quantity=750, open_interest=50000)
 
     def symbol(self, exchange: str, token: str) -> str:

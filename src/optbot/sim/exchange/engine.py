@@ -24,7 +24,7 @@ from optbot.sim.auth import SimAccount
 from optbot.sim.contracts import MarketView, OrderEvent, OrderEventListener, SimQuote
 from optbot.sim.exchange.instruments import InstrumentIndex, InstrumentSpec
 from optbot.sim.exchange.ledger import AccountLedger, SimPosition, SimTrade
-from optbot.sim.exchange.margin import MarginBreakdown, MarginModel
+from optbot.sim.exchange.margin import Exposure, MarginModel, PortfolioMargin
 from optbot.sim.exchange.orders import AMO_STATUSES, STATUS_CODES, OrderStatus, SimOrder
 from optbot.sim.exchange.requests import (
     OrderRequest,
@@ -74,6 +74,7 @@ class SimExchange:
         self.clock = clock
         self.settings = settings or SimSettings()
         self.margin_model = MarginModel(self.settings)
+        self.portfolio_margin = PortfolioMargin(self.margin_model)
         self._random = random.Random(seed)
         self._listeners: list[OrderEventListener] = []
         self._ledgers = {
@@ -154,22 +155,26 @@ class SimExchange:
                 return price
         return max(spec.strike, 0.0)
 
-    def margin_used(self, client_code: str) -> dict[str, float]:
-        """Premium of open longs, SPAN/exposure of open shorts, margin blocked by working orders."""
-        ledger = self.ledger(client_code)
-        total = MarginBreakdown()
-        for position in ledger.positions.values():
-            quantity = position.open_quantity
-            if quantity == 0:
-                continue
-            total = total + self.margin_model.opening(
+    def position_exposures(self, client_code: str) -> list[Exposure]:
+        return [
+            Exposure(
                 position.spec,
-                quantity > 0,
                 position.product_type,
-                abs(quantity),
+                position.open_quantity,
                 position.open_average,
                 self.underlying_price(position.spec),
             )
+            for position in self.ledger(client_code).positions.values()
+            if position.open_quantity
+        ]
+
+    def _order_exposure(self, order: SimOrder, price: float) -> Exposure:
+        signed = order.pending_quantity if order.is_buy else -order.pending_quantity
+        return Exposure(order.spec, order.product_type, signed, price, self.underlying_price(order.spec))
+
+    def margin_used(self, client_code: str) -> dict[str, float]:
+        """Portfolio margin of open positions (hedges count) plus margin blocked by working orders."""
+        total = self.portfolio_margin.total(self.position_exposures(client_code))
         blocked = sum(
             o.blocked_margin for o in self._orders.values() if o.client_code == client_code and o.working
         )
@@ -466,16 +471,7 @@ class SimExchange:
                 f"Your order has been rejected as the order value exceeds Rs. "
                 f"{self.settings.max_order_value_rupees:.2f}."
             )
-        open_quantity = self.ledger(order.client_code).net_open_quantity(spec)
-        required = self.margin_model.for_order(
-            spec,
-            order.is_buy,
-            order.product_type,
-            order.pending_quantity,
-            reference_price,
-            self.underlying_price(spec),
-            open_quantity,
-        ).total
+        required = self._incremental_margin(order, reference_price)
         available = self.available_funds(order.client_code)
         if required > available + PRICE_EPSILON:
             return RmsRejection(
@@ -484,6 +480,18 @@ class SimExchange:
             )
         order.blocked_margin = required
         return None
+
+    def _incremental_margin(self, order: SimOrder, reference_price: float) -> float:
+        """Margin the book needs with this order filled minus without it (never negative)."""
+        book = self.position_exposures(order.client_code)
+        for other in self._orders.values():
+            if other is order or other.client_code != order.client_code or not other.working:
+                continue
+            price = other.price or other.limit_price or self.ltp(other.spec) or 0.0
+            book.append(self._order_exposure(other, price))
+        before = self.portfolio_margin.total(book).total
+        after = self.portfolio_margin.total([*book, self._order_exposure(order, reference_price)]).total
+        return max(after - before, 0.0)
 
     @staticmethod
     def _stop_rejection(order: SimOrder, ltp: float) -> RmsRejection | None:

@@ -10,7 +10,7 @@ from aiohttp import web
 from optbot.core.timeutil import IST, ist_date, to_ist
 from optbot.sim.contracts import SimQuote
 from optbot.sim.exchange.charges import ChargeLine, charges_for, rate_card_for
-from optbot.sim.exchange.margin import MarginBreakdown
+from optbot.sim.exchange.margin import Exposure, MarginBreakdown
 from optbot.sim.exchange.orders import exchange_time_text
 from optbot.sim.exchange.requests import OrderRequestError, float_field, int_field, text_field
 from optbot.sim.rest.envelope import bad_request_empty, business_failure, json_response, ok
@@ -220,7 +220,8 @@ async def margin_batch(call: Call) -> web.StreamResponse:
     if not isinstance(positions, list) or not positions:
         return business_failure("AB1007", "Invalid positions: expected a non-empty list")
     exchange = call.state.exchange
-    total = MarginBreakdown()
+    legs: list[Exposure] = []
+    naked = MarginBreakdown()
     net_premium = 0.0
     for index, row in enumerate(positions):
         if not isinstance(row, dict):
@@ -249,19 +250,21 @@ async def margin_batch(call: Call) -> web.StreamResponse:
             return business_failure("AB1007", f"positions[{index}]: tradeType must be BUY/SELL, qty > 0")
         if price <= 0:
             price = exchange.ltp(spec) or 0.0
-        part = exchange.margin_model.opening(
-            spec, side == "BUY", product, quantity, price, exchange.underlying_price(spec)
+        underlying = exchange.underlying_price(spec)
+        naked = naked + exchange.margin_model.opening(
+            spec, side == "BUY", product, quantity, price, underlying
         )
-        total = total + part
+        legs.append(Exposure(spec, product, quantity if side == "BUY" else -quantity, price, underlying))
         if spec.is_option:
             net_premium += price * quantity * (1 if side == "BUY" else -1)
+    total = exchange.portfolio_margin.total(legs)
     return ok(
         {
             "totalMarginRequired": round(total.total, 2),
             "marginComponents": {
                 "netPremium": round(net_premium, 2),
                 "spanMargin": round(total.span, 2),
-                "marginBenefit": 0.0,
+                "marginBenefit": round(max(naked.total - total.total, 0.0), 2),
                 "deliveryMargin": round(total.delivery, 2),
                 "nonNFOMargin": round(total.non_fno, 2),
                 "totOptionsPremium": round(total.premium, 2),
