@@ -59,13 +59,15 @@ def bar(minutes: int) -> Bar:
 def test_failing_strategy_is_paused_others_continue() -> None:
     settings = Settings()
     counting = Counting(settings)
-    runner = StrategyRunner([Exploding(settings), counting], BarHistoryContext(SimClock(NOW)))
+    paused: list = []
+    runner = StrategyRunner([Exploding(settings), counting], BarHistoryContext(SimClock(NOW)), paused.append)
     runner.start()
     runner.on_bar(bar(10))
     runner.on_bar(bar(5))
     assert counting.bars == 2
     assert "exploding" in runner.paused and "RuntimeError: boom" in runner.paused["exploding"].error
     assert [s.name for s in runner.active()] == ["counting"]
+    assert [p.name for p in paused] == ["exploding"] and paused[0].hook == "on_bar"
     assert runner.resume("exploding") and not runner.resume("exploding")
 
 

@@ -25,7 +25,13 @@ class PausedStrategy:
 class StrategyRunner:
     """Dispatches every hook to every active strategy, isolating failures."""
 
-    def __init__(self, strategies: Sequence[Strategy], ctx: StrategyContext) -> None:
+    def __init__(
+        self,
+        strategies: Sequence[Strategy],
+        ctx: StrategyContext,
+        on_pause: Callable[[PausedStrategy], None] | None = None,
+    ) -> None:
+        """`on_pause` lets the engine act on a paused strategy's open positions (no longer managed)."""
         names = [strategy.name for strategy in strategies]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
@@ -33,6 +39,7 @@ class StrategyRunner:
         self.strategies = list(strategies)
         self.ctx = ctx
         self.paused: dict[str, PausedStrategy] = {}
+        self.on_pause = on_pause
 
     def active(self) -> list[Strategy]:
         return [strategy for strategy in self.strategies if strategy.name not in self.paused]
@@ -42,8 +49,12 @@ class StrategyRunner:
             action()
         except Exception as exc:  # one strategy's bug must not stop the others
             detail = f"{type(exc).__name__}: {exc}"
-            self.paused[strategy.name] = PausedStrategy(strategy.name, hook, detail)
+            paused = PausedStrategy(strategy.name, hook, detail)
+            first_time = strategy.name not in self.paused
+            self.paused[strategy.name] = paused
             log.exception("strategy_paused", strategy=strategy.name, hook=hook, error=detail)
+            if first_time and self.on_pause is not None:
+                self.on_pause(paused)
 
     def start(self) -> None:
         for strategy in self.active():
