@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from optbot.broker.angelone.auth import AuthService, CloseTimeProvider
 from optbot.broker.angelone.broker import AngelOneBroker
+from optbot.broker.angelone.feed import MarketFeed
+from optbot.broker.angelone.order_socket import OrderUpdateSocket
 from optbot.broker.angelone.rest import AngelOneRestClient
 from optbot.broker.angelone.secrets import SecretStore, choose_backend
 from optbot.broker.angelone.wsbase import FeedCredentials
 from optbot.broker.errors import TokenExpired
+from optbot.config.sections.broker import BrokerSettings
 from optbot.config.settings import Settings
+from optbot.core.bus import EventBus
 from optbot.core.clock import Clock
 
 
@@ -21,6 +26,7 @@ class AngelOneStack:
     rest: AngelOneRestClient
     broker: AngelOneBroker
     auth: AuthService
+    settings: BrokerSettings
 
     def credentials(self) -> FeedCredentials:
         """For MarketFeed / OrderUpdateSocket: the current session's socket credentials."""
@@ -28,6 +34,21 @@ class AngelOneStack:
         if tokens is None:
             raise TokenExpired("no broker session: log in first")
         return FeedCredentials(tokens.client_code, self.rest.api_key, tokens.jwt_token, tokens.feed_token)
+
+    def market_feed(self, clock: Clock, bus: EventBus | None = None, **options: Any) -> MarketFeed:
+        """A MarketFeed wired to this session: REST quote fallback and auth-failure checks included."""
+        return MarketFeed(
+            self.settings,
+            clock,
+            self.credentials,
+            bus=bus,
+            quote_fallback=lambda tokens: self.broker.quotes("FULL", tokens),
+            on_auth_error=self.auth.report_feed_auth_failure,
+            **options,
+        )
+
+    def order_socket(self, clock: Clock, bus: EventBus | None = None, **options: Any) -> OrderUpdateSocket:
+        return OrderUpdateSocket(self.settings, clock, self.credentials, bus=bus, **options)
 
     async def aclose(self) -> None:
         await self.rest.aclose()
@@ -50,4 +71,4 @@ def build_stack(
     rest = AngelOneRestClient(settings.broker, clock, secrets.get("api_key") or "")
     broker = AngelOneBroker(rest, clock, settings.broker)
     auth = AuthService(settings.broker, secrets, clock, rest, close_time_provider)
-    return AngelOneStack(secrets, rest, broker, auth)
+    return AngelOneStack(secrets, rest, broker, auth, settings.broker)
