@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Protocol
 
 import numpy as np
 
 from optbot.config.sections.strategy import StrategySettings
 from optbot.core.events import Bar
 from optbot.indicators import adx
+from optbot.instruments.token_pool import PoolCategory
 from optbot.strategy.series import closes, highs, last_finite, lows, volumes
 
 
@@ -157,3 +159,15 @@ def rebalance(
         )
     )
     return Rebalance(ce, pe, removed, moved, tuple(categorisations))
+
+
+class CategorySink(Protocol):
+    """Where the daily rebalance goes: `optbot.instruments.token_pool.TokenPoolManager` fits."""
+
+    def set_category(self, underlying: str, category: PoolCategory) -> None: ...
+
+
+def apply_rebalance(result: Rebalance, pools: CategorySink) -> None:
+    """Drive the token pools from the day's categories (CE pool, PE pool, removal for category 3)."""
+    for categorisation in result.categorisations:
+        pools.set_category(categorisation.symbol, PoolCategory(int(categorisation.category)))
