@@ -106,3 +106,24 @@ def test_bad_input_exits_2(cli) -> None:  # type: ignore[no-untyped-def]
     assert cli("set-secret", "password", "--stdin", stdin="x\n").exit_code == 2
     result = cli("login")  # nothing stored yet
     assert result.exit_code == 2 and "set-secret" in result.output
+
+
+def test_set_token_manual_fallback(cli, sim_url: str) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+    import pyotp
+
+    assert cli("set-secret", "api_key", "--stdin", stdin=TEST_ACCOUNT.api_key + "\n").exit_code == 0
+    reply = httpx.post(
+        f"{sim_url}/rest/auth/angelbroking/user/v1/loginByPassword",
+        headers={"X-PrivateKey": TEST_ACCOUNT.api_key, "Content-Type": "application/json"},
+        json={
+            "clientcode": TEST_ACCOUNT.client_code,
+            "password": TEST_ACCOUNT.pin,
+            "totp": pyotp.TOTP(TEST_ACCOUNT.totp_secret).now(),
+        },
+    ).json()["data"]
+    result = cli("set-token", stdin=f"{reply['jwtToken']}\n{reply['feedToken']}\n\n")
+    assert result.exit_code == 0, result.output
+    assert "accepted by the broker" in result.output and reply["jwtToken"] not in result.output
+    bad = cli("set-token", stdin="eyJbogus\nfeed\n\n")
+    assert bad.exit_code == 2 and "not valid" in bad.output
