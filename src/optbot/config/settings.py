@@ -26,6 +26,7 @@ from optbot.config.sections.logging import LoggingSettings
 from optbot.config.sections.metrics import MetricsSettings
 from optbot.config.sections.notifications import NotificationsSettings
 from optbot.config.sections.paths import PathsSettings
+from optbot.config.sections.replay import ReplaySettings
 from optbot.config.sections.risk import RiskSettings
 from optbot.config.sections.session import SessionSettings
 from optbot.config.sections.sim import SimSettings
@@ -87,6 +88,7 @@ class Settings(BaseSettings):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     backtest: BacktestSettings = Field(default_factory=BacktestSettings)
     sim: SimSettings = Field(default_factory=SimSettings)
+    replay: ReplaySettings = Field(default_factory=ReplaySettings)
     indicators: IndicatorsSettings = Field(default_factory=IndicatorsSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     calendar: CalendarSettings = Field(default_factory=CalendarSettings)

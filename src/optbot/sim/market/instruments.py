@@ -1,0 +1,227 @@
+"""The simulator's instrument master: index rows plus synthetic NIFTY/BANKNIFTY option contracts.
+
+Expiries come from the NSE calendar (listed weeklies + monthlies for the replayed date), strikes
+are spaced finely near the money and wider far out, and lot size / freeze quantity follow the
+exchange's revisions by date. Tokens are a pure function of (underlying, expiry, strike, side),
+so the same contract has the same token on every replayed day and across runs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from optbot.calendar import NseCalendar
+
+OPTION_TICK_SIZE = 0.05
+_TOKEN_EPOCH = date(2015, 1, 1)
+_TOKEN_DAYS = 5000
+_TOKEN_STRIKE_UNIT = 50
+_TOKEN_STRIKES = 4000
+
+
+@dataclass(frozen=True, slots=True)
+class LotRule:
+    """From `effective` (trade date) on, contracts expiring on/after `first_expiry` trade in `lot_size`."""
+
+    effective: date
+    first_expiry: date
+    lot_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class FreezeRule:
+    effective: date
+    freeze_quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class UnderlyingSpec:
+    name: str
+    index_token: str
+    index_symbol: str
+    token_code: int
+    inner_strike_step: int
+    outer_strike_step: int
+    lot_rules: tuple[LotRule, ...]
+    freeze_rules: tuple[FreezeRule, ...]
+
+    def lot_size(self, trade_date: date, expiry: date) -> int:
+        """The last listed rule that applies (rules are in circular order)."""
+        found = self.lot_rules[0].lot_size
+        for rule in self.lot_rules:
+            if trade_date >= rule.effective and expiry >= rule.first_expiry:
+                found = rule.lot_size
+        return found
+
+    def freeze_quantity(self, trade_date: date) -> int:
+        found = self.freeze_rules[0].freeze_quantity
+        for rule in self.freeze_rules:
+            if trade_date >= rule.effective:
+                found = rule.freeze_quantity
+        return found
+
+
+# NSE circulars as best known (the live master is authoritative, which is why clients must read it):
+# NIFTY 75 → 50 (Jul 2021) → 25 (Apr 2024) → 75 (2024-11-20) → 65 for contracts expiring from Jan 2026.
+# BANKNIFTY 40 → 20 (2018) → 25 (2020) → 15 (Jul 2023) → 30 (2024-11-20) → 35 (mid 2025) → 30 (Jan 2026).
+NIFTY = UnderlyingSpec(
+    name="NIFTY",
+    index_token="99926000",
+    index_symbol="Nifty 50",
+    token_code=0,
+    inner_strike_step=50,
+    outer_strike_step=100,
+    lot_rules=(
+        LotRule(date.min, date.min, 75),
+        LotRule(date(2021, 7, 1), date.min, 50),
+        LotRule(date(2024, 4, 26), date.min, 25),
+        LotRule(date(2024, 11, 20), date.min, 75),
+        LotRule(date(2025, 10, 1), date(2026, 1, 1), 65),
+    ),
+    freeze_rules=(FreezeRule(date.min, 2800), FreezeRule(date(2021, 7, 1), 1800)),
+)
+BANKNIFTY = UnderlyingSpec(
+    name="BANKNIFTY",
+    index_token="99926009",
+    index_symbol="Nifty Bank",
+    token_code=1,
+    inner_strike_step=100,
+    outer_strike_step=500,
+    lot_rules=(
+        LotRule(date.min, date.min, 40),
+        LotRule(date(2018, 10, 26), date.min, 20),
+        LotRule(date(2020, 5, 29), date.min, 25),
+        LotRule(date(2023, 7, 1), date.min, 15),
+        LotRule(date(2024, 11, 20), date.min, 30),
+        LotRule(date(2025, 6, 27), date.min, 35),
+        LotRule(date(2025, 10, 1), date(2026, 1, 1), 30),
+    ),
+    freeze_rules=(FreezeRule(date.min, 1200), FreezeRule(date(2023, 7, 1), 900)),
+)
+UNDERLYINGS: dict[str, UnderlyingSpec] = {spec.name: spec for spec in (NIFTY, BANKNIFTY)}
+
+VIX_TOKEN = "99926017"
+
+#: Index rows exactly as Angel One's OpenAPIScripMaster.json carries them (data/sample/broker excerpt).
+INDEX_ROWS: tuple[dict[str, Any], ...] = tuple(
+    {
+        "token": token,
+        "symbol": symbol,
+        "name": name,
+        "expiry": "",
+        "strike": "0.000000",
+        "lotsize": "1",
+        "instrumenttype": "AMXIDX",
+        "exch_seg": "NSE",
+        "tick_size": "0.000000",
+        "freeze_qty": "0",
+        "is_cas_enabled": False,
+    }
+    for token, symbol, name in (
+        ("99926000", "Nifty 50", "NIFTY"),
+        ("99926009", "Nifty Bank", "BANKNIFTY"),
+        (VIX_TOKEN, "India VIX", "INDIA VIX"),
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OptionContract:
+    token: str
+    symbol: str
+    underlying: str
+    expiry: date
+    strike: float
+    option_type: str  # CE or PE
+    lot_size: int
+    freeze_quantity: int
+    tick_size: float = OPTION_TICK_SIZE
+
+    @property
+    def is_call(self) -> bool:
+        return self.option_type == "CE"
+
+    def scrip_row(self) -> dict[str, Any]:
+        """Reference §9 row: strike x100 with 6 decimals, tick in paise, expiry DDMMMYYYY."""
+        return {
+            "token": self.token,
+            "symbol": self.symbol,
+            "name": self.underlying,
+            "expiry": self.expiry.strftime("%d%b%Y").upper(),
+            "strike": f"{self.strike * 100:.6f}",
+            "lotsize": str(self.lot_size),
+            "instrumenttype": "OPTIDX",
+            "exch_seg": "NFO",
+            "tick_size": f"{self.tick_size * 100:.6f}",
+            "freeze_qty": str(self.freeze_quantity),
+            "is_cas_enabled": False,
+        }
+
+
+def option_token(spec: UnderlyingSpec, expiry: date, strike: float, option_type: str) -> str:
+    """Collision-free and stable: (underlying, expiry day, strike/50, side) packed into one integer."""
+    day_index = (expiry - _TOKEN_EPOCH).days
+    strike_index = round(strike) // _TOKEN_STRIKE_UNIT
+    if not 0 <= day_index < _TOKEN_DAYS or not 0 <= strike_index < _TOKEN_STRIKES:
+        raise ValueError(f"cannot assign a token to {spec.name} {expiry} {strike} {option_type}")
+    value = ((spec.token_code * _TOKEN_DAYS + day_index) * _TOKEN_STRIKES + strike_index) * 2
+    return str(10_000_000 + value + (0 if option_type == "CE" else 1))
+
+
+def option_symbol(underlying: str, expiry: date, strike: float, option_type: str) -> str:
+    """NFO trading symbol, e.g. NIFTY09SEP2524500CE (reference §9)."""
+    return f"{underlying}{expiry.strftime('%d%b%y').upper()}{round(strike)}{option_type}"
+
+
+def listed_expiries(
+    calendar: NseCalendar, underlying: str, trade_date: date, weekly_count: int, monthly_count: int
+) -> list[date]:
+    """The next `weekly_count` weeklies and `monthly_count` monthlies on/after the trade date."""
+    end = min(trade_date + timedelta(days=31 * (monthly_count + 1)), calendar.last_date)
+    weekly = calendar.expiries(underlying, trade_date, end, "weekly")[:weekly_count]
+    monthly = calendar.expiries(underlying, trade_date, end, "monthly")[:monthly_count]
+    return sorted(set(weekly) | set(monthly))
+
+
+def listed_strikes(spec: UnderlyingSpec, reference: float, inner_pct: float, outer_pct: float) -> list[int]:
+    """Fine steps within inner_pct of the reference, the wide step out to outer_pct."""
+    strikes: set[int] = set()
+    for step, pct in ((spec.inner_strike_step, inner_pct), (spec.outer_strike_step, outer_pct)):
+        low = math.ceil(reference * (1 - pct / 100) / step) * step
+        high = math.floor(reference * (1 + pct / 100) / step) * step
+        strikes.update(range(int(low), int(high) + 1, step))
+    return sorted(strike for strike in strikes if strike > 0)
+
+
+def build_option_contracts(
+    spec: UnderlyingSpec,
+    calendar: NseCalendar,
+    trade_date: date,
+    reference: float,
+    weekly_count: int,
+    monthly_count: int,
+    inner_pct: float,
+    outer_pct: float,
+) -> list[OptionContract]:
+    contracts: list[OptionContract] = []
+    freeze = spec.freeze_quantity(trade_date)
+    for expiry in listed_expiries(calendar, spec.name, trade_date, weekly_count, monthly_count):
+        lot = spec.lot_size(trade_date, expiry)
+        for strike in listed_strikes(spec, reference, inner_pct, outer_pct):
+            for option_type in ("CE", "PE"):
+                contracts.append(
+                    OptionContract(
+                        token=option_token(spec, expiry, strike, option_type),
+                        symbol=option_symbol(spec.name, expiry, strike, option_type),
+                        underlying=spec.name,
+                        expiry=expiry,
+                        strike=float(strike),
+                        option_type=option_type,
+                        lot_size=lot,
+                        freeze_quantity=freeze,
+                    )
+                )
+    return contracts
