@@ -71,5 +71,5 @@ async def test_download_command_against_simulator(live_sim, tmp_path):
     again = await asyncio.to_thread(invoke, [*args, "--options", "2"])
     assert again.exit_code == 0, again.output
     assert "│ 0     " in again.output  # idempotent: nothing added for the index
-    assert "all requests" in again.output and "3/3" in again.output  # index + ATM CE and PE
-    assert "24400CE" in again.output and "24400PE" in again.output
+    assert "all requests" in again.output  # index + the ATM contracts of the nearest expiry
+    assert "24400CE daily" in again.output and "24400PE daily" in again.output
