@@ -5,11 +5,16 @@ from __future__ import annotations
 import re
 
 import httpx
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from optbot.broker.angelone.rest import AngelOneRestClient, check_base_url, mac_address
+from optbot.broker.angelone.endpoints import ENDPOINTS, SendKind
+from optbot.broker.angelone.rest import AngelOneRestClient, check_base_url, interpret_response, mac_address
 from optbot.broker.errors import (
     AuthenticationFailed,
+    BrokerError,
     BrokerRejected,
     RateLimited,
     TokenExpired,
@@ -221,3 +226,33 @@ def test_base_url_policy() -> None:
 
 def test_mac_address_is_stable() -> None:
     assert mac_address() == mac_address()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    status=st.sampled_from([200, 201, 400, 401, 403, 404, 429, 500, 502, 503]),
+    body=st.one_of(
+        st.binary(max_size=64),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+            lambda inner: (
+                st.lists(inner, max_size=3)
+                | st.dictionaries(
+                    st.sampled_from(["status", "success", "data", "errorcode", "errorCode", "message"]),
+                    inner,
+                    max_size=4,
+                )
+            ),
+            max_leaves=8,
+        ).map(lambda value: orjson.dumps(value)),
+    ),
+    endpoint=st.sampled_from(sorted(ENDPOINTS)),
+)
+def test_any_reply_maps_to_data_or_a_broker_error(status: int, body: bytes, endpoint: str) -> None:
+    """Bad input never escapes as a KeyError/TypeError; order writes never become 'transient'."""
+    spec = ENDPOINTS[endpoint]
+    try:
+        interpret_response(spec, status, body, "tag")
+    except BrokerError as exc:
+        if spec.kind is SendKind.ORDER_WRITE:
+            assert not isinstance(exc, TransientError)
