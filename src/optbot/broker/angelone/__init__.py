@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from optbot.broker.angelone.auth import AuthService, AuthState, SessionStatus, totp_code
 from optbot.broker.angelone.broker import AngelOneBroker
+from optbot.broker.angelone.factory import AngelOneStack, build_stack, open_secret_store
 from optbot.broker.angelone.feed import (
     MarketFeed,
     Subscription,
@@ -12,7 +13,17 @@ from optbot.broker.angelone.feed import (
 )
 from optbot.broker.angelone.feed_codec import FeedDecodeError, FeedDecoder, FeedPacket, decode_packet
 from optbot.broker.angelone.ipcheck import static_ip_warning, warn_if_ip_mismatch
-from optbot.broker.angelone.mapping import InvalidOrderRequest, OptionGreek, Profile, ScripMatch
+from optbot.broker.angelone.mapping import (
+    GttRule,
+    Holding,
+    InvalidOrderRequest,
+    MarketMover,
+    OpenInterestPoint,
+    OptionGreek,
+    Profile,
+    PutCallRatio,
+    ScripMatch,
+)
 from optbot.broker.angelone.order_socket import OrderUpdateSocket, parse_order_message
 from optbot.broker.angelone.ratelimit import Priority, RateLimiter
 from optbot.broker.angelone.rest import AngelOneRestClient
@@ -24,18 +35,24 @@ from optbot.broker.angelone.wsbase import FeedCredentials
 __all__ = [
     "AngelOneBroker",
     "AngelOneRestClient",
+    "AngelOneStack",
     "AuthService",
     "AuthState",
     "FeedCredentials",
     "FeedDecodeError",
     "FeedDecoder",
     "FeedPacket",
+    "GttRule",
+    "Holding",
     "InvalidOrderRequest",
     "MarketFeed",
+    "MarketMover",
+    "OpenInterestPoint",
     "OptionGreek",
     "OrderUpdateSocket",
     "Priority",
     "Profile",
+    "PutCallRatio",
     "RateLimiter",
     "ScripMatch",
     "SecretStore",
@@ -44,9 +61,11 @@ __all__ = [
     "Subscription",
     "SubscriptionLimitExceeded",
     "SubscriptionManager",
+    "build_stack",
     "decode_packet",
     "map_broker_status",
     "map_order_row_status",
+    "open_secret_store",
     "parse_order_message",
     "static_ip_warning",
     "totp_code",
