@@ -9,7 +9,13 @@ import pytest
 
 from optbot.core.clock import SimClock
 from optbot.sim.server import Simulator
-from optbot.test_kit.sim import SECOND_ACCOUNT, TEST_ACCOUNT, StaticMarket, market_hours_start
+from optbot.test_kit.sim import (
+    SECOND_ACCOUNT,
+    TEST_ACCOUNT,
+    StaticMarket,
+    market_hours_start,
+    static_scrip_master,
+)
 
 
 @pytest.fixture
@@ -19,7 +25,7 @@ def sim_clock() -> SimClock:
 
 @pytest.fixture
 def sim_market(sim_clock: SimClock) -> StaticMarket:
-    return StaticMarket(sim_clock)
+    return StaticMarket(sim_clock, static_scrip_master(with_hedge=True))
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from optbot.test_kit.sim import (
     TEST_ACCOUNT,
     StaticMarket,
     market_hours_start,
+    static_scrip_master,
 )
 
 CLIENT = TEST_ACCOUNT.client_code
@@ -30,7 +31,7 @@ def clock() -> SimClock:
 
 @pytest.fixture
 def market(clock: SimClock) -> StaticMarket:
-    return StaticMarket(clock)
+    return StaticMarket(clock, static_scrip_master(with_hedge=True))
 
 
 @pytest.fixture

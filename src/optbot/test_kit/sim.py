@@ -63,10 +63,14 @@ def _row(
     }
 
 
-def static_scrip_master(expiry: str = "30DEC2026") -> list[dict[str, Any]]:
-    """A handful of rows in OpenAPIScripMaster.json format (reference §9)."""
+def static_scrip_master(expiry: str = "30DEC2026", *, with_hedge: bool = False) -> list[dict[str, Any]]:
+    """A handful of rows in OpenAPIScripMaster.json format (reference §9).
+
+    `with_hedge` adds a 24600 CE (token NIFTY_CE_HEDGE_TOKEN) for spread/hedge-margin tests; it is off by
+    default so suites that count contracts keep seeing the original five rows.
+    """
     short = expiry[:5] + expiry[7:]
-    return [
+    rows = [
         _row(NIFTY_TOKEN, "Nifty 50", "NIFTY", "", "0.000000", "1", "AMXIDX", "NSE", "0.000000", "0"),
         _row(SBIN_TOKEN, "SBIN-EQ", "SBIN", "", "-1.000000", "1", "", "NSE", "5.000000", "100000"),
         _row(
@@ -94,18 +98,6 @@ def static_scrip_master(expiry: str = "30DEC2026") -> list[dict[str, Any]]:
             "1800",
         ),
         _row(
-            NIFTY_CE_HEDGE_TOKEN,
-            f"NIFTY{short}24600CE",
-            "NIFTY",
-            expiry,
-            "2460000.000000",
-            "75",
-            "OPTIDX",
-            "NFO",
-            "5.000000",
-            "1800",
-        ),
-        _row(
             NIFTY_FUT_TOKEN,
             f"NIFTY{short}FUT",
             "NIFTY",
@@ -118,6 +110,22 @@ def static_scrip_master(expiry: str = "30DEC2026") -> list[dict[str, Any]]:
             "1800",
         ),
     ]
+    if with_hedge:
+        rows.append(
+            _row(
+                NIFTY_CE_HEDGE_TOKEN,
+                f"NIFTY{short}24600CE",
+                "NIFTY",
+                expiry,
+                "2460000.000000",
+                "75",
+                "OPTIDX",
+                "NFO",
+                "5.000000",
+                "1800",
+            )
+        )
+    return rows
 
 
 def depth(
@@ -145,7 +153,8 @@ class StaticMarket:
         self.set_quote("NSE", SBIN_TOKEN, 800.0, spread=0.10, quantity=5000)
         self.set_quote("NFO", NIFTY_CE_TOKEN, 150.0, spread=0.10, quantity=750, open_interest=120000)
         self.set_quote("NFO", NIFTY_PE_TOKEN, 60.0, spread=0.10, quantity=750, open_interest=90000)
-        self.set_quote("NFO", NIFTY_CE_HEDGE_TOKEN, 60.0, spread=0.10, quantity=750)
+        if any(row["token"] == NIFTY_CE_HEDGE_TOKEN for row in self.rows):
+            self.set_quote("NFO", NIFTY_CE_HEDGE_TOKEN, 60.0, spread=0.10, quantity=750)
         self.set_quote("NFO", NIFTY_FUT_TOKEN, 24560.0, spread=0.20, quantity=750, open_interest=50000)
 
     def symbol(self, exchange: str, token: str) -> str:
