@@ -161,3 +161,25 @@ async def test_order_socket_maps_updates_and_reconnects(live: Live) -> None:
             }
         finally:
             await socket.stop()
+
+
+async def test_feed_started_before_login_connects_once_a_session_exists(live: Live) -> None:
+    from optbot.broker.errors import TokenExpired
+
+    def credentials():  # type: ignore[no-untyped-def]
+        if live.auth.tokens is None:
+            raise TokenExpired("no session yet")
+        return live.credentials()
+
+    ticks: list[Tick] = []
+    async with pumping(live.clock):
+        feed = MarketFeed(fast_settings(live), live.clock, credentials, on_tick=ticks.append)
+        await feed.subscribe([(Exchange.NSE, SBIN_TOKEN)], MODE_LTP)
+        await feed.start()
+        try:
+            await wait_for(lambda: feed.stats.errors["TokenExpired"] >= 2)  # type: ignore[index]
+            await live.auth.login()
+            await wait_for(lambda: bool(ticks))
+            assert ticks[0].token == SBIN_TOKEN
+        finally:
+            await feed.stop()

@@ -37,11 +37,13 @@ from optbot.broker.angelone.wsbase import (
     handshake_headers,
     open_socket,
 )
+from optbot.broker.errors import BrokerError
 from optbot.broker.models import Quote
 from optbot.config.sections.broker import BrokerSettings
 from optbot.core.bus import EventBus
 from optbot.core.clock import Clock
 from optbot.core.enums import Exchange
+from optbot.core.errors import UserError
 from optbot.core.events import FeedHealth, Tick
 
 log = logging.getLogger("optbot.broker.angelone.feed")
@@ -216,6 +218,13 @@ class _Connection:
             except (OSError, TimeoutError, WebSocketException) as exc:
                 feed.count_error(type(exc).__name__)
                 log.warning("feed connection %d lost: %s", self.index, type(exc).__name__)
+            except (BrokerError, UserError) as exc:
+                # e.g. no session yet: keep trying, the session may come back (never give up).
+                feed.count_error(type(exc).__name__)
+                log.warning("feed connection %d cannot connect: %s", self.index, exc)
+            except Exception:
+                feed.count_error("unexpected")
+                log.exception("feed connection %d failed unexpectedly; reconnecting", self.index)
             finally:
                 if self.connected:
                     self.connected = False

@@ -32,9 +32,11 @@ from optbot.broker.angelone.wsbase import (
     handshake_headers,
     open_socket,
 )
+from optbot.broker.errors import BrokerError
 from optbot.config.sections.broker import BrokerSettings
 from optbot.core.bus import EventBus
 from optbot.core.clock import Clock
+from optbot.core.errors import UserError
 from optbot.core.events import OrderUpdate
 
 log = logging.getLogger("optbot.broker.angelone.order_socket")
@@ -155,6 +157,12 @@ class OrderUpdateSocket:
             except (OSError, TimeoutError, WebSocketException) as exc:
                 self.errors[type(exc).__name__] += 1
                 log.warning("order-update socket lost: %s", type(exc).__name__)
+            except (BrokerError, UserError) as exc:
+                self.errors[type(exc).__name__] += 1
+                log.warning("order-update socket cannot connect: %s", exc)
+            except Exception:
+                self.errors["unexpected"] += 1
+                log.exception("order-update socket failed unexpectedly; reconnecting")
             finally:
                 self.connected = False
                 self._socket = None
