@@ -78,7 +78,7 @@ async def test_pipeline_during_a_replayed_session(sample_data, tmp_path):
         )
         pool.set_category("NIFTY", PoolCategory.BUY_CE)
         pipeline.track_instrument(nifty)
-        pipeline.track_instrument(vix)
+        pipeline.track_instrument(vix, check_opening_gap=False)
 
         def credentials() -> FeedCredentials:
             tokens = auth.tokens

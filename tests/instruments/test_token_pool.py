@@ -172,3 +172,19 @@ async def test_run_pool_applies_diffs_on_the_clock():
     await task
     assert applied[0] == ("sub", 7)
     assert ("unsub", 1) in applied  # old strikes leave one by one over the replacement window
+
+
+def test_quoted_thin_strikes_are_skipped_but_atm_kept():
+    from optbot.instruments.chain import OptionQuote
+
+    master = build_master()
+    base = OptionChain("NIFTY", EXPIRY, master.options("NIFTY", EXPIRY))
+    quotes = {row.call.token: OptionQuote(ltp=10.0, open_interest=50, volume=5) for row in base.rows}
+    quotes[base.row(24500).call.token] = OptionQuote(ltp=10.0, open_interest=50_000, volume=500)
+    thin_chain = base.with_quotes(quotes)
+    clock = SimClock(datetime(2026, 8, 7, 3, 45, tzinfo=UTC))
+    manager = TokenPoolManager(InstrumentsSettings(), clock, lambda u: thin_chain, lambda k: False)
+    manager.set_category("NIFTY", PoolCategory.BUY_CE)
+    manager.on_price("NIFTY", 24570)
+    diff = manager.evaluate()
+    assert strikes_of(diff.subscribe, thin_chain) == [24500, 24550]  # liquid strike + ATM

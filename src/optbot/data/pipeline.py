@@ -57,17 +57,20 @@ class MarketDataPipeline:
         self.persist_errors = 0
         self.recovered_bars = 0
 
-    def track(self, token: str, symbol: str, is_option: bool) -> None:
+    def track(self, token: str, symbol: str, is_option: bool, check_opening_gap: bool = True) -> None:
+        """Build bars for a token; underlyings are also checked for an opening gap unless told not to
+        (INDIA VIX gaps are volatility, not a reason to re-centre a strike pool)."""
         self.aggregator.track(token, symbol, is_option)
-        if not is_option:
+        if not is_option and check_opening_gap:
             self._underlyings.add(token)
 
-    def track_instrument(self, instrument: Instrument) -> None:
+    def track_instrument(self, instrument: Instrument, check_opening_gap: bool = True) -> None:
         """Options are never interpolated and their incomplete bars are discarded (spec §2.4)."""
         self.track(
             instrument.token,
             instrument.underlying if not instrument.is_option else instrument.symbol,
             instrument.is_option,
+            check_opening_gap,
         )
 
     def attach(self, bus: EventBus) -> None:

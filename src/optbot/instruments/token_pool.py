@@ -162,8 +162,12 @@ class TokenPoolManager:
             if contract is None:
                 continue
             quote = row.quote(option_type)
-            if gap and quote is not None and (quote.open_interest or 0) < self.settings.min_open_interest:
-                continue  # spec §3.4 liquidity priority: a quoted but thin strike is skipped in a gap
+            thin = quote is not None and (
+                (quote.open_interest or 0) < self.settings.min_open_interest
+                or (quote.volume or 0) < self.settings.liquidity_min_volume
+            )
+            if thin and strike != pool.atm:
+                continue  # spec §3.3 liquidity check / §3.4 liquidity priority; ATM itself is always watched
             members[contract.key] = abs(strike - pool.atm)
         return members
 
