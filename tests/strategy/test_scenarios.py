@@ -180,3 +180,37 @@ def test_matrix_strategies_trade_november_2020(
     assert all(decision.reasons for _, decision in harness.decisions)
     bought = sum(f.quantity for f in harness.fills if f.side.value == "BUY")
     assert bought == sum(f.quantity for f in harness.sell_fills())  # flat every evening
+
+
+def test_kill_switch_mid_trade_flattens_and_strategy_follows_the_book(
+    sample_data: Path, tmp_path: Path
+) -> None:
+    from datetime import time
+
+    from optbot.core.timeutil import ist_datetime
+
+    settings = replay_settings(tmp_path)
+    strategy = AdxTrendStrategy(settings)
+    day = date(2020, 11, 17)
+    replay = replay_nifty_15min(
+        sample_data, settings, [strategy], day, day, 75, 1800, until=ist_datetime(day, time(9, 45))
+    )
+    harness = replay.harness
+    assert "NIFTY" in strategy.trades  # the 09:30 breakout entry is open
+    token = strategy.trades["NIFTY"].contract.token
+    harness.risk.kill("operator: stop everything")
+    harness._drain()
+    flatten = [(i, d) for i, d in harness.decisions if i.purpose is IntentPurpose.FLATTEN]
+    assert flatten and flatten[0][1].approved and flatten[0][0].token == token
+    assert "kill switch: operator: stop everything" in flatten[0][0].reason
+    harness.run(replay.remaining, replay.remaining_vix)
+    assert "NIFTY" not in strategy.trades
+    assert any("closed outside the strategy" in line for line in strategy.journal)
+    after_kill = [i for i, _ in harness.decisions[harness.decisions.index(flatten[0]) + 1 :]]
+    assert not any(i.strategy == "adx_trend" and i.purpose.reduces_risk for i in after_kill)
+    assert all(
+        not d.approved
+        for i, d in harness.decisions
+        if i.purpose is IntentPurpose.ENTRY and i.ts_utc > flatten[0][0].ts_utc
+    )
+    assert harness.risk.state is RiskState.HALTED

@@ -79,6 +79,7 @@ class OpenTrade:
     proceeds: float = 0.0
     closed: int = 0
     exit_intents: set[str] = field(default_factory=set)
+    seen_in_book: bool = False  # the portfolio has shown this position at least once
 
     @property
     def open_quantity(self) -> int:
@@ -396,7 +397,7 @@ class DirectionalOptionStrategy(Strategy):
     # ----------------------------------------------------------------- exits
     def _manage_exits(self, ctx: StrategyContext, bar: Bar) -> None:
         trade = self.trades.get(bar.symbol)
-        if trade is None:
+        if trade is None or not self._reconcile(ctx, trade):
             return
         action = evaluate_exit(
             trade.plan,
@@ -409,6 +410,29 @@ class DirectionalOptionStrategy(Strategy):
         )
         if action is not None:
             self._submit_exit(ctx, trade, action.quantity, action.purpose, action.reason, action)
+
+    def _reconcile(self, ctx: StrategyContext, trade: OpenTrade) -> bool:
+        """Follow the book: a position closed or cut outside this strategy (risk flatten, kill switch,
+        operator) is not exited again. Returns False when the trade is gone."""
+        held = sum(p.net_quantity for p in ctx.positions() if p.token == trade.contract.token)
+        if trade.filled == 0 or held >= trade.open_quantity:
+            trade.seen_in_book = trade.seen_in_book or (trade.filled > 0 and held > 0)
+            return True
+        if not trade.seen_in_book:
+            return True  # the book has not caught up with our fills yet: never act on a lagging view
+        outside = trade.open_quantity - max(held, 0)
+        trade.closed += outside
+        trade.plan.quantity = min(trade.plan.quantity, max(held, 0))
+        if held > 0:
+            self.note(ctx, f"{outside} {trade.contract.symbol} closed outside the strategy; managing {held}")
+            return True
+        del self.trades[trade.underlying]
+        self.note(
+            ctx,
+            f"{trade.contract.symbol} was closed outside the strategy (risk flatten, kill switch or "
+            "operator); trade dropped, P&L is in the portfolio",
+        )
+        return False
 
     def _submit_exit(
         self,

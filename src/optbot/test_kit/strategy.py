@@ -429,6 +429,8 @@ VIX_15MIN = "intraday/indiavix_15min_2015-01-09_to_2024-12-31.csv"
 class SampleReplay:
     harness: ReplayHarness
     malformed_days: list[str]
+    remaining: list[Bar] = field(default_factory=list)  # bars after `until`, for `harness.run(...)`
+    remaining_vix: list[Bar] = field(default_factory=list)
 
 
 def replay_nifty_15min(
@@ -440,6 +442,7 @@ def replay_nifty_15min(
     lot_size: int,
     freeze_quantity: int,
     warmup_days: int = 30,
+    until: datetime | None = None,
 ) -> SampleReplay:
     """Replay NIFTY 15-min sessions [start, end] with VIX 15-min bars, daily history and 1h resampled bars.
 
@@ -458,7 +461,11 @@ def replay_nifty_15min(
     intraday = sorted([*nifty.bars, *hourly], key=lambda bar: (bar.end_utc, bar.timeframe.seconds))
     harness.preload([b for b in daily if b.end_utc <= begin])
     harness.preload([b for b in intraday if b.end_utc <= begin])
-    harness.run(
-        [b for b in daily if b.end_utc > begin] + [b for b in intraday if b.end_utc > begin], vix.bars
-    )
-    return SampleReplay(harness, nifty.malformed_days + vix.malformed_days)
+    ahead = [b for b in daily if b.end_utc > begin] + [b for b in intraday if b.end_utc > begin]
+    stop = to_utc(until) if until is not None else None
+    now_bars = [b for b in ahead if stop is None or b.end_utc <= stop]
+    now_vix = [b for b in vix.bars if stop is None or b.end_utc <= stop]
+    harness.run(now_bars, now_vix)
+    later = [b for b in ahead if stop is not None and b.end_utc > stop]
+    later_vix = [b for b in vix.bars if stop is not None and b.end_utc > stop]
+    return SampleReplay(harness, nifty.malformed_days + vix.malformed_days, later, later_vix)
