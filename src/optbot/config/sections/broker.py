@@ -20,20 +20,40 @@ class BrokerSettings(Section):
         "https://margincalculator.angelbroking.com/OpenAPI_File/files/OpenAPIScripMaster.json"
     )
     static_ip: str = Field(default="", description="Static IP registered with the API key; '' = not checked")
-    warn_on_ip_mismatch: bool = True
-    http_timeout_seconds: float = Field(default=7.0, gt=0, le=120)
+    warn_on_ip_mismatch: bool = Field(
+        default=True, description="reference §1: warn at startup when orders would leave from another IP"
+    )
+    http_timeout_seconds: float = Field(
+        default=7.0, gt=0, le=120, description="reference §10: the SDK's 7 s REST timeout (read/write/pool)"
+    )
     keyring_service: str = "optbot"
     session_health_interval_minutes: float = Field(default=5.0, gt=0, description="spec §1.3: every 5 min")
     relogin_margin_minutes: float = Field(
         default=15.0, ge=0, description="re-login if the session expires within this many minutes of close"
     )
-    feed_stale_seconds: float = Field(default=20.0, gt=0, description="no frame for this long = stale feed")
-    heartbeat_interval_seconds: float = Field(default=10.0, gt=0)
-    reconnect_initial_delay_seconds: float = Field(default=1.0, gt=0)
-    reconnect_max_delay_seconds: float = Field(default=30.0, gt=0)
-    max_ws_connections: int = Field(default=3, ge=1, le=3)
-    max_tokens_per_connection: int = Field(default=1000, ge=1, le=1000)
-    read_retry_attempts: int = Field(default=3, ge=0, le=10)
+    feed_stale_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        description="issue 4 / reference §5: no data frame for this long in market hours = stale feed",
+    )
+    heartbeat_interval_seconds: float = Field(
+        default=10.0, gt=0, description="reference §5: text `ping` every 10 s (spec §13.6 WS heartbeat)"
+    )
+    reconnect_initial_delay_seconds: float = Field(
+        default=1.0, gt=0, description="spec §13.6: first jittered exponential reconnect delay"
+    )
+    reconnect_max_delay_seconds: float = Field(
+        default=30.0, gt=0, description="spec §13.6: cap of the reconnect delay (never gives up)"
+    )
+    max_ws_connections: int = Field(
+        default=3, ge=1, le=3, description="reference §5: 3 concurrent WS connections per client code"
+    )
+    max_tokens_per_connection: int = Field(
+        default=1000, ge=1, le=1000, description="reference §5: 1000 token subscriptions per connection"
+    )
+    read_retry_attempts: int = Field(
+        default=3, ge=0, le=10, description="spec §2.5/§13.6: retries of idempotent reads (orders: never)"
+    )
     client_public_ip: str = Field(
         default="",
         description="X-ClientPublicIP header value (reference §1); '' = use static_ip, else 127.0.0.1",
