@@ -140,7 +140,7 @@ def test_halt_flattens_an_open_position(sample_data: Path, tmp_path: Path) -> No
     harness.risk.update_vix(20.0)
     harness.risk.refresh()
     harness.risk.update_vix(35.0)
-    harness._drain()
+    harness.process_pending()
     flatten = [(i, d) for i, d in harness.decisions if i.purpose is IntentPurpose.FLATTEN]
     assert flatten and flatten[-1][1].approved and flatten[-1][1].approved_quantity == 50
     assert "VIX 35.00 extreme" in flatten[-1][0].reason
@@ -199,7 +199,7 @@ def test_kill_switch_mid_trade_flattens_and_strategy_follows_the_book(
     assert "NIFTY" in strategy.trades  # the 09:30 breakout entry is open
     token = strategy.trades["NIFTY"].contract.token
     harness.risk.kill("operator: stop everything")
-    harness._drain()
+    harness.process_pending()
     flatten = [(i, d) for i, d in harness.decisions if i.purpose is IntentPurpose.FLATTEN]
     assert flatten and flatten[0][1].approved and flatten[0][0].token == token
     assert "kill switch: operator: stop everything" in flatten[0][0].reason

@@ -346,7 +346,7 @@ class ReplayHarness:
                 self.ctx.current_vix = bar.close
                 self.risk.on_bar(bar)
                 self._sync_risk()
-                self._drain()
+                self.process_pending()
                 continue
             self.ctx.add_bar(bar)
             if bar.timeframe is not self.settings.strategy.entry_timeframe:
@@ -354,15 +354,16 @@ class ReplayHarness:
             self._refresh_chain(bar.close)
             self.risk.on_bar(bar)
             self._sync_risk()
-            self._drain()
+            self.process_pending()
             self.runner.on_bar(bar)
-            self._drain()
+            self.process_pending()
 
     def _sync_risk(self) -> None:
         self.ctx.current_risk_state = self.risk.state
         self.ctx.current_size_multiplier = self.risk.size_multiplier
 
-    def _drain(self) -> None:
+    def process_pending(self) -> None:
+        """Send queued intents through the risk engine; fill approved ones, tell strategies of refusals."""
         while self._queue_items:
             intent = self._queue_items.pop(0)
             decision = self.risk.evaluate(intent, self.portfolio, self.market)
