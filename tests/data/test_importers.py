@@ -100,3 +100,12 @@ def test_snapshot_and_bad_files(importer, sample_data, tmp_path):
     wrong = sample_data / "intraday" / "nifty50_1min_yf_2025-09-04_to_2025-09-10.csv"
     with pytest.raises(UserError, match="1m bars"):
         importer.load(wrong, "NIFTY", Timeframe.M15)
+
+
+def test_yahoo_vix_synthetic_opens_reported(importer, sample_data):
+    result = importer.load(
+        sample_data / "daily" / "indiavix_daily_yf_2019-01-01_to_2024-12-31.csv", "INDIA VIX"
+    )
+    assert any("opens are not real" in issue.problem for issue in result.issues)
+    nse = importer.load(sample_data / "daily" / "nifty50_daily_nse_2016-09-15_to_2021-09-13.csv", "NIFTY")
+    assert not any("opens are not real" in issue.problem for issue in nse.issues)

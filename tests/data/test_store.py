@@ -4,6 +4,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from optbot.config.sections.data import DataSettings
 from optbot.config.sections.paths import PathsSettings
@@ -102,3 +104,21 @@ def test_bad_symbol_rejected():
     assert store_symbol("India VIX") == "INDIA_VIX"
     with pytest.raises(ValueError, match="file name"):
         store_symbol("../etc")
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 300), st.floats(1, 1e5, allow_nan=False)), max_size=40))
+def test_merge_is_idempotent_and_last_write_wins(tmp_path_factory, items):
+    clock = SimClock(datetime(2025, 9, 4, 12, 0, tzinfo=UTC))
+    root = tmp_path_factory.mktemp("store")
+    store = JsonStore(PathsSettings(data_root=root), DataSettings(fsync_appends=False), clock)
+    bars = [make_bar(ist(2025, 9, 4, 9, 15) + timedelta(minutes=m), close) for m, close in items]
+    store.merge_bars("NIFTY", Timeframe.M1, bars)
+    first = store.read_bars("NIFTY", Timeframe.M1)
+    second_result = store.merge_bars("NIFTY", Timeframe.M1, bars)
+    assert store.read_bars("NIFTY", Timeframe.M1) == first
+    expected = {}
+    for bar in bars:
+        expected[bar.start_utc] = bar.close
+    assert {b.start_utc: b.close for b in first} == expected
+    assert second_result.added == 0

@@ -42,6 +42,9 @@ log = logging.getLogger("optbot.data.importers")
 
 FORMATS = ("yahoo_multiheader", "ohlcv", "dhan", "bhavcopy", "option_chain")
 _UTC_SHIFT = timedelta(hours=5, minutes=30)
+#: A daily file whose opens equal the previous close this often has synthetic opens (Yahoo quirk).
+SYNTHETIC_OPEN_SHARE = 0.9
+SYNTHETIC_OPEN_MIN_BARS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +202,7 @@ class Importer:
         result.timeframe = timeframe or detected or Timeframe.D1
         if result.timeframe is Timeframe.D1:
             bars = self._daily(rows, symbol, result)
+            self._check_synthetic_opens(bars, result)
         else:
             bars = self._intraday(rows, symbol, result)
         result.bars[symbol] = bars
@@ -275,6 +279,23 @@ class Importer:
                 volume=row.volume,
             )
         return [bars[day] for day in sorted(bars)]
+
+    @staticmethod
+    def _check_synthetic_opens(bars: list[Bar], result: ImportResult) -> None:
+        """Yahoo's INDIA VIX daily 'Open' is the previous close: report it (gap checks need real opens)."""
+        if len(bars) < SYNTHETIC_OPEN_MIN_BARS:
+            return
+        same = sum(1 for before, after in itertools.pairwise(bars) if abs(after.open - before.close) < 1e-6)
+        share = same / (len(bars) - 1)
+        if share >= SYNTHETIC_OPEN_SHARE:
+            result.issues.append(
+                DayIssue(
+                    bars[0].start_utc.astimezone(IST).date(),
+                    f"open equals the previous close on {share:.0%} of days: opens are not real "
+                    "(do not use them for opening-gap checks)",
+                    "imported",
+                )
+            )
 
     def expected_starts(self, day: date, timeframe: Timeframe) -> list[datetime]:
         """Bar starts the calendar expects on a day (every trading interval, aligned to its start)."""
