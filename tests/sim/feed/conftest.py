@@ -61,3 +61,8 @@ async def rig() -> AsyncIterator[FeedRig]:
         yield FeedRig(client, market, sessions, faults, listeners)
     finally:
         await client.close()
+
+
+from tests.sim.market.conftest import histories, make_market, replay_settings  # noqa: E402
+
+__all__ = ["histories", "make_market", "replay_settings"]

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import json
+import math
+from datetime import date
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from optbot.analytics.pricing import black76_price
+from optbot.calendar import get_calendar
+from optbot.sim.market.instruments import (
+    BANKNIFTY,
+    INDEX_ROWS,
+    NIFTY,
+    build_option_contracts,
+    listed_expiries,
+    listed_strikes,
+    option_token,
+)
+from optbot.sim.market.pricing import black76, black76_scalar, smile_volatility
+from tests.conftest import SAMPLE_DATA
+
+
+@given(
+    forward=st.floats(1000, 60000),
+    strike_ratio=st.floats(0.7, 1.3),
+    years=st.floats(1 / 365, 0.5),
+    vol=st.floats(0.05, 0.8),
+)
+def test_black76_put_call_parity_and_agreement(
+    forward: float, strike_ratio: float, years: float, vol: float
+) -> None:
+    strike = forward * strike_ratio
+    rate = 0.065
+    call, put = black76(forward, strike, years, vol, rate, np.array([True, False]))
+    assert math.isclose(call - put, math.exp(-rate * years) * (forward - strike), rel_tol=1e-9, abs_tol=1e-6)
+    assert math.isclose(
+        call, black76_scalar(forward, strike, years, vol, rate, True), rel_tol=1e-9, abs_tol=1e-7
+    )
+    assert math.isclose(
+        put, black76_price(forward, strike, years, vol, rate, "PE"), rel_tol=1e-7, abs_tol=1e-6
+    )
+
+
+def test_smile_rises_away_from_the_money_and_skews_to_puts() -> None:
+    moneyness = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
+    vol = smile_volatility(0.12, moneyness, curvature=0.04, put_skew=0.06)
+    assert vol[2] == 0.12
+    assert vol[0] > vol[1] > vol[2] and vol[4] > vol[2]
+    assert vol[0] > vol[4] and vol[1] > vol[3]
+
+
+def test_index_rows_match_the_recorded_master_excerpt() -> None:
+    excerpt = json.loads((SAMPLE_DATA / "broker/angelone_scripmaster_index_tokens_excerpt.json").read_text())
+    recorded = {row["token"]: row for row in excerpt}
+    for row in INDEX_ROWS:
+        assert row == recorded[row["token"]]
+
+
+def test_lot_and_freeze_sizes_follow_the_date() -> None:
+    assert NIFTY.lot_size(date(2024, 5, 21), date(2024, 5, 23)) == 25
+    assert NIFTY.lot_size(date(2025, 9, 8), date(2025, 9, 9)) == 75
+    assert NIFTY.lot_size(date(2025, 11, 3), date(2026, 1, 27)) == 65
+    assert NIFTY.lot_size(date(2025, 11, 3), date(2025, 12, 30)) == 75
+    assert NIFTY.freeze_quantity(date(2025, 9, 8)) == 1800
+    assert BANKNIFTY.lot_size(date(2025, 9, 8), date(2025, 9, 30)) == 35
+    assert BANKNIFTY.lot_size(date(2025, 11, 3), date(2026, 1, 27)) == 30
+
+
+def test_listed_expiries_come_from_the_calendar() -> None:
+    calendar = get_calendar()
+    nifty = listed_expiries(calendar, "NIFTY", date(2025, 9, 8), 4, 3)
+    assert nifty[:4] == [date(2025, 9, 9), date(2025, 9, 16), date(2025, 9, 23), date(2025, 9, 30)]
+    assert date(2025, 10, 28) in nifty and date(2025, 11, 25) in nifty
+    assert all(day.weekday() == 1 for day in nifty)  # Tuesdays from September 2025
+    assert listed_expiries(calendar, "BANKNIFTY", date(2025, 9, 8), 4, 3) == [
+        date(2025, 9, 30),
+        date(2025, 10, 28),
+        date(2025, 11, 25),
+    ]
+    assert listed_expiries(calendar, "NIFTY", date(2024, 5, 21), 4, 3)[0] == date(2024, 5, 23)
+
+
+def test_strikes_are_fine_near_the_money_and_wider_far_out() -> None:
+    strikes = listed_strikes(NIFTY, 24741.0, 6.0, 15.0)
+    near = [s for s in strikes if abs(s - 24741) <= 1000]
+    far = [s for s in strikes if s > 24741 * 1.07]
+    assert set(np.diff(near)) == {50}
+    assert set(np.diff(far)) == {100}
+    assert 24750 in strikes and min(strikes) >= 24741 * 0.85
+
+
+def test_tokens_are_stable_unique_and_rows_are_reference_format() -> None:
+    contracts = build_option_contracts(NIFTY, get_calendar(), date(2025, 9, 8), 24741.0, 4, 3, 6.0, 15.0)
+    again = build_option_contracts(NIFTY, get_calendar(), date(2025, 9, 9), 24773.15, 4, 3, 6.0, 15.0)
+    tokens = [contract.token for contract in contracts]
+    assert len(set(tokens)) == len(tokens)
+    same = {c.symbol: c.token for c in again}
+    assert all(same[c.symbol] == c.token for c in contracts if c.symbol in same)
+    atm = next(c for c in contracts if c.symbol == "NIFTY09SEP2524750CE")
+    assert atm.token == option_token(NIFTY, date(2025, 9, 9), 24750, "CE")
+    assert atm.scrip_row() == {
+        "token": atm.token,
+        "symbol": "NIFTY09SEP2524750CE",
+        "name": "NIFTY",
+        "expiry": "09SEP2025",
+        "strike": "2475000.000000",
+        "lotsize": "75",
+        "instrumenttype": "OPTIDX",
+        "exch_seg": "NFO",
+        "tick_size": "5.000000",
+        "freeze_qty": "1800",
+        "is_cas_enabled": False,
+    }

@@ -1,0 +1,194 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import pytest
+
+from optbot.core.timeutil import IST
+from optbot.sim.contracts import MarketView, SimQuote
+from optbot.sim.market import CandleRequestError, ReplayMarket
+from optbot.sim.market.bars import load_yahoo_intraday
+from tests.conftest import SAMPLE_DATA
+
+MarketFactory = Callable[..., ReplayMarket]
+NIFTY = "99926000"
+VIX = "99926017"
+
+
+def ist(day: int, hour: int, minute: int, second: int = 0, month: int = 9) -> datetime:
+    return datetime(2025, month, day, hour, minute, second, tzinfo=IST)
+
+
+def atm_contracts(market: ReplayMarket, strike: float = 24750.0, expiry_day: int = 9) -> dict[str, str]:
+    return {
+        c.option_type: c.token
+        for c in market.contracts()
+        if c.underlying == "NIFTY"
+        and c.strike == strike
+        and c.expiry.day == expiry_day
+        and c.expiry.month == 9
+    }
+
+
+def test_replay_market_satisfies_the_market_view_contract(make_market: MarketFactory) -> None:
+    market: MarketView = make_market(ist(8, 9, 0))
+    assert market.now() == ist(8, 9, 0)
+
+
+def test_one_minute_candles_reproduce_the_source_bars(make_market: MarketFactory) -> None:
+    market = make_market(ist(10, 16, 0))
+    rows = market.candles("NSE", NIFTY, "ONE_MINUTE", ist(4, 9, 15), ist(4, 15, 29))
+    source = load_yahoo_intraday(SAMPLE_DATA / "intraday/nifty50_1min_yf_2025-09-04_to_2025-09-10.csv")
+    expected = [
+        [
+            bar.start.astimezone(IST).isoformat(),
+            *(round(v, 2) for v in (bar.open, bar.high, bar.low, bar.close)),
+            0,
+        ]
+        for bar in source.days[ist(4, 0, 0).date()]
+    ]
+    assert rows == expected
+    assert rows[0][0] == "2025-09-04T09:15:00+05:30"
+    inclusive = market.candles("NSE", NIFTY, "ONE_MINUTE", ist(4, 9, 15), ist(4, 9, 19))
+    assert [row[0][11:16] for row in inclusive] == ["09:15", "09:16", "09:17", "09:18", "09:19"]
+    assert len(market.candles("NSE", NIFTY, "ONE_MINUTE", ist(5, 9, 15), ist(5, 15, 29))) == 374
+
+
+def test_coarser_candles_aggregate_and_daily_comes_from_the_official_file(make_market: MarketFactory) -> None:
+    market = make_market(ist(10, 16, 0))
+    minutes = market.candles("NSE", NIFTY, "ONE_MINUTE", ist(8, 9, 15), ist(8, 9, 29))
+    (quarter,) = market.candles("NSE", NIFTY, "FIFTEEN_MINUTE", ist(8, 9, 15), ist(8, 9, 15))
+    assert quarter[1] == minutes[0][1] and quarter[4] == minutes[-1][4]
+    assert quarter[2] == max(row[2] for row in minutes) and quarter[3] == min(row[3] for row in minutes)
+    hours = market.candles("NSE", NIFTY, "ONE_HOUR", ist(8, 9, 15), ist(8, 15, 30))
+    assert [row[0][11:16] for row in hours] == ["09:15", "10:15", "11:15", "12:15", "13:15", "14:15", "15:15"]
+    daily = market.candles("NSE", NIFTY, "ONE_DAY", ist(8, 0, 0), ist(10, 0, 0))
+    assert daily[0] == ["2025-09-08T00:00:00+05:30", 24802.6, 24885.5, 24751.55, 24773.15, 0]
+    assert all(row[5] == 0 for row in hours)
+    with pytest.raises(CandleRequestError, match="unknown candle interval 'BOGUS'"):
+        market.candles("NSE", NIFTY, "BOGUS", ist(8, 9, 15), ist(8, 10, 0))
+
+
+def test_candles_never_show_the_future(make_market: MarketFactory) -> None:
+    market = make_market(ist(8, 10, 0, 30))
+    rows = market.candles("NSE", NIFTY, "ONE_MINUTE", ist(8, 9, 15), ist(8, 15, 30))
+    assert rows[-1][0] == "2025-09-08T10:00:00+05:30"
+    assert market.candles("NSE", NIFTY, "ONE_DAY", ist(8, 0, 0), ist(8, 0, 0)) == []
+
+
+def test_stepping_ticks_follow_the_bars_and_publish(make_market: MarketFactory) -> None:
+    market = make_market(ist(8, 9, 0))
+    seen: list[SimQuote] = []
+    market.subscribe_quotes(seen.append)
+    before = market.quote("NSE", NIFTY)
+    assert before is not None and before.ltp == before.close == 24741.0  # previous official close
+    assert market.advance_to(ist(8, 9, 16)) > 0
+    quote = market.quote("NSE", NIFTY)
+    assert quote is not None and not quote.synthetic
+    (first_minute,) = market.candles("NSE", NIFTY, "ONE_MINUTE", ist(8, 9, 15), ist(8, 9, 15))
+    assert quote.open == first_minute[1]
+    assert quote.high >= first_minute[2] and quote.low <= first_minute[3]
+    assert {q.token for q in seen} >= {NIFTY, VIX, "99926009"}
+    assert [q.sequence for q in seen if q.token == NIFTY] == sorted(
+        q.sequence for q in seen if q.token == NIFTY
+    )
+    assert market.is_market_open("NFO") and market.is_market_open("NSE")
+    moment = market.step()
+    assert moment is not None and market.now() == moment
+
+
+def test_fast_forward_equals_stepping(make_market: MarketFactory) -> None:
+    stepped = make_market(ist(9, 9, 0))
+    stepped.advance_to(ist(9, 11, 30))
+    jumped = make_market(ist(9, 11, 30))
+    for token in (NIFTY, VIX, "99926009"):
+        a, b = stepped.quote("NSE", token), jumped.quote("NSE", token)
+        assert a is not None and b is not None
+        assert (a.ltp, a.open, a.high, a.low, a.sequence) == (b.ltp, b.open, b.high, b.low, b.sequence)
+
+
+def test_options_are_synthetic_tick_rounded_and_widen_away_and_near_expiry(
+    make_market: MarketFactory,
+) -> None:
+    market = make_market(ist(8, 9, 0))
+    market.advance_to(ist(8, 11, 0))
+    near = atm_contracts(market, 24800.0, expiry_day=9)
+    quote = market.quote("NFO", near["CE"])
+    assert quote is not None and quote.synthetic
+    assert len(quote.bids) == 5 and len(quote.asks) == 5
+    assert (
+        quote.bids[0].price <= quote.ltp <= quote.asks[0].price and quote.bids[0].price < quote.asks[0].price
+    )
+    for level in (*quote.bids, *quote.asks):
+        assert round(level.price * 100) % 5 == 0 and level.quantity % 75 == 0
+    assert round(quote.ltp * 100) % 5 == 0
+    far_otm = market.quote("NFO", atm_contracts(market, 26000.0, expiry_day=9)["CE"])
+    later = market.quote("NFO", atm_contracts(market, 24800.0, expiry_day=30)["CE"])
+    assert far_otm is not None and later is not None
+
+    def relative_spread(q: SimQuote) -> float:
+        return (q.asks[0].price - q.bids[0].price) / ((q.asks[0].price + q.bids[0].price) / 2)
+
+    assert relative_spread(quote) > relative_spread(later)  # nearer expiry: wider
+    # Away from the money: relatively wider, down to a one-sided book at the minimum tick.
+    assert not far_otm.bids or relative_spread(far_otm) > relative_spread(quote)
+    assert far_otm.asks[0].price >= 0.05
+    put = market.quote("NFO", near["PE"])
+    assert put is not None and put.lower_circuit == 0.05 and put.upper_circuit > put.ltp
+
+
+def test_watched_options_evolve_volume_and_open_interest(make_market: MarketFactory) -> None:
+    market = make_market(ist(8, 9, 14))
+    token = atm_contracts(market)["PE"]
+    first = market.quote("NFO", token)
+    assert first is not None and first.volume == 0
+    seen: list[SimQuote] = []
+    market.subscribe_quotes(lambda q: seen.append(q) if q.token == token else None)
+    market.advance_to(ist(8, 10, 0))
+    last = market.quote("NFO", token)
+    assert last is not None and last.volume > 0 and len(seen) > 100
+    assert last.open_interest != first.open_interest
+    assert last.high >= last.ltp >= last.low and last.open > 0
+    oi = market.open_interest_history("NFO", token, "FIFTEEN_MINUTE", ist(8, 9, 15), ist(8, 10, 0))
+    assert [row["time"][11:16] for row in oi] == ["09:15", "09:30", "09:45", "10:00"]
+    assert all(row["oi"] > 0 for row in oi)
+    candles = market.candles("NFO", token, "FIVE_MINUTE", ist(8, 9, 15), ist(8, 9, 55))
+    assert len(candles) == 9 and all(
+        row[3] <= row[1] <= row[2] and row[3] <= row[4] <= row[2] for row in candles
+    )
+
+
+def test_replays_are_deterministic(make_market: MarketFactory) -> None:
+    def trace() -> list[tuple[str, float, int]]:
+        market = make_market(ist(9, 9, 14))
+        token = atm_contracts(market, 24850.0)["CE"]
+        market.quote("NFO", token)
+        out: list[tuple[str, float, int]] = []
+        market.subscribe_quotes(lambda q: out.append((q.token, q.ltp, q.volume)))
+        market.advance_to(ist(9, 9, 20))
+        return out
+
+    assert trace() == trace()
+
+
+def test_master_lists_indices_and_calendar_expiries(make_market: MarketFactory) -> None:
+    market = make_market(ist(8, 8, 30))
+    rows = market.scrip_master_rows()
+    assert [row["token"] for row in rows[:3]] == [NIFTY, "99926009", VIX]
+    nfo = [row for row in rows if row["exch_seg"] == "NFO"]
+    assert {row["name"] for row in nfo} == {"NIFTY", "BANKNIFTY"}
+    assert {row["lotsize"] for row in nfo if row["name"] == "NIFTY"} == {"75"}
+    assert {row["lotsize"] for row in nfo if row["name"] == "BANKNIFTY"} == {"35"}
+    assert "09SEP2025" in {row["expiry"] for row in nfo}
+    assert not market.is_market_open("NFO")
+    assert market.quote("NFO", "123") is None and market.quote("BSE", NIFTY) is None
+
+
+async def test_run_drives_the_clock_across_days(make_market: MarketFactory) -> None:
+    market = make_market(ist(5, 15, 25))
+    published = await market.run(ist(5, 15, 25), ist(8, 9, 16))
+    assert market.now() == ist(8, 9, 16)
+    quote = market.quote("NSE", NIFTY)
+    assert quote is not None and quote.close == 24741.0 and quote.exchange_time.date() == ist(8, 9, 16).date()
+    assert published > 3 * 5 * 60  # three indices ticking through the last 5 minutes of Friday and more
