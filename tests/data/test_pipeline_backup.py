@@ -152,3 +152,19 @@ async def test_raw_rotation_at_midnight(store, clock):
     await clock.run_until(ist(2025, 9, 5, 0, 0, 5))
     await pipeline.stop()
     assert [t.ltp for t in store.read_ticks("NIFTY", "yesterday")] == [2.0]
+
+
+async def test_index_bars_follow_equity_session_options_fo_session(tmp_path):
+    clock = SimClock(ist(2026, 8, 7, 9, 0))
+    store = JsonStore(PathsSettings(data_root=tmp_path), DataSettings(fsync_appends=False), clock)
+    pipeline = MarketDataPipeline(clock, get_calendar(), store, DataSettings(fsync_appends=False))
+    pipeline.track("99926000", "NIFTY", is_option=False)
+    pipeline.track("40001", "NIFTY11AUG2624550CE", is_option=True)
+    await pipeline.start()
+    assert pipeline.aggregator.session_close_utc == ist(2026, 8, 7, 15, 30)
+    assert pipeline.option_aggregator.session_close_utc == ist(2026, 8, 7, 15, 40)
+    pipeline.on_tick(make_tick("40001", 50.0, ist(2026, 8, 7, 15, 35), exchange=Exchange.NFO))
+    pipeline.on_tick(make_tick("99926000", 24500.0, ist(2026, 8, 7, 15, 35)))
+    assert pipeline.option_aggregator.stats.ticks == 1 and not pipeline.option_aggregator.stats.dropped
+    assert pipeline.aggregator.stats.dropped["outside_session"] == 1
+    await pipeline.stop()

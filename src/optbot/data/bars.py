@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
+from optbot.calendar import NseCalendar, Segment
 from optbot.config.sections.data import DataSettings
 from optbot.core.clock import Clock, TimerHandle
 from optbot.core.enums import Timeframe
@@ -60,6 +61,18 @@ class SessionCalendar(Protocol):
     """What the aggregator needs of `optbot.calendar.NseCalendar`."""
 
     def session(self, day: date) -> SessionLike | None: ...
+
+
+class SegmentSessions:
+    """Adapts `NseCalendar` to one segment: index ticks follow the equity session (15:30) while
+    F&O contracts follow the F&O one (15:40 from 2026-08-03)."""
+
+    def __init__(self, calendar: NseCalendar, segment: Segment) -> None:
+        self.calendar = calendar
+        self.segment = segment
+
+    def session(self, day: date) -> SessionLike | None:
+        return self.calendar.session(day, self.segment)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +150,7 @@ class BarAggregator:
         self._session_day: date | None = None
         self._closed_until = 0  # every minute ending at or before this epoch is closed
         self._timer: TimerHandle | None = None
-        self._last_any_tick_epoch: float | None = None
+        self._last_tick_clock: float | None = None  # Clock.monotonic() when the last tick arrived
         self._stalled_minutes: set[int] = set()
         self._grace = self.settings.bar_close_grace_seconds
 
@@ -235,7 +248,7 @@ class BarAggregator:
         if state is None:
             self._drop("untracked_token", tick)
             return
-        self._last_any_tick_epoch = epoch
+        self._last_tick_clock = self.clock.monotonic()
         bucket = int(epoch) - int(epoch) % 60
         accumulator = state.current
         if accumulator is None or accumulator.start != bucket:
@@ -302,12 +315,16 @@ class BarAggregator:
     # -- closing -------------------------------------------------------------------------------
 
     def _minute_stalled(self, minute_end: int) -> bool:
+        """Stalled when the feed said so, or when no tick *arrived* (on our clock, not by the exchange's
+        stamps, which may lag) for `feed_stall_seconds` before the minute ended."""
         if (minute_end - 60) in self._stalled_minutes:
             return True
-        last = self._last_any_tick_epoch
+        last = self._last_tick_clock
         if last is None:
             return False
-        return minute_end - last > self.settings.feed_stall_seconds
+        since_minute_end = self.clock.now_utc().timestamp() - minute_end
+        minute_end_clock = self.clock.monotonic() - since_minute_end
+        return minute_end_clock - last > self.settings.feed_stall_seconds
 
     def close_through(self, boundary: int) -> None:
         """Close every minute that ends at or before `boundary` (epoch seconds)."""

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, time, timedelta
 
+from optbot.calendar import NseCalendar, Segment
 from optbot.config.sections.data import DataSettings
 from optbot.core.bus import EventBus
 from optbot.core.clock import Clock, TimerHandle
@@ -22,7 +23,7 @@ from optbot.core.enums import AlertPriority, Exchange, Timeframe
 from optbot.core.events import Alert, Bar, Event, FeedHealth, Tick
 from optbot.core.instrument import Instrument
 from optbot.core.timeutil import IST
-from optbot.data.bars import BarAggregator, BarGap, SessionCalendar
+from optbot.data.bars import BarAggregator, BarGap, SegmentSessions
 from optbot.data.history import CandleSource, candle_to_bar
 from optbot.data.opening_gap import OpeningGap, OpeningGapDetector, previous_close
 from optbot.data.store import JsonStore
@@ -36,7 +37,7 @@ class MarketDataPipeline:
     def __init__(
         self,
         clock: Clock,
-        calendar: SessionCalendar,
+        calendar: NseCalendar,
         store: JsonStore,
         settings: DataSettings,
         publish: Publisher | None = None,
@@ -47,10 +48,17 @@ class MarketDataPipeline:
         self.settings = settings
         self.publish = publish
         self.on_gap = on_gap
-        self.aggregator = BarAggregator(clock, calendar, self._on_bar, settings)
+        # Index/underlying bars follow the equity session, option bars the F&O session.
+        self.aggregator = BarAggregator(
+            clock, SegmentSessions(calendar, Segment.EQUITY), self._on_bar, settings
+        )
+        self.option_aggregator = BarAggregator(
+            clock, SegmentSessions(calendar, Segment.FO), self._on_bar, settings
+        )
         self.gap_detector = OpeningGapDetector(settings.opening_gap_pct)
         self.gaps_found: list[OpeningGap] = []
         self._underlyings: set[str] = set()
+        self._option_tokens: set[str] = set()
         self._outbox: asyncio.Queue[Event] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._rotation: TimerHandle | None = None
@@ -60,8 +68,11 @@ class MarketDataPipeline:
     def track(self, token: str, symbol: str, is_option: bool, check_opening_gap: bool = True) -> None:
         """Build bars for a token; underlyings are also checked for an opening gap unless told not to
         (INDIA VIX gaps are volatility, not a reason to re-centre a strike pool)."""
-        self.aggregator.track(token, symbol, is_option)
-        if not is_option and check_opening_gap:
+        (self.option_aggregator if is_option else self.aggregator).track(token, symbol, is_option)
+        if is_option:
+            self._option_tokens.add(token)
+            self._underlyings.discard(token)
+        elif check_opening_gap:
             self._underlyings.add(token)
 
     def track_instrument(self, instrument: Instrument, check_opening_gap: bool = True) -> None:
@@ -88,6 +99,7 @@ class MarketDataPipeline:
     async def start(self) -> None:
         self._rotate()
         self.aggregator.start()
+        self.option_aggregator.start()
         self._task = asyncio.create_task(self._drain(), name="market-data-outbox")
 
     def _rotate(self) -> None:
@@ -102,6 +114,7 @@ class MarketDataPipeline:
             self._rotation.cancel()
             self._rotation = None
         self.aggregator.stop()
+        self.option_aggregator.stop()
         self.store.flush_ticks()
         await self._outbox.join()
         if self._task is not None:
@@ -113,11 +126,15 @@ class MarketDataPipeline:
 
     def on_feed_health(self, health: FeedHealth) -> None:
         self.aggregator.on_feed_health(health)
+        self.option_aggregator.on_feed_health(health)
 
     def on_tick(self, tick: Tick) -> None:
         if tick.ltp > 0:
             self.store.append_tick(tick)
-        self.aggregator.on_tick(tick)
+        if tick.token in self._option_tokens:
+            self.option_aggregator.on_tick(tick)
+        else:
+            self.aggregator.on_tick(tick)
         if tick.token in self._underlyings and tick.ltp > 0:
             self._check_gap(tick)
 
