@@ -148,3 +148,14 @@ async def test_housekeeping_cancels_day_orders_at_close_without_any_request(
     (order,) = sim.exchange.orders(TEST_ACCOUNT.client_code)
     assert order.status is OrderStatus.CANCELLED
     assert events[-1] == "AB02"
+
+
+async def test_port_in_use_fails_cleanly_and_restart_works(sim: Simulator, sim_clock: SimClock) -> None:
+    clash = Simulator(sim.market, sim_clock, [TEST_ACCOUNT], port=sim.port)
+    with pytest.raises(OSError):
+        await clash.start()
+    await clash.stop()  # nothing was started: a no-op
+    await sim.stop()
+    await sim.start()  # same object, new port, still serving
+    async with client_for(sim) as client:
+        assert (await client.get("/sim/v1/clock")).status_code == 200

@@ -71,6 +71,7 @@ class Simulator:
         self.oi_baseline = OpenInterestBaseline()
         self._runner: web.AppRunner | None = None
         self._housekeeping: asyncio.Task[None] | None = None
+        self._wired = False
         self._state: SimState | None = None
 
     @property
@@ -115,18 +116,24 @@ class Simulator:
         if self._runner is not None:
             raise RuntimeError("simulator already started")
         app = self.build_app()
-        self.exchange.start()
-        self.market.subscribe_quotes(self.gtt.on_quote)
-        self.market.subscribe_quotes(self.oi_baseline.observe)
-        self._seed_open_interest_baseline()
-        self._housekeeping = asyncio.create_task(self._sweep_forever(), name="sim-exchange-housekeeping")
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self._requested_port)
-        await site.start()
+        try:
+            site = web.TCPSite(runner, self.host, self._requested_port)
+            await site.start()
+        except BaseException:
+            await runner.cleanup()  # e.g. the port is taken: leave nothing half-started
+            raise
         self._runner = runner
         addresses = runner.addresses
         self.port = int(addresses[0][1]) if addresses else self._requested_port
+        if not self._wired:
+            self.exchange.start()
+            self.market.subscribe_quotes(self.gtt.on_quote)
+            self.market.subscribe_quotes(self.oi_baseline.observe)
+            self._wired = True
+        self._seed_open_interest_baseline()
+        self._housekeeping = asyncio.create_task(self._sweep_forever(), name="sim-exchange-housekeeping")
         log.info("SmartAPI simulator listening on %s", self.base_url)
 
     async def _sweep_forever(self) -> None:
