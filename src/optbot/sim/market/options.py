@@ -10,6 +10,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from functools import cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,7 +32,9 @@ DEPTH_LEVELS = 5
 OI_ATM_LOTS = 60_000  # open interest (lots) of an at-the-money near-expiry strike at the start of a day
 
 
+@cache
 def expiry_moment(expiry: date) -> datetime:
+    """Expiry instant (15:30 IST); cached because every watched contract needs it on every tick."""
     return datetime.combine(expiry, EXPIRY_TIME_IST, tzinfo=IST).astimezone(UTC)
 
 

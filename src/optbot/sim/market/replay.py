@@ -250,7 +250,11 @@ class ReplayMarket:
         self._apply_until(now.timestamp(), publish=False)
 
     def _next_tick_moment(self, limit: datetime) -> datetime | None:
-        """The next tick time ≤ limit, loading later days as needed (the clock is not moved)."""
+        """The next tick time ≤ limit, loading later days as needed.
+
+        Crossing into a later day moves the clock to that day's midnight (IST) so timers due
+        overnight fire before the new day's master and paths are loaded.
+        """
         self._ensure_day(ist_date(self.clock.now_utc()))
         limit_epoch = limit.timestamp()
         while True:
