@@ -73,3 +73,8 @@ async def test_download_command_against_simulator(live_sim, tmp_path):
     assert "│ 0     " in again.output  # idempotent: nothing added for the index
     assert "all requests" in again.output  # index + the ATM contracts of the nearest expiry
     assert "24400CE daily" in again.output and "24400PE daily" in again.output
+
+    live_chain = await asyncio.to_thread(invoke, ["chain", "NIFTY", "--live", "--strikes", "1"])
+    assert live_chain.exit_code == 0, live_chain.output
+    assert "spot 24,500.00" in live_chain.output and "24400" in live_chain.output
+    assert "120,000" in live_chain.output  # the simulator's open interest for the 24400 call

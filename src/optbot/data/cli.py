@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -215,24 +213,9 @@ def validate_command(
 def _with_broker(
     settings: Settings, clock: Clock, action: Callable[[CandleSource], Awaitable[ResultT]]
 ) -> ResultT:
-    from optbot.broker.angelone.factory import build_stack, open_secret_store
-    from optbot.broker.errors import BrokerError
+    from optbot.instruments.broker_session import run_with_broker
 
-    def prompt() -> str:
-        return str(typer.prompt("Keyring password", hide_input=True)) if sys.stdin.isatty() else ""
-
-    async def main() -> ResultT:
-        stack = build_stack(settings, clock, open_secret_store(settings, prompt))
-        try:
-            await stack.auth.ensure_session_until()
-            return await action(stack.broker)
-        finally:
-            await stack.aclose()
-
-    try:
-        return asyncio.run(main())
-    except BrokerError as exc:
-        fail(f"broker error: {type(exc).__name__}: {exc} (is `optbot auth login` done?)", code=1)
+    return run_with_broker(settings, clock, action)
 
 
 def _resolve(settings: Settings, clock: Clock, symbol: str) -> tuple[str, Exchange, str]:

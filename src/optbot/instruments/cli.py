@@ -196,6 +196,36 @@ def _with_greeks(
     )
 
 
+def _live_quotes(
+    settings: Settings,
+    clock: Clock,
+    master: InstrumentMaster,
+    chain: OptionChain,
+    underlying: str,
+    spot: float,
+    strikes: int,
+) -> tuple[OptionChain, float]:
+    """Broker quotes for the strikes that will be shown (and the index LTP when no --spot was given)."""
+    from optbot.broker.base import Broker
+    from optbot.instruments.broker_session import run_with_broker
+    from optbot.instruments.chain_quotes import quote_chain
+
+    index = master.index_instrument(underlying)
+
+    async def fetch(broker: Broker) -> tuple[OptionChain, float]:
+        price = spot
+        if not price:
+            quotes = await broker.quotes("LTP", {index.exchange: [index.token]})
+            price = quotes[0].ltp if quotes else 0.0
+        if price <= 0:
+            fail(f"the broker returned no price for {underlying} ({index.exchange.value}:{index.token})")
+        atm = chain.atm(price)
+        shown = chain.nearest_strikes(2 * strikes + 1, atm)
+        return await quote_chain(broker, chain, shown), price
+
+    return run_with_broker(settings, clock, fetch)
+
+
 def chain_command(
     ctx: typer.Context,
     underlying: str = typer.Argument(..., help="Underlying as in the master, e.g. NIFTY"),
@@ -203,6 +233,7 @@ def chain_command(
     spot: float = typer.Option(0.0, "--spot", help="Underlying price for ATM; default the last stored close"),
     snapshot: Path | None = typer.Option(None, "--snapshot", help="NSE option-chain CSV for LTP/OI/IV"),
     strikes: int = typer.Option(10, "--strikes", min=1, max=200, help="Strikes each side of ATM"),
+    live: bool = typer.Option(False, "--live", help="Quote the shown strikes and the index from the broker"),
 ) -> None:
     """Print the listed option chain with the ATM strike marked (LTP, OI, IV, Greeks when known)."""
     settings = settings_from(ctx)
@@ -240,6 +271,9 @@ def chain_command(
                 if contract is not None and quote is not None:
                     quotes[contract.token] = quote
         chain = chain.with_quotes(quotes)
+    if live:
+        chain, live_spot = _live_quotes(settings, clock, master, chain, name, spot, strikes)
+        spot = spot or live_spot
     price = spot or _last_close(settings, name, clock)
     if not price or price <= 0:
         fail(f"no price for {name}: pass --spot or store bars first (`optbot data import` / `download`)")
