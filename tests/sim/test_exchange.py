@@ -417,3 +417,50 @@ def test_rms_gives_hedge_benefit_to_a_covered_short(exchange: SimExchange, marke
     rms = exchange.rms(rich)
     assert float(rms["utilisedspan"]) == pytest.approx(75 * 200.0)
     assert float(rms["utilisedexposure"]) == 0.0
+
+
+def test_new_session_carries_positions_settles_expiry_and_clears_books(
+    exchange: SimExchange, market: StaticMarket, clock: SimClock
+) -> None:
+    from optbot.test_kit.sim import NIFTY_FUT_TOKEN
+
+    exchange.place(CLIENT, order(market, price="151"))  # long 75 CE @150.05, CARRYFORWARD
+    fut = exchange.place(
+        CLIENT,
+        order(
+            market,
+            token=NIFTY_FUT_TOKEN,
+            price="24561.00",
+            producttype="INTRADAY",
+            transactiontype="SELL",
+            quantity="75",
+        ),
+    )
+    assert fut.status is OrderStatus.OPEN  # bids are below 24561: it rests
+    market.set_quote("NFO", NIFTY_FUT_TOKEN, 24580.0)
+    assert fut.status is OrderStatus.COMPLETE  # sold at the best bid 24579.95
+    resting = exchange.place(CLIENT, order(market, price="120"))
+    clock.advance_to(datetime(2026, 11, 19, 9, 0, tzinfo=IST))
+    market.set_quote("NFO", NIFTY_FUT_TOKEN, 24600.0, publish=False)
+    books = exchange.orders(CLIENT)
+    assert books == [] and resting.status is OrderStatus.CANCELLED
+    assert exchange.trades(CLIENT) == []
+    (carried,) = exchange.positions(CLIENT)  # the INTRADAY future was squared off at 24600
+    row = carried.row(150.0)
+    assert row["cfbuyqty"] == "75" and row["buyqty"] == "0" and row["netqty"] == "75"
+    assert row["cfbuyamount"] == f"{75 * 150.05:.2f}"
+    rms = exchange.rms(CLIENT)
+    assert float(rms["availablecash"]) == pytest.approx(500000 + 75 * (24579.95 - 24600.0))
+    assert rms["m2mrealized"] == "0.00"
+    new_order = exchange.place(CLIENT, order(market, price="120"))
+    assert new_order.order_id == "261119000000001"
+
+
+def test_expired_options_settle_at_intrinsic_value(clock: SimClock) -> None:
+    market = StaticMarket(clock, static_scrip_master(expiry="18NOV2026"))
+    exchange = SimExchange(market, clock, [TEST_ACCOUNT])
+    exchange.start()
+    exchange.place(CLIENT, order(market, price="151"))  # 24400 CE, index at 24500 -> intrinsic 100
+    clock.advance_to(datetime(2026, 11, 19, 9, 0, tzinfo=IST))
+    assert exchange.positions(CLIENT) == []
+    assert float(exchange.rms(CLIENT)["availablecash"]) == pytest.approx(500000 + 75 * (100 - 150.05))

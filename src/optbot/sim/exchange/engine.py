@@ -92,6 +92,8 @@ class SimExchange:
         self._index_day: date | None = None
         self._subscribed = False
         self._operation_depth = 0
+        self._trading_day = ist_date(clock.now_utc())
+        self.archived_orders: list[SimOrder] = []  # earlier sessions' orders (not in today's book)
         self._deferred_quotes: list[SimQuote] = []
 
     # -- wiring -----------------------------------------------------------------------------------
@@ -138,10 +140,12 @@ class SimExchange:
         return order if order is not None and order.client_code == client_code else None
 
     def trades(self, client_code: str) -> list[SimTrade]:
+        self.roll_day_if_needed()
         return list(self.ledger(client_code).trades)
 
     def positions(self, client_code: str) -> list[SimPosition]:
-        return [p for p in self.ledger(client_code).positions.values() if p.buy_quantity or p.sell_quantity]
+        self.roll_day_if_needed()
+        return [p for p in self.ledger(client_code).positions.values() if p.active]
 
     def ltp(self, spec: InstrumentSpec) -> float | None:
         quote = self.market.quote(spec.exchange, spec.token)
@@ -193,6 +197,7 @@ class SimExchange:
 
     def rms(self, client_code: str) -> dict[str, Any]:
         """getRMS payload: decimal strings, some null (reference §2)."""
+        self.roll_day_if_needed()
         ledger = self.ledger(client_code)
         used = self.margin_used(client_code)
         unrealised = sum(p.unrealised(self.ltp(p.spec)) for p in ledger.positions.values())
@@ -364,6 +369,7 @@ class SimExchange:
         if self._operation_depth:
             self._deferred_quotes.append(quote)
             return
+        self.roll_day_if_needed()
         if self._amo:
             self._release_amos()
         orders = self._working.get((quote.exchange, quote.token))
@@ -375,12 +381,29 @@ class SimExchange:
 
     def sweep(self) -> None:
         """Time-driven transitions: AMOs to the exchange at the open, DAY orders cancelled at the close."""
+        self.roll_day_if_needed()
         if self._amo:
             self._release_amos()
         for orders in list(self._working.values()):
             for order in list(orders):
                 if order.working and not self.market.is_market_open(order.spec.exchange):
                     self._cancel_remaining(order, "Order cancelled by the exchange at market close")
+
+    def roll_day_if_needed(self) -> None:
+        """On a new IST date: books show only today's orders (AMOs stay), positions carry forward."""
+        today = ist_date(self.clock.now_utc())
+        if today == self._trading_day:
+            return
+        self._trading_day = today
+        for order in list(self._orders.values()):
+            if order.working and order.status not in AMO_STATUSES:
+                self._cancel_remaining(order, "Order cancelled by the exchange at market close")
+        kept = {order_id: o for order_id, o in self._orders.items() if o.status in AMO_STATUSES}
+        self.archived_orders.extend(o for order_id, o in self._orders.items() if order_id not in kept)
+        self._orders = kept
+        self._by_unique_id = {o.unique_order_id: o for o in kept.values()}
+        for ledger in self._ledgers.values():
+            ledger.roll_day(today, self.ltp, self.underlying_price)
 
     # -- internals: lifecycle -------------------------------------------------------------------
 

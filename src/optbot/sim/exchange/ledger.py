@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from optbot.sim.exchange.instruments import InstrumentSpec
@@ -59,10 +61,16 @@ class SimPosition:
     realised: float = 0.0
     open_quantity: int = 0  # signed
     open_average: float = 0.0
+    cf_quantity: int = 0  # signed quantity carried from previous sessions
+    cf_price: float = 0.0
 
     @property
     def net_quantity(self) -> int:
-        return self.buy_quantity - self.sell_quantity
+        return self.cf_quantity + self.buy_quantity - self.sell_quantity
+
+    @property
+    def active(self) -> bool:
+        return bool(self.buy_quantity or self.sell_quantity or self.cf_quantity)
 
     def apply_fill(self, is_buy: bool, quantity: int, price: float) -> float:
         """Book a fill; returns the P&L it realised (average-cost netting)."""
@@ -100,7 +108,15 @@ class SimPosition:
         spec = self.spec
         buy_avg = self.buy_amount / self.buy_quantity if self.buy_quantity else 0.0
         sell_avg = self.sell_amount / self.sell_quantity if self.sell_quantity else 0.0
-        net_value = self.sell_amount - self.buy_amount
+        cf_buy = max(self.cf_quantity, 0)
+        cf_sell = max(-self.cf_quantity, 0)
+        cf_buy_amount = cf_buy * self.cf_price
+        cf_sell_amount = cf_sell * self.cf_price
+        total_buy = self.buy_amount + cf_buy_amount
+        total_sell = self.sell_amount + cf_sell_amount
+        total_buy_quantity = self.buy_quantity + cf_buy
+        total_sell_quantity = self.sell_quantity + cf_sell
+        net_value = total_sell - total_buy
         lot = str(max(spec.lot_size, 1))
         return {
             "exchange": spec.exchange,
@@ -125,21 +141,21 @@ class SimPosition:
             "optiontype": spec.option_type,
             "expirydate": spec.expiry_text,
             "lotsize": lot,
-            "cfbuyqty": "0",
-            "cfsellqty": "0",
-            "cfbuyamount": "0.00",
-            "cfsellamount": "0.00",
+            "cfbuyqty": str(cf_buy),
+            "cfsellqty": str(cf_sell),
+            "cfbuyamount": f"{cf_buy_amount:.2f}",
+            "cfsellamount": f"{cf_sell_amount:.2f}",
             "buyavgprice": f"{buy_avg:.2f}",
             "sellavgprice": f"{sell_avg:.2f}",
             "avgnetprice": f"{self.open_average:.2f}",
             "netvalue": _signed_text(net_value),
             "netqty": str(self.net_quantity),
-            "totalbuyvalue": f"{self.buy_amount:.2f}",
-            "totalsellvalue": f"{self.sell_amount:.2f}",
-            "cfbuyavgprice": "0.00",
-            "cfsellavgprice": "0.00",
-            "totalbuyavgprice": f"{buy_avg:.2f}",
-            "totalsellavgprice": f"{sell_avg:.2f}",
+            "totalbuyvalue": f"{total_buy:.2f}",
+            "totalsellvalue": f"{total_sell:.2f}",
+            "cfbuyavgprice": f"{self.cf_price if cf_buy else 0.0:.2f}",
+            "cfsellavgprice": f"{self.cf_price if cf_sell else 0.0:.2f}",
+            "totalbuyavgprice": f"{total_buy / total_buy_quantity if total_buy_quantity else 0.0:.2f}",
+            "totalsellavgprice": f"{total_sell / total_sell_quantity if total_sell_quantity else 0.0:.2f}",
             "netprice": f"{self.open_average:.2f}",
             "ltp": f"{ltp:.2f}" if ltp is not None else "0.00",
             "unrealised": f"{self.unrealised(ltp):.2f}",
@@ -179,3 +195,48 @@ class AccountLedger:
         )
         self.realised += realised
         return realised
+
+    def roll_day(
+        self,
+        today: date,
+        mark: Callable[[InstrumentSpec], float | None],
+        underlying: Callable[[InstrumentSpec], float],
+    ) -> None:
+        """Start a new session: yesterday's realised P&L becomes cash, expired contracts settle at
+        intrinsic value, INTRADAY positions are squared off at the last price (the broker's auto
+        square-off), everything else is carried forward; the trade book starts empty."""
+        carried: dict[tuple[str, str, str], SimPosition] = {}
+        cash = self.realised
+        for key, position in self.positions.items():
+            quantity = position.open_quantity
+            if quantity == 0:
+                continue
+            spec = position.spec
+            if spec.expiry is not None and spec.expiry < today:
+                if spec.is_option:
+                    spot = underlying(spec)
+                    settle = (
+                        max(spot - spec.strike, 0.0)
+                        if spec.option_type == "CE"
+                        else max(spec.strike - spot, 0.0)
+                    )
+                else:
+                    settle = mark(spec) or position.open_average
+                cash += quantity * (settle - position.open_average)
+                continue
+            if position.product_type == "INTRADAY":
+                price = mark(spec) or position.open_average
+                cash += quantity * (price - position.open_average)
+                continue
+            carried[key] = SimPosition(
+                spec,
+                position.product_type,
+                open_quantity=quantity,
+                open_average=position.open_average,
+                cf_quantity=quantity,
+                cf_price=position.open_average,
+            )
+        self.opening_balance += cash
+        self.realised = 0.0
+        self.positions = carried
+        self.trades = []
