@@ -64,3 +64,12 @@ async def test_missing_tokens_logged_for_review(tmp_path):
     with pytest.raises(LookupError):
         result.master.by_symbol("NOPE")
     assert "NOPE" in (tmp_path / "missing-tokens.jsonl").read_text()
+
+
+async def test_cached_master_drops_contracts_expired_since(tmp_path):
+    clock = SimClock(datetime(2026, 8, 7, 3, 0, tzinfo=UTC))
+    first = await repo(tmp_path, clock, orjson.dumps(sample_master_rows())).refresh()
+    assert first.master.expiries("NIFTY")[0].isoformat() == "2026-08-11"
+    clock.advance_to(datetime(2026, 8, 12, 3, 0, tzinfo=UTC))
+    cached = await repo(tmp_path, clock, None).refresh()
+    assert cached.error and cached.master.expiries("NIFTY")[0].isoformat() == "2026-08-18"

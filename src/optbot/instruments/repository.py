@@ -130,7 +130,8 @@ class MasterRepository:
         cache: dict[str, date] = {}
         instruments = [row_to_instrument(row, cache) for row in document["rows"]]
         info = MasterInfo(as_of=as_of, source=str(path), stale=stale, age_days=age)
-        return InstrumentMaster(instruments, info, on_missing=self._missing_logger)
+        # A cached master may predate expiries: contracts that expired since are dropped on load.
+        return InstrumentMaster(instruments, info, on_missing=self._missing_logger).without_expired(today)
 
     def latest(self, today: date | None = None) -> InstrumentMaster:
         """The newest artifact on or before today, with the stale rule applied."""
