@@ -7,6 +7,7 @@ unless a seeded `random.Random` is passed in.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from optbot.broker.base import CandleInterval, QuoteMode
 from optbot.broker.errors import BrokerRejected, RateLimited, TokenExpired, TransientError, UnresolvedOrder
@@ -55,6 +56,7 @@ from optbot.execution.order_manager import OrderManager
 from optbot.persistence.store import Store
 
 FillPolicy = Literal["immediate", "partial", "none"]
+T = TypeVar("T")
 
 
 class Fault(StrEnum):
@@ -66,6 +68,12 @@ class Fault(StrEnum):
     RATE_LIMITED = "rate_limited"  # 403 access rate: RateLimited, nothing placed
     REJECT = "reject"  # BrokerRejected (AB4xxx-style business reject)
     TOKEN_EXPIRED = "token_expired"
+    CRASH_BEFORE_SEND = "crash_before_send"  # the process dies before the request leaves
+    CRASH_AFTER_SEND = "crash_after_send"  # the broker placed it, the process died before the reply
+
+
+class SimulatedCrash(BaseException):
+    """Raised by FakeBroker to emulate the process dying mid-call (not an Exception: nothing catches it)."""
 
 
 @dataclass
@@ -234,6 +242,8 @@ class FakeBroker:
         if self.place_latency_seconds:
             await self.clock.sleep(self.place_latency_seconds)
         fault = self.place_faults.popleft() if self.place_faults else None
+        if fault is Fault.CRASH_BEFORE_SEND:
+            raise SimulatedCrash("process killed before the send")
         if fault is Fault.TRANSIENT_BEFORE_SEND:
             raise TransientError("connection refused")
         if fault is Fault.RATE_LIMITED:
@@ -247,6 +257,8 @@ class FakeBroker:
         if len(request.ordertag) >= 20:
             raise BrokerRejected("AB4008", "ordertag must be shorter than 20 characters")
         order = self._accept(request)
+        if fault is Fault.CRASH_AFTER_SEND:
+            raise SimulatedCrash("process killed between send and reply")
         if fault is Fault.REPLY_LOST:
             raise UnresolvedOrder(request.ordertag, "read timeout")
         if fault is Fault.SERVER_ERROR_PLACED:
@@ -519,3 +531,16 @@ def build_harness(
         session_close=session_close,
     )
     return ExecutionHarness(sim_clock, fake, state, manager, target, bus)
+
+
+async def drive(clock: SimClock, awaitable: Awaitable[T]) -> T:
+    """Await something that sleeps on a SimClock (retry backoff, throttle), advancing time as needed."""
+    task = asyncio.ensure_future(awaitable)
+    while not task.done():
+        await clock.settle()
+        if task.done():
+            break
+        deadline = clock.next_deadline()
+        if deadline is not None:
+            clock.advance_to(deadline)
+    return await task

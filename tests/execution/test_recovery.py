@@ -1,0 +1,64 @@
+"""Crash at each point of the send path (in-process), restart on the same DB, and recover."""
+
+from __future__ import annotations
+
+import pytest
+
+from optbot.core.enums import OrderStatus
+from optbot.test_kit.execution import Fault, SimulatedCrash, build_harness, option_intent
+
+
+async def _crash_then_restart(tmp_path, fault: Fault):
+    path = tmp_path / "optbot.sqlite"
+    harness = build_harness(path)
+    harness.broker.inject(fault)
+    with pytest.raises(SimulatedCrash):
+        await harness.manager.submit(option_intent())
+    harness.store.close()
+    restarted = harness.restart(path)
+    return harness, restarted
+
+
+async def test_crash_before_send_settles_rejected_without_resend(tmp_path) -> None:
+    _, restarted = await _crash_then_restart(tmp_path, Fault.CRASH_BEFORE_SEND)
+    [order] = restarted.store.all_orders()
+    assert order.status is OrderStatus.PENDING_SUBMIT
+    report = await restarted.manager.recover()
+    assert report.in_flight == 1 and report.still_unresolved == 1
+    assert restarted.store.get_order(order.ordertag).status is OrderStatus.UNRESOLVED  # type: ignore[union-attr]
+    restarted.clock.advance(31)
+    await restarted.manager.poll_once()
+    assert restarted.store.get_order(order.ordertag).status is OrderStatus.REJECTED  # type: ignore[union-attr]
+    assert restarted.broker.placed_requests == []
+    # the strategy re-submitting the same intent id after restart is still recognised
+    again = await restarted.manager.submit(option_intent())
+    assert again.duplicate and restarted.broker.placed_requests == []
+
+
+async def test_crash_between_send_and_reply_adopts_order_and_fill(tmp_path) -> None:
+    _, restarted = await _crash_then_restart(tmp_path, Fault.CRASH_AFTER_SEND)
+    report = await restarted.manager.recover()
+    assert report.adopted == 1 and report.fills_applied == 1
+    [order] = restarted.store.all_orders()
+    assert order.status is OrderStatus.FILLED and order.filled_quantity == 75
+    assert len(restarted.broker.placed_requests) == 1
+    [position] = restarted.store.positions()
+    assert position.net_quantity == 75
+    # a second restart applies nothing twice
+    second = restarted.restart(tmp_path / "optbot.sqlite")
+    report2 = await second.manager.recover()
+    assert report2.fills_applied == 0 and report2.in_flight == 0
+    assert second.store.positions()[0].net_quantity == 75
+    assert second.store.verify_chain().ok
+
+
+async def test_restart_after_ack_before_fill_sync(tmp_path) -> None:
+    path = tmp_path / "optbot.sqlite"
+    harness = build_harness(path)
+    await harness.manager.submit(option_intent())
+    harness.store.close()
+    restarted = harness.restart(path)
+    report = await restarted.manager.recover()
+    assert report.fills_applied == 1
+    assert restarted.store.positions()[0].net_quantity == 75
+    assert len(restarted.broker.placed_requests) == 1
