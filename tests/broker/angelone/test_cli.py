@@ -113,15 +113,22 @@ def test_set_token_manual_fallback(cli, sim_url: str) -> None:  # type: ignore[n
     import pyotp
 
     assert cli("set-secret", "api_key", "--stdin", stdin=TEST_ACCOUNT.api_key + "\n").exit_code == 0
-    reply = httpx.post(
-        f"{sim_url}/rest/auth/angelbroking/user/v1/loginByPassword",
-        headers={"X-PrivateKey": TEST_ACCOUNT.api_key, "Content-Type": "application/json"},
-        json={
-            "clientcode": TEST_ACCOUNT.client_code,
-            "password": TEST_ACCOUNT.pin,
-            "totp": pyotp.TOTP(TEST_ACCOUNT.totp_secret).now(),
-        },
-    ).json()["data"]
+    import time
+
+    for _ in range(5):  # login is limited to 1/s and the previous test may just have logged in
+        response = httpx.post(
+            f"{sim_url}/rest/auth/angelbroking/user/v1/loginByPassword",
+            headers={"X-PrivateKey": TEST_ACCOUNT.api_key, "Content-Type": "application/json"},
+            json={
+                "clientcode": TEST_ACCOUNT.client_code,
+                "password": TEST_ACCOUNT.pin,
+                "totp": pyotp.TOTP(TEST_ACCOUNT.totp_secret).now(),
+            },
+        )
+        if response.status_code == 200:
+            break
+        time.sleep(1.1)
+    reply = response.json()["data"]
     result = cli("set-token", stdin=f"{reply['jwtToken']}\n{reply['feedToken']}\n\n")
     assert result.exit_code == 0, result.output
     assert "accepted by the broker" in result.output and reply["jwtToken"] not in result.output

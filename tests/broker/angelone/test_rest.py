@@ -141,11 +141,11 @@ async def test_read_recovers_after_transient_failures() -> None:
 )
 async def test_order_writes_become_unresolved_and_are_never_retried(status: int, content: bytes) -> None:
     client, recorder, clock = make_client(lambda r: _reply(status, content), read_retry_attempts=5)
-    for endpoint in ("place_order", "modify_order"):
+    for endpoint in ("place_order", "modify_order", "cancel_order"):
         with pytest.raises(UnresolvedOrder) as info:
             await drive(clock, client.call(endpoint, PLACE_BODY, ordertag="t1"))
         assert info.value.ordertag == "t1"
-    assert len(recorder.requests) == 2
+    assert len(recorder.requests) == 3
     await client.aclose()
 
 
@@ -234,7 +234,7 @@ def test_mac_address_is_stable() -> None:
     body=st.one_of(
         st.binary(max_size=64),
         st.recursive(
-            st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+            st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=8),
             lambda inner: (
                 st.lists(inner, max_size=3)
                 | st.dictionaries(

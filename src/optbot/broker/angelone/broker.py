@@ -147,8 +147,13 @@ class AngelOneBroker:
     async def cancel_order(self, order_id: str, variety: Variety = Variety.NORMAL) -> PlaceResult:
         if not order_id:
             raise mapping.InvalidOrderRequest("cancelOrder: order_id is required")
+        # An unknown outcome raises UnresolvedOrder (its ordertag holds the order id): settle it from
+        # the order book or the order-update socket before cancelling again.
         data = await self.rest.call(
-            "cancel_order", {"variety": variety.value, "orderid": order_id}, priority=Priority.CANCEL
+            "cancel_order",
+            {"variety": variety.value, "orderid": order_id},
+            priority=Priority.CANCEL,
+            ordertag=order_id,
         )
         if not isinstance(data, dict):
             return PlaceResult(order_id, "")

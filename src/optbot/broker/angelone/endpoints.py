@@ -11,7 +11,7 @@ class SendKind(Enum):
     """What a failure after the request left the client means."""
 
     READ = "read"  # idempotent: retried with backoff
-    ORDER_WRITE = "order_write"  # place/modify order, GTT create/modify: unknown outcome -> UnresolvedOrder
+    ORDER_WRITE = "order_write"  # place/modify/cancel, GTT create/modify: unknown outcome -> UnresolvedOrder
     WRITE = "write"  # other state changes (cancel, logout, GTT...): not retried, reported as transient
 
 
@@ -42,7 +42,7 @@ ENDPOINTS: dict[str, Endpoint] = {
         Endpoint("rms", "GET", f"{_SECURE}/user/v1/getRMS"),
         Endpoint("place_order", "POST", f"{_SECURE}/order/v1/placeOrder", SendKind.ORDER_WRITE),
         Endpoint("modify_order", "POST", f"{_SECURE}/order/v1/modifyOrder", SendKind.ORDER_WRITE),
-        Endpoint("cancel_order", "POST", f"{_SECURE}/order/v1/cancelOrder", SendKind.WRITE),
+        Endpoint("cancel_order", "POST", f"{_SECURE}/order/v1/cancelOrder", SendKind.ORDER_WRITE),
         Endpoint("order_book", "GET", f"{_SECURE}/order/v1/getOrderBook"),
         Endpoint("trade_book", "GET", f"{_SECURE}/order/v1/getTradeBook"),
         Endpoint("order_details", "GET", f"{_SECURE}/order/v1/details"),
