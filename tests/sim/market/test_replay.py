@@ -192,3 +192,25 @@ async def test_run_drives_the_clock_across_days(make_market: MarketFactory) -> N
     quote = market.quote("NSE", NIFTY)
     assert quote is not None and quote.close == 24741.0 and quote.exchange_time.date() == ist(8, 9, 16).date()
     assert published > 3 * 5 * 60  # three indices ticking through the last 5 minutes of Friday and more
+
+
+def test_a_timer_reading_quotes_at_a_tick_instant_does_not_swallow_the_tick(
+    make_market: MarketFactory,
+) -> None:
+    market = make_market(ist(8, 9, 14))
+    opened: list[SimQuote] = []
+    market.subscribe_quotes(lambda q: opened.append(q) if q.token == NIFTY else None)
+    seen_by_timer: list[SimQuote | None] = []
+    market.clock.call_at(ist(8, 9, 15), lambda: seen_by_timer.append(market.quote("NSE", NIFTY)))
+    market.advance_to(ist(8, 9, 15))
+    assert seen_by_timer[0] is not None and seen_by_timer[0].exchange_time == ist(8, 9, 15)
+    assert [q.exchange_time for q in opened] == [ist(8, 9, 15)]
+
+
+def test_reading_after_a_clock_jump_publishes_only_the_current_state(make_market: MarketFactory) -> None:
+    market = make_market(ist(8, 9, 14))
+    seen: list[SimQuote] = []
+    market.subscribe_quotes(lambda q: seen.append(q) if q.token == NIFTY else None)
+    market.clock.advance_to(ist(8, 11, 0))
+    quote = market.quote("NSE", NIFTY)
+    assert quote is not None and [q.exchange_time for q in seen] == [ist(8, 11, 0)]

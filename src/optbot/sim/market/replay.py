@@ -244,10 +244,21 @@ class ReplayMarket:
         return next((name for name in self.histories if INDEX_TOKENS[name] == token), None)
 
     def _sync_to_clock(self) -> None:
-        """Catch up silently with a clock someone else advanced."""
+        """Catch up with a clock someone else advanced (or a timer firing at a tick's instant).
+
+        Ticks that are due are not lost: skipped history is fast-forwarded silently, and the latest
+        due instant is published, so listeners see the current state exactly once.
+        """
         now = self.clock.now_utc()
         self._ensure_day(ist_date(now))
-        self._apply_until(now.timestamp(), publish=False)
+        epoch = now.timestamp()
+        if self._cursor >= self._times.size or self._times[self._cursor] > epoch:
+            return
+        stop = int(np.searchsorted(self._times, epoch, side="right"))
+        last_group = int(np.searchsorted(self._times, self._times[stop - 1], side="left"))
+        if last_group > self._cursor:
+            self._fast_forward(last_group)
+        self._apply_until(epoch, publish=True)
 
     def _next_tick_moment(self, limit: datetime) -> datetime | None:
         """The next tick time ≤ limit, loading later days as needed.
