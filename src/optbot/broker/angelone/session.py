@@ -24,7 +24,8 @@ class SessionTokens:
     feed_token: str = field(repr=False)
 
     def valid_at(self, moment: datetime) -> bool:
-        return self.issued_at <= moment < self.expires_at
+        """Only the expiry matters: a wall-clock step back must not invalidate a fresh session."""
+        return moment < self.expires_at
 
 
 def session_expiry(issued_at: datetime, expiry_time_ist: time) -> datetime:
