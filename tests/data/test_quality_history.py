@@ -78,3 +78,32 @@ async def test_download_retries_rate_limit(store, clock):
         await clock.run_until(clock.now_utc() + timedelta(seconds=5))
     result = running.result()
     assert len(source.calls) == 3 and not result.failures and result.added > 100
+
+
+async def test_rate_limiter_per_second_and_per_minute():
+    from optbot.data.history import RateLimiter
+
+    clock = SimClock(datetime(2025, 9, 10, 12, 0, tzinfo=UTC))
+    import asyncio
+
+    async def times(limiter, count):
+        stamps = []
+        for _ in range(count):
+            await limiter.acquire()
+            stamps.append(clock.monotonic())
+        return stamps
+
+    task = asyncio.ensure_future(times(RateLimiter(clock, 3, 180), 7))
+    while not task.done():
+        await clock.run_until(clock.now_utc() + timedelta(seconds=0.25))
+    assert task.result() == [0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 2.0]
+    task = asyncio.ensure_future(times(RateLimiter(clock, 0.5, 180), 3))
+    start = clock.monotonic()
+    while not task.done():
+        await clock.run_until(clock.now_utc() + timedelta(seconds=0.25))
+    assert [round(t - start, 2) for t in task.result()] == [0.0, 2.0, 4.0]
+    task = asyncio.ensure_future(times(RateLimiter(clock, 3, 5), 6))
+    start = clock.monotonic()
+    while not task.done():
+        await clock.run_until(clock.now_utc() + timedelta(seconds=1))
+    assert round(task.result()[-1] - start) == 60  # the 6th waits for the minute window

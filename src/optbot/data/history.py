@@ -71,14 +71,17 @@ class RateLimiter:
         self._sent: deque[float] = deque()
 
     async def acquire(self) -> None:
+        # `per_second` may be fractional: 0.5/s means one request per 2-second window.
+        burst = max(1, int(self.per_second))
+        window = burst / self.per_second
         while True:
             now = self.clock.monotonic()
             while self._sent and now - self._sent[0] >= 60.0:
                 self._sent.popleft()
-            last_second = [moment for moment in self._sent if now - moment < 1.0]
+            recent = [moment for moment in self._sent if now - moment < window]
             wait = 0.0
-            if len(last_second) >= self.per_second:
-                wait = 1.0 - (now - last_second[-int(self.per_second)])
+            if len(recent) >= burst:
+                wait = window - (now - recent[-burst])
             if len(self._sent) >= self.per_minute:
                 wait = max(wait, 60.0 - (now - self._sent[0]))
             if wait <= 0:
