@@ -194,3 +194,14 @@ async def test_fault_closer_drops_connections(rig: FeedRig) -> None:
         assert (await receive(ws)).type in (WSMsgType.CLOSE, WSMsgType.CLOSED)
     await asyncio.sleep(0.05)
     assert not rig.client.app[MARKET_FEED_HUB].connections
+
+
+async def test_unencodable_quote_is_counted_and_the_stream_continues(rig: FeedRig) -> None:
+    async with rig.client.ws_connect("/smart-stream", headers=rig.feed_headers()) as ws:
+        await ws.send_str(subscribe(1, ["45000"]))
+        await sync(ws)
+        rig.market.publish(sample_quote(token="45000", ltp=float("nan")))
+        rig.market.publish(sample_quote(token="45000", ltp=float("inf")))
+        assert rig.client.app[MARKET_FEED_HUB].encode_errors == 2
+        rig.market.publish(sample_quote(token="45000", ltp=99.0))
+        assert decode_frame((await receive(ws)).data).last_traded_price == 9900

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import struct
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,11 +24,14 @@ from optbot.sim.feed.codec import (
     EXCHANGE_NAME_BY_TYPE,
     EXCHANGE_TYPE_BY_NAME,
     ExchangeType,
+    FrameError,
     SubscriptionMode,
     encode_quote,
 )
 from optbot.sim.feed.outbox import SocketOutbox
 from optbot.sim.feed.ports import FeedFaults, SocketSession, SocketSessionStore, strip_bearer
+
+log = logging.getLogger(__name__)
 
 MARKET_FEED_PATH = "/smart-stream"
 DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 3
@@ -159,6 +164,7 @@ class MarketFeedHub:
         self.max_tokens_per_connection = max_tokens_per_connection
         self.connections: set[FeedConnection] = set()
         self.frames_sent = 0
+        self.encode_errors = 0
         self._by_instrument: dict[tuple[str, str], dict[FeedConnection, set[str]]] = defaultdict(dict)
         market.subscribe_quotes(self.on_quote)
 
@@ -180,7 +186,13 @@ class MarketFeedHub:
                 for mode in sorted(connection.subscriptions.get((exchange_type, wire_token), ())):
                     frame = encoded.get((wire_token, mode))
                     if frame is None:
-                        frame = encode_quote(quote, mode, wire_token)
+                        try:
+                            frame = encode_quote(quote, mode, wire_token)
+                        except (FrameError, ValueError, OverflowError, struct.error) as exc:
+                            # A quote the wire format cannot carry must not stop the replay driving us.
+                            self.encode_errors += 1
+                            log.warning("sim feed: quote not encodable, skipped: %s", exc)
+                            return
                         encoded[(wire_token, mode)] = frame
                     connection.outbox.put(frame)
                     self.frames_sent += 1
@@ -215,9 +227,15 @@ class MarketFeedHub:
         if self.faults.feed_stalled:
             return
         quote = self.market.quote(*market_key(key))
-        if quote is not None:
+        if quote is None:
+            return
+        try:
             connection.outbox.put(encode_quote(quote, mode, key[1]))
-            self.frames_sent += 1
+        except (FrameError, ValueError, OverflowError, struct.error) as exc:
+            self.encode_errors += 1
+            log.warning("sim feed: snapshot not encodable, skipped: %s", exc)
+            return
+        self.frames_sent += 1
 
     def _unindex(self, connection: FeedConnection, key: SubscriptionKey) -> None:
         instrument = market_key(key)

@@ -75,7 +75,7 @@ class OrderSocketSessions(Protocol):
 def order_update_message(
     client_code: str, order_status: str, order_data: dict[str, Any], error_text: str = ""
 ) -> str:
-    """One order-update socket message, keys in the recorded order."""
+    """One order-update socket message, keys in the recorded order (odd values become strings)."""
     return json.dumps(
         {
             "user-id": client_code,
@@ -83,7 +83,8 @@ def order_update_message(
             "order-status": order_status,
             "error-message": error_text,
             "orderData": order_data,
-        }
+        },
+        default=str,
     )
 
 
