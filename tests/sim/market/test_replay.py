@@ -214,3 +214,16 @@ def test_reading_after_a_clock_jump_publishes_only_the_current_state(make_market
     market.clock.advance_to(ist(8, 11, 0))
     quote = market.quote("NSE", NIFTY)
     assert quote is not None and [q.exchange_time for q in seen] == [ist(8, 11, 0)]
+
+
+def test_a_failing_listener_is_isolated(make_market: MarketFactory) -> None:
+    market = make_market(ist(8, 9, 14))
+    received: list[SimQuote] = []
+
+    def broken(_quote: SimQuote) -> None:
+        raise RuntimeError("consumer bug")
+
+    market.subscribe_quotes(broken)
+    market.subscribe_quotes(received.append)
+    market.advance_to(ist(8, 9, 15, 2))
+    assert received and market.listener_errors == len(received)

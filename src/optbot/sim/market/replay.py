@@ -13,6 +13,7 @@ market up if someone else moved the clock.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -42,6 +43,8 @@ from optbot.sim.market.options import (
     option_quote,
     value_options,
 )
+
+log = logging.getLogger(__name__)
 
 VIX_NAME = "INDIA VIX"
 INDEX_TOKENS: dict[str, str] = {"NIFTY": "99926000", "BANKNIFTY": "99926009", VIX_NAME: VIX_TOKEN}
@@ -106,6 +109,7 @@ class ReplayMarket:
         self._watched: dict[str, OptionDay] = {}
         self._quotes: dict[tuple[str, str], SimQuote] = {}
         self.ticks_applied = 0
+        self.listener_errors = 0
 
     # -- MarketView --------------------------------------------------------------------------
 
@@ -405,7 +409,12 @@ class ReplayMarket:
     def _emit(self, quote: SimQuote) -> None:
         self._quotes[(quote.exchange, quote.token)] = quote
         for listener in self._listeners:
-            listener(quote)
+            try:
+                listener(quote)
+            except Exception:
+                # One failing consumer (a socket, the exchange) must not stop the market for the rest.
+                self.listener_errors += 1
+                log.exception("sim replay: quote listener failed for %s %s", quote.exchange, quote.token)
 
     def _index_quote(self, name: str) -> SimQuote:
         state = self._indices[name]
