@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -227,3 +228,13 @@ def test_a_failing_listener_is_isolated(make_market: MarketFactory) -> None:
     market.subscribe_quotes(received.append)
     market.advance_to(ist(8, 9, 15, 2))
     assert received and market.listener_errors == len(received)
+
+
+def test_missing_data_dir_is_a_clear_user_error(tmp_path: Path) -> None:
+    from optbot.calendar import get_calendar
+    from optbot.config.sections.replay import ReplaySettings
+    from optbot.core.errors import UserError
+    from optbot.sim.market import load_sample_histories
+
+    with pytest.raises(UserError, match=r"bar file not found .*replay.data_dir"):
+        load_sample_histories(ReplaySettings(data_dir=tmp_path), get_calendar())
