@@ -55,10 +55,10 @@ def _on_tick(price: float, tick: float) -> bool:
 
 def _round_to_tick(price: float, tick: float, *, up: bool) -> float:
     if tick <= 0:
-        return round(price, 2)
+        return round(price, 4)
     steps = price / tick
     whole = math.ceil(steps - 1e-9) if up else math.floor(steps + 1e-9)
-    return round(whole * tick, 2)
+    return round(whole * tick, 4)
 
 
 class SimExchange:
