@@ -27,6 +27,7 @@ from optbot.config.sections.replay import ReplaySettings
 from optbot.core.clock import SimClock
 from optbot.core.timeutil import IST, ist_date, to_utc
 from optbot.sim.contracts import SimQuote
+from optbot.sim.market.bars import BarDataError
 from optbot.sim.market.candles import INTERVAL_SECONDS, aggregate_ticks, candle_row, interval_seconds
 from optbot.sim.market.history import DayPath, IndexHistory
 from optbot.sim.market.instruments import (
@@ -585,14 +586,20 @@ class ReplayMarket:
 
 def load_sample_histories(settings: ReplaySettings, calendar: NseCalendar) -> dict[str, IndexHistory]:
     """NIFTY, BANKNIFTY and INDIA VIX from `settings.data_dir` (the data/sample layout)."""
-    return {
-        name: IndexHistory.from_sample(
-            name,
-            settings.data_dir,
-            calendar,
-            settings.seed,
-            settings.tick_seconds,
-            settings.path_noise_fraction,
-        )
-        for name in ("NIFTY", "BANKNIFTY", VIX_NAME)
-    }
+    try:
+        return {
+            name: IndexHistory.from_sample(
+                name,
+                settings.data_dir,
+                calendar,
+                settings.seed,
+                settings.tick_seconds,
+                settings.path_noise_fraction,
+            )
+            for name in ("NIFTY", "BANKNIFTY", VIX_NAME)
+        }
+    except BarDataError as exc:
+        raise BarDataError(
+            f"{exc} (replay.data_dir is {str(settings.data_dir)!r}; point it at the folder holding "
+            "the daily/ and intraday/ sample bars)"
+        ) from None
