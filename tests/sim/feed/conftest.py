@@ -42,7 +42,7 @@ def build_app(
 ) -> web.Application:
     app = web.Application()
     register_market_feed(app, market, sessions, faults, max_tokens_per_connection=max_tokens)
-    register_order_socket(app, sessions, subscribe)
+    register_order_socket(app, sessions, subscribe, faults=faults)
     return app
 
 

@@ -67,3 +67,10 @@ async def test_events_reach_only_their_client_and_ping_is_answered(rig: FeedRig)
         await theirs.send_str("ping")
         assert (await asyncio.wait_for(theirs.receive(), 2)).data == "pong"
         assert rig.client.app[ORDER_UPDATE_HUB].invalid_events == 1
+
+
+async def test_fault_closer_drops_order_sockets_too(rig: FeedRig) -> None:
+    async with rig.client.ws_connect("/smart-order-update", headers=bearer("jwt-a")) as ws:
+        assert json.loads((await ws.receive()).data)["order-status"] == "AB00"
+        await rig.faults.drop_connections()
+        assert (await asyncio.wait_for(ws.receive(), 2)).type.name in ("CLOSE", "CLOSED")

@@ -8,7 +8,7 @@ message per order event of that client, and text `ping` → `pong`.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -66,6 +66,10 @@ EMPTY_ORDER_DATA: dict[str, Any] = {
 class OrderSocketSession(Protocol):
     @property
     def client_code(self) -> str: ...
+
+
+class WsCloserRegistry(Protocol):
+    def register_ws_closer(self, close: Callable[[], Awaitable[None]]) -> None: ...
 
 
 class OrderSocketSessions(Protocol):
@@ -138,11 +142,17 @@ def register_order_socket(
     sessions: OrderSocketSessions,
     subscribe: Callable[[OrderEventListener], None],
     max_connections_per_client: int = DEFAULT_MAX_ORDER_SOCKETS_PER_CLIENT,
+    faults: WsCloserRegistry | None = None,
 ) -> None:
-    """Route GET /smart-order-update and attach the hub to the exchange's order events."""
+    """Route GET /smart-order-update and attach the hub to the exchange's order events.
+
+    With `faults`, the fault injector's "drop WS connections" also drops order-update sockets.
+    """
     hub = OrderUpdateHub(max_connections_per_client)
     app[ORDER_UPDATE_HUB] = hub
     subscribe(hub.on_order_event)
+    if faults is not None:
+        faults.register_ws_closer(hub.close_all)
 
     async def close_on_shutdown(_: web.Application) -> None:
         await hub.close_all()
