@@ -271,3 +271,23 @@ async def test_intraday_lists_and_order_service_ltp_path(sim: Simulator, sim_clo
             json={"exchange": "NSE", "tradingsymbol": "SBIN-EQ", "symboltoken": SBIN_TOKEN},
         )
         assert prefixed.json()["data"]["ltp"] == 800.0
+
+
+async def test_model_priced_quotes_are_labelled_synthetic(sim: Simulator, sim_clock: SimClock) -> None:
+    async with client_for(sim) as client:
+        jwt = (await login(client, sim_clock))["jwtToken"]
+        rows = (
+            await call(
+                client,
+                "/market/v1/quote",
+                jwt,
+                {"mode": "LTP", "exchangeTokens": {"NFO": [NIFTY_CE_TOKEN], "NSE": [SBIN_TOKEN]}},
+            )
+        ).json()["data"]["fetched"]
+        by_token = {row["symbolToken"]: row for row in rows}
+        assert by_token[NIFTY_CE_TOKEN]["synthetic"] is True
+        assert "synthetic" not in by_token[SBIN_TOKEN]
+        ltp = await call(
+            client, "/order/v1/getLtpData", jwt, {"exchange": "NFO", "symboltoken": NIFTY_CE_TOKEN}
+        )
+        assert ltp.json()["data"]["synthetic"] is True

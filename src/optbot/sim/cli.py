@@ -48,6 +48,7 @@ def banner(base_url: str, market_ws_url: str, order_ws_url: str, accounts: list[
             f"  client code {account.client_code}  PIN {account.pin}  TOTP secret {account.totp_secret}  "
             f"API key {account.api_key}"
         )
+    lines.append("Option prices, depth and OI are synthetic (Black-76 on the replayed index, VIX smile).")
     lines.append("Point the SDK with SmartConnect(api_key, root=REST URL). Ctrl-C stops.")
     return lines
 

@@ -48,8 +48,14 @@ async def ltp_data(call: Call) -> web.StreamResponse:
             "low": quote.low,
             "close": quote.close,
             "ltp": quote.ltp,
+            **_synthetic_label(quote),
         }
     )
+
+
+def _synthetic_label(quote: SimQuote) -> dict[str, bool]:
+    """Model-priced (not traded) data says so (issue 4); real replayed data keeps the exact format."""
+    return {"synthetic": True} if quote.synthetic else {}
 
 
 def _depth(levels: tuple[Any, ...]) -> list[dict[str, Any]]:
@@ -89,6 +95,7 @@ def quote_row(mode: str, symbol: str, quote: SimQuote) -> dict[str, Any]:
         row["52WeekLow"] = quote.week52_low
         row["52WeekHigh"] = quote.week52_high
         row["depth"] = {"buy": _depth(quote.bids), "sell": _depth(quote.asks)}
+    row.update(_synthetic_label(quote))
     return row
 
 
