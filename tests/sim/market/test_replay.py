@@ -238,3 +238,11 @@ def test_missing_data_dir_is_a_clear_user_error(tmp_path: Path) -> None:
 
     with pytest.raises(UserError, match=r"bar file not found .*replay.data_dir"):
         load_sample_histories(ReplaySettings(data_dir=tmp_path), get_calendar())
+
+
+def test_no_artificial_weekend_decay_and_closes_are_tick_prices(make_market: MarketFactory) -> None:
+    market = make_market(ist(8, 9, 0))  # Monday before the open; spot and VIX still at Friday's close
+    quote = market.quote("NFO", atm_contracts(market)["CE"])
+    assert quote is not None
+    assert round(quote.close * 100) % 5 == 0 and round(quote.upper_circuit * 100) % 5 == 0
+    assert abs(quote.ltp - quote.close) <= 0.1  # trading-time basis: the weekend costs no premium

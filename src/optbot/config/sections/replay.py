@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -51,6 +52,10 @@ class ReplaySettings(Section):
     )
     option_band_move_fraction: float = Field(
         default=0.10, gt=0, le=1, description="issue 4: option circuit = value after this adverse index move"
+    )
+    option_time_basis: Literal["trading", "calendar"] = Field(
+        default="trading",
+        description="issue 4: option time to expiry in trading minutes (no weekend decay) or calendar time",
     )
     index_band_fraction: float = Field(
         default=0.20, gt=0, le=1, description="market-wide circuit: indices banded at ±20% of previous close"

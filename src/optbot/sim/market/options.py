@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 
 import numpy as np
 from numpy.typing import NDArray
 
+from optbot.calendar import NseCalendar, Segment, TradingSession
 from optbot.config.sections.replay import ReplaySettings
-from optbot.core.timeutil import IST
+from optbot.core.timeutil import IST, ist_date
 from optbot.sim.contracts import SimDepthLevel, SimQuote
 from optbot.sim.market.instruments import OptionContract
 from optbot.sim.market.pricing import (
+    MIN_YEARS,
     black76,
     round_to_tick,
     smile_volatility,
@@ -56,16 +58,81 @@ class OptionValuation:
     years: NDArray[np.float64]
 
 
+class TradingTime:
+    """Time to expiry in trading minutes, so nights, weekends and holidays carry no decay.
+
+    A Friday close and the next Monday open value a contract the same (as the market does, roughly),
+    instead of the calendar-time model's artificial weekend gap; decay accrues through each session.
+    """
+
+    SESSION_MINUTES = 375.0
+    SESSIONS_PER_YEAR = 252.0
+
+    def __init__(self, calendar: NseCalendar) -> None:
+        self.calendar = calendar
+        self._full_sessions: dict[tuple[date, date], int] = {}
+        self._sessions: dict[date, TradingSession | None] = {}
+
+    def _session(self, day: date) -> TradingSession | None:
+        if day not in self._sessions:
+            self._sessions[day] = (
+                self.calendar.session(day, Segment.FO) if self.calendar.covers(day) else None
+            )
+        return self._sessions[day]
+
+    def _sessions_after(self, day: date, expiry: date) -> int:
+        """Trading sessions in (day, expiry]; weekdays where the calendar has no data."""
+        key = (day, expiry)
+        if key not in self._full_sessions:
+            first = day + timedelta(days=1)
+            if self.calendar.covers(first) and self.calendar.covers(expiry):
+                count = len(self.calendar.trading_days(first, expiry, Segment.FO, include_special=False))
+            else:
+                count = sum(
+                    1 for offset in range((expiry - day).days) if (first + timedelta(offset)).weekday() < 5
+                )
+            self._full_sessions[key] = count
+        return self._full_sessions[key]
+
+    def years(self, moment: datetime, expiry: date) -> float:
+        day = ist_date(moment)
+        if day > expiry:
+            return MIN_YEARS
+        session = self._session(day)
+        minutes_today = 0.0
+        if session is not None:
+            start = max(moment, session.open)
+            minutes_today = max(0.0, (session.close - start).total_seconds() / 60.0)
+        minutes = minutes_today + (
+            self._sessions_after(day, expiry) * self.SESSION_MINUTES if day < expiry else 0
+        )
+        return max(minutes, 1.0) / (self.SESSIONS_PER_YEAR * self.SESSION_MINUTES)
+
+
+def years_to_expiry(
+    contracts: list[OptionContract], moment: datetime, trading_time: TradingTime | None
+) -> NDArray[np.float64]:
+    """Per-contract time to expiry: trading time when given, else calendar time to 15:30 IST."""
+    by_expiry: dict[date, float] = {}
+    for contract in contracts:
+        if contract.expiry not in by_expiry:
+            if trading_time is not None:
+                by_expiry[contract.expiry] = trading_time.years(moment, contract.expiry)
+            else:
+                seconds = (expiry_moment(contract.expiry) - moment).total_seconds()
+                by_expiry[contract.expiry] = max(seconds, 60.0) / SECONDS_PER_YEAR
+    return np.array([by_expiry[contract.expiry] for contract in contracts], dtype=np.float64)
+
+
 def value_options(
     contracts: list[OptionContract],
     state: MarketState,
     settings: ReplaySettings,
     spots: NDArray[np.float64] | None = None,
+    trading_time: TradingTime | None = None,
 ) -> OptionValuation:
     """Vectorised Black-76 values of `contracts` (one underlying) at `state`; `spots` overrides per row."""
-    now_seconds = state.moment.timestamp()
-    expiry_seconds = np.array([expiry_moment(c.expiry).timestamp() for c in contracts], dtype=np.float64)
-    years = np.maximum(expiry_seconds - now_seconds, 60.0) / SECONDS_PER_YEAR
+    years = years_to_expiry(contracts, state.moment, trading_time)
     strikes = np.array([c.strike for c in contracts], dtype=np.float64)
     is_call = np.array([c.is_call for c in contracts], dtype=np.bool_)
     atm_vol = max(state.vix, 1.0) / 100.0

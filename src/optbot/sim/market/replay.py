@@ -40,10 +40,12 @@ from optbot.sim.market.instruments import (
 from optbot.sim.market.options import (
     MarketState,
     OptionDay,
+    TradingTime,
     opening_open_interest,
     option_quote,
     value_options,
 )
+from optbot.sim.market.pricing import round_to_tick
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +113,9 @@ class ReplayMarket:
         self._quotes: dict[tuple[str, str], SimQuote] = {}
         self.ticks_applied = 0
         self.listener_errors = 0
+        self._trading_time = (
+            TradingTime(self.calendar) if self.settings.option_time_basis == "trading" else None
+        )
 
     # -- MarketView --------------------------------------------------------------------------
 
@@ -470,20 +475,20 @@ class ReplayMarket:
         current = self._market_state(contract.underlying, self.clock.now_utc())
         if previous is None or current is None:
             return
-        before = value_options([contract], previous, self.settings)
+        before = value_options([contract], previous, self.settings, trading_time=self._trading_time)
         adverse = replace(
             previous,
             spot=previous.spot
             * (1 + self.settings.option_band_move_fraction * (1 if contract.is_call else -1)),
         )
-        band = value_options([contract], adverse, self.settings)
+        band = value_options([contract], adverse, self.settings, trading_time=self._trading_time)
         self._watched[token] = OptionDay(
             contract=contract,
-            previous_close=round(max(float(before.value[0]), contract.tick_size), 2),
+            previous_close=float(round_to_tick(before.value, contract.tick_size)[0]),
             open_interest_start=opening_open_interest(
                 contract, float(before.moneyness[0]), float(before.years[0])
             ),
-            band_upper=round(float(band.value[0]) + contract.tick_size, 2),
+            band_upper=float(round_to_tick(band.value, contract.tick_size)[0]) + contract.tick_size,
         )
         self._reprice_contracts([contract], current, emit)
 
@@ -501,7 +506,7 @@ class ReplayMarket:
                 self._reprice_contracts(contracts, state, emit)
 
     def _reprice_contracts(self, contracts: list[OptionContract], state: MarketState, emit: bool) -> None:
-        valuation = value_options(contracts, state, self.settings)
+        valuation = value_options(contracts, state, self.settings, trading_time=self._trading_time)
         for index, contract in enumerate(contracts):
             if contract.expiry < ist_date(state.moment):
                 continue
@@ -571,7 +576,9 @@ class ReplayMarket:
             vix = vix_rows.get(start_epoch, last_vix)
             last_vix = vix
             spots = np.array([open_, high, low, close], dtype=np.float64)
-            valuation = value_options([contract] * 4, MarketState(moment, 1.0, vix), self.settings, spots)
+            valuation = value_options(
+                [contract] * 4, MarketState(moment, 1.0, vix), self.settings, spots, self._trading_time
+            )
             tick = contract.tick_size
             priced = [max(tick, round(round(float(value) / tick) * tick, 2)) for value in valuation.value]
             salt = sum(contract.token.encode()) + int(start_epoch // bucket)
