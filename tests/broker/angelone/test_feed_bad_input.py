@@ -114,8 +114,8 @@ async def test_feed_survives_garbage_and_keeps_ticking(fake: tuple[FakeBroker, s
         assert {g["exchangeType"] for g in request["params"]["tokenList"]} == {1, 2}
         skipped = feed.decoder.skipped
         assert skipped["truncated"] == 3 and skipped["unknown_mode"] == 1 and skipped["unknown_exchange"] == 1
-        assert feed.stats.errors["E1001"] == 1 and feed.stats.errors["E1002"] == 1  # type: ignore[index]
-        assert feed.stats.errors["unknown_text"] == 2  # type: ignore[index]
+        assert feed.stats.errors["E1001"] == 1 and feed.stats.errors["E1002"] == 1
+        assert feed.stats.errors["unknown_text"] == 2
         assert feed.connected and feed.stats.reconnects == 0
     finally:
         await feed.stop()

@@ -177,7 +177,7 @@ async def test_feed_started_before_login_connects_once_a_session_exists(live: Li
         await feed.subscribe([(Exchange.NSE, SBIN_TOKEN)], MODE_LTP)
         await feed.start()
         try:
-            await wait_for(lambda: feed.stats.errors["TokenExpired"] >= 2)  # type: ignore[index]
+            await wait_for(lambda: feed.stats.errors["TokenExpired"] >= 2)
             await live.auth.login()
             await wait_for(lambda: bool(ticks))
             assert ticks[0].token == SBIN_TOKEN

@@ -15,7 +15,7 @@ import logging
 import random
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import orjson
@@ -164,11 +164,7 @@ class FeedStats:
     fallback_ticks: int = 0
     pongs: int = 0
     auth_failures: int = 0
-    errors: Counter[str] | None = None
-
-    def __post_init__(self) -> None:
-        if self.errors is None:
-            self.errors = Counter()
+    errors: Counter[str] = field(default_factory=Counter)
 
 
 class _Connection:
@@ -455,7 +451,6 @@ class MarketFeed:
     # -- inbound ----------------------------------------------------------------------------------
 
     def count_error(self, reason: str) -> None:
-        assert self.stats.errors is not None
         self.stats.errors[reason] += 1
 
     def on_frame(self, frame: bytes) -> None:
