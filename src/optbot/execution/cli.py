@@ -1,0 +1,224 @@
+"""CLI: `optbot charges`, `optbot reconcile [--ack]`, `optbot report pnl`, `optbot statement`."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import typer
+
+from optbot.cli.common import console, fail, settings_from
+from optbot.config.settings import Settings
+from optbot.core.clock import LiveClock
+from optbot.core.enums import Exchange
+from optbot.core.errors import UserError
+from optbot.core.timeutil import ist_date
+from optbot.execution.charges import RateCard, round_trip
+from optbot.execution.reports import build_pnl_report, report_json, write_pnl_report
+from optbot.execution.statement import contract_note, contract_note_json, render_contract_note
+from optbot.persistence.db import DatabaseError, open_database, state_db_path
+from optbot.persistence.store import Store
+
+report_app = typer.Typer(help="Reports from the state database.", no_args_is_help=True)
+
+
+def _parse_day(text: str, flag: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{flag} must be a date like 2025-01-31 (got {text!r})") from None
+
+
+def _open_store(settings: Settings) -> Store:
+    try:
+        return Store(open_database(state_db_path(settings), create=False), LiveClock())
+    except DatabaseError as exc:
+        fail(str(exc))
+
+
+def _rate_card(settings: Settings) -> RateCard:
+    return RateCard.load(settings.execution.charges_rate_card_file)
+
+
+def charges(
+    ctx: typer.Context,
+    exchange: str = typer.Option("NSE", "--exchange", help="NSE (NFO options) or BSE (BFO options)"),
+    qty: int = typer.Option(..., "--qty", help="quantity in units (lots × lot size)"),
+    buy_price: float = typer.Option(..., "--buy-price", help="buy premium per unit, rupees"),
+    sell_price: float = typer.Option(..., "--sell-price", help="sell premium per unit, rupees"),
+    trade_date: str = typer.Option(..., "--date", help="trade date YYYY-MM-DD (rates are dated)"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """Every charge of an option round trip, the net P&L and the breakeven prices."""
+    settings = settings_from(ctx)
+    try:
+        _charges(settings, exchange, qty, buy_price, sell_price, trade_date, as_json)
+    except UserError as exc:
+        fail(str(exc))
+
+
+def _charges(
+    settings: Settings,
+    exchange: str,
+    qty: int,
+    buy_price: float,
+    sell_price: float,
+    trade_date: str,
+    as_json: bool,
+) -> None:
+    try:
+        venue = Exchange(exchange.upper())
+    except ValueError:
+        raise UserError(f"--exchange must be NSE or BSE (got {exchange!r})") from None
+    if venue not in (Exchange.NSE, Exchange.BSE, Exchange.NFO, Exchange.BFO):
+        raise UserError(f"--exchange must be NSE or BSE (got {exchange!r})")
+    day = _parse_day(trade_date, "--date")
+    trip = round_trip(
+        _rate_card(settings),
+        venue,
+        qty,
+        buy_price,
+        sell_price,
+        day,
+        rounding=settings.execution.charges_rounding,
+    )
+    components = {
+        name: {
+            "buy": round(buy_amount, 4),
+            "sell": round(sell_amount, 4),
+            "total": round(buy_amount + sell_amount, 4),
+        }
+        for (name, buy_amount), (_, sell_amount) in zip(
+            trip.buy.components(), trip.sell.components(), strict=True
+        )
+    }
+    document = {
+        "exchange": venue.value,
+        "date": day.isoformat(),
+        "quantity": qty,
+        "buy_price": buy_price,
+        "sell_price": sell_price,
+        "turnover": round(trip.buy.turnover + trip.sell.turnover, 2),
+        "components": components,
+        "total_charges": round(trip.charges.total, 2),
+        "gross_pnl": round(trip.gross_pnl, 2),
+        "net_pnl": round(trip.net_pnl, 2),
+        "breakeven_sell_price_for_long": round(trip.breakeven_sell_price, 4),
+        "breakeven_buy_price_for_short": round(trip.breakeven_buy_price, 4),
+    }
+    if as_json:
+        typer.echo(json.dumps(document, indent=2))
+        return
+    console.print(f"{venue.value} options, {qty} units, buy {buy_price:.2f} / sell {sell_price:.2f} on {day}")
+    console.print(f"{'component':<14}{'buy':>12}{'sell':>12}{'total':>12}")
+    for name, values in components.items():
+        console.print(f"{name:<14}{values['buy']:>12.2f}{values['sell']:>12.2f}{values['total']:>12.2f}")
+    console.print(f"{'total charges':<38}{trip.charges.total:>12.2f}")
+    console.print(f"{'gross P&L':<38}{trip.gross_pnl:>12.2f}")
+    console.print(f"{'net P&L':<38}{trip.net_pnl:>12.2f}")
+    console.print(
+        f"breakeven: sell at {trip.breakeven_sell_price:.2f} (long) / "
+        f"buy back at {trip.breakeven_buy_price:.2f} (short)"
+    )
+
+
+def reconcile(
+    ctx: typer.Context,
+    ack: bool = typer.Option(False, "--ack", help="acknowledge recorded mismatches and allow trading again"),
+    operator: str = typer.Option("operator", "--by", help="who acknowledges (kept in the audit trail)"),
+) -> None:
+    """Show the latest reconciliation diff; with --ack, acknowledge it so trading may resume."""
+    settings = settings_from(ctx)
+    store = _open_store(settings)
+    try:
+        pending = store.unacknowledged_mismatches()
+        if not pending:
+            latest = store.latest_reconciliation()
+            if latest is None:
+                console.print("no reconciliation has run yet")
+            else:
+                console.print(
+                    f"last reconciliation ({latest.kind}, {latest.ts_utc.isoformat()}) "
+                    "is clean or acknowledged"
+                )
+            return
+        for record in pending:
+            console.print(
+                f"[red]mismatch[/red] #{record.reconciliation_id} {record.kind} "
+                f"at {record.ts_utc.isoformat()}"
+            )
+            for line in record.diff:
+                console.print(f"  - {line}", highlight=False)
+        if ack:
+            count = store.acknowledge_mismatches(operator)
+            console.print(f"acknowledged {count} reconciliation(s) as {operator}; trading may resume")
+        else:
+            console.print("trading stays halted; after fixing, run `optbot reconcile --ack`")
+            raise typer.Exit(1)
+    finally:
+        store.close()
+
+
+@report_app.command("pnl")
+def report_pnl(
+    ctx: typer.Context,
+    start: str = typer.Option(..., "--from", help="first trade date YYYY-MM-DD"),
+    end: str = typer.Option(..., "--to", help="last trade date YYYY-MM-DD"),
+    as_json: bool = typer.Option(False, "--json", help="print the JSON report"),
+) -> None:
+    """Per-trade P&L net of charges, F&O turnover, STT paid; daily/monthly CSV + JSON in reports/."""
+    settings = settings_from(ctx)
+    try:
+        first = _parse_day(start, "--from")
+        last = _parse_day(end, "--to")
+        if last < first:
+            raise UserError(f"--to ({last}) is before --from ({first})")
+        card = _rate_card(settings)
+    except UserError as exc:
+        fail(str(exc))
+    store = _open_store(settings)
+    try:
+        report = build_pnl_report(store.fills(), first, last, card, settings.execution.charges_rounding)
+    finally:
+        store.close()
+    paths = write_pnl_report(report, settings.paths.resolve(settings.paths.reports_dir))
+    if as_json:
+        typer.echo(json.dumps(report_json(report), indent=2))
+        return
+    console.print(
+        f"{len(report.trades)} trades {first}..{last}: gross {report.gross_pnl:.2f}, charges "
+        f"{report.total_charges:.2f}, net {report.net_pnl:.2f}; STT {report.stt_paid:.2f}; "
+        f"turnover (premium) {report.premium_turnover:.2f}, (tax) {report.tax_turnover:.2f}"
+    )
+    for path in paths:
+        console.print(f"wrote {path}")
+
+
+@report_app.command("statement")
+def report_statement(
+    ctx: typer.Context,
+    day: str = typer.Option("", "--date", help="trade date YYYY-MM-DD (default: today in IST)"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """End-of-day statement in contract-note style from the recorded fills."""
+    settings = settings_from(ctx)
+    try:
+        target = _parse_day(day, "--date") if day else ist_date(LiveClock().now_utc())
+        card = _rate_card(settings)
+    except UserError as exc:
+        fail(str(exc))
+    store = _open_store(settings)
+    try:
+        note = contract_note(store.fills(), card, settings.execution.charges_rounding, target)
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps(contract_note_json(note), indent=2))
+    else:
+        typer.echo(render_contract_note(note))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("charges")(charges)
+    app.command("reconcile")(reconcile)
+    app.add_typer(report_app, name="report")

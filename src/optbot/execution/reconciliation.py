@@ -1,0 +1,216 @@
+"""Reconciliation with the broker's books (spec §13.3, §13.6).
+
+Startup, periodic and end-of-day runs compare orders, fills, positions, funds and the day's P&L with
+the broker. Any mismatch is recorded with a readable diff and blocks trading until a person runs
+`optbot reconcile --ack`; variances beyond the thresholds raise alerts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Literal
+
+from optbot.broker.angelone.status_map import UnknownBrokerStatus, map_order_row_status
+from optbot.broker.base import Broker
+from optbot.broker.models import Funds
+from optbot.config.settings import Settings
+from optbot.core.bus import EventBus
+from optbot.core.clock import Clock
+from optbot.core.enums import AlertPriority, Exchange, Side
+from optbot.core.events import Alert
+from optbot.core.timeutil import ist_date
+from optbot.execution.order_manager import OrderManager
+from optbot.persistence.records import FillRecord
+from optbot.persistence.store import Store
+
+log = logging.getLogger("optbot.execution.reconcile")
+
+ReconcileKind = Literal["startup", "periodic", "eod"]
+
+
+@dataclass(frozen=True, slots=True)
+class Discrepancy:
+    kind: str  # order | fill | position | funds | pnl | foreign_order
+    key: str
+    local: str
+    broker: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key}: local {self.local} | broker {self.broker}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReconciliationReport:
+    kind: ReconcileKind
+    discrepancies: tuple[Discrepancy, ...]
+    reconciliation_id: int
+    funds: Funds | None = None
+
+    @property
+    def clean(self) -> bool:
+        return not self.discrepancies
+
+
+class Reconciler:
+    def __init__(
+        self,
+        broker: Broker,
+        store: Store,
+        clock: Clock,
+        settings: Settings,
+        *,
+        order_manager: OrderManager | None = None,
+        bus: EventBus | None = None,
+    ) -> None:
+        self._broker = broker
+        self._store = store
+        self._clock = clock
+        self._settings = settings.execution
+        self._order_manager = order_manager
+        self._bus = bus
+        self._funds_baseline: tuple[Funds, frozenset[tuple[str, str]]] | None = None
+
+    def trading_allowed(self) -> bool:
+        """False while any recorded mismatch is unacknowledged."""
+        return not self._store.unacknowledged_mismatches()
+
+    def acknowledge(self, operator: str) -> int:
+        return self._store.acknowledge_mismatches(operator)
+
+    async def run(self, kind: ReconcileKind) -> ReconciliationReport:
+        if kind == "startup" and self._order_manager is not None:
+            await self._order_manager.recover()
+        elif self._order_manager is not None:
+            await self._order_manager.sync_fills()
+        book = await self._broker.order_book()
+        trades = await self._broker.trade_book()
+        positions = await self._broker.positions()
+        funds = await self._broker.funds()
+        self._store.record_funds(funds, kind)
+        found: list[Discrepancy] = []
+
+        local_orders = {order.ordertag: order for order in self._store.all_orders()}
+        local_by_id = {
+            order.broker_order_id: order for order in local_orders.values() if order.broker_order_id
+        }
+        for row in book:
+            order = local_orders.get(row.ordertag) if row.ordertag else None
+            order = order or local_by_id.get(row.order_id)
+            if order is None:
+                if row.status.strip().lower() not in ("rejected", "cancelled"):
+                    found.append(
+                        Discrepancy(
+                            "foreign_order",
+                            row.order_id,
+                            "unknown",
+                            f"{row.side.value} {row.quantity} {row.symbol} {row.status}",
+                        )
+                    )
+                continue
+            try:
+                status = map_order_row_status(row.status, row.filled_quantity, row.quantity)
+            except UnknownBrokerStatus:
+                found.append(
+                    Discrepancy("order", order.ordertag, order.status.value, f"unknown status {row.status!r}")
+                )
+                continue
+            if status is not order.status or row.filled_quantity != order.filled_quantity:
+                found.append(
+                    Discrepancy(
+                        "order",
+                        order.ordertag,
+                        f"{order.status.value} filled {order.filled_quantity}",
+                        f"{status.value} filled {row.filled_quantity}",
+                    )
+                )
+
+        today = ist_date(self._clock.now_utc())
+        local_fills = self._store.fills()
+        local_fill_keys = {(fill.broker_order_id, fill.fill_id) for fill in local_fills}
+        broker_fill_keys = {(trade.order_id, trade.fill_id) for trade in trades}
+        for order_id, fill_id in sorted(broker_fill_keys - local_fill_keys):
+            found.append(Discrepancy("fill", f"{order_id}/{fill_id}", "missing", "present"))
+        for fill in local_fills:
+            if fill.trade_date == today and (fill.broker_order_id, fill.fill_id) not in broker_fill_keys:
+                found.append(
+                    Discrepancy("fill", f"{fill.broker_order_id}/{fill.fill_id}", "present", "missing")
+                )
+
+        broker_net = {(row.exchange, row.token): row.net_quantity for row in positions}
+        local_net = {(pos.exchange, pos.token): pos.net_quantity for pos in self._store.positions()}
+        for key in sorted(set(broker_net) | set(local_net), key=lambda item: (item[0].value, item[1])):
+            local_quantity = local_net.get(key, 0)
+            broker_quantity = broker_net.get(key, 0)
+            if local_quantity != broker_quantity:
+                found.append(
+                    Discrepancy(
+                        "position", f"{key[0].value}:{key[1]}", str(local_quantity), str(broker_quantity)
+                    )
+                )
+
+        day_cash: dict[tuple[Exchange, str], float] = defaultdict(float)
+        for fill in local_fills:
+            if fill.trade_date == today:
+                sign = -1 if fill.side is Side.BUY else 1
+                day_cash[(fill.exchange, fill.token)] += sign * fill.quantity * fill.price
+        for position_row in positions:
+            broker_cash = position_row.sell_amount - position_row.buy_amount
+            local_cash = day_cash.get((position_row.exchange, position_row.token), 0.0)
+            if abs(broker_cash - local_cash) > self._settings.reconcile_pnl_variance_rupees:
+                found.append(
+                    Discrepancy(
+                        "pnl",
+                        f"{position_row.exchange.value}:{position_row.token}",
+                        f"{local_cash:.2f}",
+                        f"{broker_cash:.2f}",
+                    )
+                )
+
+        found.extend(self._funds_variance(kind, funds, local_fills))
+        diff = [str(item) for item in found]
+        reconciliation_id = self._store.record_reconciliation(kind, not found, diff)
+        report = ReconciliationReport(kind, tuple(found), reconciliation_id, funds)
+        if found:
+            log.warning("reconciliation %s found %d discrepancies", kind, len(found))
+            await self._alert(report)
+        return report
+
+    def _funds_variance(
+        self, kind: ReconcileKind, funds: Funds, fills: list[FillRecord]
+    ) -> list[Discrepancy]:
+        keys = frozenset((fill.broker_order_id, fill.fill_id) for fill in fills)
+        if kind == "startup" or self._funds_baseline is None:
+            self._funds_baseline = (funds, keys)
+            return []
+        baseline, baseline_keys = self._funds_baseline
+        expected = baseline.net
+        for fill in fills:
+            if (fill.broker_order_id, fill.fill_id) in baseline_keys:
+                continue
+            sign = -1 if fill.side is Side.BUY else 1
+            expected += sign * fill.quantity * fill.price - fill.charges
+        variance = funds.net - expected
+        if abs(variance) > self._settings.reconcile_funds_variance_rupees:
+            return [
+                Discrepancy("funds", "net", f"{expected:.2f}", f"{funds.net:.2f} (variance {variance:+.2f})")
+            ]
+        return []
+
+    async def _alert(self, report: ReconciliationReport) -> None:
+        if self._bus is None:
+            return
+        preview = "; ".join(str(item) for item in report.discrepancies[:5])
+        more = len(report.discrepancies) - 5
+        await self._bus.publish(
+            Alert(
+                ts_utc=self._clock.now_utc(),
+                priority=AlertPriority.CRITICAL,
+                title=f"Reconciliation mismatch ({report.kind})",
+                message=preview + (f"; and {more} more" if more > 0 else ""),
+                action_required="review the diff, fix, then run `optbot reconcile --ack`",
+                impact="trading is halted until acknowledged",
+                dedupe_key=f"reconcile:{report.reconciliation_id}",
+            )
+        )
