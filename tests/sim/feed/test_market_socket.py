@@ -122,7 +122,7 @@ async def test_bad_payload_gets_e1001_and_the_socket_stays_open(rig: FeedRig, pa
         await ws.send_str(payload)
         error = json.loads((await receive(ws)).data)
         assert error["errorCode"] == "E1001"
-        assert error["errorMessage"] == "Invalid Request Payload."
+        assert error["errorMessage"] == "Invalid Request Payload"
         await ws.send_str("ping")
         assert (await receive(ws)).data == "pong"
 
@@ -140,7 +140,7 @@ async def test_token_limit_gives_e1002_and_changes_nothing(rig: FeedRig) -> None
         assert error == {
             "correlationID": "abc123",
             "errorCode": "E1002",
-            "errorMessage": "Invalid Request. Subscription Limit Exceeded.",
+            "errorMessage": "Invalid Request. Subscription Limit Exceeded",
         }
         hub = rig.client.app[MARKET_FEED_HUB]
         (connection,) = hub.connections

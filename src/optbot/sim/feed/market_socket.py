@@ -39,9 +39,9 @@ DEFAULT_MAX_TOKENS_PER_CONNECTION = 1000
 MAX_CORRELATION_ID_LENGTH = 10
 
 INVALID_PAYLOAD_CODE = "E1001"
-INVALID_PAYLOAD_MESSAGE = "Invalid Request Payload."
+INVALID_PAYLOAD_MESSAGE = "Invalid Request Payload"
 LIMIT_EXCEEDED_CODE = "E1002"
-LIMIT_EXCEEDED_MESSAGE = "Invalid Request. Subscription Limit Exceeded."
+LIMIT_EXCEEDED_MESSAGE = "Invalid Request. Subscription Limit Exceeded"
 
 STREAMABLE_MODES = frozenset({SubscriptionMode.LTP, SubscriptionMode.QUOTE, SubscriptionMode.SNAP_QUOTE})
 
