@@ -151,3 +151,25 @@ def test_plain_ws_to_a_remote_host_is_refused() -> None:
     with pytest.raises(UserError, match="loopback"):
         OrderUpdateSocket(BrokerSettings(order_ws_url="ws://10.1.1.1/x"), LiveClock(), lambda: CREDENTIALS)
     assert MarketFeed(BrokerSettings(), LiveClock(), lambda: CREDENTIALS).url.startswith("wss://")
+
+
+async def test_debug_logging_never_shows_socket_credentials(
+    fake: tuple[FakeBroker, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    _, base = fake
+    caplog.set_level(logging.DEBUG)
+    ticks: list[Tick] = []
+    feed = MarketFeed(
+        BrokerSettings(), LiveClock(), lambda: CREDENTIALS, on_tick=ticks.append, url=f"{base}/smart-stream"
+    )
+    await feed.subscribe([(Exchange.NSE, "3045")], 1)
+    await feed.start()
+    try:
+        await wait_for(lambda: bool(ticks))
+    finally:
+        await feed.stop()
+    client_lines = [r.getMessage() for r in caplog.records if not r.name.startswith("websockets.server")]
+    assert any("optbot" in r.name for r in caplog.records)
+    assert not [line for line in client_lines if "jwt-1" in line or "feed-1" in line]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,6 +12,11 @@ from urllib.parse import urlsplit
 from websockets.asyncio.client import ClientConnection, connect
 
 from optbot.broker.angelone.rest import check_base_url, is_loopback_host
+
+#: websockets logs handshake headers (incl. Authorization) at DEBUG; this logger never goes below
+#: INFO, so a debug log configuration cannot leak the jwt or feed token.
+WIRE_LOG = logging.getLogger("optbot.broker.angelone.wire")
+WIRE_LOG.setLevel(logging.INFO)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +71,7 @@ def open_socket(url: str, headers: dict[str, str], open_timeout: float, what: st
         open_timeout=open_timeout,
         proxy=None if is_loopback_host(host) else True,
         compression=None,
+        logger=WIRE_LOG,
         **kwargs,
     )
 
