@@ -246,3 +246,10 @@ def test_no_artificial_weekend_decay_and_closes_are_tick_prices(make_market: Mar
     assert quote is not None
     assert round(quote.close * 100) % 5 == 0 and round(quote.upper_circuit * 100) % 5 == 0
     assert abs(quote.ltp - quote.close) <= 0.1  # trading-time basis: the weekend costs no premium
+
+
+async def test_run_at_a_speed_factor_paces_and_publishes(make_market: MarketFactory) -> None:
+    market = make_market(ist(8, 9, 15), speed=1000.0)
+    published = await market.run(ist(8, 9, 15), ist(8, 9, 15, 5))
+    assert published == 3 * 6  # three indices, one tick per second, both ends inclusive
+    assert market.now() == ist(8, 9, 15, 5)

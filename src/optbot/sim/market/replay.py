@@ -204,8 +204,7 @@ class ReplayMarket:
         start_utc, end_utc = to_utc(start), to_utc(end)
         if start_utc > self.clock.now_utc():
             self.clock.advance_to(start_utc)
-        self._sync_to_clock()
-        published = 0
+        published = self._sync_to_clock()
         while True:
             moment = self._next_tick_moment(end_utc)
             if moment is None:
@@ -253,7 +252,7 @@ class ReplayMarket:
     def _index_for_token(self, token: str) -> str | None:
         return next((name for name in self.histories if INDEX_TOKENS[name] == token), None)
 
-    def _sync_to_clock(self) -> None:
+    def _sync_to_clock(self) -> int:
         """Catch up with a clock someone else advanced (or a timer firing at a tick's instant).
 
         Ticks that are due are not lost: skipped history is fast-forwarded silently, and the latest
@@ -263,12 +262,12 @@ class ReplayMarket:
         self._ensure_day(ist_date(now))
         epoch = now.timestamp()
         if self._cursor >= self._times.size or self._times[self._cursor] > epoch:
-            return
+            return 0
         stop = int(np.searchsorted(self._times, epoch, side="right"))
         last_group = int(np.searchsorted(self._times, self._times[stop - 1], side="left"))
         if last_group > self._cursor:
             self._fast_forward(last_group)
-        self._apply_until(epoch, publish=True)
+        return self._apply_until(epoch, publish=True)
 
     def _next_tick_moment(self, limit: datetime) -> datetime | None:
         """The next tick time ≤ limit, loading later days as needed.
