@@ -87,3 +87,37 @@ def test_serve_rejects_bad_input_with_exit_2(arguments: list[str], fragment: str
     assert result.exit_code == 2
     assert fragment in result.output
     assert "Traceback" not in result.output
+
+
+async def test_admin_commands_against_a_running_simulator(sim, sim_clock) -> None:
+    import asyncio
+
+    def invoke(*args: str):
+        return runner.invoke(app, ["sim", *args, "--url", sim.base_url])
+
+    clock = await asyncio.to_thread(invoke, "clock")
+    assert clock.exit_code == 0 and "2026-11-18T04:30:00.000Z" in clock.output
+    storm = await asyncio.to_thread(invoke, "fault", "forbid_storm", "--count", "3", "--endpoint", "getRMS")
+    assert storm.exit_code == 0, storm.output
+    assert sim.faults.describe()["forbid_storm"]["remaining"] == 3
+    lost = await asyncio.to_thread(invoke, "fault", "lose_order_replies", "--mode", "hang")
+    assert lost.exit_code == 0 and sim.faults.describe()["lost_order_replies"]["mode"] == "hang"
+    stall = await asyncio.to_thread(invoke, "fault", "feed_stall")
+    assert stall.exit_code == 0 and sim.faults.feed_stalled
+    cleared = await asyncio.to_thread(invoke, "fault", "clear")
+    assert cleared.exit_code == 0 and not sim.faults.feed_stalled
+    wrong = await asyncio.to_thread(invoke, "fault", "drop_ws", "--count", "2")
+    assert wrong.exit_code == 2 and "does not take --count" in " ".join(wrong.output.split())
+    unknown = await asyncio.to_thread(invoke, "fault", "meteor")
+    assert unknown.exit_code == 2 and "unknown fault" in " ".join(unknown.output.split())
+    state = await asyncio.to_thread(invoke, "state", "--client-code", "nobody")
+    assert state.exit_code == 2 and "unknown client_code" in " ".join(state.output.split())
+    state = await asyncio.to_thread(invoke, "state")
+    assert state.exit_code == 0 and '"client_code": "T1000001"' in state.output
+
+
+def test_admin_commands_refuse_non_loopback_and_unreachable() -> None:
+    remote = runner.invoke(app, ["sim", "clock", "--url", "http://10.0.0.1:8720"])
+    assert remote.exit_code == 2 and "loopback" in " ".join(remote.output.split())
+    closed = runner.invoke(app, ["sim", "clock", "--url", "http://127.0.0.1:9"])
+    assert closed.exit_code == 2 and "cannot reach the simulator" in " ".join(closed.output.split())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import date, datetime, time
 from pathlib import Path
+from urllib.parse import quote
 
 import typer
 
@@ -14,11 +15,20 @@ from optbot.core.clock import LiveClock, SimClock
 from optbot.core.errors import UserError
 from optbot.core.timeutil import IST
 from optbot.sim.accounts import load_accounts
+from optbot.sim.admin_client import FAULT_KINDS, admin_request, fault_body
 from optbot.sim.auth import SimAccount, demo_account
 
 sim_app = typer.Typer(help="The local Angel One SmartAPI simulator.", no_args_is_help=True)
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+URL_HELP = "The simulator's base URL (default: http://[sim] host:port from the config)"
+
+
+def _admin_url(ctx: typer.Context, url: str | None) -> str:
+    if url:
+        return url
+    settings = settings_from(ctx)
+    return f"http://{settings.sim.host}:{settings.sim.port}"
 
 
 def _parse_date(text: str) -> date:
@@ -129,5 +139,51 @@ def register(app: typer.Typer) -> None:
             fail(str(exc))
         except KeyboardInterrupt:
             console.print("simulator stopped")
+
+    @sim_app.command("clock")
+    def clock(ctx: typer.Context, url: str | None = typer.Option(None, "--url", help=URL_HELP)) -> None:
+        """Show a running simulator's replay clock (what a bot in another process should follow)."""
+        try:
+            console.print_json(data=admin_request(_admin_url(ctx, url), "GET", "/sim/v1/clock"))
+        except UserError as exc:
+            fail(str(exc))
+
+    @sim_app.command("state")
+    def state(
+        ctx: typer.Context,
+        url: str | None = typer.Option(None, "--url", help=URL_HELP),
+        client_code: str | None = typer.Option(None, "--client-code", help="Only this account"),
+    ) -> None:
+        """Print the exchange's orders, trades, positions and funds as JSON (for reconciliation)."""
+        path = "/sim/v1/state" + (f"?client_code={quote(client_code)}" if client_code else "")
+        try:
+            console.print_json(data=admin_request(_admin_url(ctx, url), "GET", path))
+        except UserError as exc:
+            fail(str(exc))
+
+    @sim_app.command("fault")
+    def fault(
+        ctx: typer.Context,
+        kind: str = typer.Argument(..., help=f"One of {', '.join(FAULT_KINDS)}, or 'clear'"),
+        url: str | None = typer.Option(None, "--url", help=URL_HELP),
+        count: int | None = typer.Option(None, "--count", min=1, help="Affect this many requests"),
+        duration: float | None = typer.Option(None, "--duration", min=0.001, help="Sim-clock seconds"),
+        seconds: float | None = typer.Option(None, "--seconds", min=0.001, help="slow_replies: delay"),
+        status: int | None = typer.Option(None, "--status", min=500, max=599, help="server_errors: 5xx"),
+        mode: str | None = typer.Option(None, "--mode", help="lose_order_replies: drop | hang"),
+        endpoints: list[str] = typer.Option([], "--endpoint", help="Limit to these endpoints (repeatable)"),
+        stalled: bool = typer.Option(True, "--stalled/--resumed", help="feed_stall: stall or resume"),
+    ) -> None:
+        """Switch a fault on in a running simulator (or 'clear' them all) and show the fault state."""
+        try:
+            base = _admin_url(ctx, url)
+            if kind == "clear":
+                payload = admin_request(base, "DELETE", "/sim/v1/faults")
+            else:
+                body = fault_body(kind, count, duration, seconds, status, mode, endpoints, stalled)
+                payload = admin_request(base, "POST", f"/sim/v1/faults/{kind}", body)
+            console.print_json(data=payload)
+        except UserError as exc:
+            fail(str(exc))
 
     app.add_typer(sim_app, name="sim")
