@@ -66,7 +66,9 @@ class Simulator:
         )
         self.faults = FaultInjector(clock)
         self.exchange = SimExchange(market, clock, list(accounts), self.settings, seed=seed)
-        self.limiter = RateLimiter(clock, self.settings.rate_limits, enabled=rate_limits)
+        self.limiter = RateLimiter(
+            clock, self.settings.rate_limits, enabled=rate_limits and self.settings.rate_limits_enabled
+        )
         self.gtt = GttBook(self.exchange)
         self.oi_baseline = OpenInterestBaseline()
         self._runner: web.AppRunner | None = None
