@@ -57,3 +57,19 @@ def test_no_one_second_window_accepts_more_than_nine_orders(gaps_ms: list[int]) 
             accepted.append(clock.monotonic())
     for index, stamp in enumerate(accepted):
         assert sum(1 for other in accepted[index:] if other - stamp < 1.0) <= 9
+
+
+def test_settings_refuse_unknown_buckets_and_intervals() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from optbot.config.sections.sim import SimSettings
+
+    with pytest.raises(ValidationError, match="unknown rate-limit bucket"):
+        SimSettings(rate_limits={"ordres": EndpointRateLimit(per_second=1)})
+    with pytest.raises(ValidationError, match="unknown candle interval"):
+        SimSettings(candle_max_days={"TWO_MINUTE": 10})
+    assert (
+        SimSettings(rate_limits={"orders": EndpointRateLimit(per_second=5)}).rate_limits["orders"].per_second
+        == 5
+    )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from optbot.config.sections.base import Section
 
@@ -124,3 +124,23 @@ class SimSettings(Section):
         gt=0,
         description="sim-clock seconds between sweeps: AMOs sent at the open, DAY orders cancelled at close",
     )
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _known_buckets(cls, value: dict[str, EndpointRateLimit]) -> dict[str, EndpointRateLimit]:
+        unknown = sorted(set(value) - set(default_rate_limits()))
+        if unknown:
+            known = ", ".join(sorted(default_rate_limits()))
+            raise ValueError(f"unknown rate-limit bucket(s) {', '.join(unknown)}; known: {known}")
+        return value
+
+    @field_validator("candle_max_days")
+    @classmethod
+    def _known_intervals(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(value) - set(default_candle_max_days()))
+        if unknown:
+            raise ValueError(f"unknown candle interval(s) {', '.join(unknown)}")
+        bad = sorted(name for name, days in value.items() if days < 1)
+        if bad:
+            raise ValueError(f"max days must be >= 1 for {', '.join(bad)}")
+        return value
