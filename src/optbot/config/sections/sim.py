@@ -132,7 +132,7 @@ class SimSettings(Section):
         if unknown:
             known = ", ".join(sorted(default_rate_limits()))
             raise ValueError(f"unknown rate-limit bucket(s) {', '.join(unknown)}; known: {known}")
-        return value
+        return {**default_rate_limits(), **value}  # a partial table overrides, never drops, limits
 
     @field_validator("candle_max_days")
     @classmethod
@@ -143,4 +143,4 @@ class SimSettings(Section):
         bad = sorted(name for name, days in value.items() if days < 1)
         if bad:
             raise ValueError(f"max days must be >= 1 for {', '.join(bad)}")
-        return value
+        return {**default_candle_max_days(), **value}
