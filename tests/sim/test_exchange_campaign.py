@@ -118,7 +118,12 @@ def check_invariants(exchange: SimExchange, client: str) -> None:
         )
         assert trade.quantity % 75 == 0
     for position in exchange.positions(client):
-        assert position.net_quantity == filled[(position.spec.token, position.product_type)]
+        # today's trades explain everything beyond what was carried in from earlier sessions
+        assert (
+            position.net_quantity - position.cf_quantity
+            == filled[(position.spec.token, position.product_type)]
+        )
+        assert position.net_quantity == position.open_quantity
     by_order: dict[str, int] = defaultdict(int)
     for trade in exchange.trades(client):
         by_order[trade.order_id] += trade.quantity
