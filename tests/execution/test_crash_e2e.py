@@ -1,0 +1,141 @@
+"""Real process kills against the SmartAPI simulator on loopback (issue 7 crash safety).
+
+The bot-side order manager runs in a subprocess; the test SIGKILLs it before a send, while the broker
+holds the reply (order placed, reply pending) and after the reply but before it is persisted, then
+restarts it. Afterwards the simulator's books and the bot's store must agree: one broker order per
+ordertag at most, every broker fill recorded once, positions equal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from optbot.core.clock import LiveClock, SimClock
+from optbot.persistence.store import Store
+from optbot.sim.server import Simulator
+from optbot.test_kit.sim import TEST_ACCOUNT, StaticMarket, market_hours_start
+
+BOT = Path(__file__).with_name("bot_process.py")
+
+
+async def _pump(clock: SimClock) -> None:
+    """Sim time follows real time so the simulator's rate-limit windows expire."""
+    loop = asyncio.get_running_loop()
+    last = loop.time()
+    while True:
+        await asyncio.sleep(0.02)
+        now = loop.time()
+        clock.advance(now - last)
+        last = now
+
+
+async def _run_bot(
+    sim: Simulator,
+    db: Path,
+    intents: int,
+    kill_on: str | None,
+    occurrence: int,
+    pause: float,
+    kill_delay: float = 0.0,
+) -> list[str]:
+    await asyncio.sleep(1.1)  # the simulator allows one login per second
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(BOT),
+        sim.base_url,
+        str(db),
+        str(intents),
+        str(pause),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    lines: list[str] = []
+    seen = 0
+    assert process.stdout is not None
+    try:
+        while True:
+            raw = await asyncio.wait_for(process.stdout.readline(), timeout=60)
+            if not raw:
+                break
+            line = raw.decode().strip()
+            lines.append(line)
+            if kill_on is not None and line.startswith(kill_on):
+                seen += 1
+                if seen == occurrence:
+                    await asyncio.sleep(kill_delay)
+                    process.send_signal(signal.SIGKILL)
+                    break
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            if process.returncode is None and kill_on is None:
+                await asyncio.wait_for(process.wait(), timeout=60)
+        await process.wait()
+        assert process.stderr is not None
+        error = (await process.stderr.read()).decode()
+    print(kill_on, occurrence, lines)
+    if kill_on is None:
+        assert process.returncode == 0, error[-3000:]
+    else:
+        assert process.returncode == -signal.SIGKILL, (lines, error[-3000:])
+    return lines
+
+
+@pytest.mark.slow
+async def test_sigkill_at_many_points_never_duplicates_or_loses(tmp_path: Path) -> None:
+    clock = SimClock(market_hours_start())
+    market = StaticMarket(clock)
+    market.forced_open = True
+    sim = Simulator(market, clock, [TEST_ACCOUNT], totp_clock=LiveClock())
+    await sim.start()
+    pump = asyncio.create_task(_pump(clock))
+    db = tmp_path / "optbot.sqlite"
+    intents = 12
+    try:
+        # 1. killed after persisting, before the send
+        await _run_bot(sim, db, intents, "BEFORE_SEND", 2, pause=0.5)
+        # 2. killed after the reply arrived, before it was persisted
+        await _run_bot(sim, db, intents, "AFTER_REPLY", 2, pause=0.5)
+        # 3. killed between send and reply: the broker placed it and holds the reply
+        sim.faults.lose_order_replies(count=1, mode="hang")
+        await _run_bot(sim, db, intents, "BEFORE_SEND", 1, pause=0.05, kill_delay=0.5)
+        # 4. more kills at later points, including on the first message after recovery
+        await _run_bot(sim, db, intents, "AFTER_REPLY", 1, pause=0.3)
+        await _run_bot(sim, db, intents, "RECOVERED", 1, pause=0.3)
+        await _run_bot(sim, db, intents, "BEFORE_SEND", 2, pause=0.3)
+        # 5. the final run completes and settles everything
+        await asyncio.sleep(3.2)  # past the unresolved grace so never-sent orders settle
+        lines = await _run_bot(sim, db, intents, None, 0, pause=0.0)
+        assert lines[-1].startswith("SETTLED 0"), lines
+    finally:
+        pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pump
+    store = Store.open(db, LiveClock())
+    try:
+        rows = store.all_orders()
+        assert len(rows) == intents
+        state = sim.exchange.state(TEST_ACCOUNT.client_code)
+        tags = [row["ordertag"] for row in state["orders"]]
+        assert len(tags) == len(set(tags)), "a tag was sent twice"
+        local_fills = {(f.broker_order_id, f.fill_id) for f in store.fills()}
+        broker_fills = {(t["orderid"], t["fillid"]) for t in state["trades"]}
+        assert local_fills == broker_fills
+        for order in rows:
+            assert order.status.is_terminal, order
+        net_local = sum(p.net_quantity for p in store.positions())
+        net_broker = sum(
+            int(t["fillsize"]) * (1 if t["transactiontype"] == "BUY" else -1) for t in state["trades"]
+        )
+        assert net_local == net_broker
+        assert store.verify_chain().ok
+    finally:
+        store.close()
+        await sim.stop()
