@@ -178,8 +178,18 @@ async def test_illegal_transition_is_refused_and_recorded() -> None:
         OrderUpdate(harness.clock.now_utc(), order.broker_order_id, OrderStatus.OPEN, "open", ordertag=tag)
     )
     assert harness.store.get_order(tag).status is OrderStatus.FILLED  # type: ignore[union-attr]
-    refused = [e for e in harness.store.order_events(tag) if not e.accepted]
-    assert refused and "illegal" in refused[0].detail
+    from optbot.core.events import OrderUpdate as Update
+
+    await harness.manager.on_order_update(
+        Update(
+            harness.clock.now_utc(), order.broker_order_id, OrderStatus.CANCELLED, "cancelled", ordertag=tag
+        )
+    )
+    assert harness.store.get_order(tag).status is OrderStatus.FILLED  # type: ignore[union-attr]
+    refused = [e.detail for e in harness.store.order_events(tag) if not e.accepted]
+    assert refused[0].startswith("stale report ignored") and refused[1].startswith(
+        "illegal transition refused"
+    )
 
 
 async def test_fill_for_unknown_order_is_recorded_not_applied() -> None:

@@ -73,8 +73,14 @@ def check(current: S, target: S) -> None:
 
 
 def is_stale(current: S, target: S) -> bool:
-    """A report older than what we already know (e.g. 'open' after 'partially filled') is not an error."""
-    if current.is_terminal or target.is_terminal:
+    """A report older than what we already know (e.g. 'open' after 'partially filled') is not an error.
+
+    A terminal order contradicted by another terminal state (FILLED then CANCELLED) is not stale: that
+    is an illegal transition and is logged as one.
+    """
+    if current.is_terminal:
+        return not target.is_terminal  # an older working report delivered after the final one
+    if target.is_terminal:
         return False
     if current is S.CANCEL_PENDING and target in (S.OPEN, S.PARTIALLY_FILLED):
         return False  # the cancel was refused: a real move back
