@@ -148,8 +148,8 @@ async def test_refused_socket_handshake_triggers_an_immediate_check(live: Live) 
     async with pumping(live.clock):
         await live.auth.login()
         before = live.auth.health_checks
-        live.auth.report_feed_auth_failure("Invalid Header - Invalid Feed Token")
-        live.auth.report_feed_auth_failure("again")  # coalesced while one check is pending
+        live.auth.report_auth_failure("Invalid Header - Invalid Feed Token")
+        live.auth.report_auth_failure("again")  # coalesced while one check is pending
         for _ in range(300):
             if live.auth.health_checks > before:
                 break

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from optbot.broker.angelone.factory import build_stack
@@ -34,3 +36,28 @@ async def test_stack_without_api_key_still_builds() -> None:
     stack = build_stack(Settings(), SimClock(START), SecretStore(MemoryKeyring(), environ={}))
     assert stack.rest.api_key == ""
     await stack.aclose()
+
+
+async def test_token_expired_on_a_rest_call_recovers_the_session(live: Live) -> None:
+    from optbot.broker.angelone.auth import AuthState
+
+    lost: list[str] = []
+    stack = build_stack(Settings(broker=live.settings), live.clock, live.secrets)
+    stack.auth._on_auth_lost = lost.append  # the lifecycle passes this at construction
+    try:
+        async with pumping(live.clock):
+            tokens = await stack.auth.login()
+            session = live.sim.sessions.session_for_jwt(tokens.jwt_token)
+            assert session is not None
+            live.sim.sessions.logout(session)  # the broker ends our session
+            with pytest.raises(TokenExpired):
+                await stack.broker.order_book()
+            for _ in range(500):
+                if stack.auth.health_checks and stack.auth.state is AuthState.ACTIVE and lost:
+                    break
+                await asyncio.sleep(0.01)
+            assert lost and stack.auth.state is AuthState.ACTIVE
+            assert stack.auth.tokens is not None and stack.auth.tokens.jwt_token != tokens.jwt_token
+            assert await stack.broker.order_book() == []
+    finally:
+        await stack.aclose()

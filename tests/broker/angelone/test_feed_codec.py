@@ -6,7 +6,7 @@ import base64
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from optbot.broker.angelone.feed_codec import (
@@ -111,7 +111,7 @@ def test_bad_frames_are_counted_and_skipped(frame: bytes, reason: str) -> None:
         decoder.to_tick(frame, NOW)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.binary(max_size=400))
 def test_random_bytes_never_raise(frame: bytes) -> None:
     decoder = FeedDecoder()
@@ -119,7 +119,7 @@ def test_random_bytes_never_raise(frame: bytes) -> None:
     assert decoder.decoded + sum(decoder.skipped.values()) == 1
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     mode=st.sampled_from([1, 2, 3]),
     exchange_type=st.sampled_from([1, 2, 3, 4, 5]),

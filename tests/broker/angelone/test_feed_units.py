@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from optbot.broker.angelone.feed import (
@@ -38,7 +38,7 @@ def test_manager_fills_connections_in_order_and_refuses_overflow() -> None:
     assert manager.add([Subscription(1, "new", 1)]) == {0: [Subscription(1, "new", 1)]}
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     st.lists(
         st.tuples(st.sampled_from([1, 2, 3]), st.integers(1, 400), st.sampled_from([1, 2, 3])), max_size=300

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from optbot.broker.angelone.parsing import as_rows, parse_exchange_time, to_float, to_int
@@ -27,6 +27,7 @@ def test_to_float_names_the_field() -> None:
         to_int("1.5", "qty")
 
 
+@settings(deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.decimals(min_value=-(10**9), max_value=10**9, places=2, allow_nan=False, allow_infinity=False))
 def test_decimal_strings_round_trip(value: object) -> None:
     assert to_float(str(value)) == pytest.approx(float(str(value)))

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from optbot.broker.angelone.ratelimit import Priority, RateLimit, RateLimiter, RollingWindow
@@ -110,7 +110,7 @@ def test_unknown_endpoint_and_bad_fraction() -> None:
         RateLimiter(clock, safety_fraction=0)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     st.lists(st.floats(min_value=0, max_value=5, allow_nan=False), min_size=1, max_size=60), st.integers(1, 5)
 )

@@ -7,7 +7,7 @@ import re
 import httpx
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from optbot.broker.angelone.endpoints import ENDPOINTS, SendKind
@@ -228,7 +228,7 @@ def test_mac_address_is_stable() -> None:
     assert mac_address() == mac_address()
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     status=st.sampled_from([200, 201, 400, 401, 403, 404, 429, 500, 502, 503]),
     body=st.one_of(

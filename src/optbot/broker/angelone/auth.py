@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import binascii
+import contextlib
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -94,6 +95,7 @@ class AuthService:
         self.health_checks = 0
         self.health_failures = 0
         self._pending_check: asyncio.Task[bool] | None = None
+        self._busy = 0
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -142,50 +144,55 @@ class AuthService:
 
     async def login(self) -> SessionTokens:
         """Client code + PIN + TOTP. Wrong credentials raise AuthenticationFailed (no secret in it)."""
-        api_key = self._secrets.require("api_key")
-        pin = self._secrets.require("pin")
-        code = totp_code(self._secrets.require("totp_secret"), self._clock.now_utc())
-        self._rest.set_api_key(api_key)
-        tokens = await login_by_password(
-            self._rest,
-            self.client_code,
-            pin,
-            code,
-            self._clock.now_utc(),
-            self._settings.session_expiry_time_ist,
-        )
-        log.info("logged in as %s; session valid until %s", tokens.client_code, tokens.expires_at.isoformat())
-        self.state = AuthState.ACTIVE
-        return self._install(tokens)
+        with self._owning():
+            api_key = self._secrets.require("api_key")
+            pin = self._secrets.require("pin")
+            code = totp_code(self._secrets.require("totp_secret"), self._clock.now_utc())
+            self._rest.set_api_key(api_key)
+            tokens = await login_by_password(
+                self._rest,
+                self.client_code,
+                pin,
+                code,
+                self._clock.now_utc(),
+                self._settings.session_expiry_time_ist,
+            )
+            log.info(
+                "logged in as %s; session valid until %s", tokens.client_code, tokens.expires_at.isoformat()
+            )
+            self.state = AuthState.ACTIVE
+            return self._install(tokens)
 
     async def refresh(self) -> SessionTokens:
-        if self.tokens is None or not self.tokens.refresh_token:
-            raise TokenExpired("no refresh token: log in again")
-        tokens = await generate_tokens(
-            self._rest, self.tokens, self._clock.now_utc(), self._settings.session_expiry_time_ist
-        )
-        # A refresh does not extend the daily session beyond midnight IST.
-        tokens = SessionTokens(
-            tokens.client_code,
-            tokens.issued_at,
-            min(tokens.expires_at, self.tokens.expires_at),
-            tokens.jwt_token,
-            tokens.refresh_token,
-            tokens.feed_token,
-        )
-        return self._install(tokens)
+        with self._owning():
+            if self.tokens is None or not self.tokens.refresh_token:
+                raise TokenExpired("no refresh token: log in again")
+            tokens = await generate_tokens(
+                self._rest, self.tokens, self._clock.now_utc(), self._settings.session_expiry_time_ist
+            )
+            # A refresh does not extend the daily session beyond midnight IST.
+            tokens = SessionTokens(
+                tokens.client_code,
+                tokens.issued_at,
+                min(tokens.expires_at, self.tokens.expires_at),
+                tokens.jwt_token,
+                tokens.refresh_token,
+                tokens.feed_token,
+            )
+            return self._install(tokens)
 
     async def logout(self) -> None:
-        tokens = self.tokens or self._secrets.load_tokens()
-        try:
-            if tokens is not None and tokens.valid_at(self._clock.now_utc()):
-                self._rest.set_access_token(tokens.jwt_token)
-                await logout(self._rest, tokens.client_code)
-        finally:
-            self._secrets.clear_tokens()
-            self._rest.set_access_token(None)
-            self.tokens = None
-            self.state = AuthState.LOGGED_OUT
+        with self._owning():
+            tokens = self.tokens or self._secrets.load_tokens()
+            try:
+                if tokens is not None and tokens.valid_at(self._clock.now_utc()):
+                    self._rest.set_access_token(tokens.jwt_token)
+                    await logout(self._rest, tokens.client_code)
+            finally:
+                self._secrets.clear_tokens()
+                self._rest.set_access_token(None)
+                self.tokens = None
+                self.state = AuthState.LOGGED_OUT
 
     def set_manual_tokens(self, jwt_token: str, feed_token: str, refresh_token: str = "") -> SessionTokens:
         """Fallback when automated login fails: tokens from the publisher login (spec §1.3)."""
@@ -215,21 +222,22 @@ class AuthService:
 
     async def restore(self) -> SessionTokens | None:
         """Load stored tokens and prove them with getProfile; None if absent, expired or refused."""
-        tokens = self.tokens or self._secrets.load_tokens()
-        if tokens is None or not tokens.valid_at(self._clock.now_utc()):
-            return None
-        if tokens.client_code != self.client_code:
-            return None
-        api_key = self._secrets.get("api_key")
-        if api_key:
-            self._rest.set_api_key(api_key)
-        self._rest.set_access_token(tokens.jwt_token)
-        if not await self._profile_ok():
-            self._rest.set_access_token(None)
-            return None
-        self.tokens = tokens
-        self.state = AuthState.ACTIVE
-        return tokens
+        with self._owning():
+            tokens = self.tokens or self._secrets.load_tokens()
+            if tokens is None or not tokens.valid_at(self._clock.now_utc()):
+                return None
+            if tokens.client_code != self.client_code:
+                return None
+            api_key = self._secrets.get("api_key")
+            if api_key:
+                self._rest.set_api_key(api_key)
+            self._rest.set_access_token(tokens.jwt_token)
+            if not await self._profile_ok():
+                self._rest.set_access_token(None)
+                return None
+            self.tokens = tokens
+            self.state = AuthState.ACTIVE
+            return tokens
 
     async def ensure_session_until(self, close_time: datetime | None = None) -> SessionTokens:
         """Spec §1.3: keep the stored session if it is valid past the close, else log in again."""
@@ -268,44 +276,56 @@ class AuthService:
 
     async def check_health(self) -> bool:
         """getProfile; on auth loss try refresh, then a full login; pause trading if both fail."""
-        self.health_checks += 1
-        try:
-            if await self._profile_ok():
-                if self.state is AuthState.LOST:
-                    self.state = AuthState.ACTIVE
-                    await self._notify(self._on_auth_restored, "session accepted again")
-                return True
-        except BrokerError as exc:
-            # Network / rate-limit trouble is not an auth loss; the next check decides.
-            self.health_failures += 1
-            log.warning("session health check inconclusive: %s", type(exc).__name__)
-            return False
-        self.health_failures += 1
-        log.error("session health check: authentication lost; recovering")
-        was_active = self.state is AuthState.ACTIVE
-        self.state = AuthState.LOST
-        if was_active:
-            await self._notify(self._on_auth_lost, "broker session rejected (token invalid or expired)")
-        for recover in (self.refresh, self.login):
+        with self._owning():
+            self.health_checks += 1
             try:
-                await recover()
-            except (BrokerError, UserError) as exc:
-                reason = exc.code if isinstance(exc, AuthenticationFailed) else type(exc).__name__
-                log.warning("session recovery via %s failed: %s", recover.__name__, reason)
-                continue
-            if await self._profile_ok():
-                self.state = AuthState.ACTIVE
-                await self._notify(self._on_auth_restored, f"session recovered via {recover.__name__}")
-                return True
-        self.state = AuthState.LOST
-        return False
+                if await self._profile_ok():
+                    if self.state is AuthState.LOST:
+                        self.state = AuthState.ACTIVE
+                        await self._notify(self._on_auth_restored, "session accepted again")
+                    return True
+            except BrokerError as exc:
+                # Network / rate-limit trouble is not an auth loss; the next check decides.
+                self.health_failures += 1
+                log.warning("session health check inconclusive: %s", type(exc).__name__)
+                return False
+            self.health_failures += 1
+            log.error("session health check: authentication lost; recovering")
+            was_active = self.state is AuthState.ACTIVE
+            self.state = AuthState.LOST
+            if was_active:
+                await self._notify(self._on_auth_lost, "broker session rejected (token invalid or expired)")
+            for recover in (self.refresh, self.login):
+                try:
+                    await recover()
+                except (BrokerError, UserError) as exc:
+                    reason = exc.code if isinstance(exc, AuthenticationFailed) else type(exc).__name__
+                    log.warning("session recovery via %s failed: %s", recover.__name__, reason)
+                    continue
+                if await self._profile_ok():
+                    self.state = AuthState.ACTIVE
+                    await self._notify(self._on_auth_restored, f"session recovered via {recover.__name__}")
+                    return True
+            self.state = AuthState.LOST
+            return False
 
-    def report_feed_auth_failure(self, reason: str) -> None:
-        """For MarketFeed/OrderUpdateSocket `on_auth_error`: a refused socket handshake (spec §1.3:
-        feed-token health) triggers an immediate session check instead of waiting for the timer."""
-        log.warning("socket handshake refused (%s): checking the session now", reason)
+    def report_auth_failure(self, reason: str) -> None:
+        """A refused socket handshake or a TokenExpired on a REST call (spec §1.3: REST and feed-token
+        health) triggers an immediate session check instead of waiting for the timer. Ignored while
+        the service itself is logging in or checking (its own probes fail on purpose)."""
+        if self._busy:
+            return
+        log.warning("broker refused our credentials (%s): checking the session now", reason)
         if self._pending_check is None or self._pending_check.done():
             self._pending_check = asyncio.get_running_loop().create_task(self.check_health())
+
+    @contextlib.contextmanager
+    def _owning(self) -> Iterator[None]:
+        self._busy += 1
+        try:
+            yield
+        finally:
+            self._busy -= 1
 
     async def run_health_monitor(self, stop: asyncio.Event) -> None:
         """Check every `session_health_interval_minutes` until `stop` is set."""

@@ -43,7 +43,7 @@ class AngelOneStack:
             self.credentials,
             bus=bus,
             quote_fallback=lambda tokens: self.broker.quotes("FULL", tokens),
-            on_auth_error=self.auth.report_feed_auth_failure,
+            on_auth_error=self.auth.report_auth_failure,
             **options,
         )
 
@@ -71,4 +71,5 @@ def build_stack(
     rest = AngelOneRestClient(settings.broker, clock, secrets.get("api_key") or "")
     broker = AngelOneBroker(rest, clock, settings.broker)
     auth = AuthService(settings.broker, secrets, clock, rest, close_time_provider)
+    rest.on_token_expired = auth.report_auth_failure
     return AngelOneStack(secrets, rest, broker, auth, settings.broker)

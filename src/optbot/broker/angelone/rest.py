@@ -12,6 +12,7 @@ import logging
 import random
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -168,6 +169,9 @@ class AngelOneRestClient:
         )
         self._rng = rng or random.Random()
         self.counters: Counter[str] = Counter()
+        #: Called (never awaited) when a secure call is refused as unauthenticated; the auth service
+        #: uses it to check and recover the session at once.
+        self.on_token_expired: Callable[[str], None] | None = None
         timeout = httpx.Timeout(settings.http_timeout_seconds, connect=settings.http_connect_timeout_seconds)
         limits = httpx.Limits(
             max_connections=settings.http_max_connections,
@@ -275,4 +279,10 @@ class AngelOneRestClient:
             return interpret_response(endpoint, response.status_code, response.content, ordertag)
         except BrokerError as exc:
             self.counters[f"{endpoint.name}:{type(exc).__name__}"] += 1
+            if (
+                isinstance(exc, TokenExpired)
+                and endpoint.name != "login"
+                and self.on_token_expired is not None
+            ):
+                self.on_token_expired(f"{endpoint.name} refused: token invalid or expired")
             raise
