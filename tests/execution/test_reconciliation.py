@@ -5,6 +5,7 @@ import random
 import pytest
 
 from optbot.broker.models import BrokerTrade
+from optbot.config.settings import Settings
 from optbot.core.enums import IntentPurpose, ProductType, Side
 from optbot.core.events import Alert
 from optbot.core.timeutil import ist_date
@@ -14,16 +15,10 @@ from optbot.execution.statement import contract_note
 from optbot.test_kit.execution import build_harness, drive, option_intent
 
 
-def _reconciler(harness) -> Reconciler:
-    from optbot.config.settings import Settings
-
+def _reconciler(harness, funds_model: str = "realised_m2m") -> Reconciler:
+    settings = Settings(execution={"reconcile_funds_model": funds_model})
     return Reconciler(
-        harness.broker,
-        harness.store,
-        harness.clock,
-        Settings(),
-        order_manager=harness.manager,
-        bus=harness.bus,
+        harness.broker, harness.store, harness.clock, settings, order_manager=harness.manager, bus=harness.bus
     )
 
 
@@ -97,10 +92,23 @@ async def test_position_mismatch_from_lost_local_fill_is_reported() -> None:
     assert harness.store.positions()[0].net_quantity == 75
 
 
-async def test_funds_variance_alerts() -> None:
+async def test_funds_variance_alerts_cash_flow_model() -> None:
     harness = build_harness()
-    reconciler = _reconciler(harness)
+    reconciler = _reconciler(harness, "cash_flow_net_of_charges")
     await reconciler.run("startup")
     harness.broker.initial_cash -= 50.0  # money left the account without a trade
     report = await reconciler.run("periodic")
     assert [item.kind for item in report.discrepancies] == ["funds"]
+
+
+async def test_realised_m2m_model_matches_round_trip_then_flags_variance() -> None:
+    harness = build_harness()
+    reconciler = _reconciler(harness)
+    await harness.manager.submit(option_intent("buy"))
+    await harness.manager.submit(option_intent("sell", side=Side.SELL, limit_price=101.0))
+    report = await reconciler.run("periodic")
+    assert report.clean, report.discrepancies
+    assert harness.broker.realised_m2m() == pytest.approx(75 * 0.5)
+    harness.broker.realised_m2m = lambda: 500.0  # type: ignore[method-assign]
+    report = await reconciler.run("periodic")
+    assert [item.key for item in report.discrepancies] == ["realised_m2m"]

@@ -24,6 +24,7 @@ from optbot.core.timeutil import ist_date
 from optbot.execution.order_manager import OrderManager
 from optbot.persistence.records import FillRecord
 from optbot.persistence.store import Store
+from optbot.portfolio.trades import closed_trades
 
 log = logging.getLogger("optbot.execution.reconcile")
 
@@ -180,6 +181,21 @@ class Reconciler:
     def _funds_variance(
         self, kind: ReconcileKind, funds: Funds, fills: list[FillRecord]
     ) -> list[Discrepancy]:
+        threshold = self._settings.reconcile_funds_variance_rupees
+        if self._settings.reconcile_funds_model == "realised_m2m":
+            today = ist_date(self._clock.now_utc())
+            local = sum(trade.gross_pnl for trade in closed_trades(fills) if trade.exit_date == today)
+            variance = funds.realised_m2m - local
+            if abs(variance) > threshold:
+                return [
+                    Discrepancy(
+                        "funds",
+                        "realised_m2m",
+                        f"{local:.2f}",
+                        f"{funds.realised_m2m:.2f} (variance {variance:+.2f})",
+                    )
+                ]
+            return []
         keys = frozenset((fill.broker_order_id, fill.fill_id) for fill in fills)
         if kind == "startup" or self._funds_baseline is None:
             self._funds_baseline = (funds, keys)
@@ -192,7 +208,7 @@ class Reconciler:
             sign = -1 if fill.side is Side.BUY else 1
             expected += sign * fill.quantity * fill.price - fill.charges
         variance = funds.net - expected
-        if abs(variance) > self._settings.reconcile_funds_variance_rupees:
+        if abs(variance) > threshold:
             return [
                 Discrepancy("funds", "net", f"{expected:.2f}", f"{funds.net:.2f} (variance {variance:+.2f})")
             ]

@@ -349,7 +349,27 @@ class FakeBroker:
         self._read_fault()
         cash_flow = sum(t.quantity * t.price * (-1 if t.side is Side.BUY else 1) for t in self.trades)
         net = self.initial_cash + cash_flow - self.charges_total()
-        return Funds(net=net, available_cash=net, utilised_margin=0.0)
+        return Funds(net=net, available_cash=net, utilised_margin=0.0, realised_m2m=self.realised_m2m())
+
+    def realised_m2m(self) -> float:
+        """Gross realised P&L, FIFO per instrument (what a broker's RMS reports as m2mrealized)."""
+        realised = 0.0
+        lots: dict[str, deque[list[float]]] = {}
+        for trade in self.trades:
+            queue = lots.setdefault(trade.token, deque())
+            sign = trade.side.sign
+            remaining = float(trade.quantity)
+            while remaining and queue and queue[0][0] * sign < 0:
+                open_quantity, open_price = queue[0]
+                matched = min(remaining, abs(open_quantity))
+                realised += matched * (trade.price - open_price) * (1 if open_quantity > 0 else -1)
+                queue[0][0] = open_quantity + matched * sign
+                remaining -= matched
+                if queue[0][0] == 0:
+                    queue.popleft()
+            if remaining:
+                queue.append([remaining * sign, trade.price])
+        return realised
 
     # ---------------------------------------------------------- market data
     async def quotes(self, mode: QuoteMode, tokens: dict[Exchange, Sequence[str]]) -> list[Quote]:

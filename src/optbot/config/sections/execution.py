@@ -81,6 +81,12 @@ class ExecutionSettings(Section):
     reconcile_funds_variance_rupees: float = Field(
         default=1.0, ge=0, description="spec §13.3: funds variance above this raises an alert"
     )
+    reconcile_funds_model: Literal["realised_m2m", "cash_flow_net_of_charges"] = Field(
+        default="realised_m2m",
+        description="spec §13.3 funds check: compare the broker's realised M2M with the day's realised P&L "
+        "from local fills, or (brokers that debit charges intraday) the net funds with "
+        "start + cash flow - charges",
+    )
     reconcile_pnl_variance_rupees: float = Field(
         default=1.0, ge=0, description="spec §13.3 P&L parity: realised P&L variance above this alerts"
     )
