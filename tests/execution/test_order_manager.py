@@ -264,3 +264,65 @@ async def test_exit_limit_from_depth_and_market_converted() -> None:
     assert request.order_type is OrderType.LIMIT
     assert request.price == pytest.approx(99.75)  # best bid of the fake quote
     assert result.accepted
+
+
+async def test_risk_decision_recorded_refusal_and_reduced_quantity() -> None:
+    from optbot.core.enums import RiskState, SignalDirection
+    from optbot.core.events import RiskDecision, Signal
+
+    harness = build_harness()
+    now = harness.clock.now_utc()
+    harness.manager.record_signal(Signal(now, "test", "NIFTY", SignalDirection.BULLISH, "adx", trace_id="t1"))
+    refused = RiskDecision(now, "r1", False, ("daily loss limit",), 0, RiskState.HALTED, trace_id="t1")
+    result = await harness.manager.submit(option_intent("r1"), decision=refused)
+    assert not result.accepted and "daily loss limit" in result.reasons[0]
+    assert harness.broker.placed_requests == []
+    reduced = RiskDecision(now, "r2", True, ("size halved",), 75, RiskState.REDUCING, trace_id="t1")
+    result = await harness.manager.submit(
+        option_intent("r2", quantity=150, strategy="other"), decision=reduced
+    )
+    assert result.accepted and harness.broker.placed_requests[0].quantity == 75
+    kinds = [row["kind"] for row in harness.store.audit_rows()]
+    assert kinds[0] == "signal" and "risk_decision" in kinds and "fill" not in kinds
+    assert len(harness.store.risk_decisions("r2")) == 1
+
+
+async def test_bad_broker_rows_are_recorded_not_applied() -> None:
+    from optbot.broker.models import BrokerOrder
+    from optbot.core.enums import ProductType, Variety
+    from optbot.core.events import OrderUpdate
+
+    harness = build_harness(fill_policy="none")
+    result = await harness.manager.submit(option_intent())
+    order = harness.store.get_order(result.ordertags[0])
+    assert order is not None
+    row = BrokerOrder(
+        order.broker_order_id,
+        order.unique_order_id,
+        order.exchange,
+        order.token,
+        order.symbol,
+        Side.BUY,
+        OrderType.LIMIT,
+        ProductType.INTRADAY,
+        Variety.NORMAL,
+        75,
+        0,
+        100.5,
+        0.0,
+        0.0,
+        "teleported",
+        ordertag=order.ordertag,
+    )
+    await harness.manager.apply_broker_order(row, "order_book")
+    await harness.manager.on_order_update(
+        OrderUpdate(
+            harness.clock.now_utc(), order.broker_order_id, OrderStatus.OPEN, "open", filled_quantity=-3
+        )
+    )
+    await harness.manager.on_order_update(
+        OrderUpdate(harness.clock.now_utc(), "nope", OrderStatus.OPEN, "open")
+    )
+    assert harness.store.get_order(order.ordertag).status is OrderStatus.SUBMITTED  # type: ignore[union-attr]
+    kinds = [a["kind"] for a in harness.store.anomalies()]
+    assert kinds == ["unknown_broker_status", "negative_filled_quantity", "update_for_unknown_order"]

@@ -31,7 +31,7 @@ from optbot.config.settings import Settings
 from optbot.core.bus import EventBus
 from optbot.core.clock import Clock
 from optbot.core.enums import AlertPriority, Exchange, OrderStatus, OrderType, Variety
-from optbot.core.events import Alert, Event, Fill, OrderIntent, OrderUpdate
+from optbot.core.events import Alert, Event, Fill, OrderIntent, OrderUpdate, RiskDecision, Signal
 from optbot.core.ids import ordertag_for
 from optbot.core.instrument import Instrument
 from optbot.core.timeutil import ist_date
@@ -132,9 +132,43 @@ class OrderManager:
         return self._portfolio
 
     # =============================================================== submit
-    async def submit(self, intent: OrderIntent, quote: Quote | None = None) -> SubmitResult:
-        """Validate, persist and send an intent. A repeated intent is recognised and not sent again."""
+    def record_signal(self, signal: Signal) -> None:
+        """Audit the signal an intent came from (signal → intent → risk decision → order → fill)."""
+        self._store.audit(
+            "signal",
+            signal.trace_id or signal.strategy,
+            {
+                "strategy": signal.strategy,
+                "underlying": signal.underlying,
+                "direction": signal.direction.value,
+                "reason": signal.reason,
+                "strength": signal.strength,
+            },
+        )
+
+    async def submit(
+        self, intent: OrderIntent, quote: Quote | None = None, decision: RiskDecision | None = None
+    ) -> SubmitResult:
+        """Validate, persist and send an intent. A repeated intent is recognised and not sent again.
+
+        With a risk `decision`, it is recorded first; a refusal is recorded as a rejected intent and an
+        approval for fewer units sends only the approved quantity.
+        """
         existing = self._store.find_intent(intent.intent_id)
+        if decision is not None and existing is None:
+            if decision.intent_id != intent.intent_id:
+                raise ValueError(
+                    f"risk decision for {decision.intent_id} given with intent {intent.intent_id}"
+                )
+            self._store.record_risk_decision(decision)
+            if not decision.approved or decision.approved_quantity <= 0:
+                reason = "risk: " + ("; ".join(decision.reasons) or "refused")
+                self._store.insert_intent(
+                    self._intent_record(intent, intent_content_hash(intent), "REJECTED", reason), []
+                )
+                return SubmitResult(intent.intent_id, False, False, (), (reason,))
+            if decision.approved_quantity < intent.quantity:
+                intent = replace(intent, quantity=decision.approved_quantity)
         if existing is not None:
             tags = tuple(order.ordertag for order in self._store.orders_for_intent(intent.intent_id))
             log.info("intent %s already known (status %s): not sent again", intent.intent_id, existing.status)
