@@ -326,3 +326,33 @@ async def test_bad_broker_rows_are_recorded_not_applied() -> None:
     assert harness.store.get_order(order.ordertag).status is OrderStatus.SUBMITTED  # type: ignore[union-attr]
     kinds = [a["kind"] for a in harness.store.anomalies()]
     assert kinds == ["unknown_broker_status", "negative_filled_quantity", "update_for_unknown_order"]
+
+
+async def test_run_loop_verifies_and_auto_cancels_then_reprices_when_configured() -> None:
+    import asyncio
+
+    from optbot.config.settings import Settings
+
+    harness = build_harness(fill_policy="none")
+    stop = asyncio.Event()
+    loop_task = asyncio.ensure_future(harness.manager.run(stop))
+    result = await harness.manager.submit(option_intent())
+    await harness.clock.run_until(harness.clock.now_utc() + timedelta(seconds=50))
+    assert harness.store.get_order(result.ordertags[0]).status is OrderStatus.CANCELLED  # type: ignore[union-attr]
+    stop.set()
+    await harness.clock.run_until(harness.clock.now_utc() + timedelta(seconds=2))
+    await loop_task
+
+    repricing = build_harness(
+        fill_policy="none", settings=Settings(execution={"reprice_policy": "reprice", "max_reprices": 1})
+    )
+    result = await repricing.manager.submit(option_intent(limit_price=100.0))
+    tag = result.ordertags[0]
+    repricing.clock.advance(46)
+    assert await repricing.manager.check_auto_cancel() == [tag]
+    order = repricing.store.get_order(tag)
+    assert order is not None and order.status is OrderStatus.SUBMITTED and order.price == 100.25
+    repricing.clock.advance(46)
+    assert await repricing.manager.check_auto_cancel() == [tag]
+    await repricing.deliver()
+    assert repricing.store.get_order(tag).status is OrderStatus.CANCELLED  # type: ignore[union-attr]

@@ -112,3 +112,23 @@ async def test_realised_m2m_model_matches_round_trip_then_flags_variance() -> No
     harness.broker.realised_m2m = lambda: 500.0  # type: ignore[method-assign]
     report = await reconciler.run("periodic")
     assert [item.key for item in report.discrepancies] == ["realised_m2m"]
+
+
+async def test_periodic_loop_runs_on_the_clock_and_survives_broker_errors() -> None:
+    import asyncio
+    from datetime import timedelta
+
+    from optbot.broker.errors import TransientError
+
+    harness = build_harness()
+    reconciler = _reconciler(harness)
+    stop = asyncio.Event()
+    harness.broker.fail_next_read(TransientError("down"))
+    task = asyncio.ensure_future(reconciler.run_periodic(stop))
+    await harness.clock.run_until(harness.clock.now_utc() + timedelta(seconds=301))  # first run: broker down
+    await harness.clock.run_until(harness.clock.now_utc() + timedelta(seconds=300))  # second run: clean
+    stop.set()
+    await harness.clock.run_until(harness.clock.now_utc() + timedelta(seconds=300))
+    await task
+    latest = harness.store.latest_reconciliation()
+    assert latest is not None and latest.kind == "periodic" and latest.clean

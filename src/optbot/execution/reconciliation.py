@@ -7,6 +7,7 @@ the broker. Any mismatch is recorded with a readable diff and blocks trading unt
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Literal
 
 from optbot.broker.angelone.status_map import UnknownBrokerStatus, map_order_row_status
 from optbot.broker.base import Broker
+from optbot.broker.errors import BrokerError
 from optbot.broker.models import Funds
 from optbot.config.settings import Settings
 from optbot.core.bus import EventBus
@@ -79,6 +81,17 @@ class Reconciler:
 
     def acknowledge(self, operator: str) -> int:
         return self._store.acknowledge_mismatches(operator)
+
+    async def run_periodic(self, stop: asyncio.Event) -> None:
+        """Reconcile every `reconcile_interval_seconds` until `stop` is set; broker errors are retried."""
+        while not stop.is_set():
+            await self._clock.sleep(self._settings.reconcile_interval_seconds)
+            if stop.is_set():
+                break
+            try:
+                await self.run("periodic")
+            except BrokerError as exc:
+                log.warning("periodic reconciliation skipped: %s", type(exc).__name__)
 
     async def run(self, kind: ReconcileKind) -> ReconciliationReport:
         if kind == "startup" and self._order_manager is not None:
