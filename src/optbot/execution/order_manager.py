@@ -122,6 +122,7 @@ class OrderManager:
         self._latest_vix: float | None = None
         self._vix_at_submit: dict[str, float] = {}
         self._underlying_prices: dict[str, float] = {}
+        self._reported_foreign: set[tuple[str, str]] = set()
 
     @property
     def store(self) -> Store:
@@ -521,7 +522,18 @@ class OrderManager:
             return False
         order = self._store.order_by_broker_id(trade.order_id)
         if order is None:
-            if not self._store.has_fill(trade.order_id, trade.fill_id):
+            key = (trade.order_id, trade.fill_id)
+            unidentified = any(
+                not pending.broker_order_id
+                for pending in self._store.orders_in_flight()
+                if pending.status in (OrderStatus.UNRESOLVED, OrderStatus.PENDING_SUBMIT)
+            )
+            if unidentified:
+                # it may belong to an order whose id we have not learned yet: settle that first
+                self._fills_due = True
+                return False
+            if key not in self._reported_foreign and not self._store.has_fill(trade.order_id, trade.fill_id):
+                self._reported_foreign.add(key)
                 self._store.record_anomaly(
                     "fill_for_unknown_order",
                     {"order_id": trade.order_id, "fill_id": trade.fill_id, "token": trade.token},
