@@ -8,6 +8,7 @@ AFTER_REPLY <tag> (broker replied, reply not yet persisted), then SETTLED when n
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import random
 import sys
 from pathlib import Path
@@ -65,7 +66,11 @@ async def main(base_url: str, db_path: str, intents: int, pause: float) -> None:
     quotes = await broker.quotes("FULL", {instrument.exchange: [NIFTY_CE_TOKEN]})
     instrument = option_instrument(token=NIFTY_CE_TOKEN, symbol=quotes[0].symbol)
     app_settings = Settings(
-        execution={"unresolved_not_found_grace_seconds": 3.0, "duplicate_intent_window_seconds": 0.0}
+        execution={
+            "unresolved_not_found_grace_seconds": 3.0,
+            "duplicate_intent_window_seconds": 0.0,
+            "pending_order_timeout_seconds": 30.0,
+        }
     )
     store = Store.open(Path(db_path), clock)
     manager = OrderManager(
@@ -90,8 +95,10 @@ async def main(base_url: str, db_path: str, intents: int, pause: float) -> None:
         )
         result = await manager.submit(intent)
         print(f"DONE {index} {'dup' if result.duplicate else 'new'}", flush=True)
-    for _ in range(200):
+    for attempt in range(200):
+        print(f"POLL {attempt} in_flight={len(store.orders_in_flight())}", flush=True)
         await manager.poll_once()
+        await manager.check_auto_cancel()  # resting orders are cancelled after the pending timeout
         if not store.orders_in_flight() and not store.orders_awaiting_fills():
             break
         await asyncio.sleep(0.1)
@@ -101,4 +108,5 @@ async def main(base_url: str, db_path: str, intents: int, pause: float) -> None:
 
 
 if __name__ == "__main__":
+    faulthandler.dump_traceback_later(170, exit=True)  # a hung bot explains itself on stderr, then exits
     asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])))
