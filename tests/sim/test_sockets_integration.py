@@ -107,3 +107,18 @@ async def test_market_feed_authenticates_with_sim_sessions_and_streams_quotes(
                 aiohttp.WSMsgType.CLOSED,
                 aiohttp.WSMsgType.CLOSING,
             )
+
+
+async def test_drop_fault_also_closes_order_update_sockets(sim: Simulator, sim_clock: SimClock) -> None:
+    async with client_for(sim) as client:
+        tokens = await login(client, sim_clock)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(
+            sim.order_ws_url, headers={"Authorization": f"Bearer {tokens['jwtToken']}"}
+        ) as socket,
+    ):
+        assert (await next_text(socket))["order-status"] == "AB00"
+        assert await sim.faults.drop_ws_connections() >= 1
+        closing = await asyncio.wait_for(socket.receive(), timeout=5)
+        assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)

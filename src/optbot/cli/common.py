@@ -14,7 +14,7 @@ from optbot.config import ConfigError, Settings, load_settings
 from optbot.core.errors import UserError
 
 console = Console()
-error_console = Console(stderr=True)
+error_console = Console(stderr=True, soft_wrap=True)
 
 CONFIG_ENV = "OPTBOT_CONFIG"
 

@@ -111,7 +111,7 @@ class Simulator:
         register(app, endpoints, state)
         register_admin(app, state)
         register_market_feed(app, self.market, self.sessions, self.faults)
-        register_order_socket(app, self.sessions, self.exchange.add_listener)
+        register_order_socket(app, self.sessions, self.exchange.add_listener, faults=self.faults)
         return app
 
     async def start(self) -> None:
