@@ -1,0 +1,520 @@
+"""`PaperBroker`: the `Broker` protocol over a fill model and a quote source, state in memory.
+
+Order ids are a per-run counter (deterministic: the same inputs give the same ids), the engine's
+persistence keeps the authoritative record. Funds move with fills: premium paid on buys, received on
+sells, charges from the dated rate card deducted on every fill; short option positions block margin.
+Call `match()` (or `match_token`) whenever quotes change so resting orders are evaluated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from optbot.broker.base import CandleInterval, QuoteMode
+from optbot.broker.errors import BrokerRejected
+from optbot.broker.models import (
+    BrokerOrder,
+    BrokerPosition,
+    BrokerTrade,
+    Candle,
+    ChargeComponent,
+    ChargeEstimate,
+    Funds,
+    MarginRequirement,
+    ModifyRequest,
+    OrderRequest,
+    PlaceResult,
+    Quote,
+)
+from optbot.broker.paper.fill_model import FillModel, QuoteSource, WorkingOrder, tick_round
+from optbot.core.clock import Clock
+from optbot.core.enums import Exchange, OrderType, ProductType, Side, Variety
+from optbot.core.instrument import Instrument
+from optbot.core.timeutil import ist_date
+from optbot.execution.charges import ChargeBreakdown, RateCard, option_charges
+from optbot.instruments.master import InstrumentMaster
+
+OPEN = "open"
+TRIGGER_PENDING = "trigger pending"
+COMPLETE = "complete"
+CANCELLED = "cancelled"
+REJECTED = "rejected"
+_FINAL = (COMPLETE, CANCELLED, REJECTED)
+
+
+class CandleSource:
+    """Protocol-like base for a history source; any object with this `candles` method works."""
+
+    def candles(
+        self, exchange: Exchange, token: str, interval: CandleInterval, start: datetime, end: datetime
+    ) -> list[Candle]:
+        raise BrokerRejected("AB4000", "this paper broker has no candle source configured")
+
+
+@dataclass(frozen=True, slots=True)
+class PaperFunds:
+    """Starting cash and the margin model for short options (a share of strike notional)."""
+
+    initial_cash: float
+    short_option_margin_pct: float = 12.0
+
+
+@dataclass(slots=True)
+class _Position:
+    buy_quantity: int = 0
+    sell_quantity: int = 0
+    buy_amount: float = 0.0
+    sell_amount: float = 0.0
+
+    @property
+    def net(self) -> int:
+        return self.buy_quantity - self.sell_quantity
+
+
+OrderListener = Callable[[BrokerOrder], None]
+
+
+class PaperBroker:
+    def __init__(
+        self,
+        clock: Clock,
+        quotes: QuoteSource,
+        fill_model: FillModel,
+        funds: PaperFunds,
+        instruments: InstrumentMaster,
+        *,
+        rate_card: RateCard | None = None,
+        candle_source: CandleSource | None = None,
+        order_id_prefix: str = "P",
+    ) -> None:
+        self._clock = clock
+        self._quotes = quotes
+        self._model = fill_model
+        self._funds = funds
+        self._instruments = instruments
+        self._card = rate_card if rate_card is not None else RateCard.load()
+        self._candles = candle_source if candle_source is not None else CandleSource()
+        self._prefix = order_id_prefix
+        self._sequence = 0
+        self._fill_sequence = 0
+        self._orders: dict[str, BrokerOrder] = {}
+        self._working: dict[str, WorkingOrder] = {}
+        self._trades: list[BrokerTrade] = []
+        self._positions: dict[tuple[Exchange, str, ProductType], _Position] = {}
+        self._cash = funds.initial_cash
+        self._charges_paid = 0.0
+        self._charged_orders: set[str] = set()
+        self._listeners: list[OrderListener] = []
+
+    # ---- observation -------------------------------------------------------------------------
+    def subscribe(self, listener: OrderListener) -> None:
+        """Order updates (every status change and fill) as the order-update socket would push them."""
+        self._listeners.append(listener)
+
+    @property
+    def charges_paid(self) -> float:
+        return self._charges_paid
+
+    @property
+    def cash(self) -> float:
+        return self._cash
+
+    def _emit(self, order: BrokerOrder) -> None:
+        self._orders[order.order_id] = order
+        for listener in list(self._listeners):
+            listener(order)
+
+    # ---- validation --------------------------------------------------------------------------
+    def _instrument(self, exchange: Exchange, token: str) -> Instrument:
+        instrument = self._instruments.get(exchange, token)
+        if instrument is None:
+            raise BrokerRejected("AB1019", f"unknown instrument {exchange}:{token}")
+        return instrument
+
+    def _validate(
+        self, instrument: Instrument, quantity: int, order_type: OrderType, price: float, trigger: float
+    ) -> None:
+        if quantity <= 0:
+            raise BrokerRejected("AB1012", f"quantity must be positive, got {quantity}")
+        lot = max(1, instrument.lot_size)
+        if quantity % lot:
+            raise BrokerRejected("AB1012", f"quantity {quantity} is not a multiple of lot size {lot}")
+        tick = instrument.tick_size if instrument.tick_size > 0 else 0.05
+        checks = []
+        if order_type in (OrderType.LIMIT, OrderType.STOPLOSS_LIMIT):
+            checks.append(("price", price))
+        if order_type in (OrderType.STOPLOSS_LIMIT, OrderType.STOPLOSS_MARKET):
+            checks.append(("trigger price", trigger))
+        for name, value in checks:
+            if value <= 0:
+                raise BrokerRejected("AB1013", f"{name} must be positive for {order_type}, got {value}")
+            if abs(tick_round(value, tick, "nearest") - value) > 1e-9:
+                raise BrokerRejected("AB1013", f"{name} {value} is not a multiple of tick size {tick}")
+
+    # ---- orders ------------------------------------------------------------------------------
+    async def place_order(self, request: OrderRequest) -> PlaceResult:
+        instrument = self._instrument(request.exchange, request.token)
+        self._validate(instrument, request.quantity, request.order_type, request.price, request.trigger_price)
+        self._sequence += 1
+        order_id = f"{self._prefix}{self._sequence:09d}"
+        unique = f"{order_id}-U"
+        now = self._clock.now_utc()
+        stop = request.order_type in (OrderType.STOPLOSS_LIMIT, OrderType.STOPLOSS_MARKET)
+        order = BrokerOrder(
+            order_id=order_id,
+            unique_order_id=unique,
+            exchange=request.exchange,
+            token=request.token,
+            symbol=request.symbol,
+            side=request.side,
+            order_type=request.order_type,
+            product=request.product,
+            variety=request.variety,
+            quantity=request.quantity,
+            filled_quantity=0,
+            price=request.price,
+            trigger_price=request.trigger_price,
+            average_price=0.0,
+            status=TRIGGER_PENDING if stop else OPEN,
+            ordertag=request.ordertag,
+            update_time=now,
+            exchange_time=now,
+        )
+        shortfall = self._buy_shortfall(request, instrument)
+        if shortfall is not None:
+            self._emit(replace(order, status=REJECTED, text=shortfall))
+            return PlaceResult(order_id, unique)
+        self._working[order_id] = WorkingOrder(
+            side=request.side,
+            order_type=request.order_type,
+            quantity=request.quantity,
+            price=request.price,
+            trigger_price=request.trigger_price,
+            tick_size=instrument.tick_size,
+            accepted_at=now,
+        )
+        self._emit(order)
+        return PlaceResult(order_id, unique)
+
+    def _buy_shortfall(self, request: OrderRequest, instrument: Instrument) -> str | None:
+        """RMS check: an order's premium (and, if opening a short, its margin) must fit the cash."""
+        needed = self._requirement(request, instrument).total
+        available = self._available_cash()
+        if needed > available + 1e-6:
+            return f"insufficient funds: required {needed:.2f}, available {available:.2f}"
+        return None
+
+    def _reference_price(self, request: OrderRequest, instrument: Instrument) -> float:
+        if request.order_type in (OrderType.LIMIT, OrderType.STOPLOSS_LIMIT) and request.price > 0:
+            return request.price
+        quote = self._quotes.quote(request.token)
+        if quote is None:
+            return request.trigger_price
+        tick = instrument.tick_size if instrument.tick_size > 0 else 0.05
+        return self._model.executable_price(request.side, quote, tick)
+
+    def _requirement(self, request: OrderRequest, instrument: Instrument) -> MarginRequirement:
+        position = self._positions.get((request.exchange, request.token, request.product), _Position())
+        price = self._reference_price(request, instrument)
+        if request.side is Side.BUY:
+            closing = min(request.quantity, max(0, -position.net))
+            premium = (request.quantity - closing) * price
+            return MarginRequirement(total=premium, premium=premium)
+        opening_short = request.quantity - min(request.quantity, max(0, position.net))
+        span = self._short_margin(instrument, opening_short, price)
+        return MarginRequirement(total=span, span=span)
+
+    def _short_margin(self, instrument: Instrument, quantity: int, price: float) -> float:
+        notional = (instrument.strike or price) * quantity
+        return notional * self._funds.short_option_margin_pct / 100
+
+    def _blocked_margin(self) -> float:
+        blocked = 0.0
+        for (exchange, token, _product), position in self._positions.items():
+            if position.net < 0:
+                instrument = self._instrument(exchange, token)
+                avg = position.sell_amount / position.sell_quantity if position.sell_quantity else 0.0
+                blocked += self._short_margin(instrument, -position.net, avg)
+        return blocked
+
+    def _available_cash(self) -> float:
+        return self._cash - self._blocked_margin()
+
+    async def modify_order(self, request: ModifyRequest) -> PlaceResult:
+        order = self._orders.get(request.order_id)
+        if order is None:
+            raise BrokerRejected("AB1008", f"order {request.order_id} not found")
+        if order.status in _FINAL:
+            raise BrokerRejected(
+                "AB1009", f"order {request.order_id} is {order.status} and cannot be modified"
+            )
+        instrument = self._instrument(order.exchange, order.token)
+        self._validate(instrument, request.quantity, request.order_type, request.price, request.trigger_price)
+        if request.quantity < order.filled_quantity:
+            raise BrokerRejected(
+                "AB1012", f"quantity {request.quantity} below filled {order.filled_quantity}"
+            )
+        now = self._clock.now_utc()
+        working = self._working[order.order_id]
+        stop = request.order_type in (OrderType.STOPLOSS_LIMIT, OrderType.STOPLOSS_MARKET)
+        triggered = working.triggered and stop
+        self._working[order.order_id] = replace(
+            working,
+            order_type=request.order_type,
+            quantity=request.quantity,
+            price=request.price,
+            trigger_price=request.trigger_price,
+            accepted_at=now,
+            triggered=triggered,
+        )
+        self._emit(
+            replace(
+                order,
+                order_type=request.order_type,
+                quantity=request.quantity,
+                price=request.price,
+                trigger_price=request.trigger_price,
+                status=TRIGGER_PENDING if stop and not triggered else OPEN,
+                update_time=now,
+            )
+        )
+        self._fill_if_possible(order.order_id)
+        return PlaceResult(order.order_id, order.unique_order_id)
+
+    async def cancel_order(self, order_id: str, variety: Variety = Variety.NORMAL) -> PlaceResult:
+        order = self._orders.get(order_id)
+        if order is None:
+            raise BrokerRejected("AB1008", f"order {order_id} not found")
+        if order.status in _FINAL:
+            raise BrokerRejected("AB1010", f"order {order_id} is {order.status} and cannot be cancelled")
+        self._working.pop(order_id, None)
+        self._emit(replace(order, status=CANCELLED, update_time=self._clock.now_utc()))
+        return PlaceResult(order.order_id, order.unique_order_id)
+
+    # ---- matching ----------------------------------------------------------------------------
+    def match(self) -> int:
+        """Evaluate every resting order against the latest quotes (in id order); returns fills made."""
+        return sum(self._fill_if_possible(order_id) for order_id in sorted(self._working))
+
+    def match_token(self, token: str) -> int:
+        ids = sorted(oid for oid in self._working if self._orders[oid].token == token)
+        return sum(self._fill_if_possible(order_id) for order_id in ids)
+
+    def _fill_if_possible(self, order_id: str) -> int:
+        working = self._working.get(order_id)
+        if working is None:
+            return 0
+        order = self._orders[order_id]
+        decision = self._model.decide(working, self._quotes.quote(order.token))
+        if decision.triggered and not working.triggered:
+            working = replace(working, triggered=True)
+            self._working[order_id] = working
+            self._emit(replace(order, status=OPEN, update_time=self._clock.now_utc()))
+            order = self._orders[order_id]
+        if decision.price is None:
+            return 0
+        quantity = order.quantity - order.filled_quantity
+        request_like = OrderRequest(
+            exchange=order.exchange,
+            token=order.token,
+            symbol=order.symbol,
+            side=order.side,
+            quantity=quantity,
+            order_type=OrderType.LIMIT,
+            product=order.product,
+            ordertag=order.ordertag,
+            price=decision.price,
+        )
+        instrument = self._instrument(order.exchange, order.token)
+        charges = self._charges(order.order_id, order.exchange, order.side, quantity, decision.price)
+        premium_out = quantity * decision.price if order.side is Side.BUY else 0.0
+        if order.side is Side.BUY and premium_out + charges.total > self._available_cash() + 1e-6:
+            self._working.pop(order_id, None)
+            self._emit(
+                replace(
+                    order,
+                    status=REJECTED,
+                    text="insufficient funds at fill",
+                    update_time=self._clock.now_utc(),
+                )
+            )
+            return 0
+        if order.side is Side.SELL:
+            need = self._requirement(request_like, instrument).total
+            if need + charges.total > self._available_cash() + 1e-6:
+                self._working.pop(order_id, None)
+                self._emit(
+                    replace(
+                        order,
+                        status=REJECTED,
+                        text="insufficient margin at fill",
+                        update_time=self._clock.now_utc(),
+                    )
+                )
+                return 0
+        self._book_fill(order, quantity, decision.price, charges)
+        return 1
+
+    def _charges(
+        self, order_id: str, exchange: Exchange, side: Side, quantity: int, price: float
+    ) -> ChargeBreakdown:
+        first = order_id not in self._charged_orders
+        self._charged_orders.add(order_id)
+        return option_charges(
+            self._card,
+            exchange,
+            side,
+            quantity,
+            price,
+            ist_date(self._clock.now_utc()),
+            executed_orders=1 if first else 0,
+        )
+
+    def _book_fill(self, order: BrokerOrder, quantity: int, price: float, charges: ChargeBreakdown) -> None:
+        now = self._clock.now_utc()
+        self._fill_sequence += 1
+        self._trades.append(
+            BrokerTrade(
+                fill_id=f"{self._prefix}F{self._fill_sequence:09d}",
+                order_id=order.order_id,
+                exchange=order.exchange,
+                token=order.token,
+                symbol=order.symbol,
+                side=order.side,
+                product=order.product,
+                quantity=quantity,
+                price=price,
+                fill_time=now,
+            )
+        )
+        position = self._positions.setdefault((order.exchange, order.token, order.product), _Position())
+        amount = quantity * price
+        if order.side is Side.BUY:
+            position.buy_quantity += quantity
+            position.buy_amount += amount
+            self._cash -= amount
+        else:
+            position.sell_quantity += quantity
+            position.sell_amount += amount
+            self._cash += amount
+        self._cash -= charges.total
+        self._charges_paid += charges.total
+        filled = order.filled_quantity + quantity
+        average = (order.average_price * order.filled_quantity + amount) / filled
+        self._working.pop(order.order_id, None)
+        self._emit(
+            replace(
+                order,
+                filled_quantity=filled,
+                average_price=average,
+                status=COMPLETE,
+                update_time=now,
+                exchange_time=now,
+            )
+        )
+
+    # ---- books -------------------------------------------------------------------------------
+    async def order_book(self) -> list[BrokerOrder]:
+        return [self._orders[key] for key in sorted(self._orders)]
+
+    async def order_details(self, unique_order_id: str) -> BrokerOrder | None:
+        return next((o for o in self._orders.values() if o.unique_order_id == unique_order_id), None)
+
+    async def trade_book(self) -> list[BrokerTrade]:
+        return list(self._trades)
+
+    async def positions(self) -> list[BrokerPosition]:
+        rows = []
+        for (exchange, token, product), position in sorted(self._positions.items()):
+            instrument = self._instrument(exchange, token)
+            net = position.net
+            if net > 0:
+                average = position.buy_amount / position.buy_quantity
+            elif net < 0:
+                average = position.sell_amount / position.sell_quantity
+            else:
+                average = 0.0
+            rows.append(
+                BrokerPosition(
+                    exchange=exchange,
+                    token=token,
+                    symbol=instrument.symbol,
+                    product=product,
+                    net_quantity=net,
+                    buy_quantity=position.buy_quantity,
+                    sell_quantity=position.sell_quantity,
+                    buy_amount=position.buy_amount,
+                    sell_amount=position.sell_amount,
+                    average_net_price=average,
+                    lot_size=instrument.lot_size,
+                )
+            )
+        return rows
+
+    def _marks(self) -> tuple[float, float]:
+        """(realised, unrealised) gross P&L: closed quantity at average prices, open quantity at LTP."""
+        realised = unrealised = 0.0
+        for (_exchange, token, _product), position in self._positions.items():
+            closed = min(position.buy_quantity, position.sell_quantity)
+            avg_buy = position.buy_amount / position.buy_quantity if position.buy_quantity else 0.0
+            avg_sell = position.sell_amount / position.sell_quantity if position.sell_quantity else 0.0
+            realised += closed * (avg_sell - avg_buy)
+            net = position.net
+            if net:
+                quote = self._quotes.quote(token)
+                mark = quote.ltp if quote is not None else (avg_buy if net > 0 else avg_sell)
+                unrealised += net * (mark - (avg_buy if net > 0 else avg_sell))
+        return realised, unrealised
+
+    async def funds(self) -> Funds:
+        realised, unrealised = self._marks()
+        blocked = self._blocked_margin()
+        return Funds(
+            net=self._cash - blocked,
+            available_cash=self._cash - blocked,
+            utilised_margin=blocked,
+            realised_m2m=realised,
+            unrealised_m2m=unrealised,
+        )
+
+    # ---- market data -------------------------------------------------------------------------
+    async def quotes(self, mode: QuoteMode, tokens: dict[Exchange, Sequence[str]]) -> list[Quote]:
+        rows = []
+        for exchange, token_list in tokens.items():
+            for token in token_list:
+                quote = self._quotes.quote(token)
+                if quote is not None and quote.exchange is exchange:
+                    rows.append(quote)
+        return rows
+
+    async def candles(
+        self, exchange: Exchange, token: str, interval: CandleInterval, start: datetime, end: datetime
+    ) -> list[Candle]:
+        return self._candles.candles(exchange, token, interval, start, end)
+
+    async def margin_required(self, requests: Sequence[OrderRequest]) -> MarginRequirement:
+        total = span = premium = 0.0
+        for request in requests:
+            need = self._requirement(request, self._instrument(request.exchange, request.token))
+            total += need.total
+            span += need.span
+            premium += need.premium
+        return MarginRequirement(total=total, span=span, premium=premium)
+
+    async def estimate_charges(self, requests: Sequence[OrderRequest]) -> ChargeEstimate:
+        day = ist_date(self._clock.now_utc())
+        total_breakdown: ChargeBreakdown | None = None
+        for request in requests:
+            instrument = self._instrument(request.exchange, request.token)
+            price = self._reference_price(request, instrument)
+            part = option_charges(self._card, request.exchange, request.side, request.quantity, price, day)
+            total_breakdown = part if total_breakdown is None else total_breakdown + part
+        if total_breakdown is None:
+            return ChargeEstimate(total=0.0, trade_value=0.0, components=())
+        return ChargeEstimate(
+            total=total_breakdown.total,
+            trade_value=total_breakdown.turnover,
+            components=tuple(ChargeComponent(name, amount) for name, amount in total_breakdown.components()),
+        )
