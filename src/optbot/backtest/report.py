@@ -1,0 +1,119 @@
+"""Backtest result → deterministic JSON + self-contained HTML (equity, drawdown, trades, §11.5 metrics).
+
+Determinism matters: the same inputs must give a byte-identical result file, so the report carries no
+wall-clock time (the generated stamp is the simulated end time) and every number is rounded to the paisa
+or to 10 significant digits before serialisation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from optbot.analytics.performance import TRADING_DAYS_PER_YEAR, performance_report
+from optbot.ops.reports import Report, ReportFiles, equity_to_drawdown, write_report
+
+
+@dataclass(frozen=True, slots=True)
+class TradeRecord:
+    """One closed round trip, net of charges."""
+
+    symbol: str
+    side: str
+    quantity: int
+    entry_time: str
+    entry_price: float
+    exit_time: str
+    exit_price: float
+    charges: float
+    net_pnl: float
+    synthetic_prices: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestResult:
+    """Everything a backtest produced: equity points (ISO time, rupees), trades and exposure flags."""
+
+    strategy: str
+    start: str
+    end: str
+    initial_capital: float
+    equity: Sequence[tuple[str, float]]
+    trades: Sequence[TradeRecord]
+    in_market: Sequence[bool]
+    periods_per_year: float = TRADING_DAYS_PER_YEAR
+    notes: Sequence[str] = field(default_factory=tuple)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def _clean(value: float | None) -> float | None:
+    return None if value is None else float(f"{value:.10g}")
+
+
+def build_report(result: BacktestResult) -> Report:
+    if len(result.equity) < 2:
+        raise ValueError(
+            f"backtest {result.strategy} {result.start}..{result.end} produced {len(result.equity)} equity "
+            "point(s); at least two are needed for a report (is there data for those dates?)"
+        )
+    values = [value for _, value in result.equity]
+    pnls = [trade.net_pnl for trade in result.trades]
+    perf = performance_report(values, pnls, list(result.in_market), periods_per_year=result.periods_per_year)
+    metrics: dict[str, Any] = {
+        "strategy": result.strategy,
+        "initial_capital": round(result.initial_capital, 2),
+        "final_equity": round(values[-1], 2),
+        "net_pnl": round(values[-1] - values[0], 2),
+        "total_return": _clean(perf.total_return),
+        "annualised_return": _clean(perf.annualised_return),
+        "volatility": _clean(perf.volatility),
+        "max_drawdown": _clean(perf.drawdown.max_drawdown),
+        "sharpe": _clean(perf.sharpe),
+        "sortino": _clean(perf.sortino),
+        "win_rate": _clean(perf.win_rate),
+        "profit_factor": _clean(perf.profit_factor),
+        "average_trade": _clean(perf.average_trade),
+        "exposure": _clean(perf.exposure),
+        "trades": perf.trades,
+        "charges": round(sum(trade.charges for trade in result.trades), 2),
+    }
+    equity = [(moment, round(value, 2)) for moment, value in result.equity]
+    trades = [
+        {
+            "symbol": t.symbol,
+            "side": t.side,
+            "quantity": t.quantity,
+            "entry_time": t.entry_time,
+            "entry_price": round(t.entry_price, 2),
+            "exit_time": t.exit_time,
+            "exit_price": round(t.exit_price, 2),
+            "charges": round(t.charges, 2),
+            "net_pnl": round(t.net_pnl, 2),
+            "prices": "synthetic" if t.synthetic_prices else "recorded",
+        }
+        for t in result.trades
+    ]
+    notes = list(result.notes)
+    if any(t.synthetic_prices for t in result.trades):
+        notes.append(
+            "Option prices for dates without recorded option data come from the simulator's pricing model "
+            "(synthetic); fills use the paper fill model with spread, slippage, latency and dated charges."
+        )
+    if result.settings:
+        notes.append("settings: " + ", ".join(f"{k}={result.settings[k]}" for k in sorted(result.settings)))
+    return Report(
+        title=f"Backtest {result.strategy}",
+        subtitle=f"{result.start} to {result.end}",
+        generated_utc=result.end,
+        metrics=metrics,
+        series={"equity": equity, "drawdown": equity_to_drawdown(equity)},
+        tables={"trades": trades},
+        notes=notes,
+    )
+
+
+def write_backtest_report(result: BacktestResult, directory: Path) -> ReportFiles:
+    stem = f"backtest-{result.strategy}-{result.start}-{result.end}"
+    return write_report(build_report(result), directory, stem)

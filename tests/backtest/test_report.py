@@ -1,0 +1,97 @@
+"""Backtest report: deterministic bytes, metrics present, synthetic prices labelled; bar quotes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pytest
+
+from optbot.backtest import BacktestResult, BarQuoteSource, TradeRecord, build_report, write_backtest_report
+from optbot.core.enums import Exchange
+
+
+def result() -> BacktestResult:
+    equity = [
+        (f"2025-09-0{day}T10:00:00Z", 500_000 + step)
+        for day, step in ((4, 0), (5, 1200.5), (8, -300), (9, 2500))
+    ]
+    trades = [
+        TradeRecord(
+            "NIFTY09SEP2524800CE",
+            "BUY",
+            75,
+            "2025-09-05T04:00Z",
+            100.0,
+            "2025-09-05T05:00Z",
+            116.0,
+            45.3,
+            1154.7,
+            True,
+        ),
+        TradeRecord(
+            "NIFTY09SEP2524800CE",
+            "BUY",
+            75,
+            "2025-09-08T04:00Z",
+            100.0,
+            "2025-09-08T05:00Z",
+            80.0,
+            40.0,
+            -1540.0,
+            True,
+        ),
+    ]
+    return BacktestResult(
+        "adx_trend", "2025-09-04", "2025-09-09", 500_000.0, equity, trades, [False, True, True, False]
+    )
+
+
+def test_same_result_gives_byte_identical_files(tmp_path: Path) -> None:
+    first = write_backtest_report(result(), tmp_path / "a")
+    second = write_backtest_report(result(), tmp_path / "b")
+    assert first.json_path.read_bytes() == second.json_path.read_bytes()
+    assert first.html_path.read_bytes() == second.html_path.read_bytes()
+    html = first.html_path.read_text()
+    assert (
+        "<svg" in html and "synthetic" in html and "http" not in html.split("<body", 1)[-1].split("xmlns")[0]
+    )
+
+
+def test_metrics_cover_section_11_5() -> None:
+    report = build_report(result())
+    for key in (
+        "total_return",
+        "annualised_return",
+        "volatility",
+        "max_drawdown",
+        "sharpe",
+        "sortino",
+        "win_rate",
+        "profit_factor",
+        "average_trade",
+        "exposure",
+    ):
+        assert key in report.metrics
+    assert report.metrics["win_rate"] == pytest.approx(0.5)
+    assert report.metrics["exposure"] == pytest.approx(0.5)
+    assert report.metrics["net_pnl"] == pytest.approx(2500.0)
+    assert report.series["drawdown"][2][1] < 0 or report.series["drawdown"][2][1] > 0
+    assert orjson.dumps(report.metrics)
+
+
+def test_too_little_data_is_a_clear_error() -> None:
+    short = BacktestResult("x", "2025-01-01", "2025-01-02", 1.0, [("2025-01-01", 1.0)], [], [False])
+    with pytest.raises(ValueError, match="at least two"):
+        build_report(short)
+
+
+def test_untraded_bars_are_not_published() -> None:
+    quotes = BarQuoteSource()
+    at = datetime(2025, 9, 4, 4, 1, tzinfo=UTC)
+    assert not quotes.publish_bar(Exchange.NFO, "1", "OPT", at, 10, 11, 9, 10.5, 0)
+    assert quotes.quote("1") is None
+    assert quotes.publish_bar(Exchange.NSE, "26000", "NIFTY", at, 10, 11, 9, 10.5, 0, traded_required=False)
+    quote = quotes.quote("26000")
+    assert quote is not None and quote.ltp == 10.5 and quote.exchange_time == at
