@@ -199,3 +199,13 @@ async def test_properties_limits_untraded_conservation(
     net = sum(t.quantity * t.side.sign for t in trades)
     positions = await broker.positions()
     assert sum(p.net_quantity for p in positions) == net
+
+
+def test_fill_model_from_settings_and_modelled_spread() -> None:
+    from optbot.config.sections.backtest import BacktestSettings
+
+    model = FillModel.from_settings(BacktestSettings(slippage_ticks=0, modelled_spread_pct=1.0, latency_ms=0))
+    assert model.latency == timedelta(0)
+    quote = Quote(exchange=Exchange.NFO, token=TOKEN, symbol="X", ltp=100.0, exchange_time=START)
+    assert model.executable_price(Side.BUY, quote, 0.05) == pytest.approx(100.5)
+    assert model.executable_price(Side.SELL, quote, 0.05) == pytest.approx(99.5)

@@ -13,6 +13,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Literal, Protocol
 
 from optbot.broker.models import Quote
+from optbot.config.sections.backtest import BacktestSettings
 from optbot.core.enums import OrderType, Side
 
 Direction = Literal["up", "down", "nearest"]
@@ -72,6 +73,16 @@ class FillModel:
     latency: timedelta = timedelta(milliseconds=250)
     modelled_spread_ticks: int = 2
     modelled_spread_pct: float = 0.0
+
+    @classmethod
+    def from_settings(cls, settings: BacktestSettings) -> FillModel:
+        """The model both paper trading and backtests build from `[backtest]`."""
+        return cls(
+            slippage_ticks=settings.slippage_ticks,
+            latency=timedelta(milliseconds=settings.latency_ms),
+            modelled_spread_ticks=settings.modelled_spread_ticks,
+            modelled_spread_pct=settings.modelled_spread_pct,
+        )
 
     def eligible_from(self, order: WorkingOrder) -> datetime:
         return order.accepted_at + self.latency
