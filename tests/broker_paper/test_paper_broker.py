@@ -209,3 +209,21 @@ def test_fill_model_from_settings_and_modelled_spread() -> None:
     quote = Quote(exchange=Exchange.NFO, token=TOKEN, symbol="X", ltp=100.0, exchange_time=START)
     assert model.executable_price(Side.BUY, quote, 0.05) == pytest.approx(100.5)
     assert model.executable_price(Side.SELL, quote, 0.05) == pytest.approx(99.5)
+
+
+async def test_depth_limits_each_quote_and_partial_fills_complete_on_later_quotes() -> None:
+    broker, quotes, _ = make()
+    updates = []
+    broker.subscribe(lambda order: updates.append(PaperBroker.order_update(order)))
+    await broker.place_order(request(Side.BUY, OrderType.MARKET, qty=150))
+    quotes.set(100.0, START + timedelta(seconds=1), bid=99.9, ask=100.1)  # 75 on the ask
+    assert broker.match() == 1
+    assert broker.match() == 0  # the same quote's liquidity is used up
+    row = (await broker.order_book())[0]
+    assert row.filled_quantity == 75 and row.status == "open"
+    quotes.set(100.0, START + timedelta(seconds=2), bid=99.9, ask=100.2)
+    assert broker.match() == 1
+    row = (await broker.order_book())[0]
+    assert row.status == "complete" and row.average_price == pytest.approx((100.15 + 100.25) / 2)
+    assert [u.status.value for u in updates] == ["OPEN", "OPEN", "FILLED"]
+    assert updates[-1].filled_quantity == 150

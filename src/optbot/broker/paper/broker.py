@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
+from optbot.broker.angelone.status_map import map_broker_status
 from optbot.broker.base import CandleInterval, QuoteMode
 from optbot.broker.errors import BrokerRejected
 from optbot.broker.models import (
@@ -31,6 +32,7 @@ from optbot.broker.models import (
 from optbot.broker.paper.fill_model import FillModel, QuoteSource, WorkingOrder, tick_round
 from optbot.core.clock import Clock
 from optbot.core.enums import Exchange, OrderType, ProductType, Side, Variety
+from optbot.core.events import OrderUpdate
 from optbot.core.instrument import Instrument
 from optbot.core.timeutil import ist_date
 from optbot.execution.charges import ChargeBreakdown, RateCard, option_charges
@@ -107,6 +109,7 @@ class PaperBroker:
         self._charges_paid = 0.0
         self._charged_orders: set[str] = set()
         self._listeners: list[OrderListener] = []
+        self._consumed: dict[tuple[str, Side], tuple[datetime | None, int]] = {}
 
     # ---- observation -------------------------------------------------------------------------
     def subscribe(self, listener: OrderListener) -> None:
@@ -120,6 +123,23 @@ class PaperBroker:
     @property
     def cash(self) -> float:
         return self._cash
+
+    @staticmethod
+    def order_update(order: BrokerOrder) -> OrderUpdate:
+        """The engine-facing event for an order-book row, as the order-update socket would deliver it."""
+        return OrderUpdate(
+            ts_utc=order.update_time or order.exchange_time or datetime.min.replace(tzinfo=UTC),
+            order_id=order.order_id,
+            status=map_broker_status(order.status),
+            broker_status=order.status,
+            ordertag=order.ordertag,
+            token=order.token,
+            symbol=order.symbol,
+            filled_quantity=order.filled_quantity,
+            average_price=order.average_price,
+            message=order.text,
+            ts_exchange=order.exchange_time,
+        )
 
     def _emit(self, order: BrokerOrder) -> None:
         self._orders[order.order_id] = order
@@ -315,7 +335,9 @@ class PaperBroker:
             order = self._orders[order_id]
         if decision.price is None:
             return 0
-        quantity = order.quantity - order.filled_quantity
+        quantity = self._available_liquidity(order, order.quantity - order.filled_quantity)
+        if quantity <= 0:
+            return 0
         request_like = OrderRequest(
             exchange=order.exchange,
             token=order.token,
@@ -356,6 +378,26 @@ class PaperBroker:
                 return 0
         self._book_fill(order, quantity, decision.price, charges)
         return 1
+
+    def _available_liquidity(self, order: BrokerOrder, wanted: int) -> int:
+        """Quantity the current quote can absorb: the far-side depth (shared by all orders on the token,
+        consumed until a newer quote arrives), or everything when the quote carries no depth."""
+        quote = self._quotes.quote(order.token)
+        if quote is None:
+            return 0
+        levels = quote.asks if order.side is Side.BUY else quote.bids
+        depth = sum(level.quantity for level in levels[:1] if level.price > 0 and level.quantity > 0)
+        if depth <= 0:
+            return wanted
+        key = (order.token, order.side)
+        stamp, used = self._consumed.get(key, (None, 0))
+        if stamp != quote.exchange_time:
+            used = 0
+        lot = max(1, self._instrument(order.exchange, order.token).lot_size)
+        room = (depth - used) // lot * lot
+        take = min(wanted, max(0, room))
+        self._consumed[key] = (quote.exchange_time, used + take)
+        return take
 
     def _charges(
         self, order_id: str, exchange: Exchange, side: Side, quantity: int, price: float
@@ -403,13 +445,15 @@ class PaperBroker:
         self._charges_paid += charges.total
         filled = order.filled_quantity + quantity
         average = (order.average_price * order.filled_quantity + amount) / filled
-        self._working.pop(order.order_id, None)
+        done = filled >= order.quantity
+        if done:
+            self._working.pop(order.order_id, None)
         self._emit(
             replace(
                 order,
                 filled_quantity=filled,
                 average_price=average,
-                status=COMPLETE,
+                status=COMPLETE if done else OPEN,
                 update_time=now,
                 exchange_time=now,
             )
