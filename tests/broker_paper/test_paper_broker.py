@@ -227,3 +227,22 @@ async def test_depth_limits_each_quote_and_partial_fills_complete_on_later_quote
     assert row.status == "complete" and row.average_price == pytest.approx((100.15 + 100.25) / 2)
     assert [u.status.value for u in updates] == ["OPEN", "OPEN", "FILLED"]
     assert updates[-1].filled_quantity == 150
+
+
+async def test_ioc_rest_cancelled_after_first_eligible_quote_and_circuit_band_refused() -> None:
+    from dataclasses import replace as dc_replace
+
+    from optbot.core.enums import Duration
+
+    broker, quotes, _ = make()
+    ioc = dc_replace(request(Side.BUY, OrderType.LIMIT, price=99.0), duration=Duration.IOC)
+    await broker.place_order(ioc)
+    assert broker.match() == 0  # no quote yet: still working
+    quotes.set(100.0, START + timedelta(seconds=1), bid=99.9, ask=100.1)
+    assert broker.match() == 0
+    row = (await broker.order_book())[0]
+    assert row.status == "cancelled" and "IOC" in row.text
+    quotes.latest[TOKEN] = dc_replace(quotes.latest[TOKEN], upper_circuit=150.0, lower_circuit=50.0)
+    await broker.place_order(request(Side.BUY, OrderType.LIMIT, price=151.0))
+    refused = (await broker.order_book())[1]
+    assert refused.status == "rejected" and "upper circuit" in refused.text

@@ -31,7 +31,7 @@ from optbot.broker.models import (
 )
 from optbot.broker.paper.fill_model import FillModel, QuoteSource, WorkingOrder, tick_round
 from optbot.core.clock import Clock
-from optbot.core.enums import Exchange, OrderType, ProductType, Side, Variety
+from optbot.core.enums import Duration, Exchange, OrderType, ProductType, Side, Variety
 from optbot.core.events import OrderUpdate
 from optbot.core.instrument import Instrument
 from optbot.core.timeutil import ist_date
@@ -109,6 +109,7 @@ class PaperBroker:
         self._charges_paid = 0.0
         self._charged_orders: set[str] = set()
         self._listeners: list[OrderListener] = []
+        self._ioc: set[str] = set()
         self._consumed: dict[tuple[str, Side], tuple[datetime | None, int]] = {}
 
     # ---- observation -------------------------------------------------------------------------
@@ -202,10 +203,12 @@ class PaperBroker:
             update_time=now,
             exchange_time=now,
         )
-        shortfall = self._buy_shortfall(request, instrument)
+        shortfall = self._band_violation(request) or self._buy_shortfall(request, instrument)
         if shortfall is not None:
             self._emit(replace(order, status=REJECTED, text=shortfall))
             return PlaceResult(order_id, unique)
+        if request.duration is Duration.IOC:
+            self._ioc.add(order_id)
         self._working[order_id] = WorkingOrder(
             side=request.side,
             order_type=request.order_type,
@@ -217,6 +220,20 @@ class PaperBroker:
         )
         self._emit(order)
         return PlaceResult(order_id, unique)
+
+    def _band_violation(self, request: OrderRequest) -> str | None:
+        """Limit prices outside the day's circuit band are refused, as the exchange RMS does."""
+        if request.order_type not in (OrderType.LIMIT, OrderType.STOPLOSS_LIMIT):
+            return None
+        quote = self._quotes.quote(request.token)
+        if quote is None:
+            return None
+        upper, lower = quote.upper_circuit, quote.lower_circuit
+        if upper and request.price > upper + 1e-9:
+            return f"price {request.price} above the upper circuit {upper}"
+        if lower and request.price < lower - 1e-9:
+            return f"price {request.price} below the lower circuit {lower}"
+        return None
 
     def _buy_shortfall(self, request: OrderRequest, instrument: Instrument) -> str | None:
         """RMS check: an order's premium (and, if opening a short, its margin) must fit the cash."""
@@ -323,6 +340,25 @@ class PaperBroker:
         return sum(self._fill_if_possible(order_id) for order_id in ids)
 
     def _fill_if_possible(self, order_id: str) -> int:
+        """One evaluation; an IOC order's unfilled rest is cancelled after its first eligible quote."""
+        fills = self._try_fill(order_id)
+        working = self._working.get(order_id)
+        if working is not None and order_id in self._ioc:
+            quote = self._quotes.quote(self._orders[order_id].token)
+            stamp = quote.exchange_time if quote is not None else None
+            if stamp is not None and stamp >= self._model.eligible_from(working):
+                self._working.pop(order_id, None)
+                self._emit(
+                    replace(
+                        self._orders[order_id],
+                        status=CANCELLED,
+                        text="IOC: unfilled quantity cancelled",
+                        update_time=self._clock.now_utc(),
+                    )
+                )
+        return fills
+
+    def _try_fill(self, order_id: str) -> int:
         working = self._working.get(order_id)
         if working is None:
             return 0
