@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
 from typing import TypeVar
 
 import typer
@@ -29,27 +28,6 @@ def _prompt_keyring_password() -> str:
     if not sys.stdin.isatty():
         return ""
     return str(typer.prompt("Keyring password", hide_input=True))
-
-
-def _calendar_close() -> Callable[[date], datetime | None] | None:
-    """Today's F&O close from the NSE calendar when it is available, else the configured time."""
-    try:
-        from optbot.calendar import NseCalendar
-    except ImportError:
-        return None
-    try:
-        calendar = NseCalendar()
-    except (UserError, OSError, ValueError):
-        return None
-
-    def close_for(day: date) -> datetime | None:
-        try:
-            session = calendar.session(day)
-        except UserError:
-            return None
-        return session.close_utc if session is not None else None
-
-    return close_for
 
 
 def _run(ctx: typer.Context, action: Callable[[AngelOneStack], Awaitable[ResultT]]) -> ResultT:
@@ -83,7 +61,7 @@ def _run(ctx: typer.Context, action: Callable[[AngelOneStack], Awaitable[ResultT
 
 def _stack(settings: Settings) -> AngelOneStack:
     secrets = open_secret_store(settings, _prompt_keyring_password)
-    return build_stack(settings, LiveClock(), secrets, _calendar_close())
+    return build_stack(settings, LiveClock(), secrets)
 
 
 def _describe(status: SessionStatus) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from optbot.broker.angelone.auth import AuthService, CloseTimeProvider
@@ -14,10 +15,12 @@ from optbot.broker.angelone.rest import AngelOneRestClient
 from optbot.broker.angelone.secrets import SecretStore, choose_backend
 from optbot.broker.angelone.wsbase import FeedCredentials
 from optbot.broker.errors import TokenExpired
+from optbot.calendar import load_calendar
 from optbot.config.sections.broker import BrokerSettings
 from optbot.config.settings import Settings
 from optbot.core.bus import EventBus
 from optbot.core.clock import Clock
+from optbot.core.errors import UserError
 
 
 @dataclass
@@ -62,14 +65,38 @@ def open_secret_store(settings: Settings, prompt_password: Callable[[], str] | N
     return SecretStore(backend, broker.keyring_service)
 
 
+def calendar_close_provider(settings: Settings) -> CloseTimeProvider | None:
+    """Each day's F&O close from the configured NSE calendar (15:30, or 15:40 from 2026-08-03).
+
+    None when the calendar cannot be loaded; the session check then falls back to
+    `broker.market_close_time_ist`.
+    """
+    configured = settings.calendar.overrides_file
+    try:
+        calendar = load_calendar(None if configured is None else settings.paths.resolve(configured))
+    except (UserError, OSError, ValueError):
+        return None
+
+    def close_for(day: date) -> datetime | None:
+        try:
+            session = calendar.session(day)
+        except UserError:
+            return None
+        return session.close_utc if session is not None else None
+
+    return close_for
+
+
 def build_stack(
     settings: Settings,
     clock: Clock,
     secrets: SecretStore,
     close_time_provider: CloseTimeProvider | None = None,
 ) -> AngelOneStack:
+    """The client stack; session checks use the calendar's close unless a provider is given."""
     rest = AngelOneRestClient(settings.broker, clock, secrets.get("api_key") or "")
     broker = AngelOneBroker(rest, clock, settings.broker)
-    auth = AuthService(settings.broker, secrets, clock, rest, close_time_provider)
+    closes = close_time_provider if close_time_provider is not None else calendar_close_provider(settings)
+    auth = AuthService(settings.broker, secrets, clock, rest, closes)
     rest.on_token_expired = auth.report_auth_failure
     return AngelOneStack(secrets, rest, broker, auth, settings.broker)
