@@ -1,9 +1,11 @@
 """SmartAPI WebSocket V2 binary frames (reference §5) -> `Tick` events, and full packet decoding.
 
 Frames are little-endian; prices are paise (currency derivatives: 1e-7 rupees). The fast path
-(`FeedDecoder.to_tick`) uses precompiled `struct.Struct`s, caches token strings and exchange
-timestamps, and builds each `Tick` with positional arguments; everything else (`decode_packet`) is
-for diagnostics, tests and consumers that need depth.
+(`FeedDecoder.to_tick`, used by `MarketFeed`) uses precompiled `struct.Struct`s, caches token strings
+and exchange timestamps, and fills each `Tick`'s slots directly (see `new_tick`), which is about twice
+as fast as the frozen-dataclass constructor. `reference_tick` is the plain, obviously-correct decode
+(`decode_packet` + the `Tick` constructor); tests prove the fast path equals it on random frames.
+`decode_packet` is for diagnostics, tests and consumers that need depth.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import logging
 import struct
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 
 from optbot.core.enums import Exchange, FeedExchangeType
@@ -47,6 +50,110 @@ CURRENCY_DIVISOR = 10_000_000.0
 _unpack_ltp = LTP_STRUCT.unpack_from
 _unpack_quote = QUOTE_STRUCT.unpack_from
 _EXCHANGES: dict[int, Exchange] = {int(code): exchange for code, exchange in FEED_EXCHANGES.items()}
+
+
+#: Tick's fields, in constructor order, as `new_tick` fills them. If `Tick` ever changes shape,
+#: `FAST_TICK_AVAILABLE` turns False and `new_tick` is the ordinary constructor (correct, slower).
+TICK_FIELD_ORDER = (
+    "ts_utc",
+    "token",
+    "exchange",
+    "symbol",
+    "ltp",
+    "ts_exchange",
+    "bid",
+    "ask",
+    "volume",
+    "last_quantity",
+    "open_interest",
+    "source",
+)
+TickFactory = Callable[
+    [
+        datetime,
+        str,
+        Exchange,
+        str,
+        float,
+        datetime | None,
+        float | None,
+        float | None,
+        int | None,
+        int | None,
+        int | None,
+        str,
+    ],
+    Tick,
+]
+
+
+def _tick_has_fast_layout() -> bool:
+    if tuple(field.name for field in fields(Tick)) != TICK_FIELD_ORDER:
+        return False
+    if hasattr(Tick, "__dict__") and "__post_init__" in vars(Tick):
+        return False
+    return all(type(getattr(Tick, name)).__name__ == "member_descriptor" for name in TICK_FIELD_ORDER)
+
+
+FAST_TICK_AVAILABLE = _tick_has_fast_layout()
+
+
+def _slot_setters() -> tuple[Callable[[Tick, object], None], ...]:
+    return tuple(getattr(Tick, name).__set__ for name in TICK_FIELD_ORDER)
+
+
+def _build_fast_tick_factory() -> TickFactory:
+    """A Tick factory that sets the 12 slots through their descriptors (no per-field name lookup)."""
+    (
+        set_ts_utc,
+        set_token,
+        set_exchange,
+        set_symbol,
+        set_ltp,
+        set_ts_exchange,
+        set_bid,
+        set_ask,
+        set_volume,
+        set_last_quantity,
+        set_open_interest,
+        set_source,
+    ) = _slot_setters()
+    allocate = object.__new__
+
+    def fast_tick(
+        ts_utc: datetime,
+        token: str,
+        exchange: Exchange,
+        symbol: str,
+        ltp: float,
+        ts_exchange: datetime | None,
+        bid: float | None,
+        ask: float | None,
+        volume: int | None,
+        last_quantity: int | None,
+        open_interest: int | None,
+        source: str,
+    ) -> Tick:
+        tick: Tick = allocate(Tick)
+        set_ts_utc(tick, ts_utc)
+        set_token(tick, token)
+        set_exchange(tick, exchange)
+        set_symbol(tick, symbol)
+        set_ltp(tick, ltp)
+        set_ts_exchange(tick, ts_exchange)
+        set_bid(tick, bid)
+        set_ask(tick, ask)
+        set_volume(tick, volume)
+        set_last_quantity(tick, last_quantity)
+        set_open_interest(tick, open_interest)
+        set_source(tick, source)
+        return tick
+
+    return fast_tick
+
+
+#: Same positional signature and result as `Tick(...)` (a real `Tick`, equal and hash-equal).
+new_tick: TickFactory = _build_fast_tick_factory() if FAST_TICK_AVAILABLE else Tick
 
 
 class FeedDecodeError(ValueError):
@@ -191,12 +298,50 @@ def decode_packet(frame: bytes) -> FeedPacket:
     )
 
 
+def _epoch_ms_to_utc(epoch_ms: int) -> datetime | None:
+    if epoch_ms <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def reference_tick(frame: bytes, now: datetime, symbols: dict[str, str], source: str = "ws") -> Tick:
+    """The plain decode (full `decode_packet`, then the `Tick` constructor): the fast path's yardstick."""
+    _check(frame)
+    exchange = FEED_EXCHANGES.get(frame[1])
+    if exchange is None:
+        raise FeedDecodeError("unknown_exchange", f"exchange type {frame[1]}")
+    packet = decode_packet(frame)
+    bid = next((entry.price for entry in packet.bids if entry.price > 0), None)
+    ask = next((entry.price for entry in packet.asks if entry.price > 0), None)
+    return Tick(
+        now,
+        packet.token,
+        exchange,
+        symbols.get(packet.token, packet.token),
+        packet.ltp,
+        _epoch_ms_to_utc(packet.exchange_time_ms),
+        bid,
+        ask,
+        packet.volume,
+        packet.last_quantity,
+        packet.open_interest if packet.mode == MODE_SNAP_QUOTE else None,
+        source,
+    )
+
+
 class FeedDecoder:
     """Fast frame -> Tick conversion with per-reason counters for skipped frames."""
 
-    def __init__(self, symbols: dict[str, str] | None = None, source: str = "ws") -> None:
+    def __init__(
+        self, symbols: dict[str, str] | None = None, source: str = "ws", tick_factory: TickFactory = new_tick
+    ) -> None:
         self.symbols: dict[str, str] = symbols if symbols is not None else {}
         self.source = source
+        #: `new_tick` (slot filling) in production; `Tick` (the constructor) for comparisons.
+        self.tick_factory = tick_factory
         self.skipped: Counter[str] = Counter()
         self.decoded = 0
         self._tokens: dict[bytes, str] = {}
@@ -217,10 +362,7 @@ class FeedDecoder:
     def _time(self, epoch_ms: int) -> datetime | None:
         if epoch_ms == self._last_ms:
             return self._last_time
-        try:
-            moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC) if epoch_ms > 0 else None
-        except (OverflowError, OSError, ValueError):
-            moment = None
+        moment = _epoch_ms_to_utc(epoch_ms)
         self._last_ms = epoch_ms
         self._last_time = moment
         return moment
@@ -235,7 +377,7 @@ class FeedDecoder:
             if exchange is None:
                 raise FeedDecodeError("unknown_exchange", f"exchange type {exchange_type}")
             token = self._tokens.get(raw) or self._token(raw)
-            return Tick(
+            return self.tick_factory(
                 now,
                 token,
                 exchange,
@@ -257,7 +399,7 @@ class FeedDecoder:
                 raise FeedDecodeError("unknown_exchange", f"exchange type {exchange_type}")
             token = self._tokens.get(values[2]) or self._token(values[2])
             ts_ms = values[4]
-            return Tick(
+            return self.tick_factory(
                 now,
                 token,
                 exchange,
@@ -272,13 +414,13 @@ class FeedDecoder:
                 self.source,
             )
         if mode == MODE_SNAP_QUOTE and length >= SNAP_SIZE:
-            packet = decode_packet(frame)
-            exchange = FEED_EXCHANGES.get(packet.exchange_type)
+            exchange = _EXCHANGES.get(frame[1])
             if exchange is None:
-                raise FeedDecodeError("unknown_exchange", f"exchange type {packet.exchange_type}")
+                raise FeedDecodeError("unknown_exchange", f"exchange type {frame[1]}")
+            packet = decode_packet(frame)
             bid = next((entry.price for entry in packet.bids if entry.price > 0), None)
             ask = next((entry.price for entry in packet.asks if entry.price > 0), None)
-            return Tick(
+            return self.tick_factory(
                 now,
                 packet.token,
                 exchange,
