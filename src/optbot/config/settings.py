@@ -19,6 +19,7 @@ from optbot.config.sections.broker import BrokerSettings
 from optbot.config.sections.calendar import CalendarSettings
 from optbot.config.sections.dashboard import DashboardSettings
 from optbot.config.sections.data import DataSettings
+from optbot.config.sections.engine import EngineSettings
 from optbot.config.sections.execution import ExecutionSettings
 from optbot.config.sections.indicators import IndicatorsSettings
 from optbot.config.sections.instruments import InstrumentsSettings
@@ -82,6 +83,7 @@ class Settings(BaseSettings):
     strategy: StrategySettings = Field(default_factory=StrategySettings)
     risk: RiskSettings = Field(default_factory=RiskSettings)
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
+    engine: EngineSettings = Field(default_factory=EngineSettings)
     notifications: NotificationsSettings = Field(default_factory=NotificationsSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)

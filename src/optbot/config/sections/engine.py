@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from pydantic import Field
+
+from optbot.config.sections.base import Section
+
+
+class EngineSettings(Section):
+    """The supervised trading loop (spec §1, §8.2-8.4, §9, §10.8, §13.6). Owned by optbot.engine."""
+
+    health_check_interval_minutes: float = Field(
+        default=5.0, gt=0, description="spec §1.4: session health check every 5 minutes in market hours"
+    )
+    periodic_reconcile_minutes: float = Field(
+        default=15.0, gt=0, description="spec §13.3: periodic reconciliation with the broker's books"
+    )
+    order_poll_seconds: float = Field(
+        default=2.0, gt=0, description="verification poll of working orders (details / order book)"
+    )
+    atm_strike_window: int = Field(
+        default=6, ge=1, description="strikes either side of ATM kept quoted in the engine's option chain"
+    )
+    warmup_daily_bars: int = Field(
+        default=400, ge=50, description="daily bars loaded before the session for ADX categories (§5.4)"
+    )
+    warmup_intraday_days: int = Field(
+        default=20, ge=1, description="trading days of intraday history loaded for indicator warm-up"
+    )
+    flatten_intraday_at_close: bool = Field(
+        default=True, description="spec §10.4: close intraday positions before the close"
+    )
+    leave_positions_on_shutdown: bool = Field(
+        default=True,
+        description="spec §9: on SIGINT/SIGTERM keep open positions (broker-side) instead of flattening",
+    )
+    watchdog_max_restarts: int = Field(
+        default=5, ge=0, description="spec §10.8: restarts of a failed internal service before halting"
+    )
+    watchdog_backoff_seconds: float = Field(
+        default=1.0, gt=0, description="first watchdog restart delay; doubles per restart"
+    )
+    watchdog_backoff_max_seconds: float = Field(default=60.0, gt=0, description="cap of the restart delay")
+    warning_size_multiplier: float = Field(
+        default=0.5, gt=0, le=1, description="spec §10.8: a warning-class error reduces size to this"
+    )
+    warning_cooldown_minutes: float = Field(
+        default=30.0, ge=0, description="how long the warning size reduction lasts without new warnings"
+    )
+    feed_stale_seconds: float = Field(
+        default=30.0, gt=0, description="no tick for this long in market hours = feed down (critical)"
+    )
+    max_reconnect_attempts: int = Field(
+        default=10, ge=1, description="spec §1.6: socket reconnect attempts before pausing trading"
+    )
+    demo_days: int = Field(default=1, ge=1, le=5, description="sessions `optbot demo` replays")
+    demo_speed: float = Field(
+        default=0.0, ge=0, description="replay speed for the demo; 0 = as fast as the machine allows"
+    )

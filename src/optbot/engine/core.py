@@ -1,0 +1,715 @@
+"""The trading engine: one object that joins market data, strategies, risk, orders and the portfolio.
+
+The same `TradingEngine` runs a backtest, a paper session and a live session. Only what feeds it
+changes: ticks and bars come in through `on_tick` / `on_bar` (from the SmartAPI socket and the bar
+pipeline, or from a replay), broker order reports through `on_order_update`, and time from the
+`Clock` it was given. Every session rule (entry window, cancel-pending, flatten, end of day) is a
+deadline from the calendar, fired when the engine's clock reaches it, so a replay at any speed obeys
+them on replay time.
+
+Intents are processed one at a time in submission order: session gate -> risk engine -> order
+manager (persisted, idempotent) -> broker. Positions change only when the order manager applies a
+confirmed fill; the engine hears about it on the bus and tells the owning strategy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+
+from optbot.broker.base import Broker
+from optbot.broker.models import Funds, Quote
+from optbot.broker.paper.broker import PaperBroker
+from optbot.calendar import NseCalendar, Segment, get_calendar
+from optbot.config import Settings
+from optbot.core.bus import EventBus
+from optbot.core.clock import Clock
+from optbot.core.enums import (
+    AlertPriority,
+    Exchange,
+    IntentPurpose,
+    OrderStatus,
+    OrderType,
+    ProductType,
+    Side,
+)
+from optbot.core.events import (
+    Alert,
+    Bar,
+    Event,
+    Fill,
+    OrderIntent,
+    OrderUpdate,
+    PositionChanged,
+    RiskDecision,
+    Signal,
+    Tick,
+)
+from optbot.core.ids import new_id
+from optbot.core.instrument import Instrument, InstrumentKey
+from optbot.core.timeutil import ist_date, to_ist
+from optbot.engine.market import MarketState
+from optbot.engine.schedule import DaySchedule, Phase, build_schedule
+from optbot.engine.views import EngineContext, PortfolioRiskView
+from optbot.execution.charges import RateCard
+from optbot.execution.order_manager import OrderManager
+from optbot.execution.reconciliation import Reconciler, ReconciliationReport
+from optbot.instruments.master import InstrumentMaster
+from optbot.log import bind_trace
+from optbot.persistence.store import Store
+from optbot.portfolio.portfolio import Portfolio
+from optbot.risk import RiskCallbacks, RiskEngine
+from optbot.risk.views import PositionSnapshot
+from optbot.strategy.base import Strategy
+from optbot.strategy.context import LookAheadError
+from optbot.strategy.registry import load_strategies
+from optbot.strategy.runner import PausedStrategy, StrategyRunner
+
+log = logging.getLogger("optbot.engine")
+
+ENGINE_STRATEGY = "engine"
+
+
+@dataclass
+class EngineCounters:
+    ticks: int = 0
+    bars: int = 0
+    bars_refused: int = 0
+    signals: int = 0
+    intents: int = 0
+    approved: int = 0
+    refused: int = 0
+    orders_sent: int = 0
+    fills: int = 0
+    alerts: int = 0
+    deadlines: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    ts_utc: datetime
+    kind: str
+    text: str
+
+    def line(self) -> str:
+        return f"{to_ist(self.ts_utc):%Y-%m-%d %H:%M:%S} IST [{self.kind}] {self.text}"
+
+
+class MarketQuoteSource:
+    """The paper broker's `QuoteSource` over the engine's own market view (same ticks, same fills)."""
+
+    def __init__(self, market: MarketState | None) -> None:
+        self.market = market
+
+    def quote(self, token: str) -> Quote | None:
+        if self.market is None:
+            return None
+        for instrument in self.market.instruments.find_token(token):
+            found = self.market.quote(instrument.exchange, instrument.token)
+            if found is not None:
+                return found
+        return None
+
+
+class TradingEngine:
+    """Strategies -> risk -> orders -> portfolio, on one clock, in any of the three run modes."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        broker: Broker,
+        store: Store,
+        instruments: InstrumentMaster,
+        *,
+        bus: EventBus | None = None,
+        strategies: Sequence[Strategy] | None = None,
+        underlyings: Sequence[str] | None = None,
+        calendar: NseCalendar | None = None,
+        rate_card: RateCard | None = None,
+        starting_capital: float | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.broker = broker
+        self.store = store
+        self.instruments = instruments
+        self.calendar = calendar or get_calendar()
+        self.bus = bus or EventBus(synchronous=True)
+        self.underlyings = [u.upper() for u in (underlyings or settings.universe.underlyings)]
+        self.capital = starting_capital or settings.backtest.initial_capital
+        self.counters = EngineCounters()
+        self.journal: list[JournalEntry] = []
+        self.market = MarketState(settings, clock, self.calendar, instruments)
+        self._funds: Funds | None = None
+        self.portfolio = Portfolio(store, clock, self.bus, greeks_provider=self.market.position_greeks)
+        self.orders = OrderManager(
+            broker,
+            store,
+            clock,
+            settings,
+            instruments.get,
+            bus=self.bus,
+            portfolio=self.portfolio,
+            rate_card=rate_card,
+            session_close=self._session_close,
+        )
+        self.risk_view = PortfolioRiskView(self.portfolio, self.market, self.capital, self._funds_pair)
+        self.risk = RiskEngine(
+            settings,
+            clock,
+            RiskCallbacks(
+                cancel_all=self._risk_cancel_all, flatten=self._queue_intent, publish=self._publish_later
+            ),
+            portfolio=self.risk_view,
+        )
+        self.ctx = EngineContext(
+            clock,
+            account=self.capital,
+            submit_sink=self._queue_intent,
+            market=self.market,
+            risk_source=lambda: (self.risk.state, self.risk.size_multiplier),
+            account_source=self.risk_view.account_value,
+            signal_sink=self._on_signal,
+            extra_size_multiplier=self._warning_multiplier,
+        )
+        chosen = list(strategies) if strategies is not None else load_strategies(settings)
+        self.runner = StrategyRunner(chosen, self.ctx, on_pause=self._on_strategy_paused)
+        self.reconciler = Reconciler(broker, store, clock, settings, order_manager=self.orders, bus=self.bus)
+        self.schedule: DaySchedule | None = None
+        self._deadlines: deque[tuple[datetime, str]] = deque()
+        self._intents: deque[OrderIntent] = deque()
+        self._later: deque[Event] = deque()
+        self._cancel_requests: deque[str] = deque()
+        self._paper_updates: deque[OrderUpdate] = deque()
+        self._processing = False
+        self._started = False
+        self._trading_blocked: str | None = None
+        self._warning_until: datetime | None = None
+        self._position_keys: set[tuple[Exchange, str]] = {
+            (p.exchange, p.token) for p in self.portfolio.open_positions()
+        }
+        self.paper: PaperBroker | None = None
+        self.last_reconciliation: ReconciliationReport | None = None
+        self.bus.subscribe("engine", (Fill, PositionChanged), self._on_portfolio_event)
+        for underlying in self.underlyings:
+            self.market.track_underlying(underlying)
+        self.market.track_vix()
+        for position in self.portfolio.open_positions():
+            self._restore_position(position.exchange, position.token, position.net_quantity)
+
+    # ================================================================ wiring
+    def connect_paper(self, paper: PaperBroker) -> None:
+        """Fill paper orders from this engine's ticks and feed their reports back as socket updates."""
+        self.paper = paper
+        paper.subscribe(lambda row: self._paper_updates.append(PaperBroker.order_update(row)))
+
+    def _session_close(self, day: date) -> datetime | None:
+        if not self.calendar.covers(day):
+            return None
+        session = self.calendar.session(day, Segment.FO)
+        return session.close_utc if session is not None else None
+
+    def _funds_pair(self) -> tuple[float, float] | None:
+        if self._funds is None:
+            return None
+        return self._funds.utilised_margin, self._funds.available_cash
+
+    async def refresh_funds(self) -> Funds | None:
+        try:
+            self._funds = await self.broker.funds()
+        except Exception as exc:  # funds are advisory for risk; a failed read keeps the last one
+            log.warning("funds refresh failed: %s", type(exc).__name__)
+        return self._funds
+
+    # ================================================================ journal
+    def note(self, kind: str, text: str) -> None:
+        entry = JournalEntry(self.clock.now_utc(), kind, text)
+        self.journal.append(entry)
+        log.info("engine_%s: %s", kind, text)
+
+    async def alert(self, priority: AlertPriority, title: str, message: str, **details: str) -> None:
+        self.counters.alerts += 1
+        self.note("alert", f"{priority.value}: {title}: {message}")
+        await self.bus.publish(Alert(self.clock.now_utc(), priority, title, message, **details))
+
+    def _publish_later(self, event: Event) -> None:
+        self._later.append(event)
+
+    async def _flush_later(self) -> None:
+        while self._later:
+            await self.bus.publish(self._later.popleft())
+
+    # ================================================================ lifecycle
+    async def start(self, day: date | None = None) -> DaySchedule:
+        """Recover orders, reconcile with the broker, arm today's deadlines and start the strategies."""
+        today = day or ist_date(self.clock.now_utc())
+        await self.recover()
+        self.begin_day(today)
+        if not self._started:
+            self.runner.start()
+            self._started = True
+        await self._process_intents()
+        return self.schedule or build_schedule(self.calendar, today, self.settings.session)
+
+    async def recover(self) -> None:
+        report = await self.orders.recover()
+        if report.in_flight:
+            self.note(
+                "recovery",
+                f"{report.in_flight} order(s) in flight at start: {report.adopted} adopted from the broker, "
+                f"{report.settled_not_found} never reached it, {report.still_unresolved} still unresolved, "
+                f"{report.fills_applied} fill(s) applied",
+            )
+        reconciliation = await self.reconciler.run("startup")
+        self.last_reconciliation = reconciliation
+        await self.refresh_funds()
+        if reconciliation.clean and self.reconciler.trading_allowed():
+            self.note("reconcile", "startup reconciliation clean")
+            self._trading_blocked = None
+            return
+        diff = (
+            "; ".join(str(item) for item in reconciliation.discrepancies)
+            or "earlier mismatch not acknowledged"
+        )
+        self._trading_blocked = f"startup reconciliation mismatch: {diff}"
+        await self.alert(
+            AlertPriority.CRITICAL,
+            "Reconciliation mismatch: trading paused",
+            diff,
+            action_required="inspect the diff, fix the books, then run `optbot reconcile --ack`",
+            impact="no new entries until acknowledged; exits still allowed",
+        )
+
+    def begin_day(self, day: date) -> DaySchedule:
+        """Build the day's schedule from the calendar and arm the deadlines still ahead."""
+        if self.schedule is not None and self.schedule.day == day:
+            return self.schedule
+        schedule = build_schedule(self.calendar, day, self.settings.session)
+        self.schedule = schedule
+        now = self.clock.now_utc()
+        self._deadlines = deque((when, name) for when, name in schedule.deadlines() if when > now)
+        if schedule.session is None:
+            self.note("session", f"{day} is not a trading day: data-management mode")
+        else:
+            session = schedule.session
+            self.note(
+                "session",
+                f"{day} session {to_ist(session.open_utc):%H:%M}-{to_ist(session.close_utc):%H:%M} IST"
+                + (f" ({session.special})" if getattr(session, "special", None) else ""),
+            )
+        return schedule
+
+    def pending_deadlines(self) -> list[tuple[datetime, str]]:
+        return list(self._deadlines)
+
+    def phase(self) -> Phase:
+        if self.schedule is None:
+            return Phase.NON_TRADING_DAY
+        return self.schedule.phase_at(self.clock.now_utc())
+
+    async def fire_due_deadlines(self) -> None:
+        now = self.clock.now_utc()
+        if self.schedule is not None and ist_date(now) != self.schedule.day and not self._deadlines:
+            self.begin_day(ist_date(now))
+        while self._deadlines and self._deadlines[0][0] <= now:
+            _, name = self._deadlines.popleft()
+            await self.on_deadline(name)
+
+    async def run_schedule(self, stop: asyncio.Event) -> None:
+        """Sleep on the clock to each deadline (live, paper and sim-clock runs without ticks)."""
+        while not stop.is_set():
+            if not self._deadlines:
+                await self.clock.sleep(60)
+                await self.fire_due_deadlines()
+                continue
+            await self.clock.sleep_until(self._deadlines[0][0])
+            await self.fire_due_deadlines()
+
+    async def on_deadline(self, name: str) -> None:
+        self.counters.deadlines.append(name)
+        self.note("deadline", name.replace("_", " "))
+        if name == "no_new_entries":
+            self.runner.on_timer("no_new_entries")
+        elif name == "flatten" and self.settings.engine.flatten_intraday_at_close:
+            await self.flatten_intraday("flatten time: intraday positions closed before the close")
+        elif name == "cancel_pending":
+            cancelled = await self.orders.cancel_all("session close approaching: pending orders cancelled")
+            self.note("orders", f"{cancelled} pending order(s) cancelled before the close")
+            if self.settings.engine.flatten_intraday_at_close:
+                await self.flatten_intraday("last flatten attempt before the close")
+        elif name == "close":
+            self.runner.on_timer("close")
+        await self._process_intents()
+
+    # ================================================================ inputs
+    async def on_tick(self, tick: Tick) -> None:
+        await self.fire_due_deadlines()
+        self.counters.ticks += 1
+        self.market.on_tick(tick)
+        underlying = self.market.underlying_of(tick)
+        if underlying is not None:
+            self.orders.observe_underlying(underlying, tick.ltp)
+        elif self.market.is_vix(tick):
+            self.orders.observe_vix(tick.ltp)
+        self.risk.on_tick(tick)
+        if (tick.exchange, tick.token) in self._position_keys:
+            await self.portfolio.on_tick(tick)
+        self.runner.on_tick(tick)
+        if (self.paper is not None and self.paper.match_token(tick.token)) or self._paper_updates:
+            await self.pump_paper()
+        await self._process_intents()
+
+    async def on_bar(self, bar: Bar) -> None:
+        await self.fire_due_deadlines()
+        try:
+            self.ctx.add_bar(bar)
+        except (LookAheadError, ValueError) as exc:
+            self.counters.bars_refused += 1
+            log.warning("bar refused: %s", exc)
+            return
+        self.counters.bars += 1
+        self.risk.on_bar(bar)
+        await self._flush_later()
+        self.runner.on_bar(bar)
+        await self._process_intents()
+
+    async def on_order_update(self, update: OrderUpdate) -> None:
+        await self.orders.on_order_update(update)
+        if update.filled_quantity > 0 and update.status in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED):
+            await self.orders.sync_fills()
+        await self._process_intents()
+
+    async def pump_paper(self) -> None:
+        """Apply the paper broker's order reports, then its trade book (fills) exactly once each."""
+        fills_due = False
+        while self._paper_updates:
+            update = self._paper_updates.popleft()
+            await self.orders.on_order_update(update)
+            fills_due = fills_due or update.filled_quantity > 0
+        if fills_due:
+            await self.orders.sync_fills()
+
+    def _on_signal(self, signal: Signal) -> None:
+        self.counters.signals += 1
+        self.orders.record_signal(signal)
+        self._later.append(signal)
+
+    # ================================================================ intents
+    def _queue_intent(self, intent: OrderIntent) -> None:
+        self._intents.append(intent)
+
+    def _risk_cancel_all(self, reason: str) -> None:
+        self._cancel_requests.append(reason)
+
+    async def _process_intents(self) -> None:
+        if self._processing:
+            return
+        self._processing = True
+        try:
+            await self._flush_later()
+            while self._cancel_requests or self._intents:
+                while self._cancel_requests:
+                    reason = self._cancel_requests.popleft()
+                    cancelled = await self.orders.cancel_all(reason)
+                    self.note("orders", f"risk cancelled {cancelled} pending order(s): {reason}")
+                if self._intents:
+                    await self._handle_intent(self._intents.popleft())
+                await self._flush_later()
+        finally:
+            self._processing = False
+
+    def _session_block(self, intent: OrderIntent) -> str | None:
+        """Why a risk-increasing intent may not be sent now (session phase, reconciliation, kill)."""
+        if intent.purpose.reduces_risk:
+            return None
+        if self._trading_blocked:
+            return self._trading_blocked
+        phase = self.phase()
+        if phase is not Phase.TRADING:
+            return f"session phase {phase.value}: no new entries"
+        return None
+
+    async def _handle_intent(self, intent: OrderIntent) -> None:
+        trace = self.ctx.trace_for(intent) or new_id()
+        if intent.trace_id != trace:
+            intent = replace(intent, trace_id=trace)
+        with bind_trace(trace):
+            self.counters.intents += 1
+            blocked = self._session_block(intent)
+            if blocked is not None:
+                decision = RiskDecision(
+                    self.clock.now_utc(), intent.intent_id, False, (blocked,), 0, self.risk.state, trace
+                )
+            else:
+                decision = self.risk.evaluate(intent, self.risk_view, self.market)
+                if decision.trace_id != trace:
+                    decision = replace(decision, trace_id=trace)
+            await self.bus.publish(decision)
+            quote = self.market.quote(intent.exchange, intent.token)
+            result = await self.orders.submit(intent, quote, decision)
+            what = (
+                f"{intent.strategy} {intent.side.value} {intent.quantity} {intent.symbol} "
+                f"({intent.purpose.value})"
+            )
+            if result.accepted:
+                self.counters.approved += 1
+                self.counters.orders_sent += len(result.ordertags)
+                self.note("order", f"{what} sent as {', '.join(result.ordertags)}")
+                return
+            if result.duplicate:
+                self.note("order", f"{what} not sent again: {'; '.join(result.reasons)}")
+                return
+            self.counters.refused += 1
+            self.note("refused", f"{what}: {'; '.join(result.reasons)}")
+            if intent.strategy in {strategy.name for strategy in self.runner.strategies}:
+                self.runner.on_reject(intent, result.reasons)
+
+    # ================================================================ fills and positions
+    async def _on_portfolio_event(self, event: Event) -> None:
+        if isinstance(event, Fill):
+            self.counters.fills += 1
+            intent = self.store.find_intent(event.intent_id) if event.intent_id else None
+            owner = intent.strategy if intent is not None else ""
+            self.note(
+                "fill",
+                f"{event.side.value} {event.quantity} {event.symbol} @ {event.price:.2f} "
+                f"({owner or 'unknown'})",
+            )
+            if owner:
+                self.runner.on_fill(event, owner)
+        elif isinstance(event, PositionChanged):
+            instrument = self._instrument_for(event.token)
+            exchange = instrument.exchange if instrument is not None else Exchange.NFO
+            self._restore_position(exchange, event.token, event.net_quantity)
+
+    def _instrument_for(self, token: str) -> Instrument | None:
+        found = self.instruments.find_token(token)
+        return found[0] if found else None
+
+    def _restore_position(self, exchange: Exchange, token: str, net_quantity: int) -> None:
+        key = (exchange, token)
+        if net_quantity == 0:
+            self._position_keys.discard(key)
+        else:
+            self._position_keys.add(key)
+        instrument = self.instruments.get(exchange, token)
+        mark = self.portfolio.mark(exchange, token) or 0.0
+        record = self.store.position(exchange, token)
+        self.ctx.set_position(
+            PositionSnapshot(
+                token,
+                exchange,
+                instrument.symbol if instrument is not None else token,
+                instrument.underlying if instrument is not None else token,
+                net_quantity,
+                mark or (record.average_price if record is not None else 0.0),
+            )
+        )
+
+    def _working_exit_quantity(self, exchange: Exchange, token: str, side: Side) -> int:
+        return sum(
+            order.quantity - order.filled_quantity
+            for order in self.store.orders_in_flight()
+            if order.exchange is exchange and order.token == token and order.side is side
+        )
+
+    async def flatten_intraday(self, reason: str) -> int:
+        """Close every open position not already being closed by a working order; returns intents made."""
+        self.runner.on_timer("flatten")
+        await self._process_intents()
+        made = 0
+        for position in self.portfolio.open_positions():
+            side = Side.SELL if position.net_quantity > 0 else Side.BUY
+            remaining = abs(position.net_quantity) - self._working_exit_quantity(
+                position.exchange, position.token, side
+            )
+            if remaining <= 0:
+                continue
+            instrument = self.instruments.get(position.exchange, position.token)
+            quote = self.market.quote(position.exchange, position.token)
+            self._queue_intent(
+                OrderIntent(
+                    ts_utc=self.clock.now_utc(),
+                    intent_id=new_id(),
+                    strategy=ENGINE_STRATEGY,
+                    token=position.token,
+                    exchange=position.exchange,
+                    symbol=position.symbol,
+                    side=side,
+                    quantity=remaining,
+                    purpose=IntentPurpose.FLATTEN,
+                    order_type=OrderType.LIMIT,
+                    product=ProductType.INTRADAY,
+                    limit_price=quote.ltp if quote is not None else None,
+                    underlying=instrument.underlying if instrument is not None else "",
+                    reason=reason,
+                )
+            )
+            made += 1
+        if made:
+            self.note("flatten", f"{made} position(s) flattened: {reason}")
+        await self._process_intents()
+        return made
+
+    # ================================================================ periodic work
+    async def verify_orders(self) -> None:
+        """One verification pass (details / order book / trade book) and the auto-cancel rules."""
+        await self.orders.poll_once()
+        cancelled = await self.orders.check_auto_cancel()
+        if cancelled:
+            self.note("orders", f"auto-cancelled {len(cancelled)} order(s): {', '.join(cancelled)}")
+        await self._process_intents()
+
+    async def reconcile(self, kind: str) -> ReconciliationReport:
+        report = await self.reconciler.run(kind)  # type: ignore[arg-type]
+        self.last_reconciliation = report
+        await self.refresh_funds()
+        if report.clean:
+            self.note("reconcile", f"{kind} reconciliation clean")
+        else:
+            diff = "; ".join(str(item) for item in report.discrepancies)
+            await self.alert(
+                AlertPriority.CRITICAL,
+                f"{kind} reconciliation mismatch",
+                diff,
+                action_required="inspect and acknowledge with `optbot reconcile --ack`",
+            )
+        return report
+
+    async def end_of_day(self) -> ReconciliationReport:
+        """Post-market: nothing pending, EOD reconciliation. Reports are written by the session runner."""
+        await self.orders.cancel_all("end of day")
+        await self.pump_paper()
+        await self.orders.poll_once()
+        report = await self.reconcile("eod")
+        day = ist_date(self.clock.now_utc())
+        net = self.portfolio.daily_pnl(day)
+        self.note("eod", f"day closed: net realised P&L {net:,.2f} after charges")
+        return report
+
+    async def stop(self) -> None:
+        """Graceful stop: no new orders, strategies told, positions left as configured."""
+        self._trading_blocked = "engine stopping"
+        if not self.settings.engine.leave_positions_on_shutdown:
+            await self.flatten_intraday("shutdown: configured to flatten on stop")
+        self.runner.stop()
+        await self._flush_later()
+        self.note("stop", "engine stopped; state persisted")
+
+    # ================================================================ warnings (§10.8)
+    def _warning_multiplier(self) -> float:
+        if self._warning_until is not None and self.clock.now_utc() < self._warning_until:
+            return self.settings.engine.warning_size_multiplier
+        return 1.0
+
+    def warn(self, reason: str) -> None:
+        """A warning-class problem: reduce size for a while and watch more closely."""
+        minutes = self.settings.engine.warning_cooldown_minutes
+        self._warning_until = self.clock.now_utc() + timedelta(minutes=minutes)
+        self.note(
+            "warning", f"{reason}: size x{self.settings.engine.warning_size_multiplier:g} for {minutes:g} min"
+        )
+
+    def pause_trading(self, reason: str) -> None:
+        self._trading_blocked = reason
+        self.note("paused", reason)
+
+    def resume_trading(self) -> None:
+        if self._trading_blocked:
+            self.note("resumed", f"trading resumed (was: {self._trading_blocked})")
+        self._trading_blocked = None
+
+    @property
+    def trading_blocked(self) -> str | None:
+        return self._trading_blocked
+
+    # ================================================================ subscriptions
+    def desired_instruments(self) -> list[Instrument]:
+        """What the feed should carry: underlyings, VIX, ATM +/- the window on both sides, open positions."""
+        wanted: dict[InstrumentKey, Instrument] = {}
+        for underlying in self.underlyings:
+            index = self.market.underlying_instrument(underlying)
+            wanted[index.key] = index
+            for contract in self.market.watch_list(underlying):
+                wanted[contract.key] = contract
+        vix = self.instruments.index_instrument(self.settings.universe.vix_symbol)
+        wanted[vix.key] = vix
+        for exchange, token in sorted(self._position_keys):
+            instrument = self.instruments.get(exchange, token)
+            if instrument is not None:
+                wanted[instrument.key] = instrument
+        for order in self.store.orders_in_flight():
+            instrument = self.instruments.get(order.exchange, order.token)
+            if instrument is not None:
+                wanted[instrument.key] = instrument
+        return list(wanted.values())
+
+    # ================================================================ status
+    def status(self) -> dict[str, object]:
+        risk = self.risk.status()
+        return {
+            "now_ist": to_ist(self.clock.now_utc()).isoformat(),
+            "phase": self.phase().value,
+            "risk_state": self.risk.state.value,
+            "risk_reasons": list(getattr(risk, "reasons", ())),
+            "trading_blocked": self._trading_blocked,
+            "vix": self.market.vix(),
+            "underlyings": {u: self.market.underlying_price(u) for u in self.underlyings},
+            "open_positions": len(self.portfolio.open_positions()),
+            "orders_in_flight": len(self.store.orders_in_flight()),
+            "realised_net": round(self.portfolio.realised_total_net(), 2),
+            "unrealised": round(self.portfolio.unrealised_total(), 2),
+            "paused_strategies": sorted(self.runner.paused),
+            "counters": {
+                "ticks": self.counters.ticks,
+                "bars": self.counters.bars,
+                "signals": self.counters.signals,
+                "intents": self.counters.intents,
+                "approved": self.counters.approved,
+                "refused": self.counters.refused,
+                "fills": self.counters.fills,
+            },
+        }
+
+    def _on_strategy_paused(self, paused: PausedStrategy) -> None:
+        self.note("strategy", f"{paused.name} paused after an error in {paused.hook}: {paused.error}")
+        self._later.append(
+            Alert(
+                self.clock.now_utc(),
+                AlertPriority.CRITICAL,
+                f"Strategy {paused.name} paused",
+                f"{paused.hook} raised {paused.error}; its open positions are no longer managed by it",
+                action_required="fix the strategy; the engine's flatten deadline still closes its positions",
+                dedupe_key=f"strategy-paused:{paused.name}",
+            )
+        )
+
+
+def preload_history(engine: TradingEngine, bars: Sequence[Bar]) -> int:
+    """Give the strategies history that closed before now (warm-up); returns bars accepted."""
+    accepted = 0
+    now = engine.clock.now_utc()
+    for bar in sorted(bars, key=lambda item: (item.end_utc, item.timeframe.seconds)):
+        if bar.end_utc > now:
+            continue
+        try:
+            engine.ctx.add_bar(bar)
+            accepted += 1
+        except (LookAheadError, ValueError):
+            continue
+    return accepted
+
+
+__all__ = [
+    "ENGINE_STRATEGY",
+    "EngineCounters",
+    "JournalEntry",
+    "MarketQuoteSource",
+    "TradingEngine",
+    "preload_history",
+]

@@ -1,0 +1,304 @@
+"""What the engine knows about the market right now, built only from ticks it was given.
+
+`MarketState` is the risk engine's `RiskMarketView`, the strategies' option-chain source, the order
+manager's quote source and the portfolio's Greeks source. It never asks the broker: in a backtest,
+paper or live run it sees exactly the ticks the engine processed, so the same data gives the same view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from optbot.analytics.pricing import greeks, implied_volatility
+from optbot.broker.models import DepthLevel, Quote
+from optbot.calendar import NseCalendar, Segment, TradingSession
+from optbot.config import Settings
+from optbot.core.clock import Clock
+from optbot.core.enums import Exchange, InstrumentKind, OptionType
+from optbot.core.events import Tick
+from optbot.core.instrument import Instrument, InstrumentKey
+from optbot.core.timeutil import ist_date, ist_datetime
+from optbot.instruments.chain import OptionChain, OptionQuote
+from optbot.instruments.master import InstrumentMaster, InstrumentNotFound
+from optbot.portfolio.portfolio import Greeks as PositionGreeks
+
+SECONDS_PER_YEAR = 365.0 * 86400
+MIN_YEARS_TO_EXPIRY = 60.0 / SECONDS_PER_YEAR
+
+
+@dataclass(frozen=True, slots=True)
+class LastTick:
+    ltp: float
+    bid: float | None
+    ask: float | None
+    volume: int | None
+    open_interest: int | None
+    ts_utc: datetime
+
+
+class MarketState:
+    """Latest prices per token, the underlyings and VIX, and option chains for the strategies."""
+
+    def __init__(
+        self, settings: Settings, clock: Clock, calendar: NseCalendar, instruments: InstrumentMaster
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.calendar = calendar
+        self.instruments = instruments
+        self._last: dict[InstrumentKey, LastTick] = {}
+        self._underlying_by_key: dict[InstrumentKey, str] = {}
+        self._underlying_price: dict[str, float] = {}
+        self._vix_key: InstrumentKey | None = None
+        self._vix: float | None = None
+        self._chains: dict[tuple[str, date], OptionChain] = {}
+        self._session_day: date | None = None
+        self._session: TradingSession | None = None
+        self.last_tick_utc: datetime | None = None
+        self.ticks_seen = 0
+
+    # ------------------------------------------------------------------ setup
+    def underlying_instrument(self, underlying: str) -> Instrument:
+        """The index row (or equity row for a stock underlying) whose ticks give the underlying price."""
+        try:
+            return self.instruments.index_instrument(underlying)
+        except InstrumentNotFound:
+            found = self.instruments.by_symbol(underlying)
+            if found.is_option:
+                raise InstrumentNotFound(f"{underlying!r} resolves to an option, not an underlying") from None
+            return found
+
+    def track_underlying(self, underlying: str) -> Instrument:
+        instrument = self.underlying_instrument(underlying)
+        self._underlying_by_key[instrument.key] = underlying.upper()
+        return instrument
+
+    def track_vix(self) -> Instrument:
+        instrument = self.instruments.index_instrument(self.settings.universe.vix_symbol)
+        self._vix_key = instrument.key
+        return instrument
+
+    def set_vix(self, value: float) -> None:
+        """Seed VIX (e.g. the previous close) until the first VIX tick of the session arrives."""
+        if value > 0:
+            self._vix = value
+
+    def set_underlying_price(self, underlying: str, price: float) -> None:
+        if price > 0:
+            self._underlying_price[underlying.upper()] = price
+
+    # ------------------------------------------------------------------ ticks
+    def on_tick(self, tick: Tick) -> None:
+        if tick.ltp <= 0:
+            return
+        key = InstrumentKey(tick.exchange, tick.token)
+        self._last[key] = LastTick(tick.ltp, tick.bid, tick.ask, tick.volume, tick.open_interest, tick.ts_utc)
+        self.ticks_seen += 1
+        self.last_tick_utc = tick.ts_utc
+        underlying = self._underlying_by_key.get(key)
+        if underlying is not None:
+            self._underlying_price[underlying] = tick.ltp
+        elif key == self._vix_key:
+            self._vix = tick.ltp
+
+    def underlying_of(self, tick: Tick) -> str | None:
+        return self._underlying_by_key.get(InstrumentKey(tick.exchange, tick.token))
+
+    def is_vix(self, tick: Tick) -> bool:
+        return InstrumentKey(tick.exchange, tick.token) == self._vix_key
+
+    # ---------------------------------------------------------- RiskMarketView
+    def vix(self) -> float | None:
+        return self._vix
+
+    def underlying_price(self, underlying: str) -> float | None:
+        return self._underlying_price.get(underlying.upper())
+
+    def _instrument(self, token: str) -> Instrument | None:
+        found = self.instruments.find_token(token)
+        return found[0] if found else None
+
+    def _last_for_token(self, token: str) -> LastTick | None:
+        instrument = self._instrument(token)
+        return self._last.get(instrument.key) if instrument else None
+
+    def last_price(self, token: str) -> float | None:
+        last = self._last_for_token(token)
+        return last.ltp if last else None
+
+    def open_interest(self, token: str) -> int | None:
+        last = self._last_for_token(token)
+        return last.open_interest if last else None
+
+    def lot_size(self, token: str) -> int | None:
+        instrument = self._instrument(token)
+        return instrument.lot_size if instrument else None
+
+    def is_option(self, token: str) -> bool:
+        instrument = self._instrument(token)
+        return bool(instrument and instrument.is_option)
+
+    def margin_required(self, token: str, side: str, quantity: int, price: float) -> float | None:
+        """A bought option needs its premium; a written one needs SPAN margin the broker must quote."""
+        if side.upper() == "BUY" and self.is_option(token):
+            return quantity * price
+        return None
+
+    def session(self) -> TradingSession | None:
+        today = ist_date(self.clock.now_utc())
+        if today != self._session_day:
+            self._session_day = today
+            self._session = self.calendar.session(today, Segment.FO) if self.calendar.covers(today) else None
+        return self._session
+
+    # ------------------------------------------------------------------ quotes
+    def quote(self, exchange: Exchange, token: str) -> Quote | None:
+        """The order manager's view of the book: last price and the best bid/ask from the feed."""
+        last = self._last.get(InstrumentKey(exchange, token))
+        instrument = self.instruments.get(exchange, token)
+        if last is None or instrument is None:
+            return None
+        bids = (DepthLevel(last.bid, 0, 0),) if last.bid else ()
+        asks = (DepthLevel(last.ask, 0, 0),) if last.ask else ()
+        return Quote(
+            exchange,
+            token,
+            instrument.symbol,
+            last.ltp,
+            volume=last.volume,
+            open_interest=last.open_interest,
+            bids=bids,
+            asks=asks,
+            exchange_time=last.ts_utc,
+        )
+
+    # ------------------------------------------------------------------ chains
+    def trading_expiry(self, underlying: str, today: date) -> date | None:
+        """The nearest listed expiry far enough away to hold a position (spec §10.5 close-before-expiry)."""
+        strategy = self.settings.strategy
+        is_stock = underlying.upper() in {name.upper() for name in self.settings.universe.stock_underlyings}
+        keep_days = strategy.stock_close_days_before_expiry if is_stock else strategy.close_days_before_expiry
+        listed = [expiry for expiry in self.instruments.expiries(underlying) if expiry >= today]
+        for expiry in listed:
+            if self.calendar.covers(expiry) and self._trading_days_until(today, expiry) > keep_days:
+                return expiry
+        return listed[-1] if listed else None
+
+    def _trading_days_until(self, today: date, expiry: date) -> int:
+        return len(self.calendar.trading_days(today + timedelta(days=1), expiry))
+
+    def chain(self, underlying: str) -> OptionChain | None:
+        """Listed strikes of the trading expiry, quoted from ticks (with Greeks) near the money."""
+        now = self.clock.now_utc()
+        expiry = self.trading_expiry(underlying, ist_date(now))
+        if expiry is None:
+            return None
+        key = (underlying.upper(), expiry)
+        base = self._chains.get(key)
+        if base is None:
+            base = OptionChain(underlying.upper(), expiry, self.instruments.options(underlying, expiry))
+            self._chains = {k: v for k, v in self._chains.items() if k[1] >= ist_date(now)}
+            self._chains[key] = base
+        spot = self.underlying_price(underlying)
+        if spot is None or not base.strikes:
+            return base
+        window = self.settings.engine.atm_strike_window
+        quotes: dict[str, OptionQuote] = {}
+        for strike in base.nearest_strikes(2 * window + 1, spot):
+            row = base.row(strike)
+            for contract in (row.call, row.put):
+                if contract is None:
+                    continue
+                quoted = self._option_quote(contract, spot, now)
+                if quoted is not None:
+                    quotes[contract.token] = quoted
+        return base.with_quotes(quotes)
+
+    def watch_list(self, underlying: str) -> list[Instrument]:
+        """Contracts the feed should carry for the chain: both sides, ATM +/- the window."""
+        spot = self.underlying_price(underlying)
+        chain = self.chain(underlying)
+        if chain is None or spot is None or not chain.strikes:
+            return []
+        window = self.settings.engine.atm_strike_window
+        contracts: list[Instrument] = []
+        for strike in chain.nearest_strikes(2 * window + 1, spot):
+            row = chain.row(strike)
+            contracts.extend(contract for contract in (row.call, row.put) if contract is not None)
+        return contracts
+
+    def _years_to_expiry(self, contract: Instrument, now: datetime) -> float:
+        assert contract.expiry is not None
+        session = (
+            self.calendar.session(contract.expiry, Segment.FO)
+            if self.calendar.covers(contract.expiry)
+            else None
+        )
+        close = (
+            session.close_utc if session is not None else ist_datetime(contract.expiry, datetime.min.time())
+        )
+        return max((close - now).total_seconds() / SECONDS_PER_YEAR, MIN_YEARS_TO_EXPIRY)
+
+    def _option_quote(self, contract: Instrument, spot: float, now: datetime) -> OptionQuote | None:
+        last = self._last.get(contract.key)
+        if last is None or contract.strike is None or contract.option_type is None:
+            return None
+        analytics = self.settings.analytics
+        years = self._years_to_expiry(contract, now)
+        solved = implied_volatility(
+            last.ltp,
+            spot,
+            contract.strike,
+            years,
+            analytics.risk_free_rate,
+            contract.option_type,
+            model="black76",
+        )
+        volatility = solved.volatility
+        if volatility is None:
+            return OptionQuote(ltp=last.ltp, open_interest=last.open_interest, volume=last.volume)
+        sensitivities = greeks(
+            "black76",
+            spot,
+            contract.strike,
+            years,
+            volatility,
+            analytics.risk_free_rate,
+            contract.option_type,
+        )
+        return OptionQuote(
+            ltp=last.ltp,
+            open_interest=last.open_interest,
+            volume=last.volume,
+            implied_volatility=volatility,
+            delta=sensitivities.delta,
+            gamma=sensitivities.gamma,
+            theta=sensitivities.theta_per_day,
+            vega=sensitivities.vega_per_unit,
+        )
+
+    def position_greeks(self, exchange: Exchange, token: str, mark: float) -> PositionGreeks | None:
+        """Per-unit Greeks for the portfolio (options only), from the implied volatility of the mark."""
+        instrument = self.instruments.get(exchange, token)
+        if instrument is None or instrument.option_type is None or instrument.strike is None:
+            return None
+        spot = self.underlying_price(instrument.underlying)
+        if spot is None or mark <= 0:
+            return None
+        now = self.clock.now_utc()
+        years = self._years_to_expiry(instrument, now)
+        rate = self.settings.analytics.risk_free_rate
+        solved = implied_volatility(
+            mark, spot, instrument.strike, years, rate, instrument.option_type, model="black76"
+        )
+        volatility = solved.volatility or (self._vix or 15.0) / 100
+        values = greeks("black76", spot, instrument.strike, years, volatility, rate, instrument.option_type)
+        return PositionGreeks(values.delta, values.gamma, values.theta_per_day, values.vega_per_unit)
+
+    def is_index_option(self, instrument: Instrument) -> bool:
+        return instrument.kind is InstrumentKind.OPTIDX
+
+    def option_type_of(self, token: str) -> OptionType | None:
+        instrument = self._instrument(token)
+        return instrument.option_type if instrument else None

@@ -1,0 +1,265 @@
+"""An in-process replay: the simulator's market and the paper broker driving one `TradingEngine`.
+
+This is the backtest mode of the engine (spec §11.5, issue 8): a `SimClock`, the simulator's
+`ReplayMarket` (real index bars expanded into seeded intra-bar ticks; options priced by the
+simulator's Black-76 model and flagged synthetic), the same bar aggregator the live pipeline uses,
+and the `PaperBroker` with the paper/backtest fill model filling from the engine's own quotes. No
+sockets, no threads: time only moves when the driver steps the market, so runs are deterministic.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+from optbot.broker.paper.broker import PaperBroker, PaperFunds
+from optbot.broker.paper.fill_model import FillModel
+from optbot.calendar import NseCalendar, Segment, get_calendar
+from optbot.config import Settings
+from optbot.core.clock import SimClock
+from optbot.core.enums import Exchange, Timeframe
+from optbot.core.events import Bar, Tick
+from optbot.core.instrument import InstrumentKey
+from optbot.core.timeutil import ist_date, ist_datetime, to_utc
+from optbot.data.bars import BarAggregator, SegmentSessions
+from optbot.engine.core import MarketQuoteSource, TradingEngine, preload_history
+from optbot.execution.charges import RateCard
+from optbot.instruments.master import InstrumentMaster, MasterInfo
+from optbot.instruments.scripmaster import parse_rows
+from optbot.persistence.store import Store
+from optbot.sim.contracts import SimQuote
+from optbot.sim.market.replay import ReplayMarket
+from optbot.strategy.base import Strategy
+
+WARMUP_TIMEFRAMES: tuple[tuple[str, Timeframe], ...] = (
+    ("ONE_DAY", Timeframe.D1),
+    ("ONE_HOUR", Timeframe.H1),
+    ("FIFTEEN_MINUTE", Timeframe.M15),
+    ("FIVE_MINUTE", Timeframe.M5),
+)
+PREMARKET_START = time(8, 45)
+SUBSCRIPTION_REFRESH_SECONDS = 60.0
+
+
+def sim_quote_to_tick(quote: SimQuote) -> Tick:
+    """What the SmartAPI socket would have delivered for this quote (SNAP_QUOTE: best bid/ask)."""
+    bid = quote.bids[0].price if quote.bids and quote.bids[0].price > 0 else None
+    ask = quote.asks[0].price if quote.asks and quote.asks[0].price > 0 else None
+    return Tick(
+        quote.exchange_time,
+        quote.token,
+        Exchange(quote.exchange),
+        quote.symbol,
+        quote.ltp,
+        ts_exchange=quote.exchange_time,
+        bid=bid,
+        ask=ask,
+        volume=quote.volume,
+        last_quantity=quote.last_quantity,
+        open_interest=quote.open_interest or None,
+        source="synthetic" if quote.synthetic else "replay",
+    )
+
+
+def candle_rows_to_bars(
+    rows: Sequence[Sequence[object]], token: str, symbol: str, timeframe: Timeframe
+) -> list[Bar]:
+    """getCandleData rows `[iso, o, h, l, c, v]` as closed bars (a daily bar closes at the session end)."""
+    bars: list[Bar] = []
+    span = timedelta(seconds=timeframe.seconds)
+    for row in rows:
+        start = datetime.fromisoformat(str(row[0])).astimezone(UTC)
+        end = start + span
+        if timeframe is Timeframe.D1:
+            end = to_utc(ist_datetime(ist_date(start), time(15, 30)))
+        open_, high, low, close = (float(str(value)) for value in row[1:5])
+        volume = int(float(str(row[5]))) if len(row) > 5 else 0
+        bars.append(Bar(end, token, symbol, timeframe, start, end, open_, high, low, close, volume))
+    return bars
+
+
+@dataclass
+class ReplayRun:
+    """What one replayed session produced."""
+
+    day: date
+    ticks: int
+    bars: int
+    engine: TradingEngine
+
+
+class InProcessReplay:
+    """Builds the engine over a replayed market and drives it session by session."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store_path: Path,
+        start_day: date,
+        *,
+        strategies: Sequence[Strategy] | None = None,
+        underlyings: Sequence[str] | None = None,
+        calendar: NseCalendar | None = None,
+        market: ReplayMarket | None = None,
+    ) -> None:
+        self.settings = settings
+        self.calendar = calendar or get_calendar()
+        self.clock = SimClock(ist_datetime(start_day, PREMARKET_START))
+        self.market = market or ReplayMarket(self.clock, settings.replay, self.calendar)
+        self.underlyings = [u.upper() for u in (underlyings or settings.universe.underlyings)]
+        self.instruments = self._master(start_day)
+        self.quotes = MarketQuoteSource(None)
+        card = RateCard.load(settings.execution.charges_rate_card_file)
+        self.paper = PaperBroker(
+            self.clock,
+            self.quotes,
+            FillModel.from_settings(settings.backtest),
+            PaperFunds(settings.backtest.initial_capital),
+            self.instruments,
+            rate_card=card,
+            order_id_prefix="BT",
+        )
+        self.store = Store.open(store_path, self.clock)
+        self.engine = TradingEngine(
+            settings,
+            self.clock,
+            self.paper,
+            self.store,
+            self.instruments,
+            strategies=strategies,
+            underlyings=self.underlyings,
+            calendar=self.calendar,
+            rate_card=card,
+        )
+        self.quotes.market = self.engine.market
+        self.engine.connect_paper(self.paper)
+        self._ticks: deque[Tick] = deque()
+        self._bars: deque[Bar] = deque()
+        self.index_bars = BarAggregator(
+            self.clock, SegmentSessions(self.calendar, Segment.EQUITY), self._bars.append, settings.data
+        )
+        self.option_bars = BarAggregator(
+            self.clock, SegmentSessions(self.calendar, Segment.FO), self._bars.append, settings.data
+        )
+        self._watched: set[InstrumentKey] = set()
+        self._subscribed: set[tuple[str, str]] = set()
+        self.market.subscribe_quotes(self._on_quote)
+        self.on_session_end: Callable[[ReplayRun], None] | None = None
+
+    def _master(self, day: date) -> InstrumentMaster:
+        self.market.advance_to(self.clock.now_utc())
+        instruments, _ = parse_rows(self.market.scrip_master_rows())
+        return InstrumentMaster(instruments, MasterInfo(as_of=day, source="replay (synthetic options)"))
+
+    def _on_quote(self, quote: SimQuote) -> None:
+        """Only subscribed instruments reach the engine, as on the real socket."""
+        if (quote.exchange, quote.token) in self._subscribed:
+            self._ticks.append(sim_quote_to_tick(quote))
+
+    def warm_up(self) -> int:
+        """History that closed before the session, from the replayed market's candles (issue 8 step 3)."""
+        now = self.clock.now_utc()
+        loaded = 0
+        for underlying in [*self.underlyings, self.settings.universe.vix_symbol]:
+            index = self.engine.market.underlying_instrument(underlying)
+            for interval, timeframe in WARMUP_TIMEFRAMES:
+                days = (
+                    self.settings.engine.warmup_daily_bars * 1.5
+                    if timeframe is Timeframe.D1
+                    else (self.settings.engine.warmup_intraday_days * 1.5)
+                )
+                rows = self.market.candles("NSE", index.token, interval, now - timedelta(days=days), now)
+                bars = candle_rows_to_bars(rows, index.token, index.underlying, timeframe)
+                loaded += preload_history(self.engine, [bar for bar in bars if bar.end_utc <= now])
+        return loaded
+
+    def _track(self) -> None:
+        indices = [self.engine.market.underlying_instrument(u) for u in self.underlyings]
+        indices.append(self.instruments.index_instrument(self.settings.universe.vix_symbol))
+        for index in indices:
+            self.index_bars.track(index.token, index.underlying, False)
+            self._subscribed.add((index.exchange.value, index.token))
+
+    def _refresh_subscriptions(self) -> None:
+        for instrument in self.engine.desired_instruments():
+            if instrument.key in self._watched:
+                continue
+            self._watched.add(instrument.key)
+            self._subscribed.add((instrument.exchange.value, instrument.token))
+            if instrument.is_option:
+                self.market.watch(instrument.exchange.value, instrument.token)
+                self.option_bars.track(instrument.token, instrument.symbol, True)
+
+    async def run_day(self, day: date) -> ReplayRun:
+        """Replay one session from the pre-market to the end of the post-market."""
+        schedule = self.engine.begin_day(day)
+        if schedule.session is None:
+            return ReplayRun(day, 0, 0, self.engine)
+        premarket = ist_datetime(day, PREMARKET_START)
+        if premarket > self.clock.now_utc():
+            self.market.advance_to(premarket)
+        self._ticks.clear()
+        self._track()
+        self.index_bars.start()
+        self.option_bars.start()
+        ticks = bars = 0
+        end = schedule.post_market_end or schedule.session.close_utc
+        next_refresh = self.clock.now_utc()
+        while True:
+            moment = self.market.step(horizon=to_utc(end) - self.clock.now_utc())
+            if moment is None or moment > to_utc(end):
+                break
+            if moment >= next_refresh:
+                self._refresh_subscriptions()
+                next_refresh = moment + timedelta(seconds=SUBSCRIPTION_REFRESH_SECONDS)
+            ticks += await self._drain()
+            bars += len(self._bars)
+            await self._drain_bars()
+        await self._advance_through_deadlines(to_utc(end))
+        await self.engine.end_of_day()
+        self.index_bars.stop()
+        self.option_bars.stop()
+        run = ReplayRun(day, ticks, bars, self.engine)
+        if self.on_session_end is not None:
+            self.on_session_end(run)
+        return run
+
+    async def _advance_through_deadlines(self, end: datetime) -> None:
+        """After the last tick: let bars close and every remaining deadline fire at its own time."""
+        for when, _ in [*self.engine.pending_deadlines(), (end, "end")]:
+            if when > self.clock.now_utc() and when <= end:
+                self.clock.advance_to(when)
+            await self._drain_bars()
+            await self.engine.fire_due_deadlines()
+
+    async def _drain(self) -> int:
+        count = 0
+        while self._ticks:
+            tick = self._ticks.popleft()
+            if tick.exchange is Exchange.NFO:
+                self.option_bars.on_tick(tick)
+            else:
+                self.index_bars.on_tick(tick)
+            await self.engine.on_tick(tick)
+            count += 1
+        return count
+
+    async def _drain_bars(self) -> None:
+        while self._bars:
+            await self.engine.on_bar(self._bars.popleft())
+
+    async def run(self, days: Sequence[date]) -> list[ReplayRun]:
+        await self.engine.start(days[0])
+        self.warm_up()
+        runs: list[ReplayRun] = []
+        for day in days:
+            runs.append(await self.run_day(day))
+            await self.engine.verify_orders()
+        await self.engine.stop()
+        return runs
+
+    def close(self) -> None:
+        self.store.close()
