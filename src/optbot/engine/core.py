@@ -615,6 +615,23 @@ class TradingEngine:
             "warning", f"{reason}: size x{self.settings.engine.warning_size_multiplier:g} for {minutes:g} min"
         )
 
+    async def kill_switch(self, reason: str, actor: str = "operator") -> None:
+        """Halt: cancel everything pending and flatten every position (spec §13.5 manual kill switch)."""
+        self.note("kill", f"kill switch by {actor}: {reason}")
+        self.risk.kill(f"{actor}: {reason}")
+        await self.alert(
+            AlertPriority.CRITICAL,
+            "Kill switch engaged",
+            f"{actor}: {reason}",
+            action_required="trading is HALTED; resume with `optbot risk resume --ack` after review",
+            impact="pending orders cancelled, positions flattened",
+        )
+        await self._process_intents()
+
+    async def process_pending(self) -> None:
+        """Send queued intents and cancel requests now (after an external action such as a kill)."""
+        await self._process_intents()
+
     def pause_trading(self, reason: str) -> None:
         self._trading_blocked = reason
         self.note("paused", reason)
