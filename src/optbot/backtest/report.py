@@ -46,6 +46,10 @@ class BacktestResult:
     periods_per_year: float = TRADING_DAYS_PER_YEAR
     notes: Sequence[str] = field(default_factory=tuple)
     settings: dict[str, Any] = field(default_factory=dict)
+    # True when option quotes came from the simulator's pricing model (no recorded option data).
+    synthetic_options: bool = False
+    # Optional per-session rows (day, index source, ticks, bars, fills, equity) shown as a table.
+    days: Sequence[dict[str, Any]] = field(default_factory=tuple)
 
 
 def _clean(value: float | None) -> float | None:
@@ -96,7 +100,7 @@ def build_report(result: BacktestResult) -> Report:
         for t in result.trades
     ]
     notes = list(result.notes)
-    if any(t.synthetic_prices for t in result.trades):
+    if result.synthetic_options or any(t.synthetic_prices for t in result.trades):
         notes.append(
             "Option prices for dates without recorded option data come from the simulator's pricing model "
             "(synthetic); fills use the paper fill model with spread, slippage, latency and dated charges."
@@ -109,11 +113,15 @@ def build_report(result: BacktestResult) -> Report:
         generated_utc=result.end,
         metrics=metrics,
         series={"equity": equity, "drawdown": equity_to_drawdown(equity)},
-        tables={"trades": trades},
+        tables={"trades": trades, **({"days": [dict(row) for row in result.days]} if result.days else {})},
         notes=notes,
     )
 
 
-def write_backtest_report(result: BacktestResult, directory: Path) -> ReportFiles:
-    stem = f"backtest-{result.strategy}-{result.start}-{result.end}"
+def write_backtest_report(
+    result: BacktestResult, directory: Path, stem_name: str | None = None
+) -> ReportFiles:
+    """Write `backtest-<name>-<start>-<end>.json/.html`; `stem_name` replaces the strategy name in the file
+    name (for names that are not file-safe, such as `module:Class`)."""
+    stem = f"backtest-{stem_name or result.strategy}-{result.start}-{result.end}"
     return write_report(build_report(result), directory, stem)

@@ -1,0 +1,101 @@
+"""`optbot backtest --from D --to D [--strategy NAME] [--data DIR] [--out DIR] [--speed-ticks SECONDS]`."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import typer
+
+from optbot.backtest.runner import run_backtest
+from optbot.cli.common import console, settings_from
+from optbot.core.clock import Clock
+from optbot.core.errors import UserError
+from optbot.log import configure_logging, shutdown_logging
+
+
+def _date(flag: str, text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{flag}: not an ISO date (YYYY-MM-DD): {text!r}") from None
+
+
+def backtest_command(
+    ctx: typer.Context,
+    from_: str = typer.Option(..., "--from", help="first day (YYYY-MM-DD)"),
+    to: str = typer.Option(..., "--to", help="last day (YYYY-MM-DD), inclusive"),
+    strategy: str | None = typer.Option(
+        None, "--strategy", help="built-in strategy name or module:Class (default: strategy.enabled)"
+    ),
+    data: Path | None = typer.Option(
+        None, "--data", help="folder with daily/ and intraday/ bars (default: replay.data_dir)"
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="report folder (default: <data root>/reports/backtest)"
+    ),
+    speed_ticks: float | None = typer.Option(
+        None,
+        "--speed-ticks",
+        help="seconds between replayed ticks, 0 < s <= 15 (default: replay.tick_seconds); larger is faster",
+    ),
+) -> None:
+    """Backtest on the live engine over replayed sample sessions; writes a JSON + HTML report."""
+    start, end = _date("--from", from_), _date("--to", to)
+    settings = settings_from(ctx)
+    out_dir = out if out is not None else settings.paths.resolve(settings.paths.reports_dir) / "backtest"
+    log_dir = out_dir / "logs"
+    quiet = settings.model_copy(update={"logging": settings.logging.model_copy(update={"console": False})})
+
+    def log_on_replay_clock(clock: Clock) -> None:
+        configure_logging(quiet, clock, log_dir=log_dir)
+
+    try:
+        outcome = run_backtest(
+            settings,
+            start,
+            end,
+            strategy=strategy,
+            data_dir=data,
+            out_dir=out_dir,
+            tick_seconds=speed_ticks,
+            on_clock=log_on_replay_clock,
+        )
+    finally:
+        shutdown_logging()
+    result = outcome.result
+    metrics_days = len(outcome.days)
+    net = outcome.net_pnl
+    colour = "green" if net >= 0 else "red"
+    console.print(
+        f"backtest [bold]{result.strategy}[/bold] {result.start}..{result.end}: "
+        f"{metrics_days} session(s), {len(result.trades)} closed trade(s), {len(outcome.fills)} fill(s), "
+        f"{outcome.intents} intent(s) ({outcome.refused} refused)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(
+        f"net P&L after charges [{colour}]{net:,.2f}[/{colour}] (charges {outcome.charges:,.2f}) "
+        f"on {result.initial_capital:,.2f}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if outcome.skipped_days:
+        console.print(
+            f"skipped (no replay data): {', '.join(str(day) for day in outcome.skipped_days)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if outcome.synthetic_tokens:
+        console.print(
+            "option prices are synthetic (simulator pricing model); see the report's notes",
+            highlight=False,
+            soft_wrap=True,
+        )
+    console.print(f"report: {outcome.files.html_path}", highlight=False, soft_wrap=True)
+    console.print(f"data:   {outcome.files.json_path}", highlight=False, soft_wrap=True)
+    console.print(f"log:    {log_dir}", highlight=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("backtest")(backtest_command)
