@@ -36,6 +36,7 @@ from optbot.core.timeutil import ist_datetime, to_utc
 from optbot.engine.replay import PREMARKET_START, InProcessReplay, ReplayRun
 from optbot.ops.reports import ReportFiles
 from optbot.persistence.records import FillRecord
+from optbot.persistence.store import Store
 from optbot.portfolio.trades import closed_trades
 from optbot.sim.contracts import SimQuote
 from optbot.sim.market.history import IndexHistory
@@ -59,6 +60,30 @@ class DaySummary:
     equity: float
 
 
+@dataclass(frozen=True, slots=True)
+class IntentLine:
+    """An intent as the engine recorded it, without its random ids (for comparisons across runs)."""
+
+    ts_utc: str
+    strategy: str
+    token: str
+    side: str
+    quantity: int
+    purpose: str
+    order_type: str
+    limit_price: float | None
+    status: str
+
+
+def intent_lines(store: Store) -> list[IntentLine]:
+    """Every intent the order manager saw (accepted, refused, duplicate), in submission order."""
+    rows = store.connection.execute(
+        "SELECT created_utc, strategy, token, side, quantity, purpose, order_type, limit_price, status "
+        "FROM intents ORDER BY rowid"
+    ).fetchall()
+    return [IntentLine(*tuple(row)) for row in rows]
+
+
 @dataclass(frozen=True)
 class BacktestOutcome:
     """A finished backtest: the report's data, where it was written, and the raw evidence behind it."""
@@ -70,6 +95,7 @@ class BacktestOutcome:
     fills: tuple[FillRecord, ...]
     intents: int
     refused: int
+    intent_log: tuple[IntentLine, ...]
     synthetic_tokens: frozenset[str]
     first_quote_utc: dict[str, datetime] = field(default_factory=dict)
 
@@ -256,6 +282,7 @@ class _ReplayEvidence:
     synthetic: set[str] = field(default_factory=set)
     first_quote: dict[str, datetime] = field(default_factory=dict)
     fills: tuple[FillRecord, ...] = ()
+    intent_log: tuple[IntentLine, ...] = ()
     intents: int = 0
     refused: int = 0
 
@@ -298,6 +325,7 @@ async def _replay_days(
         replay.on_session_end = on_session_end
         await replay.run([day for day, _ in days])
         evidence.fills = tuple(replay.store.fills())
+        evidence.intent_log = tuple(intent_lines(replay.store))
         evidence.intents = replay.engine.counters.intents
         evidence.refused = replay.engine.counters.refused
     finally:
@@ -412,6 +440,7 @@ def run_backtest(
         fills=fills,
         intents=evidence.intents,
         refused=evidence.refused,
+        intent_log=evidence.intent_log,
         synthetic_tokens=frozenset(synthetic),
         first_quote_utc=evidence.first_quote,
     )
@@ -420,10 +449,12 @@ def run_backtest(
 __all__ = [
     "BacktestOutcome",
     "DaySummary",
+    "IntentLine",
     "backtest_days",
     "backtest_settings",
     "choose_strategies",
     "in_market_by_day",
+    "intent_lines",
     "run_backtest",
     "timed_round_trips",
 ]

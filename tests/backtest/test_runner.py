@@ -1,0 +1,189 @@
+"""`run_backtest` and `optbot backtest` on the real engine: determinism, report contents, refusals.
+
+One replayed session (2020-11-18, NIFTY only, ticks every 15 s: adx_trend buys an ATM call on a
+breakout and closes it at the flatten deadline) is shared by the tests that only read its outcome.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from optbot.backtest.runner import BacktestOutcome, in_market_by_day, run_backtest, timed_round_trips
+from optbot.cli.main import app
+from optbot.config import Settings, load_settings
+from optbot.core.enums import Exchange, Side
+from optbot.core.errors import UserError
+from optbot.persistence.records import FillRecord
+from optbot.portfolio.trades import closed_trades
+
+DAY = date(2020, 11, 18)
+TICK_SECONDS = 15.0
+METRICS = (
+    "total_return",
+    "annualised_return",
+    "volatility",
+    "max_drawdown",
+    "sharpe",
+    "sortino",
+    "win_rate",
+    "profit_factor",
+    "average_trade",
+    "exposure",
+)
+
+
+def make_settings(root: Path) -> Settings:
+    return load_settings(None, {"paths": {"data_root": str(root)}, "universe": {"underlyings": ["NIFTY"]}})
+
+
+@pytest.fixture(scope="module")
+def outcome(tmp_path_factory: pytest.TempPathFactory) -> BacktestOutcome:
+    from tests.conftest import SAMPLE_DATA
+
+    root = tmp_path_factory.mktemp("backtest")
+    return run_backtest(
+        make_settings(root / "data"),
+        DAY,
+        DAY,
+        strategy="adx_trend",
+        data_dir=SAMPLE_DATA,
+        out_dir=root / "out",
+        tick_seconds=TICK_SECONDS,
+    )
+
+
+def test_the_strategy_traded_and_the_books_add_up(outcome: BacktestOutcome) -> None:
+    result = outcome.result
+    assert [day.day for day in outcome.days] == [DAY]
+    assert len(outcome.fills) >= 2 and len(result.trades) >= 1
+    assert outcome.intents == len(outcome.intent_log) >= 2
+    net_trades = sum(trade.net_pnl for trade in result.trades)
+    # Flat at the end of the day: equity moves by exactly the round trips' net P&L (after charges).
+    assert outcome.net_pnl == pytest.approx(net_trades, abs=0.01)
+    assert outcome.charges == pytest.approx(sum(trade.charges for trade in result.trades), abs=0.01)
+    assert all(trade.charges > 0 for trade in result.trades)
+    for trade in result.trades:
+        assert trade.entry_time < trade.exit_time
+
+
+def test_report_has_the_metrics_equity_trades_and_the_synthetic_note(outcome: BacktestOutcome) -> None:
+    data = orjson.loads(outcome.files.json_path.read_bytes())
+    for name in (*METRICS, "net_pnl", "charges", "trades", "final_equity"):
+        assert name in data["metrics"], name
+    assert data["metrics"]["trades"] == len(outcome.result.trades)
+    assert data["metrics"]["net_pnl"] == outcome.net_pnl
+    assert len(data["series"]["equity"]) == 2 and len(data["series"]["drawdown"]) == 2
+    assert data["tables"]["trades"] and all(row["prices"] == "synthetic" for row in data["tables"]["trades"])
+    assert data["tables"]["days"][0]["day"] == DAY.isoformat()
+    notes = " ".join(data["notes"])
+    assert "synthetic" in notes and "pricing model" in notes
+    html = outcome.files.html_path.read_text()
+    assert "<svg" in html and "synthetic" in html and "profit factor" in html and "sortino" in html.lower()
+    assert "<script src=" not in html and "<link " not in html  # self-contained
+
+
+def test_report_carries_no_random_ids(outcome: BacktestOutcome) -> None:
+    text = outcome.files.json_path.read_text()
+    for fill in outcome.fills:
+        assert fill.intent_id not in text
+        assert fill.ordertag is None or fill.ordertag not in text
+
+
+def test_no_fill_without_a_printed_quote_for_that_instrument(outcome: BacktestOutcome) -> None:
+    for fill in outcome.fills:
+        assert fill.token in outcome.first_quote_utc, f"{fill.symbol} filled but was never quoted"
+        assert outcome.first_quote_utc[fill.token] <= fill.ts_utc
+        assert fill.exchange is Exchange.NFO and fill.token in outcome.synthetic_tokens
+
+
+def test_same_inputs_give_byte_identical_files_and_the_cli_summarises(
+    outcome: BacktestOutcome, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import SAMPLE_DATA
+
+    monkeypatch.delenv("OPTBOT_CONFIG", raising=False)
+    monkeypatch.setenv("OPTBOT__PATHS__DATA_ROOT", str(tmp_path / "data"))
+    monkeypatch.setenv("OPTBOT__UNIVERSE__UNDERLYINGS", '["NIFTY"]')
+    out = tmp_path / "again"
+    args = ["backtest", "--from", str(DAY), "--to", str(DAY), "--strategy", "adx_trend"]
+    args += ["--data", str(SAMPLE_DATA), "--out", str(out), "--speed-ticks", str(TICK_SECONDS)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert f"{len(outcome.result.trades)} closed trade(s)" in result.output
+    assert f"{outcome.net_pnl:,.2f}" in result.output and "synthetic" in result.output
+    json_path = out / outcome.files.json_path.name
+    assert f"report: {out / outcome.files.html_path.name}" in result.output
+    assert json_path.read_bytes() == outcome.files.json_path.read_bytes()
+    assert (out / outcome.files.html_path.name).read_bytes() == outcome.files.html_path.read_bytes()
+    assert list((out / "logs").glob("optbot-20201118.jsonl")), "the log follows the replay clock"
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "kwargs", "message"),
+    [
+        (date(2020, 11, 19), date(2020, 11, 18), {}, "--from 2020-11-19 is after --to 2020-11-18"),
+        (date(2014, 6, 2), date(2014, 6, 3), {}, "outside the market calendar's known range"),
+        (
+            date(2026, 1, 5),
+            date(2026, 1, 6),
+            {},
+            "outside the replay data, which covers 2016-09-15..2025-09-10",
+        ),
+        (date(2020, 11, 21), date(2020, 11, 22), {}, "no F&O trading day between 2020-11-21 and 2020-11-22"),
+        (DAY, DAY, {"strategy": "no_such_strategy"}, "--strategy 'no_such_strategy': unknown strategy"),
+        (DAY, DAY, {"tick_seconds": 30.0}, "--speed-ticks / replay.tick_seconds"),
+        (DAY, DAY, {"underlyings": ["FINNIFTY"]}, "no replay data for underlying 'FINNIFTY'"),
+        (DAY, DAY, {"data_dir": Path("/nonexistent/bars")}, "'/nonexistent/bars' is not a folder"),
+    ],
+)
+def test_bad_input_is_refused_with_a_message_naming_it(
+    tmp_path: Path, start: date, end: date, kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(UserError, match=None) as caught:
+        run_backtest(make_settings(tmp_path), start, end, out_dir=tmp_path / "out", **kwargs)  # type: ignore[arg-type]
+    assert message in str(caught.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_bad_dates_exit_2_without_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPTBOT__PATHS__DATA_ROOT", str(tmp_path))
+    result = CliRunner().invoke(app, ["backtest", "--from", "2020-13-01", "--to", "2020-11-18"])
+    assert isinstance(result.exception, UserError)
+    assert "--from: not an ISO date (YYYY-MM-DD): '2020-13-01'" in str(result.exception)
+
+
+def _fill(token: str, side: Side, quantity: int, price: float, day: date, minute: int) -> FillRecord:
+    from datetime import UTC, datetime
+
+    moment = datetime(day.year, day.month, day.day, 4, minute, tzinfo=UTC)
+    return FillRecord(
+        f"F{minute}", f"O{minute}", None, "i", Exchange.NFO, token, token, side, quantity, price, day, moment
+    )
+
+
+def test_round_trip_times_follow_closed_trades_fifo_and_exposure_counts_carried_days() -> None:
+    d1, d2, d3 = date(2020, 11, 17), date(2020, 11, 18), date(2020, 11, 19)
+    fills = [
+        _fill("A", Side.BUY, 150, 100.0, d1, 1),
+        _fill("B", Side.SELL, 75, 50.0, d1, 2),
+        _fill("A", Side.SELL, 75, 110.0, d1, 3),
+        _fill("B", Side.BUY, 75, 40.0, d1, 4),
+        _fill("A", Side.SELL, 75, 90.0, d2, 5),
+    ]
+    trades = closed_trades(fills)
+    times = timed_round_trips(fills)
+    assert len(times) == len(trades) == 3
+    assert [
+        (t.token, entry.minute, exit_.minute) for t, (entry, exit_) in zip(trades, times, strict=True)
+    ] == [
+        ("A", 1, 3),
+        ("B", 2, 4),
+        ("A", 1, 5),
+    ]
+    assert in_market_by_day(fills, [d1, d2, d3]) == [True, True, False]
+    assert in_market_by_day(fills[:1], [d1, d2]) == [True, True]
