@@ -8,7 +8,19 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from optbot.core.errors import UserError
-from optbot.sim.auth import SimAccount
+from optbot.sim.auth import HoldingSeed, SimAccount
+
+
+class HoldingEntry(BaseModel):
+    """Shares the account starts with; `exchange` NSE or BSE, symbol as in the scrip master."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    exchange: str = Field(pattern=r"^(NSE|BSE)$")
+    tradingsymbol: str = Field(min_length=1)
+    quantity: int = Field(gt=0)
+    average_price: float = Field(gt=0)
+    isin: str = Field(default="", pattern=r"^([A-Z]{2}[A-Z0-9]{9}[0-9])?$")
 
 
 class AccountEntry(BaseModel):
@@ -22,6 +34,8 @@ class AccountEntry(BaseModel):
     funds: float = Field(default=500000.0, ge=0)
     email: str = ""
     mobile: str = ""
+    pan: str = Field(default="ABCDE1234F", pattern=r"^[A-Z]{5}[0-9]{4}[A-Z]$")
+    holdings: list[HoldingEntry] = Field(default_factory=list)
 
 
 def load_accounts(path: Path) -> list[SimAccount]:
@@ -46,7 +60,9 @@ def load_accounts(path: Path) -> list[SimAccount]:
                 for error in exc.errors()
             )
             raise UserError(f"accounts file {path}, entry {index}: {problems}") from None
-        accounts.append(SimAccount(**entry.model_dump()))
+        fields = entry.model_dump(exclude={"holdings"})
+        seeds = tuple(HoldingSeed(**holding.model_dump()) for holding in entry.holdings)
+        accounts.append(SimAccount(**fields, holdings=seeds))
     codes = [account.client_code for account in accounts]
     duplicates = sorted({code for code in codes if codes.count(code) > 1})
     if duplicates:

@@ -11,7 +11,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from optbot.core.errors import UserError
 from optbot.core.timeutil import iso_utc, to_ist, utc_to_epoch_ms
+from optbot.sim.auth import HoldingSeed
 from optbot.sim.rest.envelope import json_response
 from optbot.sim.rest.framework import SimState
 
@@ -67,6 +69,23 @@ def _endpoints(body: dict[str, Any]) -> list[str] | None:
     return value
 
 
+def _holding_seed(body: dict[str, Any]) -> HoldingSeed:
+    quantity = _optional_int(body, "quantity")
+    average_price = _optional_float(body, "average_price")
+    if quantity is None or average_price is None:
+        raise ValueError("quantity (shares) and average_price (rupees) are required")
+    for name in ("exchange", "tradingsymbol", "isin"):
+        if not isinstance(body.get(name, ""), str):
+            raise ValueError(f"{name} must be text")
+    return HoldingSeed(
+        exchange=str(body.get("exchange", "")).upper(),
+        tradingsymbol=str(body.get("tradingsymbol", "")),
+        quantity=quantity,
+        average_price=average_price,
+        isin=str(body.get("isin", "")).upper(),
+    )
+
+
 def register_admin(app: web.Application, state: SimState) -> None:
     faults = state.faults
 
@@ -89,6 +108,19 @@ def register_admin(app: web.Application, state: SimState) -> None:
                 return _error(404, f"unknown client_code {wanted!r}")
             codes = [wanted]
         return json_response({"accounts": [state.exchange.state(code) for code in codes]})
+
+    async def seed_holding(request: web.Request) -> web.Response:
+        """POST {client_code, exchange, tradingsymbol, quantity, average_price[, isin]}: settled shares."""
+        body = await _json_body(request)
+        client_code = str(body.get("client_code", ""))
+        if client_code not in {account.client_code for account in state.sessions.accounts}:
+            return _error(404, f"unknown client_code {client_code!r}")
+        try:
+            holding = state.exchange.seed_holding(client_code, _holding_seed(body))
+        except (ValueError, UserError) as exc:
+            return _error(400, str(exc))
+        quote = state.market.quote(holding.spec.exchange, holding.spec.token)
+        return json_response(holding.row(quote.ltp if quote else None, quote.close if quote else None))
 
     async def show_faults(_: web.Request) -> web.Response:
         return json_response(faults.describe())
@@ -142,6 +174,7 @@ def register_admin(app: web.Application, state: SimState) -> None:
 
     app.router.add_get(f"{PREFIX}/clock", clock)
     app.router.add_get(f"{PREFIX}/state", exchange_state)
+    app.router.add_post(f"{PREFIX}/holdings", seed_holding)
     app.router.add_get(f"{PREFIX}/faults", show_faults)
     app.router.add_delete(f"{PREFIX}/faults", clear_faults)
     app.router.add_post(f"{PREFIX}/faults/{{kind}}", set_fault)

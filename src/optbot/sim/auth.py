@@ -26,6 +26,17 @@ _BEARER = re.compile(r"^bearer(?:\s+|$)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
+class HoldingSeed:
+    """Shares an account starts with (accounts file `holdings`, or `POST /sim/v1/holdings`)."""
+
+    exchange: str  # NSE or BSE
+    tradingsymbol: str  # e.g. SBIN-EQ, as in the scrip master
+    quantity: int
+    average_price: float  # rupees
+    isin: str = ""  # '' = a synthetic, well-formed ISIN is made up from the token
+
+
+@dataclass(frozen=True)
 class SimAccount:
     """A simulator-only throwaway account. Its secrets are demo values, never real credentials."""
 
@@ -37,6 +48,8 @@ class SimAccount:
     funds: float = 500000.0
     email: str = ""
     mobile: str = ""
+    holdings: tuple[HoldingSeed, ...] = ()
+    pan: str = "ABCDE1234F"  # demo PAN; EDIS generateTPIN checks it
 
 
 @dataclass

@@ -18,8 +18,16 @@ from optbot.sim.exchange import SimExchange
 from optbot.sim.faults import FaultInjector
 from optbot.sim.feed import register_market_feed, register_order_socket
 from optbot.sim.ratelimit import RateLimiter
-from optbot.sim.rest import analytics_routes, gtt_routes, market_routes, order_routes, session_routes
+from optbot.sim.rest import (
+    analytics_routes,
+    edis_routes,
+    gtt_routes,
+    market_routes,
+    order_routes,
+    session_routes,
+)
 from optbot.sim.rest.analytics_routes import OpenInterestBaseline
+from optbot.sim.rest.edis_routes import EdisDesk
 from optbot.sim.rest.framework import SimState, register
 from optbot.sim.rest.gtt_routes import GttBook
 
@@ -71,6 +79,9 @@ class Simulator:
         )
         self.gtt = GttBook(self.exchange)
         self.oi_baseline = OpenInterestBaseline()
+        self.edis = EdisDesk(
+            self.exchange, clock, list(accounts), self.settings.edis_auto_authorise, seed=seed
+        )
         self._runner: web.AppRunner | None = None
         self._housekeeping: asyncio.Task[None] | None = None
         self._wired = False
@@ -97,7 +108,7 @@ class Simulator:
             faults=self.faults,
             limiter=self.limiter,
             settings=self.settings,
-            extras={"gtt": self.gtt, "oi_baseline": self.oi_baseline},
+            extras={"gtt": self.gtt, "oi_baseline": self.oi_baseline, "edis": self.edis},
         )
         self._state = state
         app = web.Application(client_max_size=1024 * 1024)
@@ -107,6 +118,7 @@ class Simulator:
             *market_routes.ENDPOINTS,
             *analytics_routes.ENDPOINTS,
             *gtt_routes.ENDPOINTS,
+            *edis_routes.ENDPOINTS,
         ]
         register(app, endpoints, state)
         register_admin(app, state)
@@ -117,6 +129,7 @@ class Simulator:
     async def start(self) -> None:
         if self._runner is not None:
             raise RuntimeError("simulator already started")
+        self.exchange.resolve_holding_seeds()  # a bad accounts-file holding fails here, by name
         app = self.build_app()
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()

@@ -14,8 +14,12 @@ from typing import Any, TypeVar
 
 from optbot.broker.angelone import mapping
 from optbot.broker.angelone.mapping import (
+    CautionaryScrip,
+    EdisStatus,
+    EdisVerification,
     GttRule,
     Holding,
+    HoldingsSummary,
     MarketMover,
     OpenInterestPoint,
     OptionGreek,
@@ -65,6 +69,7 @@ GAINERS_LOSERS_TYPES = ("PercOIGainers", "PercOILosers", "PercPriceGainers", "Pe
 OI_BUILDUP_TYPES = ("Long Built Up", "Short Built Up", "Short Covering", "Long Unwinding")
 EXPIRY_TYPES = ("NEAR", "NEXT", "FAR")
 GTT_STATUSES = ("NEW", "CANCELLED", "ACTIVE", "SENTTOEXCHANGE", "FORALL")
+EDIS_ISIN_LENGTH = 12
 #: Reference §4: up to 50 tokens per quote request.
 QUOTE_TOKENS_PER_REQUEST = 50
 
@@ -331,6 +336,54 @@ class AngelOneBroker:
     async def holdings(self) -> list[Holding]:
         data = await self.rest.call("holding")
         return self._map_rows(_rows(data, "getHolding"), mapping.holding_from_row, "holding")
+
+    async def all_holdings(self) -> HoldingsSummary:
+        """getAllHolding: every holding row plus the account totals."""
+        data = await self.rest.call("all_holding")
+        if not isinstance(data, dict):
+            raise TransientError("malformed getAllHolding reply: not an object")
+        rows = self._map_rows(
+            _rows(data.get("holdings") or [], "getAllHolding"), mapping.holding_from_row, "holding"
+        )
+        return _one(lambda payload: mapping.holdings_summary_totals(payload, rows), data, "getAllHolding")
+
+    async def verify_dis(self, isin: str, quantity: int) -> EdisVerification:
+        """EDIS step 1: ask to sell `quantity` shares of `isin` from the demat account. Not retried."""
+        isin_text = isin.strip().upper()
+        if len(isin_text) != EDIS_ISIN_LENGTH or not isin_text.isalnum():
+            raise ValueError(f"verifyDis: isin must be a 12-character ISIN, got {isin!r}")
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
+            raise ValueError(
+                f"verifyDis: quantity must be a positive whole number of shares, got {quantity!r}"
+            )
+        data = await self.rest.call("verify_dis", {"isin": isin_text, "quantity": str(quantity)})
+        return _one(mapping.edis_verification_from_data, data, "verifyDis")
+
+    async def generate_tpin(self, verification: EdisVerification, pan: str) -> None:
+        """EDIS step 2: CDSL sends a TPIN to the registered mobile. Not retried."""
+        if not pan.strip():
+            raise ValueError("generateTPIN: pan is required")
+        body = {
+            "dpId": verification.dp_id,
+            "ReqId": verification.request_id,
+            "boid": verification.bo_id,
+            "pan": pan.strip().upper(),
+        }
+        await self.rest.call("generate_tpin", body)
+
+    async def edis_status(self, request_id: str) -> EdisStatus:
+        """EDIS step 3: whether CDSL authorised the request."""
+        if not request_id.strip():
+            raise ValueError("getTranStatus: request id is required")
+        data = await self.rest.call("edis_status", {"ReqId": request_id.strip()})
+        return _one(lambda payload: mapping.edis_status_from_data(payload, request_id), data, "getTranStatus")
+
+    async def cautionary_scrips(self) -> list[CautionaryScrip]:
+        """Scrips the broker flags (ASM/GSM and the like), with its message for each."""
+        data = await self.rest.call("cautionary_scrips")
+        return self._map_rows(
+            _rows(data or [], "cautionaryScrips"), mapping.cautionary_from_row, "cautionary"
+        )
 
     async def convert_position(
         self, position: BrokerPosition, new_product: ProductType, quantity: int

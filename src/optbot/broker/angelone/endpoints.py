@@ -66,5 +66,9 @@ ENDPOINTS: dict[str, Endpoint] = {
         Endpoint("gainers_losers", "POST", f"{_SECURE}/marketData/v1/gainersLosers"),
         Endpoint("put_call_ratio", "GET", f"{_SECURE}/marketData/v1/putCallRatio"),
         Endpoint("oi_buildup", "POST", f"{_SECURE}/marketData/v1/OIBuildup"),
+        Endpoint("verify_dis", "POST", f"{_SECURE}/edis/v1/verifyDis", SendKind.WRITE),
+        Endpoint("generate_tpin", "POST", f"{_SECURE}/edis/v1/generateTPIN", SendKind.WRITE),
+        Endpoint("edis_status", "POST", f"{_SECURE}/edis/v1/getTranStatus"),
+        Endpoint("cautionary_scrips", "GET", f"{_SECURE}/securities/v1/cautionaryScrips"),
     )
 }

@@ -457,6 +457,8 @@ def mover_from_row(row: dict[str, Any]) -> MarketMover:
 
 @dataclass(frozen=True, slots=True)
 class Holding:
+    """One getHolding row (reference §3 "Holding row"). `quantity` is settled + T1 shares."""
+
     symbol: str
     exchange: str
     token: str
@@ -465,9 +467,19 @@ class Holding:
     average_price: float
     ltp: float
     profit_and_loss: float
+    t1_quantity: int = 0
+    realised_quantity: int = 0
+    authorised_quantity: int = 0
+    product: str = ""
+    collateral_quantity: int | None = None
+    collateral_type: str = ""
+    haircut: float = 0.0
+    close: float = 0.0
+    pnl_percentage: float = 0.0
 
 
 def holding_from_row(row: dict[str, Any]) -> Holding:
+    collateral = row.get("collateralquantity")
     return Holding(
         symbol=to_str(row.get("tradingsymbol")),
         exchange=to_str(row.get("exchange")),
@@ -477,7 +489,106 @@ def holding_from_row(row: dict[str, Any]) -> Holding:
         average_price=to_float(row.get("averageprice"), "averageprice"),
         ltp=to_float(row.get("ltp"), "ltp"),
         profit_and_loss=to_float(row.get("profitandloss"), "profitandloss"),
+        t1_quantity=to_int(row.get("t1quantity"), "t1quantity"),
+        realised_quantity=to_int(row.get("realisedquantity"), "realisedquantity"),
+        authorised_quantity=to_int(row.get("authorisedquantity"), "authorisedquantity"),
+        product=to_str(row.get("product")),
+        collateral_quantity=None if collateral is None else to_int(collateral, "collateralquantity"),
+        collateral_type=to_str(row.get("collateraltype")),
+        haircut=to_float(row.get("haircut"), "haircut"),
+        close=to_float(row.get("close"), "close"),
+        pnl_percentage=to_float(row.get("pnlpercentage"), "pnlpercentage"),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class HoldingsSummary:
+    """getAllHolding: the rows plus `totalholding` (reference §2)."""
+
+    holdings: tuple[Holding, ...]
+    total_holding_value: float
+    total_investment_value: float
+    total_profit_and_loss: float
+    total_pnl_percentage: float
+
+
+def holdings_summary_totals(data: dict[str, Any], holdings: Sequence[Holding]) -> HoldingsSummary:
+    totals = data.get("totalholding")
+    if not isinstance(totals, dict):
+        raise ValueError("getAllHolding: totalholding is missing")
+    return HoldingsSummary(
+        holdings=tuple(holdings),
+        total_holding_value=to_float(totals.get("totalholdingvalue"), "totalholdingvalue"),
+        total_investment_value=to_float(totals.get("totalinvvalue"), "totalinvvalue"),
+        total_profit_and_loss=to_float(totals.get("totalprofitandloss"), "totalprofitandloss"),
+        total_pnl_percentage=to_float(totals.get("totalpnlpercentage"), "totalpnlpercentage"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EdisVerification:
+    """verifyDis reply: what the CDSL authorisation page (ReturnURL) and generateTPIN need."""
+
+    request_id: str
+    return_url: str
+    dp_id: str
+    bo_id: str
+    transaction_details: str
+    version: str
+
+
+def edis_verification_from_data(data: Any) -> EdisVerification:
+    if not isinstance(data, dict) or not to_str(data.get("ReqId")):
+        raise ValueError("verifyDis reply without ReqId")
+    return EdisVerification(
+        request_id=to_str(data.get("ReqId")),
+        return_url=to_str(data.get("ReturnURL")),
+        dp_id=to_str(data.get("DPId")),
+        bo_id=to_str(data.get("BOID")),
+        transaction_details=to_str(data.get("TransDtls")),
+        version=to_str(data.get("version")),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EdisStatus:
+    """getTranStatus reply. `authorised` is None when the status field is absent or unrecognised."""
+
+    request_id: str
+    authorised: bool | None
+    status_code: str
+    reason: str
+    remarks: str
+    raw: dict[str, Any]
+
+
+def edis_status_from_data(data: Any, request_id: str) -> EdisStatus:
+    if not isinstance(data, dict):
+        raise ValueError("getTranStatus reply is not an object")
+    code = to_str(data.get("ResStatus"))
+    authorised = {"0": True, "1": False}.get(code)
+    return EdisStatus(
+        request_id=to_str(data.get("ReqId"), request_id),
+        authorised=authorised,
+        status_code=code,
+        reason=to_str(data.get("ResRsn")),
+        remarks=to_str(data.get("Remarks")),
+        raw=dict(data),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CautionaryScrip:
+    token: str
+    symbol: str
+    message: str
+
+
+def cautionary_from_row(row: dict[str, Any]) -> CautionaryScrip:
+    token = to_str(row.get("token"))
+    if not token:
+        raise ValueError("cautionary scrip row: token is missing")
+    return CautionaryScrip(token, to_str(row.get("symbol")), to_str(row.get("message")))
 
 
 def convert_position_body(

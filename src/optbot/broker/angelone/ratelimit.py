@@ -73,6 +73,10 @@ ENDPOINT_LIMITS: dict[str, RateLimit] = {
     "gainers_losers": RateLimit(1),
     "put_call_ratio": RateLimit(1),
     "oi_buildup": RateLimit(1),
+    "verify_dis": RateLimit(1),
+    "generate_tpin": RateLimit(1),
+    "edis_status": RateLimit(1),
+    "cautionary_scrips": RateLimit(1),
 }
 
 #: Order APIs are additionally capped cumulatively at 9/s (reference §7).

@@ -21,6 +21,16 @@ def _limit(second: int | None, minute: int | None = None, hour: int | None = Non
     return EndpointRateLimit(per_second=second, per_minute=minute, per_hour=hour)
 
 
+class CautionaryScrip(BaseModel):
+    """One row of the cautionaryScrips reply (reference §2): {token, symbol, message}."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1)
+    symbol: str = Field(min_length=1)
+    message: str = Field(min_length=1)
+
+
 def default_rate_limits() -> dict[str, EndpointRateLimit]:
     """Reference §7 (docs "Rate Limit" page), keyed by the simulator's endpoint bucket names.
 
@@ -118,6 +128,14 @@ class SimSettings(Section):
     )
     replay_start_time_ist: str = Field(
         default="09:00", pattern=r"^\d{2}:\d{2}$", description="replay each date from this IST time"
+    )
+    edis_auto_authorise: bool = Field(
+        default=True,
+        description="EDIS: verifyDis requests count as authorised at CDSL at once (there is no CDSL page)",
+    )
+    cautionary_scrips: list[CautionaryScrip] = Field(
+        default_factory=list,
+        description="rows served by securities/v1/cautionaryScrips ({token, symbol, message})",
     )
     housekeeping_interval_seconds: float = Field(
         default=30.0,

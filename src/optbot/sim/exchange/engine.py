@@ -14,14 +14,17 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
+from optbot.calendar import CalendarRangeError, Segment, get_calendar
 from optbot.config.sections.sim import SimSettings
 from optbot.core.clock import Clock
+from optbot.core.errors import UserError
 from optbot.core.timeutil import ist_date, to_ist
-from optbot.sim.auth import SimAccount
+from optbot.sim.auth import HoldingSeed, SimAccount
 from optbot.sim.contracts import MarketView, OrderEvent, OrderEventListener, SimQuote
+from optbot.sim.exchange.holdings import SimHolding, is_cash_instrument, seed_problems
 from optbot.sim.exchange.instruments import InstrumentIndex, InstrumentSpec
 from optbot.sim.exchange.ledger import AccountLedger, SimPosition, SimTrade
 from optbot.sim.exchange.margin import Exposure, MarginModel, PortfolioMargin
@@ -95,6 +98,9 @@ class SimExchange:
         self._trading_day = ist_date(clock.now_utc())
         self.archived_orders: list[SimOrder] = []  # earlier sessions' orders (not in today's book)
         self._deferred_quotes: list[SimQuote] = []
+        self._pending_seeds: dict[str, list[HoldingSeed]] = {
+            account.client_code: list(account.holdings) for account in accounts if account.holdings
+        }
 
     # -- wiring -----------------------------------------------------------------------------------
 
@@ -146,6 +152,65 @@ class SimExchange:
     def positions(self, client_code: str) -> list[SimPosition]:
         self.roll_day_if_needed()
         return [p for p in self.ledger(client_code).positions.values() if p.active]
+
+    # -- holdings -------------------------------------------------------------------------------
+
+    def resolve_holding_seeds(self) -> None:
+        """Book the accounts' seeded holdings (once); a bad seed raises UserError naming it."""
+        pending, self._pending_seeds = self._pending_seeds, {}
+        for client_code, seeds in pending.items():
+            for seed in seeds:
+                self.seed_holding(client_code, seed)
+
+    def seed_holding(self, client_code: str, seed: HoldingSeed) -> SimHolding:
+        """Add settled shares to an account (accounts file or admin API)."""
+        ledger = self.ledger(client_code)
+        problems = seed_problems(seed)
+        spec = None if problems else self.instruments.by_symbol(seed.exchange.upper(), seed.tradingsymbol)
+        if not problems and (spec is None or not is_cash_instrument(spec)):
+            problems.append(
+                f"{seed.exchange}:{seed.tradingsymbol} is not a cash equity in the instrument master"
+            )
+        if problems or spec is None:
+            raise UserError(f"holding seed for {client_code} ({seed.tradingsymbol}): {'; '.join(problems)}")
+        return ledger.holdings.seed(spec, seed.isin.upper(), seed.quantity, seed.average_price)
+
+    def holdings(self, client_code: str) -> list[SimHolding]:
+        self.roll_day_if_needed()
+        self.resolve_holding_seeds()
+        return self.ledger(client_code).holdings.all()
+
+    def holding_rows(self, client_code: str) -> list[dict[str, Any]]:
+        rows = []
+        for holding in self.holdings(client_code):
+            quote = self.market.quote(holding.spec.exchange, holding.spec.token)
+            rows.append(holding.row(quote.ltp if quote else None, quote.close if quote else None))
+        return rows
+
+    def holdings_summary(self, client_code: str) -> dict[str, Any]:
+        """getAllHolding payload: the rows plus `totalholding` (reference §2)."""
+        current = invested = 0.0
+        for holding in self.holdings(client_code):
+            value, cost, _ = holding.values(self.ltp(holding.spec))
+            current += value
+            invested += cost
+        pnl = current - invested
+        return {
+            "holdings": self.holding_rows(client_code),
+            "totalholding": {
+                "totalholdingvalue": round(current, 2),
+                "totalinvvalue": round(invested, 2),
+                "totalprofitandloss": round(pnl, 2),
+                "totalpnlpercentage": round(pnl / invested * 100, 2) if invested else 0,
+            },
+        }
+
+    def _settles_after(self, trade_day: date) -> date:
+        """T+1: a delivery buy on `trade_day` settles at the end of the next equity trading day."""
+        try:
+            return get_calendar().next_trading_day(trade_day, Segment.EQUITY)
+        except CalendarRangeError:
+            return trade_day + timedelta(days=1)
 
     def ltp(self, spec: InstrumentSpec) -> float | None:
         quote = self.market.quote(spec.exchange, spec.token)
@@ -391,9 +456,12 @@ class SimExchange:
 
     def roll_day_if_needed(self) -> None:
         """On a new IST date: books show only today's orders (AMOs stay), positions carry forward."""
+        if self._pending_seeds:
+            self.resolve_holding_seeds()
         today = ist_date(self.clock.now_utc())
         if today == self._trading_day:
             return
+        settles_after = self._settles_after(self._trading_day)
         self._trading_day = today
         for order in list(self._orders.values()):
             if order.working and order.status not in AMO_STATUSES:
@@ -403,7 +471,7 @@ class SimExchange:
         self._orders = kept
         self._by_unique_id = {o.unique_order_id: o for o in kept.values()}
         for ledger in self._ledgers.values():
-            ledger.roll_day(today, self.ltp, self.underlying_price)
+            ledger.roll_day(today, self.ltp, self.underlying_price, settles_after)
 
     # -- internals: lifecycle -------------------------------------------------------------------
 
@@ -465,6 +533,9 @@ class SimExchange:
             )
         if spec.expiry is not None and spec.expiry < ist_date(self.clock.now_utc()):
             return RmsRejection("Your order has been rejected as the contract has expired.")
+        short_of_shares = self._delivery_sell_rejection(order)
+        if short_of_shares is not None:
+            return short_of_shares
         for label, value in (("price", order.price), ("trigger price", order.trigger_price)):
             if value > 0 and not _on_tick(value, spec.tick_size):
                 return RmsRejection(
@@ -515,6 +586,33 @@ class SimExchange:
         before = self.portfolio_margin.total(book).total
         after = self.portfolio_margin.total([*book, self._order_exposure(order, reference_price)]).total
         return max(after - before, 0.0)
+
+    def _delivery_sell_rejection(self, order: SimOrder) -> RmsRejection | None:
+        """A DELIVERY sell of an equity needs the shares: holdings plus today's delivery net buys,
+        less what other working delivery sells already claim."""
+        if order.is_buy or order.product_type != "DELIVERY" or not is_cash_instrument(order.spec):
+            return None
+        spec = order.spec
+        ledger = self.ledger(order.client_code)
+        holding = ledger.holdings.holdings.get((spec.exchange, spec.token))
+        today = ledger.positions.get((spec.exchange, spec.token, "DELIVERY"))
+        claimed = sum(
+            other.pending_quantity
+            for other in [*self._working.get((spec.exchange, spec.token), []), *self._amo]
+            if other is not order
+            and other.spec == spec
+            and other.client_code == order.client_code
+            and other.product_type == "DELIVERY"
+            and not other.is_buy
+        )
+        held = (holding.quantity if holding else 0) + (today.open_quantity if today else 0)
+        available = held - claimed
+        if order.pending_quantity <= available:
+            return None
+        return RmsRejection(
+            f"Your order has been rejected as the sell quantity {order.pending_quantity} exceeds the "
+            f"{max(available, 0)} shares of {spec.symbol} available to sell from holdings."
+        )
 
     @staticmethod
     def _stop_rejection(order: SimOrder, ltp: float) -> RmsRejection | None:
@@ -733,5 +831,6 @@ class SimExchange:
             ],
             "trades": [trade.row() for trade in self.trades(client_code)],
             "positions": [p.row(self.ltp(p.spec)) for p in self.positions(client_code)],
+            "holdings": self.holding_rows(client_code),
             "funds": self.rms(client_code),
         }

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from optbot.sim.exchange.holdings import HoldingsBook, is_cash_instrument
 from optbot.sim.exchange.instruments import InstrumentSpec
 
 
@@ -173,6 +174,7 @@ class AccountLedger:
     positions: dict[tuple[str, str, str], SimPosition] = field(default_factory=dict)
     trades: list[SimTrade] = field(default_factory=list)
     realised: float = 0.0
+    holdings: HoldingsBook = field(default_factory=HoldingsBook)
 
     def position(self, spec: InstrumentSpec, product_type: str) -> SimPosition:
         key = (spec.exchange, spec.token, product_type)
@@ -201,10 +203,13 @@ class AccountLedger:
         today: date,
         mark: Callable[[InstrumentSpec], float | None],
         underlying: Callable[[InstrumentSpec], float],
+        settles_after: date,
     ) -> None:
         """Start a new session: yesterday's realised P&L becomes cash, expired contracts settle at
         intrinsic value, INTRADAY positions are squared off at the last price (the broker's auto
-        square-off), everything else is carried forward; the trade book starts empty."""
+        square-off), DELIVERY equity moves into holdings (paid for, or sold, at its average; T1
+        until the session after `settles_after`), everything else is carried forward; the trade
+        book starts empty."""
         carried: dict[tuple[str, str, str], SimPosition] = {}
         cash = self.realised
         for key, position in self.positions.items():
@@ -212,6 +217,10 @@ class AccountLedger:
             if quantity == 0:
                 continue
             spec = position.spec
+            if position.product_type == "DELIVERY" and is_cash_instrument(spec):
+                cash -= quantity * position.open_average
+                self.holdings.book_delivery(spec, quantity, position.open_average, settles_after)
+                continue
             if spec.expiry is not None and spec.expiry < today:
                 if spec.is_option:
                     spot = underlying(spec)
@@ -236,6 +245,7 @@ class AccountLedger:
                 cf_quantity=quantity,
                 cf_price=position.open_average,
             )
+        self.holdings.roll(today)
         self.opening_balance += cash
         self.realised = 0.0
         self.positions = carried

@@ -70,21 +70,12 @@ async def convert_position(call: Call) -> web.StreamResponse:
 
 
 async def holdings(call: Call) -> web.StreamResponse:
-    return ok([])
+    """An empty demat account is `data: []` (recorded), unlike the books' `null`."""
+    return ok(call.state.exchange.holding_rows(call.client_code))
 
 
 async def all_holdings(call: Call) -> web.StreamResponse:
-    return ok(
-        {
-            "holdings": [],
-            "totalholding": {
-                "totalholdingvalue": 0,
-                "totalinvvalue": 0,
-                "totalprofitandloss": 0,
-                "totalpnlpercentage": 0,
-            },
-        }
-    )
+    return ok(call.state.exchange.holdings_summary(call.client_code))
 
 
 PORTFOLIO = "/rest/secure/angelbroking/portfolio/v1"
