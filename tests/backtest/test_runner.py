@@ -1,7 +1,6 @@
 """`run_backtest` and `optbot backtest` on the real engine: determinism, report contents, refusals.
 
-One replayed session (2020-11-18, NIFTY only, ticks every 15 s: adx_trend buys an ATM call on a
-breakout and closes it at the flatten deadline) is shared by the tests that only read its outcome.
+The replayed session (see conftest.py) is shared by the tests that only read its outcome.
 """
 
 from __future__ import annotations
@@ -15,14 +14,12 @@ from typer.testing import CliRunner
 
 from optbot.backtest.runner import BacktestOutcome, in_market_by_day, run_backtest, timed_round_trips
 from optbot.cli.main import app
-from optbot.config import Settings, load_settings
 from optbot.core.enums import Exchange, Side
 from optbot.core.errors import UserError
 from optbot.persistence.records import FillRecord
 from optbot.portfolio.trades import closed_trades
+from tests.backtest.conftest import DAY, TICK_SECONDS, make_settings
 
-DAY = date(2020, 11, 18)
-TICK_SECONDS = 15.0
 METRICS = (
     "total_return",
     "annualised_return",
@@ -35,26 +32,6 @@ METRICS = (
     "average_trade",
     "exposure",
 )
-
-
-def make_settings(root: Path) -> Settings:
-    return load_settings(None, {"paths": {"data_root": str(root)}, "universe": {"underlyings": ["NIFTY"]}})
-
-
-@pytest.fixture(scope="module")
-def outcome(tmp_path_factory: pytest.TempPathFactory) -> BacktestOutcome:
-    from tests.conftest import SAMPLE_DATA
-
-    root = tmp_path_factory.mktemp("backtest")
-    return run_backtest(
-        make_settings(root / "data"),
-        DAY,
-        DAY,
-        strategy="adx_trend",
-        data_dir=SAMPLE_DATA,
-        out_dir=root / "out",
-        tick_seconds=TICK_SECONDS,
-    )
 
 
 def test_the_strategy_traded_and_the_books_add_up(outcome: BacktestOutcome) -> None:

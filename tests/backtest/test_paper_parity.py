@@ -1,0 +1,168 @@
+"""Issue 8: a strategy produces identical intents for the same data in backtest and in paper replay.
+
+Path A is the backtest (`run_backtest` on `InProcessReplay`: raw bar aggregators, every tick of a
+market step delivered before that step's bars, paper fills pumped inside `on_tick`). Path B is built
+here the way a paper session is wired: a separately built `TradingEngine` fed through its bus-facing
+API only — each tick as it arrives (`on_tick`), bars from the live `MarketDataPipeline` (stored to
+disk, published through its asynchronous outbox as soon as they close, i.e. before the ticks of the
+step that closed them), and the paper broker's order reports as socket updates (`on_order_update`).
+Same day, same ReplayMarket ticks: the intent sequences must match field for field.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from optbot.backtest.runner import BacktestOutcome, IntentLine, intent_lines
+from optbot.broker.paper.broker import PaperBroker, PaperFunds
+from optbot.broker.paper.fill_model import FillModel
+from optbot.calendar import get_calendar
+from optbot.config import Settings
+from optbot.core.clock import SimClock
+from optbot.core.enums import Timeframe
+from optbot.core.events import Bar, Event, OrderUpdate, Tick
+from optbot.core.instrument import InstrumentKey
+from optbot.core.timeutil import ist_datetime, to_utc
+from optbot.data.pipeline import MarketDataPipeline
+from optbot.data.store import JsonStore
+from optbot.engine.core import MarketQuoteSource, TradingEngine, preload_history
+from optbot.engine.replay import (
+    PREMARKET_START,
+    SUBSCRIPTION_REFRESH_SECONDS,
+    WARMUP_TIMEFRAMES,
+    candle_rows_to_bars,
+    sim_quote_to_tick,
+)
+from optbot.execution.charges import RateCard
+from optbot.instruments.master import InstrumentMaster, MasterInfo
+from optbot.instruments.scripmaster import parse_rows
+from optbot.persistence.store import Store
+from optbot.sim.contracts import SimQuote
+from optbot.sim.market.replay import ReplayMarket
+from optbot.strategy.builtin.adx_trend import AdxTrendStrategy
+from tests.backtest.conftest import DAY, make_settings
+
+
+async def paper_replay(settings: Settings, state: Path, day: date) -> list[IntentLine]:
+    calendar = get_calendar()
+    clock = SimClock(ist_datetime(day, PREMARKET_START))
+    market = ReplayMarket(clock, settings.replay, calendar)
+    market.advance_to(clock.now_utc())
+    rows, _ = parse_rows(market.scrip_master_rows())
+    instruments = InstrumentMaster(rows, MasterInfo(as_of=day, source="paper parity test"))
+    quotes = MarketQuoteSource(None)
+    card = RateCard.load(settings.execution.charges_rate_card_file)
+    paper = PaperBroker(
+        clock,
+        quotes,
+        FillModel.from_settings(settings.backtest),
+        PaperFunds(settings.backtest.initial_capital),
+        instruments,
+        rate_card=card,
+        order_id_prefix="PP",
+    )
+    store = Store.open(state, clock)
+    engine = TradingEngine(
+        settings,
+        clock,
+        paper,
+        store,
+        instruments,
+        strategies=[AdxTrendStrategy(settings)],
+        underlyings=["NIFTY"],
+        calendar=calendar,
+        rate_card=card,
+    )
+    quotes.market = engine.market
+    updates: list[OrderUpdate] = []
+    paper.subscribe(lambda row: updates.append(PaperBroker.order_update(row)))
+
+    async def publish(event: Event) -> None:
+        if isinstance(event, Bar):
+            await engine.on_bar(event)
+
+    pipeline = MarketDataPipeline(
+        clock, calendar, JsonStore(settings.paths, settings.data, clock), settings.data, publish=publish
+    )
+    arrived: list[Tick] = []
+    subscribed: set[tuple[str, str]] = set()
+
+    def on_quote(quote: SimQuote) -> None:
+        if (quote.exchange, quote.token) in subscribed:
+            arrived.append(sim_quote_to_tick(quote))
+
+    market.subscribe_quotes(on_quote)
+
+    async def settle() -> None:
+        """Let the pipeline's outbox publish every closed bar, then apply the broker's reports."""
+        await pipeline._outbox.join()
+        while updates:
+            await engine.on_order_update(updates.pop(0))
+
+    await engine.start(day)
+    now = clock.now_utc()
+    for underlying in ["NIFTY", settings.universe.vix_symbol]:
+        index = engine.market.underlying_instrument(underlying)
+        for interval, timeframe in WARMUP_TIMEFRAMES:
+            span = settings.engine.warmup_daily_bars if timeframe is Timeframe.D1 else None
+            days = (span if span is not None else settings.engine.warmup_intraday_days) * 1.5
+            candles = market.candles("NSE", index.token, interval, now - timedelta(days=days), now)
+            preload_history(engine, candle_rows_to_bars(candles, index.token, index.underlying, timeframe))
+    schedule = engine.begin_day(day)
+    assert schedule.session is not None
+    for underlying in ["NIFTY", settings.universe.vix_symbol]:
+        index = engine.market.underlying_instrument(underlying)
+        pipeline.track(index.token, index.underlying, False, check_opening_gap=False)
+        subscribed.add((index.exchange.value, index.token))
+    await pipeline.start()
+    watched: set[InstrumentKey] = set()
+    end = to_utc(schedule.post_market_end or schedule.session.close_utc)
+    next_refresh = clock.now_utc()
+    while True:
+        moment = market.step(horizon=end - clock.now_utc())
+        if moment is None or moment > end:
+            break
+        if moment >= next_refresh:
+            for instrument in engine.desired_instruments():
+                if instrument.key not in watched:
+                    watched.add(instrument.key)
+                    subscribed.add((instrument.exchange.value, instrument.token))
+                    if instrument.is_option:
+                        market.watch(instrument.exchange.value, instrument.token)
+                        pipeline.track_instrument(instrument)
+            next_refresh = moment + timedelta(seconds=SUBSCRIPTION_REFRESH_SECONDS)
+        await settle()  # bars the clock closed at this step reach the engine before its ticks
+        while arrived:
+            tick = arrived.pop(0)
+            pipeline.on_tick(tick)
+            await engine.on_tick(tick)
+            paper.match_token(tick.token)
+            await settle()
+    for when, _ in [*engine.pending_deadlines(), (end, "end")]:
+        if clock.now_utc() < when <= end:
+            clock.advance_to(when)
+        await settle()
+        await engine.fire_due_deadlines()
+    await engine.end_of_day()
+    await settle()
+    await engine.verify_orders()
+    await engine.stop()
+    await pipeline.stop()
+    lines = intent_lines(store)
+    store.close()
+    return lines
+
+
+@pytest.mark.asyncio
+async def test_backtest_and_paper_replay_produce_identical_intents(
+    outcome: BacktestOutcome, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path / "data")
+    paper = await paper_replay(settings, tmp_path / "paper.sqlite", DAY)
+    backtest = list(outcome.intent_log)
+    assert len(backtest) >= 2, "the chosen day must make the strategy trade"
+    assert {line.strategy for line in backtest} >= {"adx_trend"}
+    assert paper == backtest
