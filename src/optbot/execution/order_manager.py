@@ -120,7 +120,6 @@ class OrderManager:
         self._sending: set[str] = set()
         self._fills_due = False
         self._latest_vix: float | None = None
-        self._vix_at_submit: dict[str, float] = {}
         self._underlying_prices: dict[str, float] = {}
         self._reported_foreign: set[tuple[str, str]] = set()
 
@@ -221,17 +220,24 @@ class OrderManager:
                 created_utc=now,
                 updated_utc=now,
                 underlying=intent.underlying,
-                reference_price=intent.underlying_reference_price,
+                reference_price=self._reference_price_at_placement(intent),
+                vix_baseline=self._latest_vix,
             )
             for index, quantity in enumerate(plan.child_quantities)
         ]
         reason = "; ".join(plan.notes)
         self._store.insert_intent(self._intent_record(intent, content_hash, "ACCEPTED", reason), orders)
         for order in orders:
-            if self._latest_vix is not None:
-                self._vix_at_submit[order.ordertag] = self._latest_vix
             await self._send(order)
         return SubmitResult(intent.intent_id, True, False, tuple(order.ordertag for order in orders))
+
+    def _reference_price_at_placement(self, intent: OrderIntent) -> float | None:
+        """The underlying price the move-cancel compares with: the intent's, else the latest observed."""
+        if intent.underlying_reference_price is not None:
+            return intent.underlying_reference_price
+        if not intent.underlying:
+            return None
+        return self._underlying_prices.get(intent.underlying)
 
     def _intent_record(
         self, intent: OrderIntent, content_hash: str, status: str, reason: str
@@ -797,10 +803,10 @@ class OrderManager:
         return None if close is None else close - self._cancel_before_close
 
     def _vix_jumped(self, order: OrderRecord) -> bool:
-        baseline = self._vix_at_submit.get(order.ordertag)
-        if baseline is None or self._latest_vix is None:
+        """Compared with the VIX persisted with the order at placement (survives a restart)."""
+        if order.vix_baseline is None or self._latest_vix is None:
             return False
-        return abs(self._latest_vix - baseline) > self._settings.cancel_on_vix_jump_points
+        return abs(self._latest_vix - order.vix_baseline) > self._settings.cancel_on_vix_jump_points
 
     def _underlying_moved(self, order: OrderRecord) -> bool:
         if not order.underlying or not order.reference_price:

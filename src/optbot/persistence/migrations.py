@@ -153,4 +153,16 @@ CREATE TABLE broker_anomalies (
 )
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+#: v2: the market baseline at placement (VIX level; the underlying reference price was already kept)
+#: so the VIX-jump auto-cancel survives a restart.
+_V2_ORDER_VIX_BASELINE = """
+ALTER TABLE orders ADD COLUMN vix_baseline REAL
+"""
+
+#: v3: where a fill came from: "broker" (trade book / order socket) or "expiry" (exercise/expiry
+#: settlement booked by optbot.execution.expiry, which no broker trade book lists).
+_V3_FILL_SOURCE = """
+ALTER TABLE fills ADD COLUMN source TEXT NOT NULL DEFAULT 'broker'
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2_ORDER_VIX_BASELINE, _V3_FILL_SOURCE)

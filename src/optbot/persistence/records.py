@@ -70,6 +70,7 @@ class OrderRecord:
     underlying: str = ""
     reference_price: float | None = None
     submitted_utc: datetime | None = None
+    vix_baseline: float | None = None
 
     @property
     def remaining_quantity(self) -> int:
@@ -104,6 +105,7 @@ class FillRecord:
     product: str = ""
     charges: float = 0.0
     ts_exchange: datetime | None = None
+    source: str = "broker"  # "broker", or "expiry" for an exercise / expiry settlement
 
 
 @dataclass(frozen=True, slots=True)

@@ -217,8 +217,8 @@ class Store:
                     "INSERT INTO orders(ordertag, intent_id, child_index, exchange, token, symbol, side,"
                     " quantity,"
                     " order_type, product, variety, price, trigger_price, purpose, status, underlying,"
-                    " reference_price, created_utc, updated_utc) VALUES"
-                    " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    " reference_price, vix_baseline, created_utc, updated_utc) VALUES"
+                    " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         order.ordertag,
                         order.intent_id,
@@ -237,6 +237,7 @@ class Store:
                         order.status.value,
                         order.underlying,
                         order.reference_price,
+                        order.vix_baseline,
                         _ts(order.created_utc),
                         _ts(order.updated_utc),
                     ),
@@ -380,8 +381,8 @@ class Store:
             connection.execute(
                 "INSERT INTO fills(fill_id, broker_order_id, ordertag, intent_id, exchange, token,"
                 " symbol, side,"
-                " product, quantity, price, charges, trade_date, ts_utc, ts_exchange)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " product, quantity, price, charges, trade_date, ts_utc, ts_exchange, source)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     fill.fill_id,
                     fill.broker_order_id,
@@ -398,6 +399,7 @@ class Store:
                     fill.trade_date.isoformat(),
                     _ts(fill.ts_utc),
                     _opt_ts(fill.ts_exchange),
+                    fill.source,
                 ),
             )
             if order is not None:
@@ -418,6 +420,7 @@ class Store:
                     "quantity": fill.quantity,
                     "price": fill.price,
                     "charges": fill.charges,
+                    "source": fill.source,
                 },
             )
         return True
@@ -653,6 +656,7 @@ def _order_from_row(row: sqlite3.Row) -> OrderRecord:
         underlying=row["underlying"],
         reference_price=row["reference_price"],
         submitted_utc=_parse_ts(row["submitted_utc"]),
+        vix_baseline=row["vix_baseline"],
     )
 
 
@@ -673,6 +677,7 @@ def _fill_from_row(row: sqlite3.Row) -> FillRecord:
         product=row["product"],
         charges=row["charges"],
         ts_exchange=_parse_ts(row["ts_exchange"]),
+        source=row["source"],
     )
 
 
