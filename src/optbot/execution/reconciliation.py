@@ -23,6 +23,7 @@ from optbot.core.clock import Clock
 from optbot.core.enums import AlertPriority, Exchange, Side
 from optbot.core.events import Alert
 from optbot.core.timeutil import ist_date
+from optbot.execution.expiry import EXPIRY_FILL_SOURCE
 from optbot.execution.order_manager import OrderManager
 from optbot.persistence.records import FillRecord
 from optbot.persistence.store import Store
@@ -142,11 +143,13 @@ class Reconciler:
 
         today = ist_date(self._clock.now_utc())
         local_fills = self._store.fills()
-        local_fill_keys = {(fill.broker_order_id, fill.fill_id) for fill in local_fills}
+        # expiry settlements are booked by optbot itself; no broker trade book lists them
+        traded_fills = [fill for fill in local_fills if fill.source != EXPIRY_FILL_SOURCE]
+        local_fill_keys = {(fill.broker_order_id, fill.fill_id) for fill in traded_fills}
         broker_fill_keys = {(trade.order_id, trade.fill_id) for trade in trades}
         for order_id, fill_id in sorted(broker_fill_keys - local_fill_keys):
             found.append(Discrepancy("fill", f"{order_id}/{fill_id}", "missing", "present"))
-        for fill in local_fills:
+        for fill in traded_fills:
             if fill.trade_date == today and (fill.broker_order_id, fill.fill_id) not in broker_fill_keys:
                 found.append(
                     Discrepancy("fill", f"{fill.broker_order_id}/{fill.fill_id}", "present", "missing")
@@ -165,7 +168,7 @@ class Reconciler:
                 )
 
         day_cash: dict[tuple[Exchange, str], float] = defaultdict(float)
-        for fill in local_fills:
+        for fill in traded_fills:
             if fill.trade_date == today:
                 sign = -1 if fill.side is Side.BUY else 1
                 day_cash[(fill.exchange, fill.token)] += sign * fill.quantity * fill.price

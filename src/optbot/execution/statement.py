@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
 from optbot.core.enums import Side
-from optbot.execution.charges import ZERO_CHARGES, ChargeBreakdown, RateCard, Rounding, option_charges
+from optbot.execution.charges import (
+    ZERO_CHARGES,
+    ChargeBreakdown,
+    RateCard,
+    Rounding,
+    option_charges,
+    round_charge,
+)
+from optbot.execution.expiry import EXPIRY_FILL_SOURCE
 from optbot.persistence.records import FillRecord
 
 
@@ -57,11 +65,26 @@ def order_charges(fills: Iterable[FillRecord], card: RateCard, rounding: Roundin
         first = order_fills[0]
         quantity = sum(fill.quantity for fill in order_fills)
         value = sum(fill.quantity * fill.price for fill in order_fills)
-        breakdown = option_charges(
-            card, first.exchange, first.side, quantity, value / quantity, first.trade_date, rounding=rounding
-        )
+        if first.source == EXPIRY_FILL_SOURCE:
+            breakdown = _settlement_charges(order_fills, value, rounding)
+        else:
+            breakdown = option_charges(
+                card,
+                first.exchange,
+                first.side,
+                quantity,
+                value / quantity,
+                first.trade_date,
+                rounding=rounding,
+            )
         result.append(OrderCharges(order_id, first.symbol, first.side, quantity, value, breakdown))
     return result
+
+
+def _settlement_charges(fills: list[FillRecord], value: float, rounding: Rounding) -> ChargeBreakdown:
+    """An expiry settlement pays only the exercise STT recorded on its fill (no order was placed)."""
+    stt = round_charge(sum(fill.charges for fill in fills), rounding)
+    return replace(ZERO_CHARGES, turnover=value, stt=stt)
 
 
 def contract_note(

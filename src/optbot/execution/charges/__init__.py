@@ -7,6 +7,7 @@ from optbot.execution.charges.calculator import (
     RoundTrip,
     exercise_stt,
     option_charges,
+    round_charge,
     round_trip,
 )
 from optbot.execution.charges.rate_card import DayRates, RateCard, RateStep
@@ -21,5 +22,6 @@ __all__ = [
     "Rounding",
     "exercise_stt",
     "option_charges",
+    "round_charge",
     "round_trip",
 ]

@@ -20,6 +20,11 @@ Rounding = Literal["exact", "paisa"]
 _ONE_CRORE = 10_000_000.0
 
 
+def round_charge(amount: float, rounding: Rounding) -> float:
+    """One charge component rounded like a contract note ("paisa", half up) or kept "exact"."""
+    return _round(amount, rounding)
+
+
 def _round(amount: float, rounding: Rounding) -> float:
     if rounding == "exact":
         return amount
