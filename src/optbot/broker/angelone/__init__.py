@@ -33,6 +33,12 @@ from optbot.broker.angelone.ratelimit import Priority, RateLimiter
 from optbot.broker.angelone.rest import AngelOneRestClient
 from optbot.broker.angelone.secrets import SecretStore
 from optbot.broker.angelone.session import SessionTokens
+from optbot.broker.angelone.static_ip import (
+    StaticIpCheck,
+    StaticIpVerdict,
+    check_static_ip,
+    check_static_ip_async,
+)
 from optbot.broker.angelone.status_map import map_broker_status, map_order_row_status
 from optbot.broker.angelone.wsbase import FeedCredentials
 
@@ -66,10 +72,14 @@ __all__ = [
     "SecretStore",
     "SessionStatus",
     "SessionTokens",
+    "StaticIpCheck",
+    "StaticIpVerdict",
     "Subscription",
     "SubscriptionLimitExceeded",
     "SubscriptionManager",
     "build_stack",
+    "check_static_ip",
+    "check_static_ip_async",
     "decode_packet",
     "map_broker_status",
     "map_order_row_status",

@@ -13,6 +13,7 @@ from optbot.broker.angelone.auth import AuthState, SessionStatus
 from optbot.broker.angelone.factory import AngelOneStack, build_stack, open_secret_store
 from optbot.broker.angelone.ipcheck import warn_if_ip_mismatch
 from optbot.broker.angelone.secrets import SECRET_NAMES
+from optbot.broker.angelone.static_ip import StaticIpVerdict, check_static_ip
 from optbot.broker.errors import AuthenticationFailed, BrokerError, RateLimited, TokenExpired, TransientError
 from optbot.cli.common import console, fail, settings_from
 from optbot.config.settings import Settings
@@ -111,6 +112,13 @@ def status_command(
         return stack.auth.status()
 
     _describe(_run(ctx, action))
+    _describe_static_ip(ctx)
+
+
+def _describe_static_ip(ctx: typer.Context) -> None:
+    check = check_static_ip(settings_from(ctx).broker)
+    colour = {StaticIpVerdict.PASS: "green", StaticIpVerdict.FAIL: "red"}.get(check.verdict, "yellow")
+    console.print(f"static IP: [{colour}]{check.verdict.value.upper()}[/{colour}] {check.message}")
 
 
 @auth_app.command("logout")

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import ipaddress
 from datetime import time
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from optbot.config.sections.base import Section
 
@@ -22,6 +23,17 @@ class BrokerSettings(Section):
     static_ip: str = Field(default="", description="Static IP registered with the API key; '' = not checked")
     warn_on_ip_mismatch: bool = Field(
         default=True, description="reference §1: warn at startup when orders would leave from another IP"
+    )
+    registered_static_ips: list[str] = Field(
+        default_factory=list,
+        description="reference §1: IPs registered for the API key (with static_ip); [] = not checked",
+    )
+    public_ip_echo_url: str = Field(
+        default="",
+        description="URL answering this host's public IP as text or {\"ip\": ...}; '' = never queried",
+    )
+    public_ip_echo_timeout_seconds: float = Field(
+        default=3.0, gt=0, le=30, description="timeout of the public-IP echo request"
     )
     http_timeout_seconds: float = Field(
         default=7.0, gt=0, le=120, description="reference §10: the SDK's 7 s REST timeout (read/write/pool)"
@@ -113,3 +125,22 @@ class BrokerSettings(Section):
         default=Path("secrets/keyring.cfg"),
         description="encrypted keyring file for headless hosts (relative paths are under paths.data_root)",
     )
+
+    @field_validator("registered_static_ips")
+    @classmethod
+    def _ip_addresses(cls, value: list[str]) -> list[str]:
+        normalised = []
+        for text in value:
+            try:
+                normalised.append(str(ipaddress.ip_address(text.strip())))
+            except ValueError:
+                raise ValueError(f"{text!r} is not an IPv4 or IPv6 address") from None
+        return normalised
+
+    @field_validator("public_ip_echo_url")
+    @classmethod
+    def _echo_url(cls, value: str) -> str:
+        text = value.strip()
+        if text and not text.startswith(("https://", "http://")):
+            raise ValueError(f"{text!r} must be an http:// or https:// URL, or '' to never query one")
+        return text
