@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -37,26 +37,59 @@ class NotificationSender(Protocol):
 
 
 class AppriseSender:
-    """Sends through every configured Apprise URL; Apprise's blocking I/O runs in a worker thread."""
+    """Sends to every configured Apprise URL, each as its own target, in worker threads.
+
+    An alert counts as delivered when at least one target accepted it (the trader is reached); a
+    target that fails or exceeds the delivery timeout is logged and counted per target, by position
+    and scheme only (URLs carry credentials). Only when every target fails does the notifier retry.
+    """
 
     def __init__(self, urls: Sequence[str], timeout_seconds: float) -> None:
-        self._apprise = apprise.Apprise()
         self._timeout = timeout_seconds
-        rejected = [url.split("://", 1)[0] + "://…" for url in urls if not self._apprise.add(url)]
+        self._targets: list[tuple[str, apprise.Apprise]] = []
+        rejected: list[str] = []
+        for index, url in enumerate(urls, start=1):
+            scheme = url.split("://", 1)[0]
+            target = apprise.Apprise()
+            if target.add(url):
+                self._targets.append((f"target {index} ({scheme}://)", target))
+            else:
+                rejected.append(f"{scheme}://…")
         if rejected:
             raise ValueError(f"notifications.urls: Apprise does not understand: {', '.join(rejected)}")
+        self.target_failures: Counter[str] = Counter()
 
     @property
     def target_count(self) -> int:
-        return len(self._apprise)
+        return len(self._targets)
 
     async def send(self, title: str, body: str, priority: AlertPriority) -> bool:
-        if not len(self._apprise):
+        if not self._targets:
             return True
-        result = await asyncio.to_thread(
-            self._apprise.notify, body=body, title=title, notify_type=_APPRISE_TYPE[priority]
+        results = await asyncio.gather(
+            *(self._send_one(label, target, title, body, priority) for label, target in self._targets)
         )
-        return bool(result)
+        return any(results)
+
+    async def _send_one(
+        self, label: str, target: apprise.Apprise, title: str, body: str, priority: AlertPriority
+    ) -> bool:
+        try:
+            accepted = bool(
+                await asyncio.wait_for(
+                    asyncio.to_thread(
+                        target.notify, body=body, title=title, notify_type=_APPRISE_TYPE[priority]
+                    ),
+                    timeout=self._timeout,
+                )
+            )
+        except TimeoutError:
+            accepted = False
+            log.warning("notification %s timed out after %.1f s", label, self._timeout)
+        if not accepted:
+            self.target_failures[label] += 1
+            log.warning("notification %s did not accept: %s", label, title)
+        return accepted
 
 
 def format_alert(alert: Alert, repeats_suppressed: int = 0) -> tuple[str, str]:
@@ -114,6 +147,10 @@ class Notifier:
         self._rates: dict[AlertPriority, _RateWindow] = {p: _RateWindow() for p in AlertPriority}
         self.stats = NotifierStats()
 
+    @property
+    def sender(self) -> NotificationSender:
+        return self._sender
+
     def attach(self, bus: EventBus) -> None:
         bus.subscribe("notifier", (Alert,), self._on_alert)
 
@@ -121,7 +158,8 @@ class Notifier:
         self.submit(alert)
 
     async def start(self) -> None:
-        self._queue = asyncio.Queue(self._settings.queue_size)
+        if self._queue is None:
+            self._queue = asyncio.Queue(self._settings.queue_size)
         self._worker = asyncio.get_running_loop().create_task(self._run(), name="notifier")
 
     async def stop(self, drain_seconds: float = 5.0) -> None:
@@ -148,8 +186,8 @@ class Notifier:
             self.stats.rate_limited += 1
             log.warning("notification rate-limited: priority=%s title=%s", alert.priority, alert.title)
             return False
-        if self._queue is None:
-            raise RuntimeError("Notifier.submit called before start()")
+        if self._queue is None:  # alerts raised before start() wait in the queue until the worker runs
+            self._queue = asyncio.Queue(self._settings.queue_size)
         try:
             self._queue.put_nowait((alert, repeats))
         except asyncio.QueueFull:
