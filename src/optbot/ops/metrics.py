@@ -73,6 +73,11 @@ class Metrics:
         self.risk_state = Enum(
             "optbot_risk_state", "Risk engine state", states=[s.value for s in RiskState], registry=r
         )
+        self.positions_open = Gauge("optbot_positions_open", "Open positions", registry=r)
+        self.orders_in_flight = Gauge("optbot_orders_in_flight", "Orders not yet final", registry=r)
+        self.notifications = Counter(
+            "optbot_notifications_total", "Alerts delivered or not", ["outcome"], registry=r
+        )
         self.cpu_percent = Gauge("optbot_cpu_percent", "Process CPU percent", registry=r)
         self.memory_rss = Gauge("optbot_memory_rss_bytes", "Process resident memory", registry=r)
         self._position_pnl: dict[str, tuple[float, float]] = {}
@@ -101,6 +106,10 @@ class Metrics:
     def _refresh_pnl(self) -> None:
         realised = sum(value[0] for value in self._position_pnl.values())
         unrealised = sum(value[1] for value in self._position_pnl.values())
+        self.set_pnl(realised, unrealised)
+
+    def set_pnl(self, realised: float, unrealised: float) -> None:
+        """Today's realised (net of charges) and open unrealised P&L; drawdown from the equity peak."""
         self.realised_pnl.set(realised)
         self.unrealised_pnl.set(unrealised)
         equity = realised + unrealised
@@ -120,6 +129,18 @@ class Metrics:
     def observe_slippage(self, intended_price: float, fill_price: float, buying: bool) -> None:
         per_unit = fill_price - intended_price if buying else intended_price - fill_price
         self.slippage.observe(per_unit)
+
+    def observe_book(self, positions_open: int, orders_in_flight: int) -> None:
+        self.positions_open.set(positions_open)
+        self.orders_in_flight.set(orders_in_flight)
+
+    def observe_stale(self, seconds: float) -> None:
+        self.feed_stale_seconds.set(seconds)
+
+    def reset_day(self) -> None:
+        """A new trading day: drawdown is measured from the new day's equity peak."""
+        self._peak_equity = 0.0
+        self._position_pnl.clear()
 
     def observe_margin(self, used: float, available: float) -> None:
         total = used + available

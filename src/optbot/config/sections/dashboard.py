@@ -20,3 +20,7 @@ class DashboardSettings(Section):
         default=True, description="read-only access without a token when bound to 127.0.0.1"
     )
     refresh_seconds: float = Field(default=1.0, gt=0, le=60, description="live update interval")
+    pnl_sample_seconds: float = Field(
+        default=60.0, gt=0, le=3600, description="intraday P&L chart: one point per this many seconds"
+    )
+    recent_decisions: int = Field(default=10, ge=1, le=200, description="risk decisions shown with reasons")

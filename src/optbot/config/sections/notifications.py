@@ -31,3 +31,13 @@ class NotificationsSettings(Section):
     )
     delivery_timeout_seconds: float = Field(default=10.0, gt=0)
     queue_size: int = Field(default=1000, ge=10)
+    notify_fills: bool = Field(default=True, description="an important alert for every fill")
+    notify_position_changes: bool = Field(
+        default=True, description="an important alert when a position opens, changes size or closes"
+    )
+    reject_spike_count: int = Field(
+        default=3, ge=1, le=100, description="this many order rejects within the window is a critical alert"
+    )
+    reject_spike_window_seconds: float = Field(
+        default=300.0, gt=0, le=3600, description="window for counting order rejects"
+    )

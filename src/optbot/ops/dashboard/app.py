@@ -104,8 +104,10 @@ def create_app(provider: DashboardProvider, settings: DashboardSettings, auth: D
     def healthz() -> Response:
         return _json({"ok": True})
 
+    # Handlers that read the provider are `async def`: they run on the engine's event loop thread,
+    # between engine steps, never concurrently with it in a worker thread.
     @app.get("/api/snapshot")
-    def snapshot(role: Role = Depends(viewer)) -> Response:
+    async def snapshot(role: Role = Depends(viewer)) -> Response:
         return _json({"role": role, **asdict(provider.snapshot())})
 
     @app.get("/api/stream")
@@ -126,7 +128,7 @@ def create_app(provider: DashboardProvider, settings: DashboardSettings, auth: D
         return _json({"ok": True, "outcome": outcome})
 
     @app.get("/api/reports")
-    def reports(role: Role = Depends(viewer)) -> Response:
+    async def reports(role: Role = Depends(viewer)) -> Response:
         return _json([{"name": path.name, "size": path.stat().st_size} for path in provider.report_files()])
 
     @app.get("/reports/{name}")

@@ -1,0 +1,286 @@
+"""The dashboard's view of a running `TradingEngine` (spec §11.9, §13.4).
+
+`EngineDashboardProvider` reads the engine's own objects (portfolio, store, risk engine, market
+state, schedule) on the engine's event loop and turns them into a `DashboardSnapshot` of plain
+JSON values. The intraday P&L series is sampled on the engine's clock (simulated time in a replay,
+wall time live), so a replay draws the same chart every time. Nothing secret is ever read here.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from optbot.broker.paper.broker import PaperBroker
+from optbot.core.events import Event, FeedHealth, RiskDecision
+from optbot.core.timeutil import ist_date, to_ist, to_utc
+from optbot.ops.dashboard.provider import DashboardSnapshot
+from optbot.portfolio.positions import net_realised_pnl, unrealised_pnl
+
+if TYPE_CHECKING:
+    from optbot.engine.core import TradingEngine
+
+REPORT_SUFFIXES = (".html", ".json")
+
+
+def iso_z(moment: datetime) -> str:
+    return f"{to_utc(moment):%Y-%m-%dT%H:%M:%SZ}"
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+@dataclass
+class FeedStatus:
+    """What the feed last reported (live sessions publish FeedHealth; a replay never disconnects)."""
+
+    connected: bool | None = None
+    reconnects: int = 0
+    detail: str = ""
+
+
+class EngineDashboardProvider:
+    """`DashboardProvider` over a live `TradingEngine`."""
+
+    def __init__(
+        self,
+        engine: TradingEngine,
+        reports_dir: Path,
+        *,
+        recent_decisions: int = 10,
+        max_pnl_points: int = 2000,
+    ) -> None:
+        self.engine = engine
+        self.reports_dir = reports_dir
+        self.feed = FeedStatus()
+        self._recent = recent_decisions
+        self._decisions: OrderedDict[str, RiskDecision] = OrderedDict()
+        for decision in engine.risk.decisions[-recent_decisions:]:
+            self._remember(decision)
+        self._pnl: deque[tuple[str, float]] = deque(maxlen=max_pnl_points)
+        self._pnl_day: str = ""
+        self.ticks_per_second: float | None = None
+
+    # ----------------------------------------------------------------- inputs
+    def attach(self) -> None:
+        self.engine.bus.subscribe("dashboard", (RiskDecision, FeedHealth), self._on_event)
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, RiskDecision):
+            self._remember(event)
+        elif isinstance(event, FeedHealth):
+            self.feed = FeedStatus(event.connected, event.reconnects, event.detail)
+
+    def _remember(self, decision: RiskDecision) -> None:
+        """Latest decision per intent (the same decision may be published more than once)."""
+        self._decisions.pop(decision.intent_id, None)
+        self._decisions[decision.intent_id] = decision
+        while len(self._decisions) > self._recent:
+            self._decisions.popitem(last=False)
+
+    def day_pnl(self) -> float:
+        """Today's net realised P&L (closed trades, after charges) plus open positions' unrealised."""
+        portfolio = self.engine.portfolio
+        return portfolio.daily_pnl() + portfolio.unrealised_total()
+
+    def sample_pnl(self) -> tuple[str, float]:
+        """One point of the intraday P&L chart at the engine's clock; a new day starts a new series."""
+        now = self.engine.clock.now_utc()
+        day = ist_date(now).isoformat()
+        if day != self._pnl_day:
+            self._pnl.clear()
+            self._pnl_day = day
+        point = (iso_z(now), round(self.day_pnl(), 2))
+        if self._pnl and self._pnl[-1][0] == point[0]:
+            self._pnl[-1] = point
+        else:
+            self._pnl.append(point)
+        return point
+
+    @property
+    def pnl_series(self) -> list[tuple[str, float]]:
+        return list(self._pnl)
+
+    # ---------------------------------------------------------------- snapshot
+    def snapshot(self) -> DashboardSnapshot:
+        engine = self.engine
+        now = engine.clock.now_utc()
+        return DashboardSnapshot(
+            ts_utc=iso_z(now),
+            mode="paper" if isinstance(engine.broker, PaperBroker) else "live",
+            session=self._session(),
+            feed=self._feed(now),
+            risk=self._risk(),
+            exposure=self._exposure(),
+            positions=self._positions(),
+            orders=self._orders(),
+            trades=self._trades(),
+            pnl_series=self.pnl_series,
+        )
+
+    def _session(self) -> dict[str, Any]:
+        engine = self.engine
+        schedule = engine.schedule
+        session: dict[str, Any] = {
+            "now_ist": f"{to_ist(engine.clock.now_utc()):%Y-%m-%d %H:%M:%S}",
+            "phase": engine.phase().value,
+            "trading_blocked": engine.trading_blocked or "",
+            "paused_strategies": ", ".join(sorted(engine.runner.paused)) or "",
+        }
+        if schedule is not None and schedule.session is not None:
+            session["day"] = schedule.day.isoformat()
+            session["open_ist"] = f"{to_ist(schedule.session.open_utc):%H:%M}"
+            session["close_ist"] = f"{to_ist(schedule.session.close_utc):%H:%M}"
+        deadlines = engine.pending_deadlines()
+        if deadlines:
+            when, name = deadlines[0]
+            session["next_deadline"] = f"{name.replace('_', ' ')} at {to_ist(when):%H:%M} IST"
+        return session
+
+    def _feed(self, now: datetime) -> dict[str, Any]:
+        market = self.engine.market
+        last = market.last_tick_utc
+        feed: dict[str, Any] = {
+            "connected": self.feed.connected if self.feed.connected is not None else last is not None,
+            "last_tick_ist": f"{to_ist(last):%H:%M:%S}" if last is not None else "",
+            "last_tick_age_seconds": _round((now - last).total_seconds(), 1) if last is not None else None,
+            "reconnects": self.feed.reconnects,
+            "ticks": self.engine.counters.ticks,
+            "bars": self.engine.counters.bars,
+            "bars_refused": self.engine.counters.bars_refused,
+            "ticks_per_second": _round(self.ticks_per_second, 1),
+            "vix": _round(market.vix()),
+        }
+        for underlying in self.engine.underlyings:
+            feed[underlying] = _round(market.underlying_price(underlying))
+        if self.feed.detail:
+            feed["detail"] = self.feed.detail
+        return feed
+
+    def _risk(self) -> dict[str, Any]:
+        engine = self.engine
+        status = engine.risk.status()
+        return {
+            "state": status.state.value,
+            "size_multiplier": status.size_multiplier,
+            "latches": "; ".join(status.latches),
+            "recent_decisions": [
+                self._decision_row(decision) for decision in reversed(self._decisions.values())
+            ],
+        }
+
+    def _decision_row(self, decision: RiskDecision) -> dict[str, Any]:
+        intent = self.engine.store.find_intent(decision.intent_id)
+        return {
+            "time": f"{to_ist(decision.ts_utc):%H:%M:%S}",
+            "symbol": intent.symbol if intent is not None else "",
+            "strategy": intent.strategy if intent is not None else "",
+            "approved": decision.approved,
+            "quantity": decision.approved_quantity,
+            "reasons": "; ".join(decision.reasons),
+        }
+
+    def _exposure(self) -> dict[str, Any]:
+        view = self.engine.risk_view
+        used, available = view.margin_used(), view.margin_available()
+        total = used + available
+        greeks = self.engine.portfolio.greeks()
+        notional = sum(abs(position.notional) for position in view.open_positions())
+        return {
+            "account_value": _round(view.account_value()),
+            "margin_used": _round(used),
+            "margin_available": _round(available),
+            "margin_used_pct": _round(100.0 * used / total if total > 0 else 0.0),
+            "gross_notional": _round(notional),
+            "net_delta": _round(greeks.delta),
+            "net_gamma": _round(greeks.gamma, 4),
+            "net_theta_per_day": _round(greeks.theta),
+            "net_vega": _round(greeks.vega),
+            "realised_today": _round(self.engine.portfolio.daily_pnl()),
+            "unrealised": _round(self.engine.portfolio.unrealised_total()),
+            "day_pnl": _round(self.day_pnl()),
+        }
+
+    def _positions(self) -> list[dict[str, Any]]:
+        engine = self.engine
+        rows: list[dict[str, Any]] = []
+        for position in engine.portfolio.open_positions():
+            mark = engine.portfolio.mark(position.exchange, position.token)
+            unit = engine.market.position_greeks(position.exchange, position.token, mark) if mark else None
+            quantity = position.net_quantity
+            rows.append(
+                {
+                    "symbol": position.symbol,
+                    "quantity": quantity,
+                    "average_price": _round(position.average_price),
+                    "ltp": _round(mark),
+                    "unrealised_pnl": _round(unrealised_pnl(position, mark)),
+                    "realised_pnl": _round(net_realised_pnl(position)),
+                    "delta": _round(unit.delta * quantity) if unit is not None else None,
+                    "gamma": _round(unit.gamma * quantity, 4) if unit is not None else None,
+                    "theta_per_day": _round(unit.theta * quantity) if unit is not None else None,
+                    "vega": _round(unit.vega * quantity) if unit is not None else None,
+                }
+            )
+        return sorted(rows, key=lambda row: str(row["symbol"]))
+
+    def _orders(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "symbol": order.symbol,
+                "side": order.side.value,
+                "quantity": order.quantity,
+                "filled_quantity": order.filled_quantity,
+                "price": _round(order.price),
+                "status": order.status.value,
+                "purpose": order.purpose.value,
+                "placed_ist": f"{to_ist(order.created_utc):%H:%M:%S}",
+            }
+            for order in self.engine.store.orders_in_flight()
+        ]
+
+    def _trades(self) -> list[dict[str, Any]]:
+        engine = self.engine
+        today = ist_date(engine.clock.now_utc())
+        rows: list[dict[str, Any]] = []
+        for fill in engine.store.fills(today, today):
+            intent = engine.store.find_intent(fill.intent_id) if fill.intent_id else None
+            rows.append(
+                {
+                    "time": f"{to_ist(fill.ts_utc):%H:%M:%S}",
+                    "symbol": fill.symbol,
+                    "side": fill.side.value,
+                    "quantity": fill.quantity,
+                    "price": _round(fill.price),
+                    "charges": _round(fill.charges),
+                    "strategy": intent.strategy if intent is not None else "",
+                }
+            )
+        return rows
+
+    # ----------------------------------------------------------------- actions
+    async def kill_switch(self, reason: str, actor: str) -> str:
+        """Halt the engine: risk state HALTED, pending orders cancelled, positions flattened."""
+        engine = self.engine
+        pending = len(engine.store.orders_in_flight())
+        open_positions = len(engine.portfolio.open_positions())
+        await engine.kill_switch(reason, actor)
+        await engine.process_pending()
+        return (
+            f"risk state {engine.risk.state.value}; {pending} pending order(s) cancelled; "
+            f"{open_positions} position(s) being flattened"
+        )
+
+    def report_files(self) -> list[Path]:
+        """Daily and backtest reports under the reports directory (newest name first, unique names)."""
+        if not self.reports_dir.is_dir():
+            return []
+        seen: dict[str, Path] = {}
+        for path in sorted(self.reports_dir.rglob("*"), key=lambda item: item.name, reverse=True):
+            if path.is_file() and path.suffix in REPORT_SUFFIXES and not path.name.startswith("."):
+                seen.setdefault(path.name, path)
+        return list(seen.values())
