@@ -1,11 +1,29 @@
-"""A scripted `DashboardProvider` for dashboard tests."""
+"""Test doubles for operations tests: a scripted dashboard provider, a scripted strategy, a session
+pause and a loopback receiver for Apprise's JSON notifications."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import asyncio
+import asyncio.base_events
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, time
 from pathlib import Path
+from typing import Any, ClassVar
 
+from aiohttp import web
+
+from optbot.config import Settings
+from optbot.core.bus import EventBus
+from optbot.core.clock import Clock
+from optbot.core.enums import IntentPurpose, OrderType, ProductType, Side
+from optbot.core.events import Bar, Event, Fill, OrderIntent
+from optbot.core.ids import new_id
+from optbot.core.instrument import Instrument
+from optbot.core.timeutil import to_ist
 from optbot.ops.dashboard.provider import DashboardSnapshot
+from optbot.strategy.base import Strategy
+from optbot.strategy.context import StrategyContext
 
 
 @dataclass
@@ -67,3 +85,189 @@ def sample_snapshot() -> DashboardSnapshot:
             ("2026-08-07T05:02:00Z", 1162.5),
         ],
     )
+
+
+class ScriptedAtmCall(Strategy):
+    """A deterministic test strategy: one lot of the ATM call after `entry_after` IST, sold at `exit_at`.
+
+    It decides on closed entry-timeframe bars of the underlying, like a real strategy, so a paper
+    session through the engine produces an entry fill, a held position with Greeks, and an exit fill.
+    """
+
+    name: ClassVar[str] = "ops_scripted_atm_call"
+
+    def __init__(
+        self,
+        settings: Settings,
+        underlying: str = "NIFTY",
+        entry_after: time = time(10, 0),
+        exit_at: time = time(14, 0),
+        lots: int = 1,
+    ) -> None:
+        super().__init__(settings)
+        self.underlying = underlying.upper()
+        self.entry_after = entry_after
+        self.exit_at = exit_at
+        self.lots = lots
+        self.contract: Instrument | None = None
+        self.entered = False
+        self.exited = False
+        self.held = 0
+        self.journal: list[str] = []
+
+    def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
+        if bar.symbol != self.underlying or bar.timeframe is not self.settings.strategy.entry_timeframe:
+            return
+        at = to_ist(bar.end_utc).time()
+        if not self.entered and at >= self.entry_after:
+            self._enter(ctx, bar)
+        elif self.entered and not self.exited and at >= self.exit_at:
+            self._exit(ctx)
+
+    def _enter(self, ctx: StrategyContext, bar: Bar) -> None:
+        chain = ctx.chain(self.underlying)
+        if chain is None or not chain.strikes:
+            self.journal.append(f"{bar.end_utc.isoformat()} no chain for {self.underlying} yet")
+            return
+        contract = chain.row(chain.atm(bar.close)).call
+        if contract is None:
+            self.journal.append(f"{bar.end_utc.isoformat()} ATM strike has no listed call")
+            return
+        self.contract = contract
+        self.entered = True
+        self.journal.append(f"{bar.end_utc.isoformat()} buy {contract.symbol}")
+        ctx.submit(self._intent(ctx, contract, Side.BUY, IntentPurpose.ENTRY, "scripted ATM call entry"))
+
+    def _exit(self, ctx: StrategyContext) -> None:
+        """Sell what the book holds (not what this strategy bought: a kill switch may have flattened it)."""
+        self.exited = True
+        held = sum(
+            position.net_quantity
+            for position in ctx.positions()
+            if self.contract is not None and position.token == self.contract.token
+        )
+        if self.contract is None or held <= 0:
+            self.journal.append(f"{ctx.now_utc().isoformat()} nothing to sell")
+            return
+        self.journal.append(f"{ctx.now_utc().isoformat()} sell {held} {self.contract.symbol}")
+        intent = self._intent(ctx, self.contract, Side.SELL, IntentPurpose.EXIT, "scripted exit")
+        ctx.submit(replace(intent, quantity=held))
+
+    def _intent(
+        self, ctx: StrategyContext, contract: Instrument, side: Side, purpose: IntentPurpose, reason: str
+    ) -> OrderIntent:
+        return OrderIntent(
+            ts_utc=ctx.now_utc(),
+            intent_id=new_id(),
+            strategy=self.name,
+            token=contract.token,
+            exchange=contract.exchange,
+            symbol=contract.symbol,
+            side=side,
+            quantity=contract.lot_size * self.lots,
+            purpose=purpose,
+            order_type=OrderType.MARKET,
+            product=ProductType.INTRADAY,
+            underlying=self.underlying,
+            option_type=contract.option_type,
+            reason=reason,
+        )
+
+    def on_fill(self, ctx: StrategyContext, fill: Fill) -> None:
+        self.held += fill.quantity if fill.side is Side.BUY else -fill.quantity
+        self.journal.append(
+            f"{fill.ts_utc.isoformat()} fill {fill.side.value} {fill.quantity} @ {fill.price}"
+        )
+
+    def on_reject(self, ctx: StrategyContext, intent: OrderIntent, reasons: tuple[str, ...]) -> None:
+        self.journal.append(f"{ctx.now_utc().isoformat()} refused {intent.symbol}: {'; '.join(reasons)}")
+
+
+class SessionPause:
+    """Holds a replayed session at the first engine event on or after `at` (engine clock) until released.
+
+    The replay never yields to the event loop on its own; this bus subscriber does, once, so a test can
+    serve the dashboard, scrape metrics or press the kill switch in the middle of a trading day and
+    then let the day finish. Events that keep coming while a position is held (marks) trigger it.
+    """
+
+    def __init__(self, bus: EventBus, clock: Clock, at: datetime) -> None:
+        self._clock = clock
+        self.at = at
+        self.reached = asyncio.Event()
+        self._release = asyncio.Event()
+        self.paused_at: datetime | None = None
+        bus.subscribe("test-session-pause", (Event,), self._on_event)
+
+    async def _on_event(self, event: Event) -> None:
+        if self.paused_at is not None or self._clock.now_utc() < self.at:
+            return
+        self.paused_at = self._clock.now_utc()
+        self.reached.set()
+        await self._release.wait()
+
+    def release(self) -> None:
+        self._release.set()
+
+    async def wait_reached(self, session: asyncio.Task[object], within_seconds: float) -> None:
+        """Wait for the pause; fail clearly if the session ended (or crashed) without reaching it."""
+        waiter = asyncio.ensure_future(self.reached.wait())
+        done, _ = await asyncio.wait(
+            {waiter, session}, timeout=within_seconds, return_when=asyncio.FIRST_COMPLETED
+        )
+        if waiter not in done:
+            waiter.cancel()
+            if session in done:
+                session.result()
+                raise AssertionError(f"the session ended without an engine event after {self.at.isoformat()}")
+            raise AssertionError(f"the session did not reach {self.at.isoformat()} within {within_seconds} s")
+
+
+@dataclass
+class JsonReceiver:
+    """A loopback HTTP endpoint that records what Apprise's `json://` target posts to it."""
+
+    received: list[dict[str, Any]] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+    port: int = 0
+    _runner: web.AppRunner | None = None
+
+    async def start(self) -> int:
+        app = web.Application()
+        app.router.add_post("/{tail:.*}", self._receive)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert isinstance(server, asyncio.base_events.Server)
+        self.port = int(server.sockets[0].getsockname()[1])
+        return self.port
+
+    async def _receive(self, request: web.Request) -> web.Response:
+        self.paths.append(request.path)
+        self.received.append(await request.json())
+        return web.Response(text="ok")
+
+    def titles(self) -> list[str]:
+        return [str(item.get("title", "")) for item in self.received]
+
+    async def wait_for(
+        self, predicate: Callable[[dict[str, Any]], bool], within_seconds: float = 10.0
+    ) -> dict[str, Any]:
+        """The first received notification matching `predicate`; fails after `within_seconds`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_seconds
+        while True:
+            for item in self.received:
+                if predicate(item):
+                    return item
+            if loop.time() > deadline:
+                raise AssertionError(
+                    f"no matching notification within {within_seconds} s; got {self.titles()}"
+                )
+            await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
