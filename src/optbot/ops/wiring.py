@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -68,15 +69,16 @@ def notification_urls(settings: NotificationsSettings, environ: Mapping[str, str
 
 
 def _register_url_parts(url: str) -> None:
-    """Mask the credential parts of an Apprise URL too (user:password@, /token/ path segments)."""
+    """Mask the credential parts of an Apprise URL too: `user:password@`, and every long piece of the
+    host, path or query (bot tokens such as Telegram's `tgram://<token>/…`, webhook path tokens)."""
     _, _, rest = url.partition("://")
     credentials, at, _ = rest.partition("@")
     if at:
         for part in credentials.split(":"):
             register_secret(part)
-    for segment in rest.split("/")[1:]:
-        if len(segment) >= MIN_TOKEN_LENGTH:
-            register_secret(segment)
+    for piece in re.split(r"[:/@?&=,]", rest):
+        if len(piece) >= MIN_TOKEN_LENGTH:
+            register_secret(piece)
 
 
 def dashboard_auth_from_env(environ: Mapping[str, str] | None = None) -> DashboardAuth:

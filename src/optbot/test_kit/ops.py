@@ -256,17 +256,17 @@ class JsonReceiver:
         self, predicate: Callable[[dict[str, Any]], bool], within_seconds: float = 10.0
     ) -> dict[str, Any]:
         """The first received notification matching `predicate`; fails after `within_seconds`."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within_seconds
-        while True:
-            for item in self.received:
-                if predicate(item):
-                    return item
-            if loop.time() > deadline:
-                raise AssertionError(
-                    f"no matching notification within {within_seconds} s; got {self.titles()}"
-                )
-            await asyncio.sleep(0.05)
+        try:
+            async with asyncio.timeout(within_seconds):
+                while True:
+                    for item in self.received:
+                        if predicate(item):
+                            return item
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            raise AssertionError(
+                f"no matching notification within {within_seconds} s; got {self.titles()}"
+            ) from None
 
     async def stop(self) -> None:
         if self._runner is not None:
