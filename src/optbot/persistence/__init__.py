@@ -2,6 +2,7 @@
 
 from optbot.persistence.db import open_database, state_db_path
 from optbot.persistence.records import (
+    AuditArchiveRecord,
     AuditVerification,
     FillRecord,
     IntentRecord,
@@ -10,9 +11,16 @@ from optbot.persistence.records import (
     PositionRecord,
     ReconciliationRecord,
 )
+from optbot.persistence.retention import (
+    RetentionError,
+    RetentionResult,
+    apply_audit_retention,
+    verify_audit_trail,
+)
 from optbot.persistence.store import Store
 
 __all__ = [
+    "AuditArchiveRecord",
     "AuditVerification",
     "FillRecord",
     "IntentRecord",
@@ -20,7 +28,11 @@ __all__ = [
     "OrderRecord",
     "PositionRecord",
     "ReconciliationRecord",
+    "RetentionError",
+    "RetentionResult",
     "Store",
+    "apply_audit_retention",
     "open_database",
     "state_db_path",
+    "verify_audit_trail",
 ]

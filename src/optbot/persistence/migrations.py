@@ -165,4 +165,30 @@ _V3_FILL_SOURCE = """
 ALTER TABLE fills ADD COLUMN source TEXT NOT NULL DEFAULT 'broker'
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2_ORDER_VIX_BASELINE, _V3_FILL_SOURCE)
+#: v4: audit retention. Each archive of pruned audit rows is recorded (append-only) with its chain
+#: anchor; only rows covered by a recorded archive may ever be deleted from the audit table.
+_V4_AUDIT_ARCHIVES = """
+CREATE TABLE audit_archives (
+    archive_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    first_seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    start_previous_hash TEXT NOT NULL,
+    end_hash TEXT NOT NULL,
+    rows INTEGER NOT NULL,
+    file_name TEXT NOT NULL UNIQUE,
+    file_sha256 TEXT NOT NULL,
+    cutoff_utc TEXT NOT NULL,
+    created_utc TEXT NOT NULL,
+    CHECK (last_seq >= first_seq AND rows = last_seq - first_seq + 1)
+);
+CREATE TRIGGER audit_archives_no_update BEFORE UPDATE ON audit_archives
+BEGIN SELECT RAISE(ABORT, 'audit archive records are append-only'); END;
+CREATE TRIGGER audit_archives_no_delete BEFORE DELETE ON audit_archives
+BEGIN SELECT RAISE(ABORT, 'audit archive records are append-only'); END;
+DROP TRIGGER audit_no_delete;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+WHEN OLD.seq > (SELECT COALESCE(MAX(last_seq), 0) FROM audit_archives)
+BEGIN SELECT RAISE(ABORT, 'audit rows are append-only (only archived rows may be pruned)'); END
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2_ORDER_VIX_BASELINE, _V3_FILL_SOURCE, _V4_AUDIT_ARCHIVES)

@@ -142,3 +142,20 @@ class AuditVerification:
     rows: int
     first_bad_seq: int | None = None
     problem: str = ""
+    archived_rows: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AuditArchiveRecord:
+    """One archive of pruned audit rows: seq range, its chain anchors and the file's digest."""
+
+    first_seq: int
+    last_seq: int
+    start_previous_hash: str
+    end_hash: str
+    rows: int
+    file_name: str
+    file_sha256: str
+    cutoff_utc: datetime
+    created_utc: datetime
+    archive_id: int = 0

@@ -30,6 +30,7 @@ from optbot.core.events import RiskDecision
 from optbot.core.timeutil import to_utc
 from optbot.persistence.db import open_database
 from optbot.persistence.records import (
+    AuditArchiveRecord,
     AuditVerification,
     FillRecord,
     IntentRecord,
@@ -104,9 +105,8 @@ class Store:
     def audit(self, kind: str, subject: str, payload: Mapping[str, Any]) -> int:
         """Append one hash-chained audit row (inside the caller's transaction if there is one)."""
         with self.transaction() as connection:
-            last = connection.execute("SELECT seq, row_hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-            seq = 1 if last is None else int(last["seq"]) + 1
-            previous_hash = GENESIS_HASH if last is None else str(last["row_hash"])
+            last_seq, previous_hash = self._audit_chain_tip()
+            seq = last_seq + 1
             ts_utc = _ts(self._clock.now_utc())
             body = canonical_json(payload)
             row_hash = audit_row_hash(previous_hash, seq, ts_utc, kind, subject, body)
@@ -117,10 +117,105 @@ class Store:
             )
         return seq
 
+    def _audit_chain_tip(self) -> tuple[int, str]:
+        """(seq, hash) of the newest audit row, else of the newest archive's anchor, else genesis."""
+        last = self._connection.execute(
+            "SELECT seq, row_hash FROM audit ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        if last is not None:
+            return int(last["seq"]), str(last["row_hash"])
+        anchor = self.audit_anchor()
+        if anchor is not None:
+            return anchor.last_seq, anchor.end_hash
+        return 0, GENESIS_HASH
+
+    def audit_anchor(self) -> AuditArchiveRecord | None:
+        """The newest archive: the live chain continues from its last seq and end hash."""
+        row = self._connection.execute(
+            "SELECT * FROM audit_archives ORDER BY last_seq DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else _archive_from_row(row)
+
+    def audit_archives(self) -> list[AuditArchiveRecord]:
+        rows = self._connection.execute("SELECT * FROM audit_archives ORDER BY first_seq").fetchall()
+        return [_archive_from_row(row) for row in rows]
+
+    def audit_rows_through(self, last_seq: int) -> Iterator[sqlite3.Row]:
+        """Live audit rows with seq <= last_seq, oldest first (raw, as hashed)."""
+        yield from self._connection.execute(
+            "SELECT seq, ts_utc, kind, subject, payload, previous_hash, row_hash FROM audit"
+            " WHERE seq <= ? ORDER BY seq",
+            (last_seq,),
+        )
+
+    def audit_link(self, seq: int) -> tuple[str, str] | None:
+        """(previous_hash, row_hash) of one live audit row; None if it is not live."""
+        row = self._connection.execute(
+            "SELECT previous_hash, row_hash FROM audit WHERE seq = ?", (seq,)
+        ).fetchone()
+        return None if row is None else (str(row["previous_hash"]), str(row["row_hash"]))
+
+    def audit_times(self) -> Iterator[tuple[int, datetime]]:
+        """(seq, ts) of every live audit row, oldest first."""
+        for row in self._connection.execute("SELECT seq, ts_utc FROM audit ORDER BY seq"):
+            yield int(row["seq"]), datetime.fromisoformat(row["ts_utc"])
+
+    def record_audit_archive(self, archive: AuditArchiveRecord) -> None:
+        """Record an archive, delete the rows it holds and audit the pruning, in one transaction.
+
+        Refused (nothing changes) unless the archive starts exactly where the live chain starts.
+        """
+        with self.transaction() as connection:
+            first = connection.execute("SELECT seq, previous_hash FROM audit ORDER BY seq LIMIT 1").fetchone()
+            if first is None or int(first["seq"]) != archive.first_seq:
+                raise ValueError(
+                    f"audit archive starts at seq {archive.first_seq} but the live chain starts at"
+                    f" {None if first is None else int(first['seq'])}: not pruned"
+                )
+            if str(first["previous_hash"]) != archive.start_previous_hash:
+                raise ValueError("audit archive's start anchor does not match the live chain: not pruned")
+            connection.execute(
+                "INSERT INTO audit_archives(first_seq, last_seq, start_previous_hash, end_hash, rows,"
+                " file_name, file_sha256, cutoff_utc, created_utc) VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    archive.first_seq,
+                    archive.last_seq,
+                    archive.start_previous_hash,
+                    archive.end_hash,
+                    archive.rows,
+                    archive.file_name,
+                    archive.file_sha256,
+                    _ts(archive.cutoff_utc),
+                    _ts(archive.created_utc),
+                ),
+            )
+            deleted = connection.execute("DELETE FROM audit WHERE seq <= ?", (archive.last_seq,)).rowcount
+            if deleted != archive.rows:
+                raise ValueError(
+                    f"audit archive holds {archive.rows} rows but {deleted} were live: not pruned"
+                )
+            self.audit(
+                "audit_archive",
+                archive.file_name,
+                {
+                    "first_seq": archive.first_seq,
+                    "last_seq": archive.last_seq,
+                    "rows": archive.rows,
+                    "end_hash": archive.end_hash,
+                    "file_sha256": archive.file_sha256,
+                    "cutoff_utc": _ts(archive.cutoff_utc),
+                },
+            )
+
     def verify_chain(self) -> AuditVerification:
-        """Recompute every audit hash; report the first row that was altered, removed or reordered."""
-        previous_hash = GENESIS_HASH
-        expected_seq = 1
+        """Recompute every live audit hash from the archive anchor (or genesis).
+
+        Reports the first row that was altered, removed or reordered. Archive files are checked by
+        `optbot.persistence.retention.verify_audit_trail`.
+        """
+        anchor = self.audit_anchor()
+        previous_hash = GENESIS_HASH if anchor is None else anchor.end_hash
+        expected_seq = 1 if anchor is None else anchor.last_seq + 1
         rows = 0
         cursor = self._connection.execute(
             "SELECT seq, ts_utc, kind, subject, payload, previous_hash, row_hash FROM audit ORDER BY seq"
@@ -708,4 +803,19 @@ def _reconciliation_from_row(row: sqlite3.Row) -> ReconciliationRecord:
         diff=list(json.loads(row["diff"])),
         acknowledged_utc=_parse_ts(row["acknowledged_utc"]),
         acknowledged_by=row["acknowledged_by"],
+    )
+
+
+def _archive_from_row(row: sqlite3.Row) -> AuditArchiveRecord:
+    return AuditArchiveRecord(
+        first_seq=row["first_seq"],
+        last_seq=row["last_seq"],
+        start_previous_hash=row["start_previous_hash"],
+        end_hash=row["end_hash"],
+        rows=row["rows"],
+        file_name=row["file_name"],
+        file_sha256=row["file_sha256"],
+        cutoff_utc=datetime.fromisoformat(row["cutoff_utc"]),
+        created_utc=datetime.fromisoformat(row["created_utc"]),
+        archive_id=row["archive_id"],
     )

@@ -90,3 +90,14 @@ class ExecutionSettings(Section):
     reconcile_pnl_variance_rupees: float = Field(
         default=1.0, ge=0, description="spec §13.3 P&L parity: realised P&L variance above this alerts"
     )
+    # --- audit retention (§11.1 audit trail, §13.10 audit log immutability and retention)
+    audit_retention_days: int = Field(
+        default=2555,
+        ge=1,
+        description="spec §11.1/§13.10 audit retention; the spec gives no figure, so 7 years (SEBI-style "
+        "record keeping): older audit rows are moved to a verifiable compressed archive, never dropped",
+    )
+    audit_archive_dir: Path = Field(
+        default=Path("state/audit-archive"),
+        description="where pruned audit rows are archived (gzip JSON lines); relative to paths.data_root",
+    )
