@@ -454,12 +454,23 @@ class MarketFeed:
         self.stats.errors[reason] += 1
 
     def on_frame(self, frame: bytes) -> None:
-        self.stats.frames += 1
+        """One binary frame -> one Tick (the hot path: attribute lookups kept to a minimum)."""
+        stats = self.stats
+        stats.frames += 1
         tick = self.decoder.try_tick(frame, self.clock.now_utc())
         if tick is None:
             return
-        self.stats.ticks += 1
-        self._emit(tick)
+        stats.ticks += 1
+        on_tick = self.on_tick
+        if on_tick is not None:
+            try:
+                on_tick(tick)
+            except Exception:
+                self.count_error("tick_callback")
+                log.exception("feed: tick callback failed")
+        bus = self.bus
+        if bus is not None:
+            bus.publish_nowait(tick)
 
     def _emit(self, tick: Tick) -> None:
         if self.on_tick is not None:
