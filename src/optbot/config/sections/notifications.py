@@ -9,9 +9,10 @@ from optbot.core.enums import AlertPriority
 class NotificationsSettings(Section):
     """Alerts through Apprise (spec §10.10).
 
-    URLs that embed credentials (bot tokens, passwords) should not live in this file: put them in the
-    keyring with `optbot auth set-secret notify_urls` or in `OPTBOT_SECRET_NOTIFY_URLS` (comma-separated);
-    they are added to `urls` at start-up and redacted from logs.
+    URLs that embed credentials (bot tokens, passwords) should not live in this file: put them in
+    `OPTBOT_SECRET_NOTIFY_URLS` (comma-separated, e.g. from the systemd EnvironmentFile readable only
+    by the bot's user); they are added to `urls` at start-up and their credential parts are redacted
+    from logs. Each URL is its own target: an alert counts as delivered when any target accepts it.
     """
 
     enabled: bool = True
