@@ -162,7 +162,16 @@ async def test_paper_day_notifies_exposes_metrics_and_writes_the_daily_report(se
     page = files.html_path.read_text()
     assert page.count("<svg") >= 2 and "intraday P&amp;L" in page and "NIFTY16SEP2524800CE" in page
     assert "ticks processed" in page and "synthetic" in page
+
+    monthly = s.ops.write_monthly_summary("2025-09")
+    assert monthly.html_path.name == "monthly-2025-09.html"
+    assert '"trading_days": 1' in monthly.json_path.read_text()
+    with pytest.raises(ValueError, match="expected YYYY-MM"):
+        s.ops.write_monthly_summary("2025-9")
+
     assert [path.name for path in s.ops.provider.report_files()] == [
+        "monthly-2025-09.json",
+        "monthly-2025-09.html",
         "daily-2025-09-08.json",
         "daily-2025-09-08.html",
     ]

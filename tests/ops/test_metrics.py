@@ -40,3 +40,10 @@ def test_prometheus_scrape_over_loopback() -> None:
         response = httpx.get(f"http://127.0.0.1:{server.port}/metrics", timeout=5)
     assert response.status_code == 200
     assert 'optbot_ticks_total{source="rest_fallback"} 1.0' in response.text
+
+
+def test_reconnects_follow_the_feed_running_total() -> None:
+    metrics = Metrics()
+    for total in (0, 3, 3, 5):
+        metrics.observe(FeedHealth(NOW, connected=True, stale_seconds=0.0, reconnects=total))
+    assert "optbot_ws_reconnects_total 5.0" in metrics.render().decode()

@@ -7,6 +7,7 @@ from the engine's store, journal and clock, so a replayed day gives byte-identic
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -15,7 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 from optbot.broker.paper.broker import PaperBroker
 from optbot.core.timeutil import ist_date, to_ist, to_utc
-from optbot.ops.reports import Report, ReportFiles, Series, equity_to_drawdown, write_report
+from optbot.ops.reports import (
+    Report,
+    ReportFiles,
+    Series,
+    equity_to_drawdown,
+    monthly_summary,
+    read_report,
+    write_report,
+)
 
 if TYPE_CHECKING:
     from optbot.engine.core import TradingEngine
@@ -212,3 +221,17 @@ def write_daily_report(
     """Write `daily-YYYY-MM-DD.json` and `.html` into `out_dir` (atomically; same input, same bytes)."""
     report = build_daily_report(engine, day, pnl_series=pnl_series, data_quality=data_quality)
     return write_report(report, out_dir, daily_report_stem(date.fromisoformat(report.subtitle)))
+
+
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def write_monthly_summary(reports_dir: Path, month: str, generated_utc: str) -> ReportFiles:
+    """`monthly-YYYY-MM.json/.html` from the month's `daily-YYYY-MM-DD.json` reports in `reports_dir`."""
+    if not MONTH.match(month):
+        raise ValueError(f"month: expected YYYY-MM, got {month!r}")
+    dailies = sorted(reports_dir.glob(f"daily-{month}-[0-3][0-9].json"))
+    if not dailies:
+        raise ValueError(f"month {month}: no daily reports in {reports_dir}")
+    summary = monthly_summary([read_report(path) for path in dailies], month, generated_utc)
+    return write_report(summary, reports_dir, f"monthly-{month}")

@@ -84,8 +84,12 @@ class EngineDashboardProvider:
 
     def day_pnl(self) -> float:
         """Today's net realised P&L (closed trades, after charges) plus open positions' unrealised."""
+        realised, unrealised = self._pnl_parts()
+        return realised + unrealised
+
+    def _pnl_parts(self) -> tuple[float, float]:
         portfolio = self.engine.portfolio
-        return portfolio.daily_pnl() + portfolio.unrealised_total()
+        return portfolio.daily_pnl(ist_date(self.engine.clock.now_utc())), portfolio.unrealised_total()
 
     def sample_pnl(self) -> tuple[str, float]:
         """One point of the intraday P&L chart at the engine's clock; a new day starts a new series."""
@@ -189,6 +193,7 @@ class EngineDashboardProvider:
         used, available = view.margin_used(), view.margin_available()
         total = used + available
         greeks = self.engine.portfolio.greeks()
+        realised, unrealised = self._pnl_parts()
         notional = sum(abs(position.notional) for position in view.open_positions())
         return {
             "account_value": _round(view.account_value()),
@@ -200,9 +205,9 @@ class EngineDashboardProvider:
             "net_gamma": _round(greeks.gamma, 4),
             "net_theta_per_day": _round(greeks.theta),
             "net_vega": _round(greeks.vega),
-            "realised_today": _round(self.engine.portfolio.daily_pnl()),
-            "unrealised": _round(self.engine.portfolio.unrealised_total()),
-            "day_pnl": _round(self.day_pnl()),
+            "realised_today": _round(realised),
+            "unrealised": _round(unrealised),
+            "day_pnl": _round(realised + unrealised),
         }
 
     def _positions(self) -> list[dict[str, Any]]:

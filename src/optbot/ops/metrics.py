@@ -82,6 +82,7 @@ class Metrics:
         self.memory_rss = Gauge("optbot_memory_rss_bytes", "Process resident memory", registry=r)
         self._position_pnl: dict[str, tuple[float, float]] = {}
         self._peak_equity = 0.0
+        self._reconnects_seen = 0
         self._process = psutil.Process()
         self.risk_state.state(RiskState.ACTIVE.value)
 
@@ -102,6 +103,9 @@ class Metrics:
         elif isinstance(event, FeedHealth):
             self.feed_connected.set(1 if event.connected else 0)
             self.feed_stale_seconds.set(event.stale_seconds)
+            if event.reconnects > self._reconnects_seen:  # FeedHealth carries the running total
+                self.ws_reconnects.inc(event.reconnects - self._reconnects_seen)
+                self._reconnects_seen = event.reconnects
 
     def _refresh_pnl(self) -> None:
         realised = sum(value[0] for value in self._position_pnl.values())

@@ -33,7 +33,7 @@ from optbot.core.events import Alert, Event, FeedHealth, Fill, OrderUpdate, Posi
 from optbot.core.timeutil import ist_date, to_ist
 from optbot.engine.schedule import Phase
 from optbot.log import register_secret
-from optbot.ops.daily_report import DataQuality, write_daily_report
+from optbot.ops.daily_report import DataQuality, write_daily_report, write_monthly_summary
 from optbot.ops.dashboard import DashboardAuth, DashboardServer, create_app
 from optbot.ops.engine_provider import EngineDashboardProvider
 from optbot.ops.metrics import Metrics, MetricsServer
@@ -414,6 +414,13 @@ class Operations:
             )
         return files
 
+    def write_monthly_summary(self, month: str) -> ReportFiles:
+        """Roll this month's daily reports (`YYYY-MM`) into `monthly-YYYY-MM.html/.json`."""
+        generated = f"{self.clock.now_utc():%Y-%m-%dT%H:%M:%SZ}"
+        files = write_monthly_summary(self.reports_dir, month, generated)
+        self.reports.append(files)
+        return files
+
     async def stop(self, drain_seconds: float | None = None) -> None:
         """Stop sampling and serving; give queued alerts a bounded time to go out."""
         self.sampler.stop()
@@ -452,6 +459,14 @@ def attach_operations(
     notifier.attach(engine.bus)
     metrics = Metrics()
     engine.bus.subscribe("ops-metrics", (OrderUpdate, Fill, RiskStateChanged, FeedHealth), metrics.observe)
+
+    def observe_slippage(fill: Fill) -> None:
+        """Slippage against the strategy's own limit price (market intents have no intended price)."""
+        intent = engine.store.find_intent(fill.intent_id) if fill.intent_id else None
+        if intent is not None and intent.limit_price:
+            metrics.observe_slippage(intent.limit_price, fill.price, buying=fill.side is Side.BUY)
+
+    engine.bus.subscribe("ops-slippage", (Fill,), observe_slippage)
     provider = EngineDashboardProvider(
         engine,
         reports_dir or settings.paths.resolve(settings.paths.reports_dir),
