@@ -47,3 +47,21 @@ def test_reconnects_follow_the_feed_running_total() -> None:
     for total in (0, 3, 3, 5):
         metrics.observe(FeedHealth(NOW, connected=True, stale_seconds=0.0, reconnects=total))
     assert "optbot_ws_reconnects_total 5.0" in metrics.render().decode()
+
+
+def test_rest_client_counters_become_error_and_rate_limit_metrics() -> None:
+    metrics = Metrics()
+    counters = {
+        "placeOrder:sent": 9,
+        "placeOrder:RateLimited": 2,
+        "ltpData:TransientError": 1,
+        "ltpData:retry": 4,
+    }
+    metrics.observe_client_counters(counters)
+    counters["placeOrder:RateLimited"] = 3
+    metrics.observe_client_counters(counters)
+    text = metrics.render().decode()
+    assert 'optbot_rate_limit_hits_total{endpoint="placeOrder"} 3.0' in text
+    assert 'optbot_api_errors_total{endpoint="placeOrder",kind="rate_limited"} 3.0' in text
+    assert 'optbot_api_errors_total{endpoint="ltpData",kind="TransientError"} 1.0' in text
+    assert "retry" not in text and 'kind="sent"' not in text

@@ -8,6 +8,7 @@ the explicit helpers (`observe_api_call`, `observe_rate_limit`, …) where the e
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import Any
 from wsgiref.simple_server import WSGIServer
 
@@ -83,6 +84,7 @@ class Metrics:
         self._position_pnl: dict[str, tuple[float, float]] = {}
         self._peak_equity = 0.0
         self._reconnects_seen = 0
+        self._client_seen: dict[str, int] = {}
         self._process = psutil.Process()
         self.risk_state.state(RiskState.ACTIVE.value)
 
@@ -126,6 +128,25 @@ class Metrics:
             self.api_errors.labels(endpoint=endpoint, kind=error_kind).inc()
             if error_kind == "rate_limited":
                 self.rate_limit_hits.labels(endpoint=endpoint).inc()
+
+    def observe_client_counters(self, counters: Mapping[str, int]) -> None:
+        """Errors and rate-limit hits from a REST client's running `endpoint:Outcome` counters.
+
+        `AngelOneRestClient.counters` counts `name:sent`, `name:retry` and `name:<BrokerError class>`;
+        only the increase since the previous call is added, so this can be polled at any interval.
+        """
+        for key, total in counters.items():
+            endpoint, _, outcome = key.rpartition(":")
+            if not endpoint or outcome in ("sent", "retry"):
+                continue
+            increase = total - self._client_seen.get(key, 0)
+            if increase <= 0:
+                continue
+            self._client_seen[key] = total
+            kind = "rate_limited" if outcome == "RateLimited" else outcome
+            self.api_errors.labels(endpoint=endpoint, kind=kind).inc(increase)
+            if kind == "rate_limited":
+                self.rate_limit_hits.labels(endpoint=endpoint).inc(increase)
 
     def observe_reconnect(self) -> None:
         self.ws_reconnects.inc()

@@ -268,6 +268,8 @@ class EngineSampler:
         self._timer: TimerHandle | None = None
         self._running = False
         self._rate_window: deque[tuple[datetime, int]] = deque()
+        #: Running `endpoint:Outcome` counters of REST clients (e.g. `AngelOneRestClient.counters`).
+        self.client_counters: list[Mapping[str, int]] = []
 
     def start(self) -> None:
         self._running = True
@@ -316,6 +318,8 @@ class EngineSampler:
         metrics.observe_margin(engine.risk_view.margin_used(), engine.risk_view.margin_available())
         metrics.observe_book(len(portfolio.open_positions()), len(engine.store.orders_in_flight()))
         metrics.sample_process()
+        for counters in self.client_counters:
+            metrics.observe_client_counters(counters)
         last_tick = engine.market.last_tick_utc
         if last_tick is not None and engine.phase() in MARKET_PHASES:
             stale = max(0.0, (now - last_tick).total_seconds())
@@ -384,6 +388,10 @@ class Operations:
         if self.dashboard_server is None:
             raise RuntimeError("the dashboard is not running (dashboard.enabled = false?)")
         return f"http://{self.settings.dashboard.host}:{self.dashboard_server.port}/"
+
+    def watch_rest_client(self, counters: Mapping[str, int]) -> None:
+        """Export a REST client's error and rate-limit counters (pass `AngelOneRestClient.counters`)."""
+        self.sampler.client_counters.append(counters)
 
     def on_feed_health(self, event: FeedHealth) -> None:
         self.feed_reconnects = max(self.feed_reconnects, event.reconnects)
