@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import asyncio.base_events
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -24,6 +26,8 @@ from optbot.core.timeutil import to_ist
 from optbot.ops.dashboard.provider import DashboardSnapshot
 from optbot.strategy.base import Strategy
 from optbot.strategy.context import StrategyContext
+
+SHORT_SECRET = 8
 
 
 @dataclass
@@ -271,3 +275,32 @@ class JsonReceiver:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+
+def find_secrets(data: bytes, secrets: Mapping[str, str]) -> list[str]:
+    """Names of the secrets present in `data`, raw or URL-encoded.
+
+    Secrets shorter than 8 characters (a 4-digit PIN) count only as a whole token, so a price or an
+    id that merely contains the digits is not a false alarm.
+    """
+    found = []
+    for name, secret in secrets.items():
+        raw = secret.encode()
+        if len(secret) < SHORT_SECRET:
+            pattern = re.compile(rb"(?<![0-9A-Za-z])" + re.escape(raw) + rb"(?![0-9A-Za-z])")
+            if pattern.search(data):
+                found.append(name)
+        elif raw in data or quote(secret, safe="").encode() in data:
+            found.append(name)
+    return found
+
+
+def scan_tree(root: Path, secrets: Mapping[str, str]) -> dict[str, list[str]]:
+    """Every file under `root` (relative path) that contains any of `secrets`, with their names."""
+    leaks: dict[str, list[str]] = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            found = find_secrets(path.read_bytes(), secrets)
+            if found:
+                leaks[str(path.relative_to(root))] = found
+    return leaks
