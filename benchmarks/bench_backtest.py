@@ -3,42 +3,70 @@
 Data: there is no year of recorded NIFTY 1-minute bars in `data/sample/`, so one is SYNTHESISED from
 the last 252 daily NIFTY bars with a seeded Brownian bridge per session (375 bars/day, each day's path
 pinned to that day's open, high/low range and close). ATM option legs are priced with Black-76 at a
-fixed 12% vol to the next Thursday (synthetic, never interpolated from neighbouring strikes).
+fixed 12% vol to their weekly expiry (synthetic, never interpolated from neighbouring strikes).
 
 Contenders, all on the same bars and the same rule (EMA 20/50 cross, enter only with ADX(14) > 20 and
-RSI(14) between 30 and 70; long a call on a bull cross, a put on a bear cross, exit on the opposite
-cross): optbot (engine core when `optbot.engine.core` is present, else the optbot indicators +
-PaperBroker fill path — said in the output), backtrader, NautilusTrader (each skipped with a message
-when not installed), and a bare Python loop as the floor.
+RSI(14) between 30 and 70; long a call on a bull cross, a put on a bear cross, exit on the next cross):
+- optbot: the FULL engine (`TradingEngine`: strategy runner, session deadlines from the calendar, risk
+  engine, persisted order manager on an in-memory SQLite store as `optbot backtest` uses, PaperBroker
+  fills with the dated charges, portfolio, end-of-day reconciliation). Each bar arrives as an index
+  tick, ATM CE/PE option ticks (plus any contract traded that day) and the closed 1-minute bar; the
+  strategy buys the ATM contract from the engine's option chain. The JSON log is on, as in a CLI run.
+- backtrader and NautilusTrader on the index bars (no option legs; each skipped when not installed);
+- a bare Python loop with the same optbot indicators as the floor.
+
+Paper replay memory: a full replayed session through `InProcessReplay` with 200 subscribed option
+tokens, in a fresh process (peak RSS, with the startup stages broken out).
 """
 
 from __future__ import annotations
 
 import asyncio
 import csv
-import importlib.util
 import math
 import multiprocessing
 import random
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 
 from optbot.analytics.pricing import black76_price
-from optbot.broker.models import DepthLevel, OrderRequest, Quote
 from optbot.broker.paper import FillModel, PaperBroker, PaperFunds
+from optbot.calendar import NseCalendar, get_calendar
+from optbot.config import Settings, load_settings
 from optbot.core.clock import SimClock
-from optbot.core.enums import Exchange, InstrumentKind, OptionType, OrderType, ProductType, Side
+from optbot.core.enums import (
+    Exchange,
+    InstrumentKind,
+    IntentPurpose,
+    OptionType,
+    OrderType,
+    Side,
+    Timeframe,
+)
+from optbot.core.events import Bar, Fill, OrderIntent, Tick
+from optbot.core.ids import new_id
 from optbot.core.instrument import Instrument
+from optbot.core.timeutil import ist_date, ist_datetime
+from optbot.engine.core import MarketQuoteSource, TradingEngine
 from optbot.indicators import ADX, EMA, RSI
 from optbot.instruments.master import InstrumentMaster, MasterInfo
+from optbot.log import configure_logging, shutdown_logging
+from optbot.persistence.store import Store
+from optbot.strategy.base import Strategy
+from optbot.strategy.context import StrategyContext
 
 DAILY = (
     Path(__file__).resolve().parents[1]
     / "data/sample/daily/nifty50_daily_merged_2016-09-15_to_2025-09-10.csv"
 )
 BARS_PER_DAY = 375
+TICKS_PER_BAR = 4  # as the replay expands a 1-minute bar: open, high/low, low/high, close, 15 s apart
+TICK_SECONDS = 60 / TICKS_PER_BAR
+YEAR_SECONDS = 365 * 86400.0
 SESSION_OPEN_UTC = (3, 45)
 
 
@@ -92,93 +120,293 @@ def signals(bars: MinuteBars) -> int:
     return crosses
 
 
-def _option(token: str, strike: float, kind: OptionType, expiry: date) -> Instrument:
-    return Instrument(
-        token=token,
-        exchange=Exchange.NFO,
-        symbol=f"NIFTY{strike:.0f}{kind}",
-        underlying="NIFTY",
-        kind=InstrumentKind.OPTIDX,
-        lot_size=75,
-        tick_size=0.05,
-        expiry=expiry,
-        strike=strike,
-        option_type=kind,
-    )
+class EmaCrossOptions(Strategy):
+    """The benchmark rule as an optbot strategy: EMA 20/50 cross on NIFTY 1-minute bars, entered only with
+    ADX(14) > 20 and 30 < RSI(14) < 70; buys the ATM call (bull cross) or put (bear cross) from the
+    engine's option chain and sells it on the next cross and at the flatten deadline. Incremental optbot
+    indicators, as a live strategy would use them; entries are limit orders priced by the order manager,
+    exits MARKET (sent as depth-priced limits), as the built-in strategies do."""
 
+    name = "bench_ema_cross"
 
-class _Quotes:
-    def __init__(self) -> None:
-        self.latest: dict[str, Quote] = {}
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.fast, self.slow, self.adx, self.rsi = EMA(20), EMA(50), ADX(14), RSI(14)
+        self.previous = 0
+        self.held: dict[str, tuple[Instrument, int]] = {}  # token -> (contract, filled quantity held)
+        self.entries: dict[str, Instrument] = {}  # working entry intent id -> contract
+        self.exits: dict[str, str] = {}  # working exit intent id -> token
+        self.touched: set[str] = set()  # tokens the driver must keep quoting today
+        self.signals = 0
 
-    def quote(self, token: str) -> Quote | None:
-        return self.latest.get(token)
+    def _intent(
+        self, ctx: StrategyContext, contract: Instrument, side: Side, purpose: IntentPurpose, quantity: int
+    ) -> OrderIntent:
+        return OrderIntent(
+            ts_utc=ctx.now_utc(),
+            intent_id=new_id(),
+            strategy=self.name,
+            token=contract.token,
+            exchange=contract.exchange,
+            symbol=contract.symbol,
+            side=side,
+            quantity=quantity,
+            purpose=purpose,
+            order_type=OrderType.LIMIT if side is Side.BUY else OrderType.MARKET,
+            underlying=contract.underlying,
+            option_type=contract.option_type,
+            reason=f"bench: EMA20/50 cross {purpose.value.lower()}",
+        )
 
+    def _exit_all(self, ctx: StrategyContext) -> None:
+        exiting = set(self.exits.values())
+        for token, (contract, quantity) in self.held.items():
+            if token not in exiting and quantity > 0:
+                intent = self._intent(ctx, contract, Side.SELL, IntentPurpose.EXIT, quantity)
+                self.exits[intent.intent_id] = token
+                ctx.submit(intent)
 
-async def optbot_paper_path(bars: MinuteBars) -> tuple[int, float]:
-    """optbot indicators + ATM option legs priced per bar + PaperBroker fills with dated charges."""
-    clock = SimClock(bars.times[0] - timedelta(minutes=1))
-    quotes = _Quotes()
-    strikes = sorted({round(c / 50) * 50.0 for c in bars.closes})
-    instruments: dict[tuple[float, OptionType], Instrument] = {}
-    expiry = date(2030, 1, 1)
-    for strike in strikes:
-        for kind in (OptionType.CE, OptionType.PE):
-            instruments[(strike, kind)] = _option(f"{int(strike)}{kind}", strike, kind, expiry)
-    master = InstrumentMaster(instruments.values(), MasterInfo(as_of=bars.times[0].date(), source="bench"))
-    broker = PaperBroker(clock, quotes, FillModel(), PaperFunds(10_000_000.0), master)
-    fast, slow, adx, rsi = EMA(20), EMA(50), ADX(14), RSI(14)
-    previous = 0
-    held: Instrument | None = None
-    for moment, h, lo, c in zip(bars.times, bars.highs, bars.lows, bars.closes, strict=True):
-        clock.advance_to(moment)
-        weekday_gap = (3 - moment.weekday()) % 7 or 7
-        years = (weekday_gap * 86400 - 6 * 3600) / (365 * 86400)
-        legs = [instruments[(round(c / 50) * 50.0, kind)] for kind in (OptionType.CE, OptionType.PE)]
-        if held is not None and held not in legs:
-            legs.append(held)
-        for leg in legs:
-            assert leg.strike is not None and leg.option_type is not None
-            price = max(
-                0.05, round(black76_price(c, leg.strike, years, 0.12, 0.065, leg.option_type) * 20) / 20
-            )
-            quotes.latest[leg.token] = Quote(
-                exchange=Exchange.NFO,
-                token=leg.token,
-                symbol=leg.symbol,
-                ltp=price,
-                exchange_time=moment,
-                bids=(DepthLevel(max(0.05, price - 0.05), 750, 3),),
-                asks=(DepthLevel(price + 0.05, 750, 3),),
-            )
-        broker.match()
-        f, s, a, r = fast.update(c), slow.update(c), adx.update(h, lo, c), rsi.update(c)
+    def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
+        if bar.timeframe is not Timeframe.M1 or bar.symbol != "NIFTY":
+            return
+        f, s = self.fast.update(bar.close), self.slow.update(bar.close)
+        a, r = self.adx.update(bar.high, bar.low, bar.close), self.rsi.update(bar.close)
         if f is None or s is None:
-            continue
+            return
         state = 1 if f > s else -1
-        if previous and state != previous:
-            if held is not None:
-                await broker.place_order(_market(held, Side.SELL))
-                held = None
-            if a is not None and r is not None and a.adx > 20 and 30 < r < 70:
-                held = legs[0] if state > 0 else legs[1]
-                await broker.place_order(_market(held, Side.BUY))
-        previous = state
-    funds = await broker.funds()
-    return len(await broker.trade_book()), funds.available_cash
+        if self.previous and state != self.previous:
+            self._exit_all(ctx)
+            if a is not None and r is not None and a.adx > 20 and 30 < r < 70 and not self.entries:
+                self.signals += 1
+                chain = ctx.chain("NIFTY")
+                if chain is not None and chain.strikes:
+                    row = chain.row(chain.nearest_strikes(1, bar.close)[0])
+                    contract = row.call if state > 0 else row.put
+                    if contract is not None:
+                        intent = self._intent(ctx, contract, Side.BUY, IntentPurpose.ENTRY, contract.lot_size)
+                        self.entries[intent.intent_id] = contract
+                        self.touched.add(contract.token)
+                        ctx.submit(intent)
+        self.previous = state
+
+    def on_fill(self, ctx: StrategyContext, fill: Fill) -> None:
+        intent_id = fill.intent_id or ""
+        if intent_id in self.entries:
+            contract = self.entries.pop(intent_id)
+            held = self.held.get(contract.token, (contract, 0))[1]
+            self.held[contract.token] = (contract, held + fill.quantity)
+        elif intent_id in self.exits:
+            token = self.exits[intent_id]
+            contract, held = self.held.get(token, (None, 0))
+            if contract is not None and held - fill.quantity > 0:
+                self.held[token] = (contract, held - fill.quantity)
+            else:
+                self.held.pop(token, None)
+                self.exits.pop(intent_id, None)
+
+    def on_reject(self, ctx: StrategyContext, intent: OrderIntent, reasons: tuple[str, ...]) -> None:
+        self.entries.pop(intent.intent_id, None)
+        self.exits.pop(intent.intent_id, None)
+
+    def on_timer(self, ctx: StrategyContext, name: str) -> None:
+        """Close intraday positions at the flatten deadline, as the built-in strategies do (the engine's
+        own flatten is the backstop for positions a strategy left open)."""
+        if name == "flatten":
+            self.entries.clear()
+            self._exit_all(ctx)
 
 
-def _market(instrument: Instrument, side: Side) -> OrderRequest:
-    return OrderRequest(
-        exchange=instrument.exchange,
-        token=instrument.token,
-        symbol=instrument.symbol,
-        side=side,
-        quantity=75,
-        order_type=OrderType.MARKET,
-        product=ProductType.INTRADAY,
-        ordertag="bench",
+def _bench_instruments(bars: MinuteBars, calendar: NseCalendar) -> InstrumentMaster:
+    """NIFTY and INDIA VIX index rows plus weekly NIFTY options (every 50 points over the year's range)."""
+    index = Instrument("99926000", Exchange.NSE, "Nifty 50", "NIFTY", InstrumentKind.INDEX, 1, 0.05)
+    vix = Instrument("99926017", Exchange.NSE, "India VIX", "INDIA VIX", InstrumentKind.INDEX, 1, 0.0025)
+    first, last = bars.times[0].date(), bars.times[-1].date()
+    expiries = calendar.expiries("NIFTY", first, last + timedelta(days=35), "weekly")
+    low = math.floor((min(bars.lows) - 600) / 50) * 50
+    high = math.ceil((max(bars.highs) + 600) / 50) * 50
+    options: list[Instrument] = []
+    token = 10_000_000
+    for expiry in expiries:
+        for strike in range(low, high + 50, 50):
+            for kind in (OptionType.CE, OptionType.PE):
+                token += 1
+                options.append(
+                    Instrument(
+                        str(token),
+                        Exchange.NFO,
+                        f"NIFTY{expiry:%d%b%y}{strike}{kind}".upper(),
+                        "NIFTY",
+                        InstrumentKind.OPTIDX,
+                        75,
+                        0.05,
+                        expiry=expiry,
+                        strike=float(strike),
+                        option_type=kind,
+                        freeze_quantity=1800,
+                    )
+                )
+    return InstrumentMaster(
+        [index, vix, *options], MasterInfo(as_of=first, source="bench (synthetic options)")
     )
+
+
+@dataclass
+class EngineStats:
+    bars: int = 0
+    ticks: int = 0
+    signals: int = 0
+    intents: int = 0
+    approved: int = 0
+    refused: int = 0
+    fills: int = 0
+    net: float = 0.0
+
+    def __str__(self) -> str:
+        return (
+            f"{self.ticks:,} ticks, {self.signals} entry signals, {self.intents} intents "
+            f"({self.approved} approved, {self.refused} refused), {self.fills} fills, net {self.net:,.0f}"
+        )
+
+
+async def optbot_engine_run(bars: MinuteBars, state_dir: Path) -> EngineStats:
+    """The full engine: every 1-minute bar as four feed instants 15 s apart (index tick + ATM CE/PE option
+    ticks, Black-76 at 12% vol, + any contract traded today), then the closed bar, through `TradingEngine`
+    (strategy, session deadlines, risk, order manager on an in-memory SQLite store, order verification
+    poll, PaperBroker fills with dated charges, portfolio) and end of day (reconciliation) every session."""
+    calendar = get_calendar()
+    settings = load_settings(
+        None,
+        {
+            "paths": {"data_root": str(state_dir)},
+            "universe": {"underlyings": ["NIFTY"]},
+            "logging": {"console": False},
+        },
+    )
+    first_day = bars.times[0].date()
+    clock = SimClock(ist_datetime(first_day, dtime(8, 45)))
+    configure_logging(settings, clock, log_dir=state_dir / "logs")
+    master = _bench_instruments(bars, calendar)
+    quotes = MarketQuoteSource(None)
+    paper = PaperBroker(
+        clock,
+        quotes,
+        FillModel.from_settings(settings.backtest),
+        PaperFunds(settings.backtest.initial_capital),
+        master,
+        order_id_prefix="BB",
+    )
+    store = Store.open(":memory:", clock)  # as `optbot backtest` runs it: scratch state, no per-commit fsync
+    strategy = EmaCrossOptions(settings)
+    engine = TradingEngine(
+        settings, clock, paper, store, master, strategies=[strategy], underlyings=["NIFTY"], calendar=calendar
+    )
+    quotes.market = engine.market
+    engine.connect_paper(paper)
+    index = master.index_instrument("NIFTY")
+    vix = master.index_instrument("INDIA VIX")
+    await engine.start(first_day)
+    stats = EngineStats()
+    day: date | None = None
+    expiry: date | None = None
+    strikes: dict[tuple[float, OptionType], Instrument] = {}
+    for moment, o, h, lo, c in zip(bars.times, bars.opens, bars.highs, bars.lows, bars.closes, strict=True):
+        today = ist_date(moment)
+        if today != day:
+            if day is not None:
+                await _close_day(engine, clock)
+            day = today
+            strategy.touched.clear()
+            clock.advance_to(moment - timedelta(minutes=1))
+            engine.begin_day(today)
+            expiry = engine.market.trading_expiry("NIFTY", today)
+            assert expiry is not None
+            strikes = {
+                (option.strike or 0.0, option.option_type or OptionType.CE): option
+                for option in master.options("NIFTY", expiry)
+            }
+            await engine.on_tick(Tick(clock.now_utc(), vix.token, vix.exchange, vix.symbol, 14.0))
+            stats.ticks += 1
+        path = (o, h, lo, c) if c >= o else (o, lo, h, c)
+        for step, price in enumerate(path, start=1):
+            when = moment - timedelta(seconds=TICK_SECONDS * (TICKS_PER_BAR - step))
+            clock.advance_to(when)
+            stats.ticks += await _tick_market(engine, strategy, master, strikes, when, price)
+            if store.orders_in_flight():  # the order-verification poll (engine.order_poll_seconds <= 15 s)
+                await engine.verify_orders()
+        await engine.on_bar(
+            Bar(
+                moment, index.token, "NIFTY", Timeframe.M1, moment - timedelta(minutes=1), moment, o, h, lo, c
+            )
+        )
+        stats.bars += 1
+    await _close_day(engine, clock)
+    await engine.stop()
+    counters = engine.counters
+    stats.signals = strategy.signals
+    stats.intents, stats.approved, stats.refused = counters.intents, counters.approved, counters.refused
+    stats.fills = counters.fills
+    stats.net = engine.portfolio.realised_total_net()
+    store.close()
+    shutdown_logging()
+    return stats
+
+
+async def _tick_market(
+    engine: TradingEngine,
+    strategy: EmaCrossOptions,
+    master: InstrumentMaster,
+    strikes: dict[tuple[float, OptionType], Instrument],
+    moment: datetime,
+    spot: float,
+) -> int:
+    """One feed instant: the NIFTY tick, then the ATM call and put and every contract traded today,
+    priced by Black-76 at the index level (bid/ask one tick either side). Returns ticks sent."""
+    index = engine.market.underlying_instrument("NIFTY")
+    await engine.on_tick(
+        Tick(moment, index.token, index.exchange, index.underlying, spot, ts_exchange=moment)
+    )
+    atm = round(spot / 50) * 50.0
+    legs = {strikes[(atm, kind)].token: strikes[(atm, kind)] for kind in (OptionType.CE, OptionType.PE)}
+    for token in strategy.touched:
+        found = master.find_token(token)
+        if found:
+            legs[token] = found[0]
+    for leg in legs.values():
+        assert leg.strike is not None and leg.option_type is not None and leg.expiry is not None
+        years = max((ist_datetime(leg.expiry, dtime(15, 30)) - moment).total_seconds(), 60.0) / YEAR_SECONDS
+        price = max(
+            0.05, round(black76_price(spot, leg.strike, years, 0.12, 0.065, leg.option_type) * 20) / 20
+        )
+        await engine.on_tick(
+            Tick(
+                moment,
+                leg.token,
+                leg.exchange,
+                leg.symbol,
+                price,
+                ts_exchange=moment,
+                bid=max(0.05, round(price - 0.05, 2)),
+                ask=round(price + 0.05, 2),
+                volume=75 * 40,
+                last_quantity=75,
+                open_interest=75 * 20_000,
+            )
+        )
+    return 1 + len(legs)
+
+
+async def _close_day(engine: TradingEngine, clock: SimClock) -> None:
+    """Fire the rest of the day's deadlines at their own times, then the post-market end of day."""
+    for when, _ in engine.pending_deadlines():
+        if when > clock.now_utc():
+            clock.advance_to(when)
+        await engine.fire_due_deadlines()
+    await engine.end_of_day()
+
+
+def optbot_engine(bars: MinuteBars) -> EngineStats:
+    with tempfile.TemporaryDirectory(prefix="optbot-bench-") as scratch:
+        return asyncio.run(optbot_engine_run(bars, Path(scratch)))
 
 
 def backtrader_run(bars: MinuteBars) -> int:
@@ -314,73 +542,89 @@ def _timed(label: str, count: int, run: object) -> float | None:
     return rate
 
 
-def paper_replay_rss(tokens: int = 200) -> None:
-    """A full session (375 minutes, one quote per token per second) through the PaperBroker."""
-    import psutil
+RSS_DAY = date(2020, 11, 18)
 
-    process = psutil.Process()
-    clock = SimClock(datetime(2025, 9, 4, 3, 45, tzinfo=UTC))
-    quotes = _Quotes()
-    expiry = date(2025, 9, 9)
-    legs = [
-        _option(str(50_000 + i), 24_000 + 50 * (i // 2), OptionType.CE if i % 2 else OptionType.PE, expiry)
-        for i in range(tokens)
-    ]
-    master = InstrumentMaster(legs, MasterInfo(as_of=expiry, source="bench"))
-    broker = PaperBroker(clock, quotes, FillModel(), PaperFunds(10_000_000.0), master)
-    rng = random.Random(7)
-    prices = {leg.token: 100.0 + rng.random() * 50 for leg in legs}
-    peak = process.memory_info().rss
-    start = time.perf_counter()
 
-    async def run() -> None:
-        nonlocal peak
-        for second in range(BARS_PER_DAY * 60):
-            moment = clock.now_utc() + timedelta(seconds=1)
-            clock.advance_to(moment)
-            for leg in legs:
-                price = max(0.05, round((prices[leg.token] * math.exp(rng.gauss(0, 0.0005))) * 20) / 20)
-                prices[leg.token] = price
-                quotes.latest[leg.token] = Quote(
-                    exchange=Exchange.NFO,
-                    token=leg.token,
-                    symbol=leg.symbol,
-                    ltp=price,
-                    exchange_time=moment,
-                    bids=(DepthLevel(max(0.05, price - 0.05), 75, 1),),
-                    asks=(DepthLevel(price + 0.05, 75, 1),),
-                )
-            if second % 60 == 0:
-                leg = legs[(second // 60) % tokens]
-                await broker.place_order(_market(leg, Side.BUY if (second // 60) % 2 == 0 else Side.SELL))
-            broker.match()
-            if second % 600 == 0:
-                peak = max(peak, process.memory_info().rss)
+def paper_replay_rss(tokens: int = 200, tick_seconds: float = 5.0) -> None:
+    """Peak RSS of a full replayed session (pre-market to post-market) on the engine with `tokens` feed
+    subscriptions: `InProcessReplay` (ReplayMarket ticks, bar aggregators, strategies, risk, orders,
+    PaperBroker, in-memory store) with the engine's desired instruments widened to the `tokens` option
+    contracts nearest the money across the listed expiries, every one quoted on each index tick."""
 
-    asyncio.run(run())
-    peak = max(peak, process.memory_info().rss)
-    orders = len(asyncio.run(broker.order_book()))
-    elapsed = time.perf_counter() - start
-    ticks = BARS_PER_DAY * 60 * tokens
+    def peak_mb() -> float:
+        """VmHWM: this process's peak RSS (getrusage's ru_maxrss survives exec, so a spawned child would
+        report its parent's peak)."""
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmHWM in /proc/self/status (the RSS measurement needs Linux)")
+
+    stages = [f"imports {peak_mb():.0f}"]
+    calendar = get_calendar()
+    stages.append(f"+ NSE calendar {peak_mb():.0f}")
+
+    from optbot.engine.replay import InProcessReplay
+
+    with tempfile.TemporaryDirectory(prefix="optbot-bench-rss-") as scratch:
+        settings = load_settings(
+            None,
+            {
+                "paths": {"data_root": scratch},
+                "universe": {"underlyings": ["NIFTY"]},
+                "replay": {"data_dir": str(DAILY.parents[1]), "tick_seconds": tick_seconds},
+                "logging": {"console": False},
+            },
+        )
+        start = time.perf_counter()
+        replay = InProcessReplay(
+            settings, Path(":memory:"), RSS_DAY, underlyings=["NIFTY"], calendar=calendar
+        )
+        stages.append(f"+ replay market (sample histories) and engine {peak_mb():.0f}")
+        configure_logging(settings, replay.clock, log_dir=Path(scratch) / "logs")
+        engine = replay.engine
+        desired = engine.desired_instruments
+        extra: list[Instrument] = []
+
+        def widened() -> list[Instrument]:
+            wanted = desired()
+            spot = engine.market.underlying_price("NIFTY")
+            if not extra and spot is not None:
+                listed = [
+                    option
+                    for expiry in replay.instruments.expiries("NIFTY")
+                    for option in replay.instruments.options("NIFTY", expiry)
+                ]
+                listed.sort(key=lambda option: (abs((option.strike or 0.0) - spot), option.token))
+                have = {instrument.key for instrument in wanted}
+                extra.extend(option for option in listed if option.key not in have)
+            have = {instrument.key for instrument in wanted if instrument.is_option}
+            room = max(0, tokens - len(have))
+            return wanted + [option for option in extra if option.key not in have][:room]
+
+        engine.desired_instruments = widened  # type: ignore[method-assign]
+        runs = asyncio.run(replay.run([RSS_DAY]))
+        subscribed = len({instrument.key for instrument in widened() if instrument.is_option})
+        replay.close()
+        shutdown_logging()
+        stages.append(f"+ the session {peak_mb():.0f}")
+        elapsed = time.perf_counter() - start
     print(
-        f"paper replay: {tokens} tokens, {ticks:,} quotes, {orders} orders in {elapsed:.1f} s; "
-        f"peak RSS {peak / 2**20:.0f} MB "
-        "(goal <= 250 MB)"
+        f"paper replay {RSS_DAY}: {subscribed} option tokens + NIFTY + INDIA VIX subscribed, "
+        f"{runs[0].ticks:,} ticks and {runs[0].bars:,} bars through the engine (ticks every "
+        f"{tick_seconds:g} s per index) in {elapsed:.1f} s; peak RSS {peak_mb():.0f} MB (goal <= 250 MB)"
     )
+    print("  peak RSS by stage (MB): " + ", ".join(stages))
 
 
 def main() -> None:
+    get_calendar()  # built once per process (exchange-calendars); setup, not throughput
     bars = synthesise_year()
     count = len(bars.closes)
     print(
         f"data: {count:,} NIFTY 1-minute bars SYNTHESISED from {DAILY.name} (seeded Brownian bridge per day)"
     )
     floor = _timed("bare Python loop (floor)", count, lambda: signals(bars))
-    if importlib.util.find_spec("optbot.engine.core") is None:
-        print(
-            "note: optbot.engine.core not present yet; measuring optbot indicators + ATM legs + PaperBroker"
-        )
-    ours = _timed("optbot (paper fill path, ATM legs)", count, lambda: asyncio.run(optbot_paper_path(bars)))
+    ours = _timed("optbot full engine (+ATM legs)", count, lambda: optbot_engine(bars))
     bt_rate = _timed("backtrader", count, lambda: backtrader_run(bars))
     nt_rate = _timed("NautilusTrader", count, lambda: nautilus_run(bars))
     if ours:

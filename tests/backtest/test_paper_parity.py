@@ -120,7 +120,8 @@ async def paper_replay(settings: Settings, state: Path, day: date) -> list[Inten
     await pipeline.start()
     watched: set[InstrumentKey] = set()
     end = to_utc(schedule.post_market_end or schedule.session.close_utc)
-    next_refresh = clock.now_utc()
+    next_refresh = next_verify = clock.now_utc()
+    verify_every = timedelta(seconds=settings.engine.order_poll_seconds)
     while True:
         moment = market.step(horizon=end - clock.now_utc())
         if moment is None or moment > end:
@@ -141,6 +142,9 @@ async def paper_replay(settings: Settings, state: Path, day: date) -> list[Inten
             await engine.on_tick(tick)
             paper.match_token(tick.token)
             await settle()
+        if moment >= next_verify and store.orders_in_flight():  # the session's order-poll timer
+            await engine.verify_orders()
+            next_verify = moment + verify_every
     for when, _ in [*engine.pending_deadlines(), (end, "end")]:
         if clock.now_utc() < when <= end:
             clock.advance_to(when)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import tempfile
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +44,7 @@ from optbot.strategy.base import Strategy
 from optbot.strategy.registry import load_strategies, resolve
 
 _FILENAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.+-]+")
+IN_MEMORY = Path(":memory:")
 _FLAGS = {"tick_seconds": "--speed-ticks / ", "data_dir": "--data / "}
 
 
@@ -361,12 +361,9 @@ def run_backtest(
     days, skipped = backtest_days(calendar, histories, chosen, start, end)
     name = "+".join(item.name for item in strategies)
     initial = settings.backtest.initial_capital
-    with tempfile.TemporaryDirectory(prefix="optbot-backtest-") as scratch:
-        evidence = asyncio.run(
-            _replay_days(
-                settings, Path(scratch) / "backtest.sqlite", days, strategies, chosen, calendar, on_clock
-            )
-        )
+    # The engine's state is scratch here: an in-memory SQLite store (same schema and code paths as the
+    # durable file, without a per-commit fsync), gone when the run ends.
+    evidence = asyncio.run(_replay_days(settings, IN_MEMORY, days, strategies, chosen, calendar, on_clock))
     fills, synthetic = evidence.fills, evidence.synthetic
     trades = closed_trades(fills)
     times = timed_round_trips(fills)
