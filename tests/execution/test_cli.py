@@ -69,11 +69,11 @@ async def test_audit_verify_reconcile_ack_and_pnl_report(tmp_path) -> None:
     config = _config(tmp_path)
     verified = runner.invoke(app, [*config, "audit", "verify"])
     assert verified.exit_code == 0 and "audit chain OK" in verified.output
-    halted = runner.invoke(app, [*config, "reconcile"])
+    halted = runner.invoke(app, [*config, "reconcile", "--offline"])
     assert halted.exit_code == 1 and "local 0 broker 75" in halted.output
     acked = runner.invoke(app, [*config, "reconcile", "--ack", "--by", "alice"])
     assert acked.exit_code == 0 and "acknowledged 1" in acked.output
-    assert runner.invoke(app, [*config, "reconcile"]).exit_code == 0
+    assert runner.invoke(app, [*config, "reconcile", "--offline"]).exit_code == 0
     report = runner.invoke(
         app, [*config, "report", "pnl", "--from", "2026-03-01", "--to", "2026-03-31", "--json"]
     )

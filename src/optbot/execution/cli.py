@@ -1,12 +1,18 @@
-"""CLI: `optbot charges`, `optbot reconcile [--ack]`, `optbot report pnl`, `optbot statement`."""
+"""CLI: `optbot charges`, `optbot reconcile [--kind K | --offline | --ack]`, `optbot report pnl|statement`."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sys
+from dataclasses import dataclass
 from datetime import date
+from typing import Any, cast, get_args
 
 import typer
 
+from optbot.broker.angelone.factory import build_stack, open_secret_store
+from optbot.broker.errors import AuthenticationFailed, BrokerError, RateLimited, TokenExpired, TransientError
 from optbot.cli.common import console, fail, settings_from
 from optbot.config.settings import Settings
 from optbot.core.clock import LiveClock
@@ -14,12 +20,15 @@ from optbot.core.enums import Exchange
 from optbot.core.errors import UserError
 from optbot.core.timeutil import ist_date
 from optbot.execution.charges import RateCard, round_trip
+from optbot.execution.order_manager import OrderManager
+from optbot.execution.reconciliation import ReconcileKind, Reconciler, ReconciliationReport
 from optbot.execution.reports import build_pnl_report, report_json, write_pnl_report
 from optbot.execution.statement import contract_note, contract_note_json, render_contract_note
 from optbot.persistence.db import DatabaseError, open_database, state_db_path
 from optbot.persistence.store import Store
 
 report_app = typer.Typer(help="Reports from the state database.", no_args_is_help=True)
+RECONCILE_KINDS: tuple[str, ...] = get_args(ReconcileKind)
 
 
 def _parse_day(text: str, flag: str) -> date:
@@ -126,9 +135,33 @@ def reconcile(
     ctx: typer.Context,
     ack: bool = typer.Option(False, "--ack", help="acknowledge recorded mismatches and allow trading again"),
     operator: str = typer.Option("operator", "--by", help="who acknowledges (kept in the audit trail)"),
+    kind: str = typer.Option(
+        "periodic",
+        "--kind",
+        help="startup (also recovers in-flight orders), periodic or eod; used for the live run",
+    ),
+    offline: bool = typer.Option(
+        False, "--offline", help="do not contact the broker: show the stored unacknowledged mismatches"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="print the live reconciliation as JSON"),
 ) -> None:
-    """Show the latest reconciliation diff; with --ack, acknowledge it so trading may resume."""
+    """Log in and reconcile with the broker now (exit 1 on any mismatch); --ack acknowledges mismatches."""
     settings = settings_from(ctx)
+    if ack or offline:
+        _stored_reconciliations(settings, ack, operator)
+        return
+    if kind not in RECONCILE_KINDS:
+        fail(f"--kind must be one of {', '.join(RECONCILE_KINDS)} (got {kind!r})")
+    report = run_live_reconciliation(settings, cast(ReconcileKind, kind))
+    if as_json:
+        typer.echo(json.dumps(reconciliation_json(report), indent=2))
+    else:
+        _print_reconciliation(report)
+    if not report.clean:
+        raise typer.Exit(1)
+
+
+def _stored_reconciliations(settings: Settings, ack: bool, operator: str) -> None:
     store = _open_store(settings)
     try:
         pending = store.unacknowledged_mismatches()
@@ -148,7 +181,7 @@ def reconcile(
                 f"at {record.ts_utc.isoformat()}"
             )
             for line in record.diff:
-                console.print(f"  - {line}", highlight=False)
+                console.print(f"  - {line}", highlight=False, soft_wrap=True)
         if ack:
             count = store.acknowledge_mismatches(operator)
             console.print(f"acknowledged {count} reconciliation(s) as {operator}; trading may resume")
@@ -157,6 +190,112 @@ def reconcile(
             raise typer.Exit(1)
     finally:
         store.close()
+
+
+def run_live_reconciliation(settings: Settings, kind: ReconcileKind) -> LiveReconciliation:
+    """Log in with the configured broker stack and secrets, then run one Reconciler pass."""
+    try:
+        return asyncio.run(_live_reconciliation(settings, kind))
+    except AuthenticationFailed as exc:
+        fail(
+            f"Angel One refused the login ({exc.code}: {exc.message}); check broker.client_code and the "
+            "stored PIN / TOTP secret (optbot auth set-secret)"
+        )
+    except TokenExpired:
+        fail("the broker session is not valid; run `optbot auth login`")
+    except (RateLimited, TransientError) as exc:
+        fail(f"Angel One could not be reached or refused for now ({type(exc).__name__}: {exc})", code=1)
+    except BrokerError as exc:
+        fail(f"Angel One error: {exc}", code=1)
+    except UserError as exc:
+        fail(str(exc))
+
+
+@dataclass(frozen=True, slots=True)
+class LiveReconciliation:
+    report: ReconciliationReport
+    earlier_unacknowledged: int
+
+    @property
+    def clean(self) -> bool:
+        return self.report.clean
+
+
+async def _live_reconciliation(settings: Settings, kind: ReconcileKind) -> LiveReconciliation:
+    clock = LiveClock()
+    stack = build_stack(settings, clock, open_secret_store(settings, _prompt_keyring_password))
+    store = _open_store(settings)
+    try:
+        if await stack.auth.restore() is None:
+            await stack.auth.login()
+        earlier = len(store.unacknowledged_mismatches())
+        manager = OrderManager(
+            stack.broker, store, clock, settings, _no_instruments, rate_card=_rate_card(settings)
+        )
+        reconciler = Reconciler(stack.broker, store, clock, settings, order_manager=manager)
+        return LiveReconciliation(await reconciler.run(kind), earlier)
+    finally:
+        store.close()
+        await stack.aclose()
+
+
+def _no_instruments(exchange: Exchange, token: str) -> None:
+    """Reconciliation reads the broker's books only; it never validates or sends an order."""
+    return None
+
+
+def _prompt_keyring_password() -> str:
+    if not sys.stdin.isatty():
+        return ""
+    return str(typer.prompt("Keyring password", hide_input=True))
+
+
+def reconciliation_json(live: LiveReconciliation) -> dict[str, Any]:
+    report = live.report
+    funds = report.funds
+    return {
+        "reconciliation_id": report.reconciliation_id,
+        "kind": report.kind,
+        "clean": report.clean,
+        "discrepancies": [
+            {"kind": item.kind, "key": item.key, "local": item.local, "broker": item.broker}
+            for item in report.discrepancies
+        ],
+        "funds": None
+        if funds is None
+        else {
+            "net": funds.net,
+            "available_cash": funds.available_cash,
+            "utilised_margin": funds.utilised_margin,
+            "realised_m2m": funds.realised_m2m,
+            "unrealised_m2m": funds.unrealised_m2m,
+        },
+        "earlier_unacknowledged": live.earlier_unacknowledged,
+    }
+
+
+def _print_reconciliation(live: LiveReconciliation) -> None:
+    report = live.report
+    heading = f"reconciliation #{report.reconciliation_id} ({report.kind}) with the broker:"
+    if report.clean:
+        console.print(f"{heading} [green]CLEAN[/green], local books match the broker's", soft_wrap=True)
+    else:
+        count = len(report.discrepancies)
+        console.print(f"{heading} [red]{count} MISMATCH(ES)[/red]", soft_wrap=True)
+        rows = [("what", "key", "local", "broker")] + [
+            (item.kind, item.key, item.local, item.broker) for item in report.discrepancies
+        ]
+        widths = [max(len(row[column]) for row in rows) for column in range(3)]
+        for row in rows:
+            line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+            console.print(f"  {line}  {row[3]}", highlight=False, soft_wrap=True, markup=False)
+        console.print("trading halts until a person fixes this and runs `optbot reconcile --ack`")
+    if live.earlier_unacknowledged:
+        console.print(
+            f"{live.earlier_unacknowledged} earlier mismatch(es) are still unacknowledged: trading stays "
+            "halted until `optbot reconcile --ack`",
+            soft_wrap=True,
+        )
 
 
 @report_app.command("pnl")

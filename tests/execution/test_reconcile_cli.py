@@ -1,0 +1,158 @@
+"""`optbot reconcile` end to end: log in to the simulator (loopback) with the configured broker stack and
+file-backed secrets, reconcile live, print the diff, exit 1 on a mismatch; `--ack` then clears the halt."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from optbot.broker.angelone.factory import open_secret_store
+from optbot.cli.main import app
+from optbot.config.settings import load_settings
+from optbot.core.clock import LiveClock
+from optbot.core.enums import Exchange
+from optbot.persistence.db import state_db_path
+from optbot.persistence.records import PositionRecord
+from optbot.persistence.store import Store
+from optbot.sim.server import Simulator
+from optbot.test_kit.sim import TEST_ACCOUNT, StaticMarket
+
+PASSWORD = "reconcile-cli-keyring-password"
+Invoke = Callable[..., Result]
+
+
+@pytest.fixture(scope="module")
+def sim_url() -> Iterator[str]:
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    holder: dict[str, Simulator] = {}
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        clock = LiveClock()
+        simulator = Simulator(StaticMarket(clock), clock, [TEST_ACCOUNT])
+        loop.run_until_complete(simulator.start())
+        holder["sim"] = simulator
+        started.set()
+        loop.run_forever()
+        loop.run_until_complete(simulator.stop())
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert started.wait(10)
+    try:
+        yield holder["sim"].base_url
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+
+
+@pytest.fixture
+def config(tmp_path: Path, sim_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "optbot.toml"
+    path.write_text(
+        f'[paths]\ndata_root = "{tmp_path / "data"}"\n'
+        f'[broker]\nclient_code = "{TEST_ACCOUNT.client_code}"\nrest_base_url = "{sim_url}"\n'
+        'keyring_backend = "cryptfile"\n'
+    )
+    monkeypatch.setenv("OPTBOT_KEYRING_PASSWORD", PASSWORD)
+    for name in ("API_KEY", "PIN", "TOTP_SECRET"):
+        monkeypatch.delenv(f"OPTBOT_SECRET_{name}", raising=False)
+    settings = load_settings(path)
+    secrets = open_secret_store(settings)
+    secrets.set("api_key", TEST_ACCOUNT.api_key)
+    secrets.set("pin", TEST_ACCOUNT.pin)
+    secrets.set("totp_secret", TEST_ACCOUNT.totp_secret)
+    Store.open(state_db_path(settings), LiveClock()).close()
+    return path
+
+
+@pytest.fixture
+def invoke(config: Path) -> Invoke:
+    runner = CliRunner()
+
+    def run(*args: str) -> Result:
+        return runner.invoke(app, ["--config", str(config), "reconcile", *args])
+
+    return run
+
+
+def _book_local_position(config: Path) -> None:
+    """A position optbot believes it holds but the broker does not: a real mismatch."""
+    settings = load_settings(config)
+    clock = LiveClock()
+    store = Store.open(state_db_path(settings), clock)
+    store.save_position(
+        PositionRecord(
+            Exchange.NFO,
+            "58784",
+            "NIFTY28OCT2524400CE",
+            75,
+            100.0,
+            0.0,
+            0.0,
+            75,
+            0,
+            7500.0,
+            0.0,
+            clock.now_utc(),
+        )
+    )
+    store.close()
+
+
+def test_live_reconciliation_clean_then_mismatch_then_ack(invoke: Invoke, config: Path) -> None:
+    clean = invoke("--kind", "startup")
+    assert clean.exit_code == 0, clean.output
+    assert "CLEAN" in clean.output and TEST_ACCOUNT.pin not in clean.output
+
+    _book_local_position(config)
+    mismatch = invoke("--kind", "eod")
+    assert mismatch.exit_code == 1, mismatch.output
+    assert "MISMATCH" in mismatch.output
+    assert "position" in mismatch.output and "NFO:58784" in mismatch.output
+    assert "optbot reconcile --ack" in mismatch.output
+
+    as_json = invoke("--json")
+    assert as_json.exit_code == 1
+    document = json.loads(as_json.output)
+    assert document["kind"] == "periodic" and not document["clean"]
+    assert {"kind": "position", "key": "NFO:58784", "local": "75", "broker": "0"} in document["discrepancies"]
+    assert document["earlier_unacknowledged"] == 1 and document["funds"] is not None
+
+    offline = invoke("--offline")
+    assert offline.exit_code == 1 and "local 75 | broker 0" in offline.output
+    acked = invoke("--ack", "--by", "alice")
+    assert acked.exit_code == 0 and "acknowledged 2" in acked.output
+
+    settings = load_settings(config)
+    store = Store.open(state_db_path(settings), LiveClock())
+    try:
+        assert store.unacknowledged_mismatches() == []
+        assert [row["kind"] for row in store.audit_rows()].count("reconciliation") == 3
+        assert store.verify_chain().ok
+    finally:
+        store.close()
+
+
+def test_bad_kind_and_missing_state_database_exit_2(invoke: Invoke, config: Path) -> None:
+    bad = invoke("--kind", "hourly")
+    assert bad.exit_code == 2 and "--kind must be one of startup, periodic, eod" in bad.output
+    state_db_path(load_settings(config)).unlink()
+    missing = invoke()
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_refused_login_exits_2_without_echoing_secrets(invoke: Invoke, config: Path) -> None:
+    open_secret_store(load_settings(config)).set("pin", "0000")
+    result = invoke()
+    assert result.exit_code == 2, result.output
+    assert "refused the login" in result.output and "0000" not in result.output
+    assert "Traceback" not in result.output
