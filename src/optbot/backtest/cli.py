@@ -80,6 +80,11 @@ def backtest_command(
         highlight=False,
         soft_wrap=True,
     )
+    alerts = sum(day.alerts for day in outcome.days)
+    if alerts:
+        console.print(
+            f"[yellow]{alerts} engine alert(s)[/yellow]: see the log", highlight=False, soft_wrap=True
+        )
     if outcome.skipped_days:
         console.print(
             f"skipped (no replay data): {', '.join(str(day) for day in outcome.skipped_days)}",

@@ -58,6 +58,7 @@ class DaySummary:
     bars: int
     fills: int
     equity: float
+    alerts: int = 0  # engine alerts raised that session (e.g. a reconciliation mismatch), see the log
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +155,23 @@ def load_histories(settings: Settings, calendar: NseCalendar) -> dict[str, Index
     return load_sample_histories(settings.replay, calendar)
 
 
+def check_range(calendar: NseCalendar, start: date, end: date) -> list[date]:
+    """The F&O trading days in [start, end]; refuses a reversed range, dates outside the calendar and a
+    range without a trading day."""
+    if start > end:
+        raise UserError(f"--from {start} is after --to {end}")
+    for flag, day in (("--from", start), ("--to", end)):
+        if not calendar.covers(day):
+            raise UserError(
+                f"{flag} {day} is outside the market calendar's known range "
+                f"{calendar.first_date}..{calendar.last_date}"
+            )
+    trading = calendar.trading_days(start, end, Segment.FO)
+    if not trading:
+        raise UserError(f"no F&O trading day between {start} and {end} (weekends and NSE holidays only)")
+    return trading
+
+
 def backtest_days(
     calendar: NseCalendar,
     histories: dict[str, IndexHistory],
@@ -166,14 +184,7 @@ def backtest_days(
     Refuses (UserError) a reversed range, dates outside the calendar, dates outside the data, an
     underlying the data does not hold, and a range with no trading day.
     """
-    if start > end:
-        raise UserError(f"--from {start} is after --to {end}")
-    for flag, day in (("--from", start), ("--to", end)):
-        if not calendar.covers(day):
-            raise UserError(
-                f"{flag} {day} is outside the market calendar's known range "
-                f"{calendar.first_date}..{calendar.last_date}"
-            )
+    check_range(calendar, start, end)
     names = [*underlyings, VIX_NAME]
     for name in names:
         if name not in histories:
@@ -187,8 +198,6 @@ def backtest_days(
             f"for {', '.join(names)}"
         )
     trading = calendar.trading_days(start, end, Segment.FO)
-    if not trading:
-        raise UserError(f"no F&O trading day between {start} and {end} (weekends and NSE holidays only)")
     days: list[tuple[date, str]] = []
     skipped: list[date] = []
     for day in trading:
@@ -317,8 +326,9 @@ async def _replay_days(
             value = initial + portfolio.realised_total_net() + portfolio.unrealised_total()
             evidence.equity.append((_iso(run.engine.clock.now_utc()), value))
             fills = len(replay.store.fills(run.day, run.day))
+            alerts = run.engine.counters.alerts - sum(summary.alerts for summary in evidence.summaries)
             evidence.summaries.append(
-                DaySummary(run.day, sources[run.day], run.ticks, run.bars, fills, round(value, 2))
+                DaySummary(run.day, sources[run.day], run.ticks, run.bars, fills, round(value, 2), alerts)
             )
 
         replay.market.subscribe_quotes(on_quote)
@@ -356,6 +366,7 @@ def run_backtest(
     settings = backtest_settings(settings, data_dir=data_dir, tick_seconds=tick_seconds)
     calendar = calendar or get_calendar()
     chosen = [u.upper() for u in (underlyings or settings.universe.underlyings)]
+    check_range(calendar, start, end)
     strategies = choose_strategies(settings, strategy)
     histories = load_histories(settings, calendar)
     days, skipped = backtest_days(calendar, histories, chosen, start, end)
@@ -402,6 +413,12 @@ def run_backtest(
         "Equity is marked at each end of day: initial capital + realised P&L net of charges + unrealised; "
         "no fill without a printed quote, fills limited by top-of-book depth.",
     ]
+    alerts = sum(summary.alerts for summary in evidence.summaries)
+    if alerts:
+        notes.append(
+            f"The engine raised {alerts} alert(s) during the run (per day in the days table); "
+            "they are in the structured log."
+        )
     if skipped:
         notes.append("Trading days without replay data, skipped: " + ", ".join(str(day) for day in skipped))
     result = BacktestResult(
@@ -423,6 +440,7 @@ def run_backtest(
                 "bars": summary.bars,
                 "fills": summary.fills,
                 "equity": summary.equity,
+                "alerts": summary.alerts,
             }
             for summary in evidence.summaries
         ],
@@ -449,6 +467,7 @@ __all__ = [
     "IntentLine",
     "backtest_days",
     "backtest_settings",
+    "check_range",
     "choose_strategies",
     "in_market_by_day",
     "intent_lines",
