@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optbot.core.clock import SimClock
@@ -198,7 +198,7 @@ def test_unknown_instrument_and_physical_delivery_are_reported_not_settled(store
     assert all(position.net_quantity != 0 for position in store.positions())
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(
     long_side=st.booleans(),
     option_type=st.sampled_from([OptionType.CE, OptionType.PE]),

@@ -156,3 +156,63 @@ def test_refused_login_exits_2_without_echoing_secrets(invoke: Invoke, config: P
     assert result.exit_code == 2, result.output
     assert "refused the login" in result.output and "0000" not in result.output
     assert "Traceback" not in result.output
+
+
+def test_startup_kind_recovers_an_order_that_never_reached_the_broker(invoke: Invoke, config: Path) -> None:
+    from datetime import timedelta
+
+    from optbot.core.enums import IntentPurpose, OrderStatus, OrderType, ProductType, Side, Variety
+    from optbot.persistence.records import IntentRecord, OrderRecord
+
+    settings = load_settings(config)
+    store = Store.open(state_db_path(settings), LiveClock())
+    sent_at = LiveClock().now_utc() - timedelta(hours=1)
+    common = {"exchange": Exchange.NFO, "token": "58784", "symbol": "NIFTY28OCT2524400CE", "side": Side.BUY}
+    store.insert_intent(
+        IntentRecord(
+            intent_id="lost",
+            content_hash="h",
+            strategy="s",
+            quantity=75,
+            purpose=IntentPurpose.ENTRY,
+            order_type=OrderType.LIMIT,
+            product=ProductType.INTRADAY,
+            limit_price=100.0,
+            trigger_price=None,
+            created_utc=sent_at,
+            **common,
+        ),
+        [
+            OrderRecord(
+                ordertag="lost-0",
+                intent_id="lost",
+                child_index=0,
+                quantity=75,
+                order_type=OrderType.LIMIT,
+                product=ProductType.INTRADAY,
+                variety=Variety.NORMAL,
+                price=100.0,
+                trigger_price=0.0,
+                purpose=IntentPurpose.ENTRY,
+                status=OrderStatus.PENDING_SUBMIT,
+                created_utc=sent_at,
+                updated_utc=sent_at,
+                **common,
+            )
+        ],
+    )
+    store.close()
+    periodic = invoke("--kind", "periodic")  # compares only: the order stays as it was
+    assert periodic.exit_code == 0, periodic.output
+    store = Store.open(state_db_path(settings), LiveClock())
+    assert store.get_order("lost-0").status is OrderStatus.PENDING_SUBMIT  # type: ignore[union-attr]
+    store.close()
+    startup = invoke("--kind", "startup")
+    assert startup.exit_code == 0, startup.output
+    store = Store.open(state_db_path(settings), LiveClock())
+    try:
+        order = store.get_order("lost-0")
+        assert order is not None and order.status is OrderStatus.REJECTED
+        assert "not in the broker's order book" in order.message
+    finally:
+        store.close()

@@ -138,7 +138,8 @@ def reconcile(
     kind: str = typer.Option(
         "periodic",
         "--kind",
-        help="startup (also recovers in-flight orders), periodic or eod; used for the live run",
+        help="startup: also recover in-flight orders and pull missing fills (run only while the engine is "
+        "stopped); periodic / eod: compare the books without changing orders or fills",
     ),
     offline: bool = typer.Option(
         False, "--offline", help="do not contact the broker: show the stored unacknowledged mismatches"
@@ -229,9 +230,11 @@ async def _live_reconciliation(settings: Settings, kind: ReconcileKind) -> LiveR
         if await stack.auth.restore() is None:
             await stack.auth.login()
         earlier = len(store.unacknowledged_mismatches())
-        manager = OrderManager(
-            stack.broker, store, clock, settings, _no_instruments, rate_card=_rate_card(settings)
-        )
+        manager = None
+        if kind == "startup":  # recovery writes order state: only while the engine is stopped
+            manager = OrderManager(
+                stack.broker, store, clock, settings, _no_instruments, rate_card=_rate_card(settings)
+            )
         reconciler = Reconciler(stack.broker, store, clock, settings, order_manager=manager)
         return LiveReconciliation(await reconciler.run(kind), earlier)
     finally:
