@@ -6,12 +6,13 @@ the flatten deadline.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from optbot.backtest.runner import BacktestOutcome, run_backtest
+from optbot.backtest.runner import BacktestOutcome, run_backtest_async
 from optbot.config import Settings, load_settings
 from tests.conftest import SAMPLE_DATA
 
@@ -32,13 +33,16 @@ def make_settings(root: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def outcome(tmp_path_factory: pytest.TempPathFactory) -> BacktestOutcome:
+    """Through `run_backtest_async` (the CLI test reruns it through the synchronous `run_backtest`)."""
     root = tmp_path_factory.mktemp("backtest")
-    return run_backtest(
-        make_settings(root / "data"),
-        DAY,
-        DAY,
-        strategy="adx_trend",
-        data_dir=SAMPLE_DATA,
-        out_dir=root / "out",
-        tick_seconds=TICK_SECONDS,
+    return asyncio.run(
+        run_backtest_async(
+            make_settings(root / "data"),
+            DAY,
+            DAY,
+            strategy="adx_trend",
+            data_dir=SAMPLE_DATA,
+            out_dir=root / "out",
+            tick_seconds=TICK_SECONDS,
+        )
     )

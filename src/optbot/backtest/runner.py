@@ -283,7 +283,7 @@ def _report_settings(
 
 
 @dataclass
-class _ReplayEvidence:
+class ReplayEvidence:
     """What the replay left behind once its store is gone."""
 
     equity: list[tuple[str, float]]
@@ -304,9 +304,9 @@ async def _replay_days(
     underlyings: Sequence[str],
     calendar: NseCalendar,
     on_clock: Callable[[Clock], None] | None,
-) -> _ReplayEvidence:
+) -> ReplayEvidence:
     initial = settings.backtest.initial_capital
-    evidence = _ReplayEvidence(equity=[(_iso(ist_datetime(days[0][0], PREMARKET_START)), initial)])
+    evidence = ReplayEvidence(equity=[(_iso(ist_datetime(days[0][0], PREMARKET_START)), initial)])
     sources = dict(days)
     replay = InProcessReplay(
         settings, store_path, days[0][0], strategies=strategies, underlyings=underlyings, calendar=calendar
@@ -343,7 +343,27 @@ async def _replay_days(
     return evidence
 
 
-def run_backtest(
+@dataclass(frozen=True)
+class BacktestPlan:
+    """A validated backtest: settings with the overrides applied, the strategies and the days to replay."""
+
+    settings: Settings
+    start: date
+    end: date
+    calendar: NseCalendar
+    underlyings: tuple[str, ...]
+    strategies: tuple[Strategy, ...]
+    days: tuple[tuple[date, str], ...]  # (day, finest recorded index bars that day)
+    skipped: tuple[date, ...]
+    out_dir: Path
+    on_clock: Callable[[Clock], None] | None = None
+
+    @property
+    def name(self) -> str:
+        return "+".join(item.name for item in self.strategies)
+
+
+def plan_backtest(
     settings: Settings,
     start: date,
     end: date,
@@ -355,26 +375,31 @@ def run_backtest(
     underlyings: Sequence[str] | None = None,
     calendar: NseCalendar | None = None,
     on_clock: Callable[[Clock], None] | None = None,
-) -> BacktestOutcome:
-    """Run the engine over the trading days in [start, end] and write the JSON + HTML report.
-
-    `data_dir` and `tick_seconds` override `replay.data_dir` / `replay.tick_seconds`; `underlyings`
-    overrides `universe.underlyings`; `strategy` (a built-in name or `module:Class`) overrides
-    `strategy.enabled`. `on_clock` is called with the replay's clock before the first session (the CLI
-    points the structured log at it). Bad input raises `UserError` naming what was wrong.
-    """
+) -> BacktestPlan:
+    """Validate every input (UserError naming the bad one) and pick the days; nothing is written yet."""
     settings = backtest_settings(settings, data_dir=data_dir, tick_seconds=tick_seconds)
     calendar = calendar or get_calendar()
-    chosen = [u.upper() for u in (underlyings or settings.universe.underlyings)]
+    chosen = tuple(u.upper() for u in (underlyings or settings.universe.underlyings))
     check_range(calendar, start, end)
-    strategies = choose_strategies(settings, strategy)
+    strategies = tuple(choose_strategies(settings, strategy))
     histories = load_histories(settings, calendar)
     days, skipped = backtest_days(calendar, histories, chosen, start, end)
-    name = "+".join(item.name for item in strategies)
-    initial = settings.backtest.initial_capital
-    # The engine's state is scratch here: an in-memory SQLite store (same schema and code paths as the
-    # durable file, without a per-commit fsync), gone when the run ends.
-    evidence = asyncio.run(_replay_days(settings, IN_MEMORY, days, strategies, chosen, calendar, on_clock))
+    return BacktestPlan(
+        settings, start, end, calendar, chosen, strategies, tuple(days), tuple(skipped), out_dir, on_clock
+    )
+
+
+async def replay_plan(plan: BacktestPlan) -> ReplayEvidence:
+    """Drive the engine through the plan's sessions. The engine's state is scratch here: an in-memory
+    SQLite store (same schema and code paths as the durable file, no per-commit fsync), gone at the end."""
+    return await _replay_days(
+        plan.settings, IN_MEMORY, plan.days, plan.strategies, plan.underlyings, plan.calendar, plan.on_clock
+    )
+
+
+def finish_backtest(plan: BacktestPlan, evidence: ReplayEvidence) -> BacktestOutcome:
+    """Turn the replay's evidence into the report (JSON + HTML in `plan.out_dir`) and the outcome."""
+    settings, days, skipped = plan.settings, plan.days, plan.skipped
     fills, synthetic = evidence.fills, evidence.synthetic
     trades = closed_trades(fills)
     times = timed_round_trips(fills)
@@ -393,11 +418,10 @@ def run_backtest(
         )
         for trade, (entry, exit_) in zip(trades, times, strict=True)
     ]
-    option_days = len(days)
     notes = []
     if synthetic:
         notes.append(
-            f"Option prices on all {option_days} replayed day(s) are synthetic: the sample data holds no "
+            f"Option prices on all {len(days)} replayed day(s) are synthetic: the sample data holds no "
             "recorded option prices for these dates, so the simulator's pricing model (Black-76 on the "
             "replayed index, INDIA VIX-driven smile and skew) priced them; options are never interpolated "
             "between strikes."
@@ -422,15 +446,15 @@ def run_backtest(
     if skipped:
         notes.append("Trading days without replay data, skipped: " + ", ".join(str(day) for day in skipped))
     result = BacktestResult(
-        strategy=name,
-        start=start.isoformat(),
-        end=end.isoformat(),
-        initial_capital=initial,
+        strategy=plan.name,
+        start=plan.start.isoformat(),
+        end=plan.end.isoformat(),
+        initial_capital=settings.backtest.initial_capital,
         equity=evidence.equity,
         trades=records,
         in_market=in_market_by_day(fills, [day for day, _ in days]),
         notes=notes,
-        settings=_report_settings(settings, strategies, chosen),
+        settings=_report_settings(settings, plan.strategies, plan.underlyings),
         synthetic_options=bool(synthetic),
         days=[
             {
@@ -445,13 +469,13 @@ def run_backtest(
             for summary in evidence.summaries
         ],
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    files = write_backtest_report(result, out_dir, stem_name=_FILENAME_UNSAFE.sub("_", name))
+    plan.out_dir.mkdir(parents=True, exist_ok=True)
+    files = write_backtest_report(result, plan.out_dir, stem_name=_FILENAME_UNSAFE.sub("_", plan.name))
     return BacktestOutcome(
         result=result,
         files=files,
         days=tuple(evidence.summaries),
-        skipped_days=tuple(skipped),
+        skipped_days=skipped,
         fills=fills,
         intents=evidence.intents,
         refused=evidence.refused,
@@ -461,16 +485,89 @@ def run_backtest(
     )
 
 
+def run_backtest(
+    settings: Settings,
+    start: date,
+    end: date,
+    *,
+    strategy: str | None = None,
+    data_dir: Path | None = None,
+    out_dir: Path,
+    tick_seconds: float | None = None,
+    underlyings: Sequence[str] | None = None,
+    calendar: NseCalendar | None = None,
+    on_clock: Callable[[Clock], None] | None = None,
+) -> BacktestOutcome:
+    """Run the engine over the trading days in [start, end] and write the JSON + HTML report.
+
+    `data_dir` and `tick_seconds` override `replay.data_dir` / `replay.tick_seconds`; `underlyings`
+    overrides `universe.underlyings`; `strategy` (a built-in name or `module:Class`) overrides
+    `strategy.enabled`. `on_clock` is called with the replay's clock before the first session (the CLI
+    points the structured log at it). Bad input raises `UserError` naming what was wrong. From async
+    code use `run_backtest_async`.
+    """
+    plan = plan_backtest(
+        settings,
+        start,
+        end,
+        strategy=strategy,
+        data_dir=data_dir,
+        out_dir=out_dir,
+        tick_seconds=tick_seconds,
+        underlyings=underlyings,
+        calendar=calendar,
+        on_clock=on_clock,
+    )
+    return finish_backtest(plan, asyncio.run(replay_plan(plan)))
+
+
+async def run_backtest_async(
+    settings: Settings,
+    start: date,
+    end: date,
+    *,
+    strategy: str | None = None,
+    data_dir: Path | None = None,
+    out_dir: Path,
+    tick_seconds: float | None = None,
+    underlyings: Sequence[str] | None = None,
+    calendar: NseCalendar | None = None,
+    on_clock: Callable[[Clock], None] | None = None,
+) -> BacktestOutcome:
+    """`run_backtest` inside a running event loop (e.g. the data-management mode's scheduled backtests).
+
+    Loading bars and writing the report are blocking file work; they are short next to the replay."""
+    plan = plan_backtest(
+        settings,
+        start,
+        end,
+        strategy=strategy,
+        data_dir=data_dir,
+        out_dir=out_dir,
+        tick_seconds=tick_seconds,
+        underlyings=underlyings,
+        calendar=calendar,
+        on_clock=on_clock,
+    )
+    return finish_backtest(plan, await replay_plan(plan))
+
+
 __all__ = [
     "BacktestOutcome",
+    "BacktestPlan",
     "DaySummary",
     "IntentLine",
+    "ReplayEvidence",
     "backtest_days",
     "backtest_settings",
     "check_range",
     "choose_strategies",
+    "finish_backtest",
     "in_market_by_day",
     "intent_lines",
+    "plan_backtest",
+    "replay_plan",
     "run_backtest",
+    "run_backtest_async",
     "timed_round_trips",
 ]
