@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 
 import typer
 
@@ -11,17 +10,9 @@ from optbot.cli.common import console, fail, settings_from
 from optbot.core.clock import LiveClock
 from optbot.core.enums import AlertPriority
 from optbot.core.events import Alert
-from optbot.ops.notifications import Notifier
-
-NOTIFY_URLS_ENV = "OPTBOT_SECRET_NOTIFY_URLS"
+from optbot.ops.notifications import NOTIFY_URLS_ENV, Notifier, notification_urls
 
 notify_app = typer.Typer(help="Notifications (Apprise).", no_args_is_help=True)
-
-
-def configured_urls(config_urls: list[str]) -> list[str]:
-    """Config URLs plus credential-bearing URLs from the environment (never from the config file)."""
-    secret_urls = [url.strip() for url in os.environ.get(NOTIFY_URLS_ENV, "").split(",") if url.strip()]
-    return [*config_urls, *secret_urls]
 
 
 @notify_app.command("test")
@@ -31,7 +22,7 @@ def notify_test(
 ) -> None:
     """Send one test alert to every configured target and report the result."""
     settings = settings_from(ctx)
-    urls = configured_urls(settings.notifications.urls)
+    urls = notification_urls(settings.notifications)
     if not urls:
         fail(f"no notification targets: set notifications.urls in the config or {NOTIFY_URLS_ENV}")
     notification_settings = settings.notifications.model_copy(update={"urls": urls, "retry_attempts": 1})

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import re
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -21,8 +23,13 @@ from optbot.core.bus import EventBus
 from optbot.core.clock import Clock
 from optbot.core.enums import AlertPriority
 from optbot.core.events import Alert
+from optbot.log import register_secret
 
 log = logging.getLogger("optbot.notify")
+
+NOTIFY_URLS_ENV = "OPTBOT_SECRET_NOTIFY_URLS"
+#: Pieces of a secret notification URL at least this long are masked in logs (bot tokens, path tokens).
+MIN_URL_TOKEN_LENGTH = 16
 
 PRIORITY_RANK = {AlertPriority.INFO: 0, AlertPriority.IMPORTANT: 1, AlertPriority.CRITICAL: 2}
 _APPRISE_TYPE = {
@@ -30,6 +37,32 @@ _APPRISE_TYPE = {
     AlertPriority.IMPORTANT: apprise.NotifyType.WARNING,
     AlertPriority.INFO: apprise.NotifyType.INFO,
 }
+
+
+def notification_urls(settings: NotificationsSettings, environ: Mapping[str, str] | None = None) -> list[str]:
+    """Config URLs plus credential-bearing URLs from `OPTBOT_SECRET_NOTIFY_URLS` (comma-separated).
+
+    Every URL from the environment is registered with the log redactor, so its tokens never reach a log.
+    """
+    env = os.environ if environ is None else environ
+    secret_urls = [url.strip() for url in env.get(NOTIFY_URLS_ENV, "").split(",") if url.strip()]
+    for url in secret_urls:
+        register_secret(url)
+        _register_url_parts(url)
+    return [*settings.urls, *secret_urls]
+
+
+def _register_url_parts(url: str) -> None:
+    """Mask the credential parts of an Apprise URL too: `user:password@`, and every long piece of the
+    host, path or query (bot tokens such as Telegram's `tgram://<token>/…`, webhook path tokens)."""
+    _, _, rest = url.partition("://")
+    credentials, at, _ = rest.partition("@")
+    if at:
+        for part in credentials.split(":"):
+            register_secret(part)
+    for piece in re.split(r"[:/@?&=,]", rest):
+        if len(piece) >= MIN_URL_TOKEN_LENGTH:
+            register_secret(piece)
 
 
 class NotificationSender(Protocol):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ from optbot.ops.daily_report import DataQuality, write_daily_report, write_month
 from optbot.ops.dashboard import DashboardAuth, DashboardServer, create_app
 from optbot.ops.engine_provider import EngineDashboardProvider
 from optbot.ops.metrics import Metrics, MetricsServer
-from optbot.ops.notifications import NotificationSender, Notifier
+from optbot.ops.notifications import NotificationSender, Notifier, notification_urls
 from optbot.ops.reports import ReportFiles
 
 if TYPE_CHECKING:
@@ -45,7 +44,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("optbot.ops")
 
-NOTIFY_URLS_ENV = "OPTBOT_SECRET_NOTIFY_URLS"
 DASHBOARD_VIEWER_TOKEN_ENV = "OPTBOT_SECRET_DASHBOARD_VIEWER_TOKEN"
 DASHBOARD_OPERATOR_TOKEN_ENV = "OPTBOT_SECRET_DASHBOARD_OPERATOR_TOKEN"
 MIN_TOKEN_LENGTH = 16
@@ -53,32 +51,6 @@ MIN_TOKEN_LENGTH = 16
 TICK_RATE_WINDOW_SECONDS = 60.0
 #: Phases in which a silent feed is a problem (outside them the exchange sends nothing).
 MARKET_PHASES = frozenset({Phase.OPENING, Phase.TRADING, Phase.NO_NEW_ENTRIES, Phase.FLATTENING})
-
-
-def notification_urls(settings: NotificationsSettings, environ: Mapping[str, str] | None = None) -> list[str]:
-    """Config URLs plus credential-bearing URLs from `OPTBOT_SECRET_NOTIFY_URLS` (comma-separated).
-
-    Every URL from the environment is registered with the log redactor, so its tokens never reach a log.
-    """
-    env = os.environ if environ is None else environ
-    secret_urls = [url.strip() for url in env.get(NOTIFY_URLS_ENV, "").split(",") if url.strip()]
-    for url in secret_urls:
-        register_secret(url)
-        _register_url_parts(url)
-    return [*settings.urls, *secret_urls]
-
-
-def _register_url_parts(url: str) -> None:
-    """Mask the credential parts of an Apprise URL too: `user:password@`, and every long piece of the
-    host, path or query (bot tokens such as Telegram's `tgram://<token>/…`, webhook path tokens)."""
-    _, _, rest = url.partition("://")
-    credentials, at, _ = rest.partition("@")
-    if at:
-        for part in credentials.split(":"):
-            register_secret(part)
-    for piece in re.split(r"[:/@?&=,]", rest):
-        if len(piece) >= MIN_TOKEN_LENGTH:
-            register_secret(piece)
 
 
 def dashboard_auth_from_env(environ: Mapping[str, str] | None = None) -> DashboardAuth:
