@@ -134,3 +134,10 @@ def test_set_token_manual_fallback(cli, sim_url: str) -> None:  # type: ignore[n
     assert "accepted by the broker" in result.output and reply["jwtToken"] not in result.output
     bad = cli("set-token", stdin="eyJbogus\nfeed\n\n")
     assert bad.exit_code == 2 and "not valid" in bad.output
+
+
+def test_auth_status_prints_the_check(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("OPTBOT__BROKER__REGISTERED_STATIC_IPS", '["127.0.0.1"]')
+    result = cli("status")
+    assert result.exit_code == 0, result.output
+    assert "static IP: PASS" in result.output and "127.0.0.1" in result.output

@@ -17,8 +17,6 @@ from optbot.broker.angelone.static_ip import (
 )
 from optbot.config.sections.broker import BrokerSettings
 
-from .test_cli import cli, sim_url  # noqa: F401 - fixtures for the CLI test below
-
 REGISTERED = "203.0.113.7"
 INTERFACES = [("lo", "127.0.0.1"), ("eth0", "192.168.1.5"), ("eth0", "fe80::1")]
 
@@ -147,10 +145,3 @@ def test_settings_refuse_bad_values() -> None:
         BrokerSettings(registered_static_ips=["10.0.0"])
     with pytest.raises(pydantic.ValidationError, match="must be an http:// or https:// URL"):
         BrokerSettings(public_ip_echo_url="ftp://x")
-
-
-def test_auth_status_prints_the_check(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
-    monkeypatch.setenv("OPTBOT__BROKER__REGISTERED_STATIC_IPS", '["127.0.0.1"]')
-    result = cli("status")
-    assert result.exit_code == 0, result.output
-    assert "static IP: PASS" in result.output and "127.0.0.1" in result.output

@@ -13,7 +13,7 @@ from optbot.broker.angelone.auth import AuthState, SessionStatus
 from optbot.broker.angelone.factory import AngelOneStack, build_stack, open_secret_store
 from optbot.broker.angelone.ipcheck import warn_if_ip_mismatch
 from optbot.broker.angelone.secrets import SECRET_NAMES
-from optbot.broker.angelone.static_ip import StaticIpVerdict, check_static_ip
+from optbot.broker.angelone.static_ip import StaticIpVerdict, check_static_ip, check_static_ip_async
 from optbot.broker.errors import AuthenticationFailed, BrokerError, RateLimited, TokenExpired, TransientError
 from optbot.cli.common import console, fail, settings_from
 from optbot.config.settings import Settings
@@ -86,9 +86,14 @@ def login_command(ctx: typer.Context) -> None:
     """Log in with client code, PIN and TOTP from the keyring; store the tokens in the keyring."""
 
     async def action(stack: AngelOneStack) -> SessionStatus:
-        warning = warn_if_ip_mismatch(settings_from(ctx).broker)
+        broker_settings = settings_from(ctx).broker
+        warning = warn_if_ip_mismatch(broker_settings)
         if warning:
             console.print(f"[yellow]warning[/yellow] {warning}")
+        if broker_settings.registered_static_ips:
+            check = await check_static_ip_async(broker_settings)
+            if not check.passed:
+                console.print(f"[yellow]warning[/yellow] {check.line()}")
         await stack.auth.login()
         await stack.broker.profile()
         return stack.auth.status()
