@@ -113,7 +113,7 @@ def test_same_inputs_give_byte_identical_files_and_the_cli_summarises(
         ),
         (date(2020, 11, 21), date(2020, 11, 22), {}, "no F&O trading day between 2020-11-21 and 2020-11-22"),
         (DAY, DAY, {"strategy": "no_such_strategy"}, "--strategy 'no_such_strategy': unknown strategy"),
-        (DAY, DAY, {"tick_seconds": 30.0}, "--speed-ticks / replay.tick_seconds"),
+        (DAY, DAY, {"tick_seconds": 30.0}, "--speed-ticks / backtest.tick_seconds: Input should be less"),
         (DAY, DAY, {"underlyings": ["FINNIFTY"]}, "no replay data for underlying 'FINNIFTY'"),
         (DAY, DAY, {"data_dir": Path("/nonexistent/bars")}, "'/nonexistent/bars' is not a folder"),
     ],

@@ -37,7 +37,7 @@ def backtest_command(
     speed_ticks: float | None = typer.Option(
         None,
         "--speed-ticks",
-        help="seconds between replayed ticks, 0 < s <= 15 (default: replay.tick_seconds); larger is faster",
+        help="seconds between replayed ticks, 0 < s <= 15 (default: backtest.tick_seconds); larger is faster",
     ),
 ) -> None:
     """Backtest on the live engine over replayed sample sessions; writes a JSON + HTML report."""

@@ -45,7 +45,7 @@ from optbot.strategy.registry import load_strategies, resolve
 
 _FILENAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.+-]+")
 IN_MEMORY = Path(":memory:")
-_FLAGS = {"tick_seconds": "--speed-ticks / ", "data_dir": "--data / "}
+_FLAGS = {"tick_seconds": "--speed-ticks / backtest.tick_seconds", "data_dir": "--data / replay.data_dir"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +124,7 @@ def backtest_settings(
         replay = ReplaySettings.model_validate({**settings.replay.model_dump(), **update})
     except ValidationError as exc:
         problems = "; ".join(
-            f"{_FLAGS.get(str(error['loc'][0]), '')}replay.{'.'.join(str(part) for part in error['loc'])}: "
+            f"{_FLAGS.get(str(error['loc'][0]), 'replay.' + '.'.join(str(part) for part in error['loc']))}: "
             f"{error['msg']} (got {error['input']!r})"
             for error in exc.errors()
         )
@@ -377,7 +377,8 @@ def plan_backtest(
     on_clock: Callable[[Clock], None] | None = None,
 ) -> BacktestPlan:
     """Validate every input (UserError naming the bad one) and pick the days; nothing is written yet."""
-    settings = backtest_settings(settings, data_dir=data_dir, tick_seconds=tick_seconds)
+    spacing = tick_seconds if tick_seconds is not None else settings.backtest.tick_seconds
+    settings = backtest_settings(settings, data_dir=data_dir, tick_seconds=spacing)
     calendar = calendar or get_calendar()
     chosen = tuple(u.upper() for u in (underlyings or settings.universe.underlyings))
     check_range(calendar, start, end)
@@ -500,7 +501,8 @@ def run_backtest(
 ) -> BacktestOutcome:
     """Run the engine over the trading days in [start, end] and write the JSON + HTML report.
 
-    `data_dir` and `tick_seconds` override `replay.data_dir` / `replay.tick_seconds`; `underlyings`
+    `data_dir` overrides `replay.data_dir`; the replay's tick spacing is `tick_seconds`, else
+    `backtest.tick_seconds` (the simulator's `replay.tick_seconds` is not used); `underlyings`
     overrides `universe.underlyings`; `strategy` (a built-in name or `module:Class`) overrides
     `strategy.enabled`. `on_clock` is called with the replay's clock before the first session (the CLI
     points the structured log at it). Bad input raises `UserError` naming what was wrong. From async
