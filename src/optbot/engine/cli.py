@@ -1,13 +1,11 @@
-"""Interim `optbot demo`: the startup checks that exist so far, each with a clear PASS/FAIL line.
-
-The end-to-end demo (replay through the local SmartAPI simulator) replaces this command later.
-"""
+"""`optbot demo` (and the startup checks it begins with, each a clear PASS/FAIL line)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import typer
@@ -19,7 +17,9 @@ from optbot.config import ConfigError, Settings, effective_mode, load_settings
 from optbot.core.clock import Clock, LiveClock, SimClock
 from optbot.core.errors import UserError
 from optbot.core.ids import new_trace_id
-from optbot.core.timeutil import parse_iso
+from optbot.core.timeutil import ist_datetime, parse_iso
+from optbot.engine.demo import DEFAULT_DEMO_DAY, DEMO_START, DemoSummary, prepare_output, run_demo
+from optbot.engine.session import Stage, StageFailed
 from optbot.log import bind_trace, configure_logging, get_logger, shutdown_logging
 
 
@@ -113,11 +113,133 @@ def run_checks(clock: Clock, config_path: Path | None) -> list[CheckResult]:
     return results
 
 
+def _mark(passed: bool, warning: bool = False) -> str:
+    return "[red]FAIL[/red]" if not passed else "[yellow]WARN[/yellow]" if warning else "[green]PASS[/green]"
+
+
 def demo_command(
+    ctx: typer.Context,
+    out: Path = typer.Option(Path("optbot-demo"), "--out", help="where the demo writes its data and reports"),
+    day: str | None = typer.Option(None, "--day", help="sample session to replay (YYYY-MM-DD)"),
+    speed: float = typer.Option(3000.0, "--speed", min=1.0, help="replay speed (x real time)"),
+    data: Path | None = typer.Option(
+        None, "--data", help="sample data folder (default: the project's data/sample)"
+    ),
+) -> None:
+    """A whole trading day through the live path against the local SmartAPI simulator (no account needed)."""
+    cli_state = state(ctx)
+    config_path = cli_state.config_path
+    if config_path is None and os.environ.get("OPTBOT_CONFIG"):
+        config_path = Path(os.environ["OPTBOT_CONFIG"])
+    clock = LiveClock()
+    console.print(f"optbot demo — startup checks at {clock.now_ist():%Y-%m-%d %H:%M:%S} IST", highlight=False)
+    checks = run_checks(clock, config_path)
+    for result in checks:
+        console.print(
+            f"{_mark(result.passed, result.warning)} {result.name}: {result.detail}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if not all(result.passed for result in checks):
+        raise typer.Exit(1)
+    settings = load_settings(config_path)
+    replay_day = _parse_day(day) if day else DEFAULT_DEMO_DAY
+    data_dir = _sample_dir(data or settings.replay.data_dir)
+    out_dir = out.resolve()
+    calendar = calendar_from_settings(settings)
+    quiet = settings.model_copy(
+        update={
+            "logging": settings.logging.model_copy(update={"console": False}),
+            "paths": settings.paths.model_copy(update={"data_root": out_dir}),
+        }
+    )
+    console.print(
+        f"replaying the NIFTY session of {replay_day} through the SmartAPI simulator "
+        f"on 127.0.0.1 at {speed:g}x",
+        highlight=False,
+    )
+
+    started = clock.monotonic()
+
+    def show(stage: Stage) -> None:
+        console.print(f"[dim]{clock.monotonic() - started:5.1f}s[/dim] ", end="")
+        console.print(
+            f"{_mark(stage.passed, not stage.critical and not stage.passed)} {stage.name}: {stage.detail}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    try:
+        prepare_output(out_dir)
+    except StageFailed as exc:
+        raise UserError(str(exc)) from None
+    log_path = configure_logging(
+        quiet, SimClock(ist_datetime(replay_day, DEMO_START)), log_dir=out_dir / "logs"
+    )
+    try:
+        summary = asyncio.run(
+            run_demo(quiet, out_dir, calendar, day=replay_day, speed=speed, data_dir=data_dir, on_stage=show)
+        )
+    finally:
+        shutdown_logging()
+    _print_summary(summary, log_path)
+    console.print(f"demo finished in {clock.monotonic() - started:.0f} s", highlight=False)
+    if summary.failed or summary.engine is None or not summary.report_files:
+        raise typer.Exit(1)
+
+
+def _parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"--day: not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _sample_dir(configured: Path) -> Path:
+    """The sample bars: as configured, else the project's own data/sample next to the package."""
+    if (configured / "daily").is_dir():
+        return configured.resolve()
+    project = Path(__file__).resolve().parents[3] / "data" / "sample"
+    if (project / "daily").is_dir():
+        return project
+    raise UserError(f"sample data not found at {configured} (set replay.data_dir or pass --data)")
+
+
+def _print_summary(summary: DemoSummary, log_path: Path | None) -> None:
+    data = summary.as_dict()
+    console.rule("demo summary")
+    console.print(
+        f"orders {data['orders']}, fills {data['fills']}, closed trades {len(data['trades'])}, "
+        f"charges {data['charges']:,.2f}, net P&L after charges {data['net_pnl']:,.2f}",
+        highlight=False,
+    )
+    for trade in data["trades"]:
+        console.print(
+            f"  trade {trade['symbol']} x{trade['quantity']}: "
+            f"{trade['entry_price']:.2f} -> {trade['exit_price']:.2f}, "
+            f"net {trade['net_pnl']:,.2f}",
+            highlight=False,
+        )
+    for event in data["risk_events"]:
+        console.print(f"  risk: {event}", highlight=False, soft_wrap=True)
+    console.print(
+        f"socket ticks received: {data['feed_ticks']}; {data['options_note']}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for path in summary.report_files:
+        console.print(f"report: {path}", highlight=False, soft_wrap=True)
+    if log_path is not None:
+        console.print(f"structured log: {log_path}", highlight=False, soft_wrap=True)
+    if summary.failed:
+        console.print(f"[red]failed stages: {', '.join(stage.name for stage in summary.failed)}[/red]")
+
+
+def check_command(
     ctx: typer.Context,
     at: str | None = typer.Option(None, "--at", help="evaluate at this ISO time (with offset), not now"),
 ) -> None:
-    """Run the startup checks that exist so far (config, calendar, today's trading-day decision)."""
+    """Startup checks: config, data root, calendar coverage and today's trading-day decision."""
     if at is not None:
         try:
             clock: Clock = SimClock(parse_iso(at))
@@ -141,12 +263,6 @@ def demo_command(
             else "[green]PASS[/green]"
         )
         console.print(f"{mark} {result.name}: {result.detail}", highlight=False, soft_wrap=True)
-    console.print(
-        "The end-to-end demo (replay through the local SmartAPI simulator) is not built yet; "
-        "these are the startup checks that exist so far.",
-        highlight=False,
-        soft_wrap=True,
-    )
     log_path = _log_results(results, clock, config_path)
     if log_path is not None:
         console.print(f"structured log: {log_path}", highlight=False, soft_wrap=True)
@@ -174,3 +290,4 @@ def _log_results(results: list[CheckResult], clock: Clock, config_path: Path | N
 
 def register(app: typer.Typer) -> None:
     app.command("demo")(demo_command)
+    app.command("check")(check_command)

@@ -195,7 +195,7 @@ class TradingEngine:
         }
         self.paper: PaperBroker | None = None
         self.last_reconciliation: ReconciliationReport | None = None
-        self.bus.subscribe("engine", (Fill, PositionChanged), self._on_portfolio_event)
+        self.bus.subscribe("engine", (Fill, PositionChanged, OrderUpdate), self._on_portfolio_event)
         for underlying in self.underlyings:
             self.market.track_underlying(underlying)
         self.market.track_vix()
@@ -482,10 +482,43 @@ class TradingEngine:
             )
             if owner:
                 self.runner.on_fill(event, owner)
+        elif isinstance(event, OrderUpdate) and event.intent_id:
+            self._on_order_settled(event)
         elif isinstance(event, PositionChanged):
             instrument = self._instrument_for(event.token)
             exchange = instrument.exchange if instrument is not None else Exchange.NFO
             self._restore_position(exchange, event.token, event.net_quantity)
+
+    def _on_order_settled(self, update: OrderUpdate) -> None:
+        """An intent whose orders all ended with nothing filled is a refusal its strategy must hear of."""
+        if update.status not in (OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED):
+            return
+        self.note("order", f"{update.symbol} {update.ordertag} {update.status.value}: {update.message}")
+        orders = self.store.orders_for_intent(update.intent_id)
+        if not orders or not all(order.status.is_terminal for order in orders):
+            return
+        if any(order.filled_quantity > 0 for order in orders):
+            return
+        record = self.store.find_intent(update.intent_id)
+        if record is None or record.strategy not in {strategy.name for strategy in self.runner.strategies}:
+            return
+        intent = OrderIntent(
+            ts_utc=record.created_utc,
+            intent_id=record.intent_id,
+            strategy=record.strategy,
+            token=record.token,
+            exchange=record.exchange,
+            symbol=record.symbol,
+            side=record.side,
+            quantity=record.quantity,
+            purpose=record.purpose,
+            order_type=record.order_type,
+            product=record.product,
+            limit_price=record.limit_price,
+            underlying=record.underlying,
+            trace_id=record.trace_id,
+        )
+        self.runner.on_reject(intent, (f"order {update.status.value}: {update.message}",))
 
     def _instrument_for(self, token: str) -> Instrument | None:
         found = self.instruments.find_token(token)
@@ -531,7 +564,6 @@ class TradingEngine:
             if remaining <= 0:
                 continue
             instrument = self.instruments.get(position.exchange, position.token)
-            quote = self.market.quote(position.exchange, position.token)
             self._queue_intent(
                 OrderIntent(
                     ts_utc=self.clock.now_utc(),
@@ -543,9 +575,8 @@ class TradingEngine:
                     side=side,
                     quantity=remaining,
                     purpose=IntentPurpose.FLATTEN,
-                    order_type=OrderType.LIMIT,
+                    order_type=OrderType.MARKET,  # sent as a depth-priced protected limit
                     product=ProductType.INTRADAY,
-                    limit_price=quote.ltp if quote is not None else None,
                     underlying=instrument.underlying if instrument is not None else "",
                     reason=reason,
                 )

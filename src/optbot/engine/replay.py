@@ -207,7 +207,8 @@ class InProcessReplay:
         self.option_bars.start()
         ticks = bars = 0
         end = schedule.post_market_end or schedule.session.close_utc
-        next_refresh = self.clock.now_utc()
+        next_refresh = next_verify = self.clock.now_utc()
+        verify_every = timedelta(seconds=self.settings.engine.order_poll_seconds)
         while True:
             moment = self.market.step(horizon=to_utc(end) - self.clock.now_utc())
             if moment is None or moment > to_utc(end):
@@ -218,6 +219,9 @@ class InProcessReplay:
             ticks += await self._drain()
             bars += len(self._bars)
             await self._drain_bars()
+            if moment >= next_verify and self.store.orders_in_flight():
+                await self.engine.verify_orders()
+                next_verify = moment + verify_every
         await self._advance_through_deadlines(to_utc(end))
         await self.engine.end_of_day()
         self.index_bars.stop()

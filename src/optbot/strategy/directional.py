@@ -336,7 +336,7 @@ class DirectionalOptionStrategy(Strategy):
             quantity=sizing.quantity,
             purpose=IntentPurpose.ENTRY,
             order_type=OrderType.LIMIT,
-            limit_price=quote.ltp,
+            limit_price=None,  # priced from the book's far side within the slippage fence (§13.1)
             underlying=underlying,
             underlying_reference_price=price,
             option_type=option_type,

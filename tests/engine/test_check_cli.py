@@ -1,4 +1,4 @@
-"""The interim `optbot demo` (startup checks only)."""
+"""`optbot check`: the startup checks (config, data root, calendar, trading-day decision)."""
 
 from __future__ import annotations
 
@@ -19,28 +19,27 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def test_trading_day_in_market_hours() -> None:
-    result = runner.invoke(app, ["demo", "--at", "2026-08-03T10:00:00+05:30"])
+    result = runner.invoke(app, ["check", "--at", "2026-08-03T10:00:00+05:30"])
     assert result.exit_code == 0, result.output
     assert "PASS config" in result.output
     assert "2026-08-03 is an F&O trading day" in result.output
     assert "close 15:40 IST" in result.output and "trading mode" in result.output
-    assert "not built yet" in result.output
 
 
 def test_holiday_means_data_management_mode() -> None:
-    result = runner.invoke(app, ["demo", "--at", "2026-11-24T10:00:00+05:30"])
+    result = runner.invoke(app, ["check", "--at", "2026-11-24T10:00:00+05:30"])
     assert result.exit_code == 0
     assert "not a trading day (Prakash Gurpurb" in result.output
     assert "next trading day 2026-11-25" in result.output and "data-management mode" in result.output
 
 
 def test_after_the_session_is_data_management_mode() -> None:
-    result = runner.invoke(app, ["demo", "--at", "2026-08-03T17:00:00+05:30"])
+    result = runner.invoke(app, ["check", "--at", "2026-08-03T17:00:00+05:30"])
     assert "session over: data-management mode" in result.output
 
 
 def test_date_outside_the_calendar_fails_the_check() -> None:
-    result = runner.invoke(app, ["demo", "--at", "2027-03-01T10:00:00+05:30"])
+    result = runner.invoke(app, ["check", "--at", "2027-03-01T10:00:00+05:30"])
     assert result.exit_code == 1
     assert "FAIL calendar" in result.output and "OUTSIDE" in result.output
 
@@ -48,7 +47,7 @@ def test_date_outside_the_calendar_fails_the_check() -> None:
 def test_bad_config_fails_the_check(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text("[risk]\nbogus = 1\n")
-    result = runner.invoke(app, ["--config", str(path), "demo", "--at", "2026-08-03T10:00:00+05:30"])
+    result = runner.invoke(app, ["--config", str(path), "check", "--at", "2026-08-03T10:00:00+05:30"])
     assert result.exit_code == 1
     assert "FAIL config: risk.bogus: unknown setting" in result.output
 
@@ -56,25 +55,25 @@ def test_bad_config_fails_the_check(tmp_path: Path) -> None:
 def test_bad_at_is_a_user_error() -> None:
     from optbot.core.errors import UserError
 
-    result = runner.invoke(app, ["demo", "--at", "yesterday"])
+    result = runner.invoke(app, ["check", "--at", "yesterday"])
     assert isinstance(result.exception, UserError)
 
 
 def test_calendar_near_its_end_warns_but_passes() -> None:
-    result = runner.invoke(app, ["demo", "--at", "2026-11-24T10:00:00+05:30"])
+    result = runner.invoke(app, ["check", "--at", "2026-11-24T10:00:00+05:30"])
     assert result.exit_code == 0
     assert "WARN calendar" in result.output and "37 days of coverage left" in result.output
 
 
 def test_calendar_far_from_its_end_passes() -> None:
-    result = runner.invoke(app, ["demo", "--at", "2026-08-03T10:00:00+05:30"])
+    result = runner.invoke(app, ["check", "--at", "2026-08-03T10:00:00+05:30"])
     assert "PASS calendar" in result.output and "coverage left" not in result.output
 
 
 def test_checks_are_written_to_the_json_log(tmp_path: Path) -> None:
     import json
 
-    result = runner.invoke(app, ["demo", "--at", "2026-08-03T10:00:00+05:30"])
+    result = runner.invoke(app, ["check", "--at", "2026-08-03T10:00:00+05:30"])
     log_file = tmp_path / "data" / "logs" / "optbot-20260803.jsonl"
     assert f"structured log: {log_file}" in result.output.replace("\n", "")
     records = [json.loads(line) for line in log_file.read_text().splitlines()]

@@ -1,0 +1,526 @@
+"""One trading session on the live path: login, master, history, checks, reconcile, market loop, EOD.
+
+`SessionRunner` is what `optbot run` and `optbot demo` execute (spec §1 startup sequence, §8.2-8.4,
+§9). It talks to SmartAPI through the production client stack — the real Angel One servers, or the
+local simulator for the demo — and runs the `TradingEngine` with either the real broker (live) or
+the paper broker filling from the same socket's quotes (paper). Each startup stage reports a clear
+PASS/FAIL line; a failed critical stage stops the session before any order can be sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from optbot.broker.angelone.factory import AngelOneStack
+from optbot.broker.angelone.feed import MarketFeed
+from optbot.broker.angelone.feed_codec import MODE_SNAP_QUOTE
+from optbot.broker.angelone.order_socket import OrderUpdateSocket
+from optbot.broker.base import Broker, CandleInterval
+from optbot.broker.errors import BrokerError
+from optbot.broker.paper.broker import PaperBroker, PaperFunds
+from optbot.broker.paper.fill_model import FillModel
+from optbot.calendar import NseCalendar, Segment
+from optbot.config import Settings
+from optbot.core.bus import EventBus
+from optbot.core.clock import Clock
+from optbot.core.enums import AlertPriority, Exchange, Timeframe
+from optbot.core.events import Bar, Event, FeedHealth, OrderUpdate, Tick
+from optbot.core.instrument import Instrument, InstrumentKey
+from optbot.core.timeutil import ist_date, to_ist
+from optbot.data.history import candle_to_bar
+from optbot.data.pipeline import MarketDataPipeline
+from optbot.data.store import JsonStore
+from optbot.engine.core import MarketQuoteSource, TradingEngine, preload_history
+from optbot.engine.health import CheckResult, check_clock_skew, check_database, check_disk_space
+from optbot.engine.schedule import DaySchedule, build_schedule
+from optbot.execution.charges import RateCard
+from optbot.instruments.cli import repository
+from optbot.instruments.master import InstrumentMaster
+from optbot.persistence.db import state_db_path
+from optbot.persistence.store import Store
+from optbot.strategy.base import Strategy
+from optbot.strategy.categorise import categorise
+
+log = logging.getLogger("optbot.engine.session")
+
+HISTORY: tuple[tuple[CandleInterval, Timeframe, str], ...] = (
+    ("ONE_DAY", Timeframe.D1, "daily"),
+    ("ONE_HOUR", Timeframe.H1, "intraday"),
+    ("FIFTEEN_MINUTE", Timeframe.M15, "intraday"),
+    ("FIVE_MINUTE", Timeframe.M5, "intraday"),
+)
+#: SmartAPI getCandleData: the longest range one request may ask for, per interval (reference §4).
+MAX_DAYS_PER_REQUEST: dict[str, int] = {
+    "ONE_DAY": 2000,
+    "ONE_HOUR": 400,
+    "FIFTEEN_MINUTE": 200,
+    "FIVE_MINUTE": 100,
+}
+MIN_FREE_DISK_MB = 200.0
+
+
+class StageFailed(Exception):
+    """A critical startup stage failed; the session stops before trading."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    name: str
+    passed: bool
+    detail: str
+    critical: bool = True
+
+
+StageListener = Callable[[Stage], None]
+
+
+@dataclass
+class SessionOutcome:
+    stages: list[Stage] = field(default_factory=list)
+    engine: TradingEngine | None = None
+    feed_ticks: int = 0
+
+    @property
+    def failed(self) -> list[Stage]:
+        return [stage for stage in self.stages if not stage.passed and stage.critical]
+
+
+class SessionRunner:
+    """Runs the §1 lifecycle for one day against a SmartAPI endpoint (real or simulated)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        stack: AngelOneStack,
+        calendar: NseCalendar,
+        *,
+        paper: bool,
+        strategies: Sequence[Strategy] | None = None,
+        on_stage: StageListener | None = None,
+        bus: EventBus | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.stack = stack
+        self.calendar = calendar
+        self.paper = paper
+        self.strategies = strategies
+        self.on_stage = on_stage
+        self.bus = bus or EventBus()
+        self.outcome = SessionOutcome()
+        self.engine: TradingEngine | None = None
+        self.feed: MarketFeed | None = None
+        self.order_socket: OrderUpdateSocket | None = None
+        self.pipeline: MarketDataPipeline | None = None
+        self.instruments: InstrumentMaster | None = None
+        self.schedule: DaySchedule | None = None
+        self._store: Store | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stop = asyncio.Event()
+        self._subscribed: set[InstrumentKey] = set()
+        self._finished = False
+
+    # ------------------------------------------------------------------ stages
+    def stage(self, name: str, passed: bool, detail: str, critical: bool = True) -> Stage:
+        result = Stage(name, passed, detail, critical)
+        self.outcome.stages.append(result)
+        (log.info if passed else log.error)("stage %s %s: %s", name, "PASS" if passed else "FAIL", detail)
+        if self.on_stage is not None:
+            self.on_stage(result)
+        if not passed and critical:
+            raise StageFailed(f"{name}: {detail}")
+        return result
+
+    async def _guarded(self, name: str, action: Callable[[], Awaitable[str]], critical: bool = True) -> None:
+        try:
+            detail = await action()
+        except StageFailed:
+            raise
+        except Exception as exc:  # every stage failure becomes a FAIL line, never a traceback
+            self.stage(name, False, f"{type(exc).__name__}: {exc}", critical)
+            return
+        self.stage(name, True, detail, critical)
+
+    # ------------------------------------------------------------------ prepare
+    async def prepare(self) -> TradingEngine:
+        """Stages 1-5 of the daily lifecycle; returns the engine, ready for the market loop."""
+        today = ist_date(self.clock.now_utc())
+        await self._guarded("calendar", self._calendar_stage)
+        await self._guarded("login", self._login)
+        await self._guarded("instrument master", self._master)
+        engine = self._build_engine()
+        await self._guarded("history sync", self._history)
+        await self._guarded("ADX categories", self._categories, critical=False)
+        await self._guarded("health checks", self._health)
+        await engine.start(today)
+        reconciliation = engine.last_reconciliation
+        clean = reconciliation is not None and reconciliation.clean and engine.trading_blocked is None
+        self.stage(
+            "startup reconciliation",
+            clean,
+            "orders, trades, positions and funds agree with the broker"
+            if clean
+            else (engine.trading_blocked or "mismatch"),
+        )
+        return engine
+
+    async def _calendar_stage(self) -> str:
+        today = ist_date(self.clock.now_utc())
+        if not self.calendar.covers(today):
+            raise StageFailed(f"{today} is outside the calendar's known range: update the override file")
+        self.schedule = build_schedule(self.calendar, today, self.settings.session)
+        if self.schedule.session is None:
+            return f"{today} is not a trading day: data-management mode"
+        session = self.schedule.session
+        return (
+            f"{today} trading day, F&O session {to_ist(session.open_utc):%H:%M}-"
+            f"{to_ist(session.close_utc):%H:%M} IST; "
+            f"phase {self.schedule.phase_at(self.clock.now_utc()).value}"
+        )
+
+    async def _login(self) -> str:
+        tokens = await self.stack.auth.ensure_session_until()
+        status = self.stack.auth.status()
+        until = (
+            f"{to_ist(status.close_time):%Y-%m-%d %H:%M} IST" if status.close_time else "the session close"
+        )
+        return f"session for {tokens.client_code}: {status.state.value}, valid until {until}"
+
+    async def _master(self) -> str:
+        result = await repository(self.settings, self.clock).refresh()
+        self.instruments = result.master
+        options = sum(1 for instrument in result.master if instrument.is_option)
+        source = "downloaded" if result.downloaded else "cached"
+        as_of = result.master.info.as_of
+        return f"{len(result.master)} instruments ({options} options), {source}, as of {as_of}"
+
+    def _build_engine(self) -> TradingEngine:
+        assert self.instruments is not None
+        settings = self.settings
+        store_path = state_db_path(settings)
+        if self.paper:
+            store_path = store_path.with_name(store_path.stem + "-paper" + store_path.suffix)
+        store_path.parent.mkdir(parents=True, exist_ok=True)
+        self._store = Store.open(store_path, self.clock)
+        card = RateCard.load(settings.execution.charges_rate_card_file)
+        broker: Broker = self.stack.broker
+        quotes = MarketQuoteSource(None)
+        paper_broker: PaperBroker | None = None
+        if self.paper:
+            paper_broker = PaperBroker(
+                self.clock,
+                quotes,
+                FillModel.from_settings(settings.backtest),
+                PaperFunds(settings.backtest.initial_capital),
+                self.instruments,
+                rate_card=card,
+                order_id_prefix="PP",
+            )
+            broker = paper_broker
+        engine = TradingEngine(
+            settings,
+            self.clock,
+            broker,
+            self._store,
+            self.instruments,
+            bus=self.bus,
+            strategies=self.strategies,
+            calendar=self.calendar,
+            rate_card=card,
+        )
+        quotes.market = engine.market
+        if paper_broker is not None:
+            engine.connect_paper(paper_broker)
+        self.engine = self.outcome.engine = engine
+        return engine
+
+    async def _history(self) -> str:
+        assert self.engine is not None and self.instruments is not None
+        now = self.clock.now_utc()
+        engine_settings = self.settings.engine
+        loaded: dict[str, int] = {}
+        for underlying in [*self.engine.underlyings, self.settings.universe.vix_symbol]:
+            index = self.engine.market.underlying_instrument(underlying)
+            bars: list[Bar] = []
+            for interval, timeframe, kind in HISTORY:
+                days = (
+                    engine_settings.warmup_daily_bars * 1.5
+                    if kind == "daily"
+                    else engine_settings.warmup_intraday_days * 1.5
+                )
+                bars.extend(await self._candles(index, interval, timeframe, now - timedelta(days=days), now))
+            loaded[underlying] = preload_history(self.engine, bars)
+            last_daily = [bar for bar in bars if bar.timeframe is Timeframe.D1]
+            if last_daily and underlying.upper() != self.settings.universe.vix_symbol.upper():
+                self.engine.market.set_underlying_price(underlying, last_daily[-1].close)
+            elif last_daily:
+                self.engine.market.set_vix(last_daily[-1].close)
+        if not any(loaded.values()):
+            raise StageFailed("no history could be loaded for any underlying")
+        return ", ".join(f"{name} {count} bars" for name, count in loaded.items())
+
+    async def _candles(
+        self,
+        index: Instrument,
+        interval: CandleInterval,
+        timeframe: Timeframe,
+        start: datetime,
+        end: datetime,
+    ) -> list[Bar]:
+        step = timedelta(days=MAX_DAYS_PER_REQUEST[interval])
+        bars: list[Bar] = []
+        window_start = start
+        while window_start < end:
+            window_end = min(end, window_start + step)
+            candles = await self.stack.broker.candles(
+                index.exchange, index.token, interval, window_start, window_end
+            )
+            bars.extend(candle_to_bar(candle, index.underlying, index.token, timeframe) for candle in candles)
+            window_start = window_end
+        if timeframe is Timeframe.D1:
+            bars = [_daily_closed_at_session_end(bar, self.calendar) for bar in bars]
+        return bars
+
+    async def _categories(self) -> str:
+        assert self.engine is not None
+        lines: list[str] = []
+        for underlying in self.engine.underlyings:
+            daily = list(self.engine.ctx.bars(underlying, Timeframe.D1, 500))
+            result = categorise(underlying, daily, self.settings.strategy)
+            lines.append(f"{underlying} category {int(result.category)} ({result.reason})")
+        for line in lines:
+            self.engine.note("category", line)
+        return "; ".join(lines)
+
+    async def _health(self) -> str:
+        results: list[CheckResult] = [
+            check_disk_space(self.settings.paths.data_root, MIN_FREE_DISK_MB),
+            check_database(state_db_path(self.settings)),
+        ]
+        if self.engine is not None and self.engine.market.last_tick_utc is not None:
+            results.append(
+                check_clock_skew(
+                    self.clock, self.engine.market.last_tick_utc, self.settings.session.max_clock_skew_seconds
+                )
+            )
+        try:
+            funds = await self.stack.broker.funds()
+            results.append(
+                CheckResult("broker reachable", True, f"funds: available {funds.available_cash:,.2f}")
+            )
+        except BrokerError as exc:
+            results.append(CheckResult("broker reachable", False, f"{type(exc).__name__}: {exc}"))
+        failed = [result for result in results if not result.ok and result.critical]
+        summary = "; ".join(
+            f"{result.name} {'ok' if result.ok else 'FAIL'} ({result.detail})" for result in results
+        )
+        if failed:
+            raise StageFailed(summary)
+        return summary
+
+    # ------------------------------------------------------------------ market loop
+    async def start_market(self) -> None:
+        """Socket, order updates, bars and the engine's background loops."""
+        engine = self.engine
+        assert engine is not None and self.instruments is not None
+        store = JsonStore(self.settings.paths, self.settings.data, self.clock)
+        self.pipeline = MarketDataPipeline(
+            self.clock, self.calendar, store, self.settings.data, publish=self.bus.publish
+        )
+        for underlying in engine.underlyings:
+            self.pipeline.track_instrument(engine.market.underlying_instrument(underlying))
+        vix = self.instruments.index_instrument(self.settings.universe.vix_symbol)
+        self.pipeline.track_instrument(vix, check_opening_gap=False)
+        self.bus.subscribe("engine-market", (Tick, Bar, OrderUpdate, FeedHealth), self._dispatch)
+        await self.bus.start()
+        await self.pipeline.start()
+        self.feed = self.stack.market_feed(
+            self.clock, self.bus, market_hours=lambda: self.calendar.is_open(self.clock.now_utc(), Segment.FO)
+        )
+        await self.feed.start()
+        await self.refresh_subscriptions()
+        if not self.paper:
+            self.order_socket = self.stack.order_socket(self.clock, self.bus)
+            await self.order_socket.start()
+        self.stage("market data socket", True, f"subscribed {len(self._subscribed)} instrument(s)")
+        self._spawn(engine.run_schedule(self._stop), "schedule")
+        self._spawn(self._every(self.settings.engine.order_poll_seconds, engine.verify_orders), "orders")
+        self._spawn(self._every(60.0, self.refresh_subscriptions), "subscriptions")
+        self._spawn(
+            self._every(self.settings.engine.periodic_reconcile_minutes * 60, self._periodic_reconcile),
+            "reconcile",
+        )
+        self._spawn(
+            self._every(self.settings.engine.health_check_interval_minutes * 60, self._session_health),
+            "health",
+        )
+
+    async def _dispatch(self, event: Event) -> None:
+        engine = self.engine
+        assert engine is not None
+        if isinstance(event, Tick):
+            if self.pipeline is not None:
+                self.pipeline.on_tick(event)
+            await engine.on_tick(event)
+        elif isinstance(event, Bar):
+            await engine.on_bar(event)
+        elif isinstance(event, OrderUpdate) and not event.intent_id:
+            await engine.on_order_update(event)  # broker-side report (order-update socket)
+        elif isinstance(event, FeedHealth):
+            if self.pipeline is not None:
+                self.pipeline.on_feed_health(event)
+            if not event.connected and self.calendar.is_open(self.clock.now_utc(), Segment.FO):
+                await engine.alert(
+                    AlertPriority.CRITICAL,
+                    "Market data socket down in market hours",
+                    getattr(event, "detail", "") or "socket disconnected; reconnecting with backoff",
+                    dedupe_key="feed-down",
+                )
+
+    def _spawn(self, awaitable: Awaitable[None], name: str) -> None:
+        async def supervised() -> None:
+            await self._supervise(name, awaitable)
+
+        self._tasks.append(asyncio.create_task(supervised(), name=f"session:{name}"))
+
+    async def _supervise(self, name: str, awaitable: Awaitable[None]) -> None:
+        try:
+            await awaitable
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a dead background loop must be visible, never silent
+            log.exception("session loop %s failed", name)
+            if self.engine is not None:
+                self.engine.pause_trading(f"internal service {name} failed: {type(exc).__name__}: {exc}")
+                await self.engine.alert(AlertPriority.CRITICAL, f"Service {name} failed", str(exc))
+
+    async def _every(self, seconds: float, action: Callable[[], Awaitable[object]]) -> None:
+        failures = 0
+        watchdog = self.settings.engine
+        while not self._stop.is_set():
+            await self.clock.sleep(seconds)
+            try:
+                await action()
+                failures = 0
+            except BrokerError as exc:
+                failures += 1
+                log.warning("periodic %s failed (%d): %s", getattr(action, "__name__", "task"), failures, exc)
+                if failures > watchdog.watchdog_max_restarts:
+                    raise
+                delay = min(
+                    watchdog.watchdog_backoff_seconds * 2 ** (failures - 1),
+                    watchdog.watchdog_backoff_max_seconds,
+                )
+                await self.clock.sleep(delay)
+
+    async def refresh_subscriptions(self) -> None:
+        engine, feed = self.engine, self.feed
+        if engine is None or feed is None:
+            return
+        wanted = {instrument.key: instrument for instrument in engine.desired_instruments()}
+        new = [key for key in wanted if key not in self._subscribed]
+        if new:
+            for key in new:
+                instrument = wanted[key]
+                feed.set_symbol(instrument.token, instrument.symbol)
+                if self.pipeline is not None and instrument.is_option:
+                    self.pipeline.track_instrument(instrument)
+            await feed.subscribe([(key.exchange, key.token) for key in new], MODE_SNAP_QUOTE)
+            self._subscribed.update(new)
+
+    async def _periodic_reconcile(self) -> None:
+        if self.engine is not None and self.calendar.is_open(self.clock.now_utc(), Segment.FO):
+            await self.engine.reconcile("periodic")
+
+    async def _session_health(self) -> None:
+        """Spec §1.4: every few minutes in market hours — broker session, socket, data freshness."""
+        engine = self.engine
+        if engine is None or not self.calendar.is_open(self.clock.now_utc(), Segment.FO):
+            return
+        healthy = await self.stack.auth.check_health()
+        if not healthy:
+            engine.pause_trading("broker session unhealthy: re-login needed")
+            await engine.alert(
+                AlertPriority.CRITICAL, "Broker session lost", "re-login failed; trading paused"
+            )
+            return
+        stale_after = timedelta(seconds=self.settings.engine.feed_stale_seconds)
+        session = self.schedule.session if self.schedule is not None else None
+        last = engine.market.last_tick_utc or (session.open_utc if session is not None else None)
+        if last is not None and self.clock.now_utc() - last > stale_after:
+            engine.warn(f"market data stale: no tick for over {stale_after.total_seconds():g} s")
+
+    async def run_until(self, end: datetime) -> None:
+        """The market loop until `end` (the post-market end) or a stop request."""
+        with contextlib.suppress(TimeoutError):
+            while not self._stop.is_set() and self.clock.now_utc() < end:
+                await asyncio.sleep(0.05)
+                if self.clock.now_utc() >= end:
+                    break
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def finish(self) -> None:
+        """Post-market (or shutdown): EOD work, sockets closed, state persisted."""
+        if self._finished:
+            return
+        self._finished = True
+        engine = self.engine
+        self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if engine is not None and self.schedule is not None and self.schedule.session is not None:
+            if self.clock.now_utc() >= self.schedule.session.close_utc:
+                report = await engine.end_of_day()
+                self.stage(
+                    "EOD reconciliation",
+                    report.clean,
+                    "clean" if report.clean else "; ".join(map(str, report.discrepancies)),
+                )
+            await engine.stop()
+        for closer in (self.feed, self.order_socket, self.pipeline):
+            if closer is not None:
+                with contextlib.suppress(Exception):
+                    await closer.stop()
+        await self.bus.drain()
+        if self.feed is not None:
+            self.outcome.feed_ticks = int(getattr(self.feed.stats, "ticks", 0))
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+def _daily_closed_at_session_end(bar: Bar, calendar: NseCalendar) -> Bar:
+    """A daily candle closes when its session does, not 24 h after it opened."""
+    day = ist_date(bar.start_utc)
+    session = calendar.session(day, Segment.EQUITY) if calendar.covers(day) else None
+    if session is None:
+        return bar
+    close = session.close_utc
+    return Bar(
+        close,
+        bar.token,
+        bar.symbol,
+        Timeframe.D1,
+        session.open_utc,
+        close,
+        bar.open,
+        bar.high,
+        bar.low,
+        bar.close,
+        bar.volume,
+    )
+
+
+__all__ = ["Exchange", "SessionOutcome", "SessionRunner", "Stage", "StageFailed"]

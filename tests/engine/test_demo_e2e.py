@@ -1,0 +1,66 @@
+"""`optbot demo` end to end: the simulator on loopback, the real client stack, a whole replayed day."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from optbot.cli.main import app
+
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
+
+
+@pytest.fixture
+def demo_run(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> tuple[str, Path, int]:
+    out = tmp_path_factory.mktemp("demo") / "run"
+    monkeypatch.delenv("OPTBOT_CONFIG", raising=False)
+    monkeypatch.setenv("OPTBOT__PATHS__DATA_ROOT", str(out.parent / "root"))
+    result = CliRunner().invoke(app, ["demo", "--out", str(out), "--data", str(SAMPLE)])
+    return result.output, out, result.exit_code
+
+
+@pytest.mark.timeout(240)
+def test_demo_trades_a_replayed_day_through_the_live_path(demo_run: tuple[str, Path, int]) -> None:
+    output, out, exit_code = demo_run
+    assert exit_code == 0, output
+    for stage in (
+        "login",
+        "instrument master",
+        "history sync",
+        "ADX categories",
+        "health checks",
+        "startup reconciliation",
+        "market data socket",
+        "EOD reconciliation",
+    ):
+        assert f"PASS {stage}" in output, stage
+    assert "FAIL" not in output
+    report = json.loads((out / "reports" / "demo-2020-11-18.json").read_text())
+    assert report["orders"] >= 2 and report["fills"] >= 2
+    assert len(report["trades"]) >= 1
+    trade = report["trades"][0]
+    assert trade["symbol"].startswith("NIFTY") and trade["symbol"].endswith("CE")  # category 1 buys calls
+    assert report["charges"] > 0
+    assert report["net_pnl"] == pytest.approx(sum(t["net_pnl"] for t in report["trades"]), abs=0.05)
+    journal = "\n".join(report["journal"])
+    for deadline in ("flatten", "cancel pending", "close", "post market end"):
+        assert f"[deadline] {deadline}" in journal
+    assert "eod reconciliation clean" in journal
+    assert report["feed_ticks"] > 10_000
+    assert (out / "state" / "optbot.sqlite").exists()
+    assert any((out / "logs").glob("optbot-*.jsonl"))
+    assert "synthetic" in report["options_note"]
+
+
+def test_demo_refuses_to_wipe_a_foreign_directory(tmp_path: Path) -> None:
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "precious.txt").write_text("keep me")
+    result = CliRunner().invoke(app, ["demo", "--out", str(foreign), "--data", str(SAMPLE)])
+    assert result.exit_code != 0
+    assert (foreign / "precious.txt").read_text() == "keep me"
