@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -48,9 +49,7 @@ def at(day: int, hour: int = 10) -> datetime:
 def build(start: datetime, seeds: tuple[HoldingSeed, ...] = ()) -> tuple[SimClock, StaticMarket, SimExchange]:
     clock = SimClock(start)
     market = StaticMarket(clock, static_scrip_master())
-    account = (
-        TEST_ACCOUNT if not seeds else type(TEST_ACCOUNT)(**{**TEST_ACCOUNT.__dict__, "holdings": seeds})
-    )
+    account = TEST_ACCOUNT if not seeds else dataclasses.replace(TEST_ACCOUNT, holdings=seeds)
     exchange = SimExchange(market, clock, [account], seed=3)
     exchange.start()
     return clock, market, exchange
@@ -173,3 +172,31 @@ def test_delivery_sell_beyond_the_shares_held_is_rejected() -> None:
     bought = exchange.place(CLIENT, delivery("BUY", 1, "801"))  # today's buys are sellable too
     assert bought.status is OrderStatus.COMPLETE
     assert exchange.place(CLIENT, delivery("SELL", 2, "805")).status is OrderStatus.OPEN
+
+
+def test_an_equity_the_market_does_not_list_needs_its_token_and_is_valued_at_cost() -> None:
+    _, _, exchange = build(at(18))
+    with pytest.raises(UserError, match="give symboltoken"):
+        exchange.seed_holding(CLIENT, HoldingSeed("NSE", "INFY-EQ", 5, 1500.0))
+    exchange.seed_holding(CLIENT, HoldingSeed("NSE", "INFY-EQ", 5, 1500.0, symboltoken="1594"))
+    (row,) = exchange.holding_rows(CLIENT)
+    assert (row["symboltoken"], row["tradingsymbol"], row["ltp"], row["close"]) == (
+        "1594",
+        "INFY-EQ",
+        1500.0,
+        0,
+    )
+    assert row["profitandloss"] == 0 and is_valid_isin(row["isin"])
+
+
+async def test_simulator_start_names_a_bad_accounts_file_holding() -> None:
+    from optbot.sim.server import Simulator
+
+    clock = SimClock(at(18))
+    account = type(TEST_ACCOUNT)(
+        **{**TEST_ACCOUNT.__dict__, "holdings": (HoldingSeed("NSE", "NOPE-EQ", 1, 1.0),)}
+    )
+    simulator = Simulator(StaticMarket(clock, static_scrip_master()), clock, [account])
+    with pytest.raises(UserError, match=rf"holding seed for {CLIENT} \(NOPE-EQ\)"):
+        await simulator.start()
+    assert simulator.port == 0  # nothing was left listening

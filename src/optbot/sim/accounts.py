@@ -21,6 +21,7 @@ class HoldingEntry(BaseModel):
     quantity: int = Field(gt=0)
     average_price: float = Field(gt=0)
     isin: str = Field(default="", pattern=r"^([A-Z]{2}[A-Z0-9]{9}[0-9])?$")
+    symboltoken: str = Field(default="", pattern=r"^[0-9]*$")
 
 
 class AccountEntry(BaseModel):

@@ -74,7 +74,7 @@ def _holding_seed(body: dict[str, Any]) -> HoldingSeed:
     average_price = _optional_float(body, "average_price")
     if quantity is None or average_price is None:
         raise ValueError("quantity (shares) and average_price (rupees) are required")
-    for name in ("exchange", "tradingsymbol", "isin"):
+    for name in ("exchange", "tradingsymbol", "isin", "symboltoken"):
         if not isinstance(body.get(name, ""), str):
             raise ValueError(f"{name} must be text")
     return HoldingSeed(
@@ -83,6 +83,7 @@ def _holding_seed(body: dict[str, Any]) -> HoldingSeed:
         quantity=quantity,
         average_price=average_price,
         isin=str(body.get("isin", "")).upper(),
+        symboltoken=str(body.get("symboltoken", "")),
     )
 
 

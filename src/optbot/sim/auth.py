@@ -34,6 +34,7 @@ class HoldingSeed:
     quantity: int
     average_price: float  # rupees
     isin: str = ""  # '' = a synthetic, well-formed ISIN is made up from the token
+    symboltoken: str = ""  # needed only for an equity the replayed market does not list
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,12 @@ from optbot.core.errors import UserError
 from optbot.core.timeutil import ist_date, to_ist
 from optbot.sim.auth import HoldingSeed, SimAccount
 from optbot.sim.contracts import MarketView, OrderEvent, OrderEventListener, SimQuote
-from optbot.sim.exchange.holdings import SimHolding, is_cash_instrument, seed_problems
+from optbot.sim.exchange.holdings import (
+    SimHolding,
+    is_cash_instrument,
+    seed_problems,
+    unlisted_equity_spec,
+)
 from optbot.sim.exchange.instruments import InstrumentIndex, InstrumentSpec
 from optbot.sim.exchange.ledger import AccountLedger, SimPosition, SimTrade
 from optbot.sim.exchange.margin import Exposure, MarginModel, PortfolioMargin
@@ -167,9 +172,12 @@ class SimExchange:
         ledger = self.ledger(client_code)
         problems = seed_problems(seed)
         spec = None if problems else self.instruments.by_symbol(seed.exchange.upper(), seed.tradingsymbol)
+        if spec is None and not problems and seed.symboltoken:
+            spec = self.instruments.get(seed.exchange, seed.symboltoken) or unlisted_equity_spec(seed)
         if not problems and (spec is None or not is_cash_instrument(spec)):
             problems.append(
-                f"{seed.exchange}:{seed.tradingsymbol} is not a cash equity in the instrument master"
+                f"{seed.exchange}:{seed.tradingsymbol} is not a cash equity in the instrument master "
+                "(give symboltoken for an equity the replayed market does not list)"
             )
         if problems or spec is None:
             raise UserError(f"holding seed for {client_code} ({seed.tradingsymbol}): {'; '.join(problems)}")

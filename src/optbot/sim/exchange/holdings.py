@@ -19,11 +19,31 @@ from optbot.sim.exchange.instruments import InstrumentSpec
 
 CASH_SEGMENTS = frozenset({"NSE", "BSE"})
 ISIN_LENGTH = 12
+UNLISTED_TICK_SIZE = 0.05  # rupees; NSE's equity tick for a holding outside the replayed master
 
 
 def is_cash_instrument(spec: InstrumentSpec) -> bool:
     """An equity a demat account can hold: NSE/BSE cash, not an index, no expiry."""
     return spec.exchange in CASH_SEGMENTS and spec.expiry is None and not spec.is_index
+
+
+def unlisted_equity_spec(seed: HoldingSeed) -> InstrumentSpec:
+    """A cash-equity spec for a seeded holding the replayed market does not list (no quotes: valued
+    at its average price). Only reachable with an explicit `symboltoken`."""
+    symbol = seed.tradingsymbol.strip().upper()
+    return InstrumentSpec(
+        exchange=seed.exchange.upper(),
+        token=seed.symboltoken,
+        symbol=symbol,
+        name=symbol.removesuffix("-EQ"),
+        instrument_type="",
+        expiry=None,
+        expiry_text="",
+        strike=-1.0,
+        lot_size=1,
+        tick_size=UNLISTED_TICK_SIZE,
+        freeze_quantity=0,
+    )
 
 
 def isin_check_digit(first_eleven: str) -> str:
@@ -64,6 +84,8 @@ def seed_problems(seed: HoldingSeed) -> list[str]:
         found.append(f"quantity must be a positive number of shares, got {seed.quantity}")
     if seed.average_price <= 0:
         found.append(f"average_price must be positive rupees, got {seed.average_price}")
+    if seed.symboltoken and not seed.symboltoken.isdigit():
+        found.append(f"symboltoken must be the numeric scrip token, got {seed.symboltoken!r}")
     if seed.isin and not is_valid_isin(seed.isin.upper()):
         found.append(f"isin {seed.isin!r} is not a valid 12-character ISIN (bad format or check digit)")
     return found
