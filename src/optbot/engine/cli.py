@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import signal
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -15,11 +17,14 @@ from optbot.calendar.cli import calendar_from_settings
 from optbot.cli.common import console, state
 from optbot.config import ConfigError, Settings, effective_mode, load_settings
 from optbot.core.clock import Clock, LiveClock, SimClock
+from optbot.core.enums import RunMode
 from optbot.core.errors import UserError
 from optbot.core.ids import new_trace_id
 from optbot.core.timeutil import ist_datetime, parse_iso
 from optbot.engine.demo import DEFAULT_DEMO_DAY, DEMO_START, DemoSummary, prepare_output, run_demo
+from optbot.engine.follow import FollowingClock
 from optbot.engine.session import Stage, StageFailed
+from optbot.engine.supervisor import BotSupervisor, status_path
 from optbot.log import bind_trace, configure_logging, get_logger, shutdown_logging
 
 
@@ -288,6 +293,143 @@ def _log_results(results: list[CheckResult], clock: Clock, config_path: Path | N
     return log_path
 
 
+def run_command(
+    ctx: typer.Context,
+    mode: str | None = typer.Option(
+        None, "--mode", help="paper or live (live also needs mode=live in config)"
+    ),
+    confirm_live: bool = typer.Option(False, "--confirm-live", help="required to trade real money"),
+    follow_sim: str | None = typer.Option(
+        None, "--follow-sim", help="simulator base URL whose replay clock the bot follows (optbot sim serve)"
+    ),
+    sessions: int | None = typer.Option(None, "--sessions", min=1, help="stop after this many sessions"),
+) -> None:
+    """Run the bot: the daily lifecycle in paper or live mode until Ctrl-C / SIGTERM."""
+    settings = _settings_for_run(state(ctx).config_path, mode)
+    run_mode = effective_mode(settings, confirm_live)
+    if run_mode is RunMode.BACKTEST:
+        raise UserError("mode backtest is run with `optbot backtest --from D --to D`")
+    if settings.mode is RunMode.LIVE and run_mode is not RunMode.LIVE:
+        raise UserError("mode is live in the config but --confirm-live was not given: refusing to start")
+    calendar = calendar_from_settings(settings)
+    exit_code = asyncio.run(_run_bot(settings, run_mode, calendar, follow_sim, sessions))
+    raise typer.Exit(exit_code)
+
+
+def _settings_for_run(config_path: Path | None, mode: str | None) -> Settings:
+    if config_path is None and os.environ.get("OPTBOT_CONFIG"):
+        config_path = Path(os.environ["OPTBOT_CONFIG"])
+    overrides: dict[str, object] = {}
+    if mode is not None:
+        if mode not in ("paper", "live"):
+            raise UserError(f"--mode must be paper or live, not {mode!r}")
+        overrides["mode"] = mode
+    return load_settings(config_path, overrides or None)
+
+
+async def _run_bot(
+    settings: Settings, run_mode: RunMode, calendar: NseCalendar, follow_sim: str | None, sessions: int | None
+) -> int:
+    clock: Clock
+    follower: FollowingClock | None = None
+    if follow_sim:
+        follower = await FollowingClock.connect(follow_sim)
+        clock = follower
+    else:
+        clock = LiveClock()
+    log_path = configure_logging(settings, clock)
+    supervisor = BotSupervisor(
+        settings, clock, calendar, run_mode, on_stage=_show_stage, totp_clock=LiveClock()
+    )
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, supervisor.request_stop)
+    stop_following = asyncio.Event()
+    following = asyncio.create_task(follower.follow(stop_following)) if follower is not None else None
+    console.print(
+        f"optbot {run_mode.value} mode; "
+        f"clock {'follows ' + str(follow_sim) if follow_sim else 'is wall time'}; "
+        f"log {log_path}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    try:
+        return await supervisor.run(max_sessions=sessions)
+    finally:
+        stop_following.set()
+        if following is not None:
+            await asyncio.gather(following, return_exceptions=True)
+        shutdown_logging()
+
+
+def _show_stage(stage: Stage) -> None:
+    console.print(
+        f"{_mark(stage.passed, not stage.critical and not stage.passed)} {stage.name}: {stage.detail}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def status_command(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="print the raw status document"),
+) -> None:
+    """What the running bot is doing: mode, session phase, feed, positions, risk state."""
+    settings = _settings_for_run(state(ctx).config_path, None)
+    path = status_path(settings)
+    if not path.exists():
+        raise UserError(
+            f"no status at {path}: the bot has not run with this data root ({settings.paths.data_root})"
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UserError(f"status file {path} is unreadable: {exc}") from None
+    if as_json:
+        console.print_json(data=data)
+        return
+    engine = data.get("engine") or {}
+    feed = data.get("feed") or {}
+    running = data.get("running") and _process_alive(int(data.get("pid", 0)))
+    console.print(
+        f"bot {'running' if running else 'NOT running'} (pid {data.get('pid')}), mode {data.get('mode')}, "
+        f"clock {data.get('clock_ist')}, phase {data.get('phase')}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if engine:
+        console.print(
+            f"risk {engine.get('risk_state')}; trading blocked: {engine.get('trading_blocked') or 'no'}; "
+            f"VIX {engine.get('vix')}; underlyings {engine.get('underlyings')}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        console.print(
+            f"feed {'connected' if feed.get('connected') else 'DISCONNECTED'}, "
+            f"last tick {feed.get('last_tick_ist')}; open positions {engine.get('open_positions')}, "
+            f"orders in flight {engine.get('orders_in_flight')}, "
+            f"realised {engine.get('realised_net')}, unrealised {engine.get('unrealised')}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if data.get("last_error"):
+        console.print(f"[red]last error: {data['last_error']}[/red]", soft_wrap=True)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def register(app: typer.Typer) -> None:
     app.command("demo")(demo_command)
     app.command("check")(check_command)
+    app.command("run")(run_command)
+    app.command("status")(status_command)

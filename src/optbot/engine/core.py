@@ -56,10 +56,12 @@ from optbot.engine.market import MarketState
 from optbot.engine.schedule import DaySchedule, Phase, build_schedule
 from optbot.engine.views import EngineContext, PortfolioRiskView
 from optbot.execution.charges import RateCard
+from optbot.execution.expiry import settle_expiries
 from optbot.execution.order_manager import OrderManager
 from optbot.execution.reconciliation import Reconciler, ReconciliationReport
 from optbot.instruments.master import InstrumentMaster
 from optbot.log import bind_trace
+from optbot.persistence.retention import apply_audit_retention
 from optbot.persistence.store import Store
 from optbot.portfolio.portfolio import Portfolio
 from optbot.risk import RiskCallbacks, RiskEngine
@@ -146,6 +148,7 @@ class TradingEngine:
         self.journal: list[JournalEntry] = []
         self.market = MarketState(settings, clock, self.calendar, instruments)
         self._funds: Funds | None = None
+        self.rate_card = rate_card or RateCard.load(settings.execution.charges_rate_card_file)
         self.portfolio = Portfolio(store, clock, self.bus, greeks_provider=self.market.position_greeks)
         self.orders = OrderManager(
             broker,
@@ -155,7 +158,7 @@ class TradingEngine:
             instruments.get,
             bus=self.bus,
             portfolio=self.portfolio,
-            rate_card=rate_card,
+            rate_card=self.rate_card,
             session_close=self._session_close,
         )
         self.risk_view = PortfolioRiskView(self.portfolio, self.market, self.capital, self._funds_pair)
@@ -617,11 +620,48 @@ class TradingEngine:
         await self.orders.cancel_all("end of day")
         await self.pump_paper()
         await self.orders.poll_once()
-        report = await self.reconcile("eod")
         day = ist_date(self.clock.now_utc())
+        await self.settle_expiries(day)
+        report = await self.reconcile("eod")
         net = self.portfolio.daily_pnl(day)
         self.note("eod", f"day closed: net realised P&L {net:,.2f} after charges")
+        retention = apply_audit_retention(self.store, self.clock, self.settings)
+        if retention.rows_archived:
+            self.note(
+                "retention", f"{retention.rows_archived} audit row(s) archived to {retention.archive_path}"
+            )
         return report
+
+    def _underlying_close(self, underlying: str, day: date) -> float | None:
+        """That day's closing price: today's last traded value after the close, else the daily bar."""
+        today = ist_date(self.clock.now_utc())
+        session = self.market.session()
+        if day == today and session is not None and self.clock.now_utc() >= session.close_utc:
+            return self.market.underlying_price(underlying)
+        for bar in self.ctx.bars(underlying.upper(), Timeframe.D1, 30):
+            if ist_date(bar.start_utc) == day:
+                return bar.close
+        return None
+
+    async def settle_expiries(self, day: date) -> int:
+        """Options held through expiry close at intrinsic value against the underlying's close (§7.1)."""
+        results = settle_expiries(
+            self.store, day, self._underlying_close, self.rate_card, self.clock, self.instruments.get
+        )
+        settled = 0
+        for result in results:
+            if result.position is None:
+                self.note("expiry", f"{result.symbol}: {result.outcome.value} (not settled; see anomalies)")
+                continue
+            settled += 1
+            self.note(
+                "expiry",
+                f"{result.symbol} {result.outcome.value}: {result.net_quantity_before} at intrinsic "
+                f"{result.intrinsic_value:.2f} (underlying close {result.underlying_close}), "
+                f"exercise STT {result.exercise_stt:.2f}",
+            )
+            await self.portfolio.committed(result.position)
+        return settled
 
     async def stop(self) -> None:
         """Graceful stop: no new orders, strategies told, positions left as configured."""

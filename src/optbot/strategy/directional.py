@@ -138,6 +138,12 @@ class DirectionalOptionStrategy(Strategy):
         if ctx.risk_state() is RiskState.HALTED:
             self._skip(ctx, bar.symbol, "risk state HALTED: no new entries")
             return
+        held = [p for p in ctx.positions() if p.underlying == bar.symbol and p.net_quantity != 0]
+        if held:  # e.g. after a restart: the position is the engine's to flatten, not a reason to add
+            self._skip(
+                ctx, bar.symbol, f"already holding {held[0].symbol} ({held[0].net_quantity}): no new entry"
+            )
+            return
         waiting = self._gap_wait(ctx, bar)
         if waiting:
             self._skip(ctx, bar.symbol, waiting)

@@ -81,8 +81,11 @@ class AuthService:
         *,
         on_auth_lost: AuthCallback | None = None,
         on_auth_restored: AuthCallback | None = None,
+        totp_clock: Clock | None = None,
     ) -> None:
+        """`totp_clock` generates TOTP codes when the bot's clock follows a replay (codes use wall time)."""
         self._settings = settings
+        self._totp_clock = totp_clock or clock
         self._secrets = secrets
         self._clock = clock
         self._rest = rest
@@ -147,7 +150,7 @@ class AuthService:
         with self._owning():
             api_key = self._secrets.require("api_key")
             pin = self._secrets.require("pin")
-            code = totp_code(self._secrets.require("totp_secret"), self._clock.now_utc())
+            code = totp_code(self._secrets.require("totp_secret"), self._totp_clock.now_utc())
             self._rest.set_api_key(api_key)
             tokens = await login_by_password(
                 self._rest,

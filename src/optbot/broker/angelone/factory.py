@@ -92,11 +92,12 @@ def build_stack(
     clock: Clock,
     secrets: SecretStore,
     close_time_provider: CloseTimeProvider | None = None,
+    totp_clock: Clock | None = None,
 ) -> AngelOneStack:
     """The client stack; session checks use the calendar's close unless a provider is given."""
     rest = AngelOneRestClient(settings.broker, clock, secrets.get("api_key") or "")
     broker = AngelOneBroker(rest, clock, settings.broker)
     closes = close_time_provider if close_time_provider is not None else calendar_close_provider(settings)
-    auth = AuthService(settings.broker, secrets, clock, rest, closes)
+    auth = AuthService(settings.broker, secrets, clock, rest, closes, totp_clock=totp_clock)
     rest.on_token_expired = auth.report_auth_failure
     return AngelOneStack(secrets, rest, broker, auth, settings.broker)

@@ -8,9 +8,11 @@ Call `match()` (or `match_token`) whenever quotes change so resting orders are e
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 from optbot.broker.angelone.status_map import map_broker_status
 from optbot.broker.base import CandleInterval, QuoteMode
@@ -32,9 +34,11 @@ from optbot.broker.models import (
 from optbot.broker.paper.fill_model import FillModel, QuoteSource, WorkingOrder, tick_round
 from optbot.core.clock import Clock
 from optbot.core.enums import Duration, Exchange, OrderType, ProductType, Side, Variety
+from optbot.core.errors import UserError
 from optbot.core.events import OrderUpdate
 from optbot.core.instrument import Instrument
 from optbot.core.timeutil import ist_date
+from optbot.data.atomic import atomic_write_bytes
 from optbot.execution.charges import ChargeBreakdown, RateCard, option_charges
 from optbot.instruments.master import InstrumentMaster
 
@@ -61,6 +65,21 @@ class PaperFunds:
 
     initial_cash: float
     short_option_margin_pct: float = 12.0
+
+
+_PERSISTED_STATE = (
+    "_sequence",
+    "_fill_sequence",
+    "_orders",
+    "_working",
+    "_trades",
+    "_positions",
+    "_cash",
+    "_charges_paid",
+    "_charged_orders",
+    "_ioc",
+    "_consumed",
+)
 
 
 @dataclass(slots=True)
@@ -90,7 +109,10 @@ class PaperBroker:
         rate_card: RateCard | None = None,
         candle_source: CandleSource | None = None,
         order_id_prefix: str = "P",
+        state_path: Path | None = None,
     ) -> None:
+        """`state_path`: keep the paper books on disk so a restarted paper session finds its orders,
+        fills, positions and cash where it left them (reconciliation then agrees, as with a real broker)."""
         self._clock = clock
         self._quotes = quotes
         self._model = fill_model
@@ -111,6 +133,9 @@ class PaperBroker:
         self._listeners: list[OrderListener] = []
         self._ioc: set[str] = set()
         self._consumed: dict[tuple[str, Side], tuple[datetime | None, int]] = {}
+        self._state_path = state_path
+        if state_path is not None and state_path.exists():
+            self._load_state(state_path)
 
     # ---- observation -------------------------------------------------------------------------
     def subscribe(self, listener: OrderListener) -> None:
@@ -144,8 +169,29 @@ class PaperBroker:
 
     def _emit(self, order: BrokerOrder) -> None:
         self._orders[order.order_id] = order
+        self._save_state()
         for listener in list(self._listeners):
             listener(order)
+
+    def _save_state(self) -> None:
+        if self._state_path is None:
+            return
+        state = {name: getattr(self, name) for name in _PERSISTED_STATE}
+        atomic_write_bytes(self._state_path, pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def _load_state(self, path: Path) -> None:
+        """The bot's own file in its state directory (never user input), written atomically by _save_state."""
+        try:
+            state = pickle.loads(path.read_bytes())
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError) as exc:
+            raise UserError(
+                f"paper broker state {path} is unreadable ({type(exc).__name__}); move it aside"
+            ) from None
+        missing = [name for name in _PERSISTED_STATE if name not in state]
+        if missing:
+            raise UserError(f"paper broker state {path} lacks {', '.join(missing)}; move it aside")
+        for name in _PERSISTED_STATE:
+            setattr(self, name, state[name])
 
     # ---- validation --------------------------------------------------------------------------
     def _instrument(self, exchange: Exchange, token: str) -> Instrument:

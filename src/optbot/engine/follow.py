@@ -1,0 +1,58 @@
+"""A clock that follows the simulator's replay clock from another process (`optbot sim serve --speed X`).
+
+The bot's session rules must fire on replay time, not wall time, when it trades against a replay
+running faster than real time (issue 8). `FollowingClock` is a `SimClock` moved forward by polling
+the simulator's `GET /sim/v1/clock`; timers and sleepers wake in order as replay time passes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+
+import httpx
+
+from optbot.core.clock import SimClock
+from optbot.core.timeutil import parse_iso
+from optbot.sim.admin_client import check_loopback
+
+log = logging.getLogger("optbot.engine.follow")
+
+CLOCK_PATH = "/sim/v1/clock"
+
+
+async def fetch_sim_time(client: httpx.AsyncClient, base_url: str) -> datetime:
+    response = await client.get(base_url.rstrip("/") + CLOCK_PATH)
+    response.raise_for_status()
+    return parse_iso(str(response.json()["utc"]))
+
+
+class FollowingClock(SimClock):
+    """Replay time, polled from the simulator every `poll_seconds` of real time."""
+
+    def __init__(self, start: datetime, base_url: str, poll_seconds: float = 0.02) -> None:
+        super().__init__(start)
+        self.base_url = check_loopback(base_url)
+        self.poll_seconds = poll_seconds
+        self.polls = 0
+
+    @classmethod
+    async def connect(cls, base_url: str, poll_seconds: float = 0.02) -> FollowingClock:
+        async with httpx.AsyncClient(timeout=5.0) as client:
+            start = await fetch_sim_time(client, check_loopback(base_url))
+        return cls(start, base_url, poll_seconds)
+
+    async def follow(self, stop: asyncio.Event) -> None:
+        """Move forward to the simulator's time until `stop`; a missed poll keeps the last time."""
+        async with httpx.AsyncClient(timeout=5.0) as client:
+            while not stop.is_set():
+                await asyncio.sleep(self.poll_seconds)
+                try:
+                    remote = await fetch_sim_time(client, self.base_url)
+                except (httpx.HTTPError, KeyError, ValueError) as exc:
+                    log.warning("simulator clock unavailable: %s", type(exc).__name__)
+                    continue
+                self.polls += 1
+                if remote > self.now_utc():
+                    self.advance_to(remote)

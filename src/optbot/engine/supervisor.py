@@ -1,0 +1,187 @@
+"""`optbot run`: the supervised daily loop (spec §1, §8.2-8.4, §9).
+
+Trading days run a `SessionRunner` from the pre-market to the end of the post-market; weekends,
+holidays and the hours outside the session are data-management mode (the bot waits on its clock for
+the next pre-market). SIGINT/SIGTERM stop it gracefully: no new orders, state persisted, positions
+left as configured, logs flushed. A `status.json` written every few seconds of the bot's clock lets
+`optbot status` report on a running bot from another process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from optbot.broker.angelone.factory import build_stack, open_secret_store
+from optbot.calendar import NseCalendar
+from optbot.config import Settings
+from optbot.core.clock import Clock
+from optbot.core.enums import RunMode
+from optbot.core.timeutil import iso_utc, ist_date, to_ist
+from optbot.data.atomic import atomic_write_text
+from optbot.engine.schedule import build_schedule
+from optbot.engine.session import SessionRunner, Stage, StageFailed
+from optbot.persistence.db import state_db_path
+
+log = logging.getLogger("optbot.engine.supervisor")
+
+STATUS_FILE = "status.json"
+STATUS_EVERY_SECONDS = 5.0
+
+
+def status_path(settings: Settings) -> Path:
+    return state_db_path(settings).parent / STATUS_FILE
+
+
+@dataclass
+class BotSupervisor:
+    """Runs sessions day after day until stopped."""
+
+    settings: Settings
+    clock: Clock
+    calendar: NseCalendar
+    mode: RunMode
+    on_stage: Callable[[Stage], None] | None = None
+    totp_clock: Clock | None = None
+    stop_event: asyncio.Event = field(default_factory=asyncio.Event)
+    runner: SessionRunner | None = None
+    sessions_run: int = 0
+    last_error: str = ""
+
+    def request_stop(self) -> None:
+        self.stop_event.set()
+        if self.runner is not None:
+            self.runner.request_stop()
+
+    async def run(self, max_sessions: int | None = None) -> int:
+        """Returns 0 after a graceful stop, 1 if a session could not start."""
+        writer = asyncio.create_task(self._write_status_forever())
+        try:
+            while not self.stop_event.is_set():
+                if max_sessions is not None and self.sessions_run >= max_sessions:
+                    break
+                started = await self._one_day()
+                if started is False:
+                    return 1
+            return 0
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+            self._write_status()
+
+    async def _one_day(self) -> bool | None:
+        now = self.clock.now_utc()
+        today = ist_date(now)
+        schedule = build_schedule(self.calendar, today, self.settings.session)
+        if schedule.session is None or schedule.post_market_end is None or now >= schedule.post_market_end:
+            await self._data_management_until_next_session(today)
+            return None
+        if schedule.premarket_start is not None and now < schedule.premarket_start:
+            log.info("before the pre-market: waiting until %s", to_ist(schedule.premarket_start))
+            await self._sleep_until(schedule.premarket_start)
+            if self.stop_event.is_set():
+                return None
+        return await self._session(schedule.post_market_end)
+
+    async def _session(self, post_market_end: datetime) -> bool:
+        secrets = open_secret_store(self.settings)
+        stack = build_stack(self.settings, self.clock, secrets, totp_clock=self.totp_clock)
+        runner = SessionRunner(
+            self.settings,
+            self.clock,
+            stack,
+            self.calendar,
+            paper=self.mode is RunMode.PAPER,
+            on_stage=self.on_stage,
+        )
+        self.runner = runner
+        try:
+            await runner.prepare()
+            await runner.start_market()
+            if self.stop_event.is_set():
+                runner.request_stop()
+            await runner.run_until(post_market_end)
+            return True
+        except StageFailed as exc:
+            self.last_error = str(exc)
+            log.error("session could not start: %s", exc)
+            return False
+        finally:
+            await runner.finish()
+            self.sessions_run += 1
+            self._write_status()
+            runner.close()
+            self.runner = None
+            await stack.aclose()
+
+    async def _data_management_until_next_session(self, today: Any) -> None:
+        """Outside sessions there is nothing to trade: wait for the next trading day's pre-market."""
+        try:
+            following = self.calendar.next_trading_day(today)
+        except Exception as exc:  # the calendar's range ended: a person must extend it
+            self.last_error = f"no next trading day in the calendar after {today}: {exc}"
+            log.error(self.last_error)
+            self.stop_event.set()
+            return
+        schedule = build_schedule(self.calendar, following, self.settings.session)
+        wake = schedule.premarket_start or self.clock.now_utc() + timedelta(hours=1)
+        log.info("data-management mode until the pre-market of %s (%s)", following, to_ist(wake))
+        await self._sleep_until(wake)
+
+    async def _sleep_until(self, when: datetime) -> None:
+        sleeper = asyncio.create_task(self.clock.sleep_until(when))
+        stopper = asyncio.create_task(self.stop_event.wait())
+        try:
+            await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sleeper, stopper):
+                task.cancel()
+            await asyncio.gather(sleeper, stopper, return_exceptions=True)
+
+    async def _write_status_forever(self) -> None:
+        while True:
+            self._write_status()
+            await self.clock.sleep(STATUS_EVERY_SECONDS)
+
+    def _write_status(self) -> None:
+        path = status_path(self.settings)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps(self.status(), indent=2, sort_keys=True, default=str) + "\n")
+
+    def status(self) -> dict[str, Any]:
+        now = self.clock.now_utc()
+        schedule = build_schedule(self.calendar, ist_date(now), self.settings.session)
+        data: dict[str, Any] = {
+            "pid": os.getpid(),
+            "mode": self.mode.value,
+            "written_utc": iso_utc(now),
+            "clock_ist": to_ist(now).isoformat(),
+            "phase": schedule.phase_at(now).value,
+            "sessions_run": self.sessions_run,
+            "last_error": self.last_error,
+            "running": not self.stop_event.is_set(),
+        }
+        runner = self.runner
+        if runner is not None and runner.engine is not None:
+            engine = runner.engine
+            data["engine"] = engine.status()
+            feed = runner.feed
+            data["feed"] = {
+                "connected": bool(feed is not None and feed.connected),
+                "last_tick_ist": to_ist(engine.market.last_tick_utc).isoformat()
+                if engine.market.last_tick_utc
+                else None,
+            }
+            data["stages"] = [
+                {"name": s.name, "passed": s.passed, "detail": s.detail} for s in runner.outcome.stages
+            ]
+        return data
