@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from optbot.engine.core import TradingEngine
 
 REPORT_SUFFIXES = (".html", ".json")
+#: The portfolio's vega is per unit of volatility (1.0 = 100 %); traders read it per vol point.
+VOL_POINTS_PER_UNIT = 100.0
 
 
 def iso_z(moment: datetime) -> str:
@@ -204,7 +206,7 @@ class EngineDashboardProvider:
             "net_delta": _round(greeks.delta),
             "net_gamma": _round(greeks.gamma, 4),
             "net_theta_per_day": _round(greeks.theta),
-            "net_vega": _round(greeks.vega),
+            "net_vega_per_vol_point": _round(greeks.vega / VOL_POINTS_PER_UNIT),
             "realised_today": _round(realised),
             "unrealised": _round(unrealised),
             "day_pnl": _round(realised + unrealised),
@@ -228,7 +230,9 @@ class EngineDashboardProvider:
                     "delta": _round(unit.delta * quantity) if unit is not None else None,
                     "gamma": _round(unit.gamma * quantity, 4) if unit is not None else None,
                     "theta_per_day": _round(unit.theta * quantity) if unit is not None else None,
-                    "vega": _round(unit.vega * quantity) if unit is not None else None,
+                    "vega_per_vol_point": _round(unit.vega * quantity / VOL_POINTS_PER_UNIT)
+                    if unit is not None
+                    else None,
                 }
             )
         return sorted(rows, key=lambda row: str(row["symbol"]))
