@@ -36,6 +36,7 @@ from optbot.core.enums import (
     OrderType,
     ProductType,
     Side,
+    Timeframe,
 )
 from optbot.core.events import (
     Alert,
