@@ -90,7 +90,7 @@ TickFactory = Callable[
 def _tick_has_fast_layout() -> bool:
     if tuple(field.name for field in fields(Tick)) != TICK_FIELD_ORDER:
         return False
-    if hasattr(Tick, "__dict__") and "__post_init__" in vars(Tick):
+    if hasattr(Tick, "__post_init__"):  # validation the slot filler would skip
         return False
     return all(type(getattr(Tick, name)).__name__ == "member_descriptor" for name in TICK_FIELD_ORDER)
 

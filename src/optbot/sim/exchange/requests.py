@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,7 +64,7 @@ def int_field(body: dict[str, Any], name: str, *, required: bool = True, default
         number = float(raw)
     except (TypeError, ValueError):
         raise OrderRequestError("AB1007", f"Invalid {name}: {raw!r} is not a number") from None
-    if isinstance(raw, bool) or number != int(number):
+    if isinstance(raw, bool) or not math.isfinite(number) or number != int(number):
         raise OrderRequestError("AB1007", f"Invalid {name}: {raw!r} is not a whole number")
     return int(number)
 
