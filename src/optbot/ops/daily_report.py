@@ -70,7 +70,7 @@ def build_daily_report(
     charges_all = sum(fill.charges for fill in fills)
     net = engine.portfolio.daily_pnl(target)
 
-    cumulative: Series = []
+    cumulative: Series = [("start", 0.0)] if trades else []
     running = 0.0
     for number, trade in enumerate(trades, start=1):
         running += trade.net_pnl
