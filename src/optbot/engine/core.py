@@ -297,6 +297,10 @@ class TradingEngine:
         self.schedule = schedule
         now = self.clock.now_utc()
         self._deadlines = deque((when, name) for when, name in schedule.deadlines() if when > now)
+        session = schedule.session
+        missed_flatten = schedule.flatten_at is not None and schedule.flatten_at <= now
+        if session is not None and missed_flatten and now < session.close_utc:
+            self._deadlines.appendleft((now, "flatten"))  # started (or restarted) after the flatten time
         if schedule.session is None:
             self.note("session", f"{day} is not a trading day: data-management mode")
         else:

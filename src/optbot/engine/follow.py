@@ -13,7 +13,7 @@ from datetime import datetime
 
 import httpx
 
-from optbot.core.clock import SimClock
+from optbot.core.clock import LiveClock, SimClock
 from optbot.core.timeutil import parse_iso
 from optbot.sim.admin_client import check_loopback
 
@@ -36,6 +36,12 @@ class FollowingClock(SimClock):
         self.base_url = check_loopback(base_url)
         self.poll_seconds = poll_seconds
         self.polls = 0
+        self._transport_clock = LiveClock()
+
+    def monotonic(self) -> float:
+        """Real elapsed seconds: socket heartbeats and stall watchdogs are transport matters, and a
+        replay at 150x would otherwise turn a 0.2 s pause of this process into 30 "seconds" of silence."""
+        return self._transport_clock.monotonic()
 
     @classmethod
     async def connect(cls, base_url: str, poll_seconds: float = 0.02) -> FollowingClock:

@@ -221,6 +221,7 @@ class SessionRunner:
                 self.instruments,
                 rate_card=card,
                 order_id_prefix="PP",
+                state_path=store_path.with_name(store_path.stem + "-broker.pickle"),
             )
             broker = paper_broker
         engine = TradingEngine(

@@ -781,11 +781,13 @@ class OrderManager:
             if order.status not in WORKING_STATES or not order.broker_order_id:
                 continue
             reason = ""
-            if close_cutoff is not None and now >= close_cutoff:
+            # An exit is never cancelled for the close, a VIX jump or a move: that would leave the risk on.
+            adds_risk = not order.purpose.reduces_risk
+            if adds_risk and close_cutoff is not None and now >= close_cutoff:
                 reason = "session close approaching"
-            elif self._vix_jumped(order):
+            elif adds_risk and self._vix_jumped(order):
                 reason = f"VIX jumped more than {self._settings.cancel_on_vix_jump_points:g} points"
-            elif self._underlying_moved(order):
+            elif adds_risk and self._underlying_moved(order):
                 reason = f"underlying moved more than {self._settings.cancel_on_underlying_move_pct:g}%"
             elif order.submitted_utc is not None and now - order.submitted_utc >= timeout:
                 if await self._maybe_reprice(order):
@@ -818,8 +820,10 @@ class OrderManager:
         return move_pct > self._settings.cancel_on_underlying_move_pct
 
     async def _maybe_reprice(self, order: OrderRecord) -> bool:
-        """Optional policy: move a stale limit to the current quote (bounded by max_reprices)."""
-        if self._settings.reprice_policy != "reprice" or order.status is OrderStatus.PARTIALLY_FILLED:
+        """Move a stale limit to the current quote (bounded by max_reprices): optional for entries,
+        always tried for exits, whose cancellation would leave the position open."""
+        chosen = self._settings.reprice_policy == "reprice" or order.purpose.reduces_risk
+        if not chosen or order.status is OrderStatus.PARTIALLY_FILLED:
             return False
         if self._store.count_events(order.ordertag, "reprice") >= self._settings.max_reprices:
             return False
