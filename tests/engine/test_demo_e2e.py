@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from optbot.cli.main import app
+from optbot.sim.auth import demo_account
+from optbot.test_kit.ops import find_secrets, scan_tree
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 
 
-@pytest.fixture
-def demo_run(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> tuple[str, Path, int]:
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, int]]:
+    """One full demo shared by the tests below (it takes about a minute)."""
     out = tmp_path_factory.mktemp("demo") / "run"
-    monkeypatch.delenv("OPTBOT_CONFIG", raising=False)
-    monkeypatch.setenv("OPTBOT__PATHS__DATA_ROOT", str(out.parent / "root"))
-    result = CliRunner().invoke(app, ["demo", "--out", str(out), "--data", str(SAMPLE)])
-    return result.output, out, result.exit_code
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("OPTBOT_CONFIG", raising=False)
+        patch.setenv("OPTBOT__PATHS__DATA_ROOT", str(out.parent / "root"))
+        result = CliRunner().invoke(app, ["demo", "--out", str(out), "--data", str(SAMPLE)])
+    yield result.output, out, result.exit_code
 
 
 @pytest.mark.timeout(240)
@@ -55,6 +58,20 @@ def test_demo_trades_a_replayed_day_through_the_live_path(demo_run: tuple[str, P
     assert (out / "state" / "optbot.sqlite").exists()
     assert any((out / "logs").glob("optbot-*.jsonl"))
     assert "synthetic" in report["options_note"]
+    assert (out / "reports" / "daily-2020-11-18.html").exists()
+    assert "PASS daily report" in output
+
+
+def test_demo_writes_no_secret_anywhere(demo_run: tuple[str, Path, int]) -> None:
+    """Issue 9 security: the demo logs in with known secrets; no file it wrote may contain one."""
+    output, out, exit_code = demo_run
+    assert exit_code == 0, output
+    account = demo_account()
+    known = {"api_key": account.api_key, "pin": account.pin, "totp_secret": account.totp_secret}
+    written = [path for path in out.rglob("*") if path.is_file()]
+    assert len(written) > 10  # logs, state DB, JSON stores, reports, the encrypted keyring
+    assert scan_tree(out, known) == {}
+    assert find_secrets(output.encode(), known) == []
 
 
 def test_demo_refuses_to_wipe_a_foreign_directory(tmp_path: Path) -> None:

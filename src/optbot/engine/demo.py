@@ -171,7 +171,9 @@ async def run_demo(
     settings = demo_settings(base, out_dir, sim, data_dir)
     secrets = store_demo_secrets(settings, out_dir)
     stack = build_stack(settings, clock, secrets)
-    runner = SessionRunner(settings, clock, stack, calendar, paper=False, on_stage=on_stage)
+    runner = SessionRunner(
+        settings, clock, stack, calendar, paper=False, on_stage=on_stage, serve_operations=False
+    )
     summary = DemoSummary(day, runner.outcome.stages, None, out_dir)
     prepared = asyncio.Event()
     pump = asyncio.create_task(_pump(clock, prepared))
@@ -193,7 +195,7 @@ async def run_demo(
         await runner.finish()
         finishing.set()
         summary.feed_ticks = runner.outcome.feed_ticks
-        summary.report_files = write_demo_report(summary)
+        summary.report_files = [*runner.outcome.report_files, *write_demo_report(summary)]
     except StageFailed:
         summary.engine = runner.engine
     finally:

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from optbot.broker.angelone.factory import AngelOneStack
 from optbot.broker.angelone.feed import MarketFeed
@@ -41,6 +42,7 @@ from optbot.engine.schedule import DaySchedule, build_schedule
 from optbot.execution.charges import RateCard
 from optbot.instruments.cli import repository
 from optbot.instruments.master import InstrumentMaster
+from optbot.ops.wiring import Operations, attach_operations
 from optbot.persistence.db import state_db_path
 from optbot.persistence.store import Store
 from optbot.strategy.base import Strategy
@@ -84,6 +86,7 @@ class SessionOutcome:
     stages: list[Stage] = field(default_factory=list)
     engine: TradingEngine | None = None
     feed_ticks: int = 0
+    report_files: list[Path] = field(default_factory=list)
 
     @property
     def failed(self) -> list[Stage]:
@@ -104,7 +107,10 @@ class SessionRunner:
         strategies: Sequence[Strategy] | None = None,
         on_stage: StageListener | None = None,
         bus: EventBus | None = None,
+        serve_operations: bool = True,
     ) -> None:
+        """`serve_operations`: start the metrics endpoint and dashboard (notifications and reports
+        run either way)."""
         self.settings = settings
         self.clock = clock
         self.stack = stack
@@ -125,6 +131,8 @@ class SessionRunner:
         self._stop = asyncio.Event()
         self._subscribed: set[InstrumentKey] = set()
         self._finished = False
+        self.serve_operations = serve_operations
+        self.ops: Operations | None = None
 
     # ------------------------------------------------------------------ stages
     def stage(self, name: str, passed: bool, detail: str, critical: bool = True) -> Stage:
@@ -155,6 +163,8 @@ class SessionRunner:
         await self._guarded("login", self._login)
         await self._guarded("instrument master", self._master)
         engine = self._build_engine()
+        self.ops = attach_operations(engine, self.settings, self.clock)
+        self.ops.watch_rest_client(self.stack.rest.counters)
         await self._guarded("history sync", self._history)
         await self._guarded("ADX categories", self._categories, critical=False)
         await self._guarded("health checks", self._health)
@@ -350,6 +360,7 @@ class SessionRunner:
             self.order_socket = self.stack.order_socket(self.clock, self.bus)
             await self.order_socket.start()
         self.stage("market data socket", True, f"subscribed {len(self._subscribed)} instrument(s)")
+        await self._guarded("operations", self._start_operations, critical=False)
         self._spawn(engine.run_schedule(self._stop), "schedule")
         self._spawn(self._every(self.settings.engine.order_poll_seconds, engine.verify_orders), "orders")
         self._spawn(self._every(60.0, self.refresh_subscriptions), "subscriptions")
@@ -361,6 +372,18 @@ class SessionRunner:
             self._every(self.settings.engine.health_check_interval_minutes * 60, self._session_health),
             "health",
         )
+
+    async def _start_operations(self) -> str:
+        if self.ops is None:
+            return "not attached"
+        configured = None if self.serve_operations else False  # None: as metrics/dashboard.enabled say
+        await self.ops.start(serve_metrics=configured, serve_dashboard=configured)
+        parts = ["notifications on"]
+        if self.ops.metrics_server is not None:
+            parts.append(f"metrics on port {self.ops.metrics_port}")
+        if self.ops.dashboard_server is not None:
+            parts.append(f"dashboard {self.ops.dashboard_url}")
+        return ", ".join(parts)
 
     async def _dispatch(self, event: Event) -> None:
         engine = self.engine
@@ -465,6 +488,12 @@ class SessionRunner:
                 if self.clock.now_utc() >= end:
                     break
 
+    async def _daily_report(self) -> str:
+        assert self.ops is not None
+        files = self.ops.write_daily_report(ist_date(self.clock.now_utc()))
+        self.outcome.report_files.extend([files.html_path, files.json_path])
+        return f"{files.html_path} and {files.json_path.name}"
+
     def request_stop(self) -> None:
         self._stop.set()
 
@@ -482,12 +511,13 @@ class SessionRunner:
         if engine is not None and self.schedule is not None and self.schedule.session is not None:
             if self.clock.now_utc() >= self.schedule.session.close_utc:
                 report = await engine.end_of_day()
-                self.stage(
-                    "EOD reconciliation",
-                    report.clean,
-                    "clean" if report.clean else "; ".join(map(str, report.discrepancies)),
-                )
+                detail = "clean" if report.clean else "; ".join(map(str, report.discrepancies))
+                self.stage("EOD reconciliation", report.clean, detail, critical=False)
+                await self._guarded("daily report", self._daily_report, critical=False)
             await engine.stop()
+        if self.ops is not None:
+            with contextlib.suppress(Exception):
+                await self.ops.stop()
         for closer in (self.feed, self.order_socket, self.pipeline):
             if closer is not None:
                 with contextlib.suppress(Exception):
