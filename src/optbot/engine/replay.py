@@ -107,8 +107,11 @@ class InProcessReplay:
     ) -> None:
         self.settings = settings
         self.calendar = calendar or get_calendar()
-        self.clock = SimClock(ist_datetime(start_day, PREMARKET_START))
-        self.market = market or ReplayMarket(self.clock, settings.replay, self.calendar)
+        premarket = ist_datetime(start_day, PREMARKET_START)
+        self.market = market or ReplayMarket(SimClock(premarket), settings.replay, self.calendar)
+        self.clock: SimClock = self.market.clock  # one clock for the market, the broker and the engine
+        if to_utc(premarket) > self.clock.now_utc():
+            self.market.advance_to(premarket)
         self.underlyings = [u.upper() for u in (underlyings or settings.universe.underlyings)]
         self.instruments = self._master(start_day)
         self.quotes = MarketQuoteSource(None)
@@ -194,13 +197,18 @@ class InProcessReplay:
                 self.option_bars.track(instrument.token, instrument.symbol, True)
 
     async def run_day(self, day: date) -> ReplayRun:
-        """Replay one session from the pre-market to the end of the post-market."""
+        """Replay one session from the pre-market to the end of the post-market.
+
+        The paper broker's books roll to `day` first (Angel One's overnight roll: yesterday's closed
+        positions and orders leave the books, carried positions stay, realised M2M starts at zero), so
+        the end-of-day reconciliation compares one trading day with one trading day."""
         schedule = self.engine.begin_day(day)
         if schedule.session is None:
             return ReplayRun(day, 0, 0, self.engine)
         premarket = ist_datetime(day, PREMARKET_START)
         if premarket > self.clock.now_utc():
             self.market.advance_to(premarket)
+        self.paper.roll_day(day)
         self._ticks.clear()
         self._track()
         self.index_bars.start()

@@ -37,6 +37,7 @@ from optbot.data.history import candle_to_bar
 from optbot.data.pipeline import MarketDataPipeline
 from optbot.data.store import JsonStore
 from optbot.engine.core import MarketQuoteSource, TradingEngine, preload_history
+from optbot.engine.errors import ErrorPolicy, Watchdog
 from optbot.engine.health import CheckResult, check_clock_skew, check_database, check_disk_space
 from optbot.engine.schedule import DaySchedule, build_schedule
 from optbot.execution.charges import RateCard
@@ -133,6 +134,8 @@ class SessionRunner:
         self._finished = False
         self.serve_operations = serve_operations
         self.ops: Operations | None = None
+        self.policy: ErrorPolicy | None = None
+        self.watchdog: Watchdog | None = None
 
     # ------------------------------------------------------------------ stages
     def stage(self, name: str, passed: bool, detail: str, critical: bool = True) -> Stage:
@@ -361,16 +364,25 @@ class SessionRunner:
             await self.order_socket.start()
         self.stage("market data socket", True, f"subscribed {len(self._subscribed)} instrument(s)")
         await self._guarded("operations", self._start_operations, critical=False)
-        self._spawn(engine.run_schedule(self._stop), "schedule")
-        self._spawn(self._every(self.settings.engine.order_poll_seconds, engine.verify_orders), "orders")
-        self._spawn(self._every(60.0, self.refresh_subscriptions), "subscriptions")
+        engine_settings = self.settings.engine
+        self.policy = ErrorPolicy(engine, recover=self._recover)
+        self.watchdog = Watchdog(engine, self.clock, engine_settings, self.policy)
+        self._spawn("schedule", lambda: engine.run_schedule(self._stop))
         self._spawn(
-            self._every(self.settings.engine.periodic_reconcile_minutes * 60, self._periodic_reconcile),
+            "orders", lambda: self._every("orders", engine_settings.order_poll_seconds, engine.verify_orders)
+        )
+        self._spawn("subscriptions", lambda: self._every("subscriptions", 60.0, self.refresh_subscriptions))
+        self._spawn(
             "reconcile",
+            lambda: self._every(
+                "reconcile", engine_settings.periodic_reconcile_minutes * 60, self._periodic_reconcile
+            ),
         )
         self._spawn(
-            self._every(self.settings.engine.health_check_interval_minutes * 60, self._session_health),
             "health",
+            lambda: self._every(
+                "health", engine_settings.health_check_interval_minutes * 60, self._session_health
+            ),
         )
 
     async def _start_operations(self) -> str:
@@ -407,41 +419,40 @@ class SessionRunner:
                     dedupe_key="feed-down",
                 )
 
-    def _spawn(self, awaitable: Awaitable[None], name: str) -> None:
-        async def supervised() -> None:
-            await self._supervise(name, awaitable)
+    def _spawn(self, name: str, service: Callable[[], Awaitable[None]]) -> None:
+        assert self.watchdog is not None
+        self._tasks.append(
+            asyncio.create_task(self.watchdog.supervise(name, service), name=f"session:{name}")
+        )
 
-        self._tasks.append(asyncio.create_task(supervised(), name=f"session:{name}"))
-
-    async def _supervise(self, name: str, awaitable: Awaitable[None]) -> None:
-        try:
-            await awaitable
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a dead background loop must be visible, never silent
-            log.exception("session loop %s failed", name)
-            if self.engine is not None:
-                self.engine.pause_trading(f"internal service {name} failed: {type(exc).__name__}: {exc}")
-                await self.engine.alert(AlertPriority.CRITICAL, f"Service {name} failed", str(exc))
-
-    async def _every(self, seconds: float, action: Callable[[], Awaitable[object]]) -> None:
+    async def _every(self, name: str, seconds: float, action: Callable[[], Awaitable[object]]) -> None:
+        """Run `action` every `seconds` of the clock; errors get the §10.8 response and, when they
+        keep coming, back off and finally go to the watchdog."""
         failures = 0
-        watchdog = self.settings.engine
+        limits = self.settings.engine
         while not self._stop.is_set():
             await self.clock.sleep(seconds)
             try:
                 await action()
                 failures = 0
-            except BrokerError as exc:
+            except Exception as exc:
                 failures += 1
-                log.warning("periodic %s failed (%d): %s", getattr(action, "__name__", "task"), failures, exc)
-                if failures > watchdog.watchdog_max_restarts:
+                assert self.policy is not None
+                await self.policy.handle(exc, name)
+                if failures > limits.watchdog_max_restarts:
                     raise
                 delay = min(
-                    watchdog.watchdog_backoff_seconds * 2 ** (failures - 1),
-                    watchdog.watchdog_backoff_max_seconds,
+                    limits.watchdog_backoff_seconds * 2 ** (failures - 1), limits.watchdog_backoff_max_seconds
                 )
                 await self.clock.sleep(delay)
+
+    async def _recover(self) -> bool:
+        """Critical-error recovery: a valid broker session, then a clean reconciliation."""
+        await self.stack.auth.ensure_session_until()
+        if self.engine is None:
+            return False
+        report = await self.engine.reconcile("periodic")
+        return report.clean
 
     async def refresh_subscriptions(self) -> None:
         engine, feed = self.engine, self.feed
