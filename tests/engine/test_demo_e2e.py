@@ -81,3 +81,25 @@ def test_demo_refuses_to_wipe_a_foreign_directory(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["demo", "--out", str(foreign), "--data", str(SAMPLE)])
     assert result.exit_code != 0
     assert (foreign / "precious.txt").read_text() == "keep me"
+
+
+def test_one_trace_id_links_signal_decision_order_and_fill(demo_run: tuple[str, Path, int]) -> None:
+    """Issue 9: the structured log ties signal -> intent -> risk decision -> order -> fill together."""
+    output, out, exit_code = demo_run
+    assert exit_code == 0, output
+    events_by_trace: dict[str, list[str]] = {}
+    for log_file in (out / "logs").glob("optbot-*.jsonl"):
+        for line in log_file.read_text().splitlines():
+            record = json.loads(line)
+            if record.get("trace_id"):
+                events_by_trace.setdefault(record["trace_id"], []).append(str(record["event"]))
+    entry_traces = [
+        events
+        for events in events_by_trace.values()
+        if any(event.startswith("engine_order:") and "(ENTRY)" in event for event in events)
+    ]
+    assert entry_traces, "no entry order carried a trace id"
+    events = entry_traces[0]
+    assert "strategy_signal" in events
+    assert "risk_decision" in events
+    assert any(event.startswith("engine_fill:") for event in events)

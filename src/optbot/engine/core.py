@@ -322,8 +322,10 @@ class TradingEngine:
 
     async def fire_due_deadlines(self) -> None:
         now = self.clock.now_utc()
-        if self.schedule is not None and ist_date(now) != self.schedule.day and not self._deadlines:
-            self.begin_day(ist_date(now))
+        if not self._deadlines and self.schedule is not None:  # the IST date only once the day is done
+            today = ist_date(now)
+            if today != self.schedule.day:
+                self.begin_day(today)
         while self._deadlines and self._deadlines[0][0] <= now:
             _, name = self._deadlines.popleft()
             await self.on_deadline(name)
@@ -356,13 +358,17 @@ class TradingEngine:
 
     # ================================================================ inputs
     async def on_tick(self, tick: Tick) -> None:
-        await self.fire_due_deadlines()
+        # Only the next deadline can be due (they are in time order); with none left, the day may roll.
+        deadlines = self._deadlines
+        if not deadlines or deadlines[0][0] <= self.clock.now_utc():
+            await self.fire_due_deadlines()
         self.counters.ticks += 1
-        self.market.on_tick(tick)
-        underlying = self.market.underlying_of(tick)
+        market = self.market
+        market.on_tick(tick)
+        underlying = market.underlying_of(tick)
         if underlying is not None:
             self.orders.observe_underlying(underlying, tick.ltp)
-        elif self.market.is_vix(tick):
+        elif market.is_vix(tick):
             self.orders.observe_vix(tick.ltp)
         self.risk.on_tick(tick)
         if (tick.exchange, tick.token) in self._position_keys:
@@ -370,10 +376,13 @@ class TradingEngine:
         self.runner.on_tick(tick)
         if (self.paper is not None and self.paper.match_token(tick.token)) or self._paper_updates:
             await self.pump_paper()
-        await self._process_intents()
+        if self._intents or self._cancel_requests or self._later:  # else _process_intents has nothing to do
+            await self._process_intents()
 
     async def on_bar(self, bar: Bar) -> None:
-        await self.fire_due_deadlines()
+        deadlines = self._deadlines
+        if not deadlines or deadlines[0][0] <= self.clock.now_utc():
+            await self.fire_due_deadlines()
         try:
             self.ctx.add_bar(bar)
         except (LookAheadError, ValueError) as exc:
@@ -387,17 +396,26 @@ class TradingEngine:
         await self._process_intents()
 
     async def on_order_update(self, update: OrderUpdate) -> None:
-        await self.orders.on_order_update(update)
-        if update.filled_quantity > 0 and update.status in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED):
-            await self.orders.sync_fills()
+        with bind_trace(self._trace_of_order(update.ordertag)):
+            await self.orders.on_order_update(update)
+            filled = update.status in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED)
+            if update.filled_quantity > 0 and filled:
+                await self.orders.sync_fills()
         await self._process_intents()
+
+    def _trace_of_order(self, ordertag: str) -> str:
+        """The trace id of the intent behind a broker report, so its fill logs join the same trace."""
+        order = self.store.get_order(ordertag) if ordertag else None
+        intent = self.store.find_intent(order.intent_id) if order is not None else None
+        return intent.trace_id if intent is not None and intent.trace_id else ""
 
     async def pump_paper(self) -> None:
         """Apply the paper broker's order reports, then its trade book (fills) exactly once each."""
         fills_due = False
         while self._paper_updates:
             update = self._paper_updates.popleft()
-            await self.orders.on_order_update(update)
+            with bind_trace(self._trace_of_order(update.ordertag)):
+                await self.orders.on_order_update(update)
             fills_due = fills_due or update.filled_quantity > 0
         if fills_due:
             await self.orders.sync_fills()
@@ -483,11 +501,8 @@ class TradingEngine:
             self.counters.fills += 1
             intent = self.store.find_intent(event.intent_id) if event.intent_id else None
             owner = intent.strategy if intent is not None else ""
-            self.note(
-                "fill",
-                f"{event.side.value} {event.quantity} {event.symbol} @ {event.price:.2f} "
-                f"({owner or 'unknown'})",
-            )
+            with bind_trace(intent.trace_id if intent is not None else ""):
+                self._fill_noted(event, owner)
             if owner:
                 self.runner.on_fill(event, owner)
         elif isinstance(event, OrderUpdate) and event.intent_id:
@@ -496,6 +511,12 @@ class TradingEngine:
             instrument = self._instrument_for(event.token)
             exchange = instrument.exchange if instrument is not None else Exchange.NFO
             self._restore_position(exchange, event.token, event.net_quantity)
+
+    def _fill_noted(self, event: Fill, owner: str) -> None:
+        self.note(
+            "fill",
+            f"{event.side.value} {event.quantity} {event.symbol} @ {event.price:.2f} ({owner or 'unknown'})",
+        )
 
     def _on_order_settled(self, update: OrderUpdate) -> None:
         """An intent whose orders all ended with nothing filled is a refusal its strategy must hear of."""

@@ -8,14 +8,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from optbot.core.enums import RiskState
 from optbot.core.events import OrderIntent, Signal
+from optbot.core.ids import new_id
 from optbot.core.timeutil import ist_date
 from optbot.engine.market import MarketState
 from optbot.instruments.chain import OptionChain
+from optbot.log import bind_trace
 from optbot.portfolio.portfolio import Portfolio
 from optbot.risk.views import PositionSnapshot, SessionTimes
 from optbot.strategy.context import BarHistoryContext
@@ -55,11 +57,13 @@ class EngineContext(BarHistoryContext):
         return self.account_source() if self.account_source is not None else self.account
 
     def emit(self, signal: Signal) -> None:
-        super().emit(signal)
-        if signal.trace_id:
-            self._trace_by_strategy[signal.strategy] = signal.trace_id
-        if self.signal_sink is not None:
-            self.signal_sink(signal)
+        if not signal.trace_id:  # the trace starts at the signal: signal -> intent -> order -> fill
+            signal = replace(signal, trace_id=new_id())
+        self._trace_by_strategy[signal.strategy] = signal.trace_id
+        with bind_trace(signal.trace_id):
+            super().emit(signal)
+            if self.signal_sink is not None:
+                self.signal_sink(signal)
 
     def trace_for(self, intent: OrderIntent) -> str:
         """The trace id of the signal this intent follows (same strategy, latest signal), if any."""
