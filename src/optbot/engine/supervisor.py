@@ -16,7 +16,7 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,8 @@ from optbot.core.clock import Clock
 from optbot.core.enums import RunMode
 from optbot.core.timeutil import iso_utc, ist_date, to_ist
 from optbot.data.atomic import atomic_write_text
+from optbot.data.backup import create_backup, verify_backup
+from optbot.data.store import JsonStore
 from optbot.engine.schedule import build_schedule
 from optbot.engine.session import SessionRunner, Stage, StageFailed
 from optbot.persistence.db import state_db_path
@@ -55,6 +57,7 @@ class BotSupervisor:
     runner: SessionRunner | None = None
     sessions_run: int = 0
     last_error: str = ""
+    upkeep_done_for: date | None = None
 
     def request_stop(self) -> None:
         self.stop_event.set()
@@ -123,8 +126,31 @@ class BotSupervisor:
             self.runner = None
             await stack.aclose()
 
-    async def _data_management_until_next_session(self, today: Any) -> None:
-        """Outside sessions there is nothing to trade: wait for the next trading day's pre-market."""
+    def _daily_upkeep(self, today: date) -> None:
+        """Data-management mode work (§1.5, §8.3), once a day: retention of bars and raw ticks,
+        last-good copies, and a verified backup of the market data."""
+        if self.upkeep_done_for == today:
+            return
+        self.upkeep_done_for = today
+        try:
+            store = JsonStore(self.settings.paths, self.settings.data, self.clock)
+            kept = store.maintain(today)
+            store.flush_ticks()
+            backup = create_backup(self.settings.paths, self.clock, self.settings.data.backups_keep)
+            problems = verify_backup(backup.path)
+        except (OSError, ValueError) as exc:
+            self.last_error = f"data upkeep failed: {type(exc).__name__}: {exc}"
+            log.error(self.last_error)
+            return
+        if problems:
+            self.last_error = f"backup {backup.path} failed verification: {'; '.join(problems[:3])}"
+            log.error(self.last_error)
+            return
+        log.info("data upkeep: %d series kept, backup %s verified", len(kept), backup.path)
+
+    async def _data_management_until_next_session(self, today: date) -> None:
+        """Outside sessions there is nothing to trade: upkeep, then wait for the next pre-market."""
+        self._daily_upkeep(today)
         try:
             following = self.calendar.next_trading_day(today)
         except Exception as exc:  # the calendar's range ended: a person must extend it
