@@ -152,7 +152,12 @@ def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = N
     try:
         settings = Settings(**file_data)
     except ValidationError as exc:
-        problems.extend(_describe(dict(error)) for error in exc.errors())
+        reported = set(secret_keys)  # a secret key is also "unknown" to the model: say it once
+        problems.extend(
+            _describe(dict(error))
+            for error in exc.errors()
+            if ".".join(str(part) for part in error.get("loc", ())) not in reported
+        )
         raise ConfigError(problems) from None
     if problems:
         raise ConfigError(problems)
