@@ -21,6 +21,7 @@ from optbot.broker.angelone.factory import AngelOneStack
 from optbot.broker.angelone.feed import MarketFeed
 from optbot.broker.angelone.feed_codec import MODE_SNAP_QUOTE
 from optbot.broker.angelone.order_socket import OrderUpdateSocket
+from optbot.broker.angelone.static_ip import StaticIpVerdict, check_static_ip_async
 from optbot.broker.base import Broker, CandleInterval
 from optbot.broker.errors import BrokerError
 from optbot.broker.paper.broker import PaperBroker, PaperFunds
@@ -330,6 +331,16 @@ class SessionRunner:
             )
         except BrokerError as exc:
             results.append(CheckResult("broker reachable", False, f"{type(exc).__name__}: {exc}"))
+        static_ip = await check_static_ip_async(self.settings.broker)
+        live = not self.paper
+        results.append(
+            CheckResult(
+                "static IP",
+                static_ip.verdict is not StaticIpVerdict.FAIL,
+                static_ip.message,
+                critical=live,  # live orders from an unregistered IP are refused by the broker (SEBI)
+            )
+        )
         failed = [result for result in results if not result.ok and result.critical]
         summary = "; ".join(
             f"{result.name} {'ok' if result.ok else 'FAIL'} ({result.detail})" for result in results
