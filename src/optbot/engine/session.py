@@ -169,6 +169,7 @@ class SessionRunner:
         engine = self._build_engine()
         self.ops = attach_operations(engine, self.settings, self.clock)
         self.ops.watch_rest_client(self.stack.rest.counters)
+        self.stack.rest.on_call = self.ops.observe_api_latency
         await self._guarded("history sync", self._history)
         await self._guarded("ADX categories", self._categories, critical=False)
         await self._guarded("health checks", self._health)

@@ -365,6 +365,10 @@ class Operations:
         """Export a REST client's error and rate-limit counters (pass `AngelOneRestClient.counters`)."""
         self.sampler.client_counters.append(counters)
 
+    def observe_api_latency(self, endpoint: str, seconds: float, error_kind: str | None = None) -> None:
+        """Per-request latency (`AngelOneRestClient.on_call`); errors are counted from the counters."""
+        self.metrics.observe_api_call(endpoint, seconds)
+
     def on_feed_health(self, event: FeedHealth) -> None:
         self.feed_reconnects = max(self.feed_reconnects, event.reconnects)
 

@@ -169,6 +169,8 @@ class AngelOneRestClient:
         )
         self._rng = rng or random.Random()
         self.counters: Counter[str] = Counter()
+        #: (endpoint, seconds on this client's clock, error kind or None) per request, for the metrics.
+        self.on_call: Callable[[str, float, str | None], None] | None = None
         #: Called (never awaited) when a secure call is refused as unauthenticated; the auth service
         #: uses it to check and recover the session at once.
         self.on_token_expired: Callable[[str], None] | None = None
@@ -261,6 +263,20 @@ class AngelOneRestClient:
         self, endpoint: Endpoint, body: dict[str, Any] | None, priority: Priority, suffix: str, ordertag: str
     ) -> Any:
         await self.rate_limiter.acquire(endpoint.name, priority)
+        started = self._clock.monotonic()
+        error_kind: str | None = None
+        try:
+            return await self._exchange(endpoint, body, suffix, ordertag)
+        except BrokerError as exc:
+            error_kind = "rate_limited" if isinstance(exc, RateLimited) else type(exc).__name__
+            raise
+        finally:
+            if self.on_call is not None:
+                self.on_call(endpoint.name, self._clock.monotonic() - started, error_kind)
+
+    async def _exchange(
+        self, endpoint: Endpoint, body: dict[str, Any] | None, suffix: str, ordertag: str
+    ) -> Any:
         path = endpoint.path + (f"/{suffix}" if suffix else "")
         headers = self.headers_for(endpoint)
         content = orjson.dumps(body) if endpoint.method == "POST" else None
