@@ -24,9 +24,10 @@ async def test_every_request_is_timed_with_its_outcome() -> None:
     rest = AngelOneRestClient(settings, clock, TEST_ACCOUNT.api_key, rng=random.Random(1))
     seen: list[tuple[str, float, str | None]] = []
     rest.on_call = lambda endpoint, seconds, kind: seen.append((endpoint, seconds, kind))
+    rest.set_access_token("not-a-session-the-simulator-issued")
     try:
         with pytest.raises(BrokerError):
-            await rest.call("profile")  # no session yet: refused
+            await rest.call("profile")  # a forged token: the gateway refuses it
     finally:
         await rest.aclose()
         await sim.stop()
