@@ -17,6 +17,9 @@ Everything is precomputed once into plain dicts and sorted lists, so queries nev
 from __future__ import annotations
 
 import bisect
+import importlib.metadata
+import json
+import os
 import warnings
 from calendar import monthrange
 from collections.abc import Iterable
@@ -89,8 +92,42 @@ def _at(day: date, clock_time: time) -> datetime:
     return datetime.combine(day, clock_time, tzinfo=IST)
 
 
+def _library_cache_path(first: date, last: date) -> Path | None:
+    """Where the library's holiday list for this range is cached, keyed by the library's version.
+
+    Importing exchange-calendars pulls in pandas (~75 MB resident); a process that only needs the
+    holiday dates reads them from this small file instead after the first computation.
+    """
+    try:
+        version = importlib.metadata.version("exchange-calendars")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    name = f"{BASE_LIBRARY_CALENDAR}-{version}-{first.isoformat()}-{last.isoformat()}.json"
+    return Path(base) / "optbot" / "calendar" / name
+
+
 def _library_holidays(first: date, last: date) -> set[date]:
-    """Weekdays in [first, last] that the base library says are not sessions."""
+    """Weekdays in [first, last] that the base library says are not sessions (cached on disk)."""
+    cache = _library_cache_path(first, last)
+    if cache is not None:
+        try:
+            return {date.fromisoformat(text) for text in json.loads(cache.read_text(encoding="utf-8"))}
+        except (OSError, ValueError, TypeError):
+            pass  # absent or unreadable: compute it from the library and rewrite it
+    holidays = _compute_library_holidays(first, last)
+    if cache is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            temporary = cache.with_suffix(f".{os.getpid()}.tmp")
+            temporary.write_text(json.dumps(sorted(day.isoformat() for day in holidays)), encoding="utf-8")
+            os.replace(temporary, cache)
+        except OSError:
+            pass  # a read-only home only costs the pandas import next time
+    return holidays
+
+
+def _compute_library_holidays(first: date, last: date) -> set[date]:
     import exchange_calendars  # imported lazily: it pulls in pandas, which the query path never needs
 
     with warnings.catch_warnings():
