@@ -22,10 +22,15 @@ def test_cache_written_reused_and_rebuilt_when_damaged(
     assert date(2024, 1, 26) in computed  # Republic Day
     assert {date.fromisoformat(text) for text in json.loads(cache.read_text())} == computed
 
-    calls: list[int] = []
-    monkeypatch.setattr(nse, "_compute_library_holidays", lambda a, b: calls.append(1) or set())
+    calls: list[tuple[date, date]] = []
+
+    def counting(start: date, end: date) -> set[date]:
+        calls.append((start, end))
+        return set()
+
+    monkeypatch.setattr(nse, "_compute_library_holidays", counting)
     assert nse._library_holidays(first, last) == computed and calls == []  # served from the file
 
     cache.write_text("{not json")
-    assert nse._library_holidays(first, last) == set() and calls == [1]  # damaged: recomputed, rewritten
+    assert nse._library_holidays(first, last) == set() and len(calls) == 1  # damaged: recomputed, rewritten
     assert json.loads(cache.read_text()) == []
