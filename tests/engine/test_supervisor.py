@@ -6,11 +6,15 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
+
 from optbot.calendar import get_calendar
 from optbot.config import Settings
 from optbot.core.enums import RunMode
 from optbot.engine.supervisor import BotSupervisor, status_path
 from optbot.test_kit.calendar import sim_clock_at
+from optbot.test_kit.execution import drive
+from optbot.test_kit.ops import JsonReceiver
 
 
 async def test_a_holiday_is_data_management_mode_until_stopped(tmp_path: Path) -> None:
@@ -32,3 +36,30 @@ async def test_a_holiday_is_data_management_mode_until_stopped(tmp_path: Path) -
     assert await asyncio.wait_for(task, 5) == 0
     assert supervisor.sessions_run == 0
     assert json.loads(status_path(settings).read_text())["running"] is False
+
+
+async def test_a_session_that_cannot_start_notifies_and_exits_non_zero(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    receiver = JsonReceiver()
+    port = await receiver.start()
+    monkeypatch.setenv("OPTBOT_SECRET_NOTIFY_URLS", f"json://127.0.0.1:{port}/")
+    monkeypatch.setenv("OPTBOT_SECRET_API_KEY", "k" * 12)
+    monkeypatch.setenv("OPTBOT_SECRET_PIN", "9999")
+    monkeypatch.setenv("OPTBOT_SECRET_TOTP_SECRET", "JBSWY3DPEHPK3PXP")
+    monkeypatch.setenv("OPTBOT_KEYRING_PASSWORD", "supervisor-test")
+    unreachable = "http://127.0.0.1:9"  # discard port: nothing listens, the login cannot happen
+    settings = Settings(
+        paths={"data_root": tmp_path},
+        broker={"client_code": "S1234567", "rest_base_url": unreachable, "http_timeout_seconds": 1.0},
+    )
+    clock = sim_clock_at("2026-11-25", "09:10")
+    supervisor = BotSupervisor(settings, clock, get_calendar(), RunMode.PAPER)
+    try:
+        assert await drive(clock, supervisor.run()) == 1
+        alert = await receiver.wait_for(lambda item: "could not start" in str(item.get("title", "")))
+    finally:
+        await receiver.stop()
+    assert "login" in str(alert.get("message", "")) or "login" in supervisor.last_error
+    assert "login" in supervisor.last_error
+    assert "9999" not in json.dumps(receiver.received)  # the PIN never travels in a notification

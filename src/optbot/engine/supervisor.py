@@ -24,13 +24,15 @@ from optbot.broker.angelone.factory import build_stack, open_secret_store
 from optbot.calendar import NseCalendar
 from optbot.config import Settings
 from optbot.core.clock import Clock
-from optbot.core.enums import RunMode
+from optbot.core.enums import AlertPriority, RunMode
+from optbot.core.events import Alert
 from optbot.core.timeutil import iso_utc, ist_date, to_ist
 from optbot.data.atomic import atomic_write_text
 from optbot.data.backup import create_backup, verify_backup
 from optbot.data.store import JsonStore
 from optbot.engine.schedule import build_schedule
 from optbot.engine.session import SessionRunner, Stage, StageFailed
+from optbot.ops.notifications import Notifier, notification_urls
 from optbot.persistence.db import state_db_path
 
 log = logging.getLogger("optbot.engine.supervisor")
@@ -81,6 +83,27 @@ class BotSupervisor:
                 await writer
             self._write_status()
 
+    async def _notify_startup_failure(self, reason: str) -> None:
+        """The engine's notifications are not attached yet: send this one directly, bounded in time."""
+        settings = self.settings.notifications
+        urls = notification_urls(settings)
+        if not urls:
+            return
+        notifier = Notifier(settings.model_copy(update={"urls": urls}), self.clock)
+        await notifier.start()
+        notifier.submit(
+            Alert(
+                self.clock.now_utc(),
+                AlertPriority.CRITICAL,
+                "optbot could not start the session",
+                reason,
+                action_required="fix the cause (login, network, reconciliation) and start optbot again",
+                impact="no trading today until it starts",
+                dedupe_key="session-start-failed",
+            )
+        )
+        await notifier.stop(drain_seconds=settings.delivery_timeout_seconds * 2)
+
     async def _one_day(self) -> bool | None:
         now = self.clock.now_utc()
         today = ist_date(now)
@@ -117,6 +140,7 @@ class BotSupervisor:
         except StageFailed as exc:
             self.last_error = str(exc)
             log.error("session could not start: %s", exc)
+            await self._notify_startup_failure(str(exc))
             return False
         finally:
             await runner.finish()
