@@ -646,3 +646,77 @@ def main() -> None:
     worker = context.Process(target=paper_replay_rss)
     worker.start()
     worker.join()
+
+
+def engine_split(bars: MinuteBars, ticks_per_bar: int = TICKS_PER_BAR) -> None:
+    """Wall time inside `TradingEngine.on_tick` / `on_bar` versus the rest of the run (this driver's
+    Black-76 quote synthesis, the order-verification poll, end of day), per tick and per bar."""
+    spent = {"tick": 0.0, "bar": 0.0}
+    calls = {"tick": 0, "bar": 0}
+    on_tick, on_bar = TradingEngine.on_tick, TradingEngine.on_bar
+    clock = time.perf_counter
+
+    async def timed_tick(self: TradingEngine, tick: Tick) -> None:
+        start = clock()
+        await on_tick(self, tick)
+        spent["tick"] += clock() - start
+        calls["tick"] += 1
+
+    async def timed_bar(self: TradingEngine, bar: Bar) -> None:
+        start = clock()
+        await on_bar(self, bar)
+        spent["bar"] += clock() - start
+        calls["bar"] += 1
+
+    TradingEngine.on_tick, TradingEngine.on_bar = timed_tick, timed_bar  # type: ignore[method-assign]
+    try:
+        start = clock()
+        stats = optbot_engine(bars, ticks_per_bar)
+        total = clock() - start
+    finally:
+        TradingEngine.on_tick, TradingEngine.on_bar = on_tick, on_bar  # type: ignore[method-assign]
+    rest = total - spent["tick"] - spent["bar"]
+    per_tick = spent["tick"] / max(calls["tick"], 1) * 1e6
+    per_bar = spent["bar"] / max(calls["bar"], 1) * 1e6
+    rate = stats.bars / total
+    print(f"optbot full engine, {ticks_per_bar} ticks/bar: {rate:,.0f} bars/s ({total:.2f} s; {stats})")
+    print(
+        f"  engine.on_tick {spent['tick']:.2f} s = {per_tick:.2f} µs/tick; "
+        f"engine.on_bar {spent['bar']:.2f} s = {per_bar:.1f} µs/bar; "
+        f"driver and end of day {rest:.2f} s ({rest / total:.0%})"
+    )
+
+
+def profile(days: int, ticks_per_bar: int, top: int) -> None:
+    """`python -m benchmarks.bench_backtest --profile [--days N]`: the optbot engine row alone on the last
+    N synthesised days, timed (engine vs driver) and then under cProfile (top functions by own time and
+    by cumulative time)."""
+    import cProfile
+    import pstats
+
+    get_calendar()
+    bars = synthesise_year(days)
+    print(f"data: {len(bars.closes):,} NIFTY 1-minute bars ({days} synthesised days)")
+    engine_split(bars, ticks_per_bar)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    optbot_engine(bars, ticks_per_bar)
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", action="store_true", help="profile the optbot engine row only")
+    parser.add_argument("--days", type=int, default=20, help="synthesised days for --profile")
+    parser.add_argument("--ticks-per-bar", type=int, default=TICKS_PER_BAR, choices=(1, 2, 3, 4))
+    parser.add_argument("--top", type=int, default=40, help="functions listed per profile table")
+    arguments = parser.parse_args()
+    if arguments.profile:
+        profile(arguments.days, arguments.ticks_per_bar, arguments.top)
+    else:
+        main()

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from optbot.core.clock import SimClock
@@ -87,3 +87,81 @@ async def test_ticks_mark_open_positions_and_greeks(tmp_path) -> None:
     assert portfolio.unrealised_total() == pytest.approx(300.0)
     assert portfolio.greeks() == Greeks(delta=37.5, theta=-150.0)
     assert await portfolio.on_tick(Tick(NOW, "2", Exchange.NFO, "Y", 1.0)) is None
+
+
+async def test_cached_trades_and_positions_follow_every_store_write(tmp_path) -> None:
+    """The portfolio answers from caches on the tick path; any fill or position write is seen at once,
+    including one committed through another connection to the same database."""
+    clock = SimClock(NOW)
+    store = Store.open(tmp_path / "s.sqlite", clock)
+    portfolio = Portfolio(store, clock)
+    day = date(2026, 3, 2)
+    assert portfolio.trades_between(day, day) == []
+    assert await portfolio.on_tick(Tick(NOW, "1", Exchange.NFO, "X", 100.0)) is None
+    buy = _fill("1", Side.BUY, 75, 100.0, 0.0, day)
+    store.apply_fill(buy, None, portfolio.next_position(buy))
+    event = await portfolio.on_tick(Tick(NOW, "1", Exchange.NFO, "X", 102.0))
+    assert event is not None and event.net_quantity == 75 and event.unrealised_pnl == pytest.approx(150.0)
+    assert portfolio.trades_between(day, day) == []
+    sell = _fill("2", Side.SELL, 75, 110.0, 0.0, day)
+    store.apply_fill(sell, None, portfolio.next_position(sell))
+    assert [trade.net_pnl for trade in portfolio.trades_between(day, day)] == [pytest.approx(750.0)]
+    assert await portfolio.on_tick(Tick(NOW, "1", Exchange.NFO, "X", 104.0)) is None  # flat now
+    assert portfolio.open_positions() == [] and portfolio.realised_total_net() == pytest.approx(750.0)
+    other = Store.open(tmp_path / "s.sqlite", clock)  # e.g. a recovery tool on the same file
+    rebuy = _fill("3", Side.BUY, 150, 50.0, 0.0, day)
+    other.apply_fill(rebuy, None, Portfolio(other, clock).next_position(rebuy))
+    other.close()
+    event = await portfolio.on_tick(Tick(NOW, "1", Exchange.NFO, "X", 51.0))
+    assert event is not None and event.net_quantity == 150
+    assert [position.net_quantity for position in portfolio.open_positions()] == [150]
+    resell = _fill("4", Side.SELL, 150, 52.0, 0.0, day)
+    store.apply_fill(resell, None, portfolio.next_position(resell))
+    assert [round(trade.net_pnl) for trade in portfolio.trades_between(day, day)] == [750, 300]
+    assert portfolio.daily_pnl(day) == pytest.approx(1050.0)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["1", "2"]),
+            st.sampled_from([Side.BUY, Side.SELL]),
+            st.integers(1, 4),
+            st.integers(1, 400),
+            st.integers(0, 3),  # day offset
+            st.integers(-3, 30),  # minutes after the previous fill: negative inserts one out of order
+        ),
+        max_size=24,
+    )
+)
+def test_incremental_trades_equal_closed_trades_of_all_fills(tmp_path_factory, steps) -> None:
+    clock = SimClock(NOW)
+    store = Store.open(tmp_path_factory.mktemp("p") / "s.sqlite", clock)
+    portfolio = Portfolio(store, clock)
+    when = NOW
+    day = date(2026, 3, 2)
+    for number, (token, side, lots, price, day_step, minutes) in enumerate(steps):
+        day = date.fromordinal(max(date(2026, 3, 2).toordinal(), day.toordinal() + day_step - 1))
+        when = when + timedelta(minutes=minutes)
+        fill = FillRecord(
+            str(number),
+            f"O{number}",
+            None,
+            "",
+            Exchange.NFO,
+            token,
+            "X" + token,
+            side,
+            lots * 75,
+            float(price),
+            day,
+            when,
+            "",
+            7.5 * lots,
+        )
+        store.apply_fill(fill, None, portfolio.next_position(fill))
+        expected = closed_trades(store.fills())
+        assert portfolio.trades_between(date(2026, 1, 1), date(2026, 12, 31)) == expected
+        assert portfolio.trades_between(day, day) == [trade for trade in expected if trade.exit_date == day]
+    store.close()

@@ -7,7 +7,6 @@ paper or live run it sees exactly the ticks the engine processed, so the same da
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from optbot.analytics.pricing import greeks, implied_volatility
@@ -27,14 +26,13 @@ SECONDS_PER_YEAR = 365.0 * 86400
 MIN_YEARS_TO_EXPIRY = 60.0 / SECONDS_PER_YEAR
 
 
-@dataclass(frozen=True, slots=True)
-class LastTick:
-    ltp: float
-    bid: float | None
-    ask: float | None
-    volume: int | None
-    open_interest: int | None
-    ts_utc: datetime
+#: Per-token state is keyed by (exchange, token) tuples: cheaper to build and hash per tick than
+#: `InstrumentKey` (lookups by an `InstrumentKey` go through `_key`).
+_Key = tuple[Exchange, str]
+
+
+def _key(key: InstrumentKey) -> _Key:
+    return (key.exchange, key.token)
 
 
 class MarketState:
@@ -47,10 +45,11 @@ class MarketState:
         self.clock = clock
         self.calendar = calendar
         self.instruments = instruments
-        self._last: dict[InstrumentKey, LastTick] = {}
-        self._underlying_by_key: dict[InstrumentKey, str] = {}
+        # The latest tick per token (its ltp, bid/ask, volume, OI and time are the market's view).
+        self._last: dict[_Key, Tick] = {}
+        self._underlying_by_key: dict[_Key, str] = {}
         self._underlying_price: dict[str, float] = {}
-        self._vix_key: InstrumentKey | None = None
+        self._vix_key: _Key | None = None
         self._vix: float | None = None
         self._chains: dict[tuple[str, date], OptionChain] = {}
         self._session_day: date | None = None
@@ -71,12 +70,12 @@ class MarketState:
 
     def track_underlying(self, underlying: str) -> Instrument:
         instrument = self.underlying_instrument(underlying)
-        self._underlying_by_key[instrument.key] = underlying.upper()
+        self._underlying_by_key[_key(instrument.key)] = underlying.upper()
         return instrument
 
     def track_vix(self) -> Instrument:
         instrument = self.instruments.index_instrument(self.settings.universe.vix_symbol)
-        self._vix_key = instrument.key
+        self._vix_key = _key(instrument.key)
         return instrument
 
     def set_vix(self, value: float) -> None:
@@ -90,23 +89,24 @@ class MarketState:
 
     # ------------------------------------------------------------------ ticks
     def on_tick(self, tick: Tick) -> None:
-        if tick.ltp <= 0:
+        ltp = tick.ltp
+        if ltp <= 0:
             return
-        key = InstrumentKey(tick.exchange, tick.token)
-        self._last[key] = LastTick(tick.ltp, tick.bid, tick.ask, tick.volume, tick.open_interest, tick.ts_utc)
+        key = (tick.exchange, tick.token)
+        self._last[key] = tick  # ticks are immutable: kept as they are, not copied
         self.ticks_seen += 1
         self.last_tick_utc = tick.ts_utc
         underlying = self._underlying_by_key.get(key)
         if underlying is not None:
-            self._underlying_price[underlying] = tick.ltp
+            self._underlying_price[underlying] = ltp
         elif key == self._vix_key:
-            self._vix = tick.ltp
+            self._vix = ltp
 
     def underlying_of(self, tick: Tick) -> str | None:
-        return self._underlying_by_key.get(InstrumentKey(tick.exchange, tick.token))
+        return self._underlying_by_key.get((tick.exchange, tick.token))
 
     def is_vix(self, tick: Tick) -> bool:
-        return InstrumentKey(tick.exchange, tick.token) == self._vix_key
+        return (tick.exchange, tick.token) == self._vix_key
 
     # ---------------------------------------------------------- RiskMarketView
     def vix(self) -> float | None:
@@ -119,9 +119,9 @@ class MarketState:
         found = self.instruments.find_token(token)
         return found[0] if found else None
 
-    def _last_for_token(self, token: str) -> LastTick | None:
+    def _last_for_token(self, token: str) -> Tick | None:
         instrument = self._instrument(token)
-        return self._last.get(instrument.key) if instrument else None
+        return self._last.get((instrument.exchange, instrument.token)) if instrument else None
 
     def last_price(self, token: str) -> float | None:
         last = self._last_for_token(token)
@@ -155,7 +155,7 @@ class MarketState:
     # ------------------------------------------------------------------ quotes
     def quote(self, exchange: Exchange, token: str) -> Quote | None:
         """The order manager's view of the book: last price and the best bid/ask from the feed."""
-        last = self._last.get(InstrumentKey(exchange, token))
+        last = self._last.get((exchange, token))
         instrument = self.instruments.get(exchange, token)
         if last is None or instrument is None:
             return None
@@ -241,7 +241,7 @@ class MarketState:
         return max((close - now).total_seconds() / SECONDS_PER_YEAR, MIN_YEARS_TO_EXPIRY)
 
     def _option_quote(self, contract: Instrument, spot: float, now: datetime) -> OptionQuote | None:
-        last = self._last.get(contract.key)
+        last = self._last.get((contract.exchange, contract.token))
         if last is None or contract.strike is None or contract.option_type is None:
             return None
         analytics = self.settings.analytics

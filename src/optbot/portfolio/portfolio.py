@@ -6,13 +6,14 @@ manager on confirmed fills); ticks only move marks and unrealised P&L.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from optbot.core.bus import EventBus
 from optbot.core.clock import Clock
-from optbot.core.enums import Exchange
+from optbot.core.enums import Exchange, Side
 from optbot.core.events import PositionChanged, Tick
 from optbot.core.timeutil import ist_date
 from optbot.persistence.records import FillRecord, PositionRecord
@@ -23,7 +24,7 @@ from optbot.portfolio.positions import (
     net_realised_pnl,
     unrealised_pnl,
 )
-from optbot.portfolio.trades import ClosedTrade, closed_trades
+from optbot.portfolio.trades import ClosedTrade
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,101 @@ class PerformanceSummary:
         return self.wins / self.trades if self.trades else 0.0
 
 
+@dataclass(slots=True)
+class _OpenLot:
+    side: Side
+    quantity: int
+    price: float
+    day: date
+    charges_per_unit: float
+
+
+class _TradeBook:
+    """`trades.closed_trades` over the fills table, kept incrementally: fills appended after the last one
+    matched are matched onto the carried open lots (the same FIFO, charges spread the same way); any
+    other change to the table (a fill dated or ordered before one already matched) rebuilds it from all
+    fills. Only the store's own queries decide what is new, so the result equals `closed_trades(fills())`.
+    """
+
+    def __init__(self) -> None:
+        self.signature: tuple[int, int | None] | None = None  # (COUNT(*), MAX(rowid)) of the fills table
+        self._reset()
+
+    def _reset(self) -> None:
+        self.trades: list[ClosedTrade] = []
+        self._lots: dict[tuple[Exchange, str], deque[_OpenLot]] = {}
+        self._matched = 0  # fills matched so far
+        self._last_day: date | None = None  # the latest trade date matched
+        self._last_day_ids: list[tuple[str, str]] = []  # fills of that date matched, in store order
+        self._last_on_last_day = False  # the last fill matched is of that date
+
+    def refresh(self, store: Store) -> list[ClosedTrade]:
+        row = store.connection.execute("SELECT COUNT(*), MAX(rowid) FROM fills").fetchone()
+        signature = (int(row[0]), None if row[1] is None else int(row[1]))
+        if signature == self.signature:
+            return self.trades
+        if not self._append(store, signature[0]):
+            self._reset()
+            self._match(store.fills())
+        self.signature = signature
+        return self.trades
+
+    def _append(self, store: Store, count: int) -> bool:
+        """Match only the new fills, if they all come after every fill matched; False otherwise."""
+        if self._last_day is None or not self._last_on_last_day:
+            return False
+        recent = store.fills(start=self._last_day)  # the last date's fills (matched first), then new ones
+        seen = len(self._last_day_ids)
+        if [(fill.broker_order_id, fill.fill_id) for fill in recent[:seen]] != self._last_day_ids:
+            return False
+        fresh = recent[seen:]
+        if self._matched + len(fresh) != count:
+            return False  # a new fill dated before the last date (or the table changed otherwise)
+        self._match(fresh)
+        return True
+
+    def _match(self, fills: Sequence[FillRecord]) -> None:
+        trades = self.trades
+        for fill in fills:
+            key = (fill.exchange, fill.token)
+            lots = self._lots.get(key)
+            if lots is None:
+                lots = self._lots[key] = deque()
+            remaining = fill.quantity
+            per_unit = fill.charges / fill.quantity if fill.quantity else 0.0
+            while remaining and lots and lots[0].side is not fill.side:
+                lot = lots[0]
+                matched = min(remaining, lot.quantity)
+                trades.append(
+                    ClosedTrade(
+                        exchange=fill.exchange,
+                        token=fill.token,
+                        symbol=fill.symbol,
+                        direction=lot.side,
+                        quantity=matched,
+                        entry_price=lot.price,
+                        exit_price=fill.price,
+                        entry_date=lot.day,
+                        exit_date=fill.trade_date,
+                        charges=matched * (lot.charges_per_unit + per_unit),
+                    )
+                )
+                lot.quantity -= matched
+                remaining -= matched
+                if lot.quantity == 0:
+                    lots.popleft()
+            if remaining:
+                lots.append(_OpenLot(fill.side, remaining, fill.price, fill.trade_date, per_unit))
+            self._matched += 1
+            identity = (fill.broker_order_id, fill.fill_id)
+            if self._last_day is None or fill.trade_date > self._last_day:
+                self._last_day = fill.trade_date
+                self._last_day_ids = [identity]
+            elif fill.trade_date == self._last_day:
+                self._last_day_ids.append(identity)
+            self._last_on_last_day = fill.trade_date == self._last_day
+
+
 class Portfolio:
     def __init__(
         self,
@@ -67,6 +163,15 @@ class Portfolio:
             for position in store.positions()
             if position.last_price is not None
         }
+        # Round trips from every fill, matched again only for fills added since (risk asks for today's
+        # trades on every evaluation).
+        self._trade_book = _TradeBook()
+        # Positions read on the tick path, kept while the database is unchanged: no row written through
+        # the store's connection (its total_changes) and none committed by another connection (SQLite's
+        # data_version). Any write at all drops the cache.
+        self._positions_version: tuple[int, int] | None = None
+        self._positions_seen: dict[tuple[Exchange, str], PositionRecord | None] = {}
+        self._positions_all: list[PositionRecord] | None = None
 
     # -------------------------------------------------------------- fills
     def next_position(self, fill: FillRecord) -> PositionRecord:
@@ -96,11 +201,36 @@ class Portfolio:
             trace_id=trace_id,
         )
 
+    def _check_positions_version(self) -> None:
+        connection = self._store.connection
+        version = (connection.total_changes, int(connection.execute("PRAGMA data_version").fetchone()[0]))
+        if version != self._positions_version:
+            self._positions_seen.clear()
+            self._positions_all = None
+            self._positions_version = version
+
+    def _all_positions(self) -> list[PositionRecord]:
+        """`store.positions()`, answered from the cache while the database has not changed."""
+        self._check_positions_version()
+        if self._positions_all is None:
+            self._positions_all = self._store.positions()
+        return self._positions_all
+
+    def _position(self, exchange: Exchange, token: str) -> PositionRecord | None:
+        """`store.position`, answered from the cache while the database has not changed."""
+        self._check_positions_version()
+        seen = self._positions_seen
+        key = (exchange, token)
+        if key in seen:
+            return seen[key]
+        position = seen[key] = self._store.position(exchange, token)
+        return position
+
     # -------------------------------------------------------------- marks
     async def on_tick(self, tick: Tick) -> PositionChanged | None:
         """Mark an open position to the tick's price; emits PositionChanged for open positions."""
         key = (tick.exchange, tick.token)
-        position = self._store.position(tick.exchange, tick.token)
+        position = self._position(tick.exchange, tick.token)
         self._marks[key] = tick.ltp
         if position is None or position.net_quantity == 0:
             return None
@@ -113,19 +243,19 @@ class Portfolio:
         return self._marks.get((exchange, token))
 
     def positions(self) -> list[PositionRecord]:
-        return self._store.positions()
+        return list(self._all_positions())
 
     def open_positions(self) -> list[PositionRecord]:
-        return [position for position in self._store.positions() if position.net_quantity != 0]
+        return [position for position in self._all_positions() if position.net_quantity != 0]
 
     def unrealised_total(self) -> float:
         return sum(
             unrealised_pnl(position, self._marks.get((position.exchange, position.token)))
-            for position in self._store.positions()
+            for position in self._all_positions()
         )
 
     def realised_total_net(self) -> float:
-        return sum(net_realised_pnl(position) for position in self._store.positions())
+        return sum(net_realised_pnl(position) for position in self._all_positions())
 
     def greeks(self) -> Greeks:
         """Portfolio Greeks: the sum of per-unit Greeks × signed quantity over open positions."""
@@ -150,7 +280,7 @@ class Portfolio:
 
     # -------------------------------------------------------- performance
     def trades_between(self, start: date, end: date) -> list[ClosedTrade]:
-        return [trade for trade in closed_trades(self._store.fills()) if start <= trade.exit_date <= end]
+        return [trade for trade in self._trade_book.refresh(self._store) if start <= trade.exit_date <= end]
 
     def summary(self, start: date, end: date) -> PerformanceSummary:
         trades = self.trades_between(start, end)

@@ -9,9 +9,10 @@ is derived from the latches and the size multiplier, and changes only along `sta
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
 
@@ -22,9 +23,15 @@ from optbot.core.clock import Clock
 from optbot.core.enums import IntentPurpose, OrderType, RiskState, Side
 from optbot.core.events import Bar, Event, OrderIntent, RiskDecision, RiskStateChanged, Tick
 from optbot.core.ids import new_id
-from optbot.core.timeutil import ist_date
+from optbot.core.timeutil import IST, ist_date
 from optbot.risk.delta import HedgeSuggestion, delta_exposures, hedge_suggestions
-from optbot.risk.killswitch import RESUME_ACK_FILE_NAME, read_kill_flag, read_resume_ack, write_kill_flag
+from optbot.risk.killswitch import (
+    RESUME_ACK_FILE_NAME,
+    KillFlag,
+    read_kill_flag,
+    read_resume_ack,
+    write_kill_flag,
+)
 from optbot.risk.state import TradingStateMachine
 from optbot.risk.views import PositionSnapshot, RiskMarketView, RiskPortfolioView, exposure_by_underlying
 from optbot.risk.windows import (
@@ -64,6 +71,21 @@ class LatchKind(StrEnum):
 
 #: Latches cleared by a new trading day (and, for consecutive losses, by an acknowledgement).
 DAY_LATCHES = frozenset({LatchKind.DAILY_LOSS, LatchKind.DRAWDOWN, LatchKind.CONSECUTIVE_LOSSES})
+
+#: How a tick's symbol feeds the spike windows: not at all, as VIX, or as a watched underlying.
+_IGNORED, _VIX, _WATCHED = 0, 1, 2
+
+#: (inode, size, mtime, ctime) of a file, or None when it does not exist.
+_FileSignature = tuple[int, int, int, int] | None
+
+
+def _file_signature(path: Path) -> _FileSignature:
+    """A cheap stat of a flag file; raises OSError (other than not-found) for the caller to read it."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
 
 
 @dataclass(slots=True)
@@ -128,6 +150,8 @@ class RiskEngine:
         self._size_multiplier = 1.0
         self._vix: float | None = None
         self._day: date | None = None
+        self._day_start_utc: datetime | None = None  # IST midnight of `_day` (refresh skips ist_date)
+        self._day_end_utc: datetime | None = None
         self._day_peak_pnl = 0.0
         self._acknowledged_trades = 0
         self._ack_seen: datetime | None = None
@@ -147,9 +171,15 @@ class RiskEngine:
         self._price_detectors: dict[tuple[str, str], PercentMoveDetector] = {}
         self._volume_detectors: dict[tuple[str, str], VolumeSurgeDetector] = {}
         self._files_checked_at: float | None = None
+        # The flag files' last stat signature and what was read then (re-read only when they change).
+        self._kill_seen: tuple[_FileSignature, KillFlag | None] | None = None
+        self._ack_file_seen: tuple[_FileSignature, datetime | None] | None = None
         watched = [*settings.universe.underlyings, *settings.universe.stock_underlyings]
         self._watched_underlyings = {symbol.upper() for symbol in watched}
         self._vix_symbol = settings.universe.vix_symbol.upper().replace(" ", "")
+        self._symbol_kinds: dict[str, int] = {}  # tick symbol -> _IGNORED / _VIX / _WATCHED
+        self._band_vix: float | None = None  # the VIX the cached size band was derived from
+        self._band: tuple[float, str] = (1.0, "")
 
     # ------------------------------------------------------------------ state
     @property
@@ -201,9 +231,16 @@ class RiskEngine:
             self._resume_started = self.clock.now_utc()
 
     def _vix_band_multiplier(self) -> tuple[float, str]:
-        vix, r = self._vix, self.risk
+        vix = self._vix
         if vix is None:
             return 1.0, ""
+        if vix != self._band_vix:
+            self._band = self._vix_band(vix)
+            self._band_vix = vix
+        return self._band
+
+    def _vix_band(self, vix: float) -> tuple[float, str]:
+        r = self.risk
         if vix >= r.vix_high:
             return (
                 r.high_size_multiplier,
@@ -229,30 +266,40 @@ class RiskEngine:
         return fraction
 
     def refresh(self, check_files: bool = True) -> RiskState:
-        """Re-derive latches that clear on time or files, the multiplier and the state."""
+        """Re-derive latches that clear on time or files, the multiplier and the state.
+
+        Runs on every tick, so the steady state is cheap: the IST day is re-derived only when the clock
+        leaves the cached day, the VIX band only when VIX changes, and the state machine is asked to move
+        (with its reason text) only when the derived state differs from the current one."""
         now = self.clock.now_utc()
-        self._roll_day(now)
+        start, end = self._day_start_utc, self._day_end_utc
+        if start is None or end is None or not start <= now < end:
+            self._roll_day(now)
         if check_files:
             self._files_checked_at = self.clock.monotonic()
             self._check_files()
-        for kind in (LatchKind.PRICE_SPIKE, LatchKind.VOLUME_SPIKE):
-            latch = self._latches.get(kind)
-            if latch is not None and latch.quiet_until is not None and now >= latch.quiet_until:
-                self._unlatch(kind, f"no new {kind} for {self.risk.flash_spike_cooldown_minutes:g} min")
+        latches = self._latches
+        if latches:
+            for kind in (LatchKind.PRICE_SPIKE, LatchKind.VOLUME_SPIKE):
+                latch = latches.get(kind)
+                if latch is not None and latch.quiet_until is not None and now >= latch.quiet_until:
+                    self._unlatch(kind, f"no new {kind} for {self.risk.flash_spike_cooldown_minutes:g} min")
         vix_multiplier, vix_reason = self._vix_band_multiplier()
-        resume_multiplier = self._resume_multiplier(now)
-        self._size_multiplier = 0.0 if self._latches else vix_multiplier * resume_multiplier
-        if self._latches:
-            target, reason = RiskState.HALTED, "; ".join(latch.reason for latch in self._latches.values())
+        resume_multiplier = 1.0 if self._resume_started is None else self._resume_multiplier(now)
+        self._size_multiplier = 0.0 if latches else vix_multiplier * resume_multiplier
+        state = self._machine.state
+        if latches:
+            if state is not RiskState.HALTED:
+                self._move(RiskState.HALTED, "; ".join(latch.reason for latch in latches.values()))
         elif self._size_multiplier < 1.0:
-            parts = [vix_reason] if vix_reason else []
-            if resume_multiplier < 1.0:
-                parts.append(f"gradual resume at {resume_multiplier:.0%}")
-            target, reason = RiskState.REDUCING, "; ".join(parts)
-        else:
-            target, reason = RiskState.ACTIVE, "all limits clear"
-        self._move(target, reason)
-        return self.state
+            if state is not RiskState.REDUCING:
+                parts = [vix_reason] if vix_reason else []
+                if resume_multiplier < 1.0:
+                    parts.append(f"gradual resume at {resume_multiplier:.0%}")
+                self._move(RiskState.REDUCING, "; ".join(parts))
+        elif state is not RiskState.ACTIVE:
+            self._move(RiskState.ACTIVE, "all limits clear")
+        return self._machine.state
 
     def _move(self, target: RiskState, reason: str) -> None:
         if self.state is RiskState.HALTED and target is RiskState.ACTIVE:
@@ -274,6 +321,8 @@ class RiskEngine:
 
     def _roll_day(self, now: datetime) -> None:
         today = ist_date(now)
+        self._day_start_utc = datetime.combine(today, time(), tzinfo=IST).astimezone(UTC)
+        self._day_end_utc = self._day_start_utc + timedelta(days=1)
         if self._day == today:
             return
         if self._day is not None:
@@ -283,14 +332,39 @@ class RiskEngine:
         self._day_peak_pnl = 0.0
         self._acknowledged_trades = 0
 
+    def _read_kill_flag(self) -> KillFlag | None:
+        """`read_kill_flag`, re-read only when the file's stat changes (absent: one stat, no open)."""
+        try:
+            signature = _file_signature(self.kill_file)
+        except OSError:
+            return read_kill_flag(self.kill_file)  # present but not stat-able: the reader fails safe
+        seen = self._kill_seen
+        if seen is not None and seen[0] == signature:
+            return seen[1]
+        flag = None if signature is None else read_kill_flag(self.kill_file)
+        self._kill_seen = (signature, flag)
+        return flag
+
+    def _read_resume_ack(self) -> datetime | None:
+        try:
+            signature = _file_signature(self.resume_ack_file)
+        except OSError:
+            return read_resume_ack(self.resume_ack_file)
+        seen = self._ack_file_seen
+        if seen is not None and seen[0] == signature:
+            return seen[1]
+        ack = None if signature is None else read_resume_ack(self.resume_ack_file)
+        self._ack_file_seen = (signature, ack)
+        return ack
+
     def _check_files(self) -> None:
-        flag = read_kill_flag(self.kill_file)
+        flag = self._read_kill_flag()
         if flag is not None:
             if self._latch(LatchKind.KILL, f"kill switch: {flag.reason}"):
                 self._flatten_everything(f"kill switch: {flag.reason}")
         elif LatchKind.KILL in self._latches:
             self._unlatch(LatchKind.KILL, "kill flag removed (resume acknowledged)")
-        ack = read_resume_ack(self.resume_ack_file)
+        ack = self._read_resume_ack()
         if ack is not None and ack != self._ack_seen:
             self._ack_seen = ack
             self._apply_acknowledgement(ack)
@@ -355,11 +429,26 @@ class RiskEngine:
     def _is_vix(self, symbol: str) -> bool:
         return symbol.upper().replace(" ", "") == self._vix_symbol
 
+    def _symbol_kind(self, symbol: str) -> int:
+        """Whether a symbol's prices feed the VIX windows, a watched underlying's windows or nothing
+        (option legs and unwatched instruments), memoised per symbol for the tick path."""
+        kind = self._symbol_kinds.get(symbol)
+        if kind is None:
+            if self._is_vix(symbol):
+                kind = _VIX
+            elif symbol.upper() in self._watched_underlyings:
+                kind = _WATCHED
+            else:
+                kind = _IGNORED
+            self._symbol_kinds[symbol] = kind
+        return kind
+
     def _observe_price(
         self, symbol: str, source: str, when: datetime, price: float, volume: float | None
     ) -> list[SpikeDetection]:
         detections: list[SpikeDetection] = []
-        if self._is_vix(symbol):
+        kind = self._symbol_kind(symbol)
+        if kind == _VIX:
             self.update_vix(price, when)
             for detector in (self._vix_breaker, self._vix_spike):
                 found = detector.update(symbol, when, price)
@@ -372,31 +461,30 @@ class RiskEngine:
                     found,
                     recover_below_vix=recover_below,
                 )
-        elif symbol.upper() in self._watched_underlyings:
-            price_detector = self._price_detectors.setdefault(
-                (symbol, source),
-                PercentMoveDetector(
+        elif kind == _WATCHED:
+            price_detector = self._price_detectors.get((symbol, source))
+            if price_detector is None:
+                price_detector = self._price_detectors[(symbol, source)] = PercentMoveDetector(
                     self.risk.price_spike_pct, timedelta(minutes=self.risk.price_spike_window_minutes)
-                ),
-            )
+                )
             found_price = price_detector.update(symbol, when, price)
             if found_price is not None:
                 detections.append(found_price)
             if volume is not None:
-                volume_detector = self._volume_detectors.setdefault(
-                    (symbol, source),
-                    VolumeSurgeDetector(
+                volume_detector = self._volume_detectors.get((symbol, source))
+                if volume_detector is None:
+                    volume_detector = self._volume_detectors[(symbol, source)] = VolumeSurgeDetector(
                         self.risk.volume_spike_pct,
                         timedelta(minutes=self.risk.volume_spike_window_minutes),
                         self.risk.volume_spike_min_samples,
-                    ),
-                )
+                    )
                 found_volume = volume_detector.update(symbol, when, volume)
                 if found_volume is not None:
                     detections.append(found_volume)
-            quiet = when + timedelta(minutes=self.risk.flash_spike_cooldown_minutes)
-            for found in detections:
-                self._on_spike(LatchKind(found.kind), found, quiet_until=quiet)
+            if detections:
+                quiet = when + timedelta(minutes=self.risk.flash_spike_cooldown_minutes)
+                for found in detections:
+                    self._on_spike(LatchKind(found.kind), found, quiet_until=quiet)
         self.refresh(check_files=self._files_due())
         return detections
 

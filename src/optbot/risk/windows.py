@@ -8,24 +8,46 @@ from datetime import datetime, timedelta
 
 
 class RollingWindow:
-    """(time, value) samples kept for `span`; samples are evicted by time, never by count."""
+    """(time, value) samples kept for `span`; samples are evicted by time, never by count.
+
+    `min` / `max` are O(1): monotonic deques of the samples that can still be the window's low / high
+    are kept beside the samples (the spike detectors ask on every underlying and VIX tick)."""
 
     def __init__(self, span: timedelta) -> None:
         if span <= timedelta(0):
             raise ValueError("window span must be positive")
         self.span = span
         self._samples: deque[tuple[datetime, float]] = deque()
+        self._lows: deque[tuple[datetime, float]] = deque()  # values increasing front to back
+        self._highs: deque[tuple[datetime, float]] = deque()  # values decreasing front to back
 
     def add(self, when: datetime, value: float) -> None:
-        if self._samples and when < self._samples[-1][0]:
+        samples = self._samples
+        if samples and when < samples[-1][0]:
             return  # out-of-order sample: ignore rather than corrupt the window
-        self._samples.append((when, value))
+        sample = (when, value)
+        samples.append(sample)
+        lows, highs = self._lows, self._highs
+        while lows and lows[-1][1] >= value:
+            lows.pop()
+        lows.append(sample)
+        while highs and highs[-1][1] <= value:
+            highs.pop()
+        highs.append(sample)
         self.evict(when)
 
     def evict(self, now: datetime) -> None:
         cutoff = now - self.span
-        while self._samples and self._samples[0][0] < cutoff:
-            self._samples.popleft()
+        samples = self._samples
+        if not samples or samples[0][0] >= cutoff:
+            return
+        while samples and samples[0][0] < cutoff:
+            samples.popleft()
+        lows, highs = self._lows, self._highs
+        while lows and lows[0][0] < cutoff:
+            lows.popleft()
+        while highs and highs[0][0] < cutoff:
+            highs.popleft()
 
     def values(self) -> list[float]:
         return [value for _, value in self._samples]
@@ -34,10 +56,10 @@ class RollingWindow:
         return len(self._samples)
 
     def min(self) -> float | None:
-        return min(self.values(), default=None)
+        return self._lows[0][1] if self._lows else None
 
     def max(self) -> float | None:
-        return max(self.values(), default=None)
+        return self._highs[0][1] if self._highs else None
 
 
 @dataclass(frozen=True, slots=True)

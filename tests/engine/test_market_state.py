@@ -1,0 +1,78 @@
+"""MarketState keeps the latest tick per token and the underlying / VIX levels from ticks alone."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, time
+from pathlib import Path
+
+from optbot.calendar import get_calendar
+from optbot.config import Settings
+from optbot.core.clock import SimClock
+from optbot.core.enums import Exchange
+from optbot.core.events import Tick
+from optbot.core.timeutil import ist_datetime
+from optbot.engine.market import MarketState
+from optbot.test_kit.instruments import build_master
+
+DAY = date(2026, 8, 7)
+
+
+def _market(tmp_path: Path) -> tuple[MarketState, SimClock]:
+    clock = SimClock(ist_datetime(DAY, time(10, 0)))
+    settings = Settings(paths={"data_root": tmp_path}, universe={"underlyings": ["NIFTY"]})
+    market = MarketState(settings, clock, get_calendar(), build_master(as_of=DAY))
+    market.track_underlying("NIFTY")
+    market.track_vix()
+    return market, clock
+
+
+def test_ticks_set_underlying_vix_and_last_quote(tmp_path: Path) -> None:
+    market, clock = _market(tmp_path)
+    index = market.underlying_instrument("NIFTY")
+    vix = market.instruments.index_instrument("INDIA VIX")
+    contract = market.instruments.options("NIFTY", market.instruments.expiries("NIFTY")[0])[0]
+    now = clock.now_utc()
+    index_tick = Tick(now, index.token, index.exchange, "NIFTY", 24550.0)
+    vix_tick = Tick(now, vix.token, vix.exchange, "INDIA VIX", 14.5)
+    option_tick = Tick(
+        now,
+        contract.token,
+        contract.exchange,
+        contract.symbol,
+        120.0,
+        bid=119.5,
+        ask=120.5,
+        volume=900,
+        open_interest=750_000,
+    )
+    for tick in (index_tick, vix_tick, option_tick):
+        market.on_tick(tick)
+    assert market.underlying_price("nifty") == 24550.0
+    assert market.vix() == 14.5
+    assert market.underlying_of(index_tick) == "NIFTY" and market.underlying_of(option_tick) is None
+    assert market.is_vix(vix_tick) and not market.is_vix(index_tick)
+    assert market.last_price(contract.token) == 120.0
+    assert market.open_interest(contract.token) == 750_000
+    quote = market.quote(contract.exchange, contract.token)
+    assert quote is not None and quote.ltp == 120.0 and quote.volume == 900
+    assert [level.price for level in quote.bids] == [119.5] and [level.price for level in quote.asks] == [
+        120.5
+    ]
+    assert quote.exchange_time == now
+    assert market.ticks_seen == 3 and market.last_tick_utc == now
+
+
+def test_non_positive_ltp_is_ignored_and_later_ticks_replace_earlier(tmp_path: Path) -> None:
+    market, clock = _market(tmp_path)
+    index = market.underlying_instrument("NIFTY")
+    tick = Tick(clock.now_utc(), index.token, index.exchange, "NIFTY", 24550.0)
+    market.on_tick(tick)
+    market.on_tick(replace(tick, ltp=0.0))
+    assert market.underlying_price("NIFTY") == 24550.0 and market.ticks_seen == 1
+    clock.advance(5)
+    market.on_tick(replace(tick, ts_utc=clock.now_utc(), ltp=24560.0))
+    assert market.underlying_price("NIFTY") == 24560.0 and market.last_price(index.token) == 24560.0
+    # the same token on another exchange is another instrument
+    other = Tick(clock.now_utc(), index.token, Exchange.BSE, "NIFTY", 1.0)
+    assert market.underlying_of(other) is None and not market.is_vix(other)
