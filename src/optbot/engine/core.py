@@ -391,9 +391,11 @@ class TradingEngine:
             return
         self.counters.bars += 1
         self.risk.on_bar(bar)
-        await self._flush_later()
+        if self._later:
+            await self._flush_later()
         self.runner.on_bar(bar)
-        await self._process_intents()
+        if self._intents or self._cancel_requests or self._later:  # else _process_intents has nothing to do
+            await self._process_intents()
 
     async def on_order_update(self, update: OrderUpdate) -> None:
         with bind_trace(self._trace_of_order(update.ordertag)):
