@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
 
 from optbot.broker.angelone.status_map import UnknownBrokerStatus, map_order_row_status
 from optbot.broker.base import Broker
 from optbot.broker.errors import BrokerError
 from optbot.broker.models import Funds
+from optbot.broker.paper.daybook import BookPosition
 from optbot.config.settings import Settings
 from optbot.core.bus import EventBus
 from optbot.core.clock import Clock
@@ -55,6 +57,29 @@ class ReconciliationReport:
     @property
     def clean(self) -> bool:
         return not self.discrepancies
+
+
+def broker_day_book(fills: Iterable[FillRecord], today: date) -> dict[tuple[Exchange, str], BookPosition]:
+    """The position book the broker should show on `today` for these fills (the trading-day roll of
+    `optbot.broker.paper.daybook`): fills of earlier days, expiry settlements included (they close the
+    contract), rolled overnight so only open quantity carries in at its open average; today's traded
+    fills on top. A row's `total_sell_amount - total_buy_amount` is what the broker's row shows."""
+    book: dict[tuple[Exchange, str], BookPosition] = {}
+    current: date | None = None
+    for fill in sorted(fills, key=lambda item: (item.trade_date, item.ts_utc)):
+        if fill.trade_date > today or (fill.trade_date == today and fill.source == EXPIRY_FILL_SOURCE):
+            continue
+        if current is not None and fill.trade_date != current:
+            book = _roll(book)
+        current = fill.trade_date
+        row = book.setdefault((fill.exchange, fill.token), BookPosition())
+        row.apply_fill(fill.side is Side.BUY, fill.quantity, fill.price)
+    return _roll(book) if current is not None and current != today else book
+
+
+def _roll(book: dict[tuple[Exchange, str], BookPosition]) -> dict[tuple[Exchange, str], BookPosition]:
+    rolled = {key: row.rolled() for key, row in book.items()}
+    return {key: row for key, row in rolled.items() if row is not None}
 
 
 class Reconciler:
@@ -167,11 +192,10 @@ class Reconciler:
                     )
                 )
 
-        day_cash: dict[tuple[Exchange, str], float] = defaultdict(float)
-        for fill in traded_fills:
-            if fill.trade_date == today:
-                sign = -1 if fill.side is Side.BUY else 1
-                day_cash[(fill.exchange, fill.token)] += sign * fill.quantity * fill.price
+        day_cash = {
+            key: row.total_sell_amount - row.total_buy_amount
+            for key, row in broker_day_book(local_fills, today).items()
+        }
         for position_row in positions:
             broker_cash = position_row.sell_amount - position_row.buy_amount
             local_cash = day_cash.get((position_row.exchange, position_row.token), 0.0)

@@ -4,6 +4,13 @@ Order ids are a per-run counter (deterministic: the same inputs give the same id
 persistence keeps the authoritative record. Funds move with fills: premium paid on buys, received on
 sells, charges from the dated rate card deducted on every fill; short option positions block margin.
 Call `match()` (or `match_token`) whenever quotes change so resting orders are evaluated.
+
+The books are per trading day, as Angel One's are: on the first call on a new IST date (or an explicit
+`roll_day`) working day orders are cancelled at the previous close, the order and trade books start
+empty, expired options settle at intrinsic value, INTRADAY positions still open are squared off at the
+last price (the broker's auto square-off), flat positions leave the position book, other open ones
+stay as carry-forward quantity at their open average, and the day's realised M2M is zero (the same
+roll as the simulator's exchange, `optbot.sim.exchange.ledger.AccountLedger.roll_day`).
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from __future__ import annotations
 import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from optbot.broker.angelone.status_map import map_broker_status
@@ -31,16 +38,17 @@ from optbot.broker.models import (
     PlaceResult,
     Quote,
 )
+from optbot.broker.paper.daybook import BookPosition
 from optbot.broker.paper.fill_model import FillModel, QuoteSource, WorkingOrder, tick_round
 from optbot.core.clock import Clock
-from optbot.core.enums import Duration, Exchange, OrderType, ProductType, Side, Variety
+from optbot.core.enums import Duration, Exchange, OptionType, OrderType, ProductType, Side, Variety
 from optbot.core.errors import UserError
 from optbot.core.events import OrderUpdate
 from optbot.core.instrument import Instrument
 from optbot.core.timeutil import ist_date
 from optbot.data.atomic import atomic_write_bytes
 from optbot.execution.charges import ChargeBreakdown, RateCard, option_charges
-from optbot.instruments.master import InstrumentMaster
+from optbot.instruments.master import InstrumentMaster, InstrumentNotFound
 
 OPEN = "open"
 TRIGGER_PENDING = "trigger pending"
@@ -79,19 +87,9 @@ _PERSISTED_STATE = (
     "_charged_orders",
     "_ioc",
     "_consumed",
+    "_trading_day",
 )
-
-
-@dataclass(slots=True)
-class _Position:
-    buy_quantity: int = 0
-    sell_quantity: int = 0
-    buy_amount: float = 0.0
-    sell_amount: float = 0.0
-
-    @property
-    def net(self) -> int:
-        return self.buy_quantity - self.sell_quantity
+DAY_ORDER_EXPIRED_TEXT = "Order cancelled by the exchange at market close"
 
 
 OrderListener = Callable[[BrokerOrder], None]
@@ -126,13 +124,14 @@ class PaperBroker:
         self._orders: dict[str, BrokerOrder] = {}
         self._working: dict[str, WorkingOrder] = {}
         self._trades: list[BrokerTrade] = []
-        self._positions: dict[tuple[Exchange, str, ProductType], _Position] = {}
+        self._positions: dict[tuple[Exchange, str, ProductType], BookPosition] = {}
         self._cash = funds.initial_cash
         self._charges_paid = 0.0
         self._charged_orders: set[str] = set()
         self._listeners: list[OrderListener] = []
         self._ioc: set[str] = set()
         self._consumed: dict[tuple[str, Side], tuple[datetime | None, int]] = {}
+        self._trading_day: date = ist_date(clock.now_utc())
         self._state_path = state_path
         if state_path is not None and state_path.exists():
             self._load_state(state_path)
@@ -166,6 +165,72 @@ class PaperBroker:
             message=order.text,
             ts_exchange=order.exchange_time,
         )
+
+    # ---- trading day -------------------------------------------------------------------------
+    @property
+    def trading_day(self) -> date:
+        """The IST trading date the books are on."""
+        return self._trading_day
+
+    def roll_day(self, day: date) -> bool:
+        """Start the books on trading day `day`, as Angel One does overnight; False (no change) when
+        they are already on `day` or later. Every public call rolls to the clock's IST date first, so
+        calling this at the start of a session only makes the roll happen at a known moment."""
+        if day <= self._trading_day:
+            return False
+        now = self._clock.now_utc()
+        for order_id in sorted(self._working):
+            self._working.pop(order_id, None)
+            self._emit(
+                replace(
+                    self._orders[order_id], status=CANCELLED, text=DAY_ORDER_EXPIRED_TEXT, update_time=now
+                )
+            )
+        carried: dict[tuple[Exchange, str, ProductType], BookPosition] = {}
+        for key, position in sorted(self._positions.items()):
+            exchange, token, product = key
+            instrument = self._instruments.get(exchange, token)
+            expired = instrument is None or (instrument.expiry is not None and instrument.expiry < day)
+            if expired and position.open_quantity:
+                self._cash += position.open_quantity * self._settlement_price(instrument, token, position)
+                continue
+            if product is ProductType.INTRADAY and position.open_quantity:
+                self._cash += position.open_quantity * self._last_price(token, position)
+                continue
+            following = position.rolled()
+            if following is not None:
+                carried[key] = following
+        self._positions = carried
+        self._orders = {}
+        self._trades = []
+        self._ioc = set()
+        self._charged_orders = set()
+        self._consumed = {}
+        self._trading_day = day
+        self._save_state()
+        return True
+
+    def _sync_day(self) -> None:
+        self.roll_day(ist_date(self._clock.now_utc()))
+
+    def _settlement_price(self, instrument: Instrument | None, token: str, position: BookPosition) -> float:
+        """An expired contract's exchange settlement: an option's intrinsic value against its index's
+        last price; without that, the contract's own last price; without a quote, its open average."""
+        if instrument is not None and instrument.is_option and instrument.strike is not None:
+            try:
+                index = self._instruments.index_instrument(instrument.underlying)
+            except InstrumentNotFound:
+                index = None
+            spot = self._quotes.quote(index.token) if index is not None else None
+            if spot is not None:
+                if instrument.option_type is OptionType.CE:
+                    return max(spot.ltp - instrument.strike, 0.0)
+                return max(instrument.strike - spot.ltp, 0.0)
+        return self._last_price(token, position)
+
+    def _last_price(self, token: str, position: BookPosition) -> float:
+        quote = self._quotes.quote(token)
+        return quote.ltp if quote is not None else position.open_average
 
     def _emit(self, order: BrokerOrder) -> None:
         self._orders[order.order_id] = order
@@ -222,6 +287,7 @@ class PaperBroker:
 
     # ---- orders ------------------------------------------------------------------------------
     async def place_order(self, request: OrderRequest) -> PlaceResult:
+        self._sync_day()
         instrument = self._instrument(request.exchange, request.token)
         self._validate(instrument, request.quantity, request.order_type, request.price, request.trigger_price)
         self._sequence += 1
@@ -299,7 +365,7 @@ class PaperBroker:
         return self._model.executable_price(request.side, quote, tick)
 
     def _requirement(self, request: OrderRequest, instrument: Instrument) -> MarginRequirement:
-        position = self._positions.get((request.exchange, request.token, request.product), _Position())
+        position = self._positions.get((request.exchange, request.token, request.product), BookPosition())
         price = self._reference_price(request, instrument)
         if request.side is Side.BUY:
             closing = min(request.quantity, max(0, -position.net))
@@ -318,14 +384,14 @@ class PaperBroker:
         for (exchange, token, _product), position in self._positions.items():
             if position.net < 0:
                 instrument = self._instrument(exchange, token)
-                avg = position.sell_amount / position.sell_quantity if position.sell_quantity else 0.0
-                blocked += self._short_margin(instrument, -position.net, avg)
+                blocked += self._short_margin(instrument, -position.net, position.open_average)
         return blocked
 
     def _available_cash(self) -> float:
         return self._cash - self._blocked_margin()
 
     async def modify_order(self, request: ModifyRequest) -> PlaceResult:
+        self._sync_day()
         order = self._orders.get(request.order_id)
         if order is None:
             raise BrokerRejected("AB1008", f"order {request.order_id} not found")
@@ -367,6 +433,7 @@ class PaperBroker:
         return PlaceResult(order.order_id, order.unique_order_id)
 
     async def cancel_order(self, order_id: str, variety: Variety = Variety.NORMAL) -> PlaceResult:
+        self._sync_day()
         order = self._orders.get(order_id)
         if order is None:
             raise BrokerRejected("AB1008", f"order {order_id} not found")
@@ -379,9 +446,11 @@ class PaperBroker:
     # ---- matching ----------------------------------------------------------------------------
     def match(self) -> int:
         """Evaluate every resting order against the latest quotes (in id order); returns fills made."""
+        self._sync_day()
         return sum(self._fill_if_possible(order_id) for order_id in sorted(self._working))
 
     def match_token(self, token: str) -> int:
+        self._sync_day()
         ids = sorted(oid for oid in self._working if self._orders[oid].token == token)
         return sum(self._fill_if_possible(order_id) for order_id in ids)
 
@@ -513,16 +582,10 @@ class PaperBroker:
                 fill_time=now,
             )
         )
-        position = self._positions.setdefault((order.exchange, order.token, order.product), _Position())
+        position = self._positions.setdefault((order.exchange, order.token, order.product), BookPosition())
+        position.apply_fill(order.side is Side.BUY, quantity, price)
         amount = quantity * price
-        if order.side is Side.BUY:
-            position.buy_quantity += quantity
-            position.buy_amount += amount
-            self._cash -= amount
-        else:
-            position.sell_quantity += quantity
-            position.sell_amount += amount
-            self._cash += amount
+        self._cash += -amount if order.side is Side.BUY else amount
         self._cash -= charges.total
         self._charges_paid += charges.total
         filled = order.filled_quantity + quantity
@@ -543,58 +606,52 @@ class PaperBroker:
 
     # ---- books -------------------------------------------------------------------------------
     async def order_book(self) -> list[BrokerOrder]:
+        self._sync_day()
         return [self._orders[key] for key in sorted(self._orders)]
 
     async def order_details(self, unique_order_id: str) -> BrokerOrder | None:
+        self._sync_day()
         return next((o for o in self._orders.values() if o.unique_order_id == unique_order_id), None)
 
     async def trade_book(self) -> list[BrokerTrade]:
+        self._sync_day()
         return list(self._trades)
 
     async def positions(self) -> list[BrokerPosition]:
+        self._sync_day()
         rows = []
         for (exchange, token, product), position in sorted(self._positions.items()):
             instrument = self._instrument(exchange, token)
-            net = position.net
-            if net > 0:
-                average = position.buy_amount / position.buy_quantity
-            elif net < 0:
-                average = position.sell_amount / position.sell_quantity
-            else:
-                average = 0.0
             rows.append(
                 BrokerPosition(
                     exchange=exchange,
                     token=token,
                     symbol=instrument.symbol,
                     product=product,
-                    net_quantity=net,
-                    buy_quantity=position.buy_quantity,
-                    sell_quantity=position.sell_quantity,
-                    buy_amount=position.buy_amount,
-                    sell_amount=position.sell_amount,
-                    average_net_price=average,
+                    net_quantity=position.net,
+                    buy_quantity=position.total_buy_quantity,
+                    sell_quantity=position.total_sell_quantity,
+                    buy_amount=position.total_buy_amount,
+                    sell_amount=position.total_sell_amount,
+                    average_net_price=position.open_average,
                     lot_size=instrument.lot_size,
                 )
             )
         return rows
 
     def _marks(self) -> tuple[float, float]:
-        """(realised, unrealised) gross P&L: closed quantity at average prices, open quantity at LTP."""
+        """(realised, unrealised) gross P&L today: closed quantity against the open average (average-cost
+        netting, reset by the day roll), open quantity at LTP (no quote: no unrealised P&L)."""
         realised = unrealised = 0.0
         for (_exchange, token, _product), position in self._positions.items():
-            closed = min(position.buy_quantity, position.sell_quantity)
-            avg_buy = position.buy_amount / position.buy_quantity if position.buy_quantity else 0.0
-            avg_sell = position.sell_amount / position.sell_quantity if position.sell_quantity else 0.0
-            realised += closed * (avg_sell - avg_buy)
-            net = position.net
-            if net:
+            realised += position.realised
+            if position.open_quantity:
                 quote = self._quotes.quote(token)
-                mark = quote.ltp if quote is not None else (avg_buy if net > 0 else avg_sell)
-                unrealised += net * (mark - (avg_buy if net > 0 else avg_sell))
+                unrealised += position.unrealised(quote.ltp if quote is not None else None)
         return realised, unrealised
 
     async def funds(self) -> Funds:
+        self._sync_day()
         realised, unrealised = self._marks()
         blocked = self._blocked_margin()
         return Funds(
@@ -621,6 +678,7 @@ class PaperBroker:
         return self._candles.candles(exchange, token, interval, start, end)
 
     async def margin_required(self, requests: Sequence[OrderRequest]) -> MarginRequirement:
+        self._sync_day()
         total = span = premium = 0.0
         for request in requests:
             need = self._requirement(request, self._instrument(request.exchange, request.token))
@@ -630,6 +688,7 @@ class PaperBroker:
         return MarginRequirement(total=total, span=span, premium=premium)
 
     async def estimate_charges(self, requests: Sequence[OrderRequest]) -> ChargeEstimate:
+        self._sync_day()
         day = ist_date(self._clock.now_utc())
         total_breakdown: ChargeBreakdown | None = None
         for request in requests:

@@ -1,0 +1,62 @@
+"""`InProcessReplay` over several days: the paper broker rolls its books each morning, so every
+end-of-day reconciliation compares one trading day with one trading day and comes out clean."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from optbot.backtest.runner import choose_strategies
+from optbot.core.clock import SimClock
+from optbot.core.timeutil import ist_date, ist_datetime
+from optbot.engine.replay import PREMARKET_START, InProcessReplay
+from optbot.sim.market.replay import ReplayMarket
+from tests.backtest.conftest import make_settings
+
+DAYS = (date(2020, 11, 17), date(2020, 11, 18), date(2020, 11, 19))
+
+
+async def test_three_day_replay_reconciles_clean_every_end_of_day(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "data")
+    replay = InProcessReplay(
+        settings,
+        tmp_path / "replay.sqlite",
+        DAYS[0],
+        strategies=choose_strategies(settings, "adx_trend"),
+        underlyings=["NIFTY"],
+    )
+    try:
+        await replay.run(list(DAYS))
+        fills = replay.store.fills()
+        traded_days = {fill.trade_date for fill in fills}
+        assert len(traded_days) >= 2, "the scenario must trade on more than one day"
+        clean = [entry for entry in replay.engine.journal if entry.text == "eod reconciliation clean"]
+        assert [ist_date(entry.ts_utc) for entry in clean] == list(DAYS)
+        alerts = [entry.text for entry in replay.engine.journal if entry.kind == "alert"]
+        assert not [text for text in alerts if "reconciliation" in text], alerts
+        assert replay.store.unacknowledged_mismatches() == []
+        # the broker's books are the last day's only: its trades, no positions carried (flat each day)
+        assert replay.paper.trading_day == DAYS[-1]
+        trades = await replay.paper.trade_book()
+        assert trades and all(trade.fill_time for trade in trades)
+        assert {ist_date(trade.fill_time) for trade in trades if trade.fill_time} == {DAYS[-1]}
+        last_day_fills = [fill for fill in fills if fill.trade_date == DAYS[-1]]
+        assert len(trades) == len(last_day_fills)
+        assert all(row.net_quantity == 0 for row in await replay.paper.positions())
+    finally:
+        replay.close()
+
+
+def test_a_given_market_drives_the_replay_on_its_own_clock(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "data")
+    clock = SimClock(ist_datetime(DAYS[0], PREMARKET_START))
+    market = ReplayMarket(clock, settings.replay)
+    replay = InProcessReplay(
+        settings, tmp_path / "replay.sqlite", DAYS[0], underlyings=["NIFTY"], market=market
+    )
+    try:
+        assert replay.clock is clock and replay.market is market
+        assert replay.engine.clock is clock
+        assert replay.paper.trading_day == DAYS[0]
+    finally:
+        replay.close()
