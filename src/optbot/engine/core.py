@@ -512,7 +512,7 @@ class TradingEngine:
         elif isinstance(event, PositionChanged):
             instrument = self._instrument_for(event.token)
             exchange = instrument.exchange if instrument is not None else Exchange.NFO
-            self._restore_position(exchange, event.token, event.net_quantity)
+            self._restore_position(exchange, event.token, event.net_quantity, event.average_price)
 
     def _fill_noted(self, event: Fill, owner: str) -> None:
         self.note(
@@ -555,15 +555,22 @@ class TradingEngine:
         found = self.instruments.find_token(token)
         return found[0] if found else None
 
-    def _restore_position(self, exchange: Exchange, token: str, net_quantity: int) -> None:
+    def _restore_position(
+        self, exchange: Exchange, token: str, net_quantity: int, average_price: float | None = None
+    ) -> None:
+        """Mirror a position into the strategies' context (every PositionChanged, i.e. every mark)."""
         key = (exchange, token)
         if net_quantity == 0:
             self._position_keys.discard(key)
         else:
             self._position_keys.add(key)
         instrument = self.instruments.get(exchange, token)
-        mark = self.portfolio.mark(exchange, token) or 0.0
-        record = self.store.position(exchange, token)
+        mark = self.portfolio.mark(exchange, token)
+        if mark is None:
+            if average_price is None:
+                record = self.store.position(exchange, token)
+                average_price = record.average_price if record is not None else 0.0
+            mark = average_price
         self.ctx.set_position(
             PositionSnapshot(
                 token,
@@ -571,7 +578,7 @@ class TradingEngine:
                 instrument.symbol if instrument is not None else token,
                 instrument.underlying if instrument is not None else token,
                 net_quantity,
-                mark or (record.average_price if record is not None else 0.0),
+                mark,
             )
         )
 

@@ -253,6 +253,7 @@ class SessionRunner:
         quotes.market = engine.market
         if paper_broker is not None:
             engine.connect_paper(paper_broker)
+            paper_broker.roll_day(ist_date(self.clock.now_utc()))  # yesterday's books closed first
         self.engine = self.outcome.engine = engine
         return engine
 
