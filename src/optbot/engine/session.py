@@ -133,6 +133,7 @@ class SessionRunner:
         self._stop = asyncio.Event()
         self._subscribed: set[InstrumentKey] = set()
         self._finished = False
+        self._feed_was_down = False
         self.serve_operations = serve_operations
         self.ops: Operations | None = None
         self.policy: ErrorPolicy | None = None
@@ -425,12 +426,34 @@ class SessionRunner:
             if self.pipeline is not None:
                 self.pipeline.on_feed_health(event)
             if not event.connected and self.calendar.is_open(self.clock.now_utc(), Segment.FO):
+                self._feed_was_down = True
                 await engine.alert(
                     AlertPriority.CRITICAL,
                     "Market data socket down in market hours",
-                    getattr(event, "detail", "") or "socket disconnected; reconnecting with backoff",
+                    event.detail or "socket disconnected; reconnecting with backoff",
                     dedupe_key="feed-down",
                 )
+            elif event.connected and self._feed_was_down:
+                self._feed_was_down = False
+                self._tasks.append(asyncio.create_task(self._recover_gaps(), name="session:gap-recovery"))
+
+    async def _recover_gaps(self) -> None:
+        """Spec §2.4: after the socket is back, fetch the official 1-minute candles for the hole."""
+        if self.pipeline is None or self.instruments is None:
+            return
+        master = self.instruments
+
+        def exchange_for(token: str) -> Exchange:
+            found = master.find_token(token)
+            return found[0].exchange if found else Exchange.NSE
+
+        try:
+            merged = await self.pipeline.recover_gaps(self.stack.broker, exchange_for)
+        except BrokerError as exc:
+            log.warning("gap recovery failed: %s", type(exc).__name__)
+            return
+        if merged and self.engine is not None:
+            self.engine.note("data", f"{merged} one-minute bar(s) recovered from the broker after a feed gap")
 
     def _spawn(self, name: str, service: Callable[[], Awaitable[None]]) -> None:
         assert self.watchdog is not None
