@@ -134,6 +134,7 @@ class SessionRunner:
         self._subscribed: set[InstrumentKey] = set()
         self._finished = False
         self._feed_was_down = False
+        self._bar_store: JsonStore | None = None
         self.serve_operations = serve_operations
         self.ops: Operations | None = None
         self.policy: ErrorPolicy | None = None
@@ -258,6 +259,12 @@ class SessionRunner:
         self.engine = self.outcome.engine = engine
         return engine
 
+    @property
+    def bar_store(self) -> JsonStore:
+        if self._bar_store is None:
+            self._bar_store = JsonStore(self.settings.paths, self.settings.data, self.clock)
+        return self._bar_store
+
     async def _history(self) -> str:
         assert self.engine is not None and self.instruments is not None
         now = self.clock.now_utc()
@@ -272,7 +279,11 @@ class SessionRunner:
                     if kind == "daily"
                     else engine_settings.warmup_intraday_days * 1.5
                 )
-                bars.extend(await self._candles(index, interval, timeframe, now - timedelta(days=days), now))
+                fetched = await self._candles(index, interval, timeframe, now - timedelta(days=days), now)
+                closed = [bar for bar in fetched if bar.end_utc <= now]
+                if closed:  # keep the market data too (spec §2.3 store), not only the warm-up
+                    self.bar_store.merge_bars(index.underlying, timeframe, closed)
+                bars.extend(closed)
             loaded[underlying] = preload_history(self.engine, bars)
             last_daily = [bar for bar in bars if bar.timeframe is Timeframe.D1]
             if last_daily and underlying.upper() != self.settings.universe.vix_symbol.upper():
@@ -357,7 +368,7 @@ class SessionRunner:
         """Socket, order updates, bars and the engine's background loops."""
         engine = self.engine
         assert engine is not None and self.instruments is not None
-        store = JsonStore(self.settings.paths, self.settings.data, self.clock)
+        store = self.bar_store
         self.pipeline = MarketDataPipeline(
             self.clock, self.calendar, store, self.settings.data, publish=self.bus.publish
         )
