@@ -270,3 +270,35 @@ async def test_reconciliation_does_not_expect_settlement_fills_in_the_trade_book
     assert result.outcome is SettlementOutcome.SETTLED_IN_THE_MONEY
     report = await Reconciler(harness.broker, harness.store, harness.clock, Settings()).run("eod")
     assert not [item for item in report.discrepancies if item.kind == "fill"]
+
+
+async def test_on_expiry_day_the_broker_still_listing_the_settled_contract_is_no_mismatch() -> None:
+    """optbot settles at the close; Angel's position book drops the contract only at its overnight roll."""
+    from datetime import time as clock_time
+
+    from optbot.config.settings import Settings
+    from optbot.core.clock import SimClock
+    from optbot.core.timeutil import ist_datetime
+    from optbot.execution.reconciliation import Reconciler
+    from optbot.test_kit.execution import build_harness, option_instrument, option_intent
+
+    expiry = option_instrument().expiry
+    assert expiry is not None
+    harness = build_harness(clock=SimClock(ist_datetime(expiry, clock_time(14, 0))))
+    await harness.manager.submit(option_intent("held-to-expiry-day"))
+    await harness.manager.poll_once()
+    harness.clock.advance_to(ist_datetime(expiry, clock_time(15, 45)))
+    [result] = settle_expiries(
+        harness.store,
+        expiry,
+        lambda underlying, day: 24500.0,
+        CARD,
+        harness.clock,
+        lambda exchange, token: harness.instrument,
+    )
+    assert result.outcome is SettlementOutcome.SETTLED_IN_THE_MONEY
+    assert [position.net_quantity for position in harness.store.positions()] == [0]
+    report = await Reconciler(harness.broker, harness.store, harness.clock, Settings()).run("eod")
+    assert not [item for item in report.discrepancies if item.kind in ("position", "fill")], (
+        report.discrepancies
+    )

@@ -182,10 +182,19 @@ class Reconciler:
 
         broker_net = {(row.exchange, row.token): row.net_quantity for row in positions}
         local_net = {(pos.exchange, pos.token): pos.net_quantity for pos in self._store.positions()}
+        # optbot settles an expired contract at the close; the broker's book shows it until its
+        # overnight roll, so today's settlement quantity is still expected there.
+        settled_today: dict[tuple[Exchange, str], int] = {}
+        for fill in local_fills:
+            if fill.trade_date == today and fill.source == EXPIRY_FILL_SOURCE:
+                reversal = fill.quantity if fill.side is Side.SELL else -fill.quantity
+                settled_today[(fill.exchange, fill.token)] = (
+                    settled_today.get((fill.exchange, fill.token), 0) + reversal
+                )
         for key in sorted(set(broker_net) | set(local_net), key=lambda item: (item[0].value, item[1])):
             local_quantity = local_net.get(key, 0)
             broker_quantity = broker_net.get(key, 0)
-            if local_quantity != broker_quantity:
+            if local_quantity + settled_today.get(key, 0) != broker_quantity:
                 found.append(
                     Discrepancy(
                         "position", f"{key[0].value}:{key[1]}", str(local_quantity), str(broker_quantity)
