@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 from optbot.core.bus import EventBus
 from optbot.core.clock import Clock
-from optbot.core.enums import Exchange, Side
+from optbot.core.enums import Exchange
 from optbot.core.events import PositionChanged, Tick
 from optbot.core.timeutil import ist_date
 from optbot.persistence.records import FillRecord, PositionRecord
@@ -24,7 +24,7 @@ from optbot.portfolio.positions import (
     net_realised_pnl,
     unrealised_pnl,
 )
-from optbot.portfolio.trades import ClosedTrade
+from optbot.portfolio.trades import ClosedTrade, OpenLot, match_fill
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,15 +51,6 @@ class PerformanceSummary:
         return self.wins / self.trades if self.trades else 0.0
 
 
-@dataclass(slots=True)
-class _OpenLot:
-    side: Side
-    quantity: int
-    price: float
-    day: date
-    charges_per_unit: float
-
-
 class _TradeBook:
     """`trades.closed_trades` over the fills table, kept incrementally: fills appended after the last one
     matched are matched onto the carried open lots (the same FIFO, charges spread the same way); any
@@ -73,7 +64,7 @@ class _TradeBook:
 
     def _reset(self) -> None:
         self.trades: list[ClosedTrade] = []
-        self._lots: dict[tuple[Exchange, str], deque[_OpenLot]] = {}
+        self._lots: dict[tuple[Exchange, str], deque[OpenLot]] = {}
         self._matched = 0  # fills matched so far
         self._last_day: date | None = None  # the latest trade date matched
         self._last_day_ids: list[tuple[str, str]] = []  # fills of that date matched, in store order
@@ -111,31 +102,7 @@ class _TradeBook:
             lots = self._lots.get(key)
             if lots is None:
                 lots = self._lots[key] = deque()
-            remaining = fill.quantity
-            per_unit = fill.charges / fill.quantity if fill.quantity else 0.0
-            while remaining and lots and lots[0].side is not fill.side:
-                lot = lots[0]
-                matched = min(remaining, lot.quantity)
-                trades.append(
-                    ClosedTrade(
-                        exchange=fill.exchange,
-                        token=fill.token,
-                        symbol=fill.symbol,
-                        direction=lot.side,
-                        quantity=matched,
-                        entry_price=lot.price,
-                        exit_price=fill.price,
-                        entry_date=lot.day,
-                        exit_date=fill.trade_date,
-                        charges=matched * (lot.charges_per_unit + per_unit),
-                    )
-                )
-                lot.quantity -= matched
-                remaining -= matched
-                if lot.quantity == 0:
-                    lots.popleft()
-            if remaining:
-                lots.append(_OpenLot(fill.side, remaining, fill.price, fill.trade_date, per_unit))
+            trades.extend(match_fill(lots, fill))
             self._matched += 1
             identity = (fill.broker_order_id, fill.fill_id)
             if self._last_day is None or fill.trade_date > self._last_day:

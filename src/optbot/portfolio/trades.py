@@ -40,7 +40,9 @@ class ClosedTrade:
 
 
 @dataclass
-class _Lot:
+class OpenLot:
+    """Units of one fill not yet matched by an opposite fill."""
+
     side: Side
     quantity: int
     price: float
@@ -48,38 +50,42 @@ class _Lot:
     charges_per_unit: float
 
 
+def match_fill(lots: deque[OpenLot], fill: FillRecord) -> list[ClosedTrade]:
+    """Match one fill FIFO against an instrument's open lots (mutating them); returns the round trips
+    it closed. Its unmatched units become a new open lot. Charges are spread over each fill's units."""
+    trades: list[ClosedTrade] = []
+    remaining = fill.quantity
+    per_unit = fill.charges / fill.quantity if fill.quantity else 0.0
+    while remaining and lots and lots[0].side is not fill.side:
+        lot = lots[0]
+        matched = min(remaining, lot.quantity)
+        trades.append(
+            ClosedTrade(
+                exchange=fill.exchange,
+                token=fill.token,
+                symbol=fill.symbol,
+                direction=lot.side,
+                quantity=matched,
+                entry_price=lot.price,
+                exit_price=fill.price,
+                entry_date=lot.day,
+                exit_date=fill.trade_date,
+                charges=matched * (lot.charges_per_unit + per_unit),
+            )
+        )
+        lot.quantity -= matched
+        remaining -= matched
+        if lot.quantity == 0:
+            lots.popleft()
+    if remaining:
+        lots.append(OpenLot(fill.side, remaining, fill.price, fill.trade_date, per_unit))
+    return trades
+
+
 def closed_trades(fills: Iterable[FillRecord]) -> list[ClosedTrade]:
     """Match fills FIFO per instrument; each fill's charges are spread over its units."""
-    open_lots: dict[tuple[Exchange, str], deque[_Lot]] = {}
-    symbols: dict[tuple[Exchange, str], str] = {}
+    open_lots: dict[tuple[Exchange, str], deque[OpenLot]] = {}
     trades: list[ClosedTrade] = []
     for fill in fills:
-        key = (fill.exchange, fill.token)
-        symbols[key] = fill.symbol
-        lots = open_lots.setdefault(key, deque())
-        remaining = fill.quantity
-        per_unit = fill.charges / fill.quantity if fill.quantity else 0.0
-        while remaining and lots and lots[0].side is not fill.side:
-            lot = lots[0]
-            matched = min(remaining, lot.quantity)
-            trades.append(
-                ClosedTrade(
-                    exchange=fill.exchange,
-                    token=fill.token,
-                    symbol=fill.symbol,
-                    direction=lot.side,
-                    quantity=matched,
-                    entry_price=lot.price,
-                    exit_price=fill.price,
-                    entry_date=lot.day,
-                    exit_date=fill.trade_date,
-                    charges=matched * (lot.charges_per_unit + per_unit),
-                )
-            )
-            lot.quantity -= matched
-            remaining -= matched
-            if lot.quantity == 0:
-                lots.popleft()
-        if remaining:
-            lots.append(_Lot(fill.side, remaining, fill.price, fill.trade_date, per_unit))
+        trades.extend(match_fill(open_lots.setdefault((fill.exchange, fill.token), deque()), fill))
     return trades
