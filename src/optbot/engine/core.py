@@ -31,10 +31,7 @@ from optbot.core.clock import Clock
 from optbot.core.enums import (
     AlertPriority,
     Exchange,
-    IntentPurpose,
     OrderStatus,
-    OrderType,
-    ProductType,
     Side,
     Timeframe,
 )
@@ -66,6 +63,7 @@ from optbot.persistence.retention import apply_audit_retention
 from optbot.persistence.store import Store
 from optbot.portfolio.portfolio import Portfolio
 from optbot.risk import RiskCallbacks, RiskEngine
+from optbot.risk.engine import flatten_intent
 from optbot.risk.views import PositionSnapshot
 from optbot.strategy.base import Strategy
 from optbot.strategy.context import LookAheadError
@@ -594,30 +592,16 @@ class TradingEngine:
         self.runner.on_timer("flatten")
         await self._process_intents()
         made = 0
-        for position in self.portfolio.open_positions():
+        for position in self.risk_view.open_positions():
             side = Side.SELL if position.net_quantity > 0 else Side.BUY
             remaining = abs(position.net_quantity) - self._working_exit_quantity(
                 position.exchange, position.token, side
             )
             if remaining <= 0:
                 continue
-            instrument = self.instruments.get(position.exchange, position.token)
+            now = self.clock.now_utc()
             self._queue_intent(
-                OrderIntent(
-                    ts_utc=self.clock.now_utc(),
-                    intent_id=new_id(),
-                    strategy=ENGINE_STRATEGY,
-                    token=position.token,
-                    exchange=position.exchange,
-                    symbol=position.symbol,
-                    side=side,
-                    quantity=remaining,
-                    purpose=IntentPurpose.FLATTEN,
-                    order_type=OrderType.MARKET,  # sent as a depth-priced protected limit
-                    product=ProductType.INTRADAY,
-                    underlying=instrument.underlying if instrument is not None else "",
-                    reason=reason,
-                )
+                flatten_intent(position, reason, now, strategy=ENGINE_STRATEGY, quantity=remaining)
             )
             made += 1
         if made:

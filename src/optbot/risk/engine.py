@@ -129,6 +129,33 @@ class _Limiter:
         self.failures.append(description)
 
 
+def flatten_intent(
+    position: PositionSnapshot,
+    reason: str,
+    now: datetime,
+    *,
+    strategy: str = "risk",
+    quantity: int | None = None,
+) -> OrderIntent:
+    """Close `quantity` (default: all) of a position; MARKET, sent as a depth-priced protected limit."""
+    side = Side.SELL if position.net_quantity > 0 else Side.BUY
+    size = abs(position.net_quantity) if quantity is None else quantity
+    return OrderIntent(
+        ts_utc=now,
+        intent_id=new_id(),
+        strategy=strategy,
+        token=position.token,
+        exchange=position.exchange,
+        symbol=position.symbol,
+        side=side,
+        quantity=size,
+        purpose=IntentPurpose.FLATTEN,
+        order_type=OrderType.MARKET,
+        underlying=position.underlying,
+        reason=f"flatten {position.symbol} ({side} {size}): {reason}",
+    )
+
+
 class RiskEngine:
     """Pre-trade risk checks and trading-state control for one account."""
 
@@ -400,21 +427,7 @@ class RiskEngine:
             self.callbacks.flatten(intent)
 
     def _flatten_intent(self, position: PositionSnapshot, reason: str) -> OrderIntent:
-        side = Side.SELL if position.net_quantity > 0 else Side.BUY
-        return OrderIntent(
-            ts_utc=self.clock.now_utc(),
-            intent_id=new_id(),
-            strategy="risk",
-            token=position.token,
-            exchange=position.exchange,
-            symbol=position.symbol,
-            side=side,
-            quantity=abs(position.net_quantity),
-            purpose=IntentPurpose.FLATTEN,
-            order_type=OrderType.MARKET,
-            underlying=position.underlying,
-            reason=f"flatten {position.symbol} ({side} {abs(position.net_quantity)}): {reason}",
-        )
+        return flatten_intent(position, reason, self.clock.now_utc())
 
     # ------------------------------------------------------------ market feed
     def on_tick(self, tick: Tick) -> list[SpikeDetection]:
