@@ -508,7 +508,7 @@ class TradingEngine:
         elif isinstance(event, OrderUpdate) and event.intent_id:
             self._on_order_settled(event)
         elif isinstance(event, PositionChanged):
-            instrument = self._instrument_for(event.token)
+            instrument = self.market.instrument_for_token(event.token)
             exchange = instrument.exchange if instrument is not None else Exchange.NFO
             self._restore_position(exchange, event.token, event.net_quantity, event.average_price)
 
@@ -548,10 +548,6 @@ class TradingEngine:
             trace_id=record.trace_id,
         )
         self.runner.on_reject(intent, (f"order {update.status.value}: {update.message}",))
-
-    def _instrument_for(self, token: str) -> Instrument | None:
-        found = self.instruments.find_token(token)
-        return found[0] if found else None
 
     def _restore_position(
         self, exchange: Exchange, token: str, net_quantity: int, average_price: float | None = None

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from optbot.analytics.pricing import greeks, implied_volatility
+from optbot.analytics.pricing import Greeks, greeks, implied_volatility
 from optbot.broker.models import DepthLevel, Quote
 from optbot.calendar import NseCalendar, Segment, TradingSession
 from optbot.config import Settings
 from optbot.core.clock import Clock
-from optbot.core.enums import Exchange, InstrumentKind, OptionType
+from optbot.core.enums import Exchange
 from optbot.core.events import Tick
 from optbot.core.instrument import Instrument, InstrumentKey
 from optbot.core.timeutil import ist_date, ist_datetime
@@ -115,12 +115,13 @@ class MarketState:
     def underlying_price(self, underlying: str) -> float | None:
         return self._underlying_price.get(underlying.upper())
 
-    def _instrument(self, token: str) -> Instrument | None:
+    def instrument_for_token(self, token: str) -> Instrument | None:
+        """The master row for a bare token (ticks and position events carry no exchange)."""
         found = self.instruments.find_token(token)
         return found[0] if found else None
 
     def _last_for_token(self, token: str) -> Tick | None:
-        instrument = self._instrument(token)
+        instrument = self.instrument_for_token(token)
         return self._last.get((instrument.exchange, instrument.token)) if instrument else None
 
     def last_price(self, token: str) -> float | None:
@@ -132,11 +133,11 @@ class MarketState:
         return last.open_interest if last else None
 
     def lot_size(self, token: str) -> int | None:
-        instrument = self._instrument(token)
+        instrument = self.instrument_for_token(token)
         return instrument.lot_size if instrument else None
 
     def is_option(self, token: str) -> bool:
-        instrument = self._instrument(token)
+        instrument = self.instrument_for_token(token)
         return bool(instrument and instrument.is_option)
 
     def margin_required(self, token: str, side: str, quantity: int, price: float) -> float | None:
@@ -240,42 +241,44 @@ class MarketState:
         )
         return max((close - now).total_seconds() / SECONDS_PER_YEAR, MIN_YEARS_TO_EXPIRY)
 
+    def _sensitivities(
+        self,
+        contract: Instrument,
+        spot: float,
+        price: float,
+        now: datetime,
+        fallback_vol: float | None = None,
+    ) -> tuple[float | None, Greeks | None]:
+        """Black-76 implied volatility of `price` and the Greeks at it (or at `fallback_vol` when the
+        price has no implied volatility); (None, None) when neither is available."""
+        assert contract.strike is not None and contract.option_type is not None
+        years = self._years_to_expiry(contract, now)
+        rate = self.settings.analytics.risk_free_rate
+        solved = implied_volatility(
+            price, spot, contract.strike, years, rate, contract.option_type, model="black76"
+        )
+        volatility = solved.volatility or fallback_vol
+        if volatility is None:
+            return None, None
+        values = greeks("black76", spot, contract.strike, years, volatility, rate, contract.option_type)
+        return solved.volatility, values
+
     def _option_quote(self, contract: Instrument, spot: float, now: datetime) -> OptionQuote | None:
         last = self._last.get((contract.exchange, contract.token))
         if last is None or contract.strike is None or contract.option_type is None:
             return None
-        analytics = self.settings.analytics
-        years = self._years_to_expiry(contract, now)
-        solved = implied_volatility(
-            last.ltp,
-            spot,
-            contract.strike,
-            years,
-            analytics.risk_free_rate,
-            contract.option_type,
-            model="black76",
-        )
-        volatility = solved.volatility
-        if volatility is None:
+        volatility, values = self._sensitivities(contract, spot, last.ltp, now)
+        if values is None:
             return OptionQuote(ltp=last.ltp, open_interest=last.open_interest, volume=last.volume)
-        sensitivities = greeks(
-            "black76",
-            spot,
-            contract.strike,
-            years,
-            volatility,
-            analytics.risk_free_rate,
-            contract.option_type,
-        )
         return OptionQuote(
             ltp=last.ltp,
             open_interest=last.open_interest,
             volume=last.volume,
             implied_volatility=volatility,
-            delta=sensitivities.delta,
-            gamma=sensitivities.gamma,
-            theta=sensitivities.theta_per_day,
-            vega=sensitivities.vega_per_unit,
+            delta=values.delta,
+            gamma=values.gamma,
+            theta=values.theta_per_day,
+            vega=values.vega_per_unit,
         )
 
     def position_greeks(self, exchange: Exchange, token: str, mark: float) -> PositionGreeks | None:
@@ -286,19 +289,8 @@ class MarketState:
         spot = self.underlying_price(instrument.underlying)
         if spot is None or mark <= 0:
             return None
-        now = self.clock.now_utc()
-        years = self._years_to_expiry(instrument, now)
-        rate = self.settings.analytics.risk_free_rate
-        solved = implied_volatility(
-            mark, spot, instrument.strike, years, rate, instrument.option_type, model="black76"
-        )
-        volatility = solved.volatility or (self._vix or 15.0) / 100
-        values = greeks("black76", spot, instrument.strike, years, volatility, rate, instrument.option_type)
+        fallback = (self._vix or 15.0) / 100
+        _, values = self._sensitivities(instrument, spot, mark, self.clock.now_utc(), fallback)
+        if values is None:
+            return None
         return PositionGreeks(values.delta, values.gamma, values.theta_per_day, values.vega_per_unit)
-
-    def is_index_option(self, instrument: Instrument) -> bool:
-        return instrument.kind is InstrumentKind.OPTIDX
-
-    def option_type_of(self, token: str) -> OptionType | None:
-        instrument = self._instrument(token)
-        return instrument.option_type if instrument else None
