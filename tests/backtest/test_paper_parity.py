@@ -110,7 +110,9 @@ async def paper_replay(settings: Settings, state: Path, day: date) -> list[Inten
             span = settings.engine.warmup_daily_bars if timeframe is Timeframe.D1 else None
             days = (span if span is not None else settings.engine.warmup_intraday_days) * 1.5
             candles = market.candles("NSE", index.token, interval, now - timedelta(days=days), now)
-            preload_history(engine, candle_rows_to_bars(candles, index.token, index.underlying, timeframe))
+            preload_history(
+                engine, candle_rows_to_bars(candles, index.token, index.underlying, timeframe, calendar)
+            )
     schedule = engine.begin_day(day)
     assert schedule.session is not None
     for underlying in ["NIFTY", settings.universe.vix_symbol]:

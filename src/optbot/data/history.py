@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -22,11 +22,12 @@ import orjson
 from optbot.broker.base import CandleInterval
 from optbot.broker.errors import BrokerRejected, RateLimited, TransientError
 from optbot.broker.models import Candle
+from optbot.calendar import NseCalendar, Segment
 from optbot.config.sections.data import DataSettings
 from optbot.core.clock import Clock
 from optbot.core.enums import Exchange, Timeframe
 from optbot.core.events import Bar
-from optbot.core.timeutil import parse_iso, to_utc
+from optbot.core.timeutil import ist_date, parse_iso, to_utc
 from optbot.data.atomic import atomic_write_bytes
 from optbot.data.store import JsonStore, store_symbol
 
@@ -145,6 +146,26 @@ def candle_to_bar(candle: Candle, symbol: str, token: str, timeframe: Timeframe)
         close=candle.close,
         volume=candle.volume,
     )
+
+
+def candles_to_bars(
+    candles: Iterable[Candle], symbol: str, token: str, timeframe: Timeframe, calendar: NseCalendar
+) -> list[Bar]:
+    """Closed bars from broker candles; a daily candle spans its equity session (it closes with it,
+    not 24 h after midnight), so it is never offered to a strategy before the session ended."""
+    bars = [candle_to_bar(candle, symbol, token, timeframe) for candle in candles]
+    if timeframe is not Timeframe.D1:
+        return bars
+    return [_daily_bar_in_session(bar, calendar) for bar in bars]
+
+
+def _daily_bar_in_session(bar: Bar, calendar: NseCalendar) -> Bar:
+    day = ist_date(bar.start_utc)
+    session = calendar.session(day, Segment.EQUITY) if calendar.covers(day) else None
+    if session is None:
+        return bar
+    close = session.close_utc
+    return replace(bar, ts_utc=close, start_utc=session.open_utc, end_utc=close)
 
 
 class HistoryDownloader:

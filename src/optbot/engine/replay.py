@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+from optbot.broker.angelone.mapping import candle_from_row
 from optbot.broker.paper.broker import PaperBroker, PaperFunds
 from optbot.broker.paper.fill_model import FillModel
 from optbot.calendar import NseCalendar, Segment, get_calendar
@@ -23,8 +24,9 @@ from optbot.core.clock import SimClock
 from optbot.core.enums import Exchange, Timeframe
 from optbot.core.events import Bar, Tick
 from optbot.core.instrument import InstrumentKey
-from optbot.core.timeutil import ist_date, ist_datetime, to_utc
+from optbot.core.timeutil import ist_datetime, to_utc
 from optbot.data.bars import BarAggregator, SegmentSessions
+from optbot.data.history import candles_to_bars
 from optbot.engine.core import MarketQuoteSource, TradingEngine, preload_history
 from optbot.execution.charges import RateCard
 from optbot.instruments.master import InstrumentMaster, MasterInfo
@@ -65,20 +67,10 @@ def sim_quote_to_tick(quote: SimQuote) -> Tick:
 
 
 def candle_rows_to_bars(
-    rows: Sequence[Sequence[object]], token: str, symbol: str, timeframe: Timeframe
+    rows: Sequence[Sequence[object]], token: str, symbol: str, timeframe: Timeframe, calendar: NseCalendar
 ) -> list[Bar]:
-    """getCandleData rows `[iso, o, h, l, c, v]` as closed bars (a daily bar closes at the session end)."""
-    bars: list[Bar] = []
-    span = timedelta(seconds=timeframe.seconds)
-    for row in rows:
-        start = datetime.fromisoformat(str(row[0])).astimezone(UTC)
-        end = start + span
-        if timeframe is Timeframe.D1:
-            end = to_utc(ist_datetime(ist_date(start), time(15, 30)))
-        open_, high, low, close = (float(str(value)) for value in row[1:5])
-        volume = int(float(str(row[5]))) if len(row) > 5 else 0
-        bars.append(Bar(end, token, symbol, timeframe, start, end, open_, high, low, close, volume))
-    return bars
+    """getCandleData rows `[iso, o, h, l, c, v]` (the replayed market's) as closed bars."""
+    return candles_to_bars([candle_from_row(row) for row in rows], symbol, token, timeframe, calendar)
 
 
 @dataclass
@@ -175,7 +167,7 @@ class InProcessReplay:
                     else (self.settings.engine.warmup_intraday_days * 1.5)
                 )
                 rows = self.market.candles("NSE", index.token, interval, now - timedelta(days=days), now)
-                bars = candle_rows_to_bars(rows, index.token, index.underlying, timeframe)
+                bars = candle_rows_to_bars(rows, index.token, index.underlying, timeframe, self.calendar)
                 loaded += preload_history(self.engine, [bar for bar in bars if bar.end_utc <= now])
         return loaded
 

@@ -34,7 +34,7 @@ from optbot.core.enums import AlertPriority, Exchange, Timeframe
 from optbot.core.events import Bar, Event, FeedHealth, OrderUpdate, Tick
 from optbot.core.instrument import Instrument, InstrumentKey
 from optbot.core.timeutil import ist_date, to_ist
-from optbot.data.history import candle_to_bar
+from optbot.data.history import candles_to_bars
 from optbot.data.pipeline import MarketDataPipeline
 from optbot.data.store import JsonStore
 from optbot.engine.core import MarketQuoteSource, TradingEngine, preload_history
@@ -58,13 +58,6 @@ HISTORY: tuple[tuple[CandleInterval, Timeframe, str], ...] = (
     ("FIFTEEN_MINUTE", Timeframe.M15, "intraday"),
     ("FIVE_MINUTE", Timeframe.M5, "intraday"),
 )
-#: SmartAPI getCandleData: the longest range one request may ask for, per interval (reference §4).
-MAX_DAYS_PER_REQUEST: dict[str, int] = {
-    "ONE_DAY": 2000,
-    "ONE_HOUR": 400,
-    "FIFTEEN_MINUTE": 200,
-    "FIVE_MINUTE": 100,
-}
 MIN_FREE_DISK_MB = 200.0
 
 
@@ -303,19 +296,9 @@ class SessionRunner:
         start: datetime,
         end: datetime,
     ) -> list[Bar]:
-        step = timedelta(days=MAX_DAYS_PER_REQUEST[interval])
-        bars: list[Bar] = []
-        window_start = start
-        while window_start < end:
-            window_end = min(end, window_start + step)
-            candles = await self.stack.broker.candles(
-                index.exchange, index.token, interval, window_start, window_end
-            )
-            bars.extend(candle_to_bar(candle, index.underlying, index.token, timeframe) for candle in candles)
-            window_start = window_end
-        if timeframe is Timeframe.D1:
-            bars = [_daily_closed_at_session_end(bar, self.calendar) for bar in bars]
-        return bars
+        """The broker splits long ranges into requests within its per-interval day limits."""
+        candles = await self.stack.broker.candles(index.exchange, index.token, interval, start, end)
+        return candles_to_bars(candles, index.underlying, index.token, timeframe, self.calendar)
 
     async def _categories(self) -> str:
         assert self.engine is not None
@@ -610,26 +593,4 @@ class SessionRunner:
             self._store = None
 
 
-def _daily_closed_at_session_end(bar: Bar, calendar: NseCalendar) -> Bar:
-    """A daily candle closes when its session does, not 24 h after it opened."""
-    day = ist_date(bar.start_utc)
-    session = calendar.session(day, Segment.EQUITY) if calendar.covers(day) else None
-    if session is None:
-        return bar
-    close = session.close_utc
-    return Bar(
-        close,
-        bar.token,
-        bar.symbol,
-        Timeframe.D1,
-        session.open_utc,
-        close,
-        bar.open,
-        bar.high,
-        bar.low,
-        bar.close,
-        bar.volume,
-    )
-
-
-__all__ = ["Exchange", "SessionOutcome", "SessionRunner", "Stage", "StageFailed"]
+__all__ = ["SessionOutcome", "SessionRunner", "Stage", "StageFailed"]
