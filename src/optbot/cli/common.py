@@ -24,12 +24,15 @@ class CliState:
     config_path: Path | None = None
     _settings: Settings | None = None
 
+    def resolved_config_path(self) -> Path | None:
+        """`--config`, else $OPTBOT_CONFIG, else None (defaults)."""
+        if self.config_path is None and os.environ.get(CONFIG_ENV):
+            return Path(os.environ[CONFIG_ENV])
+        return self.config_path
+
     def settings(self) -> Settings:
         if self._settings is None:
-            path = self.config_path
-            if path is None and os.environ.get(CONFIG_ENV):
-                path = Path(os.environ[CONFIG_ENV])
-            self._settings = load_settings(path)
+            self._settings = load_settings(self.resolved_config_path())
         return self._settings
 
 

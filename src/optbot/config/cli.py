@@ -245,9 +245,7 @@ def show_command(
         fail_config(exc)
     data = masked(settings.model_dump(mode="json"))
     sources = env_sources()
-    path = state(ctx).config_path or (
-        Path(os.environ["OPTBOT_CONFIG"]) if os.environ.get("OPTBOT_CONFIG") else None
-    )
+    path = state(ctx).resolved_config_path()
     if output_format == "json":
         typer.echo(
             json.dumps(

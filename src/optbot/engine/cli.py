@@ -14,7 +14,7 @@ import typer
 
 from optbot.calendar import NseCalendar, Segment
 from optbot.calendar.cli import calendar_from_settings
-from optbot.cli.common import console, state
+from optbot.cli.common import console, settings_from, state
 from optbot.config import ConfigError, Settings, effective_mode, load_settings
 from optbot.core.clock import Clock, LiveClock, SimClock
 from optbot.core.enums import RunMode
@@ -133,9 +133,7 @@ def demo_command(
 ) -> None:
     """A whole trading day through the live path against the local SmartAPI simulator (no account needed)."""
     cli_state = state(ctx)
-    config_path = cli_state.config_path
-    if config_path is None and os.environ.get("OPTBOT_CONFIG"):
-        config_path = Path(os.environ["OPTBOT_CONFIG"])
+    config_path = cli_state.resolved_config_path()
     clock = LiveClock()
     console.print(f"optbot demo — startup checks at {clock.now_ist():%Y-%m-%d %H:%M:%S} IST", highlight=False)
     checks = run_checks(clock, config_path)
@@ -253,9 +251,7 @@ def check_command(
     else:
         clock = LiveClock()
     cli_state = state(ctx)
-    config_path = cli_state.config_path
-    if config_path is None and os.environ.get("OPTBOT_CONFIG"):
-        config_path = Path(os.environ["OPTBOT_CONFIG"])
+    config_path = cli_state.resolved_config_path()
     now: datetime = clock.now_ist()
     console.print(f"optbot startup checks at {now:%Y-%m-%d %H:%M:%S} IST", highlight=False)
     results = run_checks(clock, config_path)
@@ -305,7 +301,7 @@ def run_command(
     sessions: int | None = typer.Option(None, "--sessions", min=1, help="stop after this many sessions"),
 ) -> None:
     """Run the bot: the daily lifecycle in paper or live mode until Ctrl-C / SIGTERM."""
-    settings = _settings_for_run(state(ctx).config_path, mode)
+    settings = _settings_for_run(state(ctx).resolved_config_path(), mode)
     run_mode = effective_mode(settings, confirm_live)
     if run_mode is RunMode.BACKTEST:
         raise UserError("mode backtest is run with `optbot backtest --from D --to D`")
@@ -317,8 +313,6 @@ def run_command(
 
 
 def _settings_for_run(config_path: Path | None, mode: str | None) -> Settings:
-    if config_path is None and os.environ.get("OPTBOT_CONFIG"):
-        config_path = Path(os.environ["OPTBOT_CONFIG"])
     overrides: dict[str, object] = {}
     if mode is not None:
         if mode not in ("paper", "live"):
@@ -375,7 +369,7 @@ def status_command(
     as_json: bool = typer.Option(False, "--json", help="print the raw status document"),
 ) -> None:
     """What the running bot is doing: mode, session phase, feed, positions, risk state."""
-    settings = _settings_for_run(state(ctx).config_path, None)
+    settings = settings_from(ctx)
     path = status_path(settings)
     if not path.exists():
         raise UserError(
