@@ -52,6 +52,11 @@ def classify(error: BaseException) -> Severity:
 Recovery = Callable[[], Awaitable[bool]]
 
 
+def restart_delay(settings: EngineSettings, attempt: int) -> float:
+    """Exponential backoff for the n-th consecutive failure (1-based), capped."""
+    return min(settings.watchdog_backoff_seconds * 2 ** (attempt - 1), settings.watchdog_backoff_max_seconds)
+
+
 @dataclass
 class ErrorPolicy:
     """Applies the response for a classified error to the engine."""
@@ -115,10 +120,7 @@ class Watchdog:
                 if restarts > self.settings.watchdog_max_restarts:
                     await self._halt(name, exc, restarts - 1)
                     return
-                delay = min(
-                    self.settings.watchdog_backoff_seconds * 2 ** (restarts - 1),
-                    self.settings.watchdog_backoff_max_seconds,
-                )
+                delay = restart_delay(self.settings, restarts)
                 self.engine.note("watchdog", f"restarting {name} in {delay:g} s (restart {restarts})")
                 await self.clock.sleep(delay)
 

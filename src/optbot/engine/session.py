@@ -38,7 +38,7 @@ from optbot.data.history import candles_to_bars
 from optbot.data.pipeline import MarketDataPipeline
 from optbot.data.store import JsonStore
 from optbot.engine.core import MarketQuoteSource, TradingEngine, preload_history
-from optbot.engine.errors import ErrorPolicy, Watchdog
+from optbot.engine.errors import ErrorPolicy, Watchdog, restart_delay
 from optbot.engine.health import CheckResult, check_clock_skew, check_database, check_disk_space
 from optbot.engine.schedule import DaySchedule, build_schedule
 from optbot.execution.charges import RateCard
@@ -472,10 +472,7 @@ class SessionRunner:
                 await self.policy.handle(exc, name)
                 if failures > limits.watchdog_max_restarts:
                     raise
-                delay = min(
-                    limits.watchdog_backoff_seconds * 2 ** (failures - 1), limits.watchdog_backoff_max_seconds
-                )
-                await self.clock.sleep(delay)
+                await self.clock.sleep(restart_delay(limits, failures))
 
     async def _recover(self) -> bool:
         """Critical-error recovery: a valid broker session, then a clean reconciliation."""
