@@ -8,14 +8,13 @@ leaves a timestamped acknowledgement the engine uses to lift manual lockouts.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from optbot.core.errors import UserError
 from optbot.core.timeutil import iso_utc, parse_iso
+from optbot.data.atomic import atomic_write_text
 
 RESUME_ACK_FILE_NAME = "RESUME_ACK"
 _UNKNOWN_TIME = datetime.min.replace(tzinfo=UTC)
@@ -27,25 +26,11 @@ class KillFlag:
     ts_utc: datetime
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def write_kill_flag(path: Path, reason: str, when: datetime) -> KillFlag:
     if not reason.strip():
         raise UserError("kill switch needs a reason (--reason), e.g. 'broker outage'")
     flag = KillFlag(reason.strip(), when)
-    _atomic_write_text(path, json.dumps({"reason": flag.reason, "ts_utc": iso_utc(when)}) + "\n")
+    atomic_write_text(path, json.dumps({"reason": flag.reason, "ts_utc": iso_utc(when)}) + "\n")
     return flag
 
 
@@ -73,7 +58,7 @@ def clear_kill_flag(path: Path) -> bool:
 
 
 def write_resume_ack(path: Path, when: datetime) -> None:
-    _atomic_write_text(path, json.dumps({"ts_utc": iso_utc(when)}) + "\n")
+    atomic_write_text(path, json.dumps({"ts_utc": iso_utc(when)}) + "\n")
 
 
 def read_resume_ack(path: Path) -> datetime | None:
