@@ -132,6 +132,7 @@ def demo_command(
     ),
 ) -> None:
     """A whole trading day through the live path against the local SmartAPI simulator (no account needed)."""
+    replay_day = _parse_day(day) if day else DEFAULT_DEMO_DAY
     cli_state = state(ctx)
     config_path = cli_state.resolved_config_path()
     clock = LiveClock()
@@ -146,7 +147,6 @@ def demo_command(
     if not all(result.passed for result in checks):
         raise typer.Exit(1)
     settings = load_settings(config_path)
-    replay_day = _parse_day(day) if day else DEFAULT_DEMO_DAY
     data_dir = _sample_dir(data or settings.replay.data_dir)
     out_dir = out.resolve()
     calendar = calendar_from_settings(settings)
