@@ -15,6 +15,10 @@ RSI(14) between 30 and 70; long a call on a bull cross, a put on a bear cross, e
 - backtrader and NautilusTrader on the index bars (no option legs; each skipped when not installed);
 - a bare Python loop with the same optbot indicators as the floor.
 
+Timing: each contender's inputs are built before its clock starts (backtrader's pandas frame,
+Nautilus's `Bar` objects); optbot's clock includes building the engine, the per-day option quote
+tables (vectorised Black-76, as the simulator prices its chains) and every `Tick` object.
+
 Paper replay memory: a full replayed session through `InProcessReplay` with 200 subscribed option
 tokens, in a fresh process (peak RSS, with the startup stages broken out).
 """
@@ -28,10 +32,13 @@ import multiprocessing
 import random
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
+
+import numpy as np
 
 from optbot.analytics.pricing import black76_price
 from optbot.broker.paper import FillModel, PaperBroker, PaperFunds
@@ -56,6 +63,7 @@ from optbot.indicators import ADX, EMA, RSI
 from optbot.instruments.master import InstrumentMaster, MasterInfo
 from optbot.log import configure_logging, shutdown_logging
 from optbot.persistence.store import Store
+from optbot.sim.market.pricing import black76
 from optbot.strategy.base import Strategy
 from optbot.strategy.context import StrategyContext
 
@@ -307,40 +315,47 @@ async def optbot_engine_run(
     vix = master.index_instrument("INDIA VIX")
     await engine.start(first_day)
     stats = EngineStats()
-    day: date | None = None
-    expiry: date | None = None
-    strikes: dict[tuple[float, OptionType], Instrument] = {}
-    for moment, o, h, lo, c in zip(bars.times, bars.opens, bars.highs, bars.lows, bars.closes, strict=True):
-        today = ist_date(moment)
-        if today != day:
-            if day is not None:
-                await _close_day(engine, clock)
-            day = today
-            strategy.touched.clear()
-            clock.advance_to(moment - timedelta(minutes=1))
-            engine.begin_day(today)
-            expiry = engine.market.trading_expiry("NIFTY", today)
-            assert expiry is not None
-            strikes = {
-                (option.strike or 0.0, option.option_type or OptionType.CE): option
-                for option in master.options("NIFTY", expiry)
-            }
-            await engine.on_tick(Tick(clock.now_utc(), vix.token, vix.exchange, vix.symbol, 14.0))
-            stats.ticks += 1
-        path = ((o, h, lo, c) if c >= o else (o, lo, h, c))[-ticks_per_bar:]
-        spacing = 60 / len(path)
-        for step, price in enumerate(path, start=1):
-            when = moment - timedelta(seconds=spacing * (len(path) - step))
-            clock.advance_to(when)
-            stats.ticks += await _tick_market(engine, strategy, master, strikes, when, price)
-            if store.orders_in_flight():  # the order-verification poll (engine.order_poll_seconds <= 15 s)
-                await engine.verify_orders()
-        await engine.on_bar(
-            Bar(
-                moment, index.token, "NIFTY", Timeframe.M1, moment - timedelta(minutes=1), moment, o, h, lo, c
+    per_day = BARS_PER_DAY
+    for first in range(0, len(bars.times), per_day):
+        day_bars = range(first, min(first + per_day, len(bars.times)))
+        today = ist_date(bars.times[first])
+        if first:
+            await _close_day(engine, clock)
+        strategy.touched.clear()
+        clock.advance_to(bars.times[first] - timedelta(minutes=1))
+        engine.begin_day(today)
+        expiry = engine.market.trading_expiry("NIFTY", today)
+        assert expiry is not None
+        feed = DayFeed.build(bars, day_bars, ticks_per_bar, master.options("NIFTY", expiry))
+        await engine.on_tick(Tick(clock.now_utc(), vix.token, vix.exchange, vix.symbol, 14.0))
+        stats.ticks += 1
+        step = 0
+        for position in day_bars:
+            moment = bars.times[position]
+            for _ in range(ticks_per_bar):
+                when = feed.times[step]
+                clock.advance_to(when)
+                stats.ticks += await _tick_market(engine, strategy, master, feed, step)
+                if (
+                    store.orders_in_flight()
+                ):  # the order-verification poll (engine.order_poll_seconds <= 15 s)
+                    await engine.verify_orders()
+                step += 1
+            await engine.on_bar(
+                Bar(
+                    moment,
+                    index.token,
+                    "NIFTY",
+                    Timeframe.M1,
+                    moment - timedelta(minutes=1),
+                    moment,
+                    bars.opens[position],
+                    bars.highs[position],
+                    bars.lows[position],
+                    bars.closes[position],
+                )
             )
-        )
-        stats.bars += 1
+            stats.bars += 1
     await _close_day(engine, clock)
     await engine.stop()
     counters = engine.counters
@@ -353,32 +368,90 @@ async def optbot_engine_run(
     return stats
 
 
+@dataclass(frozen=True, slots=True)
+class DayFeed:
+    """One session's feed instants (time, index level) and, per option contract that can be at the money
+    that day, its quote at every instant: Black-76 at 12% vol to expiry, vectorised over the day (as the
+    simulator prices its chains), rounded to the 0.05 tick, bid/ask one tick either side."""
+
+    times: list[datetime]
+    spots: list[float]
+    quotes: dict[str, tuple[list[float], list[float], list[float]]]  # token -> (ltp, bid, ask) per instant
+    strikes: dict[tuple[float, OptionType], Instrument]
+
+    @classmethod
+    def build(
+        cls, bars: MinuteBars, day_bars: range, ticks_per_bar: int, options: Sequence[Instrument]
+    ) -> DayFeed:
+        times: list[datetime] = []
+        spots: list[float] = []
+        spacing = 60 / ticks_per_bar
+        for position in day_bars:
+            o, h, lo, c = (
+                bars.opens[position],
+                bars.highs[position],
+                bars.lows[position],
+                bars.closes[position],
+            )
+            path = ((o, h, lo, c) if c >= o else (o, lo, h, c))[-ticks_per_bar:]
+            moment = bars.times[position]
+            for step in range(ticks_per_bar):
+                times.append(moment - timedelta(seconds=spacing * (ticks_per_bar - 1 - step)))
+                spots.append(path[step])
+        lowest, highest = round(min(spots) / 50) * 50.0, round(max(spots) / 50) * 50.0
+        strikes = {
+            (option.strike or 0.0, option.option_type or OptionType.CE): option
+            for option in options
+            if option.strike is not None and lowest <= option.strike <= highest
+        }
+        if not strikes:
+            return cls(times, spots, {}, strikes)
+        contracts = list(strikes.values())
+        expiry_epoch = ist_datetime(contracts[0].expiry or date.min, dtime(15, 30)).timestamp()
+        epochs = np.array([moment.timestamp() for moment in times])
+        years = np.maximum(expiry_epoch - epochs, 60.0) / YEAR_SECONDS
+        strike_column = np.array([[contract.strike or 0.0] for contract in contracts])
+        is_call = np.array([[contract.option_type is OptionType.CE] for contract in contracts])
+        values = black76(np.array(spots)[None, :], strike_column, years[None, :], 0.12, 0.065, is_call)
+        ltp = np.maximum(0.05, np.round(values * 20) / 20)
+        bid, ask = np.maximum(0.05, np.round(ltp - 0.05, 2)), np.round(ltp + 0.05, 2)
+        quotes = {
+            contract.token: (ltp[row].tolist(), bid[row].tolist(), ask[row].tolist())
+            for row, contract in enumerate(contracts)
+        }
+        return cls(times, spots, quotes, strikes)
+
+
 async def _tick_market(
-    engine: TradingEngine,
-    strategy: EmaCrossOptions,
-    master: InstrumentMaster,
-    strikes: dict[tuple[float, OptionType], Instrument],
-    moment: datetime,
-    spot: float,
+    engine: TradingEngine, strategy: EmaCrossOptions, master: InstrumentMaster, feed: DayFeed, step: int
 ) -> int:
-    """One feed instant: the NIFTY tick, then the ATM call and put and every contract traded today,
-    priced by Black-76 at the index level (bid/ask one tick either side). Returns ticks sent."""
+    """One feed instant: the NIFTY tick, then the ATM call and put and every contract traded today at
+    their precomputed quotes (a contract from outside the day's table is priced on the spot). Returns
+    ticks sent."""
     index = engine.market.underlying_instrument("NIFTY")
+    moment, spot = feed.times[step], feed.spots[step]
     await engine.on_tick(
         Tick(moment, index.token, index.exchange, index.underlying, spot, ts_exchange=moment)
     )
     atm = round(spot / 50) * 50.0
-    legs = {strikes[(atm, kind)].token: strikes[(atm, kind)] for kind in (OptionType.CE, OptionType.PE)}
+    legs = {
+        feed.strikes[(atm, kind)].token: feed.strikes[(atm, kind)] for kind in (OptionType.CE, OptionType.PE)
+    }
     for token in strategy.touched:
         found = master.find_token(token)
         if found:
             legs[token] = found[0]
     for leg in legs.values():
-        assert leg.strike is not None and leg.option_type is not None and leg.expiry is not None
-        years = max((ist_datetime(leg.expiry, dtime(15, 30)) - moment).total_seconds(), 60.0) / YEAR_SECONDS
-        price = max(
-            0.05, round(black76_price(spot, leg.strike, years, 0.12, 0.065, leg.option_type) * 20) / 20
-        )
+        quoted = feed.quotes.get(leg.token)
+        if quoted is not None:
+            price, bid, ask = quoted[0][step], quoted[1][step], quoted[2][step]
+        else:
+            assert leg.strike is not None and leg.option_type is not None and leg.expiry is not None
+            seconds = (ist_datetime(leg.expiry, dtime(15, 30)) - moment).total_seconds()
+            years = max(seconds, 60.0) / YEAR_SECONDS
+            value = black76_price(spot, leg.strike, years, 0.12, 0.065, leg.option_type)
+            price = max(0.05, round(value * 20) / 20)
+            bid, ask = max(0.05, round(price - 0.05, 2)), round(price + 0.05, 2)
         await engine.on_tick(
             Tick(
                 moment,
@@ -387,8 +460,8 @@ async def _tick_market(
                 leg.symbol,
                 price,
                 ts_exchange=moment,
-                bid=max(0.05, round(price - 0.05, 2)),
-                ask=round(price + 0.05, 2),
+                bid=bid,
+                ask=ask,
                 volume=75 * 40,
                 last_quantity=75,
                 open_interest=75 * 20_000,
@@ -411,7 +484,9 @@ def optbot_engine(bars: MinuteBars, ticks_per_bar: int = TICKS_PER_BAR) -> Engin
         return asyncio.run(optbot_engine_run(bars, Path(scratch), ticks_per_bar))
 
 
-def backtrader_run(bars: MinuteBars) -> int:
+def backtrader_prepare(bars: MinuteBars) -> Callable[[], int]:
+    """Strategy class and the bars as a pandas frame (input preparation, outside the timing); returns
+    the run."""
     import backtrader as bt  # bench-only extra
 
     class Cross(bt.Strategy):  # type: ignore[misc]
@@ -437,14 +512,20 @@ def backtrader_run(bars: MinuteBars) -> int:
         {"open": bars.opens, "high": bars.highs, "low": bars.lows, "close": bars.closes, "volume": 1.0},
         index=pd.DatetimeIndex([t.replace(tzinfo=None) for t in bars.times]),
     )
-    cerebro = bt.Cerebro(stdstats=False)
-    cerebro.adddata(bt.feeds.PandasData(dataname=frame))
-    cerebro.addstrategy(Cross)
-    result = cerebro.run()
-    return int(result[0].count)
+
+    def run() -> int:
+        cerebro = bt.Cerebro(stdstats=False)
+        cerebro.adddata(bt.feeds.PandasData(dataname=frame))
+        cerebro.addstrategy(Cross)
+        result = cerebro.run()
+        return int(result[0].count)
+
+    return run
 
 
-def nautilus_run(bars: MinuteBars) -> int:
+def nautilus_prepare(bars: MinuteBars) -> Callable[[], int]:
+    """Instrument, strategy class and the bars as Nautilus `Bar` objects (input preparation, outside the
+    timing); returns the run."""
     from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
     from nautilus_trader.config import LoggingConfig
     from nautilus_trader.indicators.averages import ExponentialMovingAverage
@@ -498,17 +579,6 @@ def nautilus_run(bars: MinuteBars) -> int:
                 self.count += 1
             self.previous = state
 
-    engine = BacktestEngine(
-        BacktestEngineConfig(logging=LoggingConfig(log_level="ERROR", bypass_logging=True))
-    )
-    engine.add_venue(
-        venue=venue,
-        oms_type=OmsType.NETTING,
-        account_type=AccountType.CASH,
-        base_currency=INR,
-        starting_balances=[Money(10_000_000, INR)],
-    )
-    engine.add_instrument(instrument)
     data = [
         Bar(
             bar_type,
@@ -522,22 +592,39 @@ def nautilus_run(bars: MinuteBars) -> int:
         )
         for t, o, h, lo, c in zip(bars.times, bars.opens, bars.highs, bars.lows, bars.closes, strict=True)
     ]
-    engine.add_data(data)
-    strategy = Cross()
-    engine.add_strategy(strategy)
-    engine.run()
-    count = strategy.count
-    engine.dispose()
-    return int(count)
+
+    def run() -> int:
+        engine = BacktestEngine(
+            BacktestEngineConfig(logging=LoggingConfig(log_level="ERROR", bypass_logging=True))
+        )
+        engine.add_venue(
+            venue=venue,
+            oms_type=OmsType.NETTING,
+            account_type=AccountType.CASH,
+            base_currency=INR,
+            starting_balances=[Money(10_000_000, INR)],
+        )
+        engine.add_instrument(instrument)
+        engine.add_data(data)
+        strategy = Cross()
+        engine.add_strategy(strategy)
+        engine.run()
+        count = strategy.count
+        engine.dispose()
+        return int(count)
+
+    return run
 
 
-def _timed(label: str, count: int, run: object) -> float | None:
-    start = time.perf_counter()
+def _timed(label: str, count: int, prepare: Callable[[], Callable[[], object]]) -> float | None:
+    """Bars/s of one contender: `prepare` builds its inputs untimed and returns the timed run."""
     try:
-        outcome = run() if callable(run) else None
+        run = prepare()
     except ModuleNotFoundError as exc:
         print(f"{label:<34} skipped: {exc.name} not installed (pip install backtrader nautilus-trader)")
         return None
+    start = time.perf_counter()
+    outcome = run()
     elapsed = time.perf_counter() - start
     rate = count / elapsed
     print(f"{label:<34} {rate:>12,.0f} bars/s  ({elapsed:.2f} s, result {outcome})")
@@ -625,15 +712,15 @@ def main() -> None:
     print(
         f"data: {count:,} NIFTY 1-minute bars SYNTHESISED from {DAILY.name} (seeded Brownian bridge per day)"
     )
-    floor = _timed("bare Python loop (floor)", count, lambda: signals(bars))
-    ours = _timed("optbot full engine, 4 ticks/bar", count, lambda: optbot_engine(bars))
-    _timed("optbot full engine, 1 tick/bar", count, lambda: optbot_engine(bars, ticks_per_bar=1))
+    floor = _timed("bare Python loop (floor)", count, lambda: lambda: signals(bars))
+    ours = _timed("optbot full engine, 4 ticks/bar", count, lambda: lambda: optbot_engine(bars))
+    _timed("optbot full engine, 1 tick/bar", count, lambda: lambda: optbot_engine(bars, ticks_per_bar=1))
     print(
         "  (1 tick/bar: throughput only; a quote a minute is slower than the 45 s pending-order timeout, "
         "so most orders are auto-cancelled before they can fill)"
     )
-    bt_rate = _timed("backtrader", count, lambda: backtrader_run(bars))
-    nt_rate = _timed("NautilusTrader", count, lambda: nautilus_run(bars))
+    bt_rate = _timed("backtrader", count, lambda: backtrader_prepare(bars))
+    nt_rate = _timed("NautilusTrader", count, lambda: nautilus_prepare(bars))
     if ours:
         for name, rate, goal in (("backtrader", bt_rate, 10), ("NautilusTrader", nt_rate, 3)):
             if rate:

@@ -296,3 +296,16 @@ async def test_intraday_positions_open_at_the_roll_are_squared_off_at_the_last_p
     clock.advance_to(OPEN_DAY2)
     assert await broker.positions() == []
     assert broker.cash == pytest.approx(cash + 75 * 104.0)
+
+
+async def test_the_tick_path_rolls_at_ist_midnight_exactly() -> None:
+    """match_token runs on every tick and keeps the next IST midnight instead of re-deriving the date:
+    the books must still roll at 00:00 IST (18:30 UTC) to the second, and not a second before."""
+    broker, quotes, clock = make()
+    await first_day(broker, quotes, clock)
+    clock.advance_to(datetime(2025, 9, 4, 18, 29, 59, tzinfo=UTC))
+    assert broker.match_token(CALL.token) == 0 and broker.trading_day == DAY1
+    assert len(await broker.order_book()) == 5
+    clock.advance(1)
+    assert broker.match_token(PUT.token) == 0 and broker.trading_day == DAY2
+    assert await broker.order_book() == []

@@ -6,9 +6,9 @@ import pytest
 
 from optbot.config import Settings
 from optbot.core.clock import SimClock
-from optbot.core.enums import Timeframe
+from optbot.core.enums import Exchange, Timeframe
 from optbot.core.errors import UserError
-from optbot.core.events import Bar
+from optbot.core.events import Bar, Tick
 from optbot.strategy import (
     BUILTIN_STRATEGIES,
     BarHistoryContext,
@@ -69,6 +69,42 @@ def test_failing_strategy_is_paused_others_continue() -> None:
     assert [s.name for s in runner.active()] == ["counting"]
     assert [p.name for p in paused] == ["exploding"] and paused[0].hook == "on_bar"
     assert runner.resume("exploding") and not runner.resume("exploding")
+
+
+class TickWatching(Strategy):
+    name = "tick_watching"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.ticks: list[float] = []
+
+    def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
+        return None
+
+    def on_tick(self, ctx: StrategyContext, tick: Tick) -> None:
+        if tick.ltp < 0:
+            raise ValueError("negative price")
+        self.ticks.append(tick.ltp)
+
+
+def test_ticks_reach_strategies_that_handle_them_until_paused() -> None:
+    """Bar-only strategies are skipped on the tick path; a tick strategy gets every tick, and none once a
+    failing hook has paused it (until resumed)."""
+    settings = Settings()
+    watching, counting = TickWatching(settings), Counting(settings)
+    runner = StrategyRunner([counting, watching], BarHistoryContext(SimClock(NOW)))
+
+    def tick(ltp: float) -> Tick:
+        return Tick(NOW, "1", Exchange.NSE, "NIFTY", ltp)
+
+    runner.on_tick(tick(100.0))
+    runner.on_tick(tick(-1.0))
+    runner.on_tick(tick(101.0))
+    assert watching.ticks == [100.0] and "tick_watching" in runner.paused
+    assert runner.paused["tick_watching"].hook == "on_tick" and "counting" not in runner.paused
+    assert runner.resume("tick_watching")
+    runner.on_tick(tick(102.0))
+    assert watching.ticks == [100.0, 102.0]
 
 
 def test_duplicate_names_refused() -> None:

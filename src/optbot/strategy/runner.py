@@ -37,6 +37,10 @@ class StrategyRunner:
         if duplicates:
             raise ValueError(f"strategy names must be unique, repeated: {', '.join(duplicates)}")
         self.strategies = list(strategies)
+        # Ticks arrive for every subscribed contract; only strategies that override on_tick get them.
+        self._tick_strategies = [
+            strategy for strategy in self.strategies if type(strategy).on_tick is not Strategy.on_tick
+        ]
         self.ctx = ctx
         self.paused: dict[str, PausedStrategy] = {}
         self.on_pause = on_pause
@@ -65,7 +69,9 @@ class StrategyRunner:
             self._call(strategy, "on_bar", partial(strategy.on_bar, self.ctx, bar))
 
     def on_tick(self, tick: Tick) -> None:
-        for strategy in self.active():
+        for strategy in self._tick_strategies:
+            if strategy.name in self.paused:
+                continue
             self._call(strategy, "on_tick", partial(strategy.on_tick, self.ctx, tick))
 
     def on_fill(self, fill: Fill, strategy_name: str) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from optbot.broker.angelone.status_map import map_broker_status
@@ -45,7 +45,7 @@ from optbot.core.enums import Duration, Exchange, OptionType, OrderType, Product
 from optbot.core.errors import UserError
 from optbot.core.events import OrderUpdate
 from optbot.core.instrument import Instrument
-from optbot.core.timeutil import ist_date
+from optbot.core.timeutil import ist_date, ist_datetime
 from optbot.data.atomic import atomic_write_bytes
 from optbot.execution.charges import ChargeBreakdown, RateCard, option_charges
 from optbot.instruments.master import InstrumentMaster, InstrumentNotFound
@@ -132,6 +132,7 @@ class PaperBroker:
         self._ioc: set[str] = set()
         self._consumed: dict[tuple[str, Side], tuple[datetime | None, int]] = {}
         self._trading_day: date = ist_date(clock.now_utc())
+        self._day_bound: tuple[date, datetime] = (date.min, datetime.min.replace(tzinfo=UTC))
         self._state_path = state_path
         if state_path is not None and state_path.exists():
             self._load_state(state_path)
@@ -211,7 +212,13 @@ class PaperBroker:
         return True
 
     def _sync_day(self) -> None:
-        self.roll_day(ist_date(self._clock.now_utc()))
+        """Roll to the clock's IST date. Runs on every tick, so the next IST midnight after the books'
+        day is kept and the date is only re-derived once the clock reaches it."""
+        now = self._clock.now_utc()
+        if self._day_bound[0] == self._trading_day and now < self._day_bound[1]:
+            return
+        self.roll_day(ist_date(now))
+        self._day_bound = (self._trading_day, ist_datetime(self._trading_day + timedelta(days=1), time(0)))
 
     def _settlement_price(self, instrument: Instrument | None, token: str, position: BookPosition) -> float:
         """An expired contract's exchange settlement: an option's intrinsic value against its index's
@@ -451,6 +458,8 @@ class PaperBroker:
 
     def match_token(self, token: str) -> int:
         self._sync_day()
+        if not self._working:
+            return 0
         ids = sorted(oid for oid in self._working if self._orders[oid].token == token)
         return sum(self._fill_if_possible(order_id) for order_id in ids)
 
