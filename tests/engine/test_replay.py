@@ -60,3 +60,28 @@ def test_a_given_market_drives_the_replay_on_its_own_clock(tmp_path: Path) -> No
         assert replay.paper.trading_day == DAYS[0]
     finally:
         replay.close()
+
+
+async def test_a_long_replay_lists_new_expiries_and_keeps_only_strikes_near_the_money(tmp_path: Path) -> None:
+    """Six weeks after the start, the first morning's listing has no weekly left: the replay refreshes
+    the master every morning (as a live session downloads it), so the chain is the new weekly; strikes
+    that left the ATM window are no longer priced, and expired contracts leave no bar history."""
+    first, later = date(2025, 6, 2), date(2025, 7, 14)
+    settings = make_settings(tmp_path / "data")
+    replay = InProcessReplay(settings, tmp_path / "replay.sqlite", first, underlyings=["NIFTY"])
+    try:
+        started_with = replay.instruments.expiries("NIFTY")
+        assert max(expiry for expiry in started_with if expiry.month == 6) < later
+        await replay.run([first, later])
+        engine = replay.engine
+        weeklies = engine.calendar.expiries("NIFTY", later, date(2025, 8, 31), "weekly")[:2]
+        trading = engine.market.trading_expiry("NIFTY", later)
+        assert trading in weeklies and trading not in started_with  # not the start's July monthly
+        assert all(expiry >= later for expiry in replay.instruments.expiries("NIFTY"))
+        wanted = {instrument.token for instrument in engine.desired_instruments() if instrument.is_option}
+        priced = set(replay.market._watched)
+        assert wanted <= priced and len(priced) <= 2 * len(wanted)  # at most the ones on their way out
+        symbols = {symbol for symbol, _ in engine.ctx._history}
+        assert not any(symbol.startswith("NIFTY05JUN25") for symbol in symbols)
+    finally:
+        replay.close()

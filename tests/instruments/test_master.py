@@ -54,3 +54,25 @@ def test_purge_expired(master):
     kept = master.without_expired(date(2026, 8, 12))
     assert date(2026, 8, 11) not in kept.expiries("NIFTY")
     assert len(kept) == len(master) - 82
+
+
+def test_refresh_in_place_adds_the_new_listing_drops_expired_and_keeps_unlisted_live_contracts():
+    """A replay's engine outlives a day: the morning download must reach every holder of the master."""
+    master = build_master()
+    lookup = master.get  # as the order manager holds it
+    first, second = master.expiries("NIFTY")[:2]
+    expiring = master.options("NIFTY", first)
+    unlisted = master.options("NIFTY", second)[0]  # a live contract today's download omits
+    later = build_master(as_of=date(2026, 8, 14))
+    new_expiry = max(later.expiries("NIFTY"))
+    assert new_expiry not in master.expiries("NIFTY")
+    download = [item for item in later if item.key != unlisted.key]
+    expired = master.refresh(
+        download, MasterInfo(as_of=date(2026, 8, 14), source="refresh"), date(2026, 8, 12)
+    )
+    assert {item.key for item in expired} == {item.key for item in expiring}
+    assert first not in master.expiries("NIFTY") and new_expiry in master.expiries("NIFTY")
+    assert lookup(unlisted.exchange, unlisted.token) == unlisted  # still listed until its expiry
+    assert all(item.expiry is None or item.expiry >= date(2026, 8, 12) for item in master)
+    assert master.info.as_of == date(2026, 8, 14) and master.index_token("NIFTY") == "99926000"
+    assert len({item.key for item in master}) == len(master)  # no key twice

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
@@ -57,7 +57,7 @@ from optbot.execution.charges import RateCard
 from optbot.execution.expiry import settle_expiries
 from optbot.execution.order_manager import OrderManager
 from optbot.execution.reconciliation import Reconciler, ReconciliationReport
-from optbot.instruments.master import InstrumentMaster
+from optbot.instruments.master import InstrumentMaster, MasterInfo
 from optbot.log import bind_trace
 from optbot.persistence.retention import apply_audit_retention
 from optbot.persistence.store import Store
@@ -309,6 +309,16 @@ class TradingEngine:
                 + (f" ({session.special})" if getattr(session, "special", None) else ""),
             )
         return schedule
+
+    def refresh_instruments(self, instruments: Iterable[Instrument], info: MasterInfo, today: date) -> int:
+        """A newer instrument master for an engine that outlives a day (replays and backtests; a live
+        session starts each day with its own download). Updated in place, so the order manager, the
+        paper broker and the market state see the new contracts; what was kept about contracts that
+        expired (last ticks, bar history, cached chains) is dropped. Returns the contracts that left."""
+        expired = self.instruments.refresh(instruments, info, today)
+        self.market.forget(expired)
+        self.ctx.forget_symbols(instrument.symbol for instrument in expired)
+        return len(expired)
 
     def pending_deadlines(self) -> list[tuple[datetime, str]]:
         return list(self._deadlines)

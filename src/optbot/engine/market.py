@@ -7,6 +7,7 @@ paper or live run it sees exactly the ticks the engine processed, so the same da
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
 from optbot.analytics.pricing import Greeks, greeks, implied_volatility
@@ -67,6 +68,13 @@ class MarketState:
             if found.is_option:
                 raise InstrumentNotFound(f"{underlying!r} resolves to an option, not an underlying") from None
             return found
+
+    def forget(self, instruments: Iterable[Instrument]) -> None:
+        """Drop the last ticks of contracts that left the master and every cached chain (the listing
+        changed)."""
+        for instrument in instruments:
+            self._last.pop(_key(instrument.key), None)
+        self._chains = {}
 
     def track_underlying(self, underlying: str) -> Instrument:
         instrument = self.underlying_instrument(underlying)
@@ -189,8 +197,8 @@ class MarketState:
     def _trading_days_until(self, today: date, expiry: date) -> int:
         return len(self.calendar.trading_days(today + timedelta(days=1), expiry))
 
-    def chain(self, underlying: str) -> OptionChain | None:
-        """Listed strikes of the trading expiry, quoted from ticks (with Greeks) near the money."""
+    def _listed_chain(self, underlying: str) -> OptionChain | None:
+        """The trading expiry's listed strikes, without quotes (cached per expiry)."""
         now = self.clock.now_utc()
         expiry = self.trading_expiry(underlying, ist_date(now))
         if expiry is None:
@@ -201,27 +209,32 @@ class MarketState:
             base = OptionChain(underlying.upper(), expiry, self.instruments.options(underlying, expiry))
             self._chains = {k: v for k, v in self._chains.items() if k[1] >= ist_date(now)}
             self._chains[key] = base
+        return base
+
+    def chain(self, underlying: str) -> OptionChain | None:
+        """Listed strikes of the trading expiry, quoted from ticks (with Greeks) near the money."""
+        base = self._listed_chain(underlying)
         spot = self.underlying_price(underlying)
-        if spot is None or not base.strikes:
+        if base is None or spot is None or not base.strikes:
             return base
-        window = self.settings.engine.atm_strike_window
+        now = self.clock.now_utc()
         quotes: dict[str, OptionQuote] = {}
-        for strike in base.nearest_strikes(2 * window + 1, spot):
-            row = base.row(strike)
-            for contract in (row.call, row.put):
-                if contract is None:
-                    continue
-                quoted = self._option_quote(contract, spot, now)
-                if quoted is not None:
-                    quotes[contract.token] = quoted
+        for contract in self._near_the_money(base, spot):
+            quoted = self._option_quote(contract, spot, now)
+            if quoted is not None:
+                quotes[contract.token] = quoted
         return base.with_quotes(quotes)
 
     def watch_list(self, underlying: str) -> list[Instrument]:
-        """Contracts the feed should carry for the chain: both sides, ATM +/- the window."""
+        """Contracts the feed should carry for the chain: both sides, ATM +/- the window. Only the
+        listing is needed, so no implied volatility or Greeks are solved for it."""
         spot = self.underlying_price(underlying)
-        chain = self.chain(underlying)
+        chain = self._listed_chain(underlying)
         if chain is None or spot is None or not chain.strikes:
             return []
+        return self._near_the_money(chain, spot)
+
+    def _near_the_money(self, chain: OptionChain, spot: float) -> list[Instrument]:
         window = self.settings.engine.atm_strike_window
         contracts: list[Instrument] = []
         for strike in chain.nearest_strikes(2 * window + 1, spot):

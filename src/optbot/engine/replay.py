@@ -23,7 +23,7 @@ from optbot.config import Settings
 from optbot.core.clock import SimClock
 from optbot.core.enums import Exchange, Timeframe
 from optbot.core.events import Bar, Tick
-from optbot.core.instrument import InstrumentKey
+from optbot.core.instrument import Instrument, InstrumentKey
 from optbot.core.timeutil import ist_datetime, to_utc
 from optbot.data.bars import BarAggregator, SegmentSessions
 from optbot.data.history import candles_to_bars
@@ -141,13 +141,22 @@ class InProcessReplay:
         )
         self._watched: set[InstrumentKey] = set()
         self._subscribed: set[tuple[str, str]] = set()
+        self._options: dict[InstrumentKey, str] = {}  # subscribed option contract -> symbol
+        self._leaving: dict[InstrumentKey, int] = {}  # unwanted contract -> refreshes it has been unwanted
         self.market.subscribe_quotes(self._on_quote)
         self.on_session_end: Callable[[ReplayRun], None] | None = None
 
     def _master(self, day: date) -> InstrumentMaster:
+        return InstrumentMaster(self._listing(), self._master_info(day))
+
+    def _listing(self) -> list[Instrument]:
         self.market.advance_to(self.clock.now_utc())
         instruments, _ = parse_rows(self.market.scrip_master_rows())
-        return InstrumentMaster(instruments, MasterInfo(as_of=day, source="replay (synthetic options)"))
+        return instruments
+
+    @staticmethod
+    def _master_info(day: date) -> MasterInfo:
+        return MasterInfo(as_of=day, source="replay (synthetic options)")
 
     def _on_quote(self, quote: SimQuote) -> None:
         """Only subscribed instruments reach the engine, as on the real socket."""
@@ -179,14 +188,32 @@ class InProcessReplay:
             self._subscribed.add((index.exchange.value, index.token))
 
     def _refresh_subscriptions(self) -> None:
-        for instrument in self.engine.desired_instruments():
-            if instrument.key in self._watched:
+        """Subscribe what the engine wants and, as the live session does, drop a contract once it has
+        been unwanted at two refreshes in a row (held or ordered contracts are always wanted), so a
+        long backtest prices and stores only the strikes near the money, not every strike ever near it."""
+        wanted = {instrument.key: instrument for instrument in self.engine.desired_instruments()}
+        for key, instrument in wanted.items():
+            self._leaving.pop(key, None)
+            if key in self._watched:
                 continue
-            self._watched.add(instrument.key)
+            self._watched.add(key)
             self._subscribed.add((instrument.exchange.value, instrument.token))
             if instrument.is_option:
+                self._options[key] = instrument.symbol
                 self.market.watch(instrument.exchange.value, instrument.token)
                 self.option_bars.track(instrument.token, instrument.symbol, True)
+        for key in [key for key in self._options if key not in wanted]:  # subscription order: deterministic
+            refreshes = self._leaving.get(key, 0) + 1
+            if refreshes < 2:
+                self._leaving[key] = refreshes
+                continue
+            del self._leaving[key]
+            symbol = self._options.pop(key)
+            self._watched.discard(key)
+            self._subscribed.discard((key.exchange.value, key.token))
+            self.market.unwatch(key.exchange.value, key.token)
+            self.option_bars.untrack(key.token)
+            self.engine.ctx.forget_symbols([symbol])  # its history would have a gap if it came back
 
     async def run_day(self, day: date) -> ReplayRun:
         """Replay one session from the pre-market to the end of the post-market.
@@ -201,6 +228,8 @@ class InProcessReplay:
         if premarket > self.clock.now_utc():
             self.market.advance_to(premarket)
         self.paper.roll_day(day)
+        if day > self.instruments.info.as_of:  # the morning download, as a live session does each day
+            self.engine.refresh_instruments(self._listing(), self._master_info(day), day)
         self._ticks.clear()
         self._track()
         self.index_bars.start()

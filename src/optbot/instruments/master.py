@@ -80,6 +80,23 @@ class InstrumentMaster:
             for contracts in by_expiry.values():
                 contracts.sort(key=lambda item: (item.strike or 0.0, item.option_type or ""))
 
+    def refresh(self, instruments: Iterable[Instrument], info: MasterInfo, today: date) -> list[Instrument]:
+        """Take a newer download in place, so every holder of this master sees the new contracts.
+
+        Contracts that expired before `today` leave; unexpired ones the download no longer lists stay
+        (a listed strike trades until its expiry), and the download wins for a key in both. Returns
+        the contracts that left, for callers to drop what they kept about them."""
+        expired = [item for item in self._by_key.values() if item.expiry is not None and item.expiry < today]
+        merged = {key: item for key, item in self._by_key.items() if item.expiry is not None}
+        for item in expired:
+            merged.pop(item.key, None)
+        merged.update((item.key, item) for item in instruments)
+        fresh = InstrumentMaster(merged.values(), info, self._on_missing)
+        self.info = fresh.info
+        self._by_key, self._by_token, self._by_symbol = fresh._by_key, fresh._by_token, fresh._by_symbol
+        self._options, self._indices = fresh._options, fresh._indices
+        return expired
+
     def __len__(self) -> int:
         return len(self._by_key)
 

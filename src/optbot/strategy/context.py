@@ -9,7 +9,7 @@ see a bar before it closed even if a caller feeds history early.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -80,6 +80,15 @@ class BarHistoryContext:
     chains: dict[str, OptionChain] = field(default_factory=dict)
     instruments: dict[str, Instrument] = field(default_factory=dict)
     _history: dict[tuple[str, Timeframe], deque[Bar]] = field(default_factory=dict)
+
+    def forget_symbols(self, symbols: Iterable[str]) -> int:
+        """Drop the bar history of symbols that will not trade again (expired contracts), so a long
+        backtest keeps history for the listed contracts only. Returns the histories dropped."""
+        gone = {symbol.upper() for symbol in symbols}
+        keys = [key for key in self._history if key[0].upper() in gone]
+        for key in keys:
+            del self._history[key]
+        return len(keys)
 
     def add_bar(self, bar: Bar) -> None:
         """Record a closed bar. Raises LookAheadError for an incomplete or not-yet-ended bar."""

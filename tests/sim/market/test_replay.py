@@ -160,6 +160,30 @@ def test_watched_options_evolve_volume_and_open_interest(make_market: MarketFact
     )
 
 
+def test_an_unwatched_option_stops_streaming_and_resumes_its_day_when_watched_again(
+    make_market: MarketFactory,
+) -> None:
+    market = make_market(ist(8, 9, 14))
+    token = atm_contracts(market)["CE"]
+    seen: list[SimQuote] = []
+    market.subscribe_quotes(lambda q: seen.append(q) if q.token == token else None)
+    assert market.watch("NFO", token)
+    market.advance_to(ist(8, 9, 40))
+    morning = market.quote("NFO", token)
+    assert morning is not None and morning.volume > 0
+    assert market.unwatch("NFO", token) and not market.unwatch("NFO", token)
+    assert not market.unwatch("NSE", NIFTY)  # indices always stream
+    streamed = len(seen)
+    market.advance_to(ist(8, 10, 30))
+    assert len(seen) == streamed  # no longer priced
+    again = market.quote("NFO", token)  # asking again watches it again, continuing today's statistics
+    assert again is not None and again.exchange_time >= ist(8, 10, 30)
+    assert again.open == morning.open and again.volume >= morning.volume
+    assert again.sequence == morning.sequence + 1
+    market.advance_to(ist(8, 10, 45))
+    assert len(seen) > streamed
+
+
 def test_replays_are_deterministic(make_market: MarketFactory) -> None:
     def trace() -> list[tuple[str, float, int]]:
         market = make_market(ist(9, 9, 14))

@@ -7,6 +7,7 @@ and volume / open interest evolve deterministically from the contract and the ti
 
 from __future__ import annotations
 
+import math
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -23,7 +24,6 @@ from optbot.sim.market.instruments import OptionContract
 from optbot.sim.market.pricing import (
     MIN_YEARS,
     black76,
-    round_to_tick,
     smile_volatility,
     standardised_moneyness,
 )
@@ -196,7 +196,7 @@ def option_quote(
     """
     contract = day.contract
     tick = contract.tick_size
-    mid = float(round_to_tick(np.asarray(value), tick))
+    mid = round(max(round(value / tick), 1) * tick, 2)  # round_to_tick for one price, without numpy
     days_to_expiry = max(years * 365.0, 0.25)
     spread_fraction = (
         settings.spread_base_fraction
@@ -208,7 +208,7 @@ def option_quote(
     bid = round(bid_ticks * tick, 2)
     ask = round((bid_ticks + spread_ticks) * tick, 2)
     day.sequence += 1
-    activity = max(1, int(6 * np.exp(-0.5 * moneyness * moneyness)))
+    activity = max(1, int(6 * math.exp(-0.5 * moneyness * moneyness)))
     traded_lots = (day.sequence * 7 + day.salt) % (activity + 1) if trading else 0
     last_quantity = max(1, traded_lots) * contract.lot_size
     if trading and not day.started:
@@ -227,7 +227,7 @@ def option_quote(
         day.open_interest_start // contract.lot_size + direction * (day.volume // contract.lot_size) // 4
     )
     open_interest = max(contract.lot_size, oi_lots * contract.lot_size)
-    depth_lots = max(1, int(40 * np.exp(-0.25 * moneyness * moneyness)))
+    depth_lots = max(1, int(40 * math.exp(-0.25 * moneyness * moneyness)))
     bids: list[SimDepthLevel] = []
     asks: list[SimDepthLevel] = []
     for level in range(DEPTH_LEVELS):

@@ -110,6 +110,7 @@ class ReplayMarket:
         self._contracts: dict[str, OptionContract] = {}
         self._contract_day: date | None = None
         self._watched: dict[str, OptionDay] = {}
+        self._dormant: dict[str, OptionDay] = {}  # unwatched today; resumed if watched again today
         self._quotes: dict[tuple[str, str], SimQuote] = {}
         self.ticks_applied = 0
         self.listener_errors = 0
@@ -144,6 +145,19 @@ class ReplayMarket:
     def watch(self, exchange: str, token: str) -> bool:
         """Start streaming an option; False if the token is not in today's master."""
         return self.quote(exchange, token) is not None
+
+    def unwatch(self, exchange: str, token: str) -> bool:
+        """Stop pricing an option nobody streams any more; False if it was not being priced. Its
+        session statistics (open, range, volume) are kept for the day, so watching it again the same
+        day continues them rather than starting a second open."""
+        if exchange != "NFO":
+            return False
+        day = self._watched.pop(token, None)
+        self._quotes.pop((exchange, token), None)
+        if day is None:
+            return False
+        self._dormant[token] = day
+        return True
 
     def contracts(self) -> list[OptionContract]:
         self._sync_to_clock()
@@ -384,6 +398,7 @@ class ReplayMarket:
         self._build_contracts(day)
         watched = [token for token in self._watched if token in self._contracts]
         self._watched = {}
+        self._dormant = {}
         for token in watched:
             self._watch(token, emit=False)
 
@@ -473,6 +488,11 @@ class ReplayMarket:
         previous = self._previous_session_state(contract.underlying)
         current = self._market_state(contract.underlying, self.clock.now_utc())
         if previous is None or current is None:
+            return
+        resumed = self._dormant.pop(token, None)
+        if resumed is not None:
+            self._watched[token] = resumed
+            self._reprice_contracts([contract], current, emit)
             return
         before = value_options([contract], previous, self.settings, trading_time=self._trading_time)
         adverse = replace(
