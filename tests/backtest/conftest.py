@@ -18,6 +18,7 @@ from tests.conftest import SAMPLE_DATA
 
 DAY = date(2020, 11, 18)
 TICK_SECONDS = 15.0
+PROGRESS: list[tuple[date, int, int]] = []  # the shared run's on_day calls
 
 
 def make_settings(root: Path) -> Settings:
@@ -44,5 +45,6 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> BacktestOutcome:
             data_dir=SAMPLE_DATA,
             out_dir=root / "out",
             tick_seconds=TICK_SECONDS,
+            on_day=lambda summary, done, total: PROGRESS.append((summary.day, done, total)),
         )
     )

@@ -18,7 +18,7 @@ from optbot.core.enums import Exchange, Side
 from optbot.core.errors import UserError
 from optbot.persistence.records import FillRecord
 from optbot.portfolio.trades import closed_trades
-from tests.backtest.conftest import DAY, TICK_SECONDS, make_settings
+from tests.backtest.conftest import DAY, PROGRESS, TICK_SECONDS, make_settings
 
 METRICS = (
     "total_return",
@@ -46,6 +46,11 @@ def test_the_strategy_traded_and_the_books_add_up(outcome: BacktestOutcome) -> N
     assert all(trade.charges > 0 for trade in result.trades)
     for trade in result.trades:
         assert trade.entry_time < trade.exit_time
+
+
+def test_progress_is_reported_after_each_session(outcome: BacktestOutcome) -> None:
+    assert PROGRESS == [(DAY, 1, 1)]
+    assert [day.day for day in outcome.days] == [DAY]
 
 
 def test_report_has_the_metrics_equity_trades_and_the_synthetic_note(outcome: BacktestOutcome) -> None:

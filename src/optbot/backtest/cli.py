@@ -6,9 +6,10 @@ from datetime import date
 from pathlib import Path
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from optbot.backtest.runner import run_backtest
-from optbot.cli.common import console, settings_from
+from optbot.backtest.runner import DaySummary, run_backtest
+from optbot.cli.common import console, error_console, settings_from
 from optbot.core.clock import Clock
 from optbot.core.errors import UserError
 from optbot.log import configure_logging, shutdown_logging
@@ -50,17 +51,35 @@ def backtest_command(
     def log_on_replay_clock(clock: Clock) -> None:
         configure_logging(quiet, clock, log_dir=log_dir)
 
+    # A year is a few hundred sessions: on a terminal, show which one is replaying (stderr, erased after).
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=error_console,
+        transient=True,
+        disable=not error_console.is_terminal,
+    )
+    task = progress.add_task("replaying sessions", total=None)
+
+    def on_day(summary: DaySummary, done: int, total: int) -> None:
+        description = f"replayed {summary.day} ({summary.fills} fills, equity {summary.equity:,.0f})"
+        progress.update(task, completed=done, total=total, description=description)
+
     try:
-        outcome = run_backtest(
-            settings,
-            start,
-            end,
-            strategy=strategy,
-            data_dir=data,
-            out_dir=out_dir,
-            tick_seconds=speed_ticks,
-            on_clock=log_on_replay_clock,
-        )
+        with progress:
+            outcome = run_backtest(
+                settings,
+                start,
+                end,
+                strategy=strategy,
+                data_dir=data,
+                out_dir=out_dir,
+                tick_seconds=speed_ticks,
+                on_clock=log_on_replay_clock,
+                on_day=on_day,
+            )
     finally:
         shutdown_logging()
     result = outcome.result

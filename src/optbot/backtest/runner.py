@@ -61,6 +61,9 @@ class DaySummary:
     alerts: int = 0  # engine alerts raised that session (e.g. a reconciliation mismatch), see the log
 
 
+DayCallback = Callable[[DaySummary, int, int], None]  # (the session just replayed, sessions done, total)
+
+
 @dataclass(frozen=True, slots=True)
 class IntentLine:
     """An intent as the engine recorded it, without its random ids (for comparisons across runs)."""
@@ -304,6 +307,7 @@ async def _replay_days(
     underlyings: Sequence[str],
     calendar: NseCalendar,
     on_clock: Callable[[Clock], None] | None,
+    on_day: DayCallback | None = None,
 ) -> ReplayEvidence:
     initial = settings.backtest.initial_capital
     evidence = ReplayEvidence(equity=[(_iso(ist_datetime(days[0][0], PREMARKET_START)), initial)])
@@ -327,9 +331,12 @@ async def _replay_days(
             evidence.equity.append((_iso(run.engine.clock.now_utc()), value))
             fills = len(replay.store.fills(run.day, run.day))
             alerts = run.engine.counters.alerts - sum(summary.alerts for summary in evidence.summaries)
-            evidence.summaries.append(
-                DaySummary(run.day, sources[run.day], run.ticks, run.bars, fills, round(value, 2), alerts)
+            summary = DaySummary(
+                run.day, sources[run.day], run.ticks, run.bars, fills, round(value, 2), alerts
             )
+            evidence.summaries.append(summary)
+            if on_day is not None:
+                on_day(summary, len(evidence.summaries), len(days))
 
         replay.market.subscribe_quotes(on_quote)
         replay.on_session_end = on_session_end
@@ -357,6 +364,7 @@ class BacktestPlan:
     skipped: tuple[date, ...]
     out_dir: Path
     on_clock: Callable[[Clock], None] | None = None
+    on_day: DayCallback | None = None
 
     @property
     def name(self) -> str:
@@ -375,6 +383,7 @@ def plan_backtest(
     underlyings: Sequence[str] | None = None,
     calendar: NseCalendar | None = None,
     on_clock: Callable[[Clock], None] | None = None,
+    on_day: DayCallback | None = None,
 ) -> BacktestPlan:
     """Validate every input (UserError naming the bad one) and pick the days; nothing is written yet."""
     spacing = tick_seconds if tick_seconds is not None else settings.backtest.tick_seconds
@@ -386,7 +395,17 @@ def plan_backtest(
     histories = load_histories(settings, calendar)
     days, skipped = backtest_days(calendar, histories, chosen, start, end)
     return BacktestPlan(
-        settings, start, end, calendar, chosen, strategies, tuple(days), tuple(skipped), out_dir, on_clock
+        settings,
+        start,
+        end,
+        calendar,
+        chosen,
+        strategies,
+        tuple(days),
+        tuple(skipped),
+        out_dir,
+        on_clock,
+        on_day,
     )
 
 
@@ -394,7 +413,14 @@ async def replay_plan(plan: BacktestPlan) -> ReplayEvidence:
     """Drive the engine through the plan's sessions. The engine's state is scratch here: an in-memory
     SQLite store (same schema and code paths as the durable file, no per-commit fsync), gone at the end."""
     return await _replay_days(
-        plan.settings, IN_MEMORY, plan.days, plan.strategies, plan.underlyings, plan.calendar, plan.on_clock
+        plan.settings,
+        IN_MEMORY,
+        plan.days,
+        plan.strategies,
+        plan.underlyings,
+        plan.calendar,
+        plan.on_clock,
+        plan.on_day,
     )
 
 
@@ -498,6 +524,7 @@ def run_backtest(
     underlyings: Sequence[str] | None = None,
     calendar: NseCalendar | None = None,
     on_clock: Callable[[Clock], None] | None = None,
+    on_day: DayCallback | None = None,
 ) -> BacktestOutcome:
     """Run the engine over the trading days in [start, end] and write the JSON + HTML report.
 
@@ -505,8 +532,9 @@ def run_backtest(
     `backtest.tick_seconds` (the simulator's `replay.tick_seconds` is not used); `underlyings`
     overrides `universe.underlyings`; `strategy` (a built-in name or `module:Class`) overrides
     `strategy.enabled`. `on_clock` is called with the replay's clock before the first session (the CLI
-    points the structured log at it). Bad input raises `UserError` naming what was wrong. From async
-    code use `run_backtest_async`.
+    points the structured log at it); `on_day(summary, done, total)` is called after each session
+    (progress). Bad input raises `UserError` naming what was wrong. From async code use
+    `run_backtest_async`.
     """
     plan = plan_backtest(
         settings,
@@ -519,6 +547,7 @@ def run_backtest(
         underlyings=underlyings,
         calendar=calendar,
         on_clock=on_clock,
+        on_day=on_day,
     )
     return finish_backtest(plan, asyncio.run(replay_plan(plan)))
 
@@ -535,6 +564,7 @@ async def run_backtest_async(
     underlyings: Sequence[str] | None = None,
     calendar: NseCalendar | None = None,
     on_clock: Callable[[Clock], None] | None = None,
+    on_day: DayCallback | None = None,
 ) -> BacktestOutcome:
     """`run_backtest` inside a running event loop (e.g. the data-management mode's scheduled backtests).
 
@@ -550,6 +580,7 @@ async def run_backtest_async(
         underlyings=underlyings,
         calendar=calendar,
         on_clock=on_clock,
+        on_day=on_day,
     )
     return finish_backtest(plan, await replay_plan(plan))
 
@@ -557,6 +588,7 @@ async def run_backtest_async(
 __all__ = [
     "BacktestOutcome",
     "BacktestPlan",
+    "DayCallback",
     "DaySummary",
     "IntentLine",
     "ReplayEvidence",
