@@ -100,7 +100,10 @@ class InProcessReplay:
         self.settings = settings
         self.calendar = calendar or get_calendar()
         premarket = ist_datetime(start_day, PREMARKET_START)
-        self.market = market or ReplayMarket(SimClock(premarket), settings.replay, self.calendar)
+        # the engine reads only the best bid/ask of a quote (`sim_quote_to_tick`), so one depth level
+        self.market = market or ReplayMarket(
+            SimClock(premarket), settings.replay, self.calendar, depth_levels=1
+        )
         self.clock: SimClock = self.market.clock  # one clock for the market, the broker and the engine
         if to_utc(premarket) > self.clock.now_utc():
             self.market.advance_to(premarket)

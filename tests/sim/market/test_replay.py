@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from optbot.core.clock import SimClock
 from optbot.core.timeutil import IST
 from optbot.sim.contracts import MarketView, SimQuote
 from optbot.sim.market import CandleRequestError, ReplayMarket
@@ -182,6 +184,22 @@ def test_an_unwatched_option_stops_streaming_and_resumes_its_day_when_watched_ag
     assert again.sequence == morning.sequence + 1
     market.advance_to(ist(8, 10, 45))
     assert len(seen) > streamed
+
+
+def test_one_depth_level_is_the_full_quote_cut_to_its_best_bid_and_ask(make_market: MarketFactory) -> None:
+    """The in-process replay asks for one level (it reads only the best bid/ask): the same quotes,
+    with the deeper levels left off."""
+    full = make_market(ist(8, 9, 14))
+    top = ReplayMarket(SimClock(ist(8, 9, 14)), full.settings, full.calendar, full.histories, 1)
+    token = atm_contracts(full)["PE"]
+    for market in (full, top):
+        market.watch("NFO", token)
+        market.advance_to(ist(8, 9, 45))
+    deep, shallow = full.quote("NFO", token), top.quote("NFO", token)
+    assert deep is not None and shallow is not None and len(deep.bids) == 5
+    assert shallow == replace(deep, bids=deep.bids[:1], asks=deep.asks[:1])
+    with pytest.raises(ValueError, match="depth_levels"):
+        ReplayMarket(full.clock, full.settings, full.calendar, full.histories, depth_levels=0)
 
 
 def test_replays_are_deterministic(make_market: MarketFactory) -> None:

@@ -188,8 +188,10 @@ def option_quote(
     moment: datetime,
     settings: ReplaySettings,
     trading: bool = True,
+    depth_levels: int = DEPTH_LEVELS,
 ) -> SimQuote:
-    """Advance the contract's day by one tick at model value `value` and return its quote.
+    """Advance the contract's day by one tick at model value `value` and return its quote (with
+    `depth_levels` levels a side; the levels shown do not depend on how many are asked for).
 
     Before the underlying's first tick of the session (`trading` false) the quote shows the model
     value but no open, range or volume is recorded, so the day's open is the first traded value.
@@ -230,7 +232,7 @@ def option_quote(
     depth_lots = max(1, int(40 * math.exp(-0.25 * moneyness * moneyness)))
     bids: list[SimDepthLevel] = []
     asks: list[SimDepthLevel] = []
-    for level in range(DEPTH_LEVELS):
+    for level in range(depth_levels):
         lots = 1 + (day.salt + day.sequence * 13 + level * 17) % depth_lots + level
         orders = 1 + lots // 3
         bid_price = round(bid - level * tick, 2)

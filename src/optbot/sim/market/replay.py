@@ -38,6 +38,7 @@ from optbot.sim.market.instruments import (
     build_option_contracts,
 )
 from optbot.sim.market.options import (
+    DEPTH_LEVELS,
     MarketState,
     OptionDay,
     TradingTime,
@@ -92,7 +93,13 @@ class ReplayMarket:
         settings: ReplaySettings | None = None,
         calendar: NseCalendar | None = None,
         histories: dict[str, IndexHistory] | None = None,
+        depth_levels: int = DEPTH_LEVELS,
     ) -> None:
+        """`depth_levels`: order-book levels per side on option quotes (5 as the exchange shows; an
+        in-process consumer that reads only the best bid/ask asks for 1, which is much cheaper)."""
+        if not 1 <= depth_levels <= DEPTH_LEVELS:
+            raise ValueError(f"depth_levels must be 1..{DEPTH_LEVELS}, got {depth_levels}")
+        self.depth_levels = depth_levels
         self.clock = clock
         self.settings = settings or ReplaySettings()
         self.calendar = calendar or get_calendar()
@@ -538,6 +545,7 @@ class ReplayMarket:
                 state.moment,
                 self.settings,
                 trading=underlying is not None and underlying.started,
+                depth_levels=self.depth_levels,
             )
             if emit:
                 self._emit(quote)
