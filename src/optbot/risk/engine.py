@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import structlog
 
@@ -27,7 +28,6 @@ from optbot.core.timeutil import IST, ist_date
 from optbot.risk.delta import HedgeSuggestion, delta_exposures, hedge_suggestions
 from optbot.risk.killswitch import (
     RESUME_ACK_FILE_NAME,
-    KillFlag,
     read_kill_flag,
     read_resume_ack,
     write_kill_flag,
@@ -79,6 +79,9 @@ _IGNORED, _VIX, _WATCHED = 0, 1, 2
 _FileSignature = tuple[int, int, int, int] | None
 
 
+_Parsed = TypeVar("_Parsed")
+
+
 def _file_signature(path: Path) -> _FileSignature:
     """A cheap stat of a flag file; raises OSError (other than not-found) for the caller to read it."""
     try:
@@ -86,6 +89,28 @@ def _file_signature(path: Path) -> _FileSignature:
     except FileNotFoundError:
         return None
     return (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
+class _StatMemo(Generic[_Parsed]):
+    """A flag file's parsed content, re-read only when its stat changes (absent: one stat, no open).
+    A file that exists but cannot be stat-ed is handed to the reader every time (it fails safe)."""
+
+    def __init__(self, path: Path, reader: Callable[[Path], _Parsed | None]) -> None:
+        self.path = path
+        self._reader = reader
+        self._seen: tuple[_FileSignature, _Parsed | None] | None = None
+
+    def read(self) -> _Parsed | None:
+        try:
+            signature = _file_signature(self.path)
+        except OSError:
+            return self._reader(self.path)
+        seen = self._seen
+        if seen is not None and seen[0] == signature:
+            return seen[1]
+        parsed = None if signature is None else self._reader(self.path)
+        self._seen = (signature, parsed)
+        return parsed
 
 
 @dataclass(slots=True)
@@ -199,8 +224,8 @@ class RiskEngine:
         self._volume_detectors: dict[tuple[str, str], VolumeSurgeDetector] = {}
         self._files_checked_at: float | None = None
         # The flag files' last stat signature and what was read then (re-read only when they change).
-        self._kill_seen: tuple[_FileSignature, KillFlag | None] | None = None
-        self._ack_file_seen: tuple[_FileSignature, datetime | None] | None = None
+        self._kill_memo = _StatMemo(self.kill_file, read_kill_flag)
+        self._ack_memo = _StatMemo(self.resume_ack_file, read_resume_ack)
         watched = [*settings.universe.underlyings, *settings.universe.stock_underlyings]
         self._watched_underlyings = {symbol.upper() for symbol in watched}
         self._vix_symbol = settings.universe.vix_symbol.upper().replace(" ", "")
@@ -359,39 +384,14 @@ class RiskEngine:
         self._day_peak_pnl = 0.0
         self._acknowledged_trades = 0
 
-    def _read_kill_flag(self) -> KillFlag | None:
-        """`read_kill_flag`, re-read only when the file's stat changes (absent: one stat, no open)."""
-        try:
-            signature = _file_signature(self.kill_file)
-        except OSError:
-            return read_kill_flag(self.kill_file)  # present but not stat-able: the reader fails safe
-        seen = self._kill_seen
-        if seen is not None and seen[0] == signature:
-            return seen[1]
-        flag = None if signature is None else read_kill_flag(self.kill_file)
-        self._kill_seen = (signature, flag)
-        return flag
-
-    def _read_resume_ack(self) -> datetime | None:
-        try:
-            signature = _file_signature(self.resume_ack_file)
-        except OSError:
-            return read_resume_ack(self.resume_ack_file)
-        seen = self._ack_file_seen
-        if seen is not None and seen[0] == signature:
-            return seen[1]
-        ack = None if signature is None else read_resume_ack(self.resume_ack_file)
-        self._ack_file_seen = (signature, ack)
-        return ack
-
     def _check_files(self) -> None:
-        flag = self._read_kill_flag()
+        flag = self._kill_memo.read()
         if flag is not None:
             if self._latch(LatchKind.KILL, f"kill switch: {flag.reason}"):
                 self._flatten_everything(f"kill switch: {flag.reason}")
         elif LatchKind.KILL in self._latches:
             self._unlatch(LatchKind.KILL, "kill flag removed (resume acknowledged)")
-        ack = self._read_resume_ack()
+        ack = self._ack_memo.read()
         if ack is not None and ack != self._ack_seen:
             self._ack_seen = ack
             self._apply_acknowledgement(ack)
