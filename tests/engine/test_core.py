@@ -79,14 +79,18 @@ class Rig:
     async def advance_to(self, moment: datetime) -> None:
         self.clock.advance_to(to_utc(moment))
 
+    async def entry_signal(self) -> None:
+        """At 10:05 IST: fresh ticks, then the bar on which the scripted strategy enters."""
+        await self.advance_to(ist_datetime(DAY, time(10, 5)))
+        await self.ticks()
+        await self.bar()
+
 
 async def test_an_entry_goes_strategy_risk_order_fill_position(tmp_path: Path) -> None:
     rig = Rig(tmp_path)
     await rig.start()
     await rig.ticks()
-    await rig.advance_to(ist_datetime(DAY, time(10, 5)))
-    await rig.ticks()
-    await rig.bar()
+    await rig.entry_signal()
     await rig.deliver()
     assert rig.strategy.entered
     orders = rig.store.all_orders()
@@ -126,9 +130,7 @@ async def test_a_reconciliation_mismatch_blocks_entries_until_acknowledged(tmp_p
     await rig.start()
     assert rig.engine.trading_blocked is not None and "mismatch" in rig.engine.trading_blocked
     await rig.ticks()
-    await rig.advance_to(ist_datetime(DAY, time(10, 5)))
-    await rig.ticks()
-    await rig.bar()
+    await rig.entry_signal()
     assert not [request for request in rig.broker.placed_requests if request.side is Side.BUY]
     refused = [entry.text for entry in rig.engine.journal if entry.kind == "refused"]
     assert refused and "reconciliation mismatch" in refused[0]
@@ -138,9 +140,7 @@ async def test_flatten_deadline_closes_positions_once(tmp_path: Path) -> None:
     rig = Rig(tmp_path)
     await rig.start()
     await rig.ticks()
-    await rig.advance_to(ist_datetime(DAY, time(10, 5)))
-    await rig.ticks()
-    await rig.bar()
+    await rig.entry_signal()
     await rig.deliver()
     assert rig.engine.portfolio.open_positions()
     rig.broker.fill_policy = "none"  # exits rest: a second flatten pass must not send them again
@@ -163,7 +163,5 @@ async def test_kill_switch_halts_and_alerts(tmp_path: Path) -> None:
     await drive(rig.clock, rig.engine.kill_switch("test", actor="tester"))
     assert rig.engine.risk.state is RiskState.HALTED
     assert any(alert.title == "Kill switch engaged" for alert in alerts)
-    await rig.advance_to(ist_datetime(DAY, time(10, 5)))
-    await rig.ticks()
-    await rig.bar()
+    await rig.entry_signal()
     assert rig.broker.placed_requests == []  # HALTED: no new risk
