@@ -84,6 +84,15 @@ def _closes(value: float | None):  # type: ignore[no-untyped-def]
     return lambda underlying, day: value if (underlying, day) == ("NIFTY", EXPIRY) else None
 
 
+def _settle_at_24500(harness):  # type: ignore[no-untyped-def]
+    """Settle a test-kit harness's option at its expiry against an index close of 24,500."""
+    expiry, instrument = harness.instrument.expiry, harness.instrument
+    assert expiry is not None
+    return settle_expiries(
+        harness.store, expiry, lambda underlying, day: 24500.0, CARD, harness.clock, _lookup(instrument)
+    )
+
+
 @pytest.fixture
 def store() -> Store:
     return Store.open(":memory:", SimClock(AFTER_CLOSE))
@@ -257,16 +266,7 @@ async def test_reconciliation_does_not_expect_settlement_fills_in_the_trade_book
     harness = build_harness()
     await harness.manager.submit(option_intent("held-through-expiry"))
     await harness.manager.poll_once()
-    expiry = harness.instrument.expiry
-    assert expiry is not None
-    [result] = settle_expiries(
-        harness.store,
-        expiry,
-        lambda underlying, day: 24500.0,
-        CARD,
-        harness.clock,
-        lambda exchange, token: harness.instrument,
-    )
+    [result] = _settle_at_24500(harness)
     assert result.outcome is SettlementOutcome.SETTLED_IN_THE_MONEY
     report = await Reconciler(harness.broker, harness.store, harness.clock, Settings()).run("eod")
     assert not [item for item in report.discrepancies if item.kind == "fill"]
@@ -288,14 +288,7 @@ async def test_on_expiry_day_the_broker_still_listing_the_settled_contract_is_no
     await harness.manager.submit(option_intent("held-to-expiry-day"))
     await harness.manager.poll_once()
     harness.clock.advance_to(ist_datetime(expiry, clock_time(15, 45)))
-    [result] = settle_expiries(
-        harness.store,
-        expiry,
-        lambda underlying, day: 24500.0,
-        CARD,
-        harness.clock,
-        lambda exchange, token: harness.instrument,
-    )
+    [result] = _settle_at_24500(harness)
     assert result.outcome is SettlementOutcome.SETTLED_IN_THE_MONEY
     assert [position.net_quantity for position in harness.store.positions()] == [0]
     report = await Reconciler(harness.broker, harness.store, harness.clock, Settings()).run("eod")
