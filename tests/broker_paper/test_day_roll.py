@@ -18,6 +18,7 @@ from optbot.core.instrument import Instrument
 from optbot.execution.reconciliation import broker_day_book
 from optbot.instruments.master import InstrumentMaster, MasterInfo
 from optbot.persistence.records import FillRecord
+from tests.broker_paper.builders import nifty_24800_option
 
 DAY1 = date(2025, 9, 4)
 DAY2 = date(2025, 9, 5)
@@ -27,23 +28,8 @@ OPEN_DAY2 = datetime(2025, 9, 5, 3, 30, tzinfo=UTC)  # 09:00 IST
 CASH = 1_000_000.0
 
 
-def _option(token: str, option_type: OptionType) -> Instrument:
-    return Instrument(
-        token=token,
-        exchange=Exchange.NFO,
-        symbol=f"NIFTY09SEP2524800{option_type.value}",
-        underlying="NIFTY",
-        kind=InstrumentKind.OPTIDX,
-        lot_size=75,
-        tick_size=0.05,
-        expiry=date(2025, 9, 9),
-        strike=24800.0,
-        option_type=option_type,
-    )
-
-
-CALL = _option("45000", OptionType.CE)
-PUT = _option("45001", OptionType.PE)
+CALL = nifty_24800_option("45000", OptionType.CE)
+PUT = nifty_24800_option("45001", OptionType.PE)
 INDEX = Instrument(
     token="99926000",
     exchange=Exchange.NSE,

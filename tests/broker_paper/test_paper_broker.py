@@ -13,24 +13,13 @@ from optbot.broker.errors import BrokerRejected
 from optbot.broker.models import DepthLevel, OrderRequest, Quote
 from optbot.broker.paper import FillModel, PaperBroker, PaperFunds
 from optbot.core.clock import SimClock
-from optbot.core.enums import Exchange, InstrumentKind, OptionType, OrderType, ProductType, Side
-from optbot.core.instrument import Instrument
+from optbot.core.enums import Exchange, OptionType, OrderType, ProductType, Side
 from optbot.instruments.master import InstrumentMaster, MasterInfo
+from tests.broker_paper.builders import nifty_24800_option
 
 START = datetime(2025, 9, 4, 4, 0, tzinfo=UTC)
 TOKEN = "45000"
-OPTION = Instrument(
-    token=TOKEN,
-    exchange=Exchange.NFO,
-    symbol="NIFTY09SEP2524800CE",
-    underlying="NIFTY",
-    kind=InstrumentKind.OPTIDX,
-    lot_size=75,
-    tick_size=0.05,
-    expiry=date(2025, 9, 9),
-    strike=24800.0,
-    option_type=OptionType.CE,
-)
+OPTION = nifty_24800_option(TOKEN, OptionType.CE)
 
 
 class Quotes:
