@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from optbot.core.netting import net_fill
+
 
 @dataclass(slots=True)
 class BookPosition:
@@ -59,21 +61,9 @@ class BookPosition:
         else:
             self.sell_quantity += quantity
             self.sell_amount += amount
-        signed = quantity if is_buy else -quantity
-        realised = 0.0
-        if self.open_quantity == 0 or (self.open_quantity > 0) == (signed > 0):
-            size = abs(self.open_quantity) + quantity
-            self.open_average = (abs(self.open_quantity) * self.open_average + amount) / size
-            self.open_quantity += signed
-        else:
-            closing = min(abs(self.open_quantity), quantity)
-            direction = 1 if self.open_quantity > 0 else -1
-            realised = closing * (price - self.open_average) * direction
-            self.open_quantity += signed
-            if self.open_quantity == 0:
-                self.open_average = 0.0
-            elif quantity > closing:
-                self.open_average = price
+        self.open_quantity, self.open_average, realised = net_fill(
+            self.open_quantity, self.open_average, is_buy, quantity, price
+        )
         self.realised += realised
         return realised
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from optbot.core.netting import net_fill
 from optbot.sim.exchange.holdings import HoldingsBook, is_cash_instrument
 from optbot.sim.exchange.instruments import InstrumentSpec
 
@@ -81,22 +82,9 @@ class SimPosition:
         else:
             self.sell_quantity += quantity
             self.sell_amount += quantity * price
-        signed = quantity if is_buy else -quantity
-        realised = 0.0
-        if self.open_quantity == 0 or (self.open_quantity > 0) == (signed > 0):
-            total = abs(self.open_quantity) + quantity
-            self.open_average = (abs(self.open_quantity) * self.open_average + quantity * price) / total
-            self.open_quantity += signed
-        else:
-            closing = min(abs(self.open_quantity), quantity)
-            direction = 1 if self.open_quantity > 0 else -1
-            realised = closing * (price - self.open_average) * direction
-            self.open_quantity += signed
-            remainder = quantity - closing
-            if self.open_quantity == 0:
-                self.open_average = 0.0
-            elif remainder > 0:
-                self.open_average = price
+        self.open_quantity, self.open_average, realised = net_fill(
+            self.open_quantity, self.open_average, is_buy, quantity, price
+        )
         self.realised += realised
         return realised
 
