@@ -28,6 +28,7 @@ from optbot.core.timeutil import ist_datetime, to_utc
 from optbot.data.bars import BarAggregator, SegmentSessions
 from optbot.data.history import candles_to_bars
 from optbot.engine.core import MarketQuoteSource, TradingEngine, preload_history
+from optbot.engine.subscriptions import LeavingStrikes
 from optbot.execution.charges import RateCard
 from optbot.instruments.master import InstrumentMaster, MasterInfo
 from optbot.instruments.scripmaster import parse_rows
@@ -145,7 +146,7 @@ class InProcessReplay:
         self._watched: set[InstrumentKey] = set()
         self._subscribed: set[tuple[str, str]] = set()
         self._options: dict[InstrumentKey, str] = {}  # subscribed option contract -> symbol
-        self._leaving: dict[InstrumentKey, int] = {}  # unwanted contract -> refreshes it has been unwanted
+        self._leaving = LeavingStrikes()
         self.market.subscribe_quotes(self._on_quote)
         self.on_session_end: Callable[[ReplayRun], None] | None = None
 
@@ -196,7 +197,6 @@ class InProcessReplay:
         long backtest prices and stores only the strikes near the money, not every strike ever near it."""
         wanted = {instrument.key: instrument for instrument in self.engine.desired_instruments()}
         for key, instrument in wanted.items():
-            self._leaving.pop(key, None)
             if key in self._watched:
                 continue
             self._watched.add(key)
@@ -205,12 +205,7 @@ class InProcessReplay:
                 self._options[key] = instrument.symbol
                 self.market.watch(instrument.exchange.value, instrument.token)
                 self.option_bars.track(instrument.token, instrument.symbol, True)
-        for key in [key for key in self._options if key not in wanted]:  # subscription order: deterministic
-            refreshes = self._leaving.get(key, 0) + 1
-            if refreshes < 2:
-                self._leaving[key] = refreshes
-                continue
-            del self._leaving[key]
+        for key in self._leaving.due(self._options, wanted):
             symbol = self._options.pop(key)
             self._watched.discard(key)
             self._subscribed.discard((key.exchange.value, key.token))

@@ -41,6 +41,7 @@ from optbot.engine.core import MarketQuoteSource, TradingEngine, preload_history
 from optbot.engine.errors import ErrorPolicy, Watchdog, restart_delay
 from optbot.engine.health import CheckResult, check_clock_skew, check_database, check_disk_space
 from optbot.engine.schedule import DaySchedule, build_schedule
+from optbot.engine.subscriptions import LeavingStrikes
 from optbot.execution.charges import RateCard
 from optbot.instruments.cli import repository
 from optbot.instruments.master import InstrumentMaster
@@ -128,7 +129,7 @@ class SessionRunner:
         self._finished = False
         self._feed_was_down = False
         self._bar_store: JsonStore | None = None
-        self._leaving: dict[InstrumentKey, int] = {}
+        self._leaving = LeavingStrikes()
         self.serve_operations = serve_operations
         self.ops: Operations | None = None
         self.policy: ErrorPolicy | None = None
@@ -501,20 +502,12 @@ class SessionRunner:
     async def _drop_unwanted(self, wanted: set[InstrumentKey], feed: MarketFeed) -> None:
         """Strikes the ATM moved away from leave the socket after two refreshes out of the window (so a
         price sitting between strikes does not churn); held or ordered contracts are always wanted."""
-        leaving = self._subscribed - wanted
-        for key in list(self._leaving):
-            if key not in leaving:
-                del self._leaving[key]
-        due = [key for key in leaving if self._leaving.get(key, 0) >= 1]
-        for key in leaving:
-            self._leaving[key] = self._leaving.get(key, 0) + 1
+        due = self._leaving.due(self._subscribed, wanted)
         if due:
             await feed.unsubscribe([(key.exchange, key.token) for key in due], MODE_SNAP_QUOTE)
             self._subscribed.difference_update(due)
             if self.engine is not None:
                 self.engine.note("feed", f"{len(due)} strike(s) left the ATM window: unsubscribed")
-            for key in due:
-                self._leaving.pop(key, None)
 
     async def _periodic_reconcile(self) -> None:
         if self.engine is not None and self.calendar.is_open(self.clock.now_utc(), Segment.FO):
