@@ -306,7 +306,7 @@ def run_command(
     if run_mode is RunMode.BACKTEST:
         raise UserError("mode backtest is run with `optbot backtest --from D --to D`")
     if settings.mode is RunMode.LIVE and run_mode is not RunMode.LIVE:
-        raise UserError("mode is live in the config but --confirm-live was not given: refusing to start")
+        raise UserError("mode is live (config or --mode) but --confirm-live was not given: refusing to start")
     calendar = calendar_from_settings(settings)
     exit_code = asyncio.run(_run_bot(settings, run_mode, calendar, follow_sim, sessions))
     raise typer.Exit(exit_code)
