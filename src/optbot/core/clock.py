@@ -43,6 +43,12 @@ class Clock(Protocol):
 
     def call_later(self, delay_seconds: float, callback: Callable[[], None]) -> TimerHandle: ...
 
+    def realtime(self) -> Clock:
+        """The clock transport limits run on: broker rate windows, heartbeats, stall windows, poll
+        cadences. Real time for a bot talking to a real server, even when its trading clock follows a
+        faster replay (a broker counts requests per real second); the clock itself otherwise."""
+        ...
+
 
 class LiveClock:
     """Wall-clock time. The only class in the package that reads it."""
@@ -67,6 +73,9 @@ class LiveClock:
 
     def call_later(self, delay_seconds: float, callback: Callable[[], None]) -> TimerHandle:
         return asyncio.get_running_loop().call_later(max(0.0, delay_seconds), callback)
+
+    def realtime(self) -> LiveClock:
+        return self
 
 
 @dataclass(order=True)
@@ -105,6 +114,11 @@ class SimClock:
 
     def monotonic(self) -> float:
         return (self._now - self._start).total_seconds()
+
+    def realtime(self) -> Clock:
+        """A self-contained simulation (backtest, tests, the demo's shared clock): its own time is
+        the only time, so rate windows stay deterministic."""
+        return self
 
     def call_at(self, when: datetime, callback: Callable[[], None]) -> _SimTimer:
         timer = _SimTimer(max(to_utc(when), self._now), next(self._sequence), callback)

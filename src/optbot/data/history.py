@@ -182,8 +182,8 @@ class HistoryDownloader:
         self.clock = clock
         self.settings = settings
         self.on_progress = on_progress
-        self.limiter = RateLimiter(
-            clock, settings.download_requests_per_second, settings.download_requests_per_minute
+        self.limiter = RateLimiter(  # the broker counts requests per real second (Clock.realtime)
+            clock.realtime(), settings.download_requests_per_second, settings.download_requests_per_minute
         )
 
     def checkpoint_path(self, job: DownloadJob) -> Path:

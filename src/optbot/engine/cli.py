@@ -301,15 +301,35 @@ def run_command(
     sessions: int | None = typer.Option(None, "--sessions", min=1, help="stop after this many sessions"),
 ) -> None:
     """Run the bot: the daily lifecycle in paper or live mode until Ctrl-C / SIGTERM."""
-    settings = _settings_for_run(state(ctx).resolved_config_path(), mode)
+    config_path = state(ctx).resolved_config_path()
+    configured = load_settings(config_path).mode
+    settings = _settings_for_run(config_path, mode)
+    check_live_switches(configured, mode, confirm_live)
     run_mode = effective_mode(settings, confirm_live)
     if run_mode is RunMode.BACKTEST:
         raise UserError("mode backtest is run with `optbot backtest --from D --to D`")
-    if settings.mode is RunMode.LIVE and run_mode is not RunMode.LIVE:
-        raise UserError("mode is live (config or --mode) but --confirm-live was not given: refusing to start")
     calendar = calendar_from_settings(settings)
     exit_code = asyncio.run(_run_bot(settings, run_mode, calendar, follow_sim, sessions))
     raise typer.Exit(exit_code)
+
+
+def check_live_switches(configured: RunMode, requested: str | None, confirm_live: bool) -> None:
+    """Live trading needs both switches (README "Going live"): `mode = "live"` in the config and
+    `--confirm-live`. `--mode live` asks for live but is not the config's switch; any disagreement
+    refuses to start rather than trading in a mode the user did not choose twice."""
+    if requested == "live" and configured is not RunMode.LIVE:
+        raise UserError(
+            f'--mode live needs mode = "live" in the config file (it is "{configured.value}"): '
+            "both switches must agree; refusing to start"
+        )
+    wants_live = requested == "live" or (requested is None and configured is RunMode.LIVE)
+    if wants_live and not confirm_live:
+        raise UserError('mode = "live" in the config but --confirm-live was not given: refusing to start')
+    if confirm_live and not wants_live:
+        raise UserError(
+            f"--confirm-live given but this run is {requested or configured.value} (config mode "
+            f'"{configured.value}"): live needs mode = "live" in the config too; refusing to start'
+        )
 
 
 def _settings_for_run(config_path: Path | None, mode: str | None) -> Settings:

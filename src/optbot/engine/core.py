@@ -191,6 +191,8 @@ class TradingEngine:
         self._processing = False
         self._started = False
         self._trading_blocked: str | None = None
+        #: Conditions that pause new entries until they clear, by source (e.g. "feed"); exits still go.
+        self._entry_pauses: dict[str, str] = {}
         self._warning_until: datetime | None = None
         self._position_keys: set[tuple[Exchange, str]] = {
             (p.exchange, p.token) for p in self.portfolio.open_positions()
@@ -465,6 +467,9 @@ class TradingEngine:
             return None
         if self._trading_blocked:
             return self._trading_blocked
+        paused = next(iter(self._entry_pauses.values()), None)
+        if paused is not None:
+            return paused
         phase = self.phase()
         if phase is not Phase.TRADING:
             return f"session phase {phase.value}: no new entries"
@@ -741,6 +746,22 @@ class TradingEngine:
     def trading_blocked(self) -> str | None:
         return self._trading_blocked
 
+    def pause_entries(self, source: str, reason: str) -> None:
+        """Refuse new entries while a condition lasts (exits still go); each source clears its own, so
+        one recovering condition never lifts another's pause (or `pause_trading`)."""
+        if self._entry_pauses.get(source) != reason:
+            self._entry_pauses[source] = reason
+            self.note("paused", f"new entries paused: {reason}")
+
+    def resume_entries(self, source: str) -> None:
+        reason = self._entry_pauses.pop(source, None)
+        if reason is not None:
+            self.note("resumed", f"new entries allowed again (was: {reason})")
+
+    @property
+    def entry_pauses(self) -> dict[str, str]:
+        return dict(self._entry_pauses)
+
     # ================================================================ subscriptions
     def desired_instruments(self) -> list[Instrument]:
         """What the feed should carry: underlyings, VIX, ATM +/- the window on both sides, open positions."""
@@ -771,6 +792,7 @@ class TradingEngine:
             "risk_state": self.risk.state.value,
             "risk_reasons": list(getattr(risk, "reasons", ())),
             "trading_blocked": self._trading_blocked,
+            "entries_paused": dict(self._entry_pauses),
             "vix": self.market.vix(),
             "underlyings": {u: self.market.underlying_price(u) for u in self.underlyings},
             "open_positions": len(self.portfolio.open_positions()),

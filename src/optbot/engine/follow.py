@@ -13,7 +13,7 @@ from datetime import datetime
 
 import httpx
 
-from optbot.core.clock import LiveClock, SimClock
+from optbot.core.clock import Clock, LiveClock, SimClock
 from optbot.core.timeutil import parse_iso
 from optbot.sim.admin_client import check_loopback
 
@@ -42,6 +42,11 @@ class FollowingClock(SimClock):
         """Real elapsed seconds: socket heartbeats and stall watchdogs are transport matters, and a
         replay at 150x would otherwise turn a 0.2 s pause of this process into 30 "seconds" of silence."""
         return self._transport_clock.monotonic()
+
+    def realtime(self) -> Clock:
+        """Wall time: the simulator, like the broker, counts requests per real second, and its clock
+        stops when the replay ends, so nothing that paces requests may wait on replay time."""
+        return self._transport_clock
 
     @classmethod
     async def connect(cls, base_url: str, poll_seconds: float = 0.02) -> FollowingClock:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
 from optbot.broker.angelone.factory import AngelOneStack
 from optbot.broker.angelone.feed import MarketFeed
@@ -39,6 +40,7 @@ from optbot.data.pipeline import MarketDataPipeline
 from optbot.data.store import JsonStore
 from optbot.engine.core import MarketQuoteSource, TradingEngine, preload_history
 from optbot.engine.errors import ErrorPolicy, Watchdog, restart_delay
+from optbot.engine.feed_watch import FeedWatch
 from optbot.engine.health import CheckResult, check_clock_skew, check_database, check_disk_space
 from optbot.engine.schedule import DaySchedule, build_schedule
 from optbot.engine.subscriptions import LeavingStrikes
@@ -60,10 +62,15 @@ HISTORY: tuple[tuple[CandleInterval, Timeframe, str], ...] = (
     ("FIVE_MINUTE", Timeframe.M5, "intraday"),
 )
 MIN_FREE_DISK_MB = 200.0
+T = TypeVar("T")
 
 
 class StageFailed(Exception):
     """A critical startup stage failed; the session stops before trading."""
+
+
+class SessionStopped(Exception):
+    """A stop request (SIGINT/SIGTERM) arrived while the session was starting: it stops, nothing failed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,9 +132,12 @@ class SessionRunner:
         self._store: Store | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
+        #: Set by a stop request while starting or winding down: that work is cancelled, not awaited.
+        self._abort = asyncio.Event()
+        self._abortable = False
         self._subscribed: set[InstrumentKey] = set()
         self._finished = False
-        self._feed_was_down = False
+        self.feed_watch: FeedWatch | None = None
         self._bar_store: JsonStore | None = None
         self._leaving = LeavingStrikes()
         self.serve_operations = serve_operations
@@ -158,7 +168,35 @@ class SessionRunner:
 
     # ------------------------------------------------------------------ prepare
     async def prepare(self) -> TradingEngine:
-        """Stages 1-5 of the daily lifecycle; returns the engine, ready for the market loop."""
+        """Stages 1-5 of the daily lifecycle; returns the engine, ready for the market loop. A stop
+        request meanwhile cancels the remaining stages and raises SessionStopped."""
+        self._abortable = True
+        try:
+            engine = await self._unless_aborted(self._prepare())
+        finally:
+            self._abortable = False
+        if engine is None:
+            raise SessionStopped("stop requested while the session was starting")
+        return engine
+
+    async def _unless_aborted(self, work: Coroutine[Any, Any, T]) -> T | None:
+        """`work`'s result, or None when a stop request aborts it first (the work is cancelled)."""
+        task = asyncio.ensure_future(work)
+        if self._abort.is_set():
+            task.cancel()
+        abort = asyncio.ensure_future(self._abort.wait())
+        try:
+            await asyncio.wait({task, abort}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            abort.cancel()
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        if task.cancelled():
+            return None
+        return task.result()
+
+    async def _prepare(self) -> TradingEngine:
         today = ist_date(self.clock.now_utc())
         await self._guarded("calendar", self._calendar_stage)
         await self._guarded("login", self._login)
@@ -197,12 +235,32 @@ class SessionRunner:
         )
 
     async def _login(self) -> str:
+        retired = await self._retire_earlier_session()
         tokens = await self.stack.auth.ensure_session_until()
         status = self.stack.auth.status()
         until = (
             f"{to_ist(status.close_time):%Y-%m-%d %H:%M} IST" if status.close_time else "the session close"
         )
-        return f"session for {tokens.client_code}: {status.state.value}, valid until {until}"
+        fresh = "; yesterday's session logged out first" if retired else ""
+        return f"session for {tokens.client_code}: {status.state.value}, valid until {until}{fresh}"
+
+    async def _retire_earlier_session(self) -> bool:
+        """SEBI (2026): API sessions are logged out before each trading day, so a token issued on an
+        earlier day is never reused, even when it has not expired yet (a restart the same day keeps
+        today's)."""
+        stored = self.stack.auth.tokens or self.stack.secrets.load_tokens()
+        if stored is None or ist_date(stored.issued_at) >= ist_date(self.clock.now_utc()):
+            return False
+        await self._logout()
+        return True
+
+    async def _logout(self) -> str:
+        try:
+            await self.stack.auth.logout()
+        except BrokerError as exc:  # the stored tokens are cleared either way; the broker expires them
+            log.warning("logout refused by the broker: %s", type(exc).__name__)
+            return f"stored session cleared; the broker refused the logout ({type(exc).__name__})"
+        return "broker session logged out; stored tokens cleared"
 
     async def _master(self) -> str:
         result = await repository(self.settings, self.clock).refresh()
@@ -361,12 +419,26 @@ class SessionRunner:
             self.pipeline.track_instrument(engine.market.underlying_instrument(underlying))
         vix = self.instruments.index_instrument(self.settings.universe.vix_symbol)
         self.pipeline.track_instrument(vix, check_opening_gap=False)
+        fallback_every = self.settings.broker.rest_fallback_interval_seconds
         self.bus.subscribe("engine-market", (Tick, Bar, OrderUpdate, FeedHealth), self._dispatch)
         await self.bus.start()
         await self.pipeline.start()
         self.feed = self.stack.market_feed(
-            self.clock, self.bus, market_hours=lambda: self.calendar.is_open(self.clock.now_utc(), Segment.FO)
+            self.clock,
+            self.bus,
+            market_hours=lambda now: self.calendar.is_open(now, Segment.FO),
+            on_health=self._on_feed_health,
+            fallback_tokens=self._fallback_tokens,
         )
+        self.feed_watch = FeedWatch(
+            engine,
+            self.feed,
+            self._market_open,
+            fallback_note=f"REST quotes for held contracts every {fallback_every:g} s",
+            on_recovered=self._after_feed_gap,
+        )
+        if self.ops is not None:
+            self.ops.watch_feed_drops(self.feed.decoder.skipped)
         await self.feed.start()
         await self.refresh_subscriptions()
         if not self.paper:
@@ -380,6 +452,11 @@ class SessionRunner:
         self._spawn("schedule", lambda: engine.run_schedule(self._stop))
         self._spawn(
             "orders", lambda: self._every("orders", engine_settings.order_poll_seconds, engine.verify_orders)
+        )
+        watch = self.feed_watch
+        self._spawn(
+            "feed-watch",
+            lambda: self._every("feed-watch", self.settings.broker.feed_stale_seconds, watch.poll),
         )
         self._spawn("subscriptions", lambda: self._every("subscriptions", 60.0, self.refresh_subscriptions))
         self._spawn(
@@ -418,20 +495,59 @@ class SessionRunner:
             await engine.on_bar(event)
         elif isinstance(event, OrderUpdate) and not event.intent_id:
             await engine.on_order_update(event)  # broker-side report (order-update socket)
-        elif isinstance(event, FeedHealth):
-            if self.pipeline is not None:
-                self.pipeline.on_feed_health(event)
-            if not event.connected and self.calendar.is_open(self.clock.now_utc(), Segment.FO):
-                self._feed_was_down = True
-                await engine.alert(
-                    AlertPriority.CRITICAL,
-                    "Market data socket down in market hours",
-                    event.detail or "socket disconnected; reconnecting with backoff",
-                    dedupe_key="feed-down",
-                )
-            elif event.connected and self._feed_was_down:
-                self._feed_was_down = False
-                self._tasks.append(asyncio.create_task(self._recover_gaps(), name="session:gap-recovery"))
+        elif isinstance(event, FeedHealth) and self.pipeline is not None:
+            self.pipeline.on_feed_health(event)
+
+    def _market_open(self) -> bool:
+        return self.calendar.is_open(self.clock.now_utc(), Segment.FO)
+
+    def _on_feed_health(self, event: FeedHealth) -> None:
+        """Called by the feed at once on every socket state change (not through the bus)."""
+        if self.feed_watch is not None:
+            self.feed_watch.on_health(event)
+
+    def _fallback_tokens(self) -> dict[Exchange, list[str]]:
+        """While the socket is silent, REST quotes cover what exits and marks need: held contracts,
+        contracts with orders in flight, the underlyings and VIX (one quote request carries them all)."""
+        engine, master = self.engine, self.instruments
+        if engine is None or master is None:
+            return {}
+        keys: dict[tuple[Exchange, str], None] = {}
+        for position in engine.portfolio.open_positions():
+            keys[(position.exchange, position.token)] = None
+        for order in engine.store.orders_in_flight():
+            keys[(order.exchange, order.token)] = None
+        for underlying in engine.underlyings:
+            index = engine.market.underlying_instrument(underlying)
+            keys[(index.exchange, index.token)] = None
+        vix = master.index_instrument(self.settings.universe.vix_symbol)
+        keys[(vix.exchange, vix.token)] = None
+        tokens: dict[Exchange, list[str]] = {}
+        for exchange, token in keys:
+            tokens.setdefault(exchange, []).append(token)
+        return tokens
+
+    def feed_status(self) -> dict[str, object]:
+        """The socket's health for `optbot status`: outages, fallback, frames dropped by reason."""
+        feed, watch = self.feed, self.feed_watch
+        if feed is None:
+            return {}
+        stats = feed.stats
+        return {
+            "receiving": feed.receiving,
+            "stalled": feed.stalled,
+            "down_since_utc": watch.down_since.isoformat() if watch and watch.down_since else None,
+            "outages": watch.outages if watch is not None else 0,
+            "reconnects": stats.reconnects,
+            "stalls": stats.stalls,
+            "resubscribes": stats.resubscribes,
+            "fallback_ticks": stats.fallback_ticks,
+            "frames": stats.frames,
+            "frames_dropped": dict(feed.decoder.skipped),
+        }
+
+    def _after_feed_gap(self) -> None:
+        self._tasks.append(asyncio.create_task(self._recover_gaps(), name="session:gap-recovery"))
 
     async def _recover_gaps(self) -> None:
         """Spec §2.4: after the socket is back, fetch the official 1-minute candles for the hole."""
@@ -546,13 +662,18 @@ class SessionRunner:
         return f"{files.html_path} and {files.json_path.name}"
 
     def request_stop(self) -> None:
+        """Leave the market loop; while starting or winding down, also cancel that work at once (a
+        stop request is always answered promptly, whatever the broker or the clock is doing)."""
         self._stop.set()
+        if self._abortable:
+            self._abort.set()
 
     async def finish(self) -> None:
         """Post-market (or shutdown): EOD work, sockets closed, state persisted."""
         if self._finished:
             return
         self._finished = True
+        self._abortable = True
         engine = self.engine
         self._stop.set()
         for task in self._tasks:
@@ -560,12 +681,17 @@ class SessionRunner:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         if engine is not None and self.schedule is not None and self.schedule.session is not None:
-            if self.clock.now_utc() >= self.schedule.session.close_utc:
-                report = await engine.end_of_day()
-                detail = "clean" if report.clean else "; ".join(map(str, report.discrepancies))
-                self.stage("EOD reconciliation", report.clean, detail, critical=False)
-                await self._guarded("daily report", self._daily_report, critical=False)
+            closed = self.clock.now_utc() >= self.schedule.session.close_utc
+            if closed and await self._unless_aborted(self._end_of_day(engine)) is None:
+                self.stage(
+                    "EOD reconciliation",
+                    False,
+                    "stopped on request before it finished; the next start reconciles",
+                    critical=False,
+                )
             await engine.stop()
+        if self.feed_watch is not None:
+            await self.feed_watch.drain()
         if self.ops is not None:
             with contextlib.suppress(Exception):
                 await self.ops.stop()
@@ -577,10 +703,18 @@ class SessionRunner:
         if self.feed is not None:
             self.outcome.feed_ticks = int(getattr(self.feed.stats, "ticks", 0))
 
+    async def _end_of_day(self, engine: TradingEngine) -> bool:
+        report = await engine.end_of_day()
+        detail = "clean" if report.clean else "; ".join(map(str, report.discrepancies))
+        self.stage("EOD reconciliation", report.clean, detail, critical=False)
+        await self._guarded("daily report", self._daily_report, critical=False)
+        await self._guarded("logout", self._logout, critical=False)
+        return True
+
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
             self._store = None
 
 
-__all__ = ["SessionOutcome", "SessionRunner", "Stage", "StageFailed"]
+__all__ = ["SessionOutcome", "SessionRunner", "SessionStopped", "Stage", "StageFailed"]

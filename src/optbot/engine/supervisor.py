@@ -31,7 +31,7 @@ from optbot.data.atomic import atomic_write_text
 from optbot.data.backup import create_backup, verify_backup
 from optbot.data.store import JsonStore
 from optbot.engine.schedule import build_schedule
-from optbot.engine.session import SessionRunner, Stage, StageFailed
+from optbot.engine.session import SessionRunner, SessionStopped, Stage, StageFailed
 from optbot.ops.notifications import Notifier, notification_urls
 from optbot.persistence.db import state_db_path
 
@@ -137,6 +137,9 @@ class BotSupervisor:
                 runner.request_stop()
             await runner.run_until(post_market_end)
             return True
+        except SessionStopped:
+            log.info("stopped while the session was starting")
+            return True
         except StageFailed as exc:
             self.last_error = str(exc)
             log.error("session could not start: %s", exc)
@@ -230,6 +233,7 @@ class BotSupervisor:
                 "last_tick_ist": to_ist(engine.market.last_tick_utc).isoformat()
                 if engine.market.last_tick_utc
                 else None,
+                **(runner.feed_status() if feed is not None else {}),
             }
             data["stages"] = [
                 {"name": s.name, "passed": s.passed, "detail": s.detail} for s in runner.outcome.stages

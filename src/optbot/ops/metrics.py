@@ -56,6 +56,12 @@ class Metrics:
             "optbot_feed_stale_seconds", "Seconds since the last frame", registry=r
         )
         self.ticks = Counter("optbot_ticks_total", "Ticks received", ["source"], registry=r)
+        self.feed_frames_dropped = Counter(
+            "optbot_feed_frames_dropped_total",
+            "Market-data frames dropped (undecodable, or crossed / negative values)",
+            ["reason"],
+            registry=r,
+        )
         self.order_updates = Counter("optbot_order_updates_total", "Order updates", ["status"], registry=r)
         self.order_rejects = Counter(
             "optbot_order_rejects_total", "Orders rejected by broker or RMS", registry=r
@@ -85,6 +91,7 @@ class Metrics:
         self._peak_equity = 0.0
         self._reconnects_seen = 0
         self._client_seen: dict[str, int] = {}
+        self._frames_seen: dict[str, int] = {}
         self._process = psutil.Process()
         self.risk_state.state(RiskState.ACTIVE.value)
 
@@ -147,6 +154,14 @@ class Metrics:
             self.api_errors.labels(endpoint=endpoint, kind=kind).inc(increase)
             if kind == "rate_limited":
                 self.rate_limit_hits.labels(endpoint=endpoint).inc(increase)
+
+    def observe_dropped_frames(self, skipped: Mapping[str, int]) -> None:
+        """A feed decoder's running per-reason skip counts; only the increase since the last call."""
+        for reason, total in skipped.items():
+            increase = total - self._frames_seen.get(reason, 0)
+            if increase > 0:
+                self._frames_seen[reason] = total
+                self.feed_frames_dropped.labels(reason=reason).inc(increase)
 
     def observe_reconnect(self) -> None:
         self.ws_reconnects.inc()

@@ -242,6 +242,8 @@ class EngineSampler:
         self._rate_window: deque[tuple[datetime, int]] = deque()
         #: Running `endpoint:Outcome` counters of REST clients (e.g. `AngelOneRestClient.counters`).
         self.client_counters: list[Mapping[str, int]] = []
+        #: Running per-reason counts of dropped feed frames (e.g. `FeedDecoder.skipped`).
+        self.dropped_frames: list[Mapping[str, int]] = []
 
     def start(self) -> None:
         self._running = True
@@ -292,6 +294,8 @@ class EngineSampler:
         metrics.sample_process()
         for counters in self.client_counters:
             metrics.observe_client_counters(counters)
+        for skipped in self.dropped_frames:
+            metrics.observe_dropped_frames(skipped)
         last_tick = engine.market.last_tick_utc
         if last_tick is not None and engine.phase() in MARKET_PHASES:
             stale = max(0.0, (now - last_tick).total_seconds())
@@ -364,6 +368,10 @@ class Operations:
     def watch_rest_client(self, counters: Mapping[str, int]) -> None:
         """Export a REST client's error and rate-limit counters (pass `AngelOneRestClient.counters`)."""
         self.sampler.client_counters.append(counters)
+
+    def watch_feed_drops(self, skipped: Mapping[str, int]) -> None:
+        """Export a feed decoder's dropped-frame counts by reason (pass `FeedDecoder.skipped`)."""
+        self.sampler.dropped_frames.append(skipped)
 
     def observe_api_latency(self, endpoint: str, seconds: float, error_kind: str | None = None) -> None:
         """Per-request latency (`AngelOneRestClient.on_call`); errors are counted from the counters."""

@@ -85,6 +85,7 @@ async def serve_until_cancelled(
         port=port,
         settings=sim_settings,
         totp_clock=LiveClock(),  # authenticator apps and pyotp scripts run on wall time
+        rate_limit_clock=LiveClock(),  # Angel One's limits are per real second, whatever the replay speed
     )
     try:
         await simulator.start()

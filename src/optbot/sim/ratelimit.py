@@ -1,8 +1,9 @@
-"""Per-client, per-endpoint sliding-window rate limits on the simulator's clock (reference §7).
+"""Per-client, per-endpoint sliding-window rate limits (reference §7).
 
-Windows are measured on the sim `Clock`, so a replay at 100x real time sees the limits of simulated
-time, consistently with every other time-based rule. Only accepted requests count: a rejected request
-does not extend the penalty.
+Windows are measured on the `Clock` the server gives them: real time for `optbot sim serve` (the broker
+counts requests per real second, and a replay clock stops when the replay ends), the shared simulated
+clock for in-process tests and the demo. Only accepted requests count: a rejected request does not
+extend the penalty.
 """
 
 from __future__ import annotations

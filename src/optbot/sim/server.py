@@ -52,8 +52,13 @@ class Simulator:
         rate_limits: bool = True,
         settings: SimSettings | None = None,
         totp_clock: Clock | None = None,
+        rate_limit_clock: Clock | None = None,
         seed: int = 0,
     ) -> None:
+        """`rate_limit_clock`: what the per-client rate windows count on. Angel One counts requests per
+        real second, so a standalone server replaying faster than real time (`optbot sim serve`) passes
+        a `LiveClock`; without it the windows use the replay clock, which stops when the replay ends and
+        would then refuse every further request. In-process tests keep the default (deterministic)."""
         if not accounts:
             raise ValueError("the simulator needs at least one account")
         self.settings = settings or SimSettings()
@@ -75,7 +80,9 @@ class Simulator:
         self.faults = FaultInjector(clock)
         self.exchange = SimExchange(market, clock, list(accounts), self.settings, seed=seed)
         self.limiter = RateLimiter(
-            clock, self.settings.rate_limits, enabled=rate_limits and self.settings.rate_limits_enabled
+            rate_limit_clock or clock,
+            self.settings.rate_limits,
+            enabled=rate_limits and self.settings.rate_limits_enabled,
         )
         self.gtt = GttBook(self.exchange)
         self.oi_baseline = OpenInterestBaseline()

@@ -28,6 +28,7 @@ async def wait_for(condition: Callable[[], bool], limit_seconds: float = 10.0) -
 def fast_settings(live: Live, **changes: object):  # type: ignore[no-untyped-def]
     values: dict[str, object] = {
         "feed_stale_seconds": 3.0,
+        "feed_resubscribe_wait_seconds": 1.0,
         "heartbeat_interval_seconds": 1.0,
         "reconnect_initial_delay_seconds": 0.2,
         "reconnect_max_delay_seconds": 1.0,
@@ -71,7 +72,7 @@ async def test_feed_ticks_resubscribe_after_drop_and_heartbeat(live: Live) -> No
             await feed.stop()
 
 
-async def test_silent_stall_triggers_rest_fallback_then_reconnect(live: Live) -> None:
+async def test_silent_stall_resubscribes_with_rest_fallback_then_reconnects(live: Live) -> None:
     ticks: list[Tick] = []
     async with pumping(live.clock):
         await live.auth.login()
@@ -89,10 +90,13 @@ async def test_silent_stall_triggers_rest_fallback_then_reconnect(live: Live) ->
             live.sim.faults.stall_feed(True)
             live.market.set_quote("NSE", SBIN_TOKEN, 805.0)  # not delivered over the socket
             await wait_for(lambda: any(t.source == "rest_fallback" and t.ltp == 805.0 for t in ticks), 20)
-            assert feed.stats.stale_reconnects >= 1
+            assert feed.stats.stalls == 1 and feed.stats.resubscribes >= 1 and feed.stalled
+            await wait_for(lambda: feed.stats.stale_reconnects >= 1, 20)  # resubscribing did not help
+            assert feed.stats.stalls == 1 and not feed.receiving
             live.sim.faults.stall_feed(False)
             live.market.set_quote("NSE", SBIN_TOKEN, 806.0)
             await wait_for(lambda: any(t.source == "ws" and t.ltp >= 805.0 for t in ticks), 20)
+            await wait_for(lambda: feed.receiving and not feed.stalled)
             await wait_for(lambda: feed._fallback_task is None or feed._fallback_task.done(), 20)
         finally:
             await feed.stop()

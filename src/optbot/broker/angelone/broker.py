@@ -7,6 +7,7 @@ order book must not hide the other orders from reconciliation.
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -228,7 +229,13 @@ class AngelOneBroker:
         )
         if not isinstance(data, dict):
             raise TransientError(f"getLtpData: no data for {exchange.value}:{token}")
-        return to_float(data.get("ltp"), "ltp")
+        try:
+            price = to_float(data.get("ltp"), "ltp", default=math.nan)
+        except (ValueError, TypeError) as exc:
+            raise TransientError(f"malformed getLtpData reply for {exchange.value}:{token}: {exc}") from None
+        if not price > 0:  # missing (nan), zero or negative: not a traded price
+            raise TransientError(f"getLtpData: no usable ltp for {exchange.value}:{token} ({price})")
+        return price
 
     async def candles(
         self, exchange: Exchange, token: str, interval: CandleInterval, start: datetime, end: datetime

@@ -9,7 +9,7 @@ from typing import Any
 
 from optbot.broker.angelone.auth import AuthService, CloseTimeProvider
 from optbot.broker.angelone.broker import AngelOneBroker
-from optbot.broker.angelone.feed import MarketFeed
+from optbot.broker.angelone.feed import FallbackTokens, HealthCallback, MarketFeed, MarketHours
 from optbot.broker.angelone.order_socket import OrderUpdateSocket
 from optbot.broker.angelone.rest import AngelOneRestClient
 from optbot.broker.angelone.secrets import SecretStore, choose_backend
@@ -38,8 +38,18 @@ class AngelOneStack:
             raise TokenExpired("no broker session: log in first")
         return FeedCredentials(tokens.client_code, self.rest.api_key, tokens.jwt_token, tokens.feed_token)
 
-    def market_feed(self, clock: Clock, bus: EventBus | None = None, **options: Any) -> MarketFeed:
-        """A MarketFeed wired to this session: REST quote fallback and auth-failure checks included."""
+    def market_feed(
+        self,
+        clock: Clock,
+        bus: EventBus | None = None,
+        *,
+        market_hours: MarketHours | None = None,
+        on_health: HealthCallback | None = None,
+        fallback_tokens: FallbackTokens | None = None,
+    ) -> MarketFeed:
+        """A MarketFeed wired to this session: REST quote fallback and auth-failure checks included.
+        (Typed options, not **kwargs: a callback of the wrong shape must fail the type check, not kill
+        the feed's watchdog in market hours.)"""
         return MarketFeed(
             self.settings,
             clock,
@@ -47,7 +57,9 @@ class AngelOneStack:
             bus=bus,
             quote_fallback=lambda tokens: self.broker.quotes("FULL", tokens),
             on_auth_error=self.auth.report_auth_failure,
-            **options,
+            market_hours=market_hours,
+            on_health=on_health,
+            fallback_tokens=fallback_tokens,
         )
 
     def order_socket(self, clock: Clock, bus: EventBus | None = None, **options: Any) -> OrderUpdateSocket:

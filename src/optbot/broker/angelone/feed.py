@@ -1,10 +1,16 @@
 """SmartAPI WebSocket V2 market-data client (reference §5).
 
 Why it is built this way: the feed is the engine's eyes, and its failure modes are silent. So every
-connection sends a text `ping` every 10 s, a watchdog reconnects when no data frame has arrived for
-`feed_stale_seconds` during market hours (while a REST quote poller keeps prices flowing, marked
-`source="rest_fallback"`), reconnects use jittered exponential backoff and never give up, and every
-reconnect re-sends the full subscription set. Bad frames are counted and skipped, never raised.
+connection sends a text `ping` every 10 s; a watchdog notices when no data frame has arrived for
+`feed_stale_seconds` during market hours, re-sends the connection's subscriptions, and reconnects when
+`feed_resubscribe_wait_seconds` later still nothing came (meanwhile a REST quote poller keeps prices
+flowing for the contracts that matter, marked `source="rest_fallback"`); reconnects use jittered
+exponential backoff and never give up, and every reconnect re-sends the full subscription set. Bad
+frames — undecodable, or decodable but impossible (crossed bid/ask, negative price or volume) — are
+counted by reason and skipped, never raised or passed on.
+
+Transport timing (heartbeats, stall windows, backoff, poll cadence) runs on `clock.realtime()`: a socket
+goes silent in real seconds even when the bot's clock follows a faster replay.
 """
 
 from __future__ import annotations
@@ -51,6 +57,8 @@ log = logging.getLogger("optbot.broker.angelone.feed")
 TickCallback = Callable[[Tick], None]
 HealthCallback = Callable[[FeedHealth], None]
 QuoteFallback = Callable[[dict[Exchange, Sequence[str]]], Awaitable[list[Quote]]]
+#: Which tokens the REST fallback polls (e.g. held contracts); None polls every subscribed token.
+FallbackTokens = Callable[[], dict[Exchange, list[str]]]
 MarketHours = Callable[[datetime], bool]
 AuthErrorCallback = Callable[[str], None]
 
@@ -161,6 +169,8 @@ class FeedStats:
     ticks: int = 0
     reconnects: int = 0
     stale_reconnects: int = 0
+    stalls: int = 0
+    resubscribes: int = 0
     fallback_ticks: int = 0
     pongs: int = 0
     auth_failures: int = 0
@@ -174,10 +184,12 @@ class _Connection:
         self.feed = feed
         self.index = index
         self.socket: ClientConnection | None = None
-        self.last_data_at: float = feed.clock.monotonic()
-        self.last_message_at: float = feed.clock.monotonic()
+        self.last_data_at: float = feed.transport.monotonic()
+        self.last_message_at: float = feed.transport.monotonic()
         self.connected = False
         self.stale = False
+        #: A data frame arrived since this socket (re)connected and since its last stall.
+        self.receiving = False
         self.task: asyncio.Task[None] | None = None
         self.backoff = Backoff(
             feed.settings.reconnect_initial_delay_seconds, feed.settings.reconnect_max_delay_seconds, feed.rng
@@ -187,20 +199,12 @@ class _Connection:
         feed = self.feed
         first = True
         while feed.running:
-            if not first:
-                silent = feed.clock.monotonic() - self.last_data_at
-                if silent > feed.settings.feed_stale_seconds and feed.in_market_hours():
-                    # Still down during market hours: keep prices flowing over REST meanwhile.
-                    self.stale = True
-                    feed.start_fallback()
-                delay = self.backoff.next_delay()
-                log.info("feed connection %d: reconnecting in %.2fs", self.index, delay)
-                await feed.clock.sleep(delay)
-                if not feed.running:
-                    return
-                feed.stats.reconnects += 1
-            first = False
             try:
+                if not first:
+                    await self._before_reconnect()
+                    if not feed.running:
+                        return
+                first = False
                 await self._session()
             except InvalidStatus as exc:
                 message = (
@@ -219,13 +223,28 @@ class _Connection:
                 feed.count_error(type(exc).__name__)
                 log.warning("feed connection %d cannot connect: %s", self.index, exc)
             except Exception:
+                # Whatever broke (a callback, a bug), this loop is the only thing that reconnects: it
+                # must never end while the feed runs.
                 feed.count_error("unexpected")
                 log.exception("feed connection %d failed unexpectedly; reconnecting", self.index)
             finally:
+                self.receiving = False
                 if self.connected:
                     self.connected = False
                     feed.publish_health(self, "disconnected")
                 self.socket = None
+
+    async def _before_reconnect(self) -> None:
+        feed = self.feed
+        silent = feed.transport.monotonic() - self.last_data_at
+        if silent > feed.settings.feed_stale_seconds and feed.in_market_hours():
+            # Still down during market hours: keep prices flowing over REST meanwhile.
+            self.stale = True
+            feed.start_fallback()
+        delay = self.backoff.next_delay()
+        log.info("feed connection %d: reconnecting in %.2fs", self.index, delay)
+        await feed.transport.sleep(delay)
+        feed.stats.reconnects += 1
 
     async def _session(self) -> None:
         feed = self.feed
@@ -241,7 +260,8 @@ class _Connection:
         ) as socket:
             self.socket = socket
             self.connected = True
-            now = feed.clock.monotonic()
+            self.receiving = False
+            now = feed.transport.monotonic()
             self.last_data_at = now
             self.last_message_at = now
             self.backoff.reset()
@@ -251,7 +271,7 @@ class _Connection:
             feed.publish_health(self, f"connected, {len(subscriptions)} subscriptions")
             helpers = [
                 asyncio.create_task(self._heartbeat(socket)),
-                asyncio.create_task(self._watchdog(socket)),
+                asyncio.create_task(self._guarded_watchdog(socket)),
             ]
             try:
                 async for incoming in socket:
@@ -263,13 +283,15 @@ class _Connection:
 
     def _on_message(self, message: str | bytes) -> None:
         feed = self.feed
-        now = feed.clock.monotonic()
+        now = feed.transport.monotonic()
         self.last_message_at = now
         if isinstance(message, bytes):
             self.last_data_at = now
-            if self.stale:
+            if not self.receiving:
+                was_stale = self.stale
                 self.stale = False
-                feed.publish_health(self, "feed fresh again")
+                self.receiving = True
+                feed.publish_health(self, "data flowing again" if was_stale else "receiving data")
             feed.on_frame(message)
             return
         text = message.strip()
@@ -293,17 +315,32 @@ class _Connection:
     async def _heartbeat(self, socket: ClientConnection) -> None:
         interval = self.feed.settings.heartbeat_interval_seconds
         while True:
-            await self.feed.clock.sleep(interval)
+            await self.feed.transport.sleep(interval)
             await socket.send("ping")
 
+    async def _guarded_watchdog(self, socket: ClientConnection) -> None:
+        """A watchdog that fails is a feed nobody watches: count it and reconnect instead."""
+        try:
+            await self._watchdog(socket)
+        except (asyncio.CancelledError, ConnectionClosed):
+            raise
+        except Exception:
+            self.feed.count_error("watchdog")
+            log.exception("feed connection %d: watchdog failed; reconnecting", self.index)
+            await socket.close()
+
     async def _watchdog(self, socket: ClientConnection) -> None:
+        """Silence in market hours: first re-send the subscriptions on this socket (a server that lost
+        them answers at once); if `feed_resubscribe_wait_seconds` later still no data, reconnect."""
         feed = self.feed
-        stale_after = feed.settings.feed_stale_seconds
-        check = min(1.0, stale_after / 4)
+        settings = feed.settings
+        stale_after = settings.feed_stale_seconds
+        check = min(1.0, stale_after / 4, settings.feed_resubscribe_wait_seconds / 4)
+        resubscribed_at: float | None = None
         while True:
-            await feed.clock.sleep(check)
-            now = feed.clock.monotonic()
-            if now - self.last_message_at > feed.settings.heartbeat_timeout_seconds:
+            await feed.transport.sleep(check)
+            now = feed.transport.monotonic()
+            if now - self.last_message_at > settings.heartbeat_timeout_seconds:
                 feed.count_error("heartbeat_timeout")
                 log.warning(
                     "feed connection %d: nothing received for %.1fs", self.index, now - self.last_message_at
@@ -311,13 +348,38 @@ class _Connection:
                 await socket.close()
                 return
             silent = now - self.last_data_at
-            if silent > stale_after and feed.in_market_hours():
-                self.stale = True
+            if silent <= stale_after or not feed.in_market_hours():
+                resubscribed_at = None
+                continue
+            if resubscribed_at is None:
+                self._mark_stalled(silent)
+                await self._resubscribe(socket)
+                resubscribed_at = now
+            elif now - resubscribed_at >= settings.feed_resubscribe_wait_seconds:
                 feed.stats.stale_reconnects += 1
-                feed.publish_health(self, f"stale: no data frame for {silent:.1f}s; reconnecting")
-                feed.start_fallback()
+                feed.publish_health(
+                    self, f"stalled: no data frame for {silent:.1f}s after resubscribing; reconnecting"
+                )
                 await socket.close()
                 return
+
+    def _mark_stalled(self, silent: float) -> None:
+        feed = self.feed
+        self.receiving = False
+        if not self.stale:
+            self.stale = True
+            feed.stats.stalls += 1
+        feed.publish_health(self, f"stalled: no data frame for {silent:.1f}s; resubscribing")
+        feed.start_fallback()
+
+    async def _resubscribe(self, socket: ClientConnection) -> None:
+        feed = self.feed
+        subscriptions = feed.manager.for_connection(self.index)
+        feed.stats.resubscribes += 1
+        messages = subscription_messages(subscriptions, 0, feed.settings.subscribe_batch_size)
+        messages += subscription_messages(subscriptions, 1, feed.settings.subscribe_batch_size)
+        for message in messages:
+            await socket.send(message)
 
 
 class MarketFeed:
@@ -333,6 +395,7 @@ class MarketFeed:
         bus: EventBus | None = None,
         on_health: HealthCallback | None = None,
         quote_fallback: QuoteFallback | None = None,
+        fallback_tokens: FallbackTokens | None = None,
         market_hours: MarketHours | None = None,
         on_auth_error: AuthErrorCallback | None = None,
         url: str | None = None,
@@ -340,12 +403,14 @@ class MarketFeed:
     ) -> None:
         self.settings = settings
         self.clock = clock
+        self.transport = clock.realtime()
         self.credentials = credentials
         self.url = check_base_url(url or settings.market_ws_url, "broker.market_ws_url")
         self.on_tick = on_tick
         self.bus = bus
         self.on_health = on_health
         self.quote_fallback = quote_fallback
+        self.fallback_tokens = fallback_tokens
         self.market_hours = market_hours
         self.on_auth_error = on_auth_error
         self.rng = rng or random.Random()
@@ -390,6 +455,27 @@ class MarketFeed:
     @property
     def connected(self) -> bool:
         return bool(self._connections) and all(c.connected for c in self._connections.values())
+
+    @property
+    def receiving(self) -> bool:
+        """Every socket is up and has delivered data since it (re)connected and since any stall."""
+        return bool(self._connections) and all(
+            c.connected and c.receiving for c in self._connections.values()
+        )
+
+    @property
+    def interrupted(self) -> bool:
+        """A socket is down, or stalled (connected but silent past the stale window)."""
+        return any(not c.connected or c.stale for c in self._connections.values())
+
+    @property
+    def stalled(self) -> bool:
+        """A socket went silent past the stale window in market hours and has not delivered since."""
+        return any(c.stale for c in self._connections.values())
+
+    @property
+    def fallback_running(self) -> bool:
+        return self._fallback_task is not None and not self._fallback_task.done()
 
     # -- subscriptions ----------------------------------------------------------------------------
 
@@ -492,7 +578,7 @@ class MarketFeed:
         return self.settings.market_open_time_ist <= local.time() < self.settings.market_close_time_ist
 
     def publish_health(self, connection: _Connection, detail: str) -> None:
-        stale = self.clock.monotonic() - connection.last_data_at
+        stale = self.transport.monotonic() - connection.last_data_at
         event = FeedHealth(
             self.clock.now_utc(),
             connected=connection.connected,
@@ -508,7 +594,7 @@ class MarketFeed:
     # -- REST fallback ----------------------------------------------------------------------------
 
     def _any_stale(self) -> bool:
-        now = self.clock.monotonic()
+        now = self.transport.monotonic()
         limit = self.settings.feed_stale_seconds
         return any(c.stale or now - c.last_data_at > limit for c in self._connections.values())
 
@@ -518,17 +604,28 @@ class MarketFeed:
         if self._fallback_task is None or self._fallback_task.done():
             self._fallback_task = asyncio.create_task(self._fallback_loop(), name="market-feed-rest-fallback")
 
+    def _fallback_targets(self) -> dict[Exchange, list[str]]:
+        if self.fallback_tokens is not None:
+            return {exchange: list(tokens) for exchange, tokens in self.fallback_tokens().items() if tokens}
+        tokens: dict[Exchange, list[str]] = {}
+        for subscription in self.manager.all():
+            bucket = tokens.setdefault(FEED_EXCHANGES[subscription.exchange_type], [])
+            if subscription.token not in bucket:
+                bucket.append(subscription.token)
+        return tokens
+
     async def _fallback_loop(self) -> None:
-        """Poll REST quotes for every subscribed token while any connection is stale."""
+        """Poll REST quotes (every `rest_fallback_interval_seconds` of real time, through the client's
+        rate limiter) for the fallback tokens while any connection is stale."""
         assert self.quote_fallback is not None
         log.warning("feed stale: publishing REST quotes (source=rest_fallback) until frames resume")
         while self.running and self._any_stale() and self.in_market_hours():
-            tokens: dict[Exchange, list[str]] = {}
-            for subscription in self.manager.all():
-                exchange = FEED_EXCHANGES[subscription.exchange_type]
-                bucket = tokens.setdefault(exchange, [])
-                if subscription.token not in bucket:
-                    bucket.append(subscription.token)
+            try:
+                tokens = self._fallback_targets()
+            except Exception:
+                self.count_error("fallback_tokens")
+                log.exception("REST fallback: choosing the tokens failed")
+                tokens = {}
             if tokens:
                 try:
                     quotes = await self.quote_fallback(dict(tokens.items()))
@@ -555,5 +652,5 @@ class MarketFeed:
                             "rest_fallback",
                         )
                     )
-            await self.clock.sleep(self.settings.rest_fallback_interval_seconds)
+            await self.transport.sleep(self.settings.rest_fallback_interval_seconds)
         log.info("feed: REST quote fallback stopped")

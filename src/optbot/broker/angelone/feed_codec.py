@@ -332,6 +332,24 @@ def reference_tick(frame: bytes, now: datetime, symbols: dict[str, str], source:
     )
 
 
+#: Reasons `implausible` gives; each is a skip counter of `FeedDecoder.skipped`.
+IMPLAUSIBLE_REASONS = ("negative_price", "negative_volume", "crossed_quote")
+
+
+def implausible(tick: Tick) -> str | None:
+    """Why a decoded tick cannot be a real quote (a negative price, volume, quantity or OI, or a best
+    bid above the best ask), or None. Such a frame is corrupt: trading on it would be worse than
+    waiting for the next one."""
+    if tick.ltp < 0 or (tick.bid is not None and tick.bid < 0) or (tick.ask is not None and tick.ask < 0):
+        return "negative_price"
+    for amount in (tick.volume, tick.last_quantity, tick.open_interest):
+        if amount is not None and amount < 0:
+            return "negative_volume"
+    if tick.bid is not None and tick.ask is not None and tick.bid > tick.ask:
+        return "crossed_quote"
+    return None
+
+
 class FeedDecoder:
     """Fast frame -> Tick conversion with per-reason counters for skipped frames."""
 
@@ -438,7 +456,7 @@ class FeedDecoder:
         raise FeedDecodeError("unsupported_mode", f"mode {mode}")
 
     def try_tick(self, frame: bytes, now: datetime) -> Tick | None:
-        """The feed's path: a bad frame is counted by reason, logged sparsely, and skipped."""
+        """The feed's path: a bad or impossible frame is counted by reason, logged sparsely, and skipped."""
         try:
             tick = self.to_tick(frame, now)
         except FeedDecodeError as exc:
@@ -446,6 +464,12 @@ class FeedDecoder:
             return None
         except (struct.error, IndexError, ValueError) as exc:
             self._skip("malformed", type(exc).__name__)
+            return None
+        problem = implausible(tick)
+        if problem is not None:
+            self._skip(
+                problem, f"token {tick.token}: {tick.ltp} bid {tick.bid} ask {tick.ask} vol {tick.volume}"
+            )
             return None
         self.decoded += 1
         return tick

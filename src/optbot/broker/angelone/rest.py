@@ -158,12 +158,13 @@ class AngelOneRestClient:
         rng: random.Random | None = None,
     ) -> None:
         self._settings = settings
-        self._clock = clock
+        #: Rate windows, retry backoff and latency are transport matters: real time (see Clock.realtime).
+        self._transport_clock = clock.realtime()
         self.base_url = check_base_url(settings.rest_base_url)
         self._api_key = api_key
         self._access_token: str | None = None
         self.rate_limiter = rate_limiter or RateLimiter(
-            clock,
+            self._transport_clock,
             safety_fraction=settings.rate_limit_safety_fraction,
             guard_seconds=settings.rate_limit_guard_seconds,
         )
@@ -250,7 +251,7 @@ class AngelOneRestClient:
                     attempts,
                     delay,
                 )
-                await self._clock.sleep(delay)
+                await self._transport_clock.sleep(delay)
         raise TransientError(f"{endpoint.name}: retries exhausted")  # loop always returns or raises
 
     def _backoff(self, attempt: int) -> float:
@@ -263,7 +264,7 @@ class AngelOneRestClient:
         self, endpoint: Endpoint, body: dict[str, Any] | None, priority: Priority, suffix: str, ordertag: str
     ) -> Any:
         await self.rate_limiter.acquire(endpoint.name, priority)
-        started = self._clock.monotonic()
+        started = self._transport_clock.monotonic()
         error_kind: str | None = None
         try:
             return await self._exchange(endpoint, body, suffix, ordertag)
@@ -272,7 +273,7 @@ class AngelOneRestClient:
             raise
         finally:
             if self.on_call is not None:
-                self.on_call(endpoint.name, self._clock.monotonic() - started, error_kind)
+                self.on_call(endpoint.name, self._transport_clock.monotonic() - started, error_kind)
 
     async def _exchange(
         self, endpoint: Endpoint, body: dict[str, Any] | None, suffix: str, ordertag: str

@@ -48,6 +48,11 @@ class BrokerSettings(Section):
         gt=0,
         description="issue 4 / reference §5: no data frame for this long in market hours = stale feed",
     )
+    feed_resubscribe_wait_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="issue 18: after a stall, resubscribed tokens get this long to send data, then reconnect",
+    )
     heartbeat_interval_seconds: float = Field(
         default=10.0, gt=0, description="reference §5: text `ping` every 10 s (spec §13.6 WS heartbeat)"
     )

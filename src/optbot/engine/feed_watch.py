@@ -1,0 +1,137 @@
+"""Notices when market data stops in market hours and when it flows again (spec §1.3, §10.8).
+
+The socket client (`MarketFeed`) detects a silent or dropped socket, resubscribes, reconnects and polls
+REST quotes meanwhile; this watch turns its state into trading decisions. While data is interrupted in
+market hours, new entries are paused (exits still go, priced from the REST fallback) and a critical
+alert says so once per outage; when every socket delivers data again, entries resume, an important
+alert says how long it lasted, and the session recovers the missing one-minute bars.
+
+It is driven by the feed's health callback (called directly, never through the bus, whose health
+events may be shed under load) and by a periodic `check()`, so a feed that was already down when the
+market opened is noticed too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from optbot.core.enums import AlertPriority
+from optbot.core.events import FeedHealth
+
+if TYPE_CHECKING:
+    from optbot.engine.core import TradingEngine
+
+log = logging.getLogger("optbot.engine.feed_watch")
+
+#: The engine's entry-pause source this watch owns.
+FEED_PAUSE = "feed"
+
+
+class FeedState(Protocol):
+    """What the watch reads from the socket client (`MarketFeed`)."""
+
+    @property
+    def receiving(self) -> bool: ...
+
+    @property
+    def interrupted(self) -> bool: ...
+
+    @property
+    def stalled(self) -> bool: ...
+
+
+class FeedWatch:
+    """Pauses entries and alerts while market data is interrupted in market hours; resumes after."""
+
+    def __init__(
+        self,
+        engine: TradingEngine,
+        feed: FeedState,
+        market_open: Callable[[], bool],
+        *,
+        fallback_note: str,
+        on_recovered: Callable[[], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.feed = feed
+        self.market_open = market_open
+        self.fallback_note = fallback_note
+        self.on_recovered = on_recovered
+        self.down_since: datetime | None = None
+        self.outages = 0
+        self.last_detail = ""
+        self._alerts: set[asyncio.Task[None]] = set()
+
+    @property
+    def down(self) -> bool:
+        return self.down_since is not None
+
+    def on_health(self, event: FeedHealth) -> None:
+        self.last_detail = event.detail
+        self.check()
+
+    def check(self) -> None:
+        if self.down_since is None:
+            if self.feed.interrupted and self.market_open():
+                self._went_down()
+        elif self.feed.receiving:
+            self._came_back()
+
+    async def poll(self) -> None:
+        """For the session's periodic loop."""
+        self.check()
+
+    def _went_down(self) -> None:
+        engine = self.engine
+        self.down_since = engine.clock.now_utc()
+        self.outages += 1
+        detail = self.last_detail or "socket interrupted"
+        title = "Market data feed stalled" if self.feed.stalled else "Market data socket down"
+        engine.pause_entries(FEED_PAUSE, f"market data interrupted ({detail}): no new entries until it flows")
+        log.error("%s in market hours: %s", title, detail)
+        self._alert(
+            engine.alert(
+                AlertPriority.CRITICAL,
+                title,
+                f"{detail}. New entries paused until fresh data; {self.fallback_note}.",
+                action_required="none if it recovers within minutes; else see runbook 'Market-data socket'",
+                impact="no new entries; exits priced from REST quotes",
+                dedupe_key=f"feed-down:{self.outages}",
+            )
+        )
+
+    def _came_back(self) -> None:
+        engine = self.engine
+        assert self.down_since is not None
+        lasted = (engine.clock.now_utc() - self.down_since).total_seconds()
+        self.down_since = None
+        engine.resume_entries(FEED_PAUSE)
+        log.info("market data flowing again after %.0f s", lasted)
+        self._alert(
+            engine.alert(
+                AlertPriority.IMPORTANT,
+                "Market data flowing again",
+                f"socket data resumed after {lasted:.0f} s; new entries allowed again",
+                action_required="none",
+                dedupe_key=f"feed-up:{self.outages}",
+            )
+        )
+        if self.on_recovered is not None:
+            self.on_recovered()
+
+    def _alert(self, sending: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(sending, name="feed-watch-alert")
+        self._alerts.add(task)
+        task.add_done_callback(self._alerts.discard)
+
+    async def drain(self) -> None:
+        """Let queued alerts reach the bus before shutdown."""
+        if self._alerts:
+            await asyncio.gather(*self._alerts, return_exceptions=True)
+
+
+__all__ = ["FEED_PAUSE", "FeedState", "FeedWatch"]
