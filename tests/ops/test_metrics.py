@@ -65,3 +65,17 @@ def test_rest_client_counters_become_error_and_rate_limit_metrics() -> None:
     assert 'optbot_api_errors_total{endpoint="placeOrder",kind="rate_limited"} 3.0' in text
     assert 'optbot_api_errors_total{endpoint="ltpData",kind="TransientError"} 1.0' in text
     assert "retry" not in text and 'kind="sent"' not in text
+
+
+def test_dropped_feed_frames_are_counted_by_reason() -> None:
+    from collections import Counter
+
+    metrics = Metrics()
+    skipped: Counter[str] = Counter({"crossed_quote": 2, "negative_volume": 1})
+    metrics.observe_dropped_frames(skipped)
+    skipped["crossed_quote"] += 3
+    metrics.observe_dropped_frames(skipped)  # only the increase is added
+    metrics.observe_dropped_frames(skipped)
+    text = metrics.render().decode()
+    assert 'optbot_feed_frames_dropped_total{reason="crossed_quote"} 5.0' in text
+    assert 'optbot_feed_frames_dropped_total{reason="negative_volume"} 1.0' in text

@@ -175,7 +175,7 @@ class SessionRunner:
             engine = await self._unless_aborted(self._prepare())
         finally:
             self._abortable = False
-        if engine is None:
+        if engine is None or self._abort.is_set():
             raise SessionStopped("stop requested while the session was starting")
         return engine
 
@@ -502,8 +502,9 @@ class SessionRunner:
         return self.calendar.is_open(self.clock.now_utc(), Segment.FO)
 
     def _on_feed_health(self, event: FeedHealth) -> None:
-        """Called by the feed at once on every socket state change (not through the bus)."""
-        if self.feed_watch is not None:
+        """Called by the feed at once on every socket state change (not through the bus). Once the
+        session winds down, closing the socket is not an outage."""
+        if self.feed_watch is not None and not self._stop.is_set():
             self.feed_watch.on_health(event)
 
     def _fallback_tokens(self) -> dict[Exchange, list[str]]:

@@ -3,7 +3,8 @@
 Trading days run a `SessionRunner` from the pre-market to the end of the post-market; weekends,
 holidays and the hours outside the session are data-management mode (the bot waits on its clock for
 the next pre-market). SIGINT/SIGTERM stop it gracefully: no new orders, state persisted, positions
-left as configured, logs flushed. A `status.json` written every few seconds of the bot's clock lets
+left as configured, logs flushed; a stop request while a session starts or winds down cancels that work
+at once. A `status.json` written every few seconds (of the bot's clock, and of real time) lets
 `optbot status` report on a running bot from another process.
 """
 
@@ -201,9 +202,20 @@ class BotSupervisor:
             await asyncio.gather(sleeper, stopper, return_exceptions=True)
 
     async def _write_status_forever(self) -> None:
+        """Every few seconds of the bot's clock, and at least every few real seconds: `optbot status`
+        must also see a bot whose replay clock has stopped."""
         while True:
             self._write_status()
-            await self.clock.sleep(STATUS_EVERY_SECONDS)
+            waits = {
+                asyncio.ensure_future(self.clock.sleep(STATUS_EVERY_SECONDS)),
+                asyncio.ensure_future(self.clock.realtime().sleep(STATUS_EVERY_SECONDS)),
+            }
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for wait in waits:
+                    wait.cancel()
+                await asyncio.gather(*waits, return_exceptions=True)
 
     def _write_status(self) -> None:
         path = status_path(self.settings)

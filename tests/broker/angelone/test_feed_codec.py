@@ -14,6 +14,7 @@ from optbot.broker.angelone.feed_codec import (
     FeedDecodeError,
     FeedDecoder,
     decode_packet,
+    implausible,
 )
 from optbot.core.enums import Exchange
 from optbot.test_kit.broker import FrameSpec, encode_frame, patch_mode
@@ -138,3 +139,64 @@ def test_encode_decode_round_trip(
         assert packet.volume == volume
     tick = FeedDecoder().to_tick(encode_frame(spec), NOW)
     assert tick.ltp == ltp / 100 and tick.token == token
+
+
+@pytest.mark.parametrize(
+    ("spec", "reason"),
+    [
+        (FrameSpec("1", -5, mode=1), "negative_price"),
+        (FrameSpec("1", 100, mode=2, volume=-1), "negative_volume"),
+        (FrameSpec("1", 100, mode=2, last_quantity=-75), "negative_volume"),
+        (FrameSpec("1", 100, mode=3, bids=((75, 10_100, 1),), asks=((75, 10_000, 1),)), "crossed_quote"),
+        (FrameSpec("1", 100, mode=3, open_interest=-3), "negative_volume"),
+    ],
+)
+def test_impossible_quotes_are_dropped_and_counted(spec: FrameSpec, reason: str) -> None:
+    """Issue 18: a decodable frame with a crossed book or a negative price/volume is never passed on."""
+    decoder = FeedDecoder()
+    assert decoder.try_tick(encode_frame(spec), NOW) is None
+    assert decoder.skipped == {reason: 1} and decoder.decoded == 0
+    assert decoder.to_tick(encode_frame(spec), NOW) is not None  # it decodes; it is just impossible
+
+
+def _frames() -> st.SearchStrategy[FrameSpec]:
+    signed = st.integers(min_value=-(10**9), max_value=10**9)
+    level = st.tuples(signed, signed, st.integers(min_value=0, max_value=100))
+    return st.builds(
+        FrameSpec,
+        token=st.text(alphabet="0123456789", min_size=1, max_size=10),
+        ltp_paise=signed,
+        mode=st.sampled_from([1, 2, 3]),
+        exchange_type=st.sampled_from([1, 2]),
+        last_quantity=signed,
+        volume=signed,
+        open_interest=signed,
+        bids=st.lists(level, max_size=5),
+        asks=st.lists(level, max_size=5),
+    )
+
+
+def _passed_on_ticks_are_plausible(spec: FrameSpec) -> None:
+    decoder = FeedDecoder()
+    tick = decoder.try_tick(encode_frame(spec), NOW)
+    if tick is None:
+        assert sum(decoder.skipped.values()) == 1
+        return
+    assert tick.ltp >= 0 and (tick.bid is None or tick.bid >= 0) and (tick.ask is None or tick.ask >= 0)
+    assert all(value is None or value >= 0 for value in (tick.volume, tick.last_quantity, tick.open_interest))
+    assert tick.bid is None or tick.ask is None or tick.bid <= tick.ask
+    reference = FeedDecoder().to_tick(encode_frame(spec), NOW)
+    assert implausible(reference) is None and reference == tick
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(_frames())
+def test_every_tick_passed_on_is_plausible(spec: FrameSpec) -> None:
+    _passed_on_ticks_are_plausible(spec)
+
+
+@pytest.mark.soak
+@settings(max_examples=1_000_000, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(_frames())
+def test_soak_a_million_fuzzed_frames_pass_on_only_plausible_ticks(spec: FrameSpec) -> None:
+    _passed_on_ticks_are_plausible(spec)

@@ -187,3 +187,36 @@ async def test_feed_started_before_login_connects_once_a_session_exists(live: Li
             assert ticks[0].token == SBIN_TOKEN
         finally:
             await feed.stop()
+
+
+async def test_a_failing_market_hours_callback_does_not_kill_the_watchdog(live: Live) -> None:
+    """Issue 18: a market-hours callback that raised killed the watchdog and the reconnect loop."""
+    calls: list[object] = []
+
+    def broken_market_hours(now: object) -> bool:
+        calls.append(now)
+        raise TypeError("broken callback")
+
+    ticks: list[Tick] = []
+    async with pumping(live.clock):
+        await live.auth.login()
+        feed = MarketFeed(
+            fast_settings(live),
+            live.clock,
+            live.credentials,
+            on_tick=ticks.append,
+            market_hours=broken_market_hours,
+        )
+        await feed.subscribe([(Exchange.NSE, SBIN_TOKEN)], MODE_LTP)
+        await feed.start()
+        try:
+            await wait_for(lambda: any(t.source == "ws" for t in ticks))
+            live.sim.faults.stall_feed(True)  # silence: the watchdog asks the callback, which raises
+            await wait_for(lambda: feed.stats.stale_reconnects >= 1, 20)  # resubscribed, then reconnected
+            assert feed.stats.errors["market_hours"] >= 1 and feed.stats.resubscribes >= 1
+            live.sim.faults.stall_feed(False)
+            seen = len(ticks)
+            live.market.set_quote("NSE", SBIN_TOKEN, 812.0)
+            await wait_for(lambda: len(ticks) > seen and feed.connected, 20)  # still reconnecting and ticking
+        finally:
+            await feed.stop()

@@ -569,9 +569,17 @@ class MarketFeed:
             self.bus.publish_nowait(tick)
 
     def in_market_hours(self) -> bool:
+        """A failing `market_hours` callback counts as market hours: better a watched feed than a dead
+        watchdog (it is counted and logged once)."""
         now = self.clock.now_utc()
         if self.market_hours is not None:
-            return self.market_hours(now)
+            try:
+                return bool(self.market_hours(now))
+            except Exception:
+                self.count_error("market_hours")
+                if self.stats.errors["market_hours"] == 1:
+                    log.exception("feed: the market-hours callback failed; treating now as market hours")
+                return True
         local = self.clock.now_ist()
         if local.weekday() >= 5:
             return False

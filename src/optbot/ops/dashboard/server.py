@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 
 import uvicorn
 from fastapi import FastAPI
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn inside the bot's loop. The bot owns SIGINT/SIGTERM (a graceful stop that still finishes
+    the day); uvicorn would otherwise take them over, shut the dashboard down on its own and raise the
+    signal again afterwards — a second stop request in the middle of the bot's wind-down."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 class DashboardServer:
@@ -13,7 +25,7 @@ class DashboardServer:
         config = uvicorn.Config(
             app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
         )
-        self._server = uvicorn.Server(config)
+        self._server = _EmbeddedServer(config)
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
