@@ -40,7 +40,9 @@ def _naive_drawdown(values, capital) -> float:
 
 def test_reshuffle_keeps_the_final_pnl_and_moves_only_the_path() -> None:
     result = run_monte_carlo(_sample(), Method.RESHUFFLE, MonteCarloSettings(paths=500))
-    assert result.final_pnl.low == result.final_pnl.high == result.final_pnl.actual == pytest.approx(sum(PNLS))
+    assert (
+        result.final_pnl.low == result.final_pnl.high == result.final_pnl.actual == pytest.approx(sum(PNLS))
+    )
     assert result.max_drawdown.actual == pytest.approx(_naive_drawdown(PNLS, 500_000.0))
     assert result.max_drawdown.best <= result.max_drawdown.actual <= result.max_drawdown.worst
     assert result.max_drawdown.worst > result.max_drawdown.best  # orders differ in drawdown
@@ -66,8 +68,11 @@ def test_perturb_without_perturbation_equals_reshuffle() -> None:
 
 
 def test_perturbation_only_costs_money() -> None:
-    result = run_monte_carlo(_sample(), Method.PERTURB, MonteCarloSettings(paths=400, fill_probability=1.0,
-                                                                          charges_perturbation=0.0))
+    result = run_monte_carlo(
+        _sample(),
+        Method.PERTURB,
+        MonteCarloSettings(paths=400, fill_probability=1.0, charges_perturbation=0.0),
+    )
     assert result.final_pnl.best <= sum(PNLS) + 1e-6
     assert result.final_pnl.mean < sum(PNLS)
     # mean extra slippage is half the maximum: 2.5 bps of 20,000 = 5 rupees a trade
@@ -78,7 +83,9 @@ def test_bootstrap_with_one_block_of_the_whole_history_is_a_rotation() -> None:
     sample = _sample()
     days = len(sample.daily_pnl)
     result = run_monte_carlo(sample, Method.BOOTSTRAP, MonteCarloSettings(paths=100, block_days=days))
-    assert result.final_pnl.low == pytest.approx(sum(PNLS)) and result.final_pnl.high == pytest.approx(sum(PNLS))
+    assert result.final_pnl.low == pytest.approx(sum(PNLS)) and result.final_pnl.high == pytest.approx(
+        sum(PNLS)
+    )
     assert result.steps == days
 
 
@@ -100,7 +107,9 @@ def test_bad_samples_are_refused() -> None:
 
 
 @settings(max_examples=60, derandomize=True, database=None, deadline=None)
-@given(st.lists(st.floats(-5_000, 5_000, allow_nan=False).map(lambda v: round(v, 2)), min_size=1, max_size=40))
+@given(
+    st.lists(st.floats(-5_000, 5_000, allow_nan=False).map(lambda v: round(v, 2)), min_size=1, max_size=40)
+)
 def test_streak_and_drawdown_match_a_plain_loop(pnls) -> None:
     result = run_monte_carlo(_sample(tuple(pnls)), Method.RESHUFFLE, MonteCarloSettings(paths=5))
     assert result.longest_losing_streak.actual == _naive_streak(pnls)

@@ -199,7 +199,9 @@ def run_monte_carlo(sample: TradeSample, method: Method, settings: MonteCarloSet
         paths=settings.paths,
         steps=increments.shape[1],
         confidence=settings.confidence,
-        final_pnl=_distribution(equity[:, -1] - capital, float(actual_equity[0, -1] - capital), settings.confidence),
+        final_pnl=_distribution(
+            equity[:, -1] - capital, float(actual_equity[0, -1] - capital), settings.confidence
+        ),
         max_drawdown=_worst_first(drawdown, float(actual_drawdown[0]), settings.confidence),
         max_drawdown_pct=_worst_first(drawdown_pct, float(actual_drawdown_pct[0]), settings.confidence),
         longest_losing_streak=_worst_first(

@@ -18,7 +18,10 @@ class ResearchSettings(Section):
         default=0.30, gt=0, le=1, description="ruin = equity falls this fraction below the starting capital"
     )
     slippage_perturbation_bps: float = Field(
-        default=5.0, ge=0, le=500, description="extra slippage per trade, drawn uniformly in [0, this] of turnover"
+        default=5.0,
+        ge=0,
+        le=500,
+        description="extra slippage per trade, drawn uniformly in [0, this] of turnover",
     )
     charges_perturbation_pct: float = Field(
         default=20.0, ge=0, le=100, description="charges scaled by a factor drawn in [1 - x %, 1 + x %]"
