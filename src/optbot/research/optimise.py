@@ -111,9 +111,11 @@ def open_study(spec: StudySpec) -> optuna.Study:
     """Create the study or join the existing one of that name (resumable, shared across processes)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        storage = optuna.storages.RDBStorage(
-            storage_url(spec.storage), heartbeat_interval=30, grace_period=120
-        )
+        with warnings.catch_warnings():  # heartbeats are "experimental"; they let a dead worker's trial fail
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            storage = optuna.storages.RDBStorage(
+                storage_url(spec.storage), heartbeat_interval=30, grace_period=120
+            )
     except Exception as exc:  # SQLAlchemy raises many kinds; all mean "cannot open that storage"
         raise UserError(f"--storage {spec.storage!r}: cannot open it ({type(exc).__name__}: {exc})") from None
     return optuna.create_study(
