@@ -48,3 +48,9 @@ def test_constraints() -> None:
     metrics = _metrics()
     assert Constraints(min_trades=3, max_drawdown=0.05).violations(metrics) == []
     assert len(Constraints(min_trades=4, max_drawdown=0.01).violations(metrics)) == 2
+
+
+def test_a_wiped_out_account_has_metrics_without_ratios() -> None:
+    metrics = metrics_from_equity([100_000, 40_000, -20_000], [-60_000, -60_000], charges=0.0)
+    assert metrics.net_pnl == -120_000 and metrics.max_drawdown == 1.0 and metrics.sharpe is None
+    assert Objective("net_pnl").value(metrics) == -120_000

@@ -35,6 +35,7 @@ class BacktestMetrics:
     max_drawdown: float  # fraction of the running peak
     max_drawdown_rupees: float
     total_return: float
+    sessions: int
 
     def as_dict(self) -> dict[str, float | int | None]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -45,15 +46,33 @@ def metrics_from_equity(
 ) -> BacktestMetrics:
     """Metrics of one backtest from its end-of-day equity values and closed trades."""
     values = list(equity) if len(equity) >= 2 else [*equity, *equity][:2]
-    report = performance_report(values, trade_pnls)
-    peak, worst = values[0], 0.0
+    peak, worst, worst_fraction = values[0], 0.0, 0.0
     for value in values:
         peak = max(peak, value)
         worst = max(worst, peak - value)
+        worst_fraction = max(worst_fraction, (peak - value) / peak if peak > 0 else 1.0)
+    pnls = list(trade_pnls)
+    gains, losses = sum(p for p in pnls if p > 0), -sum(p for p in pnls if p < 0)
+    if min(values) <= 0:  # the account was wiped out: ratios of returns are undefined
+        return BacktestMetrics(
+            net_pnl=round(values[-1] - values[0], 2),
+            charges=round(charges, 2),
+            trades=len(pnls),
+            win_rate=sum(1 for p in pnls if p > 0) / len(pnls) if pnls else None,
+            profit_factor=gains / losses if losses > 0 else None,
+            sharpe=None,
+            sortino=None,
+            calmar=None,
+            max_drawdown=min(worst_fraction, 1.0),
+            max_drawdown_rupees=round(worst, 2),
+            total_return=values[-1] / values[0] - 1.0,
+            sessions=len(equity) - 1 if len(equity) >= 2 else 0,
+        )
+    report = performance_report(values, pnls)
     return BacktestMetrics(
         net_pnl=round(values[-1] - values[0], 2),
         charges=round(charges, 2),
-        trades=len(trade_pnls),
+        trades=len(pnls),
         win_rate=report.win_rate,
         profit_factor=report.profit_factor,
         sharpe=report.sharpe,
@@ -62,6 +81,7 @@ def metrics_from_equity(
         max_drawdown=report.drawdown.max_drawdown,
         max_drawdown_rupees=round(worst, 2),
         total_return=report.total_return,
+        sessions=len(equity) - 1 if len(equity) >= 2 else 0,
     )
 
 
