@@ -73,3 +73,19 @@ def test_bad_storage_and_empty_search_are_user_errors(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="nothing to optimise"):
         run_study(Settings(), _spec(tmp_path, tunables=()), _evaluate)
     assert storage_url("postgresql://u:p@127.0.0.1:5/db").startswith("postgresql+psycopg://")
+
+
+def test_a_combination_that_breaks_a_settings_rule_is_pruned_not_fatal(tmp_path: Path) -> None:
+    spec = _spec(
+        tmp_path,
+        trials=6,
+        tunables=(
+            Tunable("strategy.rsi_oversold", 15.0, 40.0, 1.0),
+            Tunable("strategy.target_reward_risk", 1.0, 3.0, 0.5),  # must be >= min_reward_risk (2.0)
+        ),
+    )
+    summary = run_study(Settings(), spec, _evaluate)
+    assert len(summary.trials) == 6
+    pruned = [t for t in summary.trials if t.state == "PRUNED"]
+    assert pruned and all("min_reward_risk" in t.violations[0] for t in pruned)
+    assert all(t.parameters["strategy.target_reward_risk"] >= 2.0 for t in summary.trials if t.feasible)

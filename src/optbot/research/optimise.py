@@ -153,7 +153,11 @@ def _objective(
             raise _BudgetReached
         trial.set_user_attr("worker", worker)
         values = {tunable.path: suggest(trial, tunable) for tunable in spec.tunables}
-        trial_settings = apply_parameters(settings, values)
+        try:
+            trial_settings = apply_parameters(settings, values)
+        except UserError as exc:  # each value is in range, but the combination breaks a settings rule
+            trial.set_user_attr("violations", [str(exc)])
+            raise optuna.TrialPruned(str(exc)) from None
 
         def progress(session: int, net_pnl: float) -> None:
             trial.report(net_pnl, session)

@@ -108,7 +108,8 @@ def apply_parameters(settings: Settings, values: Mapping[str, Any]) -> Settings:
         except ValidationError as exc:
             first = exc.errors()[0]
             location = ".".join(str(part) for part in (section_name, *first["loc"]))
-            raise UserError(f"parameter {location}: {first['msg']} (got {first.get('input')!r})") from None
+            shown = f" (got {first.get('input')!r})" if first["loc"] else ""
+            raise UserError(f"parameter {location}: {first['msg']}{shown}") from None
     return settings.model_copy(update=update)
 
 

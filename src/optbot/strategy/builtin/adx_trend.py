@@ -40,7 +40,7 @@ class AdxTrendStrategy(DirectionalOptionStrategy):
         Tunable("strategy.rsi_overbought", 60.0, 80.0, 1.0),
         Tunable("strategy.level_lookback_bars", 10, 40, integer=True),
         Tunable("strategy.initial_stop_pct", 0.5, 2.0, 0.1),
-        Tunable("strategy.target_reward_risk", 1.5, 4.0, 0.25),
+        Tunable("strategy.target_reward_risk", 2.0, 4.0, 0.25),
     )
 
     def __init__(self, settings: Settings) -> None:
