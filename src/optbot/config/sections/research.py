@@ -5,6 +5,22 @@ from pydantic import Field
 from optbot.config.sections.base import Section
 
 
+class ScheduledStudy(Section):
+    """A walk-forward the bot runs by itself on non-trading days (§1.5 data-management mode)."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    strategy: str = Field(min_length=1, description="strategy name or module:Class")
+    lookback_months: int = Field(default=24, ge=2, le=240, description="history the walk-forward covers")
+    in_sample_months: int = Field(default=6, ge=1, le=60)
+    out_of_sample_months: int = Field(default=1, ge=1, le=12)
+    trials: int = Field(default=50, ge=1, le=10_000, description="trials per window")
+    objective: str = Field(default="net_pnl")
+    min_trades: int = Field(default=0, ge=0)
+    storage: str | None = Field(
+        default=None, description="Optuna storage URL (default: SQLite beside reports)"
+    )
+
+
 class ResearchSettings(Section):
     """The research suite (spec §11.5, §11.8): optimisation, walk-forward, Monte Carlo, stress tests."""
 
@@ -28,4 +44,16 @@ class ResearchSettings(Section):
     )
     fill_probability: float = Field(
         default=0.95, gt=0, le=1, description="each trade is kept with this probability (missed fills)"
+    )
+    # Data-management mode (§1.5, §10.6): walk-forwards run on non-trading days, at most once a day each;
+    # their out-of-sample verdicts bench strategies that stopped working.
+    studies: list[ScheduledStudy] = Field(default_factory=list)
+    rotation_min_walk_forward_efficiency: float = Field(
+        default=0.25,
+        ge=-10,
+        le=10,
+        description="bench a strategy whose walk-forward efficiency falls below this",
+    )
+    rotation_min_out_of_sample_sessions: int = Field(
+        default=20, ge=1, description="no verdict before this many out-of-sample sessions"
     )
