@@ -78,3 +78,34 @@ async def test_a_failed_sync_is_notified_and_the_bot_keeps_running(
     assert "calendar sync failed" in supervisor.last_error
     assert supervisor.calendar.last_date == date(2026, 12, 31)
     assert not (tmp_path / "calendar").exists()
+
+
+async def test_injected_data_management_tasks_run_once_a_day_and_their_lines_are_notified(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    receiver = JsonReceiver()
+    port = await receiver.start()
+    monkeypatch.setenv("OPTBOT_SECRET_NOTIFY_URLS", f"json://127.0.0.1:{port}/")
+    calls: list[date] = []
+
+    async def study(today: date) -> list[tuple[str, str]]:
+        calls.append(today)
+        return [("optbot research: weekly", "adx_trend keeps trading")]
+
+    async def broken(today: date) -> list[tuple[str, str]]:
+        raise RuntimeError("no data")
+
+    try:
+        settings = Settings(paths={"data_root": tmp_path})
+        clock = sim_clock_at("2026-11-28", "11:00")  # Saturday
+        supervisor = BotSupervisor(
+            settings, clock, get_calendar(), RunMode.PAPER, data_management_tasks=(broken, study)
+        )
+        task = asyncio.create_task(supervisor.run())
+        await _until(lambda: bool(receiver.received), clock)
+        await _stop(supervisor, task)
+    finally:
+        await receiver.stop()
+    assert calls == [date(2026, 11, 28)]
+    assert receiver.received[0]["title"].endswith("optbot research: weekly")
+    assert "data-management task failed: RuntimeError: no data" in supervisor.last_error

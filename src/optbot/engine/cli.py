@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -331,6 +332,22 @@ def _settings_for_run(config_path: Path | None, mode: str | None) -> Settings:
     return load_settings(config_path, overrides or None)
 
 
+def _data_management_tasks(
+    settings: Settings,
+) -> tuple[Callable[[date], Awaitable[list[tuple[str, str]]]], ...]:
+    """The research suite's scheduled walk-forwards (§1.5), when `[[research.studies]]` configures any."""
+    if not settings.research.studies:
+        return ()
+    from optbot.research.scheduled import run_scheduled_studies  # Optuna and Plotly only when used
+
+    async def research_studies(today: date) -> list[tuple[str, str]]:
+        lines: list[tuple[str, str]] = []
+        await asyncio.to_thread(run_scheduled_studies, settings, today, lambda t, m: lines.append((t, m)))
+        return lines
+
+    return (research_studies,)
+
+
 async def _run_bot(
     settings: Settings, run_mode: RunMode, calendar: NseCalendar, follow_sim: str | None, sessions: int | None
 ) -> int:
@@ -343,7 +360,13 @@ async def _run_bot(
         clock = LiveClock()
     log_path = configure_logging(settings, clock)
     supervisor = BotSupervisor(
-        settings, clock, calendar, run_mode, on_stage=_show_stage, totp_clock=LiveClock()
+        settings,
+        clock,
+        calendar,
+        run_mode,
+        on_stage=_show_stage,
+        totp_clock=LiveClock(),
+        data_management_tasks=_data_management_tasks(settings),
     )
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -14,7 +14,7 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -63,6 +63,11 @@ class BotSupervisor:
     last_error: str = ""
     upkeep_done_for: date | None = None
     calendar_synced_for: date | None = None
+    #: Extra data-management work (e.g. the research suite's scheduled studies), injected by the program
+    #: that runs the bot so the kernel does not depend on the packages above it. Called once a day; each
+    #: returns (title, message) lines the supervisor sends as notifications.
+    data_management_tasks: tuple[Callable[[date], Awaitable[Sequence[tuple[str, str]]]], ...] = ()
+    tasks_done_for: date | None = None
 
     def request_stop(self) -> None:
         self.stop_event.set()
@@ -182,6 +187,7 @@ class BotSupervisor:
         """Outside sessions there is nothing to trade: upkeep, then wait for the next pre-market."""
         self._daily_upkeep(today)
         await self._calendar_upkeep(today)
+        await self._injected_upkeep(today)
         try:
             following = self.calendar.next_trading_day(today)
         except Exception as exc:  # even the provisional range ended: a person must extend it
@@ -195,6 +201,24 @@ class BotSupervisor:
         wake = schedule.premarket_start or self.clock.now_utc() + timedelta(hours=1)
         log.info("data-management mode until the pre-market of %s (%s)", following, to_ist(wake))
         await self._sleep_until(wake)
+
+    async def _injected_upkeep(self, today: date) -> None:
+        """Run each injected data-management task once a day; one failing task never stops the bot."""
+        if self.tasks_done_for == today:
+            return
+        self.tasks_done_for = today
+        for task in self.data_management_tasks:
+            if self.stop_event.is_set():
+                return
+            try:
+                lines = await task(today)
+            except Exception as exc:  # a research study must never take the trading bot down
+                self.last_error = f"data-management task failed: {type(exc).__name__}: {exc}"
+                log.error(self.last_error)
+                continue
+            for title, message in lines:
+                log.info("%s: %s", title, message)
+                await self._notify(Alert(self.clock.now_utc(), AlertPriority.INFO, title, message))
 
     async def _calendar_upkeep(self, today: date) -> None:
         """§13.7: sync NSE's holiday list at most once a day; a failure is notified, never fatal."""
