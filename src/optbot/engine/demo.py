@@ -108,6 +108,10 @@ def prepare_output(out_dir: Path) -> None:
     (out_dir / DEMO_MARKER).write_text("made by optbot demo\n", encoding="utf-8")
 
 
+#: The demo's stall window (a whole day): see `demo_settings`.
+DEMO_FEED_STALE_SECONDS = 86_400.0
+
+
 def demo_settings(base: Settings, out_dir: Path, sim: Simulator, data_dir: Path) -> Settings:
     account = demo_account()
     update: dict[str, Any] = {
@@ -120,6 +124,9 @@ def demo_settings(base: Settings, out_dir: Path, sim: Simulator, data_dir: Path)
                 "order_ws_url": sim.order_ws_url,
                 "scrip_master_url": f"{sim.base_url}/OpenAPI_File/files/OpenAPIScripMaster.json",
                 "keyring_backend": "cryptfile",
+                # One simulated clock drives both sides at up to 3000x: a few real milliseconds of
+                # socket scheduling would read as minutes of silence, so the demo does not judge stalls.
+                "feed_stale_seconds": DEMO_FEED_STALE_SECONDS,
             }
         ),
         "universe": base.universe.model_copy(update={"underlyings": ["NIFTY"]}),

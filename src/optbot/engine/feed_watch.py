@@ -81,10 +81,6 @@ class FeedWatch:
         elif self.feed.receiving:
             self._came_back()
 
-    async def poll(self) -> None:
-        """For the session's periodic loop."""
-        self.check()
-
     def _went_down(self) -> None:
         engine = self.engine
         self.down_since = engine.clock.now_utc()
@@ -128,10 +124,12 @@ class FeedWatch:
         self._alerts.add(task)
         task.add_done_callback(self._alerts.discard)
 
-    async def drain(self) -> None:
-        """Let queued alerts reach the bus before shutdown."""
+    async def drain(self, within_seconds: float = 2.0) -> None:
+        """Give queued alerts a bounded moment to reach the bus at shutdown; never hang on them."""
         if self._alerts:
-            await asyncio.gather(*self._alerts, return_exceptions=True)
+            _, pending = await asyncio.wait(set(self._alerts), timeout=within_seconds)
+            for task in pending:
+                task.cancel()
 
 
 __all__ = ["FEED_PAUSE", "FeedState", "FeedWatch"]

@@ -460,10 +460,7 @@ class SessionRunner:
             "orders", lambda: self._every("orders", engine_settings.order_poll_seconds, engine.verify_orders)
         )
         watch = self.feed_watch
-        self._spawn(
-            "feed-watch",
-            lambda: self._every("feed-watch", self.settings.broker.feed_stale_seconds, watch.poll),
-        )
+        self._spawn("feed-watch", lambda: self._watch_feed(watch))
         self._spawn("subscriptions", lambda: self._every("subscriptions", 60.0, self.refresh_subscriptions))
         self._spawn(
             "reconcile",
@@ -507,6 +504,14 @@ class SessionRunner:
             await engine.on_order_update(event)  # broker-side report (order-update socket)
         elif isinstance(event, FeedHealth) and self.pipeline is not None:
             self.pipeline.on_feed_health(event)
+
+    async def _watch_feed(self, watch: FeedWatch) -> None:
+        """A feed already down when the market opens sends no event: look every stale window of real
+        time (socket silence is measured in real seconds, whatever the trading clock does)."""
+        transport = self.clock.realtime()
+        while not self._stop.is_set():
+            await transport.sleep(self.settings.broker.feed_stale_seconds)
+            watch.check()
 
     def _market_open(self) -> bool:
         return self.calendar.is_open(self.clock.now_utc(), Segment.FO)
