@@ -9,6 +9,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = REPO_ROOT / "data" / "sample"
+SAMPLE_STORE = SAMPLE_DATA / "store"  # the bundled data root (JSON timeframes + option archive)
 
 # Keep the official SDK's import-time ipify lookup and any stray client off the network.
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
@@ -17,3 +18,8 @@ os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 @pytest.fixture
 def sample_data() -> Path:
     return SAMPLE_DATA
+
+
+@pytest.fixture
+def sample_store() -> Path:
+    return SAMPLE_STORE

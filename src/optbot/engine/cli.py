@@ -128,7 +128,7 @@ def demo_command(
     day: str | None = typer.Option(None, "--day", help="sample session to replay (YYYY-MM-DD)"),
     speed: float = typer.Option(3000.0, "--speed", min=1.0, help="replay speed (x real time)"),
     data: Path | None = typer.Option(
-        None, "--data", help="sample data folder (default: the project's data/sample)"
+        None, "--data", help="data root to replay (default: the project's data/sample/store)"
     ),
 ) -> None:
     """A whole trading day through the live path against the local SmartAPI simulator (no account needed)."""
@@ -199,13 +199,16 @@ def _parse_day(text: str) -> date:
 
 
 def _sample_dir(configured: Path) -> Path:
-    """The sample bars: as configured, else the project's own data/sample next to the package."""
-    if (configured / "daily").is_dir():
+    """The data root to replay: as configured, else the project's own data/sample/store."""
+    if (configured / "timeframes").is_dir():
         return configured.resolve()
-    project = Path(__file__).resolve().parents[3] / "data" / "sample"
-    if (project / "daily").is_dir():
+    project = Path(__file__).resolve().parents[3] / "data" / "sample" / "store"
+    if (project / "timeframes").is_dir():
         return project
-    raise UserError(f"sample data not found at {configured} (set replay.data_dir or pass --data)")
+    raise UserError(
+        f"no data root at {configured} (it should hold timeframes/<SYMBOL>/<tf>.json; "
+        "set replay.data_dir or pass --data)"
+    )
 
 
 def _print_summary(summary: DemoSummary, log_path: Path | None) -> None:

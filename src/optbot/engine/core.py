@@ -320,6 +320,10 @@ class TradingEngine:
         self.ctx.forget_symbols(instrument.symbol for instrument in expired)
         return len(expired)
 
+    def position_keys(self) -> list[tuple[Exchange, str]]:
+        """(exchange, token) of every open position, in order (a bar-driven run marks these)."""
+        return sorted(self._position_keys)
+
     def pending_deadlines(self) -> list[tuple[datetime, str]]:
         return list(self._deadlines)
 

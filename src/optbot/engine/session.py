@@ -22,10 +22,8 @@ from optbot.broker.angelone.feed import MarketFeed
 from optbot.broker.angelone.feed_codec import MODE_SNAP_QUOTE
 from optbot.broker.angelone.order_socket import OrderUpdateSocket
 from optbot.broker.angelone.static_ip import StaticIpVerdict, check_static_ip_async
-from optbot.broker.base import Broker, CandleInterval
+from optbot.broker.base import CandleInterval
 from optbot.broker.errors import BrokerError
-from optbot.broker.paper.broker import PaperBroker, PaperFunds
-from optbot.broker.paper.fill_model import FillModel
 from optbot.calendar import NseCalendar, Segment
 from optbot.config import Settings
 from optbot.core.bus import EventBus
@@ -37,12 +35,12 @@ from optbot.core.timeutil import ist_date, to_ist
 from optbot.data.history import candles_to_bars
 from optbot.data.pipeline import MarketDataPipeline
 from optbot.data.store import JsonStore
-from optbot.engine.core import MarketQuoteSource, TradingEngine, preload_history
+from optbot.engine.builder import Venue, VenueSpec, build_engine
+from optbot.engine.core import TradingEngine, preload_history
 from optbot.engine.errors import ErrorPolicy, Watchdog, restart_delay
 from optbot.engine.health import CheckResult, check_clock_skew, check_database, check_disk_space
 from optbot.engine.schedule import DaySchedule, build_schedule
 from optbot.engine.subscriptions import LeavingStrikes
-from optbot.execution.charges import RateCard
 from optbot.instruments.cli import repository
 from optbot.instruments.master import InstrumentMaster
 from optbot.ops.wiring import Operations, attach_operations
@@ -220,37 +218,28 @@ class SessionRunner:
             store_path = store_path.with_name(store_path.stem + "-paper" + store_path.suffix)
         store_path.parent.mkdir(parents=True, exist_ok=True)
         self._store = Store.open(store_path, self.clock)
-        card = RateCard.load(settings.execution.charges_rate_card_file)
-        broker: Broker = self.stack.broker
-        quotes = MarketQuoteSource(None)
-        paper_broker: PaperBroker | None = None
-        if self.paper:
-            paper_broker = PaperBroker(
-                self.clock,
-                quotes,
-                FillModel.from_settings(settings.backtest),
-                PaperFunds(settings.backtest.initial_capital),
-                self.instruments,
-                rate_card=card,
+        venue = (
+            VenueSpec(
+                Venue.PAPER,
                 order_id_prefix="PP",
                 state_path=store_path.with_name(store_path.stem + "-broker.pickle"),
             )
-            broker = paper_broker
-        engine = TradingEngine(
+            if self.paper
+            else VenueSpec(Venue.BROKER, broker=self.stack.broker)
+        )
+        built = build_engine(
             settings,
             self.clock,
-            broker,
             self._store,
             self.instruments,
-            bus=self.bus,
+            venue,
             strategies=self.strategies,
             calendar=self.calendar,
-            rate_card=card,
+            bus=self.bus,
         )
-        quotes.market = engine.market
-        if paper_broker is not None:
-            engine.connect_paper(paper_broker)
-            paper_broker.roll_day(ist_date(self.clock.now_utc()))  # yesterday's books closed first
+        engine = built.engine
+        if built.paper is not None:
+            built.paper.roll_day(ist_date(self.clock.now_utc()))  # yesterday's books closed first
         self.engine = self.outcome.engine = engine
         return engine
 

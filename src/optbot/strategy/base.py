@@ -19,6 +19,10 @@ class Strategy(ABC):
 
     #: Registry name (settings.strategy.enabled uses it).
     name: ClassVar[str] = ""
+    #: True when the strategy holds nothing overnight and its decisions in a session depend only on
+    #: market data, never on earlier sessions' trading (P&L, trade counts): a backtest may then replay
+    #: its sessions in separate processes with the same result (`optbot.backtest.parallel`).
+    sessions_independent: ClassVar[bool] = False
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

@@ -11,8 +11,6 @@ from optbot.core.clock import SimClock
 from optbot.core.timeutil import IST
 from optbot.sim.contracts import MarketView, SimQuote
 from optbot.sim.market import CandleRequestError, ReplayMarket
-from optbot.sim.market.bars import load_yahoo_intraday
-from tests.conftest import SAMPLE_DATA
 
 MarketFactory = Callable[..., ReplayMarket]
 NIFTY = "99926000"
@@ -42,7 +40,7 @@ def test_replay_market_satisfies_the_market_view_contract(make_market: MarketFac
 def test_one_minute_candles_reproduce_the_source_bars(make_market: MarketFactory) -> None:
     market = make_market(ist(10, 16, 0))
     rows = market.candles("NSE", NIFTY, "ONE_MINUTE", ist(4, 9, 15), ist(4, 15, 29))
-    source = load_yahoo_intraday(SAMPLE_DATA / "intraday/nifty50_1min_yf_2025-09-04_to_2025-09-10.csv")
+    source = market.histories["NIFTY"].intraday[0][1]  # the store's 1-minute bars
     expected = [
         [
             bar.start.astimezone(IST).isoformat(),
@@ -276,10 +274,10 @@ def test_missing_data_dir_is_a_clear_user_error(tmp_path: Path) -> None:
     from optbot.calendar import get_calendar
     from optbot.config.sections.replay import ReplaySettings
     from optbot.core.errors import UserError
-    from optbot.sim.market import load_sample_histories
+    from optbot.sim.market import load_store_histories
 
-    with pytest.raises(UserError, match=r"bar file not found .*replay.data_dir"):
-        load_sample_histories(ReplaySettings(data_dir=tmp_path), get_calendar())
+    with pytest.raises(UserError, match=r"replay.data_dir .* holds no NIFTY, BANKNIFTY or INDIA VIX bars"):
+        load_store_histories(ReplaySettings(data_dir=tmp_path), get_calendar())
 
 
 def test_no_artificial_weekend_decay_and_closes_are_tick_prices(make_market: MarketFactory) -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from optbot.config.sections.base import Section
@@ -22,4 +24,15 @@ class BacktestSettings(Section):
         gt=0,
         le=15,
         description="optbot backtest: seconds between replayed index ticks (--speed-ticks overrides)",
+    )
+    # Bar fills (issue 14): a backtest fills on bars, never on an invented intra-bar path.
+    bar_volume_share: float = Field(
+        default=0.1,
+        gt=0,
+        le=1,
+        description="backtest: at most this share of a real option bar's traded volume fills (per token)",
+    )
+    same_bar_stop_target: Literal["pessimistic", "optimistic"] = Field(
+        default="pessimistic",
+        description="backtest: stop and target inside one bar: the stop fills (pessimistic) or the target",
     )

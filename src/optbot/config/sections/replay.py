@@ -12,8 +12,8 @@ class ReplaySettings(Section):
     """The simulator's market replay and synthetic option model (issue 4 "Market replay")."""
 
     data_dir: Path = Field(
-        default=Path("data/sample"),
-        description="issue 4: historical bars the replay expands (data/sample layout)",
+        default=Path("data/sample/store"),
+        description="data root replayed by the simulator and `optbot backtest` (timeframes/ + archive/)",
     )
     seed: int = Field(default=20250904, description="issue 4: seeded intra-bar paths, deterministic replays")
     tick_seconds: float = Field(

@@ -23,9 +23,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from optbot.calendar import CalendarRangeError, NseCalendar, Segment, get_calendar
+from optbot.config.sections.data import DataSettings
+from optbot.config.sections.paths import PathsSettings
 from optbot.config.sections.replay import ReplaySettings
 from optbot.core.clock import SimClock
 from optbot.core.timeutil import IST, ist_date, to_utc
+from optbot.data.store import JsonStore, store_symbol
 from optbot.sim.contracts import SimQuote
 from optbot.sim.market.bars import BarDataError
 from optbot.sim.market.candles import INTERVAL_SECONDS, aggregate_ticks, candle_row, interval_seconds
@@ -104,7 +107,7 @@ class ReplayMarket:
         self.settings = settings or ReplaySettings()
         self.calendar = calendar or get_calendar()
         self.histories = (
-            histories if histories is not None else load_sample_histories(self.settings, self.calendar)
+            histories if histories is not None else load_store_histories(self.settings, self.calendar)
         )
         self._listeners: list[Callable[[SimQuote], None]] = []
         self._day: date | None = None
@@ -618,22 +621,22 @@ class ReplayMarket:
         return rows
 
 
-def load_sample_histories(settings: ReplaySettings, calendar: NseCalendar) -> dict[str, IndexHistory]:
-    """NIFTY, BANKNIFTY and INDIA VIX from `settings.data_dir` (the data/sample layout)."""
-    try:
-        return {
-            name: IndexHistory.from_sample(
-                name,
-                settings.data_dir,
-                calendar,
-                settings.seed,
-                settings.tick_seconds,
-                settings.path_noise_fraction,
-            )
-            for name in ("NIFTY", "BANKNIFTY", VIX_NAME)
-        }
-    except BarDataError as exc:
+def load_store_histories(settings: ReplaySettings, calendar: NseCalendar) -> dict[str, IndexHistory]:
+    """NIFTY, BANKNIFTY and INDIA VIX, whichever the data root `settings.data_dir` stores."""
+    store = JsonStore(
+        PathsSettings(data_root=settings.data_dir), DataSettings(), SimClock(datetime(2000, 1, 1, tzinfo=UTC))
+    )
+    held = set(store.symbols())
+    histories = {
+        name: IndexHistory.from_store(
+            name, store, calendar, settings.seed, settings.tick_seconds, settings.path_noise_fraction
+        )
+        for name in ("NIFTY", "BANKNIFTY", VIX_NAME)
+        if store_symbol(name) in held
+    }
+    if not histories:
         raise BarDataError(
-            f"{exc} (replay.data_dir is {str(settings.data_dir)!r}; point it at the folder holding "
-            "the daily/ and intraday/ sample bars)"
-        ) from None
+            f"replay.data_dir {str(settings.data_dir)!r} holds no NIFTY, BANKNIFTY or INDIA VIX bars "
+            "(point it at a data root with timeframes/<SYMBOL>/<tf>.json, e.g. data/sample/store)"
+        )
+    return histories
