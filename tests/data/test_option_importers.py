@@ -269,3 +269,9 @@ def test_index_and_futures_files_are_not_option_files(sample_data):
     assert (
         option_format(sample_data / "intraday" / "nifty50_1min_nsechart_2022-11-01_to_2022-11-15.csv") is None
     )
+
+
+def test_the_file_names_its_underlying_before_symbol_option(importer, sample_data):
+    path = sample_data / NOV / "BANKNIFTY" / "BANKNIFTY_2022-11-01_exp2022-11-03.csv.gz"
+    result = load(importer, path, underlying="NIFTY")
+    assert {row.underlying for row in result.rows} == {"BANKNIFTY"}

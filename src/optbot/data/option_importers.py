@@ -76,6 +76,7 @@ _ANGEL = re.compile(r"^([A-Z&\-]+?)(\d{2})([A-Z]{3})(\d{2})(\d+(?:\.\d+)?)(CE|PE
 _NSE_MONTHLY = re.compile(r"^([A-Z&\-]+?)(\d{2})([A-Z]{3})(\d+(?:\.\d+)?)(CE|PE)$")
 _NSE_WEEKLY = re.compile(r"^([A-Z&\-]+?)(\d{2})([1-9OND])(\d{2})(\d+(?:\.\d+)?)(CE|PE)$")
 _YYMMDD = re.compile(r"^([A-Z&\-]+?)(\d{2})(\d{2})(\d{2})(\d+(?:\.\d+)?)(CE|PE)$")
+_SYMBOL_PREFIX = re.compile(r"^([A-Z&\-]+)\d[\dA-Z.]*(?:CE|PE)$")
 _OFFSET = re.compile(r"^ATM\s*(?:([+-])\s*(\d+))?$")
 #: How far past the trade date a parsed expiry may lie before a symbol reading is implausible.
 _MAX_EXPIRY_DAYS = 800
@@ -580,14 +581,14 @@ class OptionImporter:
         strike = _number(record.get(keys["strike"] or ""))
         kind = record.get(keys["option_type"] or "", "").upper()
         symbol_text = record.get(keys["symbol"] or "", "").upper()
-        name = (record.get(keys["underlying"] or "", "") or underlying or "").upper()
         parsed = self.symbols.parse(symbol_text, day) if symbol_text else None
         if expiry_text and strike and kind in ("CE", "PE"):
-            if not name and parsed is not None:
-                name = parsed.underlying
+            # The file's own names win: its underlying column, then its trading symbol, then --symbol.
+            prefix = _SYMBOL_PREFIX.match(symbol_text)
+            name = record.get(keys["underlying"] or "", "") or (prefix.group(1) if prefix else "") or underlying
             if not name:
                 return None
-            return Contract(name, _parse_date(expiry_text), strike, kind)
+            return Contract(name.upper(), _parse_date(expiry_text), strike, kind)
         return parsed
 
     def _minute_bars(self, path: Path, underlying: str | None, tz: str | None) -> OptionImportResult:
