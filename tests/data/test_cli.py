@@ -83,3 +83,32 @@ def test_import_recognises_option_files_without_symbol(tmp_path, sample_data):
     index = sample_data / "intraday" / "nifty50_1min_nsechart_2022-11-01_to_2022-11-15.csv"
     nothing = run(["data", "import", str(index)], tmp_path)
     assert nothing.exit_code == 2 and "--symbol" in nothing.output
+
+
+def test_a_second_daily_import_keeps_the_first(tmp_path, sample_data):
+    nse = sample_data / "daily" / "nifty50_daily_nse_2016-09-15_to_2021-09-13.csv"
+    yahoo = sample_data / "daily" / "nifty50_daily_yf_2019-01-02_to_2024-12-31.csv"
+    assert run(["data", "import", str(nse), "--symbol", "NIFTY"], tmp_path).exit_code == 0
+    second = run(["data", "import", str(yahoo), "--symbol", "NIFTY"], tmp_path)
+    assert second.exit_code == 0, second.output
+    store_file = tmp_path / "timeframes" / "NIFTY" / "daily.json"
+    starts = [json.loads(line)["start_ts_utc"][:10] for line in store_file.read_text().splitlines()]
+    assert starts[0] == "2016-09-15" and starts[-1] == "2024-12-31"
+    assert "retention" in second.output
+    maintained = run(["data", "maintain"], tmp_path)
+    assert "imported history is kept" in maintained.output
+    assert len(store_file.read_text().splitlines()) == len(starts)
+
+
+def test_validate_exits_non_zero_and_names_every_bad_bar(tmp_path):
+    rows = ["date,open,high,low,close"] + [
+        f"2024-01-{day:02d},100,101,99,{100 + (day % 3) * 0.2}" for day in range(1, 32)
+    ]
+    rows[11] = "2024-01-11,100,150,99,149"  # one bad print, back the next day
+    path = tmp_path / "daily.csv"
+    path.write_text("\n".join(rows))
+    assert run(["data", "import", str(path), "--symbol", "NIFTY"], tmp_path).exit_code == 0
+    result = run(["data", "validate"], tmp_path)
+    assert result.exit_code == 1, result.output
+    assert "2024-01-11 09:15" in result.output and "2024-01-12 09:15" in result.output
+    assert "2 bar(s) failed" in result.output

@@ -78,16 +78,13 @@ def _import_index_file(
     )
     store = _store(settings, clock)
     table = Table(
-        "symbol", "timeframe", "added", "replaced", "unchanged", "kept", title=f"import {file.name}"
-    )
+        "symbol", "timeframe", "added", "replaced", "unchanged", "kept", "removed by retention",
+        title=f"import {file.name}",
+    )  # fmt: skip
     for name, bars in result.bars.items():
-        merged = store.merge_bars(name, result.timeframe, bars)
-        table.add_row(
-            name,
-            result.timeframe.value,
-            *(str(v) for v in (merged.added, merged.replaced, merged.unchanged)),
-            str(merged.total),
-        )
+        merged = store.merge_bars(name, result.timeframe, bars, imported=True)
+        counts = (merged.added, merged.replaced, merged.unchanged, merged.total, merged.removed)
+        table.add_row(name, result.timeframe.value, *(str(value) for value in counts))
     console.print(f"format {result.format}, {result.rows} rows read, {result.bar_count} bars")
     console.print(table)
     for reason, count in sorted(result.skipped.items()):
@@ -201,7 +198,12 @@ def _check_all(
     settings = settings_from(ctx)
     clock = LiveClock()
     store = _store(settings, clock)
-    checker = DataQualityChecker(store, _calendar(), settings.data.outlier_pct)
+    checker = DataQualityChecker(
+        store,
+        _calendar(),
+        settings.data.outlier_pct,
+        outlier_robust_multiple=settings.data.outlier_robust_multiple,
+    )
     reports: list[SeriesReport] = []
     for name, frame in _series(store, symbol, timeframe):
         last = None
@@ -265,9 +267,7 @@ def validate_command(
 ) -> None:
     """Data quality: OHLC consistency, outliers, volume, duplicates, flags (JSON report + table)."""
     settings, clock, reports = _check_all(ctx, symbol, timeframe, days)
-    failing = ("ohlc_inconsistent", "non_positive_price", "outlier", "negative_volume")
-    table = Table("symbol", "tf", "bars", "coverage %", "findings", title="data quality")
-    problems = 0
+    table = Table("symbol", "tf", "bars", "coverage %", "outlier above %", "findings", title="data quality")
     for report in reports:
         findings = ", ".join(f"{kind}={count}" for kind, count in sorted(report.counts.items()) if count)
         table.add_row(
@@ -275,16 +275,29 @@ def validate_command(
             report.timeframe.value,
             str(report.actual),
             f"{report.coverage_pct:.2f}",
+            f"{report.outlier_threshold_pct:.1f}" if report.outlier_threshold_pct is not None else "-",
             findings or "clean",
         )
-        problems += sum(report.counts.get(kind, 0) for kind in failing)
     console.print(table)
     path = _write_report(settings, clock, "quality", [r.as_dict() for r in reports])
-    console.print(f"report: {path}")
-    if problems:
-        console.print(
-            f"[yellow]{problems} bar(s) failed a price/volume check; details in the report[/yellow]"
+    failures = [issue for report in reports for issue in report.failures]
+    if failures:
+        bad = Table(
+            "symbol", "tf", "bar start (IST)", "check", "detail", title=f"{len(failures)} bar(s) failed"
         )
+        for issue in failures:
+            bad.add_row(
+                issue.symbol,
+                issue.timeframe.value,
+                issue.start_utc.astimezone(IST).strftime("%Y-%m-%d %H:%M"),
+                issue.kind,
+                issue.detail,
+            )
+        console.print(bad)
+    console.print(f"report: {path}")
+    if failures:
+        console.print(f"[red]{len(failures)} bar(s) failed a price/volume check[/red]")
+        raise typer.Exit(1)
 
 
 # -- broker-backed commands -------------------------------------------------------------------------
@@ -489,9 +502,12 @@ def maintain_command(ctx: typer.Context) -> None:
     """Daily upkeep: rotate raw tick files, apply retention, refresh last-good copies."""
     settings = settings_from(ctx)
     clock = LiveClock()
-    kept = _store(settings, clock).maintain(clock.now_ist().date())
+    store = _store(settings, clock)
+    kept = store.maintain(clock.now_ist().date())
     for series, count in sorted(kept.items()):
-        console.print(f"{series}: {count} bars kept")
+        removed = store.retention_removed.get(series, 0)
+        suffix = f", {removed} older bars removed by retention (data.*_retention_days)" if removed else ""
+        console.print(f"{series}: {count} bars kept{suffix} (imported history is kept)")
 
 
 def register(app: typer.Typer) -> None:

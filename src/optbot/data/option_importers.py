@@ -585,7 +585,9 @@ class OptionImporter:
         if expiry_text and strike and kind in ("CE", "PE"):
             # The file's own names win: its underlying column, then its trading symbol, then --symbol.
             prefix = _SYMBOL_PREFIX.match(symbol_text)
-            name = record.get(keys["underlying"] or "", "") or (prefix.group(1) if prefix else "") or underlying
+            name = (
+                record.get(keys["underlying"] or "", "") or (prefix.group(1) if prefix else "") or underlying
+            )
             if not name:
                 return None
             return Contract(name.upper(), _parse_date(expiry_text), strike, kind)

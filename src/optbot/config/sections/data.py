@@ -30,6 +30,11 @@ class DataSettings(Section):
     outlier_pct: float = Field(
         default=10.0, gt=0, description="spec §10.7 'Outlier Detection': bar-to-bar jump flagged above this %"
     )
+    outlier_robust_multiple: float = Field(
+        default=12.0,
+        gt=0,
+        description="a jump is an outlier only above this many robust std devs of the series' own returns",
+    )
     fsync_appends: bool = Field(
         default=True, description="spec §2.1: fsync every persisted bar (durability over throughput)"
     )
