@@ -31,6 +31,7 @@ MINUTES = 375
 REPEATS = 15
 SESSIONS_PER_YEAR = 250
 FIRST_OPEN = datetime(2022, 11, 1, 3, 45, tzinfo=UTC)
+SAMPLE_ARCHIVE_ROOT = Path(__file__).resolve().parents[1] / "data" / "sample" / "store"
 EXPIRY = date(2022, 11, 24)
 
 
@@ -79,7 +80,42 @@ def _folder_bytes(folder: Path) -> int:
     return sum(path.stat().st_size for path in files)
 
 
+def _real_sample() -> None:
+    """The bundled real 2022-11 NIFTY option minute bars: each day from the archive vs JSON lines."""
+    archive = OptionArchive(SAMPLE_ARCHIVE_ROOT)
+    days = archive.days("NIFTY", "1m")
+    if not days:
+        print("real sample: data/sample/store/archive missing (make sample-archive); skipped")
+        return
+    tables = [archive.day("NIFTY", day) for day in days]
+    rows = sum(table.num_rows for table in tables)
+    with tempfile.TemporaryDirectory() as folder:
+        store = JsonStore(
+            PathsSettings(data_root=Path(folder)), DataSettings(fsync_appends=False), SimClock(FIRST_OPEN)
+        )
+        by_symbol: dict[str, list[Bar]] = {}
+        for table in tables:
+            for record in table.to_pylist():
+                by_symbol.setdefault(record["symbol"], []).append(_as_bar(OptionBarRow(**record)))
+        for symbol, bars in by_symbol.items():
+            store.merge_bars(symbol, Timeframe.M1, bars)
+        archive_ms = [
+            statistics.median(_timed(lambda day=day: archive.day("NIFTY", day)) for _ in range(REPEATS))
+            for day in days
+        ]
+        day = datetime.combine(days[len(days) // 2], datetime.min.time(), tzinfo=UTC) - timedelta(hours=6)
+        json_ms = _timed(
+            lambda: [store.read_bars(s, Timeframe.M1, day, day + timedelta(days=1)) for s in by_symbol]
+        )
+    print(
+        f"real sample NIFTY 2022-11 ({len(days)} days, {rows:,} rows, {len(by_symbol)} contracts): one day's "
+        f"chain from the archive p50 {statistics.median(archive_ms):.1f} ms (max {max(archive_ms):.1f} ms); "
+        f"JSON lines {json_ms:.0f} ms"
+    )
+
+
 def main() -> None:
+    _real_sample()
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         archive = OptionArchive(root)

@@ -8,6 +8,7 @@ from typing import ClassVar
 from optbot.config import Settings
 from optbot.core.events import Bar, Fill, OrderIntent, Tick
 from optbot.strategy.context import StrategyContext
+from optbot.strategy.tunable import Tunable
 
 
 class Strategy(ABC):
@@ -23,6 +24,8 @@ class Strategy(ABC):
     #: market data, never on earlier sessions' trading (P&L, trade counts): a backtest may then replay
     #: its sessions in separate processes with the same result (`optbot.backtest.parallel`).
     sessions_independent: ClassVar[bool] = False
+    #: Settings a parameter search may vary (`optbot research optimise`), with their ranges.
+    tunables: ClassVar[tuple[Tunable, ...]] = ()
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
