@@ -23,6 +23,8 @@ def sample_data() -> Path:
 @pytest.fixture
 def sample_store() -> Path:
     return SAMPLE_STORE
+
+
 # No test may reach NSE: data-management mode's calendar sync is off unless a test turns it on, and
 # the default list URL points at the loopback discard port.
 os.environ.setdefault("OPTBOT__CALENDAR__SYNC_IN_DATA_MANAGEMENT", "false")
