@@ -10,6 +10,7 @@ the live bar pipeline builds them from 1-minute bars.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -94,6 +95,7 @@ class StoreHistory:
             SimClock(datetime(2000, 1, 1, tzinfo=UTC)),
         )
         self._series: dict[tuple[str, Timeframe], dict[date, tuple[Bar, ...]]] = {}
+        self._days: dict[str, list[date]] = {}
 
     def has(self, name: str) -> bool:
         return bool(self.store.timeframes(store_symbol(name)))
@@ -115,11 +117,14 @@ class StoreHistory:
         return found
 
     def days(self, name: str) -> list[date]:
-        """Every day the store holds any bar for `name` (intraday or daily)."""
-        held: set[date] = set()
-        for timeframe in (*INTRADAY_TIMEFRAMES, Timeframe.D1):
-            held.update(self._by_day(name, timeframe))
-        return sorted(held)
+        """Every day the store holds any bar for `name` (intraday or daily), in order."""
+        found = self._days.get(name)
+        if found is None:
+            held: set[date] = set()
+            for timeframe in (*INTRADAY_TIMEFRAMES, Timeframe.D1):
+                held.update(self._by_day(name, timeframe))
+            found = self._days[name] = sorted(held)
+        return found
 
     def day(self, name: str, day: date) -> IndexDay | None:
         """The finest stored bars of `day`, else its daily bar spread over the session, else None."""
@@ -143,7 +148,8 @@ class StoreHistory:
 
     def previous_close(self, name: str, day: date) -> float | None:
         """The close of the last stored session before `day` (daily bar, else the last intraday bar)."""
-        for earlier in reversed([held for held in self.days(name) if held < day]):
+        held = self.days(name)
+        for earlier in reversed(held[: bisect_left(held, day)]):
             bar = self.daily_bar(name, earlier)
             if bar is not None:
                 return bar.close
