@@ -18,13 +18,6 @@ class BacktestSettings(Section):
     modelled_spread_pct: float = Field(default=0.5, ge=0, le=50)
     # Margin blocked for short options, as a share of strike notional (the paper broker's RMS model).
     short_option_margin_pct: float = Field(default=12.0, gt=0, le=100)
-    # Spacing of the replayed ticks in `optbot backtest` (replay.tick_seconds is the simulator's own, 1 s).
-    tick_seconds: float = Field(
-        default=5.0,
-        gt=0,
-        le=15,
-        description="optbot backtest: seconds between replayed index ticks (--speed-ticks overrides)",
-    )
     # Bar fills (issue 14): a backtest fills on bars, never on an invented intra-bar path.
     bar_volume_share: float = Field(
         default=0.1,
