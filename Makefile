@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest bench soak install dev clean sample-archive
+.PHONY: demo test lint typecheck pytest bench soak install dev clean sample-archive sample-store
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,20 @@ sample-archive: $(STAMP)
 	$(BIN)/optbot data import --data $(SAMPLE_STORE) --symbol NIFTY \
 		$(SAMPLE)/options/nifty_options_eod_2024-05-21_exp_2024-05-23.csv \
 		$(SAMPLE)/intraday/nifty50_1min_nsechart_2022-11-01_to_2022-11-15.csv
+	rm -rf $(SAMPLE_STORE)/reports
+
+# The bundled data root's index and INDIA VIX history (daily, 15-minute, 1-minute), imported from the
+# sample CSVs (history older than the retention windows is kept: these are imports).
+sample-store: $(STAMP)
+	$(BIN)/optbot data import --data $(SAMPLE_STORE) --symbol NIFTY \
+		$(SAMPLE)/daily/nifty50_daily_merged_2016-09-15_to_2025-09-10.csv \
+		$(SAMPLE)/intraday/nifty50_15min_2015-01-09_to_2024-12-31.csv \
+		$(SAMPLE)/intraday/nifty50_1min_yf_2025-09-04_to_2025-09-10.csv
+	$(BIN)/optbot data import --data $(SAMPLE_STORE) --symbol BANKNIFTY \
+		$(SAMPLE)/daily/banknifty_daily_merged_2016-09-15_to_2025-09-10.csv
+	$(BIN)/optbot data import --data $(SAMPLE_STORE) --symbol "INDIA VIX" \
+		$(SAMPLE)/daily/indiavix_daily_merged_2015-01-01_to_2025-09-10.csv \
+		$(SAMPLE)/intraday/indiavix_15min_2015-01-09_to_2024-12-31.csv
 	rm -rf $(SAMPLE_STORE)/reports
 
 clean:
