@@ -7,8 +7,14 @@ fixed 12% vol to their weekly expiry (synthetic, never interpolated from neighbo
 
 Contenders, all on the same bars and the same rule (EMA 20/50 cross, enter only with ADX(14) > 20 and
 RSI(14) between 30 and 70; long a call on a bull cross, a put on a bear cross, exit on the next cross):
-- optbot: the FULL engine (`TradingEngine`: strategy runner, session deadlines from the calendar, risk
-  engine, persisted order manager on an in-memory SQLite store as `optbot backtest` uses, PaperBroker
+- optbot backtest (bar kernel): `run_backtest` over a data root holding the synthesised year (NIFTY
+  1-minute bars in the JSON store, the sample's INDIA VIX daily bars), i.e. what `optbot backtest`
+  runs: bars are the events, option prices from the synthetic model on demand, BarVenue fills at the
+  next bar's open. Its trade list differs from the tick row's by construction: the same signals, but
+  fills at the next 1-minute open (+ spread and slippage) on the simulator's VIX-smile prices instead of
+  the tick row's 12%-vol quotes 15 s later; the timing includes building the engine and the report.
+- optbot paper engine, 4 ticks/bar: the FULL engine (`TradingEngine`: strategy runner, session deadlines
+  from the calendar, risk engine, persisted order manager on an in-memory SQLite store, PaperBroker
   fills with the dated charges, portfolio, end-of-day reconciliation). Each bar arrives as an index
   tick, ATM CE/PE option ticks (plus any contract traded that day) and the closed 1-minute bar; the
   strategy buys the ATM contract from the engine's option chain. The JSON log is on, as in a CLI run.
