@@ -16,7 +16,7 @@ def test_store_one_minute_sessions_in_utc_with_the_missing_bar_kept(
 ) -> None:
     label, series = histories["NIFTY"].intraday[0]
     assert label == "1m"
-    counts = {day: len(bars) for day, bars in series.days.items()}
+    counts = {day: len(bars) for day, bars in series.days.items() if day.year == 2025}
     assert list(counts) == [date(2025, 9, d) for d in (4, 5, 8, 9, 10)]
     assert sorted(counts.values()) == [374, 375, 375, 375, 375]
     first = series.days[date(2025, 9, 4)][0]
