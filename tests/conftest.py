@@ -1,4 +1,9 @@
-"""Project-wide pytest setup: no test may reach the network except loopback."""
+"""Project-wide pytest setup: no test may reach the network except loopback; Hypothesis is derandomised.
+
+Hypothesis runs every property test from a fixed seed with no example database: a fresh clone and the
+hundredth run explore the same examples, so no result depends on what an earlier run happened to find
+(a tolerance test once failed only after the database had saved its counterexample).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,10 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+settings.register_profile("optbot", derandomize=True, database=None, print_blob=True)
+settings.load_profile(os.environ.get("OPTBOT_HYPOTHESIS_PROFILE", "optbot"))
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = REPO_ROOT / "data" / "sample"

@@ -94,6 +94,11 @@ class DemoSummary:
         }
 
 
+def demo_clock(day: date) -> SimClock:
+    """The replay's clock, starting before the pre-open so the bot can prepare."""
+    return SimClock(ist_datetime(day, DEMO_START))
+
+
 def prepare_output(out_dir: Path) -> None:
     """A fresh demo directory; refuses to wipe a directory that is not a previous demo's."""
     if out_dir.exists() and any(out_dir.iterdir()):
@@ -160,9 +165,12 @@ async def run_demo(
     speed: float = 3000.0,
     data_dir: Path,
     on_stage: Callable[[Stage], None] | None = None,
+    clock: SimClock | None = None,
 ) -> DemoSummary:
+    """`clock`: the simulated clock to run on (the CLI passes the one its log lines are stamped with);
+    by default one starting at DEMO_START on `day`."""
     prepare_output(out_dir)
-    clock = SimClock(ist_datetime(day, DEMO_START))
+    clock = clock if clock is not None else demo_clock(day)
     market = ReplayMarket(
         clock, base.replay.model_copy(update={"data_dir": data_dir, "tick_seconds": 5.0}), calendar
     )

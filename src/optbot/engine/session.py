@@ -373,7 +373,8 @@ class SessionRunner:
             self.order_socket = self.stack.order_socket(self.clock, self.bus)
             await self.order_socket.start()
         self.stage("market data socket", True, f"subscribed {len(self._subscribed)} instrument(s)")
-        await self._guarded("operations", self._start_operations, critical=False)
+        # critical: a dashboard (kill switch) or /metrics that cannot listen stops the day before trading
+        await self._guarded("operations", self._start_operations)
         engine_settings = self.settings.engine
         self.policy = ErrorPolicy(engine, recover=self._recover)
         self.watchdog = Watchdog(engine, self.clock, engine_settings, self.policy)
