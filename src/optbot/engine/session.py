@@ -400,12 +400,14 @@ class SessionRunner:
         if self.ops is None:
             return "not attached"
         configured = None if self.serve_operations else False  # None: as metrics/dashboard.enabled say
-        await self.ops.start(serve_metrics=configured, serve_dashboard=configured)
+        await self.ops.start(serve_metrics=configured, serve_dashboard=configured, serve_telegram=configured)
         parts = ["notifications on"]
         if self.ops.metrics_server is not None:
             parts.append(f"metrics on port {self.ops.metrics_port}")
         if self.ops.dashboard_server is not None:
             parts.append(f"dashboard {self.ops.dashboard_url}")
+        if self.ops.telegram is not None:
+            parts.append("telegram remote control")
         return ", ".join(parts)
 
     async def _dispatch(self, event: Event) -> None:
