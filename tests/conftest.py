@@ -26,3 +26,13 @@ os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 @pytest.fixture
 def sample_data() -> Path:
     return SAMPLE_DATA
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """`make soak` ends with one table of the figures every soak campaign recorded."""
+    from tests.soak.figures import FIGURES, table
+
+    if FIGURES:
+        terminalreporter.section("soak figures")
+        for line in table():
+            terminalreporter.write_line(line)
