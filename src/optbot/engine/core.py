@@ -185,6 +185,9 @@ class TradingEngine:
         self.schedule: DaySchedule | None = None
         self._deadlines: deque[tuple[datetime, str]] = deque()
         self._intents: deque[OrderIntent] = deque()
+        #: Each handled intent's own reason (the stored record keeps the order-path status note), for
+        #: reports that say why a trade was opened or closed.
+        self.intent_reasons: dict[str, str] = {}
         self._later: deque[Event] = deque()
         self._cancel_requests: deque[str] = deque()
         self._paper_updates: deque[OrderUpdate] = deque()
@@ -476,6 +479,7 @@ class TradingEngine:
             intent = replace(intent, trace_id=trace)
         with bind_trace(trace):
             self.counters.intents += 1
+            self.intent_reasons[intent.intent_id] = intent.reason
             blocked = self._session_block(intent)
             if blocked is not None:
                 decision = RiskDecision(

@@ -269,6 +269,8 @@ class EngineDashboardProvider:
                     "price": _round(fill.price),
                     "charges": _round(fill.charges),
                     "strategy": intent.strategy if intent is not None else "",
+                    "purpose": intent.purpose.value.lower() if intent is not None else "",
+                    "reason": engine.intent_reasons.get(intent.intent_id, "") if intent is not None else "",
                 }
             )
         return rows
