@@ -62,7 +62,7 @@ class RiskSettings(Section):
     vix_high: float = Field(default=25.0, gt=0, description="spec §4.1: 25-30 high")
     vix_extreme: float = Field(default=30.0, gt=0, description="spec §4.1: > 30 extreme")
     vix_hysteresis_points: float = Field(
-        default=0.5,
+        default=0.1,
         ge=0,
         description="a VIX size band is entered at its level but left only this many points below it "
         "(VIX hovering at 18.00-18.05 flipped ACTIVE<->REDUCING 7 times in 12 minutes)",
