@@ -19,6 +19,10 @@ settings.load_profile(os.environ.get("OPTBOT_HYPOTHESIS_PROFILE", "optbot"))
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = REPO_ROOT / "data" / "sample"
 
+# Rich tables are as wide in pytest-xdist workers as in a serial run (a worker's console measured
+# narrower and truncated the symbol column of `instruments search`).
+os.environ.setdefault("COLUMNS", "200")
+
 # Keep the official SDK's import-time ipify lookup and any stray client off the network.
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
