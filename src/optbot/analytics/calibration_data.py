@@ -94,8 +94,8 @@ def _rel(root: Path, path: Path) -> str:
 
 
 class VixSeries:
-    """INDIA VIX as the model would see it: the latest 15-minute bar open at or before a moment,
-    else that day's daily close."""
+    """INDIA VIX as a backtest would see it: the latest 15-minute bar open at or before a moment, else
+    the previous session's daily close (the day's own close only for end-of-day observations)."""
 
     def __init__(self) -> None:
         self.intraday: dict[date, list[tuple[datetime, float]]] = defaultdict(list)
@@ -109,7 +109,8 @@ class VixSeries:
         latest = [value for start, value in bars if start <= moment]
         if latest:
             return latest[-1]
-        return self.daily_close.get(day, float("nan"))
+        earlier = [stamp for stamp in self.daily_close if stamp < day]
+        return self.daily_close[max(earlier)] if earlier else float("nan")
 
 
 def read_vix(root: Path, data: CalibrationData) -> VixSeries:

@@ -21,7 +21,7 @@ from optbot.calendar import get_calendar
 from optbot.cli.common import console, fail, settings_from
 from optbot.core.enums import OptionType
 from optbot.core.errors import UserError
-from optbot.core.timeutil import parse_iso
+from optbot.core.timeutil import IST, parse_iso
 from optbot.data.atomic import atomic_write_text
 from optbot.data.cli import data_app
 
@@ -223,11 +223,22 @@ def price_command(
     model's inputs (spot, forward, time to expiry, IV from VIX + smile), value, bid/ask and Greeks,
     and the real bar of that minute beside it when the data has one."""
     settings = settings_from(ctx).analytics
+    try:
+        _price(contract, at, data, spot, vix, settings.calibration_file)
+    except UserError as exc:
+        fail(str(exc))
+
+
+def _price(
+    contract: list[str], at: str, data: Path, spot: float | None, vix: float | None, calibration: Path | None
+) -> None:
     underlying, expiry, strike, kind = _contract(contract)
     moment = _moment(at)
+    if moment.astimezone(IST).date() > expiry:
+        raise UserError(f"{at} is after the contract's expiry {expiry}")
     if not data.is_dir():
         raise UserError(f"--data {data} is not a folder")
-    model = SyntheticOptionModel(load_calibration(settings.calibration_file), get_calendar())
+    model = SyntheticOptionModel(load_calibration(calibration), get_calendar())
     carry = model.underlying(underlying).carry
     inputs = market_inputs_at(data, underlying, moment, carry)
     chosen_spot = spot if spot is not None else (inputs.spot if inputs else None)
@@ -236,8 +247,6 @@ def price_command(
         raise UserError(f"no {underlying} spot at {at} under {data}: pass --spot")
     if chosen_vix is None or not chosen_vix > 0:
         raise UserError(f"no INDIA VIX at {at} under {data}: pass --vix")
-    if moment.date() > expiry:
-        raise UserError(f"{at} is after the contract's expiry {expiry}")
     quote = model.quote(underlying, chosen_spot, chosen_vix, moment, expiry, strike, kind)
     real = real_bar_at(data, underlying, expiry, strike, kind is OptionType.CE, moment)
     _print_quote(quote, inputs, spot is not None, vix is not None, real)
@@ -294,12 +303,12 @@ def calibrate_command(
     error table against real premiums (out of sample and in sample). Point `analytics.calibration_file`
     at the written file to use it."""
     if not data.is_dir():
-        raise UserError(f"--data {data} is not a folder")
+        fail(f"--data {data} is not a folder")
     options = FitOptions(sample_every_minutes=sample_minutes, min_eod_volume=min_volume)
     try:
         result = Calibrator(get_calendar(), options).calibrate(data)
     except ValueError as exc:
-        raise UserError(str(exc)) from None
+        fail(str(exc))
     _print_fit(result)
     if out is not None:
         atomic_write_text(out, render_calibration(result.params))
