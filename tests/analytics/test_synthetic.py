@@ -44,16 +44,18 @@ def params(
     nifty = UnderlyingParams(
         name="NIFTY",
         carry=0.06,
-        term_slope=0.0,
         levels=(
-            VolLevel(date(2022, 11, 1), date(2022, 11, 30), 0.8, 10),
-            VolLevel(date(2025, 1, 1), date(2025, 1, 31), 1.0, 10),
+            VolLevel(date(2022, 11, 1), date(2022, 11, 30), 0.8, 0.0, 10),
+            VolLevel(date(2025, 1, 1), date(2025, 1, 31), 1.0, 0.0, 10),
         ),
         smile_moneyness=NODES,
         smiles=(SmileTable(1e6, smile, 10),),
     )
     bank = replace(
-        nifty, name="BANKNIFTY", carry=0.08, levels=(VolLevel(date(2025, 1, 1), date(2025, 1, 31), 1.2, 5),)
+        nifty,
+        name="BANKNIFTY",
+        carry=0.08,
+        levels=(VolLevel(date(2025, 1, 1), date(2025, 1, 31), 1.2, 0.0, 5),),
     )
     return CalibrationParams(
         version=1,
@@ -188,7 +190,7 @@ def test_packaged_calibration_is_fitted_per_underlying_with_provenance() -> None
     packaged = load_calibration()
     assert {"NIFTY", "BANKNIFTY", "FINNIFTY"} <= set(packaged.underlyings)
     nifty, bank = packaged.underlyings["NIFTY"], packaged.underlyings["BANKNIFTY"]
-    assert nifty.level_on(date(2025, 1, 6)) != bank.level_on(date(2025, 1, 6))
+    assert nifty.level_on(date(2025, 1, 6)).atm_vol_per_vix != bank.level_on(date(2025, 1, 6)).atm_vol_per_vix
     assert 0.0 < nifty.carry < 0.2
     # the real chains show a put skew: low strikes carry more vol than equally far high strikes
     wide = nifty.smiles[-1].ratio

@@ -194,8 +194,7 @@ class Calibrator:
 
     def fit_atm(
         self, points: list[AtmPoint], carry: dict[str, float], smiles: dict[str, UnderlyingParams]
-    ) -> tuple[TimeParams, dict[str, float], dict[tuple[str, str], float]]:
-        names = sorted({point.chain.underlying for point in points})
+    ) -> tuple[TimeParams, dict[tuple[str, str], VolLevel]]:
         windows = sorted({(point.chain.underlying, point.chain.day.strftime("%Y-%m")) for point in points})
         components = [self.bare_time.to_expiry(point.chain.at_utc, point.chain.expiry) for point in points]
         today = np.array([c.session_today + c.later_sessions for c in components])
@@ -210,7 +209,6 @@ class Calibrator:
         strike = np.array([point.strike for point in points])
         real = np.array([point.call + point.put for point in points])
         vix = np.array([point.chain.vix for point in points])
-        name_index = np.array([names.index(point.chain.underlying) for point in points])
         window_index = np.array(
             [windows.index((point.chain.underlying, point.chain.day.strftime("%Y-%m"))) for point in points]
         )
@@ -233,8 +231,8 @@ class Calibrator:
 
         def residuals(theta: FloatArray) -> FloatArray:
             overnight, closed_weight = theta[0], theta[1]
-            slopes = theta[2 : 2 + len(names)][name_index]
-            levels = np.exp(theta[2 + len(names) :][window_index])
+            slopes = theta[2 : 2 + len(windows)][window_index]
+            levels = np.exp(theta[2 + len(windows) :][window_index])
             sessions = today + overnight * nights + closed_weight * closed
             clipped = np.clip(sessions, timing.min_sessions, timing.max_sessions)
             atm = levels * vix / 100.0 * (clipped / timing.reference_sessions) ** slopes
@@ -247,20 +245,22 @@ class Calibrator:
             )
             return np.asarray(weight * np.log(np.maximum(model, 1e-6) / real), dtype=np.float64)
 
-        start = np.concatenate([[0.3, 0.1], np.zeros(len(names)), np.full(len(windows), math.log(0.9))])
-        lower = np.concatenate([[0.0, 0.0], np.full(len(names), -0.5), np.full(len(windows), math.log(0.2))])
-        upper = np.concatenate([[2.0, 1.0], np.full(len(names), 0.5), np.full(len(windows), math.log(3.0))])
+        start = np.concatenate([[0.3, 0.1], np.zeros(len(windows)), np.full(len(windows), math.log(0.9))])
+        lower = np.concatenate(
+            [[0.0, 0.0], np.full(len(windows), -0.5), np.full(len(windows), math.log(0.2))]
+        )
+        upper = np.concatenate([[2.0, 1.0], np.full(len(windows), 0.5), np.full(len(windows), math.log(3.0))])
         fitted = least_squares(residuals, start, bounds=(lower, upper), loss="soft_l1", f_scale=0.05)
         theta = fitted.x
-        slopes = {name: float(theta[2 + index]) for index, name in enumerate(names)}
-        levels = {
-            window: float(math.exp(theta[2 + len(names) + index])) for index, window in enumerate(windows)
+        counts = np.bincount(window_index, minlength=len(windows))
+        fitted_windows = {
+            window: _level(
+                window, math.exp(theta[2 + len(windows) + index]), float(theta[2 + index]), int(counts[index])
+            )
+            for index, window in enumerate(windows)
         }
-        return (
-            replace(timing, overnight_weight=float(theta[0]), closed_day_weight=float(theta[1])),
-            slopes,
-            levels,
-        )
+        timing = replace(timing, overnight_weight=float(theta[0]), closed_day_weight=float(theta[1]))
+        return timing, fitted_windows
 
     # -- smile ---------------------------------------------------------------------------------
 
@@ -346,13 +346,11 @@ class Calibrator:
         points = self.atm_points(usable)
         if not points:
             raise ValueError("no chain observation has a call and a put at the same strike: nothing to fit")
-        timing, slopes, levels = self.fit_atm(points, carry, {})
+        timing, windows = self.fit_atm(points, carry, {})
         smiles = self.fit_smiles(points, timing)
-        draft = self._assemble(
-            timing, slopes, levels, smiles, carry, SpreadParams(self.options.tick, 0, 0, 0)
-        )
-        timing, slopes, levels = self.fit_atm(points, carry, draft.underlyings)
-        return self._assemble(timing, slopes, levels, smiles, carry, self.fit_spread(spreads))
+        draft = self._assemble(timing, windows, smiles, carry, SpreadParams(self.options.tick, 0, 0, 0))
+        timing, windows = self.fit_atm(points, carry, draft.underlyings)
+        return self._assemble(timing, windows, smiles, carry, self.fit_spread(spreads))
 
     def atm_points(self, chains: list[ChainObservation]) -> list[AtmPoint]:
         points = []
@@ -368,21 +366,18 @@ class Calibrator:
     def _assemble(
         self,
         timing: TimeParams,
-        slopes: dict[str, float],
-        levels: dict[tuple[str, str], float],
+        windows: dict[tuple[str, str], VolLevel],
         smiles: dict[str, tuple[SmileTable, ...]],
         carry: dict[str, float],
         spread: SpreadParams,
     ) -> CalibrationParams:
         flat = (SmileTable(SMILE_TENORS[-1], tuple(1.0 for _ in SMILE_NODES), 0),)
         underlyings = {}
-        for name, slope in slopes.items():
-            windows = sorted(window for (owner, window) in levels if owner == name)
+        for name in sorted({owner for owner, _ in windows}):
             underlyings[name] = UnderlyingParams(
                 name=name,
                 carry=carry.get(name, self.options.default_carry),
-                term_slope=slope,
-                levels=tuple(_level(window, levels[(name, window)]) for window in windows),
+                levels=tuple(level for (owner, _), level in sorted(windows.items()) if owner == name),
                 smile_moneyness=SMILE_NODES,
                 smiles=smiles.get(name, flat),
                 fitted_from=f"{name} data" if name in carry else f"{name} data (carry: default setting)",
@@ -478,11 +473,12 @@ def _interp_rows(moneyness: FloatArray, table: FloatArray) -> FloatArray:
     return np.asarray(table[rows, left] * (1 - weight) + table[rows, left + 1] * weight, dtype=np.float64)
 
 
-def _level(window: str, value: float) -> VolLevel:
-    year, month = (int(part) for part in window.split("-"))
+def _level(window: tuple[str, str], value: float, slope: float, observations: int) -> VolLevel:
+    """The fitted level and slope of one underlying-month, valid over that calendar month."""
+    year, month = (int(part) for part in window[1].split("-"))
     start = date(year, month, 1)
     end = (date(year + month // 12, month % 12 + 1, 1)) - timedelta(days=1)
-    return VolLevel(start, end, value, 0)
+    return VolLevel(start, end, value, slope, observations)
 
 
 def _segment(source: str, days: int) -> str | None:

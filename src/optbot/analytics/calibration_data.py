@@ -102,9 +102,10 @@ class VixSeries:
         self.daily_close: dict[date, float] = {}
 
     def at(self, moment: datetime, end_of_day: bool = False) -> float:
+        """NaN when there is none: an end-of-day observation needs its own day's close."""
         day = moment.astimezone(IST).date()
-        if end_of_day and day in self.daily_close:
-            return self.daily_close[day]
+        if end_of_day:
+            return self.daily_close.get(day, float("nan"))
         bars = self.intraday.get(day, [])
         latest = [value for start, value in bars if start <= moment]
         if latest:

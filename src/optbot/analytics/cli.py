@@ -18,7 +18,7 @@ from optbot.analytics.pricing import Model, greeks, implied_volatility
 from optbot.analytics.synthetic import SyntheticOptionModel, SyntheticQuote
 from optbot.analytics.synthetic_params import load_calibration, render_calibration
 from optbot.calendar import get_calendar
-from optbot.cli.common import console, fail, settings_from
+from optbot.cli.common import fail, settings_from
 from optbot.core.enums import OptionType
 from optbot.core.errors import UserError
 from optbot.core.timeutil import IST, parse_iso
@@ -312,25 +312,24 @@ def calibrate_command(
     _print_fit(result)
     if out is not None:
         atomic_write_text(out, render_calibration(result.params))
-        console.print(f"wrote {out}", highlight=False)
+        typer.echo(f"wrote {out}")
 
 
 def _print_fit(result: CalibrationResult) -> None:
     params = result.params
-    console.print(
+    typer.echo(
         f"chain observations {result.chains}, spread observations {result.spreads}; "
         f"nights weigh {params.time.overnight_weight:.3f} session, "
         f"closed days {params.time.closed_day_weight:.3f}; spread {params.spread.time_value_fraction:.4f} "
-        f"x time value + {params.spread.intrinsic_fraction:.4f} x intrinsic",
-        highlight=False,
+        f"x time value + {params.spread.intrinsic_fraction:.4f} x intrinsic"
     )
     for name, body in sorted(params.underlyings.items()):
-        levels = ", ".join(f"{level.start:%Y-%m} {level.atm_vol_per_vix:.3f}" for level in body.levels)
-        console.print(
-            f"{name:10} carry {body.carry:+.4f}  term slope {body.term_slope:+.3f}  "
-            f"ATM vol per VIX: {levels}",
-            highlight=False,
+        levels = ", ".join(
+            f"{level.start:%Y-%m} {level.atm_vol_per_vix:.3f} "
+            f"(slope {level.term_slope:+.3f}, n={level.observations})"
+            for level in body.levels
         )
+        typer.echo(f"{name:10} carry {body.carry:+.4f}  ATM vol per VIX: {levels}")
     typer.echo(_error_table(result.errors))
 
 

@@ -4,7 +4,7 @@ bar exists. Deterministic (no random numbers), fitted to real premiums by `optbo
     forward   F = S·exp(carry·t_cal)            carry fitted per underlying (futures / put-call parity)
     time      τ = session units to expiry        remaining session today + later sessions
                   + overnight_weight·nights + closed_day_weight·weekend/holiday days (both fitted)
-    ATM vol   σ_atm = level(date)·VIX/100·(τ/τ_ref)^term_slope     per underlying, fitted
+    ATM vol   σ_atm = level·VIX/100·(τ/τ_ref)^slope   level and slope per underlying and month, fitted
     smile     σ(K) = σ_atm·smile(m),  m = ln(K/F)/(σ_atm·√(τ/year))  fitted nodes, linear between
     price     Black-76 on F with total variance σ²·τ/year, discounted over calendar time
     spread    max(tick, time_value_fraction·time value + intrinsic_fraction·intrinsic), tick-rounded
@@ -189,15 +189,11 @@ class SyntheticOptionModel:
 
     def atm_vol(self, underlying: str, vix: float, sessions: float, day: date) -> float:
         """ATM implied vol per variance-time year from INDIA VIX and the time left."""
-        body = self.underlying(underlying)
+        window = self.underlying(underlying).level_on(day)
         timing = self.params.time
         clipped = min(max(sessions, timing.min_sessions), timing.max_sessions)
-        return (
-            body.level_on(day)
-            * max(vix, 0.0)
-            / 100.0
-            * (clipped / timing.reference_sessions) ** body.term_slope
-        )
+        ratio = (clipped / timing.reference_sessions) ** window.term_slope
+        return window.atm_vol_per_vix * max(vix, 0.0) / 100.0 * ratio
 
     def smile(self, underlying: str, moneyness: FloatArray, sessions: float) -> FloatArray:
         body = self.underlying(underlying)
