@@ -207,3 +207,19 @@ def test_packaged_calibration_is_fitted_per_underlying_with_provenance() -> None
 
 NIFTY_NODE_MINUS_TWO = 4  # index of m = -2 in the packaged nodes (-4 .. 4 step 0.5)
 NIFTY_NODE_PLUS_TWO = 12
+
+
+def test_term_slope_applies_only_within_the_fitted_range_of_times() -> None:
+    base = params()
+    nifty = base.underlyings["NIFTY"]
+    sloped = replace(
+        nifty,
+        levels=tuple(replace(level, term_slope=0.1) for level in nifty.levels),
+        term_min_sessions=1.0,
+        term_max_sessions=10.0,
+    )
+    chosen = SyntheticOptionModel(replace(base, underlyings={"NIFTY": sloped}), get_calendar())
+    day = date(2025, 1, 7)
+    assert chosen.atm_vol("NIFTY", 15.0, 10.0, day) == pytest.approx(0.15 * (10.0 / 5.0) ** 0.1)
+    assert chosen.atm_vol("NIFTY", 15.0, 40.0, day) == chosen.atm_vol("NIFTY", 15.0, 10.0, day)
+    assert chosen.atm_vol("NIFTY", 15.0, 0.1, day) == chosen.atm_vol("NIFTY", 15.0, 1.0, day)

@@ -160,6 +160,7 @@ class Calibrator:
         self.calendar = calendar
         self.options = options
         self.bare_time = VarianceTime(calendar, TimeParams(0.0, 0.0))
+        self.term_ranges: dict[str, tuple[float, float]] = {}
 
     # -- carry ---------------------------------------------------------------------------------
 
@@ -195,6 +196,7 @@ class Calibrator:
     def fit_atm(
         self, points: list[AtmPoint], carry: dict[str, float], smiles: dict[str, UnderlyingParams]
     ) -> tuple[TimeParams, dict[tuple[str, str], VolLevel]]:
+        names = sorted({point.chain.underlying for point in points})
         windows = sorted({(point.chain.underlying, point.chain.day.strftime("%Y-%m")) for point in points})
         components = [self.bare_time.to_expiry(point.chain.at_utc, point.chain.expiry) for point in points]
         today = np.array([c.session_today + c.later_sessions for c in components])
@@ -209,6 +211,7 @@ class Calibrator:
         strike = np.array([point.strike for point in points])
         real = np.array([point.call + point.put for point in points])
         vix = np.array([point.chain.vix for point in points])
+        name_index = np.array([names.index(point.chain.underlying) for point in points])
         window_index = np.array(
             [windows.index((point.chain.underlying, point.chain.day.strftime("%Y-%m"))) for point in points]
         )
@@ -231,8 +234,8 @@ class Calibrator:
 
         def residuals(theta: FloatArray) -> FloatArray:
             overnight, closed_weight = theta[0], theta[1]
-            slopes = theta[2 : 2 + len(windows)][window_index]
-            levels = np.exp(theta[2 + len(windows) :][window_index])
+            slopes = theta[2 : 2 + len(names)][name_index]
+            levels = np.exp(theta[2 + len(names) :][window_index])
             sessions = today + overnight * nights + closed_weight * closed
             clipped = np.clip(sessions, timing.min_sessions, timing.max_sessions)
             atm = levels * vix / 100.0 * (clipped / timing.reference_sessions) ** slopes
@@ -245,21 +248,30 @@ class Calibrator:
             )
             return np.asarray(weight * np.log(np.maximum(model, 1e-6) / real), dtype=np.float64)
 
-        start = np.concatenate([[0.3, 0.1], np.zeros(len(windows)), np.full(len(windows), math.log(0.9))])
-        lower = np.concatenate(
-            [[0.0, 0.0], np.full(len(windows), -0.5), np.full(len(windows), math.log(0.2))]
-        )
-        upper = np.concatenate([[2.0, 1.0], np.full(len(windows), 0.5), np.full(len(windows), math.log(3.0))])
+        start = np.concatenate([[0.3, 0.1], np.zeros(len(names)), np.full(len(windows), math.log(0.9))])
+        lower = np.concatenate([[0.0, 0.0], np.full(len(names), -0.5), np.full(len(windows), math.log(0.2))])
+        upper = np.concatenate([[2.0, 1.0], np.full(len(names), 0.5), np.full(len(windows), math.log(3.0))])
         fitted = least_squares(residuals, start, bounds=(lower, upper), loss="soft_l1", f_scale=0.05)
         theta = fitted.x
         counts = np.bincount(window_index, minlength=len(windows))
         fitted_windows = {
             window: _level(
-                window, math.exp(theta[2 + len(windows) + index]), float(theta[2 + index]), int(counts[index])
+                window,
+                math.exp(theta[2 + len(names) + index]),
+                float(theta[2 + names.index(window[0])]),
+                int(counts[index]),
             )
             for index, window in enumerate(windows)
         }
         timing = replace(timing, overnight_weight=float(theta[0]), closed_day_weight=float(theta[1]))
+        fitted_sessions = today + timing.overnight_weight * nights + timing.closed_day_weight * closed
+        self.term_ranges = {
+            name: (
+                float(fitted_sessions[name_index == index].min()),
+                float(fitted_sessions[name_index == index].max()),
+            )
+            for index, name in enumerate(names)
+        }
         return timing, fitted_windows
 
     # -- smile ---------------------------------------------------------------------------------
@@ -380,6 +392,8 @@ class Calibrator:
                 levels=tuple(level for (owner, _), level in sorted(windows.items()) if owner == name),
                 smile_moneyness=SMILE_NODES,
                 smiles=smiles.get(name, flat),
+                term_min_sessions=self.term_ranges.get(name, (0.02, 260.0))[0],
+                term_max_sessions=self.term_ranges.get(name, (0.02, 260.0))[1],
                 fitted_from=f"{name} data" if name in carry else f"{name} data (carry: default setting)",
             )
         fallback = "NIFTY" if "NIFTY" in underlyings else sorted(underlyings)[0]
@@ -426,6 +440,23 @@ class Calibrator:
             buckets[f"{prefix}|OTM 1-3 SD"].extend((valuation.value[far] / chain.prices[far] - 1).tolist())
         return [_row(label, key, values) for key, values in sorted(buckets.items()) if values]
 
+    def _other_period_errors(
+        self, chains: list[ChainObservation], spreads: list[SpreadObservation]
+    ) -> list[ErrorRow]:
+        """Each month priced with a fit that never saw it (the nearest other month's level): the
+        error a backtest of a period without option data should expect."""
+        months = sorted({chain.day.strftime("%Y-%m") for chain in chains})
+        if len(months) < 2:
+            return []
+        rows: list[ErrorRow] = []
+        for month in months:
+            seen = [c for c in chains if c.day.strftime("%Y-%m") != month]
+            unseen = [c for c in chains if c.day.strftime("%Y-%m") == month]
+            fitted = self.fit(seen, spreads)
+            self.resolve_spots(unseen, {name: body.carry for name, body in fitted.underlyings.items()})
+            rows += self.evaluate(fitted, unseen, "other-period")
+        return rows
+
     def calibrate(self, root: Path) -> CalibrationResult:
         data = read_calibration_data(root, self.options.sample_every_minutes, self.options.min_eod_volume)
         if not data.chains:
@@ -435,6 +466,7 @@ class Calibrator:
         tests = [c for c in data.chains if c.day in test_days]
         self.resolve_spots(tests, {name: body.carry for name, body in held_out.underlyings.items()})
         errors = self.evaluate(held_out, tests, "out-of-sample")
+        errors += self._other_period_errors(data.chains, data.spreads)
         params = self.fit(data.chains, data.spreads)
         errors += self.evaluate(params, data.chains, "in-sample")
         provenance = _provenance(data.chains, data.datasets, fit_days, test_days, len(data.spreads))
@@ -545,7 +577,8 @@ def _provenance(
         "chain_observations": dict(sorted(counts.items())),
         "spread_observations": spreads,
         "evaluation": "out-of-sample: fit on the first 60 % of each month's days, tested on the rest; "
-        "in-sample: fit and tested on all days",
+        "other-period: each month priced by a fit on the other months only (a period without option "
+        "data); in-sample: fit and tested on all days",
         "out_of_sample_fit_days": [day.isoformat() for day in sorted(fit)],
         "out_of_sample_test_days": [day.isoformat() for day in sorted(test)],
     }

@@ -189,9 +189,10 @@ class SyntheticOptionModel:
 
     def atm_vol(self, underlying: str, vix: float, sessions: float, day: date) -> float:
         """ATM implied vol per variance-time year from INDIA VIX and the time left."""
-        window = self.underlying(underlying).level_on(day)
+        body = self.underlying(underlying)
+        window = body.level_on(day)
         timing = self.params.time
-        clipped = min(max(sessions, timing.min_sessions), timing.max_sessions)
+        clipped = min(max(sessions, body.term_min_sessions), body.term_max_sessions)
         ratio = (clipped / timing.reference_sessions) ** window.term_slope
         return window.atm_vol_per_vix * max(vix, 0.0) / 100.0 * ratio
 

@@ -53,8 +53,9 @@ class SpreadParams:
 
 @dataclass(frozen=True, slots=True)
 class VolLevel:
-    """ATM implied vol per unit of INDIA VIX, and its term slope, over one stretch of dates (both drift
-    with the regime: the ratio was ~0.55 in November 2022 and ~0.65 in January 2025 for NIFTY)."""
+    """ATM implied vol per unit of INDIA VIX over one stretch of dates (it drifts with the regime: ~0.51
+    in November 2022 and ~0.62 in January 2025 for NIFTY) and the term slope used with it (the bundled
+    fit shares one slope per underlying across windows: per-window slopes did not carry to other periods)."""
 
     start: date
     end: date
@@ -83,6 +84,9 @@ class UnderlyingParams:
     smile_moneyness: tuple[float, ...]
     smiles: tuple[SmileTable, ...]
     fitted_from: str = "own data"
+    #: Time to expiry (session units) the fit saw; the term slope is not extrapolated beyond it.
+    term_min_sessions: float = 0.02
+    term_max_sessions: float = 260.0
 
     def smile_for(self, sessions: float) -> tuple[float, ...]:
         """The ratios of the first table whose `max_sessions` exceeds the time left (else the last)."""
@@ -127,6 +131,8 @@ class CalibrationParams:
             levels=fallback.levels,
             smile_moneyness=fallback.smile_moneyness,
             smiles=fallback.smiles,
+            term_min_sessions=fallback.term_min_sessions,
+            term_max_sessions=fallback.term_max_sessions,
             fitted_from=f"{fallback.name} (no {name.upper()} data in the calibration)",
         )
 
@@ -169,6 +175,8 @@ def _underlying_from(name: str, raw: dict[str, Any]) -> UnderlyingParams:
         smile_moneyness=moneyness,
         smiles=smiles,
         fitted_from=str(raw.get("fitted_from", "own data")),
+        term_min_sessions=float(raw.get("term_min_sessions", 0.02)),
+        term_max_sessions=float(raw.get("term_max_sessions", 260.0)),
     )
 
 
@@ -233,6 +241,8 @@ def params_to_dict(params: CalibrationParams) -> dict[str, Any]:
             name: {
                 "carry": round(body.carry, 6),
                 "fitted_from": body.fitted_from,
+                "term_min_sessions": round(body.term_min_sessions, 4),
+                "term_max_sessions": round(body.term_max_sessions, 4),
                 "smile_moneyness": list(body.smile_moneyness),
                 "smiles": [
                     {
