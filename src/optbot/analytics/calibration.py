@@ -60,6 +60,8 @@ class FitOptions:
     min_carry_days: float = 5.0
     in_sample_share: float = 0.6
     tick: float = 0.05
+    #: Longer-dated contracts (LEAPs out to 2029 trade a few lots) are left out of the fit.
+    max_days_to_expiry: int = 95
 
 
 @dataclass(frozen=True, slots=True)
@@ -459,6 +461,11 @@ class Calibrator:
 
     def calibrate(self, root: Path) -> CalibrationResult:
         data = read_calibration_data(root, self.options.sample_every_minutes, self.options.min_eod_volume)
+        data.chains = [
+            chain
+            for chain in data.chains
+            if (chain.expiry - chain.day).days <= self.options.max_days_to_expiry
+        ]
         if not data.chains:
             raise ValueError(f"no option data recognised under {root} (see `optbot data calibrate --help`)")
         fit_days, test_days = _split_days(data.chains, self.options.in_sample_share)
