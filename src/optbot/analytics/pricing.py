@@ -183,17 +183,16 @@ def black76_values(
     strike_arr = np.asarray(strike, dtype=np.float64)
     years_arr = np.maximum(np.asarray(years, dtype=np.float64), 0.0)
     total_vol = np.maximum(np.asarray(vol, dtype=np.float64), 0.0) * np.sqrt(years_arr)
-    safe_vol = np.where(total_vol > 0.0, total_vol, 1.0)
+    live = total_vol > 0.0
+    safe_vol = total_vol if live.all() else np.where(live, total_vol, 1.0)
     d1 = np.log(forward_arr / strike_arr) / safe_vol + 0.5 * safe_vol
-    d2 = d1 - safe_vol
-    call = forward_arr * ndtr(d1) - strike_arr * ndtr(d2)
-    put = strike_arr * ndtr(-d2) - forward_arr * ndtr(-d1)
-    intrinsic_call = np.maximum(forward_arr - strike_arr, 0.0)
-    intrinsic_put = np.maximum(strike_arr - forward_arr, 0.0)
-    undiscounted = np.where(
-        total_vol > 0.0, np.where(is_call, call, put), np.where(is_call, intrinsic_call, intrinsic_put)
-    )
-    return np.asarray(np.exp(-rate * years_arr) * undiscounted, dtype=np.float64)
+    call = forward_arr * ndtr(d1) - strike_arr * ndtr(d1 - safe_vol)
+    # the put from parity on the forward (C - P = F - K, undiscounted): one pair of normal CDFs
+    undiscounted = np.where(is_call, call, call - forward_arr + strike_arr)
+    if not live.all():
+        intrinsic = np.maximum(np.where(is_call, forward_arr - strike_arr, strike_arr - forward_arr), 0.0)
+        undiscounted = np.where(live, undiscounted, intrinsic)
+    return np.asarray(np.exp(-rate * years_arr) * np.maximum(undiscounted, 0.0), dtype=np.float64)
 
 
 def option_price(

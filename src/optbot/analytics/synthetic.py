@@ -33,7 +33,7 @@ from optbot.analytics.synthetic_params import (
 )
 from optbot.calendar import CalendarRangeError, NseCalendar, Segment, TradingSession
 from optbot.core.enums import OptionType
-from optbot.core.timeutil import ist_date, ist_datetime, to_utc
+from optbot.core.timeutil import IST, ist_datetime, to_utc
 
 SECONDS_PER_CALENDAR_YEAR = 365.0 * 86400.0
 #: Session hours assumed outside the calendar's coverage (the normal F&O session).
@@ -66,6 +66,7 @@ class VarianceTime:
         self.params = params
         self._sessions_cache: dict[date, tuple[datetime, datetime] | None] = {}
         self._count_cache: dict[tuple[date, date], int] = {}
+        self._plans: dict[tuple[date, date], tuple[tuple[datetime, datetime] | None, int, int, datetime]] = {}
 
     def session_bounds(self, day: date) -> tuple[datetime, datetime] | None:
         """(open, close) in UTC of `day`'s F&O session, None on a closed day."""
@@ -104,14 +105,25 @@ class VarianceTime:
         bounds = self.session_bounds(expiry)
         return bounds[1] if bounds is not None else to_utc(ist_datetime(expiry, DEFAULT_CLOSE_IST))
 
+    def _day_plan(
+        self, day: date, expiry: date
+    ) -> tuple[tuple[datetime, datetime] | None, int, int, datetime]:
+        """(today's session, later sessions, closed days, expiry close): fixed for a day, cached
+        because a replay asks on every tick."""
+        key = (day, expiry)
+        plan = self._plans.get(key)
+        if plan is None:
+            later = self._sessions_between(day + timedelta(days=1), expiry) if expiry > day else 0
+            plan = (self.session_bounds(day), later, (expiry - day).days - later, self.expiry_close(expiry))
+            self._plans[key] = plan
+        return plan
+
     def to_expiry(self, at_utc: datetime, expiry: date) -> TimeToExpiry:
-        day = ist_date(at_utc)
-        calendar_years = (
-            max((self.expiry_close(expiry) - at_utc).total_seconds(), 0.0) / SECONDS_PER_CALENDAR_YEAR
-        )
+        day = at_utc.astimezone(IST).date()
         if day > expiry:
             return TimeToExpiry(0.0, 0.0, 0.0, 0.0, 0, 0, 0)
-        bounds = self.session_bounds(day)
+        bounds, later, closed, expiry_close = self._day_plan(day, expiry)
+        calendar_years = max((expiry_close - at_utc).total_seconds(), 0.0) / SECONDS_PER_CALENDAR_YEAR
         today, night_before_today = 0.0, 0
         if bounds is not None:
             open_, close = bounds
@@ -119,8 +131,6 @@ class VarianceTime:
             start = max(at_utc, open_)
             today = min(max((close - start).total_seconds() / length, 0.0), 1.0)
             night_before_today = 1 if at_utc < open_ else 0
-        later = self._sessions_between(day + timedelta(days=1), expiry) if expiry > day else 0
-        closed = (expiry - day).days - later
         nights = later + night_before_today
         weights = self.params
         sessions = today + later + weights.overnight_weight * nights + weights.closed_day_weight * closed
@@ -189,16 +199,13 @@ class SyntheticOptionModel:
 
     def atm_vol(self, underlying: str, vix: float, sessions: float, day: date) -> float:
         """ATM implied vol per variance-time year from INDIA VIX and the time left."""
-        body = self.underlying(underlying)
-        window = body.level_on(day)
-        timing = self.params.time
-        clipped = min(max(sessions, body.term_min_sessions), body.term_max_sessions)
-        ratio = (clipped / timing.reference_sessions) ** window.term_slope
-        return window.atm_vol_per_vix * max(vix, 0.0) / 100.0 * ratio
+        return self._atm_vol(self.underlying(underlying), vix, sessions, day)
 
-    def smile(self, underlying: str, moneyness: FloatArray, sessions: float) -> FloatArray:
-        body = self.underlying(underlying)
-        return np.interp(moneyness, body.smile_moneyness, body.smile_for(sessions)).astype(np.float64)
+    def _atm_vol(self, body: UnderlyingParams, vix: float, sessions: float, day: date) -> float:
+        window = body.level_on(day)
+        clipped = min(max(sessions, body.term_min_sessions), body.term_max_sessions)
+        ratio = (clipped / self.params.time.reference_sessions) ** window.term_slope
+        return window.atm_vol_per_vix * max(vix, 0.0) / 100.0 * ratio
 
     def value_chain(
         self,
@@ -214,11 +221,12 @@ class SyntheticOptionModel:
         timing = self.time.to_expiry(at_utc, expiry)
         body = self.underlying(underlying)
         forward = np.asarray(spot, dtype=np.float64) * math.exp(body.carry * timing.calendar_years)
-        forward = np.broadcast_to(forward, np.shape(strikes)).astype(np.float64)
-        atm = self.atm_vol(underlying, vix, timing.sessions, ist_date(at_utc))
+        if forward.shape != np.shape(strikes):
+            forward = np.broadcast_to(forward, np.shape(strikes)).astype(np.float64)
+        atm = self._atm_vol(body, vix, timing.sessions, at_utc.astimezone(IST).date())
         root_years = math.sqrt(max(timing.variance_years, 1e-12))
         moneyness = np.log(strikes / forward) / max(atm * root_years, 1e-9)
-        iv = atm * self.smile(underlying, moneyness, timing.sessions)
+        iv = atm * np.interp(moneyness, body.smile_moneyness, body.smile_for(timing.sessions))
         if timing.calendar_years > 0.0 and timing.variance_years > 0.0:
             calendar_vol = iv * math.sqrt(timing.variance_years / timing.calendar_years)
         else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
 import numpy as np
 from numpy.typing import NDArray
@@ -54,26 +54,25 @@ def value_options(
     strikes = np.array([c.strike for c in contracts], dtype=np.float64)
     is_call = np.array([c.is_call for c in contracts], dtype=np.bool_)
     spot = np.asarray(spots if spots is not None else state.spot, dtype=np.float64)
-    values = np.empty(len(contracts), dtype=np.float64)
-    moneyness = np.empty(len(contracts), dtype=np.float64)
-    years = np.empty(len(contracts), dtype=np.float64)
-    intrinsic = np.empty(len(contracts), dtype=np.float64)
-    by_expiry: dict[date, list[int]] = {}
-    for index, contract in enumerate(contracts):
-        by_expiry.setdefault(contract.expiry, []).append(index)
     underlying = contracts[0].underlying if contracts else ""
-    for expiry, rows in by_expiry.items():
-        picked = np.array(rows)
-        row_spot = spot[picked] if spot.ndim else spot
-        chain = model.value_chain(
-            underlying, row_spot, state.vix, state.moment, expiry, strikes[picked], is_call[picked]
-        )
-        values[picked] = chain.value
-        moneyness[picked] = chain.moneyness
-        years[picked] = max(chain.time.calendar_years, MIN_YEARS)
-        payoff = np.where(is_call[picked], chain.forward - strikes[picked], strikes[picked] - chain.forward)
-        discount = np.exp(-model.params.discount_rate * chain.time.calendar_years)
-        intrinsic[picked] = discount * np.maximum(payoff, 0.0)
+    expiries = {contract.expiry for contract in contracts}
+    if len(expiries) == 1:  # the common case: one expiry's chain, no regrouping
+        chain = model.value_chain(underlying, spot, state.vix, state.moment, expiries.pop(), strikes, is_call)
+        values, moneyness, forward = chain.value, chain.moneyness, chain.forward
+        calendar_years = np.full(len(contracts), chain.time.calendar_years)
+    else:
+        values, moneyness, forward, calendar_years = (np.empty(len(contracts)) for _ in range(4))
+        for expiry in expiries:
+            picked = np.array([index for index, c in enumerate(contracts) if c.expiry == expiry])
+            row_spot = spot[picked] if spot.ndim else spot
+            chain = model.value_chain(
+                underlying, row_spot, state.vix, state.moment, expiry, strikes[picked], is_call[picked]
+            )
+            values[picked], moneyness[picked], forward[picked] = chain.value, chain.moneyness, chain.forward
+            calendar_years[picked] = chain.time.calendar_years
+    payoff = np.where(is_call, forward - strikes, strikes - forward)
+    intrinsic = np.exp(-model.params.discount_rate * calendar_years) * np.maximum(payoff, 0.0)
+    years = np.maximum(calendar_years, MIN_YEARS)
     return OptionValuation(values, moneyness, years, intrinsic)
 
 
