@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 from typer.testing import CliRunner
 
+from optbot.data.archive import OptionArchive
 from optbot.test_kit.data import data_cli_app
 
 app = data_cli_app()
@@ -56,3 +58,28 @@ def test_user_errors_exit_2(tmp_path, sample_data):
     assert empty.exit_code == 2 and "store is empty" in empty.output
     no_backup = run(["data", "restore", "--yes"], tmp_path)
     assert no_backup.exit_code == 2 and "no backups" in no_backup.output
+
+
+def test_import_recognises_option_files_without_symbol(tmp_path, sample_data):
+    minute = (
+        sample_data / "options" / "nov2022_1min" / "FINNIFTY" / "FINNIFTY_2022-11-01_exp2022-11-01.csv.gz"
+    )
+    udiff = sample_data / "options" / "bhavcopy_udiff_2025-01" / "2025-01-03" / "NIFTY.csv"
+    futures = sample_data / "intraday" / "futures_1min_2022-11" / "FUT_I_2022-11-02.csv"
+    root = tmp_path / "elsewhere"
+    result = run(["data", "import", str(minute), str(udiff), str(futures), "--data", str(root)], tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "format option_bars" in result.output and "format bhavcopy_udiff" in result.output
+    assert "not traded (zero OHLC/volume" in result.output
+    archive = OptionArchive(root)
+    assert archive.underlyings() == ["FINNIFTY", "NIFTY"]
+    assert archive.days("NIFTY", "1d") == [date(2025, 1, 3)]
+    stored = archive.day("FINNIFTY", date(2022, 11, 1)).num_rows
+    assert f"{stored} rows (added {stored}," in " ".join(result.output.split())
+    assert (root / "timeframes" / "BANKNIFTY-I" / "1m.json").exists()
+    assert not (tmp_path / "archive").exists()  # --data chose the root
+    again = run(["data", "import", str(minute), "--data", str(root)], tmp_path)
+    assert f"(added 0, replaced 0, unchanged {stored})" in " ".join(again.output.split())
+    index = sample_data / "intraday" / "nifty50_1min_nsechart_2022-11-01_to_2022-11-15.csv"
+    nothing = run(["data", "import", str(index)], tmp_path)
+    assert nothing.exit_code == 2 and "--symbol" in nothing.output

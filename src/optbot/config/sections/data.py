@@ -43,3 +43,13 @@ class DataSettings(Section):
         default=180, ge=1, le=180, description="reference §7: getCandleData 180/min"
     )
     backups_keep: int = Field(default=7, ge=1, description="spec §8.3: data backups kept")
+    record_option_bars: bool = Field(
+        default=True,
+        description="record every subscribed option contract's closed 1m bars into the option archive",
+    )
+    archive_flush_minutes: float = Field(
+        default=15.0,
+        ge=1,
+        le=375,
+        description="recorded option bars are written to the archive this often (and at the close/shutdown)",
+    )
