@@ -10,7 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from optbot.analytics.calibration import Calibrator, FitOptions, atm_point
-from optbot.analytics.calibration_data import read_calibration_data
+from optbot.analytics.calibration_archive import read_calibration_data
 from optbot.analytics.cli import register
 from optbot.analytics.synthetic_params import load_calibration
 from optbot.calendar import get_calendar

@@ -25,7 +25,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import least_squares
 
-from optbot.analytics.calibration_data import ChainObservation, SpreadObservation, read_calibration_data
+from optbot.analytics.calibration_archive import read_calibration_data
+from optbot.analytics.calibration_data import ChainObservation, SpreadObservation
 from optbot.analytics.pricing import black76_values
 from optbot.analytics.synthetic import SyntheticOptionModel, VarianceTime
 from optbot.analytics.synthetic_params import (
@@ -36,6 +37,7 @@ from optbot.analytics.synthetic_params import (
     TimeParams,
     UnderlyingParams,
     VolLevel,
+    load_calibration,
 )
 from optbot.calendar import CalendarRangeError, NseCalendar
 
@@ -94,6 +96,7 @@ class CalibrationResult:
     errors: tuple[ErrorRow, ...]
     chains: int
     spreads: int
+    skipped: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -340,16 +343,19 @@ class Calibrator:
     # -- spread --------------------------------------------------------------------------------
 
     def fit_spread(self, spreads: list[SpreadObservation]) -> SpreadParams:
-        tick = self.options.tick
+        """Median spread / time value (OTM) and the extra width per rupee of intrinsic (ITM); without
+        bid/ask data in the folder the packaged calibration's fitted rule is kept (and says so)."""
         otm = [s.spread / s.mid for s in spreads if s.intrinsic == 0 and s.mid >= MIN_SPREAD_FIT_PREMIUM]
-        time_fraction = float(np.median(otm)) if otm else 0.003
+        if not otm:
+            return load_calibration().spread
+        time_fraction = float(np.median(otm))
         itm = [
             (s.spread - time_fraction * max(s.mid - s.intrinsic, 0.0)) / s.intrinsic
             for s in spreads
             if s.intrinsic > 0 and s.mid >= MIN_SPREAD_FIT_PREMIUM
         ]
         intrinsic_fraction = max(float(np.median(itm)), 0.0) if itm else time_fraction
-        return SpreadParams(tick, time_fraction, intrinsic_fraction, len(spreads))
+        return SpreadParams(self.options.tick, time_fraction, intrinsic_fraction, len(spreads))
 
     # -- the whole fit -------------------------------------------------------------------------
 
@@ -477,8 +483,14 @@ class Calibrator:
         params = self.fit(data.chains, data.spreads)
         errors += self.evaluate(params, data.chains, "in-sample")
         provenance = _provenance(data.chains, data.datasets, fit_days, test_days, len(data.spreads))
+        if not data.spreads:
+            data.skipped.append(
+                "no bid/ask data in the folder: the packaged calibration's spread rule is kept"
+            )
         final = replace(params, provenance=provenance, errors=tuple(row.as_dict() for row in errors))
-        return CalibrationResult(final, tuple(errors), len(data.chains), len(data.spreads))
+        return CalibrationResult(
+            final, tuple(errors), len(data.chains), len(data.spreads), tuple(data.skipped)
+        )
 
 
 def _smile_nodes(samples: list[tuple[float, float]], fallback: tuple[float, ...] | None) -> tuple[float, ...]:

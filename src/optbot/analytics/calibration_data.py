@@ -17,17 +17,15 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from optbot.calendar import get_calendar
 from optbot.core.timeutil import IST
 
 FloatArray = NDArray[np.float64]
@@ -80,16 +78,16 @@ class CalibrationData:
     skipped: list[str] = field(default_factory=list)
 
 
-def _text(path: Path) -> str:
+def file_text(path: Path) -> str:
     raw = path.read_bytes()
     return gzip.decompress(raw).decode("utf-8") if path.suffix == ".gz" else raw.decode("utf-8")
 
 
-def _ist(text: str) -> datetime:
+def naive_ist_to_utc(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=IST).astimezone(UTC)
 
 
-def _rel(root: Path, path: Path) -> str:
+def relative_name(root: Path, path: Path) -> str:
     return str(path.relative_to(root))
 
 
@@ -117,19 +115,21 @@ class VixSeries:
 def read_vix(root: Path, data: CalibrationData) -> VixSeries:
     series = VixSeries()
     for path in sorted(root.glob("intraday/indiavix_15min_*.csv")):
-        for row in csv.reader(io.StringIO(_text(path))):
+        for row in csv.reader(io.StringIO(file_text(path))):
             if not row or not row[0][:1].isdigit():
                 continue
-            moment = _ist(row[0])
+            moment = naive_ist_to_utc(row[0])
             series.intraday[moment.astimezone(IST).date()].append((moment, float(row[1])))
-        data.datasets[_rel(root, path)] = "INDIA VIX 15-minute (bar open as of each minute)"
+        data.datasets[relative_name(root, path)] = "INDIA VIX 15-minute (bar open as of each minute)"
     for path in sorted(root.glob("daily/indiavix_daily*.csv")):
-        for record in csv.DictReader(io.StringIO(_text(path))):
+        for record in csv.DictReader(io.StringIO(file_text(path))):
             day = date.fromisoformat((record.get("date") or record.get("Date") or "")[:10])
             close = record.get("close") or record.get("Close")
             if close:
                 series.daily_close.setdefault(day, float(close))
-        data.datasets[_rel(root, path)] = "INDIA VIX daily (close only; Yahoo's Open is the previous close)"
+        data.datasets[relative_name(root, path)] = (
+            "INDIA VIX daily (close only; Yahoo's Open is the previous close)"
+        )
     for bars in series.intraday.values():
         bars.sort()
     return series
@@ -137,8 +137,8 @@ def read_vix(root: Path, data: CalibrationData) -> VixSeries:
 
 def _minute_closes(path: Path) -> dict[datetime, float]:
     closes: dict[datetime, float] = {}
-    for record in csv.DictReader(io.StringIO(_text(path))):
-        closes[_ist(record["timestamp"])] = float(record["close"])
+    for record in csv.DictReader(io.StringIO(file_text(path))):
+        closes[naive_ist_to_utc(record["timestamp"])] = float(record["close"])
     return closes
 
 
@@ -147,19 +147,21 @@ def read_index_minutes(root: Path, data: CalibrationData) -> dict[str, dict[date
     for path in sorted(root.glob("intraday/*1min*.csv")):
         prefix = path.name.split("_")[0].lower()
         name = INDEX_FILE_PREFIXES.get(prefix)
-        header = _text(path).split("\n", 1)[0]
+        header = file_text(path).split("\n", 1)[0]
         if name is None or not header.startswith("timestamp,open,high,low,close"):
             continue
         found[name].update(_minute_closes(path))
-        data.datasets[_rel(root, path)] = f"{name} index 1-minute bars (spot)"
+        data.datasets[relative_name(root, path)] = f"{name} index 1-minute bars (spot)"
     return found
 
 
 def read_future_minutes(root: Path, data: CalibrationData) -> dict[str, dict[datetime, float]]:
     found: dict[str, dict[datetime, float]] = defaultdict(dict)
     for path in sorted(root.glob("intraday/**/FUT_I_*.csv")):
-        for record in csv.DictReader(io.StringIO(_text(path))):
-            found[record["symbol"].removesuffix("-I")][_ist(record["timestamp"])] = float(record["close"])
+        for record in csv.DictReader(io.StringIO(file_text(path))):
+            found[record["symbol"].removesuffix("-I")][naive_ist_to_utc(record["timestamp"])] = float(
+                record["close"]
+            )
         data.datasets[str(path.parent.relative_to(root))] = "near-month future 1-minute bars"
     return found
 
@@ -179,8 +181,8 @@ def read_minute_chains(
             continue
         underlying, expiry = match["und"], date.fromisoformat(match["exp"])
         by_minute: dict[datetime, list[tuple[float, bool, float]]] = defaultdict(list)
-        for record in csv.DictReader(io.StringIO(_text(path))):
-            moment = _ist(record["timestamp"])
+        for record in csv.DictReader(io.StringIO(file_text(path))):
+            moment = naive_ist_to_utc(record["timestamp"])
             local = moment.astimezone(IST)
             if (local.hour * 60 + local.minute - 15) % sample_every_minutes:
                 continue
@@ -214,7 +216,7 @@ def read_minute_chains(
 def read_udiff_bhavcopies(root: Path, data: CalibrationData, vix: VixSeries, min_volume: float) -> None:
     """EOD observations (at the session close) per trade date, underlying and expiry."""
     for path in sorted(root.glob("options/**/*.csv")):
-        text = _text(path)
+        text = file_text(path)
         if not text.startswith("TradDt,"):
             continue
         groups: dict[tuple[str, date], list[tuple[float, bool, float]]] = defaultdict(list)
@@ -268,7 +270,7 @@ def _number(text: str) -> float:
 def read_chain_snapshot_spreads(root: Path, data: CalibrationData) -> None:
     """Bid/ask pairs from NSE website option-chain CSVs; intrinsic from the snapshot's parity forward."""
     for path in sorted(root.glob("options/**/*.csv")):
-        text = _text(path)
+        text = file_text(path)
         if not text.startswith("CALLS,,PUTS"):
             continue
         rows = list(csv.reader(io.StringIO(text)))[2:]
@@ -296,123 +298,3 @@ def read_chain_snapshot_spreads(root: Path, data: CalibrationData) -> None:
                 if bid > 0 and ask >= bid:
                     data.spreads.append(SpreadObservation((bid + ask) / 2, ask - bid, intrinsic))
         data.datasets[str(path.parent.relative_to(root))] = "NSE option-chain snapshots (bid/ask)"
-
-
-def read_calibration_data(root: Path, sample_every_minutes: int, min_eod_volume: float) -> CalibrationData:
-    data = CalibrationData()
-    vix = read_vix(root, data)
-    index = read_index_minutes(root, data)
-    futures = read_future_minutes(root, data)
-    read_minute_chains(root, data, vix, index, futures, sample_every_minutes)
-    read_udiff_bhavcopies(root, data, vix, min_eod_volume)
-    read_chain_snapshot_spreads(root, data)
-    data.chains = [chain for chain in data.chains if np.isfinite(chain.vix) and chain.vix > 0]
-    return data
-
-
-@dataclass(frozen=True, slots=True)
-class MarketInputs:
-    """Spot and INDIA VIX at one moment as a backtest would see them, each with where it came from."""
-
-    spot: float
-    spot_source: str
-    vix: float
-    vix_source: str
-
-
-@dataclass(frozen=True, slots=True)
-class RealBar:
-    """A real option bar (1-minute vendor bar or bhavcopy EOD row) for the contract and moment."""
-
-    source: str
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
-
-
-def _daily_close(root: Path, underlying: str, day: date) -> float | None:
-    prefixes = [prefix for prefix, name in INDEX_FILE_PREFIXES.items() if name == underlying]
-    for prefix in prefixes:
-        for path in sorted(root.glob(f"daily/{prefix}_daily*.csv")):
-            for record in csv.DictReader(io.StringIO(_text(path))):
-                stamp = record.get("date") or record.get("Date") or ""
-                if stamp[:10] == day.isoformat() and (record.get("close") or record.get("Close")):
-                    return float(record.get("close") or record.get("Close") or "nan")
-    return None
-
-
-def market_inputs_at(root: Path, underlying: str, at_utc: datetime, carry: float) -> MarketInputs | None:
-    """Spot: the index minute bar's close, else the near future's discounted by `carry` (to its
-    monthly expiry), else the day's index close; VIX as the calibration reads it. None if no spot."""
-    scratch = CalibrationData()
-    bar_start = at_utc.replace(second=0, microsecond=0)
-    day = at_utc.astimezone(IST).date()
-    spot, source = (
-        read_index_minutes(root, scratch).get(underlying, {}).get(bar_start),
-        "index 1-minute close",
-    )
-    if spot is None:
-        future = read_future_minutes(root, scratch).get(underlying, {}).get(bar_start)
-        if future is not None:
-            expiries = get_calendar().expiries(
-                underlying, day, day.replace(day=28) + timedelta(days=10), "monthly"
-            )
-            years = (datetime.combine(expiries[0], SESSION_CLOSE_IST, tzinfo=IST) - at_utc).total_seconds()
-            spot = future * math.exp(-carry * years / (365.0 * 86400.0))
-            source = f"near future {future:.2f} less carry {carry:.2%} to {expiries[0]}"
-    if spot is None:
-        spot, source = _daily_close(root, underlying, day), "index daily close (no intraday bar)"
-    if spot is None:
-        return None
-    vix = read_vix(root, scratch)
-    intraday = [value for start, value in vix.intraday.get(day, []) if start <= at_utc]
-    if intraday:
-        return MarketInputs(spot, source, intraday[-1], "INDIA VIX 15-minute bar open")
-    close = vix.daily_close.get(day)
-    if close is None:
-        return MarketInputs(spot, source, float("nan"), "no INDIA VIX for this day")
-    return MarketInputs(spot, source, close, "INDIA VIX daily close")
-
-
-def real_bar_at(
-    root: Path, underlying: str, expiry: date, strike: float, is_call: bool, at_utc: datetime
-) -> RealBar | None:
-    """The real bar of this contract for the minute of `at_utc` (vendor 1-minute files), else the
-    bhavcopy row of that day when it traded."""
-    day = at_utc.astimezone(IST).date()
-    bar_start = at_utc.replace(second=0, microsecond=0)
-    kind = "CE" if is_call else "PE"
-    for path in sorted(root.glob(f"options/**/{underlying}_{day.isoformat()}_exp{expiry.isoformat()}.csv*")):
-        for record in csv.DictReader(io.StringIO(_text(path))):
-            if (
-                float(record["strike"]) == strike
-                and record["option_type"] == kind
-                and _ist(record["timestamp"]) == bar_start
-            ):
-                return RealBar(
-                    f"1-minute bar {_rel(root, path)}",
-                    float(record["open"]),
-                    float(record["high"]),
-                    float(record["low"]),
-                    float(record["close"]),
-                    float(record["volume"]),
-                )
-    for path in sorted(root.glob(f"options/**/{day.isoformat()}/{underlying}.csv")):
-        for record in csv.DictReader(io.StringIO(_text(path))):
-            if (
-                record.get("OptnTp") == kind
-                and record.get("XpryDt") == expiry.isoformat()
-                and float(record["StrkPric"]) == strike
-                and float(record["OpnPric"] or 0) > 0
-            ):
-                return RealBar(
-                    f"bhavcopy EOD row {_rel(root, path)}",
-                    float(record["OpnPric"]),
-                    float(record["HghPric"]),
-                    float(record["LwPric"]),
-                    float(record["ClsPric"]),
-                    float(record["TtlTradgVol"]),
-                )
-    return None

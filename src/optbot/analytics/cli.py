@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 
 from optbot.analytics.calibration import CalibrationResult, Calibrator, ErrorRow, FitOptions
-from optbot.analytics.calibration_data import MarketInputs, RealBar, market_inputs_at, real_bar_at
+from optbot.analytics.market_inputs import MarketInputs, RealBar, market_inputs_at, real_bar_at
 from optbot.analytics.pricing import Model, greeks, implied_volatility
 from optbot.analytics.synthetic import SyntheticOptionModel, SyntheticQuote
 from optbot.analytics.synthetic_params import load_calibration, render_calibration
@@ -282,7 +282,7 @@ def _print_quote(
         error = (quote.mid / real.close - 1) if real.close > 0 else float("nan")
         lines.append(
             f"  real bar      O {real.open:.2f} H {real.high:.2f} L {real.low:.2f} C {real.close:.2f} "
-            f"vol {real.volume:g}  ({real.source}); model mid vs close {error:+.1%}"
+            f"vol {real.volume:,.0f}  ({real.source}); model mid vs close {error:+.1%}"
         )
     else:
         lines.append("  real bar      none for this minute in the data (a backtest would use the model)")
@@ -330,6 +330,8 @@ def _print_fit(result: CalibrationResult) -> None:
             for level in body.levels
         )
         typer.echo(f"{name:10} carry {body.carry:+.4f}  ATM vol per VIX: {levels}")
+    for note in result.skipped:
+        typer.echo(f"note: {note}")
     typer.echo(_error_table(result.errors))
 
 
