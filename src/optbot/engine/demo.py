@@ -90,7 +90,7 @@ class DemoSummary:
             "feed_ticks": self.feed_ticks,
             "journal": [entry.line() for entry in (engine.journal if engine is not None else [])],
             "options_note": (
-                "option prices are synthetic (simulator Black-76 model from the replayed index and VIX)"
+                "option prices are synthetic (the calibrated model from the replayed index and VIX)"
             ),
         }
 
