@@ -189,11 +189,6 @@ class SyntheticOptionModel:
         self.calendar = calendar
         self.time = VarianceTime(calendar, params.time)
 
-    @classmethod
-    def from_file(cls, path: Path | str | None, calendar: NseCalendar) -> SyntheticOptionModel:
-        """The model from a calibration file (None: the packaged calibration)."""
-        return cls(load_calibration(Path(str(path)) if path is not None else None), calendar)
-
     def underlying(self, name: str) -> UnderlyingParams:
         return self.params.for_underlying(name)
 
