@@ -8,7 +8,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 # module-scoped fixture (one simulator or one demo day shared by its tests) runs once.
 PYTEST_WORKERS ?= auto
 
-.PHONY: demo test lint typecheck pytest bench soak install dev clean
+.PHONY: demo test lint typecheck pytest bench soak install dev clean sample-archive
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,20 @@ bench: $(DEV_STAMP)
 
 soak: $(DEV_STAMP)
 	$(BIN)/pytest -m soak -p no:timeout -s
+
+# The bundled sample's option archive (data/sample/store/archive/) and its 2022-11 intraday
+# index/futures bars, rebuilt from the vendor files in data/sample/ by the importers (idempotent).
+SAMPLE := data/sample
+SAMPLE_STORE := $(SAMPLE)/store
+sample-archive: $(STAMP)
+	$(BIN)/optbot data import --data $(SAMPLE_STORE) \
+		$(SAMPLE)/options/nov2022_1min/*/*.csv.gz \
+		$(SAMPLE)/options/bhavcopy_udiff_2025-01/*/*.csv \
+		$(SAMPLE)/intraday/futures_1min_2022-11/*.csv
+	$(BIN)/optbot data import --data $(SAMPLE_STORE) --symbol NIFTY \
+		$(SAMPLE)/options/nifty_options_eod_2024-05-21_exp_2024-05-23.csv \
+		$(SAMPLE)/intraday/nifty50_1min_nsechart_2022-11-01_to_2022-11-15.csv
+	rm -rf $(SAMPLE_STORE)/reports
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache

@@ -63,7 +63,7 @@ def test_report_has_the_metrics_equity_trades_and_the_synthetic_note(outcome: Ba
     assert data["tables"]["trades"] and all(row["prices"] == "synthetic" for row in data["tables"]["trades"])
     assert data["tables"]["days"][0]["day"] == DAY.isoformat()
     notes = " ".join(data["notes"])
-    assert "synthetic" in notes and "pricing model" in notes
+    assert "synthetic" in notes and "calibrated to real premiums" in notes
     html = outcome.files.html_path.read_text()
     assert "<svg" in html and "synthetic" in html and "profit factor" in html and "sortino" in html.lower()
     assert "<script src=" not in html and "<link " not in html  # self-contained

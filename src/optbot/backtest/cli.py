@@ -112,7 +112,7 @@ def backtest_command(
         )
     if outcome.synthetic_tokens:
         console.print(
-            "option prices are synthetic (simulator pricing model); see the report's notes",
+            "option prices are synthetic (the calibrated model); see the report's notes",
             highlight=False,
             soft_wrap=True,
         )

@@ -2,7 +2,7 @@
 
 The backtest is the engine's backtest mode (`optbot.engine.replay.InProcessReplay`): a `SimClock`,
 the simulator's `ReplayMarket` (recorded index bars expanded into seeded ticks; options priced by the
-simulator's Black-76 model and flagged synthetic), the live bar aggregator and the `PaperBroker` with
+calibrated synthetic model and flagged synthetic), the live bar aggregator and the `PaperBroker` with
 the paper/backtest fill model and the dated rate card. Strategy, risk, order manager and portfolio are
 the same objects live trading uses.
 

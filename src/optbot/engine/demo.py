@@ -20,6 +20,7 @@ from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from optbot.analytics.synthetic import model_for
 from optbot.broker.angelone.factory import build_stack
 from optbot.broker.angelone.secrets import SecretStore, encrypted_file_backend
 from optbot.calendar import NseCalendar
@@ -89,7 +90,7 @@ class DemoSummary:
             "feed_ticks": self.feed_ticks,
             "journal": [entry.line() for entry in (engine.journal if engine is not None else [])],
             "options_note": (
-                "option prices are synthetic (simulator Black-76 model from the replayed index and VIX)"
+                "option prices are synthetic (the calibrated model from the replayed index and VIX)"
             ),
         }
 
@@ -172,7 +173,10 @@ async def run_demo(
     prepare_output(out_dir)
     clock = clock if clock is not None else demo_clock(day)
     market = ReplayMarket(
-        clock, base.replay.model_copy(update={"data_dir": data_dir, "tick_seconds": 5.0}), calendar
+        clock,
+        base.replay.model_copy(update={"data_dir": data_dir, "tick_seconds": 5.0}),
+        calendar,
+        option_model=model_for(base.analytics.calibration_file, calendar),
     )
     sim = Simulator(market, clock, [demo_account()], settings=base.sim)
     await sim.start()
