@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
+# pytest-xdist workers: `auto` is one per core. Modules stay on one worker (--dist loadscope) so a
+# module-scoped fixture (one simulator or one demo day shared by its tests) runs once.
+PYTEST_WORKERS ?= auto
 
 .PHONY: demo test lint typecheck pytest bench soak install dev clean sample-archive sample-store
 
@@ -31,7 +34,7 @@ typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
 pytest: $(DEV_STAMP)
-	$(BIN)/pytest -m "not soak"
+	$(BIN)/pytest -m "not soak" -n $(PYTEST_WORKERS) --dist loadscope --durations=15
 
 test: lint typecheck pytest
 
@@ -40,7 +43,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python -m benchmarks
 
 soak: $(DEV_STAMP)
-	$(BIN)/pytest -m soak -p no:timeout
+	$(BIN)/pytest -m soak -p no:timeout -s
 
 # The bundled sample's option archive (data/sample/store/archive/) and its 2022-11 intraday
 # index/futures bars, rebuilt from the vendor files in data/sample/ by the importers (idempotent).

@@ -48,6 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from optbot.analytics.pricing import black76_price
+from optbot.analytics.pricing import black76_values as black76
 from optbot.backtest.runner import run_backtest
 from optbot.calendar import NseCalendar, get_calendar
 from optbot.config import Settings, load_settings
@@ -72,7 +73,6 @@ from optbot.indicators import ADX, EMA, RSI
 from optbot.instruments.master import InstrumentMaster, MasterInfo
 from optbot.log import configure_logging, shutdown_logging
 from optbot.persistence.store import Store
-from optbot.sim.market.pricing import black76
 from optbot.strategy.base import Strategy
 from optbot.strategy.context import StrategyContext
 

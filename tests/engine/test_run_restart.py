@@ -45,8 +45,8 @@ def _env(tmp: Path, port: int) -> dict[str, str]:
             "OPTBOT__BROKER__CLIENT_CODE": "S1234567",
             "OPTBOT__UNIVERSE__UNDERLYINGS": '["NIFTY"]',
             "OPTBOT__LOGGING__CONSOLE": "false",
-            "OPTBOT__DASHBOARD__PORT": "0",  # never a fixed port: other runs may hold the default
-            "OPTBOT__METRICS__PORT": "0",
+            "OPTBOT__METRICS__PORT": "0",  # never the fixed defaults 9108 / 8765: tests run in parallel
+            "OPTBOT__DASHBOARD__PORT": "0",
             "OPTBOT__SIM__REPLAY_END_TIME_IST": "16:05",
             "OPTBOT__REPLAY__DATA_DIR": str(SAMPLE),
             "OPTBOT__REPLAY__TICK_SECONDS": "10",

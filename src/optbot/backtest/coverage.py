@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from optbot.analytics.synthetic import model_for
 from optbot.backtest.option_bars import MISSING, OptionBarSource, OptionPrices
 from optbot.backtest.store_data import DAILY_SOURCE, StoreHistory
 from optbot.calendar import NseCalendar
@@ -72,7 +73,14 @@ def plan_coverage(
     A day is replayed when every replayable underlying and INDIA VIX have bars that day; an
     underlying without any stored bars (or without an instrument listing) is left out, and the
     plan is refused (UserError) when none is left or no day has data."""
-    prices = OptionPrices(calendar, settings.replay, archive, lambda _name: None, lambda: None)
+    prices = OptionPrices(
+        calendar,
+        settings.replay,
+        archive,
+        lambda _name: None,
+        lambda: None,
+        model_for(settings.analytics.calibration_file, calendar),
+    )
     underlyings = tuple(name for name in wanted if name in _LISTED_INDICES and history.has(name))
     if not underlyings:
         held = ", ".join(sorted(history.store.symbols())) or "nothing"

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from optbot.analytics.synthetic import model_for
 from optbot.backtest.option_bars import OptionBarSource, OptionPrices
 from optbot.backtest.store_data import StoreHistory
 from optbot.broker.paper.bar_venue import BarVenue
@@ -77,7 +78,14 @@ class BarBacktest:
         self.underlyings = [name.upper() for name in underlyings]
         self.vix_name = settings.universe.vix_symbol.upper()
         self.clock = SimClock(ist_datetime(first_day, PREMARKET_START))
-        self.prices = OptionPrices(calendar, settings.replay, archive, self._spot, self._vix)
+        self.prices = OptionPrices(
+            calendar,
+            settings.replay,
+            archive,
+            self._spot,
+            self._vix,
+            model_for(settings.analytics.calibration_file, calendar),
+        )
         self.instruments = InstrumentMaster(self._listing(first_day), self._info(first_day))
         self.store = Store.open(store_path, self.clock)
         built = build_engine(

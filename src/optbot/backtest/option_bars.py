@@ -9,8 +9,8 @@ asks them (a contract nobody holds, orders or watches costs nothing):
 
 Real bars come from the option archive (`<data root>/archive/options/...`, 1-minute or 5-minute bars
 with volume). Without them the price is the synthetic model's, derived deterministically from the
-index bar (Black-76 on the index with the INDIA VIX-driven smile of the simulator, trading time to
-expiry): no random number enters a price. Which it was is recorded per contract for the report.
+index bar (the calibrated synthetic model, `optbot.analytics.synthetic`, as the simulator prices):
+no random number enters a price. Which it was is recorded per contract for the report.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Protocol
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from optbot.analytics.synthetic import SyntheticOptionModel
 from optbot.broker.paper.fill_model import BarPrices
 from optbot.calendar import NseCalendar
 from optbot.config.sections.replay import ReplaySettings
@@ -34,7 +35,7 @@ from optbot.sim.market.instruments import (
     build_option_contracts,
     option_token,
 )
-from optbot.sim.market.options import MarketState, TradingTime, opening_open_interest, value_options
+from optbot.sim.market.options import MarketState, opening_open_interest, value_options
 from optbot.sim.market.pricing import round_to_tick
 
 REAL_TIMEFRAMES = ("1m", "5m")  # finest first; an archive's EOD (1d) bars cannot fill intraday orders
@@ -132,13 +133,14 @@ class OptionPrices:
         archive: OptionBarSource | None,
         spot: Callable[[str], float | None],
         vix: Callable[[], float | None],
+        option_model: SyntheticOptionModel,
     ) -> None:
         self.calendar = calendar
         self.replay = replay
+        self.option_model = option_model
         self.archive = archive
         self._spot = spot
         self._vix = vix
-        self._trading_time = TradingTime(calendar)
         self._days: dict[str, OptionDay] = {}
         self._by_token: dict[str, OptionDay] = {}
         self.priced: dict[str, str] = {}  # token -> real / synthetic (every contract priced or filled)
@@ -223,9 +225,7 @@ class OptionPrices:
         key = (contract.token, moment, spot, vix)
         found = self._memo.get(key)
         if found is None:
-            valuation = value_options(
-                [contract], MarketState(moment, spot, vix), self.replay, trading_time=self._trading_time
-            )
+            valuation = value_options([contract], MarketState(moment, spot, vix), self.option_model)
             price = max(float(round_to_tick(valuation.value, contract.tick_size)[0]), contract.tick_size)
             interest = opening_open_interest(
                 contract, float(valuation.moneyness[0]), float(valuation.years[0])

@@ -104,8 +104,9 @@ def build_report(result: BacktestResult) -> Report:
     notes = list(result.notes)
     if result.synthetic_options or any(t.synthetic_prices for t in result.trades):
         notes.append(
-            "Option prices for dates without recorded option data come from the simulator's pricing model "
-            "(synthetic); fills use the bar fill model with spread, slippage and dated charges."
+            "Option prices for dates without recorded option data are synthetic: the model calibrated to "
+            "real premiums (analytics.calibration_file; the README gives its measured error); fills use the "
+            "bar fill model with spread, slippage and dated charges."
         )
     if result.settings:
         notes.append("settings: " + ", ".join(f"{k}={result.settings[k]}" for k in sorted(result.settings)))

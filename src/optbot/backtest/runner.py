@@ -452,8 +452,8 @@ def _notes(plan: BacktestPlan, evidence: ReplayEvidence) -> list[str]:
     if evidence.synthetic:
         notes.append(
             f"{len(evidence.synthetic)} option contract(s) had no bars in the data root and were priced by "
-            "the synthetic model (Black-76 on the index bar, INDIA VIX-driven smile, trading time to "
-            "expiry); options are never interpolated between strikes."
+            "the synthetic model calibrated to real premiums, from the index bar (the README gives its "
+            "measured error); options are never interpolated between strikes."
         )
     alerts = sum(summary.alerts for summary in evidence.summaries)
     if alerts:

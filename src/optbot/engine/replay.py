@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+from optbot.analytics.synthetic import model_for
 from optbot.broker.angelone.mapping import candle_from_row
 from optbot.broker.paper.broker import PaperBroker
 from optbot.calendar import NseCalendar, Segment, get_calendar
@@ -102,7 +103,11 @@ class InProcessReplay:
         premarket = ist_datetime(start_day, PREMARKET_START)
         # the engine reads only the best bid/ask of a quote (`sim_quote_to_tick`), so one depth level
         self.market = market or ReplayMarket(
-            SimClock(premarket), settings.replay, self.calendar, depth_levels=1
+            SimClock(premarket),
+            settings.replay,
+            self.calendar,
+            depth_levels=1,
+            option_model=model_for(settings.analytics.calibration_file, self.calendar),
         )
         self.clock: SimClock = self.market.clock  # one clock for the market, the broker and the engine
         if to_utc(premarket) > self.clock.now_utc():

@@ -368,7 +368,8 @@ class SessionRunner:
             self.order_socket = self.stack.order_socket(self.clock, self.bus)
             await self.order_socket.start()
         self.stage("market data socket", True, f"subscribed {len(self._subscribed)} instrument(s)")
-        await self._guarded("operations", self._start_operations, critical=False)
+        # critical: a dashboard (kill switch) or /metrics that cannot listen stops the day before trading
+        await self._guarded("operations", self._start_operations)
         engine_settings = self.settings.engine
         self.policy = ErrorPolicy(engine, recover=self._recover)
         self.watchdog = Watchdog(engine, self.clock, engine_settings, self.policy)
@@ -398,12 +399,14 @@ class SessionRunner:
         if self.ops is None:
             return "not attached"
         configured = None if self.serve_operations else False  # None: as metrics/dashboard.enabled say
-        await self.ops.start(serve_metrics=configured, serve_dashboard=configured)
+        await self.ops.start(serve_metrics=configured, serve_dashboard=configured, serve_telegram=configured)
         parts = ["notifications on"]
         if self.ops.metrics_server is not None:
             parts.append(f"metrics on port {self.ops.metrics_port}")
         if self.ops.dashboard_server is not None:
             parts.append(f"dashboard {self.ops.dashboard_url}")
+        if self.ops.telegram is not None:
+            parts.append("telegram remote control")
         return ", ".join(parts)
 
     async def _dispatch(self, event: Event) -> None:

@@ -7,17 +7,23 @@ import asyncio
 import uvicorn
 from fastapi import FastAPI
 
+from optbot.ops.listen import ListenSetting, bind_listener
+
 
 class DashboardServer:
     def __init__(self, app: FastAPI, host: str, port: int) -> None:
         config = uvicorn.Config(
             app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
         )
+        self._listener = ListenSetting("dashboard.port", host, port)
         self._server = uvicorn.Server(config)
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._server.serve(), name="dashboard")
+        """Binds first (a port in use raises `PortUnavailable`; uvicorn would call sys.exit), then serves."""
+        sock = bind_listener(self._listener)
+        serving = self._server.serve(sockets=[sock])
+        self._task = asyncio.get_running_loop().create_task(serving, name="dashboard")
         while not self._server.started:
             if self._task.done():
                 self._task.result()
