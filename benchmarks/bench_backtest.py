@@ -716,7 +716,7 @@ def paper_replay_rss(tokens: int = 200, tick_seconds: float = 5.0) -> None:
             {
                 "paths": {"data_root": scratch},
                 "universe": {"underlyings": ["NIFTY"]},
-                "replay": {"data_dir": str(DAILY.parents[1]), "tick_seconds": tick_seconds},
+                "replay": {"data_dir": str(SAMPLE_STORE), "tick_seconds": tick_seconds},
                 "logging": {"console": False},
             },
         )
