@@ -8,6 +8,7 @@ from typing import ClassVar
 from optbot.config import Settings
 from optbot.core.events import Bar, Fill, OrderIntent, Tick
 from optbot.strategy.context import StrategyContext
+from optbot.strategy.tunable import Tunable
 
 
 class Strategy(ABC):
@@ -19,6 +20,8 @@ class Strategy(ABC):
 
     #: Registry name (settings.strategy.enabled uses it).
     name: ClassVar[str] = ""
+    #: Settings a parameter search may vary (`optbot research optimise`), with their ranges.
+    tunables: ClassVar[tuple[Tunable, ...]] = ()
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
