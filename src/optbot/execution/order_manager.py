@@ -1096,7 +1096,12 @@ class OrderManager:
     async def _retry_exit(self, intent_id: str) -> str:
         intent = self._store.find_intent(intent_id)
         orders = self._store.orders_for_intent(intent_id)
-        if intent is None or not orders or any(not order.status.is_terminal for order in orders):
+        if intent is None or not orders:
+            return ""
+        if any(not order.status.is_terminal for order in orders):  # a freeze slice still working
+            self._exit_retry_due[intent_id] = self._clock.now_utc() + timedelta(
+                seconds=self._settings.exit_retry_interval_seconds
+            )
             return ""
         quantity = self._exit_quantity_left(intent.exchange, intent.token, intent.side)
         quantity = min(quantity, intent.quantity - sum(order.filled_quantity for order in orders))
