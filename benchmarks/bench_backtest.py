@@ -7,8 +7,14 @@ fixed 12% vol to their weekly expiry (synthetic, never interpolated from neighbo
 
 Contenders, all on the same bars and the same rule (EMA 20/50 cross, enter only with ADX(14) > 20 and
 RSI(14) between 30 and 70; long a call on a bull cross, a put on a bear cross, exit on the next cross):
-- optbot: the FULL engine (`TradingEngine`: strategy runner, session deadlines from the calendar, risk
-  engine, persisted order manager on an in-memory SQLite store as `optbot backtest` uses, PaperBroker
+- optbot backtest (bar kernel): `run_backtest` over a data root holding the synthesised year (NIFTY
+  1-minute bars in the JSON store, the sample's INDIA VIX daily bars), i.e. what `optbot backtest`
+  runs: bars are the events, option prices from the synthetic model on demand, BarVenue fills at the
+  next bar's open. Its trade list differs from the tick row's by construction: the same signals, but
+  fills at the next 1-minute open (+ spread and slippage) on the simulator's VIX-smile prices instead of
+  the tick row's 12%-vol quotes 15 s later; the timing includes building the engine and the report.
+- optbot paper engine, 4 ticks/bar: the FULL engine (`TradingEngine`: strategy runner, session deadlines
+  from the calendar, risk engine, persisted order manager on an in-memory SQLite store, PaperBroker
   fills with the dated charges, portfolio, end-of-day reconciliation). Each bar arrives as an index
   tick, ATM CE/PE option ticks (plus any contract traded that day) and the closed 1-minute bar; the
   strategy buys the ATM contract from the engine's option chain. The JSON log is on, as in a CLI run.
@@ -30,6 +36,7 @@ import csv
 import math
 import multiprocessing
 import random
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -41,7 +48,8 @@ from pathlib import Path
 import numpy as np
 
 from optbot.analytics.pricing import black76_price
-from optbot.broker.paper import FillModel, PaperBroker, PaperFunds
+from optbot.analytics.pricing import black76_values as black76
+from optbot.backtest.runner import run_backtest
 from optbot.calendar import NseCalendar, get_calendar
 from optbot.config import Settings, load_settings
 from optbot.core.clock import SimClock
@@ -58,12 +66,13 @@ from optbot.core.events import Bar, Fill, OrderIntent, Tick
 from optbot.core.ids import new_id
 from optbot.core.instrument import Instrument
 from optbot.core.timeutil import ist_date, ist_datetime
-from optbot.engine.core import MarketQuoteSource, TradingEngine
+from optbot.data.store import JsonStore
+from optbot.engine.builder import Venue, VenueSpec, build_engine
+from optbot.engine.core import TradingEngine
 from optbot.indicators import ADX, EMA, RSI
 from optbot.instruments.master import InstrumentMaster, MasterInfo
 from optbot.log import configure_logging, shutdown_logging
 from optbot.persistence.store import Store
-from optbot.sim.market.pricing import black76
 from optbot.strategy.base import Strategy
 from optbot.strategy.context import StrategyContext
 
@@ -71,6 +80,7 @@ DAILY = (
     Path(__file__).resolve().parents[1]
     / "data/sample/daily/nifty50_daily_merged_2016-09-15_to_2025-09-10.csv"
 )
+SAMPLE_STORE = Path(__file__).resolve().parents[1] / "data/sample/store"
 BARS_PER_DAY = 375
 TICKS_PER_BAR = 4  # as the replay expands a 1-minute bar: open, high/low, low/high, close, 15 s apart
 YEAR_SECONDS = 365 * 86400.0
@@ -295,22 +305,19 @@ async def optbot_engine_run(
     clock = SimClock(ist_datetime(first_day, dtime(8, 45)))
     configure_logging(settings, clock, log_dir=state_dir / "logs")
     master = _bench_instruments(bars, calendar)
-    quotes = MarketQuoteSource(None)
-    paper = PaperBroker(
-        clock,
-        quotes,
-        FillModel.from_settings(settings.backtest),
-        PaperFunds(settings.backtest.initial_capital),
-        master,
-        order_id_prefix="BB",
-    )
-    store = Store.open(":memory:", clock)  # as `optbot backtest` runs it: scratch state, no per-commit fsync
+    store = Store.open(":memory:", clock)  # scratch state, no per-commit fsync
     strategy = EmaCrossOptions(settings)
-    engine = TradingEngine(
-        settings, clock, paper, store, master, strategies=[strategy], underlyings=["NIFTY"], calendar=calendar
+    built = build_engine(
+        settings,
+        clock,
+        store,
+        master,
+        VenueSpec(Venue.PAPER, order_id_prefix="BB"),
+        strategies=[strategy],
+        underlyings=["NIFTY"],
+        calendar=calendar,
     )
-    quotes.market = engine.market
-    engine.connect_paper(paper)
+    engine = built.engine
     index = master.index_instrument("NIFTY")
     vix = master.index_instrument("INDIA VIX")
     await engine.start(first_day)
@@ -616,6 +623,55 @@ def nautilus_prepare(bars: MinuteBars) -> Callable[[], int]:
     return run
 
 
+def write_data_root(bars: MinuteBars, root: Path) -> None:
+    """The synthesised year as a data root: NIFTY 1-minute bars in the JSON store, INDIA VIX daily
+    bars copied from the bundled sample store (the bar kernel needs VIX every session)."""
+    settings = load_settings(None, {"paths": {"data_root": str(root)}})
+    store = JsonStore(
+        settings.paths,
+        settings.data.model_copy(update={"intraday_retention_days": 10_000}),
+        SimClock(bars.times[-1]),
+    )
+    store.merge_bars(
+        "NIFTY",
+        Timeframe.M1,
+        [
+            Bar(end, "", "NIFTY", Timeframe.M1, end - timedelta(minutes=1), end, o, h, lo, c)
+            for end, o, h, lo, c in zip(
+                bars.times, bars.opens, bars.highs, bars.lows, bars.closes, strict=True
+            )
+        ],
+    )
+    vix = SAMPLE_STORE / "timeframes" / "INDIA_VIX" / "daily.json"
+    target = root / "timeframes" / "INDIA_VIX"
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(vix, target / "daily.json")
+
+
+def optbot_bar_kernel(bars: MinuteBars, root: Path) -> str:
+    """`run_backtest` (the bar-driven kernel, one process) over the data root: strategy, risk, order
+    manager, BarVenue fills on modelled option bars, portfolio, reports."""
+    settings = load_settings(
+        None,
+        {
+            "paths": {"data_root": str(root / "state")},
+            "universe": {"underlyings": ["NIFTY"]},
+            "logging": {"console": False},
+        },
+    )
+    outcome = run_backtest(
+        settings,
+        bars.times[0].date(),
+        bars.times[-1].date(),
+        strategy="benchmarks.bench_backtest:EmaCrossOptions",
+        data_dir=root,
+        out_dir=root / "out",
+        on_clock=lambda clock: configure_logging(settings, clock, log_dir=root / "state" / "logs"),
+    )
+    shutdown_logging()
+    return f"{len(outcome.fills)} fills, {len(outcome.result.trades)} trades, net {outcome.net_pnl:,.0f}"
+
+
 def _timed(label: str, count: int, prepare: Callable[[], Callable[[], object]]) -> float | None:
     """Bars/s of one contender: `prepare` builds its inputs untimed and returns the timed run."""
     try:
@@ -660,7 +716,7 @@ def paper_replay_rss(tokens: int = 200, tick_seconds: float = 5.0) -> None:
             {
                 "paths": {"data_root": scratch},
                 "universe": {"underlyings": ["NIFTY"]},
-                "replay": {"data_dir": str(DAILY.parents[1]), "tick_seconds": tick_seconds},
+                "replay": {"data_dir": str(SAMPLE_STORE), "tick_seconds": tick_seconds},
                 "logging": {"console": False},
             },
         )
@@ -713,7 +769,11 @@ def main() -> None:
         f"data: {count:,} NIFTY 1-minute bars SYNTHESISED from {DAILY.name} (seeded Brownian bridge per day)"
     )
     floor = _timed("bare Python loop (floor)", count, lambda: lambda: signals(bars))
-    ours = _timed("optbot full engine, 4 ticks/bar", count, lambda: lambda: optbot_engine(bars))
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        write_data_root(bars, root)
+        ours = _timed("optbot backtest (bar kernel)", count, lambda: lambda: optbot_bar_kernel(bars, root))
+    _timed("optbot paper engine, 4 ticks/bar", count, lambda: lambda: optbot_engine(bars))
     _timed("optbot full engine, 1 tick/bar", count, lambda: lambda: optbot_engine(bars, ticks_per_bar=1))
     print(
         "  (1 tick/bar: throughput only; a quote a minute is slower than the 45 s pending-order timeout, "

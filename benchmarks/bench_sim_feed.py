@@ -40,7 +40,7 @@ def bench_encoding() -> None:
 
 def bench_replay(watched: int) -> None:
     clock = SimClock(datetime(2025, 9, 8, 9, 14, tzinfo=IST))
-    market = ReplayMarket(clock, ReplaySettings(data_dir=Path("data/sample")), get_calendar())
+    market = ReplayMarket(clock, ReplaySettings(data_dir=Path("data/sample/store")), get_calendar())
     nifty = sorted(
         (c for c in market.contracts() if c.underlying == "NIFTY"),
         key=lambda c: (c.expiry, abs(c.strike - 24741.0)),

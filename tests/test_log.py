@@ -169,3 +169,26 @@ def _strings(value: object) -> list[str]:
     if isinstance(value, list | tuple):
         return [text for item in value for text in _strings(item)]
     return []
+
+
+def test_console_is_a_summary_and_the_file_keeps_library_requests_as_debug(tmp_path: Path) -> None:
+    """One httpx line per REST call buried a paper run's console (20,866 of 21,059 lines)."""
+    console = io.StringIO()
+    settings_ = load_settings(None, {"paths": {"data_root": str(tmp_path)}})  # level INFO, the default
+    configure_logging(settings_, SimClock(START), console_stream=console)
+    try:
+        logging.getLogger("httpx").info('HTTP Request: GET http://127.0.0.1/x "HTTP/1.1 200 OK"')
+        logging.getLogger("httpcore.connection").info("connect_tcp.started")
+        logging.getLogger("httpx").warning("HTTP retry budget exhausted")
+        get_logger("optbot.engine").info("engine_order: BUY 75 NIFTY (ENTRY) sent")
+    finally:
+        shutdown_logging()
+        structlog.reset_defaults()
+        logging.getLogger().setLevel(logging.WARNING)
+    shown = console.getvalue()
+    assert "HTTP Request" not in shown and "connect_tcp" not in shown
+    assert "retry budget exhausted" in shown and "engine_order" in shown
+    records = _lines(tmp_path / "logs")
+    levels = {str(record["event"])[:12]: record["level"] for record in records}
+    assert levels["HTTP Request"] == "debug" and levels["connect_tcp."] == "debug"
+    assert levels["HTTP retry b"] == "warning" and levels["engine_order"] == "info"

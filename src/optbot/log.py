@@ -70,6 +70,31 @@ _trace_id: ContextVar[str | None] = ContextVar("optbot_trace_id", default=None)
 
 _installed_handlers: list[logging.Handler] = []
 
+#: Libraries that log one INFO line per request or frame (httpx: every REST call). The console shows
+#: their warnings only; the JSON file keeps every line, demoted to DEBUG, for post-mortems.
+CHATTY_LIBRARIES = ("httpx", "httpcore", "websockets", "hpack", "uvicorn")
+
+
+def _is_chatty(record: logging.LogRecord) -> bool:
+    return any(record.name == name or record.name.startswith(name + ".") for name in CHATTY_LIBRARIES)
+
+
+class ConsoleSummaryFilter(logging.Filter):
+    """The console is a human summary (stages, orders, fills, risk events, warnings): chatty
+    libraries reach it only at WARNING and above."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or not _is_chatty(record)
+
+
+class ChattyLibrariesAsDebug(logging.Filter):
+    """The JSON file keeps chatty libraries' per-request lines, marked DEBUG so a reader can skip them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING and _is_chatty(record):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
 
 def register_secret(value: str | None) -> None:
     """Mask this value wherever it appears in any later log event."""
@@ -252,6 +277,7 @@ def configure_logging(
         directory = log_dir if log_dir is not None else settings.paths.resolve(settings.paths.logs_dir)
         file_handler = DailyJsonFileHandler(directory, clock)
         file_handler.setFormatter(_formatter(structlog.processors.JSONRenderer(sort_keys=True), clock))
+        file_handler.addFilter(ChattyLibrariesAsDebug())
         _installed_handlers.append(file_handler)
         json_path = file_handler.current_path()
     if settings.logging.console:
@@ -262,6 +288,7 @@ def configure_logging(
             colors=colors, exception_formatter=structlog.dev.plain_traceback, sort_keys=False
         )
         console_handler.setFormatter(_formatter(renderer, clock))
+        console_handler.addFilter(ConsoleSummaryFilter())
         _installed_handlers.append(console_handler)
     for handler in _installed_handlers:
         handler.setLevel(level)

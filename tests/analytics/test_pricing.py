@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -11,6 +12,7 @@ from scipy.stats import norm
 
 from optbot.analytics.pricing import (
     black76_price,
+    black76_values,
     black_scholes_price,
     greeks,
     implied_volatility,
@@ -233,3 +235,48 @@ def test_near_expiry_minutes_left() -> None:
     price = black_scholes_price(24570.65, 24550, years, 0.12, 0.1, OptionType.CE)
     result = implied_volatility(price, 24570.65, 24550, years, 0.1, OptionType.CE)
     assert result.volatility == pytest.approx(0.12, abs=1e-4)
+
+
+def test_black76_textbook_value_hull() -> None:
+    # Hull, Options Futures and Other Derivatives, the futures-option put example (Black's model):
+    # F0 = 20, K = 20, r = 9 %, T = 4 months, vol = 25 %: the European put is worth 1.12.
+    assert black76_price(20, 20, 4 / 12, 0.25, 0.09, OptionType.PE) == pytest.approx(1.12, abs=0.005)
+    assert float(black76_values(20.0, 20.0, 4 / 12, 0.25, 0.09, False)) == pytest.approx(1.12, abs=0.005)
+
+
+@given(case=option_inputs)
+def test_vectorised_black76_matches_the_scalar_and_scipy(case: dict[str, float]) -> None:
+    forward, years, vol, rate = case["spot"], case["years"], case["vol"], case["rate"]
+    strike = forward * case["moneyness"]
+    values = black76_values(
+        np.array([forward, forward]), np.array([strike, strike]), years, vol, rate, np.array([True, False])
+    )
+    for value, call in zip(values, (True, False), strict=True):
+        reference = reference_black76(forward, strike, years, vol, rate, call)
+        assert value == pytest.approx(reference, rel=1e-9, abs=1e-9 * forward)
+        kind = OptionType.CE if call else OptionType.PE
+        assert value == pytest.approx(
+            black76_price(forward, strike, years, vol, rate, kind), rel=1e-9, abs=1e-9
+        )
+    # put-call parity on a forward: C - P = e^{-rT} (F - K)
+    assert values[0] - values[1] == pytest.approx(
+        math.exp(-rate * years) * (forward - strike), abs=1e-7 * forward
+    )
+
+
+@given(case=option_inputs, bump=st.floats(min_value=0.01, max_value=0.5))
+def test_vectorised_black76_is_monotone_in_vol_and_strike(case: dict[str, float], bump: float) -> None:
+    forward, years, vol, rate = case["spot"], case["years"], case["vol"], case["rate"]
+    strike = forward * case["moneyness"]
+    call = np.array([case["call"]])
+    base = float(black76_values(forward, strike, years, vol, rate, call)[0])
+    assert float(black76_values(forward, strike, years, vol + bump, rate, call)[0]) >= base - 1e-9
+    higher_strike = float(black76_values(forward, strike * (1 + bump), years, vol, rate, call)[0])
+    assert (higher_strike <= base + 1e-9) if case["call"] else (higher_strike >= base - 1e-9)
+
+
+def test_vectorised_black76_at_zero_time_is_intrinsic() -> None:
+    values = black76_values(
+        np.array([100.0, 100.0]), np.array([90.0, 90.0]), 0.0, 0.2, 0.05, np.array([True, False])
+    )
+    assert values.tolist() == [10.0, 0.0]

@@ -1,7 +1,7 @@
 """One replayed session shared by the backtest tests that only read its outcome.
 
-2020-11-18, NIFTY only, ticks every 15 s: adx_trend buys an ATM call on a breakout and closes it at
-the flatten deadline.
+2020-11-18 from the bundled data root (NIFTY and INDIA VIX 15-minute bars, synthetic options), with
+15-minute entries (the finest bars stored that day): adx_trend buys an ATM call and closes it.
 """
 
 from __future__ import annotations
@@ -14,22 +14,22 @@ import pytest
 
 from optbot.backtest.runner import BacktestOutcome, run_backtest_async
 from optbot.config import Settings, load_settings
-from tests.conftest import SAMPLE_DATA
+from tests.conftest import SAMPLE_STORE
 
 DAY = date(2020, 11, 18)
-TICK_SECONDS = 15.0
 PROGRESS: list[tuple[date, int, int]] = []  # the shared run's on_day calls
 
 
-def make_settings(root: Path) -> Settings:
-    return load_settings(
-        None,
-        {
-            "paths": {"data_root": str(root)},
-            "universe": {"underlyings": ["NIFTY"]},
-            "replay": {"data_dir": str(SAMPLE_DATA), "tick_seconds": TICK_SECONDS},
-        },
-    )
+def make_settings(root: Path, **sections: dict[str, object]) -> Settings:
+    values: dict[str, dict[str, object]] = {
+        "paths": {"data_root": str(root)},
+        "universe": {"underlyings": ["NIFTY"]},
+        "replay": {"data_dir": str(SAMPLE_STORE)},
+        "strategy": {"entry_timeframe": "15m"},
+    }
+    for name, update in sections.items():
+        values[name] = {**values.get(name, {}), **update}
+    return load_settings(None, values)
 
 
 @pytest.fixture(scope="session")
@@ -42,9 +42,8 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> BacktestOutcome:
             DAY,
             DAY,
             strategy="adx_trend",
-            data_dir=SAMPLE_DATA,
+            data_dir=SAMPLE_STORE,
             out_dir=root / "out",
-            tick_seconds=TICK_SECONDS,
             on_day=lambda summary, done, total: PROGRESS.append((summary.day, done, total)),
         )
     )

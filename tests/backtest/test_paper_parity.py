@@ -1,12 +1,12 @@
-"""Issue 8: a strategy produces identical intents for the same data in backtest and in paper replay.
+"""Issue 8: a strategy produces identical intents for the same ticks in the tick replay and in paper.
 
-Path A is the backtest (`run_backtest` on `InProcessReplay`: raw bar aggregators, every tick of a
-market step delivered before that step's bars, paper fills pumped inside `on_tick`). Path B is built
-here the way a paper session is wired: a separately built `TradingEngine` fed through its bus-facing
-API only — each tick as it arrives (`on_tick`), bars from the live `MarketDataPipeline` (stored to
-disk, published through its asynchronous outbox as soon as they close, i.e. before the ticks of the
-step that closed them), and the paper broker's order reports as socket updates (`on_order_update`).
-Same day, same ReplayMarket ticks: the intent sequences must match field for field.
+Path A is the in-process tick replay (`InProcessReplay`: raw bar aggregators, every tick of a market
+step delivered before that step's bars, paper fills pumped inside `on_tick`). Path B is driven here
+the way a paper session is: an engine from the same builder fed through its bus-facing API only —
+each tick as it arrives (`on_tick`) and bars from the live `MarketDataPipeline` (stored to disk,
+published through its asynchronous outbox as soon as they close, i.e. before the ticks of the step
+that closed them). Same day, same ReplayMarket ticks: the intent sequences must match field for field.
+(Backtests are bar-driven and fill on bars; `tests/backtest/test_runner.py` covers them.)
 """
 
 from __future__ import annotations
@@ -16,27 +16,26 @@ from pathlib import Path
 
 import pytest
 
-from optbot.backtest.runner import BacktestOutcome, IntentLine, intent_lines
-from optbot.broker.paper.broker import PaperBroker, PaperFunds
-from optbot.broker.paper.fill_model import FillModel
+from optbot.backtest.runner import IntentLine, intent_lines
 from optbot.calendar import get_calendar
 from optbot.config import Settings
 from optbot.core.clock import SimClock
 from optbot.core.enums import Timeframe
-from optbot.core.events import Bar, Event, OrderUpdate, Tick
+from optbot.core.events import Bar, Event, Tick
 from optbot.core.instrument import InstrumentKey
 from optbot.core.timeutil import ist_datetime, to_utc
 from optbot.data.pipeline import MarketDataPipeline
 from optbot.data.store import JsonStore
-from optbot.engine.core import MarketQuoteSource, TradingEngine, preload_history
+from optbot.engine.builder import Venue, VenueSpec, build_engine
+from optbot.engine.core import preload_history
 from optbot.engine.replay import (
     PREMARKET_START,
     SUBSCRIPTION_REFRESH_SECONDS,
     WARMUP_TIMEFRAMES,
+    InProcessReplay,
     candle_rows_to_bars,
     sim_quote_to_tick,
 )
-from optbot.execution.charges import RateCard
 from optbot.instruments.master import InstrumentMaster, MasterInfo
 from optbot.instruments.scripmaster import parse_rows
 from optbot.persistence.store import Store
@@ -53,32 +52,17 @@ async def paper_replay(settings: Settings, state: Path, day: date) -> list[Inten
     market.advance_to(clock.now_utc())
     rows, _ = parse_rows(market.scrip_master_rows())
     instruments = InstrumentMaster(rows, MasterInfo(as_of=day, source="paper parity test"))
-    quotes = MarketQuoteSource(None)
-    card = RateCard.load(settings.execution.charges_rate_card_file)
-    paper = PaperBroker(
-        clock,
-        quotes,
-        FillModel.from_settings(settings.backtest),
-        PaperFunds(settings.backtest.initial_capital),
-        instruments,
-        rate_card=card,
-        order_id_prefix="PP",
-    )
     store = Store.open(state, clock)
-    engine = TradingEngine(
+    engine = build_engine(
         settings,
         clock,
-        paper,
         store,
         instruments,
+        VenueSpec(Venue.PAPER, order_id_prefix="PP"),
         strategies=[AdxTrendStrategy(settings)],
         underlyings=["NIFTY"],
         calendar=calendar,
-        rate_card=card,
-    )
-    quotes.market = engine.market
-    updates: list[OrderUpdate] = []
-    paper.subscribe(lambda row: updates.append(PaperBroker.order_update(row)))
+    ).engine
 
     async def publish(event: Event) -> None:
         if isinstance(event, Bar):
@@ -97,10 +81,9 @@ async def paper_replay(settings: Settings, state: Path, day: date) -> list[Inten
     market.subscribe_quotes(on_quote)
 
     async def settle() -> None:
-        """Let the pipeline's outbox publish every closed bar, then apply the broker's reports."""
+        """Let the pipeline's outbox publish every closed bar, then apply the venue's reports."""
         await pipeline._outbox.join()
-        while updates:
-            await engine.on_order_update(updates.pop(0))
+        await engine.pump_paper()
 
     await engine.start(day)
     now = clock.now_utc()
@@ -142,7 +125,6 @@ async def paper_replay(settings: Settings, state: Path, day: date) -> list[Inten
             tick = arrived.pop(0)
             pipeline.on_tick(tick)
             await engine.on_tick(tick)
-            paper.match_token(tick.token)
             await settle()
         if moment >= next_verify and store.orders_in_flight():  # the session's order-poll timer
             await engine.verify_orders()
@@ -162,13 +144,24 @@ async def paper_replay(settings: Settings, state: Path, day: date) -> list[Inten
     return lines
 
 
+async def tick_replay(settings: Settings, state: Path, day: date) -> list[IntentLine]:
+    replay = InProcessReplay(
+        settings, state, day, strategies=[AdxTrendStrategy(settings)], underlyings=["NIFTY"]
+    )
+    try:
+        await replay.run([day])
+        return intent_lines(replay.store)
+    finally:
+        replay.close()
+
+
 @pytest.mark.asyncio
-async def test_backtest_and_paper_replay_produce_identical_intents(
-    outcome: BacktestOutcome, tmp_path: Path
-) -> None:
-    settings = make_settings(tmp_path / "data")
+async def test_tick_replay_and_paper_replay_produce_identical_intents(tmp_path: Path) -> None:
+    settings = make_settings(
+        tmp_path / "data", replay={"tick_seconds": 15.0}, strategy={"entry_timeframe": "5m"}
+    )
+    replayed = await tick_replay(settings, tmp_path / "replay.sqlite", DAY)
     paper = await paper_replay(settings, tmp_path / "paper.sqlite", DAY)
-    backtest = list(outcome.intent_log)
-    assert len(backtest) >= 2, "the chosen day must make the strategy trade"
-    assert {line.strategy for line in backtest} >= {"adx_trend"}
-    assert paper == backtest
+    assert len(replayed) >= 2, "the chosen day must make the strategy trade"
+    assert {line.strategy for line in replayed} >= {"adx_trend"}
+    assert paper == replayed

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 import pytest
 
-from optbot.backtest import BacktestResult, BarQuoteSource, TradeRecord, build_report, write_backtest_report
-from optbot.core.enums import Exchange
+from optbot.backtest import BacktestResult, TradeRecord, build_report, write_backtest_report
 
 
 def result() -> BacktestResult:
@@ -85,13 +83,3 @@ def test_too_little_data_is_a_clear_error() -> None:
     short = BacktestResult("x", "2025-01-01", "2025-01-02", 1.0, [("2025-01-01", 1.0)], [], [False])
     with pytest.raises(ValueError, match="at least two"):
         build_report(short)
-
-
-def test_untraded_bars_are_not_published() -> None:
-    quotes = BarQuoteSource()
-    at = datetime(2025, 9, 4, 4, 1, tzinfo=UTC)
-    assert not quotes.publish_bar(Exchange.NFO, "1", "OPT", at, 10, 11, 9, 10.5, 0)
-    assert quotes.quote("1") is None
-    assert quotes.publish_bar(Exchange.NSE, "26000", "NIFTY", at, 10, 11, 9, 10.5, 0, traded_required=False)
-    quote = quotes.quote("26000")
-    assert quote is not None and quote.ltp == 10.5 and quote.exchange_time == at

@@ -18,7 +18,8 @@ from optbot.core.enums import Exchange, Side
 from optbot.core.errors import UserError
 from optbot.persistence.records import FillRecord
 from optbot.portfolio.trades import closed_trades
-from tests.backtest.conftest import DAY, PROGRESS, TICK_SECONDS, make_settings
+from tests.backtest.conftest import DAY, PROGRESS, make_settings
+from tests.conftest import SAMPLE_STORE
 
 METRICS = (
     "total_return",
@@ -62,10 +63,22 @@ def test_report_has_the_metrics_equity_trades_and_the_synthetic_note(outcome: Ba
     assert len(data["series"]["equity"]) == 2 and len(data["series"]["drawdown"]) == 2
     assert data["tables"]["trades"] and all(row["prices"] == "synthetic" for row in data["tables"]["trades"])
     assert data["tables"]["days"][0]["day"] == DAY.isoformat()
+    assert data["tables"]["coverage"] == [
+        {
+            "underlying": "NIFTY",
+            "day": DAY.isoformat(),
+            "index_bars": "15m",
+            "vix_bars": "15m",
+            "options": "synthetic",
+            "option_bars": "-",
+            "replayed": True,
+        }
+    ]
     notes = " ".join(data["notes"])
-    assert "synthetic" in notes and "pricing model" in notes
+    assert "synthetic model" in notes and "no random number" in notes
     html = outcome.files.html_path.read_text()
     assert "<svg" in html and "synthetic" in html and "profit factor" in html and "sortino" in html.lower()
+    assert "coverage" in html and "option_bars" in html
     assert "<script src=" not in html and "<link " not in html  # self-contained
 
 
@@ -76,28 +89,31 @@ def test_report_carries_no_random_ids(outcome: BacktestOutcome) -> None:
         assert fill.ordertag is None or fill.ordertag not in text
 
 
-def test_no_fill_without_a_printed_quote_for_that_instrument(outcome: BacktestOutcome) -> None:
+def test_fills_are_at_bar_boundaries_on_modelled_option_bars(outcome: BacktestOutcome) -> None:
+    """Bars are the events: an order sent on a bar's close fills at the next bar's open."""
+    assert outcome.fills
     for fill in outcome.fills:
-        assert fill.token in outcome.first_quote_utc, f"{fill.symbol} filled but was never quoted"
-        assert outcome.first_quote_utc[fill.token] <= fill.ts_utc
         assert fill.exchange is Exchange.NFO and fill.token in outcome.synthetic_tokens
+        assert fill.ts_utc.second == 0 and fill.ts_utc.minute % 15 == 0, fill.ts_utc
+    assert not outcome.real_tokens
 
 
 def test_same_inputs_give_byte_identical_files_and_the_cli_summarises(
     outcome: BacktestOutcome, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.conftest import SAMPLE_DATA
-
     monkeypatch.delenv("OPTBOT_CONFIG", raising=False)
     monkeypatch.setenv("OPTBOT__PATHS__DATA_ROOT", str(tmp_path / "data"))
     monkeypatch.setenv("OPTBOT__UNIVERSE__UNDERLYINGS", '["NIFTY"]')
+    monkeypatch.setenv("OPTBOT__STRATEGY__ENTRY_TIMEFRAME", "15m")
+    monkeypatch.setenv("OPTBOT__REPLAY__SEED", "7")  # the seed no longer reaches any price
     out = tmp_path / "again"
     args = ["backtest", "--from", str(DAY), "--to", str(DAY), "--strategy", "adx_trend"]
-    args += ["--data", str(SAMPLE_DATA), "--out", str(out), "--speed-ticks", str(TICK_SECONDS)]
+    args += ["--data", str(SAMPLE_STORE), "--out", str(out)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
+    assert "coverage of" in result.output and "NIFTY       2020-11-18  15m    15m  synthetic" in result.output
     assert f"{len(outcome.result.trades)} closed trade(s)" in result.output
-    assert f"{outcome.net_pnl:,.2f}" in result.output and "synthetic" in result.output
+    assert f"{outcome.net_pnl:,.2f}" in result.output and "synthetic model" in result.output
     json_path = out / outcome.files.json_path.name
     assert f"report: {out / outcome.files.html_path.name}" in result.output
     assert json_path.read_bytes() == outcome.files.json_path.read_bytes()
@@ -114,12 +130,12 @@ def test_same_inputs_give_byte_identical_files_and_the_cli_summarises(
             date(2026, 1, 5),
             date(2026, 1, 6),
             {},
-            "outside the replay data, which covers 2016-09-15..2025-09-10",
+            "has no bars for any trading day between 2026-01-05 and 2026-01-06",
         ),
         (date(2020, 11, 21), date(2020, 11, 22), {}, "no F&O trading day between 2020-11-21 and 2020-11-22"),
         (DAY, DAY, {"strategy": "no_such_strategy"}, "--strategy 'no_such_strategy': unknown strategy"),
-        (DAY, DAY, {"tick_seconds": 30.0}, "--speed-ticks / backtest.tick_seconds: Input should be less"),
-        (DAY, DAY, {"underlyings": ["FINNIFTY"]}, "no replay data for underlying 'FINNIFTY'"),
+        (DAY, DAY, {"underlyings": ["FINNIFTY"]}, "has no index bars for FINNIFTY"),
+        (DAY, DAY, {"require_real_options": True}, "no real option bars for NIFTY on 2020-11-18"),
         (DAY, DAY, {"data_dir": Path("/nonexistent/bars")}, "'/nonexistent/bars' is not a folder"),
     ],
 )
@@ -169,3 +185,30 @@ def test_round_trip_times_follow_closed_trades_fifo_and_exposure_counts_carried_
     ]
     assert in_market_by_day(fills, [d1, d2, d3]) == [True, True, False]
     assert in_market_by_day(fills[:1], [d1, d2]) == [True, True]
+
+
+def test_require_real_options_on_the_cli_exits_2_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPTBOT__PATHS__DATA_ROOT", str(tmp_path))
+    monkeypatch.setenv("OPTBOT__UNIVERSE__UNDERLYINGS", '["NIFTY"]')
+    args = ["backtest", "--from", str(DAY), "--to", str(DAY), "--data", str(SAMPLE_STORE)]
+    result = CliRunner().invoke(app, [*args, "--require-real-options", "--out", str(tmp_path / "out")])
+    assert isinstance(result.exception, UserError)
+    assert str(result.exception) == (
+        "--require-real-options: no real option bars for NIFTY on 2020-11-18 (option prices would be "
+        "synthetic); import them or drop the flag"
+    )
+
+
+def test_pnl_does_not_depend_on_the_replay_seed(outcome: BacktestOutcome, tmp_path: Path) -> None:
+    for seed in (1, 20250904, 99):
+        again = run_backtest(
+            make_settings(tmp_path / str(seed), replay={"seed": seed}),
+            DAY,
+            DAY,
+            strategy="adx_trend",
+            data_dir=SAMPLE_STORE,
+            out_dir=tmp_path / f"out{seed}",
+        )
+        assert again.files.json_path.read_bytes() == outcome.files.json_path.read_bytes()

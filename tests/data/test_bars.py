@@ -194,3 +194,36 @@ def test_beyond_calendar_range_builds_nothing_and_says_so(caplog):
     assert aggregator.session_open_utc is None
     assert aggregator.stats.dropped["outside_session"] == 1
     assert "cannot load a session" in caplog.text
+
+
+def _tick_every_five_seconds(clock, aggregator, until):
+    while clock.now_utc() < until:
+        at = clock.now_utc() + timedelta(seconds=5)
+        clock.advance_to(at)
+        aggregator.on_tick(make_tick(NIFTY, 100.0 + at.minute, at))
+        aggregator.on_tick(make_tick(OPTION, 50.0 + at.minute, at))
+
+
+def test_joining_mid_session_builds_no_partial_bars():
+    """A paper run that started at 09:20:30 logged "bar refused ... not complete" for every bucket that
+    began before it listened (the 09:15 15m, the 09:15-10:15 hour). Those buckets are not built now."""
+    clock, aggregator, collector = start(at=ist(*DAY, 9, 20, 30))
+    _tick_every_five_seconds(clock, aggregator, ist(*DAY, 10, 20, 2))
+    published = collector.bars
+    assert published and all(bar.complete for bar in published)
+    minutes = collector.of(Timeframe.M1, NIFTY)
+    assert minutes[0].start_utc == ist(*DAY, 9, 21)  # 09:20 was joined part-way
+    assert collector.of(Timeframe.M5, NIFTY)[0].start_utc == ist(*DAY, 9, 25)
+    assert collector.of(Timeframe.M15, NIFTY)[0].start_utc == ist(*DAY, 9, 30)
+    assert collector.of(Timeframe.H1, NIFTY) == []  # 09:15-10:15 began before we listened
+    discarded = aggregator.stats.bars_discarded
+    assert discarded["joined_late_1m"] == 2 and discarded["joined_late_1h"] == 2
+    assert discarded["joined_late_5m"] == 4 and discarded["joined_late_15m"] == 2  # 09:15, 09:20 / 09:15
+
+
+def test_listening_from_before_the_open_builds_every_bar_complete():
+    clock, aggregator, collector = start(at=ist(*DAY, 9, 14))
+    _tick_every_five_seconds(clock, aggregator, ist(*DAY, 10, 15, 2))
+    (hour,) = collector.of(Timeframe.H1, NIFTY)
+    assert hour.complete and hour.start_utc == ist(*DAY, 9, 15) and hour.end_utc == ist(*DAY, 10, 15)
+    assert not any(key.startswith("joined_late") for key in aggregator.stats.bars_discarded)

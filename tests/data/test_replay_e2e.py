@@ -41,7 +41,7 @@ pytestmark = pytest.mark.slow
 
 async def test_pipeline_during_a_replayed_session(sample_data, tmp_path):
     clock = SimClock(ist(2025, 9, 10, 9, 13))
-    market = replay.ReplayMarket(clock, replay_settings.ReplaySettings(data_dir=sample_data))
+    market = replay.ReplayMarket(clock, replay_settings.ReplaySettings(data_dir=sample_data / "store"))
     sim = Simulator(market, clock, [TEST_ACCOUNT])
     await sim.start()
     settings = BrokerSettings(

@@ -98,3 +98,23 @@ def test_checks_are_written_to_the_json_log(tmp_path: Path) -> None:
     assert {record["status"] for record in records} == {"pass"}
     assert len({record["trace_id"] for record in records}) == 1
     assert records[0]["timestamp"] == "2026-08-03T04:30:00.000Z"
+
+
+UNKNOWN_STRATEGY = "strategy.enabled: unknown strategy 'nope_strategy'"
+
+
+def test_unknown_strategy_fails_check_validate_and_run_alike(tmp_path: Path) -> None:
+    """`config validate` and `check` accepted a name that `run` then refused at the session's start."""
+    from optbot.core.errors import UserError
+
+    path = tmp_path / "c.toml"
+    path.write_text('[strategy]\nenabled = ["adx_trend", "nope_strategy"]\n')
+    checked = runner.invoke(app, ["--config", str(path), "check", "--at", "2026-08-03T10:00:00+05:30"])
+    assert checked.exit_code == 1 and f"FAIL config: {UNKNOWN_STRATEGY}" in checked.output
+    validated = runner.invoke(app, ["config", "validate", str(path)])
+    assert validated.exit_code == 2 and UNKNOWN_STRATEGY in validated.output
+    ran = runner.invoke(app, ["--config", str(path), "run", "--mode", "paper"])
+    assert isinstance(ran.exception, UserError) and str(ran.exception).startswith(UNKNOWN_STRATEGY)
+    path.write_text('[strategy]\nenabled = ["adx_trend", "adx_trend"]\n')
+    validated = runner.invoke(app, ["config", "validate", str(path)])
+    assert validated.exit_code == 2 and "strategy listed twice: adx_trend" in validated.output

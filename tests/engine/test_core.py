@@ -11,7 +11,7 @@ from optbot.core.clock import SimClock
 from optbot.core.enums import Exchange, IntentPurpose, OrderStatus, RiskState, Side, Timeframe
 from optbot.core.events import Alert, Bar, Tick
 from optbot.core.timeutil import ist_datetime, to_utc
-from optbot.engine.core import TradingEngine
+from optbot.engine.builder import Venue, VenueSpec, build_engine
 from optbot.instruments.master import InstrumentMaster
 from optbot.persistence.records import PositionRecord
 from optbot.persistence.store import Store
@@ -43,9 +43,14 @@ class Rig:
         self.store = Store.open(tmp_path / "state.sqlite", self.clock)
         self.settings = _settings(tmp_path)
         self.strategy = ScriptedAtmCall(self.settings, entry_after=time(10, 0), exit_at=time(14, 0))
-        self.engine = TradingEngine(
-            self.settings, self.clock, self.broker, self.store, self.master, strategies=[self.strategy]
-        )
+        self.engine = build_engine(
+            self.settings,
+            self.clock,
+            self.store,
+            self.master,
+            VenueSpec(Venue.BROKER, broker=self.broker),  # type: ignore[arg-type]
+            strategies=[self.strategy],
+        ).engine
 
     async def start(self) -> None:
         await drive(self.clock, self.engine.start(DAY))

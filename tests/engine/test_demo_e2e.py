@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,10 +13,12 @@ import pytest
 from typer.testing import CliRunner
 
 from optbot.cli.main import app
+from optbot.core.errors import UserError
 from optbot.sim.auth import demo_account
 from optbot.test_kit.ops import find_secrets, scan_tree
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +108,52 @@ def test_one_trace_id_links_signal_decision_order_and_fill(demo_run: tuple[str, 
     assert "strategy_signal" in events
     assert "risk_decision" in events
     assert any(event.startswith("engine_fill:") for event in events)
+
+
+def test_the_demo_log_follows_simulated_time(demo_run: tuple[str, Path, int]) -> None:
+    """Every line used to carry the replay's start (a clock nobody advanced): now the engine's clock."""
+    output, out, exit_code = demo_run
+    assert exit_code == 0, output
+    stamps = [
+        json.loads(line)["timestamp"]
+        for log_file in (out / "logs").glob("optbot-*.jsonl")
+        for line in log_file.read_text().splitlines()
+    ]
+    assert len(set(stamps)) > 50
+    assert min(stamps) < "2020-11-18T04:00" and max(stamps) > "2020-11-18T09:30"  # 09:30 -> 15:00 IST
+    fills = [
+        json.loads(line)
+        for log_file in (out / "logs").glob("optbot-*.jsonl")
+        for line in log_file.read_text().splitlines()
+        if json.loads(line)["event"].startswith("engine_fill:")
+    ]
+    assert fills and all(fill["timestamp"] > "2020-11-18T03:45" for fill in fills)  # after the open
+
+
+def test_demo_on_a_weekend_says_so_in_one_line_and_exits_2(tmp_path: Path) -> None:
+    """It used to run the startup stages and die in a traceback."""
+    env = {**os.environ, "PYTHONPATH": str(SRC), "OPTBOT__PATHS__DATA_ROOT": str(tmp_path / "root")}
+    env.pop("OPTBOT_CONFIG", None)
+    command = [
+        sys.executable,
+        "-m",
+        "optbot.cli.main",
+        "demo",
+        "--day",
+        "2020-11-21",
+        "--out",
+        str(tmp_path / "d"),
+    ]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "error --day 2020-11-21 is not a trading day (a weekend); the next trading day is 2020-11-23"
+    ]
+    assert not (tmp_path / "d").exists()
+
+
+def test_demo_on_a_holiday_names_it(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["demo", "--day", "2020-11-16", "--out", str(tmp_path / "d")])
+    assert isinstance(result.exception, UserError)
+    assert "2020-11-16 is not a trading day" in str(result.exception) and "holiday" in str(result.exception)

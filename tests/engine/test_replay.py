@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 from optbot.backtest.runner import choose_strategies
+from optbot.config import Settings
 from optbot.core.clock import SimClock
 from optbot.core.timeutil import ist_date, ist_datetime
 from optbot.engine.replay import PREMARKET_START, InProcessReplay
@@ -16,8 +17,13 @@ from tests.backtest.conftest import make_settings
 DAYS = (date(2020, 11, 17), date(2020, 11, 18), date(2020, 11, 19))
 
 
+def tick_replay_settings(root: Path) -> Settings:
+    """The tick replay at 15 s ticks, with the 5-minute entries its aggregated bars allow."""
+    return make_settings(root, replay={"tick_seconds": 15.0}, strategy={"entry_timeframe": "5m"})
+
+
 async def test_three_day_replay_reconciles_clean_every_end_of_day(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path / "data")
+    settings = tick_replay_settings(tmp_path / "data")
     replay = InProcessReplay(
         settings,
         tmp_path / "replay.sqlite",
@@ -48,7 +54,7 @@ async def test_three_day_replay_reconciles_clean_every_end_of_day(tmp_path: Path
 
 
 def test_a_given_market_drives_the_replay_on_its_own_clock(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path / "data")
+    settings = tick_replay_settings(tmp_path / "data")
     clock = SimClock(ist_datetime(DAYS[0], PREMARKET_START))
     market = ReplayMarket(clock, settings.replay)
     replay = InProcessReplay(
@@ -67,7 +73,7 @@ async def test_a_long_replay_lists_new_expiries_and_keeps_only_strikes_near_the_
     the master every morning (as a live session downloads it), so the chain is the new weekly; strikes
     that left the ATM window are no longer priced, and expired contracts leave no bar history."""
     first, later = date(2025, 6, 2), date(2025, 7, 14)
-    settings = make_settings(tmp_path / "data")
+    settings = tick_replay_settings(tmp_path / "data")
     replay = InProcessReplay(settings, tmp_path / "replay.sqlite", first, underlyings=["NIFTY"])
     try:
         started_with = replay.instruments.expiries("NIFTY")

@@ -7,51 +7,119 @@ paper books and finishes the day — with no intent or order sent twice.
 
 from __future__ import annotations
 
+import json
+import os
 import signal
+import socket
 import sqlite3
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from optbot.test_kit.live_run import SimProcess, base_env, read_status, start_bot, start_simulator, wait_until
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "data" / "sample" / "store"
+OPTBOT = [sys.executable, "-m", "optbot.cli.main"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _env(tmp: Path, port: int) -> dict[str, str]:
+    base = f"127.0.0.1:{port}"
+    env = dict(os.environ)
+    env.pop("OPTBOT_CONFIG", None)
+    env.update(
+        {
+            "OPTBOT__PATHS__DATA_ROOT": str(tmp / "root"),
+            "OPTBOT__BROKER__REST_BASE_URL": f"http://{base}",
+            "OPTBOT__BROKER__MARKET_WS_URL": f"ws://{base}/smart-stream",
+            "OPTBOT__BROKER__ORDER_WS_URL": f"ws://{base}/smart-order-update",
+            "OPTBOT__BROKER__SCRIP_MASTER_URL": f"http://{base}/OpenAPI_File/files/OpenAPIScripMaster.json",
+            "OPTBOT__BROKER__CLIENT_CODE": "S1234567",
+            "OPTBOT__UNIVERSE__UNDERLYINGS": '["NIFTY"]',
+            "OPTBOT__LOGGING__CONSOLE": "false",
+            "OPTBOT__METRICS__PORT": "0",  # never the fixed defaults 9108 / 8765: tests run in parallel
+            "OPTBOT__DASHBOARD__PORT": "0",
+            "OPTBOT__SIM__REPLAY_END_TIME_IST": "16:05",
+            "OPTBOT__REPLAY__DATA_DIR": str(SAMPLE),
+            "OPTBOT__REPLAY__TICK_SECONDS": "10",
+            "OPTBOT_SECRET_API_KEY": "simapikey01",
+            "OPTBOT_SECRET_PIN": "1234",
+            "OPTBOT_SECRET_TOTP_SECRET": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+            "OPTBOT_KEYRING_PASSWORD": "restart-test",
+        }
+    )
+    return env
 
 
 @pytest.fixture
-def simulator(tmp_path: Path) -> Iterator[tuple[SimProcess, dict[str, str]]]:
-    # The strategy's first entry is time-based (14:30 IST); from 11:00 at 150x the restart has ~35 s of
-    # real time before the post-market ends, which a loaded 2-core machine needs.
-    env = base_env(tmp_path / "root", SIM__REPLAY_START_TIME_IST="11:00", SIM__REPLAY_END_TIME_IST="16:05")
-    sim = start_simulator(env, tmp_path / "sim.log", speed=150, day="2020-11-18")
+def simulator(tmp_path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    port = _free_port()
+    env = _env(tmp_path, port)
+    command = [*OPTBOT, "sim", "serve", "--port", str(port), "--speed", "250", "--date", "2020-11-18"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        yield sim, sim.bot_env(env)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+        yield port, env
     finally:
-        sim.stop()
+        process.terminate()
+        process.wait(timeout=20)
 
 
-def _bot(sim: SimProcess, env: dict[str, str], log: Path):  # type: ignore[no-untyped-def]
-    return start_bot(env, log, "--mode", "paper", "--follow-sim", sim.base_url, "--sessions", "1")
+def _status(root: Path) -> dict[str, object]:
+    path = root / "state" / "status.json"
+    try:
+        return dict(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        return {}
+
+
+def _bot(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[str]:
+    command = [
+        *OPTBOT,
+        "run",
+        "--mode",
+        "paper",
+        "--follow-sim",
+        f"http://127.0.0.1:{port}",
+        "--sessions",
+        "1",
+    ]
+    return subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True)
 
 
 @pytest.mark.timeout(420)
 def test_paper_bot_survives_a_restart_mid_session_without_duplicates(
-    simulator: tuple[SimProcess, dict[str, str]], tmp_path: Path
+    simulator: tuple[int, dict[str, str]], tmp_path: Path
 ) -> None:
-    sim, env = simulator
+    port, env = simulator
     root = tmp_path / "root"
-    first = _bot(sim, env, tmp_path / "first.log")
-
-    def traded() -> bool:
-        if first.poll() is not None:
-            raise AssertionError((tmp_path / "first.log").read_text())
-        engine = dict(read_status(root).get("engine") or {})
-        return bool(engine.get("open_positions") or engine.get("orders_in_flight"))
-
-    wait_until(traded, 240, "the first order", poll=0.2)
+    first = _bot(port, env, tmp_path / "first.log")
+    deadline = time.monotonic() + 240
+    traded = False
+    while time.monotonic() < deadline and first.poll() is None:
+        engine = dict(_status(root).get("engine") or {})  # type: ignore[call-overload]
+        if engine.get("open_positions") or engine.get("orders_in_flight"):
+            traded = True
+            break
+        time.sleep(0.2)
+    assert traded, (tmp_path / "first.log").read_text()
     first.send_signal(signal.SIGTERM)
     assert first.wait(timeout=60) == 0, (tmp_path / "first.log").read_text()
 
-    second = _bot(sim, env, tmp_path / "second.log")
+    second = _bot(port, env, tmp_path / "second.log")
     assert second.wait(timeout=300) == 0, (tmp_path / "second.log").read_text()
     output = (tmp_path / "second.log").read_text()
     assert "PASS startup reconciliation" in output and "PASS EOD reconciliation" in output, output
@@ -63,5 +131,5 @@ def test_paper_bot_survives_a_restart_mid_session_without_duplicates(
     assert tags and len(tags) == len(set(tags))
     positions = list(database.execute("select net_quantity from positions"))
     assert all(quantity == 0 for (quantity,) in positions), positions  # flattened before the close
-    final = read_status(root)
+    final = _status(root)
     assert final.get("sessions_run") == 1 and not final.get("last_error")

@@ -142,10 +142,16 @@ async def test_sigkill_at_many_points_never_duplicates_or_loses(tmp_path: Path) 
         await sim.stop()
 
 
+#: `make soak`: at least this many SIGKILLs with orders in flight, at random markers and delays.
+SOAK_KILLS = 60
+
+
 @pytest.mark.soak
 async def test_sigkill_at_random_points_soak(tmp_path: Path) -> None:
     """Many kills at random markers and random delays; the books must still agree at the end."""
     import random
+
+    from tests.soak.figures import record
 
     rng = random.Random(2024)
     clock = SimClock(market_hours_start())
@@ -155,24 +161,28 @@ async def test_sigkill_at_random_points_soak(tmp_path: Path) -> None:
     await sim.start()
     pump = asyncio.create_task(_pump(clock))
     db = tmp_path / "optbot.sqlite"
-    intents = 40
+    intents = 300  # more than the kills consume, so every run is killed with orders still to send
+    kills = lost_replies = 0
+    markers: dict[str, int] = {}
     try:
-        for _ in range(12):
+        while kills < SOAK_KILLS:
             if rng.random() < 0.3:
                 sim.faults.lose_order_replies(count=1, mode=rng.choice(["hang", "drop"]))
+                lost_replies += 1
             marker = rng.choice(["BEFORE_SEND", "AFTER_REPLY", "DONE", "RECOVERED"])
             lines = await _run_bot(
                 sim,
                 db,
                 intents,
                 marker,
-                rng.randint(1, 3),
+                1 if marker == "RECOVERED" else rng.randint(1, 3),  # RECOVERED is printed once a run
                 pause=rng.choice([0.05, 0.2]),
                 kill_delay=rng.choice([0.0, 0.1, 0.6]),
                 allow_exit=True,
             )
-            if lines and lines[-1].startswith("SETTLED"):
-                break
+            assert not (lines and lines[-1].startswith("SETTLED")), "a run finished before its kill"
+            kills += 1
+            markers[marker] = markers.get(marker, 0) + 1
         await asyncio.sleep(3.2)
         lines = await _run_bot(sim, db, intents, None, 0, pause=0.0)
         assert lines[-1].startswith("SETTLED 0"), lines
@@ -184,11 +194,24 @@ async def test_sigkill_at_random_points_soak(tmp_path: Path) -> None:
     try:
         state = sim.exchange.state(TEST_ACCOUNT.client_code)
         tags = [row["ordertag"] for row in state["orders"]]
+        local_fills = {(f.broker_order_id, f.fill_id) for f in store.fills()}
+        broker_fills = {(t["orderid"], t["fillid"]) for t in state["trades"]}
+        open_orders = [order for order in store.all_orders() if not order.status.is_terminal]
+        campaign = "kill -9 with orders in flight"
+        record(campaign, "SIGKILLs", kills, ">= 50")
+        record(
+            campaign, "kill points", ", ".join(f"{name} {count}" for name, count in sorted(markers.items()))
+        )
+        record(campaign, "replies lost by the broker (hang/drop)", lost_replies)
+        record(campaign, "orders at the broker", len(tags))
+        record(campaign, "duplicate orders (a tag sent twice)", len(tags) - len(set(tags)), "0")
+        record(campaign, "lost fills (broker fill not booked)", len(broker_fills - local_fills), "0")
+        record(campaign, "phantom fills (booked, not at the broker)", len(local_fills - broker_fills), "0")
+        record(campaign, "orders left unresolved", len(open_orders), "0")
+        assert kills >= 50
         assert len(tags) == len(set(tags)), "a tag was sent twice"
-        assert {(f.broker_order_id, f.fill_id) for f in store.fills()} == {
-            (t["orderid"], t["fillid"]) for t in state["trades"]
-        }
-        assert all(order.status.is_terminal for order in store.all_orders())
+        assert local_fills == broker_fills
+        assert open_orders == []
         assert store.verify_chain().ok
     finally:
         store.close()

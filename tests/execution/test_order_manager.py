@@ -7,7 +7,7 @@ import pytest
 from optbot.core.enums import IntentPurpose, OrderStatus, OrderType, Side
 from optbot.core.events import Alert, Fill, PositionChanged
 from optbot.core.ids import ordertag_for
-from optbot.test_kit.execution import Fault, build_harness, option_instrument, option_intent
+from optbot.test_kit.execution import Fault, build_harness, option_instrument, option_intent, option_quote
 
 
 async def test_happy_path_ack_is_not_a_fill() -> None:
@@ -217,9 +217,9 @@ async def test_auto_cancel_after_pending_timeout() -> None:
     harness = build_harness(fill_policy="none")
     result = await harness.manager.submit(option_intent())
     tag = result.ordertags[0]
-    assert await harness.manager.check_auto_cancel() == []
+    assert (await harness.manager.check_auto_cancel()).tags == []
     harness.clock.advance(46)
-    assert await harness.manager.check_auto_cancel() == [tag]
+    assert (await harness.manager.check_auto_cancel()).tags == [tag]
     await harness.deliver()
     assert harness.store.get_order(tag).status is OrderStatus.CANCELLED  # type: ignore[union-attr]
 
@@ -230,10 +230,10 @@ async def test_auto_cancel_on_underlying_move_and_vix_jump() -> None:
     harness.manager.observe_vix(14.0)
     jumped = await harness.manager.submit(option_intent("v", side=Side.SELL, limit_price=99.5))
     harness.manager.observe_underlying("NIFTY", 24000 * 1.005)
-    assert await harness.manager.check_auto_cancel() == []
+    assert (await harness.manager.check_auto_cancel()).tags == []
     harness.manager.observe_underlying("NIFTY", 24000 * 1.011)
     harness.manager.observe_vix(19.5)
-    acted = await harness.manager.check_auto_cancel()
+    acted = (await harness.manager.check_auto_cancel()).tags
     assert set(acted) == {moved.ordertags[0], jumped.ordertags[0]}
 
 
@@ -248,9 +248,9 @@ async def test_auto_cancel_before_session_close() -> None:
     harness = build_harness(fill_policy="none", session_close=session_close)
     harness.clock.advance_to(datetime(2026, 3, 2, 15, 20, tzinfo=IST))
     result = await harness.manager.submit(option_intent())
-    assert await harness.manager.check_auto_cancel() == []
+    assert (await harness.manager.check_auto_cancel()).tags == []
     harness.clock.advance_to(datetime(2026, 3, 2, 15, 25, tzinfo=IST))
-    assert await harness.manager.check_auto_cancel() == list(result.ordertags)
+    assert (await harness.manager.check_auto_cancel()).tags == list(result.ordertags)
 
 
 async def test_exit_limit_from_depth_and_market_converted() -> None:
@@ -349,10 +349,53 @@ async def test_run_loop_verifies_and_auto_cancels_then_reprices_when_configured(
     result = await repricing.manager.submit(option_intent(limit_price=100.0))
     tag = result.ordertags[0]
     repricing.clock.advance(46)
-    assert await repricing.manager.check_auto_cancel() == [tag]
+    assert (await repricing.manager.check_auto_cancel()).tags == [tag]
     order = repricing.store.get_order(tag)
     assert order is not None and order.status is OrderStatus.SUBMITTED and order.price == 100.25
     repricing.clock.advance(46)
-    assert await repricing.manager.check_auto_cancel() == [tag]
+    assert (await repricing.manager.check_auto_cancel()).tags == [tag]
     await repricing.deliver()
     assert repricing.store.get_order(tag).status is OrderStatus.CANCELLED  # type: ignore[union-attr]
+
+
+async def test_an_exit_found_late_after_it_was_sent_again_is_cancelled_so_the_position_is_closed_once() -> (
+    None
+):
+    """Issue 18: an exit's reply is lost, it is settled REJECTED and sent again; then the broker shows
+    the first one after all. Both working would close the position twice (a long turned short): the
+    adopted one is cancelled and the position ends flat, not short."""
+    from optbot.config.settings import Settings
+
+    harness = build_harness(
+        fill_policy="none",
+        settings=Settings(
+            execution={"unresolved_not_found_grace_seconds": 5.0, "exit_retry_interval_seconds": 1.0}
+        ),
+    )
+    harness.broker.quotes_by_token["58784"] = option_quote()
+    entry = await harness.manager.submit(option_intent("entry", limit_price=100.0))
+    harness.broker.fill(harness.store.get_order(entry.ordertags[0]).broker_order_id)  # type: ignore[union-attr]
+    await harness.manager.sync_fills()
+    harness.broker.inject(Fault.PLACED_LATE)
+    exit_ = await harness.manager.submit(
+        option_intent("exit", side=Side.SELL, limit_price=99.0, purpose=IntentPurpose.EXIT)
+    )
+    [first] = exit_.ordertags
+    for _ in range(2):
+        harness.clock.advance(6)
+        await harness.manager.poll_once()
+    assert harness.store.get_order(first).status is OrderStatus.REJECTED  # type: ignore[union-attr]
+    harness.clock.advance(1)  # the retry interval
+    resent = await harness.manager.check_auto_cancel()
+    [second] = [o.ordertag for o in harness.store.orders_for_intent("exit") if o.ordertag != first]
+    assert harness.store.get_order(second).status is OrderStatus.SUBMITTED and not resent.cancelled  # type: ignore[union-attr]
+
+    harness.broker.release_late()  # the first exit reaches the book after all
+    for update in harness.broker.drain_updates():
+        await harness.manager.on_order_update(update)
+    assert harness.store.get_order(first).status is OrderStatus.OPEN  # type: ignore[union-attr]
+    actions = await harness.manager.check_auto_cancel()
+    assert actions.cancelled == [first]
+    harness.broker.fill(harness.store.get_order(second).broker_order_id)  # type: ignore[union-attr]
+    await harness.manager.sync_fills()
+    assert [position.net_quantity for position in harness.store.positions()] == [0]

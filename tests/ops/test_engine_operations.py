@@ -4,6 +4,7 @@ scrape, the daily report and the dashboard in headless Chromium driving the kill
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import date, time
@@ -148,7 +149,10 @@ async def test_paper_day_notifies_exposes_metrics_and_writes_the_daily_report(se
     for fragment in ('"trades": 1', '"fills": 2', '"win_rate_pct"', '"risk events"', '"data quality"'):
         assert fragment in report
     assert f'"net_pnl": {round(net, 2)}' in report
+    (closed,) = json.loads(report)["tables"]["closed trades"]  # issue 18: why and how much, per trade
+    assert closed["exit_reason"] == "exit: scripted exit" and "return_pct" in closed, closed
     page = files.html_path.read_text()
+    assert "generated 2025-09-08 " in page and " IST</p>" in page  # stamps for people are IST
     assert page.count("<svg") >= 2 and "intraday P&amp;L" in page and "NIFTY16SEP2524800CE" in page
     assert "ticks processed" in page and "synthetic" in page
 
@@ -168,6 +172,7 @@ async def test_paper_day_notifies_exposes_metrics_and_writes_the_daily_report(se
     # The snapshot the dashboard would show after the close.
     snapshot = s.ops.provider.snapshot()
     assert snapshot.mode == "paper" and snapshot.positions == [] and len(snapshot.trades) == 2
+    assert [(row["purpose"], row["reason"]) for row in snapshot.trades][1] == ("exit", "scripted exit")
     assert snapshot.session["phase"] == "after_hours"
     assert snapshot.pnl_series[-1][1] == pytest.approx(round(net, 2))
     assert len(snapshot.pnl_series) > 300  # one point a minute from the pre-market to the post-market

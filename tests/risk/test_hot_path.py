@@ -110,8 +110,9 @@ def test_resume_ack_rewritten_with_a_new_time_is_seen(tmp_path: Path) -> None:
 
 
 def test_vix_band_follows_every_vix_change(tmp_path: Path) -> None:
+    """The cached band is recomputed on every VIX change (hysteresis off: its own property tests)."""
     clock = SimClock(TEST_DAY_OPEN + timedelta(minutes=45))
-    engine = RiskEngine(risk_settings(tmp_path), clock)
+    engine = RiskEngine(risk_settings(tmp_path, vix_hysteresis_points=0.0), clock)
     rng = random.Random(7)
     risk = engine.risk
     for _ in range(200):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import timedelta
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -10,6 +12,7 @@ from hypothesis import strategies as st
 from optbot.core.clock import SimClock
 from optbot.core.enums import IntentPurpose, RiskState, Side
 from optbot.risk import RiskEngine
+from optbot.risk.engine import vix_band_level
 from optbot.test_kit.risk import (
     TEST_DAY_OPEN,
     FakeMarket,
@@ -132,3 +135,38 @@ def test_exits_that_reduce_are_never_blocked(tmp_path_factory, scenario, purpose
     decision = engine.evaluate(intent, portfolio, market)
     assert decision.approved
     assert decision.approved_quantity == min(quantity, 300)
+
+
+vix_paths = st.lists(st.floats(min_value=10.0, max_value=29.9, allow_nan=False), min_size=1, max_size=60)
+
+
+@PROPERTY_SETTINGS
+@given(path=vix_paths, hysteresis=st.sampled_from([0.0, 0.25, 0.5, 1.0]))
+def test_vix_band_has_hysteresis(path: list[float], hysteresis: float) -> None:
+    """Entered at its level, left only `vix_hysteresis_points` below it; never a band VIX is not near."""
+    risk = risk_settings(Path("unused"), vix_hysteresis_points=hysteresis).risk
+    levels = (risk.vix_elevated, risk.vix_high)
+    band = 0
+    for vix in path:
+        previous, band = band, vix_band_level(vix, band, risk)
+        raw = sum(1 for level in levels if vix >= level)
+        assert band >= raw  # reaching a level always enters its band at once
+        for above in range(raw + 1, band + 1):  # a band kept above the raw one: VIX within the margin
+            assert vix >= levels[above - 1] - hysteresis
+        if band < previous:  # stepping down: VIX is clear of the band's level by the margin
+            assert vix < levels[band] - hysteresis
+        assert band in (raw, previous) or raw < band < previous
+
+
+@PROPERTY_SETTINGS
+@given(path=st.lists(st.floats(min_value=17.96, max_value=18.05, allow_nan=False), min_size=2, max_size=80))
+def test_vix_hovering_on_a_level_changes_the_risk_state_once(path: list[float]) -> None:
+    """A paper session flipped ACTIVE<->REDUCING 7 times in 12 minutes with VIX at 18.00-18.05."""
+    with tempfile.TemporaryDirectory() as root:
+        clock = SimClock(TEST_DAY_OPEN + timedelta(minutes=45))
+        engine = RiskEngine(risk_settings(Path(root)), clock)
+        for vix in [18.01, *path]:
+            engine.update_vix(vix)
+            engine.refresh()
+            clock.advance(5)
+    assert [change.current for change in engine.state_changes] == [RiskState.REDUCING]

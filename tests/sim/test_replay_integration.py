@@ -19,7 +19,7 @@ replay_settings = pytest.importorskip("optbot.config.sections.replay")
 
 async def test_amo_released_at_the_open_and_filled_on_replayed_ticks(sample_data: Path) -> None:
     clock = SimClock(datetime(2025, 9, 10, 9, 0, tzinfo=IST))
-    market = replay.ReplayMarket(clock, replay_settings.ReplaySettings(data_dir=sample_data))
+    market = replay.ReplayMarket(clock, replay_settings.ReplaySettings(data_dir=sample_data / "store"))
     simulator = Simulator(market, clock, [TEST_ACCOUNT])
     await simulator.start()
     try:

@@ -1,16 +1,35 @@
-"""`optbot greeks` and `optbot iv`: one option's price, Greeks or implied volatility as JSON."""
+"""`optbot greeks`, `optbot iv`, `optbot price` and `optbot data calibrate`: one option's price, Greeks or
+implied volatility; what the synthetic model quotes; fitting that model to real option data."""
 
 from __future__ import annotations
 
 import json
 import math
+import re
+from datetime import date, datetime
 from enum import StrEnum
+from pathlib import Path
 
 import typer
 
+from optbot.analytics.calibration import CalibrationResult, Calibrator, ErrorRow, FitOptions
+from optbot.analytics.market_inputs import MarketInputs, RealBar, market_inputs_at, real_bar_at
 from optbot.analytics.pricing import Model, greeks, implied_volatility
+from optbot.analytics.synthetic import SyntheticOptionModel, SyntheticQuote
+from optbot.analytics.synthetic_params import load_calibration, render_calibration
+from optbot.calendar import get_calendar
 from optbot.cli.common import fail, settings_from
 from optbot.core.enums import OptionType
+from optbot.core.errors import UserError
+from optbot.core.timeutil import IST, parse_iso
+from optbot.data.atomic import atomic_write_text
+from optbot.data.cli import data_app
+
+#: Angel One option trading symbols: NIFTY03NOV2218000CE (underlying, DDMONYY expiry, strike, type).
+ANGEL_SYMBOL = re.compile(
+    r"^(?P<und>[A-Z]+?)(?P<exp>\d{2}[A-Z]{3}\d{2})(?P<strike>\d+(?:\.\d+)?)(?P<type>CE|PE)$"
+)
+DEFAULT_DATA_ROOT = Path("data/sample")
 
 #: Inputs above these are almost certainly percentages typed as fractions (15 instead of 0.15).
 MAX_FRACTION_VOL = 5.0
@@ -154,6 +173,181 @@ def iv_command(
     typer.echo(json.dumps(payload, indent=2))
 
 
+def _contract(arguments: list[str]) -> tuple[str, date, float, OptionType]:
+    """SYMBOL or UNDERLYING EXPIRY STRIKE CE|PE -> (underlying, expiry, strike, type)."""
+    if len(arguments) == 1:
+        match = ANGEL_SYMBOL.match(arguments[0].upper())
+        if match is None:
+            raise UserError(f"{arguments[0]!r} is not an option symbol like NIFTY03NOV2218000CE")
+        try:
+            expiry = datetime.strptime(match["exp"] + "+0530", "%d%b%y%z").date()
+        except ValueError:
+            raise UserError(f"{arguments[0]!r}: {match['exp']} is not an expiry like 03NOV22") from None
+        return match["und"], expiry, float(match["strike"]), OptionType(match["type"])
+    if len(arguments) == 4:
+        underlying, expiry_text, strike_text, kind = arguments
+        try:
+            expiry = date.fromisoformat(expiry_text)
+        except ValueError:
+            raise UserError(f"expiry {expiry_text!r} is not a date like 2022-11-03") from None
+        try:
+            strike = float(strike_text)
+        except ValueError:
+            raise UserError(f"strike {strike_text!r} is not a number") from None
+        if kind.upper() not in ("CE", "PE"):
+            raise UserError(f"option type {kind!r} must be CE or PE")
+        if strike <= 0:
+            raise UserError(f"strike must be positive, got {strike_text}")
+        return underlying.upper(), expiry, strike, OptionType(kind.upper())
+    raise UserError("give one SYMBOL (NIFTY03NOV2218000CE) or UNDERLYING EXPIRY STRIKE CE|PE")
+
+
+def _moment(text: str) -> datetime:
+    try:
+        return parse_iso(text)
+    except ValueError:
+        raise UserError(
+            f"--at {text!r} is not an ISO time with a zone, e.g. 2022-11-01T10:30:00+05:30"
+        ) from None
+
+
+def price_command(
+    ctx: typer.Context,
+    contract: list[str] = typer.Argument(..., help="SYMBOL, or UNDERLYING EXPIRY STRIKE CE|PE"),
+    at: str = typer.Option(..., "--at", help="ISO time with zone, e.g. 2022-11-01T10:30:00+05:30"),
+    data: Path = typer.Option(DEFAULT_DATA_ROOT, "--data", help="Data folder (the data/sample layout)"),
+    spot: float | None = typer.Option(None, "--spot", help="Use this spot instead of the data's"),
+    vix: float | None = typer.Option(None, "--vix", help="Use this INDIA VIX instead of the data's"),
+) -> None:
+    """What a backtest quotes for one contract at one moment where no real option bar exists: the
+    model's inputs (spot, forward, time to expiry, IV from VIX + smile), value, bid/ask and Greeks,
+    and the real bar of that minute beside it when the data has one."""
+    settings = settings_from(ctx).analytics
+    try:
+        _price(contract, at, data, spot, vix, settings.calibration_file)
+    except UserError as exc:
+        fail(str(exc))
+
+
+def _price(
+    contract: list[str], at: str, data: Path, spot: float | None, vix: float | None, calibration: Path | None
+) -> None:
+    underlying, expiry, strike, kind = _contract(contract)
+    moment = _moment(at)
+    if moment.astimezone(IST).date() > expiry:
+        raise UserError(f"{at} is after the contract's expiry {expiry}")
+    if not data.is_dir():
+        raise UserError(f"--data {data} is not a folder")
+    model = SyntheticOptionModel(load_calibration(calibration), get_calendar())
+    carry = model.underlying(underlying).carry
+    inputs = market_inputs_at(data, underlying, moment, carry)
+    chosen_spot = spot if spot is not None else (inputs.spot if inputs else None)
+    chosen_vix = vix if vix is not None else (inputs.vix if inputs else None)
+    if chosen_spot is None or not chosen_spot > 0:
+        raise UserError(f"no {underlying} spot at {at} under {data}: pass --spot")
+    if chosen_vix is None or not chosen_vix > 0:
+        raise UserError(f"no INDIA VIX at {at} under {data}: pass --vix")
+    quote = model.quote(underlying, chosen_spot, chosen_vix, moment, expiry, strike, kind)
+    real = real_bar_at(data, underlying, expiry, strike, kind is OptionType.CE, moment)
+    _print_quote(quote, inputs, spot is not None, vix is not None, real)
+
+
+def _print_quote(
+    quote: SyntheticQuote,
+    inputs: MarketInputs | None,
+    spot_given: bool,
+    vix_given: bool,
+    real: RealBar | None,
+) -> None:
+    spot_source = "--spot" if spot_given or inputs is None else inputs.spot_source
+    vix_source = "--vix" if vix_given or inputs is None else inputs.vix_source
+    timing = quote.time
+    lines = [
+        f"{quote.underlying} {quote.expiry} {quote.strike:g} {quote.option_type.value}  (synthetic quote)",
+        f"  spot          {quote.spot:.2f}  ({spot_source})",
+        f"  INDIA VIX     {quote.vix:.2f}  ({vix_source})",
+        f"  forward       {quote.forward:.2f}  (carry {quote.forward / quote.spot - 1:+.4%} to expiry)",
+        f"  time left     {timing.sessions:.3f} session units = {timing.session_today:.3f} today + "
+        f"{timing.later_sessions} sessions + {timing.nights} nights + {timing.closed_days} closed days; "
+        f"{timing.calendar_years * 365:.2f} calendar days",
+        f"  ATM IV        {quote.atm_iv:.2%} (variance time)  "
+        f"smile at m={quote.moneyness:+.2f}: IV {quote.iv:.2%}"
+        f"  = {quote.calendar_iv:.2%} in calendar time",
+        f"  value         {quote.value:.4f}  mid {quote.mid:.2f}  bid {quote.bid:.2f}  ask {quote.ask:.2f}",
+        f"  greeks        delta {quote.greeks.delta:+.4f}  gamma {quote.greeks.gamma:.6f}  "
+        f"theta/day {quote.greeks.theta_per_day:+.3f}  vega/pt {quote.greeks.vega_per_point:.3f}",
+        f"  parameters    {quote.parameters_from}",
+    ]
+    if real is not None:
+        error = (quote.mid / real.close - 1) if real.close > 0 else float("nan")
+        lines.append(
+            f"  real bar      O {real.open:.2f} H {real.high:.2f} L {real.low:.2f} C {real.close:.2f} "
+            f"vol {real.volume:,.0f}  ({real.source}); model mid vs close {error:+.1%}"
+        )
+    else:
+        lines.append("  real bar      none for this minute in the data (a backtest would use the model)")
+    typer.echo("\n".join(lines))
+
+
+def calibrate_command(
+    data: Path = typer.Option(
+        DEFAULT_DATA_ROOT, "--data", help="Folder of real option data (data/sample layout)"
+    ),
+    out: Path | None = typer.Option(None, "--out", help="Write the calibration TOML here (atomically)"),
+    sample_minutes: int = typer.Option(
+        15, "--sample-minutes", min=1, max=375, help="Minute-bar sampling step"
+    ),
+    min_volume: float = typer.Option(500.0, "--min-volume", min=0, help="EOD rows need this traded volume"),
+) -> None:
+    """Fit the synthetic option model to the real option data under --data and print the fit and its
+    error table against real premiums (out of sample and in sample). Point `analytics.calibration_file`
+    at the written file to use it."""
+    if not data.is_dir():
+        fail(f"--data {data} is not a folder")
+    options = FitOptions(sample_every_minutes=sample_minutes, min_eod_volume=min_volume)
+    try:
+        result = Calibrator(get_calendar(), options).calibrate(data)
+    except ValueError as exc:
+        fail(str(exc))
+    _print_fit(result)
+    if out is not None:
+        atomic_write_text(out, render_calibration(result.params))
+        typer.echo(f"wrote {out}")
+
+
+def _print_fit(result: CalibrationResult) -> None:
+    params = result.params
+    typer.echo(
+        f"chain observations {result.chains}, spread observations {result.spreads}; "
+        f"nights weigh {params.time.overnight_weight:.3f} session, "
+        f"closed days {params.time.closed_day_weight:.3f}; spread {params.spread.time_value_fraction:.4f} "
+        f"x time value + {params.spread.intrinsic_fraction:.4f} x intrinsic"
+    )
+    for name, body in sorted(params.underlyings.items()):
+        levels = ", ".join(
+            f"{level.start:%Y-%m} {level.atm_vol_per_vix:.3f} "
+            f"(slope {level.term_slope:+.3f}, n={level.observations})"
+            for level in body.levels
+        )
+        typer.echo(f"{name:10} carry {body.carry:+.4f}  ATM vol per VIX: {levels}")
+    for note in result.skipped:
+        typer.echo(f"note: {note}")
+    typer.echo(_error_table(result.errors))
+
+
+def _error_table(rows: tuple[ErrorRow, ...]) -> str:
+    header = f"{'evaluation':14} {'segment':42} {'n':>5} {'med|e|%':>8} {'p90|e|%':>8} {'bias%':>7}  target"
+    lines = [header]
+    for row in rows:
+        lines.append(
+            f"{row.evaluation:14} {row.segment:42} {row.observations:5d} {row.median_abs_pct:8.2f} "
+            f"{row.p90_abs_pct:8.2f} {row.bias_pct:+7.2f}  {row.target}"
+        )
+    return "\n".join(lines)
+
+
 def register(app: typer.Typer) -> None:
     app.command("greeks")(greeks_command)
     app.command("iv")(iv_command)
+    app.command("price")(price_command)
+    data_app.command("calibrate")(calibrate_command)

@@ -12,7 +12,10 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+from numpy.typing import NDArray
 from scipy.optimize import brentq
+from scipy.special import ndtr
 
 from optbot.core.enums import OptionType
 
@@ -161,6 +164,35 @@ def black76_price(
     inputs = _inputs("black76", forward, strike, years, vol, rate, option_type, 0.0)
     total_vol = inputs.vol * math.sqrt(inputs.years)
     return inputs.discount * _undiscounted_price(inputs.forward, inputs.strike, total_vol, inputs.is_call)
+
+
+def black76_values(
+    forward: NDArray[np.float64] | float,
+    strike: NDArray[np.float64] | float,
+    years: NDArray[np.float64] | float,
+    vol: NDArray[np.float64] | float,
+    rate: float,
+    is_call: NDArray[np.bool_] | bool,
+) -> NDArray[np.float64]:
+    """Black-76 prices of many contracts at once (arrays broadcast), the same formula as
+    `black76_price`: a quote model values a whole chain on every bar, one call per strike is too slow.
+
+    Inputs must be positive (a zero time or volatility gives the discounted intrinsic value).
+    """
+    forward_arr = np.asarray(forward, dtype=np.float64)
+    strike_arr = np.asarray(strike, dtype=np.float64)
+    years_arr = np.maximum(np.asarray(years, dtype=np.float64), 0.0)
+    total_vol = np.maximum(np.asarray(vol, dtype=np.float64), 0.0) * np.sqrt(years_arr)
+    live = total_vol > 0.0
+    safe_vol = total_vol if live.all() else np.where(live, total_vol, 1.0)
+    d1 = np.log(forward_arr / strike_arr) / safe_vol + 0.5 * safe_vol
+    call = forward_arr * ndtr(d1) - strike_arr * ndtr(d1 - safe_vol)
+    # the put from parity on the forward (C - P = F - K, undiscounted): one pair of normal CDFs
+    undiscounted = np.where(is_call, call, call - forward_arr + strike_arr)
+    if not live.all():
+        intrinsic = np.maximum(np.where(is_call, forward_arr - strike_arr, strike_arr - forward_arr), 0.0)
+        undiscounted = np.where(live, undiscounted, intrinsic)
+    return np.asarray(np.exp(-rate * years_arr) * np.maximum(undiscounted, 0.0), dtype=np.float64)
 
 
 def option_price(

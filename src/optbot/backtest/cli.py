@@ -1,4 +1,5 @@
-"""`optbot backtest --from D --to D [--strategy NAME] [--data DIR] [--out DIR] [--speed-ticks SECONDS]`."""
+"""`optbot backtest --from D --to D [--strategy NAME] [--data ROOT] [--out DIR] [--require-real-options]
+[--workers N]`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from optbot.backtest.runner import DaySummary, run_backtest
+from optbot.backtest.coverage import coverage_table
+from optbot.backtest.parallel import default_workers
+from optbot.backtest.runner import BacktestPlan, DaySummary, run_backtest
 from optbot.cli.common import console, error_console, settings_from
 from optbot.core.clock import Clock
 from optbot.core.errors import UserError
@@ -30,18 +33,24 @@ def backtest_command(
         None, "--strategy", help="built-in strategy name or module:Class (default: strategy.enabled)"
     ),
     data: Path | None = typer.Option(
-        None, "--data", help="folder with daily/ and intraday/ bars (default: replay.data_dir)"
+        None,
+        "--data",
+        help="data root to replay: timeframes/ (+ archive/ option bars) (default: replay.data_dir)",
     ),
     out: Path | None = typer.Option(
         None, "--out", help="report folder (default: <data root>/reports/backtest)"
     ),
-    speed_ticks: float | None = typer.Option(
+    require_real_options: bool = typer.Option(
+        False, "--require-real-options", help="refuse to run where a day lacks real option bars"
+    ),
+    workers: int | None = typer.Option(
         None,
-        "--speed-ticks",
-        help="seconds between replayed ticks, 0 < s <= 15 (default: backtest.tick_seconds); larger is faster",
+        "--workers",
+        min=1,
+        help="processes (default: every core; only session-independent strategies split)",
     ),
 ) -> None:
-    """Backtest on the live engine over replayed sample sessions; writes a JSON + HTML report."""
+    """Backtest on the live engine over the bars of a data root; writes a JSON + HTML report."""
     start, end = _date("--from", from_), _date("--to", to)
     settings = settings_from(ctx)
     out_dir = out if out is not None else settings.paths.resolve(settings.paths.reports_dir) / "backtest"
@@ -67,6 +76,20 @@ def backtest_command(
         description = f"replayed {summary.day} ({summary.fills} fills, equity {summary.equity:,.0f})"
         progress.update(task, completed=done, total=total, description=description)
 
+    def show_coverage(plan: BacktestPlan) -> None:
+        console.print(f"coverage of {plan.data_root}:", highlight=False, soft_wrap=True)
+        for line in coverage_table(plan.coverage):
+            console.print(line, highlight=False, soft_wrap=True, markup=False)
+        fallback = sorted({f"{row.underlying} {row.day}" for row in plan.coverage if row.daily_fallback})
+        if fallback:
+            console.print(
+                f"[bold red]WARNING: {len(fallback)} underlying-day(s) have only DAILY bars and are replayed "
+                f"as one bar per session[/bold red]: {', '.join(fallback[:6])}"
+                + (" ..." if len(fallback) > 6 else ""),
+                highlight=False,
+                soft_wrap=True,
+            )
+
     try:
         with progress:
             outcome = run_backtest(
@@ -76,7 +99,9 @@ def backtest_command(
                 strategy=strategy,
                 data_dir=data,
                 out_dir=out_dir,
-                tick_seconds=speed_ticks,
+                require_real_options=require_real_options,
+                workers=workers if workers is not None else default_workers(),
+                on_plan=show_coverage,
                 on_clock=log_on_replay_clock,
                 on_day=on_day,
             )
@@ -88,7 +113,8 @@ def backtest_command(
     colour = "green" if net >= 0 else "red"
     console.print(
         f"backtest [bold]{result.strategy}[/bold] {result.start}..{result.end}: "
-        f"{metrics_days} session(s), {len(result.trades)} closed trade(s), {len(outcome.fills)} fill(s), "
+        f"{metrics_days} session(s) in {outcome.workers} process(es), {len(result.trades)} closed trade(s), "
+        f"{len(outcome.fills)} fill(s), "
         f"{outcome.intents} intent(s) ({outcome.refused} refused)",
         highlight=False,
         soft_wrap=True,
@@ -106,16 +132,16 @@ def backtest_command(
         )
     if outcome.skipped_days:
         console.print(
-            f"skipped (no replay data): {', '.join(str(day) for day in outcome.skipped_days)}",
+            f"skipped (no index/VIX bars): {', '.join(str(day) for day in outcome.skipped_days)}",
             highlight=False,
             soft_wrap=True,
         )
-    if outcome.synthetic_tokens:
-        console.print(
-            "option prices are synthetic (simulator pricing model); see the report's notes",
-            highlight=False,
-            soft_wrap=True,
-        )
+    console.print(
+        f"option contracts priced from their own bars: {len(outcome.real_tokens)}, "
+        f"by the synthetic model: {len(outcome.synthetic_tokens)} (see the report's coverage and notes)",
+        highlight=False,
+        soft_wrap=True,
+    )
     console.print(f"report: {outcome.files.html_path}", highlight=False, soft_wrap=True)
     console.print(f"data:   {outcome.files.json_path}", highlight=False, soft_wrap=True)
     console.print(f"log:    {log_dir}", highlight=False, soft_wrap=True)

@@ -48,8 +48,10 @@ class BacktestResult:
     settings: dict[str, Any] = field(default_factory=dict)
     # True when option quotes came from the simulator's pricing model (no recorded option data).
     synthetic_options: bool = False
-    # Optional per-session rows (day, index source, ticks, bars, fills, equity) shown as a table.
+    # Optional per-session rows (day, index source, bars, fills, equity) shown as a table.
     days: Sequence[dict[str, Any]] = field(default_factory=tuple)
+    # Per underlying and day: which bars drove it and whether option prices were real (issue 14 part 5).
+    coverage: Sequence[dict[str, Any]] = field(default_factory=tuple)
 
 
 def _clean(value: float | None) -> float | None:
@@ -102,8 +104,9 @@ def build_report(result: BacktestResult) -> Report:
     notes = list(result.notes)
     if result.synthetic_options or any(t.synthetic_prices for t in result.trades):
         notes.append(
-            "Option prices for dates without recorded option data come from the simulator's pricing model "
-            "(synthetic); fills use the paper fill model with spread, slippage, latency and dated charges."
+            "Option prices for dates without recorded option data are synthetic: the model calibrated to "
+            "real premiums (analytics.calibration_file; the README gives its measured error); fills use the "
+            "bar fill model with spread, slippage and dated charges."
         )
     if result.settings:
         notes.append("settings: " + ", ".join(f"{k}={result.settings[k]}" for k in sorted(result.settings)))
@@ -113,7 +116,11 @@ def build_report(result: BacktestResult) -> Report:
         generated_utc=result.end,
         metrics=metrics,
         series={"equity": equity, "drawdown": equity_to_drawdown(equity)},
-        tables={"trades": trades, **({"days": [dict(row) for row in result.days]} if result.days else {})},
+        tables={
+            **({"coverage": [dict(row) for row in result.coverage]} if result.coverage else {}),
+            "trades": trades,
+            **({"days": [dict(row) for row in result.days]} if result.days else {}),
+        },
         notes=notes,
     )
 

@@ -1,15 +1,19 @@
-"""`run_backtest`: the real engine over replayed sessions, turned into the §11.5 report.
+"""`run_backtest`: the real engine over the bars a data root holds, turned into the §11.5 report.
 
-The backtest is the engine's backtest mode (`optbot.engine.replay.InProcessReplay`): a `SimClock`,
-the simulator's `ReplayMarket` (recorded index bars expanded into seeded ticks; options priced by the
-simulator's Black-76 model and flagged synthetic), the live bar aggregator and the `PaperBroker` with
-the paper/backtest fill model and the dated rate card. Strategy, risk, order manager and portfolio are
-the same objects live trading uses.
+The backtest is the engine's bar-driven mode (`optbot.backtest.kernel.BarBacktest`): a `SimClock`, the
+index/VIX bars of the §2.1 JSON store (the finest timeframe per instrument and day), per-contract option
+bars from the option archive where the data root has them (else a deterministic model derived from
+the index bar), and the simulated bar venue (`BarVenue`: the paper broker's books with bar fills and
+the dated rate card). Strategy, risk, order manager and portfolio are the same objects live trading
+uses, built by the one engine builder.
 
-What goes into the report is derived only from the engine's store and the replay's clock: fills
-(with charges), FIFO round trips (`optbot.portfolio.trades.closed_trades`) and the equity at each
-end of day (initial capital + net realised + unrealised). Intent ids, trace ids and order tags are
-random per run, so none of them reach the report: the same inputs give a byte-identical JSON file.
+Before anything runs, `plan_backtest` works out the coverage (per underlying and day: the index
+timeframe used, whether option prices are real, synthetic or missing); the report carries it. What
+goes into the report is derived only from the engine's store and the replay's clock: fills (with
+charges), FIFO round trips (`optbot.portfolio.trades.closed_trades`) and the equity at each end of day
+(initial capital + net realised + unrealised). Intent ids, trace ids and order tags are random per run,
+so none of them reach the report, and no random number reaches a price: the same inputs give a
+byte-identical JSON file whatever `replay.seed` says.
 """
 
 from __future__ import annotations
@@ -23,24 +27,23 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from pydantic import ValidationError
-
+from optbot.backtest.coverage import CoverageRow, coverage_table, plan_coverage
+from optbot.backtest.kernel import BarBacktest, SessionRun
+from optbot.backtest.option_bars import REAL, SYNTHETIC
 from optbot.backtest.report import BacktestResult, TradeRecord, write_backtest_report
+from optbot.backtest.store_data import StoreHistory
 from optbot.calendar import NseCalendar, Segment, get_calendar
 from optbot.config import Settings
-from optbot.config.sections.replay import ReplaySettings
 from optbot.core.clock import Clock
 from optbot.core.enums import Exchange, Side
 from optbot.core.errors import UserError
 from optbot.core.timeutil import ist_datetime, to_utc
-from optbot.engine.replay import PREMARKET_START, InProcessReplay, ReplayRun
+from optbot.data.archive import OptionArchive
+from optbot.engine.replay import PREMARKET_START
 from optbot.ops.reports import ReportFiles
 from optbot.persistence.records import FillRecord
 from optbot.persistence.store import Store
 from optbot.portfolio.trades import closed_trades
-from optbot.sim.contracts import SimQuote
-from optbot.sim.market.history import IndexHistory
-from optbot.sim.market.replay import VIX_NAME, load_sample_histories
 from optbot.strategy.base import Strategy
 from optbot.strategy.registry import load_strategies, resolve
 
@@ -48,7 +51,6 @@ log = logging.getLogger("optbot.backtest.runner")
 
 _FILENAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.+-]+")
 IN_MEMORY = Path(":memory:")
-_FLAGS = {"tick_seconds": "--speed-ticks / backtest.tick_seconds", "data_dir": "--data / replay.data_dir"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +58,7 @@ class DaySummary:
     """One replayed session: what drove it and what it produced."""
 
     day: date
-    index_source: str  # "1m", "15m" or "daily" (the finest recorded index bars that day)
-    ticks: int
+    index_source: str  # "1m", "5m", "15m" or "daily" (the finest stored index bars that day)
     bars: int
     fills: int
     equity: float
@@ -104,7 +105,9 @@ class BacktestOutcome:
     refused: int
     intent_log: tuple[IntentLine, ...]
     synthetic_tokens: frozenset[str]
-    first_quote_utc: dict[str, datetime] = field(default_factory=dict)
+    real_tokens: frozenset[str] = frozenset()
+    coverage: tuple[CoverageRow, ...] = ()
+    workers: int = 1
 
     @property
     def net_pnl(self) -> float:
@@ -113,29 +116,6 @@ class BacktestOutcome:
     @property
     def charges(self) -> float:
         return round(sum(fill.charges for fill in self.fills), 2)
-
-
-def backtest_settings(
-    settings: Settings, *, data_dir: Path | None = None, tick_seconds: float | None = None
-) -> Settings:
-    """Settings with the replay's data folder and tick spacing replaced, validated like the config file."""
-    update: dict[str, object] = {}
-    if data_dir is not None:
-        update["data_dir"] = data_dir
-    if tick_seconds is not None:
-        update["tick_seconds"] = tick_seconds
-    if not update:
-        return settings
-    try:
-        replay = ReplaySettings.model_validate({**settings.replay.model_dump(), **update})
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{_FLAGS.get(str(error['loc'][0]), 'replay.' + '.'.join(str(part) for part in error['loc']))}: "
-            f"{error['msg']} (got {error['input']!r})"
-            for error in exc.errors()
-        )
-        raise UserError(problems) from None
-    return settings.model_copy(update={"replay": replay})
 
 
 def choose_strategies(settings: Settings, strategy: str | None) -> list[Strategy]:
@@ -150,15 +130,6 @@ def choose_strategies(settings: Settings, strategy: str | None) -> list[Strategy
     except UserError as exc:
         raise UserError(f"--strategy {strategy!r}: {str(exc).removeprefix('strategy.enabled: ')}") from None
     return [found(settings)]
-
-
-def load_histories(settings: Settings, calendar: NseCalendar) -> dict[str, IndexHistory]:
-    if not settings.replay.data_dir.is_dir():
-        raise UserError(
-            f"--data / replay.data_dir: {str(settings.replay.data_dir)!r} is not a folder "
-            "(it should hold the daily/ and intraday/ bars in the data/sample layout)"
-        )
-    return load_sample_histories(settings.replay, calendar)
 
 
 def check_range(calendar: NseCalendar, start: date, end: date) -> list[date]:
@@ -195,46 +166,6 @@ def provisional_note(calendar: NseCalendar, days: Sequence[date]) -> str | None:
         f"(ends {calendar.last_date}): provisional sessions with the last known hours and expiries from "
         "the last known rules; run `optbot calendar sync` for NSE's holiday list."
     )
-
-
-def backtest_days(
-    calendar: NseCalendar,
-    histories: dict[str, IndexHistory],
-    underlyings: Sequence[str],
-    start: date,
-    end: date,
-) -> tuple[list[tuple[date, str]], list[date]]:
-    """F&O trading days in [start, end] with data for every underlying and INDIA VIX, and those skipped.
-
-    Refuses (UserError) a reversed range, dates outside the calendar, dates outside the data, an
-    underlying the data does not hold, and a range with no trading day.
-    """
-    check_range(calendar, start, end)
-    names = [*underlyings, VIX_NAME]
-    for name in names:
-        if name not in histories:
-            held = ", ".join(sorted(histories))
-            raise UserError(f"no replay data for underlying {name!r} (the data folder holds {held})")
-    first = max(min(histories[name].daily) for name in names)
-    last = min(max(histories[name].daily) for name in names)
-    if start < first or end > last:
-        raise UserError(
-            f"backtest range {start}..{end} is outside the replay data, which covers {first}..{last} "
-            f"for {', '.join(names)}"
-        )
-    trading = calendar.trading_days(start, end, Segment.FO)
-    days: list[tuple[date, str]] = []
-    skipped: list[date] = []
-    for day in trading:
-        sources = [histories[name].source_bars(day) for name in names]
-        if any(found is None for found in sources):
-            skipped.append(day)
-            continue
-        first_source = sources[0]
-        days.append((day, first_source[0] if first_source is not None else "daily"))
-    if not days:
-        raise UserError(f"the replay data has no bars for any trading day between {start} and {end}")
-    return days, skipped
 
 
 @dataclass
@@ -289,20 +220,18 @@ def _iso(moment: datetime) -> str:
 
 
 def _report_settings(
-    settings: Settings, strategies: Sequence[Strategy], underlyings: Sequence[str]
+    settings: Settings, strategies: Sequence[Strategy], underlyings: Sequence[str], data_root: Path
 ) -> dict[str, object]:
-    replay = settings.replay
     fills = settings.backtest
     return {
         "strategies": "+".join(strategy.name for strategy in strategies),
         "underlyings": "+".join(underlyings),
-        "replay.data_dir": str(replay.data_dir),
-        "replay.seed": replay.seed,
-        "replay.tick_seconds": replay.tick_seconds,
+        "data_root": str(data_root),
         "backtest.slippage_ticks": fills.slippage_ticks,
-        "backtest.latency_ms": fills.latency_ms,
         "backtest.modelled_spread_ticks": fills.modelled_spread_ticks,
         "backtest.modelled_spread_pct": fills.modelled_spread_pct,
+        "backtest.bar_volume_share": fills.bar_volume_share,
+        "backtest.same_bar_stop_target": fills.same_bar_stop_target,
         "execution.charges_rate_card_file": str(settings.execution.charges_rate_card_file),
     }
 
@@ -311,86 +240,49 @@ def _report_settings(
 class ReplayEvidence:
     """What the replay left behind once its store is gone."""
 
-    equity: list[tuple[str, float]]
     summaries: list[DaySummary] = field(default_factory=list)
+    held_value: dict[date, float] = field(default_factory=dict)  # open positions' market value at each close
     synthetic: set[str] = field(default_factory=set)
-    first_quote: dict[str, datetime] = field(default_factory=dict)
+    real: set[str] = field(default_factory=set)
     fills: tuple[FillRecord, ...] = ()
     intent_log: tuple[IntentLine, ...] = ()
     intents: int = 0
     refused: int = 0
 
 
-async def _replay_days(
-    settings: Settings,
-    store_path: Path,
-    days: Sequence[tuple[date, str]],
-    strategies: Sequence[Strategy],
-    underlyings: Sequence[str],
-    calendar: NseCalendar,
-    on_clock: Callable[[Clock], None] | None,
-    on_day: DayCallback | None = None,
-) -> ReplayEvidence:
-    initial = settings.backtest.initial_capital
-    evidence = ReplayEvidence(equity=[(_iso(ist_datetime(days[0][0], PREMARKET_START)), initial)])
-    sources = dict(days)
-    replay = InProcessReplay(
-        settings, store_path, days[0][0], strategies=strategies, underlyings=underlyings, calendar=calendar
-    )
-    try:
-        if on_clock is not None:
-            on_clock(replay.clock)
-
-        def on_quote(quote: SimQuote) -> None:
-            if quote.token not in evidence.first_quote:
-                evidence.first_quote[quote.token] = quote.exchange_time
-            if quote.synthetic:
-                evidence.synthetic.add(quote.token)
-
-        def on_session_end(run: ReplayRun) -> None:
-            portfolio = run.engine.portfolio
-            value = initial + portfolio.realised_total_net() + portfolio.unrealised_total()
-            evidence.equity.append((_iso(run.engine.clock.now_utc()), value))
-            fills = len(replay.store.fills(run.day, run.day))
-            alerts = run.engine.counters.alerts - sum(summary.alerts for summary in evidence.summaries)
-            summary = DaySummary(
-                run.day, sources[run.day], run.ticks, run.bars, fills, round(value, 2), alerts
-            )
-            evidence.summaries.append(summary)
-            if on_day is not None:
-                on_day(summary, len(evidence.summaries), len(days))
-
-        replay.market.subscribe_quotes(on_quote)
-        replay.on_session_end = on_session_end
-        await replay.run([day for day, _ in days])
-        evidence.fills = tuple(replay.store.fills())
-        evidence.intent_log = tuple(intent_lines(replay.store))
-        evidence.intents = replay.engine.counters.intents
-        evidence.refused = replay.engine.counters.refused
-    finally:
-        replay.close()
-    return evidence
-
-
 @dataclass(frozen=True)
 class BacktestPlan:
-    """A validated backtest: settings with the overrides applied, the strategies and the days to replay."""
+    """A validated backtest: settings, strategies, the days to replay and what data covers them."""
 
     settings: Settings
     start: date
     end: date
     calendar: NseCalendar
+    data_root: Path
     underlyings: tuple[str, ...]
     strategies: tuple[Strategy, ...]
-    days: tuple[tuple[date, str], ...]  # (day, finest recorded index bars that day)
+    days: tuple[tuple[date, str], ...]  # (day, finest stored index bars that day)
     skipped: tuple[date, ...]
+    coverage: tuple[CoverageRow, ...]
     out_dir: Path
     on_clock: Callable[[Clock], None] | None = None
     on_day: DayCallback | None = None
+    strategy_spec: str | None = None  # what --strategy named (re-resolved in worker processes)
 
     @property
     def name(self) -> str:
         return "+".join(item.name for item in self.strategies)
+
+
+def default_data_root(settings: Settings) -> Path:
+    """`replay.data_dir`: the data root a backtest reads when `--data` is not given."""
+    return settings.replay.data_dir
+
+
+def open_archive(data_root: Path) -> OptionArchive | None:
+    """The data root's option archive, or None when it holds no option bars."""
+    archive = OptionArchive(data_root)
+    return archive if archive.root.is_dir() else None
 
 
 def plan_backtest(
@@ -401,52 +293,186 @@ def plan_backtest(
     strategy: str | None = None,
     data_dir: Path | None = None,
     out_dir: Path,
-    tick_seconds: float | None = None,
     underlyings: Sequence[str] | None = None,
     calendar: NseCalendar | None = None,
+    require_real_options: bool = False,
     on_clock: Callable[[Clock], None] | None = None,
     on_day: DayCallback | None = None,
 ) -> BacktestPlan:
-    """Validate every input (UserError naming the bad one) and pick the days; nothing is written yet."""
-    spacing = tick_seconds if tick_seconds is not None else settings.backtest.tick_seconds
-    settings = backtest_settings(settings, data_dir=data_dir, tick_seconds=spacing)
+    """Validate every input (UserError naming the bad one), work out the coverage and pick the days;
+    nothing is written yet. `require_real_options` refuses a plan where any replayed day lacks real
+    option bars for an underlying (naming the first such day)."""
     calendar = calendar or get_calendar()
-    chosen = tuple(u.upper() for u in (underlyings or settings.universe.underlyings))
-    check_range(calendar, start, end)
+    data_root = data_dir if data_dir is not None else default_data_root(settings)
+    if not data_root.is_dir():
+        raise UserError(
+            f"--data / replay.data_dir: {str(data_root)!r} is not a folder (it should be a data root "
+            "holding timeframes/<SYMBOL>/<tf>.json, e.g. data/sample/store)"
+        )
+    trading = check_range(calendar, start, end)
     strategies = tuple(choose_strategies(settings, strategy))
-    histories = load_histories(settings, calendar)
-    days, skipped = backtest_days(calendar, histories, chosen, start, end)
+    history = StoreHistory(data_root, calendar, settings.data)
+    wanted = tuple(u.upper() for u in (underlyings or settings.universe.underlyings))
+    vix = settings.universe.vix_symbol.upper()
+    plan = plan_coverage(history, open_archive(data_root), calendar, settings, wanted, vix, trading)
+    if require_real_options:
+        for row in plan.rows:
+            if row.replayed and row.options != REAL:
+                raise UserError(
+                    f"--require-real-options: no real option bars for {row.underlying} on {row.day} "
+                    f"(option prices would be {row.options}); import them or drop the flag"
+                )
     return BacktestPlan(
         settings,
         start,
         end,
         calendar,
-        chosen,
+        data_root,
+        plan.underlyings,
         strategies,
-        tuple(days),
-        tuple(skipped),
+        plan.days,
+        plan.skipped,
+        plan.rows,
         out_dir,
         on_clock,
         on_day,
+        strategy,
     )
+
+
+async def replay_days(plan: BacktestPlan, days: Sequence[tuple[date, str]]) -> ReplayEvidence:
+    """Drive a fresh engine through `days` of the plan. The engine's state is scratch here: an
+    in-memory SQLite store (same schema and code paths as the durable file, no per-commit fsync)."""
+    settings = plan.settings
+    evidence = ReplayEvidence()
+    sources = dict(days)
+    history = StoreHistory(plan.data_root, plan.calendar, settings.data)
+    # a worker process gets the plan without strategy objects and builds its own
+    strategies = plan.strategies or tuple(choose_strategies(settings, plan.strategy_spec))
+    kernel = BarBacktest(
+        settings,
+        IN_MEMORY,
+        days[0][0],
+        history,
+        open_archive(plan.data_root),
+        strategies=strategies,
+        underlyings=plan.underlyings,
+        calendar=plan.calendar,
+    )
+    try:
+        if plan.on_clock is not None:
+            plan.on_clock(kernel.clock)
+
+        def on_session_end(run: SessionRun) -> None:
+            portfolio = run.engine.portfolio
+            evidence.held_value[run.day] = sum(
+                position.net_quantity
+                * (portfolio.mark(position.exchange, position.token) or position.average_price)
+                for position in portfolio.open_positions()
+            )
+            value = (
+                settings.backtest.initial_capital
+                + portfolio.realised_total_net()
+                + portfolio.unrealised_total()
+            )
+            fills = len(kernel.store.fills(run.day, run.day))
+            alerts = run.engine.counters.alerts - sum(summary.alerts for summary in evidence.summaries)
+            summary = DaySummary(run.day, sources[run.day], run.bars, fills, round(value, 2), alerts)
+            evidence.summaries.append(summary)
+            if plan.on_day is not None:
+                plan.on_day(summary, len(evidence.summaries), len(days))
+
+        kernel.on_session_end = on_session_end
+        await kernel.run([day for day, _ in days])
+        evidence.fills = tuple(kernel.store.fills())
+        evidence.intent_log = tuple(intent_lines(kernel.store))
+        evidence.intents = kernel.engine.counters.intents
+        evidence.refused = kernel.engine.counters.refused
+        evidence.real = {token for token, kind in kernel.prices.priced.items() if kind == REAL}
+        evidence.synthetic = {token for token, kind in kernel.prices.priced.items() if kind == SYNTHETIC}
+    finally:
+        kernel.close()
+    return evidence
 
 
 async def replay_plan(plan: BacktestPlan) -> ReplayEvidence:
-    """Drive the engine through the plan's sessions. The engine's state is scratch here: an in-memory
-    SQLite store (same schema and code paths as the durable file, no per-commit fsync), gone at the end."""
-    return await _replay_days(
-        plan.settings,
-        IN_MEMORY,
-        plan.days,
-        plan.strategies,
-        plan.underlyings,
-        plan.calendar,
-        plan.on_clock,
-        plan.on_day,
-    )
+    """Drive the engine through every day of the plan in this process."""
+    return await replay_days(plan, plan.days)
 
 
-def finish_backtest(plan: BacktestPlan, evidence: ReplayEvidence) -> BacktestOutcome:
+def equity_curve(
+    plan: BacktestPlan, fills: Sequence[FillRecord], held_value: dict[date, float]
+) -> list[tuple[str, float]]:
+    """Equity at the start and at each session's end: initial capital + the cash the fills moved
+    (premiums and charges, in fill order) + the open positions' market value at that close. Computed from
+    the fills alone so a run split across processes gives the same curve as one process."""
+    initial = plan.settings.backtest.initial_capital
+    curve = [(_iso(ist_datetime(plan.days[0][0], PREMARKET_START)), initial)]
+    ordered = sorted(fills, key=lambda fill: fill.ts_utc)  # stable: same-time fills keep their order
+    cash, cursor = 0.0, 0
+    for day, _source in plan.days:
+        while cursor < len(ordered) and ordered[cursor].trade_date <= day:
+            fill = ordered[cursor]
+            amount = fill.quantity * fill.price
+            cash += (amount if fill.side is Side.SELL else -amount) - fill.charges
+            cursor += 1
+        session = plan.calendar.session(day, Segment.FO)
+        close = session.close_utc if session is not None else ist_datetime(day, PREMARKET_START)
+        curve.append((_iso(close), initial + cash + held_value.get(day, 0.0)))
+    return curve
+
+
+def _notes(plan: BacktestPlan, evidence: ReplayEvidence) -> list[str]:
+    days = plan.days
+    notes = [
+        "Bars are the events: each bar's close is the instrument's last price, no intra-bar path is "
+        "invented and no random number enters a price or a fill.",
+        "Index prices come from the stored bars ("
+        + ", ".join(
+            f"{source}: {sum(1 for _, s in days if s == source)} day(s)"
+            for source in ("1m", "5m", "15m", "daily")
+            if any(s == source for _, s in days)
+        )
+        + "); higher timeframes are rolled up from them on the session grid.",
+        "Fills (bar venue): a marketable order fills at the next bar's open plus half the modelled spread "
+        "and the slippage; a limit only when a bar trades through it; stops trigger on the bar's range; "
+        f"at most {plan.settings.backtest.bar_volume_share:.0%} of a real option bar's volume fills and "
+        "a bar without volume fills nothing; a stop and a target inside one bar: "
+        f"{plan.settings.backtest.same_bar_stop_target}.",
+        "Equity is marked at each end of day: initial capital + the cash the fills moved (premiums and "
+        "charges) + the open positions' value.",
+    ]
+    if any(source == "daily" for _, source in days):
+        notes.append(
+            "WARNING: some days had only a daily index bar (see the coverage table): they were replayed "
+            "as one bar spanning the session; intraday strategies cannot trade on them."
+        )
+    if evidence.real:
+        notes.append(f"{len(evidence.real)} option contract(s) were priced and filled from their own bars.")
+    if evidence.synthetic:
+        notes.append(
+            f"{len(evidence.synthetic)} option contract(s) had no bars in the data root and were priced by "
+            "the synthetic model calibrated to real premiums, from the index bar (the README gives its "
+            "measured error); options are never interpolated between strikes."
+        )
+    alerts = sum(summary.alerts for summary in evidence.summaries)
+    if alerts:
+        notes.append(
+            f"The engine raised {alerts} alert(s) during the run (per day in the days table); "
+            "they are in the structured log."
+        )
+    if plan.skipped:
+        notes.append(
+            "Trading days without index/VIX bars in the store, skipped: "
+            + ", ".join(str(day) for day in plan.skipped)
+        )
+    provisional = provisional_note(plan.calendar, [day for day, _ in days])
+    if provisional:
+        notes.append(provisional)
+    return notes
+
+
+def finish_backtest(plan: BacktestPlan, evidence: ReplayEvidence, workers: int = 1) -> BacktestOutcome:
     """Turn the replay's evidence into the report (JSON + HTML in `plan.out_dir`) and the outcome."""
     settings, days, skipped = plan.settings, plan.days, plan.skipped
     fills, synthetic = evidence.fills, evidence.synthetic
@@ -467,73 +493,50 @@ def finish_backtest(plan: BacktestPlan, evidence: ReplayEvidence) -> BacktestOut
         )
         for trade, (entry, exit_) in zip(trades, times, strict=True)
     ]
-    notes = []
-    if synthetic:
-        notes.append(
-            f"Option prices on all {len(days)} replayed day(s) are synthetic: the sample data holds no "
-            "recorded option prices for these dates, so the simulator's pricing model (Black-76 on the "
-            "replayed index, INDIA VIX-driven smile and skew) priced them; options are never interpolated "
-            "between strikes."
-        )
-    notes += [
-        "Index prices are replayed from recorded bars ("
-        + ", ".join(
-            f"{source}: {sum(1 for _, s in days if s == source)} day(s)"
-            for source in ("1m", "15m", "daily")
-            if any(s == source for _, s in days)
-        )
-        + f"), expanded into seeded intra-bar ticks every {settings.replay.tick_seconds:g} s.",
-        "Equity is marked at each end of day: initial capital + realised P&L net of charges + unrealised; "
-        "no fill without a printed quote, fills limited by top-of-book depth.",
+    equity = equity_curve(plan, fills, evidence.held_value)
+    summaries = [
+        DaySummary(s.day, s.index_source, s.bars, s.fills, round(value, 2), s.alerts)
+        for s, (_, value) in zip(evidence.summaries, equity[1:], strict=True)
     ]
-    alerts = sum(summary.alerts for summary in evidence.summaries)
-    if alerts:
-        notes.append(
-            f"The engine raised {alerts} alert(s) during the run (per day in the days table); "
-            "they are in the structured log."
-        )
-    if skipped:
-        notes.append("Trading days without replay data, skipped: " + ", ".join(str(day) for day in skipped))
-    provisional = provisional_note(plan.calendar, [day for day, _ in days])
-    if provisional:
-        notes.append(provisional)
     result = BacktestResult(
         strategy=plan.name,
         start=plan.start.isoformat(),
         end=plan.end.isoformat(),
         initial_capital=settings.backtest.initial_capital,
-        equity=evidence.equity,
+        equity=equity,
         trades=records,
         in_market=in_market_by_day(fills, [day for day, _ in days]),
-        notes=notes,
-        settings=_report_settings(settings, plan.strategies, plan.underlyings),
+        notes=_notes(plan, evidence),
+        settings=_report_settings(settings, plan.strategies, plan.underlyings, plan.data_root),
         synthetic_options=bool(synthetic),
         days=[
             {
                 "day": summary.day.isoformat(),
                 "index_bars": summary.index_source,
-                "ticks": summary.ticks,
                 "bars": summary.bars,
                 "fills": summary.fills,
                 "equity": summary.equity,
                 "alerts": summary.alerts,
             }
-            for summary in evidence.summaries
+            for summary in summaries
         ],
+        coverage=[row.as_dict() for row in plan.coverage],
     )
     plan.out_dir.mkdir(parents=True, exist_ok=True)
     files = write_backtest_report(result, plan.out_dir, stem_name=_FILENAME_UNSAFE.sub("_", plan.name))
     return BacktestOutcome(
         result=result,
         files=files,
-        days=tuple(evidence.summaries),
+        days=tuple(summaries),
         skipped_days=skipped,
         fills=fills,
         intents=evidence.intents,
         refused=evidence.refused,
         intent_log=evidence.intent_log,
         synthetic_tokens=frozenset(synthetic),
-        first_quote_utc=evidence.first_quote,
+        real_tokens=frozenset(evidence.real),
+        coverage=plan.coverage,
+        workers=workers,
     )
 
 
@@ -545,21 +548,36 @@ def run_backtest(
     strategy: str | None = None,
     data_dir: Path | None = None,
     out_dir: Path,
-    tick_seconds: float | None = None,
     underlyings: Sequence[str] | None = None,
     calendar: NseCalendar | None = None,
+    require_real_options: bool = False,
+    workers: int = 1,
+    on_plan: Callable[[BacktestPlan], None] | None = None,
     on_clock: Callable[[Clock], None] | None = None,
     on_day: DayCallback | None = None,
 ) -> BacktestOutcome:
     """Run the engine over the trading days in [start, end] and write the JSON + HTML report.
 
-    `data_dir` overrides `replay.data_dir`; the replay's tick spacing is `tick_seconds`, else
-    `backtest.tick_seconds` (the simulator's `replay.tick_seconds` is not used); `underlyings`
-    overrides `universe.underlyings`; `strategy` (a built-in name or `module:Class`) overrides
-    `strategy.enabled`. `on_clock` is called with the replay's clock before the first session (the CLI
-    points the structured log at it); `on_day(summary, done, total)` is called after each session
-    (progress). Bad input raises `UserError` naming what was wrong. From async code use
-    `run_backtest_async`.
+    The public entry point for one backtest (the CLI and the research suite call it; many
+    configurations at once: `optbot.backtest.parallel.run_many`).
+
+    - `data_dir`: the data root to replay (default `replay.data_dir`, the bundled `data/sample/store`);
+      it must hold the §2.1 JSON timeframes (`timeframes/<SYMBOL>/<tf>.json`) and may hold the option
+      archive (`archive/options/...`).
+    - `strategy`: a built-in name or `module:Class` (default: `strategy.enabled`); `underlyings`
+      overrides `universe.underlyings` (those without bars in the store are left out, see the coverage).
+    - `require_real_options`: refuse (UserError) when a replayed day lacks real option bars.
+    - `workers`: processes to split the sessions over (`optbot.backtest.parallel`); used only when every
+      strategy declares `sessions_independent` (it holds nothing overnight and its decisions do not
+      depend on earlier sessions' trading), else the run stays in one process. The report is the same.
+    - `on_plan(plan)` is called once the coverage is known (the CLI prints it); `on_clock(clock)` with
+      the replay's clock before the first session (one-process runs); `on_day(summary, done, total)`
+      after each session (progress).
+
+    Returns a `BacktestOutcome` (the report's data, the report files, per-day summaries, every fill,
+    the intent log, which contracts were real or synthetic, the coverage). Bad input raises
+    `UserError` naming what was wrong. Deterministic: the same inputs give a byte-identical report.
+    From async code use `run_backtest_async`.
     """
     plan = plan_backtest(
         settings,
@@ -568,12 +586,19 @@ def run_backtest(
         strategy=strategy,
         data_dir=data_dir,
         out_dir=out_dir,
-        tick_seconds=tick_seconds,
         underlyings=underlyings,
         calendar=calendar,
+        require_real_options=require_real_options,
         on_clock=on_clock,
         on_day=on_day,
     )
+    if on_plan is not None:
+        on_plan(plan)
+    from optbot.backtest.parallel import chunk_count, replay_parallel
+
+    chunks = chunk_count(plan, workers)
+    if chunks > 1:
+        return finish_backtest(plan, replay_parallel(plan, chunks), chunks)
     return finish_backtest(plan, asyncio.run(replay_plan(plan)))
 
 
@@ -585,15 +610,14 @@ async def run_backtest_async(
     strategy: str | None = None,
     data_dir: Path | None = None,
     out_dir: Path,
-    tick_seconds: float | None = None,
     underlyings: Sequence[str] | None = None,
     calendar: NseCalendar | None = None,
+    require_real_options: bool = False,
     on_clock: Callable[[Clock], None] | None = None,
     on_day: DayCallback | None = None,
 ) -> BacktestOutcome:
-    """`run_backtest` inside a running event loop (e.g. the data-management mode's scheduled backtests).
-
-    Loading bars and writing the report are blocking file work; they are short next to the replay."""
+    """`run_backtest` inside a running event loop (e.g. the data-management mode's scheduled
+    backtests), in this process. Loading bars and writing the report are blocking file work."""
     plan = plan_backtest(
         settings,
         start,
@@ -601,9 +625,9 @@ async def run_backtest_async(
         strategy=strategy,
         data_dir=data_dir,
         out_dir=out_dir,
-        tick_seconds=tick_seconds,
         underlyings=underlyings,
         calendar=calendar,
+        require_real_options=require_real_options,
         on_clock=on_clock,
         on_day=on_day,
     )
@@ -617,14 +641,17 @@ __all__ = [
     "DaySummary",
     "IntentLine",
     "ReplayEvidence",
-    "backtest_days",
-    "backtest_settings",
     "check_range",
     "choose_strategies",
+    "coverage_table",
+    "default_data_root",
+    "equity_curve",
     "finish_backtest",
     "in_market_by_day",
     "intent_lines",
+    "open_archive",
     "plan_backtest",
+    "replay_days",
     "replay_plan",
     "run_backtest",
     "run_backtest_async",

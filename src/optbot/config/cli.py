@@ -20,6 +20,7 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.fields import FieldInfo
 
 from optbot.cli.common import fail, fail_config, settings_from, state
+from optbot.config.checks import registered_problems
 from optbot.config.settings import ENV_PREFIX, SECRET_KEYS, ConfigError, Settings, load_settings
 from optbot.core.enums import RunMode
 from optbot.core.errors import UserError
@@ -197,8 +198,9 @@ def masked(data: Any) -> Any:
 
 
 def cross_checks(settings: Settings) -> list[str]:
-    """Checks that need more than the models: referenced files must load."""
-    problems: list[str] = []
+    """Checks that need more than the models: referenced files must load, registered checks pass
+    (e.g. every `strategy.enabled` name resolves, as `optbot run` requires)."""
+    problems: list[str] = registered_problems(settings)
     configured = settings.calendar.overrides_file
     if configured is not None:
         from optbot.calendar import load_calendar  # the calendar is only needed when one is configured

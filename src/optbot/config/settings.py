@@ -33,6 +33,7 @@ from optbot.config.sections.risk import RiskSettings
 from optbot.config.sections.session import SessionSettings
 from optbot.config.sections.sim import SimSettings
 from optbot.config.sections.strategy import StrategySettings
+from optbot.config.sections.telegram import TelegramSettings
 from optbot.config.sections.universe import UniverseSettings
 from optbot.core.enums import RunMode
 
@@ -87,6 +88,7 @@ class Settings(BaseSettings):
     engine: EngineSettings = Field(default_factory=EngineSettings)
     notifications: NotificationsSettings = Field(default_factory=NotificationsSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     backtest: BacktestSettings = Field(default_factory=BacktestSettings)

@@ -18,6 +18,10 @@ Rules, stated once:
 * **Gaps** in an underlying shorter than `interpolate_max_gap_minutes` are filled with linearly
   interpolated bars flagged `interpolated=True` when trading resumes; longer gaps are recorded in
   `gaps` for recovery from the broker. Options are never interpolated.
+* **Joining mid-session** (a start or restart after the open): the minute and the higher-timeframe
+  buckets that began before the aggregator was listening are not built, because their first ticks
+  were never seen (they used to be published incomplete and refused by the engine every hour with a
+  warning); the broker's history covers them. Counted as `joined_late_<timeframe>`.
 * **Higher timeframes** are aligned to the session open and close when their last minute closes.
   An option bar with any missing minute is discarded; an underlying bar missing minutes is published
   with `complete=False`, or discarded when one hole is longer than `discard_gap_minutes`.
@@ -149,6 +153,7 @@ class BarAggregator:
         self._close_epoch = 0
         self._session_day: date | None = None
         self._closed_until = 0  # every minute ending at or before this epoch is closed
+        self._observed_from = 0  # buckets starting before this epoch began before we listened
         self._timer: TimerHandle | None = None
         self._last_tick_clock: float | None = None  # Clock.monotonic() when the last tick arrived
         self._stalled_minutes: set[int] = set()
@@ -198,6 +203,13 @@ class BarAggregator:
                 self._open_epoch = int(session.open_utc.timestamp())
                 self._close_epoch = int(session.close_utc.timestamp())
                 self._closed_until = self._open_epoch
+                self._observed_from = max(self._open_epoch, -(-int(moment.timestamp()) // 60) * 60)
+                if self._observed_from > self._open_epoch:
+                    log.info(
+                        "bar aggregator joined the session at %s: bars that began earlier are not built "
+                        "(history covers them)",
+                        _utc(self._observed_from).astimezone(IST).strftime("%H:%M"),
+                    )
                 self._stalled_minutes.clear()
                 for state in self._states.values():
                     state.minute_bars.clear()
@@ -346,6 +358,9 @@ class BarAggregator:
             self._close_higher(minute_end)
 
     def _close_minute(self, state: _TokenState, accumulator: _Accumulator, stalled: bool) -> None:
+        if accumulator.start < self._observed_from:  # a minute we joined part-way through
+            self.stats.bars_discarded[f"joined_late_{Timeframe.M1.value}"] += 1
+            return
         if stalled and state.is_option:
             self.stats.bars_discarded["option_stalled_1m"] += 1
             return
@@ -417,6 +432,9 @@ class BarAggregator:
             if (minute_end - self._open_epoch) % seconds != 0 and minute_end != self._close_epoch:
                 continue
             bucket_start = self._open_epoch + ((minute_end - 1 - self._open_epoch) // seconds) * seconds
+            if bucket_start < self._observed_from:
+                self.stats.bars_discarded[f"joined_late_{timeframe.value}"] += len(self._states)
+                continue
             for state in self._states.values():
                 self._build(state, timeframe, bucket_start, minute_end, state.minute_bars)
 
@@ -469,9 +487,12 @@ class BarAggregator:
 
     def _close_session(self) -> None:
         """Daily bars from the session's 1h bars, then forget the session's intraday state."""
+        whole_session = self._observed_from <= self._open_epoch
         for state in self._states.values():
-            if state.hour_bars:
+            if state.hour_bars and whole_session:
                 self._daily(state, state.hour_bars)
+            elif state.hour_bars:
+                self.stats.bars_discarded[f"joined_late_{Timeframe.D1.value}"] += 1
             state.hour_bars = []
             state.minute_bars = []
 

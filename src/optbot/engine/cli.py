@@ -17,16 +17,18 @@ from optbot.calendar import NseCalendar, Segment
 from optbot.calendar.cli import calendar_from_settings
 from optbot.cli.common import console, settings_from, state
 from optbot.config import ConfigError, Settings, effective_mode, load_settings
+from optbot.config.checks import registered_problems
 from optbot.core.clock import Clock, LiveClock, SimClock
 from optbot.core.enums import RunMode
 from optbot.core.errors import UserError
 from optbot.core.ids import new_trace_id
-from optbot.core.timeutil import ist_datetime, parse_iso
-from optbot.engine.demo import DEFAULT_DEMO_DAY, DEMO_START, DemoSummary, prepare_output, run_demo
+from optbot.core.timeutil import parse_iso
+from optbot.engine.demo import DEFAULT_DEMO_DAY, DemoSummary, demo_clock, prepare_output, run_demo
 from optbot.engine.follow import FollowingClock
 from optbot.engine.session import Stage, StageFailed
 from optbot.engine.supervisor import BotSupervisor, status_path
 from optbot.log import bind_trace, configure_logging, get_logger, shutdown_logging
+from optbot.ops.listen import ensure_ports_free
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +117,10 @@ def run_checks(clock: Clock, config_path: Path | None) -> list[CheckResult]:
         return results
     source = str(config_path) if config_path else "defaults (no --config / $OPTBOT_CONFIG)"
     mode = effective_mode(settings, confirm_live=False)
+    problems = registered_problems(settings)  # what `run` would refuse, refused here the same way
+    if problems:
+        results.append(CheckResult("config", False, "; ".join(problems)))
+        return results
     results.append(CheckResult("config", True, f"loaded from {source}; mode {settings.mode} -> runs {mode}"))
     results.append(check_data_root(settings))
     try:
@@ -139,7 +145,7 @@ def demo_command(
     day: str | None = typer.Option(None, "--day", help="sample session to replay (YYYY-MM-DD)"),
     speed: float = typer.Option(3000.0, "--speed", min=1.0, help="replay speed (x real time)"),
     data: Path | None = typer.Option(
-        None, "--data", help="sample data folder (default: the project's data/sample)"
+        None, "--data", help="data root to replay (default: the project's data/sample/store)"
     ),
 ) -> None:
     """A whole trading day through the live path against the local SmartAPI simulator (no account needed)."""
@@ -161,6 +167,7 @@ def demo_command(
     data_dir = _sample_dir(data or settings.replay.data_dir)
     out_dir = out.resolve()
     calendar = calendar_from_settings(settings)
+    require_trading_day(calendar, replay_day)
     quiet = settings.model_copy(
         update={
             "logging": settings.logging.model_copy(update={"console": False}),
@@ -187,12 +194,20 @@ def demo_command(
         prepare_output(out_dir)
     except StageFailed as exc:
         raise UserError(str(exc)) from None
-    log_path = configure_logging(
-        quiet, SimClock(ist_datetime(replay_day, DEMO_START)), log_dir=out_dir / "logs"
-    )
+    replay_clock = demo_clock(replay_day)  # the log follows simulated time, as the engine does
+    log_path = configure_logging(quiet, replay_clock, log_dir=out_dir / "logs")
     try:
         summary = asyncio.run(
-            run_demo(quiet, out_dir, calendar, day=replay_day, speed=speed, data_dir=data_dir, on_stage=show)
+            run_demo(
+                quiet,
+                out_dir,
+                calendar,
+                day=replay_day,
+                speed=speed,
+                data_dir=data_dir,
+                on_stage=show,
+                clock=replay_clock,
+            )
         )
     finally:
         shutdown_logging()
@@ -200,6 +215,15 @@ def demo_command(
     console.print(f"demo finished in {clock.monotonic() - started:.0f} s", highlight=False)
     if summary.failed or summary.engine is None or not summary.report_files:
         raise typer.Exit(1)
+
+
+def require_trading_day(calendar: NseCalendar, day: date) -> None:
+    """The demo replays one F&O session: a weekend or holiday is refused in one line (exit 2)."""
+    if calendar.session(day, Segment.FO) is not None:
+        return
+    reason = calendar.holiday_name(day) or ("a weekend" if day.weekday() >= 5 else "no F&O session")
+    following = calendar.next_trading_day(day)
+    raise UserError(f"--day {day} is not a trading day ({reason}); the next trading day is {following}")
 
 
 def _parse_day(text: str) -> date:
@@ -210,13 +234,16 @@ def _parse_day(text: str) -> date:
 
 
 def _sample_dir(configured: Path) -> Path:
-    """The sample bars: as configured, else the project's own data/sample next to the package."""
-    if (configured / "daily").is_dir():
+    """The data root to replay: as configured, else the project's own data/sample/store."""
+    if (configured / "timeframes").is_dir():
         return configured.resolve()
-    project = Path(__file__).resolve().parents[3] / "data" / "sample"
-    if (project / "daily").is_dir():
+    project = Path(__file__).resolve().parents[3] / "data" / "sample" / "store"
+    if (project / "timeframes").is_dir():
         return project
-    raise UserError(f"sample data not found at {configured} (set replay.data_dir or pass --data)")
+    raise UserError(
+        f"no data root at {configured} (it should hold timeframes/<SYMBOL>/<tf>.json; "
+        "set replay.data_dir or pass --data)"
+    )
 
 
 def _print_summary(summary: DemoSummary, log_path: Path | None) -> None:
@@ -320,6 +347,7 @@ def run_command(
     if run_mode is RunMode.BACKTEST:
         raise UserError("mode backtest is run with `optbot backtest --from D --to D`")
     calendar = calendar_from_settings(settings)
+    ensure_ports_free(settings)  # never trade on without the dashboard's kill switch or /metrics
     exit_code = asyncio.run(_run_bot(settings, run_mode, calendar, follow_sim, sessions))
     raise typer.Exit(exit_code)
 
@@ -349,7 +377,11 @@ def _settings_for_run(config_path: Path | None, mode: str | None) -> Settings:
         if mode not in ("paper", "live"):
             raise UserError(f"--mode must be paper or live, not {mode!r}")
         overrides["mode"] = mode
-    return load_settings(config_path, overrides or None)
+    settings = load_settings(config_path, overrides or None)
+    problems = registered_problems(settings)  # refused now, not at the next session's start
+    if problems:
+        raise UserError("; ".join(problems))
+    return settings
 
 
 def _data_management_tasks(

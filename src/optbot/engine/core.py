@@ -185,6 +185,9 @@ class TradingEngine:
         self.schedule: DaySchedule | None = None
         self._deadlines: deque[tuple[datetime, str]] = deque()
         self._intents: deque[OrderIntent] = deque()
+        #: Each handled intent's own reason (the stored record keeps the order-path status note), for
+        #: reports that say why a trade was opened or closed.
+        self.intent_reasons: dict[str, str] = {}
         self._later: deque[Event] = deque()
         self._cancel_requests: deque[str] = deque()
         self._paper_updates: deque[OrderUpdate] = deque()
@@ -321,6 +324,10 @@ class TradingEngine:
         self.market.forget(expired)
         self.ctx.forget_symbols(instrument.symbol for instrument in expired)
         return len(expired)
+
+    def position_keys(self) -> list[tuple[Exchange, str]]:
+        """(exchange, token) of every open position, in order (a bar-driven run marks these)."""
+        return sorted(self._position_keys)
 
     def pending_deadlines(self) -> list[tuple[datetime, str]]:
         return list(self._deadlines)
@@ -481,6 +488,7 @@ class TradingEngine:
             intent = replace(intent, trace_id=trace)
         with bind_trace(trace):
             self.counters.intents += 1
+            self.intent_reasons[intent.intent_id] = intent.reason
             blocked = self._session_block(intent)
             if blocked is not None:
                 decision = RiskDecision(
@@ -538,6 +546,9 @@ class TradingEngine:
         if update.status not in (OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED):
             return
         self.note("order", f"{update.symbol} {update.ordertag} {update.status.value}: {update.message}")
+        if self.orders.exit_retry_pending(update.intent_id):
+            self.note("order", f"exit {update.ordertag} will be sent again (the position is still open)")
+            return
         orders = self.store.orders_for_intent(update.intent_id)
         if not orders or not all(order.status.is_terminal for order in orders):
             return
@@ -602,8 +613,25 @@ class TradingEngine:
         """Close every open position not already being closed by a working order; returns intents made."""
         self.runner.on_timer("flatten")
         await self._process_intents()
+        made = self._queue_flatten(self.risk_view.open_positions(), reason)
+        if made:
+            self.note("flatten", f"{made} position(s) flattened: {reason}")
+        await self._process_intents()
+        return made
+
+    async def exit_position(self, exchange: Exchange, token: str, reason: str) -> bool:
+        """Close one open position (an operator's `exit`); False when it is flat or already closing."""
+        chosen = [p for p in self.risk_view.open_positions() if p.exchange is exchange and p.token == token]
+        made = self._queue_flatten(chosen, reason)
+        if made:
+            self.note("exit", f"{chosen[0].symbol} closing: {reason}")
+        await self._process_intents()
+        return made > 0
+
+    def _queue_flatten(self, positions: Iterable[PositionSnapshot], reason: str) -> int:
+        """Queue a closing intent for each position not already being closed by a working order."""
         made = 0
-        for position in self.risk_view.open_positions():
+        for position in positions:
             side = Side.SELL if position.net_quantity > 0 else Side.BUY
             remaining = abs(position.net_quantity) - self._working_exit_quantity(
                 position.exchange, position.token, side
@@ -615,18 +643,15 @@ class TradingEngine:
                 flatten_intent(position, reason, now, strategy=ENGINE_STRATEGY, quantity=remaining)
             )
             made += 1
-        if made:
-            self.note("flatten", f"{made} position(s) flattened: {reason}")
-        await self._process_intents()
         return made
 
     # ================================================================ periodic work
     async def verify_orders(self) -> None:
         """One verification pass (details / order book / trade book) and the auto-cancel rules."""
         await self.orders.poll_once()
-        cancelled = await self.orders.check_auto_cancel()
-        if cancelled:
-            self.note("orders", f"auto-cancelled {len(cancelled)} order(s): {', '.join(cancelled)}")
+        actions = await self.orders.check_auto_cancel()
+        if actions.tags:
+            self.note("orders", actions.describe())
         await self._process_intents()
 
     async def reconcile(self, kind: str) -> ReconciliationReport:

@@ -20,6 +20,7 @@ from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from optbot.analytics.synthetic import model_for
 from optbot.broker.angelone.factory import build_stack
 from optbot.broker.angelone.secrets import SecretStore, encrypted_file_backend
 from optbot.calendar import NseCalendar
@@ -89,9 +90,14 @@ class DemoSummary:
             "feed_ticks": self.feed_ticks,
             "journal": [entry.line() for entry in (engine.journal if engine is not None else [])],
             "options_note": (
-                "option prices are synthetic (simulator Black-76 model from the replayed index and VIX)"
+                "option prices are synthetic (the calibrated model from the replayed index and VIX)"
             ),
         }
+
+
+def demo_clock(day: date) -> SimClock:
+    """The replay's clock, starting before the pre-open so the bot can prepare."""
+    return SimClock(ist_datetime(day, DEMO_START))
 
 
 def prepare_output(out_dir: Path) -> None:
@@ -167,11 +173,17 @@ async def run_demo(
     speed: float = 3000.0,
     data_dir: Path,
     on_stage: Callable[[Stage], None] | None = None,
+    clock: SimClock | None = None,
 ) -> DemoSummary:
+    """`clock`: the simulated clock to run on (the CLI passes the one its log lines are stamped with);
+    by default one starting at DEMO_START on `day`."""
     prepare_output(out_dir)
-    clock = SimClock(ist_datetime(day, DEMO_START))
+    clock = clock if clock is not None else demo_clock(day)
     market = ReplayMarket(
-        clock, base.replay.model_copy(update={"data_dir": data_dir, "tick_seconds": 5.0}), calendar
+        clock,
+        base.replay.model_copy(update={"data_dir": data_dir, "tick_seconds": 5.0}),
+        calendar,
+        option_model=model_for(base.analytics.calibration_file, calendar),
     )
     sim = Simulator(market, clock, [demo_account()], settings=base.sim)
     await sim.start()

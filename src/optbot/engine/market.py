@@ -7,7 +7,7 @@ paper or live run it sees exactly the ticks the engine processed, so the same da
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 
 from optbot.analytics.pricing import Greeks, greeks, implied_volatility
@@ -57,6 +57,15 @@ class MarketState:
         self._session: TradingSession | None = None
         self.last_tick_utc: datetime | None = None
         self.ticks_seen = 0
+        # A bar-driven backtest prices options on demand (only the contracts something asks about):
+        # when set, an option's last price comes from here instead of the last tick.
+        self.option_source: Callable[[Instrument, datetime], Tick | None] | None = None
+
+    def _latest(self, instrument: Instrument) -> Tick | None:
+        """The instrument's latest price: its last tick, or for an option the on-demand source's."""
+        if self.option_source is not None and instrument.is_option:
+            return self.option_source(instrument, self.clock.now_utc())
+        return self._last.get((instrument.exchange, instrument.token))
 
     # ------------------------------------------------------------------ setup
     def underlying_instrument(self, underlying: str) -> Instrument:
@@ -130,7 +139,7 @@ class MarketState:
 
     def _last_for_token(self, token: str) -> Tick | None:
         instrument = self.instrument_for_token(token)
-        return self._last.get((instrument.exchange, instrument.token)) if instrument else None
+        return self._latest(instrument) if instrument else None
 
     def last_price(self, token: str) -> float | None:
         last = self._last_for_token(token)
@@ -164,8 +173,8 @@ class MarketState:
     # ------------------------------------------------------------------ quotes
     def quote(self, exchange: Exchange, token: str) -> Quote | None:
         """The order manager's view of the book: last price and the best bid/ask from the feed."""
-        last = self._last.get((exchange, token))
         instrument = self.instruments.get(exchange, token)
+        last = self._latest(instrument) if instrument is not None else None
         if last is None or instrument is None:
             return None
         bids = (DepthLevel(last.bid, 0, 0),) if last.bid else ()
@@ -277,7 +286,7 @@ class MarketState:
         return solved.volatility, values
 
     def _option_quote(self, contract: Instrument, spot: float, now: datetime) -> OptionQuote | None:
-        last = self._last.get((contract.exchange, contract.token))
+        last = self._latest(contract)
         if last is None or contract.strike is None or contract.option_type is None:
             return None
         volatility, values = self._sensitivities(contract, spot, last.ltp, now)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+from optbot.analytics.synthetic import model_for
 from optbot.broker.angelone.mapping import candle_from_row
-from optbot.broker.paper.broker import PaperBroker, PaperFunds
-from optbot.broker.paper.fill_model import FillModel
+from optbot.broker.paper.broker import PaperBroker
 from optbot.calendar import NseCalendar, Segment, get_calendar
 from optbot.config import Settings
 from optbot.core.clock import SimClock
@@ -27,9 +27,9 @@ from optbot.core.instrument import Instrument, InstrumentKey
 from optbot.core.timeutil import ist_datetime, to_utc
 from optbot.data.bars import BarAggregator, SegmentSessions
 from optbot.data.history import candles_to_bars
-from optbot.engine.core import MarketQuoteSource, TradingEngine, preload_history
+from optbot.engine.builder import Venue, VenueSpec, build_engine
+from optbot.engine.core import TradingEngine, preload_history
 from optbot.engine.subscriptions import LeavingStrikes
-from optbot.execution.charges import RateCard
 from optbot.instruments.master import InstrumentMaster, MasterInfo
 from optbot.instruments.scripmaster import parse_rows
 from optbot.persistence.store import Store
@@ -103,38 +103,31 @@ class InProcessReplay:
         premarket = ist_datetime(start_day, PREMARKET_START)
         # the engine reads only the best bid/ask of a quote (`sim_quote_to_tick`), so one depth level
         self.market = market or ReplayMarket(
-            SimClock(premarket), settings.replay, self.calendar, depth_levels=1
+            SimClock(premarket),
+            settings.replay,
+            self.calendar,
+            depth_levels=1,
+            option_model=model_for(settings.analytics.calibration_file, self.calendar),
         )
         self.clock: SimClock = self.market.clock  # one clock for the market, the broker and the engine
         if to_utc(premarket) > self.clock.now_utc():
             self.market.advance_to(premarket)
         self.underlyings = [u.upper() for u in (underlyings or settings.universe.underlyings)]
         self.instruments = self._master(start_day)
-        self.quotes = MarketQuoteSource(None)
-        card = RateCard.load(settings.execution.charges_rate_card_file)
-        self.paper = PaperBroker(
-            self.clock,
-            self.quotes,
-            FillModel.from_settings(settings.backtest),
-            PaperFunds(settings.backtest.initial_capital),
-            self.instruments,
-            rate_card=card,
-            order_id_prefix="BT",
-        )
         self.store = Store.open(store_path, self.clock)
-        self.engine = TradingEngine(
+        built = build_engine(
             settings,
             self.clock,
-            self.paper,
             self.store,
             self.instruments,
+            VenueSpec(Venue.PAPER, order_id_prefix="BT"),
             strategies=strategies,
             underlyings=self.underlyings,
             calendar=self.calendar,
-            rate_card=card,
         )
-        self.quotes.market = self.engine.market
-        self.engine.connect_paper(self.paper)
+        self.engine = built.engine
+        assert built.paper is not None
+        self.paper: PaperBroker = built.paper
         self._ticks: deque[Tick] = deque()
         self._bars: deque[Bar] = deque()
         self.index_bars = BarAggregator(

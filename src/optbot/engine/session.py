@@ -14,7 +14,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,12 +23,11 @@ from optbot.broker.angelone.feed import MarketFeed
 from optbot.broker.angelone.feed_codec import MODE_SNAP_QUOTE
 from optbot.broker.angelone.order_socket import OrderUpdateSocket
 from optbot.broker.angelone.static_ip import StaticIpVerdict, check_static_ip_async
-from optbot.broker.base import Broker, CandleInterval
+from optbot.broker.base import CandleInterval
 from optbot.broker.errors import BrokerError
-from optbot.broker.paper.broker import PaperBroker, PaperFunds
-from optbot.broker.paper.fill_model import FillModel
 from optbot.calendar import NseCalendar, Segment
 from optbot.config import Settings
+from optbot.config.sections.engine import EngineSettings
 from optbot.core.bus import EventBus
 from optbot.core.clock import Clock
 from optbot.core.enums import AlertPriority, Exchange, Timeframe
@@ -38,14 +37,14 @@ from optbot.core.timeutil import ist_date, to_ist
 from optbot.data.history import candles_to_bars
 from optbot.data.pipeline import MarketDataPipeline
 from optbot.data.store import JsonStore
-from optbot.engine.core import MarketQuoteSource, TradingEngine, preload_history
+from optbot.engine.builder import Venue, VenueSpec, build_engine
+from optbot.engine.core import TradingEngine, preload_history
 from optbot.engine.errors import ErrorPolicy, Watchdog, restart_delay
 from optbot.engine.feed_watch import FeedWatch
 from optbot.engine.health import CheckResult, check_clock_skew, check_database, check_disk_space
 from optbot.engine.provisional import confirm_provisional_session
 from optbot.engine.schedule import DaySchedule, build_schedule
 from optbot.engine.subscriptions import LeavingStrikes
-from optbot.execution.charges import RateCard
 from optbot.instruments.cli import repository
 from optbot.instruments.master import InstrumentMaster
 from optbot.ops.wiring import Operations, attach_operations
@@ -64,6 +63,7 @@ HISTORY: tuple[tuple[CandleInterval, Timeframe, str], ...] = (
 )
 MIN_FREE_DISK_MB = 200.0
 T = TypeVar("T")
+SESSION_PAUSE_REASON = "broker session unhealthy: re-login needed"
 
 
 class StageFailed(Exception):
@@ -145,6 +145,7 @@ class SessionRunner:
         self.ops: Operations | None = None
         self.policy: ErrorPolicy | None = None
         self.watchdog: Watchdog | None = None
+        self.session_recovery = BrokerSessionRecovery(settings.engine)
 
     # ------------------------------------------------------------------ stages
     def stage(self, name: str, passed: bool, detail: str, critical: bool = True) -> Stage:
@@ -284,37 +285,28 @@ class SessionRunner:
             store_path = store_path.with_name(store_path.stem + "-paper" + store_path.suffix)
         store_path.parent.mkdir(parents=True, exist_ok=True)
         self._store = Store.open(store_path, self.clock)
-        card = RateCard.load(settings.execution.charges_rate_card_file)
-        broker: Broker = self.stack.broker
-        quotes = MarketQuoteSource(None)
-        paper_broker: PaperBroker | None = None
-        if self.paper:
-            paper_broker = PaperBroker(
-                self.clock,
-                quotes,
-                FillModel.from_settings(settings.backtest),
-                PaperFunds(settings.backtest.initial_capital),
-                self.instruments,
-                rate_card=card,
+        venue = (
+            VenueSpec(
+                Venue.PAPER,
                 order_id_prefix="PP",
                 state_path=store_path.with_name(store_path.stem + "-broker.pickle"),
             )
-            broker = paper_broker
-        engine = TradingEngine(
+            if self.paper
+            else VenueSpec(Venue.BROKER, broker=self.stack.broker)
+        )
+        built = build_engine(
             settings,
             self.clock,
-            broker,
             self._store,
             self.instruments,
-            bus=self.bus,
+            venue,
             strategies=self.strategies,
             calendar=self.calendar,
-            rate_card=card,
+            bus=self.bus,
         )
-        quotes.market = engine.market
-        if paper_broker is not None:
-            engine.connect_paper(paper_broker)
-            paper_broker.roll_day(ist_date(self.clock.now_utc()))  # yesterday's books closed first
+        engine = built.engine
+        if built.paper is not None:
+            built.paper.roll_day(ist_date(self.clock.now_utc()))  # yesterday's books closed first
         self.engine = self.outcome.engine = engine
         return engine
 
@@ -451,7 +443,8 @@ class SessionRunner:
             self.order_socket = self.stack.order_socket(self.clock, self.bus)
             await self.order_socket.start()
         self.stage("market data socket", True, f"subscribed {len(self._subscribed)} instrument(s)")
-        await self._guarded("operations", self._start_operations, critical=False)
+        # critical: a dashboard (kill switch) or /metrics that cannot listen stops the day before trading
+        await self._guarded("operations", self._start_operations)
         engine_settings = self.settings.engine
         self.policy = ErrorPolicy(engine, recover=self._recover)
         self.watchdog = Watchdog(engine, self.clock, engine_settings, self.policy)
@@ -474,6 +467,14 @@ class SessionRunner:
                 "health", engine_settings.health_check_interval_minutes * 60, self._session_health
             ),
         )
+        self._spawn(
+            "session-recovery",
+            lambda: self._every(
+                "session-recovery",
+                engine_settings.session_recovery_check_seconds,
+                self._recheck_paused_session,
+            ),
+        )
         session = self.schedule.session if self.schedule is not None else None
         if session is not None and session.provisional:
             grace = timedelta(minutes=self.settings.calendar.provisional_confirm_minutes)
@@ -483,12 +484,14 @@ class SessionRunner:
         if self.ops is None:
             return "not attached"
         configured = None if self.serve_operations else False  # None: as metrics/dashboard.enabled say
-        await self.ops.start(serve_metrics=configured, serve_dashboard=configured)
+        await self.ops.start(serve_metrics=configured, serve_dashboard=configured, serve_telegram=configured)
         parts = ["notifications on"]
         if self.ops.metrics_server is not None:
             parts.append(f"metrics on port {self.ops.metrics_port}")
         if self.ops.dashboard_server is not None:
             parts.append(f"dashboard {self.ops.dashboard_url}")
+        if self.ops.telegram is not None:
+            parts.append("telegram remote control")
         return ", ".join(parts)
 
     async def _dispatch(self, event: Event) -> None:
@@ -650,18 +653,67 @@ class SessionRunner:
         engine = self.engine
         if engine is None or not self.calendar.is_open(self.clock.now_utc(), Segment.FO):
             return
-        healthy = await self.stack.auth.check_health()
-        if not healthy:
-            engine.pause_trading("broker session unhealthy: re-login needed")
-            await engine.alert(
-                AlertPriority.CRITICAL, "Broker session lost", "re-login failed; trading paused"
-            )
+        if not await self._check_broker_session():
             return
         stale_after = timedelta(seconds=self.settings.engine.feed_stale_seconds)
         session = self.schedule.session if self.schedule is not None else None
         last = engine.market.last_tick_utc or (session.open_utc if session is not None else None)
         if last is not None and self.clock.now_utc() - last > stale_after:
             engine.warn(f"market data stale: no tick for over {stale_after.total_seconds():g} s")
+
+    async def _check_broker_session(self) -> bool:
+        """Runbook §1: a failed session check (re-login included) pauses entries and tells a person; a
+        passing one resumes them — at most `session_recovery_max_per_day` times a day, and no sooner
+        than `session_recovery_min_gap_minutes` after the previous resume."""
+        engine = self.engine
+        assert engine is not None
+        healthy = await self.stack.auth.check_health()
+        now = self.clock.now_utc()
+        if not healthy:
+            if engine.trading_blocked is None:
+                engine.pause_trading(SESSION_PAUSE_REASON)
+                await engine.alert(
+                    AlertPriority.CRITICAL,
+                    "Broker session lost",
+                    "session check and re-login failed; new entries paused (exits still go out)",
+                    action_required="nothing if it recovers: entries resume once a session check passes",
+                    impact="no new entries until the broker session is healthy again",
+                    dedupe_key="broker-session-lost",
+                )
+            return False
+        if engine.trading_blocked != SESSION_PAUSE_REASON:
+            return True
+        if self.session_recovery.capped(now):
+            await engine.alert(
+                AlertPriority.CRITICAL,
+                "Broker session back, entries stay paused",
+                f"entries already resumed automatically {self.settings.engine.session_recovery_max_per_day} "
+                "time(s) today after a lost session",
+                action_required="find out why the session keeps dropping (runbook §1), then restart optbot",
+                dedupe_key=f"broker-session-cap:{ist_date(now)}",
+            )
+            return True
+        wait = self.session_recovery.wait_seconds(now)
+        if wait > 0:
+            engine.note(
+                "session", f"broker session healthy again; entries resume in {wait:.0f} s at the earliest"
+            )
+            return True
+        engine.resume_trading()
+        self.session_recovery.resumed(now)
+        await engine.alert(
+            AlertPriority.IMPORTANT,
+            "Broker session recovered: entries resumed",
+            f"session check passed; automatic resume {self.session_recovery.resumes_today(now)} of "
+            f"{self.settings.engine.session_recovery_max_per_day} today",
+            dedupe_key=f"broker-session-resumed:{now.isoformat()}",
+        )
+        return True
+
+    async def _recheck_paused_session(self) -> None:
+        """While entries are paused for the broker session, check it (and re-login) often."""
+        if self.engine is not None and self.engine.trading_blocked == SESSION_PAUSE_REASON:
+            await self._check_broker_session()
 
     async def run_until(self, end: datetime) -> None:
         """The market loop until `end` (the post-market end) or a stop request."""
@@ -733,4 +785,38 @@ class SessionRunner:
             self._store = None
 
 
-__all__ = ["SessionOutcome", "SessionRunner", "SessionStopped", "Stage", "StageFailed"]
+@dataclass
+class BrokerSessionRecovery:
+    """How often a session pause may end by itself (runbook §1): a cap per IST day and a minimum gap
+    between resumes, so a session that keeps dropping ends up in front of a person."""
+
+    settings: EngineSettings
+    resumes: list[datetime] = field(default_factory=list)
+
+    def resumed(self, now: datetime) -> None:
+        self.resumes.append(now)
+
+    def resumes_today(self, now: datetime) -> int:
+        today: date = ist_date(now)
+        return sum(1 for moment in self.resumes if ist_date(moment) == today)
+
+    def capped(self, now: datetime) -> bool:
+        """The day's automatic resumes are used up."""
+        return self.resumes_today(now) >= self.settings.session_recovery_max_per_day
+
+    def wait_seconds(self, now: datetime) -> float:
+        """Seconds until the minimum gap after the previous resume has passed (0 = may resume now)."""
+        if not self.resumes:
+            return 0.0
+        gap = timedelta(minutes=self.settings.session_recovery_min_gap_minutes)
+        return max(0.0, (self.resumes[-1] + gap - now).total_seconds())
+
+
+__all__ = [
+    "BrokerSessionRecovery",
+    "SessionOutcome",
+    "SessionRunner",
+    "SessionStopped",
+    "Stage",
+    "StageFailed",
+]

@@ -25,6 +25,8 @@ from optbot.ops.reports import (
     read_report,
     write_report,
 )
+from optbot.persistence.records import FillRecord
+from optbot.portfolio.trades import ClosedTrade
 
 if TYPE_CHECKING:
     from optbot.engine.core import TradingEngine
@@ -98,6 +100,7 @@ def build_daily_report(
         "risk_state": engine.risk.state.value,
         "risk_events": len(risk_events),
     }
+    exit_reasons = _exit_reasons(engine, trades, fills)
     trade_rows = [
         {
             "symbol": trade.symbol,
@@ -108,8 +111,10 @@ def build_daily_report(
             "gross_pnl": _r(trade.gross_pnl),
             "charges": _r(trade.charges),
             "net_pnl": _r(trade.net_pnl),
+            "return_pct": _r(trade.return_pct),
+            "exit_reason": reason,
         }
-        for trade in trades
+        for trade, reason in zip(trades, exit_reasons, strict=True)
     ]
     fill_rows = []
     for fill in fills:
@@ -155,6 +160,31 @@ def build_daily_report(
         },
         notes=notes,
     )
+
+
+def _exit_reasons(
+    engine: TradingEngine, trades: Sequence[ClosedTrade], fills: Sequence[FillRecord]
+) -> list[str]:
+    """Why each trade was closed: the purpose and reason of the intent behind its closing fill (the
+    k-th round trip on a contract is closed by the k-th closing fill on it that day)."""
+    closing: dict[tuple[str, str], list[FillRecord]] = {}
+    for day_fill in fills:
+        closing.setdefault((day_fill.token, day_fill.side.value), []).append(day_fill)
+    used: dict[tuple[str, str], int] = {}
+    reasons: list[str] = []
+    for trade in trades:
+        key = (trade.token, "SELL" if trade.direction.value == "BUY" else "BUY")
+        index = used.get(key, 0)
+        candidates = closing.get(key, [])
+        used[key] = index + 1
+        fill = candidates[index] if index < len(candidates) else None
+        intent = engine.store.find_intent(fill.intent_id) if fill is not None and fill.intent_id else None
+        if intent is None:
+            reasons.append("closed outside optbot (broker or manual)" if fill is not None else "")
+            continue
+        why = engine.intent_reasons.get(intent.intent_id, "")
+        reasons.append(f"{intent.purpose.value.lower()}: {why}" if why else intent.purpose.value.lower())
+    return reasons
 
 
 def _risk_events(engine: TradingEngine, day: date) -> list[dict[str, Any]]:

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from optbot.engine.core import TradingEngine
 
 REPORT_SUFFIXES = (".html", ".json")
+#: The prefix of an operator's entry pause (only such a pause may be resumed remotely).
+OPERATOR_PAUSE = "entries paused by operator"
 #: The portfolio's vega is per unit of volatility (1.0 = 100 %); traders read it per vol point.
 VOL_POINTS_PER_UNIT = 100.0
 
@@ -267,6 +269,8 @@ class EngineDashboardProvider:
                     "price": _round(fill.price),
                     "charges": _round(fill.charges),
                     "strategy": intent.strategy if intent is not None else "",
+                    "purpose": intent.purpose.value.lower() if intent is not None else "",
+                    "reason": engine.intent_reasons.get(intent.intent_id, "") if intent is not None else "",
                 }
             )
         return rows
@@ -282,6 +286,74 @@ class EngineDashboardProvider:
         return (
             f"risk state {engine.risk.state.value}; {pending} pending order(s) cancelled; "
             f"{open_positions} position(s) being flattened"
+        )
+
+    def pause_entries(self, actor: str) -> str:
+        """No new entries until resumed (exits, stops and the flatten still run)."""
+        engine = self.engine
+        if engine.trading_blocked and not engine.trading_blocked.startswith(OPERATOR_PAUSE):
+            return f"entries already blocked: {engine.trading_blocked}"
+        engine.pause_trading(f"{OPERATOR_PAUSE} {actor}")
+        return f"new entries paused by {actor}; exits and the flatten still run"
+
+    def resume_entries(self, actor: str) -> str:
+        """Lift an operator's pause only: a block the engine set (a reconciliation mismatch, the
+        session stopping) needs its own remedy and is never cleared from here."""
+        engine = self.engine
+        blocked = engine.trading_blocked
+        if not blocked:
+            return "entries are not paused"
+        if not blocked.startswith(OPERATOR_PAUSE):
+            return f"not resumed: entries are blocked by the engine ({blocked})"
+        engine.resume_trading()
+        engine.note("resumed", f"entries resumed by {actor}")
+        return f"new entries resumed by {actor}"
+
+    def open_position_symbols(self) -> list[str]:
+        return sorted(position.symbol for position in self.engine.portfolio.open_positions())
+
+    async def exit_position(self, symbol: str, actor: str) -> str:
+        """Close one open position, named by its trading symbol (case-insensitive)."""
+        engine = self.engine
+        wanted = symbol.strip().upper()
+        matches = [p for p in engine.portfolio.open_positions() if p.symbol.upper() == wanted]
+        if not matches:
+            held = ", ".join(self.open_position_symbols()) or "none"
+            return f"no open position {symbol!r} (open: {held})"
+        position = matches[0]
+        started = await engine.exit_position(position.exchange, position.token, f"operator exit by {actor}")
+        if not started:
+            return f"{position.symbol}: already being closed by a working order"
+        return f"{position.symbol}: closing {position.net_quantity:+d} at the market's bid/ask"
+
+    def status_text(self) -> str:
+        """One paragraph a phone screen can show: phase, risk, feed, book."""
+        snapshot = self.snapshot()
+        session, feed, risk = snapshot.session, snapshot.feed, snapshot.risk
+        blocked = session.get("trading_blocked") or "no"
+        return (
+            f"{snapshot.mode} {session.get('now_ist', '')} IST, phase {session.get('phase', '')}\n"
+            f"risk {risk['state']} (size x{risk['size_multiplier']:g}); entries blocked: {blocked}\n"
+            f"feed {'connected' if feed.get('connected') else 'DOWN'}, "
+            f"last tick {feed.get('last_tick_ist') or '-'}, VIX {feed.get('vix')}\n"
+            f"open positions {len(snapshot.positions)}, orders in flight {len(snapshot.orders)}"
+        )
+
+    def positions_text(self) -> str:
+        rows = self.snapshot().positions
+        if not rows:
+            return "no open positions"
+        return "\n".join(
+            f"{row['symbol']} {row['quantity']:+d} @ {row['average_price']:.2f}, LTP {row['ltp']}, "
+            f"unrealised {row['unrealised_pnl']}"
+            for row in rows
+        )
+
+    def pnl_text(self) -> str:
+        exposure = self.snapshot().exposure
+        return (
+            f"today: realised {exposure['realised_today']:,.2f} (net of charges), "
+            f"unrealised {exposure['unrealised']:,.2f}, total {exposure['day_pnl']:,.2f}"
         )
 
     def report_files(self) -> list[Path]:

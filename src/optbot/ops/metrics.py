@@ -26,6 +26,7 @@ from prometheus_client import (
 
 from optbot.core.enums import OrderStatus, RiskState
 from optbot.core.events import Event, FeedHealth, Fill, OrderUpdate, PositionChanged, RiskStateChanged, Tick
+from optbot.ops.listen import ListenSetting, unavailable
 
 
 class Metrics:
@@ -206,7 +207,10 @@ class MetricsServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> int:
-        server, thread = start_http_server(self._port, addr=self._host, registry=self._metrics.registry)
+        try:
+            server, thread = start_http_server(self._port, addr=self._host, registry=self._metrics.registry)
+        except OSError as exc:  # the port is taken: say which setting, never run on without /metrics
+            raise unavailable(ListenSetting("metrics.port", self._host, self._port), exc) from None
         self._server, self._thread = server, thread
         return int(server.server_port)
 

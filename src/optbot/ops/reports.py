@@ -17,6 +17,8 @@ from typing import Any
 
 import orjson
 
+from optbot.core.timeutil import parse_iso, to_ist
+
 Series = list[tuple[str, float]]
 
 
@@ -132,9 +134,18 @@ def render_html(report: Report) -> str:
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(report.title)}</title><style>{_STYLE}</style></head><body>"
         f"<h1>{html.escape(report.title)}</h1><p class='muted'>{html.escape(report.subtitle)} · generated "
-        f"{html.escape(report.generated_utc)}</p>{notes}<div class='metrics'>{metrics}</div>{charts}{tables}"
+        f"{html.escape(ist_text(report.generated_utc))}</p>{notes}"
+        f"<div class='metrics'>{metrics}</div>{charts}{tables}"
         "</body></html>\n"
     )
+
+
+def ist_text(utc_stamp: str) -> str:
+    """A report's UTC stamp as traders read it (IST); anything unparsable is shown as it is."""
+    try:
+        return f"{to_ist(parse_iso(utc_stamp)):%Y-%m-%d %H:%M:%S} IST"
+    except ValueError:
+        return utc_stamp
 
 
 def _atomic_write(path: Path, content: bytes) -> None:

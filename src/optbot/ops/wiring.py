@@ -15,6 +15,7 @@ Alerts the notifier sends (spec §10.10):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections import deque
@@ -24,6 +25,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
+
+from optbot.broker.angelone.factory import open_secret_store
 from optbot.config import Settings
 from optbot.config.sections.notifications import NotificationsSettings
 from optbot.core.clock import Clock, TimerHandle
@@ -38,6 +42,7 @@ from optbot.ops.engine_provider import EngineDashboardProvider
 from optbot.ops.metrics import Metrics, MetricsServer
 from optbot.ops.notifications import NotificationSender, Notifier, notification_urls
 from optbot.ops.reports import ReportFiles
+from optbot.ops.telegram import TOKEN_SECRET, TelegramRemote
 
 if TYPE_CHECKING:
     from optbot.engine.core import TradingEngine
@@ -326,6 +331,9 @@ class Operations:
     reports_dir: Path
     metrics_server: MetricsServer | None = None
     dashboard_server: DashboardServer | None = None
+    telegram: TelegramRemote | None = None
+    _telegram_stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _telegram_task: asyncio.Task[None] | None = None
     feed_reconnects: int = 0
     reports: list[ReportFiles] = field(default_factory=list)
 
@@ -335,8 +343,11 @@ class Operations:
         serve_metrics: bool | None = None,
         serve_dashboard: bool | None = None,
         auth: DashboardAuth | None = None,
+        serve_telegram: bool | None = None,
+        telegram_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        """Start delivery and sampling; serve /metrics and the dashboard when enabled (or asked)."""
+        """Start delivery and sampling; serve /metrics, the dashboard and the Telegram remote control
+        when enabled (or asked)."""
         await self.notifier.start()
         self.sampler.start()
         if self.settings.metrics.enabled if serve_metrics is None else serve_metrics:
@@ -352,6 +363,16 @@ class Operations:
             self.dashboard_server = DashboardServer(app, dashboard.host, dashboard.port)
             await self.dashboard_server.start()
             log.info("dashboard at %s", self.dashboard_url)
+        if self.settings.telegram.enabled if serve_telegram is None else serve_telegram:
+            token = telegram_token(self.settings)
+            self.telegram = TelegramRemote(
+                self.settings.telegram, self.provider, self.clock, token, transport=telegram_transport
+            )
+            self._telegram_stop.clear()
+            self._telegram_task = asyncio.create_task(self.telegram.run(self._telegram_stop), name="telegram")
+            log.info(
+                "telegram remote control on for %d chat(s)", len(self.settings.telegram.allowed_chat_ids)
+            )
 
     @property
     def metrics_port(self) -> int:
@@ -416,6 +437,13 @@ class Operations:
     async def stop(self, drain_seconds: float | None = None) -> None:
         """Stop sampling and serving; give queued alerts a bounded time to go out."""
         self.sampler.stop()
+        if self.telegram is not None:
+            self._telegram_stop.set()
+            if self._telegram_task is not None:
+                self._telegram_task.cancel()  # a long poll may be in flight
+                await asyncio.gather(self._telegram_task, return_exceptions=True)
+            await self.telegram.aclose()
+            self.telegram, self._telegram_task = None, None
         if self.dashboard_server is not None:
             await self.dashboard_server.stop()
             self.dashboard_server = None
@@ -428,6 +456,15 @@ class Operations:
             else drain_seconds
         )
         await self.notifier.stop(drain_seconds=timeout)
+
+
+def telegram_token(settings: Settings, environ: Mapping[str, str] | None = None) -> str:
+    """The bot token: `OPTBOT_SECRET_TELEGRAM_BOT_TOKEN`, else the keyring (never the config file)."""
+    env = os.environ if environ is None else environ
+    override = env.get(f"OPTBOT_SECRET_{TOKEN_SECRET.upper()}", "").strip()
+    if override:
+        return override
+    return open_secret_store(settings).get(TOKEN_SECRET) or ""
 
 
 def attach_operations(
@@ -497,4 +534,5 @@ __all__ = [
     "attach_operations",
     "dashboard_auth_from_env",
     "notification_urls",
+    "telegram_token",
 ]

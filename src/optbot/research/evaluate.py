@@ -9,6 +9,8 @@ from pathlib import Path
 
 from optbot.backtest.runner import BacktestOutcome, DaySummary, run_backtest
 from optbot.config import Settings
+from optbot.core.clock import Clock
+from optbot.log import configure_logging, shutdown_logging
 from optbot.research.montecarlo import TradeSample, sample_from_backtest
 from optbot.research.objectives import BacktestMetrics, metrics_from_equity
 from optbot.research.optimise import Evaluator, ProgressHook
@@ -96,16 +98,29 @@ class BacktestEvaluator:
             if progress is not None:
                 progress(done - 1, summary.equity - capital)
 
+        # A trial's engine log goes to its own (throw-away) folder, never to the console: a study runs
+        # hundreds of backtests and its console is the study's progress.
+        quiet = settings.model_copy(
+            update={"logging": settings.logging.model_copy(update={"console": False})}
+        )
         with tempfile.TemporaryDirectory(prefix="optbot-trial-") as folder:
-            return run_backtest(
-                settings,
-                start,
-                end,
-                strategy=self.strategy,
-                data_dir=self.data_dir,
-                out_dir=Path(folder),
-                on_day=on_day,
-            )
+
+            def log_on_replay_clock(clock: Clock) -> None:
+                configure_logging(quiet, clock, log_dir=Path(folder) / "logs")
+
+            try:
+                return run_backtest(
+                    settings,
+                    start,
+                    end,
+                    strategy=self.strategy,
+                    data_dir=self.data_dir,
+                    out_dir=Path(folder),
+                    on_clock=log_on_replay_clock,
+                    on_day=on_day,
+                )
+            finally:
+                shutdown_logging()
 
 
 def evaluator(strategy: str | None, data_dir: Path | None = None) -> Evaluator:

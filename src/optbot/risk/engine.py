@@ -20,6 +20,7 @@ from typing import Generic, TypeVar
 import structlog
 
 from optbot.config import Settings
+from optbot.config.sections.risk import RiskSettings
 from optbot.core.clock import Clock
 from optbot.core.enums import IntentPurpose, OrderType, RiskState, Side
 from optbot.core.events import Bar, Event, OrderIntent, RiskDecision, RiskStateChanged, Tick
@@ -181,6 +182,18 @@ def flatten_intent(
     )
 
 
+def vix_band_level(vix: float, current: int, risk: RiskSettings) -> int:
+    """The VIX size band (0 normal, 1 elevated, 2 high) with hysteresis: a band is entered as soon as
+    VIX reaches its level and left only once VIX is `vix_hysteresis_points` below that level, so a
+    VIX hovering on a boundary does not flip the risk state tick after tick."""
+    levels = (risk.vix_elevated, risk.vix_high)
+    raw = sum(1 for level in levels if vix >= level)
+    band = max(raw, min(current, len(levels)))
+    while band > raw and vix < levels[band - 1] - risk.vix_hysteresis_points:
+        band -= 1
+    return band
+
+
 class RiskEngine:
     """Pre-trade risk checks and trading-state control for one account."""
 
@@ -231,6 +244,7 @@ class RiskEngine:
         self._vix_symbol = settings.universe.vix_symbol.upper().replace(" ", "")
         self._symbol_kinds: dict[str, int] = {}  # tick symbol -> _IGNORED / _VIX / _WATCHED
         self._band_vix: float | None = None  # the VIX the cached size band was derived from
+        self._band_level = 0  # 0 normal, 1 elevated, 2 high: sticky by risk.vix_hysteresis_points
         self._band: tuple[float, str] = (1.0, "")
 
     # ------------------------------------------------------------------ state
@@ -293,17 +307,19 @@ class RiskEngine:
 
     def _vix_band(self, vix: float) -> tuple[float, str]:
         r = self.risk
-        if vix >= r.vix_high:
-            return (
-                r.high_size_multiplier,
-                f"VIX {vix:.2f} high (>= {r.vix_high:g}): size x{r.high_size_multiplier:g}",
-            )
-        if vix >= r.vix_elevated:
-            return (
-                r.elevated_size_multiplier,
-                f"VIX {vix:.2f} elevated (>= {r.vix_elevated:g}): size x{r.elevated_size_multiplier:g}",
-            )
-        return 1.0, ""
+        self._band_level = vix_band_level(vix, self._band_level, r)
+        if self._band_level == 0:
+            return 1.0, ""
+        name, level, multiplier = (
+            ("high", r.vix_high, r.high_size_multiplier)
+            if self._band_level == 2
+            else ("elevated", r.vix_elevated, r.elevated_size_multiplier)
+        )
+        return (
+            multiplier,
+            f"VIX {vix:.2f} {name} (>= {level:g}, until below {level - r.vix_hysteresis_points:g}): "
+            f"size x{multiplier:g}",
+        )
 
     def _resume_multiplier(self, now: datetime) -> float:
         if self._resume_started is None:

@@ -58,7 +58,9 @@ def banner(base_url: str, market_ws_url: str, order_ws_url: str, accounts: list[
             f"  client code {account.client_code}  PIN {account.pin}  TOTP secret {account.totp_secret}  "
             f"API key {account.api_key}"
         )
-    lines.append("Option prices, depth and OI are synthetic (Black-76 on the replayed index, VIX smile).")
+    lines.append(
+        "Option prices, depth and OI are synthetic (the calibrated model on the replayed index and VIX)."
+    )
     lines.append("Point the SDK with SmartConnect(api_key, root=REST URL). Ctrl-C stops.")
     return lines
 
@@ -67,6 +69,8 @@ async def serve_until_cancelled(
     settings: Settings, host: str, port: int, speed: float, dates: list[date], accounts: list[SimAccount]
 ) -> None:
     try:
+        from optbot.analytics.synthetic import model_for
+        from optbot.calendar import get_calendar
         from optbot.sim.market import ReplayMarket
     except ImportError as exc:
         raise UserError(f"the replay market is not available in this build: {exc}") from None
@@ -76,7 +80,13 @@ async def serve_until_cancelled(
     start_time = _ist_time(sim_settings.replay_start_time_ist)
     end_time = _ist_time(sim_settings.replay_end_time_ist)
     clock = SimClock(datetime.combine(dates[0], start_time, tzinfo=IST), speed=speed or None)
-    market = ReplayMarket(clock, settings.replay)
+    calendar = get_calendar()
+    market = ReplayMarket(
+        clock,
+        settings.replay,
+        calendar,
+        option_model=model_for(settings.analytics.calibration_file, calendar),
+    )
     simulator = Simulator(
         market,
         clock,

@@ -20,6 +20,10 @@ class Strategy(ABC):
 
     #: Registry name (settings.strategy.enabled uses it).
     name: ClassVar[str] = ""
+    #: True when the strategy holds nothing overnight and its decisions in a session depend only on
+    #: market data, never on earlier sessions' trading (P&L, trade counts): a backtest may then replay
+    #: its sessions in separate processes with the same result (`optbot.backtest.parallel`).
+    sessions_independent: ClassVar[bool] = False
     #: Settings a parameter search may vary (`optbot research optimise`), with their ranges.
     tunables: ClassVar[tuple[Tunable, ...]] = ()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 from optbot.config import Settings
+from optbot.config.checks import register_settings_check
 from optbot.core.errors import UserError
 from optbot.strategy.base import Strategy
 from optbot.strategy.builtin.adx_trend import AdxTrendStrategy
@@ -40,9 +41,21 @@ def resolve(name: str) -> type[Strategy]:
 
 
 def load_strategies(settings: Settings) -> list[Strategy]:
-    classes = [resolve(name) for name in settings.strategy.enabled]
+    problems = strategy_problems(settings)
+    if problems:
+        raise UserError(problems[0])
+    return [cls(settings) for cls in (resolve(name) for name in settings.strategy.enabled)]
+
+
+def strategy_problems(settings: Settings) -> list[str]:
+    """What `load_strategies` would refuse, as problems (for `config validate` and `optbot check`)."""
+    try:
+        classes = [resolve(name) for name in settings.strategy.enabled]
+    except UserError as exc:
+        return [str(exc)]
     names = [cls.name for cls in classes]
     repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise UserError(f"strategy.enabled: strategy listed twice: {', '.join(repeated)}")
-    return [cls(settings) for cls in classes]
+    return [f"strategy.enabled: strategy listed twice: {', '.join(repeated)}"] if repeated else []
+
+
+register_settings_check("strategy.enabled", strategy_problems)

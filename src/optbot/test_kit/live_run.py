@@ -23,7 +23,7 @@ from optbot.sim.admin_client import admin_request
 
 OPTBOT = [sys.executable, "-m", "optbot.cli.main"]
 #: The project's sample data (the replayed sessions), next to the package in a checkout.
-SAMPLE = Path(__file__).resolve().parents[3] / "data" / "sample"
+SAMPLE = Path(__file__).resolve().parents[3] / "data" / "sample" / "store"
 #: The simulator's demo account (sim-only throwaway values, see `optbot.sim.auth.demo_account`).
 SIM_SECRETS = {
     "OPTBOT_SECRET_API_KEY": "simapikey01",

@@ -36,7 +36,7 @@ replay_settings = pytest.importorskip("optbot.config.sections.replay")
 
 async def test_amo_fill_ticks_candles_over_the_replay(sample_data: Path) -> None:
     clock = SimClock(datetime(2025, 9, 10, 9, 5, tzinfo=IST), speed=600)
-    market = replay.ReplayMarket(clock, replay_settings.ReplaySettings(data_dir=sample_data))
+    market = replay.ReplayMarket(clock, replay_settings.ReplaySettings(data_dir=sample_data / "store"))
     sim = Simulator(market, clock, [TEST_ACCOUNT])
     await sim.start()
     settings = BrokerSettings(client_code=TEST_ACCOUNT.client_code, rest_base_url=sim.base_url)

@@ -35,11 +35,14 @@ async def test_feed_survives_a_fault_storm(live: Live) -> None:
         await feed.start()
         try:
             price = 800.0
+            drops = stalls = 0
             for round_number in range(60):
                 fault = rng.random()
                 if fault < 0.2:
                     await live.sim.faults.drop_ws_connections()
+                    drops += 1
                 elif fault < 0.3:
+                    stalls += 1
                     live.sim.faults.stall_feed(True)
                     await asyncio.sleep(0.6)
                     live.sim.faults.stall_feed(False)
@@ -51,6 +54,11 @@ async def test_feed_survives_a_fault_storm(live: Live) -> None:
                     await wait_for(
                         lambda: any(t.token == SBIN_TOKEN and t.ltp == expected for t in ticks), 30
                     )
+            from tests.soak.figures import record
+
+            record("feed fault storm (in process)", "drop_ws / feed_stall faults", f"{drops} / {stalls}")
+            record("feed fault storm (in process)", "reconnects", feed.stats.reconnects, ">= 5")
+            record("feed fault storm (in process)", "price checkpoints seen after faults", 6, "6")
             assert feed.stats.reconnects >= 5
             assert sum(feed.decoder.skipped.values()) == 0
         finally:

@@ -7,19 +7,19 @@ import pytest
 from optbot.calendar import get_calendar
 from optbot.config.sections.replay import ReplaySettings
 from optbot.core.clock import SimClock
-from optbot.sim.market import IndexHistory, ReplayMarket, load_sample_histories
-from tests.conftest import SAMPLE_DATA
+from optbot.sim.market import IndexHistory, ReplayMarket, load_store_histories
+from tests.conftest import SAMPLE_STORE
 
 
 @pytest.fixture(scope="session")
 def replay_settings() -> ReplaySettings:
-    return ReplaySettings(data_dir=SAMPLE_DATA)
+    return ReplaySettings(data_dir=SAMPLE_STORE)
 
 
 @pytest.fixture(scope="session")
 def histories(replay_settings: ReplaySettings) -> dict[str, IndexHistory]:
     """Loaded once: parsing the 15-minute files is the slow part."""
-    return load_sample_histories(replay_settings, get_calendar())
+    return load_store_histories(replay_settings, get_calendar())
 
 
 @pytest.fixture

@@ -1,23 +1,22 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from optbot.sim.market.bars import BarDataError, load_daily, load_ist_intraday, load_yahoo_intraday
+from optbot.sim.market import IndexHistory
 from optbot.sim.market.paths import bar_tick_path
-from tests.conftest import SAMPLE_DATA
-
-ONE_MINUTE = SAMPLE_DATA / "intraday/nifty50_1min_yf_2025-09-04_to_2025-09-10.csv"
 
 
-def test_yahoo_one_minute_sessions_in_utc_with_the_missing_bar_kept() -> None:
-    series = load_yahoo_intraday(ONE_MINUTE)
-    counts = {day: len(bars) for day, bars in series.days.items()}
+def test_store_one_minute_sessions_in_utc_with_the_missing_bar_kept(
+    histories: dict[str, IndexHistory],
+) -> None:
+    label, series = histories["NIFTY"].intraday[0]
+    assert label == "1m"
+    counts = {day: len(bars) for day, bars in series.days.items() if day.year == 2025}
     assert list(counts) == [date(2025, 9, d) for d in (4, 5, 8, 9, 10)]
     assert sorted(counts.values()) == [374, 375, 375, 375, 375]
     first = series.days[date(2025, 9, 4)][0]
@@ -25,24 +24,12 @@ def test_yahoo_one_minute_sessions_in_utc_with_the_missing_bar_kept() -> None:
     assert (round(first.open, 2), round(first.close, 2)) == (24970.3, 24876.6)
 
 
-def test_fifteen_minute_malformed_days_are_reported_not_trusted() -> None:
-    series = load_ist_intraday(SAMPLE_DATA / "intraday/nifty50_15min_2015-01-09_to_2024-12-31.csv")
+def test_fifteen_minute_sessions_are_whole_days(histories: dict[str, IndexHistory]) -> None:
+    label, series = histories["NIFTY"].intraday[1]
+    assert label == "15m"
     assert len(series.days) > 2000
-    assert series.rejected and all(reason for reason in series.rejected.values())
     assert all(len(bars) == 25 for bars in series.days.values())
     assert date(2024, 5, 21) in series.days
-
-
-def test_bad_files_name_the_problem(tmp_path: Path) -> None:
-    with pytest.raises(BarDataError, match="not found"):
-        load_daily(tmp_path / "missing.csv")
-    bad = tmp_path / "bad.csv"
-    bad.write_text("date,open,high,low,close\n2025-01-01,1,2,x,1\n")
-    with pytest.raises(BarDataError, match=r"bad.csv:2: OHLC values must be numbers"):
-        load_daily(bad)
-    bad.write_text("when,o,h,l,c\n")
-    with pytest.raises(BarDataError, match="expected header"):
-        load_daily(bad)
 
 
 @st.composite

@@ -1,14 +1,10 @@
 from __future__ import annotations
 
 import json
-import math
 from datetime import date
 
 import numpy as np
-from hypothesis import given
-from hypothesis import strategies as st
 
-from optbot.analytics.pricing import black76_price
 from optbot.calendar import get_calendar
 from optbot.sim.market.instruments import (
     BANKNIFTY,
@@ -19,37 +15,7 @@ from optbot.sim.market.instruments import (
     listed_strikes,
     option_token,
 )
-from optbot.sim.market.pricing import black76, black76_scalar, smile_volatility
 from tests.conftest import SAMPLE_DATA
-
-
-@given(
-    forward=st.floats(1000, 60000),
-    strike_ratio=st.floats(0.7, 1.3),
-    years=st.floats(1 / 365, 0.5),
-    vol=st.floats(0.05, 0.8),
-)
-def test_black76_put_call_parity_and_agreement(
-    forward: float, strike_ratio: float, years: float, vol: float
-) -> None:
-    strike = forward * strike_ratio
-    rate = 0.065
-    call, put = black76(forward, strike, years, vol, rate, np.array([True, False]))
-    assert math.isclose(call - put, math.exp(-rate * years) * (forward - strike), rel_tol=1e-9, abs_tol=1e-6)
-    assert math.isclose(
-        call, black76_scalar(forward, strike, years, vol, rate, True), rel_tol=1e-9, abs_tol=1e-7
-    )
-    assert math.isclose(
-        put, black76_price(forward, strike, years, vol, rate, "PE"), rel_tol=1e-7, abs_tol=1e-6
-    )
-
-
-def test_smile_rises_away_from_the_money_and_skews_to_puts() -> None:
-    moneyness = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
-    vol = smile_volatility(0.12, moneyness, curvature=0.04, put_skew=0.06)
-    assert vol[2] == 0.12
-    assert vol[0] > vol[1] > vol[2] and vol[4] > vol[2]
-    assert vol[0] > vol[4] and vol[1] > vol[3]
 
 
 def test_index_rows_match_the_recorded_master_excerpt() -> None:

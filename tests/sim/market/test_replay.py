@@ -2,17 +2,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from optbot.core.clock import SimClock
 from optbot.core.timeutil import IST
 from optbot.sim.contracts import MarketView, SimQuote
 from optbot.sim.market import CandleRequestError, ReplayMarket
-from optbot.sim.market.bars import load_yahoo_intraday
-from tests.conftest import SAMPLE_DATA
 
 MarketFactory = Callable[..., ReplayMarket]
 NIFTY = "99926000"
@@ -42,7 +41,7 @@ def test_replay_market_satisfies_the_market_view_contract(make_market: MarketFac
 def test_one_minute_candles_reproduce_the_source_bars(make_market: MarketFactory) -> None:
     market = make_market(ist(10, 16, 0))
     rows = market.candles("NSE", NIFTY, "ONE_MINUTE", ist(4, 9, 15), ist(4, 15, 29))
-    source = load_yahoo_intraday(SAMPLE_DATA / "intraday/nifty50_1min_yf_2025-09-04_to_2025-09-10.csv")
+    source = market.histories["NIFTY"].intraday[0][1]  # the store's 1-minute bars
     expected = [
         [
             bar.start.astimezone(IST).isoformat(),
@@ -111,7 +110,7 @@ def test_fast_forward_equals_stepping(make_market: MarketFactory) -> None:
         assert (a.ltp, a.open, a.high, a.low, a.sequence) == (b.ltp, b.open, b.high, b.low, b.sequence)
 
 
-def test_options_are_synthetic_tick_rounded_and_widen_away_and_near_expiry(
+def test_options_are_synthetic_tick_rounded_and_spreads_follow_the_calibration(
     make_market: MarketFactory,
 ) -> None:
     market = make_market(ist(8, 9, 0))
@@ -127,13 +126,14 @@ def test_options_are_synthetic_tick_rounded_and_widen_away_and_near_expiry(
         assert round(level.price * 100) % 5 == 0 and level.quantity % 75 == 0
     assert round(quote.ltp * 100) % 5 == 0
     far_otm = market.quote("NFO", atm_contracts(market, 26000.0, expiry_day=9)["CE"])
-    later = market.quote("NFO", atm_contracts(market, 24800.0, expiry_day=30)["CE"])
-    assert far_otm is not None and later is not None
+    in_the_money = market.quote("NFO", atm_contracts(market, 23800.0, expiry_day=9)["CE"])
+    assert far_otm is not None and in_the_money is not None
 
     def relative_spread(q: SimQuote) -> float:
         return (q.asks[0].price - q.bids[0].price) / ((q.asks[0].price + q.bids[0].price) / 2)
 
-    assert relative_spread(quote) > relative_spread(later)  # nearer expiry: wider
+    # Fitted to real bid/ask: intrinsic value is quoted wider than time value.
+    assert relative_spread(in_the_money) > relative_spread(quote)
     # Away from the money: relatively wider, down to a one-sided book at the minimum tick.
     assert not far_otm.bids or relative_spread(far_otm) > relative_spread(quote)
     assert far_otm.asks[0].price >= 0.05
@@ -276,18 +276,31 @@ def test_missing_data_dir_is_a_clear_user_error(tmp_path: Path) -> None:
     from optbot.calendar import get_calendar
     from optbot.config.sections.replay import ReplaySettings
     from optbot.core.errors import UserError
-    from optbot.sim.market import load_sample_histories
+    from optbot.sim.market import load_store_histories
 
-    with pytest.raises(UserError, match=r"bar file not found .*replay.data_dir"):
-        load_sample_histories(ReplaySettings(data_dir=tmp_path), get_calendar())
+    with pytest.raises(UserError, match=r"replay.data_dir .* holds no NIFTY, BANKNIFTY or INDIA VIX bars"):
+        load_store_histories(ReplaySettings(data_dir=tmp_path), get_calendar())
 
 
-def test_no_artificial_weekend_decay_and_closes_are_tick_prices(make_market: MarketFactory) -> None:
+def test_weekend_decay_is_the_calibrated_one_and_closes_are_tick_prices(make_market: MarketFactory) -> None:
     market = make_market(ist(8, 9, 0))  # Monday before the open; spot and VIX still at Friday's close
     quote = market.quote("NFO", atm_contracts(market)["CE"])
     assert quote is not None
     assert round(quote.close * 100) % 5 == 0 and round(quote.upper_circuit * 100) % 5 == 0
-    assert abs(quote.ltp - quote.close) <= 0.1  # trading-time basis: the weekend costs no premium
+    nifty, vix = market.quote("NSE", NIFTY), market.quote("NSE", VIX)
+    assert nifty is not None and vix is not None
+    strike, call = np.array([24750.0]), np.array([True])
+
+    def model_value(moment: datetime) -> float:
+        chain = market.option_model.value_chain(
+            "NIFTY", nifty.close, vix.close, moment, date(2025, 9, 9), strike, call
+        )
+        return float(chain.value[0])
+
+    # Friday's close and Monday's pre-open differ by the fitted night + weekend-day variance, no more.
+    assert quote.close == pytest.approx(model_value(ist(5, 15, 30)), abs=0.05)
+    assert quote.ltp == pytest.approx(model_value(ist(8, 9, 0)), abs=0.05)
+    assert quote.ltp < quote.close
 
 
 async def test_run_at_a_speed_factor_paces_and_publishes(make_market: MarketFactory) -> None:

@@ -27,7 +27,7 @@ from optbot.core.timeutil import iso_utc, parse_iso
 log = logging.getLogger("optbot.broker.angelone.secrets")
 
 #: Secrets a user sets with `optbot auth set-secret NAME`.
-SECRET_NAMES: tuple[str, ...] = ("api_key", "pin", "totp_secret")
+SECRET_NAMES: tuple[str, ...] = ("api_key", "pin", "totp_secret", "telegram_bot_token")
 ENV_PREFIX = "OPTBOT_SECRET_"
 KEYRING_PASSWORD_ENV = "OPTBOT_KEYRING_PASSWORD"
 _SESSION_KEY = "session"

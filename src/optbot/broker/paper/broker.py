@@ -496,8 +496,13 @@ class PaperBroker:
         if decision.price is None:
             return 0
         quantity = self._available_liquidity(order, order.quantity - order.filled_quantity)
+        return self._execute(order, quantity, decision.price)
+
+    def _execute(self, order: BrokerOrder, quantity: int, price: float) -> int:
+        """Book `quantity` of `order` at `price` if the funds allow (else reject it); returns fills made."""
         if quantity <= 0:
             return 0
+        order_id = order.order_id
         request_like = OrderRequest(
             exchange=order.exchange,
             token=order.token,
@@ -507,11 +512,11 @@ class PaperBroker:
             order_type=OrderType.LIMIT,
             product=order.product,
             ordertag=order.ordertag,
-            price=decision.price,
+            price=price,
         )
         instrument = self._instrument(order.exchange, order.token)
-        charges = self._charges(order.order_id, order.exchange, order.side, quantity, decision.price)
-        premium_out = quantity * decision.price if order.side is Side.BUY else 0.0
+        charges = self._charges(order.order_id, order.exchange, order.side, quantity, price)
+        premium_out = quantity * price if order.side is Side.BUY else 0.0
         if order.side is Side.BUY and premium_out + charges.total > self._available_cash() + 1e-6:
             self._working.pop(order_id, None)
             self._emit(
@@ -536,7 +541,7 @@ class PaperBroker:
                     )
                 )
                 return 0
-        self._book_fill(order, quantity, decision.price, charges)
+        self._book_fill(order, quantity, price, charges)
         return 1
 
     def _available_liquidity(self, order: BrokerOrder, wanted: int) -> int:

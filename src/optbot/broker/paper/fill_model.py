@@ -128,3 +128,60 @@ class FillModel:
         price = min(slipped, limit) if sign > 0 else max(slipped, limit)
         price = tick_round(price, tick, "down" if sign > 0 else "up")
         return FillDecision(price, triggered, "limit")
+
+
+@dataclass(frozen=True, slots=True)
+class BarPrices:
+    """One bar of the traded instrument as the bar fill rules read it (bar START time, OHLC, volume)."""
+
+    start: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: int | None  # None: a modelled bar (no traded volume to share)
+
+
+def bar_costs(model: FillModel, reference: float, tick: float) -> float:
+    """Half the modelled spread plus the slippage a marketable order pays on a bar (rupees)."""
+    half_spread = max(model.modelled_spread_ticks * tick, reference * model.modelled_spread_pct / 100) / 2
+    return half_spread + model.slippage_ticks * tick
+
+
+def decide_on_bar(model: FillModel, order: WorkingOrder, bar: BarPrices) -> FillDecision:
+    """Deterministic fill of a resting order on one bar (backtests; no intra-bar path is assumed).
+
+    - only bars that START at or after the order was accepted count (an order sent on a bar's close
+      meets the next bar's open);
+    - market orders fill at the open plus half the modelled spread and the slippage (against the trader);
+    - a limit fills at the open (with the same costs, never beyond the limit) when the open is already
+      through it, else at the limit when the bar trades through it (low below a buy, high above a sell);
+    - stops trigger on the bar's range (a gap through the trigger uses the open) and then act as market
+      (SL-M, from the trigger price) or limit orders (SL-L).
+    """
+    if order.accepted_at > bar.start:
+        return FillDecision(None, order.triggered, "placed during this bar")
+    tick = order.tick_size if order.tick_size > 0 else 0.05
+    sign = order.side.sign
+    buy = order.side is Side.BUY
+    reference = bar.open
+    triggered = order.triggered
+    if order.order_type in (OrderType.STOPLOSS_LIMIT, OrderType.STOPLOSS_MARKET) and not triggered:
+        hit = bar.high >= order.trigger_price if buy else bar.low <= order.trigger_price
+        if not hit:
+            return FillDecision(None, False, "trigger not reached")
+        triggered = True
+        reference = max(bar.open, order.trigger_price) if buy else min(bar.open, order.trigger_price)
+    costs = bar_costs(model, reference, tick)
+    if order.order_type in (OrderType.MARKET, OrderType.STOPLOSS_MARKET):
+        price = tick_round(reference + sign * costs, tick, "up" if buy else "down")
+        return FillDecision(max(price, tick), triggered, "market")
+    limit = order.price
+    taken = reference + sign * costs
+    if (buy and taken <= limit) or (not buy and taken >= limit):
+        price = tick_round(taken, tick, "up" if buy else "down")
+        return FillDecision(min(price, limit) if buy else max(price, limit), triggered, "limit at the open")
+    through = bar.low < limit if buy else bar.high > limit
+    if through:
+        return FillDecision(limit, triggered, "limit traded through")
+    return FillDecision(None, triggered, "limit not reached")

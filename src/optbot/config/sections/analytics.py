@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, model_validator
 
 from optbot.config.sections.base import Section
@@ -41,6 +43,13 @@ class AnalyticsSettings(Section):
     )
     build_up_min_price_change: float = Field(
         default=0.0, ge=0, description="spec §11.2 (OI analysis): price change at or below this is NEUTRAL"
+    )
+    calibration_file: Path | None = Field(
+        default=None,
+        description=(
+            "issue 14: synthetic option model parameters written by `optbot data calibrate` "
+            "(empty: the packaged calibration fitted to the bundled real option data)"
+        ),
     )
     var_confidence: float = Field(
         default=0.95, gt=0.5, lt=1.0, description="spec §10.6 (performance tracking): VaR confidence level"

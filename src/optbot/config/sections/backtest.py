@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from optbot.config.sections.base import Section
@@ -16,10 +18,14 @@ class BacktestSettings(Section):
     modelled_spread_pct: float = Field(default=0.5, ge=0, le=50)
     # Margin blocked for short options, as a share of strike notional (the paper broker's RMS model).
     short_option_margin_pct: float = Field(default=12.0, gt=0, le=100)
-    # Spacing of the replayed ticks in `optbot backtest` (replay.tick_seconds is the simulator's own, 1 s).
-    tick_seconds: float = Field(
-        default=5.0,
+    # Bar fills (issue 14): a backtest fills on bars, never on an invented intra-bar path.
+    bar_volume_share: float = Field(
+        default=0.1,
         gt=0,
-        le=15,
-        description="optbot backtest: seconds between replayed index ticks (--speed-ticks overrides)",
+        le=1,
+        description="backtest: at most this share of a real option bar's traded volume fills (per token)",
+    )
+    same_bar_stop_target: Literal["pessimistic", "optimistic"] = Field(
+        default="pessimistic",
+        description="backtest: stop and target inside one bar: the stop fills (pessimistic) or the target",
     )

@@ -61,6 +61,12 @@ class RiskSettings(Section):
     vix_elevated: float = Field(default=18.0, gt=0, description="spec §4.1: 18-25 elevated")
     vix_high: float = Field(default=25.0, gt=0, description="spec §4.1: 25-30 high")
     vix_extreme: float = Field(default=30.0, gt=0, description="spec §4.1: > 30 extreme")
+    vix_hysteresis_points: float = Field(
+        default=0.1,
+        ge=0,
+        description="a VIX size band is entered at its level but left only this many points below it "
+        "(VIX hovering at 18.00-18.05 flipped ACTIVE<->REDUCING 7 times in 12 minutes)",
+    )
     elevated_size_multiplier: float = Field(
         default=0.5, ge=0, le=1, description="spec §4.3 level 1: reduce sizes by 50 %"
     )
@@ -116,6 +122,8 @@ class RiskSettings(Section):
     def _levels_ordered(self) -> RiskSettings:
         if not self.vix_low <= self.vix_elevated < self.vix_high < self.vix_extreme:
             raise ValueError("VIX levels must satisfy vix_low <= vix_elevated < vix_high < vix_extreme")
+        if self.vix_hysteresis_points >= self.vix_high - self.vix_elevated:
+            raise ValueError("vix_hysteresis_points must be smaller than vix_high - vix_elevated")
         if self.high_size_multiplier > self.elevated_size_multiplier:
             raise ValueError("high_size_multiplier must not exceed elevated_size_multiplier")
         if self.max_daily_drawdown_pct < self.daily_loss_limit_pct:

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import uvicorn
 from fastapi import FastAPI
 
+from optbot.ops.listen import ListenSetting, bind_listener
+
 
 class _EmbeddedServer(uvicorn.Server):
     """uvicorn inside the bot's loop. The bot owns SIGINT/SIGTERM (a graceful stop that still finishes
@@ -25,11 +27,15 @@ class DashboardServer:
         config = uvicorn.Config(
             app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
         )
+        self._listener = ListenSetting("dashboard.port", host, port)
         self._server = _EmbeddedServer(config)
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._server.serve(), name="dashboard")
+        """Binds first (a port in use raises `PortUnavailable`; uvicorn would call sys.exit), then serves."""
+        sock = bind_listener(self._listener)
+        serving = self._server.serve(sockets=[sock])
+        self._task = asyncio.get_running_loop().create_task(serving, name="dashboard")
         while not self._server.started:
             if self._task.done():
                 self._task.result()

@@ -14,7 +14,7 @@ from optbot.sim.market.instruments import (
     build_option_contracts,
     option_token,
 )
-from optbot.sim.market.replay import INDEX_TOKENS, ReplayMarket, load_sample_histories
+from optbot.sim.market.replay import INDEX_TOKENS, ReplayMarket, load_store_histories
 
 __all__ = [
     "BANKNIFTY",
@@ -35,6 +35,6 @@ __all__ = [
     "UnderlyingSpec",
     "build_option_contracts",
     "interval_seconds",
-    "load_sample_histories",
+    "load_store_histories",
     "option_token",
 ]

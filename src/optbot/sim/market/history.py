@@ -1,7 +1,7 @@
 """Per-index history for the replay: which bars drive a day, previous close, 52-week range, tick paths.
 
-Each day uses the finest clean source available (1-minute, then 15-minute, then the daily bar
-spread over the session), so the sample data's gaps and malformed days degrade gracefully.
+Each day uses the finest clean source a data root's JSON store holds (1-minute, 5-minute, 15-minute,
+then the daily bar spread over the session), so gaps and malformed days degrade gracefully.
 """
 
 from __future__ import annotations
@@ -10,47 +10,20 @@ import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, date, timedelta
-from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
 from optbot.calendar import NseCalendar, Segment
-from optbot.sim.market.bars import (
-    DailyBar,
-    IntradaySeries,
-    SourceBar,
-    load_daily,
-    load_ist_intraday,
-    load_yahoo_intraday,
-)
+from optbot.core.enums import Timeframe
+from optbot.core.timeutil import ist_date
+from optbot.data.store import JsonStore, store_symbol
+from optbot.sim.market.bars import DailyBar, IntradaySeries, SourceBar, group_sessions
 from optbot.sim.market.paths import bar_tick_path
 
 WEEK52_DAYS = 365
+STORE_INTRADAY = (Timeframe.M1, Timeframe.M5, Timeframe.M15)  # finest first
 _PATH_CACHE_DAYS = 8
-
-
-@dataclass(frozen=True, slots=True)
-class IndexFiles:
-    """Sample files for one index, relative to the replay data directory."""
-
-    daily: str
-    intraday_1m: str | None = None
-    intraday_15m: str | None = None
-
-
-SAMPLE_FILES: dict[str, IndexFiles] = {
-    "NIFTY": IndexFiles(
-        daily="daily/nifty50_daily_merged_2016-09-15_to_2025-09-10.csv",
-        intraday_1m="intraday/nifty50_1min_yf_2025-09-04_to_2025-09-10.csv",
-        intraday_15m="intraday/nifty50_15min_2015-01-09_to_2024-12-31.csv",
-    ),
-    "BANKNIFTY": IndexFiles(daily="daily/banknifty_daily_merged_2016-09-15_to_2025-09-10.csv"),
-    "INDIA VIX": IndexFiles(
-        daily="daily/indiavix_daily_merged_2015-01-01_to_2025-09-10.csv",
-        intraday_15m="intraday/indiavix_15min_2015-01-09_to_2024-12-31.csv",
-    ),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,16 +61,28 @@ class IndexHistory:
         self._paths: OrderedDict[date, DayPath | None] = OrderedDict()
 
     @classmethod
-    def from_sample(
-        cls, name: str, data_dir: Path, calendar: NseCalendar, seed: int, tick_seconds: float, noise: float
+    def from_store(
+        cls, name: str, store: JsonStore, calendar: NseCalendar, seed: int, tick_seconds: float, noise: float
     ) -> IndexHistory:
-        files = SAMPLE_FILES[name]
+        """The index's bars as a data root's JSON store holds them (imported, downloaded or recorded):
+        the daily bars, and each intraday timeframe stored, finest first."""
+        symbol = store_symbol(name)
+        daily = {
+            ist_date(bar.start_utc): DailyBar(ist_date(bar.start_utc), bar.open, bar.high, bar.low, bar.close)
+            for bar in store.read_bars(symbol, Timeframe.D1)
+        }
         intraday: list[tuple[str, IntradaySeries]] = []
-        if files.intraday_1m:
-            intraday.append(("1m", load_yahoo_intraday(data_dir / files.intraday_1m, 60)))
-        if files.intraday_15m:
-            intraday.append(("15m", load_ist_intraday(data_dir / files.intraday_15m, 900)))
-        daily = load_daily(data_dir / files.daily)
+        for timeframe in STORE_INTRADAY:
+            if not store.bar_path(symbol, timeframe).exists():
+                continue
+            bars = [
+                SourceBar(
+                    bar.start_utc, timeframe.seconds, bar.open, bar.high, bar.low, bar.close, bar.volume
+                )
+                for bar in store.read_bars(symbol, timeframe)
+            ]
+            series = group_sessions(bars, timeframe.seconds, allow_missing=timeframe is Timeframe.M1)
+            intraday.append((timeframe.value, series))
         return cls(name, daily, tuple(intraday), calendar, seed, tick_seconds, noise)
 
     def previous_close(self, day: date) -> float | None:

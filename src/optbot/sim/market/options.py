@@ -1,4 +1,4 @@
-"""Synthetic option quotes: Black-76 off the replayed index with a VIX-derived smile.
+"""Synthetic option quotes from the calibrated model (`optbot.analytics.synthetic`) off the replayed index.
 
 Every value produced here is model output, never a traded price, and is flagged
 `SimQuote.synthetic=True`. Spreads widen away from the money and into expiry, depth has five levels,
@@ -10,34 +10,18 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
+from datetime import datetime
 
 import numpy as np
 from numpy.typing import NDArray
 
-from optbot.calendar import NseCalendar, Segment, TradingSession
-from optbot.config.sections.replay import ReplaySettings
-from optbot.core.timeutil import IST, ist_date
+from optbot.analytics.synthetic import SyntheticOptionModel
 from optbot.sim.contracts import SimDepthLevel, SimQuote
 from optbot.sim.market.instruments import OptionContract
-from optbot.sim.market.pricing import (
-    MIN_YEARS,
-    black76,
-    smile_volatility,
-    standardised_moneyness,
-)
+from optbot.sim.market.pricing import MIN_YEARS
 
-SECONDS_PER_YEAR = 365.0 * 24 * 3600
-EXPIRY_TIME_IST = time(15, 30)
 DEPTH_LEVELS = 5
 OI_ATM_LOTS = 60_000  # open interest (lots) of an at-the-money near-expiry strike at the start of a day
-
-
-@cache
-def expiry_moment(expiry: date) -> datetime:
-    """Expiry instant (15:30 IST); cached because every watched contract needs it on every tick."""
-    return datetime.combine(expiry, EXPIRY_TIME_IST, tzinfo=IST).astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,94 +40,40 @@ class OptionValuation:
     value: NDArray[np.float64]
     moneyness: NDArray[np.float64]
     years: NDArray[np.float64]
-
-
-class TradingTime:
-    """Time to expiry in trading minutes, so nights, weekends and holidays carry no decay.
-
-    A Friday close and the next Monday open value a contract the same (as the market does, roughly),
-    instead of the calendar-time model's artificial weekend gap; decay accrues through each session.
-    """
-
-    SESSION_MINUTES = 375.0
-    SESSIONS_PER_YEAR = 252.0
-
-    def __init__(self, calendar: NseCalendar) -> None:
-        self.calendar = calendar
-        self._full_sessions: dict[tuple[date, date], int] = {}
-        self._sessions: dict[date, TradingSession | None] = {}
-
-    def _session(self, day: date) -> TradingSession | None:
-        if day not in self._sessions:
-            self._sessions[day] = (
-                self.calendar.session(day, Segment.FO) if self.calendar.covers(day) else None
-            )
-        return self._sessions[day]
-
-    def _sessions_after(self, day: date, expiry: date) -> int:
-        """Trading sessions in (day, expiry]; weekdays where the calendar has no data."""
-        key = (day, expiry)
-        if key not in self._full_sessions:
-            first = day + timedelta(days=1)
-            if self.calendar.covers(first) and self.calendar.covers(expiry):
-                count = len(self.calendar.trading_days(first, expiry, Segment.FO, include_special=False))
-            else:
-                count = sum(
-                    1 for offset in range((expiry - day).days) if (first + timedelta(offset)).weekday() < 5
-                )
-            self._full_sessions[key] = count
-        return self._full_sessions[key]
-
-    def years(self, moment: datetime, expiry: date) -> float:
-        day = ist_date(moment)
-        if day > expiry:
-            return MIN_YEARS
-        session = self._session(day)
-        minutes_today = 0.0
-        if session is not None:
-            start = max(moment, session.open)
-            minutes_today = max(0.0, (session.close - start).total_seconds() / 60.0)
-        minutes = minutes_today + (
-            self._sessions_after(day, expiry) * self.SESSION_MINUTES if day < expiry else 0
-        )
-        return max(minutes, 1.0) / (self.SESSIONS_PER_YEAR * self.SESSION_MINUTES)
-
-
-def years_to_expiry(
-    contracts: list[OptionContract], moment: datetime, trading_time: TradingTime | None
-) -> NDArray[np.float64]:
-    """Per-contract time to expiry: trading time when given, else calendar time to 15:30 IST."""
-    by_expiry: dict[date, float] = {}
-    for contract in contracts:
-        if contract.expiry not in by_expiry:
-            if trading_time is not None:
-                by_expiry[contract.expiry] = trading_time.years(moment, contract.expiry)
-            else:
-                seconds = (expiry_moment(contract.expiry) - moment).total_seconds()
-                by_expiry[contract.expiry] = max(seconds, 60.0) / SECONDS_PER_YEAR
-    return np.array([by_expiry[contract.expiry] for contract in contracts], dtype=np.float64)
+    intrinsic: NDArray[np.float64]
 
 
 def value_options(
     contracts: list[OptionContract],
     state: MarketState,
-    settings: ReplaySettings,
+    model: SyntheticOptionModel,
     spots: NDArray[np.float64] | None = None,
-    trading_time: TradingTime | None = None,
 ) -> OptionValuation:
-    """Vectorised Black-76 values of `contracts` (one underlying) at `state`; `spots` overrides per row."""
-    years = years_to_expiry(contracts, state.moment, trading_time)
+    """Values of `contracts` (one underlying) at `state` from the calibrated synthetic model (the one
+    backtests use); `spots` overrides the spot per row (a candle's open/high/low/close)."""
     strikes = np.array([c.strike for c in contracts], dtype=np.float64)
     is_call = np.array([c.is_call for c in contracts], dtype=np.bool_)
-    atm_vol = max(state.vix, 1.0) / 100.0
     spot = np.asarray(spots if spots is not None else state.spot, dtype=np.float64)
-    forward = np.asarray(
-        spot * np.exp((settings.risk_free_rate - settings.dividend_yield) * years), dtype=np.float64
-    )
-    moneyness = standardised_moneyness(strikes, forward, atm_vol, years)
-    vol = smile_volatility(atm_vol, moneyness, settings.smile_curvature, settings.put_skew)
-    value = black76(forward, strikes, years, vol, settings.risk_free_rate, is_call)
-    return OptionValuation(value, moneyness, years)
+    underlying = contracts[0].underlying if contracts else ""
+    expiries = {contract.expiry for contract in contracts}
+    if len(expiries) == 1:  # the common case: one expiry's chain, no regrouping
+        chain = model.value_chain(underlying, spot, state.vix, state.moment, expiries.pop(), strikes, is_call)
+        values, moneyness, forward = chain.value, chain.moneyness, chain.forward
+        calendar_years = np.full(len(contracts), chain.time.calendar_years)
+    else:
+        values, moneyness, forward, calendar_years = (np.empty(len(contracts)) for _ in range(4))
+        for expiry in expiries:
+            picked = np.array([index for index, c in enumerate(contracts) if c.expiry == expiry])
+            row_spot = spot[picked] if spot.ndim else spot
+            chain = model.value_chain(
+                underlying, row_spot, state.vix, state.moment, expiry, strikes[picked], is_call[picked]
+            )
+            values[picked], moneyness[picked], forward[picked] = chain.value, chain.moneyness, chain.forward
+            calendar_years[picked] = chain.time.calendar_years
+    payoff = np.where(is_call, forward - strikes, strikes - forward)
+    intrinsic = np.exp(-model.params.discount_rate * calendar_years) * np.maximum(payoff, 0.0)
+    years = np.maximum(calendar_years, MIN_YEARS)
+    return OptionValuation(values, moneyness, years, intrinsic)
 
 
 def _salt(token: str) -> int:
@@ -184,28 +114,22 @@ def option_quote(
     day: OptionDay,
     value: float,
     moneyness: float,
-    years: float,
     moment: datetime,
-    settings: ReplaySettings,
+    spread: float,
     trading: bool = True,
     depth_levels: int = DEPTH_LEVELS,
 ) -> SimQuote:
     """Advance the contract's day by one tick at model value `value` and return its quote (with
     `depth_levels` levels a side; the levels shown do not depend on how many are asked for).
 
+    `spread` is the model's bid/ask width in rupees (`SyntheticOptionModel.spread`).
     Before the underlying's first tick of the session (`trading` false) the quote shows the model
     value but no open, range or volume is recorded, so the day's open is the first traded value.
     """
     contract = day.contract
     tick = contract.tick_size
     mid = round(max(round(value / tick), 1) * tick, 2)  # round_to_tick for one price, without numpy
-    days_to_expiry = max(years * 365.0, 0.25)
-    spread_fraction = (
-        settings.spread_base_fraction
-        * (1.0 + settings.spread_wing_factor * abs(moneyness))
-        * (1.0 + settings.spread_expiry_factor / days_to_expiry)
-    )
-    spread_ticks = max(1, round(mid * spread_fraction / tick))
+    spread_ticks = max(1, round(spread / tick))
     bid_ticks = max(0, round(mid / tick) - spread_ticks // 2 - spread_ticks % 2)
     bid = round(bid_ticks * tick, 2)
     ask = round((bid_ticks + spread_ticks) * tick, 2)

@@ -1,7 +1,7 @@
 """`ReplayMarket`: the simulator's market, replayed from historical bars on the shared SimClock.
 
 Indices (NIFTY, BANKNIFTY, INDIA VIX) tick along seeded intra-bar paths; option contracts from
-the day's instrument master are priced synthetically (Black-76 + VIX smile) whenever someone has
+the day's instrument master are priced by the calibrated synthetic model whenever someone has
 asked about them — a feed subscription, a quote request or an order — so a replay stays fast while
 every instrument a client actually watches updates on every underlying tick.
 
@@ -22,10 +22,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from optbot.analytics.synthetic import SyntheticOptionModel, model_for
 from optbot.calendar import CalendarRangeError, NseCalendar, Segment, get_calendar
+from optbot.config.sections.data import DataSettings
+from optbot.config.sections.paths import PathsSettings
 from optbot.config.sections.replay import ReplaySettings
 from optbot.core.clock import SimClock
 from optbot.core.timeutil import IST, ist_date, to_utc
+from optbot.data.store import JsonStore, store_symbol
 from optbot.sim.contracts import SimQuote
 from optbot.sim.market.bars import BarDataError
 from optbot.sim.market.candles import INTERVAL_SECONDS, aggregate_ticks, candle_row, interval_seconds
@@ -41,7 +45,6 @@ from optbot.sim.market.options import (
     DEPTH_LEVELS,
     MarketState,
     OptionDay,
-    TradingTime,
     opening_open_interest,
     option_quote,
     value_options,
@@ -94,6 +97,7 @@ class ReplayMarket:
         calendar: NseCalendar | None = None,
         histories: dict[str, IndexHistory] | None = None,
         depth_levels: int = DEPTH_LEVELS,
+        option_model: SyntheticOptionModel | None = None,
     ) -> None:
         """`depth_levels`: order-book levels per side on option quotes (5 as the exchange shows; an
         in-process consumer that reads only the best bid/ask asks for 1, which is much cheaper)."""
@@ -104,7 +108,7 @@ class ReplayMarket:
         self.settings = settings or ReplaySettings()
         self.calendar = calendar or get_calendar()
         self.histories = (
-            histories if histories is not None else load_sample_histories(self.settings, self.calendar)
+            histories if histories is not None else load_store_histories(self.settings, self.calendar)
         )
         self._listeners: list[Callable[[SimQuote], None]] = []
         self._day: date | None = None
@@ -121,9 +125,7 @@ class ReplayMarket:
         self._quotes: dict[tuple[str, str], SimQuote] = {}
         self.ticks_applied = 0
         self.listener_errors = 0
-        self._trading_time = (
-            TradingTime(self.calendar) if self.settings.option_time_basis == "trading" else None
-        )
+        self.option_model = option_model or model_for(None, self.calendar)
 
     # -- MarketView --------------------------------------------------------------------------
 
@@ -501,13 +503,13 @@ class ReplayMarket:
             self._watched[token] = resumed
             self._reprice_contracts([contract], current, emit)
             return
-        before = value_options([contract], previous, self.settings, trading_time=self._trading_time)
+        before = value_options([contract], previous, self.option_model)
         adverse = replace(
             previous,
             spot=previous.spot
             * (1 + self.settings.option_band_move_fraction * (1 if contract.is_call else -1)),
         )
-        band = value_options([contract], adverse, self.settings, trading_time=self._trading_time)
+        band = value_options([contract], adverse, self.option_model)
         self._watched[token] = OptionDay(
             contract=contract,
             previous_close=float(round_to_tick(before.value, contract.tick_size)[0]),
@@ -532,7 +534,7 @@ class ReplayMarket:
                 self._reprice_contracts(contracts, state, emit)
 
     def _reprice_contracts(self, contracts: list[OptionContract], state: MarketState, emit: bool) -> None:
-        valuation = value_options(contracts, state, self.settings, trading_time=self._trading_time)
+        valuation = value_options(contracts, state, self.option_model)
         for index, contract in enumerate(contracts):
             if contract.expiry < ist_date(state.moment):
                 continue
@@ -541,9 +543,8 @@ class ReplayMarket:
                 self._watched[contract.token],
                 float(valuation.value[index]),
                 float(valuation.moneyness[index]),
-                float(valuation.years[index]),
                 state.moment,
-                self.settings,
+                self.option_model.spread(float(valuation.value[index]), float(valuation.intrinsic[index])),
                 trading=underlying is not None and underlying.started,
                 depth_levels=self.depth_levels,
             )
@@ -603,9 +604,7 @@ class ReplayMarket:
             vix = vix_rows.get(start_epoch, last_vix)
             last_vix = vix
             spots = np.array([open_, high, low, close], dtype=np.float64)
-            valuation = value_options(
-                [contract] * 4, MarketState(moment, 1.0, vix), self.settings, spots, self._trading_time
-            )
+            valuation = value_options([contract] * 4, MarketState(moment, 1.0, vix), self.option_model, spots)
             tick = contract.tick_size
             priced = [max(tick, round(round(float(value) / tick) * tick, 2)) for value in valuation.value]
             salt = sum(contract.token.encode()) + int(start_epoch // bucket)
@@ -618,22 +617,22 @@ class ReplayMarket:
         return rows
 
 
-def load_sample_histories(settings: ReplaySettings, calendar: NseCalendar) -> dict[str, IndexHistory]:
-    """NIFTY, BANKNIFTY and INDIA VIX from `settings.data_dir` (the data/sample layout)."""
-    try:
-        return {
-            name: IndexHistory.from_sample(
-                name,
-                settings.data_dir,
-                calendar,
-                settings.seed,
-                settings.tick_seconds,
-                settings.path_noise_fraction,
-            )
-            for name in ("NIFTY", "BANKNIFTY", VIX_NAME)
-        }
-    except BarDataError as exc:
+def load_store_histories(settings: ReplaySettings, calendar: NseCalendar) -> dict[str, IndexHistory]:
+    """NIFTY, BANKNIFTY and INDIA VIX, whichever the data root `settings.data_dir` stores."""
+    store = JsonStore(
+        PathsSettings(data_root=settings.data_dir), DataSettings(), SimClock(datetime(2000, 1, 1, tzinfo=UTC))
+    )
+    held = set(store.symbols())
+    histories = {
+        name: IndexHistory.from_store(
+            name, store, calendar, settings.seed, settings.tick_seconds, settings.path_noise_fraction
+        )
+        for name in ("NIFTY", "BANKNIFTY", VIX_NAME)
+        if store_symbol(name) in held
+    }
+    if not histories:
         raise BarDataError(
-            f"{exc} (replay.data_dir is {str(settings.data_dir)!r}; point it at the folder holding "
-            "the daily/ and intraday/ sample bars)"
-        ) from None
+            f"replay.data_dir {str(settings.data_dir)!r} holds no NIFTY, BANKNIFTY or INDIA VIX bars "
+            "(point it at a data root with timeframes/<SYMBOL>/<tf>.json, e.g. data/sample/store)"
+        )
+    return histories

@@ -8,12 +8,13 @@ from typing import Any
 
 from aiohttp import web
 
+from optbot.analytics.pricing import greeks as black76_greeks
+from optbot.analytics.pricing import implied_volatility
 from optbot.core.timeutil import IST, ist_date
 from optbot.sim.contracts import SimQuote
 from optbot.sim.exchange.instruments import InstrumentSpec
 from optbot.sim.rest.envelope import business_failure, ok
 from optbot.sim.rest.framework import Call, Endpoint
-from optbot.sim.rest.greeks import black76_greeks, implied_volatility
 
 EXPIRY_CLOSE = time(15, 30)
 GAINER_TYPES = ("PercOIGainers", "PercOILosers", "PercPriceGainers", "PercPriceLosers")
@@ -71,11 +72,14 @@ async def option_greek(call: Call) -> web.StreamResponse:
             continue
         forward = exchange.underlying_price(spec)
         years = _years_to_expiry(spec, now)
-        is_call = spec.option_type == "CE"
-        volatility = implied_volatility(quote.ltp, forward, spec.strike, years, is_call)
+        if forward <= 0 or quote.ltp <= 0 or years <= 0:
+            continue
+        volatility = implied_volatility(
+            quote.ltp, forward, spec.strike, years, 0.0, spec.option_type, model="black76"
+        ).volatility
         if volatility is None:
             continue
-        greeks = black76_greeks(forward, spec.strike, years, volatility, is_call)
+        greeks = black76_greeks("black76", forward, spec.strike, years, volatility, 0.0, spec.option_type)
         rows.append(
             {
                 "name": name,
@@ -85,7 +89,7 @@ async def option_greek(call: Call) -> web.StreamResponse:
                 "delta": f"{greeks.delta:.6f}",
                 "gamma": f"{greeks.gamma:.6f}",
                 "theta": f"{greeks.theta_per_day:.6f}",
-                "vega": f"{greeks.vega_per_pct:.6f}",
+                "vega": f"{greeks.vega_per_point:.6f}",
                 "impliedVolatility": f"{volatility * 100:.6f}",
                 "tradeVolume": f"{quote.volume:.2f}",
             }

@@ -1,0 +1,315 @@
+"""The one synthetic option quote model: what a backtest or the simulator quotes where no real option
+bar exists. Deterministic (no random numbers), fitted to real premiums by `optbot data calibrate`.
+
+    forward   F = S·exp(carry·t_cal)            carry fitted per underlying (futures / put-call parity)
+    time      τ = session units to expiry        remaining session today + later sessions
+                  + overnight_weight·nights + closed_day_weight·weekend/holiday days (both fitted)
+    ATM vol   σ_atm = level·VIX/100·(τ/τ_ref)^slope   level and slope per underlying and month, fitted
+    smile     σ(K) = σ_atm·smile(m),  m = ln(K/F)/(σ_atm·√(τ/year))  fitted nodes, linear between
+    price     Black-76 on F with total variance σ²·τ/year, discounted over calendar time
+    spread    max(tick, time_value_fraction·time value + intrinsic_fraction·intrinsic), tick-rounded
+
+The quoted `iv` is per variance-time year (the model's own unit); `calendar_iv` is the same price's
+volatility over calendar time, the number NSE's option chain shows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from optbot.analytics.pricing import Greeks, black76_values, greeks
+from optbot.analytics.synthetic_params import (
+    CalibrationParams,
+    TimeParams,
+    UnderlyingParams,
+    load_calibration,
+)
+from optbot.calendar import CalendarRangeError, NseCalendar, Segment, TradingSession
+from optbot.core.enums import OptionType
+from optbot.core.timeutil import IST, ist_datetime, to_utc
+
+SECONDS_PER_CALENDAR_YEAR = 365.0 * 86400.0
+#: Session hours assumed outside the calendar's coverage (the normal F&O session).
+DEFAULT_OPEN_IST = time(9, 15)
+DEFAULT_CLOSE_IST = time(15, 30)
+#: Floor on a model value (an option quotes at least one tick; the floor keeps logs finite).
+MIN_VALUE = 1e-9
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class TimeToExpiry:
+    """Both clocks an option price needs: variance time (vol) and calendar time (carry, discount)."""
+
+    sessions: float
+    variance_years: float
+    calendar_years: float
+    session_today: float
+    later_sessions: int
+    nights: int
+    closed_days: int
+
+
+class VarianceTime:
+    """Session-based time to expiry from the NSE calendar; weekdays are sessions outside its range."""
+
+    def __init__(self, calendar: NseCalendar, params: TimeParams) -> None:
+        self.calendar = calendar
+        self.params = params
+        self._sessions_cache: dict[date, tuple[datetime, datetime] | None] = {}
+        self._count_cache: dict[tuple[date, date], int] = {}
+        self._plans: dict[tuple[date, date], tuple[tuple[datetime, datetime] | None, int, int, datetime]] = {}
+
+    def session_bounds(self, day: date) -> tuple[datetime, datetime] | None:
+        """(open, close) in UTC of `day`'s F&O session, None on a closed day."""
+        if day not in self._sessions_cache:
+            self._sessions_cache[day] = self._bounds(day)
+        return self._sessions_cache[day]
+
+    def _bounds(self, day: date) -> tuple[datetime, datetime] | None:
+        if self.calendar.covers(day):
+            session: TradingSession | None = self.calendar.session(day, Segment.FO)
+            if session is None or session.special is not None:
+                return None
+            return session.open_utc, session.close_utc
+        if day.weekday() >= 5:
+            return None
+        return to_utc(ist_datetime(day, DEFAULT_OPEN_IST)), to_utc(ist_datetime(day, DEFAULT_CLOSE_IST))
+
+    def _sessions_between(self, first: date, last: date) -> int:
+        """Regular sessions in [first, last]."""
+        if last < first:
+            return 0
+        key = (first, last)
+        if key not in self._count_cache:
+            try:
+                count = len(self.calendar.trading_days(first, last, Segment.FO, include_special=False))
+            except CalendarRangeError:
+                count = sum(
+                    1
+                    for offset in range((last - first).days + 1)
+                    if self.session_bounds(first + timedelta(days=offset)) is not None
+                )
+            self._count_cache[key] = count
+        return self._count_cache[key]
+
+    def expiry_close(self, expiry: date) -> datetime:
+        bounds = self.session_bounds(expiry)
+        return bounds[1] if bounds is not None else to_utc(ist_datetime(expiry, DEFAULT_CLOSE_IST))
+
+    def _day_plan(
+        self, day: date, expiry: date
+    ) -> tuple[tuple[datetime, datetime] | None, int, int, datetime]:
+        """(today's session, later sessions, closed days, expiry close): fixed for a day, cached
+        because a replay asks on every tick."""
+        key = (day, expiry)
+        plan = self._plans.get(key)
+        if plan is None:
+            later = self._sessions_between(day + timedelta(days=1), expiry) if expiry > day else 0
+            plan = (self.session_bounds(day), later, (expiry - day).days - later, self.expiry_close(expiry))
+            self._plans[key] = plan
+        return plan
+
+    def to_expiry(self, at_utc: datetime, expiry: date) -> TimeToExpiry:
+        day = at_utc.astimezone(IST).date()
+        if day > expiry:
+            return TimeToExpiry(0.0, 0.0, 0.0, 0.0, 0, 0, 0)
+        bounds, later, closed, expiry_close = self._day_plan(day, expiry)
+        calendar_years = max((expiry_close - at_utc).total_seconds(), 0.0) / SECONDS_PER_CALENDAR_YEAR
+        today, night_before_today = 0.0, 0
+        if bounds is not None:
+            open_, close = bounds
+            length = (close - open_).total_seconds()
+            start = max(at_utc, open_)
+            today = min(max((close - start).total_seconds() / length, 0.0), 1.0)
+            night_before_today = 1 if at_utc < open_ else 0
+        nights = later + night_before_today
+        weights = self.params
+        sessions = today + later + weights.overnight_weight * nights + weights.closed_day_weight * closed
+        return TimeToExpiry(
+            sessions=sessions,
+            variance_years=sessions / weights.sessions_per_year,
+            calendar_years=calendar_years,
+            session_today=today,
+            later_sessions=later,
+            nights=nights,
+            closed_days=closed,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ChainValuation:
+    """Model values of many strikes of one expiry at one instant (arrays aligned with the strikes)."""
+
+    value: FloatArray
+    iv: FloatArray
+    moneyness: FloatArray
+    forward: FloatArray
+    atm_iv: float
+    time: TimeToExpiry
+
+
+@dataclass(frozen=True, slots=True)
+class SyntheticQuote:
+    """What a backtest quotes for one contract at one instant where no real bar exists."""
+
+    underlying: str
+    expiry: date
+    strike: float
+    option_type: OptionType
+    spot: float
+    vix: float
+    forward: float
+    time: TimeToExpiry
+    atm_iv: float
+    iv: float
+    calendar_iv: float
+    moneyness: float
+    value: float
+    mid: float
+    bid: float
+    ask: float
+    greeks: Greeks
+    parameters_from: str
+
+
+class SyntheticOptionModel:
+    """Quotes from spot + INDIA VIX + time, using one calibration (see the module docstring)."""
+
+    def __init__(self, params: CalibrationParams, calendar: NseCalendar) -> None:
+        self.params = params
+        self.calendar = calendar
+        self.time = VarianceTime(calendar, params.time)
+
+    def underlying(self, name: str) -> UnderlyingParams:
+        return self.params.for_underlying(name)
+
+    def atm_vol(self, underlying: str, vix: float, sessions: float, day: date) -> float:
+        """ATM implied vol per variance-time year from INDIA VIX and the time left."""
+        return self._atm_vol(self.underlying(underlying), vix, sessions, day)
+
+    def _atm_vol(self, body: UnderlyingParams, vix: float, sessions: float, day: date) -> float:
+        window = body.level_on(day)
+        clipped = min(max(sessions, body.term_min_sessions), body.term_max_sessions)
+        ratio = (clipped / self.params.time.reference_sessions) ** window.term_slope
+        return window.atm_vol_per_vix * max(vix, 0.0) / 100.0 * ratio
+
+    def value_chain(
+        self,
+        underlying: str,
+        spot: float | FloatArray,
+        vix: float,
+        at_utc: datetime,
+        expiry: date,
+        strikes: FloatArray,
+        is_call: NDArray[np.bool_],
+    ) -> ChainValuation:
+        """Values of `strikes` (one expiry); `spot` may be an array aligned with the strikes."""
+        timing = self.time.to_expiry(at_utc, expiry)
+        body = self.underlying(underlying)
+        forward = np.asarray(spot, dtype=np.float64) * math.exp(body.carry * timing.calendar_years)
+        if forward.shape != np.shape(strikes):
+            forward = np.broadcast_to(forward, np.shape(strikes)).astype(np.float64)
+        atm = self._atm_vol(body, vix, timing.sessions, at_utc.astimezone(IST).date())
+        root_years = math.sqrt(max(timing.variance_years, 1e-12))
+        moneyness = np.log(strikes / forward) / max(atm * root_years, 1e-9)
+        iv = atm * np.interp(moneyness, body.smile_moneyness, body.smile_for(timing.sessions))
+        if timing.calendar_years > 0.0 and timing.variance_years > 0.0:
+            calendar_vol = iv * math.sqrt(timing.variance_years / timing.calendar_years)
+        else:
+            calendar_vol = np.zeros_like(iv)
+        values = black76_values(
+            forward, strikes, timing.calendar_years, calendar_vol, self.params.discount_rate, is_call
+        )
+        return ChainValuation(np.maximum(values, MIN_VALUE), iv, moneyness, forward, atm, timing)
+
+    def spread(self, value: float, intrinsic: float) -> float:
+        """Deterministic bid/ask width in rupees, at least one tick, a whole number of ticks."""
+        spread = self.params.spread
+        raw = spread.time_value_fraction * max(value - intrinsic, 0.0) + spread.intrinsic_fraction * intrinsic
+        return max(1, math.ceil(round(raw / spread.tick, 6))) * spread.tick
+
+    def quote(
+        self,
+        underlying: str,
+        spot: float,
+        vix: float,
+        at_utc: datetime,
+        expiry: date,
+        strike: float,
+        option_type: OptionType | str,
+        tick: float | None = None,
+    ) -> SyntheticQuote:
+        """One contract's synthetic quote: model value, tick-rounded mid, bid/ask and Greeks."""
+        kind = OptionType(str(option_type).upper())
+        if spot <= 0 or strike <= 0 or not math.isfinite(spot) or not math.isfinite(strike):
+            raise ValueError(f"spot and strike must be positive, got spot={spot} strike={strike}")
+        if vix <= 0 or not math.isfinite(vix):
+            raise ValueError(f"INDIA VIX must be positive, got {vix}")
+        step = tick if tick is not None else self.params.spread.tick
+        chain = self.value_chain(
+            underlying,
+            spot,
+            vix,
+            at_utc,
+            expiry,
+            np.array([strike], dtype=np.float64),
+            np.array([kind is OptionType.CE]),
+        )
+        value, forward, iv = float(chain.value[0]), float(chain.forward[0]), float(chain.iv[0])
+        timing = chain.time
+        discount = math.exp(-self.params.discount_rate * timing.calendar_years)
+        intrinsic = discount * max((forward - strike) if kind is OptionType.CE else (strike - forward), 0.0)
+        mid = max(round(value / step), 1) * step
+        width = self.spread(value, intrinsic)
+        half_ticks = round(width / step) / 2.0
+        bid = max(math.floor(round(mid / step - half_ticks, 6)) * step, 0.0)
+        ask = bid + width if bid > 0 else mid + width / 2.0
+        calendar_iv = (
+            iv * math.sqrt(timing.variance_years / timing.calendar_years)
+            if timing.calendar_years > 0
+            else 0.0
+        )
+        sensitivities = greeks(
+            "black76", forward, strike, timing.calendar_years, calendar_iv, self.params.discount_rate, kind
+        )
+        return SyntheticQuote(
+            underlying=underlying.upper(),
+            expiry=expiry,
+            strike=float(strike),
+            option_type=kind,
+            spot=float(spot),
+            vix=float(vix),
+            forward=forward,
+            time=timing,
+            atm_iv=chain.atm_iv,
+            iv=iv,
+            calendar_iv=calendar_iv,
+            moneyness=float(chain.moneyness[0]),
+            value=value,
+            mid=round(mid, 2),
+            bid=round(bid, 2),
+            ask=round(ask, 2),
+            greeks=sensitivities,
+            parameters_from=self.underlying(underlying).fitted_from,
+        )
+
+
+@lru_cache(maxsize=8)
+def _cached_params(path: str | None) -> CalibrationParams:
+    return load_calibration(Path(path) if path is not None else None)
+
+
+def model_for(calibration_file: Path | str | None, calendar: NseCalendar) -> SyntheticOptionModel:
+    """The model for a calibration file (None: packaged); the file is parsed once per process."""
+    return SyntheticOptionModel(
+        _cached_params(str(calibration_file) if calibration_file is not None else None), calendar
+    )

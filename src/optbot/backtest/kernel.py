@@ -1,0 +1,309 @@
+"""The bar-driven backtest kernel: the real engine over the bars a data root holds (issue 14/15).
+
+Bars are the events. For each session, every index/VIX bar the store holds (the finest timeframe per
+instrument and day, plus the 5m/15m/1h/daily bars rolled up from it) is delivered in close-time
+order. At each close time, in this order:
+
+1. resting orders meet the bars that started since the previous step (`BarVenue.match_bar`): the
+   contract's own bars where the option archive has them, else one bar modelled from the index bar;
+   the venue's reports go through the engine's order-update path before anything else happens;
+2. session deadlines due by the close fire at their own times;
+3. the clock moves to the close; each index bar's close becomes the instrument's last price, and
+   every open option position is marked at its contract's last close (real or modelled);
+4. the closed bars go to the strategies (intents are processed before the next bar).
+
+No tick is synthesised and no random number is drawn: the same data gives the same fills. Contracts
+that nobody holds, orders or watches are never read; a strategy asking for a chain prices the strikes
+near the money at that moment (`MarketState.option_source`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from optbot.analytics.synthetic import model_for
+from optbot.backtest.option_bars import OptionBarSource, OptionPrices
+from optbot.backtest.store_data import StoreHistory
+from optbot.broker.paper.bar_venue import BarVenue
+from optbot.broker.paper.fill_model import BarPrices
+from optbot.calendar import NseCalendar
+from optbot.config import Settings
+from optbot.core.clock import SimClock
+from optbot.core.enums import Exchange, Timeframe
+from optbot.core.events import Bar, Tick
+from optbot.core.instrument import Instrument
+from optbot.core.timeutil import ist_datetime, to_utc
+from optbot.engine.builder import Venue, VenueSpec, build_engine
+from optbot.engine.core import TradingEngine, preload_history
+from optbot.engine.replay import PREMARKET_START
+from optbot.instruments.master import InstrumentMaster, MasterInfo
+from optbot.instruments.scripmaster import parse_rows
+from optbot.persistence.store import Store
+from optbot.sim.market.instruments import INDEX_ROWS
+from optbot.strategy.base import Strategy
+
+BAR_SOURCE = "bar"  # a Tick carrying a bar's close (the instrument's last price), not a traded print
+
+
+@dataclass
+class SessionRun:
+    """What one replayed session produced."""
+
+    day: date
+    bars: int
+    engine: TradingEngine
+
+
+class BarBacktest:
+    """Builds the engine on the bar venue over a data root and drives it session by session."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store_path: Path,
+        first_day: date,
+        history: StoreHistory,
+        archive: OptionBarSource | None,
+        *,
+        strategies: Sequence[Strategy] | None = None,
+        underlyings: Sequence[str],
+        calendar: NseCalendar,
+    ) -> None:
+        self.settings = settings
+        self.calendar = calendar
+        self.history = history
+        self.underlyings = [name.upper() for name in underlyings]
+        self.vix_name = settings.universe.vix_symbol.upper()
+        self.clock = SimClock(ist_datetime(first_day, PREMARKET_START))
+        self.prices = OptionPrices(
+            calendar,
+            settings.replay,
+            archive,
+            self._spot,
+            self._vix,
+            model_for(settings.analytics.calibration_file, calendar),
+        )
+        self.instruments = InstrumentMaster(self._listing(first_day), self._info(first_day))
+        self.store = Store.open(store_path, self.clock)
+        built = build_engine(
+            settings,
+            self.clock,
+            self.store,
+            self.instruments,
+            VenueSpec(Venue.BARS, order_id_prefix="BT"),
+            strategies=strategies,
+            underlyings=self.underlyings,
+            calendar=calendar,
+        )
+        self.engine = built.engine
+        assert isinstance(built.paper, BarVenue)
+        self.venue: BarVenue = built.paper
+        self.engine.market.option_source = self._option_tick
+        self.on_session_end: Callable[[SessionRun], None] | None = None
+
+    # ------------------------------------------------------------------ ports
+    def _spot(self, underlying: str) -> float | None:
+        return self.engine.market.underlying_price(underlying)
+
+    def _vix(self) -> float | None:
+        return self.engine.market.vix()
+
+    def _option_tick(self, instrument: Instrument, now: datetime) -> Tick | None:
+        found = self.prices.last_price(instrument.token, now)
+        if found is None:
+            return None
+        price, as_of, volume, open_interest = found
+        return Tick(
+            as_of,
+            instrument.token,
+            instrument.exchange,
+            instrument.symbol,
+            price,
+            ts_exchange=as_of,
+            volume=volume,
+            open_interest=open_interest,
+            source=BAR_SOURCE,
+        )
+
+    # ------------------------------------------------------------------ listing
+    @staticmethod
+    def _info(day: date) -> MasterInfo:
+        return MasterInfo(as_of=day, source="backtest (data root)")
+
+    def _listing(self, day: date) -> list[Instrument]:
+        """Index rows plus the day's option contracts (the archive's, else the model's)."""
+        names = {*self.underlyings, self.vix_name}
+        rows = [dict(row) for row in INDEX_ROWS if str(row["name"]).upper() in names]
+        for underlying in self.underlyings:
+            reference = self.history.previous_close(underlying, day)
+            if reference is None:
+                found = self.history.day(underlying, day)
+                reference = found.bars[0].open if found is not None else None
+            if reference is None:
+                continue
+            option_day = self.prices.open_day(underlying, day, reference)
+            rows.extend(contract.scrip_row() for contract in option_day.contracts.values())
+        instruments, _ = parse_rows(rows)
+        return instruments
+
+    def _index(self, name: str) -> Instrument:
+        if name == self.vix_name:
+            return self.instruments.index_instrument(self.settings.universe.vix_symbol)
+        return self.engine.market.underlying_instrument(name)
+
+    # ------------------------------------------------------------------ warm-up
+    def warm_up(self, first_day: date) -> int:
+        """History that closed before the first session: daily bars, and the intraday timeframes of
+        the last `engine.warmup_intraday_days` sessions, as the live session loads them."""
+        engine_settings = self.settings.engine
+        daily_from = first_day - timedelta(days=int(engine_settings.warmup_daily_bars * 1.5))
+        intraday_from = first_day - timedelta(days=int(engine_settings.warmup_intraday_days * 1.5))
+        bars: list[Bar] = []
+        for name in [*self.underlyings, self.vix_name]:
+            index = self._index(name)
+            for day in self.history.days(name):
+                if not daily_from <= day < first_day:
+                    continue
+                found = self.history.session_bars(name, day)
+                if found is None:
+                    continue
+                for bar in found[1]:
+                    if bar.timeframe is Timeframe.D1 or day >= intraday_from:
+                        bars.append(replace(bar, token=index.token, symbol=index.underlying))
+        return preload_history(self.engine, bars)
+
+    # ------------------------------------------------------------------ sessions
+    def _session_bars(self, day: date) -> tuple[dict[datetime, list[Bar]], dict[tuple[str, datetime], Bar]]:
+        """The day's bars by close time, and each underlying's base bar by close time (for modelled
+        option bars)."""
+        steps: dict[datetime, list[Bar]] = {}
+        base: dict[tuple[str, datetime], Bar] = {}
+        for name in [*self.underlyings, self.vix_name]:
+            found = self.history.session_bars(name, day)
+            if found is None:
+                continue
+            index_day, bars = found
+            index = self._index(name)
+            base_timeframe = index_day.bars[0].timeframe if not index_day.is_daily_fallback else Timeframe.D1
+            for bar in bars:
+                labelled = replace(bar, token=index.token, symbol=index.underlying)
+                steps.setdefault(labelled.end_utc, []).append(labelled)
+                if bar.timeframe is base_timeframe:
+                    base[(name, labelled.end_utc)] = labelled
+        for group in steps.values():
+            group.sort(key=lambda bar: (bar.timeframe.seconds, bar.symbol))
+        return steps, base
+
+    async def run_day(self, day: date) -> SessionRun:
+        """Replay one session from the pre-market to the end of the post-market."""
+        engine = self.engine
+        schedule = engine.begin_day(day)
+        if schedule.session is None:
+            return SessionRun(day, 0, engine)
+        premarket = ist_datetime(day, PREMARKET_START)
+        if to_utc(premarket) > self.clock.now_utc():
+            self.clock.advance_to(premarket)
+        self.venue.roll_day(day)
+        if day > self.instruments.info.as_of:  # the morning master, as a live session downloads it
+            engine.refresh_instruments(self._listing(day), self._info(day), day)
+        steps, base = self._session_bars(day)
+        end_of_day = to_utc(schedule.post_market_end or schedule.session.close_utc)
+        previous = schedule.session.open_utc
+        delivered = 0
+        verify_every = timedelta(seconds=self.settings.engine.order_poll_seconds)
+        next_verify = self.clock.now_utc()
+        for close in sorted(steps):
+            if close > end_of_day:
+                break
+            await self._fill(previous, close, base)
+            await self._deadlines_until(close)
+            if close > self.clock.now_utc():
+                self.clock.advance_to(close)
+            group = steps[close]
+            for bar in self._base_bars(base, close):
+                await engine.on_tick(
+                    Tick(
+                        close,
+                        bar.token,
+                        Exchange.NSE,
+                        bar.symbol,
+                        bar.close,
+                        ts_exchange=close,
+                        source=BAR_SOURCE,
+                    )
+                )
+            await self._mark_positions(close)
+            for bar in group:
+                await engine.on_bar(bar)
+            delivered += len(group)
+            if close >= next_verify and self.store.orders_in_flight():
+                await engine.verify_orders()
+                next_verify = close + verify_every
+            previous = close
+        await self._deadlines_until(end_of_day)
+        if end_of_day > self.clock.now_utc():
+            self.clock.advance_to(end_of_day)
+        await engine.fire_due_deadlines()
+        await engine.end_of_day()
+        run = SessionRun(day, delivered, engine)
+        if self.on_session_end is not None:
+            self.on_session_end(run)
+        return run
+
+    def _base_bars(self, base: dict[tuple[str, datetime], Bar], close: datetime) -> list[Bar]:
+        """The base bars closing at `close` (their closes are the instruments' last prices)."""
+        names = [*self.underlyings, self.vix_name]
+        return [base[(name, close)] for name in names if (name, close) in base]
+
+    async def _fill(self, start: datetime, end: datetime, base: dict[tuple[str, datetime], Bar]) -> None:
+        """Resting orders against the bars of their contracts that started in [start, end)."""
+        pending: list[tuple[datetime, str, BarPrices]] = []
+        for token in self.venue.working_tokens():
+            option_day = self.prices.day_of(token)
+            index_bar = base.get((option_day.underlying, end)) if option_day is not None else None
+            for bar in self.prices.fill_bars(token, start, end, index_bar):
+                pending.append((bar.start, token, bar))
+        pending.sort(key=lambda item: (item[0], item[1]))
+        for moment, token, bar in pending:
+            if moment > self.clock.now_utc():
+                self.clock.advance_to(moment)
+            self.venue.match_bar(token, bar)
+            await self.engine.pump_paper()
+
+    async def _deadlines_until(self, moment: datetime) -> None:
+        """Fire every session deadline due by `moment` at its own time."""
+        for when, _name in self.engine.pending_deadlines():
+            if when > moment:
+                break
+            if when > self.clock.now_utc():
+                self.clock.advance_to(when)
+            await self.engine.fire_due_deadlines()
+
+    async def _mark_positions(self, close: datetime) -> None:
+        """Every open option position at its contract's last close (the portfolio's and risk's marks)."""
+        for exchange, token in self.engine.position_keys():
+            instrument = self.instruments.get(exchange, token)
+            if instrument is None or not instrument.is_option:
+                continue
+            tick = self._option_tick(instrument, close)
+            if tick is not None:
+                await self.engine.on_tick(replace(tick, ts_utc=close))
+
+    async def run(self, days: Sequence[date]) -> list[SessionRun]:
+        await self.engine.start(days[0])
+        self.warm_up(days[0])
+        runs: list[SessionRun] = []
+        for day in days:
+            runs.append(await self.run_day(day))
+            await self.engine.verify_orders()
+        await self.engine.stop()
+        return runs
+
+    def close(self) -> None:
+        self.store.close()
+
+
+__all__ = ["BAR_SOURCE", "BarBacktest", "SessionRun"]

@@ -1,0 +1,306 @@
+"""Option prices for a backtest: real per-contract bars where the data root has them, else the model.
+
+Per underlying and day, `OptionDay` answers three questions the bar kernel asks, and only when it
+asks them (a contract nobody holds, orders or watches costs nothing):
+
+* which contracts were listed (the instrument master of the day);
+* the contract's bar over an interval (to fill a resting order, `fill_bars`);
+* the contract's last price at a moment (a chain a strategy asked for, a position to mark).
+
+Real bars come from the option archive (`<data root>/archive/options/...`, 1-minute or 5-minute bars
+with volume). Without them the price is the synthetic model's, derived deterministically from the
+index bar (the calibrated synthetic model, `optbot.analytics.synthetic`, as the simulator prices):
+no random number enters a price. Which it was is recorded per contract for the report.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Protocol
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from optbot.analytics.synthetic import SyntheticOptionModel
+from optbot.broker.paper.fill_model import BarPrices
+from optbot.calendar import NseCalendar
+from optbot.config.sections.replay import ReplaySettings
+from optbot.core.events import Bar
+from optbot.sim.market.instruments import (
+    UNDERLYINGS,
+    OptionContract,
+    build_option_contracts,
+    option_token,
+)
+from optbot.sim.market.options import MarketState, opening_open_interest, value_options
+from optbot.sim.market.pricing import round_to_tick
+
+REAL_TIMEFRAMES = ("1m", "5m")  # finest first; an archive's EOD (1d) bars cannot fill intraday orders
+REAL = "real"
+SYNTHETIC = "synthetic"
+MISSING = "missing"
+
+
+class OptionBarSource(Protocol):
+    """The option archive's read side (`optbot.data.archive.OptionArchive`)."""
+
+    def day(self, underlying: str, day: date, timeframe: str = "1m") -> pa.Table: ...
+
+    def timeframes(self, underlying: str, day: date) -> list[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ContractBars:
+    """One contract's real bars for one day, in start order."""
+
+    starts: list[datetime]
+    ends: list[datetime]
+    opens: list[float]
+    highs: list[float]
+    lows: list[float]
+    closes: list[float]
+    volumes: list[int]
+    open_interest: list[int]
+
+    def between(self, start: datetime, end: datetime) -> list[BarPrices]:
+        """Bars that start in [start, end)."""
+        first, last = bisect_left(self.starts, start), bisect_left(self.starts, end)
+        return [
+            BarPrices(
+                self.starts[index],
+                self.opens[index],
+                self.highs[index],
+                self.lows[index],
+                self.closes[index],
+                self.volumes[index],
+            )
+            for index in range(first, last)
+        ]
+
+    def last_closed(self, now: datetime) -> int | None:
+        """Index of the last bar that ended at or before `now`."""
+        index = bisect_right(self.ends, now) - 1
+        return index if index >= 0 else None
+
+
+@dataclass
+class OptionDay:
+    """One underlying's options on one day (see the module docstring)."""
+
+    underlying: str
+    day: date
+    status: str  # real / synthetic / missing
+    timeframe: str | None  # the real bars' timeframe
+    contracts: dict[str, OptionContract]  # by token
+    table: pa.Table | None = None
+    _bars: dict[str, ContractBars | None] = field(default_factory=dict)
+
+    def bars_of(self, token: str) -> ContractBars | None:
+        """The contract's real bars (read from the day's table on first use); None without any."""
+        if token in self._bars:
+            return self._bars[token]
+        contract = self.contracts.get(token)
+        found: ContractBars | None = None
+        if self.table is not None and contract is not None:
+            rows = self.table.filter(pc.equal(self.table["symbol"], contract.symbol))
+            if rows.num_rows:
+                step = timedelta(minutes=1 if self.timeframe == "1m" else 5)
+                starts = rows["ts"].to_pylist()
+                found = ContractBars(
+                    starts,
+                    [start + step for start in starts],
+                    rows["open"].to_pylist(),
+                    rows["high"].to_pylist(),
+                    rows["low"].to_pylist(),
+                    rows["close"].to_pylist(),
+                    rows["volume"].to_pylist(),
+                    rows["oi"].to_pylist(),
+                )
+        self._bars[token] = found
+        return found
+
+
+class OptionPrices:
+    """Per-day option listings and prices for the backtest, and the record of what was real."""
+
+    def __init__(
+        self,
+        calendar: NseCalendar,
+        replay: ReplaySettings,
+        archive: OptionBarSource | None,
+        spot: Callable[[str], float | None],
+        vix: Callable[[], float | None],
+        option_model: SyntheticOptionModel,
+    ) -> None:
+        self.calendar = calendar
+        self.replay = replay
+        self.option_model = option_model
+        self.archive = archive
+        self._spot = spot
+        self._vix = vix
+        self._days: dict[str, OptionDay] = {}
+        self._by_token: dict[str, OptionDay] = {}
+        self.priced: dict[str, str] = {}  # token -> real / synthetic (every contract priced or filled)
+        self._memo: dict[tuple[str, datetime, float, float], tuple[float, int]] = {}
+
+    # ------------------------------------------------------------------ coverage
+    def coverage(self, underlying: str, day: date) -> tuple[str, str | None]:
+        """(real / synthetic / missing, the real bars' timeframe) without reading any bar."""
+        if self.archive is not None:
+            held = self.archive.timeframes(underlying, day)
+            for timeframe in REAL_TIMEFRAMES:
+                if timeframe in held:
+                    return REAL, timeframe
+        return (SYNTHETIC, None) if underlying in UNDERLYINGS else (MISSING, None)
+
+    # ------------------------------------------------------------------ listing
+    def open_day(self, underlying: str, day: date, reference: float) -> OptionDay:
+        """The day's listing: the archive's contracts when it has the day, else the model's."""
+        status, timeframe = self.coverage(underlying, day)
+        spec = UNDERLYINGS.get(underlying)
+        contracts: dict[str, OptionContract] = {}
+        table: pa.Table | None = None
+        if status == REAL and spec is not None and self.archive is not None and timeframe is not None:
+            table = self.archive.day(underlying, day, timeframe)
+            listed = (
+                table.select(["symbol", "expiry", "strike", "option_type"])
+                .group_by(["symbol", "expiry", "strike", "option_type"])
+                .aggregate([])
+            )
+            for symbol, expiry, strike, option_type in zip(
+                listed["symbol"].to_pylist(),
+                listed["expiry"].to_pylist(),
+                listed["strike"].to_pylist(),
+                listed["option_type"].to_pylist(),
+                strict=True,
+            ):
+                token = option_token(spec, expiry, strike, option_type)
+                contracts[token] = OptionContract(
+                    token=token,
+                    symbol=symbol,
+                    underlying=underlying,
+                    expiry=expiry,
+                    strike=float(strike),
+                    option_type=option_type,
+                    lot_size=spec.lot_size(day, expiry),
+                    freeze_quantity=spec.freeze_quantity(day),
+                )
+        elif spec is not None:
+            status = SYNTHETIC if status != REAL else status
+            for contract in build_option_contracts(
+                spec,
+                self.calendar,
+                day,
+                reference,
+                self.replay.weekly_expiries_listed,
+                self.replay.monthly_expiries_listed,
+                self.replay.strike_inner_band_pct,
+                self.replay.strike_outer_band_pct,
+            ):
+                contracts[contract.token] = contract
+        option_day = OptionDay(underlying, day, status, timeframe, contracts, table)
+        for token in [token for token, held in self._by_token.items() if held.underlying == underlying]:
+            del self._by_token[token]
+        self._days[underlying] = option_day
+        for token in contracts:
+            self._by_token[token] = option_day
+        self._memo = {}
+        return option_day
+
+    def listing(self) -> list[OptionContract]:
+        return [contract for day in self._days.values() for contract in day.contracts.values()]
+
+    def day_of(self, token: str) -> OptionDay | None:
+        return self._by_token.get(token)
+
+    # ------------------------------------------------------------------ prices
+    def _valued(
+        self, contract: OptionContract, moment: datetime, spot: float, vix: float
+    ) -> tuple[float, int]:
+        """The model's price (on the tick grid) and its modelled open interest (the simulator's hump
+        around the money), memoised per moment."""
+        key = (contract.token, moment, spot, vix)
+        found = self._memo.get(key)
+        if found is None:
+            valuation = value_options([contract], MarketState(moment, spot, vix), self.option_model)
+            price = max(float(round_to_tick(valuation.value, contract.tick_size)[0]), contract.tick_size)
+            interest = opening_open_interest(
+                contract, float(valuation.moneyness[0]), float(valuation.years[0])
+            )
+            found = (price, interest)
+            self._memo[key] = found
+        return found
+
+    def _model(self, contract: OptionContract, moment: datetime, spot: float, vix: float) -> float:
+        return self._valued(contract, moment, spot, vix)[0]
+
+    def last_price(self, token: str, now: datetime) -> tuple[float, datetime, int, int | None] | None:
+        """(price, as-of time, volume, open interest) of the contract at `now`; None without one."""
+        option_day = self._by_token.get(token)
+        if option_day is None:
+            return None
+        contract = option_day.contracts[token]
+        if option_day.status == REAL:
+            bars = option_day.bars_of(token)
+            index = bars.last_closed(now) if bars is not None else None
+            if bars is None or index is None:
+                return None
+            self.priced[token] = REAL
+            return (
+                bars.closes[index],
+                bars.ends[index],
+                bars.volumes[index],
+                bars.open_interest[index] or None,
+            )
+        spot, vix = self._spot(option_day.underlying), self._vix()
+        if spot is None or vix is None:
+            return None
+        self.priced[token] = SYNTHETIC
+        price, interest = self._valued(contract, now, spot, vix)
+        return price, now, 0, interest
+
+    def fill_bars(self, token: str, start: datetime, end: datetime, index_bar: Bar | None) -> list[BarPrices]:
+        """The contract's bars starting in [start, end): its own (real), or one modelled from the
+        underlying's bar over the same interval (`index_bar`; None: no bar, nothing fills)."""
+        option_day = self._by_token.get(token)
+        if option_day is None:
+            return []
+        if option_day.status == REAL:
+            bars = option_day.bars_of(token)
+            found = bars.between(start, end) if bars is not None else []
+            if found:
+                self.priced[token] = REAL
+            return found
+        vix = self._vix()
+        if index_bar is None or vix is None:
+            return []
+        self.priced[token] = SYNTHETIC
+        contract = option_day.contracts[token]
+        at_start = index_bar.start_utc
+        values = [self._model(contract, at_start, level, vix) for level in (index_bar.high, index_bar.low)]
+        opening = self._model(contract, at_start, index_bar.open, vix)
+        closing = self._model(contract, index_bar.end_utc, index_bar.close, vix)
+        return [
+            BarPrices(
+                at_start,
+                opening,
+                max(*values, opening, closing),
+                min(*values, opening, closing),
+                closing,
+                None,
+            )
+        ]
+
+
+__all__ = [
+    "MISSING",
+    "REAL",
+    "SYNTHETIC",
+    "ContractBars",
+    "OptionBarSource",
+    "OptionDay",
+    "OptionPrices",
+]
