@@ -28,6 +28,8 @@ def started(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[RunMode]:
     monkeypatch.delenv("OPTBOT_CONFIG", raising=False)
     monkeypatch.delenv("OPTBOT__MODE", raising=False)
     monkeypatch.setenv("OPTBOT__PATHS__DATA_ROOT", str(tmp_path / "data"))
+    monkeypatch.setenv("OPTBOT__METRICS__PORT", "0")  # `run` checks its ports first: never fixed ones
+    monkeypatch.setenv("OPTBOT__DASHBOARD__PORT", "0")
     modes: list[RunMode] = []
 
     async def fake_run_bot(settings: object, run_mode: RunMode, *rest: object) -> int:
