@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from optbot.broker.base import Broker
-from optbot.broker.models import Funds, Quote
+from optbot.broker.models import Funds, MarginRequirement, OrderRequest, Quote
 from optbot.broker.paper.broker import PaperBroker
 from optbot.calendar import NseCalendar, Segment, get_calendar
 from optbot.config import Settings
@@ -32,6 +32,7 @@ from optbot.core.enums import (
     AlertPriority,
     Exchange,
     OrderStatus,
+    OrderType,
     Side,
     Timeframe,
 )
@@ -133,8 +134,12 @@ class TradingEngine:
         calendar: NseCalendar | None = None,
         rate_card: RateCard | None = None,
         starting_capital: float | None = None,
+        margin_broker: Broker | None = None,
     ) -> None:
+        """`margin_broker`: whose margin calculator prices entries (default `broker`); a paper session
+        passes the real SmartAPI client so paper entries are priced as the broker would price them."""
         self.settings = settings
+        self.margin_broker = margin_broker or broker
         self.clock = clock
         self.broker = broker
         self.store = store
@@ -411,6 +416,7 @@ class TradingEngine:
             filled = update.status in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED)
             if update.filled_quantity > 0 and filled:
                 await self.orders.sync_fills()
+                await self.refresh_funds()  # margin used/available follow every fill
         await self._process_intents()
 
     def _trace_of_order(self, ordertag: str) -> str:
@@ -429,6 +435,7 @@ class TradingEngine:
             fills_due = fills_due or update.filled_quantity > 0
         if fills_due:
             await self.orders.sync_fills()
+            await self.refresh_funds()
 
     def _on_signal(self, signal: Signal) -> None:
         self.counters.signals += 1
@@ -482,7 +489,8 @@ class TradingEngine:
                     self.clock.now_utc(), intent.intent_id, False, (blocked,), 0, self.risk.state, trace
                 )
             else:
-                decision = self.risk.evaluate(intent, self.risk_view, self.market)
+                margin = None if intent.purpose.reduces_risk else await self.entry_margin_per_lot(intent)
+                decision = self.risk.evaluate(intent, self.risk_view, self.market, margin_per_lot=margin)
                 if decision.trace_id != trace:
                     decision = replace(decision, trace_id=trace)
             await self.bus.publish(decision)
@@ -504,6 +512,40 @@ class TradingEngine:
             self.note("refused", f"{what}: {'; '.join(result.reasons)}")
             if intent.strategy in {strategy.name for strategy in self.runner.strategies}:
                 self.runner.on_reject(intent, result.reasons)
+
+    async def basket_margin(self, intents: Sequence[OrderIntent]) -> MarginRequirement | None:
+        """The broker's margin calculator for these intents taken together (hedge benefit included),
+        over the current book; None (noted in the journal) when the broker cannot answer."""
+        requests = []
+        for intent in intents:
+            price = intent.limit_price or self.market.last_price(intent.token) or 0.0
+            requests.append(
+                OrderRequest(
+                    exchange=intent.exchange,
+                    token=intent.token,
+                    symbol=intent.symbol,
+                    side=intent.side,
+                    quantity=intent.quantity,
+                    order_type=OrderType.LIMIT,
+                    product=intent.product,
+                    ordertag="",
+                    price=price,
+                )
+            )
+        try:
+            return await self.margin_broker.margin_required(requests)
+        except Exception as exc:  # an unanswered margin query leaves the margin unknown: risk refuses sells
+            self.note("margin", f"margin calculator failed ({type(exc).__name__}: {exc})")
+            return None
+
+    async def entry_margin_per_lot(self, intent: OrderIntent) -> float | None:
+        """Fresh funds and the broker's margin for one entry, per lot, asked before risk sees it."""
+        await self.refresh_funds()
+        lot = self.market.lot_size(intent.token)
+        if not lot or intent.quantity <= 0 or intent.quantity % lot:
+            return None
+        requirement = await self.basket_margin([intent])
+        return None if requirement is None else requirement.total / (intent.quantity // lot)
 
     # ================================================================ fills and positions
     async def _on_portfolio_event(self, event: Event) -> None:

@@ -116,7 +116,7 @@ class InProcessReplay:
             self.clock,
             self.quotes,
             FillModel.from_settings(settings.backtest),
-            PaperFunds(settings.backtest.initial_capital),
+            PaperFunds(settings.backtest.initial_capital, settings.margin.span_parameters()),
             self.instruments,
             rate_card=card,
             order_id_prefix="BT",

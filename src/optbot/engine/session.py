@@ -229,7 +229,7 @@ class SessionRunner:
                 self.clock,
                 quotes,
                 FillModel.from_settings(settings.backtest),
-                PaperFunds(settings.backtest.initial_capital),
+                PaperFunds(settings.backtest.initial_capital, settings.margin.span_parameters()),
                 self.instruments,
                 rate_card=card,
                 order_id_prefix="PP",
@@ -246,6 +246,7 @@ class SessionRunner:
             strategies=self.strategies,
             calendar=self.calendar,
             rate_card=card,
+            margin_broker=self.stack.broker,  # paper entries are priced by the broker's margin calculator
         )
         quotes.market = engine.market
         if paper_broker is not None:
