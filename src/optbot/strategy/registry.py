@@ -9,6 +9,7 @@ from optbot.core.errors import UserError
 from optbot.strategy.base import Strategy
 from optbot.strategy.builtin.adx_trend import AdxTrendStrategy
 from optbot.strategy.builtin.matrix import MATRIX, AdaptiveStrategy
+from optbot.strategy.legs import is_legs_source, load_legs, template_names
 
 BUILTIN_STRATEGIES: dict[str, type[Strategy]] = {
     AdxTrendStrategy.name: AdxTrendStrategy,
@@ -18,12 +19,19 @@ BUILTIN_STRATEGIES: dict[str, type[Strategy]] = {
 
 
 def resolve(name: str) -> type[Strategy]:
-    """A built-in by name, or a Strategy subclass at `package.module:ClassName`."""
+    """A built-in by name, a legs template by name or a legs .toml file, or a Strategy subclass at
+    `package.module:ClassName`."""
     if name in BUILTIN_STRATEGIES:
         return BUILTIN_STRATEGIES[name]
+    if is_legs_source(name):
+        return load_legs(name)
     if ":" not in name:
         known = ", ".join(sorted(BUILTIN_STRATEGIES))
-        raise UserError(f"strategy.enabled: unknown strategy {name!r} (built-ins: {known}; or module:Class)")
+        templates = ", ".join(template_names())
+        raise UserError(
+            f"strategy.enabled: unknown strategy {name!r} (built-ins: {known}; legs templates: "
+            f"{templates}; or a .toml file, or module:Class)"
+        )
     module_name, _, class_name = name.partition(":")
     try:
         module = importlib.import_module(module_name)
