@@ -217,9 +217,9 @@ async def test_auto_cancel_after_pending_timeout() -> None:
     harness = build_harness(fill_policy="none")
     result = await harness.manager.submit(option_intent())
     tag = result.ordertags[0]
-    assert await harness.manager.check_auto_cancel() == []
+    assert (await harness.manager.check_auto_cancel()).tags == []
     harness.clock.advance(46)
-    assert await harness.manager.check_auto_cancel() == [tag]
+    assert (await harness.manager.check_auto_cancel()).tags == [tag]
     await harness.deliver()
     assert harness.store.get_order(tag).status is OrderStatus.CANCELLED  # type: ignore[union-attr]
 
@@ -230,10 +230,10 @@ async def test_auto_cancel_on_underlying_move_and_vix_jump() -> None:
     harness.manager.observe_vix(14.0)
     jumped = await harness.manager.submit(option_intent("v", side=Side.SELL, limit_price=99.5))
     harness.manager.observe_underlying("NIFTY", 24000 * 1.005)
-    assert await harness.manager.check_auto_cancel() == []
+    assert (await harness.manager.check_auto_cancel()).tags == []
     harness.manager.observe_underlying("NIFTY", 24000 * 1.011)
     harness.manager.observe_vix(19.5)
-    acted = await harness.manager.check_auto_cancel()
+    acted = (await harness.manager.check_auto_cancel()).tags
     assert set(acted) == {moved.ordertags[0], jumped.ordertags[0]}
 
 
@@ -248,9 +248,9 @@ async def test_auto_cancel_before_session_close() -> None:
     harness = build_harness(fill_policy="none", session_close=session_close)
     harness.clock.advance_to(datetime(2026, 3, 2, 15, 20, tzinfo=IST))
     result = await harness.manager.submit(option_intent())
-    assert await harness.manager.check_auto_cancel() == []
+    assert (await harness.manager.check_auto_cancel()).tags == []
     harness.clock.advance_to(datetime(2026, 3, 2, 15, 25, tzinfo=IST))
-    assert await harness.manager.check_auto_cancel() == list(result.ordertags)
+    assert (await harness.manager.check_auto_cancel()).tags == list(result.ordertags)
 
 
 async def test_exit_limit_from_depth_and_market_converted() -> None:
@@ -349,10 +349,10 @@ async def test_run_loop_verifies_and_auto_cancels_then_reprices_when_configured(
     result = await repricing.manager.submit(option_intent(limit_price=100.0))
     tag = result.ordertags[0]
     repricing.clock.advance(46)
-    assert await repricing.manager.check_auto_cancel() == [tag]
+    assert (await repricing.manager.check_auto_cancel()).tags == [tag]
     order = repricing.store.get_order(tag)
     assert order is not None and order.status is OrderStatus.SUBMITTED and order.price == 100.25
     repricing.clock.advance(46)
-    assert await repricing.manager.check_auto_cancel() == [tag]
+    assert (await repricing.manager.check_auto_cancel()).tags == [tag]
     await repricing.deliver()
     assert repricing.store.get_order(tag).status is OrderStatus.CANCELLED  # type: ignore[union-attr]

@@ -23,9 +23,9 @@ async def test_vix_jump_cancels_after_restart_relative_to_the_baseline_at_placem
 
     second = first.restart(path)
     second.manager.observe_vix(18.5)  # +4.5 from the placement baseline: no cancel
-    assert await second.manager.check_auto_cancel() == []
+    assert (await second.manager.check_auto_cancel()).tags == []
     second.manager.observe_vix(19.5)  # +5.5 from 14.0 (the new process never saw 14.0 itself)
-    assert await second.manager.check_auto_cancel() == [tag]
+    assert (await second.manager.check_auto_cancel()).tags == [tag]
     await second.deliver()
     assert second.store.get_order(tag).status is OrderStatus.CANCELLED  # type: ignore[union-attr]
 
@@ -41,9 +41,9 @@ async def test_underlying_reference_defaults_to_the_price_observed_at_placement(
 
     second = first.restart(path)
     second.manager.observe_underlying("NIFTY", 24000.0 * 1.009)
-    assert await second.manager.check_auto_cancel() == []
+    assert (await second.manager.check_auto_cancel()).tags == []
     second.manager.observe_underlying("NIFTY", 24000.0 * 0.988)
-    assert await second.manager.check_auto_cancel() == [tag]
+    assert (await second.manager.check_auto_cancel()).tags == [tag]
 
 
 async def test_order_without_an_observed_vix_has_no_baseline_and_is_not_vix_cancelled(tmp_path: Path) -> None:
@@ -51,7 +51,7 @@ async def test_order_without_an_observed_vix_has_no_baseline_and_is_not_vix_canc
     placed = await harness.manager.submit(option_intent("no-vix"))
     assert harness.store.get_order(placed.ordertags[0]).vix_baseline is None  # type: ignore[union-attr]
     harness.manager.observe_vix(40.0)
-    assert await harness.manager.check_auto_cancel() == []
+    assert (await harness.manager.check_auto_cancel()).tags == []
 
 
 def test_version_1_database_is_migrated_and_keeps_its_orders(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from dataclasses import replace
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from optbot.broker.models import DepthLevel
 from optbot.config.sections.execution import ExecutionSettings
@@ -72,17 +73,19 @@ def test_plan_band_and_unknown_instrument() -> None:
     assert plan.price == 100.2
 
 
-def test_slm_emulated_as_stop_limit_and_market_needs_permission() -> None:
+def test_slm_emulated_as_stop_limit_and_market_is_never_sent() -> None:
     stop = option_intent(
         side=Side.SELL, order_type=OrderType.STOPLOSS_MARKET, trigger_price=90.03, limit_price=None
     )
     plan = plan_order(stop, INSTRUMENT, option_quote(), SETTINGS)
     assert plan.order_type is OrderType.STOPLOSS_LIMIT
     assert plan.trigger_price == 90.05 and plan.price == round_to_tick(90.05 * 0.98, 0.05, "down")
-    permissive = SETTINGS.model_copy(update={"allow_market_orders": True})
     market = option_intent(order_type=OrderType.MARKET, limit_price=None)
-    assert plan_order(market, INSTRUMENT, option_quote(), permissive).order_type is OrderType.MARKET
     assert plan_order(market, INSTRUMENT, option_quote(), SETTINGS).order_type is OrderType.LIMIT
+    # SEBI retail-algo rules: the settings refuse to let a MARKET order through at all
+    for refused in ({"allow_market_orders": True}, {"allowed_order_types": ["LIMIT", "MARKET"]}):
+        with pytest.raises(ValidationError, match="SEBI"):
+            ExecutionSettings(**refused)  # type: ignore[arg-type]
 
 
 def test_depth_limit_walks_book_and_is_capped_by_fence() -> None:

@@ -575,6 +575,9 @@ class TradingEngine:
         if update.status not in (OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED):
             return
         self.note("order", f"{update.symbol} {update.ordertag} {update.status.value}: {update.message}")
+        if self.orders.exit_retry_pending(update.intent_id):
+            self.note("order", f"exit {update.ordertag} will be sent again (the position is still open)")
+            return
         orders = self.store.orders_for_intent(update.intent_id)
         if not orders or not all(order.status.is_terminal for order in orders):
             return
@@ -661,9 +664,9 @@ class TradingEngine:
     async def verify_orders(self) -> None:
         """One verification pass (details / order book / trade book) and the auto-cancel rules."""
         await self.orders.poll_once()
-        cancelled = await self.orders.check_auto_cancel()
-        if cancelled:
-            self.note("orders", f"auto-cancelled {len(cancelled)} order(s): {', '.join(cancelled)}")
+        actions = await self.orders.check_auto_cancel()
+        if actions.tags:
+            self.note("orders", actions.describe())
         await self._process_intents()
 
     async def reconcile(self, kind: str) -> ReconciliationReport:

@@ -14,7 +14,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from optbot.broker.angelone.factory import AngelOneStack
@@ -28,6 +28,7 @@ from optbot.broker.paper.broker import PaperBroker, PaperFunds
 from optbot.broker.paper.fill_model import FillModel
 from optbot.calendar import NseCalendar, Segment
 from optbot.config import Settings
+from optbot.config.sections.engine import EngineSettings
 from optbot.core.bus import EventBus
 from optbot.core.clock import Clock
 from optbot.core.enums import AlertPriority, Exchange, Timeframe
@@ -60,6 +61,7 @@ HISTORY: tuple[tuple[CandleInterval, Timeframe, str], ...] = (
     ("FIVE_MINUTE", Timeframe.M5, "intraday"),
 )
 MIN_FREE_DISK_MB = 200.0
+SESSION_PAUSE_REASON = "broker session unhealthy: re-login needed"
 
 
 class StageFailed(Exception):
@@ -134,6 +136,7 @@ class SessionRunner:
         self.ops: Operations | None = None
         self.policy: ErrorPolicy | None = None
         self.watchdog: Watchdog | None = None
+        self.session_recovery = BrokerSessionRecovery(settings.engine)
 
     # ------------------------------------------------------------------ stages
     def stage(self, name: str, passed: bool, detail: str, critical: bool = True) -> Stage:
@@ -395,6 +398,14 @@ class SessionRunner:
                 "health", engine_settings.health_check_interval_minutes * 60, self._session_health
             ),
         )
+        self._spawn(
+            "session-recovery",
+            lambda: self._every(
+                "session-recovery",
+                engine_settings.session_recovery_check_seconds,
+                self._recheck_paused_session,
+            ),
+        )
 
     async def _start_operations(self) -> str:
         if self.ops is None:
@@ -519,18 +530,68 @@ class SessionRunner:
         engine = self.engine
         if engine is None or not self.calendar.is_open(self.clock.now_utc(), Segment.FO):
             return
-        healthy = await self.stack.auth.check_health()
-        if not healthy:
-            engine.pause_trading("broker session unhealthy: re-login needed")
-            await engine.alert(
-                AlertPriority.CRITICAL, "Broker session lost", "re-login failed; trading paused"
-            )
+        if not await self._check_broker_session():
             return
         stale_after = timedelta(seconds=self.settings.engine.feed_stale_seconds)
         session = self.schedule.session if self.schedule is not None else None
         last = engine.market.last_tick_utc or (session.open_utc if session is not None else None)
         if last is not None and self.clock.now_utc() - last > stale_after:
             engine.warn(f"market data stale: no tick for over {stale_after.total_seconds():g} s")
+
+    async def _check_broker_session(self) -> bool:
+        """Runbook §1: a failed session check (re-login included) pauses entries and tells a person; a
+        passing one resumes them — at most `session_recovery_max_per_day` times a day, and no sooner
+        than `session_recovery_min_gap_minutes` after the previous resume."""
+        engine = self.engine
+        assert engine is not None
+        healthy = await self.stack.auth.check_health()
+        now = self.clock.now_utc()
+        if not healthy:
+            if engine.trading_blocked is None:
+                engine.pause_trading(SESSION_PAUSE_REASON)
+                self.session_recovery.paused(now)
+                await engine.alert(
+                    AlertPriority.CRITICAL,
+                    "Broker session lost",
+                    "session check and re-login failed; new entries paused (exits still go out)",
+                    action_required="nothing if it recovers: entries resume once a session check passes",
+                    impact="no new entries until the broker session is healthy again",
+                    dedupe_key="broker-session-lost",
+                )
+            return False
+        if engine.trading_blocked != SESSION_PAUSE_REASON:
+            return True
+        if self.session_recovery.capped(now):
+            await engine.alert(
+                AlertPriority.CRITICAL,
+                "Broker session back, entries stay paused",
+                f"entries already resumed automatically {self.settings.engine.session_recovery_max_per_day} "
+                "time(s) today after a lost session",
+                action_required="find out why the session keeps dropping (runbook §1), then restart optbot",
+                dedupe_key=f"broker-session-cap:{ist_date(now)}",
+            )
+            return True
+        wait = self.session_recovery.wait_seconds(now)
+        if wait > 0:
+            engine.note(
+                "session", f"broker session healthy again; entries resume in {wait:.0f} s at the earliest"
+            )
+            return True
+        engine.resume_trading()
+        self.session_recovery.resumed(now)
+        await engine.alert(
+            AlertPriority.IMPORTANT,
+            "Broker session recovered: entries resumed",
+            f"session check passed; automatic resume {self.session_recovery.resumes_today(now)} of "
+            f"{self.settings.engine.session_recovery_max_per_day} today",
+            dedupe_key=f"broker-session-resumed:{now.isoformat()}",
+        )
+        return True
+
+    async def _recheck_paused_session(self) -> None:
+        """While entries are paused for the broker session, check it (and re-login) often."""
+        if self.engine is not None and self.engine.trading_blocked == SESSION_PAUSE_REASON:
+            await self._check_broker_session()
 
     async def run_until(self, end: datetime) -> None:
         """The market loop until `end` (the post-market end) or a stop request."""
@@ -584,4 +645,35 @@ class SessionRunner:
             self._store = None
 
 
-__all__ = ["SessionOutcome", "SessionRunner", "Stage", "StageFailed"]
+@dataclass
+class BrokerSessionRecovery:
+    """How often a session pause may end by itself (runbook §1): a cap per IST day and a minimum gap
+    between resumes, so a session that keeps dropping ends up in front of a person."""
+
+    settings: EngineSettings
+    resumes: list[datetime] = field(default_factory=list)
+    pauses: list[datetime] = field(default_factory=list)
+
+    def paused(self, now: datetime) -> None:
+        self.pauses.append(now)
+
+    def resumed(self, now: datetime) -> None:
+        self.resumes.append(now)
+
+    def resumes_today(self, now: datetime) -> int:
+        today: date = ist_date(now)
+        return sum(1 for moment in self.resumes if ist_date(moment) == today)
+
+    def capped(self, now: datetime) -> bool:
+        """The day's automatic resumes are used up."""
+        return self.resumes_today(now) >= self.settings.session_recovery_max_per_day
+
+    def wait_seconds(self, now: datetime) -> float:
+        """Seconds until the minimum gap after the previous resume has passed (0 = may resume now)."""
+        if not self.resumes:
+            return 0.0
+        gap = timedelta(minutes=self.settings.session_recovery_min_gap_minutes)
+        return max(0.0, (self.resumes[-1] + gap - now).total_seconds())
+
+
+__all__ = ["BrokerSessionRecovery", "SessionOutcome", "SessionRunner", "Stage", "StageFailed"]

@@ -1,9 +1,16 @@
-"""The order manager: idempotent intents, the order state machine, verification and auto-cancel.
+"""The order manager: idempotent intents, the order state machine, verification, the chase and auto-cancel.
 
 Invariants (issue 7): every order is in the store (PENDING_SUBMIT) before the broker is called;
 an outcome that might have reached the broker is UNRESOLVED and is settled only by reading the
 broker (order-update socket, details/{uid}, order book by ordertag), never by sending again;
 positions move only on fills carrying fill ids, each applied once, atomically with the position.
+
+Issue 18: an unresolved order is settled "never reached the broker" only after the order book missed
+it in several reads spanning a grace of *real* seconds — and even then a later broker report of it is
+adopted (order, fills, position, owner), never refused. Every order message goes through `OrderGate`
+(SEBI retail-algo rules: limit-only, tagged, at most N per second per segment). Exits are chased
+(re-priced by modify within the price-protection band) and, when one ends unfilled with the position
+still open, sent again as a new child order of the same intent until flat or out of attempts.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from optbot.broker.angelone.status_map import UnknownBrokerStatus, map_order_row_status
@@ -30,15 +37,17 @@ from optbot.broker.models import BrokerOrder, BrokerTrade, ModifyRequest, OrderR
 from optbot.config.settings import Settings
 from optbot.core.bus import EventBus
 from optbot.core.clock import Clock
-from optbot.core.enums import AlertPriority, Exchange, OrderStatus, OrderType, Variety
+from optbot.core.enums import AlertPriority, Exchange, OrderStatus, OrderType, Side, Variety
 from optbot.core.events import Alert, Event, Fill, OrderIntent, OrderUpdate, RiskDecision, Signal
 from optbot.core.ids import ordertag_for
 from optbot.core.instrument import Instrument
 from optbot.core.timeutil import ist_date
 from optbot.execution.charges import RateCard, option_charges
+from optbot.execution.chase import ChasePolicy
+from optbot.execution.order_gate import ForbiddenOrder, OrderGate
 from optbot.execution.state_machine import is_legal, is_stale
 from optbot.execution.throttle import OrderThrottle, ThrottlePriority
-from optbot.execution.validation import OrderValidationError, plan_order, round_to_tick
+from optbot.execution.validation import OrderValidationError, plan_order
 from optbot.persistence.records import FillRecord, IntentRecord, OrderEventRecord, OrderRecord
 from optbot.persistence.store import Store
 from optbot.portfolio.portfolio import Portfolio
@@ -50,6 +59,8 @@ InstrumentLookup = Callable[[Exchange, str], Instrument | None]
 SessionCloseLookup = Callable[[date], datetime | None]
 
 WORKING_STATES = frozenset({OrderStatus.SUBMITTED, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED})
+#: Ended without filling: an exit that ends so while its position is open is sent again.
+UNFILLED_ENDINGS = frozenset({OrderStatus.REJECTED, OrderStatus.CANCELLED, OrderStatus.EXPIRED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +70,30 @@ class SubmitResult:
     duplicate: bool
     ordertags: tuple[str, ...]
     reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OrderActions:
+    """What one auto-cancel / chase pass did: orders cancelled, and orders re-priced by a modify of
+    the same order (a re-price is never a cancel-and-replace: the order keeps its id and tag)."""
+
+    cancelled: list[str] = field(default_factory=list)
+    repriced: list[str] = field(default_factory=list)
+
+    @property
+    def tags(self) -> list[str]:
+        return [*self.cancelled, *self.repriced]
+
+    def describe(self) -> str:
+        parts = []
+        if self.cancelled:
+            parts.append(f"auto-cancelled {len(self.cancelled)} order(s): {', '.join(self.cancelled)}")
+        if self.repriced:
+            parts.append(
+                f"re-priced {len(self.repriced)} order(s) by modifying them in place: "
+                + ", ".join(self.repriced)
+            )
+        return "; ".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +152,16 @@ class OrderManager:
             self._settings.order_rate_per_minute,
             self._settings.order_rate_per_hour,
         )
+        self._gate = OrderGate(broker, clock, self._settings.max_orders_per_second_per_segment)
+        self._chase = ChasePolicy.from_settings(self._settings)
         self._sending: set[str] = set()
+        # unresolved orders: monotonic second the reply was lost (or first seen after a restart), and
+        # how many order-book reads have missed them since
+        self._unresolved_since: dict[str, float] = {}
+        self._absent_reads: dict[str, int] = {}
+        self._priced_at: dict[str, float] = {}  # monotonic second each working order was last priced
+        self._exit_retry_due: dict[str, datetime] = {}  # exit intent id -> when to send it again
+        self._chase_exhausted_alerted: set[str] = set()
         self._fills_due = False
         self._latest_vix: float | None = None
         self._underlying_prices: dict[str, float] = {}
@@ -130,6 +174,15 @@ class OrderManager:
     @property
     def portfolio(self) -> Portfolio:
         return self._portfolio
+
+    @property
+    def gate(self) -> OrderGate:
+        """Every order message leaves through this gate (SEBI rate, limit-only, tagged)."""
+        return self._gate
+
+    @property
+    def chase_policy(self) -> ChasePolicy:
+        return self._chase
 
     # =============================================================== submit
     def record_signal(self, signal: Signal) -> None:
@@ -187,7 +240,7 @@ class OrderManager:
                 return SubmitResult(intent.intent_id, False, True, tags, (reason,))
         instrument = self._instruments(intent.exchange, intent.token)
         if quote is None and instrument is not None:
-            quote = await self._fetch_quote(intent)
+            quote = await self._quote_for(intent.exchange, intent.token)
         try:
             plan = plan_order(intent, instrument, quote, self._settings)
         except OrderValidationError as exc:
@@ -264,14 +317,6 @@ class OrderManager:
             trace_id=intent.trace_id,
         )
 
-    async def _fetch_quote(self, intent: OrderIntent) -> Quote | None:
-        try:
-            quotes = await self._broker.quotes("FULL", {intent.exchange: [intent.token]})
-        except BrokerError as exc:
-            log.warning("quote for %s unavailable: %s", intent.symbol, type(exc).__name__)
-            return None
-        return next((quote for quote in quotes if quote.token == intent.token), None)
-
     async def _send(self, order: OrderRecord) -> None:
         priority = ThrottlePriority.EXIT if order.purpose.reduces_risk else ThrottlePriority.ENTRY
         request = OrderRequest(
@@ -294,7 +339,11 @@ class OrderManager:
             while True:
                 await self._throttle.acquire(priority)
                 try:
-                    result = await self._broker.place_order(request)
+                    result = await self._gate.place(request)
+                except ForbiddenOrder as exc:
+                    await self._transition(order.ordertag, OrderStatus.REJECTED, "place", f"not sent: {exc}")
+                    await self._alert(AlertPriority.CRITICAL, "Order refused before sending", str(exc))
+                    return
                 except BrokerRejected as exc:
                     await self._transition(
                         order.ordertag, OrderStatus.REJECTED, "place", f"{exc.code}: {exc.message}"
@@ -338,6 +387,7 @@ class OrderManager:
                     )
                     return
                 except UnresolvedOrder as exc:
+                    self._unresolved_since[order.ordertag] = self._clock.monotonic()
                     await self._transition(order.ordertag, OrderStatus.UNRESOLVED, "place", exc.reason)
                     return
                 except Exception as exc:  # anything else after a send may have reached the broker
@@ -345,8 +395,10 @@ class OrderManager:
                         "place_order for %s ended unexpectedly: %s", order.ordertag, type(exc).__name__
                     )
                     detail = f"unknown outcome: {type(exc).__name__}"
+                    self._unresolved_since[order.ordertag] = self._clock.monotonic()
                     await self._transition(order.ordertag, OrderStatus.UNRESOLVED, "place", detail)
                     return
+                self._priced_at[order.ordertag] = self._clock.monotonic()
                 await self._transition(
                     order.ordertag,
                     OrderStatus.SUBMITTED,
@@ -413,13 +465,25 @@ class OrderManager:
                 OrderEventRecord(ordertag, now, source, current, current, True, "late acknowledgement"),
             )
             return updated
-        if is_legal(current, target):
+        unseen = current is OrderStatus.REJECTED and not order.broker_order_id and source != "place"
+        if is_legal(current, target, unseen=unseen):
             saved = replace(updated, status=target)
+            if unseen:
+                detail = f"adopted: the broker reports it after it was settled rejected ({detail})".strip()
             self._store.save_order(
                 saved, OrderEventRecord(ordertag, now, source, current, target, True, detail)
             )
             if saved.reported_filled_quantity > saved.filled_quantity:
                 self._fills_due = True
+            self._after_transition(order, saved)
+            if unseen:
+                await self._alert(
+                    AlertPriority.IMPORTANT,
+                    "Order adopted after a late broker report",
+                    f"{saved.symbol} {saved.side.value} {saved.quantity} ({ordertag}) was settled rejected "
+                    f"when its reply was lost; the broker now reports it {target.value}: its fills count",
+                    dedupe_key=f"adopted:{ordertag}",
+                )
             await self._publish(
                 OrderUpdate(
                     ts_utc=now,
@@ -446,6 +510,25 @@ class OrderManager:
         if updated.reported_filled_quantity > updated.filled_quantity:
             self._fills_due = True
         return updated
+
+    def _after_transition(self, before: OrderRecord, after: OrderRecord) -> None:
+        """Bookkeeping of the in-memory timers; an exit that ended unfilled is scheduled to go again."""
+        tag = after.ordertag
+        if after.status is not OrderStatus.UNRESOLVED:
+            self._unresolved_since.pop(tag, None)
+            self._absent_reads.pop(tag, None)
+        if after.status.is_terminal:
+            self._priced_at.pop(tag, None)
+        if (
+            after.status in UNFILLED_ENDINGS
+            and after.purpose.reduces_risk
+            and before.status is not OrderStatus.CANCEL_PENDING  # a cancel we asked for is not retried
+            and after.filled_quantity < after.quantity
+        ):
+            delay = timedelta(seconds=self._settings.exit_retry_interval_seconds)
+            self._exit_retry_due[after.intent_id] = self._clock.now_utc() + delay
+        elif after.intent_id in self._exit_retry_due and not after.status.is_terminal:
+            self._exit_retry_due.pop(after.intent_id, None)  # an order of the intent is working again
 
     # ============================================================ broker reports
     async def on_order_update(self, update: OrderUpdate) -> None:
@@ -512,12 +595,32 @@ class OrderManager:
     async def sync_fills(self) -> int:
         """Pull the trade book and apply every fill not yet recorded. Returns fills applied."""
         trades = await self._broker.trade_book()
+        await self._adopt_for_unknown_trades(trades)
         applied = 0
         for trade in trades:
             if await self.apply_trade(trade):
                 applied += 1
         self._fills_due = bool(self._store.orders_awaiting_fills())
         return applied
+
+    async def _adopt_for_unknown_trades(self, trades: list[BrokerTrade]) -> None:
+        """A trade of an order id we do not know may be an order settled REJECTED-unseen that was
+        placed after all: read the order book once and adopt such orders by their tag first."""
+        unknown = [
+            trade
+            for trade in trades
+            if trade.order_id
+            and self._store.order_by_broker_id(trade.order_id) is None
+            and not self._store.has_fill(trade.order_id, trade.fill_id)
+        ]
+        if not unknown or not self._store.orders_rejected_unseen(self._clock.now_utc() - timedelta(days=1)):
+            return
+        try:
+            book = await self._broker.order_book()
+        except BrokerError as exc:
+            log.warning("order book unavailable for late adoption: %s", type(exc).__name__)
+            return
+        await self.adopt_from_book(book)
 
     async def apply_trade(self, trade: BrokerTrade) -> bool:
         """Apply one confirmed fill exactly once; bad or foreign rows are recorded and alerted."""
@@ -654,7 +757,7 @@ class OrderManager:
                 log.warning("trade book unavailable: %s", type(exc).__name__)
 
     async def _settle_from_book(self, orders: list[OrderRecord]) -> tuple[int, int]:
-        """Match orders to the order book by ordertag; ones absent past the grace period never arrived."""
+        """Match orders to the order book by ordertag; see `_absent_long_enough` for the ones missing."""
         try:
             book = await self._broker.order_book()
         except BrokerError as exc:
@@ -662,20 +765,51 @@ class OrderManager:
             return 0, 0
         by_tag = {row.ordertag: row for row in book if row.ordertag}
         adopted = not_found = 0
-        grace = timedelta(seconds=self._settings.unresolved_not_found_grace_seconds)
-        now = self._clock.now_utc()
         for order in orders:
             row = by_tag.get(order.ordertag)
             if row is not None:
                 await self.apply_broker_order(row, "order_book")
                 adopted += 1
                 continue
-            sent_at = order.submitted_utc or order.created_utc
-            if order.status is OrderStatus.UNRESOLVED and now - sent_at >= grace:
-                detail = f"not in the broker's order book {grace.total_seconds():g} s after sending"
+            if order.status is OrderStatus.UNRESOLVED and self._absent_long_enough(order.ordertag):
+                grace = self._settings.unresolved_not_found_grace_seconds
+                reads = self._absent_reads.get(order.ordertag, 0)
+                detail = f"not in the broker's order book in {reads} reads over {grace:g} s (real time)"
                 await self._transition(order.ordertag, OrderStatus.REJECTED, "order_book", detail)
                 not_found += 1
         return adopted, not_found
+
+    def _absent_long_enough(self, ordertag: str) -> bool:
+        """One more order-book read missed this unresolved order: may we conclude it never arrived?
+
+        Only when the grace has passed in *real* (monotonic) seconds since its reply was lost — replay
+        time can race ahead of a slow reply — and at least `unresolved_not_found_checks` reads missed
+        it (after a restart, `recover` decides from the stored send time instead).
+        """
+        now = self._clock.monotonic()
+        since = self._unresolved_since.setdefault(ordertag, now)
+        reads = self._absent_reads.get(ordertag, 0) + 1
+        self._absent_reads[ordertag] = reads
+        waited = now - since
+        return (
+            waited >= self._settings.unresolved_not_found_grace_seconds
+            and reads >= self._settings.unresolved_not_found_checks
+        )
+
+    async def adopt_from_book(self, book: list[BrokerOrder]) -> int:
+        """Adopt order-book rows of orders settled REJECTED without a broker report (issue 18): their
+        reply was lost and the book missed them, but the broker has them after all. Returns adopted."""
+        since = self._clock.now_utc() - timedelta(days=1)
+        unseen = {order.ordertag for order in self._store.orders_rejected_unseen(since)}
+        adopted = 0
+        for row in book:
+            if row.ordertag in unseen:
+                saved = await self.apply_broker_order(row, "order_book")
+                if saved is not None and saved.status is not OrderStatus.REJECTED:
+                    adopted += 1
+        if adopted:
+            self._fills_due = True
+        return adopted
 
     async def run(self, stop: asyncio.Event) -> None:
         """The verification and auto-cancel loop, until `stop` is set."""
@@ -701,6 +835,8 @@ class OrderManager:
         by_tag = {row.ordertag: row for row in book if row.ordertag}
         by_id = {row.order_id: row for row in book}
         adopted = not_found = 0
+        # After a restart the reply can no longer arrive and the process could not time the wait: the
+        # stored send time stands in, and a later broker report of the order is still adopted.
         grace = timedelta(seconds=self._settings.unresolved_not_found_grace_seconds)
         now = self._clock.now_utc()
         for order in refreshed:
@@ -719,6 +855,9 @@ class OrderManager:
                     "not in the broker's order book after restart",
                 )
                 not_found += 1
+            elif order.status is OrderStatus.UNRESOLVED:
+                self._absent_long_enough(order.ordertag)  # this read counts; the real-time grace starts
+        await self.adopt_from_book(book)
         fills = await self.sync_fills()
         remaining = sum(
             1 for order in self._store.orders_in_flight() if order.status is OrderStatus.UNRESOLVED
@@ -738,7 +877,7 @@ class OrderManager:
             return False
         await self._throttle.acquire(ThrottlePriority.CANCEL)
         try:
-            await self._broker.cancel_order(order.broker_order_id, order.variety)
+            await self._gate.cancel(order.exchange, order.broker_order_id, order.variety)
         except BrokerRejected as exc:
             self._note(ordertag, "cancel", f"cancel refused: {exc.code} {exc.message}")
             row = await self._safe_details(saved)
@@ -771,32 +910,39 @@ class OrderManager:
     def observe_underlying(self, underlying: str, price: float) -> None:
         self._underlying_prices[underlying] = price
 
-    async def check_auto_cancel(self) -> list[str]:
-        """Cancel working orders that waited too long, near the close, on a VIX jump or an underlying move."""
+    async def check_auto_cancel(self) -> OrderActions:
+        """Cancel entries that waited too long, near the close, on a VIX jump or an underlying move;
+        chase working exits (re-price by modify within the price-protection band); send again exits
+        that ended unfilled while their position is open."""
         now = self._clock.now_utc()
         timeout = timedelta(seconds=self._settings.pending_order_timeout_seconds)
         close_cutoff = self._close_cutoff(now)
-        acted: list[str] = []
+        actions = OrderActions()
         for order in self._store.orders_in_flight():
             if order.status not in WORKING_STATES or not order.broker_order_id:
                 continue
+            if order.purpose.reduces_risk:
+                # An exit is never cancelled for the close, a VIX jump, a move or a timeout: that would
+                # leave the risk on. It is chased toward the touch instead.
+                if await self._chase_exit(order):
+                    actions.repriced.append(order.ordertag)
+                continue
             reason = ""
-            # An exit is never cancelled for the close, a VIX jump or a move: that would leave the risk on.
-            adds_risk = not order.purpose.reduces_risk
-            if adds_risk and close_cutoff is not None and now >= close_cutoff:
+            if close_cutoff is not None and now >= close_cutoff:
                 reason = "session close approaching"
-            elif adds_risk and self._vix_jumped(order):
+            elif self._vix_jumped(order):
                 reason = f"VIX jumped more than {self._settings.cancel_on_vix_jump_points:g} points"
-            elif adds_risk and self._underlying_moved(order):
+            elif self._underlying_moved(order):
                 reason = f"underlying moved more than {self._settings.cancel_on_underlying_move_pct:g}%"
             elif order.submitted_utc is not None and now - order.submitted_utc >= timeout:
                 if await self._maybe_reprice(order):
-                    acted.append(order.ordertag)
+                    actions.repriced.append(order.ordertag)
                     continue
                 reason = f"pending longer than {timeout.total_seconds():g} s"
             if reason and await self.cancel(order.ordertag, reason):
-                acted.append(order.ordertag)
-        return acted
+                actions.cancelled.append(order.ordertag)
+        await self.send_due_exit_retries()
+        return actions
 
     def _close_cutoff(self, now: datetime) -> datetime | None:
         if self._session_close is None:
@@ -820,25 +966,53 @@ class OrderManager:
         return move_pct > self._settings.cancel_on_underlying_move_pct
 
     async def _maybe_reprice(self, order: OrderRecord) -> bool:
-        """Move a stale limit to the current quote (bounded by max_reprices): optional for entries,
-        always tried for exits, whose cancellation would leave the position open."""
-        chosen = self._settings.reprice_policy == "reprice" or order.purpose.reduces_risk
-        if not chosen or order.status is OrderStatus.PARTIALLY_FILLED:
+        """An entry past its pending timeout moves to the current marketable limit (bounded by
+        max_reprices) when the policy says re-price; else it is cancelled by the caller."""
+        if self._settings.reprice_policy != "reprice" or order.status is OrderStatus.PARTIALLY_FILLED:
             return False
-        if self._store.count_events(order.ordertag, "reprice") >= self._settings.max_reprices:
+        attempts = self._store.count_events(order.ordertag, "reprice")
+        if attempts >= self._settings.max_reprices:
             return False
+        return await self._reprice(order, attempts)  # the first re-price goes to the touch
+
+    async def _chase_exit(self, order: OrderRecord) -> bool:
+        """Re-price a working exit one chase step every `chase_interval_seconds` (real time), at most
+        `chase_max_attempts` times; past that it rests at its last price and a person is told."""
+        now = self._clock.monotonic()
+        priced = self._priced_at.setdefault(order.ordertag, now)
+        if now - priced < self._chase.interval_seconds:
+            return False
+        attempts = self._store.count_events(order.ordertag, "reprice")
+        if self._chase.exhausted(attempts):
+            if order.ordertag not in self._chase_exhausted_alerted:
+                self._chase_exhausted_alerted.add(order.ordertag)
+                await self._alert(
+                    AlertPriority.CRITICAL,
+                    "Exit not filling",
+                    f"{order.symbol} {order.side.value} {order.remaining_quantity} still open after "
+                    f"{attempts} re-prices (last {order.price:.2f})",
+                    action_required="check the quote and the price band; close it by hand if needed",
+                    dedupe_key=f"chase-exhausted:{order.ordertag}",
+                )
+            return False
+        return await self._reprice(order, attempts + 1)
+
+    async def _reprice(self, order: OrderRecord, attempt: int) -> bool:
+        """Modify the order's limit to chase step `attempt` (the same order: id, tag and fills kept)."""
         if order.order_type is not OrderType.LIMIT:
             return False
-        quotes = await self._broker.quotes("FULL", {order.exchange: [order.token]})
-        quote = next((q for q in quotes if q.token == order.token), None)
+        quote = await self._quote_for(order.exchange, order.token)
         instrument = self._instruments(order.exchange, order.token)
         if quote is None or instrument is None:
             return False
-        reference = (quote.best_ask if order.side.sign > 0 else quote.best_bid) or quote.ltp
-        price = round_to_tick(reference, instrument.tick_size, "down" if order.side.sign > 0 else "up")
-        await self._throttle.acquire(ThrottlePriority.MODIFY)
+        price = self._chase.price(order.side, quote, instrument.tick_size, attempt)
+        self._priced_at[order.ordertag] = self._clock.monotonic()
+        if price is None or abs(price - order.price) < 1e-9:
+            return False
+        priority = ThrottlePriority.EXIT if order.purpose.reduces_risk else ThrottlePriority.MODIFY
+        await self._throttle.acquire(priority)
         try:
-            await self._broker.modify_order(
+            await self._gate.modify(
                 ModifyRequest(
                     order_id=order.broker_order_id,
                     exchange=order.exchange,
@@ -851,17 +1025,121 @@ class OrderManager:
                     variety=order.variety,
                 )
             )
-        except BrokerError as exc:
+        except (BrokerError, ForbiddenOrder) as exc:
             self._note(order.ordertag, "reprice_failed", type(exc).__name__)
             return False
         now = self._clock.now_utc()
         self._store.save_order(
             replace(order, price=price, submitted_utc=now, updated_utc=now),
             OrderEventRecord(
-                order.ordertag, now, "reprice", order.status, order.status, True, f"price {price:.2f}"
+                order.ordertag,
+                now,
+                "reprice",
+                order.status,
+                order.status,
+                True,
+                f"modified in place: price {order.price:.2f} -> {price:.2f} (chase step {attempt})",
             ),
         )
         return True
+
+    async def _quote_for(self, exchange: Exchange, token: str) -> Quote | None:
+        try:
+            quotes = await self._broker.quotes("FULL", {exchange: [token]})
+        except BrokerError as exc:
+            log.warning("quote for %s unavailable: %s", token, type(exc).__name__)
+            return None
+        return next((quote for quote in quotes if quote.token == token), None)
+
+    # ========================================================= exit retries
+    def exit_retry_pending(self, intent_id: str) -> bool:
+        """True while an exit intent whose order ended unfilled will be sent again (its owner should
+        not treat it as refused yet)."""
+        return intent_id in self._exit_retry_due
+
+    async def send_due_exit_retries(self) -> list[str]:
+        """Send again every exit whose order ended unfilled once its retry interval has passed, for the
+        quantity still open and not already being closed. Returns the new ordertags."""
+        now = self._clock.now_utc()
+        sent: list[str] = []
+        for intent_id, due in sorted(self._exit_retry_due.items(), key=lambda item: item[1]):
+            if due > now:
+                continue
+            self._exit_retry_due.pop(intent_id, None)
+            tag = await self._retry_exit(intent_id)
+            if tag:
+                sent.append(tag)
+        return sent
+
+    async def _retry_exit(self, intent_id: str) -> str:
+        intent = self._store.find_intent(intent_id)
+        orders = self._store.orders_for_intent(intent_id)
+        if intent is None or not orders or any(not order.status.is_terminal for order in orders):
+            return ""
+        quantity = self._exit_quantity_left(intent.exchange, intent.token, intent.side)
+        quantity = min(quantity, intent.quantity - sum(order.filled_quantity for order in orders))
+        if quantity <= 0:
+            return ""
+        if len(orders) >= self._settings.exit_max_attempts:
+            await self._alert(
+                AlertPriority.CRITICAL,
+                "Exit could not be completed",
+                f"{intent.symbol} {intent.side.value} {quantity} still open after {len(orders)} orders "
+                f"(last: {orders[-1].status.value} {orders[-1].message})",
+                action_required="close the position by hand or with the kill switch (optbot kill)",
+                dedupe_key=f"exit-failed:{intent_id}",
+            )
+            return ""
+        quote = await self._quote_for(intent.exchange, intent.token)
+        instrument = self._instruments(intent.exchange, intent.token)
+        if quote is None or instrument is None:
+            self._exit_retry_due[intent_id] = self._clock.now_utc() + timedelta(
+                seconds=self._settings.exit_retry_interval_seconds
+            )
+            return ""
+        price = self._chase.price(intent.side, quote, instrument.tick_size, len(orders))
+        if price is None:
+            return ""
+        now = self._clock.now_utc()
+        last = orders[-1]
+        order = replace(
+            last,
+            ordertag=ordertag_for(intent_id, max(o.child_index for o in orders) + 1),
+            child_index=max(o.child_index for o in orders) + 1,
+            quantity=quantity,
+            order_type=OrderType.LIMIT,
+            variety=Variety.NORMAL,
+            price=price,
+            trigger_price=0.0,
+            status=OrderStatus.PENDING_SUBMIT,
+            created_utc=now,
+            updated_utc=now,
+            broker_order_id="",
+            unique_order_id="",
+            broker_status="",
+            reported_filled_quantity=0,
+            filled_quantity=0,
+            average_price=0.0,
+            message="",
+            submitted_utc=None,
+        )
+        reason = f"exit sent again: {last.ordertag} ended {last.status.value} ({last.message})"
+        self._store.add_orders(intent_id, [order], reason)
+        log.warning("%s as %s at %.2f", reason, order.ordertag, price)
+        await self._send(order)
+        return order.ordertag
+
+    def _exit_quantity_left(self, exchange: Exchange, token: str, side: Side) -> int:
+        """Open quantity an exit on `side` may still close: the position less working exits."""
+        position = self._store.position(exchange, token)
+        net = position.net_quantity if position is not None else 0
+        closable = net if side is Side.SELL else -net
+        working = sum(
+            order.remaining_quantity
+            for order in self._store.orders_in_flight()
+            if order.exchange is exchange and order.token == token and order.side is side
+        )
+        return max(0, closable - working)
 
     # ============================================================== events
     async def _publish(self, event: Event) -> None:

@@ -1,7 +1,11 @@
 """The order state machine: an explicit transition table; anything else is refused and logged.
 
 An acknowledgement (SUBMITTED/OPEN) is not a fill: filled quantity moves only with fills that carry
-fill ids. Terminal states never change again, so a late or duplicated update cannot revive an order.
+fill ids. Terminal states never change again, so a late or duplicated update cannot revive an order —
+with one exception: an order settled REJECTED without the broker ever having reported it (its reply
+was lost and it was absent from the order book) is only *believed* not to exist. If the broker later
+reports it after all, the broker is right: the order is adopted into the state the broker reports
+(`unseen=True`), so its fills, position and owner follow the truth.
 """
 
 from __future__ import annotations
@@ -56,6 +60,12 @@ _PROGRESS = {
 }
 
 
+#: What a broker report may move an order settled REJECTED-unseen to: the order existed after all.
+LATE_ARRIVAL: frozenset[S] = frozenset(
+    {S.SUBMITTED, S.OPEN, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.EXPIRED}
+)
+
+
 class IllegalTransition(Exception):
     def __init__(self, current: S, target: S) -> None:
         super().__init__(f"illegal order transition {current.value} -> {target.value}")
@@ -63,12 +73,15 @@ class IllegalTransition(Exception):
         self.target = target
 
 
-def is_legal(current: S, target: S) -> bool:
+def is_legal(current: S, target: S, *, unseen: bool = False) -> bool:
+    """`unseen`: the order was settled without any broker report of it (see the module docstring)."""
+    if unseen and current is S.REJECTED:
+        return target in LATE_ARRIVAL
     return target in TRANSITIONS[current]
 
 
-def check(current: S, target: S) -> None:
-    if not is_legal(current, target):
+def check(current: S, target: S, *, unseen: bool = False) -> None:
+    if not is_legal(current, target, unseen=unseen):
         raise IllegalTransition(current, target)
 
 

@@ -1,7 +1,9 @@
 """Order-API throttle (reference §7): cumulative per-second, per-minute and per-hour caps.
 
 Waiters are served by priority (exits and cancels before entries), then arrival order, so a burst
-of entries can never delay a stop-loss exit behind it.
+of entries can never delay a stop-loss exit behind it. Windows are measured on `clock.monotonic()`:
+real seconds live and when following a simulator's replay (a broker's limits are real-time limits),
+simulated seconds in a backtest.
 """
 
 from __future__ import annotations
@@ -13,6 +15,27 @@ from collections import deque
 from enum import IntEnum
 
 from optbot.core.clock import Clock
+
+
+async def sleep_monotonic(clock: Clock, seconds: float) -> None:
+    """Wait until `clock.monotonic()` has moved on by `seconds`.
+
+    A clock that follows a replay runs its timers on replay time but its monotonic time is real time;
+    waiting on whichever comes first and re-checking keeps a real-time limit real (and never hangs when
+    the replay stops), while a simulated clock's monotonic time still moves only with the simulation.
+    """
+    deadline = clock.monotonic() + seconds
+    while (remaining := deadline - clock.monotonic()) > 0:
+        timers = [
+            asyncio.ensure_future(clock.sleep(remaining)),
+            asyncio.ensure_future(asyncio.sleep(remaining)),
+        ]
+        try:
+            await asyncio.wait(timers, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for timer in timers:
+                timer.cancel()
+            await asyncio.gather(*timers, return_exceptions=True)
 
 
 class ThrottlePriority(IntEnum):
@@ -58,7 +81,7 @@ class OrderThrottle:
                         self._sent.append(self._clock.monotonic())
                         self._notify()
                         return
-                    await self._clock.sleep(wait)
+                    await sleep_monotonic(self._clock, wait)
                 else:
                     self._changed.clear()
                     await self._changed.wait()

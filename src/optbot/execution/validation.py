@@ -1,5 +1,8 @@
 """Pre-send validation and pricing (spec §13.1, §13.2): lots, ticks, bands, freeze splits, fences.
 
+No MARKET order leaves here (SEBI retail-algo rules): it is priced as a marketable limit inside the
+limit-price-protection band (optbot.execution.chase).
+
 Everything here is pure: given the intent, the instrument from the master and the latest quote, it
 returns the exact orders to send or the reasons it must not be sent.
 """
@@ -7,19 +10,18 @@ returns the exact orders to send or the reasons it must not be sent.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
-from typing import Literal
 
 from optbot.broker.models import DepthLevel, Quote
 from optbot.config.sections.execution import ExecutionSettings
 from optbot.core.enums import InstrumentKind, OrderType, ProductType, Side
 from optbot.core.events import OrderIntent
 from optbot.core.instrument import Instrument
+from optbot.execution.chase import ChasePolicy
+from optbot.execution.ticks import round_to_tick
 
 DERIVATIVE_KINDS = frozenset(
     {InstrumentKind.OPTIDX, InstrumentKind.OPTSTK, InstrumentKind.FUTIDX, InstrumentKind.FUTSTK}
 )
-Direction = Literal["down", "up", "nearest"]
 
 
 class OrderValidationError(Exception):
@@ -40,14 +42,6 @@ class OrderPlan:
     trigger_price: float
     child_quantities: tuple[int, ...]
     notes: tuple[str, ...] = ()
-
-
-def round_to_tick(price: float, tick: float, direction: Direction) -> float:
-    """Round onto the tick grid with exact decimal arithmetic (0.05 steps never drift)."""
-    tick_decimal = Decimal(repr(tick)) if tick > 0 else Decimal("0.05")
-    steps = Decimal(repr(price)) / tick_decimal
-    mode = {"down": ROUND_FLOOR, "up": ROUND_CEILING, "nearest": ROUND_HALF_UP}[direction]
-    return float(steps.to_integral_value(rounding=mode) * tick_decimal)
 
 
 def depth_price(levels: tuple[DepthLevel, ...], quantity: int) -> float | None:
@@ -111,16 +105,13 @@ def plan_order(
         reasons.append(f"product {intent.product.value} not allowed for derivatives (allowed: {allowed})")
 
     order_type = intent.order_type
-    if order_type is OrderType.MARKET and not settings.allow_market_orders:
+    if order_type is OrderType.MARKET:  # SEBI retail-algo rules: no MARKET order reaches the broker
         order_type = OrderType.LIMIT
-        notes.append("MARKET converted to a depth-priced LIMIT (allow_market_orders is off)")
+        notes.append("MARKET sent as a marketable LIMIT inside the price-protection band")
     if order_type is OrderType.STOPLOSS_MARKET:
         order_type = OrderType.STOPLOSS_LIMIT
         notes.append("SL-M emulated as SL-limit")
-    allowed_types = set(settings.allowed_order_types)
-    if settings.allow_market_orders:
-        allowed_types.add(OrderType.MARKET)
-    if order_type not in allowed_types:
+    if order_type not in settings.allowed_order_types:
         reasons.append(f"order type {order_type.value} is not allowed")
 
     price = 0.0
@@ -148,7 +139,11 @@ def plan_order(
             if capped != from_depth:
                 notes.append(f"depth price {from_depth:.2f} capped at the slippage fence {fence:.2f}")
             price = round_to_tick(capped, tick, "down" if buy else "up")
-            price = _clamp_to_band(price, quote, tick)
+            band = ChasePolicy.from_settings(settings).band(quote, tick)
+            inside = band.clamp(price) if band is not None else price
+            if inside != price:
+                notes.append(f"limit {price:.2f} kept inside the price-protection band at {inside:.2f}")
+                price = inside
     elif order_type is OrderType.STOPLOSS_LIMIT:
         if intent.trigger_price is None or intent.trigger_price <= 0:
             reasons.append("a stop-loss order needs a positive trigger price")
@@ -165,7 +160,7 @@ def plan_order(
                 reasons.append(f"stop limit {price:.2f} is on the wrong side of trigger {trigger:.2f}")
             if price <= 0:
                 price = tick
-    if quote is not None and price > 0 and order_type is not OrderType.MARKET:
+    if quote is not None and price > 0:
         band_problem = _band_problem(price, quote)
         if band_problem:
             reasons.append(band_problem)
@@ -177,14 +172,6 @@ def plan_order(
             f"split into {len(children)} child orders at freeze quantity {instrument.freeze_quantity}"
         )
     return OrderPlan(order_type, intent.product, price, trigger, children, tuple(notes))
-
-
-def _clamp_to_band(price: float, quote: Quote, tick: float) -> float:
-    if quote.upper_circuit and price > quote.upper_circuit:
-        return round_to_tick(quote.upper_circuit, tick, "down")
-    if quote.lower_circuit and price < quote.lower_circuit:
-        return round_to_tick(quote.lower_circuit, tick, "up")
-    return price
 
 
 def _band_problem(price: float, quote: Quote) -> str:

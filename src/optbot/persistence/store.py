@@ -307,36 +307,47 @@ class Store:
                     "orders": [order.ordertag for order in orders],
                 },
             )
-            for order in orders:
-                connection.execute(
-                    "INSERT INTO orders(ordertag, intent_id, child_index, exchange, token, symbol, side,"
-                    " quantity,"
-                    " order_type, product, variety, price, trigger_price, purpose, status, underlying,"
-                    " reference_price, vix_baseline, created_utc, updated_utc) VALUES"
-                    " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        order.ordertag,
-                        order.intent_id,
-                        order.child_index,
-                        order.exchange.value,
-                        order.token,
-                        order.symbol,
-                        order.side.value,
-                        order.quantity,
-                        order.order_type.value,
-                        order.product.value,
-                        order.variety.value,
-                        order.price,
-                        order.trigger_price,
-                        order.purpose.value,
-                        order.status.value,
-                        order.underlying,
-                        order.reference_price,
-                        order.vix_baseline,
-                        _ts(order.created_utc),
-                        _ts(order.updated_utc),
-                    ),
-                )
+            self._insert_orders(connection, orders)
+
+    def add_orders(self, intent_id: str, orders: list[OrderRecord], reason: str) -> None:
+        """Persist further child orders of a known intent (PENDING_SUBMIT) before they are sent, e.g.
+        an exit sent again after its order ended unfilled."""
+        with self.transaction() as connection:
+            self._insert_orders(connection, orders)
+            tags = [order.ordertag for order in orders]
+            self.audit("intent_orders_added", intent_id, {"reason": reason, "orders": tags})
+
+    def _insert_orders(self, connection: sqlite3.Connection, orders: list[OrderRecord]) -> None:
+        for order in orders:
+            connection.execute(
+                "INSERT INTO orders(ordertag, intent_id, child_index, exchange, token, symbol, side,"
+                " quantity,"
+                " order_type, product, variety, price, trigger_price, purpose, status, underlying,"
+                " reference_price, vix_baseline, created_utc, updated_utc) VALUES"
+                " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    order.ordertag,
+                    order.intent_id,
+                    order.child_index,
+                    order.exchange.value,
+                    order.token,
+                    order.symbol,
+                    order.side.value,
+                    order.quantity,
+                    order.order_type.value,
+                    order.product.value,
+                    order.variety.value,
+                    order.price,
+                    order.trigger_price,
+                    order.purpose.value,
+                    order.status.value,
+                    order.underlying,
+                    order.reference_price,
+                    order.vix_baseline,
+                    _ts(order.created_utc),
+                    _ts(order.updated_utc),
+                ),
+            )
 
     # ---------------------------------------------------------------- orders
     def get_order(self, ordertag: str) -> OrderRecord | None:
@@ -361,6 +372,16 @@ class Store:
         marks = ",".join("?" for _ in _IN_FLIGHT)
         rows = self._connection.execute(
             f"SELECT * FROM orders WHERE status IN ({marks}) ORDER BY created_utc, ordertag", _IN_FLIGHT
+        ).fetchall()
+        return [_order_from_row(row) for row in rows]
+
+    def orders_rejected_unseen(self, since: datetime) -> list[OrderRecord]:
+        """REJECTED orders the broker never reported (no broker order id) created at or after `since`:
+        the ones a late broker report may still prove were placed."""
+        rows = self._connection.execute(
+            "SELECT * FROM orders WHERE status = 'REJECTED' AND broker_order_id = '' AND created_utc >= ?"
+            " ORDER BY created_utc, ordertag",
+            (_ts(since),),
         ).fetchall()
         return [_order_from_row(row) for row in rows]
 

@@ -96,6 +96,9 @@ class DirectionalOptionStrategy(Strategy):
         self.underlyings = {symbol.upper() for symbol in settings.universe.underlyings}
         self.underlyings |= {symbol.upper() for symbol in settings.universe.stock_underlyings}
         self.pending_entries: dict[str, PendingEntry] = {}
+        # entries reported refused whose order may still fill late (a reply lost, then found): kept so a
+        # late fill is adopted as the trade it was meant to be instead of an unmanaged position
+        self.refused_entries: dict[str, PendingEntry] = {}
         self.trades: dict[str, OpenTrade] = {}
         self.exit_owner: dict[str, str] = {}  # exit intent id -> underlying
         self.performance = PerformanceBook(settings.strategy, starting_capital=1.0)
@@ -157,6 +160,10 @@ class DirectionalOptionStrategy(Strategy):
         if pending is not None:
             self._entry_filled(ctx, fill, pending)
             return
+        refused = self.refused_entries.get(fill.intent_id)
+        if refused is not None:
+            self._late_entry_filled(ctx, fill, refused)
+            return
         underlying = self.exit_owner.get(fill.intent_id)
         if underlying is not None and underlying in self.trades:
             self._exit_filled(ctx, fill, self.trades[underlying])
@@ -183,6 +190,7 @@ class DirectionalOptionStrategy(Strategy):
         why = "; ".join(reasons)
         pending = self.pending_entries.pop(intent.intent_id, None)
         if pending is not None:
+            self.refused_entries[intent.intent_id] = pending
             self.note(ctx, f"entry {intent.symbol} refused: {why}")
             return
         underlying = self.exit_owner.pop(intent.intent_id, None)
@@ -399,6 +407,22 @@ class DirectionalOptionStrategy(Strategy):
             f"({filled_total}/{pending.requested}); "
             f"stop {trade.plan.stop:.2f}, target {trade.plan.target:.2f} on {pending.underlying}",
         )
+
+    def _late_entry_filled(self, ctx: StrategyContext, fill: Fill, refused: PendingEntry) -> None:
+        """A fill of an entry reported refused (its order was found at the broker after all): adopt it
+        as the trade, with its exits, unless another trade on the underlying is already open."""
+        trade = self.trades.get(refused.underlying)
+        if trade is not None and trade.contract.token != refused.contract.token:
+            self.note(
+                ctx,
+                f"late fill {fill.quantity} {fill.symbol} of a refused entry while {trade.contract.symbol} "
+                "is open: not managed here; the engine's flatten closes it",
+            )
+            return
+        self.note(ctx, f"entry {fill.symbol} reported refused has filled after all: adopting it")
+        self.pending_entries[fill.intent_id] = refused
+        self.refused_entries.pop(fill.intent_id, None)
+        self._entry_filled(ctx, fill, refused)
 
     # ----------------------------------------------------------------- exits
     def _manage_exits(self, ctx: StrategyContext, bar: Bar) -> None:

@@ -52,6 +52,23 @@ class EngineSettings(Section):
     max_reconnect_attempts: int = Field(
         default=10, ge=1, description="spec §1.6: socket reconnect attempts before pausing trading"
     )
+    session_recovery_check_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="runbook §1: while entries are paused for a lost broker session, the session is "
+        "re-checked (re-login included) this often instead of at the health-check interval",
+    )
+    session_recovery_max_per_day: int = Field(
+        default=3,
+        ge=0,
+        description="runbook §1: automatic resumes after a lost broker session per trading day; past it "
+        "entries stay paused until a person resumes (a session that keeps dropping needs a look)",
+    )
+    session_recovery_min_gap_minutes: float = Field(
+        default=5.0,
+        ge=0,
+        description="runbook §1: at least this long (engine clock) between a resume and the next one",
+    )
     demo_days: int = Field(default=1, ge=1, le=5, description="sessions `optbot demo` replays")
     demo_speed: float = Field(
         default=0.0, ge=0, description="replay speed for the demo; 0 = as fast as the machine allows"

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from optbot.config.sections.base import Section
 from optbot.core.enums import OrderType, ProductType
@@ -26,7 +26,11 @@ class ExecutionSettings(Section):
     retry_backoff_seconds: list[float] = Field(default_factory=lambda: [1.0, 2.0, 4.0])
     max_retries: int = Field(default=3, ge=0, le=10, description="spec §6.2: at most 3")
     max_slippage_pct: float = Field(default=2.0, gt=0, description="spec §13.2: slippage fence")
-    allow_market_orders: bool = False
+    allow_market_orders: bool = Field(
+        default=False,
+        description="SEBI retail-algo rules (April 2026): no MARKET order may reach the broker; a MARKET "
+        "intent is sent as a marketable limit inside the limit-price-protection band. Must stay false",
+    )
     # --- intents and idempotency (§6.2, §13.2)
     duplicate_intent_window_seconds: float = Field(
         default=60.0,
@@ -37,8 +41,17 @@ class ExecutionSettings(Section):
     unresolved_not_found_grace_seconds: float = Field(
         default=30.0,
         gt=0,
-        description="spec §6.2/§13.6: an unresolved order absent from the order book this long after the "
-        "send is settled REJECTED (it never reached the broker); it is never re-sent",
+        description="spec §6.2/§13.6: an unresolved order absent from the order book this long (real, "
+        "monotonic seconds, never replay time) after its reply was lost, and in at least "
+        "unresolved_not_found_checks order-book reads, is settled REJECTED; a later broker report of it "
+        "is still adopted",
+    )
+    unresolved_not_found_checks: int = Field(
+        default=2,
+        ge=1,
+        le=10,
+        description="order-book reads that must all miss an unresolved order (the last after the grace) "
+        "before it is settled as never having reached the broker",
     )
     poll_interval_seconds: float = Field(
         default=1.0, gt=0, description="spec §6.3: order details / order book polling while orders are open"
@@ -50,7 +63,7 @@ class ExecutionSettings(Section):
     # --- pre-send validation (§13.1, §13.2)
     allowed_order_types: list[OrderType] = Field(
         default_factory=_default_order_types,
-        description="spec §13.1 allowed order types; MARKET also needs allow_market_orders",
+        description="spec §13.1 allowed order types; MARKET is never sent (SEBI rules): it becomes a limit",
     )
     allowed_option_products: list[ProductType] = Field(
         default_factory=_default_option_products,
@@ -65,7 +78,53 @@ class ExecutionSettings(Section):
         default="cancel",
         description="spec §6.2: on pending timeout cancel, or re-price once to the current quote",
     )
-    max_reprices: int = Field(default=1, ge=0, le=5, description="re-price attempts before cancelling")
+    max_reprices: int = Field(
+        default=1, ge=0, le=5, description="entries: re-price attempts (modify) after the pending timeout"
+    )
+    # --- SEBI retail-algo rules (April 2026) and the limit-only chase
+    max_orders_per_second_per_segment: int = Field(
+        default=10,
+        ge=1,
+        le=10,
+        description="SEBI retail-algo rules: at most this many order messages (new orders, freeze slices, "
+        "modifications, cancels) per second per exchange segment; above 10 the algo must be registered "
+        "with the exchange, so higher values are refused",
+    )
+    limit_price_protection_pct: float = Field(
+        default=5.0,
+        gt=0,
+        le=20,
+        description="exchange limit-price protection: a limit further than this from the last traded price "
+        "is refused, so marketable limits and every chase step stay inside this band",
+    )
+    chase_interval_seconds: float = Field(
+        default=3.0,
+        gt=0,
+        description="exits and flattens: a working limit not filled after this long (real time) is "
+        "re-priced one chase step toward and through the touch (a modify of the same order)",
+    )
+    chase_max_attempts: int = Field(
+        default=5,
+        ge=0,
+        le=20,
+        description="re-price steps of one exit order; past it the order rests at its last price and a "
+        "critical alert asks a person to look",
+    )
+    chase_step_ticks: int = Field(
+        default=2, ge=1, le=100, description="each chase step moves the limit this many ticks past the touch"
+    )
+    exit_retry_interval_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="an exit or flatten order that ended unfilled (rejected, cancelled, expired) while the "
+        "position is still open is sent again (a new child order of the same intent) after this long",
+    )
+    exit_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        le=20,
+        description="orders one exit intent may send (the first included) before a person is asked to act",
+    )
     # --- charges (§11.1, §13.3)
     charges_rate_card_file: Path | None = Field(
         default=None, description="spec §11.1: dated rate card JSON; None uses the bundled Angel One card"
@@ -101,3 +160,24 @@ class ExecutionSettings(Section):
         default=Path("state/audit-archive"),
         description="where pruned audit rows are archived (gzip JSON lines); relative to paths.data_root",
     )
+
+    @field_validator("allow_market_orders")
+    @classmethod
+    def _no_market_orders(cls, value: bool) -> bool:
+        if value:
+            raise ValueError(
+                "MARKET orders may not be sent under SEBI's retail-algo rules (April 2026); optbot sends "
+                "marketable limits inside the limit-price-protection band instead: leave it false"
+            )
+        return value
+
+    @field_validator("allowed_order_types")
+    @classmethod
+    def _limit_types_only(cls, value: list[OrderType]) -> list[OrderType]:
+        market = [kind.value for kind in value if kind in (OrderType.MARKET, OrderType.STOPLOSS_MARKET)]
+        if market:
+            raise ValueError(
+                f"{', '.join(market)} may not be sent under SEBI's retail-algo rules (April 2026): "
+                "only LIMIT and STOPLOSS_LIMIT"
+            )
+        return value
