@@ -773,6 +773,16 @@ class RiskEngine:
                 f"(open {group_used:,.0f}, room {group_room:,.0f})",
             )
 
+    def margin_room(self, portfolio: RiskPortfolioView) -> tuple[float, float]:
+        """(rupees of margin new risk may still use, the utilisation cap % in force): §10.5's cap on
+        used / (used + available), shrunk by §4.4's buffer while VIX is at or above elevated."""
+        r = self.risk
+        used, available = portfolio.margin_used(), portfolio.margin_available()
+        cap_pct = r.max_margin_utilisation_pct
+        if self._vix is not None and self._vix >= r.vix_elevated:
+            cap_pct *= 1 - r.high_vix_margin_buffer_pct / 100
+        return min((used + available) * cap_pct / 100 - used, available), cap_pct
+
     def _scaled_lots(self, cap: float, multiplier: float, per_lot: float) -> float:
         """Lots a per-trade cap admits after the size multiplier; one lot stays allowed when the
         unscaled cap admits it and `size_multiplier_keeps_one_lot` is set (a multiplier > 0)."""
@@ -824,9 +834,7 @@ class RiskEngine:
         if total <= 0:
             limiter.fail("margin unknown (used + available is 0)")
             return
-        cap_pct = r.max_margin_utilisation_pct
-        if self._vix is not None and self._vix >= r.vix_elevated:
-            cap_pct *= 1 - r.high_vix_margin_buffer_pct / 100
+        room, cap_pct = self.margin_room(portfolio)
         per_lot = quoted_per_lot
         if per_lot is None:
             per_lot = market.margin_required(intent.token, str(intent.side), lot, price)
@@ -837,7 +845,6 @@ class RiskEngine:
             per_lot = price * lot
         if per_lot <= 0:
             return
-        room = min(total * cap_pct / 100 - used, available)
         limiter.cap(
             room / per_lot,
             f"margin utilisation cap {cap_pct:.1f}% (used {used:,.0f} of {total:,.0f}, {per_lot:,.0f}/lot)",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 
+from pydantic import ValidationError
+
 from optbot.config import Settings
 from optbot.core.errors import UserError
 from optbot.strategy.base import Strategy
@@ -47,10 +49,31 @@ def resolve(name: str) -> type[Strategy]:
     return found
 
 
+def instance(settings: Settings, entry: str) -> Strategy:
+    """`NAME` or `NAME@ID`: the strategy, an instance named `NAME@ID` whose own settings model
+    validates `[strategy.instances.ID]` (so one class runs twice with different parameters)."""
+    base_name, _, instance_id = entry.partition("@")
+    found = resolve(base_name)
+    if not instance_id:
+        return found(settings)
+    values = settings.strategy.instances.get(instance_id, {})
+    model = found.settings_model
+    if model is None and values:
+        raise UserError(f"strategy.instances.{instance_id}: {base_name} takes no settings of its own")
+    try:
+        config = model.model_validate(values) if model is not None else None
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise UserError(f"strategy.instances.{instance_id}.{where}: {error['msg']}") from None
+    named = type(f"{found.__name__}_{instance_id}", (found,), {"name": f"{found.name}@{instance_id}"})
+    return named(settings) if config is None else named(settings, config)
+
+
 def load_strategies(settings: Settings) -> list[Strategy]:
-    classes = [resolve(name) for name in settings.strategy.enabled]
-    names = [cls.name for cls in classes]
+    strategies = [instance(settings, entry) for entry in settings.strategy.enabled]
+    names = [strategy.name for strategy in strategies]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise UserError(f"strategy.enabled: strategy listed twice: {', '.join(repeated)}")
-    return [cls(settings) for cls in classes]
+    return strategies

@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 from optbot.config import Settings
-from optbot.core.enums import IntentPurpose, OptionType, OrderType, ProductType, Side, Timeframe
-from optbot.core.events import Bar, Fill, OrderIntent, Tick
-from optbot.core.ids import new_id
+from optbot.core.enums import IntentPurpose, OptionType, ProductType, Side, Timeframe
+from optbot.core.events import BASKET_UNWOUND, Bar, Fill, OrderIntent, Tick
 from optbot.core.instrument import Instrument
 from optbot.core.timeutil import ist_date, to_ist
 from optbot.instruments.chain import OptionChain
 from optbot.strategy.base import Strategy
 from optbot.strategy.categorise import categorise
 from optbot.strategy.context import StrategyContext
+from optbot.strategy.intents import build_intent
 from optbot.strategy.legs.schema import WEEKDAYS, LegSpec, LegStrategyFile, Level
 from optbot.strategy.regime import detect_regime
 
@@ -132,8 +132,9 @@ class LegStrategy(Strategy):
         if day is None or leg_id is None or leg_id not in day.legs:
             return
         leg = day.legs[leg_id]
-        if intent.purpose is IntentPurpose.ENTRY and leg.filled == 0:
-            del day.legs[leg_id]
+        unwound = any(reason.startswith(BASKET_UNWOUND) for reason in reasons)
+        if intent.purpose is IntentPurpose.ENTRY and (leg.filled == 0 or unwound):
+            del day.legs[leg_id]  # an unwound leg is closed by the execution layer, not by this strategy
             day.notes.append(f"{leg_id} entry refused: {'; '.join(reasons)}")
         else:
             leg.closing = False  # an exit refused: try again on the next step
@@ -290,9 +291,11 @@ class LegStrategy(Strategy):
         chosen: list[tuple[LegSpec, Instrument]] = []
         for leg in legs:
             contract = self.select_contract(chain, leg, self.spot)
-            if contract is None:
-                day.notes.append(f"{leg.id}: no listed strike matches {leg.strike.mode}; basket not sent")
-                return
+            if contract is None or contract.strike is None:
+                return  # no listed strike matches the rule yet: try again on the next step
+            quote = chain.row(contract.strike).quote(OptionType(leg.option))
+            if quote is None or not quote.ltp:
+                return  # every leg needs a live quote before the basket goes out
             chosen.append((leg, contract))
         intents = []
         for leg, contract in chosen:
@@ -307,12 +310,7 @@ class LegStrategy(Strategy):
             )
         day.entered = True
         day.vix_at_entry = ctx.vix()
-        submit_basket = getattr(ctx, "submit_basket", None)
-        if callable(submit_basket):
-            submit_basket(intents, f"{self.name} {reason}")
-        else:
-            for intent in sorted(intents, key=lambda item: item.side is not Side.BUY):
-                ctx.submit(intent)
+        ctx.submit_basket(intents, f"{self.name} {reason}")
 
     def _intent(
         self,
@@ -323,24 +321,16 @@ class LegStrategy(Strategy):
         purpose: IntentPurpose,
         reason: str,
     ) -> OrderIntent:
-        contract = leg.contract
-        intent = OrderIntent(
-            ts_utc=ctx.now_utc(),
-            intent_id=new_id(),
-            strategy=self.name,
-            token=contract.token,
-            exchange=contract.exchange,
-            symbol=contract.symbol,
-            side=side,
-            quantity=quantity,
-            purpose=purpose,
-            order_type=OrderType.LIMIT,
+        intent = build_intent(
+            ctx,
+            self.name,
+            leg.contract,
+            side,
+            quantity,
+            purpose,
+            f"{self.name}: {reason}",
             product=ProductType(self.plan.strategy.product),
-            limit_price=None,  # priced from the book within the protection band by the order manager
-            underlying=self.underlying,
-            underlying_reference_price=self.spot,
-            option_type=contract.option_type,
-            reason=f"{self.name}: {reason}",
+            underlying_price=self.spot,
         )
         self._pending[intent.intent_id] = leg.spec.id
         return intent
