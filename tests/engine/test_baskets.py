@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
+
+import pytest
 
 from optbot.core.enums import Side
 from optbot.engine.core import TradingEngine
@@ -11,8 +14,8 @@ from optbot.test_kit.execution import Fault
 from tests.engine.test_core import Rig
 
 
-def legs_rig(tmp_path: Path, name: str) -> Rig:
-    rig = Rig(tmp_path)
+def legs_rig(tmp_path: Path, name: str, start: time = time(10, 0)) -> Rig:
+    rig = Rig(tmp_path, start=start)
     strategy = load_legs(name)(rig.settings)
     rig.engine = TradingEngine(
         rig.settings, rig.clock, rig.broker, rig.store, rig.master, strategies=[strategy]
@@ -64,3 +67,22 @@ async def test_a_basket_over_the_margin_cap_sends_no_leg(tmp_path: Path) -> None
     assert rig.broker.placed_requests == []
     journal = "\n".join(entry.line() for entry in rig.engine.journal)
     assert "[basket] iron_condor entry refused: basket margin" in journal
+
+
+async def test_the_dashboard_shows_each_legs_strategys_legs_levels_and_mtm(tmp_path: Path) -> None:
+    from optbot.ops.engine_provider import EngineDashboardProvider
+
+    rig = legs_rig(tmp_path, "short_straddle_0920", start=time(9, 20, 5))
+    await rig.start()
+    await rig.ticks()
+    await rig.deliver()
+    snapshot = EngineDashboardProvider(rig.engine, tmp_path).snapshot()
+    legs = {row["leg"]: row for row in snapshot.legs}
+    assert set(legs) == {"ce", "pe"}
+    assert all(
+        row["side"] == "SELL" and row["open_quantity"] == 65 and row["state"] == "open"
+        for row in legs.values()
+    )
+    assert legs["ce"]["stop"] == pytest.approx(legs["ce"]["entry"] * 1.25, abs=0.01)
+    mtm = legs["ce"]["leg_pnl"] + legs["pe"]["leg_pnl"]
+    assert legs["ce"]["strategy_mtm"] == pytest.approx(mtm, abs=0.02)

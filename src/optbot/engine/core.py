@@ -951,6 +951,8 @@ class TradingEngine:
             "open_positions": len(self.portfolio.open_positions()),
             "orders_in_flight": len(self.store.orders_in_flight()),
             "realised_net": round(self.portfolio.realised_total_net(), 2),
+            "margin_used": round(self.risk_view.margin_used(), 2),
+            "margin_available": round(self.risk_view.margin_available(), 2),
             "unrealised": round(self.portfolio.unrealised_total(), 2),
             "paused_strategies": sorted(self.runner.paused),
             "counters": {

@@ -93,6 +93,17 @@ class LegStrategy(Strategy):
         self.spot: float | None = None
         self._pending: dict[str, str] = {}  # intent id -> leg id
 
+    # ---------------------------------------------------------------- view
+    def leg_view(self) -> list[LegState]:
+        """Today's legs (open, closing or closed), for dashboards and reports."""
+        return list(self.day.legs.values()) if self.day is not None else []
+
+    def combined_mtm(self, prices: dict[str, float]) -> float:
+        """Rupee P&L of today's legs with open ones at `prices` (token -> premium; else entry)."""
+        return sum(
+            leg.pnl(prices.get(leg.contract.token, leg.entry_price)) for leg in self.leg_view() if leg.filled
+        )
+
     # ---------------------------------------------------------------- inputs
     def on_tick(self, ctx: StrategyContext, tick: Tick) -> None:
         if tick.symbol.upper().replace(" ", "") == self.underlying:
