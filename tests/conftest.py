@@ -17,3 +17,9 @@ os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 @pytest.fixture
 def sample_data() -> Path:
     return SAMPLE_DATA
+
+
+# No test may reach NSE: data-management mode's calendar sync is off unless a test turns it on, and
+# the default list URL points at the loopback discard port.
+os.environ.setdefault("OPTBOT__CALENDAR__SYNC_IN_DATA_MANAGEMENT", "false")
+os.environ.setdefault("OPTBOT__CALENDAR__SYNC_URL", "http://127.0.0.1:9/api/holiday-master?type=trading")

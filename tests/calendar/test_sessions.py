@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
@@ -33,7 +33,7 @@ def test_known_range(calendar: NseCalendar) -> None:
     assert calendar.last_date == date(2026, 12, 31)
 
 
-@pytest.mark.parametrize("bad", [date(2014, 12, 31), date(2027, 1, 1)])
+@pytest.mark.parametrize("bad", [date(2014, 12, 31), date(2029, 1, 1)])
 def test_outside_range_names_the_date(calendar: NseCalendar, bad: date) -> None:
     with pytest.raises(CalendarRangeError, match=bad.isoformat()):
         calendar.is_trading_day(bad)
@@ -128,7 +128,7 @@ def test_next_and_previous_around_a_long_weekend(calendar: NseCalendar) -> None:
 
 def test_next_trading_day_past_the_end_raises(calendar: NseCalendar) -> None:
     with pytest.raises(CalendarRangeError):
-        calendar.next_trading_day(date(2026, 12, 31))
+        calendar.next_trading_day(calendar.provisional_until - timedelta(days=2))  # Fri 2028-12-29
 
 
 def test_every_special_session_is_well_formed(calendar: NseCalendar) -> None:
@@ -152,4 +152,4 @@ def test_next_open(calendar: NseCalendar) -> None:
     before_muhurat = datetime(2024, 11, 1, 9, 0, tzinfo=IST)
     assert calendar.next_open(before_muhurat) == datetime(2024, 11, 1, 18, 0, tzinfo=IST)
     with pytest.raises(CalendarRangeError):
-        calendar.next_open(datetime(2026, 12, 31, 16, 0, tzinfo=IST))
+        calendar.next_open(datetime(2028, 12, 29, 16, 0, tzinfo=IST))

@@ -185,12 +185,12 @@ def test_bar_ohlc_property(prices):
 
 
 def test_beyond_calendar_range_builds_nothing_and_says_so(caplog):
-    clock = SimClock(ist(2026, 12, 31, 16, 0))
+    clock = SimClock(ist(2028, 12, 29, 16, 0))
     collector = BarCollector()
     aggregator = BarAggregator(clock, get_calendar(), collector)
     aggregator.track(NIFTY, "NIFTY", is_option=False)
     aggregator.start()
-    aggregator.on_tick(make_tick(NIFTY, 100, ist(2027, 1, 1, 9, 15)))
+    aggregator.on_tick(make_tick(NIFTY, 100, ist(2029, 1, 1, 9, 15)))  # past the provisional range
     assert aggregator.session_open_utc is None
     assert aggregator.stats.dropped["outside_session"] == 1
     assert "cannot load a session" in caplog.text

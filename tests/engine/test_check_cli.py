@@ -38,8 +38,25 @@ def test_after_the_session_is_data_management_mode() -> None:
     assert "session over: data-management mode" in result.output
 
 
-def test_date_outside_the_calendar_fails_the_check() -> None:
-    result = runner.invoke(app, ["check", "--at", "2027-03-01T10:00:00+05:30"])
+def test_past_the_known_range_passes_with_a_provisional_warning() -> None:
+    """§13.7: 1 January must not stop the bot; the day is a provisional session, said plainly."""
+    result = runner.invoke(app, ["check", "--at", "2027-01-04T09:00+05:30"])
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert "WARN calendar" in output and "2027-01-04 is PROVISIONAL" in output
+    assert "known range 2015-01-01..2026-12-31" in output and "optbot calendar sync" in output
+    assert "PASS trading day: 2027-01-04 is an F&O trading day" in output
+    assert "close 15:40" in output and "provisional" in output.split("PASS trading day")[1]
+
+
+def test_a_provisional_weekend_is_data_management_mode() -> None:
+    result = runner.invoke(app, ["check", "--at", "2027-01-02T10:00+05:30"])
+    assert result.exit_code == 0, result.output
+    assert "not a trading day (weekend); next trading day 2027-01-04" in " ".join(result.output.split())
+
+
+def test_date_past_the_provisional_range_fails_the_check() -> None:
+    result = runner.invoke(app, ["check", "--at", "2029-03-01T10:00:00+05:30"])
     assert result.exit_code == 1
     assert "FAIL calendar" in result.output and "OUTSIDE" in result.output
 

@@ -16,6 +16,7 @@ from optbot.indicators import (
     HistoricalVolatility,
     Indicator,
     SessionVWAP,
+    batch,
 )
 
 
@@ -27,12 +28,20 @@ def test_sma_and_ema_hand_values() -> None:
     assert outputs[3] == (3.0, 3.0)  # ema: 2 + 0.5 * (4 - 2)
 
 
-def test_atr_hand_values() -> None:
-    atr = ATR(2)
-    assert atr.update(10, 8, 9) is None  # bar 0 only primes the previous close
-    assert atr.update(11, 9, 10) is None  # TR = 2
-    assert atr.update(14, 10, 13) == pytest.approx(3.0)  # TR = 4, seed mean (2 + 4) / 2
-    assert atr.update(13, 12, 12.5) == pytest.approx((3.0 * 1 + 1.0) / 2)  # TR = max(1, 0, 1) = 1
+def test_atr_hand_values_stockcharts_seeding() -> None:
+    """Computed by hand with the StockCharts rule: the first TR is high - low, the first ATR the mean
+    of the first N TRs, then ATR = (previous * (N-1) + TR) / N. Period 3, with a gap down and up."""
+    bars = [(10, 8, 9), (11, 9, 10), (14, 10, 13), (12, 11, 11.5), (13, 12.5, 13)]
+    # TRs: 10-8 = 2; max(2, |11-9|, |9-9|) = 2; max(4, |14-10|, |10-10|) = 4;
+    #      gap down: max(1, |12-13|, |11-13|) = 2; gap up: max(0.5, |13-11.5|, |12.5-11.5|) = 1.5
+    expected = [None, None, 8 / 3, (8 / 3 * 2 + 2) / 3, ((8 / 3 * 2 + 2) / 3 * 2 + 1.5) / 3]
+    assert expected[3] == pytest.approx(22 / 9) and expected[4] == pytest.approx(57.5 / 27)
+    atr = ATR(3)
+    got = [atr.update(*bar) for bar in bars]
+    assert got[:2] == [None, None]
+    assert got[2:] == pytest.approx(expected[2:])
+    highs, lows, closes = zip(*bars, strict=True)
+    assert batch.atr(highs, lows, closes, 3)[2:] == pytest.approx(expected[2:])
 
 
 def test_rsi_all_gains_is_100_flat_is_50() -> None:

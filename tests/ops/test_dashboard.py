@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import httpx
@@ -8,6 +7,7 @@ import pytest
 
 from optbot.config.sections.dashboard import DashboardSettings
 from optbot.ops.dashboard import DashboardAuth, DashboardServer, create_app
+from optbot.test_kit.browser import CHROMIUM, CHROMIUM_ARGS
 from optbot.test_kit.ops import ScriptedDashboardProvider, sample_snapshot
 
 AUTH = DashboardAuth(viewer_token="viewer-secret-1", operator_token="operator-secret-2")
@@ -104,9 +104,6 @@ async def test_live_stream_over_a_real_server() -> None:
     assert seen == 2
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @pytest.mark.browser
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed (.ci/run installs it)")
 async def test_dashboard_in_headless_chromium_shows_position_and_kill_switch_halts(tmp_path: Path) -> None:
@@ -135,15 +132,3 @@ async def test_dashboard_in_headless_chromium_shows_position_and_kill_switch_hal
     finally:
         await server.stop()
     assert provider.kills == [("manual kill from dashboard", "operator")]
-
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]

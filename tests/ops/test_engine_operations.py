@@ -4,7 +4,6 @@ scrape, the daily report and the dashboard in headless Chromium driving the kill
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import date, time
@@ -20,21 +19,11 @@ from optbot.core.timeutil import ist_datetime
 from optbot.engine.replay import InProcessReplay
 from optbot.ops.dashboard import DashboardAuth
 from optbot.ops.wiring import Operations, attach_operations
+from optbot.test_kit.browser import CHROMIUM, CHROMIUM_ARGS
 from optbot.test_kit.ops import JsonReceiver, ScriptedAtmCall, SessionPause
 
 DAY = date(2025, 9, 8)  # a Monday with 1-minute NIFTY sample data (data/sample/intraday)
 AUTH = DashboardAuth(viewer_token="viewer-token-0123456789", operator_token="operator-token-9876543210")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def session_settings(root: Path, receiver_port: int) -> Settings:

@@ -15,6 +15,7 @@ random per run, so none of them reach the report: the same inputs give a byte-id
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -42,6 +43,8 @@ from optbot.sim.market.history import IndexHistory
 from optbot.sim.market.replay import VIX_NAME, load_sample_histories
 from optbot.strategy.base import Strategy
 from optbot.strategy.registry import load_strategies, resolve
+
+log = logging.getLogger("optbot.backtest.runner")
 
 _FILENAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.+-]+")
 IN_MEMORY = Path(":memory:")
@@ -167,12 +170,31 @@ def check_range(calendar: NseCalendar, start: date, end: date) -> list[date]:
         if not calendar.covers(day):
             raise UserError(
                 f"{flag} {day} is outside the market calendar's known range "
-                f"{calendar.first_date}..{calendar.last_date}"
+                f"{calendar.first_date}..{calendar.last_date} and its provisional range "
+                f"(to {calendar.provisional_until})"
             )
     trading = calendar.trading_days(start, end, Segment.FO)
+    if any(calendar.is_provisional(day) for day in trading):
+        log.warning(
+            "backtest days after %s are provisional sessions (past the calendar's known range)",
+            calendar.last_date,
+        )
     if not trading:
         raise UserError(f"no F&O trading day between {start} and {end} (weekends and NSE holidays only)")
     return trading
+
+
+def provisional_note(calendar: NseCalendar, days: Sequence[date]) -> str | None:
+    """Days past the calendar's known range are replayed as provisional sessions (weekdays assumed to
+    trade, last known hours): said in the report, never a silent refusal or a silent assumption."""
+    provisional = [day for day in days if calendar.is_provisional(day)]
+    if not provisional:
+        return None
+    return (
+        f"{len(provisional)} replayed day(s) are after the market calendar's known range "
+        f"(ends {calendar.last_date}): provisional sessions with the last known hours and expiries from "
+        "the last known rules; run `optbot calendar sync` for NSE's holiday list."
+    )
 
 
 def backtest_days(
@@ -472,6 +494,9 @@ def finish_backtest(plan: BacktestPlan, evidence: ReplayEvidence) -> BacktestOut
         )
     if skipped:
         notes.append("Trading days without replay data, skipped: " + ", ".join(str(day) for day in skipped))
+    provisional = provisional_note(plan.calendar, [day for day, _ in days])
+    if provisional:
+        notes.append(provisional)
     result = BacktestResult(
         strategy=plan.name,
         start=plan.start.isoformat(),

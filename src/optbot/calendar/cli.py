@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import date
+from pathlib import Path
 
 import typer
 
-from optbot.calendar.nse import ExpiryKind, NseCalendar, load_calendar
+from optbot.calendar.nse import ExpiryKind, NseCalendar
 from optbot.calendar.overrides import Segment
 from optbot.cli.common import fail, settings_from
-from optbot.config import Settings
 from optbot.core.clock import LiveClock
 from optbot.core.errors import UserError
+from optbot.ops.calendar_sync import calendar_from_settings, sync_calendar
 
 calendar_app = typer.Typer(help="NSE trading days, sessions and expiries.", no_args_is_help=True)
 
@@ -29,12 +31,6 @@ def _parse_segment(text: str) -> Segment:
         return Segment(text.lower())
     except ValueError:
         fail(f"--segment: expected one of {', '.join(s.value for s in Segment)}, got {text!r}")
-
-
-def calendar_from_settings(settings: Settings) -> NseCalendar:
-    """The configured calendar: `calendar.overrides_file` (under the data root) or the packaged one."""
-    configured = settings.calendar.overrides_file
-    return load_calendar(None if configured is None else settings.paths.resolve(configured))
 
 
 def _calendar(ctx: typer.Context) -> NseCalendar:
@@ -54,7 +50,22 @@ def session_payload(calendar: NseCalendar, day: date, segment: Segment) -> dict[
         "open": found.open.isoformat() if found else None,
         "close": found.close.isoformat() if found else None,
         "special": found.special if found else None,
+        "provisional": calendar.is_provisional(day),
     }
+
+
+def _provisional_note(calendar: NseCalendar, days: list[date]) -> None:
+    """Days past the known range are printed with a `provisional` mark and one warning on stderr."""
+    if any(calendar.is_provisional(day) for day in days):
+        typer.echo(
+            f"warning: dates after {calendar.last_date} are provisional (weekdays assumed to trade, "
+            "expiries from the last known rules): run `optbot calendar sync`",
+            err=True,
+        )
+
+
+def _line(calendar: NseCalendar, day: date) -> str:
+    return f"{day.isoformat()}\tprovisional" if calendar.is_provisional(day) else day.isoformat()
 
 
 @calendar_app.command("days")
@@ -68,12 +79,14 @@ def days_command(
     start, end = _parse_day(from_day, "--from"), _parse_day(to_day, "--to")
     if end < start:
         fail(f"--to {end.isoformat()} is before --from {start.isoformat()}")
+    calendar = _calendar(ctx)
     try:
-        days = _calendar(ctx).trading_days(start, end, _parse_segment(segment))
+        days = calendar.trading_days(start, end, _parse_segment(segment))
     except UserError as exc:
         fail(str(exc))
+    _provisional_note(calendar, days)
     for day in days:
-        typer.echo(day.isoformat())
+        typer.echo(_line(calendar, day))
 
 
 @calendar_app.command("session")
@@ -84,10 +97,12 @@ def session_command(
 ) -> None:
     """Print the day's session as JSON (IST times; nulls on a holiday)."""
     parsed = _parse_day(day, "date")
+    calendar = _calendar(ctx)
     try:
-        payload = session_payload(_calendar(ctx), parsed, _parse_segment(segment))
+        payload = session_payload(calendar, parsed, _parse_segment(segment))
     except UserError as exc:
         fail(str(exc))
+    _provisional_note(calendar, [parsed])
     typer.echo(json.dumps(payload))
 
 
@@ -106,12 +121,14 @@ def expiries_command(
     if kind not in ("weekly", "monthly", "all"):
         fail(f"--kind: expected weekly, monthly or all, got {kind!r}")
     chosen: ExpiryKind = "weekly" if kind == "weekly" else "monthly" if kind == "monthly" else "all"
+    calendar = _calendar(ctx)
     try:
-        found = _calendar(ctx).expiries(underlying, start, end, chosen)
+        found = calendar.expiries(underlying, start, end, chosen)
     except UserError as exc:
         fail(str(exc))
+    _provisional_note(calendar, found)
     for day in found:
-        typer.echo(day.isoformat())
+        typer.echo(_line(calendar, day))
 
 
 @calendar_app.command("holidays")
@@ -156,12 +173,43 @@ def info_command(
         "overrides_file": str(settings.calendar.overrides_file) if settings.calendar.overrides_file else None,
         "first_date": calendar.first_date.isoformat(),
         "last_date": calendar.last_date.isoformat(),
+        "provisional_until": calendar.provisional_until.isoformat(),
+        "synced_years": sorted(calendar.synced_years),
+        "synced_on": calendar.synced.fetched_on.isoformat() if calendar.synced else None,
         "today": as_of.isoformat(),
         "coverage_days_left": left,
         "needs_update": left < settings.calendar.coverage_warning_days,
         "underlyings": list(calendar.underlyings),
     }
     typer.echo(json.dumps(payload))
+
+
+@calendar_app.command("sync")
+def sync_command(
+    ctx: typer.Context,
+    url: str | None = typer.Option(None, "--url", help="NSE holiday-list URL (default: calendar.sync_url)"),
+    from_file: Path | None = typer.Option(
+        None, "--from-file", help="validate and store a saved copy of NSE's JSON instead of downloading"
+    ),
+    accept_removals: bool = typer.Option(
+        False, "--accept-removals", help="store a list that drops holidays the calendar already knows"
+    ),
+) -> None:
+    """Fetch NSE's trading-holiday list, validate it and store it as a dated override (§13.7)."""
+    if url is not None and from_file is not None:
+        fail("--url and --from-file: give one source, not both")
+    settings = settings_from(ctx)
+    today = LiveClock().now_ist().date()
+    try:
+        outcome = asyncio.run(
+            sync_calendar(settings, today, url=url, from_file=from_file, accept_removals=accept_removals)
+        )
+    except UserError as exc:
+        fail(str(exc))
+    typer.echo(outcome.summary())
+    if outcome.synced.acknowledged_removals:
+        removed = ", ".join(day.isoformat() for day in outcome.synced.acknowledged_removals)
+        typer.echo(f"holidays removed as NSE's list says (--accept-removals): {removed}")
 
 
 def register(app: typer.Typer) -> None:

@@ -29,6 +29,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
+from optbot.calendar.holiday_list import SyncedHolidays, read_synced_dir
 from optbot.calendar.overrides import (
     CalendarOverrides,
     ExpiryRule,
@@ -44,6 +45,18 @@ ExpiryKind = Literal["weekly", "monthly", "all"]
 
 #: Name of the exchange-calendars calendar used as the holiday base.
 BASE_LIBRARY_CALENDAR = "XBOM"
+
+#: Holidays NSE closes for on the same date every year (when a weekday); used past the known range.
+FIXED_DATE_HOLIDAYS: dict[tuple[int, int], str] = {
+    (1, 26): "Republic Day",
+    (5, 1): "Maharashtra Day",
+    (8, 15): "Independence Day",
+    (10, 2): "Mahatma Gandhi Jayanti",
+    (12, 25): "Christmas",
+}
+
+#: Whole calendar years past the known range that are answered provisionally (weekdays trade).
+PROVISIONAL_YEARS = 2
 
 
 class CalendarRangeError(UserError):
@@ -70,6 +83,9 @@ class TradingSession:
     post_close: datetime
     intervals: tuple[tuple[datetime, datetime], ...] = field(default=())
     name: str | None = None
+    #: Past the calendar's known range: a weekday assumed to trade with the last known hours, until
+    #: the broker shows the exchange open on the day.
+    provisional: bool = False
 
     @property
     def open_utc(self) -> datetime:
@@ -149,19 +165,52 @@ def _compute_library_holidays(first: date, last: date) -> set[date]:
     return holidays
 
 
+def _synced_years(synced: SyncedHolidays | None, base_last: date, over_base: bool) -> frozenset[int]:
+    """The years the synced list decides: all it covers (or, over an operator's own override file,
+    only those past it), and only as far as they run on without a gap from the known range."""
+    if synced is None:
+        return frozenset()
+    years = {year for year in synced.years if over_base or date(year, 1, 1) > base_last}
+    chosen = {year for year in years if year <= base_last.year}
+    following = base_last.year + 1
+    while following in years:
+        chosen.add(following)
+        following += 1
+    return frozenset(chosen)
+
+
 class NseCalendar:
-    """Trading days, sessions and expiries for NSE equity and F&O over a known date range."""
+    """Trading days, sessions and expiries for NSE equity and F&O.
+
+    The known range (`first_date`..`last_date`) comes from the library, the packaged override file
+    and a synced NSE holiday list. Past it, up to `provisional_until`, every weekday is a
+    *provisional* session with the last known hours, except the fixed-date national holidays
+    (`FIXED_DATE_HOLIDAYS`; movable festivals are unknown until NSE's list is synced): the bot keeps
+    running on 1 January and the broker confirms each such day; nothing silently refuses.
+    """
 
     def __init__(
-        self, overrides: CalendarOverrides | None = None, overrides_path: Path | None = None
+        self,
+        overrides: CalendarOverrides | None = None,
+        overrides_path: Path | None = None,
+        synced: SyncedHolidays | None = None,
+        provisional_years: int = PROVISIONAL_YEARS,
+        synced_overrides_user_years: bool = True,
     ) -> None:
+        """`synced`: NSE's published list, authoritative for the years it covers, except those an
+        operator's own override file covers (`synced_overrides_user_years=False`)."""
         self.overrides = overrides if overrides is not None else load_overrides(overrides_path)
         self.version = self.overrides.version
         self.first_date = self.overrides.first_date
-        # Past the library's last session, holidays come from the override file alone: an updated
-        # file that extends `last_date` must list every holiday of the added years.
-        self.last_date = self.overrides.last_date
-        library_holidays = _library_holidays(self.first_date, self.last_date)
+        base_last = self.overrides.last_date
+        synced_years = _synced_years(synced, base_last, synced_overrides_user_years)
+        self.synced = synced if synced_years else None
+        self.synced_years = synced_years
+        # Past the library's last session, holidays come from the override file or the synced list
+        # alone: an updated file that extends `last_date` must list every holiday of the added years.
+        self.last_date = max(base_last, date(max(synced_years), 12, 31)) if synced_years else base_last
+        self.provisional_until = date(self.last_date.year + provisional_years, 12, 31)
+        library_holidays = _library_holidays(self.first_date, base_last)
         self._holidays: dict[Segment, dict[date, str]] = {}
         for segment in Segment:
             named = {day: "NSE trading holiday" for day in library_holidays}
@@ -171,6 +220,12 @@ class NseCalendar:
             for entry in self.overrides.not_holidays:
                 if segment in entry.segments:
                     named.pop(entry.day, None)
+            if self.synced is not None:
+                named = {day: name for day, name in named.items() if day.year not in synced_years}
+                for entry in self.synced.holidays:
+                    if entry.day.year in synced_years and segment in entry.segments:
+                        named[entry.day] = entry.name
+            named.update(self._fixed_holidays_past_known_range())
             self._holidays[segment] = named
         self._clearing = {entry.day: entry.name for entry in self.overrides.clearing_holidays}
         self._special: dict[Segment, dict[date, SpecialSessionSpec]] = {
@@ -193,6 +248,17 @@ class NseCalendar:
 
     # -- construction -------------------------------------------------------------------------
 
+    def _fixed_holidays_past_known_range(self) -> dict[date, str]:
+        """National holidays on fixed dates, closed every year they fall on a weekday: a provisional
+        year is never wrong about these even before NSE publishes its list."""
+        found: dict[date, str] = {}
+        for year in range(self.last_date.year, self.provisional_until.year + 1):
+            for (month, day_of_month), name in FIXED_DATE_HOLIDAYS.items():
+                day = date(year, month, day_of_month)
+                if day > self.last_date and day.weekday() < 5:
+                    found[day] = f"{name} (fixed-date holiday; provisional until NSE's list is synced)"
+        return found
+
     def _regime(self, segment: Segment, day: date) -> RegularSessionRegime:
         applicable = [
             regime
@@ -208,7 +274,7 @@ class NseCalendar:
         holidays = self._holidays[segment]
         specials = self._special[segment]
         day = self.first_date
-        while day <= self.last_date:
+        while day <= self.provisional_until:
             spec = specials.get(day)
             if spec is not None:
                 sessions[day] = self._special_session(spec, segment)
@@ -221,6 +287,7 @@ class NseCalendar:
                     close=_at(day, regime.close),
                     special=None,
                     post_close=_at(day, regime.post_close),
+                    provisional=day > self.last_date,
                 )
             day += timedelta(days=1)
         return sessions
@@ -247,15 +314,21 @@ class NseCalendar:
     def check_range(self, day: date) -> date:
         if not isinstance(day, date) or isinstance(day, datetime):
             raise TypeError(f"expected a date, got {day!r}")
-        if day < self.first_date or day > self.last_date:
+        if day < self.first_date or day > self.provisional_until:
             raise CalendarRangeError(
-                f"{day.isoformat()} is outside the calendar's known range "
-                f"{self.first_date.isoformat()}..{self.last_date.isoformat()} (overrides v{self.version})"
+                f"{day.isoformat()} is outside the calendar's range: known "
+                f"{self.first_date.isoformat()}..{self.last_date.isoformat()} (overrides v{self.version}), "
+                f"provisional to {self.provisional_until.isoformat()}; run `optbot calendar sync`"
             )
         return day
 
     def covers(self, day: date) -> bool:
-        return self.first_date <= day <= self.last_date
+        """Whether the calendar answers for `day` (known or provisional)."""
+        return self.first_date <= day <= self.provisional_until
+
+    def is_provisional(self, day: date) -> bool:
+        """Past the known range: weekdays are assumed sessions until NSE's list or the broker says."""
+        return self.last_date < day <= self.provisional_until
 
     def days_of_coverage_left(self, today: date) -> int:
         """Days from `today` to the end of the known range (negative once past it): upkeep warnings."""
@@ -450,8 +523,8 @@ class NseCalendar:
         """The first expiry on or after the date, or None if none is known (e.g. weeklies discontinued)."""
         self.check_range(on_or_after)
         window_start = on_or_after
-        while window_start <= self.last_date:
-            window_end = min(window_start + timedelta(days=62), self.last_date)
+        while window_start <= self.provisional_until:
+            window_end = min(window_start + timedelta(days=62), self.provisional_until)
             found = self.expiries(underlying, window_start, window_end, kind)
             if found:
                 return found[0]
@@ -466,15 +539,32 @@ def get_calendar() -> NseCalendar:
 
 
 @cache
-def _calendar_from_file(path: Path) -> NseCalendar:
-    return NseCalendar(overrides_path=path)
+def _calendar_from(
+    overrides_path: Path | None,
+    synced: SyncedHolidays | None,
+    provisional_years: int,
+) -> NseCalendar:
+    return NseCalendar(
+        overrides_path=overrides_path,
+        synced=synced,
+        provisional_years=provisional_years,
+        synced_overrides_user_years=overrides_path is None,
+    )
 
 
-def load_calendar(overrides_path: Path | None = None) -> NseCalendar:
-    """The calendar from an updated override file (config `calendar.overrides_file`), or the default.
+def load_calendar(
+    overrides_path: Path | None = None,
+    synced_dir: Path | None = None,
+    provisional_years: int = PROVISIONAL_YEARS,
+) -> NseCalendar:
+    """The calendar: packaged overrides < the newest valid synced NSE list in `synced_dir` < an
+    operator's own override file (config `calendar.overrides_file`), which replaces the packaged one.
 
-    Cached per path, so every component in a process shares one instance.
+    Cached per inputs (the synced list by content), so every component in a process shares one
+    instance and a fresh sync is picked up by the next call.
     """
-    if overrides_path is None:
+    synced = read_synced_dir(synced_dir) if synced_dir is not None else None
+    if overrides_path is None and synced is None and provisional_years == PROVISIONAL_YEARS:
         return get_calendar()
-    return _calendar_from_file(overrides_path.expanduser().resolve())
+    resolved = None if overrides_path is None else overrides_path.expanduser().resolve()
+    return _calendar_from(resolved, synced, provisional_years)

@@ -39,6 +39,7 @@ COMMAND_PACKAGES = (
     "optbot.backtest",
     "optbot.engine",
     "optbot.ops",
+    "optbot.research",
 )
 
 

@@ -29,6 +29,7 @@ from optbot.config.sections.metrics import MetricsSettings
 from optbot.config.sections.notifications import NotificationsSettings
 from optbot.config.sections.paths import PathsSettings
 from optbot.config.sections.replay import ReplaySettings
+from optbot.config.sections.research import ResearchSettings
 from optbot.config.sections.risk import RiskSettings
 from optbot.config.sections.session import SessionSettings
 from optbot.config.sections.sim import SimSettings
@@ -96,6 +97,7 @@ class Settings(BaseSettings):
     indicators: IndicatorsSettings = Field(default_factory=IndicatorsSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     calendar: CalendarSettings = Field(default_factory=CalendarSettings)
+    research: ResearchSettings = Field(default_factory=ResearchSettings)
 
     @classmethod
     def settings_customise_sources(

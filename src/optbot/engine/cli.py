@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -53,20 +54,29 @@ def check_data_root(settings: Settings) -> CheckResult:
 
 
 def check_calendar(calendar: NseCalendar, clock: Clock, warning_days: int) -> CheckResult:
+    """Passes while the calendar answers for today; past its known range, with a provisional warning."""
     today = clock.now_ist().date()
-    covered = calendar.covers(today)
-    detail = (
-        f"overrides v{calendar.version}, known range {calendar.first_date}..{calendar.last_date}; "
-        f"today {today} {'is covered' if covered else 'is OUTSIDE it: update the calendar override file'}"
-    )
+    known = f"overrides v{calendar.version}, known range {calendar.first_date}..{calendar.last_date}"
+    if calendar.synced is not None:
+        known += f" (NSE list synced {calendar.synced.fetched_on})"
+    if not calendar.covers(today):
+        detail = f"{known}; today {today} is OUTSIDE it and the provisional range: run `optbot calendar sync`"
+        return CheckResult("calendar", False, detail)
+    if calendar.is_provisional(today):
+        detail = (
+            f"{known}; today {today} is PROVISIONAL: weekdays are assumed sessions with the last known "
+            "hours, confirmed on the day by the broker; run `optbot calendar sync` for NSE's holiday list"
+        )
+        return CheckResult("calendar", True, detail, warning=True)
     left = calendar.days_of_coverage_left(today)
-    warn = covered and left < warning_days
+    detail = f"{known}; today {today} is covered"
+    warn = left < warning_days
     if warn:
         detail += (
-            f"; only {left} days of coverage left: add next year's NSE holidays and special sessions "
-            "(calendar.overrides_file)"
+            f"; only {left} days of coverage left: run `optbot calendar sync` "
+            "(or add next year's holidays to calendar.overrides_file)"
         )
-    return CheckResult("calendar", covered, detail, warning=warn)
+    return CheckResult("calendar", True, detail, warning=warn)
 
 
 def trading_day_decision(calendar: NseCalendar, clock: Clock) -> CheckResult:
@@ -83,6 +93,7 @@ def trading_day_decision(calendar: NseCalendar, clock: Clock) -> CheckResult:
         detail = f"{today} is not a trading day ({reason}); {following}: data-management mode"
         return CheckResult("trading day", True, detail)
     kind = f" special session: {session.name}" if session.special else ""
+    kind += " (provisional: past the calendar's known range)" if session.provisional else ""
     times = (
         f"pre-open {session.pre_open:%H:%M}, open {session.open:%H:%M}, close {session.close:%H:%M} IST{kind}"
     )
@@ -321,6 +332,22 @@ def _settings_for_run(config_path: Path | None, mode: str | None) -> Settings:
     return load_settings(config_path, overrides or None)
 
 
+def _data_management_tasks(
+    settings: Settings,
+) -> tuple[Callable[[date], Awaitable[list[tuple[str, str]]]], ...]:
+    """The research suite's scheduled walk-forwards (§1.5), when `[[research.studies]]` configures any."""
+    if not settings.research.studies:
+        return ()
+    from optbot.research.scheduled import run_scheduled_studies  # Optuna and Plotly only when used
+
+    async def research_studies(today: date) -> list[tuple[str, str]]:
+        lines: list[tuple[str, str]] = []
+        await asyncio.to_thread(run_scheduled_studies, settings, today, lambda t, m: lines.append((t, m)))
+        return lines
+
+    return (research_studies,)
+
+
 async def _run_bot(
     settings: Settings, run_mode: RunMode, calendar: NseCalendar, follow_sim: str | None, sessions: int | None
 ) -> int:
@@ -333,7 +360,13 @@ async def _run_bot(
         clock = LiveClock()
     log_path = configure_logging(settings, clock)
     supervisor = BotSupervisor(
-        settings, clock, calendar, run_mode, on_stage=_show_stage, totp_clock=LiveClock()
+        settings,
+        clock,
+        calendar,
+        run_mode,
+        on_stage=_show_stage,
+        totp_clock=LiveClock(),
+        data_management_tasks=_data_management_tasks(settings),
     )
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

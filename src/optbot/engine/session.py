@@ -41,6 +41,7 @@ from optbot.data.store import JsonStore
 from optbot.engine.core import MarketQuoteSource, TradingEngine, preload_history
 from optbot.engine.errors import ErrorPolicy, Watchdog, restart_delay
 from optbot.engine.health import CheckResult, check_clock_skew, check_database, check_disk_space
+from optbot.engine.provisional import confirm_provisional_session
 from optbot.engine.schedule import DaySchedule, build_schedule
 from optbot.engine.subscriptions import LeavingStrikes
 from optbot.execution.charges import RateCard
@@ -188,7 +189,7 @@ class SessionRunner:
     async def _calendar_stage(self) -> str:
         today = ist_date(self.clock.now_utc())
         if not self.calendar.covers(today):
-            raise StageFailed(f"{today} is outside the calendar's known range: update the override file")
+            raise StageFailed(f"{today} is past the calendar's provisional range: run `optbot calendar sync`")
         self.schedule = build_schedule(self.calendar, today, self.settings.session)
         if self.schedule.session is None:
             return f"{today} is not a trading day: data-management mode"
@@ -197,6 +198,11 @@ class SessionRunner:
             f"{today} trading day, F&O session {to_ist(session.open_utc):%H:%M}-"
             f"{to_ist(session.close_utc):%H:%M} IST; "
             f"phase {self.schedule.phase_at(self.clock.now_utc()).value}"
+            + (
+                "; PROVISIONAL (past the known range): the exchange's ticks confirm it"
+                if session.provisional
+                else ""
+            )
         )
 
     async def _login(self) -> str:
@@ -406,6 +412,10 @@ class SessionRunner:
                 self._recheck_paused_session,
             ),
         )
+        session = self.schedule.session if self.schedule is not None else None
+        if session is not None and session.provisional:
+            grace = timedelta(minutes=self.settings.calendar.provisional_confirm_minutes)
+            self._spawn("calendar", lambda: confirm_provisional_session(engine, self.clock, session, grace))
 
     async def _start_operations(self) -> str:
         if self.ops is None:

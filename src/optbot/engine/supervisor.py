@@ -14,7 +14,7 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -25,6 +25,7 @@ from optbot.calendar import NseCalendar
 from optbot.config import Settings
 from optbot.core.clock import Clock
 from optbot.core.enums import AlertPriority, RunMode
+from optbot.core.errors import UserError
 from optbot.core.events import Alert
 from optbot.core.timeutil import iso_utc, ist_date, to_ist
 from optbot.data.atomic import atomic_write_text
@@ -32,6 +33,7 @@ from optbot.data.backup import create_backup, verify_backup
 from optbot.data.store import JsonStore
 from optbot.engine.schedule import build_schedule
 from optbot.engine.session import SessionRunner, Stage, StageFailed
+from optbot.ops.calendar_sync import calendar_from_settings, sync_calendar
 from optbot.ops.notifications import Notifier, notification_urls
 from optbot.persistence.db import state_db_path
 
@@ -60,6 +62,12 @@ class BotSupervisor:
     sessions_run: int = 0
     last_error: str = ""
     upkeep_done_for: date | None = None
+    calendar_synced_for: date | None = None
+    #: Extra data-management work (e.g. the research suite's scheduled studies), injected by the program
+    #: that runs the bot so the kernel does not depend on the packages above it. Called once a day; each
+    #: returns (title, message) lines the supervisor sends as notifications.
+    data_management_tasks: tuple[Callable[[date], Awaitable[Sequence[tuple[str, str]]]], ...] = ()
+    tasks_done_for: date | None = None
 
     def request_stop(self) -> None:
         self.stop_event.set()
@@ -83,15 +91,19 @@ class BotSupervisor:
                 await writer
             self._write_status()
 
-    async def _notify_startup_failure(self, reason: str) -> None:
-        """The engine's notifications are not attached yet: send this one directly, bounded in time."""
+    async def _notify(self, alert: Alert) -> None:
+        """Outside a session the engine's notifications are not attached: send directly, bounded in time."""
         settings = self.settings.notifications
         urls = notification_urls(settings)
         if not urls:
             return
         notifier = Notifier(settings.model_copy(update={"urls": urls}), self.clock)
         await notifier.start()
-        notifier.submit(
+        notifier.submit(alert)
+        await notifier.stop(drain_seconds=settings.delivery_timeout_seconds * 2)
+
+    async def _notify_startup_failure(self, reason: str) -> None:
+        await self._notify(
             Alert(
                 self.clock.now_utc(),
                 AlertPriority.CRITICAL,
@@ -102,7 +114,6 @@ class BotSupervisor:
                 dedupe_key="session-start-failed",
             )
         )
-        await notifier.stop(drain_seconds=settings.delivery_timeout_seconds * 2)
 
     async def _one_day(self) -> bool | None:
         now = self.clock.now_utc()
@@ -175,17 +186,65 @@ class BotSupervisor:
     async def _data_management_until_next_session(self, today: date) -> None:
         """Outside sessions there is nothing to trade: upkeep, then wait for the next pre-market."""
         self._daily_upkeep(today)
+        await self._calendar_upkeep(today)
+        await self._injected_upkeep(today)
         try:
             following = self.calendar.next_trading_day(today)
-        except Exception as exc:  # the calendar's range ended: a person must extend it
+        except Exception as exc:  # even the provisional range ended: a person must extend it
             self.last_error = f"no next trading day in the calendar after {today}: {exc}"
             log.error(self.last_error)
             self.stop_event.set()
             return
+        if self.calendar.is_provisional(following):
+            log.warning("the next session %s is provisional (past the calendar's known range)", following)
         schedule = build_schedule(self.calendar, following, self.settings.session)
         wake = schedule.premarket_start or self.clock.now_utc() + timedelta(hours=1)
         log.info("data-management mode until the pre-market of %s (%s)", following, to_ist(wake))
         await self._sleep_until(wake)
+
+    async def _injected_upkeep(self, today: date) -> None:
+        """Run each injected data-management task once a day; one failing task never stops the bot."""
+        if self.tasks_done_for == today:
+            return
+        self.tasks_done_for = today
+        for task in self.data_management_tasks:
+            if self.stop_event.is_set():
+                return
+            try:
+                lines = await task(today)
+            except Exception as exc:  # a research study must never take the trading bot down
+                self.last_error = f"data-management task failed: {type(exc).__name__}: {exc}"
+                log.error(self.last_error)
+                continue
+            for title, message in lines:
+                log.info("%s: %s", title, message)
+                await self._notify(Alert(self.clock.now_utc(), AlertPriority.INFO, title, message))
+
+    async def _calendar_upkeep(self, today: date) -> None:
+        """§13.7: sync NSE's holiday list at most once a day; a failure is notified, never fatal."""
+        if not self.settings.calendar.sync_in_data_management or self.calendar_synced_for == today:
+            return
+        self.calendar_synced_for = today
+        try:
+            outcome = await sync_calendar(self.settings, today)
+        except UserError as exc:
+            self.last_error = f"calendar sync failed: {exc}"
+            log.warning(self.last_error)
+            left = self.calendar.days_of_coverage_left(today)
+            await self._notify(
+                Alert(
+                    self.clock.now_utc(),
+                    AlertPriority.CRITICAL if left < 0 else AlertPriority.IMPORTANT,
+                    "NSE holiday calendar sync failed",
+                    f"{exc}; the calendar's known range ends {self.calendar.last_date} ({left} days)",
+                    action_required="run `optbot calendar sync` (or --from-file with NSE's list saved)",
+                    impact="past the known range, weekdays are provisional sessions (exchange-confirmed)",
+                    dedupe_key="calendar-sync-failed",
+                )
+            )
+            return
+        log.info("calendar sync: %s", outcome.summary())
+        self.calendar = calendar_from_settings(self.settings)
 
     async def _sleep_until(self, when: datetime) -> None:
         sleeper = asyncio.create_task(self.clock.sleep_until(when))

@@ -111,12 +111,16 @@ def _wilder_sum(values: FloatArray, period: int) -> FloatArray:
 
 
 def atr(high: ArrayLike, low: ArrayLike, close: ArrayLike, period: int = 14) -> FloatArray:
+    """Wilder's ATR seeded like StockCharts / TradingView: bar 0's true range is high - low and the
+    first value, at index period-1, is the mean of the true ranges of bars 0..period-1."""
     require_period(period)
     high_array, low_array, close_array = _as_bars(high, low, close)
-    result = _nan(len(close_array))
-    if len(close_array) > 1:
-        result[1:] = _wilder_average(_true_ranges(high_array, low_array, close_array), period)
-    return result
+    if len(close_array) == 0:
+        return _nan(0)
+    ranges = np.concatenate(
+        ([high_array[0] - low_array[0]], _true_ranges(high_array, low_array, close_array))
+    )
+    return _wilder_average(ranges, period)
 
 
 def rsi(close: ArrayLike, period: int = 14) -> FloatArray:

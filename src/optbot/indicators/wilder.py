@@ -1,14 +1,19 @@
 """J. Welles Wilder's indicators (1978): ATR, RSI and the directional movement system (ADX, +DI, -DI).
 
 Every one follows Wilder's own construction from the first value: a move needs the previous bar, so
-bar 0 only primes the state; the first smoothed value is the simple sum (DM/TR) or average (ATR, RSI
-gains/losses, ADX) of the first `period` values; after that Wilder smoothing
-`S = S - S / period + x` (sums) or `A = (A * (period - 1) + x) / period` (averages).
+for RSI and the directional movement bar 0 only primes the state; the first smoothed value is the
+simple sum (DM/TR) or average (ATR, RSI gains/losses, ADX) of the first `period` values; after that
+Wilder smoothing `S = S - S / period + x` (sums) or `A = (A * (period - 1) + x) / period` (averages).
+ATR is seeded the way StockCharts and TradingView (`ta.atr`) do, which traders compare against: bar 0
+has no previous close, so its true range is its high - low, and the first ATR is the mean of the true
+ranges of bars 0..N-1.
 
-First values, for period N (0-based bar index): ATR and RSI at N, +DI/-DI at N, ADX at 2N-1.
-TA-Lib agreement (tests/indicators/test_talib_agreement.py, NIFTY 50 daily sample):
-ATR and RSI match TA-Lib from their first value; TA-Lib seeds the DM/TR sums of +DI/-DI/ADX with
-N-1 values instead of N, so those agree within 1e-6 only after a warm-up (see `ADX_TALIB_WARMUP_BARS`).
+First values, for period N (0-based bar index): ATR at N-1, RSI at N, +DI/-DI at N, ADX at 2N-1.
+TA-Lib agreement (tests/indicators/test_talib_agreement.py, NIFTY 50 daily sample): RSI matches TA-Lib
+from its first value. TA-Lib's ATR leaves bar 0 out (first value at N, mean of the true ranges of bars
+1..N); ours equals TA-Lib's on the same bars preceded by one bar whose close lies inside bar 0's range.
+TA-Lib seeds the DM/TR sums of +DI/-DI/ADX with N-1 values instead of N, so those agree within 1e-6
+only after a warm-up (see `ADX_TALIB_WARMUP_BARS`).
 """
 
 from __future__ import annotations
@@ -40,7 +45,8 @@ def directional_movement(
 
 
 class ATR:
-    """Average true range; first value at bar `period` = mean of the first `period` true ranges."""
+    """Average true range; first value at bar `period - 1` = mean of the first `period` true ranges,
+    bar 0's being its high - low (StockCharts / TradingView seeding)."""
 
     __slots__ = ("_count", "_previous_close", "_seed_sum", "_value", "period")
 
@@ -58,9 +64,7 @@ class ATR:
         high, low, close = require_bar(high, low, close)
         previous_close = self._previous_close
         self._previous_close = close
-        if previous_close is None:
-            return None
-        current = true_range(high, low, previous_close)
+        current = high - low if previous_close is None else true_range(high, low, previous_close)
         if self._value is None:
             self._seed_sum += current
             self._count += 1

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from optbot.config import Settings
 from optbot.core.events import Bar, Fill, OrderIntent, Tick
 from optbot.strategy.context import StrategyContext
+from optbot.strategy.tunable import Tunable
 
 
 class Strategy(ABC):
@@ -24,6 +25,8 @@ class Strategy(ABC):
     #: This strategy's own typed, frozen settings model (a pydantic model with defaults), if any;
     #: `[strategy.instances.ID]` values are validated against it for each `NAME@ID` instance.
     settings_model: ClassVar[type[BaseModel] | None] = None
+    #: Settings a parameter search may vary (`optbot research optimise`), with their ranges.
+    tunables: ClassVar[tuple[Tunable, ...]] = ()
 
     def __init__(self, settings: Settings, config: BaseModel | None = None) -> None:
         self.settings = settings

@@ -73,7 +73,11 @@ def calendar_close_provider(settings: Settings) -> CloseTimeProvider | None:
     """
     configured = settings.calendar.overrides_file
     try:
-        calendar = load_calendar(None if configured is None else settings.paths.resolve(configured))
+        calendar = load_calendar(
+            None if configured is None else settings.paths.resolve(configured),
+            settings.paths.resolve(settings.calendar.synced_dir),
+            settings.calendar.provisional_years,
+        )
     except (UserError, OSError, ValueError):
         return None
 

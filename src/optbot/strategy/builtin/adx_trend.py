@@ -25,6 +25,7 @@ from optbot.strategy.directional import DirectionalOptionStrategy, EntryIdea
 from optbot.strategy.levels import KeyLevels, key_levels
 from optbot.strategy.mtf import confirm, trend_timeframes
 from optbot.strategy.series import closes, volumes
+from optbot.strategy.tunable import Tunable
 
 DAILY_HISTORY_BARS = 500
 
@@ -33,6 +34,14 @@ class AdxTrendStrategy(DirectionalOptionStrategy):
     """The spec default: ADX category + multi-timeframe trend + §5.3 CE/PE triggers."""
 
     name = "adx_trend"
+    tunables = (
+        Tunable("strategy.adx_trend_threshold", 18.0, 35.0, 1.0),
+        Tunable("strategy.rsi_oversold", 20.0, 40.0, 1.0),
+        Tunable("strategy.rsi_overbought", 60.0, 80.0, 1.0),
+        Tunable("strategy.level_lookback_bars", 10, 40, integer=True),
+        Tunable("strategy.initial_stop_pct", 0.5, 2.0, 0.1),
+        Tunable("strategy.target_reward_risk", 2.0, 4.0, 0.25),
+    )
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)

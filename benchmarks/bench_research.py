@@ -1,0 +1,92 @@
+"""Research-suite speed: Monte Carlo on a year of trades, and the cost of one optimisation trial.
+
+- Monte Carlo: 1,000 paths of each method over a year's worth of trades (≈ 750 round trips, 250
+  sessions); target ≤ 10 s for the three methods together. Baseline measured in the same run: the same
+  reshuffle done path by path in plain Python (what a loop-per-path implementation costs).
+- Walk-forward: one real trial (a backtest of the built-in strategy over sample sessions) is timed and
+  the 2-year, 6-month in-sample / 1-month out-of-sample, 100-trials-a-window walk-forward is projected
+  from it (18 windows × 100 trials × the in-sample sessions + the out-of-sample runs), on the 2 cores
+  of this machine. Target ≤ 30 minutes.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+
+import numpy as np
+
+from optbot.config import Settings
+from optbot.research.evaluate import BacktestEvaluator
+from optbot.research.montecarlo import Method, MonteCarloSettings, run_monte_carlo, sample_from_backtest
+
+TRADES_A_YEAR = 750
+SESSIONS_A_YEAR = 250
+
+
+def _year_of_trades() -> object:
+    generator = np.random.default_rng(7)  # inputs only; timings do not depend on the values
+    pnls = generator.normal(150.0, 2_500.0, TRADES_A_YEAR)
+    daily = np.add.reduceat(pnls, np.linspace(0, TRADES_A_YEAR, SESSIONS_A_YEAR, endpoint=False).astype(int))
+    equity = [500_000.0, *(500_000.0 + np.cumsum(daily))]
+    return sample_from_backtest(pnls, [60.0] * TRADES_A_YEAR, [30_000.0] * TRADES_A_YEAR, equity, 500_000.0)
+
+
+def _plain_python_reshuffle(pnls: list[float], paths: int) -> float:
+    import random
+
+    generator = random.Random(1)
+    worst = 0.0
+    for _ in range(paths):
+        order = pnls[:]
+        generator.shuffle(order)
+        equity = peak = 500_000.0
+        for pnl in order:
+            equity += pnl
+            peak = max(peak, equity)
+            worst = max(worst, peak - equity)
+    return worst
+
+
+def monte_carlo() -> None:
+    sample = _year_of_trades()
+    settings = MonteCarloSettings(paths=1000)
+    started = time.perf_counter()
+    for method in Method:
+        run_monte_carlo(sample, method, settings)  # type: ignore[arg-type]
+    ours = time.perf_counter() - started
+    started = time.perf_counter()
+    _plain_python_reshuffle(list(sample.net_pnl), 1000)  # type: ignore[attr-defined]
+    plain = time.perf_counter() - started
+    print(
+        f"Monte Carlo, 1,000 paths × 3 methods over {TRADES_A_YEAR} trades / {SESSIONS_A_YEAR} sessions: "
+        f"{ours:.2f} s (target ≤ 10 s: {'met' if ours <= 10 else 'MISSED'}); "
+        f"plain-Python reshuffle alone {plain:.2f} s → {plain / (ours / 3):.1f}× per method"
+    )
+
+
+def walk_forward_projection() -> None:
+    settings = Settings()
+    evaluator = BacktestEvaluator("adx_trend", None)
+    start, end = date(2020, 11, 16), date(2020, 11, 20)
+    started = time.perf_counter()
+    outcome = evaluator.run(settings, start, end)
+    seconds = time.perf_counter() - started
+    sessions = max(len(outcome.days), 1)
+    per_session = seconds / sessions
+    windows, trials, in_sample_sessions, oos_sessions = 18, 100, 126, 21
+    total = windows * (trials * in_sample_sessions + oos_sessions) * per_session / 2  # 2 cores
+    print(f"one trial: {sessions} session(s) in {seconds:.2f} s = {per_session:.3f} s/session")
+    print(
+        f"2-year walk-forward (18 windows × 100 trials × 126 in-sample sessions) projected on 2 cores: "
+        f"{total / 60:,.1f} min (target ≤ 30 min: {'met' if total <= 1800 else 'MISSED'})"
+    )
+
+
+def main() -> None:
+    monte_carlo()
+    walk_forward_projection()
+
+
+if __name__ == "__main__":
+    main()

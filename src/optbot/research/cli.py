@@ -1,0 +1,464 @@
+"""`optbot research optimise | walkforward | cv | montecarlo | tearsheet` (spec §11.5, §11.8, §11.9)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import orjson
+import typer
+
+from optbot.cli.common import console, settings_from
+from optbot.config import Settings
+from optbot.core.errors import UserError
+from optbot.ops.reports import read_report
+from optbot.research.evaluate import BacktestEvaluator, outcome_sample, outcome_tearsheet
+from optbot.research.montecarlo import Method, MonteCarloResult, MonteCarloSettings, run_monte_carlo
+from optbot.research.objectives import Constraints, Objective
+from optbot.research.optimise import ProgressHook, StudySpec, StudySummary, best_parameters, run_study
+from optbot.research.tearsheet import (
+    TearsheetInput,
+    WalkForwardWindow,
+    trades_from_report,
+    write_tearsheet,
+)
+from optbot.research.walkforward import Segment, plan_windows, run_cross_validation, run_walk_forward
+from optbot.strategy.registry import resolve
+from optbot.strategy.tunable import Tunable, apply_parameters, check_paths
+
+research_app = typer.Typer(help="Optimisation, walk-forward, cross-validation, Monte Carlo and tearsheets.")
+
+
+def _date(flag: str, text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{flag}: not an ISO date (YYYY-MM-DD): {text!r}") from None
+
+
+def _research_dir(settings: Settings, out: Path | None, name: str) -> Path:
+    folder = (
+        out if out is not None else settings.paths.resolve(settings.paths.reports_dir) / "research" / name
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _tunables(strategy: str, params: list[str]) -> tuple[Tunable, ...]:
+    if params:
+        return tuple(Tunable.parse(text) for text in params)
+    return tuple(resolve(strategy).tunables)
+
+
+def _monte_carlo_settings(settings: Settings, paths: int | None) -> MonteCarloSettings:
+    research = settings.research
+    return MonteCarloSettings(
+        paths=paths if paths is not None else research.monte_carlo_paths,
+        seed=research.monte_carlo_seed,
+        block_days=research.bootstrap_block_days,
+        confidence=research.confidence,
+        ruin_loss_fraction=research.ruin_loss_fraction,
+        slippage_bps=research.slippage_perturbation_bps,
+        charges_perturbation=research.charges_perturbation_pct / 100.0,
+        fill_probability=research.fill_probability,
+    )
+
+
+def _spec(
+    settings: Settings,
+    *,
+    strategy: str,
+    start: date,
+    end: date,
+    trials: int,
+    objective: str,
+    min_trades: int,
+    max_drawdown_pct: float | None,
+    params: list[str],
+    storage: str | None,
+    study: str | None,
+    sampler: str,
+    pruner: str,
+    folder: Path,
+) -> StudySpec:
+    if end < start:
+        raise UserError(f"--to {end} is before --from {start}")
+    tunables = _tunables(strategy, params)
+    check_paths(settings, tunables)
+    return StudySpec(
+        study_name=study or f"{strategy}-{start}-{end}",
+        storage=storage or f"sqlite:///{folder / 'studies.db'}",
+        start=start,
+        end=end,
+        trials=trials,
+        tunables=tunables,
+        objective=Objective(objective),
+        constraints=Constraints(
+            min_trades=min_trades, max_drawdown=None if max_drawdown_pct is None else max_drawdown_pct / 100
+        ),
+        sampler=sampler,
+        pruner=pruner,
+        seed=settings.research.monte_carlo_seed,
+    )
+
+
+def _print_study(summary: StudySummary) -> None:
+    feasible = sum(1 for trial in summary.trials if trial.feasible)
+    console.print(
+        f"study [bold]{summary.study_name}[/bold]: {summary.completed} completed trial(s), "
+        f"{feasible} feasible, {len(summary.trials) - summary.completed} pruned/failed",
+        highlight=False,
+    )
+    if summary.best is not None:
+        values = ", ".join(f"{name}={value}" for name, value in sorted(summary.best.parameters.items()))
+        console.print(
+            f"best trial #{summary.best.number}: objective {summary.best.value:,.4f} with {values}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _write_json(path: Path, payload: Any) -> None:
+    from optbot.data.atomic import atomic_write_bytes
+
+    atomic_write_bytes(path, orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+
+
+def _segment_runner(evaluator: BacktestEvaluator) -> Any:
+    def run(settings: Settings, start: date, end: date, progress: ProgressHook | None) -> Segment:
+        outcome = evaluator.run(settings, start, end, progress)
+        result = outcome.result
+        return Segment(
+            start, end, tuple(result.equity), tuple(t.net_pnl for t in result.trades), outcome.charges
+        )
+
+    return run
+
+
+@research_app.command("optimise")
+def optimise_command(
+    ctx: typer.Context,
+    strategy: str = typer.Option(..., "--strategy", help="strategy name, module:Class"),
+    from_: str = typer.Option(..., "--from", help="first day (YYYY-MM-DD)"),
+    to: str = typer.Option(..., "--to", help="last day (YYYY-MM-DD), inclusive"),
+    trials: int = typer.Option(100, "--trials", help="trials in the study (shared by every worker)"),
+    objective: str = typer.Option(
+        "net_pnl",
+        "--objective",
+        help="net_pnl, sharpe, sortino, calmar, profit_factor, or an expression of the metrics",
+    ),
+    min_trades: int = typer.Option(0, "--min-trades", help="constraint: at least this many trades"),
+    max_drawdown: float | None = typer.Option(None, "--max-drawdown", help="constraint: max drawdown, %"),
+    param: list[str] = typer.Option(
+        [],
+        "--param",
+        help="PATH=LOW:HIGH[:STEP] or PATH=A,B (repeatable); default: the strategy's declared tunables",
+    ),
+    storage: str | None = typer.Option(None, "--storage", help="sqlite:///FILE (default) or postgresql://…"),
+    study: str | None = typer.Option(None, "--study", help="study name (join it if it exists)"),
+    sampler: str = typer.Option("tpe", "--sampler", help="tpe, random or cmaes"),
+    pruner: str = typer.Option("median", "--pruner", help="median or none"),
+    worker: str = typer.Option("local", "--worker", help="this worker's name, recorded on its trials"),
+    data: Path | None = typer.Option(None, "--data", help="market data for the backtests"),
+    out: Path | None = typer.Option(None, "--out", help="output folder (default: reports/research/…)"),
+    tearsheet: bool = typer.Option(
+        True, "--tearsheet/--no-tearsheet", help="backtest the best, write a page"
+    ),
+) -> None:
+    """Search the strategy's tunable parameters with Optuna; print and save the best."""
+    settings = settings_from(ctx)
+    start, end = _date("--from", from_), _date("--to", to)
+    folder = _research_dir(settings, out, study or f"{strategy}-{start}-{end}")
+    spec = _spec(
+        settings,
+        strategy=strategy,
+        start=start,
+        end=end,
+        trials=trials,
+        objective=objective,
+        min_trades=min_trades,
+        max_drawdown_pct=max_drawdown,
+        params=param,
+        storage=storage,
+        study=study,
+        sampler=sampler,
+        pruner=pruner,
+        folder=folder,
+    )
+    evaluator = BacktestEvaluator(strategy, data)
+    summary = run_study(settings, spec, evaluator, worker=worker)
+    _print_study(summary)
+    _write_json(folder / "study.json", _study_payload(summary))
+    if tearsheet and summary.best is not None:
+        outcome = evaluator.run(apply_parameters(settings, best_parameters(summary)), start, end)
+        sheet = outcome_tearsheet(outcome, title=f"Optimised {strategy} (trial #{summary.best.number})")
+        path = write_tearsheet(sheet, folder / "tearsheet.html")
+        console.print(f"tearsheet: {path}", highlight=False, soft_wrap=True)
+    console.print(f"study:     {folder / 'study.json'}", highlight=False, soft_wrap=True)
+
+
+def _study_payload(summary: StudySummary) -> dict[str, Any]:
+    return {
+        "study": summary.study_name,
+        "best": None
+        if summary.best is None
+        else {
+            "number": summary.best.number,
+            "value": summary.best.value,
+            "parameters": summary.best.parameters,
+            "metrics": summary.best.metrics,
+        },
+        "trials": [
+            {
+                "number": t.number,
+                "state": t.state,
+                "value": t.value,
+                "parameters": t.parameters,
+                "violations": list(t.violations),
+                "worker": t.worker,
+                "metrics": t.metrics,
+            }
+            for t in summary.trials
+        ],
+    }
+
+
+@research_app.command("walkforward")
+def walkforward_command(
+    ctx: typer.Context,
+    strategy: str = typer.Option(..., "--strategy"),
+    from_: str = typer.Option(..., "--from"),
+    to: str = typer.Option(..., "--to"),
+    in_sample: int = typer.Option(6, "--is", help="in-sample months"),
+    out_of_sample: int = typer.Option(1, "--oos", help="out-of-sample months"),
+    step: int = typer.Option(1, "--step", help="months between windows (≥ --oos)"),
+    anchored: bool = typer.Option(False, "--anchored/--rolling", help="in-sample always starts at --from"),
+    trials: int = typer.Option(100, "--trials", help="trials per window"),
+    objective: str = typer.Option("net_pnl", "--objective"),
+    min_trades: int = typer.Option(0, "--min-trades"),
+    max_drawdown: float | None = typer.Option(None, "--max-drawdown"),
+    param: list[str] = typer.Option([], "--param"),
+    storage: str | None = typer.Option(None, "--storage"),
+    study: str | None = typer.Option(None, "--study"),
+    sampler: str = typer.Option("tpe", "--sampler"),
+    data: Path | None = typer.Option(None, "--data"),
+    out: Path | None = typer.Option(None, "--out"),
+) -> None:
+    """Optimise each in-sample window, trade its best parameters out-of-sample, stitch the result."""
+    settings = settings_from(ctx)
+    start, end = _date("--from", from_), _date("--to", to)
+    name = study or f"{strategy}-wf-{start}-{end}"
+    folder = _research_dir(settings, out, name)
+    windows = plan_windows(start, end, in_sample, out_of_sample, step, anchored)
+    spec = _spec(
+        settings,
+        strategy=strategy,
+        start=start,
+        end=end,
+        trials=trials,
+        objective=objective,
+        min_trades=min_trades,
+        max_drawdown_pct=max_drawdown,
+        params=param,
+        storage=storage,
+        study=name,
+        sampler=sampler,
+        pruner="none",
+        folder=folder,
+    )
+    result = run_walk_forward(settings, spec, windows, _segment_runner(BacktestEvaluator(strategy, data)))
+    for window in result.windows:
+        efficiency = "n/a" if window.efficiency is None else f"{window.efficiency:.2f}"
+        in_sample_net = float(window.in_sample.get("net_pnl") or 0.0)
+        oos = window.plan.out_of_sample
+        console.print(
+            f"IS {window.plan.in_sample[0]}..{window.plan.in_sample[1]} → "
+            f"OOS {oos[0]}..{oos[1]}: IS net {in_sample_net:,.2f}, "
+            f"OOS net {window.out_of_sample.net_pnl:,.2f}, WFE {efficiency}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    efficiency = "n/a" if result.efficiency is None else f"{result.efficiency:.2f}"
+    console.print(
+        f"out-of-sample net P&L {result.out_of_sample.net_pnl:,.2f} over "
+        f"{result.out_of_sample.sessions} session(s); walk-forward efficiency {efficiency}",
+        highlight=False,
+    )
+    for item in result.stability:
+        cv = "n/a" if item.coefficient_of_variation is None else f"{item.coefficient_of_variation:.2%}"
+        console.print(
+            f"parameter {item.name}: {list(item.values)} (variation {cv})", highlight=False, soft_wrap=True
+        )
+    sheet = TearsheetInput(
+        title=f"Walk-forward {strategy}",
+        subtitle=f"{start} to {end}: {in_sample}-month in-sample, {out_of_sample}-month out-of-sample, "
+        f"{'anchored' if anchored else 'rolling'}, {trials} trials a window; equity is out-of-sample only",
+        initial_capital=settings.backtest.initial_capital,
+        equity=list(result.out_of_sample_equity),
+        trades=[],
+        metrics={
+            "net_pnl": result.out_of_sample.net_pnl,
+            "total_return": result.out_of_sample.total_return,
+            "max_drawdown": result.out_of_sample.max_drawdown,
+            "trades": result.out_of_sample.trades,
+            "sharpe": result.out_of_sample.sharpe,
+            "walk_forward_efficiency": result.efficiency,
+        },
+        walk_forward=[
+            WalkForwardWindow(
+                (str(w.plan.in_sample[0]), str(w.plan.in_sample[1])),
+                (str(w.plan.out_of_sample[0]), str(w.plan.out_of_sample[1])),
+                w.parameters,
+                float(w.in_sample.get("net_pnl") or 0.0),
+                w.out_of_sample.net_pnl,
+            )
+            for w in result.windows
+        ],
+    )
+    path = write_tearsheet(sheet, folder / "tearsheet.html")
+    console.print(f"tearsheet: {path}", highlight=False, soft_wrap=True)
+
+
+@research_app.command("cv")
+def cross_validation_command(
+    ctx: typer.Context,
+    strategy: str = typer.Option(..., "--strategy"),
+    from_: str = typer.Option(..., "--from"),
+    to: str = typer.Option(..., "--to"),
+    folds: int = typer.Option(5, "--folds"),
+    purge_days: int = typer.Option(
+        5, "--purge-days", help="calendar days left out either side of a test fold"
+    ),
+    trials: int = typer.Option(50, "--trials", help="trials per fold"),
+    objective: str = typer.Option("net_pnl", "--objective"),
+    param: list[str] = typer.Option([], "--param"),
+    storage: str | None = typer.Option(None, "--storage"),
+    data: Path | None = typer.Option(None, "--data"),
+    out: Path | None = typer.Option(None, "--out"),
+) -> None:
+    """k-fold cross-validation by time: optimise on the other folds (purged), test on each fold."""
+    settings = settings_from(ctx)
+    start, end = _date("--from", from_), _date("--to", to)
+    name = f"{strategy}-cv-{start}-{end}"
+    folder = _research_dir(settings, out, name)
+    spec = _spec(
+        settings,
+        strategy=strategy,
+        start=start,
+        end=end,
+        trials=trials,
+        objective=objective,
+        min_trades=0,
+        max_drawdown_pct=None,
+        params=param,
+        storage=storage,
+        study=name,
+        sampler="tpe",
+        pruner="none",
+        folder=folder,
+    )
+    results = run_cross_validation(
+        settings, spec, folds, purge_days, _segment_runner(BacktestEvaluator(strategy, data))
+    )
+    for result in results:
+        console.print(
+            f"test {result.test[0]}..{result.test[1]}: net {result.test_metrics.net_pnl:,.2f}, "
+            f"{result.test_metrics.trades} trade(s), parameters {result.parameters}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+@research_app.command("montecarlo")
+def montecarlo_command(
+    ctx: typer.Context,
+    strategy: str | None = typer.Option(None, "--strategy"),
+    from_: str | None = typer.Option(None, "--from"),
+    to: str | None = typer.Option(None, "--to"),
+    paths: int | None = typer.Option(
+        None, "--paths", help="paths per method (default research.monte_carlo_paths)"
+    ),
+    data: Path | None = typer.Option(None, "--data"),
+    out: Path | None = typer.Option(None, "--out"),
+) -> None:
+    """Backtest, then reshuffle trades, bootstrap days and perturb costs; print CIs and write a tearsheet."""
+    settings = settings_from(ctx)
+    if from_ is None or to is None:
+        raise UserError("--from and --to are required")
+    start, end = _date("--from", from_), _date("--to", to)
+    outcome = BacktestEvaluator(strategy, data).run(settings, start, end)
+    sample = outcome_sample(outcome)
+    mc_settings = _monte_carlo_settings(settings, paths)
+    results = [run_monte_carlo(sample, method, mc_settings) for method in Method]
+    for result in results:
+        _print_monte_carlo(result)
+    sheet = outcome_tearsheet(outcome, title=f"Monte Carlo {outcome.result.strategy}")
+    sheet = TearsheetInput(**{**sheet.__dict__, "monte_carlo": results})
+    folder = _research_dir(settings, out, f"{outcome.result.strategy}-mc-{start}-{end}")
+    path = write_tearsheet(sheet, folder / "tearsheet.html")
+    console.print(f"tearsheet: {path}", highlight=False, soft_wrap=True)
+
+
+def _print_monte_carlo(result: MonteCarloResult) -> None:
+    level = f"{result.confidence:.0%}"
+    console.print(
+        f"{result.method.value:>9}: final P&L median {result.final_pnl.median:,.2f} ({level} "
+        f"{result.final_pnl.low:,.2f} … {result.final_pnl.high:,.2f}); max drawdown median "
+        f"{result.max_drawdown_pct.median:.2%} ({level} {result.max_drawdown_pct.low:.2%} … "
+        f"{result.max_drawdown_pct.high:.2%}); longest losing streak median "
+        f"{result.longest_losing_streak.median:.0f}, worst {result.longest_losing_streak.worst:.0f}; "
+        f"ruin {result.probability_of_ruin:.2%}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@research_app.command("tearsheet")
+def tearsheet_command(
+    ctx: typer.Context,
+    report: Path = typer.Argument(..., help="a backtest report (backtest-….json)"),
+    out: Path | None = typer.Option(None, "--out", help="HTML file (default: beside the report)"),
+) -> None:
+    """Turn a backtest report into a tearsheet."""
+    settings_from(ctx)
+    if not report.is_file():
+        raise UserError(f"{report}: no such report file")
+    try:
+        loaded = read_report(report)
+        trades = trades_from_report(loaded.tables.get("trades", []))
+    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
+        raise UserError(f"{report}: not a backtest report ({exc})") from None
+    equity = loaded.series.get("equity", [])
+    if len(equity) < 2:
+        raise UserError(f"{report}: the report holds no equity curve")
+    capital = float(loaded.metrics.get("initial_capital", equity[0][1]))
+    sheet = TearsheetInput(
+        title=loaded.title,
+        subtitle=loaded.subtitle,
+        initial_capital=capital,
+        equity=equity,
+        trades=trades,
+        metrics={
+            k: loaded.metrics[k]
+            for k in (
+                "net_pnl",
+                "charges",
+                "trades",
+                "total_return",
+                "max_drawdown",
+                "win_rate",
+                "profit_factor",
+                "sharpe",
+                "sortino",
+            )
+            if k in loaded.metrics
+        },
+        notes=loaded.notes,
+    )
+    path = write_tearsheet(sheet, out or report.with_suffix(".tearsheet.html"))
+    console.print(f"tearsheet: {path}", highlight=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(research_app, name="research")

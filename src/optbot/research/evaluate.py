@@ -1,0 +1,112 @@
+"""The bridge from the research suite to backtests: one backtest run → metrics, trades, tearsheet input."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from optbot.backtest.runner import BacktestOutcome, DaySummary, run_backtest
+from optbot.config import Settings
+from optbot.research.montecarlo import TradeSample, sample_from_backtest
+from optbot.research.objectives import BacktestMetrics, metrics_from_equity
+from optbot.research.optimise import Evaluator, ProgressHook
+from optbot.research.tearsheet import TearsheetInput, TradeRow
+
+
+def outcome_metrics(outcome: BacktestOutcome) -> BacktestMetrics:
+    result = outcome.result
+    return metrics_from_equity(
+        [value for _, value in result.equity], [trade.net_pnl for trade in result.trades], outcome.charges
+    )
+
+
+def outcome_trades(outcome: BacktestOutcome) -> list[TradeRow]:
+    return [
+        TradeRow(
+            symbol=trade.symbol,
+            side=trade.side,
+            quantity=trade.quantity,
+            entry_time=trade.entry_time,
+            exit_time=trade.exit_time,
+            entry_price=trade.entry_price,
+            exit_price=trade.exit_price,
+            charges=trade.charges,
+            net_pnl=trade.net_pnl,
+            exit_reason=str(getattr(trade, "exit_reason", "") or ""),
+            strategy=str(getattr(trade, "strategy", "") or outcome.result.strategy),
+            leg=str(getattr(trade, "leg", "") or ""),
+        )
+        for trade in outcome.result.trades
+    ]
+
+
+def outcome_sample(outcome: BacktestOutcome) -> TradeSample:
+    result = outcome.result
+    return sample_from_backtest(
+        [trade.net_pnl for trade in result.trades],
+        [trade.charges for trade in result.trades],
+        [(trade.entry_price + trade.exit_price) * trade.quantity for trade in result.trades],
+        [value for _, value in result.equity],
+        result.initial_capital,
+    )
+
+
+def outcome_tearsheet(outcome: BacktestOutcome, title: str | None = None) -> TearsheetInput:
+    result = outcome.result
+    metrics = outcome_metrics(outcome)
+    return TearsheetInput(
+        title=title or f"Backtest {result.strategy}",
+        subtitle=f"{result.start} to {result.end}",
+        initial_capital=result.initial_capital,
+        equity=list(result.equity),
+        trades=outcome_trades(outcome),
+        metrics={
+            "net_pnl": metrics.net_pnl,
+            "charges": metrics.charges,
+            "trades": metrics.trades,
+            "total_return": metrics.total_return,
+            "max_drawdown": metrics.max_drawdown,
+            "win_rate": metrics.win_rate,
+            "profit_factor": metrics.profit_factor,
+            "sharpe": metrics.sharpe,
+            "sortino": metrics.sortino,
+        },
+        notes=list(result.notes),
+    )
+
+
+@dataclass(frozen=True)
+class BacktestEvaluator:
+    """Runs one backtest per trial (reports in a throw-away folder) and returns its metrics."""
+
+    strategy: str | None
+    data_dir: Path | None = None
+
+    def __call__(self, settings: Settings, start: date, end: date, progress: ProgressHook) -> BacktestMetrics:
+        return outcome_metrics(self.run(settings, start, end, progress))
+
+    def run(
+        self, settings: Settings, start: date, end: date, progress: ProgressHook | None = None
+    ) -> BacktestOutcome:
+        capital = settings.backtest.initial_capital
+
+        def on_day(summary: DaySummary, done: int, total: int) -> None:
+            if progress is not None:
+                progress(done - 1, summary.equity - capital)
+
+        with tempfile.TemporaryDirectory(prefix="optbot-trial-") as folder:
+            return run_backtest(
+                settings,
+                start,
+                end,
+                strategy=self.strategy,
+                data_dir=self.data_dir,
+                out_dir=Path(folder),
+                on_day=on_day,
+            )
+
+
+def evaluator(strategy: str | None, data_dir: Path | None = None) -> Evaluator:
+    return BacktestEvaluator(strategy, data_dir)

@@ -1,0 +1,232 @@
+"""Parameter optimisation (spec §11.5) with Optuna: samplers, pruning, resumable and shared studies.
+
+A study lives in an Optuna storage: SQLite by default (one machine), PostgreSQL for several
+`optbot research optimise` processes on several machines working one study at once. Each trial
+applies sampled values to the strategy's declared tunables, runs a backtest of the one engine, and
+records the metrics; the study's trial budget is global, so N workers never run more than `trials`
+completed trials between them (a trial numbered past the budget stops its worker without running).
+
+Trials breaking a constraint (too few trades, too deep a drawdown) stay in the study, marked
+infeasible, and are never reported as best. Pruning compares each trial's net P&L after every
+replayed session with earlier trials' at the same session (Optuna's median rule).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from optbot.config import Settings
+from optbot.core.errors import UserError
+from optbot.research.objectives import BacktestMetrics, Constraints, Objective
+from optbot.strategy.tunable import ParameterValue, Tunable, apply_parameters
+
+#: Called after each replayed session with (session index, net P&L so far); may raise to stop.
+ProgressHook = Callable[[int, float], None]
+#: Runs one backtest: (settings with the trial's values, start, end, progress hook) -> metrics.
+Evaluator = Callable[[Settings, date, date, ProgressHook], BacktestMetrics]
+
+SAMPLERS = ("tpe", "random", "cmaes")
+PRUNERS = ("median", "none")
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    study_name: str
+    storage: str  # an Optuna/SQLAlchemy URL: sqlite:///path.db or postgresql://user:pw@host/db
+    start: date
+    end: date
+    trials: int
+    tunables: tuple[Tunable, ...]
+    objective: Objective
+    constraints: Constraints = field(default_factory=Constraints)
+    sampler: str = "tpe"
+    pruner: str = "median"
+    seed: int = 20_240_604
+
+
+@dataclass(frozen=True, slots=True)
+class TrialSummary:
+    number: int
+    state: str
+    value: float | None
+    parameters: dict[str, ParameterValue]
+    metrics: dict[str, Any]
+    violations: tuple[str, ...]
+    worker: str
+
+    @property
+    def feasible(self) -> bool:
+        return self.state == "COMPLETE" and not self.violations and self.value is not None
+
+
+@dataclass(frozen=True, slots=True)
+class StudySummary:
+    study_name: str
+    storage: str
+    trials: tuple[TrialSummary, ...]
+    best: TrialSummary | None
+
+    @property
+    def completed(self) -> int:
+        return sum(1 for trial in self.trials if trial.state == "COMPLETE")
+
+
+def storage_url(url: str) -> str:
+    """SQLAlchemy URL for Optuna; plain `postgresql://` uses the psycopg (v3) driver optbot installs."""
+    text = url.strip()
+    if text.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + text.split("://", 1)[1]
+    if text.startswith(("sqlite:///", "postgresql+")):
+        return text
+    raise UserError(f"--storage {url!r}: expected sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB")
+
+
+def _sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
+    if spec.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=spec.seed)
+    if spec.sampler == "cmaes":
+        return optuna.samplers.CmaEsSampler(seed=spec.seed)
+    if spec.sampler == "tpe":
+        return optuna.samplers.TPESampler(seed=spec.seed)
+    raise UserError(f"--sampler {spec.sampler!r}: choose one of {', '.join(SAMPLERS)}")
+
+
+def _pruner(spec: StudySpec) -> optuna.pruners.BasePruner:
+    if spec.pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+    if spec.pruner == "none":
+        return optuna.pruners.NopPruner()
+    raise UserError(f"--pruner {spec.pruner!r}: choose one of {', '.join(PRUNERS)}")
+
+
+def open_study(spec: StudySpec) -> optuna.Study:
+    """Create the study or join the existing one of that name (resumable, shared across processes)."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        with warnings.catch_warnings():  # heartbeats are "experimental"; they let a dead worker's trial fail
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            storage = optuna.storages.RDBStorage(
+                storage_url(spec.storage), heartbeat_interval=30, grace_period=120
+            )
+    except Exception as exc:  # SQLAlchemy raises many kinds; all mean "cannot open that storage"
+        raise UserError(f"--storage {spec.storage!r}: cannot open it ({type(exc).__name__}: {exc})") from None
+    return optuna.create_study(
+        study_name=spec.study_name,
+        storage=storage,
+        sampler=_sampler(spec),
+        pruner=_pruner(spec),
+        direction="maximize",
+        load_if_exists=True,
+    )
+
+
+def suggest(trial: optuna.Trial, tunable: Tunable) -> ParameterValue:
+    if tunable.choices:
+        choice = trial.suggest_categorical(tunable.path, list(tunable.choices))
+        return next(option for option in tunable.choices if option == choice)
+    low, high = float(tunable.low or 0.0), float(tunable.high or 0.0)
+    if tunable.integer:
+        step = int(tunable.step or 1)
+        return trial.suggest_int(tunable.path, int(low), int(high), step=step, log=tunable.log)
+    return trial.suggest_float(tunable.path, low, high, step=tunable.step, log=tunable.log)
+
+
+class _BudgetReached(Exception):
+    """The study already has its trials; this worker stops without running another."""
+
+
+def _objective(
+    settings: Settings, spec: StudySpec, evaluate: Evaluator, worker: str, study: optuna.Study
+) -> Callable[[optuna.Trial], float]:
+    def run(trial: optuna.Trial) -> float:
+        if trial.number >= spec.trials:
+            trial.set_user_attr("over_budget", True)
+            study.stop()
+            raise _BudgetReached
+        trial.set_user_attr("worker", worker)
+        values = {tunable.path: suggest(trial, tunable) for tunable in spec.tunables}
+        try:
+            trial_settings = apply_parameters(settings, values)
+        except UserError as exc:  # each value is in range, but the combination breaks a settings rule
+            trial.set_user_attr("violations", [str(exc)])
+            raise optuna.TrialPruned(str(exc)) from None
+
+        def progress(session: int, net_pnl: float) -> None:
+            trial.report(net_pnl, session)
+            if trial.should_prune():
+                raise optuna.TrialPruned(
+                    f"net P&L {net_pnl:,.2f} after session {session + 1} below the median"
+                )
+
+        metrics = evaluate(trial_settings, spec.start, spec.end, progress)
+        trial.set_user_attr("metrics", metrics.as_dict())
+        violations = spec.constraints.violations(metrics)
+        trial.set_user_attr("violations", violations)
+        trial.set_constraint("violations", float(len(violations)))
+        value = spec.objective.value(metrics)
+        return value if math.isfinite(value) else -1e18
+
+    return run
+
+
+def run_study(
+    settings: Settings, spec: StudySpec, evaluate: Evaluator, worker: str = "local"
+) -> StudySummary:
+    """Run trials until the study holds `spec.trials` of them (counting other workers' trials)."""
+    if spec.trials < 1:
+        raise UserError(f"--trials must be at least 1, got {spec.trials}")
+    if not spec.tunables:
+        raise UserError("nothing to optimise: the strategy declares no tunables and no --param was given")
+    study = open_study(spec)
+    remaining = spec.trials - sum(
+        1 for t in study.get_trials(deepcopy=False) if not t.user_attrs.get("over_budget")
+    )
+    if remaining > 0:
+        study.optimize(
+            _objective(settings, spec, evaluate, worker, study),
+            n_trials=remaining,
+            catch=(_BudgetReached,),
+            gc_after_trial=False,
+        )
+    return summarise(study, spec)
+
+
+def summarise(study: optuna.Study, spec: StudySpec) -> StudySummary:
+    trials = tuple(
+        _trial_summary(trial)
+        for trial in study.get_trials(deepcopy=False)
+        if not trial.user_attrs.get("over_budget")
+    )
+    feasible = [trial for trial in trials if trial.feasible]
+    best = max(feasible, key=lambda trial: (trial.value or -math.inf, -trial.number)) if feasible else None
+    return StudySummary(spec.study_name, spec.storage, trials, best)
+
+
+def _trial_summary(trial: FrozenTrial) -> TrialSummary:
+    value = trial.value if trial.state is TrialState.COMPLETE else None
+    return TrialSummary(
+        number=trial.number,
+        state=trial.state.name,
+        value=None if value is None or value <= -1e18 else float(value),
+        parameters=dict(trial.params),
+        metrics=dict(trial.user_attrs.get("metrics", {})),
+        violations=tuple(trial.user_attrs.get("violations", ())),
+        worker=str(trial.user_attrs.get("worker", "")),
+    )
+
+
+def best_parameters(summary: StudySummary) -> Mapping[str, ParameterValue]:
+    if summary.best is None:
+        raise UserError(
+            f"study {summary.study_name!r}: no feasible trial (all {len(summary.trials)} broke a constraint, "
+            "were pruned or failed)"
+        )
+    return summary.best.parameters

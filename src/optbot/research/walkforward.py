@@ -1,0 +1,282 @@
+"""Walk-forward analysis and time-series cross-validation (spec §11.5).
+
+Walk-forward: for each window, optimise on the in-sample months, then trade the best parameters on the
+following out-of-sample month(s) that no trial saw; the out-of-sample pieces are stitched into one
+equity curve — the only curve that says how the *process* of optimising would have done.
+Windows roll (fixed in-sample length) or are anchored (in-sample always starts at the first day).
+
+Walk-forward efficiency (WFE) = out-of-sample net P&L per session ÷ in-sample net P&L per session of
+the chosen trial: near 1 the edge survived, near 0 (or negative) it was fitted noise.
+
+Cross-validation: the range is cut into k contiguous folds; each fold is tested with parameters
+optimised on the others, leaving `purge_days` calendar days out on both sides of the test fold so
+indicator warm-up and overnight positions cannot leak across the boundary.
+"""
+
+from __future__ import annotations
+
+import calendar as month_calendar
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from typing import Any
+
+from optbot.config import Settings
+from optbot.core.errors import UserError
+from optbot.research.objectives import BacktestMetrics, metrics_from_equity
+from optbot.research.optimise import ProgressHook, StudySpec, StudySummary, best_parameters, run_study
+from optbot.strategy.tunable import ParameterValue, apply_parameters
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """What one backtest over a date range produced, in the form stitching needs."""
+
+    start: date
+    end: date
+    equity: tuple[tuple[str, float], ...]  # end-of-session points, the first is the starting capital
+    trade_pnls: tuple[float, ...]
+    charges: float
+
+    @property
+    def sessions(self) -> int:
+        return max(len(self.equity) - 1, 0)
+
+    @property
+    def net_pnl(self) -> float:
+        return self.equity[-1][1] - self.equity[0][1] if self.equity else 0.0
+
+
+#: Runs one backtest over [start, end] with the given settings and returns its segment.
+SegmentRunner = Callable[[Settings, date, date, ProgressHook | None], Segment]
+
+
+def add_months(day: date, months: int) -> date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, month_calendar.monthrange(year, month)[1]))
+
+
+@dataclass(frozen=True, slots=True)
+class WindowPlan:
+    in_sample: tuple[date, date]
+    out_of_sample: tuple[date, date]
+
+
+def plan_windows(
+    start: date, end: date, in_sample_months: int, out_of_sample_months: int, step_months: int, anchored: bool
+) -> list[WindowPlan]:
+    """Windows whose out-of-sample parts tile [start + in-sample, end] without overlap."""
+    if min(in_sample_months, out_of_sample_months, step_months) < 1:
+        raise UserError("walk-forward lengths (in-sample, out-of-sample, step) must be at least 1 month")
+    if step_months < out_of_sample_months:
+        raise UserError("--step must be at least --oos, or out-of-sample periods would overlap")
+    windows: list[WindowPlan] = []
+    while True:
+        oos_start = add_months(start, in_sample_months + len(windows) * step_months)
+        if oos_start > end:
+            break
+        first = start if anchored else add_months(oos_start, -in_sample_months)
+        oos_end = min(add_months(oos_start, out_of_sample_months) - timedelta(days=1), end)
+        windows.append(WindowPlan((first, oos_start - timedelta(days=1)), (oos_start, oos_end)))
+    if not windows:
+        raise UserError(
+            f"{start}..{end} is shorter than one window ({in_sample_months} in-sample + "
+            f"{out_of_sample_months} out-of-sample months)"
+        )
+    return windows
+
+
+def stitch(segments: Sequence[Segment], initial_capital: float) -> tuple[tuple[str, float], ...]:
+    """One equity curve from consecutive segments: each segment's P&L added on top of the last."""
+    points: list[tuple[str, float]] = []
+    level = initial_capital
+    for segment in segments:
+        if not segment.equity:
+            continue
+        base = segment.equity[0][1]
+        if not points:
+            points.append((segment.equity[0][0], level))
+        points.extend((stamp, round(level + value - base, 2)) for stamp, value in segment.equity[1:])
+        level += segment.net_pnl
+    return tuple(points)
+
+
+def combined_metrics(segments: Sequence[Segment], initial_capital: float) -> BacktestMetrics:
+    equity = stitch(segments, initial_capital)
+    values = [value for _, value in equity] or [initial_capital, initial_capital]
+    return metrics_from_equity(
+        values, [pnl for segment in segments for pnl in segment.trade_pnls], sum(s.charges for s in segments)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class WindowResult:
+    plan: WindowPlan
+    parameters: dict[str, ParameterValue]
+    in_sample: dict[str, Any]  # the chosen trial's metrics
+    in_sample_sessions: int
+    out_of_sample: BacktestMetrics
+    out_of_sample_sessions: int
+    trials: int
+
+    @property
+    def efficiency(self) -> float | None:
+        is_pnl = float(self.in_sample.get("net_pnl") or 0.0)
+        if self.in_sample_sessions == 0 or self.out_of_sample_sessions == 0 or is_pnl <= 0:
+            return None
+        return (self.out_of_sample.net_pnl / self.out_of_sample_sessions) / (is_pnl / self.in_sample_sessions)
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterStability:
+    name: str
+    values: tuple[ParameterValue, ...]
+    mean: float | None
+    stdev: float | None
+    coefficient_of_variation: float | None  # stdev / |mean|; small = the optimum did not wander
+
+
+@dataclass(frozen=True)
+class WalkForwardResult:
+    windows: tuple[WindowResult, ...]
+    out_of_sample_equity: tuple[tuple[str, float], ...]
+    out_of_sample: BacktestMetrics
+    in_sample_mean_net_pnl: float
+    efficiency: float | None
+    stability: tuple[ParameterStability, ...]
+
+
+def parameter_stability(windows: Sequence[WindowResult]) -> tuple[ParameterStability, ...]:
+    names = sorted({name for window in windows for name in window.parameters})
+    result = []
+    for name in names:
+        values = tuple(window.parameters[name] for window in windows if name in window.parameters)
+        numeric = [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+        mean = statistics.fmean(numeric) if numeric else None
+        stdev = statistics.stdev(numeric) if len(numeric) >= 2 else None
+        cv = stdev / abs(mean) if stdev is not None and mean not in (None, 0.0) else None
+        result.append(ParameterStability(name, values, mean, stdev, cv))
+    return tuple(result)
+
+
+def _segment_evaluator(run: SegmentRunner, ranges: Sequence[tuple[date, date]], capital: float) -> Any:
+    """An Optuna evaluator over one or several date ranges (cross-validation trains on two)."""
+
+    def evaluate(settings: Settings, start: date, end: date, progress: ProgressHook) -> BacktestMetrics:
+        segments = [
+            run(settings, first, last, progress if len(ranges) == 1 else None) for first, last in ranges
+        ]
+        return combined_metrics(segments, capital)
+
+    return evaluate
+
+
+def run_walk_forward(
+    settings: Settings,
+    template: StudySpec,
+    windows: Sequence[WindowPlan],
+    run: SegmentRunner,
+) -> WalkForwardResult:
+    """Optimise each window in-sample (its own study, `<name>-wf<N>`), trade the best out-of-sample."""
+    capital = settings.backtest.initial_capital
+    results: list[WindowResult] = []
+    oos_segments: list[Segment] = []
+    for number, window in enumerate(windows):
+        spec = replace(
+            template,
+            study_name=f"{template.study_name}-wf{number}",
+            start=window.in_sample[0],
+            end=window.in_sample[1],
+        )
+        study = run_study(settings, spec, _segment_evaluator(run, [window.in_sample], capital))
+        parameters = dict(best_parameters(study))
+        chosen = study.best
+        segment = run(apply_parameters(settings, parameters), *window.out_of_sample, None)
+        oos_segments.append(segment)
+        results.append(
+            WindowResult(
+                plan=window,
+                parameters=parameters,
+                in_sample=dict(chosen.metrics) if chosen else {},
+                in_sample_sessions=_sessions(chosen.metrics if chosen else {}),
+                out_of_sample=combined_metrics([segment], capital),
+                out_of_sample_sessions=segment.sessions,
+                trials=len(study.trials),
+            )
+        )
+    return _walk_forward_result(results, oos_segments, capital)
+
+
+def _sessions(metrics: dict[str, Any]) -> int:
+    return int(metrics.get("sessions") or 0)
+
+
+def _walk_forward_result(
+    results: Sequence[WindowResult], oos_segments: Sequence[Segment], capital: float
+) -> WalkForwardResult:
+    is_pnl = [float(r.in_sample.get("net_pnl") or 0.0) for r in results]
+    is_sessions = sum(r.in_sample_sessions for r in results)
+    oos_sessions = sum(r.out_of_sample_sessions for r in results)
+    out_of_sample = combined_metrics(oos_segments, capital)
+    efficiency = None
+    if is_sessions and oos_sessions and sum(is_pnl) > 0:
+        efficiency = (out_of_sample.net_pnl / oos_sessions) / (sum(is_pnl) / is_sessions)
+    return WalkForwardResult(
+        windows=tuple(results),
+        out_of_sample_equity=stitch(oos_segments, capital),
+        out_of_sample=out_of_sample,
+        in_sample_mean_net_pnl=statistics.fmean(is_pnl) if is_pnl else 0.0,
+        efficiency=None if efficiency is None or not math.isfinite(efficiency) else efficiency,
+        stability=parameter_stability(results),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FoldResult:
+    test: tuple[date, date]
+    train: tuple[tuple[date, date], ...]
+    parameters: dict[str, ParameterValue]
+    test_metrics: BacktestMetrics
+
+
+def plan_folds(
+    start: date, end: date, folds: int, purge_days: int
+) -> list[tuple[tuple[date, date], list[tuple[date, date]]]]:
+    """k contiguous test folds; each one's training ranges are the rest, minus `purge_days` either side."""
+    total = (end - start).days + 1
+    if folds < 2 or total < folds:
+        raise UserError(
+            f"cross-validation needs at least 2 folds and a day per fold (got {folds} over {total} days)"
+        )
+    bounds = [start + timedelta(days=round(total * i / folds)) for i in range(folds + 1)]
+    plans = []
+    for i in range(folds):
+        test = (bounds[i], bounds[i + 1] - timedelta(days=1))
+        train = []
+        left_end = test[0] - timedelta(days=purge_days + 1)
+        if left_end >= start:
+            train.append((start, left_end))
+        right_start = test[1] + timedelta(days=purge_days + 1)
+        if right_start <= end:
+            train.append((right_start, end))
+        if not train:
+            raise UserError(f"fold {i + 1}: nothing left to train on after a {purge_days}-day purge")
+        plans.append((test, train))
+    return plans
+
+
+def run_cross_validation(
+    settings: Settings, template: StudySpec, folds: int, purge_days: int, run: SegmentRunner
+) -> tuple[FoldResult, ...]:
+    capital = settings.backtest.initial_capital
+    results = []
+    for number, (test, train) in enumerate(plan_folds(template.start, template.end, folds, purge_days)):
+        spec = replace(template, study_name=f"{template.study_name}-cv{number}")
+        study: StudySummary = run_study(settings, spec, _segment_evaluator(run, train, capital))
+        parameters = dict(best_parameters(study))
+        segment = run(apply_parameters(settings, parameters), *test, None)
+        results.append(FoldResult(test, tuple(train), parameters, combined_metrics([segment], capital)))
+    return tuple(results)
