@@ -7,7 +7,7 @@ import pytest
 from optbot.core.enums import IntentPurpose, OrderStatus, OrderType, Side
 from optbot.core.events import Alert, Fill, PositionChanged
 from optbot.core.ids import ordertag_for
-from optbot.test_kit.execution import Fault, build_harness, option_instrument, option_intent
+from optbot.test_kit.execution import Fault, build_harness, option_instrument, option_intent, option_quote
 
 
 async def test_happy_path_ack_is_not_a_fill() -> None:
@@ -356,3 +356,46 @@ async def test_run_loop_verifies_and_auto_cancels_then_reprices_when_configured(
     assert (await repricing.manager.check_auto_cancel()).tags == [tag]
     await repricing.deliver()
     assert repricing.store.get_order(tag).status is OrderStatus.CANCELLED  # type: ignore[union-attr]
+
+
+async def test_an_exit_found_late_after_it_was_sent_again_is_cancelled_so_the_position_is_closed_once() -> (
+    None
+):
+    """Issue 18: an exit's reply is lost, it is settled REJECTED and sent again; then the broker shows
+    the first one after all. Both working would close the position twice (a long turned short): the
+    adopted one is cancelled and the position ends flat, not short."""
+    from optbot.config.settings import Settings
+
+    harness = build_harness(
+        fill_policy="none",
+        settings=Settings(
+            execution={"unresolved_not_found_grace_seconds": 5.0, "exit_retry_interval_seconds": 1.0}
+        ),
+    )
+    harness.broker.quotes_by_token["58784"] = option_quote()
+    entry = await harness.manager.submit(option_intent("entry", limit_price=100.0))
+    harness.broker.fill(harness.store.get_order(entry.ordertags[0]).broker_order_id)  # type: ignore[union-attr]
+    await harness.manager.sync_fills()
+    harness.broker.inject(Fault.PLACED_LATE)
+    exit_ = await harness.manager.submit(
+        option_intent("exit", side=Side.SELL, limit_price=99.0, purpose=IntentPurpose.EXIT)
+    )
+    [first] = exit_.ordertags
+    for _ in range(2):
+        harness.clock.advance(6)
+        await harness.manager.poll_once()
+    assert harness.store.get_order(first).status is OrderStatus.REJECTED  # type: ignore[union-attr]
+    harness.clock.advance(1)  # the retry interval
+    resent = await harness.manager.check_auto_cancel()
+    [second] = [o.ordertag for o in harness.store.orders_for_intent("exit") if o.ordertag != first]
+    assert harness.store.get_order(second).status is OrderStatus.SUBMITTED and not resent.cancelled  # type: ignore[union-attr]
+
+    harness.broker.release_late()  # the first exit reaches the book after all
+    for update in harness.broker.drain_updates():
+        await harness.manager.on_order_update(update)
+    assert harness.store.get_order(first).status is OrderStatus.OPEN  # type: ignore[union-attr]
+    actions = await harness.manager.check_auto_cancel()
+    assert actions.cancelled == [first]
+    harness.broker.fill(harness.store.get_order(second).broker_order_id)  # type: ignore[union-attr]
+    await harness.manager.sync_fills()
+    assert [position.net_quantity for position in harness.store.positions()] == [0]

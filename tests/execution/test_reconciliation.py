@@ -6,13 +6,13 @@ import pytest
 
 from optbot.broker.models import BrokerTrade
 from optbot.config.settings import Settings
-from optbot.core.enums import IntentPurpose, ProductType, Side
+from optbot.core.enums import IntentPurpose, OrderStatus, ProductType, Side
 from optbot.core.events import Alert
 from optbot.core.timeutil import ist_date
 from optbot.execution.charges import RateCard
 from optbot.execution.reconciliation import Reconciler
 from optbot.execution.statement import contract_note
-from optbot.test_kit.execution import build_harness, drive, option_intent
+from optbot.test_kit.execution import Fault, build_harness, drive, option_intent
 
 
 def _reconciler(harness, funds_model: str = "realised_m2m") -> Reconciler:
@@ -132,3 +132,27 @@ async def test_periodic_loop_runs_on_the_clock_and_survives_broker_errors() -> N
     await task
     latest = harness.store.latest_reconciliation()
     assert latest is not None and latest.kind == "periodic" and latest.clean
+
+
+async def test_an_order_settled_rejected_that_the_broker_has_after_all_is_adopted_not_a_mismatch() -> None:
+    """Issue 18: the reply was lost, the book missed the order past the grace (REJECTED), then the
+    broker shows it working: reconciliation adopts it instead of raising a mismatch every run."""
+    harness = build_harness(
+        fill_policy="none",
+        settings=Settings(
+            execution={"unresolved_not_found_grace_seconds": 5.0, "unresolved_not_found_checks": 2}
+        ),
+    )
+    reconciler = _reconciler(harness)
+    harness.broker.inject(Fault.PLACED_LATE)
+    result = await drive(harness.clock, harness.manager.submit(option_intent("late", limit_price=100.0)))
+    [tag] = result.ordertags
+    for _ in range(2):
+        harness.clock.advance(6)
+        await harness.manager.poll_once()
+    assert harness.store.get_order(tag).status is OrderStatus.REJECTED  # type: ignore[union-attr]
+    assert harness.broker.release_late() == 1
+    report = await reconciler.run("periodic")
+    assert report.clean, report.discrepancies
+    order = harness.store.get_order(tag)
+    assert order is not None and order.status is OrderStatus.OPEN and order.broker_order_id

@@ -559,7 +559,6 @@ class SessionRunner:
         if not healthy:
             if engine.trading_blocked is None:
                 engine.pause_trading(SESSION_PAUSE_REASON)
-                self.session_recovery.paused(now)
                 await engine.alert(
                     AlertPriority.CRITICAL,
                     "Broker session lost",
@@ -662,10 +661,6 @@ class BrokerSessionRecovery:
 
     settings: EngineSettings
     resumes: list[datetime] = field(default_factory=list)
-    pauses: list[datetime] = field(default_factory=list)
-
-    def paused(self, now: datetime) -> None:
-        self.pauses.append(now)
 
     def resumed(self, now: datetime) -> None:
         self.resumes.append(now)

@@ -88,9 +88,9 @@ class ChasePolicy:
             return None
         buy = side is Side.BUY
         touch = (quote.best_ask if buy else quote.best_bid) or quote.ltp
+        base = round_to_tick(touch, tick, "up" if buy else "down")  # on the grid, never less marketable
         steps = max(0, attempt) * self.step_ticks * tick
-        raw = touch + steps if buy else touch - steps
-        return band.clamp(round_to_tick(raw, tick, "down" if buy else "up"))
+        return band.clamp(round_to_tick(base + steps if buy else base - steps, tick, "nearest"))
 
     def exhausted(self, attempts_made: int) -> bool:
         return attempts_made >= self.max_attempts

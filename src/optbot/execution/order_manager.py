@@ -163,6 +163,7 @@ class OrderManager:
         self._chased_entries: set[str] = set()  # intent ids of basket legs: chased, then cancelled
         self._exit_retry_due: dict[str, datetime] = {}  # exit intent id -> when to send it again
         self._chase_exhausted_alerted: set[str] = set()
+        self._surplus_exits: set[str] = set()  # adopted late exits to check against the position
         self._fills_due = False
         self._latest_vix: float | None = None
         self._underlying_prices: dict[str, float] = {}
@@ -485,6 +486,8 @@ class OrderManager:
                     f"when its reply was lost; the broker now reports it {target.value}: its fills count",
                     dedupe_key=f"adopted:{ordertag}",
                 )
+                if saved.purpose.reduces_risk and target in WORKING_STATES:
+                    self._surplus_exits.add(ordertag)
             await self._publish(
                 OrderUpdate(
                     ts_utc=now,
@@ -523,6 +526,7 @@ class OrderManager:
         if (
             after.status in UNFILLED_ENDINGS
             and after.purpose.reduces_risk
+            and after.order_type is OrderType.LIMIT  # a resting stop is not turned into an exit now
             and before.status is not OrderStatus.CANCEL_PENDING  # a cancel we asked for is not retried
             and after.filled_quantity < after.quantity
         ):
@@ -934,6 +938,7 @@ class OrderManager:
         timeout = timedelta(seconds=self._settings.pending_order_timeout_seconds)
         close_cutoff = self._close_cutoff(now)
         actions = OrderActions()
+        actions.cancelled.extend(await self._cancel_surplus_exits())
         for order in self._store.orders_in_flight():
             if order.status not in WORKING_STATES or not order.broker_order_id:
                 continue
@@ -1003,6 +1008,8 @@ class OrderManager:
     async def _chase_exit(self, order: OrderRecord) -> bool:
         """Re-price a working exit one chase step every `chase_interval_seconds` (real time), at most
         `chase_max_attempts` times; past that it rests at its last price and a person is told."""
+        if order.order_type is not OrderType.LIMIT:
+            return False  # a stop-loss exit waits for its trigger
         now = self._clock.monotonic()
         priced = self._priced_at.setdefault(order.ordertag, now)
         if now - priced < self._chase.interval_seconds:
@@ -1075,6 +1082,21 @@ class OrderManager:
             log.warning("quote for %s unavailable: %s", token, type(exc).__name__)
             return None
         return next((quote for quote in quotes if quote.token == token), None)
+
+    async def _cancel_surplus_exits(self) -> list[str]:
+        """An exit adopted late (settled REJECTED, then found at the broker) may have been sent again in
+        the meantime: if the working exits now exceed the open position, the adopted one is cancelled,
+        so a position is never closed twice (a long never turns short)."""
+        cancelled: list[str] = []
+        for tag in sorted(self._surplus_exits):
+            self._surplus_exits.discard(tag)
+            order = self._store.get_order(tag)
+            if order is None or order.status not in WORKING_STATES:
+                continue
+            surplus = self._exit_quantity_left(order.exchange, order.token, order.side) < 0
+            if surplus and await self.cancel(tag, "late exit beyond the open position"):
+                cancelled.append(tag)
+        return cancelled
 
     # ========================================================= exit retries
     def exit_retry_pending(self, intent_id: str) -> bool:
@@ -1155,16 +1177,17 @@ class OrderManager:
         return order.ordertag
 
     def _exit_quantity_left(self, exchange: Exchange, token: str, side: Side) -> int:
-        """Open quantity an exit on `side` may still close: the position less working exits."""
+        """Open quantity an exit on `side` may still close: the position less working orders on that
+        side (negative when they would close more than is open)."""
         position = self._store.position(exchange, token)
         net = position.net_quantity if position is not None else 0
-        closable = net if side is Side.SELL else -net
+        closable = max(0, net if side is Side.SELL else -net)
         working = sum(
             order.remaining_quantity
             for order in self._store.orders_in_flight()
             if order.exchange is exchange and order.token == token and order.side is side
         )
-        return max(0, closable - working)
+        return closable - working
 
     # ============================================================== events
     async def _publish(self, event: Event) -> None:

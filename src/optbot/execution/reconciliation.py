@@ -125,6 +125,8 @@ class Reconciler:
         elif self._order_manager is not None:
             await self._order_manager.sync_fills()
         book = await self._broker.order_book()
+        if self._order_manager is not None and await self._order_manager.adopt_from_book(book):
+            await self._order_manager.sync_fills()  # an order settled REJECTED was at the broker after all
         trades = await self._broker.trade_book()
         positions = await self._broker.positions()
         funds = await self._broker.funds()

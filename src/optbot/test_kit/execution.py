@@ -71,6 +71,7 @@ class Fault(StrEnum):
     TOKEN_EXPIRED = "token_expired"
     CRASH_BEFORE_SEND = "crash_before_send"  # the process dies before the request leaves
     CRASH_AFTER_SEND = "crash_after_send"  # the broker placed it, the process died before the reply
+    PLACED_LATE = "placed_late"  # reply lost; the order reaches the book only at `release_late()`
 
 
 class SimulatedCrash(BaseException):
@@ -137,6 +138,7 @@ class FakeBroker:
     place_faults: deque[Fault] = field(default_factory=deque)
     read_faults: deque[Exception] = field(default_factory=deque)
     place_latency_seconds: float = 0.0
+    late_requests: list[OrderRequest] = field(default_factory=list)
     _order_sequence: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _fill_sequence: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -198,6 +200,14 @@ class FakeBroker:
                 count += 1
         return count
 
+    def release_late(self) -> int:
+        """The broker finally places the orders whose reply was lost with `Fault.PLACED_LATE`."""
+        released = len(self.late_requests)
+        for request in self.late_requests:
+            self._accept(request)
+        self.late_requests.clear()
+        return released
+
     def drain_updates(self) -> list[OrderUpdate]:
         """Order-update socket messages produced since the last call (a test 'delivers' them)."""
         updates = list(self.pending_updates)
@@ -255,6 +265,9 @@ class FakeBroker:
             raise BrokerRejected("AB4008", "order rejected by RMS")
         if fault is Fault.SERVER_ERROR_NOT_PLACED:
             raise UnresolvedOrder(request.ordertag, "HTTP 502")
+        if fault is Fault.PLACED_LATE:
+            self.late_requests.append(request)
+            raise UnresolvedOrder(request.ordertag, "read timeout (the broker is still working on it)")
         if len(request.ordertag) >= 20:
             raise BrokerRejected("AB4008", "ordertag must be shorter than 20 characters")
         order = self._accept(request)
