@@ -209,7 +209,7 @@ def write_chart(report: PayoffReport, out: Path) -> list[Path]:
         yaxis_title="P&L (rupees)",
         width=1100,
         height=650,
-        margin={"t": 170},
+        margin={"t": 200},
     )
     out.mkdir(parents=True, exist_ok=True)
     stem = f"payoff-{report.strategy}-{to_ist(report.at):%Y%m%d-%H%M}"
