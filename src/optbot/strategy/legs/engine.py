@@ -70,6 +70,8 @@ class DayState:
     range_low: float | None = None
     vix_at_entry: float | None = None
     locked_profit: float | None = None
+    category: int | None = None  # today's ADX category, computed once a day
+    regime_ok: bool | None = None
     all_closed_reason: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -240,11 +242,25 @@ class LegStrategy(Strategy):
         ]
 
     def _category(self, ctx: StrategyContext, today: date) -> int:
-        return int(categorise(self.underlying, self._daily(ctx, today), self.settings.strategy).category)
+        """The §3.3 category from the daily bars closed before today, computed once a day."""
+        day = self.day
+        if day is not None and day.day == today and day.category is not None:
+            return day.category
+        category = int(categorise(self.underlying, self._daily(ctx, today), self.settings.strategy).category)
+        if day is not None and day.day == today:
+            day.category = category
+        return category
 
     def _regime_matches(self, ctx: StrategyContext, today: date) -> bool:
+        """§10.1 regimes from the daily bars and VIX, assessed once a day."""
+        day = self.day
+        if day is not None and day.day == today and day.regime_ok is not None:
+            return day.regime_ok
         assessment = detect_regime(self._daily(ctx, today), ctx.vix(), self.settings.strategy)
-        return any(str(regime) in self.plan.entry.regimes for regime in assessment.regimes)
+        matches = any(str(regime) in self.plan.entry.regimes for regime in assessment.regimes)
+        if day is not None and day.day == today:
+            day.regime_ok = matches
+        return matches
 
     def _leg_applies(self, ctx: StrategyContext, leg: LegSpec, today: date) -> bool:
         return not leg.only_in_category or self._category(ctx, today) in leg.only_in_category
