@@ -183,6 +183,8 @@ class LegStrategy(Strategy):
         weekday = to_ist(now).weekday()
         if weekday >= len(WEEKDAYS) or WEEKDAYS[weekday] not in entry.days:
             return False
+        if not (self._momentum_ready(day) and self._breakout_ready(day, now)):
+            return False  # the cheap checks first: the chain solves IVs and Greeks
         chain = ctx.chain(self.underlying)
         if chain is None or not chain.strikes:
             return False
@@ -198,9 +200,7 @@ class LegStrategy(Strategy):
             return False
         if entry.adx_categories and self._category(ctx, day.day) not in entry.adx_categories:
             return False
-        if entry.regimes and not self._regime_matches(ctx, day.day):
-            return False
-        return self._momentum_ready(day) and self._breakout_ready(day, now)
+        return not entry.regimes or self._regime_matches(ctx, day.day)
 
     def _momentum_ready(self, day: DayState) -> bool:
         momentum = self.plan.entry.momentum
