@@ -235,3 +235,17 @@ async def test_ioc_rest_cancelled_after_first_eligible_quote_and_circuit_band_re
     await broker.place_order(request(Side.BUY, OrderType.LIMIT, price=151.0))
     refused = (await broker.order_book())[1]
     assert refused.status == "rejected" and "upper circuit" in refused.text
+
+
+async def test_funds_show_a_long_options_premium_as_used_and_a_short_blocks_span() -> None:
+    broker, quotes, _ = make()
+    quotes.set(100.0, START + timedelta(seconds=1), bid=99.9, ask=100.1)
+    await broker.place_order(request(Side.BUY, OrderType.LIMIT, price=100.1))
+    quotes.set(100.0, START + timedelta(seconds=2), bid=99.9, ask=100.1)
+    broker.match()
+    funds = await broker.funds()
+    assert funds.utilised_margin == pytest.approx(75 * 100.1)  # the dashboard's "margin used" is not 0
+    # no index quote: the strike stands in for spot -> ATM: NIFTY scan 4.5 % + exposure 2 % of 24,800
+    need = await broker.margin_required([request(Side.SELL, OrderType.LIMIT, price=100.0, qty=150)])
+    assert need.premium == 0 and need.span == pytest.approx(75 * 0.045 * 24_800)  # 75 close the long
+    assert need.exposure == pytest.approx(75 * 0.02 * 24_800)

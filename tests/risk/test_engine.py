@@ -322,3 +322,40 @@ def test_volume_windows_are_kept_per_timeframe(tmp_path: Path, clock: SimClock) 
         clock.now_utc(), "1", "NIFTY", Timeframe.H1, now, clock.now_utc(), 22500, 22500, 22500, 22500, 60_000
     )
     assert engine.on_bar(hourly) == []  # an hourly bar is not compared with 1-minute volumes
+
+
+def test_sell_entry_is_sized_by_the_brokers_margin_quote(tmp_path: Path, clock: SimClock) -> None:
+    engine, _, _ = make_engine(tmp_path, clock)
+    # 40 % per-trade margin cap on 1,000,000 = 400,000 -> 3 lots at 120,000/lot; 2 naked lots max
+    decision = engine.evaluate(
+        make_intent(clock.now_utc(), quantity=25 * 5, side=Side.SELL),
+        FakePortfolio(),
+        FakeMarket(),
+        margin_per_lot=120_000.0,
+    )
+    assert decision.approved and decision.approved_quantity == 25 * 2
+    assert any("naked short cap 2 lots" in reason for reason in decision.reasons)
+    assert any("per-trade margin cap 40%" in reason for reason in decision.reasons)
+
+
+def test_a_bought_hedge_makes_room_for_covered_short_lots(tmp_path: Path, clock: SimClock) -> None:
+    engine, _, _ = make_engine(tmp_path, clock)
+    hedge = make_position("99", 25 * 3, underlying="NIFTY")
+    decision = engine.evaluate(
+        make_intent(clock.now_utc(), quantity=25 * 5, side=Side.SELL),
+        FakePortfolio(positions=[hedge]),
+        FakeMarket(),
+        margin_per_lot=20_000.0,
+    )
+    assert decision.approved_quantity == 25 * 5  # 3 covered + 2 naked
+
+
+def test_vix_size_multiplier_keeps_one_lot_the_unscaled_cap_admits(tmp_path: Path, clock: SimClock) -> None:
+    """5 % of 5 lakh = 25,000 admits one lot of a 250-rupee NIFTY ATM option (lot 75) even at VIX 20."""
+    engine, _, _ = make_engine(tmp_path, clock)
+    market = FakeMarket(vix_value=20.0, default_lot=75)
+    portfolio = FakePortfolio(account=500_000.0, free_margin=500_000.0)
+    intent = make_intent(clock.now_utc(), quantity=75, limit_price=250.0)
+    assert engine.evaluate(intent, portfolio, market).approved_quantity == 75
+    strict, _, _ = make_engine(tmp_path, clock, size_multiplier_keeps_one_lot=False)
+    assert not strict.evaluate(intent, portfolio, market).approved

@@ -77,7 +77,9 @@ def test_approved_entry_never_exceeds_any_limit(tmp_path_factory, scenario, lots
     notional = quantity * market.default_price
     assert quantity % lot == 0 and 0 < quantity <= intent.quantity
     assert engine.state is not RiskState.HALTED
-    assert notional <= account * r.max_trade_notional_pct / 100 * engine.size_multiplier + 1e-6
+    cap = account * r.max_trade_notional_pct / 100
+    one_lot_kept = r.size_multiplier_keeps_one_lot and quantity == lot and lot * market.default_price <= cap
+    assert notional <= cap * engine.size_multiplier + 1e-6 or one_lot_kept
     gross = sum(p.notional for p in portfolio.positions)
     assert gross + notional <= account * r.max_total_notional_pct / 100 + 1e-6
     nifty = sum(p.notional for p in portfolio.positions if p.underlying == "NIFTY")

@@ -187,11 +187,11 @@ def test_insufficient_funds_for_option_sell_uses_span_margin(
     assert buy.status is OrderStatus.REJECTED
     assert buy.text.startswith("Your order has been rejected due to Insufficient Funds.")
     sell = exchange.place(CLIENT, order(market, transactiontype="SELL", quantity="75", price="149"))
-    assert sell.status is OrderStatus.COMPLETE  # one lot short: 75 * (9 % + 2 %) of 24,500 = 2.02 lakh
+    assert sell.status is OrderStatus.COMPLETE  # one lot short: 75 * (4.5 % NIFTY scan + 2 %) of 24,500
     rms = exchange.rms(CLIENT)
-    assert float(rms["utilisedspan"]) == pytest.approx(75 * 0.09 * 24500)
+    assert float(rms["utilisedspan"]) == pytest.approx(75 * 0.045 * 24500)
     assert float(rms["utilisedexposure"]) == pytest.approx(75 * 0.02 * 24500)
-    big = exchange.place(CLIENT, order(market, transactiontype="SELL", quantity="150", price="149"))
+    big = exchange.place(CLIENT, order(market, transactiontype="SELL", quantity="300", price="149"))
     assert big.status is OrderStatus.REJECTED and "Insufficient Funds" in big.text
 
 

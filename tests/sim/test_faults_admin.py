@@ -159,3 +159,26 @@ async def test_port_in_use_fails_cleanly_and_restart_works(sim: Simulator, sim_c
     await sim.start()  # same object, new port, still serving
     async with client_for(sim) as client:
         assert (await client.get("/sim/v1/clock")).status_code == 200
+
+
+async def test_rms_reject_fault_places_then_rejects_the_next_order(
+    sim: Simulator, sim_clock: SimClock, sim_market: StaticMarket
+) -> None:
+    async with client_for(sim) as client:
+        jwt = (await login(client, sim_clock))["jwtToken"]
+        sim_clock.advance(1.0)
+        admin = await client.post("/sim/v1/faults/rms_rejects", json={"count": 1})
+        assert admin.json()["rms_rejects"]["remaining"] == 1
+        refused = await client.post(
+            PLACE, headers=headers(jwt), json=option_order(sim_market, ordertag="rej1")
+        )
+        assert (
+            refused.json()["status"] is True and refused.json()["data"]["orderid"]
+        )  # placed, then RMS says no
+        sim_clock.advance(1.0)
+        fine = await client.post(PLACE, headers=headers(jwt), json=option_order(sim_market, ordertag="ok1"))
+        assert fine.json()["status"] is True
+        by_tag = {order.order_tag: order for order in sim.exchange.orders(TEST_ACCOUNT.client_code)}
+        assert by_tag["rej1"].status.value == "rejected" and "injected fault" in by_tag["rej1"].text
+        assert by_tag["ok1"].status.value != "rejected"
+        assert sim.faults.describe()["injected"]["rms_reject"] == 1

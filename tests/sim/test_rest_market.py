@@ -159,7 +159,9 @@ async def test_margin_charges_and_greeks(sim: Simulator, sim_clock: SimClock) ->
         assert components["totOptionsPremium"] == pytest.approx(75 * 60.0)  # the hedge at its LTP
         assert components["netPremium"] == pytest.approx(75 * 60.0 - 75 * 150.0)
         assert margin["totalMarginRequired"] == pytest.approx(75 * 200.0 + 75 * 60.0)
-        assert components["marginBenefit"] == pytest.approx(75 * 0.11 * 24500 - 75 * 200.0)
+        assert components["marginBenefit"] == pytest.approx(
+            75 * 0.065 * 24500 - 75 * 200.0
+        )  # NIFTY scan 4.5 % + exposure 2 %
         charges = (
             await call(
                 client,

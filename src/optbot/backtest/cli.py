@@ -11,11 +11,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from optbot.backtest.coverage import coverage_table
 from optbot.backtest.parallel import default_workers
+from optbot.backtest.payoff import build_report, parse_moment, write_chart
 from optbot.backtest.runner import BacktestPlan, DaySummary, run_backtest
 from optbot.cli.common import console, error_console, settings_from
 from optbot.core.clock import Clock
 from optbot.core.errors import UserError
 from optbot.log import configure_logging, shutdown_logging
+from optbot.strategy.cli import strategy_app
 
 
 def _date(flag: str, text: str) -> date:
@@ -147,5 +149,23 @@ def backtest_command(
     console.print(f"log:    {log_dir}", highlight=False, soft_wrap=True)
 
 
+def payoff_command(
+    ctx: typer.Context,
+    source: str = typer.Argument(..., help="legs template name or .toml file"),
+    at: str = typer.Option(..., "--at", help="moment to price the legs at, ISO (IST when no offset)"),
+    out: Path | None = typer.Option(None, "--out", help="folder (default: <data root>/reports/payoff)"),
+) -> None:
+    """Expiry and today payoff of a legs strategy at a moment of the replay data: breakevens, max
+    profit/loss, net Greeks, margin; HTML chart (and PNG when headless Chromium is available)."""
+    settings = settings_from(ctx)
+    report = build_report(settings, source, parse_moment(at))
+    for line in report.summary_lines():
+        console.print(line, highlight=False)
+    out_dir = out if out is not None else settings.paths.resolve(settings.paths.reports_dir) / "payoff"
+    for path in write_chart(report, out_dir):
+        console.print(f"chart: {path}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     app.command("backtest")(backtest_command)
+    strategy_app.command("payoff")(payoff_command)

@@ -24,6 +24,7 @@ from optbot.config.sections.execution import ExecutionSettings
 from optbot.config.sections.indicators import IndicatorsSettings
 from optbot.config.sections.instruments import InstrumentsSettings
 from optbot.config.sections.logging import LoggingSettings
+from optbot.config.sections.margin import MarginSettings
 from optbot.config.sections.metrics import MetricsSettings
 from optbot.config.sections.notifications import NotificationsSettings
 from optbot.config.sections.paths import PathsSettings
@@ -84,6 +85,7 @@ class Settings(BaseSettings):
     instruments: InstrumentsSettings = Field(default_factory=InstrumentsSettings)
     strategy: StrategySettings = Field(default_factory=StrategySettings)
     risk: RiskSettings = Field(default_factory=RiskSettings)
+    margin: MarginSettings = Field(default_factory=MarginSettings)
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     notifications: NotificationsSettings = Field(default_factory=NotificationsSettings)

@@ -99,6 +99,10 @@ class OrderIntent(Event):
     trace_id: str = ""
 
 
+#: The reason prefix a strategy hears for each leg of a basket the execution layer unwound.
+BASKET_UNWOUND = "basket unwound"
+
+
 @dataclass(frozen=True, slots=True)
 class RiskDecision(Event):
     intent_id: str

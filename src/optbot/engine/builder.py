@@ -67,7 +67,7 @@ def _simulated_venue(
         clock,
         quotes,
         FillModel.from_settings(settings.backtest),
-        PaperFunds(settings.backtest.initial_capital, settings.backtest.short_option_margin_pct),
+        PaperFunds(settings.backtest.initial_capital, settings.margin.span_parameters()),
         instruments,
         rate_card=card,
         order_id_prefix=spec.order_id_prefix,
@@ -90,8 +90,12 @@ def build_engine(
     calendar: NseCalendar | None = None,
     bus: EventBus | None = None,
     rate_card: RateCard | None = None,
+    margin_broker: Broker | None = None,
 ) -> BuiltEngine:
-    """The engine on `venue`, its simulated venue (if any) filled from the engine's market view."""
+    """The engine on `venue`, its simulated venue (if any) filled from the engine's market view.
+
+    `margin_broker` prices entries' margin (a paper session asks the real broker's calculator);
+    default: the venue itself."""
     card = rate_card or RateCard.load(settings.execution.charges_rate_card_file)
     paper: PaperBroker | None = None
     quotes: MarketQuoteSource | None = None
@@ -113,6 +117,7 @@ def build_engine(
         underlyings=underlyings,
         calendar=calendar,
         rate_card=card,
+        margin_broker=margin_broker,
     )
     if paper is not None and quotes is not None:
         quotes.market = engine.market

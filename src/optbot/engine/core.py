@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from optbot.broker.base import Broker
-from optbot.broker.models import Funds, Quote
+from optbot.broker.models import Funds, MarginRequirement, OrderRequest, Quote
 from optbot.broker.paper.broker import PaperBroker
 from optbot.calendar import NseCalendar, Segment, get_calendar
 from optbot.config import Settings
@@ -32,10 +32,12 @@ from optbot.core.enums import (
     AlertPriority,
     Exchange,
     OrderStatus,
+    OrderType,
     Side,
     Timeframe,
 )
 from optbot.core.events import (
+    BASKET_UNWOUND,
     Alert,
     Bar,
     Event,
@@ -53,6 +55,7 @@ from optbot.core.timeutil import ist_date, to_ist
 from optbot.engine.market import MarketState
 from optbot.engine.schedule import DaySchedule, Phase, build_schedule
 from optbot.engine.views import EngineContext, PortfolioRiskView
+from optbot.execution.basket import Basket, BasketPhase
 from optbot.execution.charges import RateCard
 from optbot.execution.expiry import settle_expiries
 from optbot.execution.order_manager import OrderManager
@@ -133,8 +136,12 @@ class TradingEngine:
         calendar: NseCalendar | None = None,
         rate_card: RateCard | None = None,
         starting_capital: float | None = None,
+        margin_broker: Broker | None = None,
     ) -> None:
+        """`margin_broker`: whose margin calculator prices entries (default `broker`); a paper session
+        passes the real SmartAPI client so paper entries are priced as the broker would price them."""
         self.settings = settings
+        self.margin_broker = margin_broker or broker
         self.clock = clock
         self.broker = broker
         self.store = store
@@ -177,6 +184,7 @@ class TradingEngine:
             risk_source=lambda: (self.risk.state, self.risk.size_multiplier),
             account_source=self.risk_view.account_value,
             signal_sink=self._on_signal,
+            basket_sink=self._queue_basket,
             extra_size_multiplier=self._warning_multiplier,
         )
         chosen = list(strategies) if strategies is not None else load_strategies(settings)
@@ -190,6 +198,10 @@ class TradingEngine:
         self.intent_reasons: dict[str, str] = {}
         self._later: deque[Event] = deque()
         self._cancel_requests: deque[str] = deque()
+        self._baskets: deque[Basket] = deque()
+        self._basket_of: dict[str, Basket] = {}  # leg intent id -> its basket
+        self._basket_margin: dict[str, float] = {}  # leg intent id -> basket margin per lot
+        self._order_cancels: deque[tuple[str, str]] = deque()  # (ordertag, reason)
         self._paper_updates: deque[OrderUpdate] = deque()
         self._processing = False
         self._started = False
@@ -393,7 +405,9 @@ class TradingEngine:
         self.runner.on_tick(tick)
         if (self.paper is not None and self.paper.match_token(tick.token)) or self._paper_updates:
             await self.pump_paper()
-        if self._intents or self._cancel_requests or self._later:  # else _process_intents has nothing to do
+        if (
+            self._intents or self._baskets or self._cancel_requests or self._later
+        ):  # else _process_intents has nothing to do
             await self._process_intents()
 
     async def on_bar(self, bar: Bar) -> None:
@@ -411,7 +425,9 @@ class TradingEngine:
         if self._later:
             await self._flush_later()
         self.runner.on_bar(bar)
-        if self._intents or self._cancel_requests or self._later:  # else _process_intents has nothing to do
+        if (
+            self._intents or self._baskets or self._cancel_requests or self._later
+        ):  # else _process_intents has nothing to do
             await self._process_intents()
 
     async def on_order_update(self, update: OrderUpdate) -> None:
@@ -420,6 +436,7 @@ class TradingEngine:
             filled = update.status in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED)
             if update.filled_quantity > 0 and filled:
                 await self.orders.sync_fills()
+                await self.refresh_funds()  # margin used/available follow every fill
         await self._process_intents()
 
     def _trace_of_order(self, ordertag: str) -> str:
@@ -438,6 +455,7 @@ class TradingEngine:
             fills_due = fills_due or update.filled_quantity > 0
         if fills_due:
             await self.orders.sync_fills()
+            await self.refresh_funds()
 
     def _on_signal(self, signal: Signal) -> None:
         self.counters.signals += 1
@@ -457,12 +475,17 @@ class TradingEngine:
         self._processing = True
         try:
             await self._flush_later()
-            while self._cancel_requests or self._intents:
+            while self._cancel_requests or self._intents or self._baskets or self._order_cancels:
                 while self._cancel_requests:
                     reason = self._cancel_requests.popleft()
                     cancelled = await self.orders.cancel_all(reason)
                     self.note("orders", f"risk cancelled {cancelled} pending order(s): {reason}")
-                if self._intents:
+                while self._order_cancels:
+                    ordertag, reason = self._order_cancels.popleft()
+                    await self.orders.cancel(ordertag, reason)
+                if self._baskets:
+                    await self._start_basket(self._baskets.popleft())
+                elif self._intents:
                     await self._handle_intent(self._intents.popleft())
                 await self._flush_later()
         finally:
@@ -495,9 +518,18 @@ class TradingEngine:
                     self.clock.now_utc(), intent.intent_id, False, (blocked,), 0, self.risk.state, trace
                 )
             else:
-                decision = self.risk.evaluate(intent, self.risk_view, self.market)
+                margin = self._basket_margin.pop(intent.intent_id, None)
+                if margin is None and not intent.purpose.reduces_risk:
+                    margin = await self.entry_margin_per_lot(intent)
+                decision = self.risk.evaluate(intent, self.risk_view, self.market, margin_per_lot=margin)
                 if decision.trace_id != trace:
                     decision = replace(decision, trace_id=trace)
+                basket = self._basket_of.get(intent.intent_id)
+                if basket is not None and decision.approved and decision.approved_quantity < intent.quantity:
+                    shortfall = f"risk approved only {decision.approved_quantity} of {intent.quantity}"
+                    decision = replace(
+                        decision, approved=False, approved_quantity=0, reasons=(shortfall, *decision.reasons)
+                    )
             await self.bus.publish(decision)
             quote = self.market.quote(intent.exchange, intent.token)
             result = await self.orders.submit(intent, quote, decision)
@@ -515,8 +547,123 @@ class TradingEngine:
                 return
             self.counters.refused += 1
             self.note("refused", f"{what}: {'; '.join(result.reasons)}")
-            if intent.strategy in {strategy.name for strategy in self.runner.strategies}:
+            basket = self._basket_of.get(intent.intent_id)
+            if basket is not None and intent.intent_id in basket.legs:
+                self._basket_leg_ended(basket, intent.intent_id, "; ".join(result.reasons))
+            elif intent.strategy in {strategy.name for strategy in self.runner.strategies}:
                 self.runner.on_reject(intent, result.reasons)
+
+    # ================================================================ baskets
+    def _queue_basket(self, intents: Sequence[OrderIntent], label: str) -> None:
+        self._baskets.append(Basket(label, list(intents)))
+
+    async def _start_basket(self, basket: Basket) -> None:
+        """Margin for the whole basket first, then the hedge wave (see optbot.execution.basket)."""
+        legs = ", ".join(f"{i.side.value} {i.quantity} {i.symbol}" for i in basket.intents)
+        block = next((b for b in (self._session_block(i) for i in basket.intents) if b), None)
+        if block is not None:
+            self._refuse_basket(basket, block)
+            return
+        await self.refresh_funds()
+        requirement = await self.basket_margin(basket.intents)
+        if requirement is None:
+            self._refuse_basket(basket, "margin calculator did not answer: basket not sent")
+            return
+        room, cap_pct = self.risk.margin_room(self.risk_view)
+        if requirement.total > room:
+            self._refuse_basket(
+                basket,
+                f"basket margin {requirement.total:,.0f} > room {room:,.0f} under the {cap_pct:.1f}% "
+                "utilisation cap: no leg sent",
+            )
+            return
+        lots = 0
+        for intent in basket.intents:
+            lot = self.market.lot_size(intent.token) or 1
+            lots += intent.quantity // lot
+        for intent in basket.intents:
+            self._basket_of[intent.intent_id] = basket
+            self._basket_margin[intent.intent_id] = requirement.total / max(lots, 1)
+            self.orders.chase_entry(intent.intent_id)
+        self.note(
+            "basket",
+            f"{basket.label}: {legs}; margin {requirement.total:,.0f} (SPAN {requirement.span:,.0f}, "
+            f"exposure {requirement.exposure:,.0f}, premium {requirement.premium:,.0f}) within room "
+            f"{room:,.0f}; bought legs first",
+        )
+        self._intents.extend(basket.to_send())
+
+    def _refuse_basket(self, basket: Basket, reason: str) -> None:
+        basket.refuse(reason)
+        self.counters.refused += len(basket.intents)
+        self.note("basket", f"{basket.label} refused: {reason}")
+        for intent in basket.intents:
+            self.runner.on_reject(intent, (reason,))
+
+    def _basket_leg_ended(self, basket: Basket, intent_id: str, why: str) -> None:
+        """A leg's orders are final (refused, rejected, cancelled): fail the basket or, if it is
+        already unwinding, send what that frees (the hedges' closing orders)."""
+        was_unwinding = basket.phase is BasketPhase.UNWINDING
+        follow_up = basket.on_leg_ended(intent_id, why, self.clock.now_utc())
+        if was_unwinding:
+            self._next_wave(basket, follow_up)
+        else:
+            self._fail_basket(basket, follow_up)
+
+    def _fail_basket(self, basket: Basket, closing: list[OrderIntent]) -> None:
+        """Cancel the legs still working, close what filled, and tell the strategy every leg is gone."""
+        if basket.phase is not BasketPhase.UNWINDING:
+            return
+        for intent_id in basket.working():
+            for order in self.store.orders_for_intent(intent_id):
+                if not order.status.is_terminal:
+                    self._order_cancels.append((order.ordertag, f"{BASKET_UNWOUND}: {basket.failure}"))
+        closed = ", ".join(f"{i.side.value} {i.quantity} {i.symbol}" for i in closing) or "nothing yet"
+        self.note(
+            "basket",
+            f"{basket.label} {BASKET_UNWOUND}: {basket.failure}; closing now: {closed} "
+            "(hedges are sold only after every written leg is bought back)",
+        )
+        for intent in closing:
+            self._basket_of[intent.intent_id] = basket
+        self._intents.extend(closing)
+        for intent in basket.intents:  # the legs stay mapped: a late fill of one is closed too
+            self._basket_margin.pop(intent.intent_id, None)
+            self.runner.on_reject(intent, (f"{BASKET_UNWOUND}: {basket.failure}",))
+
+    async def basket_margin(self, intents: Sequence[OrderIntent]) -> MarginRequirement | None:
+        """The broker's margin calculator for these intents taken together (hedge benefit included),
+        over the current book; None (noted in the journal) when the broker cannot answer."""
+        requests = []
+        for intent in intents:
+            price = intent.limit_price or self.market.last_price(intent.token) or 0.0
+            requests.append(
+                OrderRequest(
+                    exchange=intent.exchange,
+                    token=intent.token,
+                    symbol=intent.symbol,
+                    side=intent.side,
+                    quantity=intent.quantity,
+                    order_type=OrderType.LIMIT,
+                    product=intent.product,
+                    ordertag="",
+                    price=price,
+                )
+            )
+        try:
+            return await self.margin_broker.margin_required(requests)
+        except Exception as exc:  # an unanswered margin query leaves the margin unknown: risk refuses sells
+            self.note("margin", f"margin calculator failed ({type(exc).__name__}: {exc})")
+            return None
+
+    async def entry_margin_per_lot(self, intent: OrderIntent) -> float | None:
+        """Fresh funds and the broker's margin for one entry, per lot, asked before risk sees it."""
+        await self.refresh_funds()
+        lot = self.market.lot_size(intent.token)
+        if not lot or intent.quantity <= 0 or intent.quantity % lot:
+            return None
+        requirement = await self.basket_margin([intent])
+        return None if requirement is None else requirement.total / (intent.quantity // lot)
 
     # ================================================================ fills and positions
     async def _on_portfolio_event(self, event: Event) -> None:
@@ -526,6 +673,9 @@ class TradingEngine:
             owner = intent.strategy if intent is not None else ""
             with bind_trace(intent.trace_id if intent is not None else ""):
                 self._fill_noted(event, owner)
+            basket = self._basket_of.get(event.intent_id) if event.intent_id else None
+            if basket is not None:
+                self._next_wave(basket, basket.on_fill(event.intent_id, event.quantity, self.clock.now_utc()))
             if owner:
                 self.runner.on_fill(event, owner)
         elif isinstance(event, OrderUpdate) and event.intent_id:
@@ -541,6 +691,22 @@ class TradingEngine:
             f"{event.side.value} {event.quantity} {event.symbol} @ {event.price:.2f} ({owner or 'unknown'})",
         )
 
+    def _next_wave(self, basket: Basket, intents: list[OrderIntent]) -> None:
+        if intents and basket.phase is BasketPhase.UNWINDING:
+            late = ", ".join(f"{i.side.value} {i.quantity} {i.symbol}" for i in intents)
+            self.note("basket", f"{basket.label} unwinding: closing {late}")
+            for intent in intents:
+                self._basket_of[intent.intent_id] = basket
+            self._intents.extend(intents)
+            return
+        if intents:
+            self.note("basket", f"{basket.label}: hedges filled, sending the written legs")
+            self._intents.extend(intents)
+        if basket.phase is BasketPhase.COMPLETE:
+            self.note("basket", f"{basket.label}: every leg filled")
+            for intent in basket.intents:
+                self._basket_of.pop(intent.intent_id, None)
+
     def _on_order_settled(self, update: OrderUpdate) -> None:
         """An intent whose orders all ended with nothing filled is a refusal its strategy must hear of."""
         if update.status not in (OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED):
@@ -551,6 +717,12 @@ class TradingEngine:
             return
         orders = self.store.orders_for_intent(update.intent_id)
         if not orders or not all(order.status.is_terminal for order in orders):
+            return
+        basket = self._basket_of.get(update.intent_id)
+        if basket is not None and update.intent_id in basket.legs:
+            details = [event.detail for event in self.store.order_events(update.ordertag) if event.detail]
+            message = update.message or (details[-1] if details else "no reason")
+            self._basket_leg_ended(basket, update.intent_id, f"order {update.status.value}: {message}")
             return
         if any(order.filled_quantity > 0 for order in orders):
             return
@@ -823,6 +995,8 @@ class TradingEngine:
             "open_positions": len(self.portfolio.open_positions()),
             "orders_in_flight": len(self.store.orders_in_flight()),
             "realised_net": round(self.portfolio.realised_total_net(), 2),
+            "margin_used": round(self.risk_view.margin_used(), 2),
+            "margin_available": round(self.risk_view.margin_available(), 2),
             "unrealised": round(self.portfolio.unrealised_total(), 2),
             "paused_strategies": sorted(self.runner.paused),
             "counters": {

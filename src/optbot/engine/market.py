@@ -157,6 +157,10 @@ class MarketState:
         instrument = self.instrument_for_token(token)
         return bool(instrument and instrument.is_option)
 
+    def option_type(self, token: str) -> str | None:
+        instrument = self.instrument_for_token(token)
+        return instrument.option_type.value if instrument is not None and instrument.option_type else None
+
     def margin_required(self, token: str, side: str, quantity: int, price: float) -> float | None:
         """A bought option needs its premium; a written one needs SPAN margin the broker must quote."""
         if side.upper() == "BUY" and self.is_option(token):

@@ -303,6 +303,7 @@ class SessionRunner:
             strategies=self.strategies,
             calendar=self.calendar,
             bus=self.bus,
+            margin_broker=self.stack.broker,  # paper entries are priced by the broker's margin calculator
         )
         engine = built.engine
         if built.paper is not None:

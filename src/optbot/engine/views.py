@@ -33,6 +33,7 @@ class EngineContext(BarHistoryContext):
     risk_source: RiskStateSource | None = None
     account_source: Callable[[], float] | None = None
     signal_sink: Callable[[Signal], None] | None = None
+    basket_sink: Callable[[Sequence[OrderIntent], str], None] | None = None
     extra_size_multiplier: Callable[[], float] | None = None
     _trace_by_strategy: dict[str, str] = field(default_factory=dict)
 
@@ -64,6 +65,14 @@ class EngineContext(BarHistoryContext):
             super().emit(signal)
             if self.signal_sink is not None:
                 self.signal_sink(signal)
+
+    def submit_basket(self, intents: Sequence[OrderIntent], label: str) -> None:
+        """Legs handed to the engine's execution layer as one basket (optbot.execution.basket)."""
+        if self.basket_sink is None:
+            super().submit_basket(intents, label)
+            return
+        self.intents.extend(intents)
+        self.basket_sink(list(intents), label)
 
     def trace_for(self, intent: OrderIntent) -> str:
         """The trace id of the signal this intent follows (same strategy, latest signal), if any."""

@@ -160,6 +160,7 @@ class OrderManager:
         self._unresolved_since: dict[str, float] = {}
         self._absent_reads: dict[str, int] = {}
         self._priced_at: dict[str, float] = {}  # monotonic second each working order was last priced
+        self._chased_entries: set[str] = set()  # intent ids of basket legs: chased, then cancelled
         self._exit_retry_due: dict[str, datetime] = {}  # exit intent id -> when to send it again
         self._chase_exhausted_alerted: set[str] = set()
         self._surplus_exits: set[str] = set()  # adopted late exits to check against the position
@@ -914,6 +915,21 @@ class OrderManager:
     def observe_underlying(self, underlying: str, price: float) -> None:
         self._underlying_prices[underlying] = price
 
+    def chase_entry(self, intent_id: str) -> None:
+        """Chase this entry like an exit (a basket leg must fill or fail fast, not rest): re-priced
+        every chase interval within the band, cancelled once the chase is exhausted."""
+        self._chased_entries.add(intent_id)
+
+    async def _chase_or_give_up(self, order: OrderRecord) -> str:
+        """'repriced', 'waiting', or the reason to cancel a chased entry whose chase is exhausted."""
+        attempts = self._store.count_events(order.ordertag, "reprice")
+        if not self._chase.exhausted(attempts):
+            return "repriced" if await self._chase_exit(order) else "waiting"
+        priced = self._priced_at.setdefault(order.ordertag, self._clock.monotonic())
+        if self._clock.monotonic() - priced < self._chase.interval_seconds:
+            return "waiting"
+        return f"basket leg not filled after {attempts} chase step(s) within the price band"
+
     async def check_auto_cancel(self) -> OrderActions:
         """Cancel entries that waited too long, near the close, on a VIX jump or an underlying move;
         chase working exits (re-price by modify within the price-protection band); send again exits
@@ -933,7 +949,16 @@ class OrderManager:
                     actions.repriced.append(order.ordertag)
                 continue
             reason = ""
-            if close_cutoff is not None and now >= close_cutoff:
+            if order.intent_id in self._chased_entries and not (
+                close_cutoff is not None and now >= close_cutoff
+            ):
+                outcome = await self._chase_or_give_up(order)
+                if outcome == "repriced":
+                    actions.repriced.append(order.ordertag)
+                if outcome in ("repriced", "waiting"):
+                    continue
+                reason = outcome
+            elif close_cutoff is not None and now >= close_cutoff:
                 reason = "session close approaching"
             elif self._vix_jumped(order):
                 reason = f"VIX jumped more than {self._settings.cancel_on_vix_jump_points:g} points"

@@ -19,6 +19,7 @@ from optbot.core.events import Event, FeedHealth, RiskDecision
 from optbot.core.timeutil import ist_date, to_ist, to_utc
 from optbot.ops.dashboard.provider import DashboardSnapshot
 from optbot.portfolio.positions import net_realised_pnl, unrealised_pnl
+from optbot.strategy.legs import LegStrategy
 
 if TYPE_CHECKING:
     from optbot.engine.core import TradingEngine
@@ -127,6 +128,7 @@ class EngineDashboardProvider:
             positions=self._positions(),
             orders=self._orders(),
             trades=self._trades(),
+            legs=self._legs(),
             pnl_series=self.pnl_series,
         )
 
@@ -213,6 +215,47 @@ class EngineDashboardProvider:
             "unrealised": _round(unrealised),
             "day_pnl": _round(realised + unrealised),
         }
+
+    def _legs(self) -> list[dict[str, Any]]:
+        """Each legs strategy's legs: levels, P&L, and the strategy's combined MTM and net delta."""
+        engine = self.engine
+        rows: list[dict[str, Any]] = []
+        for strategy in engine.runner.strategies:
+            if not isinstance(strategy, LegStrategy):
+                continue
+            legs = strategy.leg_view()
+            prices: dict[str, float] = {}
+            net_delta = 0.0
+            for leg in legs:
+                mark = engine.portfolio.mark(leg.contract.exchange, leg.contract.token)
+                if mark is None:
+                    continue
+                prices[leg.contract.token] = mark
+                unit = engine.market.position_greeks(leg.contract.exchange, leg.contract.token, mark)
+                if unit is not None and leg.open_quantity:
+                    net_delta += unit.delta * leg.open_quantity * leg.sign
+            mtm = strategy.combined_mtm(prices)
+            for leg in legs:
+                price = prices.get(leg.contract.token)
+                state = "closed" if leg.closed else ("closing" if leg.closing else "open")
+                rows.append(
+                    {
+                        "strategy": strategy.name,
+                        "leg": leg.spec.id,
+                        "side": leg.side.value,
+                        "symbol": leg.contract.symbol,
+                        "open_quantity": leg.open_quantity,
+                        "entry": _round(leg.entry_price),
+                        "ltp": _round(price),
+                        "stop": _round(leg.stop),
+                        "target": _round(leg.target),
+                        "state": state if leg.filled else "pending",
+                        "leg_pnl": _round(leg.pnl(price if price is not None else leg.entry_price)),
+                        "strategy_mtm": _round(mtm),
+                        "strategy_delta": _round(net_delta),
+                    }
+                )
+        return rows
 
     def _positions(self) -> list[dict[str, Any]]:
         engine = self.engine

@@ -610,8 +610,14 @@ class RiskEngine:
 
     # --------------------------------------------------------------- evaluate
     def evaluate(
-        self, intent: OrderIntent, portfolio: RiskPortfolioView, market: RiskMarketView
+        self,
+        intent: OrderIntent,
+        portfolio: RiskPortfolioView,
+        market: RiskMarketView,
+        margin_per_lot: float | None = None,
     ) -> RiskDecision:
+        """`margin_per_lot`: the broker's margin calculator's figure for this trade (per lot), asked
+        by the caller before the entry; without it the market view's estimate is used."""
         self._portfolio = portfolio
         vix = market.vix()
         if vix is not None:
@@ -621,7 +627,7 @@ class RiskEngine:
         if intent.purpose.reduces_risk:
             decision = self._evaluate_reducing(intent, portfolio)
         else:
-            decision = self._evaluate_entry(intent, portfolio, market)
+            decision = self._evaluate_entry(intent, portfolio, market, margin_per_lot)
         self._record(intent, decision)
         return decision
 
@@ -660,7 +666,11 @@ class RiskEngine:
         return self._decision(intent, True, quantity, reasons)
 
     def _evaluate_entry(
-        self, intent: OrderIntent, portfolio: RiskPortfolioView, market: RiskMarketView
+        self,
+        intent: OrderIntent,
+        portfolio: RiskPortfolioView,
+        market: RiskMarketView,
+        margin_per_lot: float | None,
     ) -> RiskDecision:
         r = self.risk
         if self.state is RiskState.HALTED:
@@ -705,7 +715,8 @@ class RiskEngine:
             limiter.fail("account value unknown or not positive")
         else:
             self._check_notional(limiter, intent, positions, price * lot, account)
-            self._check_margin(limiter, intent, portfolio, market, price, lot)
+            self._check_margin(limiter, intent, portfolio, market, price, lot, margin_per_lot)
+            self._check_naked_shorts(limiter, intent, positions, market, lot)
         if limiter.failures or limiter.allowed_lots <= 0:
             return self._decision(intent, False, 0, ["rejected", *limiter.failures, *limiter.reasons])
         approved = limiter.allowed_lots * lot
@@ -741,12 +752,15 @@ class RiskEngine:
         multiplier = self._size_multiplier
         per_trade_cap = account * r.max_trade_notional_pct / 100 * multiplier
         limiter.cap(
-            per_trade_cap / notional_per_lot,
+            self._scaled_lots(account * r.max_trade_notional_pct / 100, multiplier, notional_per_lot),
             f"per-trade cap {r.max_trade_notional_pct:g}% x size {multiplier:.2f} = {per_trade_cap:,.0f}",
         )
         if r.max_trade_notional_rupees is not None:
             rupee_cap = r.max_trade_notional_rupees * multiplier
-            limiter.cap(rupee_cap / notional_per_lot, f"per-trade rupee cap {rupee_cap:,.0f}")
+            limiter.cap(
+                self._scaled_lots(r.max_trade_notional_rupees, multiplier, notional_per_lot),
+                f"per-trade rupee cap {rupee_cap:,.0f}",
+            )
         gross = sum(p.notional for p in positions)
         total_room = account * r.max_total_notional_pct / 100 - gross
         limiter.cap(
@@ -775,6 +789,51 @@ class RiskEngine:
                 f"(open {group_used:,.0f}, room {group_room:,.0f})",
             )
 
+    def margin_room(self, portfolio: RiskPortfolioView) -> tuple[float, float]:
+        """(rupees of margin new risk may still use, the utilisation cap % in force): §10.5's cap on
+        used / (used + available), shrunk by §4.4's buffer while VIX is at or above elevated."""
+        r = self.risk
+        used, available = portfolio.margin_used(), portfolio.margin_available()
+        cap_pct = r.max_margin_utilisation_pct
+        if self._vix is not None and self._vix >= r.vix_elevated:
+            cap_pct *= 1 - r.high_vix_margin_buffer_pct / 100
+        return min((used + available) * cap_pct / 100 - used, available), cap_pct
+
+    def _scaled_lots(self, cap: float, multiplier: float, per_lot: float) -> float:
+        """Lots a per-trade cap admits after the size multiplier; one lot stays allowed when the
+        unscaled cap admits it and `size_multiplier_keeps_one_lot` is set (a multiplier > 0)."""
+        lots = cap * multiplier / per_lot
+        if self.risk.size_multiplier_keeps_one_lot and multiplier > 0 and cap / per_lot >= 1:
+            return max(lots, 1.0)
+        return lots
+
+    def _check_naked_shorts(
+        self,
+        limiter: _Limiter,
+        intent: OrderIntent,
+        positions: Sequence[PositionSnapshot],
+        market: RiskMarketView,
+        lot: int,
+    ) -> None:
+        """Short option lots of one underlying and type not covered by bought ones stay within
+        `max_naked_short_lots` (a hedged basket places its bought legs first)."""
+        if intent.side is not Side.SELL or not market.is_option(intent.token):
+            return
+        option_type = market.option_type(intent.token)
+        underlying = intent.underlying or intent.symbol
+        net = 0
+        for position in positions:
+            if position.underlying == underlying and market.option_type(position.token) == option_type:
+                net += position.net_quantity
+        naked_before = max(-net, 0) / lot
+        room = self.risk.max_naked_short_lots - naked_before
+        covered = max(net, 0) / lot  # bought lots this sell can still be written against
+        limiter.cap(
+            room + covered,
+            f"naked short cap {self.risk.max_naked_short_lots} lots of {underlying} {option_type} "
+            f"(naked now {naked_before:g}, covered room {covered:g})",
+        )
+
     def _check_margin(
         self,
         limiter: _Limiter,
@@ -783,6 +842,7 @@ class RiskEngine:
         market: RiskMarketView,
         price: float,
         lot: int,
+        quoted_per_lot: float | None = None,
     ) -> None:
         r = self.risk
         used, available = portfolio.margin_used(), portfolio.margin_available()
@@ -790,10 +850,10 @@ class RiskEngine:
         if total <= 0:
             limiter.fail("margin unknown (used + available is 0)")
             return
-        cap_pct = r.max_margin_utilisation_pct
-        if self._vix is not None and self._vix >= r.vix_elevated:
-            cap_pct *= 1 - r.high_vix_margin_buffer_pct / 100
-        per_lot = market.margin_required(intent.token, str(intent.side), lot, price)
+        room, cap_pct = self.margin_room(portfolio)
+        per_lot = quoted_per_lot
+        if per_lot is None:
+            per_lot = market.margin_required(intent.token, str(intent.side), lot, price)
         if per_lot is None:
             if intent.side is not Side.BUY:
                 limiter.fail(f"margin for selling {intent.symbol} unknown: refusing to write options blind")
@@ -801,11 +861,16 @@ class RiskEngine:
             per_lot = price * lot
         if per_lot <= 0:
             return
-        room = min(total * cap_pct / 100 - used, available)
         limiter.cap(
             room / per_lot,
             f"margin utilisation cap {cap_pct:.1f}% (used {used:,.0f} of {total:,.0f}, {per_lot:,.0f}/lot)",
         )
+        if intent.side is Side.SELL:
+            trade_cap = portfolio.account_value() * r.max_trade_margin_pct / 100
+            limiter.cap(
+                self._scaled_lots(trade_cap, self._size_multiplier, per_lot),
+                f"per-trade margin cap {r.max_trade_margin_pct:g}% = {trade_cap:,.0f} ({per_lot:,.0f}/lot)",
+            )
 
     def _record(self, intent: OrderIntent, decision: RiskDecision) -> None:
         self.decisions.append(decision)

@@ -84,6 +84,10 @@ class RiskMarketView(Protocol):
 
     def is_option(self, token: str) -> bool: ...
 
+    def option_type(self, token: str) -> str | None:
+        """CE / PE for an option, None otherwise."""
+        ...
+
     def margin_required(self, token: str, side: str, quantity: int, price: float) -> float | None:
         """Broker margin for a new position, None when not known (then bought premium is used)."""
         ...

@@ -159,6 +159,8 @@ def register_admin(app: web.Application, state: SimState) -> None:
                 faults.lose_order_replies(
                     _optional_int(body, "count") or 1, str(body.get("mode") or "drop"), _endpoints(body)
                 )
+            elif kind == "rms_rejects":
+                faults.rms_rejects(_optional_int(body, "count") or 1)
             elif kind == "feed_stall":
                 stalled = body.get("stalled", True)
                 if not isinstance(stalled, bool):

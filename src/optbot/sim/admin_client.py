@@ -9,7 +9,15 @@ import httpx
 
 from optbot.core.errors import UserError
 
-FAULT_KINDS = ("forbid_storm", "server_errors", "slow_replies", "lose_order_replies", "feed_stall", "drop_ws")
+FAULT_KINDS = (
+    "forbid_storm",
+    "server_errors",
+    "slow_replies",
+    "lose_order_replies",
+    "rms_rejects",
+    "feed_stall",
+    "drop_ws",
+)
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
@@ -59,6 +67,7 @@ def fault_body(
         "server_errors": {"count", "duration_seconds", "endpoints", "status"},
         "slow_replies": {"count", "duration_seconds", "endpoints", "seconds"},
         "lose_order_replies": {"count", "endpoints", "mode"},
+        "rms_rejects": {"count"},
         "feed_stall": {"stalled"},
         "drop_ws": set(),
     }[kind]

@@ -21,6 +21,7 @@ from optbot.core.timeutil import iso_utc
 log = logging.getLogger(__name__)
 
 ORDER_ENDPOINTS = frozenset({"placeOrder", "modifyOrder", "cancelOrder"})
+RMS_REJECT_TEXT = "Your order has been rejected due to Insufficient Funds (injected fault)."
 
 
 class LostReplyMode(StrEnum):
@@ -86,7 +87,14 @@ class FaultInjector:
         self._server_error: _CountedFault | None = None
         self._slow: _CountedFault | None = None
         self._lost: _CountedFault | None = None
-        self.injected: dict[str, int] = {"forbid": 0, "server_error": 0, "slow": 0, "lost_reply": 0}
+        self._rms: _CountedFault | None = None
+        self.injected: dict[str, int] = {
+            "forbid": 0,
+            "server_error": 0,
+            "slow": 0,
+            "lost_reply": 0,
+            "rms_reject": 0,
+        }
 
     # -- WebSocket faults ---------------------------------------------------------------------------
 
@@ -161,8 +169,14 @@ class FaultInjector:
         self._lost = _window(self._clock, count, None, chosen)
         self._lost.params["mode"] = str(LostReplyMode(mode))
 
+    def rms_rejects(self, count: int = 1, message: str = RMS_REJECT_TEXT) -> None:
+        """The next `count` new orders are accepted with an order id and then rejected by RMS, as
+        Angel One does (the order book shows them rejected; the order-update socket says so)."""
+        self._rms = _window(self._clock, count, None, {"placeOrder"})
+        self._rms.params["message"] = message
+
     def clear(self) -> None:
-        self._forbid = self._server_error = self._slow = self._lost = None
+        self._forbid = self._server_error = self._slow = self._lost = self._rms = None
         self.feed_stalled = False
 
     # -- consumption by the server ------------------------------------------------------------------
@@ -181,6 +195,10 @@ class FaultInjector:
     def take_lost_reply(self, endpoint: str) -> LostReplyMode | None:
         fault = self._take(endpoint, "_lost", "lost_reply")
         return LostReplyMode(fault.params["mode"]) if fault else None
+
+    def take_rms_reject(self, endpoint: str) -> str | None:
+        fault = self._take(endpoint, "_rms", "rms_reject")
+        return str(fault.params["message"]) if fault else None
 
     def _take(self, endpoint: str, attribute: str, counter: str) -> _CountedFault | None:
         fault: _CountedFault | None = getattr(self, attribute)
@@ -208,6 +226,7 @@ class FaultInjector:
             "server_errors": show(self._server_error),
             "slow_replies": show(self._slow),
             "lost_order_replies": show(self._lost),
+            "rms_rejects": show(self._rms),
             "injected": dict(self.injected),
         }
 

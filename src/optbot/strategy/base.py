@@ -5,6 +5,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
+from pydantic import BaseModel
+
 from optbot.config import Settings
 from optbot.core.events import Bar, Fill, OrderIntent, Tick
 from optbot.strategy.context import StrategyContext
@@ -18,17 +20,23 @@ class Strategy(ABC):
     `ctx.submit(...)` the only way to act.
     """
 
-    #: Registry name (settings.strategy.enabled uses it).
+    #: Registry name (settings.strategy.enabled uses it); an instance `NAME@ID` is named `NAME@ID`.
     name: ClassVar[str] = ""
     #: True when the strategy holds nothing overnight and its decisions in a session depend only on
     #: market data, never on earlier sessions' trading (P&L, trade counts): a backtest may then replay
     #: its sessions in separate processes with the same result (`optbot.backtest.parallel`).
     sessions_independent: ClassVar[bool] = False
+    #: This strategy's own typed, frozen settings model (a pydantic model with defaults), if any;
+    #: `[strategy.instances.ID]` values are validated against it for each `NAME@ID` instance.
+    settings_model: ClassVar[type[BaseModel] | None] = None
     #: Settings a parameter search may vary (`optbot research optimise`), with their ranges.
     tunables: ClassVar[tuple[Tunable, ...]] = ()
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, config: BaseModel | None = None) -> None:
         self.settings = settings
+        model = type(self).settings_model
+        #: The instance's validated settings (the model's defaults when no instance values are given).
+        self.config = config if config is not None or model is None else model()
 
     def on_start(self, ctx: StrategyContext) -> None:
         """Called once before the first bar; default keeps no start-up state."""

@@ -16,6 +16,7 @@ from optbot.core.events import Bar
 from optbot.core.timeutil import ist_datetime, to_utc
 from optbot.indicators.ohlc_csv import read_ohlc_csv
 from optbot.strategy.categorise import categorise
+from optbot.strategy.legs import load_legs, template_names
 from optbot.strategy.regime import detect_regime
 from optbot.strategy.registry import BUILTIN_STRATEGIES
 
@@ -61,7 +62,11 @@ def list_strategies() -> None:
     """Built-in strategies (use these names, or `package.module:Class`, in strategy.enabled)."""
     for name in sorted(BUILTIN_STRATEGIES):
         lines = (BUILTIN_STRATEGIES[name].__doc__ or "").strip().splitlines()
-        typer.echo(f"{name:16} {lines[0] if lines else ''}")
+        typer.echo(f"{name:22} {lines[0] if lines else ''}")
+    for name in template_names():
+        plan = load_legs(name).plan
+        legs = ", ".join(f"{leg.side} {leg.option} {leg.strike.mode}" for leg in plan.legs)
+        typer.echo(f"{name:22} [legs {plan.strategy.underlying}] {plan.strategy.description} ({legs})")
 
 
 @strategy_app.command("categorise")

@@ -17,7 +17,7 @@ from typing import Protocol
 import structlog
 
 from optbot.core.clock import Clock
-from optbot.core.enums import RiskState, Timeframe
+from optbot.core.enums import RiskState, Side, Timeframe
 from optbot.core.events import Bar, OrderIntent, Signal
 from optbot.core.instrument import Instrument
 from optbot.instruments.chain import OptionChain
@@ -54,6 +54,10 @@ class StrategyContext(Protocol):
     def session(self) -> SessionTimes | None: ...
 
     def submit(self, intent: OrderIntent) -> None: ...
+
+    def submit_basket(self, intents: Sequence[OrderIntent], label: str) -> None:
+        """Legs placed as one unit: margin for all first, bought legs first, unwound if one fails."""
+        ...
 
     def emit(self, signal: Signal) -> None: ...
 
@@ -158,6 +162,12 @@ class BarHistoryContext:
         self.intents.append(intent)
         if self.submit_sink is not None:
             self.submit_sink(intent)
+
+    def submit_basket(self, intents: Sequence[OrderIntent], label: str) -> None:
+        """Without an execution layer behind it, the legs are submitted bought (hedge) legs first."""
+        log.info("strategy_basket", label=label, legs=len(intents))
+        for intent in sorted(intents, key=lambda item: item.side is not Side.BUY):
+            self.submit(intent)
 
     def emit(self, signal: Signal) -> None:
         log.info(

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import importlib
 
+from pydantic import ValidationError
+
 from optbot.config import Settings
 from optbot.config.checks import register_settings_check
 from optbot.core.errors import UserError
 from optbot.strategy.base import Strategy
 from optbot.strategy.builtin.adx_trend import AdxTrendStrategy
 from optbot.strategy.builtin.matrix import MATRIX, AdaptiveStrategy
+from optbot.strategy.legs import is_legs_source, load_legs, template_names
 
 BUILTIN_STRATEGIES: dict[str, type[Strategy]] = {
     AdxTrendStrategy.name: AdxTrendStrategy,
@@ -19,12 +22,19 @@ BUILTIN_STRATEGIES: dict[str, type[Strategy]] = {
 
 
 def resolve(name: str) -> type[Strategy]:
-    """A built-in by name, or a Strategy subclass at `package.module:ClassName`."""
+    """A built-in by name, a legs template by name or a legs .toml file, or a Strategy subclass at
+    `package.module:ClassName`."""
     if name in BUILTIN_STRATEGIES:
         return BUILTIN_STRATEGIES[name]
+    if is_legs_source(name):
+        return load_legs(name)
     if ":" not in name:
         known = ", ".join(sorted(BUILTIN_STRATEGIES))
-        raise UserError(f"strategy.enabled: unknown strategy {name!r} (built-ins: {known}; or module:Class)")
+        templates = ", ".join(template_names())
+        raise UserError(
+            f"strategy.enabled: unknown strategy {name!r} (built-ins: {known}; legs templates: "
+            f"{templates}; or a .toml file, or module:Class)"
+        )
     module_name, _, class_name = name.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -40,22 +50,43 @@ def resolve(name: str) -> type[Strategy]:
     return found
 
 
+def instance(settings: Settings, entry: str) -> Strategy:
+    """`NAME` or `NAME@ID`: the strategy, an instance named `NAME@ID` whose own settings model
+    validates `[strategy.instances.ID]` (so one class runs twice with different parameters)."""
+    base_name, _, instance_id = entry.partition("@")
+    found = resolve(base_name)
+    if not instance_id:
+        return found(settings)
+    values = settings.strategy.instances.get(instance_id, {})
+    model = found.settings_model
+    if model is None and values:
+        raise UserError(f"strategy.instances.{instance_id}: {base_name} takes no settings of its own")
+    try:
+        config = model.model_validate(values) if model is not None else None
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise UserError(f"strategy.instances.{instance_id}.{where}: {error['msg']}") from None
+    named = type(f"{found.__name__}_{instance_id}", (found,), {"name": f"{found.name}@{instance_id}"})
+    return named(settings) if config is None else named(settings, config)
+
+
 def load_strategies(settings: Settings) -> list[Strategy]:
-    problems = strategy_problems(settings)
-    if problems:
-        raise UserError(problems[0])
-    return [cls(settings) for cls in (resolve(name) for name in settings.strategy.enabled)]
+    strategies = [instance(settings, entry) for entry in settings.strategy.enabled]
+    names = [strategy.name for strategy in strategies]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise UserError(f"strategy.enabled: strategy listed twice: {', '.join(repeated)}")
+    return strategies
 
 
 def strategy_problems(settings: Settings) -> list[str]:
     """What `load_strategies` would refuse, as problems (for `config validate` and `optbot check`)."""
     try:
-        classes = [resolve(name) for name in settings.strategy.enabled]
+        load_strategies(settings)
     except UserError as exc:
         return [str(exc)]
-    names = [cls.name for cls in classes]
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    return [f"strategy.enabled: strategy listed twice: {', '.join(repeated)}"] if repeated else []
+    return []
 
 
 register_settings_check("strategy.enabled", strategy_problems)

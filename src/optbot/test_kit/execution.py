@@ -60,6 +60,7 @@ T = TypeVar("T")
 
 
 class Fault(StrEnum):
+    NONE = "none"  # this call goes through (so a later call in the queue takes the fault)
     REPLY_LOST = "reply_lost"  # placed at the broker, reply lost -> UnresolvedOrder
     SERVER_ERROR_PLACED = "5xx_placed"  # 5xx, but the order was placed -> UnresolvedOrder
     SERVER_ERROR_NOT_PLACED = "5xx_not_placed"  # 5xx, nothing placed -> UnresolvedOrder (bot can't tell)

@@ -66,6 +66,8 @@ class FakeMarket:
     default_oi: int = 50_000
     session_window: SessionWindow | None = field(default_factory=lambda: session_for(TEST_DAY_OPEN))
     margin_per_lot: float | None = None
+    option_types: dict[str, str] = field(default_factory=dict)
+    default_option_type: str = "CE"
 
     def vix(self) -> float | None:
         return self.vix_value
@@ -84,6 +86,9 @@ class FakeMarket:
 
     def is_option(self, token: str) -> bool:
         return True
+
+    def option_type(self, token: str) -> str | None:
+        return self.option_types.get(token, self.default_option_type)
 
     def margin_required(self, token: str, side: str, quantity: int, price: float) -> float | None:
         return self.margin_per_lot

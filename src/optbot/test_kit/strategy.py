@@ -262,6 +262,10 @@ class HarnessMarket:
     def is_option(self, token: str) -> bool:
         return self._quote(token) is not None
 
+    def option_type(self, token: str) -> str | None:
+        found = self._quote(token)
+        return found[0].option_type.value if found and found[0].option_type is not None else None
+
     def margin_required(self, token: str, side: str, quantity: int, price: float) -> float | None:
         return None
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
@@ -40,11 +40,13 @@ from optbot.broker.models import (
 )
 from optbot.broker.paper.daybook import BookPosition
 from optbot.broker.paper.fill_model import FillModel, QuoteSource, WorkingOrder, tick_round
+from optbot.config.sections.margin import MarginSettings
 from optbot.core.clock import Clock
 from optbot.core.enums import Duration, Exchange, OptionType, OrderType, ProductType, Side, Variety
 from optbot.core.errors import UserError
 from optbot.core.events import OrderUpdate
 from optbot.core.instrument import Instrument
+from optbot.core.span import OptionLeg, SpanMargin, SpanParameters, basket_margin
 from optbot.core.timeutil import ist_date, ist_datetime
 from optbot.data.atomic import atomic_write_bytes
 from optbot.execution.charges import ChargeBreakdown, RateCard, option_charges
@@ -69,10 +71,10 @@ class CandleSource:
 
 @dataclass(frozen=True, slots=True)
 class PaperFunds:
-    """Starting cash and the margin model for short options (a share of strike notional)."""
+    """Starting cash and the margin model (`optbot.core.span`: SPAN + exposure, hedges count)."""
 
     initial_cash: float
-    short_option_margin_pct: float = 12.0
+    span: SpanParameters = field(default_factory=lambda: MarginSettings().span_parameters())
 
 
 _PERSISTED_STATE = (
@@ -372,27 +374,81 @@ class PaperBroker:
         return self._model.executable_price(request.side, quote, tick)
 
     def _requirement(self, request: OrderRequest, instrument: Instrument) -> MarginRequirement:
-        position = self._positions.get((request.exchange, request.token, request.product), BookPosition())
-        price = self._reference_price(request, instrument)
-        if request.side is Side.BUY:
-            closing = min(request.quantity, max(0, -position.net))
-            premium = (request.quantity - closing) * price
-            return MarginRequirement(total=premium, premium=premium)
-        opening_short = request.quantity - min(request.quantity, max(0, position.net))
-        span = self._short_margin(instrument, opening_short, price)
-        return MarginRequirement(total=span, span=span)
+        """What one order needs on top of the book: premium for an opening buy, the book's extra
+        SPAN + exposure for an opening sell (a sell that a held long covers costs only the spread)."""
+        return self._basket_requirement([(request, instrument)])
 
-    def _short_margin(self, instrument: Instrument, quantity: int, price: float) -> float:
-        notional = (instrument.strike or price) * quantity
-        return notional * self._funds.short_option_margin_pct / 100
+    def _basket_requirement(self, orders: Sequence[tuple[OrderRequest, Instrument]]) -> MarginRequirement:
+        book = self._book_legs()
+        before = self._span(book)
+        added: list[OptionLeg] = []
+        premium = 0.0
+        plain = 0.0
+        for request, instrument in orders:
+            price = self._reference_price(request, instrument)
+            signed = request.quantity if request.side is Side.BUY else -request.quantity
+            leg = self._option_leg(instrument, signed, price)
+            if leg is None:  # not an option: the premium/value of a buy, nothing blocked for a sell
+                plain += price * request.quantity if request.side is Side.BUY else 0.0
+                continue
+            added.append(leg)
+        after = self._span([*book, *added])
+        premium = max(after.premium - before.premium, 0.0) + plain
+        span = max(after.span - before.span, 0.0)
+        exposure = max(after.exposure - before.exposure, 0.0)
+        return MarginRequirement(
+            total=premium + span + exposure, span=span, exposure=exposure, premium=premium
+        )
+
+    def _span(self, legs: list[OptionLeg]) -> SpanMargin:
+        return basket_margin(self._funds.span, legs)
+
+    def _spot(self, instrument: Instrument) -> float:
+        """The underlying's last price (from the same quote source), else the strike."""
+        try:
+            index = self._instruments.index_instrument(instrument.underlying)
+        except (InstrumentNotFound, KeyError):
+            index = None
+        quote = self._quotes.quote(index.token) if index is not None else None
+        if quote is not None and quote.ltp > 0:
+            return quote.ltp
+        return instrument.strike or 0.0
+
+    def _option_leg(self, instrument: Instrument, quantity: int, price: float) -> OptionLeg | None:
+        if instrument.option_type is None or instrument.strike is None:
+            return None
+        return OptionLeg(
+            instrument.underlying,
+            instrument.expiry,
+            instrument.option_type.value,
+            instrument.strike,
+            quantity,
+            price,
+            self._spot(instrument),
+        )
+
+    def _book_legs(self) -> list[OptionLeg]:
+        legs = []
+        for (exchange, token, _product), position in self._positions.items():
+            if position.net == 0:
+                continue
+            instrument = self._instruments.get(exchange, token)
+            leg = (
+                None
+                if instrument is None
+                else self._option_leg(instrument, position.net, position.open_average)
+            )
+            if leg is not None:
+                legs.append(leg)
+        return legs
+
+    def _book_margin(self) -> SpanMargin:
+        return self._span(self._book_legs())
 
     def _blocked_margin(self) -> float:
-        blocked = 0.0
-        for (exchange, token, _product), position in self._positions.items():
-            if position.net < 0:
-                instrument = self._instrument(exchange, token)
-                blocked += self._short_margin(instrument, -position.net, position.open_average)
-        return blocked
+        """SPAN + exposure the open shorts block (long premium was paid from cash already)."""
+        book = self._book_margin()
+        return book.span + book.exposure
 
     def _available_cash(self) -> float:
         return self._cash - self._blocked_margin()
@@ -667,11 +723,12 @@ class PaperBroker:
     async def funds(self) -> Funds:
         self._sync_day()
         realised, unrealised = self._marks()
-        blocked = self._blocked_margin()
+        book = self._book_margin()
+        blocked = book.span + book.exposure
         return Funds(
             net=self._cash - blocked,
             available_cash=self._cash - blocked,
-            utilised_margin=blocked,
+            utilised_margin=blocked + book.premium,
             realised_m2m=realised,
             unrealised_m2m=unrealised,
         )
@@ -692,14 +749,11 @@ class PaperBroker:
         return self._candles.candles(exchange, token, interval, start, end)
 
     async def margin_required(self, requests: Sequence[OrderRequest]) -> MarginRequirement:
+        """The basket's margin taken together over the open book (hedges in the basket count)."""
         self._sync_day()
-        total = span = premium = 0.0
-        for request in requests:
-            need = self._requirement(request, self._instrument(request.exchange, request.token))
-            total += need.total
-            span += need.span
-            premium += need.premium
-        return MarginRequirement(total=total, span=span, premium=premium)
+        return self._basket_requirement(
+            [(request, self._instrument(request.exchange, request.token)) for request in requests]
+        )
 
     async def estimate_charges(self, requests: Sequence[OrderRequest]) -> ChargeEstimate:
         self._sync_day()

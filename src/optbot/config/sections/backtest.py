@@ -16,8 +16,6 @@ class BacktestSettings(Section):
     # Spread used when a quote carries no bid/ask depth: the larger of ticks and % of LTP.
     modelled_spread_ticks: int = Field(default=2, ge=0)
     modelled_spread_pct: float = Field(default=0.5, ge=0, le=50)
-    # Margin blocked for short options, as a share of strike notional (the paper broker's RMS model).
-    short_option_margin_pct: float = Field(default=12.0, gt=0, le=100)
     # Bar fills (issue 14): a backtest fills on bars, never on an invented intra-bar path.
     bar_volume_share: float = Field(
         default=0.1,

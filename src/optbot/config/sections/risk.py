@@ -44,6 +44,28 @@ class RiskSettings(Section):
     max_trade_notional_rupees: float | None = Field(
         default=None, gt=0, description="spec §13.9: optional absolute per-trade notional cap in rupees"
     )
+    size_multiplier_keeps_one_lot: bool = Field(
+        default=True,
+        description="a VIX/resume size multiplier shrinks per-trade caps but never below one lot when the "
+        "unscaled cap admits one (halving one lot would otherwise forbid every trade)",
+    )
+    max_trade_margin_pct: float = Field(
+        default=40.0,
+        gt=0,
+        le=100,
+        description="per-trade cap on the broker's margin for the trade (short options), % of account",
+    )
+    max_naked_short_lots: int = Field(
+        default=2,
+        ge=0,
+        description="short option lots per underlying and type (CE/PE) not covered by a bought option",
+    )
+    max_strategy_loss_pct: float = Field(
+        default=2.0,
+        gt=0,
+        le=100,
+        description="a leg strategy's combined MTM stop can be no wider than this % of the account",
+    )
     max_total_notional_pct: float = Field(
         default=25.0, gt=0, le=100, description="spec §13.9: pre-trade portfolio notional cap, % of account"
     )

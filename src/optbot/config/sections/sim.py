@@ -5,6 +5,7 @@ from datetime import date
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from optbot.config.sections.base import Section
+from optbot.config.sections.margin import default_scan_pct_by_underlying
 
 
 class EndpointRateLimit(BaseModel):
@@ -104,10 +105,17 @@ class SimSettings(Section):
         default=2.0, gt=0, le=20, description="reference §3: MARKET becomes a LIMIT this far beyond LTP"
     )
     option_short_span_pct: float = Field(
-        default=9.0, gt=0, le=100, description="margin model: SPAN-like % of underlying for short options"
+        default=9.0,
+        gt=0,
+        le=100,
+        description="margin model: SPAN scan % of underlying for short options not listed by index below",
+    )
+    option_scan_pct_by_underlying: dict[str, float] = Field(
+        default_factory=default_scan_pct_by_underlying,
+        description="margin model: SPAN scan % of the underlying for short index options, by index",
     )
     option_short_min_span_pct: float = Field(
-        default=3.0, gt=0, le=100, description="margin model: floor for deep OTM short options"
+        default=1.5, gt=0, le=100, description="margin model: short-option minimum % for deep OTM shorts"
     )
     exposure_margin_pct: float = Field(
         default=2.0, ge=0, le=100, description="margin model: exposure % of underlying for F&O shorts"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import time
+from typing import Any
 
 from pydantic import Field, model_validator
 
@@ -21,7 +22,12 @@ class StrategySettings(Section):
 
     enabled: list[str] = Field(
         default_factory=lambda: ["adx_trend"],
-        description="strategies to run: built-in names or `package.module:ClassName`",
+        description="strategies to run: built-in names, legs templates or .toml files, or "
+        "`package.module:ClassName`; `NAME@ID` runs an instance with [strategy.instances.ID] settings",
+    )
+    instances: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="per-instance settings for `NAME@ID` entries, validated by the strategy's own model",
     )
     # --- ADX categorisation (§3.3, §5.4)
     adx_period: int = Field(default=14, ge=2, description="spec §5.4: 14-day ADX")

@@ -20,6 +20,7 @@ class DashboardSnapshot:
     positions: list[dict[str, Any]] = field(default_factory=list)
     orders: list[dict[str, Any]] = field(default_factory=list)
     trades: list[dict[str, Any]] = field(default_factory=list)
+    legs: list[dict[str, Any]] = field(default_factory=list)
     pnl_series: list[tuple[str, float]] = field(default_factory=list)
 
 

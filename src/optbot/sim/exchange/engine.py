@@ -299,20 +299,21 @@ class SimExchange:
 
     # -- order entry ----------------------------------------------------------------------------
 
-    def place(self, client_code: str, body: dict[str, Any]) -> SimOrder:
-        """Accept an order (it may still end up rejected by RMS) or raise OrderRequestError."""
+    def place(self, client_code: str, body: dict[str, Any], forced_rejection: str | None = None) -> SimOrder:
+        """Accept an order (it may still end up rejected by RMS) or raise OrderRequestError.
+        `forced_rejection`: an injected RMS reject with this text (fault injection)."""
         with self._operation():
-            return self._place(client_code, body)
+            return self._place(client_code, body, forced_rejection)
 
-    def _place(self, client_code: str, body: dict[str, Any]) -> SimOrder:
+    def _place(self, client_code: str, body: dict[str, Any], forced_rejection: str | None = None) -> SimOrder:
         self.ledger(client_code)
         self.sweep()
         request = parse_order_request(body, self.settings.ordertag_max_length)
         spec = self._resolve(request.exchange, request.symboltoken, request.tradingsymbol)
         order = self._new_order(client_code, request, spec)
         rejection = self._rms_check(order, is_new=True)
-        if rejection is not None:
-            self._reject(order, rejection.text)
+        if forced_rejection is not None or rejection is not None:
+            self._reject(order, forced_rejection or (rejection.text if rejection else ""))
             return order
         if not self.market.is_market_open(spec.exchange):
             order.status = OrderStatus.AMO_RECEIVED

@@ -12,8 +12,9 @@ ROOT = "/rest/secure/angelbroking/order/v1"
 
 
 async def place_order(call: Call) -> web.StreamResponse:
+    forced = call.state.faults.take_rms_reject("placeOrder")
     try:
-        order = call.state.exchange.place(call.client_code, call.body)
+        order = call.state.exchange.place(call.client_code, call.body, forced_rejection=forced)
     except OrderRequestError as exc:
         return business_failure(exc.code, exc.message)
     return ok(

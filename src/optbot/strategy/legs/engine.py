@@ -1,0 +1,519 @@
+"""The one built-in leg engine: runs any validated legs file on the Strategy interface.
+
+It decides only: when the entry conditions hold it picks each leg's strike from the listed chain and
+hands the legs to the context as one basket (the execution layer orders hedges first and unwinds a
+basket that cannot complete); it then watches each leg's premium (and the underlying) for the leg and
+combined exits and re-enters as the file says. Positions change only on fills (`on_fill`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+
+from optbot.config import Settings
+from optbot.core.enums import IntentPurpose, OptionType, ProductType, Side, Timeframe
+from optbot.core.events import BASKET_UNWOUND, Bar, Fill, OrderIntent, Tick
+from optbot.core.instrument import Instrument
+from optbot.core.timeutil import ist_date, to_ist
+from optbot.instruments.chain import OptionChain
+from optbot.strategy.base import Strategy
+from optbot.strategy.categorise import categorise
+from optbot.strategy.context import StrategyContext
+from optbot.strategy.intents import build_intent
+from optbot.strategy.legs.schema import WEEKDAYS, LegSpec, LegStrategyFile, Level
+from optbot.strategy.regime import detect_regime
+
+DAILY_BARS = 500
+
+
+@dataclass
+class LegState:
+    """One leg of today's position: what was bought/sold, its levels, and how it ended."""
+
+    spec: LegSpec
+    side: Side
+    contract: Instrument
+    quantity: int
+    filled: int = 0  # entered quantity
+    open_quantity: int = 0
+    exit_value: float = 0.0  # premium of the exit fills
+    entry_price: float = 0.0
+    underlying_at_entry: float = 0.0
+    stop: float | None = None
+    target: float | None = None
+    best: float | None = None
+    closing: bool = False
+    closed: bool = False
+    exit_reason: str = ""
+
+    @property
+    def sign(self) -> int:
+        return 1 if self.side is Side.BUY else -1
+
+    def pnl(self, price: float) -> float:
+        """Rupee P&L (before charges): exits at their fills, what is still open at `price`."""
+        value_now = self.exit_value + self.open_quantity * price
+        return self.sign * (value_now - self.filled * self.entry_price)
+
+
+@dataclass
+class DayState:
+    day: date
+    entered: bool = False
+    legs: dict[str, LegState] = field(default_factory=dict)
+    reentries: dict[str, int] = field(default_factory=dict)
+    pending_reentry: dict[str, tuple[str, float]] = field(default_factory=dict)  # leg -> (mode, anchor)
+    entry_underlying: float | None = None  # momentum anchor at the entry time
+    range_high: float | None = None
+    range_low: float | None = None
+    vix_at_entry: float | None = None
+    locked_profit: float | None = None
+    category: int | None = None  # today's ADX category, computed once a day
+    regime_ok: bool | None = None
+    all_closed_reason: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def _at(now: datetime) -> time:
+    return to_ist(now).time().replace(tzinfo=None)
+
+
+class LegStrategy(Strategy):
+    """Runs a legs file (entry rules, strike rules, per-leg and combined exits, re-entries)."""
+
+    name = "legs"
+    plan: LegStrategyFile
+
+    def __init__(self, settings: Settings, plan: LegStrategyFile | None = None) -> None:
+        super().__init__(settings)
+        if plan is not None:
+            self.plan = plan
+        self.underlying = self.plan.strategy.underlying
+        self.day: DayState | None = None
+        self.spot: float | None = None
+        self._pending: dict[str, str] = {}  # intent id -> leg id
+
+    # ---------------------------------------------------------------- view
+    def leg_view(self) -> list[LegState]:
+        """Today's legs (open, closing or closed), for dashboards and reports."""
+        return list(self.day.legs.values()) if self.day is not None else []
+
+    def combined_mtm(self, prices: dict[str, float]) -> float:
+        """Rupee P&L of today's legs with open ones at `prices` (token -> premium; else entry)."""
+        return sum(
+            leg.pnl(prices.get(leg.contract.token, leg.entry_price)) for leg in self.leg_view() if leg.filled
+        )
+
+    # ---------------------------------------------------------------- inputs
+    def on_tick(self, ctx: StrategyContext, tick: Tick) -> None:
+        if tick.symbol.upper().replace(" ", "") == self.underlying:
+            self.spot = tick.ltp
+        self._step(ctx)
+
+    def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
+        if bar.symbol.upper() == self.underlying and bar.timeframe is not Timeframe.D1:
+            self.spot = bar.close
+            self._track_range(bar)
+        self._step(ctx)
+
+    def on_fill(self, ctx: StrategyContext, fill: Fill) -> None:
+        day = self.day
+        leg_id = self._pending.get(fill.intent_id)
+        if day is None or leg_id is None or leg_id not in day.legs:
+            return
+        leg = day.legs[leg_id]
+        if fill.side is leg.side:
+            total = leg.filled + fill.quantity
+            leg.entry_price = (leg.entry_price * leg.filled + fill.price * fill.quantity) / total
+            leg.filled = total
+            leg.open_quantity += fill.quantity
+            leg.best = leg.entry_price
+            leg.stop = self._level(leg, leg.spec.stop, adverse=True)
+            leg.target = self._level(leg, leg.spec.target, adverse=False)
+            return
+        leg.open_quantity = max(leg.open_quantity - fill.quantity, 0)
+        leg.exit_value += fill.price * fill.quantity
+        if leg.open_quantity == 0:
+            leg.closed = True
+            leg.closing = False
+
+    def on_reject(self, ctx: StrategyContext, intent: OrderIntent, reasons: tuple[str, ...]) -> None:
+        day = self.day
+        leg_id = self._pending.pop(intent.intent_id, None)
+        if day is None or leg_id is None or leg_id not in day.legs:
+            return
+        leg = day.legs[leg_id]
+        unwound = any(reason.startswith(BASKET_UNWOUND) for reason in reasons)
+        if intent.purpose is IntentPurpose.ENTRY and (leg.filled == 0 or unwound):
+            del day.legs[leg_id]  # an unwound leg is closed by the execution layer, not by this strategy
+            day.notes.append(f"{leg_id} entry refused: {'; '.join(reasons)}")
+        else:
+            leg.closing = False  # an exit refused: try again on the next step
+
+    def on_timer(self, ctx: StrategyContext, name: str) -> None:
+        if name == "flatten" and self.day is not None:
+            self._exit_all(ctx, "session flatten time")
+
+    # ---------------------------------------------------------------- the step
+    def _step(self, ctx: StrategyContext) -> None:
+        now = ctx.now_utc()
+        today = ist_date(now)
+        if self.day is None or self.day.day != today:
+            self.day = DayState(today)
+        day = self.day
+        if self.spot is None:
+            return
+        if not day.entered:
+            if self._entry_ready(ctx, day, now):
+                self._enter(ctx, day, [leg for leg in self.plan.legs if self._leg_applies(ctx, leg, today)])
+            return
+        self._manage(ctx, day, now)
+
+    def _entry_ready(self, ctx: StrategyContext, day: DayState, now: datetime) -> bool:
+        entry = self.plan.entry
+        clock = _at(now)
+        if clock < entry.time:
+            return False
+        if day.entry_underlying is None:
+            day.entry_underlying = self.spot
+        if entry.until is not None and clock > entry.until:
+            return False
+        weekday = to_ist(now).weekday()
+        if weekday >= len(WEEKDAYS) or WEEKDAYS[weekday] not in entry.days:
+            return False
+        if not (self._momentum_ready(day) and self._breakout_ready(day, now)):
+            return False  # the cheap checks first: the chain solves IVs and Greeks
+        chain = ctx.chain(self.underlying)
+        if chain is None or not chain.strikes:
+            return False
+        dte = (chain.expiry - day.day).days
+        if (entry.dte_min is not None and dte < entry.dte_min) or (
+            entry.dte_max is not None and dte > entry.dte_max
+        ):
+            return False
+        vix = ctx.vix()
+        if entry.vix_min is not None and (vix is None or vix < entry.vix_min):
+            return False
+        if entry.vix_max is not None and (vix is None or vix > entry.vix_max):
+            return False
+        if entry.adx_categories and self._category(ctx, day.day) not in entry.adx_categories:
+            return False
+        return not entry.regimes or self._regime_matches(ctx, day.day)
+
+    def _momentum_ready(self, day: DayState) -> bool:
+        momentum = self.plan.entry.momentum
+        if momentum is None or day.entry_underlying is None or self.spot is None:
+            return True
+        move = self.spot - day.entry_underlying
+        needed = (
+            momentum.points
+            if momentum.points is not None
+            else day.entry_underlying * (momentum.pct or 0) / 100
+        )
+        if momentum.direction == "up":
+            return move >= needed
+        if momentum.direction == "down":
+            return -move >= needed
+        return abs(move) >= needed
+
+    def _breakout_ready(self, day: DayState, now: datetime) -> bool:
+        breakout = self.plan.entry.range_breakout
+        if breakout is None:
+            return True
+        if _at(now) <= breakout.end or day.range_high is None or day.range_low is None or self.spot is None:
+            return False
+        return self.spot > day.range_high or self.spot < day.range_low
+
+    def _track_range(self, bar: Bar) -> None:
+        breakout = self.plan.entry.range_breakout
+        if breakout is None or self.day is None:
+            return
+        start = _at(bar.start_utc)
+        if breakout.start <= start and _at(bar.end_utc) <= breakout.end:
+            day = self.day
+            day.range_high = bar.high if day.range_high is None else max(day.range_high, bar.high)
+            day.range_low = bar.low if day.range_low is None else min(day.range_low, bar.low)
+
+    def _daily(self, ctx: StrategyContext, today: date) -> list[Bar]:
+        return [
+            b for b in ctx.bars(self.underlying, Timeframe.D1, DAILY_BARS) if ist_date(b.start_utc) < today
+        ]
+
+    def _category(self, ctx: StrategyContext, today: date) -> int:
+        """The §3.3 category from the daily bars closed before today, computed once a day."""
+        day = self.day
+        if day is not None and day.day == today and day.category is not None:
+            return day.category
+        category = int(categorise(self.underlying, self._daily(ctx, today), self.settings.strategy).category)
+        if day is not None and day.day == today:
+            day.category = category
+        return category
+
+    def _regime_matches(self, ctx: StrategyContext, today: date) -> bool:
+        """§10.1 regimes from the daily bars and VIX, assessed once a day."""
+        day = self.day
+        if day is not None and day.day == today and day.regime_ok is not None:
+            return day.regime_ok
+        assessment = detect_regime(self._daily(ctx, today), ctx.vix(), self.settings.strategy)
+        matches = any(str(regime) in self.plan.entry.regimes for regime in assessment.regimes)
+        if day is not None and day.day == today:
+            day.regime_ok = matches
+        return matches
+
+    def _leg_applies(self, ctx: StrategyContext, leg: LegSpec, today: date) -> bool:
+        return not leg.only_in_category or self._category(ctx, today) in leg.only_in_category
+
+    # ---------------------------------------------------------------- strikes and entries
+    def select_contract(self, chain: OptionChain, leg: LegSpec, spot: float) -> Instrument | None:
+        """The leg's contract from the listed strikes (None when its rule finds no quoted strike)."""
+        option_type = OptionType(leg.option)
+        rule = leg.strike
+        atm = chain.atm_index(spot)
+        if rule.mode == "atm":
+            index = min(max(atm + rule.offset, 0), len(chain.strikes) - 1)
+            return chain.rows[index].contract(option_type)
+        if rule.mode == "pct_from_spot":
+            target = spot * (1 + rule.value / 100)
+            return chain.rows[chain.atm_index(target)].contract(option_type)
+        if rule.mode == "straddle_width":
+            row = chain.rows[atm]
+            call, put = row.quote(OptionType.CE), row.quote(OptionType.PE)
+            if call is None or put is None or call.ltp is None or put.ltp is None:
+                return None
+            width = (call.ltp + put.ltp) * rule.value
+            target = chain.strikes[atm] + (width if option_type is OptionType.CE else -width)
+            return chain.rows[chain.atm_index(target)].contract(option_type)
+        eligible: list[tuple[float, Instrument]] = []
+        for row in chain.rows:
+            quote, contract = row.quote(option_type), row.contract(option_type)
+            if quote is None or contract is None:
+                continue
+            score: float | None = None
+            if rule.mode == "delta_nearest":
+                score = None if quote.delta is None else abs(abs(quote.delta) - rule.value)
+            elif quote.ltp is not None and quote.ltp > 0:
+                score = self._premium_score(rule.mode, quote.ltp, rule.value)
+            if score is not None:
+                eligible.append((score, contract))
+        if not eligible:
+            return None
+        return min(eligible, key=lambda pair: (pair[0], pair[1].strike or 0))[1]
+
+    @staticmethod
+    def _premium_score(mode: str, premium: float, value: float) -> float | None:
+        if mode == "premium_at_least":
+            return premium - value if premium >= value else None
+        if mode == "premium_at_most":
+            return value - premium if premium <= value else None
+        return abs(premium - value)
+
+    def _enter(
+        self, ctx: StrategyContext, day: DayState, legs: Sequence[LegSpec], reason: str = "entry"
+    ) -> None:
+        chain = ctx.chain(self.underlying)
+        if chain is None or self.spot is None or not legs:
+            return
+        chosen: list[tuple[LegSpec, Instrument]] = []
+        for leg in legs:
+            contract = self.select_contract(chain, leg, self.spot)
+            if contract is None or contract.strike is None:
+                return  # no listed strike matches the rule yet: try again on the next step
+            quote = chain.row(contract.strike).quote(OptionType(leg.option))
+            if quote is None or not quote.ltp:
+                return  # every leg needs a live quote before the basket goes out
+            chosen.append((leg, contract))
+        intents = []
+        for leg, contract in chosen:
+            side = Side(leg.side)
+            if reason == "reversed":
+                side = Side.SELL if side is Side.BUY else Side.BUY
+            quantity = leg.lots * contract.lot_size
+            state = LegState(leg, side, contract, quantity, underlying_at_entry=self.spot)
+            day.legs[leg.id] = state
+            intents.append(
+                self._intent(ctx, state, side, quantity, IntentPurpose.ENTRY, f"{reason} {leg.id}")
+            )
+        day.entered = True
+        day.vix_at_entry = ctx.vix()
+        ctx.submit_basket(intents, f"{self.name} {reason}")
+
+    def _intent(
+        self,
+        ctx: StrategyContext,
+        leg: LegState,
+        side: Side,
+        quantity: int,
+        purpose: IntentPurpose,
+        reason: str,
+    ) -> OrderIntent:
+        intent = build_intent(
+            ctx,
+            self.name,
+            leg.contract,
+            side,
+            quantity,
+            purpose,
+            f"{self.name}: {reason}",
+            product=ProductType(self.plan.strategy.product),
+            underlying_price=self.spot,
+        )
+        self._pending[intent.intent_id] = leg.spec.id
+        return intent
+
+    # ---------------------------------------------------------------- exits
+    def _level(self, leg: LegState, level: Level | None, adverse: bool) -> float | None:
+        """A premium level for points/% rules (underlying-point rules are checked on the underlying)."""
+        if level is None or level.underlying_points is not None:
+            return None
+        distance = level.points if level.points is not None else leg.entry_price * (level.pct or 0) / 100
+        towards_loss = -leg.sign if adverse else leg.sign
+        return leg.entry_price + towards_loss * distance
+
+    def _price(self, ctx: StrategyContext, leg: LegState) -> float | None:
+        for position in ctx.positions():
+            if position.token == leg.contract.token:
+                return position.last_price
+        return None
+
+    def _manage(self, ctx: StrategyContext, day: DayState, now: datetime) -> None:
+        exits = self.plan.exits
+        open_legs = [leg for leg in day.legs.values() if leg.open_quantity and not leg.closing]
+        prices = {leg.spec.id: self._price(ctx, leg) for leg in day.legs.values()}
+        if exits.time is not None and _at(now) >= exits.time:
+            self._exit_all(ctx, f"time exit {exits.time:%H:%M}")
+            return
+        vix = ctx.vix()
+        jump = None if vix is None or day.vix_at_entry is None else vix - day.vix_at_entry
+        if exits.vix_jump_points is not None and jump is not None and jump >= exits.vix_jump_points:
+            self._exit_all(ctx, f"VIX jumped {jump:.2f} points since entry")
+            return
+        if self._combined_exit(ctx, day, prices):
+            return
+        for leg in open_legs:
+            price = prices.get(leg.spec.id)
+            if price is None:
+                continue
+            self._trail(leg, price)
+            hit = self._leg_exit(leg, price)
+            if hit is not None:
+                purpose, why = hit
+                self._close(ctx, leg, purpose, why)
+                if purpose is IntentPurpose.STOP:
+                    self._after_stop(day, leg, price)
+        self._reenter(ctx, day, now, prices)
+
+    def _combined_exit(self, ctx: StrategyContext, day: DayState, prices: dict[str, float | None]) -> bool:
+        exits = self.plan.exits
+        mtm = sum(
+            leg.pnl(prices.get(leg.spec.id) or leg.entry_price) for leg in day.legs.values() if leg.filled
+        )
+        limit = ctx.account_value() * self.settings.risk.max_strategy_loss_pct / 100
+        stop = min(exits.mtm_stop, limit) if exits.mtm_stop is not None else limit
+        if mtm <= -stop:
+            self._exit_all(ctx, f"combined MTM {mtm:,.0f} <= stop -{stop:,.0f}")
+            return True
+        if exits.mtm_target is not None and mtm >= exits.mtm_target:
+            self._exit_all(ctx, f"combined MTM {mtm:,.0f} >= target {exits.mtm_target:,.0f}")
+            return True
+        lock = exits.lock_and_trail
+        if lock is not None:
+            if day.locked_profit is None and mtm >= lock.at:
+                day.locked_profit = lock.lock
+            if day.locked_profit is not None and lock.every is not None and lock.by is not None:
+                steps = int(max(mtm - lock.at, 0) // lock.every)
+                day.locked_profit = max(day.locked_profit, lock.lock + steps * lock.by)
+            if day.locked_profit is not None and mtm <= day.locked_profit:
+                self._exit_all(ctx, f"combined MTM {mtm:,.0f} fell to the locked {day.locked_profit:,.0f}")
+                return True
+        return False
+
+    def _trail(self, leg: LegState, price: float) -> None:
+        trail = leg.spec.trail
+        if trail is None or leg.stop is None or leg.best is None:
+            return
+        favourable = (price - leg.best) * leg.sign
+        if favourable >= trail.every:
+            steps = int(favourable // trail.every)
+            leg.best += steps * trail.every * leg.sign
+            leg.stop += steps * trail.by * leg.sign
+
+    def _leg_exit(self, leg: LegState, price: float) -> tuple[IntentPurpose, str] | None:
+        if leg.stop is not None and (price - leg.stop) * leg.sign <= 0:
+            return IntentPurpose.STOP, f"{leg.spec.id} stop {leg.stop:.2f} hit at {price:.2f}"
+        if leg.target is not None and (price - leg.target) * leg.sign >= 0:
+            return IntentPurpose.TARGET, f"{leg.spec.id} target {leg.target:.2f} hit at {price:.2f}"
+        spot = self.spot
+        if spot is None:
+            return None
+        # underlying points: the move that hurts a bought CE / written PE is down, and vice versa
+        hurts_when_down = (leg.contract.option_type is OptionType.CE) == (leg.side is Side.BUY)
+        move = spot - leg.underlying_at_entry
+        adverse = -move if hurts_when_down else move
+        for level, purpose, against in (
+            (leg.spec.stop, IntentPurpose.STOP, True),
+            (leg.spec.target, IntentPurpose.TARGET, False),
+        ):
+            if level is None or level.underlying_points is None:
+                continue
+            if (adverse if against else -adverse) >= level.underlying_points:
+                return (
+                    purpose,
+                    f"{leg.spec.id} underlying moved {move:+.2f} (limit {level.underlying_points:g})",
+                )
+        return None
+
+    def _after_stop(self, day: DayState, leg: LegState, price: float) -> None:
+        if self.plan.exits.move_others_to_cost:
+            for other in day.legs.values():
+                if other is not leg and other.open_quantity and not other.closing:
+                    other.stop = other.entry_price
+                    day.notes.append(f"{other.spec.id} stop moved to cost {other.entry_price:.2f}")
+        reentry = self.plan.reentry
+        if reentry is not None and day.reentries.get(leg.spec.id, 0) < reentry.max_per_leg:
+            anchor = leg.entry_price if reentry.mode == "at_cost" else (self.spot or 0.0)
+            day.pending_reentry[leg.spec.id] = (reentry.mode, anchor)
+
+    def _reenter(
+        self, ctx: StrategyContext, day: DayState, now: datetime, prices: dict[str, float | None]
+    ) -> None:
+        reentry = self.plan.reentry
+        if reentry is None or not day.pending_reentry:
+            return
+        if reentry.not_after is not None and _at(now) > reentry.not_after:
+            day.pending_reentry.clear()
+            return
+        for leg_id, (mode, anchor) in list(day.pending_reentry.items()):
+            leg = day.legs.get(leg_id)
+            if leg is None or not leg.closed:
+                continue
+            ready = mode in ("asap", "reversed")
+            if mode == "at_cost":
+                price = prices.get(leg_id)
+                ready = price is not None and (price - anchor) * leg.sign >= 0
+            elif mode == "momentum" and self.spot is not None:
+                ready = abs(self.spot - anchor) >= (reentry.momentum_points or 0)
+            if not ready:
+                continue
+            del day.pending_reentry[leg_id]
+            day.reentries[leg_id] = day.reentries.get(leg_id, 0) + 1
+            self._enter(ctx, day, [leg.spec], "reversed" if mode == "reversed" else f"re-entry {mode}")
+
+    def _close(self, ctx: StrategyContext, leg: LegState, purpose: IntentPurpose, why: str) -> None:
+        leg.closing = True
+        leg.exit_reason = why
+        side = Side.SELL if leg.side is Side.BUY else Side.BUY
+        ctx.submit(self._intent(ctx, leg, side, leg.open_quantity, purpose, why))
+
+    def _exit_all(self, ctx: StrategyContext, why: str) -> None:
+        day = self.day
+        if day is None:
+            return
+        day.all_closed_reason = day.all_closed_reason or why
+        day.pending_reentry.clear()
+        # written legs are bought back before their hedges are sold, so no naked short is left
+        legs = sorted(day.legs.values(), key=lambda leg: leg.side is Side.BUY)
+        for leg in legs:
+            if leg.open_quantity and not leg.closed and not leg.closing:
+                self._close(ctx, leg, IntentPurpose.EXIT, why)

@@ -1,0 +1,88 @@
+"""Baskets on the engine: margin for all legs first, hedges before writes, a refused leg unwinds."""
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+
+import pytest
+
+from optbot.core.enums import Side
+from optbot.engine.core import TradingEngine
+from optbot.strategy.legs import load_legs
+from optbot.test_kit.execution import Fault
+from tests.engine.test_core import Rig
+
+
+def legs_rig(tmp_path: Path, name: str, start: time = time(10, 0)) -> Rig:
+    rig = Rig(tmp_path, start=start)
+    strategy = load_legs(name)(rig.settings)
+    rig.engine = TradingEngine(
+        rig.settings, rig.clock, rig.broker, rig.store, rig.master, strategies=[strategy]
+    )
+    return rig
+
+
+async def test_iron_condor_buys_its_wings_before_writing_and_blocks_margin(tmp_path: Path) -> None:
+    rig = legs_rig(tmp_path, "iron_condor")
+    await rig.start()
+    await rig.ticks()
+    await rig.entry_signal()
+    await rig.deliver()
+    sides = [request.side for request in rig.broker.placed_requests]
+    assert sides == [Side.BUY, Side.BUY, Side.SELL, Side.SELL]
+    journal = "\n".join(entry.line() for entry in rig.engine.journal)
+    assert "[basket] iron_condor entry: " in journal and "bought legs first" in journal
+    assert "hedges filled, sending the written legs" in journal
+    nets = sorted(position.net_quantity for position in rig.engine.ctx.positions())
+    assert len(nets) == 4 and sum(nets) == 0
+
+
+async def test_a_refused_written_leg_unwinds_the_basket_with_no_naked_leg(tmp_path: Path) -> None:
+    rig = legs_rig(tmp_path, "iron_condor")
+    await rig.start()
+    rig.broker.inject(Fault.NONE, Fault.NONE, Fault.NONE, Fault.REJECT)  # the second write is refused
+    await rig.ticks()
+    await rig.entry_signal()
+    await rig.deliver()
+    await rig.ticks()
+    await rig.deliver()
+    journal = "\n".join(entry.line() for entry in rig.engine.journal)
+    assert "basket unwound: leg SELL" in journal and "order rejected by RMS" in journal
+    assert [p for p in rig.engine.ctx.positions() if p.net_quantity != 0] == []
+    closing = rig.broker.placed_requests[3:]  # the refused write never reached the book
+    assert [request.side for request in closing] == [
+        Side.BUY,
+        Side.SELL,
+        Side.SELL,
+    ]  # write bought back first
+
+
+async def test_a_basket_over_the_margin_cap_sends_no_leg(tmp_path: Path) -> None:
+    rig = legs_rig(tmp_path, "iron_condor")
+    rig.settings.risk.max_margin_utilisation_pct = 0.1
+    await rig.start()
+    await rig.ticks()
+    await rig.entry_signal()
+    assert rig.broker.placed_requests == []
+    journal = "\n".join(entry.line() for entry in rig.engine.journal)
+    assert "[basket] iron_condor entry refused: basket margin" in journal
+
+
+async def test_the_dashboard_shows_each_legs_strategys_legs_levels_and_mtm(tmp_path: Path) -> None:
+    from optbot.ops.engine_provider import EngineDashboardProvider
+
+    rig = legs_rig(tmp_path, "short_straddle_0920", start=time(9, 20, 5))
+    await rig.start()
+    await rig.ticks()
+    await rig.deliver()
+    snapshot = EngineDashboardProvider(rig.engine, tmp_path).snapshot()
+    legs = {row["leg"]: row for row in snapshot.legs}
+    assert set(legs) == {"ce", "pe"}
+    assert all(
+        row["side"] == "SELL" and row["open_quantity"] == 65 and row["state"] == "open"
+        for row in legs.values()
+    )
+    assert legs["ce"]["stop"] == pytest.approx(legs["ce"]["entry"] * 1.25, abs=0.01)
+    mtm = legs["ce"]["leg_pnl"] + legs["pe"]["leg_pnl"]
+    assert legs["ce"]["strategy_mtm"] == pytest.approx(mtm, abs=0.02)
