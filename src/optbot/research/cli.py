@@ -461,4 +461,7 @@ def tearsheet_command(
 
 
 def register(app: typer.Typer) -> None:
+    from optbot.research.cli_checks import register_checks
+
+    register_checks(research_app)
     app.add_typer(research_app, name="research")
