@@ -87,6 +87,14 @@ class WalkForwardWindow:
     out_of_sample_pnl: float
 
 
+@dataclass(frozen=True, slots=True)
+class TableSection:
+    """A titled table of plain rows (every row has the same keys, in column order)."""
+
+    title: str
+    rows: Sequence[Mapping[str, Any]]
+
+
 @dataclass(frozen=True)
 class TearsheetInput:
     title: str
@@ -101,6 +109,7 @@ class TearsheetInput:
     walk_forward: Sequence[WalkForwardWindow] = ()
     coverage: Sequence[Mapping[str, Any]] = ()
     notes: Sequence[str] = ()
+    tables: Sequence[TableSection] = ()  # further titled tables (stress windows, shocks, regime splits)
 
 
 def _ist_label(stamp: str) -> str:
@@ -481,6 +490,13 @@ def render_tearsheet(data: TearsheetInput) -> str:
             for w in data.walk_forward
         ]
         parts += ["<h2>Walk-forward windows</h2>", _table(rows, list(rows[0]))]
+    for section in data.tables:
+        parts.append(f"<h2>{html.escape(section.title)}</h2>")
+        parts.append(
+            _table(section.rows, list(section.rows[0]))
+            if section.rows
+            else "<p class='note'>nothing to show</p>"
+        )
     if data.coverage:
         parts += [
             "<h2>What was real and what was modelled</h2>",

@@ -73,3 +73,7 @@ class ResearchSettings(Section):
     bias_max_look_ahead_checks: int = Field(
         default=200, ge=1, description="decision times re-run with the data cut there (spread evenly)"
     )
+    # Stress tests (§11.8): the largest one-day INDIA VIX rises in the data join the named windows.
+    stress_vix_spike_windows: int = Field(
+        default=5, ge=0, le=100, description="largest one-day INDIA VIX rises run as stress windows"
+    )
