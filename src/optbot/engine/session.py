@@ -31,6 +31,7 @@ from optbot.config import Settings
 from optbot.core.bus import EventBus
 from optbot.core.clock import Clock
 from optbot.core.enums import AlertPriority, Exchange, Timeframe
+from optbot.core.errors import UserError
 from optbot.core.events import Bar, Event, FeedHealth, OrderUpdate, Tick
 from optbot.core.instrument import Instrument, InstrumentKey
 from optbot.core.timeutil import ist_date, to_ist
@@ -51,6 +52,8 @@ from optbot.persistence.db import state_db_path
 from optbot.persistence.store import Store
 from optbot.strategy.base import Strategy
 from optbot.strategy.categorise import categorise
+from optbot.strategy.registry import load_strategies
+from optbot.strategy.rotation import ROTATION_FILE, read_verdicts, without_benched
 
 log = logging.getLogger("optbot.engine.session")
 
@@ -128,6 +131,7 @@ class SessionRunner:
         self._stop = asyncio.Event()
         self._subscribed: set[InstrumentKey] = set()
         self._finished = False
+        self.benched: dict[str, str] = {}  # strategy → why the last walk-forward benched it
         self._feed_was_down = False
         self._bar_store: JsonStore | None = None
         self._leaving = LeavingStrikes()
@@ -168,6 +172,7 @@ class SessionRunner:
         self.ops = attach_operations(engine, self.settings, self.clock)
         self.ops.watch_rest_client(self.stack.rest.counters)
         self.stack.rest.on_call = self.ops.observe_api_latency
+        await self._announce_benched(engine)
         await self._guarded("history sync", self._history)
         await self._guarded("ADX categories", self._categories, critical=False)
         await self._guarded("health checks", self._health)
@@ -249,7 +254,7 @@ class SessionRunner:
             self._store,
             self.instruments,
             bus=self.bus,
-            strategies=self.strategies,
+            strategies=self._rotated_strategies(),
             calendar=self.calendar,
             rate_card=card,
         )
@@ -259,6 +264,25 @@ class SessionRunner:
             paper_broker.roll_day(ist_date(self.clock.now_utc()))  # yesterday's books closed first
         self.engine = self.outcome.engine = engine
         return engine
+
+    def _rotated_strategies(self) -> list[Strategy]:
+        """The configured strategies less the ones the last walk-forward benched (§10.6 rotation)."""
+        path = self.settings.paths.resolve(self.settings.paths.state_dir) / ROTATION_FILE
+        chosen = list(self.strategies) if self.strategies is not None else load_strategies(self.settings)
+        try:
+            kept, self.benched = without_benched(chosen, read_verdicts(path))
+        except ValueError as exc:
+            raise UserError(f"{exc}; fix or delete it to start") from None
+        return kept
+
+    async def _announce_benched(self, engine: TradingEngine) -> None:
+        for name, why in sorted(self.benched.items()):
+            await engine.alert(
+                AlertPriority.IMPORTANT,
+                "strategy benched",
+                f"{name} left out of this session: {why}",
+                strategy=name,
+            )
 
     @property
     def bar_store(self) -> JsonStore:
