@@ -392,12 +392,13 @@ td:nth-child(3),th:nth-child(3){text-align:left} .two{display:grid;grid-template
 
 def render_tearsheet(data: TearsheetInput) -> str:
     """The whole page as one HTML string (deterministic for the same input)."""
-    figures: list[tuple[str, go.Figure]] = [
-        ("equity", equity_figure(data)),
-        ("underwater", underwater_figure(data)),
-    ]
-    if data.equity:
-        figures.append(("monthly", monthly_heatmap(data)))
+    figures: list[tuple[str, go.Figure]] = []
+    if data.equity:  # a shock table or a set of stress windows has no single equity curve
+        figures += [
+            ("equity", equity_figure(data)),
+            ("underwater", underwater_figure(data)),
+            ("monthly", monthly_heatmap(data)),
+        ]
     trades = list(data.trades)
     if trades:
         figures += [
@@ -465,14 +466,12 @@ def render_tearsheet(data: TearsheetInput) -> str:
         f"<title>{html.escape(data.title)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>{html.escape(data.title)}</h1><p class='sub'>{html.escape(data.subtitle)} · times in IST</p>",
         f"<div class='grid' id='metrics'>{cards}</div>",
-        "<h2>Equity and drawdown</h2>",
-        *charts[:2],
+        *(["<h2>Equity and drawdown</h2>", *charts[:2]] if data.equity else []),
         *(["<h2>Returns by period</h2>", *charts[2:3]] if data.equity else []),
-        "<h2>Where the P&amp;L came from</h2>",
-        "<div class='two'>",
-        *charts[3:],
-        "</div>",
     ]
+    breakdowns = charts[3:] if data.equity else charts
+    if breakdowns:
+        parts += ["<h2>Where the P&amp;L came from</h2>", "<div class='two'>", *breakdowns, "</div>"]
     if data.monte_carlo:
         parts += [
             "<h2>Monte Carlo</h2>",
