@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest bench soak install dev clean
+.PHONY: demo test lint typecheck pytest bench soak install dev clean sample-archive
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,20 @@ bench: $(DEV_STAMP)
 
 soak: $(DEV_STAMP)
 	$(BIN)/pytest -m soak -p no:timeout
+
+# The bundled sample's option archive (data/sample/store/archive/) and its 2022-11 intraday
+# index/futures bars, rebuilt from the vendor files in data/sample/ by the importers (idempotent).
+SAMPLE := data/sample
+SAMPLE_STORE := $(SAMPLE)/store
+sample-archive: $(STAMP)
+	$(BIN)/optbot data import --data $(SAMPLE_STORE) \
+		$(SAMPLE)/options/nov2022_1min/*/*.csv.gz \
+		$(SAMPLE)/options/bhavcopy_udiff_2025-01/*/*.csv \
+		$(SAMPLE)/intraday/futures_1min_2022-11/*.csv
+	$(BIN)/optbot data import --data $(SAMPLE_STORE) --symbol NIFTY \
+		$(SAMPLE)/options/nifty_options_eod_2024-05-21_exp_2024-05-23.csv \
+		$(SAMPLE)/intraday/nifty50_1min_nsechart_2022-11-01_to_2022-11-15.csv
+	rm -rf $(SAMPLE_STORE)/reports
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache

@@ -112,17 +112,11 @@ def test_configured_override_file_is_used(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert result.output.split() == ["2027-01-25", "2027-01-27"]
-    # Without the config the packaged calendar answers 2027 provisionally (no Republic Day).
+    # Without the config the packaged calendar answers 2027 provisionally: weekdays trade except the
+    # fixed-date national holidays (Republic Day).
     packaged = runner.invoke(app, ["calendar", "days", "--from", "2027-01-25", "--to", "2027-01-27"])
     assert packaged.exit_code == 0
-    assert packaged.stdout.split() == [
-        "2027-01-25",
-        "provisional",
-        "2027-01-26",
-        "provisional",
-        "2027-01-27",
-        "provisional",
-    ]
+    assert packaged.stdout.split() == ["2027-01-25", "provisional", "2027-01-27", "provisional"]
 
 
 def test_holidays_lists_names_and_special_sessions() -> None:

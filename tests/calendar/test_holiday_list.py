@@ -107,7 +107,9 @@ def test_synced_years_extend_the_known_range_and_win_over_the_packaged_list() ->
     assert not calendar.is_provisional(date(2027, 1, 26))
     assert not calendar.is_trading_day(date(2027, 1, 26))
     assert calendar.holiday_name(date(2027, 1, 26)) == "Republic Day"
-    assert calendar.is_provisional(date(2028, 1, 26)) and calendar.is_trading_day(date(2028, 1, 26))
+    assert calendar.is_provisional(date(2028, 1, 27)) and calendar.is_trading_day(date(2028, 1, 27))
+    assert calendar.is_provisional(date(2028, 1, 26)) and not calendar.is_trading_day(date(2028, 1, 26))
+    assert calendar.holiday_name(date(2028, 1, 26)).startswith("Republic Day (fixed-date holiday")
     # A synced year replaces the year's holidays: one dropped from the list is a trading day again.
     without = {day: name for day, name in packaged_2026().items() if day != date(2026, 12, 25)}
     replaced = NseCalendar(synced=parse(nse_payload({**without, **FIXTURE_2027})))

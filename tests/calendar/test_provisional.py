@@ -45,8 +45,9 @@ def test_navigation_crosses_into_the_provisional_range(calendar: NseCalendar) ->
 
 
 def test_expiries_follow_the_last_known_rules(calendar: NseCalendar) -> None:
-    # NIFTY: Tuesday weeklies and the last Tuesday monthly (rules from 2025-09-01).
-    assert calendar.expiries("NIFTY", date(2027, 1, 1), date(2027, 1, 31), "monthly") == [date(2027, 1, 26)]
+    # NIFTY: Tuesday weeklies and the last Tuesday monthly (rules from 2025-09-01); 2027-01-26 is
+    # Republic Day (a fixed-date holiday, known even provisionally), so the monthly moves to the 25th.
+    assert calendar.expiries("NIFTY", date(2027, 1, 1), date(2027, 1, 31), "monthly") == [date(2027, 1, 25)]
     assert calendar.next_expiry("NIFTY", date(2027, 1, 1)) == date(2027, 1, 5)
     assert calendar.next_expiry("SENSEX", date(2027, 1, 1)) == date(2027, 1, 7)
 

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 from typer.testing import CliRunner
 
+from optbot.data.archive import OptionArchive
 from optbot.test_kit.data import data_cli_app
 
 app = data_cli_app()
@@ -56,3 +58,57 @@ def test_user_errors_exit_2(tmp_path, sample_data):
     assert empty.exit_code == 2 and "store is empty" in empty.output
     no_backup = run(["data", "restore", "--yes"], tmp_path)
     assert no_backup.exit_code == 2 and "no backups" in no_backup.output
+
+
+def test_import_recognises_option_files_without_symbol(tmp_path, sample_data):
+    minute = (
+        sample_data / "options" / "nov2022_1min" / "FINNIFTY" / "FINNIFTY_2022-11-01_exp2022-11-01.csv.gz"
+    )
+    udiff = sample_data / "options" / "bhavcopy_udiff_2025-01" / "2025-01-03" / "NIFTY.csv"
+    futures = sample_data / "intraday" / "futures_1min_2022-11" / "FUT_I_2022-11-02.csv"
+    root = tmp_path / "elsewhere"
+    result = run(["data", "import", str(minute), str(udiff), str(futures), "--data", str(root)], tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "format option_bars" in result.output and "format bhavcopy_udiff" in result.output
+    assert "not traded (zero OHLC/volume" in result.output
+    archive = OptionArchive(root)
+    assert archive.underlyings() == ["FINNIFTY", "NIFTY"]
+    assert archive.days("NIFTY", "1d") == [date(2025, 1, 3)]
+    stored = archive.day("FINNIFTY", date(2022, 11, 1)).num_rows
+    assert f"{stored} rows (added {stored}," in " ".join(result.output.split())
+    assert (root / "timeframes" / "BANKNIFTY-I" / "1m.json").exists()
+    assert not (tmp_path / "archive").exists()  # --data chose the root
+    again = run(["data", "import", str(minute), "--data", str(root)], tmp_path)
+    assert f"(added 0, replaced 0, unchanged {stored})" in " ".join(again.output.split())
+    index = sample_data / "intraday" / "nifty50_1min_nsechart_2022-11-01_to_2022-11-15.csv"
+    nothing = run(["data", "import", str(index)], tmp_path)
+    assert nothing.exit_code == 2 and "--symbol" in nothing.output
+
+
+def test_a_second_daily_import_keeps_the_first(tmp_path, sample_data):
+    nse = sample_data / "daily" / "nifty50_daily_nse_2016-09-15_to_2021-09-13.csv"
+    yahoo = sample_data / "daily" / "nifty50_daily_yf_2019-01-02_to_2024-12-31.csv"
+    assert run(["data", "import", str(nse), "--symbol", "NIFTY"], tmp_path).exit_code == 0
+    second = run(["data", "import", str(yahoo), "--symbol", "NIFTY"], tmp_path)
+    assert second.exit_code == 0, second.output
+    store_file = tmp_path / "timeframes" / "NIFTY" / "daily.json"
+    starts = [json.loads(line)["start_ts_utc"][:10] for line in store_file.read_text().splitlines()]
+    assert starts[0] == "2016-09-15" and starts[-1] == "2024-12-31"
+    assert "retention" in second.output
+    maintained = run(["data", "maintain"], tmp_path)
+    assert "imported history is kept" in maintained.output
+    assert len(store_file.read_text().splitlines()) == len(starts)
+
+
+def test_validate_exits_non_zero_and_names_every_bad_bar(tmp_path):
+    rows = ["date,open,high,low,close"] + [
+        f"2024-01-{day:02d},100,101,99,{100 + (day % 3) * 0.2}" for day in range(1, 32)
+    ]
+    rows[11] = "2024-01-11,100,150,99,149"  # one bad print, back the next day
+    path = tmp_path / "daily.csv"
+    path.write_text("\n".join(rows))
+    assert run(["data", "import", str(path), "--symbol", "NIFTY"], tmp_path).exit_code == 0
+    result = run(["data", "validate"], tmp_path)
+    assert result.exit_code == 1, result.output
+    assert "2024-01-11 09:15" in result.output and "2024-01-12 09:15" in result.output
+    assert "2 bar(s) failed" in result.output

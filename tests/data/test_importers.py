@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gzip
 from datetime import UTC, date, datetime
 
 import pytest
@@ -33,9 +34,12 @@ def test_fifteen_minute_malformed_days_reported(importer, sample_data):
     path = sample_data / "intraday" / "nifty50_15min_2015-01-09_to_2024-12-31.csv"
     result = importer.load(path, "NIFTY", Timeframe.M15)
     by_day = {issue.day: issue for issue in result.issues}
-    assert by_day[date(2021, 2, 24)].action == "rejected"  # rows after the calendar's close
+    halted = [(i.problem, i.action) for i in result.issues if i.day == date(2021, 2, 24)]
+    # 2021-02-24: trading halted, resumed 15:45-17:00; rows past the calendar's close are dropped one by one
+    assert ("row at 15:45:00 IST outside the session", "dropped") in halted
+    assert ("partial day: 4 of 25 bars", "imported_incomplete") in halted
     assert by_day[date(2015, 3, 16)].action == "imported_incomplete"
-    assert result.skipped["malformed_day_rows"] > 0
+    assert result.skipped["outside_session"] > 0
     muhurat = [b for b in result.bars["NIFTY"] if b.start_utc.astimezone(IST).date() == date(2016, 10, 30)]
     assert len(muhurat) == 4 and all(b.complete for b in muhurat)
 
@@ -76,13 +80,69 @@ def test_dhan_utc_midnight_maps_to_ist_date(importer, tmp_path):
     assert [b.start_utc.astimezone(IST).date() for b in bars] == [date(2024, 1, 2), date(2024, 1, 3)]
 
 
-def test_bhavcopy_skips_untraded_rows(importer, sample_data):
-    result = importer.load(
-        sample_data / "options" / "nifty_options_eod_2024-05-21_exp_2024-05-23.csv", "NIFTY"
+def test_option_files_are_refused_here(importer, sample_data):
+    with pytest.raises(UserError, match="option archive"):
+        importer.load(sample_data / "options" / "nifty_options_eod_2024-05-21_exp_2024-05-23.csv", "NIFTY")
+
+
+def test_a_stray_row_drops_alone_with_its_time(importer, tmp_path):
+    rows = ["date,open,high,low,close,volume"]
+    rows += [
+        f"2024-01-02 {9 + (15 + m) // 60:02d}:{(15 + m) % 60:02d}:00,100,101,99,100.5,0" for m in range(375)
+    ]
+    rows += ["2024-01-02 15:31:07,100,101,99,100.5,0", "2024-01-02 08:59:00,100,101,99,100.5,0"]
+    path = tmp_path / "stray.csv"
+    path.write_text("\n".join(rows))
+    result = importer.load(path, "NIFTY", Timeframe.M1)
+    assert len(result.bars["NIFTY"]) == 375 and all(bar.complete for bar in result.bars["NIFTY"])
+    problems = sorted(issue.problem for issue in result.issues if issue.action == "dropped")
+    assert problems == ["row at 08:59:00 IST outside the session", "row at 15:31:07 IST outside the session"]
+    assert result.skipped["outside_session"] == 2
+
+
+def test_conflicting_duplicates_drop_only_that_minute(importer, tmp_path):
+    rows = ["date,open,high,low,close,volume"]
+    rows += [f"2024-01-02 09:{m:02d}:00,100,101,99,100.5,0" for m in (15, 16, 17)]
+    rows += ["2024-01-02 09:16:00,100,102,99,101.5,0"]
+    path = tmp_path / "dup.csv"
+    path.write_text("\n".join(rows))
+    result = importer.load(path, "NIFTY", Timeframe.M1)
+    assert [bar.start_utc.astimezone(IST).minute for bar in result.bars["NIFTY"]] == [15, 17]
+    assert ("2 conflicting rows at 09:16 IST", "dropped") in {(i.problem, i.action) for i in result.issues}
+
+
+def test_symbol_column_splits_series_and_gz_is_read(importer, sample_data, tmp_path):
+    source = sample_data / "intraday" / "futures_1min_2022-11" / "FUT_I_2022-11-01.csv"
+    packed = tmp_path / "fut.csv.gz"
+    packed.write_bytes(gzip.compress(source.read_bytes()))
+    result = importer.load(packed, None)
+    assert {name: len(bars) for name, bars in result.bars.items()} == {
+        "NIFTY-I": 375,
+        "BANKNIFTY-I": 375,
+        "FINNIFTY-I": 138,
+    }
+    assert result.bars["NIFTY-I"][0].start_utc == datetime(2022, 11, 1, 9, 15, tzinfo=IST)
+    with pytest.raises(UserError, match="leave out --symbol"):
+        importer.load(source, "NIFTY")
+    index = sample_data / "intraday" / "nifty50_1min_nsechart_2022-11-01_to_2022-11-15.csv"
+    with pytest.raises(UserError, match="--symbol"):
+        importer.load(index, None)
+
+
+def test_naive_stamps_forced_to_utc(importer, tmp_path):
+    path = tmp_path / "utc.csv"
+    path.write_text(
+        "timestamp,open,high,low,close\n2022-11-01 03:45:00,10,11,9,10\n2022-11-01 03:46:00,10,11,9,10\n"
     )
-    assert result.skipped["not_traded"] == 24
-    bar = result.bars["NIFTY23MAY2420200CE"][0]
-    assert bar.close == 2300.95 and bar.open_interest == 975
+    assert importer.load(path, "X").bars["X"][0].start_utc == datetime(2022, 11, 1, 9, 15, tzinfo=IST)
+    nse_ist = tmp_path / "ist.csv"
+    nse_ist.write_text(
+        "timestamp,open,high,low,close\n2022-11-01 09:15:00,10,11,9,10\n2022-11-01 13:46:00,10,11,9,10\n"
+    )
+    assert importer.load(nse_ist, "X").bars["X"][0].start_utc == datetime(2022, 11, 1, 9, 15, tzinfo=IST)
+    forced = importer.load(nse_ist, "X", Timeframe.M1, tz="utc")  # 09:15Z is 14:45 IST
+    assert forced.bars["X"][0].start_utc == datetime(2022, 11, 1, 14, 45, tzinfo=IST)
+    assert forced.skipped["outside_session"] == 1  # 13:46Z = 19:16 IST
 
 
 def test_snapshot_and_bad_files(importer, sample_data, tmp_path):

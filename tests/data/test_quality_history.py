@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -107,3 +108,51 @@ async def test_rate_limiter_per_second_and_per_minute():
     while not task.done():
         await clock.run_until(clock.now_utc() + timedelta(seconds=1))
     assert round(task.result()[-1] - start) == 60  # the 6th waits for the minute window
+
+
+def _daily(store, closes_by_day):
+    bars = [make_bar(ist(day.year, day.month, day.day, 9, 15), close, timeframe=Timeframe.D1)
+            for day, close in closes_by_day]  # fmt: skip
+    store.merge_bars("SERIES", Timeframe.D1, bars, imported=True)
+
+
+def _trading_days(first, count):
+    return get_calendar().trading_days(first, first + timedelta(days=count * 2))[:count]
+
+
+def test_a_volatile_series_is_judged_by_its_own_moves(store):
+    days = _trading_days(date(2024, 1, 1), 120)
+    closes, level = [], 15.0
+    for index in range(len(days)):
+        level *= math.exp(0.07 * math.sin(index * 2.3) + 0.03 * math.cos(index * 5.1))  # VIX-like: up to 10 %
+        if index in (40, 80):
+            level *= 1.3  # and a sustained 30 % re-pricing now and then
+        closes.append(level)
+    _daily(store, zip(days, closes, strict=True))
+    report = DataQualityChecker(store, get_calendar(), outlier_pct=10.0).check("SERIES", Timeframe.D1)
+    assert report.counts["outlier"] == 0 and report.outlier_threshold_pct > 30
+
+
+def test_a_gap_across_missing_sessions_is_not_an_outlier(store):
+    days = _trading_days(date(2024, 1, 1), 80)
+    closes = [100.0 + (index % 3) * 0.2 for index in range(40)] + [
+        130.0 + (index % 3) * 0.2 for index in range(40)
+    ]
+    kept = [
+        (day, close)
+        for index, (day, close) in enumerate(zip(days, closes, strict=True))
+        if not 35 <= index < 45
+    ]
+    _daily(store, kept)  # ten sessions missing, the level moved 30 % in between
+    report = DataQualityChecker(store, get_calendar(), outlier_pct=10.0).check("SERIES", Timeframe.D1)
+    assert report.counts["outlier"] == 0
+    assert any(gap.reason == "missing trading days" and gap.missing_bars == 10 for gap in report.gaps)
+
+
+def test_a_spike_is_named_with_its_time(store):
+    days = _trading_days(date(2024, 1, 1), 60)
+    closes = [100.0 + (index % 3) * 0.3 for index in range(60)]
+    closes[30] = 160.0
+    _daily(store, zip(days, closes, strict=True))
+    report = DataQualityChecker(store, get_calendar(), outlier_pct=10.0).check("SERIES", Timeframe.D1)
+    assert [issue.start_utc.astimezone(IST).date() for issue in report.failures] == [days[30], days[31]]

@@ -122,3 +122,24 @@ def test_merge_is_idempotent_and_last_write_wins(tmp_path_factory, items):
         expected[bar.start_utc] = bar.close
     assert {b.start_utc: b.close for b in first} == expected
     assert second_result.added == 0
+
+
+def _daily_bars(first: date, count: int):
+    return [make_bar(ist(first.year, first.month, first.day, 9, 15) + timedelta(days=i), 100.0 + i,
+                     timeframe=Timeframe.D1) for i in range(count)]  # fmt: skip
+
+
+def test_imported_history_is_kept_by_retention_and_removals_are_counted(store):
+    years_ago = _daily_bars(date(2016, 9, 15), 1500)  # ~4 years of daily bars, far past 366 days
+    first = store.merge_bars("NIFTY", Timeframe.D1, years_ago, imported=True)
+    assert (first.added, first.total, first.removed) == (1500, 1500, 0)
+    later = store.merge_bars("NIFTY", Timeframe.D1, _daily_bars(date(2024, 1, 1), 30), imported=True)
+    assert later.total == 1530 and later.removed == 0  # the next import does not erase the first
+    assert store.compact("NIFTY", Timeframe.D1) == 1530
+    assert store.retention_removed["NIFTY/daily"] == 0
+    recorded = store.merge_bars("NIFTY", Timeframe.D1, _daily_bars(date(2022, 1, 1), 3))  # not imported
+    assert (
+        recorded.removed == 3 and recorded.total == 1530
+    )  # older than a year, not imported: trimmed, counted
+    spans = store.imported_spans("NIFTY", Timeframe.D1)
+    assert len(spans) == 2 and spans[0][0] == years_ago[0].start_utc

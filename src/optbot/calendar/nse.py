@@ -46,6 +46,15 @@ ExpiryKind = Literal["weekly", "monthly", "all"]
 #: Name of the exchange-calendars calendar used as the holiday base.
 BASE_LIBRARY_CALENDAR = "XBOM"
 
+#: Holidays NSE closes for on the same date every year (when a weekday); used past the known range.
+FIXED_DATE_HOLIDAYS: dict[tuple[int, int], str] = {
+    (1, 26): "Republic Day",
+    (5, 1): "Maharashtra Day",
+    (8, 15): "Independence Day",
+    (10, 2): "Mahatma Gandhi Jayanti",
+    (12, 25): "Christmas",
+}
+
 #: Whole calendar years past the known range that are answered provisionally (weekdays trade).
 PROVISIONAL_YEARS = 2
 
@@ -175,8 +184,9 @@ class NseCalendar:
 
     The known range (`first_date`..`last_date`) comes from the library, the packaged override file
     and a synced NSE holiday list. Past it, up to `provisional_until`, every weekday is a
-    *provisional* session with the last known hours and no holidays: the bot keeps running on
-    1 January and the broker confirms each such day; nothing silently refuses.
+    *provisional* session with the last known hours, except the fixed-date national holidays
+    (`FIXED_DATE_HOLIDAYS`; movable festivals are unknown until NSE's list is synced): the bot keeps
+    running on 1 January and the broker confirms each such day; nothing silently refuses.
     """
 
     def __init__(
@@ -215,6 +225,7 @@ class NseCalendar:
                 for entry in self.synced.holidays:
                     if entry.day.year in synced_years and segment in entry.segments:
                         named[entry.day] = entry.name
+            named.update(self._fixed_holidays_past_known_range())
             self._holidays[segment] = named
         self._clearing = {entry.day: entry.name for entry in self.overrides.clearing_holidays}
         self._special: dict[Segment, dict[date, SpecialSessionSpec]] = {
@@ -236,6 +247,17 @@ class NseCalendar:
             self._rules[rule.underlying] = (*self._rules.get(rule.underlying, ()), rule)
 
     # -- construction -------------------------------------------------------------------------
+
+    def _fixed_holidays_past_known_range(self) -> dict[date, str]:
+        """National holidays on fixed dates, closed every year they fall on a weekday: a provisional
+        year is never wrong about these even before NSE publishes its list."""
+        found: dict[date, str] = {}
+        for year in range(self.last_date.year, self.provisional_until.year + 1):
+            for (month, day_of_month), name in FIXED_DATE_HOLIDAYS.items():
+                day = date(year, month, day_of_month)
+                if day > self.last_date and day.weekday() < 5:
+                    found[day] = f"{name} (fixed-date holiday; provisional until NSE's list is synced)"
+        return found
 
     def _regime(self, segment: Segment, day: date) -> RegularSessionRegime:
         applicable = [

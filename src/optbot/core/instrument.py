@@ -51,3 +51,12 @@ class Instrument:
         if self.kind in (InstrumentKind.OPTSTK, InstrumentKind.FUTSTK, InstrumentKind.EQUITY):
             return Settlement.PHYSICAL
         return Settlement.CASH
+
+
+def option_symbol(underlying: str, expiry: date, strike: float, option_type: str) -> str:
+    """Angel One NFO/BFO trading symbol, e.g. NIFTY09SEP2524500CE (reference §9).
+
+    Whole-rupee strikes print without decimals; a fractional strike (some stock options) keeps
+    its fraction (e.g. 112.5)."""
+    strike_text = str(round(strike)) if float(strike).is_integer() else f"{strike:g}"
+    return f"{underlying}{expiry.strftime('%d%b%y').upper()}{strike_text}{option_type}"

@@ -20,16 +20,19 @@ from optbot.core.enums import Exchange, Timeframe
 from optbot.core.errors import UserError
 from optbot.core.instrument import Instrument
 from optbot.core.timeutil import IST
+from optbot.data.archive import OptionArchive
 from optbot.data.atomic import atomic_write_bytes
 from optbot.data.backup import create_backup, list_backups, restore_backup, verify_backup
 from optbot.data.history import CandleSource, DownloadJob, DownloadProgress, HistoryDownloader
 from optbot.data.importers import Importer
+from optbot.data.option_importers import OptionImporter, option_format
 from optbot.data.quality import DataQualityChecker, SeriesReport
 from optbot.data.reconcile import reconcile_day
 from optbot.data.store import JsonStore, store_symbol
 
 data_app = typer.Typer(help="Market data: import, download, gaps, quality, backups.", no_args_is_help=True)
 ResultT = TypeVar("ResultT")
+DROPPED_DETAILS_SHOWN = 10
 
 
 def _store(settings: Settings, clock: Clock) -> JsonStore:
@@ -59,43 +62,117 @@ def _write_report(settings: Settings, clock: Clock, name: str, payload: Any) -> 
 # -- import ------------------------------------------------------------------------------------
 
 
-def import_command(
-    ctx: typer.Context,
-    file: Path = typer.Argument(..., help="CSV file (Yahoo, NSE, merged, 15-min, Dhan, bhavcopy)"),
-    symbol: str = typer.Option(..., "--symbol", help="Store under this symbol, e.g. NIFTY"),
-    timeframe: str = typer.Option("", "--timeframe", help="1m, 5m, 15m, 1h or daily; default detected"),
-) -> None:
-    """Import a history file into the store; malformed days are reported, never imported silently."""
-    settings = settings_from(ctx)
-    clock = LiveClock()
-    if not file.is_file():
-        fail(f"{file} does not exist or is not a file")
-    try:
-        result = Importer(_calendar()).load(file, symbol, _timeframe(timeframe) if timeframe else None)
-        store = _store(settings, clock)
-        table = Table(
-            "symbol", "timeframe", "added", "replaced", "unchanged", "kept", title=f"import {file.name}"
-        )
-        for name, bars in result.bars.items():
-            merged = store.merge_bars(name, result.timeframe, bars)
-            table.add_row(
-                name,
-                result.timeframe.value,
-                *(str(v) for v in (merged.added, merged.replaced, merged.unchanged)),
-                str(merged.total),
-            )
-    except (ValueError, UserError) as exc:
-        fail(str(exc))
+def _with_data_root(settings: Settings, data_root: Path | None) -> Settings:
+    """`--data ROOT` points a command at another data root (e.g. the bundled `data/sample/store`)."""
+    if data_root is None:
+        return settings
+    paths = settings.paths.model_copy(update={"data_root": data_root.expanduser()})
+    return settings.model_copy(update={"paths": paths})
+
+
+def _import_index_file(
+    settings: Settings, clock: Clock, file: Path, symbol: str, timeframe: str, tz: str | None
+) -> dict[str, Any]:
+    result = Importer(_calendar()).load(
+        file, symbol or None, _timeframe(timeframe) if timeframe else None, tz
+    )
+    store = _store(settings, clock)
+    table = Table(
+        "symbol", "timeframe", "added", "replaced", "unchanged", "kept", "removed by retention",
+        title=f"import {file.name}",
+    )  # fmt: skip
+    for name, bars in result.bars.items():
+        merged = store.merge_bars(name, result.timeframe, bars, imported=True)
+        counts = (merged.added, merged.replaced, merged.unchanged, merged.total, merged.removed)
+        table.add_row(name, result.timeframe.value, *(str(value) for value in counts))
     console.print(f"format {result.format}, {result.rows} rows read, {result.bar_count} bars")
     console.print(table)
     for reason, count in sorted(result.skipped.items()):
         console.print(f"[yellow]skipped[/yellow] {reason}: {count}")
     if result.issues:
-        issues = Table("day", "problem", "action", title=f"{len(result.issues)} day(s) needing attention")
+        issues = Table(
+            "day", "problem", "action", title=f"{len(result.issues)} day issue(s) needing attention"
+        )
         for issue in result.issues:
             issues.add_row(issue.day.isoformat(), issue.problem, issue.action)
         console.print(issues)
-    report = _write_report(settings, clock, f"import-{store_symbol(symbol)}", result.as_dict())
+    return result.as_dict()
+
+
+def _import_option_file(
+    settings: Settings,
+    file: Path,
+    kind: str,
+    symbol: str,
+    tz: str | None,
+    lot_size: int | None,
+    strike_step: float | None,
+) -> dict[str, Any]:
+    archive = OptionArchive(settings.paths.data_root)
+    result = OptionImporter(_calendar(), archive).load(file, kind, symbol or None, tz, lot_size, strike_step)
+    summary = archive.write(result.table(), result.timeframe)
+    days = sorted({day for _name, day in summary.days})
+    span = f"{days[0]}..{days[-1]}" if days else "-"
+    console.print(
+        f"{file.name}: format {result.format}, {result.rows_read} rows read -> option archive "
+        f"{result.timeframe}: {result.contracts} contracts, {len(summary.days)} underlying-day(s) ({span}), "
+        f"{len(result.rows)} rows (added {summary.added}, replaced {summary.replaced}, "
+        f"unchanged {summary.unchanged})"
+    )
+    for note in result.notes:
+        console.print(f"  note: {note}")
+    for reason, count in sorted(result.dropped.items()):
+        console.print(f"  [yellow]dropped[/yellow] {count} row(s): {reason}")
+        details = result.details.get(reason, [])
+        for detail in details[:DROPPED_DETAILS_SHOWN]:
+            console.print(f"    {detail}")
+        if count > DROPPED_DETAILS_SHOWN and details:
+            console.print(f"    … all in the JSON report ({min(count, len(details))} listed there)")
+    return result.as_dict() | {"stored": {"added": summary.added, "replaced": summary.replaced}}
+
+
+def import_command(
+    ctx: typer.Context,
+    files: list[Path] = typer.Argument(
+        ..., help="CSV/CSV.GZ files: index/VIX/futures bars, bhavcopies, vendor option bars"
+    ),
+    symbol: str = typer.Option(
+        "",
+        "--symbol",
+        help="Store a single-series file under this symbol, e.g. NIFTY (files naming it: not needed)",
+    ),
+    timeframe: str = typer.Option("", "--timeframe", help="1m, 5m, 15m, 1h or daily; default detected"),
+    tz: str = typer.Option("", "--tz", help="ist or utc: the zone of naive timestamps; default detected"),
+    lot_size: int = typer.Option(0, "--lot-size", min=0, help="Bhavcopy lot size (default inferred from OI)"),
+    strike_step: float = typer.Option(
+        0.0, "--strike-step", min=0, help="ATM series: strike grid when the archive lists no strikes that day"
+    ),
+    data_root: Path | None = typer.Option(
+        None, "--data", help="Data root to import into (default paths.data_root)"
+    ),
+) -> None:
+    """Import history files; option files (recognised by their columns) go to the option archive,
+    index/VIX/futures bars to the timeframes store. What was dropped is listed with reasons and times."""
+    settings = _with_data_root(settings_from(ctx), data_root)
+    clock = LiveClock()
+    reports: list[dict[str, Any]] = []
+    for file in files:
+        if not file.is_file():
+            fail(f"{file} does not exist or is not a file")
+        try:
+            kind = option_format(file)
+            if kind is None:
+                reports.append(_import_index_file(settings, clock, file, symbol, timeframe, tz or None))
+            else:
+                reports.append(
+                    _import_option_file(
+                        settings, file, kind, symbol, tz or None, lot_size or None, strike_step or None
+                    )
+                )
+        except (ValueError, UserError) as exc:
+            fail(str(exc))
+    name = f"import-{store_symbol(symbol)}" if symbol else "import"
+    report = _write_report(settings, clock, name, reports if len(reports) > 1 else reports[0])
     console.print(f"report: {report}")
 
 
@@ -121,7 +198,12 @@ def _check_all(
     settings = settings_from(ctx)
     clock = LiveClock()
     store = _store(settings, clock)
-    checker = DataQualityChecker(store, _calendar(), settings.data.outlier_pct)
+    checker = DataQualityChecker(
+        store,
+        _calendar(),
+        settings.data.outlier_pct,
+        outlier_robust_multiple=settings.data.outlier_robust_multiple,
+    )
     reports: list[SeriesReport] = []
     for name, frame in _series(store, symbol, timeframe):
         last = None
@@ -185,9 +267,7 @@ def validate_command(
 ) -> None:
     """Data quality: OHLC consistency, outliers, volume, duplicates, flags (JSON report + table)."""
     settings, clock, reports = _check_all(ctx, symbol, timeframe, days)
-    failing = ("ohlc_inconsistent", "non_positive_price", "outlier", "negative_volume")
-    table = Table("symbol", "tf", "bars", "coverage %", "findings", title="data quality")
-    problems = 0
+    table = Table("symbol", "tf", "bars", "coverage %", "outlier above %", "findings", title="data quality")
     for report in reports:
         findings = ", ".join(f"{kind}={count}" for kind, count in sorted(report.counts.items()) if count)
         table.add_row(
@@ -195,16 +275,29 @@ def validate_command(
             report.timeframe.value,
             str(report.actual),
             f"{report.coverage_pct:.2f}",
+            f"{report.outlier_threshold_pct:.1f}" if report.outlier_threshold_pct is not None else "-",
             findings or "clean",
         )
-        problems += sum(report.counts.get(kind, 0) for kind in failing)
     console.print(table)
     path = _write_report(settings, clock, "quality", [r.as_dict() for r in reports])
-    console.print(f"report: {path}")
-    if problems:
-        console.print(
-            f"[yellow]{problems} bar(s) failed a price/volume check; details in the report[/yellow]"
+    failures = [issue for report in reports for issue in report.failures]
+    if failures:
+        bad = Table(
+            "symbol", "tf", "bar start (IST)", "check", "detail", title=f"{len(failures)} bar(s) failed"
         )
+        for issue in failures:
+            bad.add_row(
+                issue.symbol,
+                issue.timeframe.value,
+                issue.start_utc.astimezone(IST).strftime("%Y-%m-%d %H:%M"),
+                issue.kind,
+                issue.detail,
+            )
+        console.print(bad)
+    console.print(f"report: {path}")
+    if failures:
+        console.print(f"[red]{len(failures)} bar(s) failed a price/volume check[/red]")
+        raise typer.Exit(1)
 
 
 # -- broker-backed commands -------------------------------------------------------------------------
@@ -409,9 +502,12 @@ def maintain_command(ctx: typer.Context) -> None:
     """Daily upkeep: rotate raw tick files, apply retention, refresh last-good copies."""
     settings = settings_from(ctx)
     clock = LiveClock()
-    kept = _store(settings, clock).maintain(clock.now_ist().date())
+    store = _store(settings, clock)
+    kept = store.maintain(clock.now_ist().date())
     for series, count in sorted(kept.items()):
-        console.print(f"{series}: {count} bars kept")
+        removed = store.retention_removed.get(series, 0)
+        suffix = f", {removed} older bars removed by retention (data.*_retention_days)" if removed else ""
+        console.print(f"{series}: {count} bars kept{suffix} (imported history is kept)")
 
 
 def register(app: typer.Typer) -> None:

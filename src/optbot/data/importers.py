@@ -8,15 +8,20 @@ Formats (detected from the header, see `detect_format`):
   Yahoo daily, merged files, and the naive-IST 15-minute files.
 * ``dhan`` - ``timestamp`` column with epoch seconds or ISO UTC; daily rows are UTC instants of IST
   midnight (18:30Z the previous day) and are mapped back to the IST date.
-* ``bhavcopy`` - NSE F&O bhavcopy option rows (one daily bar per contract; zero-OHLC rows were not
-  traded and are skipped, never stored as a price of 0).
 * ``option_chain`` - an NSE option-chain snapshot (quotes, not bars): see
   `optbot.instruments.snapshot.load_chain_snapshot`.
 
+Option bar files (bhavcopies, vendor per-contract bars) go to the option archive instead
+(`optbot.data.option_importers`); `detect_format` names them so this importer can refuse them.
+A file with a ``symbol`` column (e.g. NIFTY-I, BANKNIFTY-I futures in one file) is split into one
+series per symbol when no ``--symbol`` is given. ``.csv.gz`` files are read transparently.
+
 Every intraday day is checked against the calendar's trading intervals (special sessions included).
-A day stamped in UTC (every row in session once shifted by +05:30) is repaired; identical duplicate
-rows are de-duplicated; conflicting duplicates or rows outside the session reject the day; a partial
-day is imported with ``complete=False``. Every one of these is reported, never applied silently.
+Naive stamps are IST unless ``tz="utc"`` (``--tz``) says otherwise; a day stamped in UTC (more rows
+in session once shifted by +05:30) is repaired. A stray row outside the session, or a timestamp with
+conflicting duplicate rows, is dropped on its own and reported with its time, never the whole day;
+identical duplicate rows are de-duplicated; a partial day is imported with ``complete=False``. Every
+one of these is reported, never applied silently.
 """
 
 from __future__ import annotations
@@ -32,15 +37,17 @@ from pathlib import Path
 from typing import Any
 
 from optbot.calendar import NseCalendar, Segment
-from optbot.core.enums import OptionType, Timeframe
+from optbot.core.enums import Timeframe
 from optbot.core.errors import UserError
 from optbot.core.events import Bar
 from optbot.core.timeutil import IST
+from optbot.data.option_importers import OPTION_FORMATS, TIMEZONES, naive_zone, option_format
 from optbot.data.store import store_symbol
+from optbot.data.textfiles import read_lines
 
 log = logging.getLogger("optbot.data.importers")
 
-FORMATS = ("yahoo_multiheader", "ohlcv", "dhan", "bhavcopy", "option_chain")
+FORMATS = ("yahoo_multiheader", "ohlcv", "dhan", "option_chain", *OPTION_FORMATS)
 _UTC_SHIFT = timedelta(hours=5, minutes=30)
 #: A daily file whose opens equal the previous close this often has synthetic opens (Yahoo quirk).
 SYNTHETIC_OPEN_SHARE = 0.9
@@ -51,7 +58,7 @@ SYNTHETIC_OPEN_MIN_BARS = 20
 class DayIssue:
     day: date
     problem: str
-    action: str  # repaired | rejected | imported_incomplete | imported
+    action: str  # repaired | rejected | dropped | imported_incomplete | imported
 
 
 @dataclass
@@ -88,19 +95,16 @@ def _lower(row: list[str]) -> list[str]:
 
 
 def detect_format(path: Path) -> str:
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            head = [row for _, row in zip(range(3), csv.reader(handle), strict=False)]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read ({exc})") from None
+    head = [next(csv.reader([line]), []) for line in read_lines(path)[:3]]
     if not head:
         raise UserError(f"{path}: empty file")
     first = _lower(head[0])
     if first and first[0] == "price" and len(head) > 1 and _lower(head[1])[:1] == ["ticker"]:
         return "yahoo_multiheader"
+    option_kind = option_format(path)
+    if option_kind is not None:
+        return option_kind
     columns = set(first)
-    if {"strike", "opt_type", "expiry"} <= columns:
-        return "bhavcopy"
     if {"strike", "ce_ltp", "pe_ltp"} <= columns:
         return "option_chain"
     if "timestamp" in columns and {"open", "high", "low", "close"} <= columns:
@@ -169,18 +173,21 @@ class Importer:
 
     # -- entry point ---------------------------------------------------------------------------
 
-    def load(self, path: Path, symbol: str, timeframe: Timeframe | None = None) -> ImportResult:
+    def load(
+        self, path: Path, symbol: str | None, timeframe: Timeframe | None = None, tz: str | None = None
+    ) -> ImportResult:
+        """Bars per symbol from one file; `symbol` names a single-series file, `tz` its naive stamps."""
         kind = detect_format(path)
         if kind == "option_chain":
             raise UserError(
                 f"{path} is an option-chain snapshot (quotes, not bars): show it with "
                 "`optbot chain SYMBOL --snapshot FILE`"
             )
-        symbol = store_symbol(symbol)
-        if kind == "bhavcopy":
-            return self._bhavcopy(path, symbol)
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            lines = handle.read().splitlines()
+        if kind in OPTION_FORMATS:
+            raise UserError(f"{path} holds option bars ({kind}): they belong in the option archive")
+        if tz is not None and tz not in TIMEZONES:
+            raise UserError(f"--tz must be one of {', '.join(TIMEZONES)}, got {tz!r}")
+        lines = read_lines(path)
         if kind == "yahoo_multiheader":
             header = ["datetime", *_lower(next(csv.reader([lines[0]])))[1:]]
             body = lines[3:]
@@ -189,24 +196,54 @@ class Importer:
             header = _lower(next(csv.reader([lines[0]])))
             body = lines[1:]
             time_key = "timestamp" if kind == "dhan" else ("datetime" if "datetime" in header else "date")
-        records = (dict(zip(header, row, strict=False)) for row in csv.reader(body))
+        records = [dict(zip(header, row, strict=False)) for row in csv.reader(body)]
         result = ImportResult(path, kind, timeframe or Timeframe.D1)
-        rows = self._dhan_rows(records, result) if kind == "dhan" else _ohlc_rows(records, result, time_key)
-        if not rows:
-            raise UserError(f"{path}: no usable rows ({dict(result.skipped) or 'file has only a header'})")
-        detected = self._detect_timeframe(rows)
+        series: dict[str, list[_Row]] = {}
+        for name, group in self._series(path, records, header, symbol).items():
+            rows = (
+                self._dhan_rows(group, result, tz)
+                if kind == "dhan"
+                else _ohlc_rows(iter(group), result, time_key)
+            )
+            if rows:
+                series[name] = rows
+        # One timeframe per file, judged on the densest series (a sparse one has irregular steps).
+        detected = self._detect_timeframe(max(series.values(), key=len)) if series else None
         if timeframe is not None and detected is not None and detected is not timeframe:
             raise UserError(
                 f"{path}: rows are {detected.value} bars but --timeframe {timeframe.value} was given"
             )
         result.timeframe = timeframe or detected or Timeframe.D1
-        if result.timeframe is Timeframe.D1:
-            bars = self._daily(rows, symbol, result)
-            self._check_synthetic_opens(bars, result)
-        else:
-            bars = self._intraday(rows, symbol, result)
-        result.bars[symbol] = bars
+        for name, rows in series.items():
+            if result.timeframe is Timeframe.D1:
+                bars = self._daily(rows, name, result)
+                self._check_synthetic_opens(bars, result)
+            else:
+                bars = self._intraday(rows, name, result, tz or "ist")
+            result.bars[name] = bars
+        if not result.bars:
+            raise UserError(f"{path}: no usable rows ({dict(result.skipped) or 'file has only a header'})")
         return result
+
+    @staticmethod
+    def _series(
+        path: Path, records: list[dict[str, str]], header: list[str], symbol: str | None
+    ) -> dict[str, list[dict[str, str]]]:
+        """One group per stored symbol: the `symbol` column's values, or `symbol` for the whole file."""
+        named: dict[str, list[dict[str, str]]] = defaultdict(list)
+        if "symbol" in header:
+            for record in records:
+                named[record.get("symbol", "").strip()].append(record)
+        if symbol:
+            if len(named) > 1:
+                raise UserError(
+                    f"{path} holds {len(named)} symbols ({', '.join(sorted(named)[:5])}): "
+                    "leave out --symbol to store each under its own name"
+                )
+            return {store_symbol(symbol): records}
+        if not named:
+            raise UserError(f"{path} does not name its instrument: pass --symbol (e.g. --symbol NIFTY)")
+        return {store_symbol(name): group for name, group in named.items()}
 
     # -- timeframe + timezone ------------------------------------------------------------------
 
@@ -230,8 +267,10 @@ class Importer:
             return Timeframe.D1
         return None
 
-    def _dhan_rows(self, records: Iterator[dict[str, str]], result: ImportResult) -> list[_Row]:
-        converted: list[dict[str, str]] = []
+    def _dhan_rows(self, records: list[dict[str, str]], result: ImportResult, tz: str | None) -> list[_Row]:
+        """Epoch seconds or ISO stamps; naive ISO stamps are IST or UTC as `tz` says, else as the rows'
+        times show (Dhan's documented convention, UTC, when they cannot tell)."""
+        parsed: list[tuple[datetime, dict[str, str]]] = []
         for record in records:
             stamp = record.get("timestamp", "").strip()
             try:
@@ -239,12 +278,19 @@ class Importer:
                     moment = datetime.fromtimestamp(float(stamp), tz=UTC)
                 else:
                     moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-                    if moment.tzinfo is None:
-                        moment = moment.replace(tzinfo=UTC)  # Dhan's documented convention: UTC
             except ValueError:
                 result.rows += 1
                 result.skipped["bad_timestamp"] += 1
                 continue
+            parsed.append((moment, record))
+        try:
+            zone, _how = naive_zone([moment for moment, _ in parsed], tz)
+        except UserError:
+            zone = "utc"
+        converted: list[dict[str, str]] = []
+        for moment, record in parsed:
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=IST if zone == "ist" else UTC)
             ist_moment = moment.astimezone(IST)
             text = ist_moment.date().isoformat() if ist_moment.time() == time(0) else ist_moment.isoformat()
             converted.append({**record, "timestamp": text})
@@ -311,129 +357,96 @@ class Importer:
                 moment += step
         return starts
 
-    def _intraday(self, rows: list[_Row], symbol: str, result: ImportResult) -> list[Bar]:
+    def _intraday(self, rows: list[_Row], symbol: str, result: ImportResult, zone: str) -> list[Bar]:
         by_day: dict[date, list[_Row]] = defaultdict(list)
+        naive_zone_info = IST if zone == "ist" else UTC
         for row in rows:
             moment = row.moment
             if not isinstance(moment, datetime):
                 result.skipped["date_only_row_in_intraday_file"] += 1
                 continue
-            local = moment.astimezone(IST) if moment.tzinfo else moment.replace(tzinfo=IST)
+            local = (moment if moment.tzinfo else moment.replace(tzinfo=naive_zone_info)).astimezone(IST)
             row.moment = local
             by_day[local.date()].append(row)
-        timeframe = result.timeframe
-        step = timedelta(seconds=timeframe.seconds)
         bars: list[Bar] = []
         for day in sorted(by_day):
             if not self.calendar.covers(day):
                 result.skipped["outside_calendar_range"] += len(by_day[day])
                 continue
-            expected = set(self.expected_starts(day, timeframe))
-            day_rows = by_day[day]
-            problem = ""
+            expected = set(self.expected_starts(day, result.timeframe))
             if not expected:
                 result.issues.append(DayIssue(day, "rows on a non-trading day", "rejected"))
-                result.skipped["non_trading_day"] += len(day_rows)
+                result.skipped["non_trading_day"] += len(by_day[day])
                 continue
-            stamps = [row.moment.astimezone(UTC) for row in day_rows if isinstance(row.moment, datetime)]
-            if not set(stamps) <= expected:
-                shifted = [stamp + _UTC_SHIFT for stamp in stamps]
-                if set(shifted) <= expected:
-                    for row in day_rows:
-                        assert isinstance(row.moment, datetime)
-                        row.moment = row.moment + _UTC_SHIFT
-                    stamps = shifted
-                    problem = "timestamps in UTC, shifted to IST"
-                    result.issues.append(DayIssue(day, problem, "repaired"))
-                else:
-                    outside = len(set(stamps) - expected)
-                    result.issues.append(
-                        DayIssue(day, f"{outside} rows outside the session's trading intervals", "rejected")
-                    )
-                    result.skipped["malformed_day_rows"] += len(day_rows)
-                    continue
-            unique: dict[datetime, _Row] = {}
-            conflict = False
-            for stamp, row in zip(stamps, day_rows, strict=True):
-                previous = unique.get(stamp)
-                if previous is not None and (previous.open, previous.close) != (row.open, row.close):
-                    conflict = True
-                unique[stamp] = row
-            if conflict:
-                result.issues.append(DayIssue(day, "conflicting duplicate timestamps", "rejected"))
-                result.skipped["malformed_day_rows"] += len(day_rows)
-                continue
-            if len(unique) < len(stamps):
-                result.issues.append(
-                    DayIssue(day, f"{len(stamps) - len(unique)} duplicate rows removed", "repaired")
-                )
-            complete = len(unique) == len(expected)
-            if not complete:
-                result.issues.append(
-                    DayIssue(
-                        day, f"partial day: {len(unique)} of {len(expected)} bars", "imported_incomplete"
-                    )
-                )
-            for stamp in sorted(unique):
-                row = unique[stamp]
-                bars.append(
-                    Bar(
-                        ts_utc=stamp + step,
-                        token="",
-                        symbol=symbol,
-                        timeframe=timeframe,
-                        start_utc=stamp,
-                        end_utc=stamp + step,
-                        open=row.open,
-                        high=row.high,
-                        low=row.low,
-                        close=row.close,
-                        volume=row.volume,
-                        complete=complete,
-                    )
-                )
+            kept = self._in_session_rows(day, by_day[day], expected, result)
+            bars.extend(self._day_bars(day, kept, expected, symbol, result))
         return bars
 
-    # -- options -------------------------------------------------------------------------------
+    def _in_session_rows(
+        self, day: date, day_rows: list[_Row], expected: set[datetime], result: ImportResult
+    ) -> dict[datetime, _Row]:
+        """The day's rows keyed by bar start: a UTC-stamped day shifted, stray rows and conflicting
+        duplicates dropped one by one with their times (the rest of the day stays)."""
+        stamps = [row.moment.astimezone(UTC) for row in day_rows if isinstance(row.moment, datetime)]
+        shifted = [stamp + _UTC_SHIFT for stamp in stamps]
+        if sum(stamp in expected for stamp in shifted) > sum(stamp in expected for stamp in stamps):
+            stamps = shifted
+            result.issues.append(DayIssue(day, "timestamps in UTC, shifted to IST", "repaired"))
+        session = self.calendar.session(day, self.segment)
+        by_start: dict[datetime, list[_Row]] = defaultdict(list)
+        for stamp, row in zip(stamps, day_rows, strict=True):
+            if stamp in expected:
+                by_start[stamp].append(row)
+                continue
+            inside = session is not None and session.contains(stamp.astimezone(IST))
+            where = f"not a {result.timeframe.value} bar start" if inside else "outside the session"
+            when = stamp.astimezone(IST).strftime("%H:%M:%S IST")
+            result.issues.append(DayIssue(day, f"row at {when} {where}", "dropped"))
+            result.skipped["outside_session" if not inside else "off_grid"] += 1
+        unique: dict[datetime, _Row] = {}
+        duplicates = 0
+        for stamp, group in by_start.items():
+            if len({(row.open, row.high, row.low, row.close) for row in group}) > 1:
+                when = stamp.astimezone(IST).strftime("%H:%M IST")
+                result.issues.append(DayIssue(day, f"{len(group)} conflicting rows at {when}", "dropped"))
+                result.skipped["conflicting_duplicate"] += len(group)
+                continue
+            duplicates += len(group) - 1
+            unique[stamp] = group[-1]
+        if duplicates:
+            result.issues.append(DayIssue(day, f"{duplicates} duplicate rows removed", "repaired"))
+        return unique
 
-    def _bhavcopy(self, path: Path, underlying: str) -> ImportResult:
-        result = ImportResult(path, "bhavcopy", Timeframe.D1)
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            for record in csv.DictReader(handle):
-                result.rows += 1
-                try:
-                    day = date.fromisoformat(record["date"].strip())
-                    expiry = date.fromisoformat(record["expiry"].strip())
-                    strike = float(record["strike"])
-                    option_type = OptionType(record["opt_type"].strip().upper())
-                    prices = [float(record[key]) for key in ("open", "high", "low", "close")]
-                except (KeyError, ValueError):
-                    result.skipped["bad_row"] += 1
-                    continue
-                if min(prices[:3]) <= 0:
-                    result.skipped["not_traded"] += 1  # zero OHLC: close/settle are theoretical
-                    continue
-                session = self.calendar.session(day, Segment.FO) if self.calendar.covers(day) else None
-                if session is None:
-                    result.skipped["non_trading_day"] += 1
-                    continue
-                symbol = f"{underlying}{expiry.strftime('%d%b%y').upper()}{strike:g}{option_type.value}"
-                oi_text = record.get("oi", "")
-                bar = Bar(
-                    ts_utc=session.close_utc,
-                    token="",
-                    symbol=symbol,
-                    timeframe=Timeframe.D1,
-                    start_utc=session.open_utc,
-                    end_utc=session.close_utc,
-                    open=prices[0],
-                    high=prices[1],
-                    low=prices[2],
-                    close=prices[3],
-                    volume=int(float(record.get("volume") or 0)),
-                    open_interest=int(float(oi_text)) if oi_text else None,
-                )
-                result.bars.setdefault(symbol, []).append(bar)
-        if not result.bars:
-            raise UserError(f"{path}: no traded option rows ({dict(result.skipped)})")
-        return result
+    def _day_bars(
+        self,
+        day: date,
+        unique: dict[datetime, _Row],
+        expected: set[datetime],
+        symbol: str,
+        result: ImportResult,
+    ) -> list[Bar]:
+        if not unique:
+            return []
+        complete = len(unique) == len(expected)
+        if not complete:
+            result.issues.append(
+                DayIssue(day, f"partial day: {len(unique)} of {len(expected)} bars", "imported_incomplete")
+            )
+        step = timedelta(seconds=result.timeframe.seconds)
+        return [
+            Bar(
+                ts_utc=stamp + step,
+                token="",
+                symbol=symbol,
+                timeframe=result.timeframe,
+                start_utc=stamp,
+                end_utc=stamp + step,
+                open=row.open,
+                high=row.high,
+                low=row.low,
+                close=row.close,
+                volume=row.volume,
+                complete=complete,
+            )
+            for stamp, row in sorted(unique.items())
+        ]

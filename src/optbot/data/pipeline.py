@@ -5,7 +5,9 @@ Wire it to the feed with `MarketFeed(on_tick=pipeline.on_tick, on_health=pipelin
 appended to the store as they close (one fsynced line each) and then published, in close order,
 through `publish_bar` (e.g. `EventBus.publish`). The first price of each underlying in a session is
 checked against the previous daily close; a gap above the threshold is handed to `on_gap` (the token
-pool's gap mode) and published as an `Alert`.
+pool's gap mode) and published as an `Alert`. Closed 1-minute bars of tracked option contracts are
+also recorded into the option archive (`OptionBarRecorder`, `data.record_option_bars`), flushed every
+`data.archive_flush_minutes`, at the F&O close, on a new day and at `stop()`, in a worker thread.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from optbot.core.enums import AlertPriority, Exchange, Timeframe
 from optbot.core.events import Alert, Bar, Event, FeedHealth, Tick
 from optbot.core.instrument import Instrument
 from optbot.core.timeutil import IST
+from optbot.data.archive import OptionArchive
 from optbot.data.bars import BarAggregator, BarGap, SegmentSessions
 from optbot.data.history import CandleSource, candle_to_bar
 from optbot.data.opening_gap import OpeningGap, OpeningGapDetector, previous_close
+from optbot.data.recorder import OptionBarRecorder
 from optbot.data.store import JsonStore
 
 log = logging.getLogger("optbot.data.pipeline")
@@ -42,8 +46,10 @@ class MarketDataPipeline:
         settings: DataSettings,
         publish: Publisher | None = None,
         on_gap: Callable[[OpeningGap], None] | None = None,
+        archive: OptionArchive | None = None,
     ) -> None:
         self.clock = clock
+        self.calendar = calendar
         self.store = store
         self.settings = settings
         self.publish = publish
@@ -64,6 +70,13 @@ class MarketDataPipeline:
         self._rotation: TimerHandle | None = None
         self.persist_errors = 0
         self.recovered_bars = 0
+        self._option_instruments: dict[str, Instrument] = {}
+        self.recorder: OptionBarRecorder | None = None
+        if settings.record_option_bars:
+            self.recorder = OptionBarRecorder(archive or OptionArchive(store.paths.data_root))
+        self._flush_timer: TimerHandle | None = None
+        self._close_timer: TimerHandle | None = None
+        self._flush_task: asyncio.Task[None] | None = None
 
     def track(self, token: str, symbol: str, is_option: bool, check_opening_gap: bool = True) -> None:
         """Build bars for a token; underlyings are also checked for an opening gap unless told not to
@@ -77,6 +90,8 @@ class MarketDataPipeline:
 
     def track_instrument(self, instrument: Instrument, check_opening_gap: bool = True) -> None:
         """Options are never interpolated and their incomplete bars are discarded (spec §2.4)."""
+        if instrument.is_option:
+            self._option_instruments[instrument.token] = instrument
         self.track(
             instrument.token,
             instrument.underlying if not instrument.is_option else instrument.symbol,
@@ -101,6 +116,8 @@ class MarketDataPipeline:
         self.aggregator.start()
         self.option_aggregator.start()
         self._task = asyncio.create_task(self._drain(), name="market-data-outbox")
+        if self.recorder is not None:
+            self._schedule_flushes()
 
     def _rotate(self) -> None:
         """Rotate raw tick files now and again at every IST midnight (spec §2.3 today/yesterday)."""
@@ -113,14 +130,64 @@ class MarketDataPipeline:
         if self._rotation is not None:
             self._rotation.cancel()
             self._rotation = None
+        for timer in (self._flush_timer, self._close_timer):
+            if timer is not None:
+                timer.cancel()
+        self._flush_timer = self._close_timer = None
         self.aggregator.stop()
         self.option_aggregator.stop()
         self.store.flush_ticks()
+        await self.flush_recorded()
         await self._outbox.join()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+
+    # -- recording option bars into the archive ---------------------------------------------------
+
+    def _schedule_flushes(self) -> None:
+        """Every `archive_flush_minutes`, plus once just after today's F&O close (the EOD flush)."""
+        self._flush_timer = self.clock.call_later(
+            self.settings.archive_flush_minutes * 60, self._periodic_flush
+        )
+        now = self.clock.now_utc()
+        session = self.calendar.session(now.astimezone(IST).date(), Segment.FO)
+        if session is not None and session.close_utc > now and self._close_timer is None:
+            eod = session.close_utc + timedelta(seconds=self.settings.bar_close_grace_seconds + 1)
+            self._close_timer = self.clock.call_at(eod, self._end_of_day_flush)
+
+    def _end_of_day_flush(self) -> None:
+        self._close_timer = None
+        self._start_flush()
+
+    def _periodic_flush(self) -> None:
+        self._start_flush()
+        self._schedule_flushes()
+
+    def _start_flush(self) -> None:
+        if self.recorder is None or (self._flush_task is not None and not self._flush_task.done()):
+            return
+        self._flush_task = asyncio.get_running_loop().create_task(self.flush_recorded(), name="archive-flush")
+
+    async def flush_recorded(self) -> None:
+        """Write buffered option bars to the archive in a worker thread (the loop keeps running)."""
+        if (
+            self._flush_task is not None
+            and not self._flush_task.done()
+            and self._flush_task is not asyncio.current_task()
+        ):
+            await asyncio.gather(self._flush_task, return_exceptions=True)
+        if self.recorder is not None and self.recorder.pending:
+            await asyncio.to_thread(self.recorder.flush)
+
+    def _record(self, bar: Bar) -> None:
+        instrument = self._option_instruments.get(bar.token)
+        if self.recorder is None or instrument is None:
+            return
+        self.recorder.record(bar, instrument)
+        if self.recorder.earlier_days_pending(bar.start_utc.astimezone(IST).date()):
+            self._start_flush()
 
     # -- inputs --------------------------------------------------------------------------------
 
@@ -202,6 +269,7 @@ class MarketDataPipeline:
         except OSError:
             self.persist_errors += 1
             log.exception("could not persist %s %s bar %s", bar.symbol, bar.timeframe.value, bar.start_utc)
+        self._record(bar)
         self._outbox.put_nowait(bar)
 
     async def _drain(self) -> None:

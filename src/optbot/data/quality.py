@@ -2,12 +2,24 @@
 
 Expected bars come from the calendar (trading days, special sessions and their trading intervals);
 actual bars from the store. Missing runs are reported with a reason so the downloader can prioritise
-them; quality checks cover OHLC consistency, non-positive prices, outliers (close-to-close jumps above
-`outlier_pct`), negative volume, duplicates, unexpected bars and the incomplete/interpolated flags.
+them; quality checks cover OHLC consistency, non-positive prices, outliers, negative volume,
+duplicates, unexpected bars and the incomplete/interpolated flags.
+
+**Outliers are judged per series.** A close-to-close jump is compared only between adjacent bars —
+consecutive expected bars of one session (intraday), consecutive trading days (daily) — so a gap
+across missing sessions is never an outlier. The threshold is the larger of `outlier_pct` and
+`outlier_robust_multiple` robust standard deviations of the series' own adjacent log returns
+(1.4826 x median absolute deviation): INDIA VIX, which moves 4 % on an ordinary day, is not judged
+by NIFTY's yardstick. A jump above the threshold is a bad bar when the next adjacent bar takes at
+least half of it back (a spike: the print, not the market, moved) or when it exceeds
+`EXTREME_JUMP_MULTIPLE` thresholds; a sustained move (VIX re-pricing in a crash) is not a failure.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
+import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -70,6 +82,12 @@ class SeriesReport:
     gaps: list[Gap] = field(default_factory=list)
     issues: list[QualityIssue] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
+    outlier_threshold_pct: float | None = None
+
+    @property
+    def failures(self) -> list[QualityIssue]:
+        """Bars that failed a price/volume check (what makes `data validate` exit non-zero)."""
+        return [issue for issue in self.issues if issue.kind in FAILING_KINDS]
 
     @property
     def missing(self) -> int:
@@ -92,17 +110,80 @@ class SeriesReport:
             "gaps": [gap.as_dict() for gap in self.gaps],
             "issues": [issue.as_dict() for issue in self.issues],
             "counts": dict(self.counts),
+            "outlier_threshold_pct": self.outlier_threshold_pct,
         }
+
+
+FAILING_KINDS = ("ohlc_inconsistent", "non_positive_price", "outlier", "negative_volume")
+#: Below this many adjacent returns a series has no robust scale of its own: `outlier_pct` alone.
+MIN_RETURNS_FOR_ROBUST_SCALE = 30
+_MAD_TO_SIGMA = 1.4826
+#: A jump this many thresholds large is a bad bar even when the market stays there.
+EXTREME_JUMP_MULTIPLE = 3.0
+#: The share of a jump the next bar must take back for the jump to count as a spike.
+SPIKE_REVERSAL_SHARE = 0.5
+
+
+def adjacent_pairs(bars: list[Bar], expected: list[datetime], timeframe: Timeframe) -> list[tuple[Bar, Bar]]:
+    """(previous, bar) pairs with no expected bar between them, and (intraday) within one session."""
+    if timeframe is Timeframe.D1:
+        position = {moment.astimezone(IST).date(): index for index, moment in enumerate(expected)}
+
+        def key(bar: Bar) -> Any:
+            return bar.start_utc.astimezone(IST).date()
+    else:
+        position = {moment: index for index, moment in enumerate(expected)}
+
+        def key(bar: Bar) -> Any:
+            return bar.start_utc
+
+    pairs: list[tuple[Bar, Bar]] = []
+    for previous, bar in itertools.pairwise(bars):
+        before, after = position.get(key(previous)), position.get(key(bar))
+        if before is None or after is None or after != before + 1:
+            continue
+        same_session = previous.start_utc.astimezone(IST).date() == bar.start_utc.astimezone(IST).date()
+        if timeframe is Timeframe.D1 or same_session:
+            pairs.append((previous, bar))
+    return pairs
+
+
+def outlier_threshold_pct(pairs: list[tuple[Bar, Bar]], floor_pct: float, robust_multiple: float) -> float:
+    """max(floor, exp(k x robust sigma of adjacent log returns) - 1), in percent."""
+    returns = [
+        math.log(bar.close / previous.close) for previous, bar in pairs if previous.close > 0 < bar.close
+    ]
+    if len(returns) < MIN_RETURNS_FOR_ROBUST_SCALE:
+        return floor_pct
+    centre = statistics.median(returns)
+    sigma = _MAD_TO_SIGMA * statistics.median(abs(value - centre) for value in returns)
+    return max(floor_pct, (math.exp(robust_multiple * sigma) - 1.0) * 100.0)
+
+
+def _is_bad_jump(previous: Bar, bar: Bar, following: Bar | None, jump: float, threshold: float) -> bool:
+    """A spike the next bar takes back, or a jump too large for the series whatever follows."""
+    if jump > EXTREME_JUMP_MULTIPLE * threshold:
+        return True
+    if following is None:
+        return False
+    move, back = bar.close - previous.close, following.close - bar.close
+    return move * back < 0 and abs(back) >= SPIKE_REVERSAL_SHARE * abs(move)
 
 
 class DataQualityChecker:
     def __init__(
-        self, store: JsonStore, calendar: NseCalendar, outlier_pct: float, segment: Segment = Segment.EQUITY
+        self,
+        store: JsonStore,
+        calendar: NseCalendar,
+        outlier_pct: float,
+        segment: Segment = Segment.EQUITY,
+        outlier_robust_multiple: float = 12.0,
     ) -> None:
         self.store = store
         self.calendar = calendar
         self.outlier_pct = outlier_pct
         self.segment = segment
+        self.outlier_robust_multiple = outlier_robust_multiple
 
     def expected_starts(self, first: date, last: date, timeframe: Timeframe) -> list[datetime]:
         starts: list[datetime] = []
@@ -150,7 +231,7 @@ class DataQualityChecker:
             ]
         report.expected = len(expected)
         self._gaps(report, expected, in_range)
-        self._quality(report, in_range)
+        self._quality(report, in_range, adjacent_pairs(in_range, expected, timeframe))
         return report
 
     def _gaps(self, report: SeriesReport, expected: list[datetime], bars: list[Bar]) -> None:
@@ -196,10 +277,14 @@ class DataQualityChecker:
                 run.append(moment)
         flush()
 
-    def _quality(self, report: SeriesReport, bars: list[Bar]) -> None:
-        previous: Bar | None = None
+    def _quality(self, report: SeriesReport, bars: list[Bar], pairs: list[tuple[Bar, Bar]]) -> None:
+        threshold = outlier_threshold_pct(pairs, self.outlier_pct, self.outlier_robust_multiple)
+        report.outlier_threshold_pct = round(threshold, 3)
+        previous_of = {id(bar): previous for previous, bar in pairs}
+        next_of = {id(previous): bar for previous, bar in pairs}
         for bar in bars:
             kind = ""
+            previous = previous_of.get(id(bar))
             if min(bar.open, bar.high, bar.low, bar.close) <= 0:
                 kind, detail = "non_positive_price", f"o={bar.open} h={bar.high} l={bar.low} c={bar.close}"
             elif bar.high < max(bar.open, bar.close, bar.low) or bar.low > min(bar.open, bar.close, bar.high):
@@ -208,8 +293,12 @@ class DataQualityChecker:
                 kind, detail = "negative_volume", f"v={bar.volume}"
             elif previous is not None and previous.close > 0:
                 jump = abs(bar.close / previous.close - 1.0) * 100.0
-                if jump > self.outlier_pct:
-                    kind, detail = "outlier", f"close moved {jump:.1f}% from {previous.close} to {bar.close}"
+                if jump > threshold and _is_bad_jump(previous, bar, next_of.get(id(bar)), jump, threshold):
+                    kind = "outlier"
+                    detail = (
+                        f"close moved {jump:.1f}% from {previous.close} to {bar.close} "
+                        f"(threshold {threshold:.1f}%)"
+                    )
             if kind:
                 report.counts[kind] += 1
                 report.issues.append(
@@ -221,4 +310,3 @@ class DataQualityChecker:
                 report.counts["incomplete"] += 1
             if bar.volume == 0:
                 report.counts["zero_volume"] += 1
-            previous = bar

@@ -17,6 +17,11 @@ cut back to its last complete line. A corrupt line anywhere else marks the file 
 is quarantined whole (`<file>.corrupt-<utc>`), and the file is rebuilt from the last-good copy merged
 with every valid line, so nothing that was stored is lost and nothing is silently truncated.
 Duplicate bars (same start) are resolved last-write-wins on read and removed at compaction.
+
+**Retention keeps imported history.** Retention (spec §2.3) counts back from the newest stored bar
+and trims what the bot recorded or downloaded; the spans a user imported (`merge_bars(...,
+imported=True)`) are remembered in `timeframes/{SYMBOL}/{tf}.imported` (JSON) and never trimmed. What
+retention does remove is counted (`MergeResult.removed`, `retention_removed`) and logged, never silent.
 """
 
 from __future__ import annotations
@@ -168,6 +173,7 @@ class MergeResult:
     replaced: int
     unchanged: int
     total: int
+    removed: int = 0  # older bars retention removed in the same rewrite (never imported ones)
 
 
 def _parse_lines(payload: bytes, report: LoadReport) -> list[dict[str, Any]]:
@@ -203,11 +209,15 @@ class JsonStore:
         self._tick_buffers: dict[str, list[bytes]] = {}
         self._checked: set[Path] = set()
         self.counters: Counter[str] = Counter()
+        self.retention_removed: dict[str, int] = {}
 
     # -- paths ---------------------------------------------------------------------------------
 
     def bar_path(self, symbol: str, timeframe: Timeframe) -> Path:
         return self.timeframes_dir / store_symbol(symbol) / f"{timeframe.value}.json"
+
+    def imported_spans_path(self, symbol: str, timeframe: Timeframe) -> Path:
+        return self.timeframes_dir / store_symbol(symbol) / f"{timeframe.value}.imported"
 
     def raw_path(self, symbol: str, which: str = "today") -> Path:
         if which not in ("today", "yesterday"):
@@ -338,8 +348,7 @@ class JsonStore:
         return bars, report
 
     def _retention_cutoff(self, timeframe: Timeframe, newest: datetime | None) -> datetime:
-        """Retention counts back from the newest stored bar (≈ now when live; imported history keeps
-        its own last N months instead of vanishing because it is older than today)."""
+        """Retention counts back from the newest stored bar (≈ now when live)."""
         days = (
             self.settings.daily_retention_days
             if timeframe is Timeframe.D1
@@ -348,12 +357,64 @@ class JsonStore:
         anchor = min(newest, self.clock.now_utc()) if newest is not None else self.clock.now_utc()
         return anchor - timedelta(days=days)
 
-    def merge_bars(self, symbol: str, timeframe: Timeframe, bars: Iterable[Bar]) -> MergeResult:
-        """Idempotent merge (downloads, imports): same start → replaced; rewritten atomically."""
+    def imported_spans(self, symbol: str, timeframe: Timeframe) -> list[tuple[datetime, datetime]]:
+        """Bar-start spans a user imported: retention never trims inside them."""
+        try:
+            payload = orjson.loads(self.imported_spans_path(symbol, timeframe).read_bytes())
+            return [(parse_iso(first), parse_iso(last)) for first, last in payload["imported"]]
+        except FileNotFoundError:
+            return []
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            log.error("unreadable imported-span file for %s %s: keeping every bar", symbol, timeframe.value)
+            return [(datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))]
+
+    def _remember_import(self, symbol: str, timeframe: Timeframe, first: datetime, last: datetime) -> None:
+        spans = sorted([*self.imported_spans(symbol, timeframe), (first, last)])
+        merged: list[tuple[datetime, datetime]] = []
+        for start, end in spans:
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((start, end))
+        payload = {"imported": [[_iso_seconds(start), _iso_seconds(end)] for start, end in merged]}
+        atomic_write_bytes(self.imported_spans_path(symbol, timeframe), orjson.dumps(payload))
+
+    def _retain(
+        self, symbol: str, timeframe: Timeframe, starts: list[datetime]
+    ) -> tuple[list[datetime], int]:
+        """The starts retention keeps (sorted) and how many it removes; imported spans always stay."""
+        if not starts:
+            return [], 0
+        ordered = sorted(starts)
+        cutoff = self._retention_cutoff(timeframe, ordered[-1])
+        spans = self.imported_spans(symbol, timeframe)
+        kept = [
+            start
+            for start in ordered
+            if start >= cutoff or any(first <= start <= last for first, last in spans)
+        ]
+        removed = len(ordered) - len(kept)
+        if removed:
+            setting = "daily_retention_days" if timeframe is Timeframe.D1 else "intraday_retention_days"
+            log.info(
+                "retention removed %d %s %s bars before %s (data.%s; imported history is kept)",
+                removed, symbol, timeframe.value, cutoff.date(), setting,
+            )  # fmt: skip
+        return kept, removed
+
+    def merge_bars(
+        self, symbol: str, timeframe: Timeframe, bars: Iterable[Bar], imported: bool = False
+    ) -> MergeResult:
+        """Idempotent merge (downloads, imports): same start → replaced; rewritten atomically.
+        `imported=True` marks the bars' span as user-imported history that retention keeps."""
+        incoming = list(bars)
+        if imported and incoming:
+            starts = [bar.start_utc for bar in incoming]
+            self._remember_import(symbol, timeframe, min(starts), max(starts))
         existing, _report = self.load(symbol, timeframe)
         by_start = {bar.start_utc: bar for bar in existing}
         added = replaced = unchanged = 0
-        for bar in bars:
+        for bar in incoming:
             old = by_start.get(bar.start_utc)
             if old is None:
                 added += 1
@@ -363,17 +424,20 @@ class JsonStore:
             else:
                 replaced += 1
             by_start[bar.start_utc] = bar
-        cutoff = self._retention_cutoff(timeframe, max(by_start) if by_start else None)
-        kept = [by_start[start] for start in sorted(by_start) if start >= cutoff]
-        if added or replaced or len(kept) != len(by_start) or not self.bar_path(symbol, timeframe).exists():
+        kept_starts, removed = self._retain(symbol, timeframe, list(by_start))
+        if added or replaced or removed or not self.bar_path(symbol, timeframe).exists():
+            kept = (by_start[start] for start in kept_starts)
             self._write_records(self.bar_path(symbol, timeframe), map(bar_to_record, kept), good_copy=True)
-        return MergeResult(added, replaced, unchanged, len(kept))
+        return MergeResult(added, replaced, unchanged, len(kept_starts), removed)
 
     def compact(self, symbol: str, timeframe: Timeframe) -> int:
-        """Retention + de-duplication + refreshed good copy. Returns bars kept."""
+        """Retention + de-duplication + refreshed good copy. Returns bars kept; what retention
+        removed is in `retention_removed` (and logged)."""
         bars, _report = self.load(symbol, timeframe)
-        cutoff = self._retention_cutoff(timeframe, bars[-1].start_utc if bars else None)
-        kept = [bar for bar in bars if bar.start_utc >= cutoff]
+        by_start = {bar.start_utc: bar for bar in bars}
+        kept_starts, removed = self._retain(symbol, timeframe, list(by_start))
+        self.retention_removed[f"{store_symbol(symbol)}/{timeframe.value}"] = removed
+        kept = [by_start[start] for start in kept_starts]
         self._write_records(self.bar_path(symbol, timeframe), map(bar_to_record, kept), good_copy=True)
         return len(kept)
 

@@ -30,6 +30,11 @@ class DataSettings(Section):
     outlier_pct: float = Field(
         default=10.0, gt=0, description="spec §10.7 'Outlier Detection': bar-to-bar jump flagged above this %"
     )
+    outlier_robust_multiple: float = Field(
+        default=12.0,
+        gt=0,
+        description="a jump is an outlier only above this many robust std devs of the series' own returns",
+    )
     fsync_appends: bool = Field(
         default=True, description="spec §2.1: fsync every persisted bar (durability over throughput)"
     )
@@ -43,3 +48,13 @@ class DataSettings(Section):
         default=180, ge=1, le=180, description="reference §7: getCandleData 180/min"
     )
     backups_keep: int = Field(default=7, ge=1, description="spec §8.3: data backups kept")
+    record_option_bars: bool = Field(
+        default=True,
+        description="record every subscribed option contract's closed 1m bars into the option archive",
+    )
+    archive_flush_minutes: float = Field(
+        default=15.0,
+        ge=1,
+        le=375,
+        description="recorded option bars are written to the archive this often (and at the close/shutdown)",
+    )

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from optbot.calendar import NseCalendar
+from optbot.core.instrument import option_symbol
 
 OPTION_TICK_SIZE = 0.05
 _TOKEN_EPOCH = date(2015, 1, 1)
@@ -169,11 +170,6 @@ def option_token(spec: UnderlyingSpec, expiry: date, strike: float, option_type:
         raise ValueError(f"cannot assign a token to {spec.name} {expiry} {strike} {option_type}")
     value = ((spec.token_code * _TOKEN_DAYS + day_index) * _TOKEN_STRIKES + strike_index) * 2
     return str(10_000_000 + value + (0 if option_type == "CE" else 1))
-
-
-def option_symbol(underlying: str, expiry: date, strike: float, option_type: str) -> str:
-    """NFO trading symbol, e.g. NIFTY09SEP2524500CE (reference §9)."""
-    return f"{underlying}{expiry.strftime('%d%b%y').upper()}{round(strike)}{option_type}"
 
 
 def listed_expiries(
