@@ -58,7 +58,7 @@ def test_with_market_adds_the_benchmark_and_the_three_splits() -> None:
     assert len(enriched.benchmark) == 1
     titles = [section.title for section in enriched.tables]
     assert titles == [
-        "Trades by §10.1 regime of the day",
+        "Trades by §10.1 regime of the day (judged on NIFTY)",
         "Trades by days to expiry at entry",
         "Trades by entry weekday",
     ]

@@ -266,7 +266,10 @@ def split_rows(rows: Sequence[SplitRow]) -> list[dict[str, str | int]]:
 def split_tables(trades: Sequence[TradeRow], regimes: Mapping[date, Sequence[str]]) -> list[TableSection]:
     """The §10.1 regime, days-to-expiry and weekday splits of a backtest's trades, as tearsheet tables."""
     return [
-        TableSection("Trades by §10.1 regime of the day", split_rows(split_by_regime(trades, regimes))),
+        TableSection(
+            "Trades by §10.1 regime of the day (judged on NIFTY)",
+            split_rows(split_by_regime(trades, regimes)),
+        ),
         TableSection("Trades by days to expiry at entry", split_rows(split_by_days_to_expiry(trades))),
         TableSection("Trades by entry weekday", split_rows(split_by_weekday(trades))),
     ]
