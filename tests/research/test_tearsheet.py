@@ -97,3 +97,19 @@ def test_page_is_self_contained_in_ist_with_percentages_and_exit_reasons(tmp_pat
     assert not re.search(r"\d{2}:\d{2}:\d{2}\+00:00", page.split("</script>")[-1])  # no UTC stamps shown
     path = write_tearsheet(_input(), tmp_path / "t" / "sheet.html")
     assert path.read_text(encoding="utf-8") == render_tearsheet(_input())
+
+
+def test_a_page_of_tables_has_no_empty_equity_charts() -> None:
+    from optbot.research.tearsheet import TableSection, TearsheetInput, render_tearsheet
+
+    sheet = TearsheetInput(
+        "Hypothetical shocks",
+        "2 positions",
+        500_000.0,
+        equity=[],
+        trades=[],
+        tables=[TableSection("P&L under each shock (₹)", [{"shock": "spot -5 %", "P&L ₹": "1,234.00"}])],
+    )
+    page = render_tearsheet(sheet)
+    assert "Equity and drawdown" not in page and "plotly-graph-div" not in page
+    assert "<h2>P&amp;L under each shock (₹)</h2>" in page and "<td>spot -5 %</td>" in page

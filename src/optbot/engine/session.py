@@ -31,6 +31,7 @@ from optbot.config.sections.engine import EngineSettings
 from optbot.core.bus import EventBus
 from optbot.core.clock import Clock
 from optbot.core.enums import AlertPriority, Exchange, Timeframe
+from optbot.core.errors import UserError
 from optbot.core.events import Bar, Event, FeedHealth, OrderUpdate, Tick
 from optbot.core.instrument import Instrument, InstrumentKey
 from optbot.core.timeutil import ist_date, to_ist
@@ -52,6 +53,8 @@ from optbot.persistence.db import state_db_path
 from optbot.persistence.store import Store
 from optbot.strategy.base import Strategy
 from optbot.strategy.categorise import categorise
+from optbot.strategy.registry import load_strategies
+from optbot.strategy.rotation import ROTATION_FILE, read_verdicts, without_benched
 
 log = logging.getLogger("optbot.engine.session")
 
@@ -139,6 +142,7 @@ class SessionRunner:
         self._subscribed: set[InstrumentKey] = set()
         self._finished = False
         self.feed_watch: FeedWatch | None = None
+        self.benched: dict[str, str] = {}  # strategy → why the last walk-forward benched it
         self._bar_store: JsonStore | None = None
         self._leaving = LeavingStrikes()
         self.serve_operations = serve_operations
@@ -207,6 +211,7 @@ class SessionRunner:
         self.ops = attach_operations(engine, self.settings, self.clock)
         self.ops.watch_rest_client(self.stack.rest.counters)
         self.stack.rest.on_call = self.ops.observe_api_latency
+        await self._announce_benched(engine)
         await self._guarded("history sync", self._history)
         await self._guarded("ADX categories", self._categories, critical=False)
         await self._guarded("health checks", self._health)
@@ -300,7 +305,7 @@ class SessionRunner:
             self._store,
             self.instruments,
             venue,
-            strategies=self.strategies,
+            strategies=self._rotated_strategies(),
             calendar=self.calendar,
             bus=self.bus,
             margin_broker=self.stack.broker,  # paper entries are priced by the broker's margin calculator
@@ -310,6 +315,25 @@ class SessionRunner:
             built.paper.roll_day(ist_date(self.clock.now_utc()))  # yesterday's books closed first
         self.engine = self.outcome.engine = engine
         return engine
+
+    def _rotated_strategies(self) -> list[Strategy]:
+        """The configured strategies less the ones the last walk-forward benched (§10.6 rotation)."""
+        path = self.settings.paths.resolve(self.settings.paths.state_dir) / ROTATION_FILE
+        chosen = list(self.strategies) if self.strategies is not None else load_strategies(self.settings)
+        try:
+            kept, self.benched = without_benched(chosen, read_verdicts(path))
+        except ValueError as exc:
+            raise UserError(f"{exc}; fix or delete it to start") from None
+        return kept
+
+    async def _announce_benched(self, engine: TradingEngine) -> None:
+        for name, why in sorted(self.benched.items()):
+            await engine.alert(
+                AlertPriority.IMPORTANT,
+                "strategy benched",
+                f"{name} left out of this session: {why}",
+                strategy=name,
+            )
 
     @property
     def bar_store(self) -> JsonStore:

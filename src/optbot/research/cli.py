@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,8 @@ from optbot.cli.common import console, settings_from
 from optbot.config import Settings
 from optbot.core.errors import UserError
 from optbot.ops.reports import read_report
-from optbot.research.evaluate import BacktestEvaluator, outcome_sample, outcome_tearsheet
+from optbot.research.evaluate import BacktestEvaluator, outcome_sample, outcome_tearsheet, with_market
+from optbot.research.market import IndexDaily
 from optbot.research.montecarlo import Method, MonteCarloResult, MonteCarloSettings, run_monte_carlo
 from optbot.research.objectives import Constraints, Objective
 from optbot.research.optimise import ProgressHook, StudySpec, StudySummary, best_parameters, run_study
@@ -24,6 +26,7 @@ from optbot.research.tearsheet import (
     write_tearsheet,
 )
 from optbot.research.walkforward import Segment, plan_windows, run_cross_validation, run_walk_forward
+from optbot.sim.market.bars import BarDataError
 from optbot.strategy.registry import resolve
 from optbot.strategy.tunable import Tunable, apply_parameters, check_paths
 
@@ -193,6 +196,7 @@ def optimise_command(
     if tearsheet and summary.best is not None:
         outcome = evaluator.run(apply_parameters(settings, best_parameters(summary)), start, end)
         sheet = outcome_tearsheet(outcome, title=f"Optimised {strategy} (trial #{summary.best.number})")
+        sheet = with_market(sheet, evaluator.market(settings), settings)
         path = write_tearsheet(sheet, folder / "tearsheet.html")
         console.print(f"tearsheet: {path}", highlight=False, soft_wrap=True)
     console.print(f"study:     {folder / 'study.json'}", highlight=False, soft_wrap=True)
@@ -387,14 +391,15 @@ def montecarlo_command(
     if from_ is None or to is None:
         raise UserError("--from and --to are required")
     start, end = _date("--from", from_), _date("--to", to)
-    outcome = BacktestEvaluator(strategy, data).run(settings, start, end)
+    evaluator = BacktestEvaluator(strategy, data)
+    outcome = evaluator.run(settings, start, end)
     sample = outcome_sample(outcome)
     mc_settings = _monte_carlo_settings(settings, paths)
     results = [run_monte_carlo(sample, method, mc_settings) for method in Method]
     for result in results:
         _print_monte_carlo(result)
     sheet = outcome_tearsheet(outcome, title=f"Monte Carlo {outcome.result.strategy}")
-    sheet = TearsheetInput(**{**sheet.__dict__, "monte_carlo": results})
+    sheet = with_market(replace(sheet, monte_carlo=results), evaluator.market(settings), settings)
     folder = _research_dir(settings, out, f"{outcome.result.strategy}-mc-{start}-{end}")
     path = write_tearsheet(sheet, folder / "tearsheet.html")
     console.print(f"tearsheet: {path}", highlight=False, soft_wrap=True)
@@ -419,9 +424,10 @@ def tearsheet_command(
     ctx: typer.Context,
     report: Path = typer.Argument(..., help="a backtest report (backtest-….json)"),
     out: Path | None = typer.Option(None, "--out", help="HTML file (default: beside the report)"),
+    data: Path | None = typer.Option(None, "--data", help="market data for the NIFTY benchmark and regimes"),
 ) -> None:
     """Turn a backtest report into a tearsheet."""
-    settings_from(ctx)
+    settings = settings_from(ctx)
     if not report.is_file():
         raise UserError(f"{report}: no such report file")
     try:
@@ -456,9 +462,18 @@ def tearsheet_command(
         },
         notes=loaded.notes,
     )
+    folder = data if data is not None else settings.replay.data_dir
+    try:
+        sheet = with_market(sheet, IndexDaily.load(folder), settings)
+    except BarDataError as exc:
+        sheet = replace(sheet, notes=[*sheet.notes, f"no NIFTY benchmark or regime split: {exc}"])
     path = write_tearsheet(sheet, out or report.with_suffix(".tearsheet.html"))
     console.print(f"tearsheet: {path}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
+    from optbot.research.cli_checks import register_checks, register_stress
+
+    register_checks(research_app)
+    register_stress(research_app)
     app.add_typer(research_app, name="research")

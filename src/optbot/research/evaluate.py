@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -11,9 +11,11 @@ from optbot.backtest.runner import BacktestOutcome, DaySummary, run_backtest
 from optbot.config import Settings
 from optbot.core.clock import Clock
 from optbot.log import configure_logging, shutdown_logging
+from optbot.research.market import IndexDaily
 from optbot.research.montecarlo import TradeSample, sample_from_backtest
 from optbot.research.objectives import BacktestMetrics, metrics_from_equity
 from optbot.research.optimise import Evaluator, ProgressHook
+from optbot.research.stress import day_regimes, split_tables
 from optbot.research.tearsheet import TearsheetInput, TradeRow
 
 
@@ -79,6 +81,17 @@ def outcome_tearsheet(outcome: BacktestOutcome, title: str | None = None) -> Tea
     )
 
 
+def with_market(sheet: TearsheetInput, daily: IndexDaily, settings: Settings) -> TearsheetInput:
+    """The NIFTY buy-and-hold benchmark on the sheet's dates and its trades split by regime, DTE, weekday."""
+    days = {trade.entry_ist.date() for trade in sheet.trades}
+    regimes = day_regimes(daily.nifty_bars(), daily.vix_closes(), settings.strategy, only=days)
+    return replace(
+        sheet,
+        benchmark=daily.benchmark(sheet.equity),
+        tables=[*sheet.tables, *split_tables(sheet.trades, regimes)],
+    )
+
+
 @dataclass(frozen=True)
 class BacktestEvaluator:
     """Runs one backtest per trial (reports in a throw-away folder) and returns its metrics."""
@@ -88,6 +101,10 @@ class BacktestEvaluator:
 
     def __call__(self, settings: Settings, start: date, end: date, progress: ProgressHook) -> BacktestMetrics:
         return outcome_metrics(self.run(settings, start, end, progress))
+
+    def market(self, settings: Settings) -> IndexDaily:
+        """NIFTY and INDIA VIX daily bars from the folder these backtests replay."""
+        return IndexDaily.load(self.data_dir if self.data_dir is not None else settings.replay.data_dir)
 
     def run(
         self, settings: Settings, start: date, end: date, progress: ProgressHook | None = None

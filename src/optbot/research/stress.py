@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import pairwise
@@ -22,7 +22,7 @@ from optbot.analytics.pricing import black76_price, implied_volatility
 from optbot.config.sections.strategy import StrategySettings
 from optbot.core.events import Bar
 from optbot.core.timeutil import IST
-from optbot.research.tearsheet import WEEKDAYS, TradeRow
+from optbot.research.tearsheet import WEEKDAYS, TableSection, TradeRow
 from optbot.strategy.regime import detect_regime
 
 
@@ -216,13 +216,19 @@ def _split(trades: Sequence[TradeRow], key: Callable[[TradeRow], Sequence[str]])
 
 
 def day_regimes(
-    daily_bars: Sequence[Bar], vix_closes: Mapping[date, float], settings: StrategySettings
+    daily_bars: Sequence[Bar],
+    vix_closes: Mapping[date, float],
+    settings: StrategySettings,
+    only: Collection[date] | None = None,
 ) -> dict[date, tuple[str, ...]]:
-    """The §10.1 regimes of each day, judged as the strategy would at the open (closed bars before it)."""
+    """The §10.1 regimes of each day (or of the days in `only`), judged as the strategy would at the
+    open (closed bars before it)."""
     result: dict[date, tuple[str, ...]] = {}
     ordered = sorted(daily_bars, key=lambda bar: bar.start_utc)
     for index, bar in enumerate(ordered):
         day = bar.start_utc.astimezone(IST).date()
+        if only is not None and day not in only:
+            continue
         previous_days = [d for d in vix_closes if d < day]
         vix = vix_closes[max(previous_days)] if previous_days else None
         assessment = detect_regime(ordered[:index], vix, settings, today_open=bar.open)
@@ -242,3 +248,28 @@ def split_by_days_to_expiry(trades: Sequence[TradeRow]) -> list[SplitRow]:
 
 def split_by_weekday(trades: Sequence[TradeRow]) -> list[SplitRow]:
     return _split(trades, lambda t: (f"{t.entry_ist.weekday()} {WEEKDAYS[t.entry_ist.weekday()]}",))
+
+
+def split_rows(rows: Sequence[SplitRow]) -> list[dict[str, str | int]]:
+    """Split rows as table cells: rupees with two decimals, win rate as a percentage."""
+    return [
+        {
+            "group": row.group,
+            "trades": row.trades,
+            "net P&L ₹": f"{row.net_pnl:,.2f}",
+            "win rate": "n/a" if row.win_rate is None else f"{row.win_rate:.1%}",
+        }
+        for row in rows
+    ]
+
+
+def split_tables(trades: Sequence[TradeRow], regimes: Mapping[date, Sequence[str]]) -> list[TableSection]:
+    """The §10.1 regime, days-to-expiry and weekday splits of a backtest's trades, as tearsheet tables."""
+    return [
+        TableSection(
+            "Trades by §10.1 regime of the day (judged on NIFTY)",
+            split_rows(split_by_regime(trades, regimes)),
+        ),
+        TableSection("Trades by days to expiry at entry", split_rows(split_by_days_to_expiry(trades))),
+        TableSection("Trades by entry weekday", split_rows(split_by_weekday(trades))),
+    ]

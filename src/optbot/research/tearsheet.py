@@ -87,6 +87,14 @@ class WalkForwardWindow:
     out_of_sample_pnl: float
 
 
+@dataclass(frozen=True, slots=True)
+class TableSection:
+    """A titled table of plain rows (every row has the same keys, in column order)."""
+
+    title: str
+    rows: Sequence[Mapping[str, Any]]
+
+
 @dataclass(frozen=True)
 class TearsheetInput:
     title: str
@@ -101,6 +109,7 @@ class TearsheetInput:
     walk_forward: Sequence[WalkForwardWindow] = ()
     coverage: Sequence[Mapping[str, Any]] = ()
     notes: Sequence[str] = ()
+    tables: Sequence[TableSection] = ()  # further titled tables (stress windows, shocks, regime splits)
 
 
 def _ist_label(stamp: str) -> str:
@@ -383,12 +392,13 @@ td:nth-child(3),th:nth-child(3){text-align:left} .two{display:grid;grid-template
 
 def render_tearsheet(data: TearsheetInput) -> str:
     """The whole page as one HTML string (deterministic for the same input)."""
-    figures: list[tuple[str, go.Figure]] = [
-        ("equity", equity_figure(data)),
-        ("underwater", underwater_figure(data)),
-    ]
-    if data.equity:
-        figures.append(("monthly", monthly_heatmap(data)))
+    figures: list[tuple[str, go.Figure]] = []
+    if data.equity:  # a shock table or a set of stress windows has no single equity curve
+        figures += [
+            ("equity", equity_figure(data)),
+            ("underwater", underwater_figure(data)),
+            ("monthly", monthly_heatmap(data)),
+        ]
     trades = list(data.trades)
     if trades:
         figures += [
@@ -456,14 +466,12 @@ def render_tearsheet(data: TearsheetInput) -> str:
         f"<title>{html.escape(data.title)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>{html.escape(data.title)}</h1><p class='sub'>{html.escape(data.subtitle)} · times in IST</p>",
         f"<div class='grid' id='metrics'>{cards}</div>",
-        "<h2>Equity and drawdown</h2>",
-        *charts[:2],
+        *(["<h2>Equity and drawdown</h2>", *charts[:2]] if data.equity else []),
         *(["<h2>Returns by period</h2>", *charts[2:3]] if data.equity else []),
-        "<h2>Where the P&amp;L came from</h2>",
-        "<div class='two'>",
-        *charts[3:],
-        "</div>",
     ]
+    breakdowns = charts[3:] if data.equity else charts
+    if breakdowns:
+        parts += ["<h2>Where the P&amp;L came from</h2>", "<div class='two'>", *breakdowns, "</div>"]
     if data.monte_carlo:
         parts += [
             "<h2>Monte Carlo</h2>",
@@ -481,6 +489,13 @@ def render_tearsheet(data: TearsheetInput) -> str:
             for w in data.walk_forward
         ]
         parts += ["<h2>Walk-forward windows</h2>", _table(rows, list(rows[0]))]
+    for section in data.tables:
+        parts.append(f"<h2>{html.escape(section.title)}</h2>")
+        parts.append(
+            _table(section.rows, list(section.rows[0]))
+            if section.rows
+            else "<p class='note'>nothing to show</p>"
+        )
     if data.coverage:
         parts += [
             "<h2>What was real and what was modelled</h2>",

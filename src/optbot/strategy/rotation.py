@@ -7,13 +7,14 @@ The research suite's scheduled walk-forwards write one verdict per strategy to
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import orjson
 
 from optbot.data.atomic import atomic_write_bytes
+from optbot.strategy.base import Strategy
 
 ROTATION_FILE = "rotation.json"
 
@@ -51,3 +52,15 @@ def write_verdicts(path: Path, verdicts: Mapping[str, RotationVerdict]) -> None:
 def benched(verdicts: Mapping[str, RotationVerdict]) -> dict[str, str]:
     """Strategy name → why it is benched."""
     return {name: verdict.reason for name, verdict in verdicts.items() if verdict.benched}
+
+
+def without_benched(
+    strategies: Sequence[Strategy], verdicts: Mapping[str, RotationVerdict]
+) -> tuple[list[Strategy], dict[str, str]]:
+    """The strategies a live or paper session runs, and the benched ones left out (name → why).
+
+    Only sessions call this: a backtest runs what it is asked to, whatever the last walk-forward said."""
+    out = benched(verdicts)
+    return [strategy for strategy in strategies if strategy.name not in out], {
+        strategy.name: out[strategy.name] for strategy in strategies if strategy.name in out
+    }

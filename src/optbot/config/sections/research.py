@@ -57,3 +57,23 @@ class ResearchSettings(Section):
     rotation_min_out_of_sample_sessions: int = Field(
         default=20, ge=1, description="no verdict before this many out-of-sample sessions"
     )
+    # Bias checks (§11.5): look-ahead by cutting every series at each decision time; warm-up sensitivity
+    # by shortening the history before the first evaluated day to each of these session counts.
+    bias_warmup_sessions: list[int] = Field(
+        default_factory=lambda: [5, 10, 20, 40, 80, 160, 320],
+        min_length=1,
+        description="history lengths (sessions before the first day) the warm-up check compares",
+    )
+    bias_intraday_history_days: int = Field(
+        default=60, ge=1, le=3650, description="calendar days of intraday bars replayed before the first day"
+    )
+    bias_indicator_tolerance: float = Field(
+        default=1e-6, ge=0, le=1, description="largest relative indicator change that still counts as equal"
+    )
+    bias_max_look_ahead_checks: int = Field(
+        default=200, ge=1, description="decision times re-run with the data cut there (spread evenly)"
+    )
+    # Stress tests (§11.8): the largest one-day INDIA VIX rises in the data join the named windows.
+    stress_vix_spike_windows: int = Field(
+        default=5, ge=0, le=100, description="largest one-day INDIA VIX rises run as stress windows"
+    )
