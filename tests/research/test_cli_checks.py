@@ -17,7 +17,7 @@ from optbot.research.evaluate import BacktestEvaluator, with_market
 from optbot.research.market import IndexDaily
 from optbot.research.stress import StressWindow
 from optbot.research.tearsheet import TearsheetInput, TradeRow
-from tests.conftest import SAMPLE_DATA
+from tests.conftest import SAMPLE_STORE
 
 
 @pytest.fixture(autouse=True)
@@ -27,7 +27,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_benchmark_follows_the_equity_dates_with_nifty_closes() -> None:
-    daily = IndexDaily.load(SAMPLE_DATA)
+    daily = IndexDaily.load(SAMPLE_STORE)
     equity = [("2024-06-03T10:00:00+00:00", 1e6), ("2024-06-04T10:00:00+00:00", 1.01e6)]
     benchmark = daily.benchmark(equity)
     assert [stamp for stamp, _ in benchmark] == [stamp for stamp, _ in equity]
@@ -54,7 +54,7 @@ def test_with_market_adds_the_benchmark_and_the_three_splits() -> None:
         "",
     )
     sheet = TearsheetInput("t", "s", 1e6, [("2024-06-04T10:00:00+00:00", 998_460.0)], [trade])
-    enriched = with_market(sheet, IndexDaily.load(SAMPLE_DATA), Settings())
+    enriched = with_market(sheet, IndexDaily.load(SAMPLE_STORE), Settings())
     assert len(enriched.benchmark) == 1
     titles = [section.title for section in enriched.tables]
     assert titles == [
@@ -68,14 +68,14 @@ def test_with_market_adds_the_benchmark_and_the_three_splits() -> None:
 
 
 def test_windows_by_name_unknown_names_refused_and_windows_without_data_skipped() -> None:
-    daily = IndexDaily.load(SAMPLE_DATA)
+    daily = IndexDaily.load(SAMPLE_STORE)
     chosen = _choose_windows(["covid crash"], daily, 3)
     assert [w.name for w in chosen] == ["COVID crash"]
     assert len(_choose_windows(["all"], daily, 3)) == len(_choose_windows([], daily, 3)) >= 14
     with pytest.raises(UserError, match="--windows: unknown window"):
         _choose_windows(["Brexit"], daily, 3)
     before_data = StressWindow("2008 crash", date(2008, 10, 1), date(2008, 10, 31))
-    run = _run_window(BacktestEvaluator("adx_trend", SAMPLE_DATA), Settings(), daily, before_data)
+    run = _run_window(BacktestEvaluator("adx_trend", SAMPLE_STORE), Settings(), daily, before_data)
     assert run.outcome is None and run.skipped is not None and "no NIFTY daily bars" in run.skipped
 
 
@@ -116,9 +116,8 @@ def test_shock_command_refuses_bad_input_with_one_line(tmp_path: Path) -> None:
 
 
 def test_regimes_command_on_a_sample_day(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPTBOT__REPLAY__TICK_SECONDS", "15")  # 4 ticks a 1-minute bar: enough here
     args = ["research", "regimes", "--strategy", "adx_trend", "--from", "2024-06-04", "--to", "2024-06-04"]
-    result = CliRunner().invoke(app, [*args, "--data", str(SAMPLE_DATA), "--out", str(tmp_path / "out")])
+    result = CliRunner().invoke(app, [*args, "--data", str(SAMPLE_STORE), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     for title in ("§10.1 regime", "days to expiry", "weekday"):
         assert title in result.output
