@@ -23,6 +23,7 @@ def test_list_shows_builtins() -> None:
     assert result.exit_code == 0
     for name in ("adx_trend", "momentum", "gap_fill", "adaptive"):
         assert name in result.output
+    assert "(SELL CE ATM+3, BUY CE ATM+6, SELL PE ATM-3, BUY PE ATM-6)" in result.output  # iron_condor's legs
 
 
 def test_categorise_covid_crash_json(sample_data: Path) -> None:

@@ -65,7 +65,7 @@ def list_strategies() -> None:
         typer.echo(f"{name:22} {lines[0] if lines else ''}")
     for name in template_names():
         plan = load_legs(name).plan
-        legs = ", ".join(f"{leg.side} {leg.option} {leg.strike.mode}" for leg in plan.legs)
+        legs = ", ".join(f"{leg.side} {leg.option} {leg.strike.describe()}" for leg in plan.legs)
         typer.echo(f"{name:22} [legs {plan.strategy.underlying}] {plan.strategy.description} ({legs})")
 
 

@@ -54,6 +54,19 @@ class StrikeRule(_Strict):
             raise ValueError("straddle_width needs value > 0 (multiple of the ATM straddle premium)")
         return self
 
+    def describe(self) -> str:
+        """Short text for listings: `ATM+3`, `premium ~ 50`, `delta ~ 0.25`, `spot +2%`, `0.5x straddle`."""
+        if self.mode == "atm":
+            return "ATM" if self.offset == 0 else f"ATM{self.offset:+d}"
+        if self.mode.startswith("premium"):
+            sign = {"premium_closest": "~", "premium_at_least": ">=", "premium_at_most": "<="}[self.mode]
+            return f"premium {sign} {self.value:g}"
+        if self.mode == "delta_nearest":
+            return f"delta ~ {self.value:g}"
+        if self.mode == "pct_from_spot":
+            return f"spot {self.value:+g}%"
+        return f"{self.value:g}x straddle"
+
 
 class Level(_Strict):
     """A stop or target distance: premium points, % of the entry premium, or underlying points."""
