@@ -21,11 +21,16 @@ from optbot.research.objectives import Constraints, Objective
 from optbot.research.optimise import ProgressHook, StudySpec, StudySummary, best_parameters, run_study
 from optbot.research.tearsheet import (
     TearsheetInput,
-    WalkForwardWindow,
     trades_from_report,
     write_tearsheet,
 )
-from optbot.research.walkforward import Segment, plan_windows, run_cross_validation, run_walk_forward
+from optbot.research.walkforward import (
+    Segment,
+    plan_windows,
+    run_cross_validation,
+    run_walk_forward,
+    walk_forward_tearsheet,
+)
 from optbot.sim.market.bars import BarDataError
 from optbot.strategy.registry import resolve
 from optbot.strategy.tunable import Tunable, apply_parameters, check_paths
@@ -294,31 +299,12 @@ def walkforward_command(
         console.print(
             f"parameter {item.name}: {list(item.values)} (variation {cv})", highlight=False, soft_wrap=True
         )
-    sheet = TearsheetInput(
-        title=f"Walk-forward {strategy}",
-        subtitle=f"{start} to {end}: {in_sample}-month in-sample, {out_of_sample}-month out-of-sample, "
+    sheet = walk_forward_tearsheet(
+        result,
+        f"Walk-forward {strategy}",
+        f"{start} to {end}: {in_sample}-month in-sample, {out_of_sample}-month out-of-sample, "
         f"{'anchored' if anchored else 'rolling'}, {trials} trials a window; equity is out-of-sample only",
-        initial_capital=settings.backtest.initial_capital,
-        equity=list(result.out_of_sample_equity),
-        trades=[],
-        metrics={
-            "net_pnl": result.out_of_sample.net_pnl,
-            "total_return": result.out_of_sample.total_return,
-            "max_drawdown": result.out_of_sample.max_drawdown,
-            "trades": result.out_of_sample.trades,
-            "sharpe": result.out_of_sample.sharpe,
-            "walk_forward_efficiency": result.efficiency,
-        },
-        walk_forward=[
-            WalkForwardWindow(
-                (str(w.plan.in_sample[0]), str(w.plan.in_sample[1])),
-                (str(w.plan.out_of_sample[0]), str(w.plan.out_of_sample[1])),
-                w.parameters,
-                float(w.in_sample.get("net_pnl") or 0.0),
-                w.out_of_sample.net_pnl,
-            )
-            for w in result.windows
-        ],
+        settings.backtest.initial_capital,
     )
     path = write_tearsheet(sheet, folder / "tearsheet.html")
     console.print(f"tearsheet: {path}", highlight=False, soft_wrap=True)

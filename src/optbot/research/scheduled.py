@@ -21,7 +21,7 @@ from optbot.core.errors import UserError
 from optbot.research.evaluate import BacktestEvaluator
 from optbot.research.objectives import Constraints, Objective
 from optbot.research.optimise import ProgressHook, StudySpec
-from optbot.research.tearsheet import TearsheetInput, WalkForwardWindow, write_tearsheet
+from optbot.research.tearsheet import write_tearsheet
 from optbot.research.walkforward import (
     Segment,
     SegmentRunner,
@@ -29,6 +29,7 @@ from optbot.research.walkforward import (
     add_months,
     plan_windows,
     run_walk_forward,
+    walk_forward_tearsheet,
 )
 from optbot.strategy.registry import resolve
 from optbot.strategy.rotation import ROTATION_FILE, RotationVerdict, write_verdicts
@@ -123,29 +124,12 @@ def run_study(
     )
     result = run_walk_forward(settings, spec, windows, run or _runner(study.strategy))
     verdict = verdict_from(strategy_name, result, today, settings)
-    sheet = TearsheetInput(
-        title=f"Scheduled walk-forward {study.name} ({strategy_name})",
-        subtitle=f"{start} to {end}, run {today}: out-of-sample equity only · verdict: "
+    sheet = walk_forward_tearsheet(
+        result,
+        f"Scheduled walk-forward {study.name} ({strategy_name})",
+        f"{start} to {end}, run {today}: out-of-sample equity only · verdict: "
         f"{'benched — ' + verdict.reason if verdict.benched else verdict.reason}",
-        initial_capital=settings.backtest.initial_capital,
-        equity=list(result.out_of_sample_equity),
-        trades=[],
-        metrics={
-            "net_pnl": result.out_of_sample.net_pnl,
-            "max_drawdown": result.out_of_sample.max_drawdown,
-            "walk_forward_efficiency": result.efficiency,
-            "trades": result.out_of_sample.trades,
-        },
-        walk_forward=[
-            WalkForwardWindow(
-                (str(w.plan.in_sample[0]), str(w.plan.in_sample[1])),
-                (str(w.plan.out_of_sample[0]), str(w.plan.out_of_sample[1])),
-                w.parameters,
-                float(w.in_sample.get("net_pnl") or 0.0),
-                w.out_of_sample.net_pnl,
-            )
-            for w in result.windows
-        ],
+        settings.backtest.initial_capital,
     )
     path = write_tearsheet(sheet, folder / "tearsheet.html")
     return ScheduledOutcome(study.name, strategy_name, path, verdict)

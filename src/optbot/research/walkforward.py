@@ -27,6 +27,7 @@ from optbot.config import Settings
 from optbot.core.errors import UserError
 from optbot.research.objectives import BacktestMetrics, metrics_from_equity
 from optbot.research.optimise import ProgressHook, StudySpec, StudySummary, best_parameters, run_study
+from optbot.research.tearsheet import TearsheetInput, WalkForwardWindow
 from optbot.strategy.tunable import ParameterValue, apply_parameters
 
 
@@ -280,3 +281,34 @@ def run_cross_validation(
         segment = run(apply_parameters(settings, parameters), *test, None)
         results.append(FoldResult(test, tuple(train), parameters, combined_metrics([segment], capital)))
     return tuple(results)
+
+
+def walk_forward_tearsheet(
+    result: WalkForwardResult, title: str, subtitle: str, initial_capital: float
+) -> TearsheetInput:
+    """The page of a walk-forward: the stitched out-of-sample equity and the windows table."""
+    return TearsheetInput(
+        title=title,
+        subtitle=subtitle,
+        initial_capital=initial_capital,
+        equity=list(result.out_of_sample_equity),
+        trades=[],
+        metrics={
+            "net_pnl": result.out_of_sample.net_pnl,
+            "total_return": result.out_of_sample.total_return,
+            "max_drawdown": result.out_of_sample.max_drawdown,
+            "trades": result.out_of_sample.trades,
+            "sharpe": result.out_of_sample.sharpe,
+            "walk_forward_efficiency": result.efficiency,
+        },
+        walk_forward=[
+            WalkForwardWindow(
+                (str(w.plan.in_sample[0]), str(w.plan.in_sample[1])),
+                (str(w.plan.out_of_sample[0]), str(w.plan.out_of_sample[1])),
+                w.parameters,
+                float(w.in_sample.get("net_pnl") or 0.0),
+                w.out_of_sample.net_pnl,
+            )
+            for w in result.windows
+        ],
+    )
