@@ -65,6 +65,7 @@ def test_a_403_storm_pauses_entries_and_they_resume_once_the_session_checks_pass
         "OPTBOT__ENGINE__HEALTH_CHECK_INTERVAL_MINUTES": "2",
         "OPTBOT__DASHBOARD__PORT": "0",  # never a fixed port
         "OPTBOT__METRICS__PORT": "0",
+        "OPTBOT__MODE": "live",  # live needs both switches: the setting and --confirm-live
     }
     root = tmp_path / "root"
     log = tmp_path / "live.log"
