@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -73,7 +74,7 @@ def svg_line_chart(series: Series, label: str, width: int = 720, height: int = 2
             f'<line x1="{pad}" x2="{width - pad}" y1="{zero_y}" y2="{zero_y}" '
             'stroke="#bbb" stroke-dasharray="4"/>'
         )
-    first, last = html.escape(series[0][0]), html.escape(series[-1][0])
+    first, last = html.escape(ist_text(series[0][0])), html.escape(ist_text(series[-1][0]))
     return (
         f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{html.escape(label)}" '
         f'xmlns="http://www.w3.org/2000/svg" class="chart">'
@@ -88,7 +89,19 @@ def svg_line_chart(series: Series, label: str, width: int = 720, height: int = 2
     )
 
 
-def _format_value(value: Any) -> str:
+#: Metrics that are fractions (0.12 = 12 %): the page shows them as percentages, the JSON keeps fractions.
+RATIO_METRICS = frozenset(
+    {"total_return", "annualised_return", "volatility", "max_drawdown", "win_rate", "exposure", "return_pct"}
+)
+_UTC_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(\+00:00|Z)$")
+
+
+def _format_value(value: Any, name: str = "") -> str:
+    """How a value reads on a page: ratios as %, UTC stamps in IST, money with grouping."""
+    if name in RATIO_METRICS and isinstance(value, float):
+        return f"{value * 100:,.2f}%"
+    if isinstance(value, str) and _UTC_STAMP.match(value):
+        return html.escape(ist_text(value))
     if isinstance(value, float):
         return f"{value:,.2f}"
     if isinstance(value, int) and not isinstance(value, bool):
@@ -102,7 +115,9 @@ def _table(name: str, rows: Sequence[dict[str, Any]]) -> str:
     columns = list(rows[0].keys())
     head = "".join(f"<th>{html.escape(str(column))}</th>" for column in columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{_format_value(row.get(column, ''))}</td>" for column in columns) + "</tr>"
+        "<tr>"
+        + "".join(f"<td>{_format_value(row.get(column, ''), column)}</td>" for column in columns)
+        + "</tr>"
         for row in rows
     )
     return f"<h2>{html.escape(name)}</h2><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -124,7 +139,7 @@ th:first-child,td:first-child{text-align:left}
 def render_html(report: Report) -> str:
     metrics = "".join(
         f"<div class='metric'><span class='muted'>{html.escape(name.replace('_', ' '))}</span>"
-        f"<b>{_format_value(value)}</b></div>"
+        f"<b>{_format_value(value, name)}</b></div>"
         for name, value in report.metrics.items()
     )
     charts = "".join(svg_line_chart(series, name) for name, series in report.series.items())
