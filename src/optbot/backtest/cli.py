@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import typer
@@ -13,18 +12,10 @@ from optbot.backtest.coverage import coverage_table
 from optbot.backtest.parallel import default_workers
 from optbot.backtest.payoff import build_report, parse_moment, write_chart
 from optbot.backtest.runner import BacktestPlan, DaySummary, run_backtest
-from optbot.cli.common import console, error_console, settings_from
+from optbot.cli.common import console, error_console, parse_date_option, settings_from
 from optbot.core.clock import Clock
-from optbot.core.errors import UserError
 from optbot.log import configure_logging, shutdown_logging
 from optbot.strategy.cli import strategy_app
-
-
-def _date(flag: str, text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise UserError(f"{flag}: not an ISO date (YYYY-MM-DD): {text!r}") from None
 
 
 def backtest_command(
@@ -53,7 +44,7 @@ def backtest_command(
     ),
 ) -> None:
     """Backtest on the live engine over the bars of a data root; writes a JSON + HTML report."""
-    start, end = _date("--from", from_), _date("--to", to)
+    start, end = parse_date_option("--from", from_), parse_date_option("--to", to)
     settings = settings_from(ctx)
     out_dir = out if out is not None else settings.paths.resolve(settings.paths.reports_dir) / "backtest"
     log_dir = out_dir / "logs"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import NoReturn
 
@@ -72,3 +73,11 @@ __all__ = [
     "settings_from",
     "state",
 ]
+
+
+def parse_date_option(flag: str, text: str) -> date:
+    """An ISO date given on the command line; anything else is one clear line naming the flag."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{flag}: not an ISO date (YYYY-MM-DD): {text!r}") from None

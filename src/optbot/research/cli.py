@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import typer
 
-from optbot.cli.common import console, settings_from
+from optbot.cli.common import console, parse_date_option, settings_from
 from optbot.config import Settings
 from optbot.core.errors import UserError
 from optbot.ops.reports import read_report
@@ -36,13 +36,6 @@ from optbot.strategy.registry import resolve
 from optbot.strategy.tunable import Tunable, apply_parameters, check_paths
 
 research_app = typer.Typer(help="Optimisation, walk-forward, cross-validation, Monte Carlo and tearsheets.")
-
-
-def _date(flag: str, text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise UserError(f"{flag}: not an ISO date (YYYY-MM-DD): {text!r}") from None
 
 
 def _research_dir(settings: Settings, out: Path | None, name: str) -> Path:
@@ -176,7 +169,7 @@ def optimise_command(
 ) -> None:
     """Search the strategy's tunable parameters with Optuna; print and save the best."""
     settings = settings_from(ctx)
-    start, end = _date("--from", from_), _date("--to", to)
+    start, end = parse_date_option("--from", from_), parse_date_option("--to", to)
     folder = _research_dir(settings, out, study or f"{strategy}-{start}-{end}")
     spec = _spec(
         settings,
@@ -256,7 +249,7 @@ def walkforward_command(
 ) -> None:
     """Optimise each in-sample window, trade its best parameters out-of-sample, stitch the result."""
     settings = settings_from(ctx)
-    start, end = _date("--from", from_), _date("--to", to)
+    start, end = parse_date_option("--from", from_), parse_date_option("--to", to)
     name = study or f"{strategy}-wf-{start}-{end}"
     folder = _research_dir(settings, out, name)
     windows = plan_windows(start, end, in_sample, out_of_sample, step, anchored)
@@ -329,7 +322,7 @@ def cross_validation_command(
 ) -> None:
     """k-fold cross-validation by time: optimise on the other folds (purged), test on each fold."""
     settings = settings_from(ctx)
-    start, end = _date("--from", from_), _date("--to", to)
+    start, end = parse_date_option("--from", from_), parse_date_option("--to", to)
     name = f"{strategy}-cv-{start}-{end}"
     folder = _research_dir(settings, out, name)
     spec = _spec(
@@ -376,7 +369,7 @@ def montecarlo_command(
     settings = settings_from(ctx)
     if from_ is None or to is None:
         raise UserError("--from and --to are required")
-    start, end = _date("--from", from_), _date("--to", to)
+    start, end = parse_date_option("--from", from_), parse_date_option("--to", to)
     evaluator = BacktestEvaluator(strategy, data)
     outcome = evaluator.run(settings, start, end)
     sample = outcome_sample(outcome)

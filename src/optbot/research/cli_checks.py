@@ -12,7 +12,7 @@ import orjson
 import typer
 
 from optbot.backtest.runner import BacktestOutcome
-from optbot.cli.common import console, settings_from
+from optbot.cli.common import console, parse_date_option, settings_from
 from optbot.config import Settings
 from optbot.core.clock import SimClock
 from optbot.core.errors import UserError
@@ -28,7 +28,7 @@ from optbot.research.bias import (
     load_bias_series,
     sample_settings,
 )
-from optbot.research.cli import _date, _research_dir
+from optbot.research.cli import _research_dir
 from optbot.research.evaluate import (
     BacktestEvaluator,
     outcome_metrics,
@@ -70,7 +70,7 @@ def bias_command(
 ) -> None:
     """Look-ahead (decisions with the data cut at each decision time) and warm-up sensitivity checks."""
     settings = settings_from(ctx)
-    start, end = _date("--from", from_), _date("--to", to)
+    start, end = parse_date_option("--from", from_), parse_date_option("--to", to)
     if end < start:
         raise UserError(f"--to {end} is before --from {start}")
     cls = resolve(strategy)
@@ -323,7 +323,7 @@ def regimes_command(
 ) -> None:
     """Backtest, then split the trades by §10.1 regime, days to expiry and weekday."""
     settings = settings_from(ctx)
-    start, end = _date("--from", from_), _date("--to", to)
+    start, end = parse_date_option("--from", from_), parse_date_option("--to", to)
     if end < start:
         raise UserError(f"--to {end} is before --from {start}")
     evaluator = BacktestEvaluator(strategy, data)
