@@ -1,5 +1,5 @@
-"""`optbot backtest --from D --to D [--strategy NAME] [--data ROOT] [--out DIR] [--require-real-options]
-[--workers N]`."""
+"""`optbot backtest --from D --to D [--strategy NAME] [--underlying NAME ...] [--data ROOT] [--out DIR]
+[--require-real-options] [--workers N]`."""
 
 from __future__ import annotations
 
@@ -24,6 +24,12 @@ def backtest_command(
     to: str = typer.Option(..., "--to", help="last day (YYYY-MM-DD), inclusive"),
     strategy: str | None = typer.Option(
         None, "--strategy", help="built-in strategy name or module:Class (default: strategy.enabled)"
+    ),
+    underlying: list[str] = typer.Option(
+        [],
+        "--underlying",
+        help="underlying to replay (repeatable): NIFTY, BANKNIFTY, FINNIFTY, MIDCPNIFTY, SENSEX "
+        "(default: universe.underlyings)",
     ),
     data: Path | None = typer.Option(
         None,
@@ -82,6 +88,17 @@ def backtest_command(
                 highlight=False,
                 soft_wrap=True,
             )
+        refused = [row for row in plan.coverage if row.entries_refused]
+        if refused:
+            first = refused[0]
+            console.print(
+                f"[bold red]WARNING: on {len(refused)} underlying-day(s) the bars are too coarse for the "
+                f"strategies' entries; they are replayed but nothing can be entered there[/bold red] "
+                f"(first {first.underlying} {first.day}: {first.entries}). Import finer bars or set "
+                "strategy.entry_timeframe to the bars you have.",
+                highlight=False,
+                soft_wrap=True,
+            )
 
     try:
         with progress:
@@ -92,6 +109,7 @@ def backtest_command(
                 strategy=strategy,
                 data_dir=data,
                 out_dir=out_dir,
+                underlyings=[name.upper() for name in underlying] or None,
                 require_real_options=require_real_options,
                 workers=workers if workers is not None else default_workers(),
                 on_plan=show_coverage,

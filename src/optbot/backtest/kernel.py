@@ -103,6 +103,7 @@ class BarBacktest:
         self.venue: BarVenue = built.paper
         self.engine.market.option_source = self._option_tick
         self.on_session_end: Callable[[SessionRun], None] | None = None
+        self._exchange_of: dict[str, Exchange] = {}  # index token -> its exchange (NSE, or BSE)
 
     # ------------------------------------------------------------------ ports
     def _spot(self, underlying: str) -> float | None:
@@ -187,6 +188,7 @@ class BarBacktest:
                 continue
             index_day, bars = found
             index = self._index(name)
+            self._exchange_of[index.token] = index.exchange  # SENSEX is a BSE index
             base_timeframe = index_day.bars[0].timeframe if not index_day.is_daily_fallback else Timeframe.D1
             for bar in bars:
                 labelled = replace(bar, token=index.token, symbol=index.underlying)
@@ -228,7 +230,7 @@ class BarBacktest:
                     Tick(
                         close,
                         bar.token,
-                        Exchange.NSE,
+                        self._exchange_of[bar.token],
                         bar.symbol,
                         bar.close,
                         ts_exchange=close,
