@@ -34,7 +34,8 @@ def backtest_command(
     data: Path | None = typer.Option(
         None,
         "--data",
-        help="data root to replay: timeframes/ (+ archive/ option bars) (default: replay.data_dir)",
+        help="data root to replay: timeframes/ (+ archive/ option bars) (default: replay.data_dir if set, "
+        "else paths.data_root once it holds bars, else the bundled sample store)",
     ),
     out: Path | None = typer.Option(
         None, "--out", help="report folder (default: <data root>/reports/backtest)"
@@ -79,12 +80,27 @@ def backtest_command(
         console.print(f"coverage of {plan.data_root}:", highlight=False, soft_wrap=True)
         for line in coverage_table(plan.coverage):
             console.print(line, highlight=False, soft_wrap=True, markup=False)
-        fallback = sorted({f"{row.underlying} {row.day}" for row in plan.coverage if row.daily_fallback})
+        vix = plan.settings.universe.vix_symbol.upper()
+        fallback = sorted(
+            {
+                f"{row.underlying} {row.day}"
+                for row in plan.coverage
+                if row.replayed and row.index_bars == "daily"
+            }
+            | {f"{vix} {row.day}" for row in plan.coverage if row.replayed and row.vix_bars == "daily"}
+        )
         if fallback:
             console.print(
-                f"[bold red]WARNING: {len(fallback)} underlying-day(s) have only DAILY bars and are replayed "
-                f"as one bar per session[/bold red]: {', '.join(fallback[:6])}"
-                + (" ..." if len(fallback) > 6 else ""),
+                f"[bold red]WARNING: {len(fallback)} instrument-day(s) have only DAILY bars and are replayed "
+                f"as one bar per session (its close known only at the close)[/bold red]: "
+                f"{', '.join(fallback[:6])}" + (" ..." if len(fallback) > 6 else ""),
+                highlight=False,
+                soft_wrap=True,
+            )
+        left_out = [name for name in plan.requested if name not in plan.underlyings]
+        if left_out:
+            console.print(
+                f"[yellow]left out (no bars in the data root): {', '.join(left_out)}[/yellow]",
                 highlight=False,
                 soft_wrap=True,
             )

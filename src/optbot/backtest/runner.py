@@ -274,6 +274,7 @@ class BacktestPlan:
     on_day: DayCallback | None = None
     strategy_spec: str | None = None  # what --strategy named (re-resolved in worker processes)
     rolled: tuple[Timeframe, ...] = ROLLED_TIMEFRAMES  # timeframes built from each day's base bars
+    requested: tuple[str, ...] = ()  # the underlyings asked for (those without bars are left out)
 
     @property
     def name(self) -> str:
@@ -281,7 +282,14 @@ class BacktestPlan:
 
 
 def default_data_root(settings: Settings) -> Path:
-    """`replay.data_dir`: the data root a backtest reads when `--data` is not given."""
+    """The data root a backtest reads when `--data` is not given: `replay.data_dir` when it is set;
+    else the user's own data root (`paths.data_root`) once it holds bars (imported, downloaded or
+    recorded by the live bot), so an import followed by a backtest needs no flag; else the bundled
+    sample store (`replay.data_dir`'s default, the demo). The console names the root it used."""
+    if "data_dir" not in settings.replay.model_fields_set:
+        own = settings.paths.data_root / "timeframes"
+        if own.is_dir() and any(entry.is_dir() for entry in own.iterdir()):
+            return settings.paths.data_root
     return settings.replay.data_dir
 
 
@@ -361,6 +369,7 @@ def plan_backtest(
         on_day,
         strategy,
         rolled,
+        wanted,
     )
 
 
@@ -456,13 +465,14 @@ def _source_order(source: str) -> tuple[int, int]:
 
 def _notes(plan: BacktestPlan, evidence: ReplayEvidence) -> list[str]:
     days = plan.days
+    sources = [row.index_bars for row in plan.coverage if row.replayed]
     notes = [
         "Bars are the events: each bar's close is the instrument's last price, no intra-bar path is "
         "invented and no random number enters a price or a fill.",
         "Index prices come from the stored bars ("
         + ", ".join(
-            f"{source}: {sum(1 for _, s in days if s == source)} day(s)"
-            for source in sorted({s for _, s in days}, key=_source_order)
+            f"{source}: {sources.count(source)} underlying-day(s)"
+            for source in sorted(set(sources), key=_source_order)
         )
         + "); higher timeframes are rolled up from them on the session grid.",
         "Fills (bar venue): a marketable order fills at the next bar's open plus half the modelled spread "
@@ -473,7 +483,7 @@ def _notes(plan: BacktestPlan, evidence: ReplayEvidence) -> list[str]:
         "Equity is marked at each end of day: initial capital + the cash the fills moved (premiums and "
         "charges) + the open positions' value.",
     ]
-    if any(source.startswith(FUTURES_SOURCE_PREFIX) for _, source in days):
+    if any(source.startswith(FUTURES_SOURCE_PREFIX) for source in sources):
         notes.append(
             'Where an index had no intraday bars but its near-month future had ("futures 1m" in the '
             "coverage table), the future's bars were used, shifted by that day's basis (the future's "
@@ -486,7 +496,7 @@ def _notes(plan: BacktestPlan, evidence: ReplayEvidence) -> list[str]:
             "entries (see the coverage table's entries column): replayed, but nothing could be entered "
             "there. Import finer bars or set strategy.entry_timeframe to the bars you have."
         )
-    if any(source == DAILY_SOURCE for _, source in days):
+    if DAILY_SOURCE in sources:
         notes.append(
             "WARNING: some days had only a daily index bar (see the coverage table): they were replayed "
             "as one bar spanning the session; intraday strategies cannot trade on them."
@@ -505,6 +515,9 @@ def _notes(plan: BacktestPlan, evidence: ReplayEvidence) -> list[str]:
             f"The engine raised {alerts} alert(s) during the run (per day in the days table); "
             "they are in the structured log."
         )
+    left_out = [name for name in plan.requested if name not in plan.underlyings]
+    if left_out:
+        notes.append(f"Left out (no bars in the data root): {', '.join(left_out)}.")
     if plan.skipped:
         notes.append(
             "Trading days without index/VIX bars in the store, skipped: "
@@ -605,7 +618,8 @@ def run_backtest(
     The public entry point for one backtest (the CLI and the research suite call it; many
     configurations at once: `optbot.backtest.parallel.run_many`).
 
-    - `data_dir`: the data root to replay (default `replay.data_dir`, the bundled `data/sample/store`);
+    - `data_dir`: the data root to replay (default `default_data_root`: `replay.data_dir` when set,
+      else `paths.data_root` once it holds bars, else the bundled `data/sample/store`);
       it must hold the §2.1 JSON timeframes (`timeframes/<SYMBOL>/<tf>.json`) and may hold the option
       archive (`archive/options/...`).
     - `strategy`: a built-in name or `module:Class` (default: `strategy.enabled`); `underlyings`
