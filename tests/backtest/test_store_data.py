@@ -99,6 +99,7 @@ def test_the_near_month_future_stands_in_for_missing_index_minutes_shifted_to_th
     for shifted, raw in zip(found.bars, future.bars, strict=True):
         assert shifted.high == pytest.approx(raw.high - basis, abs=0.01)
         assert shifted.symbol == "BANKNIFTY" and shifted.start_utc == raw.start_utc
+        assert shifted.volume == 0  # an index feed has no volume (the future's would trip volume checks)
     # NIFTY has its own index minutes those days: the future is not used
     nifty = history.day("NIFTY", DAY)
     assert nifty is not None and nifty.source == "1m"

@@ -5,7 +5,8 @@ recorded), whatever its source file was called. Each instrument and day uses the
 timeframe stored for that day (1m, then 3m, 5m, 15m). Where the index has no intraday bars that day
 but its near-month future (`<NAME>-I`, e.g. BANKNIFTY-I) has, the future's bars stand in, shifted by
 the day's basis so that they close at the index's official daily close (declared as "futures 1m" in
-the coverage table; the path is the future's, the level is the index's at the close). A day with only
+the coverage table; the path is the future's, the level is the index's at the close; no volume, as an
+index feed has none). A day with only
 a daily bar is replayed as one bar spanning the session, a declared last resort the coverage table
 flags. Higher timeframes the strategies read (5m, 15m, 1h, daily, and any other the strategies ask
 for) are rolled up from the day's base bars on the session grid, as the live bar pipeline builds them
@@ -202,6 +203,8 @@ class StoreHistory:
                     high=round(bar.high - basis, 2),
                     low=round(bar.low - basis, 2),
                     close=round(bar.close - basis, 2),
+                    volume=0,  # an index has no volume: the future's would feed volume checks live never sees
+                    open_interest=None,
                 )
                 for bar in bars
             )
