@@ -68,10 +68,6 @@ class CoverageRow:
     def entries_refused(self) -> bool:
         return self.replayed and self.entries.startswith(REFUSED)
 
-    @property
-    def daily_fallback(self) -> bool:
-        return self.replayed and DAILY_SOURCE in (self.index_bars, self.vix_bars)
-
 
 def decision_bars(found: IndexDay | None, needs: Sequence[DecisionNeed]) -> str:
     """What the strategies decide on that day: the timeframes they ask for when the day's bars give
