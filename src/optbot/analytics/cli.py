@@ -299,8 +299,12 @@ def calibrate_command(
         15, "--sample-minutes", min=1, max=375, help="Minute-bar sampling step"
     ),
     min_volume: float = typer.Option(500.0, "--min-volume", min=0, help="EOD rows need this traded volume"),
-    min_otm_premium: float = typer.Option(
-        1.0, "--min-otm-premium", min=0, help="OTM quotes below this premium (Rs) are not fitted or scored"
+    min_otm_premium: float | None = typer.Option(
+        None,
+        "--min-otm-premium",
+        min=0,
+        help="OTM quotes below this premium (Rs) are not fitted or scored "
+        "(default: analytics.calibration_min_otm_premium)",
     ),
     check: bool = typer.Option(
         False,
@@ -316,13 +320,19 @@ def calibrate_command(
         fail(f"--data {data} is not a folder")
     if check and out is not None:
         fail("--check fits nothing and writes nothing: drop --out")
+    settings = settings_from(ctx).analytics
     options = FitOptions(
-        sample_every_minutes=sample_minutes, min_eod_volume=min_volume, min_otm_premium=min_otm_premium
+        sample_every_minutes=sample_minutes,
+        min_eod_volume=min_volume,
+        default_carry=settings.calibration_default_carry,
+        min_otm_premium=(
+            min_otm_premium if min_otm_premium is not None else settings.calibration_min_otm_premium
+        ),
     )
     calibrator = Calibrator(get_calendar(), options)
     try:
         if check:
-            calibration = settings_from(ctx).analytics.calibration_file
+            calibration = settings.calibration_file
             params = load_calibration(calibration)
             typer.echo(f"calibration: {calibration or 'packaged'}; data: {data}")
             typer.echo(_error_table(calibrator.check(params, data)))
