@@ -8,6 +8,7 @@ came from (data sets, observation counts) and how well it reproduced real premiu
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date
@@ -95,18 +96,32 @@ class SmileParams:
     observations: int = 0
 
     def ratio(self, moneyness: FloatArray, sessions: float | FloatArray) -> FloatArray:
-        """IV / ATM IV at each standardised moneyness (sessions: one value or one per moneyness)."""
-        clipped = np.clip(np.asarray(sessions, dtype=np.float64), self.min_sessions, self.max_sessions)
-        tenor = np.log(clipped / self.reference_sessions)
-        skew = self.skew_level + self.skew_term * tenor
-        curvature = self.curvature_level + self.curvature_term * tenor
+        """IV / ATM IV at each standardised moneyness (sessions: one value or one per moneyness).
+        Written with few numpy calls: a replay prices a chain on every tick."""
+        skew, curvature = self._shape(sessions)
         z = np.asarray(moneyness, dtype=np.float64)
-        core = np.clip(z, -self.wing_start, self.wing_start)
-        beyond = z - core
-        tangent = skew + 2.0 * curvature * core
-        wing = np.where(beyond < 0, -self.put_wing * beyond, self.call_wing * beyond)
-        ratio = 1.0 + skew * core + curvature * core * core + tangent * beyond + wing
+        edge = self.wing_start
+        if z.size == 0 or (z.max() <= edge and z.min() >= -edge):
+            ratio = 1.0 + z * (skew + curvature * z)
+        else:
+            # tangent continuation beyond ±edge: skew·z + curvature·core·(2z − core), plus the wings
+            core = np.minimum(np.maximum(z, -edge), edge)
+            ratio = 1.0 + skew * z + curvature * core * (2.0 * z - core)
+            ratio += self.call_wing * np.maximum(z - edge, 0.0) + self.put_wing * np.maximum(-z - edge, 0.0)
         return np.asarray(np.maximum(ratio, MIN_SMILE_RATIO), dtype=np.float64)
+
+    def _shape(self, sessions: float | FloatArray) -> tuple[float | FloatArray, float | FloatArray]:
+        """(skew, curvature) at the time left, clipped to the fitted range of times."""
+        if np.ndim(sessions) == 0:
+            clipped = min(max(float(sessions), self.min_sessions), self.max_sessions)
+            tenor: float | FloatArray = math.log(clipped / self.reference_sessions)
+        else:
+            bounded = np.clip(np.asarray(sessions, dtype=np.float64), self.min_sessions, self.max_sessions)
+            tenor = np.log(bounded / self.reference_sessions)
+        return (
+            self.skew_level + self.skew_term * tenor,
+            self.curvature_level + self.curvature_term * tenor,
+        )
 
 
 FLAT_SMILE = SmileParams(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
