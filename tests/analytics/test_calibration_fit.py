@@ -12,8 +12,9 @@ import pytest
 from scipy.optimize import brentq
 from scipy.stats import norm
 
-from optbot.analytics.calibration import Calibrator, FitOptions, _row
+from optbot.analytics.calibration import Calibrator, FitOptions
 from optbot.analytics.calibration_data import ChainObservation, SpreadObservation
+from optbot.analytics.calibration_errors import error_row
 from optbot.analytics.calibration_smile import implied_vols, robust
 from optbot.analytics.synthetic import SyntheticOptionModel
 from optbot.analytics.synthetic_params import (
@@ -134,12 +135,18 @@ def test_evaluator_scores_the_generating_model_at_zero_and_a_known_markup_exactl
 
 
 def test_error_row_statistics_match_hand_numbers() -> None:
-    row = _row("out-of-sample", "NIFTY 3-35 d EOD|ATM straddle", [-0.02, 0.01, 0.03, -0.04, 0.05])
+    row = error_row("out-of-sample", "NIFTY 3-35 d EOD|ATM straddle", [-0.02, 0.01, 0.03, -0.04, 0.05])
     assert row.observations == 5
     assert row.median_abs_pct == pytest.approx(3.0)
     assert row.p90_abs_pct == pytest.approx(4.6)  # |e| sorted 1..5 %: 4 + 0.6 x (5 - 4)
     assert row.bias_pct == pytest.approx(1.0)  # median signed error
-    assert row.segment == "NIFTY 3-35 d EOD ATM straddle" and "median <= 4 %" in row.target
+    assert row.segment == "NIFTY 3-35 d EOD ATM straddle"
+    assert row.target == "median <= 4 %, p90 <= 10 %, bias within ±3 %" and row.met == "yes"
+    biased = error_row("out-of-sample", "NIFTY 3-35 d EOD|ATM straddle", [0.035, 0.035, 0.036])
+    assert biased.median_abs_pct < 4 and biased.met == "no"  # median and p90 fine, bias +3.5 % is not
+    wide = error_row("in-sample", "NIFTY 3-35 d EOD|OTM 1-3 SD", [0.04, -0.045])
+    assert wide.met == "yes" and wide.target == "median <= 5 %"
+    assert error_row("in-sample", "NIFTY 1-7 d 1-minute|ATM legs", [0.5]).met == "-"
 
 
 def _black76(forward: float, strike: float, years: float, vol: float, is_call: bool) -> float:

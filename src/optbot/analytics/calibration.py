@@ -29,6 +29,7 @@ from scipy.optimize import least_squares
 
 from optbot.analytics.calibration_archive import read_calibration_data
 from optbot.analytics.calibration_data import CalibrationData, ChainObservation, SpreadObservation
+from optbot.analytics.calibration_errors import ErrorRow, error_row, segment_of
 from optbot.analytics.calibration_smile import (
     SmileQuotes,
     add_smile_quotes,
@@ -76,30 +77,6 @@ class FitOptions:
     min_otm_premium: float = 1.0
     #: Longer-dated contracts (LEAPs out to 2029 trade a few lots) are left out of the fit.
     max_days_to_expiry: int = 95
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorRow:
-    """One line of the error table: model vs real premium, (model - real) / real."""
-
-    evaluation: str
-    segment: str
-    observations: int
-    median_abs_pct: float
-    p90_abs_pct: float
-    bias_pct: float
-    target: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "evaluation": self.evaluation,
-            "segment": self.segment,
-            "observations": self.observations,
-            "median_abs_pct": round(self.median_abs_pct, 2),
-            "p90_abs_pct": round(self.p90_abs_pct, 2),
-            "bias_pct": round(self.bias_pct, 2),
-            "target": self.target,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,7 +354,7 @@ class Calibrator:
         buckets: dict[str, list[float]] = defaultdict(list)
         for point in self.atm_points([chain for chain in chains if np.isfinite(chain.spot)]):
             chain = point.chain
-            segment = _segment(chain.source, (chain.expiry - chain.day).days)
+            segment = segment_of(chain.source, (chain.expiry - chain.day).days)
             if segment is None:
                 continue
             valuation = model.value_chain(
@@ -404,7 +381,7 @@ class Calibrator:
             buckets[f"{prefix}|OTM 1-3 SD, real ATM"].extend(
                 self._smile_only_errors(model, point, valuation.time)
             )
-        return [_row(label, key, values) for key, values in sorted(buckets.items()) if values]
+        return [error_row(label, key, values) for key, values in sorted(buckets.items()) if values]
 
     def _vol_errors(
         self, chain: ChainObservation, valuation: ChainValuation, picked: BoolArray
@@ -498,41 +475,6 @@ class Calibrator:
         return CalibrationResult(
             final, tuple(errors), len(data.chains), len(data.spreads), tuple(data.skipped)
         )
-
-
-def _segment(source: str, days: int) -> str | None:
-    if source == "EOD":
-        return "3-35 d EOD" if 3 <= days <= 35 else None
-    if days == 0:
-        return "expiry day 1-minute"
-    return "1-7 d 1-minute" if days <= 7 else None
-
-
-TARGETS: dict[str, str] = {
-    "NIFTY|ATM straddle": "median <= 4 %, p90 <= 10 %, bias within ±3 %",
-    "NIFTY|ATM legs": "median <= 6 %, p90 <= 15 %",
-    "BANKNIFTY|ATM legs": "median <= 7 %, p90 <= 20 %",
-    "|OTM 1-3 SD": "median <= 5 %",
-}
-
-
-def _target(key: str) -> str:
-    underlying, kind = key.split(" ", 1)[0], key.split("|", 1)[1]
-    return TARGETS.get(f"{underlying}|{kind}", TARGETS.get(f"|{kind}", "-")) if "3-35 d" in key else "-"
-
-
-def _row(label: str, key: str, values: list[float]) -> ErrorRow:
-    errors = np.array(values) * 100.0
-    segment = key.replace("|", " ")
-    return ErrorRow(
-        evaluation=label,
-        segment=segment,
-        observations=len(values),
-        median_abs_pct=float(np.median(np.abs(errors))),
-        p90_abs_pct=float(np.percentile(np.abs(errors), 90)),
-        bias_pct=float(np.median(errors)),
-        target=_target(key),
-    )
 
 
 def _split_days(chains: list[ChainObservation], share: float) -> tuple[set[date], set[date]]:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import typer
 
-from optbot.analytics.calibration import CalibrationResult, Calibrator, ErrorRow, FitOptions
+from optbot.analytics.calibration import CalibrationResult, Calibrator, FitOptions
+from optbot.analytics.calibration_errors import ErrorRow
 from optbot.analytics.market_inputs import MarketInputs, RealBar, market_inputs_at, real_bar_at
 from optbot.analytics.pricing import Model, greeks, implied_volatility
 from optbot.analytics.synthetic import SyntheticOptionModel, SyntheticQuote
@@ -374,12 +375,14 @@ def _print_fit(result: CalibrationResult) -> None:
 
 
 def _error_table(rows: tuple[ErrorRow, ...]) -> str:
-    header = f"{'evaluation':14} {'segment':50} {'n':>5} {'med|e|%':>8} {'p90|e|%':>8} {'bias%':>7}  target"
+    header = (
+        f"{'evaluation':14} {'segment':50} {'n':>5} {'med|e|%':>8} {'p90|e|%':>8} {'bias%':>7}  met  target"
+    )
     lines = [header]
     for row in rows:
         lines.append(
             f"{row.evaluation:14} {row.segment:50} {row.observations:5d} {row.median_abs_pct:8.2f} "
-            f"{row.p90_abs_pct:8.2f} {row.bias_pct:+7.2f}  {row.target}"
+            f"{row.p90_abs_pct:8.2f} {row.bias_pct:+7.2f}  {row.met:3}  {row.target}"
         )
     return "\n".join(lines)
 
