@@ -4,7 +4,7 @@ bar exists. Deterministic (no random numbers), fitted to real premiums by `optbo
     forward   F = S·exp(carry·t_cal)            carry fitted per underlying (futures / put-call parity)
     time      τ = session units to expiry        remaining session today + later sessions
                   + overnight_weight·nights + closed_day_weight·weekend/holiday days (both fitted)
-    ATM vol   σ_atm = level·VIX/100·(τ/τ_ref)^slope   level and slope per underlying and month, fitted
+    ATM vol   σ_atm = level·VIX/100·(τ/τ_ref)^slope   level and slope per underlying, fitted
     smile     σ(K) = σ_atm·smile(z, τ), z = ln(K/F)/(σ_atm·√(τ/year)): quadratic in z with skew and
               curvature log-linear in τ, tangent + own wing slope beyond ±2 (SmileParams), fitted
     price     Black-76 on F with total variance σ²·τ/year, discounted over calendar time

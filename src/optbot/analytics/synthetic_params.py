@@ -60,9 +60,10 @@ class SpreadParams:
 
 @dataclass(frozen=True, slots=True)
 class VolLevel:
-    """ATM implied vol per unit of INDIA VIX over one stretch of dates (it drifts with the regime: ~0.51
-    in November 2022 and ~0.62 in January 2025 for NIFTY) and the term slope used with it (the bundled
-    fit shares one slope per underlying across windows: per-window slopes did not carry to other periods)."""
+    """ATM implied vol (per variance-time year) per unit of INDIA VIX and the term slope used with it,
+    over a stretch of dates. `optbot data calibrate` writes one per underlying spanning all its data (a
+    level per month fitted each month well but priced other months 12-20 % off); a file may hold
+    several, and the one nearest in time applies."""
 
     start: date
     end: date
