@@ -62,8 +62,8 @@ class SpreadParams:
 class VolLevel:
     """ATM implied vol (per variance-time year) per unit of INDIA VIX and the term slope used with it,
     over a stretch of dates. `optbot data calibrate` writes one per underlying spanning all its data (a
-    level per month fitted each month well but priced other months 12-20 % off); a file may hold
-    several, and the one nearest in time applies."""
+    level per month would jump at month ends and say nothing about a month without option data); a
+    file may hold several, and the one nearest in time applies."""
 
     start: date
     end: date
