@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from optbot.config import Settings
 from optbot.core.events import Bar, Fill, OrderIntent, Tick
+from optbot.instruments.expiry_choice import ExpiryChoice
 from optbot.strategy.context import StrategyContext
 from optbot.strategy.tunable import Tunable
 
@@ -37,6 +38,11 @@ class Strategy(ABC):
         model = type(self).settings_model
         #: The instance's validated settings (the model's defaults when no instance values are given).
         self.config = config if config is not None or model is None else model()
+
+    def expiries_watched(self) -> dict[str, tuple[ExpiryChoice, ...]]:
+        """Expiries (by choice, per underlying) whose strikes near the money the feed must carry besides
+        the trading expiry; default none (a strategy that reads only `ctx.chain(underlying)`)."""
+        return {}
 
     def on_start(self, ctx: StrategyContext) -> None:
         """Called once before the first bar; default keeps no start-up state."""
