@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 from optbot.analytics.pricing import Greeks, greeks, implied_volatility
 from optbot.broker.models import DepthLevel, Quote
-from optbot.calendar import ExpiryKind, NseCalendar, Segment, TradingSession
+from optbot.calendar import NseCalendar, Segment, TradingSession
 from optbot.config import Settings
 from optbot.core.clock import Clock
 from optbot.core.enums import Exchange
@@ -25,10 +25,8 @@ from optbot.instruments.master import InstrumentMaster, InstrumentNotFound
 from optbot.portfolio.portfolio import Greeks as PositionGreeks
 
 SECONDS_PER_YEAR = 365.0 * 86400
-#: How far ahead the exchange rules are read for the next two weeklies / monthlies (holiday shifts
-#: included): two weeks and a day, and two months and a half.
+#: How far ahead the exchange rules are read to tell whether weekly contracts trade (two weeks and a day).
 WEEKLY_LOOKAHEAD = timedelta(days=15)
-MONTHLY_LOOKAHEAD = timedelta(days=75)
 MIN_YEARS_TO_EXPIRY = 60.0 / SECONDS_PER_YEAR
 
 
@@ -229,9 +227,8 @@ class MarketState:
                     choice,
                     underlying.upper(),
                     today,
-                    set(self.instruments.expiries(underlying)),
-                    self._rule_expiries(underlying, today, WEEKLY_LOOKAHEAD, "weekly"),
-                    self._rule_expiries(underlying, today, MONTHLY_LOOKAHEAD, "monthly"),
+                    self.instruments.expiries(underlying),
+                    self._rules_have_weeklies(underlying, today),
                 )
             except ExpiryUnavailable as exc:
                 found = exc
@@ -240,12 +237,13 @@ class MarketState:
             raise found
         return found
 
-    def _rule_expiries(self, underlying: str, today: date, ahead: timedelta, kind: ExpiryKind) -> list[date]:
-        """The exchange rules' expiries of one kind from today (none where the calendar ends)."""
-        end = min(today + ahead, self.calendar.provisional_until)
-        if not self.calendar.covers(today) or end < today:
-            return []
-        return self.calendar.expiries(underlying, today, end, kind)
+    def _rules_have_weeklies(self, underlying: str, today: date) -> bool:
+        """The exchange rules (calendar) list a weekly expiry in the next two weeks (False where the
+        calendar has no rules for the underlying or ends)."""
+        end = min(today + WEEKLY_LOOKAHEAD, self.calendar.provisional_until)
+        if not self.calendar.covers(today) or underlying.upper() not in self.calendar.underlyings:
+            return False
+        return bool(self.calendar.expiries(underlying, today, end, "weekly"))
 
     def _listed_chain(self, underlying: str, choice: ExpiryChoice | None = None) -> OptionChain | None:
         """The listed strikes of the trading expiry (or of `choice`), without quotes (cached per expiry)."""

@@ -1,27 +1,31 @@
 """Which listed expiry a leg means by "current weekly", "next weekly", "monthly" or "next monthly".
 
-Two sources, each trusted for what it knows:
-- the **listing** (the instrument master live and in paper, the option archive's contracts in a
-  backtest) says which contracts exist today;
-- the **exchange's expiry rules** (the calendar: weekday changes, holiday shifts, the end of the
-  BANKNIFTY/FINNIFTY/MIDCPNIFTY weeklies on 2024-11-20) say which expiry *kind* a date is.
-
-A listing alone cannot tell a weekly from a monthly when it is partial (an archive that kept only
-the nearest expiry would make that expiry "the last listed of its month"), and the rules alone do not
-know what is listed. So each kind is the rules' date, and it must be listed: a leg is never silently
-moved to another expiry. With a complete listing the month's monthly is its last listed expiry
-(tests check the two agree on real NSE listings).
+The **listing** decides (the instrument master live and in paper, the option archive's contracts in a
+backtest), because NSE's own dates win over any rule: on 2025-01-01 BANKNIFTY's January contract
+still expired on Wednesday the 29th although the Thursday rule began the next day.
+- current weekly: the first listed expiry on or after today (in the monthly week, the monthly, as
+  NSE lists it); next weekly: the one after it, if it is a week away (a listing that skips weeks
+  does not name a next weekly);
+- monthly: the last listed expiry of its month, next monthly the month after's. A month counts only
+  when the listing reaches into a later month, so a partial listing (an archive that kept only the
+  nearest expiry) never passes a weekly off as the monthly.
+An underlying has weekly contracts when the listing shows two expiries in one month or the exchange's
+expiry rules (the calendar) say weeklies trade: BANKNIFTY, FINNIFTY and MIDCPNIFTY have none since
+2024-11-20, and a weekly leg on them is an error (NoWeeklyExpiries), never a silent monthly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from datetime import date
 from typing import Literal, get_args
 
 ExpiryChoice = Literal["current_weekly", "next_weekly", "monthly", "next_monthly"]
 EXPIRY_CHOICES: tuple[ExpiryChoice, ...] = get_args(ExpiryChoice)
 WEEKLY_CHOICES: frozenset[str] = frozenset({"current_weekly", "next_weekly"})
+#: The longest gap between two consecutive weekly expiries: a week, plus a holiday shift (an expiry
+#: moved to the previous trading day makes the following gap up to 8-9 days).
+MAX_WEEKLY_GAP_DAYS = 10
 
 
 class ExpiryUnavailable(LookupError):
@@ -32,36 +36,54 @@ class NoWeeklyExpiries(ExpiryUnavailable):
     """The underlying has no weekly contracts on this date: a weekly leg is a strategy error, not data."""
 
 
-def choose_expiry(
-    choice: ExpiryChoice,
-    underlying: str,
-    today: date,
-    listed: Collection[date],
-    weekly_dates: Sequence[date],
-    monthly_dates: Sequence[date],
-) -> date:
-    """The listed expiry for `choice` on `today`.
+def monthly_expiries(listed: Collection[date]) -> list[date]:
+    """The last listed expiry of each month the listing is known to cover in full (a later month is
+    listed too)."""
+    last_in_month: dict[tuple[int, int], date] = {}
+    for expiry in sorted(listed):
+        last_in_month[(expiry.year, expiry.month)] = expiry
+    months = sorted(last_in_month)
+    return [last_in_month[month] for month in months[:-1]]
 
-    `weekly_dates` / `monthly_dates`: the exchange rules' expiries on or after today, ascending (the
-    weekly sequence includes the monthly contract in the monthly week, as NSE lists it). Raises
-    NoWeeklyExpiries for a weekly choice when the rules have no weekly expiry (monthly-only underlying),
-    ExpiryUnavailable when the rules' date is not listed.
+
+def lists_weeklies(listed: Collection[date]) -> bool:
+    """Two listed expiries in one month: the underlying has weekly contracts."""
+    months = [(expiry.year, expiry.month) for expiry in listed]
+    return len(months) != len(set(months))
+
+
+def choose_expiry(
+    choice: ExpiryChoice, underlying: str, today: date, listed: Collection[date], rules_have_weeklies: bool
+) -> date:
+    """The listed expiry for `choice` on `today` (see the module docstring).
+
+    `rules_have_weeklies`: the exchange rules (calendar) list a weekly expiry in the coming weeks.
+    Raises NoWeeklyExpiries for a weekly choice on a monthly-only underlying, ExpiryUnavailable when
+    the listing does not hold the expiry asked for.
     """
-    weekly = choice in WEEKLY_CHOICES
-    dates = [day for day in (weekly_dates if weekly else monthly_dates) if day >= today]
-    position = 1 if choice.startswith("next_") else 0
-    if weekly and not dates:
-        raise NoWeeklyExpiries(
-            f"{underlying} has no weekly expiries on {today.isoformat()} (monthly contracts only): "
-            f'a {choice} leg cannot trade it; use expiry = "monthly"'
-        )
-    if len(dates) <= position:
-        raise ExpiryUnavailable(f"{underlying} {choice}: no such expiry known on {today.isoformat()}")
-    wanted = dates[position]
-    if wanted not in listed:
-        shown = ", ".join(day.isoformat() for day in sorted(day for day in listed if day >= today)) or "none"
+    ahead = sorted(expiry for expiry in listed if expiry >= today)
+    shown = ", ".join(expiry.isoformat() for expiry in ahead) or "none"
+    if choice in WEEKLY_CHOICES:
+        if not (rules_have_weeklies or lists_weeklies(ahead)):
+            raise NoWeeklyExpiries(
+                f"{underlying} has no weekly expiries on {today.isoformat()} (monthly contracts only; "
+                f'listed: {shown}): a {choice} leg cannot trade it; use expiry = "monthly"'
+            )
+        if not ahead:
+            raise ExpiryUnavailable(f"{underlying} lists no expiry on or after {today.isoformat()}")
+        if choice == "current_weekly":
+            return ahead[0]
+        if len(ahead) < 2 or (ahead[1] - ahead[0]).days > MAX_WEEKLY_GAP_DAYS:
+            raise ExpiryUnavailable(
+                f"{underlying} next_weekly: the listing on {today.isoformat()} holds no expiry within "
+                f"{MAX_WEEKLY_GAP_DAYS} days after {ahead[0].isoformat()} (listed: {shown})"
+            )
+        return ahead[1]
+    monthlies = monthly_expiries(ahead)
+    position = 1 if choice == "next_monthly" else 0
+    if len(monthlies) <= position:
         raise ExpiryUnavailable(
-            f"{underlying} {choice} expiry {wanted.isoformat()} is not listed on {today.isoformat()} "
-            f"(listed: {shown})"
+            f"{underlying} {choice}: the listing on {today.isoformat()} does not show that month's last "
+            f"expiry (a month counts once a later month is listed; listed: {shown})"
         )
-    return wanted
+    return monthlies[position]

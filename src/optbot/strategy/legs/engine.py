@@ -21,6 +21,7 @@ from optbot.core.instrument import Instrument
 from optbot.core.timeutil import ist_date, to_ist
 from optbot.instruments.chain import OptionChain
 from optbot.instruments.expiry_choice import ExpiryChoice, ExpiryUnavailable, NoWeeklyExpiries
+from optbot.instruments.master import index_name
 from optbot.strategy.base import Strategy
 from optbot.strategy.categorise import categorise
 from optbot.strategy.context import StrategyContext
@@ -120,12 +121,12 @@ class LegStrategy(Strategy):
 
     # ---------------------------------------------------------------- inputs
     def on_tick(self, ctx: StrategyContext, tick: Tick) -> None:
-        if tick.symbol.upper().replace(" ", "") == self.underlying:
+        if index_name(tick.symbol) == self.underlying:
             self.spot = tick.ltp
         self._step(ctx)
 
     def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
-        if bar.symbol.upper() == self.underlying and bar.timeframe is not Timeframe.D1:
+        if index_name(bar.symbol) == self.underlying and bar.timeframe is not Timeframe.D1:
             self.spot = bar.close
             self._track_range(bar)
         self._step(ctx)
