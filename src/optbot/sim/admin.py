@@ -160,7 +160,10 @@ def register_admin(app: web.Application, state: SimState) -> None:
                     _optional_int(body, "count") or 1, str(body.get("mode") or "drop"), _endpoints(body)
                 )
             elif kind == "rms_rejects":
-                faults.rms_rejects(_optional_int(body, "count") or 1)
+                side = body.get("side")
+                faults.rms_rejects(
+                    _optional_int(body, "count") or 1, side=None if side is None else str(side).upper()
+                )
             elif kind == "feed_stall":
                 stalled = body.get("stalled", True)
                 if not isinstance(stalled, bool):

@@ -184,6 +184,9 @@ def register(app: typer.Typer) -> None:
         mode: str | None = typer.Option(None, "--mode", help="lose_order_replies: drop | hang"),
         endpoints: list[str] = typer.Option([], "--endpoint", help="Limit to these endpoints (repeatable)"),
         stalled: bool = typer.Option(True, "--stalled/--resumed", help="feed_stall: stall or resume"),
+        side: str | None = typer.Option(
+            None, "--side", help="rms_rejects: only orders of this side (BUY/SELL)"
+        ),
     ) -> None:
         """Switch a fault on in a running simulator (or 'clear' them all) and show the fault state."""
         try:
@@ -191,7 +194,7 @@ def register(app: typer.Typer) -> None:
             if kind == "clear":
                 payload = admin_request(base, "DELETE", "/sim/v1/faults")
             else:
-                body = fault_body(kind, count, duration, seconds, status, mode, endpoints, stalled)
+                body = fault_body(kind, count, duration, seconds, status, mode, endpoints, stalled, side)
                 payload = admin_request(base, "POST", f"/sim/v1/faults/{kind}", body)
             console.print_json(data=payload)
         except UserError as exc:

@@ -570,6 +570,13 @@ class LegStrategy(Strategy):
                 if other is not leg and other.side is leg.side and other.open_quantity and not other.closing:
                     other.stop = other.entry_price
                     day.notes.append(f"{other.spec.id} stop moved to cost {other.entry_price:.2f}")
+                    log.info(
+                        "legs_stop_moved_to_cost",
+                        strategy=self.name,
+                        leg=other.spec.id,
+                        stop=other.entry_price,
+                        after=leg.spec.id,
+                    )
         reentry = self.plan.reentry
         if reentry is not None and day.reentries.get(leg.spec.id, 0) < reentry.max_per_leg:
             anchor = leg.entry_price if reentry.mode == "at_cost" else (self.spot or 0.0)
