@@ -76,6 +76,7 @@ async def test_the_dashboard_shows_each_legs_strategys_legs_levels_and_mtm(tmp_p
     rig = legs_rig(tmp_path, "short_straddle_0920", start=time(9, 20, 5))
     await rig.start()
     await rig.ticks()
+    await rig.ticks()  # the legs strategy steps on the index's ticks: the next one sees the quotes
     await rig.deliver()
     snapshot = EngineDashboardProvider(rig.engine, tmp_path).snapshot()
     legs = {row["leg"]: row for row in snapshot.legs}

@@ -102,6 +102,7 @@ class LegStrategy(Strategy):
         self.day: DayState | None = None
         self.spot: float | None = None
         self._pending: dict[str, str] = {}  # intent id -> leg id
+        self._chains_now: dict[str, OptionChain | None] = {}
 
     def expiries_watched(self) -> dict[str, tuple[ExpiryChoice, ...]]:
         """Every expiry a leg trades, so the feed quotes its strikes near the money."""
@@ -121,9 +122,21 @@ class LegStrategy(Strategy):
 
     # ---------------------------------------------------------------- inputs
     def on_tick(self, ctx: StrategyContext, tick: Tick) -> None:
-        if index_name(tick.symbol) == self.underlying:
+        """Steps on the underlying's and VIX's ticks and on its own contracts' ticks; the feed's other
+        contracts change nothing this strategy reads."""
+        name = index_name(tick.symbol)
+        if name == self.underlying:
             self.spot = tick.ltp
+        elif name != index_name(self.settings.universe.vix_symbol) and tick.token not in self._tokens():
+            return
         self._step(ctx)
+
+    def _tokens(self) -> set[str]:
+        day = self.day
+        if day is None:
+            return set()
+        held = {leg.contract.token for leg in day.legs.values()}
+        return held | {contract.token for contract, _ in day.waiting.values()}
 
     def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
         if index_name(bar.symbol) == self.underlying and bar.timeframe is not Timeframe.D1:
@@ -171,6 +184,7 @@ class LegStrategy(Strategy):
 
     # ---------------------------------------------------------------- the step
     def _step(self, ctx: StrategyContext) -> None:
+        self._chains_now = {}  # one chain per expiry per step, however many legs read it
         now = ctx.now_utc()
         today = ist_date(now)
         if self.day is None or self.day.day != today:
@@ -197,14 +211,6 @@ class LegStrategy(Strategy):
         if weekday >= len(WEEKDAYS) or WEEKDAYS[weekday] not in entry.days:
             return False
         if not (self._momentum_ready(day) and self._breakout_ready(day, now)):
-            return False  # the cheap checks first: the chain solves IVs and Greeks
-        expiries = self._leg_expiries(ctx, day)
-        if not expiries:
-            return False
-        dte = (min(expiries) - day.day).days  # days to the nearest expiry a leg trades
-        if (entry.dte_min is not None and dte < entry.dte_min) or (
-            entry.dte_max is not None and dte > entry.dte_max
-        ):
             return False
         vix = ctx.vix()
         if entry.vix_min is not None and (vix is None or vix < entry.vix_min):
@@ -213,7 +219,16 @@ class LegStrategy(Strategy):
             return False
         if entry.adx_categories and self._category(ctx, day.day) not in entry.adx_categories:
             return False
-        return not entry.regimes or self._regime_matches(ctx, day.day)
+        if entry.regimes and not self._regime_matches(ctx, day.day):
+            return False
+        # the chains last: each one solves implied volatilities and Greeks near the money
+        expiries = self._leg_expiries(ctx, day)
+        if not expiries:
+            return False
+        dte = (min(expiries) - day.day).days  # days to the nearest expiry a leg trades
+        return (entry.dte_min is None or dte >= entry.dte_min) and (
+            entry.dte_max is None or dte <= entry.dte_max
+        )
 
     def _momentum_ready(self, day: DayState) -> bool:
         momentum = self.plan.entry.momentum
@@ -284,8 +299,10 @@ class LegStrategy(Strategy):
 
         An underlying without weekly contracts for a weekly leg is the strategy's error, not the
         data's: it is raised, so the runner pauses the strategy and the journal and alert say why."""
+        if choice in self._chains_now:
+            return self._chains_now[choice]
         try:
-            return ctx.chain(self.underlying, choice)
+            chain = ctx.chain(self.underlying, choice)
         except NoWeeklyExpiries as exc:
             legs = ", ".join(leg.id for leg in self.plan.legs if leg.expiry == choice)
             raise NoWeeklyExpiries(f"{self.name}: leg {legs}: {exc}") from None
@@ -293,7 +310,9 @@ class LegStrategy(Strategy):
             if str(exc) not in day.notes:
                 day.notes.append(str(exc))
                 log.warning("legs_expiry_unavailable", strategy=self.name, reason=str(exc))
-            return None
+            chain = None
+        self._chains_now[choice] = chain
+        return chain
 
     def _leg_expiries(self, ctx: StrategyContext, day: DayState) -> list[date]:
         """Every leg's expiry today, or [] while any leg's chain is missing or empty."""
