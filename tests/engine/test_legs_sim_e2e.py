@@ -85,7 +85,9 @@ class Bot:
                 f"bot exited before {what}:\n{self.output.read_text()[-3000:]}"
             )
             time.sleep(0.1)
-        pytest.fail(f"timed out waiting for {what}:\n{self.output.read_text()[-3000:]}")
+        trail = [f"{str(e.get('timestamp'))[11:19]} {str(e.get('event'))[:220]}" for e in self.events()]
+        shown = "\n".join(line for line in trail if " engine_" in line or " legs_" in line)
+        pytest.fail(f"timed out waiting for {what}:\n{self.output.read_text()[-1500:]}\n{shown[-6000:]}")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -120,7 +122,13 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     base = f"http://127.0.0.1:{port}"
     accounts = tmp / "accounts.json"
     accounts.write_text(json.dumps([PAPER_ACCOUNT, LIVE_ACCOUNT]))
-    sim_env = {**_env(tmp, port), "OPTBOT__SIM__REPLAY_END_TIME_IST": "10:30"}
+    sim_env = {
+        **_env(tmp, port),
+        # the replay holds at 09:14 while the bots start up (20-60 s of wall time on a loaded machine)
+        "OPTBOT__SIM__REPLAY_START_TIME_IST": "09:14",
+        "OPTBOT__SIM__START_PAUSED": "true",
+        "OPTBOT__SIM__REPLAY_END_TIME_IST": "10:30",
+    }
     sim = subprocess.Popen(
         [
             *OPTBOT,
@@ -155,6 +163,8 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
         paper_env = {
             **_env(tmp / "paper", port),
             "OPTBOT__STRATEGY__ENABLED": json.dumps(template_names()),
+            # five strategies' legs at once: more contracts than the default 3 concurrent positions
+            "OPTBOT__RISK__MAX_CONCURRENT_POSITIONS": "16",
         }
         live_env = {
             **_env(tmp / "live", port),
@@ -171,6 +181,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
         ]
         for bot in bots:
             bot.wait(lambda bot=bot: "PASS operations" in bot.output.read_text(), "the bot's start-up")  # type: ignore[misc]
+        admin_request(base, "POST", "/sim/v1/clock", {"paused": False})
         yield Session(base, *bots)
     finally:
         for bot in bots:
@@ -211,9 +222,7 @@ def test_every_template_runs_in_the_paper_session_and_iron_condor_buys_its_wings
     session: Session,
 ) -> None:
     paper = session.paper
-    paper.wait(
-        lambda: paper.lines("iron_condor entry: hedges filled, sending the written legs"), "the condor"
-    )
+    paper.wait(lambda: len(paper.lines("engine_order: iron_condor")) >= 4, "the condor's four legs")
     entry = str(paper.lines("engine_basket: iron_condor entry: ")[0]["event"])
     assert "bought legs first" in entry
     sent = [str(e["event"]) for e in paper.lines("engine_order: iron_condor")]

@@ -104,6 +104,13 @@ async def serve_until_cancelled(
     try:
         for line in banner(simulator.base_url, simulator.market_ws_url, simulator.order_ws_url, accounts):
             console.print(line, highlight=False, markup=False, soft_wrap=True)
+        if sim_settings.start_paused:
+            market.pause()
+            console.print(
+                f'replay clock paused: POST {simulator.base_url}/sim/v1/clock {{"paused": false}} starts it',
+                highlight=False,
+                markup=False,
+            )
         for day in dates:
             start = datetime.combine(day, start_time, tzinfo=IST)
             end = datetime.combine(day, end_time, tzinfo=IST)
