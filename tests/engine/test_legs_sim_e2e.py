@@ -137,7 +137,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
             "--port",
             str(port),
             "--speed",
-            "60",
+            "80",
             "--date",
             DAY,
             "--accounts",
