@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from optbot.core.enums import Side
+from optbot.core.enums import Exchange, Side
+from optbot.core.events import Tick
 from optbot.engine.core import TradingEngine
 from optbot.strategy.legs import load_legs
 from optbot.test_kit.execution import Fault
@@ -75,6 +76,7 @@ async def test_the_dashboard_shows_each_legs_strategys_legs_levels_and_mtm(tmp_p
     rig = legs_rig(tmp_path, "short_straddle_0920", start=time(9, 20, 5))
     await rig.start()
     await rig.ticks()
+    await rig.ticks()  # the legs strategy steps on the index's ticks: the next one sees the quotes
     await rig.deliver()
     snapshot = EngineDashboardProvider(rig.engine, tmp_path).snapshot()
     legs = {row["leg"]: row for row in snapshot.legs}
@@ -86,3 +88,85 @@ async def test_the_dashboard_shows_each_legs_strategys_legs_levels_and_mtm(tmp_p
     assert legs["ce"]["stop"] == pytest.approx(legs["ce"]["entry"] * 1.25, abs=0.01)
     mtm = legs["ce"]["leg_pnl"] + legs["pe"]["leg_pnl"]
     assert legs["ce"]["strategy_mtm"] == pytest.approx(mtm, abs=0.02)
+
+
+def file_rig(tmp_path: Path, body: str, underlyings: tuple[str, ...] = ("NIFTY",)) -> Rig:
+    """A rig running a legs file written to tmp_path, at 09:20:05 on the rig's day (2026-08-07)."""
+    from optbot.strategy.legs import load_legs as load
+
+    path = tmp_path / "legs.toml"
+    path.write_text(body)
+    rig = Rig(tmp_path, start=time(9, 20, 5))
+    rig.settings = rig.settings.model_copy(
+        update={"universe": rig.settings.universe.model_copy(update={"underlyings": list(underlyings)})}
+    )
+    rig.engine = TradingEngine(
+        rig.settings, rig.clock, rig.broker, rig.store, rig.master, strategies=[load(str(path))(rig.settings)]
+    )
+    return rig
+
+
+STRADDLE = """
+[strategy]
+name = "choice"
+underlying = "{underlying}"
+[entry]
+time = 09:20:00
+[[legs]]
+id = "ce"
+option = "CE"
+side = "SELL"
+expiry = "{expiry}"
+strike = {{ mode = "atm" }}
+[[legs]]
+id = "pe"
+option = "PE"
+side = "SELL"
+expiry = "{expiry}"
+strike = {{ mode = "atm" }}
+"""
+
+
+@pytest.mark.parametrize(
+    ("expiry", "code"),
+    [("current_weekly", "11AUG26"), ("next_weekly", "18AUG26"), ("monthly", "25AUG26")],
+)
+async def test_each_leg_trades_the_expiry_its_file_names(tmp_path: Path, expiry: str, code: str) -> None:
+    # the master lists NIFTY 11, 18, 25 Aug and 1 Sep 2026 (Tuesdays); August's monthly is the 25th
+    rig = file_rig(tmp_path, STRADDLE.format(underlying="NIFTY", expiry=expiry))
+    await rig.start()
+    await rig.ticks()
+    await rig.ticks()
+    symbols = sorted(request.symbol for request in rig.broker.placed_requests)
+    assert len(symbols) == 2 and all(code in symbol for symbol in symbols), symbols
+
+
+async def test_next_monthly_not_listed_is_said_and_nothing_trades(tmp_path: Path) -> None:
+    rig = file_rig(tmp_path, STRADDLE.format(underlying="NIFTY", expiry="next_monthly"))
+    await rig.start()
+    await rig.ticks()
+    assert rig.broker.placed_requests == []
+    strategy = rig.engine.runner.strategies[0]
+    assert strategy.name not in rig.engine.runner.paused  # data, not a strategy error
+    day = getattr(strategy, "day", None)
+    assert day is not None and any("next_monthly" in note for note in day.notes), day.notes
+
+
+async def test_a_weekly_leg_on_banknifty_after_the_weeklies_ended_pauses_the_strategy_saying_why(
+    tmp_path: Path,
+) -> None:
+    rig = file_rig(
+        tmp_path, STRADDLE.format(underlying="BANKNIFTY", expiry="current_weekly"), ("NIFTY", "BANKNIFTY")
+    )
+    await rig.start()
+    now = rig.clock.now_utc()
+    await rig.engine.on_tick(Tick(now, "99926009", Exchange.NSE, "Nifty Bank", 55_000.0))  # the feed's symbol
+    assert rig.broker.placed_requests == []
+    paused = rig.engine.runner.paused["choice"]
+    assert (
+        "NoWeeklyExpiries" in paused.error
+        and "BANKNIFTY has no weekly expiries on 2026-08-07" in paused.error
+    )
+    assert "leg ce, pe" in paused.error and 'use expiry = "monthly"' in paused.error
+    journal = "\n".join(entry.line() for entry in rig.engine.journal)
+    assert "choice paused after an error" in journal

@@ -59,7 +59,9 @@ class Rig:
         now = self.clock.now_utc()
         await self.engine.on_tick(Tick(now, NIFTY_TOKEN, Exchange.NSE, "NIFTY", spot))
         await self.engine.on_tick(Tick(now, VIX_TOKEN, Exchange.NSE, "INDIA VIX", 14.0))
-        for contract in self.engine.market.watch_list("NIFTY"):
+        for contract in self.engine.desired_instruments():
+            if not contract.is_option:
+                continue
             self.broker.set_quote(option_quote(contract.token, contract.symbol, option_ltp))
             tick = Tick(now, contract.token, contract.exchange, contract.symbol, option_ltp)
             await self.engine.on_tick(

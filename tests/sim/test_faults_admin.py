@@ -182,3 +182,21 @@ async def test_rms_reject_fault_places_then_rejects_the_next_order(
         assert by_tag["rej1"].status.value == "rejected" and "injected fault" in by_tag["rej1"].text
         assert by_tag["ok1"].status.value != "rejected"
         assert sim.faults.describe()["injected"]["rms_reject"] == 1
+
+
+async def test_rms_reject_fault_armed_for_sells_lets_buys_through_and_refuses_the_next_sell(
+    sim: Simulator, sim_clock: SimClock, sim_market: StaticMarket
+) -> None:
+    async with client_for(sim) as client:
+        jwt = (await login(client, sim_clock))["jwtToken"]
+        sim_clock.advance(1.0)
+        admin = await client.post("/sim/v1/faults/rms_rejects", json={"count": 1, "side": "sell"})
+        assert admin.json()["rms_rejects"]["side"] == "SELL"
+        for tag, side in (("hedge1", "BUY"), ("write1", "SELL"), ("write2", "SELL")):
+            sim_clock.advance(1.0)
+            order = option_order(sim_market, ordertag=tag, transactiontype=side)
+            assert (await client.post(PLACE, headers=headers(jwt), json=order)).json()["status"] is True
+        by_tag = {order.order_tag: order for order in sim.exchange.orders(TEST_ACCOUNT.client_code)}
+        assert by_tag["write1"].status.value == "rejected" and "injected fault" in by_tag["write1"].text
+        assert by_tag["hedge1"].status.value != "rejected" and by_tag["write2"].status.value != "rejected"
+        assert (await client.post("/sim/v1/faults/rms_rejects", json={"side": "SHORT"})).status_code == 400

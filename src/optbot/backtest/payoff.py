@@ -26,6 +26,7 @@ from optbot.core.timeutil import IST, ist_date, ist_datetime, to_ist
 from optbot.engine.market import MarketState
 from optbot.engine.replay import sim_quote_to_tick
 from optbot.instruments.chain import OptionChain
+from optbot.instruments.expiry_choice import ExpiryChoice, ExpiryUnavailable
 from optbot.instruments.master import InstrumentMaster, MasterInfo
 from optbot.instruments.scripmaster import parse_rows
 from optbot.sim.market.replay import ReplayMarket
@@ -98,8 +99,10 @@ def parse_moment(text: str) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=IST)
 
 
-def market_at(settings: Settings, underlying: str, at: datetime) -> tuple[float, OptionChain]:
-    """Spot and the quoted chain (IVs, Greeks) the engine would see at `at`, from the replay."""
+def market_at(
+    settings: Settings, underlying: str, at: datetime, expiry: ExpiryChoice = "current_weekly"
+) -> tuple[float, OptionChain]:
+    """Spot and the quoted chain (IVs, Greeks) of the `expiry` choice the engine would see at `at`."""
     calendar = get_calendar()
     if not calendar.covers(ist_date(at)):
         raise UserError(f"--at {to_ist(at):%Y-%m-%d %H:%M}: outside the market calendar")
@@ -126,8 +129,11 @@ def market_at(settings: Settings, underlying: str, at: datetime) -> tuple[float,
     spot = market.underlying_price(underlying)
     if spot is None:
         raise UserError(f"--at {to_ist(at):%Y-%m-%d %H:%M}: no {underlying} price in the replay data then")
-    feed(market.watch_list(underlying))
-    chain = market.chain(underlying)
+    try:
+        feed(market.watch_list(underlying, expiry))
+        chain = market.chain(underlying, expiry)
+    except ExpiryUnavailable as exc:
+        raise UserError(f"--at {to_ist(at):%Y-%m-%d %H:%M}: {exc}") from None
     if chain is None:
         raise UserError(f"no listed {underlying} options at {to_ist(at):%Y-%m-%d %H:%M}")
     return spot, chain
@@ -137,7 +143,13 @@ def build_report(settings: Settings, source: str, at: datetime) -> PayoffReport:
     strategy_class = load_legs(source)
     plan = strategy_class.plan
     underlying = plan.strategy.underlying
-    spot, chain = market_at(settings, underlying, at)
+    choices = sorted({leg.expiry for leg in plan.legs})
+    if len(choices) > 1:
+        raise UserError(
+            f"{plan.strategy.name}: legs on different expiries ({', '.join(choices)}): the payoff at "
+            "expiry is drawn for legs of one expiry only"
+        )
+    spot, chain = market_at(settings, underlying, at, plan.legs[0].expiry)
     engine = strategy_class(settings)
     rows: list[LegRow] = []
     for leg in plan.legs:

@@ -15,6 +15,7 @@ confirmed fill; the engine hears about it on the bus and tells the owning strate
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Iterable, Sequence
@@ -60,6 +61,7 @@ from optbot.execution.charges import RateCard
 from optbot.execution.expiry import settle_expiries
 from optbot.execution.order_manager import OrderManager
 from optbot.execution.reconciliation import Reconciler, ReconciliationReport
+from optbot.instruments.expiry_choice import ExpiryUnavailable
 from optbot.instruments.master import InstrumentMaster, MasterInfo
 from optbot.log import bind_trace
 from optbot.persistence.retention import apply_audit_retention
@@ -968,6 +970,8 @@ class TradingEngine:
             wanted[index.key] = index
             for contract in self.market.watch_list(underlying):
                 wanted[contract.key] = contract
+        for contract in self._strategy_expiry_contracts():
+            wanted[contract.key] = contract
         vix = self.instruments.index_instrument(self.settings.universe.vix_symbol)
         wanted[vix.key] = vix
         for exchange, token in sorted(self._position_keys):
@@ -979,6 +983,17 @@ class TradingEngine:
             if instrument is not None:
                 wanted[instrument.key] = instrument
         return list(wanted.values())
+
+    def _strategy_expiry_contracts(self) -> list[Instrument]:
+        """Strikes near the money of the other expiries the strategies' legs trade (next weekly,
+        monthly, ...); an expiry not listed today is skipped here (the strategy says why)."""
+        found: list[Instrument] = []
+        for strategy in self.runner.strategies:
+            for underlying, choices in strategy.expiries_watched().items():
+                for choice in choices:
+                    with contextlib.suppress(ExpiryUnavailable):
+                        found.extend(self.market.watch_list(underlying, choice))
+        return found
 
     # ================================================================ status
     def status(self) -> dict[str, object]:

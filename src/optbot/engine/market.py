@@ -20,10 +20,13 @@ from optbot.core.events import Tick
 from optbot.core.instrument import Instrument, InstrumentKey
 from optbot.core.timeutil import ist_date, ist_datetime
 from optbot.instruments.chain import OptionChain, OptionQuote
+from optbot.instruments.expiry_choice import ExpiryChoice, ExpiryUnavailable, choose_expiry
 from optbot.instruments.master import InstrumentMaster, InstrumentNotFound
 from optbot.portfolio.portfolio import Greeks as PositionGreeks
 
 SECONDS_PER_YEAR = 365.0 * 86400
+#: How far ahead the exchange rules are read to tell whether weekly contracts trade (two weeks and a day).
+WEEKLY_LOOKAHEAD = timedelta(days=15)
 MIN_YEARS_TO_EXPIRY = 60.0 / SECONDS_PER_YEAR
 
 
@@ -53,6 +56,7 @@ class MarketState:
         self._vix_key: _Key | None = None
         self._vix: float | None = None
         self._chains: dict[tuple[str, date], OptionChain] = {}
+        self._chosen_expiries: dict[tuple[str, date, str], date | ExpiryUnavailable] = {}
         self._session_day: date | None = None
         self._session: TradingSession | None = None
         self.last_tick_utc: datetime | None = None
@@ -84,6 +88,7 @@ class MarketState:
         for instrument in instruments:
             self._last.pop(_key(instrument.key), None)
         self._chains = {}
+        self._chosen_expiries = {}
 
     def track_underlying(self, underlying: str) -> Instrument:
         instrument = self.underlying_instrument(underlying)
@@ -210,10 +215,44 @@ class MarketState:
     def _trading_days_until(self, today: date, expiry: date) -> int:
         return len(self.calendar.trading_days(today + timedelta(days=1), expiry))
 
-    def _listed_chain(self, underlying: str) -> OptionChain | None:
-        """The trading expiry's listed strikes, without quotes (cached per expiry)."""
+    def expiry_for(self, underlying: str, choice: ExpiryChoice) -> date:
+        """The listed expiry a leg means by `choice` today (instruments.expiry_choice), remembered for
+        the day; raises NoWeeklyExpiries / ExpiryUnavailable with a sentence saying why."""
+        today = ist_date(self.clock.now_utc())
+        key = (underlying.upper(), today, choice)
+        found = self._chosen_expiries.get(key)
+        if found is None:
+            try:
+                found = choose_expiry(
+                    choice,
+                    underlying.upper(),
+                    today,
+                    self.instruments.expiries(underlying),
+                    self._rules_have_weeklies(underlying, today),
+                )
+            except ExpiryUnavailable as exc:
+                found = exc
+            self._chosen_expiries[key] = found
+        if isinstance(found, ExpiryUnavailable):
+            raise found
+        return found
+
+    def _rules_have_weeklies(self, underlying: str, today: date) -> bool:
+        """The exchange rules (calendar) list a weekly expiry in the next two weeks (False where the
+        calendar has no rules for the underlying or ends)."""
+        end = min(today + WEEKLY_LOOKAHEAD, self.calendar.provisional_until)
+        if not self.calendar.covers(today) or underlying.upper() not in self.calendar.underlyings:
+            return False
+        return bool(self.calendar.expiries(underlying, today, end, "weekly"))
+
+    def _listed_chain(self, underlying: str, choice: ExpiryChoice | None = None) -> OptionChain | None:
+        """The listed strikes of the trading expiry (or of `choice`), without quotes (cached per expiry)."""
         now = self.clock.now_utc()
-        expiry = self.trading_expiry(underlying, ist_date(now))
+        expiry = (
+            self.trading_expiry(underlying, ist_date(now))
+            if choice is None
+            else self.expiry_for(underlying, choice)
+        )
         if expiry is None:
             return None
         key = (underlying.upper(), expiry)
@@ -224,9 +263,10 @@ class MarketState:
             self._chains[key] = base
         return base
 
-    def chain(self, underlying: str) -> OptionChain | None:
-        """Listed strikes of the trading expiry, quoted from ticks (with Greeks) near the money."""
-        base = self._listed_chain(underlying)
+    def chain(self, underlying: str, expiry: ExpiryChoice | None = None) -> OptionChain | None:
+        """Listed strikes of the trading expiry (or of the `expiry` choice: current/next weekly,
+        monthly, next monthly), quoted from ticks (with Greeks) near the money."""
+        base = self._listed_chain(underlying, expiry)
         spot = self.underlying_price(underlying)
         if base is None or spot is None or not base.strikes:
             return base
@@ -238,11 +278,12 @@ class MarketState:
                 quotes[contract.token] = quoted
         return base.with_quotes(quotes)
 
-    def watch_list(self, underlying: str) -> list[Instrument]:
-        """Contracts the feed should carry for the chain: both sides, ATM +/- the window. Only the
-        listing is needed, so no implied volatility or Greeks are solved for it."""
+    def watch_list(self, underlying: str, expiry: ExpiryChoice | None = None) -> list[Instrument]:
+        """Contracts the feed should carry for the chain (of the trading expiry, or of the `expiry`
+        choice): both sides, ATM +/- the window. Only the listing is needed, so no implied volatility
+        or Greeks are solved for it."""
         spot = self.underlying_price(underlying)
-        chain = self._listed_chain(underlying)
+        chain = self._listed_chain(underlying, expiry)
         if chain is None or spot is None or not chain.strikes:
             return []
         return self._near_the_money(chain, spot)

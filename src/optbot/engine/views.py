@@ -17,6 +17,7 @@ from optbot.core.ids import new_id
 from optbot.core.timeutil import ist_date
 from optbot.engine.market import MarketState
 from optbot.instruments.chain import OptionChain
+from optbot.instruments.expiry_choice import ExpiryChoice
 from optbot.log import bind_trace
 from optbot.portfolio.portfolio import Portfolio
 from optbot.risk.views import PositionSnapshot, SessionTimes
@@ -37,8 +38,8 @@ class EngineContext(BarHistoryContext):
     extra_size_multiplier: Callable[[], float] | None = None
     _trace_by_strategy: dict[str, str] = field(default_factory=dict)
 
-    def chain(self, underlying: str) -> OptionChain | None:
-        return self.market.chain(underlying) if self.market is not None else None
+    def chain(self, underlying: str, expiry: ExpiryChoice | None = None) -> OptionChain | None:
+        return self.market.chain(underlying, expiry) if self.market is not None else None
 
     def vix(self) -> float | None:
         return self.market.vix() if self.market is not None else self.current_vix

@@ -32,6 +32,13 @@ INDEX_ALIASES = {
 _OPTION_KINDS = (InstrumentKind.OPTIDX, InstrumentKind.OPTSTK)
 
 
+def index_name(symbol: str) -> str:
+    """The underlying name an index row's symbol stands for: "Nifty 50" -> NIFTY, "Nifty Bank" ->
+    BANKNIFTY (a live feed's ticks carry the master's symbol, a backtest's the underlying's name)."""
+    key = symbol.strip().upper()
+    return INDEX_ALIASES.get(key, key)
+
+
 class ExpiryKind(StrEnum):
     ANY = "any"
     WEEKLY = "weekly"
@@ -156,8 +163,7 @@ class InstrumentMaster:
         return (exact + partial)[:limit]
 
     def _index(self, name: str) -> Instrument:
-        key = name.strip().upper()
-        key = INDEX_ALIASES.get(key, key)
+        key = index_name(name)
         candidates = self._indices.get(key, [])
         if not candidates:
             self._missing(f"index {name}")

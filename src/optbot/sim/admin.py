@@ -98,8 +98,24 @@ def register_admin(app: web.Application, state: SimState) -> None:
                 "ist": to_ist(now).isoformat(),
                 "epoch_ms": utc_to_epoch_ms(now),
                 "market_open": {segment: state.market.is_market_open(segment) for segment in SEGMENTS},
+                "paused": bool(getattr(state.market, "paused", False)),
             }
         )
+
+    async def set_clock(request: web.Request) -> web.Response:
+        """POST {"paused": true|false}: hold or release a replay's clock (a replay market only)."""
+        body = await _json_body(request)
+        paused = body.get("paused")
+        if not isinstance(paused, bool):
+            return _error(400, "paused must be true or false")
+        market = state.market
+        if not hasattr(market, "pause") or not hasattr(market, "resume"):
+            return _error(400, "this simulator's market has no replay clock to pause")
+        if paused:
+            market.pause()
+        else:
+            market.resume()
+        return await clock(request)
 
     async def exchange_state(request: web.Request) -> web.Response:
         wanted = request.query.get("client_code")
@@ -160,7 +176,10 @@ def register_admin(app: web.Application, state: SimState) -> None:
                     _optional_int(body, "count") or 1, str(body.get("mode") or "drop"), _endpoints(body)
                 )
             elif kind == "rms_rejects":
-                faults.rms_rejects(_optional_int(body, "count") or 1)
+                side = body.get("side")
+                faults.rms_rejects(
+                    _optional_int(body, "count") or 1, side=None if side is None else str(side).upper()
+                )
             elif kind == "feed_stall":
                 stalled = body.get("stalled", True)
                 if not isinstance(stalled, bool):
@@ -176,6 +195,7 @@ def register_admin(app: web.Application, state: SimState) -> None:
         return json_response(faults.describe())
 
     app.router.add_get(f"{PREFIX}/clock", clock)
+    app.router.add_post(f"{PREFIX}/clock", set_clock)
     app.router.add_get(f"{PREFIX}/state", exchange_state)
     app.router.add_post(f"{PREFIX}/holdings", seed_holding)
     app.router.add_get(f"{PREFIX}/faults", show_faults)

@@ -58,6 +58,7 @@ def fault_body(
     mode: str | None,
     endpoints: list[str],
     stalled: bool,
+    side: str | None = None,
 ) -> dict[str, Any]:
     """The admin body for one fault kind, refusing options that kind does not take."""
     if kind not in FAULT_KINDS:
@@ -67,7 +68,7 @@ def fault_body(
         "server_errors": {"count", "duration_seconds", "endpoints", "status"},
         "slow_replies": {"count", "duration_seconds", "endpoints", "seconds"},
         "lose_order_replies": {"count", "endpoints", "mode"},
-        "rms_rejects": {"count"},
+        "rms_rejects": {"count", "side"},
         "feed_stall": {"stalled"},
         "drop_ws": set(),
     }[kind]
@@ -78,6 +79,7 @@ def fault_body(
         "status": status,
         "mode": mode,
         "endpoints": endpoints or None,
+        "side": side.upper() if side else None,
     }
     body = {key: value for key, value in given.items() if value is not None}
     unexpected = sorted(set(body) - allowed)

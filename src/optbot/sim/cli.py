@@ -104,6 +104,13 @@ async def serve_until_cancelled(
     try:
         for line in banner(simulator.base_url, simulator.market_ws_url, simulator.order_ws_url, accounts):
             console.print(line, highlight=False, markup=False, soft_wrap=True)
+        if sim_settings.start_paused:
+            market.pause()
+            console.print(
+                f'replay clock paused: POST {simulator.base_url}/sim/v1/clock {{"paused": false}} starts it',
+                highlight=False,
+                markup=False,
+            )
         for day in dates:
             start = datetime.combine(day, start_time, tzinfo=IST)
             end = datetime.combine(day, end_time, tzinfo=IST)
@@ -184,6 +191,9 @@ def register(app: typer.Typer) -> None:
         mode: str | None = typer.Option(None, "--mode", help="lose_order_replies: drop | hang"),
         endpoints: list[str] = typer.Option([], "--endpoint", help="Limit to these endpoints (repeatable)"),
         stalled: bool = typer.Option(True, "--stalled/--resumed", help="feed_stall: stall or resume"),
+        side: str | None = typer.Option(
+            None, "--side", help="rms_rejects: only orders of this side (BUY/SELL)"
+        ),
     ) -> None:
         """Switch a fault on in a running simulator (or 'clear' them all) and show the fault state."""
         try:
@@ -191,7 +201,7 @@ def register(app: typer.Typer) -> None:
             if kind == "clear":
                 payload = admin_request(base, "DELETE", "/sim/v1/faults")
             else:
-                body = fault_body(kind, count, duration, seconds, status, mode, endpoints, stalled)
+                body = fault_body(kind, count, duration, seconds, status, mode, endpoints, stalled, side)
                 payload = admin_request(base, "POST", f"/sim/v1/faults/{kind}", body)
             console.print_json(data=payload)
         except UserError as exc:

@@ -169,11 +169,16 @@ class FaultInjector:
         self._lost = _window(self._clock, count, None, chosen)
         self._lost.params["mode"] = str(LostReplyMode(mode))
 
-    def rms_rejects(self, count: int = 1, message: str = RMS_REJECT_TEXT) -> None:
-        """The next `count` new orders are accepted with an order id and then rejected by RMS, as
-        Angel One does (the order book shows them rejected; the order-update socket says so)."""
+    def rms_rejects(self, count: int = 1, message: str = RMS_REJECT_TEXT, side: str | None = None) -> None:
+        """The next `count` new orders (of `side` BUY/SELL only, when given: e.g. a basket's written
+        leg after its hedges) are accepted with an order id and then rejected by RMS, as Angel One does
+        (the order book shows them rejected; the order-update socket says so)."""
+        if side is not None and side not in ("BUY", "SELL"):
+            raise ValueError(f"side must be BUY or SELL, got {side!r}")
         self._rms = _window(self._clock, count, None, {"placeOrder"})
         self._rms.params["message"] = message
+        if side is not None:
+            self._rms.params["side"] = side
 
     def clear(self) -> None:
         self._forbid = self._server_error = self._slow = self._lost = self._rms = None
@@ -196,7 +201,11 @@ class FaultInjector:
         fault = self._take(endpoint, "_lost", "lost_reply")
         return LostReplyMode(fault.params["mode"]) if fault else None
 
-    def take_rms_reject(self, endpoint: str) -> str | None:
+    def take_rms_reject(self, endpoint: str, side: str | None = None) -> str | None:
+        """The rejection text for this new order of `side`, if an RMS fault is armed for it."""
+        armed = self._rms
+        if armed is not None and armed.params.get("side") not in (None, side):
+            return None  # armed for the other side: this order passes and the fault stays armed
         fault = self._take(endpoint, "_rms", "rms_reject")
         return str(fault.params["message"]) if fault else None
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from optbot.config import Settings
 from optbot.core.enums import Timeframe
 from optbot.core.events import Bar, Fill, OrderIntent, Tick
+from optbot.instruments.expiry_choice import ExpiryChoice
 from optbot.strategy.context import StrategyContext
 from optbot.strategy.tunable import Tunable
 
@@ -44,6 +45,11 @@ class Strategy(ABC):
         bar will do (the default). A backtest checks its data against it: built from finer bars where
         they exist, and a day whose bars are coarser is declared as one where it cannot enter."""
         return None
+
+    def expiries_watched(self) -> dict[str, tuple[ExpiryChoice, ...]]:
+        """Expiries (by choice, per underlying) whose strikes near the money the feed must carry besides
+        the trading expiry; default none (a strategy that reads only `ctx.chain(underlying)`)."""
+        return {}
 
     def on_start(self, ctx: StrategyContext) -> None:
         """Called once before the first bar; default keeps no start-up state."""

@@ -21,6 +21,7 @@ from optbot.core.enums import RiskState, Side, Timeframe
 from optbot.core.events import Bar, OrderIntent, Signal
 from optbot.core.instrument import Instrument
 from optbot.instruments.chain import OptionChain
+from optbot.instruments.expiry_choice import ExpiryChoice
 from optbot.risk.views import PositionSnapshot, SessionTimes
 
 log = structlog.get_logger("optbot.strategy")
@@ -37,7 +38,10 @@ class StrategyContext(Protocol):
 
     def bars(self, symbol: str, timeframe: Timeframe, count: int) -> Sequence[Bar]: ...
 
-    def chain(self, underlying: str) -> OptionChain | None: ...
+    def chain(self, underlying: str, expiry: ExpiryChoice | None = None) -> OptionChain | None:
+        """The listed chain of the trading expiry, or of `expiry` (current/next weekly, monthly, next
+        monthly); raises instruments.expiry_choice.ExpiryUnavailable when that expiry is not listed."""
+        ...
 
     def positions(self) -> Sequence[PositionSnapshot]: ...
 
@@ -82,6 +86,8 @@ class BarHistoryContext:
     signals: list[Signal] = field(default_factory=list)
     open_positions: dict[str, PositionSnapshot] = field(default_factory=dict)
     chains: dict[str, OptionChain] = field(default_factory=dict)
+    #: chains for an explicit expiry choice, keyed (underlying, choice); `chains` answers the rest
+    chains_by_expiry: dict[tuple[str, str], OptionChain] = field(default_factory=dict)
     instruments: dict[str, Instrument] = field(default_factory=dict)
     _history: dict[tuple[str, Timeframe], deque[Bar]] = field(default_factory=dict)
 
@@ -128,7 +134,9 @@ class BarHistoryContext:
         found = self.bars(symbol, timeframe, 1)
         return found[-1] if found else None
 
-    def chain(self, underlying: str) -> OptionChain | None:
+    def chain(self, underlying: str, expiry: ExpiryChoice | None = None) -> OptionChain | None:
+        if expiry is not None and (underlying, expiry) in self.chains_by_expiry:
+            return self.chains_by_expiry[(underlying, expiry)]
         return self.chains.get(underlying)
 
     def positions(self) -> Sequence[PositionSnapshot]:

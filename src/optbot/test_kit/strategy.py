@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from optbot.analytics.pricing import black_scholes_price
+from optbot.analytics.pricing import black_scholes_price, greeks
 from optbot.calendar import get_calendar
 from optbot.config import Settings
 from optbot.core.clock import SimClock
@@ -189,10 +189,16 @@ def synthetic_chain(
             )
             price = black_scholes_price(spot, strike, years, vol, rate, option_type)
             distance = abs(offset)
+            sensitivity = greeks("bs", spot, strike, years, vol, rate, option_type)
             quotes[token] = OptionQuote(
                 ltp=max(0.05, round(price / 0.05) * 0.05),
                 open_interest=max(open_interest // (1 + distance), 600),
                 volume=10_000 // (1 + distance),
+                implied_volatility=vol,
+                delta=sensitivity.delta,
+                gamma=sensitivity.gamma,
+                theta=sensitivity.theta_per_day,
+                vega=sensitivity.vega_per_unit,
             )
     return OptionChain(underlying, expiry, contracts, quotes)
 

@@ -120,3 +120,30 @@ async def test_amo_fill_ticks_candles_over_the_replay(sample_data: Path) -> None
         await rest.aclose()
         await sim.stop()
         await asyncio.sleep(0)
+
+
+async def test_a_paused_replay_holds_its_clock_until_the_admin_api_releases_it(sample_data: Path) -> None:
+    import httpx
+
+    start = datetime(2025, 9, 10, 9, 14, tzinfo=IST)
+    clock = SimClock(start, speed=0)
+    market = replay.ReplayMarket(clock, replay_settings.ReplaySettings(data_dir=sample_data / "store"))
+    sim = Simulator(market, clock, [TEST_ACCOUNT])
+    await sim.start()
+    market.pause()
+    end = datetime(2025, 9, 10, 9, 20, tzinfo=IST)
+    running = asyncio.create_task(market.run(start, end))
+    try:
+        async with httpx.AsyncClient(base_url=sim.base_url) as client:
+            for _ in range(20):
+                await asyncio.sleep(0.01)
+            held = (await client.get("/sim/v1/clock")).json()
+            assert held["paused"] is True and clock.now_utc() == start and not running.done()
+            assert (await client.post("/sim/v1/clock", json={"paused": "no"})).status_code == 400
+            released = await client.post("/sim/v1/clock", json={"paused": False})
+            assert released.json()["paused"] is False
+            await asyncio.wait_for(running, 30)
+        assert clock.now_utc() == end
+    finally:
+        running.cancel()
+        await sim.stop()

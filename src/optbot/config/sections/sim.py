@@ -137,6 +137,11 @@ class SimSettings(Section):
     replay_start_time_ist: str = Field(
         default="09:00", pattern=r"^\d{2}:\d{2}$", description="replay each date from this IST time"
     )
+    start_paused: bool = Field(
+        default=False,
+        description='hold the replay clock at the start time until POST /sim/v1/clock {"paused": false} '
+        "(bots start up first, however long that takes)",
+    )
     edis_auto_authorise: bool = Field(
         default=True,
         description="EDIS: verifyDis requests count as authorised at CDSL at once (there is no CDSL page)",

@@ -126,6 +126,21 @@ class ReplayMarket:
         self.ticks_applied = 0
         self.listener_errors = 0
         self.option_model = option_model or model_for(None, self.calendar)
+        self._running = asyncio.Event()  # cleared: the replay clock holds (`pause`), set: it runs
+        self._running.set()
+
+    # -- pausing (the admin API's POST /sim/v1/clock) ------------------------------------------------
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def pause(self) -> None:
+        """Hold the replay clock where it is (e.g. until every bot following it has started up)."""
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
 
     # -- MarketView --------------------------------------------------------------------------
 
@@ -232,6 +247,8 @@ class ReplayMarket:
             moment = self._next_tick_moment(end_utc)
             if moment is None:
                 break
+            if not self._running.is_set():
+                await self._running.wait()
             if self.clock.speed:
                 await asyncio.sleep((moment - self.clock.now_utc()).total_seconds() / self.clock.speed)
             elif published % YIELD_EVERY_TICKS == 0:

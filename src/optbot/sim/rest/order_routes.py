@@ -12,7 +12,8 @@ ROOT = "/rest/secure/angelbroking/order/v1"
 
 
 async def place_order(call: Call) -> web.StreamResponse:
-    forced = call.state.faults.take_rms_reject("placeOrder")
+    side = call.body.get("transactiontype")
+    forced = call.state.faults.take_rms_reject("placeOrder", str(side).upper() if side else None)
     try:
         order = call.state.exchange.place(call.client_code, call.body, forced_rejection=forced)
     except OrderRequestError as exc:

@@ -12,12 +12,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
+import structlog
+
 from optbot.config import Settings
 from optbot.core.enums import IntentPurpose, OptionType, ProductType, Side, Timeframe
 from optbot.core.events import BASKET_UNWOUND, Bar, Fill, OrderIntent, Tick
 from optbot.core.instrument import Instrument
 from optbot.core.timeutil import ist_date, to_ist
 from optbot.instruments.chain import OptionChain
+from optbot.instruments.expiry_choice import ExpiryChoice, ExpiryUnavailable, NoWeeklyExpiries
+from optbot.instruments.master import index_name
 from optbot.strategy.base import Strategy
 from optbot.strategy.categorise import categorise
 from optbot.strategy.context import StrategyContext
@@ -26,6 +30,8 @@ from optbot.strategy.legs.schema import WEEKDAYS, LegSpec, LegStrategyFile, Leve
 from optbot.strategy.regime import detect_regime
 
 DAILY_BARS = 500
+
+log = structlog.get_logger("optbot.strategy.legs")
 
 
 @dataclass
@@ -63,6 +69,8 @@ class DayState:
     day: date
     entered: bool = False
     legs: dict[str, LegState] = field(default_factory=dict)
+    realised: float = 0.0  # P&L of leg states a re-entry replaced (they still count in the combined MTM)
+    waiting: dict[str, tuple[Instrument, float]] = field(default_factory=dict)  # leg -> (contract, ref)
     reentries: dict[str, int] = field(default_factory=dict)
     pending_reentry: dict[str, tuple[str, float]] = field(default_factory=dict)  # leg -> (mode, anchor)
     entry_underlying: float | None = None  # momentum anchor at the entry time
@@ -94,6 +102,11 @@ class LegStrategy(Strategy):
         self.day: DayState | None = None
         self.spot: float | None = None
         self._pending: dict[str, str] = {}  # intent id -> leg id
+        self._chains_now: dict[str, OptionChain | None] = {}
+
+    def expiries_watched(self) -> dict[str, tuple[ExpiryChoice, ...]]:
+        """Every expiry a leg trades, so the feed quotes its strikes near the money."""
+        return {self.underlying: tuple(dict.fromkeys(leg.expiry for leg in self.plan.legs))}
 
     # ---------------------------------------------------------------- view
     def leg_view(self) -> list[LegState]:
@@ -102,18 +115,31 @@ class LegStrategy(Strategy):
 
     def combined_mtm(self, prices: dict[str, float]) -> float:
         """Rupee P&L of today's legs with open ones at `prices` (token -> premium; else entry)."""
-        return sum(
+        realised = self.day.realised if self.day is not None else 0.0
+        return realised + sum(
             leg.pnl(prices.get(leg.contract.token, leg.entry_price)) for leg in self.leg_view() if leg.filled
         )
 
     # ---------------------------------------------------------------- inputs
     def on_tick(self, ctx: StrategyContext, tick: Tick) -> None:
-        if tick.symbol.upper().replace(" ", "") == self.underlying:
+        """Steps on the underlying's and VIX's ticks and on its own contracts' ticks; the feed's other
+        contracts change nothing this strategy reads."""
+        name = index_name(tick.symbol)
+        if name == self.underlying:
             self.spot = tick.ltp
+        elif name != index_name(self.settings.universe.vix_symbol) and tick.token not in self._tokens():
+            return
         self._step(ctx)
 
+    def _tokens(self) -> set[str]:
+        day = self.day
+        if day is None:
+            return set()
+        held = {leg.contract.token for leg in day.legs.values()}
+        return held | {contract.token for contract, _ in day.waiting.values()}
+
     def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
-        if bar.symbol.upper() == self.underlying and bar.timeframe is not Timeframe.D1:
+        if index_name(bar.symbol) == self.underlying and bar.timeframe is not Timeframe.D1:
             self.spot = bar.close
             self._track_range(bar)
         self._step(ctx)
@@ -158,6 +184,7 @@ class LegStrategy(Strategy):
 
     # ---------------------------------------------------------------- the step
     def _step(self, ctx: StrategyContext) -> None:
+        self._chains_now = {}  # one chain per expiry per step, however many legs read it
         now = ctx.now_utc()
         today = ist_date(now)
         if self.day is None or self.day.day != today:
@@ -184,14 +211,6 @@ class LegStrategy(Strategy):
         if weekday >= len(WEEKDAYS) or WEEKDAYS[weekday] not in entry.days:
             return False
         if not (self._momentum_ready(day) and self._breakout_ready(day, now)):
-            return False  # the cheap checks first: the chain solves IVs and Greeks
-        chain = ctx.chain(self.underlying)
-        if chain is None or not chain.strikes:
-            return False
-        dte = (chain.expiry - day.day).days
-        if (entry.dte_min is not None and dte < entry.dte_min) or (
-            entry.dte_max is not None and dte > entry.dte_max
-        ):
             return False
         vix = ctx.vix()
         if entry.vix_min is not None and (vix is None or vix < entry.vix_min):
@@ -200,7 +219,16 @@ class LegStrategy(Strategy):
             return False
         if entry.adx_categories and self._category(ctx, day.day) not in entry.adx_categories:
             return False
-        return not entry.regimes or self._regime_matches(ctx, day.day)
+        if entry.regimes and not self._regime_matches(ctx, day.day):
+            return False
+        # the chains last: each one solves implied volatilities and Greeks near the money
+        expiries = self._leg_expiries(ctx, day)
+        if not expiries:
+            return False
+        dte = (min(expiries) - day.day).days  # days to the nearest expiry a leg trades
+        return (entry.dte_min is None or dte >= entry.dte_min) and (
+            entry.dte_max is None or dte <= entry.dte_max
+        )
 
     def _momentum_ready(self, day: DayState) -> bool:
         momentum = self.plan.entry.momentum
@@ -266,6 +294,61 @@ class LegStrategy(Strategy):
         return not leg.only_in_category or self._category(ctx, today) in leg.only_in_category
 
     # ---------------------------------------------------------------- strikes and entries
+    def _chain(self, ctx: StrategyContext, day: DayState, choice: ExpiryChoice) -> OptionChain | None:
+        """The chain of one expiry choice; None (noted once a day) when that expiry is not listed.
+
+        An underlying without weekly contracts for a weekly leg is the strategy's error, not the
+        data's: it is raised, so the runner pauses the strategy and the journal and alert say why."""
+        if choice in self._chains_now:
+            return self._chains_now[choice]
+        try:
+            chain = ctx.chain(self.underlying, choice)
+        except NoWeeklyExpiries as exc:
+            legs = ", ".join(leg.id for leg in self.plan.legs if leg.expiry == choice)
+            raise NoWeeklyExpiries(f"{self.name}: leg {legs}: {exc}") from None
+        except ExpiryUnavailable as exc:
+            if str(exc) not in day.notes:
+                day.notes.append(str(exc))
+                log.warning("legs_expiry_unavailable", strategy=self.name, reason=str(exc))
+            chain = None
+        self._chains_now[choice] = chain
+        return chain
+
+    def _leg_expiries(self, ctx: StrategyContext, day: DayState) -> list[date]:
+        """Every leg's expiry today, or [] while any leg's chain is missing or empty."""
+        found: list[date] = []
+        for choice in dict.fromkeys(leg.expiry for leg in self.plan.legs):
+            chain = self._chain(ctx, day, choice)
+            if chain is None or not chain.strikes:
+                return []
+            found.append(chain.expiry)
+        return found
+
+    def _quoted(self, chain: OptionChain, contract: Instrument) -> float | None:
+        if contract.strike is None or contract.option_type is None or contract.strike not in chain.strikes:
+            return None
+        quote = chain.row(contract.strike).quote(contract.option_type)
+        return quote.ltp if quote is not None and quote.ltp else None
+
+    def _contract_price(
+        self, ctx: StrategyContext, day: DayState, choice: ExpiryChoice, contract: Instrument
+    ) -> float | None:
+        """A contract's last price: from the position when held, else from its expiry's chain."""
+        for position in ctx.positions():
+            if position.token == contract.token:
+                return position.last_price
+        chain = self._chain(ctx, day, choice)
+        return None if chain is None else self._quoted(chain, contract)
+
+    def _pick(self, ctx: StrategyContext, day: DayState, leg: LegSpec) -> tuple[Instrument, float] | None:
+        """The leg's contract by its strike rule and its live premium (None: not yet)."""
+        chain = self._chain(ctx, day, leg.expiry)
+        if chain is None or not chain.strikes or self.spot is None:
+            return None
+        contract = self.select_contract(chain, leg, self.spot)
+        premium = None if contract is None else self._quoted(chain, contract)
+        return None if contract is None or premium is None else (contract, premium)
+
     def select_contract(self, chain: OptionChain, leg: LegSpec, spot: float) -> Instrument | None:
         """The leg's contract from the listed strikes (None when its rule finds no quoted strike)."""
         option_type = OptionType(leg.option)
@@ -309,35 +392,68 @@ class LegStrategy(Strategy):
             return value - premium if premium <= value else None
         return abs(premium - value)
 
-    def _enter(
-        self, ctx: StrategyContext, day: DayState, legs: Sequence[LegSpec], reason: str = "entry"
-    ) -> None:
-        chain = ctx.chain(self.underlying)
-        if chain is None or self.spot is None or not legs:
-            return
-        chosen: list[tuple[LegSpec, Instrument]] = []
+    def _enter(self, ctx: StrategyContext, day: DayState, legs: Sequence[LegSpec]) -> None:
+        """The day's entry: every leg's contract chosen now; legs with a `wait` start waiting, the
+        rest go out as one basket. Nothing is sent until every leg has a listed, quoted contract."""
+        picked: list[tuple[LegSpec, Instrument, float]] = []
         for leg in legs:
-            contract = self.select_contract(chain, leg, self.spot)
-            if contract is None or contract.strike is None:
-                return  # no listed strike matches the rule yet: try again on the next step
-            quote = chain.row(contract.strike).quote(OptionType(leg.option))
-            if quote is None or not quote.ltp:
-                return  # every leg needs a live quote before the basket goes out
-            chosen.append((leg, contract))
+            found = self._pick(ctx, day, leg)
+            if found is None:
+                return  # no listed strike matches the rule yet (or no quote): try again on the next step
+            picked.append((leg, *found))
+        if not picked:
+            return
+        for leg, contract, premium in picked:
+            if leg.wait is not None:
+                day.waiting[leg.id] = (contract, premium)
+                day.notes.append(
+                    f"{leg.id} waits for {contract.symbol} to move {leg.wait.direction} from {premium:.2f}"
+                )
+        day.entered = True
+        day.vix_at_entry = ctx.vix()
+        now_legs = [(leg, contract, Side(leg.side)) for leg, contract, _ in picked if leg.wait is None]
+        self._send(ctx, day, now_legs, "entry")
+
+    def _send(
+        self,
+        ctx: StrategyContext,
+        day: DayState,
+        legs: Sequence[tuple[LegSpec, Instrument, Side]],
+        reason: str,
+    ) -> None:
+        """Open these legs as one basket; a leg id entered again keeps its earlier P&L in `realised`."""
+        if not legs:
+            return
         intents = []
-        for leg, contract in chosen:
-            side = Side(leg.side)
-            if reason == "reversed":
-                side = Side.SELL if side is Side.BUY else Side.BUY
+        for leg, contract, side in legs:
+            earlier = day.legs.get(leg.id)
+            if earlier is not None and earlier.filled:
+                day.realised += earlier.pnl(earlier.entry_price)  # closed: its exits are all filled
             quantity = leg.lots * contract.lot_size
-            state = LegState(leg, side, contract, quantity, underlying_at_entry=self.spot)
+            state = LegState(leg, side, contract, quantity, underlying_at_entry=self.spot or 0.0)
             day.legs[leg.id] = state
             intents.append(
                 self._intent(ctx, state, side, quantity, IntentPurpose.ENTRY, f"{reason} {leg.id}")
             )
-        day.entered = True
-        day.vix_at_entry = ctx.vix()
         ctx.submit_basket(intents, f"{self.name} {reason}")
+
+    def _release_waits(self, ctx: StrategyContext, day: DayState, now: datetime) -> None:
+        """Wait-and-trade legs: enter each once its premium moved as asked; stop waiting at the cut-off."""
+        if not day.waiting:
+            return
+        cutoff = self.plan.entry.until or self.plan.exits.time
+        if cutoff is not None and _at(now) > cutoff:
+            day.notes.extend(f"{leg_id} never reached its wait-and-trade move" for leg_id in day.waiting)
+            day.waiting.clear()
+            return
+        specs = {leg.id: leg for leg in self.plan.legs}
+        for leg_id, (contract, reference) in list(day.waiting.items()):
+            spec = specs[leg_id]
+            price = self._contract_price(ctx, day, spec.expiry, contract)
+            if price is None or spec.wait is None or not spec.wait.reached(reference, price):
+                continue
+            del day.waiting[leg_id]
+            self._send(ctx, day, [(spec, contract, Side(spec.side))], f"wait-and-trade {price:.2f}")
 
     def _intent(
         self,
@@ -391,6 +507,7 @@ class LegStrategy(Strategy):
             return
         if self._combined_exit(ctx, day, prices):
             return
+        self._release_waits(ctx, day, now)
         for leg in open_legs:
             price = prices.get(leg.spec.id)
             if price is None:
@@ -402,11 +519,11 @@ class LegStrategy(Strategy):
                 self._close(ctx, leg, purpose, why)
                 if purpose is IntentPurpose.STOP:
                     self._after_stop(day, leg, price)
-        self._reenter(ctx, day, now, prices)
+        self._reenter(ctx, day, now)
 
     def _combined_exit(self, ctx: StrategyContext, day: DayState, prices: dict[str, float | None]) -> bool:
         exits = self.plan.exits
-        mtm = sum(
+        mtm = day.realised + sum(
             leg.pnl(prices.get(leg.spec.id) or leg.entry_price) for leg in day.legs.values() if leg.filled
         )
         limit = ctx.account_value() * self.settings.risk.max_strategy_loss_pct / 100
@@ -465,19 +582,30 @@ class LegStrategy(Strategy):
         return None
 
     def _after_stop(self, day: DayState, leg: LegState, price: float) -> None:
+        """Move the other legs of the same side to cost (a bought hedge keeps its own stop: selling a
+        wing at cost while its written leg is open would leave that leg naked), then queue a re-entry."""
         if self.plan.exits.move_others_to_cost:
             for other in day.legs.values():
-                if other is not leg and other.open_quantity and not other.closing:
+                if other is not leg and other.side is leg.side and other.open_quantity and not other.closing:
                     other.stop = other.entry_price
                     day.notes.append(f"{other.spec.id} stop moved to cost {other.entry_price:.2f}")
+                    log.info(
+                        "legs_stop_moved_to_cost",
+                        strategy=self.name,
+                        leg=other.spec.id,
+                        stop=other.entry_price,
+                        after=leg.spec.id,
+                    )
         reentry = self.plan.reentry
         if reentry is not None and day.reentries.get(leg.spec.id, 0) < reentry.max_per_leg:
             anchor = leg.entry_price if reentry.mode == "at_cost" else (self.spot or 0.0)
             day.pending_reentry[leg.spec.id] = (reentry.mode, anchor)
 
-    def _reenter(
-        self, ctx: StrategyContext, day: DayState, now: datetime, prices: dict[str, float | None]
-    ) -> None:
+    def _reenter(self, ctx: StrategyContext, day: DayState, now: datetime) -> None:
+        """asap: at once, at the strike rule's contract now; at_cost: the same contract once its
+        premium is back at the stopped entry price; momentum: once the underlying moved
+        `momentum_points` from where the leg stopped; reversed: at once, the opposite side of the leg
+        that stopped. Each leg at most `max_per_leg` times, none after `not_after`."""
         reentry = self.plan.reentry
         if reentry is None or not day.pending_reentry:
             return
@@ -488,17 +616,21 @@ class LegStrategy(Strategy):
             leg = day.legs.get(leg_id)
             if leg is None or not leg.closed:
                 continue
-            ready = mode in ("asap", "reversed")
+            chosen: tuple[Instrument, float] | None = None
+            side = leg.side if mode != "reversed" else (Side.SELL if leg.side is Side.BUY else Side.BUY)
             if mode == "at_cost":
-                price = prices.get(leg_id)
-                ready = price is not None and (price - anchor) * leg.sign >= 0
-            elif mode == "momentum" and self.spot is not None:
-                ready = abs(self.spot - anchor) >= (reentry.momentum_points or 0)
-            if not ready:
+                price = self._contract_price(ctx, day, leg.spec.expiry, leg.contract)
+                if price is not None and (price - anchor) * leg.sign >= 0:
+                    chosen = (leg.contract, price)
+            elif mode != "momentum" or (
+                self.spot is not None and abs(self.spot - anchor) >= (reentry.momentum_points or 0)
+            ):
+                chosen = self._pick(ctx, day, leg.spec)
+            if chosen is None:
                 continue
             del day.pending_reentry[leg_id]
             day.reentries[leg_id] = day.reentries.get(leg_id, 0) + 1
-            self._enter(ctx, day, [leg.spec], "reversed" if mode == "reversed" else f"re-entry {mode}")
+            self._send(ctx, day, [(leg.spec, chosen[0], side)], f"re-entry {mode}")
 
     def _close(self, ctx: StrategyContext, leg: LegState, purpose: IntentPurpose, why: str) -> None:
         leg.closing = True
@@ -512,6 +644,7 @@ class LegStrategy(Strategy):
             return
         day.all_closed_reason = day.all_closed_reason or why
         day.pending_reentry.clear()
+        day.waiting.clear()
         # written legs are bought back before their hedges are sold, so no naked short is left
         legs = sorted(day.legs.values(), key=lambda leg: leg.side is Side.BUY)
         for leg in legs:

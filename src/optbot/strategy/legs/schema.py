@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from optbot.core.errors import UserError
+from optbot.instruments.expiry_choice import ExpiryChoice
 
 Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri"]
 WEEKDAYS: tuple[Weekday, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri")
@@ -90,16 +91,39 @@ class Trail(_Strict):
     by: float = Field(gt=0)
 
 
+class LegWait(_Strict):
+    """Wait-and-trade on the leg itself: its contract is chosen at the entry time, and the leg is
+    entered only once that contract's premium moved `points` (or `pct` %) `direction` from its price
+    then. A waiting leg goes out on its own (not in the entry basket); it stops waiting at
+    `entry.until` (else at the exit time)."""
+
+    points: float | None = Field(default=None, gt=0)
+    pct: float | None = Field(default=None, gt=0)
+    direction: Literal["up", "down"]
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> LegWait:
+        if (self.points is None) == (self.pct is None):
+            raise ValueError("give exactly one of points, pct")
+        return self
+
+    def reached(self, reference: float, price: float) -> bool:
+        distance = self.points if self.points is not None else reference * (self.pct or 0) / 100
+        move = price - reference
+        return move >= distance if self.direction == "up" else -move >= distance
+
+
 class LegSpec(_Strict):
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_]+$")
     option: Literal["CE", "PE"]
     side: Literal["BUY", "SELL"]
     lots: int = Field(default=1, ge=1)
-    expiry: Literal["current_weekly"] = "current_weekly"
+    expiry: ExpiryChoice = "current_weekly"
     strike: StrikeRule
     stop: Level | None = None
     target: Level | None = None
     trail: Trail | None = None
+    wait: LegWait | None = None
     only_in_category: list[Literal[1, 2]] = Field(default_factory=list)
 
 
