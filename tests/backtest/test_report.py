@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from optbot.backtest import BacktestResult, TradeRecord, build_report, write_backtest_report
+from optbot.backtest.report import BacktestResult, TradeRecord, build_report, write_backtest_report
 
 
 def result() -> BacktestResult:

@@ -12,7 +12,7 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from optbot.backtest.runner import BacktestOutcome, in_market_by_day, run_backtest, timed_round_trips
+from optbot.backtest.runner import BacktestOutcome, in_market_by_day, run_backtest
 from optbot.cli.main import app
 from optbot.core.enums import Exchange, Side
 from optbot.core.errors import UserError
@@ -175,11 +175,7 @@ def test_round_trip_times_follow_closed_trades_fifo_and_exposure_counts_carried_
         _fill("A", Side.SELL, 75, 90.0, d2, 5),
     ]
     trades = closed_trades(fills)
-    times = timed_round_trips(fills)
-    assert len(times) == len(trades) == 3
-    assert [
-        (t.token, entry.minute, exit_.minute) for t, (entry, exit_) in zip(trades, times, strict=True)
-    ] == [
+    assert [(t.token, t.entry_time_utc.minute, t.exit_time_utc.minute) for t in trades] == [
         ("A", 1, 3),
         ("B", 2, 4),
         ("A", 1, 5),

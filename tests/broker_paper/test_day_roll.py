@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from optbot.broker.daybook import BookPosition
 from optbot.broker.models import BrokerOrder, DepthLevel, OrderRequest, Quote
 from optbot.broker.paper import FillModel, PaperBroker, PaperFunds
 from optbot.broker.paper.broker import DAY_ORDER_EXPIRED_TEXT
-from optbot.broker.paper.daybook import BookPosition
 from optbot.core.clock import SimClock
 from optbot.core.enums import Exchange, InstrumentKind, OptionType, OrderType, ProductType, Side
 from optbot.core.instrument import Instrument

@@ -13,7 +13,7 @@ from optbot.broker.errors import BrokerRejected
 from optbot.broker.models import DepthLevel, OrderRequest, Quote
 from optbot.broker.paper import FillModel, PaperBroker, PaperFunds
 from optbot.core.clock import SimClock
-from optbot.core.enums import Exchange, OptionType, OrderType, ProductType, Side
+from optbot.core.enums import Exchange, OptionType, OrderStatus, OrderType, ProductType, Side
 from optbot.instruments.master import InstrumentMaster, MasterInfo
 from tests.broker_paper.builders import nifty_24800_option
 
@@ -109,11 +109,13 @@ async def test_stop_loss_triggers_on_ltp_then_fills() -> None:
     await broker.place_order(request(Side.SELL, OrderType.STOPLOSS_MARKET, trigger=90.0))
     quotes.set(95.0, START + timedelta(seconds=2), bid=94.9, ask=95.1)
     broker.match()
-    assert (await broker.order_book())[1].status == "trigger pending"
+    pending = (await broker.order_book())[1]
+    assert pending.status == "trigger pending" and pending.order_status is OrderStatus.OPEN
     quotes.set(89.0, START + timedelta(seconds=3), bid=88.9, ask=89.1)
     assert broker.match() == 1
     stop = (await broker.order_book())[1]
     assert stop.status == "complete" and stop.average_price == pytest.approx(88.85)
+    assert stop.order_status is OrderStatus.FILLED
     positions = await broker.positions()
     assert positions[0].net_quantity == 0
 
@@ -127,6 +129,7 @@ async def test_rejections_name_the_problem() -> None:
     placed = await broker.place_order(request(Side.BUY, OrderType.LIMIT, price=100.0))
     row = (await broker.order_book())[0]
     assert row.order_id == placed.order_id and row.status == "rejected" and "insufficient funds" in row.text
+    assert row.order_status is OrderStatus.REJECTED
 
 
 async def test_modify_and_cancel() -> None:
@@ -249,3 +252,17 @@ async def test_funds_show_a_long_options_premium_as_used_and_a_short_blocks_span
     need = await broker.margin_required([request(Side.SELL, OrderType.LIMIT, price=100.0, qty=150)])
     assert need.premium == 0 and need.span == pytest.approx(75 * 0.045 * 24_800)  # 75 close the long
     assert need.exposure == pytest.approx(75 * 0.02 * 24_800)
+
+
+def test_state_files_name_moved_classes_where_they_live_now() -> None:
+    """A carried paper book pickled before the day book moved to `optbot.broker.daybook` still loads."""
+    import io
+    import pickle
+
+    from optbot.broker.daybook import BookPosition
+    from optbot.broker.paper.broker import _StateUnpickler
+
+    position = BookPosition(buy_quantity=75, buy_amount=7500.0, open_quantity=75, open_average=100.0)
+    old = pickle.dumps(position, protocol=2).replace(b"optbot.broker.daybook", b"optbot.broker.paper.daybook")
+    assert b"optbot.broker.paper.daybook" in old
+    assert _StateUnpickler(io.BytesIO(old)).load() == position

@@ -1,5 +1,6 @@
 """The whole market-data path during a replayed session: replay market → simulator socket → MarketFeed →
-pipeline → spec files, with the token pool choosing option strikes from the replayed scrip master."""
+pipeline → spec files, with CE strikes around the replayed NIFTY price chosen from the replayed scrip
+master (the live session's rule: the strikes nearest the money)."""
 
 from __future__ import annotations
 
@@ -22,12 +23,11 @@ from optbot.config.sections.data import DataSettings
 from optbot.config.sections.instruments import InstrumentsSettings
 from optbot.config.sections.paths import PathsSettings
 from optbot.core.clock import SimClock
-from optbot.core.enums import Exchange, Timeframe
+from optbot.core.enums import Exchange, OptionType, Timeframe
 from optbot.data.pipeline import MarketDataPipeline
 from optbot.data.store import JsonStore
 from optbot.instruments.chain import OptionChain
 from optbot.instruments.repository import MasterRepository
-from optbot.instruments.token_pool import PoolCategory, TokenPoolManager, apply_diff, pinned_keys
 from optbot.sim.server import Simulator
 from optbot.test_kit.broker import MemoryKeyring
 from optbot.test_kit.data import ist
@@ -69,14 +69,7 @@ async def test_pipeline_during_a_replayed_session(sample_data, tmp_path):
         expiry = master.nearest_expiry("NIFTY", clock.now_ist().date())
         assert expiry is not None
         chain = OptionChain("NIFTY", expiry, master.options("NIFTY", expiry))
-        pool = TokenPoolManager(
-            InstrumentsSettings(),
-            clock,
-            lambda underlying: chain,
-            lambda key: False,
-            pinned_keys(master, ["NIFTY"], "INDIA VIX"),
-        )
-        pool.set_category("NIFTY", PoolCategory.BUY_CE)
+        last_nifty: list[float] = []
         pipeline.track_instrument(nifty)
         pipeline.track_instrument(vix, check_opening_gap=False)
 
@@ -87,7 +80,7 @@ async def test_pipeline_during_a_replayed_session(sample_data, tmp_path):
 
         def on_tick(tick):  # type: ignore[no-untyped-def]
             if tick.token == nifty.token:
-                pool.on_price("NIFTY", tick.ltp)
+                last_nifty.append(tick.ltp)
             pipeline.on_tick(tick)
 
         feed = MarketFeed(settings, clock, credentials, on_tick=on_tick, on_health=pipeline.on_feed_health)
@@ -102,13 +95,17 @@ async def test_pipeline_during_a_replayed_session(sample_data, tmp_path):
             await asyncio.sleep(0.01)
         clock.speed = 150.0  # replay paced at 150x so socket latency stays well inside the close grace
         await market.run(clock.now_utc(), ist(2025, 9, 10, 9, 16, 30))
-        diff = pool.evaluate()  # ATM from the replayed NIFTY price
-        for key in diff.subscribe:
-            contract = master.get(key.exchange, key.token)
-            if contract is not None and contract.is_option:
-                pipeline.track_instrument(contract)
-                feed.set_symbol(contract.token, contract.symbol)
-        await apply_diff(feed, diff, MODE_QUOTE)
+        assert last_nifty, "the replayed NIFTY price reached the feed"
+        strikes = chain.nearest_strikes(InstrumentsSettings().strikes_around_atm, last_nifty[-1])
+        calls = [
+            contract
+            for contract in (chain.row(strike).contract(OptionType.CE) for strike in strikes)
+            if contract
+        ]
+        for contract in calls:
+            pipeline.track_instrument(contract)
+            feed.set_symbol(contract.token, contract.symbol)
+        await feed.subscribe([(contract.exchange, contract.token) for contract in calls], MODE_QUOTE)
         await market.run(clock.now_utc(), ist(2025, 9, 10, 9, 21, 10))
     finally:
         if feed is not None:
@@ -133,5 +130,4 @@ async def test_pipeline_during_a_replayed_session(sample_data, tmp_path):
     ]
     assert option_bars, "ATM call bars were built from the option ticks"
     assert pipeline.aggregator.stats.late_ticks <= 3
-    assert pool.atm("NIFTY") is not None
-    assert Exchange.NFO in {key.exchange for key in pool.subscribed}
+    assert calls and {contract.exchange for contract in calls} == {Exchange.NFO}

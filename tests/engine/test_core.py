@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 from optbot.config import Settings
 from optbot.core.clock import SimClock
 from optbot.core.enums import Exchange, IntentPurpose, OrderStatus, RiskState, Side, Timeframe
-from optbot.core.events import Alert, Bar, Tick
+from optbot.core.events import Alert, Bar, RiskDecision, Tick
 from optbot.core.timeutil import ist_datetime, to_utc
 from optbot.engine.builder import Venue, VenueSpec, build_engine
 from optbot.instruments.master import InstrumentMaster
@@ -111,6 +112,20 @@ async def test_an_entry_goes_strategy_risk_order_fill_position(tmp_path: Path) -
     assert rig.strategy.held == orders[0].quantity  # the owning strategy heard of its fill
     journal = "\n".join(entry.line() for entry in rig.engine.journal)
     assert "[order] ops_scripted_atm_call BUY" in journal and "[fill] BUY" in journal
+
+
+async def test_each_risk_decision_is_published_once(tmp_path: Path) -> None:
+    """The engine publishes the final decision; the risk engine only records it (no second copy)."""
+    rig = Rig(tmp_path)
+    published: list[RiskDecision] = []
+    rig.engine.bus.subscribe("test", (RiskDecision,), published.append)
+    await rig.start()
+    await rig.ticks()
+    await rig.entry_signal()
+    await rig.deliver()
+    await drive(rig.clock, asyncio.sleep(0))
+    intents = [order.intent_id for order in rig.store.all_orders()]
+    assert intents and [decision.intent_id for decision in published] == intents[:1]
 
 
 async def test_no_new_entries_after_the_entry_window(tmp_path: Path) -> None:

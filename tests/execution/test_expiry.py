@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from optbot.charges import RateCard, exercise_stt
 from optbot.core.clock import SimClock
 from optbot.core.enums import Exchange, InstrumentKind, OptionType, Side
 from optbot.core.instrument import Instrument
-from optbot.execution.charges import RateCard, exercise_stt
 from optbot.execution.expiry import (
     EXPIRY_FILL_SOURCE,
     SettlementOutcome,

@@ -5,11 +5,11 @@ import random
 import pytest
 
 from optbot.broker.models import BrokerTrade
+from optbot.charges import RateCard
 from optbot.config.settings import Settings
 from optbot.core.enums import IntentPurpose, OrderStatus, ProductType, Side
 from optbot.core.events import Alert
 from optbot.core.timeutil import ist_date
-from optbot.execution.charges import RateCard
 from optbot.execution.reconciliation import Reconciler
 from optbot.execution.statement import contract_note
 from optbot.test_kit.execution import Fault, build_harness, drive, option_intent

@@ -141,3 +141,22 @@ def test_reconciliation_ack(tmp_path) -> None:
     assert len(store.unacknowledged_mismatches()) == 1
     assert store.acknowledge_mismatches("alice") == 1
     assert store.unacknowledged_mismatches() == []
+
+
+def test_change_version_and_fills_signature_see_writes_from_any_connection(tmp_path) -> None:
+    """The portfolio's caches key on these instead of reading the store's SQLite itself."""
+    store = _store(tmp_path)
+    version, signature = store.change_version(), store.fills_signature()
+    assert signature == (0, None)
+    other = Store.open(tmp_path / "state" / "optbot.sqlite", SimClock(START))
+    other.audit("test", "subject", {})
+    assert store.change_version() != version
+    assert store.fills_signature() == signature
+    other.insert_intent(_intent(), [_order()])
+    fill = FillRecord(
+        "F1", "B1", "t1", "i1", Exchange.NFO, "1", "NIFTY", Side.BUY, 75, 100.0, date(2026, 3, 2), START
+    )
+    position = PositionRecord(Exchange.NFO, "1", "NIFTY", 75, 100.0, 0.0, 0.0, 75, 0, 7500.0, 0.0, START)
+    other.apply_fill(fill, None, position)
+    assert store.fills_signature()[0] == 1
+    other.close()

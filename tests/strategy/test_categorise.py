@@ -5,8 +5,8 @@ from datetime import date
 
 from optbot.config import Settings
 from optbot.core.timeutil import ist_date
+from optbot.research.harness import load_daily_bars
 from optbot.strategy import Category, categorise, rebalance
-from optbot.test_kit.strategy import load_daily_bars
 from tests.strategy.builders import daily_series
 
 PARAMS = Settings().strategy

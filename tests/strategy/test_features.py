@@ -4,13 +4,10 @@ from datetime import timedelta
 
 import pytest
 
-from optbot.config import Settings
 from optbot.core.clock import SimClock
 from optbot.core.enums import Timeframe
 from optbot.indicators import RSI, rsi
-from optbot.instruments.token_pool import PoolCategory
-from optbot.strategy import BarHistoryContext, categorise, rebalance
-from optbot.strategy.categorise import apply_rebalance
+from optbot.strategy import BarHistoryContext
 from optbot.strategy.features import adx_value, atr_value, ema_value, rsi_value, sma_value
 from optbot.strategy.series import closes
 from tests.strategy.builders import daily_series
@@ -47,17 +44,3 @@ def test_features_cannot_see_an_unclosed_bar() -> None:
     ctx.clock.advance_to(BARS[79].end_utc - timedelta(seconds=1))  # type: ignore[attr-defined]
     assert sma_value(ctx, "X", Timeframe.D1, 5) == before
     assert rsi_value(ctx, "NONE", Timeframe.D1, 14) is None
-
-
-def test_rebalance_drives_token_pools() -> None:
-    params = Settings().strategy
-    up = categorise("A", daily_series([100 * 1.01**i for i in range(150)]), params)
-    down = categorise("B", daily_series([100 * 0.99**i for i in range(150)]), params)
-    calls: list[tuple[str, PoolCategory]] = []
-
-    class Sink:
-        def set_category(self, underlying: str, category: PoolCategory) -> None:
-            calls.append((underlying, category))
-
-    apply_rebalance(rebalance([up, down]), Sink())
-    assert calls == [("A", PoolCategory.BUY_CE), ("B", PoolCategory.BUY_PE)]

@@ -11,9 +11,9 @@ from optbot.core.clock import SimClock
 from optbot.core.enums import Timeframe
 from optbot.core.errors import UserError
 from optbot.core.events import Bar
+from optbot.research.harness import synthetic_chain
 from optbot.strategy.context import BarHistoryContext
 from optbot.strategy.registry import load_strategies
-from optbot.test_kit.strategy import synthetic_chain
 from tests.strategy.example_breakout import BreakoutSettings
 from tests.strategy.legs.test_leg_engine import EXPIRY, at
 

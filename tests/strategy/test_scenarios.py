@@ -15,9 +15,9 @@ import pytest
 
 from optbot.config import Settings
 from optbot.core.enums import IntentPurpose, OptionType, RiskState, SignalDirection
+from optbot.research.harness import replay_nifty_15min
 from optbot.strategy.builtin.adx_trend import AdxTrendStrategy
 from optbot.strategy.builtin.matrix import AdaptiveStrategy
-from optbot.test_kit.strategy import replay_nifty_15min
 
 
 def replay_settings(tmp_path: Path, **risk: object) -> Settings:

@@ -20,10 +20,10 @@ from optbot.analytics.synthetic import SyntheticOptionModel, SyntheticQuote
 from optbot.analytics.synthetic_params import load_calibration, render_calibration
 from optbot.calendar import get_calendar
 from optbot.cli.common import fail, settings_from
+from optbot.core.atomic import atomic_write_text
 from optbot.core.enums import OptionType
 from optbot.core.errors import UserError
 from optbot.core.timeutil import IST, parse_iso
-from optbot.data.atomic import atomic_write_text
 from optbot.data.cli import data_app
 
 #: Angel One option trading symbols: NIFTY03NOV2218000CE (underlying, DDMONYY expiry, strike, type).

@@ -4,18 +4,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from optbot.backtest.coverage import coverage_table
-from optbot.backtest.parallel import default_workers
-from optbot.backtest.payoff import build_report, parse_moment, write_chart
-from optbot.backtest.runner import BacktestPlan, DaySummary, run_backtest
 from optbot.cli.common import console, error_console, parse_date_option, settings_from
-from optbot.core.clock import Clock
-from optbot.log import configure_logging, shutdown_logging
-from optbot.strategy.cli import strategy_app
+
+if TYPE_CHECKING:
+    from optbot.backtest.runner import BacktestPlan, DaySummary
+    from optbot.core.clock import Clock
+
+# The engine and its data stack (numpy, pyarrow, scipy) are imported inside each command, after its
+# arguments are checked, so `optbot --help` and a bad argument answer without loading them.
 
 
 def backtest_command(
@@ -53,6 +53,13 @@ def backtest_command(
     """Backtest on the live engine over the bars of a data root; writes a JSON + HTML report."""
     start, end = parse_date_option("--from", from_), parse_date_option("--to", to)
     settings = settings_from(ctx)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from optbot.backtest.coverage import coverage_table
+    from optbot.backtest.parallel import default_workers
+    from optbot.backtest.runner import run_backtest
+    from optbot.log import configure_logging, shutdown_logging
+
     out_dir = out if out is not None else settings.paths.resolve(settings.paths.reports_dir) / "backtest"
     log_dir = out_dir / "logs"
     quiet = settings.model_copy(update={"logging": settings.logging.model_copy(update={"console": False})})
@@ -174,23 +181,5 @@ def backtest_command(
     console.print(f"log:    {log_dir}", highlight=False, soft_wrap=True)
 
 
-def payoff_command(
-    ctx: typer.Context,
-    source: str = typer.Argument(..., help="legs template name or .toml file"),
-    at: str = typer.Option(..., "--at", help="moment to price the legs at, ISO (IST when no offset)"),
-    out: Path | None = typer.Option(None, "--out", help="folder (default: <data root>/reports/payoff)"),
-) -> None:
-    """Expiry and today payoff of a legs strategy at a moment of the replay data: breakevens, max
-    profit/loss, net Greeks, margin; HTML chart (and PNG when headless Chromium is available)."""
-    settings = settings_from(ctx)
-    report = build_report(settings, source, parse_moment(at))
-    for line in report.summary_lines():
-        console.print(line, highlight=False)
-    out_dir = out if out is not None else settings.paths.resolve(settings.paths.reports_dir) / "payoff"
-    for path in write_chart(report, out_dir):
-        console.print(f"chart: {path}", highlight=False)
-
-
 def register(app: typer.Typer) -> None:
     app.command("backtest")(backtest_command)
-    strategy_app.command("payoff")(payoff_command)

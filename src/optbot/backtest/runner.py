@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -171,33 +170,6 @@ def provisional_note(calendar: NseCalendar, days: Sequence[date]) -> str | None:
         f"(ends {calendar.last_date}): provisional sessions with the last known hours and expiries from "
         "the last known rules; run `optbot calendar sync` for NSE's holiday list."
     )
-
-
-@dataclass
-class _TimedLot:
-    side: Side
-    quantity: int
-    ts_utc: datetime
-
-
-def timed_round_trips(fills: Sequence[FillRecord]) -> list[tuple[datetime, datetime]]:
-    """Entry and exit times of each round trip, matched FIFO exactly as `closed_trades` matches them."""
-    open_lots: dict[tuple[Exchange, str], deque[_TimedLot]] = {}
-    times: list[tuple[datetime, datetime]] = []
-    for fill in fills:
-        lots = open_lots.setdefault((fill.exchange, fill.token), deque())
-        remaining = fill.quantity
-        while remaining and lots and lots[0].side is not fill.side:
-            lot = lots[0]
-            matched = min(remaining, lot.quantity)
-            times.append((lot.ts_utc, fill.ts_utc))
-            lot.quantity -= matched
-            remaining -= matched
-            if lot.quantity == 0:
-                lots.popleft()
-        if remaining:
-            lots.append(_TimedLot(fill.side, remaining, fill.ts_utc))
-    return times
 
 
 def in_market_by_day(fills: Sequence[FillRecord], days: Sequence[date]) -> list[bool]:
@@ -534,21 +506,20 @@ def finish_backtest(plan: BacktestPlan, evidence: ReplayEvidence, workers: int =
     settings, days, skipped = plan.settings, plan.days, plan.skipped
     fills, synthetic = evidence.fills, evidence.synthetic
     trades = closed_trades(fills)
-    times = timed_round_trips(fills)
     records = [
         TradeRecord(
             symbol=trade.symbol,
             side=trade.direction.value,
             quantity=trade.quantity,
-            entry_time=_iso(entry),
+            entry_time=_iso(trade.entry_time_utc),
             entry_price=trade.entry_price,
-            exit_time=_iso(exit_),
+            exit_time=_iso(trade.exit_time_utc),
             exit_price=trade.exit_price,
             charges=trade.charges,
             net_pnl=trade.net_pnl,
             synthetic_prices=trade.token in synthetic,
         )
-        for trade, (entry, exit_) in zip(trades, times, strict=True)
+        for trade in trades
     ]
     equity = equity_curve(plan, fills, evidence.held_value)
     summaries = [
@@ -713,5 +684,4 @@ __all__ = [
     "replay_plan",
     "run_backtest",
     "run_backtest_async",
-    "timed_round_trips",
 ]

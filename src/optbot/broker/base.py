@@ -15,7 +15,6 @@ from optbot.broker.models import (
     BrokerTrade,
     Candle,
     ChargeEstimate,
-    Funds,
     MarginRequirement,
     ModifyRequest,
     OrderRequest,
@@ -23,6 +22,7 @@ from optbot.broker.models import (
     Quote,
 )
 from optbot.core.enums import Exchange, Variety
+from optbot.core.funds import Funds
 
 QuoteMode = Literal["LTP", "OHLC", "FULL"]
 CandleInterval = Literal[

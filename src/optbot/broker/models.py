@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from optbot.core.enums import Duration, Exchange, OrderType, ProductType, Side, Variety
+from optbot.core.enums import Duration, Exchange, OrderStatus, OrderType, ProductType, Side, Variety
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,10 @@ class PlaceResult:
 
 @dataclass(frozen=True, slots=True)
 class BrokerOrder:
-    """One order-book row. `status` is the broker's lower-case string, e.g. 'open', 'complete'."""
+    """One order-book row. `status` is the broker's own lower-case text, e.g. 'open', 'complete' (kept
+    for records and messages); `order_status` is what the venue's adapter translated it to, so the
+    order manager and reconciliation never read a broker's vocabulary. `None` means the adapter did not
+    know the text: the order stays in flight until it is settled another way."""
 
     order_id: str
     unique_order_id: str
@@ -68,6 +71,7 @@ class BrokerOrder:
     text: str = ""
     update_time: datetime | None = None
     exchange_time: datetime | None = None
+    order_status: OrderStatus | None = None
 
     @property
     def unfilled_quantity(self) -> int:
@@ -101,15 +105,6 @@ class BrokerPosition:
     sell_amount: float
     average_net_price: float = 0.0
     lot_size: int = 1
-
-
-@dataclass(frozen=True, slots=True)
-class Funds:
-    net: float
-    available_cash: float
-    utilised_margin: float
-    realised_m2m: float = 0.0
-    unrealised_m2m: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,3 +172,11 @@ class ChargeEstimate:
     total: float
     trade_value: float
     components: tuple[ChargeComponent, ...]
+
+
+def row_order_status(status: OrderStatus, filled_quantity: int, quantity: int) -> OrderStatus:
+    """A broker keeps a partly filled order `open`; with some (not all) quantity filled it is
+    PARTIALLY_FILLED for the order manager. Every adapter applies this to its translated status."""
+    if status is OrderStatus.OPEN and 0 < filled_quantity < max(quantity, filled_quantity + 1):
+        return OrderStatus.PARTIALLY_FILLED
+    return status

@@ -6,13 +6,15 @@ import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
 
-from optbot.config import ConfigError, Settings, load_settings
-from optbot.core.errors import UserError
+from optbot.core.errors import ConfigError, UserError
+
+if TYPE_CHECKING:
+    from optbot.config import Settings
 
 console = Console()
 error_console = Console(stderr=True, soft_wrap=True)
@@ -33,6 +35,10 @@ class CliState:
 
     def settings(self) -> Settings:
         if self._settings is None:
+            # Imported here: the settings model (pydantic) loads only for commands that read settings,
+            # so `--help` and a bad argument are answered without it.
+            from optbot.config import load_settings
+
             self._settings = load_settings(self.resolved_config_path())
         return self._settings
 

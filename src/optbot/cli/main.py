@@ -1,17 +1,170 @@
-"""Entry point. Each package contributes its commands through `optbot.<pkg>.cli.register(app)`."""
+"""Entry point. Each package contributes its commands through `optbot.<pkg>.cli.register(app)`,
+imported only when one of its commands runs."""
 
 from __future__ import annotations
 
 import importlib
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from optbot import __version__
-from optbot.cli.common import CliState, error_console
-from optbot.config import ConfigError
-from optbot.core.errors import UserError
+from optbot.core.errors import ConfigError, UserError
+
+# optbot.cli.common loads the settings model (pydantic); it is imported when a command runs, so
+# `optbot --help` shows the command list without it.
+
+
+@dataclass(frozen=True, slots=True)
+class ListedCommand:
+    """One top-level command as `optbot --help` lists it, and the CLI modules whose `register(app)`
+    define it (a group may get subcommands from more than one package)."""
+
+    name: str
+    modules: tuple[str, ...]
+    help: str
+
+
+#: Every top-level command, in `optbot --help` order. Listing them needs no import of the commands'
+#: packages (numpy, pandas, pyarrow, scipy, ... load only when a command runs), so `--help` and a
+#: mistyped command answer at once. tests/cli/test_main.py checks this table against the commands.
+COMMANDS: tuple[ListedCommand, ...] = (
+    ListedCommand(
+        "chain",
+        ("optbot.instruments.cli",),
+        "Print the listed option chain with the ATM strike marked (LTP, OI, IV, Greeks when known).",
+    ),
+    ListedCommand(
+        "indicators",
+        ("optbot.indicators.cli",),
+        "Compute an indicator over an OHLC CSV and print `date,value[,...]` rows after the warm-up.",
+    ),
+    ListedCommand(
+        "greeks",
+        ("optbot.analytics.cli",),
+        "Price and every Greek of one option, as JSON (theta per year and per calendar day, vega per\n"
+        "unit of vol and per vol point, rho per unit of rate).",
+    ),
+    ListedCommand(
+        "iv",
+        ("optbot.analytics.cli",),
+        "Implied volatility of one option price as JSON; when there is none, `implied_volatility` is\n"
+        "null and `reason` says why (below intrinsic, above the upper bound, no time value, expired...).",
+    ),
+    ListedCommand(
+        "price",
+        ("optbot.analytics.cli",),
+        "What a backtest quotes for one contract at one moment where no real option bar exists: the\n"
+        "model's inputs (spot, forward, time to expiry, IV from VIX + smile), value, bid/ask and Greeks,\n"
+        "and the real bar of that minute beside it when the data has one.",
+    ),
+    ListedCommand(
+        "charges",
+        ("optbot.execution.cli",),
+        "Every charge of an option round trip, the net P&L and the breakeven prices.",
+    ),
+    ListedCommand(
+        "reconcile",
+        ("optbot.execution.cli",),
+        "Log in and reconcile with the broker now (exit 1 on any mismatch); --ack acknowledges mismatches.",
+    ),
+    ListedCommand(
+        "backtest",
+        ("optbot.backtest.cli",),
+        "Backtest on the live engine over the bars of a data root; writes a JSON + HTML report.",
+    ),
+    ListedCommand(
+        "demo",
+        ("optbot.engine.cli",),
+        "A whole trading day through the live path against the local SmartAPI simulator (no account needed).",
+    ),
+    ListedCommand(
+        "check",
+        ("optbot.engine.cli",),
+        "Startup checks: config, data root, calendar coverage and today's trading-day decision.",
+    ),
+    ListedCommand(
+        "run",
+        ("optbot.engine.cli",),
+        "Run the bot: the daily lifecycle in paper or live mode until Ctrl-C / SIGTERM.",
+    ),
+    ListedCommand(
+        "status",
+        ("optbot.engine.cli",),
+        "What the running bot is doing: mode, session phase, feed, positions, risk state.",
+    ),
+    ListedCommand("config", ("optbot.config.cli",), "Validate and inspect optbot configuration."),
+    ListedCommand("calendar", ("optbot.calendar.cli",), "NSE trading days, sessions and expiries."),
+    ListedCommand(
+        "auth", ("optbot.broker.angelone.cli",), "Angel One session: login, status, logout, secrets."
+    ),
+    ListedCommand("sim", ("optbot.sim.cli",), "The local Angel One SmartAPI simulator."),
+    ListedCommand("instruments", ("optbot.instruments.cli",), "Instrument master: refresh, search, show."),
+    ListedCommand(
+        "data",
+        ("optbot.data.cli", "optbot.analytics.cli"),  # analytics adds `data calibrate`
+        "Market data: import, download, gaps, quality, backups.",
+    ),
+    ListedCommand(
+        "strategy",
+        ("optbot.strategy.cli",),
+        "Strategies: registry and daily ADX categorisation.",
+    ),
+    ListedCommand("risk", ("optbot.risk.cli",), "Risk engine controls: kill switch, status, resume."),
+    ListedCommand("report", ("optbot.execution.cli",), "Reports from the state database."),
+    ListedCommand("audit", ("optbot.persistence.cli",), "The tamper-evident audit trail."),
+    ListedCommand("notify", ("optbot.ops.cli",), "Notifications (Apprise)."),
+    ListedCommand(
+        "research",
+        ("optbot.research.cli",),
+        "Optimisation, walk-forward, cross-validation, Monte Carlo and tearsheets.",
+    ),
+)
+LISTED = {command.name: command for command in COMMANDS}
+
+
+class _Listing(TyperCommand):
+    """A top-level command's name and help, standing in for it in listings until it is run."""
+
+
+class _Registered:
+    """The commands of the CLI modules imported so far (each module's `register` runs once)."""
+
+    def __init__(self) -> None:
+        self.app = typer.Typer()
+        self.modules: set[str] = set()
+
+    def command(self, name: str) -> Any:
+        """The click command typer builds for `name` (typer's own click types are not public)."""
+        for module_name in LISTED[name].modules:
+            if module_name not in self.modules:
+                importlib.import_module(module_name).register(self.app)
+                self.modules.add(module_name)
+        return typer.main.get_group(self.app).commands[name]
+
+
+REGISTERED = _Registered()
+
+
+class LazyCommandGroup(TyperGroup):
+    """`optbot` itself: lists `COMMANDS` as they are and imports a command's CLI modules only when
+    that command is resolved to run (its own `--help` included)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for listed in COMMANDS:
+            self.add_command(_Listing(listed.name, help=listed.help))
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if name is not None and isinstance(command, _Listing):
+            command = REGISTERED.command(name)
+        return name, command, rest
+
 
 app = typer.Typer(
     name="optbot",
@@ -19,27 +172,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-)
-
-#: Packages whose `cli.register(app)` adds commands. A package without a cli module adds none.
-COMMAND_PACKAGES = (
-    "optbot.config",
-    "optbot.calendar",
-    "optbot.broker.angelone",
-    "optbot.sim",
-    "optbot.instruments",
-    "optbot.data",
-    "optbot.indicators",
-    "optbot.analytics",
-    "optbot.strategy",
-    "optbot.risk",
-    "optbot.execution",
-    "optbot.portfolio",
-    "optbot.persistence",
-    "optbot.backtest",
-    "optbot.engine",
-    "optbot.ops",
-    "optbot.research",
+    cls=LazyCommandGroup,
 )
 
 
@@ -55,32 +188,23 @@ def main(
     config: Path | None = typer.Option(None, "--config", "-c", help="TOML config file (or $OPTBOT_CONFIG)"),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show version"),
 ) -> None:
+    from optbot.cli.common import CliState
+
     ctx.obj = CliState(config_path=config)
-
-
-def _register_all() -> None:
-    for package in COMMAND_PACKAGES:
-        module_name = f"{package}.cli"
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name in (module_name, package):
-                continue
-            raise
-        module.register(app)
-
-
-_register_all()
 
 
 def run() -> None:
     try:
         app()
     except ConfigError as exc:
+        from optbot.cli.common import error_console
+
         for problem in exc.problems:
             error_console.print(f"[red]config error[/red] {problem}", highlight=False)
         sys.exit(2)
     except UserError as exc:
+        from optbot.cli.common import error_console
+
         error_console.print(f"[red]error[/red] {exc}", highlight=False)
         sys.exit(2)
 

@@ -37,6 +37,7 @@ from optbot.config.sections.strategy import StrategySettings
 from optbot.config.sections.telegram import TelegramSettings
 from optbot.config.sections.universe import UniverseSettings
 from optbot.core.enums import RunMode
+from optbot.core.errors import ConfigError
 
 ENV_PREFIX = "OPTBOT__"
 
@@ -57,14 +58,6 @@ SECRET_KEYS = frozenset(
         "viewer_token",
     }
 )
-
-
-class ConfigError(Exception):
-    """A user's configuration is invalid. `problems` holds one `section.key: reason` per error."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 class Settings(BaseSettings):

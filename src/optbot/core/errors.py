@@ -5,3 +5,12 @@ from __future__ import annotations
 
 class UserError(Exception):
     """Bad input from a person (a file, a flag, a value). The message names what was wrong."""
+
+
+class ConfigError(Exception):
+    """A user's configuration is invalid. `problems` holds one `section.key: reason` per error.
+    (Here rather than in optbot.config so the CLI can catch it without loading the settings model.)"""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems

@@ -32,8 +32,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from optbot.core.atomic import fsync_directory
 from optbot.core.timeutil import IST
-from optbot.data.atomic import fsync_directory
 
 ARCHIVE_TIMEFRAMES = ("1m", "5m", "1d")
 ARCHIVE_SOURCES = ("vendor", "bhavcopy", "recorded")

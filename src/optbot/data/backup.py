@@ -21,10 +21,10 @@ from typing import Any
 import orjson
 
 from optbot.config.sections.paths import PathsSettings
+from optbot.core.atomic import atomic_write_bytes, fsync_directory
 from optbot.core.clock import Clock
 from optbot.core.errors import UserError
 from optbot.core.timeutil import iso_utc
-from optbot.data.atomic import atomic_write_bytes, fsync_directory
 
 MANIFEST = "MANIFEST.json"
 PREFIX = "optbot-data-"

@@ -15,13 +15,13 @@ from rich.table import Table
 from optbot.calendar import NseCalendar
 from optbot.cli.common import console, fail, settings_from
 from optbot.config import Settings
+from optbot.core.atomic import atomic_write_bytes
 from optbot.core.clock import Clock, LiveClock
 from optbot.core.enums import Exchange, Timeframe
 from optbot.core.errors import UserError
 from optbot.core.instrument import Instrument
 from optbot.core.timeutil import IST
 from optbot.data.archive import OptionArchive
-from optbot.data.atomic import atomic_write_bytes
 from optbot.data.backup import create_backup, list_backups, restore_backup, verify_backup
 from optbot.data.history import CandleSource, DownloadJob, DownloadProgress, HistoryDownloader
 from optbot.data.importers import Importer
@@ -306,7 +306,7 @@ def validate_command(
 def _with_broker(
     settings: Settings, clock: Clock, action: Callable[[CandleSource], Awaitable[ResultT]]
 ) -> ResultT:
-    from optbot.instruments.broker_session import run_with_broker
+    from optbot.instruments.cli_broker import run_with_broker
 
     return run_with_broker(settings, clock, action)
 

@@ -24,11 +24,11 @@ from optbot.broker.errors import BrokerRejected, RateLimited, TransientError
 from optbot.broker.models import Candle
 from optbot.calendar import NseCalendar, Segment
 from optbot.config.sections.data import DataSettings
+from optbot.core.atomic import atomic_write_bytes
 from optbot.core.clock import Clock
 from optbot.core.enums import Exchange, Timeframe
 from optbot.core.events import Bar
 from optbot.core.timeutil import ist_date, parse_iso, to_utc
-from optbot.data.atomic import atomic_write_bytes
 from optbot.data.store import JsonStore, store_symbol
 
 log = logging.getLogger("optbot.data.history")

@@ -4,8 +4,8 @@ Wire it to the feed with `MarketFeed(on_tick=pipeline.on_tick, on_health=pipelin
 `pipeline.attach(bus)`), call `start()` inside the event loop and `stop()` at shutdown. Bars are
 appended to the store as they close (one fsynced line each) and then published, in close order,
 through `publish_bar` (e.g. `EventBus.publish`). The first price of each underlying in a session is
-checked against the previous daily close; a gap above the threshold is handed to `on_gap` (the token
-pool's gap mode) and published as an `Alert`. Closed 1-minute bars of tracked option contracts are
+checked against the previous daily close; a gap above the threshold is handed to `on_gap` (a caller's
+hook) and published as an `Alert`. Closed 1-minute bars of tracked option contracts are
 also recorded into the option archive (`OptionBarRecorder`, `data.record_option_bars`), flushed every
 `data.archive_flush_minutes`, at the F&O close, on a new day and at `stop()`, in a worker thread.
 """
@@ -226,7 +226,7 @@ class MarketDataPipeline:
                 priority=AlertPriority.IMPORTANT,
                 title=f"{gap.symbol} opened with a {gap.gap_pct:+.2f}% gap",
                 message=f"open {gap.open} vs previous close {gap.previous_close}",
-                action_required="token pool switched to gap mode (wider strike range)",
+                action_required="check the strikes in play: the chain has moved away from yesterday's",
                 dedupe_key=f"opening-gap:{gap.symbol}:{day.isoformat()}",
             )
         )

@@ -16,9 +16,9 @@ from typing import Any
 import orjson
 
 from optbot.calendar import NseCalendar, Segment
+from optbot.core.atomic import atomic_write_bytes
 from optbot.core.enums import Exchange, Timeframe
 from optbot.core.timeutil import iso_utc
-from optbot.data.atomic import atomic_write_bytes
 from optbot.data.history import CandleSource, candle_to_bar
 from optbot.data.store import JsonStore, store_symbol
 

@@ -41,11 +41,11 @@ import orjson
 
 from optbot.config.sections.data import DataSettings
 from optbot.config.sections.paths import PathsSettings
+from optbot.core.atomic import atomic_write_bytes
 from optbot.core.clock import Clock
 from optbot.core.enums import Exchange, Timeframe
 from optbot.core.events import Bar, Tick
 from optbot.core.timeutil import IST, iso_utc, parse_iso
-from optbot.data.atomic import atomic_write_bytes
 
 log = logging.getLogger("optbot.data.store")
 

@@ -26,11 +26,11 @@ from optbot.broker.paper.bar_venue import BarVenue
 from optbot.broker.paper.broker import PaperBroker, PaperFunds
 from optbot.broker.paper.fill_model import FillModel
 from optbot.calendar import NseCalendar
+from optbot.charges import RateCard
 from optbot.config import Settings
 from optbot.core.bus import EventBus
 from optbot.core.clock import Clock
 from optbot.engine.core import MarketQuoteSource, TradingEngine
-from optbot.execution.charges import RateCard
 from optbot.instruments.master import InstrumentMaster
 from optbot.persistence.store import Store
 from optbot.strategy.base import Strategy

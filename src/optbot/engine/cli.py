@@ -23,12 +23,12 @@ from optbot.core.enums import RunMode
 from optbot.core.errors import UserError
 from optbot.core.ids import new_trace_id
 from optbot.core.timeutil import parse_iso
-from optbot.engine.demo import DEFAULT_DEMO_DAY, DemoSummary, demo_clock, prepare_output, run_demo
 from optbot.engine.follow import FollowingClock
-from optbot.engine.session import Stage, StageFailed
-from optbot.engine.supervisor import BotSupervisor, status_path
 from optbot.log import bind_trace, configure_logging, get_logger, shutdown_logging
+from optbot.ops.demo import DEFAULT_DEMO_DAY, DemoSummary, demo_clock, prepare_output, run_demo
 from optbot.ops.listen import ensure_ports_free
+from optbot.ops.session import Stage, StageFailed
+from optbot.ops.supervisor import BotSupervisor, status_path
 
 
 @dataclass(frozen=True, slots=True)

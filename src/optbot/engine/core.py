@@ -23,9 +23,10 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from optbot.broker.base import Broker
-from optbot.broker.models import Funds, MarginRequirement, OrderRequest, Quote
+from optbot.broker.models import MarginRequirement, OrderRequest, Quote
 from optbot.broker.paper.broker import PaperBroker
 from optbot.calendar import NseCalendar, Segment, get_calendar
+from optbot.charges import RateCard
 from optbot.config import Settings
 from optbot.core.bus import EventBus
 from optbot.core.clock import Clock
@@ -50,6 +51,7 @@ from optbot.core.events import (
     Signal,
     Tick,
 )
+from optbot.core.funds import Funds
 from optbot.core.ids import new_id
 from optbot.core.instrument import Instrument, InstrumentKey
 from optbot.core.timeutil import ist_date, to_ist
@@ -57,7 +59,6 @@ from optbot.engine.market import MarketState
 from optbot.engine.schedule import DaySchedule, Phase, build_schedule
 from optbot.engine.views import EngineContext, PortfolioRiskView
 from optbot.execution.basket import Basket, BasketPhase
-from optbot.execution.charges import RateCard
 from optbot.execution.expiry import settle_expiries
 from optbot.execution.order_manager import OrderManager
 from optbot.execution.reconciliation import Reconciler, ReconciliationReport

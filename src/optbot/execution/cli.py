@@ -13,13 +13,13 @@ import typer
 
 from optbot.broker.angelone.factory import build_stack, open_secret_store
 from optbot.broker.errors import AuthenticationFailed, BrokerError, RateLimited, TokenExpired, TransientError
+from optbot.charges import RateCard, round_trip
 from optbot.cli.common import console, fail, settings_from
 from optbot.config.settings import Settings
 from optbot.core.clock import LiveClock
 from optbot.core.enums import Exchange
 from optbot.core.errors import UserError
 from optbot.core.timeutil import ist_date
-from optbot.execution.charges import RateCard, round_trip
 from optbot.execution.order_manager import OrderManager
 from optbot.execution.reconciliation import ReconcileKind, Reconciler, ReconciliationReport
 from optbot.execution.reports import build_pnl_report, report_json, write_pnl_report

@@ -18,10 +18,10 @@ from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
 
+from optbot.charges import RateCard, exercise_stt
 from optbot.core.clock import Clock
 from optbot.core.enums import Exchange, OptionType, Settlement, Side
 from optbot.core.instrument import Instrument
-from optbot.execution.charges import RateCard, exercise_stt
 from optbot.persistence.records import FillRecord, PositionRecord
 from optbot.persistence.store import Store
 from optbot.portfolio.positions import apply_fill_to_position, net_realised_pnl

@@ -23,7 +23,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 
-from optbot.broker.angelone.status_map import UnknownBrokerStatus, map_order_row_status
 from optbot.broker.base import Broker
 from optbot.broker.errors import (
     BrokerError,
@@ -34,6 +33,7 @@ from optbot.broker.errors import (
     UnresolvedOrder,
 )
 from optbot.broker.models import BrokerOrder, BrokerTrade, ModifyRequest, OrderRequest, Quote
+from optbot.charges import RateCard, option_charges
 from optbot.config.settings import Settings
 from optbot.core.bus import EventBus
 from optbot.core.clock import Clock
@@ -42,7 +42,6 @@ from optbot.core.events import Alert, Event, Fill, OrderIntent, OrderUpdate, Ris
 from optbot.core.ids import ordertag_for
 from optbot.core.instrument import Instrument
 from optbot.core.timeutil import ist_date
-from optbot.execution.charges import RateCard, option_charges
 from optbot.execution.chase import ChasePolicy
 from optbot.execution.order_gate import ForbiddenOrder, OrderGate
 from optbot.execution.state_machine import is_legal, is_stale
@@ -573,9 +572,8 @@ class OrderManager:
                 {"ordertag": order.ordertag, "order_id": row.order_id, "source": source},
             )
             return order
-        try:
-            status = map_order_row_status(row.status, row.filled_quantity, row.quantity)
-        except UnknownBrokerStatus:
+        status = row.order_status
+        if status is None:
             self._store.record_anomaly(
                 "unknown_broker_status", {"ordertag": order.ordertag, "status": row.status, "source": source}
             )

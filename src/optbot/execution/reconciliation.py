@@ -14,16 +14,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from optbot.broker.angelone.status_map import UnknownBrokerStatus, map_order_row_status
 from optbot.broker.base import Broker
+from optbot.broker.daybook import BookPosition
 from optbot.broker.errors import BrokerError
-from optbot.broker.models import Funds
-from optbot.broker.paper.daybook import BookPosition
 from optbot.config.settings import Settings
 from optbot.core.bus import EventBus
 from optbot.core.clock import Clock
-from optbot.core.enums import AlertPriority, Exchange, Side
+from optbot.core.enums import AlertPriority, Exchange, OrderStatus, Side
 from optbot.core.events import Alert
+from optbot.core.funds import Funds
 from optbot.core.timeutil import ist_date
 from optbot.execution.expiry import EXPIRY_FILL_SOURCE
 from optbot.execution.order_manager import OrderManager
@@ -61,7 +60,7 @@ class ReconciliationReport:
 
 def broker_day_book(fills: Iterable[FillRecord], today: date) -> dict[tuple[Exchange, str], BookPosition]:
     """The position book the broker should show on `today` for these fills (the trading-day roll of
-    `optbot.broker.paper.daybook`): fills of earlier days, expiry settlements included (they close the
+    `optbot.broker.daybook`): fills of earlier days, expiry settlements included (they close the
     contract), rolled overnight so only open quantity carries in at its open average; today's traded
     fills on top. A row's `total_sell_amount - total_buy_amount` is what the broker's row shows."""
     book: dict[tuple[Exchange, str], BookPosition] = {}
@@ -141,7 +140,7 @@ class Reconciler:
             order = local_orders.get(row.ordertag) if row.ordertag else None
             order = order or local_by_id.get(row.order_id)
             if order is None:
-                if row.status.strip().lower() not in ("rejected", "cancelled"):
+                if row.order_status not in (OrderStatus.REJECTED, OrderStatus.CANCELLED):
                     found.append(
                         Discrepancy(
                             "foreign_order",
@@ -151,9 +150,8 @@ class Reconciler:
                         )
                     )
                 continue
-            try:
-                status = map_order_row_status(row.status, row.filled_quantity, row.quantity)
-            except UnknownBrokerStatus:
+            status = row.order_status
+            if status is None:
                 found.append(
                     Discrepancy("order", order.ordertag, order.status.value, f"unknown status {row.status!r}")
                 )

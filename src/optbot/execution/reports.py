@@ -12,8 +12,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from optbot.data.atomic import atomic_write_text
-from optbot.execution.charges import RateCard, Rounding
+from optbot.charges import RateCard, Rounding
+from optbot.core.atomic import atomic_write_text
 from optbot.execution.statement import order_charges
 from optbot.persistence.records import FillRecord
 from optbot.portfolio.trades import ClosedTrade, closed_trades

@@ -7,8 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from optbot.core.enums import Side
-from optbot.execution.charges import (
+from optbot.charges import (
     ZERO_CHARGES,
     ChargeBreakdown,
     RateCard,
@@ -16,6 +15,7 @@ from optbot.execution.charges import (
     option_charges,
     round_charge,
 )
+from optbot.core.enums import Side
 from optbot.execution.expiry import EXPIRY_FILL_SOURCE
 from optbot.persistence.records import FillRecord
 

@@ -24,20 +24,9 @@ from optbot.instruments.snapshot import load_chain_snapshot
 instruments_app = typer.Typer(help="Instrument master: refresh, search, show.", no_args_is_help=True)
 
 
-def repository(settings: Settings, clock: Clock) -> MasterRepository:
-    return MasterRepository(
-        settings.paths.resolve(settings.paths.instruments_dir),
-        settings.broker.scrip_master_url,
-        clock,
-        stale_days=settings.data.stale_master_days,
-        keep_days=settings.instruments.master_keep_days,
-        timeout_seconds=settings.instruments.download_timeout_seconds,
-    )
-
-
 def load_master(settings: Settings, clock: Clock) -> InstrumentMaster:
     try:
-        master = repository(settings, clock).latest()
+        master = MasterRepository.from_settings(settings, clock).latest()
     except MasterUnavailable as exc:
         fail(str(exc))
     if master.info.stale:
@@ -56,7 +45,7 @@ def _refresh(
     settings = settings_from(ctx)
     clock = LiveClock()
     try:
-        result = asyncio.run(repository(settings, clock).refresh(force=force))
+        result = asyncio.run(MasterRepository.from_settings(settings, clock).refresh(force=force))
     except MasterUnavailable as exc:
         fail(str(exc))
     master = result.master
@@ -207,8 +196,8 @@ def _live_quotes(
 ) -> tuple[OptionChain, float]:
     """Broker quotes for the strikes that will be shown (and the index LTP when no --spot was given)."""
     from optbot.broker.base import Broker
-    from optbot.instruments.broker_session import run_with_broker
     from optbot.instruments.chain_quotes import quote_chain
+    from optbot.instruments.cli_broker import run_with_broker
 
     index = master.index_instrument(underlying)
 
@@ -314,4 +303,4 @@ def register(app: typer.Typer) -> None:
     app.command("chain")(chain_command)
 
 
-__all__ = ["chain_command", "load_master", "register", "repository"]
+__all__ = ["chain_command", "load_master", "register"]

@@ -15,14 +15,14 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
 
+from optbot.core.atomic import atomic_write_bytes
 from optbot.core.clock import Clock
 from optbot.core.timeutil import iso_utc
-from optbot.data.atomic import atomic_write_bytes
 from optbot.instruments.master import InstrumentMaster, MasterInfo
 from optbot.instruments.scripmaster import (
     ARTIFACT_COLUMNS,
@@ -31,6 +31,9 @@ from optbot.instruments.scripmaster import (
     parse_master,
     row_to_instrument,
 )
+
+if TYPE_CHECKING:
+    from optbot.config import Settings
 
 log = logging.getLogger("optbot.instruments.repository")
 
@@ -71,6 +74,18 @@ class MasterRepository:
         self.keep_days = keep_days
         self.timeout_seconds = timeout_seconds
         self._transport = transport
+
+    @classmethod
+    def from_settings(cls, settings: Settings, clock: Clock) -> MasterRepository:
+        """The repository the configured paths, master URL and retention describe (CLI and live session)."""
+        return cls(
+            settings.paths.resolve(settings.paths.instruments_dir),
+            settings.broker.scrip_master_url,
+            clock,
+            stale_days=settings.data.stale_master_days,
+            keep_days=settings.instruments.master_keep_days,
+            timeout_seconds=settings.instruments.download_timeout_seconds,
+        )
 
     # -- artifacts -----------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ from optbot.calendar.holiday_list import (
 from optbot.calendar.nse import NseCalendar, load_calendar
 from optbot.calendar.overrides import Segment
 from optbot.config import Settings
-from optbot.data.atomic import atomic_write_text
+from optbot.core.atomic import atomic_write_text
 
 
 def synced_dir(settings: Settings) -> Path:

@@ -8,7 +8,7 @@ wall time live), so a replay draws the same chart every time. Nothing secret is 
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -62,10 +62,9 @@ class EngineDashboardProvider:
         self.engine = engine
         self.reports_dir = reports_dir
         self.feed = FeedStatus()
-        self._recent = recent_decisions
-        self._decisions: OrderedDict[str, RiskDecision] = OrderedDict()
-        for decision in engine.risk.decisions[-recent_decisions:]:
-            self._remember(decision)
+        self._decisions: deque[RiskDecision] = deque(
+            engine.risk.decisions[-recent_decisions:], recent_decisions
+        )
         self._pnl: deque[tuple[str, float]] = deque(maxlen=max_pnl_points)
         self._pnl_day: str = ""
         self.ticks_per_second: float | None = None
@@ -76,16 +75,9 @@ class EngineDashboardProvider:
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, RiskDecision):
-            self._remember(event)
+            self._decisions.append(event)
         elif isinstance(event, FeedHealth):
             self.feed = FeedStatus(event.connected, event.reconnects, event.detail)
-
-    def _remember(self, decision: RiskDecision) -> None:
-        """Latest decision per intent (the same decision may be published more than once)."""
-        self._decisions.pop(decision.intent_id, None)
-        self._decisions[decision.intent_id] = decision
-        while len(self._decisions) > self._recent:
-            self._decisions.popitem(last=False)
 
     def day_pnl(self) -> float:
         """Today's net realised P&L (closed trades, after charges) plus open positions' unrealised."""
@@ -178,9 +170,7 @@ class EngineDashboardProvider:
             "state": status.state.value,
             "size_multiplier": status.size_multiplier,
             "latches": "; ".join(status.latches),
-            "recent_decisions": [
-                self._decision_row(decision) for decision in reversed(self._decisions.values())
-            ],
+            "recent_decisions": [self._decision_row(decision) for decision in reversed(self._decisions)],
         }
 
     def _decision_row(self, decision: RiskDecision) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from optbot.broker.models import Funds
 from optbot.core.clock import Clock
 from optbot.core.enums import (
     Exchange,
@@ -27,6 +26,7 @@ from optbot.core.enums import (
     Variety,
 )
 from optbot.core.events import RiskDecision
+from optbot.core.funds import Funds
 from optbot.core.timeutil import to_utc
 from optbot.persistence.db import open_database
 from optbot.persistence.records import (
@@ -83,6 +83,18 @@ class Store:
     @property
     def connection(self) -> sqlite3.Connection:
         return self._connection
+
+    def change_version(self) -> tuple[int, int]:
+        """Changes whenever a row is written, through this store's connection (its total_changes) or
+        committed by another connection (SQLite's data_version): a reader's cache key for "unchanged"."""
+        data_version = int(self._connection.execute("PRAGMA data_version").fetchone()[0])
+        return (self._connection.total_changes, data_version)
+
+    def fills_signature(self) -> tuple[int, int | None]:
+        """(number of fills, newest fill's rowid): changes whenever a fill is added or removed, so a
+        reader can tell "new fills only" (count grew, rowid grew) from a rewritten table."""
+        row = self._connection.execute("SELECT COUNT(*), MAX(rowid) FROM fills").fetchone()
+        return (int(row[0]), None if row[1] is None else int(row[1]))
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

@@ -71,8 +71,7 @@ class _TradeBook:
         self._last_on_last_day = False  # the last fill matched is of that date
 
     def refresh(self, store: Store) -> list[ClosedTrade]:
-        row = store.connection.execute("SELECT COUNT(*), MAX(rowid) FROM fills").fetchone()
-        signature = (int(row[0]), None if row[1] is None else int(row[1]))
+        signature = store.fills_signature()
         if signature == self.signature:
             return self.trades
         if not self._append(store, signature[0]):
@@ -133,9 +132,8 @@ class Portfolio:
         # Round trips from every fill, matched again only for fills added since (risk asks for today's
         # trades on every evaluation).
         self._trade_book = _TradeBook()
-        # Positions read on the tick path, kept while the database is unchanged: no row written through
-        # the store's connection (its total_changes) and none committed by another connection (SQLite's
-        # data_version). Any write at all drops the cache.
+        # Positions read on the tick path, kept while the database is unchanged (the store's
+        # change_version: a write through any connection changes it). Any write at all drops the cache.
         self._positions_version: tuple[int, int] | None = None
         self._positions_seen: dict[tuple[Exchange, str], PositionRecord | None] = {}
         self._positions_all: list[PositionRecord] | None = None
@@ -169,8 +167,7 @@ class Portfolio:
         )
 
     def _check_positions_version(self) -> None:
-        connection = self._store.connection
-        version = (connection.total_changes, int(connection.execute("PRAGMA data_version").fetchone()[0]))
+        version = self._store.change_version()
         if version != self._positions_version:
             self._positions_seen.clear()
             self._positions_all = None

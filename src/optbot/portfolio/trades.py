@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from optbot.core.enums import Exchange, Side
 from optbot.persistence.records import FillRecord
@@ -23,6 +23,8 @@ class ClosedTrade:
     entry_date: date
     exit_date: date
     charges: float
+    entry_time_utc: datetime  # the opening fill's time
+    exit_time_utc: datetime  # the closing fill's time
 
     @property
     def gross_pnl(self) -> float:
@@ -48,6 +50,7 @@ class OpenLot:
     price: float
     day: date
     charges_per_unit: float
+    ts_utc: datetime
 
 
 def match_fill(lots: deque[OpenLot], fill: FillRecord) -> list[ClosedTrade]:
@@ -71,6 +74,8 @@ def match_fill(lots: deque[OpenLot], fill: FillRecord) -> list[ClosedTrade]:
                 entry_date=lot.day,
                 exit_date=fill.trade_date,
                 charges=matched * (lot.charges_per_unit + per_unit),
+                entry_time_utc=lot.ts_utc,
+                exit_time_utc=fill.ts_utc,
             )
         )
         lot.quantity -= matched
@@ -78,7 +83,7 @@ def match_fill(lots: deque[OpenLot], fill: FillRecord) -> list[ClosedTrade]:
         if lot.quantity == 0:
             lots.popleft()
     if remaining:
-        lots.append(OpenLot(fill.side, remaining, fill.price, fill.trade_date, per_unit))
+        lots.append(OpenLot(fill.side, remaining, fill.price, fill.trade_date, per_unit, fill.ts_utc))
     return trades
 
 

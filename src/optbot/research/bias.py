@@ -1,7 +1,7 @@
 """Bias checks (spec §11.5): look-ahead and warm-up sensitivity of a strategy, one verdict line each.
 
 Both checks replay the strategy over real sample bars through the reference `BarHistoryContext` (via the
-replay harness in `optbot.test_kit.strategy`: risk engine, synthetic Black-Scholes chain, instant fills)
+replay harness in `optbot.research.harness`: risk engine, synthetic Black-Scholes chain, instant fills)
 and compare what it *decided* — every intent it submitted and every signal it emitted, with its time.
 
 - **Look-ahead**: the full run's decisions are recorded; for each decision time t the whole replay is
@@ -26,11 +26,7 @@ from optbot.config import Settings
 from optbot.core.enums import Timeframe
 from optbot.core.events import Bar
 from optbot.core.timeutil import IST, ist_datetime, to_ist
-from optbot.strategy.base import Strategy
-from optbot.strategy.context import StrategyContext
-from optbot.strategy.features import adx_value, atr_value, ema_value, rsi_value
-from optbot.strategy.tunable import apply_parameters
-from optbot.test_kit.strategy import (
+from optbot.research.harness import (
     NIFTY_15MIN,
     NIFTY_DAILY,
     VIX_15MIN,
@@ -40,6 +36,10 @@ from optbot.test_kit.strategy import (
     load_daily_bars,
     resample,
 )
+from optbot.strategy.base import Strategy
+from optbot.strategy.context import StrategyContext
+from optbot.strategy.features import adx_value, atr_value, ema_value, rsi_value
+from optbot.strategy.tunable import apply_parameters
 
 #: Builds the strategy under test for one replay. It gets the series that replay is given, so a
 #: strategy that (wrongly) holds on to a whole data set can be modelled and caught.

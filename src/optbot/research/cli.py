@@ -122,7 +122,7 @@ def _print_study(summary: StudySummary) -> None:
 
 
 def _write_json(path: Path, payload: Any) -> None:
-    from optbot.data.atomic import atomic_write_bytes
+    from optbot.core.atomic import atomic_write_bytes
 
     atomic_write_bytes(path, orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
 

@@ -20,8 +20,8 @@ from typing import Any
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from optbot.core.atomic import atomic_write_bytes
 from optbot.core.timeutil import IST, parse_iso
-from optbot.data.atomic import atomic_write_bytes
 from optbot.research.montecarlo import MonteCarloResult
 
 _SYMBOL = re.compile(

@@ -51,7 +51,9 @@ def _ignore(_: object) -> None:
 
 @dataclass(frozen=True, slots=True)
 class RiskCallbacks:
-    """How the engine acts on the world; the engine wires these to the order manager and the bus."""
+    """How the engine acts on the world; the engine wires these to the order manager and the bus.
+    `publish` carries risk state changes; decisions are returned to the caller, which publishes the
+    final one (after its own session and basket checks) exactly once."""
 
     cancel_all: Callable[[str], None] = _ignore
     flatten: Callable[[OrderIntent], None] = _ignore
@@ -888,4 +890,3 @@ class RiskEngine:
             reasons=list(decision.reasons),
             intent_reason=intent.reason,
         )
-        self.callbacks.publish(decision)

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from optbot.core.atomic import atomic_write_text
 from optbot.core.errors import UserError
 from optbot.core.timeutil import iso_utc, parse_iso
-from optbot.data.atomic import atomic_write_text
 
 RESUME_ACK_FILE_NAME = "RESUME_ACK"
 _UNKNOWN_TIME = datetime.min.replace(tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""ADX categorisation of underlyings (spec §3.3, §5.4) and the daily rebalance of token pools.
+"""ADX categorisation of underlyings (spec §3.3, §5.4) and the daily rebalance between categories.
 
 Category 1 (buy CE): ADX > 25, +DI > -DI, volume above average.
 Category 2 (buy PE): ADX > 25, -DI > +DI, volume above average.
@@ -11,14 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Protocol
 
 import numpy as np
 
 from optbot.config.sections.strategy import StrategySettings
 from optbot.core.events import Bar
 from optbot.indicators import adx
-from optbot.instruments.token_pool import PoolCategory
 from optbot.strategy.series import closes, highs, last_finite, lows, volumes
 
 
@@ -123,7 +121,7 @@ def _volume_ratio(daily_bars: Sequence[Bar], window: int) -> float | None:
 
 @dataclass(frozen=True, slots=True)
 class Rebalance:
-    """The daily rebalance that drives the token pools (spec §3.3 token pool management)."""
+    """The day's categories against yesterday's: which underlyings are CE / PE candidates (spec §3.3)."""
 
     ce_pool: tuple[str, ...]
     pe_pool: tuple[str, ...]
@@ -159,15 +157,3 @@ def rebalance(
         )
     )
     return Rebalance(ce, pe, removed, moved, tuple(categorisations))
-
-
-class CategorySink(Protocol):
-    """Where the daily rebalance goes: `optbot.instruments.token_pool.TokenPoolManager` fits."""
-
-    def set_category(self, underlying: str, category: PoolCategory) -> None: ...
-
-
-def apply_rebalance(result: Rebalance, pools: CategorySink) -> None:
-    """Drive the token pools from the day's categories (CE pool, PE pool, removal for category 3)."""
-    for categorisation in result.categorisations:
-        pools.set_category(categorisation.symbol, PoolCategory(int(categorisation.category)))

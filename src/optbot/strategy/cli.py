@@ -1,4 +1,5 @@
-"""`optbot strategy list | categorise FILE`: the registry and the §3.3/§5.4 ADX category of a series."""
+"""`optbot strategy list | categorise FILE | payoff SOURCE --at T`: the registry, the §3.3/§5.4 ADX
+category of a series, and the payoff of a legs strategy at a moment of the replay data."""
 
 from __future__ import annotations
 
@@ -9,21 +10,21 @@ from pathlib import Path
 
 import typer
 
-from optbot.cli.common import fail, settings_from
+from optbot.cli.common import console, fail, settings_from
 from optbot.core.enums import Timeframe
 from optbot.core.errors import UserError
 from optbot.core.events import Bar
 from optbot.core.timeutil import ist_datetime, to_utc
-from optbot.indicators.ohlc_csv import read_ohlc_csv
-from optbot.strategy.categorise import categorise
-from optbot.strategy.legs import load_legs, template_names
-from optbot.strategy.regime import detect_regime
-from optbot.strategy.registry import BUILTIN_STRATEGIES
+
+# The strategy packages (numpy, the built-in strategies) are imported inside each command, so that
+# `optbot --help` and a command's bad-input error answer without loading them.
 
 strategy_app = typer.Typer(help="Strategies: registry and daily ADX categorisation.", no_args_is_help=True)
 
 
 def _daily_bars(path: Path, symbol: str, as_of: date | None) -> list[Bar]:
+    from optbot.indicators.ohlc_csv import read_ohlc_csv
+
     series = read_ohlc_csv(path)
     bars: list[Bar] = []
     for index, text in enumerate(series.dates):
@@ -60,6 +61,9 @@ def _daily_bars(path: Path, symbol: str, as_of: date | None) -> list[Bar]:
 @strategy_app.command("list")
 def list_strategies() -> None:
     """Built-in strategies (use these names, or `package.module:Class`, in strategy.enabled)."""
+    from optbot.strategy.legs import load_legs, template_names
+    from optbot.strategy.registry import BUILTIN_STRATEGIES
+
     for name in sorted(BUILTIN_STRATEGIES):
         lines = (BUILTIN_STRATEGIES[name].__doc__ or "").strip().splitlines()
         typer.echo(f"{name:22} {lines[0] if lines else ''}")
@@ -90,6 +94,9 @@ def categorise_command(
             fail(f"--as-of must be a date like 2024-05-21, got {as_of!r}")
     if vix is not None and vix <= 0:
         fail(f"--vix must be positive, got {vix}")
+    from optbot.strategy.categorise import categorise
+    from optbot.strategy.regime import detect_regime
+
     bars = _daily_bars(file, symbol, cutoff)
     if not bars:
         fail(f"{file}: no rows on or before {as_of}" if as_of else f"{file}: no rows")
@@ -112,6 +119,26 @@ def categorise_command(
         return
     typer.echo(f"{symbol} as of {result.as_of}: category {int(result.category)} - {result.reason}")
     typer.echo(f"regime: {', '.join(sorted(regime.regimes))} ({'; '.join(regime.reasons)})")
+
+
+@strategy_app.command("payoff")
+def payoff_command(
+    ctx: typer.Context,
+    source: str = typer.Argument(..., help="legs template name or .toml file"),
+    at: str = typer.Option(..., "--at", help="moment to price the legs at, ISO (IST when no offset)"),
+    out: Path | None = typer.Option(None, "--out", help="folder (default: <data root>/reports/payoff)"),
+) -> None:
+    """Expiry and today payoff of a legs strategy at a moment of the replay data: breakevens, max
+    profit/loss, net Greeks, margin; HTML chart (and PNG when headless Chromium is available)."""
+    from optbot.backtest.payoff import build_report, parse_moment, write_chart
+
+    settings = settings_from(ctx)
+    report = build_report(settings, source, parse_moment(at))
+    for line in report.summary_lines():
+        console.print(line, highlight=False)
+    out_dir = out if out is not None else settings.paths.resolve(settings.paths.reports_dir) / "payoff"
+    for path in write_chart(report, out_dir):
+        console.print(f"chart: {path}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

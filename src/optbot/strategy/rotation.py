@@ -13,7 +13,7 @@ from pathlib import Path
 
 import orjson
 
-from optbot.data.atomic import atomic_write_bytes
+from optbot.core.atomic import atomic_write_bytes
 from optbot.strategy.base import Strategy
 
 ROTATION_FILE = "rotation.json"

@@ -27,13 +27,13 @@ from optbot.broker.models import (
     ChargeComponent,
     ChargeEstimate,
     DepthLevel,
-    Funds,
     MarginRequirement,
     ModifyRequest,
     OrderRequest,
     PlaceResult,
     Quote,
 )
+from optbot.charges import RateCard, option_charges
 from optbot.config.settings import Settings
 from optbot.core.bus import EventBus
 from optbot.core.clock import Clock, SimClock
@@ -49,9 +49,9 @@ from optbot.core.enums import (
     Variety,
 )
 from optbot.core.events import OrderIntent, OrderUpdate
+from optbot.core.funds import Funds
 from optbot.core.instrument import Instrument
 from optbot.core.timeutil import ist_date
-from optbot.execution.charges import RateCard, option_charges
 from optbot.execution.order_manager import OrderManager
 from optbot.persistence.store import Store
 
@@ -110,6 +110,7 @@ class _Order:
             ordertag=self.request.ordertag,
             text=self.text,
             update_time=when,
+            order_status=_status_for(self),
         )
 
 

@@ -48,3 +48,32 @@ def test_partial_fill_of_open_order() -> None:
     assert map_order_row_status("open", 0, 75) is OrderStatus.OPEN
     assert map_order_row_status("complete", 75, 75) is OrderStatus.FILLED
     assert map_order_row_status("cancelled", 25, 75) is OrderStatus.CANCELLED
+
+
+def test_order_book_rows_carry_the_neutral_status_and_none_for_an_unknown_text() -> None:
+    """The adapter translates; the order manager and reconciliation read only `order_status`."""
+    from optbot.broker.angelone.mapping import order_from_row
+
+    row = {
+        "orderid": "1",
+        "uniqueorderid": "u1",
+        "exchange": "NFO",
+        "symboltoken": "45000",
+        "tradingsymbol": "NIFTY",
+        "transactiontype": "BUY",
+        "ordertype": "LIMIT",
+        "producttype": "INTRADAY",
+        "variety": "NORMAL",
+        "quantity": "75",
+        "filledshares": "25",
+        "price": "100",
+        "triggerprice": "0",
+        "averageprice": "100",
+        "status": "Open",
+    }
+    assert order_from_row(row).order_status is OrderStatus.PARTIALLY_FILLED
+    assert (
+        order_from_row(row | {"filledshares": "75", "status": "complete"}).order_status is OrderStatus.FILLED
+    )
+    unknown = order_from_row(row | {"status": "teleported"})
+    assert unknown.status == "teleported" and unknown.order_status is None

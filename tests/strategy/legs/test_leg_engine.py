@@ -13,10 +13,10 @@ from optbot.core.enums import Exchange, IntentPurpose, Side
 from optbot.core.events import Fill, OrderIntent, Tick
 from optbot.core.ids import new_id
 from optbot.core.timeutil import ist_datetime, to_utc
+from optbot.research.harness import synthetic_chain
 from optbot.risk.views import PositionSnapshot
 from optbot.strategy.context import BarHistoryContext
 from optbot.strategy.legs import load_legs, template_names
-from optbot.test_kit.strategy import synthetic_chain
 
 DAY = date(2025, 9, 8)  # a Monday
 EXPIRY = date(2025, 9, 9)

@@ -40,7 +40,6 @@ from optbot.broker.models import (
     BrokerTrade,
     Candle,
     ChargeEstimate,
-    Funds,
     MarginRequirement,
     ModifyRequest,
     OrderRequest,
@@ -50,6 +49,7 @@ from optbot.broker.models import (
 from optbot.config.sections.broker import BrokerSettings
 from optbot.core.clock import Clock
 from optbot.core.enums import Exchange, ProductType, Variety
+from optbot.core.funds import Funds
 from optbot.core.timeutil import require_aware
 
 log = logging.getLogger("optbot.broker.angelone")

@@ -12,6 +12,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 from optbot.broker.angelone.parsing import parse_exchange_time, to_float, to_int, to_str
+from optbot.broker.angelone.status_map import UnknownBrokerStatus, map_order_row_status
 from optbot.broker.models import (
     BrokerOrder,
     BrokerPosition,
@@ -20,13 +21,13 @@ from optbot.broker.models import (
     ChargeComponent,
     ChargeEstimate,
     DepthLevel,
-    Funds,
     MarginRequirement,
     ModifyRequest,
     OrderRequest,
     Quote,
 )
-from optbot.core.enums import Exchange, OrderType, ProductType, Side, Variety
+from optbot.core.enums import Exchange, OrderStatus, OrderType, ProductType, Side, Variety
+from optbot.core.funds import Funds
 from optbot.core.timeutil import IST, require_aware, to_ist
 
 #: Reference §3: ordertag must be shorter than 20 characters, else AB4008.
@@ -132,12 +133,21 @@ def modify_order_body(request: ModifyRequest) -> dict[str, str]:
     return body
 
 
+def _order_status(status: str, filled: int, quantity: int) -> OrderStatus | None:
+    """The neutral status of an order-book row; None for a text the status table does not know."""
+    try:
+        return map_order_row_status(status, filled, quantity)
+    except UnknownBrokerStatus:
+        return None
+
+
 def order_from_row(row: dict[str, Any]) -> BrokerOrder:
     order_id = to_str(row.get("orderid"))
     if not order_id:
         raise ValueError("order row: orderid is missing")
     quantity = to_int(row.get("quantity"), "quantity")
     filled = to_int(row.get("filledshares"), "filledshares")
+    status = " ".join(to_str(row.get("status") or row.get("orderstatus")).lower().split())
     return BrokerOrder(
         order_id=order_id,
         unique_order_id=to_str(row.get("uniqueorderid")),
@@ -153,7 +163,8 @@ def order_from_row(row: dict[str, Any]) -> BrokerOrder:
         price=to_float(row.get("price"), "price"),
         trigger_price=to_float(row.get("triggerprice"), "triggerprice"),
         average_price=to_float(row.get("averageprice"), "averageprice"),
-        status=" ".join(to_str(row.get("status") or row.get("orderstatus")).lower().split()),
+        status=status,
+        order_status=_order_status(status, filled, quantity),
         ordertag=to_str(row.get("ordertag")),
         text=to_str(row.get("text")),
         update_time=parse_exchange_time(row.get("updatetime")),

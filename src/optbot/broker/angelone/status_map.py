@@ -7,6 +7,7 @@ Broker texts are lower case with spaces (`trigger pending`); the order-update so
 
 from __future__ import annotations
 
+from optbot.broker.models import row_order_status
 from optbot.core.enums import OrderStatus
 
 #: Order-update socket codes -> broker status text (reference §6).
@@ -74,7 +75,4 @@ def map_broker_status(status_text_or_code: str) -> OrderStatus:
 
 def map_order_row_status(status_text_or_code: str, filled_quantity: int, quantity: int) -> OrderStatus:
     """Like `map_broker_status`, but an open order with some fills is PARTIALLY_FILLED."""
-    status = map_broker_status(status_text_or_code)
-    if status is OrderStatus.OPEN and 0 < filled_quantity < max(quantity, filled_quantity + 1):
-        return OrderStatus.PARTIALLY_FILLED
-    return status
+    return row_order_status(map_broker_status(status_text_or_code), filled_quantity, quantity)

@@ -15,14 +15,16 @@ roll as the simulator's exchange, `optbot.sim.exchange.ledger.AccountLedger.roll
 
 from __future__ import annotations
 
+import io
 import pickle
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
-from optbot.broker.angelone.status_map import map_broker_status
 from optbot.broker.base import CandleInterval, QuoteMode
+from optbot.broker.daybook import BookPosition
 from optbot.broker.errors import BrokerRejected
 from optbot.broker.models import (
     BrokerOrder,
@@ -31,25 +33,34 @@ from optbot.broker.models import (
     Candle,
     ChargeComponent,
     ChargeEstimate,
-    Funds,
     MarginRequirement,
     ModifyRequest,
     OrderRequest,
     PlaceResult,
     Quote,
+    row_order_status,
 )
-from optbot.broker.paper.daybook import BookPosition
 from optbot.broker.paper.fill_model import FillModel, QuoteSource, WorkingOrder, tick_round
+from optbot.charges import ChargeBreakdown, RateCard, option_charges
 from optbot.config.sections.margin import MarginSettings
+from optbot.core.atomic import atomic_write_bytes
 from optbot.core.clock import Clock
-from optbot.core.enums import Duration, Exchange, OptionType, OrderType, ProductType, Side, Variety
+from optbot.core.enums import (
+    Duration,
+    Exchange,
+    OptionType,
+    OrderStatus,
+    OrderType,
+    ProductType,
+    Side,
+    Variety,
+)
 from optbot.core.errors import UserError
 from optbot.core.events import OrderUpdate
+from optbot.core.funds import Funds
 from optbot.core.instrument import Instrument
 from optbot.core.span import OptionLeg, SpanMargin, SpanParameters, basket_margin
 from optbot.core.timeutil import ist_date, ist_datetime
-from optbot.data.atomic import atomic_write_bytes
-from optbot.execution.charges import ChargeBreakdown, RateCard, option_charges
 from optbot.instruments.master import InstrumentMaster, InstrumentNotFound
 
 OPEN = "open"
@@ -58,6 +69,15 @@ COMPLETE = "complete"
 CANCELLED = "cancelled"
 REJECTED = "rejected"
 _FINAL = (COMPLETE, CANCELLED, REJECTED)
+#: The paper venue's order-book texts (Angel One's words, so its rows read like the real book) in the
+#: neutral vocabulary the order manager reads.
+_ORDER_STATUS = {
+    OPEN: OrderStatus.OPEN,
+    TRIGGER_PENDING: OrderStatus.OPEN,
+    COMPLETE: OrderStatus.FILLED,
+    CANCELLED: OrderStatus.CANCELLED,
+    REJECTED: OrderStatus.REJECTED,
+}
 
 
 class CandleSource:
@@ -75,6 +95,27 @@ class PaperFunds:
 
     initial_cash: float
     span: SpanParameters = field(default_factory=lambda: MarginSettings().span_parameters())
+
+
+#: Modules whose classes a state file of an earlier version names, and where those classes live now.
+_MOVED_MODULES = {"optbot.broker.paper.daybook": "optbot.broker.daybook"}
+
+
+class _StateUnpickler(pickle.Unpickler):
+    """Reads state files written before a class moved, so a carried paper book survives an upgrade."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        return super().find_class(_MOVED_MODULES.get(module, module), name)
+
+
+def _with_order_status(order: BrokerOrder) -> BrokerOrder:
+    """The row with its neutral status set from the paper venue's text (rows of earlier state files
+    have no `order_status` slot at all, hence the field-by-field copy)."""
+    values: dict[str, Any] = {spec.name: getattr(order, spec.name, None) for spec in fields(BrokerOrder)}
+    values["order_status"] = row_order_status(
+        _ORDER_STATUS[order.status], order.filled_quantity, order.quantity
+    )
+    return BrokerOrder(**values)
 
 
 _PERSISTED_STATE = (
@@ -158,7 +199,7 @@ class PaperBroker:
         return OrderUpdate(
             ts_utc=order.update_time or order.exchange_time or datetime.min.replace(tzinfo=UTC),
             order_id=order.order_id,
-            status=map_broker_status(order.status),
+            status=_ORDER_STATUS[order.status],
             broker_status=order.status,
             ordertag=order.ordertag,
             token=order.token,
@@ -242,6 +283,7 @@ class PaperBroker:
         return quote.ltp if quote is not None else position.open_average
 
     def _emit(self, order: BrokerOrder) -> None:
+        order = _with_order_status(order)
         self._orders[order.order_id] = order
         self._save_state()
         for listener in list(self._listeners):
@@ -256,8 +298,8 @@ class PaperBroker:
     def _load_state(self, path: Path) -> None:
         """The bot's own file in its state directory (never user input), written atomically by _save_state."""
         try:
-            state = pickle.loads(path.read_bytes())
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError) as exc:
+            state = _StateUnpickler(io.BytesIO(path.read_bytes())).load()
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ModuleNotFoundError) as exc:
             raise UserError(
                 f"paper broker state {path} is unreadable ({type(exc).__name__}); move it aside"
             ) from None
@@ -266,6 +308,7 @@ class PaperBroker:
             raise UserError(f"paper broker state {path} lacks {', '.join(missing)}; move it aside")
         for name in _PERSISTED_STATE:
             setattr(self, name, state[name])
+        self._orders = {order_id: _with_order_status(order) for order_id, order in self._orders.items()}
 
     # ---- validation --------------------------------------------------------------------------
     def _instrument(self, exchange: Exchange, token: str) -> Instrument:

@@ -24,21 +24,21 @@ from typing import Any
 from optbot.broker.angelone.factory import build_stack, open_secret_store
 from optbot.calendar import NseCalendar
 from optbot.config import Settings
+from optbot.core.atomic import atomic_write_text
 from optbot.core.clock import Clock
 from optbot.core.enums import AlertPriority, RunMode
 from optbot.core.errors import UserError
 from optbot.core.events import Alert
 from optbot.core.timeutil import iso_utc, ist_date, to_ist
-from optbot.data.atomic import atomic_write_text
 from optbot.data.backup import create_backup, verify_backup
 from optbot.data.store import JsonStore
 from optbot.engine.schedule import build_schedule
-from optbot.engine.session import SessionRunner, SessionStopped, Stage, StageFailed
 from optbot.ops.calendar_sync import calendar_from_settings, sync_calendar
 from optbot.ops.notifications import Notifier, notification_urls
+from optbot.ops.session import SessionRunner, SessionStopped, Stage, StageFailed
 from optbot.persistence.db import state_db_path
 
-log = logging.getLogger("optbot.engine.supervisor")
+log = logging.getLogger("optbot.ops.supervisor")
 
 STATUS_FILE = "status.json"
 STATUS_EVERY_SECONDS = 5.0

@@ -1,6 +1,6 @@
 """Dated option charges: brokerage, STT, exchange, IPFT, SEBI, stamp duty and GST."""
 
-from optbot.execution.charges.calculator import (
+from optbot.charges.calculator import (
     ZERO_CHARGES,
     ChargeBreakdown,
     Rounding,
@@ -10,7 +10,7 @@ from optbot.execution.charges.calculator import (
     round_charge,
     round_trip,
 )
-from optbot.execution.charges.rate_card import DayRates, RateCard, RateStep
+from optbot.charges.rate_card import DayRates, RateCard, RateStep
 
 __all__ = [
     "ZERO_CHARGES",

@@ -11,11 +11,11 @@ from optbot.broker.angelone.broker import AngelOneBroker
 from optbot.broker.angelone.rest import AngelOneRestClient
 from optbot.broker.angelone.secrets import SecretStore
 from optbot.broker.models import OrderRequest
+from optbot.charges import RateCard, option_charges
 from optbot.config.sections.broker import BrokerSettings
 from optbot.core.clock import SimClock
 from optbot.core.enums import Exchange, OrderType, ProductType, Side
 from optbot.core.timeutil import ist_date
-from optbot.execution.charges import RateCard, option_charges
 from optbot.sim.server import Simulator
 from optbot.test_kit.broker import MemoryKeyring
 from optbot.test_kit.sim import NIFTY_CE_TOKEN, TEST_ACCOUNT, StaticMarket, market_hours_start

@@ -13,7 +13,7 @@ from optbot.calendar import get_calendar
 from optbot.config import Settings
 from optbot.core.clock import SimClock
 from optbot.core.enums import RunMode
-from optbot.engine.supervisor import BotSupervisor
+from optbot.ops.supervisor import BotSupervisor
 from optbot.test_kit.calendar import sim_clock_at
 from optbot.test_kit.nse_holidays import nse_holiday_server, nse_payload
 from optbot.test_kit.ops import JsonReceiver

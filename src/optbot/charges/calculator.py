@@ -12,9 +12,9 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
+from optbot.charges.rate_card import RateCard
 from optbot.core.enums import Exchange, Side
 from optbot.core.errors import UserError
-from optbot.execution.charges.rate_card import RateCard
 
 Rounding = Literal["exact", "paisa"]
 _ONE_CRORE = 10_000_000.0

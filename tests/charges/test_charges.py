@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from optbot.charges import RateCard, option_charges, round_trip
 from optbot.core.enums import Exchange, Side
 from optbot.core.errors import UserError
-from optbot.execution.charges import RateCard, option_charges, round_trip
 
 CARD = RateCard.load()
 SAMPLE = (

@@ -14,7 +14,7 @@ from optbot.config import Settings
 from optbot.core.clock import SimClock
 from optbot.core.enums import AlertPriority
 from optbot.core.errors import UserError
-from optbot.engine.session import SessionRunner
+from optbot.ops.session import SessionRunner
 from optbot.strategy.rotation import ROTATION_FILE, RotationVerdict, write_verdicts
 
 

@@ -11,7 +11,7 @@ import pytest
 from optbot.calendar import get_calendar
 from optbot.config import Settings
 from optbot.core.enums import RunMode
-from optbot.engine.supervisor import BotSupervisor, status_path
+from optbot.ops.supervisor import BotSupervisor, status_path
 from optbot.test_kit.calendar import sim_clock_at
 from optbot.test_kit.execution import drive
 from optbot.test_kit.ops import JsonReceiver

@@ -46,8 +46,8 @@ from optbot.engine.health import CheckResult, check_clock_skew, check_database, 
 from optbot.engine.provisional import confirm_provisional_session
 from optbot.engine.schedule import DaySchedule, build_schedule
 from optbot.engine.subscriptions import LeavingStrikes
-from optbot.instruments.cli import repository
 from optbot.instruments.master import InstrumentMaster
+from optbot.instruments.repository import MasterRepository
 from optbot.ops.wiring import Operations, attach_operations
 from optbot.persistence.db import state_db_path
 from optbot.persistence.store import Store
@@ -56,7 +56,7 @@ from optbot.strategy.categorise import categorise
 from optbot.strategy.registry import load_strategies
 from optbot.strategy.rotation import ROTATION_FILE, read_verdicts, without_benched
 
-log = logging.getLogger("optbot.engine.session")
+log = logging.getLogger("optbot.ops.session")
 
 HISTORY: tuple[tuple[CandleInterval, Timeframe, str], ...] = (
     ("ONE_DAY", Timeframe.D1, "daily"),
@@ -275,7 +275,7 @@ class SessionRunner:
         return "broker session logged out; stored tokens cleared"
 
     async def _master(self) -> str:
-        result = await repository(self.settings, self.clock).refresh()
+        result = await MasterRepository.from_settings(self.settings, self.clock).refresh()
         self.instruments = result.master
         options = sum(1 for instrument in result.master if instrument.is_option)
         source = "downloaded" if result.downloaded else "cached"

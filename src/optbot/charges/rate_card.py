@@ -118,7 +118,7 @@ class RateCard:
         """Load a rate card file, or the bundled Angel One card when `path` is None."""
         try:
             if path is None:
-                text = resources.files("optbot.execution.charges").joinpath(BUNDLED_RATE_CARD).read_text()
+                text = resources.files("optbot.charges").joinpath(BUNDLED_RATE_CARD).read_text()
             else:
                 text = Path(path).read_text()
         except OSError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from optbot.config.sections.engine import EngineSettings
-from optbot.engine.session import BrokerSessionRecovery
+from optbot.ops.session import BrokerSessionRecovery
 
 MORNING = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)  # 09:30 IST
 

@@ -28,7 +28,7 @@ from optbot.config import Settings
 from optbot.core.clock import SimClock
 from optbot.core.timeutil import ist_datetime, to_ist
 from optbot.engine.core import TradingEngine
-from optbot.engine.session import SessionRunner, Stage, StageFailed
+from optbot.ops.session import SessionRunner, Stage, StageFailed
 from optbot.portfolio.trades import closed_trades
 from optbot.sim.auth import demo_account
 from optbot.sim.market.replay import ReplayMarket

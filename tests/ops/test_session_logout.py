@@ -14,7 +14,7 @@ from optbot.broker.angelone.factory import AngelOneStack, build_stack
 from optbot.calendar import get_calendar
 from optbot.config import Settings
 from optbot.core.clock import SimClock
-from optbot.engine.session import SessionRunner
+from optbot.ops.session import SessionRunner
 from optbot.sim.server import Simulator
 from optbot.test_kit.sim import TEST_ACCOUNT, StaticMarket, market_hours_start
 from tests.broker.angelone.conftest import pumping, secret_store

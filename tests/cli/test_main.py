@@ -1,0 +1,72 @@
+"""The `optbot` top level lists its commands from one table and imports a command only to run it."""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+from typer.testing import CliRunner
+
+from optbot.cli.main import COMMANDS, REGISTERED, app
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+def _defining_modules(command: object) -> set[str]:
+    """The modules whose functions implement a command or every command of a group (recursively)."""
+    callback = getattr(command, "callback", None)
+    found = {callback.__module__} if callback is not None else set()
+    for sub in getattr(command, "commands", {}).values():
+        found |= _defining_modules(sub)
+    return found
+
+
+def test_the_table_lists_every_command_with_its_help_and_modules() -> None:
+    registered = {listed.name: REGISTERED.command(listed.name) for listed in COMMANDS}
+    every_module = sorted({module for listed in COMMANDS for module in listed.modules})
+    everything = typer.Typer()
+    for module in every_module:
+        __import__(module, fromlist=["register"]).register(everything)
+    real = typer.main.get_group(everything).commands
+    assert sorted(listed.name for listed in COMMANDS) == sorted(real)
+    for listed in COMMANDS:
+        command = registered[listed.name]
+        assert listed.help == inspect.cleandoc(command.short_help or command.help or "").split("\n\n")[0]
+        # A listed module's register may pull in its own package's CLI helpers (research.cli_checks).
+        packages = {module.rsplit(".", 1)[0] for module in listed.modules}
+        strays = {module for module in _defining_modules(command) if module.rsplit(".", 1)[0] not in packages}
+        assert strays == set(), f"{listed.name}: also defined by {strays}; list them in COMMANDS"
+
+
+def test_help_and_a_bad_argument_load_no_command_package() -> None:
+    """Laziness, checked structurally (a timing lives in benchmarks/bench_cli_startup.py)."""
+    probe = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from optbot.cli.main import app\n"
+        "runner = CliRunner()\n"
+        "assert runner.invoke(app, ['--help']).exit_code == 0\n"
+        "bad = runner.invoke(app, ['backtest', '--from', '2024-13-01', '--to', '2024-01-02'])\n"
+        "assert 'not an ISO date' in str(bad.exception), bad.output\n"
+        "heavy = ('numpy', 'scipy', 'pandas', 'pyarrow', 'duckdb', 'optuna', 'plotly', 'httpx', 'fastapi',\n"
+        "         'optbot.config.settings', 'optbot.engine', 'optbot.backtest.runner')\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] in heavy or name in heavy))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(SRC)},
+        check=True,
+    )
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_a_command_runs_through_the_lazy_top_level() -> None:
+    result = CliRunner().invoke(app, ["calendar", "--help"])
+    assert result.exit_code == 0 and "NSE trading days" in result.output
+    unknown = CliRunner().invoke(app, ["calendr"])
+    assert unknown.exit_code == 2 and "Did you mean 'calendar'" in unknown.output
