@@ -82,7 +82,9 @@ def test_newer_schema_is_refused(tmp_path) -> None:
 
 def test_intent_orders_and_events_round_trip(tmp_path) -> None:
     store = _store(tmp_path)
+    assert not store.has_orders_in_flight()
     store.insert_intent(_intent(), [_order()])
+    assert store.has_orders_in_flight()
     assert store.find_intent("i1") is not None
     assert store.find_intent_by_hash("hi1", START) is not None
     [order] = store.orders_in_flight()
@@ -97,6 +99,12 @@ def test_intent_orders_and_events_round_trip(tmp_path) -> None:
     assert store.order_by_broker_id("B1") == submitted
     assert [e.new_status for e in store.order_events("t1")] == [OrderStatus.SUBMITTED]
     assert store.verify_chain().ok
+    assert store.has_orders_in_flight()
+    store.save_order(
+        replace(submitted, status=OrderStatus.CANCELLED),
+        OrderEventRecord("t1", START, "cancel", OrderStatus.SUBMITTED, OrderStatus.CANCELLED, True),
+    )
+    assert not store.has_orders_in_flight() and store.orders_in_flight() == []
 
 
 def test_intent_insert_is_atomic(tmp_path) -> None:

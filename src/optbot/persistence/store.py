@@ -375,6 +375,14 @@ class Store:
         ).fetchall()
         return [_order_from_row(row) for row in rows]
 
+    def has_orders_in_flight(self) -> bool:
+        """Whether any order is in flight (an indexed existence check: a backtest asks every bar)."""
+        marks = ",".join("?" for _ in _IN_FLIGHT)
+        row = self._connection.execute(
+            f"SELECT EXISTS(SELECT 1 FROM orders WHERE status IN ({marks}))", _IN_FLIGHT
+        ).fetchone()
+        return bool(row[0])
+
     def orders_rejected_unseen(self, since: datetime) -> list[OrderRecord]:
         """REJECTED orders the broker never reported (no broker order id) created at or after `since`:
         the ones a late broker report may still prove were placed."""
