@@ -268,6 +268,9 @@ class BacktestPlan:
     on_clock: Callable[[Clock], None] | None = None
     on_day: DayCallback | None = None
     strategy_spec: str | None = None  # what --strategy named (re-resolved in worker processes)
+    #: The bars the plan read (this process replays from them instead of reading the store again;
+    #: worker processes get a plan without them and read their own).
+    history: StoreHistory | None = None
 
     @property
     def name(self) -> str:
@@ -337,6 +340,7 @@ def plan_backtest(
         on_clock,
         on_day,
         strategy,
+        history,
     )
 
 
@@ -346,7 +350,7 @@ async def replay_days(plan: BacktestPlan, days: Sequence[tuple[date, str]]) -> R
     settings = plan.settings
     evidence = ReplayEvidence()
     sources = dict(days)
-    history = StoreHistory(plan.data_root, plan.calendar, settings.data)
+    history = plan.history or StoreHistory(plan.data_root, plan.calendar, settings.data)
     # a worker process gets the plan without strategy objects and builds its own
     strategies = plan.strategies or tuple(choose_strategies(settings, plan.strategy_spec))
     kernel = BarBacktest(
