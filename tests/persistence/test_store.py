@@ -149,3 +149,45 @@ def test_reconciliation_ack(tmp_path) -> None:
     assert len(store.unacknowledged_mismatches()) == 1
     assert store.acknowledge_mismatches("alice") == 1
     assert store.unacknowledged_mismatches() == []
+
+
+def test_orders_and_fills_of_a_broker_book_are_found_by_tag_or_broker_id(tmp_path) -> None:
+    """The end-of-day reconciliation reads the orders and fills the broker's book names, not all."""
+    from dataclasses import replace
+
+    store = _store(tmp_path)
+    for number in range(1, 4):
+        store.insert_intent(_intent(f"i{number}"), [_order(f"t{number}", f"i{number}")])
+    [second] = store.orders_for_intent("i2")
+    submitted = replace(second, status=OrderStatus.SUBMITTED, broker_order_id="B2")
+    store.save_order(
+        submitted,
+        OrderEventRecord("t2", START, "place", OrderStatus.PENDING_SUBMIT, OrderStatus.SUBMITTED, True),
+    )
+    tags = [order.ordertag for order in store.orders_matching(["t3", "t1", ""], ["B2", "nope"])]
+    assert tags == [order.ordertag for order in store.all_orders()]  # t1, t2 (by B2), t3; creation order
+    assert store.orders_matching([], []) == []
+    assert [o.ordertag for o in store.orders_matching(["t1"], [])] == ["t1"]
+    position = PositionRecord(Exchange.NFO, "1", "NIFTY", 75, 100.0, 0.0, 0.0, 75, 0, 7500.0, 0.0, START)
+    fills = [
+        FillRecord(
+            f"F{n}",
+            broker,
+            "t1",
+            "i1",
+            Exchange.NFO,
+            "1",
+            "NIFTY",
+            Side.BUY,
+            75,
+            100.0,
+            date(2026, 3, n),
+            START,
+        )
+        for n, broker in ((1, "B1"), (2, "B1"), (3, "B2"))
+    ]
+    for fill in fills:
+        store.apply_fill(fill, None, position)
+    assert [f.fill_id for f in store.fills_of_broker_orders(["B1"])] == ["F1", "F2"]
+    assert [f.fill_id for f in store.fills_of_broker_orders(["B2", "B1", "B9"])] == ["F1", "F2", "F3"]
+    assert store.fills_of_broker_orders([]) == []

@@ -112,13 +112,16 @@ class BarBacktest:
     def _vix(self) -> float | None:
         return self.engine.market.vix()
 
-    def _option_tick(self, instrument: Instrument, now: datetime) -> Tick | None:
+    def _option_tick(
+        self, instrument: Instrument, now: datetime, stamp: datetime | None = None
+    ) -> Tick | None:
+        """The contract's last price at `now` as a tick, stamped at its bar's close (or at `stamp`)."""
         found = self.prices.last_price(instrument.token, now)
         if found is None:
             return None
         price, as_of, volume, open_interest = found
         return Tick(
-            as_of,
+            stamp or as_of,
             instrument.token,
             instrument.exchange,
             instrument.symbol,
@@ -303,9 +306,9 @@ class BarBacktest:
             instrument = self.instruments.get(exchange, token)
             if instrument is None or not instrument.is_option:
                 continue
-            tick = self._option_tick(instrument, close)
+            tick = self._option_tick(instrument, close, stamp=close)
             if tick is not None:
-                await self.engine.on_tick(replace(tick, ts_utc=close))
+                await self.engine.on_tick(tick)
 
     async def run(self, days: Sequence[date]) -> list[SessionRun]:
         await self.engine.start(days[0])

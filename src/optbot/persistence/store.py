@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -42,6 +42,7 @@ from optbot.persistence.records import (
 
 GENESIS_HASH = "0" * 64
 _IN_FLIGHT = tuple(status.value for status in OrderStatus if not status.is_terminal)
+_IN_CHUNK = 500  # values per `IN (...)` (SQLite's bound-parameter limit is 999 on old builds)
 
 
 def _ts(moment: datetime) -> str:
@@ -407,6 +408,38 @@ class Store:
             (ordertag, source),
         ).fetchone()
         return int(row[0])
+
+    def orders_matching(self, ordertags: Iterable[str], broker_order_ids: Iterable[str]) -> list[OrderRecord]:
+        """Orders with one of these tags or broker order ids (a day's broker book), in creation order:
+        the end-of-day reconciliation reads these instead of every order ever stored."""
+        found: dict[str, OrderRecord] = {}
+        for column, values in (("ordertag", ordertags), ("broker_order_id", broker_order_ids)):
+            wanted = sorted({value for value in values if value})
+            for first in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[first : first + _IN_CHUNK]
+                marks = ",".join("?" for _ in chunk)
+                rows = self._connection.execute(
+                    f"SELECT * FROM orders WHERE {column} IN ({marks})", chunk
+                ).fetchall()
+                for row in rows:
+                    order = _order_from_row(row)
+                    found[order.ordertag] = order
+        return sorted(found.values(), key=lambda order: (order.created_utc, order.ordertag))
+
+    def fills_of_broker_orders(self, broker_order_ids: Iterable[str]) -> list[FillRecord]:
+        """Every fill of these broker orders, whatever its day (primary-key lookups)."""
+        wanted = sorted({value for value in broker_order_ids if value})
+        found: list[FillRecord] = []
+        for first in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[first : first + _IN_CHUNK]
+            marks = ",".join("?" for _ in chunk)
+            rows = self._connection.execute(
+                f"SELECT * FROM fills WHERE broker_order_id IN ({marks})"
+                " ORDER BY ts_utc, broker_order_id, fill_id",
+                chunk,
+            ).fetchall()
+            found.extend(_fill_from_row(row) for row in rows)
+        return found
 
     def all_orders(self) -> list[OrderRecord]:
         rows = self._connection.execute("SELECT * FROM orders ORDER BY created_utc, ordertag").fetchall()
