@@ -73,6 +73,9 @@ class Store:
         self._connection = connection
         self._clock = clock
         self._depth = 0
+        #: Position rows written through this store (rolled-back writes count too): readers that cache
+        #: positions re-read them when it moves, not on every unrelated write.
+        self.position_writes = 0
 
     @classmethod
     def open(cls, path: Path | str, clock: Clock) -> Store:
@@ -604,6 +607,7 @@ class Store:
 
     # ------------------------------------------------------------- positions
     def save_position(self, position: PositionRecord) -> None:
+        self.position_writes += 1
         with self.transaction() as connection:
             connection.execute(
                 "INSERT INTO positions(exchange, token, symbol, net_quantity, average_price,"
