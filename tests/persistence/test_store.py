@@ -191,3 +191,27 @@ def test_orders_and_fills_of_a_broker_book_are_found_by_tag_or_broker_id(tmp_pat
     assert [f.fill_id for f in store.fills_of_broker_orders(["B1"])] == ["F1", "F2"]
     assert [f.fill_id for f in store.fills_of_broker_orders(["B2", "B1", "B9"])] == ["F1", "F2", "F3"]
     assert store.fills_of_broker_orders([]) == []
+
+
+def test_remembered_order_reads_follow_writes_rollbacks_and_other_connections(tmp_path) -> None:
+    """In-flight and awaiting-fill answers are remembered between order writes, never past one."""
+    from dataclasses import replace
+
+    store = _store(tmp_path)
+    other = Store.open(tmp_path / "state" / "optbot.sqlite", SimClock(START))
+    assert not store.has_orders_in_flight() and store.orders_awaiting_fills() == []
+    other.insert_intent(_intent(), [_order()])  # another connection (e.g. a CLI) commits an order
+    assert store.has_orders_in_flight()
+    [order] = store.orders_in_flight()
+    reported = replace(order, status=OrderStatus.FILLED, reported_filled_quantity=75, broker_order_id="B1")
+    with pytest.raises(RuntimeError), store.transaction():
+        store.save_order(
+            reported, OrderEventRecord("t1", START, "fill", order.status, OrderStatus.FILLED, True)
+        )
+        assert [o.ordertag for o in store.orders_awaiting_fills()] == ["t1"]  # inside: not remembered
+        raise RuntimeError("roll back")
+    assert store.orders_awaiting_fills() == [] and store.has_orders_in_flight()
+    store.save_order(reported, OrderEventRecord("t1", START, "fill", order.status, OrderStatus.FILLED, True))
+    assert [o.ordertag for o in store.orders_awaiting_fills()] == ["t1"]
+    assert not store.has_orders_in_flight()
+    other.close()

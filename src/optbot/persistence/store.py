@@ -9,11 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from optbot.broker.models import Funds
 from optbot.core.clock import Clock
@@ -42,6 +42,7 @@ from optbot.persistence.records import (
 
 GENESIS_HASH = "0" * 64
 _IN_FLIGHT = tuple(status.value for status in OrderStatus if not status.is_terminal)
+_Read = TypeVar("_Read")
 _IN_CHUNK = 500  # values per `IN (...)` (SQLite's bound-parameter limit is 999 on old builds)
 
 
@@ -76,6 +77,10 @@ class Store:
         #: Position rows written through this store (rolled-back writes count too): readers that cache
         #: positions re-read them when it moves, not on every unrelated write.
         self.position_writes = 0
+        #: The same for order rows; orders_in_flight-style scans are answered from `_order_reads`
+        #: while it and SQLite's data_version (other connections' commits) stay put.
+        self.order_writes = 0
+        self._order_reads: dict[str, tuple[tuple[int, int], Any]] = {}
 
     @classmethod
     def open(cls, path: Path | str, clock: Clock) -> Store:
@@ -100,6 +105,8 @@ class Store:
             self._depth -= 1
             if self._depth == 0:
                 self._connection.execute("ROLLBACK")
+                self.position_writes += 1  # whatever was read inside the transaction is void
+                self.order_writes += 1
             raise
         self._depth -= 1
         if self._depth == 0:
@@ -322,6 +329,7 @@ class Store:
             self.audit("intent_orders_added", intent_id, {"reason": reason, "orders": tags})
 
     def _insert_orders(self, connection: sqlite3.Connection, orders: list[OrderRecord]) -> None:
+        self.order_writes += 1
         for order in orders:
             connection.execute(
                 "INSERT INTO orders(ordertag, intent_id, child_index, exchange, token, symbol, side,"
@@ -379,13 +387,30 @@ class Store:
         ).fetchall()
         return [_order_from_row(row) for row in rows]
 
+    def _order_read(self, name: str, read: Callable[[], _Read]) -> _Read:
+        """`read()` (a query of the orders table), remembered until an order row is written through
+        this store or another connection commits; never remembered inside a transaction."""
+        if self._depth:
+            return read()
+        version = (self.order_writes, int(self._connection.execute("PRAGMA data_version").fetchone()[0]))
+        held = self._order_reads.get(name)
+        if held is not None and held[0] == version:
+            return cast(_Read, held[1])
+        value = read()
+        self._order_reads[name] = (version, value)
+        return value
+
     def has_orders_in_flight(self) -> bool:
-        """Whether any order is in flight (an indexed existence check: a backtest asks every bar)."""
-        marks = ",".join("?" for _ in _IN_FLIGHT)
-        row = self._connection.execute(
-            f"SELECT EXISTS(SELECT 1 FROM orders WHERE status IN ({marks}))", _IN_FLIGHT
-        ).fetchone()
-        return bool(row[0])
+        """Whether any order is in flight (a backtest asks every bar)."""
+
+        def read() -> bool:
+            marks = ",".join("?" for _ in _IN_FLIGHT)
+            row = self._connection.execute(
+                f"SELECT EXISTS(SELECT 1 FROM orders WHERE status IN ({marks}))", _IN_FLIGHT
+            ).fetchone()
+            return bool(row[0])
+
+        return self._order_read("in_flight", read)
 
     def orders_rejected_unseen(self, since: datetime) -> list[OrderRecord]:
         """REJECTED orders the broker never reported (no broker order id) created at or after `since`:
@@ -398,12 +423,17 @@ class Store:
         return [_order_from_row(row) for row in rows]
 
     def orders_awaiting_fills(self) -> list[OrderRecord]:
-        """Orders the broker reports (partly) filled whose fills are not all recorded yet."""
-        rows = self._connection.execute(
-            "SELECT * FROM orders WHERE filled_quantity < reported_filled_quantity"
-            " OR (status = 'FILLED' AND filled_quantity < quantity) ORDER BY created_utc, ordertag"
-        ).fetchall()
-        return [_order_from_row(row) for row in rows]
+        """Orders the broker reports (partly) filled whose fills are not all recorded yet (a scan of
+        every order, remembered until the orders change: fills are synced after every report)."""
+
+        def read() -> tuple[OrderRecord, ...]:
+            rows = self._connection.execute(
+                "SELECT * FROM orders WHERE filled_quantity < reported_filled_quantity"
+                " OR (status = 'FILLED' AND filled_quantity < quantity) ORDER BY created_utc, ordertag"
+            ).fetchall()
+            return tuple(_order_from_row(row) for row in rows)
+
+        return list(self._order_read("awaiting_fills", read))
 
     def count_events(self, ordertag: str, source: str) -> int:
         row = self._connection.execute(
@@ -450,6 +480,7 @@ class Store:
 
     def save_order(self, order: OrderRecord, event: OrderEventRecord) -> None:
         """Write an order's new state together with the event that caused it and an audit row."""
+        self.order_writes += 1
         with self.transaction() as connection:
             connection.execute(
                 "UPDATE orders SET status=?, broker_order_id=?, unique_order_id=?, broker_status=?,"
@@ -563,6 +594,7 @@ class Store:
                 ),
             )
             if order is not None:
+                self.order_writes += 1
                 connection.execute(
                     "UPDATE orders SET filled_quantity=?, average_price=?, updated_utc=? WHERE ordertag=?",
                     (order.filled_quantity, order.average_price, _ts(order.updated_utc), order.ordertag),
