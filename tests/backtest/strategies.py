@@ -18,15 +18,16 @@ EXIT_AT = time(14, 0)
 
 
 class TimedAtmCall(Strategy):
-    """Buys one lot of the NIFTY ATM call on the 15-minute bar that closes at 10:00 IST and sells it
-    on the one that closes at 14:00 IST, every session. Holds nothing overnight and reads only the day's
-    bars, so its sessions are independent."""
+    """Buys one lot of each universe underlying's ATM call on the 15-minute bar that closes at 10:00
+    IST and sells it on the one that closes at 14:00 IST, every session. Holds nothing overnight and
+    reads only the day's bars, so its sessions are independent."""
 
     name = "timed_atm_call"
     sessions_independent = True
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
+        self.underlyings = {name.upper() for name in settings.universe.underlyings}
         self.held: dict[str, tuple[Instrument, int]] = {}
         self.entries: dict[str, Instrument] = {}
 
@@ -48,11 +49,13 @@ class TimedAtmCall(Strategy):
         )
 
     def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
-        if bar.timeframe is not Timeframe.M15 or bar.symbol != "NIFTY":
+        if bar.timeframe is not Timeframe.M15 or bar.symbol not in self.underlyings:
             return
         closes = to_ist(bar.end_utc).time()
-        if closes == ENTRY_AT and not self.held and not self.entries:
-            chain = ctx.chain("NIFTY")
+        held = [contract for contract, _ in self.held.values() if contract.underlying == bar.symbol]
+        pending = [contract for contract in self.entries.values() if contract.underlying == bar.symbol]
+        if closes == ENTRY_AT and not held and not pending:
+            chain = ctx.chain(bar.symbol)
             if chain is None or not chain.strikes:
                 return
             contract = chain.row(chain.nearest_strikes(1, bar.close)[0]).call
@@ -62,7 +65,8 @@ class TimedAtmCall(Strategy):
                 ctx.submit(intent)
         elif closes == EXIT_AT:
             for contract, quantity in list(self.held.values()):
-                ctx.submit(self._intent(ctx, contract, Side.SELL, quantity))
+                if contract.underlying == bar.symbol:
+                    ctx.submit(self._intent(ctx, contract, Side.SELL, quantity))
 
     def on_fill(self, ctx: StrategyContext, fill: Fill) -> None:
         contract = self.entries.pop(fill.intent_id or "", None)

@@ -72,6 +72,7 @@ def test_report_has_the_metrics_equity_trades_and_the_synthetic_note(outcome: Ba
             "options": "synthetic",
             "option_bars": "-",
             "replayed": True,
+            "entries": "15m",
         }
     ]
     notes = " ".join(data["notes"])
@@ -192,6 +193,7 @@ def test_require_real_options_on_the_cli_exits_2_with_one_line(
 ) -> None:
     monkeypatch.setenv("OPTBOT__PATHS__DATA_ROOT", str(tmp_path))
     monkeypatch.setenv("OPTBOT__UNIVERSE__UNDERLYINGS", '["NIFTY"]')
+    monkeypatch.setenv("OPTBOT__STRATEGY__ENTRY_TIMEFRAME", "15m")
     args = ["backtest", "--from", str(DAY), "--to", str(DAY), "--data", str(SAMPLE_STORE)]
     result = CliRunner().invoke(app, [*args, "--require-real-options", "--out", str(tmp_path / "out")])
     assert isinstance(result.exception, UserError)
@@ -199,6 +201,21 @@ def test_require_real_options_on_the_cli_exits_2_with_one_line(
         "--require-real-options: no real option bars for NIFTY on 2020-11-18 (option prices would be "
         "synthetic); import them or drop the flag"
     )
+
+
+def test_entries_on_bars_coarser_than_the_data_are_refused_naming_the_fix(tmp_path: Path) -> None:
+    """15-minute bars cannot make adx_trend's 5-minute entries: refused before anything runs."""
+    settings = make_settings(tmp_path, strategy={"entry_timeframe": "5m"})
+    with pytest.raises(UserError) as caught:
+        run_backtest(
+            settings, DAY, DAY, strategy="adx_trend", data_dir=SAMPLE_STORE, out_dir=tmp_path / "out"
+        )
+    assert str(caught.value) == (
+        "no replayed day has bars the strategies can decide on (NIFTY 2020-11-18: refused: 15m bars too "
+        "coarse for adx_trend's 5m entries); import finer bars, or set strategy.entry_timeframe to the "
+        "bars you have (e.g. OPTBOT__STRATEGY__ENTRY_TIMEFRAME=15m)"
+    )
+    assert not (tmp_path / "out").exists()
 
 
 def test_pnl_does_not_depend_on_the_replay_seed(outcome: BacktestOutcome, tmp_path: Path) -> None:

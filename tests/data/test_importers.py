@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import gzip
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -169,3 +169,19 @@ def test_yahoo_vix_synthetic_opens_reported(importer, sample_data):
     assert any("opens are not real" in issue.problem for issue in result.issues)
     nse = importer.load(sample_data / "daily" / "nifty50_daily_nse_2016-09-15_to_2021-09-13.csv", "NIFTY")
     assert not any("opens are not real" in issue.problem for issue in nse.issues)
+
+
+def test_three_minute_bars_are_detected_and_stored_as_3m(importer, tmp_path):
+    """A vendor's 3-minute file (Angel One's THREE_MINUTE candles): detected from the steps, 125 a day."""
+    rows = ["date,open,high,low,close,volume"]
+    start = datetime(2024, 1, 2, 9, 15)  # naive IST
+    for index in range(125):
+        moment = start + timedelta(minutes=3 * index)
+        rows.append(f"{moment.isoformat(sep=' ')},100,101,99,100.5,10")
+    path = tmp_path / "nifty_3m.csv"
+    path.write_text("\n".join(rows))
+    result = importer.load(path, "NIFTY")
+    assert result.timeframe is Timeframe.M3 and not result.issues
+    bars = result.bars["NIFTY"]
+    assert len(bars) == 125 and all(bar.complete for bar in bars)
+    assert bars[-1].end_utc == datetime(2024, 1, 2, 15, 30, tzinfo=IST)

@@ -275,3 +275,12 @@ def test_the_file_names_its_underlying_before_symbol_option(importer, sample_dat
     path = sample_data / NOV / "BANKNIFTY" / "BANKNIFTY_2022-11-01_exp2022-11-03.csv.gz"
     result = load(importer, path, underlying="NIFTY")
     assert {row.underlying for row in result.rows} == {"BANKNIFTY"}
+
+
+def test_every_bhavcopy_format_goes_through_one_loop_to_the_same_rows(importer, sample_data, tmp_path):
+    """The same trades in the pre-2024 columns and in the reduced columns: identical archive rows."""
+    path = tmp_path / "fo21MAY2024bhav.csv"
+    _old_format(sample_data, path)
+    old = load(importer, path)
+    reduced = load(importer, sample_data / REDUCED, underlying="NIFTY")
+    assert old.rows == reduced.rows and old.rows

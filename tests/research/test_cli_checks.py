@@ -116,6 +116,7 @@ def test_shock_command_refuses_bad_input_with_one_line(tmp_path: Path) -> None:
 
 
 def test_regimes_command_on_a_sample_day(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPTBOT__STRATEGY__ENTRY_TIMEFRAME", "15m")  # the sample day has 15-minute bars
     args = ["research", "regimes", "--strategy", "adx_trend", "--from", "2024-06-04", "--to", "2024-06-04"]
     result = CliRunner().invoke(app, [*args, "--data", str(SAMPLE_STORE), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output

@@ -44,7 +44,12 @@ def _worker(name: str, url: str, out: Path) -> subprocess.Popen[bytes]:
         "--out",
         str(out / name),
     ]
-    env = {**os.environ, "OPTBOT__PATHS__DATA_ROOT": str(out / "root")}
+    # the sample day has 15-minute bars: adx_trend enters on them
+    env = {
+        **os.environ,
+        "OPTBOT__PATHS__DATA_ROOT": str(out / "root"),
+        "OPTBOT__STRATEGY__ENTRY_TIMEFRAME": "15m",
+    }
     return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 

@@ -1,5 +1,5 @@
-"""`optbot backtest --from D --to D [--strategy NAME] [--data ROOT] [--out DIR] [--require-real-options]
-[--workers N]`."""
+"""`optbot backtest --from D --to D [--strategy NAME] [--underlying NAME ...] [--data ROOT] [--out DIR]
+[--require-real-options] [--workers N]`."""
 
 from __future__ import annotations
 
@@ -25,10 +25,17 @@ def backtest_command(
     strategy: str | None = typer.Option(
         None, "--strategy", help="built-in strategy name or module:Class (default: strategy.enabled)"
     ),
+    underlying: list[str] = typer.Option(
+        [],
+        "--underlying",
+        help="underlying to replay (repeatable): NIFTY, BANKNIFTY, FINNIFTY, MIDCPNIFTY, SENSEX "
+        "(default: universe.underlyings)",
+    ),
     data: Path | None = typer.Option(
         None,
         "--data",
-        help="data root to replay: timeframes/ (+ archive/ option bars) (default: replay.data_dir)",
+        help="data root to replay: timeframes/ (+ archive/ option bars) (default: replay.data_dir if set, "
+        "else paths.data_root once it holds bars, else the bundled sample store)",
     ),
     out: Path | None = typer.Option(
         None, "--out", help="report folder (default: <data root>/reports/backtest)"
@@ -73,12 +80,38 @@ def backtest_command(
         console.print(f"coverage of {plan.data_root}:", highlight=False, soft_wrap=True)
         for line in coverage_table(plan.coverage):
             console.print(line, highlight=False, soft_wrap=True, markup=False)
-        fallback = sorted({f"{row.underlying} {row.day}" for row in plan.coverage if row.daily_fallback})
+        vix = plan.settings.universe.vix_symbol.upper()
+        fallback = sorted(
+            {
+                f"{row.underlying} {row.day}"
+                for row in plan.coverage
+                if row.replayed and row.index_bars == "daily"
+            }
+            | {f"{vix} {row.day}" for row in plan.coverage if row.replayed and row.vix_bars == "daily"}
+        )
         if fallback:
             console.print(
-                f"[bold red]WARNING: {len(fallback)} underlying-day(s) have only DAILY bars and are replayed "
-                f"as one bar per session[/bold red]: {', '.join(fallback[:6])}"
-                + (" ..." if len(fallback) > 6 else ""),
+                f"[bold red]WARNING: {len(fallback)} instrument-day(s) have only DAILY bars and are replayed "
+                f"as one bar per session (its close known only at the close)[/bold red]: "
+                f"{', '.join(fallback[:6])}" + (" ..." if len(fallback) > 6 else ""),
+                highlight=False,
+                soft_wrap=True,
+            )
+        left_out = [name for name in plan.requested if name not in plan.underlyings]
+        if left_out:
+            console.print(
+                f"[yellow]left out (no bars in the data root): {', '.join(left_out)}[/yellow]",
+                highlight=False,
+                soft_wrap=True,
+            )
+        refused = [row for row in plan.coverage if row.entries_refused]
+        if refused:
+            first = refused[0]
+            console.print(
+                f"[bold red]WARNING: on {len(refused)} underlying-day(s) the bars are too coarse for the "
+                f"strategies' entries; they are replayed but nothing can be entered there[/bold red] "
+                f"(first {first.underlying} {first.day}: {first.entries}). Import finer bars or set "
+                "strategy.entry_timeframe to the bars you have.",
                 highlight=False,
                 soft_wrap=True,
             )
@@ -92,6 +125,7 @@ def backtest_command(
                 strategy=strategy,
                 data_dir=data,
                 out_dir=out_dir,
+                underlyings=[name.upper() for name in underlying] or None,
                 require_real_options=require_real_options,
                 workers=workers if workers is not None else default_workers(),
                 on_plan=show_coverage,

@@ -1,10 +1,21 @@
 """Say what is real (issue 14 part 5): per underlying and day, which bars drive a backtest.
 
 Worked out before anything runs, from what the data root holds, without reading a single option bar:
-the index timeframe used (the finest stored, `daily` as the declared last resort), INDIA VIX's, and
-whether option prices will be real (the contract's own bars from the archive), synthetic (the model,
-derived from the index bar) or missing (neither: no archive bars and no model listing for it).
-The console prints the table before the run; every report carries it.
+the index timeframe used (the finest stored; the near-month future's shifted to the index where the
+index has no intraday bars, "futures 1m"; `daily` as the declared last resort), INDIA VIX's, whether
+option prices will be real (the contract's own bars from the archive), synthetic (the model, derived
+from the index bar) or missing (neither: no archive bars and no model listing for it), and which bars
+the strategies decide on.
+
+**Entries on bars coarser than a strategy asks for.** A strategy that enters on 5-minute bars gets
+them as stored or rolled up from 1-minute bars (not from 3-minute ones: 5 is not a multiple of 3).
+On a day whose finest bars are coarser (15m only, or a daily fallback) it cannot make its decisions;
+the backtest does not quietly run a different strategy on 15-minute bars. The day is still replayed
+(held positions are marked, stops work), but the coverage row says "refused: ..." and the console
+warns before running; when no replayed day allows the strategies' entries at all, the plan is refused
+with the fix (import finer bars, or set `strategy.entry_timeframe` to the bars you have, e.g.
+OPTBOT__STRATEGY__ENTRY_TIMEFRAME=15m). The console prints the table before the run; every report
+carries it.
 """
 
 from __future__ import annotations
@@ -15,14 +26,19 @@ from datetime import date
 
 from optbot.analytics.synthetic import model_for
 from optbot.backtest.option_bars import MISSING, OptionBarSource, OptionPrices
-from optbot.backtest.store_data import DAILY_SOURCE, StoreHistory
+from optbot.backtest.store_data import DAILY_SOURCE, IndexDay, StoreHistory, can_roll
 from optbot.calendar import NseCalendar
 from optbot.config import Settings
+from optbot.core.enums import Timeframe
 from optbot.core.errors import UserError
 from optbot.sim.market.instruments import INDEX_ROWS
 
 _LISTED_INDICES = {str(row["name"]).upper() for row in INDEX_ROWS}
 NOT_STORED = "-"
+REFUSED = "refused"
+ANY_INTRADAY = "intraday"
+#: (strategy name, the timeframe it decides on or None for any intraday bar)
+DecisionNeed = tuple[str, Timeframe | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +50,7 @@ class CoverageRow:
     options: str  # real / synthetic / missing
     option_bars: str  # the real option bars' timeframe, "-" otherwise
     replayed: bool
+    entries: str = NOT_STORED  # the bars the strategies decide on ("5m"), or "refused: <why>"
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -44,11 +61,31 @@ class CoverageRow:
             "options": self.options,
             "option_bars": self.option_bars,
             "replayed": self.replayed,
+            "entries": self.entries,
         }
 
     @property
-    def daily_fallback(self) -> bool:
-        return self.replayed and DAILY_SOURCE in (self.index_bars, self.vix_bars)
+    def entries_refused(self) -> bool:
+        return self.replayed and self.entries.startswith(REFUSED)
+
+
+def decision_bars(found: IndexDay | None, needs: Sequence[DecisionNeed]) -> str:
+    """What the strategies decide on that day: the timeframes they ask for when the day's bars give
+    them (as stored or rolled up), else "refused: <why>" naming the first strategy left without."""
+    if found is None:
+        return NOT_STORED
+    base = Timeframe.D1 if found.is_daily_fallback else found.timeframe
+    given: list[str] = []
+    for name, timeframe in needs or (("", None),):
+        if timeframe is None:
+            if base is Timeframe.D1:
+                return f"{REFUSED}: only a daily bar, {name or 'the strategy'} needs intraday bars"
+            given.append(ANY_INTRADAY)
+        elif base is timeframe or can_roll(base, timeframe):
+            given.append(timeframe.value)
+        else:
+            return f"{REFUSED}: {found.source} bars too coarse for {name}'s {timeframe.value} entries"
+    return ", ".join(dict.fromkeys(given))
 
 
 @dataclass(frozen=True)
@@ -67,12 +104,14 @@ def plan_coverage(
     wanted: Sequence[str],
     vix: str,
     trading: Sequence[date],
+    needs: Sequence[DecisionNeed] = (),
 ) -> CoveragePlan:
     """Which of `wanted` the store can replay, on which of the `trading` days, with what data.
 
     A day is replayed when every replayable underlying and INDIA VIX have bars that day; an
     underlying without any stored bars (or without an instrument listing) is left out, and the
-    plan is refused (UserError) when none is left or no day has data."""
+    plan is refused (UserError) when none is left, no day has data, or no replayed day has bars the
+    strategies (`needs`) can decide on."""
     prices = OptionPrices(
         calendar,
         settings.replay,
@@ -109,6 +148,7 @@ def plan_coverage(
                     status if found is not None else MISSING,
                     timeframe or NOT_STORED,
                     replayed,
+                    decision_bars(found, needs),
                 )
             )
         first = sources[underlyings[0]]
@@ -121,12 +161,26 @@ def plan_coverage(
             f"the data root {history.data_root} has no bars for any trading day between "
             f"{trading[0]} and {trading[-1]} (for {', '.join(underlyings)} and {vix})"
         )
+    replayed_rows = [row for row in rows if row.replayed]
+    if replayed_rows and all(row.entries_refused for row in replayed_rows):
+        example = replayed_rows[0]
+        have = example.index_bars.split()[-1]
+        fix = (
+            "import intraday bars"
+            if have == DAILY_SOURCE
+            else "import finer bars, or set strategy.entry_timeframe to the bars you have "
+            f"(e.g. OPTBOT__STRATEGY__ENTRY_TIMEFRAME={have})"
+        )
+        raise UserError(
+            f"no replayed day has bars the strategies can decide on ({example.underlying} {example.day}: "
+            f"{example.entries}); {fix}"
+        )
     return CoveragePlan(underlyings, tuple(days), tuple(skipped), tuple(rows))
 
 
 def coverage_table(rows: Sequence[CoverageRow]) -> list[str]:
     """The table as aligned text lines (the CLI prints it before running)."""
-    header = ("underlying", "day", "index", "vix", "options", "option bars", "replayed")
+    header = ("underlying", "day", "index", "vix", "options", "option bars", "replayed", "entries on")
     body = [
         (
             row.underlying,
@@ -136,6 +190,7 @@ def coverage_table(rows: Sequence[CoverageRow]) -> list[str]:
             row.options,
             row.option_bars,
             "yes" if row.replayed else "no (skipped)",
+            row.entries,
         )
         for row in rows
     ]
@@ -146,4 +201,11 @@ def coverage_table(rows: Sequence[CoverageRow]) -> list[str]:
     ]
 
 
-__all__ = ["CoveragePlan", "CoverageRow", "coverage_table", "plan_coverage"]
+__all__ = [
+    "CoveragePlan",
+    "CoverageRow",
+    "DecisionNeed",
+    "coverage_table",
+    "decision_bars",
+    "plan_coverage",
+]

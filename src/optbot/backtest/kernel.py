@@ -104,6 +104,7 @@ class BarBacktest:
         self.venue: BarVenue = built.paper
         self.engine.market.option_source = self._option_tick
         self.on_session_end: Callable[[SessionRun], None] | None = None
+        self._exchange_of: dict[str, Exchange] = {}  # index token -> its exchange (NSE, or BSE)
 
     # ------------------------------------------------------------------ ports
     def _spot(self, underlying: str) -> float | None:
@@ -205,6 +206,7 @@ class BarBacktest:
                 continue
             index_day, bars = found
             index = self._index(name)
+            self._exchange_of[index.token] = index.exchange  # SENSEX is a BSE index
             base_timeframe = index_day.bars[0].timeframe if not index_day.is_daily_fallback else Timeframe.D1
             for bar in bars:
                 labelled = replace(bar, token=index.token, symbol=index.underlying)
@@ -246,7 +248,7 @@ class BarBacktest:
                     Tick(
                         close,
                         bar.token,
-                        Exchange.NSE,
+                        self._exchange_of[bar.token],
                         bar.symbol,
                         bar.close,
                         ts_exchange=close,
@@ -310,9 +312,32 @@ class BarBacktest:
             if tick is not None:
                 await self.engine.on_tick(tick)
 
+    async def _seed_last_prices(self, day: date) -> None:
+        """Each index's and INDIA VIX's last close before `day` as its last price, as a live feed shows
+        it before the open (a VIX stored only as daily bars would otherwise be unknown until the first
+        session's close). Only at the start of a run, so a run split over processes starts each part
+        the way one process reaches it."""
+        now = self.clock.now_utc()
+        for name in [*self.underlyings, self.vix_name]:
+            close = self.history.previous_close(name, day)
+            if close is not None:
+                index = self._index(name)
+                await self.engine.on_tick(
+                    Tick(
+                        now,
+                        index.token,
+                        index.exchange,
+                        index.symbol,
+                        close,
+                        ts_exchange=now,
+                        source=BAR_SOURCE,
+                    )
+                )
+
     async def run(self, days: Sequence[date]) -> list[SessionRun]:
         await self.engine.start(days[0])
         self.warm_up(days[0])
+        await self._seed_last_prices(days[0])
         runs: list[SessionRun] = []
         for day in days:
             runs.append(await self.run_day(day))

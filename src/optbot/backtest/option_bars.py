@@ -15,6 +15,7 @@ no random number enters a price. Which it was is recorded per contract for the r
 
 from __future__ import annotations
 
+import logging
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ from optbot.sim.market.instruments import (
 )
 from optbot.sim.market.options import MarketState, opening_open_interest, value_options
 from optbot.sim.market.pricing import round_to_tick
+
+log = logging.getLogger("optbot.backtest.option_bars")
 
 REAL_TIMEFRAMES = ("1m", "5m")  # finest first; an archive's EOD (1d) bars cannot fill intraday orders
 REAL = "real"
@@ -180,7 +183,11 @@ class OptionPrices:
                 listed["option_type"].to_pylist(),
                 strict=True,
             ):
-                token = option_token(spec, expiry, strike, option_type)
+                try:
+                    token = option_token(spec, expiry, strike, option_type)
+                except ValueError:
+                    log.warning("%s %s: strike %s is off the strike grid, left out", underlying, day, strike)
+                    continue
                 contract = OptionContract(
                     token=token,
                     symbol=symbol,
@@ -190,6 +197,7 @@ class OptionPrices:
                     option_type=option_type,
                     lot_size=spec.lot_size(day, expiry),
                     freeze_quantity=spec.freeze_quantity(day),
+                    exchange=spec.exchange,
                 )
                 held = self._known.get(token)
                 if held != contract:

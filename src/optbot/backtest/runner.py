@@ -27,15 +27,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from optbot.backtest.coverage import CoverageRow, coverage_table, plan_coverage
+from optbot.backtest.coverage import CoverageRow, DecisionNeed, coverage_table, plan_coverage
 from optbot.backtest.kernel import BarBacktest, SessionRun
 from optbot.backtest.option_bars import REAL, SYNTHETIC
 from optbot.backtest.report import BacktestResult, TradeRecord, write_backtest_report
-from optbot.backtest.store_data import StoreHistory
+from optbot.backtest.store_data import (
+    DAILY_SOURCE,
+    FUTURES_SOURCE_PREFIX,
+    ROLLED_TIMEFRAMES,
+    StoreHistory,
+)
 from optbot.calendar import NseCalendar, Segment, get_calendar
 from optbot.config import Settings
 from optbot.core.clock import Clock
-from optbot.core.enums import Exchange, Side
+from optbot.core.enums import Exchange, Side, Timeframe
 from optbot.core.errors import UserError
 from optbot.core.timeutil import ist_datetime, to_utc
 from optbot.data.archive import OptionArchive
@@ -58,7 +63,7 @@ class DaySummary:
     """One replayed session: what drove it and what it produced."""
 
     day: date
-    index_source: str  # "1m", "5m", "15m" or "daily" (the finest stored index bars that day)
+    index_source: str  # "1m", "3m", "5m", "15m", "futures 1m" ... or "daily" (the bars used that day)
     bars: int
     fills: int
     equity: float
@@ -268,6 +273,8 @@ class BacktestPlan:
     on_clock: Callable[[Clock], None] | None = None
     on_day: DayCallback | None = None
     strategy_spec: str | None = None  # what --strategy named (re-resolved in worker processes)
+    rolled: tuple[Timeframe, ...] = ROLLED_TIMEFRAMES  # timeframes built from each day's base bars
+    requested: tuple[str, ...] = ()  # the underlyings asked for (those without bars are left out)
     #: The bars the plan read (this process replays from them instead of reading the store again;
     #: worker processes get a plan without them and read their own).
     history: StoreHistory | None = None
@@ -278,8 +285,30 @@ class BacktestPlan:
 
 
 def default_data_root(settings: Settings) -> Path:
-    """`replay.data_dir`: the data root a backtest reads when `--data` is not given."""
+    """The data root a backtest reads when `--data` is not given: `replay.data_dir` when it is set;
+    else the user's own data root (`paths.data_root`) once it holds bars (imported, downloaded or
+    recorded by the live bot), so an import followed by a backtest needs no flag; else the bundled
+    sample store (`replay.data_dir`'s default, the demo). The console names the root it used."""
+    if "data_dir" not in settings.replay.model_fields_set:
+        own = settings.paths.data_root / "timeframes"
+        if own.is_dir() and any(entry.is_dir() for entry in own.iterdir()):
+            return settings.paths.data_root
     return settings.replay.data_dir
+
+
+def decision_needs(strategies: Sequence[Strategy]) -> list[DecisionNeed]:
+    """What each strategy decides on (its entry timeframe, or None for any intraday bar)."""
+    return [(strategy.name, strategy.decision_timeframe()) for strategy in strategies]
+
+
+def rolled_timeframes(settings: Settings, needs: Sequence[DecisionNeed]) -> tuple[Timeframe, ...]:
+    """The standard rolled-up timeframes plus every intraday timeframe the strategies ask for (their
+    entry timeframes and the configured trend timeframes), so a 3-minute entry gets 3-minute bars
+    built from 1-minute ones. With the default settings this is the standard set, nothing more."""
+    asked = {timeframe for _name, timeframe in needs if timeframe is not None}
+    asked.update(settings.strategy.trend_timeframes)
+    asked.discard(Timeframe.D1)
+    return tuple(sorted({*ROLLED_TIMEFRAMES, *asked}, key=lambda timeframe: timeframe.seconds))
 
 
 def open_archive(data_root: Path) -> OptionArchive | None:
@@ -314,10 +343,12 @@ def plan_backtest(
         )
     trading = check_range(calendar, start, end)
     strategies = tuple(choose_strategies(settings, strategy))
-    history = StoreHistory(data_root, calendar, settings.data)
+    needs = decision_needs(strategies)
+    rolled = rolled_timeframes(settings, needs)
+    history = StoreHistory(data_root, calendar, settings.data, rolled)
     wanted = tuple(u.upper() for u in (underlyings or settings.universe.underlyings))
     vix = settings.universe.vix_symbol.upper()
-    plan = plan_coverage(history, open_archive(data_root), calendar, settings, wanted, vix, trading)
+    plan = plan_coverage(history, open_archive(data_root), calendar, settings, wanted, vix, trading, needs)
     if require_real_options:
         for row in plan.rows:
             if row.replayed and row.options != REAL:
@@ -340,6 +371,8 @@ def plan_backtest(
         on_clock,
         on_day,
         strategy,
+        rolled,
+        wanted,
         history,
     )
 
@@ -350,7 +383,7 @@ async def replay_days(plan: BacktestPlan, days: Sequence[tuple[date, str]]) -> R
     settings = plan.settings
     evidence = ReplayEvidence()
     sources = dict(days)
-    history = plan.history or StoreHistory(plan.data_root, plan.calendar, settings.data)
+    history = plan.history or StoreHistory(plan.data_root, plan.calendar, settings.data, plan.rolled)
     # a worker process gets the plan without strategy objects and builds its own
     strategies = plan.strategies or tuple(choose_strategies(settings, plan.strategy_spec))
     kernel = BarBacktest(
@@ -426,16 +459,24 @@ def equity_curve(
     return curve
 
 
+def _source_order(source: str) -> tuple[int, int]:
+    """1m, 3m, 5m, 15m, then futures 1m ..., then daily."""
+    if source == DAILY_SOURCE:
+        return (2, 0)
+    futures = source.startswith(FUTURES_SOURCE_PREFIX)
+    return (int(futures), Timeframe(source.removeprefix(FUTURES_SOURCE_PREFIX)).seconds)
+
+
 def _notes(plan: BacktestPlan, evidence: ReplayEvidence) -> list[str]:
     days = plan.days
+    sources = [row.index_bars for row in plan.coverage if row.replayed]
     notes = [
         "Bars are the events: each bar's close is the instrument's last price, no intra-bar path is "
         "invented and no random number enters a price or a fill.",
         "Index prices come from the stored bars ("
         + ", ".join(
-            f"{source}: {sum(1 for _, s in days if s == source)} day(s)"
-            for source in ("1m", "5m", "15m", "daily")
-            if any(s == source for _, s in days)
+            f"{source}: {sources.count(source)} underlying-day(s)"
+            for source in sorted(set(sources), key=_source_order)
         )
         + "); higher timeframes are rolled up from them on the session grid.",
         "Fills (bar venue): a marketable order fills at the next bar's open plus half the modelled spread "
@@ -446,7 +487,20 @@ def _notes(plan: BacktestPlan, evidence: ReplayEvidence) -> list[str]:
         "Equity is marked at each end of day: initial capital + the cash the fills moved (premiums and "
         "charges) + the open positions' value.",
     ]
-    if any(source == "daily" for _, source in days):
+    if any(source.startswith(FUTURES_SOURCE_PREFIX) for source in sources):
+        notes.append(
+            'Where an index had no intraday bars but its near-month future had ("futures 1m" in the '
+            "coverage table), the future's bars were used, shifted by that day's basis (the future's "
+            "last close minus the index's official close): the intraday path is the future's."
+        )
+    refused = [row for row in plan.coverage if row.entries_refused]
+    if refused:
+        notes.append(
+            f"WARNING: on {len(refused)} underlying-day(s) the bars were too coarse for the strategies' "
+            "entries (see the coverage table's entries column): replayed, but nothing could be entered "
+            "there. Import finer bars or set strategy.entry_timeframe to the bars you have."
+        )
+    if DAILY_SOURCE in sources:
         notes.append(
             "WARNING: some days had only a daily index bar (see the coverage table): they were replayed "
             "as one bar spanning the session; intraday strategies cannot trade on them."
@@ -465,6 +519,9 @@ def _notes(plan: BacktestPlan, evidence: ReplayEvidence) -> list[str]:
             f"The engine raised {alerts} alert(s) during the run (per day in the days table); "
             "they are in the structured log."
         )
+    left_out = [name for name in plan.requested if name not in plan.underlyings]
+    if left_out:
+        notes.append(f"Left out (no bars in the data root): {', '.join(left_out)}.")
     if plan.skipped:
         notes.append(
             "Trading days without index/VIX bars in the store, skipped: "
@@ -565,7 +622,8 @@ def run_backtest(
     The public entry point for one backtest (the CLI and the research suite call it; many
     configurations at once: `optbot.backtest.parallel.run_many`).
 
-    - `data_dir`: the data root to replay (default `replay.data_dir`, the bundled `data/sample/store`);
+    - `data_dir`: the data root to replay (default `default_data_root`: `replay.data_dir` when set,
+      else `paths.data_root` once it holds bars, else the bundled `data/sample/store`);
       it must hold the §2.1 JSON timeframes (`timeframes/<SYMBOL>/<tf>.json`) and may hold the option
       archive (`archive/options/...`).
     - `strategy`: a built-in name or `module:Class` (default: `strategy.enabled`); `underlyings`

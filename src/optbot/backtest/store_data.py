@@ -2,10 +2,15 @@
 
 Whatever is in the store drives the replay (imported files, `optbot data download`, bars the live bot
 recorded), whatever its source file was called. Each instrument and day uses the finest intraday
-timeframe stored for that day (1m, then 5m, then 15m); a day with only a daily bar is replayed as one
-bar spanning the session, a declared last resort the coverage table flags. Higher timeframes the
-strategies read (5m, 15m, 1h, daily) are rolled up from the day's base bars on the session grid, as
-the live bar pipeline builds them from 1-minute bars.
+timeframe stored for that day (1m, then 3m, 5m, 15m). Where the index has no intraday bars that day
+but its near-month future (`<NAME>-I`, e.g. BANKNIFTY-I) has, the future's bars stand in, shifted by
+the day's basis so that they close at the index's official daily close (declared as "futures 1m" in
+the coverage table; the path is the future's, the level is the index's at the close; no volume, as an
+index feed has none). A day with only
+a daily bar is replayed as one bar spanning the session, a declared last resort the coverage table
+flags. Higher timeframes the strategies read (5m, 15m, 1h, daily, and any other the strategies ask
+for) are rolled up from the day's base bars on the session grid, as the live bar pipeline builds them
+from 1-minute bars.
 """
 
 from __future__ import annotations
@@ -25,22 +30,42 @@ from optbot.core.events import Bar
 from optbot.core.timeutil import ist_date
 from optbot.data.store import JsonStore, store_symbol
 
-#: Finest first. The store has no 3-minute timeframe (§2.1 lists 1m, 5m, 15m, 1h, daily).
-INTRADAY_TIMEFRAMES: tuple[Timeframe, ...] = (Timeframe.M1, Timeframe.M5, Timeframe.M15)
+#: Finest first.
+INTRADAY_TIMEFRAMES: tuple[Timeframe, ...] = (Timeframe.M1, Timeframe.M3, Timeframe.M5, Timeframe.M15)
 ROLLED_TIMEFRAMES: tuple[Timeframe, ...] = (Timeframe.M5, Timeframe.M15, Timeframe.H1)
 DAILY_SOURCE = "daily"
+FUTURES_SUFFIX = "-I"  # the near-month future's store name: NIFTY-I, BANKNIFTY-I, ...
+FUTURES_SOURCE_PREFIX = "futures "
+
+
+def futures_name(underlying: str) -> str:
+    return f"{underlying}{FUTURES_SUFFIX}"
+
+
+def base_timeframe(source: str) -> Timeframe:
+    """The timeframe of a day's base bars from its coverage source ("1m", "futures 5m", "daily")."""
+    return Timeframe(source.removeprefix(FUTURES_SOURCE_PREFIX))
+
+
+def can_roll(base: Timeframe, timeframe: Timeframe) -> bool:
+    """Whether `timeframe` bars can be built from `base` bars (a whole multiple of them)."""
+    return timeframe.seconds > base.seconds and timeframe.seconds % base.seconds == 0
 
 
 @dataclass(frozen=True, slots=True)
 class IndexDay:
     """One instrument's bars for one session: the base bars that drive it and where they came from."""
 
-    source: str  # "1m", "5m", "15m" or "daily"
+    source: str  # "1m", "3m", "5m", "15m", "futures 1m" (...) or "daily"
     bars: tuple[Bar, ...]
 
     @property
     def is_daily_fallback(self) -> bool:
         return self.source == DAILY_SOURCE
+
+    @property
+    def timeframe(self) -> Timeframe:
+        return base_timeframe(self.source)
 
 
 def roll_up(bars: Sequence[Bar], timeframe: Timeframe, open_utc: datetime, close_utc: datetime) -> list[Bar]:
@@ -51,7 +76,7 @@ def roll_up(bars: Sequence[Bar], timeframe: Timeframe, open_utc: datetime, close
         return []
     unit = bars[0].end_utc - bars[0].start_utc
     span = timedelta(seconds=timeframe.seconds)
-    if unit >= span or span % unit:
+    if not can_roll(bars[0].timeframe, timeframe):
         return []
     buckets: dict[int, list[Bar]] = {}
     for bar in bars:
@@ -85,9 +110,17 @@ def roll_up(bars: Sequence[Bar], timeframe: Timeframe, open_utc: datetime, close
 class StoreHistory:
     """Index/VIX bars of one data root, loaded once per instrument and timeframe, grouped by IST day."""
 
-    def __init__(self, data_root: Path, calendar: NseCalendar, data: DataSettings | None = None) -> None:
+    def __init__(
+        self,
+        data_root: Path,
+        calendar: NseCalendar,
+        data: DataSettings | None = None,
+        rolled: Sequence[Timeframe] = ROLLED_TIMEFRAMES,
+    ) -> None:
         self.data_root = data_root
         self.calendar = calendar
+        #: Timeframes built from each day's base bars (the standard ones plus what strategies ask for).
+        self.rolled = tuple(sorted(set(rolled), key=lambda timeframe: timeframe.seconds))
         # The clock only stamps a quarantined corrupt file's name; reading never needs the wall clock.
         self.store = JsonStore(
             PathsSettings(data_root=data_root),
@@ -123,11 +156,15 @@ class StoreHistory:
             held: set[date] = set()
             for timeframe in (*INTRADAY_TIMEFRAMES, Timeframe.D1):
                 held.update(self._by_day(name, timeframe))
+            if self.has(futures_name(name)):
+                for timeframe in INTRADAY_TIMEFRAMES:
+                    held.update(self._by_day(futures_name(name), timeframe))
             found = self._days[name] = sorted(held)
         return found
 
     def day(self, name: str, day: date) -> IndexDay | None:
-        """The finest stored bars of `day`, else its daily bar spread over the session, else None."""
+        """The finest stored bars of `day`, else the near-month future's shifted to the index (see the
+        module docstring), else its daily bar spread over the session, else None."""
         for timeframe in INTRADAY_TIMEFRAMES:
             bars = self._by_day(name, timeframe).get(day)
             if bars:
@@ -136,10 +173,43 @@ class StoreHistory:
         session = self.calendar.session(day, Segment.EQUITY) if self.calendar.covers(day) else None
         if not daily or session is None:
             return None
+        futures = self._futures_day(name, daily[-1], session.close_utc)
+        if futures is not None:
+            return futures
         spread = replace(
             daily[-1], start_utc=session.open_utc, end_utc=session.close_utc, ts_utc=session.close_utc
         )
         return IndexDay(DAILY_SOURCE, (spread,))
+
+    def _futures_day(self, name: str, daily: Bar, close_utc: datetime) -> IndexDay | None:
+        """The future's finest bars of the daily bar's day, shifted by (future's last close - index
+        close); None when it has none or they stop before the close (the basis would be stale)."""
+        future = futures_name(name)
+        if not self.has(future):
+            return None
+        day = ist_date(daily.start_utc)
+        for timeframe in INTRADAY_TIMEFRAMES:
+            bars = self._by_day(future, timeframe).get(day)
+            if not bars:
+                continue
+            if bars[-1].end_utc != close_utc:
+                return None
+            basis = bars[-1].close - daily.close
+            shifted = tuple(
+                replace(
+                    bar,
+                    symbol=name,
+                    open=round(bar.open - basis, 2),
+                    high=round(bar.high - basis, 2),
+                    low=round(bar.low - basis, 2),
+                    close=round(bar.close - basis, 2),
+                    volume=0,  # an index has no volume: the future's would feed volume checks live never sees
+                    open_interest=None,
+                )
+                for bar in bars
+            )
+            return IndexDay(f"{FUTURES_SOURCE_PREFIX}{timeframe.value}", shifted)
+        return None
 
     def daily_bar(self, name: str, day: date) -> Bar | None:
         """The stored daily bar (official OHLC) of `day`, if any."""
@@ -167,7 +237,7 @@ class StoreHistory:
             return None
         bars: list[Bar] = [] if found.is_daily_fallback else list(found.bars)
         if not found.is_daily_fallback:
-            for timeframe in ROLLED_TIMEFRAMES:
+            for timeframe in self.rolled:
                 bars.extend(roll_up(found.bars, timeframe, session.open_utc, session.close_utc))
         daily = self.daily_bar(name, day)
         if daily is None:
@@ -196,8 +266,13 @@ class StoreHistory:
 
 __all__ = [
     "DAILY_SOURCE",
+    "FUTURES_SOURCE_PREFIX",
     "INTRADAY_TIMEFRAMES",
+    "ROLLED_TIMEFRAMES",
     "IndexDay",
     "StoreHistory",
+    "base_timeframe",
+    "can_roll",
+    "futures_name",
     "roll_up",
 ]

@@ -74,6 +74,7 @@ class Variety(StrEnum):
 
 class Timeframe(StrEnum):
     M1 = "1m"
+    M3 = "3m"
     M5 = "5m"
     M15 = "15m"
     H1 = "1h"
@@ -81,7 +82,7 @@ class Timeframe(StrEnum):
 
     @property
     def seconds(self) -> int:
-        return {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "daily": 86400}[self.value]
+        return {"1m": 60, "3m": 180, "5m": 300, "15m": 900, "1h": 3600, "daily": 86400}[self.value]
 
 
 class OrderStatus(StrEnum):

@@ -141,7 +141,7 @@ def import_command(
         "--symbol",
         help="Store a single-series file under this symbol, e.g. NIFTY (files naming it: not needed)",
     ),
-    timeframe: str = typer.Option("", "--timeframe", help="1m, 5m, 15m, 1h or daily; default detected"),
+    timeframe: str = typer.Option("", "--timeframe", help="1m, 3m, 5m, 15m, 1h or daily; default detected"),
     tz: str = typer.Option("", "--tz", help="ist or utc: the zone of naive timestamps; default detected"),
     lot_size: int = typer.Option(0, "--lot-size", min=0, help="Bhavcopy lot size (default inferred from OI)"),
     strike_step: float = typer.Option(

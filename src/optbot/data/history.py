@@ -35,6 +35,7 @@ log = logging.getLogger("optbot.data.history")
 
 INTERVALS: dict[Timeframe, CandleInterval] = {
     Timeframe.M1: "ONE_MINUTE",
+    Timeframe.M3: "THREE_MINUTE",
     Timeframe.M5: "FIVE_MINUTE",
     Timeframe.M15: "FIFTEEN_MINUTE",
     Timeframe.H1: "ONE_HOUR",

@@ -260,7 +260,7 @@ class Importer:
         if not steps:
             return None
         step = steps.most_common(1)[0][0]
-        for timeframe in (Timeframe.M1, Timeframe.M5, Timeframe.M15, Timeframe.H1):
+        for timeframe in (Timeframe.M1, Timeframe.M3, Timeframe.M5, Timeframe.M15, Timeframe.H1):
             if step == timeframe.seconds:
                 return timeframe
         if all(moment.astimezone(IST).time() == time(0) for moment in moments if moment.tzinfo):

@@ -347,6 +347,45 @@ def infer_lot_size(open_interest: list[int], value_per_contract: list[float]) ->
 # -- the importer ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class BhavcopyColumns:
+    """Where a bhavcopy format keeps each field (lower-case column names)."""
+
+    format: str
+    day: str
+    underlying: str | None  # None: the file does not name it (--symbol)
+    expiry: str
+    strike: str
+    option_type: str
+    prices: tuple[str, str, str, str]  # open, high, low, close
+    traded: str  # contracts traded
+    open_interest: str
+    instrument: str | None = None  # the column telling options from futures, if any
+    option_kinds: tuple[str, ...] = ()  # its values on option rows
+    lot: str | None = None  # the lot-size column; None: inferred from OI (and traded value)
+    lot_oi: tuple[str, ...] = ()
+    lot_value: str | None = None  # traded value in lakh, to check an inferred lot size
+
+
+BHAVCOPY_COLUMNS: dict[str, BhavcopyColumns] = {
+    "bhavcopy_udiff": BhavcopyColumns(
+        "bhavcopy_udiff", "traddt", "tckrsymb", "xprydt", "strkpric", "optntp",
+        ("opnpric", "hghpric", "lwpric", "clspric"), "ttltradgvol", "opnintrst",
+        instrument="fininstrmtp", option_kinds=("IDO", "STO"), lot="newbrdlotqty",
+    ),
+    "bhavcopy_fo": BhavcopyColumns(
+        "bhavcopy_fo", "timestamp", "symbol", "expiry_dt", "strike_pr", "option_typ",
+        ("open", "high", "low", "close"), "contracts", "open_int",
+        instrument="instrument", option_kinds=("OPTIDX", "OPTSTK"),
+        lot_oi=("open_int", "chg_in_oi"), lot_value="val_inlakh",
+    ),
+    "bhavcopy": BhavcopyColumns(
+        "bhavcopy", "date", None, "expiry", "strike", "opt_type",
+        ("open", "high", "low", "close"), "volume", "oi", lot_oi=("oi", "oi_change"),
+    ),
+}  # fmt: skip
+
+
 class OptionImporter:
     def __init__(self, calendar: NseCalendar, archive: OptionArchive | None = None) -> None:
         self.calendar = calendar
@@ -364,16 +403,14 @@ class OptionImporter:
     ) -> OptionImportResult:
         if tz is not None and tz not in TIMEZONES:
             raise UserError(f"--tz must be one of {', '.join(TIMEZONES)}, got {tz!r}")
-        if kind == "bhavcopy_udiff":
-            result = self._udiff(path)
-        elif kind == "bhavcopy_fo":
-            result = self._bhavcopy_fo(path, lot_size)
-        elif kind == "bhavcopy":
-            if not underlying:
+        if kind in BHAVCOPY_COLUMNS:
+            columns = BHAVCOPY_COLUMNS[kind]
+            if columns.underlying is None and not underlying:
                 raise UserError(
                     f"{path}: this bhavcopy does not name its underlying: pass --symbol NIFTY (or …)"
                 )
-            result = self._bhavcopy_reduced(path, underlying.upper(), lot_size)
+            named = underlying.upper() if underlying and columns.underlying is None else None
+            result = self._bhavcopy(path, columns, named, lot_size)
         elif kind == "option_bars":
             result = self._minute_bars(path, underlying, tz)
         elif kind == "option_atm_series":
@@ -421,113 +458,70 @@ class OptionImporter:
             )
         )  # fmt: skip
 
-    def _udiff(self, path: Path) -> OptionImportResult:
-        result = OptionImportResult(path, "bhavcopy_udiff", "1d")
-        for record in _records(path):
-            result.rows_read += 1
-            if record.get("fininstrmtp", "").upper() not in ("IDO", "STO"):
-                result.drop("not an option (futures row)")
-                continue
-            try:
-                day = _parse_date(record["traddt"])
-                contract = Contract(
-                    record["tckrsymb"].upper(),
-                    _parse_date(record["xprydt"]),
-                    float(record["strkpric"]),
-                    record["optntp"].upper(),
-                )
-                lot = int(float(record["newbrdlotqty"]))
-            except (KeyError, ValueError):
-                result.drop("unreadable row", f"line {result.rows_read + 1}")
-                continue
-            prices = [_number(record.get(key)) for key in ("opnpric", "hghpric", "lwpric", "clspric")]
-            traded = _number(record.get("ttltradgvol")) or 0.0
-            self._daily_row(
-                result, day, contract, prices, traded, lot, _number(record.get("opnintrst")) or 0.0
-            )
-        return result
-
     def _lot_sizes(
-        self, records: list[dict[str, str]], key: Any, oi_keys: tuple[str, ...], value_key: str | None
+        self, records: list[dict[str, str]], group: Any, columns: BhavcopyColumns
     ) -> dict[Any, int | None]:
         """Lot size per group (underlying, expiry) inferred from OI divisibility and traded value."""
         open_interest: dict[Any, list[int]] = defaultdict(list)
         per_contract: dict[Any, list[float]] = defaultdict(list)
         for record in records:
-            group = key(record)
-            for oi_key in oi_keys:
+            key = group(record)
+            for oi_key in columns.lot_oi:
                 number = _number(record.get(oi_key))
                 if number:
-                    open_interest[group].append(abs(round(number)))
-            traded = _number(record.get("contracts")) or 0.0
-            value = _number(record.get(value_key)) if value_key else None
-            strike = _number(record.get("strike_pr")) or 0.0
-            close = _number(record.get("close")) or 0.0
+                    open_interest[key].append(abs(round(number)))
+            traded = _number(record.get(columns.traded)) or 0.0
+            value = _number(record.get(columns.lot_value)) if columns.lot_value else None
+            strike = _number(record.get(columns.strike)) or 0.0
+            close = _number(record.get(columns.prices[3])) or 0.0
             if value and traded > 0 and strike + close > 0:
-                per_contract[group].append(value * 1e5 / traded / (strike + close))
+                per_contract[key].append(value * 1e5 / traded / (strike + close))
         groups = set(open_interest) | set(per_contract)
-        return {group: infer_lot_size(open_interest[group], per_contract[group]) for group in groups}
+        return {key: infer_lot_size(open_interest[key], per_contract[key]) for key in groups}
 
-    def _bhavcopy_fo(self, path: Path, forced_lot: int | None) -> OptionImportResult:
-        result = OptionImportResult(path, "bhavcopy_fo", "1d")
+    def _bhavcopy(
+        self, path: Path, columns: BhavcopyColumns, underlying: str | None, forced_lot: int | None
+    ) -> OptionImportResult:
+        """Every bhavcopy format through one loop; `columns` says where each field is."""
+        result = OptionImportResult(path, columns.format, "1d")
         records = list(_records(path))
         result.rows_read = len(records)
-        options = [r for r in records if r.get("instrument", "").upper() in ("OPTIDX", "OPTSTK")]
-        result.drop("not an option (futures row)", count=len(records) - len(options))
+        options = records
+        if columns.instrument is not None:
+            kind = columns.instrument
+            options = [r for r in records if r.get(kind, "").upper() in columns.option_kinds]
+            result.drop("not an option (futures row)", count=len(records) - len(options))
 
         def group(record: dict[str, str]) -> tuple[str, str]:
-            return record.get("symbol", "").upper(), record.get("expiry_dt", "")
+            name = underlying or record.get(columns.underlying or "", "")
+            return name.upper(), record.get(columns.expiry, "")
 
-        lots = self._lot_sizes(options, group, ("open_int", "chg_in_oi"), "val_inlakh")
-        self._note_lots(result, lots, forced_lot)
-        for record in options:
-            lot = forced_lot or lots.get(group(record))
+        lots: dict[Any, int | None] = {}
+        if columns.lot is None:
+            lots = self._lot_sizes(options, group, columns)
+            self._note_lots(result, lots, forced_lot)
+        for line, record in enumerate(options, start=2):
             try:
-                day = _parse_date(record["timestamp"])
+                day = _parse_date(record[columns.day])
                 contract = Contract(
-                    record["symbol"].upper(),
-                    _parse_date(record["expiry_dt"]),
-                    float(record["strike_pr"]),
-                    record["option_typ"].upper(),
+                    (underlying or record[columns.underlying or ""]).upper(),
+                    _parse_date(record[columns.expiry]),
+                    float(record[columns.strike]),
+                    record[columns.option_type].upper(),
+                )
+                lot = (
+                    int(float(record[columns.lot])) if columns.lot else forced_lot or lots.get(group(record))
                 )
             except (KeyError, ValueError):
-                result.drop("unreadable row")
+                result.drop("unreadable row", f"row {line}")
                 continue
             if lot is None:
                 result.drop("lot size unknown (pass --lot-size)", f"{contract.underlying} {contract.expiry}")
                 continue
-            prices = [_number(record.get(key)) for key in ("open", "high", "low", "close")]
-            traded = _number(record.get("contracts")) or 0.0
-            self._daily_row(
-                result, day, contract, prices, traded, lot, _number(record.get("open_int")) or 0.0
-            )
-        return result
-
-    def _bhavcopy_reduced(self, path: Path, underlying: str, forced_lot: int | None) -> OptionImportResult:
-        result = OptionImportResult(path, "bhavcopy", "1d")
-        records = list(_records(path))
-        result.rows_read = len(records)
-        lots = self._lot_sizes(records, lambda record: record.get("expiry", ""), ("oi", "oi_change"), None)
-        self._note_lots(result, {(underlying, expiry): lot for expiry, lot in lots.items()}, forced_lot)
-        for record in records:
-            lot = forced_lot or lots.get(record.get("expiry", ""))
-            try:
-                day = _parse_date(record["date"])
-                contract = Contract(
-                    underlying,
-                    _parse_date(record["expiry"]),
-                    float(record["strike"]),
-                    record["opt_type"].upper(),
-                )
-            except (KeyError, ValueError):
-                result.drop("unreadable row")
-                continue
-            if lot is None:
-                result.drop("lot size unknown (pass --lot-size)", f"{underlying} {contract.expiry}")
-                continue
-            prices = [_number(record.get(key)) for key in ("open", "high", "low", "close")]
-            traded = _number(record.get("volume")) or 0.0
-            self._daily_row(result, day, contract, prices, traded, lot, _number(record.get("oi")) or 0.0)
+            prices = [_number(record.get(key)) for key in columns.prices]
+            traded = _number(record.get(columns.traded)) or 0.0
+            oi = _number(record.get(columns.open_interest)) or 0.0
+            self._daily_row(result, day, contract, prices, traded, lot, oi)
         return result
 
     @staticmethod

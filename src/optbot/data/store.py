@@ -49,7 +49,7 @@ from optbot.data.atomic import atomic_write_bytes
 
 log = logging.getLogger("optbot.data.store")
 
-STORE_TIMEFRAMES = (Timeframe.M1, Timeframe.M5, Timeframe.M15, Timeframe.H1, Timeframe.D1)
+STORE_TIMEFRAMES = (Timeframe.M1, Timeframe.M3, Timeframe.M5, Timeframe.M15, Timeframe.H1, Timeframe.D1)
 GOOD_SUFFIX = ".good"
 _SYMBOL_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9_&\-]{0,63}$")
 

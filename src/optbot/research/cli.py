@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import typer
 
+from optbot.backtest.runner import default_data_root
 from optbot.cli.common import console, parse_date_option, settings_from
 from optbot.config import Settings
 from optbot.core.errors import UserError
@@ -441,7 +442,7 @@ def tearsheet_command(
         },
         notes=loaded.notes,
     )
-    folder = data if data is not None else settings.replay.data_dir
+    folder = data if data is not None else default_data_root(settings)
     try:
         sheet = with_market(sheet, IndexDaily.load(folder), settings)
     except BarDataError as exc:

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import typer
 
-from optbot.backtest.runner import BacktestOutcome
+from optbot.backtest.runner import BacktestOutcome, default_data_root
 from optbot.cli.common import console, parse_date_option, settings_from
 from optbot.config import Settings
 from optbot.core.clock import SimClock
@@ -83,7 +83,7 @@ def bias_command(
         raise UserError(f"--warmup: expected session counts separated by commas, got {warmup!r}") from None
     if any(count < 1 for count in sessions):
         raise UserError(f"--warmup: session counts must be at least 1, got {warmup!r}")
-    folder = data if data is not None else settings.replay.data_dir
+    folder = data if data is not None else default_data_root(settings)
     try:
         series = load_bias_series(folder, start, end, research.bias_intraday_history_days)
     except FileNotFoundError as exc:

@@ -8,6 +8,7 @@ from typing import ClassVar
 from pydantic import BaseModel
 
 from optbot.config import Settings
+from optbot.core.enums import Timeframe
 from optbot.core.events import Bar, Fill, OrderIntent, Tick
 from optbot.strategy.context import StrategyContext
 from optbot.strategy.tunable import Tunable
@@ -37,6 +38,12 @@ class Strategy(ABC):
         model = type(self).settings_model
         #: The instance's validated settings (the model's defaults when no instance values are given).
         self.config = config if config is not None or model is None else model()
+
+    def decision_timeframe(self) -> Timeframe | None:
+        """The bar timeframe this strategy enters and manages trades on, or None when any intraday
+        bar will do (the default). A backtest checks its data against it: built from finer bars where
+        they exist, and a day whose bars are coarser is declared as one where it cannot enter."""
+        return None
 
     def on_start(self, ctx: StrategyContext) -> None:
         """Called once before the first bar; default keeps no start-up state."""

@@ -115,6 +115,10 @@ class DirectionalOptionStrategy(Strategy):
         self.performance = PerformanceBook(self.params, starting_capital=max(ctx.account_value(), 1.0))
         self.note(ctx, f"{self.name} started on {', '.join(sorted(self.underlyings))}")
 
+    def decision_timeframe(self) -> Timeframe:
+        """Entries and exits run on the configured entry timeframe's bars."""
+        return self.params.entry_timeframe
+
     def entry_timeframe(self, ctx: StrategyContext) -> Timeframe:
         """The configured entry timeframe, one step lower while VIX is high (§4.2)."""
         return entry_timeframe(self.params, ctx.vix(), self.settings.risk.vix_high)

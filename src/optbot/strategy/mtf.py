@@ -58,6 +58,7 @@ LOWER_TIMEFRAME: dict[Timeframe, Timeframe] = {
     Timeframe.H1: Timeframe.M15,
     Timeframe.M15: Timeframe.M5,
     Timeframe.M5: Timeframe.M1,
+    Timeframe.M3: Timeframe.M1,
     Timeframe.M1: Timeframe.M1,
 }
 

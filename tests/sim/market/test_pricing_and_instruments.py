@@ -4,12 +4,16 @@ import json
 from datetime import date
 
 import numpy as np
+import pytest
 
 from optbot.calendar import get_calendar
 from optbot.sim.market.instruments import (
     BANKNIFTY,
+    FINNIFTY,
     INDEX_ROWS,
+    MIDCPNIFTY,
     NIFTY,
+    SENSEX,
     OptionContract,
     build_option_contracts,
     listed_expiries,
@@ -22,8 +26,52 @@ from tests.conftest import SAMPLE_DATA
 def test_index_rows_match_the_recorded_master_excerpt() -> None:
     excerpt = json.loads((SAMPLE_DATA / "broker/angelone_scripmaster_index_tokens_excerpt.json").read_text())
     recorded = {row["token"]: row for row in excerpt}
-    for row in INDEX_ROWS:
+    nse = [row for row in INDEX_ROWS if row["exch_seg"] == "NSE"]
+    assert {row["name"] for row in nse} == {"NIFTY", "BANKNIFTY", "FINNIFTY", "MIDCPNIFTY", "INDIA VIX"}
+    for row in nse:
         assert row == recorded[row["token"]]
+    # SENSEX is a BSE index: the row of the broker reference's scrip-master example (§9)
+    (sensex,) = [row for row in INDEX_ROWS if row["exch_seg"] != "NSE"]
+    assert sensex == {
+        "token": "99919000",
+        "symbol": "SENSEX",
+        "name": "SENSEX",
+        "expiry": "",
+        "strike": "0.000000",
+        "lotsize": "1",
+        "instrumenttype": "AMXIDX",
+        "exch_seg": "BSE",
+        "tick_size": "0.000000",
+    }
+
+
+def test_every_index_of_the_universe_lists_options_on_its_own_segment_and_strike_grid() -> None:
+    calendar = get_calendar()
+    day = date(2024, 1, 10)
+    for spec, reference, exchange, lot in (
+        (FINNIFTY, 21500.0, "NFO", 40),
+        (MIDCPNIFTY, 10512.0, "NFO", 75),
+        (SENSEX, 71500.0, "BFO", 10),
+    ):
+        contracts = build_option_contracts(spec, calendar, day, reference, 4, 3, 6.0, 15.0)
+        assert contracts and {c.exchange for c in contracts} == {exchange}
+        assert {c.lot_size for c in contracts} == {lot}
+        assert len({c.token for c in contracts}) == len(contracts)  # no token collides
+        assert {c.scrip_row()["exch_seg"] for c in contracts} == {exchange}
+    midcap = listed_strikes(MIDCPNIFTY, 10512.0, 6.0, 15.0)
+    assert {b - a for a, b in zip(midcap, midcap[1:], strict=False) if abs(a - 10512) < 300} == {25}
+    # the expiry weekday comes from the calendar's rules: SENSEX weeklies were Fridays in January 2024
+    assert all(expiry.weekday() == 4 for expiry in listed_expiries(calendar, "SENSEX", day, 2, 0))
+    assert FINNIFTY.lot_size(date(2022, 11, 1), date(2022, 11, 1)) == 40  # the Nov 2022 option files
+    assert SENSEX.lot_size(date(2025, 1, 2), date(2025, 1, 7)) == 20
+
+
+def test_a_strike_off_the_underlyings_grid_has_no_token() -> None:
+    with pytest.raises(ValueError, match="cannot assign a token"):
+        option_token(NIFTY, date(2024, 5, 23), 22525.0, "CE")
+    assert option_token(MIDCPNIFTY, date(2024, 5, 23), 10525.0, "CE") != option_token(
+        MIDCPNIFTY, date(2024, 5, 23), 10500.0, "CE"
+    )
 
 
 def test_lot_and_freeze_sizes_follow_the_date() -> None:

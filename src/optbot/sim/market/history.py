@@ -22,7 +22,7 @@ from optbot.sim.market.bars import DailyBar, IntradaySeries, SourceBar, group_se
 from optbot.sim.market.paths import bar_tick_path
 
 WEEK52_DAYS = 365
-STORE_INTRADAY = (Timeframe.M1, Timeframe.M5, Timeframe.M15)  # finest first
+STORE_INTRADAY = (Timeframe.M1, Timeframe.M3, Timeframe.M5, Timeframe.M15)  # finest first
 _PATH_CACHE_DAYS = 8
 
 

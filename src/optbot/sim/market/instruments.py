@@ -1,4 +1,7 @@
-"""The simulator's instrument master: index rows plus synthetic NIFTY/BANKNIFTY option contracts.
+"""The simulator's instrument master: index rows plus option contracts for every index of the universe.
+
+NIFTY, BANKNIFTY, FINNIFTY and MIDCPNIFTY options trade on NSE's F&O segment (NFO); SENSEX options on
+BSE's (BFO), with the SENSEX index itself on BSE.
 
 Expiries come from the NSE calendar (listed weeklies + monthlies for the replayed date), strikes
 are spaced finely near the money and wider far out, and lot size / freeze quantity follow the
@@ -19,7 +22,6 @@ from optbot.core.instrument import option_symbol
 OPTION_TICK_SIZE = 0.05
 _TOKEN_EPOCH = date(2015, 1, 1)
 _TOKEN_DAYS = 5000
-_TOKEN_STRIKE_UNIT = 50
 _TOKEN_STRIKES = 4000
 
 
@@ -48,6 +50,8 @@ class UnderlyingSpec:
     outer_strike_step: int
     lot_rules: tuple[LotRule, ...]
     freeze_rules: tuple[FreezeRule, ...]
+    exchange: str = "NFO"  # the options' segment: NFO (NSE) or BFO (BSE)
+    token_strike_unit: int = 50  # the finest strike step ever listed (token packing must not collide)
 
     def lot_size(self, trade_date: date, expiry: date) -> int:
         """The last listed rule that applies (rules are in circular order)."""
@@ -102,30 +106,94 @@ BANKNIFTY = UnderlyingSpec(
     ),
     freeze_rules=(FreezeRule(date.min, 1200), FreezeRule(date(2023, 7, 1), 900)),
 )
-UNDERLYINGS: dict[str, UnderlyingSpec] = {spec.name: spec for spec in (NIFTY, BANKNIFTY)}
+# FINNIFTY 40 (launch) → 25 (Apr 2024) → 65 (2024-11-20) → 60 for contracts expiring from Jan 2026.
+FINNIFTY = UnderlyingSpec(
+    name="FINNIFTY",
+    index_token="99926037",
+    index_symbol="Nifty Fin Service",
+    token_code=2,
+    inner_strike_step=50,
+    outer_strike_step=100,
+    lot_rules=(
+        LotRule(date.min, date.min, 40),
+        LotRule(date(2024, 4, 26), date.min, 25),
+        LotRule(date(2024, 11, 20), date.min, 65),
+        LotRule(date(2025, 10, 1), date(2026, 1, 1), 60),
+    ),
+    freeze_rules=(FreezeRule(date.min, 1800),),
+)
+# MIDCPNIFTY 75 (launch 2022) → 50 (Apr 2024) → 120 (2024-11-20) → 140 (mid 2025) → 120 (Jan 2026).
+MIDCPNIFTY = UnderlyingSpec(
+    name="MIDCPNIFTY",
+    index_token="99926074",
+    index_symbol="NIFTY MID SELECT",
+    token_code=3,
+    inner_strike_step=25,
+    outer_strike_step=100,
+    lot_rules=(
+        LotRule(date.min, date.min, 75),
+        LotRule(date(2024, 4, 26), date.min, 50),
+        LotRule(date(2024, 11, 20), date.min, 120),
+        LotRule(date(2025, 6, 27), date.min, 140),
+        LotRule(date(2025, 10, 1), date(2026, 1, 1), 120),
+    ),
+    freeze_rules=(FreezeRule(date.min, 4200), FreezeRule(date(2024, 11, 20), 2800)),
+    token_strike_unit=25,
+)
+# SENSEX (BSE, relaunched May 2023) 10 → 20 (2024-11-20); options on BFO.
+SENSEX = UnderlyingSpec(
+    name="SENSEX",
+    index_token="99919000",
+    index_symbol="SENSEX",
+    token_code=4,
+    inner_strike_step=100,
+    outer_strike_step=500,
+    lot_rules=(LotRule(date.min, date.min, 10), LotRule(date(2024, 11, 20), date.min, 20)),
+    freeze_rules=(FreezeRule(date.min, 1000),),
+    exchange="BFO",
+)
+UNDERLYINGS: dict[str, UnderlyingSpec] = {
+    spec.name: spec for spec in (NIFTY, BANKNIFTY, FINNIFTY, MIDCPNIFTY, SENSEX)
+}
 
 VIX_TOKEN = "99926017"
 
 #: Index rows exactly as Angel One's OpenAPIScripMaster.json carries them (data/sample/broker excerpt).
-INDEX_ROWS: tuple[dict[str, Any], ...] = tuple(
+INDEX_ROWS: tuple[dict[str, Any], ...] = (
+    *(
+        {
+            "token": token,
+            "symbol": symbol,
+            "name": name,
+            "expiry": "",
+            "strike": "0.000000",
+            "lotsize": "1",
+            "instrumenttype": "AMXIDX",
+            "exch_seg": "NSE",
+            "tick_size": "0.000000",
+            "freeze_qty": "0",
+            "is_cas_enabled": False,
+        }
+        for token, symbol, name in (
+            ("99926000", "Nifty 50", "NIFTY"),
+            ("99926009", "Nifty Bank", "BANKNIFTY"),
+            (VIX_TOKEN, "India VIX", "INDIA VIX"),
+            ("99926037", "Nifty Fin Service", "FINNIFTY"),
+            ("99926074", "NIFTY MID SELECT", "MIDCPNIFTY"),
+        )
+    ),
+    # SENSEX is a BSE index (reference §9's row); its options trade on BFO.
     {
-        "token": token,
-        "symbol": symbol,
-        "name": name,
+        "token": "99919000",
+        "symbol": "SENSEX",
+        "name": "SENSEX",
         "expiry": "",
         "strike": "0.000000",
         "lotsize": "1",
         "instrumenttype": "AMXIDX",
-        "exch_seg": "NSE",
+        "exch_seg": "BSE",
         "tick_size": "0.000000",
-        "freeze_qty": "0",
-        "is_cas_enabled": False,
-    }
-    for token, symbol, name in (
-        ("99926000", "Nifty 50", "NIFTY"),
-        ("99926009", "Nifty Bank", "BANKNIFTY"),
-        (VIX_TOKEN, "India VIX", "INDIA VIX"),
-    )
+    },
 )
 
 
@@ -140,6 +208,7 @@ class OptionContract:
     lot_size: int
     freeze_quantity: int
     tick_size: float = OPTION_TICK_SIZE
+    exchange: str = "NFO"  # NFO, or BFO for SENSEX
 
     @property
     def is_call(self) -> bool:
@@ -155,7 +224,7 @@ class OptionContract:
             "strike": f"{self.strike * 100:.6f}",
             "lotsize": str(self.lot_size),
             "instrumenttype": "OPTIDX",
-            "exch_seg": "NFO",
+            "exch_seg": self.exchange,
             "tick_size": f"{self.tick_size * 100:.6f}",
             "freeze_qty": str(self.freeze_quantity),
             "is_cas_enabled": False,
@@ -163,10 +232,11 @@ class OptionContract:
 
 
 def option_token(spec: UnderlyingSpec, expiry: date, strike: float, option_type: str) -> str:
-    """Collision-free and stable: (underlying, expiry day, strike/50, side) packed into one integer."""
+    """Collision-free and stable: (underlying, expiry day, strike / the underlying's finest strike step,
+    side) packed into one integer. A strike off that grid has no token (it would collide)."""
     day_index = (expiry - _TOKEN_EPOCH).days
-    strike_index = round(strike) // _TOKEN_STRIKE_UNIT
-    if not 0 <= day_index < _TOKEN_DAYS or not 0 <= strike_index < _TOKEN_STRIKES:
+    strike_index, off_grid = divmod(round(strike), spec.token_strike_unit)
+    if off_grid or not 0 <= day_index < _TOKEN_DAYS or not 0 <= strike_index < _TOKEN_STRIKES:
         raise ValueError(f"cannot assign a token to {spec.name} {expiry} {strike} {option_type}")
     value = ((spec.token_code * _TOKEN_DAYS + day_index) * _TOKEN_STRIKES + strike_index) * 2
     return str(10_000_000 + value + (0 if option_type == "CE" else 1))
@@ -226,6 +296,7 @@ def build_option_contracts(
                     option_type=option_type,
                     lot_size=lot,
                     freeze_quantity=freeze,
+                    exchange=spec.exchange,
                 )
                 contracts.append(contract)
                 if known is not None:

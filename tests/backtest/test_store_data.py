@@ -1,0 +1,124 @@
+"""What a data root gives the backtest per instrument and day: the finest timeframe (3m included),
+the near-month future standing in for a missing index (shifted to the index's close), roll-ups of the
+timeframes strategies ask for, and the entries column of the coverage table."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from optbot.backtest.coverage import decision_bars
+from optbot.backtest.store_data import IndexDay, StoreHistory, can_roll, roll_up
+from optbot.calendar import Segment, get_calendar
+from optbot.config.sections.data import DataSettings
+from optbot.config.sections.paths import PathsSettings
+from optbot.core.clock import SimClock
+from optbot.core.enums import Timeframe
+from optbot.core.events import Bar
+from optbot.data.store import JsonStore
+from tests.conftest import SAMPLE_STORE
+
+DAY = date(2022, 11, 1)
+
+
+def _bars(symbol: str, timeframe: Timeframe, day: date, start_price: float) -> list[Bar]:
+    session = get_calendar().session(day, Segment.EQUITY)
+    assert session is not None
+    step = timedelta(seconds=timeframe.seconds)
+    bars: list[Bar] = []
+    moment, price = session.open_utc, start_price
+    while moment < session.close_utc:
+        bars.append(
+            Bar(
+                moment + step,
+                "",
+                symbol,
+                timeframe,
+                moment,
+                moment + step,
+                price,
+                price + 2,
+                price - 1,
+                price + 1,
+            )
+        )
+        moment, price = moment + step, price + 1
+    return bars
+
+
+def _store(root: Path) -> JsonStore:
+    return JsonStore(
+        PathsSettings(data_root=root), DataSettings(), SimClock(datetime(2022, 1, 1, tzinfo=UTC))
+    )
+
+
+def test_three_minute_bars_are_a_base_timeframe_and_roll_up_to_15m_but_not_5m(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    store.merge_bars("NIFTY", Timeframe.M3, _bars("NIFTY", Timeframe.M3, DAY, 18000.0), imported=True)
+    history = StoreHistory(tmp_path, get_calendar())
+    found = history.day("NIFTY", DAY)
+    assert found is not None and found.source == "3m" and len(found.bars) == 125
+    assert can_roll(Timeframe.M3, Timeframe.M15) and not can_roll(Timeframe.M3, Timeframe.M5)
+    session = get_calendar().session(DAY, Segment.EQUITY)
+    assert session is not None
+    fifteen = roll_up(found.bars, Timeframe.M15, session.open_utc, session.close_utc)
+    assert len(fifteen) == 25 and all(bar.complete for bar in fifteen)
+    assert fifteen[0].open == found.bars[0].open and fifteen[0].close == found.bars[4].close
+    assert roll_up(found.bars, Timeframe.M5, session.open_utc, session.close_utc) == []
+    _day, delivered = history.session_bars("NIFTY", DAY) or (None, [])
+    assert {bar.timeframe for bar in delivered} == {Timeframe.M3, Timeframe.M15, Timeframe.H1, Timeframe.D1}
+
+
+def test_a_timeframe_a_strategy_asks_for_is_rolled_up_from_finer_bars(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    store.merge_bars("NIFTY", Timeframe.M1, _bars("NIFTY", Timeframe.M1, DAY, 18000.0), imported=True)
+    plain = StoreHistory(tmp_path, get_calendar())
+    asked = StoreHistory(tmp_path, get_calendar(), rolled=(Timeframe.M3, Timeframe.M5, Timeframe.M15))
+    assert Timeframe.M3 not in {bar.timeframe for bar in (plain.session_bars("NIFTY", DAY) or (None, []))[1]}
+    three = [
+        bar for bar in (asked.session_bars("NIFTY", DAY) or (None, []))[1] if bar.timeframe is Timeframe.M3
+    ]
+    assert len(three) == 125 and three[0].end_utc - three[0].start_utc == timedelta(minutes=3)
+
+
+def test_the_near_month_future_stands_in_for_missing_index_minutes_shifted_to_the_close() -> None:
+    """BANKNIFTY in the sample root: a daily bar but no index minute bars on 2022-11-01; BANKNIFTY-I
+    has all 375 minutes. The day replays on the future's path, ending at the index's official close."""
+    history = StoreHistory(SAMPLE_STORE, get_calendar())
+    daily = history.daily_bar("BANKNIFTY", DAY)
+    found = history.day("BANKNIFTY", DAY)
+    assert daily is not None and found is not None
+    assert found.source == "futures 1m" and len(found.bars) == 375
+    assert found.bars[-1].close == pytest.approx(daily.close)
+    future = history.day("BANKNIFTY-I", DAY)
+    assert future is not None
+    basis = future.bars[-1].close - daily.close
+    assert 0 < basis < 400  # a near-month premium, not a different instrument
+    for shifted, raw in zip(found.bars, future.bars, strict=True):
+        assert shifted.high == pytest.approx(raw.high - basis, abs=0.01)
+        assert shifted.symbol == "BANKNIFTY" and shifted.start_utc == raw.start_utc
+        assert shifted.volume == 0  # an index feed has no volume (the future's would trip volume checks)
+    # NIFTY has its own index minutes those days: the future is not used
+    nifty = history.day("NIFTY", DAY)
+    assert nifty is not None and nifty.source == "1m"
+    # and a day with neither index minutes nor the future: the declared daily fallback
+    fallback = history.day("BANKNIFTY", date(2020, 11, 18))
+    assert fallback is not None and fallback.source == "daily"
+
+
+def test_entries_column_names_what_the_strategies_decide_on_or_why_they_cannot() -> None:
+    minute = IndexDay("1m", ())
+    quarter = IndexDay("15m", ())
+    futures = IndexDay("futures 1m", ())
+    daily = IndexDay("daily", ())
+    assert decision_bars(minute, [("adx_trend", Timeframe.M5)]) == "5m"
+    assert decision_bars(futures, [("adx_trend", Timeframe.M3), ("legs", None)]) == "3m, intraday"
+    assert decision_bars(quarter, [("adx_trend", Timeframe.M15)]) == "15m"
+    assert decision_bars(quarter, [("adx_trend", Timeframe.M5)]) == (
+        "refused: 15m bars too coarse for adx_trend's 5m entries"
+    )
+    assert decision_bars(IndexDay("3m", ()), [("x", Timeframe.M5)]).startswith("refused: 3m bars")
+    assert decision_bars(daily, [("legs", None)]) == "refused: only a daily bar, legs needs intraday bars"
+    assert decision_bars(None, [("adx_trend", Timeframe.M5)]) == "-"
