@@ -653,11 +653,11 @@ def write_data_root(bars: MinuteBars, root: Path) -> None:
 
 
 #: The bar-kernel row's trade list over the default synthesised year (sha256 of every fill's time,
-#: symbol, side, quantity, price and charges, first 16 hex digits), recorded on main before the speed
-#: work of issue 15 (with the option-model calibration of main at 13abb82; the calibration before it
-#: gave f0654fe74fbfefae, also unchanged by that work): a faster kernel must make the same trades. A
-#: recalibration moves the modelled option prices, so it changes the fills; record the new print then.
-TRADE_LIST_FINGERPRINT = "2e466d70f8f02141"
+#: symbol, side, quantity, price and charges, first 16 hex digits), recorded on main (d4f2bad) before
+#: the speed work of issue 15 and matched by it (as were main's earlier prints f0654fe74fbfefae and
+#: 2e466d70f8f02141): a faster kernel must make the same trades. A change of the option model's
+#: calibration or of the listing moves the modelled prices and so the fills; record the new print then.
+TRADE_LIST_FINGERPRINT = "7cd1038e2b440fe5"
 
 
 def fills_fingerprint(fills: Sequence[FillRecord]) -> str:
