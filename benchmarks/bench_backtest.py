@@ -13,6 +13,8 @@ RSI(14) between 30 and 70; long a call on a bull cross, a put on a bear cross, e
   next bar's open. Its trade list differs from the tick row's by construction: the same signals, but
   fills at the next 1-minute open (+ spread and slippage) on the simulator's VIX-smile prices instead of
   the tick row's 12%-vol quotes 15 s later; the timing includes building the engine and the report.
+  Its fills are fingerprinted and compared with the trade list recorded before the kernel's speed work
+  (`TRADE_LIST_FINGERPRINT`): a faster kernel must make the same trades.
 - optbot paper engine, 4 ticks/bar: the FULL engine (`TradingEngine`: strategy runner, session deadlines
   from the calendar, risk engine, persisted order manager on an in-memory SQLite store, PaperBroker
   fills with the dated charges, portfolio, end-of-day reconciliation). Each bar arrives as an index
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import hashlib
 import math
 import multiprocessing
 import random
@@ -72,6 +75,7 @@ from optbot.engine.core import TradingEngine
 from optbot.indicators import ADX, EMA, RSI
 from optbot.instruments.master import InstrumentMaster, MasterInfo
 from optbot.log import configure_logging, shutdown_logging
+from optbot.persistence.records import FillRecord
 from optbot.persistence.store import Store
 from optbot.strategy.base import Strategy
 from optbot.strategy.context import StrategyContext
@@ -648,6 +652,24 @@ def write_data_root(bars: MinuteBars, root: Path) -> None:
     shutil.copyfile(vix, target / "daily.json")
 
 
+#: The bar-kernel row's trade list over the default synthesised year (sha256 of every fill's time,
+#: symbol, side, quantity, price and charges, first 16 hex digits), recorded on main (d4f2bad) before
+#: the speed work of issue 15 and matched by it (as were main's earlier prints f0654fe74fbfefae and
+#: 2e466d70f8f02141): a faster kernel must make the same trades. A change of the option model's
+#: calibration or of the listing moves the modelled prices and so the fills; record the new print then.
+TRADE_LIST_FINGERPRINT = "7cd1038e2b440fe5"
+
+
+def fills_fingerprint(fills: Sequence[FillRecord]) -> str:
+    digest = hashlib.sha256()
+    for fill in fills:
+        digest.update(
+            f"{fill.ts_utc.isoformat()}|{fill.symbol}|{fill.side.value}|{fill.quantity}|"
+            f"{fill.price:.2f}|{fill.charges:.2f}\n".encode()
+        )
+    return digest.hexdigest()[:16]
+
+
 def optbot_bar_kernel(bars: MinuteBars, root: Path) -> str:
     """`run_backtest` (the bar-driven kernel, one process) over the data root: strategy, risk, order
     manager, BarVenue fills on modelled option bars, portfolio, reports."""
@@ -669,7 +691,16 @@ def optbot_bar_kernel(bars: MinuteBars, root: Path) -> str:
         on_clock=lambda clock: configure_logging(settings, clock, log_dir=root / "state" / "logs"),
     )
     shutdown_logging()
-    return f"{len(outcome.fills)} fills, {len(outcome.result.trades)} trades, net {outcome.net_pnl:,.0f}"
+    fingerprint = fills_fingerprint(outcome.fills)
+    if len(bars.times) == 252 * BARS_PER_DAY:
+        same = fingerprint == TRADE_LIST_FINGERPRINT
+        verdict = "same trade list as before the speed work" if same else "TRADE LIST CHANGED"
+    else:
+        verdict = "no stored fingerprint for this length"
+    return (
+        f"{len(outcome.fills)} fills, {len(outcome.result.trades)} trades, net {outcome.net_pnl:,.0f}; "
+        f"fills fingerprint {fingerprint}: {verdict}"
+    )
 
 
 def _timed(label: str, count: int, prepare: Callable[[], Callable[[], object]]) -> float | None:

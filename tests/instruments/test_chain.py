@@ -64,3 +64,29 @@ def test_atm_minimises_distance(ltp):
     chain = OptionChain("NIFTY", EXPIRY, master.options("NIFTY", EXPIRY))
     atm = chain.atm(ltp)
     assert all(abs(atm - ltp) <= abs(strike - ltp) + 1e-9 for strike in chain.strikes)
+
+
+def test_a_quote_lookup_prices_only_the_rows_read_and_matches_eager_quotes(chain):
+    """A strategy reading one strike must not pay for pricing the whole chain."""
+    asked: list[str] = []
+
+    def lookup(contract):
+        asked.append(contract.token)
+        return OptionQuote(ltp=float(contract.strike or 0) / 100, open_interest=len(contract.token))
+
+    lazy = chain.with_quote_lookup(lookup)
+    assert asked == [] and lazy.strikes == chain.strikes and len(lazy) == len(chain)
+    row = lazy.row(lazy.atm(24570.0))
+    assert len(asked) == 2 and row.call is not None and row.call_quote == lookup(row.call)
+    asked.clear()
+    assert lazy.row(row.strike) is row and asked == []  # a row is quoted once
+    eager = chain.with_quotes(
+        {contract.token: lookup(contract) for r in chain.rows for contract in (r.call, r.put) if contract}
+    )
+    assert list(lazy.rows) == list(eager.rows)
+    assert lazy.rows[-1] == eager.rows[-1] and lazy.rows[1:3] == list(eager.rows[1:3])
+    assert [r.strike for r in lazy.liquid(OptionType.CE, 1)] == [
+        r.strike for r in eager.liquid(OptionType.CE, 1)
+    ]
+    with pytest.raises(IndexError):
+        lazy.rows[len(lazy)]

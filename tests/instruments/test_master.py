@@ -1,8 +1,10 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from optbot.core.enums import Exchange, OptionType
 from optbot.instruments.master import ExpiryKind, InstrumentMaster, InstrumentNotFound, MasterInfo
@@ -76,3 +78,45 @@ def test_refresh_in_place_adds_the_new_listing_drops_expired_and_keeps_unlisted_
     assert all(item.expiry is None or item.expiry >= date(2026, 8, 12) for item in master)
     assert master.info.as_of == date(2026, 8, 14) and master.index_token("NIFTY") == "99926000"
     assert len({item.key for item in master}) == len(master)  # no key twice
+
+
+def _view(master):
+    """Every lookup the master answers, for comparing two masters."""
+    names = {item.underlying for item in master} | {item.symbol for item in master}
+    return (
+        sorted((str(item.key), item) for item in master),
+        {item.token: sorted(map(str, (i.key for i in master.find_token(item.token)))) for item in master},
+        {u: [(e, master.options(u, e)) for e in master.expiries(u)] for u in master.underlyings()},
+        {name: _index_token(master, name) for name in sorted(names)},
+        master.info,
+    )
+
+
+def _index_token(master, name):
+    try:
+        return master.index_token(name)
+    except InstrumentNotFound:
+        return None
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    keep=st.lists(st.booleans(), min_size=1, max_size=400),
+    today_offset=st.integers(min_value=0, max_value=10),
+)
+def test_an_incremental_refresh_equals_a_master_rebuilt_from_the_merge(keep, today_offset):
+    """Refreshing in place (the replay path, mostly unchanged rows) gives the same lookups as building
+    a master from scratch out of the surviving rows and the download."""
+    master = build_master()
+    later = build_master(as_of=date(2026, 8, 14))
+    today = date(2026, 8, 7) + timedelta(days=today_offset)
+    download = [item for index, item in enumerate(later) if keep[index % len(keep)]]
+    survivors = {item.key: item for item in master if item.expiry is not None and item.expiry >= today}
+    survivors.update((item.key, item) for item in download)
+    rebuilt = InstrumentMaster(survivors.values(), MasterInfo(as_of=date(2026, 8, 14), source="r"))
+    expected_expired = {item.key for item in master if item.expiry is not None and item.expiry < today}
+    expired = master.refresh(download, MasterInfo(as_of=date(2026, 8, 14), source="r"), today)
+    assert {item.key for item in expired} == expected_expired
+    assert _view(master) == _view(rebuilt)
+    assert master.refresh(download, MasterInfo(as_of=date(2026, 8, 14), source="r"), today) == []
+    assert _view(master) == _view(rebuilt)  # the same rows again: nothing moves

@@ -82,7 +82,9 @@ def test_newer_schema_is_refused(tmp_path) -> None:
 
 def test_intent_orders_and_events_round_trip(tmp_path) -> None:
     store = _store(tmp_path)
+    assert not store.has_orders_in_flight()
     store.insert_intent(_intent(), [_order()])
+    assert store.has_orders_in_flight()
     assert store.find_intent("i1") is not None
     assert store.find_intent_by_hash("hi1", START) is not None
     [order] = store.orders_in_flight()
@@ -97,6 +99,12 @@ def test_intent_orders_and_events_round_trip(tmp_path) -> None:
     assert store.order_by_broker_id("B1") == submitted
     assert [e.new_status for e in store.order_events("t1")] == [OrderStatus.SUBMITTED]
     assert store.verify_chain().ok
+    assert store.has_orders_in_flight()
+    store.save_order(
+        replace(submitted, status=OrderStatus.CANCELLED),
+        OrderEventRecord("t1", START, "cancel", OrderStatus.SUBMITTED, OrderStatus.CANCELLED, True),
+    )
+    assert not store.has_orders_in_flight() and store.orders_in_flight() == []
 
 
 def test_intent_insert_is_atomic(tmp_path) -> None:
@@ -143,14 +151,14 @@ def test_reconciliation_ack(tmp_path) -> None:
     assert store.unacknowledged_mismatches() == []
 
 
-def test_change_version_and_fills_signature_see_writes_from_any_connection(tmp_path) -> None:
+def test_positions_version_and_fills_signature_see_writes_from_any_connection(tmp_path) -> None:
     """The portfolio's caches key on these instead of reading the store's SQLite itself."""
     store = _store(tmp_path)
-    version, signature = store.change_version(), store.fills_signature()
+    version, signature = store.positions_version(), store.fills_signature()
     assert signature == (0, None)
     other = Store.open(tmp_path / "state" / "optbot.sqlite", SimClock(START))
     other.audit("test", "subject", {})
-    assert store.change_version() != version
+    assert store.positions_version() != version
     assert store.fills_signature() == signature
     other.insert_intent(_intent(), [_order()])
     fill = FillRecord(
@@ -159,4 +167,69 @@ def test_change_version_and_fills_signature_see_writes_from_any_connection(tmp_p
     position = PositionRecord(Exchange.NFO, "1", "NIFTY", 75, 100.0, 0.0, 0.0, 75, 0, 7500.0, 0.0, START)
     other.apply_fill(fill, None, position)
     assert store.fills_signature()[0] == 1
+
+
+def test_orders_and_fills_of_a_broker_book_are_found_by_tag_or_broker_id(tmp_path) -> None:
+    """The end-of-day reconciliation reads the orders and fills the broker's book names, not all."""
+    from dataclasses import replace
+
+    store = _store(tmp_path)
+    for number in range(1, 4):
+        store.insert_intent(_intent(f"i{number}"), [_order(f"t{number}", f"i{number}")])
+    [second] = store.orders_for_intent("i2")
+    submitted = replace(second, status=OrderStatus.SUBMITTED, broker_order_id="B2")
+    store.save_order(
+        submitted,
+        OrderEventRecord("t2", START, "place", OrderStatus.PENDING_SUBMIT, OrderStatus.SUBMITTED, True),
+    )
+    tags = [order.ordertag for order in store.orders_matching(["t3", "t1", ""], ["B2", "nope"])]
+    assert tags == [order.ordertag for order in store.all_orders()]  # t1, t2 (by B2), t3; creation order
+    assert store.orders_matching([], []) == []
+    assert [o.ordertag for o in store.orders_matching(["t1"], [])] == ["t1"]
+    position = PositionRecord(Exchange.NFO, "1", "NIFTY", 75, 100.0, 0.0, 0.0, 75, 0, 7500.0, 0.0, START)
+    fills = [
+        FillRecord(
+            f"F{n}",
+            broker,
+            "t1",
+            "i1",
+            Exchange.NFO,
+            "1",
+            "NIFTY",
+            Side.BUY,
+            75,
+            100.0,
+            date(2026, 3, n),
+            START,
+        )
+        for n, broker in ((1, "B1"), (2, "B1"), (3, "B2"))
+    ]
+    for fill in fills:
+        store.apply_fill(fill, None, position)
+    assert [f.fill_id for f in store.fills_of_broker_orders(["B1"])] == ["F1", "F2"]
+    assert [f.fill_id for f in store.fills_of_broker_orders(["B2", "B1", "B9"])] == ["F1", "F2", "F3"]
+    assert store.fills_of_broker_orders([]) == []
+
+
+def test_remembered_order_reads_follow_writes_rollbacks_and_other_connections(tmp_path) -> None:
+    """In-flight and awaiting-fill answers are remembered between order writes, never past one."""
+    from dataclasses import replace
+
+    store = _store(tmp_path)
+    other = Store.open(tmp_path / "state" / "optbot.sqlite", SimClock(START))
+    assert not store.has_orders_in_flight() and store.orders_awaiting_fills() == []
+    other.insert_intent(_intent(), [_order()])  # another connection (e.g. a CLI) commits an order
+    assert store.has_orders_in_flight()
+    [order] = store.orders_in_flight()
+    reported = replace(order, status=OrderStatus.FILLED, reported_filled_quantity=75, broker_order_id="B1")
+    with pytest.raises(RuntimeError), store.transaction():
+        store.save_order(
+            reported, OrderEventRecord("t1", START, "fill", order.status, OrderStatus.FILLED, True)
+        )
+        assert [o.ordertag for o in store.orders_awaiting_fills()] == ["t1"]  # inside: not remembered
+        raise RuntimeError("roll back")
+    assert store.orders_awaiting_fills() == [] and store.has_orders_in_flight()
+    store.save_order(reported, OrderEventRecord("t1", START, "fill", order.status, OrderStatus.FILLED, True))
+    assert [o.ordertag for o in store.orders_awaiting_fills()] == ["t1"]
+    assert not store.has_orders_in_flight()
     other.close()

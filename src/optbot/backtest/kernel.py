@@ -42,7 +42,7 @@ from optbot.engine.replay import PREMARKET_START
 from optbot.instruments.master import InstrumentMaster, MasterInfo
 from optbot.instruments.scripmaster import parse_rows
 from optbot.persistence.store import Store
-from optbot.sim.market.instruments import INDEX_ROWS
+from optbot.sim.market.instruments import INDEX_ROWS, OptionContract
 from optbot.strategy.base import Strategy
 
 BAR_SOURCE = "bar"  # a Tick carrying a bar's close (the instrument's last price), not a traded print
@@ -86,6 +86,7 @@ class BarBacktest:
             self._vix,
             model_for(settings.analytics.calibration_file, calendar),
         )
+        self._listed: dict[str, tuple[OptionContract, Instrument]] = {}  # token -> contract, its row
         self.instruments = InstrumentMaster(self._listing(first_day), self._info(first_day))
         self.store = Store.open(store_path, self.clock)
         built = build_engine(
@@ -112,13 +113,16 @@ class BarBacktest:
     def _vix(self) -> float | None:
         return self.engine.market.vix()
 
-    def _option_tick(self, instrument: Instrument, now: datetime) -> Tick | None:
+    def _option_tick(
+        self, instrument: Instrument, now: datetime, stamp: datetime | None = None
+    ) -> Tick | None:
+        """The contract's last price at `now` as a tick, stamped at its bar's close (or at `stamp`)."""
         found = self.prices.last_price(instrument.token, now)
         if found is None:
             return None
         price, as_of, volume, open_interest = found
         return Tick(
-            as_of,
+            stamp or as_of,
             instrument.token,
             instrument.exchange,
             instrument.symbol,
@@ -135,9 +139,12 @@ class BarBacktest:
         return MasterInfo(as_of=day, source="backtest (data root)")
 
     def _listing(self, day: date) -> list[Instrument]:
-        """Index rows plus the day's option contracts (the archive's, else the model's)."""
+        """Index rows plus the day's option contracts (the archive's, else the model's). Each contract
+        is parsed from its scrip-master row once, when it is first listed."""
         names = {*self.underlyings, self.vix_name}
         rows = [dict(row) for row in INDEX_ROWS if str(row["name"]).upper() in names]
+        listed: list[Instrument] = []  # contracts listed before, unchanged: their parsed rows
+        fresh: list[OptionContract] = []
         for underlying in self.underlyings:
             reference = self.history.previous_close(underlying, day)
             if reference is None:
@@ -146,9 +153,20 @@ class BarBacktest:
             if reference is None:
                 continue
             option_day = self.prices.open_day(underlying, day, reference)
-            rows.extend(contract.scrip_row() for contract in option_day.contracts.values())
+            for contract in option_day.contracts.values():
+                held = self._listed.get(contract.token)
+                if held is not None and held[0] is contract:
+                    listed.append(held[1])
+                else:
+                    fresh.append(contract)
+                    rows.append(contract.scrip_row())
         instruments, _ = parse_rows(rows)
-        return instruments
+        parsed = {instrument.token: instrument for instrument in instruments}
+        for contract in fresh:
+            instrument = parsed.get(contract.token)
+            if instrument is not None:
+                self._listed[contract.token] = (contract, instrument)
+        return instruments + listed
 
     def _index(self, name: str) -> Instrument:
         if name == self.vix_name:
@@ -241,7 +259,7 @@ class BarBacktest:
             for bar in group:
                 await engine.on_bar(bar)
             delivered += len(group)
-            if close >= next_verify and self.store.orders_in_flight():
+            if close >= next_verify and self.store.has_orders_in_flight():
                 await engine.verify_orders()
                 next_verify = close + verify_every
             previous = close
@@ -290,9 +308,9 @@ class BarBacktest:
             instrument = self.instruments.get(exchange, token)
             if instrument is None or not instrument.is_option:
                 continue
-            tick = self._option_tick(instrument, close)
+            tick = self._option_tick(instrument, close, stamp=close)
             if tick is not None:
-                await self.engine.on_tick(replace(tick, ts_utc=close))
+                await self.engine.on_tick(tick)
 
     async def _seed_last_prices(self, day: date) -> None:
         """Each index's and INDIA VIX's last close before `day` as its last price, as a live feed shows

@@ -148,6 +148,9 @@ class OptionPrices:
         self._by_token: dict[str, OptionDay] = {}
         self.priced: dict[str, str] = {}  # token -> real / synthetic (every contract priced or filled)
         self._memo: dict[tuple[str, datetime, float, float], tuple[float, int]] = {}
+        #: Every contract listed so far, by token: the same object comes back while it is unchanged,
+        #: so each day's listing (and the instrument master built from it) is mostly lookups.
+        self._known: dict[str, OptionContract] = {}
 
     # ------------------------------------------------------------------ coverage
     def coverage(self, underlying: str, day: date) -> tuple[str, str | None]:
@@ -185,7 +188,7 @@ class OptionPrices:
                 except ValueError:
                     log.warning("%s %s: strike %s is off the strike grid, left out", underlying, day, strike)
                     continue
-                contracts[token] = OptionContract(
+                contract = OptionContract(
                     token=token,
                     symbol=symbol,
                     underlying=underlying,
@@ -196,6 +199,10 @@ class OptionPrices:
                     freeze_quantity=spec.freeze_quantity(day),
                     exchange=spec.exchange,
                 )
+                held = self._known.get(token)
+                if held != contract:
+                    held = self._known[token] = contract
+                contracts[token] = held
         elif spec is not None:
             status = SYNTHETIC if status != REAL else status
             for contract in build_option_contracts(
@@ -207,6 +214,7 @@ class OptionPrices:
                 self.replay.monthly_expiries_listed,
                 self.replay.strike_inner_band_pct,
                 self.replay.strike_outer_band_pct,
+                self._known,
             ):
                 contracts[contract.token] = contract
         option_day = OptionDay(underlying, day, status, timeframe, contracts, table)

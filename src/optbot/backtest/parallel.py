@@ -72,7 +72,7 @@ def _pool(workers: int) -> ProcessPoolExecutor:
 
 def replay_parallel(plan: BacktestPlan, chunks: int) -> ReplayEvidence:
     """The plan's sessions in `chunks` processes, joined in session order."""
-    portable = replace(plan, strategies=(), on_clock=None, on_day=None)
+    portable = replace(plan, strategies=(), on_clock=None, on_day=None, history=None)
     parts = _chunks(plan.days, chunks)
     with _pool(chunks) as pool:
         results = list(pool.map(_replay_chunk, [portable] * len(parts), parts))

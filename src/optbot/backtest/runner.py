@@ -247,6 +247,9 @@ class BacktestPlan:
     strategy_spec: str | None = None  # what --strategy named (re-resolved in worker processes)
     rolled: tuple[Timeframe, ...] = ROLLED_TIMEFRAMES  # timeframes built from each day's base bars
     requested: tuple[str, ...] = ()  # the underlyings asked for (those without bars are left out)
+    #: The bars the plan read (this process replays from them instead of reading the store again;
+    #: worker processes get a plan without them and read their own).
+    history: StoreHistory | None = None
 
     @property
     def name(self) -> str:
@@ -342,6 +345,7 @@ def plan_backtest(
         strategy,
         rolled,
         wanted,
+        history,
     )
 
 
@@ -351,7 +355,7 @@ async def replay_days(plan: BacktestPlan, days: Sequence[tuple[date, str]]) -> R
     settings = plan.settings
     evidence = ReplayEvidence()
     sources = dict(days)
-    history = StoreHistory(plan.data_root, plan.calendar, settings.data, plan.rolled)
+    history = plan.history or StoreHistory(plan.data_root, plan.calendar, settings.data, plan.rolled)
     # a worker process gets the plan without strategy objects and builds its own
     strategies = plan.strategies or tuple(choose_strategies(settings, plan.strategy_spec))
     kernel = BarBacktest(

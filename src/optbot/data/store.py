@@ -90,9 +90,13 @@ def bar_to_record(bar: Bar) -> dict[str, Any]:
     return record
 
 
-def record_to_bar(record: dict[str, Any], symbol: str, timeframe: Timeframe) -> Bar:
-    start = parse_iso(record["start_ts_utc"])
-    end = parse_iso(record["end_ts_utc"])
+def record_to_bar(
+    record: dict[str, Any], symbol: str, timeframe: Timeframe, times: dict[str, datetime] | None = None
+) -> Bar:
+    """`times` memoises parsed timestamps across a file's records (a bar's end is the next one's
+    start, so a load parses each time once)."""
+    start = _parsed_time(record["start_ts_utc"], times)
+    end = _parsed_time(record["end_ts_utc"], times)
     values = (float(record["o"]), float(record["h"]), float(record["l"]), float(record["c"]))
     return Bar(
         ts_utc=end,
@@ -111,6 +115,15 @@ def record_to_bar(record: dict[str, Any], symbol: str, timeframe: Timeframe) -> 
         interpolated=bool(record.get("interpolated", False)),
         complete=bool(record.get("complete", True)),
     )
+
+
+def _parsed_time(text: str, times: dict[str, datetime] | None) -> datetime:
+    if times is None:
+        return parse_iso(text)
+    found = times.get(text)
+    if found is None:
+        found = times[text] = parse_iso(text)
+    return found
 
 
 def tick_to_record(tick: Tick) -> dict[str, Any]:
@@ -339,9 +352,10 @@ class JsonStore:
             by_start[key] = record
         name = store_symbol(symbol)
         bars: list[Bar] = []
+        times: dict[str, datetime] = {}
         for key in sorted(by_start):
             try:
-                bars.append(record_to_bar(by_start[key], name, timeframe))
+                bars.append(record_to_bar(by_start[key], name, timeframe, times))
             except (KeyError, TypeError, ValueError) as exc:
                 self.counters["unreadable_bar_records"] += 1
                 log.warning("skipping unreadable bar record in %s: %s", path, exc)

@@ -65,10 +65,11 @@ class MarketState:
         # when set, an option's last price comes from here instead of the last tick.
         self.option_source: Callable[[Instrument, datetime], Tick | None] | None = None
 
-    def _latest(self, instrument: Instrument) -> Tick | None:
-        """The instrument's latest price: its last tick, or for an option the on-demand source's."""
+    def _latest(self, instrument: Instrument, now: datetime | None = None) -> Tick | None:
+        """The instrument's latest price: its last tick, or for an option the on-demand source's (as
+        of `now`, default the clock's)."""
         if self.option_source is not None and instrument.is_option:
-            return self.option_source(instrument, self.clock.now_utc())
+            return self.option_source(instrument, now or self.clock.now_utc())
         return self._last.get((instrument.exchange, instrument.token))
 
     # ------------------------------------------------------------------ setup
@@ -265,18 +266,21 @@ class MarketState:
 
     def chain(self, underlying: str, expiry: ExpiryChoice | None = None) -> OptionChain | None:
         """Listed strikes of the trading expiry (or of the `expiry` choice: current/next weekly,
-        monthly, next monthly), quoted from ticks (with Greeks) near the money."""
+        monthly, next monthly), quoted from ticks (with Greeks) near the money.
+
+        A row is quoted when it is first read (at this moment's spot and prices): a strategy that
+        picks one strike does not pay for solving implied volatility across the whole window."""
         base = self._listed_chain(underlying, expiry)
         spot = self.underlying_price(underlying)
         if base is None or spot is None or not base.strikes:
             return base
         now = self.clock.now_utc()
-        quotes: dict[str, OptionQuote] = {}
-        for contract in self._near_the_money(base, spot):
-            quoted = self._option_quote(contract, spot, now)
-            if quoted is not None:
-                quotes[contract.token] = quoted
-        return base.with_quotes(quotes)
+        near = {contract.token for contract in self._near_the_money(base, spot)}
+
+        def quote(contract: Instrument) -> OptionQuote | None:
+            return self._option_quote(contract, spot, now) if contract.token in near else None
+
+        return base.with_quote_lookup(quote)
 
     def watch_list(self, underlying: str, expiry: ExpiryChoice | None = None) -> list[Instrument]:
         """Contracts the feed should carry for the chain (of the trading expiry, or of the `expiry`
@@ -331,7 +335,7 @@ class MarketState:
         return solved.volatility, values
 
     def _option_quote(self, contract: Instrument, spot: float, now: datetime) -> OptionQuote | None:
-        last = self._latest(contract)
+        last = self._latest(contract, now)
         if last is None or contract.strike is None or contract.option_type is None:
             return None
         volatility, values = self._sensitivities(contract, spot, last.ltp, now)

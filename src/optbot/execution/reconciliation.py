@@ -132,7 +132,13 @@ class Reconciler:
         self._store.record_funds(funds, kind)
         found: list[Discrepancy] = []
 
-        local_orders = {order.ordertag: order for order in self._store.all_orders()}
+        # Only the orders the broker's book names can match a row (not every order ever stored).
+        local_orders = {
+            order.ordertag: order
+            for order in self._store.orders_matching(
+                (row.ordertag for row in book if row.ordertag), (row.order_id for row in book)
+            )
+        }
         local_by_id = {
             order.broker_order_id: order for order in local_orders.values() if order.broker_order_id
         }
@@ -167,10 +173,17 @@ class Reconciler:
                 )
 
         today = ist_date(self._clock.now_utc())
-        local_fills = self._store.fills()
+        # Today's fills, and any day's fills of the orders in the broker's trade book: every local
+        # fill either side of the comparison can involve (the store keeps every fill ever made).
+        local_fills = self._store.fills(today, today)
+        booked = self._store.fills_of_broker_orders(trade.order_id for trade in trades)
         # expiry settlements are booked by optbot itself; no broker trade book lists them
         traded_fills = [fill for fill in local_fills if fill.source != EXPIRY_FILL_SOURCE]
-        local_fill_keys = {(fill.broker_order_id, fill.fill_id) for fill in traded_fills}
+        local_fill_keys = {
+            (fill.broker_order_id, fill.fill_id)
+            for fill in (*traded_fills, *booked)
+            if fill.source != EXPIRY_FILL_SOURCE
+        }
         broker_fill_keys = {(trade.order_id, trade.fill_id) for trade in trades}
         for order_id, fill_id in sorted(broker_fill_keys - local_fill_keys):
             found.append(Discrepancy("fill", f"{order_id}/{fill_id}", "missing", "present"))

@@ -7,9 +7,10 @@ wider spacing far from the money (or a missing strike) is respected instead of a
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import overload
 
 from optbot.core.enums import OptionType
 from optbot.core.instrument import Instrument
@@ -44,6 +45,53 @@ class ChainRow:
         return self.call_quote if option_type is OptionType.CE else self.put_quote
 
 
+#: Quotes one contract on demand (None: no quote known).
+QuoteLookup = Callable[[Instrument], "OptionQuote | None"]
+
+
+class _QuotedOnRead(Sequence[ChainRow]):
+    """A chain's rows whose quotes are looked up the first time each row is read, so a strategy that
+    reads one strike of a chain pays for that strike only (pricing and solving implied volatility per
+    contract is what a chain costs)."""
+
+    __slots__ = ("_base", "_done", "_lookup")
+
+    def __init__(self, base: Sequence[ChainRow], lookup: QuoteLookup) -> None:
+        self._base = base
+        self._lookup = lookup
+        self._done: list[ChainRow | None] = [None] * len(base)
+
+    def __len__(self) -> int:
+        return len(self._base)
+
+    def _quoted(self, index: int) -> ChainRow:
+        row = self._done[index]
+        if row is None:
+            base = self._base[index]
+            row = replace(
+                base,
+                call_quote=self._lookup(base.call) if base.call is not None else None,
+                put_quote=self._lookup(base.put) if base.put is not None else None,
+            )
+            self._done[index] = row
+        return row
+
+    @overload
+    def __getitem__(self, index: int) -> ChainRow: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[ChainRow]: ...
+
+    def __getitem__(self, index: int | slice) -> ChainRow | list[ChainRow]:
+        if isinstance(index, slice):
+            return [self._quoted(position) for position in range(len(self._base))[index]]
+        if index < 0:
+            index += len(self._base)
+        if not 0 <= index < len(self._base):
+            raise IndexError("chain row index out of range")
+        return self._quoted(index)
+
+
 class OptionChain:
     def __init__(
         self,
@@ -60,11 +108,11 @@ class OptionChain:
                 continue
             rows.setdefault(contract.strike, {})[contract.option_type] = contract
         quotes = quotes or {}
-        self.rows: list[ChainRow] = []
+        built: list[ChainRow] = []
         for strike in sorted(rows):
             call = rows[strike].get(OptionType.CE)
             put = rows[strike].get(OptionType.PE)
-            self.rows.append(
+            built.append(
                 ChainRow(
                     strike,
                     call,
@@ -73,7 +121,8 @@ class OptionChain:
                     quotes.get(put.token) if put else None,
                 )
             )
-        self.strikes: list[float] = [row.strike for row in self.rows]
+        self.rows: Sequence[ChainRow] = built
+        self.strikes: list[float] = [row.strike for row in built]
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -88,6 +137,14 @@ class OptionChain:
             )
             for row in self.rows
         ]
+        chain.strikes = list(self.strikes)
+        return chain
+
+    def with_quote_lookup(self, lookup: QuoteLookup) -> OptionChain:
+        """A copy whose quotes come from `lookup` the first time a row is read (read the chain during
+        the event that asked for it: a lookup reads the prices of the moment it runs)."""
+        chain = OptionChain(self.underlying, self.expiry, ())
+        chain.rows = _QuotedOnRead(self.rows, lookup)
         chain.strikes = list(self.strikes)
         return chain
 

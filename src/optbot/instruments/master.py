@@ -39,6 +39,19 @@ def index_name(symbol: str) -> str:
     return INDEX_ALIASES.get(key, key)
 
 
+def _strike_order(item: Instrument) -> tuple[float, str]:
+    return (item.strike or 0.0, item.option_type or "")
+
+
+def _remove_same(items: list[Instrument], instrument: Instrument) -> bool:
+    """Remove `instrument` itself (not an equal row) from `items`; False when it is not there."""
+    for position, item in enumerate(items):
+        if item is instrument:
+            del items[position]
+            return True
+    return False
+
+
 class ExpiryKind(StrEnum):
     ANY = "any"
     WEEKLY = "weekly"
@@ -76,32 +89,79 @@ class InstrumentMaster:
         self.missing: set[str] = set()
         for instrument in instruments:
             self._by_key[instrument.key] = instrument
-            self._by_token[instrument.token].append(instrument)
-            self._by_symbol[instrument.symbol.upper()].append(instrument)
-            if instrument.kind in _OPTION_KINDS and instrument.expiry is not None:
-                self._options[instrument.underlying.upper()][instrument.expiry].append(instrument)
-            elif instrument.kind is InstrumentKind.INDEX:
-                self._indices[instrument.underlying.upper()].append(instrument)
-                self._indices[instrument.symbol.upper()].append(instrument)
+            self._index_rows(instrument)
         for by_expiry in self._options.values():
             for contracts in by_expiry.values():
-                contracts.sort(key=lambda item: (item.strike or 0.0, item.option_type or ""))
+                contracts.sort(key=_strike_order)
+
+    def _index_rows(self, instrument: Instrument) -> None:
+        """File `instrument` under its token, symbol and option series or index names."""
+        self._by_token[instrument.token].append(instrument)
+        self._by_symbol[instrument.symbol.upper()].append(instrument)
+        if instrument.kind in _OPTION_KINDS and instrument.expiry is not None:
+            self._options[instrument.underlying.upper()][instrument.expiry].append(instrument)
+        elif instrument.kind is InstrumentKind.INDEX:
+            self._indices[instrument.underlying.upper()].append(instrument)
+            self._indices[instrument.symbol.upper()].append(instrument)
+
+    def _index_lists(self, instrument: Instrument) -> list[tuple[dict[str, list[Instrument]], str]]:
+        """Where `_index_rows` filed `instrument`: (mapping, name) pairs of the lists holding it."""
+        places = [(self._by_token, instrument.token), (self._by_symbol, instrument.symbol.upper())]
+        if instrument.kind is InstrumentKind.INDEX:
+            places.append((self._indices, instrument.underlying.upper()))
+            places.append((self._indices, instrument.symbol.upper()))
+        return places
+
+    def _unindex_rows(self, instrument: Instrument) -> None:
+        for mapping, name in self._index_lists(instrument):
+            held = mapping.get(name)
+            if held is not None and _remove_same(held, instrument) and not held:
+                del mapping[name]
+        if instrument.kind in _OPTION_KINDS and instrument.expiry is not None:
+            by_expiry = self._options.get(instrument.underlying.upper())
+            series = by_expiry.get(instrument.expiry) if by_expiry is not None else None
+            if by_expiry is not None and series is not None and _remove_same(series, instrument):
+                if not series:
+                    del by_expiry[instrument.expiry]
+                if not by_expiry:
+                    del self._options[instrument.underlying.upper()]
 
     def refresh(self, instruments: Iterable[Instrument], info: MasterInfo, today: date) -> list[Instrument]:
         """Take a newer download in place, so every holder of this master sees the new contracts.
 
         Contracts that expired before `today` leave; unexpired ones the download no longer lists stay
-        (a listed strike trades until its expiry), and the download wins for a key in both. Returns
-        the contracts that left, for callers to drop what they kept about them."""
+        (a listed strike trades until its expiry), rows without an expiry (indices, equities) are the
+        download's, and the download wins for a key in both. Returns the contracts that left, for
+        callers to drop what they kept about them. Updated incrementally: a backtest refreshes every
+        session with a listing that is mostly the previous day's, and unchanged rows cost a lookup."""
         expired = [item for item in self._by_key.values() if item.expiry is not None and item.expiry < today]
-        merged = {key: item for key, item in self._by_key.items() if item.expiry is not None}
-        for item in expired:
-            merged.pop(item.key, None)
-        merged.update((item.key, item) for item in instruments)
-        fresh = InstrumentMaster(merged.values(), info, self._on_missing)
-        self.info = fresh.info
-        self._by_key, self._by_token, self._by_symbol = fresh._by_key, fresh._by_token, fresh._by_symbol
-        self._options, self._indices = fresh._options, fresh._indices
+        listed = list(instruments)
+        keys = {item.key for item in listed if item.expiry is None}
+        dropped = [item for item in self._by_key.values() if item.expiry is None and item.key not in keys]
+        for item in (*expired, *dropped):
+            del self._by_key[item.key]
+            self._unindex_rows(item)
+        series: set[tuple[str, date]] = set()
+        for item in listed:
+            if any(held is item for held in self._by_token.get(item.token, ())):
+                continue  # the very row already listed (a replay hands back unchanged contracts)
+            key = item.key
+            held = self._by_key.get(key)
+            if held == item:
+                continue
+            if held is not None:
+                self._unindex_rows(held)
+            self._by_key[key] = item
+            self._index_rows(item)
+            if item.kind in _OPTION_KINDS and item.expiry is not None:
+                series.add((item.underlying.upper(), item.expiry))
+        if series:  # equal strikes (a malformed download) keep the master's row order, as a rebuild would
+            position = {id(item): index for index, item in enumerate(self._by_key.values())}
+            for underlying, expiry in series:
+                self._options[underlying][expiry].sort(
+                    key=lambda item: (*_strike_order(item), position[id(item)])
+                )
+        self.info = info
         return expired
 
     def __len__(self) -> int:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from optbot.core.clock import Clock
 from optbot.core.enums import (
@@ -42,6 +42,8 @@ from optbot.persistence.records import (
 
 GENESIS_HASH = "0" * 64
 _IN_FLIGHT = tuple(status.value for status in OrderStatus if not status.is_terminal)
+_Read = TypeVar("_Read")
+_IN_CHUNK = 500  # values per `IN (...)` (SQLite's bound-parameter limit is 999 on old builds)
 
 
 def _ts(moment: datetime) -> str:
@@ -72,6 +74,13 @@ class Store:
         self._connection = connection
         self._clock = clock
         self._depth = 0
+        #: Position rows written through this store (rolled-back writes count too): readers that cache
+        #: positions re-read them when it moves, not on every unrelated write.
+        self.position_writes = 0
+        #: The same for order rows; orders_in_flight-style scans are answered from `_order_reads`
+        #: while it and SQLite's data_version (other connections' commits) stay put.
+        self.order_writes = 0
+        self._order_reads: dict[str, tuple[tuple[int, int], Any]] = {}
 
     @classmethod
     def open(cls, path: Path | str, clock: Clock) -> Store:
@@ -84,11 +93,11 @@ class Store:
     def connection(self) -> sqlite3.Connection:
         return self._connection
 
-    def change_version(self) -> tuple[int, int]:
-        """Changes whenever a row is written, through this store's connection (its total_changes) or
-        committed by another connection (SQLite's data_version): a reader's cache key for "unchanged"."""
+    def positions_version(self) -> tuple[int, int]:
+        """Changes when a position row is written through this store or another connection commits:
+        the key of a positions cache (narrower than change_version, which moves on any write)."""
         data_version = int(self._connection.execute("PRAGMA data_version").fetchone()[0])
-        return (self._connection.total_changes, data_version)
+        return (self.position_writes, data_version)
 
     def fills_signature(self) -> tuple[int, int | None]:
         """(number of fills, newest fill's rowid): changes whenever a fill is added or removed, so a
@@ -108,6 +117,8 @@ class Store:
             self._depth -= 1
             if self._depth == 0:
                 self._connection.execute("ROLLBACK")
+                self.position_writes += 1  # whatever was read inside the transaction is void
+                self.order_writes += 1
             raise
         self._depth -= 1
         if self._depth == 0:
@@ -330,6 +341,7 @@ class Store:
             self.audit("intent_orders_added", intent_id, {"reason": reason, "orders": tags})
 
     def _insert_orders(self, connection: sqlite3.Connection, orders: list[OrderRecord]) -> None:
+        self.order_writes += 1
         for order in orders:
             connection.execute(
                 "INSERT INTO orders(ordertag, intent_id, child_index, exchange, token, symbol, side,"
@@ -387,6 +399,31 @@ class Store:
         ).fetchall()
         return [_order_from_row(row) for row in rows]
 
+    def _order_read(self, name: str, read: Callable[[], _Read]) -> _Read:
+        """`read()` (a query of the orders table), remembered until an order row is written through
+        this store or another connection commits; never remembered inside a transaction."""
+        if self._depth:
+            return read()
+        version = (self.order_writes, int(self._connection.execute("PRAGMA data_version").fetchone()[0]))
+        held = self._order_reads.get(name)
+        if held is not None and held[0] == version:
+            return cast(_Read, held[1])
+        value = read()
+        self._order_reads[name] = (version, value)
+        return value
+
+    def has_orders_in_flight(self) -> bool:
+        """Whether any order is in flight (a backtest asks every bar)."""
+
+        def read() -> bool:
+            marks = ",".join("?" for _ in _IN_FLIGHT)
+            row = self._connection.execute(
+                f"SELECT EXISTS(SELECT 1 FROM orders WHERE status IN ({marks}))", _IN_FLIGHT
+            ).fetchone()
+            return bool(row[0])
+
+        return self._order_read("in_flight", read)
+
     def orders_rejected_unseen(self, since: datetime) -> list[OrderRecord]:
         """REJECTED orders the broker never reported (no broker order id) created at or after `since`:
         the ones a late broker report may still prove were placed."""
@@ -398,12 +435,17 @@ class Store:
         return [_order_from_row(row) for row in rows]
 
     def orders_awaiting_fills(self) -> list[OrderRecord]:
-        """Orders the broker reports (partly) filled whose fills are not all recorded yet."""
-        rows = self._connection.execute(
-            "SELECT * FROM orders WHERE filled_quantity < reported_filled_quantity"
-            " OR (status = 'FILLED' AND filled_quantity < quantity) ORDER BY created_utc, ordertag"
-        ).fetchall()
-        return [_order_from_row(row) for row in rows]
+        """Orders the broker reports (partly) filled whose fills are not all recorded yet (a scan of
+        every order, remembered until the orders change: fills are synced after every report)."""
+
+        def read() -> tuple[OrderRecord, ...]:
+            rows = self._connection.execute(
+                "SELECT * FROM orders WHERE filled_quantity < reported_filled_quantity"
+                " OR (status = 'FILLED' AND filled_quantity < quantity) ORDER BY created_utc, ordertag"
+            ).fetchall()
+            return tuple(_order_from_row(row) for row in rows)
+
+        return list(self._order_read("awaiting_fills", read))
 
     def count_events(self, ordertag: str, source: str) -> int:
         row = self._connection.execute(
@@ -412,12 +454,45 @@ class Store:
         ).fetchone()
         return int(row[0])
 
+    def orders_matching(self, ordertags: Iterable[str], broker_order_ids: Iterable[str]) -> list[OrderRecord]:
+        """Orders with one of these tags or broker order ids (a day's broker book), in creation order:
+        the end-of-day reconciliation reads these instead of every order ever stored."""
+        found: dict[str, OrderRecord] = {}
+        for column, values in (("ordertag", ordertags), ("broker_order_id", broker_order_ids)):
+            wanted = sorted({value for value in values if value})
+            for first in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[first : first + _IN_CHUNK]
+                marks = ",".join("?" for _ in chunk)
+                rows = self._connection.execute(
+                    f"SELECT * FROM orders WHERE {column} IN ({marks})", chunk
+                ).fetchall()
+                for row in rows:
+                    order = _order_from_row(row)
+                    found[order.ordertag] = order
+        return sorted(found.values(), key=lambda order: (order.created_utc, order.ordertag))
+
+    def fills_of_broker_orders(self, broker_order_ids: Iterable[str]) -> list[FillRecord]:
+        """Every fill of these broker orders, whatever its day (primary-key lookups)."""
+        wanted = sorted({value for value in broker_order_ids if value})
+        found: list[FillRecord] = []
+        for first in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[first : first + _IN_CHUNK]
+            marks = ",".join("?" for _ in chunk)
+            rows = self._connection.execute(
+                f"SELECT * FROM fills WHERE broker_order_id IN ({marks})"
+                " ORDER BY ts_utc, broker_order_id, fill_id",
+                chunk,
+            ).fetchall()
+            found.extend(_fill_from_row(row) for row in rows)
+        return found
+
     def all_orders(self) -> list[OrderRecord]:
         rows = self._connection.execute("SELECT * FROM orders ORDER BY created_utc, ordertag").fetchall()
         return [_order_from_row(row) for row in rows]
 
     def save_order(self, order: OrderRecord, event: OrderEventRecord) -> None:
         """Write an order's new state together with the event that caused it and an audit row."""
+        self.order_writes += 1
         with self.transaction() as connection:
             connection.execute(
                 "UPDATE orders SET status=?, broker_order_id=?, unique_order_id=?, broker_status=?,"
@@ -531,6 +606,7 @@ class Store:
                 ),
             )
             if order is not None:
+                self.order_writes += 1
                 connection.execute(
                     "UPDATE orders SET filled_quantity=?, average_price=?, updated_utc=? WHERE ordertag=?",
                     (order.filled_quantity, order.average_price, _ts(order.updated_utc), order.ordertag),
@@ -575,6 +651,7 @@ class Store:
 
     # ------------------------------------------------------------- positions
     def save_position(self, position: PositionRecord) -> None:
+        self.position_writes += 1
         with self.transaction() as connection:
             connection.execute(
                 "INSERT INTO positions(exchange, token, symbol, net_quantity, average_price,"

@@ -132,8 +132,9 @@ class Portfolio:
         # Round trips from every fill, matched again only for fills added since (risk asks for today's
         # trades on every evaluation).
         self._trade_book = _TradeBook()
-        # Positions read on the tick path, kept while the database is unchanged (the store's
-        # change_version: a write through any connection changes it). Any write at all drops the cache.
+        # Positions read on the tick path, kept while no position row was written through the store
+        # (its position_writes) and nothing was committed by another connection (SQLite's
+        # data_version, which moves on any other connection's commit).
         self._positions_version: tuple[int, int] | None = None
         self._positions_seen: dict[tuple[Exchange, str], PositionRecord | None] = {}
         self._positions_all: list[PositionRecord] | None = None
@@ -167,7 +168,7 @@ class Portfolio:
         )
 
     def _check_positions_version(self) -> None:
-        version = self._store.change_version()
+        version = self._store.positions_version()
         if version != self._positions_version:
             self._positions_seen.clear()
             self._positions_all = None

@@ -14,6 +14,7 @@ from optbot.sim.market.instruments import (
     MIDCPNIFTY,
     NIFTY,
     SENSEX,
+    OptionContract,
     build_option_contracts,
     listed_expiries,
     listed_strikes,
@@ -128,3 +129,22 @@ def test_tokens_are_stable_unique_and_rows_are_reference_format() -> None:
         "freeze_qty": "1800",
         "is_cas_enabled": False,
     }
+
+
+def test_known_contracts_come_back_unchanged_across_days() -> None:
+    """A multi-day replay lists mostly the same contracts: with `known` they are the same objects,
+    and the listing is exactly the one built without it."""
+    known: dict[str, OptionContract] = {}
+    first = build_option_contracts(NIFTY, get_calendar(), date(2025, 9, 8), 24741.0, 4, 3, 6.0, 15.0, known)
+    second = build_option_contracts(NIFTY, get_calendar(), date(2025, 9, 9), 24773.15, 4, 3, 6.0, 15.0, known)
+    plain = build_option_contracts(NIFTY, get_calendar(), date(2025, 9, 9), 24773.15, 4, 3, 6.0, 15.0)
+    assert second == plain
+    before = {contract.token: contract for contract in first}
+    assert any(contract is before.get(contract.token) for contract in second)
+    assert all(contract is known[contract.token] for contract in second)
+    changed = build_option_contracts(
+        NIFTY, get_calendar(), date(2025, 12, 1), 24773.15, 4, 3, 6.0, 15.0, known
+    )
+    assert changed == build_option_contracts(
+        NIFTY, get_calendar(), date(2025, 12, 1), 24773.15, 4, 3, 6.0, 15.0
+    )

@@ -271,24 +271,34 @@ def build_option_contracts(
     monthly_count: int,
     inner_pct: float,
     outer_pct: float,
+    known: dict[str, OptionContract] | None = None,
 ) -> list[OptionContract]:
+    """The day's listed contracts. `known` (by token) hands back a contract built on an earlier day
+    when it is unchanged (same lot and freeze quantity), and learns the new ones: a multi-day replay
+    lists mostly the same contracts every day."""
     contracts: list[OptionContract] = []
     freeze = spec.freeze_quantity(trade_date)
     for expiry in listed_expiries(calendar, spec.name, trade_date, weekly_count, monthly_count):
         lot = spec.lot_size(trade_date, expiry)
         for strike in listed_strikes(spec, reference, inner_pct, outer_pct):
             for option_type in ("CE", "PE"):
-                contracts.append(
-                    OptionContract(
-                        token=option_token(spec, expiry, strike, option_type),
-                        symbol=option_symbol(spec.name, expiry, strike, option_type),
-                        underlying=spec.name,
-                        expiry=expiry,
-                        strike=float(strike),
-                        option_type=option_type,
-                        lot_size=lot,
-                        freeze_quantity=freeze,
-                        exchange=spec.exchange,
-                    )
+                token = option_token(spec, expiry, strike, option_type)
+                held = known.get(token) if known is not None else None
+                if held is not None and held.lot_size == lot and held.freeze_quantity == freeze:
+                    contracts.append(held)
+                    continue
+                contract = OptionContract(
+                    token=token,
+                    symbol=option_symbol(spec.name, expiry, strike, option_type),
+                    underlying=spec.name,
+                    expiry=expiry,
+                    strike=float(strike),
+                    option_type=option_type,
+                    lot_size=lot,
+                    freeze_quantity=freeze,
+                    exchange=spec.exchange,
                 )
+                contracts.append(contract)
+                if known is not None:
+                    known[token] = contract
     return contracts
