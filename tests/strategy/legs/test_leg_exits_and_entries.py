@@ -11,9 +11,9 @@ import pytest
 from optbot.core.clock import SimClock
 from optbot.core.enums import IntentPurpose, OptionType, Side, Timeframe
 from optbot.core.events import Bar, OrderIntent
+from optbot.research.harness import synthetic_chain
 from optbot.risk.views import PositionSnapshot
 from optbot.strategy.legs.engine import LegStrategy
-from optbot.test_kit.strategy import synthetic_chain
 from tests.strategy.legs.test_leg_engine import fill
 from tests.strategy.legs.test_leg_vocabulary import EXPIRY, SPOT, at, context, premium, strategy
 

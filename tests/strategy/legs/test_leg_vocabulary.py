@@ -12,10 +12,10 @@ from optbot.core.clock import SimClock
 from optbot.core.enums import IntentPurpose, OptionType, Side, Timeframe
 from optbot.core.events import Bar, OrderIntent
 from optbot.core.timeutil import ist_datetime, to_utc
+from optbot.research.harness import synthetic_chain
 from optbot.strategy.context import BarHistoryContext
 from optbot.strategy.legs import parse_strategy_text, strategy_class_for
 from optbot.strategy.legs.engine import LegStrategy
-from optbot.test_kit.strategy import synthetic_chain
 from tests.strategy.legs.test_leg_engine import fill, mark
 
 DAY = date(2025, 9, 8)  # a Monday
