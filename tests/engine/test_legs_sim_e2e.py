@@ -163,8 +163,8 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
         paper_env = {
             **_env(tmp / "paper", port),
             "OPTBOT__STRATEGY__ENABLED": json.dumps(template_names()),
-            # five strategies' legs at once: more contracts than the default 3 concurrent positions
-            "OPTBOT__RISK__MAX_CONCURRENT_POSITIONS": "16",
+            # five strategies at once (each one's legs count as one position; the default allows 3)
+            "OPTBOT__RISK__MAX_CONCURRENT_POSITIONS": "5",
         }
         live_env = {
             **_env(tmp / "live", port),

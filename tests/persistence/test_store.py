@@ -233,3 +233,20 @@ def test_remembered_order_reads_follow_writes_rollbacks_and_other_connections(tm
     assert [o.ordertag for o in store.orders_awaiting_fills()] == ["t1"]
     assert not store.has_orders_in_flight()
     other.close()
+
+
+def test_position_owners_name_the_strategy_of_each_contracts_last_entry(tmp_path) -> None:
+    """Exits do not change the owner; a later entry by another strategy does; another connection's
+    entry is seen at once (the answer is remembered only until an order row is written)."""
+    from dataclasses import replace
+
+    store = _store(tmp_path)
+    store.insert_intent(replace(_intent("i1"), strategy="straddle"), [_order("t1", "i1")])
+    store.insert_intent(
+        replace(_intent("i2"), strategy="flatten", purpose=IntentPurpose.EXIT), [_order("t2", "i2")]
+    )
+    assert store.position_owners() == {(Exchange.NFO, "1"): "straddle"}
+    other = Store.open(tmp_path / "state" / "optbot.sqlite", SimClock(START))
+    other.insert_intent(replace(_intent("i3"), strategy="condor", token="2"), [_order("t3", "i3")])
+    assert store.position_owners() == {(Exchange.NFO, "1"): "straddle", (Exchange.NFO, "2"): "condor"}
+    other.close()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from optbot.core.clock import SimClock
 from optbot.core.enums import Exchange, IntentPurpose, RiskState, Side, Timeframe
 from optbot.core.events import Bar, Tick
 from optbot.risk import RiskCallbacks, RiskEngine
+from optbot.risk.engine import open_position_count
 from optbot.risk.killswitch import clear_kill_flag, write_resume_ack
 from optbot.risk.state import IllegalTransition, TradingStateMachine
 from optbot.test_kit.risk import (
@@ -64,6 +66,27 @@ def test_max_positions_rejects(tmp_path: Path, clock: SimClock) -> None:
     decision = engine.evaluate(make_intent(clock.now_utc()), portfolio, FakeMarket())
     assert not decision.approved
     assert any("open positions >= max 3" in reason for reason in decision.reasons)
+
+
+def test_one_strategys_legs_count_as_one_position(tmp_path: Path, clock: SimClock) -> None:
+    """A straddle plus a hedged strangle plus one call are three positions, not seven contracts; the
+    straddle's strategy may add a leg at the cap, a fourth strategy may not."""
+    engine, _, _ = make_engine(tmp_path, clock)
+    owners = ["test", "test", "strangle", "strangle", "strangle", "strangle", "buyer"]
+    positions = [replace(make_position(str(n)), owner=owner) for n, owner in enumerate(owners)]
+    assert open_position_count(positions) == 3
+    portfolio = FakePortfolio(positions=positions)
+    adding_a_leg = engine.evaluate(make_intent(clock.now_utc(), token="99"), portfolio, FakeMarket())
+    assert not any("open positions" in reason for reason in adding_a_leg.reasons)
+    other = replace(make_intent(clock.now_utc(), token="98"), strategy="fourth")
+    refused = engine.evaluate(other, portfolio, FakeMarket())
+    assert not refused.approved
+    assert any("3 open positions >= max 3" in reason for reason in refused.reasons)
+
+
+def test_contracts_without_a_known_owner_count_one_each() -> None:
+    positions = [make_position("1"), make_position("2"), replace(make_position("3"), net_quantity=0)]
+    assert open_position_count(positions) == 2
 
 
 def test_liquidity_breaker_and_unknown_oi(tmp_path: Path, clock: SimClock) -> None:

@@ -112,6 +112,7 @@ class PortfolioRiskView:
                     position.net_quantity,
                     mark,
                     greeks.delta if greeks is not None else None,
+                    self.portfolio.position_owner(position.exchange, position.token),
                 )
             )
         return snapshots

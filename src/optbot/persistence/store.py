@@ -681,6 +681,19 @@ class Store:
                 ),
             )
 
+    def position_owners(self) -> dict[tuple[Exchange, str], str]:
+        """The strategy whose entry intent last traded each contract: the risk engine counts one
+        strategy's legs as one position. Remembered until an order row is written."""
+
+        def read() -> dict[tuple[Exchange, str], str]:
+            rows = self._connection.execute(
+                "SELECT exchange, token, strategy FROM intents WHERE purpose = ? ORDER BY created_utc, rowid",
+                (IntentPurpose.ENTRY.value,),
+            ).fetchall()
+            return {(Exchange(row["exchange"]), row["token"]): row["strategy"] for row in rows}
+
+        return self._order_read("position_owners", read)
+
     def positions(self) -> list[PositionRecord]:
         rows = self._connection.execute("SELECT * FROM positions ORDER BY exchange, token").fetchall()
         return [_position_from_row(row) for row in rows]

@@ -204,6 +204,10 @@ class Portfolio:
             await self._bus.publish(event)
         return event
 
+    def position_owner(self, exchange: Exchange, token: str) -> str:
+        """The strategy that entered this contract ("" when no entry intent names it)."""
+        return self._store.position_owners().get((exchange, token), "")
+
     def mark(self, exchange: Exchange, token: str) -> float | None:
         return self._marks.get((exchange, token))
 

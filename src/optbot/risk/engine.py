@@ -698,8 +698,9 @@ class RiskEngine:
         now = self.clock.now_utc()
         self._check_session(limiter, market, now)
         positions = portfolio.open_positions()
-        open_count = sum(1 for p in positions if p.net_quantity != 0)
-        if open_count >= r.max_concurrent_positions:
+        open_count = open_position_count(positions)
+        adds_a_leg = any(p.owner == intent.strategy and p.net_quantity != 0 for p in positions)
+        if not adds_a_leg and open_count >= r.max_concurrent_positions:
             limiter.fail(f"{open_count} open positions >= max {r.max_concurrent_positions}")
         if r.require_vix_for_entries and market.vix() is None and self._vix is None:
             limiter.fail("VIX unknown: volatility breakers are blind, no new risk")
@@ -890,3 +891,10 @@ class RiskEngine:
             reasons=list(decision.reasons),
             intent_reason=intent.reason,
         )
+
+
+def open_position_count(positions: Sequence[PositionSnapshot]) -> int:
+    """Open positions as spec section 4.4 counts them: all contracts one strategy entered (a straddle's
+    or a condor's legs) are one position; a contract with no known owner is one on its own."""
+    owners = {p.owner or f"{p.exchange}:{p.token}" for p in positions if p.net_quantity != 0}
+    return len(owners)

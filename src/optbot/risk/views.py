@@ -25,6 +25,8 @@ class PositionSnapshot:
     net_quantity: int
     last_price: float
     delta: float | None = None
+    #: The strategy that entered it ("" unknown): one strategy's legs are one position for the count.
+    owner: str = ""
 
     @property
     def notional(self) -> float:

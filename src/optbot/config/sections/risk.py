@@ -13,7 +13,9 @@ class RiskSettings(Section):
     """Hard risk limits (spec §4, §10.5, §13.9). Owned by optbot.risk."""
 
     # --- position and loss limits (§4.4, §10.5, §13.9)
-    max_concurrent_positions: int = Field(default=3, ge=1, description="spec §4.4: 2-3 positions")
+    max_concurrent_positions: int = Field(
+        default=3, ge=1, description="spec §4.4: 2-3 positions; the legs one strategy entered count as one"
+    )
     daily_loss_limit_pct: float = Field(default=3.0, gt=0, le=100, description="spec §10.5: 3 %")
     max_daily_drawdown_pct: float = Field(default=5.0, gt=0, le=100, description="spec §10.5: 5 %")
     consecutive_loss_limit: int = Field(default=3, ge=1, description="spec §10.5: 3 losses")
