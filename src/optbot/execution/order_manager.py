@@ -42,10 +42,11 @@ from optbot.core.events import Alert, Event, Fill, OrderIntent, OrderUpdate, Ris
 from optbot.core.ids import ordertag_for
 from optbot.core.instrument import Instrument
 from optbot.core.timeutil import ist_date
-from optbot.execution.charges import RateCard, option_charges
+from optbot.execution.charges import RateCard
 from optbot.execution.chase import ChasePolicy
 from optbot.execution.order_gate import ForbiddenOrder, OrderGate
 from optbot.execution.state_machine import is_legal, is_stale
+from optbot.execution.statement import fill_charges
 from optbot.execution.throttle import OrderThrottle, ThrottlePriority
 from optbot.execution.validation import OrderValidationError, plan_order
 from optbot.persistence.records import FillRecord, IntentRecord, OrderEventRecord, OrderRecord
@@ -676,17 +677,6 @@ class OrderManager:
             return False
         now = self._clock.now_utc()
         trade_date = ist_date(trade.fill_time or now)
-        first_fill = order.filled_quantity == 0
-        charges = option_charges(
-            self._rate_card,
-            order.exchange,
-            order.side,
-            trade.quantity,
-            trade.price,
-            trade_date,
-            executed_orders=1 if first_fill else 0,
-            rounding="exact",
-        ).total
         fill = FillRecord(
             fill_id=trade.fill_id,
             broker_order_id=trade.order_id,
@@ -701,8 +691,15 @@ class OrderManager:
             trade_date=trade_date,
             ts_utc=now,
             product=order.product.value,
-            charges=charges,
             ts_exchange=trade.fill_time,
+        )
+        earlier = [
+            booked
+            for booked in self._store.fills(ordertag=order.ordertag)
+            if booked.broker_order_id == trade.order_id
+        ]
+        fill = replace(
+            fill, charges=fill_charges(earlier, fill, self._rate_card, self._settings.charges_rounding)
         )
         filled = order.filled_quantity + trade.quantity
         average = (order.average_price * order.filled_quantity + trade.price * trade.quantity) / filled
