@@ -42,8 +42,12 @@ bench: $(DEV_STAMP)
 	$(BIN)/pip install -q -e '.[bench]' || echo "bench extras unavailable; comparisons that need them are skipped"
 	$(BIN)/python -m benchmarks
 
+# The standing campaign: kill -9 with orders in flight, each fault class against `optbot sim serve` +
+# `optbot run --mode live`, an unattended simulated week, fuzzed frames and malformed replies; ends with
+# one figures table and exits non-zero when a target is missed. OPTBOT_SOAK_WEEK_DAYS (default 5) and
+# OPTBOT_SOAK_SPEED (replay speed, default 250) size the live campaigns.
 soak: $(DEV_STAMP)
-	$(BIN)/pytest -m soak -p no:timeout -s
+	$(BIN)/pytest -m soak -p no:timeout -s --durations=25
 
 # The bundled sample's option archive (data/sample/store/archive/) and its 2022-11 intraday
 # index/futures bars, rebuilt from the vendor files in data/sample/ by the importers (idempotent).

@@ -45,10 +45,22 @@ os.environ.setdefault("OPTBOT__CALENDAR__SYNC_URL", "http://127.0.0.1:9/api/holi
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """`make soak` ends with one table of the figures every soak campaign recorded."""
-    from tests.soak.figures import FIGURES, table
+    """`make soak` ends with one table of the campaigns (and their detailed measures)."""
+    from tests.soak.figures import CAMPAIGNS, FIGURES, campaign_table, table
 
-    if FIGURES:
+    if CAMPAIGNS:
         terminalreporter.section("soak figures")
+        for line in campaign_table():
+            terminalreporter.write_line(line)
+    if FIGURES:
+        terminalreporter.section("soak measures")
         for line in table():
             terminalreporter.write_line(line)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A campaign that missed a target fails the run even if its test did not (belt and braces)."""
+    from tests.soak.figures import targets_missed
+
+    if targets_missed() and exitstatus == 0:
+        session.exitstatus = 1
