@@ -49,6 +49,9 @@ SETTINGS = {
     "BROKER__REST_FALLBACK_INTERVAL_SECONDS": "0.5",
     "ENGINE__SESSION_RECOVERY_MIN_GAP_MINUTES": "0",
     "ENGINE__HEALTH_CHECK_INTERVAL_MINUTES": "2",
+    # Timeouts are real seconds and a replay runs 250 x faster: a 10 s timeout would be 40 replayed
+    # minutes. The client gives up after 3 s, and a slow reply takes 4 s: lost, then found (defect 4).
+    "BROKER__HTTP_TIMEOUT_SECONDS": "3",
     "SIM__REPLAY_START_TIME_IST": "09:00",
     "SIM__REPLAY_END_TIME_IST": "16:05",
     "MODE": "live",  # the config's switch; --confirm-live is the command line's
@@ -72,7 +75,7 @@ FAULT_CLASSES = (
     FaultClass("drop_ws"),
     FaultClass("forbid_storm", {"count": 25}),
     FaultClass("server_errors", {"count": 25, "status": 503}),
-    FaultClass("slow_replies", {"seconds": 9, "count": 1, "endpoints": ["placeOrder"]}),
+    FaultClass("slow_replies", {"seconds": 4, "count": 1, "endpoints": ["placeOrder"]}),
 )
 
 
@@ -105,7 +108,9 @@ class Books:
         return found
 
 
-def read_books(sim: SimProcess, root: Path) -> Books:
+def read_books(sim: SimProcess, root: Path, day: str) -> Books:
+    """The broker's books of the replay's current session `day` (a broker's order and trade books are
+    the day's) against the bot's store for that day."""
     state = admin_request(sim.base_url, "GET", f"/sim/v1/state?client_code={CLIENT_CODE}")["accounts"][0]
     tags = [str(row["ordertag"]) for row in state["orders"]]
     broker_fills = {(str(row["orderid"]), str(row["fillid"])) for row in state["trades"]}
@@ -114,7 +119,9 @@ def read_books(sim: SimProcess, root: Path) -> Books:
     try:
         local_fills = {
             (str(order), str(fill))
-            for order, fill in database.execute("SELECT broker_order_id, fill_id FROM fills")
+            for order, fill in database.execute(
+                "SELECT broker_order_id, fill_id FROM fills WHERE trade_date = ?", (day,)
+            )
         }
         breaks = tuple(
             str(diff)

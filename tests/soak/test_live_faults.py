@@ -43,7 +43,7 @@ def test_each_fault_class_heals_with_orders_in_flight(fault: FaultClass, tmp_pat
         injection = inject(sim, bot, fault, not_after=replay_time(DAY, "15:20"))
         assert bot.process is not None
         assert bot.process.wait(timeout=600) == 0, bot.output()[-3000:]
-        books = read_books(sim, root)
+        books = read_books(sim, root, DAY)
     finally:
         bot.stop()
         sim.stop()

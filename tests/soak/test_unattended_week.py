@@ -82,7 +82,7 @@ def test_an_unattended_week_with_a_fault_and_a_crash_every_day(tmp_path: Path) -
                 f"{day}: 15:35",
                 poll=0.05,
             )
-            books = read_books(sim, root)
+            books = read_books(sim, root, day)
             tally.runs += 1
             tally.add_books(books, day)
             if books.open_at_broker or books.open_in_store:
@@ -94,7 +94,7 @@ def test_an_unattended_week_with_a_fault_and_a_crash_every_day(tmp_path: Path) -
             "the week's last EOD",
             explain=bot.explain,
         )
-        books = read_books(sim, root)
+        books = read_books(sim, root, DAYS[-1])
         assert bot.process is not None and bot.process.poll() is None, "the bot must still be running"
     finally:
         bot.stop()
