@@ -44,8 +44,9 @@ bench: $(DEV_STAMP)
 
 # The standing campaign: kill -9 with orders in flight, each fault class against `optbot sim serve` +
 # `optbot run --mode live`, an unattended simulated week, fuzzed frames and malformed replies; ends with
-# one figures table and exits non-zero when a target is missed. OPTBOT_SOAK_WEEK_DAYS (default 5) and
-# OPTBOT_SOAK_SPEED (replay speed, default 250) size the live campaigns.
+# one figures table and exits non-zero when a target is missed. Full size by default (over an hour on
+# 2 cores); OPTBOT_SOAK_ORDER_SEEDS (10), OPTBOT_SOAK_KILLS (60), OPTBOT_SOAK_WEEK_DAYS (5) and
+# OPTBOT_SOAK_SPEED (replay speed, 250) size it.
 soak: $(DEV_STAMP)
 	$(BIN)/pytest -m soak -p no:timeout -s --durations=25
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from typing import Any
 
@@ -139,7 +140,11 @@ async def test_campaign_1000_orders_under_faults(tmp_path) -> None:
     await _campaign(1000, seed=11, tmp_path=tmp_path)
 
 
+#: `make soak`: seeds of the 5,000-order campaign (about 3 minutes each); OPTBOT_SOAK_ORDER_SEEDS sizes it.
+ORDER_SEEDS = int(os.environ.get("OPTBOT_SOAK_ORDER_SEEDS", "10"))
+
+
 @pytest.mark.soak
-@pytest.mark.parametrize("seed", range(1, 11))
+@pytest.mark.parametrize("seed", range(1, ORDER_SEEDS + 1))
 async def test_campaign_5000_orders_under_faults_many_seeds(tmp_path, seed: int) -> None:
     await _campaign(5000, seed=seed, tmp_path=tmp_path)

@@ -143,7 +143,7 @@ async def test_sigkill_at_many_points_never_duplicates_or_loses(tmp_path: Path) 
 
 
 #: `make soak`: at least this many SIGKILLs with orders in flight, at random markers and delays.
-SOAK_KILLS = 60
+SOAK_KILLS = int(os.environ.get("OPTBOT_SOAK_KILLS", "60"))
 
 
 @pytest.mark.soak
