@@ -48,7 +48,7 @@ bench: $(DEV_STAMP)
 # 2 cores); OPTBOT_SOAK_ORDER_SEEDS (10), OPTBOT_SOAK_KILLS (60), OPTBOT_SOAK_WEEK_DAYS (5) and
 # OPTBOT_SOAK_SPEED (replay speed, 250) size it.
 soak: $(DEV_STAMP)
-	$(BIN)/pytest -m soak -p no:timeout -s --durations=25
+	$(BIN)/pytest -m soak -p no:timeout --durations=25 -n $(PYTEST_WORKERS) --dist loadfile
 
 # The bundled sample's option archive (data/sample/store/archive/) and its 2022-11 intraday
 # index/futures bars, rebuilt from the vendor files in data/sample/ by the importers (idempotent).

@@ -6,8 +6,11 @@ recovery times, with whether the targets were met), then each campaign's detaile
 
 from __future__ import annotations
 
+import json
+import os
 import statistics
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,14 +46,44 @@ class CampaignRow:
 
 FIGURES: list[Figure] = []
 CAMPAIGNS: list[CampaignRow] = []
+#: Set by the test session (tests/conftest.py): every figure is also appended here as a JSON line, so
+#: the campaigns of all pytest-xdist workers reach the one table the controller prints.
+SHARED_FILE = "OPTBOT_SOAK_FIGURES_FILE"
+
+
+def _share(kind: str, row: Figure | CampaignRow) -> None:
+    path = os.environ.get(SHARED_FILE)
+    if path:
+        with Path(path).open("a", encoding="utf-8") as out:
+            out.write(json.dumps({"kind": kind, **asdict(row)}) + "\n")
 
 
 def record(campaign: str, measure: str, value: int | float | str, required: str = "") -> None:
-    FIGURES.append(Figure(campaign, measure, value, required))
+    figure = Figure(campaign, measure, value, required)
+    FIGURES.append(figure)
+    _share("figure", figure)
 
 
 def record_campaign(row: CampaignRow) -> None:
     CAMPAIGNS.append(row)
+    _share("campaign", row)
+
+
+def load_shared() -> None:
+    """Replace this process's figures with every process's (the shared file), in recorded order."""
+    path = os.environ.get(SHARED_FILE)
+    if not path or not Path(path).exists():
+        return
+    FIGURES.clear()
+    CAMPAIGNS.clear()
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        kind = row.pop("kind")
+        if kind == "figure":
+            FIGURES.append(Figure(**row))
+        else:
+            row["recoveries"] = tuple(row["recoveries"])
+            CAMPAIGNS.append(CampaignRow(**row))
 
 
 def targets_missed() -> list[str]:
