@@ -338,7 +338,8 @@ def start_replay(
 
 def record_tally(tally: CampaignTally, note: str = "") -> bool:
     """Record the campaign's row for `make soak`'s table; True when every target was met."""
-    met = not (tally.duplicates or tally.lost_fills or tally.breaks or tally.unrecovered or tally.problems)
+    clean = not (tally.duplicates or tally.lost_fills or tally.breaks or tally.unrecovered or tally.problems)
+    met = clean and tally.faults + tally.kills > 0  # a fault that met no request tested nothing
     record_campaign(
         CampaignRow(
             campaign=tally.name,
