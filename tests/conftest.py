@@ -8,6 +8,7 @@ hundredth run explore the same examples, so no result depends on what an earlier
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -44,11 +45,37 @@ os.environ.setdefault("OPTBOT__CALENDAR__SYNC_IN_DATA_MANAGEMENT", "false")
 os.environ.setdefault("OPTBOT__CALENDAR__SYNC_URL", "http://127.0.0.1:9/api/holiday-master?type=trading")
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """`make soak` ends with one table of the figures every soak campaign recorded."""
-    from tests.soak.figures import FIGURES, table
+def pytest_configure(config: pytest.Config) -> None:
+    """The controller names one file every process appends its soak figures to (workers inherit it)."""
+    from tests.soak.figures import SHARED_FILE
 
-    if FIGURES:
+    if not hasattr(config, "workerinput") and config.getoption("markexpr", "") == "soak":
+        handle, path = tempfile.mkstemp(prefix="optbot-soak-figures-", suffix=".jsonl")
+        os.close(handle)
+        os.environ[SHARED_FILE] = path
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """`make soak` ends with one table of the campaigns (and their detailed measures)."""
+    from tests.soak.figures import CAMPAIGNS, FIGURES, campaign_table, load_shared, table
+
+    load_shared()
+    if CAMPAIGNS:
         terminalreporter.section("soak figures")
+        for line in campaign_table():
+            terminalreporter.write_line(line)
+    if FIGURES:
+        terminalreporter.section("soak measures")
         for line in table():
             terminalreporter.write_line(line)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A campaign that missed a target fails the run even if its test did not (belt and braces)."""
+    from tests.soak.figures import load_shared, targets_missed
+
+    if hasattr(session.config, "workerinput"):
+        return
+    load_shared()
+    if targets_missed() and exitstatus == 0:
+        session.exitstatus = 1

@@ -54,7 +54,7 @@ async def test_simulated_day_reconciles_to_the_paisa_with_charges() -> None:
     assert reconciler.trading_allowed()
     # to the paisa: the broker's funds == start + cash flow - contract-note charges
     card = RateCard.load()
-    note = contract_note(harness.store.fills(), card, "exact", ist_date(harness.clock.now_utc()))
+    note = contract_note(harness.store.fills(), card, "paisa", ist_date(harness.clock.now_utc()))
     funds = await harness.broker.funds()
     assert funds.net == pytest.approx(harness.broker.initial_cash + note.net_amount, abs=0.005)
     local_charges = sum(fill.charges for fill in harness.store.fills())

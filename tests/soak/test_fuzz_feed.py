@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 import pytest
 
 from optbot.broker.angelone.feed_codec import FeedDecoder
+from optbot.core.events import Tick
 from optbot.test_kit.broker import FrameSpec, encode_frame
-from tests.soak.figures import record
+from tests.soak.figures import CampaignRow, record, record_campaign
 
 FRAMES = 1_000_000
 NOW = datetime(2026, 8, 3, 4, 0, tzinfo=UTC)
@@ -31,6 +32,15 @@ def _valid_frames(rng: random.Random) -> list[bytes]:
             )
             frames.append(encode_frame(spec))
     return frames
+
+
+def _plausible(tick: Tick) -> bool:
+    """What the decoder promises of every tick it passes on (issue 18 defect 6): no negative price,
+    quantity or open interest, and never a crossed bid/ask."""
+    prices_ok = tick.ltp >= 0 and all(side is None or side >= 0 for side in (tick.bid, tick.ask))
+    sizes = (tick.volume, tick.last_quantity, tick.open_interest)
+    crossed = tick.bid is not None and tick.ask is not None and tick.bid > tick.ask
+    return prices_ok and all(size is None or size >= 0 for size in sizes) and not crossed
 
 
 def _mutate(rng: random.Random, frame: bytes) -> bytes:
@@ -60,7 +70,7 @@ def test_a_million_fuzzed_frames_never_escape_the_decoder() -> None:
     valid = _valid_frames(rng)
     decoder = FeedDecoder()
     escaped: list[str] = []
-    non_finite = 0
+    non_finite = implausible_passed = 0
     for number in range(FRAMES):
         frame = rng.choice(valid) if number % 10 == 0 else _mutate(rng, rng.choice(valid))
         try:
@@ -70,12 +80,24 @@ def test_a_million_fuzzed_frames_never_escape_the_decoder() -> None:
             continue
         if tick is not None and not math.isfinite(tick.ltp):
             non_finite += 1
+        elif tick is not None and not _plausible(tick):
+            implausible_passed += 1
     skipped = sum(decoder.skipped.values())
     record("fuzzed feed frames", "frames", FRAMES, ">= 1,000,000")
     record("fuzzed feed frames", "decoded", decoder.decoded)
     record("fuzzed feed frames", "skipped (counted by reason)", skipped)
     record("fuzzed feed frames", "escaped exceptions", len(escaped), "0")
     record("fuzzed feed frames", "decoded with a non-finite price", non_finite, "0")
+    record("fuzzed feed frames", "passed on implausible (negative, crossed)", implausible_passed, "0")
+    record_campaign(
+        CampaignRow(
+            "fuzzed feed frames",
+            runs=FRAMES,
+            faults=FRAMES - FRAMES // 10,
+            met=not (escaped or non_finite or implausible_passed),
+            note=f"{len(escaped)} exceptions escaped the decoder",
+        )
+    )
     assert escaped == [], escaped[:5]
     assert decoder.decoded + skipped == FRAMES
-    assert non_finite == 0
+    assert non_finite == 0 and implausible_passed == 0

@@ -21,7 +21,7 @@ from optbot.broker.errors import BrokerError
 from optbot.config.sections.broker import BrokerSettings
 from optbot.core.enums import Exchange
 from tests.broker.angelone.helpers import drive, make_client
-from tests.soak.figures import record
+from tests.soak.figures import CampaignRow, record, record_campaign
 
 REPLIES = 100_000
 
@@ -120,4 +120,13 @@ async def test_a_hundred_thousand_malformed_replies_raise_only_broker_errors() -
     record("malformed REST replies", "parsed to a value", outcomes["value"])
     record("malformed REST replies", "refused as a BrokerError", outcomes["broker error"])
     record("malformed REST replies", "other exceptions escaping", sum(escaped.values()), "0")
+    record_campaign(
+        CampaignRow(
+            "malformed REST replies",
+            runs=REPLIES,
+            faults=REPLIES,
+            met=not escaped,
+            note=f"{sum(escaped.values())} non-BrokerError exceptions escaped",
+        )
+    )
     assert not escaped, {key: (count, examples[key]) for key, count in escaped.items()}

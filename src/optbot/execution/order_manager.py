@@ -33,7 +33,7 @@ from optbot.broker.errors import (
     UnresolvedOrder,
 )
 from optbot.broker.models import BrokerOrder, BrokerTrade, ModifyRequest, OrderRequest, Quote
-from optbot.charges import RateCard, option_charges
+from optbot.charges import RateCard
 from optbot.config.settings import Settings
 from optbot.core.bus import EventBus
 from optbot.core.clock import Clock
@@ -45,6 +45,7 @@ from optbot.core.timeutil import ist_date
 from optbot.execution.chase import ChasePolicy
 from optbot.execution.order_gate import ForbiddenOrder, OrderGate
 from optbot.execution.state_machine import is_legal, is_stale
+from optbot.execution.statement import fill_charges
 from optbot.execution.throttle import OrderThrottle, ThrottlePriority
 from optbot.execution.validation import OrderValidationError, plan_order
 from optbot.persistence.records import FillRecord, IntentRecord, OrderEventRecord, OrderRecord
@@ -674,17 +675,6 @@ class OrderManager:
             return False
         now = self._clock.now_utc()
         trade_date = ist_date(trade.fill_time or now)
-        first_fill = order.filled_quantity == 0
-        charges = option_charges(
-            self._rate_card,
-            order.exchange,
-            order.side,
-            trade.quantity,
-            trade.price,
-            trade_date,
-            executed_orders=1 if first_fill else 0,
-            rounding="exact",
-        ).total
         fill = FillRecord(
             fill_id=trade.fill_id,
             broker_order_id=trade.order_id,
@@ -699,8 +689,15 @@ class OrderManager:
             trade_date=trade_date,
             ts_utc=now,
             product=order.product.value,
-            charges=charges,
             ts_exchange=trade.fill_time,
+        )
+        earlier = [
+            booked
+            for booked in self._store.fills(ordertag=order.ordertag)
+            if booked.broker_order_id == trade.order_id
+        ]
+        fill = replace(
+            fill, charges=fill_charges(earlier, fill, self._rate_card, self._settings.charges_rounding)
         )
         filled = order.filled_quantity + trade.quantity
         average = (order.average_price * order.filled_quantity + trade.price * trade.quantity) / filled

@@ -14,7 +14,7 @@ from typing import Any
 
 from optbot.charges import RateCard, Rounding
 from optbot.core.atomic import atomic_write_text
-from optbot.execution.statement import order_charges
+from optbot.execution.statement import order_charges, with_contract_note_charges
 from optbot.persistence.records import FillRecord
 from optbot.portfolio.trades import ClosedTrade, closed_trades
 
@@ -71,9 +71,11 @@ def _aggregate(trades: tuple[ClosedTrade, ...], key_of: Any) -> list[dict[str, A
 def build_pnl_report(
     fills: list[FillRecord], start: date, end: date, card: RateCard, rounding: Rounding
 ) -> PnlReport:
-    """Trades closed between `start` and `end` (inclusive); charges and STT from the dated rate card."""
-    trades = tuple(trade for trade in closed_trades(fills) if start <= trade.exit_date <= end)
-    in_range = [fill for fill in fills if start <= fill.trade_date <= end]
+    """Trades closed between `start` and `end` (inclusive); charges and STT from the dated rate card,
+    by the contract-note rule (each order's charges rounded once) as the statement and daily report."""
+    restated = with_contract_note_charges(fills, card, rounding)
+    trades = tuple(trade for trade in closed_trades(restated) if start <= trade.exit_date <= end)
+    in_range = [fill for fill in restated if start <= fill.trade_date <= end]
     orders = order_charges(in_range, card, rounding)
     return PnlReport(
         start=start,

@@ -1,8 +1,16 @@
-"""End-of-day statement in contract-note style: fills, per-order charges and the net amount."""
+"""End-of-day statement in contract-note style: fills, per-order charges and the net amount.
+
+This module holds optbot's one charges rule, the contract-note rule: an executed order's charges are
+computed once over its whole quantity and value (the flat brokerage once) and each component is rounded
+once, to the paisa, as a broker's contract note does. A fill carries the part of its order's charges it
+added (the order's charges with it minus without it), so an order's fills add up to exactly its
+contract-note charges. The order manager books fills with it, and every report (`report pnl`, `report
+statement`, the daily report) restates fills with it, so they agree to the paisa.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
@@ -55,35 +63,73 @@ class ContractNote:
         return self.sell_value - self.buy_value - self.charges.total
 
 
-def order_charges(fills: Iterable[FillRecord], card: RateCard, rounding: Rounding) -> list[OrderCharges]:
-    """One charge computation per executed order (flat brokerage once per order), like a contract note."""
+def _by_order(fills: Iterable[FillRecord]) -> dict[str, list[FillRecord]]:
     grouped: dict[str, list[FillRecord]] = {}
     for fill in fills:
         grouped.setdefault(fill.broker_order_id, []).append(fill)
+    return grouped
+
+
+def contract_note_charges(
+    order_fills: Sequence[FillRecord], card: RateCard, rounding: Rounding
+) -> ChargeBreakdown:
+    """The contract-note charges of one executed order's fills (all of one broker order id): one
+    computation over their total quantity and value, each component rounded once."""
+    if not order_fills:
+        return ZERO_CHARGES
+    first = order_fills[0]
+    quantity = sum(fill.quantity for fill in order_fills)
+    value = sum(fill.quantity * fill.price for fill in order_fills)
+    if first.source == EXPIRY_FILL_SOURCE:
+        return _settlement_charges(order_fills, value, rounding)
+    if quantity <= 0:
+        return ZERO_CHARGES
+    return option_charges(
+        card, first.exchange, first.side, quantity, value / quantity, first.trade_date, rounding=rounding
+    )
+
+
+def fill_charges(
+    earlier_fills: Sequence[FillRecord], fill: FillRecord, card: RateCard, rounding: Rounding
+) -> float:
+    """The charges `fill` adds to its order, whose `earlier_fills` were booked before it: the order's
+    contract-note charges with the fill minus without it (the first fill carries the brokerage)."""
+    with_fill = contract_note_charges([*earlier_fills, fill], card, rounding).total
+    return with_fill - contract_note_charges(earlier_fills, card, rounding).total
+
+
+def with_contract_note_charges(
+    fills: Iterable[FillRecord], card: RateCard, rounding: Rounding
+) -> list[FillRecord]:
+    """`fills` in the same order, each carrying its share of its order's contract-note charges
+    (`fill_charges`), whatever charges were stored on it: what every report reads."""
+    booked: dict[str, list[FillRecord]] = {}
+    restated: list[FillRecord] = []
+    for fill in fills:
+        earlier = booked.setdefault(fill.broker_order_id, [])
+        if fill.source == EXPIRY_FILL_SOURCE:
+            restated.append(replace(fill, charges=round_charge(fill.charges, rounding)))
+        else:
+            restated.append(replace(fill, charges=fill_charges(earlier, fill, card, rounding)))
+        earlier.append(fill)
+    return restated
+
+
+def order_charges(fills: Iterable[FillRecord], card: RateCard, rounding: Rounding) -> list[OrderCharges]:
+    """One charge computation per executed order (flat brokerage once per order), like a contract note."""
     result: list[OrderCharges] = []
-    for order_id, order_fills in grouped.items():
+    for order_id, order_fills in _by_order(fills).items():
         first = order_fills[0]
         quantity = sum(fill.quantity for fill in order_fills)
         value = sum(fill.quantity * fill.price for fill in order_fills)
-        if first.source == EXPIRY_FILL_SOURCE:
-            breakdown = _settlement_charges(order_fills, value, rounding)
-        else:
-            breakdown = option_charges(
-                card,
-                first.exchange,
-                first.side,
-                quantity,
-                value / quantity,
-                first.trade_date,
-                rounding=rounding,
-            )
+        breakdown = contract_note_charges(order_fills, card, rounding)
         result.append(OrderCharges(order_id, first.symbol, first.side, quantity, value, breakdown))
     return result
 
 
-def _settlement_charges(fills: list[FillRecord], value: float, rounding: Rounding) -> ChargeBreakdown:
+def _settlement_charges(fills: Sequence[FillRecord], value: float, rounding: Rounding) -> ChargeBreakdown:
     """An expiry settlement pays only the exercise STT recorded on its fill (no order was placed)."""
-    stt = round_charge(sum(fill.charges for fill in fills), rounding)
+    stt = sum(round_charge(fill.charges, rounding) for fill in fills)
     return replace(ZERO_CHARGES, turnover=value, stt=stt)
 
 

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from optbot.broker.paper.broker import PaperBroker
 from optbot.core.timeutil import ist_date, to_ist, to_utc
+from optbot.execution.reports import build_pnl_report
+from optbot.execution.statement import with_contract_note_charges
 from optbot.ops.reports import (
     Report,
     ReportFiles,
@@ -64,13 +66,19 @@ def build_daily_report(
     target = day or ist_date(now)
     quality = data_quality or DataQuality()
     store = engine.store
-    trades = engine.portfolio.trades_between(target, target)
-    fills = store.fills(target, target)
+    # the day's figures as `optbot report pnl` computes them (the contract-note charges rule)
+    pnl = build_pnl_report(
+        store.fills(), target, target, engine.rate_card, engine.settings.execution.charges_rounding
+    )
+    trades = list(pnl.trades)
+    fills = with_contract_note_charges(
+        store.fills(target, target), engine.rate_card, engine.settings.execution.charges_rounding
+    )
     wins = sum(1 for trade in trades if trade.net_pnl > 0)
-    gross = sum(trade.gross_pnl for trade in trades)
+    gross = pnl.gross_pnl
     charges_on_trades = sum(trade.charges for trade in trades)
-    charges_all = sum(fill.charges for fill in fills)
-    net = engine.portfolio.daily_pnl(target)
+    charges_all = pnl.total_charges
+    net = pnl.net_pnl
 
     cumulative: Series = [("start", 0.0)] if trades else []
     running = 0.0

@@ -24,7 +24,7 @@ from optbot.broker.angelone.feed_codec import MODE_SNAP_QUOTE
 from optbot.broker.angelone.order_socket import OrderUpdateSocket
 from optbot.broker.angelone.static_ip import StaticIpVerdict, check_static_ip_async
 from optbot.broker.base import CandleInterval
-from optbot.broker.errors import BrokerError
+from optbot.broker.errors import BrokerError, TokenExpired
 from optbot.calendar import NseCalendar, Segment
 from optbot.config import Settings
 from optbot.config.sections.engine import EngineSettings
@@ -46,6 +46,7 @@ from optbot.engine.health import CheckResult, check_clock_skew, check_database, 
 from optbot.engine.provisional import confirm_provisional_session
 from optbot.engine.schedule import DaySchedule, build_schedule
 from optbot.engine.subscriptions import LeavingStrikes
+from optbot.execution.reconciliation import ReconciliationReport
 from optbot.instruments.master import InstrumentMaster
 from optbot.instruments.repository import MasterRepository
 from optbot.ops.wiring import Operations, attach_operations
@@ -797,12 +798,33 @@ class SessionRunner:
             self.outcome.feed_ticks = int(getattr(self.feed.stats, "ticks", 0))
 
     async def _end_of_day(self, engine: TradingEngine) -> bool:
-        report = await engine.end_of_day()
-        detail = "clean" if report.clean else "; ".join(map(str, report.discrepancies))
-        self.stage("EOD reconciliation", report.clean, detail, critical=False)
+        try:
+            report = await self._eod_reconciliation(engine)
+        except BrokerError as exc:  # a broker outage at EOD is a FAIL line, never a dead bot
+            self.stage(
+                "EOD reconciliation",
+                False,
+                f"broker unavailable: {type(exc).__name__}: {exc}; the next start reconciles",
+                critical=False,
+            )
+        else:
+            detail = "clean" if report.clean else "; ".join(map(str, report.discrepancies))
+            self.stage("EOD reconciliation", report.clean, detail, critical=False)
         await self._guarded("daily report", self._daily_report, critical=False)
         await self._guarded("logout", self._logout, critical=False)
         return True
+
+    async def _eod_reconciliation(self, engine: TradingEngine) -> ReconciliationReport:
+        """The engine's EOD work; if the broker's session ended meanwhile (an EOD that ran past the
+        broker's day change, when every session is logged out) the session is recovered and the work
+        done once more (it is idempotent: cancels, polls and a reconciliation)."""
+        try:
+            return await engine.end_of_day()
+        except TokenExpired:
+            log.warning("EOD: the broker session has expired; recovering it before reconciling")
+            if not await self.stack.auth.check_health():
+                raise
+            return await engine.end_of_day()
 
     def close(self) -> None:
         if self._store is not None:

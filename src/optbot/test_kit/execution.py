@@ -33,7 +33,7 @@ from optbot.broker.models import (
     PlaceResult,
     Quote,
 )
-from optbot.charges import RateCard, option_charges
+from optbot.charges import RateCard, Rounding, option_charges
 from optbot.config.settings import Settings
 from optbot.core.bus import EventBus
 from optbot.core.clock import Clock, SimClock
@@ -53,6 +53,8 @@ from optbot.core.funds import Funds
 from optbot.core.instrument import Instrument
 from optbot.core.timeutil import ist_date
 from optbot.execution.order_manager import OrderManager
+from optbot.execution.statement import order_charges
+from optbot.persistence.records import FillRecord
 from optbot.persistence.store import Store
 
 FillPolicy = Literal["immediate", "partial", "none"]
@@ -130,6 +132,7 @@ class FakeBroker:
     fill_policy: FillPolicy = "immediate"
     initial_cash: float = 1_000_000.0
     rate_card: RateCard = field(default_factory=RateCard.load)
+    charges_rounding: Rounding = "paisa"  # the execution setting's default
     quotes_by_token: dict[str, Quote] = field(default_factory=dict)
     orders: dict[str, _Order] = field(default_factory=dict)
     trades: list[BrokerTrade] = field(default_factory=list)
@@ -341,24 +344,28 @@ class FakeBroker:
         return rows
 
     def charges_total(self) -> float:
-        """Charges per executed order (brokerage once per order), computed like a contract note."""
-        total = 0.0
-        by_order: dict[str, list[BrokerTrade]] = {}
-        for trade in self.trades:
-            by_order.setdefault(trade.order_id, []).append(trade)
-        for trades in by_order.values():
-            for index, trade in enumerate(trades):
-                total += option_charges(
-                    self.rate_card,
-                    trade.exchange,
-                    trade.side,
-                    trade.quantity,
-                    trade.price,
-                    ist_date(trade.fill_time or self.clock.now_utc()),
-                    executed_orders=1 if index == 0 else 0,
-                    rounding="exact",
-                ).total
-        return total
+        """Charges per executed order by the contract-note rule (one computation per order, each
+        component rounded once), as a broker's ledger debits them."""
+        fills = [
+            FillRecord(
+                fill_id=trade.fill_id,
+                broker_order_id=trade.order_id,
+                ordertag=None,
+                intent_id="",
+                exchange=trade.exchange,
+                token=trade.token,
+                symbol=trade.symbol,
+                side=trade.side,
+                quantity=trade.quantity,
+                price=trade.price,
+                trade_date=ist_date(trade.fill_time or self.clock.now_utc()),
+                ts_utc=trade.fill_time or self.clock.now_utc(),
+            )
+            for trade in self.trades
+        ]
+        return sum(
+            order.charges.total for order in order_charges(fills, self.rate_card, self.charges_rounding)
+        )
 
     async def funds(self) -> Funds:
         self._read_fault()

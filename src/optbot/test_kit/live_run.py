@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -56,15 +56,23 @@ def base_env(root: Path, **settings: str) -> dict[str, str]:
     return env
 
 
-def wait_until(condition: Callable[[], bool], within_seconds: float, what: str, poll: float = 0.1) -> None:
-    """Poll (real time: these are other processes) until `condition` holds, else fail naming `what`."""
+def wait_until(
+    condition: Callable[[], bool],
+    within_seconds: float,
+    what: str,
+    poll: float = 0.1,
+    explain: Callable[[], str] | None = None,
+) -> None:
+    """Poll (real time: these are other processes) until `condition` holds, else fail naming `what`
+    (and what `explain` says about the state at that moment)."""
     clock = LiveClock()
     deadline = clock.monotonic() + within_seconds
     while clock.monotonic() < deadline:
         if condition():
             return
         time.sleep(poll)
-    raise AssertionError(f"{what}: not within {within_seconds:g} s")
+    detail = f"; {explain()}" if explain is not None else ""
+    raise AssertionError(f"{what}: not within {within_seconds:g} s{detail}")
 
 
 async def eventually(condition: Callable[[], bool], within_seconds: float, what: str) -> None:
@@ -88,6 +96,10 @@ class SimProcess:
         """What `optbot sim fault KIND` does, through the same admin API."""
         return admin_request(self.base_url, "POST", f"/sim/v1/faults/{kind}", body)
 
+    def fault_state(self) -> dict[str, Any]:
+        """What `optbot sim fault clear` would clear, and how many requests each fault has hit."""
+        return dict(admin_request(self.base_url, "GET", "/sim/v1/faults"))
+
     def clock_utc(self) -> datetime:
         return parse_iso(str(admin_request(self.base_url, "GET", "/sim/v1/clock")["utc"]))
 
@@ -106,9 +118,15 @@ class SimProcess:
         stop_process(self.process)
 
 
-def start_simulator(env: Mapping[str, str], log: Path, *, speed: float, day: str) -> SimProcess:
-    """`optbot sim serve --port 0` replaying `day`; returns once its banner names the port."""
-    command = [*OPTBOT, "sim", "serve", "--port", "0", "--speed", f"{speed:g}", "--date", day]
+def start_simulator(
+    env: Mapping[str, str], log: Path, *, speed: float, day: str | Sequence[str]
+) -> SimProcess:
+    """`optbot sim serve --port 0` replaying `day` (or several days back to back); returns once its
+    banner names the port."""
+    days = [day] if isinstance(day, str) else list(day)
+    command = [*OPTBOT, "sim", "serve", "--port", "0", "--speed", f"{speed:g}"]
+    for each in days:
+        command += ["--date", each]
     with log.open("w") as out:
         process = subprocess.Popen(command, env=dict(env), stdout=out, stderr=subprocess.STDOUT, text=True)
     found: list[str] = []

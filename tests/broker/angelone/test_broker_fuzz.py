@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optbot.broker.angelone.broker import AngelOneBroker
@@ -88,10 +88,3 @@ def test_known_bad_ltp_values_are_broker_errors(ltp: object) -> None:
             lambda request: httpx.Response(200, content=orjson.dumps(body)), read_retry_attempts=0
         )
         asyncio.run(AngelOneBroker(client, clock, BrokerSettings()).ltp(Exchange.NSE, "SBIN-EQ", "3045"))
-
-
-@pytest.mark.soak
-@settings(max_examples=100_000, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-@given(ltp_replies())
-def test_soak_a_hundred_thousand_malformed_ltp_replies(reply: tuple[int, bytes]) -> None:
-    _ltp_once(*reply)

@@ -193,10 +193,3 @@ def _passed_on_ticks_are_plausible(spec: FrameSpec) -> None:
 @given(_frames())
 def test_every_tick_passed_on_is_plausible(spec: FrameSpec) -> None:
     _passed_on_ticks_are_plausible(spec)
-
-
-@pytest.mark.soak
-@settings(max_examples=1_000_000, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-@given(_frames())
-def test_soak_a_million_fuzzed_frames_pass_on_only_plausible_ticks(spec: FrameSpec) -> None:
-    _passed_on_ticks_are_plausible(spec)

@@ -54,9 +54,18 @@ async def test_feed_survives_a_fault_storm(live: Live) -> None:
                     await wait_for(
                         lambda: any(t.token == SBIN_TOKEN and t.ltp == expected for t in ticks), 30
                     )
-            from tests.soak.figures import record
+            from tests.soak.figures import CampaignRow, record, record_campaign
 
             record("feed fault storm (in process)", "drop_ws / feed_stall faults", f"{drops} / {stalls}")
+            record_campaign(
+                CampaignRow(
+                    "feed fault storm (in process)",
+                    runs=60,
+                    faults=drops + stalls,
+                    met=feed.stats.reconnects >= 5,
+                    note=f"{feed.stats.reconnects} reconnects, 6/6 price checkpoints",
+                )
+            )
             record("feed fault storm (in process)", "reconnects", feed.stats.reconnects, ">= 5")
             record("feed fault storm (in process)", "price checkpoints seen after faults", 6, "6")
             assert feed.stats.reconnects >= 5

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime
@@ -308,3 +309,24 @@ async def test_run_at_a_speed_factor_paces_and_publishes(make_market: MarketFact
     published = await market.run(ist(8, 9, 15), ist(8, 9, 15, 5))
     assert published == 3 * 6  # three indices, one tick per second, both ends inclusive
     assert market.now() == ist(8, 9, 15, 5)
+
+
+async def test_a_paced_replay_passes_the_post_market_at_its_speed(make_market: MarketFactory) -> None:
+    """Issue 18 (the unattended week): after the last tick the clock used to jump to the replay's end
+    and on to the next session at once, so a bot following it never had an evening for its EOD (the
+    broker had logged its session out by then). The hours without ticks now pass at the speed too."""
+    market = make_market(ist(8, 15, 29), speed=7200.0)  # the post-market hour in half a real second
+    seen: list[datetime] = []
+
+    async def watch() -> None:
+        while True:
+            seen.append(market.now())
+            await asyncio.sleep(0.02)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        await market.run(ist(8, 15, 29), ist(8, 16, 30))
+    finally:
+        watcher.cancel()
+    assert market.now() == ist(8, 16, 30)
+    assert any(ist(8, 15, 35) < moment < ist(8, 16, 25) for moment in seen), seen[-5:]

@@ -58,6 +58,7 @@ INDEX_TOKENS: dict[str, str] = {"NIFTY": "99926000", "BANKNIFTY": "99926009", VI
 INDEX_SYMBOLS: dict[str, str] = {"NIFTY": "Nifty 50", "BANKNIFTY": "Nifty Bank", VIX_NAME: "India VIX"}
 SESSION_CLOSE_IST = time(15, 30)
 YIELD_EVERY_TICKS = 1  # as-fast-as-possible replays still let sockets drain between ticks
+TAIL_STEP_SECONDS = 0.1  # real seconds per clock step after the last tick of a paced replay
 
 
 @dataclass(slots=True)
@@ -255,10 +256,21 @@ class ReplayMarket:
                 await asyncio.sleep(0)
             self.clock.advance_to(moment)
             published += self._apply_due(publish=True)
-        if end_utc > self.clock.now_utc():
-            self.clock.advance_to(end_utc)
+        await self._pace_to(end_utc)
         await asyncio.sleep(0)
         return published
+
+    async def _pace_to(self, end_utc: datetime) -> None:
+        """The time after the last tick (the post-market, up to the replay's end) passes at the replay's
+        speed too, in short steps: a bot following the clock runs its end of day there, as it would
+        in the evening, instead of the clock jumping straight to the next session's morning."""
+        speed = self.clock.speed
+        while speed and self.clock.now_utc() < end_utc:
+            await asyncio.sleep(TAIL_STEP_SECONDS)
+            step = timedelta(seconds=TAIL_STEP_SECONDS * speed)
+            self.clock.advance_to(min(end_utc, self.clock.now_utc() + step))
+        if end_utc > self.clock.now_utc():
+            self.clock.advance_to(end_utc)
 
     def advance_to(self, when: datetime) -> int:
         """Step API: apply and publish every tick up to `when`, moving the clock with them."""

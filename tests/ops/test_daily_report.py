@@ -1,0 +1,75 @@
+"""Issue 18: `report pnl`, `report statement` and the daily report agree to the paisa.
+
+They used to differ by a paisa: the statement and `report pnl` rounded each order's charges once, as a
+contract note does, while the daily report added the unrounded charges of every fill. Orders here fill
+in several parts at prices chosen so that the two ways of adding differ; the day ends flat, so all
+three reports must show the same charges and the same net P&L.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from optbot.core.enums import IntentPurpose, Side
+from optbot.execution.reports import build_pnl_report, report_json
+from optbot.execution.statement import contract_note, contract_note_json
+from optbot.ops.daily_report import build_daily_report
+from optbot.test_kit.execution import option_intent
+from tests.engine.test_core import DAY, Rig
+
+#: (side, the order's parts as (lots, price)): every order fills in two to four parts.
+ORDERS = [
+    (Side.BUY, [(1, 120.05), (2, 120.15), (1, 120.35)]),
+    (Side.SELL, [(1, 121.45), (1, 121.05), (2, 120.85)]),
+    (Side.BUY, [(2, 119.95), (1, 119.65)]),
+    (Side.SELL, [(1, 118.15), (1, 118.35), (1, 118.25)]),
+]
+
+
+async def _trade_the_day(rig: Rig) -> None:
+    await rig.start()
+    await rig.ticks()
+    contract = rig.engine.market.watch_list("NIFTY")[0]
+    for number, (side, parts) in enumerate(ORDERS):
+        lots = sum(count for count, _ in parts)
+        intent = option_intent(
+            f"paisa-{number}",
+            side=side,
+            quantity=lots * contract.lot_size,
+            limit_price=120.0,
+            purpose=IntentPurpose.ENTRY if side is Side.BUY else IntentPurpose.EXIT,
+            instrument=contract,
+            strategy=f"paisa-{number}",
+            when=rig.clock.now_utc(),
+        )
+        result = await rig.engine.orders.submit(intent)
+        assert result.accepted, result.reasons
+        order = rig.broker.order_for_tag(result.ordertags[0])
+        assert order is not None
+        for count, price in parts:
+            rig.clock.advance(1)
+            rig.broker.fill(order.order_id, count * contract.lot_size, price)
+            await rig.deliver()
+            await rig.engine.orders.poll_once()
+        rig.clock.advance(30)
+
+
+async def test_pnl_statement_and_daily_report_agree_to_the_paisa(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, fill_policy="none")
+    await _trade_the_day(rig)
+    fills = rig.store.fills()
+    assert len(fills) == sum(len(parts) for _, parts in ORDERS)
+    assert all(position.net_quantity == 0 for position in rig.store.positions())  # flat: net = cash
+    card, rounding = rig.engine.rate_card, rig.settings.execution.charges_rounding
+
+    pnl = report_json(build_pnl_report(fills, DAY, DAY, card, rounding))["summary"]
+    statement = contract_note_json(contract_note(fills, card, rounding, DAY))
+    daily = build_daily_report(rig.engine, DAY).metrics
+
+    charges = statement["total_charges"]
+    assert pnl["total_charges"] == charges
+    assert daily["charges"] == charges and daily["charges_all_fills"] == charges
+    assert pnl["net_pnl"] == daily["net_pnl"] == statement["net_amount"]
+    assert round(rig.engine.portfolio.daily_pnl(DAY), 2) == statement["net_amount"]  # the dashboard's
+    # what each fill was booked with adds up, order by order, to the contract note's charges
+    assert round(sum(fill.charges for fill in fills), 2) == charges
