@@ -5,3 +5,9 @@ from __future__ import annotations
 
 class UserError(Exception):
     """Bad input from a person (a file, a flag, a value). The message names what was wrong."""
+
+
+class ParameterError(UserError):
+    """A parameter value (a search trial's, an override's) that a setting or a strategy file refuses.
+
+    A search treats it as an infeasible combination (the trial is pruned), never as a crash."""

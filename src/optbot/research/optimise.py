@@ -24,7 +24,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from optbot.config import Settings
-from optbot.core.errors import UserError
+from optbot.core.errors import ParameterError, UserError
 from optbot.research.objectives import BacktestMetrics, Constraints, Objective
 from optbot.strategy.tunable import ParameterValue, Tunable, apply_parameters
 
@@ -153,11 +153,6 @@ def _objective(
             raise _BudgetReached
         trial.set_user_attr("worker", worker)
         values = {tunable.path: suggest(trial, tunable) for tunable in spec.tunables}
-        try:
-            trial_settings = apply_parameters(settings, values)
-        except UserError as exc:  # each value is in range, but the combination breaks a settings rule
-            trial.set_user_attr("violations", [str(exc)])
-            raise optuna.TrialPruned(str(exc)) from None
 
         def progress(session: int, net_pnl: float) -> None:
             trial.report(net_pnl, session)
@@ -166,7 +161,11 @@ def _objective(
                     f"net P&L {net_pnl:,.2f} after session {session + 1} below the median"
                 )
 
-        metrics = evaluate(trial_settings, spec.start, spec.end, progress)
+        try:
+            metrics = evaluate(apply_parameters(settings, values), spec.start, spec.end, progress)
+        except ParameterError as exc:  # each value is in range, but the combination breaks a rule
+            trial.set_user_attr("violations", [str(exc)])
+            raise optuna.TrialPruned(str(exc)) from None
         trial.set_user_attr("metrics", metrics.as_dict())
         violations = spec.constraints.violations(metrics)
         trial.set_user_attr("violations", violations)
