@@ -63,8 +63,8 @@ def test_with_market_adds_the_benchmark_and_the_three_splits() -> None:
         "Trades by entry weekday",
     ]
     weekday = enriched.tables[2].rows
-    assert weekday == [{"group": "1 Tue", "trades": 1, "net P&L ₹": "-1,540.00", "win rate": "0.0%"}]
-    assert enriched.tables[1].rows[0]["group"] == "02 days"
+    assert weekday == [{"group": "Tue", "trades": 1, "net P&L ₹": "-1,540.00", "win rate": "0.0%"}]
+    assert enriched.tables[1].rows[0]["group"] == "2 days"
 
 
 def test_windows_by_name_unknown_names_refused_and_windows_without_data_skipped() -> None:

@@ -321,6 +321,7 @@ def _print_walk_forward(result: WalkForwardResult) -> None:
         f"out-of-sample net P&L ₹{result.out_of_sample.net_pnl:,.2f} over "
         f"{result.out_of_sample.sessions} session(s); walk-forward efficiency {efficiency}",
         highlight=False,
+        soft_wrap=True,
     )
     for item in result.stability:
         cv = "n/a" if item.coefficient_of_variation is None else f"{item.coefficient_of_variation:.2%}"

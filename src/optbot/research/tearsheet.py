@@ -322,6 +322,21 @@ def _pct(value: Any) -> str:
 _RATIO_KEYS = {"total_return", "annualised_return", "volatility", "max_drawdown", "win_rate", "exposure"}
 
 
+#: Headline labels as a trader reads them (a key not listed shows with its underscores as spaces).
+_METRIC_LABELS = {
+    "net_pnl": "net P&L ₹",
+    "charges": "charges ₹",
+    "profit_factor": "profit factor",
+    "sharpe": "Sharpe",
+    "sortino": "Sortino",
+    "walk_forward_efficiency": "walk-forward efficiency",
+}
+
+
+def _metric_label(key: str) -> str:
+    return _METRIC_LABELS.get(key, key.replace("_", " "))
+
+
 def _metric_cell(key: str, value: Any) -> str:
     if key in _RATIO_KEYS:
         return _pct(value)
@@ -457,7 +472,7 @@ def render_tearsheet(data: TearsheetInput) -> str:
         for index, (name, figure) in enumerate(figures)
     ]
     cards = "".join(
-        f'<div class="card"><span>{html.escape(key.replace("_", " "))}</span>'
+        f'<div class="card"><span>{html.escape(_metric_label(key))}</span>'
         f"<b>{_metric_cell(key, value)}</b></div>"
         for key, value in data.metrics.items()
     )
