@@ -82,6 +82,10 @@ def roll_up(bars: Sequence[Bar], timeframe: Timeframe, open_utc: datetime, close
     return rolled
 
 
+#: Parsed series by bar file, with the file's (mtime, size) when parsed: a changed file is read again.
+_PARSED: dict[Path, tuple[tuple[int, int], dict[date, tuple[Bar, ...]]]] = {}
+
+
 class StoreHistory:
     """Index/VIX bars of one data root, loaded once per instrument and timeframe, grouped by IST day."""
 
@@ -104,16 +108,31 @@ class StoreHistory:
         key = (store_symbol(name), timeframe)
         found = self._series.get(key)
         if found is None:
-            grouped: dict[date, list[Bar]] = {}
-            if self.store.bar_path(key[0], timeframe).exists():
-                bars, _report = self.store.load(key[0], timeframe)
-                for bar in bars:
-                    # An import flags every bar of a day that misses some as incomplete; each stored
-                    # bar is still a whole bar (a missing one shows as an incomplete roll-up).
-                    whole = bar if bar.complete else replace(bar, complete=True)
-                    grouped.setdefault(ist_date(bar.start_utc), []).append(whole)
-            found = {day: tuple(items) for day, items in grouped.items()}
-            self._series[key] = found
+            found = self._series[key] = self._load_by_day(key[0], timeframe)
+        return found
+
+    def _load_by_day(self, symbol: str, timeframe: Timeframe) -> dict[date, tuple[Bar, ...]]:
+        """One stored series grouped by IST day, parsed once per process while the file is unchanged
+        (an optimisation runs hundreds of backtests over the same data root: parsing the JSON store
+        was over half of each one). Bars are frozen, so every reader can share them."""
+        path = self.store.bar_path(symbol, timeframe)
+        try:
+            status = path.stat()
+        except FileNotFoundError:
+            return {}
+        identity = (status.st_mtime_ns, status.st_size)
+        cached = _PARSED.get(path.resolve())
+        if cached is not None and cached[0] == identity:
+            return cached[1]
+        grouped: dict[date, list[Bar]] = {}
+        bars, _report = self.store.load(symbol, timeframe)
+        for bar in bars:
+            # An import flags every bar of a day that misses some as incomplete; each stored
+            # bar is still a whole bar (a missing one shows as an incomplete roll-up).
+            whole = bar if bar.complete else replace(bar, complete=True)
+            grouped.setdefault(ist_date(bar.start_utc), []).append(whole)
+        found = {day: tuple(items) for day, items in grouped.items()}
+        _PARSED[path.resolve()] = (identity, found)
         return found
 
     def days(self, name: str) -> list[date]:
