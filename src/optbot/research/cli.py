@@ -14,18 +14,23 @@ from optbot.cli.common import console, parse_date_option, settings_from
 from optbot.config import Settings
 from optbot.core.errors import UserError
 from optbot.ops.reports import read_report
-from optbot.research.evaluate import BacktestEvaluator, outcome_sample, outcome_tearsheet, with_market
+from optbot.research.evaluate import (
+    BacktestEvaluator,
+    BacktestSegments,
+    outcome_sample,
+    outcome_tearsheet,
+    with_market,
+)
 from optbot.research.market import IndexDaily
 from optbot.research.montecarlo import Method, MonteCarloResult, MonteCarloSettings, run_monte_carlo
 from optbot.research.objectives import Constraints, Objective
-from optbot.research.optimise import ProgressHook, StudySpec, StudySummary, best_parameters, run_study
+from optbot.research.optimise import StudySpec, StudySummary, best_parameters, run_study
 from optbot.research.tearsheet import (
     TearsheetInput,
     trades_from_report,
     write_tearsheet,
 )
 from optbot.research.walkforward import (
-    Segment,
     WalkForwardResult,
     plan_windows,
     run_cross_validation,
@@ -86,6 +91,12 @@ StorageOption = Annotated[
     str | None, typer.Option("--storage", help="sqlite:///FILE (default) or postgresql://…")
 ]
 DataOption = Annotated[Path | None, typer.Option("--data", help="market data for the backtests")]
+WorkersOption = Annotated[
+    int,
+    typer.Option(
+        "--workers", help="processes on this machine running trials of the study at once (e.g. 2 on 2 cores)"
+    ),
+]
 OutOption = Annotated[Path | None, typer.Option("--out", help="output folder (default: reports/research/…)")]
 
 
@@ -107,6 +118,7 @@ class StudyOptions:
     pruner: str = "median"
     data: Path | None = None
     out: Path | None = None
+    workers: int = 1
 
     @classmethod
     def parse(cls, strategy: str, from_: str, to: str, **options: Any) -> StudyOptions:
@@ -154,6 +166,7 @@ class StudyOptions:
             sampler=self.sampler,
             pruner=self.pruner,
             seed=settings.research.monte_carlo_seed,
+            workers=self.workers,
         )
 
 
@@ -179,17 +192,6 @@ def _write_json(path: Path, payload: Any) -> None:
     atomic_write_bytes(path, orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
 
 
-def _segment_runner(evaluator: BacktestEvaluator) -> Any:
-    def run(settings: Settings, start: date, end: date, progress: ProgressHook | None) -> Segment:
-        outcome = evaluator.run(settings, start, end, progress)
-        result = outcome.result
-        return Segment(
-            start, end, tuple(result.equity), tuple(t.net_pnl for t in result.trades), outcome.charges
-        )
-
-    return run
-
-
 @research_app.command("optimise")
 def optimise_command(
     ctx: typer.Context,
@@ -206,6 +208,7 @@ def optimise_command(
     sampler: str = typer.Option("tpe", "--sampler", help="tpe, random or cmaes"),
     pruner: str = typer.Option("median", "--pruner", help="median or none"),
     worker: str = typer.Option("local", "--worker", help="this worker's name, recorded on its trials"),
+    workers: WorkersOption = 1,
     data: DataOption = None,
     out: OutOption = None,
     tearsheet: bool = typer.Option(
@@ -217,7 +220,7 @@ def optimise_command(
     options = StudyOptions.parse(
         strategy, from_, to, trials=trials, objective=objective, min_trades=min_trades,
         max_drawdown_pct=max_drawdown, params=param, storage=storage, study=study, sampler=sampler,
-        pruner=pruner, data=data, out=out,
+        pruner=pruner, data=data, out=out, workers=workers,
     )  # fmt: skip
     folder = options.folder(settings)
     evaluator = options.evaluator()
@@ -278,6 +281,7 @@ def walkforward_command(
     storage: StorageOption = None,
     study: str | None = typer.Option(None, "--study"),
     sampler: str = typer.Option("tpe", "--sampler"),
+    workers: WorkersOption = 1,
     data: DataOption = None,
     out: OutOption = None,
 ) -> None:
@@ -286,11 +290,11 @@ def walkforward_command(
     options = StudyOptions.parse(
         strategy, from_, to, trials=trials, objective=objective, min_trades=min_trades,
         max_drawdown_pct=max_drawdown, params=param, storage=storage, study=study, sampler=sampler,
-        pruner="none", data=data, out=out,
+        pruner="none", data=data, out=out, workers=workers,
     )  # fmt: skip
     windows = plan_windows(options.start, options.end, in_sample, out_of_sample, step, anchored)
     spec = options.spec(settings, "wf")
-    result = run_walk_forward(settings, spec, windows, _segment_runner(options.evaluator()))
+    result = run_walk_forward(settings, spec, windows, BacktestSegments(options.evaluator()))
     _print_walk_forward(result)
     sheet = walk_forward_tearsheet(
         result,
@@ -344,6 +348,7 @@ def cross_validation_command(
     objective: ObjectiveOption = "net_pnl",
     param: ParamOption = [],  # noqa: B006 - typer reads the default, never mutates it
     storage: StorageOption = None,
+    workers: WorkersOption = 1,
     data: DataOption = None,
     out: OutOption = None,
 ) -> None:
@@ -351,10 +356,10 @@ def cross_validation_command(
     settings = settings_from(ctx)
     options = StudyOptions.parse(
         strategy, from_, to, trials=trials, objective=objective, params=param, storage=storage,
-        pruner="none", data=data, out=out,
+        pruner="none", data=data, out=out, workers=workers,
     )  # fmt: skip
     results = run_cross_validation(
-        settings, options.spec(settings, "cv"), folds, purge_days, _segment_runner(options.evaluator())
+        settings, options.spec(settings, "cv"), folds, purge_days, BacktestSegments(options.evaluator())
     )
     for result in results:
         console.print(

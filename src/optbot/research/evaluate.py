@@ -19,6 +19,7 @@ from optbot.research.objectives import BacktestMetrics, metrics_from_equity
 from optbot.research.optimise import Evaluator, ProgressHook
 from optbot.research.stress import day_regimes, split_tables
 from optbot.research.tearsheet import TearsheetInput, TradeRow
+from optbot.research.walkforward import Segment
 
 
 def outcome_metrics(outcome: BacktestOutcome) -> BacktestMetrics:
@@ -144,6 +145,21 @@ class BacktestEvaluator:
                 on_clock=log_on_replay_clock,
                 on_day=on_day,
             )
+
+
+@dataclass(frozen=True)
+class BacktestSegments:
+    """Walk-forward / cross-validation segments from backtests (a plain object, so trials can run in
+    worker processes)."""
+
+    evaluator: BacktestEvaluator
+
+    def __call__(self, settings: Settings, start: date, end: date, progress: ProgressHook | None) -> Segment:
+        outcome = self.evaluator.run(settings, start, end, progress)
+        result = outcome.result
+        return Segment(
+            start, end, tuple(result.equity), tuple(t.net_pnl for t in result.trades), outcome.charges
+        )
 
 
 def evaluator(strategy: str | None, data_dir: Path | None = None) -> Evaluator:

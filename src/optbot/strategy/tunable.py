@@ -140,15 +140,20 @@ def check_paths(settings: Settings, tunables: Sequence[Tunable]) -> None:
 def check_buildable(
     settings: Settings, build: Callable[[Settings], object], tunables: Sequence[Tunable]
 ) -> None:
-    """Build the strategy at each end of every range (and with each choice), so a path or a value the
-    strategy refuses (a legs field that does not exist, a stop of 0 %) is a clear error before any
-    trial runs rather than a study of pruned trials."""
+    """Build the strategy at each end of every range (and with each choice): a path or a range the
+    strategy refuses at every end (a legs field that does not exist, a stop of 0-0 %) is a clear error
+    before any trial runs rather than a study of pruned trials. An end that only breaks a rule in
+    combination with today's other values (ADX trend threshold below the no-trend one) is left to the
+    search, which prunes those trials."""
     check_paths(settings, tunables)
     for tunable in tunables:
         ends: tuple[Any, ...] = tunable.choices or (tunable.low, tunable.high)
+        refusals: list[str] = []
         for value in ends:
             typed = int(value) if tunable.integer and isinstance(value, float) else value
             try:
                 build(apply_parameters(settings, {tunable.path: typed}))
             except ParameterError as exc:
-                raise UserError(f"parameter {tunable.path} = {typed!r}: {exc}") from None
+                refusals.append(f"parameter {tunable.path} = {typed!r}: {exc}")
+        if len(refusals) == len(ends):
+            raise UserError(refusals[0])
