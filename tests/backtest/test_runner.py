@@ -160,7 +160,18 @@ def _fill(token: str, side: Side, quantity: int, price: float, day: date, minute
 
     moment = datetime(day.year, day.month, day.day, 4, minute, tzinfo=UTC)
     return FillRecord(
-        f"F{minute}", f"O{minute}", None, "i", Exchange.NFO, token, token, side, quantity, price, day, moment
+        f"F{minute}",
+        f"O{minute}",
+        None,
+        f"i{minute}",
+        Exchange.NFO,
+        token,
+        token,
+        side,
+        quantity,
+        price,
+        day,
+        moment,
     )
 
 
@@ -177,11 +188,12 @@ def test_round_trip_times_follow_closed_trades_fifo_and_exposure_counts_carried_
     times = timed_round_trips(fills)
     assert len(times) == len(trades) == 3
     assert [
-        (t.token, entry.minute, exit_.minute) for t, (entry, exit_) in zip(trades, times, strict=True)
+        (t.token, entry.minute, exit_.minute, closing)
+        for t, (entry, exit_, closing) in zip(trades, times, strict=True)
     ] == [
-        ("A", 1, 3),
-        ("B", 2, 4),
-        ("A", 1, 5),
+        ("A", 1, 3, "i3"),
+        ("B", 2, 4, "i4"),
+        ("A", 1, 5, "i5"),
     ]
     assert in_market_by_day(fills, [d1, d2, d3]) == [True, True, False]
     assert in_market_by_day(fills[:1], [d1, d2]) == [True, True]

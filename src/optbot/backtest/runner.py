@@ -37,6 +37,7 @@ from optbot.config import Settings
 from optbot.core.clock import Clock
 from optbot.core.enums import Exchange, Side
 from optbot.core.errors import UserError
+from optbot.core.events import OrderIntent
 from optbot.core.timeutil import ist_datetime, to_utc
 from optbot.data.archive import OptionArchive
 from optbot.engine.replay import PREMARKET_START
@@ -90,6 +91,16 @@ def intent_lines(store: Store) -> list[IntentLine]:
         "FROM intents ORDER BY rowid"
     ).fetchall()
     return [IntentLine(*tuple(row)) for row in rows]
+
+
+def intent_reasons(store: Store, submitted: Sequence[OrderIntent]) -> dict[str, str]:
+    """Each intent's reason by its id (what closed a trade: a stop, a target, a time exit …): the
+    strategy's own words for what it submitted, else what the order manager recorded (e.g. the risk
+    engine's flatten)."""
+    rows = store.connection.execute("SELECT intent_id, reason FROM intents").fetchall()
+    reasons = {str(intent_id): str(reason or "") for intent_id, reason in rows}
+    reasons.update({intent.intent_id: intent.reason for intent in submitted if intent.reason})
+    return reasons
 
 
 @dataclass(frozen=True)
@@ -175,17 +186,18 @@ class _TimedLot:
     ts_utc: datetime
 
 
-def timed_round_trips(fills: Sequence[FillRecord]) -> list[tuple[datetime, datetime]]:
-    """Entry and exit times of each round trip, matched FIFO exactly as `closed_trades` matches them."""
+def timed_round_trips(fills: Sequence[FillRecord]) -> list[tuple[datetime, datetime, str]]:
+    """Entry and exit times of each round trip and the intent id of the fill that closed it, matched
+    FIFO exactly as `closed_trades` matches them."""
     open_lots: dict[tuple[Exchange, str], deque[_TimedLot]] = {}
-    times: list[tuple[datetime, datetime]] = []
+    times: list[tuple[datetime, datetime, str]] = []
     for fill in fills:
         lots = open_lots.setdefault((fill.exchange, fill.token), deque())
         remaining = fill.quantity
         while remaining and lots and lots[0].side is not fill.side:
             lot = lots[0]
             matched = min(remaining, lot.quantity)
-            times.append((lot.ts_utc, fill.ts_utc))
+            times.append((lot.ts_utc, fill.ts_utc, fill.intent_id))
             lot.quantity -= matched
             remaining -= matched
             if lot.quantity == 0:
@@ -246,6 +258,7 @@ class ReplayEvidence:
     real: set[str] = field(default_factory=set)
     fills: tuple[FillRecord, ...] = ()
     intent_log: tuple[IntentLine, ...] = ()
+    intent_reasons: dict[str, str] = field(default_factory=dict)  # intent id -> its reason
     intents: int = 0
     refused: int = 0
 
@@ -386,6 +399,7 @@ async def replay_days(plan: BacktestPlan, days: Sequence[tuple[date, str]]) -> R
         await kernel.run([day for day, _ in days])
         evidence.fills = tuple(kernel.store.fills())
         evidence.intent_log = tuple(intent_lines(kernel.store))
+        evidence.intent_reasons = intent_reasons(kernel.store, kernel.engine.ctx.intents)
         evidence.intents = kernel.engine.counters.intents
         evidence.refused = kernel.engine.counters.refused
         evidence.real = {token for token, kind in kernel.prices.priced.items() if kind == REAL}
@@ -490,8 +504,9 @@ def finish_backtest(plan: BacktestPlan, evidence: ReplayEvidence, workers: int =
             charges=trade.charges,
             net_pnl=trade.net_pnl,
             synthetic_prices=trade.token in synthetic,
+            exit_reason=evidence.intent_reasons.get(closing, ""),
         )
-        for trade, (entry, exit_) in zip(trades, times, strict=True)
+        for trade, (entry, exit_, closing) in zip(trades, times, strict=True)
     ]
     equity = equity_curve(plan, fills, evidence.held_value)
     summaries = [

@@ -41,7 +41,7 @@ def outcome_trades(outcome: BacktestOutcome) -> list[TradeRow]:
             exit_price=trade.exit_price,
             charges=trade.charges,
             net_pnl=trade.net_pnl,
-            exit_reason=str(getattr(trade, "exit_reason", "") or ""),
+            exit_reason=trade.exit_reason.removeprefix(f"{outcome.result.strategy}: "),
             strategy=str(getattr(trade, "strategy", "") or outcome.result.strategy),
             leg=str(getattr(trade, "leg", "") or ""),
         )
