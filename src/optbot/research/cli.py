@@ -176,6 +176,7 @@ def _print_study(summary: StudySummary) -> None:
         f"study [bold]{summary.study_name}[/bold]: {summary.completed} completed trial(s), "
         f"{feasible} feasible, {len(summary.trials) - summary.completed} pruned/failed",
         highlight=False,
+        soft_wrap=True,
     )
     if summary.best is not None:
         values = ", ".join(f"{name}={value}" for name, value in sorted(summary.best.parameters.items()))
