@@ -381,7 +381,8 @@ def _describe(row: WarmupRow) -> str:
 
 
 def sample_settings(settings: Settings) -> Settings:
-    """The sample data is 15-minute: entries on it, trend from daily and hourly bars."""
+    """Most sample days are 15-minute: Python strategies enter on those bars, trend from daily and
+    hourly (the legs engine reads every bar and is not affected)."""
     return apply_parameters(
         settings,
         {

@@ -88,7 +88,8 @@ def bias_command(
     folder = data if data is not None else settings.replay.data_dir
     loaded = load_bias_data(settings, strategy, folder, start, end)
     console.print(
-        f"bias checks of {cls.name} on {start}..{end}: {len(loaded.days)} session(s) of {folder}",
+        f"bias checks of {cls.name} on {start}..{end}: {len(loaded.days)} session(s) of {folder} "
+        "(strategy.entry_timeframe 15m, trend from daily and hourly bars: most sample days are 15-minute)",
         highlight=False,
         soft_wrap=True,
     )
