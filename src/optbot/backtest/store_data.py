@@ -86,6 +86,12 @@ def roll_up(bars: Sequence[Bar], timeframe: Timeframe, open_utc: datetime, close
 _PARSED: dict[Path, tuple[tuple[int, int], dict[date, tuple[Bar, ...]]]] = {}
 
 
+#: Sessions' bars (base, rolled up, daily) by data root, instrument and day, with the files' identity.
+FilesIdentity = tuple[tuple[int, int], ...]
+SessionBars = tuple[IndexDay, tuple[Bar, ...]]
+_SESSIONS: dict[tuple[Path, str, date], tuple[FilesIdentity, SessionBars | None]] = {}
+
+
 class StoreHistory:
     """Index/VIX bars of one data root, loaded once per instrument and timeframe, grouped by IST day."""
 
@@ -177,9 +183,35 @@ class StoreHistory:
                 return found.bars[-1].close
         return None
 
+    def files_identity(self, name: str) -> FilesIdentity | None:
+        """(mtime, size) of every bar file of `name`: what a cached session was built from. None
+        means "do not cache" (a view that hides some of the files' bars, e.g. a bias check's cut)."""
+        identity: list[tuple[int, int]] = []
+        for timeframe in (*INTRADAY_TIMEFRAMES, Timeframe.D1):
+            try:
+                status = self.store.bar_path(store_symbol(name), timeframe).stat()
+            except FileNotFoundError:
+                identity.append((0, 0))
+                continue
+            identity.append((status.st_mtime_ns, status.st_size))
+        return tuple(identity)
+
     def session_bars(self, name: str, day: date) -> tuple[IndexDay, list[Bar]] | None:
         """The day's base bars and every bar the strategies get from them (base, rolled-up
-        intraday timeframes, and the daily bar), in close-time order."""
+        intraday timeframes, and the daily bar), in close-time order. Built once per process while
+        the files are unchanged (every trial of a search replays the same sessions)."""
+        identity = self.files_identity(name)
+        key = (self.data_root.resolve(), store_symbol(name), day)
+        cached = _SESSIONS.get(key) if identity is not None else None
+        if cached is not None and cached[0] == identity:
+            built = cached[1]
+        else:
+            built = self._build_session_bars(name, day)
+            if identity is not None:
+                _SESSIONS[key] = (identity, built)
+        return None if built is None else (built[0], list(built[1]))
+
+    def _build_session_bars(self, name: str, day: date) -> SessionBars | None:
         found = self.day(name, day)
         session = self.calendar.session(day, Segment.EQUITY) if self.calendar.covers(day) else None
         if found is None or session is None:
@@ -210,7 +242,7 @@ class StoreHistory:
             )
         bars.append(daily)
         bars.sort(key=lambda bar: (bar.end_utc, bar.timeframe.seconds))
-        return found, bars
+        return found, tuple(bars)
 
 
 __all__ = [

@@ -68,6 +68,9 @@ class CutHistory(StoreHistory):
         self._series: dict[tuple[str, Timeframe], dict[date, tuple[Bar, ...]]] = {}
         self._days: dict[str, list[date]] = {}
 
+    def files_identity(self, name: str) -> None:
+        return None  # a cut view: its sessions are never shared with the whole data root's
+
     def _by_day(self, name: str, timeframe: Timeframe) -> dict[date, tuple[Bar, ...]]:
         key = (store_symbol(name), timeframe)
         found = self._series.get(key)
