@@ -138,18 +138,12 @@ def _run_window(
 
 
 def _window_row(run: WindowRun) -> dict[str, str | int]:
-    base: dict[str, str | int] = {
-        "window": run.window.name,
-        "dates": f"{run.window.start}…{run.window.end}",
-    }
+    window = run.window
+    dates = f"{window.start}" if window.start == window.end else f"{window.start}…{window.end}"
+    base: dict[str, str | int] = {"window": window.name, "dates": dates}
     if run.outcome is None:
-        return {
-            **base,
-            "sessions": "skipped",
-            "trades": "",
-            "net P&L ₹": "",
-            "max drawdown": run.skipped or "",
-        }
+        empty = {"sessions": "skipped", "trades": "", "net P&L ₹": "", "max drawdown": ""}
+        return {**base, **empty, "note": run.skipped or ""}
     metrics = outcome_metrics(run.outcome)
     return {
         **base,
@@ -157,7 +151,7 @@ def _window_row(run: WindowRun) -> dict[str, str | int]:
         "trades": metrics.trades,
         "net P&L ₹": f"{metrics.net_pnl:,.2f}",
         "max drawdown": f"{metrics.max_drawdown:.2%}",
-        "note": "",
+        "note": "" if metrics.trades else "no trade",
     }
 
 
