@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -90,8 +91,8 @@ def test_fit_reproduces_real_atm_premiums_and_shows_the_put_skew(data_root: Path
     straddle = rows[("in-sample", "NIFTY 3-35 d EOD ATM straddle")]
     assert straddle.median_abs_pct < 6.0 and abs(straddle.bias_pct) < 5.0
     assert ("out-of-sample", "NIFTY 3-35 d EOD ATM straddle") in rows
-    smile = params.underlyings["NIFTY"].smiles[-1].ratio
-    assert smile[4] > smile[12]  # m = -2 (puts) above m = +2 (calls)
+    ratios = params.underlyings["NIFTY"].smile.ratio(np.array([-2.0, 2.0]), 20.0)
+    assert ratios[0] > ratios[1]  # 2 SD below the forward (puts) above 2 SD above it (calls)
     assert params.spread.time_value_fraction > 0 and params.spread.observations > 0
 
 
@@ -104,6 +105,17 @@ def test_calibrate_command_writes_a_loadable_file(data_root: Path, tmp_path: Pat
     assert "NIFTY 3-35 d EOD ATM straddle" in result.output and "carry" in result.output
     loaded = load_calibration(out)
     assert loaded.provenance["data_last_day"] is not None and loaded.errors
+
+
+def test_check_scores_the_active_calibration_without_fitting(data_root: Path, tmp_path: Path) -> None:
+    result = runner.invoke(_app(), ["data", "calibrate", "--data", str(data_root), "--check"])
+    assert result.exit_code == 0, result.output
+    assert "calibration: packaged" in result.output
+    assert "given file" in result.output and "NIFTY 3-35 d EOD ATM straddle" in result.output
+    both = runner.invoke(
+        _app(), ["data", "calibrate", "--data", str(data_root), "--check", "--out", str(tmp_path / "x.toml")]
+    )
+    assert both.exit_code == 2 and "drop --out" in both.output
 
 
 def test_calibrate_command_refuses_a_folder_without_option_data(tmp_path: Path) -> None:

@@ -15,8 +15,10 @@ from hypothesis import strategies as st
 from optbot.analytics.pricing import black76_price
 from optbot.analytics.synthetic import SyntheticOptionModel, VarianceTime
 from optbot.analytics.synthetic_params import (
+    CALIBRATION_FORMAT_VERSION,
+    MIN_SMILE_RATIO,
     CalibrationParams,
-    SmileTable,
+    SmileParams,
     SpreadParams,
     TimeParams,
     UnderlyingParams,
@@ -31,16 +33,17 @@ from optbot.core.enums import OptionType
 from optbot.core.errors import UserError
 from optbot.core.timeutil import IST
 
-NODES = (-2.0, 0.0, 2.0)
+SMILE = SmileParams(
+    skew_level=-0.05, skew_term=-0.01, curvature_level=0.03, curvature_term=0.0, put_wing=0.1, call_wing=0.2
+)
+FLAT = SmileParams(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 def ist(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=IST)
 
 
-def params(
-    overnight: float = 0.5, closed: float = 0.25, smile: tuple[float, ...] = (1.2, 1.0, 1.1)
-) -> CalibrationParams:
+def params(overnight: float = 0.5, closed: float = 0.25, smile: SmileParams = SMILE) -> CalibrationParams:
     nifty = UnderlyingParams(
         name="NIFTY",
         carry=0.06,
@@ -48,8 +51,7 @@ def params(
             VolLevel(date(2022, 11, 1), date(2022, 11, 30), 0.8, 0.0, 10),
             VolLevel(date(2025, 1, 1), date(2025, 1, 31), 1.0, 0.0, 10),
         ),
-        smile_moneyness=NODES,
-        smiles=(SmileTable(1e6, smile, 10),),
+        smile=smile,
     )
     bank = replace(
         nifty,
@@ -58,7 +60,7 @@ def params(
         levels=(VolLevel(date(2025, 1, 1), date(2025, 1, 31), 1.2, 0.0, 5),),
     )
     return CalibrationParams(
-        version=1,
+        version=CALIBRATION_FORMAT_VERSION,
         discount_rate=0.065,
         time=TimeParams(overnight_weight=overnight, closed_day_weight=closed),
         spread=SpreadParams(tick=0.05, time_value_fraction=0.003, intrinsic_fraction=0.01, observations=1),
@@ -116,8 +118,9 @@ def test_quote_is_black76_on_the_carry_forward_with_the_vix_level_and_smile() ->
     timing = quote.time
     assert quote.forward == pytest.approx(23700.0 * math.exp(0.06 * timing.calendar_years))
     assert quote.atm_iv == pytest.approx(1.0 * 0.145)  # January 2025 level, flat term slope
-    expected_smile = np.interp(quote.moneyness, NODES, (1.2, 1.0, 1.1))
-    assert quote.iv == pytest.approx(quote.atm_iv * expected_smile)
+    z, u = quote.moneyness, math.log(timing.sessions / 10.0)
+    expected_smile = 1 + (-0.05 - 0.01 * u) * z + 0.03 * z * z  # |z| < 2: the quadratic core
+    assert abs(z) < 2 and quote.iv == pytest.approx(quote.atm_iv * expected_smile)
     calendar_vol = quote.iv * math.sqrt(timing.variance_years / timing.calendar_years)
     reference = black76_price(quote.forward, 23700, timing.calendar_years, calendar_vol, 0.065, OptionType.PE)
     assert quote.value == pytest.approx(reference, rel=1e-9)
@@ -142,7 +145,7 @@ def test_underlyings_have_their_own_levels_and_unknown_ones_fall_back() -> None:
     vix=st.floats(min_value=8, max_value=40),
 )
 def test_model_prices_keep_parity_and_monotonicity(spot: float, strike_ratio: float, vix: float) -> None:
-    chosen = model(smile=(1.0, 1.0, 1.0))
+    chosen = SyntheticOptionModel(params(smile=FLAT), get_calendar())
     at, expiry = ist(2025, 1, 7, 11, 0), date(2025, 1, 16)
     strikes = np.array([spot * strike_ratio] * 2)
     chain = chosen.value_chain("NIFTY", spot, vix, at, expiry, strikes, np.array([True, False]))
@@ -190,23 +193,40 @@ def test_packaged_calibration_is_fitted_per_underlying_with_provenance() -> None
     packaged = load_calibration()
     assert {"NIFTY", "BANKNIFTY", "FINNIFTY"} <= set(packaged.underlyings)
     nifty, bank = packaged.underlyings["NIFTY"], packaged.underlyings["BANKNIFTY"]
+    # one VIX->ATM function per underlying over all the data, not a level per period
+    assert len(nifty.levels) == 1 and len(bank.levels) == 1
     assert nifty.level_on(date(2025, 1, 6)).atm_vol_per_vix != bank.level_on(date(2025, 1, 6)).atm_vol_per_vix
     assert 0.0 < nifty.carry < 0.2
     # the real chains show a put skew: low strikes carry more vol than equally far high strikes
-    wide = nifty.smiles[-1].ratio
-    assert wide[0] > 1.0 and wide[NIFTY_NODE_MINUS_TWO] > wide[NIFTY_NODE_PLUS_TWO]
+    ratios = nifty.smile.ratio(np.array([-2.0, 0.0, 2.0]), 20.0)
+    assert ratios[0] > ratios[1] and ratios[0] > ratios[2] and ratios[1] == pytest.approx(1.0)
     assert packaged.provenance["datasets"] and packaged.errors
-    in_sample = {row["segment"]: row for row in packaged.errors if row["evaluation"] == "in-sample"}
-    straddle = in_sample["NIFTY 3-35 d EOD ATM straddle"]
-    assert (
-        straddle["median_abs_pct"] <= 4.0
-        and straddle["p90_abs_pct"] <= 10.0
-        and abs(straddle["bias_pct"]) <= 3.0
-    )
+    for evaluation in ("in-sample", "out-of-sample"):
+        rows = {row["segment"]: row for row in packaged.errors if row["evaluation"] == evaluation}
+        straddle = rows["NIFTY 3-35 d EOD ATM straddle"]
+        assert (
+            straddle["median_abs_pct"] <= 4.0
+            and straddle["p90_abs_pct"] <= 10.0
+            and abs(straddle["bias_pct"]) <= 3.0
+        )
 
 
-NIFTY_NODE_MINUS_TWO = 4  # index of m = -2 in the packaged nodes (-4 .. 4 step 0.5)
-NIFTY_NODE_PLUS_TWO = 12
+def test_smile_core_is_quadratic_and_wings_continue_along_the_tangent() -> None:
+    smile = replace(SMILE, skew_term=0.0, put_wing=0.1, call_wing=0.2)
+    z = np.array([-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0])
+    ratio = smile.ratio(z, 10.0)
+    core = 1 - 0.05 * z + 0.03 * z * z
+    assert ratio[1:6] == pytest.approx(core[1:6])
+    # beyond ±2: the core's value and slope at the edge, plus the side's own wing slope
+    assert ratio[0] == pytest.approx(core[1] - (-0.05 - 0.12) * 1.0 + 0.1)
+    assert ratio[6] == pytest.approx(core[5] + (-0.05 + 0.12) * 1.0 + 0.2)
+    # skew moves with ln(time left / reference), clipped to the fitted range of times
+    sloped = replace(SMILE, skew_term=-0.01, min_sessions=1.0, max_sessions=40.0)
+    at_40 = sloped.ratio(np.array([1.0]), 40.0)[0]
+    assert at_40 == pytest.approx(1 + (-0.05 - 0.01 * math.log(4.0)) + 0.03)
+    assert sloped.ratio(np.array([1.0]), 400.0)[0] == at_40
+    steep = replace(SMILE, put_wing=-5.0)
+    assert steep.ratio(np.array([-10.0]), 10.0)[0] == MIN_SMILE_RATIO
 
 
 def test_term_slope_applies_only_within_the_fitted_range_of_times() -> None:

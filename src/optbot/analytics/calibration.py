@@ -3,13 +3,15 @@
 Steps (each from the data, nothing assumed where data exists):
 1. carry per underlying: median of ln(F/S)/t over futures closes and put-call-parity forwards
    (parity at the strike where call and put are closest), t ≥ `min_carry_days` (short parity is noise);
-2. ATM vol: least squares on ln(model/real) ATM straddles for the night and closed-day weights, a
-   term slope per underlying and a VIX->ATM-vol level per underlying and calendar month;
-3. smile: median implied-vol ratio to ATM of out-of-the-money contracts in bins of standardised
-   moneyness, per underlying (no skew the data does not show: bins without data stay flat);
+2. ATM vol: least squares on ln(model/real) ATM straddles for the night and closed-day weights and,
+   per underlying, one VIX->ATM-vol level and term slope over all the data (no level per period);
+3. smile: least squares on ln(model/real) OTM premiums at or above `min_otm_premium`, each chain
+   standardised by its own ATM vol and parity forward (`calibration_smile`): skew and curvature in
+   standard deviations, log-linear in the time left, separate put and call wings;
 4. spread: median spread/time value (OTM) and spread/intrinsic (ITM) from bid/ask snapshots.
 Errors are measured with the shipped `SyntheticOptionModel` itself, out of sample (fit on the first
-days of each month of data, tested on the later ones) and in sample (fit on all).
+days of each month of data, tested on the later ones), other-period (each month priced by a fit on
+the other months) and in sample (fit on all).
 """
 
 from __future__ import annotations
@@ -26,13 +28,23 @@ from numpy.typing import NDArray
 from scipy.optimize import least_squares
 
 from optbot.analytics.calibration_archive import read_calibration_data
-from optbot.analytics.calibration_data import ChainObservation, SpreadObservation
+from optbot.analytics.calibration_data import CalibrationData, ChainObservation, SpreadObservation
+from optbot.analytics.calibration_errors import ErrorRow, error_row, segment_of
+from optbot.analytics.calibration_smile import (
+    SmileQuotes,
+    add_smile_quotes,
+    chain_atm_variance_vol,
+    fit_smile,
+    implied_vols,
+    smile_prices,
+)
 from optbot.analytics.pricing import black76_values
-from optbot.analytics.synthetic import SyntheticOptionModel, VarianceTime
+from optbot.analytics.synthetic import ChainValuation, SyntheticOptionModel, TimeToExpiry, VarianceTime
 from optbot.analytics.synthetic_params import (
     CALIBRATION_FORMAT_VERSION,
+    FLAT_SMILE,
     CalibrationParams,
-    SmileTable,
+    SmileParams,
     SpreadParams,
     TimeParams,
     UnderlyingParams,
@@ -42,11 +54,9 @@ from optbot.analytics.synthetic_params import (
 from optbot.calendar import CalendarRangeError, NseCalendar
 
 FloatArray = NDArray[np.float64]
-SMILE_NODES = tuple(float(value) for value in np.arange(-4.0, 4.01, 0.5))
-#: Smile tables by time left (sessions): the expiry day, the rest of an expiry week, longer.
-SMILE_TENORS = (1.0, 5.0, 1e6)
-MIN_SMILE_BIN = 5
-IV_BISECTION_STEPS = 60
+BoolArray = NDArray[np.bool_]
+#: The smile's skew and curvature are quoted at this time left (session units).
+SMILE_REFERENCE_SESSIONS = 10.0
 #: Spread ratios are read only from premiums at or above this (below it the tick floor dominates).
 MIN_SPREAD_FIT_PREMIUM = 20.0
 
@@ -62,32 +72,11 @@ class FitOptions:
     min_carry_days: float = 5.0
     in_sample_share: float = 0.6
     tick: float = 0.05
+    #: OTM quotes below this premium (rupees) are left out of the smile fit and the OTM error rows:
+    #: under ~20 ticks the 0.05 tick alone is a 5 % relative error.
+    min_otm_premium: float = 1.0
     #: Longer-dated contracts (LEAPs out to 2029 trade a few lots) are left out of the fit.
     max_days_to_expiry: int = 95
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorRow:
-    """One line of the error table: model vs real premium, (model - real) / real."""
-
-    evaluation: str
-    segment: str
-    observations: int
-    median_abs_pct: float
-    p90_abs_pct: float
-    bias_pct: float
-    target: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "evaluation": self.evaluation,
-            "segment": self.segment,
-            "observations": self.observations,
-            "median_abs_pct": round(self.median_abs_pct, 2),
-            "p90_abs_pct": round(self.p90_abs_pct, 2),
-            "bias_pct": round(self.bias_pct, 2),
-            "target": self.target,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,29 +114,6 @@ def atm_point(chain: ChainObservation, discount_rate: float, calendar_years: flo
     forward = k + (c - p) * math.exp(discount_rate * calendar_years)
     strike, call, put = min(priced, key=lambda item: abs(item[0] - forward))
     return AtmPoint(chain, strike, call, put, forward)
-
-
-def implied_vols(
-    prices: FloatArray,
-    forward: FloatArray,
-    strike: FloatArray,
-    years: float,
-    rate: float,
-    is_call: NDArray[np.bool_],
-) -> FloatArray:
-    """Calendar-time Black-76 implied vols by bisection (NaN where the price has no time value)."""
-    low, high = np.full(prices.shape, 1e-4), np.full(prices.shape, 5.0)
-    for _ in range(IV_BISECTION_STEPS):
-        middle = 0.5 * (low + high)
-        above = black76_values(forward, strike, years, middle, rate, is_call) > prices
-        high = np.where(above, middle, high)
-        low = np.where(above, low, middle)
-    solved = 0.5 * (low + high)
-    intrinsic = np.exp(-rate * years) * np.where(
-        is_call, np.maximum(forward - strike, 0.0), np.maximum(strike - forward, 0.0)
-    )
-    usable = (prices > intrinsic + 0.01) & (solved > 2e-4) & (solved < 4.99)
-    return np.where(usable, solved, np.nan)
 
 
 def _future_expiry(calendar: NseCalendar, underlying: str, day: date) -> date | None:
@@ -199,10 +165,12 @@ class Calibrator:
     # -- ATM vol -------------------------------------------------------------------------------
 
     def fit_atm(
-        self, points: list[AtmPoint], carry: dict[str, float], smiles: dict[str, UnderlyingParams]
-    ) -> tuple[TimeParams, dict[tuple[str, str], VolLevel]]:
+        self, points: list[AtmPoint], carry: dict[str, float], smiles: dict[str, SmileParams]
+    ) -> tuple[TimeParams, dict[str, VolLevel]]:
+        """Time weights, and per underlying one VIX->ATM level and term slope over all the data (one
+        function of VIX per underlying, not a level per period: a backtest of a period without
+        option data gets the same function, and the other-period rows measure how well it carries)."""
         names = sorted({point.chain.underlying for point in points})
-        windows = sorted({(point.chain.underlying, point.chain.day.strftime("%Y-%m")) for point in points})
         components = [self.bare_time.to_expiry(point.chain.at_utc, point.chain.expiry) for point in points]
         today = np.array([c.session_today + c.later_sessions for c in components])
         nights = np.array([c.nights for c in components], dtype=np.float64)
@@ -217,56 +185,50 @@ class Calibrator:
         real = np.array([point.call + point.put for point in points])
         vix = np.array([point.chain.vix for point in points])
         name_index = np.array([names.index(point.chain.underlying) for point in points])
-        window_index = np.array(
-            [windows.index((point.chain.underlying, point.chain.day.strftime("%Y-%m"))) for point in points]
-        )
         group_sizes: dict[tuple[str, str], int] = defaultdict(int)
         for point in points:
             group_sizes[(point.chain.underlying, point.chain.source)] += 1
         weight = np.array(
             [1.0 / math.sqrt(group_sizes[(p.chain.underlying, p.chain.source)]) for p in points]
         )
-        smile_rows = []
-        for point, component in zip(points, components, strict=True):
-            body = smiles.get(point.chain.underlying)
-            sessions = component.session_today + component.later_sessions
-            smile_rows.append(
-                body.smile_for(sessions) if body is not None else tuple(1.0 for _ in SMILE_NODES)
-            )
-        smile_table = np.array(smile_rows)
+        row_smiles = [smiles.get(name, FLAT_SMILE) for name in names]
         timing = TimeParams(0.0, 0.0)
         rate = self.options.discount_rate
 
         def residuals(theta: FloatArray) -> FloatArray:
             overnight, closed_weight = theta[0], theta[1]
             slopes = theta[2 : 2 + len(names)][name_index]
-            levels = np.exp(theta[2 + len(names) :][window_index])
+            levels = np.exp(theta[2 + len(names) :][name_index])
             sessions = today + overnight * nights + closed_weight * closed
             clipped = np.clip(sessions, timing.min_sessions, timing.max_sessions)
             atm = levels * vix / 100.0 * (clipped / timing.reference_sessions) ** slopes
             variance_years = np.maximum(sessions, 1e-6) / timing.sessions_per_year
             moneyness = np.log(strike / forward) / (atm * np.sqrt(variance_years))
-            ratio = _interp_rows(moneyness, smile_table)
+            ratio = np.ones_like(moneyness)
+            for index, smile in enumerate(row_smiles):
+                rows = name_index == index
+                ratio[rows] = smile.ratio(moneyness[rows], sessions[rows])
             vol = atm * ratio * np.sqrt(variance_years / cal_years)
             model = black76_values(forward, strike, cal_years, vol, rate, True) + black76_values(
                 forward, strike, cal_years, vol, rate, False
             )
             return np.asarray(weight * np.log(np.maximum(model, 1e-6) / real), dtype=np.float64)
 
-        start = np.concatenate([[0.3, 0.1], np.zeros(len(names)), np.full(len(windows), math.log(0.9))])
-        lower = np.concatenate([[0.0, 0.0], np.full(len(names), -0.5), np.full(len(windows), math.log(0.2))])
-        upper = np.concatenate([[2.0, 1.0], np.full(len(names), 0.5), np.full(len(windows), math.log(3.0))])
-        fitted = least_squares(residuals, start, bounds=(lower, upper), loss="soft_l1", f_scale=0.05)
-        theta = fitted.x
-        counts = np.bincount(window_index, minlength=len(windows))
-        fitted_windows = {
-            window: _level(
-                window,
-                math.exp(theta[2 + len(names) + index]),
-                float(theta[2 + names.index(window[0])]),
-                int(counts[index]),
+        count = len(names)
+        start = np.concatenate([[0.3, 0.1], np.zeros(count), np.full(count, math.log(0.9))])
+        lower = np.concatenate([[0.0, 0.0], np.full(count, -0.5), np.full(count, math.log(0.2))])
+        upper = np.concatenate([[2.0, 1.0], np.full(count, 0.5), np.full(count, math.log(3.0))])
+        theta = least_squares(residuals, start, bounds=(lower, upper), loss="soft_l1", f_scale=0.05).x
+        days = [point.chain.day for point in points]
+        levels = {
+            name: VolLevel(
+                start=min(day for day, owner in zip(days, name_index, strict=True) if owner == index),
+                end=max(day for day, owner in zip(days, name_index, strict=True) if owner == index),
+                atm_vol_per_vix=math.exp(theta[2 + count + index]),
+                term_slope=float(theta[2 + index]),
+                observations=int((name_index == index).sum()),
             )
-            for index, window in enumerate(windows)
+            for index, name in enumerate(names)
         }
         timing = replace(timing, overnight_weight=float(theta[0]), closed_day_weight=float(theta[1]))
         fitted_sessions = today + timing.overnight_weight * nights + timing.closed_day_weight * closed
@@ -277,68 +239,36 @@ class Calibrator:
             )
             for index, name in enumerate(names)
         }
-        return timing, fitted_windows
+        return timing, levels
 
     # -- smile ---------------------------------------------------------------------------------
 
-    def fit_smiles(self, points: list[AtmPoint], timing: TimeParams) -> dict[str, tuple[SmileTable, ...]]:
-        """Per underlying and tenor, the smile nodes; each data source (1-minute, EOD) counts equally
-        in a node, so thousands of minute samples do not drown the end-of-day chains."""
-        samples: dict[tuple[str, int, str], list[tuple[float, float]]] = defaultdict(list)
+    def smile_quotes(self, points: list[AtmPoint], timing: TimeParams) -> dict[str, SmileQuotes]:
+        """Per underlying, the OTM quotes (premium floor applied) standardised by their own chain."""
+        clock = VarianceTime(self.calendar, timing)
+        found: dict[str, SmileQuotes] = defaultdict(SmileQuotes.empty)
         for point in points:
-            tenor, pairs = self._smile_samples(point, timing)
-            samples[(point.chain.underlying, tenor, point.chain.source)].extend(pairs)
-        names = sorted({name for name, _, _ in samples})
-        tables: dict[str, tuple[SmileTable, ...]] = {}
-        for name in names:
-            rows = []
-            for tenor, limit in enumerate(SMILE_TENORS):
-                pooled = _source_average(
-                    [_smile_nodes(found, None) for (_, index, _), found in samples.items() if index == tenor]
+            time = clock.to_expiry(point.chain.at_utc, point.chain.expiry)
+            atm = chain_atm_variance_vol(
+                point.call, point.put, point.parity_forward, point.strike, time, self.options.discount_rate
+            )
+            if atm is not None:
+                add_smile_quotes(
+                    found[point.chain.underlying],
+                    point.chain,
+                    point.parity_forward,
+                    atm,
+                    time,
+                    self.options.min_otm_premium,
                 )
-                own = [
-                    found for (owner, index, _), found in samples.items() if owner == name and index == tenor
-                ]
-                nodes = _source_average([_smile_nodes(found, pooled) for found in own]) if own else pooled
-                rows.append(SmileTable(limit, nodes, sum(len(found) for found in own)))
-            tables[name] = tuple(rows)
-        return tables
+        return found
 
-    def _smile_samples(self, point: AtmPoint, timing: TimeParams) -> tuple[int, list[tuple[float, float]]]:
-        """(tenor bucket, [(standardised moneyness, IV / ATM IV)]) of one chain's OTM contracts."""
-        chain, rate = point.chain, self.options.discount_rate
-        time = VarianceTime(self.calendar, timing).to_expiry(chain.at_utc, chain.expiry)
-        tenor = next(index for index, limit in enumerate(SMILE_TENORS) if time.sessions < limit)
-        if time.calendar_years <= 0 or time.variance_years <= 0:
-            return tenor, []
-        scale = math.sqrt(time.calendar_years / time.variance_years)
-        atm_cal = implied_vols(
-            np.array([point.call, point.put]),
-            np.full(2, point.parity_forward),
-            np.full(2, point.strike),
-            time.calendar_years,
-            rate,
-            np.array([True, False]),
-        )
-        if not np.isfinite(atm_cal).any():
-            return tenor, []
-        atm = float(np.nanmean(atm_cal)) * scale
-        otm = np.where(
-            chain.is_call, chain.strikes > point.parity_forward, chain.strikes < point.parity_forward
-        )
-        strikes = chain.strikes[otm]
-        vols = scale * implied_vols(
-            chain.prices[otm],
-            np.full(strikes.shape, point.parity_forward),
-            strikes,
-            time.calendar_years,
-            rate,
-            chain.is_call[otm],
-        )
-        moneyness = np.log(strikes / point.parity_forward) / (atm * math.sqrt(time.variance_years))
-        return tenor, [
-            (float(m), float(v / atm)) for m, v in zip(moneyness, vols, strict=True) if np.isfinite(v)
-        ]
+    def fit_smiles(self, points: list[AtmPoint], timing: TimeParams) -> dict[str, SmileParams]:
+        quotes = self.smile_quotes(points, timing)
+        rate = self.options.discount_rate
+        return {
+            name: fit_smile(found, rate, SMILE_REFERENCE_SESSIONS) for name, found in sorted(quotes.items())
+        }
 
     # -- spread --------------------------------------------------------------------------------
 
@@ -366,11 +296,10 @@ class Calibrator:
         points = self.atm_points(usable)
         if not points:
             raise ValueError("no chain observation has a call and a put at the same strike: nothing to fit")
-        timing, windows = self.fit_atm(points, carry, {})
+        timing, levels = self.fit_atm(points, carry, {})
         smiles = self.fit_smiles(points, timing)
-        draft = self._assemble(timing, windows, smiles, carry, SpreadParams(self.options.tick, 0, 0, 0))
-        timing, windows = self.fit_atm(points, carry, draft.underlyings)
-        return self._assemble(timing, windows, smiles, carry, self.fit_spread(spreads))
+        timing, levels = self.fit_atm(points, carry, smiles)
+        return self._assemble(timing, levels, smiles, carry, self.fit_spread(spreads))
 
     def atm_points(self, chains: list[ChainObservation]) -> list[AtmPoint]:
         points = []
@@ -386,20 +315,18 @@ class Calibrator:
     def _assemble(
         self,
         timing: TimeParams,
-        windows: dict[tuple[str, str], VolLevel],
-        smiles: dict[str, tuple[SmileTable, ...]],
+        levels: dict[str, VolLevel],
+        smiles: dict[str, SmileParams],
         carry: dict[str, float],
         spread: SpreadParams,
     ) -> CalibrationParams:
-        flat = (SmileTable(SMILE_TENORS[-1], tuple(1.0 for _ in SMILE_NODES), 0),)
         underlyings = {}
-        for name in sorted({owner for owner, _ in windows}):
+        for name in sorted(levels):
             underlyings[name] = UnderlyingParams(
                 name=name,
                 carry=carry.get(name, self.options.default_carry),
-                levels=tuple(level for (owner, _), level in sorted(windows.items()) if owner == name),
-                smile_moneyness=SMILE_NODES,
-                smiles=smiles.get(name, flat),
+                levels=(levels[name],),
+                smile=smiles.get(name, FLAT_SMILE),
                 term_min_sessions=self.term_ranges.get(name, (0.02, 260.0))[0],
                 term_max_sessions=self.term_ranges.get(name, (0.02, 260.0))[1],
                 fitted_from=f"{name} data" if name in carry else f"{name} data (carry: default setting)",
@@ -419,11 +346,17 @@ class Calibrator:
     def evaluate(
         self, params: CalibrationParams, chains: list[ChainObservation], label: str
     ) -> list[ErrorRow]:
+        """Model vs real premiums per segment: the ATM straddle and legs, and OTM contracts 1-3 model
+        standard deviations out at or above the premium floor, priced from spot + VIX as a backtest
+        would; plus the same OTM contracts priced with their chain's own ATM vol and parity forward
+        (the smile's error alone, without the VIX->ATM error that an OTM premium amplifies)."""
         model = SyntheticOptionModel(params, self.calendar)
         buckets: dict[str, list[float]] = defaultdict(list)
         for point in self.atm_points([chain for chain in chains if np.isfinite(chain.spot)]):
             chain = point.chain
-            days = (chain.expiry - chain.day).days
+            segment = segment_of(chain.source, (chain.expiry - chain.day).days)
+            if segment is None:
+                continue
             valuation = model.value_chain(
                 chain.underlying,
                 chain.spot,
@@ -433,9 +366,6 @@ class Calibrator:
                 chain.strikes,
                 chain.is_call,
             )
-            segment = _segment(chain.source, days)
-            if segment is None:
-                continue
             model_call = float(valuation.value[(chain.strikes == point.strike) & chain.is_call][0])
             model_put = float(valuation.value[(chain.strikes == point.strike) & ~chain.is_call][0])
             prefix = f"{chain.underlying} {segment}"
@@ -445,8 +375,50 @@ class Calibrator:
                 chain.is_call, chain.strikes > point.parity_forward, chain.strikes < point.parity_forward
             )
             far = otm & (np.abs(valuation.moneyness) >= 1.0) & (np.abs(valuation.moneyness) <= 3.0)
+            far &= chain.prices >= self.options.min_otm_premium
             buckets[f"{prefix}|OTM 1-3 SD"].extend((valuation.value[far] / chain.prices[far] - 1).tolist())
-        return [_row(label, key, values) for key, values in sorted(buckets.items()) if values]
+            buckets[f"{prefix}|OTM 1-3 SD, implied vol"].extend(self._vol_errors(chain, valuation, far))
+            buckets[f"{prefix}|OTM 1-3 SD, real ATM"].extend(
+                self._smile_only_errors(model, point, valuation.time)
+            )
+        return [error_row(label, key, values) for key, values in sorted(buckets.items()) if values]
+
+    def _vol_errors(
+        self, chain: ChainObservation, valuation: ChainValuation, picked: BoolArray
+    ) -> list[float]:
+        """Model IV / real IV - 1 of the picked contracts, both in calendar time on the model's forward:
+        the premium error divided by the option's vega elasticity (~3 at 1 SD out, ~6 at 2, ~12 at 3)."""
+        time = valuation.time
+        if time.calendar_years <= 0 or time.variance_years <= 0 or not picked.any():
+            return []
+        real = implied_vols(
+            chain.prices[picked],
+            valuation.forward[picked],
+            chain.strikes[picked],
+            time.calendar_years,
+            self.options.discount_rate,
+            chain.is_call[picked],
+        )
+        model = valuation.iv[picked] * math.sqrt(time.variance_years / time.calendar_years)
+        errors = model / real - 1
+        return errors[np.isfinite(errors)].tolist()
+
+    def _smile_only_errors(
+        self, model: SyntheticOptionModel, point: AtmPoint, time: TimeToExpiry
+    ) -> list[float]:
+        """OTM 1-3 SD errors when the ATM vol and forward are the chain's own (the smile alone)."""
+        rate = self.options.discount_rate
+        atm = chain_atm_variance_vol(point.call, point.put, point.parity_forward, point.strike, time, rate)
+        if atm is None:
+            return []
+        quotes = SmileQuotes.empty()
+        add_smile_quotes(quotes, point.chain, point.parity_forward, atm, time, self.options.min_otm_premium)
+        if not len(quotes):
+            return []
+        moneyness = np.abs(np.asarray(quotes.moneyness))
+        smile = model.underlying(point.chain.underlying).smile
+        errors = smile_prices(smile, quotes, rate) / np.asarray(quotes.price) - 1
+        return errors[(moneyness >= 1.0) & (moneyness <= 3.0)].tolist()
 
     def _other_period_errors(
         self, chains: list[ChainObservation], spreads: list[SpreadObservation]
@@ -465,7 +437,8 @@ class Calibrator:
             rows += self.evaluate(fitted, unseen, "other-period")
         return rows
 
-    def calibrate(self, root: Path) -> CalibrationResult:
+    def read(self, root: Path) -> CalibrationData:
+        """The folder's chain observations within `max_days_to_expiry`; ValueError if there are none."""
         data = read_calibration_data(root, self.options.sample_every_minutes, self.options.min_eod_volume)
         data.chains = [
             chain
@@ -474,6 +447,17 @@ class Calibrator:
         ]
         if not data.chains:
             raise ValueError(f"no option data recognised under {root} (see `optbot data calibrate --help`)")
+        return data
+
+    def check(self, params: CalibrationParams, root: Path) -> tuple[ErrorRow, ...]:
+        """The error table of an existing calibration on the folder's data, fitting nothing (a fit
+        made elsewhere priced on data it never saw is out of sample by construction)."""
+        data = self.read(root)
+        self.resolve_spots(data.chains, {name: body.carry for name, body in params.underlyings.items()})
+        return tuple(self.evaluate(params, data.chains, "given file"))
+
+    def calibrate(self, root: Path) -> CalibrationResult:
+        data = self.read(root)
         fit_days, test_days = _split_days(data.chains, self.options.in_sample_share)
         held_out = self.fit([c for c in data.chains if c.day in fit_days], data.spreads)
         tests = [c for c in data.chains if c.day in test_days]
@@ -491,80 +475,6 @@ class Calibrator:
         return CalibrationResult(
             final, tuple(errors), len(data.chains), len(data.spreads), tuple(data.skipped)
         )
-
-
-def _smile_nodes(samples: list[tuple[float, float]], fallback: tuple[float, ...] | None) -> tuple[float, ...]:
-    """Median ratio per node (±0.25 around it); sparse nodes take the pooled value, else stay flat."""
-    moneyness = np.array([m for m, _ in samples]) if samples else np.empty(0)
-    ratios = np.array([r for _, r in samples]) if samples else np.empty(0)
-    values = []
-    for index, node in enumerate(SMILE_NODES):
-        mask = np.abs(moneyness - node) <= 0.25
-        if mask.sum() >= MIN_SMILE_BIN:
-            values.append(float(np.median(ratios[mask])))
-        else:
-            values.append(fallback[index] if fallback is not None else 1.0)
-    centre = float(np.interp(0.0, SMILE_NODES, values))
-    return tuple(value / centre for value in values)
-
-
-def _source_average(tables: list[tuple[float, ...]]) -> tuple[float, ...]:
-    if not tables:
-        return tuple(1.0 for _ in SMILE_NODES)
-    return tuple(float(value) for value in np.mean(np.array(tables), axis=0))
-
-
-def _interp_rows(moneyness: FloatArray, table: FloatArray) -> FloatArray:
-    """Row-wise linear interpolation of each row's smile at its own moneyness (flat outside)."""
-    nodes = np.asarray(SMILE_NODES)
-    position = np.clip((moneyness - nodes[0]) / (nodes[1] - nodes[0]), 0.0, len(nodes) - 1.0)
-    left = np.minimum(np.floor(position).astype(np.int64), len(nodes) - 2)
-    weight = position - left
-    rows = np.arange(len(moneyness))
-    return np.asarray(table[rows, left] * (1 - weight) + table[rows, left + 1] * weight, dtype=np.float64)
-
-
-def _level(window: tuple[str, str], value: float, slope: float, observations: int) -> VolLevel:
-    """The fitted level and slope of one underlying-month, valid over that calendar month."""
-    year, month = (int(part) for part in window[1].split("-"))
-    start = date(year, month, 1)
-    end = (date(year + month // 12, month % 12 + 1, 1)) - timedelta(days=1)
-    return VolLevel(start, end, value, slope, observations)
-
-
-def _segment(source: str, days: int) -> str | None:
-    if source == "EOD":
-        return "3-35 d EOD" if 3 <= days <= 35 else None
-    if days == 0:
-        return "expiry day 1-minute"
-    return "1-7 d 1-minute" if days <= 7 else None
-
-
-TARGETS: dict[str, str] = {
-    "NIFTY|ATM straddle": "median <= 4 %, p90 <= 10 %, bias within ±3 %",
-    "NIFTY|ATM legs": "median <= 6 %, p90 <= 15 %",
-    "BANKNIFTY|ATM legs": "median <= 7 %, p90 <= 20 %",
-    "|OTM 1-3 SD": "median <= 5 %",
-}
-
-
-def _target(key: str) -> str:
-    underlying, kind = key.split(" ", 1)[0], key.split("|", 1)[1]
-    return TARGETS.get(f"{underlying}|{kind}", TARGETS.get(f"|{kind}", "-")) if "3-35 d" in key else "-"
-
-
-def _row(label: str, key: str, values: list[float]) -> ErrorRow:
-    errors = np.array(values) * 100.0
-    segment = key.replace("|", " ")
-    return ErrorRow(
-        evaluation=label,
-        segment=segment,
-        observations=len(values),
-        median_abs_pct=float(np.median(np.abs(errors))),
-        p90_abs_pct=float(np.percentile(np.abs(errors), 90)),
-        bias_pct=float(np.median(errors)),
-        target=_target(key),
-    )
 
 
 def _split_days(chains: list[ChainObservation], share: float) -> tuple[set[date], set[date]]:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import typer
 
-from optbot.analytics.calibration import CalibrationResult, Calibrator, ErrorRow, FitOptions
+from optbot.analytics.calibration import CalibrationResult, Calibrator, FitOptions
+from optbot.analytics.calibration_errors import ErrorRow
 from optbot.analytics.market_inputs import MarketInputs, RealBar, market_inputs_at, real_bar_at
 from optbot.analytics.pricing import Model, greeks, implied_volatility
 from optbot.analytics.synthetic import SyntheticOptionModel, SyntheticQuote
@@ -290,6 +291,7 @@ def _print_quote(
 
 
 def calibrate_command(
+    ctx: typer.Context,
     data: Path = typer.Option(
         DEFAULT_DATA_ROOT, "--data", help="Folder of real option data (data/sample layout)"
     ),
@@ -298,16 +300,46 @@ def calibrate_command(
         15, "--sample-minutes", min=1, max=375, help="Minute-bar sampling step"
     ),
     min_volume: float = typer.Option(500.0, "--min-volume", min=0, help="EOD rows need this traded volume"),
+    min_otm_premium: float | None = typer.Option(
+        None,
+        "--min-otm-premium",
+        min=0,
+        help="OTM quotes below this premium (Rs) are not fitted or scored "
+        "(default: analytics.calibration_min_otm_premium)",
+    ),
+    check: bool = typer.Option(
+        False,
+        "--check",
+        help="Fit nothing: print the error table of the active calibration "
+        "(analytics.calibration_file, else the packaged one) on --data",
+    ),
 ) -> None:
     """Fit the synthetic option model to the real option data under --data and print the fit and its
-    error table against real premiums (out of sample and in sample). Point `analytics.calibration_file`
-    at the written file to use it."""
+    error table against real premiums (out of sample, other period, in sample). Point
+    `analytics.calibration_file` at the written file to use it; --check scores a calibration on data."""
     if not data.is_dir():
         fail(f"--data {data} is not a folder")
-    options = FitOptions(sample_every_minutes=sample_minutes, min_eod_volume=min_volume)
+    if check and out is not None:
+        fail("--check fits nothing and writes nothing: drop --out")
+    settings = settings_from(ctx).analytics
+    options = FitOptions(
+        sample_every_minutes=sample_minutes,
+        min_eod_volume=min_volume,
+        default_carry=settings.calibration_default_carry,
+        min_otm_premium=(
+            min_otm_premium if min_otm_premium is not None else settings.calibration_min_otm_premium
+        ),
+    )
+    calibrator = Calibrator(get_calendar(), options)
     try:
-        result = Calibrator(get_calendar(), options).calibrate(data)
-    except ValueError as exc:
+        if check:
+            calibration = settings.calibration_file
+            params = load_calibration(calibration)
+            typer.echo(f"calibration: {calibration or 'packaged'}; data: {data}")
+            typer.echo(_error_table(calibrator.check(params, data)))
+            return
+        result = calibrator.calibrate(data)
+    except (ValueError, UserError) as exc:
         fail(str(exc))
     _print_fit(result)
     if out is not None:
@@ -325,23 +357,32 @@ def _print_fit(result: CalibrationResult) -> None:
     )
     for name, body in sorted(params.underlyings.items()):
         levels = ", ".join(
-            f"{level.start:%Y-%m} {level.atm_vol_per_vix:.3f} "
-            f"(slope {level.term_slope:+.3f}, n={level.observations})"
+            f"{level.atm_vol_per_vix:.3f} x VIX (term slope {level.term_slope:+.3f}; "
+            f"{level.start}..{level.end}, n={level.observations})"
             for level in body.levels
         )
-        typer.echo(f"{name:10} carry {body.carry:+.4f}  ATM vol per VIX: {levels}")
+        smile = body.smile
+        typer.echo(
+            f"{name:10} carry {body.carry:+.4f}  ATM vol {levels}\n"
+            f"{'':10} smile skew {smile.skew_level:+.4f}{smile.skew_term:+.4f}·u, curvature "
+            f"{smile.curvature_level:+.4f}{smile.curvature_term:+.4f}·u, wings put {smile.put_wing:+.3f} "
+            f"call {smile.call_wing:+.3f} (u = ln(sessions left / {smile.reference_sessions:g}), "
+            f"n={smile.observations})"
+        )
     for note in result.skipped:
         typer.echo(f"note: {note}")
     typer.echo(_error_table(result.errors))
 
 
 def _error_table(rows: tuple[ErrorRow, ...]) -> str:
-    header = f"{'evaluation':14} {'segment':42} {'n':>5} {'med|e|%':>8} {'p90|e|%':>8} {'bias%':>7}  target"
+    header = (
+        f"{'evaluation':14} {'segment':50} {'n':>5} {'med|e|%':>8} {'p90|e|%':>8} {'bias%':>7}  met  target"
+    )
     lines = [header]
     for row in rows:
         lines.append(
-            f"{row.evaluation:14} {row.segment:42} {row.observations:5d} {row.median_abs_pct:8.2f} "
-            f"{row.p90_abs_pct:8.2f} {row.bias_pct:+7.2f}  {row.target}"
+            f"{row.evaluation:14} {row.segment:50} {row.observations:5d} {row.median_abs_pct:8.2f} "
+            f"{row.p90_abs_pct:8.2f} {row.bias_pct:+7.2f}  {row.met:3}  {row.target}"
         )
     return "\n".join(lines)
 

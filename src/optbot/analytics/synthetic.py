@@ -4,8 +4,9 @@ bar exists. Deterministic (no random numbers), fitted to real premiums by `optbo
     forward   F = S·exp(carry·t_cal)            carry fitted per underlying (futures / put-call parity)
     time      τ = session units to expiry        remaining session today + later sessions
                   + overnight_weight·nights + closed_day_weight·weekend/holiday days (both fitted)
-    ATM vol   σ_atm = level·VIX/100·(τ/τ_ref)^slope   level and slope per underlying and month, fitted
-    smile     σ(K) = σ_atm·smile(m),  m = ln(K/F)/(σ_atm·√(τ/year))  fitted nodes, linear between
+    ATM vol   σ_atm = level·VIX/100·(τ/τ_ref)^slope   level and slope per underlying, fitted
+    smile     σ(K) = σ_atm·smile(z, τ), z = ln(K/F)/(σ_atm·√(τ/year)): quadratic in z with skew and
+              curvature log-linear in τ, tangent + own wing slope beyond ±2 (SmileParams), fitted
     price     Black-76 on F with total variance σ²·τ/year, discounted over calendar time
     spread    max(tick, time_value_fraction·time value + intrinsic_fraction·intrinsic), tick-rounded
 
@@ -221,7 +222,7 @@ class SyntheticOptionModel:
         atm = self._atm_vol(body, vix, timing.sessions, at_utc.astimezone(IST).date())
         root_years = math.sqrt(max(timing.variance_years, 1e-12))
         moneyness = np.log(strikes / forward) / max(atm * root_years, 1e-9)
-        iv = atm * np.interp(moneyness, body.smile_moneyness, body.smile_for(timing.sessions))
+        iv = atm * body.smile.ratio(moneyness, timing.sessions)
         if timing.calendar_years > 0.0 and timing.variance_years > 0.0:
             calendar_vol = iv * math.sqrt(timing.variance_years / timing.calendar_years)
         else:

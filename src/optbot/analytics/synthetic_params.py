@@ -8,6 +8,7 @@ came from (data sets, observation counts) and how well it reproduced real premiu
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date
@@ -15,13 +16,19 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import tomli_w
+from numpy.typing import NDArray
 
 from optbot.core.errors import UserError
 
 #: Bumped when the file's layout changes; a file of another version is refused with a clear message.
-CALIBRATION_FORMAT_VERSION = 1
+CALIBRATION_FORMAT_VERSION = 2
 PACKAGED_CALIBRATION = "calibration.toml"
+#: Floor on the smile's IV / ATM IV (keeps a fitted wing from reaching zero or negative vol).
+MIN_SMILE_RATIO = 0.3
+
+FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +60,10 @@ class SpreadParams:
 
 @dataclass(frozen=True, slots=True)
 class VolLevel:
-    """ATM implied vol per unit of INDIA VIX over one stretch of dates (it drifts with the regime: ~0.51
-    in November 2022 and ~0.62 in January 2025 for NIFTY) and the term slope used with it (the bundled
-    fit shares one slope per underlying across windows: per-window slopes did not carry to other periods)."""
+    """ATM implied vol (per variance-time year) per unit of INDIA VIX and the term slope used with it,
+    over a stretch of dates. `optbot data calibrate` writes one per underlying spanning all its data (a
+    level per month would jump at month ends and say nothing about a month without option data); a
+    file may hold several, and the one nearest in time applies."""
 
     start: date
     end: date
@@ -65,13 +73,59 @@ class VolLevel:
 
 
 @dataclass(frozen=True, slots=True)
-class SmileTable:
-    """Smile ratios (IV / ATM IV) at the shared moneyness nodes, for times to expiry below
-    `max_sessions`: an expiry-day smile is not a month-out smile."""
+class SmileParams:
+    """The volatility smile as IV / ATM IV over standardised moneyness z = ln(K/F) / (σ_atm·√τ).
 
-    max_sessions: float
-    ratio: tuple[float, ...]
+    Core (|z| ≤ wing_start): 1 + skew·z + curvature·z², where skew and curvature move log-linearly
+    with the time left, u = ln(clip(sessions, min_sessions, max_sessions) / reference_sessions):
+    skew = skew_level + skew_term·u, curvature = curvature_level + curvature_term·u (a month-out
+    smile is not an expiry-day smile). Beyond ±wing_start the core continues along its tangent plus
+    a wing slope of its own on each side (put and call wings are fitted separately: no skew the
+    data does not show). The ratio is floored at `MIN_SMILE_RATIO`.
+    """
+
+    skew_level: float
+    skew_term: float
+    curvature_level: float
+    curvature_term: float
+    put_wing: float
+    call_wing: float
+    wing_start: float = 2.0
+    reference_sessions: float = 10.0
+    min_sessions: float = 0.1
+    max_sessions: float = 260.0
     observations: int = 0
+
+    def ratio(self, moneyness: FloatArray, sessions: float | FloatArray) -> FloatArray:
+        """IV / ATM IV at each standardised moneyness (sessions: one value or one per moneyness).
+        Written with few numpy calls: a replay prices a chain on every tick."""
+        skew, curvature = self._shape(sessions)
+        z = np.asarray(moneyness, dtype=np.float64)
+        edge = self.wing_start
+        if z.size == 0 or (z.max() <= edge and z.min() >= -edge):
+            ratio = 1.0 + z * (skew + curvature * z)
+        else:
+            # tangent continuation beyond ±edge: skew·z + curvature·core·(2z − core), plus the wings
+            core = np.minimum(np.maximum(z, -edge), edge)
+            ratio = 1.0 + skew * z + curvature * core * (2.0 * z - core)
+            ratio += self.call_wing * np.maximum(z - edge, 0.0) + self.put_wing * np.maximum(-z - edge, 0.0)
+        return np.asarray(np.maximum(ratio, MIN_SMILE_RATIO), dtype=np.float64)
+
+    def _shape(self, sessions: float | FloatArray) -> tuple[float | FloatArray, float | FloatArray]:
+        """(skew, curvature) at the time left, clipped to the fitted range of times."""
+        if np.ndim(sessions) == 0:
+            clipped = min(max(float(sessions), self.min_sessions), self.max_sessions)
+            tenor: float | FloatArray = math.log(clipped / self.reference_sessions)
+        else:
+            bounded = np.clip(np.asarray(sessions, dtype=np.float64), self.min_sessions, self.max_sessions)
+            tenor = np.log(bounded / self.reference_sessions)
+        return (
+            self.skew_level + self.skew_term * tenor,
+            self.curvature_level + self.curvature_term * tenor,
+        )
+
+
+FLAT_SMILE = SmileParams(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,19 +135,11 @@ class UnderlyingParams:
     name: str
     carry: float
     levels: tuple[VolLevel, ...]
-    smile_moneyness: tuple[float, ...]
-    smiles: tuple[SmileTable, ...]
+    smile: SmileParams
     fitted_from: str = "own data"
     #: Time to expiry (session units) the fit saw; the term slope is not extrapolated beyond it.
     term_min_sessions: float = 0.02
     term_max_sessions: float = 260.0
-
-    def smile_for(self, sessions: float) -> tuple[float, ...]:
-        """The ratios of the first table whose `max_sessions` exceeds the time left (else the last)."""
-        for table in self.smiles:
-            if sessions < table.max_sessions:
-                return table.ratio
-        return self.smiles[-1].ratio
 
     def level_on(self, day: date) -> VolLevel:
         """The window holding `day`, else the nearest window in time."""
@@ -129,8 +175,7 @@ class CalibrationParams:
             name=name.upper(),
             carry=fallback.carry,
             levels=fallback.levels,
-            smile_moneyness=fallback.smile_moneyness,
-            smiles=fallback.smiles,
+            smile=fallback.smile,
             term_min_sessions=fallback.term_min_sessions,
             term_max_sessions=fallback.term_max_sessions,
             fitted_from=f"{fallback.name} (no {name.upper()} data in the calibration)",
@@ -151,20 +196,42 @@ def _as_date(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
-def _underlying_from(name: str, raw: dict[str, Any]) -> UnderlyingParams:
-    moneyness = tuple(float(value) for value in raw["smile_moneyness"])
-    if len(moneyness) < 2 or list(moneyness) != sorted(moneyness):
-        raise ValueError(f"{name}: smile_moneyness must be ascending with at least two nodes")
-    smiles = tuple(
-        SmileTable(
-            float(table["max_sessions"]),
-            tuple(float(v) for v in table["ratio"]),
-            int(table.get("observations", 0)),
-        )
-        for table in raw["smiles"]
+def _smile_from(name: str, raw: dict[str, Any]) -> SmileParams:
+    smile = SmileParams(
+        skew_level=float(raw["skew_level"]),
+        skew_term=float(raw["skew_term"]),
+        curvature_level=float(raw["curvature_level"]),
+        curvature_term=float(raw["curvature_term"]),
+        put_wing=float(raw["put_wing"]),
+        call_wing=float(raw["call_wing"]),
+        wing_start=float(raw.get("wing_start", 2.0)),
+        reference_sessions=float(raw.get("reference_sessions", 10.0)),
+        min_sessions=float(raw.get("min_sessions", 0.1)),
+        max_sessions=float(raw.get("max_sessions", 260.0)),
+        observations=int(raw.get("observations", 0)),
     )
-    if not smiles or any(len(table.ratio) != len(moneyness) for table in smiles):
-        raise ValueError(f"{name}: every [[smiles]] ratio list must have one value per smile_moneyness node")
+    if not 0 < smile.min_sessions <= smile.max_sessions or smile.wing_start <= 0:
+        raise ValueError(f"{name}: smile needs 0 < min_sessions <= max_sessions and wing_start > 0")
+    return smile
+
+
+def _smile_to_dict(smile: SmileParams) -> dict[str, Any]:
+    return {
+        "skew_level": round(smile.skew_level, 6),
+        "skew_term": round(smile.skew_term, 6),
+        "curvature_level": round(smile.curvature_level, 6),
+        "curvature_term": round(smile.curvature_term, 6),
+        "put_wing": round(smile.put_wing, 6),
+        "call_wing": round(smile.call_wing, 6),
+        "wing_start": smile.wing_start,
+        "reference_sessions": smile.reference_sessions,
+        "min_sessions": round(smile.min_sessions, 4),
+        "max_sessions": round(smile.max_sessions, 4),
+        "observations": smile.observations,
+    }
+
+
+def _underlying_from(name: str, raw: dict[str, Any]) -> UnderlyingParams:
     levels = tuple(_level_from(level) for level in raw["levels"])
     if not levels:
         raise ValueError(f"{name}: at least one [[levels]] entry is needed")
@@ -172,8 +239,7 @@ def _underlying_from(name: str, raw: dict[str, Any]) -> UnderlyingParams:
         name=name,
         carry=float(raw["carry"]),
         levels=levels,
-        smile_moneyness=moneyness,
-        smiles=smiles,
+        smile=_smile_from(name, raw["smile"]),
         fitted_from=str(raw.get("fitted_from", "own data")),
         term_min_sessions=float(raw.get("term_min_sessions", 0.02)),
         term_max_sessions=float(raw.get("term_max_sessions", 260.0)),
@@ -243,15 +309,7 @@ def params_to_dict(params: CalibrationParams) -> dict[str, Any]:
                 "fitted_from": body.fitted_from,
                 "term_min_sessions": round(body.term_min_sessions, 4),
                 "term_max_sessions": round(body.term_max_sessions, 4),
-                "smile_moneyness": list(body.smile_moneyness),
-                "smiles": [
-                    {
-                        "max_sessions": table.max_sessions,
-                        "observations": table.observations,
-                        "ratio": [round(value, 5) for value in table.ratio],
-                    }
-                    for table in body.smiles
-                ],
+                "smile": _smile_to_dict(body.smile),
                 "levels": [
                     {
                         "start": level.start,

@@ -51,6 +51,23 @@ class AnalyticsSettings(Section):
             "(empty: the packaged calibration fitted to the bundled real option data)"
         ),
     )
+    calibration_default_carry: float = Field(
+        default=0.07,
+        ge=-0.05,
+        le=0.5,
+        description=(
+            "issue 14: annual carry (F = S·e^(carry·t)) `optbot data calibrate` gives an underlying whose "
+            "data has neither futures nor a put-call-parity forward at least 5 days out"
+        ),
+    )
+    calibration_min_otm_premium: float = Field(
+        default=1.0,
+        ge=0.0,
+        description=(
+            "issue 14: OTM quotes below this premium (rupees) are neither fitted nor scored by `optbot data "
+            "calibrate` (under ~20 ticks of 0.05 the tick alone is a 5 % relative error)"
+        ),
+    )
     var_confidence: float = Field(
         default=0.95, gt=0.5, lt=1.0, description="spec §10.6 (performance tracking): VaR confidence level"
     )
