@@ -61,6 +61,11 @@ def test_the_report_says_the_option_prices_were_real(real: BacktestOutcome) -> N
     assert '"options": "real"' in text and '"option_bars": "1m"' in text and "from their own bars" in text
 
 
+def test_each_trade_says_what_closed_it(real: BacktestOutcome) -> None:
+    assert real.result.trades
+    assert {trade.exit_reason for trade in real.result.trades} == {"test: timed sell"}
+
+
 def test_split_over_processes_the_report_is_the_same_file(real: BacktestOutcome, tmp_path: Path) -> None:
     split = run_backtest(
         make_settings(tmp_path / "data"),

@@ -161,7 +161,18 @@ def _fill(token: str, side: Side, quantity: int, price: float, day: date, minute
 
     moment = datetime(day.year, day.month, day.day, 4, minute, tzinfo=UTC)
     return FillRecord(
-        f"F{minute}", f"O{minute}", None, "i", Exchange.NFO, token, token, side, quantity, price, day, moment
+        f"F{minute}",
+        f"O{minute}",
+        None,
+        f"i{minute}",
+        Exchange.NFO,
+        token,
+        token,
+        side,
+        quantity,
+        price,
+        day,
+        moment,
     )
 
 
@@ -175,10 +186,10 @@ def test_round_trip_times_follow_closed_trades_fifo_and_exposure_counts_carried_
         _fill("A", Side.SELL, 75, 90.0, d2, 5),
     ]
     trades = closed_trades(fills)
-    assert [(t.token, t.entry_time_utc.minute, t.exit_time_utc.minute) for t in trades] == [
-        ("A", 1, 3),
-        ("B", 2, 4),
-        ("A", 1, 5),
+    assert [(t.token, t.entry_time_utc.minute, t.exit_time_utc.minute, t.exit_intent_id) for t in trades] == [
+        ("A", 1, 3, "i3"),
+        ("B", 2, 4, "i4"),
+        ("A", 1, 5, "i5"),
     ]
     assert in_market_by_day(fills, [d1, d2, d3]) == [True, True, False]
     assert in_market_by_day(fills[:1], [d1, d2]) == [True, True]

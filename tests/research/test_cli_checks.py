@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from optbot.cli.main import app
 from optbot.config import Settings
 from optbot.core.errors import UserError
-from optbot.research.cli_checks import _choose_windows, _run_window
+from optbot.research.cli_checks import _choose_windows, _run_window, _window_row
 from optbot.research.evaluate import BacktestEvaluator, with_market
 from optbot.research.market import IndexDaily
 from optbot.research.stress import StressWindow
@@ -63,8 +63,8 @@ def test_with_market_adds_the_benchmark_and_the_three_splits() -> None:
         "Trades by entry weekday",
     ]
     weekday = enriched.tables[2].rows
-    assert weekday == [{"group": "1 Tue", "trades": 1, "net P&L ₹": "-1,540.00", "win rate": "0.0%"}]
-    assert enriched.tables[1].rows[0]["group"] == "02 days"
+    assert weekday == [{"group": "Tue", "trades": 1, "net P&L ₹": "-1,540.00", "win rate": "0.0%"}]
+    assert enriched.tables[1].rows[0]["group"] == "2 days"
 
 
 def test_windows_by_name_unknown_names_refused_and_windows_without_data_skipped() -> None:
@@ -77,6 +77,13 @@ def test_windows_by_name_unknown_names_refused_and_windows_without_data_skipped(
     before_data = StressWindow("2008 crash", date(2008, 10, 1), date(2008, 10, 31))
     run = _run_window(BacktestEvaluator("adx_trend", SAMPLE_STORE), Settings(), daily, before_data)
     assert run.outcome is None and run.skipped is not None and "no NIFTY daily bars" in run.skipped
+    row = _window_row(run)  # the reason goes in the note, not under a number's heading
+    assert (
+        row["sessions"] == "skipped"
+        and row["max drawdown"] == ""
+        and "no NIFTY daily bars" in str(row["note"])
+    )
+    assert row["dates"] == "2008-10-01…2008-10-31"
 
 
 def test_shock_command_prints_every_shock_and_writes_a_tearsheet(tmp_path: Path) -> None:

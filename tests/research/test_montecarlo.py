@@ -50,6 +50,14 @@ def test_reshuffle_keeps_the_final_pnl_and_moves_only_the_path() -> None:
     assert result.fan["p50"][0] == 500_000.0 and len(result.fan["p5"]) == len(PNLS) + 1
 
 
+def test_drawdown_percent_keeps_its_precision() -> None:
+    # on ₹5 lakh these paths fall well under 1 %: 2 decimals of a fraction would report 0 % or 1 %
+    result = run_monte_carlo(_sample(), Method.RESHUFFLE, MonteCarloSettings(paths=200))
+    actual = _naive_drawdown(PNLS, 500_000.0) / (500_000.0 + 1200.0)
+    assert result.max_drawdown_pct.actual == pytest.approx(actual, abs=1e-6)
+    assert 0 < result.max_drawdown_pct.median < 0.01
+
+
 def test_same_seed_same_result_and_another_seed_differs() -> None:
     sample = _sample()
     first = run_monte_carlo(sample, Method.PERTURB, MonteCarloSettings(paths=200, seed=7))

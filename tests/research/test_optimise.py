@@ -89,3 +89,17 @@ def test_a_combination_that_breaks_a_settings_rule_is_pruned_not_fatal(tmp_path:
     pruned = [t for t in summary.trials if t.state == "PRUNED"]
     assert pruned and all("min_reward_risk" in t.violations[0] for t in pruned)
     assert all(t.parameters["strategy.target_reward_risk"] >= 2.0 for t in summary.trials if t.feasible)
+
+
+def test_two_worker_processes_share_one_study_without_losing_or_repeating_a_trial(tmp_path: Path) -> None:
+    summary = run_study(Settings(), _spec(tmp_path, trials=10, workers=2), _evaluate)
+    assert summary.completed == 10
+    assert sorted(trial.number for trial in summary.trials) == list(range(10))
+    workers = {trial.worker for trial in summary.trials}
+    assert workers == {"local-1", "local-2"}, workers  # both processes ran trials
+    # each worker samples with its own seed: their first proposals differ
+    first = {
+        worker: next(t for t in summary.trials if t.worker == worker).parameters["strategy.rsi_oversold"]
+        for worker in workers
+    }
+    assert first["local-1"] != first["local-2"]

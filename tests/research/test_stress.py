@@ -106,7 +106,22 @@ def test_trades_split_by_regime_dte_and_weekday() -> None:
         50.0,
         1450.0,
     )
-    assert [row.group for row in split_by_weekday([trade])] == ["3 Thu"]
-    assert [row.group for row in split_by_days_to_expiry([trade])] == ["07 days"]
+    assert [row.group for row in split_by_weekday([trade])] == ["Thu"]
+    assert [row.group for row in split_by_days_to_expiry([trade])] == ["7 days"]
     rows = split_by_regime([trade], regimes)
     assert sum(row.trades for row in rows) == len(regimes[days[3]])
+
+
+def test_weekday_and_days_to_expiry_rows_read_in_calendar_order() -> None:
+    def trade(symbol: str, day: str) -> TradeRow:
+        return TradeRow(
+            symbol, "SELL", 50, f"{day}T04:00:00+00:00", f"{day}T05:00:00+00:00", 100.0, 90.0, 40, 460
+        )
+
+    trades = [
+        trade("NIFTY20JUN2423000CE", "2024-06-07"),  # Fri, 13 days
+        trade("NIFTY06JUN2423000CE", "2024-06-04"),  # Tue, 2 days
+        trade("NIFTY06JUN2423000PE", "2024-06-03"),  # Mon, 3 days
+    ]
+    assert [row.group for row in split_by_weekday(trades)] == ["Mon", "Tue", "Fri"]
+    assert [row.group for row in split_by_days_to_expiry(trades)] == ["2 days", "3 days", "13 days"]

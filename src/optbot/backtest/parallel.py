@@ -84,6 +84,7 @@ def replay_parallel(plan: BacktestPlan, chunks: int) -> ReplayEvidence:
         joined.real |= evidence.real
         joined.fills += evidence.fills
         joined.intent_log += evidence.intent_log
+        joined.intent_reasons.update(evidence.intent_reasons)
         joined.intents += evidence.intents
         joined.refused += evidence.refused
     if plan.on_day is not None:

@@ -30,6 +30,7 @@ class TradeRecord:
     charges: float
     net_pnl: float
     synthetic_prices: bool = False
+    exit_reason: str = ""  # the reason of the intent whose fill closed the trip (stop, target, time exit …)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,7 @@ def build_report(result: BacktestResult) -> Report:
             "charges": round(t.charges, 2),
             "net_pnl": round(t.net_pnl, 2),
             "prices": "synthetic" if t.synthetic_prices else "recorded",
+            "exit_reason": t.exit_reason,
         }
         for t in result.trades
     ]

@@ -41,6 +41,7 @@ from optbot.config import Settings
 from optbot.core.clock import Clock
 from optbot.core.enums import Exchange, Side, Timeframe
 from optbot.core.errors import UserError
+from optbot.core.events import OrderIntent
 from optbot.core.timeutil import ist_datetime, to_utc
 from optbot.data.archive import OptionArchive
 from optbot.engine.replay import PREMARKET_START
@@ -94,6 +95,16 @@ def intent_lines(store: Store) -> list[IntentLine]:
         "FROM intents ORDER BY rowid"
     ).fetchall()
     return [IntentLine(*tuple(row)) for row in rows]
+
+
+def intent_reasons(store: Store, submitted: Sequence[OrderIntent]) -> dict[str, str]:
+    """Each intent's reason by its id (what closed a trade: a stop, a target, a time exit …): the
+    strategy's own words for what it submitted, else what the order manager recorded (e.g. the risk
+    engine's flatten)."""
+    rows = store.connection.execute("SELECT intent_id, reason FROM intents").fetchall()
+    reasons = {str(intent_id): str(reason or "") for intent_id, reason in rows}
+    reasons.update({intent.intent_id: intent.reason for intent in submitted if intent.reason})
+    return reasons
 
 
 @dataclass(frozen=True)
@@ -223,6 +234,7 @@ class ReplayEvidence:
     real: set[str] = field(default_factory=set)
     fills: tuple[FillRecord, ...] = ()
     intent_log: tuple[IntentLine, ...] = ()
+    intent_reasons: dict[str, str] = field(default_factory=dict)  # intent id -> its reason
     intents: int = 0
     refused: int = 0
 
@@ -395,6 +407,7 @@ async def replay_days(plan: BacktestPlan, days: Sequence[tuple[date, str]]) -> R
         await kernel.run([day for day, _ in days])
         evidence.fills = tuple(kernel.store.fills())
         evidence.intent_log = tuple(intent_lines(kernel.store))
+        evidence.intent_reasons = intent_reasons(kernel.store, kernel.engine.ctx.intents)
         evidence.intents = kernel.engine.counters.intents
         evidence.refused = kernel.engine.counters.refused
         evidence.real = {token for token, kind in kernel.prices.priced.items() if kind == REAL}
@@ -522,6 +535,7 @@ def finish_backtest(plan: BacktestPlan, evidence: ReplayEvidence, workers: int =
             charges=trade.charges,
             net_pnl=trade.net_pnl,
             synthetic_prices=trade.token in synthetic,
+            exit_reason=evidence.intent_reasons.get(trade.exit_intent_id, ""),
         )
         for trade in trades
     ]

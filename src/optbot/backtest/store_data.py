@@ -107,6 +107,16 @@ def roll_up(bars: Sequence[Bar], timeframe: Timeframe, open_utc: datetime, close
     return rolled
 
 
+#: Parsed series by bar file, with the file's (mtime, size) when parsed: a changed file is read again.
+_PARSED: dict[Path, tuple[tuple[int, int], dict[date, tuple[Bar, ...]]]] = {}
+
+
+#: Sessions' bars (base, rolled up, daily) by data root, instrument and day, with the files' identity.
+FilesIdentity = tuple[tuple[int, int], ...]
+SessionBars = tuple[IndexDay, tuple[Bar, ...]]
+_SESSIONS: dict[tuple[Path, str, date], tuple[FilesIdentity, SessionBars | None]] = {}
+
+
 class StoreHistory:
     """Index/VIX bars of one data root, loaded once per instrument and timeframe, grouped by IST day."""
 
@@ -137,16 +147,31 @@ class StoreHistory:
         key = (store_symbol(name), timeframe)
         found = self._series.get(key)
         if found is None:
-            grouped: dict[date, list[Bar]] = {}
-            if self.store.bar_path(key[0], timeframe).exists():
-                bars, _report = self.store.load(key[0], timeframe)
-                for bar in bars:
-                    # An import flags every bar of a day that misses some as incomplete; each stored
-                    # bar is still a whole bar (a missing one shows as an incomplete roll-up).
-                    whole = bar if bar.complete else replace(bar, complete=True)
-                    grouped.setdefault(ist_date(bar.start_utc), []).append(whole)
-            found = {day: tuple(items) for day, items in grouped.items()}
-            self._series[key] = found
+            found = self._series[key] = self._load_by_day(key[0], timeframe)
+        return found
+
+    def _load_by_day(self, symbol: str, timeframe: Timeframe) -> dict[date, tuple[Bar, ...]]:
+        """One stored series grouped by IST day, parsed once per process while the file is unchanged
+        (an optimisation runs hundreds of backtests over the same data root: parsing the JSON store
+        was over half of each one). Bars are frozen, so every reader can share them."""
+        path = self.store.bar_path(symbol, timeframe)
+        try:
+            status = path.stat()
+        except FileNotFoundError:
+            return {}
+        identity = (status.st_mtime_ns, status.st_size)
+        cached = _PARSED.get(path.resolve())
+        if cached is not None and cached[0] == identity:
+            return cached[1]
+        grouped: dict[date, list[Bar]] = {}
+        bars, _report = self.store.load(symbol, timeframe)
+        for bar in bars:
+            # An import flags every bar of a day that misses some as incomplete; each stored
+            # bar is still a whole bar (a missing one shows as an incomplete roll-up).
+            whole = bar if bar.complete else replace(bar, complete=True)
+            grouped.setdefault(ist_date(bar.start_utc), []).append(whole)
+        found = {day: tuple(items) for day, items in grouped.items()}
+        _PARSED[path.resolve()] = (identity, found)
         return found
 
     def days(self, name: str) -> list[date]:
@@ -228,9 +253,35 @@ class StoreHistory:
                 return found.bars[-1].close
         return None
 
+    def files_identity(self, name: str) -> FilesIdentity | None:
+        """(mtime, size) of every bar file of `name`: what a cached session was built from. None
+        means "do not cache" (a view that hides some of the files' bars, e.g. a bias check's cut)."""
+        identity: list[tuple[int, int]] = []
+        for timeframe in (*INTRADAY_TIMEFRAMES, Timeframe.D1):
+            try:
+                status = self.store.bar_path(store_symbol(name), timeframe).stat()
+            except FileNotFoundError:
+                identity.append((0, 0))
+                continue
+            identity.append((status.st_mtime_ns, status.st_size))
+        return tuple(identity)
+
     def session_bars(self, name: str, day: date) -> tuple[IndexDay, list[Bar]] | None:
         """The day's base bars and every bar the strategies get from them (base, rolled-up
-        intraday timeframes, and the daily bar), in close-time order."""
+        intraday timeframes, and the daily bar), in close-time order. Built once per process while
+        the files are unchanged (every trial of a search replays the same sessions)."""
+        identity = self.files_identity(name)
+        key = (self.data_root.resolve(), store_symbol(name), day)
+        cached = _SESSIONS.get(key) if identity is not None else None
+        if cached is not None and cached[0] == identity:
+            built = cached[1]
+        else:
+            built = self._build_session_bars(name, day)
+            if identity is not None:
+                _SESSIONS[key] = (identity, built)
+        return None if built is None else (built[0], list(built[1]))
+
+    def _build_session_bars(self, name: str, day: date) -> SessionBars | None:
         found = self.day(name, day)
         session = self.calendar.session(day, Segment.EQUITY) if self.calendar.covers(day) else None
         if found is None or session is None:
@@ -261,7 +312,7 @@ class StoreHistory:
             )
         bars.append(daily)
         bars.sort(key=lambda bar: (bar.end_utc, bar.timeframe.seconds))
-        return found, bars
+        return found, tuple(bars)
 
 
 __all__ = [

@@ -14,3 +14,9 @@ class ConfigError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+
+
+class ParameterError(UserError):
+    """A parameter value (a search trial's, an override's) that a setting or a strategy file refuses.
+
+    A search treats it as an infeasible combination (the trial is pruned), never as a crash."""

@@ -25,6 +25,7 @@ class ClosedTrade:
     charges: float
     entry_time_utc: datetime  # the opening fill's time
     exit_time_utc: datetime  # the closing fill's time
+    exit_intent_id: str = ""  # the closing fill's intent (what closed it: stop, target, flatten)
 
     @property
     def gross_pnl(self) -> float:
@@ -76,6 +77,7 @@ def match_fill(lots: deque[OpenLot], fill: FillRecord) -> list[ClosedTrade]:
                 charges=matched * (lot.charges_per_unit + per_unit),
                 entry_time_utc=lot.ts_utc,
                 exit_time_utc=fill.ts_utc,
+                exit_intent_id=fill.intent_id,
             )
         )
         lot.quantity -= matched

@@ -1,95 +1,130 @@
 """Bias checks (spec §11.5): look-ahead and warm-up sensitivity of a strategy, one verdict line each.
 
-Both checks replay the strategy over real sample bars through the reference `BarHistoryContext` (via the
-replay harness in `optbot.research.harness`: risk engine, synthetic Black-Scholes chain, instant fills)
-and compare what it *decided* — every intent it submitted and every signal it emitted, with its time.
+Both checks replay the strategy through the backtest kernel (`optbot.backtest.kernel.BarBacktest`:
+the same engine, risk, order manager and bar venue a backtest and live trading use) over the data
+root a backtest reads, and compare what the strategy *decided*: every intent it submitted and every
+signal it emitted, with its time. Any strategy runs: a built-in, a legs template or file, a
+`module:Class`.
 
-- **Look-ahead**: the full run's decisions are recorded; for each decision time t the whole replay is
-  repeated with every input series (daily, 15-minute, hourly, VIX) cut at t. A strategy that only uses
-  data known at t makes the same decisions up to t; a decision that changes, appears or disappears
-  means it read data from after t (a file it preloaded, a series it was handed, a cached future bar).
+- **Look-ahead**: the full run's decisions are recorded; for each decision time t the replay is
+  repeated with the data root cut at t (index and VIX bars that had not closed by t, and option bars
+  that had not, are gone). A strategy — and the engine feeding it — that only uses data known at t
+  makes the same decisions up to t; a decision that changes, appears or disappears means something
+  read data from after t (a file it preloaded, a series it was handed, a cached future bar).
 - **Warm-up**: the history before the first evaluated day is shortened to N sessions for several N;
-  the decisions and the recursive indicators (EMA, Wilder RSI/ATR/ADX, as the strategy's features read
+  the decisions and the recursive indicators (EMA, Wilder RSI/ATR/ADX, as the strategies' features read
   them) at every entry bar are compared with the run on the longest history. The smallest N from which
   every longer history gives the same decisions is the warm-up the strategy needs.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from optbot.backtest.kernel import BarBacktest
+from optbot.backtest.option_bars import OptionBarSource
+from optbot.backtest.runner import IN_MEMORY, open_archive, plan_backtest
+from optbot.backtest.store_data import StoreHistory
+from optbot.calendar import NseCalendar
 from optbot.config import Settings
+from optbot.core.clock import Clock
 from optbot.core.enums import Timeframe
 from optbot.core.events import Bar
-from optbot.core.timeutil import IST, ist_datetime, to_ist
-from optbot.research.harness import (
-    NIFTY_15MIN,
-    NIFTY_DAILY,
-    VIX_15MIN,
-    VIX_DAILY,
-    ReplayHarness,
-    load_15min_bars,
-    load_daily_bars,
-    resample,
-)
+from optbot.core.timeutil import ist_date, to_ist
+from optbot.data.store import store_symbol
 from optbot.strategy.base import Strategy
 from optbot.strategy.context import StrategyContext
 from optbot.strategy.features import adx_value, atr_value, ema_value, rsi_value
 from optbot.strategy.tunable import apply_parameters
 
-#: Builds the strategy under test for one replay. It gets the series that replay is given, so a
+#: Builds the strategy under test for one replay. It gets the history that replay reads, so a
 #: strategy that (wrongly) holds on to a whole data set can be modelled and caught.
-StrategyFactory = Callable[[Settings, "BiasSeries"], Strategy]
+StrategyFactory = Callable[[Settings, StoreHistory], Strategy]
+
+#: The length of an option archive bar, by the archive's timeframe name.
+_ARCHIVE_BAR = {"1m": timedelta(minutes=1), "5m": timedelta(minutes=5), "1d": timedelta(days=1)}
+
+
+class CutHistory(StoreHistory):
+    """A data root's index/VIX bars as they stood at `until` (bars closed by then), from day `since`.
+
+    Reads the bars its `source` loaded once; each replay of a check gets its own cut."""
+
+    def __init__(self, source: StoreHistory, until: datetime | None = None, since: date | None = None):
+        self.data_root = source.data_root
+        self.calendar = source.calendar
+        self.store = source.store
+        self.source = source
+        self.until = until
+        self.since = since
+        self._series: dict[tuple[str, Timeframe], dict[date, tuple[Bar, ...]]] = {}
+        self._days: dict[str, list[date]] = {}
+
+    def files_identity(self, name: str) -> None:
+        return None  # a cut view: its sessions are never shared with the whole data root's
+
+    def _by_day(self, name: str, timeframe: Timeframe) -> dict[date, tuple[Bar, ...]]:
+        key = (store_symbol(name), timeframe)
+        found = self._series.get(key)
+        if found is None:
+            found = {}
+            for day, bars in self.source._by_day(name, timeframe).items():
+                if self.since is not None and day < self.since:
+                    continue
+                if self.until is not None and bars[-1].end_utc > self.until:
+                    bars = tuple(bar for bar in bars if bar.end_utc <= self.until)
+                if bars:
+                    found[day] = bars
+            self._series[key] = found
+        return found
 
 
 @dataclass(frozen=True)
-class BiasSeries:
-    """Every input series of a replay: NIFTY daily / 15-minute / hourly bars, INDIA VIX daily / 15-minute."""
+class CutArchive:
+    """An option archive as it stood at `until`: only the bars that had closed by then."""
 
-    daily: tuple[Bar, ...]
-    intraday: tuple[Bar, ...]  # 15-minute and hourly, in close-time order
-    vix_daily: tuple[Bar, ...]
-    vix: tuple[Bar, ...]
+    source: OptionBarSource
+    until: datetime
 
-    def truncated(self, at: datetime) -> BiasSeries:
-        """Only the bars that had closed by `at` — what a live bot would have had at that moment."""
+    def timeframes(self, underlying: str, day: date) -> list[str]:
+        return self.source.timeframes(underlying, day) if day <= ist_date(self.until) else []
 
-        def cut(bars: tuple[Bar, ...]) -> tuple[Bar, ...]:
-            return tuple(bar for bar in bars if bar.end_utc <= at)
-
-        return BiasSeries(cut(self.daily), cut(self.intraday), cut(self.vix_daily), cut(self.vix))
-
-    def history_from(self, first_day: date) -> BiasSeries:
-        """The same series with nothing before `first_day` (a later start of history)."""
-        begin = ist_datetime(first_day, time(0, 0))
-
-        def keep(bars: tuple[Bar, ...]) -> tuple[Bar, ...]:
-            return tuple(bar for bar in bars if bar.start_utc >= begin)
-
-        return BiasSeries(keep(self.daily), keep(self.intraday), keep(self.vix_daily), keep(self.vix))
+    def day(self, underlying: str, day: date, timeframe: str = "1m") -> pa.Table:
+        table = self.source.day(underlying, day, timeframe)
+        latest_start = self.until - _ARCHIVE_BAR.get(timeframe, timedelta(days=1))
+        return table.filter(
+            pc.less_equal(table.column("ts"), pa.scalar(latest_start, table.schema.field("ts").type))
+        )
 
 
-def load_bias_series(sample_root: Path, start: date, end: date, intraday_history_days: int) -> BiasSeries:
-    """NIFTY and INDIA VIX sample bars up to `end`: all daily history, intraday from before `start`."""
-    first_intraday = start - timedelta(days=intraday_history_days)
-    for relative in (NIFTY_DAILY, VIX_DAILY, NIFTY_15MIN, VIX_15MIN):
-        if not (sample_root / relative).is_file():
-            raise FileNotFoundError(f"{sample_root / relative}: sample market data missing")
-    nifty = load_15min_bars(sample_root / NIFTY_15MIN, "NIFTY", first_intraday, end)
-    vix = load_15min_bars(sample_root / VIX_15MIN, "INDIA VIX", first_intraday, end)
-    intraday = sorted(
-        [*nifty.bars, *resample(nifty.bars, Timeframe.H1)],
-        key=lambda bar: (bar.end_utc, bar.timeframe.seconds),
-    )
-    return BiasSeries(
-        tuple(load_daily_bars(sample_root / NIFTY_DAILY, "NIFTY", end=end)),
-        tuple(intraday),
-        tuple(load_daily_bars(sample_root / VIX_DAILY, "INDIA VIX", end=end)),
-        tuple(vix.bars),
+@dataclass(frozen=True)
+class BiasData:
+    """What every replay of one check shares: the data root (loaded once), its days and underlyings."""
+
+    history: StoreHistory
+    archive: OptionBarSource | None
+    calendar: NseCalendar
+    underlyings: tuple[str, ...]
+    days: tuple[date, ...]  # the evaluated sessions
+
+
+def load_bias_data(settings: Settings, strategy: str, data_root: Path, start: date, end: date) -> BiasData:
+    """The data root a backtest of `strategy` over [start, end] replays (UserError when it cannot)."""
+    plan = plan_backtest(settings, start, end, strategy=strategy, data_dir=data_root, out_dir=IN_MEMORY)
+    return BiasData(
+        StoreHistory(plan.data_root, plan.calendar, settings.data),
+        open_archive(plan.data_root),
+        plan.calendar,
+        plan.underlyings,
+        tuple(day for day, _source in plan.days),
     )
 
 
@@ -113,14 +148,11 @@ class ReplayRecord:
 
 @dataclass(frozen=True)
 class ReplaySpec:
-    """What every replay of one check shares: the evaluated days and the contract sizes."""
+    """The strategy under test and the settings every replay of one check runs it with."""
 
     settings: Settings
     factory: StrategyFactory
-    start: date
-    end: date
-    lot_size: int = 75
-    freeze_quantity: int = 1800
+    on_clock: Callable[[Clock], None] | None = None  # e.g. sends each replay's engine log to a file
 
 
 class IndicatorProbe(Strategy):
@@ -134,7 +166,7 @@ class IndicatorProbe(Strategy):
 
     def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
         p = self.settings.strategy
-        if bar.timeframe is not p.entry_timeframe:
+        if bar.timeframe is not p.entry_timeframe or bar.symbol.upper() != "NIFTY":
             return
         values: dict[str, float | None] = {}
         for timeframe in (p.entry_timeframe, Timeframe.D1):
@@ -148,22 +180,43 @@ class IndicatorProbe(Strategy):
         self.record.indicators[bar.end_utc] = {k: v for k, v in values.items() if v is not None}
 
 
-def replay_decisions(spec: ReplaySpec, series: BiasSeries, probe: bool = False) -> ReplayRecord:
-    """Replay `series` over [start, end] and return every decision the strategy made (and indicators)."""
+def replay_decisions(
+    spec: ReplaySpec,
+    data: BiasData,
+    until: datetime | None = None,
+    since: date | None = None,
+    probe: bool = False,
+) -> ReplayRecord:
+    """Replay the evaluated days (up to `until`'s day) with the data as it stood at `until` and the
+    history from `since`; return every decision the strategy made (and the indicators, with `probe`)."""
     record = ReplayRecord([])
-    strategy = spec.factory(spec.settings, series)
-    strategies: list[Strategy] = [strategy, IndicatorProbe(spec.settings, record)] if probe else [strategy]
-    harness = ReplayHarness(
-        spec.settings, strategies, ist_datetime(spec.start, time(9, 0)), spec.lot_size, spec.freeze_quantity
+    history = CutHistory(data.history, until, since)
+    archive = (
+        CutArchive(data.archive, until) if data.archive is not None and until is not None else data.archive
     )
-    begin = harness.clock.now_utc()
-    last_day = ist_datetime(spec.end + timedelta(days=1), time(0, 0))
-    vix_before = [bar for bar in series.vix_daily if bar.end_utc <= begin]
-    harness.ctx.current_vix = vix_before[-1].close if vix_before else None
-    harness.preload(bar for bar in series.daily if bar.end_utc <= begin)
-    harness.preload(bar for bar in series.intraday if bar.end_utc <= begin)
-    ahead = [bar for bar in (*series.daily, *series.intraday) if begin < bar.end_utc <= last_day]
-    harness.run(ahead, [bar for bar in series.vix if begin < bar.end_utc <= last_day])
+    days = [day for day in data.days if until is None or day <= ist_date(until)]
+    if not days:
+        return record
+    strategy = spec.factory(spec.settings, history)
+    strategies = [strategy, IndicatorProbe(spec.settings, record)] if probe else [strategy]
+    kernel = BarBacktest(
+        spec.settings,
+        IN_MEMORY,
+        days[0],
+        history,
+        archive,
+        strategies=strategies,
+        underlyings=data.underlyings,
+        calendar=data.calendar,
+    )
+    try:
+        if spec.on_clock is not None:
+            spec.on_clock(kernel.clock)
+        asyncio.run(kernel.run(days))
+        ctx = kernel.engine.ctx
+        intents, signals = list(ctx.intents), list(ctx.signals)
+    finally:
+        kernel.close()
     record.decisions = [
         Decision(
             intent.ts_utc,
@@ -171,7 +224,8 @@ def replay_decisions(spec: ReplaySpec, series: BiasSeries, probe: bool = False) 
             f"{intent.strategy} {intent.purpose} {intent.side} {intent.quantity} {intent.symbol}"
             f" limit {intent.limit_price}: {intent.reason}",
         )
-        for intent in harness.ctx.intents
+        for intent in intents
+        if intent.strategy == strategy.name
     ] + [
         Decision(
             signal.ts_utc,
@@ -179,7 +233,8 @@ def replay_decisions(spec: ReplaySpec, series: BiasSeries, probe: bool = False) 
             f"{signal.strategy} {signal.underlying} {signal.direction} strength {signal.strength:.4f}: "
             f"{signal.reason}",
         )
-        for signal in harness.ctx.signals
+        for signal in signals
+        if signal.strategy == strategy.name
     ]
     record.decisions.sort(key=lambda decision: (decision.at, decision.kind, decision.text))
     return record
@@ -211,15 +266,22 @@ def _first_difference(
     return None
 
 
-def check_look_ahead(spec: ReplaySpec, series: BiasSeries, max_checks: int | None = None) -> Verdict:
-    """Rerun with every series cut at each decision time; every decision up to the cut must be the same."""
-    full = replay_decisions(spec, series).decisions
+def check_look_ahead(spec: ReplaySpec, data: BiasData, max_checks: int | None = None) -> Verdict:
+    """Rerun with the data cut at each decision time; every decision up to the cut must be the same."""
+    full = replay_decisions(spec, data).decisions
+    if not full:
+        return Verdict(
+            "look-ahead",
+            False,
+            "look-ahead: NOT TESTED (the strategy made no decision on these days: nothing to compare; "
+            "choose days it trades)",
+        )
     times = sorted({decision.at for decision in full})
     if max_checks is not None and len(times) > max_checks:
         stride = len(times) / max_checks
         times = sorted({times[int(index * stride)] for index in range(max_checks)} | {times[-1]})
     for moment in times:
-        cut = replay_decisions(spec, series.truncated(moment)).decisions
+        cut = replay_decisions(spec, data, until=moment).decisions
         expected = [decision for decision in full if decision.at <= moment]
         difference = _first_difference(expected, [decision for decision in cut if decision.at <= moment])
         if difference is not None:
@@ -227,7 +289,7 @@ def check_look_ahead(spec: ReplaySpec, series: BiasSeries, max_checks: int | Non
             return Verdict(
                 "look-ahead",
                 False,
-                f"look-ahead: FAIL at {to_ist(at):%Y-%m-%d %H:%M} IST (series cut at "
+                f"look-ahead: FAIL at {to_ist(at):%Y-%m-%d %H:%M} IST (data cut at "
                 f"{to_ist(moment):%Y-%m-%d %H:%M}): a decision depends on later data",
                 (what,),
             )
@@ -262,47 +324,52 @@ def _indicator_difference(
 
 
 def check_warm_up(
-    spec: ReplaySpec, series: BiasSeries, sessions: Sequence[int], tolerance: float
+    spec: ReplaySpec, data: BiasData, sessions: Sequence[int], tolerance: float
 ) -> tuple[Verdict, list[WarmupRow]]:
-    """Shorten the history before `start` to each N sessions; compare decisions and indicators."""
-    reference = replay_decisions(spec, series, probe=True)
-    history_days = sorted(
-        {
-            bar.start_utc.astimezone(IST).date()
-            for bar in series.daily
-            if bar.start_utc.astimezone(IST).date() < spec.start
-        }
-    )
+    """Shorten the history before the first day to each N sessions; compare decisions and indicators."""
+    reference = replay_decisions(spec, data, probe=True)
+    first = data.days[0]
+    underlying = data.underlyings[0]
+    history_days = [day for day in data.history.days(underlying) if day < first]
     rows: list[WarmupRow] = []
     for count in sorted(set(sessions)):
         if count >= len(history_days):
             continue
-        shortened = series.history_from(history_days[-count])
-        record = replay_decisions(spec, shortened, probe=True)
+        record = replay_decisions(spec, data, since=history_days[-count], probe=True)
         difference = _first_difference(reference.decisions, record.decisions)
         name, worst = _indicator_difference(reference.indicators, record.indicators)
         rows.append(
             WarmupRow(count, difference is None, None if difference is None else difference[1], name, worst)
         )
-    needed = None
-    for row in reversed(rows):
-        if not row.decisions_agree or row.max_relative_difference > tolerance:
-            break
-        needed = row.sessions
-    full = f"the full history ({len(history_days)} sessions)"
-    if needed is not None:
-        line = f"warm-up: PASS (decisions and indicators agree from {needed} sessions of history on)"
-        return Verdict("warm-up", True, line, tuple(_describe(row) for row in rows)), rows
+    details = tuple(_describe(row) for row in rows)
+    decisions_from = _agree_from(rows, lambda row: row.decisions_agree)
+    indicators_from = _agree_from(rows, lambda row: row.max_relative_difference <= tolerance)
+    indicators = (
+        f"the recursive indicators from {indicators_from} on"
+        if indicators_from is not None
+        else "the recursive indicators (which it may not read) differ at every tested length"
+    )
+    if decisions_from is not None:
+        line = f"warm-up: PASS (decisions agree from {decisions_from} sessions of history on; {indicators})"
+        return Verdict("warm-up", True, line, details), rows
     agreeing = [row.sessions for row in rows if row.decisions_agree]
     first_bad = next((row for row in reversed(rows) if not row.decisions_agree), None)
-    where = (
-        first_bad.first_difference if first_bad is not None and first_bad.first_difference else "indicators"
-    )
+    where = first_bad.first_difference if first_bad is not None and first_bad.first_difference else "n/a"
     line = (
-        f"warm-up: FAIL (no tested history shorter than {full} reproduces it; "
-        f"decisions agree at {agreeing or 'none'} session(s)); first difference: {where}"
+        f"warm-up: FAIL (no tested history shorter than the engine's full warm-up reproduces its decisions; "
+        f"they agree at {agreeing or 'none'} session(s)); first difference: {where}"
     )
-    return Verdict("warm-up", False, line, tuple(_describe(row) for row in rows)), rows
+    return Verdict("warm-up", False, line, details), rows
+
+
+def _agree_from(rows: Sequence[WarmupRow], agrees: Callable[[WarmupRow], bool]) -> int | None:
+    """The shortest tested history from which every longer one agrees with the reference."""
+    needed = None
+    for row in reversed(rows):
+        if not agrees(row):
+            break
+        needed = row.sessions
+    return needed
 
 
 def _describe(row: WarmupRow) -> str:
@@ -317,7 +384,8 @@ def _describe(row: WarmupRow) -> str:
 
 
 def sample_settings(settings: Settings) -> Settings:
-    """The sample data is 15-minute: entries on it, trend from daily and hourly bars."""
+    """Most sample days are 15-minute: Python strategies enter on those bars, trend from daily and
+    hourly (the legs engine reads every bar and is not affected)."""
     return apply_parameters(
         settings,
         {

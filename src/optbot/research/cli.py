@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 import typer
@@ -15,26 +15,33 @@ from optbot.cli.common import console, parse_date_option, settings_from
 from optbot.config import Settings
 from optbot.core.errors import UserError
 from optbot.ops.reports import read_report
-from optbot.research.evaluate import BacktestEvaluator, outcome_sample, outcome_tearsheet, with_market
+from optbot.research.evaluate import (
+    BacktestEvaluator,
+    BacktestSegments,
+    outcome_sample,
+    outcome_tearsheet,
+    with_market,
+)
 from optbot.research.market import IndexDaily
 from optbot.research.montecarlo import Method, MonteCarloResult, MonteCarloSettings, run_monte_carlo
 from optbot.research.objectives import Constraints, Objective
-from optbot.research.optimise import ProgressHook, StudySpec, StudySummary, best_parameters, run_study
+from optbot.research.optimise import StudySpec, StudySummary, best_parameters, run_study
 from optbot.research.tearsheet import (
     TearsheetInput,
     trades_from_report,
     write_tearsheet,
 )
 from optbot.research.walkforward import (
-    Segment,
+    WalkForwardResult,
     plan_windows,
     run_cross_validation,
     run_walk_forward,
     walk_forward_tearsheet,
 )
 from optbot.sim.market.bars import BarDataError
+from optbot.strategy.legs import qualified
 from optbot.strategy.registry import resolve
-from optbot.strategy.tunable import Tunable, apply_parameters, check_paths
+from optbot.strategy.tunable import Tunable, apply_parameters, check_buildable
 
 research_app = typer.Typer(help="Optimisation, walk-forward, cross-validation, Monte Carlo and tearsheets.")
 
@@ -45,12 +52,6 @@ def _research_dir(settings: Settings, out: Path | None, name: str) -> Path:
     )
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def _tunables(strategy: str, params: list[str]) -> tuple[Tunable, ...]:
-    if params:
-        return tuple(Tunable.parse(text) for text in params)
-    return tuple(resolve(strategy).tunables)
 
 
 def _monte_carlo_settings(settings: Settings, paths: int | None) -> MonteCarloSettings:
@@ -67,42 +68,107 @@ def _monte_carlo_settings(settings: Settings, paths: int | None) -> MonteCarloSe
     )
 
 
-def _spec(
-    settings: Settings,
-    *,
-    strategy: str,
-    start: date,
-    end: date,
-    trials: int,
-    objective: str,
-    min_trades: int,
-    max_drawdown_pct: float | None,
-    params: list[str],
-    storage: str | None,
-    study: str | None,
-    sampler: str,
-    pruner: str,
-    folder: Path,
-) -> StudySpec:
-    if end < start:
-        raise UserError(f"--to {end} is before --from {start}")
-    tunables = _tunables(strategy, params)
-    check_paths(settings, tunables)
-    return StudySpec(
-        study_name=study or f"{strategy}-{start}-{end}",
-        storage=storage or f"sqlite:///{folder / 'studies.db'}",
-        start=start,
-        end=end,
-        trials=trials,
-        tunables=tunables,
-        objective=Objective(objective),
-        constraints=Constraints(
-            min_trades=min_trades, max_drawdown=None if max_drawdown_pct is None else max_drawdown_pct / 100
-        ),
-        sampler=sampler,
-        pruner=pruner,
-        seed=settings.research.monte_carlo_seed,
-    )
+# Options the study commands share, declared once.
+StrategyOption = Annotated[
+    str, typer.Option("--strategy", help="strategy name, legs template or .toml file, or module:Class")
+]
+FromOption = Annotated[str, typer.Option("--from", help="first day (YYYY-MM-DD)")]
+ToOption = Annotated[str, typer.Option("--to", help="last day (YYYY-MM-DD), inclusive")]
+ObjectiveOption = Annotated[
+    str,
+    typer.Option(
+        "--objective", help="net_pnl, sharpe, sortino, calmar, profit_factor, or an expression of the metrics"
+    ),
+]
+ParamOption = Annotated[
+    list[str],
+    typer.Option(
+        "--param",
+        help="PATH=LOW:HIGH[:STEP] or PATH=A,B (repeatable): a setting (strategy.rsi_oversold) or a legs "
+        "field (legs.*.stop.pct); default: the strategy's declared tunables",
+    ),
+]
+StorageOption = Annotated[
+    str | None, typer.Option("--storage", help="sqlite:///FILE (default) or postgresql://…")
+]
+DataOption = Annotated[Path | None, typer.Option("--data", help="market data for the backtests")]
+WorkersOption = Annotated[
+    int,
+    typer.Option(
+        "--workers", help="processes on this machine running trials of the study at once (e.g. 2 on 2 cores)"
+    ),
+]
+OutOption = Annotated[Path | None, typer.Option("--out", help="output folder (default: reports/research/…)")]
+
+
+@dataclass(frozen=True)
+class StudyOptions:
+    """What `optimise`, `walkforward` and `cv` share: the strategy, the dates and the search."""
+
+    strategy: str
+    start: date
+    end: date
+    trials: int
+    objective: str = "net_pnl"
+    min_trades: int = 0
+    max_drawdown_pct: float | None = None
+    params: tuple[str, ...] = ()
+    storage: str | None = None
+    study: str | None = None
+    sampler: str = "tpe"
+    pruner: str = "median"
+    data: Path | None = None
+    out: Path | None = None
+    workers: int = 1
+
+    @classmethod
+    def parse(cls, strategy: str, from_: str, to: str, **options: Any) -> StudyOptions:
+        start, end = parse_date_option("--from", from_), parse_date_option("--to", to)
+        if end < start:
+            raise UserError(f"--to {end} is before --from {start}")
+        params = tuple(options.pop("params", ()))
+        return cls(strategy, start, end, params=params, **options)
+
+    def name(self, kind: str = "") -> str:
+        """The study's name: `--study`, else STRATEGY[-KIND]-FROM-TO."""
+        return self.study or "-".join(
+            part for part in (self.strategy, kind, str(self.start), str(self.end)) if part
+        )
+
+    def folder(self, settings: Settings, kind: str = "") -> Path:
+        return _research_dir(settings, self.out, self.name(kind))
+
+    def evaluator(self) -> BacktestEvaluator:
+        return BacktestEvaluator(self.strategy, self.data)
+
+    def tunables(self, settings: Settings) -> tuple[Tunable, ...]:
+        """`--param` values (legs fields named for the strategy) or the strategy's declared tunables,
+        each checked by building the strategy at both ends of its range."""
+        strategy = resolve(self.strategy)
+        if self.params:
+            tunables = tuple(qualified(strategy, Tunable.parse(text)) for text in self.params)
+        else:
+            tunables = tuple(strategy.tunables)
+        check_buildable(settings, strategy, tunables)
+        return tunables
+
+    def spec(self, settings: Settings, kind: str = "") -> StudySpec:
+        folder = self.folder(settings, kind)
+        max_drawdown = None if self.max_drawdown_pct is None else self.max_drawdown_pct / 100
+        return StudySpec(
+            study_name=self.name(kind),
+            storage=self.storage or f"sqlite:///{folder / 'studies.db'}",
+            start=self.start,
+            end=self.end,
+            trials=self.trials,
+            tunables=self.tunables(settings),
+            objective=Objective(self.objective),
+            constraints=Constraints(min_trades=self.min_trades, max_drawdown=max_drawdown),
+            sampler=self.sampler,
+            pruner=self.pruner,
+            seed=settings.research.monte_carlo_seed,
+            workers=self.workers,
+        )
 
 
 def _print_study(summary: StudySummary) -> None:
@@ -111,6 +177,7 @@ def _print_study(summary: StudySummary) -> None:
         f"study [bold]{summary.study_name}[/bold]: {summary.completed} completed trial(s), "
         f"{feasible} feasible, {len(summary.trials) - summary.completed} pruned/failed",
         highlight=False,
+        soft_wrap=True,
     )
     if summary.best is not None:
         values = ", ".join(f"{name}={value}" for name, value in sorted(summary.best.parameters.items()))
@@ -127,73 +194,44 @@ def _write_json(path: Path, payload: Any) -> None:
     atomic_write_bytes(path, orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
 
 
-def _segment_runner(evaluator: BacktestEvaluator) -> Any:
-    def run(settings: Settings, start: date, end: date, progress: ProgressHook | None) -> Segment:
-        outcome = evaluator.run(settings, start, end, progress)
-        result = outcome.result
-        return Segment(
-            start, end, tuple(result.equity), tuple(t.net_pnl for t in result.trades), outcome.charges
-        )
-
-    return run
-
-
 @research_app.command("optimise")
 def optimise_command(
     ctx: typer.Context,
-    strategy: str = typer.Option(..., "--strategy", help="strategy name, module:Class"),
-    from_: str = typer.Option(..., "--from", help="first day (YYYY-MM-DD)"),
-    to: str = typer.Option(..., "--to", help="last day (YYYY-MM-DD), inclusive"),
+    strategy: StrategyOption,
+    from_: FromOption,
+    to: ToOption,
     trials: int = typer.Option(100, "--trials", help="trials in the study (shared by every worker)"),
-    objective: str = typer.Option(
-        "net_pnl",
-        "--objective",
-        help="net_pnl, sharpe, sortino, calmar, profit_factor, or an expression of the metrics",
-    ),
+    objective: ObjectiveOption = "net_pnl",
     min_trades: int = typer.Option(0, "--min-trades", help="constraint: at least this many trades"),
     max_drawdown: float | None = typer.Option(None, "--max-drawdown", help="constraint: max drawdown, %"),
-    param: list[str] = typer.Option(
-        [],
-        "--param",
-        help="PATH=LOW:HIGH[:STEP] or PATH=A,B (repeatable); default: the strategy's declared tunables",
-    ),
-    storage: str | None = typer.Option(None, "--storage", help="sqlite:///FILE (default) or postgresql://…"),
+    param: ParamOption = [],  # noqa: B006 - typer reads the default, never mutates it
+    storage: StorageOption = None,
     study: str | None = typer.Option(None, "--study", help="study name (join it if it exists)"),
     sampler: str = typer.Option("tpe", "--sampler", help="tpe, random or cmaes"),
     pruner: str = typer.Option("median", "--pruner", help="median or none"),
     worker: str = typer.Option("local", "--worker", help="this worker's name, recorded on its trials"),
-    data: Path | None = typer.Option(None, "--data", help="market data for the backtests"),
-    out: Path | None = typer.Option(None, "--out", help="output folder (default: reports/research/…)"),
+    workers: WorkersOption = 1,
+    data: DataOption = None,
+    out: OutOption = None,
     tearsheet: bool = typer.Option(
         True, "--tearsheet/--no-tearsheet", help="backtest the best, write a page"
     ),
 ) -> None:
     """Search the strategy's tunable parameters with Optuna; print and save the best."""
     settings = settings_from(ctx)
-    start, end = parse_date_option("--from", from_), parse_date_option("--to", to)
-    folder = _research_dir(settings, out, study or f"{strategy}-{start}-{end}")
-    spec = _spec(
-        settings,
-        strategy=strategy,
-        start=start,
-        end=end,
-        trials=trials,
-        objective=objective,
-        min_trades=min_trades,
-        max_drawdown_pct=max_drawdown,
-        params=param,
-        storage=storage,
-        study=study,
-        sampler=sampler,
-        pruner=pruner,
-        folder=folder,
-    )
-    evaluator = BacktestEvaluator(strategy, data)
-    summary = run_study(settings, spec, evaluator, worker=worker)
+    options = StudyOptions.parse(
+        strategy, from_, to, trials=trials, objective=objective, min_trades=min_trades,
+        max_drawdown_pct=max_drawdown, params=param, storage=storage, study=study, sampler=sampler,
+        pruner=pruner, data=data, out=out, workers=workers,
+    )  # fmt: skip
+    folder = options.folder(settings)
+    evaluator = options.evaluator()
+    summary = run_study(settings, options.spec(settings), evaluator, worker=worker)
     _print_study(summary)
     _write_json(folder / "study.json", _study_payload(summary))
     if tearsheet and summary.best is not None:
-        outcome = evaluator.run(apply_parameters(settings, best_parameters(summary)), start, end)
+        best = apply_parameters(settings, best_parameters(summary))
+        outcome = evaluator.run(best, options.start, options.end)
         sheet = outcome_tearsheet(outcome, title=f"Optimised {strategy} (trial #{summary.best.number})")
         sheet = with_market(sheet, evaluator.market(settings), settings)
         path = write_tearsheet(sheet, folder / "tearsheet.html")
@@ -230,124 +268,104 @@ def _study_payload(summary: StudySummary) -> dict[str, Any]:
 @research_app.command("walkforward")
 def walkforward_command(
     ctx: typer.Context,
-    strategy: str = typer.Option(..., "--strategy"),
-    from_: str = typer.Option(..., "--from"),
-    to: str = typer.Option(..., "--to"),
+    strategy: StrategyOption,
+    from_: FromOption,
+    to: ToOption,
     in_sample: int = typer.Option(6, "--is", help="in-sample months"),
     out_of_sample: int = typer.Option(1, "--oos", help="out-of-sample months"),
     step: int = typer.Option(1, "--step", help="months between windows (≥ --oos)"),
     anchored: bool = typer.Option(False, "--anchored/--rolling", help="in-sample always starts at --from"),
     trials: int = typer.Option(100, "--trials", help="trials per window"),
-    objective: str = typer.Option("net_pnl", "--objective"),
+    objective: ObjectiveOption = "net_pnl",
     min_trades: int = typer.Option(0, "--min-trades"),
     max_drawdown: float | None = typer.Option(None, "--max-drawdown"),
-    param: list[str] = typer.Option([], "--param"),
-    storage: str | None = typer.Option(None, "--storage"),
+    param: ParamOption = [],  # noqa: B006 - typer reads the default, never mutates it
+    storage: StorageOption = None,
     study: str | None = typer.Option(None, "--study"),
     sampler: str = typer.Option("tpe", "--sampler"),
-    data: Path | None = typer.Option(None, "--data"),
-    out: Path | None = typer.Option(None, "--out"),
+    workers: WorkersOption = 1,
+    data: DataOption = None,
+    out: OutOption = None,
 ) -> None:
     """Optimise each in-sample window, trade its best parameters out-of-sample, stitch the result."""
     settings = settings_from(ctx)
-    start, end = parse_date_option("--from", from_), parse_date_option("--to", to)
-    name = study or f"{strategy}-wf-{start}-{end}"
-    folder = _research_dir(settings, out, name)
-    windows = plan_windows(start, end, in_sample, out_of_sample, step, anchored)
-    spec = _spec(
-        settings,
-        strategy=strategy,
-        start=start,
-        end=end,
-        trials=trials,
-        objective=objective,
-        min_trades=min_trades,
-        max_drawdown_pct=max_drawdown,
-        params=param,
-        storage=storage,
-        study=name,
-        sampler=sampler,
-        pruner="none",
-        folder=folder,
+    options = StudyOptions.parse(
+        strategy, from_, to, trials=trials, objective=objective, min_trades=min_trades,
+        max_drawdown_pct=max_drawdown, params=param, storage=storage, study=study, sampler=sampler,
+        pruner="none", data=data, out=out, workers=workers,
+    )  # fmt: skip
+    windows = plan_windows(options.start, options.end, in_sample, out_of_sample, step, anchored)
+    spec = options.spec(settings, "wf")
+    result = run_walk_forward(settings, spec, windows, BacktestSegments(options.evaluator()))
+    _print_walk_forward(result)
+    sheet = walk_forward_tearsheet(
+        result,
+        f"Walk-forward {strategy}",
+        f"{options.start} to {options.end}: {in_sample}-month in-sample, {out_of_sample}-month "
+        f"out-of-sample, {'anchored' if anchored else 'rolling'}, {trials} trials a window; equity is "
+        "out-of-sample only",
+        settings.backtest.initial_capital,
     )
-    result = run_walk_forward(settings, spec, windows, _segment_runner(BacktestEvaluator(strategy, data)))
+    path = write_tearsheet(sheet, options.folder(settings, "wf") / "tearsheet.html")
+    console.print(f"tearsheet: {path}", highlight=False, soft_wrap=True)
+
+
+def _print_walk_forward(result: WalkForwardResult) -> None:
     for window in result.windows:
         efficiency = "n/a" if window.efficiency is None else f"{window.efficiency:.2f}"
         in_sample_net = float(window.in_sample.get("net_pnl") or 0.0)
         oos = window.plan.out_of_sample
         console.print(
             f"IS {window.plan.in_sample[0]}..{window.plan.in_sample[1]} → "
-            f"OOS {oos[0]}..{oos[1]}: IS net {in_sample_net:,.2f}, "
-            f"OOS net {window.out_of_sample.net_pnl:,.2f}, WFE {efficiency}",
+            f"OOS {oos[0]}..{oos[1]}: IS net ₹{in_sample_net:,.2f}, "
+            f"OOS net ₹{window.out_of_sample.net_pnl:,.2f}, WFE {efficiency}",
             highlight=False,
             soft_wrap=True,
         )
     efficiency = "n/a" if result.efficiency is None else f"{result.efficiency:.2f}"
     console.print(
-        f"out-of-sample net P&L {result.out_of_sample.net_pnl:,.2f} over "
+        f"out-of-sample net P&L ₹{result.out_of_sample.net_pnl:,.2f} over "
         f"{result.out_of_sample.sessions} session(s); walk-forward efficiency {efficiency}",
         highlight=False,
+        soft_wrap=True,
     )
     for item in result.stability:
         cv = "n/a" if item.coefficient_of_variation is None else f"{item.coefficient_of_variation:.2%}"
         console.print(
             f"parameter {item.name}: {list(item.values)} (variation {cv})", highlight=False, soft_wrap=True
         )
-    sheet = walk_forward_tearsheet(
-        result,
-        f"Walk-forward {strategy}",
-        f"{start} to {end}: {in_sample}-month in-sample, {out_of_sample}-month out-of-sample, "
-        f"{'anchored' if anchored else 'rolling'}, {trials} trials a window; equity is out-of-sample only",
-        settings.backtest.initial_capital,
-    )
-    path = write_tearsheet(sheet, folder / "tearsheet.html")
-    console.print(f"tearsheet: {path}", highlight=False, soft_wrap=True)
 
 
 @research_app.command("cv")
 def cross_validation_command(
     ctx: typer.Context,
-    strategy: str = typer.Option(..., "--strategy"),
-    from_: str = typer.Option(..., "--from"),
-    to: str = typer.Option(..., "--to"),
+    strategy: StrategyOption,
+    from_: FromOption,
+    to: ToOption,
     folds: int = typer.Option(5, "--folds"),
     purge_days: int = typer.Option(
         5, "--purge-days", help="calendar days left out either side of a test fold"
     ),
     trials: int = typer.Option(50, "--trials", help="trials per fold"),
-    objective: str = typer.Option("net_pnl", "--objective"),
-    param: list[str] = typer.Option([], "--param"),
-    storage: str | None = typer.Option(None, "--storage"),
-    data: Path | None = typer.Option(None, "--data"),
-    out: Path | None = typer.Option(None, "--out"),
+    objective: ObjectiveOption = "net_pnl",
+    param: ParamOption = [],  # noqa: B006 - typer reads the default, never mutates it
+    storage: StorageOption = None,
+    workers: WorkersOption = 1,
+    data: DataOption = None,
+    out: OutOption = None,
 ) -> None:
     """k-fold cross-validation by time: optimise on the other folds (purged), test on each fold."""
     settings = settings_from(ctx)
-    start, end = parse_date_option("--from", from_), parse_date_option("--to", to)
-    name = f"{strategy}-cv-{start}-{end}"
-    folder = _research_dir(settings, out, name)
-    spec = _spec(
-        settings,
-        strategy=strategy,
-        start=start,
-        end=end,
-        trials=trials,
-        objective=objective,
-        min_trades=0,
-        max_drawdown_pct=None,
-        params=param,
-        storage=storage,
-        study=name,
-        sampler="tpe",
-        pruner="none",
-        folder=folder,
-    )
+    options = StudyOptions.parse(
+        strategy, from_, to, trials=trials, objective=objective, params=param, storage=storage,
+        pruner="none", data=data, out=out, workers=workers,
+    )  # fmt: skip
     results = run_cross_validation(
-        settings, spec, folds, purge_days, _segment_runner(BacktestEvaluator(strategy, data))
+        settings, options.spec(settings, "cv"), folds, purge_days, BacktestSegments(options.evaluator())
     )
     for result in results:
         console.print(
-            f"test {result.test[0]}..{result.test[1]}: net {result.test_metrics.net_pnl:,.2f}, "
+            f"test {result.test[0]}..{result.test[1]}: net ₹{result.test_metrics.net_pnl:,.2f}, "
             f"{result.test_metrics.trades} trade(s), parameters {result.parameters}",
             highlight=False,
             soft_wrap=True,

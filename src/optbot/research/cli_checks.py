@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +16,15 @@ from optbot.cli.common import console, parse_date_option, settings_from
 from optbot.config import Settings
 from optbot.core.clock import SimClock
 from optbot.core.errors import UserError
-from optbot.core.timeutil import IST, parse_iso
+from optbot.core.timeutil import parse_iso
 from optbot.persistence.db import state_db_path
 from optbot.persistence.store import Store
 from optbot.research.bias import (
-    BiasSeries,
     ReplaySpec,
     Verdict,
     check_look_ahead,
     check_warm_up,
-    load_bias_series,
+    load_bias_data,
     sample_settings,
 )
 from optbot.research.cli import _research_dir
@@ -34,6 +33,7 @@ from optbot.research.evaluate import (
     outcome_metrics,
     outcome_tearsheet,
     outcome_trades,
+    quiet_logging,
     with_market,
 )
 from optbot.research.market import IndexDaily
@@ -58,10 +58,12 @@ def _print_verdict(verdict: Verdict) -> None:
 
 def bias_command(
     ctx: typer.Context,
-    strategy: str = typer.Option(..., "--strategy", help="strategy name or module:Class"),
+    strategy: str = typer.Option(
+        ..., "--strategy", help="strategy name, legs template or .toml file, or module:Class"
+    ),
     from_: str = typer.Option(..., "--from", help="first day (YYYY-MM-DD)"),
     to: str = typer.Option(..., "--to", help="last day (YYYY-MM-DD), inclusive"),
-    data: Path | None = typer.Option(None, "--data", help="market data (data/sample layout)"),
+    data: Path | None = typer.Option(None, "--data", help="data root (default replay.data_dir)"),
     warmup: str | None = typer.Option(
         None,
         "--warmup",
@@ -69,7 +71,7 @@ def bias_command(
     ),
 ) -> None:
     """Look-ahead (decisions with the data cut at each decision time) and warm-up sensitivity checks."""
-    settings = settings_from(ctx)
+    settings = sample_settings(settings_from(ctx))
     start, end = parse_date_option("--from", from_), parse_date_option("--to", to)
     if end < start:
         raise UserError(f"--to {end} is before --from {start}")
@@ -84,22 +86,18 @@ def bias_command(
     if any(count < 1 for count in sessions):
         raise UserError(f"--warmup: session counts must be at least 1, got {warmup!r}")
     folder = data if data is not None else default_data_root(settings)
-    try:
-        series = load_bias_series(folder, start, end, research.bias_intraday_history_days)
-    except FileNotFoundError as exc:
-        raise UserError(f"--data: {exc}") from None
-    _require_sessions(series, start, end)
-    spec = ReplaySpec(sample_settings(settings), lambda configured, _series: cls(configured), start, end)
-    console.print(f"bias checks of {cls.name} on {start}..{end} ({folder})", highlight=False, soft_wrap=True)
-    _print_verdict(check_look_ahead(spec, series, research.bias_max_look_ahead_checks))
-    verdict, _rows = check_warm_up(spec, series, sessions, research.bias_indicator_tolerance)
+    loaded = load_bias_data(settings, strategy, folder, start, end)
+    console.print(
+        f"bias checks of {cls.name} on {start}..{end}: {len(loaded.days)} session(s) of {folder} "
+        "(strategy.entry_timeframe 15m, trend from daily and hourly bars: most sample days are 15-minute)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    with quiet_logging(settings) as (_folder, on_clock):
+        spec = ReplaySpec(settings, lambda configured, _history: cls(configured), on_clock)
+        _print_verdict(check_look_ahead(spec, loaded, research.bias_max_look_ahead_checks))
+        verdict, _rows = check_warm_up(spec, loaded, sessions, research.bias_indicator_tolerance)
     _print_verdict(verdict)
-
-
-def _require_sessions(series: BiasSeries, start: date, end: date) -> None:
-    days = {bar.start_utc.astimezone(IST).date() for bar in series.intraday}
-    if not any(start <= day <= end for day in days):
-        raise UserError(f"--from/--to: no intraday sample bars between {start} and {end}")
 
 
 def register_checks(app: typer.Typer) -> None:
@@ -140,18 +138,12 @@ def _run_window(
 
 
 def _window_row(run: WindowRun) -> dict[str, str | int]:
-    base: dict[str, str | int] = {
-        "window": run.window.name,
-        "dates": f"{run.window.start}…{run.window.end}",
-    }
+    window = run.window
+    dates = f"{window.start}" if window.start == window.end else f"{window.start}…{window.end}"
+    base: dict[str, str | int] = {"window": window.name, "dates": dates}
     if run.outcome is None:
-        return {
-            **base,
-            "sessions": "skipped",
-            "trades": "",
-            "net P&L ₹": "",
-            "max drawdown": run.skipped or "",
-        }
+        empty = {"sessions": "skipped", "trades": "", "net P&L ₹": "", "max drawdown": ""}
+        return {**base, **empty, "note": run.skipped or ""}
     metrics = outcome_metrics(run.outcome)
     return {
         **base,
@@ -159,7 +151,7 @@ def _window_row(run: WindowRun) -> dict[str, str | int]:
         "trades": metrics.trades,
         "net P&L ₹": f"{metrics.net_pnl:,.2f}",
         "max drawdown": f"{metrics.max_drawdown:.2%}",
-        "note": "",
+        "note": "" if metrics.trades else "no trade",
     }
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -17,6 +19,7 @@ from optbot.research.objectives import BacktestMetrics, metrics_from_equity
 from optbot.research.optimise import Evaluator, ProgressHook
 from optbot.research.stress import day_regimes, split_tables
 from optbot.research.tearsheet import TearsheetInput, TradeRow
+from optbot.research.walkforward import Segment
 
 
 def outcome_metrics(outcome: BacktestOutcome) -> BacktestMetrics:
@@ -38,7 +41,7 @@ def outcome_trades(outcome: BacktestOutcome) -> list[TradeRow]:
             exit_price=trade.exit_price,
             charges=trade.charges,
             net_pnl=trade.net_pnl,
-            exit_reason=str(getattr(trade, "exit_reason", "") or ""),
+            exit_reason=trade.exit_reason.removeprefix(f"{outcome.result.strategy}: "),
             strategy=str(getattr(trade, "strategy", "") or outcome.result.strategy),
             leg=str(getattr(trade, "leg", "") or ""),
         )
@@ -92,6 +95,22 @@ def with_market(sheet: TearsheetInput, daily: IndexDaily, settings: Settings) ->
     )
 
 
+@contextmanager
+def quiet_logging(settings: Settings) -> Iterator[tuple[Path, Callable[[Clock], None]]]:
+    """A throw-away folder and a hook that sends a replay's engine log there, never to the console: a
+    study runs hundreds of backtests and its console is the study's progress."""
+    quiet = settings.model_copy(update={"logging": settings.logging.model_copy(update={"console": False})})
+    with tempfile.TemporaryDirectory(prefix="optbot-trial-") as folder:
+
+        def log_on_replay_clock(clock: Clock) -> None:
+            configure_logging(quiet, clock, log_dir=Path(folder) / "logs")
+
+        try:
+            yield Path(folder), log_on_replay_clock
+        finally:
+            shutdown_logging()
+
+
 @dataclass(frozen=True)
 class BacktestEvaluator:
     """Runs one backtest per trial (reports in a throw-away folder) and returns its metrics."""
@@ -115,29 +134,32 @@ class BacktestEvaluator:
             if progress is not None:
                 progress(done - 1, summary.equity - capital)
 
-        # A trial's engine log goes to its own (throw-away) folder, never to the console: a study runs
-        # hundreds of backtests and its console is the study's progress.
-        quiet = settings.model_copy(
-            update={"logging": settings.logging.model_copy(update={"console": False})}
+        with quiet_logging(settings) as (folder, log_on_replay_clock):
+            return run_backtest(
+                settings,
+                start,
+                end,
+                strategy=self.strategy,
+                data_dir=self.data_dir,
+                out_dir=folder,
+                on_clock=log_on_replay_clock,
+                on_day=on_day,
+            )
+
+
+@dataclass(frozen=True)
+class BacktestSegments:
+    """Walk-forward / cross-validation segments from backtests (a plain object, so trials can run in
+    worker processes)."""
+
+    evaluator: BacktestEvaluator
+
+    def __call__(self, settings: Settings, start: date, end: date, progress: ProgressHook | None) -> Segment:
+        outcome = self.evaluator.run(settings, start, end, progress)
+        result = outcome.result
+        return Segment(
+            start, end, tuple(result.equity), tuple(t.net_pnl for t in result.trades), outcome.charges
         )
-        with tempfile.TemporaryDirectory(prefix="optbot-trial-") as folder:
-
-            def log_on_replay_clock(clock: Clock) -> None:
-                configure_logging(quiet, clock, log_dir=Path(folder) / "logs")
-
-            try:
-                return run_backtest(
-                    settings,
-                    start,
-                    end,
-                    strategy=self.strategy,
-                    data_dir=self.data_dir,
-                    out_dir=Path(folder),
-                    on_clock=log_on_replay_clock,
-                    on_day=on_day,
-                )
-            finally:
-                shutdown_logging()
 
 
 def evaluator(strategy: str | None, data_dir: Path | None = None) -> Evaluator:

@@ -148,23 +148,25 @@ def _longest_losing_streak(increments: FloatArray) -> FloatArray:
     return longest
 
 
-def _distribution(values: FloatArray, actual: float, confidence: float) -> Distribution:
+def _distribution(values: FloatArray, actual: float, confidence: float, digits: int = 2) -> Distribution:
+    """Rupees and counts to 2 decimals; a fraction (drawdown %) keeps `digits` (6: 0.0054 is 0.54 %,
+    which 2 decimals would turn into 1 %)."""
     tail = (1.0 - confidence) / 2.0 * 100.0
     low, median, high = np.percentile(values, [tail, 50.0, 100.0 - tail])
     return Distribution(
-        actual=round(float(actual), 2),
-        mean=round(float(values.mean()), 2),
-        median=round(float(median), 2),
-        low=round(float(low), 2),
-        high=round(float(high), 2),
-        worst=round(float(values.min()), 2),
-        best=round(float(values.max()), 2),
+        actual=round(float(actual), digits),
+        mean=round(float(values.mean()), digits),
+        median=round(float(median), digits),
+        low=round(float(low), digits),
+        high=round(float(high), digits),
+        worst=round(float(values.min()), digits),
+        best=round(float(values.max()), digits),
     )
 
 
-def _worst_first(values: FloatArray, actual: float, confidence: float) -> Distribution:
+def _worst_first(values: FloatArray, actual: float, confidence: float, digits: int = 2) -> Distribution:
     """A distribution of a cost (drawdown, streak): 'worst' is the largest value."""
-    summary = _distribution(values, actual, confidence)
+    summary = _distribution(values, actual, confidence, digits)
     return Distribution(
         summary.actual, summary.mean, summary.median, summary.low, summary.high, summary.best, summary.worst
     )
@@ -203,7 +205,7 @@ def run_monte_carlo(sample: TradeSample, method: Method, settings: MonteCarloSet
             equity[:, -1] - capital, float(actual_equity[0, -1] - capital), settings.confidence
         ),
         max_drawdown=_worst_first(drawdown, float(actual_drawdown[0]), settings.confidence),
-        max_drawdown_pct=_worst_first(drawdown_pct, float(actual_drawdown_pct[0]), settings.confidence),
+        max_drawdown_pct=_worst_first(drawdown_pct, float(actual_drawdown_pct[0]), settings.confidence, 6),
         longest_losing_streak=_worst_first(
             streaks, float(_longest_losing_streak(actual)[0]), settings.confidence
         ),

@@ -14,9 +14,12 @@ replayed session with earlier trials' at the same session (Optuna's median rule)
 from __future__ import annotations
 
 import math
+import multiprocessing
+import sys
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -24,7 +27,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from optbot.config import Settings
-from optbot.core.errors import UserError
+from optbot.core.errors import ParameterError, UserError
 from optbot.research.objectives import BacktestMetrics, Constraints, Objective
 from optbot.strategy.tunable import ParameterValue, Tunable, apply_parameters
 
@@ -50,6 +53,7 @@ class StudySpec:
     sampler: str = "tpe"
     pruner: str = "median"
     seed: int = 20_240_604
+    workers: int = 1  # processes on this machine working the study at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,20 +111,31 @@ def _pruner(spec: StudySpec) -> optuna.pruners.BasePruner:
     raise UserError(f"--pruner {spec.pruner!r}: choose one of {', '.join(PRUNERS)}")
 
 
-def open_study(spec: StudySpec) -> optuna.Study:
-    """Create the study or join the existing one of that name (resumable, shared across processes)."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+#: How long a SQLite writer waits for another process's write (several workers share one file).
+SQLITE_BUSY_TIMEOUT_SECONDS = 60
+
+
+def _storage(spec: StudySpec) -> optuna.storages.RDBStorage:
+    url = storage_url(spec.storage)
+    engine = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}} if url.startswith("sqlite") else {}
     try:
         with warnings.catch_warnings():  # heartbeats are "experimental"; they let a dead worker's trial fail
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            storage = optuna.storages.RDBStorage(
-                storage_url(spec.storage), heartbeat_interval=30, grace_period=120
+            return optuna.storages.RDBStorage(
+                url, engine_kwargs=engine, heartbeat_interval=30, grace_period=120
             )
     except Exception as exc:  # SQLAlchemy raises many kinds; all mean "cannot open that storage"
         raise UserError(f"--storage {spec.storage!r}: cannot open it ({type(exc).__name__}: {exc})") from None
+
+
+def open_study(spec: StudySpec, storage: optuna.storages.RDBStorage | None = None) -> optuna.Study:
+    """Create the study or join the existing one of that name (resumable, shared across processes)."""
+    # ERROR: a worker stopping at the budget ends its last trial as "failed", which Optuna would log
+    # with a traceback at WARNING; a real failure still raises out of the study
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     return optuna.create_study(
         study_name=spec.study_name,
-        storage=storage,
+        storage=storage if storage is not None else _storage(spec),
         sampler=_sampler(spec),
         pruner=_pruner(spec),
         direction="maximize",
@@ -153,11 +168,6 @@ def _objective(
             raise _BudgetReached
         trial.set_user_attr("worker", worker)
         values = {tunable.path: suggest(trial, tunable) for tunable in spec.tunables}
-        try:
-            trial_settings = apply_parameters(settings, values)
-        except UserError as exc:  # each value is in range, but the combination breaks a settings rule
-            trial.set_user_attr("violations", [str(exc)])
-            raise optuna.TrialPruned(str(exc)) from None
 
         def progress(session: int, net_pnl: float) -> None:
             trial.report(net_pnl, session)
@@ -166,7 +176,11 @@ def _objective(
                     f"net P&L {net_pnl:,.2f} after session {session + 1} below the median"
                 )
 
-        metrics = evaluate(trial_settings, spec.start, spec.end, progress)
+        try:
+            metrics = evaluate(apply_parameters(settings, values), spec.start, spec.end, progress)
+        except ParameterError as exc:  # each value is in range, but the combination breaks a rule
+            trial.set_user_attr("violations", [str(exc)])
+            raise optuna.TrialPruned(str(exc)) from None
         trial.set_user_attr("metrics", metrics.as_dict())
         violations = spec.constraints.violations(metrics)
         trial.set_user_attr("violations", violations)
@@ -180,12 +194,26 @@ def _objective(
 def run_study(
     settings: Settings, spec: StudySpec, evaluate: Evaluator, worker: str = "local"
 ) -> StudySummary:
-    """Run trials until the study holds `spec.trials` of them (counting other workers' trials)."""
+    """Run trials until the study holds `spec.trials` of them (counting other workers' trials), in
+    `spec.workers` processes of this machine (each joins the one shared study, as a second machine
+    would; the study's budget keeps them from running a trial too many)."""
     if spec.trials < 1:
         raise UserError(f"--trials must be at least 1, got {spec.trials}")
+    if spec.workers < 1:
+        raise UserError(f"--workers must be at least 1, got {spec.workers}")
     if not spec.tunables:
         raise UserError("nothing to optimise: the strategy declares no tunables and no --param was given")
-    study = open_study(spec)
+    if spec.workers == 1:
+        _work(settings, spec, evaluate, worker, 0)
+    else:
+        _work_in_processes(settings, spec, evaluate, worker)
+    return summarise(open_study(spec), spec)
+
+
+def _work(settings: Settings, spec: StudySpec, evaluate: Evaluator, worker: str, index: int) -> None:
+    """One worker: join the study and run trials while the budget lasts. Each worker samples with its
+    own seed (the study's + its index), so two workers never propose the same first values."""
+    study = open_study(replace(spec, seed=spec.seed + index))
     remaining = spec.trials - sum(
         1 for t in study.get_trials(deepcopy=False) if not t.user_attrs.get("over_budget")
     )
@@ -196,7 +224,22 @@ def run_study(
             catch=(_BudgetReached,),
             gc_after_trial=False,
         )
-    return summarise(study, spec)
+
+
+def _work_in_processes(settings: Settings, spec: StudySpec, evaluate: Evaluator, worker: str) -> None:
+    """`spec.workers` worker processes. On Linux they are forked, so they share what this process has
+    already loaded (the parsed bar store); no storage connection is open here while they start."""
+    storage = _storage(spec)
+    open_study(spec, storage)  # tables and study exist before the workers race to join them
+    storage.engine.dispose()  # and no connection of this process is inherited by a fork
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    with ProcessPoolExecutor(spec.workers, mp_context=context) as pool:
+        futures = [
+            pool.submit(_work, settings, spec, evaluate, f"{worker}-{index + 1}", index)
+            for index in range(spec.workers)
+        ]
+        for future in futures:
+            future.result()
 
 
 def summarise(study: optuna.Study, spec: StudySpec) -> StudySummary:

@@ -18,12 +18,11 @@ from pathlib import Path
 from optbot.config import Settings
 from optbot.config.sections.research import ScheduledStudy
 from optbot.core.errors import UserError
-from optbot.research.evaluate import BacktestEvaluator
+from optbot.research.evaluate import BacktestEvaluator, BacktestSegments
 from optbot.research.objectives import Constraints, Objective
-from optbot.research.optimise import ProgressHook, StudySpec
+from optbot.research.optimise import StudySpec
 from optbot.research.tearsheet import write_tearsheet
 from optbot.research.walkforward import (
-    Segment,
     SegmentRunner,
     WalkForwardResult,
     add_months,
@@ -81,19 +80,6 @@ def verdict_from(
     )
 
 
-def _runner(strategy: str) -> SegmentRunner:
-    evaluator = BacktestEvaluator(strategy)
-
-    def run(settings: Settings, start: date, end: date, progress: ProgressHook | None) -> Segment:
-        outcome = evaluator.run(settings, start, end, None)
-        result = outcome.result
-        return Segment(
-            start, end, tuple(result.equity), tuple(t.net_pnl for t in result.trades), outcome.charges
-        )
-
-    return run
-
-
 def run_study(
     settings: Settings, study: ScheduledStudy, today: date, run: SegmentRunner | None = None
 ) -> ScheduledOutcome:
@@ -122,7 +108,9 @@ def run_study(
         study.out_of_sample_months,
         anchored=False,
     )
-    result = run_walk_forward(settings, spec, windows, run or _runner(study.strategy))
+    result = run_walk_forward(
+        settings, spec, windows, run or BacktestSegments(BacktestEvaluator(study.strategy))
+    )
     verdict = verdict_from(strategy_name, result, today, settings)
     sheet = walk_forward_tearsheet(
         result,

@@ -17,6 +17,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import pairwise
+from typing import Any
 
 from optbot.analytics.pricing import black76_price, implied_volatility
 from optbot.config.sections.strategy import StrategySettings
@@ -204,14 +205,20 @@ class SplitRow:
     win_rate: float | None
 
 
-def _split(trades: Sequence[TradeRow], key: Callable[[TradeRow], Sequence[str]]) -> list[SplitRow]:
+def _split(
+    trades: Sequence[TradeRow],
+    key: Callable[[TradeRow], Sequence[str]],
+    order: Callable[[str], Any] = str,
+) -> list[SplitRow]:
+    """Trades grouped by the labels `key` gives, rows in `order` of their labels (a trader reads "Mon"
+    and "3 days", sorted as a week and as a count, not as text)."""
     groups: dict[str, list[float]] = defaultdict(list)
     for trade in trades:
         for label in key(trade):
             groups[label].append(trade.net_pnl)
     return [
         SplitRow(label, len(pnls), round(sum(pnls), 2), sum(1 for p in pnls if p > 0) / len(pnls))
-        for label, pnls in sorted(groups.items())
+        for label, pnls in sorted(groups.items(), key=lambda item: order(item[0]))
     ]
 
 
@@ -240,14 +247,20 @@ def split_by_regime(trades: Sequence[TradeRow], regimes: Mapping[date, Sequence[
     return _split(trades, lambda t: tuple(regimes.get(t.entry_ist.date(), ("no daily data",))))
 
 
+def _days_label(days: int | None) -> str:
+    return "n/a" if days is None else f"{days} day" if days == 1 else f"{days} days"
+
+
 def split_by_days_to_expiry(trades: Sequence[TradeRow]) -> list[SplitRow]:
     return _split(
-        trades, lambda t: (f"{t.days_to_expiry:02d} days" if t.days_to_expiry is not None else "n/a",)
+        trades,
+        lambda t: (_days_label(t.days_to_expiry),),
+        lambda label: (1, 0) if label == "n/a" else (0, int(label.split()[0])),
     )
 
 
 def split_by_weekday(trades: Sequence[TradeRow]) -> list[SplitRow]:
-    return _split(trades, lambda t: (f"{t.entry_ist.weekday()} {WEEKDAYS[t.entry_ist.weekday()]}",))
+    return _split(trades, lambda t: (WEEKDAYS[t.entry_ist.weekday()],), WEEKDAYS.index)
 
 
 def split_rows(rows: Sequence[SplitRow]) -> list[dict[str, str | int]]:

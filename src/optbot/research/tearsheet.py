@@ -166,7 +166,8 @@ def equity_figure(data: TearsheetInput) -> go.Figure:
                     hoverinfo="text+x",
                 )
             )
-    figure.update_layout(title="Equity (₹, IST) with trade exits", yaxis_title="₹")
+    title = "Equity (₹, IST) with trade exits" if data.trades else "Equity (₹, IST)"
+    figure.update_layout(title=title, yaxis_title="₹")
     return figure
 
 
@@ -322,9 +323,26 @@ def _pct(value: Any) -> str:
 _RATIO_KEYS = {"total_return", "annualised_return", "volatility", "max_drawdown", "win_rate", "exposure"}
 
 
+#: Headline labels as a trader reads them (a key not listed shows with its underscores as spaces).
+_METRIC_LABELS = {
+    "net_pnl": "net P&L ₹",
+    "charges": "charges ₹",
+    "profit_factor": "profit factor",
+    "sharpe": "Sharpe",
+    "sortino": "Sortino",
+    "walk_forward_efficiency": "walk-forward efficiency",
+}
+
+
+def _metric_label(key: str) -> str:
+    return _METRIC_LABELS.get(key, key.replace("_", " "))
+
+
 def _metric_cell(key: str, value: Any) -> str:
     if key in _RATIO_KEYS:
         return _pct(value)
+    if value is None:
+        return "n/a"
     if isinstance(value, float):
         return f"{value:,.2f}"
     return html.escape(str(value))
@@ -457,7 +475,7 @@ def render_tearsheet(data: TearsheetInput) -> str:
         for index, (name, figure) in enumerate(figures)
     ]
     cards = "".join(
-        f'<div class="card"><span>{html.escape(key.replace("_", " "))}</span>'
+        f'<div class="card"><span>{html.escape(_metric_label(key))}</span>'
         f"<b>{_metric_cell(key, value)}</b></div>"
         for key, value in data.metrics.items()
     )
@@ -469,6 +487,16 @@ def render_tearsheet(data: TearsheetInput) -> str:
         *(["<h2>Equity and drawdown</h2>", *charts[:2]] if data.equity else []),
         *(["<h2>Returns by period</h2>", *charts[2:3]] if data.equity else []),
     ]
+    tables: list[str] = []
+    for section in data.tables:
+        tables.append(f"<h2>{html.escape(section.title)}</h2>")
+        tables.append(
+            _table(section.rows, list(section.rows[0]))
+            if section.rows
+            else "<p class='note'>nothing to show</p>"
+        )
+    if not data.equity:  # a page of results (stress windows, shocks): its tables are what it is about
+        parts += tables
     breakdowns = charts[3:] if data.equity else charts
     if breakdowns:
         parts += ["<h2>Where the P&amp;L came from</h2>", "<div class='two'>", *breakdowns, "</div>"]
@@ -482,20 +510,18 @@ def render_tearsheet(data: TearsheetInput) -> str:
             {
                 "in-sample": f"{w.in_sample[0]}…{w.in_sample[1]}",
                 "out-of-sample": f"{w.out_of_sample[0]}…{w.out_of_sample[1]}",
-                "parameters": ", ".join(f"{k}={v}" for k, v in sorted(w.parameters.items())),
+                # a legs field shows as legs.*.stop.pct: the page's title names the strategy
+                "parameters": ", ".join(
+                    f"{k.split(':', 1)[-1]}={v}" for k, v in sorted(w.parameters.items())
+                ),
                 "in-sample ₹": f"{w.in_sample_pnl:,.2f}",
                 "out-of-sample ₹": f"{w.out_of_sample_pnl:,.2f}",
             }
             for w in data.walk_forward
         ]
         parts += ["<h2>Walk-forward windows</h2>", _table(rows, list(rows[0]))]
-    for section in data.tables:
-        parts.append(f"<h2>{html.escape(section.title)}</h2>")
-        parts.append(
-            _table(section.rows, list(section.rows[0]))
-            if section.rows
-            else "<p class='note'>nothing to show</p>"
-        )
+    if data.equity:
+        parts += tables
     if data.coverage:
         parts += [
             "<h2>What was real and what was modelled</h2>",

@@ -163,16 +163,21 @@ def parameter_stability(windows: Sequence[WindowResult]) -> tuple[ParameterStabi
     return tuple(result)
 
 
-def _segment_evaluator(run: SegmentRunner, ranges: Sequence[tuple[date, date]], capital: float) -> Any:
-    """An Optuna evaluator over one or several date ranges (cross-validation trains on two)."""
+@dataclass(frozen=True)
+class _SegmentEvaluator:
+    """An Optuna evaluator over one or several date ranges (cross-validation trains on two); a plain
+    object, so a study's trials can run in worker processes."""
 
-    def evaluate(settings: Settings, start: date, end: date, progress: ProgressHook) -> BacktestMetrics:
+    run: SegmentRunner
+    ranges: tuple[tuple[date, date], ...]
+    capital: float
+
+    def __call__(self, settings: Settings, start: date, end: date, progress: ProgressHook) -> BacktestMetrics:
+        single = len(self.ranges) == 1
         segments = [
-            run(settings, first, last, progress if len(ranges) == 1 else None) for first, last in ranges
+            self.run(settings, first, last, progress if single else None) for first, last in self.ranges
         ]
-        return combined_metrics(segments, capital)
-
-    return evaluate
+        return combined_metrics(segments, self.capital)
 
 
 def run_walk_forward(
@@ -192,7 +197,7 @@ def run_walk_forward(
             start=window.in_sample[0],
             end=window.in_sample[1],
         )
-        study = run_study(settings, spec, _segment_evaluator(run, [window.in_sample], capital))
+        study = run_study(settings, spec, _SegmentEvaluator(run, (window.in_sample,), capital))
         parameters = dict(best_parameters(study))
         chosen = study.best
         segment = run(apply_parameters(settings, parameters), *window.out_of_sample, None)
@@ -276,7 +281,7 @@ def run_cross_validation(
     results = []
     for number, (test, train) in enumerate(plan_folds(template.start, template.end, folds, purge_days)):
         spec = replace(template, study_name=f"{template.study_name}-cv{number}")
-        study: StudySummary = run_study(settings, spec, _segment_evaluator(run, train, capital))
+        study: StudySummary = run_study(settings, spec, _SegmentEvaluator(run, tuple(train), capital))
         parameters = dict(best_parameters(study))
         segment = run(apply_parameters(settings, parameters), *test, None)
         results.append(FoldResult(test, tuple(train), parameters, combined_metrics([segment], capital)))

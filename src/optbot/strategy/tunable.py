@@ -1,20 +1,22 @@
 """Tunable parameters a strategy declares (spec §11.5 optimisation), as Freqtrade's strategies do.
 
-A `Tunable` names one setting by its dotted path in `Settings` (e.g. `strategy.adx_trend_threshold`)
-and the range a search may try. Values are applied by re-validating the whole settings object, so a
-trial can never run with a value the config file itself would refuse.
+A `Tunable` names one setting by its dotted path in `Settings` (e.g. `strategy.adx_trend_threshold`),
+or one field of a legs file as `NAME:FIELD.PATH` (e.g. `short_straddle_0920:legs.*.stop.pct`), and the
+range a search may try. Settings values are applied by re-validating the touched sections, so a trial
+can never run with a value the config file itself would refuse; a legs field goes to
+`strategy.leg_overrides`, which the legs strategy validates against its file when it is built.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from optbot.config import Settings
-from optbot.core.errors import UserError
+from optbot.core.errors import ParameterError, UserError
 
 ParameterValue = int | float | str | bool
 
@@ -84,21 +86,27 @@ def apply_parameters(settings: Settings, values: Mapping[str, Any]) -> Settings:
     """A copy of `settings` with each dotted path set, each touched section re-validated.
 
     Sections are validated on their own (not through `Settings`), so an `OPTBOT__…` environment
-    override can never silently replace a trial's value. A bad path or value raises UserError."""
+    override can never silently replace a trial's value. A bad path or value raises ParameterError.
+    `NAME:FIELD.PATH` values are added to `strategy.leg_overrides[NAME]`."""
     sections: dict[str, dict[str, Any]] = {}
     for path, value in values.items():
+        name, separator, field = path.partition(":")
+        if separator:
+            strategy = sections.setdefault("strategy", settings.strategy.model_dump(mode="python"))
+            strategy["leg_overrides"].setdefault(name, {})[field] = value
+            continue
         section_name, *inner = path.split(".")
         if not inner or not isinstance(getattr(settings, section_name, None), BaseModel):
-            raise UserError(f"parameter {path!r}: no such setting (expected SECTION.KEY)")
+            raise ParameterError(f"parameter {path!r}: no such setting (expected SECTION.KEY or NAME:FIELD)")
         node: Any = sections.setdefault(
             section_name, getattr(settings, section_name).model_dump(mode="python")
         )
         for part in inner[:-1]:
             if not isinstance(node, dict) or part not in node:
-                raise UserError(f"parameter {path!r}: no setting {part!r} there")
+                raise ParameterError(f"parameter {path!r}: no setting {part!r} there")
             node = node[part]
         if not isinstance(node, dict) or inner[-1] not in node:
-            raise UserError(f"parameter {path!r}: no such setting")
+            raise ParameterError(f"parameter {path!r}: no such setting")
         node[inner[-1]] = value
     update: dict[str, BaseModel] = {}
     for section_name, data in sections.items():
@@ -109,14 +117,17 @@ def apply_parameters(settings: Settings, values: Mapping[str, Any]) -> Settings:
             first = exc.errors()[0]
             location = ".".join(str(part) for part in (section_name, *first["loc"]))
             shown = f" (got {first.get('input')!r})" if first["loc"] else ""
-            raise UserError(f"parameter {location}: {first['msg']}{shown}") from None
+            raise ParameterError(f"parameter {location}: {first['msg']}{shown}") from None
     return settings.model_copy(update=update)
 
 
 def check_paths(settings: Settings, tunables: Sequence[Tunable]) -> None:
-    """Refuse a search over a setting that does not exist, before any trial runs."""
+    """Refuse a search over a setting that does not exist, before any trial runs (legs fields are
+    checked by building the strategy with them: `optbot.research` does)."""
     probe: dict[str, Any] = {}
     for tunable in tunables:
+        if ":" in tunable.path:
+            continue
         node: Any = settings
         for part in tunable.path.split("."):
             if not hasattr(node, part):
@@ -124,3 +135,25 @@ def check_paths(settings: Settings, tunables: Sequence[Tunable]) -> None:
             node = getattr(node, part)
         probe[tunable.path] = node
     apply_parameters(settings, probe)
+
+
+def check_buildable(
+    settings: Settings, build: Callable[[Settings], object], tunables: Sequence[Tunable]
+) -> None:
+    """Build the strategy at each end of every range (and with each choice): a path or a range the
+    strategy refuses at every end (a legs field that does not exist, a stop of 0-0 %) is a clear error
+    before any trial runs rather than a study of pruned trials. An end that only breaks a rule in
+    combination with today's other values (ADX trend threshold below the no-trend one) is left to the
+    search, which prunes those trials."""
+    check_paths(settings, tunables)
+    for tunable in tunables:
+        ends: tuple[Any, ...] = tunable.choices or (tunable.low, tunable.high)
+        refusals: list[str] = []
+        for value in ends:
+            typed = int(value) if tunable.integer and isinstance(value, float) else value
+            try:
+                build(apply_parameters(settings, {tunable.path: typed}))
+            except ParameterError as exc:
+                refusals.append(f"parameter {tunable.path} = {typed!r}: {exc}")
+        if len(refusals) == len(ends):
+            raise UserError(refusals[0])

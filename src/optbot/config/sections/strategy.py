@@ -29,6 +29,11 @@ class StrategySettings(Section):
         default_factory=dict,
         description="per-instance settings for `NAME@ID` entries, validated by the strategy's own model",
     )
+    leg_overrides: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="values set over a legs strategy's file when it loads, by strategy name then field path "
+        "(e.g. short_straddle_0920 = { 'legs.*.stop.pct' = 30 }); an optimisation trial sets them",
+    )
     # --- ADX categorisation (§3.3, §5.4)
     adx_period: int = Field(default=14, ge=2, description="spec §5.4: 14-day ADX")
     adx_trend_threshold: float = Field(default=25.0, gt=0, description="spec §3.3: ADX > 25")

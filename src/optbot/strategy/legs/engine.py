@@ -26,6 +26,7 @@ from optbot.strategy.base import Strategy
 from optbot.strategy.categorise import categorise
 from optbot.strategy.context import StrategyContext
 from optbot.strategy.intents import build_intent
+from optbot.strategy.legs.fields import with_overrides
 from optbot.strategy.legs.schema import WEEKDAYS, LegSpec, LegStrategyFile, Level
 from optbot.strategy.regime import detect_regime
 
@@ -98,6 +99,10 @@ class LegStrategy(Strategy):
         super().__init__(settings)
         if plan is not None:
             self.plan = plan
+        name = self.plan.strategy.name
+        overrides = settings.strategy.leg_overrides.get(name)
+        if overrides:
+            self.plan = with_overrides(self.plan, overrides, f"strategy.leg_overrides.{name}")
         self.underlying = self.plan.strategy.underlying
         self.day: DayState | None = None
         self.spot: float | None = None

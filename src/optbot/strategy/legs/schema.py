@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import tomllib
 from datetime import time as TimeOfDay
-from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -196,12 +195,26 @@ class StrategyHeader(_Strict):
     product: Literal["INTRADAY", "CARRYFORWARD"] = "INTRADAY"
 
 
+class TunableRange(_Strict):
+    """What a search may try for one field: `low`..`high` (optional `step`, `log` scale) or `choices`.
+
+    Integers at both ends (and step) search whole numbers; times are given as TOML times (09:20:00)."""
+
+    low: int | float | None = None
+    high: int | float | None = None
+    step: int | float | None = Field(default=None, gt=0)
+    log: bool = False
+    choices: list[bool | int | float | TimeOfDay | str] = Field(default_factory=list)
+
+
 class LegStrategyFile(_Strict):
     strategy: StrategyHeader
     entry: Entry
     legs: Annotated[list[LegSpec], Field(min_length=1)]
     exits: Exits = Field(default_factory=Exits)
     reentry: ReEntry | None = None
+    #: Field path (`legs.*.stop.pct`, `entry.time`, `exits.mtm_stop`) -> the range an optimisation tries.
+    tunable: dict[str, TunableRange] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _unique_leg_ids(self) -> LegStrategyFile:
@@ -267,11 +280,3 @@ def parse_strategy_text(text: str, source: str) -> LegStrategyFile:
         where = f"{source}:{line}" if line else source
         more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise UserError(f"{where}: {field}: {_describe(dict(error))}{shown}{more}") from None
-
-
-def load_strategy_file(path: Path) -> LegStrategyFile:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read the strategy file: {exc.strerror or exc}") from None
-    return parse_strategy_text(text, str(path))
