@@ -38,10 +38,10 @@ START, END = date(2020, 11, 2), date(2020, 11, 4)
 LEGS_START, LEGS_END = date(2022, 11, 1), date(2022, 11, 2)
 TRADING_DAYS = {
     "adaptive": date(2020, 11, 3),
-    "adx_trend": date(2020, 11, 17),
+    "adx_trend": date(2020, 11, 18),
     "gap_fill": date(2024, 6, 3),  # a 3.6 % opening gap
     "mean_reversion": date(2020, 11, 3),
-    "momentum": date(2020, 11, 3),
+    "momentum": date(2020, 11, 4),
     "trend_following": date(2020, 11, 11),
     "volatility": date(2020, 11, 5),
     "adx_directional": date(2020, 11, 13),  # ADX category 1 and a range breakout

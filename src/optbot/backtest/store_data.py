@@ -111,10 +111,11 @@ def roll_up(bars: Sequence[Bar], timeframe: Timeframe, open_utc: datetime, close
 _PARSED: dict[Path, tuple[tuple[int, int], dict[date, tuple[Bar, ...]]]] = {}
 
 
-#: Sessions' bars (base, rolled up, daily) by data root, instrument and day, with the files' identity.
+#: Sessions' bars (base, rolled up, daily) by data root, instrument, day and the timeframes rolled up,
+#: with the files' identity.
 FilesIdentity = tuple[tuple[int, int], ...]
 SessionBars = tuple[IndexDay, tuple[Bar, ...]]
-_SESSIONS: dict[tuple[Path, str, date], tuple[FilesIdentity, SessionBars | None]] = {}
+_SESSIONS: dict[tuple[Path, str, date, tuple[Timeframe, ...]], tuple[FilesIdentity, SessionBars | None]] = {}
 
 
 class StoreHistory:
@@ -271,7 +272,7 @@ class StoreHistory:
         intraday timeframes, and the daily bar), in close-time order. Built once per process while
         the files are unchanged (every trial of a search replays the same sessions)."""
         identity = self.files_identity(name)
-        key = (self.data_root.resolve(), store_symbol(name), day)
+        key = (self.data_root.resolve(), store_symbol(name), day, self.rolled)
         cached = _SESSIONS.get(key) if identity is not None else None
         if cached is not None and cached[0] == identity:
             built = cached[1]

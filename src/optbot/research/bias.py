@@ -61,6 +61,7 @@ class CutHistory(StoreHistory):
     def __init__(self, source: StoreHistory, until: datetime | None = None, since: date | None = None):
         self.data_root = source.data_root
         self.calendar = source.calendar
+        self.rolled = source.rolled
         self.store = source.store
         self.source = source
         self.until = until

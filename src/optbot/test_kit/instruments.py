@@ -9,6 +9,7 @@ from typing import Any
 
 from optbot.instruments.master import InstrumentMaster, MasterInfo
 from optbot.instruments.scripmaster import format_expiry, parse_rows
+from optbot.sim.market.instruments import index_row
 
 INDEX_ROWS: list[dict[str, Any]] = [
     {"token": "99926000", "symbol": "Nifty 50", "name": "NIFTY"},
@@ -16,22 +17,6 @@ INDEX_ROWS: list[dict[str, Any]] = [
     {"token": "99926017", "symbol": "India VIX", "name": "INDIA VIX"},
     {"token": "99926037", "symbol": "Nifty Fin Service", "name": "FINNIFTY"},
 ]
-
-
-def index_row(token: str, symbol: str, name: str) -> dict[str, Any]:
-    return {
-        "token": token,
-        "symbol": symbol,
-        "name": name,
-        "expiry": "",
-        "strike": "0.000000",
-        "lotsize": "1",
-        "instrumenttype": "AMXIDX",
-        "exch_seg": "NSE",
-        "tick_size": "0.000000",
-        "freeze_qty": "0",
-        "is_cas_enabled": False,
-    }
 
 
 def option_row(

@@ -158,41 +158,37 @@ UNDERLYINGS: dict[str, UnderlyingSpec] = {
 
 VIX_TOKEN = "99926017"
 
-#: Index rows exactly as Angel One's OpenAPIScripMaster.json carries them (data/sample/broker excerpt).
-INDEX_ROWS: tuple[dict[str, Any], ...] = (
-    *(
-        {
-            "token": token,
-            "symbol": symbol,
-            "name": name,
-            "expiry": "",
-            "strike": "0.000000",
-            "lotsize": "1",
-            "instrumenttype": "AMXIDX",
-            "exch_seg": "NSE",
-            "tick_size": "0.000000",
-            "freeze_qty": "0",
-            "is_cas_enabled": False,
-        }
-        for token, symbol, name in (
-            ("99926000", "Nifty 50", "NIFTY"),
-            ("99926009", "Nifty Bank", "BANKNIFTY"),
-            (VIX_TOKEN, "India VIX", "INDIA VIX"),
-            ("99926037", "Nifty Fin Service", "FINNIFTY"),
-            ("99926074", "NIFTY MID SELECT", "MIDCPNIFTY"),
-        )
-    ),
-    # SENSEX is a BSE index (reference §9's row); its options trade on BFO.
-    {
-        "token": "99919000",
-        "symbol": "SENSEX",
-        "name": "SENSEX",
+
+def index_row(token: str, symbol: str, name: str, exchange: str = "NSE") -> dict[str, Any]:
+    """One index row exactly as Angel One's OpenAPIScripMaster.json carries it."""
+    return {
+        "token": token,
+        "symbol": symbol,
+        "name": name,
         "expiry": "",
         "strike": "0.000000",
         "lotsize": "1",
         "instrumenttype": "AMXIDX",
-        "exch_seg": "BSE",
+        "exch_seg": exchange,
         "tick_size": "0.000000",
+        "freeze_qty": "0",
+        "is_cas_enabled": False,
+    }
+
+
+#: Index rows of the master (data/sample/broker excerpt). SENSEX is a BSE index (reference section 9's
+#: row); its options trade on BFO.
+INDEX_ROWS: tuple[dict[str, Any], ...] = (
+    index_row("99926000", "Nifty 50", "NIFTY"),
+    index_row("99926009", "Nifty Bank", "BANKNIFTY"),
+    index_row(VIX_TOKEN, "India VIX", "INDIA VIX"),
+    index_row("99926037", "Nifty Fin Service", "FINNIFTY"),
+    index_row("99926074", "NIFTY MID SELECT", "MIDCPNIFTY"),
+    # the BSE row of the excerpt carries no freeze quantity or CAS flag
+    {
+        key: value
+        for key, value in index_row("99919000", "SENSEX", "SENSEX", exchange="BSE").items()
+        if key not in ("freeze_qty", "is_cas_enabled")
     },
 )
 
