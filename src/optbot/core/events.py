@@ -7,7 +7,7 @@ broker events also carry the exchange's own timestamp when one was given. Prices
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from optbot.core.enums import (
@@ -23,6 +23,7 @@ from optbot.core.enums import (
     SignalDirection,
     Timeframe,
 )
+from optbot.core.timeutil import ist_datetime, to_utc
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,18 @@ class Bar(Event):
     tick_count: int = 0
     interpolated: bool = False
     complete: bool = True
+
+
+#: The regular NSE cash session a daily bar spans (09:15-15:30 IST).
+DAILY_SESSION_OPEN, DAILY_SESSION_CLOSE = time(9, 15), time(15, 30)
+
+
+def daily_session_bar(symbol: str, day: date, ohlc: tuple[float, ...], volume: int = 0) -> Bar:
+    """A day's OHLC as a daily bar over its regular session, closed at 15:30 IST."""
+    opened = to_utc(ist_datetime(day, DAILY_SESSION_OPEN))
+    closed = to_utc(ist_datetime(day, DAILY_SESSION_CLOSE))
+    open_, high, low, close = (float(value) for value in ohlc)
+    return Bar(closed, symbol, symbol, Timeframe.D1, opened, closed, open_, high, low, close, volume)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,15 @@ from optbot.calendar import get_calendar
 from optbot.config import Settings
 from optbot.core.clock import SimClock
 from optbot.core.enums import Exchange, InstrumentKind, OptionType, Side, Timeframe
-from optbot.core.events import Bar, Fill, OrderIntent, RiskDecision
+from optbot.core.events import (
+    DAILY_SESSION_CLOSE,
+    DAILY_SESSION_OPEN,
+    Bar,
+    Fill,
+    OrderIntent,
+    RiskDecision,
+    daily_session_bar,
+)
 from optbot.core.ids import new_id
 from optbot.core.instrument import Instrument
 from optbot.core.timeutil import IST, ist_datetime, to_utc
@@ -30,9 +38,6 @@ from optbot.risk.views import PositionSnapshot, SessionTimes
 from optbot.strategy.base import Strategy
 from optbot.strategy.context import BarHistoryContext
 from optbot.strategy.runner import StrategyRunner
-
-SESSION_OPEN = time(9, 15)
-SESSION_CLOSE = time(15, 30)
 
 
 def _column(row: dict[str, str], name: str) -> str:
@@ -54,22 +59,8 @@ def load_daily_bars(path: Path, symbol: str, start: date | None = None, end: dat
                 volume = int(float(_column(row, "volume") or 0))
             except KeyError:
                 volume = 0
-            opened, closed = ist_datetime(day, SESSION_OPEN), ist_datetime(day, SESSION_CLOSE)
-            bars.append(
-                Bar(
-                    to_utc(closed),
-                    symbol,
-                    symbol,
-                    Timeframe.D1,
-                    to_utc(opened),
-                    to_utc(closed),
-                    float(_column(row, "open")),
-                    float(_column(row, "high")),
-                    float(_column(row, "low")),
-                    float(_column(row, "close")),
-                    volume,
-                )
-            )
+            ohlc = tuple(float(_column(row, name)) for name in ("open", "high", "low", "close"))
+            bars.append(daily_session_bar(symbol, day, ohlc, volume))
     return bars
 
 
@@ -94,7 +85,7 @@ def load_15min_bars(path: Path, symbol: str, start: date, end: date) -> Intraday
     for day in sorted(by_day):
         rows = by_day[day]
         starts = [stamp for stamp, _ in rows]
-        expected = [ist_datetime(day, SESSION_OPEN) + timedelta(minutes=15 * i) for i in range(25)]
+        expected = [ist_datetime(day, DAILY_SESSION_OPEN) + timedelta(minutes=15 * i) for i in range(25)]
         if starts != expected:
             malformed.append(f"{day}: {len(starts)} bars, expected 25 from 09:15")
             continue
@@ -124,7 +115,7 @@ def resample(bars: Sequence[Bar], timeframe: Timeframe) -> list[Bar]:
     groups: dict[datetime, list[Bar]] = defaultdict(list)
     for bar in bars:
         local = bar.start_utc.astimezone(IST)
-        anchor = ist_datetime(local.date(), SESSION_OPEN)
+        anchor = ist_datetime(local.date(), DAILY_SESSION_OPEN)
         bucket = anchor + span * ((local - anchor) // span)
         groups[bucket].append(bar)
     result: list[Bar] = []
@@ -164,7 +155,7 @@ def synthetic_chain(
 ) -> OptionChain:
     """A listed-strike chain around `spot`, quotes priced by Black-Scholes to the 15:30 IST expiry."""
     atm = round(spot / step) * step
-    expiry_close = ist_datetime(expiry, SESSION_CLOSE)
+    expiry_close = ist_datetime(expiry, DAILY_SESSION_CLOSE)
     years = max((expiry_close - now).total_seconds(), 60.0) / (365 * 86400)
     contracts: list[Instrument] = []
     quotes: dict[str, OptionQuote] = {}

@@ -9,19 +9,16 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import date
 from pathlib import Path
 
 from optbot.backtest.store_data import StoreHistory
 from optbot.calendar import get_calendar
 from optbot.core.enums import Timeframe
-from optbot.core.events import Bar
-from optbot.core.timeutil import IST, ist_date, ist_datetime, parse_iso, to_utc
+from optbot.core.events import Bar, daily_session_bar
+from optbot.core.timeutil import IST, ist_date, parse_iso
 from optbot.data.store import store_symbol
 from optbot.sim.market.bars import DailyBar
-
-SESSION_OPEN = time(9, 15)
-SESSION_CLOSE = time(15, 30)
 
 
 @dataclass(frozen=True)
@@ -65,18 +62,4 @@ def _daily(bars: Sequence[Bar]) -> dict[date, DailyBar]:
 
 
 def _as_bar(symbol: str, daily: DailyBar) -> Bar:
-    opened = to_utc(ist_datetime(daily.day, SESSION_OPEN))
-    closed = to_utc(ist_datetime(daily.day, SESSION_CLOSE))
-    return Bar(
-        closed,
-        symbol,
-        symbol,
-        Timeframe.D1,
-        opened,
-        closed,
-        daily.open,
-        daily.high,
-        daily.low,
-        daily.close,
-        0,
-    )
+    return daily_session_bar(symbol, daily.day, (daily.open, daily.high, daily.low, daily.close))

@@ -4,17 +4,15 @@ category of a series, and the payoff of a legs strategy at a moment of the repla
 from __future__ import annotations
 
 import json
-from datetime import date, time
+from datetime import date
 from itertools import pairwise
 from pathlib import Path
 
 import typer
 
 from optbot.cli.common import console, fail, settings_from
-from optbot.core.enums import Timeframe
 from optbot.core.errors import UserError
-from optbot.core.events import Bar
-from optbot.core.timeutil import ist_datetime, to_utc
+from optbot.core.events import Bar, daily_session_bar
 
 # The strategy packages (numpy, the built-in strategies) are imported inside each command, so that
 # `optbot --help` and a command's bad-input error answer without loading them.
@@ -36,23 +34,9 @@ def _daily_bars(path: Path, symbol: str, as_of: date | None) -> list[Bar]:
             ) from None
         if as_of is not None and day > as_of:
             break
-        opened, closed = to_utc(ist_datetime(day, time(9, 15))), to_utc(ist_datetime(day, time(15, 30)))
         volume = int(series.volume[index]) if series.has_volume else 0
-        bars.append(
-            Bar(
-                closed,
-                symbol,
-                symbol,
-                Timeframe.D1,
-                opened,
-                closed,
-                float(series.open[index]),
-                float(series.high[index]),
-                float(series.low[index]),
-                float(series.close[index]),
-                volume,
-            )
-        )
+        ohlc = (series.open[index], series.high[index], series.low[index], series.close[index])
+        bars.append(daily_session_bar(symbol, day, ohlc, volume))
     if any(later.start_utc <= earlier.start_utc for earlier, later in pairwise(bars)):
         raise UserError(f"{path}: dates must be strictly increasing (one row per trading day)")
     return bars
