@@ -68,13 +68,15 @@ def test_reader_recognises_each_kind_of_file(data_root: Path) -> None:
 
 def test_parity_forward_is_read_from_the_real_chain(data_root: Path) -> None:
     data = read_calibration_data(data_root, sample_every_minutes=30, min_eod_volume=500)
-    monthly = next(
-        c for c in data.chains if c.underlying == "NIFTY" and c.source == "EOD" and c.future_expiry
-    )
+    eod = [c for c in data.chains if c.underlying == "NIFTY" and c.source == "EOD"]
+    monthly = next(c for c in eod if c.future_expiry == c.expiry)
     point = atm_point(monthly, 0.065, 27 / 365)
     assert point is not None
     # the parity forward of the monthly agrees with the month's future close within a few points
     assert abs(point.parity_forward - monthly.future_price) < 25
+    # every chain of the day carries the day's near future (the model carries it to its own expiry)
+    weekly = next(c for c in eod if c.day == monthly.day and c.expiry < monthly.expiry)
+    assert (weekly.future_price, weekly.future_expiry) == (monthly.future_price, monthly.expiry)
 
 
 def test_fit_reproduces_real_atm_premiums_and_shows_the_put_skew(data_root: Path) -> None:

@@ -12,13 +12,14 @@ import pytest
 from scipy.optimize import brentq
 from scipy.stats import norm
 
-from optbot.analytics.calibration import Calibrator, FitOptions
+from optbot.analytics.calibration import Calibrator, FitOptions, tick_rounded
 from optbot.analytics.calibration_data import ChainObservation, SpreadObservation
 from optbot.analytics.calibration_errors import error_row
 from optbot.analytics.calibration_smile import implied_vols, robust
 from optbot.analytics.synthetic import SyntheticOptionModel
 from optbot.analytics.synthetic_params import (
     CALIBRATION_FORMAT_VERSION,
+    SMILE_KNOTS,
     CalibrationParams,
     SmileParams,
     SpreadParams,
@@ -33,13 +34,12 @@ RATE = 0.065
 DAYS = (date(2025, 1, 2), date(2025, 1, 3), date(2025, 1, 6), date(2025, 1, 7), date(2025, 1, 8))
 EXPIRIES = (date(2025, 1, 9), date(2025, 1, 16), date(2025, 1, 23), date(2025, 1, 30))
 MOMENTS = (time(9, 45), time(11, 30), time(13, 15), time(15, 0))
+#: A real-looking shape: puts rising all the way, calls dipping to ~1.5 SD then climbing.
 TRUE_SMILE = SmileParams(
-    skew_level=-0.06,
-    skew_term=-0.01,
-    curvature_level=0.03,
-    curvature_term=-0.004,
-    put_wing=0.08,
-    call_wing=0.2,
+    knots=SMILE_KNOTS,
+    values=(1.62, 1.42, 1.3, 1.2, 1.14, 1.085, 1.04, 1.0, 0.96, 0.935, 0.945, 1.02, 1.15, 1.29, 1.55),
+    put_term=0.05,
+    call_term=-0.08,
     min_sessions=0.5,
     max_sessions=60.0,
 )
@@ -80,6 +80,7 @@ def generated_chains(params: CalibrationParams) -> list[ChainObservation]:
                 if expiry <= day:
                     continue
                 values = model.value_chain("NIFTY", spot, vix, at, expiry, strikes, is_call).value
+                values = tick_rounded(values, 0.05)  # real premiums trade in whole ticks
                 chains.append(
                     ChainObservation(
                         "NIFTY", at, expiry, "EOD", "generated", spot, vix, strikes, is_call, values
@@ -111,9 +112,10 @@ def test_fit_recovers_the_smile(recovered: CalibrationParams) -> None:
     smile = recovered.underlyings["NIFTY"].smile
     z = np.linspace(-3.5, 3.5, 15)
     for sessions in (2.0, 10.0, 30.0):  # within the times to expiry the chains cover
-        assert smile.ratio(z, sessions) == pytest.approx(TRUE_SMILE.ratio(z, sessions), abs=0.01)
-    assert smile.skew_level == pytest.approx(-0.06, abs=0.01)
-    assert smile.curvature_level == pytest.approx(0.03, abs=0.005)
+        # 1.5 vol points: at 3 SD out a premium of a few rupees pins the vol only to its tick
+        assert smile.ratio(z, sessions) == pytest.approx(TRUE_SMILE.ratio(z, sessions), abs=0.015)
+    assert smile.put_term == pytest.approx(0.05, abs=0.03)
+    assert smile.call_term == pytest.approx(-0.08, abs=0.03)
 
 
 def test_evaluator_scores_the_generating_model_at_zero_and_a_known_markup_exactly() -> None:
@@ -123,7 +125,16 @@ def test_evaluator_scores_the_generating_model_at_zero_and_a_known_markup_exactl
     exact = calibrator.evaluate(params, chains, "check")
     scored = {row.segment: row.median_abs_pct for row in exact}
     assert scored["NIFTY 3-35 d EOD ATM straddle"] < 1e-6 and scored["NIFTY 3-35 d EOD OTM 1-3 SD"] < 1e-6
-    assert scored["NIFTY 3-35 d EOD OTM 1-3 SD, implied vol"] < 1e-4
+    # real premiums are whole ticks: the IV of a tick-rounded premium is off by a few basis points
+    assert scored["NIFTY 3-35 d EOD OTM 1-3 SD, implied vol"] < 0.1
+    # the breakdown rows split the same contracts by moneyness, side and days to expiry
+    assert scored["NIFTY 3-35 d EOD OTM 1-2 SD"] < 1e-6 and scored["NIFTY 3-35 d EOD OTM 2-3 SD"] < 1e-6
+    sides = {row.segment: row.observations for row in exact}
+    assert (
+        sides["NIFTY 3-35 d EOD OTM 1-3 SD puts"] + sides["NIFTY 3-35 d EOD OTM 1-3 SD calls"]
+        == sides["NIFTY 3-35 d EOD OTM 1-3 SD"]
+    )
+    assert "NIFTY 8-14 d EOD OTM 1-3 SD" in scored
     # the smile alone, standardised by the listed ATM strike's IV (not the IV at the forward itself)
     assert scored["NIFTY 3-35 d EOD OTM 1-3 SD, real ATM"] < 1.5
     marked_up = [replace(chain, prices=chain.prices * 1.1) for chain in chains]

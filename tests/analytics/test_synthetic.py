@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from optbot.analytics.pricing import black76_price
-from optbot.analytics.synthetic import SyntheticOptionModel, VarianceTime
+from optbot.analytics.synthetic import FuturePrice, SyntheticOptionModel, VarianceTime
 from optbot.analytics.synthetic_params import (
     CALIBRATION_FORMAT_VERSION,
     MIN_SMILE_RATIO,
@@ -33,10 +33,9 @@ from optbot.core.enums import OptionType
 from optbot.core.errors import UserError
 from optbot.core.timeutil import IST
 
-SMILE = SmileParams(
-    skew_level=-0.05, skew_term=-0.01, curvature_level=0.03, curvature_term=0.0, put_wing=0.1, call_wing=0.2
-)
-FLAT = SmileParams(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+KNOTS = (-3.0, -1.0, 0.0, 1.0, 3.0)
+SMILE = SmileParams(knots=KNOTS, values=(1.4, 1.1, 1.0, 0.95, 1.3), put_term=0.1, call_term=-0.2)
+FLAT = SmileParams.flat()
 
 
 def ist(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
@@ -118,9 +117,10 @@ def test_quote_is_black76_on_the_carry_forward_with_the_vix_level_and_smile() ->
     timing = quote.time
     assert quote.forward == pytest.approx(23700.0 * math.exp(0.06 * timing.calendar_years))
     assert quote.atm_iv == pytest.approx(1.0 * 0.145)  # January 2025 level, flat term slope
-    z, u = quote.moneyness, math.log(timing.sessions / 10.0)
-    expected_smile = 1 + (-0.05 - 0.01 * u) * z + 0.03 * z * z  # |z| < 2: the quadratic core
-    assert abs(z) < 2 and quote.iv == pytest.approx(quote.atm_iv * expected_smile)
+    z, tenor = quote.moneyness, timing.sessions / 10.0
+    assert -1 < z < 0  # the spot strike sits just below the carry forward: the put side
+    expected_smile = 1 + (-0.1 * z) * tenor**0.1  # the -1 -> 0 segment, scaled by the put term
+    assert quote.iv == pytest.approx(quote.atm_iv * expected_smile)
     calendar_vol = quote.iv * math.sqrt(timing.variance_years / timing.calendar_years)
     reference = black76_price(quote.forward, 23700, timing.calendar_years, calendar_vol, 0.065, OptionType.PE)
     assert quote.value == pytest.approx(reference, rel=1e-9)
@@ -211,22 +211,43 @@ def test_packaged_calibration_is_fitted_per_underlying_with_provenance() -> None
         )
 
 
-def test_smile_core_is_quadratic_and_wings_continue_along_the_tangent() -> None:
-    smile = replace(SMILE, skew_term=0.0, put_wing=0.1, call_wing=0.2)
-    z = np.array([-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0])
-    ratio = smile.ratio(z, 10.0)
-    core = 1 - 0.05 * z + 0.03 * z * z
-    assert ratio[1:6] == pytest.approx(core[1:6])
-    # beyond ±2: the core's value and slope at the edge, plus the side's own wing slope
-    assert ratio[0] == pytest.approx(core[1] - (-0.05 - 0.12) * 1.0 + 0.1)
-    assert ratio[6] == pytest.approx(core[5] + (-0.05 + 0.12) * 1.0 + 0.2)
-    # skew moves with ln(time left / reference), clipped to the fitted range of times
-    sloped = replace(SMILE, skew_term=-0.01, min_sessions=1.0, max_sessions=40.0)
-    at_40 = sloped.ratio(np.array([1.0]), 40.0)[0]
-    assert at_40 == pytest.approx(1 + (-0.05 - 0.01 * math.log(4.0)) + 0.03)
-    assert sloped.ratio(np.array([1.0]), 400.0)[0] == at_40
-    steep = replace(SMILE, put_wing=-5.0)
+def test_smile_is_linear_between_knots_and_continues_the_end_segments() -> None:
+    smile = replace(SMILE, reference_sessions=10.0)
+    z = np.array([-5.0, -3.0, -2.0, -0.5, 0.0, 0.5, 2.0, 3.0, 4.0])
+    ratio = smile.ratio(z, 10.0)  # at the reference time: the knot values themselves
+    expected = [1.4 + 0.15 * 2, 1.4, 1.25, 1.05, 1.0, 0.975, 1.125, 1.3, 1.3 + 0.175]
+    assert ratio == pytest.approx(expected)
+    # each side's distance from 1 scales with (time left / reference) ** its own term exponent
+    sides = smile.ratio(np.array([-3.0, 3.0]), 40.0)
+    assert sides[0] == pytest.approx(1 + 0.4 * 4.0**0.1) and sides[1] == pytest.approx(1 + 0.3 * 4.0**-0.2)
+    # clipped to the fitted range of times; one session value or one per moneyness agree
+    bounded = replace(smile, min_sessions=1.0, max_sessions=40.0)
+    assert bounded.ratio(np.array([3.0]), 400.0)[0] == pytest.approx(sides[1])
+    rows = bounded.ratio(np.array([-3.0, 3.0, 1.0]), np.array([40.0, 400.0, 0.01]))
+    assert rows == pytest.approx([sides[0], sides[1], bounded.ratio(np.array([1.0]), 1.0)[0]])
+    steep = replace(SMILE, values=(0.1, 1.1, 1.0, 0.95, 1.3))
     assert steep.ratio(np.array([-10.0]), 10.0)[0] == MIN_SMILE_RATIO
+    assert (FLAT.ratio(z, 3.0) == 1.0).all()
+
+
+def test_a_given_future_is_the_forward_carried_to_the_option_expiry() -> None:
+    chosen = model()
+    at, expiry, monthly = ist(2025, 1, 7, 11, 0), date(2025, 1, 16), date(2025, 1, 30)
+    strikes, calls = np.array([23000.0, 24000.0]), np.array([False, True])
+    from_spot = chosen.value_chain("NIFTY", 23700.0, 14.5, at, monthly, strikes, calls)
+    future = FuturePrice(float(from_spot.forward[0]), monthly)
+    # the future the carry implies reproduces the spot path; the spot is then not used at all
+    carried = chosen.value_chain("NIFTY", 1.0, 14.5, at, monthly, strikes, calls, future)
+    assert carried.value == pytest.approx(from_spot.value, rel=1e-12)
+    weekly = chosen.value_chain("NIFTY", 23700.0, 14.5, at, expiry, strikes, calls)
+    assert chosen.value_chain(
+        "NIFTY", 1.0, 14.5, at, expiry, strikes, calls, future
+    ).forward == pytest.approx(weekly.forward, rel=1e-12)
+    richer = chosen.quote(
+        "NIFTY", 23700.0, 14.5, at, expiry, 24000, "CE", future=FuturePrice(24000.0, monthly)
+    )
+    years = richer.time.calendar_years - chosen.time.to_expiry(at, monthly).calendar_years
+    assert richer.forward == pytest.approx(24000.0 * math.exp(0.06 * years))
 
 
 def test_term_slope_applies_only_within_the_fitted_range_of_times() -> None:

@@ -6,8 +6,8 @@ Steps (each from the data, nothing assumed where data exists):
 2. ATM vol: least squares on ln(model/real) ATM straddles for the night and closed-day weights and,
    per underlying, one VIX->ATM-vol level and term slope over all the data (no level per period);
 3. smile: least squares on ln(model/real) OTM premiums at or above `min_otm_premium`, each chain
-   standardised by its own ATM vol and parity forward (`calibration_smile`): skew and curvature in
-   standard deviations, log-linear in the time left, separate put and call wings;
+   standardised by its own ATM vol and parity forward (`calibration_smile`): IV / ATM IV at knots in
+   standard deviations, put and call sides each scaled by a power of the time left;
 4. spread: median spread/time value (OTM) and spread/intrinsic (ITM) from bid/ask snapshots.
 Errors are measured with the shipped `SyntheticOptionModel` itself, out of sample (fit on the first
 days of each month of data, tested on the later ones), other-period (each month priced by a fit on
@@ -39,7 +39,13 @@ from optbot.analytics.calibration_smile import (
     smile_prices,
 )
 from optbot.analytics.pricing import black76_values
-from optbot.analytics.synthetic import ChainValuation, SyntheticOptionModel, TimeToExpiry, VarianceTime
+from optbot.analytics.synthetic import (
+    ChainValuation,
+    FuturePrice,
+    SyntheticOptionModel,
+    TimeToExpiry,
+    VarianceTime,
+)
 from optbot.analytics.synthetic_params import (
     CALIBRATION_FORMAT_VERSION,
     FLAT_SMILE,
@@ -141,7 +147,7 @@ class Calibrator:
             if not np.isfinite(chain.spot):
                 continue
             years = self.bare_time.to_expiry(chain.at_utc, chain.expiry).calendar_years
-            if np.isfinite(chain.future_price) and chain.future_expiry is not None:
+            if np.isfinite(chain.future_price) and chain.future_expiry == chain.expiry:
                 future_years = self.bare_time.to_expiry(chain.at_utc, chain.future_expiry).calendar_years
                 if future_years * 365 >= self.options.min_carry_days:
                     samples[chain.underlying].append(math.log(chain.future_price / chain.spot) / future_years)
@@ -366,22 +372,48 @@ class Calibrator:
                 chain.strikes,
                 chain.is_call,
             )
-            model_call = float(valuation.value[(chain.strikes == point.strike) & chain.is_call][0])
-            model_put = float(valuation.value[(chain.strikes == point.strike) & ~chain.is_call][0])
+            quoted = tick_rounded(valuation.value, self.options.tick)
+            model_call = float(quoted[(chain.strikes == point.strike) & chain.is_call][0])
+            model_put = float(quoted[(chain.strikes == point.strike) & ~chain.is_call][0])
             prefix = f"{chain.underlying} {segment}"
             buckets[f"{prefix}|ATM straddle"].append((model_call + model_put) / (point.call + point.put) - 1)
             buckets[f"{prefix}|ATM legs"].extend([model_call / point.call - 1, model_put / point.put - 1])
             otm = np.where(
                 chain.is_call, chain.strikes > point.parity_forward, chain.strikes < point.parity_forward
             )
-            far = otm & (np.abs(valuation.moneyness) >= 1.0) & (np.abs(valuation.moneyness) <= 3.0)
-            far &= chain.prices >= self.options.min_otm_premium
-            buckets[f"{prefix}|OTM 1-3 SD"].extend((valuation.value[far] / chain.prices[far] - 1).tolist())
+            distance = np.abs(valuation.moneyness)
+            far = otm & (distance >= 1.0) & (distance <= 3.0) & (chain.prices >= self.options.min_otm_premium)
+            errors = quoted / chain.prices - 1
+            buckets[f"{prefix}|OTM 1-3 SD"].extend(errors[far].tolist())
+            for key, picked in _otm_breakdown(chain, segment, distance, far).items():
+                buckets[key].extend(errors[picked].tolist())
             buckets[f"{prefix}|OTM 1-3 SD, implied vol"].extend(self._vol_errors(chain, valuation, far))
+            future = self.future_of(chain)
+            if future is not None:
+                carried = model.value_chain(
+                    chain.underlying,
+                    chain.spot,
+                    chain.vix,
+                    chain.at_utc,
+                    chain.expiry,
+                    chain.strikes,
+                    chain.is_call,
+                    future,
+                )
+                errors = tick_rounded(carried.value, self.options.tick) / chain.prices - 1
+                buckets[f"{prefix}|OTM 1-3 SD, future forward"].extend(errors[far].tolist())
             buckets[f"{prefix}|OTM 1-3 SD, real ATM"].extend(
                 self._smile_only_errors(model, point, valuation.time)
             )
         return [error_row(label, key, values) for key, values in sorted(buckets.items()) if values]
+
+    def future_of(self, chain: ChainObservation) -> FuturePrice | None:
+        """The chain's near future as the model takes it (its monthly expiry from the calendar when
+        the data does not name it), None without one."""
+        if not np.isfinite(chain.future_price):
+            return None
+        expiry = chain.future_expiry or _future_expiry(self.calendar, chain.underlying, chain.day)
+        return FuturePrice(chain.future_price, expiry) if expiry is not None else None
 
     def _vol_errors(
         self, chain: ChainObservation, valuation: ChainValuation, picked: BoolArray
@@ -449,6 +481,18 @@ class Calibrator:
             raise ValueError(f"no option data recognised under {root} (see `optbot data calibrate --help`)")
         return data
 
+    def exclusions(self) -> str:
+        """What the fit and the error table leave out of the data, and why (written to provenance)."""
+        options = self.options
+        return (
+            f"bhavcopy rows that did not trade (open 0: close and settlement are theoretical) or traded "
+            f"fewer than {options.min_eod_volume:g} contracts (a thin close can be stale against the "
+            f"index close); contracts over {options.max_days_to_expiry} days out; OTM quotes under "
+            f"Rs {options.min_otm_premium:g} (the 0.05 tick dominates); chains without an INDIA VIX "
+            "value; minute-bar contracts in minutes they did not trade. Model values are tick-rounded "
+            f"({options.tick:g}, at least one tick) before they are compared."
+        )
+
     def check(self, params: CalibrationParams, root: Path) -> tuple[ErrorRow, ...]:
         """The error table of an existing calibration on the folder's data, fitting nothing (a fit
         made elsewhere priced on data it never saw is out of sample by construction)."""
@@ -467,6 +511,7 @@ class Calibrator:
         params = self.fit(data.chains, data.spreads)
         errors += self.evaluate(params, data.chains, "in-sample")
         provenance = _provenance(data.chains, data.datasets, fit_days, test_days, len(data.spreads))
+        provenance["excluded"] = self.exclusions()
         if not data.spreads:
             data.skipped.append(
                 "no bid/ask data in the folder: the packaged calibration's spread rule is kept"
@@ -475,6 +520,36 @@ class Calibrator:
         return CalibrationResult(
             final, tuple(errors), len(data.chains), len(data.spreads), tuple(data.skipped)
         )
+
+
+def tick_rounded(values: FloatArray, tick: float) -> FloatArray:
+    """What a backtest quotes for model values: whole ticks, at least one (the exchange's minimum)."""
+    return np.maximum(np.round(values / tick), 1.0) * tick
+
+
+#: Calendar days to expiry of the EOD breakdown rows (the target segment is 3-35 d as a whole).
+DTE_BUCKETS = ((3, 7), (8, 14), (15, 35))
+
+
+def _otm_breakdown(
+    chain: ChainObservation, segment: str, distance: FloatArray, far: BoolArray
+) -> dict[str, BoolArray]:
+    """The OTM 1-3 SD contracts of an EOD chain split by moneyness (1-2 / 2-3 SD), side (puts /
+    calls) and days to expiry, so the table shows where an error comes from."""
+    if not segment.endswith("EOD"):
+        return {}
+    prefix = f"{chain.underlying} {segment}"
+    days = (chain.expiry - chain.day).days
+    split = {
+        f"{prefix}|OTM 1-2 SD": far & (distance < 2.0),
+        f"{prefix}|OTM 2-3 SD": far & (distance >= 2.0),
+        f"{prefix}|OTM 1-3 SD puts": far & ~chain.is_call,
+        f"{prefix}|OTM 1-3 SD calls": far & chain.is_call,
+    }
+    for low, high in DTE_BUCKETS:
+        if low <= days <= high:
+            split[f"{chain.underlying} {low}-{high} d EOD|OTM 1-3 SD"] = far
+    return split
 
 
 def _split_days(chains: list[ChainObservation], share: float) -> tuple[set[date], set[date]]:

@@ -240,6 +240,7 @@ def read_udiff_bhavcopies(root: Path, data: CalibrationData, vix: VixSeries, min
         for (underlying, expiry), rows in sorted(groups.items()):
             if expiry <= trade_day:
                 continue
+            near = _near_future(futures, underlying, trade_day)
             data.chains.append(
                 ChainObservation(
                     underlying=underlying,
@@ -252,11 +253,20 @@ def read_udiff_bhavcopies(root: Path, data: CalibrationData, vix: VixSeries, min
                     strikes=np.array([row[0] for row in rows]),
                     is_call=np.array([row[1] for row in rows]),
                     prices=np.array([row[2] for row in rows]),
-                    future_price=futures.get((underlying, expiry), float("nan")),
-                    future_expiry=expiry if (underlying, expiry) in futures else None,
+                    future_price=futures[near] if near else float("nan"),
+                    future_expiry=near[1] if near else None,
                 )
             )
         data.datasets[str(path.parent.parent.relative_to(root))] = "NSE UDiFF F&O bhavcopies (EOD)"
+
+
+def _near_future(
+    futures: dict[tuple[str, date], float], underlying: str, trade_day: date
+) -> tuple[str, date] | None:
+    """The (underlying, expiry) key of the nearest future still trading after `trade_day`: every chain
+    of the day gets it (the model carries it to the chain's own expiry)."""
+    keys = [key for key in futures if key[0] == underlying and key[1] > trade_day]
+    return min(keys, key=lambda key: key[1]) if keys else None
 
 
 def _number(text: str) -> float:

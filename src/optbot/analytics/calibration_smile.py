@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,7 +21,7 @@ from scipy.optimize import least_squares
 from optbot.analytics.calibration_data import ChainObservation
 from optbot.analytics.pricing import black76_values
 from optbot.analytics.synthetic import TimeToExpiry
-from optbot.analytics.synthetic_params import FLAT_SMILE, SmileParams
+from optbot.analytics.synthetic_params import FLAT_SMILE, MIN_SMILE_RATIO, SMILE_KNOTS, SmileParams
 
 FloatArray = NDArray[np.float64]
 IV_BISECTION_STEPS = 60
@@ -31,9 +31,13 @@ MAX_FIT_MONEYNESS = 4.0
 MIN_SMILE_QUOTES = 30
 #: Robust loss scale on log price errors (quotes further off than ~this count less than squared).
 LOSS_SCALE = 0.1
-#: (skew_level, skew_term, curvature_level, curvature_term, put_wing, call_wing) bounds.
-LOWER = np.array([-1.0, -0.5, -0.2, -0.2, -0.5, -0.5])
-UPPER = np.array([1.0, 0.5, 0.5, 0.2, 2.0, 2.0])
+#: Bounds on a knot's IV / ATM IV and on each side's term exponent.
+KNOT_BOUNDS = (MIN_SMILE_RATIO, 3.0)
+TERM_BOUNDS = (-1.0, 1.0)
+#: Weight of the knots' second differences (curvature of the smile between knots) in the fit: small
+#: beside the price residuals, it only decides knots the quotes leave free (they follow their
+#: neighbours in a straight line instead of wandering).
+SMOOTHNESS_WEIGHT = 0.2
 
 
 def implied_vols(
@@ -145,12 +149,14 @@ def smile_prices(smile: SmileParams, quotes: SmileQuotes, rate: float) -> FloatA
 
 
 def fit_smile(quotes: SmileQuotes, rate: float, reference_sessions: float) -> SmileParams:
-    """Least squares on log premiums; flat when there are too few quotes to show a shape."""
+    """Least squares on log premiums over the knot values and the two term exponents; flat when there
+    are too few quotes to show a shape."""
     if len(quotes) < MIN_SMILE_QUOTES:
         return FLAT_SMILE
     sessions = np.asarray(quotes.sessions)
     frame = SmileParams(
-        *(0.0,) * 6,
+        knots=SMILE_KNOTS,
+        values=FLAT_SMILE.values,
         reference_sessions=reference_sessions,
         min_sessions=float(sessions.min()),
         max_sessions=float(sessions.max()),
@@ -161,13 +167,18 @@ def fit_smile(quotes: SmileQuotes, rate: float, reference_sessions: float) -> Sm
         counts[source] += 1
     weight = np.array([1.0 / math.sqrt(counts[source]) for source in quotes.source])
     real = np.asarray(quotes.price)
+    free = len(SMILE_KNOTS) - 1
 
     def residuals(theta: FloatArray) -> FloatArray:
         smile = _with(frame, theta)
         model = smile_prices(smile, quotes, rate)
-        return weight * robust(np.log(np.maximum(model, 1e-6) / real), LOSS_SCALE)
+        prices = weight * robust(np.log(np.maximum(model, 1e-6) / real), LOSS_SCALE)
+        return np.concatenate([prices, SMOOTHNESS_WEIGHT * np.diff(smile.values, 2)])
 
-    fitted = least_squares(residuals, np.zeros(6), bounds=(LOWER, UPPER), method="trf")
+    lower = np.concatenate([np.full(free, KNOT_BOUNDS[0]), np.full(2, TERM_BOUNDS[0])])
+    upper = np.concatenate([np.full(free, KNOT_BOUNDS[1]), np.full(2, TERM_BOUNDS[1])])
+    start = np.concatenate([np.ones(free), np.zeros(2)])
+    fitted = least_squares(residuals, start, bounds=(lower, upper), method="trf")
     return _with(frame, fitted.x)
 
 
@@ -179,16 +190,13 @@ def robust(errors: FloatArray, scale: float) -> FloatArray:
 
 
 def _with(frame: SmileParams, theta: FloatArray) -> SmileParams:
-    return SmileParams(
-        skew_level=float(theta[0]),
-        skew_term=float(theta[1]),
-        curvature_level=float(theta[2]),
-        curvature_term=float(theta[3]),
-        put_wing=float(theta[4]),
-        call_wing=float(theta[5]),
-        wing_start=frame.wing_start,
-        reference_sessions=frame.reference_sessions,
-        min_sessions=frame.min_sessions,
-        max_sessions=frame.max_sessions,
-        observations=frame.observations,
+    """`frame` with the free knot values (all but the ATM's, pinned at 1) and term exponents."""
+    atm = SMILE_KNOTS.index(0.0)
+    free = len(SMILE_KNOTS) - 1
+    values = (*theta[:atm], 1.0, *theta[atm:free])
+    return replace(
+        frame,
+        values=tuple(float(value) for value in values),
+        put_term=float(theta[free]),
+        call_term=float(theta[free + 1]),
     )

@@ -336,6 +336,7 @@ def calibrate_command(
             calibration = settings.calibration_file
             params = load_calibration(calibration)
             typer.echo(f"calibration: {calibration or 'packaged'}; data: {data}")
+            typer.echo(f"left out: {calibrator.exclusions()}")
             typer.echo(_error_table(calibrator.check(params, data)))
             return
         result = calibrator.calibrate(data)
@@ -362,15 +363,17 @@ def _print_fit(result: CalibrationResult) -> None:
             for level in body.levels
         )
         smile = body.smile
+        pairs = zip(smile.knots, smile.values, strict=True)
+        shape = " ".join(f"{knot:+g}:{value:.3f}" for knot, value in pairs)
         typer.echo(
             f"{name:10} carry {body.carry:+.4f}  ATM vol {levels}\n"
-            f"{'':10} smile skew {smile.skew_level:+.4f}{smile.skew_term:+.4f}·u, curvature "
-            f"{smile.curvature_level:+.4f}{smile.curvature_term:+.4f}·u, wings put {smile.put_wing:+.3f} "
-            f"call {smile.call_wing:+.3f} (u = ln(sessions left / {smile.reference_sessions:g}), "
-            f"n={smile.observations})"
+            f"{'':10} smile IV/ATM at z {shape} (at {smile.reference_sessions:g} sessions; put side "
+            f"x (sessions/{smile.reference_sessions:g})^{smile.put_term:+.3f}, call side "
+            f"^{smile.call_term:+.3f}; n={smile.observations})"
         )
     for note in result.skipped:
         typer.echo(f"note: {note}")
+    typer.echo(f"left out: {params.provenance.get('excluded', '-')}")
     typer.echo(_error_table(result.errors))
 
 

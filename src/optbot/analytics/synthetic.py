@@ -1,12 +1,14 @@
 """The one synthetic option quote model: what a backtest or the simulator quotes where no real option
 bar exists. Deterministic (no random numbers), fitted to real premiums by `optbot data calibrate`.
 
-    forward   F = S·exp(carry·t_cal)            carry fitted per underlying (futures / put-call parity)
+    forward   F = S·exp(carry·t_cal)            carry fitted per underlying (futures / put-call parity);
+              F = Fut·exp(carry·(t_cal − t_fut))  where a future's price is given (its own expiry t_fut):
+                                                 the traded future is the market's forward, no carry guess
     time      τ = session units to expiry        remaining session today + later sessions
                   + overnight_weight·nights + closed_day_weight·weekend/holiday days (both fitted)
     ATM vol   σ_atm = level·VIX/100·(τ/τ_ref)^slope   level and slope per underlying, fitted
-    smile     σ(K) = σ_atm·smile(z, τ), z = ln(K/F)/(σ_atm·√(τ/year)): quadratic in z with skew and
-              curvature log-linear in τ, tangent + own wing slope beyond ±2 (SmileParams), fitted
+    smile     σ(K) = σ_atm·smile(z, τ), z = ln(K/F)/(σ_atm·√(τ/year)): piecewise linear through knots
+              in z, each side's shape scaled by a power of τ (SmileParams), fitted
     price     Black-76 on F with total variance σ²·τ/year, discounted over calendar time
     spread    max(tick, time_value_fraction·time value + intrinsic_fraction·intrinsic), tick-rounded
 
@@ -147,6 +149,14 @@ class VarianceTime:
 
 
 @dataclass(frozen=True, slots=True)
+class FuturePrice:
+    """A traded future of the underlying at the moment priced: the market's own forward to its expiry."""
+
+    price: float
+    expiry: date
+
+
+@dataclass(frozen=True, slots=True)
 class ChainValuation:
     """Model values of many strikes of one expiry at one instant (arrays aligned with the strikes)."""
 
@@ -212,11 +222,18 @@ class SyntheticOptionModel:
         expiry: date,
         strikes: FloatArray,
         is_call: NDArray[np.bool_],
+        future: FuturePrice | None = None,
     ) -> ChainValuation:
-        """Values of `strikes` (one expiry); `spot` may be an array aligned with the strikes."""
+        """Values of `strikes` (one expiry); `spot` may be an array aligned with the strikes. With
+        `future`, the forward is that future carried to this expiry and `spot` is not used."""
         timing = self.time.to_expiry(at_utc, expiry)
         body = self.underlying(underlying)
-        forward = np.asarray(spot, dtype=np.float64) * math.exp(body.carry * timing.calendar_years)
+        if future is not None:
+            future_years = self.time.to_expiry(at_utc, future.expiry).calendar_years
+            carried = future.price * math.exp(body.carry * (timing.calendar_years - future_years))
+            forward = np.full(np.shape(strikes), carried, dtype=np.float64)
+        else:
+            forward = np.asarray(spot, dtype=np.float64) * math.exp(body.carry * timing.calendar_years)
         if forward.shape != np.shape(strikes):
             forward = np.broadcast_to(forward, np.shape(strikes)).astype(np.float64)
         atm = self._atm_vol(body, vix, timing.sessions, at_utc.astimezone(IST).date())
@@ -248,6 +265,7 @@ class SyntheticOptionModel:
         strike: float,
         option_type: OptionType | str,
         tick: float | None = None,
+        future: FuturePrice | None = None,
     ) -> SyntheticQuote:
         """One contract's synthetic quote: model value, tick-rounded mid, bid/ask and Greeks."""
         kind = OptionType(str(option_type).upper())
@@ -264,6 +282,7 @@ class SyntheticOptionModel:
             expiry,
             np.array([strike], dtype=np.float64),
             np.array([kind is OptionType.CE]),
+            future,
         )
         value, forward, iv = float(chain.value[0]), float(chain.forward[0]), float(chain.iv[0])
         timing = chain.time

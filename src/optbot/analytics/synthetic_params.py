@@ -8,7 +8,6 @@ came from (data sets, observation counts) and how well it reproduced real premiu
 
 from __future__ import annotations
 
-import math
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date
@@ -23,7 +22,7 @@ from numpy.typing import NDArray
 from optbot.core.errors import UserError
 
 #: Bumped when the file's layout changes; a file of another version is refused with a clear message.
-CALIBRATION_FORMAT_VERSION = 2
+CALIBRATION_FORMAT_VERSION = 3
 PACKAGED_CALIBRATION = "calibration.toml"
 #: Floor on the smile's IV / ATM IV (keeps a fitted wing from reaching zero or negative vol).
 MIN_SMILE_RATIO = 0.3
@@ -72,25 +71,33 @@ class VolLevel:
     observations: int
 
 
+#: Standardised moneyness of the smile's knots: dense where OTM premiums trade (1-3 SD), one knot
+#: out at ±4 for the far wings; z = 0 (the ATM) is pinned at 1.
+#: The smile's end segments continue in a straight line out to this many SD (past any listed strike).
+FAR_Z = 1000.0
+SMILE_KNOTS = (-4.0, -3.0, -2.5, -2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
+
+
 @dataclass(frozen=True, slots=True)
 class SmileParams:
     """The volatility smile as IV / ATM IV over standardised moneyness z = ln(K/F) / (σ_atm·√τ).
 
-    Core (|z| ≤ wing_start): 1 + skew·z + curvature·z², where skew and curvature move log-linearly
-    with the time left, u = ln(clip(sessions, min_sessions, max_sessions) / reference_sessions):
-    skew = skew_level + skew_term·u, curvature = curvature_level + curvature_term·u (a month-out
-    smile is not an expiry-day smile). Beyond ±wing_start the core continues along its tangent plus
-    a wing slope of its own on each side (put and call wings are fitted separately: no skew the
-    data does not show). The ratio is floored at `MIN_SMILE_RATIO`.
+    Piecewise linear through `values` at `knots` (the value at z = 0 is 1), continued beyond the end
+    knots along the end segments' slopes. A quadratic cannot hold what real NSE chains show, a call
+    side that dips below the ATM vol out to ~1.5 SD and then climbs steeply, beside a put side that
+    rises all the way; knots fitted per underlying hold both, the put and call sides independently
+    (no skew the data does not show: knots without quotes stay on the straight line of their
+    neighbours, a side without quotes at the flat 1). The values are quoted at `reference_sessions`
+    to expiry; each side's distance from 1 scales with the time left as
+    (sessions / reference_sessions) ** put_term (z < 0) or ** call_term (z > 0), sessions clipped
+    to the fitted range (one exponent per side: a slope per knot fitted better in sample and worse
+    out of sample). The ratio is floored at `MIN_SMILE_RATIO`.
     """
 
-    skew_level: float
-    skew_term: float
-    curvature_level: float
-    curvature_term: float
-    put_wing: float
-    call_wing: float
-    wing_start: float = 2.0
+    knots: tuple[float, ...]
+    values: tuple[float, ...]
+    put_term: float = 0.0
+    call_term: float = 0.0
     reference_sessions: float = 10.0
     min_sessions: float = 0.1
     max_sessions: float = 260.0
@@ -98,34 +105,42 @@ class SmileParams:
 
     def ratio(self, moneyness: FloatArray, sessions: float | FloatArray) -> FloatArray:
         """IV / ATM IV at each standardised moneyness (sessions: one value or one per moneyness).
-        Written with few numpy calls: a replay prices a chain on every tick."""
-        skew, curvature = self._shape(sessions)
+        One `np.interp` for a chain at one time: a replay prices a chain on every tick. Scaling each
+        side's knots commutes with the linear interpolation because the ATM knot's distance from 1
+        is zero."""
         z = np.asarray(moneyness, dtype=np.float64)
-        edge = self.wing_start
-        if z.size == 0 or (z.max() <= edge and z.min() >= -edge):
-            ratio = 1.0 + z * (skew + curvature * z)
-        else:
-            # tangent continuation beyond ±edge: skew·z + curvature·core·(2z − core), plus the wings
-            core = np.minimum(np.maximum(z, -edge), edge)
-            ratio = 1.0 + skew * z + curvature * core * (2.0 * z - core)
-            ratio += self.call_wing * np.maximum(z - edge, 0.0) + self.put_wing * np.maximum(-z - edge, 0.0)
+        if np.ndim(sessions) == 0:
+            put_scale, call_scale = self._term_scales(float(sessions))
+            return self._interpolated(z, put_scale, call_scale)
+        bounded = np.clip(np.asarray(sessions, dtype=np.float64), self.min_sessions, self.max_sessions)
+        tenor = bounded / self.reference_sessions
+        scale = np.where(z < 0.0, tenor**self.put_term, tenor**self.call_term)
+        return np.maximum(1.0 + (self._interpolated(z, 1.0, 1.0) - 1.0) * scale, MIN_SMILE_RATIO)
+
+    def _interpolated(self, z: FloatArray, put_scale: float, call_scale: float) -> FloatArray:
+        """The knots with each side's distance from 1 scaled, continued linearly out to ±`FAR_Z`."""
+        knots = self.knots
+        scaled = [
+            1.0 + (value - 1.0) * (put_scale if knot < 0.0 else call_scale)
+            for knot, value in zip(knots, self.values, strict=True)
+        ]
+        low = scaled[0] - (scaled[1] - scaled[0]) / (knots[1] - knots[0]) * (FAR_Z + knots[0])
+        high = scaled[-1] + (scaled[-1] - scaled[-2]) / (knots[-1] - knots[-2]) * (FAR_Z - knots[-1])
+        ratio = np.interp(z, (-FAR_Z, *knots, FAR_Z), (low, *scaled, high))
         return np.asarray(np.maximum(ratio, MIN_SMILE_RATIO), dtype=np.float64)
 
-    def _shape(self, sessions: float | FloatArray) -> tuple[float | FloatArray, float | FloatArray]:
-        """(skew, curvature) at the time left, clipped to the fitted range of times."""
-        if np.ndim(sessions) == 0:
-            clipped = min(max(float(sessions), self.min_sessions), self.max_sessions)
-            tenor: float | FloatArray = math.log(clipped / self.reference_sessions)
-        else:
-            bounded = np.clip(np.asarray(sessions, dtype=np.float64), self.min_sessions, self.max_sessions)
-            tenor = np.log(bounded / self.reference_sessions)
-        return (
-            self.skew_level + self.skew_term * tenor,
-            self.curvature_level + self.curvature_term * tenor,
-        )
+    def _term_scales(self, sessions: float) -> tuple[float, float]:
+        """How far each side's shape is from its `reference_sessions` shape at the time left."""
+        tenor = min(max(sessions, self.min_sessions), self.max_sessions) / self.reference_sessions
+        return tenor**self.put_term, tenor**self.call_term
+
+    @classmethod
+    def flat(cls) -> SmileParams:
+        """No smile: IV equals the ATM IV at every strike."""
+        return cls(SMILE_KNOTS, (1.0,) * len(SMILE_KNOTS))
 
 
-FLAT_SMILE = SmileParams(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+FLAT_SMILE = SmileParams.flat()
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,32 +213,31 @@ def _as_date(value: Any) -> date:
 
 def _smile_from(name: str, raw: dict[str, Any]) -> SmileParams:
     smile = SmileParams(
-        skew_level=float(raw["skew_level"]),
-        skew_term=float(raw["skew_term"]),
-        curvature_level=float(raw["curvature_level"]),
-        curvature_term=float(raw["curvature_term"]),
-        put_wing=float(raw["put_wing"]),
-        call_wing=float(raw["call_wing"]),
-        wing_start=float(raw.get("wing_start", 2.0)),
+        knots=tuple(float(knot) for knot in raw["knots"]),
+        values=tuple(float(value) for value in raw["values"]),
+        put_term=float(raw.get("put_term", 0.0)),
+        call_term=float(raw.get("call_term", 0.0)),
         reference_sessions=float(raw.get("reference_sessions", 10.0)),
         min_sessions=float(raw.get("min_sessions", 0.1)),
         max_sessions=float(raw.get("max_sessions", 260.0)),
         observations=int(raw.get("observations", 0)),
     )
-    if not 0 < smile.min_sessions <= smile.max_sessions or smile.wing_start <= 0:
-        raise ValueError(f"{name}: smile needs 0 < min_sessions <= max_sessions and wing_start > 0")
+    knots = np.asarray(smile.knots)
+    if len(smile.knots) < 3 or len(smile.values) != len(smile.knots) or np.any(np.diff(knots) <= 0):
+        raise ValueError(f"{name}: smile needs 3+ increasing knots and one value per knot")
+    if 0.0 not in smile.knots or smile.values[smile.knots.index(0.0)] != 1.0:
+        raise ValueError(f"{name}: the smile's value at knot 0 (the ATM) must be 1")
+    if not 0 < smile.min_sessions <= smile.max_sessions or smile.reference_sessions <= 0:
+        raise ValueError(f"{name}: smile needs 0 < min_sessions <= max_sessions and reference_sessions > 0")
     return smile
 
 
 def _smile_to_dict(smile: SmileParams) -> dict[str, Any]:
     return {
-        "skew_level": round(smile.skew_level, 6),
-        "skew_term": round(smile.skew_term, 6),
-        "curvature_level": round(smile.curvature_level, 6),
-        "curvature_term": round(smile.curvature_term, 6),
-        "put_wing": round(smile.put_wing, 6),
-        "call_wing": round(smile.call_wing, 6),
-        "wing_start": smile.wing_start,
+        "knots": list(smile.knots),
+        "values": [round(value, 6) for value in smile.values],
+        "put_term": round(smile.put_term, 6),
+        "call_term": round(smile.call_term, 6),
         "reference_sessions": smile.reference_sessions,
         "min_sessions": round(smile.min_sessions, 4),
         "max_sessions": round(smile.max_sessions, 4),
@@ -251,7 +265,8 @@ def params_from_dict(raw: dict[str, Any]) -> CalibrationParams:
     version = int(raw["version"])
     if version != CALIBRATION_FORMAT_VERSION:
         raise ValueError(
-            f"calibration format version {version}; this optbot reads {CALIBRATION_FORMAT_VERSION}"
+            f"calibration format version {version}; this optbot reads {CALIBRATION_FORMAT_VERSION} "
+            "(rerun `optbot data calibrate --out FILE` on your data)"
         )
     time_raw, spread_raw = raw["time"], raw["spread"]
     underlyings = {
