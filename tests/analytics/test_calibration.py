@@ -40,6 +40,7 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "daily/indiavix_daily_merged_2015-01-01_to_2025-09-10.csv",
         "daily/nifty50_daily_merged_2016-09-15_to_2025-09-10.csv",
         "intraday/nifty50_1min_nsechart_2022-11-01_to_2022-11-15.csv",
+        "intraday/futures_1min_2022-11/FUT_I_2022-11-01.csv",
     ):
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(SAMPLE_DATA / relative, root / relative)
@@ -135,6 +136,8 @@ def test_price_shows_the_model_inputs_and_the_real_bar(data_root: Path) -> None:
     assert result.exit_code == 0, result.output
     for expected in ("spot", "forward", "time left", "ATM IV", "bid", "ask", "delta", "real bar", "C 207.15"):
         assert expected in result.output
+    # the data has the near future's minute bar: the quote with it as the forward is shown beside
+    assert "near future   18210.05 (2022-11-24) as the forward instead" in result.output
     by_parts = runner.invoke(
         _app(),
         [

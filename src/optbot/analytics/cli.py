@@ -251,6 +251,16 @@ def _price(
     quote = model.quote(underlying, chosen_spot, chosen_vix, moment, expiry, strike, kind)
     real = real_bar_at(data, underlying, expiry, strike, kind is OptionType.CE, moment)
     _print_quote(quote, inputs, spot is not None, vix is not None, real)
+    if inputs is not None and inputs.future is not None:
+        future = inputs.future
+        carried = model.quote(
+            underlying, chosen_spot, chosen_vix, moment, expiry, strike, kind, future=future
+        )
+        typer.echo(
+            f"  near future   {future.price:.2f} ({future.expiry}) as the forward instead: forward "
+            f"{carried.forward:.2f}, value {carried.value:.4f}, mid {carried.mid:.2f} "
+            "(backtests price from spot + carry)"
+        )
 
 
 def _print_quote(

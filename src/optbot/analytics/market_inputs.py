@@ -26,6 +26,7 @@ from optbot.analytics.calibration_data import (
     read_vix,
     relative_name,
 )
+from optbot.analytics.synthetic import FuturePrice
 from optbot.calendar import get_calendar
 from optbot.core.timeutil import IST
 from optbot.data.archive import OptionArchive
@@ -39,6 +40,9 @@ class MarketInputs:
     spot_source: str
     vix: float
     vix_source: str
+    #: The near future's 1-minute close at that moment, when the data has one (the model can carry it
+    #: to the option's expiry as the forward instead of spot plus carry).
+    future: FuturePrice | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,15 +79,11 @@ def market_inputs_at(root: Path, underlying: str, at_utc: datetime, carry: float
     daily_index: dict[str, dict[date, float]] = defaultdict(dict)
     read_store(root, scratch, vix, index, daily_index)
     spot, source = index.get(underlying, {}).get(bar_start), "index 1-minute close"
-    if spot is None:
-        future = read_future_minutes(root, scratch).get(underlying, {}).get(bar_start)
-        if future is not None:
-            expiries = get_calendar().expiries(
-                underlying, day, day.replace(day=28) + timedelta(days=10), "monthly"
-            )
-            years = (datetime.combine(expiries[0], SESSION_CLOSE_IST, tzinfo=IST) - at_utc).total_seconds()
-            spot = future * math.exp(-carry * years / (365.0 * 86400.0))
-            source = f"near future {future:.2f} less carry {carry:.2%} to {expiries[0]}"
+    future = _near_future(root, scratch, underlying, bar_start)
+    if spot is None and future is not None:
+        years = (datetime.combine(future.expiry, SESSION_CLOSE_IST, tzinfo=IST) - at_utc).total_seconds()
+        spot = future.price * math.exp(-carry * years / (365.0 * 86400.0))
+        source = f"near future {future.price:.2f} less carry {carry:.2%} to {future.expiry}"
     if spot is None:
         spot = _daily_close(root, underlying, day) or daily_index.get(underlying, {}).get(day)
         source = "index daily close (no intraday bar)"
@@ -91,11 +91,23 @@ def market_inputs_at(root: Path, underlying: str, at_utc: datetime, carry: float
         return None
     intraday = [value for start, value in vix.intraday.get(day, []) if start <= at_utc]
     if intraday:
-        return MarketInputs(spot, source, intraday[-1], "INDIA VIX 15-minute bar open")
+        return MarketInputs(spot, source, intraday[-1], "INDIA VIX 15-minute bar open", future)
     close = vix.daily_close.get(day)
     if close is None:
-        return MarketInputs(spot, source, float("nan"), "no INDIA VIX for this day")
-    return MarketInputs(spot, source, close, "INDIA VIX daily close")
+        return MarketInputs(spot, source, float("nan"), "no INDIA VIX for this day", future)
+    return MarketInputs(spot, source, close, "INDIA VIX daily close", future)
+
+
+def _near_future(
+    root: Path, scratch: CalibrationData, underlying: str, bar_start: datetime
+) -> FuturePrice | None:
+    """The near future's close in the minute of `bar_start` and its monthly expiry, if the data has it."""
+    price = read_future_minutes(root, scratch).get(underlying, {}).get(bar_start)
+    if price is None:
+        return None
+    day = bar_start.astimezone(IST).date()
+    expiries = get_calendar().expiries(underlying, day, day.replace(day=28) + timedelta(days=10), "monthly")
+    return FuturePrice(price, expiries[0])
 
 
 def real_bar_at(
