@@ -61,7 +61,7 @@ from optbot.calendar import CalendarRangeError, NseCalendar
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
-#: The smile's skew and curvature are quoted at this time left (session units).
+#: The smile's knot values are quoted at this time left (session units).
 SMILE_REFERENCE_SESSIONS = 10.0
 #: Spread ratios are read only from premiums at or above this (below it the tick floor dominates).
 MIN_SPREAD_FIT_PREMIUM = 20.0
