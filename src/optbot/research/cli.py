@@ -95,7 +95,9 @@ DataOption = Annotated[Path | None, typer.Option("--data", help="market data for
 WorkersOption = Annotated[
     int,
     typer.Option(
-        "--workers", help="processes on this machine running trials of the study at once (e.g. 2 on 2 cores)"
+        "--workers",
+        help="processes on this machine (e.g. 2 on 2 cores): optimise runs the study's trials on them; "
+        "walkforward and cv run whole windows / folds on them, so the result is the same as with 1",
     ),
 ]
 OutOption = Annotated[Path | None, typer.Option("--out", help="output folder (default: reports/research/…)")]
@@ -175,7 +177,10 @@ def _print_study(summary: StudySummary) -> None:
     feasible = sum(1 for trial in summary.trials if trial.feasible)
     console.print(
         f"study [bold]{summary.study_name}[/bold]: {summary.completed} completed trial(s), "
-        f"{feasible} feasible, {len(summary.trials) - summary.completed} pruned/failed",
+        f"{feasible} feasible, {summary.pruned} pruned, "
+        f"{len(summary.trials) - summary.completed - summary.pruned} failed; "
+        f"{summary.backtested} backtested, {len(summary.trials) - summary.backtested} repeated "
+        "earlier values (their results reused)",
         highlight=False,
         soft_wrap=True,
     )
@@ -283,6 +288,7 @@ def walkforward_command(
     storage: StorageOption = None,
     study: str | None = typer.Option(None, "--study"),
     sampler: str = typer.Option("tpe", "--sampler"),
+    pruner: str = typer.Option("median", "--pruner", help="median (per month, in-sample) or none"),
     workers: WorkersOption = 1,
     data: DataOption = None,
     out: OutOption = None,
@@ -292,7 +298,7 @@ def walkforward_command(
     options = StudyOptions.parse(
         strategy, from_, to, trials=trials, objective=objective, min_trades=min_trades,
         max_drawdown_pct=max_drawdown, params=param, storage=storage, study=study, sampler=sampler,
-        pruner="none", data=data, out=out, workers=workers,
+        pruner=pruner, data=data, out=out, workers=workers,
     )  # fmt: skip
     windows = plan_windows(options.start, options.end, in_sample, out_of_sample, step, anchored)
     spec = options.spec(settings, "wf")
@@ -318,7 +324,9 @@ def _print_walk_forward(result: WalkForwardResult) -> None:
         console.print(
             f"IS {window.plan.in_sample[0]}..{window.plan.in_sample[1]} → "
             f"OOS {oos[0]}..{oos[1]}: IS net ₹{in_sample_net:,.2f}, "
-            f"OOS net ₹{window.out_of_sample.net_pnl:,.2f}, WFE {efficiency}",
+            f"OOS net ₹{window.out_of_sample.net_pnl:,.2f}, WFE {efficiency}; {window.trials} trials: "
+            f"{window.backtested} backtested, {window.pruned} pruned, "
+            f"{window.trials - window.backtested} repeated earlier values",
             highlight=False,
             soft_wrap=True,
         )
