@@ -112,4 +112,4 @@ def test_a_page_of_tables_has_no_empty_equity_charts() -> None:
     )
     page = render_tearsheet(sheet)
     assert "Equity and drawdown" not in page and "plotly-graph-div" not in page
-    assert "<h2>P&amp;L under each shock (₹)</h2>" in page and "<td>spot -5 %</td>" in page
+    assert "<h2>P&amp;L under each shock (₹)</h2>" in page and '<td class="t">spot -5 %</td>' in page
