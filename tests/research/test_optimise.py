@@ -133,11 +133,12 @@ def test_repeated_values_reuse_the_earlier_trials_result_without_a_backtest(tmp_
 
 
 def _monthly(settings: Settings, start: date, end: date, progress) -> object:
-    """Six monthly reports: each month earns 1000 − 500·|x − 27|."""
+    """Six monthly reports of a losing stretch: each month loses 1000 + 500·|x − 27| (every trial's
+    best report is its first month: a pruner comparing best reports would never prune here)."""
     x = settings.strategy.rsi_oversold
     level = 0.0
     for month in range(6):
-        level += 1_000.0 - 500.0 * abs(x - 27)
+        level -= 1_000.0 + 500.0 * abs(x - 27)
         progress(month, level)
     return metrics_from_equity([500_000.0, 500_000.0 + level], [level], 0.0)
 

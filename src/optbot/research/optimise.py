@@ -8,8 +8,8 @@ completed trials between them (a trial numbered past the budget stops its worker
 
 Trials breaking a constraint (too few trades, too deep a drawdown) stay in the study, marked
 infeasible, and are never reported as best. Pruning compares each trial's net P&L at the end of every
-replayed calendar month with earlier trials' at the same month (Optuna's median rule); the summary
-counts the pruned trials.
+replayed calendar month with the completed trials' at the same month (the median rule,
+`MonthMedianPruner`); the summary counts the pruned trials.
 
 A backtest is deterministic (the same settings and data give a byte-identical report), so a trial
 whose sampled values equal an earlier finished trial's in the same study is not replayed: it takes
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import statistics
 import sys
 import warnings
 from collections.abc import Callable, Mapping
@@ -82,7 +83,6 @@ class TrialSummary:
     metrics: dict[str, Any]
     violations: tuple[str, ...]
     worker: str
-
     repeat_of: int | None = None  # the earlier trial with the same values whose result this one reused
 
     @property
@@ -131,9 +131,35 @@ def _sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
     raise UserError(f"--sampler {spec.sampler!r}: choose one of {', '.join(SAMPLERS)}")
 
 
+class MonthMedianPruner(optuna.pruners.BasePruner):
+    """Prune a trial whose net P&L at the end of a month is below the median of the completed trials'
+    net P&L at the end of the same month.
+
+    Optuna's `MedianPruner` compares the trial's *best* report so far with the median, which suits a
+    learning curve that only improves; a running P&L is not one: in a losing stretch every trial's
+    best report is its first month, above every later median, and nothing would ever be pruned."""
+
+    def __init__(self, startup_trials: int = 5, warmup_months: int = 1) -> None:
+        self.startup_trials = startup_trials
+        self.warmup_months = warmup_months
+
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        month = trial.last_step
+        if month is None or month < self.warmup_months:
+            return False
+        peers = [
+            done.intermediate_values[month]
+            for done in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if month in done.intermediate_values
+        ]
+        if len(peers) < self.startup_trials:
+            return False
+        return trial.intermediate_values[month] < statistics.median(peers)
+
+
 def _pruner(spec: StudySpec) -> optuna.pruners.BasePruner:
     if spec.pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+        return MonthMedianPruner()
     if spec.pruner == "none":
         return optuna.pruners.NopPruner()
     raise UserError(f"--pruner {spec.pruner!r}: choose one of {', '.join(PRUNERS)}")
