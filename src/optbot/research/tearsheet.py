@@ -86,6 +86,9 @@ class WalkForwardWindow:
     parameters: Mapping[str, Any]
     in_sample_pnl: float
     out_of_sample_pnl: float
+    trials: int | None = None  # the window's study: trials, of which backtested and pruned
+    backtested: int | None = None
+    pruned: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -573,6 +576,11 @@ def render_tearsheet(data: TearsheetInput) -> str:
                 ),
                 "in-sample ₹": f"{w.in_sample_pnl:,.2f}",
                 "out-of-sample ₹": f"{w.out_of_sample_pnl:,.2f}",
+                "trials": "" if w.trials is None else f"{w.trials:,}",
+                # a trial repeating earlier values reused their result; a pruned one stopped early
+                "backtested / pruned / repeated": ""
+                if w.trials is None or w.backtested is None or w.pruned is None
+                else f"{w.backtested} / {w.pruned} / {w.trials - w.backtested}",
             }
             for w in data.walk_forward
         ]

@@ -402,6 +402,9 @@ def walk_forward_tearsheet(
                 w.parameters,
                 float(w.in_sample.get("net_pnl") or 0.0),
                 w.out_of_sample.net_pnl,
+                w.trials,
+                w.backtested,
+                w.pruned,
             )
             for w in result.windows
         ],
