@@ -9,10 +9,15 @@ from typing import TYPE_CHECKING
 import typer
 
 from optbot.cli.common import console, error_console, parse_date_option, settings_from
+from optbot.core.bundled import resolve_data_path
+from optbot.core.output_path import output_target
 
 if TYPE_CHECKING:
     from optbot.backtest.runner import BacktestPlan, DaySummary
     from optbot.core.clock import Clock
+
+#: What `--out FILE` may name: the report's HTML or JSON file (both are written, same name).
+REPORT_SUFFIXES = (".html", ".json")
 
 # The engine and its data stack (numpy, pyarrow, scipy) are imported inside each command, after its
 # arguments are checked, so `optbot --help` and a bad argument answer without loading them.
@@ -38,7 +43,10 @@ def backtest_command(
         "else paths.data_root once it holds bars, else the bundled sample store)",
     ),
     out: Path | None = typer.Option(
-        None, "--out", help="report folder (default: <data root>/reports/backtest)"
+        None,
+        "--out",
+        help="report folder, or report file (NAME.html or NAME.json: both are written, the log beside "
+        "them in logs/) (default: <data root>/reports/backtest)",
     ),
     require_real_options: bool = typer.Option(
         False, "--require-real-options", help="refuse to run where a day lacks real option bars"
@@ -60,7 +68,10 @@ def backtest_command(
     from optbot.backtest.runner import run_backtest
     from optbot.log import configure_logging, shutdown_logging
 
-    out_dir = out if out is not None else settings.paths.resolve(settings.paths.reports_dir) / "backtest"
+    target = output_target(
+        out, settings.paths.resolve(settings.paths.reports_dir) / "backtest", REPORT_SUFFIXES
+    )
+    out_dir = target.directory
     log_dir = out_dir / "logs"
     quiet = settings.model_copy(update={"logging": settings.logging.model_copy(update={"console": False})})
 
@@ -130,8 +141,9 @@ def backtest_command(
                 start,
                 end,
                 strategy=strategy,
-                data_dir=data,
+                data_dir=resolve_data_path(data) if data is not None else None,
                 out_dir=out_dir,
+                report_stem=target.stem,
                 underlyings=[name.upper() for name in underlying] or None,
                 require_real_options=require_real_options,
                 workers=workers if workers is not None else default_workers(),

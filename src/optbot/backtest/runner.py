@@ -262,6 +262,7 @@ class BacktestPlan:
     #: The bars the plan read (this process replays from them instead of reading the store again;
     #: worker processes get a plan without them and read their own).
     history: StoreHistory | None = None
+    report_stem: str | None = None  # the report files' name (`--out FILE.html`); None: the default name
 
     @property
     def name(self) -> str:
@@ -314,6 +315,7 @@ def plan_backtest(
     require_real_options: bool = False,
     on_clock: Callable[[Clock], None] | None = None,
     on_day: DayCallback | None = None,
+    report_stem: str | None = None,
 ) -> BacktestPlan:
     """Validate every input (UserError naming the bad one), work out the coverage and pick the days;
     nothing is written yet. `require_real_options` refuses a plan where any replayed day lacks real
@@ -358,6 +360,7 @@ def plan_backtest(
         rolled,
         wanted,
         history,
+        report_stem,
     )
 
 
@@ -569,7 +572,9 @@ def finish_backtest(plan: BacktestPlan, evidence: ReplayEvidence, workers: int =
         coverage=[row.as_dict() for row in plan.coverage],
     )
     plan.out_dir.mkdir(parents=True, exist_ok=True)
-    files = write_backtest_report(result, plan.out_dir, stem_name=_FILENAME_UNSAFE.sub("_", plan.name))
+    files = write_backtest_report(
+        result, plan.out_dir, stem_name=_FILENAME_UNSAFE.sub("_", plan.name), stem=plan.report_stem
+    )
     return BacktestOutcome(
         result=result,
         files=files,
@@ -601,6 +606,7 @@ def run_backtest(
     on_plan: Callable[[BacktestPlan], None] | None = None,
     on_clock: Callable[[Clock], None] | None = None,
     on_day: DayCallback | None = None,
+    report_stem: str | None = None,
 ) -> BacktestOutcome:
     """Run the engine over the trading days in [start, end] and write the JSON + HTML report.
 
@@ -620,6 +626,7 @@ def run_backtest(
     - `on_plan(plan)` is called once the coverage is known (the CLI prints it); `on_clock(clock)` with
       the replay's clock before the first session (one-process runs); `on_day(summary, done, total)`
       after each session (progress).
+    - `report_stem`: the report files' name without suffix (default `backtest-<strategy>-<start>-<end>`).
 
     Returns a `BacktestOutcome` (the report's data, the report files, per-day summaries, every fill,
     the intent log, which contracts were real or synthetic, the coverage). Bad input raises
@@ -638,6 +645,7 @@ def run_backtest(
         require_real_options=require_real_options,
         on_clock=on_clock,
         on_day=on_day,
+        report_stem=report_stem,
     )
     if on_plan is not None:
         on_plan(plan)
