@@ -63,7 +63,7 @@ def backtest_command(
     settings = settings_from(ctx)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from optbot.backtest.coverage import coverage_table
+    from optbot.backtest.coverage import coverage_table, refused_fix
     from optbot.backtest.parallel import default_workers
     from optbot.backtest.runner import run_backtest
     from optbot.log import configure_logging, shutdown_logging
@@ -122,14 +122,23 @@ def backtest_command(
                 highlight=False,
                 soft_wrap=True,
             )
+        adapted = [row for row in plan.coverage if row.entries_adapted]
+        if adapted:
+            first = adapted[0]
+            console.print(
+                f"[yellow]note: on {len(adapted)} underlying-day(s) the bars are coarser than the entry "
+                f"timeframe; entries use the finest bars those days have[/yellow] (first {first.underlying} "
+                f"{first.day}: {first.entries}; strategy.entry_timeframe_adapts = false refuses them)",
+                highlight=False,
+                soft_wrap=True,
+            )
         refused = [row for row in plan.coverage if row.entries_refused]
         if refused:
             first = refused[0]
             console.print(
                 f"[bold red]WARNING: on {len(refused)} underlying-day(s) the bars are too coarse for the "
                 f"strategies' entries; they are replayed but nothing can be entered there[/bold red] "
-                f"(first {first.underlying} {first.day}: {first.entries}). Import finer bars or set "
-                "strategy.entry_timeframe to the bars you have.",
+                f"(first {first.underlying} {first.day}: {first.entries}). {refused_fix(refused)}",
                 highlight=False,
                 soft_wrap=True,
             )

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from optbot.backtest.coverage import CoverageRow, DecisionNeed, coverage_table, plan_coverage
+from optbot.backtest.coverage import CoverageRow, DecisionNeed, coverage_table, plan_coverage, refused_fix
 from optbot.backtest.kernel import BarBacktest, SessionRun
 from optbot.backtest.option_bars import REAL, SYNTHETIC
 from optbot.backtest.report import BacktestResult, TradeRecord, write_backtest_report
@@ -283,14 +283,17 @@ def default_data_root(settings: Settings) -> Path:
 
 def decision_needs(strategies: Sequence[Strategy]) -> list[DecisionNeed]:
     """What each strategy decides on (its entry timeframe, or None for any intraday bar)."""
-    return [(strategy.name, strategy.decision_timeframe()) for strategy in strategies]
+    return [
+        DecisionNeed(strategy.name, strategy.decision_timeframe(), strategy.decision_timeframe_adapts())
+        for strategy in strategies
+    ]
 
 
 def rolled_timeframes(settings: Settings, needs: Sequence[DecisionNeed]) -> tuple[Timeframe, ...]:
     """The standard rolled-up timeframes plus every intraday timeframe the strategies ask for (their
     entry timeframes and the configured trend timeframes), so a 3-minute entry gets 3-minute bars
     built from 1-minute ones. With the default settings this is the standard set, nothing more."""
-    asked = {timeframe for _name, timeframe in needs if timeframe is not None}
+    asked = {need.timeframe for need in needs if need.timeframe is not None}
     asked.update(settings.strategy.trend_timeframes)
     asked.discard(Timeframe.D1)
     return tuple(sorted({*ROLLED_TIMEFRAMES, *asked}, key=lambda timeframe: timeframe.seconds))
@@ -486,7 +489,14 @@ def _notes(plan: BacktestPlan, evidence: ReplayEvidence) -> list[str]:
         notes.append(
             f"WARNING: on {len(refused)} underlying-day(s) the bars were too coarse for the strategies' "
             "entries (see the coverage table's entries column): replayed, but nothing could be entered "
-            "there. Import finer bars or set strategy.entry_timeframe to the bars you have."
+            f"there. {refused_fix(refused)}"
+        )
+    adapted = [row for row in plan.coverage if row.entries_adapted]
+    if adapted:
+        notes.append(
+            f"On {len(adapted)} underlying-day(s) the bars were coarser than a strategy's entry timeframe: "
+            "it entered on the finest bars those days had (the coverage table's entries column says "
+            "'adapted'; strategy.entry_timeframe_adapts = false refuses such days instead)."
         )
     if DAILY_SOURCE in sources:
         notes.append(
