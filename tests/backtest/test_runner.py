@@ -135,7 +135,7 @@ def test_same_inputs_give_byte_identical_files_and_the_cli_summarises(
         ),
         (date(2020, 11, 21), date(2020, 11, 22), {}, "no F&O trading day between 2020-11-21 and 2020-11-22"),
         (DAY, DAY, {"strategy": "no_such_strategy"}, "--strategy 'no_such_strategy': unknown strategy"),
-        (DAY, DAY, {"underlyings": ["FINNIFTY"]}, "has no index bars for FINNIFTY"),
+        (DAY, DAY, {"underlyings": ["MIDCPNIFTY"]}, "has no index bars for MIDCPNIFTY"),
         (DAY, DAY, {"require_real_options": True}, "no real option bars for NIFTY on 2020-11-18"),
         (DAY, DAY, {"data_dir": Path("/nonexistent/bars")}, "'/nonexistent/bars' is not a folder"),
     ],

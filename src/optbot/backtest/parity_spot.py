@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -31,7 +32,7 @@ from optbot.analytics.synthetic import SyntheticOptionModel
 from optbot.calendar import NseCalendar, Segment
 from optbot.core.enums import Timeframe
 from optbot.core.events import Bar
-from optbot.data.archive import OptionArchive
+from optbot.data.archive import ArchiveError, OptionArchive
 
 PARITY_SOURCE_PREFIX = "parity "
 #: Option-bar timeframes a parity series is built from, finest first.
@@ -83,14 +84,20 @@ class ParitySpot:
         """(mtime, size) of the option partitions a day's series is built from (a cache key part)."""
         found: list[tuple[int, int]] = []
         for timeframe in PARITY_TIMEFRAMES:
-            path = self.archive.partition_path(underlying.upper(), day, timeframe.value)
+            path = self._partition(underlying, day, timeframe)
             try:
-                status = path.stat()
+                status = path.stat() if path is not None else None
             except FileNotFoundError:
-                found.append((0, 0))
-                continue
-            found.append((status.st_mtime_ns, status.st_size))
+                status = None
+            found.append((status.st_mtime_ns, status.st_size) if status is not None else (0, 0))
         return tuple(found)
+
+    def _partition(self, underlying: str, day: date, timeframe: Timeframe) -> Path | None:
+        """The option partition of one day, None for a name with no option chain (INDIA VIX)."""
+        try:
+            return self.archive.partition_path(underlying.upper(), day, timeframe.value)
+        except ArchiveError:
+            return None
 
     def day(self, underlying: str, day: date) -> ParityDay | None:
         """The day's parity bars on its session grid, or None without call/put pairs that day."""
@@ -113,6 +120,8 @@ class ParitySpot:
         self, underlying: str, day: date, timeframe: Timeframe
     ) -> dict[datetime, tuple[float, float]]:
         """Bar start -> (spot from the opens, spot from the closes), for minutes with a call/put pair."""
+        if self._partition(underlying, day, timeframe) is None:
+            return {}
         table = self.archive.day(underlying, day, timeframe.value)
         if table.num_rows == 0:
             return {}
