@@ -107,6 +107,8 @@ class ParitySpot:
         return self._built[key]
 
     def _build(self, underlying: str, day: date) -> ParityDay | None:
+        if day not in self.days(underlying):  # most days of a long run: no option bars, no reading
+            return None
         session = self.calendar.session(day, Segment.FO) if self.calendar.covers(day) else None
         if session is None:
             return None

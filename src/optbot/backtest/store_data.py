@@ -291,6 +291,23 @@ class StoreHistory:
         found = self._by_day(name, Timeframe.D1).get(day)
         return found[-1] if found else None
 
+    def session_daily_bar(self, name: str, day: date) -> Bar | None:
+        """The day's daily bar as `session_bars` gives it (the stored one on the session grid, else one
+        built from the intraday bars), without building the intraday bars when a daily bar is stored:
+        a warm-up reads years of days for their daily bars only."""
+        session = self.calendar.session(day, Segment.EQUITY) if self.calendar.covers(day) else None
+        if session is None:
+            return None
+        daily = self.daily_bar(name, day)
+        if daily is not None:
+            return replace(
+                daily, start_utc=session.open_utc, end_utc=session.close_utc, ts_utc=session.close_utc
+            )
+        found = self.session_bars(name, day)
+        if found is None:
+            return None
+        return next((bar for bar in reversed(found[1]) if bar.timeframe is Timeframe.D1), None)
+
     def previous_close(self, name: str, day: date) -> float | None:
         """The close of the last stored session before `day` (daily bar, else the last intraday bar)."""
         held = self.days(name)
