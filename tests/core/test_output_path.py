@@ -45,3 +45,9 @@ def test_an_unknown_suffix_and_a_suffixless_file_are_refused(tmp_path: Path) -> 
     (tmp_path / "notes").write_text("x")
     with pytest.raises(UserError, match="is a file without a suffix"):
         output_target(tmp_path / "notes", tmp_path, KINDS)
+
+
+def test_a_command_writing_a_folder_refuses_a_file_name(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="writes a folder of files; give a folder"):
+        output_target(tmp_path / "regimes.html", tmp_path, ())
+    assert output_target(tmp_path / "regimes", tmp_path, ()) == OutputTarget(tmp_path / "regimes")

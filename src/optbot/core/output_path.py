@@ -29,7 +29,8 @@ class OutputTarget:
 def output_target(
     out: Path | None, default_directory: Path, suffixes: tuple[str, ...], option: str = "--out"
 ) -> OutputTarget:
-    """Interpret `out` (see the module docstring); `suffixes` are the file kinds the command writes."""
+    """Interpret `out` (see the module docstring); `suffixes` are the file kinds the command writes
+    (none: it writes a folder of files, and a path with a suffix is refused)."""
     if out is None:
         return OutputTarget(default_directory)
     out = out.expanduser()
@@ -40,6 +41,8 @@ def output_target(
         raise UserError(f"{option} {out}: the folder {parent} does not exist (create it first)")
     if out.suffix:
         suffix = out.suffix.lower()
+        if not suffixes:
+            raise UserError(f"{option} {out}: this command writes a folder of files; give a folder")
         if suffix not in suffixes:
             raise UserError(
                 f"{option} {out}: a file here must end in {' or '.join(suffixes)} (or give a folder)"
