@@ -681,21 +681,27 @@ class Store:
                 ),
             )
 
-    def position_owners(self) -> dict[tuple[Exchange, str], str]:
-        """The strategy whose entry intent last traded each contract: the risk engine counts one
-        strategy's legs as one position. Remembered until an order row is written."""
-
-        def read() -> dict[tuple[Exchange, str], str]:
-            rows = self._connection.execute(
-                "SELECT exchange, token, strategy FROM intents WHERE purpose = ? ORDER BY created_utc, rowid",
-                (IntentPurpose.ENTRY.value,),
-            ).fetchall()
-            return {(Exchange(row["exchange"]), row["token"]): row["strategy"] for row in rows}
-
-        return self._order_read("position_owners", read)
+    def position_owner(self, exchange: Exchange, token: str) -> str:
+        """The strategy whose entry intent last traded this contract ("" when none did): the risk
+        engine counts one strategy's legs as one position. One contract's rows only, so the answer
+        costs the same on the last day of a year's backtest as on the first."""
+        row = self._connection.execute(
+            "SELECT strategy FROM intents WHERE purpose = ? AND exchange = ? AND token = ?"
+            " ORDER BY created_utc DESC, rowid DESC LIMIT 1",
+            (IntentPurpose.ENTRY.value, exchange.value, token),
+        ).fetchone()
+        return str(row["strategy"]) if row is not None else ""
 
     def positions(self) -> list[PositionRecord]:
         rows = self._connection.execute("SELECT * FROM positions ORDER BY exchange, token").fetchall()
+        return [_position_from_row(row) for row in rows]
+
+    def open_positions(self) -> list[PositionRecord]:
+        """The positions not flat, in `positions()` order: the rows of every contract ever traded stay
+        in the table, and risk asks for the open ones on every evaluation."""
+        rows = self._connection.execute(
+            "SELECT * FROM positions WHERE net_quantity != 0 ORDER BY exchange, token"
+        ).fetchall()
         return [_position_from_row(row) for row in rows]
 
     def position(self, exchange: Exchange, token: str) -> PositionRecord | None:
