@@ -81,6 +81,10 @@ class Store:
         #: while it and SQLite's data_version (other connections' commits) stay put.
         self.order_writes = 0
         self._order_reads: dict[str, tuple[tuple[int, int], Any]] = {}
+        #: An in-memory (or temporary) database has no other connection, so nothing but this store
+        #: can change it: no need to ask SQLite for its data_version (a backtest asks every bar).
+        main = connection.execute("PRAGMA database_list").fetchone()
+        self._private = main is not None and not main["file"]
 
     @classmethod
     def open(cls, path: Path | str, clock: Clock) -> Store:
@@ -93,11 +97,16 @@ class Store:
     def connection(self) -> sqlite3.Connection:
         return self._connection
 
+    def _data_version(self) -> int:
+        """SQLite's data_version: moves when another connection commits (0 for a private database)."""
+        if self._private:
+            return 0
+        return int(self._connection.execute("PRAGMA data_version").fetchone()[0])
+
     def positions_version(self) -> tuple[int, int]:
         """Changes when a position row is written through this store or another connection commits:
         the key of a positions cache (narrower than change_version, which moves on any write)."""
-        data_version = int(self._connection.execute("PRAGMA data_version").fetchone()[0])
-        return (self.position_writes, data_version)
+        return (self.position_writes, self._data_version())
 
     def fills_signature(self) -> tuple[int, int | None]:
         """(number of fills, newest fill's rowid): changes whenever a fill is added or removed, so a
@@ -404,7 +413,7 @@ class Store:
         this store or another connection commits; never remembered inside a transaction."""
         if self._depth:
             return read()
-        version = (self.order_writes, int(self._connection.execute("PRAGMA data_version").fetchone()[0]))
+        version = (self.order_writes, self._data_version())
         held = self._order_reads.get(name)
         if held is not None and held[0] == version:
             return cast(_Read, held[1])
