@@ -14,6 +14,7 @@ from optbot.backtest.runner import default_data_root
 from optbot.cli.common import console, parse_date_option, settings_from
 from optbot.config import Settings
 from optbot.core.errors import UserError
+from optbot.core.output_path import output_target
 from optbot.ops.reports import read_report
 from optbot.research.evaluate import (
     BacktestEvaluator,
@@ -47,9 +48,10 @@ research_app = typer.Typer(help="Optimisation, walk-forward, cross-validation, M
 
 
 def _research_dir(settings: Settings, out: Path | None, name: str) -> Path:
-    folder = (
-        out if out is not None else settings.paths.resolve(settings.paths.reports_dir) / "research" / name
-    )
+    """The folder a research command writes its files to (`--out`, checked: a folder whose parent
+    exists; default reports/research/<name>)."""
+    default = settings.paths.resolve(settings.paths.reports_dir) / "research" / name
+    folder = output_target(out, default, ()).directory
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -98,7 +100,19 @@ WorkersOption = Annotated[
         "--workers", help="processes on this machine running trials of the study at once (e.g. 2 on 2 cores)"
     ),
 ]
-OutOption = Annotated[Path | None, typer.Option("--out", help="output folder (default: reports/research/…)")]
+
+
+def checked_out_folder(out: Path | None) -> Path | None:
+    """`--out` of a command that writes a folder of files, checked before anything runs."""
+    if out is not None:
+        output_target(out, out, ())
+    return out
+
+
+OutOption = Annotated[
+    Path | None,
+    typer.Option("--out", help="output folder (default: reports/research/…)", callback=checked_out_folder),
+]
 
 
 @dataclass(frozen=True)
@@ -382,7 +396,7 @@ def montecarlo_command(
         None, "--paths", help="paths per method (default research.monte_carlo_paths)"
     ),
     data: Path | None = typer.Option(None, "--data"),
-    out: Path | None = typer.Option(None, "--out"),
+    out: Path | None = typer.Option(None, "--out", callback=checked_out_folder),
 ) -> None:
     """Backtest, then reshuffle trades, bootstrap days and perturb costs; print CIs and write a tearsheet."""
     settings = settings_from(ctx)
@@ -421,13 +435,17 @@ def _print_monte_carlo(result: MonteCarloResult) -> None:
 def tearsheet_command(
     ctx: typer.Context,
     report: Path = typer.Argument(..., help="a backtest report (backtest-….json)"),
-    out: Path | None = typer.Option(None, "--out", help="HTML file (default: beside the report)"),
+    out: Path | None = typer.Option(
+        None, "--out", help="HTML file, or folder for the default name (default: beside the report)"
+    ),
     data: Path | None = typer.Option(None, "--data", help="market data for the NIFTY benchmark and regimes"),
 ) -> None:
     """Turn a backtest report into a tearsheet."""
     settings = settings_from(ctx)
     if not report.is_file():
         raise UserError(f"{report}: no such report file")
+    default_name = report.with_suffix(".tearsheet.html").name
+    target = output_target(out, report.parent, (".html",))
     try:
         loaded = read_report(report)
         trades = trades_from_report(loaded.tables.get("trades", []))
@@ -465,7 +483,7 @@ def tearsheet_command(
         sheet = with_market(sheet, IndexDaily.load(folder), settings)
     except BarDataError as exc:
         sheet = replace(sheet, notes=[*sheet.notes, f"no NIFTY benchmark or regime split: {exc}"])
-    path = write_tearsheet(sheet, out or report.with_suffix(".tearsheet.html"))
+    path = write_tearsheet(sheet, target.path(default_name.removesuffix(".html"), ".html"))
     console.print(f"tearsheet: {path}", highlight=False, soft_wrap=True)
 
 
