@@ -189,7 +189,7 @@ class BarBacktest:
                 if day < intraday_from:  # only the daily bar is kept: do not build the session
                     daily = self.history.session_daily_bar(name, day)
                     if daily is not None:
-                        bars.append(replace(daily, token=index.token, symbol=index.underlying))
+                        bars.append(relabel_bar(daily, index.token, index.underlying))
                     continue
                 found = self.history.session_bars(name, day)
                 if found is None:
