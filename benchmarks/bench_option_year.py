@@ -8,11 +8,16 @@ Black-76 at a fixed 13 % volatility on the index bar's open/high/low/close, a co
 interest, written to the data root's option archive (Parquet, source column "vendor": the archive
 only takes real sources) before the clock starts. The backtest
 then prices and fills every option it touches from these bars (real-bar path), not from the model.
+The data root also holds the REAL NIFTY daily bars of the `HISTORY_DAYS` sessions before the year
+(from the bundled daily CSV the year is synthesised from): the built-in strategy categorises each day
+from 100+ closed daily bars (ADX), so without that history it could not trade before the year's
+last months, and the figure would time a strategy that never reaches its order path.
 The run is in a fresh process so its peak RSS is its own.
 """
 
 from __future__ import annotations
 
+import csv
 import multiprocessing
 import tempfile
 import time
@@ -22,13 +27,23 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from benchmarks.bench_backtest import BARS_PER_DAY, MinuteBars, synthesise_year, write_data_root
+from benchmarks.bench_backtest import (
+    BARS_PER_DAY,
+    DAILY,
+    MinuteBars,
+    synthesise_year,
+    write_data_root,
+)
 from optbot.analytics.pricing import black76_values
 from optbot.backtest.runner import run_backtest
 from optbot.calendar import get_calendar
 from optbot.config import load_settings
+from optbot.core.clock import SimClock
+from optbot.core.enums import Timeframe
+from optbot.core.events import daily_session_bar
 from optbot.core.instrument import option_symbol
 from optbot.data.archive import ARCHIVE_SCHEMA, OptionArchive
+from optbot.data.store import JsonStore
 from optbot.log import configure_logging, shutdown_logging
 
 STRIKES_EACH_SIDE = 10
@@ -37,6 +52,7 @@ VOLATILITY = 0.13
 RATE = 0.065
 VOLUME = 50 * 75
 OPEN_INTEREST = 500 * 75
+HISTORY_DAYS = 400  # real daily NIFTY bars before the year: the strategy's daily ADX needs 100+
 
 
 def _day_table(expiry: date, close_utc: datetime, bars: MinuteBars, first: int) -> pa.Table:
@@ -79,6 +95,29 @@ def _day_table(expiry: date, close_utc: datetime, bars: MinuteBars, first: int) 
             columns["oi"].extend([OPEN_INTEREST] * count)
             columns["source"].extend(["vendor"] * count)  # the archive takes real sources only
     return pa.Table.from_pydict(columns, schema=ARCHIVE_SCHEMA)
+
+
+def write_daily_history(bars: MinuteBars, root: Path, days: int = HISTORY_DAYS) -> int:
+    """The real NIFTY daily bars of the `days` sessions before the synthesised year into `root`'s store
+    (the warm-up history a live session would have); returns the bars written."""
+    first = bars.times[0].date()
+    rows = [row for row in csv.DictReader(DAILY.open()) if date.fromisoformat(row["date"]) < first]
+    history = [
+        daily_session_bar(
+            "NIFTY",
+            date.fromisoformat(row["date"]),
+            tuple(float(row[key]) for key in ("open", "high", "low", "close")),
+        )
+        for row in rows[-days:]
+    ]
+    settings = load_settings(None, {"paths": {"data_root": str(root)}})
+    store = JsonStore(
+        settings.paths,
+        settings.data.model_copy(update={"intraday_retention_days": 10_000}),
+        SimClock(bars.times[-1]),
+    )
+    store.merge_bars("NIFTY", Timeframe.D1, history)
+    return len(history)
 
 
 def write_option_archive(bars: MinuteBars, root: Path) -> int:
@@ -138,10 +177,12 @@ def main(days: int = 252) -> None:
     with tempfile.TemporaryDirectory(prefix="optbot-bench-year-") as folder:
         root = Path(folder)
         write_data_root(bars, root)
+        history = write_daily_history(bars, root)
         options = write_option_archive(bars, root)
         print(
             f"data: {len(bars.closes):,} NIFTY 1-minute bars + {options:,} option 1-minute bars "
-            f"(ATM +/- {STRIKES_EACH_SIDE} strikes, CE and PE, nearest weekly; SYNTHESISED)"
+            f"(ATM +/- {STRIKES_EACH_SIDE} strikes, CE and PE, nearest weekly; SYNTHESISED) + "
+            f"{history} real NIFTY daily bars before the year (the strategy's daily history)"
         )
         context = multiprocessing.get_context("spawn")
         queue: multiprocessing.Queue[str] = context.Queue()

@@ -109,3 +109,16 @@ def test_iso_utc_parses_back_to_the_same_millisecond(naive: datetime, offset_min
     moment = naive.replace(tzinfo=timezone(timedelta(minutes=offset_minutes)))
     parsed = parse_iso(iso_utc(moment))
     assert abs(parsed - moment) < timedelta(milliseconds=1)
+
+
+def test_relabel_bar_is_replace_of_token_and_symbol() -> None:
+    """Every field but token and symbol is carried over; a field added to Bar fails the count until
+    relabel_bar copies it too."""
+    from optbot.core.enums import Timeframe
+    from optbot.core.events import Bar, relabel_bar
+
+    start = datetime(2025, 1, 2, 3, 45, tzinfo=UTC)
+    end = start + timedelta(minutes=1)
+    bar = Bar(end, "", "NIFTY50", Timeframe.M1, start, end, 1.0, 2.0, 0.5, 1.5, 7, 9, 3, True, False)
+    assert len(dataclasses.fields(Bar)) == 15
+    assert relabel_bar(bar, "99926000", "NIFTY") == dataclasses.replace(bar, token="99926000", symbol="NIFTY")

@@ -235,9 +235,9 @@ def test_remembered_order_reads_follow_writes_rollbacks_and_other_connections(tm
     other.close()
 
 
-def test_position_owners_name_the_strategy_of_each_contracts_last_entry(tmp_path) -> None:
+def test_position_owner_names_the_strategy_of_each_contracts_last_entry(tmp_path) -> None:
     """Exits do not change the owner; a later entry by another strategy does; another connection's
-    entry is seen at once (the answer is remembered only until an order row is written)."""
+    entry is seen at once."""
     from dataclasses import replace
 
     store = _store(tmp_path)
@@ -245,8 +245,12 @@ def test_position_owners_name_the_strategy_of_each_contracts_last_entry(tmp_path
     store.insert_intent(
         replace(_intent("i2"), strategy="flatten", purpose=IntentPurpose.EXIT), [_order("t2", "i2")]
     )
-    assert store.position_owners() == {(Exchange.NFO, "1"): "straddle"}
+    assert store.position_owner(Exchange.NFO, "1") == "straddle"
+    assert store.position_owner(Exchange.NFO, "2") == ""
     other = Store.open(tmp_path / "state" / "optbot.sqlite", SimClock(START))
     other.insert_intent(replace(_intent("i3"), strategy="condor", token="2"), [_order("t3", "i3")])
-    assert store.position_owners() == {(Exchange.NFO, "1"): "straddle", (Exchange.NFO, "2"): "condor"}
+    assert store.position_owner(Exchange.NFO, "2") == "condor"
+    store.insert_intent(replace(_intent("i4"), strategy="strangle"), [_order("t4", "i4")])
+    assert store.position_owner(Exchange.NFO, "1") == "strangle"
+    assert store.position_owner(Exchange.NSE, "1") == ""
     other.close()

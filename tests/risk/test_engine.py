@@ -347,6 +347,22 @@ def test_volume_windows_are_kept_per_timeframe(tmp_path: Path, clock: SimClock) 
     assert engine.on_bar(hourly) == []  # an hourly bar is not compared with 1-minute volumes
 
 
+def test_ticks_and_bar_closes_feed_one_price_window_per_symbol(tmp_path: Path, clock: SimClock) -> None:
+    """A move is seen whichever source carried each price (a tick, then a 5-minute bar's close), and a
+    bar's close repeating the tick of the same instant adds no sample."""
+    engine, _, _ = make_engine(tmp_path, clock)
+    engine.on_tick(tick(clock, "NIFTY", 22500.0))
+    start = clock.now_utc()
+    same = Bar(start, "1", "NIFTY", Timeframe.M1, start, start, 22500, 22500, 22500, 22500.0)
+    assert engine.on_bar(same) == []
+    assert len(engine._price_detectors["NIFTY"].window) == 1
+    clock.advance(5 * 60)
+    end = clock.now_utc()
+    jump = Bar(end, "1", "NIFTY", Timeframe.M5, start, end, 22500, 23500, 22500, 23500.0)
+    found = engine.on_bar(jump)
+    assert found and found[0].kind == "price_spike" and engine.state is RiskState.HALTED
+
+
 def test_sell_entry_is_sized_by_the_brokers_margin_quote(tmp_path: Path, clock: SimClock) -> None:
     engine, _, _ = make_engine(tmp_path, clock)
     # 40 % per-trade margin cap on 1,000,000 = 400,000 -> 3 lots at 120,000/lot; 2 naked lots max

@@ -20,7 +20,7 @@ near the money at that moment (`MarketState.option_source`).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -33,7 +33,7 @@ from optbot.calendar import NseCalendar
 from optbot.config import Settings
 from optbot.core.clock import SimClock
 from optbot.core.enums import Exchange, Timeframe
-from optbot.core.events import Bar, Tick
+from optbot.core.events import Bar, Tick, relabel_bar
 from optbot.core.instrument import Instrument
 from optbot.core.timeutil import ist_datetime, to_utc
 from optbot.engine.builder import Venue, VenueSpec, build_engine
@@ -189,22 +189,26 @@ class BarBacktest:
                 if day < intraday_from:  # only the daily bar is kept: do not build the session
                     daily = self.history.session_daily_bar(name, day)
                     if daily is not None:
-                        bars.append(replace(daily, token=index.token, symbol=index.underlying))
+                        bars.append(relabel_bar(daily, index.token, index.underlying))
                     continue
                 found = self.history.session_bars(name, day)
                 if found is None:
                     continue
                 for bar in found[1]:
                     if bar.timeframe is Timeframe.D1 or day >= intraday_from:
-                        bars.append(replace(bar, token=index.token, symbol=index.underlying))
+                        bars.append(relabel_bar(bar, index.token, index.underlying))
         return preload_history(self.engine, bars)
 
     # ------------------------------------------------------------------ sessions
-    def _session_bars(self, day: date) -> tuple[dict[datetime, list[Bar]], dict[tuple[str, datetime], Bar]]:
-        """The day's bars by close time, and each underlying's base bar by close time (for modelled
-        option bars)."""
+    def _session_bars(
+        self, day: date
+    ) -> tuple[dict[datetime, list[Bar]], dict[tuple[str, datetime], Bar], dict[datetime, list[Bar]]]:
+        """The day's bars by close time, each underlying's base bar by close time (for modelled option
+        bars), and the base bars closing at each time in underlying order (their closes are the
+        instruments' last prices)."""
         steps: dict[datetime, list[Bar]] = {}
         base: dict[tuple[str, datetime], Bar] = {}
+        base_at: dict[datetime, list[Bar]] = {}
         for name in [*self.underlyings, self.vix_name]:
             found = self.history.session_bars(name, day)
             if found is None:
@@ -213,14 +217,22 @@ class BarBacktest:
             index = self._index(name)
             self._exchange_of[index.token] = index.exchange  # SENSEX is a BSE index
             base_timeframe = index_day.bars[0].timeframe if not index_day.is_daily_fallback else Timeframe.D1
+            token, symbol = index.token, index.underlying
             for bar in bars:
-                labelled = replace(bar, token=index.token, symbol=index.underlying)
-                steps.setdefault(labelled.end_utc, []).append(labelled)
+                labelled = relabel_bar(bar, token, symbol)
+                end = labelled.end_utc
+                group = steps.get(end)
+                if group is None:
+                    steps[end] = [labelled]
+                else:
+                    group.append(labelled)
                 if bar.timeframe is base_timeframe:
-                    base[(name, labelled.end_utc)] = labelled
+                    base[(name, end)] = labelled
+                    base_at.setdefault(end, []).append(labelled)
         for group in steps.values():
-            group.sort(key=lambda bar: (bar.timeframe.seconds, bar.symbol))
-        return steps, base
+            if len(group) > 1:
+                group.sort(key=lambda bar: (bar.timeframe.seconds, bar.symbol))
+        return steps, base, base_at
 
     async def run_day(self, day: date) -> SessionRun:
         """Replay one session from the pre-market to the end of the post-market."""
@@ -234,21 +246,25 @@ class BarBacktest:
         self.venue.roll_day(day)
         if day > self.instruments.info.as_of:  # the morning master, as a live session downloads it
             engine.refresh_instruments(self._listing(day), self._info(day), day)
-        steps, base = self._session_bars(day)
+        steps, base, base_at = self._session_bars(day)
         end_of_day = to_utc(schedule.post_market_end or schedule.session.close_utc)
         previous = schedule.session.open_utc
         delivered = 0
         verify_every = timedelta(seconds=self.settings.engine.order_poll_seconds)
         next_verify = self.clock.now_utc()
+        clock, venue = self.clock, self.venue
         for close in sorted(steps):
             if close > end_of_day:
                 break
-            await self._fill(previous, close, base)
-            await self._deadlines_until(close)
-            if close > self.clock.now_utc():
-                self.clock.advance_to(close)
+            if venue.has_working_orders():
+                await self._fill(previous, close, base)
+            deadline = engine.next_deadline()
+            if deadline is not None and deadline <= close:
+                await self._deadlines_until(close)
+            if close > clock.now_utc():
+                clock.advance_to(close)
             group = steps[close]
-            for bar in self._base_bars(base, close):
+            for bar in base_at.get(close, ()):
                 await engine.on_tick(
                     Tick(
                         close,
@@ -260,7 +276,8 @@ class BarBacktest:
                         source=BAR_SOURCE,
                     )
                 )
-            await self._mark_positions(close)
+            if engine.has_open_positions():
+                await self._mark_positions(close)
             for bar in group:
                 await engine.on_bar(bar)
             delivered += len(group)
@@ -269,19 +286,14 @@ class BarBacktest:
                 next_verify = close + verify_every
             previous = close
         await self._deadlines_until(end_of_day)
-        if end_of_day > self.clock.now_utc():
-            self.clock.advance_to(end_of_day)
+        if end_of_day > clock.now_utc():
+            clock.advance_to(end_of_day)
         await engine.fire_due_deadlines()
         await engine.end_of_day()
         run = SessionRun(day, delivered, engine)
         if self.on_session_end is not None:
             self.on_session_end(run)
         return run
-
-    def _base_bars(self, base: dict[tuple[str, datetime], Bar], close: datetime) -> list[Bar]:
-        """The base bars closing at `close` (their closes are the instruments' last prices)."""
-        names = [*self.underlyings, self.vix_name]
-        return [base[(name, close)] for name in names if (name, close) in base]
 
     async def _fill(self, start: datetime, end: datetime, base: dict[tuple[str, datetime], Bar]) -> None:
         """Resting orders against the bars of their contracts that started in [start, end)."""
@@ -300,12 +312,11 @@ class BarBacktest:
 
     async def _deadlines_until(self, moment: datetime) -> None:
         """Fire every session deadline due by `moment` at its own time."""
-        for when, _name in self.engine.pending_deadlines():
-            if when > moment:
-                break
+        engine = self.engine
+        while (when := engine.next_deadline()) is not None and when <= moment:
             if when > self.clock.now_utc():
                 self.clock.advance_to(when)
-            await self.engine.fire_due_deadlines()
+            await engine.fire_due_deadlines()
 
     async def _mark_positions(self, close: datetime) -> None:
         """Every open option position at its contract's last close (the portfolio's and risk's marks)."""

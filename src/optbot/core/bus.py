@@ -45,11 +45,15 @@ class EventBus:
         self._queue_size = queue_size
         self._synchronous = synchronous
         self._subscriptions: list[_Subscription] = []
+        #: The subscriptions each event type matches, worked out on its first publish (every
+        #: position mark and fill is published; subscribing clears it).
+        self._matches: dict[type[Event], list[_Subscription]] = {}
         self.stats = BusStats()
 
     def subscribe(self, name: str, event_types: tuple[type[Event], ...], handler: Handler) -> None:
         subscription = _Subscription(name, event_types, handler, asyncio.Queue(self._queue_size))
         self._subscriptions.append(subscription)
+        self._matches.clear()
         if not self._synchronous:
             self._start(subscription)
 
@@ -84,7 +88,11 @@ class EventBus:
             self._put_shedding(subscription, event)
 
     def _matching(self, event: Event) -> list[_Subscription]:
-        return [s for s in self._subscriptions if isinstance(event, s.event_types)]
+        kind = type(event)
+        found = self._matches.get(kind)
+        if found is None:
+            found = self._matches[kind] = [s for s in self._subscriptions if issubclass(kind, s.event_types)]
+        return found
 
     def _put_shedding(self, subscription: _Subscription, event: Event) -> None:
         if subscription.queue.full():

@@ -347,6 +347,15 @@ class TradingEngine:
     def pending_deadlines(self) -> list[tuple[datetime, str]]:
         return list(self._deadlines)
 
+    def next_deadline(self) -> datetime | None:
+        """When the next session deadline falls (None: none left today); a bar-driven run asks at
+        every bar, so this copies nothing."""
+        deadlines = self._deadlines
+        return deadlines[0][0] if deadlines else None
+
+    def has_open_positions(self) -> bool:
+        return bool(self._position_keys)
+
     def phase(self) -> Phase:
         if self.schedule is None:
             return Phase.NON_TRADING_DAY

@@ -97,9 +97,7 @@ def settle_expiries(
     anomalies, and left unchanged.
     """
     results: list[ExpirySettlement] = []
-    for position in store.positions():
-        if position.net_quantity == 0:
-            continue
+    for position in store.open_positions():
         instrument = instruments_lookup(position.exchange, position.token)
         if instrument is None:
             results.append(_unknown_instrument(store, position))

@@ -194,7 +194,7 @@ class Reconciler:
                 )
 
         broker_net = {(row.exchange, row.token): row.net_quantity for row in positions}
-        local_net = {(pos.exchange, pos.token): pos.net_quantity for pos in self._store.positions()}
+        local_net = {(pos.exchange, pos.token): pos.net_quantity for pos in self._store.open_positions()}
         # optbot settles an expired contract at the close; the broker's book shows it until its
         # overnight roll, so today's settlement quantity is still expected there.
         settled_today: dict[tuple[Exchange, str], int] = {}

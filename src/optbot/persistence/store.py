@@ -81,6 +81,10 @@ class Store:
         #: while it and SQLite's data_version (other connections' commits) stay put.
         self.order_writes = 0
         self._order_reads: dict[str, tuple[tuple[int, int], Any]] = {}
+        #: An in-memory (or temporary) database has no other connection, so nothing but this store
+        #: can change it: no need to ask SQLite for its data_version (a backtest asks every bar).
+        main = connection.execute("PRAGMA database_list").fetchone()
+        self._private = main is not None and not main["file"]
 
     @classmethod
     def open(cls, path: Path | str, clock: Clock) -> Store:
@@ -93,11 +97,16 @@ class Store:
     def connection(self) -> sqlite3.Connection:
         return self._connection
 
+    def _data_version(self) -> int:
+        """SQLite's data_version: moves when another connection commits (0 for a private database)."""
+        if self._private:
+            return 0
+        return int(self._connection.execute("PRAGMA data_version").fetchone()[0])
+
     def positions_version(self) -> tuple[int, int]:
         """Changes when a position row is written through this store or another connection commits:
         the key of a positions cache (narrower than change_version, which moves on any write)."""
-        data_version = int(self._connection.execute("PRAGMA data_version").fetchone()[0])
-        return (self.position_writes, data_version)
+        return (self.position_writes, self._data_version())
 
     def fills_signature(self) -> tuple[int, int | None]:
         """(number of fills, newest fill's rowid): changes whenever a fill is added or removed, so a
@@ -404,7 +413,7 @@ class Store:
         this store or another connection commits; never remembered inside a transaction."""
         if self._depth:
             return read()
-        version = (self.order_writes, int(self._connection.execute("PRAGMA data_version").fetchone()[0]))
+        version = (self.order_writes, self._data_version())
         held = self._order_reads.get(name)
         if held is not None and held[0] == version:
             return cast(_Read, held[1])
@@ -681,21 +690,27 @@ class Store:
                 ),
             )
 
-    def position_owners(self) -> dict[tuple[Exchange, str], str]:
-        """The strategy whose entry intent last traded each contract: the risk engine counts one
-        strategy's legs as one position. Remembered until an order row is written."""
-
-        def read() -> dict[tuple[Exchange, str], str]:
-            rows = self._connection.execute(
-                "SELECT exchange, token, strategy FROM intents WHERE purpose = ? ORDER BY created_utc, rowid",
-                (IntentPurpose.ENTRY.value,),
-            ).fetchall()
-            return {(Exchange(row["exchange"]), row["token"]): row["strategy"] for row in rows}
-
-        return self._order_read("position_owners", read)
+    def position_owner(self, exchange: Exchange, token: str) -> str:
+        """The strategy whose entry intent last traded this contract ("" when none did): the risk
+        engine counts one strategy's legs as one position. One contract's rows only, so the answer
+        costs the same on the last day of a year's backtest as on the first."""
+        row = self._connection.execute(
+            "SELECT strategy FROM intents WHERE purpose = ? AND exchange = ? AND token = ?"
+            " ORDER BY created_utc DESC, rowid DESC LIMIT 1",
+            (IntentPurpose.ENTRY.value, exchange.value, token),
+        ).fetchone()
+        return str(row["strategy"]) if row is not None else ""
 
     def positions(self) -> list[PositionRecord]:
         rows = self._connection.execute("SELECT * FROM positions ORDER BY exchange, token").fetchall()
+        return [_position_from_row(row) for row in rows]
+
+    def open_positions(self) -> list[PositionRecord]:
+        """The positions not flat, in `positions()` order: the rows of every contract ever traded stay
+        in the table, and risk asks for the open ones on every evaluation."""
+        rows = self._connection.execute(
+            "SELECT * FROM positions WHERE net_quantity != 0 ORDER BY exchange, token"
+        ).fetchall()
         return [_position_from_row(row) for row in rows]
 
     def position(self, exchange: Exchange, token: str) -> PositionRecord | None:

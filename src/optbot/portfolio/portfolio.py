@@ -138,6 +138,7 @@ class Portfolio:
         self._positions_version: tuple[int, int] | None = None
         self._positions_seen: dict[tuple[Exchange, str], PositionRecord | None] = {}
         self._positions_all: list[PositionRecord] | None = None
+        self._positions_open: list[PositionRecord] | None = None
 
     # -------------------------------------------------------------- fills
     def next_position(self, fill: FillRecord) -> PositionRecord:
@@ -172,6 +173,7 @@ class Portfolio:
         if version != self._positions_version:
             self._positions_seen.clear()
             self._positions_all = None
+            self._positions_open = None
             self._positions_version = version
 
     def _all_positions(self) -> list[PositionRecord]:
@@ -180,6 +182,13 @@ class Portfolio:
         if self._positions_all is None:
             self._positions_all = self._store.positions()
         return self._positions_all
+
+    def _open_positions(self) -> list[PositionRecord]:
+        """`store.open_positions()`, answered from the cache while the database has not changed."""
+        self._check_positions_version()
+        if self._positions_open is None:
+            self._positions_open = self._store.open_positions()
+        return self._positions_open
 
     def _position(self, exchange: Exchange, token: str) -> PositionRecord | None:
         """`store.position`, answered from the cache while the database has not changed."""
@@ -206,7 +215,7 @@ class Portfolio:
 
     def position_owner(self, exchange: Exchange, token: str) -> str:
         """The strategy that entered this contract ("" when no entry intent names it)."""
-        return self._store.position_owners().get((exchange, token), "")
+        return self._store.position_owner(exchange, token)
 
     def mark(self, exchange: Exchange, token: str) -> float | None:
         return self._marks.get((exchange, token))
@@ -215,12 +224,13 @@ class Portfolio:
         return list(self._all_positions())
 
     def open_positions(self) -> list[PositionRecord]:
-        return [position for position in self._all_positions() if position.net_quantity != 0]
+        return list(self._open_positions())
 
     def unrealised_total(self) -> float:
+        """Over the open positions only (a flat one has none), in the store's order."""
         return sum(
             unrealised_pnl(position, self._marks.get((position.exchange, position.token)))
-            for position in self._all_positions()
+            for position in self._open_positions()
         )
 
     def realised_total_net(self) -> float:

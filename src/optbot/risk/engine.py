@@ -235,7 +235,10 @@ class RiskEngine:
         self._vix_breaker = RiseDetector(
             LatchKind.VIX_BREAKER, r.vix_breaker_points, timedelta(minutes=r.vix_breaker_window_minutes)
         )
-        self._price_detectors: dict[tuple[str, str], PercentMoveDetector] = {}
+        #: One price window per watched symbol, fed by every price of it (ticks and bar closes, in time
+        #: order): a bar's close is a price the ticks already carried (or, in a bar-driven backtest, the
+        #: same price its bar-close tick carried), so windows per source only repeated the same samples.
+        self._price_detectors: dict[str, PercentMoveDetector] = {}
         self._volume_detectors: dict[tuple[str, str], VolumeSurgeDetector] = {}
         self._files_checked_at: float | None = None
         # The flag files' last stat signature and what was read then (re-read only when they change).
@@ -248,6 +251,9 @@ class RiskEngine:
         self._band_vix: float | None = None  # the VIX the cached size band was derived from
         self._band_level = 0  # 0 normal, 1 elevated, 2 high: sticky by risk.vix_hysteresis_points
         self._band: tuple[float, str] = (1.0, "")
+        #: The clock time of the last `refresh` while nothing it derives from changed since (a latch,
+        #: VIX): a second price at the same instant (a bar's close after its tick) needs no refresh.
+        self._refreshed_at: datetime | None = None
 
     # ------------------------------------------------------------------ state
     @property
@@ -285,8 +291,10 @@ class RiskEngine:
         if existing is not None:
             if quiet_until is not None:
                 existing.quiet_until = quiet_until  # a repeat spike extends the quiet period
+                self._refreshed_at = None
             return False
         self._latches[kind] = Latch(kind, reason, now, recover_below_vix, quiet_until)
+        self._refreshed_at = None
         log.warning("risk_latch_set", latch=str(kind), reason=reason)
         self._resume_started = None
         return True
@@ -294,6 +302,7 @@ class RiskEngine:
     def _unlatch(self, kind: LatchKind, reason: str) -> None:
         if self._latches.pop(kind, None) is None:
             return
+        self._refreshed_at = None
         log.info("risk_latch_cleared", latch=str(kind), reason=reason)
         if not self._latches:
             self._resume_started = self.clock.now_utc()
@@ -369,6 +378,7 @@ class RiskEngine:
                 self._move(RiskState.REDUCING, "; ".join(parts))
         elif state is not RiskState.ACTIVE:
             self._move(RiskState.ACTIVE, "all limits clear")
+        self._refreshed_at = now
         return self._machine.state
 
     def _move(self, target: RiskState, reason: str) -> None:
@@ -453,7 +463,8 @@ class RiskEngine:
         return self._observe_price(tick.symbol, "tick", tick.ts_utc, tick.ltp, None)
 
     def on_bar(self, bar: Bar) -> list[SpikeDetection]:
-        """Closed bars feed price and volume windows, kept separately per timeframe."""
+        """A closed bar's close feeds its symbol's one price window (beside the ticks); its volume feeds
+        a volume window kept per timeframe (a 1-hour volume is not compared with 1-minute ones)."""
         volume = float(bar.volume) if bar.volume else None
         return self._observe_price(bar.symbol, str(bar.timeframe), bar.ts_utc, bar.close, volume)
 
@@ -493,9 +504,9 @@ class RiskEngine:
                     recover_below_vix=recover_below,
                 )
         elif kind == _WATCHED:
-            price_detector = self._price_detectors.get((symbol, source))
+            price_detector = self._price_detectors.get(symbol)
             if price_detector is None:
-                price_detector = self._price_detectors[(symbol, source)] = PercentMoveDetector(
+                price_detector = self._price_detectors[symbol] = PercentMoveDetector(
                     self.risk.price_spike_pct, timedelta(minutes=self.risk.price_spike_window_minutes)
                 )
             found_price = price_detector.update(symbol, when, price)
@@ -516,7 +527,9 @@ class RiskEngine:
                 quiet = when + timedelta(minutes=self.risk.flash_spike_cooldown_minutes)
                 for found in detections:
                     self._on_spike(LatchKind(found.kind), found, quiet_until=quiet)
-        self.refresh(check_files=self._files_due())
+        files_due = self._files_due()
+        if detections or files_due or self._refreshed_at != self.clock.now_utc():
+            self.refresh(check_files=files_due)
         return detections
 
     def _files_due(self) -> bool:
@@ -540,6 +553,8 @@ class RiskEngine:
         """Apply VIX levels (spec §4.3) and clear VIX latches whose recovery level is reached."""
         if vix <= 0:
             return
+        if vix != self._vix:
+            self._refreshed_at = None
         self._vix = vix
         r = self.risk
         if vix > r.vix_extreme:

@@ -49,6 +49,10 @@ class RollingWindow:
         while highs and highs[0][0] < cutoff:
             highs.popleft()
 
+    def last(self) -> tuple[datetime, float] | None:
+        """The newest sample."""
+        return self._samples[-1] if self._samples else None
+
     def values(self) -> list[float]:
         return [value for _, value in self._samples]
 
@@ -101,8 +105,8 @@ class PercentMoveDetector:
         self.window = RollingWindow(span)
 
     def update(self, symbol: str, when: datetime, price: float) -> SpikeDetection | None:
-        if price <= 0:
-            return None
+        if price <= 0 or self.window.last() == (when, price):
+            return None  # the same price at the same instant (a bar's close after its tick): no news
         self.window.add(when, price)
         low, high = self.window.min(), self.window.max()
         if low is None or high is None:

@@ -52,27 +52,41 @@ class StrategyRunner:
         try:
             action()
         except Exception as exc:  # one strategy's bug must not stop the others
-            detail = f"{type(exc).__name__}: {exc}"
-            paused = PausedStrategy(strategy.name, hook, detail)
-            first_time = strategy.name not in self.paused
-            self.paused[strategy.name] = paused
-            log.exception("strategy_paused", strategy=strategy.name, hook=hook, error=detail)
-            if first_time and self.on_pause is not None:
-                self.on_pause(paused)
+            self._pause(strategy, hook, exc)
+
+    def _pause(self, strategy: Strategy, hook: str, exc: Exception) -> None:
+        detail = f"{type(exc).__name__}: {exc}"
+        paused = PausedStrategy(strategy.name, hook, detail)
+        first_time = strategy.name not in self.paused
+        self.paused[strategy.name] = paused
+        log.exception("strategy_paused", strategy=strategy.name, hook=hook, error=detail)
+        if first_time and self.on_pause is not None:
+            self.on_pause(paused)
 
     def start(self) -> None:
         for strategy in self.active():
             self._call(strategy, "on_start", partial(strategy.on_start, self.ctx))
 
     def on_bar(self, bar: Bar) -> None:
-        for strategy in self.active():
-            self._call(strategy, "on_bar", partial(strategy.on_bar, self.ctx, bar))
+        """Every closed bar to every active strategy (inline, not through `_call`: it runs per bar)."""
+        ctx, paused = self.ctx, self.paused
+        for strategy in self.strategies:
+            if strategy.name in paused:
+                continue
+            try:
+                strategy.on_bar(ctx, bar)
+            except Exception as exc:  # one strategy's bug must not stop the others
+                self._pause(strategy, "on_bar", exc)
 
     def on_tick(self, tick: Tick) -> None:
+        ctx, paused = self.ctx, self.paused
         for strategy in self._tick_strategies:
-            if strategy.name in self.paused:
+            if strategy.name in paused:
                 continue
-            self._call(strategy, "on_tick", partial(strategy.on_tick, self.ctx, tick))
+            try:
+                strategy.on_tick(ctx, tick)
+            except Exception as exc:  # one strategy's bug must not stop the others
+                self._pause(strategy, "on_tick", exc)
 
     def on_fill(self, fill: Fill, strategy_name: str) -> None:
         """Route a fill to the strategy that owns the intent (even a paused one must learn its fills)."""

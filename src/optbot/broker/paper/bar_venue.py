@@ -46,6 +46,10 @@ class BarVenue(PaperBroker):
     def _fill_if_possible(self, order_id: str) -> int:
         return 0
 
+    def has_working_orders(self) -> bool:
+        """Whether any order rests (a backtest asks every bar before reading any option bar)."""
+        return bool(self._working)
+
     def working_tokens(self) -> list[str]:
         """Contracts with a resting order (the only ones whose bars the backtest must read to fill)."""
         return sorted({self._orders[order_id].token for order_id in self._working})
