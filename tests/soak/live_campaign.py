@@ -55,6 +55,10 @@ SETTINGS = {
     "SIM__REPLAY_START_TIME_IST": "09:00",
     "SIM__REPLAY_END_TIME_IST": "16:05",
     "MODE": "live",  # the config's switch; --confirm-live is the command line's
+    # The campaigns need orders to fault: at 500,000 the sizing's premium-outlay cap (5% x the VIX
+    # band, x0.5 above VIX 18) leaves an ATM NIFTY option of the sample sessions (~150-170 a unit,
+    # 75 a lot) at 0 lots on most entries. Twice the capital trades them; the order path is the same.
+    "BACKTEST__INITIAL_CAPITAL": "1000000",
 }
 #: How long a stalled feed stays silent (real seconds: several stale windows).
 STALL_SECONDS = 4.0
