@@ -321,3 +321,28 @@ def test_a_lagging_trade_book_never_breaks_before_the_grace_and_books_each_fill_
             assert reconciler.trading_allowed()
 
     asyncio.run(scenario())
+
+
+async def test_a_fill_booked_while_the_broker_is_read_is_compared_again_not_a_break() -> None:
+    """Soak (a fault class, 2020-11-17): the order manager's own loop booked a fill after reconciliation
+    had read the broker's trade book and before it compared: "fill ...: local present | broker
+    missing" halted trading. Optbot's books moved during the read, so it reads and compares again."""
+    harness = build_harness(fill_policy="none")
+    reconciler = _reconciler(harness)
+    assert (await reconciler.run("startup")).clean
+    await drive(harness.clock, harness.manager.submit(option_intent("racing", limit_price=100.0)))
+    [order_id] = [order.order_id for order in harness.broker.orders.values() if order.status == "open"]
+    read_positions = harness.broker.positions
+    raced = []
+
+    async def positions() -> list:
+        if not raced:  # between the trade book read and the comparison: filled and booked locally
+            raced.append(harness.broker.fill(order_id))
+            await harness.manager.sync_fills()
+        return await read_positions()
+
+    harness.broker.positions = positions  # type: ignore[method-assign]
+    report = await reconciler.run("periodic")
+    assert raced and report.clean, report.discrepancies
+    assert report.pending == ()
+    assert reconciler.trading_allowed()

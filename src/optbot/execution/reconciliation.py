@@ -34,6 +34,8 @@ from optbot.portfolio.trades import closed_trades
 log = logging.getLogger("optbot.execution.reconcile")
 
 ReconcileKind = Literal["startup", "periodic", "eod"]
+#: Reads of the broker's books one reconciliation makes while optbot's own books keep moving under it.
+_LOOKS_WHILE_MOVING = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,16 +141,14 @@ class Reconciler:
                 log.warning("periodic reconciliation skipped: %s", type(exc).__name__)
 
     async def run(self, kind: ReconcileKind) -> ReconciliationReport:
-        books = await self._read_books(kind)
-        found = self._compare(kind, books)
+        books, found = await self._look(kind, catch_up=kind)
         pending: list[Discrepancy] = []
         if kind == "periodic" and self._order_manager is not None:
             if any(_explained(item, self._settling(books)) for item in found):
                 # An order still settling (reply unresolved, or filled with its fill not booked yet)
                 # explains a difference for now: verify and book the normal way, then look again.
                 await self._order_manager.poll_once()
-                books = await self._read_books(kind)
-                found = self._compare(kind, books)
+                books, found = await self._look(kind, catch_up="periodic")
             found, pending = self._hold_settling(books, found)
         diff = [str(item) for item in found] + [f"pending {item}" for item in pending]
         reconciliation_id = self._store.record_reconciliation(kind, not found, diff)
@@ -165,12 +165,36 @@ class Reconciler:
             await self._alert(report)
         return report
 
-    async def _read_books(self, kind: ReconcileKind) -> _BrokerBooks:
-        """The broker's books, after the order manager has caught up with what it can learn from them."""
-        if kind == "startup" and self._order_manager is not None:
+    async def _look(
+        self, kind: ReconcileKind, catch_up: ReconcileKind
+    ) -> tuple[_BrokerBooks, list[Discrepancy]]:
+        """Read the broker's books and compare. The order manager keeps booking while the broker is
+        read (its own loop, the order-update socket): a difference found while the local books moved
+        compares two different moments, so it is read and compared again (at most
+        `_LOOKS_WHILE_MOVING` times); what remains is compared as of one moment."""
+        for _ in range(_LOOKS_WHILE_MOVING):
+            books, before = await self._read_books(kind, catch_up)
+            found = self._compare(kind, books)
+            if not found or self._local_version() == before:
+                break
+            catch_up = "periodic"  # startup recovery ran once; later looks only sync fills
+        return books, found
+
+    def _local_version(self) -> tuple[object, ...]:
+        """Moves whenever optbot books a fill or writes an order or a position."""
+        store = self._store
+        return (store.fills_signature(), store.order_writes, store.position_writes)
+
+    async def _read_books(
+        self, kind: ReconcileKind, catch_up: ReconcileKind
+    ) -> tuple[_BrokerBooks, tuple[object, ...]]:
+        """The broker's books, after the order manager has caught up with what it can learn from them,
+        and the local books' version from just before the broker was read."""
+        if catch_up == "startup" and self._order_manager is not None:
             await self._order_manager.recover()
         elif self._order_manager is not None:
             await self._order_manager.sync_fills()
+        before = self._local_version()
         book = await self._broker.order_book()
         if self._order_manager is not None and await self._order_manager.adopt_from_book(book):
             await self._order_manager.sync_fills()  # an order settled REJECTED was at the broker after all
@@ -178,7 +202,7 @@ class Reconciler:
         positions = await self._broker.positions()
         funds = await self._broker.funds()
         self._store.record_funds(funds, kind)
-        return _BrokerBooks(book, trades, positions, funds)
+        return _BrokerBooks(book, trades, positions, funds), before
 
     def _compare(self, kind: ReconcileKind, books: _BrokerBooks) -> list[Discrepancy]:
         book, trades, positions, funds = books.book, books.trades, books.positions, books.funds
