@@ -21,6 +21,7 @@ from optbot.analytics.synthetic_params import load_calibration, render_calibrati
 from optbot.calendar import get_calendar
 from optbot.cli.common import fail, settings_from
 from optbot.core.atomic import atomic_write_text
+from optbot.core.bundled import SAMPLE_ROOT
 from optbot.core.enums import OptionType
 from optbot.core.errors import UserError
 from optbot.core.timeutil import IST, parse_iso
@@ -30,7 +31,7 @@ from optbot.data.cli import data_app
 ANGEL_SYMBOL = re.compile(
     r"^(?P<und>[A-Z]+?)(?P<exp>\d{2}[A-Z]{3}\d{2})(?P<strike>\d+(?:\.\d+)?)(?P<type>CE|PE)$"
 )
-DEFAULT_DATA_ROOT = Path("data/sample")
+DEFAULT_DATA_ROOT = SAMPLE_ROOT  # the bundled sample, found from any directory
 
 #: Inputs above these are almost certainly percentages typed as fractions (15 instead of 0.15).
 MAX_FRACTION_VOL = 5.0
