@@ -46,9 +46,10 @@ bench: $(DEV_STAMP)
 # `optbot run --mode live`, an unattended simulated week, fuzzed frames and malformed replies; ends with
 # one figures table and exits non-zero when a target is missed. Full size by default (over an hour on
 # 2 cores); OPTBOT_SOAK_ORDER_SEEDS (10), OPTBOT_SOAK_KILLS (60), OPTBOT_SOAK_WEEK_DAYS (5) and
-# OPTBOT_SOAK_SPEED (replay speed, 250) size it.
+# OPTBOT_SOAK_SPEED (replay speed, 250) size it. Tests, not files, are spread over the workers: the
+# order campaign's seeds and the fault classes would otherwise queue up on one worker each.
 soak: $(DEV_STAMP)
-	$(BIN)/pytest -m soak -p no:timeout --durations=25 -n $(PYTEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -m soak -p no:timeout --durations=25 -n $(PYTEST_WORKERS) --dist load
 
 # The bundled sample's option archive (data/sample/store/archive/) and its 2022-11 intraday
 # index/futures bars, rebuilt from the vendor files in data/sample/ by the importers (idempotent).

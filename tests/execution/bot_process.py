@@ -95,12 +95,17 @@ async def main(base_url: str, db_path: str, intents: int, pause: float) -> None:
         )
         result = await manager.submit(intent)
         print(f"DONE {index} {'dup' if result.duplicate else 'new'}", flush=True)
-    for attempt in range(200):
+    # Polls for 45 s and more (past the 30 s pending-order timeout: resting entries are cancelled
+    # after it), then cancels what still rests, as the session's end of day does: an exit is chased,
+    # not cancelled, and may rest at its limit all day.
+    for attempt in range(450):
         print(f"POLL {attempt} in_flight={len(store.orders_in_flight())}", flush=True)
         await manager.poll_once()
-        await manager.check_auto_cancel()  # resting orders are cancelled after the pending timeout
+        await manager.check_auto_cancel()
         if not store.orders_in_flight() and not store.orders_awaiting_fills():
             break
+        if attempt == 300:
+            print(f"END_OF_DAY cancelled {await manager.cancel_all('end of the run')}", flush=True)
         await asyncio.sleep(0.1)
     print(f"SETTLED {len(store.orders_in_flight())}", flush=True)
     store.close()

@@ -130,3 +130,38 @@ def test_the_rate_setting_cannot_exceed_the_unregistered_algo_limit() -> None:
     assert ExecutionSettings().max_orders_per_second_per_segment == 10
     with pytest.raises(ValueError, match="less than or equal to 10"):
         ExecutionSettings(max_orders_per_second_per_segment=11)
+
+
+async def test_an_exit_whose_every_re_price_is_refused_stops_after_the_chase_limit_and_alerts() -> None:
+    """A working exit the broker will not let move (every modify refused) counts each refusal as a chase
+    step: after `chase_max_attempts` it rests and a person is told, instead of a modify every interval
+    all day with no alert (seen in the kill -9 campaign: an exit's modify refused 900 times)."""
+    from optbot.broker.errors import BrokerRejected
+    from optbot.core.enums import AlertPriority, IntentPurpose
+    from optbot.core.events import Alert
+    from optbot.test_kit.execution import build_harness, drive, option_intent
+
+    harness = build_harness(fill_policy="none")
+    alerts: list[Alert] = []
+    harness.bus.subscribe("a", (Alert,), alerts.append)
+    entry = await drive(harness.clock, harness.manager.submit(option_intent("in", limit_price=100.0)))
+    harness.broker.fill(harness.store.get_order(entry.ordertags[0]).broker_order_id)  # type: ignore[union-attr]
+    await harness.deliver()
+    await harness.manager.poll_once()
+    exit_intent = option_intent("out", side=Side.SELL, limit_price=180.0, purpose=IntentPurpose.EXIT)
+    await drive(harness.clock, harness.manager.submit(exit_intent))
+    refused: list[str] = []
+
+    async def modify_order(request: object) -> None:
+        refused.append(str(request))
+        raise BrokerRejected("AB1007", "modification refused")
+
+    harness.broker.modify_order = modify_order  # type: ignore[assignment,method-assign]
+    limit = harness.manager.chase_policy.max_attempts
+    for _ in range(limit + 5):
+        harness.clock.advance(harness.manager.chase_policy.interval_seconds + 0.1)
+        await harness.manager.check_auto_cancel()
+    assert len(refused) == limit
+    assert [alert.title for alert in alerts if alert.priority is AlertPriority.CRITICAL] == [
+        "Exit not filling"
+    ]

@@ -12,12 +12,14 @@ import asyncio
 import contextlib
 import os
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 
 import pytest
 
 from optbot.core.clock import LiveClock, SimClock
+from optbot.core.enums import OrderStatus
 from optbot.persistence.store import Store
 from optbot.sim.server import Simulator
 from optbot.test_kit.sim import TEST_ACCOUNT, StaticMarket, market_hours_start
@@ -44,7 +46,6 @@ async def _run_bot(
     occurrence: int,
     pause: float,
     kill_delay: float = 0.0,
-    allow_exit: bool = False,
 ) -> list[str]:
     await asyncio.sleep(1.1)  # the simulator allows one login per second
     process = await asyncio.create_subprocess_exec(
@@ -79,10 +80,12 @@ async def _run_bot(
             if process.returncode is None and kill_on is None:
                 await asyncio.wait_for(process.wait(), timeout=60)
         await process.wait()
+        # what the process printed before the kill landed (a kill delay lets it run on a little)
+        lines += [line.strip() for line in (await process.stdout.read()).decode().splitlines()]
         assert process.stderr is not None
         error = (await process.stderr.read()).decode()
     print(kill_on, occurrence, lines, error[-4000:] if process.returncode not in (0, -signal.SIGKILL) else "")
-    if kill_on is None or (allow_exit and process.returncode == 0):
+    if kill_on is None:
         assert process.returncode == 0, error[-3000:]
     else:
         assert process.returncode == -signal.SIGKILL, (lines, error[-3000:])
@@ -142,13 +145,38 @@ async def test_sigkill_at_many_points_never_duplicates_or_loses(tmp_path: Path) 
         await sim.stop()
 
 
-#: `make soak`: at least this many SIGKILLs with orders in flight, at random markers and delays.
+#: `make soak`: at least this many SIGKILLs that land with an order in flight, at random markers and
+#: delays (OPTBOT_SOAK_KILLS sizes it; 50 is the issue's target).
 SOAK_KILLS = int(os.environ.get("OPTBOT_SOAK_KILLS", "60"))
+#: Intents a killed run is given: more than any run can send before its kill lands, however fast or
+#: loaded the machine (a run that ran out of work would finish its day before the kill).
+KILL_RUN_INTENTS = 1_000_000
+
+
+def _orders_in_flight(db: Path) -> int:
+    """Orders of the killed process not known to be final: what the restart must settle."""
+    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        statuses = [status for (status,) in connection.execute("SELECT status FROM orders")]
+    finally:
+        connection.close()
+    return sum(1 for status in statuses if not OrderStatus(status).is_terminal)
+
+
+def _highest_intent(lines: list[str], highest: int) -> int:
+    """The highest intent index a run finished (`DONE <index> ...`)."""
+    done = [int(line.split()[1]) for line in lines if line.startswith("DONE ")]
+    return max([highest, *done])
 
 
 @pytest.mark.soak
 async def test_sigkill_at_random_points_soak(tmp_path: Path) -> None:
-    """Many kills at random markers and random delays; the books must still agree at the end."""
+    """Kills at random markers and random delays until `SOAK_KILLS` of them landed with an order in
+    flight (an order the killed process had not seen final: the restart must settle it from the
+    broker); the books must still agree at the end.
+
+    Kill points follow the run's progress (its markers), never wall time, and a killed run always has
+    work left, so a loaded machine makes the campaign slower, not weaker."""
     import random
 
     from tests.soak.figures import CampaignRow, record, record_campaign
@@ -161,11 +189,12 @@ async def test_sigkill_at_random_points_soak(tmp_path: Path) -> None:
     await sim.start()
     pump = asyncio.create_task(_pump(clock))
     db = tmp_path / "optbot.sqlite"
-    intents = 300  # more than the kills consume, so every run is killed with orders still to send
-    kills = lost_replies = 0
+    kills = landed = lost_replies = 0
+    highest = -1  # the highest intent index any run finished
     markers: dict[str, int] = {}
     try:
-        while kills < SOAK_KILLS:
+        while landed < SOAK_KILLS:
+            assert kills < SOAK_KILLS * 3, f"only {landed} of {kills} kills landed with an order in flight"
             if rng.random() < 0.3:
                 sim.faults.lose_order_replies(count=1, mode=rng.choice(["hang", "drop"]))
                 lost_replies += 1
@@ -173,18 +202,22 @@ async def test_sigkill_at_random_points_soak(tmp_path: Path) -> None:
             lines = await _run_bot(
                 sim,
                 db,
-                intents,
+                KILL_RUN_INTENTS,
                 marker,
                 1 if marker == "RECOVERED" else rng.randint(1, 3),  # RECOVERED is printed once a run
                 pause=rng.choice([0.05, 0.2]),
                 kill_delay=rng.choice([0.0, 0.1, 0.6]),
-                allow_exit=True,
             )
-            assert not (lines and lines[-1].startswith("SETTLED")), "a run finished before its kill"
             kills += 1
-            markers[marker] = markers.get(marker, 0) + 1
+            highest = _highest_intent(lines, highest)
+            if _orders_in_flight(db):
+                landed += 1
+                markers[marker] = markers.get(marker, 0) + 1
+        print(f"kill -9 campaign: {kills} kills, {landed} landed with an order in flight")
         await asyncio.sleep(3.2)
-        lines = await _run_bot(sim, db, intents, None, 0, pause=0.0)
+        # the last run resubmits every intent any run reached (all duplicates but the one a kill may
+        # have interrupted between persisting and DONE) and settles everything
+        lines = await _run_bot(sim, db, highest + 2, None, 0, pause=0.0)
         assert lines[-1].startswith("SETTLED 0"), lines
     finally:
         pump.cancel()
@@ -198,9 +231,12 @@ async def test_sigkill_at_random_points_soak(tmp_path: Path) -> None:
         broker_fills = {(t["orderid"], t["fillid"]) for t in state["trades"]}
         open_orders = [order for order in store.all_orders() if not order.status.is_terminal]
         campaign = "kill -9 with orders in flight"
-        record(campaign, "SIGKILLs", kills, ">= 50")
+        record(campaign, "SIGKILLs landed with an order in flight", landed, ">= 50")
+        record(campaign, "SIGKILLs in all", kills)
         record(
-            campaign, "kill points", ", ".join(f"{name} {count}" for name, count in sorted(markers.items()))
+            campaign,
+            "kill points (landed)",
+            ", ".join(f"{name} {count}" for name, count in sorted(markers.items())),
         )
         record(campaign, "replies lost by the broker (hang/drop)", lost_replies)
         record(campaign, "orders at the broker", len(tags))
@@ -214,15 +250,15 @@ async def test_sigkill_at_random_points_soak(tmp_path: Path) -> None:
             CampaignRow(
                 campaign,
                 runs=kills + 1,
-                faults=kills + lost_replies,
+                faults=landed + lost_replies,
                 duplicates=duplicates,
                 lost_fills=lost,
                 breaks=len(open_orders),
-                met=kills >= 50 and not (duplicates or lost or open_orders),
-                note="order path as a process; breaks = orders left unresolved",
+                met=landed >= 50 and not (duplicates or lost or open_orders),
+                note=f"{landed} of {kills} kills with an order in flight; breaks = orders left unresolved",
             )
         )
-        assert kills >= 50
+        assert landed >= 50
         assert len(tags) == len(set(tags)), "a tag was sent twice"
         assert local_fills == broker_fills
         assert open_orders == []

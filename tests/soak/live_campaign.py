@@ -52,9 +52,17 @@ SETTINGS = {
     # Timeouts are real seconds and a replay runs 250 x faster: a 10 s timeout would be 40 replayed
     # minutes. The client gives up after 3 s, and a slow reply takes 4 s: lost, then found (defect 4).
     "BROKER__HTTP_TIMEOUT_SECONDS": "3",
+    # Likewise the wait before an order whose reply was lost is settled "never reached the broker":
+    # 30 real seconds are two replayed hours, so an exit that met a 503 at 14:10 was retried only
+    # after the close. 8 s (33 replayed minutes) still outlasts the slow reply (4 s).
+    "EXECUTION__UNRESOLVED_NOT_FOUND_GRACE_SECONDS": "8",
     "SIM__REPLAY_START_TIME_IST": "09:00",
     "SIM__REPLAY_END_TIME_IST": "16:05",
     "MODE": "live",  # the config's switch; --confirm-live is the command line's
+    # The campaigns need orders to fault: at 500,000 the sizing's premium-outlay cap (5% x the VIX
+    # band, x0.5 above VIX 18) leaves an ATM NIFTY option of the sample sessions (~150-170 a unit,
+    # 75 a lot) at 0 lots on most entries. Twice the capital trades them; the order path is the same.
+    "BACKTEST__INITIAL_CAPITAL": "1000000",
 }
 #: How long a stalled feed stays silent (real seconds: several stale windows).
 STALL_SECONDS = 4.0

@@ -1010,14 +1010,17 @@ class OrderManager:
         if now - priced < self._chase.interval_seconds:
             return False
         attempts = self._store.count_events(order.ordertag, "reprice")
-        if self._chase.exhausted(attempts):
+        # a modify the broker refused is a step too: else an exit it never lets move is re-tried
+        # every interval all day, and nobody is told
+        refused = self._store.count_events(order.ordertag, "reprice_failed")
+        if self._chase.exhausted(attempts + refused):
             if order.ordertag not in self._chase_exhausted_alerted:
                 self._chase_exhausted_alerted.add(order.ordertag)
                 await self._alert(
                     AlertPriority.CRITICAL,
                     "Exit not filling",
                     f"{order.symbol} {order.side.value} {order.remaining_quantity} still open after "
-                    f"{attempts} re-prices (last {order.price:.2f})",
+                    f"{attempts} re-prices and {refused} refused (last {order.price:.2f})",
                     action_required="check the quote and the price band; close it by hand if needed",
                     dedupe_key=f"chase-exhausted:{order.ordertag}",
                 )

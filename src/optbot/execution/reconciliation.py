@@ -17,6 +17,7 @@ from typing import Literal
 from optbot.broker.base import Broker
 from optbot.broker.daybook import BookPosition
 from optbot.broker.errors import BrokerError
+from optbot.broker.models import BrokerOrder, BrokerPosition, BrokerTrade
 from optbot.config.settings import Settings
 from optbot.core.bus import EventBus
 from optbot.core.clock import Clock
@@ -33,6 +34,8 @@ from optbot.portfolio.trades import closed_trades
 log = logging.getLogger("optbot.execution.reconcile")
 
 ReconcileKind = Literal["startup", "periodic", "eod"]
+#: Reads of the broker's books one reconciliation makes while optbot's own books keep moving under it.
+_LOOKS_WHILE_MOVING = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +55,22 @@ class ReconciliationReport:
     discrepancies: tuple[Discrepancy, ...]
     reconciliation_id: int
     funds: Funds | None = None
+    #: periodic differences held back while an order settles (see `Reconciler._hold_settling`)
+    pending: tuple[Discrepancy, ...] = ()
 
     @property
     def clean(self) -> bool:
         return not self.discrepancies
+
+
+@dataclass(frozen=True, slots=True)
+class _BrokerBooks:
+    """One read of the broker's books: orders, trades, positions and funds."""
+
+    book: list[BrokerOrder]
+    trades: list[BrokerTrade]
+    positions: list[BrokerPosition]
+    funds: Funds
 
 
 def broker_day_book(fills: Iterable[FillRecord], today: date) -> dict[tuple[Exchange, str], BookPosition]:
@@ -74,6 +89,11 @@ def broker_day_book(fills: Iterable[FillRecord], today: date) -> dict[tuple[Exch
         row = book.setdefault((fill.exchange, fill.token), BookPosition())
         row.apply_fill(fill.side is Side.BUY, fill.quantity, fill.price)
     return _roll(book) if current is not None and current != today else book
+
+
+def _explained(item: Discrepancy, settling: dict[str, set[str]]) -> bool:
+    """Whether a settling order explains this difference (see `Reconciler._settling`)."""
+    return item.key in settling.get(item.kind, ())
 
 
 def _roll(book: dict[tuple[Exchange, str], BookPosition]) -> dict[tuple[Exchange, str], BookPosition]:
@@ -99,6 +119,8 @@ class Reconciler:
         self._order_manager = order_manager
         self._bus = bus
         self._funds_baseline: tuple[Funds, frozenset[tuple[str, str]]] | None = None
+        #: periodic differences pending on a settling order: (kind, key) -> (monotonic first seen, runs)
+        self._pending_since: dict[tuple[str, str], tuple[float, int]] = {}
 
     def trading_allowed(self) -> bool:
         """False while any recorded mismatch is unacknowledged."""
@@ -119,10 +141,60 @@ class Reconciler:
                 log.warning("periodic reconciliation skipped: %s", type(exc).__name__)
 
     async def run(self, kind: ReconcileKind) -> ReconciliationReport:
-        if kind == "startup" and self._order_manager is not None:
+        books, found = await self._look(kind, catch_up=kind)
+        pending: list[Discrepancy] = []
+        if kind == "periodic" and self._order_manager is not None:
+            if any(_explained(item, self._settling(books)) for item in found):
+                # An order still settling (reply unresolved, or filled with its fill not booked yet)
+                # explains a difference for now: verify and book the normal way, then look again.
+                await self._order_manager.poll_once()
+                books, found = await self._look(kind, catch_up="periodic")
+            found, pending = self._hold_settling(books, found)
+        diff = [str(item) for item in found] + [f"pending {item}" for item in pending]
+        reconciliation_id = self._store.record_reconciliation(kind, not found, diff)
+        report = ReconciliationReport(kind, tuple(found), reconciliation_id, books.funds, tuple(pending))
+        if pending:
+            log.warning(
+                "reconciliation %s: %d difference(s) pending on orders still settling: %s",
+                kind,
+                len(pending),
+                "; ".join(str(item) for item in pending[:5]),
+            )
+        if found:
+            log.warning("reconciliation %s found %d discrepancies", kind, len(found))
+            await self._alert(report)
+        return report
+
+    async def _look(
+        self, kind: ReconcileKind, catch_up: ReconcileKind
+    ) -> tuple[_BrokerBooks, list[Discrepancy]]:
+        """Read the broker's books and compare. The order manager keeps booking while the broker is
+        read (its own loop, the order-update socket): a difference found while the local books moved
+        compares two different moments, so it is read and compared again (at most
+        `_LOOKS_WHILE_MOVING` times); what remains is compared as of one moment."""
+        for _ in range(_LOOKS_WHILE_MOVING):
+            books, before = await self._read_books(kind, catch_up)
+            found = self._compare(kind, books)
+            if not found or self._local_version() == before:
+                break
+            catch_up = "periodic"  # startup recovery ran once; later looks only sync fills
+        return books, found
+
+    def _local_version(self) -> tuple[object, ...]:
+        """Moves whenever optbot books a fill or writes an order or a position."""
+        store = self._store
+        return (store.fills_signature(), store.order_writes, store.position_writes)
+
+    async def _read_books(
+        self, kind: ReconcileKind, catch_up: ReconcileKind
+    ) -> tuple[_BrokerBooks, tuple[object, ...]]:
+        """The broker's books, after the order manager has caught up with what it can learn from them,
+        and the local books' version from just before the broker was read."""
+        if catch_up == "startup" and self._order_manager is not None:
             await self._order_manager.recover()
         elif self._order_manager is not None:
             await self._order_manager.sync_fills()
+        before = self._local_version()
         book = await self._broker.order_book()
         if self._order_manager is not None and await self._order_manager.adopt_from_book(book):
             await self._order_manager.sync_fills()  # an order settled REJECTED was at the broker after all
@@ -130,6 +202,10 @@ class Reconciler:
         positions = await self._broker.positions()
         funds = await self._broker.funds()
         self._store.record_funds(funds, kind)
+        return _BrokerBooks(book, trades, positions, funds), before
+
+    def _compare(self, kind: ReconcileKind, books: _BrokerBooks) -> list[Discrepancy]:
+        book, trades, positions, funds = books.book, books.trades, books.positions, books.funds
         found: list[Discrepancy] = []
 
         # Only the orders the broker's book names can match a row (not every order ever stored).
@@ -232,13 +308,59 @@ class Reconciler:
                 )
 
         found.extend(self._funds_variance(kind, funds, local_fills))
-        diff = [str(item) for item in found]
-        reconciliation_id = self._store.record_reconciliation(kind, not found, diff)
-        report = ReconciliationReport(kind, tuple(found), reconciliation_id, funds)
-        if found:
-            log.warning("reconciliation %s found %d discrepancies", kind, len(found))
-            await self._alert(report)
-        return report
+        return found
+
+    def _settling(self, books: _BrokerBooks) -> dict[str, set[str]]:
+        """What orders still settling explain, by discrepancy kind: the tags of orders in flight or
+        awaiting their fills, their broker fills not yet booked, and their instruments. A broker fill
+        of an order id optbot does not know counts only while an order's broker id is still unknown
+        (its reply unresolved): it may be that order's."""
+        settling = {order.ordertag: order for order in self._store.orders_in_flight()}
+        settling.update((order.ordertag, order) for order in self._store.orders_awaiting_fills())
+        if not settling:
+            return {}
+        by_broker_id = {order.broker_order_id: order for order in settling.values() if order.broker_order_id}
+        unidentified = any(not order.broker_order_id for order in settling.values())
+        tags = set(settling)
+        instruments = {f"{order.exchange.value}:{order.token}" for order in settling.values()}
+        fills: set[str] = set()
+        for trade in books.trades:
+            if self._store.has_fill(trade.order_id, trade.fill_id):
+                continue
+            if trade.order_id in by_broker_id or (
+                unidentified and self._store.order_by_broker_id(trade.order_id) is None
+            ):
+                fills.add(f"{trade.order_id}/{trade.fill_id}")
+                instruments.add(f"{trade.exchange.value}:{trade.token}")
+        # the funds move with a fill the broker booked and optbot has not yet
+        funds = {"realised_m2m", "net"} if fills else set()
+        return {"order": tags, "fill": fills, "position": instruments, "pnl": instruments, "funds": funds}
+
+    def _hold_settling(
+        self, books: _BrokerBooks, found: list[Discrepancy]
+    ) -> tuple[list[Discrepancy], list[Discrepancy]]:
+        """Split a periodic run's differences into breaks and the ones still pending on a settling
+        order. A pending difference seen in more than `reconcile_settling_grace_runs` runs in a row
+        and for `reconcile_settling_grace_seconds` real seconds is a break after all; a difference
+        nothing settling explains (a foreign order, a fill of a finished order) is one at once."""
+        explained = self._settling(books) if found else {}
+        now = self._clock.monotonic()
+        seen: dict[tuple[str, str], tuple[float, int]] = {}
+        breaks: list[Discrepancy] = []
+        pending: list[Discrepancy] = []
+        for item in found:
+            if not _explained(item, explained):
+                breaks.append(item)
+                continue
+            since, runs = self._pending_since.get((item.kind, item.key), (now, 0))
+            seen[(item.kind, item.key)] = (since, runs + 1)
+            overdue = (
+                runs + 1 > self._settings.reconcile_settling_grace_runs
+                and now - since >= self._settings.reconcile_settling_grace_seconds
+            )
+            (breaks if overdue else pending).append(item)
+        self._pending_since = seen  # a difference gone is forgotten: the next one starts afresh
+        return breaks, pending
 
     def _funds_variance(
         self, kind: ReconcileKind, funds: Funds, fills: list[FillRecord]

@@ -149,6 +149,21 @@ class ExecutionSettings(Section):
     reconcile_pnl_variance_rupees: float = Field(
         default=1.0, ge=0, description="spec §13.3 P&L parity: realised P&L variance above this alerts"
     )
+    reconcile_settling_grace_runs: int = Field(
+        default=2,
+        ge=0,
+        le=20,
+        description="spec §13.3/§13.6: a periodic difference explained by an order still settling (its "
+        "reply unresolved, or filled at the broker with the fill not yet booked) is held as pending for "
+        "this many periodic runs in a row, the fills synced again each time; past it (and "
+        "reconcile_settling_grace_seconds) it is a mismatch",
+    )
+    reconcile_settling_grace_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="real (monotonic) seconds a settling difference may stay pending before it is a "
+        "mismatch, however many periodic runs saw it (a replay's runs come seconds apart)",
+    )
     # --- audit retention (§11.1 audit trail, §13.10 audit log immutability and retention)
     audit_retention_days: int = Field(
         default=2555,
