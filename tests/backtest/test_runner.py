@@ -135,7 +135,7 @@ def test_same_inputs_give_byte_identical_files_and_the_cli_summarises(
         ),
         (date(2020, 11, 21), date(2020, 11, 22), {}, "no F&O trading day between 2020-11-21 and 2020-11-22"),
         (DAY, DAY, {"strategy": "no_such_strategy"}, "--strategy 'no_such_strategy': unknown strategy"),
-        (DAY, DAY, {"underlyings": ["FINNIFTY"]}, "has no index bars for FINNIFTY"),
+        (DAY, DAY, {"underlyings": ["MIDCPNIFTY"]}, "has no index bars for MIDCPNIFTY"),
         (DAY, DAY, {"require_real_options": True}, "no real option bars for NIFTY on 2020-11-18"),
         (DAY, DAY, {"data_dir": Path("/nonexistent/bars")}, "'/nonexistent/bars' is not a folder"),
     ],
@@ -211,18 +211,46 @@ def test_require_real_options_on_the_cli_exits_2_with_one_line(
 
 
 def test_entries_on_bars_coarser_than_the_data_are_refused_naming_the_fix(tmp_path: Path) -> None:
-    """15-minute bars cannot make adx_trend's 5-minute entries: refused before anything runs."""
-    settings = make_settings(tmp_path, strategy={"entry_timeframe": "5m"})
+    """15-minute bars cannot make adx_trend's 5-minute entries: without adapting, refused before
+    anything runs."""
+    settings = make_settings(tmp_path, strategy={"entry_timeframe": "5m", "entry_timeframe_adapts": False})
     with pytest.raises(UserError) as caught:
         run_backtest(
             settings, DAY, DAY, strategy="adx_trend", data_dir=SAMPLE_STORE, out_dir=tmp_path / "out"
         )
     assert str(caught.value) == (
         "no replayed day has bars the strategies can decide on (NIFTY 2020-11-18: refused: 15m bars too "
-        "coarse for adx_trend's 5m entries); import finer bars, or set strategy.entry_timeframe to the "
-        "bars you have (e.g. OPTBOT__STRATEGY__ENTRY_TIMEFRAME=15m)"
+        "coarse for adx_trend's 5m entries); import finer bars, set strategy.entry_timeframe to the "
+        "bars you have (e.g. OPTBOT__STRATEGY__ENTRY_TIMEFRAME=15m), or let it adapt "
+        "(OPTBOT__STRATEGY__ENTRY_TIMEFRAME_ADAPTS=true)"
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_the_default_entry_timeframe_adapts_to_a_day_of_15_minute_bars(tmp_path: Path) -> None:
+    """The defaults (5m entries, adapting) on a 15-minute day: entries on 15m bars, declared in the
+    coverage table, the report's notes and the strategy's journal; the same trades as asking for 15m."""
+    adapted = run_backtest(
+        make_settings(tmp_path / "a", strategy={"entry_timeframe": "5m"}),
+        DAY,
+        DAY,
+        strategy="adx_trend",
+        data_dir=SAMPLE_STORE,
+        out_dir=tmp_path / "adapted",
+    )
+    (row,) = [row for row in adapted.coverage if row.underlying == "NIFTY"]
+    assert row.entries == "15m (adapted: adx_trend's 5m needs finer bars)"
+    assert any("entered on the finest bars those days had" in note for note in adapted.result.notes)
+    asked = run_backtest(
+        make_settings(tmp_path / "b", strategy={"entry_timeframe": "15m"}),
+        DAY,
+        DAY,
+        strategy="adx_trend",
+        data_dir=SAMPLE_STORE,
+        out_dir=tmp_path / "asked",
+    )
+    assert adapted.result.trades, "the sample day trades on 15-minute entries"
+    assert adapted.result.trades == asked.result.trades
 
 
 def test_pnl_does_not_depend_on_the_replay_seed(outcome: BacktestOutcome, tmp_path: Path) -> None:

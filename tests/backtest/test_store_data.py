@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from optbot.backtest.coverage import decision_bars
+from optbot.backtest.coverage import DecisionNeed, adapted_timeframe, decision_bars
 from optbot.backtest.store_data import IndexDay, StoreHistory, can_roll, roll_up
 from optbot.calendar import Segment, get_calendar
 from optbot.config.sections.data import DataSettings
@@ -113,12 +113,26 @@ def test_entries_column_names_what_the_strategies_decide_on_or_why_they_cannot()
     quarter = IndexDay("15m", ())
     futures = IndexDay("futures 1m", ())
     daily = IndexDay("daily", ())
-    assert decision_bars(minute, [("adx_trend", Timeframe.M5)]) == "5m"
-    assert decision_bars(futures, [("adx_trend", Timeframe.M3), ("legs", None)]) == "3m, intraday"
-    assert decision_bars(quarter, [("adx_trend", Timeframe.M15)]) == "15m"
-    assert decision_bars(quarter, [("adx_trend", Timeframe.M5)]) == (
-        "refused: 15m bars too coarse for adx_trend's 5m entries"
+    adx = DecisionNeed("adx_trend", Timeframe.M5)
+    assert decision_bars(minute, [adx]) == "5m"
+    assert decision_bars(futures, [DecisionNeed("adx_trend", Timeframe.M3), DecisionNeed("legs", None)]) == (
+        "3m, intraday"
     )
-    assert decision_bars(IndexDay("3m", ()), [("x", Timeframe.M5)]).startswith("refused: 3m bars")
-    assert decision_bars(daily, [("legs", None)]) == "refused: only a daily bar, legs needs intraday bars"
-    assert decision_bars(None, [("adx_trend", Timeframe.M5)]) == "-"
+    assert decision_bars(quarter, [DecisionNeed("adx_trend", Timeframe.M15)]) == "15m"
+    assert decision_bars(quarter, [adx]) == "refused: 15m bars too coarse for adx_trend's 5m entries"
+    assert decision_bars(IndexDay("3m", ()), [DecisionNeed("x", Timeframe.M5)]).startswith("refused: 3m bars")
+    assert decision_bars(daily, [DecisionNeed("legs", None)]) == (
+        "refused: only a daily bar, legs needs intraday bars"
+    )
+    # a strategy whose entry timeframe adapts enters on the finest coarser bars the day delivers
+    adapting = DecisionNeed("adx_trend", Timeframe.M5, adapts=True)
+    assert decision_bars(minute, [adapting]) == "5m"
+    assert decision_bars(quarter, [adapting]) == "15m (adapted: adx_trend's 5m needs finer bars)"
+    assert decision_bars(IndexDay("3m", ()), [adapting]).startswith("15m (adapted:")  # 5m is not 3m-rollable
+    assert decision_bars(daily, [adapting]) == "refused: only a daily bar, adx_trend needs intraday bars"
+    assert adapted_timeframe(Timeframe.M15, Timeframe.M5) is Timeframe.M15
+    assert adapted_timeframe(Timeframe.M3, Timeframe.M5) is Timeframe.M15
+    only_15m = (Timeframe.M15,)  # 3m not among the rolled timeframes
+    assert adapted_timeframe(Timeframe.M1, Timeframe.M3, rolled=only_15m) is Timeframe.M15
+    assert adapted_timeframe(Timeframe.D1, Timeframe.M5) is None
+    assert decision_bars(None, [adx]) == "-"

@@ -4,11 +4,12 @@
    from the bundled Yahoo 1-minute file, see tests/fixtures/e2e/README.md), INDIA VIX and NIFTY daily
    history go in with `optbot data import`; `optbot backtest` over those dates runs without renaming
    anything, twice with byte-identical reports, and with the same P&L under another `replay.seed`.
-2. The November 2022 per-contract option bars (NIFTY and BANKNIFTY), the NIFTY index minute bars,
-   the near-month futures' minute bars and daily history go into another fresh root; `optbot backtest
-   --require-real-options` trades both underlyings (BANKNIFTY on its future's minutes, shifted to the
-   index) and every option fill lies inside the real bar of its minute, allowing the modelled spread
-   and slippage; the coverage table says what was real.
+2. The November 2022 per-contract option bars (NIFTY, BANKNIFTY and FINNIFTY), the NIFTY index minute
+   bars, the near-month futures' minute bars and daily history go into another fresh root; `optbot
+   backtest --require-real-options` trades all three underlyings (BANKNIFTY on its future's minutes,
+   shifted to the index by the put-call-parity basis; FINNIFTY, which has no index data at all, on the
+   spot its option bars imply by put-call parity) and every option fill lies inside the real bar of its
+   minute, allowing the modelled spread and slippage; the coverage table says what was real.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ NIFTY_DAILY = DAILY / "nifty50_daily_merged_2016-09-15_to_2025-09-10.csv"
 BANKNIFTY_DAILY = DAILY / "banknifty_daily_merged_2016-09-15_to_2025-09-10.csv"
 VIX_DAILY = DAILY / "indiavix_daily_merged_2015-01-01_to_2025-09-10.csv"
 NOV_DAYS = ("2022-11-01", "2022-11-02")
+UNDERLYINGS = ("NIFTY", "BANKNIFTY", "FINNIFTY")
 STRATEGY = "tests.backtest.strategies:TimedAtmCall"
 
 
@@ -97,11 +99,11 @@ def test_november_2022_real_option_bars_fill_inside_their_bars(fresh_root: Path,
     options = SAMPLE_DATA / "options" / "nov2022_1min"
     files = [
         path
-        for name in ("NIFTY", "BANKNIFTY")
+        for name in UNDERLYINGS
         for day in NOV_DAYS
         for path in sorted((options / name).glob(f"{name}_{day}_exp*.csv.gz"))
     ]
-    assert len(files) == 4
+    assert len(files) == 6
     _run(["data", "import", *(str(path) for path in files)])  # the files name their contracts
     index_minutes = SAMPLE_DATA / "intraday" / "nifty50_1min_nsechart_2022-11-01_to_2022-11-15.csv"
     _run(["data", "import", str(index_minutes), "--symbol", "NIFTY"])
@@ -116,25 +118,27 @@ def test_november_2022_real_option_bars_fill_inside_their_bars(fresh_root: Path,
     out = tmp_path / "real"
     result = _run(
         ["backtest", "--from", NOV_DAYS[0], "--to", NOV_DAYS[-1], "--strategy", STRATEGY,
-         "--require-real-options", "--underlying", "NIFTY", "--underlying", "BANKNIFTY", "--out", str(out)]
+         "--require-real-options", *(part for name in UNDERLYINGS for part in ("--underlying", name)),
+         "--out", str(out)]
     )  # fmt: skip
     assert "NIFTY       2022-11-01  1m          daily  real     1m" in result.output
     assert "BANKNIFTY   2022-11-01  futures 1m  daily  real     1m" in result.output
+    assert "FINNIFTY    2022-11-01  parity 1m   daily  real     1m" in result.output
     data = orjson.loads(_report(out).read_bytes())
     assert {(row["underlying"], row["options"]) for row in data["tables"]["coverage"]} == {
-        ("NIFTY", "real"),
-        ("BANKNIFTY", "real"),
+        (name, "real") for name in UNDERLYINGS
     }
     assert any("future's bars were used" in note for note in data["notes"])
+    assert any("derived from the real option bars by put-call parity" in note for note in data["notes"])
     trades = data["tables"]["trades"]
-    assert {trade["symbol"][:5] for trade in trades} == {"NIFTY", "BANKN"}  # both underlyings traded
+    assert {trade["symbol"][:5] for trade in trades} == {"NIFTY", "BANKN", "FINNI"}  # all three traded
     assert all(trade["prices"] == "recorded" for trade in trades)  # the option bars, not the model
 
     settings = load_settings(None, {})
     model = FillModel.from_settings(settings.backtest)
     archive = OptionArchive(fresh_root)
     for trade in trades:
-        underlying = "BANKNIFTY" if trade["symbol"].startswith("BANKNIFTY") else "NIFTY"
+        underlying = next(name for name in sorted(UNDERLYINGS) if trade["symbol"].startswith(name))
         for stamp, price in (
             (trade["entry_time"], trade["entry_price"]),
             (trade["exit_time"], trade["exit_price"]),

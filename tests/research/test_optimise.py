@@ -103,3 +103,72 @@ def test_two_worker_processes_share_one_study_without_losing_or_repeating_a_tria
         for worker in workers
     }
     assert first["local-1"] != first["local-2"]
+
+
+class CountingEvaluator:
+    """`_evaluate`, counting the backtests it is asked for."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    def __call__(self, settings: Settings, start: date, end: date, progress) -> object:
+        self.calls.append(settings.strategy.rsi_oversold)
+        return _evaluate(settings, start, end, progress)
+
+
+def test_repeated_values_reuse_the_earlier_trials_result_without_a_backtest(tmp_path: Path) -> None:
+    evaluate = CountingEvaluator()
+    grid = (Tunable("strategy.rsi_oversold", choices=(20, 25, 27, 30)),)
+    summary = run_study(Settings(), _spec(tmp_path, trials=20, tunables=grid), evaluate)
+    assert summary.completed == 20 and len(summary.trials) == 20
+    assert len(evaluate.calls) == len(set(evaluate.calls)) == summary.backtested <= 4
+    by_number = {trial.number: trial for trial in summary.trials}
+    repeats = [trial for trial in summary.trials if trial.repeat_of is not None]
+    assert len(repeats) == 20 - summary.backtested
+    for repeat in repeats:
+        original = by_number[repeat.repeat_of]
+        assert original.repeat_of is None and original.parameters == repeat.parameters
+        assert (repeat.value, repeat.metrics) == (original.value, original.metrics)
+    assert best_parameters(summary)["strategy.rsi_oversold"] == 27
+
+
+def _monthly(settings: Settings, start: date, end: date, progress) -> object:
+    """Six monthly reports of a losing stretch: each month loses 1000 + 500·|x − 27| (every trial's
+    best report is its first month: a pruner comparing best reports would never prune here)."""
+    x = settings.strategy.rsi_oversold
+    level = 0.0
+    for month in range(6):
+        level -= 1_000.0 + 500.0 * abs(x - 27)
+        progress(month, level)
+    return metrics_from_equity([500_000.0, 500_000.0 + level], [level], 0.0)
+
+
+def test_the_median_pruner_stops_bad_trials_per_month_and_repeats_of_a_pruned_trial(tmp_path: Path) -> None:
+    grid = (Tunable("strategy.rsi_oversold", choices=tuple(range(17, 38))),)
+    summary = run_study(
+        Settings(),
+        _spec(tmp_path, trials=40, tunables=grid, pruner="median", sampler="random"),
+        _monthly,
+    )
+    assert summary.pruned > 0 and summary.completed + summary.pruned == 40
+    pruned_values = {t.parameters["strategy.rsi_oversold"] for t in summary.trials if t.state == "PRUNED"}
+    completed_values = {
+        t.parameters["strategy.rsi_oversold"] for t in summary.trials if t.state == "COMPLETE"
+    }
+    # a pruned value lost more a month than the median of the values finished before it
+    assert min(abs(x - 27) for x in pruned_values) > min(abs(x - 27) for x in completed_values)
+    first_pruned = {}
+    for trial in sorted(summary.trials, key=lambda t: t.number):
+        value = trial.parameters["strategy.rsi_oversold"]
+        if trial.state == "PRUNED" and trial.repeat_of is None:
+            first_pruned.setdefault(value, trial.number)
+        elif value in first_pruned:  # once pruned, the same values are pruned again without a run
+            assert trial.state == "PRUNED" and trial.repeat_of is not None
+
+
+def test_the_same_seed_gives_the_same_study(tmp_path: Path) -> None:
+    first = run_study(Settings(), _spec(tmp_path, study_name="a", trials=15), _evaluate)
+    second = run_study(Settings(), _spec(tmp_path, study_name="b", trials=15), _evaluate)
+    assert [t.parameters for t in first.trials] == [t.parameters for t in second.trials]
+    assert first.best is not None and second.best is not None
+    assert first.best.parameters == second.best.parameters

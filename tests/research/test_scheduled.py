@@ -1,9 +1,14 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any, cast
 
+from optbot.calendar import get_calendar
 from optbot.config import Settings
+from optbot.core.clock import SimClock
+from optbot.engine.cli import _data_management_tasks
+from optbot.ops.session import SessionRunner
 from optbot.research.scheduled import run_scheduled_studies
 from optbot.strategy.rotation import ROTATION_FILE, benched, read_verdicts
 from tests.research.test_walkforward import _run
@@ -61,3 +66,46 @@ def test_a_failing_study_is_reported_and_others_still_run(tmp_path: Path) -> Non
     outcomes = run_scheduled_studies(settings, date(2022, 3, 1), None, _run)
     assert outcomes[0].error is not None and "shorter than one window" in outcomes[0].error
     assert outcomes[1].error is None
+
+
+async def test_the_bots_data_management_task_runs_a_real_walk_forward_and_rotation_follows_it(
+    tmp_path: Path,
+) -> None:
+    """End to end, as the bot does it on a non-trading day: the task the supervisor is given runs a
+    walk-forward of real backtests over the sample store, writes the tearsheet and the verdict from
+    the out-of-sample result, and the next session's strategy list follows that verdict."""
+    settings = Settings.model_validate(
+        {
+            "paths": {"data_root": str(tmp_path)},
+            "strategy": {"enabled": ["iron_condor", "adx_trend"]},
+            "research": {
+                "studies": [
+                    {
+                        "name": "weekend",
+                        "strategy": "iron_condor",
+                        "lookback_months": 2,
+                        "in_sample_months": 1,
+                        "out_of_sample_months": 1,
+                        "trials": 2,
+                    }
+                ],
+                "rotation_min_out_of_sample_sessions": 5,
+            },
+        }
+    )
+    (task,) = _data_management_tasks(settings)
+    saturday = date(2023, 3, 4)
+    lines = await task(saturday)
+    verdict = read_verdicts(tmp_path / "state" / ROTATION_FILE)["iron_condor"]
+    assert verdict.as_of == "2023-03-04" and verdict.out_of_sample_sessions >= 15
+    assert verdict.benched == (verdict.out_of_sample_net_pnl < 0)  # the IS fit never clears a loser
+    assert verdict.benched  # this window lost money out of sample
+    sheet = tmp_path / "reports" / "research" / "weekend-2023-03-04" / "tearsheet.html"
+    assert sheet.is_file() and "Walk-forward windows" in sheet.read_text(encoding="utf-8")
+    assert lines == [("optbot research: weekend", lines[0][1])] and "BENCHED" in lines[0][1]
+    clock = SimClock(datetime(2023, 3, 6, 3, 0, tzinfo=UTC))
+    session = SessionRunner(
+        settings, clock, cast(Any, None), get_calendar(), paper=True, serve_operations=False
+    )
+    assert [strategy.name for strategy in session._rotated_strategies()] == ["adx_trend"]
+    assert "iron_condor" in session.benched

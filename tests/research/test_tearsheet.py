@@ -85,13 +85,14 @@ def test_page_is_self_contained_in_ist_with_percentages_and_exit_reasons(tmp_pat
     )
     mc = run_monte_carlo(sample, Method.RESHUFFLE, MonteCarloSettings(paths=50))
     window = WalkForwardWindow(
-        ("2022-01-01", "2022-06-30"), ("2022-07-01", "2022-07-31"), {"adx": 25}, 1.0, 2.0
+        ("2022-01-01", "2022-06-30"), ("2022-07-01", "2022-07-31"), {"adx": 25}, 1.0, 2.0, 100, 41, 17
     )
     page = render_tearsheet(_input(monte_carlo=[mc], walk_forward=[window]))
     assert "<script src=" not in page  # plotly.js inline, nothing from a CDN
     assert page.count("Plotly.newPlot") >= 10
     assert "0.99%" in page and "50.00%" in page  # ratios as percentages
     assert "2022-11-02 15:15" in page  # entry time in IST
+    assert "41 / 17 / 59</td>" in page  # the window's trials: backtested / pruned / repeated
     assert "stop loss" in page and "target" in page
     assert "Monte Carlo fan" in page and "Walk-forward" in page
     assert not re.search(r"\d{2}:\d{2}:\d{2}\+00:00", page.split("</script>")[-1])  # no UTC stamps shown
@@ -112,4 +113,4 @@ def test_a_page_of_tables_has_no_empty_equity_charts() -> None:
     )
     page = render_tearsheet(sheet)
     assert "Equity and drawdown" not in page and "plotly-graph-div" not in page
-    assert "<h2>P&amp;L under each shock (₹)</h2>" in page and "<td>spot -5 %</td>" in page
+    assert "<h2>P&amp;L under each shock (₹)</h2>" in page and '<td class="t">spot -5 %</td>' in page

@@ -36,10 +36,18 @@ async def test_every_chart_renders_offline_in_chromium(tmp_path: Path) -> None:
         await page.goto(page_file.as_uri())
         charts = page.locator(".chart .plotly-graph-div")
         count = await charts.count()
-        assert count == 11  # equity, underwater, monthly, 7 breakdowns, the fan
+        assert count == 10  # equity over its underwater curve, monthly, 7 breakdowns, the fan
         for index in range(count):
             await charts.nth(index).locator("svg.main-svg").first.wait_for(timeout=10_000)
-        assert "Equity (₹, IST) with trade exits" in await page.locator("#chart-equity").inner_text()
+        equity_text = await page.locator("#chart-equity").inner_text()
+        assert "Equity (₹, IST) with trade exits" in equity_text and "Underwater curve" in equity_text
+        # the two panels share one time axis: the same range, drawn at the same place and width
+        equity_axis, underwater_axis = await page.evaluate(
+            "(() => { const l = document.getElementById('fig-equity')._fullLayout;"
+            " return [l.xaxis, l.xaxis2].map(a => [a.range, a._offset, a._length]); })()"
+        )
+        assert equity_axis == underwater_axis and equity_axis[2] > 500
+        assert equity_axis[0][0].startswith(EQUITY[0][0][:10])
         assert "stop loss" in await page.locator("table").last.inner_text()
         await page.screenshot(path=str(tmp_path / "tearsheet.png"), full_page=True)
         await browser.close()

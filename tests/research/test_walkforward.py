@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -106,3 +107,23 @@ def test_cross_validation_purges_and_tests_every_fold(tmp_path: Path) -> None:
     assert [r.test[0] for r in results] == sorted(r.test[0] for r in results)
     with pytest.raises(UserError):
         plan_folds(date(2021, 1, 1), date(2021, 1, 2), 3, 0)
+
+
+def test_windows_in_two_processes_give_the_same_result_as_one(tmp_path: Path) -> None:
+    windows = plan_windows(date(2021, 1, 1), date(2021, 12, 31), 6, 3, 3, anchored=False)
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    one = run_walk_forward(Settings(), _template(tmp_path / "one", trials=6), windows, _run)
+    two = run_walk_forward(
+        Settings(), replace(_template(tmp_path / "two", trials=6), workers=2), windows, _run
+    )
+    assert len(one.windows) == 2
+    assert [w.parameters for w in two.windows] == [w.parameters for w in one.windows]
+    assert two.out_of_sample_equity == one.out_of_sample_equity
+    assert two.efficiency == one.efficiency
+    assert [(w.trials, w.backtested, w.pruned) for w in two.windows] == [
+        (w.trials, w.backtested, w.pruned) for w in one.windows
+    ]
+    folds_one = run_cross_validation(Settings(), _template(tmp_path / "one", trials=4), 2, 5, _run)
+    template_two = replace(_template(tmp_path / "two", trials=4), workers=2)
+    assert run_cross_validation(Settings(), template_two, 2, 5, _run) == folds_one

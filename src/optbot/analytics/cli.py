@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from optbot.cli.common import fail, settings_from
+from optbot.core.bundled import SAMPLE_ROOT
 from optbot.core.enums import OptionType
 from optbot.core.errors import UserError
 from optbot.core.timeutil import IST, parse_iso
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 ANGEL_SYMBOL = re.compile(
     r"^(?P<und>[A-Z]+?)(?P<exp>\d{2}[A-Z]{3}\d{2})(?P<strike>\d+(?:\.\d+)?)(?P<type>CE|PE)$"
 )
-DEFAULT_DATA_ROOT = Path("data/sample")
+DEFAULT_DATA_ROOT = SAMPLE_ROOT  # the bundled sample, found from any directory
 
 #: Inputs above these are almost certainly percentages typed as fractions (15 instead of 0.15).
 MAX_FRACTION_VOL = 5.0

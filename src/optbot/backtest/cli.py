@@ -9,10 +9,15 @@ from typing import TYPE_CHECKING
 import typer
 
 from optbot.cli.common import console, error_console, parse_date_option, settings_from
+from optbot.core.bundled import resolve_data_path
+from optbot.core.output_path import output_target
 
 if TYPE_CHECKING:
     from optbot.backtest.runner import BacktestPlan, DaySummary
     from optbot.core.clock import Clock
+
+#: What `--out FILE` may name: the report's HTML or JSON file (both are written, same name).
+REPORT_SUFFIXES = (".html", ".json")
 
 # The engine and its data stack (numpy, pyarrow, scipy) are imported inside each command, after its
 # arguments are checked, so `optbot --help` and a bad argument answer without loading them.
@@ -38,7 +43,10 @@ def backtest_command(
         "else paths.data_root once it holds bars, else the bundled sample store)",
     ),
     out: Path | None = typer.Option(
-        None, "--out", help="report folder (default: <data root>/reports/backtest)"
+        None,
+        "--out",
+        help="report folder, or report file (NAME.html or NAME.json: both are written, the log beside "
+        "them in logs/) (default: <data root>/reports/backtest)",
     ),
     require_real_options: bool = typer.Option(
         False, "--require-real-options", help="refuse to run where a day lacks real option bars"
@@ -55,12 +63,15 @@ def backtest_command(
     settings = settings_from(ctx)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from optbot.backtest.coverage import coverage_table
+    from optbot.backtest.coverage import coverage_table, refused_fix
     from optbot.backtest.parallel import default_workers
     from optbot.backtest.runner import run_backtest
     from optbot.log import configure_logging, shutdown_logging
 
-    out_dir = out if out is not None else settings.paths.resolve(settings.paths.reports_dir) / "backtest"
+    target = output_target(
+        out, settings.paths.resolve(settings.paths.reports_dir) / "backtest", REPORT_SUFFIXES
+    )
+    out_dir = target.directory
     log_dir = out_dir / "logs"
     quiet = settings.model_copy(update={"logging": settings.logging.model_copy(update={"console": False})})
 
@@ -111,14 +122,23 @@ def backtest_command(
                 highlight=False,
                 soft_wrap=True,
             )
+        adapted = [row for row in plan.coverage if row.entries_adapted]
+        if adapted:
+            first = adapted[0]
+            console.print(
+                f"[yellow]note: on {len(adapted)} underlying-day(s) the bars are coarser than the entry "
+                f"timeframe; entries use the finest bars those days have[/yellow] (first {first.underlying} "
+                f"{first.day}: {first.entries}; strategy.entry_timeframe_adapts = false refuses them)",
+                highlight=False,
+                soft_wrap=True,
+            )
         refused = [row for row in plan.coverage if row.entries_refused]
         if refused:
             first = refused[0]
             console.print(
                 f"[bold red]WARNING: on {len(refused)} underlying-day(s) the bars are too coarse for the "
                 f"strategies' entries; they are replayed but nothing can be entered there[/bold red] "
-                f"(first {first.underlying} {first.day}: {first.entries}). Import finer bars or set "
-                "strategy.entry_timeframe to the bars you have.",
+                f"(first {first.underlying} {first.day}: {first.entries}). {refused_fix(refused)}",
                 highlight=False,
                 soft_wrap=True,
             )
@@ -130,8 +150,9 @@ def backtest_command(
                 start,
                 end,
                 strategy=strategy,
-                data_dir=data,
+                data_dir=resolve_data_path(data) if data is not None else None,
                 out_dir=out_dir,
+                report_stem=target.stem,
                 underlyings=[name.upper() for name in underlying] or None,
                 require_real_options=require_real_options,
                 workers=workers if workers is not None else default_workers(),

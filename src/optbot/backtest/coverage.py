@@ -9,13 +9,16 @@ the strategies decide on.
 
 **Entries on bars coarser than a strategy asks for.** A strategy that enters on 5-minute bars gets
 them as stored or rolled up from 1-minute bars (not from 3-minute ones: 5 is not a multiple of 3).
-On a day whose finest bars are coarser (15m only, or a daily fallback) it cannot make its decisions;
-the backtest does not quietly run a different strategy on 15-minute bars. The day is still replayed
+On a day whose finest bars are coarser (15m only), a strategy whose entry timeframe adapts (the
+directional ones, `strategy.entry_timeframe_adapts`, on by default) enters on the finest bars the day
+gives that are at least as coarse as its own (15m; 15m from 3m bars): the coverage row says
+"15m (adapted: adx_trend's 5m needs finer bars)" and the console and the report say how many days
+did so. A strategy that does not adapt is not quietly run on other bars: the day is still replayed
 (held positions are marked, stops work), but the coverage row says "refused: ..." and the console
 warns before running; when no replayed day allows the strategies' entries at all, the plan is refused
 with the fix (import finer bars, or set `strategy.entry_timeframe` to the bars you have, e.g.
-OPTBOT__STRATEGY__ENTRY_TIMEFRAME=15m). The console prints the table before the run; every report
-carries it.
+OPTBOT__STRATEGY__ENTRY_TIMEFRAME=15m). A daily fallback day has no intraday bar to adapt to. The
+console prints the table before the run; every report carries it.
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from optbot.analytics.synthetic import model_for
 from optbot.backtest.option_bars import MISSING, OptionBarSource, OptionPrices
-from optbot.backtest.store_data import DAILY_SOURCE, IndexDay, StoreHistory, can_roll
+from optbot.backtest.store_data import DAILY_SOURCE, ROLLED_TIMEFRAMES, IndexDay, StoreHistory, can_roll
 from optbot.calendar import NseCalendar
 from optbot.config import Settings
 from optbot.core.enums import Timeframe
@@ -37,8 +41,17 @@ _LISTED_INDICES = {str(row["name"]).upper() for row in INDEX_ROWS}
 NOT_STORED = "-"
 REFUSED = "refused"
 ANY_INTRADAY = "intraday"
-#: (strategy name, the timeframe it decides on or None for any intraday bar)
-DecisionNeed = tuple[str, Timeframe | None]
+ADAPTED = "adapted"
+ONLY_DAILY = "only a daily bar"
+
+
+class DecisionNeed(NamedTuple):
+    """What one strategy decides on: its entry timeframe (None: any intraday bar), and whether it
+    enters on the day's finest coarser bars when the data cannot give that timeframe."""
+
+    name: str
+    timeframe: Timeframe | None
+    adapts: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,24 +81,56 @@ class CoverageRow:
     def entries_refused(self) -> bool:
         return self.replayed and self.entries.startswith(REFUSED)
 
+    @property
+    def entries_need_intraday(self) -> bool:
+        """Refused because the day has only a daily bar (no entry timeframe helps: import intraday)."""
+        return self.entries_refused and ONLY_DAILY in self.entries
 
-def decision_bars(found: IndexDay | None, needs: Sequence[DecisionNeed]) -> str:
+    @property
+    def entries_adapted(self) -> bool:
+        return self.replayed and f"({ADAPTED}:" in self.entries
+
+
+def decision_bars(
+    found: IndexDay | None, needs: Sequence[DecisionNeed], rolled: Sequence[Timeframe] = ROLLED_TIMEFRAMES
+) -> str:
     """What the strategies decide on that day: the timeframes they ask for when the day's bars give
-    them (as stored or rolled up), else "refused: <why>" naming the first strategy left without."""
+    them (as stored or rolled up to one of `rolled`), else for an adapting strategy the finest of
+    those at least as coarse, "15m (adapted: ...)", else "refused: <why>" naming the first strategy
+    left without."""
     if found is None:
         return NOT_STORED
     base = Timeframe.D1 if found.is_daily_fallback else found.timeframe
     given: list[str] = []
-    for name, timeframe in needs or (("", None),):
+    for need in needs or (DecisionNeed("", None),):
+        name, timeframe = need.name, need.timeframe
+        if base is Timeframe.D1:
+            return f"{REFUSED}: {ONLY_DAILY}, {name or 'the strategy'} needs intraday bars"
         if timeframe is None:
-            if base is Timeframe.D1:
-                return f"{REFUSED}: only a daily bar, {name or 'the strategy'} needs intraday bars"
             given.append(ANY_INTRADAY)
         elif base is timeframe or can_roll(base, timeframe):
             given.append(timeframe.value)
+        elif need.adapts and (adapted := adapted_timeframe(base, timeframe, rolled)) is not None:
+            given.append(f"{adapted.value} ({ADAPTED}: {name}'s {timeframe.value} needs finer bars)")
         else:
             return f"{REFUSED}: {found.source} bars too coarse for {name}'s {timeframe.value} entries"
     return ", ".join(dict.fromkeys(given))
+
+
+def adapted_timeframe(
+    base: Timeframe, wanted: Timeframe, rolled: Sequence[Timeframe] = ROLLED_TIMEFRAMES
+) -> Timeframe | None:
+    """The finest intraday timeframe a day with `base` bars delivers (as stored or rolled up) that is
+    at least as coarse as `wanted`; None on a daily fallback."""
+    if base is Timeframe.D1:
+        return None
+    delivered = [base, *(timeframe for timeframe in rolled if can_roll(base, timeframe))]
+    coarser = [
+        timeframe
+        for timeframe in delivered
+        if timeframe.seconds >= wanted.seconds and timeframe is not Timeframe.D1
+    ]
+    return min(coarser, key=lambda timeframe: timeframe.seconds, default=None)
 
 
 @dataclass(frozen=True)
@@ -148,7 +193,7 @@ def plan_coverage(
                     status if found is not None else MISSING,
                     timeframe or NOT_STORED,
                     replayed,
-                    decision_bars(found, needs),
+                    decision_bars(found, needs, history.rolled),
                 )
             )
         first = sources[underlyings[0]]
@@ -168,14 +213,25 @@ def plan_coverage(
         fix = (
             "import intraday bars"
             if have == DAILY_SOURCE
-            else "import finer bars, or set strategy.entry_timeframe to the bars you have "
-            f"(e.g. OPTBOT__STRATEGY__ENTRY_TIMEFRAME={have})"
+            else "import finer bars, set strategy.entry_timeframe to the bars you have "
+            f"(e.g. OPTBOT__STRATEGY__ENTRY_TIMEFRAME={have}), or let it adapt "
+            "(OPTBOT__STRATEGY__ENTRY_TIMEFRAME_ADAPTS=true)"
         )
         raise UserError(
             f"no replayed day has bars the strategies can decide on ({example.underlying} {example.day}: "
             f"{example.entries}); {fix}"
         )
     return CoveragePlan(underlyings, tuple(days), tuple(skipped), tuple(rows))
+
+
+def refused_fix(refused: Sequence[CoverageRow]) -> str:
+    """What to do about days whose bars the strategies cannot enter on."""
+    if all(row.entries_need_intraday for row in refused):
+        return "Import intraday bars for them."
+    return (
+        "Import finer bars, set strategy.entry_timeframe to the bars you have, or let it adapt "
+        "(strategy.entry_timeframe_adapts)."
+    )
 
 
 def coverage_table(rows: Sequence[CoverageRow]) -> list[str]:
@@ -205,7 +261,9 @@ __all__ = [
     "CoveragePlan",
     "CoverageRow",
     "DecisionNeed",
+    "adapted_timeframe",
     "coverage_table",
     "decision_bars",
     "plan_coverage",
+    "refused_fix",
 ]

@@ -186,6 +186,11 @@ class BarBacktest:
             for day in self.history.days(name):
                 if not daily_from <= day < first_day:
                     continue
+                if day < intraday_from:  # only the daily bar is kept: do not build the session
+                    daily = self.history.session_daily_bar(name, day)
+                    if daily is not None:
+                        bars.append(replace(daily, token=index.token, symbol=index.underlying))
+                    continue
                 found = self.history.session_bars(name, day)
                 if found is None:
                     continue

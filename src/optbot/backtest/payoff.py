@@ -15,12 +15,15 @@ from datetime import datetime, time
 from pathlib import Path
 
 from optbot.analytics.payoff import Payoff, PayoffLeg, payoff
+from optbot.backtest.runner import default_data_root
 from optbot.calendar import Segment, get_calendar
 from optbot.config import Settings
+from optbot.core.atomic import atomic_write_text
 from optbot.core.clock import SimClock
 from optbot.core.enums import OptionType
 from optbot.core.errors import UserError
 from optbot.core.instrument import Instrument
+from optbot.core.output_path import OutputTarget
 from optbot.core.span import OptionLeg, SpanMargin, basket_margin
 from optbot.core.timeutil import IST, ist_date, ist_datetime, to_ist
 from optbot.engine.market import MarketState
@@ -33,6 +36,10 @@ from optbot.sim.market.replay import ReplayMarket
 from optbot.strategy.legs import load_legs
 
 PREMARKET = time(9, 0)
+HTML_SUFFIX = ".html"
+PNG_SUFFIX = ".png"
+#: What `--out FILE` may name: the HTML chart, or the PNG (the HTML is written beside it).
+CHART_SUFFIXES = (HTML_SUFFIX, PNG_SUFFIX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +113,17 @@ def market_at(
     calendar = get_calendar()
     if not calendar.covers(ist_date(at)):
         raise UserError(f"--at {to_ist(at):%Y-%m-%d %H:%M}: outside the market calendar")
+    day = ist_date(at)
+    if calendar.session(day, Segment.FO) is None:
+        reason = calendar.holiday_name(day) or ("a weekend" if day.weekday() >= 5 else "no F&O session")
+        raise UserError(
+            f"--at {to_ist(at):%Y-%m-%d %H:%M}: {day} is not a trading day ({reason}); "
+            f"the next one is {calendar.next_trading_day(day)}"
+        )
     clock = SimClock(ist_datetime(ist_date(at), PREMARKET))  # the day's ticks are replayed up to `at`
-    replay = ReplayMarket(clock, settings.replay, calendar, depth_levels=1)
+    # the data root a backtest reads (replay.data_dir, else the user's own bars, else the bundled sample)
+    replay_settings = settings.replay.model_copy(update={"data_dir": default_data_root(settings)})
+    replay = ReplayMarket(clock, replay_settings, calendar, depth_levels=1)
     replay.advance_to(at)
     listing, _ = parse_rows(replay.scrip_master_rows())
     master = InstrumentMaster(listing, MasterInfo(as_of=ist_date(at), source="replay (synthetic options)"))
@@ -201,8 +217,9 @@ def build_report(settings: Settings, source: str, at: datetime) -> PayoffReport:
     return PayoffReport(plan.strategy.name, at, spot, tuple(rows), curve, margin)
 
 
-def write_chart(report: PayoffReport, out: Path) -> list[Path]:
-    """HTML always; PNG too when headless Chromium renders it. Returns the files written."""
+def write_chart(report: PayoffReport, target: OutputTarget) -> list[Path]:
+    """HTML always; PNG too when headless Chromium renders it (required when the user named a .png).
+    Returns the files written."""
     import plotly.graph_objects as go
 
     curve = report.curve
@@ -223,14 +240,19 @@ def write_chart(report: PayoffReport, out: Path) -> list[Path]:
         height=650,
         margin={"t": 200},
     )
-    out.mkdir(parents=True, exist_ok=True)
+    target.directory.mkdir(parents=True, exist_ok=True)
     stem = f"payoff-{report.strategy}-{to_ist(report.at):%Y%m%d-%H%M}"
-    html = out / f"{stem}.html"
-    html.write_text(figure.to_html(include_plotlyjs=True, full_html=True), encoding="utf-8")
+    html = target.path(stem, HTML_SUFFIX)
+    atomic_write_text(html, figure.to_html(include_plotlyjs=True, full_html=True))
     written = [html]
-    png = out / f"{stem}.png"
+    png = target.path(stem, PNG_SUFFIX)
     if _render_png(html, png):
         written.append(png)
+    elif target.suffix == PNG_SUFFIX:
+        raise UserError(
+            f"--out {png}: a PNG needs headless Chromium (pip install playwright; playwright install "
+            f"chromium); the HTML chart is at {html}"
+        )
     return written
 
 

@@ -128,9 +128,10 @@ def build_report(result: BacktestResult) -> Report:
 
 
 def write_backtest_report(
-    result: BacktestResult, directory: Path, stem_name: str | None = None
+    result: BacktestResult, directory: Path, stem_name: str | None = None, stem: str | None = None
 ) -> ReportFiles:
     """Write `backtest-<name>-<start>-<end>.json/.html`; `stem_name` replaces the strategy name in the file
-    name (for names that are not file-safe, such as `module:Class`)."""
-    stem = f"backtest-{stem_name or result.strategy}-{result.start}-{result.end}"
+    name (for names that are not file-safe, such as `module:Class`); `stem` replaces the whole name
+    (the user named the report file)."""
+    stem = stem or f"backtest-{stem_name or result.strategy}-{result.start}-{result.end}"
     return write_report(build_report(result), directory, stem)

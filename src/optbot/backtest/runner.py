@@ -26,15 +26,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from optbot.backtest.coverage import CoverageRow, DecisionNeed, coverage_table, plan_coverage
+from optbot.analytics.synthetic import model_for
+from optbot.backtest.coverage import CoverageRow, DecisionNeed, coverage_table, plan_coverage, refused_fix
 from optbot.backtest.kernel import BarBacktest, SessionRun
 from optbot.backtest.option_bars import REAL, SYNTHETIC
+from optbot.backtest.parity_spot import PARITY_SOURCE_PREFIX, ParitySpot
 from optbot.backtest.report import BacktestResult, TradeRecord, write_backtest_report
 from optbot.backtest.store_data import (
     DAILY_SOURCE,
     FUTURES_SOURCE_PREFIX,
     ROLLED_TIMEFRAMES,
     StoreHistory,
+    base_timeframe,
 )
 from optbot.calendar import NseCalendar, Segment, get_calendar
 from optbot.config import Settings
@@ -262,6 +265,7 @@ class BacktestPlan:
     #: The bars the plan read (this process replays from them instead of reading the store again;
     #: worker processes get a plan without them and read their own).
     history: StoreHistory | None = None
+    report_stem: str | None = None  # the report files' name (`--out FILE.html`); None: the default name
 
     @property
     def name(self) -> str:
@@ -282,17 +286,49 @@ def default_data_root(settings: Settings) -> Path:
 
 def decision_needs(strategies: Sequence[Strategy]) -> list[DecisionNeed]:
     """What each strategy decides on (its entry timeframe, or None for any intraday bar)."""
-    return [(strategy.name, strategy.decision_timeframe()) for strategy in strategies]
+    return [
+        DecisionNeed(strategy.name, strategy.decision_timeframe(), strategy.decision_timeframe_adapts())
+        for strategy in strategies
+    ]
 
 
 def rolled_timeframes(settings: Settings, needs: Sequence[DecisionNeed]) -> tuple[Timeframe, ...]:
     """The standard rolled-up timeframes plus every intraday timeframe the strategies ask for (their
     entry timeframes and the configured trend timeframes), so a 3-minute entry gets 3-minute bars
     built from 1-minute ones. With the default settings this is the standard set, nothing more."""
-    asked = {timeframe for _name, timeframe in needs if timeframe is not None}
+    asked = {need.timeframe for need in needs if need.timeframe is not None}
     asked.update(settings.strategy.trend_timeframes)
     asked.discard(Timeframe.D1)
     return tuple(sorted({*ROLLED_TIMEFRAMES, *asked}, key=lambda timeframe: timeframe.seconds))
+
+
+def store_history(
+    settings: Settings,
+    data_root: Path,
+    calendar: NseCalendar,
+    rolled: Sequence[Timeframe] = ROLLED_TIMEFRAMES,
+) -> StoreHistory:
+    """The data root's index/VIX bars as a backtest replays them, with the option archive's parity
+    spot for indices that have no bars (and the futures basis), priced with the active calibration."""
+    archive = open_archive(data_root)
+    parity = (
+        ParitySpot(
+            archive,
+            model_for(settings.analytics.calibration_file, calendar),
+            calendar,
+            settings.backtest.parity_strikes,
+        )
+        if archive is not None
+        else None
+    )
+    return StoreHistory(
+        data_root,
+        calendar,
+        settings.data,
+        rolled,
+        parity=parity,
+        futures_min_coverage=settings.backtest.futures_min_coverage,
+    )
 
 
 def open_archive(data_root: Path) -> OptionArchive | None:
@@ -314,6 +350,7 @@ def plan_backtest(
     require_real_options: bool = False,
     on_clock: Callable[[Clock], None] | None = None,
     on_day: DayCallback | None = None,
+    report_stem: str | None = None,
 ) -> BacktestPlan:
     """Validate every input (UserError naming the bad one), work out the coverage and pick the days;
     nothing is written yet. `require_real_options` refuses a plan where any replayed day lacks real
@@ -326,11 +363,14 @@ def plan_backtest(
             "holding timeframes/<SYMBOL>/<tf>.json, e.g. data/sample/store)"
         )
     trading = check_range(calendar, start, end)
+    wanted = tuple(u.upper() for u in (underlyings or settings.universe.underlyings))
+    if underlyings:  # the strategies trade what is replayed (`--underlying FINNIFTY`), as live would
+        universe = settings.universe.model_copy(update={"underlyings": list(wanted)})
+        settings = settings.model_copy(update={"universe": universe})
     strategies = tuple(choose_strategies(settings, strategy))
     needs = decision_needs(strategies)
     rolled = rolled_timeframes(settings, needs)
-    history = StoreHistory(data_root, calendar, settings.data, rolled)
-    wanted = tuple(u.upper() for u in (underlyings or settings.universe.underlyings))
+    history = store_history(settings, data_root, calendar, rolled)
     vix = settings.universe.vix_symbol.upper()
     plan = plan_coverage(history, open_archive(data_root), calendar, settings, wanted, vix, trading, needs)
     if require_real_options:
@@ -358,6 +398,7 @@ def plan_backtest(
         rolled,
         wanted,
         history,
+        report_stem,
     )
 
 
@@ -367,7 +408,7 @@ async def replay_days(plan: BacktestPlan, days: Sequence[tuple[date, str]]) -> R
     settings = plan.settings
     evidence = ReplayEvidence()
     sources = dict(days)
-    history = plan.history or StoreHistory(plan.data_root, plan.calendar, settings.data, plan.rolled)
+    history = plan.history or store_history(settings, plan.data_root, plan.calendar, plan.rolled)
     # a worker process gets the plan without strategy objects and builds its own
     strategies = plan.strategies or tuple(choose_strategies(settings, plan.strategy_spec))
     kernel = BarBacktest(
@@ -445,11 +486,11 @@ def equity_curve(
 
 
 def _source_order(source: str) -> tuple[int, int]:
-    """1m, 3m, 5m, 15m, then futures 1m ..., then daily."""
+    """1m, 3m, 5m, 15m, then futures 1m ..., then parity 1m ..., then daily."""
     if source == DAILY_SOURCE:
-        return (2, 0)
-    futures = source.startswith(FUTURES_SOURCE_PREFIX)
-    return (int(futures), Timeframe(source.removeprefix(FUTURES_SOURCE_PREFIX)).seconds)
+        return (3, 0)
+    kind = 2 if source.startswith(PARITY_SOURCE_PREFIX) else int(source.startswith(FUTURES_SOURCE_PREFIX))
+    return (kind, base_timeframe(source).seconds)
 
 
 def _notes(plan: BacktestPlan, evidence: ReplayEvidence) -> list[str]:
@@ -475,15 +516,36 @@ def _notes(plan: BacktestPlan, evidence: ReplayEvidence) -> list[str]:
     if any(source.startswith(FUTURES_SOURCE_PREFIX) for source in sources):
         notes.append(
             'Where an index had no intraday bars but its near-month future had ("futures 1m" in the '
-            "coverage table), the future's bars were used, shifted by that day's basis (the future's "
-            "last close minus the index's official close): the intraday path is the future's."
+            "coverage table), the future's bars were used, shifted by that day's basis: the median of "
+            "(future - put-call-parity spot) over the day's minutes where the option bars give the spot, "
+            "else the future's last close minus the index's official close. The intraday path is the "
+            "future's."
+        )
+    if any(source.startswith(PARITY_SOURCE_PREFIX) for source in sources):
+        settings = plan.settings
+        notes.append(
+            'Where an index had no bars at all ("parity 1m" in the coverage table), its spot was derived '
+            "from the real option bars by put-call parity: each minute, the forward K + (C - P)e^(rt) "
+            f"at the {settings.backtest.parity_strikes} strike(s) nearest the money whose call and put "
+            "both traded (median), discounted by the synthetic model's carry for that underlying; the "
+            "bar's open and close come from the options' opens and closes and its high/low span only "
+            "those two; a minute without a call/put pair repeats the previous value. On the bundled "
+            "NIFTY November 2022 minutes, where the real index is known, this spot is off by 5.1 points "
+            "median (p90 13.4) at about 18,200."
         )
     refused = [row for row in plan.coverage if row.entries_refused]
     if refused:
         notes.append(
             f"WARNING: on {len(refused)} underlying-day(s) the bars were too coarse for the strategies' "
             "entries (see the coverage table's entries column): replayed, but nothing could be entered "
-            "there. Import finer bars or set strategy.entry_timeframe to the bars you have."
+            f"there. {refused_fix(refused)}"
+        )
+    adapted = [row for row in plan.coverage if row.entries_adapted]
+    if adapted:
+        notes.append(
+            f"On {len(adapted)} underlying-day(s) the bars were coarser than a strategy's entry timeframe: "
+            "it entered on the finest bars those days had (the coverage table's entries column says "
+            "'adapted'; strategy.entry_timeframe_adapts = false refuses such days instead)."
         )
     if DAILY_SOURCE in sources:
         notes.append(
@@ -569,7 +631,9 @@ def finish_backtest(plan: BacktestPlan, evidence: ReplayEvidence, workers: int =
         coverage=[row.as_dict() for row in plan.coverage],
     )
     plan.out_dir.mkdir(parents=True, exist_ok=True)
-    files = write_backtest_report(result, plan.out_dir, stem_name=_FILENAME_UNSAFE.sub("_", plan.name))
+    files = write_backtest_report(
+        result, plan.out_dir, stem_name=_FILENAME_UNSAFE.sub("_", plan.name), stem=plan.report_stem
+    )
     return BacktestOutcome(
         result=result,
         files=files,
@@ -601,6 +665,7 @@ def run_backtest(
     on_plan: Callable[[BacktestPlan], None] | None = None,
     on_clock: Callable[[Clock], None] | None = None,
     on_day: DayCallback | None = None,
+    report_stem: str | None = None,
 ) -> BacktestOutcome:
     """Run the engine over the trading days in [start, end] and write the JSON + HTML report.
 
@@ -620,6 +685,7 @@ def run_backtest(
     - `on_plan(plan)` is called once the coverage is known (the CLI prints it); `on_clock(clock)` with
       the replay's clock before the first session (one-process runs); `on_day(summary, done, total)`
       after each session (progress).
+    - `report_stem`: the report files' name without suffix (default `backtest-<strategy>-<start>-<end>`).
 
     Returns a `BacktestOutcome` (the report's data, the report files, per-day summaries, every fill,
     the intent log, which contracts were real or synthetic, the coverage). Bad input raises
@@ -638,6 +704,7 @@ def run_backtest(
         require_real_options=require_real_options,
         on_clock=on_clock,
         on_day=on_day,
+        report_stem=report_stem,
     )
     if on_plan is not None:
         on_plan(plan)
@@ -702,4 +769,5 @@ __all__ = [
     "replay_plan",
     "run_backtest",
     "run_backtest_async",
+    "store_history",
 ]

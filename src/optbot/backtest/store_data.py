@@ -3,10 +3,13 @@
 Whatever is in the store drives the replay (imported files, `optbot data download`, bars the live bot
 recorded), whatever its source file was called. Each instrument and day uses the finest intraday
 timeframe stored for that day (1m, then 3m, 5m, 15m). Where the index has no intraday bars that day
-but its near-month future (`<NAME>-I`, e.g. BANKNIFTY-I) has, the future's bars stand in, shifted by
-the day's basis so that they close at the index's official daily close (declared as "futures 1m" in
-the coverage table; the path is the future's, the level is the index's at the close; no volume, as an
-index feed has none). A day with only
+but its near-month future (`<NAME>-I`, e.g. BANKNIFTY-I) has over the session, the future's bars stand
+in, shifted by the day's basis (declared as "futures 1m" in the coverage table; the path is the
+future's; no volume, as an index feed has none). The basis is measured against the put-call-parity
+spot where the option archive has that day's call/put bars (the median premium over the day's
+minutes), else against the index's official daily close (the future's last close minus it). Where
+the future does not cover the day either, the index is derived from the option bars by put-call
+parity ("parity 1m", `optbot.backtest.parity_spot`: FINNIFTY in the bundled sample). A day with only
 a daily bar is replayed as one bar spanning the session, a declared last resort the coverage table
 flags. Higher timeframes the strategies read (5m, 15m, 1h, daily, and any other the strategies ask
 for) are rolled up from the day's base bars on the session grid, as the live bar pipeline builds them
@@ -20,8 +23,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from statistics import median
 
-from optbot.calendar import NseCalendar, Segment
+from optbot.backtest.parity_spot import PARITY_SOURCE_PREFIX, ParityDay, ParitySpot
+from optbot.calendar import NseCalendar, Segment, TradingSession
 from optbot.config.sections.data import DataSettings
 from optbot.config.sections.paths import PathsSettings
 from optbot.core.clock import SimClock
@@ -43,8 +48,9 @@ def futures_name(underlying: str) -> str:
 
 
 def base_timeframe(source: str) -> Timeframe:
-    """The timeframe of a day's base bars from its coverage source ("1m", "futures 5m", "daily")."""
-    return Timeframe(source.removeprefix(FUTURES_SOURCE_PREFIX))
+    """The timeframe of a day's base bars from its coverage source ("1m", "futures 5m", "parity 1m",
+    "daily")."""
+    return Timeframe(source.removeprefix(FUTURES_SOURCE_PREFIX).removeprefix(PARITY_SOURCE_PREFIX))
 
 
 def can_roll(base: Timeframe, timeframe: Timeframe) -> bool:
@@ -127,8 +133,14 @@ class StoreHistory:
         calendar: NseCalendar,
         data: DataSettings | None = None,
         rolled: Sequence[Timeframe] = ROLLED_TIMEFRAMES,
+        parity: ParitySpot | None = None,
+        futures_min_coverage: float = 0.95,
     ) -> None:
         self.data_root = data_root
+        #: Index bars implied by the option archive (put-call parity), where the index has none.
+        self.parity = parity
+        #: A near-month future stands in for the index only over this share of the session's bars.
+        self.futures_min_coverage = futures_min_coverage
         self.calendar = calendar
         #: Timeframes built from each day's base bars (the standard ones plus what strategies ask for).
         self.rolled = tuple(sorted(set(rolled), key=lambda timeframe: timeframe.seconds))
@@ -142,7 +154,10 @@ class StoreHistory:
         self._days: dict[str, list[date]] = {}
 
     def has(self, name: str) -> bool:
-        return bool(self.store.timeframes(store_symbol(name)))
+        """Whether the data root can replay `name`: stored bars, or option bars to derive it from."""
+        if self.store.timeframes(store_symbol(name)):
+            return True
+        return self.parity is not None and bool(self.parity.days(name))
 
     def _by_day(self, name: str, timeframe: Timeframe) -> dict[date, tuple[Bar, ...]]:
         key = (store_symbol(name), timeframe)
@@ -185,42 +200,66 @@ class StoreHistory:
             if self.has(futures_name(name)):
                 for timeframe in INTRADAY_TIMEFRAMES:
                     held.update(self._by_day(futures_name(name), timeframe))
+            if self.parity is not None:
+                held.update(self.parity.days(name))
             found = self._days[name] = sorted(held)
         return found
 
     def day(self, name: str, day: date) -> IndexDay | None:
-        """The finest stored bars of `day`, else the near-month future's shifted to the index (see the
-        module docstring), else its daily bar spread over the session, else None."""
+        """The finest stored bars of `day`; else the near-month future's shifted to the index; else
+        the index implied by the option bars (put-call parity); else its daily bar spread over the
+        session; else None (see the module docstring)."""
         for timeframe in INTRADAY_TIMEFRAMES:
             bars = self._by_day(name, timeframe).get(day)
             if bars:
                 return IndexDay(timeframe.value, bars)
-        daily = self._by_day(name, Timeframe.D1).get(day)
         session = self.calendar.session(day, Segment.EQUITY) if self.calendar.covers(day) else None
-        if not daily or session is None:
+        if session is None:
             return None
-        futures = self._futures_day(name, daily[-1], session.close_utc)
+        daily = self._by_day(name, Timeframe.D1).get(day)
+        parity = self._parity_day(name, day)
+        futures = self._futures_day(name, day, daily[-1] if daily else None, parity, session)
         if futures is not None:
             return futures
+        if parity is not None:
+            return IndexDay(f"{PARITY_SOURCE_PREFIX}{parity.timeframe.value}", parity.bars)
+        if not daily:
+            return None
         spread = replace(
             daily[-1], start_utc=session.open_utc, end_utc=session.close_utc, ts_utc=session.close_utc
         )
         return IndexDay(DAILY_SOURCE, (spread,))
 
-    def _futures_day(self, name: str, daily: Bar, close_utc: datetime) -> IndexDay | None:
-        """The future's finest bars of the daily bar's day, shifted by (future's last close - index
-        close); None when it has none or they stop before the close (the basis would be stale)."""
+    def _parity_day(self, name: str, day: date) -> ParityDay | None:
+        """The index implied by the day's option bars (None without an archive or pairs)."""
+        return self.parity.day(name, day) if self.parity is not None else None
+
+    def _futures_day(
+        self,
+        name: str,
+        day: date,
+        daily: Bar | None,
+        parity: ParityDay | None,
+        session: TradingSession,
+    ) -> IndexDay | None:
+        """The future's finest bars of the day shifted by the basis: the median of (future - parity
+        spot) over the minutes both have where the option bars give the spot, else (the future's last
+        close - the index's official close). None when the future has no bars that day, covers less
+        than `futures_min_coverage` of the session, stops before the close (the basis would be stale)
+        or neither basis exists."""
         future = futures_name(name)
         if not self.has(future):
             return None
-        day = ist_date(daily.start_utc)
         for timeframe in INTRADAY_TIMEFRAMES:
             bars = self._by_day(future, timeframe).get(day)
             if not bars:
                 continue
-            if bars[-1].end_utc != close_utc:
+            expected = (session.close_utc - session.open_utc) / timedelta(seconds=timeframe.seconds)
+            if bars[-1].end_utc != session.close_utc or len(bars) < self.futures_min_coverage * expected:
                 return None
-            basis = bars[-1].close - daily.close
+            basis = self._basis(bars, daily, parity)
+            if basis is None:
+                return None
             shifted = tuple(
                 replace(
                     bar,
@@ -237,10 +276,37 @@ class StoreHistory:
             return IndexDay(f"{FUTURES_SOURCE_PREFIX}{timeframe.value}", shifted)
         return None
 
+    @staticmethod
+    def _basis(bars: Sequence[Bar], daily: Bar | None, parity: ParityDay | None) -> float | None:
+        """The future's premium over the index that day (see `_futures_day`)."""
+        if parity is not None:
+            spot = {bar.end_utc: bar.close for bar in parity.bars}
+            premiums = [bar.close - spot[bar.end_utc] for bar in bars if bar.end_utc in spot]
+            if premiums:
+                return round(median(premiums), 2)
+        return bars[-1].close - daily.close if daily is not None else None
+
     def daily_bar(self, name: str, day: date) -> Bar | None:
         """The stored daily bar (official OHLC) of `day`, if any."""
         found = self._by_day(name, Timeframe.D1).get(day)
         return found[-1] if found else None
+
+    def session_daily_bar(self, name: str, day: date) -> Bar | None:
+        """The day's daily bar as `session_bars` gives it (the stored one on the session grid, else one
+        built from the intraday bars), without building the intraday bars when a daily bar is stored:
+        a warm-up reads years of days for their daily bars only."""
+        session = self.calendar.session(day, Segment.EQUITY) if self.calendar.covers(day) else None
+        if session is None:
+            return None
+        daily = self.daily_bar(name, day)
+        if daily is not None:
+            return replace(
+                daily, start_utc=session.open_utc, end_utc=session.close_utc, ts_utc=session.close_utc
+            )
+        found = self.session_bars(name, day)
+        if found is None:
+            return None
+        return next((bar for bar in reversed(found[1]) if bar.timeframe is Timeframe.D1), None)
 
     def previous_close(self, name: str, day: date) -> float | None:
         """The close of the last stored session before `day` (daily bar, else the last intraday bar)."""
@@ -272,6 +338,9 @@ class StoreHistory:
         intraday timeframes, and the daily bar), in close-time order. Built once per process while
         the files are unchanged (every trial of a search replays the same sessions)."""
         identity = self.files_identity(name)
+        if identity is not None:  # the future's files and the day's option bars may make the day too
+            identity += self.files_identity(futures_name(name)) or ()
+            identity += self.parity.identity(name, day) if self.parity is not None else ()
         key = (self.data_root.resolve(), store_symbol(name), day, self.rolled)
         cached = _SESSIONS.get(key) if identity is not None else None
         if cached is not None and cached[0] == identity:

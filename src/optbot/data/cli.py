@@ -16,6 +16,7 @@ from optbot.calendar import NseCalendar
 from optbot.cli.common import console, fail, settings_from
 from optbot.config import Settings
 from optbot.core.atomic import atomic_write_bytes
+from optbot.core.bundled import resolve_data_path
 from optbot.core.clock import Clock, LiveClock
 from optbot.core.enums import Exchange, Timeframe
 from optbot.core.errors import UserError
@@ -66,7 +67,7 @@ def _with_data_root(settings: Settings, data_root: Path | None) -> Settings:
     """`--data ROOT` points a command at another data root (e.g. the bundled `data/sample/store`)."""
     if data_root is None:
         return settings
-    paths = settings.paths.model_copy(update={"data_root": data_root.expanduser()})
+    paths = settings.paths.model_copy(update={"data_root": resolve_data_path(data_root)})
     return settings.model_copy(update={"paths": paths})
 
 

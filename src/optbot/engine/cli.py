@@ -16,6 +16,7 @@ import typer
 
 from optbot.calendar import Segment
 from optbot.cli.common import console, settings_from, state
+from optbot.core.bundled import SAMPLE_STORE
 from optbot.core.clock import Clock, LiveClock, SimClock
 from optbot.core.enums import RunMode
 from optbot.core.errors import UserError
@@ -249,9 +250,8 @@ def _sample_dir(configured: Path) -> Path:
     """The data root to replay: as configured, else the project's own data/sample/store."""
     if (configured / "timeframes").is_dir():
         return configured.resolve()
-    project = Path(__file__).resolve().parents[3] / "data" / "sample" / "store"
-    if (project / "timeframes").is_dir():
-        return project
+    if (SAMPLE_STORE / "timeframes").is_dir():
+        return SAMPLE_STORE
     raise UserError(
         f"no data root at {configured} (it should hold timeframes/<SYMBOL>/<tf>.json; "
         "set replay.data_dir or pass --data)"

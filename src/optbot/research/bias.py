@@ -31,7 +31,8 @@ import pyarrow.compute as pc
 
 from optbot.backtest.kernel import BarBacktest
 from optbot.backtest.option_bars import OptionBarSource
-from optbot.backtest.runner import IN_MEMORY, open_archive, plan_backtest
+from optbot.backtest.parity_spot import ParityDay
+from optbot.backtest.runner import IN_MEMORY, open_archive, plan_backtest, store_history
 from optbot.backtest.store_data import StoreHistory
 from optbot.calendar import NseCalendar
 from optbot.config import Settings
@@ -68,6 +69,18 @@ class CutHistory(StoreHistory):
         self.since = since
         self._series: dict[tuple[str, Timeframe], dict[date, tuple[Bar, ...]]] = {}
         self._days: dict[str, list[date]] = {}
+        self.parity = source.parity
+        self.futures_min_coverage = source.futures_min_coverage
+
+    def _parity_day(self, name: str, day: date) -> ParityDay | None:
+        """The option-implied index as it stood at `until` (its minutes closed by then)."""
+        found = super()._parity_day(name, day)
+        if found is None or (self.since is not None and day < self.since):
+            return None
+        if self.until is None:
+            return found
+        bars = tuple(bar for bar in found.bars if bar.end_utc <= self.until)
+        return ParityDay(found.timeframe, bars, found.carried) if bars else None
 
     def files_identity(self, name: str) -> None:
         return None  # a cut view: its sessions are never shared with the whole data root's
@@ -121,7 +134,7 @@ def load_bias_data(settings: Settings, strategy: str, data_root: Path, start: da
     """The data root a backtest of `strategy` over [start, end] replays (UserError when it cannot)."""
     plan = plan_backtest(settings, start, end, strategy=strategy, data_dir=data_root, out_dir=IN_MEMORY)
     return BiasData(
-        StoreHistory(plan.data_root, plan.calendar, settings.data),
+        store_history(settings, plan.data_root, plan.calendar),
         open_archive(plan.data_root),
         plan.calendar,
         plan.underlyings,

@@ -14,6 +14,7 @@ from optbot.backtest.runner import default_data_root
 from optbot.cli.common import console, parse_date_option, settings_from
 from optbot.config import Settings
 from optbot.core.errors import UserError
+from optbot.core.output_path import output_target
 from optbot.ops.reports import read_report
 from optbot.research.evaluate import (
     BacktestEvaluator,
@@ -47,9 +48,10 @@ research_app = typer.Typer(help="Optimisation, walk-forward, cross-validation, M
 
 
 def _research_dir(settings: Settings, out: Path | None, name: str) -> Path:
-    folder = (
-        out if out is not None else settings.paths.resolve(settings.paths.reports_dir) / "research" / name
-    )
+    """The folder a research command writes its files to (`--out`, checked: a folder whose parent
+    exists; default reports/research/<name>)."""
+    default = settings.paths.resolve(settings.paths.reports_dir) / "research" / name
+    folder = output_target(out, default, ()).directory
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -95,10 +97,24 @@ DataOption = Annotated[Path | None, typer.Option("--data", help="market data for
 WorkersOption = Annotated[
     int,
     typer.Option(
-        "--workers", help="processes on this machine running trials of the study at once (e.g. 2 on 2 cores)"
+        "--workers",
+        help="processes on this machine (e.g. 2 on 2 cores): optimise runs the study's trials on them; "
+        "walkforward and cv run whole windows / folds on them, so the result is the same as with 1",
     ),
 ]
-OutOption = Annotated[Path | None, typer.Option("--out", help="output folder (default: reports/research/…)")]
+
+
+def checked_out_folder(out: Path | None) -> Path | None:
+    """`--out` of a command that writes a folder of files, checked before anything runs."""
+    if out is not None:
+        output_target(out, out, ())
+    return out
+
+
+OutOption = Annotated[
+    Path | None,
+    typer.Option("--out", help="output folder (default: reports/research/…)", callback=checked_out_folder),
+]
 
 
 @dataclass(frozen=True)
@@ -175,7 +191,10 @@ def _print_study(summary: StudySummary) -> None:
     feasible = sum(1 for trial in summary.trials if trial.feasible)
     console.print(
         f"study [bold]{summary.study_name}[/bold]: {summary.completed} completed trial(s), "
-        f"{feasible} feasible, {len(summary.trials) - summary.completed} pruned/failed",
+        f"{feasible} feasible, {summary.pruned} pruned, "
+        f"{len(summary.trials) - summary.completed - summary.pruned} failed; "
+        f"{summary.backtested} backtested, {len(summary.trials) - summary.backtested} repeated "
+        "earlier values (their results reused)",
         highlight=False,
         soft_wrap=True,
     )
@@ -283,6 +302,7 @@ def walkforward_command(
     storage: StorageOption = None,
     study: str | None = typer.Option(None, "--study"),
     sampler: str = typer.Option("tpe", "--sampler"),
+    pruner: str = typer.Option("median", "--pruner", help="median (per month, in-sample) or none"),
     workers: WorkersOption = 1,
     data: DataOption = None,
     out: OutOption = None,
@@ -292,7 +312,7 @@ def walkforward_command(
     options = StudyOptions.parse(
         strategy, from_, to, trials=trials, objective=objective, min_trades=min_trades,
         max_drawdown_pct=max_drawdown, params=param, storage=storage, study=study, sampler=sampler,
-        pruner="none", data=data, out=out, workers=workers,
+        pruner=pruner, data=data, out=out, workers=workers,
     )  # fmt: skip
     windows = plan_windows(options.start, options.end, in_sample, out_of_sample, step, anchored)
     spec = options.spec(settings, "wf")
@@ -318,7 +338,9 @@ def _print_walk_forward(result: WalkForwardResult) -> None:
         console.print(
             f"IS {window.plan.in_sample[0]}..{window.plan.in_sample[1]} → "
             f"OOS {oos[0]}..{oos[1]}: IS net ₹{in_sample_net:,.2f}, "
-            f"OOS net ₹{window.out_of_sample.net_pnl:,.2f}, WFE {efficiency}",
+            f"OOS net ₹{window.out_of_sample.net_pnl:,.2f}, WFE {efficiency}; {window.trials} trials: "
+            f"{window.backtested} backtested, {window.pruned} pruned, "
+            f"{window.trials - window.backtested} repeated earlier values",
             highlight=False,
             soft_wrap=True,
         )
@@ -382,7 +404,7 @@ def montecarlo_command(
         None, "--paths", help="paths per method (default research.monte_carlo_paths)"
     ),
     data: Path | None = typer.Option(None, "--data"),
-    out: Path | None = typer.Option(None, "--out"),
+    out: Path | None = typer.Option(None, "--out", callback=checked_out_folder),
 ) -> None:
     """Backtest, then reshuffle trades, bootstrap days and perturb costs; print CIs and write a tearsheet."""
     settings = settings_from(ctx)
@@ -421,13 +443,17 @@ def _print_monte_carlo(result: MonteCarloResult) -> None:
 def tearsheet_command(
     ctx: typer.Context,
     report: Path = typer.Argument(..., help="a backtest report (backtest-….json)"),
-    out: Path | None = typer.Option(None, "--out", help="HTML file (default: beside the report)"),
+    out: Path | None = typer.Option(
+        None, "--out", help="HTML file, or folder for the default name (default: beside the report)"
+    ),
     data: Path | None = typer.Option(None, "--data", help="market data for the NIFTY benchmark and regimes"),
 ) -> None:
     """Turn a backtest report into a tearsheet."""
     settings = settings_from(ctx)
     if not report.is_file():
         raise UserError(f"{report}: no such report file")
+    default_name = report.with_suffix(".tearsheet.html").name
+    target = output_target(out, report.parent, (".html",))
     try:
         loaded = read_report(report)
         trades = trades_from_report(loaded.tables.get("trades", []))
@@ -465,7 +491,7 @@ def tearsheet_command(
         sheet = with_market(sheet, IndexDaily.load(folder), settings)
     except BarDataError as exc:
         sheet = replace(sheet, notes=[*sheet.notes, f"no NIFTY benchmark or regime split: {exc}"])
-    path = write_tearsheet(sheet, out or report.with_suffix(".tearsheet.html"))
+    path = write_tearsheet(sheet, target.path(default_name.removesuffix(".html"), ".html"))
     console.print(f"tearsheet: {path}", highlight=False, soft_wrap=True)
 
 

@@ -27,7 +27,7 @@ from optbot.research.bias import (
     load_bias_data,
     sample_settings,
 )
-from optbot.research.cli import _research_dir
+from optbot.research.cli import OutOption, _research_dir
 from optbot.research.evaluate import (
     BacktestEvaluator,
     outcome_metrics,
@@ -174,7 +174,7 @@ def stress_command(
         [], "--windows", help="'all' (default) or a window name (repeatable), e.g. 'COVID crash'"
     ),
     data: Path | None = typer.Option(None, "--data", help="market data for the backtests"),
-    out: Path | None = typer.Option(None, "--out", help="output folder (default: reports/research/…)"),
+    out: OutOption = None,
 ) -> None:
     """Backtest the named historical stress windows that have data; summarise each; write a tearsheet."""
     settings = settings_from(ctx)
@@ -261,7 +261,7 @@ def shock_command(
     state: bool = typer.Option(False, "--state", help="the live bot's open positions (state database)"),
     spot: list[str] = typer.Option([], "--spot", help="UNDERLYING=PRICE (repeatable)"),
     at: str = typer.Option(..., "--at", help="valuation time, ISO with offset (e.g. 2024-06-04T11:00+05:30)"),
-    out: Path | None = typer.Option(None, "--out", help="output folder (default: reports/research/…)"),
+    out: OutOption = None,
 ) -> None:
     """Reprice option positions under spot, VIX and one-day-decay shocks (Black-76 at each contract's IV)."""
     settings = settings_from(ctx)
@@ -311,7 +311,7 @@ def regimes_command(
     from_: str = typer.Option(..., "--from", help="first day (YYYY-MM-DD)"),
     to: str = typer.Option(..., "--to", help="last day (YYYY-MM-DD), inclusive"),
     data: Path | None = typer.Option(None, "--data", help="market data for the backtest"),
-    out: Path | None = typer.Option(None, "--out", help="output folder (default: reports/research/…)"),
+    out: OutOption = None,
 ) -> None:
     """Backtest, then split the trades by §10.1 regime, days to expiry and weekday."""
     settings = settings_from(ctx)

@@ -6,10 +6,10 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
-from optbot.backtest.runner import BacktestOutcome, DaySummary, run_backtest
+from optbot.backtest.runner import BacktestOutcome, DaySummary, plan_backtest, run_backtest
 from optbot.config import Settings
 from optbot.core.clock import Clock
 from optbot.log import configure_logging, shutdown_logging
@@ -97,9 +97,12 @@ def with_market(sheet: TearsheetInput, daily: IndexDaily, settings: Settings) ->
 
 @contextmanager
 def quiet_logging(settings: Settings) -> Iterator[tuple[Path, Callable[[Clock], None]]]:
-    """A throw-away folder and a hook that sends a replay's engine log there, never to the console: a
-    study runs hundreds of backtests and its console is the study's progress."""
-    quiet = settings.model_copy(update={"logging": settings.logging.model_copy(update={"console": False})})
+    """A throw-away folder and a hook that sends a replay's engine log there, never to the console,
+    and only its warnings and errors: a study runs hundreds of backtests, its console is the study's
+    progress, and formatting every order's INFO line for a folder that is deleted after the trial
+    was a tenth of a trial's time (logging never changes what a replay does)."""
+    quiet_log = settings.logging.model_copy(update={"console": False, "level": "WARNING"})
+    quiet = settings.model_copy(update={"logging": quiet_log})
     with tempfile.TemporaryDirectory(prefix="optbot-trial-") as folder:
 
         def log_on_replay_clock(clock: Clock) -> None:
@@ -129,11 +132,7 @@ class BacktestEvaluator:
         self, settings: Settings, start: date, end: date, progress: ProgressHook | None = None
     ) -> BacktestOutcome:
         capital = settings.backtest.initial_capital
-
-        def on_day(summary: DaySummary, done: int, total: int) -> None:
-            if progress is not None:
-                progress(done - 1, summary.equity - capital)
-
+        months = MonthlyProgress(progress, capital)
         with quiet_logging(settings) as (folder, log_on_replay_clock):
             return run_backtest(
                 settings,
@@ -143,8 +142,49 @@ class BacktestEvaluator:
                 data_dir=self.data_dir,
                 out_dir=folder,
                 on_clock=log_on_replay_clock,
-                on_day=on_day,
+                on_day=months.on_day,
             )
+
+    def prepare(self, settings: Settings, start: date, end: date) -> None:
+        """Parse the data root's bars and build every session a backtest of [start, end] reads (its
+        days and the daily warm-up before them: base, rolled-up and daily bars) in this process,
+        before a study forks its workers: they inherit the read-only result (`StoreHistory`'s
+        per-process caches) instead of each parsing the store and rolling the bars up again."""
+        with tempfile.TemporaryDirectory(prefix="optbot-prepare-") as folder:
+            plan = plan_backtest(
+                settings, start, end, strategy=self.strategy, data_dir=self.data_dir, out_dir=Path(folder)
+            )
+        history = plan.history
+        if history is None:
+            return
+        warm_from = start - timedelta(days=int(settings.engine.warmup_daily_bars * 1.5))
+        for name in (*plan.underlyings, settings.universe.vix_symbol.upper()):
+            for day in history.days(name):
+                if warm_from <= day <= end:
+                    history.session_bars(name, day)
+
+
+@dataclass
+class MonthlyProgress:
+    """Turns a replay's per-session summaries into one progress report per calendar month (the
+    pruner's steps): a month is reported when the first session of the next one is replayed, and
+    the last month when the run's last session is."""
+
+    progress: ProgressHook | None
+    capital: float
+    month: int = 0
+    last: DaySummary | None = None
+
+    def on_day(self, summary: DaySummary, done: int, total: int) -> None:
+        if self.progress is None:
+            return
+        last = self.last
+        if last is not None and (last.day.year, last.day.month) != (summary.day.year, summary.day.month):
+            self.progress(self.month, last.equity - self.capital)
+            self.month += 1
+        self.last = summary
+        if done == total:
+            self.progress(self.month, summary.equity - self.capital)
 
 
 @dataclass(frozen=True)
@@ -153,6 +193,9 @@ class BacktestSegments:
     worker processes)."""
 
     evaluator: BacktestEvaluator
+
+    def prepare(self, settings: Settings, start: date, end: date) -> None:
+        self.evaluator.prepare(settings, start, end)
 
     def __call__(self, settings: Settings, start: date, end: date, progress: ProgressHook | None) -> Segment:
         outcome = self.evaluator.run(settings, start, end, progress)

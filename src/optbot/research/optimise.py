@@ -7,21 +7,29 @@ records the metrics; the study's trial budget is global, so N workers never run 
 completed trials between them (a trial numbered past the budget stops its worker without running).
 
 Trials breaking a constraint (too few trades, too deep a drawdown) stay in the study, marked
-infeasible, and are never reported as best. Pruning compares each trial's net P&L after every
-replayed session with earlier trials' at the same session (Optuna's median rule).
+infeasible, and are never reported as best. Pruning compares each trial's net P&L at the end of every
+replayed calendar month with the completed trials' at the same month (the median rule,
+`MonthMedianPruner`); the summary counts the pruned trials.
+
+A backtest is deterministic (the same settings and data give a byte-identical report), so a trial
+whose sampled values equal an earlier finished trial's in the same study is not replayed: it takes
+that trial's metrics and value (or is pruned again, as that one was) and records `repeat_of`. A
+search over a small grid (a legs template's steps and choices) samples the same values many times;
+the summary counts the trials that were backtested and the repeats apart.
 """
 
 from __future__ import annotations
 
 import math
 import multiprocessing
+import statistics
 import sys
 import warnings
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -31,10 +39,20 @@ from optbot.core.errors import ParameterError, UserError
 from optbot.research.objectives import BacktestMetrics, Constraints, Objective
 from optbot.strategy.tunable import ParameterValue, Tunable, apply_parameters
 
-#: Called after each replayed session with (session index, net P&L so far); may raise to stop.
+#: Called at the end of each replayed calendar month with (month index, net P&L so far); may raise to
+#: stop the run (pruning).
 ProgressHook = Callable[[int, float], None]
 #: Runs one backtest: (settings with the trial's values, start, end, progress hook) -> metrics.
 Evaluator = Callable[[Settings, date, date, ProgressHook], BacktestMetrics]
+
+
+@runtime_checkable
+class Preparable(Protocol):
+    """An evaluator that can load and prepare the market data of a date range in advance (before
+    worker processes are forked, so they inherit it)."""
+
+    def prepare(self, settings: Settings, start: date, end: date) -> None: ...
+
 
 SAMPLERS = ("tpe", "random", "cmaes")
 PRUNERS = ("median", "none")
@@ -65,6 +83,7 @@ class TrialSummary:
     metrics: dict[str, Any]
     violations: tuple[str, ...]
     worker: str
+    repeat_of: int | None = None  # the earlier trial with the same values whose result this one reused
 
     @property
     def feasible(self) -> bool:
@@ -81,6 +100,15 @@ class StudySummary:
     @property
     def completed(self) -> int:
         return sum(1 for trial in self.trials if trial.state == "COMPLETE")
+
+    @property
+    def pruned(self) -> int:
+        return sum(1 for trial in self.trials if trial.state == "PRUNED")
+
+    @property
+    def backtested(self) -> int:
+        """Trials that ran a backtest (to the end or until pruned); the rest repeated earlier values."""
+        return sum(1 for trial in self.trials if trial.repeat_of is None and trial.state != "FAIL")
 
 
 def storage_url(url: str) -> str:
@@ -103,9 +131,35 @@ def _sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
     raise UserError(f"--sampler {spec.sampler!r}: choose one of {', '.join(SAMPLERS)}")
 
 
+class MonthMedianPruner(optuna.pruners.BasePruner):
+    """Prune a trial whose net P&L at the end of a month is below the median of the completed trials'
+    net P&L at the end of the same month.
+
+    Optuna's `MedianPruner` compares the trial's *best* report so far with the median, which suits a
+    learning curve that only improves; a running P&L is not one: in a losing stretch every trial's
+    best report is its first month, above every later median, and nothing would ever be pruned."""
+
+    def __init__(self, startup_trials: int = 5, warmup_months: int = 1) -> None:
+        self.startup_trials = startup_trials
+        self.warmup_months = warmup_months
+
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        month = trial.last_step
+        if month is None or month < self.warmup_months:
+            return False
+        peers = [
+            done.intermediate_values[month]
+            for done in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if month in done.intermediate_values
+        ]
+        if len(peers) < self.startup_trials:
+            return False
+        return trial.intermediate_values[month] < statistics.median(peers)
+
+
 def _pruner(spec: StudySpec) -> optuna.pruners.BasePruner:
     if spec.pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+        return MonthMedianPruner()
     if spec.pruner == "none":
         return optuna.pruners.NopPruner()
     raise UserError(f"--pruner {spec.pruner!r}: choose one of {', '.join(PRUNERS)}")
@@ -126,6 +180,12 @@ def _storage(spec: StudySpec) -> optuna.storages.RDBStorage:
             )
     except Exception as exc:  # SQLAlchemy raises many kinds; all mean "cannot open that storage"
         raise UserError(f"--storage {spec.storage!r}: cannot open it ({type(exc).__name__}: {exc})") from None
+
+
+def create_storage(spec: StudySpec) -> None:
+    """Create the storage's tables now, before worker processes race to (SQLite would refuse the
+    second `CREATE TABLE`), and leave no connection of this process for a fork to inherit."""
+    _storage(spec).engine.dispose()
 
 
 def open_study(spec: StudySpec, storage: optuna.storages.RDBStorage | None = None) -> optuna.Study:
@@ -158,6 +218,38 @@ class _BudgetReached(Exception):
     """The study already has its trials; this worker stops without running another."""
 
 
+def _earlier_result(study: optuna.Study, trial: optuna.Trial) -> FrozenTrial | None:
+    """The first finished trial of the study (completed, or pruned by the pruner) with exactly the
+    values `trial` sampled, or None."""
+    finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+    return next(
+        (
+            earlier
+            for earlier in finished
+            if earlier.number != trial.number
+            and earlier.params == trial.params
+            and not earlier.user_attrs.get("over_budget")
+        ),
+        None,
+    )
+
+
+def _reuse(trial: optuna.Trial, earlier: FrozenTrial) -> float:
+    """The earlier trial's outcome for the same values: the backtest is deterministic, so replaying
+    it would give the same metrics (see the module docstring)."""
+    trial.set_user_attr("repeat_of", earlier.number)
+    for step, value in sorted(earlier.intermediate_values.items()):
+        trial.report(value, step)  # the pruner's medians count this trial as they counted that one
+    violations = list(earlier.user_attrs.get("violations", ()))
+    trial.set_user_attr("violations", violations)
+    if earlier.state is TrialState.PRUNED:
+        raise optuna.TrialPruned(f"same values as trial {earlier.number}, which was pruned")
+    trial.set_user_attr("metrics", dict(earlier.user_attrs.get("metrics", {})))
+    trial.set_constraint("violations", float(len(violations)))
+    assert earlier.value is not None  # a COMPLETE trial has its value
+    return float(earlier.value)
+
+
 def _objective(
     settings: Settings, spec: StudySpec, evaluate: Evaluator, worker: str, study: optuna.Study
 ) -> Callable[[optuna.Trial], float]:
@@ -168,13 +260,14 @@ def _objective(
             raise _BudgetReached
         trial.set_user_attr("worker", worker)
         values = {tunable.path: suggest(trial, tunable) for tunable in spec.tunables}
+        earlier = _earlier_result(study, trial)
+        if earlier is not None:
+            return _reuse(trial, earlier)
 
-        def progress(session: int, net_pnl: float) -> None:
-            trial.report(net_pnl, session)
+        def progress(month: int, net_pnl: float) -> None:
+            trial.report(net_pnl, month)
             if trial.should_prune():
-                raise optuna.TrialPruned(
-                    f"net P&L {net_pnl:,.2f} after session {session + 1} below the median"
-                )
+                raise optuna.TrialPruned(f"net P&L {net_pnl:,.2f} after month {month + 1} below the median")
 
         try:
             metrics = evaluate(apply_parameters(settings, values), spec.start, spec.end, progress)
@@ -226,14 +319,22 @@ def _work(settings: Settings, spec: StudySpec, evaluate: Evaluator, worker: str,
         )
 
 
+def fork_pool(processes: int) -> ProcessPoolExecutor:
+    """Worker processes that, on Linux, are forked: they share what this process already loaded (the
+    parsed bar store, the built sessions) instead of reading it again."""
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    return ProcessPoolExecutor(processes, mp_context=context)
+
+
 def _work_in_processes(settings: Settings, spec: StudySpec, evaluate: Evaluator, worker: str) -> None:
-    """`spec.workers` worker processes. On Linux they are forked, so they share what this process has
-    already loaded (the parsed bar store); no storage connection is open here while they start."""
+    """`spec.workers` worker processes joining one study; no storage connection of this process is
+    open while they start."""
+    if isinstance(evaluate, Preparable):
+        evaluate.prepare(settings, spec.start, spec.end)
     storage = _storage(spec)
     open_study(spec, storage)  # tables and study exist before the workers race to join them
     storage.engine.dispose()  # and no connection of this process is inherited by a fork
-    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    with ProcessPoolExecutor(spec.workers, mp_context=context) as pool:
+    with fork_pool(spec.workers) as pool:
         futures = [
             pool.submit(_work, settings, spec, evaluate, f"{worker}-{index + 1}", index)
             for index in range(spec.workers)
@@ -263,6 +364,7 @@ def _trial_summary(trial: FrozenTrial) -> TrialSummary:
         metrics=dict(trial.user_attrs.get("metrics", {})),
         violations=tuple(trial.user_attrs.get("violations", ())),
         worker=str(trial.user_attrs.get("worker", "")),
+        repeat_of=trial.user_attrs.get("repeat_of"),
     )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 import plotly.io as pio
+from plotly.subplots import make_subplots
 
 from optbot.core.atomic import atomic_write_bytes
 from optbot.core.timeutil import IST, parse_iso
@@ -85,6 +86,9 @@ class WalkForwardWindow:
     parameters: Mapping[str, Any]
     in_sample_pnl: float
     out_of_sample_pnl: float
+    trials: int | None = None  # the window's study: trials, of which backtested and pruned
+    backtested: int | None = None
+    pruned: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +121,11 @@ def _ist_label(stamp: str) -> str:
 
 
 def _fig_html(figure: go.Figure, name: str, first: bool) -> str:
-    figure.update_layout(**_LAYOUT)
+    # the page's look, and its size where the figure did not choose one (the equity panels are taller)
+    chosen = figure.layout.to_plotly_json()
+    figure.update_layout(
+        **{key: value for key, value in _LAYOUT.items() if key == "template" or key not in chosen}
+    )
     return str(
         pio.to_html(
             figure,
@@ -130,20 +138,47 @@ def _fig_html(figure: go.Figure, name: str, first: bool) -> str:
 
 
 def equity_figure(data: TearsheetInput) -> go.Figure:
-    times = [_ist_label(stamp) for stamp, _ in data.equity]
-    figure = go.Figure(
-        go.Scatter(x=times, y=[value for _, value in data.equity], name="equity", mode="lines")
+    """Equity (with the benchmark and trade exits) above its underwater curve, on one shared IST time
+    axis: the two panels line up point for point and zoom together."""
+    figure = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        row_heights=[0.64, 0.36],
+        vertical_spacing=0.08,
+        subplot_titles=(
+            "Equity (₹, IST) with trade exits" if data.trades else "Equity (₹, IST)",
+            "Underwater curve (% below the running peak)",
+        ),
     )
+    for trace in _equity_traces(data):
+        figure.add_trace(trace, row=1, col=1)
+    figure.add_trace(_underwater_trace(data), row=2, col=1)
+    times = [_ist_label(stamp) for stamp, _ in data.equity]
+    figure.update_xaxes(range=[times[0], times[-1]], type="date")  # the equity's span, in both panels
+    figure.update_yaxes(title_text="₹", tickformat=",.0f", row=1, col=1)
+    figure.update_yaxes(title_text="%", ticksuffix="%", row=2, col=1)
+    figure.update_layout(
+        height=560,
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.06, "xanchor": "left", "x": 0},
+        margin={"l": 70, "r": 20, "t": 70, "b": 40},
+    )
+    return figure
+
+
+def _equity_traces(data: TearsheetInput) -> list[go.Scatter]:
+    times = [_ist_label(stamp) for stamp, _ in data.equity]
+    traces = [go.Scatter(x=times, y=[value for _, value in data.equity], name="equity", mode="lines")]
     if data.benchmark:
         first = data.benchmark[0][1]
         scaled = [data.initial_capital * value / first for _, value in data.benchmark]
-        figure.add_trace(
+        traces.append(
             go.Scatter(
                 x=[_ist_label(s) for s, _ in data.benchmark],
                 y=scaled,
                 name=data.benchmark_name,
                 mode="lines",
-                line={"dash": "dot"},
+                line={"dash": "dot", "color": "#64748b"},  # grey: red and green mark the trade exits
             )
         )
     wins = [t for t in data.trades if t.net_pnl >= 0]
@@ -151,7 +186,7 @@ def equity_figure(data: TearsheetInput) -> go.Figure:
     equity_at = _equity_lookup(data)
     for label, rows, colour in (("winning exit", wins, "#16a34a"), ("losing exit", losses, "#dc2626")):
         if rows:
-            figure.add_trace(
+            traces.append(
                 go.Scatter(
                     x=[t.exit_ist.strftime("%Y-%m-%d %H:%M") for t in rows],
                     y=[equity_at(t.exit_time) for t in rows],
@@ -166,9 +201,7 @@ def equity_figure(data: TearsheetInput) -> go.Figure:
                     hoverinfo="text+x",
                 )
             )
-    title = "Equity (₹, IST) with trade exits" if data.trades else "Equity (₹, IST)"
-    figure.update_layout(title=title, yaxis_title="₹")
-    return figure
+    return traces
 
 
 def _equity_lookup(data: TearsheetInput) -> Any:
@@ -186,26 +219,21 @@ def _equity_lookup(data: TearsheetInput) -> Any:
     return at
 
 
-def underwater_figure(data: TearsheetInput) -> go.Figure:
+def _underwater_trace(data: TearsheetInput) -> go.Scatter:
     peak = float("-inf")
     depth: list[float] = []
     for _, value in data.equity:
         peak = max(peak, value)
         depth.append((value / peak - 1.0) * 100.0 if peak > 0 else 0.0)
-    figure = go.Figure(
-        go.Scatter(
-            x=[_ist_label(s) for s, _ in data.equity],
-            y=depth,
-            fill="tozeroy",
-            mode="lines",
-            line={"color": "#dc2626"},
-            name="drawdown",
-        )
+    return go.Scatter(
+        x=[_ist_label(s) for s, _ in data.equity],
+        y=depth,
+        fill="tozeroy",
+        mode="lines",
+        line={"color": "#dc2626"},
+        name="drawdown",
+        hovertemplate="%{x}: %{y:.2f}%<extra>drawdown</extra>",
     )
-    figure.update_layout(
-        title="Underwater curve (% below the running peak)", yaxis_title="%", yaxis_ticksuffix="%"
-    )
-    return figure
 
 
 def monthly_returns(data: TearsheetInput) -> dict[tuple[int, int], float]:
@@ -250,20 +278,30 @@ def grouped_pnl(trades: Sequence[TradeRow], key: Any) -> dict[str, float]:
     return dict(totals)
 
 
+def _rupees(value: float) -> str:
+    """-₹8,478 (the sign before the currency, as a trader writes it)."""
+    return f"{'-' if value < 0 else ''}₹{abs(value):,.0f}"
+
+
 def bar_figure(totals: Mapping[str, float], title: str, order: Sequence[str] | None = None) -> go.Figure:
     labels = list(order) if order is not None else sorted(totals)
     labels = [label for label in labels if label in totals]
     values = [round(totals[label], 2) for label in labels]
     colours = ["#16a34a" if value >= 0 else "#dc2626" for value in values]
-    figure = go.Figure(go.Bar(x=labels, y=values, marker_color=colours, text=[f"₹{v:,.0f}" for v in values]))
-    figure.update_layout(title=title, yaxis_title="₹ net", xaxis={"type": "category"})
+    figure = go.Figure(go.Bar(x=labels, y=values, marker_color=colours, text=[_rupees(v) for v in values]))
+    figure.update_layout(
+        title=title, yaxis_title="₹ net", yaxis_tickformat=",.0f", xaxis={"type": "category"}
+    )
     return figure
 
 
 def distribution_figure(trades: Sequence[TradeRow]) -> go.Figure:
     figure = go.Figure(go.Histogram(x=[t.net_pnl for t in trades], nbinsx=40, marker_color="#2563eb"))
     figure.update_layout(
-        title="Trade P&L distribution (₹ net of charges)", xaxis_title="₹", yaxis_title="trades"
+        title="Trade P&L distribution (₹ net of charges)",
+        xaxis_title="₹",
+        xaxis_tickformat=",.0f",
+        yaxis_title="trades",
     )
     return figure
 
@@ -348,11 +386,33 @@ def _metric_cell(key: str, value: Any) -> str:
     return html.escape(str(value))
 
 
+_NUMBER = re.compile(r"[-+−]?₹?[\d,]*\.?\d+%?( days?)?|n/a|")
+_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}( \d{2}:\d{2}(:\d{2})?)?")
+
+
+def _column_class(cells: Sequence[str]) -> str:
+    """How a column reads: numbers right-aligned ("n"), dates and times on one line ("d"), text
+    left-aligned and wrapping ("t")."""
+    if all(_NUMBER.fullmatch(cell.strip()) for cell in cells):
+        return "n"
+    if all(_MOMENT.fullmatch(cell.strip()) or not cell.strip() for cell in cells):
+        return "d"
+    return "t"
+
+
 def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
-    head = "".join(f"<th>{html.escape(column)}</th>" for column in columns)
+    cells = [[str(row.get(column, "")) for column in columns] for row in rows]
+    kinds = [_column_class([line[index] for line in cells]) for index in range(len(columns))]
+    head = "".join(
+        f'<th class="{kind}">{html.escape(column)}</th>' for column, kind in zip(columns, kinds, strict=True)
+    )
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(row.get(column, '')))}</td>" for column in columns) + "</tr>"
-        for row in rows
+        "<tr>"
+        + "".join(
+            f'<td class="{kind}">{html.escape(cell)}</td>' for cell, kind in zip(line, kinds, strict=True)
+        )
+        + "</tr>"
+        for line in cells
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -403,7 +463,8 @@ h1{margin-bottom:0} .sub{color:#555;margin-top:4px} h2{margin-top:32px;border-bo
 .card{border:1px solid #e5e7eb;border-radius:6px;padding:8px 10px}.card b{display:block;font-size:1.15em}
 .card span{color:#555;font-size:.85em} table{border-collapse:collapse;width:100%;font-size:.85em}
 th,td{border-bottom:1px solid #eee;padding:4px 6px;text-align:right}th{background:#f8fafc}
-td:nth-child(3),th:nth-child(3){text-align:left} .two{display:grid;grid-template-columns:1fr 1fr;gap:12px}
+.n{white-space:nowrap} .d{text-align:left;white-space:nowrap} .t{text-align:left}
+.two{display:grid;grid-template-columns:1fr 1fr;gap:12px}
 .note{color:#444;font-size:.9em}
 """
 
@@ -414,7 +475,6 @@ def render_tearsheet(data: TearsheetInput) -> str:
     if data.equity:  # a shock table or a set of stress windows has no single equity curve
         figures += [
             ("equity", equity_figure(data)),
-            ("underwater", underwater_figure(data)),
             ("monthly", monthly_heatmap(data)),
         ]
     trades = list(data.trades)
@@ -484,8 +544,8 @@ def render_tearsheet(data: TearsheetInput) -> str:
         f"<title>{html.escape(data.title)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>{html.escape(data.title)}</h1><p class='sub'>{html.escape(data.subtitle)} · times in IST</p>",
         f"<div class='grid' id='metrics'>{cards}</div>",
-        *(["<h2>Equity and drawdown</h2>", *charts[:2]] if data.equity else []),
-        *(["<h2>Returns by period</h2>", *charts[2:3]] if data.equity else []),
+        *(["<h2>Equity and drawdown</h2>", *charts[:1]] if data.equity else []),
+        *(["<h2>Returns by period</h2>", *charts[1:2]] if data.equity else []),
     ]
     tables: list[str] = []
     for section in data.tables:
@@ -497,7 +557,7 @@ def render_tearsheet(data: TearsheetInput) -> str:
         )
     if not data.equity:  # a page of results (stress windows, shocks): its tables are what it is about
         parts += tables
-    breakdowns = charts[3:] if data.equity else charts
+    breakdowns = charts[2:] if data.equity else charts
     if breakdowns:
         parts += ["<h2>Where the P&amp;L came from</h2>", "<div class='two'>", *breakdowns, "</div>"]
     if data.monte_carlo:
@@ -516,6 +576,11 @@ def render_tearsheet(data: TearsheetInput) -> str:
                 ),
                 "in-sample ₹": f"{w.in_sample_pnl:,.2f}",
                 "out-of-sample ₹": f"{w.out_of_sample_pnl:,.2f}",
+                "trials": "" if w.trials is None else f"{w.trials:,}",
+                # a trial repeating earlier values reused their result; a pruned one stopped early
+                "backtested / pruned / repeated": ""
+                if w.trials is None or w.backtested is None or w.pruned is None
+                else f"{w.backtested} / {w.pruned} / {w.trials - w.backtested}",
             }
             for w in data.walk_forward
         ]

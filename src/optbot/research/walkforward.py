@@ -11,6 +11,12 @@ the chosen trial: near 1 the edge survived, near 0 (or negative) it was fitted n
 Cross-validation: the range is cut into k contiguous folds; each fold is tested with parameters
 optimised on the others, leaving `purge_days` calendar days out on both sides of the test fold so
 indicator warm-up and overnight positions cannot leak across the boundary.
+
+Windows (and folds) do not depend on each other, so with `workers` > 1 they are spread over that many
+forked processes, each window's study worked by one process from its own seed: the result is the same
+as working the windows one after another (a study shared by several processes would depend on which
+trial finished first). Before forking, the runner may load and prepare the market data once
+(`Preparable.prepare`); the workers inherit it read-only.
 """
 
 from __future__ import annotations
@@ -21,12 +27,21 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from optbot.config import Settings
 from optbot.core.errors import UserError
 from optbot.research.objectives import BacktestMetrics, metrics_from_equity
-from optbot.research.optimise import ProgressHook, StudySpec, StudySummary, best_parameters, run_study
+from optbot.research.optimise import (
+    Preparable,
+    ProgressHook,
+    StudySpec,
+    StudySummary,
+    best_parameters,
+    create_storage,
+    fork_pool,
+    run_study,
+)
 from optbot.research.tearsheet import TearsheetInput, WalkForwardWindow
 from optbot.strategy.tunable import ParameterValue, apply_parameters
 
@@ -52,6 +67,30 @@ class Segment:
 
 #: Runs one backtest over [start, end] with the given settings and returns its segment.
 SegmentRunner = Callable[[Settings, date, date, ProgressHook | None], Segment]
+
+
+Job = TypeVar("Job")
+Done = TypeVar("Done")
+
+
+def _in_processes(
+    work: Callable[[Job], Done],
+    jobs: Sequence[Job],
+    template: StudySpec,
+    settings: Settings,
+    run: SegmentRunner,
+    span: tuple[date, date],
+) -> list[Done]:
+    """`work` over `jobs`, in order: here when `template.workers` is 1, else in that many forked
+    processes that inherit the market data `run` prepared for `span` here."""
+    processes = template.workers
+    if processes <= 1 or len(jobs) < 2:
+        return [work(job) for job in jobs]
+    if isinstance(run, Preparable):
+        run.prepare(settings, *span)
+    create_storage(template)
+    with fork_pool(min(processes, len(jobs))) as pool:
+        return list(pool.map(work, jobs))
 
 
 def add_months(day: date, months: int) -> date:
@@ -122,6 +161,8 @@ class WindowResult:
     out_of_sample: BacktestMetrics
     out_of_sample_sessions: int
     trials: int
+    backtested: int = 0  # trials that ran a backtest; the others repeated earlier values
+    pruned: int = 0  # trials stopped early by the pruner (or repeating a pruned trial's values)
 
     @property
     def efficiency(self) -> float | None:
@@ -180,40 +221,66 @@ class _SegmentEvaluator:
         return combined_metrics(segments, self.capital)
 
 
+@dataclass(frozen=True)
+class _WindowJob:
+    settings: Settings
+    spec: StudySpec  # the window's own study (its name and in-sample range), worked by one process
+    window: WindowPlan
+    run: SegmentRunner
+
+
+def _run_window(job: _WindowJob) -> tuple[WindowResult, Segment]:
+    """Optimise one window in-sample, then trade its best parameters out-of-sample."""
+    settings, window, run = job.settings, job.window, job.run
+    capital = settings.backtest.initial_capital
+    study = run_study(settings, job.spec, _SegmentEvaluator(run, (window.in_sample,), capital))
+    parameters = dict(best_parameters(study))
+    chosen = study.best
+    segment = run(apply_parameters(settings, parameters), *window.out_of_sample, None)
+    result = WindowResult(
+        plan=window,
+        parameters=parameters,
+        in_sample=dict(chosen.metrics) if chosen else {},
+        in_sample_sessions=_sessions(chosen.metrics if chosen else {}),
+        out_of_sample=combined_metrics([segment], capital),
+        out_of_sample_sessions=segment.sessions,
+        trials=len(study.trials),
+        backtested=study.backtested,
+        pruned=study.pruned,
+    )
+    return result, segment
+
+
 def run_walk_forward(
     settings: Settings,
     template: StudySpec,
     windows: Sequence[WindowPlan],
     run: SegmentRunner,
 ) -> WalkForwardResult:
-    """Optimise each window in-sample (its own study, `<name>-wf<N>`), trade the best out-of-sample."""
-    capital = settings.backtest.initial_capital
-    results: list[WindowResult] = []
-    oos_segments: list[Segment] = []
-    for number, window in enumerate(windows):
-        spec = replace(
-            template,
-            study_name=f"{template.study_name}-wf{number}",
-            start=window.in_sample[0],
-            end=window.in_sample[1],
+    """Optimise each window in-sample (its own study, `<name>-wf<N>`), trade the best out-of-sample;
+    the windows are spread over `template.workers` processes (see the module docstring)."""
+    if not windows:
+        raise UserError("walk-forward: no window to run")
+    jobs = [
+        _WindowJob(
+            settings,
+            replace(
+                template,
+                study_name=f"{template.study_name}-wf{number}",
+                start=window.in_sample[0],
+                end=window.in_sample[1],
+                workers=1,
+            ),
+            window,
+            run,
         )
-        study = run_study(settings, spec, _SegmentEvaluator(run, (window.in_sample,), capital))
-        parameters = dict(best_parameters(study))
-        chosen = study.best
-        segment = run(apply_parameters(settings, parameters), *window.out_of_sample, None)
-        oos_segments.append(segment)
-        results.append(
-            WindowResult(
-                plan=window,
-                parameters=parameters,
-                in_sample=dict(chosen.metrics) if chosen else {},
-                in_sample_sessions=_sessions(chosen.metrics if chosen else {}),
-                out_of_sample=combined_metrics([segment], capital),
-                out_of_sample_sessions=segment.sessions,
-                trials=len(study.trials),
-            )
-        )
-    return _walk_forward_result(results, oos_segments, capital)
+        for number, window in enumerate(windows)
+    ]
+    span = (min(w.in_sample[0] for w in windows), max(w.out_of_sample[1] for w in windows))
+    done = _in_processes(_run_window, jobs, template, settings, run, span)
+    return _walk_forward_result(
+        [result for result, _ in done], [segment for _, segment in done], settings.backtest.initial_capital
+    )
 
 
 def _sessions(metrics: dict[str, Any]) -> int:
@@ -274,18 +341,40 @@ def plan_folds(
     return plans
 
 
+@dataclass(frozen=True)
+class _FoldJob:
+    settings: Settings
+    spec: StudySpec
+    test: tuple[date, date]
+    train: tuple[tuple[date, date], ...]
+    run: SegmentRunner
+
+
+def _run_fold(job: _FoldJob) -> FoldResult:
+    capital = job.settings.backtest.initial_capital
+    study: StudySummary = run_study(job.settings, job.spec, _SegmentEvaluator(job.run, job.train, capital))
+    parameters = dict(best_parameters(study))
+    segment = job.run(apply_parameters(job.settings, parameters), *job.test, None)
+    return FoldResult(job.test, job.train, parameters, combined_metrics([segment], capital))
+
+
 def run_cross_validation(
     settings: Settings, template: StudySpec, folds: int, purge_days: int, run: SegmentRunner
 ) -> tuple[FoldResult, ...]:
-    capital = settings.backtest.initial_capital
-    results = []
-    for number, (test, train) in enumerate(plan_folds(template.start, template.end, folds, purge_days)):
-        spec = replace(template, study_name=f"{template.study_name}-cv{number}")
-        study: StudySummary = run_study(settings, spec, _SegmentEvaluator(run, tuple(train), capital))
-        parameters = dict(best_parameters(study))
-        segment = run(apply_parameters(settings, parameters), *test, None)
-        results.append(FoldResult(test, tuple(train), parameters, combined_metrics([segment], capital)))
-    return tuple(results)
+    """Each fold tested with parameters optimised on the others (folds spread over
+    `template.workers` processes, as walk-forward windows are)."""
+    jobs = [
+        _FoldJob(
+            settings,
+            replace(template, study_name=f"{template.study_name}-cv{number}", workers=1),
+            test,
+            tuple(train),
+            run,
+        )
+        for number, (test, train) in enumerate(plan_folds(template.start, template.end, folds, purge_days))
+    ]
+    span = (template.start, template.end)
+    return tuple(_in_processes(_run_fold, jobs, template, settings, run, span))
 
 
 def walk_forward_tearsheet(
@@ -313,6 +402,9 @@ def walk_forward_tearsheet(
                 w.parameters,
                 float(w.in_sample.get("net_pnl") or 0.0),
                 w.out_of_sample.net_pnl,
+                w.trials,
+                w.backtested,
+                w.pruned,
             )
             for w in result.windows
         ],

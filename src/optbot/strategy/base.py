@@ -46,6 +46,12 @@ class Strategy(ABC):
         they exist, and a day whose bars are coarser is declared as one where it cannot enter."""
         return None
 
+    def decision_timeframe_adapts(self) -> bool:
+        """Whether, on a day whose finest bars are coarser than `decision_timeframe()` (e.g. 15-minute
+        history under 5-minute entries), the strategy decides on the finest bars the day has that are
+        at least as coarse instead of not entering; default False (the backtest declares such days)."""
+        return False
+
     def expiries_watched(self) -> dict[str, tuple[ExpiryChoice, ...]]:
         """Expiries (by choice, per underlying) whose strikes near the money the feed must carry besides
         the trading expiry; default none (a strategy that reads only `ctx.chain(underlying)`)."""

@@ -110,18 +110,25 @@ def payoff_command(
     ctx: typer.Context,
     source: str = typer.Argument(..., help="legs template name or .toml file"),
     at: str = typer.Option(..., "--at", help="moment to price the legs at, ISO (IST when no offset)"),
-    out: Path | None = typer.Option(None, "--out", help="folder (default: <data root>/reports/payoff)"),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        help="chart file (.html, or .png with the HTML beside it) or folder "
+        "(default: <data root>/reports/payoff)",
+    ),
 ) -> None:
     """Expiry and today payoff of a legs strategy at a moment of the replay data: breakevens, max
     profit/loss, net Greeks, margin; HTML chart (and PNG when headless Chromium is available)."""
-    from optbot.backtest.payoff import build_report, parse_moment, write_chart
+    from optbot.backtest.payoff import CHART_SUFFIXES, build_report, parse_moment, write_chart
+    from optbot.core.output_path import output_target
 
     settings = settings_from(ctx)
+    default_dir = settings.paths.resolve(settings.paths.reports_dir) / "payoff"
+    target = output_target(out, default_dir, CHART_SUFFIXES)
     report = build_report(settings, source, parse_moment(at))
     for line in report.summary_lines():
         console.print(line, highlight=False)
-    out_dir = out if out is not None else settings.paths.resolve(settings.paths.reports_dir) / "payoff"
-    for path in write_chart(report, out_dir):
+    for path in write_chart(report, target):
         console.print(f"chart: {path}", highlight=False)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import structlog
 
@@ -104,6 +104,9 @@ class DirectionalOptionStrategy(Strategy):
         self.performance = PerformanceBook(settings.strategy, starting_capital=1.0)
         self.journal: list[str] = []  # every decision in words, newest last
         self._last_skip: dict[str, str] = {}
+        #: per underlying: today's date and the intraday timeframes whose bars closed today
+        self._timeframes_today: dict[str, tuple[date, set[Timeframe]]] = {}
+        self._adapted_note: dict[str, date] = {}  # underlying -> the day its adaptation was noted
 
     # ----------------------------------------------------------- subclass API
     @abstractmethod
@@ -119,15 +122,46 @@ class DirectionalOptionStrategy(Strategy):
         """Entries and exits run on the configured entry timeframe's bars."""
         return self.params.entry_timeframe
 
-    def entry_timeframe(self, ctx: StrategyContext) -> Timeframe:
-        """The configured entry timeframe, one step lower while VIX is high (§4.2)."""
-        return entry_timeframe(self.params, ctx.vix(), self.settings.risk.vix_high)
+    def decision_timeframe_adapts(self) -> bool:
+        return self.params.entry_timeframe_adapts
+
+    def entry_timeframe(self, ctx: StrategyContext, base: Timeframe | None = None) -> Timeframe:
+        """The entry timeframe (`base`: the day's, default the configured one), one step lower while
+        VIX is high (§4.2)."""
+        return entry_timeframe(self.params, ctx.vix(), self.settings.risk.vix_high, base)
+
+    def _day_timeframe(self, ctx: StrategyContext, bar: Bar, wanted: Timeframe) -> Timeframe:
+        """`wanted`, unless the underlying's bars today never include it: then (when the entry
+        timeframe adapts) the finest coarser intraday timeframe that has closed today, e.g. 15m on a
+        day of 15-minute history. Bars of one close time arrive finest first, so a day with 1-minute
+        bars has shown a 5-minute bar before its first 15-minute one."""
+        day = ist_date(bar.start_utc)
+        seen = self._timeframes_today.get(bar.symbol)
+        if seen is None or seen[0] != day:
+            seen = self._timeframes_today[bar.symbol] = (day, set())
+        if bar.timeframe is not Timeframe.D1:
+            seen[1].add(bar.timeframe)
+        if wanted in seen[1] or not self.params.entry_timeframe_adapts:
+            return wanted
+        coarser = [timeframe for timeframe in seen[1] if timeframe.seconds > wanted.seconds]
+        if not coarser:
+            return wanted
+        adapted = min(coarser, key=lambda timeframe: timeframe.seconds)
+        if self._adapted_note.get(bar.symbol) != day:
+            self._adapted_note[bar.symbol] = day
+            self.note(
+                ctx,
+                f"{bar.symbol} {day}: no {wanted} bars today, entering on {adapted} bars "
+                "(strategy.entry_timeframe_adapts)",
+            )
+        return adapted
 
     def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
         if bar.symbol.upper() not in self.underlyings:
             return
-        current = self.entry_timeframe(ctx)
-        if bar.timeframe not in (self.params.entry_timeframe, current):
+        base = self._day_timeframe(ctx, bar, self.params.entry_timeframe)
+        current = self.entry_timeframe(ctx, base)
+        if bar.timeframe not in (base, current):
             return
         self._manage_exits(ctx, bar)
         if bar.timeframe is not current:

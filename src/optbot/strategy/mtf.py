@@ -67,11 +67,15 @@ def high_volatility(settings: StrategySettings, vix: float | None, vix_high: flo
     return settings.switch_timeframes_in_high_vix and vix is not None and vix >= vix_high
 
 
-def entry_timeframe(settings: StrategySettings, vix: float | None, vix_high: float) -> Timeframe:
-    """The entry timeframe, one step lower in high volatility (never below the scalping timeframe)."""
+def entry_timeframe(
+    settings: StrategySettings, vix: float | None, vix_high: float, base: Timeframe | None = None
+) -> Timeframe:
+    """The entry timeframe (`base`, default the configured one), one step lower in high volatility
+    (never below the scalping timeframe)."""
+    base = base or settings.entry_timeframe
     if not high_volatility(settings, vix, vix_high):
-        return settings.entry_timeframe
-    lower = LOWER_TIMEFRAME[settings.entry_timeframe]
+        return base
+    lower = LOWER_TIMEFRAME[base]
     return lower if lower.seconds >= settings.scalping_timeframe.seconds else settings.scalping_timeframe
 
 

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from optbot.analytics.chain import ChainQuote
+from optbot.core.bundled import SAMPLE_ROOT as BUNDLED_SAMPLE
 from optbot.core.enums import OptionType
 
-SAMPLE_ROOT = Path(__file__).resolve().parents[3] / "data" / "sample"
+SAMPLE_ROOT = BUNDLED_SAMPLE
 CHAIN_SNAPSHOT = SAMPLE_ROOT / "options" / "nifty_option_chain_snapshot_2026-08-07_close_exp_2026-08-11.csv"
 BHAVCOPY = SAMPLE_ROOT / "options" / "nifty_options_eod_2024-05-21_exp_2024-05-23.csv"
 #: NIFTY 50 close on the snapshot day (2026-08-07) and on the bhavcopy day (2024-05-21).

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from optbot.core.bundled import SAMPLE_ROOT as BUNDLED_SAMPLE
 from optbot.indicators.ohlc_csv import OhlcSeries, read_ohlc_csv
 
-SAMPLE_ROOT = Path(__file__).resolve().parents[3] / "data" / "sample"
+SAMPLE_ROOT = BUNDLED_SAMPLE
 NIFTY_DAILY_MERGED = SAMPLE_ROOT / "daily" / "nifty50_daily_merged_2016-09-15_to_2025-09-10.csv"
 BANKNIFTY_DAILY_MERGED = SAMPLE_ROOT / "daily" / "banknifty_daily_merged_2016-09-15_to_2025-09-10.csv"
 NIFTY_DAILY_NSE = SAMPLE_ROOT / "daily" / "nifty50_daily_nse_2016-09-15_to_2021-09-13.csv"

@@ -17,13 +17,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from optbot.core.bundled import SAMPLE_STORE
 from optbot.core.clock import LiveClock
 from optbot.core.timeutil import parse_iso
 from optbot.sim.admin_client import admin_request
 
 OPTBOT = [sys.executable, "-m", "optbot.cli.main"]
 #: The project's sample data (the replayed sessions), next to the package in a checkout.
-SAMPLE = Path(__file__).resolve().parents[3] / "data" / "sample" / "store"
+SAMPLE = SAMPLE_STORE
 #: The simulator's demo account (sim-only throwaway values, see `optbot.sim.auth.demo_account`).
 SIM_SECRETS = {
     "OPTBOT_SECRET_API_KEY": "simapikey01",

@@ -27,3 +27,18 @@ class BacktestSettings(Section):
         default="pessimistic",
         description="backtest: stop and target inside one bar: the stop fills (pessimistic) or the target",
     )
+    # Index bars a data root lacks (issue 14): from the near-month future, or from the option bars.
+    parity_strikes: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="backtest: an index without bars is derived from its option bars by put-call parity, "
+        "the median over this many strikes nearest the money whose call and put both traded that minute",
+    )
+    futures_min_coverage: float = Field(
+        default=0.95,
+        gt=0,
+        le=1,
+        description="backtest: the near-month future stands in for missing index minutes only when its bars "
+        "cover this share of the session (else the option-parity spot, else the daily bar)",
+    )

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from optbot.config.sections.base import Section
+from optbot.core.bundled import resolve_data_path
 
 
 class ReplaySettings(Section):
@@ -13,7 +14,10 @@ class ReplaySettings(Section):
 
     data_dir: Path = Field(
         default=Path("data/sample/store"),
-        description="data root replayed by the simulator and `optbot backtest` (timeframes/ + archive/)",
+        description="data root replayed by the simulator and `optbot backtest` (timeframes/ + archive/); "
+        "a relative path is read from the current directory, else from the optbot project folder "
+        "(so the default, the bundled sample, is found from any directory)",
+        validate_default=True,
     )
     seed: int = Field(default=20250904, description="issue 4: seeded intra-bar paths, deterministic replays")
     tick_seconds: float = Field(
@@ -39,3 +43,8 @@ class ReplaySettings(Section):
     index_band_fraction: float = Field(
         default=0.20, gt=0, le=1, description="market-wide circuit: indices banded at ±20% of previous close"
     )
+
+    @field_validator("data_dir")
+    @classmethod
+    def _anchored(cls, value: Path) -> Path:
+        return resolve_data_path(value)

@@ -61,6 +61,12 @@ class StrategySettings(Section):
         default_factory=_default_trend_timeframes, description="spec §5.2: daily, 1h, 15m trend confirmation"
     )
     entry_timeframe: Timeframe = Field(default=Timeframe.M5, description="spec §5.2: 5-minute entries")
+    entry_timeframe_adapts: bool = Field(
+        default=True,
+        description="on a day whose finest bars are coarser than entry_timeframe (e.g. a backtest over "
+        "15-minute history), enter on the finest bars that day has instead of not entering (the backtest's "
+        "coverage table says 'adapted'); false: such days are declared refused",
+    )
     scalping_timeframe: Timeframe = Field(default=Timeframe.M1, description="spec §5.2: 1-minute scalping")
     switch_timeframes_in_high_vix: bool = Field(
         default=True,
