@@ -53,3 +53,10 @@ def test_importing_a_package_module_does_not_import_its_siblings() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_function_named_like_its_submodule_stays_the_function() -> None:
+    importlib.import_module("optbot.strategy.categorise")
+    from optbot.strategy import categorise
+
+    assert callable(categorise) and categorise.__module__ == "optbot.strategy.categorise"

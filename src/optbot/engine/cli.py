@@ -114,6 +114,7 @@ def run_checks(clock: Clock, config_path: Path | None) -> list[CheckResult]:
     from optbot.calendar.cli import calendar_from_settings
     from optbot.config import ConfigError, effective_mode, load_settings
     from optbot.config.checks import registered_problems
+    from optbot.strategy.registry import strategy_problems  # noqa: F401 - registers its settings check
 
     results: list[CheckResult] = []
     try:
@@ -394,6 +395,7 @@ def check_live_switches(configured: RunMode, requested: str | None, confirm_live
 def _settings_for_run(config_path: Path | None, mode: str | None) -> Settings:
     from optbot.config import load_settings
     from optbot.config.checks import registered_problems
+    from optbot.strategy.registry import strategy_problems  # noqa: F401 - registers its settings check
 
     overrides: dict[str, object] = {}
     if mode is not None:

@@ -7,11 +7,14 @@ from typing import TYPE_CHECKING
 
 from optbot.core.lazy import lazy_exports
 
+# `categorise` is both a submodule and its function: importing the submodule anywhere would rebind
+# the package's `categorise` to the module, so this one re-export is imported eagerly.
+from optbot.strategy.categorise import Categorisation, Category, Rebalance, categorise, rebalance
+
 # Re-exports load on first use, so importing one of this package's modules (its CLI, say) does not
 # import the rest.
 if TYPE_CHECKING:
     from optbot.strategy.base import Strategy
-    from optbot.strategy.categorise import Categorisation, Category, Rebalance, categorise, rebalance
     from optbot.strategy.context import BarHistoryContext, LookAheadError, StrategyContext
     from optbot.strategy.registry import BUILTIN_STRATEGIES, load_strategies, resolve
     from optbot.strategy.runner import StrategyRunner
@@ -21,13 +24,6 @@ else:
         __name__,
         {
             "base": ("Strategy",),
-            "categorise": (
-                "Categorisation",
-                "Category",
-                "Rebalance",
-                "categorise",
-                "rebalance",
-            ),
             "context": (
                 "BarHistoryContext",
                 "LookAheadError",
