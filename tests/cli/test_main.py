@@ -70,3 +70,27 @@ def test_a_command_runs_through_the_lazy_top_level() -> None:
     assert result.exit_code == 0 and "NSE trading days" in result.output
     unknown = CliRunner().invoke(app, ["calendr"])
     assert unknown.exit_code == 2 and "Did you mean 'calendar'" in unknown.output
+
+
+#: What a command's --help must not load (numpy is allowed: the indicator CLI's types use it).
+HEAVY_MODULES = ("scipy", "pandas", "pyarrow", "fastapi", "aiohttp", "optuna", "plotly")
+
+
+def test_every_commands_help_loads_no_heavy_library() -> None:
+    """Building every command (what --help and an argument error need) imports none of the heavy
+    libraries: the command modules import them inside the commands. `research` is not there yet."""
+    code = (
+        "import sys, typer, typer.main\n"
+        "from optbot.cli.main import COMMANDS\n"
+        "import importlib\n"
+        "for command in COMMANDS:\n"
+        "    if command.name == 'research':\n"
+        "        continue\n"
+        "    app = typer.Typer()\n"
+        "    for name in command.modules:\n"
+        "        importlib.import_module(name).register(app)\n"
+        "    typer.main.get_group(app)\n"
+        f"print(sorted(m for m in {HEAVY_MODULES!r} if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout

@@ -9,23 +9,26 @@ import re
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from optbot.analytics.calibration import CalibrationResult, Calibrator, FitOptions
-from optbot.analytics.calibration_errors import ErrorRow
-from optbot.analytics.market_inputs import MarketInputs, RealBar, market_inputs_at, real_bar_at
-from optbot.analytics.pricing import Model, greeks, implied_volatility
-from optbot.analytics.synthetic import SyntheticOptionModel, SyntheticQuote
-from optbot.analytics.synthetic_params import load_calibration, render_calibration
-from optbot.calendar import get_calendar
 from optbot.cli.common import fail, settings_from
-from optbot.core.atomic import atomic_write_text
 from optbot.core.bundled import SAMPLE_ROOT
 from optbot.core.enums import OptionType
 from optbot.core.errors import UserError
 from optbot.core.timeutil import IST, parse_iso
 from optbot.data.cli import data_app
+
+if TYPE_CHECKING:
+    from optbot.analytics.calibration import CalibrationResult
+    from optbot.analytics.calibration_errors import ErrorRow
+    from optbot.analytics.market_inputs import MarketInputs, RealBar
+    from optbot.analytics.pricing import Model
+    from optbot.analytics.synthetic import SyntheticQuote
+
+# The pricing models (scipy) and the calibrator are imported inside the commands, after the
+# arguments are checked, so --help and a bad argument answer without loading them.
 
 #: Angel One option trading symbols: NIFTY03NOV2218000CE (underlying, DDMONYY expiry, strike, type).
 ANGEL_SYMBOL = re.compile(
@@ -107,6 +110,8 @@ def greeks_command(
     _positive(strike, "--strike")
     _positive(years, "--years", allow_zero=True)
     _validated_vol(vol)
+    from optbot.analytics.pricing import greeks
+
     try:
         result = greeks(
             model_name,
@@ -158,6 +163,8 @@ def iv_command(
     _positive(spot, "--spot")
     _positive(strike, "--strike")
     _positive(years, "--years", allow_zero=True)
+    from optbot.analytics.pricing import implied_volatility
+
     try:
         result = implied_volatility(
             price, spot, strike, years, chosen_rate, kind.option_type, model_name, chosen_yield
@@ -240,6 +247,11 @@ def _price(
         raise UserError(f"{at} is after the contract's expiry {expiry}")
     if not data.is_dir():
         raise UserError(f"--data {data} is not a folder")
+    from optbot.analytics.market_inputs import market_inputs_at, real_bar_at
+    from optbot.analytics.synthetic import SyntheticOptionModel
+    from optbot.analytics.synthetic_params import load_calibration
+    from optbot.calendar import get_calendar
+
     model = SyntheticOptionModel(load_calibration(calibration), get_calendar())
     carry = model.underlying(underlying).carry
     inputs = market_inputs_at(data, underlying, moment, carry)
@@ -333,6 +345,11 @@ def calibrate_command(
     if check and out is not None:
         fail("--check fits nothing and writes nothing: drop --out")
     settings = settings_from(ctx).analytics
+    from optbot.analytics.calibration import Calibrator, FitOptions
+    from optbot.analytics.synthetic_params import load_calibration, render_calibration
+    from optbot.calendar import get_calendar
+    from optbot.core.atomic import atomic_write_text
+
     options = FitOptions(
         sample_every_minutes=sample_minutes,
         min_eod_volume=min_volume,

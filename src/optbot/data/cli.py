@@ -22,14 +22,14 @@ from optbot.core.enums import Exchange, Timeframe
 from optbot.core.errors import UserError
 from optbot.core.instrument import Instrument
 from optbot.core.timeutil import IST
-from optbot.data.archive import OptionArchive
 from optbot.data.backup import create_backup, list_backups, restore_backup, verify_backup
 from optbot.data.history import CandleSource, DownloadJob, DownloadProgress, HistoryDownloader
-from optbot.data.importers import Importer
-from optbot.data.option_importers import OptionImporter, option_format
 from optbot.data.quality import DataQualityChecker, SeriesReport
 from optbot.data.reconcile import reconcile_day
 from optbot.data.store import JsonStore, store_symbol
+
+# The importers and the option archive (pandas, pyarrow) are imported inside the commands that use
+# them, so --help and a bad argument answer without loading them.
 
 data_app = typer.Typer(help="Market data: import, download, gaps, quality, backups.", no_args_is_help=True)
 ResultT = TypeVar("ResultT")
@@ -74,6 +74,8 @@ def _with_data_root(settings: Settings, data_root: Path | None) -> Settings:
 def _import_index_file(
     settings: Settings, clock: Clock, file: Path, symbol: str, timeframe: str, tz: str | None
 ) -> dict[str, Any]:
+    from optbot.data.importers import Importer
+
     result = Importer(_calendar()).load(
         file, symbol or None, _timeframe(timeframe) if timeframe else None, tz
     )
@@ -109,6 +111,9 @@ def _import_option_file(
     lot_size: int | None,
     strike_step: float | None,
 ) -> dict[str, Any]:
+    from optbot.data.archive import OptionArchive
+    from optbot.data.option_importers import OptionImporter
+
     archive = OptionArchive(settings.paths.data_root)
     result = OptionImporter(_calendar(), archive).load(file, kind, symbol or None, tz, lot_size, strike_step)
     summary = archive.write(result.table(), result.timeframe)
@@ -154,6 +159,8 @@ def import_command(
 ) -> None:
     """Import history files; option files (recognised by their columns) go to the option archive,
     index/VIX/futures bars to the timeframes store. What was dropped is listed with reasons and times."""
+    from optbot.data.option_importers import option_format
+
     settings = _with_data_root(settings_from(ctx), data_root)
     clock = LiveClock()
     reports: list[dict[str, Any]] = []

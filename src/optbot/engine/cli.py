@@ -10,26 +10,27 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from optbot.calendar import NseCalendar, Segment
-from optbot.calendar.cli import calendar_from_settings
+from optbot.calendar import Segment
 from optbot.cli.common import console, settings_from, state
-from optbot.config import ConfigError, Settings, effective_mode, load_settings
-from optbot.config.checks import registered_problems
 from optbot.core.bundled import SAMPLE_STORE
 from optbot.core.clock import Clock, LiveClock, SimClock
 from optbot.core.enums import RunMode
 from optbot.core.errors import UserError
-from optbot.core.ids import new_trace_id
 from optbot.core.timeutil import parse_iso
-from optbot.engine.follow import FollowingClock
-from optbot.log import bind_trace, configure_logging, get_logger, shutdown_logging
-from optbot.ops.demo import DEFAULT_DEMO_DAY, DemoSummary, demo_clock, prepare_output, run_demo
-from optbot.ops.listen import ensure_ports_free
-from optbot.ops.session import Stage, StageFailed
-from optbot.ops.supervisor import BotSupervisor, status_path
+
+if TYPE_CHECKING:
+    from optbot.calendar import NseCalendar
+    from optbot.config import Settings
+    from optbot.engine.follow import FollowingClock
+    from optbot.ops.demo import DemoSummary
+    from optbot.ops.session import Stage
+
+# The settings model, the engine, the simulator and the supervisor are imported inside the commands
+# that run them, so each command's --help and a bad argument answer without loading them.
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +111,11 @@ def trading_day_decision(calendar: NseCalendar, clock: Clock) -> CheckResult:
 
 
 def run_checks(clock: Clock, config_path: Path | None) -> list[CheckResult]:
+    from optbot.calendar.cli import calendar_from_settings
+    from optbot.config import ConfigError, effective_mode, load_settings
+    from optbot.config.checks import registered_problems
+    from optbot.strategy.registry import strategy_problems  # noqa: F401 - registers its settings check
+
     results: list[CheckResult] = []
     try:
         settings = load_settings(config_path)
@@ -150,7 +156,14 @@ def demo_command(
     ),
 ) -> None:
     """A whole trading day through the live path against the local SmartAPI simulator (no account needed)."""
-    replay_day = _parse_day(day) if day else DEFAULT_DEMO_DAY
+    requested_day = _parse_day(day) if day else None
+    from optbot.calendar.cli import calendar_from_settings
+    from optbot.config import load_settings
+    from optbot.log import configure_logging, shutdown_logging
+    from optbot.ops.demo import DEFAULT_DEMO_DAY, demo_clock, prepare_output, run_demo
+    from optbot.ops.session import StageFailed
+
+    replay_day = requested_day or DEFAULT_DEMO_DAY
     cli_state = state(ctx)
     config_path = cli_state.resolved_config_path()
     clock = LiveClock()
@@ -311,6 +324,10 @@ def check_command(
 
 def _log_results(results: list[CheckResult], clock: Clock, config_path: Path | None) -> Path | None:
     """Write each check to the JSON log (when config loads and the data root is writable)."""
+    from optbot.config import load_settings
+    from optbot.core.ids import new_trace_id
+    from optbot.log import bind_trace, configure_logging, get_logger, shutdown_logging
+
     if not results or not results[0].passed or not any(r.name == "data root" and r.passed for r in results):
         return None
     settings = load_settings(config_path)
@@ -339,6 +356,10 @@ def run_command(
     sessions: int | None = typer.Option(None, "--sessions", min=1, help="stop after this many sessions"),
 ) -> None:
     """Run the bot: the daily lifecycle in paper or live mode until Ctrl-C / SIGTERM."""
+    from optbot.calendar.cli import calendar_from_settings
+    from optbot.config import effective_mode, load_settings
+    from optbot.ops.listen import ensure_ports_free
+
     config_path = state(ctx).resolved_config_path()
     configured = load_settings(config_path).mode
     settings = _settings_for_run(config_path, mode)
@@ -372,6 +393,10 @@ def check_live_switches(configured: RunMode, requested: str | None, confirm_live
 
 
 def _settings_for_run(config_path: Path | None, mode: str | None) -> Settings:
+    from optbot.config import load_settings
+    from optbot.config.checks import registered_problems
+    from optbot.strategy.registry import strategy_problems  # noqa: F401 - registers its settings check
+
     overrides: dict[str, object] = {}
     if mode is not None:
         if mode not in ("paper", "live"):
@@ -403,6 +428,10 @@ def _data_management_tasks(
 async def _run_bot(
     settings: Settings, run_mode: RunMode, calendar: NseCalendar, follow_sim: str | None, sessions: int | None
 ) -> int:
+    from optbot.engine.follow import FollowingClock
+    from optbot.log import configure_logging, shutdown_logging
+    from optbot.ops.supervisor import BotSupervisor
+
     clock: Clock
     follower: FollowingClock | None = None
     if follow_sim:
@@ -454,6 +483,8 @@ def status_command(
     as_json: bool = typer.Option(False, "--json", help="print the raw status document"),
 ) -> None:
     """What the running bot is doing: mode, session phase, feed, positions, risk state."""
+    from optbot.ops.supervisor import status_path
+
     settings = settings_from(ctx)
     path = status_path(settings)
     if not path.exists():

@@ -11,7 +11,6 @@ from typing import Any, cast, get_args
 
 import typer
 
-from optbot.broker.angelone.factory import build_stack, open_secret_store
 from optbot.broker.errors import AuthenticationFailed, BrokerError, RateLimited, TokenExpired, TransientError
 from optbot.charges import RateCard, round_trip
 from optbot.cli.common import console, fail, settings_from
@@ -20,7 +19,6 @@ from optbot.core.clock import LiveClock
 from optbot.core.enums import Exchange
 from optbot.core.errors import UserError
 from optbot.core.timeutil import ist_date
-from optbot.execution.order_manager import OrderManager
 from optbot.execution.reconciliation import ReconcileKind, Reconciler, ReconciliationReport
 from optbot.execution.reports import build_pnl_report, report_json, write_pnl_report
 from optbot.execution.statement import contract_note, contract_note_json, render_contract_note
@@ -223,6 +221,11 @@ class LiveReconciliation:
 
 
 async def _live_reconciliation(settings: Settings, kind: ReconcileKind) -> LiveReconciliation:
+    # the broker stack (HTTP clients, the socket feed) and the order manager load only here, so the
+    # other commands of this module and every --help answer without them
+    from optbot.broker.angelone.factory import build_stack, open_secret_store
+    from optbot.execution.order_manager import OrderManager
+
     clock = LiveClock()
     stack = build_stack(settings, clock, open_secret_store(settings, _prompt_keyring_password))
     store = _open_store(settings)

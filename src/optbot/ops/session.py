@@ -36,6 +36,7 @@ from optbot.core.events import Bar, Event, FeedHealth, OrderUpdate, Tick
 from optbot.core.instrument import Instrument, InstrumentKey
 from optbot.core.timeutil import ist_date, to_ist
 from optbot.data.history import candles_to_bars
+from optbot.data.opening_gap import OpeningGap
 from optbot.data.pipeline import MarketDataPipeline
 from optbot.data.store import JsonStore
 from optbot.engine.builder import Venue, VenueSpec, build_engine
@@ -437,7 +438,12 @@ class SessionRunner:
         assert engine is not None and self.instruments is not None
         store = self.bar_store
         self.pipeline = MarketDataPipeline(
-            self.clock, self.calendar, store, self.settings.data, publish=self.bus.publish
+            self.clock,
+            self.calendar,
+            store,
+            self.settings.data,
+            publish=self.bus.publish,
+            on_gap=self._on_opening_gap,
         )
         for underlying in engine.underlyings:
             self.pipeline.track_instrument(engine.market.underlying_instrument(underlying))
@@ -659,6 +665,18 @@ class SessionRunner:
             await feed.subscribe([(key.exchange, key.token) for key in new], MODE_SNAP_QUOTE)
             self._subscribed.update(new)
         await self._drop_unwanted(set(wanted), feed)
+
+    def _on_opening_gap(self, gap: OpeningGap) -> None:
+        """Spec §3.4: an opening gap re-centres the feed at once: the engine's window already follows
+        the new price (ATM from the gapped open), so the old strikes are dropped now rather than
+        after two refreshes, and the refresh runs now rather than at the next minute. Entries wait
+        for the price to settle in the strategies (`gap_stabilisation_minutes`)."""
+        self._leaving.cut_over()
+        if self.engine is not None:
+            self.engine.note(
+                "feed", f"opening gap {gap.symbol} {gap.gap_pct:+.2f}%: re-centring the strike window now"
+            )
+        self._tasks.append(asyncio.create_task(self.refresh_subscriptions(), name="session:gap-resubscribe"))
 
     async def _drop_unwanted(self, wanted: set[InstrumentKey], feed: MarketFeed) -> None:
         """Strikes the ATM moved away from leave the socket after two refreshes out of the window (so a

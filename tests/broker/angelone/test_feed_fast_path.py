@@ -126,3 +126,27 @@ def test_market_feed_decodes_with_the_fast_path() -> None:
     feed.on_frame(LTP_STRUCT.pack(1, 2, b"58784", 1, 1_790_243_527_000, 12_345))
     assert len(ticks) == 1 and type(ticks[0]) is Tick and ticks[0].ltp == 123.45
     assert ticks[0] == reference_tick(LTP_STRUCT.pack(1, 2, b"58784", 1, 1_790_243_527_000, 12_345), NOW, {})
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    frames=st.lists(random_frames(), min_size=1, max_size=12),
+    symbols=st.dictionaries(st.text(max_size=5), st.text(max_size=8)),
+)
+def test_inline_ltp_path_equals_the_general_path(frames: list[bytes], symbols: dict[str, str]) -> None:
+    """`try_tick` builds known tokens' LTP ticks inline; each frame, twice over (so the token cache is
+    warm the second time), gives what the general path gives, with the same counters."""
+    inline = FeedDecoder(symbols=symbols)
+    general = FeedDecoder(symbols=symbols)
+    for frame in frames + frames:
+        fast, checked = inline.try_tick(frame, NOW), general.checked_tick(frame, NOW)
+        assert fast == checked, frame.hex()
+        assert fast is None or (type(fast) is Tick and hash(fast) == hash(checked))
+    assert inline.decoded == general.decoded and inline.skipped == general.skipped
+
+
+def test_inline_ltp_path_drops_a_negative_price_of_a_known_token() -> None:
+    decoder = FeedDecoder()
+    assert decoder.try_tick(LTP_STRUCT.pack(1, 2, b"58784", 1, 1_790_243_527_000, 12_345), NOW) is not None
+    assert decoder.try_tick(LTP_STRUCT.pack(1, 2, b"58784", 2, 1_790_243_527_000, -5), NOW) is None
+    assert decoder.skipped == {"negative_price": 1} and decoder.decoded == 1
