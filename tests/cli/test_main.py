@@ -94,3 +94,18 @@ def test_every_commands_help_loads_no_heavy_library() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_config_validate_in_a_fresh_process_refuses_an_unknown_strategy(tmp_path: Path) -> None:
+    """In one test process the strategy registry is already imported by other tests; a user's fresh
+    `optbot config validate` did not import it, so it printed OK for a name `optbot run` refuses."""
+    config = tmp_path / "bad.toml"
+    config.write_text('[strategy]\nenabled = ["no_such_strategy"]\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "optbot.cli.main", "config", "validate", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "strategy.enabled: unknown strategy 'no_such_strategy'" in done.stdout + done.stderr

@@ -126,6 +126,10 @@ COMMANDS: tuple[ListedCommand, ...] = (
 )
 LISTED = {command.name: command for command in COMMANDS}
 
+#: Modules whose import registers a settings check (`optbot.config.checks`): `config validate` must
+#: refuse what `optbot run` would, e.g. an unknown strategy name.
+SETTINGS_CHECK_PROVIDERS = ("optbot.strategy.registry",)
+
 
 class _Listing(TyperCommand):
     """A top-level command's name and help, standing in for it in listings until it is run."""
@@ -144,6 +148,10 @@ class _Registered:
             if module_name not in self.modules:
                 importlib.import_module(module_name).register(self.app)
                 self.modules.add(module_name)
+        checks = sys.modules.get("optbot.config.checks")
+        if checks is not None:  # the command validates settings: every package's checks must be in
+            for provider in SETTINGS_CHECK_PROVIDERS:
+                checks.add_check_provider(provider)
         return typer.main.get_group(self.app).commands[name]
 
 
