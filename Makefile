@@ -44,8 +44,8 @@ bench: $(DEV_STAMP)
 
 # The standing campaign: kill -9 with orders in flight, each fault class against `optbot sim serve` +
 # `optbot run --mode live`, an unattended simulated week, fuzzed frames and malformed replies; ends with
-# one figures table and exits non-zero when a target is missed. Full size by default (over an hour on
-# 2 cores); OPTBOT_SOAK_ORDER_SEEDS (10), OPTBOT_SOAK_KILLS (60), OPTBOT_SOAK_WEEK_DAYS (5) and
+# one figures table and exits non-zero when a target is missed. The default size takes about 25 minutes
+# on 2 cores; OPTBOT_SOAK_ORDER_SEEDS (3), OPTBOT_SOAK_KILLS (60), OPTBOT_SOAK_WEEK_DAYS (5) and
 # OPTBOT_SOAK_SPEED (replay speed, 250) size it. Tests, not files, are spread over the workers: the
 # order campaign's seeds and the fault classes would otherwise queue up on one worker each.
 soak: $(DEV_STAMP)

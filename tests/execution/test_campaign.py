@@ -141,7 +141,7 @@ async def test_campaign_1000_orders_under_faults(tmp_path) -> None:
 
 
 #: `make soak`: seeds of the 5,000-order campaign (about 3 minutes each); OPTBOT_SOAK_ORDER_SEEDS sizes it.
-ORDER_SEEDS = int(os.environ.get("OPTBOT_SOAK_ORDER_SEEDS", "10"))
+ORDER_SEEDS = int(os.environ.get("OPTBOT_SOAK_ORDER_SEEDS", "3"))
 
 
 @pytest.mark.soak
