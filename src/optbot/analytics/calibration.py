@@ -363,15 +363,8 @@ class Calibrator:
             segment = segment_of(chain.source, (chain.expiry - chain.day).days)
             if segment is None:
                 continue
-            valuation = model.value_chain(
-                chain.underlying,
-                chain.spot,
-                chain.vix,
-                chain.at_utc,
-                chain.expiry,
-                chain.strikes,
-                chain.is_call,
-            )
+            inputs = (chain.underlying, chain.spot, chain.vix, chain.at_utc, chain.expiry, chain.strikes)
+            valuation = model.value_chain(*inputs, chain.is_call)
             quoted = tick_rounded(valuation.value, self.options.tick)
             model_call = float(quoted[(chain.strikes == point.strike) & chain.is_call][0])
             model_put = float(quoted[(chain.strikes == point.strike) & ~chain.is_call][0])
@@ -390,16 +383,7 @@ class Calibrator:
             buckets[f"{prefix}|OTM 1-3 SD, implied vol"].extend(self._vol_errors(chain, valuation, far))
             future = self.future_of(chain)
             if future is not None:
-                carried = model.value_chain(
-                    chain.underlying,
-                    chain.spot,
-                    chain.vix,
-                    chain.at_utc,
-                    chain.expiry,
-                    chain.strikes,
-                    chain.is_call,
-                    future,
-                )
+                carried = model.value_chain(*inputs, chain.is_call, future)
                 errors = tick_rounded(carried.value, self.options.tick) / chain.prices - 1
                 buckets[f"{prefix}|OTM 1-3 SD, future forward"].extend(errors[far].tolist())
             buckets[f"{prefix}|OTM 1-3 SD, real ATM"].extend(
