@@ -42,15 +42,18 @@ class PriceBand:
 class ChasePolicy:
     """How a limit-only order is priced and re-priced until it fills (see the module docstring).
 
-    `protection_pct`: the LPP band half-width around the last traded price, in percent.
-    `step_ticks`: how far each re-price moves past the touch. `interval_seconds`: how long a price
-    rests before the next step. `max_attempts`: re-price steps after the first price.
+    `protection_pct` and `protection_min_rupees`: the LPP band's half-width around the last traded price
+    is the wider of the percentage and the rupee amount (NSE: at least ₹20 for index options, so a cheap
+    option's band is never narrower than its spread). `step_ticks`: how far each re-price moves past the
+    touch. `interval_seconds`: how long a price rests before the next step. `max_attempts`: chase steps
+    after the first price (see `ChaseSteps`).
     """
 
     protection_pct: float
     step_ticks: int
     interval_seconds: float
     max_attempts: int
+    protection_min_rupees: float
 
     @classmethod
     def from_settings(cls, settings: ExecutionSettings) -> ChasePolicy:
@@ -59,17 +62,20 @@ class ChasePolicy:
             step_ticks=settings.chase_step_ticks,
             interval_seconds=settings.chase_interval_seconds,
             max_attempts=settings.chase_max_attempts,
+            protection_min_rupees=settings.limit_price_protection_min_rupees,
         )
 
     def band(self, quote: Quote, tick: float) -> PriceBand | None:
-        """The accepted price range now; None without any price to anchor the band to."""
+        """The accepted price range now, anchored on this quote's last price (so the band follows the
+        market: every chase step reads a fresh quote); None without any price to anchor the band to."""
         tick = tick if tick > 0 else DEFAULT_TICK
         anchor = quote.ltp if quote.ltp > 0 else _mid(quote)
         if anchor is None or anchor <= 0:
             return None
-        width = self.protection_pct / 100
-        high = round_to_tick(anchor * (1 + width), tick, "down")
-        low = max(round_to_tick(anchor * (1 - width), tick, "up"), tick)
+        half_width = max(anchor * self.protection_pct / 100, self.protection_min_rupees)
+        # rounded to a millionth first, so float noise (105.00000000000001) never costs a tick
+        high = round_to_tick(round(anchor + half_width, 6), tick, "down")
+        low = max(round_to_tick(round(anchor - half_width, 6), tick, "up"), tick)
         if quote.upper_circuit:
             high = min(high, round_to_tick(quote.upper_circuit, tick, "down"))
         if quote.lower_circuit:
@@ -96,6 +102,29 @@ class ChasePolicy:
         return attempts_made >= self.max_attempts
 
 
+@dataclass(frozen=True, slots=True)
+class ChaseSteps:
+    """The chase steps one order has taken, each one interval apart: modifies the broker accepted,
+    modifies it refused, and steps that could not move the limit (held at the edge of the price band,
+    or no price to move to). All three count toward `ChasePolicy.max_attempts`: a chase that cannot
+    move ends in the same "Exit not filling" alert as one that moved and did not fill, instead of a
+    limit resting unseen all day."""
+
+    repriced: int
+    refused: int
+    blocked: int
+
+    @property
+    def total(self) -> int:
+        return self.repriced + self.refused + self.blocked
+
+    def describe(self) -> str:
+        return (
+            f"{self.repriced} re-price(s), {self.refused} refused by the broker, "
+            f"{self.blocked} held by the price band"
+        )
+
+
 def _mid(quote: Quote) -> float | None:
     bid, ask = quote.best_bid, quote.best_ask
     if bid and ask:
@@ -103,4 +132,4 @@ def _mid(quote: Quote) -> float | None:
     return bid or ask
 
 
-__all__ = ["ChasePolicy", "PriceBand"]
+__all__ = ["ChasePolicy", "ChaseSteps", "PriceBand"]

@@ -42,7 +42,7 @@ from optbot.core.events import Alert, Event, Fill, OrderIntent, OrderUpdate, Ris
 from optbot.core.ids import ordertag_for
 from optbot.core.instrument import Instrument
 from optbot.core.timeutil import ist_date
-from optbot.execution.chase import ChasePolicy
+from optbot.execution.chase import ChasePolicy, ChaseSteps
 from optbot.execution.order_gate import ForbiddenOrder, OrderGate
 from optbot.execution.state_machine import is_legal, is_stale
 from optbot.execution.statement import fill_charges
@@ -917,13 +917,13 @@ class OrderManager:
 
     async def _chase_or_give_up(self, order: OrderRecord) -> str:
         """'repriced', 'waiting', or the reason to cancel a chased entry whose chase is exhausted."""
-        attempts = self._store.count_events(order.ordertag, "reprice")
-        if not self._chase.exhausted(attempts):
+        steps = self._chase_steps(order.ordertag)
+        if not self._chase.exhausted(steps.total):
             return "repriced" if await self._chase_exit(order) else "waiting"
         priced = self._priced_at.setdefault(order.ordertag, self._clock.monotonic())
         if self._clock.monotonic() - priced < self._chase.interval_seconds:
             return "waiting"
-        return f"basket leg not filled after {attempts} chase step(s) within the price band"
+        return f"basket leg not filled after {steps.total} chase step(s): {steps.describe()}"
 
     async def check_auto_cancel(self) -> OrderActions:
         """Cancel entries that waited too long, near the close, on a VIX jump or an underlying move;
@@ -1009,23 +1009,30 @@ class OrderManager:
         priced = self._priced_at.setdefault(order.ordertag, now)
         if now - priced < self._chase.interval_seconds:
             return False
-        attempts = self._store.count_events(order.ordertag, "reprice")
-        # a modify the broker refused is a step too: else an exit it never lets move is re-tried
-        # every interval all day, and nobody is told
-        refused = self._store.count_events(order.ordertag, "reprice_failed")
-        if self._chase.exhausted(attempts + refused):
+        # a modify the broker refused and a step the price band held still are steps too: else an
+        # exit that never moves is re-tried every interval all day, and nobody is told
+        steps = self._chase_steps(order.ordertag)
+        if self._chase.exhausted(steps.total):
             if order.ordertag not in self._chase_exhausted_alerted:
                 self._chase_exhausted_alerted.add(order.ordertag)
                 await self._alert(
                     AlertPriority.CRITICAL,
                     "Exit not filling",
                     f"{order.symbol} {order.side.value} {order.remaining_quantity} still open after "
-                    f"{attempts} re-prices and {refused} refused (last {order.price:.2f})",
+                    f"{steps.total} chase steps: {steps.describe()} (resting at {order.price:.2f})",
                     action_required="check the quote and the price band; close it by hand if needed",
                     dedupe_key=f"chase-exhausted:{order.ordertag}",
                 )
             return False
-        return await self._reprice(order, attempts + 1)
+        return await self._reprice(order, steps.total + 1)
+
+    def _chase_steps(self, ordertag: str) -> ChaseSteps:
+        """The order's chase steps so far, from its stored events (so they survive a restart)."""
+        return ChaseSteps(
+            repriced=self._store.count_events(ordertag, "reprice"),
+            refused=self._store.count_events(ordertag, "reprice_failed"),
+            blocked=self._store.count_events(ordertag, "reprice_blocked"),
+        )
 
     async def _reprice(self, order: OrderRecord, attempt: int) -> bool:
         """Modify the order's limit to chase step `attempt` (the same order: id, tag and fills kept)."""
@@ -1038,6 +1045,8 @@ class OrderManager:
         price = self._chase.price(order.side, quote, instrument.tick_size, attempt)
         self._priced_at[order.ordertag] = self._clock.monotonic()
         if price is None or abs(price - order.price) < 1e-9:
+            detail = self._blocked_detail(order, quote, instrument.tick_size, attempt, price)
+            self._note(order.ordertag, "reprice_blocked", detail)
             return False
         priority = ThrottlePriority.EXIT if order.purpose.reduces_risk else ThrottlePriority.MODIFY
         await self._throttle.acquire(priority)
@@ -1072,6 +1081,20 @@ class OrderManager:
             ),
         )
         return True
+
+    def _blocked_detail(
+        self, order: OrderRecord, quote: Quote, tick: float, attempt: int, price: float | None
+    ) -> str:
+        """Why chase step `attempt` left the limit where it was, for the order's journal."""
+        if price is None:
+            return f"chase step {attempt}: no price in the quote to re-price from"
+        band = self._chase.band(quote, tick)
+        touch = quote.best_bid if order.side is Side.SELL else quote.best_ask
+        where = f" [{band.low:.2f}, {band.high:.2f}]" if band is not None else ""
+        return (
+            f"chase step {attempt}: limit stays at {price:.2f} (touch {touch or 0.0:.2f}, "
+            f"last {quote.ltp:.2f}, price band{where})"
+        )
 
     async def _quote_for(self, exchange: Exchange, token: str) -> Quote | None:
         try:

@@ -94,8 +94,18 @@ class ExecutionSettings(Section):
         default=5.0,
         gt=0,
         le=20,
-        description="exchange limit-price protection: a limit further than this from the last traded price "
-        "is refused, so marketable limits and every chase step stay inside this band",
+        description="limit-price protection (LPP) band, percent of the last traded price: marketable limits "
+        "and every chase step stay inside the wider of this and limit_price_protection_min_rupees around the "
+        "last price (NSE refuses a limit beyond 40 % or, up to a Rs 50 premium, Rs 20 from it; the defaults "
+        "stay inside that at every premium)",
+    )
+    limit_price_protection_min_rupees: float = Field(
+        default=20.0,
+        ge=0,
+        le=20,
+        description="the LPP band is never narrower than this many rupees either side of the last traded "
+        "price (NSE index options: Rs 20 up to a Rs 50 premium). Without it a cheap option's band (5 % of "
+        "Rs 0.75) is narrower than its spread and an exit can never reach the bid",
     )
     chase_interval_seconds: float = Field(
         default=3.0,
