@@ -25,6 +25,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from optbot.analytics.synthetic import model_for
+from optbot.backtest import shared_cache
 from optbot.backtest.option_bars import OptionBarSource, OptionPrices
 from optbot.backtest.store_data import StoreHistory
 from optbot.broker.paper.bar_venue import BarVenue
@@ -86,7 +87,8 @@ class BarBacktest:
             self._vix,
             model_for(settings.analytics.calibration_file, calendar),
         )
-        self._listed: dict[str, tuple[OptionContract, Instrument]] = {}  # token -> contract, its row
+        #: token -> contract, its row (shared by this process's backtests: each lists the same days)
+        self._listed = shared_cache.listed_contracts()
         self.instruments = InstrumentMaster(self._listing(first_day), self._info(first_day))
         self.store = Store.open(store_path, self.clock)
         built = build_engine(
