@@ -1,6 +1,6 @@
-"""Work shared by a process's backtests (listings, model valuations, parsed contracts) never changes a
-report: a run served from what earlier runs with other parameters cached is byte-identical to one
-that computed every value itself."""
+"""Work shared by a process's backtests (listings, model valuations, parsed contracts, the implied
+volatilities of marks) never changes a report: a run served from what earlier runs with other
+parameters cached is byte-identical to one that computed every value itself."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from optbot.backtest import shared_cache
 from optbot.backtest.runner import BacktestOutcome, run_backtest
 from optbot.calendar import get_calendar
 from optbot.config import Settings
+from optbot.engine import market as engine_market
 from optbot.strategy.tunable import apply_parameters
 
 STRATEGY = "iron_condor"
@@ -27,8 +28,10 @@ OTHER = {"iron_condor:exits.mtm_stop": 4500, "iron_condor:exits.lock_and_trail.a
 @pytest.fixture(autouse=True)
 def cold() -> Iterator[None]:
     shared_cache.clear()
+    engine_market._SOLVED.clear()
     yield
     shared_cache.clear()
+    engine_market._SOLVED.clear()
 
 
 def _fills(outcome: BacktestOutcome) -> list[tuple[object, ...]]:
@@ -51,8 +54,10 @@ def test_a_run_served_from_the_shared_tables_gives_the_uncached_report(
         uncached.setattr(shared_cache, "VALUATIONS_LIMIT", 1)
         uncached.setattr(shared_cache, "LISTINGS_LIMIT", 1)
         uncached.setattr(shared_cache, "PARSED_LIMIT", 0)
+        uncached.setattr(engine_market, "SOLVED_LIMIT", 1)
         reference, reference_report = _run(FIRST, tmp_path / "uncached")
     shared_cache.clear()
+    engine_market._SOLVED.clear()
     assert reference.result.trades and reference.synthetic_tokens  # it traded modelled contracts
     cold_outcome, cold_report = _run(FIRST, tmp_path / "cold")
     table = shared_cache.valuations(model_for(Settings().analytics.calibration_file, get_calendar()))
@@ -60,9 +65,10 @@ def test_a_run_served_from_the_shared_tables_gives_the_uncached_report(
     assert filled > 100
     other, _ = _run(OTHER, tmp_path / "other")  # another trial's exits: other marks, other fills
     assert other.result.trades != reference.result.trades
-    grown = len(table)
+    grown, solved = len(table), len(engine_market._SOLVED)
+    assert solved > 100
     warm, warm_report = _run(FIRST, tmp_path / "warm")
-    assert len(table) == grown  # every value the warm run read was already there
+    assert len(table) == grown and len(engine_market._SOLVED) == solved  # all read, none computed
     assert cold_report == reference_report and warm_report == reference_report
     assert _fills(warm) == _fills(cold_outcome) == _fills(reference)
     assert warm.intent_log == reference.intent_log
