@@ -28,10 +28,8 @@ OTHER = {"iron_condor:exits.mtm_stop": 4500, "iron_condor:exits.lock_and_trail.a
 @pytest.fixture(autouse=True)
 def cold() -> Iterator[None]:
     shared_cache.clear()
-    engine_market._SOLVED.clear()
     yield
     shared_cache.clear()
-    engine_market._SOLVED.clear()
 
 
 def _fills(outcome: BacktestOutcome) -> list[tuple[object, ...]]:
@@ -57,7 +55,6 @@ def test_a_run_served_from_the_shared_tables_gives_the_uncached_report(
         uncached.setattr(engine_market, "SOLVED_LIMIT", 1)
         reference, reference_report = _run(FIRST, tmp_path / "uncached")
     shared_cache.clear()
-    engine_market._SOLVED.clear()
     assert reference.result.trades and reference.synthetic_tokens  # it traded modelled contracts
     cold_outcome, cold_report = _run(FIRST, tmp_path / "cold")
     table = shared_cache.valuations(model_for(Settings().analytics.calibration_file, get_calendar()))

@@ -33,6 +33,7 @@ from optbot.analytics.synthetic import SyntheticOptionModel
 from optbot.analytics.synthetic_params import CalibrationParams
 from optbot.calendar import NseCalendar
 from optbot.core.instrument import Instrument
+from optbot.engine.market import forget_solved
 from optbot.sim.market.instruments import OptionContract
 
 Key = TypeVar("Key", bound=Hashable)
@@ -107,10 +108,12 @@ def listed_contracts() -> dict[str, tuple[OptionContract, Instrument]]:
 
 
 def clear() -> None:
-    """Forget everything (tests start cold with it)."""
+    """Forget everything, with the engine's solved implied volatilities (`optbot.engine.market`),
+    the other table a process's backtests share (tests and benchmarks start cold with it)."""
     _by_model.clear()
     _listings.clear()
     _listed.clear()
+    forget_solved()
 
 
 __all__ = [

@@ -40,6 +40,11 @@ _SOLVED: dict[
 SOLVED_LIMIT = 200_000
 
 
+def forget_solved() -> None:
+    """Empty the table of solved volatilities (a benchmark or a test timing or checking cold runs)."""
+    _SOLVED.clear()
+
+
 def _solve(
     price: float,
     spot: float,
