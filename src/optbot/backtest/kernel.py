@@ -57,6 +57,16 @@ class SessionRun:
     engine: TradingEngine
 
 
+def _engine_settings(settings: Settings) -> Settings:
+    """The engine's settings in a backtest: the kill flag re-read on the bar path every
+    `backtest.kill_file_check_seconds` of replayed time (a replayed second is microseconds of real
+    time, so the live tick path's 1 s would stat the flag files at every bar)."""
+    risk = settings.risk.model_copy(
+        update={"kill_file_check_seconds": settings.backtest.kill_file_check_seconds}
+    )
+    return settings.model_copy(update={"risk": risk})
+
+
 class BarBacktest:
     """Builds the engine on the bar venue over a data root and drives it session by session."""
 
@@ -90,7 +100,7 @@ class BarBacktest:
         self.instruments = InstrumentMaster(self._listing(first_day), self._info(first_day))
         self.store = Store.open(store_path, self.clock)
         built = build_engine(
-            settings,
+            _engine_settings(settings),
             self.clock,
             self.store,
             self.instruments,
