@@ -148,9 +148,12 @@ class BarBacktest:
     def _info(day: date) -> MasterInfo:
         return MasterInfo(as_of=day, source="backtest (data root)")
 
-    def _listing(self, day: date) -> list[Instrument]:
+    def _listing(self, day: date, *, new_only: bool = False) -> list[Instrument]:
         """Index rows plus the day's option contracts (the archive's, else the model's). Each contract
-        is parsed from its scrip-master row once, when it is first listed."""
+        is parsed from its scrip-master row once, when it is first listed. With `new_only`, contracts
+        listed before and unchanged are left out: the master keeps a listed contract until it
+        expires, so refreshing it with the new rows gives the master the whole listing would (and
+        costs one lookup per new row instead of one per listed contract, every session)."""
         names = {*self.underlyings, self.vix_name}
         rows = [dict(row) for row in INDEX_ROWS if str(row["name"]).upper() in names]
         listed: list[Instrument] = []  # contracts listed before, unchanged: their parsed rows
@@ -166,7 +169,8 @@ class BarBacktest:
             for contract in option_day.contracts.values():
                 held = self._listed.get(contract.token)
                 if held is not None and held[0] is contract:
-                    listed.append(held[1])
+                    if not new_only:
+                        listed.append(held[1])
                 else:
                     fresh.append(contract)
                     rows.append(contract.scrip_row())
@@ -255,7 +259,7 @@ class BarBacktest:
             self.clock.advance_to(premarket)
         self.venue.roll_day(day)
         if day > self.instruments.info.as_of:  # the morning master, as a live session downloads it
-            engine.refresh_instruments(self._listing(day), self._info(day), day)
+            engine.refresh_instruments(self._listing(day, new_only=True), self._info(day), day)
         steps, base, base_at = self._session_bars(day)
         end_of_day = to_utc(schedule.post_market_end or schedule.session.close_utc)
         previous = schedule.session.open_utc
