@@ -11,7 +11,7 @@ from optbot.backtest.runner import IN_MEMORY, store_history
 from optbot.calendar import get_calendar
 from optbot.config import Settings
 from optbot.core.instrument import Instrument
-from tests.backtest.conftest import make_settings
+from tests.backtest.conftest import DAY, make_settings
 from tests.conftest import SAMPLE_STORE
 
 
@@ -62,3 +62,21 @@ def test_a_session_refresh_with_the_new_contracts_only_leaves_the_master_the_who
     finally:
         for kernel in kernels:
             kernel.close()
+
+
+def test_bars_closing_together_come_shortest_timeframe_first_then_by_symbol(tmp_path: Path) -> None:
+    """NIFTY and INDIA VIX 15-minute bars on the sample day: at each close the bars of both instruments
+    (base, rolled up, daily) reach the strategies by timeframe length, then symbol."""
+    calendar = get_calendar()
+    settings = make_settings(tmp_path)
+    history = store_history(settings, SAMPLE_STORE, calendar)
+    kernel = BarBacktest(settings, IN_MEMORY, DAY, history, None, underlyings=["NIFTY"], calendar=calendar)
+    try:
+        steps, _, base_at = kernel._session_bars(DAY)
+    finally:
+        kernel.close()
+    symbols = {bar.symbol for group in steps.values() for bar in group}
+    assert symbols == {"NIFTY", "INDIA VIX"}
+    assert any(len({bar.symbol for bar in group}) == 2 for group in base_at.values())
+    for group in steps.values():
+        assert group == sorted(group, key=lambda bar: (bar.timeframe.seconds, bar.symbol))

@@ -223,6 +223,7 @@ class BarBacktest:
         steps: dict[datetime, list[Bar]] = {}
         base: dict[tuple[str, datetime], Bar] = {}
         base_at: dict[datetime, list[Bar]] = {}
+        mixed: set[datetime] = set()  # close times with bars of more than one instrument
         for name in [*self.underlyings, self.vix_name]:
             found = self.history.session_bars(name, day)
             if found is None:
@@ -239,13 +240,14 @@ class BarBacktest:
                 if group is None:
                     steps[end] = [labelled]
                 else:
+                    if group[-1].token != token:
+                        mixed.add(end)
                     group.append(labelled)
                 if bar.timeframe is base_timeframe:
                     base[(name, end)] = labelled
                     base_at.setdefault(end, []).append(labelled)
-        for group in steps.values():
-            if len(group) > 1:
-                group.sort(key=lambda bar: (bar.timeframe.seconds, bar.symbol))
+        for end in mixed:  # one instrument's session bars come in (close, timeframe) order already
+            steps[end].sort(key=lambda bar: (bar.timeframe.seconds, bar.symbol))
         return steps, base, base_at
 
     async def run_day(self, day: date) -> SessionRun:

@@ -335,7 +335,8 @@ class StoreHistory:
 
     def session_bars(self, name: str, day: date) -> tuple[IndexDay, list[Bar]] | None:
         """The day's base bars and every bar the strategies get from them (base, rolled-up
-        intraday timeframes, and the daily bar), in close-time order. Built once per process while
+        intraday timeframes, and the daily bar), in close-time order (the shorter
+        timeframe first at a shared close). Built once per process while
         the files are unchanged (every trial of a search replays the same sessions)."""
         identity = self.files_identity(name)
         if identity is not None:  # the future's files and the day's option bars may make the day too
