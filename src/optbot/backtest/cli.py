@@ -180,6 +180,9 @@ def backtest_command(
         highlight=False,
         soft_wrap=True,
     )
+    idle = outcome.no_trade_reason()
+    if idle is not None:
+        console.print(idle, style="yellow", highlight=False, soft_wrap=True, markup=False)
     alerts = sum(day.alerts for day in outcome.days)
     if alerts:
         console.print(

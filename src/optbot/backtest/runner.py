@@ -29,6 +29,7 @@ from pathlib import Path
 from optbot.analytics.synthetic import model_for
 from optbot.backtest.coverage import CoverageRow, DecisionNeed, coverage_table, plan_coverage, refused_fix
 from optbot.backtest.kernel import BarBacktest, SessionRun
+from optbot.backtest.no_trades import no_trade_reason, refusal_counts
 from optbot.backtest.option_bars import REAL, SYNTHETIC
 from optbot.backtest.parity_spot import PARITY_SOURCE_PREFIX, ParitySpot
 from optbot.backtest.report import BacktestResult, TradeRecord, write_backtest_report
@@ -126,6 +127,22 @@ class BacktestOutcome:
     real_tokens: frozenset[str] = frozenset()
     coverage: tuple[CoverageRow, ...] = ()
     workers: int = 1
+    signals: int = 0
+    refusals: tuple[tuple[str, int], ...] = ()  # (reason an intent was refused, how many), by reason
+
+    def no_trade_reason(self) -> str | None:
+        """Why nothing traded, in one line (None when a trade closed)."""
+        return no_trade_reason(
+            closed_trades=len(self.result.trades),
+            fills=len(self.fills),
+            signals=self.signals,
+            intents=self.intents,
+            refused=self.refused,
+            refusals=dict(self.refusals),
+            sessions=len(self.days),
+            bars=sum(day.bars for day in self.days),
+            coverage=self.coverage,
+        )
 
     @property
     def net_pnl(self) -> float:
@@ -240,6 +257,8 @@ class ReplayEvidence:
     intent_reasons: dict[str, str] = field(default_factory=dict)  # intent id -> its reason
     intents: int = 0
     refused: int = 0
+    signals: int = 0
+    refusals: dict[str, int] = field(default_factory=dict)  # reason -> intents it refused
 
 
 @dataclass(frozen=True)
@@ -451,6 +470,8 @@ async def replay_days(plan: BacktestPlan, days: Sequence[tuple[date, str]]) -> R
         evidence.intent_reasons = intent_reasons(kernel.store, kernel.engine.ctx.intents)
         evidence.intents = kernel.engine.counters.intents
         evidence.refused = kernel.engine.counters.refused
+        evidence.signals = kernel.engine.counters.signals
+        evidence.refusals = refusal_counts(kernel.store)
         evidence.real = {token for token, kind in kernel.prices.priced.items() if kind == REAL}
         evidence.synthetic = {token for token, kind in kernel.prices.priced.items() if kind == SYNTHETIC}
     finally:
@@ -642,6 +663,8 @@ def finish_backtest(plan: BacktestPlan, evidence: ReplayEvidence, workers: int =
         fills=fills,
         intents=evidence.intents,
         refused=evidence.refused,
+        signals=evidence.signals,
+        refusals=tuple(sorted(evidence.refusals.items())),
         intent_log=evidence.intent_log,
         synthetic_tokens=frozenset(synthetic),
         real_tokens=frozenset(evidence.real),
