@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ from optbot.analytics.synthetic import (
     SyntheticOptionModel,
     TimeToExpiry,
     VarianceTime,
+    near_future_expiry,
 )
 from optbot.analytics.synthetic_params import (
     CALIBRATION_FORMAT_VERSION,
@@ -57,7 +58,7 @@ from optbot.analytics.synthetic_params import (
     VolLevel,
     load_calibration,
 )
-from optbot.calendar import CalendarRangeError, NseCalendar
+from optbot.calendar import NseCalendar
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -122,14 +123,6 @@ def atm_point(chain: ChainObservation, discount_rate: float, calendar_years: flo
     return AtmPoint(chain, strike, call, put, forward)
 
 
-def _future_expiry(calendar: NseCalendar, underlying: str, day: date) -> date | None:
-    try:
-        found = calendar.expiries(underlying, day, day + timedelta(days=45), kind="monthly")
-    except (CalendarRangeError, KeyError, ValueError):
-        return None
-    return found[0] if found else None
-
-
 class Calibrator:
     """Runs the fit over one folder of data; `calibrate()` returns parameters and the error table."""
 
@@ -161,7 +154,7 @@ class Calibrator:
         for chain in chains:
             if np.isfinite(chain.spot) or not np.isfinite(chain.future_price):
                 continue
-            expiry = chain.future_expiry or _future_expiry(self.calendar, chain.underlying, chain.day)
+            expiry = chain.future_expiry or near_future_expiry(self.calendar, chain.underlying, chain.day)
             if expiry is None:
                 continue
             years = self.bare_time.to_expiry(chain.at_utc, expiry).calendar_years
@@ -396,7 +389,7 @@ class Calibrator:
         the data does not name it), None without one."""
         if not np.isfinite(chain.future_price):
             return None
-        expiry = chain.future_expiry or _future_expiry(self.calendar, chain.underlying, chain.day)
+        expiry = chain.future_expiry or near_future_expiry(self.calendar, chain.underlying, chain.day)
         return FuturePrice(chain.future_price, expiry) if expiry is not None else None
 
     def _vol_errors(

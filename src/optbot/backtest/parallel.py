@@ -81,6 +81,7 @@ def replay_parallel(plan: BacktestPlan, chunks: int) -> ReplayEvidence:
         joined.summaries.extend(evidence.summaries)
         joined.held_value.update(evidence.held_value)
         joined.synthetic |= evidence.synthetic
+        joined.forward_from_future |= evidence.forward_from_future
         joined.real |= evidence.real
         joined.fills += evidence.fills
         joined.intent_log += evidence.intent_log

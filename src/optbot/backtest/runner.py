@@ -259,6 +259,7 @@ class ReplayEvidence:
     refused: int = 0
     signals: int = 0
     refusals: dict[str, int] = field(default_factory=dict)  # reason -> intents it refused
+    forward_from_future: set[str] = field(default_factory=set)  # synthetic tokens priced off the future
 
 
 @dataclass(frozen=True)
@@ -474,6 +475,8 @@ async def replay_days(plan: BacktestPlan, days: Sequence[tuple[date, str]]) -> R
         evidence.refusals = refusal_counts(kernel.store)
         evidence.real = {token for token, kind in kernel.prices.priced.items() if kind == REAL}
         evidence.synthetic = {token for token, kind in kernel.prices.priced.items() if kind == SYNTHETIC}
+        if kernel.prices.forward is not None:
+            evidence.forward_from_future = kernel.prices.forward.used & evidence.synthetic
     finally:
         kernel.close()
     return evidence
@@ -581,6 +584,11 @@ def _notes(plan: BacktestPlan, evidence: ReplayEvidence) -> list[str]:
             "the synthetic model calibrated to real premiums, from the index bar (the README gives its "
             "measured error); options are never interpolated between strikes."
         )
+        if evidence.forward_from_future:
+            notes.append(
+                f"{len(evidence.forward_from_future)} of them were valued with the traded near-month "
+                "future's bars (NAME-I in the store) as the forward where the future had a bar that minute."
+            )
     alerts = sum(summary.alerts for summary in evidence.summaries)
     if alerts:
         notes.append(
