@@ -84,6 +84,9 @@ class FitOptions:
     min_otm_premium: float = 1.0
     #: Longer-dated contracts (LEAPs out to 2029 trade a few lots) are left out of the fit.
     max_days_to_expiry: int = 95
+    #: Fit and score only data from this day on (None: all of it). The ratio of ATM vol to INDIA VIX
+    #: drifts by regime, so a fit on recent data suits recent and future periods best.
+    first_day: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,13 +452,18 @@ class Calibrator:
     def read(self, root: Path) -> CalibrationData:
         """The folder's chain observations within `max_days_to_expiry`; ValueError if there are none."""
         data = read_calibration_data(root, self.options.sample_every_minutes, self.options.min_eod_volume)
+        first = self.options.first_day
         data.chains = [
             chain
             for chain in data.chains
             if (chain.expiry - chain.day).days <= self.options.max_days_to_expiry
+            and (first is None or chain.day >= first)
         ]
         if not data.chains:
-            raise ValueError(f"no option data recognised under {root} (see `optbot data calibrate --help`)")
+            since = f" from {first} on" if first is not None else ""
+            raise ValueError(
+                f"no option data recognised under {root}{since} (see `optbot data calibrate --help`)"
+            )
         return data
 
     def exclusions(self) -> str:
