@@ -64,6 +64,8 @@ FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 #: The smile's knot values are quoted at this time left (session units).
 SMILE_REFERENCE_SESSIONS = 10.0
+#: The OTM error table's extra row for premiums at or above this (rupees): far from the tick floor.
+LIQUID_PREMIUM = 20.0
 #: Spread ratios are read only from premiums at or above this (below it the tick floor dominates).
 MIN_SPREAD_FIT_PREMIUM = 20.0
 
@@ -351,7 +353,9 @@ class Calibrator:
         """Model vs real premiums per segment: the ATM straddle and legs, and OTM contracts 1-3 model
         standard deviations out at or above the premium floor, priced from spot + VIX as a backtest
         would; plus the same OTM contracts priced with their chain's own ATM vol and parity forward
-        (the smile's error alone, without the VIX->ATM error that an OTM premium amplifies)."""
+        (the smile's error alone, without the VIX->ATM error that an OTM premium amplifies), with
+        only the forward the chain's own (an EOD index close is a 30-minute average, not the spot the
+        options last traded against), and only premiums far from the tick floor."""
         model = SyntheticOptionModel(params, self.calendar)
         buckets: dict[str, list[float]] = defaultdict(list)
         for point in self.atm_points([chain for chain in chains if np.isfinite(chain.spot)]):
@@ -377,6 +381,14 @@ class Calibrator:
             for key, picked in _otm_breakdown(chain, segment, distance, far).items():
                 buckets[key].extend(errors[picked].tolist())
             buckets[f"{prefix}|OTM 1-3 SD, implied vol"].extend(self._vol_errors(chain, valuation, far))
+            buckets[f"{prefix}|OTM 1-3 SD, premium >= Rs 20"].extend(
+                errors[far & (chain.prices >= LIQUID_PREMIUM)].tolist()
+            )
+            synchronous = model.value_chain(
+                *inputs, chain.is_call, FuturePrice(point.parity_forward, chain.expiry)
+            )
+            errors_synchronous = tick_rounded(synchronous.value, self.options.tick) / chain.prices - 1
+            buckets[f"{prefix}|OTM 1-3 SD, chain's own forward"].extend(errors_synchronous[far].tolist())
             future = self.future_of(chain)
             if future is not None:
                 carried = model.value_chain(*inputs, chain.is_call, future)
