@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from optbot.cli.common import fail, settings_from
+from optbot.cli.common import data_root_option, fail, settings_from
 from optbot.core.bundled import SAMPLE_ROOT
 from optbot.core.enums import OptionType
 from optbot.core.errors import UserError
@@ -221,7 +221,9 @@ def price_command(
     ctx: typer.Context,
     contract: list[str] = typer.Argument(..., help="SYMBOL, or UNDERLYING EXPIRY STRIKE CE|PE"),
     at: str = typer.Option(..., "--at", help="ISO time with zone, e.g. 2022-11-01T10:30:00+05:30"),
-    data: Path = typer.Option(DEFAULT_DATA_ROOT, "--data", help="Data folder (the data/sample layout)"),
+    data: Path = typer.Option(
+        DEFAULT_DATA_ROOT, "--data", callback=data_root_option, help="Data folder (the data/sample layout)"
+    ),
     spot: float | None = typer.Option(None, "--spot", help="Use this spot instead of the data's"),
     vix: float | None = typer.Option(None, "--vix", help="Use this INDIA VIX instead of the data's"),
 ) -> None:
@@ -269,7 +271,7 @@ def _price(
         typer.echo(
             f"  near future   {future.price:.2f} ({future.expiry}) as the forward instead: forward "
             f"{carried.forward:.2f}, value {carried.value:.4f}, mid {carried.mid:.2f} "
-            "(backtests price from spot + carry)"
+            "(a backtest prices this way where its data root has the near future's bar that minute)"
         )
 
 

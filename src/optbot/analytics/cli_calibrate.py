@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from optbot.analytics.cli import DEFAULT_DATA_ROOT
-from optbot.cli.common import fail, settings_from
+from optbot.cli.common import data_root_option, fail, parse_date_option, settings_from
 from optbot.core.errors import UserError
 from optbot.data.cli import data_app
 
@@ -23,7 +23,10 @@ if TYPE_CHECKING:
 def calibrate_command(
     ctx: typer.Context,
     data: Path = typer.Option(
-        DEFAULT_DATA_ROOT, "--data", help="Folder of real option data (data/sample layout)"
+        DEFAULT_DATA_ROOT,
+        "--data",
+        callback=data_root_option,
+        help="Folder of real option data (data/sample layout)",
     ),
     out: Path | None = typer.Option(None, "--out", help="Write the calibration TOML here (atomically)"),
     sample_minutes: int = typer.Option(
@@ -36,6 +39,9 @@ def calibrate_command(
         min=0,
         help="OTM quotes below this premium (Rs) are not fitted or scored "
         "(default: analytics.calibration_min_otm_premium)",
+    ),
+    since: str | None = typer.Option(
+        None, "--since", help="Fit and score only data from this day on (YYYY-MM-DD; default: all)"
     ),
     check: bool = typer.Option(
         False,
@@ -57,7 +63,12 @@ def calibrate_command(
     from optbot.calendar import get_calendar
     from optbot.core.atomic import atomic_write_text
 
+    try:
+        first_day = parse_date_option("--since", since) if since is not None else None
+    except UserError as exc:
+        fail(str(exc))
     options = FitOptions(
+        first_day=first_day,
         sample_every_minutes=sample_minutes,
         min_eod_volume=min_volume,
         default_carry=settings.calibration_default_carry,

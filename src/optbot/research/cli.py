@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import orjson
 import typer
 
-from optbot.cli.common import console, parse_date_option, settings_from
+from optbot.cli.common import console, data_root_option, parse_date_option, settings_from
 from optbot.core.errors import UserError
 from optbot.core.output_path import output_target
 
@@ -76,7 +76,9 @@ ParamOption = Annotated[
 StorageOption = Annotated[
     str | None, typer.Option("--storage", help="sqlite:///FILE (default) or postgresql://…")
 ]
-DataOption = Annotated[Path | None, typer.Option("--data", help="market data for the backtests")]
+DataOption = Annotated[
+    Path | None, typer.Option("--data", callback=data_root_option, help="market data for the backtests")
+]
 WorkersOption = Annotated[
     int,
     typer.Option(
@@ -407,7 +409,7 @@ def montecarlo_command(
     paths: int | None = typer.Option(
         None, "--paths", help="paths per method (default research.monte_carlo_paths)"
     ),
-    data: Path | None = typer.Option(None, "--data"),
+    data: Path | None = typer.Option(None, "--data", callback=data_root_option),
     out: Path | None = typer.Option(None, "--out", callback=checked_out_folder),
 ) -> None:
     """Backtest, then reshuffle trades, bootstrap days and perturb costs; print CIs and write a tearsheet."""
@@ -454,7 +456,9 @@ def tearsheet_command(
     out: Path | None = typer.Option(
         None, "--out", help="HTML file, or folder for the default name (default: beside the report)"
     ),
-    data: Path | None = typer.Option(None, "--data", help="market data for the NIFTY benchmark and regimes"),
+    data: Path | None = typer.Option(
+        None, "--data", callback=data_root_option, help="market data for the NIFTY benchmark and regimes"
+    ),
 ) -> None:
     """Turn a backtest report into a tearsheet."""
     settings = settings_from(ctx)

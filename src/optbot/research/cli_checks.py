@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import typer
 
-from optbot.cli.common import console, parse_date_option, settings_from
+from optbot.cli.common import console, data_root_option, parse_date_option, settings_from
 from optbot.core.errors import UserError
 from optbot.research.cli import OutOption, _research_dir
 
@@ -39,7 +39,9 @@ def bias_command(
     ),
     from_: str = typer.Option(..., "--from", help="first day (YYYY-MM-DD)"),
     to: str = typer.Option(..., "--to", help="last day (YYYY-MM-DD), inclusive"),
-    data: Path | None = typer.Option(None, "--data", help="data root (default replay.data_dir)"),
+    data: Path | None = typer.Option(
+        None, "--data", callback=data_root_option, help="data root (default replay.data_dir)"
+    ),
     warmup: str | None = typer.Option(
         None,
         "--warmup",
@@ -164,7 +166,9 @@ def stress_command(
     windows: list[str] = typer.Option(
         [], "--windows", help="'all' (default) or a window name (repeatable), e.g. 'COVID crash'"
     ),
-    data: Path | None = typer.Option(None, "--data", help="market data for the backtests"),
+    data: Path | None = typer.Option(
+        None, "--data", callback=data_root_option, help="market data for the backtests"
+    ),
     out: OutOption = None,
 ) -> None:
     """Backtest the named historical stress windows that have data; summarise each; write a tearsheet."""
@@ -317,7 +321,9 @@ def regimes_command(
     strategy: str = typer.Option(..., "--strategy", help="strategy name or module:Class"),
     from_: str = typer.Option(..., "--from", help="first day (YYYY-MM-DD)"),
     to: str = typer.Option(..., "--to", help="last day (YYYY-MM-DD), inclusive"),
-    data: Path | None = typer.Option(None, "--data", help="market data for the backtest"),
+    data: Path | None = typer.Option(
+        None, "--data", callback=data_root_option, help="market data for the backtest"
+    ),
     out: OutOption = None,
 ) -> None:
     """Backtest, then split the trades by §10.1 regime, days to expiry and weekday."""
