@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from optbot.analytics.calibration import Calibrator, FitOptions, atm_point
 from optbot.analytics.calibration_archive import read_calibration_data
-from optbot.analytics.cli import register
+from optbot.analytics.cli import register as register_pricing_commands
+from optbot.analytics.cli_calibrate import register
 from optbot.analytics.synthetic_params import load_calibration
 from optbot.calendar import get_calendar
 from optbot.data.cli import register as register_data_commands
@@ -54,6 +55,7 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _app() -> typer.Typer:
     app = typer.Typer()
     register_data_commands(app)
+    register_pricing_commands(app)
     register(app)
     return app
 
