@@ -19,6 +19,7 @@ from optbot.core.enums import Exchange, OptionType
 from optbot.core.events import Tick
 from optbot.core.instrument import Instrument, InstrumentKey
 from optbot.core.timeutil import ist_date, ist_datetime
+from optbot.engine.subscriptions import GapWindows
 from optbot.instruments.chain import OptionChain, OptionQuote
 from optbot.instruments.expiry_choice import ExpiryChoice, ExpiryUnavailable, choose_expiry
 from optbot.instruments.master import InstrumentMaster, InstrumentNotFound
@@ -95,6 +96,8 @@ class MarketState:
         # A bar-driven backtest prices options on demand (only the contracts something asks about):
         # when set, an option's last price comes from here instead of the last tick.
         self.option_source: Callable[[Instrument, datetime], Tick | None] | None = None
+        # Spec §3.4: after an opening gap an underlying's window is wider until its ATM settles.
+        self.gap_windows = GapWindows(settings.instruments)
 
     def _latest(self, instrument: Instrument, now: datetime | None = None) -> Tick | None:
         """The instrument's latest price: its last tick, or for an option the on-demand source's (as
@@ -326,7 +329,7 @@ class MarketState:
     def _near_the_money(self, chain: OptionChain, spot: float) -> list[Instrument]:
         window = self.settings.engine.atm_strike_window
         contracts: list[Instrument] = []
-        for strike in chain.nearest_strikes(2 * window + 1, spot):
+        for strike in self.gap_windows.strikes(chain, spot, self.clock.now_utc(), 2 * window + 1):
             row = chain.row(strike)
             contracts.extend(contract for contract in (row.call, row.put) if contract is not None)
         return contracts
