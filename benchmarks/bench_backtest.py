@@ -660,8 +660,10 @@ def write_data_root(bars: MinuteBars, root: Path) -> None:
 #: order) moved charges between the fills of an order, so the print became fbf63d4e0960e9d1 with the
 #: same fills (the print without charges is f399ee899f7a0e83 before and after; 1,084 fills, net
 #: -197,977 both). A change of the option model's calibration or of the listing moves the modelled
-#: prices and so the fills; record the new print then.
-TRADE_LIST_FINGERPRINT = "fbf63d4e0960e9d1"
+#: prices and so the fills; record the new print then. Main's smile as knots in standardised moneyness
+#: (7d1f5c9) did: 1,082 fills, net -201,097, print c7baf5257c451bdd (its parent still printed
+#: fbf63d4e0960e9d1), unchanged since through the inert-path speed work.
+TRADE_LIST_FINGERPRINT = "c7baf5257c451bdd"
 
 
 def fills_fingerprint(fills: Sequence[FillRecord]) -> str:

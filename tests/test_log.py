@@ -192,3 +192,14 @@ def test_console_is_a_summary_and_the_file_keeps_library_requests_as_debug(tmp_p
     levels = {str(record["event"])[:12]: record["level"] for record in records}
     assert levels["HTTP Request"] == "debug" and levels["connect_tcp."] == "debug"
     assert levels["HTTP retry b"] == "warning" and levels["engine_order"] == "info"
+
+
+def test_the_file_changes_exactly_at_ist_midnight(setup: tuple[SimClock, Path, io.StringIO]) -> None:
+    clock, log_dir, _ = setup
+    midnight_utc = datetime(2026, 8, 3, 18, 30, tzinfo=UTC)  # 00:00 IST on 4 August
+    clock.advance_to(midnight_utc - timedelta(microseconds=1))
+    get_logger("t").info("last_of_day_one")
+    clock.advance_to(midnight_utc)
+    get_logger("t").info("first_of_day_two")
+    assert [line["event"] for line in _lines(log_dir, "20260803")] == ["last_of_day_one"]
+    assert [line["event"] for line in _lines(log_dir, "20260804")] == ["first_of_day_two"]

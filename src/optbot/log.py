@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -25,7 +26,7 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 
 from optbot.config import Settings
 from optbot.core.clock import Clock
-from optbot.core.timeutil import iso_utc, to_ist
+from optbot.core.timeutil import IST, iso_utc, to_ist
 
 MASK = "***"
 
@@ -197,9 +198,20 @@ class DailyJsonFileHandler(logging.Handler):
         self.clock = clock
         self._path: Path | None = None
         self._stream: IO[str] | None = None
+        self._day_path: tuple[datetime, datetime, Path] | None = None  # [IST midnight, next), its file
 
     def current_path(self) -> Path:
-        return self.directory / f"optbot-{to_ist(self.clock.now_utc()):%Y%m%d}.jsonl"
+        """The file of the clock's IST day, derived again only when the clock leaves that day (a
+        backtest logs thousands of records a replayed year)."""
+        now = self.clock.now_utc()
+        cached = self._day_path
+        if cached is not None and cached[0] <= now < cached[1]:
+            return cached[2]
+        day = to_ist(now).date()
+        start = datetime.combine(day, time(), tzinfo=IST)
+        path = self.directory / f"optbot-{day:%Y%m%d}.jsonl"
+        self._day_path = (start, start + timedelta(days=1), path)
+        return path
 
     def _open(self, path: Path) -> IO[str]:
         self.directory.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from optbot.analytics.calibration import Calibrator, FitOptions, atm_point
 from optbot.analytics.calibration_archive import read_calibration_data
-from optbot.analytics.cli import register
+from optbot.analytics.cli import register as register_pricing_commands
+from optbot.analytics.cli_calibrate import register
 from optbot.analytics.synthetic_params import load_calibration
 from optbot.calendar import get_calendar
 from optbot.data.cli import register as register_data_commands
@@ -54,6 +55,7 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _app() -> typer.Typer:
     app = typer.Typer()
     register_data_commands(app)
+    register_pricing_commands(app)
     register(app)
     return app
 
@@ -119,6 +121,21 @@ def test_check_scores_the_active_calibration_without_fitting(data_root: Path, tm
         _app(), ["data", "calibrate", "--data", str(data_root), "--check", "--out", str(tmp_path / "x.toml")]
     )
     assert both.exit_code == 2 and "drop --out" in both.output
+
+
+def test_since_fits_only_the_recent_data(data_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "recent.toml"
+    result = runner.invoke(
+        _app(), ["data", "calibrate", "--data", str(data_root), "--since", "2025-01-03", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    provenance = load_calibration(out).provenance
+    assert str(provenance["data_first_day"]) == "2025-01-03"
+    assert "NIFTY 1-minute" not in provenance["chain_observations"]  # the 2022 minute bars are older
+    late = runner.invoke(_app(), ["data", "calibrate", "--data", str(data_root), "--since", "2025-02-01"])
+    assert late.exit_code == 2 and "from 2025-02-01 on" in late.output
+    bad = runner.invoke(_app(), ["data", "calibrate", "--data", str(data_root), "--since", "January"])
+    assert bad.exit_code == 2 and "--since" in bad.output
 
 
 def test_calibrate_command_refuses_a_folder_without_option_data(tmp_path: Path) -> None:

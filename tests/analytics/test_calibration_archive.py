@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from optbot.analytics.calibration import Calibrator, FitOptions
 from optbot.analytics.calibration_archive import read_calibration_data
-from optbot.analytics.cli import register
+from optbot.analytics.cli import register as register_pricing_commands
+from optbot.analytics.cli_calibrate import register
 from optbot.calendar import get_calendar
 from optbot.core.timeutil import IST
 from optbot.data.archive import OptionArchive, OptionBarRow, rows_to_table
@@ -107,6 +108,7 @@ def test_fit_on_the_archive_matches_real_premiums(store_root: Path) -> None:
 def test_price_shows_the_archived_bar(store_root: Path) -> None:
     app = typer.Typer()
     register_data_commands(app)
+    register_pricing_commands(app)
     register(app)
     result = CliRunner().invoke(
         app,

@@ -78,14 +78,12 @@ HEAVY_MODULES = ("scipy", "pandas", "pyarrow", "fastapi", "aiohttp", "optuna", "
 
 def test_every_commands_help_loads_no_heavy_library() -> None:
     """Building every command (what --help and an argument error need) imports none of the heavy
-    libraries: the command modules import them inside the commands. `research` is not there yet."""
+    libraries: the command modules import them inside the commands."""
     code = (
         "import sys, typer, typer.main\n"
         "from optbot.cli.main import COMMANDS\n"
         "import importlib\n"
         "for command in COMMANDS:\n"
-        "    if command.name == 'research':\n"
-        "        continue\n"
         "    app = typer.Typer()\n"
         "    for name in command.modules:\n"
         "        importlib.import_module(name).register(app)\n"
@@ -94,6 +92,29 @@ def test_every_commands_help_loads_no_heavy_library() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_research_help_and_a_bad_date_load_no_optuna_plotly_or_pandas() -> None:
+    """The research commands import the study stack (optuna, plotly, pandas, the engine) only after
+    their arguments are checked: `optbot research --help`, a subcommand's --help and a bad date answer
+    without it."""
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from optbot.cli.main import app\n"
+        "runner = CliRunner()\n"
+        "for args in (['research', '--help'], ['research', 'optimise', '--help']):\n"
+        "    assert runner.invoke(app, args).exit_code == 0, args\n"
+        "bad = runner.invoke(app, ['research', 'optimise', '--strategy', 'adx_trend',\n"
+        "                          '--from', '2024-13-01', '--to', '2024-01-02'])\n"
+        "assert 'not an ISO date' in str(bad.exception), bad.output\n"
+        "heavy = ('optuna', 'plotly', 'pandas', 'scipy', 'optbot.engine', 'optbot.backtest.runner')\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] in heavy or name in heavy))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": str(SRC)}, check=True
+    )
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
 
 
 def test_config_validate_in_a_fresh_process_refuses_an_unknown_strategy(tmp_path: Path) -> None:

@@ -9,7 +9,9 @@ import pytest
 
 from optbot.core.enums import Exchange, Side
 from optbot.core.events import Tick
+from optbot.engine.builder import Venue, VenueSpec, build_engine
 from optbot.engine.core import TradingEngine
+from optbot.strategy.base import Strategy
 from optbot.strategy.legs import load_legs
 from optbot.test_kit.execution import Fault
 from tests.engine.test_core import Rig
@@ -18,10 +20,14 @@ from tests.engine.test_core import Rig
 def legs_rig(tmp_path: Path, name: str, start: time = time(10, 0)) -> Rig:
     rig = Rig(tmp_path, start=start)
     strategy = load_legs(name)(rig.settings)
-    rig.engine = TradingEngine(
-        rig.settings, rig.clock, rig.broker, rig.store, rig.master, strategies=[strategy]
-    )
+    rig.engine = _engine(rig, strategy)
     return rig
+
+
+def _engine(rig: Rig, strategy: Strategy) -> TradingEngine:
+    """The rig's engine rebuilt for `strategy` by the one builder, on the rig's fake broker."""
+    venue = VenueSpec(Venue.BROKER, broker=rig.broker)  # type: ignore[arg-type]
+    return build_engine(rig.settings, rig.clock, rig.store, rig.master, venue, strategies=[strategy]).engine
 
 
 async def test_iron_condor_buys_its_wings_before_writing_and_blocks_margin(tmp_path: Path) -> None:
@@ -100,9 +106,7 @@ def file_rig(tmp_path: Path, body: str, underlyings: tuple[str, ...] = ("NIFTY",
     rig.settings = rig.settings.model_copy(
         update={"universe": rig.settings.universe.model_copy(update={"underlyings": list(underlyings)})}
     )
-    rig.engine = TradingEngine(
-        rig.settings, rig.clock, rig.broker, rig.store, rig.master, strategies=[load(str(path))(rig.settings)]
-    )
+    rig.engine = _engine(rig, load(str(path))(rig.settings))
     return rig
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from optbot.backtest.runner import choose_strategies
 from optbot.config import Settings
 from optbot.core.clock import SimClock
@@ -89,5 +91,30 @@ async def test_a_long_replay_lists_new_expiries_and_keeps_only_strikes_near_the_
         assert wanted <= priced and len(priced) <= 2 * len(wanted)  # at most the ones on their way out
         symbols = {symbol for symbol, _ in engine.ctx._history}
         assert not any(symbol.startswith("NIFTY05JUN25") for symbol in symbols)
+    finally:
+        replay.close()
+
+
+@pytest.mark.parametrize(("threshold_pct", "gapped"), [(0.001, True), (50.0, False)])
+async def test_the_replay_checks_the_opening_gap_as_a_live_session_does(
+    tmp_path: Path, threshold_pct: float, gapped: bool
+) -> None:
+    """The first index price at the open against the previous daily close (the live pipeline's
+    `OpeningGapCheck`); above `data.opening_gap_pct` the live response runs: a note, and the wider
+    §3.4 strike window opens."""
+    day = DAYS[0]
+    settings = make_settings(
+        tmp_path / "data",
+        replay={"tick_seconds": 15.0},
+        data={"opening_gap_pct": threshold_pct},
+        instruments={"gap_stability_minutes": 600.0},  # still open at the end of the session
+    )
+    replay = InProcessReplay(settings, tmp_path / "replay.sqlite", day, underlyings=["NIFTY"])
+    try:
+        await replay.run([day])
+        assert "NIFTY" in replay.gap_check.detector.last  # checked: the previous close was known
+        notes = [entry.text for entry in replay.engine.journal if "opening gap NIFTY" in entry.text]
+        assert bool(notes) is gapped
+        assert replay.engine.market.gap_windows.is_open("NIFTY") is gapped
     finally:
         replay.close()

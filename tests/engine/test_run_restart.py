@@ -1,6 +1,7 @@
 """`optbot run --mode paper` against `optbot sim serve`: a replayed day, stopped and restarted mid-session.
 
-Real processes: the simulator replays 2020-11-18 faster than real time; the bot follows its clock,
+Real processes: the simulator replays 2020-11-18 from 13:30 IST (the strategy's first entries come
+at 13:45) at 100x real time, held until the first bot is up; the bot follows its clock,
 trades, is stopped with SIGTERM after its first order, restarts, reconciles clean with its persisted
 paper books and finishes the day — with no intent or order sent twice.
 """
@@ -19,6 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from optbot.sim.admin_client import admin_request
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "sample" / "store"
@@ -63,10 +66,16 @@ def _env(tmp: Path, port: int) -> dict[str, str]:
 def simulator(tmp_path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     port = _free_port()
     env = _env(tmp_path, port)
-    command = [*OPTBOT, "sim", "serve", "--port", str(port), "--speed", "250", "--date", "2020-11-18"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # The replay holds at its start until the first bot is up (20-60 s of wall time on a loaded
+    # machine), and runs at 100x: at 250x from 09:00 a loaded machine's bot started late or fell
+    # behind the feed, met a day past its entries and never traded.
+    sim_env = {**env, "OPTBOT__SIM__START_PAUSED": "true", "OPTBOT__SIM__REPLAY_START_TIME_IST": "13:30"}
+    command = [*OPTBOT, "sim", "serve", "--port", str(port), "--speed", "100", "--date", "2020-11-18"]
+    process = subprocess.Popen(
+        command, env=sim_env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, text=True
+    )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             with socket.socket() as probe:
                 if probe.connect_ex(("127.0.0.1", port)) == 0:
@@ -107,6 +116,11 @@ def test_paper_bot_survives_a_restart_mid_session_without_duplicates(
     port, env = simulator
     root = tmp_path / "root"
     first = _bot(port, env, tmp_path / "first.log")
+    started = time.monotonic() + 120
+    while "PASS operations" not in (tmp_path / "first.log").read_text():
+        assert time.monotonic() < started and first.poll() is None, (tmp_path / "first.log").read_text()
+        time.sleep(0.2)
+    admin_request(f"http://127.0.0.1:{port}", "POST", "/sim/v1/clock", {"paused": False})
     deadline = time.monotonic() + 240
     traded = False
     while time.monotonic() < deadline and first.poll() is None:

@@ -1,10 +1,24 @@
-"""The two-refresh rule for dropping strikes that left the ATM window."""
+"""The two-refresh rule for dropping strikes that left the ATM window, and the wider window after an
+opening gap (spec §3.4)."""
 
 from __future__ import annotations
 
+from datetime import date, time
+from pathlib import Path
+
+import pytest
+
+from optbot.calendar import get_calendar
+from optbot.config import Settings
+from optbot.core.clock import SimClock
 from optbot.core.enums import Exchange
+from optbot.core.events import Tick
 from optbot.core.instrument import InstrumentKey
-from optbot.engine.subscriptions import LeavingStrikes
+from optbot.core.timeutil import ist_datetime
+from optbot.data.opening_gap import OpeningGap
+from optbot.engine.market import MarketState
+from optbot.engine.subscriptions import LeavingStrikes, respond_to_opening_gap
+from optbot.test_kit.instruments import build_master
 
 A, B, C = (InstrumentKey(Exchange.NFO, token) for token in ("1", "2", "3"))
 
@@ -34,3 +48,84 @@ def test_a_cut_over_drops_contracts_unwanted_for_the_first_time() -> None:
     leaving.cut_over()
     assert leaving.due([A, B, C], {A}) == [B, C]
     assert leaving.due([A], {A}) == []
+
+
+# ------------------------------------------------------------- spec §3.4: the window after an opening gap
+DAY = date(2026, 8, 7)
+OPEN = ist_datetime(DAY, time(9, 15, 5))
+GAP = OpeningGap("NIFTY", 24_000.0, 24_550.0, 2.29, OPEN)
+
+
+def _market(tmp_path: Path, **instruments: float) -> tuple[MarketState, SimClock]:
+    """NIFTY strikes every 50 points from 23,550 to 25,550 (test_kit master), spot at 24,550, the
+    normal window 13 strikes (`engine.atm_strike_window` 6 either side)."""
+    clock = SimClock(OPEN)
+    settings = Settings(
+        paths={"data_root": tmp_path},
+        universe={"underlyings": ["NIFTY"]},
+        engine={"atm_strike_window": 6},
+        instruments=instruments,
+    )
+    market = MarketState(settings, clock, get_calendar(), build_master(as_of=DAY))
+    _price(market, clock, 24_550.0)
+    return market, clock
+
+
+def _price(market: MarketState, clock: SimClock, ltp: float) -> None:
+    index = market.track_underlying("NIFTY")
+    market.on_tick(Tick(clock.now_utc(), index.token, index.exchange, "NIFTY", ltp))
+
+
+def _strikes(market: MarketState) -> list[float]:
+    return sorted({contract.strike for contract in market.watch_list("NIFTY") if contract.strike is not None})
+
+
+def _gap(market: MarketState) -> list[str]:
+    notes: list[str] = []
+    respond_to_opening_gap(GAP, market.gap_windows, LeavingStrikes(), lambda _kind, text: notes.append(text))
+    return notes
+
+
+def test_a_gap_widens_the_window_to_gap_pool_strikes_around_the_new_atm(tmp_path: Path) -> None:
+    market, _clock = _market(tmp_path, gap_pool_strikes=21, gap_range_points=50.0)
+    assert len(_strikes(market)) == 13
+    notes = _gap(market)
+    assert _strikes(market) == [24_550.0 + 50 * step for step in range(-10, 11)]
+    assert any("opening gap NIFTY +2.29%" in text for text in notes)
+
+
+def test_a_gap_widens_the_window_to_every_strike_within_gap_range_points(tmp_path: Path) -> None:
+    market, _clock = _market(tmp_path, gap_pool_strikes=10, gap_range_points=600.0)
+    _gap(market)
+    assert _strikes(market) == [24_550.0 + 50 * step for step in range(-12, 13)]
+
+
+def test_the_gap_window_is_never_narrower_than_the_normal_one(tmp_path: Path) -> None:
+    market, _clock = _market(tmp_path, gap_pool_strikes=10, gap_range_points=50.0)
+    _gap(market)
+    assert len(_strikes(market)) == 13
+
+
+@pytest.mark.parametrize(("stability_minutes", "wide_at_minute_3"), [(2.0, False), (5.0, True)])
+def test_the_window_narrows_once_the_atm_held_for_gap_stability_minutes(
+    tmp_path: Path, stability_minutes: float, wide_at_minute_3: bool
+) -> None:
+    market, clock = _market(tmp_path, gap_pool_strikes=21, gap_stability_minutes=stability_minutes)
+    _gap(market)
+    assert len(_strikes(market)) == 21  # the ATM (24,550) is first seen now
+    clock.advance(3 * 60)
+    assert (len(_strikes(market)) == 21) is wide_at_minute_3
+    assert market.gap_windows.is_open("NIFTY") is wide_at_minute_3
+
+
+def test_a_moving_atm_restarts_the_wait_for_stability(tmp_path: Path) -> None:
+    market, clock = _market(tmp_path, gap_pool_strikes=21, gap_stability_minutes=3.0)
+    _gap(market)
+    assert len(_strikes(market)) == 21
+    clock.advance(2 * 60)
+    _price(market, clock, 24_660.0)  # the ATM moved two strikes up: unstable, start over
+    assert _strikes(market)[0] == 24_150.0  # still 21 strikes, around the new ATM 24,650
+    clock.advance(2 * 60)
+    assert len(_strikes(market)) == 21  # 2 minutes on this ATM, not 3
+    clock.advance(1 * 60)
+    assert len(_strikes(market)) == 13

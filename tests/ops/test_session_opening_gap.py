@@ -9,10 +9,12 @@ from typing import Any, cast
 
 from optbot.calendar import get_calendar
 from optbot.config import Settings
+from optbot.config.sections.instruments import InstrumentsSettings
 from optbot.core.clock import SimClock
 from optbot.core.enums import Exchange
 from optbot.core.instrument import Instrument, InstrumentKey
 from optbot.data.opening_gap import OpeningGap
+from optbot.engine.subscriptions import GapWindows
 from optbot.ops.session import SessionRunner
 from optbot.test_kit.execution import option_instrument
 
@@ -22,12 +24,19 @@ NEW = [option_instrument(token=token, symbol=f"NEW{token}") for token in ("201",
 HELD = option_instrument(token="150", symbol="HELD150")
 
 
+class Market:
+    def __init__(self) -> None:
+        self.gap_windows = GapWindows(InstrumentsSettings())
+
+
 class Engine:
-    """What the session asks of the engine here: the contracts it wants and a place for notes."""
+    """What the session asks of the engine here: the contracts it wants, its market's gap windows and a
+    place for notes."""
 
     def __init__(self, wanted: list[Instrument]) -> None:
         self.wanted = wanted
         self.notes: list[tuple[str, str]] = []
+        self.market = Market()
 
     def desired_instruments(self) -> list[Instrument]:
         return self.wanted
@@ -79,6 +88,7 @@ def test_an_opening_gap_drops_the_old_window_at_once_and_keeps_held_contracts(tm
     assert sorted(feed.unsubscribed) == _keys(OLD)  # at the gap's refresh, not two refreshes later
     assert subscribed == {instrument.key for instrument in (*NEW, HELD)}
     assert any("opening gap NIFTY +3.18%" in text for _, text in engine.notes)
+    assert engine.market.gap_windows.is_open("NIFTY")  # the wider §3.4 window until the ATM settles
 
 
 def test_without_a_gap_a_moved_window_leaves_after_two_refreshes(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import date
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from optbot.config import Settings
 from optbot.core.errors import UserError
 from optbot.research.objectives import Constraints, Objective, metrics_from_equity
-from optbot.research.optimise import StudySpec, best_parameters, run_study, storage_url
+from optbot.research.optimise import StudySpec, _storage, best_parameters, run_study, storage_url
 from optbot.strategy.tunable import Tunable
 
 
@@ -44,6 +45,16 @@ def test_study_finds_the_optimum_region_and_respects_the_budget(tmp_path: Path) 
     summary = run_study(Settings(), _spec(tmp_path, trials=25), _evaluate)
     assert summary.completed == 25 and len(summary.trials) == 25
     assert abs(best_parameters(summary)["strategy.rsi_oversold"] - 27.0) <= 3.0
+
+
+def test_a_sqlite_study_is_written_ahead_and_synced_at_checkpoints(tmp_path: Path) -> None:
+    run_study(Settings(), _spec(tmp_path, trials=2), _evaluate)
+    with sqlite3.connect(tmp_path / "studies.db") as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    storage = _storage(_spec(tmp_path))
+    with storage.engine.connect() as connection:  # NORMAL (1), not the default FULL (2)
+        assert connection.exec_driver_sql("PRAGMA synchronous").fetchone() == (1,)
+    storage.engine.dispose()
 
 
 def test_a_study_resumes_and_never_exceeds_its_trials(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from optbot.core.clock import SimClock
@@ -126,3 +126,40 @@ def test_vix_band_follows_every_vix_change(tmp_path: Path) -> None:
             expected = risk.elevated_size_multiplier
         assert engine.size_multiplier == expected
         assert engine.state is (RiskState.ACTIVE if expected == 1.0 else RiskState.REDUCING)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=4 * 3600),  # seconds to the next price (crosses midnight)
+            st.sampled_from(["NIFTY", "INDIA VIX"]),
+            st.floats(min_value=-3.0, max_value=3.0),  # % move of the price (VIX: points)
+        ),
+        max_size=60,
+    )
+)
+@example([(60, "NIFTY", 0.0), (30, "NIFTY", 2.5)] + [(60, "NIFTY", 0.01)] * 60)  # spike, quiet, resume
+def test_skipped_refreshes_leave_the_state_a_refresh_at_every_price_gives(
+    steps: list[tuple[int, str, float]],
+) -> None:
+    """A price later in the day re-runs `refresh` only when time can change what it derives (a latch's
+    quiet period, the gradual resume, the IST day, a VIX or latch change): the state and size multiplier
+    after every price equal those of an engine refreshed at every price (flag files read once, so
+    their re-reads do not refresh it anyway)."""
+    directory = Path(os.environ.get("TMPDIR", "/tmp")) / f"optbot-risk-refresh-{os.getpid()}"
+    lazy_clock = SimClock(TEST_DAY_OPEN + timedelta(minutes=45))
+    eager_clock = SimClock(TEST_DAY_OPEN + timedelta(minutes=45))
+    settings = risk_settings(directory, kill_file_check_seconds=86400.0)  # files read once: no refresh
+    lazy = RiskEngine(settings, lazy_clock)
+    eager = RiskEngine(settings, eager_clock)
+    prices = {"NIFTY": 22500.0, "INDIA VIX": 14.0}
+    for seconds, symbol, move in steps:
+        lazy_clock.advance(seconds)
+        eager_clock.advance(seconds)
+        price = prices[symbol]
+        price = max(1.0, price + move if symbol == "INDIA VIX" else price * (1 + move / 100))
+        prices[symbol] = price
+        lazy.on_tick(_tick(lazy_clock, symbol, price))
+        eager.on_tick(_tick(eager_clock, symbol, price))
+        eager.refresh(check_files=False)
+        assert (lazy.state, lazy.size_multiplier) == (eager.state, eager.size_multiplier)

@@ -156,6 +156,17 @@ class FuturePrice:
     expiry: date
 
 
+def near_future_expiry(calendar: NseCalendar, underlying: str, day: date) -> date | None:
+    """The expiry of the near-month future on `day` (the month's monthly expiry, the next month's
+    once it has passed): what a continuous `NAME-I` series trades that day; None where the calendar
+    cannot say (outside its range, an underlying it does not know)."""
+    try:
+        found = calendar.expiries(underlying, day, day + timedelta(days=45), kind="monthly")
+    except (CalendarRangeError, KeyError, ValueError):
+        return None
+    return found[0] if found else None
+
+
 @dataclass(frozen=True, slots=True)
 class ChainValuation:
     """Model values of many strikes of one expiry at one instant (arrays aligned with the strikes)."""
@@ -213,6 +224,14 @@ class SyntheticOptionModel:
         ratio = (clipped / self.params.time.reference_sessions) ** window.term_slope
         return window.atm_vol_per_vix * max(vix, 0.0) / 100.0 * ratio
 
+    def spot_for_future(self, underlying: str, future: FuturePrice, at_utc: datetime) -> float:
+        """The spot whose forward (spot and the fitted carry) is the traded `future` at its own expiry:
+        valued from it, every expiry's forward is the future carried by the fitted carry over the
+        difference in time, F = Fut·exp(carry·(t - t_fut)), so a price path can hand the model this
+        spot wherever it would hand it the index."""
+        future_years = self.time.to_expiry(at_utc, future.expiry).calendar_years
+        return future.price * math.exp(-self.underlying(underlying).carry * future_years)
+
     def value_chain(
         self,
         underlying: str,
@@ -229,11 +248,8 @@ class SyntheticOptionModel:
         timing = self.time.to_expiry(at_utc, expiry)
         body = self.underlying(underlying)
         if future is not None:
-            future_years = self.time.to_expiry(at_utc, future.expiry).calendar_years
-            carried = future.price * math.exp(body.carry * (timing.calendar_years - future_years))
-            forward = np.full(np.shape(strikes), carried, dtype=np.float64)
-        else:
-            forward = np.asarray(spot, dtype=np.float64) * math.exp(body.carry * timing.calendar_years)
+            spot = self.spot_for_future(underlying, future, at_utc)
+        forward = np.asarray(spot, dtype=np.float64) * math.exp(body.carry * timing.calendar_years)
         if forward.shape != np.shape(strikes):
             forward = np.broadcast_to(forward, np.shape(strikes)).astype(np.float64)
         atm = self._atm_vol(body, vix, timing.sessions, at_utc.astimezone(IST).date())

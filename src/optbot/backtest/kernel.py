@@ -25,6 +25,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from optbot.analytics.synthetic import model_for
+from optbot.backtest import shared_cache
+from optbot.backtest.futures_forward import FuturesForward
 from optbot.backtest.option_bars import OptionBarSource, OptionPrices
 from optbot.backtest.store_data import StoreHistory
 from optbot.broker.paper.bar_venue import BarVenue
@@ -57,6 +59,16 @@ class SessionRun:
     engine: TradingEngine
 
 
+def _engine_settings(settings: Settings) -> Settings:
+    """The engine's settings in a backtest: the kill flag re-read on the bar path every
+    `backtest.kill_file_check_seconds` of replayed time (a replayed second is microseconds of real
+    time, so the live tick path's 1 s would stat the flag files at every bar)."""
+    risk = settings.risk.model_copy(
+        update={"kill_file_check_seconds": settings.backtest.kill_file_check_seconds}
+    )
+    return settings.model_copy(update={"risk": risk})
+
+
 class BarBacktest:
     """Builds the engine on the bar venue over a data root and drives it session by session."""
 
@@ -78,19 +90,23 @@ class BarBacktest:
         self.underlyings = [name.upper() for name in underlyings]
         self.vix_name = settings.universe.vix_symbol.upper()
         self.clock = SimClock(ist_datetime(first_day, PREMARKET_START))
+        option_model = model_for(settings.analytics.calibration_file, calendar)
         self.prices = OptionPrices(
             calendar,
             settings.replay,
             archive,
             self._spot,
             self._vix,
-            model_for(settings.analytics.calibration_file, calendar),
+            option_model,
+            FuturesForward(history, option_model),
         )
         self._listed: dict[str, tuple[OptionContract, Instrument]] = {}  # token -> contract, its row
+        #: the same, for every backtest of this process (each lists the same days): parsed once
+        self._parsed = shared_cache.listed_contracts()
         self.instruments = InstrumentMaster(self._listing(first_day), self._info(first_day))
         self.store = Store.open(store_path, self.clock)
         built = build_engine(
-            settings,
+            _engine_settings(settings),
             self.clock,
             self.store,
             self.instruments,
@@ -138,9 +154,12 @@ class BarBacktest:
     def _info(day: date) -> MasterInfo:
         return MasterInfo(as_of=day, source="backtest (data root)")
 
-    def _listing(self, day: date) -> list[Instrument]:
+    def _listing(self, day: date, *, new_only: bool = False) -> list[Instrument]:
         """Index rows plus the day's option contracts (the archive's, else the model's). Each contract
-        is parsed from its scrip-master row once, when it is first listed."""
+        is parsed from its scrip-master row once, when it is first listed. With `new_only`, contracts
+        listed before and unchanged are left out: the master keeps a listed contract until it
+        expires, so refreshing it with the new rows gives the master the whole listing would (and
+        costs one lookup per new row instead of one per listed contract, every session)."""
         names = {*self.underlyings, self.vix_name}
         rows = [dict(row) for row in INDEX_ROWS if str(row["name"]).upper() in names]
         listed: list[Instrument] = []  # contracts listed before, unchanged: their parsed rows
@@ -156,17 +175,27 @@ class BarBacktest:
             for contract in option_day.contracts.values():
                 held = self._listed.get(contract.token)
                 if held is not None and held[0] is contract:
-                    listed.append(held[1])
-                else:
-                    fresh.append(contract)
+                    if not new_only:
+                        listed.append(held[1])
+                    continue
+                fresh.append(contract)
+                known = self._parsed.get(contract.token)
+                if known is None or known[0] is not contract:
                     rows.append(contract.scrip_row())
         instruments, _ = parse_rows(rows)
         parsed = {instrument.token: instrument for instrument in instruments}
-        for contract in fresh:
-            instrument = parsed.get(contract.token)
-            if instrument is not None:
-                self._listed[contract.token] = (contract, instrument)
-        return instruments + listed
+        tokens = {contract.token for contract in fresh}
+        new = [instrument for instrument in instruments if instrument.token not in tokens]  # index rows
+        for contract in fresh:  # new to this backtest's master, in listing order
+            entry = self._parsed.get(contract.token)
+            if entry is None or entry[0] is not contract:
+                instrument = parsed.get(contract.token)
+                if instrument is None:
+                    continue
+                entry = self._parsed[contract.token] = (contract, instrument)
+            self._listed[contract.token] = entry
+            new.append(entry[1])
+        return new + listed
 
     def _index(self, name: str) -> Instrument:
         if name == self.vix_name:
@@ -209,6 +238,7 @@ class BarBacktest:
         steps: dict[datetime, list[Bar]] = {}
         base: dict[tuple[str, datetime], Bar] = {}
         base_at: dict[datetime, list[Bar]] = {}
+        mixed: set[datetime] = set()  # close times with bars of more than one instrument
         for name in [*self.underlyings, self.vix_name]:
             found = self.history.session_bars(name, day)
             if found is None:
@@ -225,13 +255,14 @@ class BarBacktest:
                 if group is None:
                     steps[end] = [labelled]
                 else:
+                    if group[-1].token != token:
+                        mixed.add(end)
                     group.append(labelled)
                 if bar.timeframe is base_timeframe:
                     base[(name, end)] = labelled
                     base_at.setdefault(end, []).append(labelled)
-        for group in steps.values():
-            if len(group) > 1:
-                group.sort(key=lambda bar: (bar.timeframe.seconds, bar.symbol))
+        for end in mixed:  # one instrument's session bars come in (close, timeframe) order already
+            steps[end].sort(key=lambda bar: (bar.timeframe.seconds, bar.symbol))
         return steps, base, base_at
 
     async def run_day(self, day: date) -> SessionRun:
@@ -245,7 +276,7 @@ class BarBacktest:
             self.clock.advance_to(premarket)
         self.venue.roll_day(day)
         if day > self.instruments.info.as_of:  # the morning master, as a live session downloads it
-            engine.refresh_instruments(self._listing(day), self._info(day), day)
+            engine.refresh_instruments(self._listing(day, new_only=True), self._info(day), day)
         steps, base, base_at = self._session_bars(day)
         end_of_day = to_utc(schedule.post_market_end or schedule.session.close_utc)
         previous = schedule.session.open_utc

@@ -26,6 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from optbot.analytics.synthetic import SyntheticOptionModel
+from optbot.backtest import shared_cache
+from optbot.backtest.futures_forward import FuturesForward
 from optbot.broker.paper.fill_model import BarPrices
 from optbot.calendar import NseCalendar
 from optbot.config.sections.replay import ReplaySettings
@@ -33,6 +35,7 @@ from optbot.core.events import Bar
 from optbot.sim.market.instruments import (
     UNDERLYINGS,
     OptionContract,
+    UnderlyingSpec,
     build_option_contracts,
     option_token,
 )
@@ -137,8 +140,12 @@ class OptionPrices:
         spot: Callable[[str], float | None],
         vix: Callable[[], float | None],
         option_model: SyntheticOptionModel,
+        forward: FuturesForward | None = None,
     ) -> None:
         self.calendar = calendar
+        #: Where the store has the near future's bars, the model's spot comes from them (its forward
+        #: is the traded future); else from the index (`spot`).
+        self.forward = forward
         self.replay = replay
         self.option_model = option_model
         self.archive = archive
@@ -147,7 +154,10 @@ class OptionPrices:
         self._days: dict[str, OptionDay] = {}
         self._by_token: dict[str, OptionDay] = {}
         self.priced: dict[str, str] = {}  # token -> real / synthetic (every contract priced or filled)
-        self._memo: dict[tuple[str, datetime, float, float], tuple[float, int]] = {}
+        #: The model's values, shared with every backtest of this process on the same model
+        #: (`optbot.backtest.shared_cache`): a search's trials value the same contracts at the same bars.
+        self._valuations = shared_cache.valuations(option_model)
+        self._listings = shared_cache.listings(calendar)
         #: Every contract listed so far, by token: the same object comes back while it is unchanged,
         #: so each day's listing (and the instrument master built from it) is mostly lookups.
         self._known: dict[str, OptionContract] = {}
@@ -205,17 +215,7 @@ class OptionPrices:
                 contracts[token] = held
         elif spec is not None:
             status = SYNTHETIC if status != REAL else status
-            for contract in build_option_contracts(
-                spec,
-                self.calendar,
-                day,
-                reference,
-                self.replay.weekly_expiries_listed,
-                self.replay.monthly_expiries_listed,
-                self.replay.strike_inner_band_pct,
-                self.replay.strike_outer_band_pct,
-                self._known,
-            ):
+            for contract in self._modelled_listing(spec, day, reference):
                 contracts[contract.token] = contract
         option_day = OptionDay(underlying, day, status, timeframe, contracts, table)
         for token in [token for token, held in self._by_token.items() if held.underlying == underlying]:
@@ -223,8 +223,38 @@ class OptionPrices:
         self._days[underlying] = option_day
         for token in contracts:
             self._by_token[token] = option_day
-        self._memo = {}
         return option_day
+
+    def _modelled_listing(
+        self, spec: UnderlyingSpec, day: date, reference: float
+    ) -> tuple[OptionContract, ...]:
+        """The contracts the model lists around `reference` (built once per process for these inputs:
+        every backtest of the same day and data lists the same ones)."""
+        replay = self.replay
+        key = (
+            spec.name,
+            day.toordinal(),
+            reference,
+            replay.weekly_expiries_listed,
+            replay.monthly_expiries_listed,
+            replay.strike_inner_band_pct,
+            replay.strike_outer_band_pct,
+        )
+        found = self._listings.get(key)
+        if found is None:
+            built = build_option_contracts(
+                spec,
+                self.calendar,
+                day,
+                reference,
+                replay.weekly_expiries_listed,
+                replay.monthly_expiries_listed,
+                replay.strike_inner_band_pct,
+                replay.strike_outer_band_pct,
+                self._known,
+            )
+            found = self._listings.put(key, tuple(built))
+        return found
 
     def listing(self) -> list[OptionContract]:
         return [contract for day in self._days.values() for contract in day.contracts.values()]
@@ -237,21 +267,38 @@ class OptionPrices:
         self, contract: OptionContract, moment: datetime, spot: float, vix: float
     ) -> tuple[float, int]:
         """The model's price (on the tick grid) and its modelled open interest (the simulator's hump
-        around the money), memoised per moment."""
-        key = (contract.token, moment, spot, vix)
-        found = self._memo.get(key)
+        around the money), computed once per process for these inputs (`optbot.backtest.shared_cache`)."""
+        key = (contract, moment, spot, vix)
+        found = self._valuations.get(key)
         if found is None:
             valuation = value_options([contract], MarketState(moment, spot, vix), self.option_model)
             price = max(float(round_to_tick(valuation.value, contract.tick_size)[0]), contract.tick_size)
             interest = opening_open_interest(
                 contract, float(valuation.moneyness[0]), float(valuation.years[0])
             )
-            found = (price, interest)
-            self._memo[key] = found
+            found = self._valuations.put(key, (price, interest))
         return found
 
     def _model(self, contract: OptionContract, moment: datetime, spot: float, vix: float) -> float:
         return self._valued(contract, moment, spot, vix)[0]
+
+    def _model_spot(self, token: str, underlying: str, now: datetime) -> float | None:
+        """The spot the model values from: the near future's (its forward) where it traded, else the index."""
+        if self.forward is not None:
+            from_future = self.forward.spot_at(underlying, now)
+            if from_future is not None:
+                self.forward.used.add(token)
+                return from_future
+        return self._spot(underlying)
+
+    def _model_levels(self, token: str, underlying: str, index_bar: Bar) -> tuple[float, float, float, float]:
+        """(open, high, low, close) spots over the bar: the future's where it has bars, else the index's."""
+        if self.forward is not None:
+            levels = self.forward.bar_levels(underlying, index_bar)
+            if levels is not None:
+                self.forward.used.add(token)
+                return levels
+        return index_bar.open, index_bar.high, index_bar.low, index_bar.close
 
     def last_price(self, token: str, now: datetime) -> tuple[float, datetime, int, int | None] | None:
         """(price, as-of time, volume, open interest) of the contract at `now`; None without one."""
@@ -271,7 +318,7 @@ class OptionPrices:
                 bars.volumes[index],
                 bars.open_interest[index] or None,
             )
-        spot, vix = self._spot(option_day.underlying), self._vix()
+        spot, vix = self._model_spot(token, option_day.underlying, now), self._vix()
         if spot is None or vix is None:
             return None
         self.priced[token] = SYNTHETIC
@@ -296,9 +343,10 @@ class OptionPrices:
         self.priced[token] = SYNTHETIC
         contract = option_day.contracts[token]
         at_start = index_bar.start_utc
-        values = [self._model(contract, at_start, level, vix) for level in (index_bar.high, index_bar.low)]
-        opening = self._model(contract, at_start, index_bar.open, vix)
-        closing = self._model(contract, index_bar.end_utc, index_bar.close, vix)
+        open_, high, low, close = self._model_levels(token, option_day.underlying, index_bar)
+        values = [self._model(contract, at_start, level, vix) for level in (high, low)]
+        opening = self._model(contract, at_start, open_, vix)
+        closing = self._model(contract, index_bar.end_utc, close, vix)
         return [
             BarPrices(
                 at_start,

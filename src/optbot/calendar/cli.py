@@ -14,7 +14,6 @@ from optbot.calendar.overrides import Segment
 from optbot.cli.common import fail, settings_from
 from optbot.core.clock import LiveClock
 from optbot.core.errors import UserError
-from optbot.ops.calendar_sync import calendar_from_settings, sync_calendar
 
 calendar_app = typer.Typer(help="NSE trading days, sessions and expiries.", no_args_is_help=True)
 
@@ -34,6 +33,9 @@ def _parse_segment(text: str) -> Segment:
 
 
 def _calendar(ctx: typer.Context) -> NseCalendar:
+    # Imported here: the sync module loads httpx, which `optbot calendar --help` does not need.
+    from optbot.ops.calendar_sync import calendar_from_settings
+
     try:
         return calendar_from_settings(settings_from(ctx))
     except UserError as exc:
@@ -198,6 +200,8 @@ def sync_command(
     """Fetch NSE's trading-holiday list, validate it and store it as a dated override (§13.7)."""
     if url is not None and from_file is not None:
         fail("--url and --from-file: give one source, not both")
+    from optbot.ops.calendar_sync import sync_calendar
+
     settings = settings_from(ctx)
     today = LiveClock().now_ist().date()
     try:

@@ -106,7 +106,7 @@ COMMANDS: tuple[ListedCommand, ...] = (
     ListedCommand("instruments", ("optbot.instruments.cli",), "Instrument master: refresh, search, show."),
     ListedCommand(
         "data",
-        ("optbot.data.cli", "optbot.analytics.cli"),  # analytics adds `data calibrate`
+        ("optbot.data.cli", "optbot.analytics.cli_calibrate"),  # analytics adds `data calibrate`
         "Market data: import, download, gaps, quality, backups.",
     ),
     ListedCommand(

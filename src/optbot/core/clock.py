@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
-from optbot.core.timeutil import IST, require_aware, to_utc
+from optbot.core.timeutil import IST, to_utc
 
 
 class TimerHandle(Protocol):
@@ -154,7 +154,7 @@ class SimClock:
 
     def advance_to(self, when: datetime) -> int:
         """Move time forward to `when`, firing due timers in order. Returns how many fired."""
-        target = to_utc(require_aware(when))
+        target = to_utc(when)  # refuses a naive time
         if target < self._now:
             raise ValueError(f"SimClock cannot go backwards: {target} < {self._now}")
         fired = 0

@@ -82,7 +82,10 @@ class Timeframe(StrEnum):
 
     @property
     def seconds(self) -> int:
-        return {"1m": 60, "3m": 180, "5m": 300, "15m": 900, "1h": 3600, "daily": 86400}[self.value]
+        return _TIMEFRAME_SECONDS[self]  # a member is its value string: no `.value`, no dict per call
+
+
+_TIMEFRAME_SECONDS: dict[str, int] = {"1m": 60, "3m": 180, "5m": 300, "15m": 900, "1h": 3600, "daily": 86400}
 
 
 class OrderStatus(StrEnum):

@@ -15,6 +15,8 @@ def require_aware(moment: datetime) -> datetime:
 
 
 def to_utc(moment: datetime) -> datetime:
+    if moment.tzinfo is UTC:  # already UTC (the clock's and every stored time): nothing to convert
+        return moment
     return require_aware(moment).astimezone(UTC)
 
 

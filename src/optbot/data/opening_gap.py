@@ -1,16 +1,19 @@
 """Opening-gap detection (spec §2.4, §3.4): (open − previous close) / previous close, in percent.
 
 The previous close comes from `timeframes/{SYMBOL}/daily.json` (the last daily bar before today);
-the open is the session's first traded price. A gap above `opening_gap_pct` is returned so the token
-pool can switch to gap mode and an alert can be raised.
+the open is the session's first traded price. A gap above `opening_gap_pct` is returned so the feed's
+strike window can widen around the new ATM (`optbot.engine.subscriptions.GapWindows`) and an alert can
+be raised.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from optbot.core.enums import Timeframe
+from optbot.core.events import Tick
 from optbot.core.timeutil import IST
 from optbot.data.store import JsonStore
 
@@ -47,16 +50,16 @@ class OpeningGapDetector:
 
     def __init__(self, threshold_pct: float) -> None:
         self.threshold_pct = threshold_pct
-        self._checked: set[tuple[str, date]] = set()
+        self.checked: set[tuple[str, date]] = set()
         self.last: dict[str, float] = {}
 
     def check(
         self, symbol: str, open_price: float, prior_close: float | None, at: datetime
     ) -> OpeningGap | None:
         day = at.astimezone(IST).date()
-        if (symbol, day) in self._checked:
+        if (symbol, day) in self.checked:
             return None
-        self._checked.add((symbol, day))
+        self.checked.add((symbol, day))
         if prior_close is None:
             return None
         percent = gap_percent(open_price, prior_close)
@@ -64,3 +67,42 @@ class OpeningGapDetector:
         if abs(percent) <= self.threshold_pct:
             return None
         return OpeningGap(symbol, prior_close, open_price, percent, at)
+
+
+#: The previous session's close of an underlying before an IST date (None when unknown).
+PreviousClose = Callable[[str, date], float | None]
+
+
+class OpeningGapCheck:
+    """The one opening-gap check of every mode: the first price of each tracked underlying at or after
+    the session's open is compared with its previous daily close. The live market-data pipeline and the
+    replay feed it their index ticks; each supplies the previous close from what it has (the bar store,
+    the engine's daily history)."""
+
+    def __init__(self, threshold_pct: float, previous_close_of: PreviousClose) -> None:
+        self.detector = OpeningGapDetector(threshold_pct)
+        self.previous_close_of = previous_close_of
+        self._symbols: dict[str, str] = {}  # tracked token -> the underlying's name
+
+    def track(self, token: str, symbol: str) -> None:
+        self._symbols[token] = symbol
+
+    def untrack(self, token: str) -> None:
+        self._symbols.pop(token, None)
+
+    def tracks(self, token: str) -> bool:
+        return token in self._symbols
+
+    def on_tick(self, tick: Tick, session_open_utc: datetime | None) -> OpeningGap | None:
+        """The gap this tick reveals: only a tracked underlying's first positive price of the day at or
+        after the open is checked (later ticks cost one lookup)."""
+        symbol = self._symbols.get(tick.token)
+        if symbol is None or tick.ltp <= 0 or session_open_utc is None:
+            return None
+        moment = tick.ts_exchange or tick.ts_utc
+        if moment < session_open_utc:
+            return None
+        day = moment.astimezone(IST).date()
+        if (symbol, day) in self.detector.checked:
+            return None
+        return self.detector.check(symbol, tick.ltp, self.previous_close_of(symbol, day), moment)

@@ -28,7 +28,7 @@ from optbot.core.timeutil import IST
 from optbot.data.archive import OptionArchive
 from optbot.data.bars import BarAggregator, BarGap, SegmentSessions
 from optbot.data.history import CandleSource, candle_to_bar
-from optbot.data.opening_gap import OpeningGap, OpeningGapDetector, previous_close
+from optbot.data.opening_gap import OpeningGap, OpeningGapCheck, previous_close
 from optbot.data.recorder import OptionBarRecorder
 from optbot.data.store import JsonStore
 
@@ -61,9 +61,10 @@ class MarketDataPipeline:
         self.option_aggregator = BarAggregator(
             clock, SegmentSessions(calendar, Segment.FO), self._on_bar, settings
         )
-        self.gap_detector = OpeningGapDetector(settings.opening_gap_pct)
+        self.gap_check = OpeningGapCheck(
+            settings.opening_gap_pct, lambda symbol, day: previous_close(store, symbol, day)
+        )
         self.gaps_found: list[OpeningGap] = []
-        self._underlyings: set[str] = set()
         self._option_tokens: set[str] = set()
         self._outbox: asyncio.Queue[Event] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -84,9 +85,9 @@ class MarketDataPipeline:
         (self.option_aggregator if is_option else self.aggregator).track(token, symbol, is_option)
         if is_option:
             self._option_tokens.add(token)
-            self._underlyings.discard(token)
+            self.gap_check.untrack(token)
         elif check_opening_gap:
-            self._underlyings.add(token)
+            self.gap_check.track(token, symbol)
 
     def track_instrument(self, instrument: Instrument, check_opening_gap: bool = True) -> None:
         """Options are never interpolated and their incomplete bars are discarded (spec §2.4)."""
@@ -202,20 +203,14 @@ class MarketDataPipeline:
             self.option_aggregator.on_tick(tick)
         else:
             self.aggregator.on_tick(tick)
-        if tick.token in self._underlyings and tick.ltp > 0:
+        if self.gap_check.tracks(tick.token):
             self._check_gap(tick)
 
     def _check_gap(self, tick: Tick) -> None:
-        opened = self.aggregator.session_open_utc
-        moment = tick.ts_exchange or tick.ts_utc
-        if opened is None or moment < opened:
-            return
-        day = moment.astimezone(IST).date()
-        gap = self.gap_detector.check(
-            tick.symbol, tick.ltp, previous_close(self.store, tick.symbol, day), moment
-        )
+        gap = self.gap_check.on_tick(tick, self.aggregator.session_open_utc)
         if gap is None:
             return
+        day = gap.ts_utc.astimezone(IST).date()
         self.gaps_found.append(gap)
         log.warning("opening gap %s %.2f%% (%s -> %s)", gap.symbol, gap.gap_pct, gap.previous_close, gap.open)
         if self.on_gap is not None:

@@ -111,9 +111,9 @@ def trading_day_decision(calendar: NseCalendar, clock: Clock) -> CheckResult:
 
 
 def run_checks(clock: Clock, config_path: Path | None) -> list[CheckResult]:
-    from optbot.calendar.cli import calendar_from_settings
     from optbot.config import ConfigError, effective_mode, load_settings
     from optbot.config.checks import registered_problems
+    from optbot.ops.calendar_sync import calendar_from_settings
     from optbot.strategy.registry import strategy_problems  # noqa: F401 - registers its settings check
 
     results: list[CheckResult] = []
@@ -157,9 +157,9 @@ def demo_command(
 ) -> None:
     """A whole trading day through the live path against the local SmartAPI simulator (no account needed)."""
     requested_day = _parse_day(day) if day else None
-    from optbot.calendar.cli import calendar_from_settings
     from optbot.config import load_settings
     from optbot.log import configure_logging, shutdown_logging
+    from optbot.ops.calendar_sync import calendar_from_settings
     from optbot.ops.demo import DEFAULT_DEMO_DAY, demo_clock, prepare_output, run_demo
     from optbot.ops.session import StageFailed
 
@@ -356,8 +356,8 @@ def run_command(
     sessions: int | None = typer.Option(None, "--sessions", min=1, help="stop after this many sessions"),
 ) -> None:
     """Run the bot: the daily lifecycle in paper or live mode until Ctrl-C / SIGTERM."""
-    from optbot.calendar.cli import calendar_from_settings
     from optbot.config import effective_mode, load_settings
+    from optbot.ops.calendar_sync import calendar_from_settings
     from optbot.ops.listen import ensure_ports_free
 
     config_path = state(ctx).resolved_config_path()

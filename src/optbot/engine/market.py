@@ -15,10 +15,11 @@ from optbot.broker.models import DepthLevel, Quote
 from optbot.calendar import NseCalendar, Segment, TradingSession
 from optbot.config import Settings
 from optbot.core.clock import Clock
-from optbot.core.enums import Exchange
+from optbot.core.enums import Exchange, OptionType
 from optbot.core.events import Tick
 from optbot.core.instrument import Instrument, InstrumentKey
 from optbot.core.timeutil import ist_date, ist_datetime
+from optbot.engine.subscriptions import GapWindows
 from optbot.instruments.chain import OptionChain, OptionQuote
 from optbot.instruments.expiry_choice import ExpiryChoice, ExpiryUnavailable, choose_expiry
 from optbot.instruments.master import InstrumentMaster, InstrumentNotFound
@@ -28,6 +29,37 @@ SECONDS_PER_YEAR = 365.0 * 86400
 #: How far ahead the exchange rules are read to tell whether weekly contracts trade (two weeks and a day).
 WEEKLY_LOOKAHEAD = timedelta(days=15)
 MIN_YEARS_TO_EXPIRY = 60.0 / SECONDS_PER_YEAR
+
+
+#: (price, spot, strike, years to expiry, rate, option type, fallback volatility) -> the implied
+#: volatility and Greeks solved from them, for the process: a pure function of those inputs, and an
+#: optimisation's backtests solve the same marks at the same bars in every trial (Brent's method was
+#: ~8 % of a trial). Bounded: full, it starts again empty.
+_SOLVED: dict[
+    tuple[float, float, float, float, float, OptionType, float | None], tuple[float | None, Greeks | None]
+] = {}
+SOLVED_LIMIT = 200_000
+
+
+def forget_solved() -> None:
+    """Empty the table of solved volatilities (a benchmark or a test timing or checking cold runs)."""
+    _SOLVED.clear()
+
+
+def _solve(
+    price: float,
+    spot: float,
+    strike: float,
+    years: float,
+    rate: float,
+    option_type: OptionType,
+    fallback_vol: float | None,
+) -> tuple[float | None, Greeks | None]:
+    solved = implied_volatility(price, spot, strike, years, rate, option_type, model="black76")
+    volatility = solved.volatility or fallback_vol
+    if volatility is None:
+        return None, None
+    return solved.volatility, greeks("black76", spot, strike, years, volatility, rate, option_type)
 
 
 #: Per-token state is keyed by (exchange, token) tuples: cheaper to build and hash per tick than
@@ -64,6 +96,8 @@ class MarketState:
         # A bar-driven backtest prices options on demand (only the contracts something asks about):
         # when set, an option's last price comes from here instead of the last tick.
         self.option_source: Callable[[Instrument, datetime], Tick | None] | None = None
+        # Spec §3.4: after an opening gap an underlying's window is wider until its ATM settles.
+        self.gap_windows = GapWindows(settings.instruments)
 
     def _latest(self, instrument: Instrument, now: datetime | None = None) -> Tick | None:
         """The instrument's latest price: its last tick, or for an option the on-demand source's (as
@@ -295,7 +329,7 @@ class MarketState:
     def _near_the_money(self, chain: OptionChain, spot: float) -> list[Instrument]:
         window = self.settings.engine.atm_strike_window
         contracts: list[Instrument] = []
-        for strike in chain.nearest_strikes(2 * window + 1, spot):
+        for strike in self.gap_windows.strikes(chain, spot, self.clock.now_utc(), 2 * window + 1):
             row = chain.row(strike)
             contracts.extend(contract for contract in (row.call, row.put) if contract is not None)
         return contracts
@@ -325,14 +359,14 @@ class MarketState:
         assert contract.strike is not None and contract.option_type is not None
         years = self._years_to_expiry(contract, now)
         rate = self.settings.analytics.risk_free_rate
-        solved = implied_volatility(
-            price, spot, contract.strike, years, rate, contract.option_type, model="black76"
-        )
-        volatility = solved.volatility or fallback_vol
-        if volatility is None:
-            return None, None
-        values = greeks("black76", spot, contract.strike, years, volatility, rate, contract.option_type)
-        return solved.volatility, values
+        key = (price, spot, contract.strike, years, rate, contract.option_type, fallback_vol)
+        found = _SOLVED.get(key)
+        if found is None:
+            found = _solve(*key)
+            if len(_SOLVED) >= SOLVED_LIMIT:
+                _SOLVED.clear()
+            _SOLVED[key] = found
+        return found
 
     def _option_quote(self, contract: Instrument, spot: float, now: datetime) -> OptionQuote | None:
         last = self._latest(contract, now)

@@ -24,12 +24,13 @@ from optbot.core.clock import SimClock
 from optbot.core.enums import Exchange, Timeframe
 from optbot.core.events import Bar, Tick
 from optbot.core.instrument import Instrument, InstrumentKey
-from optbot.core.timeutil import ist_datetime, to_utc
+from optbot.core.timeutil import IST, ist_datetime, to_utc
 from optbot.data.bars import BarAggregator, SegmentSessions
 from optbot.data.history import candles_to_bars
+from optbot.data.opening_gap import OpeningGapCheck
 from optbot.engine.builder import Venue, VenueSpec, build_engine
 from optbot.engine.core import TradingEngine, preload_history
-from optbot.engine.subscriptions import LeavingStrikes
+from optbot.engine.subscriptions import LeavingStrikes, respond_to_opening_gap
 from optbot.instruments.master import InstrumentMaster, MasterInfo
 from optbot.instruments.scripmaster import parse_rows
 from optbot.persistence.store import Store
@@ -140,6 +141,9 @@ class InProcessReplay:
         self._subscribed: set[tuple[str, str]] = set()
         self._options: dict[InstrumentKey, str] = {}  # subscribed option contract -> symbol
         self._leaving = LeavingStrikes()
+        # Spec §2.4/§3.4: the live pipeline's opening-gap check, on the previous close of the engine's
+        # daily history; a gap gets the live session's response (respond_to_opening_gap).
+        self.gap_check = OpeningGapCheck(settings.data.opening_gap_pct, self._previous_close)
         self.market.subscribe_quotes(self._on_quote)
         self.on_session_end: Callable[[ReplayRun], None] | None = None
 
@@ -177,8 +181,17 @@ class InProcessReplay:
                 loaded += preload_history(self.engine, [bar for bar in bars if bar.end_utc <= now])
         return loaded
 
+    def _previous_close(self, underlying: str, day: date) -> float | None:
+        """The close of the last daily bar of the engine's history dated before `day` (IST)."""
+        for bar in reversed(self.engine.ctx.bars(underlying, Timeframe.D1, 5)):
+            if bar.start_utc.astimezone(IST).date() < day:
+                return bar.close
+        return None
+
     def _track(self) -> None:
         indices = [self.engine.market.underlying_instrument(u) for u in self.underlyings]
+        for index in indices:  # INDIA VIX gaps are volatility, not a reason to re-centre strikes
+            self.gap_check.track(index.token, index.underlying)
         indices.append(self.instruments.index_instrument(self.settings.universe.vix_symbol))
         for index in indices:
             self.index_bars.track(index.token, index.underlying, False)
@@ -267,6 +280,12 @@ class InProcessReplay:
                 self.option_bars.on_tick(tick)
             else:
                 self.index_bars.on_tick(tick)
+                gap = self.gap_check.on_tick(tick, self.index_bars.session_open_utc)
+                if gap is not None:
+                    respond_to_opening_gap(
+                        gap, self.engine.market.gap_windows, self._leaving, self.engine.note
+                    )
+                    self._refresh_subscriptions()  # now, as the live session does, not at the next minute
             await self.engine.on_tick(tick)
             count += 1
         return count

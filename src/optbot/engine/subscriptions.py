@@ -1,10 +1,16 @@
-"""When a subscribed contract may leave the feed: the rule shared by live sessions and replays."""
+"""Which strikes the feed carries and when a contract may leave it: the rules shared by live sessions
+and replays, including the spec §3.4 response to an opening gap."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from optbot.config.sections.instruments import InstrumentsSettings
 from optbot.core.instrument import InstrumentKey
+from optbot.data.opening_gap import OpeningGap
+from optbot.instruments.chain import OptionChain
 
 
 class LeavingStrikes:
@@ -34,3 +40,60 @@ class LeavingStrikes:
         due = [key for key in unwanted if key in self._unwanted_once]
         self._unwanted_once = set(unwanted) - set(due)
         return due
+
+
+@dataclass(slots=True)
+class _GapWindow:
+    opened_utc: datetime
+    atm: float | None = None
+    stable_since: datetime | None = None
+
+
+class GapWindows:
+    """Spec §3.4 "emergency token pool" per underlying after an opening gap: around the new ATM the
+    window widens to at least `gap_pool_strikes` strikes and every strike within ±`gap_range_points`
+    (never narrower than the normal window), until the ATM has stayed on one strike for
+    `gap_stability_minutes` ("wait for stability ... reduce to the normal range"). Time is the caller's
+    clock, so a backtest narrows it at the same moment a live session would."""
+
+    def __init__(self, settings: InstrumentsSettings) -> None:
+        self.settings = settings
+        self._open: dict[str, _GapWindow] = {}
+
+    def open(self, underlying: str, at: datetime) -> None:
+        self._open[underlying.upper()] = _GapWindow(at)
+
+    def is_open(self, underlying: str) -> bool:
+        return underlying.upper() in self._open
+
+    def strikes(self, chain: OptionChain, spot: float, now: datetime, normal_count: int) -> list[float]:
+        """The listed strikes to carry for `chain` at `spot`: the `normal_count` nearest, widened while
+        the underlying's gap window is open."""
+        normal = chain.nearest_strikes(normal_count, spot)
+        window = self._open.get(chain.underlying)
+        if window is None:
+            return normal
+        atm = chain.atm(spot)
+        if atm != window.atm or window.stable_since is None:
+            window.atm, window.stable_since = atm, now
+        elif now - window.stable_since >= timedelta(minutes=self.settings.gap_stability_minutes):
+            del self._open[chain.underlying]
+            return normal
+        wide = set(normal) | set(chain.nearest_strikes(self.settings.gap_pool_strikes, atm))
+        return sorted(wide | set(chain.strikes_within(self.settings.gap_range_points, atm)))
+
+
+def respond_to_opening_gap(
+    gap: OpeningGap, windows: GapWindows, leaving: LeavingStrikes, note: Callable[[str, str], None]
+) -> None:
+    """Spec §3.4 gap response, the same in a live session and a replay: the gapped underlying's strike
+    window widens around the new ATM (`GapWindows`) and the old strikes leave the feed at the next
+    refresh (`LeavingStrikes.cut_over`). Entries wait for the price to settle in the strategies
+    (`strategy.gap_stabilisation_minutes`)."""
+    windows.open(gap.symbol, gap.ts_utc)
+    leaving.cut_over()
+    note(
+        "feed",
+        f"opening gap {gap.symbol} {gap.gap_pct:+.2f}%: re-centring the strike window now "
+        f"(widened for {windows.settings.gap_stability_minutes:g} stable minute(s))",
+    )

@@ -7,26 +7,26 @@ import json
 import sys
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, cast, get_args
+from typing import TYPE_CHECKING, Any, cast, get_args
 
 import typer
 
-from optbot.broker.errors import AuthenticationFailed, BrokerError, RateLimited, TokenExpired, TransientError
-from optbot.charges import RateCard, round_trip
 from optbot.cli.common import console, fail, settings_from
-from optbot.config.settings import Settings
 from optbot.core.clock import LiveClock
 from optbot.core.enums import Exchange
 from optbot.core.errors import UserError
 from optbot.core.timeutil import ist_date
-from optbot.execution.reconciliation import ReconcileKind, Reconciler, ReconciliationReport
-from optbot.execution.reports import build_pnl_report, report_json, write_pnl_report
-from optbot.execution.statement import contract_note, contract_note_json, render_contract_note
-from optbot.persistence.db import DatabaseError, open_database, state_db_path
-from optbot.persistence.store import Store
+
+if TYPE_CHECKING:
+    from optbot.charges import RateCard
+    from optbot.config.settings import Settings
+    from optbot.execution.reconciliation import ReconcileKind, ReconciliationReport
+    from optbot.persistence.store import Store
+
+# The charges, the state store, reconciliation and the broker stack are imported inside the commands,
+# so `--help` and a bad argument of charges, reconcile and report answer without loading them.
 
 report_app = typer.Typer(help="Reports from the state database.", no_args_is_help=True)
-RECONCILE_KINDS: tuple[str, ...] = get_args(ReconcileKind)
 
 
 def _parse_day(text: str, flag: str) -> date:
@@ -37,6 +37,9 @@ def _parse_day(text: str, flag: str) -> date:
 
 
 def _open_store(settings: Settings) -> Store:
+    from optbot.persistence.db import DatabaseError, open_database, state_db_path
+    from optbot.persistence.store import Store
+
     try:
         return Store(open_database(state_db_path(settings), create=False), LiveClock())
     except DatabaseError as exc:
@@ -44,6 +47,8 @@ def _open_store(settings: Settings) -> Store:
 
 
 def _rate_card(settings: Settings) -> RateCard:
+    from optbot.charges import RateCard
+
     return RateCard.load(settings.execution.charges_rate_card_file)
 
 
@@ -80,6 +85,8 @@ def _charges(
     if venue not in (Exchange.NSE, Exchange.BSE, Exchange.NFO, Exchange.BFO):
         raise UserError(f"--exchange must be NSE or BSE (got {exchange!r})")
     day = _parse_day(trade_date, "--date")
+    from optbot.charges import round_trip
+
     trip = round_trip(
         _rate_card(settings),
         venue,
@@ -149,8 +156,11 @@ def reconcile(
     if ack or offline:
         _stored_reconciliations(settings, ack, operator)
         return
-    if kind not in RECONCILE_KINDS:
-        fail(f"--kind must be one of {', '.join(RECONCILE_KINDS)} (got {kind!r})")
+    from optbot.execution.reconciliation import ReconcileKind
+
+    kinds: tuple[str, ...] = get_args(ReconcileKind)
+    if kind not in kinds:
+        fail(f"--kind must be one of {', '.join(kinds)} (got {kind!r})")
     report = run_live_reconciliation(settings, cast(ReconcileKind, kind))
     if as_json:
         typer.echo(json.dumps(reconciliation_json(report), indent=2))
@@ -193,6 +203,14 @@ def _stored_reconciliations(settings: Settings, ack: bool, operator: str) -> Non
 
 def run_live_reconciliation(settings: Settings, kind: ReconcileKind) -> LiveReconciliation:
     """Log in with the configured broker stack and secrets, then run one Reconciler pass."""
+    from optbot.broker.errors import (
+        AuthenticationFailed,
+        BrokerError,
+        RateLimited,
+        TokenExpired,
+        TransientError,
+    )
+
     try:
         return asyncio.run(_live_reconciliation(settings, kind))
     except AuthenticationFailed as exc:
@@ -225,6 +243,7 @@ async def _live_reconciliation(settings: Settings, kind: ReconcileKind) -> LiveR
     # other commands of this module and every --help answer without them
     from optbot.broker.angelone.factory import build_stack, open_secret_store
     from optbot.execution.order_manager import OrderManager
+    from optbot.execution.reconciliation import Reconciler
 
     clock = LiveClock()
     stack = build_stack(settings, clock, open_secret_store(settings, _prompt_keyring_password))
@@ -321,6 +340,8 @@ def report_pnl(
         card = _rate_card(settings)
     except UserError as exc:
         fail(str(exc))
+    from optbot.execution.reports import build_pnl_report, report_json, write_pnl_report
+
     store = _open_store(settings)
     try:
         report = build_pnl_report(store.fills(), first, last, card, settings.execution.charges_rounding)
@@ -352,6 +373,8 @@ def report_statement(
         card = _rate_card(settings)
     except UserError as exc:
         fail(str(exc))
+    from optbot.execution.statement import contract_note, contract_note_json, render_contract_note
+
     store = _open_store(settings)
     try:
         note = contract_note(store.fills(), card, settings.execution.charges_rounding, target)

@@ -7,10 +7,10 @@ import asyncio
 import typer
 
 from optbot.cli.common import console, fail, settings_from
-from optbot.core.clock import LiveClock
 from optbot.core.enums import AlertPriority
-from optbot.core.events import Alert
-from optbot.ops.notifications import NOTIFY_URLS_ENV, Notifier, notification_urls
+
+# The notifier (apprise, structlog) is imported when the command runs, so `optbot notify --help` and a
+# bad argument answer without loading it.
 
 notify_app = typer.Typer(help="Notifications (Apprise).", no_args_is_help=True)
 
@@ -21,6 +21,10 @@ def notify_test(
     priority: AlertPriority = typer.Option(AlertPriority.INFO, help="priority of the test alert"),
 ) -> None:
     """Send one test alert to every configured target and report the result."""
+    from optbot.core.clock import LiveClock
+    from optbot.core.events import Alert
+    from optbot.ops.notifications import NOTIFY_URLS_ENV, Notifier, notification_urls
+
     settings = settings_from(ctx)
     urls = notification_urls(settings.notifications)
     if not urls:

@@ -46,7 +46,7 @@ from optbot.engine.feed_watch import FeedWatch
 from optbot.engine.health import CheckResult, check_clock_skew, check_database, check_disk_space
 from optbot.engine.provisional import confirm_provisional_session
 from optbot.engine.schedule import DaySchedule, build_schedule
-from optbot.engine.subscriptions import LeavingStrikes
+from optbot.engine.subscriptions import LeavingStrikes, respond_to_opening_gap
 from optbot.execution.reconciliation import ReconciliationReport
 from optbot.instruments.master import InstrumentMaster
 from optbot.instruments.repository import MasterRepository
@@ -667,15 +667,12 @@ class SessionRunner:
         await self._drop_unwanted(set(wanted), feed)
 
     def _on_opening_gap(self, gap: OpeningGap) -> None:
-        """Spec §3.4: an opening gap re-centres the feed at once: the engine's window already follows
-        the new price (ATM from the gapped open), so the old strikes are dropped now rather than
-        after two refreshes, and the refresh runs now rather than at the next minute. Entries wait
-        for the price to settle in the strategies (`gap_stabilisation_minutes`)."""
-        self._leaving.cut_over()
+        """Spec §3.4: an opening gap re-centres the feed at once (`respond_to_opening_gap`, as a replay
+        does), and the refresh runs now rather than at the next minute."""
         if self.engine is not None:
-            self.engine.note(
-                "feed", f"opening gap {gap.symbol} {gap.gap_pct:+.2f}%: re-centring the strike window now"
-            )
+            respond_to_opening_gap(gap, self.engine.market.gap_windows, self._leaving, self.engine.note)
+        else:
+            self._leaving.cut_over()
         self._tasks.append(asyncio.create_task(self.refresh_subscriptions(), name="session:gap-resubscribe"))
 
     async def _drop_unwanted(self, wanted: set[InstrumentKey], feed: MarketFeed) -> None:

@@ -5,44 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
 
-from optbot.backtest.runner import default_data_root
-from optbot.cli.common import console, parse_date_option, settings_from
-from optbot.config import Settings
+from optbot.cli.common import console, data_root_option, parse_date_option, settings_from
 from optbot.core.errors import UserError
 from optbot.core.output_path import output_target
-from optbot.ops.reports import read_report
-from optbot.research.evaluate import (
-    BacktestEvaluator,
-    BacktestSegments,
-    outcome_sample,
-    outcome_tearsheet,
-    with_market,
-)
-from optbot.research.market import IndexDaily
-from optbot.research.montecarlo import Method, MonteCarloResult, MonteCarloSettings, run_monte_carlo
-from optbot.research.objectives import Constraints, Objective
-from optbot.research.optimise import StudySpec, StudySummary, best_parameters, run_study
-from optbot.research.tearsheet import (
-    TearsheetInput,
-    trades_from_report,
-    write_tearsheet,
-)
-from optbot.research.walkforward import (
-    WalkForwardResult,
-    plan_windows,
-    run_cross_validation,
-    run_walk_forward,
-    walk_forward_tearsheet,
-)
-from optbot.sim.market.bars import BarDataError
-from optbot.strategy.legs import qualified
-from optbot.strategy.registry import resolve
-from optbot.strategy.tunable import Tunable, apply_parameters, check_buildable
+
+if TYPE_CHECKING:
+    from optbot.config import Settings
+    from optbot.research.evaluate import BacktestEvaluator
+    from optbot.research.montecarlo import MonteCarloResult, MonteCarloSettings
+    from optbot.research.optimise import StudySpec, StudySummary
+    from optbot.research.walkforward import WalkForwardResult
+    from optbot.strategy.tunable import Tunable
+
+# The research stack (optuna, plotly, pandas, scipy, the engine) is imported inside each command, after
+# its arguments are checked, so `optbot research --help` and a bad argument answer without loading it.
 
 research_app = typer.Typer(help="Optimisation, walk-forward, cross-validation, Monte Carlo and tearsheets.")
 
@@ -57,6 +38,8 @@ def _research_dir(settings: Settings, out: Path | None, name: str) -> Path:
 
 
 def _monte_carlo_settings(settings: Settings, paths: int | None) -> MonteCarloSettings:
+    from optbot.research.montecarlo import MonteCarloSettings
+
     research = settings.research
     return MonteCarloSettings(
         paths=paths if paths is not None else research.monte_carlo_paths,
@@ -93,7 +76,9 @@ ParamOption = Annotated[
 StorageOption = Annotated[
     str | None, typer.Option("--storage", help="sqlite:///FILE (default) or postgresql://…")
 ]
-DataOption = Annotated[Path | None, typer.Option("--data", help="market data for the backtests")]
+DataOption = Annotated[
+    Path | None, typer.Option("--data", callback=data_root_option, help="market data for the backtests")
+]
 WorkersOption = Annotated[
     int,
     typer.Option(
@@ -155,11 +140,17 @@ class StudyOptions:
         return _research_dir(settings, self.out, self.name(kind))
 
     def evaluator(self) -> BacktestEvaluator:
+        from optbot.research.evaluate import BacktestEvaluator
+
         return BacktestEvaluator(self.strategy, self.data)
 
     def tunables(self, settings: Settings) -> tuple[Tunable, ...]:
         """`--param` values (legs fields named for the strategy) or the strategy's declared tunables,
         each checked by building the strategy at both ends of its range."""
+        from optbot.strategy.legs import qualified
+        from optbot.strategy.registry import resolve
+        from optbot.strategy.tunable import Tunable, check_buildable
+
         strategy = resolve(self.strategy)
         if self.params:
             tunables = tuple(qualified(strategy, Tunable.parse(text)) for text in self.params)
@@ -169,6 +160,9 @@ class StudyOptions:
         return tunables
 
     def spec(self, settings: Settings, kind: str = "") -> StudySpec:
+        from optbot.research.objectives import Constraints, Objective
+        from optbot.research.optimise import StudySpec
+
         folder = self.folder(settings, kind)
         max_drawdown = None if self.max_drawdown_pct is None else self.max_drawdown_pct / 100
         return StudySpec(
@@ -243,6 +237,11 @@ def optimise_command(
         max_drawdown_pct=max_drawdown, params=param, storage=storage, study=study, sampler=sampler,
         pruner=pruner, data=data, out=out, workers=workers,
     )  # fmt: skip
+    from optbot.research.evaluate import outcome_tearsheet, with_market
+    from optbot.research.optimise import best_parameters, run_study
+    from optbot.research.tearsheet import write_tearsheet
+    from optbot.strategy.tunable import apply_parameters
+
     folder = options.folder(settings)
     evaluator = options.evaluator()
     summary = run_study(settings, options.spec(settings), evaluator, worker=worker)
@@ -314,6 +313,10 @@ def walkforward_command(
         max_drawdown_pct=max_drawdown, params=param, storage=storage, study=study, sampler=sampler,
         pruner=pruner, data=data, out=out, workers=workers,
     )  # fmt: skip
+    from optbot.research.evaluate import BacktestSegments
+    from optbot.research.tearsheet import write_tearsheet
+    from optbot.research.walkforward import plan_windows, run_walk_forward, walk_forward_tearsheet
+
     windows = plan_windows(options.start, options.end, in_sample, out_of_sample, step, anchored)
     spec = options.spec(settings, "wf")
     result = run_walk_forward(settings, spec, windows, BacktestSegments(options.evaluator()))
@@ -382,6 +385,9 @@ def cross_validation_command(
         strategy, from_, to, trials=trials, objective=objective, params=param, storage=storage,
         pruner="none", data=data, out=out, workers=workers,
     )  # fmt: skip
+    from optbot.research.evaluate import BacktestSegments
+    from optbot.research.walkforward import run_cross_validation
+
     results = run_cross_validation(
         settings, options.spec(settings, "cv"), folds, purge_days, BacktestSegments(options.evaluator())
     )
@@ -403,7 +409,7 @@ def montecarlo_command(
     paths: int | None = typer.Option(
         None, "--paths", help="paths per method (default research.monte_carlo_paths)"
     ),
-    data: Path | None = typer.Option(None, "--data"),
+    data: Path | None = typer.Option(None, "--data", callback=data_root_option),
     out: Path | None = typer.Option(None, "--out", callback=checked_out_folder),
 ) -> None:
     """Backtest, then reshuffle trades, bootstrap days and perturb costs; print CIs and write a tearsheet."""
@@ -411,6 +417,10 @@ def montecarlo_command(
     if from_ is None or to is None:
         raise UserError("--from and --to are required")
     start, end = parse_date_option("--from", from_), parse_date_option("--to", to)
+    from optbot.research.evaluate import BacktestEvaluator, outcome_sample, outcome_tearsheet, with_market
+    from optbot.research.montecarlo import Method, run_monte_carlo
+    from optbot.research.tearsheet import write_tearsheet
+
     evaluator = BacktestEvaluator(strategy, data)
     outcome = evaluator.run(settings, start, end)
     sample = outcome_sample(outcome)
@@ -446,7 +456,9 @@ def tearsheet_command(
     out: Path | None = typer.Option(
         None, "--out", help="HTML file, or folder for the default name (default: beside the report)"
     ),
-    data: Path | None = typer.Option(None, "--data", help="market data for the NIFTY benchmark and regimes"),
+    data: Path | None = typer.Option(
+        None, "--data", callback=data_root_option, help="market data for the NIFTY benchmark and regimes"
+    ),
 ) -> None:
     """Turn a backtest report into a tearsheet."""
     settings = settings_from(ctx)
@@ -454,6 +466,13 @@ def tearsheet_command(
         raise UserError(f"{report}: no such report file")
     default_name = report.with_suffix(".tearsheet.html").name
     target = output_target(out, report.parent, (".html",))
+    from optbot.backtest.runner import default_data_root
+    from optbot.ops.reports import read_report
+    from optbot.research.evaluate import with_market
+    from optbot.research.market import IndexDaily
+    from optbot.research.tearsheet import TearsheetInput, trades_from_report, write_tearsheet
+    from optbot.sim.market.bars import BarDataError
+
     try:
         loaded = read_report(report)
         trades = trades_from_report(loaded.tables.get("trades", []))

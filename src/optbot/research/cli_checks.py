@@ -6,48 +6,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import typer
 
-from optbot.backtest.runner import BacktestOutcome, default_data_root
-from optbot.cli.common import console, parse_date_option, settings_from
-from optbot.config import Settings
-from optbot.core.clock import SimClock
+from optbot.cli.common import console, data_root_option, parse_date_option, settings_from
 from optbot.core.errors import UserError
-from optbot.core.timeutil import parse_iso
-from optbot.persistence.db import state_db_path
-from optbot.persistence.store import Store
-from optbot.research.bias import (
-    ReplaySpec,
-    Verdict,
-    check_look_ahead,
-    check_warm_up,
-    load_bias_data,
-    sample_settings,
-)
 from optbot.research.cli import OutOption, _research_dir
-from optbot.research.evaluate import (
-    BacktestEvaluator,
-    outcome_metrics,
-    outcome_tearsheet,
-    outcome_trades,
-    quiet_logging,
-    with_market,
-)
-from optbot.research.market import IndexDaily
-from optbot.research.stress import (
-    NAMED_WINDOWS,
-    OptionPosition,
-    StressWindow,
-    day_regimes,
-    shock_positions,
-    split_tables,
-    vix_spike_windows,
-)
-from optbot.research.tearsheet import TableSection, TearsheetInput, write_tearsheet
-from optbot.strategy.registry import resolve
+
+if TYPE_CHECKING:
+    from optbot.backtest.runner import BacktestOutcome
+    from optbot.config import Settings
+    from optbot.research.bias import Verdict
+    from optbot.research.evaluate import BacktestEvaluator
+    from optbot.research.market import IndexDaily
+    from optbot.research.stress import OptionPosition, StressWindow
+
+# The research stack is imported inside each command after its arguments are checked (see cli.py).
 
 
 def _print_verdict(verdict: Verdict) -> None:
@@ -63,7 +39,9 @@ def bias_command(
     ),
     from_: str = typer.Option(..., "--from", help="first day (YYYY-MM-DD)"),
     to: str = typer.Option(..., "--to", help="last day (YYYY-MM-DD), inclusive"),
-    data: Path | None = typer.Option(None, "--data", help="data root (default replay.data_dir)"),
+    data: Path | None = typer.Option(
+        None, "--data", callback=data_root_option, help="data root (default replay.data_dir)"
+    ),
     warmup: str | None = typer.Option(
         None,
         "--warmup",
@@ -71,10 +49,21 @@ def bias_command(
     ),
 ) -> None:
     """Look-ahead (decisions with the data cut at each decision time) and warm-up sensitivity checks."""
-    settings = sample_settings(settings_from(ctx))
     start, end = parse_date_option("--from", from_), parse_date_option("--to", to)
     if end < start:
         raise UserError(f"--to {end} is before --from {start}")
+    from optbot.backtest.runner import default_data_root
+    from optbot.research.bias import (
+        ReplaySpec,
+        check_look_ahead,
+        check_warm_up,
+        load_bias_data,
+        sample_settings,
+    )
+    from optbot.research.evaluate import quiet_logging
+    from optbot.strategy.registry import resolve
+
+    settings = sample_settings(settings_from(ctx))
     cls = resolve(strategy)
     research = settings.research
     try:
@@ -115,6 +104,8 @@ class WindowRun:
 
 
 def _choose_windows(names: list[str], daily: IndexDaily, spikes: int) -> list[StressWindow]:
+    from optbot.research.stress import NAMED_WINDOWS, vix_spike_windows
+
     available = [*NAMED_WINDOWS, *vix_spike_windows(daily.vix_closes(), spikes)]
     if not names or [name.lower() for name in names] == ["all"]:
         return available
@@ -138,6 +129,8 @@ def _run_window(
 
 
 def _window_row(run: WindowRun) -> dict[str, str | int]:
+    from optbot.research.evaluate import outcome_metrics
+
     window = run.window
     dates = f"{window.start}" if window.start == window.end else f"{window.start}…{window.end}"
     base: dict[str, str | int] = {"window": window.name, "dates": dates}
@@ -173,10 +166,16 @@ def stress_command(
     windows: list[str] = typer.Option(
         [], "--windows", help="'all' (default) or a window name (repeatable), e.g. 'COVID crash'"
     ),
-    data: Path | None = typer.Option(None, "--data", help="market data for the backtests"),
+    data: Path | None = typer.Option(
+        None, "--data", callback=data_root_option, help="market data for the backtests"
+    ),
     out: OutOption = None,
 ) -> None:
     """Backtest the named historical stress windows that have data; summarise each; write a tearsheet."""
+    from optbot.research.evaluate import BacktestEvaluator, outcome_trades
+    from optbot.research.stress import day_regimes, split_tables
+    from optbot.research.tearsheet import TableSection, TearsheetInput, write_tearsheet
+
     settings = settings_from(ctx)
     evaluator = BacktestEvaluator(strategy, data)
     daily = evaluator.market(settings)
@@ -222,6 +221,8 @@ def _parse_spots(spots: list[str]) -> dict[str, float]:
 
 
 def _positions_from_file(path: Path) -> list[OptionPosition]:
+    from optbot.research.stress import OptionPosition
+
     try:
         rows = orjson.loads(path.read_bytes())
         return [
@@ -237,6 +238,11 @@ def _positions_from_file(path: Path) -> list[OptionPosition]:
 
 
 def _positions_from_state(settings: Settings) -> list[OptionPosition]:
+    from optbot.core.clock import SimClock
+    from optbot.persistence.db import state_db_path
+    from optbot.persistence.store import Store
+    from optbot.research.stress import OptionPosition
+
     path = state_db_path(settings)
     if not path.is_file():
         raise UserError(f"--state: no state database at {path}")
@@ -267,10 +273,15 @@ def shock_command(
     settings = settings_from(ctx)
     if (positions is None) == (not state):
         raise UserError("give exactly one of --positions FILE.json or --state")
+    from optbot.core.timeutil import parse_iso
+
     try:
         moment = parse_iso(at)
     except ValueError:
         raise UserError(f"--at: not an ISO time with an offset: {at!r}") from None
+    from optbot.research.stress import shock_positions
+    from optbot.research.tearsheet import TableSection, TearsheetInput, write_tearsheet
+
     held = _positions_from_file(positions) if positions is not None else _positions_from_state(settings)
     if not held:
         raise UserError("no open option positions to shock")
@@ -310,7 +321,9 @@ def regimes_command(
     strategy: str = typer.Option(..., "--strategy", help="strategy name or module:Class"),
     from_: str = typer.Option(..., "--from", help="first day (YYYY-MM-DD)"),
     to: str = typer.Option(..., "--to", help="last day (YYYY-MM-DD), inclusive"),
-    data: Path | None = typer.Option(None, "--data", help="market data for the backtest"),
+    data: Path | None = typer.Option(
+        None, "--data", callback=data_root_option, help="market data for the backtest"
+    ),
     out: OutOption = None,
 ) -> None:
     """Backtest, then split the trades by §10.1 regime, days to expiry and weekday."""
@@ -318,6 +331,9 @@ def regimes_command(
     start, end = parse_date_option("--from", from_), parse_date_option("--to", to)
     if end < start:
         raise UserError(f"--to {end} is before --from {start}")
+    from optbot.research.evaluate import BacktestEvaluator, outcome_tearsheet, with_market
+    from optbot.research.tearsheet import write_tearsheet
+
     evaluator = BacktestEvaluator(strategy, data)
     outcome = evaluator.run(settings, start, end)
     sheet = with_market(

@@ -32,6 +32,7 @@ from datetime import date
 from typing import Any, Protocol, runtime_checkable
 
 import optuna
+import sqlalchemy
 from optuna.trial import FrozenTrial, TrialState
 
 from optbot.config import Settings
@@ -175,11 +176,27 @@ def _storage(spec: StudySpec) -> optuna.storages.RDBStorage:
     try:
         with warnings.catch_warnings():  # heartbeats are "experimental"; they let a dead worker's trial fail
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
+            storage = optuna.storages.RDBStorage(
                 url, engine_kwargs=engine, heartbeat_interval=30, grace_period=120
             )
     except Exception as exc:  # SQLAlchemy raises many kinds; all mean "cannot open that storage"
         raise UserError(f"--storage {spec.storage!r}: cannot open it ({type(exc).__name__}: {exc})") from None
+    if url.startswith("sqlite"):
+        sqlalchemy.event.listen(storage.engine, "connect", _write_ahead_log)
+        storage.engine.dispose()  # the connections opened so far did not have it
+    return storage
+
+
+def _write_ahead_log(connection: Any, _record: object) -> None:
+    """A study's SQLite file in write-ahead-log mode, synced at checkpoints rather than at each of
+    a trial's ~25 commits (its values, user attributes and monthly reports each commit; with the
+    default rollback journal every commit waited ~10 ms on the disk, ~30 s per 100 trials). A commit
+    is atomic either way and the file is never left corrupt; a power cut can undo the last
+    commits, which a resumed study runs again (a trial is a deterministic backtest)."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 def create_storage(spec: StudySpec) -> None:

@@ -4,8 +4,35 @@ It sees the world only through `RiskPortfolioView` / `RiskMarketView` and acts t
 never imports the broker, execution or persistence packages.
 """
 
-from optbot.risk.engine import RiskCallbacks, RiskEngine
-from optbot.risk.views import PositionSnapshot, RiskMarketView, RiskPortfolioView, SessionTimes, SessionWindow
+from typing import TYPE_CHECKING
+
+from optbot.core.lazy import lazy_exports
+
+# Re-exports load on first use, so importing one of this package's modules (the kill-switch files the
+# CLI reads, say) does not import the risk engine and its logging stack.
+if TYPE_CHECKING:
+    from optbot.risk.engine import RiskCallbacks, RiskEngine
+    from optbot.risk.views import (
+        PositionSnapshot,
+        RiskMarketView,
+        RiskPortfolioView,
+        SessionTimes,
+        SessionWindow,
+    )
+else:
+    __getattr__ = lazy_exports(
+        __name__,
+        {
+            "engine": ("RiskCallbacks", "RiskEngine"),
+            "views": (
+                "PositionSnapshot",
+                "RiskMarketView",
+                "RiskPortfolioView",
+                "SessionTimes",
+                "SessionWindow",
+            ),
+        },
+    )
 
 __all__ = [
     "PositionSnapshot",

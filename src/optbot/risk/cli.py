@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from optbot.cli.common import console, fail, settings_from
-from optbot.config import Settings
 from optbot.core.clock import LiveClock
 from optbot.core.timeutil import to_ist
 from optbot.risk.killswitch import (
@@ -18,6 +18,9 @@ from optbot.risk.killswitch import (
     write_kill_flag,
     write_resume_ack,
 )
+
+if TYPE_CHECKING:
+    from optbot.config import Settings
 
 risk_app = typer.Typer(help="Risk engine controls: kill switch, status, resume.", no_args_is_help=True)
 

@@ -528,9 +528,25 @@ class RiskEngine:
                 for found in detections:
                     self._on_spike(LatchKind(found.kind), found, quiet_until=quiet)
         files_due = self._files_due()
-        if detections or files_due or self._refreshed_at != self.clock.now_utc():
+        if detections or files_due or self._refresh_due():
             self.refresh(check_files=files_due)
         return detections
+
+    def _refresh_due(self) -> bool:
+        """Whether a price at the clock's time needs `refresh` (files aside). What refresh derives
+        moves with time only through the IST day, a latch's quiet period and the gradual resume; with
+        none of them live and nothing changed since the last refresh (a latch, VIX: both clear
+        `_refreshed_at`), a later price would re-derive the same state, so the per-bar path skips it."""
+        refreshed = self._refreshed_at
+        if refreshed is None:
+            return True
+        now = self.clock.now_utc()
+        if refreshed == now:
+            return False
+        if self._latches or self._resume_started is not None:
+            return True
+        start, end = self._day_start_utc, self._day_end_utc
+        return start is None or end is None or not start <= now < end
 
     def _files_due(self) -> bool:
         """The kill flag is read at most every `kill_file_check_seconds` on the tick path."""

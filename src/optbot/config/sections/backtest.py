@@ -23,6 +23,14 @@ class BacktestSettings(Section):
         le=1,
         description="backtest: at most this share of a real option bar's traded volume fills (per token)",
     )
+    kill_file_check_seconds: float = Field(
+        default=900.0,
+        gt=0,
+        description=(
+            "backtest: how often, in replayed time, the bar path re-reads the kill flag (risk."
+            "kill_file_check_seconds is the live tick path's; every intent's risk check reads it)"
+        ),
+    )
     same_bar_stop_target: Literal["pessimistic", "optimistic"] = Field(
         default="pessimistic",
         description="backtest: stop and target inside one bar: the stop fills (pessimistic) or the target",
