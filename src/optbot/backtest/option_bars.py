@@ -36,7 +36,7 @@ from optbot.sim.market.instruments import (
     build_option_contracts,
     option_token,
 )
-from optbot.sim.market.options import MarketState, opening_open_interest, value_options
+from optbot.sim.market.options import MarketState, opening_open_interest, value_option
 from optbot.sim.market.pricing import round_to_tick
 
 log = logging.getLogger("optbot.backtest.option_bars")
@@ -241,11 +241,9 @@ class OptionPrices:
         key = (contract.token, moment, spot, vix)
         found = self._memo.get(key)
         if found is None:
-            valuation = value_options([contract], MarketState(moment, spot, vix), self.option_model)
-            price = max(float(round_to_tick(valuation.value, contract.tick_size)[0]), contract.tick_size)
-            interest = opening_open_interest(
-                contract, float(valuation.moneyness[0]), float(valuation.years[0])
-            )
+            valuation = value_option(contract, MarketState(moment, spot, vix), self.option_model)
+            price = max(round_to_tick(valuation.value, contract.tick_size), contract.tick_size)
+            interest = opening_open_interest(contract, valuation.moneyness, valuation.years)
             found = (price, interest)
             self._memo[key] = found
         return found
