@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
@@ -197,9 +198,14 @@ class DailyJsonFileHandler(logging.Handler):
         self.clock = clock
         self._path: Path | None = None
         self._stream: IO[str] | None = None
+        self._day_path: tuple[date, Path] | None = None  # the last IST date's file, built once a day
 
     def current_path(self) -> Path:
-        return self.directory / f"optbot-{to_ist(self.clock.now_utc()):%Y%m%d}.jsonl"
+        day = to_ist(self.clock.now_utc()).date()
+        held = self._day_path
+        if held is None or held[0] != day:
+            held = self._day_path = (day, self.directory / f"optbot-{day:%Y%m%d}.jsonl")
+        return held[1]
 
     def _open(self, path: Path) -> IO[str]:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -212,7 +218,7 @@ class DailyJsonFileHandler(logging.Handler):
             path = self.current_path()
             self.acquire()
             try:
-                if path != self._path or self._stream is None:
+                if path is not self._path or self._stream is None:
                     if self._stream is not None:
                         self._stream.close()
                     self._stream = self._open(path)
