@@ -121,6 +121,21 @@ def test_check_scores_the_active_calibration_without_fitting(data_root: Path, tm
     assert both.exit_code == 2 and "drop --out" in both.output
 
 
+def test_since_fits_only_the_recent_data(data_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "recent.toml"
+    result = runner.invoke(
+        _app(), ["data", "calibrate", "--data", str(data_root), "--since", "2025-01-03", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    provenance = load_calibration(out).provenance
+    assert str(provenance["data_first_day"]) == "2025-01-03"
+    assert "NIFTY 1-minute" not in provenance["chain_observations"]  # the 2022 minute bars are older
+    late = runner.invoke(_app(), ["data", "calibrate", "--data", str(data_root), "--since", "2025-02-01"])
+    assert late.exit_code == 2 and "from 2025-02-01 on" in late.output
+    bad = runner.invoke(_app(), ["data", "calibrate", "--data", str(data_root), "--since", "January"])
+    assert bad.exit_code == 2 and "--since" in bad.output
+
+
 def test_calibrate_command_refuses_a_folder_without_option_data(tmp_path: Path) -> None:
     result = runner.invoke(_app(), ["data", "calibrate", "--data", str(tmp_path)])
     assert result.exit_code == 2 and "no option data" in result.output

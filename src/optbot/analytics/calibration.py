@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ from optbot.analytics.synthetic import (
     SyntheticOptionModel,
     TimeToExpiry,
     VarianceTime,
+    near_future_expiry,
 )
 from optbot.analytics.synthetic_params import (
     CALIBRATION_FORMAT_VERSION,
@@ -57,12 +58,14 @@ from optbot.analytics.synthetic_params import (
     VolLevel,
     load_calibration,
 )
-from optbot.calendar import CalendarRangeError, NseCalendar
+from optbot.calendar import NseCalendar
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 #: The smile's knot values are quoted at this time left (session units).
 SMILE_REFERENCE_SESSIONS = 10.0
+#: The OTM error table's extra row for premiums at or above this (rupees): far from the tick floor.
+LIQUID_PREMIUM = 20.0
 #: Spread ratios are read only from premiums at or above this (below it the tick floor dominates).
 MIN_SPREAD_FIT_PREMIUM = 20.0
 
@@ -83,6 +86,9 @@ class FitOptions:
     min_otm_premium: float = 1.0
     #: Longer-dated contracts (LEAPs out to 2029 trade a few lots) are left out of the fit.
     max_days_to_expiry: int = 95
+    #: Fit and score only data from this day on (None: all of it). The ratio of ATM vol to INDIA VIX
+    #: drifts by regime, so a fit on recent data suits recent and future periods best.
+    first_day: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,14 +128,6 @@ def atm_point(chain: ChainObservation, discount_rate: float, calendar_years: flo
     return AtmPoint(chain, strike, call, put, forward)
 
 
-def _future_expiry(calendar: NseCalendar, underlying: str, day: date) -> date | None:
-    try:
-        found = calendar.expiries(underlying, day, day + timedelta(days=45), kind="monthly")
-    except (CalendarRangeError, KeyError, ValueError):
-        return None
-    return found[0] if found else None
-
-
 class Calibrator:
     """Runs the fit over one folder of data; `calibrate()` returns parameters and the error table."""
 
@@ -161,7 +159,7 @@ class Calibrator:
         for chain in chains:
             if np.isfinite(chain.spot) or not np.isfinite(chain.future_price):
                 continue
-            expiry = chain.future_expiry or _future_expiry(self.calendar, chain.underlying, chain.day)
+            expiry = chain.future_expiry or near_future_expiry(self.calendar, chain.underlying, chain.day)
             if expiry is None:
                 continue
             years = self.bare_time.to_expiry(chain.at_utc, expiry).calendar_years
@@ -355,7 +353,9 @@ class Calibrator:
         """Model vs real premiums per segment: the ATM straddle and legs, and OTM contracts 1-3 model
         standard deviations out at or above the premium floor, priced from spot + VIX as a backtest
         would; plus the same OTM contracts priced with their chain's own ATM vol and parity forward
-        (the smile's error alone, without the VIX->ATM error that an OTM premium amplifies)."""
+        (the smile's error alone, without the VIX->ATM error that an OTM premium amplifies), with
+        only the forward the chain's own (an EOD index close is a 30-minute average, not the spot the
+        options last traded against), and only premiums far from the tick floor."""
         model = SyntheticOptionModel(params, self.calendar)
         buckets: dict[str, list[float]] = defaultdict(list)
         for point in self.atm_points([chain for chain in chains if np.isfinite(chain.spot)]):
@@ -381,6 +381,14 @@ class Calibrator:
             for key, picked in _otm_breakdown(chain, segment, distance, far).items():
                 buckets[key].extend(errors[picked].tolist())
             buckets[f"{prefix}|OTM 1-3 SD, implied vol"].extend(self._vol_errors(chain, valuation, far))
+            buckets[f"{prefix}|OTM 1-3 SD, premium >= Rs 20"].extend(
+                errors[far & (chain.prices >= LIQUID_PREMIUM)].tolist()
+            )
+            synchronous = model.value_chain(
+                *inputs, chain.is_call, FuturePrice(point.parity_forward, chain.expiry)
+            )
+            errors_synchronous = tick_rounded(synchronous.value, self.options.tick) / chain.prices - 1
+            buckets[f"{prefix}|OTM 1-3 SD, chain's own forward"].extend(errors_synchronous[far].tolist())
             future = self.future_of(chain)
             if future is not None:
                 carried = model.value_chain(*inputs, chain.is_call, future)
@@ -396,7 +404,7 @@ class Calibrator:
         the data does not name it), None without one."""
         if not np.isfinite(chain.future_price):
             return None
-        expiry = chain.future_expiry or _future_expiry(self.calendar, chain.underlying, chain.day)
+        expiry = chain.future_expiry or near_future_expiry(self.calendar, chain.underlying, chain.day)
         return FuturePrice(chain.future_price, expiry) if expiry is not None else None
 
     def _vol_errors(
@@ -456,13 +464,18 @@ class Calibrator:
     def read(self, root: Path) -> CalibrationData:
         """The folder's chain observations within `max_days_to_expiry`; ValueError if there are none."""
         data = read_calibration_data(root, self.options.sample_every_minutes, self.options.min_eod_volume)
+        first = self.options.first_day
         data.chains = [
             chain
             for chain in data.chains
             if (chain.expiry - chain.day).days <= self.options.max_days_to_expiry
+            and (first is None or chain.day >= first)
         ]
         if not data.chains:
-            raise ValueError(f"no option data recognised under {root} (see `optbot data calibrate --help`)")
+            since = f" from {first} on" if first is not None else ""
+            raise ValueError(
+                f"no option data recognised under {root}{since} (see `optbot data calibrate --help`)"
+            )
         return data
 
     def exclusions(self) -> str:

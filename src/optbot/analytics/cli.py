@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from optbot.cli.common import fail, settings_from
+from optbot.cli.common import data_root_option, fail, parse_date_option, settings_from
 from optbot.core.bundled import SAMPLE_ROOT
 from optbot.core.enums import OptionType
 from optbot.core.errors import UserError
@@ -224,7 +224,9 @@ def price_command(
     ctx: typer.Context,
     contract: list[str] = typer.Argument(..., help="SYMBOL, or UNDERLYING EXPIRY STRIKE CE|PE"),
     at: str = typer.Option(..., "--at", help="ISO time with zone, e.g. 2022-11-01T10:30:00+05:30"),
-    data: Path = typer.Option(DEFAULT_DATA_ROOT, "--data", help="Data folder (the data/sample layout)"),
+    data: Path = typer.Option(
+        DEFAULT_DATA_ROOT, "--data", callback=data_root_option, help="Data folder (the data/sample layout)"
+    ),
     spot: float | None = typer.Option(None, "--spot", help="Use this spot instead of the data's"),
     vix: float | None = typer.Option(None, "--vix", help="Use this INDIA VIX instead of the data's"),
 ) -> None:
@@ -272,7 +274,7 @@ def _price(
         typer.echo(
             f"  near future   {future.price:.2f} ({future.expiry}) as the forward instead: forward "
             f"{carried.forward:.2f}, value {carried.value:.4f}, mid {carried.mid:.2f} "
-            "(backtests price from spot + carry)"
+            "(a backtest prices this way where its data root has the near future's bar that minute)"
         )
 
 
@@ -316,7 +318,10 @@ def _print_quote(
 def calibrate_command(
     ctx: typer.Context,
     data: Path = typer.Option(
-        DEFAULT_DATA_ROOT, "--data", help="Folder of real option data (data/sample layout)"
+        DEFAULT_DATA_ROOT,
+        "--data",
+        callback=data_root_option,
+        help="Folder of real option data (data/sample layout)",
     ),
     out: Path | None = typer.Option(None, "--out", help="Write the calibration TOML here (atomically)"),
     sample_minutes: int = typer.Option(
@@ -329,6 +334,9 @@ def calibrate_command(
         min=0,
         help="OTM quotes below this premium (Rs) are not fitted or scored "
         "(default: analytics.calibration_min_otm_premium)",
+    ),
+    since: str | None = typer.Option(
+        None, "--since", help="Fit and score only data from this day on (YYYY-MM-DD; default: all)"
     ),
     check: bool = typer.Option(
         False,
@@ -350,7 +358,12 @@ def calibrate_command(
     from optbot.calendar import get_calendar
     from optbot.core.atomic import atomic_write_text
 
+    try:
+        first_day = parse_date_option("--since", since) if since is not None else None
+    except UserError as exc:
+        fail(str(exc))
     options = FitOptions(
+        first_day=first_day,
         sample_every_minutes=sample_minutes,
         min_eod_volume=min_volume,
         default_carry=settings.calibration_default_carry,

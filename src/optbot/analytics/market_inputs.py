@@ -26,7 +26,7 @@ from optbot.analytics.calibration_data import (
     read_vix,
     relative_name,
 )
-from optbot.analytics.synthetic import FuturePrice
+from optbot.analytics.synthetic import FuturePrice, near_future_expiry
 from optbot.calendar import get_calendar
 from optbot.core.timeutil import IST
 from optbot.data.archive import OptionArchive
@@ -105,9 +105,8 @@ def _near_future(
     price = read_future_minutes(root, scratch).get(underlying, {}).get(bar_start)
     if price is None:
         return None
-    day = bar_start.astimezone(IST).date()
-    expiries = get_calendar().expiries(underlying, day, day.replace(day=28) + timedelta(days=10), "monthly")
-    return FuturePrice(price, expiries[0])
+    expiry = near_future_expiry(get_calendar(), underlying, bar_start.astimezone(IST).date())
+    return FuturePrice(price, expiry) if expiry is not None else None
 
 
 def real_bar_at(

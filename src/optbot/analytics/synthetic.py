@@ -158,6 +158,17 @@ class FuturePrice:
     expiry: date
 
 
+def near_future_expiry(calendar: NseCalendar, underlying: str, day: date) -> date | None:
+    """The expiry of the near-month future on `day` (the month's monthly expiry, the next month's
+    once it has passed): what a continuous `NAME-I` series trades that day; None where the calendar
+    cannot say (outside its range, an underlying it does not know)."""
+    try:
+        found = calendar.expiries(underlying, day, day + timedelta(days=45), kind="monthly")
+    except (CalendarRangeError, KeyError, ValueError):
+        return None
+    return found[0] if found else None
+
+
 @dataclass(frozen=True, slots=True)
 class ChainValuation:
     """Model values of many strikes of one expiry at one instant (arrays aligned with the strikes)."""
@@ -263,6 +274,14 @@ class SyntheticOptionModel:
             to_calendar,
         )
 
+    def spot_for_future(self, underlying: str, future: FuturePrice, at_utc: datetime) -> float:
+        """The spot whose forward (spot and the fitted carry) is the traded `future` at its own expiry:
+        valued from it, every expiry's forward is the future carried by the fitted carry over the
+        difference in time, F = Fut·exp(carry·(t - t_fut)), so a price path can hand the model this
+        spot wherever it would hand it the index."""
+        future_years = self.time.to_expiry(at_utc, future.expiry).calendar_years
+        return future.price * math.exp(-self.underlying(underlying).carry * future_years)
+
     def value_chain(
         self,
         underlying: str,
@@ -279,11 +298,8 @@ class SyntheticOptionModel:
         inputs = self._expiry_inputs(underlying, vix, at_utc, expiry)
         timing = inputs.timing
         if future is not None:
-            future_years = self.time.to_expiry(at_utc, future.expiry).calendar_years
-            carried = future.price * math.exp(inputs.body.carry * (timing.calendar_years - future_years))
-            forward = np.full(np.shape(strikes), carried, dtype=np.float64)
-        else:
-            forward = np.asarray(spot, dtype=np.float64) * inputs.carry_factor
+            spot = self.spot_for_future(underlying, future, at_utc)
+        forward = np.asarray(spot, dtype=np.float64) * inputs.carry_factor
         if forward.shape != np.shape(strikes):
             forward = np.broadcast_to(forward, np.shape(strikes)).astype(np.float64)
         moneyness = np.log(strikes / forward) / inputs.moneyness_scale

@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from optbot.cli.common import console, error_console, parse_date_option, settings_from
-from optbot.core.bundled import resolve_data_path
+from optbot.cli.common import console, data_root_option, error_console, parse_date_option, settings_from
 from optbot.core.output_path import output_target
 
 if TYPE_CHECKING:
@@ -39,6 +38,7 @@ def backtest_command(
     data: Path | None = typer.Option(
         None,
         "--data",
+        callback=data_root_option,
         help="data root to replay: timeframes/ (+ archive/ option bars) (default: replay.data_dir if set, "
         "else paths.data_root once it holds bars, else the bundled sample store)",
     ),
@@ -150,7 +150,7 @@ def backtest_command(
                 start,
                 end,
                 strategy=strategy,
-                data_dir=resolve_data_path(data) if data is not None else None,
+                data_dir=data,
                 out_dir=out_dir,
                 report_stem=target.stem,
                 underlyings=[name.upper() for name in underlying] or None,
@@ -180,6 +180,9 @@ def backtest_command(
         highlight=False,
         soft_wrap=True,
     )
+    idle = outcome.no_trade_reason()
+    if idle is not None:
+        console.print(idle, style="yellow", highlight=False, soft_wrap=True, markup=False)
     alerts = sum(day.alerts for day in outcome.days)
     if alerts:
         console.print(

@@ -25,6 +25,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from optbot.analytics.synthetic import model_for
+from optbot.backtest.futures_forward import FuturesForward
 from optbot.backtest.option_bars import OptionBarSource, OptionPrices
 from optbot.backtest.store_data import StoreHistory
 from optbot.broker.paper.bar_venue import BarVenue
@@ -78,13 +79,15 @@ class BarBacktest:
         self.underlyings = [name.upper() for name in underlyings]
         self.vix_name = settings.universe.vix_symbol.upper()
         self.clock = SimClock(ist_datetime(first_day, PREMARKET_START))
+        option_model = model_for(settings.analytics.calibration_file, calendar)
         self.prices = OptionPrices(
             calendar,
             settings.replay,
             archive,
             self._spot,
             self._vix,
-            model_for(settings.analytics.calibration_file, calendar),
+            option_model,
+            FuturesForward(history, option_model),
         )
         self._listed: dict[str, tuple[OptionContract, Instrument]] = {}  # token -> contract, its row
         self.instruments = InstrumentMaster(self._listing(first_day), self._info(first_day))

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from optbot.analytics.synthetic import SyntheticOptionModel
+from optbot.backtest.futures_forward import FuturesForward
 from optbot.broker.paper.fill_model import BarPrices
 from optbot.calendar import NseCalendar
 from optbot.config.sections.replay import ReplaySettings
@@ -137,8 +138,12 @@ class OptionPrices:
         spot: Callable[[str], float | None],
         vix: Callable[[], float | None],
         option_model: SyntheticOptionModel,
+        forward: FuturesForward | None = None,
     ) -> None:
         self.calendar = calendar
+        #: Where the store has the near future's bars, the model's spot comes from them (its forward
+        #: is the traded future); else from the index (`spot`).
+        self.forward = forward
         self.replay = replay
         self.option_model = option_model
         self.archive = archive
@@ -251,6 +256,24 @@ class OptionPrices:
     def _model(self, contract: OptionContract, moment: datetime, spot: float, vix: float) -> float:
         return self._valued(contract, moment, spot, vix)[0]
 
+    def _model_spot(self, token: str, underlying: str, now: datetime) -> float | None:
+        """The spot the model values from: the near future's (its forward) where it traded, else the index."""
+        if self.forward is not None:
+            from_future = self.forward.spot_at(underlying, now)
+            if from_future is not None:
+                self.forward.used.add(token)
+                return from_future
+        return self._spot(underlying)
+
+    def _model_levels(self, token: str, underlying: str, index_bar: Bar) -> tuple[float, float, float, float]:
+        """(open, high, low, close) spots over the bar: the future's where it has bars, else the index's."""
+        if self.forward is not None:
+            levels = self.forward.bar_levels(underlying, index_bar)
+            if levels is not None:
+                self.forward.used.add(token)
+                return levels
+        return index_bar.open, index_bar.high, index_bar.low, index_bar.close
+
     def last_price(self, token: str, now: datetime) -> tuple[float, datetime, int, int | None] | None:
         """(price, as-of time, volume, open interest) of the contract at `now`; None without one."""
         option_day = self._by_token.get(token)
@@ -269,7 +292,7 @@ class OptionPrices:
                 bars.volumes[index],
                 bars.open_interest[index] or None,
             )
-        spot, vix = self._spot(option_day.underlying), self._vix()
+        spot, vix = self._model_spot(token, option_day.underlying, now), self._vix()
         if spot is None or vix is None:
             return None
         self.priced[token] = SYNTHETIC
@@ -294,9 +317,10 @@ class OptionPrices:
         self.priced[token] = SYNTHETIC
         contract = option_day.contracts[token]
         at_start = index_bar.start_utc
-        values = [self._model(contract, at_start, level, vix) for level in (index_bar.high, index_bar.low)]
-        opening = self._model(contract, at_start, index_bar.open, vix)
-        closing = self._model(contract, index_bar.end_utc, index_bar.close, vix)
+        open_, high, low, close = self._model_levels(token, option_day.underlying, index_bar)
+        values = [self._model(contract, at_start, level, vix) for level in (high, low)]
+        opening = self._model(contract, at_start, open_, vix)
+        closing = self._model(contract, index_bar.end_utc, close, vix)
         return [
             BarPrices(
                 at_start,

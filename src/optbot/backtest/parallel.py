@@ -81,12 +81,16 @@ def replay_parallel(plan: BacktestPlan, chunks: int) -> ReplayEvidence:
         joined.summaries.extend(evidence.summaries)
         joined.held_value.update(evidence.held_value)
         joined.synthetic |= evidence.synthetic
+        joined.forward_from_future |= evidence.forward_from_future
         joined.real |= evidence.real
         joined.fills += evidence.fills
         joined.intent_log += evidence.intent_log
         joined.intent_reasons.update(evidence.intent_reasons)
         joined.intents += evidence.intents
         joined.refused += evidence.refused
+        joined.signals += evidence.signals
+        for reason, count in evidence.refusals.items():
+            joined.refusals[reason] = joined.refusals.get(reason, 0) + count
     if plan.on_day is not None:
         for done, summary in enumerate(joined.summaries, start=1):
             plan.on_day(summary, done, len(joined.summaries))

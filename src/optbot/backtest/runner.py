@@ -29,6 +29,7 @@ from pathlib import Path
 from optbot.analytics.synthetic import model_for
 from optbot.backtest.coverage import CoverageRow, DecisionNeed, coverage_table, plan_coverage, refused_fix
 from optbot.backtest.kernel import BarBacktest, SessionRun
+from optbot.backtest.no_trades import no_trade_reason, refusal_counts
 from optbot.backtest.option_bars import REAL, SYNTHETIC
 from optbot.backtest.parity_spot import PARITY_SOURCE_PREFIX, ParitySpot
 from optbot.backtest.report import BacktestResult, TradeRecord, write_backtest_report
@@ -126,6 +127,22 @@ class BacktestOutcome:
     real_tokens: frozenset[str] = frozenset()
     coverage: tuple[CoverageRow, ...] = ()
     workers: int = 1
+    signals: int = 0
+    refusals: tuple[tuple[str, int], ...] = ()  # (reason an intent was refused, how many), by reason
+
+    def no_trade_reason(self) -> str | None:
+        """Why nothing traded, in one line (None when a trade closed)."""
+        return no_trade_reason(
+            closed_trades=len(self.result.trades),
+            fills=len(self.fills),
+            signals=self.signals,
+            intents=self.intents,
+            refused=self.refused,
+            refusals=dict(self.refusals),
+            sessions=len(self.days),
+            bars=sum(day.bars for day in self.days),
+            coverage=self.coverage,
+        )
 
     @property
     def net_pnl(self) -> float:
@@ -240,6 +257,9 @@ class ReplayEvidence:
     intent_reasons: dict[str, str] = field(default_factory=dict)  # intent id -> its reason
     intents: int = 0
     refused: int = 0
+    signals: int = 0
+    refusals: dict[str, int] = field(default_factory=dict)  # reason -> intents it refused
+    forward_from_future: set[str] = field(default_factory=set)  # synthetic tokens priced off the future
 
 
 @dataclass(frozen=True)
@@ -451,8 +471,12 @@ async def replay_days(plan: BacktestPlan, days: Sequence[tuple[date, str]]) -> R
         evidence.intent_reasons = intent_reasons(kernel.store, kernel.engine.ctx.intents)
         evidence.intents = kernel.engine.counters.intents
         evidence.refused = kernel.engine.counters.refused
+        evidence.signals = kernel.engine.counters.signals
+        evidence.refusals = refusal_counts(kernel.store)
         evidence.real = {token for token, kind in kernel.prices.priced.items() if kind == REAL}
         evidence.synthetic = {token for token, kind in kernel.prices.priced.items() if kind == SYNTHETIC}
+        if kernel.prices.forward is not None:
+            evidence.forward_from_future = kernel.prices.forward.used & evidence.synthetic
     finally:
         kernel.close()
     return evidence
@@ -560,6 +584,11 @@ def _notes(plan: BacktestPlan, evidence: ReplayEvidence) -> list[str]:
             "the synthetic model calibrated to real premiums, from the index bar (the README gives its "
             "measured error); options are never interpolated between strikes."
         )
+        if evidence.forward_from_future:
+            notes.append(
+                f"{len(evidence.forward_from_future)} of them were valued with the traded near-month "
+                "future's bars (NAME-I in the store) as the forward where the future had a bar that minute."
+            )
     alerts = sum(summary.alerts for summary in evidence.summaries)
     if alerts:
         notes.append(
@@ -642,6 +671,8 @@ def finish_backtest(plan: BacktestPlan, evidence: ReplayEvidence, workers: int =
         fills=fills,
         intents=evidence.intents,
         refused=evidence.refused,
+        signals=evidence.signals,
+        refusals=tuple(sorted(evidence.refusals.items())),
         intent_log=evidence.intent_log,
         synthetic_tokens=frozenset(synthetic),
         real_tokens=frozenset(evidence.real),

@@ -286,6 +286,18 @@ class StoreHistory:
                 return round(median(premiums), 2)
         return bars[-1].close - daily.close if daily is not None else None
 
+    def future_bars(self, name: str, day: date) -> tuple[Bar, ...]:
+        """The near-month future's (`NAME-I`) finest stored intraday bars of `day`, as traded (no
+        basis shift); empty when the store has none that day."""
+        future = futures_name(name)
+        if not self.store.timeframes(store_symbol(future)):
+            return ()
+        for timeframe in INTRADAY_TIMEFRAMES:
+            bars = self._by_day(future, timeframe).get(day)
+            if bars:
+                return bars
+        return ()
+
     def daily_bar(self, name: str, day: date) -> Bar | None:
         """The stored daily bar (official OHLC) of `day`, if any."""
         found = self._by_day(name, Timeframe.D1).get(day)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, NoReturn
 import typer
 from rich.console import Console
 
+from optbot.core.bundled import resolve_data_path
 from optbot.core.errors import ConfigError, UserError
 
 if TYPE_CHECKING:
@@ -73,12 +74,20 @@ __all__ = [
     "CliState",
     "UserError",
     "console",
+    "data_root_option",
     "error_console",
     "fail",
     "fail_config",
     "settings_from",
     "state",
 ]
+
+
+def data_root_option(path: Path | None) -> Path | None:
+    """A `--data PATH` option (typer callback) read the same way by every command that replays
+    data: relative to the current directory when it exists there, else the project folder's
+    (`--data data/sample/store` names the bundled sample from anywhere); None stays None."""
+    return resolve_data_path(path) if path is not None else None
 
 
 def parse_date_option(flag: str, text: str) -> date:

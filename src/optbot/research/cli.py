@@ -11,7 +11,7 @@ import orjson
 import typer
 
 from optbot.backtest.runner import default_data_root
-from optbot.cli.common import console, parse_date_option, settings_from
+from optbot.cli.common import console, data_root_option, parse_date_option, settings_from
 from optbot.config import Settings
 from optbot.core.errors import UserError
 from optbot.core.output_path import output_target
@@ -93,7 +93,9 @@ ParamOption = Annotated[
 StorageOption = Annotated[
     str | None, typer.Option("--storage", help="sqlite:///FILE (default) or postgresql://…")
 ]
-DataOption = Annotated[Path | None, typer.Option("--data", help="market data for the backtests")]
+DataOption = Annotated[
+    Path | None, typer.Option("--data", callback=data_root_option, help="market data for the backtests")
+]
 WorkersOption = Annotated[
     int,
     typer.Option(
@@ -403,7 +405,7 @@ def montecarlo_command(
     paths: int | None = typer.Option(
         None, "--paths", help="paths per method (default research.monte_carlo_paths)"
     ),
-    data: Path | None = typer.Option(None, "--data"),
+    data: Path | None = typer.Option(None, "--data", callback=data_root_option),
     out: Path | None = typer.Option(None, "--out", callback=checked_out_folder),
 ) -> None:
     """Backtest, then reshuffle trades, bootstrap days and perturb costs; print CIs and write a tearsheet."""
@@ -446,7 +448,9 @@ def tearsheet_command(
     out: Path | None = typer.Option(
         None, "--out", help="HTML file, or folder for the default name (default: beside the report)"
     ),
-    data: Path | None = typer.Option(None, "--data", help="market data for the NIFTY benchmark and regimes"),
+    data: Path | None = typer.Option(
+        None, "--data", callback=data_root_option, help="market data for the NIFTY benchmark and regimes"
+    ),
 ) -> None:
     """Turn a backtest report into a tearsheet."""
     settings = settings_from(ctx)

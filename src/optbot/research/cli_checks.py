@@ -12,7 +12,7 @@ import orjson
 import typer
 
 from optbot.backtest.runner import BacktestOutcome, default_data_root
-from optbot.cli.common import console, parse_date_option, settings_from
+from optbot.cli.common import console, data_root_option, parse_date_option, settings_from
 from optbot.config import Settings
 from optbot.core.clock import SimClock
 from optbot.core.errors import UserError
@@ -63,7 +63,9 @@ def bias_command(
     ),
     from_: str = typer.Option(..., "--from", help="first day (YYYY-MM-DD)"),
     to: str = typer.Option(..., "--to", help="last day (YYYY-MM-DD), inclusive"),
-    data: Path | None = typer.Option(None, "--data", help="data root (default replay.data_dir)"),
+    data: Path | None = typer.Option(
+        None, "--data", callback=data_root_option, help="data root (default replay.data_dir)"
+    ),
     warmup: str | None = typer.Option(
         None,
         "--warmup",
@@ -173,7 +175,9 @@ def stress_command(
     windows: list[str] = typer.Option(
         [], "--windows", help="'all' (default) or a window name (repeatable), e.g. 'COVID crash'"
     ),
-    data: Path | None = typer.Option(None, "--data", help="market data for the backtests"),
+    data: Path | None = typer.Option(
+        None, "--data", callback=data_root_option, help="market data for the backtests"
+    ),
     out: OutOption = None,
 ) -> None:
     """Backtest the named historical stress windows that have data; summarise each; write a tearsheet."""
@@ -310,7 +314,9 @@ def regimes_command(
     strategy: str = typer.Option(..., "--strategy", help="strategy name or module:Class"),
     from_: str = typer.Option(..., "--from", help="first day (YYYY-MM-DD)"),
     to: str = typer.Option(..., "--to", help="last day (YYYY-MM-DD), inclusive"),
-    data: Path | None = typer.Option(None, "--data", help="market data for the backtest"),
+    data: Path | None = typer.Option(
+        None, "--data", callback=data_root_option, help="market data for the backtest"
+    ),
     out: OutOption = None,
 ) -> None:
     """Backtest, then split the trades by §10.1 regime, days to expiry and weekday."""
