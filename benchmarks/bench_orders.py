@@ -6,7 +6,13 @@ through the production Angel One client (rate limiter, headers, orjson body, htt
 reports the request body written to the socket of the project's SmartAPI simulator on 127.0.0.1
 (httpx's `trace` extension, `http11.send_request_body.complete`). Orders are paced under the
 documented placeOrder rate, so no limiter makes one wait. Baseline: `AngelOneBroker.place_order`
-alone, to the same event.
+alone, to the same event. A second intent row passes the risk decision as the engine does
+(`TradingEngine` always submits with one): the decision is journalled with the intent, in the same
+commit, before the send.
+
+The floor under both intent rows is one SQLite commit with synchronous=FULL, i.e. one fsync of the
+WAL before the order may leave (the no-duplicate / no-lost-order guarantee across kill -9 and power
+loss); the run prints this disk's fsync latency beside the figures.
 
 (The earlier in-process variant, `submit` up to a fake broker's `place_order`, waits forever at its
 11th order on the current tree, also before this file changed; this measure covers its path and the
@@ -16,6 +22,7 @@ client's.)
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import tempfile
 import time
@@ -33,7 +40,8 @@ from optbot.broker.models import OrderRequest
 from optbot.config.sections.broker import BrokerSettings
 from optbot.config.settings import Settings
 from optbot.core.clock import SimClock
-from optbot.core.enums import OrderType, ProductType, Side
+from optbot.core.enums import OrderType, ProductType, RiskState, Side
+from optbot.core.events import RiskDecision
 from optbot.execution.order_manager import OrderManager
 from optbot.persistence.store import Store
 from optbot.sim.server import Simulator
@@ -96,7 +104,24 @@ async def _timed_to_wire(
     return latencies
 
 
-async def _run_wire(directory: Path) -> tuple[list[float], list[float]]:
+def fsync_latencies(directory: Path, count: int = 100) -> list[float]:
+    """Milliseconds of one fsync of a small append on this disk (what a FULL-synchronous commit waits)."""
+    path = directory / "fsync-probe"
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    latencies: list[float] = []
+    try:
+        for _ in range(count):
+            os.write(descriptor, b"x" * 256)
+            started = time.perf_counter()
+            os.fsync(descriptor)
+            latencies.append((time.perf_counter() - started) * 1000)
+    finally:
+        os.close(descriptor)
+        path.unlink()
+    return latencies
+
+
+async def _run_wire(directory: Path) -> tuple[list[float], list[float], list[float]]:
     clock = SimClock(market_hours_start())
     market = StaticMarket(clock)
     sim = Simulator(market, clock, [TEST_ACCOUNT])
@@ -132,6 +157,15 @@ async def _run_wire(directory: Path) -> tuple[list[float], list[float]]:
             )
             return await manager.submit(intent, quote=quote)
 
+        async def submit_decided(index: int) -> object:
+            intent = option_intent(
+                f"decided-{index}", instrument=instrument, strategy=f"d{index}", when=clock.now_utc()
+            )
+            decision = RiskDecision(
+                clock.now_utc(), intent.intent_id, True, ("within limits",), intent.quantity, RiskState.ACTIVE
+            )
+            return await manager.submit(intent, quote=quote, decision=decision)
+
         async def place(index: int) -> object:
             request = OrderRequest(
                 instrument.exchange,
@@ -148,12 +182,13 @@ async def _run_wire(directory: Path) -> tuple[list[float], list[float]]:
 
         await place(-1)  # the connection is opened once, as in a session, before anything is timed
         latencies = await _timed_to_wire(clock, transport, WIRE_ORDERS, submit)
+        decided = await _timed_to_wire(clock, transport, WIRE_ORDERS, submit_decided)
         baseline = await _timed_to_wire(clock, transport, WIRE_ORDERS, place)
     finally:
         store.close()
         await rest.aclose()
         await sim.stop()
-    return latencies, baseline
+    return latencies, decided, baseline
 
 
 def _line(label: str, values: list[float]) -> str:
@@ -164,10 +199,13 @@ def _line(label: str, values: list[float]) -> str:
 def main() -> None:
     # on the project's own disk (not a tmpfs /tmp), so fsync costs what it costs in production
     with tempfile.TemporaryDirectory(dir=Path.cwd(), prefix=".bench-orders-") as directory:
-        wire, wire_base = asyncio.run(_run_wire(Path(directory)))
+        wire, decided, wire_base = asyncio.run(_run_wire(Path(directory)))
+        fsyncs = fsync_latencies(Path(directory))
     print(f"to the wire: {WIRE_ORDERS} orders to the simulator on 127.0.0.1 (file-backed SQLite, WAL, FULL)")
     print(_line("intent -> request body on the socket", wire))
+    print(_line("intent + risk decision (engine's path)", decided))
     print(_line("baseline AngelOneBroker.place_order alone", wire_base))
+    print(_line("one fsync on this disk (the commit's floor)", fsyncs))
     p99 = _percentile(wire, 0.99)
     print(f"ratio p99 intent/baseline: {p99 / max(_percentile(wire_base, 0.99), 1e-9):.1f}x")
     print(f"target p99 <= 1 ms (issue 15): {'MET' if p99 <= 1.0 else 'NOT MET'}")

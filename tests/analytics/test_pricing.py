@@ -12,6 +12,7 @@ from scipy.stats import norm
 
 from optbot.analytics.pricing import (
     black76_price,
+    black76_value,
     black76_values,
     black_scholes_price,
     greeks,
@@ -280,3 +281,22 @@ def test_vectorised_black76_at_zero_time_is_intrinsic() -> None:
         np.array([100.0, 100.0]), np.array([90.0, 90.0]), 0.0, 0.2, 0.05, np.array([True, False])
     )
     assert values.tolist() == [10.0, 0.0]
+
+
+@given(case=option_inputs)
+def test_scalar_black76_value_matches_scipy_and_the_vectorised_one(case: dict[str, float]) -> None:
+    forward, years, vol, rate = case["spot"], case["years"], case["vol"], case["rate"]
+    strike = forward * case["moneyness"]
+    for call in (True, False):
+        value = black76_value(forward, strike, years, vol, rate, call)
+        reference = reference_black76(forward, strike, years, vol, rate, call)
+        assert value == pytest.approx(reference, rel=1e-9, abs=1e-9 * forward)
+        vectorised = float(black76_values(forward, strike, years, vol, rate, call))
+        assert value == pytest.approx(vectorised, rel=1e-12, abs=1e-12 * forward)
+
+
+def test_scalar_black76_value_at_zero_time_or_vol_is_the_discounted_intrinsic_value() -> None:
+    assert black76_value(100.0, 90.0, 0.0, 0.2, 0.05, True) == 10.0
+    assert black76_value(100.0, 90.0, 0.0, 0.2, 0.05, False) == 0.0
+    assert black76_value(100.0, 90.0, 0.5, 0.0, 0.05, True) == pytest.approx(10.0 * math.exp(-0.025))
+    assert black76_value(100.0, 110.0, 0.5, 0.0, 0.05, False) == pytest.approx(10.0 * math.exp(-0.025))

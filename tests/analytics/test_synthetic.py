@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -264,3 +264,32 @@ def test_term_slope_applies_only_within_the_fitted_range_of_times() -> None:
     assert chosen.atm_vol("NIFTY", 15.0, 10.0, day) == pytest.approx(0.15 * (10.0 / 5.0) ** 0.1)
     assert chosen.atm_vol("NIFTY", 15.0, 40.0, day) == chosen.atm_vol("NIFTY", 15.0, 10.0, day)
     assert chosen.atm_vol("NIFTY", 15.0, 0.1, day) == chosen.atm_vol("NIFTY", 15.0, 1.0, day)
+
+
+@given(
+    spot=st.floats(min_value=15000, max_value=30000),
+    strike_ratio=st.floats(min_value=0.7, max_value=1.3),
+    vix=st.floats(min_value=8, max_value=40),
+    minutes=st.integers(min_value=0, max_value=6 * 60 * 24),
+    call=st.booleans(),
+)
+def test_one_contract_in_floats_is_the_chain_valuation_of_that_strike(
+    spot: float, strike_ratio: float, vix: float, minutes: int, call: bool
+) -> None:
+    chosen = model()
+    at = ist(2025, 1, 7, 9, 0) + timedelta(minutes=minutes)
+    expiry, strike = date(2025, 1, 9), round(spot * strike_ratio / 50) * 50.0
+    chain = chosen.value_chain("NIFTY", spot, vix, at, expiry, np.array([strike]), np.array([call]))
+    one = chosen.value_contract("NIFTY", spot, vix, at, expiry, strike, call)
+    assert one.time == chain.time
+    assert one.forward == pytest.approx(float(chain.forward[0]), rel=1e-14)
+    assert one.moneyness == pytest.approx(float(chain.moneyness[0]), rel=1e-12, abs=1e-12)
+    assert one.iv == pytest.approx(float(chain.iv[0]), rel=1e-12)
+    assert one.value == pytest.approx(float(chain.value[0]), rel=1e-10, abs=1e-9)
+
+
+@given(z=st.floats(min_value=-2000.0, max_value=2000.0), sessions=st.floats(min_value=0.0, max_value=500.0))
+def test_smile_ratio_at_one_moneyness_is_the_interpolated_ratio(z: float, sessions: float) -> None:
+    for smile in (SMILE, replace(SMILE, values=(0.1, 1.1, 1.0, 0.95, 1.3)), FLAT):
+        expected = float(smile.ratio(np.array([z]), sessions)[0])
+        assert smile.ratio_at(z, sessions) == pytest.approx(expected, rel=1e-12)

@@ -254,3 +254,55 @@ def test_position_owner_names_the_strategy_of_each_contracts_last_entry(tmp_path
     assert store.position_owner(Exchange.NFO, "1") == "strangle"
     assert store.position_owner(Exchange.NSE, "1") == ""
     other.close()
+
+
+def test_remembered_answers_survive_neither_a_rollback_nor_another_connections_commit(tmp_path) -> None:
+    """The audit chain tip, the fills signature and the owners kept between queries: a rolled-back
+    transaction or another connection's commit makes the next answer come from the database."""
+    from dataclasses import replace
+
+    store = _store(tmp_path)
+    other = Store.open(tmp_path / "state" / "optbot.sqlite", SimClock(START))
+    store.insert_intent(replace(_intent("i1"), strategy="straddle"), [_order("t1", "i1")])
+    assert store.position_owner(Exchange.NFO, "1") == "straddle"
+    store.audit("note", "a", {})
+    other.audit("note", "b", {})  # the chain continues on the other connection
+    store.audit("note", "c", {})
+    with pytest.raises(RuntimeError), store.transaction():
+        store.insert_intent(replace(_intent("i2"), strategy="condor"), [_order("t2", "i2")])
+        store.audit("note", "rolled back", {})
+        assert store.position_owner(Exchange.NFO, "1") == "condor"
+        raise RuntimeError("roll back")
+    assert store.position_owner(Exchange.NFO, "1") == "straddle"
+    store.audit("note", "d", {})
+    assert store.verify_chain().ok
+    assert [
+        row["subject"] for row in store.connection.execute("SELECT subject FROM audit WHERE kind='note'")
+    ] == [
+        "a",
+        "b",
+        "c",
+        "d",
+    ]
+    signature = store.fills_signature()
+    fill = FillRecord(
+        "F1", "B1", "t1", "i1", Exchange.NFO, "1", "NIFTY", Side.BUY, 75, 100.0, date(2026, 3, 2), START
+    )
+    position = PositionRecord(Exchange.NFO, "1", "NIFTY", 75, 100.0, 0.0, 0.0, 75, 0, 7500.0, 0.0, START)
+    with pytest.raises(RuntimeError), store.transaction():
+        store.apply_fill(fill, None, position)
+        raise RuntimeError("roll back")
+    assert store.fills_signature() == signature
+    assert store.apply_fill(fill, None, position)
+    assert store.fills_signature()[0] == signature[0] + 1
+    other.close()
+
+
+def test_an_in_memory_store_keeps_its_answers_between_its_own_writes() -> None:
+    store = Store.open(":memory:", SimClock(START))
+    for index in range(3):
+        store.audit("note", f"s{index}", {"n": index})
+        store.insert_intent(_intent(f"i{index}"), [_order(f"t{index}", f"i{index}")])
+    assert store.verify_chain().ok
+    assert store.position_owner(Exchange.NFO, "1") == "s"
+    assert store.fills_signature() == (0, None)

@@ -195,6 +195,26 @@ def black76_values(
     return np.asarray(np.exp(-rate * years_arr) * np.maximum(undiscounted, 0.0), dtype=np.float64)
 
 
+def black76_value(
+    forward: float, strike: float, years: float, vol: float, rate: float, is_call: bool
+) -> float:
+    """`black76_values` for one contract in plain floats: a backtest marks a held contract on every bar,
+    and numpy's per-call overhead on arrays of length one costs ten times the arithmetic.
+
+    The same formula term for term (the put from parity on the forward, a zero time or volatility
+    giving the discounted intrinsic value, a floor at zero); inputs are not validated, as there.
+    """
+    years = max(years, 0.0)
+    total_vol = max(vol, 0.0) * math.sqrt(years)
+    if total_vol > 0.0:
+        d1 = math.log(forward / strike) / total_vol + 0.5 * total_vol
+        call = forward * normal_cdf(d1) - strike * normal_cdf(d1 - total_vol)
+        undiscounted = call if is_call else call - forward + strike
+    else:
+        undiscounted = max(forward - strike if is_call else strike - forward, 0.0)
+    return math.exp(-rate * years) * max(undiscounted, 0.0)
+
+
 def option_price(
     model: Model,
     underlying: float,

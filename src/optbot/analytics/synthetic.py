@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from optbot.analytics.pricing import Greeks, black76_values, greeks
+from optbot.analytics.pricing import Greeks, black76_value, black76_values, greeks
 from optbot.analytics.synthetic_params import (
     CalibrationParams,
     TimeParams,
@@ -44,6 +44,8 @@ DEFAULT_OPEN_IST = time(9, 15)
 DEFAULT_CLOSE_IST = time(15, 30)
 #: Floor on a model value (an option quotes at least one tick; the floor keeps logs finite).
 MIN_VALUE = 1e-9
+#: Expiry inputs `value_contract` keeps before starting afresh (a bar's worth of instants and expiries).
+RECENT_INPUTS_KEPT = 64
 
 FloatArray = NDArray[np.float64]
 
@@ -180,6 +182,31 @@ class ChainValuation:
 
 
 @dataclass(frozen=True, slots=True)
+class ContractValuation:
+    """Model value of one contract at one instant (`ChainValuation` for a single strike, as floats)."""
+
+    value: float
+    iv: float
+    moneyness: float
+    forward: float
+    time: TimeToExpiry
+
+
+@dataclass(frozen=True, slots=True)
+class _ExpiryInputs:
+    """One expiry's shared valuation inputs at one instant: the forward's carry factor on spot, the
+    ATM vol, the divisor turning ln(K/F) into standardised moneyness and the factor turning a
+    variance-time vol into a calendar-time one (0 at expiry)."""
+
+    timing: TimeToExpiry
+    body: UnderlyingParams
+    carry_factor: float
+    atm: float
+    moneyness_scale: float
+    to_calendar: float
+
+
+@dataclass(frozen=True, slots=True)
 class SyntheticQuote:
     """What a backtest quotes for one contract at one instant where no real bar exists."""
 
@@ -210,6 +237,9 @@ class SyntheticOptionModel:
         self.params = params
         self.calendar = calendar
         self.time = VarianceTime(calendar, params.time)
+        #: One expiry's inputs by (underlying, VIX, instant, expiry) for `value_contract`: a bar's
+        #: open/high/low/close and every held strike of an expiry share them.
+        self._recent_inputs: dict[tuple[str, float, datetime, date], _ExpiryInputs] = {}
 
     def underlying(self, name: str) -> UnderlyingParams:
         return self.params.for_underlying(name)
@@ -223,6 +253,26 @@ class SyntheticOptionModel:
         clipped = min(max(sessions, body.term_min_sessions), body.term_max_sessions)
         ratio = (clipped / self.params.time.reference_sessions) ** window.term_slope
         return window.atm_vol_per_vix * max(vix, 0.0) / 100.0 * ratio
+
+    def _expiry_inputs(self, underlying: str, vix: float, at_utc: datetime, expiry: date) -> _ExpiryInputs:
+        """What every strike of one expiry shares at one instant (a chain's and a single contract's
+        valuation both start here)."""
+        timing = self.time.to_expiry(at_utc, expiry)
+        body = self.underlying(underlying)
+        atm = self._atm_vol(body, vix, timing.sessions, at_utc.astimezone(IST).date())
+        root_years = math.sqrt(max(timing.variance_years, 1e-12))
+        if timing.calendar_years > 0.0 and timing.variance_years > 0.0:
+            to_calendar = math.sqrt(timing.variance_years / timing.calendar_years)
+        else:
+            to_calendar = 0.0
+        return _ExpiryInputs(
+            timing,
+            body,
+            math.exp(body.carry * timing.calendar_years),
+            atm,
+            max(atm * root_years, 1e-9),
+            to_calendar,
+        )
 
     def spot_for_future(self, underlying: str, future: FuturePrice, at_utc: datetime) -> float:
         """The spot whose forward (spot and the fitted carry) is the traded `future` at its own expiry:
@@ -245,25 +295,52 @@ class SyntheticOptionModel:
     ) -> ChainValuation:
         """Values of `strikes` (one expiry); `spot` may be an array aligned with the strikes. With
         `future`, the forward is that future carried to this expiry and `spot` is not used."""
-        timing = self.time.to_expiry(at_utc, expiry)
-        body = self.underlying(underlying)
+        inputs = self._expiry_inputs(underlying, vix, at_utc, expiry)
+        timing = inputs.timing
         if future is not None:
             spot = self.spot_for_future(underlying, future, at_utc)
-        forward = np.asarray(spot, dtype=np.float64) * math.exp(body.carry * timing.calendar_years)
+        forward = np.asarray(spot, dtype=np.float64) * inputs.carry_factor
         if forward.shape != np.shape(strikes):
             forward = np.broadcast_to(forward, np.shape(strikes)).astype(np.float64)
-        atm = self._atm_vol(body, vix, timing.sessions, at_utc.astimezone(IST).date())
-        root_years = math.sqrt(max(timing.variance_years, 1e-12))
-        moneyness = np.log(strikes / forward) / max(atm * root_years, 1e-9)
-        iv = atm * body.smile.ratio(moneyness, timing.sessions)
-        if timing.calendar_years > 0.0 and timing.variance_years > 0.0:
-            calendar_vol = iv * math.sqrt(timing.variance_years / timing.calendar_years)
-        else:
-            calendar_vol = np.zeros_like(iv)
+        moneyness = np.log(strikes / forward) / inputs.moneyness_scale
+        iv = inputs.atm * inputs.body.smile.ratio(moneyness, timing.sessions)
+        calendar_vol = iv * inputs.to_calendar
         values = black76_values(
             forward, strikes, timing.calendar_years, calendar_vol, self.params.discount_rate, is_call
         )
-        return ChainValuation(np.maximum(values, MIN_VALUE), iv, moneyness, forward, atm, timing)
+        return ChainValuation(np.maximum(values, MIN_VALUE), iv, moneyness, forward, inputs.atm, timing)
+
+    def value_contract(
+        self,
+        underlying: str,
+        spot: float,
+        vix: float,
+        at_utc: datetime,
+        expiry: date,
+        strike: float,
+        is_call: bool,
+    ) -> ContractValuation:
+        """`value_chain` for one strike in plain floats: a backtest values each held contract on every
+        bar, and arrays of length one cost ten times the arithmetic. Same inputs, same formula."""
+        key = (underlying, vix, at_utc, expiry)
+        inputs = self._recent_inputs.get(key)
+        if inputs is None:
+            if len(self._recent_inputs) >= RECENT_INPUTS_KEPT:
+                self._recent_inputs.clear()
+            inputs = self._recent_inputs[key] = self._expiry_inputs(underlying, vix, at_utc, expiry)
+        timing = inputs.timing
+        forward = spot * inputs.carry_factor
+        moneyness = math.log(strike / forward) / inputs.moneyness_scale
+        iv = inputs.atm * inputs.body.smile.ratio_at(moneyness, timing.sessions)
+        value = black76_value(
+            forward,
+            strike,
+            timing.calendar_years,
+            iv * inputs.to_calendar,
+            self.params.discount_rate,
+            is_call,
+        )
+        return ContractValuation(max(value, MIN_VALUE), iv, moneyness, forward, timing)
 
     def spread(self, value: float, intrinsic: float) -> float:
         """Deterministic bid/ask width in rupees, at least one tick, a whole number of ticks."""

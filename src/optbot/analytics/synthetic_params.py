@@ -9,6 +9,7 @@ came from (data sets, observation counts) and how well it reproduced real premiu
 from __future__ import annotations
 
 import tomllib
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
@@ -117,8 +118,31 @@ class SmileParams:
         scale = np.where(z < 0.0, tenor**self.put_term, tenor**self.call_term)
         return np.maximum(1.0 + (self._interpolated(z, 1.0, 1.0) - 1.0) * scale, MIN_SMILE_RATIO)
 
+    def ratio_at(self, moneyness: float, sessions: float) -> float:
+        """`ratio` at one standardised moneyness, in plain floats (a held contract marked per bar):
+        the same knots and the same linear interpolation as `np.interp`."""
+        put_scale, call_scale = self._term_scales(sessions)
+        xs, ys = self._scaled_knots(put_scale, call_scale)
+        if moneyness <= xs[0]:
+            ratio = ys[0]
+        elif moneyness >= xs[-1]:
+            ratio = ys[-1]
+        else:
+            upper = bisect_right(xs, moneyness)
+            lower = upper - 1
+            slope = (ys[upper] - ys[lower]) / (xs[upper] - xs[lower])
+            ratio = slope * (moneyness - xs[lower]) + ys[lower]
+        return max(ratio, MIN_SMILE_RATIO)
+
     def _interpolated(self, z: FloatArray, put_scale: float, call_scale: float) -> FloatArray:
         """The knots with each side's distance from 1 scaled, continued linearly out to ±`FAR_Z`."""
+        ratio = np.interp(z, *self._scaled_knots(put_scale, call_scale))
+        return np.asarray(np.maximum(ratio, MIN_SMILE_RATIO), dtype=np.float64)
+
+    def _scaled_knots(
+        self, put_scale: float, call_scale: float
+    ) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """(z, ratio) of the knots with each side's distance from 1 scaled, extended to ±`FAR_Z`."""
         knots = self.knots
         scaled = [
             1.0 + (value - 1.0) * (put_scale if knot < 0.0 else call_scale)
@@ -126,8 +150,7 @@ class SmileParams:
         ]
         low = scaled[0] - (scaled[1] - scaled[0]) / (knots[1] - knots[0]) * (FAR_Z + knots[0])
         high = scaled[-1] + (scaled[-1] - scaled[-2]) / (knots[-1] - knots[-2]) * (FAR_Z - knots[-1])
-        ratio = np.interp(z, (-FAR_Z, *knots, FAR_Z), (low, *scaled, high))
-        return np.asarray(np.maximum(ratio, MIN_SMILE_RATIO), dtype=np.float64)
+        return (-FAR_Z, *knots, FAR_Z), (low, *scaled, high)
 
     def _term_scales(self, sessions: float) -> tuple[float, float]:
         """How far each side's shape is from its `reference_sessions` shape at the time left."""

@@ -39,7 +39,7 @@ from optbot.sim.market.instruments import (
     build_option_contracts,
     option_token,
 )
-from optbot.sim.market.options import MarketState, opening_open_interest, value_options
+from optbot.sim.market.options import MarketState, opening_open_interest, value_option
 from optbot.sim.market.pricing import round_to_tick
 
 log = logging.getLogger("optbot.backtest.option_bars")
@@ -271,11 +271,9 @@ class OptionPrices:
         key = (contract, moment, spot, vix)
         found = self._valuations.get(key)
         if found is None:
-            valuation = value_options([contract], MarketState(moment, spot, vix), self.option_model)
-            price = max(float(round_to_tick(valuation.value, contract.tick_size)[0]), contract.tick_size)
-            interest = opening_open_interest(
-                contract, float(valuation.moneyness[0]), float(valuation.years[0])
-            )
+            valuation = value_option(contract, MarketState(moment, spot, vix), self.option_model)
+            price = max(round_to_tick(valuation.value, contract.tick_size), contract.tick_size)
+            interest = opening_open_interest(contract, valuation.moneyness, valuation.years)
             found = self._valuations.put(key, (price, interest))
         return found
 

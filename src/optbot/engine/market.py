@@ -98,6 +98,12 @@ class MarketState:
         self.option_source: Callable[[Instrument, datetime], Tick | None] | None = None
         # Spec §3.4: after an opening gap an underlying's window is wider until its ATM settles.
         self.gap_windows = GapWindows(settings.instruments)
+        # Implied volatility and Greeks per (contract, spot, price, fallback vol) at one instant: risk
+        # asks for every open position's Greeks several times while evaluating one intent.
+        self._sensitivities_at: datetime | None = None
+        self._sensitivities_memo: dict[
+            tuple[Exchange, str, float, float, float | None], tuple[float | None, Greeks | None]
+        ] = {}
 
     def _latest(self, instrument: Instrument, now: datetime | None = None) -> Tick | None:
         """The instrument's latest price: its last tick, or for an option the on-demand source's (as
@@ -356,6 +362,20 @@ class MarketState:
     ) -> tuple[float | None, Greeks | None]:
         """Black-76 implied volatility of `price` and the Greeks at it (or at `fallback_vol` when the
         price has no implied volatility); (None, None) when neither is available."""
+        if now != self._sensitivities_at:
+            self._sensitivities_memo.clear()
+            self._sensitivities_at = now
+        key = (contract.exchange, contract.token, spot, price, fallback_vol)
+        found = self._sensitivities_memo.get(key)
+        if found is None:
+            found = self._sensitivities_memo[key] = self._solve_sensitivities(
+                contract, spot, price, now, fallback_vol
+            )
+        return found
+
+    def _solve_sensitivities(
+        self, contract: Instrument, spot: float, price: float, now: datetime, fallback_vol: float | None
+    ) -> tuple[float | None, Greeks | None]:
         assert contract.strike is not None and contract.option_type is not None
         years = self._years_to_expiry(contract, now)
         rate = self.settings.analytics.risk_free_rate

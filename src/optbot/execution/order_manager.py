@@ -168,6 +168,9 @@ class OrderManager:
         self._latest_vix: float | None = None
         self._underlying_prices: dict[str, float] = {}
         self._reported_foreign: set[tuple[str, str]] = set()
+        #: (broker order id, fill id) of fills known to be in the store (fills are never removed): the
+        #: trade book lists the day's every fill on each sync, and these need no query to skip.
+        self._recorded_fills: set[tuple[str, str]] = set()
 
     @property
     def store(self) -> Store:
@@ -206,24 +209,39 @@ class OrderManager:
     ) -> SubmitResult:
         """Validate, persist and send an intent. A repeated intent is recognised and not sent again.
 
-        With a risk `decision`, it is recorded first; a refusal is recorded as a rejected intent and an
-        approval for fewer units sends only the approved quantity.
+        With a risk `decision`, it is recorded in the same transaction as the intent (one commit before
+        the send); a refusal is recorded as a rejected intent and an approval for fewer units sends only
+        the approved quantity.
         """
         existing = self._store.find_intent(intent.intent_id)
-        if decision is not None and existing is None:
-            if decision.intent_id != intent.intent_id:
-                raise ValueError(
-                    f"risk decision for {decision.intent_id} given with intent {intent.intent_id}"
-                )
-            self._store.record_risk_decision(decision)
+        if decision is None or existing is not None:
+            return await self._submit(intent, quote, existing, None)
+        if decision.intent_id != intent.intent_id:
+            raise ValueError(f"risk decision for {decision.intent_id} given with intent {intent.intent_id}")
+        journal = _DecisionJournal(self._store, decision)
+        try:
             if not decision.approved or decision.approved_quantity <= 0:
                 reason = "risk: " + ("; ".join(decision.reasons) or "refused")
-                self._store.insert_intent(
+                journal.insert_intent(
                     self._intent_record(intent, intent_content_hash(intent), "REJECTED", reason), []
                 )
                 return SubmitResult(intent.intent_id, False, False, (), (reason,))
             if decision.approved_quantity < intent.quantity:
                 intent = replace(intent, quantity=decision.approved_quantity)
+            return await self._submit(intent, quote, None, journal)
+        finally:
+            journal.record_if_not_yet()
+
+    async def _submit(
+        self,
+        intent: OrderIntent,
+        quote: Quote | None,
+        existing: IntentRecord | None,
+        journal: _DecisionJournal | None,
+    ) -> SubmitResult:
+        """`submit` after the risk decision: the intent journalled (with the decision when `journal`
+        holds one) and sent, or recognised as a repeat."""
+        insert_intent = journal.insert_intent if journal is not None else self._store.insert_intent
         if existing is not None:
             tags = tuple(order.ordertag for order in self._store.orders_for_intent(intent.intent_id))
             log.info("intent %s already known (status %s): not sent again", intent.intent_id, existing.status)
@@ -237,7 +255,7 @@ class OrderManager:
             twin = self._store.find_intent_by_hash(content_hash, now - timedelta(seconds=window))
             if twin is not None:
                 reason = f"identical to intent {twin.intent_id} within {window:g} s"
-                self._store.insert_intent(self._intent_record(intent, content_hash, "DUPLICATE", reason), [])
+                insert_intent(self._intent_record(intent, content_hash, "DUPLICATE", reason), [])
                 tags = tuple(order.ordertag for order in self._store.orders_for_intent(twin.intent_id))
                 return SubmitResult(intent.intent_id, False, True, tags, (reason,))
         instrument = self._instruments(intent.exchange, intent.token)
@@ -247,7 +265,7 @@ class OrderManager:
             plan = plan_order(intent, instrument, quote, self._settings)
         except OrderValidationError as exc:
             record = self._intent_record(intent, content_hash, "REJECTED", str(exc))
-            self._store.insert_intent(record, [])
+            insert_intent(record, [])
             await self._alert(
                 AlertPriority.IMPORTANT,
                 "Order intent rejected before sending",
@@ -281,7 +299,7 @@ class OrderManager:
             for index, quantity in enumerate(plan.child_quantities)
         ]
         reason = "; ".join(plan.notes)
-        self._store.insert_intent(self._intent_record(intent, content_hash, "ACCEPTED", reason), orders)
+        insert_intent(self._intent_record(intent, content_hash, "ACCEPTED", reason), orders)
         for order in orders:
             await self._send(order)
         return SubmitResult(intent.intent_id, True, False, tuple(order.ordertag for order in orders))
@@ -614,6 +632,7 @@ class OrderManager:
             trade
             for trade in trades
             if trade.order_id
+            and (trade.order_id, trade.fill_id) not in self._recorded_fills
             and self._store.order_by_broker_id(trade.order_id) is None
             and not self._store.has_fill(trade.order_id, trade.fill_id)
         ]
@@ -633,9 +652,11 @@ class OrderManager:
             self._store.record_anomaly("malformed_trade", {"fill_id": trade.fill_id, "problem": problem})
             await self._alert(AlertPriority.IMPORTANT, "Malformed fill from broker", problem)
             return False
+        key = (trade.order_id, trade.fill_id)
+        if key in self._recorded_fills:
+            return False
         order = self._store.order_by_broker_id(trade.order_id)
         if order is None:
-            key = (trade.order_id, trade.fill_id)
             unidentified = any(
                 not pending.broker_order_id
                 for pending in self._store.orders_in_flight()
@@ -661,6 +682,8 @@ class OrderManager:
                 )
             return False
         if self._store.has_fill(trade.order_id, trade.fill_id):
+            if not self._store.in_transaction:
+                self._recorded_fills.add(key)
             return False
         if order.filled_quantity + trade.quantity > order.quantity:
             self._store.record_anomaly(
@@ -705,6 +728,8 @@ class OrderManager:
         position = self._portfolio.next_position(fill)
         if not self._store.apply_fill(fill, updated_order, position):
             return False
+        if not self._store.in_transaction:  # committed: never to be applied again
+            self._recorded_fills.add(key)
         await self._publish(
             Fill(
                 ts_utc=now,
@@ -1249,3 +1274,22 @@ def _trade_problem(trade: BrokerTrade) -> str:
     if not isinstance(trade.price, int | float) or trade.price < 0:
         return f"fill {trade.fill_id}: price must be a non-negative number (got {trade.price!r})"
     return ""
+
+
+class _DecisionJournal:
+    """A risk decision waiting to be journalled with the intent it decided, in one transaction (one
+    commit, so one fsync, before the order can be sent). Recorded on its own if no intent row follows
+    (an error on the way)."""
+
+    def __init__(self, store: Store, decision: RiskDecision) -> None:
+        self._store = store
+        self._decision: RiskDecision | None = decision
+
+    def insert_intent(self, record: IntentRecord, orders: list[OrderRecord]) -> None:
+        self._store.insert_intent(record, orders, self._decision)
+        self._decision = None
+
+    def record_if_not_yet(self) -> None:
+        if self._decision is not None:
+            self._store.record_risk_decision(self._decision)
+            self._decision = None

@@ -80,6 +80,18 @@ class Store:
         #: The same for order rows; orders_in_flight-style scans are answered from `_order_reads`
         #: while it and SQLite's data_version (other connections' commits) stay put.
         self.order_writes = 0
+        #: The same for fill rows: `fills_signature` is answered from `_fills_signature` while it and
+        #: SQLite's data_version stay put (a portfolio asks on every risk evaluation).
+        self.fill_writes = 0
+        self._fills_signature: tuple[tuple[int, int], tuple[int, int | None]] | None = None
+        #: `position_owner` answers by contract, kept while SQLite's data_version stays put (risk asks
+        #: for every open position on every evaluation); an entry intent written through this store
+        #: drops its contract's answer, a rolled-back transaction all of them.
+        self._owners: dict[tuple[Exchange, str], str] = {}
+        self._owners_version: int | None = None
+        #: (data_version, (seq, hash)) of the newest audit row this store wrote or read: the next row
+        #: chains onto it without a query while no other connection has committed.
+        self._audit_tip: tuple[int, tuple[int, str]] | None = None
         self._order_reads: dict[str, tuple[tuple[int, int], Any]] = {}
         #: An in-memory (or temporary) database has no other connection, so nothing but this store
         #: can change it: no need to ask SQLite for its data_version (a backtest asks every bar).
@@ -111,8 +123,20 @@ class Store:
     def fills_signature(self) -> tuple[int, int | None]:
         """(number of fills, newest fill's rowid): changes whenever a fill is added or removed, so a
         reader can tell "new fills only" (count grew, rowid grew) from a rewritten table."""
+        version = (self.fill_writes, self._data_version())
+        held = self._fills_signature
+        if held is not None and held[0] == version and not self._depth:
+            return held[1]
         row = self._connection.execute("SELECT COUNT(*), MAX(rowid) FROM fills").fetchone()
-        return (int(row[0]), None if row[1] is None else int(row[1]))
+        signature = (int(row[0]), None if row[1] is None else int(row[1]))
+        if not self._depth:
+            self._fills_signature = (version, signature)
+        return signature
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a `transaction` block is open: what is written now may still be rolled back."""
+        return self._depth > 0
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -128,6 +152,9 @@ class Store:
                 self._connection.execute("ROLLBACK")
                 self.position_writes += 1  # whatever was read inside the transaction is void
                 self.order_writes += 1
+                self.fill_writes += 1
+                self._owners.clear()
+                self._audit_tip = None
             raise
         self._depth -= 1
         if self._depth == 0:
@@ -147,10 +174,17 @@ class Store:
                 " VALUES (?,?,?,?,?,?,?)",
                 (seq, ts_utc, kind, subject, body, previous_hash, row_hash),
             )
+            self._audit_tip = (self._data_version(), (seq, row_hash))
         return seq
 
     def _audit_chain_tip(self) -> tuple[int, str]:
         """(seq, hash) of the newest audit row, else of the newest archive's anchor, else genesis."""
+        held = self._audit_tip
+        if held is not None and held[0] == self._data_version():
+            return held[1]
+        return self._read_audit_chain_tip()
+
+    def _read_audit_chain_tip(self) -> tuple[int, str]:
         last = self._connection.execute(
             "SELECT seq, row_hash FROM audit ORDER BY seq DESC LIMIT 1"
         ).fetchone()
@@ -293,9 +327,17 @@ class Store:
         ).fetchone()
         return None if row is None else _intent_from_row(row)
 
-    def insert_intent(self, intent: IntentRecord, orders: list[OrderRecord]) -> None:
-        """Persist the intent and its child orders (PENDING_SUBMIT) atomically, before any send."""
+    def insert_intent(
+        self, intent: IntentRecord, orders: list[OrderRecord], decision: RiskDecision | None = None
+    ) -> None:
+        """Persist the intent and its child orders (PENDING_SUBMIT) atomically, before any send; with
+        the risk `decision` behind it recorded in the same transaction (one commit, one fsync, before
+        the order can leave)."""
         with self.transaction() as connection:
+            if decision is not None:
+                self.record_risk_decision(decision)
+            if intent.purpose is IntentPurpose.ENTRY:
+                self._owners.pop((intent.exchange, intent.token), None)
             connection.execute(
                 "INSERT INTO intents(intent_id, content_hash, strategy, exchange, token, symbol, side,"
                 " quantity,"
@@ -590,6 +632,7 @@ class Store:
         with self.transaction() as connection:
             if self.has_fill(fill.broker_order_id, fill.fill_id):
                 return False
+            self.fill_writes += 1
             connection.execute(
                 "INSERT INTO fills(fill_id, broker_order_id, ordertag, intent_id, exchange, token,"
                 " symbol, side,"
@@ -694,6 +737,17 @@ class Store:
         """The strategy whose entry intent last traded this contract ("" when none did): the risk
         engine counts one strategy's legs as one position. One contract's rows only, so the answer
         costs the same on the last day of a year's backtest as on the first."""
+        version = self._data_version()
+        if version != self._owners_version:
+            self._owners.clear()
+            self._owners_version = version
+        key = (exchange, token)
+        owner = self._owners.get(key)
+        if owner is None:
+            owner = self._owners[key] = self._position_owner(exchange, token)
+        return owner
+
+    def _position_owner(self, exchange: Exchange, token: str) -> str:
         row = self._connection.execute(
             "SELECT strategy FROM intents WHERE purpose = ? AND exchange = ? AND token = ?"
             " ORDER BY created_utc DESC, rowid DESC LIMIT 1",

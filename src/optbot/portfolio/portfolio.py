@@ -64,6 +64,8 @@ class _TradeBook:
 
     def _reset(self) -> None:
         self.trades: list[ClosedTrade] = []
+        #: The same trades by exit date, in book order: risk asks for today's on every evaluation.
+        self.by_exit_date: dict[date, list[ClosedTrade]] = {}
         self._lots: dict[tuple[Exchange, str], deque[OpenLot]] = {}
         self._matched = 0  # fills matched so far
         self._last_day: date | None = None  # the latest trade date matched
@@ -101,7 +103,9 @@ class _TradeBook:
             lots = self._lots.get(key)
             if lots is None:
                 lots = self._lots[key] = deque()
-            trades.extend(match_fill(lots, fill))
+            for trade in match_fill(lots, fill):
+                trades.append(trade)
+                self.by_exit_date.setdefault(trade.exit_date, []).append(trade)
             self._matched += 1
             identity = (fill.broker_order_id, fill.fill_id)
             if self._last_day is None or fill.trade_date > self._last_day:
@@ -259,7 +263,11 @@ class Portfolio:
 
     # -------------------------------------------------------- performance
     def trades_between(self, start: date, end: date) -> list[ClosedTrade]:
-        return [trade for trade in self._trade_book.refresh(self._store) if start <= trade.exit_date <= end]
+        """Round trips closed on dates in [start, end], in the order they were matched."""
+        trades = self._trade_book.refresh(self._store)
+        if start == end:
+            return list(self._trade_book.by_exit_date.get(start, ()))
+        return [trade for trade in trades if start <= trade.exit_date <= end]
 
     def summary(self, start: date, end: date) -> PerformanceSummary:
         trades = self.trades_between(start, end)

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from optbot.analytics.synthetic import SyntheticOptionModel
 from optbot.sim.contracts import SimDepthLevel, SimQuote
 from optbot.sim.market.instruments import OptionContract
-from optbot.sim.market.pricing import MIN_YEARS
+from optbot.sim.market.pricing import MIN_YEARS, round_to_tick
 
 DEPTH_LEVELS = 5
 OI_ATM_LOTS = 60_000  # open interest (lots) of an at-the-money near-expiry strike at the start of a day
@@ -76,6 +76,34 @@ def value_options(
     return OptionValuation(values, moneyness, years, intrinsic)
 
 
+@dataclass(frozen=True, slots=True)
+class SingleValuation:
+    """Model outputs for one contract (`OptionValuation` of a batch of one, as floats)."""
+
+    value: float
+    moneyness: float
+    years: float
+
+
+def value_option(
+    contract: OptionContract, state: MarketState, model: SyntheticOptionModel
+) -> SingleValuation:
+    """`value_options` for one contract without numpy: a backtest values each held contract on every
+    bar, where arrays of length one cost ten times the arithmetic."""
+    valuation = model.value_contract(
+        contract.underlying,
+        state.spot,
+        state.vix,
+        state.moment,
+        contract.expiry,
+        contract.strike,
+        contract.is_call,
+    )
+    return SingleValuation(
+        valuation.value, valuation.moneyness, max(valuation.time.calendar_years, MIN_YEARS)
+    )
+
+
 def _salt(token: str) -> int:
     return zlib.crc32(token.encode())
 
@@ -128,7 +156,7 @@ def option_quote(
     """
     contract = day.contract
     tick = contract.tick_size
-    mid = round(max(round(value / tick), 1) * tick, 2)  # round_to_tick for one price, without numpy
+    mid = round_to_tick(value, tick)
     spread_ticks = max(1, round(spread / tick))
     bid_ticks = max(0, round(mid / tick) - spread_ticks // 2 - spread_ticks % 2)
     bid = round(bid_ticks * tick, 2)

@@ -6,16 +6,10 @@ model backtests use) and Black-76 from `optbot.analytics.pricing`; nothing is pr
 
 from __future__ import annotations
 
-import numpy as np
-from numpy.typing import NDArray
-
 MINUTES_PER_YEAR = 365.0 * 24 * 60
 MIN_YEARS = 1.0 / MINUTES_PER_YEAR  # a contract one minute from expiry still has time value
 
-FloatArray = NDArray[np.float64]
 
-
-def round_to_tick(price: FloatArray, tick: float) -> FloatArray:
-    """Nearest tick, never below one tick: an option quote is at least ₹0.05."""
-    ticks = np.maximum(np.rint(np.asarray(price) / tick), 1.0)
-    return np.asarray(np.round(ticks * tick, 2), dtype=np.float64)
+def round_to_tick(price: float, tick: float) -> float:
+    """Nearest tick (half to even), never below one tick: an option quote is at least ₹0.05."""
+    return round(max(round(price / tick), 1) * tick, 2)

@@ -47,6 +47,7 @@ from optbot.sim.market.options import (
     OptionDay,
     opening_open_interest,
     option_quote,
+    value_option,
     value_options,
 )
 from optbot.sim.market.pricing import round_to_tick
@@ -532,20 +533,18 @@ class ReplayMarket:
             self._watched[token] = resumed
             self._reprice_contracts([contract], current, emit)
             return
-        before = value_options([contract], previous, self.option_model)
+        before = value_option(contract, previous, self.option_model)
         adverse = replace(
             previous,
             spot=previous.spot
             * (1 + self.settings.option_band_move_fraction * (1 if contract.is_call else -1)),
         )
-        band = value_options([contract], adverse, self.option_model)
+        band = value_option(contract, adverse, self.option_model)
         self._watched[token] = OptionDay(
             contract=contract,
-            previous_close=float(round_to_tick(before.value, contract.tick_size)[0]),
-            open_interest_start=opening_open_interest(
-                contract, float(before.moneyness[0]), float(before.years[0])
-            ),
-            band_upper=float(round_to_tick(band.value, contract.tick_size)[0]) + contract.tick_size,
+            previous_close=round_to_tick(before.value, contract.tick_size),
+            open_interest_start=opening_open_interest(contract, before.moneyness, before.years),
+            band_upper=round_to_tick(band.value, contract.tick_size) + contract.tick_size,
         )
         self._reprice_contracts([contract], current, emit)
 
@@ -635,7 +634,7 @@ class ReplayMarket:
             spots = np.array([open_, high, low, close], dtype=np.float64)
             valuation = value_options([contract] * 4, MarketState(moment, 1.0, vix), self.option_model, spots)
             tick = contract.tick_size
-            priced = [max(tick, round(round(float(value) / tick) * tick, 2)) for value in valuation.value]
+            priced = [round_to_tick(float(value), tick) for value in valuation.value]
             salt = sum(contract.token.encode()) + int(start_epoch // bucket)
             volume = contract.lot_size * (salt % 40)
             row = candle_row(start_epoch, priced[0], max(priced), min(priced), priced[3], volume)
