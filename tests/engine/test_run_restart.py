@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -62,17 +63,14 @@ def _env(tmp: Path, port: int) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def simulator(tmp_path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+@contextmanager
+def _serve(tmp_path: Path, speed: int, **sim_env: str) -> Iterator[tuple[int, dict[str, str]]]:
+    """`optbot sim serve` replaying 2020-11-18 on a free port; `sim_env` is for the simulator alone."""
     port = _free_port()
     env = _env(tmp_path, port)
-    # The replay holds at its start until the first bot is up (20-60 s of wall time on a loaded
-    # machine), and runs at 100x: at 250x from 09:00 a loaded machine's bot started late or fell
-    # behind the feed, met a day past its entries and never traded.
-    sim_env = {**env, "OPTBOT__SIM__START_PAUSED": "true", "OPTBOT__SIM__REPLAY_START_TIME_IST": "13:30"}
-    command = [*OPTBOT, "sim", "serve", "--port", str(port), "--speed", "100", "--date", "2020-11-18"]
+    command = [*OPTBOT, "sim", "serve", "--port", str(port), "--speed", str(speed), "--date", "2020-11-18"]
     process = subprocess.Popen(
-        command, env=sim_env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, text=True
+        command, env={**env, **sim_env}, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, text=True
     )
     try:
         deadline = time.monotonic() + 90
@@ -85,6 +83,24 @@ def simulator(tmp_path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.fixture
+def simulator(tmp_path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    """The day from 09:00 at 250x, running from the start (the live-session fault tests)."""
+    with _serve(tmp_path, 250) as served:
+        yield served
+
+
+@pytest.fixture
+def held_simulator(tmp_path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    """The day from 13:30 (the strategy's first entries come at 13:45) at 100x, held at its start
+    until the test releases it: at 250x from 09:00 a loaded machine's bot started late or fell
+    behind the feed, met a day past its entries and never traded."""
+    with _serve(
+        tmp_path, 100, OPTBOT__SIM__START_PAUSED="true", OPTBOT__SIM__REPLAY_START_TIME_IST="13:30"
+    ) as served:
+        yield served
 
 
 def _status(root: Path) -> dict[str, object]:
@@ -111,9 +127,9 @@ def _bot(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[str]:
 
 @pytest.mark.timeout(420)
 def test_paper_bot_survives_a_restart_mid_session_without_duplicates(
-    simulator: tuple[int, dict[str, str]], tmp_path: Path
+    held_simulator: tuple[int, dict[str, str]], tmp_path: Path
 ) -> None:
-    port, env = simulator
+    port, env = held_simulator
     root = tmp_path / "root"
     first = _bot(port, env, tmp_path / "first.log")
     started = time.monotonic() + 120
