@@ -347,7 +347,7 @@ def walk_forward_figure(windows: Sequence[WalkForwardWindow]) -> go.Figure:
     figure.add_trace(go.Bar(x=labels, y=[w.in_sample_pnl for w in windows], name="in-sample ₹"))
     figure.add_trace(go.Bar(x=labels, y=[w.out_of_sample_pnl for w in windows], name="out-of-sample ₹"))
     figure.update_layout(
-        title="Walk-forward windows: in-sample vs out-of-sample net P&L",
+        title="Net P&L by window (₹)",  # short: a half-width panel with its toolbar; the legend says which
         barmode="group",
         xaxis={"type": "category"},
     )
