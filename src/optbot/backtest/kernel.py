@@ -229,12 +229,10 @@ class BarBacktest:
                     if daily is not None:
                         bars.append(relabel_bar(daily, index.token, index.underlying))
                     continue
-                found = self.history.session_bars(name, day)
+                found = self.history.session_bars(name, day, (index.token, index.underlying))
                 if found is None:
                     continue
-                for bar in found[1]:
-                    if bar.timeframe is Timeframe.D1 or day >= intraday_from:
-                        bars.append(relabel_bar(bar, index.token, index.underlying))
+                bars.extend(found[1])  # a day from intraday_from on: every bar of it
         return preload_history(self.engine, bars)
 
     # ------------------------------------------------------------------ sessions
@@ -249,27 +247,30 @@ class BarBacktest:
         base_at: dict[datetime, list[Bar]] = {}
         mixed: set[datetime] = set()  # close times with bars of more than one instrument
         for name in [*self.underlyings, self.vix_name]:
-            found = self.history.session_bars(name, day)
+            index = self._index(name)
+            token = index.token
+            found = self.history.session_bars(name, day, (token, index.underlying))
             if found is None:
                 continue
             index_day, bars = found
-            index = self._index(name)
-            self._exchange_of[index.token] = index.exchange  # SENSEX is a BSE index
+            self._exchange_of[token] = index.exchange  # SENSEX is a BSE index
             base_timeframe = index_day.bars[0].timeframe if not index_day.is_daily_fallback else Timeframe.D1
-            token, symbol = index.token, index.underlying
-            for bar in bars:
-                labelled = relabel_bar(bar, token, symbol)
-                end = labelled.end_utc
+            for bar in bars:  # already labelled as the master's index row
+                end = bar.end_utc
                 group = steps.get(end)
                 if group is None:
-                    steps[end] = [labelled]
+                    steps[end] = [bar]
                 else:
                     if group[-1].token != token:
                         mixed.add(end)
-                    group.append(labelled)
+                    group.append(bar)
                 if bar.timeframe is base_timeframe:
-                    base[(name, end)] = labelled
-                    base_at.setdefault(end, []).append(labelled)
+                    base[(name, end)] = bar
+                    at = base_at.get(end)
+                    if at is None:
+                        base_at[end] = [bar]
+                    else:
+                        at.append(bar)
         for end in mixed:  # one instrument's session bars come in (close, timeframe) order already
             steps[end].sort(key=lambda bar: (bar.timeframe.seconds, bar.symbol))
         return steps, base, base_at
