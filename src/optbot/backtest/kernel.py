@@ -7,7 +7,9 @@ order. At each close time, in this order:
 1. resting orders meet the bars that started since the previous step (`BarVenue.match_bar`): the
    contract's own bars where the option archive has them, else one bar modelled from the index bar;
    the venue's reports go through the engine's order-update path before anything else happens;
-2. session deadlines due by the close fire at their own times;
+2. session deadlines due by the close fire at their own times (at the session's open, each
+   underlying's first bar's open is checked against its previous close for an opening gap, with the
+   live session's response);
 3. the clock moves to the close; each index bar's close becomes the instrument's last price, and
    every open option position is marked at its contract's last close (real or modelled);
 4. the closed bars go to the strategies (intents are processed before the next bar).
@@ -38,9 +40,11 @@ from optbot.core.enums import Exchange, Timeframe
 from optbot.core.events import Bar, Tick, relabel_bar
 from optbot.core.instrument import Instrument
 from optbot.core.timeutil import ist_datetime, to_utc
+from optbot.data.opening_gap import OpeningGapCheck, opening_gap_alert
 from optbot.engine.builder import Venue, VenueSpec, build_engine
 from optbot.engine.core import TradingEngine, preload_history
 from optbot.engine.replay import PREMARKET_START
+from optbot.engine.subscriptions import respond_to_opening_gap
 from optbot.instruments.master import InstrumentMaster, MasterInfo
 from optbot.instruments.scripmaster import parse_rows
 from optbot.persistence.store import Store
@@ -121,6 +125,11 @@ class BarBacktest:
         self.engine.market.option_source = self._option_tick
         self.on_session_end: Callable[[SessionRun], None] | None = None
         self._exchange_of: dict[str, Exchange] = {}  # index token -> its exchange (NSE, or BSE)
+        # Spec §2.4/§3.4: the live pipeline's opening-gap check on the store's previous close; INDIA
+        # VIX gaps are volatility, not a reason to re-centre strikes (as live, it is not tracked).
+        self.gap_check = OpeningGapCheck(settings.data.opening_gap_pct, history.previous_close)
+        for name in self.underlyings:
+            self.gap_check.track(self.engine.market.underlying_instrument(name).token, name)
 
     # ------------------------------------------------------------------ ports
     def _spot(self, underlying: str) -> float | None:
@@ -280,6 +289,7 @@ class BarBacktest:
         steps, base, base_at = self._session_bars(day)
         end_of_day = to_utc(schedule.post_market_end or schedule.session.close_utc)
         previous = schedule.session.open_utc
+        await self._open_session(previous, base_at)
         delivered = 0
         verify_every = timedelta(seconds=self.settings.engine.order_poll_seconds)
         next_verify = self.clock.now_utc()
@@ -325,6 +335,38 @@ class BarBacktest:
         if self.on_session_end is not None:
             self.on_session_end(run)
         return run
+
+    async def _open_session(self, open_utc: datetime, base_at: dict[datetime, list[Bar]]) -> None:
+        """The open, as a live session reaches it: the deadlines due by then fire at their own times;
+        then each tracked underlying's opening price (its first bar's open) meets `OpeningGapCheck`
+        and a gap gets what live does: the pipeline's alert on the bus, then the session's
+        `respond_to_opening_gap` (the strike window a strategy's chain is quoted over widens, a note)."""
+        await self._deadlines_until(open_utc)
+        if open_utc > self.clock.now_utc():
+            self.clock.advance_to(open_utc)
+        gap_check, engine = self.gap_check, self.engine
+        seen: set[str] = set()
+        for close in sorted(base_at):
+            for bar in base_at[close]:
+                if bar.token in seen or not gap_check.tracks(bar.token):
+                    continue
+                seen.add(bar.token)
+                start = bar.start_utc
+                opening = Tick(
+                    start,
+                    bar.token,
+                    self._exchange_of[bar.token],
+                    bar.symbol,
+                    bar.open,
+                    ts_exchange=start,
+                    source=BAR_SOURCE,
+                )
+                gap = gap_check.on_tick(opening, open_utc)
+                if gap is not None:
+                    await engine.bus.publish(opening_gap_alert(gap, self.clock.now_utc()))
+                    respond_to_opening_gap(gap, engine.market.gap_windows, None, engine.note)
+            if len(seen) == len(self.underlyings):
+                return
 
     async def _fill(self, start: datetime, end: datetime, base: dict[tuple[str, datetime], Bar]) -> None:
         """Resting orders against the bars of their contracts that started in [start, end)."""
