@@ -488,48 +488,67 @@ class RiskEngine:
     def _observe_price(
         self, symbol: str, source: str, when: datetime, price: float, volume: float | None
     ) -> list[SpikeDetection]:
-        detections: list[SpikeDetection] = []
-        kind = self._symbol_kind(symbol)
-        if kind == _VIX:
-            self.update_vix(price, when)
-            for detector in (self._vix_breaker, self._vix_spike):
-                found = detector.update(symbol, when, price)
-                if found is not None:
-                    detections.append(found)
-            for found in detections:
-                recover_below = found.baseline + self.risk.vix_recovery_margin_points
-                self._on_spike(
-                    LatchKind(found.kind),
-                    found,
-                    recover_below_vix=recover_below,
-                )
-        elif kind == _WATCHED:
-            price_detector = self._price_detectors.get(symbol)
-            if price_detector is None:
-                price_detector = self._price_detectors[symbol] = PercentMoveDetector(
-                    self.risk.price_spike_pct, timedelta(minutes=self.risk.price_spike_window_minutes)
-                )
-            found_price = price_detector.update(symbol, when, price)
-            if found_price is not None:
-                detections.append(found_price)
-            if volume is not None:
-                volume_detector = self._volume_detectors.get((symbol, source))
-                if volume_detector is None:
-                    volume_detector = self._volume_detectors[(symbol, source)] = VolumeSurgeDetector(
-                        self.risk.volume_spike_pct,
-                        timedelta(minutes=self.risk.volume_spike_window_minutes),
-                        self.risk.volume_spike_min_samples,
-                    )
-                found_volume = volume_detector.update(symbol, when, volume)
-                if found_volume is not None:
-                    detections.append(found_volume)
-            if detections:
-                quiet = when + timedelta(minutes=self.risk.flash_spike_cooldown_minutes)
-                for found in detections:
-                    self._on_spike(LatchKind(found.kind), found, quiet_until=quiet)
-        files_due = self._files_due()
+        """Every tick and bar passes here, so the common case (an option leg or an unwatched symbol,
+        files not due, nothing to re-derive) costs two dictionary reads and two clock reads."""
+        kind = self._symbol_kinds.get(symbol)
+        if kind is None:
+            kind = self._symbol_kind(symbol)
+        if kind == _IGNORED:
+            detections: list[SpikeDetection] = []
+        elif kind == _VIX:
+            detections = self._observe_vix(symbol, when, price)
+        else:
+            detections = self._observe_watched(symbol, source, when, price, volume)
+        # the kill flag is read at most every `kill_file_check_seconds` on the tick path
+        last_check = self._files_checked_at
+        files_due = last_check is None or (
+            self.clock.monotonic() - last_check >= self.risk.kill_file_check_seconds
+        )
         if detections or files_due or self._refresh_due():
             self.refresh(check_files=files_due)
+        return detections
+
+    def _observe_vix(self, symbol: str, when: datetime, price: float) -> list[SpikeDetection]:
+        """A VIX price: the VIX levels, then the breaker and spike windows (each may latch)."""
+        detections: list[SpikeDetection] = []
+        self.update_vix(price, when)
+        for detector in (self._vix_breaker, self._vix_spike):
+            found = detector.update(symbol, when, price)
+            if found is not None:
+                detections.append(found)
+        for found in detections:
+            recover_below = found.baseline + self.risk.vix_recovery_margin_points
+            self._on_spike(LatchKind(found.kind), found, recover_below_vix=recover_below)
+        return detections
+
+    def _observe_watched(
+        self, symbol: str, source: str, when: datetime, price: float, volume: float | None
+    ) -> list[SpikeDetection]:
+        """A watched underlying's price (and a bar's volume, per timeframe): the flash-spike windows."""
+        detections: list[SpikeDetection] = []
+        price_detector = self._price_detectors.get(symbol)
+        if price_detector is None:
+            price_detector = self._price_detectors[symbol] = PercentMoveDetector(
+                self.risk.price_spike_pct, timedelta(minutes=self.risk.price_spike_window_minutes)
+            )
+        found_price = price_detector.update(symbol, when, price)
+        if found_price is not None:
+            detections.append(found_price)
+        if volume is not None:
+            volume_detector = self._volume_detectors.get((symbol, source))
+            if volume_detector is None:
+                volume_detector = self._volume_detectors[(symbol, source)] = VolumeSurgeDetector(
+                    self.risk.volume_spike_pct,
+                    timedelta(minutes=self.risk.volume_spike_window_minutes),
+                    self.risk.volume_spike_min_samples,
+                )
+            found_volume = volume_detector.update(symbol, when, volume)
+            if found_volume is not None:
+                detections.append(found_volume)
+        if detections:
+            quiet = when + timedelta(minutes=self.risk.flash_spike_cooldown_minutes)
+            for found in detections:
+                self._on_spike(LatchKind(found.kind), found, quiet_until=quiet)
         return detections
 
     def _refresh_due(self) -> bool:
@@ -547,12 +566,6 @@ class RiskEngine:
             return True
         start, end = self._day_start_utc, self._day_end_utc
         return start is None or end is None or not start <= now < end
-
-    def _files_due(self) -> bool:
-        """The kill flag is read at most every `kill_file_check_seconds` on the tick path."""
-        now = self.clock.monotonic()
-        last = self._files_checked_at
-        return last is None or now - last >= self.risk.kill_file_check_seconds
 
     def _on_spike(
         self,

@@ -34,7 +34,8 @@ class RollingWindow:
         while highs and highs[-1][1] <= value:
             highs.pop()
         highs.append(sample)
-        self.evict(when)
+        if samples[0][0] < when - self.span:  # the oldest sample expired: evict (most adds evict none)
+            self.evict(when)
 
     def evict(self, now: datetime) -> None:
         cutoff = now - self.span
