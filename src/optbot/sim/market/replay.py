@@ -574,8 +574,10 @@ class ReplayMarket:
             contracts = [
                 day.contract for day in self._watched.values() if day.contract.underlying == underlying
             ]
+            if not contracts:
+                continue  # nothing to value: its future's bars are not even read
             state = self._market_state(underlying, moment)
-            if contracts and state is not None:
+            if state is not None:
                 self._reprice_contracts(contracts, state, emit)
 
     def _reprice_contracts(self, contracts: list[OptionContract], state: MarketState, emit: bool) -> None:
