@@ -4,7 +4,7 @@ import asyncio
 from dataclasses import replace
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -118,6 +118,49 @@ async def test_throttle_caps_per_second_and_serves_exits_first() -> None:
     assert len(first_second) == 9
     later = [name.split("@")[0] for name in order if not name.endswith("@0")]
     assert later[:2] == ["cancel", "exit"]
+
+
+def _earliest_grant(history: list[float], arrival: float, windows: list[tuple[float, int]]) -> float:
+    """The reference rule, from the whole history: the first moment from `arrival` at which no window
+    of width w holds `limit` grants (a grant leaves a window exactly w seconds after it)."""
+    moment = arrival
+    while True:
+        later = moment
+        for width, limit in windows:
+            recent = [grant for grant in history if moment - grant < width]
+            if len(recent) >= limit:
+                later = max(later, recent[len(recent) - limit] + width)
+        if later == moment:
+            return moment
+        moment = later
+
+
+@settings(deadline=None, max_examples=60, derandomize=True)
+@given(st.lists(st.sampled_from([0.0, 0.25, 0.5, 1.0, 7.5, 30.0, 600.0]), min_size=1, max_size=40))
+def test_throttle_grants_each_order_at_the_earliest_moment_every_window_allows(gaps: list[float]) -> None:
+    windows = [(1.0, 2), (60.0, 5), (3600.0, 8)]
+
+    async def run() -> list[tuple[float, float]]:
+        clock = SimClock(TEST_START)
+        throttle = OrderThrottle(clock, per_second=2, per_minute=5, per_hour=8)
+        grants: list[tuple[float, float]] = []
+        for gap in gaps:
+            clock.advance(gap)
+            arrival = clock.monotonic()
+            task = asyncio.ensure_future(throttle.acquire(ThrottlePriority.ENTRY))
+            await clock.settle()
+            while not task.done():
+                deadline = clock.next_deadline()
+                assert deadline is not None, "a waiting acquire has no timer to wake it"
+                clock.advance_to(deadline)
+                await clock.settle()
+            grants.append((arrival, clock.monotonic()))
+        return grants
+
+    history: list[float] = []
+    for arrival, granted in asyncio.run(run()):
+        assert granted == pytest.approx(_earliest_grant(history, arrival, windows), abs=1e-6)
+        history.append(granted)
 
 
 async def test_throttle_per_minute_cap() -> None:

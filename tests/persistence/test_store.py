@@ -256,6 +256,30 @@ def test_position_owner_names_the_strategy_of_each_contracts_last_entry(tmp_path
     other.close()
 
 
+def test_a_transaction_asks_for_the_data_version_once_and_a_commit_elsewhere_is_still_seen(tmp_path) -> None:
+    """Nobody else can commit while a transaction holds the write lock, so the store asks SQLite for
+    data_version once per transaction; after it, another connection's commit is seen again."""
+    store = _store(tmp_path)
+    other = Store.open(tmp_path / "state" / "optbot.sqlite", SimClock(START))
+    asked: list[str] = []
+    store.connection.set_trace_callback(lambda sql: asked.append(sql) if "data_version" in sql else None)
+    with store.transaction():
+        store.audit("note", "a", {})
+        store.audit("note", "b", {})
+        store.insert_intent(_intent("i1"), [_order("t1", "i1")])
+    assert len(asked) == 1
+    other.audit("note", "elsewhere", {})  # moves the tip this store remembered
+    store.audit("note", "c", {})
+    assert store.verify_chain().ok
+    assert [row["subject"] for row in store.audit_rows() if row["kind"] == "note"] == [
+        "a",
+        "b",
+        "elsewhere",
+        "c",
+    ]
+    other.close()
+
+
 def test_remembered_answers_survive_neither_a_rollback_nor_another_connections_commit(tmp_path) -> None:
     """The audit chain tip, the fills signature and the owners kept between queries: a rolled-back
     transaction or another connection's commit makes the next answer come from the database."""

@@ -48,26 +48,31 @@ class ThrottlePriority(IntEnum):
 class OrderThrottle:
     def __init__(self, clock: Clock, per_second: int, per_minute: int, per_hour: int) -> None:
         self._clock = clock
-        self._windows: tuple[tuple[float, int], ...] = (
-            (1.0, per_second),
-            (60.0, per_minute),
-            (3600.0, per_hour),
+        #: (width in seconds, limit, the grants inside the window, oldest first): each window keeps only
+        #: its own grants, so a check costs the same with an hour of orders behind it as with none.
+        self._windows: tuple[tuple[float, int, deque[float]], ...] = (
+            (1.0, per_second, deque()),
+            (60.0, per_minute, deque()),
+            (3600.0, per_hour, deque()),
         )
-        self._sent: deque[float] = deque()
         self._waiting: list[tuple[int, int]] = []
         self._sequence = itertools.count()
         self._changed = asyncio.Event()
 
     def _wait_needed(self) -> float:
         now = self._clock.monotonic()
-        while self._sent and now - self._sent[0] >= 3600.0:
-            self._sent.popleft()
         wait = 0.0
-        for window, limit in self._windows:
-            recent = [moment for moment in self._sent if now - moment < window]
+        for window, limit, recent in self._windows:
+            while recent and now - recent[0] >= window:
+                recent.popleft()
             if len(recent) >= limit:
                 wait = max(wait, recent[len(recent) - limit] + window - now)
         return wait
+
+    def _record(self) -> None:
+        now = self._clock.monotonic()
+        for _, _, recent in self._windows:
+            recent.append(now)
 
     async def acquire(self, priority: ThrottlePriority) -> None:
         entry = (int(priority), next(self._sequence))
@@ -78,7 +83,7 @@ class OrderThrottle:
                     wait = self._wait_needed()
                     if wait <= 0:
                         heapq.heappop(self._waiting)
-                        self._sent.append(self._clock.monotonic())
+                        self._record()
                         self._notify()
                         return
                     await sleep_monotonic(self._clock, wait)

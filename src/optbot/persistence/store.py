@@ -74,6 +74,8 @@ class Store:
         self._connection = connection
         self._clock = clock
         self._depth = 0
+        #: data_version read inside the open transaction (see `_data_version`), None outside one.
+        self._transaction_version: int | None = None
         #: Position rows written through this store (rolled-back writes count too): readers that cache
         #: positions re-read them when it moves, not on every unrelated write.
         self.position_writes = 0
@@ -110,10 +112,18 @@ class Store:
         return self._connection
 
     def _data_version(self) -> int:
-        """SQLite's data_version: moves when another connection commits (0 for a private database)."""
+        """SQLite's data_version: moves when another connection commits (0 for a private database).
+
+        Asked once per transaction: no other connection can commit while this one holds the write lock
+        (BEGIN IMMEDIATE), so the answer cannot move before COMMIT or ROLLBACK."""
         if self._private:
             return 0
-        return int(self._connection.execute("PRAGMA data_version").fetchone()[0])
+        if self._depth and self._transaction_version is not None:
+            return self._transaction_version
+        version = int(self._connection.execute("PRAGMA data_version").fetchone()[0])
+        if self._depth:
+            self._transaction_version = version
+        return version
 
     def positions_version(self) -> tuple[int, int]:
         """Changes when a position row is written through this store or another connection commits:
@@ -149,6 +159,7 @@ class Store:
         except BaseException:
             self._depth -= 1
             if self._depth == 0:
+                self._transaction_version = None
                 self._connection.execute("ROLLBACK")
                 self.position_writes += 1  # whatever was read inside the transaction is void
                 self.order_writes += 1
@@ -158,6 +169,7 @@ class Store:
             raise
         self._depth -= 1
         if self._depth == 0:
+            self._transaction_version = None
             self._connection.execute("COMMIT")
 
     # ----------------------------------------------------------------- audit

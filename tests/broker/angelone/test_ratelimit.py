@@ -102,6 +102,26 @@ async def test_cancelled_waiter_releases_its_place() -> None:
     assert blocked.cancelled()
 
 
+async def test_an_uncontended_grant_is_counted_in_every_window_and_never_jumps_a_queue() -> None:
+    clock = SimClock(START)
+    limiter = RateLimiter(clock, limits={"x": RateLimit(2, 3)}, guard_seconds=0.0)
+    await limiter.acquire("x")  # nobody waits: granted at once
+    await limiter.acquire("x")
+    assert limiter.stats.granted == 2
+    queued = asyncio.create_task(limiter.acquire("x", Priority.EXIT))
+    await clock.settle()
+    assert not queued.done()  # the per-second window is full
+    clock.advance(1.0)
+    await clock.settle()
+    assert queued.done()  # the third grant of the minute
+    later = asyncio.create_task(limiter.acquire("x"))
+    clock.advance(1.0)
+    await clock.settle()
+    assert not later.done()  # room in the second, none in the minute: the per-minute window counted all
+    await _run_until_done(clock, [later])  # type: ignore[list-item]
+    assert clock.monotonic() >= 60.0 and limiter.stats.granted == 4
+
+
 def test_unknown_endpoint_and_bad_fraction() -> None:
     clock = SimClock(START)
     with pytest.raises(KeyError, match="nope"):

@@ -61,6 +61,73 @@ async def test_login_sends_no_authorization_and_bearer_prefix_is_normalised() ->
     await client.aclose()
 
 
+def _as_httpx_builds_it(
+    client: AngelOneRestClient, endpoint_name: str, body: dict[str, str] | None, suffix: str = ""
+) -> httpx.Request:
+    endpoint = ENDPOINTS[endpoint_name]
+    path = endpoint.path + (f"/{suffix}" if suffix else "")
+    content = orjson.dumps(body) if endpoint.method == "POST" else None
+    return client._http.build_request(  # the general path the prepared request stands in for
+        endpoint.method, path, content=content, headers=client.headers_for(endpoint)
+    )
+
+
+def _same_request(ours: httpx.Request, theirs: httpx.Request) -> None:
+    assert ours.method == theirs.method
+    assert ours.url == theirs.url
+    assert ours.headers.multi_items() == theirs.headers.multi_items()
+    assert ours.content == theirs.content
+    assert ours.extensions == theirs.extensions
+
+
+@pytest.mark.parametrize(
+    ("endpoint_name", "body", "suffix"),
+    [
+        ("place_order", PLACE_BODY, ""),
+        ("login", {"clientcode": "A1"}, ""),
+        ("order_book", None, ""),
+        ("order_details", None, "250105000000001"),
+    ],
+)
+async def test_prepared_request_is_the_one_httpx_would_build(
+    endpoint_name: str, body: dict[str, str] | None, suffix: str
+) -> None:
+    client, _, _ = make_client(lambda r: _reply(200, success({})))
+    for _ in range(2):  # built from parts prepared on first use, then from the kept parts
+        ours = client.build_request(ENDPOINTS[endpoint_name], body, suffix)
+        _same_request(ours, _as_httpx_builds_it(client, endpoint_name, body, suffix))
+    await client.aclose()
+
+
+async def test_prepared_headers_follow_a_new_session_token_and_api_key() -> None:
+    client, recorder, _ = make_client(lambda r: _reply(200, success({"orderid": "1"})))
+    await client.call("place_order", PLACE_BODY)
+    client.set_access_token("jwt-renewed")
+    client.set_api_key("api-key-rotated")
+    await client.call("place_order", PLACE_BODY)
+    client.set_access_token(None)
+    await client.call("login", {"clientcode": "A1"})
+    first, renewed, login = (request.headers for request in recorder.requests)
+    assert first["Authorization"] == "Bearer jwt-abc" and first["X-PrivateKey"] == "api-key-123"
+    assert renewed["Authorization"] == "Bearer jwt-renewed" and renewed["X-PrivateKey"] == "api-key-rotated"
+    assert "Authorization" not in login and login["X-PrivateKey"] == "api-key-rotated"
+    await client.aclose()
+
+
+async def test_cookies_the_broker_sets_are_sent_back_like_httpx_does() -> None:
+    cookie = {"set-cookie": "AWSALB=affinity-1; Path=/"}
+    client, recorder, _ = make_client(lambda r: httpx.Response(200, content=success({}), headers=cookie))
+    await client.call("profile")
+    await client.call("place_order", PLACE_BODY)
+    assert "cookie" not in recorder.requests[0].headers
+    assert recorder.requests[1].headers["cookie"] == "AWSALB=affinity-1"
+    _same_request(
+        client.build_request(ENDPOINTS["place_order"], PLACE_BODY),
+        _as_httpx_builds_it(client, "place_order", PLACE_BODY),
+    )
+    await client.aclose()
+
+
 @pytest.mark.parametrize(
     ("content", "error"),
     [

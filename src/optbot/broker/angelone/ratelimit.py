@@ -175,6 +175,12 @@ class RateLimiter:
         """Wait until `endpoint` may be called without exceeding any documented limit."""
         windows = self.windows_for(endpoint)
         started = self._clock.monotonic()
+        if not self._waiters and all(window.available_at(started) <= started for window in windows):
+            # nobody queued and every window has room: granted now, as the dispatch would grant it
+            for window in windows:
+                window.record(started)
+            self.stats.granted += 1
+            return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         waiter = _Waiter(priority, next(self._sequence), windows, future)
         self._waiters.append(waiter)

@@ -184,6 +184,13 @@ class AngelOneRestClient:
         self._http = httpx.AsyncClient(
             base_url=self.base_url, timeout=timeout, limits=limits, transport=transport, verify=True
         )
+        #: What the client's build_request would put in each request's extensions (its timeouts).
+        self._timeout = timeout.as_dict()
+        #: Each route's full URL, merged with base_url once (paths with a suffix are merged per call).
+        self._urls: dict[str, httpx.URL] = {}
+        #: The client's default headers with ours merged in, per authenticated/login kind; rebuilt when
+        #: the API key or the session token changes (see `_headers`).
+        self._merged_headers: dict[bool, httpx.Headers] = {}
         self._static_headers = {
             "Content-Type": "application/json",
             "Accept": "application/json",
@@ -200,6 +207,7 @@ class AngelOneRestClient:
 
     def set_api_key(self, api_key: str) -> None:
         self._api_key = api_key
+        self._merged_headers.clear()
 
     @property
     def access_token(self) -> str | None:
@@ -210,6 +218,7 @@ class AngelOneRestClient:
         if jwt_token and jwt_token.startswith("Bearer "):
             jwt_token = jwt_token[len("Bearer ") :]
         self._access_token = jwt_token or None
+        self._merged_headers.clear()
 
     def headers_for(self, endpoint: Endpoint) -> dict[str, str]:
         headers = dict(self._static_headers)
@@ -217,6 +226,41 @@ class AngelOneRestClient:
         if self._access_token and endpoint.name != "login":
             headers["Authorization"] = f"Bearer {self._access_token}"
         return headers
+
+    def _headers(self, endpoint: Endpoint) -> httpx.Headers:
+        """`headers_for(endpoint)` merged over the client's defaults, as build_request merges them,
+        done once per session token instead of once per request (httpx.Request copies it)."""
+        bearer = endpoint.name != "login"
+        merged = self._merged_headers.get(bearer)
+        if merged is None:
+            merged = httpx.Headers(self._http.headers)
+            merged.update(self.headers_for(endpoint))
+            self._merged_headers[bearer] = merged
+        return merged
+
+    def _url(self, path: str, suffix: str) -> httpx.URL:
+        """The request URL as the client merges it with base_url; a route's own URL is kept."""
+        if suffix:
+            return self._http.build_request("GET", f"{path}/{suffix}").url
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = self._http.build_request("GET", path).url
+        return url
+
+    def build_request(
+        self, endpoint: Endpoint, body: dict[str, Any] | None, suffix: str = ""
+    ) -> httpx.Request:
+        """The request `AsyncClient.build_request` would build (URL, merged headers, cookies, body,
+        timeouts) from parts prepared once: building it is most of a request's cost on the client."""
+        content = orjson.dumps(body) if endpoint.method == "POST" else None
+        return httpx.Request(
+            endpoint.method,
+            self._url(endpoint.path, suffix),
+            headers=self._headers(endpoint),
+            cookies=self._http.cookies or None,
+            content=content,
+            extensions={"timeout": self._timeout},
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -278,12 +322,10 @@ class AngelOneRestClient:
     async def _exchange(
         self, endpoint: Endpoint, body: dict[str, Any] | None, suffix: str, ordertag: str
     ) -> Any:
-        path = endpoint.path + (f"/{suffix}" if suffix else "")
-        headers = self.headers_for(endpoint)
-        content = orjson.dumps(body) if endpoint.method == "POST" else None
+        request = self.build_request(endpoint, body, suffix)
         self.counters[f"{endpoint.name}:sent"] += 1
         try:
-            response = await self._http.request(endpoint.method, path, content=content, headers=headers)
+            response = await self._http.send(request)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # Nothing left the machine: safe for every kind of call.
             raise TransientError(f"{endpoint.name}: cannot connect ({type(exc).__name__})") from None
