@@ -9,8 +9,8 @@ from datetime import date, time
 import numpy as np
 import pytest
 
+from optbot.analytics.futures_forward import FuturesForward
 from optbot.analytics.synthetic import FuturePrice, model_for, near_future_expiry
-from optbot.backtest.futures_forward import FuturesForward
 from optbot.backtest.option_bars import SYNTHETIC, OptionPrices
 from optbot.backtest.store_data import StoreHistory
 from optbot.calendar import get_calendar
@@ -68,7 +68,7 @@ def test_an_index_bars_levels_come_from_the_futures_bars_inside_it(history: Stor
         bar for bar in history.future_bars("NIFTY", DAY) if start <= bar.start_utc and bar.end_utc <= MOMENT
     ]
     assert len(inside) == 15
-    levels = forward.bar_levels("NIFTY", index_bar)
+    levels = forward.bar_levels("NIFTY", index_bar.start_utc, index_bar.end_utc)
     assert levels is not None
     factor = levels[1] / max(bar.high for bar in inside)
     assert levels[2] / min(bar.low for bar in inside) == pytest.approx(factor)

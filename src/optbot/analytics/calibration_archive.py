@@ -1,8 +1,8 @@
 """Calibration inputs from a data root the bot itself fills: the option archive and the bar store.
 
 `optbot data import` puts option files (vendor minute bars, bhavcopies) into the Parquet archive
-(`<root>/archive/options/…`) and index / INDIA VIX bars into the JSON store
-(`<root>/timeframes/<SYMBOL>/<tf>.json`); the live bot records into both. This module turns them
+(`<root>/archive/options/…`) and index / INDIA VIX / near-future (`NIFTY-I`, …) bars into the JSON
+store (`<root>/timeframes/<SYMBOL>/<tf>.json`); the live bot records into both. This module turns them
 into the same observations as the raw-file readers, so `optbot data calibrate --data ROOT` works on
 whatever the user has imported or recorded, and on raw files, or both (duplicates are dropped).
 """
@@ -28,6 +28,7 @@ from optbot.analytics.calibration_data import (
     read_udiff_bhavcopies,
     read_vix,
 )
+from optbot.analytics.futures_forward import futures_name
 from optbot.core.timeutil import IST
 from optbot.data.archive import OptionArchive
 
@@ -68,8 +69,11 @@ def read_store(
     vix: VixSeries,
     index: dict[str, dict[datetime, float]],
     daily_index: dict[str, dict[date, float]],
+    futures: dict[str, dict[datetime, float]] | None = None,
 ) -> None:
-    """Index minute closes, index daily closes and INDIA VIX from `<root>/timeframes/`."""
+    """Index minute closes, index daily closes and INDIA VIX from `<root>/timeframes/`; with
+    `futures`, the near futures' minute closes too (by bar start, as the raw futures files give
+    them), so a data root the user imported prices and fits off the future as the raw files do."""
     folder = root / "timeframes"
     if not folder.is_dir():
         return
@@ -90,6 +94,14 @@ def read_store(
             daily_index[name].setdefault(_start(record).astimezone(IST).date(), float(str(record["c"])))
         if (folder / symbol).is_dir():
             data.datasets[f"timeframes/{symbol}"] = f"{name} index bars from the store (spot)"
+    if futures is None:
+        return
+    for name in sorted(set(STORE_INDEX_SYMBOLS.values())):
+        future = futures_name(name)
+        for record in _store_records(folder / future / "1m.json"):
+            futures[name].setdefault(_start(record), float(str(record["c"])))
+        if (folder / future).is_dir():
+            data.datasets[f"timeframes/{future}"] = f"{name} near-month future bars from the store"
 
 
 def _chains_of(
@@ -241,7 +253,7 @@ def read_calibration_data(root: Path, sample_every_minutes: int, min_eod_volume:
     index = read_index_minutes(root, data)
     futures = read_future_minutes(root, data)
     daily_index: dict[str, dict[date, float]] = defaultdict(dict)
-    read_store(root, data, vix, index, daily_index)
+    read_store(root, data, vix, index, daily_index, futures)
     read_minute_chains(root, data, vix, index, futures, sample_every_minutes)
     read_udiff_bhavcopies(root, data, vix, min_eod_volume)
     read_archive(root, data, vix, index, futures, daily_index, sample_every_minutes, min_eod_volume)

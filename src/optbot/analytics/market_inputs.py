@@ -77,9 +77,10 @@ def market_inputs_at(root: Path, underlying: str, at_utc: datetime, carry: float
     vix = read_vix(root, scratch)
     index = read_index_minutes(root, scratch)
     daily_index: dict[str, dict[date, float]] = defaultdict(dict)
-    read_store(root, scratch, vix, index, daily_index)
+    futures = read_future_minutes(root, scratch)
+    read_store(root, scratch, vix, index, daily_index, futures)
     spot, source = index.get(underlying, {}).get(bar_start), "index 1-minute close"
-    future = _near_future(root, scratch, underlying, bar_start)
+    future = _near_future(futures, underlying, bar_start)
     if spot is None and future is not None:
         years = (datetime.combine(future.expiry, SESSION_CLOSE_IST, tzinfo=IST) - at_utc).total_seconds()
         spot = future.price * math.exp(-carry * years / (365.0 * 86400.0))
@@ -99,10 +100,11 @@ def market_inputs_at(root: Path, underlying: str, at_utc: datetime, carry: float
 
 
 def _near_future(
-    root: Path, scratch: CalibrationData, underlying: str, bar_start: datetime
+    futures: dict[str, dict[datetime, float]], underlying: str, bar_start: datetime
 ) -> FuturePrice | None:
-    """The near future's close in the minute of `bar_start` and its monthly expiry, if the data has it."""
-    price = read_future_minutes(root, scratch).get(underlying, {}).get(bar_start)
+    """The near future's close in the minute of `bar_start` (raw futures files or the store's
+    `NAME-I` bars) and its monthly expiry, if the data has it."""
+    price = futures.get(underlying, {}).get(bar_start)
     if price is None:
         return None
     expiry = near_future_expiry(get_calendar(), underlying, bar_start.astimezone(IST).date())

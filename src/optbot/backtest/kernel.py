@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from optbot.analytics.futures_forward import FuturesForward
 from optbot.analytics.synthetic import model_for
 from optbot.backtest import shared_cache
-from optbot.backtest.futures_forward import FuturesForward
 from optbot.backtest.option_bars import OptionBarSource, OptionPrices
 from optbot.backtest.store_data import StoreHistory
 from optbot.broker.paper.bar_venue import BarVenue

@@ -25,9 +25,9 @@ from typing import Protocol
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from optbot.analytics.futures_forward import FuturesForward
 from optbot.analytics.synthetic import SyntheticOptionModel
 from optbot.backtest import shared_cache
-from optbot.backtest.futures_forward import FuturesForward
 from optbot.broker.paper.fill_model import BarPrices
 from optbot.calendar import NseCalendar
 from optbot.config.sections.replay import ReplaySettings
@@ -292,7 +292,7 @@ class OptionPrices:
     def _model_levels(self, token: str, underlying: str, index_bar: Bar) -> tuple[float, float, float, float]:
         """(open, high, low, close) spots over the bar: the future's where it has bars, else the index's."""
         if self.forward is not None:
-            levels = self.forward.bar_levels(underlying, index_bar)
+            levels = self.forward.bar_levels(underlying, index_bar.start_utc, index_bar.end_utc)
             if levels is not None:
                 self.forward.used.add(token)
                 return levels

@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from statistics import median
 
+from optbot.analytics.futures_forward import futures_name
 from optbot.backtest.parity_spot import PARITY_SOURCE_PREFIX, ParityDay, ParitySpot
 from optbot.calendar import NseCalendar, Segment, TradingSession
 from optbot.config.sections.data import DataSettings
@@ -39,12 +40,7 @@ from optbot.data.store import JsonStore, store_symbol
 INTRADAY_TIMEFRAMES: tuple[Timeframe, ...] = (Timeframe.M1, Timeframe.M3, Timeframe.M5, Timeframe.M15)
 ROLLED_TIMEFRAMES: tuple[Timeframe, ...] = (Timeframe.M5, Timeframe.M15, Timeframe.H1)
 DAILY_SOURCE = "daily"
-FUTURES_SUFFIX = "-I"  # the near-month future's store name: NIFTY-I, BANKNIFTY-I, ...
 FUTURES_SOURCE_PREFIX = "futures "
-
-
-def futures_name(underlying: str) -> str:
-    return f"{underlying}{FUTURES_SUFFIX}"
 
 
 def base_timeframe(source: str) -> Timeframe:

@@ -1,7 +1,9 @@
 """Per-index history for the replay: which bars drive a day, previous close, 52-week range, tick paths.
 
 Each day uses the finest clean source a data root's JSON store holds (1-minute, 5-minute, 15-minute,
-then the daily bar spread over the session), so gaps and malformed days degrade gracefully.
+then the daily bar spread over the session), so gaps and malformed days degrade gracefully. The near
+futures' bars (`NIFTY-I`, ...) are read here too, as traded, for the option model's forward
+(`StoredFutures`, handed to `optbot.analytics.futures_forward.FuturesForward`).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from datetime import UTC, date, timedelta
 import numpy as np
 from numpy.typing import NDArray
 
+from optbot.analytics.futures_forward import futures_name
 from optbot.calendar import NseCalendar, Segment
 from optbot.core.enums import Timeframe
+from optbot.core.events import Bar
 from optbot.core.timeutil import ist_date
 from optbot.data.store import JsonStore, store_symbol
 from optbot.sim.market.bars import DailyBar, IntradaySeries, SourceBar, group_sessions
@@ -149,3 +153,35 @@ class IndexHistory:
                 )
             )
         return DayPath(day, np.concatenate(times), np.concatenate(prices), bars, label)
+
+
+class StoredFutures:
+    """The near futures' stored intraday bars by IST day, each file read once (a `FutureBarSource`).
+
+    A day's bars are those of the finest timeframe stored for it, whole or partial: the forward is
+    taken only from a bar that closed within one bar's length of the moment priced, so a gap in a
+    future's day leaves those minutes to the index, as in a backtest of the same data root.
+    """
+
+    def __init__(self, store: JsonStore) -> None:
+        self.store = store
+        self._series: dict[tuple[str, Timeframe], dict[date, tuple[Bar, ...]]] = {}
+
+    def _by_day(self, symbol: str, timeframe: Timeframe) -> dict[date, tuple[Bar, ...]]:
+        key = (symbol, timeframe)
+        found = self._series.get(key)
+        if found is None:
+            grouped: dict[date, list[Bar]] = {}
+            if self.store.bar_path(symbol, timeframe).exists():
+                for bar in self.store.read_bars(symbol, timeframe):
+                    grouped.setdefault(ist_date(bar.start_utc), []).append(bar)
+            found = self._series[key] = {day: tuple(bars) for day, bars in grouped.items()}
+        return found
+
+    def future_bars(self, name: str, day: date) -> tuple[Bar, ...]:
+        symbol = store_symbol(futures_name(name))
+        for timeframe in STORE_INTRADAY:
+            bars = self._by_day(symbol, timeframe).get(day)
+            if bars:
+                return bars
+        return ()

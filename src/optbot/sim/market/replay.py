@@ -5,6 +5,12 @@ the day's instrument master are priced by the calibrated synthetic model wheneve
 asked about them — a feed subscription, a quote request or an order — so a replay stays fast while
 every instrument a client actually watches updates on every underlying tick.
 
+Where the data root has the near future's bars (`NIFTY-I`, ...), the model's spot comes from the
+future bar that last closed, as in a bar backtest of the same data root
+(`optbot.analytics.futures_forward.FuturesForward`): the same contract at the same minute is
+quoted alike by both. The index's intra-bar path is invented; the future's minute close is a traded
+price. Without the future's bars the options follow the replayed index and the fitted carry.
+
 Drive it with `await run(start, end)` (as fast as possible, or at `clock.speed` x real time), or
 step it in tests with `advance_to(when)` / `step()`. Reads (`quote`, `candles`) silently catch the
 market up if someone else moved the clock.
@@ -17,11 +23,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from optbot.analytics.futures_forward import FuturesForward
 from optbot.analytics.synthetic import SyntheticOptionModel, model_for
 from optbot.calendar import CalendarRangeError, NseCalendar, Segment, get_calendar
 from optbot.config.sections.data import DataSettings
@@ -33,7 +41,7 @@ from optbot.data.store import JsonStore, store_symbol
 from optbot.sim.contracts import SimQuote
 from optbot.sim.market.bars import BarDataError
 from optbot.sim.market.candles import INTERVAL_SECONDS, aggregate_ticks, candle_row, interval_seconds
-from optbot.sim.market.history import DayPath, IndexHistory
+from optbot.sim.market.history import DayPath, IndexHistory, StoredFutures
 from optbot.sim.market.instruments import (
     INDEX_ROWS,
     UNDERLYINGS,
@@ -100,9 +108,12 @@ class ReplayMarket:
         histories: dict[str, IndexHistory] | None = None,
         depth_levels: int = DEPTH_LEVELS,
         option_model: SyntheticOptionModel | None = None,
+        forward: FuturesForward | None = None,
     ) -> None:
         """`depth_levels`: order-book levels per side on option quotes (5 as the exchange shows; an
-        in-process consumer that reads only the best bid/ask asks for 1, which is much cheaper)."""
+        in-process consumer that reads only the best bid/ask asks for 1, which is much cheaper).
+        `forward`: where the option model's spot comes from the near future's bars (default: the
+        futures stored under `settings.data_dir`, read when a day first asks for them)."""
         if not 1 <= depth_levels <= DEPTH_LEVELS:
             raise ValueError(f"depth_levels must be 1..{DEPTH_LEVELS}, got {depth_levels}")
         self.depth_levels = depth_levels
@@ -128,6 +139,9 @@ class ReplayMarket:
         self.ticks_applied = 0
         self.listener_errors = 0
         self.option_model = option_model or model_for(None, self.calendar)
+        self.forward = forward or FuturesForward(
+            StoredFutures(open_store(self.settings.data_dir)), self.option_model
+        )
         self._running = asyncio.Event()  # cleared: the replay clock holds (`pause`), set: it runs
         self._running.set()
 
@@ -504,11 +518,14 @@ class ReplayMarket:
         )
 
     def _market_state(self, underlying: str, moment: datetime) -> MarketState | None:
+        """The option model's inputs now: the spot from the near future's last bar where it has one
+        (see the module docstring), else the index's last tick; INDIA VIX's last tick."""
         state = self._indices.get(underlying)
         vix = self._indices.get(VIX_NAME)
         if state is None or vix is None:
             return None
-        return MarketState(moment, state.ltp, vix.ltp)
+        from_future = self.forward.spot_at(underlying, moment)
+        return MarketState(moment, state.ltp if from_future is None else from_future, vix.ltp)
 
     def _previous_session_state(self, underlying: str) -> MarketState | None:
         state = self._indices.get(underlying)
@@ -557,8 +574,10 @@ class ReplayMarket:
             contracts = [
                 day.contract for day in self._watched.values() if day.contract.underlying == underlying
             ]
+            if not contracts:
+                continue  # nothing to value: its future's bars are not even read
             state = self._market_state(underlying, moment)
-            if contracts and state is not None:
+            if state is not None:
                 self._reprice_contracts(contracts, state, emit)
 
     def _reprice_contracts(self, contracts: list[OptionContract], state: MarketState, emit: bool) -> None:
@@ -620,8 +639,11 @@ class ReplayMarket:
     def _option_series(
         self, contract: OptionContract, bucket: int, start: datetime, end: datetime
     ) -> list[tuple[list[Any], int]]:
-        """Synthetic option candles (the model valued at the underlying candle's O/H/L/C) with OI."""
+        """Synthetic option candles with OI: the model valued at the O/H/L/C of the near future's bars
+        closed within the candle where there are any (see the module docstring), else the index
+        candle's."""
         underlying = self._index_candles(contract.underlying, bucket, start, end)
+        now = self.clock.now_utc()
         vix_rows = {row[0]: row[4] for row in self._index_candles(VIX_NAME, bucket, start, end)}
         rows: list[tuple[list[Any], int]] = []
         last_vix = self._indices[VIX_NAME].ltp if VIX_NAME in self._indices else 15.0
@@ -631,7 +653,9 @@ class ReplayMarket:
                 break
             vix = vix_rows.get(start_epoch, last_vix)
             last_vix = vix
-            spots = np.array([open_, high, low, close], dtype=np.float64)
+            closed_by = min(moment + timedelta(seconds=bucket), now)
+            levels = self.forward.bar_levels(contract.underlying, moment, closed_by)
+            spots = np.array(levels or (open_, high, low, close), dtype=np.float64)
             valuation = value_options([contract] * 4, MarketState(moment, 1.0, vix), self.option_model, spots)
             tick = contract.tick_size
             priced = [round_to_tick(float(value), tick) for value in valuation.value]
@@ -645,11 +669,16 @@ class ReplayMarket:
         return rows
 
 
+def open_store(data_root: Path) -> JsonStore:
+    """The JSON store of a data root, for reading (the clock only stamps a quarantined file's name)."""
+    return JsonStore(
+        PathsSettings(data_root=data_root), DataSettings(), SimClock(datetime(2000, 1, 1, tzinfo=UTC))
+    )
+
+
 def load_store_histories(settings: ReplaySettings, calendar: NseCalendar) -> dict[str, IndexHistory]:
     """NIFTY, BANKNIFTY and INDIA VIX, whichever the data root `settings.data_dir` stores."""
-    store = JsonStore(
-        PathsSettings(data_root=settings.data_dir), DataSettings(), SimClock(datetime(2000, 1, 1, tzinfo=UTC))
-    )
+    store = open_store(settings.data_dir)
     held = set(store.symbols())
     histories = {
         name: IndexHistory.from_store(

@@ -1,4 +1,4 @@
-"""The synthetic option model's forward from the traded near-month future, where the store has it.
+"""The synthetic option model's forward from the traded near-month future, where the data has it.
 
 An index value is an average of its constituents' last trades (its official close a 30-minute
 average), while the near-month future (`NAME-I` in the store) trades with the options: on the
@@ -9,35 +9,56 @@ for the minute being priced, the model is handed the spot whose forward is that 
 carry over the difference in time); elsewhere the index and the fitted carry, as before. Which one
 priced a contract is recorded for the report.
 
-This module only chooses the market input; valuation itself is `sim.market.options.value_options`.
+The bar backtest (`backtest.option_bars`) and the simulator's market replay (`sim.market.replay`,
+what paper trading and the demo quote options from) both take the model's spot from here, so the
+same contract at the same minute is quoted alike in both. Each hands in its own reader of the
+store's future bars (`FutureBarSource`). This module only chooses the market input; valuation itself
+is the synthetic model's.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Protocol
 
 from optbot.analytics.synthetic import FuturePrice, SyntheticOptionModel, near_future_expiry
-from optbot.backtest.store_data import StoreHistory
 from optbot.core.events import Bar
 from optbot.core.timeutil import ist_date
+
+FUTURES_SUFFIX = "-I"  # the near-month future's store name: NIFTY-I, BANKNIFTY-I, ...
+
+
+def futures_name(underlying: str) -> str:
+    """The store name of `underlying`'s continuous near-month future (`NIFTY` -> `NIFTY-I`)."""
+    return f"{underlying}{FUTURES_SUFFIX}"
+
+
+class FutureBarSource(Protocol):
+    """Where the near future's bars come from (a data root's store, as backtests or the replay read it)."""
+
+    def future_bars(self, name: str, day: date) -> Sequence[Bar]:
+        """`name`'s near future's finest stored intraday bars of `day` in time order, as traded (no
+        basis shift); empty when there are none."""
+        ...
 
 
 class FuturesForward:
     """Spot levels for the option model taken from the near future's bars (see the module docstring)."""
 
-    def __init__(self, history: StoreHistory, model: SyntheticOptionModel) -> None:
-        self.history = history
+    def __init__(self, source: FutureBarSource, model: SyntheticOptionModel) -> None:
+        self.source = source
         self.model = model
-        self._days: dict[tuple[str, date], tuple[list[datetime], tuple[Bar, ...], date | None]] = {}
+        self._days: dict[tuple[str, date], tuple[list[datetime], Sequence[Bar], date | None]] = {}
         #: Tokens whose model price came (at least once) from the future as the forward.
         self.used: set[str] = set()
 
-    def _day(self, underlying: str, day: date) -> tuple[list[datetime], tuple[Bar, ...], date | None]:
+    def _day(self, underlying: str, day: date) -> tuple[list[datetime], Sequence[Bar], date | None]:
         key = (underlying, day)
         found = self._days.get(key)
         if found is None:
-            bars = self.history.future_bars(underlying, day)
+            bars = self.source.future_bars(underlying, day)
             expiry = near_future_expiry(self.model.calendar, underlying, day) if bars else None
             found = self._days[key] = ([bar.end_utc for bar in bars], bars, expiry)
         return found
@@ -57,10 +78,11 @@ class FuturesForward:
             return None
         return self._spot(underlying, bar.close, expiry, moment)
 
-    def bar_levels(self, underlying: str, index_bar: Bar) -> tuple[float, float, float, float] | None:
-        """(open, high, low, close) model spots over `index_bar`'s interval from the future's own bars
-        in it; None when the future has no bar there."""
-        start, end = index_bar.start_utc, index_bar.end_utc
+    def bar_levels(
+        self, underlying: str, start: datetime, end: datetime
+    ) -> tuple[float, float, float, float] | None:
+        """(open, high, low, close) model spots over [start, end] (an index bar's interval) from the
+        future's own bars inside it; None when the future has no bar there."""
         ends, bars, expiry = self._day(underlying, ist_date(start))
         inside = [
             bar for bar in bars[bisect_right(ends, start) : bisect_right(ends, end)] if bar.start_utc >= start
@@ -75,4 +97,4 @@ class FuturesForward:
         )
 
 
-__all__ = ["FuturesForward"]
+__all__ = ["FUTURES_SUFFIX", "FutureBarSource", "FuturesForward", "futures_name"]
