@@ -246,12 +246,12 @@ def _price(
         raise UserError(f"{at} is after the contract's expiry {expiry}")
     if not data.is_dir():
         raise UserError(f"--data {data} is not a folder")
-    from optbot.analytics.market_inputs import market_inputs_at, real_bar_at
+    from optbot.analytics.market_inputs import market_inputs_at, real_bar_at, recent_returns_in
     from optbot.analytics.synthetic import SyntheticOptionModel
     from optbot.analytics.synthetic_params import load_calibration
     from optbot.calendar import get_calendar
 
-    model = SyntheticOptionModel(load_calibration(calibration), get_calendar())
+    model = SyntheticOptionModel(load_calibration(calibration), get_calendar(), recent_returns_in(data))
     carry = model.underlying(underlying).carry
     inputs = market_inputs_at(data, underlying, moment, carry)
     chosen_spot = spot if spot is not None else (inputs.spot if inputs else None)
@@ -263,6 +263,16 @@ def _price(
     quote = model.quote(underlying, chosen_spot, chosen_vix, moment, expiry, strike, kind)
     real = real_bar_at(data, underlying, expiry, strike, kind is OptionType.CE, moment)
     _print_quote(quote, inputs, spot is not None, vix is not None, real)
+    day = moment.astimezone(IST).date()
+    sensitivity = model.underlying(underlying).level_on(day).return_sensitivity
+    recent = model.recent_return(underlying, day)
+    typer.echo(
+        f"  last week     {underlying} {recent:+.2%} to the last close before {day}: ATM vol "
+        f"x exp(-{sensitivity:.2f} x return) = x {math.exp(-sensitivity * recent):.4f}"
+        if recent is not None
+        else f"  last week     no {underlying} daily closes before {day} under the data: "
+        f"ATM vol not adjusted (sensitivity {sensitivity:.2f})"
+    )
     if inputs is not None and inputs.future is not None:
         future = inputs.future
         carried = model.quote(

@@ -105,6 +105,7 @@ def _print_fit(result: CalibrationResult) -> None:
     for name, body in sorted(params.underlyings.items()):
         levels = ", ".join(
             f"{level.atm_vol_per_vix:.3f} x VIX (term slope {level.term_slope:+.3f}; "
+            f"x exp(-{level.return_sensitivity:.2f} x last week's return); "
             f"{level.start}..{level.end}, n={level.observations})"
             for level in body.levels
         )

@@ -6,7 +6,9 @@ bar exists. Deterministic (no random numbers), fitted to real premiums by `optbo
                                                  the traded future is the market's forward, no carry guess
     time      τ = session units to expiry        remaining session today + later sessions
                   + overnight_weight·nights + closed_day_weight·weekend/holiday days (both fitted)
-    ATM vol   σ_atm = level·VIX/100·(τ/τ_ref)^slope   level and slope per underlying, fitted
+    ATM vol   σ_atm = level·VIX/100·(τ/τ_ref)^slope·exp(−s·r)   level, slope and s per underlying,
+              fitted; r = ln(last close / close 5 sessions before), the underlying's last week
+              known at the open (RecentReturns; 0 where the caller has no daily closes)
     smile     σ(K) = σ_atm·smile(z, τ), z = ln(K/F)/(σ_atm·√(τ/year)): piecewise linear through knots
               in z, each side's shape scaled by a power of τ (SmileParams), fitted
     price     Black-76 on F with total variance σ²·τ/year, discounted over calendar time
@@ -19,16 +21,20 @@ volatility over calendar time, the number NSE's option chain shows.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from optbot.analytics.pricing import Greeks, black76_value, black76_values, greeks
 from optbot.analytics.synthetic_params import (
+    RECENT_RETURN_SESSIONS,
     CalibrationParams,
     TimeParams,
     UnderlyingParams,
@@ -150,6 +156,43 @@ class VarianceTime:
         )
 
 
+class RecentReturns(Protocol):
+    """The underlying's recent return known at a day's open (the model's only state from the past)."""
+
+    @property
+    def identity(self) -> str:
+        """What the returns come from: valuations are shared only between models of one source."""
+        ...
+
+    def recent_return(self, underlying: str, day: date) -> float | None:
+        """ln(close of the last session before `day` / close `RECENT_RETURN_SESSIONS` sessions
+        before that); None when the closes are not known."""
+        ...
+
+
+class DailyCloseReturns:
+    """`RecentReturns` from daily closes per underlying (sessions are the days that have a close)."""
+
+    def __init__(self, closes: Mapping[str, Mapping[date, float]]) -> None:
+        self._days = {name.upper(): sorted(held) for name, held in closes.items()}
+        self._closes = {name.upper(): dict(held) for name, held in closes.items()}
+
+    @property
+    def identity(self) -> str:
+        return f"daily closes {id(self)}"
+
+    def recent_return(self, underlying: str, day: date) -> float | None:
+        days = self._days.get(underlying.upper())
+        if not days:
+            return None
+        last = bisect_left(days, day) - 1
+        first = last - RECENT_RETURN_SESSIONS
+        if first < 0:
+            return None
+        closes = self._closes[underlying.upper()]
+        return math.log(closes[days[last]] / closes[days[first]])
+
+
 @dataclass(frozen=True, slots=True)
 class FuturePrice:
     """A traded future of the underlying at the moment priced: the market's own forward to its expiry."""
@@ -233,10 +276,15 @@ class SyntheticQuote:
 class SyntheticOptionModel:
     """Quotes from spot + INDIA VIX + time, using one calibration (see the module docstring)."""
 
-    def __init__(self, params: CalibrationParams, calendar: NseCalendar) -> None:
+    def __init__(
+        self, params: CalibrationParams, calendar: NseCalendar, recent_returns: RecentReturns | None = None
+    ) -> None:
         self.params = params
         self.calendar = calendar
         self.time = VarianceTime(calendar, params.time)
+        self._recent_returns = recent_returns
+        #: exp(-return_sensitivity * recent return) by (underlying, day): fixed for a day.
+        self._return_factors: dict[tuple[str, date], float] = {}
         #: One expiry's inputs by (underlying, VIX, instant, expiry) for `value_contract`: a bar's
         #: open/high/low/close and every held strike of an expiry share them.
         self._recent_inputs: dict[tuple[str, float, datetime, date], _ExpiryInputs] = {}
@@ -248,11 +296,39 @@ class SyntheticOptionModel:
         """ATM implied vol per variance-time year from INDIA VIX and the time left."""
         return self._atm_vol(self.underlying(underlying), vix, sessions, day)
 
+    def use_recent_returns(self, recent_returns: RecentReturns | None) -> None:
+        """Where the ATM vol reads the underlying's recent return from (None: taken as 0)."""
+        self._recent_returns = recent_returns
+        self._return_factors.clear()
+        self._recent_inputs.clear()
+
+    @property
+    def returns_identity(self) -> str | None:
+        """Where the recent returns come from (None: none, the ATM vol ignores the past)."""
+        return self._recent_returns.identity if self._recent_returns is not None else None
+
+    def recent_return(self, underlying: str, day: date) -> float | None:
+        """The recent return the ATM vol responds to on `day`, None where it is not known."""
+        if self._recent_returns is None:
+            return None
+        return self._recent_returns.recent_return(underlying, day)
+
     def _atm_vol(self, body: UnderlyingParams, vix: float, sessions: float, day: date) -> float:
         window = body.level_on(day)
         clipped = min(max(sessions, body.term_min_sessions), body.term_max_sessions)
         ratio = (clipped / self.params.time.reference_sessions) ** window.term_slope
+        if window.return_sensitivity != 0.0:
+            ratio *= self._return_factor(body.name, window.return_sensitivity, day)
         return window.atm_vol_per_vix * max(vix, 0.0) / 100.0 * ratio
+
+    def _return_factor(self, underlying: str, sensitivity: float, day: date) -> float:
+        key = (underlying, day)
+        factor = self._return_factors.get(key)
+        if factor is None:
+            recent = self.recent_return(underlying, day)
+            factor = math.exp(-sensitivity * recent) if recent is not None else 1.0
+            self._return_factors[key] = factor
+        return factor
 
     def _expiry_inputs(self, underlying: str, vix: float, at_utc: datetime, expiry: date) -> _ExpiryInputs:
         """What every strike of one expiry shares at one instant (a chain's and a single contract's

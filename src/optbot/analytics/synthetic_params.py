@@ -70,12 +70,20 @@ class VolLevel:
     atm_vol_per_vix: float
     term_slope: float
     observations: int
+    #: The ATM vol is multiplied by exp(-return_sensitivity * r), r = ln(close of the last session
+    #: before the day / close `RECENT_RETURN_SESSIONS` sessions before that): the underlying's last
+    #: week, known at the open. Vol rises after a fall beyond what INDIA VIX (NIFTY's) says, most for
+    #: an index that fell more than NIFTY. 0: no such effect (a file without it, or data without
+    #: daily closes).
+    return_sensitivity: float = 0.0
 
 
 #: Standardised moneyness of the smile's knots: dense where OTM premiums trade (1-3 SD), one knot
 #: out at ±4 for the far wings; z = 0 (the ATM) is pinned at 1.
 #: The smile's end segments continue in a straight line out to this many SD (past any listed strike).
 FAR_Z = 1000.0
+#: Sessions of the recent return the ATM vol responds to (`VolLevel.return_sensitivity`).
+RECENT_RETURN_SESSIONS = 5
 SMILE_KNOTS = (-4.0, -3.0, -2.5, -2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
 
 
@@ -227,6 +235,7 @@ def _level_from(raw: dict[str, Any]) -> VolLevel:
         atm_vol_per_vix=float(raw["atm_vol_per_vix"]),
         term_slope=float(raw["term_slope"]),
         observations=int(raw.get("observations", 0)),
+        return_sensitivity=float(raw.get("return_sensitivity", 0.0)),
     )
 
 
@@ -354,6 +363,7 @@ def params_to_dict(params: CalibrationParams) -> dict[str, Any]:
                         "end": level.end,
                         "atm_vol_per_vix": round(level.atm_vol_per_vix, 6),
                         "term_slope": round(level.term_slope, 6),
+                        "return_sensitivity": round(level.return_sensitivity, 6),
                         "observations": level.observations,
                     }
                     for level in body.levels

@@ -18,6 +18,7 @@ from 1-minute bars.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -25,6 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from statistics import median
 
+from optbot.analytics.synthetic_params import RECENT_RETURN_SESSIONS
 from optbot.backtest.parity_spot import PARITY_SOURCE_PREFIX, ParityDay, ParitySpot
 from optbot.calendar import NseCalendar, Segment, TradingSession
 from optbot.config.sections.data import DataSettings
@@ -330,6 +332,28 @@ class StoreHistory:
             found = self.day(name, earlier)
             if found is not None:
                 return found.bars[-1].close
+        return None
+
+    @property
+    def identity(self) -> str:
+        """What the recent returns come from (a shared valuation table is per data root)."""
+        return f"store {self.data_root.resolve()}"
+
+    def recent_return(self, name: str, day: date) -> float | None:
+        """ln(last close before `day` / the close `RECENT_RETURN_SESSIONS` stored sessions before it):
+        the underlying's last week as known at the day's open, what the synthetic model's ATM vol
+        responds to (`optbot.analytics.synthetic.RecentReturns`). None without enough history."""
+        held = self.days(name)
+        closes: list[float] = []
+        for earlier in reversed(held[: bisect_left(held, day)]):
+            bar = self.daily_bar(name, earlier)
+            if bar is None:
+                found = self.day(name, earlier)
+                bar = found.bars[-1] if found is not None and found.bars else None
+            if bar is not None and bar.close > 0:
+                closes.append(bar.close)
+            if len(closes) > RECENT_RETURN_SESSIONS:
+                return math.log(closes[0] / closes[-1])
         return None
 
     def files_identity(self, name: str) -> FilesIdentity | None:
