@@ -288,11 +288,27 @@ def test_one_contract_in_floats_is_the_chain_valuation_of_that_strike(
     assert one.value == pytest.approx(float(chain.value[0]), rel=1e-10, abs=1e-9)
 
 
-@given(z=st.floats(min_value=-2000.0, max_value=2000.0), sessions=st.floats(min_value=0.0, max_value=500.0))
-def test_smile_ratio_at_one_moneyness_is_the_interpolated_ratio(z: float, sessions: float) -> None:
+@given(
+    z=st.floats(min_value=-2000.0, max_value=2000.0),
+    sessions=st.floats(min_value=0.0, max_value=500.0),
+    lift=st.sampled_from([0.0, 0.05, -0.03]),
+)
+def test_smile_ratio_at_one_moneyness_is_the_interpolated_ratio(
+    z: float, sessions: float, lift: float
+) -> None:
     for smile in (SMILE, replace(SMILE, values=(0.1, 1.1, 1.0, 0.95, 1.3)), FLAT):
-        expected = float(smile.ratio(np.array([z]), sessions)[0])
-        assert smile.ratio_at(z, sessions) == pytest.approx(expected, rel=1e-12)
+        expected = float(smile.ratio(np.array([z]), sessions, lift)[0])
+        assert smile.ratio_at(z, sessions, lift) == pytest.approx(expected, rel=1e-12)
+
+
+def test_call_side_lifts_after_a_fall_from_the_atm_to_one_sd_and_beyond() -> None:
+    smile = replace(SMILE, call_lift_per_return=2.0)
+    lift = smile.call_lift(-0.03)  # a 3 % fall over the last week
+    assert lift == pytest.approx(0.06)
+    assert smile.call_lift(None) == 0.0 and SMILE.call_lift(-0.03) == 0.0
+    z = np.array([-2.0, -0.5, 0.0, 0.5, 1.0, 2.5])
+    lifted, plain = smile.ratio(z, 10.0, lift), smile.ratio(z, 10.0)
+    assert lifted - plain == pytest.approx([0.0, 0.0, 0.0, 0.03, 0.06, 0.06])
 
 
 def test_recent_return_is_the_last_week_before_the_day_from_daily_closes() -> None:

@@ -9,7 +9,8 @@ Steps (each from the data, nothing assumed where data exists):
    period);
 3. smile: least squares on ln(model/real) OTM premiums at or above `min_otm_premium`, each chain
    standardised by its own ATM vol and parity forward (`calibration_smile`): IV / ATM IV at knots in
-   standard deviations, put and call sides each scaled by a power of the time left;
+   standard deviations, put and call sides each scaled by a power of the time left, the call side
+   lifted in proportion to the underlying's recent fall;
 4. spread: median spread/time value (OTM) and spread/intrinsic (ITM) from bid/ask snapshots.
 Errors are measured with the shipped `SyntheticOptionModel` itself, out of sample (fit on the first
 days of each month of data, tested on the later ones), other-period (each month priced by a fit on
@@ -228,7 +229,8 @@ class Calibrator:
             ratio = np.ones_like(moneyness)
             for index, smile in enumerate(row_smiles):
                 rows = name_index == index
-                ratio[rows] = smile.ratio(moneyness[rows], sessions[rows])
+                lift = -smile.call_lift_per_return * recent[rows]
+                ratio[rows] = smile.ratio(moneyness[rows], sessions[rows], lift)
             vol = atm * ratio * np.sqrt(variance_years / cal_years)
             model = black76_values(forward, strike, cal_years, vol, rate, True) + black76_values(
                 forward, strike, cal_years, vol, rate, False
@@ -288,6 +290,7 @@ class Calibrator:
                     atm,
                     time,
                     self.options.min_otm_premium,
+                    self.recent_returns.recent_return(point.chain.underlying, point.chain.day),
                 )
         return found
 
@@ -460,7 +463,15 @@ class Calibrator:
         if atm is None:
             return []
         quotes = SmileQuotes.empty()
-        add_smile_quotes(quotes, point.chain, point.parity_forward, atm, time, self.options.min_otm_premium)
+        add_smile_quotes(
+            quotes,
+            point.chain,
+            point.parity_forward,
+            atm,
+            time,
+            self.options.min_otm_premium,
+            model.recent_return(point.chain.underlying, point.chain.day),
+        )
         if not len(quotes):
             return []
         moneyness = np.abs(np.asarray(quotes.moneyness))

@@ -9,8 +9,9 @@ bar exists. Deterministic (no random numbers), fitted to real premiums by `optbo
     ATM vol   σ_atm = level·VIX/100·(τ/τ_ref)^slope·exp(−s·r)   level, slope and s per underlying,
               fitted; r = ln(last close / close 5 sessions before), the underlying's last week
               known at the open (RecentReturns; 0 where the caller has no daily closes)
-    smile     σ(K) = σ_atm·smile(z, τ), z = ln(K/F)/(σ_atm·√(τ/year)): piecewise linear through knots
-              in z, each side's shape scaled by a power of τ (SmileParams), fitted
+    smile     σ(K) = σ_atm·smile(z, τ, r), z = ln(K/F)/(σ_atm·√(τ/year)): piecewise linear through
+              knots in z, each side's shape scaled by a power of τ, the call side lifted by −γ·r
+              (SmileParams), fitted
     price     Black-76 on F with total variance σ²·τ/year, discounted over calendar time
     spread    max(tick, time_value_fraction·time value + intrinsic_fraction·intrinsic), tick-rounded
 
@@ -247,6 +248,7 @@ class _ExpiryInputs:
     atm: float
     moneyness_scale: float
     to_calendar: float
+    call_lift: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,8 +285,8 @@ class SyntheticOptionModel:
         self.calendar = calendar
         self.time = VarianceTime(calendar, params.time)
         self._recent_returns = recent_returns
-        #: exp(-return_sensitivity * recent return) by (underlying, day): fixed for a day.
-        self._return_factors: dict[tuple[str, date], float] = {}
+        #: The recent return by (underlying, day): fixed for a day.
+        self._recent: dict[tuple[str, date], float | None] = {}
         #: One expiry's inputs by (underlying, VIX, instant, expiry) for `value_contract`: a bar's
         #: open/high/low/close and every held strike of an expiry share them.
         self._recent_inputs: dict[tuple[str, float, datetime, date], _ExpiryInputs] = {}
@@ -299,7 +301,7 @@ class SyntheticOptionModel:
     def use_recent_returns(self, recent_returns: RecentReturns | None) -> None:
         """Where the ATM vol reads the underlying's recent return from (None: taken as 0)."""
         self._recent_returns = recent_returns
-        self._return_factors.clear()
+        self._recent.clear()
         self._recent_inputs.clear()
 
     @property
@@ -308,34 +310,37 @@ class SyntheticOptionModel:
         return self._recent_returns.identity if self._recent_returns is not None else None
 
     def recent_return(self, underlying: str, day: date) -> float | None:
-        """The recent return the ATM vol responds to on `day`, None where it is not known."""
+        """The recent return the ATM vol and the call side respond to on `day`, None where it is
+        not known (kept per day: a replay asks on every bar)."""
         if self._recent_returns is None:
             return None
-        return self._recent_returns.recent_return(underlying, day)
+        key = (underlying.upper(), day)
+        if key not in self._recent:
+            self._recent[key] = self._recent_returns.recent_return(key[0], day)
+        return self._recent[key]
 
     def _atm_vol(self, body: UnderlyingParams, vix: float, sessions: float, day: date) -> float:
         window = body.level_on(day)
         clipped = min(max(sessions, body.term_min_sessions), body.term_max_sessions)
         ratio = (clipped / self.params.time.reference_sessions) ** window.term_slope
         if window.return_sensitivity != 0.0:
-            ratio *= self._return_factor(body.name, window.return_sensitivity, day)
+            recent = self.recent_return(body.name, day)
+            if recent is not None:
+                ratio *= math.exp(-window.return_sensitivity * recent)
         return window.atm_vol_per_vix * max(vix, 0.0) / 100.0 * ratio
-
-    def _return_factor(self, underlying: str, sensitivity: float, day: date) -> float:
-        key = (underlying, day)
-        factor = self._return_factors.get(key)
-        if factor is None:
-            recent = self.recent_return(underlying, day)
-            factor = math.exp(-sensitivity * recent) if recent is not None else 1.0
-            self._return_factors[key] = factor
-        return factor
 
     def _expiry_inputs(self, underlying: str, vix: float, at_utc: datetime, expiry: date) -> _ExpiryInputs:
         """What every strike of one expiry shares at one instant (a chain's and a single contract's
         valuation both start here)."""
         timing = self.time.to_expiry(at_utc, expiry)
         body = self.underlying(underlying)
-        atm = self._atm_vol(body, vix, timing.sessions, at_utc.astimezone(IST).date())
+        day = at_utc.astimezone(IST).date()
+        atm = self._atm_vol(body, vix, timing.sessions, day)
+        call_lift = (
+            body.smile.call_lift(self.recent_return(body.name, day))
+            if body.smile.call_lift_per_return != 0.0
+            else 0.0
+        )
         root_years = math.sqrt(max(timing.variance_years, 1e-12))
         if timing.calendar_years > 0.0 and timing.variance_years > 0.0:
             to_calendar = math.sqrt(timing.variance_years / timing.calendar_years)
@@ -348,6 +353,7 @@ class SyntheticOptionModel:
             atm,
             max(atm * root_years, 1e-9),
             to_calendar,
+            call_lift,
         )
 
     def spot_for_future(self, underlying: str, future: FuturePrice, at_utc: datetime) -> float:
@@ -379,7 +385,7 @@ class SyntheticOptionModel:
         if forward.shape != np.shape(strikes):
             forward = np.broadcast_to(forward, np.shape(strikes)).astype(np.float64)
         moneyness = np.log(strikes / forward) / inputs.moneyness_scale
-        iv = inputs.atm * inputs.body.smile.ratio(moneyness, timing.sessions)
+        iv = inputs.atm * inputs.body.smile.ratio(moneyness, timing.sessions, inputs.call_lift)
         calendar_vol = iv * inputs.to_calendar
         values = black76_values(
             forward, strikes, timing.calendar_years, calendar_vol, self.params.discount_rate, is_call
@@ -407,7 +413,7 @@ class SyntheticOptionModel:
         timing = inputs.timing
         forward = spot * inputs.carry_factor
         moneyness = math.log(strike / forward) / inputs.moneyness_scale
-        iv = inputs.atm * inputs.body.smile.ratio_at(moneyness, timing.sessions)
+        iv = inputs.atm * inputs.body.smile.ratio_at(moneyness, timing.sessions, inputs.call_lift)
         value = black76_value(
             forward,
             strike,

@@ -342,18 +342,25 @@ class StoreHistory:
     def recent_return(self, name: str, day: date) -> float | None:
         """ln(last close before `day` / the close `RECENT_RETURN_SESSIONS` stored sessions before it):
         the underlying's last week as known at the day's open, what the synthetic model's ATM vol
-        responds to (`optbot.analytics.synthetic.RecentReturns`). None without enough history."""
+        responds to (`optbot.analytics.synthetic.RecentReturns`). Closes are the index's own (its daily
+        bar, else its last stored intraday bar; never a future or parity stand-in, which would cost a
+        rebuilt day each); None without enough of them."""
         held = self.days(name)
         closes: list[float] = []
         for earlier in reversed(held[: bisect_left(held, day)]):
-            bar = self.daily_bar(name, earlier)
-            if bar is None:
-                found = self.day(name, earlier)
-                bar = found.bars[-1] if found is not None and found.bars else None
+            bar = self.daily_bar(name, earlier) or self._last_intraday_bar(name, earlier)
             if bar is not None and bar.close > 0:
                 closes.append(bar.close)
             if len(closes) > RECENT_RETURN_SESSIONS:
                 return math.log(closes[0] / closes[-1])
+        return None
+
+    def _last_intraday_bar(self, name: str, day: date) -> Bar | None:
+        """The index's own last stored intraday bar of `day` (finest timeframe first)."""
+        for timeframe in INTRADAY_TIMEFRAMES:
+            bars = self._by_day(name, timeframe).get(day)
+            if bars:
+                return bars[-1]
         return None
 
     def files_identity(self, name: str) -> FilesIdentity | None:
