@@ -185,14 +185,18 @@ def fit_smile(quotes: SmileQuotes, rate: float, reference_sessions: float) -> Sm
         prices = weight * robust(np.log(np.maximum(model, 1e-6) / real), LOSS_SCALE)
         return np.concatenate([prices, SMOOTHNESS_WEIGHT * np.diff(smile.values, 2)])
 
-    lower = np.concatenate([np.full(free, KNOT_BOUNDS[0]), np.full(2, TERM_BOUNDS[0]), [CALL_LIFT_BOUNDS[0]]])
-    upper = np.concatenate([np.full(free, KNOT_BOUNDS[1]), np.full(2, TERM_BOUNDS[1]), [CALL_LIFT_BOUNDS[1]]])
-    start = np.concatenate([np.ones(free), np.zeros(3)])
+    # the lift is free only where some quote's day has a recent return: a parameter the residuals
+    # never depend on leaves nothing to fit and stalls the solver (35 s instead of 0.3 s)
+    lifts = 1 if np.any(np.asarray(quotes.recent_return) != 0.0) else 0
+    lower = np.concatenate(
+        [np.full(free, KNOT_BOUNDS[0]), np.full(2, TERM_BOUNDS[0]), np.full(lifts, CALL_LIFT_BOUNDS[0])]
+    )
+    upper = np.concatenate(
+        [np.full(free, KNOT_BOUNDS[1]), np.full(2, TERM_BOUNDS[1]), np.full(lifts, CALL_LIFT_BOUNDS[1])]
+    )
+    start = np.concatenate([np.ones(free), np.zeros(2 + lifts)])
     fitted = least_squares(residuals, start, bounds=(lower, upper), method="trf")
-    smile = _with(frame, fitted.x)
-    if not np.any(np.asarray(quotes.recent_return) != 0.0):
-        smile = replace(smile, call_lift_per_return=0.0)  # no return known: nothing was fitted
-    return smile
+    return _with(frame, fitted.x)
 
 
 def robust(errors: FloatArray, scale: float) -> FloatArray:
@@ -213,5 +217,5 @@ def _with(frame: SmileParams, theta: FloatArray) -> SmileParams:
         values=tuple(float(value) for value in values),
         put_term=float(theta[free]),
         call_term=float(theta[free + 1]),
-        call_lift_per_return=float(theta[free + 2]),
+        call_lift_per_return=float(theta[free + 2]) if len(theta) > free + 2 else 0.0,
     )
