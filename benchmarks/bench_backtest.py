@@ -52,7 +52,6 @@ import numpy as np
 
 from optbot.analytics.pricing import black76_price
 from optbot.analytics.pricing import black76_values as black76
-from optbot.backtest.runner import run_backtest
 from optbot.calendar import NseCalendar, get_calendar
 from optbot.config import Settings, load_settings
 from optbot.core.clock import SimClock
@@ -681,6 +680,10 @@ def fills_fingerprint(fills: Sequence[FillRecord]) -> str:
 def optbot_bar_kernel(bars: MinuteBars, root: Path) -> str:
     """`run_backtest` (the bar-driven kernel, one process) over the data root: strategy, risk, order
     manager, BarVenue fills on modelled option bars, portfolio, reports."""
+    # imported here: the paper-replay RSS child imports this module, and the backtest runner's option
+    # archive (pyarrow, ~45 MB) is the bar kernel's, not the tick replay's
+    from optbot.backtest.runner import run_backtest
+
     settings = load_settings(
         None,
         {
@@ -827,7 +830,12 @@ def main() -> None:
                 print(f"optbot / {name}: {ours / rate:.3f}x (goal >= {goal}x: {verdict})")
         if floor:
             print(f"optbot / bare loop: {ours / floor:.4f}x (the gap is the overhead to shrink)")
-    # A fresh process so backtrader / pandas / Nautilus imports above do not count towards the RSS.
+    paper_replay_rss_in_fresh_process()
+
+
+def paper_replay_rss_in_fresh_process() -> None:
+    """A fresh process so backtrader / pandas / Nautilus imports of the throughput rows do not count
+    towards the RSS (`python -m benchmarks.bench_backtest --rss` runs this part alone)."""
     context = multiprocessing.get_context("spawn")
     worker = context.Process(target=paper_replay_rss)
     worker.start()
@@ -901,8 +909,13 @@ if __name__ == "__main__":
     parser.add_argument("--days", type=int, default=20, help="synthesised days for --profile")
     parser.add_argument("--ticks-per-bar", type=int, default=TICKS_PER_BAR, choices=(1, 2, 3, 4))
     parser.add_argument("--top", type=int, default=40, help="functions listed per profile table")
+    parser.add_argument(
+        "--rss", action="store_true", help="only the paper replay's peak RSS (a fresh process, as in main)"
+    )
     arguments = parser.parse_args()
     if arguments.profile:
         profile(arguments.days, arguments.ticks_per_bar, arguments.top)
+    elif arguments.rss:
+        paper_replay_rss_in_fresh_process()
     else:
         main()

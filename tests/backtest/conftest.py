@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from optbot.backtest.runner import BacktestOutcome, run_backtest_async
+from optbot.backtest.runner import BacktestOutcome, DaySummary, run_backtest_async
 from optbot.config import Settings, load_settings
 from tests.conftest import SAMPLE_STORE
 
 DAY = date(2020, 11, 18)
 PROGRESS: list[tuple[date, int, int]] = []  # the shared run's on_day calls
+PROGRESS_EQUITY: list[float] = []  # the equity each of those calls reported
 
 
 def make_settings(root: Path, **sections: dict[str, object]) -> Settings:
@@ -32,6 +33,11 @@ def make_settings(root: Path, **sections: dict[str, object]) -> Settings:
     return load_settings(None, values)
 
 
+def _progress(summary: DaySummary, done: int, total: int) -> None:
+    PROGRESS.append((summary.day, done, total))
+    PROGRESS_EQUITY.append(summary.equity)
+
+
 @pytest.fixture(scope="session")
 def outcome(tmp_path_factory: pytest.TempPathFactory) -> BacktestOutcome:
     """Through `run_backtest_async` (the CLI test reruns it through the synchronous `run_backtest`)."""
@@ -44,6 +50,6 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> BacktestOutcome:
             strategy="adx_trend",
             data_dir=SAMPLE_STORE,
             out_dir=root / "out",
-            on_day=lambda summary, done, total: PROGRESS.append((summary.day, done, total)),
+            on_day=_progress,
         )
     )

@@ -1,5 +1,5 @@
-"""The bar kernel: its engine settings (the backtest's own kill-flag re-read interval, in replayed time)
-and the instrument master it refreshes every session."""
+"""The bar kernel: its engine settings (the backtest's own kill-flag re-read interval, in replayed time),
+the instrument master it refreshes every session, and the live opening-gap check at each open."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ from optbot.backtest.kernel import BarBacktest, _engine_settings
 from optbot.backtest.runner import IN_MEMORY, store_history
 from optbot.calendar import get_calendar
 from optbot.config import Settings
+from optbot.core.enums import OptionType, Timeframe
+from optbot.core.events import Alert, Bar, Event
 from optbot.core.instrument import Instrument
+from optbot.core.timeutil import ist_date
+from optbot.strategy.base import Strategy
+from optbot.strategy.context import StrategyContext
 from tests.backtest.conftest import DAY, make_settings
 from tests.conftest import SAMPLE_STORE
 
@@ -80,3 +85,70 @@ def test_bars_closing_together_come_shortest_timeframe_first_then_by_symbol(tmp_
     assert any(len({bar.symbol for bar in group}) == 2 for group in base_at.values())
     for group in steps.values():
         assert group == sorted(group, key=lambda bar: (bar.timeframe.seconds, bar.symbol))
+
+
+# ------------------------------------------------------------------ spec §2.4/§3.4: the opening gap
+UNGAPPED, GAPPED = date(2024, 5, 31), date(2024, 6, 3)  # NIFTY opens +0.35 %, then +3.58 %
+
+
+class QuotedStrikes(Strategy):
+    """Counts the strikes its chain quotes at each session's first 15-minute NIFTY bar: what a strategy
+    sees of the strike window."""
+
+    name = "quoted_strikes"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.quoted: dict[date, int] = {}
+
+    def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
+        day = ist_date(bar.start_utc)
+        if bar.timeframe is not Timeframe.M15 or bar.symbol != "NIFTY" or day in self.quoted:
+            return
+        chain = ctx.chain("NIFTY")
+        assert chain is not None
+        self.quoted[day] = sum(1 for row in chain.rows if row.quote(OptionType.CE) is not None)
+
+
+async def test_a_gapped_open_gets_the_live_response_and_an_ungapped_one_none(tmp_path: Path) -> None:
+    """The first bar's open against the store's previous close (`OpeningGapCheck`, as the live pipeline
+    checks it): only above `data.opening_gap_pct` the pipeline's alert reaches the bus, the session's
+    note is written and the chain a strategy reads is quoted over the wider §3.4 window."""
+    calendar = get_calendar()
+    settings = make_settings(tmp_path, instruments={"gap_stability_minutes": 600.0})
+    history = store_history(settings, SAMPLE_STORE, calendar)
+    strategy = QuotedStrikes(settings)
+    kernel = BarBacktest(
+        settings,
+        IN_MEMORY,
+        UNGAPPED,
+        history,
+        None,
+        strategies=[strategy],
+        underlyings=["NIFTY"],
+        calendar=calendar,
+    )
+    alerts: list[Alert] = []
+
+    def collect(event: Event) -> None:
+        assert isinstance(event, Alert)
+        if event.dedupe_key.startswith("opening-gap"):
+            alerts.append(event)
+
+    kernel.engine.bus.subscribe("test-alerts", (Alert,), collect)
+    gap_notes = lambda: [e.text for e in kernel.engine.journal if "opening gap" in e.text]  # noqa: E731
+    try:
+        await kernel.engine.start(UNGAPPED)
+        kernel.warm_up(UNGAPPED)
+        await kernel.run_day(UNGAPPED)
+        assert round(kernel.gap_check.detector.last["NIFTY"], 2) == 0.35  # checked, below 2 %
+        assert not gap_notes() and not alerts
+        assert not kernel.engine.market.gap_windows.is_open("NIFTY")
+        await kernel.run_day(GAPPED)
+        assert [alert.title for alert in alerts] == ["NIFTY opened with a +3.58% gap"]
+        assert alerts[0].dedupe_key == "opening-gap:NIFTY:2024-06-03"
+        assert len(gap_notes()) == 1 and "opening gap NIFTY +3.58%" in gap_notes()[0]
+        assert kernel.engine.market.gap_windows.is_open("NIFTY")
+        assert strategy.quoted[GAPPED] > strategy.quoted[UNGAPPED] == 2 * 6 + 1  # ATM ± the window
+    finally:
+        kernel.close()

@@ -18,7 +18,7 @@ from optbot.core.enums import Exchange, Side
 from optbot.core.errors import UserError
 from optbot.persistence.records import FillRecord
 from optbot.portfolio.trades import closed_trades
-from tests.backtest.conftest import DAY, PROGRESS, make_settings
+from tests.backtest.conftest import DAY, PROGRESS, PROGRESS_EQUITY, make_settings
 from tests.conftest import SAMPLE_STORE
 
 METRICS = (
@@ -52,6 +52,9 @@ def test_the_strategy_traded_and_the_books_add_up(outcome: BacktestOutcome) -> N
 def test_progress_is_reported_after_each_session(outcome: BacktestOutcome) -> None:
     assert PROGRESS == [(DAY, 1, 1)]
     assert [day.day for day in outcome.days] == [DAY]
+    # the progress line's equity is the report's (initial capital + the fills' cash + held value)
+    assert PROGRESS_EQUITY == [day.equity for day in outcome.days]
+    assert PROGRESS_EQUITY[0] == pytest.approx(outcome.result.initial_capital + outcome.net_pnl, abs=0.01)
 
 
 def test_report_has_the_metrics_equity_trades_and_the_synthetic_note(outcome: BacktestOutcome) -> None:

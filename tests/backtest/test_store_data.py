@@ -4,6 +4,7 @@ timeframes strategies ask for, and the entries column of the coverage table."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -158,3 +159,82 @@ def _daily(symbol: str, day: date, price: float) -> list[Bar]:
     assert session is not None
     start, end = session.open_utc, session.close_utc
     return [Bar(end, "", symbol, Timeframe.D1, start, end, price, price + 2, price - 1, price + 1)]
+
+
+def _roll_up_by_timedelta(
+    bars: list[Bar], timeframe: Timeframe, open_utc: datetime, close_utc: datetime
+) -> list[Bar]:
+    """The roll-up as first written (buckets by timedelta division), the reference for the integer one."""
+    span = timedelta(seconds=timeframe.seconds)
+    unit = bars[0].end_utc - bars[0].start_utc
+    buckets: dict[int, list[Bar]] = {}
+    for bar in bars:
+        buckets.setdefault(int((bar.start_utc - open_utc) / span), []).append(bar)
+    rolled = []
+    for index in sorted(buckets):
+        parts = buckets[index]
+        start = open_utc + index * span
+        end = min(start + span, close_utc)
+        rolled.append(
+            dataclasses.replace(
+                parts[0],
+                ts_utc=end,
+                timeframe=timeframe,
+                start_utc=start,
+                end_utc=end,
+                high=max(part.high for part in parts),
+                low=min(part.low for part in parts),
+                close=parts[-1].close,
+                volume=sum(part.volume for part in parts),
+                open_interest=parts[-1].open_interest,
+                tick_count=0,
+                interpolated=False,
+                complete=len(parts) == -(-(end - start) // unit) and all(part.complete for part in parts),
+            )
+        )
+    return rolled
+
+
+def test_roll_up_buckets_as_timedelta_division_does_with_a_pre_open_bar_and_a_gap() -> None:
+    """The integer bucketing matches dividing timedeltas: a bar starting before the open truncates into
+    the first bucket (not floored into one before it), a missing minute leaves its bucket incomplete."""
+    session = get_calendar().session(DAY, Segment.EQUITY)
+    assert session is not None
+    bars = _bars("NIFTY", Timeframe.M1, DAY, 18_000.0)
+    early = Bar(
+        session.open_utc,
+        "",
+        "NIFTY",
+        Timeframe.M1,
+        session.open_utc - timedelta(minutes=1),
+        session.open_utc,
+        17_990.0,
+        17_995.0,
+        17_985.0,
+        17_999.0,
+    )
+    bars = [early, *bars[:7], *bars[8:]]
+    for timeframe in (Timeframe.M5, Timeframe.M15, Timeframe.H1):
+        expected = _roll_up_by_timedelta(bars, timeframe, session.open_utc, session.close_utc)
+        assert roll_up(bars, timeframe, session.open_utc, session.close_utc) == expected
+        labelled = roll_up(bars, timeframe, session.open_utc, session.close_utc, ("99926000", "NIFTY"))
+        assert labelled == [dataclasses.replace(bar, token="99926000") for bar in expected]
+    assert not roll_up(bars, Timeframe.M5, session.open_utc, session.close_utc)[1].complete
+
+
+def test_labelled_session_bars_are_the_stored_ones_relabelled(tmp_path: Path) -> None:
+    """A session asked for with a label (the master's index row) is every stored-session bar with that
+    token and symbol, whether it is built directly (root a) or from the stored session built before
+    (root b: a search's warm-up builds the stored sessions first)."""
+    label = ("99926000", "NIFTY")
+    for root in (tmp_path / "a", tmp_path / "b"):
+        _store(root).merge_bars("NIFTY", Timeframe.M1, _bars("NIFTY", Timeframe.M1, DAY, 18_000.0))
+    direct = StoreHistory(tmp_path / "a", get_calendar()).session_bars("NIFTY", DAY, label)
+    history = StoreHistory(tmp_path / "b", get_calendar())
+    stored = history.session_bars("NIFTY", DAY)
+    derived = history.session_bars("NIFTY", DAY, label)
+    assert direct is not None and stored is not None and derived is not None
+    relabelled = [dataclasses.replace(bar, token=label[0], symbol=label[1]) for bar in stored[1]]
+    assert direct[1] == relabelled
+    assert derived[1] == relabelled
+    assert [bar.timeframe for bar in direct[1]].count(Timeframe.H1) == 7

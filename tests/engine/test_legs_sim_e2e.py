@@ -2,7 +2,8 @@
 expiry day) and two real bot processes following its clock, sharing that one simulator:
 
 - a paper bot running every shipped legs template: `short_straddle_0920` sells both ATM legs at
-  09:20-09:21, blocks margin, stops a leg out and moves the other to cost; `iron_condor` buys its wings
+  09:20 (a replayed minute or two later on a loaded machine), blocks margin, stops a leg out and
+  moves the other to cost; `iron_condor` buys its wings
   before it writes; the other templates enter when their rules allow;
 - a live bot (`mode = live` and `--confirm-live`, a second simulator account) running `iron_condor`
   while the simulator's RMS refuses the next written leg (`optbot sim fault rms_rejects --side SELL`):
@@ -201,7 +202,9 @@ def test_short_straddle_sells_both_atm_legs_at_0920_blocks_margin_stops_a_leg_an
     paper = session.paper
     paper.wait(lambda: paper.lines("engine_basket: short_straddle_0920 entry: every leg filled"), "the entry")
     entry = paper.lines("engine_basket: short_straddle_0920 entry: SELL")[0]
-    assert "03:50:00" <= _utc_time(entry) < "03:51:00", entry  # 09:20-09:21 IST
+    # 09:20 IST, at most 3 replayed minutes late: at 80x a minute is 0.75 s of wall time, which a
+    # loaded CI machine can spend before the bot's timer runs (seen: 09:21:20 under a load of 12)
+    assert "03:50:00" <= _utc_time(entry) < "03:53:00", entry
     text = str(entry["event"])
     assert text.count("SELL 50 NIFTY03NOV22") == 2 and "CE" in text and "PE" in text, text
     call, put = (part.split()[-1] for part in text.split(";")[0].split(": ", 1)[1].split(", "))

@@ -11,6 +11,7 @@ import pytest
 from optbot.backtest.runner import choose_strategies
 from optbot.config import Settings
 from optbot.core.clock import SimClock
+from optbot.core.events import Alert, Event
 from optbot.core.timeutil import ist_date, ist_datetime
 from optbot.engine.replay import PREMARKET_START, InProcessReplay
 from optbot.sim.market.replay import ReplayMarket
@@ -110,9 +111,17 @@ async def test_the_replay_checks_the_opening_gap_as_a_live_session_does(
         instruments={"gap_stability_minutes": 600.0},  # still open at the end of the session
     )
     replay = InProcessReplay(settings, tmp_path / "replay.sqlite", day, underlyings=["NIFTY"])
+    alerts: list[str] = []  # the live pipeline's alert, on the engine's bus
+
+    def collect(event: Event) -> None:
+        if isinstance(event, Alert) and event.dedupe_key.startswith("opening-gap:NIFTY"):
+            alerts.append(event.title)
+
+    replay.engine.bus.subscribe("test-alerts", (Alert,), collect)
     try:
         await replay.run([day])
         assert "NIFTY" in replay.gap_check.detector.last  # checked: the previous close was known
+        assert len(alerts) == (1 if gapped else 0)
         notes = [entry.text for entry in replay.engine.journal if "opening gap NIFTY" in entry.text]
         assert bool(notes) is gapped
         assert replay.engine.market.gap_windows.is_open("NIFTY") is gapped

@@ -129,3 +129,21 @@ def test_a_moving_atm_restarts_the_wait_for_stability(tmp_path: Path) -> None:
     assert len(_strikes(market)) == 21  # 2 minutes on this ATM, not 3
     clock.advance(1 * 60)
     assert len(_strikes(market)) == 13
+
+
+def test_a_gap_window_never_reaches_the_next_session(tmp_path: Path) -> None:
+    """Nobody read the chain after the gap, so the window never saw its ATM settle: it still closes
+    with its session (a backtest split into chunks must quote what one process does)."""
+    market, clock = _market(tmp_path, gap_pool_strikes=21, gap_stability_minutes=600.0)
+    _gap(market)
+    clock.advance_to(ist_datetime(date(2026, 8, 10), time(9, 15)))
+    assert len(_strikes(market)) == 13
+    assert not market.gap_windows.is_open("NIFTY")
+
+
+def test_without_a_feed_the_gap_response_only_widens_the_window(tmp_path: Path) -> None:
+    """A bar backtest has no feed subscriptions to cut over (`leaving` None): the window and the note."""
+    market, _clock = _market(tmp_path, gap_pool_strikes=21)
+    notes: list[str] = []
+    respond_to_opening_gap(GAP, market.gap_windows, None, lambda _kind, text: notes.append(text))
+    assert len(_strikes(market)) == 21 and len(notes) == 1

@@ -7,7 +7,9 @@ order. At each close time, in this order:
 1. resting orders meet the bars that started since the previous step (`BarVenue.match_bar`): the
    contract's own bars where the option archive has them, else one bar modelled from the index bar;
    the venue's reports go through the engine's order-update path before anything else happens;
-2. session deadlines due by the close fire at their own times;
+2. session deadlines due by the close fire at their own times (at the session's open, each
+   underlying's first bar's open is checked against its previous close for an opening gap, with the
+   live session's response);
 3. the clock moves to the close; each index bar's close becomes the instrument's last price, and
    every open option position is marked at its contract's last close (real or modelled);
 4. the closed bars go to the strategies (intents are processed before the next bar).
@@ -38,9 +40,11 @@ from optbot.core.enums import Exchange, Timeframe
 from optbot.core.events import Bar, Tick, relabel_bar
 from optbot.core.instrument import Instrument
 from optbot.core.timeutil import ist_datetime, to_utc
+from optbot.data.opening_gap import OpeningGapCheck, opening_gap_alert
 from optbot.engine.builder import Venue, VenueSpec, build_engine
 from optbot.engine.core import TradingEngine, preload_history
 from optbot.engine.replay import PREMARKET_START
+from optbot.engine.subscriptions import respond_to_opening_gap
 from optbot.instruments.master import InstrumentMaster, MasterInfo
 from optbot.instruments.scripmaster import parse_rows
 from optbot.persistence.store import Store
@@ -123,6 +127,11 @@ class BarBacktest:
         self.engine.market.option_source = self._option_tick
         self.on_session_end: Callable[[SessionRun], None] | None = None
         self._exchange_of: dict[str, Exchange] = {}  # index token -> its exchange (NSE, or BSE)
+        # Spec §2.4/§3.4: the live pipeline's opening-gap check on the store's previous close; INDIA
+        # VIX gaps are volatility, not a reason to re-centre strikes (as live, it is not tracked).
+        self.gap_check = OpeningGapCheck(settings.data.opening_gap_pct, history.previous_close)
+        for name in self.underlyings:
+            self.gap_check.track(self.engine.market.underlying_instrument(name).token, name)
 
     # ------------------------------------------------------------------ ports
     def _spot(self, underlying: str) -> float | None:
@@ -222,12 +231,10 @@ class BarBacktest:
                     if daily is not None:
                         bars.append(relabel_bar(daily, index.token, index.underlying))
                     continue
-                found = self.history.session_bars(name, day)
+                found = self.history.session_bars(name, day, (index.token, index.underlying))
                 if found is None:
                     continue
-                for bar in found[1]:
-                    if bar.timeframe is Timeframe.D1 or day >= intraday_from:
-                        bars.append(relabel_bar(bar, index.token, index.underlying))
+                bars.extend(found[1])  # a day from intraday_from on: every bar of it
         return preload_history(self.engine, bars)
 
     # ------------------------------------------------------------------ sessions
@@ -242,27 +249,30 @@ class BarBacktest:
         base_at: dict[datetime, list[Bar]] = {}
         mixed: set[datetime] = set()  # close times with bars of more than one instrument
         for name in [*self.underlyings, self.vix_name]:
-            found = self.history.session_bars(name, day)
+            index = self._index(name)
+            token = index.token
+            found = self.history.session_bars(name, day, (token, index.underlying))
             if found is None:
                 continue
             index_day, bars = found
-            index = self._index(name)
-            self._exchange_of[index.token] = index.exchange  # SENSEX is a BSE index
+            self._exchange_of[token] = index.exchange  # SENSEX is a BSE index
             base_timeframe = index_day.bars[0].timeframe if not index_day.is_daily_fallback else Timeframe.D1
-            token, symbol = index.token, index.underlying
-            for bar in bars:
-                labelled = relabel_bar(bar, token, symbol)
-                end = labelled.end_utc
+            for bar in bars:  # already labelled as the master's index row
+                end = bar.end_utc
                 group = steps.get(end)
                 if group is None:
-                    steps[end] = [labelled]
+                    steps[end] = [bar]
                 else:
                     if group[-1].token != token:
                         mixed.add(end)
-                    group.append(labelled)
+                    group.append(bar)
                 if bar.timeframe is base_timeframe:
-                    base[(name, end)] = labelled
-                    base_at.setdefault(end, []).append(labelled)
+                    base[(name, end)] = bar
+                    at = base_at.get(end)
+                    if at is None:
+                        base_at[end] = [bar]
+                    else:
+                        at.append(bar)
         for end in mixed:  # one instrument's session bars come in (close, timeframe) order already
             steps[end].sort(key=lambda bar: (bar.timeframe.seconds, bar.symbol))
         return steps, base, base_at
@@ -282,6 +292,7 @@ class BarBacktest:
         steps, base, base_at = self._session_bars(day)
         end_of_day = to_utc(schedule.post_market_end or schedule.session.close_utc)
         previous = schedule.session.open_utc
+        await self._open_session(previous, base_at)
         delivered = 0
         verify_every = timedelta(seconds=self.settings.engine.order_poll_seconds)
         next_verify = self.clock.now_utc()
@@ -327,6 +338,38 @@ class BarBacktest:
         if self.on_session_end is not None:
             self.on_session_end(run)
         return run
+
+    async def _open_session(self, open_utc: datetime, base_at: dict[datetime, list[Bar]]) -> None:
+        """The open, as a live session reaches it: the deadlines due by then fire at their own times;
+        then each tracked underlying's opening price (its first bar's open) meets `OpeningGapCheck`
+        and a gap gets what live does: the pipeline's alert on the bus, then the session's
+        `respond_to_opening_gap` (the strike window a strategy's chain is quoted over widens, a note)."""
+        await self._deadlines_until(open_utc)
+        if open_utc > self.clock.now_utc():
+            self.clock.advance_to(open_utc)
+        gap_check, engine = self.gap_check, self.engine
+        seen: set[str] = set()
+        for close in sorted(base_at):
+            for bar in base_at[close]:
+                if bar.token in seen or not gap_check.tracks(bar.token):
+                    continue
+                seen.add(bar.token)
+                start = bar.start_utc
+                opening = Tick(
+                    start,
+                    bar.token,
+                    self._exchange_of[bar.token],
+                    bar.symbol,
+                    bar.open,
+                    ts_exchange=start,
+                    source=BAR_SOURCE,
+                )
+                gap = gap_check.on_tick(opening, open_utc)
+                if gap is not None:
+                    await engine.bus.publish(opening_gap_alert(gap, self.clock.now_utc()))
+                    respond_to_opening_gap(gap, engine.market.gap_windows, None, engine.note)
+            if len(seen) == len(self.underlyings):
+                return
 
     async def _fill(self, start: datetime, end: datetime, base: dict[tuple[str, datetime], Bar]) -> None:
         """Resting orders against the bars of their contracts that started in [start, end)."""

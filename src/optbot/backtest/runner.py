@@ -445,19 +445,23 @@ async def replay_days(plan: BacktestPlan, days: Sequence[tuple[date, str]]) -> R
         if plan.on_clock is not None:
             plan.on_clock(kernel.clock)
 
+        cash = 0.0  # what the fills so far moved (premiums and charges), as `equity_curve` adds it up
+
         def on_session_end(run: SessionRun) -> None:
+            nonlocal cash
             portfolio = run.engine.portfolio
-            evidence.held_value[run.day] = sum(
+            held = evidence.held_value[run.day] = sum(
                 position.net_quantity
                 * (portfolio.mark(position.exchange, position.token) or position.average_price)
                 for position in portfolio.open_positions()
             )
-            value = (
-                settings.backtest.initial_capital
-                + portfolio.realised_total_net()
-                + portfolio.unrealised_total()
-            )
-            fills = len(kernel.store.fills(run.day, run.day))
+            day_fills = kernel.store.fills(run.day, run.day)
+            for fill in day_fills:  # in the order `equity_curve` takes them: the same sums
+                cash += cash_flow(fill)
+            # the report's equity at this close (initial capital + cash + the open positions' value),
+            # without reading every position ever held at each session's end
+            value = settings.backtest.initial_capital + cash + held
+            fills = len(day_fills)
             alerts = run.engine.counters.alerts - sum(summary.alerts for summary in evidence.summaries)
             summary = DaySummary(run.day, sources[run.day], run.bars, fills, round(value, 2), alerts)
             evidence.summaries.append(summary)
@@ -487,6 +491,12 @@ async def replay_plan(plan: BacktestPlan) -> ReplayEvidence:
     return await replay_days(plan, plan.days)
 
 
+def cash_flow(fill: FillRecord) -> float:
+    """The cash a fill moves: the premium received (sell) or paid (buy), less its charges."""
+    amount = fill.quantity * fill.price
+    return (amount if fill.side is Side.SELL else -amount) - fill.charges
+
+
 def equity_curve(
     plan: BacktestPlan, fills: Sequence[FillRecord], held_value: dict[date, float]
 ) -> list[tuple[str, float]]:
@@ -499,9 +509,7 @@ def equity_curve(
     cash, cursor = 0.0, 0
     for day, _source in plan.days:
         while cursor < len(ordered) and ordered[cursor].trade_date <= day:
-            fill = ordered[cursor]
-            amount = fill.quantity * fill.price
-            cash += (amount if fill.side is Side.SELL else -amount) - fill.charges
+            cash += cash_flow(ordered[cursor])
             cursor += 1
         session = plan.calendar.session(day, Segment.FO)
         close = session.close_utc if session is not None else ist_datetime(day, PREMARKET_START)

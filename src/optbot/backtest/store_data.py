@@ -22,7 +22,7 @@ import math
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from statistics import median
 
@@ -33,8 +33,8 @@ from optbot.config.sections.data import DataSettings
 from optbot.config.sections.paths import PathsSettings
 from optbot.core.clock import SimClock
 from optbot.core.enums import Timeframe
-from optbot.core.events import Bar
-from optbot.core.timeutil import ist_date
+from optbot.core.events import Bar, relabel_bar
+from optbot.core.timeutil import IST, ist_date
 from optbot.data.store import JsonStore, store_symbol
 
 #: Finest first.
@@ -76,43 +76,72 @@ class IndexDay:
         return base_timeframe(self.source)
 
 
-def roll_up(bars: Sequence[Bar], timeframe: Timeframe, open_utc: datetime, close_utc: datetime) -> list[Bar]:
+def roll_up(
+    bars: Sequence[Bar],
+    timeframe: Timeframe,
+    open_utc: datetime,
+    close_utc: datetime,
+    label: Label | None = None,
+    offsets: Sequence[int] | None = None,
+) -> list[Bar]:
     """`bars` (one session, one finer timeframe, in order) rolled up to `timeframe` on the session grid
     (buckets from the open; the last one ends at the close). A bucket with a missing part is marked
-    incomplete (the strategies' context refuses it, as it refuses the live pipeline's)."""
+    incomplete (the strategies' context refuses it, as it refuses the live pipeline's). `label`
+    (token, symbol) names the rolled bars (default: their first part's); `offsets` are the bars'
+    starts in microseconds from the open (`bar_offsets`), computed once for every timeframe."""
     if not bars:
         return []
     unit = bars[0].end_utc - bars[0].start_utc
     span = timedelta(seconds=timeframe.seconds)
     if not can_roll(bars[0].timeframe, timeframe):
         return []
+    span_us = timeframe.seconds * 1_000_000
     buckets: dict[int, list[Bar]] = {}
-    for bar in bars:
-        buckets.setdefault(int((bar.start_utc - open_utc) / span), []).append(bar)
+    starts = offsets if offsets is not None else bar_offsets(bars, open_utc)
+    for bar, offset in zip(bars, starts, strict=True):
+        # int(offset / span): what int((start - open) / span) gives for timedeltas (truncated, not floored)
+        index = int(offset / span_us)
+        parts = buckets.get(index)
+        if parts is None:
+            buckets[index] = [bar]
+        else:
+            parts.append(bar)
     rolled: list[Bar] = []
     for index in sorted(buckets):
         parts = buckets[index]
         start = open_utc + index * span
         end = min(start + span, close_utc)
         expected = -(-(end - start) // unit)
+        first, last = parts[0], parts[-1]
+        token, symbol = label if label is not None else (first.token, first.symbol)
         rolled.append(
             Bar(
-                ts_utc=end,
-                token=parts[0].token,
-                symbol=parts[0].symbol,
-                timeframe=timeframe,
-                start_utc=start,
-                end_utc=end,
-                open=parts[0].open,
-                high=max(part.high for part in parts),
-                low=min(part.low for part in parts),
-                close=parts[-1].close,
-                volume=sum(part.volume for part in parts),
-                open_interest=parts[-1].open_interest,
-                complete=len(parts) == expected and all(part.complete for part in parts),
+                end,
+                token,
+                symbol,
+                timeframe,
+                start,
+                end,
+                first.open,
+                max(part.high for part in parts),
+                min(part.low for part in parts),
+                last.close,
+                sum(part.volume for part in parts),
+                last.open_interest,
+                0,
+                False,
+                len(parts) == expected and all(part.complete for part in parts),
             )
         )
     return rolled
+
+
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def bar_offsets(bars: Sequence[Bar], open_utc: datetime) -> list[int]:
+    """Each bar's start in whole microseconds from `open_utc` (a session's roll-ups share them)."""
+    return [(bar.start_utc - open_utc) // _MICROSECOND for bar in bars]
 
 
 #: Parsed series by bar file, with the file's (mtime, size) when parsed: a changed file is read again.
@@ -123,7 +152,13 @@ _PARSED: dict[Path, tuple[tuple[int, int], dict[date, tuple[Bar, ...]]]] = {}
 #: with the files' identity.
 FilesIdentity = tuple[tuple[int, int], ...]
 SessionBars = tuple[IndexDay, tuple[Bar, ...]]
-_SESSIONS: dict[tuple[Path, str, date, tuple[Timeframe, ...]], tuple[FilesIdentity, SessionBars | None]] = {}
+#: (token, symbol) a session's bars are labelled with (the instrument master's index row), or None
+#: for the bars as stored.
+Label = tuple[str, str]
+SessionKey = tuple[Path, str, date, tuple[Timeframe, ...]]  # data root, instrument, day, rolled timeframes
+_SESSIONS: dict[
+    tuple[Path, str, date, tuple[Timeframe, ...], Label | None], tuple[FilesIdentity, SessionBars | None]
+] = {}
 
 
 class StoreHistory:
@@ -154,6 +189,7 @@ class StoreHistory:
         )
         self._series: dict[tuple[str, Timeframe], dict[date, tuple[Bar, ...]]] = {}
         self._days: dict[str, list[date]] = {}
+        self._identities: dict[str, FilesIdentity] = {}
 
     def has(self, name: str) -> bool:
         """Whether the data root can replay `name`: stored bars, or option bars to derive it from."""
@@ -183,11 +219,19 @@ class StoreHistory:
             return cached[1]
         grouped: dict[date, list[Bar]] = {}
         bars, _report = self.store.load(symbol, timeframe)
+        day_bars: list[Bar] = []
+        day_start = day_end = None  # the UTC span of the IST day of the bars being grouped
         for bar in bars:
             # An import flags every bar of a day that misses some as incomplete; each stored
             # bar is still a whole bar (a missing one shows as an incomplete roll-up).
             whole = bar if bar.complete else replace(bar, complete=True)
-            grouped.setdefault(ist_date(bar.start_utc), []).append(whole)
+            start = bar.start_utc
+            if day_start is None or day_end is None or not day_start <= start < day_end:
+                day = ist_date(start)  # bars come in start order: the IST date is derived once a day
+                day_start = datetime.combine(day, time(), tzinfo=IST)
+                day_end = day_start + timedelta(days=1)
+                day_bars = grouped.setdefault(day, [])
+            day_bars.append(whole)
         found = {day: tuple(items) for day, items in grouped.items()}
         _PARSED[path.resolve()] = (identity, found)
         return found
@@ -365,7 +409,15 @@ class StoreHistory:
 
     def files_identity(self, name: str) -> FilesIdentity | None:
         """(mtime, size) of every bar file of `name`: what a cached session was built from. None
-        means "do not cache" (a view that hides some of the files' bars, e.g. a bias check's cut)."""
+        means "do not cache" (a view that hides some of the files' bars, e.g. a bias check's cut).
+        Read once per history: its series are parsed once too, so its sessions follow the files
+        as they were when it first read them."""
+        found = self._identities.get(name)
+        if found is None:
+            found = self._identities[name] = self._read_files_identity(name)
+        return found
+
+    def _read_files_identity(self, name: str) -> FilesIdentity:
         identity: list[tuple[int, int]] = []
         for timeframe in (*INTRADAY_TIMEFRAMES, Timeframe.D1):
             try:
@@ -376,41 +428,60 @@ class StoreHistory:
             identity.append((status.st_mtime_ns, status.st_size))
         return tuple(identity)
 
-    def session_bars(self, name: str, day: date) -> tuple[IndexDay, list[Bar]] | None:
+    def session_bars(
+        self, name: str, day: date, label: Label | None = None
+    ) -> tuple[IndexDay, list[Bar]] | None:
         """The day's base bars and every bar the strategies get from them (base, rolled-up
         intraday timeframes, and the daily bar), in close-time order (the shorter
-        timeframe first at a shared close). Built once per process while
+        timeframe first at a shared close); with `label` (token, symbol), every bar as that
+        instrument's (what `relabel_bar` gives each stored bar). Built once per process while
         the files are unchanged (every trial of a search replays the same sessions)."""
         identity = self.files_identity(name)
         if identity is not None:  # the future's files and the day's option bars may make the day too
             identity += self.files_identity(futures_name(name)) or ()
             identity += self.parity.identity(name, day) if self.parity is not None else ()
         key = (self.data_root.resolve(), store_symbol(name), day, self.rolled)
-        cached = _SESSIONS.get(key) if identity is not None else None
-        if cached is not None and cached[0] == identity:
-            built = cached[1]
-        else:
-            built = self._build_session_bars(name, day)
+        built = self._cached_session(key, label, identity)
+        if built is None:
+            if label is not None and (stored := self._cached_session(key, None, identity)) is not None:
+                built = _labelled(stored, label)  # the stored session was built before (a search's warm-up)
+            else:
+                built = self._build_session_bars(name, day, label)
             if identity is not None:
-                _SESSIONS[key] = (identity, built)
+                _SESSIONS[(*key, label)] = (identity, built)
         return None if built is None else (built[0], list(built[1]))
 
-    def _build_session_bars(self, name: str, day: date) -> SessionBars | None:
+    @staticmethod
+    def _cached_session(
+        key: SessionKey, label: Label | None, identity: FilesIdentity | None
+    ) -> SessionBars | None:
+        cached = _SESSIONS.get((*key, label)) if identity is not None else None
+        return cached[1] if cached is not None and cached[0] == identity else None
+
+    def _build_session_bars(self, name: str, day: date, label: Label | None = None) -> SessionBars | None:
         found = self.day(name, day)
         session = self.calendar.session(day, Segment.EQUITY) if self.calendar.covers(day) else None
         if found is None or session is None:
             return None
-        bars: list[Bar] = [] if found.is_daily_fallback else list(found.bars)
+        if label is None or found.is_daily_fallback:
+            bars: list[Bar] = [] if found.is_daily_fallback else list(found.bars)
+        else:
+            token, symbol = label
+            bars = [relabel_bar(bar, token, symbol) for bar in found.bars]
         if not found.is_daily_fallback:
+            offsets = bar_offsets(found.bars, session.open_utc)
             for timeframe in self.rolled:
-                bars.extend(roll_up(found.bars, timeframe, session.open_utc, session.close_utc))
+                bars.extend(
+                    roll_up(found.bars, timeframe, session.open_utc, session.close_utc, label, offsets)
+                )
         daily = self.daily_bar(name, day)
         if daily is None:
             last = found.bars
+            token, symbol = label if label is not None else (last[0].token, last[0].symbol)
             daily = Bar(
                 ts_utc=session.close_utc,
-                token=last[0].token,
-                symbol=last[0].symbol,
+                token=token,
+                symbol=symbol,
                 timeframe=Timeframe.D1,
                 start_utc=session.open_utc,
                 end_utc=session.close_utc,
@@ -424,9 +495,19 @@ class StoreHistory:
             daily = replace(
                 daily, start_utc=session.open_utc, end_utc=session.close_utc, ts_utc=session.close_utc
             )
+            if label is not None:
+                daily = relabel_bar(daily, *label)
         bars.append(daily)
         bars.sort(key=lambda bar: (bar.end_utc, bar.timeframe.seconds))
         return found, tuple(bars)
+
+
+def _labelled(session: SessionBars | None, label: Label) -> SessionBars | None:
+    """A stored session's bars as the instrument `label` names (token, symbol)."""
+    if session is None:
+        return None
+    token, symbol = label
+    return session[0], tuple(relabel_bar(bar, token, symbol) for bar in session[1])
 
 
 __all__ = [
@@ -435,7 +516,9 @@ __all__ = [
     "INTRADAY_TIMEFRAMES",
     "ROLLED_TIMEFRAMES",
     "IndexDay",
+    "Label",
     "StoreHistory",
+    "bar_offsets",
     "base_timeframe",
     "can_roll",
     "futures_name",

@@ -8,14 +8,17 @@ be raised.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from optbot.core.enums import Timeframe
-from optbot.core.events import Tick
+from optbot.core.enums import AlertPriority, Timeframe
+from optbot.core.events import Alert, Tick
 from optbot.core.timeutil import IST
 from optbot.data.store import JsonStore
+
+log = logging.getLogger("optbot.data.opening_gap")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,22 @@ class OpeningGapDetector:
         if abs(percent) <= self.threshold_pct:
             return None
         return OpeningGap(symbol, prior_close, open_price, percent, at)
+
+
+def opening_gap_alert(gap: OpeningGap, now: datetime) -> Alert:
+    """The warning line and the alert every mode raises for an opening gap: the live pipeline publishes
+    it on the session's bus, a replay or backtest on its engine's bus (what a subscriber - the notifier,
+    the dashboard - receives is the same). One alert per underlying and session (`dedupe_key`)."""
+    log.warning("opening gap %s %.2f%% (%s -> %s)", gap.symbol, gap.gap_pct, gap.previous_close, gap.open)
+    day = gap.ts_utc.astimezone(IST).date()
+    return Alert(
+        ts_utc=now,
+        priority=AlertPriority.IMPORTANT,
+        title=f"{gap.symbol} opened with a {gap.gap_pct:+.2f}% gap",
+        message=f"open {gap.open} vs previous close {gap.previous_close}",
+        action_required="check the strikes in play: the chain has moved away from yesterday's",
+        dedupe_key=f"opening-gap:{gap.symbol}:{day.isoformat()}",
+    )
 
 
 #: The previous session's close of an underlying before an IST date (None when unknown).

@@ -21,14 +21,14 @@ from optbot.calendar import NseCalendar, Segment
 from optbot.config.sections.data import DataSettings
 from optbot.core.bus import EventBus
 from optbot.core.clock import Clock, TimerHandle
-from optbot.core.enums import AlertPriority, Exchange, Timeframe
-from optbot.core.events import Alert, Bar, Event, FeedHealth, Tick
+from optbot.core.enums import Exchange, Timeframe
+from optbot.core.events import Bar, Event, FeedHealth, Tick
 from optbot.core.instrument import Instrument
 from optbot.core.timeutil import IST
 from optbot.data.archive import OptionArchive
 from optbot.data.bars import BarAggregator, BarGap, SegmentSessions
 from optbot.data.history import CandleSource, candle_to_bar
-from optbot.data.opening_gap import OpeningGap, OpeningGapCheck, previous_close
+from optbot.data.opening_gap import OpeningGap, OpeningGapCheck, opening_gap_alert, previous_close
 from optbot.data.recorder import OptionBarRecorder
 from optbot.data.store import JsonStore
 
@@ -210,21 +210,11 @@ class MarketDataPipeline:
         gap = self.gap_check.on_tick(tick, self.aggregator.session_open_utc)
         if gap is None:
             return
-        day = gap.ts_utc.astimezone(IST).date()
         self.gaps_found.append(gap)
-        log.warning("opening gap %s %.2f%% (%s -> %s)", gap.symbol, gap.gap_pct, gap.previous_close, gap.open)
+        alert = opening_gap_alert(gap, self.clock.now_utc())
         if self.on_gap is not None:
             self.on_gap(gap)
-        self._outbox.put_nowait(
-            Alert(
-                ts_utc=self.clock.now_utc(),
-                priority=AlertPriority.IMPORTANT,
-                title=f"{gap.symbol} opened with a {gap.gap_pct:+.2f}% gap",
-                message=f"open {gap.open} vs previous close {gap.previous_close}",
-                action_required="check the strikes in play: the chain has moved away from yesterday's",
-                dedupe_key=f"opening-gap:{gap.symbol}:{day.isoformat()}",
-            )
-        )
+        self._outbox.put_nowait(alert)
 
     async def recover_gaps(self, source: CandleSource, exchange_for: Callable[[str], Exchange]) -> int:
         """Spec §2.4 'Data Recovery': fetch official 1m candles for recorded gaps and merge them.

@@ -94,26 +94,28 @@ def record_to_bar(
     record: dict[str, Any], symbol: str, timeframe: Timeframe, times: dict[str, datetime] | None = None
 ) -> Bar:
     """`times` memoises parsed timestamps across a file's records (a bar's end is the next one's
-    start, so a load parses each time once)."""
+    start, so a load parses each time once). Positional and with local lookups: a backtest's load
+    turns every stored bar of a year into a `Bar` here."""
+    get = record.get
     start = _parsed_time(record["start_ts_utc"], times)
     end = _parsed_time(record["end_ts_utc"], times)
-    values = (float(record["o"]), float(record["h"]), float(record["l"]), float(record["c"]))
+    token = get("token", "")
     return Bar(
-        ts_utc=end,
-        token=str(record.get("token", "")),
-        symbol=symbol,
-        timeframe=timeframe,
-        start_utc=start,
-        end_utc=end,
-        open=values[0],
-        high=values[1],
-        low=values[2],
-        close=values[3],
-        volume=int(record.get("v") or 0),
-        open_interest=record.get("oi"),
-        tick_count=int(record.get("n") or 0),
-        interpolated=bool(record.get("interpolated", False)),
-        complete=bool(record.get("complete", True)),
+        end,
+        token if type(token) is str else str(token),
+        symbol,
+        timeframe,
+        start,
+        end,
+        float(record["o"]),
+        float(record["h"]),
+        float(record["l"]),
+        float(record["c"]),
+        int(get("v") or 0),
+        get("oi"),
+        int(get("n") or 0),
+        bool(get("interpolated", False)),
+        bool(get("complete", True)),
     )
 
 

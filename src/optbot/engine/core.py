@@ -206,6 +206,8 @@ class TradingEngine:
         self._basket_margin: dict[str, float] = {}  # leg intent id -> basket margin per lot
         self._order_cancels: deque[tuple[str, str]] = deque()  # (ordertag, reason)
         self._paper_updates: deque[OrderUpdate] = deque()
+        #: ordertag -> trace id of the intent that sent it (today's submissions; the store knows all)
+        self._order_traces: dict[str, str] = {}
         self._processing = False
         self._started = False
         self._trading_blocked: str | None = None
@@ -452,7 +454,12 @@ class TradingEngine:
         await self._process_intents()
 
     def _trace_of_order(self, ordertag: str) -> str:
-        """The trace id of the intent behind a broker report, so its fill logs join the same trace."""
+        """The trace id of the intent behind a broker report, so its fill logs join the same trace:
+        known from the intent's submission for the orders it sent today, else read from the store
+        (an order another process or an earlier day sent, or one the order manager sent again)."""
+        known = self._order_traces.get(ordertag)
+        if known is not None:
+            return known
         order = self.store.get_order(ordertag) if ordertag else None
         intent = self.store.find_intent(order.intent_id) if order is not None else None
         return intent.trace_id if intent is not None and intent.trace_id else ""
@@ -552,6 +559,8 @@ class TradingEngine:
             if result.accepted:
                 self.counters.approved += 1
                 self.counters.orders_sent += len(result.ordertags)
+                for ordertag in result.ordertags:  # stored with this intent, whose trace id is `trace`
+                    self._order_traces[ordertag] = trace
                 self.note("order", f"{what} sent as {', '.join(result.ordertags)}")
                 return
             if result.duplicate:
@@ -864,6 +873,7 @@ class TradingEngine:
         report = await self.reconcile("eod")
         net = self.portfolio.daily_pnl(day)
         self.note("eod", f"day closed: net realised P&L {net:,.2f} after charges")
+        self._order_traces.clear()  # a later report of an earlier day's order reads the store
         retention = apply_audit_retention(self.store, self.clock, self.settings)
         if retention.rows_archived:
             self.note(

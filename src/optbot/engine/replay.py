@@ -27,7 +27,7 @@ from optbot.core.instrument import Instrument, InstrumentKey
 from optbot.core.timeutil import IST, ist_datetime, to_utc
 from optbot.data.bars import BarAggregator, SegmentSessions
 from optbot.data.history import candles_to_bars
-from optbot.data.opening_gap import OpeningGapCheck
+from optbot.data.opening_gap import OpeningGapCheck, opening_gap_alert
 from optbot.engine.builder import Venue, VenueSpec, build_engine
 from optbot.engine.core import TradingEngine, preload_history
 from optbot.engine.subscriptions import LeavingStrikes, respond_to_opening_gap
@@ -281,7 +281,8 @@ class InProcessReplay:
             else:
                 self.index_bars.on_tick(tick)
                 gap = self.gap_check.on_tick(tick, self.index_bars.session_open_utc)
-                if gap is not None:
+                if gap is not None:  # the live pipeline's alert, then the live session's response
+                    await self.engine.bus.publish(opening_gap_alert(gap, self.clock.now_utc()))
                     respond_to_opening_gap(
                         gap, self.engine.market.gap_windows, self._leaving, self.engine.note
                     )

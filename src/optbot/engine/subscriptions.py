@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from optbot.config.sections.instruments import InstrumentsSettings
 from optbot.core.instrument import InstrumentKey
+from optbot.core.timeutil import ist_date
 from optbot.data.opening_gap import OpeningGap
 from optbot.instruments.chain import OptionChain
 
@@ -53,8 +54,10 @@ class GapWindows:
     """Spec §3.4 "emergency token pool" per underlying after an opening gap: around the new ATM the
     window widens to at least `gap_pool_strikes` strikes and every strike within ±`gap_range_points`
     (never narrower than the normal window), until the ATM has stayed on one strike for
-    `gap_stability_minutes` ("wait for stability ... reduce to the normal range"). Time is the caller's
-    clock, so a backtest narrows it at the same moment a live session would."""
+    `gap_stability_minutes` ("wait for stability ... reduce to the normal range"), and never past its
+    session (a window nobody read that day does not reach the next one, so a backtest split into chunks
+    quotes what one process does). Time is the caller's clock, so a backtest narrows it at the same
+    moment a live session would."""
 
     def __init__(self, settings: InstrumentsSettings) -> None:
         self.settings = settings
@@ -73,6 +76,9 @@ class GapWindows:
         window = self._open.get(chain.underlying)
         if window is None:
             return normal
+        if ist_date(window.opened_utc) != ist_date(now):  # a gap is one session's: never carried over
+            del self._open[chain.underlying]
+            return normal
         atm = chain.atm(spot)
         if atm != window.atm or window.stable_since is None:
             window.atm, window.stable_since = atm, now
@@ -84,14 +90,19 @@ class GapWindows:
 
 
 def respond_to_opening_gap(
-    gap: OpeningGap, windows: GapWindows, leaving: LeavingStrikes, note: Callable[[str, str], None]
+    gap: OpeningGap,
+    windows: GapWindows,
+    leaving: LeavingStrikes | None,
+    note: Callable[[str, str], None],
 ) -> None:
-    """Spec §3.4 gap response, the same in a live session and a replay: the gapped underlying's strike
-    window widens around the new ATM (`GapWindows`) and the old strikes leave the feed at the next
-    refresh (`LeavingStrikes.cut_over`). Entries wait for the price to settle in the strategies
+    """Spec §3.4 gap response, the same in a live session, a replay and a bar backtest: the gapped
+    underlying's strike window widens around the new ATM (`GapWindows`, the chain a strategy reads) and
+    the old strikes leave the feed at the next refresh (`LeavingStrikes.cut_over`; a bar backtest has
+    no feed subscriptions, so None). Entries wait for the price to settle in the strategies
     (`strategy.gap_stabilisation_minutes`)."""
     windows.open(gap.symbol, gap.ts_utc)
-    leaving.cut_over()
+    if leaving is not None:
+        leaving.cut_over()
     note(
         "feed",
         f"opening gap {gap.symbol} {gap.gap_pct:+.2f}%: re-centring the strike window now "

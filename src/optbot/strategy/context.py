@@ -110,8 +110,11 @@ class BarHistoryContext:
                 f"{bar.symbol} {bar.timeframe} bar ending {bar.end_utc.isoformat()} "
                 f"offered at {now.isoformat()}"
             )
-        history = self._history.setdefault((bar.symbol, bar.timeframe), deque(maxlen=self.max_bars))
-        if history and bar.start_utc <= history[-1].start_utc:
+        key = (bar.symbol, bar.timeframe)
+        history = self._history.get(key)
+        if history is None:  # not setdefault: that would build an empty deque at every bar
+            history = self._history[key] = deque(maxlen=self.max_bars)
+        elif history and bar.start_utc <= history[-1].start_utc:
             raise ValueError(
                 f"{bar.symbol} {bar.timeframe} bar at {bar.start_utc.isoformat()} is not after the last one"
             )

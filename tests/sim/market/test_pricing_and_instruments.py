@@ -57,6 +57,8 @@ def test_every_index_of_the_universe_lists_options_on_its_own_segment_and_strike
         assert contracts and {c.exchange for c in contracts} == {exchange}
         assert {c.lot_size for c in contracts} == {lot}
         assert len({c.token for c in contracts}) == len(contracts)  # no token collides
+        # the listing packs each token as option_token does (its expiry part computed once per expiry)
+        assert all(c.token == option_token(spec, c.expiry, c.strike, c.option_type) for c in contracts)
         assert {c.scrip_row()["exch_seg"] for c in contracts} == {exchange}
     midcap = listed_strikes(MIDCPNIFTY, 10512.0, 6.0, 15.0)
     assert {b - a for a, b in zip(midcap, midcap[1:], strict=False) if abs(a - 10512) < 300} == {25}

@@ -258,6 +258,10 @@ def listed_strikes(spec: UnderlyingSpec, reference: float, inner_pct: float, out
     return sorted(strike for strike in strikes if strike > 0)
 
 
+#: (option type, its last bit in the token): CE even, PE odd, as `option_token` packs them.
+_SIDES = (("CE", 0), ("PE", 1))
+
+
 def build_option_contracts(
     spec: UnderlyingSpec,
     calendar: NseCalendar,
@@ -273,15 +277,25 @@ def build_option_contracts(
     when it is unchanged (same lot and freeze quantity), and learns the new ones: a multi-day replay
     lists mostly the same contracts every day."""
     contracts: list[OptionContract] = []
+    append = contracts.append
     freeze = spec.freeze_quantity(trade_date)
+    strikes = listed_strikes(spec, reference, inner_pct, outer_pct)
+    unit = spec.token_strike_unit
     for expiry in listed_expiries(calendar, spec.name, trade_date, weekly_count, monthly_count):
         lot = spec.lot_size(trade_date, expiry)
-        for strike in listed_strikes(spec, reference, inner_pct, outer_pct):
-            for option_type in ("CE", "PE"):
-                token = option_token(spec, expiry, strike, option_type)
+        # option_token's packing with the expiry's part computed once (a listing is ~1,000 contracts)
+        day_index = (expiry - _TOKEN_EPOCH).days
+        expiry_base = (spec.token_code * _TOKEN_DAYS + day_index) * _TOKEN_STRIKES
+        for strike in strikes:
+            strike_index, off_grid = divmod(strike, unit)
+            if off_grid or not 0 <= day_index < _TOKEN_DAYS or not 0 <= strike_index < _TOKEN_STRIKES:
+                option_token(spec, expiry, strike, "CE")  # raises the ValueError naming the contract
+            value = 10_000_000 + (expiry_base + strike_index) * 2
+            for option_type, side in _SIDES:
+                token = str(value + side)
                 held = known.get(token) if known is not None else None
                 if held is not None and held.lot_size == lot and held.freeze_quantity == freeze:
-                    contracts.append(held)
+                    append(held)
                     continue
                 contract = OptionContract(
                     token=token,
@@ -294,7 +308,7 @@ def build_option_contracts(
                     freeze_quantity=freeze,
                     exchange=spec.exchange,
                 )
-                contracts.append(contract)
+                append(contract)
                 if known is not None:
                     known[token] = contract
     return contracts
