@@ -661,8 +661,10 @@ def write_data_root(bars: MinuteBars, root: Path) -> None:
 #: -197,977 both). A change of the option model's calibration or of the listing moves the modelled
 #: prices and so the fills; record the new print then. Main's smile as knots in standardised moneyness
 #: (7d1f5c9) did: 1,082 fills, net -201,097, print c7baf5257c451bdd (its parent still printed
-#: fbf63d4e0960e9d1), unchanged since through the inert-path speed work.
-TRADE_LIST_FINGERPRINT = "c7baf5257c451bdd"
+#: fbf63d4e0960e9d1), unchanged since through the inert-path speed work. The day-varying smile (the
+#: ATM vol and the call side on the last week's return, NIFTY's call lift 0.72 read from this data
+#: root's stored closes) moved it again: 1,084 fills, net -196,253, print 13a10fda60e09e81.
+TRADE_LIST_FINGERPRINT = "13a10fda60e09e81"
 
 
 def fills_fingerprint(fills: Sequence[FillRecord]) -> str:

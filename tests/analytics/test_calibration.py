@@ -170,6 +170,28 @@ def test_price_shows_the_model_inputs_and_the_real_bar(data_root: Path) -> None:
         ],
     )
     assert by_parts.exit_code == 0 and "bhavcopy EOD row" in by_parts.output
+    # the data's NIFTY daily closes give the last week the ATM vol and the call side respond to:
+    # ln(24188.65 (01-02) / 23750.20 (12-26, five sessions before)) = +1.83 %
+    assert "last week     NIFTY r = +1.83% to the last close before 2025-01-03" in by_parts.output
+    banknifty = runner.invoke(
+        _app(),
+        [
+            "price",
+            "BANKNIFTY",
+            "2025-01-30",
+            "52000",
+            "CE",
+            "--at",
+            "2025-01-03T15:30:00+05:30",
+            "--spot",
+            "51000",
+            "--vix",
+            "13.5",
+            "--data",
+            str(data_root),
+        ],
+    )
+    assert banknifty.exit_code == 0 and "no BANKNIFTY daily closes before 2025-01-03" in banknifty.output
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 import pytest
@@ -16,7 +16,7 @@ from optbot.analytics.calibration import Calibrator, FitOptions, tick_rounded
 from optbot.analytics.calibration_data import ChainObservation, SpreadObservation
 from optbot.analytics.calibration_errors import error_row
 from optbot.analytics.calibration_smile import implied_vols, robust
-from optbot.analytics.synthetic import SyntheticOptionModel
+from optbot.analytics.synthetic import DailyCloseReturns, SyntheticOptionModel
 from optbot.analytics.synthetic_params import (
     CALIBRATION_FORMAT_VERSION,
     SMILE_KNOTS,
@@ -64,9 +64,11 @@ def true_params() -> CalibrationParams:
     )
 
 
-def generated_chains(params: CalibrationParams) -> list[ChainObservation]:
+def generated_chains(
+    params: CalibrationParams, recent_returns: DailyCloseReturns | None = None
+) -> list[ChainObservation]:
     """Chains priced by the model itself: strikes every 50 points ±8 % around the spot, calls and puts."""
-    model = SyntheticOptionModel(params, get_calendar())
+    model = SyntheticOptionModel(params, get_calendar(), recent_returns)
     chains = []
     for number, day in enumerate(DAYS):
         for step, moment in enumerate(MOMENTS):
@@ -116,6 +118,37 @@ def test_fit_recovers_the_smile(recovered: CalibrationParams) -> None:
         assert smile.ratio(z, sessions) == pytest.approx(TRUE_SMILE.ratio(z, sessions), abs=0.015)
     assert smile.put_term == pytest.approx(0.05, abs=0.03)
     assert smile.call_term == pytest.approx(-0.08, abs=0.03)
+
+
+def test_fit_recovers_the_responses_to_the_recent_return() -> None:
+    """The ATM vol's sensitivity and the call side's lift come back from chains priced with them, on
+    days whose last week ran from -3 % to +3 %."""
+    sessions = [date(2024, 12, 2) + timedelta(days=offset) for offset in range(40)]
+    weekdays = [day for day in sessions if day.weekday() < 5]
+    closes = {
+        "NIFTY": {day: 23500.0 * math.exp(0.03 * math.sin(index)) for index, day in enumerate(weekdays)}
+    }
+    returns = DailyCloseReturns(closes)
+    truth = true_params()
+    nifty = truth.underlyings["NIFTY"]
+    moving = replace(
+        nifty,
+        levels=(replace(nifty.levels[0], return_sensitivity=2.0),),
+        smile=replace(TRUE_SMILE, call_lift_per_return=1.0),
+    )
+    truth = replace(truth, underlyings={"NIFTY": moving})
+    calibrator = Calibrator(get_calendar(), FitOptions(discount_rate=RATE))
+    calibrator.recent_returns = returns
+    fitted = calibrator.fit(generated_chains(truth, returns), SPREADS).underlyings["NIFTY"]
+    assert {round(returns.recent_return("NIFTY", day) or 0.0, 2) for day in DAYS} != {0.0}
+    assert fitted.levels[0].return_sensitivity == pytest.approx(2.0, abs=0.2)
+    assert fitted.smile.call_lift_per_return == pytest.approx(1.0, abs=0.2)
+    # without returns in the data neither is fitted (no effect the data cannot show)
+    blind = Calibrator(get_calendar(), FitOptions(discount_rate=RATE)).fit(
+        generated_chains(truth, returns), SPREADS
+    )
+    assert blind.underlyings["NIFTY"].levels[0].return_sensitivity == 0.0
+    assert blind.underlyings["NIFTY"].smile.call_lift_per_return == 0.0
 
 
 def test_evaluator_scores_the_generating_model_at_zero_and_a_known_markup_exactly() -> None:

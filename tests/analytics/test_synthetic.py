@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from optbot.analytics.pricing import black76_price
-from optbot.analytics.synthetic import FuturePrice, SyntheticOptionModel, VarianceTime
+from optbot.analytics.synthetic import DailyCloseReturns, FuturePrice, SyntheticOptionModel, VarianceTime
 from optbot.analytics.synthetic_params import (
     CALIBRATION_FORMAT_VERSION,
     MIN_SMILE_RATIO,
@@ -288,8 +288,62 @@ def test_one_contract_in_floats_is_the_chain_valuation_of_that_strike(
     assert one.value == pytest.approx(float(chain.value[0]), rel=1e-10, abs=1e-9)
 
 
-@given(z=st.floats(min_value=-2000.0, max_value=2000.0), sessions=st.floats(min_value=0.0, max_value=500.0))
-def test_smile_ratio_at_one_moneyness_is_the_interpolated_ratio(z: float, sessions: float) -> None:
+@given(
+    z=st.floats(min_value=-2000.0, max_value=2000.0),
+    sessions=st.floats(min_value=0.0, max_value=500.0),
+    lift=st.sampled_from([0.0, 0.05, -0.03]),
+)
+def test_smile_ratio_at_one_moneyness_is_the_interpolated_ratio(
+    z: float, sessions: float, lift: float
+) -> None:
     for smile in (SMILE, replace(SMILE, values=(0.1, 1.1, 1.0, 0.95, 1.3)), FLAT):
-        expected = float(smile.ratio(np.array([z]), sessions)[0])
-        assert smile.ratio_at(z, sessions) == pytest.approx(expected, rel=1e-12)
+        expected = float(smile.ratio(np.array([z]), sessions, lift)[0])
+        assert smile.ratio_at(z, sessions, lift) == pytest.approx(expected, rel=1e-12)
+
+
+def test_call_side_lifts_after_a_fall_from_the_atm_to_one_sd_and_beyond() -> None:
+    smile = replace(SMILE, call_lift_per_return=2.0)
+    lift = smile.call_lift(-0.03)  # a 3 % fall over the last week
+    assert lift == pytest.approx(0.06)
+    assert smile.call_lift(None) == 0.0 and SMILE.call_lift(-0.03) == 0.0
+    z = np.array([-2.0, -0.5, 0.0, 0.5, 1.0, 2.5])
+    lifted, plain = smile.ratio(z, 10.0, lift), smile.ratio(z, 10.0)
+    assert lifted - plain == pytest.approx([0.0, 0.0, 0.0, 0.03, 0.06, 0.06])
+
+
+def test_recent_return_is_the_last_week_before_the_day_from_daily_closes() -> None:
+    days = [date(2025, 1, 1) + timedelta(days=offset) for offset in range(8)]
+    closes = {"NIFTY": {day: 100.0 + index for index, day in enumerate(days)}}
+    returns = DailyCloseReturns(closes)
+    # before day 7 (index 7): last close is index 6 (106), five sessions before it index 1 (101)
+    assert returns.recent_return("nifty", days[7]) == pytest.approx(math.log(106.0 / 101.0))
+    assert returns.recent_return("NIFTY", days[5]) is None  # fewer than six closes before it
+    assert returns.recent_return("BANKNIFTY", days[7]) is None
+
+
+def test_atm_vol_follows_the_recent_return_by_the_fitted_sensitivity() -> None:
+    base = params()
+    nifty = base.underlyings["NIFTY"]
+    sensitive = replace(nifty, levels=tuple(replace(level, return_sensitivity=3.0) for level in nifty.levels))
+    chosen = replace(base, underlyings={"NIFTY": sensitive})
+    days = [date(2024, 12, 27) + timedelta(days=offset) for offset in range(10)]
+    falling = DailyCloseReturns({"NIFTY": {day: 100.0 - index for index, day in enumerate(days)}})
+    day = date(2025, 1, 7)
+    without = SyntheticOptionModel(chosen, get_calendar())
+    with_returns = SyntheticOptionModel(chosen, get_calendar(), falling)
+    recent = falling.recent_return("NIFTY", day)
+    assert recent is not None and recent < 0
+    assert with_returns.atm_vol("NIFTY", 15.0, 5.0, day) == pytest.approx(
+        without.atm_vol("NIFTY", 15.0, 5.0, day) * math.exp(-3.0 * recent)
+    )
+    # an underlying without closes, or a model without returns, is not adjusted
+    assert with_returns.atm_vol("BANKNIFTY", 15.0, 5.0, day) == without.atm_vol("BANKNIFTY", 15.0, 5.0, day)
+    at = ist(2025, 1, 7, 11, 0)
+    chain = with_returns.value_chain(
+        "NIFTY", 23500.0, 15.0, at, date(2025, 1, 9), np.array([24000.0]), np.array([True])
+    )
+    one = with_returns.value_contract("NIFTY", 23500.0, 15.0, at, date(2025, 1, 9), 24000.0, True)
+    assert one.value == pytest.approx(float(chain.value[0]), rel=1e-10)
+    assert (
+        one.value > without.value_contract("NIFTY", 23500.0, 15.0, at, date(2025, 1, 9), 24000.0, True).value
+    )

@@ -16,6 +16,7 @@ from optbot.backtest.runner import BacktestOutcome, run_backtest
 from optbot.broker.paper.fill_model import FillModel, bar_costs
 from optbot.core.timeutil import ist_date
 from optbot.data.archive import OptionArchive
+from optbot.log import JsonLogInFolder, shutdown_logging
 from tests.backtest.conftest import make_settings
 from tests.conftest import SAMPLE_STORE
 
@@ -79,6 +80,29 @@ def test_split_over_processes_the_report_is_the_same_file(real: BacktestOutcome,
     assert split.workers == 2
     assert split.files.json_path.read_bytes() == real.files.json_path.read_bytes()
     assert split.files.html_path.read_bytes() == real.files.html_path.read_bytes()
+
+
+def test_split_over_processes_each_worker_logs_to_the_run_folder_not_the_terminal(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    settings = make_settings(tmp_path / "data")
+    folder = tmp_path / "logs"
+    split = run_backtest(
+        settings,
+        FIRST,
+        LAST,
+        strategy=STRATEGY,
+        data_dir=SAMPLE_STORE,
+        out_dir=tmp_path / "out",
+        workers=2,
+        on_clock=JsonLogInFolder(settings, folder),
+    )
+    shutdown_logging()
+    assert split.workers == 2
+    logged = sorted(path.name for path in folder.iterdir())
+    assert logged == [f"optbot-202211{day:02d}.jsonl" for day in range(1, 5)]  # both workers' days
+    printed = "".join(capfd.readouterr())
+    assert "timed_atm_call" not in printed, printed  # no engine line reached the terminal
 
 
 def test_many_configurations_run_in_parallel_in_the_order_given(

@@ -13,7 +13,8 @@ import pytest
 from optbot.analytics.synthetic import SyntheticOptionModel, model_for
 from optbot.analytics.synthetic_params import load_calibration
 from optbot.backtest import shared_cache
-from optbot.backtest.runner import BacktestOutcome, run_backtest
+from optbot.backtest.runner import BacktestOutcome, default_data_root, run_backtest
+from optbot.backtest.store_data import StoreHistory
 from optbot.calendar import get_calendar
 from optbot.config import Settings
 from optbot.engine import market as engine_market
@@ -57,7 +58,7 @@ def test_a_run_served_from_the_shared_tables_gives_the_uncached_report(
     shared_cache.clear()
     assert reference.result.trades and reference.synthetic_tokens  # it traded modelled contracts
     cold_outcome, cold_report = _run(FIRST, tmp_path / "cold")
-    table = shared_cache.valuations(model_for(Settings().analytics.calibration_file, get_calendar()))
+    table = shared_cache.valuations(_backtest_model())
     filled = len(table)
     assert filled > 100
     other, _ = _run(OTHER, tmp_path / "other")  # another trial's exits: other marks, other fills
@@ -71,6 +72,15 @@ def test_a_run_served_from_the_shared_tables_gives_the_uncached_report(
     assert warm.intent_log == reference.intent_log
 
 
+def _backtest_model() -> SyntheticOptionModel:
+    """The model as a backtest of the default data root builds it (the packaged calibration, the
+    recent returns of that root's stored closes)."""
+    settings, calendar = Settings(), get_calendar()
+    found = model_for(settings.analytics.calibration_file, calendar)
+    found.use_recent_returns(StoreHistory(default_data_root(settings), calendar))
+    return found
+
+
 def test_each_model_has_its_own_valuations() -> None:
     calendar = get_calendar()
     packaged = model_for(None, calendar)
@@ -80,6 +90,9 @@ def test_each_model_has_its_own_valuations() -> None:
     assert shared_cache.valuations(SyntheticOptionModel(params, calendar)) is not shared_cache.valuations(
         packaged
     )
+    # the ATM vol reads recent returns: models reading another source do not share values
+    assert shared_cache.valuations(_backtest_model()) is not shared_cache.valuations(packaged)
+    assert shared_cache.valuations(_backtest_model()) is shared_cache.valuations(_backtest_model())
 
 
 def test_a_full_table_starts_again_empty() -> None:

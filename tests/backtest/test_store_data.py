@@ -5,6 +5,7 @@ timeframes strategies ask for, and the entries column of the coverage table."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -137,6 +138,27 @@ def test_entries_column_names_what_the_strategies_decide_on_or_why_they_cannot()
     assert adapted_timeframe(Timeframe.M1, Timeframe.M3, rolled=only_15m) is Timeframe.M15
     assert adapted_timeframe(Timeframe.D1, Timeframe.M5) is None
     assert decision_bars(None, [adx]) == "-"
+
+
+def test_recent_return_is_the_last_stored_week_before_the_day(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    days = get_calendar().trading_days(date(2022, 10, 31), date(2022, 11, 9), Segment.FO)
+    for index, day in enumerate(days):
+        store.merge_bars("NIFTY", Timeframe.D1, _daily("NIFTY", day, 18000.0 + 100 * index), imported=True)
+    history = StoreHistory(tmp_path, get_calendar())
+    last = days[-1]
+    # the last close before `last` is days[-2]'s; five stored sessions before it, days[-7]'s
+    expected = (18000.0 + 100 * (len(days) - 2) + 1) / (18000.0 + 100 * (len(days) - 7) + 1)
+    assert history.recent_return("NIFTY", last) == pytest.approx(math.log(expected))
+    assert history.recent_return("NIFTY", days[3]) is None  # not six sessions stored before it
+    assert history.identity == f"store {tmp_path.resolve()}"
+
+
+def _daily(symbol: str, day: date, price: float) -> list[Bar]:
+    session = get_calendar().session(day, Segment.EQUITY)
+    assert session is not None
+    start, end = session.open_utc, session.close_utc
+    return [Bar(end, "", symbol, Timeframe.D1, start, end, price, price + 2, price - 1, price + 1)]
 
 
 def _roll_up_by_timedelta(

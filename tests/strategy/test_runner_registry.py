@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -144,3 +146,48 @@ def test_registry_errors_are_user_errors(name: str, message: str) -> None:
 def test_listed_twice_refused() -> None:
     with pytest.raises(UserError, match="listed twice"):
         load_strategies(Settings(strategy={"enabled": ["adx_trend", "adx_trend"]}))
+
+
+USER_STRATEGY = """
+from optbot.strategy.base import Strategy
+
+
+class Mine(Strategy):
+    name = "mine"
+
+    def on_bar(self, ctx, bar):
+        return None
+"""
+
+
+def test_a_strategy_file_loads_by_path_and_again_as_the_same_class(tmp_path: Path) -> None:
+    path = tmp_path / "my_strategy.py"
+    path.write_text(USER_STRATEGY)
+    found = resolve(f"{path}:Mine")
+    assert found.name == "mine" and issubclass(found, Strategy)
+    assert resolve(f"{path}:Mine") is found  # imported once: a worker resolving it again gets the same
+
+
+def test_a_strategy_module_in_the_current_directory_loads_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "my_local_strategies_xyz.py").write_text(USER_STRATEGY)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [entry for entry in sys.path if entry not in ("", str(tmp_path))])
+    assert resolve("my_local_strategies_xyz:Mine").name == "mine"
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (None, "no strategy file"),
+        ("raise RuntimeError('broken on import')\n", "RuntimeError: broken on import"),
+        ("x = 1\n", "is not a Strategy subclass"),
+    ],
+)
+def test_a_bad_strategy_file_is_one_user_error(tmp_path: Path, source: str | None, message: str) -> None:
+    path = tmp_path / "bad_strategy.py"
+    if source is not None:
+        path.write_text(source)
+    with pytest.raises(UserError, match=message):
+        resolve(f"{path}:Mine")

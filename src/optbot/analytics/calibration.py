@@ -4,10 +4,13 @@ Steps (each from the data, nothing assumed where data exists):
 1. carry per underlying: median of ln(F/S)/t over futures closes and put-call-parity forwards
    (parity at the strike where call and put are closest), t ≥ `min_carry_days` (short parity is noise);
 2. ATM vol: least squares on ln(model/real) ATM straddles for the night and closed-day weights and,
-   per underlying, one VIX->ATM-vol level and term slope over all the data (no level per period);
+   per underlying, one VIX->ATM-vol level, term slope and sensitivity to the underlying's recent
+   return (its last week before the day, from index daily closes) over all the data (no level per
+   period);
 3. smile: least squares on ln(model/real) OTM premiums at or above `min_otm_premium`, each chain
    standardised by its own ATM vol and parity forward (`calibration_smile`): IV / ATM IV at knots in
-   standard deviations, put and call sides each scaled by a power of the time left;
+   standard deviations, put and call sides each scaled by a power of the time left, the call side
+   lifted in proportion to the underlying's recent fall;
 4. spread: median spread/time value (OTM) and spread/intrinsic (ITM) from bid/ask snapshots.
 Errors are measured with the shipped `SyntheticOptionModel` itself, out of sample (fit on the first
 days of each month of data, tested on the later ones), other-period (each month priced by a fit on
@@ -41,6 +44,7 @@ from optbot.analytics.calibration_smile import (
 from optbot.analytics.pricing import black76_values
 from optbot.analytics.synthetic import (
     ChainValuation,
+    DailyCloseReturns,
     FuturePrice,
     SyntheticOptionModel,
     TimeToExpiry,
@@ -66,6 +70,11 @@ BoolArray = NDArray[np.bool_]
 SMILE_REFERENCE_SESSIONS = 10.0
 #: The OTM error table's extra row for premiums at or above this (rupees): far from the tick floor.
 LIQUID_PREMIUM = 20.0
+#: Bounds on the ATM vol's sensitivity to the recent return (`VolLevel.return_sensitivity`): vol
+#: rises after a fall, not after a rise; at most 5, the upper end of an equity index's spot-vol
+#: elasticity (a fit on November 2022 alone runs to any bound, driven by weekly options whose vol
+#: fell after the month's events, and priced January 2025 81 % off with a bound of 10).
+SENSITIVITY = (0.0, 5.0)
 #: Spread ratios are read only from premiums at or above this (below it the tick floor dominates).
 MIN_SPREAD_FIT_PREMIUM = 20.0
 
@@ -136,6 +145,8 @@ class Calibrator:
         self.options = options
         self.bare_time = VarianceTime(calendar, TimeParams(0.0, 0.0))
         self.term_ranges: dict[str, tuple[float, float]] = {}
+        #: The underlyings' recent returns from the data's index daily closes (set by `read`).
+        self.recent_returns = DailyCloseReturns({})
 
     # -- carry ---------------------------------------------------------------------------------
 
@@ -188,6 +199,9 @@ class Calibrator:
         strike = np.array([point.strike for point in points])
         real = np.array([point.call + point.put for point in points])
         vix = np.array([point.chain.vix for point in points])
+        recent = np.array(
+            [self.recent_returns.recent_return(p.chain.underlying, p.chain.day) or 0.0 for p in points]
+        )
         name_index = np.array([names.index(point.chain.underlying) for point in points])
         group_sizes: dict[tuple[str, str], int] = defaultdict(int)
         for point in points:
@@ -199,29 +213,37 @@ class Calibrator:
         timing = TimeParams(0.0, 0.0)
         rate = self.options.discount_rate
 
+        count = len(names)
+
         def residuals(theta: FloatArray) -> FloatArray:
             overnight, closed_weight = theta[0], theta[1]
-            slopes = theta[2 : 2 + len(names)][name_index]
-            levels = np.exp(theta[2 + len(names) :][name_index])
+            slopes = theta[2 : 2 + count][name_index]
+            levels = np.exp(theta[2 + count : 2 + 2 * count][name_index])
+            sensitivity = theta[2 + 2 * count :][name_index]
             sessions = today + overnight * nights + closed_weight * closed
             clipped = np.clip(sessions, timing.min_sessions, timing.max_sessions)
             atm = levels * vix / 100.0 * (clipped / timing.reference_sessions) ** slopes
+            atm = atm * np.exp(-sensitivity * recent)
             variance_years = np.maximum(sessions, 1e-6) / timing.sessions_per_year
             moneyness = np.log(strike / forward) / (atm * np.sqrt(variance_years))
             ratio = np.ones_like(moneyness)
             for index, smile in enumerate(row_smiles):
                 rows = name_index == index
-                ratio[rows] = smile.ratio(moneyness[rows], sessions[rows])
+                lift = -smile.call_lift_per_return * recent[rows]
+                ratio[rows] = smile.ratio(moneyness[rows], sessions[rows], lift)
             vol = atm * ratio * np.sqrt(variance_years / cal_years)
             model = black76_values(forward, strike, cal_years, vol, rate, True) + black76_values(
                 forward, strike, cal_years, vol, rate, False
             )
             return np.asarray(weight * np.log(np.maximum(model, 1e-6) / real), dtype=np.float64)
 
-        count = len(names)
-        start = np.concatenate([[0.3, 0.1], np.zeros(count), np.full(count, math.log(0.9))])
-        lower = np.concatenate([[0.0, 0.0], np.full(count, -0.5), np.full(count, math.log(0.2))])
-        upper = np.concatenate([[2.0, 1.0], np.full(count, 0.5), np.full(count, math.log(3.0))])
+        start = np.concatenate([[0.3, 0.1], np.zeros(count), np.full(count, math.log(0.9)), np.zeros(count)])
+        lower = np.concatenate(
+            [[0.0, 0.0], np.full(count, -0.5), np.full(count, math.log(0.2)), np.full(count, SENSITIVITY[0])]
+        )
+        upper = np.concatenate(
+            [[2.0, 1.0], np.full(count, 0.5), np.full(count, math.log(3.0)), np.full(count, SENSITIVITY[1])]
+        )
         theta = least_squares(residuals, start, bounds=(lower, upper), loss="soft_l1", f_scale=0.05).x
         days = [point.chain.day for point in points]
         levels = {
@@ -231,6 +253,10 @@ class Calibrator:
                 atm_vol_per_vix=math.exp(theta[2 + count + index]),
                 term_slope=float(theta[2 + index]),
                 observations=int((name_index == index).sum()),
+                # without daily closes the return is 0 throughout and the sensitivity is not fitted
+                return_sensitivity=float(theta[2 + 2 * count + index])
+                if np.any(recent[name_index == index] != 0.0)
+                else 0.0,
             )
             for index, name in enumerate(names)
         }
@@ -264,6 +290,7 @@ class Calibrator:
                     atm,
                     time,
                     self.options.min_otm_premium,
+                    self.recent_returns.recent_return(point.chain.underlying, point.chain.day),
                 )
         return found
 
@@ -356,7 +383,7 @@ class Calibrator:
         (the smile's error alone, without the VIX->ATM error that an OTM premium amplifies), with
         only the forward the chain's own (an EOD index close is a 30-minute average, not the spot the
         options last traded against), and only premiums far from the tick floor."""
-        model = SyntheticOptionModel(params, self.calendar)
+        model = SyntheticOptionModel(params, self.calendar, self.recent_returns)
         buckets: dict[str, list[float]] = defaultdict(list)
         for point in self.atm_points([chain for chain in chains if np.isfinite(chain.spot)]):
             chain = point.chain
@@ -436,7 +463,15 @@ class Calibrator:
         if atm is None:
             return []
         quotes = SmileQuotes.empty()
-        add_smile_quotes(quotes, point.chain, point.parity_forward, atm, time, self.options.min_otm_premium)
+        add_smile_quotes(
+            quotes,
+            point.chain,
+            point.parity_forward,
+            atm,
+            time,
+            self.options.min_otm_premium,
+            model.recent_return(point.chain.underlying, point.chain.day),
+        )
         if not len(quotes):
             return []
         moneyness = np.abs(np.asarray(quotes.moneyness))
@@ -464,6 +499,7 @@ class Calibrator:
     def read(self, root: Path) -> CalibrationData:
         """The folder's chain observations within `max_days_to_expiry`; ValueError if there are none."""
         data = read_calibration_data(root, self.options.sample_every_minutes, self.options.min_eod_volume)
+        self.recent_returns = DailyCloseReturns(data.daily_closes)
         first = self.options.first_day
         data.chains = [
             chain

@@ -22,6 +22,7 @@ from optbot.analytics.calibration_data import (
     ChainObservation,
     VixSeries,
     read_chain_snapshot_spreads,
+    read_daily_index_closes,
     read_future_minutes,
     read_index_minutes,
     read_minute_chains,
@@ -258,6 +259,10 @@ def read_calibration_data(root: Path, sample_every_minutes: int, min_eod_volume:
     read_udiff_bhavcopies(root, data, vix, min_eod_volume)
     read_archive(root, data, vix, index, futures, daily_index, sample_every_minutes, min_eod_volume)
     read_chain_snapshot_spreads(root, data)
+    data.daily_closes = read_daily_index_closes(root, data)
+    for name, held in daily_index.items():
+        for day, close in held.items():
+            data.daily_closes.setdefault(name, {}).setdefault(day, close)
     usable = [chain for chain in data.chains if np.isfinite(chain.vix) and chain.vix > 0]
     without_vix = sorted(
         {chain.day for chain in data.chains if not (np.isfinite(chain.vix) and chain.vix > 0)}

@@ -76,6 +76,8 @@ class CalibrationData:
     spreads: list[SpreadObservation] = field(default_factory=list)
     datasets: dict[str, str] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    #: Index daily closes per underlying: the recent return the model's ATM vol responds to.
+    daily_closes: dict[str, dict[date, float]] = field(default_factory=dict)
 
 
 def file_text(path: Path) -> str:
@@ -133,6 +135,21 @@ def read_vix(root: Path, data: CalibrationData) -> VixSeries:
     for bars in series.intraday.values():
         bars.sort()
     return series
+
+
+def read_daily_index_closes(root: Path, data: CalibrationData) -> dict[str, dict[date, float]]:
+    """Index daily closes per underlying from daily/<prefix>_daily*.csv files (the first file by
+    name that has a day wins)."""
+    closes: dict[str, dict[date, float]] = defaultdict(dict)
+    for prefix, underlying in INDEX_FILE_PREFIXES.items():
+        for path in sorted(root.glob(f"daily/{prefix}_daily*.csv")):
+            for record in csv.DictReader(io.StringIO(file_text(path))):
+                stamp = (record.get("date") or record.get("Date") or "")[:10]
+                close = record.get("close") or record.get("Close")
+                if stamp and close:
+                    closes[underlying].setdefault(date.fromisoformat(stamp), float(close))
+            data.datasets.setdefault(relative_name(root, path), f"{underlying} daily (closes: recent return)")
+    return closes
 
 
 def _minute_closes(path: Path) -> dict[datetime, float]:

@@ -34,6 +34,9 @@ LOSS_SCALE = 0.1
 #: Bounds on a knot's IV / ATM IV and on each side's term exponent.
 KNOT_BOUNDS = (MIN_SMILE_RATIO, 3.0)
 TERM_BOUNDS = (-1.0, 1.0)
+#: Bounds on the call side's lift per unit of recent fall (`SmileParams.call_lift_per_return`):
+#: richer calls after a fall, cheaper after a rise; never the other way round.
+CALL_LIFT_BOUNDS = (0.0, 5.0)
 #: Weight of the knots' second differences (curvature of the smile between knots) in the fit: small
 #: beside the price residuals, it only decides knots the quotes leave free (they follow their
 #: neighbours in a straight line instead of wandering).
@@ -77,10 +80,12 @@ class SmileQuotes:
     is_call: list[bool]
     price: list[float]
     atm_variance_vol: list[float]
+    #: The underlying's recent return on the quote's day (0 where unknown).
+    recent_return: list[float]
 
     @classmethod
     def empty(cls) -> SmileQuotes:
-        return cls([], [], [], [], [], [], [], [], [], [])
+        return cls([], [], [], [], [], [], [], [], [], [], [])
 
     def __len__(self) -> int:
         return len(self.price)
@@ -112,8 +117,10 @@ def add_smile_quotes(
     atm_variance_vol: float,
     time: TimeToExpiry,
     min_premium: float,
+    recent_return: float | None = None,
 ) -> None:
-    """Append `chain`'s OTM quotes at or above `min_premium` within `MAX_FIT_MONEYNESS`."""
+    """Append `chain`'s OTM quotes at or above `min_premium` within `MAX_FIT_MONEYNESS`, with the
+    underlying's `recent_return` that day (None: unknown)."""
     root = atm_variance_vol * math.sqrt(time.variance_years)
     otm = np.where(chain.is_call, chain.strikes > forward, chain.strikes < forward)
     for index in np.flatnonzero(otm & (chain.prices >= min_premium)):
@@ -130,13 +137,15 @@ def add_smile_quotes(
         quotes.is_call.append(bool(chain.is_call[index]))
         quotes.price.append(float(chain.prices[index]))
         quotes.atm_variance_vol.append(atm_variance_vol)
+        quotes.recent_return.append(recent_return if recent_return is not None else 0.0)
 
 
 def smile_prices(smile: SmileParams, quotes: SmileQuotes, rate: float) -> FloatArray:
     """Black-76 values of `quotes` with their own ATM vol times `smile`'s ratio."""
     variance_years = np.asarray(quotes.variance_years)
     calendar_years = np.asarray(quotes.calendar_years)
-    ratio = smile.ratio(np.asarray(quotes.moneyness), np.asarray(quotes.sessions))
+    lift = -smile.call_lift_per_return * np.asarray(quotes.recent_return)
+    ratio = smile.ratio(np.asarray(quotes.moneyness), np.asarray(quotes.sessions), lift)
     vol = np.asarray(quotes.atm_variance_vol) * ratio * np.sqrt(variance_years / calendar_years)
     return black76_values(
         np.asarray(quotes.forward),
@@ -149,8 +158,9 @@ def smile_prices(smile: SmileParams, quotes: SmileQuotes, rate: float) -> FloatA
 
 
 def fit_smile(quotes: SmileQuotes, rate: float, reference_sessions: float) -> SmileParams:
-    """Least squares on log premiums over the knot values and the two term exponents; flat when there
-    are too few quotes to show a shape."""
+    """Least squares on log premiums over the knot values, the two term exponents and the call side's
+    lift per recent return (left at 0 where no quote's day has a recent return); flat when there are
+    too few quotes to show a shape."""
     if len(quotes) < MIN_SMILE_QUOTES:
         return FLAT_SMILE
     sessions = np.asarray(quotes.sessions)
@@ -175,9 +185,16 @@ def fit_smile(quotes: SmileQuotes, rate: float, reference_sessions: float) -> Sm
         prices = weight * robust(np.log(np.maximum(model, 1e-6) / real), LOSS_SCALE)
         return np.concatenate([prices, SMOOTHNESS_WEIGHT * np.diff(smile.values, 2)])
 
-    lower = np.concatenate([np.full(free, KNOT_BOUNDS[0]), np.full(2, TERM_BOUNDS[0])])
-    upper = np.concatenate([np.full(free, KNOT_BOUNDS[1]), np.full(2, TERM_BOUNDS[1])])
-    start = np.concatenate([np.ones(free), np.zeros(2)])
+    # the lift is free only where some quote's day has a recent return: a parameter the residuals
+    # never depend on leaves nothing to fit and stalls the solver (35 s instead of 0.3 s)
+    lifts = 1 if np.any(np.asarray(quotes.recent_return) != 0.0) else 0
+    lower = np.concatenate(
+        [np.full(free, KNOT_BOUNDS[0]), np.full(2, TERM_BOUNDS[0]), np.full(lifts, CALL_LIFT_BOUNDS[0])]
+    )
+    upper = np.concatenate(
+        [np.full(free, KNOT_BOUNDS[1]), np.full(2, TERM_BOUNDS[1]), np.full(lifts, CALL_LIFT_BOUNDS[1])]
+    )
+    start = np.concatenate([np.ones(free), np.zeros(2 + lifts)])
     fitted = least_squares(residuals, start, bounds=(lower, upper), method="trf")
     return _with(frame, fitted.x)
 
@@ -190,7 +207,8 @@ def robust(errors: FloatArray, scale: float) -> FloatArray:
 
 
 def _with(frame: SmileParams, theta: FloatArray) -> SmileParams:
-    """`frame` with the free knot values (all but the ATM's, pinned at 1) and term exponents."""
+    """`frame` with the free knot values (all but the ATM's, pinned at 1), term exponents and the
+    call side's lift per recent return."""
     atm = SMILE_KNOTS.index(0.0)
     free = len(SMILE_KNOTS) - 1
     values = (*theta[:atm], 1.0, *theta[atm:free])
@@ -199,4 +217,5 @@ def _with(frame: SmileParams, theta: FloatArray) -> SmileParams:
         values=tuple(float(value) for value in values),
         put_term=float(theta[free]),
         call_term=float(theta[free + 1]),
+        call_lift_per_return=float(theta[free + 2]) if len(theta) > free + 2 else 0.0,
     )

@@ -22,7 +22,7 @@ from optbot.core.timeutil import IST, parse_iso
 if TYPE_CHECKING:
     from optbot.analytics.market_inputs import MarketInputs, RealBar
     from optbot.analytics.pricing import Model
-    from optbot.analytics.synthetic import SyntheticQuote
+    from optbot.analytics.synthetic import SyntheticOptionModel, SyntheticQuote
 
 # The pricing models (scipy) and the calibrator are imported inside the commands, after the
 # arguments are checked, so --help and a bad argument answer without loading them.
@@ -246,12 +246,12 @@ def _price(
         raise UserError(f"{at} is after the contract's expiry {expiry}")
     if not data.is_dir():
         raise UserError(f"--data {data} is not a folder")
-    from optbot.analytics.market_inputs import market_inputs_at, real_bar_at
+    from optbot.analytics.market_inputs import market_inputs_at, real_bar_at, recent_returns_in
     from optbot.analytics.synthetic import SyntheticOptionModel
     from optbot.analytics.synthetic_params import load_calibration
     from optbot.calendar import get_calendar
 
-    model = SyntheticOptionModel(load_calibration(calibration), get_calendar())
+    model = SyntheticOptionModel(load_calibration(calibration), get_calendar(), recent_returns_in(data))
     carry = model.underlying(underlying).carry
     inputs = market_inputs_at(data, underlying, moment, carry)
     chosen_spot = spot if spot is not None else (inputs.spot if inputs else None)
@@ -263,6 +263,7 @@ def _price(
     quote = model.quote(underlying, chosen_spot, chosen_vix, moment, expiry, strike, kind)
     real = real_bar_at(data, underlying, expiry, strike, kind is OptionType.CE, moment)
     _print_quote(quote, inputs, spot is not None, vix is not None, real)
+    typer.echo(_recent_return_line(model, underlying, moment.astimezone(IST).date()))
     if inputs is not None and inputs.future is not None:
         future = inputs.future
         carried = model.quote(
@@ -273,6 +274,24 @@ def _price(
             f"{carried.forward:.2f}, value {carried.value:.4f}, mid {carried.mid:.2f} "
             "(a backtest prices this way where its data root has the near future's bar that minute)"
         )
+
+
+def _recent_return_line(model: SyntheticOptionModel, underlying: str, day: date) -> str:
+    """What the underlying's last week did to the quote: the ATM vol factor and the call side's lift."""
+    body = model.underlying(underlying)
+    sensitivity, lift_per_return = body.level_on(day).return_sensitivity, body.smile.call_lift_per_return
+    recent = model.recent_return(underlying, day)
+    if recent is None:
+        return (
+            f"  last week     no {underlying} daily closes before {day} under the data: ATM vol and "
+            f"smile not adjusted (fitted: ATM x exp(-{sensitivity:.2f} x r), "
+            f"calls +{lift_per_return:.2f} x -r)"
+        )
+    return (
+        f"  last week     {underlying} r = {recent:+.2%} to the last close before {day}: ATM vol x "
+        f"exp(-{sensitivity:.2f} x r) = x {math.exp(-sensitivity * recent):.4f}; call side "
+        f"{body.smile.call_lift(recent):+.4f} IV/ATM from 1 SD out"
+    )
 
 
 def _print_quote(

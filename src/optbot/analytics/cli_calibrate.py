@@ -105,6 +105,7 @@ def _print_fit(result: CalibrationResult) -> None:
     for name, body in sorted(params.underlyings.items()):
         levels = ", ".join(
             f"{level.atm_vol_per_vix:.3f} x VIX (term slope {level.term_slope:+.3f}; "
+            f"x exp(-{level.return_sensitivity:.2f} x last week's return); "
             f"{level.start}..{level.end}, n={level.observations})"
             for level in body.levels
         )
@@ -115,7 +116,8 @@ def _print_fit(result: CalibrationResult) -> None:
             f"{name:10} carry {body.carry:+.4f}  ATM vol {levels}\n"
             f"{'':10} smile IV/ATM at z {shape} (at {smile.reference_sessions:g} sessions; put side "
             f"x (sessions/{smile.reference_sessions:g})^{smile.put_term:+.3f}, call side "
-            f"^{smile.call_term:+.3f}; n={smile.observations})"
+            f"^{smile.call_term:+.3f}, call side + {smile.call_lift_per_return:.2f} x last week's "
+            f"fall from 1 SD; n={smile.observations})"
         )
     for note in result.skipped:
         typer.echo(f"note: {note}")

@@ -21,12 +21,13 @@ from optbot.analytics.calibration_data import (
     CalibrationData,
     file_text,
     naive_ist_to_utc,
+    read_daily_index_closes,
     read_future_minutes,
     read_index_minutes,
     read_vix,
     relative_name,
 )
-from optbot.analytics.synthetic import FuturePrice, near_future_expiry
+from optbot.analytics.synthetic import DailyCloseReturns, FuturePrice, near_future_expiry
 from optbot.calendar import get_calendar
 from optbot.core.timeutil import IST
 from optbot.data.archive import OptionArchive
@@ -66,6 +67,19 @@ def _daily_close(root: Path, underlying: str, day: date) -> float | None:
                 if stamp[:10] == day.isoformat() and (record.get("close") or record.get("Close")):
                     return float(record.get("close") or record.get("Close") or "nan")
     return None
+
+
+def recent_returns_in(root: Path) -> DailyCloseReturns:
+    """The underlyings' recent returns from the index daily closes under `root` (daily files, then
+    the store's daily bars), as the calibration reads them."""
+    scratch = CalibrationData()
+    closes = read_daily_index_closes(root, scratch)
+    daily_index: dict[str, dict[date, float]] = defaultdict(dict)
+    read_store(root, scratch, read_vix(root, scratch), read_index_minutes(root, scratch), daily_index)
+    for name, held in daily_index.items():
+        for day, close in held.items():
+            closes[name].setdefault(day, close)
+    return DailyCloseReturns(closes)
 
 
 def market_inputs_at(root: Path, underlying: str, at_utc: datetime, carry: float) -> MarketInputs | None:

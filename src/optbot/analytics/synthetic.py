@@ -6,9 +6,12 @@ bar exists. Deterministic (no random numbers), fitted to real premiums by `optbo
                                                  the traded future is the market's forward, no carry guess
     time      τ = session units to expiry        remaining session today + later sessions
                   + overnight_weight·nights + closed_day_weight·weekend/holiday days (both fitted)
-    ATM vol   σ_atm = level·VIX/100·(τ/τ_ref)^slope   level and slope per underlying, fitted
-    smile     σ(K) = σ_atm·smile(z, τ), z = ln(K/F)/(σ_atm·√(τ/year)): piecewise linear through knots
-              in z, each side's shape scaled by a power of τ (SmileParams), fitted
+    ATM vol   σ_atm = level·VIX/100·(τ/τ_ref)^slope·exp(−s·r)   level, slope and s per underlying,
+              fitted; r = ln(last close / close 5 sessions before), the underlying's last week
+              known at the open (RecentReturns; 0 where the caller has no daily closes)
+    smile     σ(K) = σ_atm·smile(z, τ, r), z = ln(K/F)/(σ_atm·√(τ/year)): piecewise linear through
+              knots in z, each side's shape scaled by a power of τ, the call side lifted by −γ·r
+              (SmileParams), fitted
     price     Black-76 on F with total variance σ²·τ/year, discounted over calendar time
     spread    max(tick, time_value_fraction·time value + intrinsic_fraction·intrinsic), tick-rounded
 
@@ -19,16 +22,20 @@ volatility over calendar time, the number NSE's option chain shows.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from optbot.analytics.pricing import Greeks, black76_value, black76_values, greeks
 from optbot.analytics.synthetic_params import (
+    RECENT_RETURN_SESSIONS,
     CalibrationParams,
     TimeParams,
     UnderlyingParams,
@@ -150,6 +157,43 @@ class VarianceTime:
         )
 
 
+class RecentReturns(Protocol):
+    """The underlying's recent return known at a day's open (the model's only state from the past)."""
+
+    @property
+    def identity(self) -> str:
+        """What the returns come from: valuations are shared only between models of one source."""
+        ...
+
+    def recent_return(self, underlying: str, day: date) -> float | None:
+        """ln(close of the last session before `day` / close `RECENT_RETURN_SESSIONS` sessions
+        before that); None when the closes are not known."""
+        ...
+
+
+class DailyCloseReturns:
+    """`RecentReturns` from daily closes per underlying (sessions are the days that have a close)."""
+
+    def __init__(self, closes: Mapping[str, Mapping[date, float]]) -> None:
+        self._days = {name.upper(): sorted(held) for name, held in closes.items()}
+        self._closes = {name.upper(): dict(held) for name, held in closes.items()}
+
+    @property
+    def identity(self) -> str:
+        return f"daily closes {id(self)}"
+
+    def recent_return(self, underlying: str, day: date) -> float | None:
+        days = self._days.get(underlying.upper())
+        if not days:
+            return None
+        last = bisect_left(days, day) - 1
+        first = last - RECENT_RETURN_SESSIONS
+        if first < 0:
+            return None
+        closes = self._closes[underlying.upper()]
+        return math.log(closes[days[last]] / closes[days[first]])
+
+
 @dataclass(frozen=True, slots=True)
 class FuturePrice:
     """A traded future of the underlying at the moment priced: the market's own forward to its expiry."""
@@ -204,6 +248,7 @@ class _ExpiryInputs:
     atm: float
     moneyness_scale: float
     to_calendar: float
+    call_lift: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,10 +278,15 @@ class SyntheticQuote:
 class SyntheticOptionModel:
     """Quotes from spot + INDIA VIX + time, using one calibration (see the module docstring)."""
 
-    def __init__(self, params: CalibrationParams, calendar: NseCalendar) -> None:
+    def __init__(
+        self, params: CalibrationParams, calendar: NseCalendar, recent_returns: RecentReturns | None = None
+    ) -> None:
         self.params = params
         self.calendar = calendar
         self.time = VarianceTime(calendar, params.time)
+        self._recent_returns = recent_returns
+        #: The recent return by (underlying, day): fixed for a day.
+        self._recent: dict[tuple[str, date], float | None] = {}
         #: One expiry's inputs by (underlying, VIX, instant, expiry) for `value_contract`: a bar's
         #: open/high/low/close and every held strike of an expiry share them.
         self._recent_inputs: dict[tuple[str, float, datetime, date], _ExpiryInputs] = {}
@@ -248,10 +298,35 @@ class SyntheticOptionModel:
         """ATM implied vol per variance-time year from INDIA VIX and the time left."""
         return self._atm_vol(self.underlying(underlying), vix, sessions, day)
 
+    def use_recent_returns(self, recent_returns: RecentReturns | None) -> None:
+        """Where the ATM vol reads the underlying's recent return from (None: taken as 0)."""
+        self._recent_returns = recent_returns
+        self._recent.clear()
+        self._recent_inputs.clear()
+
+    @property
+    def returns_identity(self) -> str | None:
+        """Where the recent returns come from (None: none, the ATM vol ignores the past)."""
+        return self._recent_returns.identity if self._recent_returns is not None else None
+
+    def recent_return(self, underlying: str, day: date) -> float | None:
+        """The recent return the ATM vol and the call side respond to on `day`, None where it is
+        not known (kept per day: a replay asks on every bar)."""
+        if self._recent_returns is None:
+            return None
+        key = (underlying.upper(), day)
+        if key not in self._recent:
+            self._recent[key] = self._recent_returns.recent_return(key[0], day)
+        return self._recent[key]
+
     def _atm_vol(self, body: UnderlyingParams, vix: float, sessions: float, day: date) -> float:
         window = body.level_on(day)
         clipped = min(max(sessions, body.term_min_sessions), body.term_max_sessions)
         ratio = (clipped / self.params.time.reference_sessions) ** window.term_slope
+        if window.return_sensitivity != 0.0:
+            recent = self.recent_return(body.name, day)
+            if recent is not None:
+                ratio *= math.exp(-window.return_sensitivity * recent)
         return window.atm_vol_per_vix * max(vix, 0.0) / 100.0 * ratio
 
     def _expiry_inputs(self, underlying: str, vix: float, at_utc: datetime, expiry: date) -> _ExpiryInputs:
@@ -259,7 +334,13 @@ class SyntheticOptionModel:
         valuation both start here)."""
         timing = self.time.to_expiry(at_utc, expiry)
         body = self.underlying(underlying)
-        atm = self._atm_vol(body, vix, timing.sessions, at_utc.astimezone(IST).date())
+        day = at_utc.astimezone(IST).date()
+        atm = self._atm_vol(body, vix, timing.sessions, day)
+        call_lift = (
+            body.smile.call_lift(self.recent_return(body.name, day))
+            if body.smile.call_lift_per_return != 0.0
+            else 0.0
+        )
         root_years = math.sqrt(max(timing.variance_years, 1e-12))
         if timing.calendar_years > 0.0 and timing.variance_years > 0.0:
             to_calendar = math.sqrt(timing.variance_years / timing.calendar_years)
@@ -272,6 +353,7 @@ class SyntheticOptionModel:
             atm,
             max(atm * root_years, 1e-9),
             to_calendar,
+            call_lift,
         )
 
     def spot_for_future(self, underlying: str, future: FuturePrice, at_utc: datetime) -> float:
@@ -303,7 +385,7 @@ class SyntheticOptionModel:
         if forward.shape != np.shape(strikes):
             forward = np.broadcast_to(forward, np.shape(strikes)).astype(np.float64)
         moneyness = np.log(strikes / forward) / inputs.moneyness_scale
-        iv = inputs.atm * inputs.body.smile.ratio(moneyness, timing.sessions)
+        iv = inputs.atm * inputs.body.smile.ratio(moneyness, timing.sessions, inputs.call_lift)
         calendar_vol = iv * inputs.to_calendar
         values = black76_values(
             forward, strikes, timing.calendar_years, calendar_vol, self.params.discount_rate, is_call
@@ -331,7 +413,7 @@ class SyntheticOptionModel:
         timing = inputs.timing
         forward = spot * inputs.carry_factor
         moneyness = math.log(strike / forward) / inputs.moneyness_scale
-        iv = inputs.atm * inputs.body.smile.ratio_at(moneyness, timing.sessions)
+        iv = inputs.atm * inputs.body.smile.ratio_at(moneyness, timing.sessions, inputs.call_lift)
         value = black76_value(
             forward,
             strike,

@@ -70,12 +70,20 @@ class VolLevel:
     atm_vol_per_vix: float
     term_slope: float
     observations: int
+    #: The ATM vol is multiplied by exp(-return_sensitivity * r), r = ln(close of the last session
+    #: before the day / close `RECENT_RETURN_SESSIONS` sessions before that): the underlying's last
+    #: week, known at the open. Vol rises after a fall beyond what INDIA VIX (NIFTY's) says, most for
+    #: an index that fell more than NIFTY. 0: no such effect (a file without it, or data without
+    #: daily closes).
+    return_sensitivity: float = 0.0
 
 
 #: Standardised moneyness of the smile's knots: dense where OTM premiums trade (1-3 SD), one knot
 #: out at ±4 for the far wings; z = 0 (the ATM) is pinned at 1.
 #: The smile's end segments continue in a straight line out to this many SD (past any listed strike).
 FAR_Z = 1000.0
+#: Sessions of the recent return the ATM vol responds to (`VolLevel.return_sensitivity`).
+RECENT_RETURN_SESSIONS = 5
 SMILE_KNOTS = (-4.0, -3.0, -2.5, -2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
 
 
@@ -92,7 +100,10 @@ class SmileParams:
     to expiry; each side's distance from 1 scales with the time left as
     (sessions / reference_sessions) ** put_term (z < 0) or ** call_term (z > 0), sessions clipped
     to the fitted range (one exponent per side: a slope per knot fitted better in sample and worse
-    out of sample). The ratio is floored at `MIN_SMILE_RATIO`.
+    out of sample). The call side also moves with the underlying's recent return r (the last week
+    before the day, as the ATM vol's `VolLevel.return_sensitivity`): it rises by
+    `call_lift_per_return`·(−r) beyond 1 SD, ramped in linearly from the ATM (calls grow richer
+    against the smile after a fall, cheaper after a rise). The ratio is floored at `MIN_SMILE_RATIO`.
     """
 
     knots: tuple[float, ...]
@@ -103,22 +114,35 @@ class SmileParams:
     min_sessions: float = 0.1
     max_sessions: float = 260.0
     observations: int = 0
+    call_lift_per_return: float = 0.0
 
-    def ratio(self, moneyness: FloatArray, sessions: float | FloatArray) -> FloatArray:
-        """IV / ATM IV at each standardised moneyness (sessions: one value or one per moneyness).
-        One `np.interp` for a chain at one time: a replay prices a chain on every tick. Scaling each
-        side's knots commutes with the linear interpolation because the ATM knot's distance from 1
-        is zero."""
+    def call_lift(self, recent_return: float | None) -> float:
+        """The call side's lift (IV / ATM IV beyond 1 SD) after `recent_return` (None: unknown, 0)."""
+        if recent_return is None or self.call_lift_per_return == 0.0:
+            return 0.0
+        return -self.call_lift_per_return * recent_return
+
+    def ratio(
+        self, moneyness: FloatArray, sessions: float | FloatArray, lift: float | FloatArray = 0.0
+    ) -> FloatArray:
+        """IV / ATM IV at each standardised moneyness (sessions and the call side's `lift`: one
+        value or one per moneyness). One `np.interp` for a chain at one time: a replay prices a chain
+        on every tick. Scaling each side's knots commutes with the linear interpolation because the
+        ATM knot's distance from 1 is zero."""
         z = np.asarray(moneyness, dtype=np.float64)
         if np.ndim(sessions) == 0:
             put_scale, call_scale = self._term_scales(float(sessions))
-            return self._interpolated(z, put_scale, call_scale)
-        bounded = np.clip(np.asarray(sessions, dtype=np.float64), self.min_sessions, self.max_sessions)
-        tenor = bounded / self.reference_sessions
-        scale = np.where(z < 0.0, tenor**self.put_term, tenor**self.call_term)
-        return np.maximum(1.0 + (self._interpolated(z, 1.0, 1.0) - 1.0) * scale, MIN_SMILE_RATIO)
+            shaped = np.interp(z, *self._scaled_knots(put_scale, call_scale))
+        else:
+            bounded = np.clip(np.asarray(sessions, dtype=np.float64), self.min_sessions, self.max_sessions)
+            tenor = bounded / self.reference_sessions
+            scale = np.where(z < 0.0, tenor**self.put_term, tenor**self.call_term)
+            shaped = 1.0 + (self._interpolated(z, 1.0, 1.0) - 1.0) * scale
+        if np.any(lift):
+            shaped = shaped + np.asarray(lift) * np.clip(z, 0.0, 1.0)
+        return np.maximum(shaped, MIN_SMILE_RATIO)
 
-    def ratio_at(self, moneyness: float, sessions: float) -> float:
+    def ratio_at(self, moneyness: float, sessions: float, lift: float = 0.0) -> float:
         """`ratio` at one standardised moneyness, in plain floats (a held contract marked per bar):
         the same knots and the same linear interpolation as `np.interp`."""
         put_scale, call_scale = self._term_scales(sessions)
@@ -132,6 +156,8 @@ class SmileParams:
             lower = upper - 1
             slope = (ys[upper] - ys[lower]) / (xs[upper] - xs[lower])
             ratio = slope * (moneyness - xs[lower]) + ys[lower]
+        if lift and moneyness > 0.0:
+            ratio += lift * min(moneyness, 1.0)
         return max(ratio, MIN_SMILE_RATIO)
 
     def _interpolated(self, z: FloatArray, put_scale: float, call_scale: float) -> FloatArray:
@@ -227,6 +253,7 @@ def _level_from(raw: dict[str, Any]) -> VolLevel:
         atm_vol_per_vix=float(raw["atm_vol_per_vix"]),
         term_slope=float(raw["term_slope"]),
         observations=int(raw.get("observations", 0)),
+        return_sensitivity=float(raw.get("return_sensitivity", 0.0)),
     )
 
 
@@ -244,6 +271,7 @@ def _smile_from(name: str, raw: dict[str, Any]) -> SmileParams:
         min_sessions=float(raw.get("min_sessions", 0.1)),
         max_sessions=float(raw.get("max_sessions", 260.0)),
         observations=int(raw.get("observations", 0)),
+        call_lift_per_return=float(raw.get("call_lift_per_return", 0.0)),
     )
     knots = np.asarray(smile.knots)
     if len(smile.knots) < 3 or len(smile.values) != len(smile.knots) or np.any(np.diff(knots) <= 0):
@@ -265,6 +293,7 @@ def _smile_to_dict(smile: SmileParams) -> dict[str, Any]:
         "min_sessions": round(smile.min_sessions, 4),
         "max_sessions": round(smile.max_sessions, 4),
         "observations": smile.observations,
+        "call_lift_per_return": round(smile.call_lift_per_return, 6),
     }
 
 
@@ -354,6 +383,7 @@ def params_to_dict(params: CalibrationParams) -> dict[str, Any]:
                         "end": level.end,
                         "atm_vol_per_vix": round(level.atm_vol_per_vix, 6),
                         "term_slope": round(level.term_slope, 6),
+                        "return_sensitivity": round(level.return_sensitivity, 6),
                         "observations": level.observations,
                     }
                     for level in body.levels

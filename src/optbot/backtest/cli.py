@@ -13,7 +13,6 @@ from optbot.core.output_path import output_target
 
 if TYPE_CHECKING:
     from optbot.backtest.runner import BacktestPlan, DaySummary
-    from optbot.core.clock import Clock
 
 #: What `--out FILE` may name: the report's HTML or JSON file (both are written, same name).
 REPORT_SUFFIXES = (".html", ".json")
@@ -66,17 +65,14 @@ def backtest_command(
     from optbot.backtest.coverage import coverage_table, refused_fix
     from optbot.backtest.parallel import default_workers
     from optbot.backtest.runner import run_backtest
-    from optbot.log import configure_logging, shutdown_logging
+    from optbot.log import JsonLogInFolder, shutdown_logging
 
     target = output_target(
         out, settings.paths.resolve(settings.paths.reports_dir) / "backtest", REPORT_SUFFIXES
     )
     out_dir = target.directory
     log_dir = out_dir / "logs"
-    quiet = settings.model_copy(update={"logging": settings.logging.model_copy(update={"console": False})})
-
-    def log_on_replay_clock(clock: Clock) -> None:
-        configure_logging(quiet, clock, log_dir=log_dir)
+    log_on_replay_clock = JsonLogInFolder(settings, log_dir)
 
     # A year is a few hundred sessions: on a terminal, show which one is replaying (stderr, erased after).
     progress = Progress(

@@ -95,6 +95,8 @@ class BarBacktest:
         self.vix_name = settings.universe.vix_symbol.upper()
         self.clock = SimClock(ist_datetime(first_day, PREMARKET_START))
         option_model = model_for(settings.analytics.calibration_file, calendar)
+        # the ATM vol follows the underlying's last week (its stored daily closes before each day)
+        option_model.use_recent_returns(history)
         self.prices = OptionPrices(
             calendar,
             settings.replay,

@@ -31,6 +31,7 @@ from optbot.backtest.runner import (
     run_backtest,
 )
 from optbot.config import Settings
+from optbot.log import JsonLogInFolder, shutdown_logging
 
 
 def default_workers() -> int:
@@ -62,7 +63,11 @@ def _chunks(days: Sequence[tuple[date, str]], count: int) -> list[list[tuple[dat
 
 def _replay_chunk(plan: BacktestPlan, days: list[tuple[date, str]]) -> ReplayEvidence:
     """One chunk in a worker process (strategies are built there from the plan's settings)."""
-    return asyncio.run(replay_days(plan, days))
+    try:
+        return asyncio.run(replay_days(plan, days))
+    finally:
+        if plan.on_clock is not None:
+            shutdown_logging()  # this chunk's JSON log flushed and closed before the worker's next
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
@@ -72,7 +77,9 @@ def _pool(workers: int) -> ProcessPoolExecutor:
 
 def replay_parallel(plan: BacktestPlan, chunks: int) -> ReplayEvidence:
     """The plan's sessions in `chunks` processes, joined in session order."""
-    portable = replace(plan, strategies=(), on_clock=None, on_day=None, history=None)
+    # the workers log where this process would (a closure cannot be sent to them; the folder hook can)
+    on_clock = plan.on_clock if isinstance(plan.on_clock, JsonLogInFolder) else None
+    portable = replace(plan, strategies=(), on_clock=on_clock, on_day=None, history=None)
     parts = _chunks(plan.days, chunks)
     with _pool(chunks) as pool:
         results = list(pool.map(_replay_chunk, [portable] * len(parts), parts))

@@ -75,16 +75,17 @@ Valuations = MemoTable[ValuationKey, tuple[float, int]]
 #: (underlying, day ordinal, reference price, weekly, monthly, inner band, outer band)
 ListingKey = tuple[str, int, float, int, int, float, float]
 
-_by_model: dict[tuple[int, int], tuple[CalibrationParams, NseCalendar, Valuations]] = {}
+_by_model: dict[tuple[int, int, str | None], tuple[CalibrationParams, NseCalendar, Valuations]] = {}
 _listings: dict[int, tuple[NseCalendar, MemoTable[ListingKey, tuple[OptionContract, ...]]]] = {}
 _listed: dict[str, tuple[OptionContract, Instrument]] = {}
 
 
 def valuations(model: SyntheticOptionModel) -> Valuations:
-    """The valuation table of `model`'s calibration parameters and calendar (by identity: a model
-    built again from the same cached parameters and calendar shares it)."""
+    """The valuation table of `model`'s calibration parameters, calendar and recent-returns source
+    (by identity: a model built again from the same cached parameters and calendar, reading the same
+    data root's returns, shares it)."""
     params, calendar = model.params, model.calendar
-    key = (id(params), id(calendar))
+    key = (id(params), id(calendar), model.returns_identity)
     found = _by_model.get(key)
     if found is None or found[0] is not params or found[1] is not calendar:
         found = _by_model[key] = (params, calendar, MemoTable(VALUATIONS_LIMIT))

@@ -18,6 +18,7 @@ from 1-minute bars.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -26,6 +27,7 @@ from pathlib import Path
 from statistics import median
 
 from optbot.analytics.futures_forward import futures_name
+from optbot.analytics.synthetic_params import RECENT_RETURN_SESSIONS
 from optbot.backtest.parity_spot import PARITY_SOURCE_PREFIX, ParityDay, ParitySpot
 from optbot.calendar import NseCalendar, Segment, TradingSession
 from optbot.config.sections.data import DataSettings
@@ -370,6 +372,35 @@ class StoreHistory:
             found = self.day(name, earlier)
             if found is not None:
                 return found.bars[-1].close
+        return None
+
+    @property
+    def identity(self) -> str:
+        """What the recent returns come from (a shared valuation table is per data root)."""
+        return f"store {self.data_root.resolve()}"
+
+    def recent_return(self, name: str, day: date) -> float | None:
+        """ln(last close before `day` / the close `RECENT_RETURN_SESSIONS` stored sessions before it):
+        the underlying's last week as known at the day's open, what the synthetic model's ATM vol
+        responds to (`optbot.analytics.synthetic.RecentReturns`). Closes are the index's own (its daily
+        bar, else its last stored intraday bar; never a future or parity stand-in, which would cost a
+        rebuilt day each); None without enough of them."""
+        held = self.days(name)
+        closes: list[float] = []
+        for earlier in reversed(held[: bisect_left(held, day)]):
+            bar = self.daily_bar(name, earlier) or self._last_intraday_bar(name, earlier)
+            if bar is not None and bar.close > 0:
+                closes.append(bar.close)
+            if len(closes) > RECENT_RETURN_SESSIONS:
+                return math.log(closes[0] / closes[-1])
+        return None
+
+    def _last_intraday_bar(self, name: str, day: date) -> Bar | None:
+        """The index's own last stored intraday bar of `day` (finest timeframe first)."""
+        for timeframe in INTRADAY_TIMEFRAMES:
+            bars = self._by_day(name, timeframe).get(day)
+            if bars:
+                return bars[-1]
         return None
 
     def files_identity(self, name: str) -> FilesIdentity | None:

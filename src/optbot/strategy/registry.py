@@ -1,8 +1,13 @@
-"""Strategies are named in config (`strategy.enabled`) and loaded by name or `package.module:Class`."""
+"""Strategies are named in config (`strategy.enabled`) and loaded by name, `package.module:Class`
+or `path/to/file.py:Class`."""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
 
 from pydantic import ValidationError
 
@@ -23,7 +28,7 @@ BUILTIN_STRATEGIES: dict[str, type[Strategy]] = {
 
 def resolve(name: str) -> type[Strategy]:
     """A built-in by name, a legs template by name or a legs .toml file, or a Strategy subclass at
-    `package.module:ClassName`."""
+    `package.module:ClassName` or `path/to/file.py:ClassName`."""
     if name in BUILTIN_STRATEGIES:
         return BUILTIN_STRATEGIES[name]
     if is_legs_source(name):
@@ -33,21 +38,58 @@ def resolve(name: str) -> type[Strategy]:
         templates = ", ".join(template_names())
         raise UserError(
             f"strategy.enabled: unknown strategy {name!r} (built-ins: {known}; legs templates: "
-            f"{templates}; or a .toml file, or module:Class)"
+            f"{templates}; or a .toml file, module:Class or file.py:Class)"
         )
-    module_name, _, class_name = name.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise UserError(
-            f"strategy.enabled: cannot import module {module_name!r} for {name!r}: {exc}"
-        ) from None
+    module_name, _, class_name = name.rpartition(":")
+    module = _load_module(module_name, name)
     found = getattr(module, class_name, None)
     if not isinstance(found, type) or not issubclass(found, Strategy):
         raise UserError(f"strategy.enabled: {name!r} is not a Strategy subclass")
     if not found.name:
         raise UserError(f"strategy.enabled: {name!r} has no `name`")
     return found
+
+
+def _load_module(module_name: str, name: str) -> ModuleType:
+    """A strategy module by dotted name, looked up in the current directory as well (as `python -m`
+    does: a user's own `my_strategies.py` beside their config), or a `.py` file by path."""
+    if module_name.endswith(".py"):
+        return _load_file(Path(module_name), name)
+    if "" not in sys.path and str(Path.cwd()) not in sys.path:
+        sys.path.append(str(Path.cwd()))  # after the installed packages: a local file never shadows them
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UserError(
+            f"strategy.enabled: cannot import module {module_name!r} for {name!r}: {exc}"
+        ) from None
+
+
+def _load_file(path: Path, name: str) -> ModuleType:
+    """A strategy file, imported once per process under a name derived from its resolved path (so a
+    worker process resolving the same entry gets the same module)."""
+    if not path.is_file():
+        raise UserError(f"strategy.enabled: no strategy file {str(path)!r} for {name!r}")
+    resolved = path.resolve()
+    module_name = "optbot_user_strategy_" + "".join(
+        char if char.isalnum() else "_" for char in str(resolved.with_suffix(""))
+    )
+    loaded = sys.modules.get(module_name)
+    if loaded is not None:
+        return loaded
+    spec = importlib.util.spec_from_file_location(module_name, resolved)
+    if spec is None or spec.loader is None:
+        raise UserError(f"strategy.enabled: cannot load {str(path)!r} as a Python module for {name!r}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's code: any error while importing it is theirs to see
+        del sys.modules[module_name]
+        raise UserError(
+            f"strategy.enabled: importing {str(path)!r} for {name!r} failed: {type(exc).__name__}: {exc}"
+        ) from None
+    return module
 
 
 def instance(settings: Settings, entry: str) -> Strategy:

@@ -8,8 +8,11 @@ futures' bars (`NIFTY-I`, ...) are read here too, as traded, for the option mode
 
 from __future__ import annotations
 
+import math
 import zlib
+from bisect import bisect_left
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, timedelta
 
@@ -17,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from optbot.analytics.futures_forward import futures_name
+from optbot.analytics.synthetic_params import RECENT_RETURN_SESSIONS
 from optbot.calendar import NseCalendar, Segment
 from optbot.core.enums import Timeframe
 from optbot.core.events import Bar
@@ -185,3 +189,54 @@ class StoredFutures:
             if bars:
                 return bars
         return ()
+
+
+class HistoryReturns:
+    """The underlyings' recent returns (`optbot.analytics.synthetic.RecentReturns`) over the replay's
+    index histories, by the bar backtest's rule (`StoreHistory.recent_return`): ln(last close before
+    the day / the close `RECENT_RETURN_SESSIONS` stored sessions before it), each close the index's
+    daily bar, else its last clean intraday bar. So the simulator quotes an option as a backtest of
+    the same data root values it, after a fall as on a quiet week."""
+
+    def __init__(self, histories: Mapping[str, IndexHistory], source: str) -> None:
+        self._histories = {name.upper(): history for name, history in histories.items()}
+        self._source = source
+        self._days: dict[str, list[date]] = {}
+
+    @property
+    def identity(self) -> str:
+        return f"replay {self._source}"
+
+    def recent_return(self, underlying: str, day: date) -> float | None:
+        history = self._histories.get(underlying.upper())
+        if history is None:
+            return None
+        held = self._stored_days(underlying.upper(), history)
+        closes: list[float] = []
+        for earlier in reversed(held[: bisect_left(held, day)]):
+            close = _session_close(history, earlier)
+            if close is not None and close > 0:
+                closes.append(close)
+            if len(closes) > RECENT_RETURN_SESSIONS:
+                return math.log(closes[0] / closes[-1])
+        return None
+
+    def _stored_days(self, name: str, history: IndexHistory) -> list[date]:
+        found = self._days.get(name)
+        if found is None:
+            days = set(history.daily)
+            for _label, series in history.intraday:
+                days.update(series.days)
+            found = self._days[name] = sorted(days)
+        return found
+
+
+def _session_close(history: IndexHistory, day: date) -> float | None:
+    daily = history.daily.get(day)
+    if daily is not None:
+        return daily.close
+    for _label, series in history.intraday:  # finest first
+        bars = series.days.get(day)
+        if bars:
+            return bars[-1].close
+    return None

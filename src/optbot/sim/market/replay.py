@@ -41,7 +41,7 @@ from optbot.data.store import JsonStore, store_symbol
 from optbot.sim.contracts import SimQuote
 from optbot.sim.market.bars import BarDataError
 from optbot.sim.market.candles import INTERVAL_SECONDS, aggregate_ticks, candle_row, interval_seconds
-from optbot.sim.market.history import DayPath, IndexHistory, StoredFutures
+from optbot.sim.market.history import DayPath, HistoryReturns, IndexHistory, StoredFutures
 from optbot.sim.market.instruments import (
     INDEX_ROWS,
     UNDERLYINGS,
@@ -139,6 +139,10 @@ class ReplayMarket:
         self.ticks_applied = 0
         self.listener_errors = 0
         self.option_model = option_model or model_for(None, self.calendar)
+        if self.option_model.returns_identity is None:  # the ATM vol follows each index's last week
+            self.option_model.use_recent_returns(
+                HistoryReturns(self.histories, str(self.settings.data_dir.resolve()))
+            )
         self.forward = forward or FuturesForward(
             StoredFutures(open_store(self.settings.data_dir)), self.option_model
         )
