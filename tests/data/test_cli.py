@@ -89,9 +89,14 @@ def test_a_second_daily_import_keeps_the_first(tmp_path, sample_data):
     nse = sample_data / "daily" / "nifty50_daily_nse_2016-09-15_to_2021-09-13.csv"
     yahoo = sample_data / "daily" / "nifty50_daily_yf_2019-01-02_to_2024-12-31.csv"
     assert run(["data", "import", str(nse), "--symbol", "NIFTY"], tmp_path).exit_code == 0
-    second = run(["data", "import", str(yahoo), "--symbol", "NIFTY"], tmp_path)
-    assert second.exit_code == 0, second.output
+    # Yahoo's 2021-02-24 (the halt day) has open and close swapped against NSE's: refused, kept.
+    refused = run(["data", "import", str(yahoo), "--symbol", "NIFTY"], tmp_path)
+    assert refused.exit_code == 2
+    assert "1 NIFTY daily bar(s) differ" in refused.output and "2021-02-24" in refused.output
     store_file = tmp_path / "timeframes" / "NIFTY" / "daily.json"
+    assert json.loads(store_file.read_text().splitlines()[-1])["start_ts_utc"][:10] == "2021-09-13"
+    second = run(["data", "import", str(yahoo), "--symbol", "NIFTY", "--replace"], tmp_path)
+    assert second.exit_code == 0, second.output
     starts = [json.loads(line)["start_ts_utc"][:10] for line in store_file.read_text().splitlines()]
     assert starts[0] == "2016-09-15" and starts[-1] == "2024-12-31"
     assert "retention" in second.output
@@ -112,3 +117,63 @@ def test_validate_exits_non_zero_and_names_every_bad_bar(tmp_path):
     assert result.exit_code == 1, result.output
     assert "2024-01-11 09:15" in result.output and "2024-01-12 09:15" in result.output
     assert "2 bar(s) failed" in result.output
+
+
+def _stored_files(tmp_path):
+    return {path.name: path.read_bytes() for path in (tmp_path / "timeframes").rglob("*") if path.is_file()}
+
+
+def test_a_forced_wrong_zone_is_refused_and_stored_bars_are_kept(tmp_path, sample_data):
+    index = sample_data / "intraday" / "nifty50_1min_nsechart_2022-11-01_to_2022-11-15.csv"  # naive IST
+    assert run(["data", "import", str(index), "--symbol", "NIFTY"], tmp_path).exit_code == 0
+    before = _stored_files(tmp_path)
+    wrong = run(["data", "import", str(index), "--symbol", "NIFTY", "--tz", "utc"], tmp_path)
+    assert wrong.exit_code == 2
+    line = " ".join(wrong.output.split())
+    assert "--tz utc puts 3300 of 3750 1m rows outside the session" in line
+    assert "look like IST" in line
+    assert _stored_files(tmp_path) == before  # the 14:45-15:30 bars were not replaced
+    again = run(["data", "import", str(index), "--symbol", "NIFTY", "--tz", "ist"], tmp_path)
+    assert again.exit_code == 0 and "│ 0     │ 0        │ 3750" in again.output  # identical: unchanged
+
+
+def test_differing_bars_are_replaced_only_with_replace(tmp_path):
+    first = tmp_path / "first.csv"
+    first.write_text("date,open,high,low,close\n2022-11-01,100,110,90,105\n2022-11-02,105,112,100,110\n")
+    assert run(["data", "import", str(first), "--symbol", "NIFTY"], tmp_path).exit_code == 0
+    within_tick = tmp_path / "tick.csv"
+    within_tick.write_text("date,open,high,low,close\n2022-11-01,100.05,110,90,105\n")
+    assert run(["data", "import", str(within_tick), "--symbol", "NIFTY"], tmp_path).exit_code == 0
+    before = _stored_files(tmp_path)
+    second = tmp_path / "second.csv"
+    second.write_text("date,open,high,low,close\n2022-11-02,105,112,100,111\n2022-11-03,110,115,108,112\n")
+    refused = run(["data", "import", str(second), "--symbol", "NIFTY"], tmp_path)
+    assert refused.exit_code == 2
+    assert "1 NIFTY daily bar(s) differ from stored ones (first at 2022-11-02" in " ".join(
+        refused.output.split()
+    )
+    assert _stored_files(tmp_path) == before  # not even the new 2022-11-03 bar
+    replaced = run(["data", "import", str(second), "--symbol", "NIFTY", "--replace"], tmp_path)
+    assert replaced.exit_code == 0 and "│ 1     │ 1        │ 0         │ 3" in replaced.output
+
+
+def test_a_two_row_minute_file_with_a_bad_row_never_replaces_a_daily_bar(tmp_path):
+    daily = tmp_path / "daily.csv"
+    daily.write_text("date,open,high,low,close\n2022-11-01,18130.7,18175.8,18060.15,18145.4\n")
+    assert run(["data", "import", str(daily), "--symbol", "NIFTY"], tmp_path).exit_code == 0
+    before = _stored_files(tmp_path)
+    minutes = tmp_path / "minutes.csv"
+    minutes.write_text(
+        "timestamp,open,high,low,close\n"
+        "2022-11-01 09:15:00,18100,18110,18090,18100\n"
+        "2022-11-01 09:16:00,18100,bad,18090,18100\n"
+    )
+    refused = run(["data", "import", str(minutes), "--symbol", "NIFTY"], tmp_path)
+    assert refused.exit_code == 2 and "pass --timeframe" in refused.output
+    as_daily = run(["data", "import", str(minutes), "--symbol", "NIFTY", "--timeframe", "daily"], tmp_path)
+    assert as_daily.exit_code == 2 and "not daily bars" in as_daily.output
+    assert _stored_files(tmp_path) == before
+    as_minutes = run(["data", "import", str(minutes), "--symbol", "NIFTY", "--timeframe", "1m"], tmp_path)
+    assert as_minutes.exit_code == 0, as_minutes.output
+    stored = _stored_files(tmp_path)
+    assert stored["daily.json"] == before["daily.json"] and stored["1m.json"].count(b"\n") == 1

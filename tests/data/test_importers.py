@@ -8,8 +8,9 @@ import pytest
 from optbot.calendar import get_calendar
 from optbot.core.enums import OptionType, Timeframe
 from optbot.core.errors import UserError
+from optbot.core.events import Bar
 from optbot.core.timeutil import IST
-from optbot.data.importers import Importer, detect_format
+from optbot.data.importers import Importer, conflicting_bars, detect_format
 from optbot.instruments.snapshot import load_chain_snapshot
 
 
@@ -139,7 +140,8 @@ def test_naive_stamps_forced_to_utc(importer, tmp_path):
     nse_ist.write_text(
         "timestamp,open,high,low,close\n2022-11-01 09:15:00,10,11,9,10\n2022-11-01 13:46:00,10,11,9,10\n"
     )
-    assert importer.load(nse_ist, "X").bars["X"][0].start_utc == datetime(2022, 11, 1, 9, 15, tzinfo=IST)
+    ist_minutes = importer.load(nse_ist, "X", Timeframe.M1)
+    assert ist_minutes.bars["X"][0].start_utc == datetime(2022, 11, 1, 9, 15, tzinfo=IST)
     forced = importer.load(nse_ist, "X", Timeframe.M1, tz="utc")  # 09:15Z is 14:45 IST
     assert forced.bars["X"][0].start_utc == datetime(2022, 11, 1, 14, 45, tzinfo=IST)
     assert forced.skipped["outside_session"] == 1  # 13:46Z = 19:16 IST
@@ -185,3 +187,47 @@ def test_three_minute_bars_are_detected_and_stored_as_3m(importer, tmp_path):
     bars = result.bars["NIFTY"]
     assert len(bars) == 125 and all(bar.complete for bar in bars)
     assert bars[-1].end_utc == datetime(2024, 1, 2, 15, 30, tzinfo=IST)
+
+
+def test_rows_with_a_time_of_day_are_never_daily_bars(importer, tmp_path):
+    path = tmp_path / "two.csv"
+    path.write_text(
+        "timestamp,open,high,low,close\n"
+        "2022-11-01 09:15:00,18100,18110,18090,18100\n"
+        "2022-11-01 09:16:00,x,1,1,1\n"
+    )
+    with pytest.raises(UserError, match="not daily bars.*pass --timeframe"):
+        importer.load(path, "NIFTY")
+    with pytest.raises(UserError, match="not daily bars"):
+        importer.load(path, "NIFTY", Timeframe.D1)
+    minute = importer.load(path, "NIFTY", Timeframe.M1)
+    assert minute.timeframe is Timeframe.M1 and len(minute.bars["NIFTY"]) == 1
+    midnight = tmp_path / "midnight.csv"
+    midnight.write_text(
+        "date,open,high,low,close\n2022-11-01 00:00:00,1,2,1,2\n2022-11-02 00:00:00,2,3,2,3\n"
+    )
+    assert importer.load(midnight, "NIFTY").timeframe is Timeframe.D1
+
+
+def test_a_forced_zone_putting_most_rows_outside_the_session_is_refused(importer, sample_data):
+    index = sample_data / "intraday" / "nifty50_1min_nsechart_2022-11-01_to_2022-11-15.csv"
+    with pytest.raises(UserError, match=r"--tz utc puts 3300 of 3750 1m rows .* look like IST"):
+        importer.load(index, "NIFTY", tz="utc")
+    assert importer.load(index, "NIFTY", tz="ist").bar_count == 3750
+    lenient = Importer(get_calendar(), max_outside_session_share=0.9)
+    assert lenient.load(index, "NIFTY", tz="utc").skipped["outside_session"] == 3300  # obeyed
+
+
+def test_conflicting_bars_are_those_more_than_a_tick_away():
+    start = datetime(2022, 11, 1, 9, 15, tzinfo=IST)
+
+    def bar(close, minute=0):
+        moment = start + timedelta(minutes=minute)
+        return Bar(
+            ts_utc=moment, token="", symbol="NIFTY", timeframe=Timeframe.M1, start_utc=moment,
+            end_utc=moment, open=100.0, high=101.0, low=99.0, close=close,
+        )  # fmt: skip
+
+    stored = [bar(100.0), bar(100.0, 1)]
+    assert conflicting_bars(stored, [bar(100.05), bar(100.0, 2)]) == []
+    assert conflicting_bars(stored, [bar(100.0), bar(100.1, 1)]) == [bar(100.1, 1)]

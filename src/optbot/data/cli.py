@@ -72,14 +72,21 @@ def _with_data_root(settings: Settings, data_root: Path | None) -> Settings:
 
 
 def _import_index_file(
-    settings: Settings, clock: Clock, file: Path, symbol: str, timeframe: str, tz: str | None
+    settings: Settings, clock: Clock, file: Path, symbol: str, timeframe: str, tz: str | None, replace: bool
 ) -> dict[str, Any]:
-    from optbot.data.importers import Importer
+    from optbot.data.importers import Importer, conflicting_bars
 
-    result = Importer(_calendar()).load(
-        file, symbol or None, _timeframe(timeframe) if timeframe else None, tz
-    )
+    importer = Importer(_calendar(), max_outside_session_share=settings.data.import_max_outside_session_share)
+    result = importer.load(file, symbol or None, _timeframe(timeframe) if timeframe else None, tz)
     store = _store(settings, clock)
+    for name, bars in result.bars.items():  # every series checked before any is written
+        conflicts = conflicting_bars(store.load(name, result.timeframe)[0], bars)
+        if conflicts and not replace:
+            first = conflicts[0].start_utc.astimezone(IST).strftime("%Y-%m-%d %H:%M IST")
+            raise UserError(
+                f"{file}: {len(conflicts)} {name} {result.timeframe.value} bar(s) differ from stored ones "
+                f"(first at {first}); nothing was stored: pass --replace to overwrite them"
+            )
     table = Table(
         "symbol", "timeframe", "added", "replaced", "unchanged", "kept", "removed by retention",
         title=f"import {file.name}",
@@ -156,6 +163,9 @@ def import_command(
     data_root: Path | None = typer.Option(
         None, "--data", help="Data root to import into (default paths.data_root)"
     ),
+    replace: bool = typer.Option(
+        False, "--replace", help="Overwrite stored index/VIX/futures bars that differ from the file's"
+    ),
 ) -> None:
     """Import history files; option files (recognised by their columns) go to the option archive,
     index/VIX/futures bars to the timeframes store. What was dropped is listed with reasons and times."""
@@ -170,7 +180,9 @@ def import_command(
         try:
             kind = option_format(file)
             if kind is None:
-                reports.append(_import_index_file(settings, clock, file, symbol, timeframe, tz or None))
+                reports.append(
+                    _import_index_file(settings, clock, file, symbol, timeframe, tz or None, replace)
+                )
             else:
                 reports.append(
                     _import_option_file(

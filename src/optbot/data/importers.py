@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from optbot.calendar import NseCalendar, Segment
+from optbot.config.sections.data import DataSettings
 from optbot.core.enums import Timeframe
 from optbot.core.errors import UserError
 from optbot.core.events import Bar
@@ -52,6 +53,10 @@ _UTC_SHIFT = timedelta(hours=5, minutes=30)
 #: A daily file whose opens equal the previous close this often has synthetic opens (Yahoo quirk).
 SYNTHETIC_OPEN_SHARE = 0.9
 SYNTHETIC_OPEN_MIN_BARS = 20
+#: Stored and imported bars whose open/high/low/close differ by no more than this are the same bar.
+PRICE_TOLERANCE = 0.05
+#: Where a converted record keeps its stamp as written (the zone check needs the naive stamp).
+NAIVE_STAMP_KEY = "naive timestamp"
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +143,7 @@ class _Row:
     low: float
     close: float
     volume: int
+    naive: datetime | None = None  # the stamp as written when it carried no zone (a --tz applies to it)
 
 
 def _ohlc_rows(records: Iterator[dict[str, str]], result: ImportResult, time_key: str) -> list[_Row]:
@@ -162,14 +168,46 @@ def _ohlc_rows(records: Iterator[dict[str, str]], result: ImportResult, time_key
             result.skipped["inconsistent_ohlc"] += 1
             continue
         volume = _float(record.get("volume", "") or "0") or 0.0
-        rows.append(_Row(moment, open_, high, low, close, int(volume)))
+        written = record.get(NAIVE_STAMP_KEY) or stamp
+        naive = _parse_moment(written) if isinstance(moment, datetime) else None
+        naive = naive if isinstance(naive, datetime) and naive.tzinfo is None else None
+        rows.append(_Row(moment, open_, high, low, close, int(volume), naive))
     return rows
 
 
+def _is_intraday_stamp(moment: datetime | date) -> bool:
+    """A time of day other than midnight (IST for aware stamps): such a row is never a daily bar."""
+    if not isinstance(moment, datetime):
+        return False
+    return (moment.astimezone(IST) if moment.tzinfo else moment).time() != time(0)
+
+
+def conflicting_bars(stored: list[Bar], incoming: list[Bar]) -> list[Bar]:
+    """Incoming bars whose start is stored with an open/high/low/close more than a tick away."""
+    by_start = {bar.start_utc: bar for bar in stored}
+    conflicts: list[Bar] = []
+    for bar in incoming:
+        old = by_start.get(bar.start_utc)
+        if old is None:
+            continue
+        pairs = zip(
+            (old.open, old.high, old.low, old.close), (bar.open, bar.high, bar.low, bar.close), strict=True
+        )
+        if any(abs(before - after) > PRICE_TOLERANCE + 1e-9 for before, after in pairs):
+            conflicts.append(bar)
+    return conflicts
+
+
 class Importer:
-    def __init__(self, calendar: NseCalendar, segment: Segment = Segment.EQUITY) -> None:
+    def __init__(
+        self,
+        calendar: NseCalendar,
+        segment: Segment = Segment.EQUITY,
+        max_outside_session_share: float = DataSettings().import_max_outside_session_share,
+    ) -> None:
         self.calendar = calendar
         self.segment = segment
+        self.max_outside_session_share = max_outside_session_share
 
     # -- entry point ---------------------------------------------------------------------------
 
@@ -213,7 +251,10 @@ class Importer:
             raise UserError(
                 f"{path}: rows are {detected.value} bars but --timeframe {timeframe.value} was given"
             )
-        result.timeframe = timeframe or detected or Timeframe.D1
+        result.timeframe = self._decide_timeframe(path, series, timeframe, detected)
+        if tz is not None and result.timeframe is not Timeframe.D1:
+            for rows in series.values():
+                self._check_forced_zone(path, rows, tz, result.timeframe)
         for name, rows in series.items():
             if result.timeframe is Timeframe.D1:
                 bars = self._daily(rows, name, result)
@@ -246,6 +287,58 @@ class Importer:
         return {store_symbol(name): group for name, group in named.items()}
 
     # -- timeframe + timezone ------------------------------------------------------------------
+
+    @staticmethod
+    def _decide_timeframe(
+        path: Path, series: dict[str, list[_Row]], given: Timeframe | None, detected: Timeframe | None
+    ) -> Timeframe:
+        """The given or detected timeframe; rows stamped with a time of day are never daily bars."""
+        intraday = sum(_is_intraday_stamp(row.moment) for rows in series.values() for row in rows)
+        chosen = given or detected
+        if chosen is None and not intraday:
+            return Timeframe.D1
+        if chosen is None or (chosen is Timeframe.D1 and intraday):
+            raise UserError(
+                f"{path}: {intraday} row(s) carry a time of day, so they are not daily bars, and their "
+                "bar length cannot be told from the stamps: pass --timeframe (e.g. --timeframe 1m)"
+            )
+        return chosen
+
+    def _outside_session_rows(self, rows: list[_Row], zone: str) -> tuple[int, int]:
+        """(rows outside the session, rows on trading days) when naive stamps are read in `zone`."""
+        zone_info = IST if zone == "ist" else UTC
+        outside = counted = 0
+        for row in rows:
+            if row.naive is None:
+                continue
+            local = row.naive.replace(tzinfo=zone_info).astimezone(IST)
+            if not self.calendar.covers(local.date()):
+                continue
+            session = self.calendar.session(local.date(), self.segment)
+            if session is None:
+                continue
+            counted += 1
+            outside += not session.contains(local)
+        return outside, counted
+
+    def _check_forced_zone(self, path: Path, rows: list[_Row], tz: str, timeframe: Timeframe) -> None:
+        """A forced --tz that puts most rows outside the session is a wrong zone: refuse before
+        anything is stored (the rows would be dropped and the rest land at the wrong times)."""
+        outside, counted = self._outside_session_rows(rows, tz)
+        if not counted or outside / counted <= self.max_outside_session_share:
+            return
+        other = "utc" if tz == "ist" else "ist"
+        other_outside, _ = self._outside_session_rows(rows, other)
+        hint = (
+            f"the stamps look like {other.upper()} ({other_outside} outside under it): pass --tz {other} "
+            "or leave --tz out"
+            if other_outside < outside
+            else "check the file's time stamps"
+        )
+        raise UserError(
+            f"{path}: --tz {tz} puts {outside} of {counted} {timeframe.value} rows outside the session; "
+            f"{hint}"
+        )
 
     @staticmethod
     def _detect_timeframe(rows: list[_Row]) -> Timeframe | None:
@@ -293,7 +386,7 @@ class Importer:
                 moment = moment.replace(tzinfo=IST if zone == "ist" else UTC)
             ist_moment = moment.astimezone(IST)
             text = ist_moment.date().isoformat() if ist_moment.time() == time(0) else ist_moment.isoformat()
-            converted.append({**record, "timestamp": text})
+            converted.append({**record, "timestamp": text, NAIVE_STAMP_KEY: record.get("timestamp", "")})
         return _ohlc_rows(iter(converted), result, "timestamp")
 
     def _daily(self, rows: list[_Row], symbol: str, result: ImportResult) -> list[Bar]:

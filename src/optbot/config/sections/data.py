@@ -52,6 +52,13 @@ class DataSettings(Section):
         default=True,
         description="record every subscribed option contract's closed 1m bars into the option archive",
     )
+    import_max_outside_session_share: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="an import with a forced --tz is refused when more than this share of its rows falls "
+        "outside the session under that zone (the stamps are in the other zone)",
+    )
     archive_flush_minutes: float = Field(
         default=15.0,
         ge=1,
