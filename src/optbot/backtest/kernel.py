@@ -309,17 +309,7 @@ class BarBacktest:
                 clock.advance_to(close)
             group = steps[close]
             for bar in base_at.get(close, ()):
-                await engine.on_tick(
-                    Tick(
-                        close,
-                        bar.token,
-                        self._exchange_of[bar.token],
-                        bar.symbol,
-                        bar.close,
-                        ts_exchange=close,
-                        source=BAR_SOURCE,
-                    )
-                )
+                await engine.on_tick(self._index_tick(bar, close, bar.close))
             if engine.has_open_positions():
                 await self._mark_positions(close)
             for bar in group:
@@ -339,6 +329,19 @@ class BarBacktest:
             self.on_session_end(run)
         return run
 
+    def _index_tick(self, bar: Bar, moment: datetime, price: float) -> Tick:
+        """An index bar's price at `moment` (its open at its start, its close at its close) as the
+        instrument's last price: a tick the feed would have carried, marked as taken from a bar."""
+        return Tick(
+            moment,
+            bar.token,
+            self._exchange_of[bar.token],
+            bar.symbol,
+            price,
+            ts_exchange=moment,
+            source=BAR_SOURCE,
+        )
+
     async def _open_session(self, open_utc: datetime, base_at: dict[datetime, list[Bar]]) -> None:
         """The open, as a live session reaches it: the deadlines due by then fire at their own times;
         then each tracked underlying's opening price (its first bar's open) meets `OpeningGapCheck`
@@ -354,17 +357,7 @@ class BarBacktest:
                 if bar.token in seen or not gap_check.tracks(bar.token):
                     continue
                 seen.add(bar.token)
-                start = bar.start_utc
-                opening = Tick(
-                    start,
-                    bar.token,
-                    self._exchange_of[bar.token],
-                    bar.symbol,
-                    bar.open,
-                    ts_exchange=start,
-                    source=BAR_SOURCE,
-                )
-                gap = gap_check.on_tick(opening, open_utc)
+                gap = gap_check.on_tick(self._index_tick(bar, bar.start_utc, bar.open), open_utc)
                 if gap is not None:
                     await engine.bus.publish(opening_gap_alert(gap, self.clock.now_utc()))
                     respond_to_opening_gap(gap, engine.market.gap_windows, None, engine.note)
