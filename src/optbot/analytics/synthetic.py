@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -171,6 +171,19 @@ class RecentReturns(Protocol):
         ...
 
 
+def last_week_return(closes_latest_first: Iterable[float | None]) -> float | None:
+    """ln(the last close / the close `RECENT_RETURN_SESSIONS` sessions before it), from the closes of
+    the sessions before a day, latest first (a session without a usable close is skipped); None
+    without enough of them. The one rule every source of recent returns applies."""
+    closes: list[float] = []
+    for close in closes_latest_first:
+        if close is not None and close > 0:
+            closes.append(close)
+            if len(closes) > RECENT_RETURN_SESSIONS:
+                return math.log(closes[0] / closes[-1])
+    return None
+
+
 class DailyCloseReturns:
     """`RecentReturns` from daily closes per underlying (sessions are the days that have a close)."""
 
@@ -186,12 +199,8 @@ class DailyCloseReturns:
         days = self._days.get(underlying.upper())
         if not days:
             return None
-        last = bisect_left(days, day) - 1
-        first = last - RECENT_RETURN_SESSIONS
-        if first < 0:
-            return None
         closes = self._closes[underlying.upper()]
-        return math.log(closes[days[last]] / closes[days[first]])
+        return last_week_return(closes[earlier] for earlier in reversed(days[: bisect_left(days, day)]))
 
 
 @dataclass(frozen=True, slots=True)

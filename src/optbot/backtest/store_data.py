@@ -18,7 +18,6 @@ from 1-minute bars.
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -27,7 +26,7 @@ from pathlib import Path
 from statistics import median
 
 from optbot.analytics.futures_forward import futures_name
-from optbot.analytics.synthetic_params import RECENT_RETURN_SESSIONS
+from optbot.analytics.synthetic import last_week_return
 from optbot.backtest.parity_spot import PARITY_SOURCE_PREFIX, ParityDay, ParitySpot
 from optbot.calendar import NseCalendar, Segment, TradingSession
 from optbot.config.sections.data import DataSettings
@@ -386,14 +385,13 @@ class StoreHistory:
         bar, else its last stored intraday bar; never a future or parity stand-in, which would cost a
         rebuilt day each); None without enough of them."""
         held = self.days(name)
-        closes: list[float] = []
-        for earlier in reversed(held[: bisect_left(held, day)]):
-            bar = self.daily_bar(name, earlier) or self._last_intraday_bar(name, earlier)
-            if bar is not None and bar.close > 0:
-                closes.append(bar.close)
-            if len(closes) > RECENT_RETURN_SESSIONS:
-                return math.log(closes[0] / closes[-1])
-        return None
+        return last_week_return(
+            self._session_close(name, earlier) for earlier in reversed(held[: bisect_left(held, day)])
+        )
+
+    def _session_close(self, name: str, day: date) -> float | None:
+        bar = self.daily_bar(name, day) or self._last_intraday_bar(name, day)
+        return bar.close if bar is not None else None
 
     def _last_intraday_bar(self, name: str, day: date) -> Bar | None:
         """The index's own last stored intraday bar of `day` (finest timeframe first)."""

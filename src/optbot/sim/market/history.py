@@ -8,7 +8,6 @@ futures' bars (`NIFTY-I`, ...) are read here too, as traded, for the option mode
 
 from __future__ import annotations
 
-import math
 import zlib
 from bisect import bisect_left
 from collections import OrderedDict
@@ -20,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from optbot.analytics.futures_forward import futures_name
-from optbot.analytics.synthetic_params import RECENT_RETURN_SESSIONS
+from optbot.analytics.synthetic import last_week_return
 from optbot.calendar import NseCalendar, Segment
 from optbot.core.enums import Timeframe
 from optbot.core.events import Bar
@@ -212,14 +211,9 @@ class HistoryReturns:
         if history is None:
             return None
         held = self._stored_days(underlying.upper(), history)
-        closes: list[float] = []
-        for earlier in reversed(held[: bisect_left(held, day)]):
-            close = _session_close(history, earlier)
-            if close is not None and close > 0:
-                closes.append(close)
-            if len(closes) > RECENT_RETURN_SESSIONS:
-                return math.log(closes[0] / closes[-1])
-        return None
+        return last_week_return(
+            _session_close(history, earlier) for earlier in reversed(held[: bisect_left(held, day)])
+        )
 
     def _stored_days(self, name: str, history: IndexHistory) -> list[date]:
         found = self._days.get(name)
