@@ -9,11 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from optbot.core.clock import Clock
 from optbot.core.enums import (
@@ -29,6 +30,7 @@ from optbot.core.events import RiskDecision
 from optbot.core.funds import Funds
 from optbot.core.timeutil import to_utc
 from optbot.persistence.db import open_database
+from optbot.persistence.order_cache import OrderCache, as_stored, inserted_order, stored_order
 from optbot.persistence.records import (
     AuditArchiveRecord,
     AuditVerification,
@@ -42,7 +44,6 @@ from optbot.persistence.records import (
 
 GENESIS_HASH = "0" * 64
 _IN_FLIGHT = tuple(status.value for status in OrderStatus if not status.is_terminal)
-_Read = TypeVar("_Read")
 _IN_CHUNK = 500  # values per `IN (...)` (SQLite's bound-parameter limit is 999 on old builds)
 
 
@@ -79,8 +80,7 @@ class Store:
         #: Position rows written through this store (rolled-back writes count too): readers that cache
         #: positions re-read them when it moves, not on every unrelated write.
         self.position_writes = 0
-        #: The same for order rows; orders_in_flight-style scans are answered from `_order_reads`
-        #: while it and SQLite's data_version (other connections' commits) stay put.
+        #: The same for order rows (what a reconciliation's snapshot keys on).
         self.order_writes = 0
         #: The same for fill rows: `fills_signature` is answered from `_fills_signature` while it and
         #: SQLite's data_version stay put (a portfolio asks on every risk evaluation).
@@ -94,7 +94,11 @@ class Store:
         #: (data_version, (seq, hash)) of the newest audit row this store wrote or read: the next row
         #: chains onto it without a query while no other connection has committed.
         self._audit_tip: tuple[int, tuple[int, str]] | None = None
-        self._order_reads: dict[str, tuple[tuple[int, int], Any]] = {}
+        #: Order rows as this store last wrote or read them, and the in-flight / awaiting-fill sets:
+        #: valid while SQLite's data_version stays put (no other connection committed), cleared on a
+        #: rollback. The order manager re-reads each order on every report; it is the only writer.
+        self._order_cache = OrderCache()
+        self._order_cache_version: int | None = None
         #: An in-memory (or temporary) database has no other connection, so nothing but this store
         #: can change it: no need to ask SQLite for its data_version (a backtest asks every bar).
         main = connection.execute("PRAGMA database_list").fetchone()
@@ -166,6 +170,7 @@ class Store:
                 self.fill_writes += 1
                 self._owners.clear()
                 self._audit_tip = None
+                self._order_cache.clear()
             raise
         self._depth -= 1
         if self._depth == 0:
@@ -405,6 +410,7 @@ class Store:
 
     def _insert_orders(self, connection: sqlite3.Connection, orders: list[OrderRecord]) -> None:
         self.order_writes += 1
+        cache = self._orders()
         for order in orders:
             connection.execute(
                 "INSERT INTO orders(ordertag, intent_id, child_index, exchange, token, symbol, side,"
@@ -435,19 +441,45 @@ class Store:
                     _ts(order.updated_utc),
                 ),
             )
+            cache.put(inserted_order(order))
 
     # ---------------------------------------------------------------- orders
-    def get_order(self, ordertag: str) -> OrderRecord | None:
+    def _orders(self) -> OrderCache:
+        """The order cache, emptied first if another connection committed since it was filled."""
+        version = self._data_version()
+        if version != self._order_cache_version:
+            self._order_cache.clear()
+            self._order_cache_version = version
+        return self._order_cache
+
+    def _read_order(self, ordertag: str, cache: OrderCache) -> OrderRecord | None:
         row = self._connection.execute("SELECT * FROM orders WHERE ordertag = ?", (ordertag,)).fetchone()
-        return None if row is None else _order_from_row(row)
+        if row is None:
+            return None
+        order = _order_from_row(row)
+        cache.put(order)
+        return order
+
+    def get_order(self, ordertag: str) -> OrderRecord | None:
+        cache = self._orders()
+        order = cache.get(ordertag)
+        return order if order is not None else self._read_order(ordertag, cache)
 
     def order_by_broker_id(self, broker_order_id: str) -> OrderRecord | None:
         if not broker_order_id:
             return None
+        cache = self._orders()
+        order = cache.by_broker_id(broker_order_id)
+        if order is not None:
+            return order
         row = self._connection.execute(
             "SELECT * FROM orders WHERE broker_order_id = ?", (broker_order_id,)
         ).fetchone()
-        return None if row is None else _order_from_row(row)
+        if row is None:
+            return None
+        order = _order_from_row(row)
+        cache.put(order)
+        return order
 
     def orders_for_intent(self, intent_id: str) -> list[OrderRecord]:
         rows = self._connection.execute(
@@ -455,37 +487,25 @@ class Store:
         ).fetchall()
         return [_order_from_row(row) for row in rows]
 
-    def orders_in_flight(self) -> list[OrderRecord]:
-        marks = ",".join("?" for _ in _IN_FLIGHT)
-        rows = self._connection.execute(
-            f"SELECT * FROM orders WHERE status IN ({marks}) ORDER BY created_utc, ordertag", _IN_FLIGHT
-        ).fetchall()
-        return [_order_from_row(row) for row in rows]
+    def _in_flight_cache(self) -> OrderCache:
+        """The order cache with its in-flight set loaded (one scan per data_version or rollback; the
+        writes through this store keep it whole)."""
+        cache = self._orders()
+        if not cache.in_flight_known:
+            marks = ",".join("?" for _ in _IN_FLIGHT)
+            rows = self._connection.execute(
+                f"SELECT * FROM orders WHERE status IN ({marks}) ORDER BY created_utc, ordertag", _IN_FLIGHT
+            ).fetchall()
+            cache.load_in_flight(_order_from_row(row) for row in rows)
+        return cache
 
-    def _order_read(self, name: str, read: Callable[[], _Read]) -> _Read:
-        """`read()` (a query of the orders table), remembered until an order row is written through
-        this store or another connection commits; never remembered inside a transaction."""
-        if self._depth:
-            return read()
-        version = (self.order_writes, self._data_version())
-        held = self._order_reads.get(name)
-        if held is not None and held[0] == version:
-            return cast(_Read, held[1])
-        value = read()
-        self._order_reads[name] = (version, value)
-        return value
+    def orders_in_flight(self) -> list[OrderRecord]:
+        """Orders not final, in creation order (then ordertag)."""
+        return list(self._in_flight_cache().in_flight())
 
     def has_orders_in_flight(self) -> bool:
         """Whether any order is in flight (a backtest asks every bar)."""
-
-        def read() -> bool:
-            marks = ",".join("?" for _ in _IN_FLIGHT)
-            row = self._connection.execute(
-                f"SELECT EXISTS(SELECT 1 FROM orders WHERE status IN ({marks}))", _IN_FLIGHT
-            ).fetchone()
-            return bool(row[0])
-
-        return self._order_read("in_flight", read)
+        return self._in_flight_cache().has_in_flight()
 
     def orders_rejected_unseen(self, since: datetime) -> list[OrderRecord]:
         """REJECTED orders the broker never reported (no broker order id) created at or after `since`:
@@ -499,16 +519,16 @@ class Store:
 
     def orders_awaiting_fills(self) -> list[OrderRecord]:
         """Orders the broker reports (partly) filled whose fills are not all recorded yet (a scan of
-        every order, remembered until the orders change: fills are synced after every report)."""
-
-        def read() -> tuple[OrderRecord, ...]:
+        every order once, then kept whole by the writes through this store: fills are synced after
+        every report)."""
+        cache = self._orders()
+        if not cache.awaiting_known:
             rows = self._connection.execute(
                 "SELECT * FROM orders WHERE filled_quantity < reported_filled_quantity"
                 " OR (status = 'FILLED' AND filled_quantity < quantity) ORDER BY created_utc, ordertag"
             ).fetchall()
-            return tuple(_order_from_row(row) for row in rows)
-
-        return list(self._order_read("awaiting_fills", read))
+            cache.load_awaiting(_order_from_row(row) for row in rows)
+        return list(cache.awaiting())
 
     def count_events(self, ordertag: str, source: str) -> int:
         row = self._connection.execute(
@@ -557,7 +577,7 @@ class Store:
         """Write an order's new state together with the event that caused it and an audit row."""
         self.order_writes += 1
         with self.transaction() as connection:
-            connection.execute(
+            cursor = connection.execute(
                 "UPDATE orders SET status=?, broker_order_id=?, unique_order_id=?, broker_status=?,"
                 " reported_filled_quantity=?, filled_quantity=?, average_price=?, message=?, price=?,"
                 " trigger_price=?, order_type=?, submitted_utc=?, updated_utc=? WHERE ordertag=?",
@@ -578,7 +598,38 @@ class Store:
                     order.ordertag,
                 ),
             )
+            self._order_updated(order.ordertag, cursor.rowcount, order)
             self._insert_event(event)
+
+    def _order_updated(self, ordertag: str, rows: int, changing: OrderRecord) -> None:
+        """Keep the cache equal to the row an UPDATE of the mutable columns just wrote: merged onto
+        the cached row, else read back (once); an update that matched no row leaves nothing cached."""
+        cache = self._orders()
+        if rows != 1:
+            cache.forget(ordertag)
+            return
+        previous = cache.get(ordertag)
+        if previous is None:
+            self._read_order(ordertag, cache)
+        else:
+            cache.put(stored_order(previous, changing))
+
+    def _order_filled(self, rows: int, order: OrderRecord) -> None:
+        """The cache after a fill's UPDATE of filled quantity, average price and update time."""
+        previous = self._orders().get(order.ordertag) if rows == 1 else None
+        if previous is None:
+            self._order_updated(order.ordertag, rows, order)  # read back (or forgotten)
+            return
+        self._order_cache.put(
+            as_stored(
+                replace(
+                    previous,
+                    filled_quantity=order.filled_quantity,
+                    average_price=order.average_price,
+                    updated_utc=order.updated_utc,
+                )
+            )
+        )
 
     def record_event(self, event: OrderEventRecord) -> None:
         """Record an event that did not change the order (e.g. a rejected illegal transition)."""
@@ -671,10 +722,11 @@ class Store:
             )
             if order is not None:
                 self.order_writes += 1
-                connection.execute(
+                cursor = connection.execute(
                     "UPDATE orders SET filled_quantity=?, average_price=?, updated_utc=? WHERE ordertag=?",
                     (order.filled_quantity, order.average_price, _ts(order.updated_utc), order.ordertag),
                 )
+                self._order_filled(cursor.rowcount, order)
             self.save_position(position)
             self.audit(
                 "fill",
