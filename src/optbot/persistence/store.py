@@ -31,6 +31,8 @@ from optbot.core.funds import Funds
 from optbot.core.timeutil import to_utc
 from optbot.persistence.db import open_database
 from optbot.persistence.order_cache import OrderCache, as_stored, inserted_order, stored_order
+from optbot.persistence.position_cache import PositionCache
+from optbot.persistence.position_cache import as_stored as position_as_stored
 from optbot.persistence.records import (
     AuditArchiveRecord,
     AuditVerification,
@@ -99,6 +101,10 @@ class Store:
         #: rollback. The order manager re-reads each order on every report; it is the only writer.
         self._order_cache = OrderCache()
         self._order_cache_version: int | None = None
+        #: Position rows likewise (the whole table once read): risk and the portfolio read positions
+        #: on every evaluation and fill; only `save_position` writes them.
+        self._position_cache = PositionCache()
+        self._position_cache_version: int | None = None
         #: An in-memory (or temporary) database has no other connection, so nothing but this store
         #: can change it: no need to ask SQLite for its data_version (a backtest asks every bar).
         main = connection.execute("PRAGMA database_list").fetchone()
@@ -171,6 +177,7 @@ class Store:
                 self._owners.clear()
                 self._audit_tip = None
                 self._order_cache.clear()
+                self._position_cache.clear()
             raise
         self._depth -= 1
         if self._depth == 0:
@@ -693,14 +700,14 @@ class Store:
         Returns False (and changes nothing) if this fill id was already recorded.
         """
         with self.transaction() as connection:
-            if self.has_fill(fill.broker_order_id, fill.fill_id):
-                return False
-            self.fill_writes += 1
-            connection.execute(
+            held, before = self._fills_signature, (self.fill_writes, self._data_version())
+            # the fill's key decides "already recorded" (any other constraint still raises)
+            cursor = connection.execute(
                 "INSERT INTO fills(fill_id, broker_order_id, ordertag, intent_id, exchange, token,"
                 " symbol, side,"
                 " product, quantity, price, charges, trade_date, ts_utc, ts_exchange, source)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT(broker_order_id, fill_id) DO NOTHING",
                 (
                     fill.fill_id,
                     fill.broker_order_id,
@@ -720,6 +727,12 @@ class Store:
                     fill.source,
                 ),
             )
+            if cursor.rowcount != 1:
+                return False
+            self.fill_writes += 1
+            if held is not None and held[0] == before and cursor.lastrowid is not None:
+                # one more row, and the newest (rowids only grow: fills are never deleted)
+                self._fills_signature = ((self.fill_writes, before[1]), (held[1][0] + 1, cursor.lastrowid))
             if order is not None:
                 self.order_writes += 1
                 cursor = connection.execute(
@@ -765,9 +778,33 @@ class Store:
         ).fetchall()
         return [_fill_from_row(row) for row in rows]
 
+    def fills_after(self, rowid: int) -> list[FillRecord]:
+        """Fills stored after the one with this rowid (fills are never deleted, so a later insert has a
+        higher one), in `fills()` order: what a reader holding every fill up to it has not seen."""
+        rows = self._connection.execute(
+            "SELECT * FROM fills WHERE rowid > ? ORDER BY ts_utc, broker_order_id, fill_id", (rowid,)
+        ).fetchall()
+        return [_fill_from_row(row) for row in rows]
+
     # ------------------------------------------------------------- positions
+    def _positions_cache(self) -> PositionCache:
+        """The position cache, emptied first if another connection committed since it was filled."""
+        version = self._data_version()
+        if version != self._position_cache_version:
+            self._position_cache.clear()
+            self._position_cache_version = version
+        return self._position_cache
+
+    def _whole_positions_cache(self) -> PositionCache:
+        cache = self._positions_cache()
+        if not cache.complete:
+            rows = self._connection.execute("SELECT * FROM positions ORDER BY exchange, token").fetchall()
+            cache.load(_position_from_row(row) for row in rows)
+        return cache
+
     def save_position(self, position: PositionRecord) -> None:
         self.position_writes += 1
+        cache = self._positions_cache()
         with self.transaction() as connection:
             connection.execute(
                 "INSERT INTO positions(exchange, token, symbol, net_quantity, average_price,"
@@ -796,6 +833,7 @@ class Store:
                     _ts(position.updated_utc),
                 ),
             )
+            cache.put(position_as_stored(position))
 
     def position_owner(self, exchange: Exchange, token: str) -> str:
         """The strategy whose entry intent last traded this contract ("" when none did): the risk
@@ -820,22 +858,28 @@ class Store:
         return str(row["strategy"]) if row is not None else ""
 
     def positions(self) -> list[PositionRecord]:
-        rows = self._connection.execute("SELECT * FROM positions ORDER BY exchange, token").fetchall()
-        return [_position_from_row(row) for row in rows]
+        """Every position row (flat ones too), ordered by exchange and token."""
+        return list(self._whole_positions_cache().all())
 
     def open_positions(self) -> list[PositionRecord]:
         """The positions not flat, in `positions()` order: the rows of every contract ever traded stay
         in the table, and risk asks for the open ones on every evaluation."""
-        rows = self._connection.execute(
-            "SELECT * FROM positions WHERE net_quantity != 0 ORDER BY exchange, token"
-        ).fetchall()
-        return [_position_from_row(row) for row in rows]
+        return list(self._whole_positions_cache().open())
 
     def position(self, exchange: Exchange, token: str) -> PositionRecord | None:
+        cache = self._positions_cache()
+        key = (exchange, token)
+        held = cache.get(key)
+        if held is not None or cache.complete:
+            return held
         row = self._connection.execute(
             "SELECT * FROM positions WHERE exchange = ? AND token = ?", (exchange.value, token)
         ).fetchone()
-        return None if row is None else _position_from_row(row)
+        if row is None:
+            return None
+        position = _position_from_row(row)
+        cache.put(position)
+        return position
 
     # ------------------------------------------------ funds, risk, anomalies
     def record_funds(self, funds: Funds, source: str) -> None:
@@ -952,6 +996,12 @@ class Store:
                 )
                 self.audit("reconciliation_ack", str(record.reconciliation_id), {"by": operator})
         return len(pending)
+
+
+def fill_table_key(fill: FillRecord) -> tuple[str, str, str]:
+    """Where a fill sorts in `Store.fills()` (ORDER BY ts_utc, broker_order_id, fill_id): the stored
+    UTC text of its time, then its ids (SQLite compares TEXT bytewise; UTF-8 keeps code point order)."""
+    return _ts(fill.ts_utc), fill.broker_order_id, fill.fill_id
 
 
 def _intent_from_row(row: sqlite3.Row) -> IntentRecord:

@@ -144,3 +144,78 @@ def test_an_update_of_an_unknown_order_caches_nothing(tmp_path: Path) -> None:
         store.save_order(ghost, OrderEventRecord("t9", START, "x", ghost.status, ghost.status, True))
     assert store.get_order("t9") is None and store.orders_in_flight() == []
     store.close()
+
+
+KEYS = ((Exchange.NFO, "1"), (Exchange.NFO, "2"), (Exchange.BFO, "1"))
+
+
+def _position_answers(store: Store) -> list[str]:
+    answers = [repr(store.position(*key)) for key in (*KEYS, (Exchange.NSE, "9"))]
+    return [*answers, repr(store.positions()), repr(store.open_positions())]
+
+
+POSITION_STEP = st.tuples(
+    st.sampled_from(("save", "rollback", "other", "read")),
+    st.sampled_from(KEYS),
+    st.integers(min_value=-2, max_value=2),
+    st.sampled_from((100, 100.5, None)),
+)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=st.lists(POSITION_STEP, max_size=12))
+def test_remembered_positions_equal_a_fresh_read_after_any_writes(tmp_path_factory, steps) -> None:  # type: ignore[no-untyped-def]
+    """Position rows written as ints and IST times, flat and open, rolled back or written by another
+    connection: every position answer equals that of a fresh connection."""
+    path: Path = tmp_path_factory.mktemp("positions") / "optbot.sqlite"
+    clock = SimClock(START)
+    store, other = Store.open(path, clock), Store.open(path, clock)
+    for number, (action, (exchange, token), lots, price) in enumerate(steps):
+        moment = (START + timedelta(minutes=number)).astimezone(IST)
+        position = PositionRecord(
+            exchange, token, f"SYM{token}", 75 * lots, price or 0, number, 1, 75, 0, 7500, 0, moment, price
+        )  # type: ignore[arg-type]
+        if action == "read":
+            store.positions()
+        elif action == "rollback":
+            with pytest.raises(RuntimeError), store.transaction():
+                store.save_position(position)
+                assert store.position(exchange, token) is not None
+                raise RuntimeError("rolled back")
+        else:
+            (other if action == "other" else store).save_position(position)
+        fresh = Store.open(path, clock)
+        assert _position_answers(store) == _position_answers(fresh)
+        fresh.close()
+    store.close()
+    other.close()
+
+
+def test_the_fills_signature_kept_by_apply_fill_is_the_tables_and_new_fills_are_found_by_rowid(
+    tmp_path: Path,
+) -> None:
+    """apply_fill updates the remembered (count, max rowid) itself; a repeated fill changes nothing and
+    a fill that breaks a constraint other than its key still raises."""
+    path = tmp_path / "optbot.sqlite"
+    store = Store.open(path, SimClock(START))
+    position = PositionRecord(Exchange.NFO, "1", "NIFTY", 75, 100.0, 0.0, 0.0, 75, 0, 7500.0, 0.0, START)
+
+    def fill(number: int, quantity: int = 75) -> FillRecord:
+        return FillRecord(
+            f"F{number}", "B1", None, "", Exchange.NFO, "1", "NIFTY", Side.BUY, quantity, 100.0,
+            date(2026, 3, 2), START - timedelta(minutes=number),
+        )  # fmt: skip
+
+    assert store.fills_signature() == (0, None)
+    for number in (1, 2, 2, 3):
+        store.apply_fill(fill(number), None, position)
+        fresh = Store.open(path, SimClock(START))
+        assert store.fills_signature() == fresh.fills_signature()
+        fresh.close()
+    assert store.fills_signature()[0] == 3
+    with pytest.raises(sqlite3.IntegrityError):
+        store.apply_fill(fill(4, quantity=0), None, position)
+    assert store.fills_signature()[0] == 3
+    assert [f.fill_id for f in store.fills_after(1)] == ["F3", "F2"]  # table order: by time
+    assert store.fills_after(3) == []
+    store.close()
