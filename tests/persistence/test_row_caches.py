@@ -33,9 +33,9 @@ def _intent(intent_id: str) -> IntentRecord:
         purpose=IntentPurpose.ENTRY,
         order_type=OrderType.LIMIT,
         product=ProductType.INTRADAY,
-        limit_price=100.0,
+        limit_price=100,  # type: ignore[arg-type]  # an int, and an IST time: stored as REAL, UTC
         trigger_price=None,
-        created_utc=START,
+        created_utc=START.astimezone(IST),
     )
 
 
@@ -73,6 +73,7 @@ def _answers(store: Store) -> list[str]:
     answers.append(repr(store.orders_in_flight()))
     answers.append(repr(store.orders_awaiting_fills()))
     answers.append(repr(store.has_orders_in_flight()))
+    answers += [repr(store.find_intent("i" + tag)) for tag in TAGS]
     return answers
 
 

@@ -1,5 +1,6 @@
 """The orders table as this store last wrote or read it: the order manager re-reads an order on every
-report, fill and verification pass, and it is the only writer of its own orders.
+report, fill and verification pass, and it is the only writer of its own orders. (Intent rows, never
+updated once inserted, are kept the same way: `intent_as_stored`.)
 
 `OrderCache` holds rows exactly as a query would return them (`as_stored` mirrors SQLite's column
 affinities and the store's UTC timestamps), by ordertag and by broker order id, plus two complete
@@ -11,11 +12,12 @@ data_version moves) or a transaction rolls back, so an answer from it is always 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from optbot.core.enums import OrderStatus
 from optbot.core.timeutil import to_utc
-from optbot.persistence.records import OrderRecord
+from optbot.persistence.records import IntentRecord, OrderRecord
 
 #: An order whose broker id another cached order also carries: its lookups go to the database.
 _AMBIGUOUS = ""
@@ -238,3 +240,33 @@ class OrderCache:
         self._by_tag.pop(ordertag, None)
         self._in_flight = self._awaiting = None
         self._in_flight_sorted = self._awaiting_sorted = None
+
+
+def intent_as_stored(intent: IntentRecord) -> IntentRecord:
+    """`intent` as a read of its row returns it (REAL columns as floats, INTEGER as int, TEXT as str,
+    the time in UTC); the same object when it already is."""
+    numbers = (intent.limit_price, intent.trigger_price, intent.underlying_reference_price)
+    texts = (intent.strategy, intent.token, intent.symbol, intent.underlying, intent.trace_id)
+    if (
+        all(value is None or type(value) is float for value in numbers)
+        and type(intent.quantity) is int
+        and all(type(text) is str for text in (*texts, intent.status, intent.reason, intent.content_hash))
+        and intent.created_utc.tzinfo is UTC
+    ):
+        return intent
+    return replace(
+        intent,
+        content_hash=_text(intent.content_hash),
+        strategy=_text(intent.strategy),
+        token=_text(intent.token),
+        symbol=_text(intent.symbol),
+        quantity=_int(intent.quantity),
+        limit_price=_optional_float(intent.limit_price),
+        trigger_price=_optional_float(intent.trigger_price),
+        created_utc=_utc(intent.created_utc),
+        status=_text(intent.status),
+        reason=_text(intent.reason),
+        underlying=_text(intent.underlying),
+        underlying_reference_price=_optional_float(intent.underlying_reference_price),
+        trace_id=_text(intent.trace_id),
+    )

@@ -30,7 +30,13 @@ from optbot.core.events import RiskDecision
 from optbot.core.funds import Funds
 from optbot.core.timeutil import to_utc
 from optbot.persistence.db import open_database
-from optbot.persistence.order_cache import OrderCache, as_stored, inserted_order, stored_order
+from optbot.persistence.order_cache import (
+    OrderCache,
+    as_stored,
+    inserted_order,
+    intent_as_stored,
+    stored_order,
+)
 from optbot.persistence.position_cache import PositionCache
 from optbot.persistence.position_cache import as_stored as position_as_stored
 from optbot.persistence.records import (
@@ -47,6 +53,7 @@ from optbot.persistence.records import (
 GENESIS_HASH = "0" * 64
 _IN_FLIGHT = tuple(status.value for status in OrderStatus if not status.is_terminal)
 _IN_CHUNK = 500  # values per `IN (...)` (SQLite's bound-parameter limit is 999 on old builds)
+_INTENTS_KEPT = 4096  # intent rows remembered at most (then forgotten at once and read again)
 
 
 def _ts(moment: datetime) -> str:
@@ -101,6 +108,10 @@ class Store:
         #: rollback. The order manager re-reads each order on every report; it is the only writer.
         self._order_cache = OrderCache()
         self._order_cache_version: int | None = None
+        #: Intent rows (insert-only) this store wrote or read, on the same terms; at most
+        #: `_INTENTS_KEPT` (a fill asks for its intent's owner and trace).
+        self._intents: dict[str, IntentRecord] = {}
+        self._intents_version: int | None = None
         #: Position rows likewise (the whole table once read): risk and the portfolio read positions
         #: on every evaluation and fill; only `save_position` writes them.
         self._position_cache = PositionCache()
@@ -178,6 +189,7 @@ class Store:
                 self._audit_tip = None
                 self._order_cache.clear()
                 self._position_cache.clear()
+                self._intents.clear()
             raise
         self._depth -= 1
         if self._depth == 0:
@@ -339,9 +351,23 @@ class Store:
         ]
 
     # --------------------------------------------------------------- intents
+    def _intent_cache(self) -> dict[str, IntentRecord]:
+        version = self._data_version()
+        if version != self._intents_version or len(self._intents) >= _INTENTS_KEPT:
+            self._intents.clear()
+            self._intents_version = version
+        return self._intents
+
     def find_intent(self, intent_id: str) -> IntentRecord | None:
+        cache = self._intent_cache()
+        held = cache.get(intent_id)
+        if held is not None:
+            return held
         row = self._connection.execute("SELECT * FROM intents WHERE intent_id = ?", (intent_id,)).fetchone()
-        return None if row is None else _intent_from_row(row)
+        if row is None:
+            return None
+        intent = cache[intent_id] = _intent_from_row(row)
+        return intent
 
     def find_intent_by_hash(self, content_hash: str, since: datetime) -> IntentRecord | None:
         row = self._connection.execute(
@@ -390,6 +416,7 @@ class Store:
                     _ts(intent.created_utc),
                 ),
             )
+            self._intent_cache()[intent.intent_id] = intent_as_stored(intent)
             self.audit(
                 "intent",
                 intent.intent_id,
