@@ -359,14 +359,19 @@ class Store:
         return self._intents
 
     def find_intent(self, intent_id: str) -> IntentRecord | None:
-        cache = self._intent_cache()
-        held = cache.get(intent_id)
-        if held is not None:
-            return held
+        # a new intent's id is not held: its lookup (before the journal, on the way to the wire) goes
+        # straight to SQLite; a row read fresh may join the cache whatever its version (a stale cache is
+        # cleared at the next check)
+        if intent_id in self._intents:
+            held = self._intent_cache().get(intent_id)
+            if held is not None:
+                return held
         row = self._connection.execute("SELECT * FROM intents WHERE intent_id = ?", (intent_id,)).fetchone()
         if row is None:
             return None
-        intent = cache[intent_id] = _intent_from_row(row)
+        if len(self._intents) >= _INTENTS_KEPT:
+            self._intents.clear()
+        intent = self._intents[intent_id] = _intent_from_row(row)
         return intent
 
     def find_intent_by_hash(self, content_hash: str, since: datetime) -> IntentRecord | None:
