@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from optbot.config import load_settings
 from optbot.core.clock import SimClock
+from optbot.core.enums import OrderStatus, Side
 from optbot.log import (
     MASK,
     RedactingFormatter,
@@ -236,6 +237,7 @@ def test_the_formatters_render_exactly_what_structlogs_processor_formatter_rende
     try:
         structured = get_logger("optbot.risk")
         structured.info("risk_decision", approved=True, reasons=["a", "ü ☃"], requested=75, price=1.5)
+        structured.info("enums", side=Side.BUY, sides=[Side.SELL], mapping={"to": OrderStatus.OPEN})
         with bind_trace("trace-9"):
             structured.warning("with %s args", "positional", nested={"deep": [1, None, {"pin": "4821"}]})
             logging.getLogger("optbot.engine").info("engine_%s: %s", "order", f"sent {SECRET}")
@@ -254,6 +256,15 @@ def test_the_formatters_render_exactly_what_structlogs_processor_formatter_rende
         for check in checks:
             logging.getLogger().removeHandler(check)
     pairs = [pair for check in checks for pair in check.pairs]
-    assert len(pairs) == 2 * 8
+    assert len(pairs) == 2 * 9
     for rendered, reference in pairs:
         assert rendered == reference
+
+
+def test_redaction_gives_str_subclasses_back_as_plain_str() -> None:
+    """A substitution returns a plain str, so an enum value reached the renderers as its text (the
+    console would show an enum's repr otherwise); a text no credential shape can match keeps that."""
+    for text in (Side.BUY, OrderStatus.OPEN):
+        redacted = redact_text(text)
+        assert type(redacted) is str and redacted == text.value
+    assert type(redact_value({"side": Side.SELL})["side"]) is str

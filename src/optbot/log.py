@@ -130,8 +130,8 @@ def redact_text(text: str) -> str:
     pattern = _secret_pattern
     if pattern is not None:
         text = pattern.sub(MASK, text)
-    if _SHAPE_START.search(text) is None:
-        return text
+    if _SHAPE_START.search(text) is None:  # as a substitution would, give a str subclass as plain str
+        return text if type(text) is str else str.__str__(text)
     text = _PATTERNS[0].sub(lambda match: match.group(1) + MASK, text)
     return _PATTERNS[1].sub(MASK, text)
 
