@@ -34,6 +34,7 @@ from optbot.config.sections.replay import ReplaySettings
 from optbot.core.events import Bar
 from optbot.sim.market.instruments import (
     UNDERLYINGS,
+    ContractBook,
     OptionContract,
     UnderlyingSpec,
     build_option_contracts,
@@ -160,7 +161,7 @@ class OptionPrices:
         self._listings = shared_cache.listings(calendar)
         #: Every contract listed so far, by token: the same object comes back while it is unchanged,
         #: so each day's listing (and the instrument master built from it) is mostly lookups.
-        self._known: dict[str, OptionContract] = {}
+        self._known = ContractBook()
 
     # ------------------------------------------------------------------ coverage
     def coverage(self, underlying: str, day: date) -> tuple[str, str | None]:
