@@ -36,7 +36,7 @@ from optbot.core.clock import SimClock
 from optbot.core.enums import Timeframe
 from optbot.core.events import Bar, relabel_bar
 from optbot.core.timeutil import IST, ist_date
-from optbot.data.store import JsonStore, store_symbol
+from optbot.data.store import JsonStore, cyclic_gc_paused, store_symbol
 
 #: Finest first.
 INTRADAY_TIMEFRAMES: tuple[Timeframe, ...] = (Timeframe.M1, Timeframe.M3, Timeframe.M5, Timeframe.M15)
@@ -281,8 +281,15 @@ class StoreHistory:
         cached = _PARSED.get(path.resolve())
         if cached is not None and cached[0] == identity:
             return cached[1]
+        with cyclic_gc_paused():  # a year of bars: no cycle, and nothing for the collector to walk
+            found = self._group_by_day(self.store.load(symbol, timeframe)[0])
+        _PARSED[path.resolve()] = (identity, found)
+        return found
+
+    @staticmethod
+    def _group_by_day(bars: list[Bar]) -> dict[date, tuple[Bar, ...]]:
+        """Bars in start order grouped by IST day, each flagged complete (see below)."""
         grouped: dict[date, list[Bar]] = {}
-        bars, _report = self.store.load(symbol, timeframe)
         day_bars: list[Bar] = []
         day_start = day_end = None  # the UTC span of the IST day of the bars being grouped
         for bar in bars:
@@ -296,9 +303,7 @@ class StoreHistory:
                 day_end = day_start + timedelta(days=1)
                 day_bars = grouped.setdefault(day, [])
             day_bars.append(whole)
-        found = {day: tuple(items) for day, items in grouped.items()}
-        _PARSED[path.resolve()] = (identity, found)
-        return found
+        return {day: tuple(items) for day, items in grouped.items()}
 
     def days(self, name: str) -> list[date]:
         """Every day the store holds any bar for `name` (intraday or daily), in order."""
