@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
+from operator import attrgetter
 from pathlib import Path
 from statistics import median
 
@@ -566,8 +567,13 @@ class StoreHistory:
             if label is not None:
                 daily = relabel_bar(daily, *label)
         bars.append(daily)
-        bars.sort(key=lambda bar: (bar.end_utc, bar.timeframe.seconds))
+        # base, then each rolled timeframe (shortest first), then the daily bar: sorting by close alone
+        # (stable) puts the shorter timeframe first at a shared close
+        bars.sort(key=_close_time)
         return found, tuple(bars)
+
+
+_close_time = attrgetter("end_utc")
 
 
 def _labelled(session: SessionBars | None, label: Label) -> SessionBars | None:
