@@ -199,14 +199,21 @@ class BarBacktest:
                 reference = found.bars[0].open if found is not None else None
             if reference is None:
                 continue
-            option_day = self.prices.open_day(underlying, day, reference)
-            for contract in option_day.contracts.values():
-                held = self._listed.get(contract.token)
-                if held is not None and held[0] is contract:
-                    if not new_only:
-                        listed.append(held[1])
-                    continue
-                fresh.append(contract)
+            contracts = self.prices.open_day(underlying, day, reference).contracts.values()
+            listed_before = self._listed.get
+            if not new_only:
+                listed += [
+                    held[1]
+                    for contract in contracts
+                    if (held := listed_before(contract.token)) is not None and held[0] is contract
+                ]
+            new_here = [
+                contract
+                for contract in contracts
+                if (held := listed_before(contract.token)) is None or held[0] is not contract
+            ]
+            fresh += new_here
+            for contract in new_here:
                 known = self._parsed.get(contract.token)
                 if known is None or known[0] is not contract:
                     rows.append(contract.scrip_row())
