@@ -255,12 +255,21 @@ class StoreHistory:
         self._series: dict[tuple[str, Timeframe], dict[date, tuple[Bar, ...]]] = {}
         self._days: dict[str, list[date]] = {}
         self._identities: dict[str, FilesIdentity] = {}
+        self._held: dict[str, bool] = {}
 
     def has(self, name: str) -> bool:
         """Whether the data root can replay `name`: stored bars, or option bars to derive it from."""
-        if self.store.timeframes(store_symbol(name)):
+        if self._stored(name):
             return True
         return self.parity is not None and bool(self.parity.days(name))
+
+    def _stored(self, name: str) -> bool:
+        """Whether the store holds any bar file of `name`: looked at once per history, as its series
+        are read once (a day without the index's intraday bars asks about its future every time)."""
+        found = self._held.get(name)
+        if found is None:
+            found = self._held[name] = bool(self.store.timeframes(store_symbol(name)))
+        return found
 
     def _by_day(self, name: str, timeframe: Timeframe) -> dict[date, tuple[Bar, ...]]:
         key = (store_symbol(name), timeframe)
@@ -406,7 +415,7 @@ class StoreHistory:
         """The near-month future's (`NAME-I`) finest stored intraday bars of `day`, as traded (no
         basis shift); empty when the store has none that day."""
         future = futures_name(name)
-        if not self.store.timeframes(store_symbol(future)):
+        if not self._stored(future):
             return ()
         for timeframe in INTRADAY_TIMEFRAMES:
             bars = self._by_day(future, timeframe).get(day)
