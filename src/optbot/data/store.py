@@ -231,7 +231,7 @@ def _parse_lines(payload: bytes, report: LoadReport) -> list[dict[str, Any]]:
     lines = payload.split(b"\n")
     complete_tail = payload.endswith(b"\n") or not payload
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
+        if not line or line.isspace():  # (strip would copy every line)
             continue
         report.lines += 1
         try:
