@@ -26,7 +26,9 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
+from typing import NamedTuple
 
 from optbot.analytics.futures_forward import FuturesForward
 from optbot.analytics.synthetic import model_for
@@ -56,18 +58,13 @@ from optbot.strategy.base import Strategy
 BAR_SOURCE = "bar"  # a Tick carrying a bar's close (the instrument's last price), not a traded print
 
 
-@dataclass(frozen=True, slots=True)
-class SessionStep:
+class SessionStep(NamedTuple):
     """One close time of a session: every bar closing then, in the order the strategies get them
     (shortest timeframe first, then symbol), and the base bars among them in underlying order."""
 
     close: datetime
     bars: list[Bar]
     base: list[Bar]
-
-
-def _close_of(step: SessionStep) -> datetime:
-    return step.close
 
 
 @dataclass
@@ -265,8 +262,8 @@ class BarBacktest:
     def _session_steps(self, day: date) -> list[SessionStep]:
         """The day's close times in order, each with every bar closing then (the shortest timeframe
         first, then by symbol) and the base bars among them in underlying order (their closes are
-        the instruments' last prices). One pass over each instrument's session bars, which come in
-        (close, timeframe) order already: consecutive bars of one close form its group."""
+        the instruments' last prices). Each instrument's session bars come in (close, timeframe)
+        order already: consecutive bars of one close form its group."""
         by_close: dict[datetime, SessionStep] = {}
         mixed: list[SessionStep] = []  # close times with bars of more than one instrument
         for name in [*self.underlyings, self.vix_name]:
@@ -279,21 +276,23 @@ class BarBacktest:
             self._exchange_of[token] = index.exchange  # SENSEX is a BSE index
             self._name_of[token] = name
             base_timeframe = index_day.bars[0].timeframe if not index_day.is_daily_fallback else Timeframe.D1
-            step: SessionStep | None = None
+            current: datetime | None = None
             for bar in bars:  # already labelled as the master's index row
                 end = bar.end_utc
-                if step is None or step.close != end:
+                if end != current:
+                    current = end
                     step = by_close.get(end)
                     if step is None:
                         step = by_close[end] = SessionStep(end, [], [])
-                    elif step.bars:
+                    else:
                         mixed.append(step)
-                step.bars.append(bar)
+                    add_bar, add_base = step.bars.append, step.base.append
+                add_bar(bar)
                 if bar.timeframe is base_timeframe:
-                    step.base.append(bar)
+                    add_base(bar)
         for step in mixed:  # one instrument's session bars come in (close, timeframe) order already
             step.bars.sort(key=lambda bar: (bar.timeframe.seconds, bar.symbol))
-        return sorted(by_close.values(), key=_close_of)
+        return sorted(by_close.values())  # by close (each close once)
 
     async def run_day(self, day: date) -> SessionRun:
         """Replay one session from the pre-market to the end of the post-market."""
@@ -309,7 +308,7 @@ class BarBacktest:
             engine.refresh_instruments(self._listing(day, new_only=True), self._info(day), day)
         steps = self._session_steps(day)
         end_of_day = to_utc(schedule.post_market_end or schedule.session.close_utc)
-        steps = steps[: bisect_right(steps, end_of_day, key=_close_of)]
+        steps = steps[: bisect_right(steps, end_of_day, key=itemgetter(0))]
         previous = schedule.session.open_utc
         await self._open_session(previous, steps)
         delivered = await self._replay_steps(steps, previous)
