@@ -329,7 +329,7 @@ class BarBacktest:
         engine, clock, store = self.engine, self.clock, self.store
         on_tick, on_bar, next_deadline = engine.on_tick, engine.on_bar, engine.next_deadline
         has_open_positions, has_working_orders = engine.has_open_positions, self.venue.has_working_orders
-        exchange_of = self._exchange_of
+        index_tick = self._index_tick
         verify_every = timedelta(seconds=self.settings.engine.order_poll_seconds)
         next_verify = clock.now_utc()
         # the order writes when the store last said nothing is in flight: until an order row is
@@ -346,18 +346,7 @@ class BarBacktest:
             if close > clock.now_utc():
                 clock.advance_to(close)
             for bar in step.base:
-                token = bar.token
-                await on_tick(
-                    Tick(
-                        close,
-                        token,
-                        exchange_of[token],
-                        bar.symbol,
-                        bar.close,
-                        ts_exchange=close,
-                        source=BAR_SOURCE,
-                    )
-                )
+                await on_tick(index_tick(bar, close, bar.close))
             if has_open_positions():
                 await self._mark_positions(close)
             group = step.bars
@@ -468,10 +457,11 @@ class BarBacktest:
                 )
 
     async def run(self, days: Sequence[date]) -> list[SessionRun]:
-        """Every session in order. What is alive at each session's end (the loaded bars, the engine's
+        """Every session in order. What is alive as each session starts (the loaded bars, the engine's
         state, the caches) is frozen out of the cyclic garbage collector until the run ends: its full
         collections would otherwise walk all of it again and again (most of a run's GC time), while
-        what a session leaves behind is freed by reference counting as before."""
+        what a session leaves behind is freed by reference counting as before (a cycle among frozen
+        objects waits for the end of the run)."""
         await self.engine.start(days[0])
         self.warm_up(days[0])
         await self._seed_last_prices(days[0])
