@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -87,12 +87,63 @@ class InstrumentMaster:
         self._options: dict[str, dict[date, list[Instrument]]] = defaultdict(lambda: defaultdict(list))
         self._indices: dict[str, list[Instrument]] = defaultdict(list)
         self.missing: set[str] = set()
+        #: How many rows of `_by_key` expire on each date, and how many have no expiry: a refresh
+        #: with nothing expired and every undated row listed again need not look at every row.
+        self._expiring: Counter[date] = Counter()
+        self._undated = 0
         for instrument in instruments:
-            self._by_key[instrument.key] = instrument
+            self._put(instrument.key, instrument)
             self._index_rows(instrument)
         for by_expiry in self._options.values():
             for contracts in by_expiry.values():
                 contracts.sort(key=_strike_order)
+
+    def _put(self, key: InstrumentKey, instrument: Instrument) -> None:
+        """`instrument` becomes the row of `key` (counted by expiry)."""
+        held = self._by_key.get(key)
+        if held is not None:
+            self._uncount(held)
+        self._by_key[key] = instrument
+        if instrument.expiry is None:
+            self._undated += 1
+        else:
+            self._expiring[instrument.expiry] += 1
+
+    def _drop(self, instrument: Instrument) -> None:
+        """`instrument`'s key leaves the master."""
+        del self._by_key[instrument.key]
+        self._uncount(instrument)
+
+    def _uncount(self, instrument: Instrument) -> None:
+        if instrument.expiry is None:
+            self._undated -= 1
+            return
+        left = self._expiring[instrument.expiry] - 1
+        if left:
+            self._expiring[instrument.expiry] = left
+        else:
+            del self._expiring[instrument.expiry]
+
+    def _leaving(self, listed: list[Instrument], today: date) -> tuple[list[Instrument], list[Instrument]]:
+        """The rows a refresh removes, in the master's order: contracts that expired before `today`,
+        and rows without an expiry the download (`listed`) does not carry. Without either (the usual
+        backtest session: nothing expired overnight, the same index rows), no row is looked at."""
+        keys = {item.key for item in listed if item.expiry is None}
+        still_listed = sum(
+            1 for key in keys if (held := self._by_key.get(key)) is not None and held.expiry is None
+        )
+        if still_listed == self._undated and all(expiry >= today for expiry in self._expiring):
+            return [], []
+        expired: list[Instrument] = []
+        dropped: list[Instrument] = []
+        for key, item in self._by_key.items():  # one pass over the master
+            expiry = item.expiry
+            if expiry is None:
+                if key not in keys:
+                    dropped.append(item)
+            elif expiry < today:
+                expired.append(item)
+        return expired, dropped
 
     def _index_rows(self, instrument: Instrument) -> None:
         """File `instrument` under its token, symbol and option series or index names."""
@@ -135,18 +186,9 @@ class InstrumentMaster:
         callers to drop what they kept about them. Updated incrementally: a backtest refreshes every
         session with a listing that is mostly the previous day's, and unchanged rows cost a lookup."""
         listed = list(instruments)
-        keys = {item.key for item in listed if item.expiry is None}
-        expired: list[Instrument] = []
-        dropped: list[Instrument] = []
-        for key, item in self._by_key.items():  # one pass over the master
-            expiry = item.expiry
-            if expiry is None:
-                if key not in keys:
-                    dropped.append(item)
-            elif expiry < today:
-                expired.append(item)
+        expired, dropped = self._leaving(listed, today)
         for item in (*expired, *dropped):
-            del self._by_key[item.key]
+            self._drop(item)
             self._unindex_rows(item)
         added: dict[tuple[str, date], int] = {}  # option series -> rows appended to it
         replaced: set[tuple[str, date]] = set()  # series that took a row under a key listed before
@@ -160,7 +202,7 @@ class InstrumentMaster:
             if held is not None:
                 self._unindex_rows(held)
                 replaced.update(self._series_of(held))
-            self._by_key[key] = item
+            self._put(key, item)
             self._index_rows(item)
             for series in self._series_of(item):
                 added[series] = added.get(series, 0) + 1
