@@ -16,13 +16,16 @@ from hypothesis import strategies as st
 
 from optbot.config import load_settings
 from optbot.core.clock import SimClock
+from optbot.core.enums import OrderStatus, Side
 from optbot.log import (
     MASK,
+    RedactingFormatter,
     bind_trace,
     clear_secrets,
     configure_logging,
     current_trace_id,
     get_logger,
+    redact_text,
     redact_value,
     register_secret,
     shutdown_logging,
@@ -203,3 +206,65 @@ def test_the_file_changes_exactly_at_ist_midnight(setup: tuple[SimClock, Path, i
     get_logger("t").info("first_of_day_two")
     assert [line["event"] for line in _lines(log_dir, "20260803")] == ["last_of_day_one"]
     assert [line["event"] for line in _lines(log_dir, "20260804")] == ["first_of_day_two"]
+
+
+class _BothWays(logging.Handler):
+    """Formats each record with the installed formatter and with structlog's own
+    `ProcessorFormatter.format` (plus the final scrub) over the same processors: the reference."""
+
+    def __init__(self, formatter: logging.Formatter) -> None:
+        super().__init__()
+        self.formatter_ = formatter
+        self.pairs: list[tuple[str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        reference = redact_text(structlog.stdlib.ProcessorFormatter.format(self.formatter_, record))  # type: ignore[arg-type]
+        self.pairs.append((self.formatter_.format(record), reference))
+
+
+def test_the_formatters_render_exactly_what_structlogs_processor_formatter_renders(
+    setup: tuple[SimClock, Path, io.StringIO],
+) -> None:
+    """The JSON file's and the console's formatters skip the record copy and the base formatter pass
+    of `ProcessorFormatter.format`: every line stays byte-identical to what it rendered."""
+    clock, _, _ = setup
+    handlers = [h for h in logging.getLogger().handlers if isinstance(h.formatter, RedactingFormatter)]
+    assert len(handlers) == 2  # the JSON file and the console
+    checks = [_BothWays(handler.formatter) for handler in handlers if handler.formatter is not None]
+    for check in checks:
+        logging.getLogger().addHandler(check)
+    register_secret(SECRET)
+    try:
+        structured = get_logger("optbot.risk")
+        structured.info("risk_decision", approved=True, reasons=["a", "ü ☃"], requested=75, price=1.5)
+        structured.info("enums", side=Side.BUY, sides=[Side.SELL], mapping={"to": OrderStatus.OPEN})
+        with bind_trace("trace-9"):
+            structured.warning("with %s args", "positional", nested={"deep": [1, None, {"pin": "4821"}]})
+            logging.getLogger("optbot.engine").info("engine_%s: %s", "order", f"sent {SECRET}")
+        structlog.contextvars.bind_contextvars(session="s1")
+        logging.getLogger("httpx").info("HTTP Request: GET %s", "http://127.0.0.1/x")
+        logging.getLogger("lib").info("extra fields", extra={"custom": 5, "token": JWT})
+        structlog.contextvars.clear_contextvars()
+        clock.advance_to(START + timedelta(milliseconds=7))
+        try:
+            raise ValueError(f"bad {SECRET}")
+        except ValueError:
+            structured.exception("failed", value=float("nan"))
+            logging.getLogger("lib").exception("stdlib failed")
+        logging.getLogger("lib").info("stack", stack_info=True)
+    finally:
+        for check in checks:
+            logging.getLogger().removeHandler(check)
+    pairs = [pair for check in checks for pair in check.pairs]
+    assert len(pairs) == 2 * 9
+    for rendered, reference in pairs:
+        assert rendered == reference
+
+
+def test_redaction_gives_str_subclasses_back_as_plain_str() -> None:
+    """A substitution returns a plain str, so an enum value reached the renderers as its text (the
+    console would show an enum's repr otherwise); a text no credential shape can match keeps that."""
+    for text in (Side.BUY, OrderStatus.OPEN):
+        redacted = redact_text(text)
+        assert type(redacted) is str and redacted == text.value
+    assert type(redact_value({"side": Side.SELL})["side"]) is str

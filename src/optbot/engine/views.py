@@ -117,6 +117,9 @@ class PortfolioRiskView:
             )
         return snapshots
 
+    def net_quantity(self, token: str) -> int:
+        return sum(p.net_quantity for p in self.portfolio.open_positions() if p.token == token)
+
     def account_value(self) -> float:
         """Capital plus everything realised before today (the base of every % limit, fixed for the day)."""
         today = ist_date(self.market.clock.now_utc())

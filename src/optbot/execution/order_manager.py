@@ -714,11 +714,16 @@ class OrderManager:
             product=order.product.value,
             ts_exchange=trade.fill_time,
         )
-        earlier = [
-            booked
-            for booked in self._store.fills(ordertag=order.ordertag)
-            if booked.broker_order_id == trade.order_id
-        ]
+        # An order's filled quantity moves only with its fills (one transaction): none yet, none booked.
+        earlier = (
+            [
+                booked
+                for booked in self._store.fills(ordertag=order.ordertag)
+                if booked.broker_order_id == trade.order_id
+            ]
+            if order.filled_quantity
+            else []
+        )
         fill = replace(
             fill, charges=fill_charges(earlier, fill, self._rate_card, self._settings.charges_rounding)
         )

@@ -9,11 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from optbot.core.clock import Clock
 from optbot.core.enums import (
@@ -29,6 +30,15 @@ from optbot.core.events import RiskDecision
 from optbot.core.funds import Funds
 from optbot.core.timeutil import to_utc
 from optbot.persistence.db import open_database
+from optbot.persistence.order_cache import (
+    OrderCache,
+    as_stored,
+    inserted_order,
+    intent_as_stored,
+    stored_order,
+)
+from optbot.persistence.position_cache import PositionCache
+from optbot.persistence.position_cache import as_stored as position_as_stored
 from optbot.persistence.records import (
     AuditArchiveRecord,
     AuditVerification,
@@ -42,8 +52,8 @@ from optbot.persistence.records import (
 
 GENESIS_HASH = "0" * 64
 _IN_FLIGHT = tuple(status.value for status in OrderStatus if not status.is_terminal)
-_Read = TypeVar("_Read")
 _IN_CHUNK = 500  # values per `IN (...)` (SQLite's bound-parameter limit is 999 on old builds)
+_INTENTS_KEPT = 4096  # intent rows remembered at most (then forgotten at once and read again)
 
 
 def _ts(moment: datetime) -> str:
@@ -79,8 +89,7 @@ class Store:
         #: Position rows written through this store (rolled-back writes count too): readers that cache
         #: positions re-read them when it moves, not on every unrelated write.
         self.position_writes = 0
-        #: The same for order rows; orders_in_flight-style scans are answered from `_order_reads`
-        #: while it and SQLite's data_version (other connections' commits) stay put.
+        #: The same for order rows (what a reconciliation's snapshot keys on).
         self.order_writes = 0
         #: The same for fill rows: `fills_signature` is answered from `_fills_signature` while it and
         #: SQLite's data_version stay put (a portfolio asks on every risk evaluation).
@@ -94,7 +103,19 @@ class Store:
         #: (data_version, (seq, hash)) of the newest audit row this store wrote or read: the next row
         #: chains onto it without a query while no other connection has committed.
         self._audit_tip: tuple[int, tuple[int, str]] | None = None
-        self._order_reads: dict[str, tuple[tuple[int, int], Any]] = {}
+        #: Order rows as this store last wrote or read them, and the in-flight / awaiting-fill sets:
+        #: valid while SQLite's data_version stays put (no other connection committed), cleared on a
+        #: rollback. The order manager re-reads each order on every report; it is the only writer.
+        self._order_cache = OrderCache()
+        self._order_cache_version: int | None = None
+        #: Intent rows (insert-only) this store wrote or read, on the same terms; at most
+        #: `_INTENTS_KEPT` (a fill asks for its intent's owner and trace).
+        self._intents: dict[str, IntentRecord] = {}
+        self._intents_version: int | None = None
+        #: Position rows likewise (the whole table once read): risk and the portfolio read positions
+        #: on every evaluation and fill; only `save_position` writes them.
+        self._position_cache = PositionCache()
+        self._position_cache_version: int | None = None
         #: An in-memory (or temporary) database has no other connection, so nothing but this store
         #: can change it: no need to ask SQLite for its data_version (a backtest asks every bar).
         main = connection.execute("PRAGMA database_list").fetchone()
@@ -166,6 +187,9 @@ class Store:
                 self.fill_writes += 1
                 self._owners.clear()
                 self._audit_tip = None
+                self._order_cache.clear()
+                self._position_cache.clear()
+                self._intents.clear()
             raise
         self._depth -= 1
         if self._depth == 0:
@@ -327,9 +351,28 @@ class Store:
         ]
 
     # --------------------------------------------------------------- intents
+    def _intent_cache(self) -> dict[str, IntentRecord]:
+        version = self._data_version()
+        if version != self._intents_version or len(self._intents) >= _INTENTS_KEPT:
+            self._intents.clear()
+            self._intents_version = version
+        return self._intents
+
     def find_intent(self, intent_id: str) -> IntentRecord | None:
+        # a new intent's id is not held: its lookup (before the journal, on the way to the wire) goes
+        # straight to SQLite; a row read fresh may join the cache whatever its version (a stale cache is
+        # cleared at the next check)
+        if intent_id in self._intents:
+            held = self._intent_cache().get(intent_id)
+            if held is not None:
+                return held
         row = self._connection.execute("SELECT * FROM intents WHERE intent_id = ?", (intent_id,)).fetchone()
-        return None if row is None else _intent_from_row(row)
+        if row is None:
+            return None
+        if len(self._intents) >= _INTENTS_KEPT:
+            self._intents.clear()
+        intent = self._intents[intent_id] = _intent_from_row(row)
+        return intent
 
     def find_intent_by_hash(self, content_hash: str, since: datetime) -> IntentRecord | None:
         row = self._connection.execute(
@@ -378,6 +421,7 @@ class Store:
                     _ts(intent.created_utc),
                 ),
             )
+            self._intent_cache()[intent.intent_id] = intent_as_stored(intent)
             self.audit(
                 "intent",
                 intent.intent_id,
@@ -405,6 +449,7 @@ class Store:
 
     def _insert_orders(self, connection: sqlite3.Connection, orders: list[OrderRecord]) -> None:
         self.order_writes += 1
+        cache = self._orders()
         for order in orders:
             connection.execute(
                 "INSERT INTO orders(ordertag, intent_id, child_index, exchange, token, symbol, side,"
@@ -435,19 +480,45 @@ class Store:
                     _ts(order.updated_utc),
                 ),
             )
+            cache.put(inserted_order(order))
 
     # ---------------------------------------------------------------- orders
-    def get_order(self, ordertag: str) -> OrderRecord | None:
+    def _orders(self) -> OrderCache:
+        """The order cache, emptied first if another connection committed since it was filled."""
+        version = self._data_version()
+        if version != self._order_cache_version:
+            self._order_cache.clear()
+            self._order_cache_version = version
+        return self._order_cache
+
+    def _read_order(self, ordertag: str, cache: OrderCache) -> OrderRecord | None:
         row = self._connection.execute("SELECT * FROM orders WHERE ordertag = ?", (ordertag,)).fetchone()
-        return None if row is None else _order_from_row(row)
+        if row is None:
+            return None
+        order = _order_from_row(row)
+        cache.put(order)
+        return order
+
+    def get_order(self, ordertag: str) -> OrderRecord | None:
+        cache = self._orders()
+        order = cache.get(ordertag)
+        return order if order is not None else self._read_order(ordertag, cache)
 
     def order_by_broker_id(self, broker_order_id: str) -> OrderRecord | None:
         if not broker_order_id:
             return None
+        cache = self._orders()
+        order = cache.by_broker_id(broker_order_id)
+        if order is not None:
+            return order
         row = self._connection.execute(
             "SELECT * FROM orders WHERE broker_order_id = ?", (broker_order_id,)
         ).fetchone()
-        return None if row is None else _order_from_row(row)
+        if row is None:
+            return None
+        order = _order_from_row(row)
+        cache.put(order)
+        return order
 
     def orders_for_intent(self, intent_id: str) -> list[OrderRecord]:
         rows = self._connection.execute(
@@ -455,37 +526,25 @@ class Store:
         ).fetchall()
         return [_order_from_row(row) for row in rows]
 
-    def orders_in_flight(self) -> list[OrderRecord]:
-        marks = ",".join("?" for _ in _IN_FLIGHT)
-        rows = self._connection.execute(
-            f"SELECT * FROM orders WHERE status IN ({marks}) ORDER BY created_utc, ordertag", _IN_FLIGHT
-        ).fetchall()
-        return [_order_from_row(row) for row in rows]
+    def _in_flight_cache(self) -> OrderCache:
+        """The order cache with its in-flight set loaded (one scan per data_version or rollback; the
+        writes through this store keep it whole)."""
+        cache = self._orders()
+        if not cache.in_flight_known:
+            marks = ",".join("?" for _ in _IN_FLIGHT)
+            rows = self._connection.execute(
+                f"SELECT * FROM orders WHERE status IN ({marks}) ORDER BY created_utc, ordertag", _IN_FLIGHT
+            ).fetchall()
+            cache.load_in_flight(_order_from_row(row) for row in rows)
+        return cache
 
-    def _order_read(self, name: str, read: Callable[[], _Read]) -> _Read:
-        """`read()` (a query of the orders table), remembered until an order row is written through
-        this store or another connection commits; never remembered inside a transaction."""
-        if self._depth:
-            return read()
-        version = (self.order_writes, self._data_version())
-        held = self._order_reads.get(name)
-        if held is not None and held[0] == version:
-            return cast(_Read, held[1])
-        value = read()
-        self._order_reads[name] = (version, value)
-        return value
+    def orders_in_flight(self) -> list[OrderRecord]:
+        """Orders not final, in creation order (then ordertag)."""
+        return list(self._in_flight_cache().in_flight())
 
     def has_orders_in_flight(self) -> bool:
         """Whether any order is in flight (a backtest asks every bar)."""
-
-        def read() -> bool:
-            marks = ",".join("?" for _ in _IN_FLIGHT)
-            row = self._connection.execute(
-                f"SELECT EXISTS(SELECT 1 FROM orders WHERE status IN ({marks}))", _IN_FLIGHT
-            ).fetchone()
-            return bool(row[0])
-
-        return self._order_read("in_flight", read)
+        return self._in_flight_cache().has_in_flight()
 
     def orders_rejected_unseen(self, since: datetime) -> list[OrderRecord]:
         """REJECTED orders the broker never reported (no broker order id) created at or after `since`:
@@ -499,16 +558,16 @@ class Store:
 
     def orders_awaiting_fills(self) -> list[OrderRecord]:
         """Orders the broker reports (partly) filled whose fills are not all recorded yet (a scan of
-        every order, remembered until the orders change: fills are synced after every report)."""
-
-        def read() -> tuple[OrderRecord, ...]:
+        every order once, then kept whole by the writes through this store: fills are synced after
+        every report)."""
+        cache = self._orders()
+        if not cache.awaiting_known:
             rows = self._connection.execute(
                 "SELECT * FROM orders WHERE filled_quantity < reported_filled_quantity"
                 " OR (status = 'FILLED' AND filled_quantity < quantity) ORDER BY created_utc, ordertag"
             ).fetchall()
-            return tuple(_order_from_row(row) for row in rows)
-
-        return list(self._order_read("awaiting_fills", read))
+            cache.load_awaiting(_order_from_row(row) for row in rows)
+        return list(cache.awaiting())
 
     def count_events(self, ordertag: str, source: str) -> int:
         row = self._connection.execute(
@@ -557,7 +616,7 @@ class Store:
         """Write an order's new state together with the event that caused it and an audit row."""
         self.order_writes += 1
         with self.transaction() as connection:
-            connection.execute(
+            cursor = connection.execute(
                 "UPDATE orders SET status=?, broker_order_id=?, unique_order_id=?, broker_status=?,"
                 " reported_filled_quantity=?, filled_quantity=?, average_price=?, message=?, price=?,"
                 " trigger_price=?, order_type=?, submitted_utc=?, updated_utc=? WHERE ordertag=?",
@@ -578,7 +637,38 @@ class Store:
                     order.ordertag,
                 ),
             )
+            self._order_updated(order.ordertag, cursor.rowcount, order)
             self._insert_event(event)
+
+    def _order_updated(self, ordertag: str, rows: int, changing: OrderRecord) -> None:
+        """Keep the cache equal to the row an UPDATE of the mutable columns just wrote: merged onto
+        the cached row, else read back (once); an update that matched no row leaves nothing cached."""
+        cache = self._orders()
+        if rows != 1:
+            cache.forget(ordertag)
+            return
+        previous = cache.get(ordertag)
+        if previous is None:
+            self._read_order(ordertag, cache)
+        else:
+            cache.put(stored_order(previous, changing))
+
+    def _order_filled(self, rows: int, order: OrderRecord) -> None:
+        """The cache after a fill's UPDATE of filled quantity, average price and update time."""
+        previous = self._orders().get(order.ordertag) if rows == 1 else None
+        if previous is None:
+            self._order_updated(order.ordertag, rows, order)  # read back (or forgotten)
+            return
+        self._order_cache.put(
+            as_stored(
+                replace(
+                    previous,
+                    filled_quantity=order.filled_quantity,
+                    average_price=order.average_price,
+                    updated_utc=order.updated_utc,
+                )
+            )
+        )
 
     def record_event(self, event: OrderEventRecord) -> None:
         """Record an event that did not change the order (e.g. a rejected illegal transition)."""
@@ -642,14 +732,14 @@ class Store:
         Returns False (and changes nothing) if this fill id was already recorded.
         """
         with self.transaction() as connection:
-            if self.has_fill(fill.broker_order_id, fill.fill_id):
-                return False
-            self.fill_writes += 1
-            connection.execute(
+            held, before = self._fills_signature, (self.fill_writes, self._data_version())
+            # the fill's key decides "already recorded" (any other constraint still raises)
+            cursor = connection.execute(
                 "INSERT INTO fills(fill_id, broker_order_id, ordertag, intent_id, exchange, token,"
                 " symbol, side,"
                 " product, quantity, price, charges, trade_date, ts_utc, ts_exchange, source)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT(broker_order_id, fill_id) DO NOTHING",
                 (
                     fill.fill_id,
                     fill.broker_order_id,
@@ -669,12 +759,19 @@ class Store:
                     fill.source,
                 ),
             )
+            if cursor.rowcount != 1:
+                return False
+            self.fill_writes += 1
+            if held is not None and held[0] == before and cursor.lastrowid is not None:
+                # one more row, and the newest (rowids only grow: fills are never deleted)
+                self._fills_signature = ((self.fill_writes, before[1]), (held[1][0] + 1, cursor.lastrowid))
             if order is not None:
                 self.order_writes += 1
-                connection.execute(
+                cursor = connection.execute(
                     "UPDATE orders SET filled_quantity=?, average_price=?, updated_utc=? WHERE ordertag=?",
                     (order.filled_quantity, order.average_price, _ts(order.updated_utc), order.ordertag),
                 )
+                self._order_filled(cursor.rowcount, order)
             self.save_position(position)
             self.audit(
                 "fill",
@@ -713,9 +810,33 @@ class Store:
         ).fetchall()
         return [_fill_from_row(row) for row in rows]
 
+    def fills_after(self, rowid: int) -> list[FillRecord]:
+        """Fills stored after the one with this rowid (fills are never deleted, so a later insert has a
+        higher one), in `fills()` order: what a reader holding every fill up to it has not seen."""
+        rows = self._connection.execute(
+            "SELECT * FROM fills WHERE rowid > ? ORDER BY ts_utc, broker_order_id, fill_id", (rowid,)
+        ).fetchall()
+        return [_fill_from_row(row) for row in rows]
+
     # ------------------------------------------------------------- positions
+    def _positions_cache(self) -> PositionCache:
+        """The position cache, emptied first if another connection committed since it was filled."""
+        version = self._data_version()
+        if version != self._position_cache_version:
+            self._position_cache.clear()
+            self._position_cache_version = version
+        return self._position_cache
+
+    def _whole_positions_cache(self) -> PositionCache:
+        cache = self._positions_cache()
+        if not cache.complete:
+            rows = self._connection.execute("SELECT * FROM positions ORDER BY exchange, token").fetchall()
+            cache.load(_position_from_row(row) for row in rows)
+        return cache
+
     def save_position(self, position: PositionRecord) -> None:
         self.position_writes += 1
+        cache = self._positions_cache()
         with self.transaction() as connection:
             connection.execute(
                 "INSERT INTO positions(exchange, token, symbol, net_quantity, average_price,"
@@ -744,6 +865,7 @@ class Store:
                     _ts(position.updated_utc),
                 ),
             )
+            cache.put(position_as_stored(position))
 
     def position_owner(self, exchange: Exchange, token: str) -> str:
         """The strategy whose entry intent last traded this contract ("" when none did): the risk
@@ -768,22 +890,28 @@ class Store:
         return str(row["strategy"]) if row is not None else ""
 
     def positions(self) -> list[PositionRecord]:
-        rows = self._connection.execute("SELECT * FROM positions ORDER BY exchange, token").fetchall()
-        return [_position_from_row(row) for row in rows]
+        """Every position row (flat ones too), ordered by exchange and token."""
+        return list(self._whole_positions_cache().all())
 
     def open_positions(self) -> list[PositionRecord]:
         """The positions not flat, in `positions()` order: the rows of every contract ever traded stay
         in the table, and risk asks for the open ones on every evaluation."""
-        rows = self._connection.execute(
-            "SELECT * FROM positions WHERE net_quantity != 0 ORDER BY exchange, token"
-        ).fetchall()
-        return [_position_from_row(row) for row in rows]
+        return list(self._whole_positions_cache().open())
 
     def position(self, exchange: Exchange, token: str) -> PositionRecord | None:
+        cache = self._positions_cache()
+        key = (exchange, token)
+        held = cache.get(key)
+        if held is not None or cache.complete:
+            return held
         row = self._connection.execute(
             "SELECT * FROM positions WHERE exchange = ? AND token = ?", (exchange.value, token)
         ).fetchone()
-        return None if row is None else _position_from_row(row)
+        if row is None:
+            return None
+        position = _position_from_row(row)
+        cache.put(position)
+        return position
 
     # ------------------------------------------------ funds, risk, anomalies
     def record_funds(self, funds: Funds, source: str) -> None:
@@ -900,6 +1028,12 @@ class Store:
                 )
                 self.audit("reconciliation_ack", str(record.reconciliation_id), {"by": operator})
         return len(pending)
+
+
+def fill_table_key(fill: FillRecord) -> tuple[str, str, str]:
+    """Where a fill sorts in `Store.fills()` (ORDER BY ts_utc, broker_order_id, fill_id): the stored
+    UTC text of its time, then its ids (SQLite compares TEXT bytewise; UTF-8 keeps code point order)."""
+    return _ts(fill.ts_utc), fill.broker_order_id, fill.fill_id
 
 
 def _intent_from_row(row: sqlite3.Row) -> IntentRecord:

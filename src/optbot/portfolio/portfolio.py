@@ -17,7 +17,7 @@ from optbot.core.enums import Exchange
 from optbot.core.events import PositionChanged, Tick
 from optbot.core.timeutil import ist_date
 from optbot.persistence.records import FillRecord, PositionRecord
-from optbot.persistence.store import Store
+from optbot.persistence.store import Store, fill_table_key
 from optbot.portfolio.positions import (
     apply_fill_to_position,
     empty_position,
@@ -52,10 +52,11 @@ class PerformanceSummary:
 
 
 class _TradeBook:
-    """`trades.closed_trades` over the fills table, kept incrementally: fills appended after the last one
-    matched are matched onto the carried open lots (the same FIFO, charges spread the same way); any
-    other change to the table (a fill dated or ordered before one already matched) rebuilds it from all
-    fills. Only the store's own queries decide what is new, so the result equals `closed_trades(fills())`.
+    """`trades.closed_trades` over the fills table, kept incrementally: the fills added since the last
+    refresh (a higher rowid: fills are never deleted) are matched onto the carried open lots when they
+    all sort after every fill matched (the same FIFO, charges spread the same way); any other change to
+    the table rebuilds it from all fills. Only the store's own queries decide what is new, so the result
+    equals `closed_trades(fills())`.
     """
 
     def __init__(self) -> None:
@@ -68,9 +69,7 @@ class _TradeBook:
         self.by_exit_date: dict[date, list[ClosedTrade]] = {}
         self._lots: dict[tuple[Exchange, str], deque[OpenLot]] = {}
         self._matched = 0  # fills matched so far
-        self._last_day: date | None = None  # the latest trade date matched
-        self._last_day_ids: list[tuple[str, str]] = []  # fills of that date matched, in store order
-        self._last_on_last_day = False  # the last fill matched is of that date
+        self._last_key: tuple[str, str, str] | None = None  # table-order key of the last fill matched
 
     def refresh(self, store: Store) -> list[ClosedTrade]:
         signature = store.fills_signature()
@@ -84,15 +83,13 @@ class _TradeBook:
 
     def _append(self, store: Store, count: int) -> bool:
         """Match only the new fills, if they all come after every fill matched; False otherwise."""
-        if self._last_day is None or not self._last_on_last_day:
+        if self.signature is None:
             return False
-        recent = store.fills(start=self._last_day)  # the last date's fills (matched first), then new ones
-        seen = len(self._last_day_ids)
-        if [(fill.broker_order_id, fill.fill_id) for fill in recent[:seen]] != self._last_day_ids:
-            return False
-        fresh = recent[seen:]
+        fresh = store.fills_after(self.signature[1] or 0)
         if self._matched + len(fresh) != count:
-            return False  # a new fill dated before the last date (or the table changed otherwise)
+            return False  # the table changed otherwise (another connection, a rolled-back rowid)
+        if fresh and self._last_key is not None and fill_table_key(fresh[0]) <= self._last_key:
+            return False  # a new fill sorts before one already matched: the FIFO must start again
         self._match(fresh)
         return True
 
@@ -107,13 +104,8 @@ class _TradeBook:
                 trades.append(trade)
                 self.by_exit_date.setdefault(trade.exit_date, []).append(trade)
             self._matched += 1
-            identity = (fill.broker_order_id, fill.fill_id)
-            if self._last_day is None or fill.trade_date > self._last_day:
-                self._last_day = fill.trade_date
-                self._last_day_ids = [identity]
-            elif fill.trade_date == self._last_day:
-                self._last_day_ids.append(identity)
-            self._last_on_last_day = fill.trade_date == self._last_day
+        if fills:
+            self._last_key = fill_table_key(fills[-1])
 
 
 class Portfolio:

@@ -692,7 +692,7 @@ class RiskEngine:
 
     def _evaluate_reducing(self, intent: OrderIntent, portfolio: RiskPortfolioView) -> RiskDecision:
         """Exits are never blocked by state or limits; they are only kept from flipping the position."""
-        net = sum(p.net_quantity for p in portfolio.open_positions() if p.token == intent.token)
+        net = portfolio.net_quantity(intent.token)
         reduces = (net > 0 and intent.side is Side.SELL) or (net < 0 and intent.side is Side.BUY)
         if not reduces:
             return self._decision(

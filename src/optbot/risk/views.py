@@ -54,6 +54,11 @@ class SessionWindow:
 class RiskPortfolioView(Protocol):
     def open_positions(self) -> Sequence[PositionSnapshot]: ...
 
+    def net_quantity(self, token: str) -> int:
+        """The open net quantity in this token (all exchanges): what an exit may close, without
+        building every position's snapshot (marks, Greeks, owner)."""
+        ...
+
     def account_value(self) -> float:
         """Start-of-day account value (cash + holdings) used as the base for every % limit."""
         ...

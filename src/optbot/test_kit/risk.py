@@ -35,6 +35,9 @@ class FakePortfolio:
     def open_positions(self) -> Sequence[PositionSnapshot]:
         return list(self.positions)
 
+    def net_quantity(self, token: str) -> int:
+        return sum(p.net_quantity for p in self.positions if p.token == token)
+
     def account_value(self) -> float:
         return self.account
 

@@ -101,6 +101,15 @@ class PaperFunds:
 _MOVED_MODULES = {"optbot.broker.paper.daybook": "optbot.broker.daybook"}
 
 
+@dataclass(frozen=True, slots=True)
+class _BookMargin:
+    """The open book's option legs and their SPAN + exposure: one order's checks (its requirement on
+    top of the book, the cash the book leaves free) share one computation."""
+
+    legs: list[OptionLeg]
+    margin: SpanMargin
+
+
 class _StateUnpickler(pickle.Unpickler):
     """Reads state files written before a class moved, so a carried paper book survives an upgrade."""
 
@@ -401,8 +410,9 @@ class PaperBroker:
 
     def _buy_shortfall(self, request: OrderRequest, instrument: Instrument) -> str | None:
         """RMS check: an order's premium (and, if opening a short, its margin) must fit the cash."""
-        needed = self._requirement(request, instrument).total
-        available = self._available_cash()
+        book = self._book()
+        needed = self._requirement(request, instrument, book).total
+        available = self._cash_over(book)
         if needed > available + 1e-6:
             return f"insufficient funds: required {needed:.2f}, available {available:.2f}"
         return None
@@ -416,14 +426,24 @@ class PaperBroker:
         tick = instrument.tick_size if instrument.tick_size > 0 else 0.05
         return self._model.executable_price(request.side, quote, tick)
 
-    def _requirement(self, request: OrderRequest, instrument: Instrument) -> MarginRequirement:
+    def _requirement(
+        self, request: OrderRequest, instrument: Instrument, book: _BookMargin | None = None
+    ) -> MarginRequirement:
         """What one order needs on top of the book: premium for an opening buy, the book's extra
         SPAN + exposure for an opening sell (a sell that a held long covers costs only the spread)."""
-        return self._basket_requirement([(request, instrument)])
+        return self._basket_requirement([(request, instrument)], book)
 
-    def _basket_requirement(self, orders: Sequence[tuple[OrderRequest, Instrument]]) -> MarginRequirement:
-        book = self._book_legs()
-        before = self._span(book)
+    def _book(self) -> _BookMargin:
+        """The open book's legs and their margin, computed once for the checks of one order."""
+        legs = self._book_legs()
+        return _BookMargin(legs, self._span(legs))
+
+    def _basket_requirement(
+        self, orders: Sequence[tuple[OrderRequest, Instrument]], book_margin: _BookMargin | None = None
+    ) -> MarginRequirement:
+        if book_margin is None:
+            book_margin = self._book()
+        book, before = book_margin.legs, book_margin.margin
         added: list[OptionLeg] = []
         premium = 0.0
         plain = 0.0
@@ -495,6 +515,10 @@ class PaperBroker:
 
     def _available_cash(self) -> float:
         return self._cash - self._blocked_margin()
+
+    def _cash_over(self, book: _BookMargin) -> float:
+        """`_available_cash` over a book margin already computed (the same figure)."""
+        return self._cash - (book.margin.span + book.margin.exposure)
 
     async def modify_order(self, request: ModifyRequest) -> PlaceResult:
         self._sync_day()
@@ -616,7 +640,8 @@ class PaperBroker:
         instrument = self._instrument(order.exchange, order.token)
         charges = self._charges(order.order_id, order.exchange, order.side, quantity, price)
         premium_out = quantity * price if order.side is Side.BUY else 0.0
-        if order.side is Side.BUY and premium_out + charges.total > self._available_cash() + 1e-6:
+        book = self._book()
+        if order.side is Side.BUY and premium_out + charges.total > self._cash_over(book) + 1e-6:
             self._working.pop(order_id, None)
             self._emit(
                 replace(
@@ -628,8 +653,8 @@ class PaperBroker:
             )
             return 0
         if order.side is Side.SELL:
-            need = self._requirement(request_like, instrument).total
-            if need + charges.total > self._available_cash() + 1e-6:
+            need = self._requirement(request_like, instrument, book).total
+            if need + charges.total > self._cash_over(book) + 1e-6:
                 self._working.pop(order_id, None)
                 self._emit(
                     replace(
