@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import random
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from optbot.broker.errors import (
     TransientError,
     UnresolvedOrder,
 )
+from optbot.broker.http11 import Http11Transport
 from optbot.config.sections.broker import BrokerSettings
 from optbot.core.clock import Clock
 from optbot.core.errors import UserError
@@ -73,6 +75,28 @@ def check_base_url(url: str, what: str = "broker.rest_base_url") -> str:
             f"{'https' if parts.scheme == 'http' else 'wss'}://"
         )
     raise UserError(f"{what}: unsupported scheme {parts.scheme!r} in {url!r}")
+
+
+def uses_proxy(url: str) -> bool:
+    """Whether the environment routes `url` through a proxy (HTTPS_PROXY and friends, less NO_PROXY):
+    then httpx's own transport, which honours them, carries the requests."""
+    parts = urlsplit(url)
+    proxies = urllib.request.getproxies_environment()
+    if parts.scheme not in proxies and "all" not in proxies:
+        return False
+    return not urllib.request.proxy_bypass(parts.hostname or "")
+
+
+def default_transport(settings: BrokerSettings, clock: Clock) -> httpx.AsyncBaseTransport | None:
+    """The client's transport: one write per request (see `Http11Transport`), or httpx's own (None)
+    when the environment sends the broker's host through a proxy."""
+    if uses_proxy(settings.rest_base_url):
+        return None
+    return Http11Transport(
+        clock,
+        max_connections=settings.http_max_connections,
+        keepalive_expiry_seconds=settings.http_keepalive_expiry_seconds,
+    )
 
 
 def mac_address() -> str:
@@ -179,10 +203,15 @@ class AngelOneRestClient:
         limits = httpx.Limits(
             max_connections=settings.http_max_connections,
             max_keepalive_connections=settings.http_max_connections,
+            keepalive_expiry=settings.http_keepalive_expiry_seconds,
         )
         # verify is never configurable: TLS is always checked for https hosts.
         self._http = httpx.AsyncClient(
-            base_url=self.base_url, timeout=timeout, limits=limits, transport=transport, verify=True
+            base_url=self.base_url,
+            timeout=timeout,
+            limits=limits,
+            transport=transport or default_transport(settings, self._transport_clock),
+            verify=True,
         )
         #: What the client's build_request would put in each request's extensions (its timeouts).
         self._timeout = timeout.as_dict()
