@@ -54,6 +54,7 @@ from optbot.core.clock import SimClock
 from optbot.core.enums import OrderType, ProductType, RiskState, Side
 from optbot.core.events import RiskDecision
 from optbot.execution.order_manager import OrderManager
+from optbot.ops.heap import StartupHeap
 from optbot.persistence.db import open_database
 from optbot.persistence.records import IntentRecord, OrderRecord
 from optbot.persistence.store import Store
@@ -312,6 +313,7 @@ async def _run_wire(
     )
     quote = option_quote(token=instrument.token, symbol=instrument.symbol)
     gc.callbacks.append(recorder.on_gc)
+    heap = StartupHeap(Settings().engine.freeze_startup_heap)
     try:
         await AuthService(broker_settings, secrets, clock, rest).login()
 
@@ -345,11 +347,14 @@ async def _run_wire(
             return lambda: broker.place_order(request)
 
         await place(-1)()  # the connection is opened once, as in a session, before anything is timed
+        # as the live session does once it has started (engine.freeze_startup_heap)
+        heap.freeze()
         latencies = await _timed_to_wire(clock, recorder, WIRE_ORDERS, submit)
         decided = await _timed_to_wire(clock, recorder, WIRE_ORDERS, submit_decided)
         baseline = await _timed_to_wire(clock, recorder, WIRE_ORDERS, place)
     finally:
         gc.callbacks.remove(recorder.on_gc)
+        heap.release()
         store.close()
         await rest.aclose()
     return latencies, decided, baseline
