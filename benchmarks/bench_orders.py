@@ -297,9 +297,7 @@ async def _run_wire(
     ):
         secrets.set(name, value)
     recorder = _Recorder()
-    transport = _TracedTransport(
-        recorder, default_transport(broker_settings, clock.realtime()) or httpx.AsyncHTTPTransport()
-    )
+    transport = _TracedTransport(recorder, default_transport(broker_settings) or httpx.AsyncHTTPTransport())
     rest = AngelOneRestClient(broker_settings, clock, TEST_ACCOUNT.api_key, transport=transport)
     broker = _marked_broker(AngelOneBroker(rest, clock, broker_settings), recorder)
     store = _timed_store(directory / "wire.sqlite", clock, recorder)

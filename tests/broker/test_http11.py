@@ -18,7 +18,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from optbot.broker.angelone.rest import AngelOneRestClient, default_transport
 from optbot.broker.http11 import BODY_COMPLETE, HEADERS_STARTED, Http11Transport
+from optbot.config.sections.broker import BrokerSettings
 from optbot.core.clock import SimClock
 from optbot.test_kit.sim import market_hours_start
 
@@ -292,3 +294,32 @@ async def test_tls_certificates_are_verified(tmp_path: Path, clock: SimClock) ->
             response = await client.get(f"https://localhost:{port}/")
         scripted.drop_connections()
     assert response.json() == {"status": True}
+
+
+async def test_the_rest_clients_idle_connections_expire_in_real_time_not_the_simulations(
+    server: _Server, clock: SimClock
+) -> None:
+    """A replay's clock may run at 3,000x: the client's connection must not expire between two calls
+    that are an hour apart in simulated time but a moment apart in real time (the server's idle
+    timeout is a real-time one)."""
+    settings = BrokerSettings(client_code="T1", rest_base_url=f"http://127.0.0.1:{server.port}")
+    assert isinstance(default_transport(settings), Http11Transport)
+    client = AngelOneRestClient(settings, clock, "api-key")
+    try:
+        assert await client.call("login", {"clientcode": "T1"}) is None
+        clock.advance(3600)
+        await client.call("login", {"clientcode": "T1"})
+    finally:
+        await client.aclose()
+    assert server.connections == 1 and len(server.requests) == 2
+
+
+def test_a_proxied_broker_host_keeps_httpxs_own_transport(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = BrokerSettings(client_code="T1", rest_base_url="https://apiconnect.angelone.in")
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert isinstance(default_transport(settings), Http11Transport)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    assert default_transport(settings) is None  # httpx honours the proxy
+    monkeypatch.setenv("NO_PROXY", "apiconnect.angelone.in")
+    assert isinstance(default_transport(settings), Http11Transport)

@@ -26,7 +26,7 @@ from typing import Any, cast
 import h11
 import httpx
 
-from optbot.core.clock import Clock
+from optbot.core.clock import Clock, LiveClock
 
 #: (scheme, host, port) of a connection.
 Origin = tuple[bytes, bytes, int]
@@ -153,12 +153,14 @@ class _Connection(asyncio.Protocol):
 
 
 class Http11Transport(httpx.AsyncBaseTransport):
-    """httpx transport: keep-alive HTTP/1.1, one write per request. `clock` times idle connections
-    (the transport clock, real time against a real server)."""
+    """httpx transport: keep-alive HTTP/1.1, one write per request. `clock` times idle connections:
+    by default real time, whatever clock a simulation runs on, because a server closes an idle
+    connection on its own real-time timeout (and a replay at 3,000x would otherwise expire every
+    connection between two requests, opening thousands of short-lived sockets)."""
 
     def __init__(
         self,
-        clock: Clock,
+        clock: Clock | None = None,
         *,
         max_connections: int = 10,
         keepalive_expiry_seconds: float = 5.0,
@@ -166,7 +168,7 @@ class Http11Transport(httpx.AsyncBaseTransport):
     ) -> None:
         if max_connections < 1:
             raise ValueError(f"max_connections must be at least 1, got {max_connections}")
-        self._clock = clock
+        self._clock = clock or LiveClock()
         self._max_connections = max_connections
         self._keepalive_expiry = keepalive_expiry_seconds
         self._ssl_context = ssl_context

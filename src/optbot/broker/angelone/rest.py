@@ -89,13 +89,13 @@ def uses_proxy(url: str) -> bool:
     return not urllib.request.proxy_bypass(parts.hostname or "")
 
 
-def default_transport(settings: BrokerSettings, clock: Clock) -> httpx.AsyncBaseTransport | None:
-    """The client's transport: one write per request (see `Http11Transport`), or httpx's own (None)
-    when the environment sends the broker's host through a proxy."""
+def default_transport(settings: BrokerSettings) -> httpx.AsyncBaseTransport | None:
+    """The client's transport: one write per request (see `Http11Transport`; its idle connections
+    expire in real time, as the server's do), or httpx's own (None) when the environment sends the
+    broker's host through a proxy."""
     if uses_proxy(settings.rest_base_url):
         return None
     return Http11Transport(
-        clock,
         max_connections=settings.http_max_connections,
         keepalive_expiry_seconds=settings.http_keepalive_expiry_seconds,
     )
@@ -212,7 +212,7 @@ class AngelOneRestClient:
             base_url=self.base_url,
             timeout=timeout,
             limits=limits,
-            transport=transport or default_transport(settings, self._transport_clock),
+            transport=transport or default_transport(settings),
             verify=True,
         )
         #: What the client's build_request would put in each request's extensions (its timeouts).
