@@ -35,3 +35,10 @@ def test_the_simulator_serves_from_its_own_process_until_stopped() -> None:
 def test_a_simulator_that_cannot_start_is_reported_by_name() -> None:
     with pytest.raises(RuntimeError, match="ValueError: no accounts file"):
         SimulatorProcess(_no_simulator).start()
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="CPU affinity is Linux-only")
+def test_the_simulator_process_can_be_kept_to_given_cpus() -> None:
+    chosen = {max(os.sched_getaffinity(0))}
+    with SimulatorProcess(_simulator, cpus=chosen) as sim:
+        assert sim.pid is not None and os.sched_getaffinity(sim.pid) == chosen

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from types import TracebackType
@@ -54,9 +55,17 @@ class SimulatorProcess:
     """`with SimulatorProcess(build) as sim:` serves `build()` at `sim.base_url` until the block ends."""
 
     def __init__(
-        self, build: Callable[[], Simulator], *, host: str = "127.0.0.1", start_timeout_seconds: float = 60.0
+        self,
+        build: Callable[[], Simulator],
+        *,
+        host: str = "127.0.0.1",
+        start_timeout_seconds: float = 60.0,
+        cpus: set[int] | None = None,
     ) -> None:
+        """`cpus`: the CPUs the child may run on (Linux), e.g. one the measuring process leaves free,
+        so that the server, woken by each request, does not run on the measuring process's CPU."""
         self._build = build
+        self._cpus = cpus
         self.host = host
         self._start_timeout = start_timeout_seconds
         self.port = 0
@@ -91,6 +100,8 @@ class SimulatorProcess:
             self.stop()
             raise RuntimeError(f"the simulator process could not start: {detail}")
         self.port = int(detail)
+        if self._cpus is not None:
+            os.sched_setaffinity(process.pid or 0, self._cpus)
 
     def stop(self, timeout_seconds: float = 10.0) -> None:
         """Ask the child to stop; end it only if it does not within `timeout_seconds`."""
