@@ -53,8 +53,8 @@ from optbot.config.settings import Settings
 from optbot.core.clock import SimClock
 from optbot.core.enums import OrderType, ProductType, RiskState, Side
 from optbot.core.events import RiskDecision
+from optbot.core.heap import StartupHeap
 from optbot.execution.order_manager import OrderManager
-from optbot.ops.heap import StartupHeap
 from optbot.persistence.db import open_database
 from optbot.persistence.records import IntentRecord, OrderRecord
 from optbot.persistence.store import Store

@@ -33,6 +33,7 @@ from optbot.core.clock import Clock
 from optbot.core.enums import AlertPriority, Exchange, Timeframe
 from optbot.core.errors import UserError
 from optbot.core.events import Bar, Event, FeedHealth, OrderUpdate, Tick
+from optbot.core.heap import StartupHeap
 from optbot.core.instrument import Instrument, InstrumentKey
 from optbot.core.timeutil import ist_date, to_ist
 from optbot.data.history import candles_to_bars
@@ -50,7 +51,6 @@ from optbot.engine.subscriptions import LeavingStrikes, respond_to_opening_gap
 from optbot.execution.reconciliation import ReconciliationReport
 from optbot.instruments.master import InstrumentMaster
 from optbot.instruments.repository import MasterRepository
-from optbot.ops.heap import StartupHeap
 from optbot.ops.wiring import Operations, attach_operations
 from optbot.persistence.db import state_db_path
 from optbot.persistence.store import Store

@@ -1,4 +1,4 @@
-"""A live session's startup heap, kept out of the garbage collector's scans (spec §10.9: latency).
+"""A long-lived heap kept out of the garbage collector's scans: a live session's startup heap (spec §10.9).
 
 A session's startup leaves a large heap that lives all day: the instrument master (150,000 contracts
 are ~670,000 tracked objects), the warm-up history, the engine. CPython's full collection scans all
@@ -14,7 +14,7 @@ from __future__ import annotations
 import gc
 import logging
 
-log = logging.getLogger("optbot.ops.heap")
+log = logging.getLogger("optbot.core.heap")
 
 
 class StartupHeap:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from optbot.config import Settings
-from optbot.ops.heap import StartupHeap
+from optbot.core.heap import StartupHeap
 
 
 class _Node:
