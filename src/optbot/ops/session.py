@@ -33,6 +33,7 @@ from optbot.core.clock import Clock
 from optbot.core.enums import AlertPriority, Exchange, Timeframe
 from optbot.core.errors import UserError
 from optbot.core.events import Bar, Event, FeedHealth, OrderUpdate, Tick
+from optbot.core.heap import StartupHeap
 from optbot.core.instrument import Instrument, InstrumentKey
 from optbot.core.timeutil import ist_date, to_ist
 from optbot.data.history import candles_to_bars
@@ -152,6 +153,7 @@ class SessionRunner:
         self.policy: ErrorPolicy | None = None
         self.watchdog: Watchdog | None = None
         self.session_recovery = BrokerSessionRecovery(settings.engine)
+        self._heap = StartupHeap(settings.engine.freeze_startup_heap)
 
     # ------------------------------------------------------------------ stages
     def stage(self, name: str, passed: bool, detail: str, critical: bool = True) -> Stage:
@@ -436,6 +438,7 @@ class SessionRunner:
         """Socket, order updates, bars and the engine's background loops."""
         engine = self.engine
         assert engine is not None and self.instruments is not None
+        self._heap.freeze()  # master, history and engine are loaded: out of the collector's scans
         store = self.bar_store
         self.pipeline = MarketDataPipeline(
             self.clock,
@@ -811,6 +814,7 @@ class SessionRunner:
         await self.bus.drain()
         if self.feed is not None:
             self.outcome.feed_ticks = int(getattr(self.feed.stats, "ticks", 0))
+        self._heap.release()
 
     async def _end_of_day(self, engine: TradingEngine) -> bool:
         try:

@@ -78,6 +78,9 @@ class BrokerSettings(Section):
     client_local_ip: str = Field(default="127.0.0.1", description="X-ClientLocalIP header (reference §1)")
     http_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60, description="TCP/TLS connect")
     http_max_connections: int = Field(default=10, ge=1, le=100, description="pooled httpx connections")
+    http_keepalive_expiry_seconds: float = Field(
+        default=5.0, gt=0, le=300, description="an idle pooled connection is reused this long, then closed"
+    )
     read_retry_initial_delay_seconds: float = Field(
         default=0.5, gt=0, description="spec §2.5/§13.6: first backoff for retried reads"
     )

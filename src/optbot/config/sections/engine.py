@@ -52,6 +52,12 @@ class EngineSettings(Section):
     max_reconnect_attempts: int = Field(
         default=10, ge=1, description="spec §1.6: socket reconnect attempts before pausing trading"
     )
+    freeze_startup_heap: bool = Field(
+        default=True,
+        description="spec §10.9: once the session has started (master, history, engine loaded), its "
+        "heap is frozen out of the garbage collector's scans (gc.freeze), so a full collection during "
+        "the day does not pause the loop for the whole master (~0.3 s with 150,000 contracts)",
+    )
     session_recovery_check_seconds: float = Field(
         default=30.0,
         gt=0,
