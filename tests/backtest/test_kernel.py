@@ -77,14 +77,21 @@ def test_bars_closing_together_come_shortest_timeframe_first_then_by_symbol(tmp_
     history = store_history(settings, SAMPLE_STORE, calendar)
     kernel = BarBacktest(settings, IN_MEMORY, DAY, history, None, underlyings=["NIFTY"], calendar=calendar)
     try:
-        steps, _, base_at = kernel._session_bars(DAY)
+        steps = kernel._session_steps(DAY)
     finally:
         kernel.close()
-    symbols = {bar.symbol for group in steps.values() for bar in group}
+    symbols = {bar.symbol for step in steps for bar in step.bars}
     assert symbols == {"NIFTY", "INDIA VIX"}
-    assert any(len({bar.symbol for bar in group}) == 2 for group in base_at.values())
-    for group in steps.values():
-        assert group == sorted(group, key=lambda bar: (bar.timeframe.seconds, bar.symbol))
+    assert any(len({bar.symbol for bar in step.base}) == 2 for step in steps)
+    assert [step.close for step in steps] == sorted({step.close for step in steps})
+    for step in steps:
+        assert step.bars == sorted(step.bars, key=lambda bar: (bar.timeframe.seconds, bar.symbol))
+        assert all(bar.end_utc == step.close for bar in step.bars)
+        assert all(bar in step.bars for bar in step.base)
+        order = [
+            symbol for symbol in ("NIFTY", "INDIA VIX") if any(bar.symbol == symbol for bar in step.base)
+        ]
+        assert [bar.symbol for bar in step.base] == order  # underlying order, then INDIA VIX
 
 
 # ------------------------------------------------------------------ spec §2.4/§3.4: the opening gap

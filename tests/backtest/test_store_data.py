@@ -10,6 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from optbot.backtest.coverage import DecisionNeed, adapted_timeframe, decision_bars
 from optbot.backtest.store_data import IndexDay, StoreHistory, can_roll, roll_up
@@ -220,6 +222,52 @@ def test_roll_up_buckets_as_timedelta_division_does_with_a_pre_open_bar_and_a_ga
         labelled = roll_up(bars, timeframe, session.open_utc, session.close_utc, ("99926000", "NIFTY"))
         assert labelled == [dataclasses.replace(bar, token="99926000") for bar in expected]
     assert not roll_up(bars, Timeframe.M5, session.open_utc, session.close_utc)[1].complete
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=-3, max_value=380),  # minute of the session (before the open too)
+            st.floats(min_value=1.0, max_value=100.0),  # high above the open
+            st.floats(min_value=1.0, max_value=100.0),  # low below the open
+            st.integers(min_value=0, max_value=10_000),  # volume
+            st.booleans(),  # complete
+        ),
+        min_size=1,
+        max_size=60,
+        unique_by=lambda row: row[0],
+    ),
+    st.booleans(),
+)
+def test_the_one_pass_roll_up_is_the_bucketed_one(
+    rows: list[tuple[int, float, float, int, bool]], ordered: bool
+) -> None:
+    """Random minutes (gaps, pre-open bars, incomplete ones, in or out of start order): the one-pass
+    roll-up gives the same bars as the reference that gathers each bucket's parts first."""
+    session = get_calendar().session(DAY, Segment.EQUITY)
+    assert session is not None
+    minute = timedelta(minutes=1)
+    bars = [
+        Bar(
+            session.open_utc + (offset + 1) * minute,
+            "",
+            "NIFTY",
+            Timeframe.M1,
+            session.open_utc + offset * minute,
+            session.open_utc + (offset + 1) * minute,
+            18_000.0 + offset,
+            18_000.0 + offset + up,
+            18_000.0 + offset - down,
+            18_000.0 + offset + (up - down) / 2,
+            volume,
+            complete=complete,
+        )
+        for offset, up, down, volume, complete in (sorted(rows) if ordered else rows)
+    ]
+    for timeframe in (Timeframe.M5, Timeframe.M15, Timeframe.H1):
+        expected = _roll_up_by_timedelta(bars, timeframe, session.open_utc, session.close_utc)
+        assert roll_up(bars, timeframe, session.open_utc, session.close_utc) == expected
 
 
 def test_labelled_session_bars_are_the_stored_ones_relabelled(tmp_path: Path) -> None:

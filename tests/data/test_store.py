@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 from datetime import UTC, date, datetime, timedelta
 
 import orjson
@@ -11,7 +12,7 @@ from optbot.config.sections.data import DataSettings
 from optbot.config.sections.paths import PathsSettings
 from optbot.core.clock import SimClock
 from optbot.core.enums import Timeframe
-from optbot.data.store import JsonStore, store_symbol
+from optbot.data.store import JsonStore, cyclic_gc_paused, store_symbol
 from optbot.test_kit.data import ist, make_bar, make_tick
 
 
@@ -143,3 +144,36 @@ def test_imported_history_is_kept_by_retention_and_removals_are_counted(store):
     )  # older than a year, not imported: trimmed, counted
     spans = store.imported_spans("NIFTY", Timeframe.D1)
     assert len(spans) == 2 and spans[0][0] == years_ago[0].start_utc
+
+
+def test_rows_out_of_order_or_without_a_start_load_in_start_order_with_the_last_write_winning(
+    store, tmp_path
+):
+    """Rows appended out of start order, a repeated start and a row without one: the load sorts,
+    the last write wins and the row without a start is left out, as for rows written in order."""
+    ordered = bars(4)
+    for bar in (ordered[2], ordered[0], ordered[3], ordered[1]):
+        store.append_bar(bar)
+    store.append_bar(make_bar(ordered[0].start_utc, 777.0))
+    path = tmp_path / "timeframes" / "NIFTY" / "1m.json"
+    with path.open("ab") as handle:
+        handle.write(orjson.dumps({"o": 1.0, "h": 1.0, "l": 1.0, "c": 1.0}) + b"\n")
+    loaded, report = store.load("NIFTY", Timeframe.M1)
+    assert [bar.start_utc for bar in loaded] == [bar.start_utc for bar in ordered]
+    assert [bar.close for bar in loaded] == [777.0, 101.0, 102.0, 103.0]
+    assert report.duplicates == 1
+
+
+def test_the_collector_is_paused_only_while_rows_are_parsed(store):
+    """Loading holds off the cyclic garbage collector and gives it back as it found it, also when
+    reading fails."""
+    store.merge_bars("NIFTY", Timeframe.M1, bars(3))
+    assert gc.isenabled()
+    with cyclic_gc_paused():
+        assert not gc.isenabled()
+        assert len(store.load("NIFTY", Timeframe.M1)[0]) == 3
+        assert not gc.isenabled()  # a nested pause leaves the outer one in place
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), cyclic_gc_paused():
+        raise RuntimeError("reading failed")
+    assert gc.isenabled()

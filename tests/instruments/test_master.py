@@ -120,3 +120,28 @@ def test_an_incremental_refresh_equals_a_master_rebuilt_from_the_merge(keep, tod
     assert _view(master) == _view(rebuilt)
     assert master.refresh(download, MasterInfo(as_of=date(2026, 8, 14), source="r"), today) == []
     assert _view(master) == _view(rebuilt)  # the same rows again: nothing moves
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(
+    keep=st.lists(st.booleans(), min_size=1, max_size=400),
+    days=st.lists(st.integers(min_value=0, max_value=10), min_size=1, max_size=4),
+    drop_index=st.booleans(),
+)
+def test_a_refresh_that_skips_the_scan_leaves_what_a_scan_would(keep, days, drop_index):
+    """A refresh looks at every row only when something can leave (a contract expired, or an undated
+    row is not listed again); over successive refreshes it gives the master a refresh that always
+    scans gives (a rebuild from the surviving rows and the download)."""
+    master = build_master()
+    later = build_master(as_of=date(2026, 8, 14))
+    download = [item for index, item in enumerate(later) if keep[index % len(keep)]]
+    if drop_index:  # an undated row the download no longer carries leaves
+        download = [item for item in download if item.symbol != "Nifty Bank"]
+    for offset in sorted(days):
+        today = date(2026, 8, 7) + timedelta(days=offset)
+        survivors = {item.key: item for item in master if item.expiry is None or item.expiry >= today}
+        survivors = {key: item for key, item in survivors.items() if item.expiry is not None}
+        survivors.update((item.key, item) for item in download)
+        rebuilt = InstrumentMaster(survivors.values(), MasterInfo(as_of=date(2026, 8, 14), source="r"))
+        master.refresh(download, MasterInfo(as_of=date(2026, 8, 14), source="r"), today)
+        assert _view(master) == _view(rebuilt)

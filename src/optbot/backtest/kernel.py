@@ -21,10 +21,14 @@ near the money at that moment (`MarketState.option_source`).
 
 from __future__ import annotations
 
+import gc
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
+from typing import NamedTuple
 
 from optbot.analytics.futures_forward import FuturesForward
 from optbot.analytics.synthetic import model_for
@@ -52,6 +56,15 @@ from optbot.sim.market.instruments import INDEX_ROWS, OptionContract
 from optbot.strategy.base import Strategy
 
 BAR_SOURCE = "bar"  # a Tick carrying a bar's close (the instrument's last price), not a traded print
+
+
+class SessionStep(NamedTuple):
+    """One close time of a session: every bar closing then, in the order the strategies get them
+    (shortest timeframe first, then symbol), and the base bars among them in underlying order."""
+
+    close: datetime
+    bars: list[Bar]
+    base: list[Bar]
 
 
 @dataclass
@@ -127,6 +140,7 @@ class BarBacktest:
         self.engine.market.option_source = self._option_tick
         self.on_session_end: Callable[[SessionRun], None] | None = None
         self._exchange_of: dict[str, Exchange] = {}  # index token -> its exchange (NSE, or BSE)
+        self._name_of: dict[str, str] = {}  # index token -> the underlying (or VIX) name replayed
         # Spec §2.4/§3.4: the live pipeline's opening-gap check on the store's previous close; INDIA
         # VIX gaps are volatility, not a reason to re-centre strikes (as live, it is not tracked).
         self.gap_check = OpeningGapCheck(settings.data.opening_gap_pct, history.previous_close)
@@ -182,14 +196,21 @@ class BarBacktest:
                 reference = found.bars[0].open if found is not None else None
             if reference is None:
                 continue
-            option_day = self.prices.open_day(underlying, day, reference)
-            for contract in option_day.contracts.values():
-                held = self._listed.get(contract.token)
-                if held is not None and held[0] is contract:
-                    if not new_only:
-                        listed.append(held[1])
-                    continue
-                fresh.append(contract)
+            contracts = self.prices.open_day(underlying, day, reference).contracts.values()
+            listed_before = self._listed.get
+            if not new_only:
+                listed += [
+                    held[1]
+                    for contract in contracts
+                    if (held := listed_before(contract.token)) is not None and held[0] is contract
+                ]
+            new_here = [
+                contract
+                for contract in contracts
+                if (held := listed_before(contract.token)) is None or held[0] is not contract
+            ]
+            fresh += new_here
+            for contract in new_here:
                 known = self._parsed.get(contract.token)
                 if known is None or known[0] is not contract:
                     rows.append(contract.scrip_row())
@@ -238,16 +259,13 @@ class BarBacktest:
         return preload_history(self.engine, bars)
 
     # ------------------------------------------------------------------ sessions
-    def _session_bars(
-        self, day: date
-    ) -> tuple[dict[datetime, list[Bar]], dict[tuple[str, datetime], Bar], dict[datetime, list[Bar]]]:
-        """The day's bars by close time, each underlying's base bar by close time (for modelled option
-        bars), and the base bars closing at each time in underlying order (their closes are the
-        instruments' last prices)."""
-        steps: dict[datetime, list[Bar]] = {}
-        base: dict[tuple[str, datetime], Bar] = {}
-        base_at: dict[datetime, list[Bar]] = {}
-        mixed: set[datetime] = set()  # close times with bars of more than one instrument
+    def _session_steps(self, day: date) -> list[SessionStep]:
+        """The day's close times in order, each with every bar closing then (the shortest timeframe
+        first, then by symbol) and the base bars among them in underlying order (their closes are
+        the instruments' last prices). Each instrument's session bars come in (close, timeframe)
+        order already: consecutive bars of one close form its group."""
+        by_close: dict[datetime, SessionStep] = {}
+        mixed: list[SessionStep] = []  # close times with bars of more than one instrument
         for name in [*self.underlyings, self.vix_name]:
             index = self._index(name)
             token = index.token
@@ -256,26 +274,25 @@ class BarBacktest:
                 continue
             index_day, bars = found
             self._exchange_of[token] = index.exchange  # SENSEX is a BSE index
+            self._name_of[token] = name
             base_timeframe = index_day.bars[0].timeframe if not index_day.is_daily_fallback else Timeframe.D1
+            current: datetime | None = None
             for bar in bars:  # already labelled as the master's index row
                 end = bar.end_utc
-                group = steps.get(end)
-                if group is None:
-                    steps[end] = [bar]
-                else:
-                    if group[-1].token != token:
-                        mixed.add(end)
-                    group.append(bar)
-                if bar.timeframe is base_timeframe:
-                    base[(name, end)] = bar
-                    at = base_at.get(end)
-                    if at is None:
-                        base_at[end] = [bar]
+                if end != current:
+                    current = end
+                    step = by_close.get(end)
+                    if step is None:
+                        step = by_close[end] = SessionStep(end, [], [])
                     else:
-                        at.append(bar)
-        for end in mixed:  # one instrument's session bars come in (close, timeframe) order already
-            steps[end].sort(key=lambda bar: (bar.timeframe.seconds, bar.symbol))
-        return steps, base, base_at
+                        mixed.append(step)
+                    add_bar, add_base = step.bars.append, step.base.append
+                add_bar(bar)
+                if bar.timeframe is base_timeframe:
+                    add_base(bar)
+        for step in mixed:  # one instrument's session bars come in (close, timeframe) order already
+            step.bars.sort(key=lambda bar: (bar.timeframe.seconds, bar.symbol))
+        return sorted(by_close.values())  # by close (each close once)
 
     async def run_day(self, day: date) -> SessionRun:
         """Replay one session from the pre-market to the end of the post-market."""
@@ -289,45 +306,61 @@ class BarBacktest:
         self.venue.roll_day(day)
         if day > self.instruments.info.as_of:  # the morning master, as a live session downloads it
             engine.refresh_instruments(self._listing(day, new_only=True), self._info(day), day)
-        steps, base, base_at = self._session_bars(day)
+        steps = self._session_steps(day)
         end_of_day = to_utc(schedule.post_market_end or schedule.session.close_utc)
+        steps = steps[: bisect_right(steps, end_of_day, key=itemgetter(0))]
         previous = schedule.session.open_utc
-        await self._open_session(previous, base_at)
-        delivered = 0
-        verify_every = timedelta(seconds=self.settings.engine.order_poll_seconds)
-        next_verify = self.clock.now_utc()
-        clock, venue = self.clock, self.venue
-        for close in sorted(steps):
-            if close > end_of_day:
-                break
-            if venue.has_working_orders():
-                await self._fill(previous, close, base)
-            deadline = engine.next_deadline()
-            if deadline is not None and deadline <= close:
-                await self._deadlines_until(close)
-            if close > clock.now_utc():
-                clock.advance_to(close)
-            group = steps[close]
-            for bar in base_at.get(close, ()):
-                await engine.on_tick(self._index_tick(bar, close, bar.close))
-            if engine.has_open_positions():
-                await self._mark_positions(close)
-            for bar in group:
-                await engine.on_bar(bar)
-            delivered += len(group)
-            if close >= next_verify and self.store.has_orders_in_flight():
-                await engine.verify_orders()
-                next_verify = close + verify_every
-            previous = close
+        await self._open_session(previous, steps)
+        delivered = await self._replay_steps(steps, previous)
         await self._deadlines_until(end_of_day)
-        if end_of_day > clock.now_utc():
-            clock.advance_to(end_of_day)
+        if end_of_day > self.clock.now_utc():
+            self.clock.advance_to(end_of_day)
         await engine.fire_due_deadlines()
         await engine.end_of_day()
         run = SessionRun(day, delivered, engine)
         if self.on_session_end is not None:
             self.on_session_end(run)
         return run
+
+    async def _replay_steps(self, steps: Sequence[SessionStep], previous: datetime) -> int:
+        """Each close time in order (see the module docstring); returns the bars delivered. The idle
+        step (nothing resting, no deadline due, no order in flight) is a few comparisons, the index
+        ticks and the bars: the calls it makes every step are looked up once."""
+        engine, clock, store = self.engine, self.clock, self.store
+        on_tick, on_bar, next_deadline = engine.on_tick, engine.on_bar, engine.next_deadline
+        has_open_positions, has_working_orders = engine.has_open_positions, self.venue.has_working_orders
+        index_tick = self._index_tick
+        verify_every = timedelta(seconds=self.settings.engine.order_poll_seconds)
+        next_verify = clock.now_utc()
+        # the order writes when the store last said nothing is in flight: until an order row is
+        # written again, nothing can be (the backtest's store has no other writer)
+        quiet_writes = -1
+        delivered = 0
+        for step in steps:
+            close = step.close
+            if has_working_orders():
+                await self._fill(previous, close, step.base)
+            deadline = next_deadline()
+            if deadline is not None and deadline <= close:
+                await self._deadlines_until(close)
+            if close > clock.now_utc():
+                clock.advance_to(close)
+            for bar in step.base:
+                await on_tick(index_tick(bar, close, bar.close))
+            if has_open_positions():
+                await self._mark_positions(close)
+            group = step.bars
+            for bar in group:
+                await on_bar(bar)
+            delivered += len(group)
+            if close >= next_verify and store.order_writes != quiet_writes:
+                if store.has_orders_in_flight():
+                    await engine.verify_orders()
+                    next_verify = close + verify_every
+                else:
+                    quiet_writes = store.order_writes
+            previous = close
+        return delivered
 
     def _index_tick(self, bar: Bar, moment: datetime, price: float) -> Tick:
         """An index bar's price at `moment` (its open at its start, its close at its close) as the
@@ -342,7 +375,7 @@ class BarBacktest:
             source=BAR_SOURCE,
         )
 
-    async def _open_session(self, open_utc: datetime, base_at: dict[datetime, list[Bar]]) -> None:
+    async def _open_session(self, open_utc: datetime, steps: Sequence[SessionStep]) -> None:
         """The open, as a live session reaches it: the deadlines due by then fire at their own times;
         then each tracked underlying's opening price (its first bar's open) meets `OpeningGapCheck`
         and a gap gets what live does: the pipeline's alert on the bus, then the session's
@@ -352,8 +385,8 @@ class BarBacktest:
             self.clock.advance_to(open_utc)
         gap_check, engine = self.gap_check, self.engine
         seen: set[str] = set()
-        for close in sorted(base_at):
-            for bar in base_at[close]:
+        for step in steps:
+            for bar in step.base:
                 if bar.token in seen or not gap_check.tracks(bar.token):
                     continue
                 seen.add(bar.token)
@@ -364,12 +397,16 @@ class BarBacktest:
             if len(seen) == len(self.underlyings):
                 return
 
-    async def _fill(self, start: datetime, end: datetime, base: dict[tuple[str, datetime], Bar]) -> None:
-        """Resting orders against the bars of their contracts that started in [start, end)."""
+    async def _fill(self, start: datetime, end: datetime, base: Sequence[Bar]) -> None:
+        """Resting orders against the bars of their contracts that started in [start, end); `base`:
+        the base bars closing at `end` (a modelled option bar follows its underlying's)."""
         pending: list[tuple[datetime, str, BarPrices]] = []
         for token in self.venue.working_tokens():
             option_day = self.prices.day_of(token)
-            index_bar = base.get((option_day.underlying, end)) if option_day is not None else None
+            index_bar = None
+            if option_day is not None:
+                underlying = option_day.underlying
+                index_bar = next((bar for bar in base if self._name_of[bar.token] == underlying), None)
             for bar in self.prices.fill_bars(token, start, end, index_bar):
                 pending.append((bar.start, token, bar))
         pending.sort(key=lambda item: (item[0], item[1]))
@@ -420,13 +457,22 @@ class BarBacktest:
                 )
 
     async def run(self, days: Sequence[date]) -> list[SessionRun]:
+        """Every session in order. What is alive as each session starts (the loaded bars, the engine's
+        state, the caches) is frozen out of the cyclic garbage collector until the run ends: its full
+        collections would otherwise walk all of it again and again (most of a run's GC time), while
+        what a session leaves behind is freed by reference counting as before (a cycle among frozen
+        objects waits for the end of the run)."""
         await self.engine.start(days[0])
         self.warm_up(days[0])
         await self._seed_last_prices(days[0])
         runs: list[SessionRun] = []
-        for day in days:
-            runs.append(await self.run_day(day))
-            await self.engine.verify_orders()
+        try:
+            for day in days:
+                gc.freeze()
+                runs.append(await self.run_day(day))
+                await self.engine.verify_orders()
+        finally:
+            gc.unfreeze()
         await self.engine.stop()
         return runs
 
@@ -434,4 +480,4 @@ class BarBacktest:
         self.store.close()
 
 
-__all__ = ["BAR_SOURCE", "BarBacktest", "SessionRun"]
+__all__ = ["BAR_SOURCE", "BarBacktest", "SessionRun", "SessionStep"]

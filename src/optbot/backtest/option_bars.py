@@ -34,6 +34,7 @@ from optbot.config.sections.replay import ReplaySettings
 from optbot.core.events import Bar
 from optbot.sim.market.instruments import (
     UNDERLYINGS,
+    ContractBook,
     OptionContract,
     UnderlyingSpec,
     build_option_contracts,
@@ -160,7 +161,7 @@ class OptionPrices:
         self._listings = shared_cache.listings(calendar)
         #: Every contract listed so far, by token: the same object comes back while it is unchanged,
         #: so each day's listing (and the instrument master built from it) is mostly lookups.
-        self._known: dict[str, OptionContract] = {}
+        self._known = ContractBook()
 
     # ------------------------------------------------------------------ coverage
     def coverage(self, underlying: str, day: date) -> tuple[str, str | None]:
@@ -215,14 +216,18 @@ class OptionPrices:
                 contracts[token] = held
         elif spec is not None:
             status = SYNTHETIC if status != REAL else status
-            for contract in self._modelled_listing(spec, day, reference):
-                contracts[contract.token] = contract
+            contracts = {
+                contract.token: contract for contract in self._modelled_listing(spec, day, reference)
+            }
         option_day = OptionDay(underlying, day, status, timeframe, contracts, table)
-        for token in [token for token, held in self._by_token.items() if held.underlying == underlying]:
-            del self._by_token[token]
+        previous = self._days.get(underlying)
+        if previous is not None:  # the underlying's last day filed its contracts, and nothing else did
+            by_token = self._by_token
+            for token in previous.contracts:
+                if by_token.get(token) is previous:
+                    del by_token[token]
         self._days[underlying] = option_day
-        for token in contracts:
-            self._by_token[token] = option_day
+        self._by_token.update(dict.fromkeys(contracts, option_day))
         return option_day
 
     def _modelled_listing(

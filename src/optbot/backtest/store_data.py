@@ -22,6 +22,8 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
+from operator import attrgetter
 from pathlib import Path
 from statistics import median
 
@@ -35,7 +37,7 @@ from optbot.core.clock import SimClock
 from optbot.core.enums import Timeframe
 from optbot.core.events import Bar, relabel_bar
 from optbot.core.timeutil import IST, ist_date
-from optbot.data.store import JsonStore, store_symbol
+from optbot.data.store import JsonStore, cyclic_gc_paused, store_symbol
 
 #: Finest first.
 INTRADAY_TIMEFRAMES: tuple[Timeframe, ...] = (Timeframe.M1, Timeframe.M3, Timeframe.M5, Timeframe.M15)
@@ -83,52 +85,120 @@ def roll_up(
     (buckets from the open; the last one ends at the close). A bucket with a missing part is marked
     incomplete (the strategies' context refuses it, as it refuses the live pipeline's). `label`
     (token, symbol) names the rolled bars (default: their first part's); `offsets` are the bars'
-    starts in microseconds from the open (`bar_offsets`), computed once for every timeframe."""
-    if not bars:
-        return []
-    unit = bars[0].end_utc - bars[0].start_utc
-    span = timedelta(seconds=timeframe.seconds)
-    if not can_roll(bars[0].timeframe, timeframe):
+    starts in microseconds from the open (`bar_offsets`), computed once for every timeframe.
+
+    One pass: bars in start order fill their buckets one after another, each bucket's high, low,
+    volume and completeness kept as it goes (what max/min/sum/all over its parts give)."""
+    if not bars or not can_roll(bars[0].timeframe, timeframe):
         return []
     span_us = timeframe.seconds * 1_000_000
-    buckets: dict[int, list[Bar]] = {}
     starts = offsets if offsets is not None else bar_offsets(bars, open_utc)
-    for bar, offset in zip(bars, starts, strict=True):
-        # int(offset / span): what int((start - open) / span) gives for timedeltas (truncated, not floored)
-        index = int(offset / span_us)
-        parts = buckets.get(index)
-        if parts is None:
-            buckets[index] = [bar]
+    # int(offset / span): what int((start - open) / span) gives for timedeltas (truncated, not floored)
+    indices = [int(offset / span_us) for offset in starts]
+    if any(later < earlier for earlier, later in pairwise(indices)):  # not in start order
+        return _roll_up_unordered(bars, indices, timeframe, open_utc, close_utc, label)
+    builder = _Buckets(bars[0].end_utc - bars[0].start_utc, timeframe, open_utc, close_utc, label)
+    rolled = builder.rolled
+    current = indices[0]
+    first = last = bars[0]
+    high, low, volume, count, complete = first.high, first.low, 0, 0, True
+    for bar, index in zip(bars, indices, strict=True):
+        if index != current:
+            builder.emit(current, first, last, high, low, volume, count, complete)
+            current, first = index, bar
+            high, low, volume, count, complete = bar.high, bar.low, 0, 0, True
         else:
-            parts.append(bar)
-    rolled: list[Bar] = []
-    for index in sorted(buckets):
-        parts = buckets[index]
-        start = open_utc + index * span
-        end = min(start + span, close_utc)
-        expected = -(-(end - start) // unit)
-        first, last = parts[0], parts[-1]
-        token, symbol = label if label is not None else (first.token, first.symbol)
-        rolled.append(
+            if bar.high > high:
+                high = bar.high
+            if bar.low < low:
+                low = bar.low
+        last = bar
+        volume += bar.volume
+        count += 1
+        if not bar.complete:
+            complete = False
+    builder.emit(current, first, last, high, low, volume, count, complete)
+    return rolled
+
+
+class _Buckets:
+    """Builds the rolled bars of `roll_up` from each bucket's aggregates."""
+
+    def __init__(
+        self,
+        unit: timedelta,
+        timeframe: Timeframe,
+        open_utc: datetime,
+        close_utc: datetime,
+        label: Label | None,
+    ) -> None:
+        self.unit, self.timeframe, self.label = unit, timeframe, label
+        self.open_utc, self.close_utc = open_utc, close_utc
+        self.span = timedelta(seconds=timeframe.seconds)
+        self.rolled: list[Bar] = []
+
+    def emit(
+        self,
+        index: int,
+        first: Bar,
+        last: Bar,
+        high: float,
+        low: float,
+        volume: int,
+        count: int,
+        complete: bool,
+    ) -> None:
+        start = self.open_utc + index * self.span
+        end = min(start + self.span, self.close_utc)
+        expected = -(-(end - start) // self.unit)
+        token, symbol = self.label if self.label is not None else (first.token, first.symbol)
+        self.rolled.append(
             Bar(
                 end,
                 token,
                 symbol,
-                timeframe,
+                self.timeframe,
                 start,
                 end,
                 first.open,
-                max(part.high for part in parts),
-                min(part.low for part in parts),
+                high,
+                low,
                 last.close,
-                sum(part.volume for part in parts),
+                volume,
                 last.open_interest,
                 0,
                 False,
-                len(parts) == expected and all(part.complete for part in parts),
+                count == expected and complete,
             )
         )
-    return rolled
+
+
+def _roll_up_unordered(
+    bars: Sequence[Bar],
+    indices: Sequence[int],
+    timeframe: Timeframe,
+    open_utc: datetime,
+    close_utc: datetime,
+    label: Label | None,
+) -> list[Bar]:
+    """`roll_up` of bars that are not in start order: each bucket's parts in the order given."""
+    buckets: dict[int, list[Bar]] = {}
+    for bar, index in zip(bars, indices, strict=True):
+        buckets.setdefault(index, []).append(bar)
+    builder = _Buckets(bars[0].end_utc - bars[0].start_utc, timeframe, open_utc, close_utc, label)
+    for index in sorted(buckets):
+        parts = buckets[index]
+        builder.emit(
+            index,
+            parts[0],
+            parts[-1],
+            max(part.high for part in parts),
+            min(part.low for part in parts),
+            sum(part.volume for part in parts),
+            len(parts),
+            all(part.complete for part in parts),
+        )
+    return builder.rolled
 
 
 _MICROSECOND = timedelta(microseconds=1)
@@ -185,12 +255,21 @@ class StoreHistory:
         self._series: dict[tuple[str, Timeframe], dict[date, tuple[Bar, ...]]] = {}
         self._days: dict[str, list[date]] = {}
         self._identities: dict[str, FilesIdentity] = {}
+        self._held: dict[str, bool] = {}
 
     def has(self, name: str) -> bool:
         """Whether the data root can replay `name`: stored bars, or option bars to derive it from."""
-        if self.store.timeframes(store_symbol(name)):
+        if self._stored(name):
             return True
         return self.parity is not None and bool(self.parity.days(name))
+
+    def _stored(self, name: str) -> bool:
+        """Whether the store holds any bar file of `name`: looked at once per history, as its series
+        are read once (a day without the index's intraday bars asks about its future every time)."""
+        found = self._held.get(name)
+        if found is None:
+            found = self._held[name] = bool(self.store.timeframes(store_symbol(name)))
+        return found
 
     def _by_day(self, name: str, timeframe: Timeframe) -> dict[date, tuple[Bar, ...]]:
         key = (store_symbol(name), timeframe)
@@ -212,8 +291,15 @@ class StoreHistory:
         cached = _PARSED.get(path.resolve())
         if cached is not None and cached[0] == identity:
             return cached[1]
+        with cyclic_gc_paused():  # a year of bars: no cycle, and nothing for the collector to walk
+            found = self._group_by_day(self.store.load(symbol, timeframe)[0])
+        _PARSED[path.resolve()] = (identity, found)
+        return found
+
+    @staticmethod
+    def _group_by_day(bars: list[Bar]) -> dict[date, tuple[Bar, ...]]:
+        """Bars in start order grouped by IST day, each flagged complete (see below)."""
         grouped: dict[date, list[Bar]] = {}
-        bars, _report = self.store.load(symbol, timeframe)
         day_bars: list[Bar] = []
         day_start = day_end = None  # the UTC span of the IST day of the bars being grouped
         for bar in bars:
@@ -227,9 +313,7 @@ class StoreHistory:
                 day_end = day_start + timedelta(days=1)
                 day_bars = grouped.setdefault(day, [])
             day_bars.append(whole)
-        found = {day: tuple(items) for day, items in grouped.items()}
-        _PARSED[path.resolve()] = (identity, found)
-        return found
+        return {day: tuple(items) for day, items in grouped.items()}
 
     def days(self, name: str) -> list[date]:
         """Every day the store holds any bar for `name` (intraday or daily), in order."""
@@ -331,7 +415,7 @@ class StoreHistory:
         """The near-month future's (`NAME-I`) finest stored intraday bars of `day`, as traded (no
         basis shift); empty when the store has none that day."""
         future = futures_name(name)
-        if not self.store.timeframes(store_symbol(future)):
+        if not self._stored(future):
             return ()
         for timeframe in INTRADAY_TIMEFRAMES:
             bars = self._by_day(future, timeframe).get(day)
@@ -492,8 +576,13 @@ class StoreHistory:
             if label is not None:
                 daily = relabel_bar(daily, *label)
         bars.append(daily)
-        bars.sort(key=lambda bar: (bar.end_utc, bar.timeframe.seconds))
+        # base, then each rolled timeframe (shortest first), then the daily bar: sorting by close alone
+        # (stable) puts the shorter timeframe first at a shared close
+        bars.sort(key=_close_time)
         return found, tuple(bars)
+
+
+_close_time = attrgetter("end_utc")
 
 
 def _labelled(session: SessionBars | None, label: Label) -> SessionBars | None:

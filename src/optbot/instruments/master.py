@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -87,12 +87,63 @@ class InstrumentMaster:
         self._options: dict[str, dict[date, list[Instrument]]] = defaultdict(lambda: defaultdict(list))
         self._indices: dict[str, list[Instrument]] = defaultdict(list)
         self.missing: set[str] = set()
+        #: How many rows of `_by_key` expire on each date, and how many have no expiry: a refresh
+        #: with nothing expired and every undated row listed again need not look at every row.
+        self._expiring: Counter[date] = Counter()
+        self._undated = 0
         for instrument in instruments:
-            self._by_key[instrument.key] = instrument
+            self._put(instrument.key, instrument)
             self._index_rows(instrument)
         for by_expiry in self._options.values():
             for contracts in by_expiry.values():
                 contracts.sort(key=_strike_order)
+
+    def _put(self, key: InstrumentKey, instrument: Instrument) -> None:
+        """`instrument` becomes the row of `key` (counted by expiry)."""
+        held = self._by_key.get(key)
+        if held is not None:
+            self._uncount(held)
+        self._by_key[key] = instrument
+        if instrument.expiry is None:
+            self._undated += 1
+        else:
+            self._expiring[instrument.expiry] += 1
+
+    def _drop(self, instrument: Instrument) -> None:
+        """`instrument`'s key leaves the master."""
+        del self._by_key[instrument.key]
+        self._uncount(instrument)
+
+    def _uncount(self, instrument: Instrument) -> None:
+        if instrument.expiry is None:
+            self._undated -= 1
+            return
+        left = self._expiring[instrument.expiry] - 1
+        if left:
+            self._expiring[instrument.expiry] = left
+        else:
+            del self._expiring[instrument.expiry]
+
+    def _leaving(self, listed: list[Instrument], today: date) -> tuple[list[Instrument], list[Instrument]]:
+        """The rows a refresh removes, in the master's order: contracts that expired before `today`,
+        and rows without an expiry the download (`listed`) does not carry. Without either (the usual
+        backtest session: nothing expired overnight, the same index rows), no row is looked at."""
+        keys = {item.key for item in listed if item.expiry is None}
+        still_listed = sum(
+            1 for key in keys if (held := self._by_key.get(key)) is not None and held.expiry is None
+        )
+        if still_listed == self._undated and all(expiry >= today for expiry in self._expiring):
+            return [], []
+        expired: list[Instrument] = []
+        dropped: list[Instrument] = []
+        for key, item in self._by_key.items():  # one pass over the master
+            expiry = item.expiry
+            if expiry is None:
+                if key not in keys:
+                    dropped.append(item)
+            elif expiry < today:
+                expired.append(item)
+        return expired, dropped
 
     def _index_rows(self, instrument: Instrument) -> None:
         """File `instrument` under its token, symbol and option series or index names."""
@@ -134,14 +185,13 @@ class InstrumentMaster:
         download's, and the download wins for a key in both. Returns the contracts that left, for
         callers to drop what they kept about them. Updated incrementally: a backtest refreshes every
         session with a listing that is mostly the previous day's, and unchanged rows cost a lookup."""
-        expired = [item for item in self._by_key.values() if item.expiry is not None and item.expiry < today]
         listed = list(instruments)
-        keys = {item.key for item in listed if item.expiry is None}
-        dropped = [item for item in self._by_key.values() if item.expiry is None and item.key not in keys]
+        expired, dropped = self._leaving(listed, today)
         for item in (*expired, *dropped):
-            del self._by_key[item.key]
+            self._drop(item)
             self._unindex_rows(item)
-        series: set[tuple[str, date]] = set()
+        added: dict[tuple[str, date], int] = {}  # option series -> rows appended to it
+        replaced: set[tuple[str, date]] = set()  # series that took a row under a key listed before
         for item in listed:
             if any(held is item for held in self._by_token.get(item.token, ())):
                 continue  # the very row already listed (a replay hands back unchanged contracts)
@@ -151,18 +201,45 @@ class InstrumentMaster:
                 continue
             if held is not None:
                 self._unindex_rows(held)
-            self._by_key[key] = item
+                replaced.update(self._series_of(held))
+            self._put(key, item)
             self._index_rows(item)
-            if item.kind in _OPTION_KINDS and item.expiry is not None:
-                series.add((item.underlying.upper(), item.expiry))
-        if series:  # equal strikes (a malformed download) keep the master's row order, as a rebuild would
-            position = {id(item): index for index, item in enumerate(self._by_key.values())}
-            for underlying, expiry in series:
-                self._options[underlying][expiry].sort(
-                    key=lambda item: (*_strike_order(item), position[id(item)])
-                )
+            for series in self._series_of(item):
+                added[series] = added.get(series, 0) + 1
+                if held is not None:
+                    replaced.add(series)
+        self._order_series(added, replaced)
         self.info = info
         return expired
+
+    @staticmethod
+    def _series_of(instrument: Instrument) -> tuple[tuple[str, date], ...]:
+        """The option series (underlying, expiry) `instrument` is filed under, if any."""
+        if instrument.kind in _OPTION_KINDS and instrument.expiry is not None:
+            return ((instrument.underlying.upper(), instrument.expiry),)
+        return ()
+
+    def _order_series(self, added: dict[tuple[str, date], int], replaced: set[tuple[str, date]]) -> None:
+        """Put the rows `refresh` appended to each option series in the place a rebuild gives them: by
+        strike and side, equal strikes (a malformed download) in the master's row order. A new key
+        comes after every row already listed, so it goes after its equal strikes (a binary search in
+        the sorted series); a key listed before keeps its old place in the master, so a series that
+        took one is sorted again whole."""
+        position: dict[int, int] | None = None
+        for (underlying, expiry), count in added.items():
+            rows = self._options.get(underlying, {}).get(expiry)
+            if not rows:
+                continue  # its rows were replaced by rows of another series
+            if (underlying, expiry) in replaced:
+                if position is None:
+                    position = {id(item): index for index, item in enumerate(self._by_key.values())}
+                order = position
+                rows.sort(key=lambda item: (*_strike_order(item), order[id(item)]))
+                continue
+            appended = rows[-count:]
+            del rows[-count:]
+            for item in appended:
+                bisect.insort_right(rows, item, key=_strike_order)
 
     def __len__(self) -> int:
         return len(self._by_key)

@@ -69,6 +69,7 @@ class CutHistory(StoreHistory):
         self.since = since
         self._series: dict[tuple[str, Timeframe], dict[date, tuple[Bar, ...]]] = {}
         self._days: dict[str, list[date]] = {}
+        self._held = source._held  # the same store: the same bar files
         self.parity = source.parity
         self.futures_min_coverage = source.futures_min_coverage
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import date
 
@@ -14,7 +15,7 @@ from optbot.sim.market.instruments import (
     MIDCPNIFTY,
     NIFTY,
     SENSEX,
-    OptionContract,
+    ContractBook,
     build_option_contracts,
     listed_expiries,
     listed_strikes,
@@ -136,7 +137,7 @@ def test_tokens_are_stable_unique_and_rows_are_reference_format() -> None:
 def test_known_contracts_come_back_unchanged_across_days() -> None:
     """A multi-day replay lists mostly the same contracts: with `known` they are the same objects,
     and the listing is exactly the one built without it."""
-    known: dict[str, OptionContract] = {}
+    known = ContractBook()
     first = build_option_contracts(NIFTY, get_calendar(), date(2025, 9, 8), 24741.0, 4, 3, 6.0, 15.0, known)
     second = build_option_contracts(NIFTY, get_calendar(), date(2025, 9, 9), 24773.15, 4, 3, 6.0, 15.0, known)
     plain = build_option_contracts(NIFTY, get_calendar(), date(2025, 9, 9), 24773.15, 4, 3, 6.0, 15.0)
@@ -150,3 +151,29 @@ def test_known_contracts_come_back_unchanged_across_days() -> None:
     assert changed == build_option_contracts(
         NIFTY, get_calendar(), date(2025, 12, 1), 24773.15, 4, 3, 6.0, 15.0
     )
+
+
+def test_a_contract_put_in_the_book_is_handed_back_instead_of_the_filed_strike() -> None:
+    """The book files each strike's pair per series; a contract put in under a token (an archive's,
+    spelt its own way) replaces the filed pair's, as a lookup by token would give it, and a lot-size
+    change lists new objects."""
+    calendar = get_calendar()
+    known = ContractBook()
+    first = build_option_contracts(NIFTY, calendar, date(2025, 9, 8), 24741.0, 4, 3, 6.0, 15.0, known)
+    call = next(c for c in first if c.symbol == "NIFTY09SEP2524750CE")
+    archived = dataclasses.replace(call, symbol="NIFTY25SEP0924750CE")
+    known[call.token] = archived
+    second = build_option_contracts(NIFTY, calendar, date(2025, 9, 9), 24773.15, 4, 3, 6.0, 15.0, known)
+    plain = build_option_contracts(NIFTY, calendar, date(2025, 9, 9), 24773.15, 4, 3, 6.0, 15.0)
+    assert [c.token for c in second] == [c.token for c in plain]
+    assert all(c is known[c.token] for c in second)
+    assert next(c for c in second if c.token == call.token) is archived
+    assert [c for c in second if c.token != call.token] == [c for c in plain if c.token != call.token]
+    put = next(c for c in second if c.symbol == "NIFTY09SEP2524750PE")
+    assert put is next(c for c in first if c.token == put.token)  # its pair partner stays the same object
+    relisted = build_option_contracts(NIFTY, calendar, date(2025, 9, 9), 24773.15, 4, 3, 6.0, 15.0, known)
+    assert all(a is b for a, b in zip(relisted, second, strict=True))
+    # NIFTY's lot size moves to 65 for contracts expiring from 2026: the same strikes come back new
+    later = build_option_contracts(NIFTY, calendar, date(2025, 12, 29), 24773.15, 4, 3, 6.0, 15.0, known)
+    assert later == build_option_contracts(NIFTY, calendar, date(2025, 12, 29), 24773.15, 4, 3, 6.0, 15.0)
+    assert all(c is known[c.token] for c in later)

@@ -261,6 +261,47 @@ def listed_strikes(spec: UnderlyingSpec, reference: float, inner_pct: float, out
 #: (option type, its last bit in the token): CE even, PE odd, as `option_token` packs them.
 _SIDES = (("CE", 0), ("PE", 1))
 
+#: A strike's call and put.
+StrikePair = tuple[OptionContract, OptionContract]
+
+
+class ContractBook:
+    """Every contract listed so far, by token, for `build_option_contracts` to hand back the contract
+    built on an earlier day while it is unchanged (same lot and freeze quantity): a multi-day replay
+    lists mostly the same contracts every day.
+
+    It also files each listed strike's (call, put) under its series (underlying, expiry, lot, freeze
+    quantity), so a day's listing of an expiry is one lookup per strike. A filed pair is always what
+    the book holds for both tokens: a contract put in under a token (`book[token] = contract`, e.g.
+    one read from an archive) takes its strike out of every series it was filed under."""
+
+    def __init__(self) -> None:
+        self._by_token: dict[str, OptionContract] = {}
+        #: (underlying, expiry) -> (lot, freeze quantity) -> strike -> (call, put)
+        self._series: dict[tuple[str, date], dict[tuple[int, int], dict[int, StrikePair]]] = {}
+
+    def get(self, token: str) -> OptionContract | None:
+        return self._by_token.get(token)
+
+    def __getitem__(self, token: str) -> OptionContract:
+        return self._by_token[token]
+
+    def __setitem__(self, token: str, contract: OptionContract) -> None:
+        self._by_token[token] = contract
+        for pairs in self._series.get((contract.underlying, contract.expiry), {}).values():
+            pairs.pop(round(contract.strike), None)
+
+    def __len__(self) -> int:
+        return len(self._by_token)
+
+    def strikes(self, underlying: str, expiry: date, lot: int, freeze: int) -> dict[int, StrikePair]:
+        """The pairs filed for one series (filled by `build_option_contracts`)."""
+        by_terms = self._series.setdefault((underlying, expiry), {})
+        found = by_terms.get((lot, freeze))
+        if found is None:
+            found = by_terms[(lot, freeze)] = {}
+        return found
+
 
 def build_option_contracts(
     spec: UnderlyingSpec,
@@ -271,44 +312,50 @@ def build_option_contracts(
     monthly_count: int,
     inner_pct: float,
     outer_pct: float,
-    known: dict[str, OptionContract] | None = None,
+    known: ContractBook | None = None,
 ) -> list[OptionContract]:
-    """The day's listed contracts. `known` (by token) hands back a contract built on an earlier day
-    when it is unchanged (same lot and freeze quantity), and learns the new ones: a multi-day replay
-    lists mostly the same contracts every day."""
+    """The day's listed contracts, each expiry's strikes in order, call before put. `known` hands back
+    a contract built on an earlier day when it is unchanged (same lot and freeze quantity), and
+    learns the new ones: a multi-day replay lists mostly the same contracts every day, so with it a
+    strike listed before costs one lookup."""
     contracts: list[OptionContract] = []
-    append = contracts.append
     freeze = spec.freeze_quantity(trade_date)
     strikes = listed_strikes(spec, reference, inner_pct, outer_pct)
-    unit = spec.token_strike_unit
     for expiry in listed_expiries(calendar, spec.name, trade_date, weekly_count, monthly_count):
         lot = spec.lot_size(trade_date, expiry)
-        # option_token's packing with the expiry's part computed once (a listing is ~1,000 contracts)
-        day_index = (expiry - _TOKEN_EPOCH).days
-        expiry_base = (spec.token_code * _TOKEN_DAYS + day_index) * _TOKEN_STRIKES
+        filed = known.strikes(spec.name, expiry, lot, freeze) if known is not None else {}
         for strike in strikes:
-            strike_index, off_grid = divmod(strike, unit)
-            if off_grid or not 0 <= day_index < _TOKEN_DAYS or not 0 <= strike_index < _TOKEN_STRIKES:
-                option_token(spec, expiry, strike, "CE")  # raises the ValueError naming the contract
-            value = 10_000_000 + (expiry_base + strike_index) * 2
-            for option_type, side in _SIDES:
-                token = str(value + side)
-                held = known.get(token) if known is not None else None
-                if held is not None and held.lot_size == lot and held.freeze_quantity == freeze:
-                    append(held)
-                    continue
-                contract = OptionContract(
-                    token=token,
-                    symbol=option_symbol(spec.name, expiry, strike, option_type),
-                    underlying=spec.name,
-                    expiry=expiry,
-                    strike=float(strike),
-                    option_type=option_type,
-                    lot_size=lot,
-                    freeze_quantity=freeze,
-                    exchange=spec.exchange,
-                )
-                append(contract)
+            pair = filed.get(strike)
+            if pair is None:
+                pair = _strike_pair(spec, expiry, strike, lot, freeze, known)
                 if known is not None:
-                    known[token] = contract
+                    filed[strike] = pair
+            contracts += pair
     return contracts
+
+
+def _strike_pair(
+    spec: UnderlyingSpec, expiry: date, strike: int, lot: int, freeze: int, known: ContractBook | None
+) -> StrikePair:
+    """A strike's call and put: the book's when unchanged, else built (and learnt by the book)."""
+    token_value = int(option_token(spec, expiry, strike, "CE"))  # raises naming an off-grid contract
+    built: list[OptionContract] = []
+    for option_type, side in _SIDES:
+        token = str(token_value + side)
+        held = known.get(token) if known is not None else None
+        if held is None or held.lot_size != lot or held.freeze_quantity != freeze:
+            held = OptionContract(
+                token=token,
+                symbol=option_symbol(spec.name, expiry, strike, option_type),
+                underlying=spec.name,
+                expiry=expiry,
+                strike=float(strike),
+                option_type=option_type,
+                lot_size=lot,
+                freeze_quantity=freeze,
+                exchange=spec.exchange,
+            )
+            if known is not None:
+                known[token] = held
+        built.append(held)
+    return built[0], built[1]
