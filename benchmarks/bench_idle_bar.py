@@ -110,14 +110,9 @@ async def _idle(kernel: BarBacktest, days: Sequence[date]) -> dict[str, Any]:
     per_session: list[float] = []
     for day in days[1:]:
         engine.begin_day(day)
-        steps, _, base_at = kernel._session_bars(day)
         prepared = [
-            (
-                close,
-                [kernel._index_tick(bar, close, bar.close) for bar in base_at.get(close, ())],
-                steps[close],
-            )
-            for close in sorted(steps)
+            (step.close, [kernel._index_tick(bar, step.close, bar.close) for bar in step.base], step.bars)
+            for step in kernel._session_steps(day)
         ]
         start = time.perf_counter()
         for close, ticks, group in prepared:
