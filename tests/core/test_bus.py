@@ -151,6 +151,19 @@ async def test_handler_error_is_counted_and_does_not_stop_delivery() -> None:
     assert bus.stats.handler_errors["flaky"] == 1
 
 
+async def test_an_awaited_handler_error_is_counted_and_the_next_subscriber_still_hears() -> None:
+    bus = EventBus(synchronous=True)
+    seen: list[float] = []
+
+    async def failing(event: Tick) -> None:
+        raise RuntimeError(f"boom at {event.ltp}")
+
+    bus.subscribe("failing", (Tick,), failing)
+    bus.subscribe("after", (Tick,), lambda event: seen.append(event.ltp))
+    await bus.publish(tick(3.0))
+    assert seen == [3.0] and bus.stats.handler_errors["failing"] == 1
+
+
 async def test_subscribe_before_loop_start_then_start() -> None:
     bus = EventBus()
     seen: list[float] = []

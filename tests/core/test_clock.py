@@ -158,6 +158,18 @@ def test_monotonic_never_decreases(steps: list[float]) -> None:
         previous = clock.monotonic()
 
 
+@settings(max_examples=50, deadline=None)
+@given(steps=st.lists(st.floats(min_value=0, max_value=1e5, allow_nan=False), max_size=20))
+def test_monotonic_is_the_time_since_start_after_every_move(steps: list[float]) -> None:
+    """`monotonic` is remembered per instant: asked again after any move it is the new one's."""
+    clock = SimClock(START)
+    for step in steps:
+        clock.monotonic()
+        clock.advance(step)
+        assert clock.monotonic() == (clock.now_utc() - START).total_seconds()
+        assert clock.monotonic() == (clock.now_utc() - START).total_seconds()
+
+
 async def test_live_clock_basics() -> None:
     clock = LiveClock()
     now = clock.now_utc()

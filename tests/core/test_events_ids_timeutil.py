@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from datetime import UTC, date, datetime, time, timedelta, timezone
 
 import pytest
@@ -44,6 +45,47 @@ def test_event_cannot_be_mutated() -> None:
         tick.ltp = 2.0  # type: ignore[misc]
     with pytest.raises((AttributeError, TypeError)):
         tick.extra = 1  # type: ignore[attr-defined]
+
+
+def _by_setattr(event_class: type, values: dict[str, object]) -> object:
+    """An event built field by field the way the dataclass' own frozen __init__ stores them."""
+    built = object.__new__(event_class)
+    for name, value in values.items():
+        object.__setattr__(built, name, value)
+    return built
+
+
+@pytest.mark.parametrize(
+    "event_class", [events.Tick, events.Bar, events.PositionChanged], ids=lambda c: c.__name__
+)
+@given(data=st.data())
+def test_a_fast_constructor_builds_the_dataclass_instance(event_class: type, data: st.DataObject) -> None:
+    """The hot events' slot-storing __init__: same parameters and defaults as the fields, the same
+    instance from positional, keyword and defaulted arguments; still frozen, hashable, replaceable."""
+    declared = dataclasses.fields(event_class)
+    parameters = list(inspect.signature(event_class).parameters.values())
+    assert [parameter.name for parameter in parameters] == [item.name for item in declared]
+    assert [parameter.default for parameter in parameters] == [
+        inspect.Parameter.empty if item.default is dataclasses.MISSING else item.default for item in declared
+    ]
+    values = {
+        item.name: data.draw(st.one_of(st.none(), st.integers(), st.text(max_size=3))) for item in declared
+    }
+    expected = _by_setattr(event_class, values)
+    assert event_class(*values.values()) == expected
+    assert event_class(**values) == expected
+    required = {item.name: values[item.name] for item in declared if item.default is dataclasses.MISSING}
+    defaulted = {item.name: item.default for item in declared if item.default is not dataclasses.MISSING}
+    assert event_class(**required) == _by_setattr(event_class, {**required, **defaulted})
+    built = event_class(**values)
+    assert hash(built) == hash(expected) and repr(built) == repr(expected)
+    assert dataclasses.replace(built, ts_utc="later") == _by_setattr(
+        event_class, {**values, "ts_utc": "later"}
+    )
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.ts_utc = None
+    with pytest.raises(TypeError):
+        event_class(*values.values(), "one too many")
 
 
 def test_critical_events_are_not_sheddable() -> None:

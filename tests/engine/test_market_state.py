@@ -47,7 +47,7 @@ def test_ticks_set_underlying_vix_and_last_quote(tmp_path: Path) -> None:
         open_interest=750_000,
     )
     for tick in (index_tick, vix_tick, option_tick):
-        market.on_tick(tick)
+        assert market.on_tick(tick) == market.underlying_of(tick)  # the engine asks once
     assert market.underlying_price("nifty") == 24550.0
     assert market.vix() == 14.5
     assert market.underlying_of(index_tick) == "NIFTY" and market.underlying_of(option_tick) is None
@@ -68,7 +68,7 @@ def test_non_positive_ltp_is_ignored_and_later_ticks_replace_earlier(tmp_path: P
     index = market.underlying_instrument("NIFTY")
     tick = Tick(clock.now_utc(), index.token, index.exchange, "NIFTY", 24550.0)
     market.on_tick(tick)
-    market.on_tick(replace(tick, ltp=0.0))
+    assert market.on_tick(replace(tick, ltp=0.0)) == "NIFTY"  # still the underlying's tick
     assert market.underlying_price("NIFTY") == 24550.0 and market.ticks_seen == 1
     clock.advance(5)
     market.on_tick(replace(tick, ts_utc=clock.now_utc(), ltp=24560.0))

@@ -66,8 +66,9 @@ def test_atm_minimises_distance(ltp):
     assert all(abs(atm - ltp) <= abs(strike - ltp) + 1e-9 for strike in chain.strikes)
 
 
-def test_a_quote_lookup_prices_only_the_rows_read_and_matches_eager_quotes(chain):
-    """A strategy reading one strike must not pay for pricing the whole chain."""
+def test_a_quote_lookup_prices_only_the_quotes_read_and_matches_eager_quotes(chain):
+    """A strategy reading one strike must not pay for pricing the whole chain, and one picking a
+    contract from a row (its instrument, not its quote) pays for no pricing at all."""
     asked: list[str] = []
 
     def lookup(contract):
@@ -77,9 +78,13 @@ def test_a_quote_lookup_prices_only_the_rows_read_and_matches_eager_quotes(chain
     lazy = chain.with_quote_lookup(lookup)
     assert asked == [] and lazy.strikes == chain.strikes and len(lazy) == len(chain)
     row = lazy.row(lazy.atm(24570.0))
-    assert len(asked) == 2 and row.call is not None and row.call_quote == lookup(row.call)
+    assert row.call is not None and row.put is not None and asked == []
+    assert row.call_quote == lookup(row.call) and asked == [row.call.token, row.call.token]
     asked.clear()
-    assert lazy.row(row.strike) is row and asked == []  # a row is quoted once
+    assert row.call_quote is row.call_quote and asked == []  # each side is quoted once
+    assert row.quote(OptionType.PE) == lookup(row.put) and asked == [row.put.token, row.put.token]
+    asked.clear()
+    assert lazy.row(row.strike) is row and row.put_quote is not None and asked == []
     eager = chain.with_quotes(
         {contract.token: lookup(contract) for r in chain.rows for contract in (r.call, r.put) if contract}
     )

@@ -25,10 +25,10 @@ import math
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -53,6 +53,8 @@ DEFAULT_CLOSE_IST = time(15, 30)
 MIN_VALUE = 1e-9
 #: Expiry inputs `value_contract` keeps before starting afresh (a bar's worth of instants and expiries).
 RECENT_INPUTS_KEPT = 64
+#: Expiries' day inputs kept before starting afresh (every listed expiry of a few underlyings and VIXes).
+EXPIRY_DAYS_KEPT = 256
 
 FloatArray = NDArray[np.float64]
 
@@ -70,6 +72,34 @@ class TimeToExpiry:
     closed_days: int
 
 
+#: The time to expiry of an option valued after its expiry day.
+EXPIRED = TimeToExpiry(0.0, 0.0, 0.0, 0.0, 0, 0, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class DayPlan:
+    """What the time to one expiry takes from one IST day, fixed while the day lasts: a replay asks at
+    every bar, so the calendar is read once per day and each instant is a few float operations
+    (the nights and closed days are weighted here, once)."""
+
+    day_start_utc: datetime  # the IST day [start, end) in UTC
+    day_end_utc: datetime
+    expired: bool  # the day is after the expiry
+    session: tuple[datetime, datetime] | None  # today's (open, close), None on a closed day
+    session_seconds: float
+    later_sessions: int
+    closed_days: int
+    expiry_close: datetime
+    nights_weighted_before_open: float  # overnight_weight x (later sessions + 1): before the open,
+    #: the night ahead of today's session counts too
+    nights_weighted_after_open: float  # overnight_weight x later sessions
+    closed_weighted: float  # closed_day_weight x closed days
+
+    def holds(self, at_utc: datetime) -> bool:
+        """`at_utc` falls on this plan's IST day."""
+        return self.day_start_utc <= at_utc < self.day_end_utc
+
+
 class VarianceTime:
     """Session-based time to expiry from the NSE calendar; weekdays are sessions outside its range."""
 
@@ -78,7 +108,7 @@ class VarianceTime:
         self.params = params
         self._sessions_cache: dict[date, tuple[datetime, datetime] | None] = {}
         self._count_cache: dict[tuple[date, date], int] = {}
-        self._plans: dict[tuple[date, date], tuple[tuple[datetime, datetime] | None, int, int, datetime]] = {}
+        self._plans: dict[tuple[date, date], DayPlan] = {}
 
     def session_bounds(self, day: date) -> tuple[datetime, datetime] | None:
         """(open, close) in UTC of `day`'s F&O session, None on a closed day."""
@@ -117,44 +147,70 @@ class VarianceTime:
         bounds = self.session_bounds(expiry)
         return bounds[1] if bounds is not None else to_utc(ist_datetime(expiry, DEFAULT_CLOSE_IST))
 
-    def _day_plan(
-        self, day: date, expiry: date
-    ) -> tuple[tuple[datetime, datetime] | None, int, int, datetime]:
-        """(today's session, later sessions, closed days, expiry close): fixed for a day, cached
-        because a replay asks on every tick."""
+    def day_plan(self, day: date, expiry: date) -> DayPlan:
+        """The fixed part of the time to `expiry` on `day` (cached: a replay asks on every tick)."""
         key = (day, expiry)
         plan = self._plans.get(key)
         if plan is None:
-            later = self._sessions_between(day + timedelta(days=1), expiry) if expiry > day else 0
-            plan = (self.session_bounds(day), later, (expiry - day).days - later, self.expiry_close(expiry))
-            self._plans[key] = plan
+            plan = self._plans[key] = self._build_plan(day, expiry)
         return plan
 
-    def to_expiry(self, at_utc: datetime, expiry: date) -> TimeToExpiry:
-        day = at_utc.astimezone(IST).date()
-        if day > expiry:
-            return TimeToExpiry(0.0, 0.0, 0.0, 0.0, 0, 0, 0)
-        bounds, later, closed, expiry_close = self._day_plan(day, expiry)
-        calendar_years = max((expiry_close - at_utc).total_seconds(), 0.0) / SECONDS_PER_CALENDAR_YEAR
-        today, night_before_today = 0.0, 0
-        if bounds is not None:
-            open_, close = bounds
-            length = (close - open_).total_seconds()
-            start = max(at_utc, open_)
-            today = min(max((close - start).total_seconds() / length, 0.0), 1.0)
-            night_before_today = 1 if at_utc < open_ else 0
-        nights = later + night_before_today
+    def _build_plan(self, day: date, expiry: date) -> DayPlan:
+        start = datetime.combine(day, time(), tzinfo=IST).astimezone(UTC)
+        end = datetime.combine(day + timedelta(days=1), time(), tzinfo=IST).astimezone(UTC)
+        later = self._sessions_between(day + timedelta(days=1), expiry) if expiry > day else 0
+        closed = (expiry - day).days - later
+        session = self.session_bounds(day)
         weights = self.params
-        sessions = today + later + weights.overnight_weight * nights + weights.closed_day_weight * closed
+        return DayPlan(
+            day_start_utc=start,
+            day_end_utc=end,
+            expired=day > expiry,
+            session=session,
+            session_seconds=(session[1] - session[0]).total_seconds() if session is not None else 0.0,
+            later_sessions=later,
+            closed_days=closed,
+            expiry_close=self.expiry_close(expiry),
+            nights_weighted_before_open=weights.overnight_weight * (later + 1),
+            nights_weighted_after_open=weights.overnight_weight * later,
+            closed_weighted=weights.closed_day_weight * closed,
+        )
+
+    def to_expiry(self, at_utc: datetime, expiry: date) -> TimeToExpiry:
+        return self.at(self.day_plan(at_utc.astimezone(IST).date(), expiry), at_utc)
+
+    def at(self, plan: DayPlan, at_utc: datetime) -> TimeToExpiry:
+        """The time to the plan's expiry at `at_utc`, an instant of the plan's day."""
+        if plan.expired:
+            return EXPIRED
+        sessions, calendar_years, today, nights = self.instant(plan, at_utc)
         return TimeToExpiry(
             sessions=sessions,
-            variance_years=sessions / weights.sessions_per_year,
+            variance_years=sessions / self.params.sessions_per_year,
             calendar_years=calendar_years,
             session_today=today,
-            later_sessions=later,
+            later_sessions=plan.later_sessions,
             nights=nights,
-            closed_days=closed,
+            closed_days=plan.closed_days,
         )
+
+    @staticmethod
+    def instant(plan: DayPlan, at_utc: datetime) -> tuple[float, float, float, int]:
+        """(session units, calendar years, today's session fraction, nights) to the plan's expiry at
+        `at_utc`: `at` without building its record (a held contract is valued at every bar)."""
+        if plan.expired:
+            return 0.0, 0.0, 0.0, 0
+        later = plan.later_sessions
+        calendar_years = max((plan.expiry_close - at_utc).total_seconds(), 0.0) / SECONDS_PER_CALENDAR_YEAR
+        today, nights, nights_weighted = 0.0, later, plan.nights_weighted_after_open
+        session = plan.session
+        if session is not None:
+            open_, close = session
+            start = max(at_utc, open_)
+            today = min(max((close - start).total_seconds() / plan.session_seconds, 0.0), 1.0)
+            if at_utc < open_:  # tonight's gap is still ahead of today's session
+                nights, nights_weighted = later + 1, plan.nights_weighted_before_open
+        return today + later + nights_weighted + plan.closed_weighted, calendar_years, today, nights
 
 
 class RecentReturns(Protocol):
@@ -245,18 +301,38 @@ class ContractValuation:
     time: TimeToExpiry
 
 
-@dataclass(frozen=True, slots=True)
-class _ExpiryInputs:
-    """One expiry's shared valuation inputs at one instant: the forward's carry factor on spot, the
-    ATM vol, the divisor turning ln(K/F) into standardised moneyness and the factor turning a
-    variance-time vol into a calendar-time one (0 at expiry)."""
+class _ExpiryInputs(NamedTuple):
+    """One expiry's shared valuation inputs at one instant: the time to expiry (session units, variance
+    and calendar years), the forward's carry factor on spot, the ATM vol, the divisor turning ln(K/F)
+    into standardised moneyness, the factor turning a variance-time vol into a calendar-time one (0 at
+    expiry), the call side's lift and the smile's sides scaled to the time left. A tuple: one is built
+    per instant a contract is valued at; the `TimeToExpiry` record only where a caller returns it."""
 
-    timing: TimeToExpiry
+    plan: DayPlan
+    at_utc: datetime
+    sessions: float
+    variance_years: float
+    calendar_years: float
     body: UnderlyingParams
     carry_factor: float
     atm: float
     moneyness_scale: float
     to_calendar: float
+    call_lift: float
+    put_scale: float  # `SmileParams.term_scales` at the time left
+    call_scale: float
+
+
+@dataclass(frozen=True, slots=True)
+class _ExpiryDay:
+    """What one expiry's valuation inputs take from one IST day at one VIX: the time plan, the ATM vol
+    level (per VIX point, with the last week's return factor) and the call side's lift."""
+
+    plan: DayPlan
+    body: UnderlyingParams
+    vol_per_vix: float  # atm_vol_per_vix x VIX / 100, as `_atm_vol` forms it
+    term_slope: float
+    return_factor: float | None  # exp(-return_sensitivity x recent return); None: not applied
     call_lift: float
 
 
@@ -299,6 +375,9 @@ class SyntheticOptionModel:
         #: One expiry's inputs by (underlying, VIX, instant, expiry) for `value_contract`: a bar's
         #: open/high/low/close and every held strike of an expiry share them.
         self._recent_inputs: dict[tuple[str, float, datetime, date], _ExpiryInputs] = {}
+        #: One expiry's inputs from the day (its time plan, ATM vol level, call lift) by (underlying,
+        #: VIX, expiry), while the instants asked about stay on that day.
+        self._expiry_days: dict[tuple[str, float, date], _ExpiryDay] = {}
 
     def underlying(self, name: str) -> UnderlyingParams:
         return self.params.for_underlying(name)
@@ -312,6 +391,7 @@ class SyntheticOptionModel:
         self._recent_returns = recent_returns
         self._recent.clear()
         self._recent_inputs.clear()
+        self._expiry_days.clear()
 
     @property
     def returns_identity(self) -> str | None:
@@ -338,31 +418,70 @@ class SyntheticOptionModel:
                 ratio *= math.exp(-window.return_sensitivity * recent)
         return window.atm_vol_per_vix * max(vix, 0.0) / 100.0 * ratio
 
-    def _expiry_inputs(self, underlying: str, vix: float, at_utc: datetime, expiry: date) -> _ExpiryInputs:
-        """What every strike of one expiry shares at one instant (a chain's and a single contract's
-        valuation both start here)."""
-        timing = self.time.to_expiry(at_utc, expiry)
-        body = self.underlying(underlying)
+    def _expiry_day(self, underlying: str, vix: float, at_utc: datetime, expiry: date) -> _ExpiryDay:
+        """The day's part of `_expiry_inputs` (kept per underlying, VIX and expiry while the day lasts)."""
+        key = (underlying, vix, expiry)
+        found = self._expiry_days.get(key)
+        if found is not None and found.plan.holds(at_utc):
+            return found
         day = at_utc.astimezone(IST).date()
-        atm = self._atm_vol(body, vix, timing.sessions, day)
+        body = self.underlying(underlying)
+        window = body.level_on(day)
+        return_factor = None
+        if window.return_sensitivity != 0.0:
+            recent = self.recent_return(body.name, day)
+            if recent is not None:
+                return_factor = math.exp(-window.return_sensitivity * recent)
         call_lift = (
             body.smile.call_lift(self.recent_return(body.name, day))
             if body.smile.call_lift_per_return != 0.0
             else 0.0
         )
-        root_years = math.sqrt(max(timing.variance_years, 1e-12))
-        if timing.calendar_years > 0.0 and timing.variance_years > 0.0:
-            to_calendar = math.sqrt(timing.variance_years / timing.calendar_years)
+        if len(self._expiry_days) >= EXPIRY_DAYS_KEPT:
+            self._expiry_days.clear()
+        found = self._expiry_days[key] = _ExpiryDay(
+            self.time.day_plan(day, expiry),
+            body,
+            window.atm_vol_per_vix * max(vix, 0.0) / 100.0,
+            window.term_slope,
+            return_factor,
+            call_lift,
+        )
+        return found
+
+    def _expiry_inputs(self, underlying: str, vix: float, at_utc: datetime, expiry: date) -> _ExpiryInputs:
+        """What every strike of one expiry shares at one instant (a chain's and a single contract's
+        valuation both start here): the day's part once per day, then a few float operations, each
+        the one `atm_vol` and `VarianceTime.at` perform (the same floats)."""
+        day = self._expiry_day(underlying, vix, at_utc, expiry)
+        sessions, calendar_years, _, _ = VarianceTime.instant(day.plan, at_utc)
+        variance_years = sessions / self.params.time.sessions_per_year
+        body = day.body
+        clipped = min(max(sessions, body.term_min_sessions), body.term_max_sessions)
+        ratio = (clipped / self.params.time.reference_sessions) ** day.term_slope
+        if day.return_factor is not None:
+            ratio *= day.return_factor
+        atm = day.vol_per_vix * ratio
+        root_years = math.sqrt(max(variance_years, 1e-12))
+        if calendar_years > 0.0 and variance_years > 0.0:
+            to_calendar = math.sqrt(variance_years / calendar_years)
         else:
             to_calendar = 0.0
+        put_scale, call_scale = body.smile.term_scales(sessions)
         return _ExpiryInputs(
-            timing,
+            day.plan,
+            at_utc,
+            sessions,
+            variance_years,
+            calendar_years,
             body,
-            math.exp(body.carry * timing.calendar_years),
+            math.exp(body.carry * calendar_years),
             atm,
             max(atm * root_years, 1e-9),
             to_calendar,
-            call_lift,
+            day.call_lift,
+            put_scale,
+            call_scale,
         )
 
     def spot_for_future(self, underlying: str, future: FuturePrice, at_utc: datetime) -> float:
@@ -387,7 +506,7 @@ class SyntheticOptionModel:
         """Values of `strikes` (one expiry); `spot` may be an array aligned with the strikes. With
         `future`, the forward is that future carried to this expiry and `spot` is not used."""
         inputs = self._expiry_inputs(underlying, vix, at_utc, expiry)
-        timing = inputs.timing
+        timing = self.time.at(inputs.plan, at_utc)
         if future is not None:
             spot = self.spot_for_future(underlying, future, at_utc)
         forward = np.asarray(spot, dtype=np.float64) * inputs.carry_factor
@@ -413,25 +532,59 @@ class SyntheticOptionModel:
     ) -> ContractValuation:
         """`value_chain` for one strike in plain floats: a backtest values each held contract on every
         bar, and arrays of length one cost ten times the arithmetic. Same inputs, same formula."""
+        value, iv, moneyness, forward, inputs = self._contract(
+            underlying, spot, vix, at_utc, expiry, strike, is_call
+        )
+        return ContractValuation(value, iv, moneyness, forward, self.time.at(inputs.plan, at_utc))
+
+    def value_moneyness_years(
+        self,
+        underlying: str,
+        spot: float,
+        vix: float,
+        at_utc: datetime,
+        expiry: date,
+        strike: float,
+        is_call: bool,
+    ) -> tuple[float, float, float]:
+        """(value, standardised moneyness, calendar years to expiry) of `value_contract`, without its
+        records: what marking a held contract at every bar needs."""
+        value, _, moneyness, _, inputs = self._contract(
+            underlying, spot, vix, at_utc, expiry, strike, is_call
+        )
+        return value, moneyness, inputs.calendar_years
+
+    def _contract(
+        self,
+        underlying: str,
+        spot: float,
+        vix: float,
+        at_utc: datetime,
+        expiry: date,
+        strike: float,
+        is_call: bool,
+    ) -> tuple[float, float, float, float, _ExpiryInputs]:
+        """(value, iv, moneyness, forward, the expiry's inputs) of one contract."""
         key = (underlying, vix, at_utc, expiry)
         inputs = self._recent_inputs.get(key)
         if inputs is None:
             if len(self._recent_inputs) >= RECENT_INPUTS_KEPT:
                 self._recent_inputs.clear()
             inputs = self._recent_inputs[key] = self._expiry_inputs(underlying, vix, at_utc, expiry)
-        timing = inputs.timing
         forward = spot * inputs.carry_factor
         moneyness = math.log(strike / forward) / inputs.moneyness_scale
-        iv = inputs.atm * inputs.body.smile.ratio_at(moneyness, timing.sessions, inputs.call_lift)
+        iv = inputs.atm * inputs.body.smile.ratio_scaled(
+            moneyness, inputs.put_scale, inputs.call_scale, inputs.call_lift
+        )
         value = black76_value(
             forward,
             strike,
-            timing.calendar_years,
+            inputs.calendar_years,
             iv * inputs.to_calendar,
             self.params.discount_rate,
             is_call,
         )
-        return ContractValuation(max(value, MIN_VALUE), iv, moneyness, forward, timing)
+        return max(value, MIN_VALUE), iv, moneyness, forward, inputs
 
     def spread(self, value: float, intrinsic: float) -> float:
         """Deterministic bid/ask width in rupees, at least one tick, a whole number of ticks."""

@@ -131,7 +131,7 @@ class SmileParams:
         ATM knot's distance from 1 is zero."""
         z = np.asarray(moneyness, dtype=np.float64)
         if np.ndim(sessions) == 0:
-            put_scale, call_scale = self._term_scales(float(sessions))
+            put_scale, call_scale = self.term_scales(float(sessions))
             shaped = np.interp(z, *self._scaled_knots(put_scale, call_scale))
         else:
             bounded = np.clip(np.asarray(sessions, dtype=np.float64), self.min_sessions, self.max_sessions)
@@ -145,20 +145,49 @@ class SmileParams:
     def ratio_at(self, moneyness: float, sessions: float, lift: float = 0.0) -> float:
         """`ratio` at one standardised moneyness, in plain floats (a held contract marked per bar):
         the same knots and the same linear interpolation as `np.interp`."""
-        put_scale, call_scale = self._term_scales(sessions)
-        xs, ys = self._scaled_knots(put_scale, call_scale)
-        if moneyness <= xs[0]:
-            ratio = ys[0]
-        elif moneyness >= xs[-1]:
-            ratio = ys[-1]
+        put_scale, call_scale = self.term_scales(sessions)
+        return self.ratio_scaled(moneyness, put_scale, call_scale, lift)
+
+    def ratio_scaled(self, moneyness: float, put_scale: float, call_scale: float, lift: float = 0.0) -> float:
+        """`ratio_at` with the sides' scales at the time left given (`term_scales`, shared by every
+        strike of an expiry at one instant). Only the two knots either side of `moneyness` are
+        scaled, each as `_scaled_knots` scales it (the same floats, without building the other 15)."""
+        knots, values = self.knots, self.values
+
+        def scaled(index: int) -> float:
+            return 1.0 + (values[index] - 1.0) * (put_scale if knots[index] < 0.0 else call_scale)
+
+        if moneyness <= -FAR_Z:
+            ratio = self._far_low(scaled(0), scaled(1))
+        elif moneyness >= FAR_Z:
+            ratio = self._far_high(scaled(-1), scaled(-2))
         else:
-            upper = bisect_right(xs, moneyness)
-            lower = upper - 1
-            slope = (ys[upper] - ys[lower]) / (xs[upper] - xs[lower])
-            ratio = slope * (moneyness - xs[lower]) + ys[lower]
+            upper = bisect_right(knots, moneyness)  # the knot above, in knots; len(knots): FAR_Z
+            last = len(knots)
+            if upper == 0:
+                x_low, y_low = -FAR_Z, self._far_low(scaled(0), scaled(1))
+            else:
+                x_low, y_low = knots[upper - 1], scaled(upper - 1)
+            if upper == last:
+                x_high, y_high = FAR_Z, self._far_high(scaled(-1), scaled(-2))
+            else:
+                x_high, y_high = knots[upper], scaled(upper)
+            slope = (y_high - y_low) / (x_high - x_low)
+            ratio = slope * (moneyness - x_low) + y_low
         if lift and moneyness > 0.0:
             ratio += lift * min(moneyness, 1.0)
         return max(ratio, MIN_SMILE_RATIO)
+
+    def _far_low(self, first: float, second: float) -> float:
+        """The scaled ratio at -`FAR_Z`: the first segment continued (`first`, `second`: the scaled
+        ratios at the first two knots)."""
+        knots = self.knots
+        return first - (second - first) / (knots[1] - knots[0]) * (FAR_Z + knots[0])
+
+    def _far_high(self, last: float, before_last: float) -> float:
+        """The scaled ratio at +`FAR_Z`: the last segment continued."""
+        knots = self.knots
+        return last + (last - before_last) / (knots[-1] - knots[-2]) * (FAR_Z - knots[-1])
 
     def _interpolated(self, z: FloatArray, put_scale: float, call_scale: float) -> FloatArray:
         """The knots with each side's distance from 1 scaled, continued linearly out to ±`FAR_Z`."""
@@ -174,11 +203,10 @@ class SmileParams:
             1.0 + (value - 1.0) * (put_scale if knot < 0.0 else call_scale)
             for knot, value in zip(knots, self.values, strict=True)
         ]
-        low = scaled[0] - (scaled[1] - scaled[0]) / (knots[1] - knots[0]) * (FAR_Z + knots[0])
-        high = scaled[-1] + (scaled[-1] - scaled[-2]) / (knots[-1] - knots[-2]) * (FAR_Z - knots[-1])
+        low, high = self._far_low(scaled[0], scaled[1]), self._far_high(scaled[-1], scaled[-2])
         return (-FAR_Z, *knots, FAR_Z), (low, *scaled, high)
 
-    def _term_scales(self, sessions: float) -> tuple[float, float]:
+    def term_scales(self, sessions: float) -> tuple[float, float]:
         """How far each side's shape is from its `reference_sessions` shape at the time left."""
         tenor = min(max(sessions, self.min_sessions), self.max_sessions) / self.reference_sessions
         return tenor**self.put_term, tenor**self.call_term

@@ -70,11 +70,22 @@ class EventBus:
                 self._start(subscription)
 
     async def publish(self, event: Event) -> None:
-        self.stats.published[type(event).__name__] += 1
-        for subscription in self._matching(event):
-            if self._synchronous:
-                await self._invoke(subscription, event)
-            elif isinstance(event, SHEDDABLE_EVENTS):
+        kind = type(event)
+        self.stats.published[kind.__name__] += 1
+        subscriptions = self._matches.get(kind)
+        if subscriptions is None:
+            subscriptions = self._matching(event)
+        if self._synchronous:  # handlers inline, in subscription order (every mark of a backtest)
+            for subscription in subscriptions:
+                try:
+                    result = subscription.handler(event)
+                    if result is not None and inspect.isawaitable(result):
+                        await result
+                except Exception:
+                    self._handler_failed(subscription, event)
+            return
+        for subscription in subscriptions:
+            if isinstance(event, SHEDDABLE_EVENTS):
                 self._put_shedding(subscription, event)
             else:
                 await subscription.queue.put(event)
@@ -133,14 +144,16 @@ class EventBus:
     async def _invoke(self, subscription: _Subscription, event: Event) -> None:
         try:
             result = subscription.handler(event)
-            if inspect.isawaitable(result):
+            if result is not None and inspect.isawaitable(result):
                 await result
         except Exception:
-            subscription.failures += 1
-            self.stats.handler_errors[subscription.name] += 1
-            log.exception(
-                "bus handler failed: subscriber=%s event=%s", subscription.name, type(event).__name__
-            )
+            self._handler_failed(subscription, event)
+
+    def _handler_failed(self, subscription: _Subscription, event: Event) -> None:
+        """Count and log a handler's exception (called from its `except`): the bus keeps going."""
+        subscription.failures += 1
+        self.stats.handler_errors[subscription.name] += 1
+        log.exception("bus handler failed: subscriber=%s event=%s", subscription.name, type(event).__name__)
 
     async def drain(self) -> None:
         """Wait until every queued event has been handled."""

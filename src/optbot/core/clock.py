@@ -102,6 +102,9 @@ class SimClock:
     def __init__(self, start: datetime, speed: float | None = None) -> None:
         self._now = to_utc(start)
         self._start = self._now
+        #: `monotonic` at the instant it was last asked (the risk engine asks at every bar)
+        self._monotonic_at = self._now
+        self._monotonic = 0.0
         self._timers: list[_SimTimer] = []
         self._sequence = itertools.count()
         self.speed = speed
@@ -113,7 +116,11 @@ class SimClock:
         return self._now.astimezone(IST)
 
     def monotonic(self) -> float:
-        return (self._now - self._start).total_seconds()
+        now = self._now
+        if now is not self._monotonic_at:
+            self._monotonic_at = now
+            self._monotonic = (now - self._start).total_seconds()
+        return self._monotonic
 
     def realtime(self) -> Clock:
         """A self-contained simulation (backtest, tests, the demo's shared clock): its own time is

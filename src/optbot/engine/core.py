@@ -407,14 +407,14 @@ class TradingEngine:
             await self.fire_due_deadlines()
         self.counters.ticks += 1
         market = self.market
-        market.on_tick(tick)
-        underlying = market.underlying_of(tick)
+        underlying = market.on_tick(tick)
         if underlying is not None:
             self.orders.observe_underlying(underlying, tick.ltp)
         elif market.is_vix(tick):
             self.orders.observe_vix(tick.ltp)
         self.risk.on_tick(tick)
-        if (tick.exchange, tick.token) in self._position_keys:
+        held = self._position_keys
+        if held and (tick.exchange, tick.token) in held:
             await self.portfolio.on_tick(tick)
         self.runner.on_tick(tick)
         if (self.paper is not None and self.paper.match_token(tick.token)) or self._paper_updates:

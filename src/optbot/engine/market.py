@@ -151,19 +151,22 @@ class MarketState:
             self._underlying_price[underlying.upper()] = price
 
     # ------------------------------------------------------------------ ticks
-    def on_tick(self, tick: Tick) -> None:
+    def on_tick(self, tick: Tick) -> str | None:
+        """Keep the tick as the instrument's latest; returns the underlying it prices (`underlying_of`),
+        so the engine's tick path looks the instrument up once."""
+        key = (tick.exchange, tick.token)
+        underlying = self._underlying_by_key.get(key)
         ltp = tick.ltp
         if ltp <= 0:
-            return
-        key = (tick.exchange, tick.token)
+            return underlying
         self._last[key] = tick  # ticks are immutable: kept as they are, not copied
         self.ticks_seen += 1
         self.last_tick_utc = tick.ts_utc
-        underlying = self._underlying_by_key.get(key)
         if underlying is not None:
             self._underlying_price[underlying] = ltp
         elif key == self._vix_key:
             self._vix = ltp
+        return underlying
 
     def underlying_of(self, tick: Tick) -> str | None:
         return self._underlying_by_key.get((tick.exchange, tick.token))

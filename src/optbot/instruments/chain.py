@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
-from typing import overload
+from typing import Any, overload
 
 from optbot.core.enums import OptionType
 from optbot.core.instrument import Instrument
@@ -48,11 +48,63 @@ class ChainRow:
 #: Quotes one contract on demand (None: no quote known).
 QuoteLookup = Callable[[Instrument], "OptionQuote | None"]
 
+#: Where a `ChainRow` keeps its quotes (its slots): a row quoted on read fills them when first asked.
+_CALL_QUOTE_SLOT = ChainRow.__dict__["call_quote"]
+_PUT_QUOTE_SLOT = ChainRow.__dict__["put_quote"]
+
+
+class _RowQuotedOnRead(ChainRow):
+    """A chain row whose call and put are each quoted the first time that quote is read: a strategy
+    picking a contract from a row reads its instruments, not its quotes, and pricing a contract (its
+    implied volatility and Greeks solved) is what a chain costs. Equal to the `ChainRow` with the
+    same strike, contracts and quotes."""
+
+    __slots__ = ("_lookup",)
+    _lookup: QuoteLookup
+
+    def __init__(self, base: ChainRow, lookup: QuoteLookup) -> None:
+        object.__setattr__(self, "strike", base.strike)
+        object.__setattr__(self, "call", base.call)
+        object.__setattr__(self, "put", base.put)
+        object.__setattr__(self, "_lookup", lookup)
+
+    def _quoted(self, slot: Any, contract: Instrument | None) -> OptionQuote | None:
+        try:
+            found: OptionQuote | None = slot.__get__(self, ChainRow)
+        except AttributeError:  # not read yet
+            found = self._lookup(contract) if contract is not None else None
+            slot.__set__(self, found)
+        return found
+
+    @property
+    def call_quote(self) -> OptionQuote | None:
+        return self._quoted(_CALL_QUOTE_SLOT, self.call)
+
+    @property
+    def put_quote(self) -> OptionQuote | None:
+        return self._quoted(_PUT_QUOTE_SLOT, self.put)
+
+    def _fields(self) -> tuple[object, ...]:
+        return (self.strike, self.call, self.put, self.call_quote, self.put_quote)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ChainRow):
+            return self._fields() == (other.strike, other.call, other.put, other.call_quote, other.put_quote)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return (
+            f"ChainRow(strike={self.strike!r}, call={self.call!r}, put={self.put!r}, "
+            f"call_quote={self.call_quote!r}, put_quote={self.put_quote!r})"
+        )
+
 
 class _QuotedOnRead(Sequence[ChainRow]):
-    """A chain's rows whose quotes are looked up the first time each row is read, so a strategy that
-    reads one strike of a chain pays for that strike only (pricing and solving implied volatility per
-    contract is what a chain costs)."""
+    """A chain's rows whose quotes are looked up the first time each is read (`_RowQuotedOnRead`), so
+    a strategy that reads one strike of a chain pays for that strike's quotes only."""
 
     __slots__ = ("_base", "_done", "_lookup")
 
@@ -67,13 +119,7 @@ class _QuotedOnRead(Sequence[ChainRow]):
     def _quoted(self, index: int) -> ChainRow:
         row = self._done[index]
         if row is None:
-            base = self._base[index]
-            row = replace(
-                base,
-                call_quote=self._lookup(base.call) if base.call is not None else None,
-                put_quote=self._lookup(base.put) if base.put is not None else None,
-            )
-            self._done[index] = row
+            row = self._done[index] = _RowQuotedOnRead(self._base[index], self._lookup)
         return row
 
     @overload
@@ -130,10 +176,12 @@ class OptionChain:
     def with_quotes(self, quotes: Mapping[str, OptionQuote]) -> OptionChain:
         chain = OptionChain(self.underlying, self.expiry, ())
         chain.rows = [
-            replace(
-                row,
-                call_quote=quotes.get(row.call.token, row.call_quote) if row.call else None,
-                put_quote=quotes.get(row.put.token, row.put_quote) if row.put else None,
+            ChainRow(
+                row.strike,
+                row.call,
+                row.put,
+                quotes.get(row.call.token, row.call_quote) if row.call else None,
+                quotes.get(row.put.token, row.put_quote) if row.put else None,
             )
             for row in self.rows
         ]
@@ -141,7 +189,7 @@ class OptionChain:
         return chain
 
     def with_quote_lookup(self, lookup: QuoteLookup) -> OptionChain:
-        """A copy whose quotes come from `lookup` the first time a row is read (read the chain during
+        """A copy whose quotes come from `lookup` the first time each is read (read the chain during
         the event that asked for it: a lookup reads the prices of the moment it runs)."""
         chain = OptionChain(self.underlying, self.expiry, ())
         chain.rows = _QuotedOnRead(self.rows, lookup)

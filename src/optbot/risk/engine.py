@@ -488,17 +488,17 @@ class RiskEngine:
     def _observe_price(
         self, symbol: str, source: str, when: datetime, price: float, volume: float | None
     ) -> list[SpikeDetection]:
-        """Every tick and bar passes here, so the common case (an option leg or an unwatched symbol,
-        files not due, nothing to re-derive) costs two dictionary reads and two clock reads."""
+        """Every tick and bar passes here, so the common case (a price inside its window's bounds, files
+        not due, nothing to re-derive) is a dictionary read, one window update and two clock reads."""
         kind = self._symbol_kinds.get(symbol)
         if kind is None:
             kind = self._symbol_kind(symbol)
-        if kind == _IGNORED:
-            detections: list[SpikeDetection] = []
+        if kind == _WATCHED:
+            detections = self._observe_watched(symbol, source, when, price, volume)
         elif kind == _VIX:
             detections = self._observe_vix(symbol, when, price)
         else:
-            detections = self._observe_watched(symbol, source, when, price, volume)
+            detections = []
         # the kill flag is read at most every `kill_file_check_seconds` on the tick path
         last_check = self._files_checked_at
         files_due = last_check is None or (
@@ -525,15 +525,15 @@ class RiskEngine:
         self, symbol: str, source: str, when: datetime, price: float, volume: float | None
     ) -> list[SpikeDetection]:
         """A watched underlying's price (and a bar's volume, per timeframe): the flash-spike windows."""
-        detections: list[SpikeDetection] = []
         price_detector = self._price_detectors.get(symbol)
         if price_detector is None:
             price_detector = self._price_detectors[symbol] = PercentMoveDetector(
                 self.risk.price_spike_pct, timedelta(minutes=self.risk.price_spike_window_minutes)
             )
         found_price = price_detector.update(symbol, when, price)
-        if found_price is not None:
-            detections.append(found_price)
+        if volume is None and found_price is None:  # a tick, or a bar without volume: nothing moved
+            return []
+        detections: list[SpikeDetection] = [] if found_price is None else [found_price]
         if volume is not None:
             volume_detector = self._volume_detectors.get((symbol, source))
             if volume_detector is None:

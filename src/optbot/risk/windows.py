@@ -13,6 +13,8 @@ class RollingWindow:
     `min` / `max` are O(1): monotonic deques of the samples that can still be the window's low / high
     are kept beside the samples (the spike detectors ask on every underlying and VIX tick)."""
 
+    __slots__ = ("_highs", "_lows", "_samples", "span")
+
     def __init__(self, span: timedelta) -> None:
         if span <= timedelta(0):
             raise ValueError("window span must be positive")
@@ -34,8 +36,15 @@ class RollingWindow:
         while highs and highs[-1][1] <= value:
             highs.pop()
         highs.append(sample)
-        if samples[0][0] < when - self.span:  # the oldest sample expired: evict (most adds evict none)
-            self.evict(when)
+        cutoff = when - self.span
+        if samples[0][0] < cutoff:  # the oldest sample expired (most adds evict none or one)
+            # the sample just added is inside the window, so no deque runs empty here
+            while samples[0][0] < cutoff:
+                samples.popleft()
+            while lows[0][0] < cutoff:
+                lows.popleft()
+            while highs[0][0] < cutoff:
+                highs.popleft()
 
     def evict(self, now: datetime) -> None:
         cutoff = now - self.span
@@ -106,18 +115,23 @@ class PercentMoveDetector:
         self.window = RollingWindow(span)
 
     def update(self, symbol: str, when: datetime, price: float) -> SpikeDetection | None:
-        if price <= 0 or self.window.last() == (when, price):
-            return None  # the same price at the same instant (a bar's close after its tick): no news
-        self.window.add(when, price)
-        low, high = self.window.min(), self.window.max()
-        if low is None or high is None:
+        """Every watched price passes here (ticks and bar closes): one window update and two divisions,
+        the window's extremes read from its monotonic deques directly."""
+        if price <= 0:
             return None
+        window = self.window
+        samples = window._samples
+        if samples and samples[-1] == (when, price):
+            return None  # the same price at the same instant (a bar's close after its tick): no news
+        window.add(when, price)
+        # never empty after `add`: a sample it ignores (out of order) leaves the earlier ones
+        low, high = window._lows[0][1], window._highs[0][1]
         up = (price - low) / low * 100
         down = (high - price) / high * 100
         move, reference = (up, low) if up >= down else (-down, high)
         if abs(move) <= self.percent:
             return None
-        minutes = self.window.span.total_seconds() / 60
+        minutes = window.span.total_seconds() / 60
         return SpikeDetection(
             "price_spike",
             symbol,

@@ -90,7 +90,7 @@ def value_option(
 ) -> SingleValuation:
     """`value_options` for one contract without numpy: a backtest values each held contract on every
     bar, where arrays of length one cost ten times the arithmetic."""
-    valuation = model.value_contract(
+    value, moneyness, years = model.value_moneyness_years(
         contract.underlying,
         state.spot,
         state.vix,
@@ -99,9 +99,7 @@ def value_option(
         contract.strike,
         contract.is_call,
     )
-    return SingleValuation(
-        valuation.value, valuation.moneyness, max(valuation.time.calendar_years, MIN_YEARS)
-    )
+    return SingleValuation(value, moneyness, max(years, MIN_YEARS))
 
 
 def _salt(token: str) -> int:
