@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from optbot.config import Settings
-from optbot.core.heap import StartupHeap
+from optbot.core.heap import RunHeap, StartupHeap
 
 
 class _Node:
@@ -61,3 +61,24 @@ def test_off_by_setting_nothing_is_frozen() -> None:
     assert gc.get_freeze_count() == 0
     heap.release()
     assert Settings().engine.freeze_startup_heap is True  # on by default for live and paper sessions
+
+
+def test_a_run_heap_never_unfreezes_a_heap_someone_else_froze() -> None:
+    gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        run = RunHeap()
+        run.freeze()
+        run.release()
+        assert gc.get_freeze_count() >= before  # the live session's frozen heap stays frozen
+    finally:
+        gc.unfreeze()
+
+
+def test_a_run_heap_freezes_each_session_and_releases_at_the_end() -> None:
+    gc.unfreeze()  # whatever an earlier test in this process left frozen
+    run = RunHeap()
+    run.freeze()
+    assert gc.get_freeze_count() > 0
+    run.release()
+    assert gc.get_freeze_count() == 0

@@ -12,7 +12,8 @@ from optbot.config.sections.data import DataSettings
 from optbot.config.sections.paths import PathsSettings
 from optbot.core.clock import SimClock
 from optbot.core.enums import Timeframe
-from optbot.data.store import JsonStore, cyclic_gc_paused, store_symbol
+from optbot.core.heap import cyclic_gc_paused
+from optbot.data.store import JsonStore, store_symbol
 from optbot.test_kit.data import ist, make_bar, make_tick
 
 

@@ -21,7 +21,6 @@ near the money at that moment (`MarketState.option_source`).
 
 from __future__ import annotations
 
-import gc
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from optbot.config import Settings
 from optbot.core.clock import SimClock
 from optbot.core.enums import Exchange, Timeframe
 from optbot.core.events import Bar, Tick, relabel_bar
+from optbot.core.heap import RunHeap
 from optbot.core.instrument import Instrument
 from optbot.core.timeutil import ist_datetime, to_utc
 from optbot.data.opening_gap import OpeningGapCheck, opening_gap_alert
@@ -466,13 +466,14 @@ class BarBacktest:
         self.warm_up(days[0])
         await self._seed_last_prices(days[0])
         runs: list[SessionRun] = []
+        heap = RunHeap()
         try:
             for day in days:
-                gc.freeze()
+                heap.freeze()
                 runs.append(await self.run_day(day))
                 await self.engine.verify_orders()
         finally:
-            gc.unfreeze()
+            heap.release()
         await self.engine.stop()
         return runs
 

@@ -36,8 +36,9 @@ from optbot.config.sections.paths import PathsSettings
 from optbot.core.clock import SimClock
 from optbot.core.enums import Timeframe
 from optbot.core.events import Bar, relabel_bar
+from optbot.core.heap import cyclic_gc_paused
 from optbot.core.timeutil import IST, ist_date
-from optbot.data.store import JsonStore, cyclic_gc_paused, store_symbol
+from optbot.data.store import JsonStore, store_symbol
 
 #: Finest first.
 INTRADAY_TIMEFRAMES: tuple[Timeframe, ...] = (Timeframe.M1, Timeframe.M3, Timeframe.M5, Timeframe.M15)

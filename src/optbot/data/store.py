@@ -26,14 +26,12 @@ retention does remove is counted (`MergeResult.removed`, `retention_removed`) an
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import re
 import shutil
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
@@ -48,6 +46,7 @@ from optbot.core.atomic import atomic_write_bytes
 from optbot.core.clock import Clock
 from optbot.core.enums import Exchange, Timeframe
 from optbot.core.events import Bar, Tick
+from optbot.core.heap import cyclic_gc_paused
 from optbot.core.timeutil import IST, iso_utc, parse_iso
 
 log = logging.getLogger("optbot.data.store")
@@ -130,21 +129,6 @@ def record_to_bar(
         bool(get("interpolated", False)),
         bool(get("complete", True)),
     )
-
-
-@contextmanager
-def cyclic_gc_paused() -> Iterator[None]:
-    """Hold off the cyclic garbage collector while a file's rows become objects: parsing makes
-    hundreds of thousands of objects and no reference cycle, and each full collection the
-    allocations would trigger walks every object the process holds. Reference counting still frees
-    as usual; the collector runs again as before once the block ends."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _unique_by_start(records: list[dict[str, Any]], report: LoadReport) -> list[dict[str, Any]]:
