@@ -824,10 +824,16 @@ def main() -> None:
     bt_rate = _timed("backtrader", count, lambda: backtrader_prepare(bars))
     nt_rate = _timed("NautilusTrader", count, lambda: nautilus_prepare(bars))
     if ours:
-        for name, rate, goal in (("backtrader", bt_rate, 10), ("NautilusTrader", nt_rate, 3)):
+        # issue 15's goals: >= 10x backtrader, >= 1x NautilusTrader (stretch: 3x NautilusTrader)
+        goals = (("backtrader", bt_rate, 10, None), ("NautilusTrader", nt_rate, 1, 3))
+        for name, rate, goal, stretch in goals:
             if rate:
-                verdict = "met" if ours / rate >= goal else "MISSED"
-                print(f"optbot / {name}: {ours / rate:.3f}x (goal >= {goal}x: {verdict})")
+                ratio = ours / rate
+                verdict = "met" if ratio >= goal else "MISSED"
+                extra = ""
+                if stretch is not None:
+                    extra = f"; stretch >= {stretch}x: {'met' if ratio >= stretch else 'not met'}"
+                print(f"optbot / {name}: {ratio:.3f}x (goal >= {goal}x: {verdict}{extra})")
         if floor:
             print(f"optbot / bare loop: {ours / floor:.4f}x (the gap is the overhead to shrink)")
     paper_replay_rss_in_fresh_process()
