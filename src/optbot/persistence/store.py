@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from optbot.core.clock import Clock
 from optbot.core.enums import (
@@ -53,6 +53,13 @@ from optbot.persistence.records import (
 GENESIS_HASH = "0" * 64
 _IN_FLIGHT = tuple(status.value for status in OrderStatus if not status.is_terminal)
 _IN_CHUNK = 500  # values per `IN (...)` (SQLite's bound-parameter limit is 999 on old builds)
+
+
+class _Clearable(Protocol):
+    def clear(self) -> None: ...
+
+
+_Cache = TypeVar("_Cache", bound=_Clearable)
 _INTENTS_KEPT = 4096  # intent rows remembered at most (then forgotten at once and read again)
 
 
@@ -107,15 +114,14 @@ class Store:
         #: valid while SQLite's data_version stays put (no other connection committed), cleared on a
         #: rollback. The order manager re-reads each order on every report; it is the only writer.
         self._order_cache = OrderCache()
-        self._order_cache_version: int | None = None
         #: Intent rows (insert-only) this store wrote or read, on the same terms; at most
         #: `_INTENTS_KEPT` (a fill asks for its intent's owner and trace).
         self._intents: dict[str, IntentRecord] = {}
-        self._intents_version: int | None = None
         #: Position rows likewise (the whole table once read): risk and the portfolio read positions
         #: on every evaluation and fill; only `save_position` writes them.
         self._position_cache = PositionCache()
-        self._position_cache_version: int | None = None
+        #: SQLite's data_version each cache above was filled at (see `_fresh`).
+        self._cache_versions: dict[str, int] = {}
         #: An in-memory (or temporary) database has no other connection, so nothing but this store
         #: can change it: no need to ask SQLite for its data_version (a backtest asks every bar).
         main = connection.execute("PRAGMA database_list").fetchone()
@@ -351,12 +357,19 @@ class Store:
         ]
 
     # --------------------------------------------------------------- intents
-    def _intent_cache(self) -> dict[str, IntentRecord]:
+    def _fresh(self, name: str, cache: _Cache) -> _Cache:
+        """`cache`, emptied first if another connection committed since it was filled (each row cache
+        of this store is valid for one data_version; a rollback empties them all)."""
         version = self._data_version()
-        if version != self._intents_version or len(self._intents) >= _INTENTS_KEPT:
+        if self._cache_versions.get(name) != version:
+            cache.clear()
+            self._cache_versions[name] = version
+        return cache
+
+    def _intent_cache(self) -> dict[str, IntentRecord]:
+        if len(self._intents) >= _INTENTS_KEPT:
             self._intents.clear()
-            self._intents_version = version
-        return self._intents
+        return self._fresh("intents", self._intents)
 
     def find_intent(self, intent_id: str) -> IntentRecord | None:
         # a new intent's id is not held: its lookup (before the journal, on the way to the wire) goes
@@ -484,12 +497,7 @@ class Store:
 
     # ---------------------------------------------------------------- orders
     def _orders(self) -> OrderCache:
-        """The order cache, emptied first if another connection committed since it was filled."""
-        version = self._data_version()
-        if version != self._order_cache_version:
-            self._order_cache.clear()
-            self._order_cache_version = version
-        return self._order_cache
+        return self._fresh("orders", self._order_cache)
 
     def _read_order(self, ordertag: str, cache: OrderCache) -> OrderRecord | None:
         row = self._connection.execute("SELECT * FROM orders WHERE ordertag = ?", (ordertag,)).fetchone()
@@ -820,12 +828,7 @@ class Store:
 
     # ------------------------------------------------------------- positions
     def _positions_cache(self) -> PositionCache:
-        """The position cache, emptied first if another connection committed since it was filled."""
-        version = self._data_version()
-        if version != self._position_cache_version:
-            self._position_cache.clear()
-            self._position_cache_version = version
-        return self._position_cache
+        return self._fresh("positions", self._position_cache)
 
     def _whole_positions_cache(self) -> PositionCache:
         cache = self._positions_cache()
