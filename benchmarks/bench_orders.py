@@ -55,6 +55,7 @@ from optbot.core.enums import OrderType, ProductType, RiskState, Side
 from optbot.core.events import RiskDecision
 from optbot.core.heap import StartupHeap
 from optbot.execution.order_manager import OrderManager
+from optbot.persistence.checkpoint import WalCheckpointer, configure_wal
 from optbot.persistence.db import open_database
 from optbot.persistence.records import IntentRecord, OrderRecord
 from optbot.persistence.store import Store
@@ -184,8 +185,14 @@ class _TimedConnection:
 
 
 def _timed_store(path: Path, clock: SimClock, recorder: _Recorder) -> Store:
-    """The production store on a file, its intent journal marked and its commits timed."""
-    store = Store(cast(sqlite3.Connection, _TimedConnection(open_database(path), recorder)), clock)
+    """The production store on a file as a session opens it (`Store.open` with the session's WAL
+    settings: its checkpoints made by a thread of their own), its intent journal marked and its
+    commits timed."""
+    wal = Settings().persistence
+    connection = open_database(path)
+    configure_wal(connection, wal)
+    timed = cast(sqlite3.Connection, _TimedConnection(connection, recorder))
+    store = Store(timed, clock, _unpinned(WalCheckpointer(path, wal).start))
     insert_intent = store.insert_intent
 
     def journalled(
@@ -201,6 +208,19 @@ def _timed_store(path: Path, clock: SimClock, recorder: _Recorder) -> Store:
 
     store.insert_intent = journalled  # type: ignore[method-assign]
     return store
+
+
+def _unpinned(start: Callable[[], WalCheckpointer]) -> WalCheckpointer:
+    """`start` with its thread free to run on any CPU, as in a session: this process is pinned to
+    one CPU here (see `_split_cpus`), and the checkpointer's work is not the order path's."""
+    if not hasattr(os, "sched_setaffinity"):
+        return start()
+    pinned = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
+    try:
+        return start()  # a new thread takes the affinity of the one that starts it
+    finally:
+        os.sched_setaffinity(0, pinned)
 
 
 def _marked_broker(broker: AngelOneBroker, recorder: _Recorder) -> AngelOneBroker:

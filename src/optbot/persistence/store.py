@@ -16,6 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from optbot.config.sections.persistence import PersistenceSettings
 from optbot.core.clock import Clock
 from optbot.core.enums import (
     Exchange,
@@ -29,6 +30,7 @@ from optbot.core.enums import (
 from optbot.core.events import RiskDecision
 from optbot.core.funds import Funds
 from optbot.core.timeutil import to_utc
+from optbot.persistence.checkpoint import WalCheckpointer, configure_wal
 from optbot.persistence.db import open_database
 from optbot.persistence.order_cache import (
     OrderCache,
@@ -87,9 +89,13 @@ def audit_row_hash(previous_hash: str, seq: int, ts_utc: str, kind: str, subject
 class Store:
     """Typed access to the state database. Not thread-safe; one per process, used from the loop."""
 
-    def __init__(self, connection: sqlite3.Connection, clock: Clock) -> None:
+    def __init__(
+        self, connection: sqlite3.Connection, clock: Clock, checkpointer: WalCheckpointer | None = None
+    ) -> None:
         self._connection = connection
         self._clock = clock
+        #: checkpoints this database's WAL from a thread (a session's store; see `open`)
+        self.checkpointer = checkpointer
         self._depth = 0
         #: data_version read inside the open transaction (see `_data_version`), None outside one.
         self._transaction_version: int | None = None
@@ -128,10 +134,19 @@ class Store:
         self._private = main is not None and not main["file"]
 
     @classmethod
-    def open(cls, path: Path | str, clock: Clock) -> Store:
-        return cls(open_database(path), clock)
+    def open(cls, path: Path | str, clock: Clock, wal: PersistenceSettings | None = None) -> Store:
+        """With `wal` (a live or paper session's store), the WAL is checkpointed from a thread of its
+        own instead of inside the commit that crosses SQLite's threshold (see `WalCheckpointer`)."""
+        connection = open_database(path)
+        if wal is None or str(path) == ":memory:":
+            return cls(connection, clock)
+        configure_wal(connection, wal)
+        return cls(connection, clock, WalCheckpointer(Path(path), wal).start())
 
     def close(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
+            self.checkpointer = None
         self._connection.close()
 
     @property
