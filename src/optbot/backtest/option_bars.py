@@ -153,7 +153,6 @@ class OptionPrices:
         self._spot = spot
         self._vix = vix
         self._days: dict[str, OptionDay] = {}
-        self._by_token: dict[str, OptionDay] = {}
         self.priced: dict[str, str] = {}  # token -> real / synthetic (every contract priced or filled)
         #: The model's values, shared with every backtest of this process on the same model
         #: (`optbot.backtest.shared_cache`): a search's trials value the same contracts at the same bars.
@@ -219,15 +218,7 @@ class OptionPrices:
             contracts = {
                 contract.token: contract for contract in self._modelled_listing(spec, day, reference)
             }
-        option_day = OptionDay(underlying, day, status, timeframe, contracts, table)
-        previous = self._days.get(underlying)
-        if previous is not None:  # the underlying's last day filed its contracts, and nothing else did
-            by_token = self._by_token
-            for token in previous.contracts:
-                if by_token.get(token) is previous:
-                    del by_token[token]
-        self._days[underlying] = option_day
-        self._by_token.update(dict.fromkeys(contracts, option_day))
+        option_day = self._days[underlying] = OptionDay(underlying, day, status, timeframe, contracts, table)
         return option_day
 
     def _modelled_listing(
@@ -265,7 +256,11 @@ class OptionPrices:
         return [contract for day in self._days.values() for contract in day.contracts.values()]
 
     def day_of(self, token: str) -> OptionDay | None:
-        return self._by_token.get(token)
+        """The open day listing `token` (a token names its underlying: one day at most lists it)."""
+        for option_day in self._days.values():
+            if token in option_day.contracts:
+                return option_day
+        return None
 
     # ------------------------------------------------------------------ prices
     def _valued(
@@ -274,7 +269,7 @@ class OptionPrices:
         """The model's price (on the tick grid) and its modelled open interest (the simulator's hump
         around the money), computed once per process for these inputs (`optbot.backtest.shared_cache`)."""
         key = (contract, moment, spot, vix)
-        found = self._valuations.get(key)
+        found = self._valuations.entries.get(key)  # (the table's own lookup, without its call)
         if found is None:
             valuation = value_option(contract, MarketState(moment, spot, vix), self.option_model)
             price = max(round_to_tick(valuation.value, contract.tick_size), contract.tick_size)
@@ -305,7 +300,7 @@ class OptionPrices:
 
     def last_price(self, token: str, now: datetime) -> tuple[float, datetime, int, int | None] | None:
         """(price, as-of time, volume, open interest) of the contract at `now`; None without one."""
-        option_day = self._by_token.get(token)
+        option_day = self.day_of(token)
         if option_day is None:
             return None
         contract = option_day.contracts[token]
@@ -331,7 +326,7 @@ class OptionPrices:
     def fill_bars(self, token: str, start: datetime, end: datetime, index_bar: Bar | None) -> list[BarPrices]:
         """The contract's bars starting in [start, end): its own (real), or one modelled from the
         underlying's bar over the same interval (`index_bar`; None: no bar, nothing fills)."""
-        option_day = self._by_token.get(token)
+        option_day = self.day_of(token)
         if option_day is None:
             return []
         if option_day.status == REAL:
