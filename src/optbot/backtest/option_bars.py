@@ -20,6 +20,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Protocol
 
 import pyarrow as pa
@@ -57,6 +58,11 @@ class OptionBarSource(Protocol):
     def day(self, underlying: str, day: date, timeframe: str = "1m") -> pa.Table: ...
 
     def timeframes(self, underlying: str, day: date) -> list[str]: ...
+
+    def listing(self, underlying: str, day: date, timeframe: str = "1m") -> pa.Table:
+        """The day's distinct (symbol, expiry, strike, option_type) rows, in the order of each
+        contract's first bar (`optbot.data.archive.listed_contracts` of `day`)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +108,9 @@ class OptionDay:
     status: str  # real / synthetic / missing
     timeframe: str | None  # the real bars' timeframe
     contracts: dict[str, OptionContract]  # by token
-    table: pa.Table | None = None
+    #: Reads the day's bars (the archive's table): only when a contract's bars are first asked for.
+    read_table: Callable[[], pa.Table] | None = None
+    _table: pa.Table | None = None
     _bars: dict[str, ContractBars | None] = field(default_factory=dict)
 
     def bars_of(self, token: str) -> ContractBars | None:
@@ -111,8 +119,9 @@ class OptionDay:
             return self._bars[token]
         contract = self.contracts.get(token)
         found: ContractBars | None = None
-        if self.table is not None and contract is not None:
-            rows = self.table.filter(pc.equal(self.table["symbol"], contract.symbol))
+        table = self._day_table() if contract is not None else None
+        if table is not None and contract is not None:
+            rows = table.filter(pc.equal(table["symbol"], contract.symbol))
             if rows.num_rows:
                 step = timedelta(minutes=1 if self.timeframe == "1m" else 5)
                 starts = rows["ts"].to_pylist()
@@ -128,6 +137,11 @@ class OptionDay:
                 )
         self._bars[token] = found
         return found
+
+    def _day_table(self) -> pa.Table | None:
+        if self._table is None and self.read_table is not None:
+            self._table = self.read_table()
+        return self._table
 
 
 class OptionPrices:
@@ -178,14 +192,10 @@ class OptionPrices:
         status, timeframe = self.coverage(underlying, day)
         spec = UNDERLYINGS.get(underlying)
         contracts: dict[str, OptionContract] = {}
-        table: pa.Table | None = None
+        read_table: Callable[[], pa.Table] | None = None
         if status == REAL and spec is not None and self.archive is not None and timeframe is not None:
-            table = self.archive.day(underlying, day, timeframe)
-            listed = (
-                table.select(["symbol", "expiry", "strike", "option_type"])
-                .group_by(["symbol", "expiry", "strike", "option_type"])
-                .aggregate([])
-            )
+            listed = self.archive.listing(underlying, day, timeframe)
+            read_table = partial(self.archive.day, underlying, day, timeframe)
             for symbol, expiry, strike, option_type in zip(
                 listed["symbol"].to_pylist(),
                 listed["expiry"].to_pylist(),
@@ -218,7 +228,9 @@ class OptionPrices:
             contracts = {
                 contract.token: contract for contract in self._modelled_listing(spec, day, reference)
             }
-        option_day = self._days[underlying] = OptionDay(underlying, day, status, timeframe, contracts, table)
+        option_day = self._days[underlying] = OptionDay(
+            underlying, day, status, timeframe, contracts, read_table
+        )
         return option_day
 
     def _modelled_listing(
