@@ -23,6 +23,9 @@ The floor under both intent rows is one SQLite commit with synchronous=FULL, i.e
 WAL before the order may leave (the no-duplicate / no-lost-order guarantee across kill -9 and power
 loss); the run prints this disk's fsync latency beside the figures, and the engine's path split into
 its parts, each order's own COMMIT timed, so intent -> wire is read with and without this disk's fsync.
+The store is opened as a session opens it: the WAL is checkpointed by its own thread, not inside the
+COMMIT that crosses SQLite's threshold (`optbot.persistence.checkpoint`), and the broker's
+acknowledgement after the send is committed without an fsync of its own (one fsync per order).
 """
 
 from __future__ import annotations
