@@ -401,23 +401,68 @@ class TradingEngine:
 
     # ================================================================ inputs
     async def on_tick(self, tick: Tick) -> None:
+        """A feed's tick (live, paper, a tick replay): the instrument's last price, then the strategies
+        that want ticks."""
         # Only the next deadline can be due (they are in time order); with none left, the day may roll.
         deadlines = self._deadlines
         if not deadlines or deadlines[0][0] <= self.clock.now_utc():
             await self.fire_due_deadlines()
         self.counters.ticks += 1
-        market = self.market
-        underlying = market.on_tick(tick)
-        if underlying is not None:
-            self.orders.observe_underlying(underlying, tick.ltp)
-        elif market.is_vix(tick):
-            self.orders.observe_vix(tick.ltp)
-        self.risk.on_tick(tick)
+        exchange, token = tick.exchange, tick.token
+        self._observe_last_price(
+            self.market.on_tick(tick), exchange, token, tick.symbol, tick.ts_utc, tick.ltp
+        )
         held = self._position_keys
-        if held and (tick.exchange, tick.token) in held:
+        if held and (exchange, token) in held:
             await self.portfolio.on_tick(tick)
         self.runner.on_tick(tick)
-        if (self.paper is not None and self.paper.match_token(tick.token)) or self._paper_updates:
+        await self._after_last_price(token)
+
+    async def on_bar_close(self, bar: Bar, exchange: Exchange) -> None:
+        """A bar-driven market source's price event (a backtest: bars are the events): the bar's close
+        is the instrument's last price at the bar's close, and the market view, the order manager, risk
+        and the venue see it exactly as they see a feed tick's price (`on_tick`, the same code after the
+        price is taken). No tick is built unless something needs one: a position held in the
+        instrument is marked, and strategies that want ticks get the price as a tick, as a feed would
+        give them. The bar itself reaches the strategies through `on_bar`."""
+        deadlines = self._deadlines
+        if not deadlines or deadlines[0][0] <= self.clock.now_utc():
+            await self.fire_due_deadlines()
+        token = bar.token
+        market = self.market
+        self._observe_last_price(
+            market.on_bar_close(bar, exchange), exchange, token, bar.symbol, bar.end_utc, bar.close
+        )
+        held = self._position_keys
+        runner = self.runner
+        if (held and (exchange, token) in held) or runner.wants_ticks:
+            tick = market.last_tick(exchange, token)
+            if tick is not None:
+                if held and (exchange, token) in held:
+                    await self.portfolio.on_tick(tick)
+                runner.on_tick(tick)
+        await self._after_last_price(token)
+
+    def _observe_last_price(
+        self,
+        underlying: str | None,
+        exchange: Exchange,
+        token: str,
+        symbol: str,
+        when: datetime,
+        price: float,
+    ) -> None:
+        """An instrument's new last price (taken by the market view), for the order manager (the
+        underlyings' and VIX's levels) and risk's price windows."""
+        if underlying is not None:
+            self.orders.observe_underlying(underlying, price)
+        elif self.market.is_vix_token(exchange, token):
+            self.orders.observe_vix(price)
+        self.risk.on_price(symbol, when, price)
+
+    async def _after_last_price(self, token: str) -> None:
+        """The venue's resting orders on the token meet its new price, then what risk queued."""
+        if (self.paper is not None and self.paper.match_token(token)) or self._paper_updates:
             await self.pump_paper()
         if (
             self._intents or self._baskets or self._cancel_requests or self._later

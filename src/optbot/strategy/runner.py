@@ -45,6 +45,11 @@ class StrategyRunner:
         self.paused: dict[str, PausedStrategy] = {}
         self.on_pause = on_pause
 
+    @property
+    def wants_ticks(self) -> bool:
+        """Whether any strategy overrides `on_tick` (a bar-driven run builds a tick only for them)."""
+        return bool(self._tick_strategies)
+
     def active(self) -> list[Strategy]:
         return [strategy for strategy in self.strategies if strategy.name not in self.paused]
 
