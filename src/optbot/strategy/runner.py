@@ -41,14 +41,11 @@ class StrategyRunner:
         self._tick_strategies = [
             strategy for strategy in self.strategies if type(strategy).on_tick is not Strategy.on_tick
         ]
+        #: Whether any strategy wants ticks (a bar-driven run builds a tick from a bar's close only then).
+        self.wants_ticks = bool(self._tick_strategies)
         self.ctx = ctx
         self.paused: dict[str, PausedStrategy] = {}
         self.on_pause = on_pause
-
-    @property
-    def wants_ticks(self) -> bool:
-        """Whether any strategy overrides `on_tick` (a bar-driven run builds a tick only for them)."""
-        return bool(self._tick_strategies)
 
     def active(self) -> list[Strategy]:
         return [strategy for strategy in self.strategies if strategy.name not in self.paused]
