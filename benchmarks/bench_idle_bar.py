@@ -7,7 +7,7 @@ engine `optbot backtest` drives), each after one untimed warm-up session:
 - idle: no strategy, so no order, position or chain: every bar is the idle path. Each session's
   bars go straight into the engine as the kernel's session loop hands them over when nothing is held
   (the clock moves to the close, the index bar's close as the instrument's last price through
-  `TradingEngine.on_bar_close`, the closed bars through `TradingEngine.on_bar`: deadlines, market
+  `TradingEngine.take_bar_close`, the closed bars through `TradingEngine.take_bar`: deadlines, market
   view, risk windows, strategy context), the steps built before the timer starts. Printed per index bar:
   the fastest session and the median one;
 - marks: the kernel's own session loop with the benchmark strategy (`bench_backtest.EmaCrossOptions`),
@@ -115,13 +115,18 @@ async def _idle(kernel: BarBacktest, days: Sequence[date]) -> dict[str, Any]:
             (step.close, [(bar, exchange_of[bar.token]) for bar in step.base], step.bars)
             for step in kernel._session_steps(day)
         ]
+        take_bar_close, take_bar = engine.take_bar_close, engine.take_bar
         start = time.perf_counter()
         for close, prices, group in prepared:
             clock.advance_to(close)
             for bar, exchange in prices:
-                await engine.on_bar_close(bar, exchange)
+                rest = take_bar_close(bar, exchange)
+                if rest is not None:
+                    await rest
             for bar in group:
-                await engine.on_bar(bar)
+                rest = take_bar(bar)
+                if rest is not None:
+                    await rest
         per_session.append((time.perf_counter() - start) / len(prepared))
         await engine.end_of_day()
     await engine.stop()
@@ -178,7 +183,7 @@ def main() -> None:
     print(
         f"idle bar in the engine  {min(sessions) * 1e6:8.2f} us per index bar in the fastest session, "
         f"median {statistics.median(sessions) * 1e6:.2f} us "
-        "(on_bar_close + on_bar; a shared machine adds noise)"
+        "(take_bar_close + take_bar; a shared machine adds noise)"
     )
     marks: _Timed = held["marks"]
     print(

@@ -126,3 +126,29 @@ async def test_without_a_tick_strategy_no_tick_is_built(tmp_path: Path) -> None:
     assert isinstance(engine.market._last[(Exchange.NSE, NIFTY_TOKEN)], Bar)
     tick = engine.market.last_tick(Exchange.NSE, NIFTY_TOKEN)
     assert tick is not None and tick.source == BAR_SOURCE and tick.ltp == 24500.0 * 1.02
+
+
+async def test_a_bar_with_nothing_to_await_is_taken_without_a_coroutine(tmp_path: Path) -> None:
+    """`take_bar` / `take_bar_close` (the bar-driven run's calls) handle an idle bar in place and hand
+    back the coroutine that finishes a bar with a deadline due; `on_bar` is the same code awaited."""
+    engine, clock = _engine(tmp_path, BarsOnly(Settings()))
+    await engine.start(DAY)
+    end = clock.now_utc() + timedelta(minutes=1)
+    clock.advance_to(end)
+    bar = Bar(end, NIFTY_TOKEN, "NIFTY", Timeframe.M1, end - timedelta(minutes=1), end, 1.0, 2.0, 1.0, 2.0)
+    assert engine.take_bar_close(bar, Exchange.NSE) is None
+    assert engine.take_bar(bar) is None
+    assert engine.market.underlying_price("NIFTY") == 2.0
+    assert engine.ctx.bars("NIFTY", Timeframe.M1, 5) == [bar] and engine.counters.bars == 1
+    deadline = engine.next_deadline()
+    assert deadline is not None
+    clock.advance_to(deadline)
+    later = Bar(
+        deadline, NIFTY_TOKEN, "NIFTY", Timeframe.M1, deadline - timedelta(minutes=1), deadline, 2, 3, 2, 3
+    )
+    fired = len(engine.counters.deadlines)
+    rest = engine.take_bar(later)
+    assert rest is not None and len(engine.counters.deadlines) == fired  # nothing happened yet
+    await rest
+    assert len(engine.counters.deadlines) > fired  # the deadline first, then the bar
+    assert engine.ctx.bars("NIFTY", Timeframe.M1, 5) == [bar, later] and engine.counters.bars == 2

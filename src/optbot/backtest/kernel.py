@@ -324,10 +324,11 @@ class BarBacktest:
     async def _replay_steps(self, steps: Sequence[SessionStep], previous: datetime) -> int:
         """Each close time in order (see the module docstring); returns the bars delivered. The idle
         step (nothing resting, no deadline due, no order in flight) is a few comparisons, the index
-        bars' closes as last prices (`TradingEngine.on_bar_close`: no tick is built) and the bars: the
-        calls it makes every step are looked up once."""
+        bars' closes as last prices (`TradingEngine.take_bar_close`: no tick is built) and the bars
+        (`take_bar`), each a plain call unless it has something to await: the calls it makes every
+        step are looked up once."""
         engine, clock, store = self.engine, self.clock, self.store
-        on_bar_close, on_bar, next_deadline = engine.on_bar_close, engine.on_bar, engine.next_deadline
+        take_bar_close, take_bar, next_deadline = engine.take_bar_close, engine.take_bar, engine.next_deadline
         has_open_positions, has_working_orders = engine.has_open_positions, self.venue.has_working_orders
         exchange_of = self._exchange_of
         verify_every = timedelta(seconds=self.settings.engine.order_poll_seconds)
@@ -346,12 +347,16 @@ class BarBacktest:
             if close > clock.now_utc():
                 clock.advance_to(close)
             for bar in step.base:
-                await on_bar_close(bar, exchange_of[bar.token])
+                rest = take_bar_close(bar, exchange_of[bar.token])
+                if rest is not None:
+                    await rest
             if has_open_positions():
                 await self._mark_positions(close)
             group = step.bars
             for bar in group:
-                await on_bar(bar)
+                rest = take_bar(bar)
+                if rest is not None:
+                    await rest
             delivered += len(group)
             if close >= next_verify and store.order_writes != quiet_writes:
                 if store.has_orders_in_flight():
