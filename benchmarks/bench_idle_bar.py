@@ -7,8 +7,8 @@ engine `optbot backtest` drives), each after one untimed warm-up session:
 - idle: no strategy, so no order, position or chain: every bar is the idle path. Each session's
   bars go straight into the engine as the kernel's session loop hands them over when nothing is held
   (the clock moves to the close, the index bar's close as the instrument's last price through
-  `TradingEngine.on_tick`, the closed bars through `TradingEngine.on_bar`: deadlines, market view,
-  risk windows, strategy context), the ticks built before the timer starts. Printed per index bar:
+  `TradingEngine.take_bar_close`, the closed bars through `TradingEngine.take_bar`: deadlines, market
+  view, risk windows, strategy context), the steps built before the timer starts. Printed per index bar:
   the fastest session and the median one;
 - marks: the kernel's own session loop with the benchmark strategy (`bench_backtest.EmaCrossOptions`),
   which holds an ATM option for long stretches: each open position is marked at its contract's
@@ -103,24 +103,30 @@ async def _start(kernel: BarBacktest, days: Sequence[date]) -> None:
 
 async def _idle(kernel: BarBacktest, days: Sequence[date]) -> dict[str, Any]:
     """Each later session's bars straight into the engine, as the kernel's session loop hands them
-    over when nothing is held, ordered or filled (the ticks and bars are built before the clock
-    starts): the time per index bar, each session."""
+    over when nothing is held, ordered or filled (the steps are built before the clock starts): the
+    time per index bar, each session."""
     engine, clock = kernel.engine, kernel.clock
     await _start(kernel, days)
     per_session: list[float] = []
     for day in days[1:]:
         engine.begin_day(day)
+        exchange_of = kernel._exchange_of
         prepared = [
-            (step.close, [kernel._index_tick(bar, step.close, bar.close) for bar in step.base], step.bars)
+            (step.close, [(bar, exchange_of[bar.token]) for bar in step.base], step.bars)
             for step in kernel._session_steps(day)
         ]
+        take_bar_close, take_bar = engine.take_bar_close, engine.take_bar
         start = time.perf_counter()
-        for close, ticks, group in prepared:
+        for close, prices, group in prepared:
             clock.advance_to(close)
-            for tick in ticks:
-                await engine.on_tick(tick)
+            for bar, exchange in prices:
+                rest = take_bar_close(bar, exchange)
+                if rest is not None:
+                    await rest
             for bar in group:
-                await engine.on_bar(bar)
+                rest = take_bar(bar)
+                if rest is not None:
+                    await rest
         per_session.append((time.perf_counter() - start) / len(prepared))
         await engine.end_of_day()
     await engine.stop()
@@ -176,7 +182,8 @@ def main() -> None:
     print(f"data: {len(days) - 1} synthesised NIFTY sessions timed ({timed:,} index bars)")
     print(
         f"idle bar in the engine  {min(sessions) * 1e6:8.2f} us per index bar in the fastest session, "
-        f"median {statistics.median(sessions) * 1e6:.2f} us (on_tick + on_bar; a shared machine adds noise)"
+        f"median {statistics.median(sessions) * 1e6:.2f} us "
+        "(take_bar_close + take_bar; a shared machine adds noise)"
     )
     marks: _Timed = held["marks"]
     print(

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, time
+from datetime import date, time, timedelta
 from pathlib import Path
 
 from optbot.calendar import get_calendar
 from optbot.config import Settings
 from optbot.core.clock import SimClock
-from optbot.core.enums import Exchange
-from optbot.core.events import Tick
+from optbot.core.enums import Exchange, Timeframe
+from optbot.core.events import Bar, Tick
 from optbot.core.timeutil import ist_datetime
-from optbot.engine.market import MarketState
+from optbot.engine.market import BAR_SOURCE, MarketState
 from optbot.test_kit.instruments import build_master
 
 DAY = date(2026, 8, 7)
@@ -76,3 +76,35 @@ def test_non_positive_ltp_is_ignored_and_later_ticks_replace_earlier(tmp_path: P
     # the same token on another exchange is another instrument
     other = Tick(clock.now_utc(), index.token, Exchange.BSE, "NIFTY", 1.0)
     assert market.underlying_of(other) is None and not market.is_vix(other)
+
+
+def test_a_bar_close_is_the_last_price_a_tick_carrying_it_would_be(tmp_path: Path) -> None:
+    """A bar-driven run's price event keeps the bar; whoever reads the price gets the tick a feed
+    carrying the bar's close at its close would have left (built once, on the first read)."""
+    market, clock = _market(tmp_path)
+    index = market.underlying_instrument("NIFTY")
+    vix = market.instruments.index_instrument("INDIA VIX")
+    end = clock.now_utc()
+    start = end - timedelta(minutes=1)
+    bar = Bar(end, index.token, "NIFTY", Timeframe.M1, start, end, 24500.0, 24560.0, 24490.0, 24550.0)
+    vix_bar = Bar(end, vix.token, "INDIA VIX", Timeframe.D1, start, end, 14.0, 15.0, 13.0, 14.5)
+    assert market.on_bar_close(bar, index.exchange) == "NIFTY"
+    assert market.on_bar_close(vix_bar, vix.exchange) is None
+    assert market.underlying_price("NIFTY") == 24550.0 and market.vix() == 14.5
+    assert market.is_vix_token(vix.exchange, vix.token)
+    assert not market.is_vix_token(index.exchange, index.token)
+    assert market.ticks_seen == 2 and market.last_tick_utc == end
+    expected = Tick(end, index.token, index.exchange, "NIFTY", 24550.0, ts_exchange=end, source=BAR_SOURCE)
+    tick = market.last_tick(index.exchange, index.token)
+    assert tick == expected and market.last_tick(index.exchange, index.token) is tick  # built once
+    assert market.last_price(index.token) == 24550.0
+    quote = market.quote(vix.exchange, vix.token)
+    assert quote is not None and quote.ltp == 14.5 and quote.exchange_time == end
+    # a non-positive close changes nothing; a later tick replaces the bar's price
+    assert market.on_bar_close(replace(bar, close=0.0), index.exchange) == "NIFTY"
+    assert market.underlying_price("NIFTY") == 24550.0 and market.ticks_seen == 2
+    clock.advance(5)
+    market.on_tick(Tick(clock.now_utc(), index.token, index.exchange, "NIFTY", 24555.0))
+    assert market.last_price(index.token) == 24555.0
+    market.on_bar_close(replace(bar, close=24557.0), index.exchange)
+    assert market.last_price(index.token) == 24557.0 and market.underlying_price("NIFTY") == 24557.0

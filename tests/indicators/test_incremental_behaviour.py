@@ -124,3 +124,102 @@ def test_bad_bars_are_refused() -> None:
         HistoricalVolatility().update(0.0)
     with pytest.raises(ValueError, match="negative"):
         SessionVWAP().update(1.0, -5, "x")
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("position", [0, 1, 2])
+def test_a_non_finite_bar_input_is_refused_by_name(bad: float, position: int) -> None:
+    names = ("high", "low", "close")
+    values = [10.0, 9.0, 9.5]
+    values[position] = bad
+    for indicator in (ADX(3), ATR(3)):
+        with pytest.raises(ValueError, match=f"^{names[position]} must be a finite number, got {bad!r}$"):
+            indicator.update(*values)
+    with pytest.raises(ValueError, match=f"^value must be a finite number, got {bad!r}$"):
+        EMA(3).update(bad)
+
+
+def test_bar_inputs_are_taken_as_floats() -> None:
+    """Whole numbers (and numeric strings, as float() reads them) give what their floats give."""
+    bars = [(10, 8, 9), ("11", "9", "10"), (14, 10, 13), (12, 11, 11.5)]
+    as_given, as_floats = (ADX(2), ATR(2)), (ADX(2), ATR(2))
+    for bar in bars:
+        for given, floats in zip(as_given, as_floats, strict=True):
+            assert given.update(*bar) == floats.update(*(float(part) for part in bar))  # type: ignore[arg-type]
+    # true ranges 2, 2, 4, 2: ATR(2) = (2 + 2) / 2, then (2 + 4) / 2, then (3 + 2) / 2
+    assert as_given[0].ready and as_given[1].value == as_floats[1].value == 2.5
+
+
+def _reference_adx(bars: list[tuple[float, float, float]], period: int) -> list[tuple[float, ...] | None]:
+    """Wilder's ADX written with the module's own true_range / directional_movement /
+    directional_indices (what ADX.update computes inline)."""
+    from optbot.indicators.wilder import directional_indices, directional_movement, true_range
+
+    out: list[tuple[float, ...] | None] = []
+    tr_sum = plus_sum = minus_sum = dx_sum = 0.0
+    seeded = dx_count = 0
+    adx: float | None = None
+    for index, (high, low, close) in enumerate(bars):
+        if index == 0:
+            out.append(None)
+            continue
+        previous_high, previous_low, previous_close = bars[index - 1]
+        current_tr = true_range(high, low, previous_close)
+        plus_dm, minus_dm = directional_movement(high, low, previous_high, previous_low)
+        if seeded < period:
+            tr_sum, plus_sum, minus_sum = tr_sum + current_tr, plus_sum + plus_dm, minus_sum + minus_dm
+            seeded += 1
+            if seeded < period:
+                out.append(None)
+                continue
+        else:
+            tr_sum = tr_sum - tr_sum / period + current_tr
+            plus_sum = plus_sum - plus_sum / period + plus_dm
+            minus_sum = minus_sum - minus_sum / period + minus_dm
+        plus_di, minus_di, dx = directional_indices(plus_sum, minus_sum, tr_sum)
+        if adx is None:
+            dx_sum += dx
+            dx_count += 1
+            if dx_count < period:
+                out.append(None)
+                continue
+            adx = dx_sum / period
+        else:
+            adx = (adx * (period - 1) + dx) / period
+        out.append((adx, plus_di, minus_di))
+    return out
+
+
+@pytest.mark.parametrize("period", [1, 2, 3, 14])
+def test_adx_inline_arithmetic_is_the_module_functions_bit_for_bit(period: int) -> None:
+    """Flat bars (zero range), gaps both ways, inside and outside bars, whole-number prices."""
+    bars: list[tuple[float, float, float]] = []
+    price = 100.0
+    for step in range(300):
+        if step % 17 == 0:
+            bars.append((price, price, price))
+            continue
+        price += math.sin(step * 0.7) * 3 + (5 if step % 29 == 0 else 0) - (6 if step % 31 == 0 else 0)
+        spread = abs(math.cos(step * 1.3)) * 2
+        bars.append((price + spread, price - spread / 2, price + math.sin(step) * spread / 3))
+    adx = ADX(period)
+    got = [adx.update(*bar) for bar in bars]
+    expected = _reference_adx(bars, period)
+    as_tuples = [None if value is None else (value.adx, value.plus_di, value.minus_di) for value in got]
+    assert as_tuples == expected
+
+
+def test_adx_value_is_a_frozen_dataclass_with_its_fast_constructor() -> None:
+    import dataclasses
+
+    from optbot.indicators import ADXValue
+
+    value = ADXValue(25.0, plus_di=30.0, minus_di=10.0)
+    assert (value.adx, value.plus_di, value.minus_di) == (25.0, 30.0, 10.0)
+    assert value == ADXValue(25.0, 30.0, 10.0) and hash(value) == hash(ADXValue(25.0, 30.0, 10.0))
+    assert repr(value) == "ADXValue(adx=25.0, plus_di=30.0, minus_di=10.0)"
+    assert dataclasses.replace(value, adx=1.0) == ADXValue(1.0, 30.0, 10.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        value.adx = 2.0  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        ADXValue(1.0, 2.0)  # type: ignore[call-arg]

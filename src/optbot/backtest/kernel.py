@@ -47,6 +47,7 @@ from optbot.core.timeutil import ist_datetime, to_utc
 from optbot.data.opening_gap import OpeningGapCheck, opening_gap_alert
 from optbot.engine.builder import Venue, VenueSpec, build_engine
 from optbot.engine.core import TradingEngine, preload_history
+from optbot.engine.market import BAR_SOURCE
 from optbot.engine.replay import PREMARKET_START
 from optbot.engine.subscriptions import respond_to_opening_gap
 from optbot.instruments.master import InstrumentMaster, MasterInfo
@@ -54,8 +55,6 @@ from optbot.instruments.scripmaster import parse_rows
 from optbot.persistence.store import Store
 from optbot.sim.market.instruments import INDEX_ROWS, OptionContract
 from optbot.strategy.base import Strategy
-
-BAR_SOURCE = "bar"  # a Tick carrying a bar's close (the instrument's last price), not a traded print
 
 
 class SessionStep(NamedTuple):
@@ -325,11 +324,13 @@ class BarBacktest:
     async def _replay_steps(self, steps: Sequence[SessionStep], previous: datetime) -> int:
         """Each close time in order (see the module docstring); returns the bars delivered. The idle
         step (nothing resting, no deadline due, no order in flight) is a few comparisons, the index
-        ticks and the bars: the calls it makes every step are looked up once."""
+        bars' closes as last prices (`TradingEngine.take_bar_close`: no tick is built) and the bars
+        (`take_bar`), each a plain call unless it has something to await: the calls it makes every
+        step are looked up once."""
         engine, clock, store = self.engine, self.clock, self.store
-        on_tick, on_bar, next_deadline = engine.on_tick, engine.on_bar, engine.next_deadline
+        take_bar_close, take_bar, next_deadline = engine.take_bar_close, engine.take_bar, engine.next_deadline
         has_open_positions, has_working_orders = engine.has_open_positions, self.venue.has_working_orders
-        index_tick = self._index_tick
+        exchange_of = self._exchange_of
         verify_every = timedelta(seconds=self.settings.engine.order_poll_seconds)
         next_verify = clock.now_utc()
         # the order writes when the store last said nothing is in flight: until an order row is
@@ -346,12 +347,16 @@ class BarBacktest:
             if close > clock.now_utc():
                 clock.advance_to(close)
             for bar in step.base:
-                await on_tick(index_tick(bar, close, bar.close))
+                rest = take_bar_close(bar, exchange_of[bar.token])
+                if rest is not None:
+                    await rest
             if has_open_positions():
                 await self._mark_positions(close)
             group = step.bars
             for bar in group:
-                await on_bar(bar)
+                rest = take_bar(bar)
+                if rest is not None:
+                    await rest
             delivered += len(group)
             if close >= next_verify and store.order_writes != quiet_writes:
                 if store.has_orders_in_flight():

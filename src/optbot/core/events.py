@@ -6,9 +6,9 @@ broker events also carry the exchange's own timestamp when one was given. Prices
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import Any, TypeVar
+from typing import Any
 
 from optbot.core.enums import (
     AlertPriority,
@@ -23,6 +23,7 @@ from optbot.core.enums import (
     SignalDirection,
     Timeframe,
 )
+from optbot.core.slots import slot_init
 from optbot.core.timeutil import ist_datetime, to_utc
 
 
@@ -221,43 +222,10 @@ class FeedHealth(Event):
     detail: str = ""
 
 
-_Event = TypeVar("_Event", bound=type[Event])
-
-
-def _slot_init(cls: _Event) -> _Event:
-    """Give a frozen slots event class an `__init__` that stores each field through its slot's own
-    descriptor: the dataclass one goes through `object.__setattr__` per field (frozen), which makes a
-    Tick or a Bar cost ~1.7 us to build, and a backtest builds one per bar and per mark. The same
-    signature (names, order, defaults) and the same instance; still frozen, hashed and compared as a
-    dataclass (tests/core/test_events_ids_timeutil.py compares it with the dataclass' own)."""
-    declared = fields(cls)
-    names = [item.name for item in declared]
-    namespace: dict[str, Any] = {}
-    parameters: list[str] = []
-    for item in declared:
-        if item.default is not MISSING:
-            namespace[f"_default_{item.name}"] = item.default
-            parameters.append(f"{item.name}=_default_{item.name}")
-        elif item.default_factory is not MISSING:
-            raise TypeError(f"{cls.__name__}.{item.name}: a default factory needs the dataclass __init__")
-        else:
-            parameters.append(item.name)
-        owner = next(klass for klass in cls.__mro__ if item.name in klass.__dict__)
-        namespace[f"_set_{item.name}"] = owner.__dict__[item.name].__set__
-    body = "\n".join(f"    _set_{name}(self, {name})" for name in names)
-    exec(f"def __init__(self, {', '.join(parameters)}):\n{body}\n", namespace)
-    init = namespace["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__doc__ = cls.__init__.__doc__
-    init.__annotations__ = dict(cls.__init__.__annotations__)
-    cls.__init__ = init  # type: ignore[method-assign]
-    return cls
-
-
 # Built on every bar and every mark of a backtest (and every feed tick live): the fast constructor.
-_slot_init(Tick)
-_slot_init(Bar)
-_slot_init(PositionChanged)
+slot_init(Tick)
+slot_init(Bar)
+slot_init(PositionChanged)
 
 #: Events that may be shed (oldest first) when a consumer falls behind.
 SHEDDABLE_EVENTS: tuple[type[Event], ...] = (Tick, FeedHealth)

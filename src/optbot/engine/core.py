@@ -18,9 +18,10 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from optbot.broker.base import Broker
 from optbot.broker.models import MarginRequirement, OrderRequest, Quote
@@ -401,47 +402,150 @@ class TradingEngine:
 
     # ================================================================ inputs
     async def on_tick(self, tick: Tick) -> None:
+        """A feed's tick (live, paper, a tick replay): the instrument's last price, then the strategies
+        that want ticks."""
         # Only the next deadline can be due (they are in time order); with none left, the day may roll.
         deadlines = self._deadlines
         if not deadlines or deadlines[0][0] <= self.clock.now_utc():
             await self.fire_due_deadlines()
         self.counters.ticks += 1
-        market = self.market
-        underlying = market.on_tick(tick)
-        if underlying is not None:
-            self.orders.observe_underlying(underlying, tick.ltp)
-        elif market.is_vix(tick):
-            self.orders.observe_vix(tick.ltp)
-        self.risk.on_tick(tick)
+        exchange, token = tick.exchange, tick.token
+        self._observe_last_price(
+            self.market.on_tick(tick), exchange, token, tick.symbol, tick.ts_utc, tick.ltp
+        )
         held = self._position_keys
-        if held and (tick.exchange, tick.token) in held:
+        if held and (exchange, token) in held:
             await self.portfolio.on_tick(tick)
         self.runner.on_tick(tick)
-        if (self.paper is not None and self.paper.match_token(tick.token)) or self._paper_updates:
-            await self.pump_paper()
+        rest = self._after_last_price(token)
+        if rest is not None:
+            await rest
+
+    async def on_bar_close(self, bar: Bar, exchange: Exchange) -> None:
+        """A bar-driven market source's price event (a backtest: bars are the events): the bar's close
+        is the instrument's last price at the bar's close, and the market view, the order manager, risk
+        and the venue see it exactly as they see a feed tick's price (`on_tick`, the same code after the
+        price is taken). No tick is built unless something needs one: a position held in the
+        instrument is marked, and strategies that want ticks get the price as a tick, as a feed would
+        give them. The bar itself reaches the strategies through `on_bar`."""
+        rest = self.take_bar_close(bar, exchange)
+        if rest is not None:
+            await rest
+
+    def take_bar_close(self, bar: Bar, exchange: Exchange) -> Coroutine[Any, Any, None] | None:
+        """`on_bar_close` without a coroutine when nothing has to be awaited (see `take_bar`)."""
+        deadlines = self._deadlines
+        if not deadlines or deadlines[0][0] <= self.clock.now_utc():
+            return self._bar_close_after_deadlines(bar, exchange)
+        return self._bar_close_in(bar, exchange)
+
+    async def _bar_close_after_deadlines(self, bar: Bar, exchange: Exchange) -> None:
+        await self.fire_due_deadlines()
+        rest = self._bar_close_in(bar, exchange)
+        if rest is not None:
+            await rest
+
+    def _bar_close_in(self, bar: Bar, exchange: Exchange) -> Coroutine[Any, Any, None] | None:
+        token = bar.token
+        self._observe_last_price(
+            self.market.on_bar_close(bar, exchange), exchange, token, bar.symbol, bar.end_utc, bar.close
+        )
+        held = self._position_keys
+        if (held and (exchange, token) in held) or self.runner.wants_ticks:
+            return self._bar_close_as_tick(exchange, token)
+        return self._after_last_price(token)
+
+    async def _bar_close_as_tick(self, exchange: Exchange, token: str) -> None:
+        """The price as the tick a feed would have carried, for a position held in the instrument and
+        the strategies that want ticks (as `on_tick` gives them theirs)."""
+        tick = self.market.last_tick(exchange, token)
+        if tick is not None:
+            if (exchange, token) in self._position_keys:
+                await self.portfolio.on_tick(tick)
+            self.runner.on_tick(tick)
+        rest = self._after_last_price(token)
+        if rest is not None:
+            await rest
+
+    def _observe_last_price(
+        self,
+        underlying: str | None,
+        exchange: Exchange,
+        token: str,
+        symbol: str,
+        when: datetime,
+        price: float,
+    ) -> None:
+        """An instrument's new last price (taken by the market view), for the order manager (the
+        underlyings' and VIX's levels) and risk's price windows."""
+        if underlying is not None:
+            self.orders.observe_underlying(underlying, price)
+        elif self.market.is_vix_token(exchange, token):
+            self.orders.observe_vix(price)
+        self.risk.on_price(symbol, when, price)
+
+    def _after_last_price(self, token: str) -> Coroutine[Any, Any, None] | None:
+        """The venue's resting orders on the token meet its new price, then what risk queued: the
+        coroutine doing it, None when there is nothing to do."""
+        if (self.paper is not None and self.paper.match_token(token)) or self._paper_updates:
+            return self._pump_then_process()
         if (
             self._intents or self._baskets or self._cancel_requests or self._later
         ):  # else _process_intents has nothing to do
+            return self._process_intents()
+        return None
+
+    async def _pump_then_process(self) -> None:
+        await self.pump_paper()
+        if self._intents or self._baskets or self._cancel_requests or self._later:
             await self._process_intents()
 
     async def on_bar(self, bar: Bar) -> None:
+        """A closed bar: deadlines due first, then the strategies' history, risk, the strategies, and
+        the intents they made (`take_bar`, awaited)."""
+        rest = self.take_bar(bar)
+        if rest is not None:
+            await rest
+
+    def take_bar(self, bar: Bar) -> Coroutine[Any, Any, None] | None:
+        """`on_bar` without a coroutine when nothing has to be awaited (no deadline due, no event to
+        publish, no intent made: most bars): None when the bar is fully handled, else the coroutine
+        that finishes it, which the caller awaits before its next input. A bar-driven run calls this
+        per bar; `on_bar` is the same code."""
         deadlines = self._deadlines
         if not deadlines or deadlines[0][0] <= self.clock.now_utc():
-            await self.fire_due_deadlines()
+            return self._bar_after_deadlines(bar)
+        return self._bar_in(bar)
+
+    async def _bar_after_deadlines(self, bar: Bar) -> None:
+        await self.fire_due_deadlines()
+        rest = self._bar_in(bar)
+        if rest is not None:
+            await rest
+
+    def _bar_in(self, bar: Bar) -> Coroutine[Any, Any, None] | None:
         try:
             self.ctx.add_bar(bar)
         except (LookAheadError, ValueError) as exc:
             self.counters.bars_refused += 1
             log.warning("bar refused: %s", exc)
-            return
+            return None
         self.counters.bars += 1
         self.risk.on_bar(bar)
         if self._later:
-            await self._flush_later()
+            return self._bar_to_strategies(bar)
         self.runner.on_bar(bar)
         if (
             self._intents or self._baskets or self._cancel_requests or self._later
         ):  # else _process_intents has nothing to do
+            return self._process_intents()
+        return None
+
+    async def _bar_to_strategies(self, bar: Bar) -> None:
+        """What risk published first (a state change), then the strategies and their intents."""
+        await self._flush_later()
+        self.runner.on_bar(bar)
+        if self._intents or self._baskets or self._cancel_requests or self._later:
             await self._process_intents()
 
     async def on_order_update(self, update: OrderUpdate) -> None:

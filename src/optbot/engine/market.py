@@ -16,7 +16,7 @@ from optbot.calendar import NseCalendar, Segment, TradingSession
 from optbot.config import Settings
 from optbot.core.clock import Clock
 from optbot.core.enums import Exchange, OptionType
-from optbot.core.events import Tick
+from optbot.core.events import Bar, Tick
 from optbot.core.instrument import Instrument, InstrumentKey
 from optbot.core.timeutil import ist_date, ist_datetime
 from optbot.engine.subscriptions import GapWindows
@@ -29,6 +29,8 @@ SECONDS_PER_YEAR = 365.0 * 86400
 #: How far ahead the exchange rules are read to tell whether weekly contracts trade (two weeks and a day).
 WEEKLY_LOOKAHEAD = timedelta(days=15)
 MIN_YEARS_TO_EXPIRY = 60.0 / SECONDS_PER_YEAR
+#: The `source` of a tick carrying a bar's close (the instrument's last price), not a traded print.
+BAR_SOURCE = "bar"
 
 
 #: (price, spot, strike, years to expiry, rate, option type, fallback volatility) -> the implied
@@ -81,8 +83,9 @@ class MarketState:
         self.clock = clock
         self.calendar = calendar
         self.instruments = instruments
-        # The latest tick per token (its ltp, bid/ask, volume, OI and time are the market's view).
-        self._last: dict[_Key, Tick] = {}
+        # The latest tick per token (its ltp, bid/ask, volume, OI and time are the market's view); a
+        # bar-driven run keeps the bar whose close is the last price, as a tick only when read.
+        self._last: dict[_Key, Tick | Bar] = {}
         self._underlying_by_key: dict[_Key, str] = {}
         self._underlying_price: dict[str, float] = {}
         self._vix_key: _Key | None = None
@@ -110,7 +113,28 @@ class MarketState:
         of `now`, default the clock's)."""
         if self.option_source is not None and instrument.is_option:
             return self.option_source(instrument, now or self.clock.now_utc())
-        return self._last.get((instrument.exchange, instrument.token))
+        return self._last_tick((instrument.exchange, instrument.token))
+
+    def _last_tick(self, key: _Key) -> Tick | None:
+        """The token's latest price as a tick: a bar's close (`on_bar_close`) becomes the tick a feed
+        would have carried, stamped at the bar's close, the first time something reads it."""
+        last = self._last.get(key)
+        if last is None or isinstance(last, Tick):
+            return last
+        tick = self._last[key] = Tick(
+            last.end_utc,
+            last.token,
+            key[0],
+            last.symbol,
+            last.close,
+            ts_exchange=last.end_utc,
+            source=BAR_SOURCE,
+        )
+        return tick
+
+    def last_tick(self, exchange: Exchange, token: str) -> Tick | None:
+        """The token's latest price as a tick (None before its first price)."""
+        return self._last_tick((exchange, token))
 
     # ------------------------------------------------------------------ setup
     def underlying_instrument(self, underlying: str) -> Instrument:
@@ -167,6 +191,28 @@ class MarketState:
         elif key == self._vix_key:
             self._vix = ltp
         return underlying
+
+    def on_bar_close(self, bar: Bar, exchange: Exchange) -> str | None:
+        """A bar-driven market source's price event: the bar's close as the instrument's last price at
+        the bar's close, exactly as `on_tick` keeps a tick carrying it (the tick itself is built only if
+        something reads it: a backtest's index prices are read as numbers). Returns the underlying the
+        instrument prices, as `on_tick` does."""
+        key = (exchange, bar.token)
+        underlying = self._underlying_by_key.get(key)
+        close = bar.close
+        if close <= 0:
+            return underlying
+        self._last[key] = bar
+        self.ticks_seen += 1
+        self.last_tick_utc = bar.end_utc
+        if underlying is not None:
+            self._underlying_price[underlying] = close
+        elif key == self._vix_key:
+            self._vix = close
+        return underlying
+
+    def is_vix_token(self, exchange: Exchange, token: str) -> bool:
+        return (exchange, token) == self._vix_key
 
     def underlying_of(self, tick: Tick) -> str | None:
         return self._underlying_by_key.get((tick.exchange, tick.token))

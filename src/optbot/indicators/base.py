@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Protocol, runtime_checkable
 
 
@@ -31,17 +30,25 @@ def require_period(period: int, minimum: int = 1, name: str = "period") -> int:
 
 
 def require_finite(value: float, name: str) -> float:
-    """A NaN or infinity would poison every later value of a recursive indicator, so fail loudly."""
+    """A NaN or infinity would poison every later value of a recursive indicator, so fail loudly.
+
+    Every input of every indicator passes here (a strategy's indicators, every bar): `x - x` is
+    exactly 0.0 for a finite float and NaN for a NaN or an infinity, one subtraction where
+    `math.isfinite` is a module lookup and a call."""
     number = float(value)
-    if not math.isfinite(number):
+    if number - number != 0.0:
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     return number
 
 
 def require_bar(high: float, low: float, close: float) -> tuple[float, float, float]:
-    high_value = require_finite(high, "high")
-    low_value = require_finite(low, "low")
-    close_value = require_finite(close, "close")
+    """A bar's high, low and close as floats, each finite and the high not below the low: the three
+    finiteness tests as one sum (NaN if any is not finite), the failing one named from `require_finite`."""
+    high_value, low_value, close_value = float(high), float(low), float(close)
+    if (high_value - high_value) + (low_value - low_value) + (close_value - close_value) != 0.0:
+        require_finite(high, "high")
+        require_finite(low, "low")
+        require_finite(close, "close")
     if high_value < low_value:
         raise ValueError(f"bar high {high_value} is below its low {low_value}")
     return high_value, low_value, close_value

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from optbot.core.slots import slot_init
 from optbot.indicators.base import require_bar, require_finite, require_period
 
 #: Bars after which our ADX/+DI/-DI and TA-Lib's agree within 1e-6 (period 14). Measured on the samples:
@@ -139,6 +140,7 @@ class RSI:
         return self._value is not None
 
 
+@slot_init  # one per bar of every strategy that reads ADX: the constructor without object.__setattr__
 @dataclass(frozen=True, slots=True)
 class ADXValue:
     adx: float
@@ -196,41 +198,83 @@ class ADX:
         self._adx: float | None = None
 
     def update(self, high: float, low: float, close: float) -> ADXValue | None:
+        """One bar. A strategy updates it on every bar, so the state is read into locals once and the
+        true range, the directional movement and the indices are computed inline: the same arithmetic,
+        in the same order, as `true_range`, `directional_movement` and `directional_indices`
+        (tests/indicators compare the two bar by bar)."""
         high, low, close = require_bar(high, low, close)
         previous = self._previous
         self._previous = (high, low, close)
         if previous is None:
             return None
         previous_high, previous_low, previous_close = previous
-        current_tr = true_range(high, low, previous_close)
-        plus_dm, minus_dm = directional_movement(high, low, previous_high, previous_low)
-        if self._seed_count < self.period:
-            self._smoothed_tr += current_tr
-            self._smoothed_plus_dm += plus_dm
-            self._smoothed_minus_dm += minus_dm
+        period = self.period
+        # true_range(high, low, previous_close)
+        current_tr = high - low
+        gap = high - previous_close
+        if gap < 0.0:
+            gap = -gap
+        if gap > current_tr:
+            current_tr = gap
+        gap = low - previous_close
+        if gap < 0.0:
+            gap = -gap
+        if gap > current_tr:
+            current_tr = gap
+        # directional_movement(high, low, previous_high, previous_low)
+        up_move = high - previous_high
+        down_move = previous_low - low
+        plus_dm = up_move if up_move > down_move and up_move > 0.0 else 0.0
+        minus_dm = down_move if down_move > up_move and down_move > 0.0 else 0.0
+        if self._seed_count < period:
+            smoothed_tr = self._smoothed_tr + current_tr
+            smoothed_plus_dm = self._smoothed_plus_dm + plus_dm
+            smoothed_minus_dm = self._smoothed_minus_dm + minus_dm
             self._seed_count += 1
-            if self._seed_count < self.period:
+            self._smoothed_tr, self._smoothed_plus_dm, self._smoothed_minus_dm = (
+                smoothed_tr,
+                smoothed_plus_dm,
+                smoothed_minus_dm,
+            )
+            if self._seed_count < period:
                 return None
         else:
-            self._smoothed_tr = self._smoothed_tr - self._smoothed_tr / self.period + current_tr
-            self._smoothed_plus_dm = self._smoothed_plus_dm - self._smoothed_plus_dm / self.period + plus_dm
-            self._smoothed_minus_dm = (
-                self._smoothed_minus_dm - self._smoothed_minus_dm / self.period + minus_dm
+            smoothed_tr = self._smoothed_tr
+            smoothed_tr = smoothed_tr - smoothed_tr / period + current_tr
+            smoothed_plus_dm = self._smoothed_plus_dm
+            smoothed_plus_dm = smoothed_plus_dm - smoothed_plus_dm / period + plus_dm
+            smoothed_minus_dm = self._smoothed_minus_dm
+            smoothed_minus_dm = smoothed_minus_dm - smoothed_minus_dm / period + minus_dm
+            self._smoothed_tr, self._smoothed_plus_dm, self._smoothed_minus_dm = (
+                smoothed_tr,
+                smoothed_plus_dm,
+                smoothed_minus_dm,
             )
-        plus_di, minus_di, dx = directional_indices(
-            self._smoothed_plus_dm, self._smoothed_minus_dm, self._smoothed_tr
-        )
+        # directional_indices(smoothed_plus_dm, smoothed_minus_dm, smoothed_tr)
+        if smoothed_tr == 0.0:
+            plus_di = minus_di = dx = 0.0
+        else:
+            plus_di = 100.0 * smoothed_plus_dm / smoothed_tr
+            minus_di = 100.0 * smoothed_minus_dm / smoothed_tr
+            di_sum = plus_di + minus_di
+            if di_sum == 0.0:
+                dx = 0.0
+            else:
+                spread = plus_di - minus_di
+                dx = 100.0 * (spread if spread >= 0.0 else -spread) / di_sum
         self._plus_di = plus_di
         self._minus_di = minus_di
-        if self._adx is None:
+        adx = self._adx
+        if adx is None:
             self._dx_sum += dx
             self._dx_count += 1
-            if self._dx_count < self.period:
+            if self._dx_count < period:
                 return None
-            self._adx = self._dx_sum / self.period
+            adx = self._dx_sum / period
         else:
-            self._adx = (self._adx * (self.period - 1) + dx) / self.period
-        return ADXValue(self._adx, plus_di, minus_di)
+            adx = (adx * (period - 1) + dx) / period
+        self._adx = adx
+        return ADXValue(adx, plus_di, minus_di)
 
     @property
     def value(self) -> ADXValue | None:

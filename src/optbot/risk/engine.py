@@ -462,6 +462,10 @@ class RiskEngine:
         """Ticks feed the VIX and price-spike windows (no volume: tick volume is cumulative)."""
         return self._observe_price(tick.symbol, "tick", tick.ts_utc, tick.ltp, None)
 
+    def on_price(self, symbol: str, when: datetime, price: float) -> list[SpikeDetection]:
+        """A last price without a tick (a bar-driven run's bar close): what `on_tick` does with it."""
+        return self._observe_price(symbol, "tick", when, price, None)
+
     def on_bar(self, bar: Bar) -> list[SpikeDetection]:
         """A closed bar's close feeds its symbol's one price window (beside the ticks); its volume feeds
         a volume window kept per timeframe (a 1-hour volume is not compared with 1-minute ones)."""

@@ -41,6 +41,8 @@ class StrategyRunner:
         self._tick_strategies = [
             strategy for strategy in self.strategies if type(strategy).on_tick is not Strategy.on_tick
         ]
+        #: Whether any strategy wants ticks (a bar-driven run builds a tick from a bar's close only then).
+        self.wants_ticks = bool(self._tick_strategies)
         self.ctx = ctx
         self.paused: dict[str, PausedStrategy] = {}
         self.on_pause = on_pause
