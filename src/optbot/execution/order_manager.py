@@ -480,19 +480,52 @@ class OrderManager:
                 )
             return updated
         late_ack = current not in (OrderStatus.PENDING_SUBMIT, OrderStatus.UNRESOLVED)
-        unseen = current is OrderStatus.REJECTED and not order.broker_order_id and source != "place"
-        if not (target is OrderStatus.SUBMITTED and late_ack) and is_legal(current, target, unseen=unseen):
-            return await self._apply_legal(
-                order, replace(order, status=target, updated_utc=now, **merged), source, detail, unseen
-            )
-        updated = replace(order, updated_utc=now, **merged)
         if target is OrderStatus.SUBMITTED and late_ack:
+            updated = replace(order, updated_utc=now, **merged)
             # the place reply arrived after the socket already moved the order on: keep the ids only
             self._store.save_order(
                 replace(updated, message=order.message),
                 OrderEventRecord(ordertag, now, source, current, current, True, "late acknowledgement"),
             )
             return updated
+        unseen = current is OrderStatus.REJECTED and not order.broker_order_id and source != "place"
+        if is_legal(current, target, unseen=unseen):
+            saved = replace(order, status=target, updated_utc=now, **merged)
+            if unseen:
+                detail = f"adopted: the broker reports it after it was settled rejected ({detail})".strip()
+            self._store.save_order(
+                saved, OrderEventRecord(ordertag, now, source, current, target, True, detail)
+            )
+            if saved.reported_filled_quantity > saved.filled_quantity:
+                self._fills_due = True
+            self._after_transition(order, saved)
+            if unseen:
+                await self._alert(
+                    AlertPriority.IMPORTANT,
+                    "Order adopted after a late broker report",
+                    f"{saved.symbol} {saved.side.value} {saved.quantity} ({ordertag}) was settled rejected "
+                    f"when its reply was lost; the broker now reports it {target.value}: its fills count",
+                    dedupe_key=f"adopted:{ordertag}",
+                )
+                if saved.purpose.reduces_risk and target in WORKING_STATES:
+                    self._surplus_exits.add(ordertag)
+            await self._publish(
+                OrderUpdate(
+                    ts_utc=now,
+                    order_id=saved.broker_order_id,
+                    status=target,
+                    broker_status=saved.broker_status,
+                    intent_id=saved.intent_id,
+                    ordertag=ordertag,
+                    token=saved.token,
+                    symbol=saved.symbol,
+                    filled_quantity=saved.filled_quantity,
+                    average_price=saved.average_price,
+                    message=detail,
+                )
+            )
+            return saved
+        updated = replace(order, updated_utc=now, **merged)
         verdict = "stale report ignored" if is_stale(current, target) else "illegal transition refused"
         if verdict.startswith("illegal"):
             log.warning("order %s: %s %s -> %s (%s)", ordertag, verdict, current.value, target.value, source)
@@ -503,44 +536,6 @@ class OrderManager:
         if updated.reported_filled_quantity > updated.filled_quantity:
             self._fills_due = True
         return updated
-
-    async def _apply_legal(
-        self, order: OrderRecord, saved: OrderRecord, source: str, detail: str, unseen: bool
-    ) -> OrderRecord:
-        """Save a legal transition of `order` to `saved` with its event, then tell the bus."""
-        ordertag, current, target, now = order.ordertag, order.status, saved.status, saved.updated_utc
-        if unseen:
-            detail = f"adopted: the broker reports it after it was settled rejected ({detail})".strip()
-        self._store.save_order(saved, OrderEventRecord(ordertag, now, source, current, target, True, detail))
-        if saved.reported_filled_quantity > saved.filled_quantity:
-            self._fills_due = True
-        self._after_transition(order, saved)
-        if unseen:
-            await self._alert(
-                AlertPriority.IMPORTANT,
-                "Order adopted after a late broker report",
-                f"{saved.symbol} {saved.side.value} {saved.quantity} ({ordertag}) was settled rejected "
-                f"when its reply was lost; the broker now reports it {target.value}: its fills count",
-                dedupe_key=f"adopted:{ordertag}",
-            )
-            if saved.purpose.reduces_risk and target in WORKING_STATES:
-                self._surplus_exits.add(ordertag)
-        await self._publish(
-            OrderUpdate(
-                ts_utc=now,
-                order_id=saved.broker_order_id,
-                status=target,
-                broker_status=saved.broker_status,
-                intent_id=saved.intent_id,
-                ordertag=ordertag,
-                token=saved.token,
-                symbol=saved.symbol,
-                filled_quantity=saved.filled_quantity,
-                average_price=saved.average_price,
-                message=detail,
-            )
-        )
-        return saved
 
     def _after_transition(self, before: OrderRecord, after: OrderRecord) -> None:
         """Bookkeeping of the in-memory timers; an exit that ended unfilled is scheduled to go again."""
