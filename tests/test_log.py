@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -318,3 +319,23 @@ def test_a_live_line_is_on_disk_when_logged_and_a_replays_when_flushed(tmp_path:
     finally:
         shutdown_logging()
         structlog.reset_defaults()
+
+
+def test_a_forked_worker_never_writes_the_parents_buffered_lines_again(tmp_path: Path) -> None:
+    """The pool's workers are forked: a buffered line still in the parent's stream would be written
+    again by the child when it closes its copy of the handler; it is flushed before every fork."""
+    clock = SimClock(START)
+    settings_ = load_settings(None, {"logging": {"console": False}})
+    try:
+        JsonLogInFolder(settings_, tmp_path)(clock)
+        get_logger("optbot.test").info("parent_line")
+        child = os.fork()
+        if child == 0:  # the worker: drops the inherited handlers (closing them), as configure_logging does
+            shutdown_logging()
+            os._exit(0)
+        _, status = os.waitpid(child, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        shutdown_logging()
+        structlog.reset_defaults()
+    assert (tmp_path / "optbot-20260803.jsonl").read_bytes().count(b"parent_line") == 1

@@ -398,6 +398,16 @@ def configure_logging(
     return json_path
 
 
+def _flush_before_fork() -> None:
+    """A forked process (the backtest's worker pool) must not inherit a buffered file's unwritten
+    lines: it would write them a second time when it closes its copy of the handler."""
+    for handler in _installed_handlers:
+        handler.flush()
+
+
+os.register_at_fork(before=_flush_before_fork)
+
+
 def shutdown_logging() -> None:
     """Detach and close the handlers `configure_logging` installed (flushes the JSON file)."""
     for handler in _installed_handlers:
