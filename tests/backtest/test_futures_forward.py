@@ -116,3 +116,29 @@ def test_a_day_without_the_future_prices_from_the_index(history: StoreHistory) -
     plain.open_day("NIFTY", day, 24800.0)
     assert prices.last_price(contract.token, moment) == plain.last_price(contract.token, moment)
     assert not forward.used
+
+
+def test_the_day_found_again_for_the_next_moment_is_the_moments_own_day(history: StoreHistory) -> None:
+    """The forward keeps the IST day it was last asked about: moments back and forth across days
+    (each side of IST midnight, a day without the future, another underlying) get what a forward
+    asked for the first time gets."""
+    model = model_for(None, get_calendar())
+    kept = FuturesForward(history, model)
+    moments = [
+        MOMENT,
+        ist_datetime(DAY, time(15, 29)),
+        ist_datetime(date(2022, 11, 3), time(0, 0)),  # the next IST day's first instant
+        ist_datetime(date(2022, 11, 3), time(11, 0)),
+        ist_datetime(DAY, time(23, 59, 59)),  # back to the day before
+        ist_datetime(date(2022, 11, 8), time(11, 0)),  # a holiday: no future bar
+        ist_datetime(date(2022, 11, 9), time(11, 0)),
+        ist_datetime(date(2025, 9, 8), time(11, 0)),  # no NIFTY-I then
+        MOMENT,
+    ]
+    for moment in moments:
+        for underlying in ("NIFTY", "SENSEX"):
+            fresh = FuturesForward(history, model)
+            assert kept.spot_at(underlying, moment) == fresh.spot_at(underlying, moment), (underlying, moment)
+            start = moment - (moment - moment.replace(minute=0, second=0))
+            assert kept.bar_levels(underlying, start, moment) == fresh.bar_levels(underlying, start, moment)
+    assert kept.spot_at("NIFTY", ist_datetime(date(2022, 11, 3), time(11, 0))) is not None

@@ -21,6 +21,7 @@ from optbot.config.sections.paths import PathsSettings
 from optbot.core.clock import SimClock
 from optbot.core.enums import Timeframe
 from optbot.core.events import Bar
+from optbot.core.timeutil import IST
 from optbot.data.store import JsonStore
 from tests.conftest import SAMPLE_STORE
 
@@ -286,3 +287,32 @@ def test_labelled_session_bars_are_the_stored_ones_relabelled(tmp_path: Path) ->
     assert direct[1] == relabelled
     assert derived[1] == relabelled
     assert [bar.timeframe for bar in direct[1]].count(Timeframe.H1) == 7
+
+
+def _grouped_bar_by_bar(bars: list[Bar]) -> dict[date, tuple[Bar, ...]]:
+    """The definition: each bar under its IST start date, flagged complete, in the order given."""
+    grouped: dict[date, list[Bar]] = {}
+    for bar in bars:
+        whole = bar if bar.complete else dataclasses.replace(bar, complete=True)
+        grouped.setdefault(bar.start_utc.astimezone(IST).date(), []).append(whole)
+    return {day: tuple(items) for day, items in grouped.items()}
+
+
+def test_stored_bars_are_grouped_by_ist_day_as_bar_by_bar_grouping_does() -> None:
+    """Runs of a day found by bisection: IST midnight (18:30 UTC) splits days, an empty day is
+    skipped, an incomplete import is flagged whole, a duplicate start stays, unordered bars keep
+    their order within a day."""
+    first = datetime(2024, 6, 3, 18, 28, tzinfo=UTC)
+    starts = [first + timedelta(minutes=step) for step in (0, 1, 2, 3, 3, 60 * 24 * 2, 60 * 24 * 2 + 1)]
+    bars = [
+        Bar(start + timedelta(minutes=1), "", "NIFTY", Timeframe.M1, start, start + timedelta(minutes=1),
+            1.0, 2.0, 0.5, 1.5, complete=index != 2)
+        for index, start in enumerate(starts)
+    ]  # fmt: skip
+    grouped = StoreHistory._group_by_day(bars)
+    assert grouped == _grouped_bar_by_bar(bars)
+    assert [len(day) for day in grouped.values()] == [2, 3, 2]
+    assert all(bar.complete for day in grouped.values() for bar in day)
+    shuffled = [bars[5], bars[0], bars[3], bars[1], bars[6], bars[2], bars[4]]
+    assert StoreHistory._group_by_day(shuffled) == _grouped_bar_by_bar(shuffled)
+    assert StoreHistory._group_by_day([]) == {}

@@ -14,6 +14,7 @@ from optbot.data.archive import (
     ArchiveError,
     OptionArchive,
     OptionBarRow,
+    listed_contracts,
     rows_to_table,
     table_to_rows,
 )
@@ -101,6 +102,25 @@ def test_partitions_by_ist_day_and_underlying(archive):
 def test_missing_day_is_an_empty_table_with_the_schema(archive):
     table = archive.day("NIFTY", date(2022, 11, 1), "1d")
     assert table.num_rows == 0 and table.schema.equals(ARCHIVE_SCHEMA)
+
+
+def test_a_days_listing_reads_the_contracts_of_its_bars_in_first_bar_order(archive):
+    """Read from the contract columns alone, the listing is what the day's full table lists: each
+    contract once, in the order of its first bar (rows are stored by time, then symbol)."""
+    day = date(2022, 11, 1)
+    archive.write(
+        rows_to_table(
+            [row(0, 18100.0, "PE"), row(0, 18050.0), row(1, 18000.0), row(1, 18100.0, "PE"), row(2, 17950.0)]
+        ),
+        "1m",
+    )
+    listing = archive.listing("NIFTY", day, "1m")
+    assert listing.to_pylist() == listed_contracts(archive.day("NIFTY", day, "1m")).to_pylist()
+    assert [item["symbol"] for item in listing.to_pylist()] == [
+        "NIFTY03NOV2218050CE", "NIFTY03NOV2218100PE", "NIFTY03NOV2218000CE", "NIFTY03NOV2217950CE",
+    ]  # fmt: skip
+    assert listing.column_names == ["symbol", "expiry", "strike", "option_type"]
+    assert archive.listing("NIFTY", day, "5m").num_rows == 0  # no such partition
 
 
 def test_range_and_listed_strikes(archive):

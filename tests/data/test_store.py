@@ -13,7 +13,8 @@ from optbot.config.sections.paths import PathsSettings
 from optbot.core.clock import SimClock
 from optbot.core.enums import Timeframe
 from optbot.core.heap import cyclic_gc_paused
-from optbot.data.store import JsonStore, store_symbol
+from optbot.core.timeutil import parse_iso
+from optbot.data.store import JsonStore, record_to_bar, store_symbol
 from optbot.test_kit.data import ist, make_bar, make_tick
 
 
@@ -178,3 +179,32 @@ def test_the_collector_is_paused_only_while_rows_are_parsed(store):
     with pytest.raises(RuntimeError), cyclic_gc_paused():
         raise RuntimeError("reading failed")
     assert gc.isenabled()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-09-06T03:45:00Z",
+        "2024-09-06T03:45:00.123456Z",
+        "2024-09-06 03:45:00Z",
+        "2024-09-06T09:15:00+05:30",  # not the store's form: parse_iso reads it
+        "2024-09-06T03:45:00+00:00",
+    ],
+)
+def test_a_stored_bar_time_reads_as_parse_iso_reads_it(text: str) -> None:
+    """Bar times are read with fromisoformat's own Z: the same instant, in the same UTC tzinfo."""
+    times: dict[str, datetime] = {}
+    record = {"start_ts_utc": text, "end_ts_utc": text, "o": 1, "h": 1, "l": 1, "c": 1}
+    bar = record_to_bar(record, "NIFTY", Timeframe.M1, times)
+    assert bar.start_utc == parse_iso(text) and bar.start_utc.tzinfo == parse_iso(text).tzinfo
+
+
+@pytest.mark.parametrize(
+    "text", ["2024-13-06T03:45:00Z", "2024-09-06T03:45:00ZZ", "Z", "2024-09-06T03:45:00"]
+)
+def test_a_bad_stored_bar_time_is_refused_as_parse_iso_refuses_it(text: str) -> None:
+    record = {"start_ts_utc": text, "end_ts_utc": text, "o": 1, "h": 1, "l": 1, "c": 1}
+    with pytest.raises(ValueError):
+        parse_iso(text)
+    with pytest.raises(ValueError):
+        record_to_bar(record, "NIFTY", Timeframe.M1, {})

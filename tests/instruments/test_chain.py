@@ -95,3 +95,38 @@ def test_a_quote_lookup_prices_only_the_quotes_read_and_matches_eager_quotes(cha
     ]
     with pytest.raises(IndexError):
         lazy.rows[len(lazy)]
+
+
+def _ranked_nearest(strikes: list[float], count: int, around: float) -> list[float]:
+    """The definition: every strike ranked by (distance, strike), the first `count` in strike order."""
+    return sorted(sorted(strikes, key=lambda strike: (abs(strike - around), strike))[:count])
+
+
+@given(
+    st.lists(st.integers(min_value=1, max_value=120), min_size=1, max_size=60, unique=True),
+    st.integers(min_value=-2, max_value=12),
+    st.floats(min_value=-10.0, max_value=130.0, allow_nan=False),
+    st.sampled_from([0.5, 1.0, 50.0]),
+)
+def test_nearest_strikes_are_the_first_of_every_strike_ranked_by_distance(
+    units: list[int], count: int, around: float, step: float
+) -> None:
+    """Ranking only the strikes near `around` picks what ranking all of them picks: ties at equal
+    distance (a midpoint, repeated distances at the window's edge), either end, counts beyond the
+    listing and non-positive counts."""
+    strikes = [unit * step for unit in units]
+    around *= step
+    contracts = [parse_row(option_row(i, "NIFTY", EXPIRY, s, "CE")) for i, s in enumerate(strikes)]
+    chain = OptionChain("NIFTY", EXPIRY, contracts)
+    assert chain.nearest_strikes(count, around) == _ranked_nearest(chain.strikes, count, around)
+    midpoint = (chain.strikes[0] + chain.strikes[-1]) / 2  # a tie between two strikes, often
+    assert chain.nearest_strikes(count, midpoint) == _ranked_nearest(chain.strikes, count, midpoint)
+
+
+def test_nearest_strikes_rank_strikes_whose_distances_round_alike_by_strike() -> None:
+    """Far from every strike, distances round to one float: the tie goes to the lowest strikes even
+    when they lie beyond the few places either side of `around`."""
+    contracts = [parse_row(option_row(i, "NIFTY", EXPIRY, s, "CE")) for i, s in enumerate([1, 2, 3, 4])]
+    chain = OptionChain("NIFTY", EXPIRY, contracts)
+    assert chain.nearest_strikes(1, 1e17) == [1.0] == _ranked_nearest(chain.strikes, 1, 1e17)
+    assert chain.nearest_strikes(2, -1e17) == [1.0, 2.0]

@@ -57,3 +57,18 @@ def test_bars_never_end_after_now(indices, minutes, count) -> None:
     assert len(seen) <= count
     assert all(bar.end_utc <= clock.now_utc() for bar in seen)
     assert [bar.start_utc for bar in seen] == sorted(bar.start_utc for bar in seen)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 12), st.integers(-2, 45))
+def test_the_last_bars_are_the_tail_of_the_kept_history(added, kept, count) -> None:
+    """`bars` reads the end of the history (never copying the whole of it): the last `count` of the
+    bars kept (at most `max_bars`, the oldest dropped first)."""
+    clock = SimClock(START)
+    ctx = BarHistoryContext(clock, max_bars=kept)
+    bars = [minute_bar(index) for index in range(added)]
+    for bar in bars:
+        clock.advance_to(max(clock.now_utc(), bar.end_utc))
+        ctx.add_bar(bar)
+    held = bars[-kept:]
+    assert list(ctx.bars("NIFTY", Timeframe.M5, count)) == (held[-count:] if count > 0 else [])

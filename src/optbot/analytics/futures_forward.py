@@ -20,12 +20,15 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 
 from optbot.analytics.synthetic import FuturePrice, SyntheticOptionModel, near_future_expiry
 from optbot.core.events import Bar
-from optbot.core.timeutil import ist_date
+from optbot.core.timeutil import IST, ist_date
+
+#: One underlying's future bars of one IST day: (bar ends, bars, the future's expiry or None).
+FutureDay = tuple[list[datetime], Sequence[Bar], date | None]
 
 FUTURES_SUFFIX = "-I"  # the near-month future's store name: NIFTY-I, BANKNIFTY-I, ...
 
@@ -50,11 +53,25 @@ class FuturesForward:
     def __init__(self, source: FutureBarSource, model: SyntheticOptionModel) -> None:
         self.source = source
         self.model = model
-        self._days: dict[tuple[str, date], tuple[list[datetime], Sequence[Bar], date | None]] = {}
+        self._days: dict[tuple[str, date], FutureDay] = {}
+        #: Per underlying, the IST day last asked about as its UTC span [start, end) with its bars: a
+        #: held contract is valued at every bar of a day, and two comparisons find its day again.
+        self._current: dict[str, tuple[datetime, datetime, FutureDay]] = {}
         #: Tokens whose model price came (at least once) from the future as the forward.
         self.used: set[str] = set()
 
-    def _day(self, underlying: str, day: date) -> tuple[list[datetime], Sequence[Bar], date | None]:
+    def _day_of(self, underlying: str, moment: datetime) -> FutureDay:
+        """`_day` of the IST day holding `moment`."""
+        current = self._current.get(underlying)
+        if current is not None and current[0] <= moment < current[1]:
+            return current[2]
+        day = ist_date(moment)
+        start = datetime.combine(day, time(), tzinfo=IST).astimezone(UTC)
+        found = self._day(underlying, day)
+        self._current[underlying] = (start, start + timedelta(days=1), found)
+        return found
+
+    def _day(self, underlying: str, day: date) -> FutureDay:
         key = (underlying, day)
         found = self._days.get(key)
         if found is None:
@@ -69,9 +86,11 @@ class FuturesForward:
     def spot_at(self, underlying: str, moment: datetime) -> float | None:
         """The model spot from the future bar that closed at `moment` or in the minute before it (a
         future that did not trade lately is no forward); None without one."""
-        ends, bars, expiry = self._day(underlying, ist_date(moment))
+        ends, bars, expiry = self._day_of(underlying, moment)
+        if expiry is None:
+            return None
         index = bisect_right(ends, moment) - 1
-        if expiry is None or index < 0:
+        if index < 0:
             return None
         bar = bars[index]
         if moment - bar.end_utc >= bar.end_utc - bar.start_utc:
@@ -83,7 +102,7 @@ class FuturesForward:
     ) -> tuple[float, float, float, float] | None:
         """(open, high, low, close) model spots over [start, end] (an index bar's interval) from the
         future's own bars inside it; None when the future has no bar there."""
-        ends, bars, expiry = self._day(underlying, ist_date(start))
+        ends, bars, expiry = self._day_of(underlying, start)
         inside = [
             bar for bar in bars[bisect_right(ends, start) : bisect_right(ends, end)] if bar.start_utc >= start
         ]

@@ -20,6 +20,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Protocol
 
 import pyarrow as pa
@@ -57,6 +58,11 @@ class OptionBarSource(Protocol):
     def day(self, underlying: str, day: date, timeframe: str = "1m") -> pa.Table: ...
 
     def timeframes(self, underlying: str, day: date) -> list[str]: ...
+
+    def listing(self, underlying: str, day: date, timeframe: str = "1m") -> pa.Table:
+        """The day's distinct (symbol, expiry, strike, option_type) rows, in the order of each
+        contract's first bar (`optbot.data.archive.listed_contracts` of `day`)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +108,9 @@ class OptionDay:
     status: str  # real / synthetic / missing
     timeframe: str | None  # the real bars' timeframe
     contracts: dict[str, OptionContract]  # by token
-    table: pa.Table | None = None
+    #: Reads the day's bars (the archive's table): only when a contract's bars are first asked for.
+    read_table: Callable[[], pa.Table] | None = None
+    _table: pa.Table | None = None
     _bars: dict[str, ContractBars | None] = field(default_factory=dict)
 
     def bars_of(self, token: str) -> ContractBars | None:
@@ -111,8 +119,9 @@ class OptionDay:
             return self._bars[token]
         contract = self.contracts.get(token)
         found: ContractBars | None = None
-        if self.table is not None and contract is not None:
-            rows = self.table.filter(pc.equal(self.table["symbol"], contract.symbol))
+        table = self._day_table() if contract is not None else None
+        if table is not None and contract is not None:
+            rows = table.filter(pc.equal(table["symbol"], contract.symbol))
             if rows.num_rows:
                 step = timedelta(minutes=1 if self.timeframe == "1m" else 5)
                 starts = rows["ts"].to_pylist()
@@ -128,6 +137,11 @@ class OptionDay:
                 )
         self._bars[token] = found
         return found
+
+    def _day_table(self) -> pa.Table | None:
+        if self._table is None and self.read_table is not None:
+            self._table = self.read_table()
+        return self._table
 
 
 class OptionPrices:
@@ -153,7 +167,6 @@ class OptionPrices:
         self._spot = spot
         self._vix = vix
         self._days: dict[str, OptionDay] = {}
-        self._by_token: dict[str, OptionDay] = {}
         self.priced: dict[str, str] = {}  # token -> real / synthetic (every contract priced or filled)
         #: The model's values, shared with every backtest of this process on the same model
         #: (`optbot.backtest.shared_cache`): a search's trials value the same contracts at the same bars.
@@ -179,14 +192,10 @@ class OptionPrices:
         status, timeframe = self.coverage(underlying, day)
         spec = UNDERLYINGS.get(underlying)
         contracts: dict[str, OptionContract] = {}
-        table: pa.Table | None = None
+        read_table: Callable[[], pa.Table] | None = None
         if status == REAL and spec is not None and self.archive is not None and timeframe is not None:
-            table = self.archive.day(underlying, day, timeframe)
-            listed = (
-                table.select(["symbol", "expiry", "strike", "option_type"])
-                .group_by(["symbol", "expiry", "strike", "option_type"])
-                .aggregate([])
-            )
+            listed = self.archive.listing(underlying, day, timeframe)
+            read_table = partial(self.archive.day, underlying, day, timeframe)
             for symbol, expiry, strike, option_type in zip(
                 listed["symbol"].to_pylist(),
                 listed["expiry"].to_pylist(),
@@ -219,15 +228,9 @@ class OptionPrices:
             contracts = {
                 contract.token: contract for contract in self._modelled_listing(spec, day, reference)
             }
-        option_day = OptionDay(underlying, day, status, timeframe, contracts, table)
-        previous = self._days.get(underlying)
-        if previous is not None:  # the underlying's last day filed its contracts, and nothing else did
-            by_token = self._by_token
-            for token in previous.contracts:
-                if by_token.get(token) is previous:
-                    del by_token[token]
-        self._days[underlying] = option_day
-        self._by_token.update(dict.fromkeys(contracts, option_day))
+        option_day = self._days[underlying] = OptionDay(
+            underlying, day, status, timeframe, contracts, read_table
+        )
         return option_day
 
     def _modelled_listing(
@@ -265,7 +268,11 @@ class OptionPrices:
         return [contract for day in self._days.values() for contract in day.contracts.values()]
 
     def day_of(self, token: str) -> OptionDay | None:
-        return self._by_token.get(token)
+        """The open day listing `token` (a token names its underlying: one day at most lists it)."""
+        for option_day in self._days.values():
+            if token in option_day.contracts:
+                return option_day
+        return None
 
     # ------------------------------------------------------------------ prices
     def _valued(
@@ -274,7 +281,7 @@ class OptionPrices:
         """The model's price (on the tick grid) and its modelled open interest (the simulator's hump
         around the money), computed once per process for these inputs (`optbot.backtest.shared_cache`)."""
         key = (contract, moment, spot, vix)
-        found = self._valuations.get(key)
+        found = self._valuations.entries.get(key)  # (the table's own lookup, without its call)
         if found is None:
             valuation = value_option(contract, MarketState(moment, spot, vix), self.option_model)
             price = max(round_to_tick(valuation.value, contract.tick_size), contract.tick_size)
@@ -305,7 +312,7 @@ class OptionPrices:
 
     def last_price(self, token: str, now: datetime) -> tuple[float, datetime, int, int | None] | None:
         """(price, as-of time, volume, open interest) of the contract at `now`; None without one."""
-        option_day = self._by_token.get(token)
+        option_day = self.day_of(token)
         if option_day is None:
             return None
         contract = option_day.contracts[token]
@@ -331,7 +338,7 @@ class OptionPrices:
     def fill_bars(self, token: str, start: datetime, end: datetime, index_bar: Bar | None) -> list[BarPrices]:
         """The contract's bars starting in [start, end): its own (real), or one modelled from the
         underlying's bar over the same interval (`index_bar`; None: no bar, nothing fills)."""
-        option_day = self._by_token.get(token)
+        option_day = self.day_of(token)
         if option_day is None:
             return []
         if option_day.status == REAL:

@@ -299,21 +299,32 @@ class StoreHistory:
 
     @staticmethod
     def _group_by_day(bars: list[Bar]) -> dict[date, tuple[Bar, ...]]:
-        """Bars in start order grouped by IST day, each flagged complete (see below)."""
+        """Bars in start order grouped by IST day, each flagged complete (see below). A day's bars
+        are one run of the list: its end is found by bisecting the starts, and the run is sliced
+        (a year of minute bars is ~250 runs, not ~94,000 steps)."""
+        # An import flags every bar of a day that misses some as incomplete; each stored bar is
+        # still a whole bar (a missing one shows as an incomplete roll-up).
+        if not all(bar.complete for bar in bars):
+            bars = [bar if bar.complete else replace(bar, complete=True) for bar in bars]
+        starts = [bar.start_utc for bar in bars]
+        if any(later < earlier for earlier, later in pairwise(starts)):
+            return StoreHistory._group_unordered(bars)
+        grouped: dict[date, tuple[Bar, ...]] = {}
+        first, count = 0, len(bars)
+        while first < count:
+            day = ist_date(starts[first])
+            day_end = datetime.combine(day + timedelta(days=1), time(), tzinfo=IST)
+            end = bisect_left(starts, day_end, first)
+            grouped[day] = tuple(bars[first:end])
+            first = end
+        return grouped
+
+    @staticmethod
+    def _group_unordered(bars: list[Bar]) -> dict[date, tuple[Bar, ...]]:
+        """`_group_by_day` of bars not in start order: each day's bars in the order given."""
         grouped: dict[date, list[Bar]] = {}
-        day_bars: list[Bar] = []
-        day_start = day_end = None  # the UTC span of the IST day of the bars being grouped
         for bar in bars:
-            # An import flags every bar of a day that misses some as incomplete; each stored
-            # bar is still a whole bar (a missing one shows as an incomplete roll-up).
-            whole = bar if bar.complete else replace(bar, complete=True)
-            start = bar.start_utc
-            if day_start is None or day_end is None or not day_start <= start < day_end:
-                day = ist_date(start)  # bars come in start order: the IST date is derived once a day
-                day_start = datetime.combine(day, time(), tzinfo=IST)
-                day_end = day_start + timedelta(days=1)
-                day_bars = grouped.setdefault(day, [])
-            day_bars.append(whole)
+            grouped.setdefault(ist_date(bar.start_utc), []).append(bar)
         return {day: tuple(items) for day, items in grouped.items()}
 
     def days(self, name: str) -> list[date]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from optbot.core.enums import Exchange, InstrumentKind, OptionType, Settlement
 
@@ -59,4 +60,11 @@ def option_symbol(underlying: str, expiry: date, strike: float, option_type: str
     Whole-rupee strikes print without decimals; a fractional strike (some stock options) keeps
     its fraction (e.g. 112.5)."""
     strike_text = str(round(strike)) if float(strike).is_integer() else f"{strike:g}"
-    return f"{underlying}{expiry.strftime('%d%b%y').upper()}{strike_text}{option_type}"
+    return f"{underlying}{_symbol_expiry(expiry)}{strike_text}{option_type}"
+
+
+@lru_cache(maxsize=1024)
+def _symbol_expiry(expiry: date) -> str:
+    """The expiry as a trading symbol spells it (09SEP25): formatted once per expiry, as a listing
+    names every strike of an expiry."""
+    return expiry.strftime("%d%b%y").upper()

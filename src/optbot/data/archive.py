@@ -40,6 +40,8 @@ ARCHIVE_SOURCES = ("vendor", "bhavcopy", "recorded")
 OPTION_TYPES = ("CE", "PE")
 PARTITION_FILE = "bars.parquet"
 KEY_COLUMNS = ("symbol", "ts")
+#: What names a listed contract: a day's listing is its distinct rows of these (`listed_contracts`).
+CONTRACT_COLUMNS = ("symbol", "expiry", "strike", "option_type")
 
 ARCHIVE_SCHEMA = pa.schema(
     [
@@ -108,6 +110,13 @@ class ArchiveWriteSummary:
         self.partitions_written += other.partitions_written
         self.days = sorted(set(self.days) | set(other.days))
         self.contracts += other.contracts
+
+
+def listed_contracts(table: pa.Table) -> pa.Table:
+    """The distinct (symbol, expiry, strike, option_type) rows of `table`, in the order of each
+    contract's first row."""
+    names = list(CONTRACT_COLUMNS)
+    return table.select(names).group_by(names).aggregate([])
 
 
 def empty_table() -> pa.Table:
@@ -298,6 +307,16 @@ class OptionArchive:
         if not path.exists():
             return empty_table()
         return pq.read_table(path, schema=ARCHIVE_SCHEMA)
+
+    def listing(self, underlying: str, day: date, timeframe: str = "1m") -> pa.Table:
+        """`listed_contracts` of the day's bars, reading only the columns naming a contract (the
+        rest of the row is never decoded): a backtest lists every day's chain but reads the bars
+        of the few contracts it holds or fills."""
+        path = self.partition_path(underlying, day, timeframe)
+        if not path.exists():
+            return listed_contracts(empty_table())
+        names = list(CONTRACT_COLUMNS)
+        return listed_contracts(pq.read_table(path, schema=ARCHIVE_SCHEMA, columns=names))
 
     def range(self, underlying: str, first: date, last: date, timeframe: str = "1m") -> pa.Table:
         """Bars of the stored days in [first, last], concatenated in day order."""

@@ -92,6 +92,18 @@ def bar_to_record(bar: Bar) -> dict[str, Any]:
     return record
 
 
+def _parse_stamp(text: str) -> datetime:
+    """`parse_iso` of a stored bar time: the store writes UTC with a trailing Z, which
+    `datetime.fromisoformat` reads as UTC itself (a quarter of the cost); anything else, or
+    anything it refuses, goes through `parse_iso`."""
+    if type(text) is str and text[-1:] == "Z" and "Z" not in text[:-1]:
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            pass
+    return parse_iso(text)
+
+
 def record_to_bar(
     record: dict[str, Any], symbol: str, timeframe: Timeframe, times: dict[str, datetime] | None = None
 ) -> Bar:
@@ -107,10 +119,10 @@ def record_to_bar(
     else:
         start = times.get(start_text)
         if start is None:
-            start = times[start_text] = parse_iso(start_text)
+            start = times[start_text] = _parse_stamp(start_text)
         end = times.get(end_text)
         if end is None:
-            end = times[end_text] = parse_iso(end_text)
+            end = times[end_text] = _parse_stamp(end_text)
     token = get("token", "")
     return Bar(
         end,

@@ -7,6 +7,7 @@ wider spacing far from the money (or a missing strike) is respected instead of a
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -138,6 +139,12 @@ class _QuotedOnRead(Sequence[ChainRow]):
         return self._quoted(index)
 
 
+def _nearest_by_ranking(strikes: Sequence[float], count: int, around: float) -> list[float]:
+    """The first `count` of `strikes` ranked by (distance from `around`, strike), in strike order."""
+    ranked = sorted(strikes, key=lambda strike: (abs(strike - around), strike))
+    return sorted(ranked[:count])
+
+
 class OptionChain:
     def __init__(
         self,
@@ -263,9 +270,21 @@ class OptionChain:
         return self.strikes[low:high]
 
     def nearest_strikes(self, count: int, around: float) -> list[float]:
-        """The `count` listed strikes closest to `around`, in strike order."""
-        ranked = sorted(self.strikes, key=lambda strike: (abs(strike - around), strike))
-        return sorted(ranked[:count])
+        """The `count` listed strikes closest to `around` (a tie to the lower strike), in strike order.
+
+        Only the strikes within `count` places either side of `around` can be among them (listed
+        strikes are sorted, so the distance never shrinks away from `around`), so only those are
+        ranked: a subscription refresh asks for a few strikes of a chain of hundreds. Below
+        `around` the window takes in any strike further out at the edge's distance (distances that
+        round alike): the lower strike wins that tie. Above it, such a strike loses it anyway."""
+        strikes = self.strikes
+        if count <= 0 or not math.isfinite(around):
+            return _nearest_by_ranking(strikes, count, around)
+        position = bisect.bisect_left(strikes, around)
+        low, high = max(position - count, 0), min(position + count, len(strikes))
+        while low > 0 and abs(strikes[low - 1] - around) == abs(strikes[low] - around):
+            low -= 1
+        return _nearest_by_ranking(strikes[low:high], count, around)
 
     def liquid(self, option_type: OptionType, min_open_interest: int, min_volume: int = 0) -> list[ChainRow]:
         """Rows whose contract has a quote meeting both thresholds; no quote = not known liquid."""

@@ -40,6 +40,7 @@ from optbot.core.clock import Clock
 from optbot.core.enums import Timeframe
 from optbot.core.events import Bar
 from optbot.core.timeutil import ist_date, to_ist
+from optbot.data.archive import listed_contracts
 from optbot.data.store import store_symbol
 from optbot.strategy.base import Strategy
 from optbot.strategy.context import StrategyContext
@@ -111,6 +112,10 @@ class CutArchive:
 
     def timeframes(self, underlying: str, day: date) -> list[str]:
         return self.source.timeframes(underlying, day) if day <= ist_date(self.until) else []
+
+    def listing(self, underlying: str, day: date, timeframe: str = "1m") -> pa.Table:
+        """The contracts with a bar closed by `until` that day."""
+        return listed_contracts(self.day(underlying, day, timeframe))
 
     def day(self, underlying: str, day: date, timeframe: str = "1m") -> pa.Table:
         table = self.source.day(underlying, day, timeframe)

@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import Protocol
 
 import structlog
@@ -130,7 +131,10 @@ class BarHistoryContext:
         if not history:
             return []
         now = self.clock.now_utc()
-        closed = [bar for bar in list(history)[-count - 1 :] if bar.end_utc <= now]
+        # the last count + 1 bars, taken from the deque's end (not a copy of all `max_bars` of it)
+        recent = list(islice(reversed(history), count + 1))
+        recent.reverse()
+        closed = [bar for bar in recent if bar.end_utc <= now]
         return closed[-count:]
 
     def latest_bar(self, symbol: str, timeframe: Timeframe) -> Bar | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import structlog
 
@@ -28,7 +28,7 @@ from optbot.core.enums import (
 from optbot.core.events import Bar, Fill, OrderIntent, Signal
 from optbot.core.ids import new_id
 from optbot.core.instrument import Instrument
-from optbot.core.timeutil import ist_date, to_ist
+from optbot.core.timeutil import IST, ist_date, to_ist
 from optbot.instruments.chain import OptionQuote
 from optbot.strategy.base import Strategy
 from optbot.strategy.checklist import days_to_expiry, entry_checklist
@@ -251,10 +251,13 @@ class DirectionalOptionStrategy(Strategy):
             self.note(ctx, f"{underlying} no entry: {why}")
 
     def _today_first_bar(self, ctx: StrategyContext, bar: Bar) -> Bar | None:
-        today = ist_date(bar.start_utc)
+        """The first of the last 100 bars that started on `bar`'s IST day: compared with the day's
+        bounds in UTC (an entry check runs on every bar; converting each of 100 bars to IST was most
+        of a year's backtest of the built-in strategy)."""
+        day_start = datetime.combine(ist_date(bar.start_utc), time(), tzinfo=IST).astimezone(UTC)
+        day_end = day_start + timedelta(days=1)
         bars = ctx.bars(bar.symbol, bar.timeframe, 100)
-        todays = [b for b in bars if ist_date(b.start_utc) == today]
-        return todays[0] if todays else None
+        return next((b for b in bars if day_start <= b.start_utc < day_end), None)
 
     def previous_close(self, ctx: StrategyContext, bar: Bar) -> float | None:
         daily = ctx.bars(bar.symbol, Timeframe.D1, 2)

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pytest
 
 from optbot.calendar import get_calendar
+from optbot.core.instrument import option_symbol
 from optbot.sim.market.instruments import (
     BANKNIFTY,
     FINNIFTY,
@@ -16,6 +17,7 @@ from optbot.sim.market.instruments import (
     NIFTY,
     SENSEX,
     ContractBook,
+    OptionContract,
     build_option_contracts,
     listed_expiries,
     listed_strikes,
@@ -177,3 +179,13 @@ def test_a_contract_put_in_the_book_is_handed_back_instead_of_the_filed_strike()
     later = build_option_contracts(NIFTY, calendar, date(2025, 12, 29), 24773.15, 4, 3, 6.0, 15.0, known)
     assert later == build_option_contracts(NIFTY, calendar, date(2025, 12, 29), 24773.15, 4, 3, 6.0, 15.0)
     assert all(c is known[c.token] for c in later)
+
+
+def test_expiries_are_spelled_as_the_date_formats_them_every_day_of_a_year() -> None:
+    """The symbol's and the scrip row's expiry texts are formatted once per expiry and reused."""
+    for offset in range(0, 366 * 2):  # twice over: the second pass reads what the first formatted
+        expiry = date(2024, 1, 1) + timedelta(days=offset % 366)
+        contract = OptionContract("1", "X", "NIFTY", expiry, 22000.0, "PE", 25, 1800)
+        assert contract.scrip_row()["expiry"] == expiry.strftime("%d%b%Y").upper()
+        symbol = option_symbol("NIFTY", expiry, 22000.0, "PE")
+        assert symbol == f"NIFTY{expiry.strftime('%d%b%y').upper()}22000PE"

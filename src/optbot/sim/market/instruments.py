@@ -14,10 +14,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
 from optbot.calendar import NseCalendar
 from optbot.core.instrument import option_symbol
+from optbot.instruments.scripmaster import format_expiry
 
 OPTION_TICK_SIZE = 0.05
 _TOKEN_EPOCH = date(2015, 1, 1)
@@ -216,7 +218,7 @@ class OptionContract:
             "token": self.token,
             "symbol": self.symbol,
             "name": self.underlying,
-            "expiry": self.expiry.strftime("%d%b%Y").upper(),
+            "expiry": _master_expiry(self.expiry),
             "strike": f"{self.strike * 100:.6f}",
             "lotsize": str(self.lot_size),
             "instrumenttype": "OPTIDX",
@@ -225,6 +227,13 @@ class OptionContract:
             "freeze_qty": str(self.freeze_quantity),
             "is_cas_enabled": False,
         }
+
+
+@lru_cache(maxsize=1024)
+def _master_expiry(expiry: date) -> str:
+    """The expiry as the scrip master spells it (09SEP2025): formatted once per expiry, as a day's
+    listing writes a row for every strike of an expiry."""
+    return format_expiry(expiry)
 
 
 def option_token(spec: UnderlyingSpec, expiry: date, strike: float, option_type: str) -> str:
