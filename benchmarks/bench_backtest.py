@@ -73,7 +73,7 @@ from optbot.engine.builder import Venue, VenueSpec, build_engine
 from optbot.engine.core import TradingEngine
 from optbot.indicators import ADX, EMA, RSI
 from optbot.instruments.master import InstrumentMaster, MasterInfo
-from optbot.log import configure_logging, shutdown_logging
+from optbot.log import JsonLogInFolder, configure_logging, shutdown_logging
 from optbot.persistence.records import FillRecord
 from optbot.persistence.store import Store
 from optbot.strategy.base import Strategy
@@ -699,7 +699,7 @@ def optbot_bar_kernel(bars: MinuteBars, root: Path) -> str:
         strategy="benchmarks.bench_backtest:EmaCrossOptions",
         data_dir=root,
         out_dir=root / "out",
-        on_clock=lambda clock: configure_logging(settings, clock, log_dir=root / "state" / "logs"),
+        on_clock=JsonLogInFolder(settings, root / "state" / "logs"),  # the CLI's replay log
     )
     shutdown_logging()
     fingerprint = fills_fingerprint(outcome.fills)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,8 @@ from optbot.core.clock import SimClock
 from optbot.core.enums import OrderStatus, Side
 from optbot.log import (
     MASK,
+    DailyJsonFileHandler,
+    JsonLogInFolder,
     RedactingFormatter,
     bind_trace,
     clear_secrets,
@@ -268,3 +271,71 @@ def test_redaction_gives_str_subclasses_back_as_plain_str() -> None:
         redacted = redact_text(text)
         assert type(redacted) is str and redacted == text.value
     assert type(redact_value({"side": Side.SELL})["side"]) is str
+
+
+def _log_two_days(clock: SimClock) -> None:
+    structured = get_logger("optbot.risk")
+    for index in range(50):
+        structured.info("risk_decision", approved=index % 2 == 0, requested=index)
+        logging.getLogger("optbot.engine").info("engine_%s: %s", "order", f"sent {index}")
+    clock.advance_to(START + timedelta(days=1))
+    structured.info("next_day", index=1)
+
+
+def test_a_replays_buffered_file_holds_the_same_lines_as_a_flushed_one(tmp_path: Path) -> None:
+    """The replay's buffered JSON file ends byte-identical to the live, flushed-per-line one."""
+    files: dict[bool, list[bytes]] = {}
+    for flush_each_record in (True, False):
+        clock = SimClock(START)
+        settings_ = load_settings(None, {"logging": {"console": False}})
+        folder = tmp_path / str(flush_each_record)
+        try:
+            configure_logging(settings_, clock, folder, flush_each_record=flush_each_record)
+            _log_two_days(clock)
+        finally:
+            shutdown_logging()
+            structlog.reset_defaults()
+        files[flush_each_record] = [path.read_bytes() for path in sorted(folder.iterdir())]
+    assert len(files[True]) == 2 and files[True][0].count(b"\n") == 100
+    assert files[False] == files[True]
+
+
+def test_a_live_line_is_on_disk_when_logged_and_a_replays_when_flushed(tmp_path: Path) -> None:
+    clock = SimClock(START)
+    settings_ = load_settings(None, {"logging": {"console": False}})
+    path = tmp_path / "live" / "optbot-20260803.jsonl"
+    try:
+        configure_logging(settings_, clock, tmp_path / "live")
+        get_logger("optbot.test").info("live_line")
+        assert b"live_line" in path.read_bytes()  # no flush or close needed
+        JsonLogInFolder(settings_, tmp_path / "replay")(clock)  # the backtest's hook: buffered
+        get_logger("optbot.test").info("replay_line")
+        replay = tmp_path / "replay" / "optbot-20260803.jsonl"
+        assert b"replay_line" not in replay.read_bytes()  # still in the stream's buffer
+        for handler in logging.getLogger().handlers:  # what logging.shutdown does at interpreter exit
+            if isinstance(handler, DailyJsonFileHandler):
+                handler.flush()
+        assert b"replay_line" in replay.read_bytes()
+    finally:
+        shutdown_logging()
+        structlog.reset_defaults()
+
+
+def test_a_forked_worker_never_writes_the_parents_buffered_lines_again(tmp_path: Path) -> None:
+    """The pool's workers are forked: a buffered line still in the parent's stream would be written
+    again by the child when it closes its copy of the handler; it is flushed before every fork."""
+    clock = SimClock(START)
+    settings_ = load_settings(None, {"logging": {"console": False}})
+    try:
+        JsonLogInFolder(settings_, tmp_path)(clock)
+        get_logger("optbot.test").info("parent_line")
+        child = os.fork()
+        if child == 0:  # the worker: drops the inherited handlers (closing them), as configure_logging does
+            shutdown_logging()
+            os._exit(0)
+        _, status = os.waitpid(child, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        shutdown_logging()
+        structlog.reset_defaults()
+    assert (tmp_path / "optbot-20260803.jsonl").read_bytes().count(b"parent_line") == 1

@@ -79,7 +79,13 @@ CHATTY_LIBRARIES = ("httpx", "httpcore", "websockets", "hpack", "uvicorn")
 
 
 def _is_chatty(record: logging.LogRecord) -> bool:
-    return any(record.name == name or record.name.startswith(name + ".") for name in CHATTY_LIBRARIES)
+    return _is_chatty_logger(record.name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_chatty_logger(name: str) -> bool:
+    """Remembered per logger name: every record is asked about, and the names repeat."""
+    return any(name == library or name.startswith(library + ".") for library in CHATTY_LIBRARIES)
 
 
 class ConsoleSummaryFilter(logging.Filter):
@@ -244,12 +250,18 @@ class RedactingFormatter(structlog.stdlib.ProcessorFormatter):
 
 
 class DailyJsonFileHandler(logging.Handler):
-    """Appends to `<dir>/optbot-YYYYMMDD.jsonl`, the date being the Clock's IST date; rolls over daily."""
+    """Appends to `<dir>/optbot-YYYYMMDD.jsonl`, the date being the Clock's IST date; rolls over daily.
 
-    def __init__(self, directory: Path, clock: Clock) -> None:
+    `flush_each_record`: a live session's line is on disk as soon as it is logged (a crash loses
+    nothing said before it). A replay's file may be written through the stream's buffer instead: the
+    same lines, flushed when the file rolls over or closes (`shutdown_logging`, or `logging.shutdown` at
+    interpreter exit); a replay that is killed outright is run again, not recovered from its log."""
+
+    def __init__(self, directory: Path, clock: Clock, *, flush_each_record: bool = True) -> None:
         super().__init__()
         self.directory = directory
         self.clock = clock
+        self.flush_each_record = flush_each_record
         self._path: Path | None = None
         self._stream: IO[str] | None = None
         self._day_path: tuple[datetime, datetime, Path] | None = None  # [IST midnight, next), its file
@@ -278,17 +290,26 @@ class DailyJsonFileHandler(logging.Handler):
             path = self.current_path()
             self.acquire()
             try:
-                if path != self._path or self._stream is None:
+                if path is not self._path or self._stream is None:  # `current_path` keeps the day's Path
                     if self._stream is not None:
                         self._stream.close()
                     self._stream = self._open(path)
                     self._path = path
                 self._stream.write(line + "\n")
-                self._stream.flush()
+                if self.flush_each_record:
+                    self._stream.flush()
             finally:
                 self.release()
         except Exception:  # a logging failure must never take the engine down
             self.handleError(record)
+
+    def flush(self) -> None:
+        self.acquire()
+        try:
+            if self._stream is not None:
+                self._stream.flush()
+        finally:
+            self.release()
 
     def close(self) -> None:
         self.acquire()
@@ -329,10 +350,13 @@ def configure_logging(
     clock: Clock,
     log_dir: Path | None = None,
     console_stream: IO[str] | None = None,
+    *,
+    flush_each_record: bool = True,
 ) -> Path | None:
     """Configure structlog and stdlib logging; calling it again replaces the previous setup.
 
-    Returns the JSON log file in use (None when the file sink is off).
+    Returns the JSON log file in use (None when the file sink is off). `flush_each_record=False` (a
+    replay's log, see `JsonLogInFolder`) buffers the JSON file's writes; a live session flushes each line.
     """
     shutdown_logging()
     level = logging.getLevelName(settings.logging.level)
@@ -341,7 +365,7 @@ def configure_logging(
     json_path: Path | None = None
     if settings.logging.json_file:
         directory = log_dir if log_dir is not None else settings.paths.resolve(settings.paths.logs_dir)
-        file_handler = DailyJsonFileHandler(directory, clock)
+        file_handler = DailyJsonFileHandler(directory, clock, flush_each_record=flush_each_record)
         file_handler.setFormatter(_formatter(structlog.processors.JSONRenderer(sort_keys=True), clock))
         file_handler.addFilter(ChattyLibrariesAsDebug())
         _installed_handlers.append(file_handler)
@@ -374,6 +398,16 @@ def configure_logging(
     return json_path
 
 
+def _flush_before_fork() -> None:
+    """A forked process (the backtest's worker pool) must not inherit a buffered file's unwritten
+    lines: it would write them a second time when it closes its copy of the handler."""
+    for handler in _installed_handlers:
+        handler.flush()
+
+
+os.register_at_fork(before=_flush_before_fork)
+
+
 def shutdown_logging() -> None:
     """Detach and close the handlers `configure_logging` installed (flushes the JSON file)."""
     for handler in _installed_handlers:
@@ -386,14 +420,21 @@ def shutdown_logging() -> None:
 class JsonLogInFolder:
     """An `on_clock` hook that sends a replay's log to the JSON files in `folder`, on the replay's
     clock, with the console off. A plain object, not a closure, so a backtest split over processes
-    hands it to every worker: each logs where the one-process run does, never to the terminal."""
+    hands it to every worker: each logs where the one-process run does, never to the terminal. The
+    file is written through a buffer (the same lines; flushed at roll-over, `shutdown_logging` and exit):
+    a replay's log is read after the run, not tailed during it."""
 
     settings: Settings
     folder: Path
 
     def __call__(self, clock: Clock) -> None:
         logging_settings = self.settings.logging.model_copy(update={"console": False})
-        configure_logging(self.settings.model_copy(update={"logging": logging_settings}), clock, self.folder)
+        configure_logging(
+            self.settings.model_copy(update={"logging": logging_settings}),
+            clock,
+            self.folder,
+            flush_each_record=False,
+        )
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

@@ -22,6 +22,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from optbot.broker.base import Broker
 from optbot.broker.errors import (
@@ -468,25 +469,27 @@ class OrderManager:
         if order is None:
             return None
         now = self._clock.now_utc()
-        updated = replace(
-            order,
-            broker_order_id=order.broker_order_id or broker_order_id,
-            unique_order_id=order.unique_order_id or unique_order_id,
-            broker_status=broker_status or order.broker_status,
-            reported_filled_quantity=max(order.reported_filled_quantity, reported_filled or 0),
-            message=detail or order.message,
-            submitted_utc=order.submitted_utc or (now if submitted or broker_order_id else None),
-            updated_utc=now,
-        )
+        # the report merged onto the order; one record is built from it per outcome (a verification
+        # pass re-reads every working order, and most of its reports change nothing)
+        merged: dict[str, Any] = {
+            "broker_order_id": order.broker_order_id or broker_order_id,
+            "unique_order_id": order.unique_order_id or unique_order_id,
+            "broker_status": broker_status or order.broker_status,
+            "reported_filled_quantity": max(order.reported_filled_quantity, reported_filled or 0),
+            "message": detail or order.message,
+            "submitted_utc": order.submitted_utc or (now if submitted or broker_order_id else None),
+        }
         current = order.status
         if target is current:
-            if updated != replace(order, updated_utc=now):
+            updated = replace(order, updated_utc=now, **merged)
+            if any(getattr(order, name) != value for name, value in merged.items()):
                 self._store.save_order(
                     updated, OrderEventRecord(ordertag, now, source, current, target, True, detail)
                 )
             return updated
         late_ack = current not in (OrderStatus.PENDING_SUBMIT, OrderStatus.UNRESOLVED)
         if target is OrderStatus.SUBMITTED and late_ack:
+            updated = replace(order, updated_utc=now, **merged)
             # the place reply arrived after the socket already moved the order on: keep the ids only
             self._store.save_order(
                 replace(updated, message=order.message),
@@ -495,7 +498,7 @@ class OrderManager:
             return updated
         unseen = current is OrderStatus.REJECTED and not order.broker_order_id and source != "place"
         if is_legal(current, target, unseen=unseen):
-            saved = replace(updated, status=target)
+            saved = replace(order, status=target, updated_utc=now, **merged)
             if unseen:
                 detail = f"adopted: the broker reports it after it was settled rejected ({detail})".strip()
             self._store.save_order(
@@ -532,6 +535,7 @@ class OrderManager:
                 )
             )
             return saved
+        updated = replace(order, updated_utc=now, **merged)
         verdict = "stale report ignored" if is_stale(current, target) else "illegal transition refused"
         if verdict.startswith("illegal"):
             log.warning("order %s: %s %s -> %s (%s)", ordertag, verdict, current.value, target.value, source)
