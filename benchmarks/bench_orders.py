@@ -23,6 +23,9 @@ The floor under both intent rows is one SQLite commit with synchronous=FULL, i.e
 WAL before the order may leave (the no-duplicate / no-lost-order guarantee across kill -9 and power
 loss); the run prints this disk's fsync latency beside the figures, and the engine's path split into
 its parts, each order's own COMMIT timed, so intent -> wire is read with and without this disk's fsync.
+The store is opened as a session opens it: the WAL is checkpointed by its own thread, not inside the
+COMMIT that crosses SQLite's threshold (`optbot.persistence.checkpoint`), and the broker's
+acknowledgement after the send is committed without an fsync of its own (one fsync per order).
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ from optbot.core.enums import OrderType, ProductType, RiskState, Side
 from optbot.core.events import RiskDecision
 from optbot.core.heap import StartupHeap
 from optbot.execution.order_manager import OrderManager
+from optbot.persistence.checkpoint import WalCheckpointer, configure_wal
 from optbot.persistence.db import open_database
 from optbot.persistence.records import IntentRecord, OrderRecord
 from optbot.persistence.store import Store
@@ -184,8 +188,14 @@ class _TimedConnection:
 
 
 def _timed_store(path: Path, clock: SimClock, recorder: _Recorder) -> Store:
-    """The production store on a file, its intent journal marked and its commits timed."""
-    store = Store(cast(sqlite3.Connection, _TimedConnection(open_database(path), recorder)), clock)
+    """The production store on a file as a session opens it (`Store.open` with the session's WAL
+    settings: its checkpoints made by a thread of their own), its intent journal marked and its
+    commits timed."""
+    wal = Settings().persistence
+    connection = open_database(path)
+    configure_wal(connection, wal)
+    timed = cast(sqlite3.Connection, _TimedConnection(connection, recorder))
+    store = Store(timed, clock, _unpinned(WalCheckpointer(path, wal).start))
     insert_intent = store.insert_intent
 
     def journalled(
@@ -201,6 +211,19 @@ def _timed_store(path: Path, clock: SimClock, recorder: _Recorder) -> Store:
 
     store.insert_intent = journalled  # type: ignore[method-assign]
     return store
+
+
+def _unpinned(start: Callable[[], WalCheckpointer]) -> WalCheckpointer:
+    """`start` with its thread free to run on any CPU, as in a session: this process is pinned to
+    one CPU here (see `_split_cpus`), and the checkpointer's work is not the order path's."""
+    if not hasattr(os, "sched_setaffinity"):
+        return start()
+    pinned = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
+    try:
+        return start()  # a new thread takes the affinity of the one that starts it
+    finally:
+        os.sched_setaffinity(0, pinned)
 
 
 def _marked_broker(broker: AngelOneBroker, recorder: _Recorder) -> AngelOneBroker:

@@ -72,7 +72,7 @@ async def main(base_url: str, db_path: str, intents: int, pause: float) -> None:
             "pending_order_timeout_seconds": 30.0,
         }
     )
-    store = Store.open(Path(db_path), clock)
+    store = Store.open(Path(db_path), clock, wal=app_settings.persistence)  # as a session opens it
     manager = OrderManager(
         KillPointBroker(broker, pause),  # type: ignore[arg-type]
         store,

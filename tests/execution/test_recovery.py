@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
+from optbot.broker.models import OrderRequest, PlaceResult
 from optbot.core.enums import OrderStatus
 from optbot.test_kit.execution import Fault, SimulatedCrash, build_harness, option_intent
 
@@ -62,3 +66,49 @@ async def test_restart_after_ack_before_fill_sync(tmp_path) -> None:
     assert report.fills_applied == 1
     assert restarted.store.positions()[0].net_quantity == 75
     assert len(restarted.broker.placed_requests) == 1
+
+
+def _durable_copy(path: Path, into: Path) -> None:
+    """The database as a power cut would leave it now: the file and its log (the wal-index is
+    rebuilt from the log on open)."""
+    into.mkdir()
+    for suffix in ("", "-wal"):
+        source = Path(f"{path}{suffix}")
+        if source.exists():
+            shutil.copyfile(source, into / f"{path.name}{suffix}")
+
+
+async def test_a_power_cut_that_loses_the_acknowledgement_adopts_the_order_once(tmp_path: Path) -> None:
+    """The acknowledgement's commit is not fsynced on its own: a power cut before the next durable
+    commit can take it away, leaving the database as it was when the order was sent (PENDING_SUBMIT,
+    fsynced before the send). Restarted from exactly that, recovery adopts the broker's order by its
+    tag, applies its fill once and sends nothing again."""
+    path = tmp_path / "optbot.sqlite"
+    harness = build_harness(path)
+    place_order = harness.broker.place_order
+    at_send = tmp_path / "at-send"
+
+    async def copied_then_placed(request: OrderRequest) -> PlaceResult:
+        _durable_copy(path, at_send)  # everything durable when the order leaves
+        return await place_order(request)
+
+    harness.broker.place_order = copied_then_placed  # type: ignore[method-assign]
+    result = await harness.manager.submit(option_intent())
+    assert result.accepted
+    [acknowledged] = harness.store.all_orders()
+    assert acknowledged.broker_order_id and acknowledged.status is not OrderStatus.PENDING_SUBMIT
+    assert harness.store.connection.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again
+    harness.store.close()
+
+    restarted = harness.restart(at_send / path.name)
+    [lost] = restarted.store.all_orders()
+    assert lost.status is OrderStatus.PENDING_SUBMIT and not lost.broker_order_id
+    report = await restarted.manager.recover()
+    assert report.adopted == 1 and report.still_unresolved == 0
+    [order] = restarted.store.all_orders()
+    assert order.broker_order_id == acknowledged.broker_order_id
+    assert order.status is OrderStatus.FILLED and order.filled_quantity == 75
+    assert len(restarted.broker.placed_requests) == 1
+    assert restarted.broker.orders_with_tag(order.ordertag) == 1
+    assert restarted.store.positions()[0].net_quantity == 75
+    assert restarted.store.verify_chain().ok

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
@@ -330,3 +331,32 @@ def test_an_in_memory_store_keeps_its_answers_between_its_own_writes() -> None:
     assert store.verify_chain().ok
     assert store.position_owner(Exchange.NFO, "1") == "s"
     assert store.fills_signature() == (0, None)
+
+
+def test_a_relaxed_commit_is_kept_and_full_synchronous_is_restored(tmp_path: Path) -> None:
+    """`durable=False` relaxes the outermost commit only (nested, it joins the durable outer one),
+    and the connection is back to synchronous=FULL after it, committed or rolled back."""
+    path = tmp_path / "state.sqlite"
+    store = Store.open(path, SimClock(datetime(2026, 1, 5, 4, tzinfo=UTC)))
+    synchronous = "PRAGMA synchronous"
+    try:
+        with store.transaction(durable=False) as connection:
+            assert connection.execute(synchronous).fetchone()[0] == 1  # NORMAL: no fsync of its own
+            store.audit("relaxed", "row", {})
+        assert store.connection.execute(synchronous).fetchone()[0] == 2
+        with store.transaction() as connection:
+            with store.transaction(durable=False):
+                assert connection.execute(synchronous).fetchone()[0] == 2
+            store.audit("durable", "row", {})
+        with pytest.raises(RuntimeError), store.transaction(durable=False):
+            store.audit("rolled back", "row", {})
+            raise RuntimeError("abandoned")
+        assert store.connection.execute(synchronous).fetchone()[0] == 2
+    finally:
+        store.close()
+    reopened = Store.open(path, SimClock(datetime(2026, 1, 5, 4, tzinfo=UTC)))
+    try:
+        kinds = [row[0] for row in reopened.connection.execute("SELECT kind FROM audit ORDER BY seq")]
+        assert kinds == ["relaxed", "durable"]
+    finally:
+        reopened.close()

@@ -28,6 +28,7 @@ from optbot.config.sections.margin import MarginSettings
 from optbot.config.sections.metrics import MetricsSettings
 from optbot.config.sections.notifications import NotificationsSettings
 from optbot.config.sections.paths import PathsSettings
+from optbot.config.sections.persistence import PersistenceSettings
 from optbot.config.sections.replay import ReplaySettings
 from optbot.config.sections.research import ResearchSettings
 from optbot.config.sections.risk import RiskSettings
@@ -93,6 +94,7 @@ class Settings(BaseSettings):
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     calendar: CalendarSettings = Field(default_factory=CalendarSettings)
     research: ResearchSettings = Field(default_factory=ResearchSettings)
+    persistence: PersistenceSettings = Field(default_factory=PersistenceSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -419,6 +419,11 @@ class OrderManager:
                     await self._transition(order.ordertag, OrderStatus.UNRESOLVED, "place", detail)
                     return
                 self._priced_at[order.ordertag] = self._clock.monotonic()
+                # Not fsynced on its own (the loop would wait on the disk again): a kill -9 cannot
+                # lose it, and a power cut before the next durable commit leaves the order as it was
+                # before the send, PENDING_SUBMIT, which `recover` adopts from the broker's book by
+                # its tag, never sending it again. Any later order is journalled durably before it
+                # is sent, and that commit's fsync takes this one with it.
                 await self._transition(
                     order.ordertag,
                     OrderStatus.SUBMITTED,
@@ -427,6 +432,7 @@ class OrderManager:
                     broker_order_id=result.order_id,
                     unique_order_id=result.unique_order_id,
                     submitted=True,
+                    durable=False,
                 )
                 return
         finally:
@@ -454,8 +460,10 @@ class OrderManager:
         broker_status: str = "",
         reported_filled: int | None = None,
         submitted: bool = False,
+        durable: bool = True,
     ) -> OrderRecord | None:
-        """Apply one report to an order through the transition table; returns the saved order."""
+        """Apply one report to an order through the transition table; returns the saved order
+        (`durable`: the commit of a legal transition, see `Store.transaction`)."""
         order = self._store.get_order(ordertag)
         if order is None:
             return None
@@ -491,7 +499,9 @@ class OrderManager:
             if unseen:
                 detail = f"adopted: the broker reports it after it was settled rejected ({detail})".strip()
             self._store.save_order(
-                saved, OrderEventRecord(ordertag, now, source, current, target, True, detail)
+                saved,
+                OrderEventRecord(ordertag, now, source, current, target, True, detail),
+                durable=durable,
             )
             if saved.reported_filled_quantity > saved.filled_quantity:
                 self._fills_due = True

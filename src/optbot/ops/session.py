@@ -293,7 +293,7 @@ class SessionRunner:
         if self.paper:
             store_path = store_path.with_name(store_path.stem + "-paper" + store_path.suffix)
         store_path.parent.mkdir(parents=True, exist_ok=True)
-        self._store = Store.open(store_path, self.clock)
+        self._store = Store.open(store_path, self.clock, wal=settings.persistence)
         venue = (
             VenueSpec(
                 Venue.PAPER,

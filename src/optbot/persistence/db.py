@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from optbot.config.settings import Settings
 
 STATE_DB_NAME = "optbot.sqlite"
+#: every commit fsyncs the WAL before it returns (a store may relax one commit: `Store.transaction`)
+SYNCHRONOUS = "FULL"
 
 
 class DatabaseError(Exception):
@@ -63,7 +65,7 @@ def open_database(path: Path | str, *, create: bool = True) -> sqlite3.Connectio
     connection.row_factory = sqlite3.Row
     try:
         connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=FULL")
+        connection.execute(f"PRAGMA synchronous={SYNCHRONOUS}")
         connection.execute("PRAGMA foreign_keys=ON")
         connection.execute("PRAGMA busy_timeout=10000")
         migrate(connection)

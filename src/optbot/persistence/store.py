@@ -16,6 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from optbot.config.sections.persistence import PersistenceSettings
 from optbot.core.clock import Clock
 from optbot.core.enums import (
     Exchange,
@@ -29,7 +30,8 @@ from optbot.core.enums import (
 from optbot.core.events import RiskDecision
 from optbot.core.funds import Funds
 from optbot.core.timeutil import to_utc
-from optbot.persistence.db import open_database
+from optbot.persistence.checkpoint import WalCheckpointer, configure_wal
+from optbot.persistence.db import SYNCHRONOUS, open_database
 from optbot.persistence.order_cache import (
     OrderCache,
     as_stored,
@@ -87,9 +89,13 @@ def audit_row_hash(previous_hash: str, seq: int, ts_utc: str, kind: str, subject
 class Store:
     """Typed access to the state database. Not thread-safe; one per process, used from the loop."""
 
-    def __init__(self, connection: sqlite3.Connection, clock: Clock) -> None:
+    def __init__(
+        self, connection: sqlite3.Connection, clock: Clock, checkpointer: WalCheckpointer | None = None
+    ) -> None:
         self._connection = connection
         self._clock = clock
+        #: checkpoints this database's WAL from a thread (a session's store; see `open`)
+        self.checkpointer = checkpointer
         self._depth = 0
         #: data_version read inside the open transaction (see `_data_version`), None outside one.
         self._transaction_version: int | None = None
@@ -128,10 +134,19 @@ class Store:
         self._private = main is not None and not main["file"]
 
     @classmethod
-    def open(cls, path: Path | str, clock: Clock) -> Store:
-        return cls(open_database(path), clock)
+    def open(cls, path: Path | str, clock: Clock, wal: PersistenceSettings | None = None) -> Store:
+        """With `wal` (a live or paper session's store), the WAL is checkpointed from a thread of its
+        own instead of inside the commit that crosses SQLite's threshold (see `WalCheckpointer`)."""
+        connection = open_database(path)
+        if wal is None or str(path) == ":memory:":
+            return cls(connection, clock)
+        configure_wal(connection, wal)
+        return cls(connection, clock, WalCheckpointer(Path(path), wal).start())
 
     def close(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
+            self.checkpointer = None
         self._connection.close()
 
     @property
@@ -176,31 +191,43 @@ class Store:
         return self._depth > 0
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE … COMMIT; nested use joins the outer transaction."""
-        if self._depth == 0:
-            self._connection.execute("BEGIN IMMEDIATE")
-        self._depth += 1
+    def transaction(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT; nested use joins the outer transaction.
+
+        `durable=False` (honoured by an outermost transaction only) commits without an fsync of its
+        own: a kill -9 cannot lose it (the write is in the OS's cache), a power cut can, until the
+        next durable commit fsyncs the log and with it every frame written before. Only for a
+        write that the broker can re-supply after a restart (see `OrderManager._send`)."""
+        relaxed = not durable and self._depth == 0 and not self._private
+        if relaxed:
+            self._connection.execute("PRAGMA synchronous=NORMAL")
         try:
-            yield self._connection
-        except BaseException:
+            if self._depth == 0:
+                self._connection.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield self._connection
+            except BaseException:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._transaction_version = None
+                    self._connection.execute("ROLLBACK")
+                    self.position_writes += 1  # whatever was read inside the transaction is void
+                    self.order_writes += 1
+                    self.fill_writes += 1
+                    self._owners.clear()
+                    self._audit_tip = None
+                    self._order_cache.clear()
+                    self._position_cache.clear()
+                    self._intents.clear()
+                raise
             self._depth -= 1
             if self._depth == 0:
                 self._transaction_version = None
-                self._connection.execute("ROLLBACK")
-                self.position_writes += 1  # whatever was read inside the transaction is void
-                self.order_writes += 1
-                self.fill_writes += 1
-                self._owners.clear()
-                self._audit_tip = None
-                self._order_cache.clear()
-                self._position_cache.clear()
-                self._intents.clear()
-            raise
-        self._depth -= 1
-        if self._depth == 0:
-            self._transaction_version = None
-            self._connection.execute("COMMIT")
+                self._connection.execute("COMMIT")
+        finally:
+            if relaxed:
+                self._connection.execute(f"PRAGMA synchronous={SYNCHRONOUS}")
 
     # ----------------------------------------------------------------- audit
     def audit(self, kind: str, subject: str, payload: Mapping[str, Any]) -> int:
@@ -620,10 +647,11 @@ class Store:
         rows = self._connection.execute("SELECT * FROM orders ORDER BY created_utc, ordertag").fetchall()
         return [_order_from_row(row) for row in rows]
 
-    def save_order(self, order: OrderRecord, event: OrderEventRecord) -> None:
-        """Write an order's new state together with the event that caused it and an audit row."""
+    def save_order(self, order: OrderRecord, event: OrderEventRecord, *, durable: bool = True) -> None:
+        """Write an order's new state together with the event that caused it and an audit row
+        (`durable`: see `transaction`)."""
         self.order_writes += 1
-        with self.transaction() as connection:
+        with self.transaction(durable=durable) as connection:
             cursor = connection.execute(
                 "UPDATE orders SET status=?, broker_order_id=?, unique_order_id=?, broker_status=?,"
                 " reported_filled_quantity=?, filled_quantity=?, average_price=?, message=?, price=?,"
