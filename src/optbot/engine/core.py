@@ -791,8 +791,15 @@ class TradingEngine:
         return None if requirement is None else requirement.total / (intent.quantity // lot)
 
     # ================================================================ fills and positions
-    async def _on_portfolio_event(self, event: Event) -> None:
-        if isinstance(event, Fill):
+    def _on_portfolio_event(self, event: Event) -> None:
+        """Fills, settled orders and position changes, handled inline: a plain function (it awaits
+        nothing), so the bus calls it without building a coroutine for every event. A position change
+        is published on every mark of a held contract, so it is tested first."""
+        if isinstance(event, PositionChanged):
+            instrument = self.market.instrument_for_token(event.token)
+            exchange = instrument.exchange if instrument is not None else Exchange.NFO
+            self._restore_position(exchange, event.token, event.net_quantity, event.average_price)
+        elif isinstance(event, Fill):
             self.counters.fills += 1
             intent = self.store.find_intent(event.intent_id) if event.intent_id else None
             owner = intent.strategy if intent is not None else ""
@@ -805,10 +812,6 @@ class TradingEngine:
                 self.runner.on_fill(event, owner)
         elif isinstance(event, OrderUpdate) and event.intent_id:
             self._on_order_settled(event)
-        elif isinstance(event, PositionChanged):
-            instrument = self.market.instrument_for_token(event.token)
-            exchange = instrument.exchange if instrument is not None else Exchange.NFO
-            self._restore_position(exchange, event.token, event.net_quantity, event.average_price)
 
     def _fill_noted(self, event: Fill, owner: str) -> None:
         self.note(

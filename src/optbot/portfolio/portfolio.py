@@ -146,13 +146,13 @@ class Portfolio:
         return apply_fill_to_position(current, fill.side, fill.quantity, fill.price, fill.charges, now)
 
     async def committed(self, position: PositionRecord, trace_id: str = "") -> PositionChanged:
-        event = self._changed(position, trace_id)
+        event = self._changed(position, self._marks.get((position.exchange, position.token)), trace_id)
         if self._bus is not None:
             await self._bus.publish(event)
         return event
 
-    def _changed(self, position: PositionRecord, trace_id: str = "") -> PositionChanged:
-        mark = self._marks.get((position.exchange, position.token))
+    def _changed(self, position: PositionRecord, mark: float | None, trace_id: str = "") -> PositionChanged:
+        """The event for `position` at `mark` (its last price; None when never marked)."""
         return PositionChanged(
             ts_utc=self._clock.now_utc(),
             token=position.token,
@@ -186,27 +186,28 @@ class Portfolio:
             self._positions_open = self._store.open_positions()
         return self._positions_open
 
-    def _position(self, exchange: Exchange, token: str) -> PositionRecord | None:
-        """`store.position`, answered from the cache while the database has not changed."""
+    def _position(self, key: tuple[Exchange, str]) -> PositionRecord | None:
+        """`store.position` of (exchange, token), answered from the cache while the database has not
+        changed."""
         self._check_positions_version()
         seen = self._positions_seen
-        key = (exchange, token)
         if key in seen:
             return seen[key]
-        position = seen[key] = self._store.position(exchange, token)
+        position = seen[key] = self._store.position(*key)
         return position
 
     # -------------------------------------------------------------- marks
     async def on_tick(self, tick: Tick) -> PositionChanged | None:
         """Mark an open position to the tick's price; emits PositionChanged for open positions."""
         key = (tick.exchange, tick.token)
-        position = self._position(tick.exchange, tick.token)
-        self._marks[key] = tick.ltp
+        mark = self._marks[key] = tick.ltp
+        position = self._position(key)
         if position is None or position.net_quantity == 0:
             return None
-        event = self._changed(position)
-        if self._bus is not None:
-            await self._bus.publish(event)
+        event = self._changed(position, mark)  # every mark of a held contract: no second mark lookup
+        bus = self._bus
+        if bus is not None:
+            await bus.publish(event)
         return event
 
     def position_owner(self, exchange: Exchange, token: str) -> str:

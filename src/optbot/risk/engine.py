@@ -85,7 +85,7 @@ _FileSignature = tuple[int, int, int, int] | None
 _Parsed = TypeVar("_Parsed")
 
 
-def _file_signature(path: Path) -> _FileSignature:
+def _file_signature(path: str) -> _FileSignature:
     """A cheap stat of a flag file; raises OSError (other than not-found) for the caller to read it."""
     try:
         stat = os.stat(path)
@@ -100,12 +100,15 @@ class _StatMemo(Generic[_Parsed]):
 
     def __init__(self, path: Path, reader: Callable[[Path], _Parsed | None]) -> None:
         self.path = path
+        #: The path as a str, converted once: `os.stat` would convert a Path on every check (about
+        #: half the cost of stat-ing an absent flag file, which is what a check usually finds).
+        self._stat_path = os.fspath(path)
         self._reader = reader
         self._seen: tuple[_FileSignature, _Parsed | None] | None = None
 
     def read(self) -> _Parsed | None:
         try:
-            signature = _file_signature(self.path)
+            signature = _file_signature(self._stat_path)
         except OSError:
             return self._reader(self.path)
         seen = self._seen
