@@ -73,7 +73,8 @@ class LatchKind(StrEnum):
 
 
 #: Latches cleared by a new trading day (and, for consecutive losses, by an acknowledgement).
-DAY_LATCHES = frozenset({LatchKind.DAILY_LOSS, LatchKind.DRAWDOWN, LatchKind.CONSECUTIVE_LOSSES})
+# A tuple, not a set: the latches are cleared (and their events published) in this order on every run.
+DAY_LATCHES = (LatchKind.DAILY_LOSS, LatchKind.DRAWDOWN, LatchKind.CONSECUTIVE_LOSSES)
 
 #: How a tick's symbol feeds the spike windows: not at all, as VIX, or as a watched underlying.
 _IGNORED, _VIX, _WATCHED = 0, 1, 2
