@@ -178,37 +178,28 @@ class MarketState:
     def on_tick(self, tick: Tick) -> str | None:
         """Keep the tick as the instrument's latest; returns the underlying it prices (`underlying_of`),
         so the engine's tick path looks the instrument up once."""
-        key = (tick.exchange, tick.token)
-        underlying = self._underlying_by_key.get(key)
-        ltp = tick.ltp
-        if ltp <= 0:
-            return underlying
-        self._last[key] = tick  # ticks are immutable: kept as they are, not copied
-        self.ticks_seen += 1
-        self.last_tick_utc = tick.ts_utc
-        if underlying is not None:
-            self._underlying_price[underlying] = ltp
-        elif key == self._vix_key:
-            self._vix = ltp
-        return underlying
+        return self._keep_last((tick.exchange, tick.token), tick, tick.ltp, tick.ts_utc)
 
     def on_bar_close(self, bar: Bar, exchange: Exchange) -> str | None:
         """A bar-driven market source's price event: the bar's close as the instrument's last price at
         the bar's close, exactly as `on_tick` keeps a tick carrying it (the tick itself is built only if
         something reads it: a backtest's index prices are read as numbers). Returns the underlying the
         instrument prices, as `on_tick` does."""
-        key = (exchange, bar.token)
+        return self._keep_last((exchange, bar.token), bar, bar.close, bar.end_utc)
+
+    def _keep_last(self, key: _Key, latest: Tick | Bar, price: float, when: datetime) -> str | None:
+        """`latest` (a tick, or a bar standing for the tick its close makes) as the instrument's last
+        price; a price that is not positive is ignored. Returns the underlying the instrument prices."""
         underlying = self._underlying_by_key.get(key)
-        close = bar.close
-        if close <= 0:
+        if price <= 0:
             return underlying
-        self._last[key] = bar
+        self._last[key] = latest  # immutable: kept as it is, not copied
         self.ticks_seen += 1
-        self.last_tick_utc = bar.end_utc
+        self.last_tick_utc = when
         if underlying is not None:
-            self._underlying_price[underlying] = close
+            self._underlying_price[underlying] = price
         elif key == self._vix_key:
-            self._vix = close
+            self._vix = price
         return underlying
 
     def is_vix_token(self, exchange: Exchange, token: str) -> bool:
@@ -218,7 +209,7 @@ class MarketState:
         return self._underlying_by_key.get((tick.exchange, tick.token))
 
     def is_vix(self, tick: Tick) -> bool:
-        return (tick.exchange, tick.token) == self._vix_key
+        return self.is_vix_token(tick.exchange, tick.token)
 
     # ---------------------------------------------------------- RiskMarketView
     def vix(self) -> float | None:
