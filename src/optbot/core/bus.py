@@ -77,12 +77,7 @@ class EventBus:
             subscriptions = self._matching(event)
         if self._synchronous:  # handlers inline, in subscription order (every mark of a backtest)
             for subscription in subscriptions:
-                try:
-                    result = subscription.handler(event)
-                    if result is not None and inspect.isawaitable(result):
-                        await result
-                except Exception:
-                    self._handler_failed(subscription, event)
+                await self._invoke(subscription, event)
             return
         for subscription in subscriptions:
             if isinstance(event, SHEDDABLE_EVENTS):

@@ -489,15 +489,20 @@ class TradingEngine:
         coroutine doing it, None when there is nothing to do."""
         if (self.paper is not None and self.paper.match_token(token)) or self._paper_updates:
             return self._pump_then_process()
-        if (
-            self._intents or self._baskets or self._cancel_requests or self._later
-        ):  # else _process_intents has nothing to do
+        if self._has_queued_work():
             return self._process_intents()
         return None
 
+    def _has_queued_work(self) -> bool:
+        """Whether `_process_intents` has anything to do: intents, baskets, cancels or events risk
+        queued; most bars and ticks leave none, and then no coroutine is made for it."""
+        return bool(
+            self._intents or self._baskets or self._cancel_requests or self._order_cancels or self._later
+        )
+
     async def _pump_then_process(self) -> None:
         await self.pump_paper()
-        if self._intents or self._baskets or self._cancel_requests or self._later:
+        if self._has_queued_work():
             await self._process_intents()
 
     async def on_bar(self, bar: Bar) -> None:
@@ -535,9 +540,7 @@ class TradingEngine:
         if self._later:
             return self._bar_to_strategies(bar)
         self.runner.on_bar(bar)
-        if (
-            self._intents or self._baskets or self._cancel_requests or self._later
-        ):  # else _process_intents has nothing to do
+        if self._has_queued_work():
             return self._process_intents()
         return None
 
@@ -545,7 +548,7 @@ class TradingEngine:
         """What risk published first (a state change), then the strategies and their intents."""
         await self._flush_later()
         self.runner.on_bar(bar)
-        if self._intents or self._baskets or self._cancel_requests or self._later:
+        if self._has_queued_work():
             await self._process_intents()
 
     async def on_order_update(self, update: OrderUpdate) -> None:
