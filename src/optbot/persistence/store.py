@@ -900,8 +900,8 @@ class Store:
 
     def position_owner(self, exchange: Exchange, token: str) -> str:
         """The strategy whose entry intent last traded this contract ("" when none did): the risk
-        engine counts one strategy's legs as one position. One contract's rows only, so the answer
-        costs the same on the last day of a year's backtest as on the first."""
+        engine counts one strategy's legs as one position. Remembered per contract until another
+        connection commits; a cold lookup scans the intents table (it has no index by contract)."""
         version = self._data_version()
         if version != self._owners_version:
             self._owners.clear()
