@@ -29,6 +29,11 @@ from optbot.test_kit.broker import MemoryKeyring
 from optbot.test_kit.execution import option_instrument, option_intent
 from optbot.test_kit.sim import NIFTY_CE_TOKEN, TEST_ACCOUNT
 
+#: past the bot's 30 s pending-order timeout: what still rests then is cancelled, as at end of day
+END_OF_RUN_CANCEL_SECONDS = 40.0
+#: the polling stops here (before the 170 s hang dump); the test then finds what is still in flight
+END_OF_RUN_GIVE_UP_SECONDS = 120.0
+
 
 class KillPointBroker:
     """Delegates to the real client; pauses at the two kill points so a SIGKILL lands inside them."""
@@ -95,17 +100,24 @@ async def main(base_url: str, db_path: str, intents: int, pause: float) -> None:
         )
         result = await manager.submit(intent)
         print(f"DONE {index} {'dup' if result.duplicate else 'new'}", flush=True)
-    # Polls for 45 s and more (past the 30 s pending-order timeout: resting entries are cancelled
-    # after it), then cancels what still rests, as the session's end of day does: an exit is chased,
-    # not cancelled, and may rest at its limit all day.
-    for attempt in range(450):
+    # Polls until nothing is in flight. Past the 30 s pending-order timeout (resting entries are
+    # cancelled after it) it cancels what still rests, once, as the session's end of day does: an
+    # exit is chased, not cancelled, and may rest at its limit all day. Timed on the clock, not by a
+    # count of polls: a poll asks the broker about each order in flight (10 details a second), so
+    # with many exits resting a pass takes a second or more.
+    started = clock.monotonic()
+    cancelled_at_end = False
+    attempt = 0
+    while clock.monotonic() - started < END_OF_RUN_GIVE_UP_SECONDS:
         print(f"POLL {attempt} in_flight={len(store.orders_in_flight())}", flush=True)
         await manager.poll_once()
         await manager.check_auto_cancel()
         if not store.orders_in_flight() and not store.orders_awaiting_fills():
             break
-        if attempt == 300:
+        if not cancelled_at_end and clock.monotonic() - started >= END_OF_RUN_CANCEL_SECONDS:
+            cancelled_at_end = True
             print(f"END_OF_DAY cancelled {await manager.cancel_all('end of the run')}", flush=True)
+        attempt += 1
         await asyncio.sleep(0.1)
     print(f"SETTLED {len(store.orders_in_flight())}", flush=True)
     store.close()
