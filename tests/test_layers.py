@@ -37,8 +37,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("optbot.ops",),
     ("optbot.backtest",),
     ("optbot.research",),
-    ("cli",),
     ("optbot.test_kit",),
+    ("cli",),
 )
 #: Below-the-line rules the order alone would allow: strategies and risk decide without touching a
 #: venue, the order manager or storage (ARCHITECTURE.md), so they stay testable and mode-blind.

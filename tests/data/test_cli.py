@@ -6,7 +6,7 @@ from datetime import date
 from typer.testing import CliRunner
 
 from optbot.data.archive import OptionArchive
-from optbot.test_kit.data import data_cli_app
+from tests.data.cli_app import data_cli_app
 
 app = data_cli_app()
 

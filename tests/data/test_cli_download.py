@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 from optbot.core.clock import LiveClock
 from optbot.sim.server import Simulator
-from optbot.test_kit.data import data_cli_app
 from optbot.test_kit.instruments import sample_master_rows
 from optbot.test_kit.sim import NIFTY_TOKEN, TEST_ACCOUNT, StaticMarket, static_scrip_master
+from tests.data.cli_app import data_cli_app
 
 app = data_cli_app()
 

@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from optbot.core.clock import SimClock
 from optbot.sim.server import Simulator
-from optbot.test_kit.data import data_cli_app
 from optbot.test_kit.instruments import sample_master_rows
 from optbot.test_kit.sim import TEST_ACCOUNT, StaticMarket, market_hours_start, static_scrip_master
+from tests.data.cli_app import data_cli_app
 
 app = data_cli_app()
 

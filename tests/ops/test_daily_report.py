@@ -64,7 +64,8 @@ async def test_pnl_statement_and_daily_report_agree_to_the_paisa(tmp_path: Path)
 
     pnl = report_json(build_pnl_report(fills, DAY, DAY, card, rounding))["summary"]
     statement = contract_note_json(contract_note(fills, card, rounding, DAY))
-    daily = build_daily_report(rig.engine, DAY).metrics
+    report = build_daily_report(rig.engine, DAY)
+    daily = report.metrics
 
     charges = statement["total_charges"]
     assert pnl["total_charges"] == charges
@@ -73,3 +74,8 @@ async def test_pnl_statement_and_daily_report_agree_to_the_paisa(tmp_path: Path)
     assert round(rig.engine.portfolio.daily_pnl(DAY), 2) == statement["net_amount"]  # the dashboard's
     # what each fill was booked with adds up, order by order, to the contract note's charges
     assert round(sum(fill.charges for fill in fills), 2) == charges
+    # each round trip names the intent of the fill that closed it: a sell of two lots that closes the
+    # rest of one buy and all of the next gives two trades, both with the exit's reason
+    trades = report.tables["closed trades"]
+    assert len(trades) == 7 > len([fill for fill in fills if fill.side is Side.SELL])
+    assert [trade["exit_reason"] for trade in trades] == ["exit"] * 7

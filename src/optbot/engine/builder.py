@@ -1,16 +1,18 @@
 """The one place a `TradingEngine` is wired to its ports (issue 15 part 1).
 
 An engine has two ports besides its clock and store: where its market data comes from (the live
-socket feed, or a store/archive replay driving `on_tick` / `on_bar`) and the venue its orders go to:
+socket feed or a tick replay driving `on_tick` / `on_bar`, or the bar kernel driving `take_bar_close` /
+`take_bar` over a data root's bars) and the venue its orders go to:
 
 * `Venue.BROKER` - a real broker adapter (Angel One), reporting through its order-update socket;
 * `Venue.PAPER` - the paper broker, filling from the engine's own quotes (paper trading, tick replays);
 * `Venue.BARS` - the simulated backtest venue (`BarVenue`), filling only on bars, deterministically.
 
-The live session, the paper session, the tick replay and the bar-driven backtest all call
-`build_engine`; a simulated venue is filled from the engine's market view and reports every status
-change and fill through the same order-update path a real broker's socket feeds (`on_order_update`
-semantics via `TradingEngine.connect_paper`). Dispatch is the engine's own: one intent at a time in
+The live session, the paper session (and the demo, which runs one), the tick replay and the
+bar-driven backtest (and the research harness on it) all call `build_engine`; a simulated venue is
+filled from the engine's market view and reports every status change and fill through the same
+order-update path a real broker's socket feeds (`on_order_update` semantics via
+`TradingEngine.connect_paper`). Dispatch is the engine's own: one intent at a time in
 submission order on a synchronous bus unless the caller hands in its bus.
 """
 

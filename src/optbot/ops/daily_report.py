@@ -27,7 +27,6 @@ from optbot.ops.reports import (
     read_report,
     write_report,
 )
-from optbot.persistence.records import FillRecord
 from optbot.portfolio.trades import ClosedTrade
 
 if TYPE_CHECKING:
@@ -108,7 +107,7 @@ def build_daily_report(
         "risk_state": engine.risk.state.value,
         "risk_events": len(risk_events),
     }
-    exit_reasons = _exit_reasons(engine, trades, fills)
+    exit_reasons = _exit_reasons(engine, trades)
     trade_rows = [
         {
             "symbol": trade.symbol,
@@ -170,25 +169,15 @@ def build_daily_report(
     )
 
 
-def _exit_reasons(
-    engine: TradingEngine, trades: Sequence[ClosedTrade], fills: Sequence[FillRecord]
-) -> list[str]:
+def _exit_reasons(engine: TradingEngine, trades: Sequence[ClosedTrade]) -> list[str]:
     """Why each trade was closed: the purpose and reason of the intent behind its closing fill (the
-    k-th round trip on a contract is closed by the k-th closing fill on it that day)."""
-    closing: dict[tuple[str, str], list[FillRecord]] = {}
-    for day_fill in fills:
-        closing.setdefault((day_fill.token, day_fill.side.value), []).append(day_fill)
-    used: dict[tuple[str, str], int] = {}
+    round trip names it, `ClosedTrade.exit_intent_id`); a fill no intent of optbot's made was the
+    broker's or a manual one."""
     reasons: list[str] = []
     for trade in trades:
-        key = (trade.token, "SELL" if trade.direction.value == "BUY" else "BUY")
-        index = used.get(key, 0)
-        candidates = closing.get(key, [])
-        used[key] = index + 1
-        fill = candidates[index] if index < len(candidates) else None
-        intent = engine.store.find_intent(fill.intent_id) if fill is not None and fill.intent_id else None
+        intent = engine.store.find_intent(trade.exit_intent_id) if trade.exit_intent_id else None
         if intent is None:
-            reasons.append("closed outside optbot (broker or manual)" if fill is not None else "")
+            reasons.append("closed outside optbot (broker or manual)")
             continue
         why = engine.intent_reasons.get(intent.intent_id, "")
         reasons.append(f"{intent.purpose.value.lower()}: {why}" if why else intent.purpose.value.lower())

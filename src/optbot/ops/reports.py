@@ -8,9 +8,7 @@ deterministic: the same report gives byte-identical files (no wall clock, sorted
 from __future__ import annotations
 
 import html
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from optbot.core.atomic import atomic_write_bytes
 from optbot.core.timeutil import parse_iso, to_ist
 
 Series = list[tuple[str, float]]
@@ -163,26 +162,12 @@ def ist_text(utc_stamp: str) -> str:
         return utc_stamp
 
 
-def _atomic_write(path: Path, content: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(content)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def write_report(report: Report, directory: Path, stem: str) -> ReportFiles:
     json_path = directory / f"{stem}.json"
     html_path = directory / f"{stem}.html"
     payload = orjson.dumps(asdict(report), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
-    _atomic_write(json_path, payload + b"\n")
-    _atomic_write(html_path, render_html(report).encode("utf-8"))
+    atomic_write_bytes(json_path, payload + b"\n")
+    atomic_write_bytes(html_path, render_html(report).encode("utf-8"))
     return ReportFiles(json_path, html_path)
 
 

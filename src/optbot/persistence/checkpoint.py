@@ -8,7 +8,8 @@ A session's store therefore raises the commit's own threshold to a backstop and 
 PASSIVE checkpoint never takes the write lock, so the loop keeps committing and sending meanwhile.
 
 Durability is SQLite's, unchanged: every commit is still fsynced (synchronous=FULL) before it
-returns; a checkpoint only copies committed pages and is safe to interrupt at any point (a kill -9
+returns, except one made with `Store.transaction(durable=False)` (what the broker can re-supply after
+a restart); a checkpoint only copies committed pages and is safe to interrupt at any point (a kill -9
 mid-checkpoint leaves the log to be replayed on the next open). The log stays bounded without the
 thread too: a commit checkpoints itself past the backstop. Once a checkpoint has written back the
 whole log, the next commit starts it again from the beginning, overwriting the file in place (an

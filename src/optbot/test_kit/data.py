@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import typer
-
 from optbot.broker.models import Candle
 from optbot.calendar import NseCalendar, Segment
 from optbot.core.enums import Exchange, Timeframe
@@ -127,20 +125,3 @@ class FakeCandleSource:
                         candles.append(Candle(moment, price, price + 5, price - 5, price + 1, 100))
             day += timedelta(days=1)
         return candles
-
-
-def data_cli_app() -> typer.Typer:
-    """An `optbot`-like app with only the instruments and data commands (isolated from other packages)."""
-    from optbot.cli.common import CliState
-    from optbot.data.cli import register as register_data
-    from optbot.instruments.cli import register as register_instruments
-
-    app = typer.Typer(pretty_exceptions_enable=False)
-
-    @app.callback()
-    def main(ctx: typer.Context) -> None:
-        ctx.obj = CliState()
-
-    register_instruments(app)
-    register_data(app)
-    return app
