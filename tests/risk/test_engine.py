@@ -10,7 +10,7 @@ from optbot.core.clock import SimClock
 from optbot.core.enums import Exchange, IntentPurpose, RiskState, Side, Timeframe
 from optbot.core.events import Bar, Tick
 from optbot.risk import RiskCallbacks, RiskEngine
-from optbot.risk.engine import open_position_count
+from optbot.risk.engine import RECENT_DECISIONS_KEPT, open_position_count
 from optbot.risk.killswitch import clear_kill_flag, write_resume_ack
 from optbot.risk.state import IllegalTransition, TradingStateMachine
 from optbot.test_kit.risk import (
@@ -49,7 +49,17 @@ def test_plain_entry_is_approved_with_reason(tmp_path: Path, clock: SimClock) ->
     decision = engine.evaluate(make_intent(clock.now_utc(), quantity=50), FakePortfolio(), FakeMarket())
     assert decision.approved and decision.approved_quantity == 50
     assert decision.reasons[0].startswith("approved 2 of 2 lots")
-    assert engine.decisions == [decision]
+    assert list(engine.decisions) == [decision]
+
+
+def test_only_the_newest_decisions_stay_in_memory(tmp_path: Path, clock: SimClock) -> None:
+    """A months-long session keeps the newest decisions for the dashboard, not every one it made."""
+    engine, _, _ = make_engine(tmp_path, clock)
+    made = [
+        engine.evaluate(make_intent(clock.now_utc(), quantity=50), FakePortfolio(), FakeMarket())
+        for _ in range(RECENT_DECISIONS_KEPT + 5)
+    ]
+    assert list(engine.decisions) == made[-RECENT_DECISIONS_KEPT:]
 
 
 def test_per_trade_cap_reduces_to_whole_lots(tmp_path: Path, clock: SimClock) -> None:

@@ -62,9 +62,7 @@ class EngineDashboardProvider:
         self.engine = engine
         self.reports_dir = reports_dir
         self.feed = FeedStatus()
-        self._decisions: deque[RiskDecision] = deque(
-            engine.risk.decisions[-recent_decisions:], recent_decisions
-        )
+        self._decisions: deque[RiskDecision] = deque(engine.risk.decisions, recent_decisions)
         self._pnl: deque[tuple[str, float]] = deque(maxlen=max_pnl_points)
         self._pnl_day: str = ""
         self.ticks_per_second: float | None = None

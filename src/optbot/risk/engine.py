@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -71,6 +72,10 @@ class LatchKind(StrEnum):
     PRICE_SPIKE = "price_spike"
     VOLUME_SPIKE = "volume_spike"
 
+
+#: The newest decisions kept in memory for the dashboard's first rows; every decision is journalled
+#: with its intent in the store (a months-long session would otherwise keep them all in memory).
+RECENT_DECISIONS_KEPT = 200
 
 #: Latches cleared by a new trading day (and, for consecutive losses, by an acknowledgement).
 # A tuple, not a set: the latches are cleared (and their events published) in this order on every run.
@@ -226,7 +231,7 @@ class RiskEngine:
         self._day_peak_pnl = 0.0
         self._acknowledged_trades = 0
         self._ack_seen: datetime | None = None
-        self.decisions: list[RiskDecision] = []
+        self.decisions: deque[RiskDecision] = deque(maxlen=RECENT_DECISIONS_KEPT)
         self.state_changes: list[RiskStateChanged] = []
         self.flatten_intents: list[OrderIntent] = []
         state_dir = settings.paths.resolve(settings.paths.state_dir)
