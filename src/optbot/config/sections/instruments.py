@@ -10,7 +10,12 @@ class InstrumentsSettings(Section):
 
     atm_check_interval_seconds: float = Field(default=5.0, gt=0, description="spec §3.3: every 5-10 s")
     atm_move_strikes: int = Field(default=1, ge=1, description="spec §3.3: move when > 1 strike away")
-    strikes_around_atm: int = Field(default=5, ge=1, description="spec §3.3: 5-10 strikes")
+    strikes_around_atm: int | None = Field(
+        default=None,
+        ge=1,
+        description="deprecated alias of engine.atm_strike_window (strikes either side of ATM, spec §3.3); "
+        "a value set here is applied there when engine.atm_strike_window is not set",
+    )
     normal_range_points: float = Field(default=50.0, gt=0, description="spec §5.4: ±50 points")
     gap_range_points: float = Field(default=100.0, gt=0, description="spec §3.4: ±100 points in gaps")
     gap_pool_strikes: int = Field(default=15, ge=10, le=30, description="spec §3.4: 10-15 strikes")
