@@ -34,6 +34,18 @@ def test_strikes_around_atm_sets_the_engine_window_with_one_warning(
     ]
 
 
+def test_instruments_min_open_interest_sets_the_entry_checklist_minimum(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="optbot.config.settings")
+    settings = load_settings(write(tmp_path, "[instruments]\nmin_open_interest = 2500\n"))
+    assert settings.strategy.min_open_interest == 2500
+    assert alias_warnings(caplog) == [
+        "config: instruments.min_open_interest is deprecated, use strategy.min_open_interest "
+        "(its value is applied there)"
+    ]
+
+
 def test_the_replacement_wins_when_both_are_set(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="optbot.config.settings")
     text = "[instruments]\nstrikes_around_atm = 9\n[engine]\natm_strike_window = 4\n"
@@ -65,7 +77,9 @@ def test_a_config_without_aliases_loads_silently_at_the_default_window(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING, logger="optbot.config.settings")
-    assert load_settings().engine.atm_strike_window == 6
+    settings = load_settings()
+    assert settings.engine.atm_strike_window == 6
+    assert settings.strategy.min_open_interest == 1000
     assert alias_warnings(caplog) == []
 
 

@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 #: the replacement unless the replacement is set too.
 DEPRECATED_ALIASES: dict[tuple[str, str], tuple[str, str]] = {
     ("instruments", "strikes_around_atm"): ("engine", "atm_strike_window"),
+    ("instruments", "min_open_interest"): ("strategy", "min_open_interest"),
 }
 
 #: Keys that hold secrets; finding one in a config file is an error.

@@ -21,7 +21,12 @@ class InstrumentsSettings(Section):
     gap_pool_strikes: int = Field(default=15, ge=10, le=30, description="spec §3.4: 10-15 strikes")
     gap_stability_minutes: float = Field(default=3.0, gt=0, description="spec §3.4: 2-3 minutes")
     replacement_window_seconds: float = Field(default=90.0, gt=0, description="spec §3.3: over 1-2 min")
-    min_open_interest: int = Field(default=1000, ge=0, description="spec §10.3: OI > 1000")
+    min_open_interest: int | None = Field(
+        default=None,
+        ge=0,
+        description="deprecated alias of strategy.min_open_interest (the entry checklist's OI > 1000, "
+        "spec §10.3); a value set here is applied there when strategy.min_open_interest is not set",
+    )
     liquidity_min_volume: int = Field(
         default=0, ge=0, description="spec §3.3 'Liquidity Check': minimum traded volume for a strike"
     )
