@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from optbot.config import load_settings
+from optbot.config import ConfigError, load_settings
 from optbot.config.cli import example_toml
 from optbot.config.settings import DEPRECATED_ALIASES
 
@@ -46,6 +46,18 @@ def test_instruments_min_open_interest_sets_the_entry_checklist_minimum(
     ]
 
 
+def test_subscription_token_limit_sets_the_feed_tokens_per_connection(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, "[instruments]\nsubscription_token_limit = 400\n"))
+    assert settings.broker.max_tokens_per_connection == 400
+
+
+def test_an_alias_value_the_replacement_refuses_is_reported_under_the_replacement(tmp_path: Path) -> None:
+    """More than 1000 tokens per socket is refused by the broker (reference §5): said, not dropped."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, "[instruments]\nsubscription_token_limit = 2000\n"))
+    assert any(problem.startswith("broker.max_tokens_per_connection:") for problem in caught.value.problems)
+
+
 def test_the_replacement_wins_when_both_are_set(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="optbot.config.settings")
     text = "[instruments]\nstrikes_around_atm = 9\n[engine]\natm_strike_window = 4\n"
@@ -80,6 +92,7 @@ def test_a_config_without_aliases_loads_silently_at_the_default_window(
     settings = load_settings()
     assert settings.engine.atm_strike_window == 6
     assert settings.strategy.min_open_interest == 1000
+    assert settings.broker.max_tokens_per_connection == 1000
     assert alias_warnings(caplog) == []
 
 

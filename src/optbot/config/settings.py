@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 DEPRECATED_ALIASES: dict[tuple[str, str], tuple[str, str]] = {
     ("instruments", "strikes_around_atm"): ("engine", "atm_strike_window"),
     ("instruments", "min_open_interest"): ("strategy", "min_open_interest"),
+    ("instruments", "subscription_token_limit"): ("broker", "max_tokens_per_connection"),
 }
 
 #: Keys that hold secrets; finding one in a config file is an error.

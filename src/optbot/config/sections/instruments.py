@@ -30,8 +30,12 @@ class InstrumentsSettings(Section):
     liquidity_min_volume: int = Field(
         default=0, ge=0, description="spec §3.3 'Liquidity Check': minimum traded volume for a strike"
     )
-    subscription_token_limit: int = Field(
-        default=1000, ge=1, le=3000, description="reference §5: 1000 tokens per socket connection"
+    subscription_token_limit: int | None = Field(
+        default=None,
+        ge=1,
+        le=3000,
+        description="deprecated alias of broker.max_tokens_per_connection (reference §5: 1000 tokens per "
+        "socket connection); a value set here is applied there when that is not set",
     )
     download_timeout_seconds: float = Field(
         default=60.0, gt=0, description="spec §3.1: scrip master download timeout (file is tens of MB)"
