@@ -46,8 +46,6 @@ NOT_WIRED: dict[str, str] = {
     "instruments.normal_range_points": "the strike-count window already spans more than ±50 points",
     # Spec §3.3 gradual replacement: two 60 s refreshes (LeavingStrikes) = 60-120 s.
     "instruments.replacement_window_seconds": "replacement time follows the refresh cadence",
-    # Spec §3.3 liquidity check by volume; entries check OI (strategy.min_open_interest).
-    "instruments.liquidity_min_volume": "no volume check on the selected strike yet",
     # SEBI retail-algo rules: its validator refuses true; the setting exists to say so in one line.
     "execution.allow_market_orders": "must stay false; the validator is its whole behaviour",
     # Spec §1.6: the feed reconnects forever; FeedWatch pauses entries from the first interruption on.

@@ -28,7 +28,10 @@ class InstrumentsSettings(Section):
         "spec §10.3); a value set here is applied there when strategy.min_open_interest is not set",
     )
     liquidity_min_volume: int = Field(
-        default=0, ge=0, description="spec §3.3 'Liquidity Check': minimum traded volume for a strike"
+        default=0,
+        ge=0,
+        description="spec §3.3/§5.4 'Liquidity Check': an entry needs at least this traded volume on the "
+        "chosen contract (an entry-checklist item); 0 = no volume requirement",
     )
     subscription_token_limit: int | None = Field(
         default=None,
