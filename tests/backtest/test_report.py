@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
@@ -77,6 +78,15 @@ def test_metrics_cover_section_11_5() -> None:
     assert report.metrics["net_pnl"] == pytest.approx(2500.0)
     assert report.series["drawdown"][2][1] < 0 or report.series["drawdown"][2][1] > 0
     assert orjson.dumps(report.metrics)
+
+
+def test_value_at_risk_is_reported_at_the_configured_confidence() -> None:
+    """spec §10.6: analytics.var_confidence sets the confidence of the report's VaR figures."""
+    strict = build_report(result()).metrics
+    loose = build_report(replace(result(), var_confidence=0.6)).metrics
+    assert strict["var_confidence"] == 0.95 and loose["var_confidence"] == 0.6
+    assert strict["value_at_risk_historical"] > loose["value_at_risk_historical"]
+    assert strict["value_at_risk_parametric"] > loose["value_at_risk_parametric"]
 
 
 def test_too_little_data_is_a_clear_error() -> None:

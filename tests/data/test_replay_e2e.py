@@ -20,7 +20,6 @@ from optbot.broker.angelone.wsbase import FeedCredentials
 from optbot.calendar import get_calendar
 from optbot.config.sections.broker import BrokerSettings
 from optbot.config.sections.data import DataSettings
-from optbot.config.sections.instruments import InstrumentsSettings
 from optbot.config.sections.paths import PathsSettings
 from optbot.core.clock import SimClock
 from optbot.core.enums import Exchange, OptionType, Timeframe
@@ -96,7 +95,7 @@ async def test_pipeline_during_a_replayed_session(sample_data, tmp_path):
         clock.speed = 150.0  # replay paced at 150x so socket latency stays well inside the close grace
         await market.run(clock.now_utc(), ist(2025, 9, 10, 9, 16, 30))
         assert last_nifty, "the replayed NIFTY price reached the feed"
-        strikes = chain.nearest_strikes(InstrumentsSettings().strikes_around_atm, last_nifty[-1])
+        strikes = chain.nearest_strikes(5, last_nifty[-1])  # the five strikes nearest the price
         calls = [
             contract
             for contract in (chain.row(strike).contract(OptionType.CE) for strike in strikes)

@@ -45,6 +45,8 @@ class BacktestResult:
     trades: Sequence[TradeRecord]
     in_market: Sequence[bool]
     periods_per_year: float = TRADING_DAYS_PER_YEAR
+    # spec §10.6: the confidence of the one-period VaR figures (analytics.var_confidence).
+    var_confidence: float = 0.95
     notes: Sequence[str] = field(default_factory=tuple)
     settings: dict[str, Any] = field(default_factory=dict)
     # True when option quotes came from the simulator's pricing model (no recorded option data).
@@ -67,7 +69,13 @@ def build_report(result: BacktestResult) -> Report:
         )
     values = [value for _, value in result.equity]
     pnls = [trade.net_pnl for trade in result.trades]
-    perf = performance_report(values, pnls, list(result.in_market), periods_per_year=result.periods_per_year)
+    perf = performance_report(
+        values,
+        pnls,
+        list(result.in_market),
+        periods_per_year=result.periods_per_year,
+        var_confidence=result.var_confidence,
+    )
     metrics: dict[str, Any] = {
         "strategy": result.strategy,
         "initial_capital": round(result.initial_capital, 2),
@@ -79,6 +87,9 @@ def build_report(result: BacktestResult) -> Report:
         "max_drawdown": _clean(perf.drawdown.max_drawdown),
         "sharpe": _clean(perf.sharpe),
         "sortino": _clean(perf.sortino),
+        "var_confidence": result.var_confidence,
+        "value_at_risk_historical": _clean(perf.value_at_risk_historical),
+        "value_at_risk_parametric": _clean(perf.value_at_risk_parametric),
         "win_rate": _clean(perf.win_rate),
         "profit_factor": _clean(perf.profit_factor),
         "average_trade": _clean(perf.average_trade),

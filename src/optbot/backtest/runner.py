@@ -651,6 +651,7 @@ def finish_backtest(plan: BacktestPlan, evidence: ReplayEvidence, workers: int =
         equity=equity,
         trades=records,
         in_market=in_market_by_day(fills, [day for day, _ in days]),
+        var_confidence=settings.analytics.var_confidence,
         notes=_notes(plan, evidence),
         settings=_report_settings(settings, plan.strategies, plan.underlyings, plan.data_root),
         synthetic_options=bool(synthetic),

@@ -6,11 +6,12 @@ Secrets are never read from the TOML file: they come from the OS keyring or the 
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from optbot.config.sections.analytics import AnalyticsSettings
@@ -41,6 +42,17 @@ from optbot.core.enums import RunMode
 from optbot.core.errors import ConfigError
 
 ENV_PREFIX = "OPTBOT__"
+
+log = logging.getLogger(__name__)
+
+#: Deprecated keys still accepted (a config that sets one keeps loading): (section, key) -> the
+#: (section, key) that replaced it. Loading one logs a warning naming both, and its value is applied to
+#: the replacement unless the replacement is set too.
+DEPRECATED_ALIASES: dict[tuple[str, str], tuple[str, str]] = {
+    ("instruments", "strikes_around_atm"): ("engine", "atm_strike_window"),
+    ("instruments", "min_open_interest"): ("strategy", "min_open_interest"),
+    ("instruments", "subscription_token_limit"): ("broker", "max_tokens_per_connection"),
+}
 
 #: Keys that hold secrets; finding one in a config file is an error.
 SECRET_KEYS = frozenset(
@@ -95,6 +107,31 @@ class Settings(BaseSettings):
     calendar: CalendarSettings = Field(default_factory=CalendarSettings)
     research: ResearchSettings = Field(default_factory=ResearchSettings)
     persistence: PersistenceSettings = Field(default_factory=PersistenceSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_deprecated_aliases(cls, data: Any) -> Any:
+        """Map each deprecated key the input sets onto its replacement, with one warning line each.
+
+        Only raw input (sections as dicts: the file and the environment) is mapped; re-validation on
+        assignment sees section objects and passes through, so a key is reported once per load."""
+        if not isinstance(data, dict):
+            return data
+        for (section, key), (target_section, target_key) in DEPRECATED_ALIASES.items():
+            source = data.get(section)
+            if not isinstance(source, dict) or source.get(key) is None:
+                continue
+            target = data.get(target_section, {})
+            if not isinstance(target, dict):
+                continue
+            if target.get(target_key) is None:
+                data = {**data, target_section: {**target, target_key: source[key]}}
+                outcome = "its value is applied there"
+            else:
+                outcome = f"ignored: {target_section}.{target_key} is set too"
+            replacement = f"{target_section}.{target_key}"
+            log.warning("config: %s.%s is deprecated, use %s (%s)", section, key, replacement, outcome)
+        return data
 
     @classmethod
     def settings_customise_sources(

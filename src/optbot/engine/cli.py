@@ -150,7 +150,9 @@ def demo_command(
     ctx: typer.Context,
     out: Path = typer.Option(Path("optbot-demo"), "--out", help="where the demo writes its data and reports"),
     day: str | None = typer.Option(None, "--day", help="sample session to replay (YYYY-MM-DD)"),
-    speed: float = typer.Option(3000.0, "--speed", min=1.0, help="replay speed (x real time)"),
+    speed: float | None = typer.Option(
+        None, "--speed", min=1.0, help="replay speed (x real time; default engine.demo_speed)"
+    ),
     data: Path | None = typer.Option(
         None, "--data", help="data root to replay (default: the project's data/sample/store)"
     ),
@@ -188,9 +190,10 @@ def demo_command(
             "paths": settings.paths.model_copy(update={"data_root": out_dir}),
         }
     )
+    replay_speed = demo_replay_speed(speed, settings)
     console.print(
         f"replaying the NIFTY session of {replay_day} through the SmartAPI simulator "
-        f"on 127.0.0.1 at {speed:g}x",
+        f"on 127.0.0.1 {describe_speed(replay_speed)}",
         highlight=False,
     )
 
@@ -217,7 +220,7 @@ def demo_command(
                 out_dir,
                 calendar,
                 day=replay_day,
-                speed=speed,
+                speed=replay_speed,
                 data_dir=data_dir,
                 on_stage=show,
                 clock=replay_clock,
@@ -229,6 +232,15 @@ def demo_command(
     console.print(f"demo finished in {clock.monotonic() - started:.0f} s", highlight=False)
     if summary.failed or summary.engine is None or not summary.report_files:
         raise typer.Exit(1)
+
+
+def demo_replay_speed(cli_speed: float | None, settings: Settings) -> float:
+    """`--speed` when given, else `engine.demo_speed` (0 = unpaced: as fast as the machine allows)."""
+    return cli_speed if cli_speed is not None else settings.engine.demo_speed
+
+
+def describe_speed(speed: float) -> str:
+    return f"at {speed:g}x" if speed > 0 else "as fast as the machine allows"
 
 
 def require_trading_day(calendar: NseCalendar, day: date) -> None:

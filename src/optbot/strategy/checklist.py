@@ -48,7 +48,12 @@ def entry_checklist(
     higher_timeframe_detail: str,
     near_level: bool,
     level_detail: str,
+    *,
+    volume: int | None,
+    min_volume: int,
 ) -> ChecklistResult:
+    """Spec §10.3's items; `volume` of the chosen contract is held to `min_volume` (spec §3.3/§5.4
+    "sufficient OI/volume", `instruments.liquidity_min_volume`; 0 = no volume requirement)."""
     items: list[ChecklistItem] = []
     if session is None:
         items.append(ChecklistItem("market hours", False, "no session today"))
@@ -78,6 +83,8 @@ def entry_checklist(
                 f"OI {open_interest} vs minimum {settings.min_open_interest}",
             )
         )
+    if min_volume > 0:
+        items.append(_volume_item(volume, min_volume))
     if vix is None:
         items.append(ChecklistItem("volatility", False, "VIX unknown"))
     else:
@@ -92,6 +99,12 @@ def entry_checklist(
     items.append(ChecklistItem("trend confirmation", higher_timeframe_aligned, higher_timeframe_detail))
     items.append(ChecklistItem("support/resistance", near_level, level_detail))
     return ChecklistResult(tuple(items))
+
+
+def _volume_item(volume: int | None, min_volume: int) -> ChecklistItem:
+    if volume is None:
+        return ChecklistItem("traded volume", False, f"volume unknown (minimum {min_volume})")
+    return ChecklistItem("traded volume", volume >= min_volume, f"volume {volume} vs minimum {min_volume}")
 
 
 def in_time_entry_window(settings: StrategySettings, now: datetime) -> str | None:

@@ -309,6 +309,8 @@ class DirectionalOptionStrategy(Strategy):
             idea.trend_detail,
             idea.near_level,
             idea.level_detail,
+            volume=quote.volume,
+            min_volume=self.settings.instruments.liquidity_min_volume,
         )
         if contract is None or not checklist.passed:
             self._skip(ctx, underlying, f"{idea.trigger}; checklist failed: {'; '.join(checklist.failures)}")

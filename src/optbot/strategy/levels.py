@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from optbot.config.sections.indicators import IndicatorsSettings
 from optbot.core.events import Bar
 from optbot.indicators.levels import nearest_levels, support_resistance
 from optbot.strategy.series import closes, highs, lows
@@ -25,16 +26,28 @@ class KeyLevels:
         return self.resistance is not None and abs(self.resistance - price) / price * 100 <= proximity_pct
 
 
-def key_levels(bars: Sequence[Bar], lookback: int) -> KeyLevels | None:
-    """Levels from pivots clustered over the history, plus the recent range before the latest bar."""
+def key_levels(bars: Sequence[Bar], lookback: int, pivots: IndicatorsSettings) -> KeyLevels | None:
+    """Levels from pivots clustered over the history, plus the recent range before the latest bar.
+
+    `pivots` carries the spec §11.2 dynamic-level parameters (swing width, clustering tolerance,
+    touches, recency half-life), so `[indicators]` tunes the levels entries and stops are taken from."""
     if len(bars) < lookback + 1:
         return None
     recent = bars[-lookback - 1 : -1]
     range_high = max(bar.high for bar in recent)
     range_low = min(bar.low for bar in recent)
     reference = bars[-1].close
-    pivots = support_resistance(highs(bars[:-1]), lows(bars[:-1]), closes(bars[:-1]))
-    below, above = nearest_levels(pivots, reference)
+    levels = support_resistance(
+        highs(bars[:-1]),
+        lows(bars[:-1]),
+        closes(bars[:-1]),
+        left=pivots.swing_left_bars,
+        right=pivots.swing_right_bars,
+        tolerance_pct=pivots.level_tolerance_pct,
+        min_touches=pivots.level_min_touches,
+        half_life=pivots.level_half_life_bars,
+    )
+    below, above = nearest_levels(levels, reference)
     if below is not None or above is not None:
         return KeyLevels(
             below.price if below else range_low,

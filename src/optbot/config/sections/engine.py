@@ -77,5 +77,8 @@ class EngineSettings(Section):
     )
     demo_days: int = Field(default=1, ge=1, le=5, description="sessions `optbot demo` replays")
     demo_speed: float = Field(
-        default=0.0, ge=0, description="replay speed for the demo; 0 = as fast as the machine allows"
+        default=3000.0,
+        ge=0,
+        description="replay speed of `optbot demo` (x real time) when --speed is not given; "
+        "0 = as fast as the machine allows",
     )

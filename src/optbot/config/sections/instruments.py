@@ -10,18 +10,35 @@ class InstrumentsSettings(Section):
 
     atm_check_interval_seconds: float = Field(default=5.0, gt=0, description="spec §3.3: every 5-10 s")
     atm_move_strikes: int = Field(default=1, ge=1, description="spec §3.3: move when > 1 strike away")
-    strikes_around_atm: int = Field(default=5, ge=1, description="spec §3.3: 5-10 strikes")
+    strikes_around_atm: int | None = Field(
+        default=None,
+        ge=1,
+        description="deprecated alias of engine.atm_strike_window (strikes either side of ATM, spec §3.3); "
+        "a value set here is applied there when engine.atm_strike_window is not set",
+    )
     normal_range_points: float = Field(default=50.0, gt=0, description="spec §5.4: ±50 points")
     gap_range_points: float = Field(default=100.0, gt=0, description="spec §3.4: ±100 points in gaps")
     gap_pool_strikes: int = Field(default=15, ge=10, le=30, description="spec §3.4: 10-15 strikes")
     gap_stability_minutes: float = Field(default=3.0, gt=0, description="spec §3.4: 2-3 minutes")
     replacement_window_seconds: float = Field(default=90.0, gt=0, description="spec §3.3: over 1-2 min")
-    min_open_interest: int = Field(default=1000, ge=0, description="spec §10.3: OI > 1000")
-    liquidity_min_volume: int = Field(
-        default=0, ge=0, description="spec §3.3 'Liquidity Check': minimum traded volume for a strike"
+    min_open_interest: int | None = Field(
+        default=None,
+        ge=0,
+        description="deprecated alias of strategy.min_open_interest (the entry checklist's OI > 1000, "
+        "spec §10.3); a value set here is applied there when strategy.min_open_interest is not set",
     )
-    subscription_token_limit: int = Field(
-        default=1000, ge=1, le=3000, description="reference §5: 1000 tokens per socket connection"
+    liquidity_min_volume: int = Field(
+        default=0,
+        ge=0,
+        description="spec §3.3/§5.4 'Liquidity Check': an entry needs at least this traded volume on the "
+        "chosen contract (an entry-checklist item); 0 = no volume requirement",
+    )
+    subscription_token_limit: int | None = Field(
+        default=None,
+        ge=1,
+        le=3000,
+        description="deprecated alias of broker.max_tokens_per_connection (reference §5: 1000 tokens per "
+        "socket connection); a value set here is applied there when that is not set",
     )
     download_timeout_seconds: float = Field(
         default=60.0, gt=0, description="spec §3.1: scrip master download timeout (file is tens of MB)"

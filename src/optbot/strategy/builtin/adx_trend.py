@@ -81,8 +81,9 @@ class AdxTrendStrategy(DirectionalOptionStrategy):
         timeframes = trend_timeframes(p, ctx.vix(), self.settings.risk.vix_high)
         level_timeframe = timeframes[-1] if timeframes else entry
         level_bars = list(ctx.bars(symbol, level_timeframe, p.level_lookback_bars * 5))
-        range_levels = key_levels(entry_bars, p.level_lookback_bars)
-        levels = key_levels(level_bars, p.level_lookback_bars) or range_levels
+        pivots = self.settings.indicators
+        range_levels = key_levels(entry_bars, p.level_lookback_bars, pivots)
+        levels = key_levels(level_bars, p.level_lookback_bars, pivots) or range_levels
         if range_levels is None or levels is None:
             self._skip(ctx, symbol, f"not enough {entry} bars for levels ({len(entry_bars)})")
             return None
