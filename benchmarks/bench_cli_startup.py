@@ -139,7 +139,8 @@ def main() -> None:
 
 
 def _last_line(stderr: str) -> str:
-    """The error line of a usage error (click frames it in a box; the message is the boxed line)."""
-    lines = [line.strip(" │╭╰─╮╯") for line in stderr.splitlines()]
-    lines = [line for line in lines if line and not line.startswith(("Usage:", "Try "))]
-    return lines[-1] if lines else ""
+    """The answer to a bad input: its one `error ...` line, flagged when there are more lines."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    if len(lines) == 1:
+        return lines[0]
+    return f"({len(lines)} lines, not one) {lines[-1] if lines else ''}"

@@ -145,6 +145,18 @@ def test_calibrate_command_refuses_a_folder_without_option_data(tmp_path: Path) 
     assert missing.exit_code == 2 and "not a folder" in missing.output
 
 
+def test_calibrate_refuses_an_out_path_before_fitting(data_root: Path, tmp_path: Path) -> None:
+    """A missing folder in --out was created silently, after the whole fit."""
+    typo = tmp_path / "no_such_folder" / "mine.toml"
+    missing = runner.invoke(_app(), ["data", "calibrate", "--data", str(data_root), "--out", str(typo)])
+    assert missing.exit_code == 2 and "does not exist (create it first)" in missing.output
+    assert "chain observations" not in missing.output and not typo.parent.exists()
+    csv = runner.invoke(
+        _app(), ["data", "calibrate", "--data", str(data_root), "--out", str(tmp_path / "x.csv")]
+    )
+    assert csv.exit_code == 2 and "must end in .toml" in csv.output
+
+
 def test_price_shows_the_model_inputs_and_the_real_bar(data_root: Path) -> None:
     result = runner.invoke(
         _app(),

@@ -25,7 +25,8 @@ class Captured(UserError):
     [
         (["backtest", *DAYS], "optbot.backtest.runner.run_backtest"),
         (["research", "montecarlo", "--strategy", "orb", *DAYS], "optbot.research.evaluate.run_backtest"),
-        (["research", "stress", "--strategy", "orb"], "optbot.research.evaluate.run_backtest"),
+        # stress checks the strategy's name before any window: a real one
+        (["research", "stress", "--strategy", "adx_trend"], "optbot.research.evaluate.run_backtest"),
         (["research", "regimes", "--strategy", "orb", *DAYS], "optbot.research.evaluate.run_backtest"),
     ],
 )

@@ -51,6 +51,8 @@ def test_help_and_a_bad_argument_load_no_command_package() -> None:
         "assert runner.invoke(app, ['--help']).exit_code == 0\n"
         "bad = runner.invoke(app, ['backtest', '--from', '2024-13-01', '--to', '2024-01-02'])\n"
         "assert 'not an ISO date' in str(bad.exception), bad.output\n"
+        "usage = runner.invoke(app, ['backtest', '--workers', '0', '--from', '2024-01-01'])\n"
+        "assert usage.exit_code == 2 and usage.stderr.startswith('error --workers'), usage.output\n"
         "heavy = ('numpy', 'scipy', 'pandas', 'pyarrow', 'duckdb', 'optuna', 'plotly', 'httpx', 'fastapi',\n"
         "         'optbot.config.settings', 'optbot.engine', 'optbot.backtest.runner')\n"
         "print(sorted(name for name in sys.modules if name.split('.')[0] in heavy or name in heavy))\n"

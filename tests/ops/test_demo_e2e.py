@@ -17,7 +17,7 @@ from optbot.core.errors import UserError
 from optbot.sim.auth import demo_account
 from optbot.test_kit.ops import find_secrets, scan_tree
 
-SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample" / "store"  # the bundled data root
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
@@ -86,6 +86,15 @@ def test_demo_refuses_to_wipe_a_foreign_directory(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["demo", "--out", str(foreign), "--data", str(SAMPLE)])
     assert result.exit_code != 0
     assert (foreign / "precious.txt").read_text() == "keep me"
+
+
+def test_demo_refuses_a_data_folder_that_is_not_a_data_root(tmp_path: Path) -> None:
+    """It used to replay the bundled sample instead, as if --data had not been given."""
+    out = tmp_path / "d"
+    result = CliRunner().invoke(app, ["demo", "--out", str(out), "--data", str(tmp_path / "missing")])
+    assert isinstance(result.exception, UserError), result.output
+    assert str(result.exception).startswith(f"--data {tmp_path / 'missing'}: not a data root")
+    assert result.output == "" and not out.exists()
 
 
 def test_one_trace_id_links_signal_decision_order_and_fill(demo_run: tuple[str, Path, int]) -> None:

@@ -131,3 +131,14 @@ def test_regimes_command_on_a_sample_day(tmp_path: Path, monkeypatch: pytest.Mon
         assert title in result.output
     page = (tmp_path / "out" / "tearsheet.html").read_text(encoding="utf-8")
     assert "NIFTY buy &amp; hold" in page or "NIFTY buy & hold" in page
+
+
+def test_stress_refuses_an_unknown_strategy_before_any_window(tmp_path: Path) -> None:
+    """Each window's refusal is reported as that window skipped; an unknown strategy name used to
+    come out as a table of skipped windows, a tearsheet and exit 0."""
+    out = tmp_path / "out"
+    args = ["research", "stress", "--strategy", "no_such_strategy", "--data", str(SAMPLE_STORE)]
+    result = CliRunner().invoke(app, [*args, "--out", str(out)])
+    assert isinstance(result.exception, UserError), result.output
+    assert str(result.exception).startswith("--strategy 'no_such_strategy': unknown strategy")
+    assert not out.exists()

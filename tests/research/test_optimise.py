@@ -183,3 +183,12 @@ def test_the_same_seed_gives_the_same_study(tmp_path: Path) -> None:
     assert [t.parameters for t in first.trials] == [t.parameters for t in second.trials]
     assert first.best is not None and second.best is not None
     assert first.best.parameters == second.best.parameters
+
+
+@pytest.mark.parametrize(("option", "value"), [("sampler", "bogus"), ("pruner", "sometimes")])
+def test_an_unknown_sampler_or_pruner_is_refused_before_the_study_database_is_created(
+    tmp_path: Path, option: str, value: str
+) -> None:
+    with pytest.raises(UserError, match=f"--{option} '{value}': choose one of"):
+        run_study(Settings(), _spec(tmp_path, **{option: value}), _evaluate)
+    assert not (tmp_path / "studies.db").exists()

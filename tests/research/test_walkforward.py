@@ -109,6 +109,11 @@ def test_cross_validation_purges_and_tests_every_fold(tmp_path: Path) -> None:
         plan_folds(date(2021, 1, 1), date(2021, 1, 2), 3, 0)
 
 
+def test_a_negative_purge_is_refused_it_would_train_on_the_test_folds_edges() -> None:
+    with pytest.raises(UserError, match="--purge-days must be zero or more, got -1"):
+        plan_folds(date(2021, 1, 1), date(2021, 12, 31), 4, purge_days=-1)
+
+
 def test_windows_in_two_processes_give_the_same_result_as_one(tmp_path: Path) -> None:
     windows = plan_windows(date(2021, 1, 1), date(2021, 12, 31), 6, 3, 3, anchored=False)
     (tmp_path / "one").mkdir()

@@ -13,6 +13,7 @@ import typer
 from optbot.analytics.cli import DEFAULT_DATA_ROOT
 from optbot.cli.common import data_root_option, fail, parse_date_option, settings_from
 from optbot.core.errors import UserError
+from optbot.core.output_path import output_target
 from optbot.data.cli import data_app
 
 if TYPE_CHECKING:
@@ -28,7 +29,11 @@ def calibrate_command(
         callback=data_root_option,
         help="Folder of real option data (data/sample layout)",
     ),
-    out: Path | None = typer.Option(None, "--out", help="Write the calibration TOML here (atomically)"),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        help="Write the calibration TOML here (atomically); a folder gets calibration.toml",
+    ),
     sample_minutes: int = typer.Option(
         15, "--sample-minutes", min=1, max=375, help="Minute-bar sampling step"
     ),
@@ -57,6 +62,10 @@ def calibrate_command(
         fail(f"--data {data} is not a folder")
     if check and out is not None:
         fail("--check fits nothing and writes nothing: drop --out")
+    try:  # before the fit: a typo in the folder is refused, not created, and not after a long fit
+        out = output_target(out, out, (".toml",)).path("calibration", ".toml") if out is not None else None
+    except UserError as exc:
+        fail(str(exc))
     settings = settings_from(ctx).analytics
     from optbot.analytics.calibration import Calibrator, FitOptions
     from optbot.analytics.synthetic_params import load_calibration, render_calibration

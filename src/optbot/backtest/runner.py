@@ -54,7 +54,7 @@ from optbot.persistence.records import FillRecord
 from optbot.persistence.store import Store
 from optbot.portfolio.trades import closed_trades
 from optbot.strategy.base import Strategy
-from optbot.strategy.registry import load_strategies, resolve
+from optbot.strategy.registry import load_strategies, resolve_option
 
 log = logging.getLogger("optbot.backtest.runner")
 
@@ -160,11 +160,7 @@ def choose_strategies(settings: Settings, strategy: str | None) -> list[Strategy
         if not chosen:
             raise UserError("no strategy to backtest: strategy.enabled is empty and --strategy was not given")
         return chosen
-    try:
-        found = resolve(strategy)
-    except UserError as exc:
-        raise UserError(f"--strategy {strategy!r}: {str(exc).removeprefix('strategy.enabled: ')}") from None
-    return [found(settings)]
+    return [resolve_option(strategy)(settings)]
 
 
 def check_range(calendar: NseCalendar, start: date, end: date) -> list[date]:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from optbot.core.bundled import resolve_data_path
 from optbot.core.errors import ConfigError, UserError
@@ -59,14 +60,26 @@ def settings_from(ctx: typer.Context) -> Settings:
         fail_config(exc)
 
 
-def fail_config(exc: ConfigError) -> NoReturn:
+def print_error_line(message: str, label: str = "error") -> None:
+    """The one line a refused command prints on stderr: `error <what was wrong>`. The message is
+    printed as given: a path or value quoted in it may hold `[...]`, which Rich would take as markup
+    and drop."""
+    error_console.print(f"[red]{label}[/red] {escape(message)}", highlight=False)
+
+
+def print_config_problems(exc: ConfigError) -> None:
+    """One `config error <key>: <problem>` line per problem of a refused configuration."""
     for problem in exc.problems:
-        error_console.print(f"[red]config error[/red] {problem}", highlight=False)
+        print_error_line(problem, label="config error")
+
+
+def fail_config(exc: ConfigError) -> NoReturn:
+    print_config_problems(exc)
     raise typer.Exit(2)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    error_console.print(f"[red]error[/red] {message}", highlight=False)
+    print_error_line(message)
     raise typer.Exit(code)
 
 
@@ -78,6 +91,8 @@ __all__ = [
     "error_console",
     "fail",
     "fail_config",
+    "print_config_problems",
+    "print_error_line",
     "settings_from",
     "state",
 ]

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import typer
+
+# Typer (0.26 on) runs on its own copy of click and exports only BadParameter of its exceptions.
+from typer._click.exceptions import BadParameter, MissingParameter, NoArgsIsHelpError, UsageError
 from typer.core import TyperCommand, TyperGroup
 
 from optbot import __version__
@@ -158,14 +163,71 @@ class _Registered:
 REGISTERED = _Registered()
 
 
+def usage_error_line(error: UsageError) -> str:
+    """What a usage error says, on one line: the parameter's names, what was wrong with its value and
+    the value (`--workers: Input should be greater than or equal to 1, got '0'`), as the commands' own
+    checks word it (`--from: not an ISO date ...`); a missing or unknown option or command keeps
+    click's wording (`Missing option '--to'.`, `No such command 'calendr'. Did you mean ...`)."""
+    text = error.format_message()
+    if isinstance(error, BadParameter) and not isinstance(error, MissingParameter):
+        given = _given_text(error)
+        # pydantic words a validator's ValueError "Value error, <its message>"
+        message = error.message.removeprefix("Value error, ") if given is not None else error.message
+        if error.param_hint is not None:
+            hints = [error.param_hint] if isinstance(error.param_hint, str) else list(error.param_hint)
+            text = f"{' / '.join(hints)}: {message}"
+        elif error.param is not None:
+            names = error.param.get_error_hint().replace("'", "")  # click quotes each name
+            text = f"{names}: {message}"
+        if given is not None and repr(given) not in text:
+            text += f", got {given!r}"
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _given_text(error: BadParameter) -> str | None:
+    """The text given on the command line for a value typer refused, when the refusal kept it: typer
+    converts values with pydantic and raises BadParameter from its ValidationError, whose errors
+    carry the input; a command's own BadParameter has no such cause."""
+    errors = getattr(error.__cause__, "errors", None)
+    details = errors() if callable(errors) else None
+    given = details[0].get("input") if details else None
+    return given if isinstance(given, str) else None
+
+
+@contextmanager
+def usage_errors_on_one_line() -> Iterator[None]:
+    """A usage error (bad value, unknown or missing option, unknown command, extra argument) exits 2
+    after the one `error ...` line every refused command prints, not typer's usage block and boxed
+    panel. No arguments at all still shows the help, as `no_args_is_help` means."""
+    try:
+        yield
+    except NoArgsIsHelpError:
+        raise
+    except UsageError as error:
+        from optbot.cli.common import print_error_line
+
+        print_error_line(usage_error_line(error))
+        raise typer.Exit(error.exit_code) from None
+
+
 class LazyCommandGroup(TyperGroup):
     """`optbot` itself: lists `COMMANDS` as they are and imports a command's CLI modules only when
-    that command is resolved to run (its own `--help` included)."""
+    that command is resolved to run (its own `--help` included). Its arguments are parsed and its
+    subcommands resolved, parsed and run inside `usage_errors_on_one_line`, so every command's usage
+    errors come out as one line, through `optbot` and through a test's `CliRunner` alike."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for listed in COMMANDS:
             self.add_command(_Listing(listed.name, help=listed.help))
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        with usage_errors_on_one_line():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: Any) -> Any:
+        with usage_errors_on_one_line():
+            return super().invoke(ctx)
 
     def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
         name, command, rest = super().resolve_command(ctx, args)
@@ -205,15 +267,14 @@ def run() -> None:
     try:
         app()
     except ConfigError as exc:
-        from optbot.cli.common import error_console
+        from optbot.cli.common import print_config_problems
 
-        for problem in exc.problems:
-            error_console.print(f"[red]config error[/red] {problem}", highlight=False)
+        print_config_problems(exc)
         sys.exit(2)
     except UserError as exc:
-        from optbot.cli.common import error_console
+        from optbot.cli.common import print_error_line
 
-        error_console.print(f"[red]error[/red] {exc}", highlight=False)
+        print_error_line(str(exc))
         sys.exit(2)
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from optbot.calendar import Segment
-from optbot.cli.common import console, settings_from, state
+from optbot.cli.common import console, data_root_option, settings_from, state
 from optbot.core.bundled import SAMPLE_STORE
 from optbot.core.clock import Clock, LiveClock, SimClock
 from optbot.core.enums import RunMode
@@ -154,11 +154,15 @@ def demo_command(
         None, "--speed", min=1.0, help="replay speed (x real time; default engine.demo_speed)"
     ),
     data: Path | None = typer.Option(
-        None, "--data", help="data root to replay (default: the project's data/sample/store)"
+        None,
+        "--data",
+        callback=data_root_option,
+        help="data root to replay (default: the project's data/sample/store)",
     ),
 ) -> None:
     """A whole trading day through the live path against the local SmartAPI simulator (no account needed)."""
     requested_day = _parse_day(day) if day else None
+    given_data_dir = _given_data_root(data) if data is not None else None
     from optbot.config import load_settings
     from optbot.log import configure_logging, shutdown_logging
     from optbot.ops.calendar_sync import calendar_from_settings
@@ -180,7 +184,7 @@ def demo_command(
     if not all(result.passed for result in checks):
         raise typer.Exit(1)
     settings = load_settings(config_path)
-    data_dir = _sample_dir(data or settings.replay.data_dir)
+    data_dir = given_data_dir or _sample_dir(settings.replay.data_dir)
     out_dir = out.resolve()
     calendar = calendar_from_settings(settings)
     require_trading_day(calendar, replay_day)
@@ -257,6 +261,17 @@ def _parse_day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise UserError(f"--day: not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _given_data_root(given: Path) -> Path:
+    """`--data`, checked before anything runs: a folder that is not a data root is refused, not
+    swapped for the bundled sample as an unset `replay.data_dir` is."""
+    if (given / "timeframes").is_dir():
+        return given.resolve()
+    raise UserError(
+        f"--data {given}: not a data root (it should hold timeframes/<SYMBOL>/<tf>.json, "
+        "e.g. data/sample/store)"
+    )
 
 
 def _sample_dir(configured: Path) -> Path:

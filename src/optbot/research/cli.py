@@ -148,10 +148,10 @@ class StudyOptions:
         """`--param` values (legs fields named for the strategy) or the strategy's declared tunables,
         each checked by building the strategy at both ends of its range."""
         from optbot.strategy.legs import qualified
-        from optbot.strategy.registry import resolve
+        from optbot.strategy.registry import resolve_option
         from optbot.strategy.tunable import Tunable, check_buildable
 
-        strategy = resolve(self.strategy)
+        strategy = resolve_option(self.strategy)
         if self.params:
             tunables = tuple(qualified(strategy, Tunable.parse(text)) for text in self.params)
         else:
@@ -215,8 +215,10 @@ def optimise_command(
     to: ToOption,
     trials: int = typer.Option(100, "--trials", help="trials in the study (shared by every worker)"),
     objective: ObjectiveOption = "net_pnl",
-    min_trades: int = typer.Option(0, "--min-trades", help="constraint: at least this many trades"),
-    max_drawdown: float | None = typer.Option(None, "--max-drawdown", help="constraint: max drawdown, %"),
+    min_trades: int = typer.Option(0, "--min-trades", min=0, help="constraint: at least this many trades"),
+    max_drawdown: float | None = typer.Option(
+        None, "--max-drawdown", min=0.0, help="constraint: max drawdown, %"
+    ),
     param: ParamOption = [],  # noqa: B006 - typer reads the default, never mutates it
     storage: StorageOption = None,
     study: str | None = typer.Option(None, "--study", help="study name (join it if it exists)"),
@@ -295,8 +297,8 @@ def walkforward_command(
     anchored: bool = typer.Option(False, "--anchored/--rolling", help="in-sample always starts at --from"),
     trials: int = typer.Option(100, "--trials", help="trials per window"),
     objective: ObjectiveOption = "net_pnl",
-    min_trades: int = typer.Option(0, "--min-trades"),
-    max_drawdown: float | None = typer.Option(None, "--max-drawdown"),
+    min_trades: int = typer.Option(0, "--min-trades", min=0),
+    max_drawdown: float | None = typer.Option(None, "--max-drawdown", min=0.0),
     param: ParamOption = [],  # noqa: B006 - typer reads the default, never mutates it
     storage: StorageOption = None,
     study: str | None = typer.Option(None, "--study"),
@@ -407,7 +409,7 @@ def montecarlo_command(
     from_: str | None = typer.Option(None, "--from"),
     to: str | None = typer.Option(None, "--to"),
     paths: int | None = typer.Option(
-        None, "--paths", help="paths per method (default research.monte_carlo_paths)"
+        None, "--paths", min=1, help="paths per method (default research.monte_carlo_paths)"
     ),
     data: Path | None = typer.Option(None, "--data", callback=data_root_option),
     out: Path | None = typer.Option(None, "--out", callback=checked_out_folder),

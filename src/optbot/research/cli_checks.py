@@ -61,10 +61,10 @@ def bias_command(
         sample_settings,
     )
     from optbot.research.evaluate import quiet_logging
-    from optbot.strategy.registry import resolve
+    from optbot.strategy.registry import resolve_option
 
     settings = sample_settings(settings_from(ctx))
-    cls = resolve(strategy)
+    cls = resolve_option(strategy)
     research = settings.research
     try:
         sessions = (
@@ -175,8 +175,12 @@ def stress_command(
     from optbot.research.evaluate import BacktestEvaluator, outcome_trades
     from optbot.research.stress import day_regimes, split_tables
     from optbot.research.tearsheet import TableSection, TearsheetInput, write_tearsheet
+    from optbot.strategy.registry import resolve_option
 
     settings = settings_from(ctx)
+    # Checked before any window: a window's refusal is reported as that window skipped, so an unknown
+    # name would otherwise come out as a table of skipped windows and exit 0.
+    resolve_option(strategy)
     evaluator = BacktestEvaluator(strategy, data)
     daily = evaluator.market(settings)
     runs = [

@@ -122,14 +122,22 @@ def storage_url(url: str) -> str:
     raise UserError(f"--storage {url!r}: expected sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB")
 
 
+def check_search(spec: StudySpec) -> None:
+    """Refuse a sampler or pruner not in `SAMPLERS` / `PRUNERS`, before any storage is opened: opening
+    one creates the study's database, which a refused command would leave behind."""
+    if spec.sampler not in SAMPLERS:
+        raise UserError(f"--sampler {spec.sampler!r}: choose one of {', '.join(SAMPLERS)}")
+    if spec.pruner not in PRUNERS:
+        raise UserError(f"--pruner {spec.pruner!r}: choose one of {', '.join(PRUNERS)}")
+
+
 def _sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
+    check_search(spec)
     if spec.sampler == "random":
         return optuna.samplers.RandomSampler(seed=spec.seed)
     if spec.sampler == "cmaes":
         return optuna.samplers.CmaEsSampler(seed=spec.seed)
-    if spec.sampler == "tpe":
-        return optuna.samplers.TPESampler(seed=spec.seed)
-    raise UserError(f"--sampler {spec.sampler!r}: choose one of {', '.join(SAMPLERS)}")
+    return optuna.samplers.TPESampler(seed=spec.seed)
 
 
 class MonthMedianPruner(optuna.pruners.BasePruner):
@@ -159,11 +167,10 @@ class MonthMedianPruner(optuna.pruners.BasePruner):
 
 
 def _pruner(spec: StudySpec) -> optuna.pruners.BasePruner:
+    check_search(spec)
     if spec.pruner == "median":
         return MonthMedianPruner()
-    if spec.pruner == "none":
-        return optuna.pruners.NopPruner()
-    raise UserError(f"--pruner {spec.pruner!r}: choose one of {', '.join(PRUNERS)}")
+    return optuna.pruners.NopPruner()
 
 
 #: How long a SQLite writer waits for another process's write (several workers share one file).
@@ -171,6 +178,7 @@ SQLITE_BUSY_TIMEOUT_SECONDS = 60
 
 
 def _storage(spec: StudySpec) -> optuna.storages.RDBStorage:
+    check_search(spec)
     url = storage_url(spec.storage)
     engine = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}} if url.startswith("sqlite") else {}
     try:

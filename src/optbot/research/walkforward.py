@@ -318,7 +318,10 @@ class FoldResult:
 def plan_folds(
     start: date, end: date, folds: int, purge_days: int
 ) -> list[tuple[tuple[date, date], list[tuple[date, date]]]]:
-    """k contiguous test folds; each one's training ranges are the rest, minus `purge_days` either side."""
+    """k contiguous test folds; each one's training ranges are the rest, minus `purge_days` either side
+    (a negative purge would train on the test fold's own edge days)."""
+    if purge_days < 0:
+        raise UserError(f"--purge-days must be zero or more, got {purge_days}")
     total = (end - start).days + 1
     if folds < 2 or total < folds:
         raise UserError(

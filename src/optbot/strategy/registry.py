@@ -50,6 +50,15 @@ def resolve(name: str) -> type[Strategy]:
     return found
 
 
+def resolve_option(name: str, flag: str = "--strategy") -> type[Strategy]:
+    """`resolve` for a strategy named on the command line: a refusal names the option it came from,
+    not the setting `strategy.enabled` (which `resolve`'s messages name for a config file's list)."""
+    try:
+        return resolve(name)
+    except UserError as exc:
+        raise UserError(f"{flag} {name!r}: {str(exc).removeprefix('strategy.enabled: ')}") from None
+
+
 def _load_module(module_name: str, name: str) -> ModuleType:
     """A strategy module by dotted name, looked up in the current directory as well (as `python -m`
     does: a user's own `my_strategies.py` beside their config), or a `.py` file by path."""
