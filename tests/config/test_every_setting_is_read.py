@@ -56,12 +56,6 @@ NOT_WIRED: dict[str, str] = {
     "indicators.volume_profile_bins": "no run-time volume profile",
     "indicators.value_area_fraction": "no run-time volume or market profile",
     "indicators.initial_balance_periods": "no run-time market profile",
-    # Spec §11.2 sentiment analysis: analytics/chain.py functions no strategy, report or panel calls yet.
-    "analytics.iv_rich_ratio": "no run-time IV-vs-HV monitor",
-    "analytics.iv_cheap_ratio": "no run-time IV-vs-HV monitor",
-    "analytics.skew_strike_offset_pct": "no run-time skew monitor",
-    "analytics.build_up_min_oi_change": "no run-time OI build-up monitor",
-    "analytics.build_up_min_price_change": "no run-time OI build-up monitor",
     # Spec §11.5: bias replays run the bar backtest kernel, which loads engine.warmup_intraday_days.
     "research.bias_intraday_history_days": "replays load the engine's own intraday warm-up",
 }

@@ -14,6 +14,8 @@ from optbot.core.enums import IntentPurpose, Side
 from optbot.execution.reports import build_pnl_report, report_json
 from optbot.execution.statement import contract_note, contract_note_json
 from optbot.ops.daily_report import build_daily_report
+from optbot.ops.reports import render_html
+from optbot.ops.sentiment import SentimentMonitor
 from optbot.test_kit.execution import option_intent
 from tests.engine.test_core import DAY, Rig
 
@@ -79,3 +81,30 @@ async def test_pnl_statement_and_daily_report_agree_to_the_paisa(tmp_path: Path)
     trades = report.tables["closed trades"]
     assert len(trades) == 7 > len([fill for fill in fills if fill.side is Side.SELL])
     assert [trade["exit_reason"] for trade in trades] == ["exit"] * 7
+
+
+async def test_market_sentiment_section_from_the_engine_chain(tmp_path: Path) -> None:
+    """Spec §11.2: the monitor reads the engine's quoted chain; the report shows its last row."""
+    rig = Rig(tmp_path, fill_policy="none")
+    await rig.start()
+    await rig.ticks()
+    monitor = SentimentMonitor(rig.engine)
+    monitor.sample()
+    (first,) = monitor.rows()
+    # every quoted contract carries OI 500,000 and volume 10,000: both ratios are 1, and with equal OI
+    # on every strike the writers' payout is least at the middle strike, the ATM
+    assert (first["underlying"], first["pcr_oi"], first["pcr_volume"]) == ("NIFTY", 1.0, 1.0)
+    assert first["max_pain"] == first["atm_strike"] == 24_550.0
+    assert first["atm_iv_pct"] is not None and first["atm_call_build_up"] is None  # nothing earlier yet
+    assert first["hv_pct"] is None and first["iv_regime"] is None  # no daily history loaded: unknown
+    rig.clock.advance(60)
+    await rig.ticks(option_ltp=130.0)
+    monitor.sample()
+    (later,) = monitor.rows()
+    assert later["atm_call_build_up"] == later["atm_put_build_up"] == "neutral"  # price up, OI flat
+
+    report = build_daily_report(rig.engine, DAY, sentiment=monitor.rows())
+    assert report.tables["market sentiment"] == [later]
+    page = render_html(report)
+    assert "<h2>market sentiment</h2>" in page and "<th>pcr_oi</th>" in page and "24,550.00" in page
+    assert build_daily_report(rig.engine, DAY).tables["market sentiment"] == []

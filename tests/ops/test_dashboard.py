@@ -29,6 +29,18 @@ async def test_snapshot_readable_anonymously_on_loopback() -> None:
     assert body["positions"][0]["symbol"] == "NIFTY11AUG2624550CE"
 
 
+async def test_snapshot_carries_the_market_sentiment_rows() -> None:
+    async with client_for(ScriptedDashboardProvider(sample_snapshot())) as client:
+        body = (await client.get("/api/snapshot")).json()
+    (row,) = body["sentiment"]
+    assert (row["underlying"], row["pcr_oi"], row["iv_regime"], row["strike_skew_pct"]) == (
+        "NIFTY",
+        1.083,
+        "RICH",
+        None,
+    )
+
+
 async def test_anonymous_refused_when_disabled() -> None:
     settings = DashboardSettings(allow_anonymous_loopback=False)
     async with client_for(ScriptedDashboardProvider(sample_snapshot()), settings) as client:
@@ -123,6 +135,9 @@ async def test_dashboard_in_headless_chromium_shows_position_and_kill_switch_hal
             await row.wait_for(timeout=10_000)
             assert "1,162.50" in await row.inner_text()
             await page.locator("#risk-state", has_text="ACTIVE").wait_for(timeout=5_000)
+            sentiment = await page.locator("#sentiment tbody tr[data-symbol='NIFTY']").inner_text()
+            for shown in ("1.08", "0.91", "24,500", "RICH", "-1.35", "short build up", "long unwinding"):
+                assert shown in sentiment, sentiment
             await page.screenshot(path=str(tmp_path / "dashboard.png"))
             await page.click("#kill-button")
             await page.fill("#kill-token", "operator-secret-2")

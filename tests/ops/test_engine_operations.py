@@ -154,6 +154,11 @@ async def test_paper_day_notifies_exposes_metrics_and_writes_the_daily_report(se
     page = files.html_path.read_text()
     assert "generated 2025-09-08 " in page and " IST</p>" in page  # stamps for people are IST
     assert page.count("<svg") >= 2 and "intraday P&amp;L" in page and "NIFTY16SEP2524800CE" in page
+    # spec §11.2 sentiment of the replayed chain, as the dashboard last showed it
+    (sentiment,) = json.loads(report)["tables"]["market sentiment"]
+    assert sentiment["underlying"] == "NIFTY" and sentiment["pcr_oi"] > 0 and sentiment["max_pain"] > 0
+    assert sentiment["hv_pct"] > 0 and sentiment["iv_regime"] in {"RICH", "CHEAP", "FAIR"}
+    assert sentiment["atm_call_build_up"] is not None and "<h2>market sentiment</h2>" in page
     assert "ticks processed" in page and "synthetic" in page
 
     monthly = s.ops.write_monthly_summary("2025-09")
@@ -176,6 +181,7 @@ async def test_paper_day_notifies_exposes_metrics_and_writes_the_daily_report(se
     assert snapshot.session["phase"] == "after_hours"
     assert snapshot.pnl_series[-1][1] == pytest.approx(round(net, 2))
     assert len(snapshot.pnl_series) > 300  # one point a minute from the pre-market to the post-market
+    assert snapshot.sentiment == [sentiment]
 
 
 @pytest.mark.slow

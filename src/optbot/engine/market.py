@@ -380,6 +380,10 @@ class MarketState:
             contracts.extend(contract for contract in (row.call, row.put) if contract is not None)
         return contracts
 
+    def years_to_expiry(self, contract: Instrument) -> float:
+        """Years from the clock's now to the contract's expiry close, as its Greeks are priced with."""
+        return self._years_to_expiry(contract, self.clock.now_utc())
+
     def _years_to_expiry(self, contract: Instrument, now: datetime) -> float:
         assert contract.expiry is not None
         session = (

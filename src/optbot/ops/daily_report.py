@@ -59,8 +59,10 @@ def build_daily_report(
     *,
     pnl_series: Sequence[tuple[str, float]] = (),
     data_quality: DataQuality | None = None,
+    sentiment: Sequence[dict[str, Any]] = (),
 ) -> Report:
-    """The day's report from the engine (call after the session's EOD reconciliation)."""
+    """The day's report from the engine (call after the session's EOD reconciliation). `sentiment`:
+    the last market-sentiment row of each underlying (`ops.sentiment.SentimentMonitor.rows`)."""
     now = engine.clock.now_utc()
     target = day or ist_date(now)
     quality = data_quality or DataQuality()
@@ -163,6 +165,7 @@ def build_daily_report(
             "closed trades": trade_rows,
             "fills": fill_rows,
             "risk events": risk_events,
+            "market sentiment": [dict(row) for row in sentiment],
             "data quality": quality_rows,
         },
         notes=notes,
@@ -244,9 +247,12 @@ def write_daily_report(
     *,
     pnl_series: Sequence[tuple[str, float]] = (),
     data_quality: DataQuality | None = None,
+    sentiment: Sequence[dict[str, Any]] = (),
 ) -> ReportFiles:
     """Write `daily-YYYY-MM-DD.json` and `.html` into `out_dir` (atomically; same input, same bytes)."""
-    report = build_daily_report(engine, day, pnl_series=pnl_series, data_quality=data_quality)
+    report = build_daily_report(
+        engine, day, pnl_series=pnl_series, data_quality=data_quality, sentiment=sentiment
+    )
     return write_report(report, out_dir, daily_report_stem(date.fromisoformat(report.subtitle)))
 
 

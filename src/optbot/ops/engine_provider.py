@@ -18,6 +18,7 @@ from optbot.broker.paper.broker import PaperBroker
 from optbot.core.events import Event, FeedHealth, RiskDecision
 from optbot.core.timeutil import ist_date, to_ist, to_utc
 from optbot.ops.dashboard.provider import DashboardSnapshot
+from optbot.ops.sentiment import SentimentMonitor
 from optbot.portfolio.positions import net_realised_pnl, unrealised_pnl
 from optbot.strategy.legs import LegStrategy
 
@@ -66,6 +67,7 @@ class EngineDashboardProvider:
         self._pnl: deque[tuple[str, float]] = deque(maxlen=max_pnl_points)
         self._pnl_day: str = ""
         self.ticks_per_second: float | None = None
+        self.sentiment = SentimentMonitor(engine)
 
     # ----------------------------------------------------------------- inputs
     def attach(self) -> None:
@@ -119,6 +121,7 @@ class EngineDashboardProvider:
             orders=self._orders(),
             trades=self._trades(),
             legs=self._legs(),
+            sentiment=self.sentiment.rows(),
             pnl_series=self.pnl_series,
         )
 

@@ -314,6 +314,7 @@ class EngineSampler:
         state.delivered, state.failed = stats.delivered, stats.failed
         if state.last_pnl_at is None or (now - state.last_pnl_at).total_seconds() >= self.pnl_every_seconds:
             self.provider.sample_pnl()
+            self.provider.sentiment.sample()
             state.last_pnl_at = now
 
 
@@ -408,7 +409,12 @@ class Operations:
             max_feed_stale_seconds=self.sampler.state.max_stale_seconds, feed_reconnects=self.feed_reconnects
         )
         files = write_daily_report(
-            self.engine, self.reports_dir, day, pnl_series=self.provider.pnl_series, data_quality=quality
+            self.engine,
+            self.reports_dir,
+            day,
+            pnl_series=self.provider.pnl_series,
+            data_quality=quality,
+            sentiment=self.provider.sentiment.rows(),
         )
         self.reports.append(files)
         if notify:

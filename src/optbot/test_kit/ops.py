@@ -83,6 +83,25 @@ def sample_snapshot() -> DashboardSnapshot:
                 "price": 195.0,
             }
         ],
+        sentiment=[
+            {
+                "underlying": "NIFTY",
+                "spot": 24_531.4,
+                "atm_strike": 24_550.0,
+                "pcr_oi": 1.083,
+                "pcr_volume": 0.912,
+                "max_pain": 24_500.0,
+                "atm_iv_pct": 12.4,
+                "hv_pct": 9.8,
+                "iv_hv_ratio": 1.265,
+                "iv_regime": "RICH",
+                "strike_skew_pct": None,
+                "risk_reversal_25d_pct": -1.35,
+                "atm_call_build_up": "short build up",
+                "atm_put_build_up": "long unwinding",
+                "sampled_ist": "10:30",
+            }
+        ],
         pnl_series=[
             ("2026-08-07T05:00:00Z", 0.0),
             ("2026-08-07T05:01:00Z", 500.0),

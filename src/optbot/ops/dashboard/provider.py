@@ -21,6 +21,7 @@ class DashboardSnapshot:
     orders: list[dict[str, Any]] = field(default_factory=list)
     trades: list[dict[str, Any]] = field(default_factory=list)
     legs: list[dict[str, Any]] = field(default_factory=list)
+    sentiment: list[dict[str, Any]] = field(default_factory=list)
     pnl_series: list[tuple[str, float]] = field(default_factory=list)
 
 
