@@ -9,6 +9,7 @@ import random
 import re
 
 import pytest
+from websockets.asyncio.server import ServerConnection, serve
 
 from optbot.broker.angelone.feed import MarketFeed
 from optbot.broker.angelone.feed_codec import MODE_LTP
@@ -166,5 +167,35 @@ async def test_the_breaker_opens_slows_down_closes_and_opens_again_per_outage(
             await wait_for(lambda: len(changes) == 4)
             assert [(c.opened, c.failed_attempts) for c in changes[2:]] == [(True, 3), (False, 4)]
             assert feed.stats.circuit_opens == 2 and not feed.circuit_open
+        finally:
+            await feed.stop()
+
+
+async def test_a_socket_that_only_answers_an_error_and_closes_is_a_failed_attempt(live: Live) -> None:
+    """A handshake that succeeds is not yet a working socket: a server that answers the subscription
+    with E1002 and closes counts as a failed attempt, so the breaker still opens."""
+
+    async def refuse_subscriptions(connection: ServerConnection) -> None:
+        await connection.recv()  # the subscription
+        await connection.send('{"correlationID": "optbot", "errorCode": "E1002", "errorMessage": "limit"}')
+        await connection.close()
+
+    changes: list[CircuitChange] = []
+    async with serve(refuse_subscriptions, "127.0.0.1", 0) as server, pumping(live.clock):
+        port = server.sockets[0].getsockname()[1]
+        feed = MarketFeed(
+            fast_settings(live, reconnect_initial_delay_seconds=0.1, reconnect_max_delay_seconds=0.2),
+            live.clock,
+            lambda: FeedCredentials("T1000001", "testapikey", "jwt", "feed"),
+            on_circuit=changes.append,
+            circuit=ReconnectCircuitPolicy(max_attempts=3, cooldown_seconds=0.7),
+            url=f"ws://127.0.0.1:{port}/smart-stream",
+        )
+        await feed.subscribe([(Exchange.NSE, SBIN_TOKEN)], MODE_LTP)
+        await feed.start()
+        try:
+            await wait_for(lambda: bool(changes))
+            assert [(c.opened, c.failed_attempts) for c in changes] == [(True, 3)]
+            assert feed.circuit_open and feed.stats.errors["E1002"] >= 3
         finally:
             await feed.stop()
