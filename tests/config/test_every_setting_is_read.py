@@ -48,8 +48,6 @@ NOT_WIRED: dict[str, str] = {
     "instruments.replacement_window_seconds": "replacement time follows the refresh cadence",
     # SEBI retail-algo rules: its validator refuses true; the setting exists to say so in one line.
     "execution.allow_market_orders": "must stay false; the validator is its whole behaviour",
-    # Spec §1.6: the feed reconnects forever; FeedWatch pauses entries from the first interruption on.
-    "engine.max_reconnect_attempts": "entries pause while the feed is down, not after N reconnects",
     # `optbot demo` replays one session (--day); a multi-session demo is not built.
     "engine.demo_days": "the demo replays one session",
     # Spec §11.2 volume/market profile: library functions (indicators/profile.py) nothing calls yet.

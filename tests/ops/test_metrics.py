@@ -79,3 +79,15 @@ def test_dropped_feed_frames_are_counted_by_reason() -> None:
     text = metrics.render().decode()
     assert 'optbot_feed_frames_dropped_total{reason="crossed_quote"} 5.0' in text
     assert 'optbot_feed_frames_dropped_total{reason="negative_volume"} 1.0' in text
+
+
+def test_reconnect_circuit_openings_are_counted_and_the_open_state_shown() -> None:
+    metrics = Metrics()
+    metrics.observe_circuit(True, any_open=True)
+    text = metrics.render().decode()
+    assert "optbot_feed_circuit_opens_total 1.0" in text and "optbot_feed_circuit_open 1.0" in text
+    metrics.observe_circuit(False, any_open=False)
+    metrics.observe_circuit(True, any_open=True)
+    metrics.observe_circuit(False, any_open=False)
+    text = metrics.render().decode()
+    assert "optbot_feed_circuit_opens_total 2.0" in text and "optbot_feed_circuit_open 0.0" in text

@@ -6,6 +6,11 @@ market hours, new entries are paused (exits still go, priced from the REST fallb
 alert says so once per outage; when every socket delivers data again, entries resume, an important
 alert says how long it lasted, and the session recovers the missing one-minute bars.
 
+When a socket's reconnects keep failing (`engine.max_reconnect_attempts` in a row) its circuit breaker
+opens: one critical alert says how long the feed has been down and that reconnects slow to the
+cool-down; the pause above is not changed by it (it already holds from the first interruption). When
+that socket works again, one important alert says after how many attempts and how long.
+
 It is driven by the feed's health callback (called directly, never through the bus, whose health
 events may be shed under load) and by a periodic `check()`, so a feed that was already down when the
 market opened is noticed too.
@@ -23,6 +28,7 @@ from optbot.core.enums import AlertPriority
 from optbot.core.events import FeedHealth
 
 if TYPE_CHECKING:
+    from optbot.broker.angelone.wsbase import CircuitChange
     from optbot.engine.core import TradingEngine
 
 log = logging.getLogger("optbot.engine.feed_watch")
@@ -63,6 +69,7 @@ class FeedWatch:
         self.on_recovered = on_recovered
         self.down_since: datetime | None = None
         self.outages = 0
+        self.circuit_opens = 0
         self.last_detail = ""
         self._alerts: set[asyncio.Task[None]] = set()
 
@@ -118,6 +125,52 @@ class FeedWatch:
         )
         if self.on_recovered is not None:
             self.on_recovered()
+
+    def on_circuit(self, change: CircuitChange) -> None:
+        """The feed's reconnect circuit breaker opened or closed: one alert each way."""
+        if change.opened:
+            self._circuit_opened(change)
+        else:
+            self._circuit_closed(change)
+
+    def _protection_note(self) -> str:
+        """What holds while the socket is down, as the watch has actually set it."""
+        if self.down_since is None:
+            return "market closed or not yet open: no entries are being taken meanwhile"
+        since = self.down_since.strftime("%H:%M:%S UTC")
+        return (
+            f"new entries stay paused (since {since}, the first interruption); open positions keep their "
+            f"exits and stops, priced from {self.fallback_note}"
+        )
+
+    def _circuit_opened(self, change: CircuitChange) -> None:
+        self.circuit_opens += 1  # the feed logs the opening itself
+        self._alert(
+            self.engine.alert(
+                AlertPriority.CRITICAL,
+                "Market data reconnects failing",
+                f"connection {change.connection}: {change.failed_attempts} reconnect attempts in a row "
+                f"failed; the feed has been down {change.down_seconds:.0f} s. Reconnecting continues, now "
+                f"once every {change.cooldown_seconds:g} s. {self._protection_note()}.",
+                action_required="check the host's connectivity to the broker's socket and the broker's "
+                "status page; consider the kill switch if positions are open (runbook 'Market-data socket')",
+                impact="no new entries; exits priced from REST quotes",
+                dedupe_key=f"feed-circuit-open:{self.circuit_opens}",
+            )
+        )
+
+    def _circuit_closed(self, change: CircuitChange) -> None:
+        self._alert(
+            self.engine.alert(
+                AlertPriority.IMPORTANT,
+                "Market data socket reconnected",
+                f"connection {change.connection}: feed restored after {change.failed_attempts} failed "
+                f"reconnect attempts, {change.down_seconds:.0f} s down; reconnect circuit closed. "
+                "Paused entries resume once every socket delivers data (alert 'Market data flowing again')",
+                action_required="none",
+                dedupe_key=f"feed-circuit-closed:{self.circuit_opens}",
+            )
+        )
 
     def _alert(self, sending: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(sending, name="feed-watch-alert")

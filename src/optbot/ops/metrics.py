@@ -50,6 +50,16 @@ class Metrics:
         self.ws_reconnects = Counter(
             "optbot_ws_reconnects_total", "Market-data socket reconnects", registry=r
         )
+        self.feed_circuit_opens = Counter(
+            "optbot_feed_circuit_opens_total",
+            "Market-data reconnect circuit breaker openings (engine.max_reconnect_attempts failed in a row)",
+            registry=r,
+        )
+        self.feed_circuit_open = Gauge(
+            "optbot_feed_circuit_open",
+            "1 while a market-data socket reconnects at the circuit breaker's cool-down pace",
+            registry=r,
+        )
         self.feed_connected = Gauge(
             "optbot_feed_connected", "1 when the market feed is connected", registry=r
         )
@@ -166,6 +176,13 @@ class Metrics:
 
     def observe_reconnect(self) -> None:
         self.ws_reconnects.inc()
+
+    def observe_circuit(self, opened: bool, any_open: bool) -> None:
+        """A socket's reconnect circuit breaker opened (counted) or closed again; `any_open` is the
+        feed's state after it (another socket's breaker may still be open)."""
+        if opened:
+            self.feed_circuit_opens.inc()
+        self.feed_circuit_open.set(1 if any_open else 0)
 
     def observe_slippage(self, intended_price: float, fill_price: float, buying: bool) -> None:
         per_unit = fill_price - intended_price if buying else intended_price - fill_price

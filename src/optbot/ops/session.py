@@ -23,6 +23,7 @@ from optbot.broker.angelone.feed import MarketFeed
 from optbot.broker.angelone.feed_codec import MODE_SNAP_QUOTE
 from optbot.broker.angelone.order_socket import OrderUpdateSocket
 from optbot.broker.angelone.static_ip import StaticIpVerdict, check_static_ip_async
+from optbot.broker.angelone.wsbase import CircuitChange, ReconnectCircuitPolicy
 from optbot.broker.base import CandleInterval
 from optbot.broker.errors import BrokerError, TokenExpired
 from optbot.calendar import NseCalendar, Segment
@@ -462,6 +463,8 @@ class SessionRunner:
             market_hours=lambda now: self.calendar.is_open(now, Segment.FO),
             on_health=self._on_feed_health,
             fallback_tokens=self._fallback_tokens,
+            on_circuit=self._on_feed_circuit,
+            circuit=ReconnectCircuitPolicy.from_settings(self.settings.engine),
         )
         self.feed_watch = FeedWatch(
             engine,
@@ -560,6 +563,14 @@ class SessionRunner:
         if self.feed_watch is not None and not self._stop.is_set():
             self.feed_watch.on_health(event)
 
+    def _on_feed_circuit(self, change: CircuitChange) -> None:
+        """The socket's reconnect circuit breaker opened or closed: alert (feed watch) and metrics."""
+        if self.ops is not None:
+            still_open = self.feed is not None and self.feed.circuit_open
+            self.ops.metrics.observe_circuit(change.opened, still_open)
+        if self.feed_watch is not None and not self._stop.is_set():
+            self.feed_watch.on_circuit(change)
+
     def _fallback_tokens(self) -> dict[Exchange, list[str]]:
         """While the socket is silent, REST quotes cover what exits and marks need: held contracts,
         contracts with orders in flight, the underlyings and VIX (one quote request carries them all)."""
@@ -593,6 +604,8 @@ class SessionRunner:
             "down_since_utc": watch.down_since.isoformat() if watch and watch.down_since else None,
             "outages": watch.outages if watch is not None else 0,
             "reconnects": stats.reconnects,
+            "circuit_open": feed.circuit_open,
+            "circuit_opens": stats.circuit_opens,
             "stalls": stats.stalls,
             "resubscribes": stats.resubscribes,
             "fallback_ticks": stats.fallback_ticks,

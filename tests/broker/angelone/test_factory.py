@@ -6,7 +6,9 @@ import pytest
 
 from optbot.broker.angelone.factory import build_stack
 from optbot.broker.angelone.secrets import SecretStore
+from optbot.broker.angelone.wsbase import CircuitChange, ReconnectCircuitPolicy
 from optbot.broker.errors import TokenExpired
+from optbot.config.sections.engine import EngineSettings
 from optbot.config.settings import Settings
 from optbot.core.clock import SimClock
 from optbot.test_kit.broker import MemoryKeyring
@@ -27,6 +29,11 @@ async def test_stack_wires_sockets_to_the_session(live: Live) -> None:
         assert credentials.client_code == live.settings.client_code and credentials.api_key
         feed = stack.market_feed(live.clock)
         assert feed.url == live.sim.market_ws_url and feed.quote_fallback is not None
+        assert feed.circuit_policy == ReconnectCircuitPolicy.from_settings(EngineSettings())
+        changes: list[CircuitChange] = []
+        policy = ReconnectCircuitPolicy(max_attempts=2, cooldown_seconds=5.0)
+        feed = stack.market_feed(live.clock, on_circuit=changes.append, circuit=policy)
+        assert feed.circuit_policy == policy and feed.on_circuit == changes.append
         assert stack.order_socket(live.clock).url == live.sim.order_ws_url
     finally:
         await stack.aclose()

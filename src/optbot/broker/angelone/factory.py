@@ -9,11 +9,17 @@ from typing import Any
 
 from optbot.broker.angelone.auth import AuthService, CloseTimeProvider
 from optbot.broker.angelone.broker import AngelOneBroker
-from optbot.broker.angelone.feed import FallbackTokens, HealthCallback, MarketFeed, MarketHours
+from optbot.broker.angelone.feed import (
+    CircuitCallback,
+    FallbackTokens,
+    HealthCallback,
+    MarketFeed,
+    MarketHours,
+)
 from optbot.broker.angelone.order_socket import OrderUpdateSocket
 from optbot.broker.angelone.rest import AngelOneRestClient
 from optbot.broker.angelone.secrets import SecretStore, choose_backend
-from optbot.broker.angelone.wsbase import FeedCredentials
+from optbot.broker.angelone.wsbase import FeedCredentials, ReconnectCircuitPolicy
 from optbot.broker.errors import TokenExpired
 from optbot.calendar import load_calendar
 from optbot.config.sections.broker import BrokerSettings
@@ -46,6 +52,8 @@ class AngelOneStack:
         market_hours: MarketHours | None = None,
         on_health: HealthCallback | None = None,
         fallback_tokens: FallbackTokens | None = None,
+        on_circuit: CircuitCallback | None = None,
+        circuit: ReconnectCircuitPolicy | None = None,
     ) -> MarketFeed:
         """A MarketFeed wired to this session: REST quote fallback and auth-failure checks included.
         (Typed options, not **kwargs: a callback of the wrong shape must fail the type check, not kill
@@ -60,6 +68,8 @@ class AngelOneStack:
             market_hours=market_hours,
             on_health=on_health,
             fallback_tokens=fallback_tokens,
+            on_circuit=on_circuit,
+            circuit=circuit,
         )
 
     def order_socket(self, clock: Clock, bus: EventBus | None = None, **options: Any) -> OrderUpdateSocket:

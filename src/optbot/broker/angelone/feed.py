@@ -5,7 +5,11 @@ connection sends a text `ping` every 10 s; a watchdog notices when no data frame
 `feed_stale_seconds` during market hours, re-sends the connection's subscriptions, and reconnects when
 `feed_resubscribe_wait_seconds` later still nothing came (meanwhile a REST quote poller keeps prices
 flowing for the contracts that matter, marked `source="rest_fallback"`); reconnects use jittered
-exponential backoff and never give up, and every reconnect re-sends the full subscription set. Bad
+exponential backoff and never give up, and every reconnect re-sends the full subscription set. After
+`engine.max_reconnect_attempts` consecutive attempts without a working socket (one that answered once
+subscribed) a circuit breaker opens: `on_circuit` hears it once (the session raises a critical alert) and
+attempts slow to one per `engine.reconnect_circuit_cooldown_seconds`, so an outage does not hammer the
+broker's handshake; the first working socket closes it and `on_circuit` hears that too. Bad
 frames — undecodable, or decodable but impossible (crossed bid/ask, negative price or volume) — are
 counted by reason and skipped, never raised or passed on.
 
@@ -38,14 +42,18 @@ from optbot.broker.angelone.feed_codec import (
 from optbot.broker.angelone.rest import check_base_url
 from optbot.broker.angelone.wsbase import (
     Backoff,
+    CircuitChange,
     ClientConnection,
     CredentialsProvider,
+    ReconnectCircuitBreaker,
+    ReconnectCircuitPolicy,
     handshake_headers,
     open_socket,
 )
 from optbot.broker.errors import BrokerError
 from optbot.broker.models import Quote
 from optbot.config.sections.broker import BrokerSettings
+from optbot.config.sections.engine import EngineSettings
 from optbot.core.bus import EventBus
 from optbot.core.clock import Clock
 from optbot.core.enums import Exchange
@@ -61,6 +69,8 @@ QuoteFallback = Callable[[dict[Exchange, Sequence[str]]], Awaitable[list[Quote]]
 FallbackTokens = Callable[[], dict[Exchange, list[str]]]
 MarketHours = Callable[[datetime], bool]
 AuthErrorCallback = Callable[[str], None]
+#: Hears a socket's reconnect circuit breaker open (after the attempts cap) and close again.
+CircuitCallback = Callable[[CircuitChange], None]
 
 
 class SubscriptionLimitExceeded(ValueError):
@@ -174,6 +184,7 @@ class FeedStats:
     fallback_ticks: int = 0
     pongs: int = 0
     auth_failures: int = 0
+    circuit_opens: int = 0
     errors: Counter[str] = field(default_factory=Counter)
 
 
@@ -194,6 +205,10 @@ class _Connection:
         self.backoff = Backoff(
             feed.settings.reconnect_initial_delay_seconds, feed.settings.reconnect_max_delay_seconds, feed.rng
         )
+        self.circuit = ReconnectCircuitBreaker(feed.circuit_policy)
+        #: This session's socket is subscribed and the server has answered on it (a data frame or a
+        #: pong): the attempt worked. A handshake that succeeds and then dies silent does not count.
+        self.working = False
 
     async def run(self) -> None:
         feed = self.feed
@@ -233,6 +248,17 @@ class _Connection:
                     self.connected = False
                     feed.publish_health(self, "disconnected")
                 self.socket = None
+                if feed.running:
+                    self._count_attempt()
+
+    def _count_attempt(self) -> None:
+        """A session ended: a working one starts the outage clock, any other is one failed attempt."""
+        now = self.feed.transport.monotonic()
+        if self.working:
+            self.working = False
+            self.circuit.lost(now)
+        elif self.circuit.failed(now):
+            self.feed.circuit_opened(self)
 
     async def _before_reconnect(self) -> None:
         feed = self.feed
@@ -241,7 +267,7 @@ class _Connection:
             # Still down during market hours: keep prices flowing over REST meanwhile.
             self.stale = True
             feed.start_fallback()
-        delay = self.backoff.next_delay()
+        delay = self.circuit.next_delay(self.backoff)
         log.info("feed connection %d: reconnecting in %.2fs", self.index, delay)
         await feed.transport.sleep(delay)
         feed.stats.reconnects += 1
@@ -261,6 +287,7 @@ class _Connection:
             self.socket = socket
             self.connected = True
             self.receiving = False
+            self.working = False
             now = feed.transport.monotonic()
             self.last_data_at = now
             self.last_message_at = now
@@ -287,6 +314,8 @@ class _Connection:
         self.last_message_at = now
         if isinstance(message, bytes):
             self.last_data_at = now
+            if not self.working:
+                self._answered(now)
             if not self.receiving:
                 was_stale = self.stale
                 self.stale = False
@@ -297,6 +326,8 @@ class _Connection:
         text = message.strip()
         if text == "pong":
             feed.stats.pongs += 1
+            if not self.working:
+                self._answered(now)
             return
         try:
             body = orjson.loads(text)
@@ -311,6 +342,14 @@ class _Connection:
         else:
             feed.count_error("unknown_text")
             log.warning("feed: unexpected JSON message %s", text[:200])
+
+    def _answered(self, now: float) -> None:
+        """The first data frame or pong on a subscribed socket: the attempt worked, the breaker resets.
+        (A server error such as E1002 is an answer too, but not a working socket.)"""
+        self.working = True
+        outage = self.circuit.succeeded(now)
+        if outage is not None:
+            self.feed.circuit_closed(self, *outage)
 
     async def _heartbeat(self, socket: ClientConnection) -> None:
         interval = self.feed.settings.heartbeat_interval_seconds
@@ -398,6 +437,8 @@ class MarketFeed:
         fallback_tokens: FallbackTokens | None = None,
         market_hours: MarketHours | None = None,
         on_auth_error: AuthErrorCallback | None = None,
+        on_circuit: CircuitCallback | None = None,
+        circuit: ReconnectCircuitPolicy | None = None,
         url: str | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -413,6 +454,8 @@ class MarketFeed:
         self.fallback_tokens = fallback_tokens
         self.market_hours = market_hours
         self.on_auth_error = on_auth_error
+        self.on_circuit = on_circuit
+        self.circuit_policy = circuit or ReconnectCircuitPolicy.from_settings(EngineSettings())
         self.rng = rng or random.Random()
         self.manager = SubscriptionManager(settings.max_ws_connections, settings.max_tokens_per_connection)
         self.decoder = FeedDecoder()
@@ -472,6 +515,11 @@ class MarketFeed:
     def stalled(self) -> bool:
         """A socket went silent past the stale window in market hours and has not delivered since."""
         return any(c.stale for c in self._connections.values())
+
+    @property
+    def circuit_open(self) -> bool:
+        """A socket's reconnect circuit breaker is open: its attempts run at the cool-down pace."""
+        return any(c.circuit.open for c in self._connections.values())
 
     @property
     def fallback_running(self) -> bool:
@@ -598,6 +646,53 @@ class MarketFeed:
             self.on_health(event)
         if self.bus is not None:
             self.bus.publish_nowait(event)
+
+    def circuit_opened(self, connection: _Connection) -> None:
+        breaker = connection.circuit
+        change = CircuitChange(
+            True,
+            connection.index,
+            breaker.failures,
+            breaker.down_seconds(self.transport.monotonic()),
+            breaker.policy.cooldown_seconds,
+        )
+        self.stats.circuit_opens += 1
+        log.critical(
+            "feed connection %d: %d reconnect attempts in a row failed (%.0f s down); circuit open, "
+            "retrying every %g s",
+            change.connection,
+            change.failed_attempts,
+            change.down_seconds,
+            change.cooldown_seconds,
+        )
+        self.publish_health(
+            connection,
+            f"reconnect circuit open after {change.failed_attempts} failed attempts; retrying every "
+            f"{change.cooldown_seconds:g} s",
+        )
+        self._report_circuit(change)
+
+    def circuit_closed(self, connection: _Connection, failed_attempts: int, down_seconds: float) -> None:
+        change = CircuitChange(
+            False, connection.index, failed_attempts, down_seconds, connection.circuit.policy.cooldown_seconds
+        )
+        log.warning(
+            "feed connection %d: reconnected after %d failed attempts (%.0f s down); circuit closed",
+            change.connection,
+            failed_attempts,
+            down_seconds,
+        )
+        self._report_circuit(change)
+
+    def _report_circuit(self, change: CircuitChange) -> None:
+        """A failing listener must not stop the reconnect loop that called it."""
+        if self.on_circuit is None:
+            return
+        try:
+            self.on_circuit(change)
+        except Exception:
+            self.count_error("circuit_callback")
+            log.exception("feed: the circuit-breaker callback failed")
 
     # -- REST fallback ----------------------------------------------------------------------------
 

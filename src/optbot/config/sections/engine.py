@@ -50,7 +50,19 @@ class EngineSettings(Section):
         default=30.0, gt=0, description="no tick for this long in market hours = feed down (critical)"
     )
     max_reconnect_attempts: int = Field(
-        default=10, ge=1, description="spec §1.6: socket reconnect attempts before pausing trading"
+        default=10,
+        ge=1,
+        description="spec §13.6 circuit breaker: consecutive failed market-data socket reconnects after "
+        "which a critical alert goes out and reconnects slow to reconnect_circuit_cooldown_seconds "
+        "(entries already pause at the first interruption; the feed never stops reconnecting)",
+    )
+    reconnect_circuit_cooldown_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="spec §13.6: while the reconnect circuit breaker is open, one attempt this often "
+        "instead of the backoff's cap; the broker allows 3 sockets per client code (429 beyond, "
+        "reference §5-6) and a dropped socket it has not yet noticed may hold a slot, so a minute "
+        "lets those clear instead of hammering the handshake",
     )
     freeze_startup_heap: bool = Field(
         default=True,
