@@ -38,14 +38,8 @@ NOT_WIRED: dict[str, str] = {
     "universe.option_exchange": "every order and subscription takes the exchange from its contract",
     # Spec §2.1.1 keeps raw ticks as raw/{SYMBOL}_today.json and _yesterday.json: exactly two days.
     "data.raw_tick_retention_days": "the raw-tick layout holds two days by construction",
-    # Spec §3.3: the feed window is refreshed every 60 s (session runner, engine/replay.py).
-    "instruments.atm_check_interval_seconds": "a 5 s refresh would change subscription cadence",
-    # Spec §3.3 ATM update trigger: a strike leaves after two refreshes unwanted (LeavingStrikes).
-    "instruments.atm_move_strikes": "the window follows the nearest strikes with a two-refresh lag",
     # Spec §3.4/§5.4 ±50 points: the normal window is engine.atm_strike_window strikes either side.
     "instruments.normal_range_points": "the strike-count window already spans more than ±50 points",
-    # Spec §3.3 gradual replacement: two 60 s refreshes (LeavingStrikes) = 60-120 s.
-    "instruments.replacement_window_seconds": "replacement time follows the refresh cadence",
     # SEBI retail-algo rules: its validator refuses true; the setting exists to say so in one line.
     "execution.allow_market_orders": "must stay false; the validator is its whole behaviour",
     # `optbot demo` replays one session (--day); a multi-session demo is not built.

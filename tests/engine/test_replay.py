@@ -3,7 +3,8 @@ end-of-day reconciliation compares one trading day with one trading day and come
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Mapping
+from datetime import date, datetime, time
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,9 @@ from optbot.backtest.runner import choose_strategies
 from optbot.config import Settings
 from optbot.core.clock import SimClock
 from optbot.core.events import Alert, Event
-from optbot.core.timeutil import ist_date, ist_datetime
+from optbot.core.timeutil import ist_date, ist_datetime, to_ist
 from optbot.engine.replay import PREMARKET_START, InProcessReplay
+from optbot.engine.subscriptions import PricedChain
 from optbot.sim.market.replay import ReplayMarket
 from tests.backtest.conftest import make_settings
 
@@ -127,3 +129,38 @@ async def test_the_replay_checks_the_opening_gap_as_a_live_session_does(
         assert replay.engine.market.gap_windows.is_open("NIFTY") is gapped
     finally:
         replay.close()
+
+
+async def test_the_replay_recentres_the_feed_window_at_the_atm_check_not_the_next_minute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Spec §3.3 in the tick replay, at its replayed time: 2020-11-18 opens more than one strike from
+    the window the pre-market centred, and the first check after the open (15 s ticks: a check every
+    step) re-centres it, not the 9:16 full refresh. After every step's check no window is off-centre."""
+    day = DAYS[1]
+    replay = InProcessReplay(
+        tick_replay_settings(tmp_path / "data"), tmp_path / "replay.sqlite", day, underlyings=["NIFTY"]
+    )
+    window, check, drain = replay._window, replay._window.refresh_due, replay._drain
+    recentred: list[datetime] = []
+    off_centre: list[str] = []
+
+    def watched_check(chains: Mapping[str, PricedChain], now: datetime) -> str | None:
+        reason = check(chains, now)
+        if reason is not None and reason.startswith("ATM moved"):
+            recentred.append(now)
+        return reason
+
+    async def drain_after_the_check() -> int:
+        off_centre.extend(window.atm.moved(replay.engine.window_chains()))
+        return await drain()
+
+    monkeypatch.setattr(window, "refresh_due", watched_check)
+    monkeypatch.setattr(replay, "_drain", drain_after_the_check)
+    try:
+        await replay.run([day])
+    finally:
+        replay.close()
+    assert recentred, "the day must move the ATM more than one strike between two full refreshes"
+    assert time(9, 15) < to_ist(recentred[0]).time() < time(9, 16)
+    assert off_centre == []

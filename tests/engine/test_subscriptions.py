@@ -1,15 +1,17 @@
-"""The two-refresh rule for dropping strikes that left the ATM window, and the wider window after an
-opening gap (spec §3.4)."""
+"""Spec §3.3 ATM monitoring (a refresh when the ATM moved more than `instruments.atm_move_strikes`
+strikes) and gradual replacement (a strike leaves after `instruments.replacement_window_seconds`
+unwanted), and the wider window after an opening gap (spec §3.4)."""
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
 
 from optbot.calendar import get_calendar
 from optbot.config import Settings
+from optbot.config.sections.instruments import InstrumentsSettings
 from optbot.core.clock import SimClock
 from optbot.core.enums import Exchange
 from optbot.core.events import Tick
@@ -17,37 +19,66 @@ from optbot.core.instrument import InstrumentKey
 from optbot.core.timeutil import ist_datetime
 from optbot.data.opening_gap import OpeningGap
 from optbot.engine.market import MarketState
-from optbot.engine.subscriptions import LeavingStrikes, respond_to_opening_gap
+from optbot.engine.subscriptions import FeedWindow, LeavingStrikes, PricedChain, respond_to_opening_gap
 from optbot.test_kit.instruments import build_master
 
 A, B, C = (InstrumentKey(Exchange.NFO, token) for token in ("1", "2", "3"))
+T0 = datetime(2026, 8, 7, 4, 0, tzinfo=UTC)
+REPLACEMENT = timedelta(seconds=90)
 
 
-def test_a_contract_leaves_at_its_second_unwanted_refresh_in_a_row() -> None:
-    leaving = LeavingStrikes()
-    assert leaving.due([A, B, C], {A, B, C}) == []
-    assert leaving.due([A, B, C], {A}) == []  # B and C unwanted once
-    assert leaving.due([A, B, C], {A, B}) == [C]  # B is wanted again: its count starts over
-    assert leaving.due([A, B], {A}) == []
-    assert leaving.due([A, B], {A}) == [B]
-    assert leaving.due([A], {A}) == []
+def _at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def test_a_contract_leaves_once_unwanted_for_the_replacement_window_and_not_before() -> None:
+    leaving = LeavingStrikes(REPLACEMENT)
+    assert leaving.due([A, B, C], {A, B, C}, _at(0)) == []
+    assert leaving.next_departure() is None
+    assert leaving.due([A, B, C], {A}, _at(5)) == []  # B and C unwanted from 5 s on
+    assert leaving.next_departure() == _at(95)
+    assert leaving.due([A, B, C], {A}, _at(60)) == []
+    assert leaving.due([A, B, C], {A}, _at(94.9)) == []  # 89.9 s unwanted: not yet
+    assert leaving.due([A, B, C], {A}, _at(95)) == [B, C]
+    assert leaving.next_departure() is None
+
+
+def test_a_contract_wanted_again_in_time_stays_and_its_wait_starts_over() -> None:
+    leaving = LeavingStrikes(REPLACEMENT)
+    assert leaving.due([A, B, C], {A}, _at(0)) == []  # B and C on their way out
+    assert leaving.due([A, B, C], {A, B}, _at(60)) == []  # the price came back to B in time
+    assert leaving.next_departure() == _at(90)  # only C is still leaving
+    assert leaving.due([A, B, C], {A, B}, _at(90)) == [C]
+    assert leaving.due([A, B], {A}, _at(100)) == []  # B unwanted again: a fresh 90 s
+    assert leaving.due([A, B], {A}, _at(189)) == []
+    assert leaving.due([A, B], {A}, _at(190)) == [B]
+
+
+def test_a_contract_that_stays_wanted_never_leaves() -> None:
+    """Held and ordered contracts are always among the wanted (`desired_instruments`)."""
+    leaving, subscribed, dropped = LeavingStrikes(REPLACEMENT), [A, B], []
+    for minute in range(30):  # A is held all along; B left the window at the start
+        due = leaving.due(subscribed, {A}, _at(minute * 60))
+        dropped.extend(due)
+        subscribed = [key for key in subscribed if key not in due]
+    assert dropped == [B] and subscribed == [A]
 
 
 def test_after_a_cut_over_every_unwanted_contract_leaves_at_the_next_refresh() -> None:
     """Spec §3.4: after an opening gap the old window goes at once; wanted contracts stay."""
-    leaving = LeavingStrikes()
-    assert leaving.due([A, B, C], {A}) == []  # B and C unwanted once
+    leaving = LeavingStrikes(REPLACEMENT)
+    assert leaving.due([A, B, C], {A}, _at(0)) == []  # B and C on their way out
     leaving.cut_over()
-    assert leaving.due([A, B, C], {A, C}) == [B]  # C wanted again (the new window) stays
-    assert leaving.due([A, C], {A}) == []  # back to the two-refresh rule
-    assert leaving.due([A, C], {A}) == [C]
+    assert leaving.due([A, B, C], {A, C}, _at(5)) == [B]  # C wanted again (the new window) stays
+    assert leaving.due([A, C], {A}, _at(10)) == []  # back to the replacement window
+    assert leaving.due([A, C], {A}, _at(100)) == [C]
 
 
 def test_a_cut_over_drops_contracts_unwanted_for_the_first_time() -> None:
-    leaving = LeavingStrikes()
+    leaving = LeavingStrikes(REPLACEMENT)
     leaving.cut_over()
-    assert leaving.due([A, B, C], {A}) == [B, C]
-    assert leaving.due([A], {A}) == []
+    assert leaving.due([A, B, C], {A}, _at(0)) == [B, C]
+    assert leaving.due([A], {A}, _at(1)) == []
 
 
 # ------------------------------------------------------------- spec §3.4: the window after an opening gap
@@ -82,7 +113,9 @@ def _strikes(market: MarketState) -> list[float]:
 
 def _gap(market: MarketState) -> list[str]:
     notes: list[str] = []
-    respond_to_opening_gap(GAP, market.gap_windows, LeavingStrikes(), lambda _kind, text: notes.append(text))
+    respond_to_opening_gap(
+        GAP, market.gap_windows, LeavingStrikes(REPLACEMENT), lambda _kind, text: notes.append(text)
+    )
     return notes
 
 
@@ -147,3 +180,45 @@ def test_without_a_feed_the_gap_response_only_widens_the_window(tmp_path: Path) 
     notes: list[str] = []
     respond_to_opening_gap(GAP, market.gap_windows, None, lambda _kind, text: notes.append(text))
     assert len(_strikes(market)) == 21 and len(notes) == 1
+
+
+# ------------------------------------------------------------- spec §3.3: the ATM check
+def _chains(market: MarketState) -> dict[str, PricedChain]:
+    priced = market.priced_chain("NIFTY")
+    assert priced is not None
+    return {"NIFTY": priced}
+
+
+@pytest.mark.parametrize("move_strikes", [1, 2])
+@pytest.mark.parametrize("direction", [1, -1])
+def test_a_refresh_is_due_once_the_atm_is_more_than_atm_move_strikes_from_the_centre(
+    tmp_path: Path, move_strikes: int, direction: int
+) -> None:
+    market, clock = _market(tmp_path)  # ATM 24,550; strikes every 50 points
+    window = FeedWindow(InstrumentsSettings(atm_move_strikes=move_strikes))
+    assert window.refreshed([], set(), _chains(market), clock.now_utc()) == []
+    _price(market, clock, 24_550.0 + direction * (50 * move_strikes + 20))  # ATM move_strikes away
+    assert window.refresh_due(_chains(market), clock.now_utc()) is None
+    _price(market, clock, 24_550.0 + direction * 50 * (move_strikes + 1))  # one strike further
+    reason = window.refresh_due(_chains(market), clock.now_utc())
+    assert reason is not None and "NIFTY" in reason
+    window.refreshed([], set(), _chains(market), clock.now_utc())  # re-centred there
+    assert window.refresh_due(_chains(market), clock.now_utc()) is None
+
+
+def test_an_underlying_priced_after_the_last_refresh_is_due_at_once(tmp_path: Path) -> None:
+    market, clock = _market(tmp_path)
+    window = FeedWindow(InstrumentsSettings())
+    window.refreshed([], set(), {}, clock.now_utc())  # no price then: an empty window
+    assert window.refresh_due(_chains(market), clock.now_utc()) is not None
+
+
+def test_a_refresh_is_due_when_a_leaving_strike_has_waited_the_replacement_window(tmp_path: Path) -> None:
+    market, clock = _market(tmp_path)
+    window = FeedWindow(InstrumentsSettings(replacement_window_seconds=60.0))
+    start = clock.now_utc()
+    assert window.refreshed([A, B], {A}, _chains(market), start) == []
+    assert window.refresh_due(_chains(market), start + timedelta(seconds=59)) is None
+    assert window.refresh_due(_chains(market), start + timedelta(seconds=60)) is not None
+    assert window.refreshed([A, B], {A}, _chains(market), start + timedelta(seconds=60)) == [B]
+    assert window.refresh_due(_chains(market), start + timedelta(seconds=600)) is None

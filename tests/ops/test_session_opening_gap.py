@@ -14,7 +14,7 @@ from optbot.core.clock import SimClock
 from optbot.core.enums import Exchange
 from optbot.core.instrument import Instrument, InstrumentKey
 from optbot.data.opening_gap import OpeningGap
-from optbot.engine.subscriptions import GapWindows
+from optbot.engine.subscriptions import GapWindows, PricedChain
 from optbot.ops.session import SessionRunner
 from optbot.test_kit.execution import option_instrument
 
@@ -40,6 +40,9 @@ class Engine:
 
     def desired_instruments(self) -> list[Instrument]:
         return self.wanted
+
+    def window_chains(self) -> dict[str, PricedChain]:
+        return {}  # no underlying priced: the ATM check has nothing to follow here
 
     def note(self, kind: str, text: str) -> None:
         self.notes.append((kind, text))
@@ -85,19 +88,23 @@ def test_an_opening_gap_drops_the_old_window_at_once_and_keeps_held_contracts(tm
 
     engine, feed, subscribed = asyncio.run(scenario())
     assert sorted(feed.subscribed) == sorted(_keys([*OLD, HELD, *NEW]))
-    assert sorted(feed.unsubscribed) == _keys(OLD)  # at the gap's refresh, not two refreshes later
+    assert sorted(feed.unsubscribed) == _keys(OLD)  # at the gap's refresh, not 90 s later
     assert subscribed == {instrument.key for instrument in (*NEW, HELD)}
     assert any("opening gap NIFTY +3.18%" in text for _, text in engine.notes)
     assert engine.market.gap_windows.is_open("NIFTY")  # the wider §3.4 window until the ATM settles
 
 
-def test_without_a_gap_a_moved_window_leaves_after_two_refreshes(tmp_path: Path) -> None:
+def test_without_a_gap_a_moved_window_leaves_after_the_replacement_window(tmp_path: Path) -> None:
     async def scenario() -> Feed:
         runner, engine, feed = _session(tmp_path)
+        clock = cast(SimClock, runner.clock)
         await runner.refresh_subscriptions()
         engine.wanted = [*NEW, HELD]
         await runner.refresh_subscriptions()
-        assert feed.unsubscribed == []
+        clock.advance(89)
+        await runner.refresh_subscriptions()
+        assert feed.unsubscribed == []  # instruments.replacement_window_seconds is 90
+        clock.advance(1)
         await runner.refresh_subscriptions()
         return feed
 

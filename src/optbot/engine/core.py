@@ -58,6 +58,7 @@ from optbot.core.instrument import Instrument, InstrumentKey
 from optbot.core.timeutil import ist_date, to_ist
 from optbot.engine.market import MarketState
 from optbot.engine.schedule import DaySchedule, Phase, build_schedule
+from optbot.engine.subscriptions import PricedChain
 from optbot.engine.views import EngineContext, PortfolioRiskView
 from optbot.execution.basket import Basket, BasketPhase
 from optbot.execution.expiry import settle_expiries
@@ -1113,6 +1114,16 @@ class TradingEngine:
             if instrument is not None:
                 wanted[instrument.key] = instrument
         return list(wanted.values())
+
+    def window_chains(self) -> dict[str, PricedChain]:
+        """Each underlying's trading-expiry chain and last price, for the spec §3.3 ATM check
+        (`FeedWindow`): the ATM the feed window is centred on follows them."""
+        chains: dict[str, PricedChain] = {}
+        for underlying in self.underlyings:
+            priced = self.market.priced_chain(underlying)
+            if priced is not None:
+                chains[underlying] = priced
+        return chains
 
     def _strategy_expiry_contracts(self) -> list[Instrument]:
         """Strikes near the money of the other expiries the strategies' legs trade (next weekly,

@@ -19,7 +19,7 @@ from optbot.core.enums import Exchange, OptionType
 from optbot.core.events import Bar, Tick
 from optbot.core.instrument import Instrument, InstrumentKey
 from optbot.core.timeutil import ist_date, ist_datetime
-from optbot.engine.subscriptions import GapWindows
+from optbot.engine.subscriptions import GapWindows, PricedChain
 from optbot.instruments.chain import OptionChain, OptionQuote
 from optbot.instruments.expiry_choice import ExpiryChoice, ExpiryUnavailable, choose_expiry
 from optbot.instruments.master import InstrumentMaster, InstrumentNotFound
@@ -371,6 +371,15 @@ class MarketState:
         if chain is None or spot is None or not chain.strikes:
             return []
         return self._near_the_money(chain, spot)
+
+    def priced_chain(self, underlying: str) -> PricedChain | None:
+        """The trading expiry's listed chain and the underlying's last price, the two the feed window
+        (`watch_list`) is centred on; None while either is unknown (then the window is empty)."""
+        spot = self.underlying_price(underlying)
+        chain = self._listed_chain(underlying)
+        if chain is None or spot is None or spot <= 0 or not chain.strikes:
+            return None
+        return chain, spot
 
     def _near_the_money(self, chain: OptionChain, spot: float) -> list[Instrument]:
         window = self.settings.engine.atm_strike_window

@@ -30,7 +30,11 @@ from optbot.data.history import candles_to_bars
 from optbot.data.opening_gap import OpeningGapCheck, opening_gap_alert
 from optbot.engine.builder import Venue, VenueSpec, build_engine
 from optbot.engine.core import TradingEngine, preload_history
-from optbot.engine.subscriptions import LeavingStrikes, respond_to_opening_gap
+from optbot.engine.subscriptions import (
+    SUBSCRIPTION_REFRESH_SECONDS,
+    FeedWindow,
+    respond_to_opening_gap,
+)
 from optbot.instruments.master import InstrumentMaster, MasterInfo
 from optbot.instruments.scripmaster import parse_rows
 from optbot.persistence.store import Store
@@ -45,7 +49,6 @@ WARMUP_TIMEFRAMES: tuple[tuple[str, Timeframe], ...] = (
     ("FIVE_MINUTE", Timeframe.M5),
 )
 PREMARKET_START = time(8, 45)
-SUBSCRIPTION_REFRESH_SECONDS = 60.0
 
 
 def sim_quote_to_tick(quote: SimQuote) -> Tick:
@@ -140,7 +143,7 @@ class InProcessReplay:
         self._watched: set[InstrumentKey] = set()
         self._subscribed: set[tuple[str, str]] = set()
         self._options: dict[InstrumentKey, str] = {}  # subscribed option contract -> symbol
-        self._leaving = LeavingStrikes()
+        self._window = FeedWindow(settings.instruments)  # spec §3.3: the live session's rules
         # Spec §2.4/§3.4: the live pipeline's opening-gap check, on the previous close of the engine's
         # daily history; a gap gets the live session's response (respond_to_opening_gap).
         self.gap_check = OpeningGapCheck(settings.data.opening_gap_pct, self._previous_close)
@@ -199,9 +202,11 @@ class InProcessReplay:
 
     def _refresh_subscriptions(self) -> None:
         """Subscribe what the engine wants and, as the live session does, drop a contract once it has
-        been unwanted at two refreshes in a row (held or ordered contracts are always wanted), so a
-        long backtest prices and stores only the strikes near the money, not every strike ever near it."""
+        been unwanted for `instruments.replacement_window_seconds` (held or ordered contracts are always
+        wanted), so a long backtest prices and stores only the strikes near the money, not every strike
+        ever near it."""
         wanted = {instrument.key: instrument for instrument in self.engine.desired_instruments()}
+        chains = self.engine.window_chains()
         for key, instrument in wanted.items():
             if key in self._watched:
                 continue
@@ -211,7 +216,7 @@ class InProcessReplay:
                 self._options[key] = instrument.symbol
                 self.market.watch(instrument.exchange.value, instrument.token)
                 self.option_bars.track(instrument.token, instrument.symbol, True)
-        for key in self._leaving.due(self._options, wanted):
+        for key in self._window.refreshed(self._options, wanted, chains, self.clock.now_utc()):
             symbol = self._options.pop(key)
             self._watched.discard(key)
             self._subscribed.discard((key.exchange.value, key.token))
@@ -240,7 +245,7 @@ class InProcessReplay:
         self.option_bars.start()
         ticks = bars = 0
         end = schedule.post_market_end or schedule.session.close_utc
-        next_refresh = next_verify = self.clock.now_utc()
+        next_refresh = next_atm_check = next_verify = self.clock.now_utc()
         verify_every = timedelta(seconds=self.settings.engine.order_poll_seconds)
         while True:
             moment = self.market.step(horizon=to_utc(end) - self.clock.now_utc())
@@ -249,6 +254,10 @@ class InProcessReplay:
             if moment >= next_refresh:
                 self._refresh_subscriptions()
                 next_refresh = moment + timedelta(seconds=SUBSCRIPTION_REFRESH_SECONDS)
+            if moment >= next_atm_check:  # spec §3.3 ATM check, at the session's cadence
+                if self._window.refresh_due(self.engine.window_chains(), moment) is not None:
+                    self._refresh_subscriptions()
+                next_atm_check = moment + self._window.check_interval
             ticks += await self._drain()
             bars += len(self._bars)
             await self._drain_bars()
@@ -284,7 +293,7 @@ class InProcessReplay:
                 if gap is not None:  # the live pipeline's alert, then the live session's response
                     await self.engine.bus.publish(opening_gap_alert(gap, self.clock.now_utc()))
                     respond_to_opening_gap(
-                        gap, self.engine.market.gap_windows, self._leaving, self.engine.note
+                        gap, self.engine.market.gap_windows, self._window.leaving, self.engine.note
                     )
                     self._refresh_subscriptions()  # now, as the live session does, not at the next minute
             await self.engine.on_tick(tick)

@@ -48,7 +48,11 @@ from optbot.engine.feed_watch import FeedWatch
 from optbot.engine.health import CheckResult, check_clock_skew, check_database, check_disk_space
 from optbot.engine.provisional import confirm_provisional_session
 from optbot.engine.schedule import DaySchedule, build_schedule
-from optbot.engine.subscriptions import LeavingStrikes, respond_to_opening_gap
+from optbot.engine.subscriptions import (
+    SUBSCRIPTION_REFRESH_SECONDS,
+    FeedWindow,
+    respond_to_opening_gap,
+)
 from optbot.execution.reconciliation import ReconciliationReport
 from optbot.instruments.master import InstrumentMaster
 from optbot.instruments.repository import MasterRepository
@@ -148,7 +152,8 @@ class SessionRunner:
         self.feed_watch: FeedWatch | None = None
         self.benched: dict[str, str] = {}  # strategy → why the last walk-forward benched it
         self._bar_store: JsonStore | None = None
-        self._leaving = LeavingStrikes()
+        self._window = FeedWindow(settings.instruments)  # spec §3.3 ATM check and gradual replacement
+        self._refreshing = asyncio.Lock()  # the minute's refresh, the ATM check's and a gap's never overlap
         self.serve_operations = serve_operations
         self.ops: Operations | None = None
         self.policy: ErrorPolicy | None = None
@@ -492,7 +497,16 @@ class SessionRunner:
         )
         watch = self.feed_watch
         self._spawn("feed-watch", lambda: self._watch_feed(watch))
-        self._spawn("subscriptions", lambda: self._every("subscriptions", 60.0, self.refresh_subscriptions))
+        self._spawn(
+            "subscriptions",
+            lambda: self._every("subscriptions", SUBSCRIPTION_REFRESH_SECONDS, self.refresh_subscriptions),
+        )
+        self._spawn(
+            "atm-check",
+            lambda: self._every(
+                "atm-check", self.settings.instruments.atm_check_interval_seconds, self.check_atm
+            ),
+        )
         self._spawn(
             "reconcile",
             lambda: self._every(
@@ -666,11 +680,35 @@ class SessionRunner:
         report = await self.engine.reconcile("periodic")
         return report.clean
 
+    async def check_atm(self) -> None:
+        """Spec §3.3 ATM monitoring, every `instruments.atm_check_interval_seconds`: the window is
+        refreshed now when an underlying's ATM moved more than `instruments.atm_move_strikes` strikes
+        from its centre or a leaving strike's replacement window ran out; otherwise nothing is sent."""
+        engine = self.engine
+        if engine is None or self.feed is None:
+            return
+        reason = self._window.refresh_due(engine.window_chains(), self.clock.now_utc())
+        if reason is not None:
+            log.info("feed window refresh: %s", reason)
+            await self.refresh_subscriptions()
+
     async def refresh_subscriptions(self) -> None:
+        """Subscribe what the engine wants that the socket does not carry yet, and unsubscribe what
+        has been unwanted for the replacement window: only differences are sent, so a refresh that
+        changes nothing sends no message."""
+        async with self._refreshing:
+            await self._refresh_subscriptions()
+
+    async def _refresh_subscriptions(self) -> None:
+        """The window is taken as centred before anything is sent, so a refused subscription (the token
+        cap) is retried by the minute's refresh, not by every ATM check; what leaves is unsubscribed
+        before what joins is subscribed, so the socket never needs both under its token cap."""
         engine, feed = self.engine, self.feed
         if engine is None or feed is None:
             return
         wanted = {instrument.key: instrument for instrument in engine.desired_instruments()}
+        due = self._window.refreshed(self._subscribed, wanted, engine.window_chains(), self.clock.now_utc())
+        await self._unsubscribe(due, feed)
         new = [key for key in wanted if key not in self._subscribed]
         if new:
             for key in new:
@@ -680,21 +718,22 @@ class SessionRunner:
                     self.pipeline.track_instrument(instrument)
             await feed.subscribe([(key.exchange, key.token) for key in new], MODE_SNAP_QUOTE)
             self._subscribed.update(new)
-        await self._drop_unwanted(set(wanted), feed)
 
     def _on_opening_gap(self, gap: OpeningGap) -> None:
         """Spec §3.4: an opening gap re-centres the feed at once (`respond_to_opening_gap`, as a replay
         does), and the refresh runs now rather than at the next minute."""
         if self.engine is not None:
-            respond_to_opening_gap(gap, self.engine.market.gap_windows, self._leaving, self.engine.note)
+            respond_to_opening_gap(
+                gap, self.engine.market.gap_windows, self._window.leaving, self.engine.note
+            )
         else:
-            self._leaving.cut_over()
+            self._window.leaving.cut_over()
         self._tasks.append(asyncio.create_task(self.refresh_subscriptions(), name="session:gap-resubscribe"))
 
-    async def _drop_unwanted(self, wanted: set[InstrumentKey], feed: MarketFeed) -> None:
-        """Strikes the ATM moved away from leave the socket after two refreshes out of the window (so a
-        price sitting between strikes does not churn); held or ordered contracts are always wanted."""
-        due = self._leaving.due(self._subscribed, wanted)
+    async def _unsubscribe(self, due: list[InstrumentKey], feed: MarketFeed) -> None:
+        """Strikes the ATM moved away from leave the socket once out of the window for
+        `instruments.replacement_window_seconds` (`FeedWindow.refreshed`: a price sitting between
+        strikes does not churn); held or ordered contracts are always wanted, so never among them."""
         if due:
             await feed.unsubscribe([(key.exchange, key.token) for key in due], MODE_SNAP_QUOTE)
             self._subscribed.difference_update(due)

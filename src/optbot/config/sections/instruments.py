@@ -8,8 +8,18 @@ from optbot.config.sections.base import Section
 class InstrumentsSettings(Section):
     """Strike selection and token pools (spec §3). Owned by optbot.instruments."""
 
-    atm_check_interval_seconds: float = Field(default=5.0, gt=0, description="spec §3.3: every 5-10 s")
-    atm_move_strikes: int = Field(default=1, ge=1, description="spec §3.3: move when > 1 strike away")
+    atm_check_interval_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="spec §3.3: every 5-10 s each underlying's ATM is checked against the centre of its feed "
+        "window (the full refresh stays once a minute)",
+    )
+    atm_move_strikes: int = Field(
+        default=1,
+        ge=1,
+        description="spec §3.3: the feed window is re-centred at the next ATM check once the ATM is more "
+        "than this many listed strikes from its centre",
+    )
     strikes_around_atm: int | None = Field(
         default=None,
         ge=1,
@@ -20,7 +30,12 @@ class InstrumentsSettings(Section):
     gap_range_points: float = Field(default=100.0, gt=0, description="spec §3.4: ±100 points in gaps")
     gap_pool_strikes: int = Field(default=15, ge=10, le=30, description="spec §3.4: 10-15 strikes")
     gap_stability_minutes: float = Field(default=3.0, gt=0, description="spec §3.4: 2-3 minutes")
-    replacement_window_seconds: float = Field(default=90.0, gt=0, description="spec §3.3: over 1-2 min")
+    replacement_window_seconds: float = Field(
+        default=90.0,
+        gt=0,
+        description="spec §3.3 gradual replacement over 1-2 min: a strike that left the window is "
+        "unsubscribed this long after a refresh first found it unwanted (held or ordered contracts never)",
+    )
     min_open_interest: int | None = Field(
         default=None,
         ge=0,
