@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from optbot.config.settings import DEPRECATED_ALIASES, Settings
+from optbot.config.settings import DEPRECATED_ALIASES, INERT_SETTINGS, Settings
 
 SOURCE = Path(__file__).resolve().parents[2] / "src" / "optbot"
 
@@ -31,26 +31,9 @@ READERS_OF_SHARED_NAMES: dict[tuple[str, str], str] = {
     ("notifications", "retry_backoff_seconds"): "ops/notifications.py",
 }
 
-#: Settings nothing outside optbot.config reads yet, each with why it is not wired (and the spec
-#: place it comes from). Wire one and this test tells you to delete its entry.
-NOT_WIRED: dict[str, str] = {
-    # NSE index options are listed on NFO only; contracts carry their exchange from the master (§3.1).
-    "universe.option_exchange": "every order and subscription takes the exchange from its contract",
-    # Spec §2.1.1 keeps raw ticks as raw/{SYMBOL}_today.json and _yesterday.json: exactly two days.
-    "data.raw_tick_retention_days": "the raw-tick layout holds two days by construction",
-    # Spec §3.4/§5.4 ±50 points: the normal window is engine.atm_strike_window strikes either side.
-    "instruments.normal_range_points": "the strike-count window already spans more than ±50 points",
-    # SEBI retail-algo rules: its validator refuses true; the setting exists to say so in one line.
-    "execution.allow_market_orders": "must stay false; the validator is its whole behaviour",
-    # `optbot demo` replays one session (--day); a multi-session demo is not built.
-    "engine.demo_days": "the demo replays one session",
-    # Spec §11.2 volume/market profile: library functions (indicators/profile.py) nothing calls yet.
-    "indicators.volume_profile_bins": "no run-time volume profile",
-    "indicators.value_area_fraction": "no run-time volume or market profile",
-    "indicators.initial_balance_periods": "no run-time market profile",
-    # Spec §11.5: bias replays run the bar backtest kernel, which loads engine.warmup_intraday_days.
-    "research.bias_intraday_history_days": "replays load the engine's own intraday warm-up",
-}
+#: Settings nothing outside optbot.config reads: the ones the config warns about when set (each with
+#: why it is not wired). Wire one and this test tells you to delete its entry there.
+NOT_WIRED: dict[str, str] = {f"{section}.{key}": reason for (section, key), reason in INERT_SETTINGS.items()}
 
 
 def _sources() -> dict[str, str]:
@@ -99,13 +82,14 @@ def test_every_setting_is_read_outside_the_config_package() -> None:
     unexpected = sorted(set(unread_settings()) - aliases - set(NOT_WIRED))
     assert not unexpected, (
         f"settings nothing outside optbot.config reads (setting them does nothing): {unexpected}; "
-        "pass them where their component is built, or list them in NOT_WIRED with the reason"
+        "pass them where their component is built, or list them in "
+        "optbot.config.settings.INERT_SETTINGS with the reason"
     )
 
 
 def test_the_not_wired_list_holds_only_unread_settings() -> None:
     stale = sorted(set(NOT_WIRED) - set(unread_settings()))
-    assert not stale, f"these settings are read now: delete them from NOT_WIRED: {stale}"
+    assert not stale, f"these settings are read now: delete them from INERT_SETTINGS: {stale}"
 
 
 def test_deprecated_aliases_are_unread_and_replaced_by_read_settings() -> None:

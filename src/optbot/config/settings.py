@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import tomllib
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,26 @@ DEPRECATED_ALIASES: dict[tuple[str, str], tuple[str, str]] = {
     ("instruments", "strikes_around_atm"): ("engine", "atm_strike_window"),
     ("instruments", "min_open_interest"): ("strategy", "min_open_interest"),
     ("instruments", "subscription_token_limit"): ("broker", "max_tokens_per_connection"),
+}
+
+#: Settings accepted but with no effect (each with why), so a config that tunes one is told so at load
+#: instead of being silently ignored: (section, key) -> the reason, as the warning prints it.
+INERT_SETTINGS: dict[tuple[str, str], str] = {
+    # spec §3.1: NSE index options are listed on NFO only; contracts carry their exchange
+    ("universe", "option_exchange"): "every order and subscription takes the exchange from its contract",
+    # spec §2.1.1 keeps raw ticks as raw/{SYMBOL}_today.json and _yesterday.json
+    ("data", "raw_tick_retention_days"): "the raw-tick files hold today and yesterday by construction",
+    # spec §3.4/§5.4 ±50 points: the normal window is engine.atm_strike_window strikes either side
+    ("instruments", "normal_range_points"): "the normal window is engine.atm_strike_window strikes each side",
+    # SEBI retail-algo rules: its validator refuses true; that refusal is its whole behaviour
+    ("execution", "allow_market_orders"): "market orders are always sent as depth-priced limits",
+    ("engine", "demo_days"): "the demo replays one session (optbot demo --day)",
+    # spec §11.2 volume/market profile: library functions (indicators/profile.py) no run-time caller
+    ("indicators", "volume_profile_bins"): "no run-time volume profile uses it",
+    ("indicators", "value_area_fraction"): "no run-time volume or market profile uses it",
+    ("indicators", "initial_balance_periods"): "no run-time market profile uses it",
+    # spec §11.5: bias replays run the bar backtest kernel, which loads engine.warmup_intraday_days
+    ("research", "bias_intraday_history_days"): "bias replays load engine.warmup_intraday_days",
 }
 
 #: Keys that hold secrets; finding one in a config file is an error.
@@ -131,6 +152,23 @@ class Settings(BaseSettings):
                 outcome = f"ignored: {target_section}.{target_key} is set too"
             replacement = f"{target_section}.{target_key}"
             log.warning("config: %s.%s is deprecated, use %s (%s)", section, key, replacement, outcome)
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _warn_inert_settings(cls, data: Any) -> Any:
+        """One warning line for each setting with no effect that the input sets to a non-default value."""
+        if not isinstance(data, dict):
+            return data
+        for (section, key), reason in INERT_SETTINGS.items():
+            source = data.get(section)
+            if not isinstance(source, dict) or key not in source:
+                continue
+            default = getattr(cls.model_fields[section].get_default(call_default_factory=True), key)
+            if isinstance(default, Enum):
+                default = default.value
+            if str(source[key]).lower() != str(default).lower():
+                log.warning("config: %s.%s has no effect (%s)", section, key, reason)
         return data
 
     @classmethod
