@@ -440,6 +440,25 @@ class SessionRunner:
         return summary
 
     # ------------------------------------------------------------------ market loop
+    async def _check_market_socket(self, feed: MarketFeed) -> None:
+        """Spec §1.6 (WebSocket connection capability): PASS only once a socket has connected and sent
+        its subscriptions. A socket that does not connect in time is a non-critical FAIL: the feed keeps
+        reconnecting, and the feed watch pauses entries in market hours until data flows."""
+        wait = self.settings.engine.startup_socket_wait_seconds
+        subscribed = len(self._subscribed)
+        if await feed.wait_connected(wait):
+            detail = f"connected {feed.connected_sockets} socket(s), subscribed {subscribed} instrument(s)"
+            self.stage("market data socket", True, detail)
+            return
+        self.stage(
+            "market data socket",
+            False,
+            f"no socket connected within {wait:g} s (engine.startup_socket_wait_seconds; "
+            f"{subscribed} instrument(s) subscribed); the feed keeps reconnecting and new entries stay "
+            "paused in market hours until the socket delivers data",
+            critical=False,
+        )
+
     async def start_market(self) -> None:
         """Socket, order updates, bars and the engine's background loops."""
         engine = self.engine
@@ -485,7 +504,7 @@ class SessionRunner:
         if not self.paper:
             self.order_socket = self.stack.order_socket(self.clock, self.bus)
             await self.order_socket.start()
-        self.stage("market data socket", True, f"subscribed {len(self._subscribed)} instrument(s)")
+        await self._check_market_socket(self.feed)
         # critical: a dashboard (kill switch) or /metrics that cannot listen stops the day before trading
         await self._guarded("operations", self._start_operations)
         engine_settings = self.settings.engine

@@ -220,3 +220,23 @@ async def test_a_failing_market_hours_callback_does_not_kill_the_watchdog(live: 
             await wait_for(lambda: len(ticks) > seen and feed.connected, 20)  # still reconnecting and ticking
         finally:
             await feed.stop()
+
+
+async def test_socket_up_follows_the_connection_through_a_drop(live: Live) -> None:
+    """`socket_up` / `wait_connected`: set once a socket connected and subscribed, cleared when none is
+    open, set again by the reconnect; cleared by stop."""
+    async with pumping(live.clock):
+        await live.auth.login()
+        feed = MarketFeed(fast_settings(live), live.clock, live.credentials)
+        await feed.subscribe([(Exchange.NSE, SBIN_TOKEN)], MODE_LTP)
+        assert not feed.socket_up.is_set() and feed.connected_sockets == 0
+        await feed.start()
+        try:
+            assert await feed.wait_connected(10.0)
+            assert feed.connected_sockets == 1
+            assert await live.sim.faults.drop_ws_connections() >= 1
+            await wait_for(lambda: not feed.socket_up.is_set() or feed.stats.reconnects >= 1)
+            assert await feed.wait_connected(10.0) and feed.connected_sockets == 1
+        finally:
+            await feed.stop()
+        assert not feed.socket_up.is_set() and feed.connected_sockets == 0

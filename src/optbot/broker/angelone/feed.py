@@ -246,6 +246,7 @@ class _Connection:
                 self.receiving = False
                 if self.connected:
                     self.connected = False
+                    feed.socket_closed()
                     feed.publish_health(self, "disconnected")
                 self.socket = None
                 if feed.running:
@@ -295,6 +296,7 @@ class _Connection:
             subscriptions = feed.manager.for_connection(self.index)
             for message in subscription_messages(subscriptions, 1, feed.settings.subscribe_batch_size):
                 await socket.send(message)
+            feed.socket_up.set()
             feed.publish_health(self, f"connected, {len(subscriptions)} subscriptions")
             helpers = [
                 asyncio.create_task(self._heartbeat(socket)),
@@ -463,6 +465,10 @@ class MarketFeed:
         self.running = False
         self._connections: dict[int, _Connection] = {}
         self._fallback_task: asyncio.Task[None] | None = None
+        #: Set while at least one socket has completed its handshake and sent its subscriptions (the
+        #: earliest reliable sign of a working connection: heartbeat pongs and market data may take
+        #: a heartbeat interval or not come at all outside market hours).
+        self.socket_up = asyncio.Event()
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -485,6 +491,7 @@ class MarketFeed:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._connections.clear()
         self._fallback_task = None
+        self.socket_up.clear()
 
     def _ensure_connection(self, index: int) -> _Connection:
         connection = self._connections.get(index)
@@ -498,6 +505,31 @@ class MarketFeed:
     @property
     def connected(self) -> bool:
         return bool(self._connections) and all(c.connected for c in self._connections.values())
+
+    @property
+    def connected_sockets(self) -> int:
+        """How many sockets have completed their handshake and are open now."""
+        return sum(1 for c in self._connections.values() if c.connected)
+
+    def socket_closed(self) -> None:
+        """A socket went down: `socket_up` holds only while another one is still open."""
+        if not self.connected_sockets:
+            self.socket_up.clear()
+
+    async def wait_connected(self, seconds: float) -> bool:
+        """Wait up to `seconds` of transport time for a socket to connect and subscribe; True once one
+        has. Returns at once when one already is, so a healthy start costs only the connect time."""
+        if self.socket_up.is_set():
+            return True
+        waiter = asyncio.create_task(self.socket_up.wait())
+        timer = asyncio.create_task(self.transport.sleep(seconds))
+        try:
+            await asyncio.wait((waiter, timer), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (waiter, timer):
+                task.cancel()
+            await asyncio.gather(waiter, timer, return_exceptions=True)
+        return self.socket_up.is_set()
 
     @property
     def receiving(self) -> bool:

@@ -56,6 +56,14 @@ class EngineSettings(Section):
         "which a critical alert goes out and reconnects slow to reconnect_circuit_cooldown_seconds "
         "(entries already pause at the first interruption; the feed never stops reconnecting)",
     )
+    startup_socket_wait_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="spec §1.6 health check (WebSocket connection capability): at startup, how long "
+        "(transport time) the session waits for a market-data socket to connect and send its "
+        "subscriptions before reporting the 'market data socket' stage as a non-critical FAIL; the "
+        "feed keeps reconnecting and entries stay paused in market hours until it delivers data",
+    )
     reconnect_circuit_cooldown_seconds: float = Field(
         default=60.0,
         gt=0,
