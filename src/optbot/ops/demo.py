@@ -116,6 +116,10 @@ def prepare_output(out_dir: Path) -> None:
 
 #: The demo's stall window (a whole day): see `demo_settings`.
 DEMO_FEED_STALE_SECONDS = 86_400.0
+#: The demo's startup wait for the market socket, in its simulated seconds: while the bot prepares,
+#: the clock moves PREPARE_STEP_SECONDS every 2 ms or more, so the live default (10 s) would be 40 ms
+#: of real time for a handshake; 600 s is at least 2.4 s of real time.
+DEMO_SOCKET_WAIT_SECONDS = 600.0
 
 
 def demo_settings(base: Settings, out_dir: Path, sim: Simulator, data_dir: Path) -> Settings:
@@ -138,6 +142,7 @@ def demo_settings(base: Settings, out_dir: Path, sim: Simulator, data_dir: Path)
         "universe": base.universe.model_copy(update={"underlyings": ["NIFTY"]}),
         "replay": base.replay.model_copy(update={"data_dir": data_dir}),
         "execution": base.execution.model_copy(update={"reprice_policy": "reprice", "max_reprices": 2}),
+        "engine": base.engine.model_copy(update={"startup_socket_wait_seconds": DEMO_SOCKET_WAIT_SECONDS}),
     }
     return base.model_copy(update=update)
 
