@@ -8,9 +8,14 @@ three reports must show the same charges and the same net P&L.
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
-from optbot.core.enums import IntentPurpose, Side
+import pytest
+
+from optbot.core.enums import IntentPurpose, Side, Timeframe
+from optbot.core.events import Bar
+from optbot.core.timeutil import ist_datetime, to_utc
 from optbot.execution.reports import build_pnl_report, report_json
 from optbot.execution.statement import contract_note, contract_note_json
 from optbot.ops.daily_report import build_daily_report
@@ -108,3 +113,63 @@ async def test_market_sentiment_section_from_the_engine_chain(tmp_path: Path) ->
     page = render_html(report)
     assert "<h2>market sentiment</h2>" in page and "<th>pcr_oi</th>" in page and "24,550.00" in page
     assert build_daily_report(rig.engine, DAY).tables["market sentiment"] == []
+
+
+def _add_minute_bar(rig: Rig, start: datetime, low: float, high: float, volume: int) -> None:
+    begin = to_utc(start)
+    end = begin + timedelta(minutes=1)
+    rig.engine.ctx.add_bar(
+        Bar(
+            ts_utc=end,
+            token="99926000",
+            symbol="NIFTY",
+            timeframe=Timeframe.M1,
+            start_utc=begin,
+            end_utc=end,
+            open=low,
+            high=high,
+            low=low,
+            close=high,
+            volume=volume,
+        )
+    )
+
+
+async def test_session_profile_columns_follow_the_three_indicator_settings(tmp_path: Path) -> None:
+    """Spec §11.2 profile of today's closed 1-minute bars (yesterday's is left out). Six 10-point bins
+    over 24,500-24,560 hold 50 150 200 200 100 100: POC 24,525 (of the two 200s, the lower is nearer
+    the middle); 70 % (560) grows 24,520-24,530 up, down, up to 24,510-24,550. IB: periods A and B."""
+    rig = Rig(tmp_path, fill_policy="none")
+    await rig.start()
+    await rig.ticks()
+    _add_minute_bar(rig, ist_datetime(DAY - timedelta(days=1), time(15, 0)), 23_000.0, 23_010.0, 1_000)
+    for clock_time, low, high, volume in [
+        (time(9, 15), 24_500.0, 24_520.0, 100),
+        (time(9, 20), 24_510.0, 24_540.0, 300),
+        (time(9, 45), 24_520.0, 24_560.0, 400),
+    ]:
+        _add_minute_bar(rig, ist_datetime(DAY, clock_time), low, high, volume)
+    indicators = rig.settings.indicators
+    indicators.volume_profile_bins, indicators.value_area_fraction = 6, 0.70
+    indicators.initial_balance_periods = 2
+    monitor = SentimentMonitor(rig.engine)
+
+    def profile() -> tuple[float | None, ...]:
+        monitor.sample()
+        (row,) = monitor.rows()
+        assert row["profile_basis"] == "volume"
+        keys = ("profile_poc", "profile_val", "profile_vah", "initial_balance_low", "initial_balance_high")
+        return tuple(row[key] for key in keys)
+
+    assert profile() == pytest.approx((24_525.0, 24_510.0, 24_550.0, 24_500.0, 24_560.0))
+    # 20-point bins hold 200 400 200: POC mid 24,520-24,540; 400 + 200 above (a tie) reaches 560
+    indicators.volume_profile_bins = 3
+    assert profile() == pytest.approx((24_530.0, 24_520.0, 24_560.0, 24_500.0, 24_560.0))
+    indicators.volume_profile_bins, indicators.value_area_fraction = 6, 0.3  # 240: 200 + 200 above
+    assert profile() == pytest.approx((24_525.0, 24_520.0, 24_540.0, 24_500.0, 24_560.0))
+    indicators.initial_balance_periods = 1  # 09:15-09:44 alone
+    assert profile() == pytest.approx((24_525.0, 24_520.0, 24_540.0, 24_500.0, 24_540.0))
+    report = build_daily_report(rig.engine, DAY, sentiment=monitor.rows())
+    (row,) = report.tables["market sentiment"]
+    assert (row["profile_poc"], row["initial_balance_high"]) == pytest.approx((24_525.0, 24_540.0))
+    assert "<th>profile_poc</th>" in render_html(report)

@@ -39,6 +39,13 @@ async def test_snapshot_carries_the_market_sentiment_rows() -> None:
         "RICH",
         None,
     )
+    # spec §11.2 session profile: the fields the "Session profile" table shows
+    assert (row["profile_poc"], row["profile_vah"], row["profile_val"]) == (24_512.35, 24_548.9, 24_480.05)
+    assert (row["initial_balance_high"], row["initial_balance_low"], row["profile_basis"]) == (
+        24_561.2,
+        24_470.6,
+        "TPO",
+    )
 
 
 async def test_anonymous_refused_when_disabled() -> None:
@@ -138,6 +145,9 @@ async def test_dashboard_in_headless_chromium_shows_position_and_kill_switch_hal
             sentiment = await page.locator("#sentiment tbody tr[data-symbol='NIFTY']").inner_text()
             for shown in ("1.08", "0.91", "24,500", "RICH", "-1.35", "short build up", "long unwinding"):
                 assert shown in sentiment, sentiment
+            profile = await page.locator("#profile tbody tr[data-symbol='NIFTY']").inner_text()
+            for shown in ("24,512.35", "24,548.90", "24,480.05", "24,561.20", "24,470.60", "TPO", "10:30"):
+                assert shown in profile, profile
             await page.screenshot(path=str(tmp_path / "dashboard.png"))
             await page.click("#kill-button")
             await page.fill("#kill-token", "operator-secret-2")

@@ -159,6 +159,10 @@ async def test_paper_day_notifies_exposes_metrics_and_writes_the_daily_report(se
     assert sentiment["underlying"] == "NIFTY" and sentiment["pcr_oi"] > 0 and sentiment["max_pain"] > 0
     assert sentiment["hv_pct"] > 0 and sentiment["iv_regime"] in {"RICH", "CHEAP", "FAIR"}
     assert sentiment["atm_call_build_up"] is not None and "<h2>market sentiment</h2>" in page
+    # the index's bars carry no volume: the session profile is the TPO one, inside the day's range
+    assert sentiment["profile_basis"] == "TPO", sentiment
+    assert sentiment["initial_balance_low"] <= sentiment["profile_val"] <= sentiment["profile_poc"]
+    assert sentiment["profile_poc"] <= sentiment["profile_vah"]
     assert "ticks processed" in page and "synthetic" in page
 
     monthly = s.ops.write_monthly_summary("2025-09")

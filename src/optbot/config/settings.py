@@ -67,10 +67,6 @@ INERT_SETTINGS: dict[tuple[str, str], str] = {
     # SEBI retail-algo rules: its validator refuses true; that refusal is its whole behaviour
     ("execution", "allow_market_orders"): "market orders are always sent as depth-priced limits",
     ("engine", "demo_days"): "the demo replays one session (optbot demo --day)",
-    # spec §11.2 volume/market profile: library functions (indicators/profile.py) no run-time caller
-    ("indicators", "volume_profile_bins"): "no run-time volume profile uses it",
-    ("indicators", "value_area_fraction"): "no run-time volume or market profile uses it",
-    ("indicators", "initial_balance_periods"): "no run-time market profile uses it",
     # spec §11.5: bias replays run the bar backtest kernel, which loads engine.warmup_intraday_days
     ("research", "bias_intraday_history_days"): "bias replays load engine.warmup_intraday_days",
 }

@@ -18,6 +18,7 @@ from optbot.analytics.sentiment import (
     historical_volatility,
     market_sentiment,
 )
+from optbot.analytics.session_profile import SessionProfile, session_profile
 from optbot.core.enums import OptionType, Timeframe
 from optbot.core.instrument import Instrument
 from optbot.core.timeutil import ist_date, to_ist
@@ -28,6 +29,12 @@ if TYPE_CHECKING:
 
 #: (strike, option type): one contract of one expiry's chain.
 ContractKey = tuple[float, OptionType]
+
+#: NSE's price step, for an index row whose master gives no tick (the TPO profile's price levels).
+INDEX_PRICE_STEP = 0.05
+
+#: More 1-minute bars than one day holds: asking for this many always covers today's session.
+MINUTES_PER_DAY = 24 * 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +80,7 @@ class SentimentMonitor:
         self.engine = engine
         self.thresholds = SentimentThresholds.from_settings(engine.settings.analytics)
         self._latest: dict[str, tuple[datetime, SentimentSnapshot]] = {}
+        self._profiles: dict[str, SessionProfile] = {}
         self._first_seen: dict[tuple[str, date], dict[ContractKey, ChainQuote]] = {}
         self._day: date | None = None
 
@@ -84,10 +92,12 @@ class SentimentMonitor:
             self._day = today
             self._first_seen.clear()
             self._latest.clear()
+            self._profiles.clear()
         for underlying in self.engine.underlyings:
             snapshot = self._sample_one(underlying)
             if snapshot is not None:
                 self._latest[underlying] = (now, snapshot)
+                self._profiles[underlying] = self.session_profile(underlying, today)
 
     def _sample_one(self, underlying: str) -> SentimentSnapshot | None:
         market = self.engine.market
@@ -124,6 +134,24 @@ class SentimentMonitor:
             [bar.close for bar in daily if bar.close > 0], period, analytics.trading_days_per_year
         )
 
+    def session_profile(self, underlying: str, today: date) -> SessionProfile:
+        """POC, value area and initial balance of today's closed 1-minute bars of `underlying`, with
+        the `indicators` section's bins, value-area share and initial-balance periods."""
+        indicators = self.engine.settings.indicators
+        bars = [
+            bar
+            for bar in self.engine.ctx.bars(underlying, Timeframe.M1, MINUTES_PER_DAY)
+            if ist_date(bar.start_utc) == today
+        ]
+        tick = self.engine.market.underlying_instrument(underlying).tick_size
+        return session_profile(
+            bars,
+            tick=tick if tick > 0 else INDEX_PRICE_STEP,
+            bins=indicators.volume_profile_bins,
+            value_area_fraction=indicators.value_area_fraction,
+            initial_balance_periods=indicators.initial_balance_periods,
+        )
+
     def rows(self) -> list[dict[str, Any]]:
         """One plain row per underlying sampled today, in the engine's underlying order."""
         rows: list[dict[str, Any]] = []
@@ -131,5 +159,6 @@ class SentimentMonitor:
             found = self._latest.get(underlying)
             if found is not None:
                 when, snapshot = found
-                rows.append({**snapshot.as_row(), "sampled_ist": f"{to_ist(when):%H:%M}"})
+                profile = self._profiles.get(underlying, SessionProfile())
+                rows.append({**snapshot.as_row(), **profile.as_row(), "sampled_ist": f"{to_ist(when):%H:%M}"})
         return rows

@@ -99,6 +99,12 @@ def sample_snapshot() -> DashboardSnapshot:
                 "risk_reversal_25d_pct": -1.35,
                 "atm_call_build_up": "short build up",
                 "atm_put_build_up": "long unwinding",
+                "profile_poc": 24_512.35,
+                "profile_vah": 24_548.9,
+                "profile_val": 24_480.05,
+                "initial_balance_high": 24_561.2,
+                "initial_balance_low": 24_470.6,
+                "profile_basis": "TPO",
                 "sampled_ist": "10:30",
             }
         ],

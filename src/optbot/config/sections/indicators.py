@@ -31,5 +31,7 @@ class IndicatorsSettings(Section):
         default=0.70, gt=0, le=1.0, description="spec §11.2 (volume/market profile): value area share"
     )
     initial_balance_periods: int = Field(
-        default=2, ge=1, description="spec §11.2 (market profile): TPO periods in the initial balance"
+        default=2,
+        ge=1,
+        description="spec §11.2 (market profile): 30-minute TPO periods in the initial balance",
     )
