@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 import pytest
 
 from optbot.analytics.session_profile import SessionProfile, session_profile, tpo_periods
-from optbot.core.enums import Timeframe
 from optbot.core.events import Bar
-from optbot.core.timeutil import IST, to_utc
+from optbot.core.timeutil import IST
+from optbot.test_kit.data import make_range_bar
 
 OPEN = datetime(2026, 8, 7, 9, 15, tzinfo=IST)
 
@@ -40,21 +40,7 @@ def profile_of(
 
 
 def minute_bar(minutes: int, low: float, high: float, volume: int = 0) -> Bar:
-    start = to_utc(OPEN + timedelta(minutes=minutes))
-    end = start + timedelta(minutes=1)
-    return Bar(
-        ts_utc=end,
-        token="99926000",
-        symbol="NIFTY",
-        timeframe=Timeframe.M1,
-        start_utc=start,
-        end_utc=end,
-        open=low,
-        high=high,
-        low=low,
-        close=high,
-        volume=volume,
-    )
+    return make_range_bar(OPEN + timedelta(minutes=minutes), low, high, volume)
 
 
 def index_bars() -> list[Bar]:

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from optbot.core.enums import IntentPurpose, Side, Timeframe
-from optbot.core.events import Bar
-from optbot.core.timeutil import ist_datetime, to_utc
+from optbot.core.enums import IntentPurpose, Side
+from optbot.core.timeutil import ist_datetime
 from optbot.execution.reports import build_pnl_report, report_json
 from optbot.execution.statement import contract_note, contract_note_json
 from optbot.ops.daily_report import build_daily_report
 from optbot.ops.reports import render_html
 from optbot.ops.sentiment import SentimentMonitor
+from optbot.test_kit.data import make_range_bar
 from optbot.test_kit.execution import option_intent
 from tests.engine.test_core import DAY, Rig
 
@@ -116,23 +116,7 @@ async def test_market_sentiment_section_from_the_engine_chain(tmp_path: Path) ->
 
 
 def _add_minute_bar(rig: Rig, start: datetime, low: float, high: float, volume: int) -> None:
-    begin = to_utc(start)
-    end = begin + timedelta(minutes=1)
-    rig.engine.ctx.add_bar(
-        Bar(
-            ts_utc=end,
-            token="99926000",
-            symbol="NIFTY",
-            timeframe=Timeframe.M1,
-            start_utc=begin,
-            end_utc=end,
-            open=low,
-            high=high,
-            low=low,
-            close=high,
-            volume=volume,
-        )
-    )
+    rig.engine.ctx.add_bar(make_range_bar(start, low, high, volume))
 
 
 async def test_session_profile_columns_follow_the_three_indicator_settings(tmp_path: Path) -> None:

@@ -79,6 +79,15 @@ def make_bar(
     )
 
 
+def make_range_bar(
+    start: datetime, low: float, high: float, volume: int = 0, token: str = "99926000", symbol: str = "NIFTY"
+) -> Bar:
+    """A 1-minute bar spanning [low, high], rising (open at the low, close at the high): a profile's input."""
+    start_utc = to_utc(start)
+    end_utc = start_utc + timedelta(minutes=1)
+    return Bar(end_utc, token, symbol, Timeframe.M1, start_utc, end_utc, low, high, low, high, volume)
+
+
 @dataclass
 class BarCollector:
     """An `on_bar` callback that remembers what it was given."""
