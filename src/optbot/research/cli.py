@@ -25,7 +25,10 @@ if TYPE_CHECKING:
 # The research stack (optuna, plotly, pandas, scipy, the engine) is imported inside each command, after
 # its arguments are checked, so `optbot research --help` and a bad argument answer without loading it.
 
-research_app = typer.Typer(help="Optimisation, walk-forward, cross-validation, Monte Carlo and tearsheets.")
+research_app = typer.Typer(
+    help="Optimisation, walk-forward, cross-validation, Monte Carlo, stress and bias checks, tearsheets.",
+    no_args_is_help=True,
+)
 
 
 def _research_dir(settings: Settings, out: Path | None, name: str) -> Path:
