@@ -81,6 +81,18 @@ def test_help_and_a_group_without_a_subcommand_still_show_the_help() -> None:
     assert group.stderr == ""
 
 
+GROUPS = ("config", "calendar", "auth", "sim", "instruments", "data", "strategy", "research", "risk")
+
+
+@pytest.mark.parametrize("group", [*GROUPS, "report", "audit", "notify"])
+def test_every_group_without_a_subcommand_shows_its_help(group: str) -> None:
+    """`optbot research` alone printed only `Error Missing command.`; every group lists its commands."""
+    result = CliRunner().invoke(app, [group])
+    assert result.exit_code == 2, result.output
+    assert f"Usage: optbot {group}" in " ".join(result.stdout.split()) and "Commands" in result.stdout
+    assert result.stderr == ""
+
+
 def test_a_refusal_prints_brackets_in_the_value_as_given(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -50,6 +50,19 @@ def test_bad_environment_value_names_the_key(monkeypatch: pytest.MonkeyPatch) ->
     assert any(problem.startswith("risk.vix_high:") for problem in problems_of())
 
 
+def test_a_list_setting_from_the_environment_that_is_not_json_is_one_problem(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """It was a traceback from the environment source naming only the section `broker`."""
+    monkeypatch.setenv("OPTBOT__BROKER__REGISTERED_STATIC_IPS", "127.0.0.1")
+    assert problems_of() == [
+        "broker.registered_static_ips: OPTBOT__BROKER__REGISTERED_STATIC_IPS must be JSON, "
+        "e.g. '[\"a\", \"b\"]' (got '127.0.0.1')"
+    ]
+    monkeypatch.setenv("OPTBOT__BROKER__REGISTERED_STATIC_IPS", '["127.0.0.1"]')
+    assert load_settings().broker.registered_static_ips == ["127.0.0.1"]
+
+
 def test_unknown_keys_are_named(tmp_path: Path) -> None:
     problems = problems_of(write(tmp_path, "colour = 1\n[risk]\nvix_hgih = 26\n[nosuch]\nx = 1\n"))
     assert "colour: unknown setting" in problems

@@ -111,7 +111,7 @@ async def test_market_sentiment_section_from_the_engine_chain(tmp_path: Path) ->
     report = build_daily_report(rig.engine, DAY, sentiment=monitor.rows())
     assert report.tables["market sentiment"] == [later]
     page = render_html(report)
-    assert "<h2>market sentiment</h2>" in page and "<th>pcr_oi</th>" in page and "24,550.00" in page
+    assert "<h2>market sentiment</h2>" in page and "<th>pcr oi</th>" in page and "24,550.00" in page
     assert build_daily_report(rig.engine, DAY).tables["market sentiment"] == []
 
 
@@ -156,4 +156,4 @@ async def test_session_profile_columns_follow_the_three_indicator_settings(tmp_p
     report = build_daily_report(rig.engine, DAY, sentiment=monitor.rows())
     (row,) = report.tables["market sentiment"]
     assert (row["profile_poc"], row["initial_balance_high"]) == pytest.approx((24_525.0, 24_540.0))
-    assert "<th>profile_poc</th>" in render_html(report)
+    assert "<th>profile poc</th>" in render_html(report)

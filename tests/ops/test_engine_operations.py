@@ -152,6 +152,10 @@ async def test_paper_day_notifies_exposes_metrics_and_writes_the_daily_report(se
     (closed,) = json.loads(report)["tables"]["closed trades"]  # issue 18: why and how much, per trade
     assert closed["exit_reason"] == "exit: scripted exit" and "return_pct" in closed, closed
     page = files.html_path.read_text()
+    # rupees and a percentage already scaled read as they are, never x100 with a % sign
+    drawdown = json.loads(report)["metrics"]["max_drawdown_rupees"]
+    assert f"<b>{drawdown:,.2f}</b>" in page, drawdown
+    assert f"<td>{closed['return_pct']:,.2f}</td>" in page
     assert "generated 2025-09-08 " in page and " IST</p>" in page  # stamps for people are IST
     assert page.count("<svg") >= 2 and "intraday P&amp;L" in page and "NIFTY16SEP2524800CE" in page
     # spec §11.2 sentiment of the replayed chain, as the dashboard last showed it

@@ -11,7 +11,7 @@ from optbot.core.bus import EventBus
 from optbot.core.clock import LiveClock, SimClock
 from optbot.core.enums import AlertPriority
 from optbot.core.events import Alert
-from optbot.ops.notifications import AppriseSender, Notifier, format_alert
+from optbot.ops.notifications import AppriseSender, Notifier, delivery_summary, format_alert
 
 START = datetime(2026, 8, 7, 4, 0, tzinfo=UTC)
 
@@ -169,3 +169,10 @@ async def test_real_apprise_delivery_to_loopback_json_receiver() -> None:
     assert notifier.stats.delivered == 1
     assert received[0]["title"] == "[CRITICAL] Token expiring"
     assert "Action required" in str(received[0]["message"])
+
+
+def test_the_startup_line_says_when_no_target_would_receive_an_alert() -> None:
+    """A live run against the simulator printed `notifications on` with no URL configured."""
+    assert delivery_summary(AppriseSender([], timeout_seconds=1)).startswith("notifications: no targets")
+    two = AppriseSender(["json://127.0.0.1:9/a", "json://127.0.0.1:9/b"], timeout_seconds=1)
+    assert delivery_summary(two) == "notifications on (2 target(s))"

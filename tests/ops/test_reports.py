@@ -59,5 +59,24 @@ def test_monthly_summary_rolls_up_days() -> None:
     assert summary.metrics["trading_days"] == 3
     assert summary.metrics["net_pnl"] == 200.0
     assert summary.metrics["winning_days"] == 2
-    assert summary.metrics["max_drawdown"] == -1500.0
+    assert summary.metrics["max_drawdown_rupees"] == -1500.0
     assert summary.metrics["charges"] == 241.5
+
+
+def test_rupee_drawdowns_and_percent_returns_are_not_shown_as_fractions() -> None:
+    """A live day's page showed a ₹1,377.50 drawdown as -137,750.00% and a -3.17 % trade as -317.00%."""
+    summary = monthly_summary([daily("2026-08-03", 1000.0), daily("2026-08-04", -1500.0)], "2026-08", "t")
+    assert "<b>-1,500.00</b>" in render_html(summary)
+    page = render_html(
+        Report(title="d", subtitle="s", generated_utc="t", tables={"t": [{"return_pct": -3.17}]})
+    )
+    assert "<td>-3.17</td>" in page and "317" not in page
+
+
+def test_a_missing_value_is_a_dash_and_headers_wrap() -> None:
+    """The daily report's sentiment table printed `None` for a skew beyond the quoted strikes, and
+    its underscore headers kept the 24-column table wider than the page."""
+    page = render_html(
+        Report(title="d", subtitle="s", generated_utc="t", tables={"t": [{"strike_skew_pct": None}]})
+    )
+    assert "<th>strike skew pct</th>" in page and "<td>–</td>" in page and "None" not in page

@@ -38,3 +38,26 @@ def test_tearsheet_out_names_the_file_or_a_folder(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["research", "tearsheet", str(report), "--out", out])
     assert isinstance(result.exception, UserError)
     assert "the folder" in str(result.exception) and "does not exist" in str(result.exception)
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (["optimise", "--strategy", "nope", *DAYS], "unknown strategy 'nope'"),
+        (
+            ["walkforward", "--strategy", "nope", "--from", "2022-01-01", "--to", "2022-12-31"],
+            "unknown strategy",
+        ),
+        (["cv", "--strategy", "nope", *DAYS], "unknown strategy 'nope'"),
+        (["optimise", "--strategy", "short_straddle_0920", "--objective", "foo +", *DAYS], "not a valid"),
+    ],
+)
+def test_a_refused_study_makes_no_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str], message: str
+) -> None:
+    """An unknown strategy used to leave an empty reports/research/nope-FROM-TO folder behind."""
+    monkeypatch.setenv("OPTBOT__PATHS__DATA_ROOT", str(tmp_path / "home"))
+    result = CliRunner().invoke(app, ["research", *command, "--trials", "1"])
+    assert isinstance(result.exception, UserError), result.output
+    assert message in str(result.exception)
+    assert not (tmp_path / "home" / "reports" / "research").exists()

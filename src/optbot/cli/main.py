@@ -126,7 +126,7 @@ COMMANDS: tuple[ListedCommand, ...] = (
     ListedCommand(
         "research",
         ("optbot.research.cli",),
-        "Optimisation, walk-forward, cross-validation, Monte Carlo and tearsheets.",
+        "Optimisation, walk-forward, cross-validation, Monte Carlo, stress and bias checks, tearsheets.",
     ),
 )
 LISTED = {command.name: command for command in COMMANDS}

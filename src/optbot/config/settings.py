@@ -6,14 +6,16 @@ Secrets are never read from the TOML file: they come from the OS keyring or the 
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import tomllib
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, get_origin
 
-from pydantic import Field, ValidationError, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from optbot.config.sections.analytics import AnalyticsSettings
 from optbot.config.sections.backtest import BacktestSettings
@@ -211,6 +213,33 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError([f"{path}: not valid TOML: {exc}"]) from exc
 
 
+def _unparsable_environment() -> list[str]:
+    """The `OPTBOT__SECTION__KEY` variables of list/dict settings whose value is not JSON.
+
+    The environment source decodes such a value as JSON before validation and raises a bare
+    `SettingsError` naming only the section; this names the variable and the shape it needs.
+    """
+    problems: list[str] = []
+    for name, value in os.environ.items():
+        parts = name.lower().split("__")
+        if len(parts) != 3 or f"{parts[0]}__" != ENV_PREFIX.lower():
+            continue
+        section_field = Settings.model_fields.get(parts[1])
+        section = section_field.annotation if section_field is not None else None
+        if not (isinstance(section, type) and issubclass(section, BaseModel)):
+            continue
+        field = section.model_fields.get(parts[2])
+        if field is None or get_origin(field.annotation) not in (list, dict, set, tuple):
+            continue
+        try:
+            json.loads(value)
+        except ValueError:
+            problems.append(
+                f'{parts[1]}.{parts[2]}: {name} must be JSON, e.g. \'["a", "b"]\' (got {value!r})'
+            )
+    return problems
+
+
 def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
     """Load and validate settings; raise ConfigError listing every problem as `section.key: reason`."""
     file_data = read_toml(path) if path is not None else {}
@@ -231,6 +260,8 @@ def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = N
             if ".".join(str(part) for part in error.get("loc", ())) not in reported
         )
         raise ConfigError(problems) from None
+    except SettingsError as exc:  # an environment value the source could not even decode
+        raise ConfigError(problems + (_unparsable_environment() or [str(exc)])) from None
     if problems:
         raise ConfigError(problems)
     return settings

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -536,8 +536,8 @@ def status_command(
     )
     if engine:
         console.print(
-            f"risk {engine.get('risk_state')}; trading blocked: {engine.get('trading_blocked') or 'no'}; "
-            f"VIX {engine.get('vix')}; underlyings {engine.get('underlyings')}",
+            f"risk {engine.get('risk_state')}; trading blocked: {_blocked_text(engine)}; "
+            f"VIX {engine.get('vix')}; underlyings {_underlyings_text(engine.get('underlyings'))}",
             highlight=False,
             soft_wrap=True,
         )
@@ -551,6 +551,26 @@ def status_command(
         )
     if data.get("last_error"):
         console.print(f"[red]last error: {data['last_error']}[/red]", soft_wrap=True)
+
+
+def _blocked_text(engine: dict[str, Any]) -> str:
+    """Why new orders are refused: the engine's own block, else a HALTED risk state (the kill
+    switch or a risk limit), which the engine's block field leaves empty; `no` only when neither."""
+    if engine.get("trading_blocked"):
+        return str(engine["trading_blocked"])
+    if engine.get("risk_state") == "HALTED":
+        return "risk HALTED (`optbot risk status` says why; `optbot risk resume --ack` lifts it)"
+    return "no"
+
+
+def _underlyings_text(underlyings: object) -> str:
+    """`NIFTY 12,823.50, BANKNIFTY 29,073.67` rather than a Python dict."""
+    if not isinstance(underlyings, dict) or not underlyings:
+        return "none yet"
+    return ", ".join(
+        f"{name} {price:,.2f}" if isinstance(price, int | float) else f"{name} {price}"
+        for name, price in underlyings.items()
+    )
 
 
 def _process_alive(pid: int) -> bool:

@@ -69,6 +69,19 @@ class NotificationSender(Protocol):
     async def send(self, title: str, body: str, priority: AlertPriority) -> bool: ...
 
 
+def delivery_summary(sender: NotificationSender) -> str:
+    """What the startup line says of notifications: `on` alone read as if alerts reached someone
+    when no target was configured and every alert went only to the log."""
+    if isinstance(sender, AppriseSender) and sender.target_count == 0:
+        return (
+            "notifications: no targets, alerts are only logged "
+            "(notifications.urls, OPTBOT_SECRET_NOTIFY_URLS)"
+        )
+    if isinstance(sender, AppriseSender):
+        return f"notifications on ({sender.target_count} target(s))"
+    return "notifications on"
+
+
 class AppriseSender:
     """Sends to every configured Apprise URL, each as its own target, in worker threads.
 

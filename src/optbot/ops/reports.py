@@ -90,13 +90,16 @@ def svg_line_chart(series: Series, label: str, width: int = 720, height: int = 2
 
 #: Metrics that are fractions (0.12 = 12 %): the page shows them as percentages, the JSON keeps fractions.
 RATIO_METRICS = frozenset(
-    {"total_return", "annualised_return", "volatility", "max_drawdown", "win_rate", "exposure", "return_pct"}
+    {"total_return", "annualised_return", "volatility", "max_drawdown", "win_rate", "exposure"}
 )
 _UTC_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(\+00:00|Z)$")
 
 
 def _format_value(value: Any, name: str = "") -> str:
-    """How a value reads on a page: ratios as %, UTC stamps in IST, money with grouping."""
+    """How a value reads on a page: ratios as %, UTC stamps in IST, money with grouping, a missing
+    value (JSON null) as a dash, as the dashboard shows it."""
+    if value is None:
+        return "–"
     if name in RATIO_METRICS and isinstance(value, float):
         return f"{value * 100:,.2f}%"
     if isinstance(value, str) and _UTC_STAMP.match(value):
@@ -112,7 +115,8 @@ def _table(name: str, rows: Sequence[dict[str, Any]]) -> str:
     if not rows:
         return f"<h2>{html.escape(name)}</h2><p class='muted'>none</p>"
     columns = list(rows[0].keys())
-    head = "".join(f"<th>{html.escape(str(column))}</th>" for column in columns)
+    # headers wrap at the underscores' places, so a many-column table fits the page's width
+    head = "".join(f"<th>{html.escape(str(column).replace('_', ' '))}</th>" for column in columns)
     body = "".join(
         "<tr>"
         + "".join(f"<td>{_format_value(row.get(column, ''), column)}</td>" for column in columns)
@@ -197,7 +201,7 @@ def monthly_summary(daily_reports: Sequence[Report], month: str, generated_utc: 
         "charges": round(sum(charges), 2),
         "winning_days": sum(1 for value in net if value > 0),
         "worst_day": round(min(net, default=0.0), 2),
-        "max_drawdown": round(min((value for _, value in equity_to_drawdown(equity)), default=0.0), 2),
+        "max_drawdown_rupees": round(min((value for _, value in equity_to_drawdown(equity)), default=0.0), 2),
     }
     rows = [
         {"day": day, "trades": count, "net_pnl": value, "charges": cost}

@@ -56,6 +56,7 @@ from optbot.engine.subscriptions import (
 from optbot.execution.reconciliation import ReconciliationReport
 from optbot.instruments.master import InstrumentMaster
 from optbot.instruments.repository import MasterRepository
+from optbot.ops.notifications import delivery_summary
 from optbot.ops.wiring import Operations, attach_operations
 from optbot.persistence.db import state_db_path
 from optbot.persistence.store import Store
@@ -556,7 +557,7 @@ class SessionRunner:
             return "not attached"
         configured = None if self.serve_operations else False  # None: as metrics/dashboard.enabled say
         await self.ops.start(serve_metrics=configured, serve_dashboard=configured, serve_telegram=configured)
-        parts = ["notifications on"]
+        parts = [delivery_summary(self.ops.notifier.sender)]
         if self.ops.metrics_server is not None:
             parts.append(f"metrics on port {self.ops.metrics_port}")
         if self.ops.dashboard_server is not None:

@@ -25,7 +25,10 @@ if TYPE_CHECKING:
 # The research stack (optuna, plotly, pandas, scipy, the engine) is imported inside each command, after
 # its arguments are checked, so `optbot research --help` and a bad argument answer without loading it.
 
-research_app = typer.Typer(help="Optimisation, walk-forward, cross-validation, Monte Carlo and tearsheets.")
+research_app = typer.Typer(
+    help="Optimisation, walk-forward, cross-validation, Monte Carlo, stress and bias checks, tearsheets.",
+    no_args_is_help=True,
+)
 
 
 def _research_dir(settings: Settings, out: Path | None, name: str) -> Path:
@@ -163,16 +166,19 @@ class StudyOptions:
         from optbot.research.objectives import Constraints, Objective
         from optbot.research.optimise import StudySpec
 
-        folder = self.folder(settings, kind)
+        # every argument is checked before the folder is made: a refused run leaves nothing behind
+        tunables = self.tunables(settings)
+        objective = Objective(self.objective)
         max_drawdown = None if self.max_drawdown_pct is None else self.max_drawdown_pct / 100
+        folder = self.folder(settings, kind)
         return StudySpec(
             study_name=self.name(kind),
             storage=self.storage or f"sqlite:///{folder / 'studies.db'}",
             start=self.start,
             end=self.end,
             trials=self.trials,
-            tunables=self.tunables(settings),
-            objective=Objective(self.objective),
+            tunables=tunables,
+            objective=objective,
             constraints=Constraints(min_trades=self.min_trades, max_drawdown=max_drawdown),
             sampler=self.sampler,
             pruner=self.pruner,
@@ -244,9 +250,10 @@ def optimise_command(
     from optbot.research.tearsheet import write_tearsheet
     from optbot.strategy.tunable import apply_parameters
 
+    spec = options.spec(settings)  # checks every argument, then makes the folder
     folder = options.folder(settings)
     evaluator = options.evaluator()
-    summary = run_study(settings, options.spec(settings), evaluator, worker=worker)
+    summary = run_study(settings, spec, evaluator, worker=worker)
     _print_study(summary)
     _write_json(folder / "study.json", _study_payload(summary))
     if tearsheet and summary.best is not None:
