@@ -59,5 +59,37 @@ def test_monthly_summary_rolls_up_days() -> None:
     assert summary.metrics["trading_days"] == 3
     assert summary.metrics["net_pnl"] == 200.0
     assert summary.metrics["winning_days"] == 2
-    assert summary.metrics["max_drawdown"] == -1500.0
+    assert summary.metrics["max_drawdown_rupees"] == -1500.0
     assert summary.metrics["charges"] == 241.5
+
+
+def test_page_shows_fractions_as_percent_and_rupee_drawdowns_as_money() -> None:
+    summary = monthly_summary([daily("2026-08-03", 1000.0), daily("2026-08-04", -1500.0)], "2026-08", "t")
+    tile = "<span class='muted'>max drawdown rupees</span><b>-1,500.00</b>"
+    assert tile in render_html(summary) and "-150,000.00%" not in render_html(summary)
+    page = render_html(
+        Report(
+            title="b",
+            subtitle="s",
+            generated_utc="t",
+            metrics={
+                "value_at_risk_historical": 0.0030,
+                "value_at_risk_parametric": 0.0059,
+                "var_confidence": 0.95,
+            },
+            tables={"closed trades": [{"symbol": "NIFTY26NOV2012850CE", "return_pct": 14.9}]},
+        )
+    )
+    assert "0.30%" in page and "0.59%" in page and "95.00%" in page
+    assert "<td>14.90</td>" in page and "1,490.00%" not in page
+
+
+def test_a_few_wide_rows_are_shown_one_column_per_row() -> None:
+    fields = {"underlying": "NIFTY", **{f"field_{index:02d}": float(index) for index in range(14)}}
+    report = Report(title="b", subtitle="s", generated_utc="t", tables={"market sentiment": [fields]})
+    page = render_html(report)
+    table = page.split("<h2>market sentiment</h2>")[1]
+    assert table.startswith("<table><thead><tr><th>underlying</th><th>NIFTY</th></tr></thead>")
+    assert "<tr><th>field_13</th><td>13.00</td></tr>" in table
+    narrow = render_html(Report(title="b", subtitle="s", generated_utc="t", tables={"t": [{"a": 1, "b": 2}]}))
+    assert "<thead><tr><th>a</th><th>b</th></tr></thead>" in narrow

@@ -103,7 +103,7 @@ def build_daily_report(
         "charges": _r(charges_on_trades),
         "charges_all_fills": _r(charges_all),
         "net_pnl": _r(net),
-        "max_drawdown": _r(min((value for _, value in drawdown), default=0.0)),
+        "max_drawdown_rupees": _r(min((value for _, value in drawdown), default=0.0)),
         "open_positions_at_report": len(engine.portfolio.open_positions()),
         "orders_in_flight_at_report": len(store.orders_in_flight()),
         "risk_state": engine.risk.state.value,
