@@ -505,6 +505,16 @@ def _show_stage(stage: Stage) -> None:
     )
 
 
+def _prices_text(prices: object) -> str:
+    """`NIFTY 12,919.25, BANKNIFTY 29,784.75` for the status line, not a Python dict's repr."""
+    if not isinstance(prices, dict) or not prices:
+        return "none yet"
+    return ", ".join(
+        f"{name} {price:,.2f}" if isinstance(price, int | float) else f"{name} {price}"
+        for name, price in prices.items()
+    )
+
+
 def status_command(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="print the raw status document"),
@@ -537,7 +547,7 @@ def status_command(
     if engine:
         console.print(
             f"risk {engine.get('risk_state')}; trading blocked: {engine.get('trading_blocked') or 'no'}; "
-            f"VIX {engine.get('vix')}; underlyings {engine.get('underlyings')}",
+            f"VIX {engine.get('vix')}; underlyings {_prices_text(engine.get('underlyings'))}",
             highlight=False,
             soft_wrap=True,
         )
