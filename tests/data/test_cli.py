@@ -177,3 +177,12 @@ def test_a_two_row_minute_file_with_a_bad_row_never_replaces_a_daily_bar(tmp_pat
     assert as_minutes.exit_code == 0, as_minutes.output
     stored = _stored_files(tmp_path)
     assert stored["daily.json"] == before["daily.json"] and stored["1m.json"].count(b"\n") == 1
+
+
+def test_the_report_path_is_printed_on_one_line_however_narrow_the_console(tmp_path, sample_data):
+    minute_file = sample_data / "intraday" / "nifty50_1min_yf_2025-09-04_to_2025-09-10.csv"
+    root = tmp_path / ("a-data-root-with-a-long-name-" * 3)
+    result = run(["data", "import", str(minute_file), "--symbol", "NIFTY"], root, COLUMNS="60")
+    assert result.exit_code == 0, result.output
+    (report_path,) = (root / "reports" / "data").glob("import-*.json")
+    assert f"report: {report_path}\n" in result.output

@@ -93,6 +93,22 @@ def test_symbol_only_files_parse_every_symbol_style(importer, tmp_path):
     ]
 
 
+def test_a_date_column_and_a_time_column_make_one_stamp(importer, tmp_path):
+    path = tmp_path / "split.csv"
+    path.write_text(
+        "date,time,underlying,expiry,strike,option_type,open,high,low,close,volume,oi\n"
+        "2022-11-01,09:15,NIFTY,2022-11-03,18100,CE,120.5,125,118,122,15000,300000\n"
+        "2022-11-01,09:16,NIFTY,2022-11-03,18100,CE,122,126,121,124.5,9000,301500\n",
+        encoding="utf-8",
+    )
+    result = load(importer, path)
+    assert not result.dropped
+    assert [row.ts for row in result.rows] == [
+        datetime(2022, 11, 1, 9, 15, tzinfo=IST).astimezone(UTC),
+        datetime(2022, 11, 1, 9, 16, tzinfo=IST).astimezone(UTC),
+    ]
+
+
 def test_symbol_parser_refuses_what_cannot_be_settled():
     parser = SymbolParser(get_calendar())
     assert parser.parse("NIFTY03NOV2218000CE", date(2022, 11, 1)).strike == 18000.0

@@ -118,3 +118,17 @@ def test_unknown_strategy_fails_check_validate_and_run_alike(tmp_path: Path) -> 
     path.write_text('[strategy]\nenabled = ["adx_trend", "adx_trend"]\n')
     validated = runner.invoke(app, ["config", "validate", str(path)])
     assert validated.exit_code == 2 and "strategy listed twice: adx_trend" in validated.output
+
+
+def test_status_names_each_underlying_price_in_plain_text(tmp_path: Path) -> None:
+    state = tmp_path / "data" / "state"
+    state.mkdir(parents=True)
+    document = (
+        '{"running": false, "pid": 0, "mode": "paper", "phase": "trading", '
+        '"engine": {"risk_state": "ACTIVE", "vix": 19.1, '
+        '"underlyings": {"NIFTY": 12919.25, "BANKNIFTY": 29784.75}}}'
+    )
+    (state / "status.json").write_text(document, encoding="utf-8")
+    result = runner.invoke(app, ["status"])
+    assert result.exit_code == 0, result.output
+    assert "underlyings NIFTY 12,919.25, BANKNIFTY 29,784.75" in result.output

@@ -80,3 +80,35 @@ def test_a_missing_value_is_a_dash_and_headers_wrap() -> None:
         Report(title="d", subtitle="s", generated_utc="t", tables={"t": [{"strike_skew_pct": None}]})
     )
     assert "<th>strike skew pct</th>" in page and "<td>–</td>" in page and "None" not in page
+
+
+def test_page_shows_fractions_as_percent_and_rupee_drawdowns_as_money() -> None:
+    summary = monthly_summary([daily("2026-08-03", 1000.0), daily("2026-08-04", -1500.0)], "2026-08", "t")
+    tile = "<span class='muted'>max drawdown rupees</span><b>-1,500.00</b>"
+    assert tile in render_html(summary) and "-150,000.00%" not in render_html(summary)
+    page = render_html(
+        Report(
+            title="b",
+            subtitle="s",
+            generated_utc="t",
+            metrics={
+                "value_at_risk_historical": 0.0030,
+                "value_at_risk_parametric": 0.0059,
+                "var_confidence": 0.95,
+            },
+            tables={"closed trades": [{"symbol": "NIFTY26NOV2012850CE", "return_pct": 14.9}]},
+        )
+    )
+    assert "0.30%" in page and "0.59%" in page and "95.00%" in page
+    assert "<td>14.90</td>" in page and "1,490.00%" not in page
+
+
+def test_a_few_wide_rows_are_shown_one_column_per_row() -> None:
+    fields = {"underlying": "NIFTY", **{f"field_{index:02d}": float(index) for index in range(14)}}
+    report = Report(title="b", subtitle="s", generated_utc="t", tables={"market sentiment": [fields]})
+    page = render_html(report)
+    table = page.split("<h2>market sentiment</h2>")[1]
+    assert table.startswith("<table><thead><tr><th>underlying</th><th>NIFTY</th></tr></thead>")
+    assert "<tr><th>field 13</th><td>13.00</td></tr>" in table
+    narrow = render_html(Report(title="b", subtitle="s", generated_utc="t", tables={"t": [{"a": 1, "b": 2}]}))
+    assert "<thead><tr><th>a</th><th>b</th></tr></thead>" in narrow

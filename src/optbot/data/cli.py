@@ -193,7 +193,7 @@ def import_command(
             fail(str(exc))
     name = f"import-{store_symbol(symbol)}" if symbol else "import"
     report = _write_report(settings, clock, name, reports if len(reports) > 1 else reports[0])
-    console.print(f"report: {report}")
+    console.print(f"report: {report}", highlight=False, soft_wrap=True)
 
 
 # -- gaps and quality ----------------------------------------------------------------------------
@@ -276,7 +276,7 @@ def gaps_command(
             table.caption = f"{len(report.gaps) - limit} more in the JSON report"
         console.print(table)
     path = _write_report(settings, clock, "gaps", [r.as_dict() | {"issues": []} for r in reports])
-    console.print(f"report: {path}")
+    console.print(f"report: {path}", highlight=False, soft_wrap=True)
 
 
 def validate_command(
@@ -314,7 +314,7 @@ def validate_command(
                 issue.detail,
             )
         console.print(bad)
-    console.print(f"report: {path}")
+    console.print(f"report: {path}", highlight=False, soft_wrap=True)
     if failures:
         console.print(f"[red]{len(failures)} bar(s) failed a price/volume check[/red]")
         raise typer.Exit(1)

@@ -546,12 +546,14 @@ class OptionImporter:
         keys = {concept: _column(columns, concept) for concept in _ALIASES}
         time_key = keys["time"]
         assert time_key is not None
+        split_stamp = {"date", "time"} <= columns
         parsed: list[tuple[datetime, dict[str, str]]] = []
         for number, record in enumerate(records, start=2):
+            text = f"{record.get('date')} {record.get('time')}" if split_stamp else record.get(time_key)
             try:
-                parsed.append((_parse_stamp(record[time_key]), record))
-            except (KeyError, ValueError):
-                result.drop("unreadable timestamp", f"line {number}: {record.get(time_key)!r}")
+                parsed.append((_parse_stamp(str(text)), record))
+            except ValueError:
+                result.drop("unreadable timestamp", f"line {number}: {text!r}")
         zone, how = naive_zone([stamp for stamp, _ in parsed], tz)
         if how:
             result.notes.append(how)

@@ -89,8 +89,20 @@ def svg_line_chart(series: Series, label: str, width: int = 720, height: int = 2
 
 
 #: Metrics that are fractions (0.12 = 12 %): the page shows them as percentages, the JSON keeps fractions.
+#: A drawdown in rupees is named `max_drawdown_rupees`, never `max_drawdown`, so it is not read as one;
+#: a name ending in `_pct` (a trade's `return_pct`) is already in percent and shows as it is.
 RATIO_METRICS = frozenset(
-    {"total_return", "annualised_return", "volatility", "max_drawdown", "win_rate", "exposure"}
+    {
+        "total_return",
+        "annualised_return",
+        "volatility",
+        "max_drawdown",
+        "win_rate",
+        "exposure",
+        "value_at_risk_historical",
+        "value_at_risk_parametric",
+        "var_confidence",
+    }
 )
 _UTC_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(\+00:00|Z)$")
 
@@ -111,10 +123,18 @@ def _format_value(value: Any, name: str = "") -> str:
     return html.escape(str(value))
 
 
+#: A table wider than this many columns with at most `_TRANSPOSE_MAX_ROWS` rows (the market sentiment
+#: table: 21 fields per underlying) is shown one column per row, so it fits the page's width.
+_TRANSPOSE_MIN_COLUMNS = 12
+_TRANSPOSE_MAX_ROWS = 6
+
+
 def _table(name: str, rows: Sequence[dict[str, Any]]) -> str:
     if not rows:
         return f"<h2>{html.escape(name)}</h2><p class='muted'>none</p>"
     columns = list(rows[0].keys())
+    if len(columns) >= _TRANSPOSE_MIN_COLUMNS and len(rows) <= _TRANSPOSE_MAX_ROWS:
+        return _transposed_table(name, rows, columns)
     # headers wrap at the underscores' places, so a many-column table fits the page's width
     head = "".join(f"<th>{html.escape(str(column).replace('_', ' '))}</th>" for column in columns)
     body = "".join(
@@ -122,6 +142,21 @@ def _table(name: str, rows: Sequence[dict[str, Any]]) -> str:
         + "".join(f"<td>{_format_value(row.get(column, ''), column)}</td>" for column in columns)
         + "</tr>"
         for row in rows
+    )
+    return f"<h2>{html.escape(name)}</h2><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _transposed_table(name: str, rows: Sequence[dict[str, Any]], columns: list[str]) -> str:
+    """A few wide rows shown as columns: the first field heads each column, every other field is a row."""
+    key = columns[0]
+    head = f"<th>{html.escape(key.replace('_', ' '))}</th>" + "".join(
+        f"<th>{_format_value(row.get(key, ''), key)}</th>" for row in rows
+    )
+    body = "".join(
+        f"<tr><th>{html.escape(column.replace('_', ' '))}</th>"
+        + "".join(f"<td>{_format_value(row.get(column, ''), column)}</td>" for row in rows)
+        + "</tr>"
+        for column in columns[1:]
     )
     return f"<h2>{html.escape(name)}</h2><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
