@@ -59,6 +59,7 @@ def test_demo_trades_a_replayed_day_through_the_live_path(demo_run: tuple[str, P
     for deadline in ("flatten", "cancel pending", "close", "post market end"):
         assert f"[deadline] {deadline}" in journal
     assert "eod reconciliation clean" in journal
+    assert "socket down" not in journal and "entries paused" not in journal  # the feed stayed up all day
     assert report["feed_ticks"] > 10_000
     assert (out / "state" / "optbot.sqlite").exists()
     assert any((out / "logs").glob("optbot-*.jsonl"))

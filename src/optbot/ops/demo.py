@@ -210,6 +210,9 @@ async def run_demo(
         assert schedule is not None and schedule.session is not None
         end = schedule.post_market_end or schedule.session.close_utc
         clock.speed = speed
+        # up to the open in steps, as a live morning passes: the socket connected while the bot
+        # prepared, and one jump to the open would read as ten minutes without a heartbeat
+        await clock.run_until(schedule.session.open_utc, max_step=timedelta(seconds=5))
         await market.run(schedule.session.open_utc, schedule.session.close_utc)
         await clock.run_until(end, max_step=timedelta(seconds=5))
         summary.engine = engine
