@@ -82,7 +82,7 @@ def test_report_has_the_metrics_equity_trades_and_the_synthetic_note(outcome: Ba
     assert "synthetic model" in notes and "no random number" in notes
     html = outcome.files.html_path.read_text()
     assert "<svg" in html and "synthetic" in html and "profit factor" in html and "sortino" in html.lower()
-    assert "coverage" in html and "option_bars" in html
+    assert "coverage" in html and "option bars" in html
     assert "<script src=" not in html and "<link " not in html  # self-contained
 
 
