@@ -22,6 +22,7 @@ from optbot.analytics.session_profile import SessionProfile, session_profile
 from optbot.core.enums import OptionType, Timeframe
 from optbot.core.instrument import Instrument
 from optbot.core.timeutil import ist_date, to_ist
+from optbot.execution.chase import DEFAULT_TICK
 from optbot.instruments.chain import OptionChain
 
 if TYPE_CHECKING:
@@ -29,9 +30,6 @@ if TYPE_CHECKING:
 
 #: (strike, option type): one contract of one expiry's chain.
 ContractKey = tuple[float, OptionType]
-
-#: NSE's price step, for an index row whose master gives no tick (the TPO profile's price levels).
-INDEX_PRICE_STEP = 0.05
 
 #: More 1-minute bars than one day holds: asking for this many always covers today's session.
 MINUTES_PER_DAY = 24 * 60
@@ -146,7 +144,7 @@ class SentimentMonitor:
         tick = self.engine.market.underlying_instrument(underlying).tick_size
         return session_profile(
             bars,
-            tick=tick if tick > 0 else INDEX_PRICE_STEP,
+            tick=tick if tick > 0 else DEFAULT_TICK,  # an index row whose master gives no tick
             bins=indicators.volume_profile_bins,
             value_area_fraction=indicators.value_area_fraction,
             initial_balance_periods=indicators.initial_balance_periods,
