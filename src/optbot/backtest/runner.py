@@ -496,11 +496,13 @@ def cash_flow(fill: FillRecord) -> float:
 def equity_curve(
     plan: BacktestPlan, fills: Sequence[FillRecord], held_value: dict[date, float]
 ) -> list[tuple[str, float]]:
-    """Equity at the start and at each session's end: initial capital + the cash the fills moved
-    (premiums and charges, in fill order) + the open positions' market value at that close. Computed from
-    the fills alone so a run split across processes gives the same curve as one process."""
+    """Equity at the first session's open and at each session's end: initial capital + the cash the fills
+    moved (premiums and charges, in fill order) + the open positions' market value at that close. The
+    curve starts at the open, where trading data starts, not at the replay's pre-market start, so the
+    report's charts begin with the market. Computed from the fills alone so a run split across processes
+    gives the same curve as one process."""
     initial = plan.settings.backtest.initial_capital
-    curve = [(_iso(ist_datetime(plan.days[0][0], PREMARKET_START)), initial)]
+    curve = [(_iso(_first_open_utc(plan)), initial)]
     ordered = sorted(fills, key=lambda fill: fill.ts_utc)  # stable: same-time fills keep their order
     cash, cursor = 0.0, 0
     for day, _source in plan.days:
@@ -511,6 +513,14 @@ def equity_curve(
         close = session.close_utc if session is not None else ist_datetime(day, PREMARKET_START)
         curve.append((_iso(close), initial + cash + held_value.get(day, 0.0)))
     return curve
+
+
+def _first_open_utc(plan: BacktestPlan) -> datetime:
+    """The first replayed session's open (the replay's pre-market start on a day the calendar has no
+    F&O session for, which a plan does not normally hold)."""
+    first_day = plan.days[0][0]
+    session = plan.calendar.session(first_day, Segment.FO)
+    return session.open_utc if session is not None else ist_datetime(first_day, PREMARKET_START)
 
 
 def _source_order(source: str) -> tuple[int, int]:
