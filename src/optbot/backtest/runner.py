@@ -163,6 +163,19 @@ def choose_strategies(settings: Settings, strategy: str | None) -> list[Strategy
     return [resolve_option(strategy)(settings)]
 
 
+def own_underlyings(strategies: Sequence[Strategy]) -> tuple[str, ...] | None:
+    """The underlyings the strategies trade when every one of them names its own (legs files), in
+    first-named order; None when any trades the run's universe. A NIFTY legs file then replays NIFTY
+    alone, as `--underlying NIFTY` would: no BANKNIFTY rows, warnings or days skipped for its bars."""
+    named: list[str] = []
+    for chosen in strategies:
+        traded = chosen.underlyings_traded()
+        if traded is None:
+            return None
+        named.extend(name.upper() for name in traded)
+    return tuple(dict.fromkeys(named)) or None
+
+
 def check_range(calendar: NseCalendar, start: date, end: date) -> list[date]:
     """The F&O trading days in [start, end]; refuses a reversed range, dates outside the calendar and a
     range without a trading day."""
@@ -379,6 +392,8 @@ def plan_backtest(
             "holding timeframes/<SYMBOL>/<tf>.json, e.g. data/sample/store)"
         )
     trading = check_range(calendar, start, end)
+    if not underlyings:  # strategies that all name their own underlyings (legs files) replay just those
+        underlyings = own_underlyings(choose_strategies(settings, strategy))
     wanted = tuple(u.upper() for u in (underlyings or settings.universe.underlyings))
     if underlyings:  # the strategies trade what is replayed (`--underlying FINNIFTY`), as live would
         universe = settings.universe.model_copy(update={"underlyings": list(wanted)})
