@@ -101,6 +101,8 @@ def test_value_at_risk_historical_and_parametric() -> None:
     assert parametric == pytest.approx(expected, rel=0.02)
     assert historical == pytest.approx(expected, rel=0.05)
     assert value_at_risk([-0.05, -0.01, 0.0, 0.01, 0.02], 0.8) == pytest.approx(0.018)
+    flat = value_at_risk([0.0, 0.0, 0.0], 0.95)  # a flat run loses nothing: 0.0, not -0.0
+    assert flat == 0.0 and math.copysign(1.0, flat) == 1.0
     with pytest.raises(ValueError, match="confidence"):
         value_at_risk(returns, 1.5)
     with pytest.raises(ValueError, match="method"):

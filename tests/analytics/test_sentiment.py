@@ -4,9 +4,12 @@ each of the five `analytics` thresholds shown to change the verdict it governs."
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from optbot.analytics.chain import BuildUp, ChainQuote, VolatilityRegime
 from optbot.analytics.sentiment import (
@@ -19,8 +22,12 @@ from optbot.analytics.sentiment import (
 from optbot.config.sections.analytics import AnalyticsSettings
 from optbot.core.enums import OptionType
 from optbot.indicators import batch
+from optbot.instruments.chain import OptionChain
+from optbot.instruments.scripmaster import parse_row
+from optbot.test_kit.instruments import option_row
 
 CE, PE = OptionType.CE, OptionType.PE
+EXPIRY = date(2026, 8, 11)  # the listed contracts' expiry, for the chain the ATM rule is compared with
 SPOT = 110.0
 YEARS = 0.05
 RATE = 0.10
@@ -199,3 +206,26 @@ def test_nearest_strike_prefers_the_lower_on_a_tie() -> None:
     assert nearest_strike(CHAIN, 115.0) == 110.0
     assert nearest_strike(CHAIN, 116.0) == 120.0
     assert nearest_strike([], 116.0) is None
+
+
+@given(
+    st.lists(st.integers(min_value=1, max_value=120), min_size=1, max_size=40, unique=True),
+    st.floats(min_value=0.01, max_value=200.0, allow_nan=False),
+    st.sampled_from([0.5, 1.0, 50.0]),
+)
+def test_the_sentiment_atm_is_the_chains_atm(units: list[int], spot: float, step: float) -> None:
+    """One rule (`nearest_strike_index`): the sentiment snapshot's ATM is `OptionChain.atm`'s, ties and
+    spots beyond either end included."""
+    strikes = [unit * step for unit in units]
+    contracts = [parse_row(option_row(i, "NIFTY", EXPIRY, s, "CE")) for i, s in enumerate(strikes)]
+    chain = OptionChain("NIFTY", EXPIRY, contracts)
+    quotes = [ChainQuote(strike, CE) for strike in strikes]
+    for price in (spot * step, (chain.strikes[0] + chain.strikes[-1]) / 2):  # the midpoint: often a tie
+        assert nearest_strike(quotes, price) == chain.atm(price)
+
+
+def test_far_from_every_strike_the_sentiment_atm_is_the_nearest_not_the_lowest() -> None:
+    """At 1e17 every distance rounds to one float: ranking by (distance, strike) picked the lowest
+    strike, 1, where the chain's ATM is the nearest, 4."""
+    quotes = [ChainQuote(float(strike), CE) for strike in (1, 2, 3, 4)]
+    assert nearest_strike(quotes, 1e17) == 4.0

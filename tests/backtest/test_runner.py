@@ -86,6 +86,18 @@ def test_report_has_the_metrics_equity_trades_and_the_synthetic_note(outcome: Ba
     assert "<script src=" not in html and "<link " not in html  # self-contained
 
 
+def test_the_equity_chart_starts_at_the_session_open_not_the_pre_market(outcome: BacktestOutcome) -> None:
+    """The curve's first point is the first session's open (09:15 IST), where trading data starts; the
+    charts drew from 08:45 IST (the replay's pre-market start) before."""
+    data = orjson.loads(outcome.files.json_path.read_bytes())
+    assert [stamp for stamp, _ in data["series"]["equity"]] == [
+        "2020-11-18T03:45:00+00:00",  # 09:15 IST
+        "2020-11-18T10:00:00+00:00",  # 15:30 IST
+    ]
+    assert data["series"]["drawdown"][0][0] == "2020-11-18T03:45:00+00:00"
+    assert "2020-11-18 09:15:00 IST" in outcome.files.html_path.read_text()
+
+
 def test_report_carries_no_random_ids(outcome: BacktestOutcome) -> None:
     text = outcome.files.json_path.read_text()
     for fill in outcome.fills:

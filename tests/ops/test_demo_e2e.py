@@ -66,6 +66,9 @@ def test_demo_trades_a_replayed_day_through_the_live_path(demo_run: tuple[str, P
     assert "synthetic" in report["options_note"]
     assert (out / "reports" / "daily-2020-11-18.html").exists()
     assert "PASS daily report" in output
+    # the live adapter ran against the local simulator: the daily report says it was the demo, not live
+    daily = json.loads((out / "reports" / "daily-2020-11-18.json").read_text())
+    assert daily["metrics"]["mode"] == "demo (simulator)"
 
 
 def test_demo_writes_no_secret_anywhere(demo_run: tuple[str, Path, int]) -> None:

@@ -5,6 +5,7 @@ from pathlib import Path
 from optbot.ops.reports import (
     Report,
     equity_to_drawdown,
+    format_percent,
     monthly_summary,
     read_report,
     render_html,
@@ -101,6 +102,22 @@ def test_page_shows_fractions_as_percent_and_rupee_drawdowns_as_money() -> None:
     )
     assert "0.30%" in page and "0.59%" in page and "95.00%" in page
     assert "<td>14.90</td>" in page and "1,490.00%" not in page
+
+
+def test_a_flat_runs_zero_or_tiny_negative_reads_without_a_sign() -> None:
+    """A flat backtest's VaR is -0.0 (or a loss that rounds to nothing): the page showed "-0.00%"."""
+    assert format_percent(-0.0) == "0.00%" and format_percent(-0.000004) == "0.00%"
+    assert format_percent(-0.00006) == "-0.01%" and format_percent(0.0123) == "1.23%"
+    page = render_html(
+        Report(
+            title="b",
+            subtitle="s",
+            generated_utc="t",
+            metrics={"value_at_risk_historical": -0.0, "value_at_risk_parametric": -1e-9, "net_pnl": -0.001},
+        )
+    )
+    assert "-0.00" not in page
+    assert "<b>0.00%</b>" in page and "<b>0.00</b>" in page
 
 
 def test_a_few_wide_rows_are_shown_one_column_per_row() -> None:

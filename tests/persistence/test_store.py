@@ -257,6 +257,23 @@ def test_position_owner_names_the_strategy_of_each_contracts_last_entry(tmp_path
     other.close()
 
 
+def test_a_cold_position_owner_lookup_searches_an_index_instead_of_scanning_intents(tmp_path) -> None:
+    """The statement `position_owner` runs, as SQLite plans it: a search of the contract index, with no
+    sort (the index is in created_utc order); it was a full scan plus a temporary B-tree."""
+    store = _store(tmp_path)
+    store.insert_intent(_intent("i1"), [_order("t1", "i1")])
+    statements: list[str] = []
+    store.connection.set_trace_callback(statements.append)
+    try:
+        assert store.position_owner(Exchange.NFO, "1") == "s"
+    finally:
+        store.connection.set_trace_callback(None)
+    lookup = next(sql for sql in statements if sql.upper().startswith("SELECT STRATEGY FROM INTENTS"))
+    plan = " / ".join(row[3] for row in store.connection.execute(f"EXPLAIN QUERY PLAN {lookup}"))
+    assert "USING INDEX intents_contract" in plan and "SCAN" not in plan and "TEMP B-TREE" not in plan, plan
+    store.close()
+
+
 def test_a_transaction_asks_for_the_data_version_once_and_a_commit_elsewhere_is_still_seen(tmp_path) -> None:
     """Nobody else can commit while a transaction holds the write lock, so the store asks SQLite for
     data_version once per transaction; after it, another connection's commit is seen again."""

@@ -185,7 +185,7 @@ def value_at_risk(
         quantile = float(array.mean() + ndtri(1.0 - confidence) * array.std(ddof=1))
     else:
         raise ValueError(f"method must be 'historical' or 'parametric', got {method!r}")
-    return -quantile
+    return 0.0 - quantile  # not `-quantile`: a flat series' zero quantile is a loss of 0.0, not -0.0
 
 
 def calmar(equity: Numbers, periods_per_year: float = TRADING_DAYS_PER_YEAR) -> float | None:

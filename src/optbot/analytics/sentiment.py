@@ -26,6 +26,7 @@ from optbot.analytics.chain import (
 from optbot.config.sections.analytics import AnalyticsSettings
 from optbot.core.enums import OptionType
 from optbot.indicators.volatility import HistoricalVolatility
+from optbot.instruments.chain import nearest_strike_index
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,9 +113,10 @@ def historical_volatility(closes: Iterable[float], period: int, annualisation: f
 
 
 def nearest_strike(quotes: Iterable[ChainQuote], spot: float) -> float | None:
-    """The quoted strike nearest the spot (the lower one on a tie); None for an empty chain."""
-    strikes = {quote.strike for quote in quotes}
-    return min(strikes, key=lambda strike: (abs(strike - spot), strike)) if strikes else None
+    """The quoted strike nearest the spot (the lower one on a tie), by `OptionChain.atm`'s rule; None
+    for an empty chain."""
+    strikes = sorted({quote.strike for quote in quotes})
+    return strikes[nearest_strike_index(strikes, spot)] if strikes else None
 
 
 def market_sentiment(

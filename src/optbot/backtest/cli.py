@@ -32,7 +32,7 @@ def backtest_command(
         [],
         "--underlying",
         help="underlying to replay (repeatable): NIFTY, BANKNIFTY, FINNIFTY, MIDCPNIFTY, SENSEX "
-        "(default: universe.underlyings)",
+        "(default: universe.underlyings; legs files alone: their own underlyings)",
     ),
     data: Path | None = typer.Option(
         None,

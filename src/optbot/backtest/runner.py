@@ -163,6 +163,19 @@ def choose_strategies(settings: Settings, strategy: str | None) -> list[Strategy
     return [resolve_option(strategy)(settings)]
 
 
+def own_underlyings(strategies: Sequence[Strategy]) -> tuple[str, ...] | None:
+    """The underlyings the strategies trade when every one of them names its own (legs files), in
+    first-named order; None when any trades the run's universe. A NIFTY legs file then replays NIFTY
+    alone, as `--underlying NIFTY` would: no BANKNIFTY rows, warnings or days skipped for its bars."""
+    named: list[str] = []
+    for chosen in strategies:
+        traded = chosen.underlyings_traded()
+        if traded is None:
+            return None
+        named.extend(name.upper() for name in traded)
+    return tuple(dict.fromkeys(named)) or None
+
+
 def check_range(calendar: NseCalendar, start: date, end: date) -> list[date]:
     """The F&O trading days in [start, end]; refuses a reversed range, dates outside the calendar and a
     range without a trading day."""
@@ -379,6 +392,8 @@ def plan_backtest(
             "holding timeframes/<SYMBOL>/<tf>.json, e.g. data/sample/store)"
         )
     trading = check_range(calendar, start, end)
+    if not underlyings:  # strategies that all name their own underlyings (legs files) replay just those
+        underlyings = own_underlyings(choose_strategies(settings, strategy))
     wanted = tuple(u.upper() for u in (underlyings or settings.universe.underlyings))
     if underlyings:  # the strategies trade what is replayed (`--underlying FINNIFTY`), as live would
         universe = settings.universe.model_copy(update={"underlyings": list(wanted)})
@@ -496,11 +511,13 @@ def cash_flow(fill: FillRecord) -> float:
 def equity_curve(
     plan: BacktestPlan, fills: Sequence[FillRecord], held_value: dict[date, float]
 ) -> list[tuple[str, float]]:
-    """Equity at the start and at each session's end: initial capital + the cash the fills moved
-    (premiums and charges, in fill order) + the open positions' market value at that close. Computed from
-    the fills alone so a run split across processes gives the same curve as one process."""
+    """Equity at the first session's open and at each session's end: initial capital + the cash the fills
+    moved (premiums and charges, in fill order) + the open positions' market value at that close. The
+    curve starts at the open, where trading data starts, not at the replay's pre-market start, so the
+    report's charts begin with the market. Computed from the fills alone so a run split across processes
+    gives the same curve as one process."""
     initial = plan.settings.backtest.initial_capital
-    curve = [(_iso(ist_datetime(plan.days[0][0], PREMARKET_START)), initial)]
+    curve = [(_iso(_first_open_utc(plan)), initial)]
     ordered = sorted(fills, key=lambda fill: fill.ts_utc)  # stable: same-time fills keep their order
     cash, cursor = 0.0, 0
     for day, _source in plan.days:
@@ -511,6 +528,14 @@ def equity_curve(
         close = session.close_utc if session is not None else ist_datetime(day, PREMARKET_START)
         curve.append((_iso(close), initial + cash + held_value.get(day, 0.0)))
     return curve
+
+
+def _first_open_utc(plan: BacktestPlan) -> datetime:
+    """The first replayed session's open (the replay's pre-market start on a day the calendar has no
+    F&O session for, which a plan does not normally hold)."""
+    first_day = plan.days[0][0]
+    session = plan.calendar.session(first_day, Segment.FO)
+    return session.open_utc if session is not None else ist_datetime(first_day, PREMARKET_START)
 
 
 def _source_order(source: str) -> tuple[int, int]:

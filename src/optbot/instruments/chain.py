@@ -17,6 +17,19 @@ from optbot.core.enums import OptionType
 from optbot.core.instrument import Instrument
 
 
+def nearest_strike_index(strikes: Sequence[float], price: float) -> int:
+    """Index of the strike nearest `price` in `strikes` (ascending, not empty); a tie goes to the lower
+    strike. The one ATM rule: `OptionChain.atm` and the sentiment snapshot's ATM
+    (`optbot.analytics.sentiment.nearest_strike`) both pick with it, so they never disagree."""
+    position = bisect.bisect_left(strikes, price)
+    if position == 0:
+        return 0
+    if position == len(strikes):
+        return len(strikes) - 1
+    below, above = strikes[position - 1], strikes[position]
+    return position - 1 if price - below <= above - price else position
+
+
 @dataclass(frozen=True, slots=True)
 class OptionQuote:
     """Market values for one contract; any field may be unknown (spec §2.1.0: proceed without)."""
@@ -212,13 +225,7 @@ class OptionChain:
         self._require_strikes()
         if underlying_ltp <= 0:
             raise ValueError(f"underlying LTP must be positive, got {underlying_ltp}")
-        position = bisect.bisect_left(self.strikes, underlying_ltp)
-        if position == 0:
-            return 0
-        if position == len(self.strikes):
-            return len(self.strikes) - 1
-        below, above = self.strikes[position - 1], self.strikes[position]
-        return position - 1 if underlying_ltp - below <= above - underlying_ltp else position
+        return nearest_strike_index(self.strikes, underlying_ltp)
 
     def atm(self, underlying_ltp: float) -> float:
         return self.strikes[self.atm_index(underlying_ltp)]

@@ -14,7 +14,6 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from optbot.broker.paper.broker import PaperBroker
 from optbot.core.timeutil import ist_date, to_ist, to_utc
 from optbot.execution.reports import build_pnl_report
 from optbot.execution.statement import with_contract_note_charges
@@ -27,6 +26,7 @@ from optbot.ops.reports import (
     read_report,
     write_report,
 )
+from optbot.ops.run_mode import engine_mode
 from optbot.portfolio.trades import ClosedTrade
 
 if TYPE_CHECKING:
@@ -60,9 +60,12 @@ def build_daily_report(
     pnl_series: Sequence[tuple[str, float]] = (),
     data_quality: DataQuality | None = None,
     sentiment: Sequence[dict[str, Any]] = (),
+    mode: str | None = None,
 ) -> Report:
     """The day's report from the engine (call after the session's EOD reconciliation). `sentiment`:
-    the last market-sentiment row of each underlying (`ops.sentiment.SentimentMonitor.rows`)."""
+    the last market-sentiment row of each underlying (`ops.sentiment.SentimentMonitor.rows`); `mode`:
+    what the session was (`ops.run_mode`: "demo (simulator)" from the demo), by default the engine's
+    broker and endpoint (`engine_mode`)."""
     now = engine.clock.now_utc()
     target = day or ist_date(now)
     quality = data_quality or DataQuality()
@@ -93,7 +96,7 @@ def build_daily_report(
     risk_events = _risk_events(engine, target)
     metrics: dict[str, Any] = {
         "day": target.isoformat(),
-        "mode": "paper" if isinstance(engine.broker, PaperBroker) else "live",
+        "mode": mode or engine_mode(engine),
         "trades": len(trades),
         "fills": len(fills),
         "wins": wins,
@@ -248,10 +251,11 @@ def write_daily_report(
     pnl_series: Sequence[tuple[str, float]] = (),
     data_quality: DataQuality | None = None,
     sentiment: Sequence[dict[str, Any]] = (),
+    mode: str | None = None,
 ) -> ReportFiles:
     """Write `daily-YYYY-MM-DD.json` and `.html` into `out_dir` (atomically; same input, same bytes)."""
     report = build_daily_report(
-        engine, day, pnl_series=pnl_series, data_quality=data_quality, sentiment=sentiment
+        engine, day, pnl_series=pnl_series, data_quality=data_quality, sentiment=sentiment, mode=mode
     )
     return write_report(report, out_dir, daily_report_stem(date.fromisoformat(report.subtitle)))
 

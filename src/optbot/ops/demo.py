@@ -28,6 +28,7 @@ from optbot.config import Settings
 from optbot.core.clock import SimClock
 from optbot.core.timeutil import ist_datetime, to_ist
 from optbot.engine.core import TradingEngine
+from optbot.ops.run_mode import DEMO_MODE
 from optbot.ops.session import SessionRunner, Stage, StageFailed
 from optbot.portfolio.trades import closed_trades
 from optbot.sim.auth import demo_account
@@ -196,7 +197,14 @@ async def run_demo(
     secrets = store_demo_secrets(settings, out_dir)
     stack = build_stack(settings, clock, secrets)
     runner = SessionRunner(
-        settings, clock, stack, calendar, paper=False, on_stage=on_stage, serve_operations=False
+        settings,
+        clock,
+        stack,
+        calendar,
+        paper=False,
+        on_stage=on_stage,
+        serve_operations=False,
+        mode=DEMO_MODE,
     )
     summary = DemoSummary(day, runner.outcome.stages, None, out_dir)
     prepared = asyncio.Event()

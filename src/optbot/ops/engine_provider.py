@@ -14,10 +14,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from optbot.broker.paper.broker import PaperBroker
 from optbot.core.events import Event, FeedHealth, RiskDecision
 from optbot.core.timeutil import ist_date, to_ist, to_utc
 from optbot.ops.dashboard.provider import DashboardSnapshot
+from optbot.ops.run_mode import engine_mode
 from optbot.ops.sentiment import SentimentMonitor
 from optbot.portfolio.positions import net_realised_pnl, unrealised_pnl
 from optbot.strategy.legs import LegStrategy
@@ -59,8 +59,12 @@ class EngineDashboardProvider:
         *,
         recent_decisions: int = 10,
         max_pnl_points: int = 2000,
+        mode: str | None = None,
     ) -> None:
+        """`mode`: what the badge calls the session (`ops.run_mode`), by default the engine's broker
+        and endpoint (`engine_mode`)."""
         self.engine = engine
+        self.mode = mode or engine_mode(engine)
         self.reports_dir = reports_dir
         self.feed = FeedStatus()
         self._decisions: deque[RiskDecision] = deque(engine.risk.decisions, recent_decisions)
@@ -112,7 +116,7 @@ class EngineDashboardProvider:
         now = engine.clock.now_utc()
         return DashboardSnapshot(
             ts_utc=iso_z(now),
-            mode="paper" if isinstance(engine.broker, PaperBroker) else "live",
+            mode=self.mode,
             session=self._session(),
             feed=self._feed(now),
             risk=self._risk(),

@@ -107,17 +107,29 @@ RATIO_METRICS = frozenset(
 _UTC_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(\+00:00|Z)$")
 
 
+def format_percent(fraction: float) -> str:
+    """A fraction as a percentage with two decimals (0.0123 -> "1.23%"). A value that rounds to zero
+    reads "0.00%", never "-0.00%": a flat backtest's VaR is -0.0 or a tiny negative, and a sign on
+    nothing reads as a loss."""
+    return f"{_unsigned_zero(round(fraction * 100, 2)):,.2f}%"
+
+
+def _unsigned_zero(rounded: float) -> float:
+    """`rounded`, with a negative zero made positive (-0.0 + 0.0 is +0.0 in IEEE arithmetic)."""
+    return rounded + 0.0
+
+
 def _format_value(value: Any, name: str = "") -> str:
     """How a value reads on a page: ratios as %, UTC stamps in IST, money with grouping, a missing
     value (JSON null) as a dash, as the dashboard shows it."""
     if value is None:
         return "–"
     if name in RATIO_METRICS and isinstance(value, float):
-        return f"{value * 100:,.2f}%"
+        return format_percent(value)
     if isinstance(value, str) and _UTC_STAMP.match(value):
         return html.escape(ist_text(value))
     if isinstance(value, float):
-        return f"{value:,.2f}"
+        return f"{_unsigned_zero(round(value, 2)):,.2f}"
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
     return html.escape(str(value))

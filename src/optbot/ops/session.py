@@ -57,6 +57,7 @@ from optbot.execution.reconciliation import ReconciliationReport
 from optbot.instruments.master import InstrumentMaster
 from optbot.instruments.repository import MasterRepository
 from optbot.ops.notifications import delivery_summary
+from optbot.ops.run_mode import session_mode
 from optbot.ops.wiring import Operations, attach_operations
 from optbot.persistence.db import state_db_path
 from optbot.persistence.store import Store
@@ -124,10 +125,13 @@ class SessionRunner:
         on_stage: StageListener | None = None,
         bus: EventBus | None = None,
         serve_operations: bool = True,
+        mode: str | None = None,
     ) -> None:
         """`serve_operations`: start the metrics endpoint and dashboard (notifications and reports
-        run either way)."""
+        run either way). `mode`: what the daily report, dashboard and status call the session, by
+        default paper or live with the endpoint named unless it is Angel One's (`ops.run_mode`)."""
         self.settings = settings
+        self.mode = mode or session_mode(paper, settings.broker.rest_base_url)
         self.clock = clock
         self.stack = stack
         self.calendar = calendar
@@ -219,7 +223,7 @@ class SessionRunner:
         await self._guarded("login", self._login)
         await self._guarded("instrument master", self._master)
         engine = self._build_engine()
-        self.ops = attach_operations(engine, self.settings, self.clock)
+        self.ops = attach_operations(engine, self.settings, self.clock, mode=self.mode)
         self.ops.watch_rest_client(self.stack.rest.counters)
         self.stack.rest.on_call = self.ops.observe_api_latency
         await self._announce_benched(engine)

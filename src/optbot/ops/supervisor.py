@@ -35,6 +35,7 @@ from optbot.data.store import JsonStore
 from optbot.engine.schedule import build_schedule
 from optbot.ops.calendar_sync import calendar_from_settings, sync_calendar
 from optbot.ops.notifications import Notifier, notification_urls
+from optbot.ops.run_mode import session_mode
 from optbot.ops.session import SessionRunner, SessionStopped, Stage, StageFailed
 from optbot.persistence.db import state_db_path
 
@@ -286,7 +287,8 @@ class BotSupervisor:
         schedule = build_schedule(self.calendar, ist_date(now), self.settings.session)
         data: dict[str, Any] = {
             "pid": os.getpid(),
-            "mode": self.mode.value,
+            # live or paper, with the endpoint named unless it is Angel One's (`ops.run_mode`)
+            "mode": session_mode(self.mode is RunMode.PAPER, self.settings.broker.rest_base_url),
             "written_utc": iso_utc(now),
             "clock_ist": to_ist(now).isoformat(),
             "phase": schedule.phase_at(now).value,

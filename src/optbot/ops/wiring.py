@@ -415,6 +415,7 @@ class Operations:
             pnl_series=self.provider.pnl_series,
             data_quality=quality,
             sentiment=self.provider.sentiment.rows(),
+            mode=self.provider.mode,
         )
         self.reports.append(files)
         if notify:
@@ -481,12 +482,14 @@ def attach_operations(
     sender: NotificationSender | None = None,
     reports_dir: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    mode: str | None = None,
 ) -> Operations:
     """Subscribe notifications, metrics and the dashboard provider to the engine's bus.
 
     `sender` replaces Apprise (tests); otherwise the configured URLs plus `OPTBOT_SECRET_NOTIFY_URLS`
-    are used. Call `await ops.start()` once the event loop runs, `ops.write_daily_report()` after the
-    EOD reconciliation, and `await ops.stop()` on shutdown.
+    are used. `mode` is what the dashboard and the daily report call the session (`ops.run_mode`).
+    Call `await ops.start()` once the event loop runs, `ops.write_daily_report()` after the EOD
+    reconciliation, and `await ops.stop()` on shutdown.
     """
     urls = notification_urls(settings.notifications, environ)
     notification_settings = settings.notifications.model_copy(update={"urls": urls})
@@ -506,6 +509,7 @@ def attach_operations(
         engine,
         reports_dir or settings.paths.resolve(settings.paths.reports_dir),
         recent_decisions=settings.dashboard.recent_decisions,
+        mode=mode,
     )
     provider.attach()
     router = AlertRouter(engine, notification_settings, clock, notifier.submit)

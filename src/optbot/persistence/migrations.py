@@ -191,4 +191,16 @@ WHEN OLD.seq > (SELECT COALESCE(MAX(last_seq), 0) FROM audit_archives)
 BEGIN SELECT RAISE(ABORT, 'audit rows are append-only (only archived rows may be pruned)'); END
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2_ORDER_VIX_BASELINE, _V3_FILL_SOURCE, _V4_AUDIT_ARCHIVES)
+#: v5: intents by contract, so `Store.position_owner` (the strategy of a contract's last entry, asked
+#: by risk for each open position) is an index search instead of a scan of every intent ever sent.
+_V5_INTENTS_BY_CONTRACT = """
+CREATE INDEX intents_contract ON intents(exchange, token, purpose, created_utc)
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    _V1,
+    _V2_ORDER_VIX_BASELINE,
+    _V3_FILL_SOURCE,
+    _V4_AUDIT_ARCHIVES,
+    _V5_INTENTS_BY_CONTRACT,
+)

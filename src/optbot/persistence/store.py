@@ -901,7 +901,7 @@ class Store:
     def position_owner(self, exchange: Exchange, token: str) -> str:
         """The strategy whose entry intent last traded this contract ("" when none did): the risk
         engine counts one strategy's legs as one position. Remembered per contract until another
-        connection commits; a cold lookup scans the intents table (it has no index by contract)."""
+        connection commits; a cold lookup searches the intents_contract index (schema v5)."""
         version = self._data_version()
         if version != self._owners_version:
             self._owners.clear()

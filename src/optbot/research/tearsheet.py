@@ -23,6 +23,7 @@ from plotly.subplots import make_subplots
 
 from optbot.core.atomic import atomic_write_bytes
 from optbot.core.timeutil import IST, parse_iso
+from optbot.ops.reports import format_percent
 from optbot.research.montecarlo import MonteCarloResult
 
 _SYMBOL = re.compile(
@@ -355,7 +356,7 @@ def walk_forward_figure(windows: Sequence[WalkForwardWindow]) -> go.Figure:
 
 
 def _pct(value: Any) -> str:
-    return "—" if value is None else f"{float(value) * 100:.2f}%"
+    return "—" if value is None else format_percent(float(value))
 
 
 _RATIO_KEYS = {"total_return", "annualised_return", "volatility", "max_drawdown", "win_rate", "exposure"}
@@ -445,12 +446,12 @@ def _monte_carlo_rows(results: Sequence[MonteCarloResult]) -> list[dict[str, Any
                 "paths": f"{result.paths:,}",
                 "final P&L median ₹": f"{result.final_pnl.median:,.2f}",
                 f"final P&L {interval} ₹": f"{result.final_pnl.low:,.2f} … {result.final_pnl.high:,.2f}",
-                "max drawdown median": f"{result.max_drawdown_pct.median * 100:.2f}%",
-                f"max drawdown {interval}": f"{result.max_drawdown_pct.low * 100:.2f}% … "
-                f"{result.max_drawdown_pct.high * 100:.2f}%",
+                "max drawdown median": format_percent(result.max_drawdown_pct.median),
+                f"max drawdown {interval}": f"{format_percent(result.max_drawdown_pct.low)} … "
+                f"{format_percent(result.max_drawdown_pct.high)}",
                 "longest losing streak (median / worst)": f"{result.longest_losing_streak.median:.0f} / "
                 f"{result.longest_losing_streak.worst:.0f}",
-                "probability of ruin": f"{result.probability_of_ruin * 100:.2f}%",
+                "probability of ruin": format_percent(result.probability_of_ruin),
             }
         )
     return rows

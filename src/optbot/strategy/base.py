@@ -52,6 +52,13 @@ class Strategy(ABC):
         at least as coarse instead of not entering; default False (the backtest declares such days)."""
         return False
 
+    def underlyings_traded(self) -> tuple[str, ...] | None:
+        """The underlyings this strategy trades whatever the run's universe is (a legs file's own
+        underlying), or None when it trades the universe it is given (the default: the directional
+        strategies). A backtest without `--underlying` replays only these when every strategy names
+        its own, so it neither replays nor warns about an index nobody trades."""
+        return None
+
     def expiries_watched(self) -> dict[str, tuple[ExpiryChoice, ...]]:
         """Expiries (by choice, per underlying) whose strikes near the money the feed must carry besides
         the trading expiry; default none (a strategy that reads only `ctx.chain(underlying)`)."""

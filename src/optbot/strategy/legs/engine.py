@@ -109,6 +109,10 @@ class LegStrategy(Strategy):
         self._pending: dict[str, str] = {}  # intent id -> leg id
         self._chains_now: dict[str, OptionChain | None] = {}
 
+    def underlyings_traded(self) -> tuple[str, ...]:
+        """The file's own underlying: a legs file trades it whatever the universe is."""
+        return (self.underlying,)
+
     def expiries_watched(self) -> dict[str, tuple[ExpiryChoice, ...]]:
         """Every expiry a leg trades, so the feed quotes its strikes near the money."""
         return {self.underlying: tuple(dict.fromkeys(leg.expiry for leg in self.plan.legs))}
