@@ -37,6 +37,7 @@ from optbot.backtest.store_data import (
     DAILY_SOURCE,
     FUTURES_SOURCE_PREFIX,
     ROLLED_TIMEFRAMES,
+    Label,
     StoreHistory,
     base_timeframe,
 )
@@ -49,10 +50,12 @@ from optbot.core.events import OrderIntent
 from optbot.core.timeutil import ist_datetime, to_utc
 from optbot.data.archive import OptionArchive
 from optbot.engine.replay import PREMARKET_START
+from optbot.instruments.scripmaster import parse_rows
 from optbot.ops.reports import ReportFiles
 from optbot.persistence.records import FillRecord
 from optbot.persistence.store import Store
 from optbot.portfolio.trades import closed_trades
+from optbot.sim.market.instruments import INDEX_ROWS
 from optbot.strategy.base import Strategy
 from optbot.strategy.registry import load_strategies, resolve_option
 
@@ -344,7 +347,16 @@ def store_history(
         rolled,
         parity=parity,
         futures_min_coverage=settings.backtest.futures_min_coverage,
+        labels=index_labels(),
     )
+
+
+def index_labels() -> dict[str, Label]:
+    """(token, symbol) of each index as the replay's instrument master lists it (`BarBacktest` lists
+    these rows and names each index's bars after its row): the history reads the stored bars under
+    them once, instead of as stored and then relabelled for the replay."""
+    instruments, _ = parse_rows([dict(row) for row in INDEX_ROWS])
+    return {instrument.underlying: (instrument.token, instrument.underlying) for instrument in instruments}
 
 
 def open_archive(data_root: Path) -> OptionArchive | None:
