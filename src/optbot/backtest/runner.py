@@ -28,6 +28,7 @@ from pathlib import Path
 
 from optbot.analytics.synthetic import model_for
 from optbot.backtest.coverage import CoverageRow, DecisionNeed, coverage_table, plan_coverage, refused_fix
+from optbot.backtest.inputs import checked_data_root, default_data_root, trading_days_between
 from optbot.backtest.kernel import BarBacktest, SessionRun
 from optbot.backtest.no_trades import no_trade_reason, refusal_counts
 from optbot.backtest.option_bars import REAL, SYNTHETIC
@@ -169,23 +170,12 @@ def choose_strategies(settings: Settings, strategy: str | None) -> list[Strategy
 def check_range(calendar: NseCalendar, start: date, end: date) -> list[date]:
     """The F&O trading days in [start, end]; refuses a reversed range, dates outside the calendar and a
     range without a trading day."""
-    if start > end:
-        raise UserError(f"--from {start} is after --to {end}")
-    for flag, day in (("--from", start), ("--to", end)):
-        if not calendar.covers(day):
-            raise UserError(
-                f"{flag} {day} is outside the market calendar's known range "
-                f"{calendar.first_date}..{calendar.last_date} and its provisional range "
-                f"(to {calendar.provisional_until})"
-            )
-    trading = calendar.trading_days(start, end, Segment.FO)
+    trading = trading_days_between(calendar, start, end)
     if any(calendar.is_provisional(day) for day in trading):
         log.warning(
             "backtest days after %s are provisional sessions (past the calendar's known range)",
             calendar.last_date,
         )
-    if not trading:
-        raise UserError(f"no F&O trading day between {start} and {end} (weekends and NSE holidays only)")
     return trading
 
 
@@ -291,18 +281,6 @@ class BacktestPlan:
         return "+".join(item.name for item in self.strategies)
 
 
-def default_data_root(settings: Settings) -> Path:
-    """The data root a backtest reads when `--data` is not given: `replay.data_dir` when it is set;
-    else the user's own data root (`paths.data_root`) once it holds bars (imported, downloaded or
-    recorded by the live bot), so an import followed by a backtest needs no flag; else the bundled
-    sample store (`replay.data_dir`'s default, the demo). The console names the root it used."""
-    if "data_dir" not in settings.replay.model_fields_set:
-        own = settings.paths.data_root / "timeframes"
-        if own.is_dir() and any(entry.is_dir() for entry in own.iterdir()):
-            return settings.paths.data_root
-    return settings.replay.data_dir
-
-
 def decision_needs(strategies: Sequence[Strategy]) -> list[DecisionNeed]:
     """What each strategy decides on (its entry timeframe, or None for any intraday bar)."""
     return [
@@ -384,12 +362,7 @@ def plan_backtest(
     nothing is written yet. `require_real_options` refuses a plan where any replayed day lacks real
     option bars for an underlying (naming the first such day)."""
     calendar = calendar or get_calendar()
-    data_root = data_dir if data_dir is not None else default_data_root(settings)
-    if not data_root.is_dir():
-        raise UserError(
-            f"--data / replay.data_dir: {str(data_root)!r} is not a folder (it should be a data root "
-            "holding timeframes/<SYMBOL>/<tf>.json, e.g. data/sample/store)"
-        )
+    data_root = checked_data_root(settings, data_dir)
     trading = check_range(calendar, start, end)
     wanted = tuple(u.upper() for u in (underlyings or settings.universe.underlyings))
     if underlyings:  # the strategies trade what is replayed (`--underlying FINNIFTY`), as live would
