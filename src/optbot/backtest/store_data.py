@@ -22,8 +22,8 @@ from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from itertools import pairwise
-from operator import attrgetter
+from itertools import islice, pairwise
+from operator import attrgetter, gt
 from pathlib import Path
 from statistics import median
 
@@ -96,7 +96,7 @@ def roll_up(
     starts = offsets if offsets is not None else bar_offsets(bars, open_utc)
     # int(offset / span): what int((start - open) / span) gives for timedeltas (truncated, not floored)
     indices = [int(offset / span_us) for offset in starts]
-    if any(later < earlier for earlier, later in pairwise(indices)):  # not in start order
+    if any(map(gt, indices, islice(indices, 1, None))):  # not in start order (a later one is lower)
         return _roll_up_unordered(bars, indices, timeframe, open_utc, close_utc, label)
     builder = _Buckets(bars[0].end_utc - bars[0].start_utc, timeframe, open_utc, close_utc, label)
     rolled = builder.rolled
@@ -136,6 +136,8 @@ class _Buckets:
         self.unit, self.timeframe, self.label = unit, timeframe, label
         self.open_utc, self.close_utc = open_utc, close_utc
         self.span = timedelta(seconds=timeframe.seconds)
+        #: parts of a whole bucket (only the last one, cut at the close, can have fewer)
+        self.whole = -(-self.span // unit)
         self.rolled: list[Bar] = []
 
     def emit(
@@ -150,8 +152,11 @@ class _Buckets:
         complete: bool,
     ) -> None:
         start = self.open_utc + index * self.span
-        end = min(start + self.span, self.close_utc)
-        expected = -(-(end - start) // self.unit)
+        end = start + self.span
+        expected = self.whole
+        if end > self.close_utc:
+            end = self.close_utc
+            expected = -(-(end - start) // self.unit)
         token, symbol = self.label if self.label is not None else (first.token, first.symbol)
         self.rolled.append(
             Bar(
