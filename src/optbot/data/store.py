@@ -34,7 +34,8 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from itertools import pairwise
+from itertools import islice
+from operator import lt
 from pathlib import Path
 from typing import Any
 
@@ -199,7 +200,8 @@ def _unique_by_start(records: list[dict[str, Any]], report: LoadReport) -> list[
     """One record per start time (the last written wins), in start order. Records written in order
     (what appends and rewrites produce) are taken as they are."""
     keys: list[Any] = [record.get("start_ts_utc") for record in records]
-    if all(type(key) is str for key in keys) and all(a < b for a, b in pairwise(keys)):
+    # (map over C functions: a year of minute bars is ~94,000 keys, and two generators cost 15 ms)
+    if set(map(type, keys)) <= {str} and all(map(lt, keys, islice(keys, 1, None))):
         return records
     by_start: dict[str, dict[str, Any]] = {}
     for record, key in zip(records, keys, strict=True):
