@@ -427,9 +427,10 @@ async def replay_days(plan: BacktestPlan, days: Sequence[tuple[date, str]]) -> R
             plan.on_clock(kernel.clock)
 
         cash = 0.0  # what the fills so far moved (premiums and charges), as `equity_curve` adds it up
+        alerted = 0  # the engine's alerts of the sessions before (its counter runs over the whole run)
 
         def on_session_end(run: SessionRun) -> None:
-            nonlocal cash
+            nonlocal cash, alerted
             portfolio = run.engine.portfolio
             held = evidence.held_value[run.day] = sum(
                 position.net_quantity
@@ -443,7 +444,8 @@ async def replay_days(plan: BacktestPlan, days: Sequence[tuple[date, str]]) -> R
             # without reading every position ever held at each session's end
             value = settings.backtest.initial_capital + cash + held
             fills = len(day_fills)
-            alerts = run.engine.counters.alerts - sum(summary.alerts for summary in evidence.summaries)
+            alerts = run.engine.counters.alerts - alerted
+            alerted += alerts
             summary = DaySummary(run.day, sources[run.day], run.bars, fills, round(value, 2), alerts)
             evidence.summaries.append(summary)
             if plan.on_day is not None:
