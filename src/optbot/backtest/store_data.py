@@ -326,7 +326,8 @@ class StoreHistory:
         first, count = 0, len(bars)
         while first < count:
             day = ist_date(starts[first])
-            day_end = datetime.combine(day + timedelta(days=1), time(), tzinfo=IST)
+            # in UTC, as the store's times are: aware datetimes with one tzinfo compare without offsets
+            day_end = datetime.combine(day + timedelta(days=1), time(), tzinfo=IST).astimezone(UTC)
             end = bisect_left(starts, day_end, first)
             grouped[day] = tuple(bars[first:end])
             first = end
