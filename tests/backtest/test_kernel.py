@@ -14,6 +14,7 @@ from optbot.core.enums import OptionType, Timeframe
 from optbot.core.events import Alert, Bar, Event
 from optbot.core.instrument import Instrument
 from optbot.core.timeutil import ist_date
+from optbot.data.store import store_symbol
 from optbot.strategy.base import Strategy
 from optbot.strategy.context import StrategyContext
 from tests.backtest.conftest import DAY, make_settings
@@ -159,3 +160,24 @@ async def test_a_gapped_open_gets_the_live_response_and_an_ungapped_one_none(tmp
         assert strategy.quoted[GAPPED] > strategy.quoted[UNGAPPED] == 2 * 6 + 1  # ATM ± the window
     finally:
         kernel.close()
+
+
+def test_the_replay_history_reads_each_index_under_the_row_the_kernel_names_it_by(tmp_path: Path) -> None:
+    """`store_history` reads the stored bars under the index rows the kernel's master lists (so each bar
+    is built once): its labels are the kernel's (token, symbol) for every replayed index and INDIA VIX,
+    and the session's base bars are the parsed bars themselves."""
+    calendar = get_calendar()
+    settings = make_settings(tmp_path)
+    history = store_history(settings, SAMPLE_STORE, calendar)
+    kernel = BarBacktest(settings, IN_MEMORY, DAY, history, None, underlyings=["NIFTY"], calendar=calendar)
+    try:
+        for name in ("NIFTY", "INDIA VIX"):
+            index = kernel._index(name)
+            assert history.labels[store_symbol(name)] == (index.token, index.underlying)
+        steps = kernel._session_steps(DAY)
+    finally:
+        kernel.close()
+    parsed = history.day("NIFTY", DAY)
+    assert parsed is not None
+    base = [bar for step in steps for bar in step.base if bar.symbol == "NIFTY"]
+    assert len(base) == len(parsed.bars) and all(a is b for a, b in zip(base, parsed.bars, strict=True))

@@ -5,6 +5,8 @@ The replayed session (see conftest.py) is shared by the tests that only read its
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -20,6 +22,8 @@ from optbot.persistence.records import FillRecord
 from optbot.portfolio.trades import closed_trades
 from tests.backtest.conftest import DAY, PROGRESS, PROGRESS_EQUITY, make_settings
 from tests.conftest import SAMPLE_STORE
+
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 METRICS = (
     "total_return",
@@ -169,6 +173,41 @@ def test_cli_bad_dates_exit_2_without_a_traceback(tmp_path: Path, monkeypatch: p
     result = CliRunner().invoke(app, ["backtest", "--from", "2020-13-01", "--to", "2020-11-18"])
     assert isinstance(result.exception, UserError)
     assert "--from: not an ISO date (YYYY-MM-DD): '2020-13-01'" in str(result.exception)
+
+
+def test_cli_refuses_a_missing_data_root_or_a_reversed_range_before_importing_the_engine(
+    tmp_path: Path,
+) -> None:
+    """The plan's first refusals (the data root, then the range) come before the engine and its data
+    stack are imported, with the plan's own messages, in the plan's order."""
+    missing = str(tmp_path / "missing")
+    probe = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from optbot.cli.main import app\n"
+        "runner = CliRunner()\n"
+        "days = ['--from', '2024-01-02', '--to', '2024-01-01']\n"
+        f"folder = runner.invoke(app, ['backtest', *days, '--data', {missing!r}])\n"
+        "print(folder.exception)\n"
+        "reversed_ = runner.invoke(app, ['backtest', *days])\n"
+        "print(reversed_.exception)\n"
+        "heavy = ('scipy', 'pyarrow', 'optbot.engine', 'optbot.backtest.runner', 'optbot.strategy')\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] in heavy or name in heavy))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(SRC), "OPTBOT__PATHS__DATA_ROOT": str(tmp_path)},
+        check=True,
+        timeout=120,
+    )
+    assert done.stdout.splitlines() == [
+        f"--data / replay.data_dir: {missing!r} is not a folder (it should be a data root holding "
+        "timeframes/<SYMBOL>/<tf>.json, e.g. data/sample/store)",
+        "--from 2024-01-02 is after --to 2024-01-01",
+        "[]",
+    ], done.stderr
 
 
 def _fill(token: str, side: Side, quantity: int, price: float, day: date, minute: int) -> FillRecord:

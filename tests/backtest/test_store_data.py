@@ -289,6 +289,32 @@ def test_labelled_session_bars_are_the_stored_ones_relabelled(tmp_path: Path) ->
     assert [bar.timeframe for bar in direct[1]].count(Timeframe.H1) == 7
 
 
+def test_a_history_with_labels_reads_the_bars_under_them_once(tmp_path: Path) -> None:
+    """A history given the master's index rows (`labels`) builds each stored bar once, already under
+    the row's token and symbol: the session's base bars are the parsed bars themselves, and every
+    session bar is what relabelling the stored session gives, asked for with the label or without.
+    A file read under a label is parsed again for a history without it (the stored names)."""
+    label = ("99926000", "NIFTY")
+    _store(tmp_path).merge_bars("NIFTY", Timeframe.M1, _bars("NIFTY", Timeframe.M1, DAY, 18_000.0))
+    _store(tmp_path).merge_bars("NIFTY", Timeframe.D1, _bars("NIFTY", Timeframe.D1, DAY, 17_990.0))
+    history = StoreHistory(tmp_path, get_calendar(), labels={"nifty": label})
+    asked = history.session_bars("NIFTY", DAY, label)
+    named = history.session_bars("NIFTY", DAY)
+    plain = StoreHistory(tmp_path, get_calendar())
+    stored = plain.session_bars("NIFTY", DAY)
+    assert asked is not None and named is not None and stored is not None
+    relabelled = [dataclasses.replace(bar, token=label[0], symbol=label[1]) for bar in stored[1]]
+    assert asked[1] == relabelled and named[1] == relabelled
+    parsed = history.day("NIFTY", DAY)
+    assert parsed is not None and all(bar in asked[1] for bar in parsed.bars)
+    base = [bar for bar in asked[1] if bar.timeframe is Timeframe.M1]
+    assert all(built is read for built, read in zip(base, parsed.bars, strict=True))  # not rebuilt
+    assert {(bar.token, bar.symbol) for bar in stored[1]} == {("", "NIFTY")}
+    assert plain.daily_bar("NIFTY", DAY) == dataclasses.replace(
+        history.daily_bar("NIFTY", DAY), token="", symbol="NIFTY"
+    )
+
+
 def _grouped_bar_by_bar(bars: list[Bar]) -> dict[date, tuple[Bar, ...]]:
     """The definition: each bar under its IST start date, flagged complete, in the order given."""
     grouped: dict[date, list[Bar]] = {}

@@ -12,6 +12,7 @@ from optbot.config.sections.data import DataSettings
 from optbot.config.sections.paths import PathsSettings
 from optbot.core.clock import SimClock
 from optbot.core.enums import Timeframe
+from optbot.core.events import Bar, relabel_bar
 from optbot.core.heap import cyclic_gc_paused
 from optbot.core.timeutil import parse_iso
 from optbot.data.store import JsonStore, record_to_bar, store_symbol
@@ -208,3 +209,23 @@ def test_a_bad_stored_bar_time_is_refused_as_parse_iso_refuses_it(text: str) -> 
         parse_iso(text)
     with pytest.raises(ValueError):
         record_to_bar(record, "NIFTY", Timeframe.M1, {})
+
+
+def test_a_labelled_load_is_the_stored_bars_relabelled(store):
+    """`load(..., label)` gives every bar under the label's token and symbol, the rest as stored; an
+    unreadable record is skipped (and counted) as in a plain load."""
+    start = datetime(2024, 6, 3, 3, 45, tzinfo=UTC)
+    bars = [
+        Bar(start + timedelta(minutes=i + 1), "26000", "NIFTY", Timeframe.M1, start + timedelta(minutes=i),
+            start + timedelta(minutes=i + 1), 100.0 + i, 101.0 + i, 99.0 + i, 100.5 + i, 10 * i, i or None)
+        for i in range(3)
+    ]  # fmt: skip
+    store.merge_bars("NIFTY", Timeframe.M1, bars)
+    path = store.bar_path("NIFTY", Timeframe.M1)
+    with path.open("ab") as handle:
+        handle.write(b'{"start_ts_utc": "2024-06-03T03:50:00Z", "end_ts_utc": "2024-06-03T03:51:00Z"}\n')
+    plain, _ = store.load("NIFTY", Timeframe.M1)
+    labelled, _ = store.load("NIFTY", Timeframe.M1, ("99926000", "Nifty"))
+    assert plain == bars
+    assert labelled == [relabel_bar(bar, "99926000", "Nifty") for bar in bars]
+    assert store.counters["unreadable_bar_records"] == 2

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from optbot.analytics.synthetic import model_for
 from optbot.backtest.coverage import CoverageRow, DecisionNeed, coverage_table, plan_coverage, refused_fix
+from optbot.backtest.inputs import checked_data_root, default_data_root, trading_days_between
 from optbot.backtest.kernel import BarBacktest, SessionRun
 from optbot.backtest.no_trades import no_trade_reason, refusal_counts
 from optbot.backtest.option_bars import REAL, SYNTHETIC
@@ -37,6 +38,7 @@ from optbot.backtest.store_data import (
     DAILY_SOURCE,
     FUTURES_SOURCE_PREFIX,
     ROLLED_TIMEFRAMES,
+    Label,
     StoreHistory,
     base_timeframe,
 )
@@ -49,10 +51,12 @@ from optbot.core.events import OrderIntent
 from optbot.core.timeutil import ist_datetime, to_utc
 from optbot.data.archive import OptionArchive
 from optbot.engine.replay import PREMARKET_START
+from optbot.instruments.scripmaster import parse_rows
 from optbot.ops.reports import ReportFiles
 from optbot.persistence.records import FillRecord
 from optbot.persistence.store import Store
 from optbot.portfolio.trades import closed_trades
+from optbot.sim.market.instruments import INDEX_ROWS
 from optbot.strategy.base import Strategy
 from optbot.strategy.registry import load_strategies, resolve_option
 
@@ -179,23 +183,12 @@ def own_underlyings(strategies: Sequence[Strategy]) -> tuple[str, ...] | None:
 def check_range(calendar: NseCalendar, start: date, end: date) -> list[date]:
     """The F&O trading days in [start, end]; refuses a reversed range, dates outside the calendar and a
     range without a trading day."""
-    if start > end:
-        raise UserError(f"--from {start} is after --to {end}")
-    for flag, day in (("--from", start), ("--to", end)):
-        if not calendar.covers(day):
-            raise UserError(
-                f"{flag} {day} is outside the market calendar's known range "
-                f"{calendar.first_date}..{calendar.last_date} and its provisional range "
-                f"(to {calendar.provisional_until})"
-            )
-    trading = calendar.trading_days(start, end, Segment.FO)
+    trading = trading_days_between(calendar, start, end)
     if any(calendar.is_provisional(day) for day in trading):
         log.warning(
             "backtest days after %s are provisional sessions (past the calendar's known range)",
             calendar.last_date,
         )
-    if not trading:
-        raise UserError(f"no F&O trading day between {start} and {end} (weekends and NSE holidays only)")
     return trading
 
 
@@ -301,18 +294,6 @@ class BacktestPlan:
         return "+".join(item.name for item in self.strategies)
 
 
-def default_data_root(settings: Settings) -> Path:
-    """The data root a backtest reads when `--data` is not given: `replay.data_dir` when it is set;
-    else the user's own data root (`paths.data_root`) once it holds bars (imported, downloaded or
-    recorded by the live bot), so an import followed by a backtest needs no flag; else the bundled
-    sample store (`replay.data_dir`'s default, the demo). The console names the root it used."""
-    if "data_dir" not in settings.replay.model_fields_set:
-        own = settings.paths.data_root / "timeframes"
-        if own.is_dir() and any(entry.is_dir() for entry in own.iterdir()):
-            return settings.paths.data_root
-    return settings.replay.data_dir
-
-
 def decision_needs(strategies: Sequence[Strategy]) -> list[DecisionNeed]:
     """What each strategy decides on (its entry timeframe, or None for any intraday bar)."""
     return [
@@ -357,7 +338,16 @@ def store_history(
         rolled,
         parity=parity,
         futures_min_coverage=settings.backtest.futures_min_coverage,
+        labels=index_labels(),
     )
+
+
+def index_labels() -> dict[str, Label]:
+    """(token, symbol) of each index as the replay's instrument master lists it (`BarBacktest` lists
+    these rows and names each index's bars after its row): the history reads the stored bars under
+    them once, instead of as stored and then relabelled for the replay."""
+    instruments, _ = parse_rows([dict(row) for row in INDEX_ROWS])
+    return {instrument.underlying: (instrument.token, instrument.underlying) for instrument in instruments}
 
 
 def open_archive(data_root: Path) -> OptionArchive | None:
@@ -385,12 +375,7 @@ def plan_backtest(
     nothing is written yet. `require_real_options` refuses a plan where any replayed day lacks real
     option bars for an underlying (naming the first such day)."""
     calendar = calendar or get_calendar()
-    data_root = data_dir if data_dir is not None else default_data_root(settings)
-    if not data_root.is_dir():
-        raise UserError(
-            f"--data / replay.data_dir: {str(data_root)!r} is not a folder (it should be a data root "
-            "holding timeframes/<SYMBOL>/<tf>.json, e.g. data/sample/store)"
-        )
+    data_root = checked_data_root(settings, data_dir)
     trading = check_range(calendar, start, end)
     if not underlyings:  # strategies that all name their own underlyings (legs files) replay just those
         underlyings = own_underlyings(choose_strategies(settings, strategy))
@@ -457,9 +442,10 @@ async def replay_days(plan: BacktestPlan, days: Sequence[tuple[date, str]]) -> R
             plan.on_clock(kernel.clock)
 
         cash = 0.0  # what the fills so far moved (premiums and charges), as `equity_curve` adds it up
+        alerted = 0  # the engine's alerts of the sessions before (its counter runs over the whole run)
 
         def on_session_end(run: SessionRun) -> None:
-            nonlocal cash
+            nonlocal cash, alerted
             portfolio = run.engine.portfolio
             held = evidence.held_value[run.day] = sum(
                 position.net_quantity
@@ -473,7 +459,8 @@ async def replay_days(plan: BacktestPlan, days: Sequence[tuple[date, str]]) -> R
             # without reading every position ever held at each session's end
             value = settings.backtest.initial_capital + cash + held
             fills = len(day_fills)
-            alerts = run.engine.counters.alerts - sum(summary.alerts for summary in evidence.summaries)
+            alerts = run.engine.counters.alerts - alerted
+            alerted += alerts
             summary = DaySummary(run.day, sources[run.day], run.bars, fills, round(value, 2), alerts)
             evidence.summaries.append(summary)
             if plan.on_day is not None:

@@ -19,11 +19,11 @@ from 1-minute bars.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from itertools import pairwise
-from operator import attrgetter
+from itertools import islice, pairwise
+from operator import attrgetter, gt
 from pathlib import Path
 from statistics import median
 
@@ -96,7 +96,7 @@ def roll_up(
     starts = offsets if offsets is not None else bar_offsets(bars, open_utc)
     # int(offset / span): what int((start - open) / span) gives for timedeltas (truncated, not floored)
     indices = [int(offset / span_us) for offset in starts]
-    if any(later < earlier for earlier, later in pairwise(indices)):  # not in start order
+    if any(map(gt, indices, islice(indices, 1, None))):  # not in start order (a later one is lower)
         return _roll_up_unordered(bars, indices, timeframe, open_utc, close_utc, label)
     builder = _Buckets(bars[0].end_utc - bars[0].start_utc, timeframe, open_utc, close_utc, label)
     rolled = builder.rolled
@@ -136,6 +136,8 @@ class _Buckets:
         self.unit, self.timeframe, self.label = unit, timeframe, label
         self.open_utc, self.close_utc = open_utc, close_utc
         self.span = timedelta(seconds=timeframe.seconds)
+        #: parts of a whole bucket (only the last one, cut at the close, can have fewer)
+        self.whole = -(-self.span // unit)
         self.rolled: list[Bar] = []
 
     def emit(
@@ -150,8 +152,11 @@ class _Buckets:
         complete: bool,
     ) -> None:
         start = self.open_utc + index * self.span
-        end = min(start + self.span, self.close_utc)
-        expected = -(-(end - start) // self.unit)
+        end = start + self.span
+        expected = self.whole
+        if end > self.close_utc:
+            end = self.close_utc
+            expected = -(-(end - start) // self.unit)
         token, symbol = self.label if self.label is not None else (first.token, first.symbol)
         self.rolled.append(
             Bar(
@@ -210,8 +215,9 @@ def bar_offsets(bars: Sequence[Bar], open_utc: datetime) -> list[int]:
     return [(bar.start_utc - open_utc) // _MICROSECOND for bar in bars]
 
 
-#: Parsed series by bar file, with the file's (mtime, size) when parsed: a changed file is read again.
-_PARSED: dict[Path, tuple[tuple[int, int], dict[date, tuple[Bar, ...]]]] = {}
+#: Parsed series by bar file and the label its bars were read under, with the file's (mtime, size)
+#: when parsed: a changed file is read again.
+_PARSED: dict[tuple[Path, Label | None], tuple[tuple[int, int], dict[date, tuple[Bar, ...]]]] = {}
 
 
 #: Sessions' bars (base, rolled up, daily) by data root, instrument, day and the timeframes rolled up,
@@ -238,8 +244,13 @@ class StoreHistory:
         rolled: Sequence[Timeframe] = ROLLED_TIMEFRAMES,
         parity: ParitySpot | None = None,
         futures_min_coverage: float = 0.95,
+        labels: Mapping[str, Label] | None = None,
     ) -> None:
         self.data_root = data_root
+        #: (token, symbol) each instrument's own bars are read under, by name (the replay's instrument
+        #: master rows): its bars are built once, already as the replay names them, instead of as stored
+        #: and then again relabelled (a year of minute bars). Without one, the stored token and symbol.
+        self.labels = {store_symbol(name): label for name, label in (labels or {}).items()}
         #: Index bars implied by the option archive (put-call parity), where the index has none.
         self.parity = parity
         #: A near-month future stands in for the index only over this share of the session's bars.
@@ -289,12 +300,14 @@ class StoreHistory:
         except FileNotFoundError:
             return {}
         identity = (status.st_mtime_ns, status.st_size)
-        cached = _PARSED.get(path.resolve())
+        label = self.labels.get(symbol)
+        key = (path.resolve(), label)
+        cached = _PARSED.get(key)
         if cached is not None and cached[0] == identity:
             return cached[1]
         with cyclic_gc_paused():  # a year of bars: no cycle, and nothing for the collector to walk
-            found = self._group_by_day(self.store.load(symbol, timeframe)[0])
-        _PARSED[path.resolve()] = (identity, found)
+            found = self._group_by_day(self.store.load(symbol, timeframe, label)[0])
+        _PARSED[key] = (identity, found)
         return found
 
     @staticmethod
@@ -313,7 +326,8 @@ class StoreHistory:
         first, count = 0, len(bars)
         while first < count:
             day = ist_date(starts[first])
-            day_end = datetime.combine(day + timedelta(days=1), time(), tzinfo=IST)
+            # in UTC, as the store's times are: aware datetimes with one tzinfo compare without offsets
+            day_end = datetime.combine(day + timedelta(days=1), time(), tzinfo=IST).astimezone(UTC)
             end = bisect_left(starts, day_end, first)
             grouped[day] = tuple(bars[first:end])
             first = end
@@ -524,8 +538,11 @@ class StoreHistory:
         """The day's base bars and every bar the strategies get from them (base, rolled-up
         intraday timeframes, and the daily bar), in close-time order (the shorter
         timeframe first at a shared close); with `label` (token, symbol), every bar as that
-        instrument's (what `relabel_bar` gives each stored bar). Built once per process while
-        the files are unchanged (every trial of a search replays the same sessions)."""
+        instrument's (what `relabel_bar` gives each stored bar), else as the history reads them
+        (under its `labels`). Built once per process while the files are unchanged (every trial of
+        a search replays the same sessions)."""
+        if label is None:
+            label = self.labels.get(store_symbol(name))
         identity = self.files_identity(name)
         if identity is not None:  # the future's files and the day's option bars may make the day too
             identity += self.files_identity(futures_name(name)) or ()
@@ -553,7 +570,7 @@ class StoreHistory:
         session = self.calendar.session(day, Segment.EQUITY) if self.calendar.covers(day) else None
         if found is None or session is None:
             return None
-        if label is None or found.is_daily_fallback:
+        if label is None or found.is_daily_fallback or self._carries(name, found, label):
             bars: list[Bar] = [] if found.is_daily_fallback else list(found.bars)
         else:
             token, symbol = label
@@ -585,7 +602,7 @@ class StoreHistory:
             daily = replace(
                 daily, start_utc=session.open_utc, end_utc=session.close_utc, ts_utc=session.close_utc
             )
-            if label is not None:
+            if label is not None and (daily.token, daily.symbol) != label:
                 daily = relabel_bar(daily, *label)
         bars.append(daily)
         # base, then each rolled timeframe (shortest first), then the daily bar: sorting by close alone
@@ -593,8 +610,15 @@ class StoreHistory:
         bars.sort(key=_close_time)
         return found, tuple(bars)
 
+    def _carries(self, name: str, found: IndexDay, label: Label) -> bool:
+        """Whether the day's base bars already carry `label`: the instrument's own stored bars (not a
+        future's or the parity spot's), read under that label."""
+        return found.source in _OWN_SOURCES and self.labels.get(store_symbol(name)) == label
+
 
 _close_time = attrgetter("end_utc")
+#: Coverage sources that are an instrument's own stored intraday bars.
+_OWN_SOURCES = frozenset(timeframe.value for timeframe in INTRADAY_TIMEFRAMES)
 
 
 def _labelled(session: SessionBars | None, label: Label) -> SessionBars | None:

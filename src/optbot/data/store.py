@@ -34,7 +34,8 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from itertools import pairwise
+from itertools import islice
+from operator import lt
 from pathlib import Path
 from typing import Any
 
@@ -143,11 +144,64 @@ def record_to_bar(
     )
 
 
+def records_to_bars(
+    records: Iterable[dict[str, Any]], symbol: str, timeframe: Timeframe, token: str | None = None
+) -> tuple[list[Bar], list[Exception]]:
+    """`record_to_bar` of each record (timestamps memoised across them), in one loop with every
+    lookup bound once: a backtest's load turns a year of stored bars into `Bar`s here, and a call
+    per record was a sixth of it. `token` replaces each record's own. Returns the bars and, in
+    order, what refused each record that could not be read (skipped)."""
+    bars: list[Bar] = []
+    refusals: list[Exception] = []
+    add = bars.append
+    times: dict[str, datetime] = {}
+    known = times.get
+    parse = _parse_stamp
+    for record in records:
+        try:
+            start_text, end_text = record["start_ts_utc"], record["end_ts_utc"]
+            start = known(start_text)
+            if start is None:
+                start = times[start_text] = parse(start_text)
+            end = known(end_text)
+            if end is None:
+                end = times[end_text] = parse(end_text)
+            get = record.get
+            if token is None:
+                own = get("token", "")
+                own = own if type(own) is str else str(own)
+            else:
+                own = token
+            add(
+                Bar(
+                    end,
+                    own,
+                    symbol,
+                    timeframe,
+                    start,
+                    end,
+                    float(record["o"]),
+                    float(record["h"]),
+                    float(record["l"]),
+                    float(record["c"]),
+                    int(get("v") or 0),
+                    get("oi"),
+                    int(get("n") or 0),
+                    bool(get("interpolated", False)),
+                    bool(get("complete", True)),
+                )
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            refusals.append(exc)
+    return bars, refusals
+
+
 def _unique_by_start(records: list[dict[str, Any]], report: LoadReport) -> list[dict[str, Any]]:
     """One record per start time (the last written wins), in start order. Records written in order
     (what appends and rewrites produce) are taken as they are."""
     keys: list[Any] = [record.get("start_ts_utc") for record in records]
-    if all(type(key) is str for key in keys) and all(a < b for a, b in pairwise(keys)):
+    # (map over C functions: a year of minute bars is ~94,000 keys, and two generators cost 15 ms)
+    if set(map(type, keys)) <= {str} and all(map(lt, keys, islice(keys, 1, None))):
         return records
     by_start: dict[str, dict[str, Any]] = {}
     for record, key in zip(records, keys, strict=True):
@@ -372,19 +426,20 @@ class JsonStore:
             bars = [bar for bar in bars if bar.start_utc < end]
         return bars
 
-    def load(self, symbol: str, timeframe: Timeframe) -> tuple[list[Bar], LoadReport]:
+    def load(
+        self, symbol: str, timeframe: Timeframe, label: tuple[str, str] | None = None
+    ) -> tuple[list[Bar], LoadReport]:
+        """The file's bars in start order, one per start time (the last written wins). With `label`
+        (token, symbol), every bar carries that instrument's token and symbol instead of the stored
+        ones: what `relabel_bar` would give each, without building every bar twice."""
         path = self.bar_path(symbol, timeframe)
-        name = store_symbol(symbol)
-        bars: list[Bar] = []
-        times: dict[str, datetime] = {}
+        token, name = label if label is not None else (None, store_symbol(symbol))
         with cyclic_gc_paused():
             records, report = self._load_records(path)
-            for record in _unique_by_start(records, report):
-                try:
-                    bars.append(record_to_bar(record, name, timeframe, times))
-                except (KeyError, TypeError, ValueError) as exc:
-                    self.counters["unreadable_bar_records"] += 1
-                    log.warning("skipping unreadable bar record in %s: %s", path, exc)
+            bars, refusals = records_to_bars(_unique_by_start(records, report), name, timeframe, token)
+        for refusal in refusals:
+            self.counters["unreadable_bar_records"] += 1
+            log.warning("skipping unreadable bar record in %s: %s", path, refusal)
         return bars, report
 
     def _retention_cutoff(self, timeframe: Timeframe, newest: datetime | None) -> datetime:

@@ -71,6 +71,7 @@ class CutHistory(StoreHistory):
         self._series: dict[tuple[str, Timeframe], dict[date, tuple[Bar, ...]]] = {}
         self._days: dict[str, list[date]] = {}
         self._held = source._held  # the same store: the same bar files
+        self.labels = source.labels  # its bars are the source's, read under the same labels
         self.parity = source.parity
         self.futures_min_coverage = source.futures_min_coverage
 
