@@ -138,6 +138,8 @@ class BarBacktest:
         self.venue: BarVenue = built.paper
         self.engine.market.option_source = self._option_tick
         self.on_session_end: Callable[[SessionRun], None] | None = None
+        #: (exchange, token) of a held position -> its option row in today's master (None: no option)
+        self._marked: dict[tuple[Exchange, str], Instrument | None] = {}
         self._exchange_of: dict[str, Exchange] = {}  # index token -> its exchange (NSE, or BSE)
         self._name_of: dict[str, str] = {}  # index token -> the underlying (or VIX) name replayed
         # Spec §2.4/§3.4: the live pipeline's opening-gap check on the store's previous close; INDIA
@@ -305,6 +307,7 @@ class BarBacktest:
         self.venue.roll_day(day)
         if day > self.instruments.info.as_of:  # the morning master, as a live session downloads it
             engine.refresh_instruments(self._listing(day, new_only=True), self._info(day), day)
+        self._marked.clear()
         steps = self._session_steps(day)
         end_of_day = to_utc(schedule.post_market_end or schedule.session.close_utc)
         steps = steps[: bisect_right(steps, end_of_day, key=itemgetter(0))]
@@ -430,14 +433,22 @@ class BarBacktest:
             await engine.fire_due_deadlines()
 
     async def _mark_positions(self, close: datetime) -> None:
-        """Every open option position at its contract's last close (the portfolio's and risk's marks)."""
-        for exchange, token in self.engine.position_keys():
-            instrument = self.instruments.get(exchange, token)
-            if instrument is None or not instrument.is_option:
-                continue
+        """Every open option position at its contract's last close (the portfolio's and risk's marks).
+        A position's option row is looked up in the master once a session (`_marked`): the master
+        changes only between sessions, and a held contract is marked at every bar."""
+        marked, on_tick = self._marked, self.engine.on_tick
+        for key in self.engine.position_keys():
+            instrument = marked.get(key)
+            if instrument is None:
+                if key in marked:
+                    continue  # not an option row
+                found = self.instruments.get(*key)
+                instrument = marked[key] = found if found is not None and found.is_option else None
+                if instrument is None:
+                    continue
             tick = self._option_tick(instrument, close, stamp=close)
             if tick is not None:
-                await self.engine.on_tick(tick)
+                await on_tick(tick)
 
     async def _seed_last_prices(self, day: date) -> None:
         """Each index's and INDIA VIX's last close before `day` as its last price, as a live feed shows
