@@ -121,6 +121,7 @@ class BarBacktest:
         self._listed: dict[str, tuple[OptionContract, Instrument]] = {}  # token -> contract, its row
         #: the same, for every backtest of this process (each lists the same days): parsed once
         self._parsed = shared_cache.listed_contracts()
+        self._indices: list[Instrument] | None = None  # the index rows (`_index_rows`)
         self.instruments = InstrumentMaster(self._listing(first_day), self._info(first_day))
         self.store = Store.open(store_path, self.clock)
         built = build_engine(
@@ -186,8 +187,7 @@ class BarBacktest:
         listed before and unchanged are left out: the master keeps a listed contract until it
         expires, so refreshing it with the new rows gives the master the whole listing would (and
         costs one lookup per new row instead of one per listed contract, every session)."""
-        names = {*self.underlyings, self.vix_name}
-        rows = [dict(row) for row in INDEX_ROWS if str(row["name"]).upper() in names]
+        rows: list[dict[str, object]] = []  # the scrip rows of contracts never parsed in this process
         listed: list[Instrument] = []  # contracts listed before, unchanged: their parsed rows
         fresh: list[OptionContract] = []
         for underlying in self.underlyings:
@@ -215,10 +215,8 @@ class BarBacktest:
                 known = self._parsed.get(contract.token)
                 if known is None or known[0] is not contract:
                     rows.append(contract.scrip_row())
-        instruments, _ = parse_rows(rows)
-        parsed = {instrument.token: instrument for instrument in instruments}
-        tokens = {contract.token for contract in fresh}
-        new = [instrument for instrument in instruments if instrument.token not in tokens]  # index rows
+        parsed = {instrument.token: instrument for instrument in parse_rows(rows)[0]} if rows else {}
+        new = list(self._index_rows())
         for contract in fresh:  # new to this backtest's master, in listing order
             entry = self._parsed.get(contract.token)
             if entry is None or entry[0] is not contract:
@@ -229,6 +227,15 @@ class BarBacktest:
             self._listed[contract.token] = entry
             new.append(entry[1])
         return new + listed
+
+    def _index_rows(self) -> list[Instrument]:
+        """The master's rows of the replayed indices and INDIA VIX, parsed once: every session's
+        listing hands the same rows back (the master's refresh passes over a row it already holds)."""
+        if self._indices is None:
+            names = {*self.underlyings, self.vix_name}
+            rows = [dict(row) for row in INDEX_ROWS if str(row["name"]).upper() in names]
+            self._indices = parse_rows(rows)[0]
+        return self._indices
 
     def _index(self, name: str) -> Instrument:
         if name == self.vix_name:
