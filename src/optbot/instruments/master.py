@@ -257,6 +257,11 @@ class InstrumentMaster:
                 order = position
                 rows.sort(key=lambda item: (*_strike_order(item), order[id(item)]))
                 continue
+            if count * len(rows).bit_length() > len(rows):
+                # most of the series is new (a new expiry listed): one stable sort keys each row once
+                # and leaves what the insertions below would (equal strikes in the master's order)
+                rows.sort(key=_strike_order)
+                continue
             appended = rows[-count:]
             del rows[-count:]
             for item in appended:
