@@ -121,6 +121,7 @@ class BarBacktest:
         self._listed: dict[str, tuple[OptionContract, Instrument]] = {}  # token -> contract, its row
         #: the same, for every backtest of this process (each lists the same days): parsed once
         self._parsed = shared_cache.listed_contracts()
+        self._indices: list[Instrument] | None = None  # the index rows (`_index_rows`)
         self.instruments = InstrumentMaster(self._listing(first_day), self._info(first_day))
         self.store = Store.open(store_path, self.clock)
         built = build_engine(
@@ -138,6 +139,8 @@ class BarBacktest:
         self.venue: BarVenue = built.paper
         self.engine.market.option_source = self._option_tick
         self.on_session_end: Callable[[SessionRun], None] | None = None
+        #: (exchange, token) of a held position -> its option row in today's master (None: no option)
+        self._marked: dict[tuple[Exchange, str], Instrument | None] = {}
         self._exchange_of: dict[str, Exchange] = {}  # index token -> its exchange (NSE, or BSE)
         self._name_of: dict[str, str] = {}  # index token -> the underlying (or VIX) name replayed
         # Spec §2.4/§3.4: the live pipeline's opening-gap check on the store's previous close; INDIA
@@ -184,8 +187,7 @@ class BarBacktest:
         listed before and unchanged are left out: the master keeps a listed contract until it
         expires, so refreshing it with the new rows gives the master the whole listing would (and
         costs one lookup per new row instead of one per listed contract, every session)."""
-        names = {*self.underlyings, self.vix_name}
-        rows = [dict(row) for row in INDEX_ROWS if str(row["name"]).upper() in names]
+        rows: list[dict[str, object]] = []  # the scrip rows of contracts never parsed in this process
         listed: list[Instrument] = []  # contracts listed before, unchanged: their parsed rows
         fresh: list[OptionContract] = []
         for underlying in self.underlyings:
@@ -213,10 +215,8 @@ class BarBacktest:
                 known = self._parsed.get(contract.token)
                 if known is None or known[0] is not contract:
                     rows.append(contract.scrip_row())
-        instruments, _ = parse_rows(rows)
-        parsed = {instrument.token: instrument for instrument in instruments}
-        tokens = {contract.token for contract in fresh}
-        new = [instrument for instrument in instruments if instrument.token not in tokens]  # index rows
+        parsed = {instrument.token: instrument for instrument in parse_rows(rows)[0]} if rows else {}
+        new = list(self._index_rows())
         for contract in fresh:  # new to this backtest's master, in listing order
             entry = self._parsed.get(contract.token)
             if entry is None or entry[0] is not contract:
@@ -227,6 +227,15 @@ class BarBacktest:
             self._listed[contract.token] = entry
             new.append(entry[1])
         return new + listed
+
+    def _index_rows(self) -> list[Instrument]:
+        """The master's rows of the replayed indices and INDIA VIX, parsed once: every session's
+        listing hands the same rows back (the master's refresh passes over a row it already holds)."""
+        if self._indices is None:
+            names = {*self.underlyings, self.vix_name}
+            rows = [dict(row) for row in INDEX_ROWS if str(row["name"]).upper() in names]
+            self._indices = parse_rows(rows)[0]
+        return self._indices
 
     def _index(self, name: str) -> Instrument:
         if name == self.vix_name:
@@ -305,6 +314,7 @@ class BarBacktest:
         self.venue.roll_day(day)
         if day > self.instruments.info.as_of:  # the morning master, as a live session downloads it
             engine.refresh_instruments(self._listing(day, new_only=True), self._info(day), day)
+        self._marked.clear()
         steps = self._session_steps(day)
         end_of_day = to_utc(schedule.post_market_end or schedule.session.close_utc)
         steps = steps[: bisect_right(steps, end_of_day, key=itemgetter(0))]
@@ -430,14 +440,22 @@ class BarBacktest:
             await engine.fire_due_deadlines()
 
     async def _mark_positions(self, close: datetime) -> None:
-        """Every open option position at its contract's last close (the portfolio's and risk's marks)."""
-        for exchange, token in self.engine.position_keys():
-            instrument = self.instruments.get(exchange, token)
-            if instrument is None or not instrument.is_option:
-                continue
+        """Every open option position at its contract's last close (the portfolio's and risk's marks).
+        A position's option row is looked up in the master once a session (`_marked`): the master
+        changes only between sessions, and a held contract is marked at every bar."""
+        marked, on_tick = self._marked, self.engine.on_tick
+        for key in self.engine.position_keys():
+            instrument = marked.get(key)
+            if instrument is None:
+                if key in marked:
+                    continue  # not an option row
+                found = self.instruments.get(*key)
+                instrument = marked[key] = found if found is not None and found.is_option else None
+                if instrument is None:
+                    continue
             tick = self._option_tick(instrument, close, stamp=close)
             if tick is not None:
-                await self.engine.on_tick(tick)
+                await on_tick(tick)
 
     async def _seed_last_prices(self, day: date) -> None:
         """Each index's and INDIA VIX's last close before `day` as its last price, as a live feed shows

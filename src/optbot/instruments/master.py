@@ -187,7 +187,8 @@ class InstrumentMaster:
         session with a listing that is mostly the previous day's, and unchanged rows cost a lookup."""
         listed = list(instruments)
         expired, dropped = self._leaving(listed, today)
-        for item in (*expired, *dropped):
+        self._remove_expired(expired)
+        for item in dropped:
             self._drop(item)
             self._unindex_rows(item)
         added: dict[tuple[str, date], int] = {}  # option series -> rows appended to it
@@ -212,6 +213,26 @@ class InstrumentMaster:
         self.info = info
         return expired
 
+    def _remove_expired(self, expired: list[Instrument]) -> None:
+        """Take out the rows that expired (`_leaving`): every row of an expiry before today leaves,
+        so each of those expiries' option series and row counts go whole, and a row costs its key's
+        and its names' entries, not a search of its series (a weekly expiry takes a few hundred rows
+        with it)."""
+        options = self._options
+        for item in expired:
+            del self._by_key[item.key]
+            for mapping, name in self._index_lists(item):
+                held = mapping.get(name)
+                if held is not None and _remove_same(held, item) and not held:
+                    del mapping[name]
+        dated = {(item.underlying.upper(), item.expiry) for item in expired if item.expiry is not None}
+        for underlying, expiry in dated:
+            by_expiry = options.get(underlying)
+            if by_expiry is not None and by_expiry.pop(expiry, None) is not None and not by_expiry:
+                del options[underlying]
+        for expiry in {expiry for _, expiry in dated}:
+            del self._expiring[expiry]
+
     @staticmethod
     def _series_of(instrument: Instrument) -> tuple[tuple[str, date], ...]:
         """The option series (underlying, expiry) `instrument` is filed under, if any."""
@@ -235,6 +256,11 @@ class InstrumentMaster:
                     position = {id(item): index for index, item in enumerate(self._by_key.values())}
                 order = position
                 rows.sort(key=lambda item: (*_strike_order(item), order[id(item)]))
+                continue
+            if count * len(rows).bit_length() > len(rows):
+                # most of the series is new (a new expiry listed): one stable sort keys each row once
+                # and leaves what the insertions below would (equal strikes in the master's order)
+                rows.sort(key=_strike_order)
                 continue
             appended = rows[-count:]
             del rows[-count:]
