@@ -58,6 +58,15 @@ TICK_RATE_WINDOW_SECONDS = 60.0
 MARKET_PHASES = frozenset({Phase.OPENING, Phase.TRADING, Phase.NO_NEW_ENTRIES, Phase.FLATTENING})
 
 
+def market_hours_silence_seconds(now: datetime, last_tick: datetime, session_open: datetime | None) -> float:
+    """Seconds without a tick counted from the later of the last tick and the session's open. The feed
+    is quiet between the pre-open and the open (a subscription's snapshot or pre-open ticks come before
+    09:15, trades only from 09:15): measured from a pre-open tick, the first look after the open read the
+    whole pre-open as a silence in market hours (900 s on a replayed day whose bot subscribed at 09:00)."""
+    since = last_tick if session_open is None else max(last_tick, session_open)
+    return max(0.0, (now - since).total_seconds())
+
+
 def dashboard_auth_from_env(environ: Mapping[str, str] | None = None) -> DashboardAuth:
     """Viewer and operator tokens from the environment (the keyring front-end exports them)."""
     env = os.environ if environ is None else environ
@@ -301,9 +310,11 @@ class EngineSampler:
             metrics.observe_client_counters(counters)
         for skipped in self.dropped_frames:
             metrics.observe_dropped_frames(skipped)
+        schedule = engine.schedule
         last_tick = engine.market.last_tick_utc
-        if last_tick is not None and engine.phase() in MARKET_PHASES:
-            stale = max(0.0, (now - last_tick).total_seconds())
+        if last_tick is not None and schedule is not None and engine.phase() in MARKET_PHASES:
+            session_open = schedule.session.open_utc if schedule.session is not None else None
+            stale = market_hours_silence_seconds(now, last_tick, session_open)
             metrics.observe_stale(stale)
             state.max_stale_seconds = max(stale, state.max_stale_seconds or 0.0)
         stats = self.notifier.stats
