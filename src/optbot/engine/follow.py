@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 import httpx
 
 from optbot.core.clock import Clock, LiveClock, SimClock
+from optbot.core.errors import UserError
 from optbot.core.timeutil import parse_iso
 from optbot.sim.admin_client import check_loopback
 
@@ -67,3 +70,28 @@ class FollowingClock(SimClock):
                 self.polls += 1
                 if remote > self.now_utc():
                     self.advance_to(remote)
+
+
+@asynccontextmanager
+async def session_clock(follow_sim: str | None) -> AsyncIterator[Clock]:
+    """The clock a command runs on: the simulator's replay clock at `follow_sim`, followed in the
+    background for as long as the block runs (`--follow-sim URL`), else wall time. `optbot run` and
+    `optbot reconcile` both take it from here, so a command run beside a replayed session reads the
+    session's trading day, never the wall clock's."""
+    if not follow_sim:
+        yield LiveClock()
+        return
+    try:
+        follower = await FollowingClock.connect(follow_sim)
+    except (httpx.HTTPError, KeyError, ValueError) as exc:
+        raise UserError(
+            f"--follow-sim {follow_sim}: no simulator clock answers there (GET {CLOCK_PATH}: "
+            f"{type(exc).__name__}); is `optbot sim serve` running on that port?"
+        ) from None
+    stop = asyncio.Event()
+    following = asyncio.create_task(follower.follow(stop))
+    try:
+        yield follower
+    finally:
+        stop.set()
+        await asyncio.gather(following, return_exceptions=True)
