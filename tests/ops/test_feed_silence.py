@@ -17,14 +17,22 @@ import pytest
 
 from optbot.calendar import get_calendar
 from optbot.config import load_settings
-from optbot.core.clock import SimClock
+from optbot.core.clock import LiveClock, SimClock
 from optbot.core.enums import Exchange
 from optbot.core.events import Tick
 from optbot.core.timeutil import ist_datetime, to_utc
+from optbot.engine.follow import FollowingClock, session_clock
 from optbot.engine.replay import InProcessReplay
 from optbot.engine.schedule import build_schedule
 from optbot.ops.session import SessionRunner
-from optbot.ops.wiring import Operations, attach_operations, market_hours_silence_seconds
+from optbot.ops.wiring import (
+    Operations,
+    attach_operations,
+    market_hours_silence_seconds,
+    replay_clock_notes,
+)
+from optbot.sim.server import Simulator
+from optbot.test_kit.sim import TEST_ACCOUNT, StaticMarket
 
 DAY = date(2025, 9, 8)  # a Monday with 1-minute NIFTY sample data
 
@@ -127,3 +135,24 @@ async def test_session_health_does_not_call_the_feed_stale_for_the_pre_open_quie
     clock.advance_to(ist_datetime(DAY, time(9, 15, 45)))  # 45 s into the session without a tick
     await runner._session_health()
     assert engine.warnings == ["market data stale: no tick for over 30 s"]
+
+
+def test_the_report_says_a_followed_replays_silences_are_replay_seconds() -> None:
+    url = "http://127.0.0.1:18555"
+    clock = FollowingClock(ist_datetime(DAY, time(15, 45)), url, replay_speed=150.0)
+    (note,) = replay_clock_notes(clock, 100.0)
+    assert note.startswith(f"The session's clock followed the simulator's replay at {url} at 150x real")
+    assert "the longest silence, 100 s, lasted about 0.67 s of real time" in note
+    assert replay_clock_notes(LiveClock(), 100.0) == ()
+
+
+async def test_the_followed_clock_knows_the_simulators_speed() -> None:
+    """`optbot sim serve --speed 150` says so on its clock; the bot's clock keeps it for the report."""
+    replay_clock = SimClock(ist_datetime(DAY, time(9, 15)), speed=150.0)
+    simulator = Simulator(StaticMarket(replay_clock), replay_clock, [TEST_ACCOUNT])
+    await simulator.start()
+    try:
+        async with session_clock(simulator.base_url) as clock:
+            assert isinstance(clock, FollowingClock) and clock.replay_speed == 150.0
+    finally:
+        await simulator.stop()

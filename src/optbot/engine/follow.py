@@ -34,10 +34,14 @@ async def fetch_sim_time(client: httpx.AsyncClient, base_url: str) -> datetime:
 class FollowingClock(SimClock):
     """Replay time, polled from the simulator every `poll_seconds` of real time."""
 
-    def __init__(self, start: datetime, base_url: str, poll_seconds: float = 0.02) -> None:
+    def __init__(
+        self, start: datetime, base_url: str, poll_seconds: float = 0.02, replay_speed: float | None = None
+    ) -> None:
         super().__init__(start)
         self.base_url = check_loopback(base_url)
         self.poll_seconds = poll_seconds
+        #: the simulator's replay speed (x real time) as its clock reports it; None: as fast as it can
+        self.replay_speed = replay_speed
         self.polls = 0
         self._transport_clock = LiveClock()
 
@@ -54,8 +58,12 @@ class FollowingClock(SimClock):
     @classmethod
     async def connect(cls, base_url: str, poll_seconds: float = 0.02) -> FollowingClock:
         async with httpx.AsyncClient(timeout=5.0) as client:
-            start = await fetch_sim_time(client, check_loopback(base_url))
-        return cls(start, base_url, poll_seconds)
+            response = await client.get(check_loopback(base_url) + CLOCK_PATH)
+            response.raise_for_status()
+            reply = response.json()
+        speed = reply.get("speed")
+        replay_speed = float(speed) if isinstance(speed, int | float) and speed > 0 else None
+        return cls(parse_iso(str(reply["utc"])), base_url, poll_seconds, replay_speed)
 
     async def follow(self, stop: asyncio.Event) -> None:
         """Move forward to the simulator's time until `stop`; a missed poll keeps the last time."""
