@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -216,3 +218,46 @@ def test_startup_kind_recovers_an_order_that_never_reached_the_broker(invoke: In
         assert "not in the broker's order book" in order.message
     finally:
         store.close()
+
+
+def _running_bot_status(config: Path, **status: object) -> None:
+    """A bot running on this data root, as its `status.json` says (this test's own live pid)."""
+    settings = load_settings(config)
+    document = {"pid": os.getpid(), "running": True, "mode": "live", "clock_follows": None, **status}
+    (state_db_path(settings).parent / "status.json").write_text(json.dumps(document))
+
+
+def test_a_running_bot_on_another_day_is_refused_nothing_recorded(invoke: Invoke, config: Path) -> None:
+    """Beside a bot trading a replayed day, a wall-clock reconciliation would compare the wrong day's
+    fills, P&L and funds and record a mismatch that halts trading: refused before anything is read."""
+    _running_bot_status(config, clock_ist="2020-11-18T13:52:50+05:30")
+    result = invoke()
+    assert result.exit_code == 2, result.output
+    assert "trades 2020-11-18" in result.output and "--follow-sim" in result.output
+    store = Store.open(state_db_path(load_settings(config)), LiveClock())
+    try:
+        assert store.latest_reconciliation() is None and store.unacknowledged_mismatches() == []
+    finally:
+        store.close()
+
+
+def test_the_running_bots_simulator_clock_is_followed(invoke: Invoke, config: Path, sim_url: str) -> None:
+    today = LiveClock().now_ist()  # this simulator's clock is wall time
+    _running_bot_status(config, clock_ist=today.isoformat(), clock_follows=sim_url)
+    result = invoke()
+    assert result.exit_code == 0, result.output
+    assert f"trading day {today.date()}; clock follows {sim_url} (the running bot's, pid {os.getpid()})" in (
+        result.output
+    )
+    as_json = json.loads(invoke("--json").output)
+    assert as_json["clock_follows"] == sim_url and as_json["trading_day"] == today.date().isoformat()
+
+
+def test_follow_sim_without_a_simulator_there_exits_2(invoke: Invoke) -> None:
+    with socket.socket() as bound:  # a port held but not listening: the connection is refused
+        bound.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{bound.getsockname()[1]}"
+        result = invoke("--follow-sim", url)
+    assert result.exit_code == 2, result.output
+    assert f"--follow-sim {url}: no simulator clock answers there" in result.output
+    assert "Traceback" not in result.output

@@ -25,7 +25,6 @@ from optbot.core.timeutil import parse_iso
 if TYPE_CHECKING:
     from optbot.calendar import NseCalendar
     from optbot.config import Settings
-    from optbot.engine.follow import FollowingClock
     from optbot.ops.demo import DemoSummary
     from optbot.ops.session import Stage
 
@@ -455,46 +454,35 @@ def _data_management_tasks(
 async def _run_bot(
     settings: Settings, run_mode: RunMode, calendar: NseCalendar, follow_sim: str | None, sessions: int | None
 ) -> int:
-    from optbot.engine.follow import FollowingClock
+    from optbot.engine.follow import session_clock
     from optbot.log import configure_logging, shutdown_logging
     from optbot.ops.supervisor import BotSupervisor
 
-    clock: Clock
-    follower: FollowingClock | None = None
-    if follow_sim:
-        follower = await FollowingClock.connect(follow_sim)
-        clock = follower
-    else:
-        clock = LiveClock()
-    log_path = configure_logging(settings, clock)
-    supervisor = BotSupervisor(
-        settings,
-        clock,
-        calendar,
-        run_mode,
-        on_stage=_show_stage,
-        totp_clock=LiveClock(),
-        data_management_tasks=_data_management_tasks(settings),
-    )
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, supervisor.request_stop)
-    stop_following = asyncio.Event()
-    following = asyncio.create_task(follower.follow(stop_following)) if follower is not None else None
-    console.print(
-        f"optbot {run_mode.value} mode; "
-        f"clock {'follows ' + str(follow_sim) if follow_sim else 'is wall time'}; "
-        f"log {log_path}",
-        highlight=False,
-        soft_wrap=True,
-    )
-    try:
-        return await supervisor.run(max_sessions=sessions)
-    finally:
-        stop_following.set()
-        if following is not None:
-            await asyncio.gather(following, return_exceptions=True)
-        shutdown_logging()
+    async with session_clock(follow_sim) as clock:
+        log_path = configure_logging(settings, clock)
+        try:
+            supervisor = BotSupervisor(
+                settings,
+                clock,
+                calendar,
+                run_mode,
+                on_stage=_show_stage,
+                totp_clock=LiveClock(),
+                data_management_tasks=_data_management_tasks(settings),
+            )
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, supervisor.request_stop)
+            console.print(
+                f"optbot {run_mode.value} mode; "
+                f"clock {'follows ' + str(follow_sim) if follow_sim else 'is wall time'}; "
+                f"log {log_path}",
+                highlight=False,
+                soft_wrap=True,
+            )
+            return await supervisor.run(max_sessions=sessions)
+        finally:
+            shutdown_logging()
 
 
 def _show_stage(stage: Stage) -> None:
@@ -510,7 +498,7 @@ def status_command(
     as_json: bool = typer.Option(False, "--json", help="print the raw status document"),
 ) -> None:
     """What the running bot is doing: mode, session phase, feed, positions, risk state."""
-    from optbot.ops.supervisor import status_path
+    from optbot.ops.supervisor import process_alive, status_path
 
     settings = settings_from(ctx)
     path = status_path(settings)
@@ -527,7 +515,7 @@ def status_command(
         return
     engine = data.get("engine") or {}
     feed = data.get("feed") or {}
-    running = data.get("running") and _process_alive(int(data.get("pid", 0)))
+    running = data.get("running") and process_alive(int(data.get("pid", 0)))
     console.print(
         f"bot {'running' if running else 'NOT running'} (pid {data.get('pid')}), mode {data.get('mode')}, "
         f"clock {data.get('clock_ist')}, phase {data.get('phase')}",
@@ -571,18 +559,6 @@ def _underlyings_text(underlyings: object) -> str:
         f"{name} {price:,.2f}" if isinstance(price, int | float) else f"{name} {price}"
         for name, price in underlyings.items()
     )
-
-
-def _process_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def register(app: typer.Typer) -> None:

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 import httpx
 
 from optbot.core.clock import Clock, LiveClock, SimClock
+from optbot.core.errors import UserError
 from optbot.core.timeutil import parse_iso
 from optbot.sim.admin_client import check_loopback
 
@@ -31,10 +34,14 @@ async def fetch_sim_time(client: httpx.AsyncClient, base_url: str) -> datetime:
 class FollowingClock(SimClock):
     """Replay time, polled from the simulator every `poll_seconds` of real time."""
 
-    def __init__(self, start: datetime, base_url: str, poll_seconds: float = 0.02) -> None:
+    def __init__(
+        self, start: datetime, base_url: str, poll_seconds: float = 0.02, replay_speed: float | None = None
+    ) -> None:
         super().__init__(start)
         self.base_url = check_loopback(base_url)
         self.poll_seconds = poll_seconds
+        #: the simulator's replay speed (x real time) as its clock reports it; None: as fast as it can
+        self.replay_speed = replay_speed
         self.polls = 0
         self._transport_clock = LiveClock()
 
@@ -51,8 +58,12 @@ class FollowingClock(SimClock):
     @classmethod
     async def connect(cls, base_url: str, poll_seconds: float = 0.02) -> FollowingClock:
         async with httpx.AsyncClient(timeout=5.0) as client:
-            start = await fetch_sim_time(client, check_loopback(base_url))
-        return cls(start, base_url, poll_seconds)
+            response = await client.get(check_loopback(base_url) + CLOCK_PATH)
+            response.raise_for_status()
+            reply = response.json()
+        speed = reply.get("speed")
+        replay_speed = float(speed) if isinstance(speed, int | float) and speed > 0 else None
+        return cls(parse_iso(str(reply["utc"])), base_url, poll_seconds, replay_speed)
 
     async def follow(self, stop: asyncio.Event) -> None:
         """Move forward to the simulator's time until `stop`; a missed poll keeps the last time."""
@@ -67,3 +78,28 @@ class FollowingClock(SimClock):
                 self.polls += 1
                 if remote > self.now_utc():
                     self.advance_to(remote)
+
+
+@asynccontextmanager
+async def session_clock(follow_sim: str | None) -> AsyncIterator[Clock]:
+    """The clock a command runs on: the simulator's replay clock at `follow_sim`, followed in the
+    background for as long as the block runs (`--follow-sim URL`), else wall time. `optbot run` and
+    `optbot reconcile` both take it from here, so a command run beside a replayed session reads the
+    session's trading day, never the wall clock's."""
+    if not follow_sim:
+        yield LiveClock()
+        return
+    try:
+        follower = await FollowingClock.connect(follow_sim)
+    except (httpx.HTTPError, KeyError, ValueError) as exc:
+        raise UserError(
+            f"--follow-sim {follow_sim}: no simulator clock answers there (GET {CLOCK_PATH}: "
+            f"{type(exc).__name__}); is `optbot sim serve` running on that port?"
+        ) from None
+    stop = asyncio.Event()
+    following = asyncio.create_task(follower.follow(stop))
+    try:
+        yield follower
+    finally:
+        stop.set()
+        await asyncio.gather(following, return_exceptions=True)

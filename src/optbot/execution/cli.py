@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, cast, get_args
 import typer
 
 from optbot.cli.common import console, fail, settings_from
-from optbot.core.clock import LiveClock
+from optbot.core.clock import Clock, LiveClock
 from optbot.core.enums import Exchange
 from optbot.core.errors import UserError
 from optbot.core.timeutil import ist_date
@@ -36,12 +36,12 @@ def _parse_day(text: str, flag: str) -> date:
         raise UserError(f"{flag} must be a date like 2025-01-31 (got {text!r})") from None
 
 
-def _open_store(settings: Settings) -> Store:
+def _open_store(settings: Settings, clock: Clock | None = None) -> Store:
     from optbot.persistence.db import DatabaseError, open_database, state_db_path
     from optbot.persistence.store import Store
 
     try:
-        return Store(open_database(state_db_path(settings), create=False), LiveClock())
+        return Store(open_database(state_db_path(settings), create=False), clock or LiveClock())
     except DatabaseError as exc:
         fail(str(exc))
 
@@ -150,6 +150,13 @@ def reconcile(
         False, "--offline", help="do not contact the broker: show the stored unacknowledged mismatches"
     ),
     as_json: bool = typer.Option(False, "--json", help="print the live reconciliation as JSON"),
+    follow_sim: str | None = typer.Option(
+        None,
+        "--follow-sim",
+        help="simulator base URL whose replay clock the reconciliation follows, as `optbot run --follow-sim` "
+        "does: the day's fills, P&L and funds are compared as of the replayed day. Default: the simulator "
+        "the running bot's clock follows (from its status), else wall time",
+    ),
 ) -> None:
     """Log in and reconcile with the broker now (exit 1 on any mismatch); --ack acknowledges mismatches."""
     settings = settings_from(ctx)
@@ -161,7 +168,7 @@ def reconcile(
     kinds: tuple[str, ...] = get_args(ReconcileKind)
     if kind not in kinds:
         fail(f"--kind must be one of {', '.join(kinds)} (got {kind!r})")
-    report = run_live_reconciliation(settings, cast(ReconcileKind, kind))
+    report = run_live_reconciliation(settings, cast(ReconcileKind, kind), follow_sim)
     if as_json:
         typer.echo(json.dumps(reconciliation_json(report), indent=2))
     else:
@@ -201,8 +208,11 @@ def _stored_reconciliations(settings: Settings, ack: bool, operator: str) -> Non
         store.close()
 
 
-def run_live_reconciliation(settings: Settings, kind: ReconcileKind) -> LiveReconciliation:
-    """Log in with the configured broker stack and secrets, then run one Reconciler pass."""
+def run_live_reconciliation(
+    settings: Settings, kind: ReconcileKind, follow_sim: str | None = None
+) -> LiveReconciliation:
+    """Log in with the configured broker stack and secrets, then run one Reconciler pass on the
+    session's clock (`follow_sim`, else the running bot's followed simulator, else wall time)."""
     from optbot.broker.errors import (
         AuthenticationFailed,
         BrokerError,
@@ -212,7 +222,7 @@ def run_live_reconciliation(settings: Settings, kind: ReconcileKind) -> LiveReco
     )
 
     try:
-        return asyncio.run(_live_reconciliation(settings, kind))
+        return asyncio.run(_live_reconciliation(settings, kind, follow_sim))
     except AuthenticationFailed as exc:
         fail(
             f"Angel One refused the login ({exc.code}: {exc.message}); check broker.client_code and the "
@@ -232,36 +242,81 @@ def run_live_reconciliation(settings: Settings, kind: ReconcileKind) -> LiveReco
 class LiveReconciliation:
     report: ReconciliationReport
     earlier_unacknowledged: int
+    #: the trading day compared (the session clock's IST date) and the simulator followed, if any
+    trading_day: date
+    clock_follows: str | None = None
+    #: the running bot's pid when the clock followed is the one its status names
+    followed_for_pid: int | None = None
+    #: the running bot's mode (paper / live), None when no bot runs on this data root
+    running_mode: str | None = None
 
     @property
     def clean(self) -> bool:
         return self.report.clean
 
 
-async def _live_reconciliation(settings: Settings, kind: ReconcileKind) -> LiveReconciliation:
+async def _live_reconciliation(
+    settings: Settings, kind: ReconcileKind, follow_sim: str | None
+) -> LiveReconciliation:
     # the broker stack (HTTP clients, the socket feed) and the order manager load only here, so the
     # other commands of this module and every --help answer without them
     from optbot.broker.angelone.factory import build_stack, open_secret_store
+    from optbot.engine.follow import session_clock
     from optbot.execution.order_manager import OrderManager
     from optbot.execution.reconciliation import Reconciler
+    from optbot.ops.supervisor import running_session_status
 
-    clock = LiveClock()
-    stack = build_stack(settings, clock, open_secret_store(settings, _prompt_keyring_password))
-    store = _open_store(settings)
+    running = running_session_status(settings)
+    session_follows = str(running.get("clock_follows") or "") if running is not None else ""
+    followed = follow_sim or session_follows or None
+    async with session_clock(followed) as clock:
+        trading_day = _the_running_sessions_day(clock, running, followed)
+        secrets = open_secret_store(settings, _prompt_keyring_password)
+        # the broker checks a TOTP code against real time, whatever clock the session runs on
+        stack = build_stack(settings, clock, secrets, totp_clock=LiveClock())
+        store = _open_store(settings, clock)
+        try:
+            if await stack.auth.restore() is None:
+                await stack.auth.login()
+            earlier = len(store.unacknowledged_mismatches())
+            manager = None
+            if kind == "startup":  # recovery writes order state: only while the engine is stopped
+                manager = OrderManager(
+                    stack.broker, store, clock, settings, _no_instruments, rate_card=_rate_card(settings)
+                )
+            reconciler = Reconciler(stack.broker, store, clock, settings, order_manager=manager)
+            report = await reconciler.run(kind)
+        finally:
+            store.close()
+            await stack.aclose()
+    pid = int(running["pid"]) if running is not None and followed and followed == session_follows else None
+    mode = str(running.get("mode")) if running is not None else None
+    return LiveReconciliation(report, earlier, trading_day, followed, pid, mode)
+
+
+def _the_running_sessions_day(clock: Clock, running: dict[str, Any] | None, followed: str | None) -> date:
+    """The IST date this reconciliation compares, checked against the running bot's: reconciled on
+    another day (the wall clock's beside a replayed session, or another simulator's), the day's fills,
+    P&L and funds would differ from the broker's and be recorded as a mismatch that halts trading
+    until `--ack`. Refused before anything is read or recorded."""
+    today = ist_date(clock.now_utc())
+    session_clock_text = str(running.get("clock_ist") or "") if running is not None else ""
+    if not session_clock_text:
+        return today
     try:
-        if await stack.auth.restore() is None:
-            await stack.auth.login()
-        earlier = len(store.unacknowledged_mismatches())
-        manager = None
-        if kind == "startup":  # recovery writes order state: only while the engine is stopped
-            manager = OrderManager(
-                stack.broker, store, clock, settings, _no_instruments, rate_card=_rate_card(settings)
-            )
-        reconciler = Reconciler(stack.broker, store, clock, settings, order_manager=manager)
-        return LiveReconciliation(await reconciler.run(kind), earlier)
-    finally:
-        store.close()
-        await stack.aclose()
+        session_day = date.fromisoformat(session_clock_text[:10])
+    except ValueError:
+        return today
+    if session_day != today:
+        assert running is not None
+        ours = f"follows {followed}" if followed else "is wall time"
+        raise UserError(
+            f"the running bot (pid {running.get('pid')}) trades {session_day} but this reconciliation's "
+            f"clock {ours} and reads {today}: its fills, P&L and funds would be compared as of the wrong "
+            "day and recorded as a mismatch; reconcile on the session's clock with --follow-sim URL "
+            "(the simulator the bot follows)"
+        )
+    return today
 
 
 def _no_instruments(exchange: Exchange, token: str) -> None:
@@ -296,11 +351,22 @@ def reconciliation_json(live: LiveReconciliation) -> dict[str, Any]:
             "unrealised_m2m": funds.unrealised_m2m,
         },
         "earlier_unacknowledged": live.earlier_unacknowledged,
+        "trading_day": live.trading_day.isoformat(),
+        "clock_follows": live.clock_follows,
     }
 
 
 def _print_reconciliation(live: LiveReconciliation) -> None:
     report = live.report
+    console.print(_clock_line(live), highlight=False, soft_wrap=True)
+    if live.running_mode == "paper":
+        console.print(
+            "the running bot trades paper: its books (state/optbot-paper.sqlite) are reconciled by the bot "
+            "itself against its paper broker; this compares the live books (state/optbot.sqlite) with the "
+            "broker account",
+            highlight=False,
+            soft_wrap=True,
+        )
     heading = f"reconciliation #{report.reconciliation_id} ({report.kind}) with the broker:"
     if report.clean:
         console.print(f"{heading} [green]CLEAN[/green], local books match the broker's", soft_wrap=True)
@@ -321,6 +387,14 @@ def _print_reconciliation(live: LiveReconciliation) -> None:
             "halted until `optbot reconcile --ack`",
             soft_wrap=True,
         )
+
+
+def _clock_line(live: LiveReconciliation) -> str:
+    """Which day was compared and on whose clock, so a replayed session's reconciliation says so."""
+    if live.clock_follows is None:
+        return f"trading day {live.trading_day}; clock is wall time"
+    whose = f" (the running bot's, pid {live.followed_for_pid})" if live.followed_for_pid else ""
+    return f"trading day {live.trading_day}; clock follows {live.clock_follows}{whose}"
 
 
 @report_app.command("pnl")

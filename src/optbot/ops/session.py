@@ -58,7 +58,7 @@ from optbot.instruments.master import InstrumentMaster
 from optbot.instruments.repository import MasterRepository
 from optbot.ops.notifications import delivery_summary
 from optbot.ops.run_mode import session_mode
-from optbot.ops.wiring import Operations, attach_operations
+from optbot.ops.wiring import Operations, attach_operations, market_hours_silence_seconds
 from optbot.persistence.db import state_db_path
 from optbot.persistence.store import Store
 from optbot.strategy.base import Strategy
@@ -775,11 +775,16 @@ class SessionRunner:
             return
         if not await self._check_broker_session():
             return
-        stale_after = timedelta(seconds=self.settings.engine.feed_stale_seconds)
+        stale_after = self.settings.engine.feed_stale_seconds
         session = self.schedule.session if self.schedule is not None else None
-        last = engine.market.last_tick_utc or (session.open_utc if session is not None else None)
-        if last is not None and self.clock.now_utc() - last > stale_after:
-            engine.warn(f"market data stale: no tick for over {stale_after.total_seconds():g} s")
+        opened = session.open_utc if session is not None else None
+        last = engine.market.last_tick_utc or opened
+        # a pre-open tick followed by the quiet to the open is no stale feed (market_hours_silence_seconds)
+        if (
+            last is not None
+            and market_hours_silence_seconds(self.clock.now_utc(), last, opened) > stale_after
+        ):
+            engine.warn(f"market data stale: no tick for over {stale_after:g} s")
 
     async def _check_broker_session(self) -> bool:
         """Runbook §1: a failed session check (re-login included) pauses entries and tells a person; a

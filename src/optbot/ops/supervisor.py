@@ -32,6 +32,7 @@ from optbot.core.events import Alert
 from optbot.core.timeutil import iso_utc, ist_date, to_ist
 from optbot.data.backup import create_backup, verify_backup
 from optbot.data.store import JsonStore
+from optbot.engine.follow import FollowingClock
 from optbot.engine.schedule import build_schedule
 from optbot.ops.calendar_sync import calendar_from_settings, sync_calendar
 from optbot.ops.notifications import Notifier, notification_urls
@@ -47,6 +48,35 @@ STATUS_EVERY_SECONDS = 5.0
 
 def status_path(settings: Settings) -> Path:
     return state_db_path(settings).parent / STATUS_FILE
+
+
+def process_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def running_session_status(settings: Settings) -> dict[str, Any] | None:
+    """The status document of the bot running on this data root, or None when none runs (no status
+    file, an unreadable one, a bot that stopped, or a process that is gone). Commands run beside the
+    bot read from it what the session runs on, e.g. the simulator clock it follows."""
+    try:
+        data = json.loads(status_path(settings).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not data.get("running"):
+        return None
+    try:
+        pid = int(data.get("pid") or 0)
+    except (TypeError, ValueError):
+        return None
+    return data if process_alive(pid) else None
 
 
 @dataclass
@@ -295,6 +325,9 @@ class BotSupervisor:
             "sessions_run": self.sessions_run,
             "last_error": self.last_error,
             "running": not self.stop_event.is_set(),
+            # the simulator whose replay clock the session follows (`--follow-sim`), None on wall time:
+            # `optbot reconcile` run beside the bot reconciles on the same clock
+            "clock_follows": self.clock.base_url if isinstance(self.clock, FollowingClock) else None,
         }
         runner = self.runner
         if runner is not None and runner.engine is not None:

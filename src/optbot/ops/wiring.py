@@ -34,6 +34,7 @@ from optbot.core.clock import Clock, TimerHandle
 from optbot.core.enums import AlertPriority, OrderStatus, RiskState, Side
 from optbot.core.events import Alert, Event, FeedHealth, Fill, OrderUpdate, PositionChanged, RiskStateChanged
 from optbot.core.timeutil import ist_date, to_ist
+from optbot.engine.follow import FollowingClock
 from optbot.engine.schedule import Phase
 from optbot.log import register_secret
 from optbot.ops.daily_report import DataQuality, write_daily_report, write_monthly_summary
@@ -56,6 +57,34 @@ MIN_TOKEN_LENGTH = 16
 TICK_RATE_WINDOW_SECONDS = 60.0
 #: Phases in which a silent feed is a problem (outside them the exchange sends nothing).
 MARKET_PHASES = frozenset({Phase.OPENING, Phase.TRADING, Phase.NO_NEW_ENTRIES, Phase.FLATTENING})
+
+
+def market_hours_silence_seconds(now: datetime, last_tick: datetime, session_open: datetime | None) -> float:
+    """Seconds without a tick counted from the later of the last tick and the session's open. The feed
+    is quiet between the pre-open and the open (a subscription's snapshot or pre-open ticks come before
+    09:15, trades only from 09:15): measured from a pre-open tick, the first look after the open read the
+    whole pre-open as a silence in market hours (900 s on a replayed day whose bot subscribed at 09:00)."""
+    since = last_tick if session_open is None else max(last_tick, session_open)
+    return max(0.0, (now - since).total_seconds())
+
+
+def replay_clock_notes(clock: Clock, longest_silence: float | None) -> tuple[str, ...]:
+    """On a clock following a simulator's replay (`optbot run --follow-sim`), what the report's times
+    and feed silences are: replay seconds. A pause of this process (or of the simulator) of 0.7 s
+    reads as 100 s of silence at 150x, so the longest one is also given in real seconds."""
+    if not isinstance(clock, FollowingClock):
+        return ()
+    speed = clock.replay_speed
+    text = f"The session's clock followed the simulator's replay at {clock.base_url}"
+    if speed is None:
+        return (f"{text}: times and feed silences are in replay time.",)
+    text += f" at {speed:g}x real time: times and feed silences are in replay time"
+    if longest_silence:
+        text += (
+            f"; the longest silence, {longest_silence:.0f} s, lasted about {longest_silence / speed:.2f} s "
+            f"of real time (a pause of this process or of the simulator reads {speed:.0f} times as long)"
+        )
+    return (f"{text}.",)
 
 
 def dashboard_auth_from_env(environ: Mapping[str, str] | None = None) -> DashboardAuth:
@@ -301,9 +330,11 @@ class EngineSampler:
             metrics.observe_client_counters(counters)
         for skipped in self.dropped_frames:
             metrics.observe_dropped_frames(skipped)
+        schedule = engine.schedule
         last_tick = engine.market.last_tick_utc
-        if last_tick is not None and engine.phase() in MARKET_PHASES:
-            stale = max(0.0, (now - last_tick).total_seconds())
+        if last_tick is not None and schedule is not None and engine.phase() in MARKET_PHASES:
+            session_open = schedule.session.open_utc if schedule.session is not None else None
+            stale = market_hours_silence_seconds(now, last_tick, session_open)
             metrics.observe_stale(stale)
             state.max_stale_seconds = max(stale, state.max_stale_seconds or 0.0)
         stats = self.notifier.stats
@@ -405,8 +436,11 @@ class Operations:
     def write_daily_report(self, day: date | None = None, *, notify: bool = True) -> ReportFiles:
         """The end-of-day report (HTML + JSON) under the reports directory; an info alert says where."""
         self.sampler.sample()
+        longest_silence = self.sampler.state.max_stale_seconds
         quality = DataQuality(
-            max_feed_stale_seconds=self.sampler.state.max_stale_seconds, feed_reconnects=self.feed_reconnects
+            max_feed_stale_seconds=longest_silence,
+            feed_reconnects=self.feed_reconnects,
+            notes=replay_clock_notes(self.clock, longest_silence),
         )
         files = write_daily_report(
             self.engine,

@@ -99,6 +99,8 @@ def register_admin(app: web.Application, state: SimState) -> None:
                 "epoch_ms": utc_to_epoch_ms(now),
                 "market_open": {segment: state.market.is_market_open(segment) for segment in SEGMENTS},
                 "paused": bool(getattr(state.market, "paused", False)),
+                # x real time (`optbot sim serve --speed`); null on wall time or unpaced
+                "speed": getattr(state.clock, "speed", None) or None,
             }
         )
 
