@@ -128,6 +128,13 @@ class StrategySettings(Section):
     trail_stop_pct: float = Field(
         default=0.5, gt=0, description="spec §5.1/§10.4: trail the remainder this % behind the best price"
     )
+    exits_on_every_price: bool = Field(
+        default=False,
+        description="spec §7.1/§10.4: stops, targets, breakeven and trailing are checked on every price "
+        "of the underlying (live ticks; each bar close in a bar backtest), not only when an "
+        "entry-timeframe bar closes, where a 1 % stop can be overrun by a whole bar's move; false keeps "
+        "the bar-close checks",
+    )
     time_stop_minutes: float = Field(default=30.0, gt=0, description="spec §10.4: no movement in 30 minutes")
     time_stop_min_move_pct: float = Field(
         default=0.2, ge=0, description="spec §10.4 time stop: 'movement' means at least this % in our favour"
