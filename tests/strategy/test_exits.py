@@ -38,6 +38,23 @@ def test_bearish_mirror_and_high_vix_tightening() -> None:
     assert any("tightened to 0.5%" in note for note in p.notes)
 
 
+def test_high_vix_target_reward_risk_sets_the_target_further_out() -> None:
+    """Spec §4.2/§10.4 dynamic targets: at VIX >= risk.vix_high the target can be 2-5x the (tightened)
+    risk; below that level, and by default, the normal 1:2 stands."""
+    wide = Settings(strategy={"high_vix_target_reward_risk": 4.0}).strategy
+    high = plan_exits(wide, SignalDirection.BULLISH, ENTRY, 20000.0, 100, 25, 26.0, 25.0, EXPIRY, False)
+    assert high.stop == pytest.approx(19900.0) and high.target == pytest.approx(20400.0)  # 4 x 100
+    assert any("target at 1:4" in note for note in high.notes)
+    calm = plan_exits(wide, SignalDirection.BULLISH, ENTRY, 20000.0, 100, 25, 14.0, 25.0, EXPIRY, False)
+    assert calm.target == pytest.approx(20400.0)  # 2 x 200: the normal target
+    assert plan(vix=26.0).target == pytest.approx(20200.0)  # unset: 2 x the tightened 100
+
+
+def test_high_vix_target_below_the_minimum_reward_risk_is_refused() -> None:
+    with pytest.raises(ValueError, match="high_vix_target_reward_risk must be at least min_reward_risk"):
+        Settings(strategy={"high_vix_target_reward_risk": 1.5})
+
+
 def test_level_stop_respects_minimum_distance() -> None:
     assert plan(key_level=19880.0).stop == pytest.approx(19880.0 * (1 - 0.0005))
     close_level = plan(key_level=19990.0)

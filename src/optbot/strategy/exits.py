@@ -1,9 +1,10 @@
 """Exit management for one open option position, decided on the underlying (spec §10.4, §7.2, §4.2).
 
-Initial stop 1 % of the underlying (0.5 % in high VIX), tightened to just beyond a key level when one
-lies inside it; breakeven after 0.5 % in favour; 50 % out at 1:1 then trail; target at the configured
-reward/risk (minimum 1:2); time stop after 30 minutes without movement; flat before the calendar close;
-exit on a VIX jump; close N days before expiry (stock options always before expiry).
+Initial stop 1 % of the underlying (0.5 % in high VIX, where the target may be set further out),
+tightened to just beyond a key level when one lies inside it; breakeven after 0.5 % in favour; 50 % out
+at 1:1 then trail; target at the configured reward/risk (minimum 1:2); time stop after 30 minutes
+without movement; flat before the calendar close; exit on a VIX jump; close N days before expiry
+(stock options always before expiry).
 """
 
 from __future__ import annotations
@@ -84,9 +85,13 @@ def plan_exits(
     sign = 1 if direction is SignalDirection.BULLISH else -1
     stop_pct = settings.initial_stop_pct
     notes = [f"initial stop {stop_pct:g}% of underlying"]
+    reward_risk = settings.target_reward_risk
     if vix is not None and vix >= high_vix_level:
         stop_pct = min(stop_pct, settings.high_vix_stop_pct)
         notes.append(f"high VIX {vix:.2f}: stop tightened to {stop_pct:g}%")
+        if settings.high_vix_target_reward_risk is not None:
+            reward_risk = settings.high_vix_target_reward_risk
+            notes.append(f"high VIX {vix:.2f}: target at 1:{reward_risk:g}")
     stop = entry_underlying * (1 - sign * stop_pct / 100)
     if key_level is not None:
         level_stop = key_level * (1 - sign * settings.level_stop_buffer_pct / 100)
@@ -100,7 +105,7 @@ def plan_exits(
                 f"key level {key_level:.2f} inside the {settings.min_stop_pct:g}% minimum: stop {stop:.2f}"
             )
     risk = abs(entry_underlying - stop)
-    reward_risk = max(settings.target_reward_risk, settings.min_reward_risk)
+    reward_risk = max(reward_risk, settings.min_reward_risk)
     target = entry_underlying + sign * risk * reward_risk
     notes.append(f"stop {stop:.2f}, target {target:.2f} (1:{reward_risk:g})")
     return ExitPlan(

@@ -121,6 +121,13 @@ class StrategySettings(Section):
     breakeven_after_pct: float = Field(default=0.5, gt=0, description="spec §10.4: breakeven after 0.5 %")
     min_reward_risk: float = Field(default=2.0, gt=0, description="spec §10.4: minimum 1:2")
     target_reward_risk: float = Field(default=2.0, gt=0, description="spec §5.1: targets 2-5x risk")
+    high_vix_target_reward_risk: float | None = Field(
+        default=None,
+        gt=0,
+        description="spec §4.2/§10.4 dynamic targets: the target's reward/risk for entries at VIX >= "
+        "risk.vix_high, where the stop is tightened to high_vix_stop_pct (spec: 2-5x risk or more); "
+        "unset = target_reward_risk, as at any other VIX",
+    )
     partial_exit_fraction: float = Field(
         default=0.5, gt=0, lt=1, description="spec §10.4: close 50 % at 1:1, trail the rest"
     )
@@ -204,6 +211,9 @@ class StrategySettings(Section):
             raise ValueError("adx_no_trend_threshold must not exceed adx_trend_threshold")
         if self.target_reward_risk < self.min_reward_risk:
             raise ValueError("target_reward_risk must be at least min_reward_risk (stop beyond target)")
+        high_vix_target = self.high_vix_target_reward_risk
+        if high_vix_target is not None and high_vix_target < self.min_reward_risk:
+            raise ValueError("high_vix_target_reward_risk must be at least min_reward_risk")
         if self.trend_fast_ema >= self.trend_slow_ema:
             raise ValueError("trend_fast_ema must be shorter than trend_slow_ema")
         if self.rsi_oversold >= self.rsi_overbought:
