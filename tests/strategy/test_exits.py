@@ -92,6 +92,29 @@ def test_time_stop_after_thirty_minutes_without_movement() -> None:
     assert action.kind is ExitKind.TIME_STOP and "no movement in 30 min" in action.reason
 
 
+def test_rolling_time_stop_closes_a_trade_that_moved_early_then_stalled() -> None:
+    """Spec §10.4 'no movement in 30 minutes' over the last 30 minutes: +0.25 % at minute 5, then
+    nothing more for 30 minutes, is a stalled trade (the fixed window never closes it)."""
+    rolling = Settings(strategy={"time_stop_rolling": True}).strategy
+    early_then_flat = [(5, 20050.0), (20, 20040.0), (34, 20060.0), (35, 20055.0)]
+    fixed = plan()
+    assert all(step(fixed, minute, price) is None for minute, price in early_then_flat)
+    p = plan()
+    actions = [
+        evaluate_exit(p, rolling, ENTRY + timedelta(minutes=m), price, 14.0, SESSION, 30.0)
+        for m, price in early_then_flat
+    ]
+    assert actions[:3] == [None, None, None]  # 20060 is under 0.2 % beyond the 20050 step
+    assert actions[3] is not None and actions[3].kind is ExitKind.TIME_STOP and actions[3].quantity == 100
+    assert "since 10:05" in actions[3].reason
+    moving = plan()
+    for minute, price in [(5, 20050.0), (30, 20095.0), (55, 20100.0)]:  # a new 0.2 % step at minute 30
+        assert (
+            evaluate_exit(moving, rolling, ENTRY + timedelta(minutes=minute), price, 14.0, SESSION, 30.0)
+            is None
+        )
+
+
 def test_flat_before_calendar_close() -> None:
     p = plan()
     action = evaluate_exit(p, PARAMS, SESSION.close_utc - timedelta(minutes=30), 20050.0, 14.0, SESSION, 30.0)

@@ -57,6 +57,9 @@ class ExitPlan:
     partial_done: bool = False
     at_breakeven: bool = False
     notes: tuple[str, ...] = ()
+    #: the rolling time stop's last step of progress: the price that made it and when (None: the entry)
+    progress_price: float | None = None
+    progress_time: datetime | None = None
 
     @property
     def sign(self) -> int:
@@ -211,6 +214,8 @@ def evaluate_exit(
     if plan.partial_done:
         trail = plan.best_price * (1 - sign * settings.trail_stop_pct / 100)
         plan.stop = _tighter(plan, trail)
+    if settings.time_stop_rolling:
+        return _rolling_time_stop(plan, settings, now, price)
     best_move = plan.favourable_pct(plan.best_price)
     if now - plan.entry_time >= timedelta(minutes=settings.time_stop_minutes) and (
         best_move < settings.time_stop_min_move_pct
@@ -222,6 +227,28 @@ def evaluate_exit(
             f"{settings.time_stop_min_move_pct:g}%)",
         )
     return None
+
+
+def _rolling_time_stop(
+    plan: ExitPlan, settings: StrategySettings, now: datetime, price: float
+) -> ExitAction | None:
+    """Spec §10.4 'close if no movement in 30 minutes', as a rolling window: each further
+    time_stop_min_move_pct in favour (of the entry price) beyond the last step restarts the clock, so a
+    trade that moved early and then stalled is closed too, not only one that never moved."""
+    mark = plan.entry_underlying if plan.progress_price is None else plan.progress_price
+    since = plan.entry_time if plan.progress_time is None else plan.progress_time
+    step_pct = plan.sign * (price - mark) / plan.entry_underlying * 100
+    if step_pct >= settings.time_stop_min_move_pct:
+        plan.progress_price, plan.progress_time = price, now
+        return None
+    if now - since < timedelta(minutes=settings.time_stop_minutes):
+        return None
+    return _all(
+        plan,
+        ExitKind.TIME_STOP,
+        f"no movement in the last {settings.time_stop_minutes:g} min "
+        f"(under {settings.time_stop_min_move_pct:g}% beyond {mark:.2f} since {to_ist(since):%H:%M})",
+    )
 
 
 def _nearer_to_entry(sign: int, current: float, candidate: float) -> float:

@@ -146,6 +146,13 @@ class StrategySettings(Section):
     time_stop_min_move_pct: float = Field(
         default=0.2, ge=0, description="spec §10.4 time stop: 'movement' means at least this % in our favour"
     )
+    time_stop_rolling: bool = Field(
+        default=False,
+        description="spec §10.4 time stop over the LAST time_stop_minutes: each further "
+        "time_stop_min_move_pct in favour restarts the clock, so a trade that moved early and then "
+        "stalled is closed too; false: only a trade whose best move since entry stays under "
+        "time_stop_min_move_pct is closed, time_stop_minutes after entry",
+    )
     vix_jump_exit_points: float = Field(
         default=5.0, gt=0, description="spec §10.4: exit if VIX spikes > 5 points"
     )
