@@ -50,6 +50,21 @@ def test_high_vix_target_reward_risk_sets_the_target_further_out() -> None:
     assert plan(vix=26.0).target == pytest.approx(20200.0)  # unset: 2 x the tightened 100
 
 
+def test_low_vix_stop_pct_tightens_the_stop_below_vix_low() -> None:
+    """Spec §10.1/§10.4: stops adjusted by VIX level, tighter in low volatility (VIX < risk.vix_low)."""
+    tight = Settings(strategy={"low_vix_stop_pct": 0.6}).strategy
+    low = plan_exits(tight, SignalDirection.BULLISH, ENTRY, 20000.0, 100, 25, 13.0, 25.0, EXPIRY, False,
+                     low_vix_level=15.0)  # fmt: skip
+    assert low.stop == pytest.approx(19880.0) and low.target == pytest.approx(20240.0)
+    assert any("low VIX 13.00 (< 15): stop at 0.6%" in note for note in low.notes)
+    normal = plan_exits(tight, SignalDirection.BULLISH, ENTRY, 20000.0, 100, 25, 16.0, 25.0, EXPIRY, False,
+                        low_vix_level=15.0)  # fmt: skip
+    assert normal.stop == pytest.approx(19800.0)
+    assert plan(vix=13.0).stop == pytest.approx(19800.0)  # unset: the 1 % initial stop
+    with pytest.raises(ValueError, match="low_vix_stop_pct must be at least min_stop_pct"):
+        Settings(strategy={"low_vix_stop_pct": 0.3})
+
+
 def test_high_vix_target_below_the_minimum_reward_risk_is_refused() -> None:
     with pytest.raises(ValueError, match="high_vix_target_reward_risk must be at least min_reward_risk"):
         Settings(strategy={"high_vix_target_reward_risk": 1.5})

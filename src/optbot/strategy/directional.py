@@ -345,6 +345,7 @@ class DirectionalOptionStrategy(Strategy):
             contract.expiry,
             physical,
             idea.key_level,
+            low_vix_level=self.settings.risk.vix_low,
         )
         if idea.target is not None:
             reward = abs(idea.target - price)
@@ -447,6 +448,7 @@ class DirectionalOptionStrategy(Strategy):
                 pending.contract.expiry,
                 physical,
                 pending.idea.key_level,
+                low_vix_level=self.settings.risk.vix_low,
             )
             if pending.idea.target is not None:
                 plan.target = pending.idea.target

@@ -81,8 +81,10 @@ def plan_exits(
     expiry: date | None,
     physical_settlement: bool,
     key_level: float | None = None,
+    low_vix_level: float | None = None,
 ) -> ExitPlan:
-    """Build the plan: stop on the underlying, target at >= min reward/risk, all reasons noted."""
+    """Build the plan: stop on the underlying, target at >= min reward/risk, all reasons noted.
+    `low_vix_level` (risk.vix_low): below it, `low_vix_stop_pct` (when set) replaces the initial stop."""
     if direction is SignalDirection.NEUTRAL:
         raise ValueError("an exit plan needs a BULLISH or BEARISH direction")
     sign = 1 if direction is SignalDirection.BULLISH else -1
@@ -95,6 +97,14 @@ def plan_exits(
         if settings.high_vix_target_reward_risk is not None:
             reward_risk = settings.high_vix_target_reward_risk
             notes.append(f"high VIX {vix:.2f}: target at 1:{reward_risk:g}")
+    elif (
+        vix is not None
+        and low_vix_level is not None
+        and vix < low_vix_level
+        and settings.low_vix_stop_pct is not None
+    ):
+        stop_pct = settings.low_vix_stop_pct
+        notes.append(f"low VIX {vix:.2f} (< {low_vix_level:g}): stop at {stop_pct:g}%")
     stop = entry_underlying * (1 - sign * stop_pct / 100)
     if key_level is not None:
         level_stop = key_level * (1 - sign * settings.level_stop_buffer_pct / 100)

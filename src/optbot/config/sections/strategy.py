@@ -110,6 +110,12 @@ class StrategySettings(Section):
     high_vix_stop_pct: float = Field(
         default=0.5, gt=0, description="spec §4.2: tighten stops to 0.5-1 % of underlying in high VIX"
     )
+    low_vix_stop_pct: float | None = Field(
+        default=None,
+        gt=0,
+        description="spec §10.1/§10.4 volatility stop: stop % of underlying for entries at VIX < "
+        "risk.vix_low (low volatility: tighter stops); unset = initial_stop_pct, as at normal VIX",
+    )
     min_stop_pct: float = Field(
         default=0.5,
         gt=0,
@@ -231,6 +237,8 @@ class StrategySettings(Section):
             raise ValueError("risk_per_trade_pct must not exceed max_risk_per_trade_pct")
         if self.regime_low_vix >= self.regime_volatile_vix:
             raise ValueError("regime_low_vix must be below regime_volatile_vix")
+        if self.low_vix_stop_pct is not None and self.low_vix_stop_pct < self.min_stop_pct:
+            raise ValueError("low_vix_stop_pct must be at least min_stop_pct")
         if self.min_stop_pct > self.initial_stop_pct:
             raise ValueError("min_stop_pct must not exceed initial_stop_pct")
         if self.adx_min_history_days < 2 * self.adx_period:
