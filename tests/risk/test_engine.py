@@ -408,3 +408,58 @@ def test_vix_size_multiplier_keeps_one_lot_the_unscaled_cap_admits(tmp_path: Pat
     assert engine.evaluate(intent, portfolio, market).approved_quantity == 75
     strict, _, _ = make_engine(tmp_path, clock, size_multiplier_keeps_one_lot=False)
     assert not strict.evaluate(intent, portfolio, market).approved
+
+
+def test_open_losses_trip_the_daily_loss_limit_on_the_price_path(tmp_path: Path, clock: SimClock) -> None:
+    """Spec §10.5: the loss limits are checked against the marked book as prices arrive, not only
+    when the next order is checked (a bleeding position used to leave the state ACTIVE)."""
+    engine, flattened, _ = make_engine(tmp_path, clock)
+    portfolio = FakePortfolio(positions=[make_position("5", 50)], unrealised=-35_000.0)
+    engine.attach_portfolio(portfolio)
+    engine.on_tick(tick(clock, "NIFTY", 22500.0))
+    assert engine.state is RiskState.HALTED
+    assert any("daily loss 3.50% >= limit 3%" in latch for latch in engine.status().latches)
+    assert not flattened  # the 3 % loss limit stops new trades; it does not close positions
+
+
+def test_daily_drawdown_limit_closes_positions(tmp_path: Path, clock: SimClock) -> None:
+    """Spec §10.5 'limit drawdown to 5 % per day': reaching it closes the book, once."""
+    engine, flattened, cancelled = make_engine(tmp_path, clock)
+    portfolio = FakePortfolio(positions=[make_position("5", 50)], unrealised=10_000.0)
+    engine.attach_portfolio(portfolio)
+    engine.on_tick(tick(clock, "NIFTY", 22500.0))
+    assert engine.state is RiskState.ACTIVE and not flattened
+    portfolio.unrealised = -41_000.0  # 5.1 % below the day's peak of +1 %
+    clock.advance(1)
+    engine.on_tick(tick(clock, "NIFTY", 22400.0))
+    assert engine.state is RiskState.HALTED and cancelled
+    assert [intent.purpose for intent in flattened] == [IntentPurpose.FLATTEN]
+    clock.advance(1)
+    engine.on_tick(tick(clock, "NIFTY", 22300.0))
+    assert len(flattened) == 1
+
+
+def test_drawdown_flatten_can_be_turned_off(tmp_path: Path, clock: SimClock) -> None:
+    engine, flattened, _ = make_engine(tmp_path, clock, flatten_on_daily_drawdown=False)
+    engine.attach_portfolio(FakePortfolio(positions=[make_position("5", 50)], unrealised=-60_000.0))
+    engine.on_tick(tick(clock, "NIFTY", 22500.0))
+    assert engine.state is RiskState.HALTED and not flattened
+
+
+def test_price_path_loss_check_is_throttled_and_skips_a_flat_book(tmp_path: Path, clock: SimClock) -> None:
+    engine, _, _ = make_engine(tmp_path, clock, loss_limits_check_seconds=60.0)
+    portfolio = FakePortfolio(positions=[make_position("5", 50)])
+    engine.attach_portfolio(portfolio)
+    engine.on_tick(tick(clock, "NIFTY", 22500.0))
+    portfolio.unrealised = -35_000.0
+    clock.advance(30)
+    engine.on_tick(tick(clock, "NIFTY", 22400.0))
+    assert engine.state is RiskState.ACTIVE  # checked 30 s ago: not due
+    clock.advance(30)
+    engine.on_tick(tick(clock, "NIFTY", 22400.0))
+    assert engine.state is RiskState.HALTED
+    flat = FakePortfolio(realised=-35_000.0)  # flat: only a fill moves it, and evaluate checks those
+    engine2, _, _ = make_engine(tmp_path / "flat", clock)
+    engine2.attach_portfolio(flat)
+    engine2.on_tick(tick(clock, "NIFTY", 22500.0))
+    assert engine2.state is RiskState.ACTIVE

@@ -38,6 +38,38 @@ def test_bearish_mirror_and_high_vix_tightening() -> None:
     assert any("tightened to 0.5%" in note for note in p.notes)
 
 
+def test_high_vix_target_reward_risk_sets_the_target_further_out() -> None:
+    """Spec §4.2/§10.4 dynamic targets: at VIX >= risk.vix_high the target can be 2-5x the (tightened)
+    risk; below that level, and by default, the normal 1:2 stands."""
+    wide = Settings(strategy={"high_vix_target_reward_risk": 4.0}).strategy
+    high = plan_exits(wide, SignalDirection.BULLISH, ENTRY, 20000.0, 100, 25, 26.0, 25.0, EXPIRY, False)
+    assert high.stop == pytest.approx(19900.0) and high.target == pytest.approx(20400.0)  # 4 x 100
+    assert any("target at 1:4" in note for note in high.notes)
+    calm = plan_exits(wide, SignalDirection.BULLISH, ENTRY, 20000.0, 100, 25, 14.0, 25.0, EXPIRY, False)
+    assert calm.target == pytest.approx(20400.0)  # 2 x 200: the normal target
+    assert plan(vix=26.0).target == pytest.approx(20200.0)  # unset: 2 x the tightened 100
+
+
+def test_low_vix_stop_pct_tightens_the_stop_below_vix_low() -> None:
+    """Spec §10.1/§10.4: stops adjusted by VIX level, tighter in low volatility (VIX < risk.vix_low)."""
+    tight = Settings(strategy={"low_vix_stop_pct": 0.6}).strategy
+    low = plan_exits(tight, SignalDirection.BULLISH, ENTRY, 20000.0, 100, 25, 13.0, 25.0, EXPIRY, False,
+                     low_vix_level=15.0)  # fmt: skip
+    assert low.stop == pytest.approx(19880.0) and low.target == pytest.approx(20240.0)
+    assert any("low VIX 13.00 (< 15): stop at 0.6%" in note for note in low.notes)
+    normal = plan_exits(tight, SignalDirection.BULLISH, ENTRY, 20000.0, 100, 25, 16.0, 25.0, EXPIRY, False,
+                        low_vix_level=15.0)  # fmt: skip
+    assert normal.stop == pytest.approx(19800.0)
+    assert plan(vix=13.0).stop == pytest.approx(19800.0)  # unset: the 1 % initial stop
+    with pytest.raises(ValueError, match="low_vix_stop_pct must be at least min_stop_pct"):
+        Settings(strategy={"low_vix_stop_pct": 0.3})
+
+
+def test_high_vix_target_below_the_minimum_reward_risk_is_refused() -> None:
+    with pytest.raises(ValueError, match="high_vix_target_reward_risk must be at least min_reward_risk"):
+        Settings(strategy={"high_vix_target_reward_risk": 1.5})
+
+
 def test_level_stop_respects_minimum_distance() -> None:
     assert plan(key_level=19880.0).stop == pytest.approx(19880.0 * (1 - 0.0005))
     close_level = plan(key_level=19990.0)
@@ -73,6 +105,29 @@ def test_time_stop_after_thirty_minutes_without_movement() -> None:
     assert step(p, 29, 20010.0) is None
     action = step(p, 30, 20010.0)
     assert action.kind is ExitKind.TIME_STOP and "no movement in 30 min" in action.reason
+
+
+def test_rolling_time_stop_closes_a_trade_that_moved_early_then_stalled() -> None:
+    """Spec §10.4 'no movement in 30 minutes' over the last 30 minutes: +0.25 % at minute 5, then
+    nothing more for 30 minutes, is a stalled trade (the fixed window never closes it)."""
+    rolling = Settings(strategy={"time_stop_rolling": True}).strategy
+    early_then_flat = [(5, 20050.0), (20, 20040.0), (34, 20060.0), (35, 20055.0)]
+    fixed = plan()
+    assert all(step(fixed, minute, price) is None for minute, price in early_then_flat)
+    p = plan()
+    actions = [
+        evaluate_exit(p, rolling, ENTRY + timedelta(minutes=m), price, 14.0, SESSION, 30.0)
+        for m, price in early_then_flat
+    ]
+    assert actions[:3] == [None, None, None]  # 20060 is under 0.2 % beyond the 20050 step
+    assert actions[3] is not None and actions[3].kind is ExitKind.TIME_STOP and actions[3].quantity == 100
+    assert "since 10:05" in actions[3].reason
+    moving = plan()
+    for minute, price in [(5, 20050.0), (30, 20095.0), (55, 20100.0)]:  # a new 0.2 % step at minute 30
+        assert (
+            evaluate_exit(moving, rolling, ENTRY + timedelta(minutes=minute), price, 14.0, SESSION, 30.0)
+            is None
+        )
 
 
 def test_flat_before_calendar_close() -> None:

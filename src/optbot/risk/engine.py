@@ -250,6 +250,7 @@ class RiskEngine:
         self._price_detectors: dict[str, PercentMoveDetector] = {}
         self._volume_detectors: dict[tuple[str, str], VolumeSurgeDetector] = {}
         self._files_checked_at: float | None = None
+        self._loss_limits_checked_at: float | None = None  # monotonic time of the price path's last check
         # The flag files' last stat signature and what was read then (re-read only when they change).
         self._kill_memo = _StatMemo(self.kill_file, read_kill_flag)
         self._ack_memo = _StatMemo(self.resume_ack_file, read_resume_ack)
@@ -359,10 +360,7 @@ class RiskEngine:
         Runs on every tick, so the steady state is cheap: the IST day is re-derived only when the clock
         leaves the cached day, the VIX band only when VIX changes, and the state machine is asked to move
         (with its reason text) only when the derived state differs from the current one."""
-        now = self.clock.now_utc()
-        start, end = self._day_start_utc, self._day_end_utc
-        if start is None or end is None or not start <= now < end:
-            self._roll_day(now)
+        now = self._current_day_rolled()
         if check_files:
             self._files_checked_at = self.clock.monotonic()
             self._check_files()
@@ -389,6 +387,14 @@ class RiskEngine:
             self._move(RiskState.ACTIVE, "all limits clear")
         self._refreshed_at = now
         return self._machine.state
+
+    def _current_day_rolled(self) -> datetime:
+        """The clock's time, with the day's latches and peak reset first when it is a new IST day."""
+        now = self.clock.now_utc()
+        start, end = self._day_start_utc, self._day_end_utc
+        if start is None or end is None or not start <= now < end:
+            self._roll_day(now)
+        return now
 
     def _move(self, target: RiskState, reason: str) -> None:
         if self.state is RiskState.HALTED and target is RiskState.ACTIVE:
@@ -512,6 +518,9 @@ class RiskEngine:
             detections = self._observe_vix(symbol, when, price)
         else:
             detections = []
+        portfolio = self._portfolio
+        if portfolio is not None and self._loss_limits_due():
+            self._observe_portfolio(portfolio, open_risk_only=True)
         # the kill flag is read at most every `kill_file_check_seconds` on the tick path
         last_check = self._files_checked_at
         files_due = last_check is None or (
@@ -520,6 +529,16 @@ class RiskEngine:
         if detections or files_due or self._refresh_due():
             self.refresh(check_files=files_due)
         return detections
+
+    def _loss_limits_due(self) -> bool:
+        """Whether `loss_limits_check_seconds` have passed since the price path last checked the loss
+        limits: the marked portfolio moves with every price, but summing it on every tick is waste."""
+        now = self.clock.monotonic()
+        last = self._loss_limits_checked_at
+        if last is not None and now - last < self.risk.loss_limits_check_seconds:
+            return False
+        self._loss_limits_checked_at = now
+        return True
 
     def _observe_vix(self, symbol: str, when: datetime, price: float) -> list[SpikeDetection]:
         """A VIX price: the VIX levels, then the breaker and spike windows (each may latch)."""
@@ -614,12 +633,20 @@ class RiskEngine:
                 )
 
     # ---------------------------------------------------------- portfolio
-    def _observe_portfolio(self, portfolio: RiskPortfolioView) -> None:
+    def _observe_portfolio(self, portfolio: RiskPortfolioView, open_risk_only: bool = False) -> None:
+        """Latch the day's loss, drawdown and losing-streak limits the marked portfolio has reached.
+
+        `open_risk_only` (the price path): skip a flat book, whose P&L only moves with fills, and every
+        fill is of an order that `evaluate` checked the portfolio for."""
         r = self.risk
+        unrealised = portfolio.day_unrealised_pnl()
+        if open_risk_only and unrealised == 0.0:
+            return
         account = portfolio.account_value()
         if account <= 0:
             return
-        day_pnl = portfolio.day_realised_pnl() + portfolio.day_unrealised_pnl()
+        self._current_day_rolled()  # a new day's first figure is its first peak, not reset after it
+        day_pnl = portfolio.day_realised_pnl() + unrealised
         self._day_peak_pnl = max(self._day_peak_pnl, day_pnl)
         loss_pct = -day_pnl / account * 100
         if loss_pct >= r.daily_loss_limit_pct:
@@ -629,10 +656,9 @@ class RiskEngine:
             )
         drawdown_pct = (self._day_peak_pnl - day_pnl) / account * 100
         if drawdown_pct >= r.max_daily_drawdown_pct:
-            self._latch(
-                LatchKind.DRAWDOWN,
-                f"drawdown {drawdown_pct:.2f}% >= limit {r.max_daily_drawdown_pct:g}% (until next day)",
-            )
+            reason = f"drawdown {drawdown_pct:.2f}% >= limit {r.max_daily_drawdown_pct:g}% (until next day)"
+            if self._latch(LatchKind.DRAWDOWN, reason) and r.flatten_on_daily_drawdown:
+                self._flatten_everything(reason)
         results = list(portfolio.recent_trade_results())[self._acknowledged_trades :]
         streak = 0
         for result in reversed(results):

@@ -72,6 +72,11 @@ class Strategy(ABC):
     def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
         """Called for every closed bar of a subscribed symbol/timeframe."""
 
+    def wants_ticks(self) -> bool:
+        """Whether the runner calls `on_tick` (a bar-driven run makes a tick of each bar close only for
+        strategies that want them); default: when the class overrides `on_tick`."""
+        return type(self).on_tick is not Strategy.on_tick
+
     def on_tick(self, ctx: StrategyContext, tick: Tick) -> None:
         """Optional: most strategies decide on closed bars only and ignore ticks."""
         return None

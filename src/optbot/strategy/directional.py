@@ -25,11 +25,12 @@ from optbot.core.enums import (
     SignalDirection,
     Timeframe,
 )
-from optbot.core.events import Bar, Fill, OrderIntent, Signal
+from optbot.core.events import Bar, Fill, OrderIntent, Signal, Tick
 from optbot.core.ids import new_id
 from optbot.core.instrument import Instrument
 from optbot.core.timeutil import IST, ist_date, to_ist
 from optbot.instruments.chain import OptionQuote
+from optbot.instruments.master import index_name
 from optbot.strategy.base import Strategy
 from optbot.strategy.checklist import days_to_expiry, entry_checklist
 from optbot.strategy.context import StrategyContext
@@ -193,6 +194,19 @@ class DirectionalOptionStrategy(Strategy):
         if idea is not None:
             self._enter(ctx, bar, idea)
 
+    def wants_ticks(self) -> bool:
+        """Prices between bar closes are wanted only to run the exits on them (exits_on_every_price)."""
+        return self.params.exits_on_every_price
+
+    def on_tick(self, ctx: StrategyContext, tick: Tick) -> None:
+        """An underlying's price with an open trade on it: its stop, target and trail are checked now,
+        not at the next entry-timeframe close (spec §7.1 'track open positions in real time')."""
+        if not self.trades or not self.params.exits_on_every_price:
+            return
+        underlying = index_name(tick.symbol)  # a live feed's "Nifty 50" is the bars' NIFTY
+        if underlying in self.trades:
+            self._manage_exits_at(ctx, underlying, tick.ltp)
+
     def on_fill(self, ctx: StrategyContext, fill: Fill) -> None:
         pending = self.pending_entries.get(fill.intent_id)
         if pending is not None:
@@ -331,6 +345,7 @@ class DirectionalOptionStrategy(Strategy):
             contract.expiry,
             physical,
             idea.key_level,
+            low_vix_level=self.settings.risk.vix_low,
         )
         if idea.target is not None:
             reward = abs(idea.target - price)
@@ -433,6 +448,7 @@ class DirectionalOptionStrategy(Strategy):
                 pending.contract.expiry,
                 physical,
                 pending.idea.key_level,
+                low_vix_level=self.settings.risk.vix_low,
             )
             if pending.idea.target is not None:
                 plan.target = pending.idea.target
@@ -469,14 +485,18 @@ class DirectionalOptionStrategy(Strategy):
 
     # ----------------------------------------------------------------- exits
     def _manage_exits(self, ctx: StrategyContext, bar: Bar) -> None:
-        trade = self.trades.get(bar.symbol)
+        self._manage_exits_at(ctx, bar.symbol, bar.close)
+
+    def _manage_exits_at(self, ctx: StrategyContext, underlying: str, price: float) -> None:
+        """Run the exit plan of the trade on `underlying` against its latest price."""
+        trade = self.trades.get(underlying)
         if trade is None or not self._reconcile(ctx, trade):
             return
         action = evaluate_exit(
             trade.plan,
             self.params,
             ctx.now_utc(),
-            bar.close,
+            price,
             ctx.vix(),
             ctx.session(),
             self.settings.session.flatten_before_close_minutes,

@@ -1,9 +1,10 @@
 """Exit management for one open option position, decided on the underlying (spec §10.4, §7.2, §4.2).
 
-Initial stop 1 % of the underlying (0.5 % in high VIX), tightened to just beyond a key level when one
-lies inside it; breakeven after 0.5 % in favour; 50 % out at 1:1 then trail; target at the configured
-reward/risk (minimum 1:2); time stop after 30 minutes without movement; flat before the calendar close;
-exit on a VIX jump; close N days before expiry (stock options always before expiry).
+Initial stop 1 % of the underlying (0.5 % in high VIX, where the target may be set further out),
+tightened to just beyond a key level when one lies inside it; breakeven after 0.5 % in favour; 50 % out
+at 1:1 then trail; target at the configured reward/risk (minimum 1:2); time stop after 30 minutes
+without movement; flat before the calendar close; exit on a VIX jump; close N days before expiry
+(stock options always before expiry).
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ class ExitPlan:
     partial_done: bool = False
     at_breakeven: bool = False
     notes: tuple[str, ...] = ()
+    #: the rolling time stop's last step of progress: the price that made it and when (None: the entry)
+    progress_price: float | None = None
+    progress_time: datetime | None = None
 
     @property
     def sign(self) -> int:
@@ -77,16 +81,30 @@ def plan_exits(
     expiry: date | None,
     physical_settlement: bool,
     key_level: float | None = None,
+    low_vix_level: float | None = None,
 ) -> ExitPlan:
-    """Build the plan: stop on the underlying, target at >= min reward/risk, all reasons noted."""
+    """Build the plan: stop on the underlying, target at >= min reward/risk, all reasons noted.
+    `low_vix_level` (risk.vix_low): below it, `low_vix_stop_pct` (when set) replaces the initial stop."""
     if direction is SignalDirection.NEUTRAL:
         raise ValueError("an exit plan needs a BULLISH or BEARISH direction")
     sign = 1 if direction is SignalDirection.BULLISH else -1
     stop_pct = settings.initial_stop_pct
     notes = [f"initial stop {stop_pct:g}% of underlying"]
+    reward_risk = settings.target_reward_risk
     if vix is not None and vix >= high_vix_level:
         stop_pct = min(stop_pct, settings.high_vix_stop_pct)
         notes.append(f"high VIX {vix:.2f}: stop tightened to {stop_pct:g}%")
+        if settings.high_vix_target_reward_risk is not None:
+            reward_risk = settings.high_vix_target_reward_risk
+            notes.append(f"high VIX {vix:.2f}: target at 1:{reward_risk:g}")
+    elif (
+        vix is not None
+        and low_vix_level is not None
+        and vix < low_vix_level
+        and settings.low_vix_stop_pct is not None
+    ):
+        stop_pct = settings.low_vix_stop_pct
+        notes.append(f"low VIX {vix:.2f} (< {low_vix_level:g}): stop at {stop_pct:g}%")
     stop = entry_underlying * (1 - sign * stop_pct / 100)
     if key_level is not None:
         level_stop = key_level * (1 - sign * settings.level_stop_buffer_pct / 100)
@@ -100,7 +118,7 @@ def plan_exits(
                 f"key level {key_level:.2f} inside the {settings.min_stop_pct:g}% minimum: stop {stop:.2f}"
             )
     risk = abs(entry_underlying - stop)
-    reward_risk = max(settings.target_reward_risk, settings.min_reward_risk)
+    reward_risk = max(reward_risk, settings.min_reward_risk)
     target = entry_underlying + sign * risk * reward_risk
     notes.append(f"stop {stop:.2f}, target {target:.2f} (1:{reward_risk:g})")
     return ExitPlan(
@@ -206,6 +224,8 @@ def evaluate_exit(
     if plan.partial_done:
         trail = plan.best_price * (1 - sign * settings.trail_stop_pct / 100)
         plan.stop = _tighter(plan, trail)
+    if settings.time_stop_rolling:
+        return _rolling_time_stop(plan, settings, now, price)
     best_move = plan.favourable_pct(plan.best_price)
     if now - plan.entry_time >= timedelta(minutes=settings.time_stop_minutes) and (
         best_move < settings.time_stop_min_move_pct
@@ -217,6 +237,28 @@ def evaluate_exit(
             f"{settings.time_stop_min_move_pct:g}%)",
         )
     return None
+
+
+def _rolling_time_stop(
+    plan: ExitPlan, settings: StrategySettings, now: datetime, price: float
+) -> ExitAction | None:
+    """Spec §10.4 'close if no movement in 30 minutes', as a rolling window: each further
+    time_stop_min_move_pct in favour (of the entry price) beyond the last step restarts the clock, so a
+    trade that moved early and then stalled is closed too, not only one that never moved."""
+    mark = plan.entry_underlying if plan.progress_price is None else plan.progress_price
+    since = plan.entry_time if plan.progress_time is None else plan.progress_time
+    step_pct = plan.sign * (price - mark) / plan.entry_underlying * 100
+    if step_pct >= settings.time_stop_min_move_pct:
+        plan.progress_price, plan.progress_time = price, now
+        return None
+    if now - since < timedelta(minutes=settings.time_stop_minutes):
+        return None
+    return _all(
+        plan,
+        ExitKind.TIME_STOP,
+        f"no movement in the last {settings.time_stop_minutes:g} min "
+        f"(under {settings.time_stop_min_move_pct:g}% beyond {mark:.2f} since {to_ist(since):%H:%M})",
+    )
 
 
 def _nearer_to_entry(sign: int, current: float, candidate: float) -> float:

@@ -37,10 +37,8 @@ class StrategyRunner:
         if duplicates:
             raise ValueError(f"strategy names must be unique, repeated: {', '.join(duplicates)}")
         self.strategies = list(strategies)
-        # Ticks arrive for every subscribed contract; only strategies that override on_tick get them.
-        self._tick_strategies = [
-            strategy for strategy in self.strategies if type(strategy).on_tick is not Strategy.on_tick
-        ]
+        # Ticks arrive for every subscribed contract; only strategies that want them get them.
+        self._tick_strategies = [strategy for strategy in self.strategies if strategy.wants_ticks()]
         #: Whether any strategy wants ticks (a bar-driven run builds a tick from a bar's close only then).
         self.wants_ticks = bool(self._tick_strategies)
         self.ctx = ctx

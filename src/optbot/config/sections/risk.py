@@ -19,6 +19,18 @@ class RiskSettings(Section):
     daily_loss_limit_pct: float = Field(default=3.0, gt=0, le=100, description="spec §10.5: 3 %")
     max_daily_drawdown_pct: float = Field(default=5.0, gt=0, le=100, description="spec §10.5: 5 %")
     consecutive_loss_limit: int = Field(default=3, ge=1, description="spec §10.5: 3 losses")
+    loss_limits_check_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="spec §10.5: how often the price path re-checks the daily loss, drawdown and "
+        "consecutive-loss limits against the marked portfolio between order checks (each order check "
+        "always does), so a limit trips while positions bleed, not at the next order",
+    )
+    flatten_on_daily_drawdown: bool = Field(
+        default=True,
+        description="spec §10.5 'limit drawdown to 5 % per day': reaching max_daily_drawdown_pct closes "
+        "every position as well as halting entries (false: it only halts entries)",
+    )
     max_margin_utilisation_pct: float = Field(default=70.0, gt=0, le=100, description="spec §10.5: 70 %")
     high_vix_margin_buffer_pct: float = Field(
         default=25.0,

@@ -110,6 +110,12 @@ class StrategySettings(Section):
     high_vix_stop_pct: float = Field(
         default=0.5, gt=0, description="spec §4.2: tighten stops to 0.5-1 % of underlying in high VIX"
     )
+    low_vix_stop_pct: float | None = Field(
+        default=None,
+        gt=0,
+        description="spec §10.1/§10.4 volatility stop: stop % of underlying for entries at VIX < "
+        "risk.vix_low (low volatility: tighter stops); unset = initial_stop_pct, as at normal VIX",
+    )
     min_stop_pct: float = Field(
         default=0.5,
         gt=0,
@@ -121,6 +127,13 @@ class StrategySettings(Section):
     breakeven_after_pct: float = Field(default=0.5, gt=0, description="spec §10.4: breakeven after 0.5 %")
     min_reward_risk: float = Field(default=2.0, gt=0, description="spec §10.4: minimum 1:2")
     target_reward_risk: float = Field(default=2.0, gt=0, description="spec §5.1: targets 2-5x risk")
+    high_vix_target_reward_risk: float | None = Field(
+        default=None,
+        gt=0,
+        description="spec §4.2/§10.4 dynamic targets: the target's reward/risk for entries at VIX >= "
+        "risk.vix_high, where the stop is tightened to high_vix_stop_pct (spec: 2-5x risk or more); "
+        "unset = target_reward_risk, as at any other VIX",
+    )
     partial_exit_fraction: float = Field(
         default=0.5, gt=0, lt=1, description="spec §10.4: close 50 % at 1:1, trail the rest"
     )
@@ -128,9 +141,23 @@ class StrategySettings(Section):
     trail_stop_pct: float = Field(
         default=0.5, gt=0, description="spec §5.1/§10.4: trail the remainder this % behind the best price"
     )
+    exits_on_every_price: bool = Field(
+        default=False,
+        description="spec §7.1/§10.4: stops, targets, breakeven and trailing are checked on every price "
+        "of the underlying (live ticks; each bar close in a bar backtest), not only when an "
+        "entry-timeframe bar closes, where a 1 % stop can be overrun by a whole bar's move; false keeps "
+        "the bar-close checks",
+    )
     time_stop_minutes: float = Field(default=30.0, gt=0, description="spec §10.4: no movement in 30 minutes")
     time_stop_min_move_pct: float = Field(
         default=0.2, ge=0, description="spec §10.4 time stop: 'movement' means at least this % in our favour"
+    )
+    time_stop_rolling: bool = Field(
+        default=False,
+        description="spec §10.4 time stop over the LAST time_stop_minutes: each further "
+        "time_stop_min_move_pct in favour restarts the clock, so a trade that moved early and then "
+        "stalled is closed too; false: only a trade whose best move since entry stays under "
+        "time_stop_min_move_pct is closed, time_stop_minutes after entry",
     )
     vix_jump_exit_points: float = Field(
         default=5.0, gt=0, description="spec §10.4: exit if VIX spikes > 5 points"
@@ -197,6 +224,9 @@ class StrategySettings(Section):
             raise ValueError("adx_no_trend_threshold must not exceed adx_trend_threshold")
         if self.target_reward_risk < self.min_reward_risk:
             raise ValueError("target_reward_risk must be at least min_reward_risk (stop beyond target)")
+        high_vix_target = self.high_vix_target_reward_risk
+        if high_vix_target is not None and high_vix_target < self.min_reward_risk:
+            raise ValueError("high_vix_target_reward_risk must be at least min_reward_risk")
         if self.trend_fast_ema >= self.trend_slow_ema:
             raise ValueError("trend_fast_ema must be shorter than trend_slow_ema")
         if self.rsi_oversold >= self.rsi_overbought:
@@ -207,6 +237,8 @@ class StrategySettings(Section):
             raise ValueError("risk_per_trade_pct must not exceed max_risk_per_trade_pct")
         if self.regime_low_vix >= self.regime_volatile_vix:
             raise ValueError("regime_low_vix must be below regime_volatile_vix")
+        if self.low_vix_stop_pct is not None and self.low_vix_stop_pct < self.min_stop_pct:
+            raise ValueError("low_vix_stop_pct must be at least min_stop_pct")
         if self.min_stop_pct > self.initial_stop_pct:
             raise ValueError("min_stop_pct must not exceed initial_stop_pct")
         if self.adx_min_history_days < 2 * self.adx_period:
