@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -360,3 +361,22 @@ def test_a_relaxed_commit_is_kept_and_full_synchronous_is_restored(tmp_path: Pat
         assert kinds == ["relaxed", "durable"]
     finally:
         reopened.close()
+
+
+def test_a_positions_owner_is_found_by_index_not_by_a_scan_of_every_intent(tmp_path) -> None:
+    """Risk asks for every open position's owner: the newest entry intent of the contract is an index
+    search (a scan of every intent ever stored grew with the history, ~250 us a query after a year)."""
+    store = _store(tmp_path)
+    store.insert_intent(_intent("i1"), [])
+    store.insert_intent(replace(_intent("i2"), strategy="later"), [])
+    plan = " ".join(
+        str(row["detail"])
+        for row in store.connection.execute(
+            "EXPLAIN QUERY PLAN SELECT strategy FROM intents WHERE purpose = ? AND exchange = ?"
+            " AND token = ? ORDER BY created_utc DESC, rowid DESC LIMIT 1",
+            (IntentPurpose.ENTRY.value, Exchange.NFO.value, "1"),
+        )
+    )
+    assert "USING INDEX intents_contract" in plan and "TEMP B-TREE" not in plan
+    assert store.position_owner(Exchange.NFO, "1") == "later"  # same instant: the later row
+    store.close()
