@@ -195,6 +195,13 @@ class Store:
         #: can change it: no need to ask SQLite for its data_version (a backtest asks every bar).
         main = connection.execute("PRAGMA database_list").fetchone()
         self._private = main is not None and not main["file"]
+        #: A private database's intent ids with their content hashes, and its fill keys: each loaded
+        #: whole on first use and kept by this store's inserts (the only writer of a private database);
+        #: None until loaded and after a rollback. A new intent's "already known?", its duplicate check
+        #: and a new fill's "already recorded?" are then answered without a query (a backtest asks
+        #: them for every intent and fill).
+        self._known_intents: tuple[set[str], set[str]] | None = None
+        self._known_fills: set[tuple[str, str]] | None = None
 
     @classmethod
     def open(cls, path: Path | str, clock: Clock, wal: PersistenceSettings | None = None) -> Store:
@@ -274,6 +281,8 @@ class Store:
         self._order_cache.clear()
         self._position_cache.clear()
         self._intents.clear()
+        self._known_intents = None
+        self._known_fills = None
 
     # ----------------------------------------------------------------- audit
     def audit(self, kind: str, subject: str, payload: Mapping[str, Any]) -> int:
@@ -450,14 +459,39 @@ class Store:
             self._intents.clear()
         return self._fresh("intents", self._intents)
 
+    def _private_intents(self) -> tuple[set[str], set[str]] | None:
+        """(intent ids, content hashes) of every intent of a private database; None for a shared one."""
+        if not self._private:
+            return None
+        if self._known_intents is None:
+            ids: set[str] = set()
+            hashes: set[str] = set()
+            for row in self._connection.execute("SELECT intent_id, content_hash FROM intents"):
+                ids.add(str(row[0]))
+                hashes.add(str(row[1]))
+            self._known_intents = (ids, hashes)
+        return self._known_intents
+
+    def _private_fills(self) -> set[tuple[str, str]] | None:
+        """(broker order id, fill id) of every fill of a private database; None for a shared one."""
+        if not self._private:
+            return None
+        if self._known_fills is None:
+            rows = self._connection.execute("SELECT broker_order_id, fill_id FROM fills")
+            self._known_fills = {(str(row[0]), str(row[1])) for row in rows}
+        return self._known_fills
+
     def find_intent(self, intent_id: str) -> IntentRecord | None:
         # a new intent's id is not held: its lookup (before the journal, on the way to the wire) goes
-        # straight to SQLite; a row read fresh may join the cache whatever its version (a stale cache is
-        # cleared at the next check)
+        # straight to SQLite (a private database's ids are all known); a row read fresh may join the
+        # cache whatever its version (a stale cache is cleared at the next check)
         if intent_id in self._intents:
             held = self._intent_cache().get(intent_id)
             if held is not None:
                 return held
+        known = self._private_intents()
+        if known is not None and str(intent_id) not in known[0]:
+            return None
         row = self._connection.execute("SELECT * FROM intents WHERE intent_id = ?", (intent_id,)).fetchone()
         if row is None:
             return None
@@ -467,6 +501,9 @@ class Store:
         return intent
 
     def find_intent_by_hash(self, content_hash: str, since: datetime) -> IntentRecord | None:
+        known = self._private_intents()
+        if known is not None and str(content_hash) not in known[1]:
+            return None
         row = self._connection.execute(
             "SELECT * FROM intents WHERE content_hash = ? AND created_utc >= ? AND status = 'ACCEPTED'"
             " ORDER BY created_utc DESC LIMIT 1",
@@ -513,6 +550,9 @@ class Store:
                     _ts(intent.created_utc),
                 ),
             )
+            if self._known_intents is not None:
+                self._known_intents[0].add(str(intent.intent_id))  # as the TEXT column holds it
+                self._known_intents[1].add(str(intent.content_hash))
             self._intent_cache()[intent.intent_id] = intent_as_stored(intent)
             self.audit(
                 "intent",
@@ -809,6 +849,9 @@ class Store:
 
     # ----------------------------------------------------------------- fills
     def has_fill(self, broker_order_id: str, fill_id: str) -> bool:
+        known = self._private_fills()
+        if known is not None:
+            return (str(broker_order_id), str(fill_id)) in known
         row = self._connection.execute(
             "SELECT 1 FROM fills WHERE broker_order_id = ? AND fill_id = ?", (broker_order_id, fill_id)
         ).fetchone()
@@ -849,6 +892,8 @@ class Store:
             )
             if cursor.rowcount != 1:
                 return False
+            if self._known_fills is not None:
+                self._known_fills.add((str(fill.broker_order_id), str(fill.fill_id)))
             self.fill_writes += 1
             if held is not None and held[0] == before and cursor.lastrowid is not None:
                 # one more row, and the newest (rowids only grow: fills are never deleted)
