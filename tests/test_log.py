@@ -28,6 +28,7 @@ from optbot.log import (
     configure_logging,
     current_trace_id,
     get_logger,
+    redact_processor,
     redact_text,
     redact_value,
     register_secret,
@@ -339,3 +340,42 @@ def test_a_forked_worker_never_writes_the_parents_buffered_lines_again(tmp_path:
         shutdown_logging()
         structlog.reset_defaults()
     assert (tmp_path / "optbot-20260803.jsonl").read_bytes().count(b"parent_line") == 1
+
+
+def _per_value(event: dict[str, object]) -> dict[str, object]:
+    """What `redact_processor` gives, value by value (its general path)."""
+    return {key: MASK if key == "pin" else redact_value(value) for key, value in event.items()}
+
+
+EVENT_TEXT = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(["BeArEr\tabc.def", "eyJhbGciOi.eyJzdWIiOi.sig", "x-bearer y", "4821"]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.dictionaries(
+        st.sampled_from(["event", "pin", "reason", "reasons", "count", "price", "flag", "none"]),
+        st.one_of(
+            EVENT_TEXT,
+            st.lists(st.one_of(EVENT_TEXT, st.integers(), st.none()), max_size=3),
+            st.tuples(EVENT_TEXT, st.floats(allow_nan=False)),
+            st.integers(),
+            st.booleans(),
+            st.none(),
+        ),
+    ),
+    secret=st.sampled_from([None, "4821", "c.def", "Bearer"]),
+)
+def test_an_event_passed_as_it_is_would_not_have_been_changed_value_by_value(
+    values: dict[str, object], secret: str | None
+) -> None:
+    """`redact_processor` passes an event whose joined texts hold no secret and no credential shape
+    untouched; whatever it passes or rewrites is what masking each value on its own gives."""
+    register_secret(secret)
+    try:
+        redacted = redact_processor(None, "info", dict(values))
+        assert json.dumps(redacted, sort_keys=True) == json.dumps(_per_value(values), sort_keys=True)
+    finally:
+        clear_secrets()

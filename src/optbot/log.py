@@ -10,12 +10,13 @@ or a traceback is still masked.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import re
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -126,9 +127,13 @@ def clear_secrets() -> None:
         _secret_pattern = None
 
 
-#: What every credential shape in `_PATTERNS` starts with: a text without either cannot match them,
-#: so most values (and most rendered lines) are passed after one search instead of two substitutions.
-_SHAPE_START = re.compile(r"(?i:bearer\s)|eyJ")
+def _may_hold_shape(text: str) -> bool:
+    """Whether `text` may hold a credential shape of `_PATTERNS`: each starts with "eyJ" or a
+    case-insensitive "bearer", so a text with neither cannot match them and most values (and most
+    rendered lines) are passed after two substring tests instead of two substitutions. (No character
+    but b, e, a, r in either case matches those letters case-insensitively, and `lower` maps each of
+    them to its small letter, so the test never misses a match.)"""
+    return "eyJ" in text or "bearer" in text.lower()
 
 
 def redact_text(text: str) -> str:
@@ -136,7 +141,7 @@ def redact_text(text: str) -> str:
     pattern = _secret_pattern
     if pattern is not None:
         text = pattern.sub(MASK, text)
-    if _SHAPE_START.search(text) is None:  # as a substitution would, give a str subclass as plain str
+    if not _may_hold_shape(text):  # as a substitution would, give a str subclass as plain str
         return text if type(text) is str else str.__str__(text)
     text = _PATTERNS[0].sub(lambda match: match.group(1) + MASK, text)
     return _PATTERNS[1].sub(MASK, text)
@@ -165,8 +170,60 @@ def redact_value(value: Any) -> Any:
     return redact_text(repr(value))
 
 
+#: The value types whose text `redact_value` would give back unchanged when it holds no secret or
+#: credential shape (an exact `str`; a list or tuple of them renders to the same JSON array).
+_SCALARS = (type(None), bool, int, float)
+
+
+def _plain_texts(event_dict: EventDict) -> list[str] | None:
+    """Every text of an event whose values are all scalars, exact strings or lists/tuples of those;
+    None when any value needs `redact_value`'s general path (a mapping, a set, bytes, an object, a
+    str subclass) or any key is a sensitive field name."""
+    texts: list[str] = []
+    for key, value in event_dict.items():
+        if _is_sensitive(key):
+            return None
+        kind = type(value)
+        if kind is str:
+            texts.append(value)
+        elif kind in _SCALARS:
+            continue
+        elif kind is list or kind is tuple:
+            for item in value:
+                if type(item) is str:
+                    texts.append(item)
+                elif type(item) not in _SCALARS:
+                    return None
+        else:
+            return None
+    return texts
+
+
 def redact_processor(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """Mask sensitive fields and secrets in every value. Most events hold neither: one search over
+    all their texts together proves it and the event is passed on as it is (a text of the joined
+    whole holds every value's text, so a value holding a secret or a credential shape cannot be
+    missed; a match across two values only sends the event down the per-value path)."""
+    texts = _plain_texts(event_dict)
+    if texts is not None:
+        joined = "\n".join(texts)
+        pattern = _secret_pattern
+        if not _may_hold_shape(joined) and (pattern is None or pattern.search(joined) is None):
+            return event_dict
     return {key: MASK if _is_sensitive(key) else redact_value(value) for key, value in event_dict.items()}
+
+
+@functools.lru_cache(maxsize=8)
+def _sorted_json_encoder(default: Callable[[Any], Any]) -> json.JSONEncoder:
+    return json.JSONEncoder(sort_keys=True, default=default)
+
+
+def _dumps_sorted(payload: Any, *, default: Callable[[Any], Any], sort_keys: bool) -> str:
+    """`json.dumps(payload, sort_keys=True, default=default)`, with the encoder built once instead of
+    for every line (the same text: `json.dumps` builds this very encoder from these arguments)."""
+    if not sort_keys:
+        return json.dumps(payload, default=default)
+    return _sorted_json_encoder(default).encode(payload)
 
 
 @contextmanager
@@ -366,7 +423,8 @@ def configure_logging(
     if settings.logging.json_file:
         directory = log_dir if log_dir is not None else settings.paths.resolve(settings.paths.logs_dir)
         file_handler = DailyJsonFileHandler(directory, clock, flush_each_record=flush_each_record)
-        file_handler.setFormatter(_formatter(structlog.processors.JSONRenderer(sort_keys=True), clock))
+        json_lines = structlog.processors.JSONRenderer(_dumps_sorted, sort_keys=True)
+        file_handler.setFormatter(_formatter(json_lines, clock))
         file_handler.addFilter(ChattyLibrariesAsDebug())
         _installed_handlers.append(file_handler)
         json_path = file_handler.current_path()

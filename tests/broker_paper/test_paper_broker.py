@@ -266,3 +266,27 @@ def test_state_files_name_moved_classes_where_they_live_now() -> None:
     old = pickle.dumps(position, protocol=2).replace(b"optbot.broker.daybook", b"optbot.broker.paper.daybook")
     assert b"optbot.broker.paper.daybook" in old
     assert _StateUnpickler(io.BytesIO(old)).load() == position
+
+
+async def test_a_remembered_span_margin_is_the_one_computed_afresh() -> None:
+    """The margin of the same book and order is asked several times at one instant (funds, the margin
+    calculator, the order's RMS check): remembered, it is what a broker with nothing remembered says,
+    and a changed book is priced again."""
+    from optbot.core.span import basket_margin
+
+    broker, quotes, _ = make()
+    quotes.set(100.0, START + timedelta(seconds=1), bid=99.9, ask=100.1)
+    await broker.place_order(request(Side.BUY, OrderType.LIMIT, price=100.1))
+    quotes.set(100.0, START + timedelta(seconds=2), bid=99.9, ask=100.1)
+    broker.match()
+    sell = [request(Side.SELL, OrderType.LIMIT, price=100.0, qty=150)]
+    first = await broker.margin_required(sell)
+    assert await broker.margin_required(sell) == first
+    book = broker._book_legs()
+    assert broker._span(book) == basket_margin(broker._funds.span, book)
+    await broker.place_order(request(Side.BUY, OrderType.LIMIT, price=100.1))
+    quotes.set(100.0, START + timedelta(seconds=3), bid=99.9, ask=100.1)
+    broker.match()
+    grown = broker._book_legs()
+    assert grown != book and broker._span(grown) == basket_margin(broker._funds.span, grown)
+    assert (await broker.margin_required(sell)).span == 0  # 150 long cover the 150 sold

@@ -108,3 +108,24 @@ def test_a_bar_close_is_the_last_price_a_tick_carrying_it_would_be(tmp_path: Pat
     assert market.last_price(index.token) == 24555.0
     market.on_bar_close(replace(bar, close=24557.0), index.exchange)
     assert market.last_price(index.token) == 24557.0 and market.underlying_price("NIFTY") == 24557.0
+
+
+def test_a_quote_is_built_once_per_tick_and_again_for_the_next_one(tmp_path: Path) -> None:
+    """The paper venue's margin checks ask for the index's quote once per option leg: the same tick
+    gives the same quote object; a later tick (or bar close) of the contract gives its new price."""
+    market, clock = _market(tmp_path)
+    index = market.underlying_instrument("NIFTY")
+    market.on_tick(Tick(clock.now_utc(), index.token, index.exchange, "NIFTY", 24550.0))
+    first = market.quote(index.exchange, index.token)
+    assert first is not None and first.ltp == 24550.0
+    assert market.quote(index.exchange, index.token) is first
+    clock.advance(1)
+    market.on_tick(Tick(clock.now_utc(), index.token, index.exchange, "NIFTY", 24551.5))
+    second = market.quote(index.exchange, index.token)
+    assert second is not None and second.ltp == 24551.5 and second.exchange_time == clock.now_utc()
+    start = clock.now_utc()
+    clock.advance(60)
+    bar = Bar(clock.now_utc(), index.token, "NIFTY", Timeframe.M1, start, clock.now_utc(), 1, 2, 0.5, 24560.0)
+    market.on_bar_close(bar, index.exchange)
+    third = market.quote(index.exchange, index.token)
+    assert third is not None and third.ltp == 24560.0

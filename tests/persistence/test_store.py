@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -377,3 +378,31 @@ def test_a_relaxed_commit_is_kept_and_full_synchronous_is_restored(tmp_path: Pat
         assert kinds == ["relaxed", "durable"]
     finally:
         reopened.close()
+
+
+def test_a_private_store_answers_known_intents_and_fills_as_its_rows_do(tmp_path) -> None:
+    """A private (in-memory) database has no other writer: the store answers "is this intent / fill
+    already recorded?" from the keys it loaded and wrote, exactly as the rows would, through rows that
+    were there before it opened, its own inserts and a rolled-back transaction."""
+    connection = open_database(":memory:")
+    Store(connection, SimClock(START)).insert_intent(_intent("before"), [])
+    store = Store(connection, SimClock(START))
+    assert store.find_intent("before") is not None  # a row it did not write
+    assert store.find_intent_by_hash("hbefore", START) is not None
+    assert store.find_intent("i1") is None and store.find_intent_by_hash("hi1", START) is None
+    store.insert_intent(_intent("i1"), [_order()])
+    assert store.find_intent("i1") is not None and store.find_intent_by_hash("hi1", START) is not None
+    fill = FillRecord(
+        "F1", "B1", "t1", "i1", Exchange.NFO, "1", "NIFTY", Side.BUY, 75, 100.0, date(2026, 3, 2), START
+    )
+    position = PositionRecord(Exchange.NFO, "1", "NIFTY", 75, 100.0, 0.0, 0.0, 75, 0, 7500.0, 0.0, START)
+    assert not store.has_fill("B1", "F1")
+    with pytest.raises(RuntimeError), store.transaction():
+        store.insert_intent(_intent("i2"), [])
+        assert store.apply_fill(fill, None, position) and store.has_fill("B1", "F1")
+        assert store.find_intent("i2") is not None
+        raise RuntimeError("rolled back")
+    assert not store.has_fill("B1", "F1") and store.find_intent("i2") is None
+    assert store.find_intent_by_hash("hi2", START) is None
+    assert store.apply_fill(fill, None, position) and store.has_fill("B1", "F1")
+    assert not store.has_fill("B1", "F2")

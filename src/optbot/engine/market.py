@@ -107,6 +107,10 @@ class MarketState:
         self._sensitivities_memo: dict[
             tuple[Exchange, str, float, float, float | None], tuple[float | None, Greeks | None]
         ] = {}
+        #: The quote last built per contract, with the tick and instrument row it was built from: the
+        #: paper venue's margin checks ask for the index's quote once per option leg of the book, and
+        #: a quote is the same while its tick is the same object (ticks and quotes are immutable).
+        self._quotes: dict[_Key, tuple[Tick, Instrument, Quote]] = {}
 
     def _latest(self, instrument: Instrument, now: datetime | None = None) -> Tick | None:
         """The instrument's latest price: its last tick, or for an option the on-demand source's (as
@@ -152,6 +156,7 @@ class MarketState:
         changed)."""
         for instrument in instruments:
             self._last.pop(_key(instrument.key), None)
+            self._quotes.pop(_key(instrument.key), None)
         self._chains = {}
         self._chosen_expiries = {}
 
@@ -267,9 +272,13 @@ class MarketState:
         last = self._latest(instrument) if instrument is not None else None
         if last is None or instrument is None:
             return None
+        key = (exchange, token)
+        held = self._quotes.get(key)
+        if held is not None and held[0] is last and held[1] is instrument:
+            return held[2]
         bids = (DepthLevel(last.bid, 0, 0),) if last.bid else ()
         asks = (DepthLevel(last.ask, 0, 0),) if last.ask else ()
-        return Quote(
+        quote = Quote(
             exchange,
             token,
             instrument.symbol,
@@ -280,6 +289,8 @@ class MarketState:
             asks=asks,
             exchange_time=last.ts_utc,
         )
+        self._quotes[key] = (last, instrument, quote)
+        return quote
 
     # ------------------------------------------------------------------ chains
     def trading_expiry(self, underlying: str, today: date) -> date | None:

@@ -120,7 +120,11 @@ def intent_content_hash(intent: OrderIntent) -> str:
         "limit_price": intent.limit_price,
         "trigger_price": intent.trigger_price,
     }
-    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+    return hashlib.sha256(_SORTED_JSON.encode(content).encode()).hexdigest()
+
+
+#: `json.dumps(..., sort_keys=True)`'s encoder, built once (the same text, so the same hashes)
+_SORTED_JSON = json.JSONEncoder(sort_keys=True)
 
 
 class OrderManager:

@@ -10,10 +10,10 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
+from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
 from optbot.config.sections.persistence import PersistenceSettings
@@ -65,8 +65,19 @@ _Cache = TypeVar("_Cache", bound=_Clearable)
 _INTENTS_KEPT = 4096  # intent rows remembered at most (then forgotten at once and read again)
 
 
+#: The last instant `_ts` wrote and its text: an order's journal writes one clock reading many times
+#: (intent, orders, events, audit rows). Equal instants have the same UTC text whatever their zone.
+_last_ts: tuple[datetime, str] | None = None
+
+
 def _ts(moment: datetime) -> str:
-    return to_utc(moment).isoformat()
+    global _last_ts
+    last = _last_ts
+    if last is not None and last[0] == moment:
+        return last[1]
+    text = to_utc(moment).isoformat()
+    _last_ts = (moment, text)
+    return text
 
 
 def _opt_ts(moment: datetime | None) -> str | None:
@@ -77,13 +88,65 @@ def _parse_ts(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
+#: Built once: `json.dumps` with these arguments builds the same encoder for every call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def canonical_json(payload: Mapping[str, Any]) -> str:
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    """Sorted keys, no spaces, anything unknown as its str (the audit payload as it is hashed)."""
+    return _CANONICAL.encode(payload)
 
 
 def audit_row_hash(previous_hash: str, seq: int, ts_utc: str, kind: str, subject: str, payload: str) -> str:
     material = "\x1f".join((previous_hash, str(seq), ts_utc, kind, subject, payload))
     return hashlib.sha256(material.encode()).hexdigest()
+
+
+class _Transaction:
+    """`Store.transaction`'s block: BEGIN IMMEDIATE on entering the outermost one, COMMIT on leaving
+    it, ROLLBACK when its body raises. A class rather than a generator-based context manager: every
+    write about an order opens one (an order's round trip a dozen), and a generator costs more to
+    enter and leave than the block's own bookkeeping."""
+
+    __slots__ = ("_relaxed", "_store")
+
+    def __init__(self, store: Store, relaxed: bool) -> None:
+        self._store = store
+        #: committed without an fsync of its own (see `Store.transaction`)
+        self._relaxed = relaxed
+
+    def __enter__(self) -> sqlite3.Connection:
+        store = self._store
+        connection = store._connection
+        if self._relaxed:
+            connection.execute("PRAGMA synchronous=NORMAL")
+        if store._depth == 0:
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                self._restore_synchronous()
+                raise
+        store._depth += 1
+        return connection
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        store = self._store
+        try:
+            store._depth -= 1
+            if store._depth == 0:
+                if kind is not None:
+                    store._rolled_back()
+                else:
+                    store._transaction_version = None
+                    store._connection.execute("COMMIT")
+        finally:
+            self._restore_synchronous()
+
+    def _restore_synchronous(self) -> None:
+        if self._relaxed:
+            self._store._connection.execute(f"PRAGMA synchronous={SYNCHRONOUS}")
 
 
 class Store:
@@ -132,6 +195,13 @@ class Store:
         #: can change it: no need to ask SQLite for its data_version (a backtest asks every bar).
         main = connection.execute("PRAGMA database_list").fetchone()
         self._private = main is not None and not main["file"]
+        #: A private database's intent ids with their content hashes, and its fill keys: each loaded
+        #: whole on first use and kept by this store's inserts (the only writer of a private database);
+        #: None until loaded and after a rollback. A new intent's "already known?", its duplicate check
+        #: and a new fill's "already recorded?" are then answered without a query (a backtest asks
+        #: them for every intent and fill).
+        self._known_intents: tuple[set[str], set[str]] | None = None
+        self._known_fills: set[tuple[str, str]] | None = None
 
     @classmethod
     def open(cls, path: Path | str, clock: Clock, wal: PersistenceSettings | None = None) -> Store:
@@ -190,60 +260,51 @@ class Store:
         """Whether a `transaction` block is open: what is written now may still be rolled back."""
         return self._depth > 0
 
-    @contextmanager
-    def transaction(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+    def transaction(self, *, durable: bool = True) -> _Transaction:
         """BEGIN IMMEDIATE … COMMIT; nested use joins the outer transaction.
 
         `durable=False` (honoured by an outermost transaction only) commits without an fsync of its
         own: a kill -9 cannot lose it (the write is in the OS's cache), a power cut can, until the
         next durable commit fsyncs the log and with it every frame written before. Only for a
         write that the broker can re-supply after a restart (see `OrderManager._send`)."""
-        relaxed = not durable and self._depth == 0 and not self._private
-        if relaxed:
-            self._connection.execute("PRAGMA synchronous=NORMAL")
-        try:
-            if self._depth == 0:
-                self._connection.execute("BEGIN IMMEDIATE")
-            self._depth += 1
-            try:
-                yield self._connection
-            except BaseException:
-                self._depth -= 1
-                if self._depth == 0:
-                    self._transaction_version = None
-                    self._connection.execute("ROLLBACK")
-                    self.position_writes += 1  # whatever was read inside the transaction is void
-                    self.order_writes += 1
-                    self.fill_writes += 1
-                    self._owners.clear()
-                    self._audit_tip = None
-                    self._order_cache.clear()
-                    self._position_cache.clear()
-                    self._intents.clear()
-                raise
-            self._depth -= 1
-            if self._depth == 0:
-                self._transaction_version = None
-                self._connection.execute("COMMIT")
-        finally:
-            if relaxed:
-                self._connection.execute(f"PRAGMA synchronous={SYNCHRONOUS}")
+        return _Transaction(self, not durable and self._depth == 0 and not self._private)
+
+    def _rolled_back(self) -> None:
+        """ROLLBACK of the outermost transaction: whatever was read or cached inside it is void."""
+        self._transaction_version = None
+        self._connection.execute("ROLLBACK")
+        self.position_writes += 1
+        self.order_writes += 1
+        self.fill_writes += 1
+        self._owners.clear()
+        self._audit_tip = None
+        self._order_cache.clear()
+        self._position_cache.clear()
+        self._intents.clear()
+        self._known_intents = None
+        self._known_fills = None
 
     # ----------------------------------------------------------------- audit
     def audit(self, kind: str, subject: str, payload: Mapping[str, Any]) -> int:
-        """Append one hash-chained audit row (inside the caller's transaction if there is one)."""
-        with self.transaction() as connection:
-            last_seq, previous_hash = self._audit_chain_tip()
-            seq = last_seq + 1
-            ts_utc = _ts(self._clock.now_utc())
-            body = canonical_json(payload)
-            row_hash = audit_row_hash(previous_hash, seq, ts_utc, kind, subject, body)
-            connection.execute(
-                "INSERT INTO audit(seq, ts_utc, kind, subject, payload, previous_hash, row_hash)"
-                " VALUES (?,?,?,?,?,?,?)",
-                (seq, ts_utc, kind, subject, body, previous_hash, row_hash),
-            )
-            self._audit_tip = (self._data_version(), (seq, row_hash))
+        """Append one hash-chained audit row (inside the caller's transaction if there is one: most
+        rows are written inside one, and join it without a nested block of their own)."""
+        if self._depth:
+            return self._append_audit(kind, subject, payload)
+        with self.transaction():
+            return self._append_audit(kind, subject, payload)
+
+    def _append_audit(self, kind: str, subject: str, payload: Mapping[str, Any]) -> int:
+        last_seq, previous_hash = self._audit_chain_tip()
+        seq = last_seq + 1
+        ts_utc = _ts(self._clock.now_utc())
+        body = canonical_json(payload)
+        row_hash = audit_row_hash(previous_hash, seq, ts_utc, kind, subject, body)
+        self._connection.execute(
+            "INSERT INTO audit(seq, ts_utc, kind, subject, payload, previous_hash, row_hash)"
+            " VALUES (?,?,?,?,?,?,?)",
+            (seq, ts_utc, kind, subject, body, previous_hash, row_hash),
+        )
+        self._audit_tip = (self._data_version(), (seq, row_hash))
         return seq
 
     def _audit_chain_tip(self) -> tuple[int, str]:
@@ -398,14 +459,39 @@ class Store:
             self._intents.clear()
         return self._fresh("intents", self._intents)
 
+    def _private_intents(self) -> tuple[set[str], set[str]] | None:
+        """(intent ids, content hashes) of every intent of a private database; None for a shared one."""
+        if not self._private:
+            return None
+        if self._known_intents is None:
+            ids: set[str] = set()
+            hashes: set[str] = set()
+            for row in self._connection.execute("SELECT intent_id, content_hash FROM intents"):
+                ids.add(str(row[0]))
+                hashes.add(str(row[1]))
+            self._known_intents = (ids, hashes)
+        return self._known_intents
+
+    def _private_fills(self) -> set[tuple[str, str]] | None:
+        """(broker order id, fill id) of every fill of a private database; None for a shared one."""
+        if not self._private:
+            return None
+        if self._known_fills is None:
+            rows = self._connection.execute("SELECT broker_order_id, fill_id FROM fills")
+            self._known_fills = {(str(row[0]), str(row[1])) for row in rows}
+        return self._known_fills
+
     def find_intent(self, intent_id: str) -> IntentRecord | None:
         # a new intent's id is not held: its lookup (before the journal, on the way to the wire) goes
-        # straight to SQLite; a row read fresh may join the cache whatever its version (a stale cache is
-        # cleared at the next check)
+        # straight to SQLite (a private database's ids are all known); a row read fresh may join the
+        # cache whatever its version (a stale cache is cleared at the next check)
         if intent_id in self._intents:
             held = self._intent_cache().get(intent_id)
             if held is not None:
                 return held
+        known = self._private_intents()
+        if known is not None and str(intent_id) not in known[0]:
+            return None
         row = self._connection.execute("SELECT * FROM intents WHERE intent_id = ?", (intent_id,)).fetchone()
         if row is None:
             return None
@@ -415,6 +501,9 @@ class Store:
         return intent
 
     def find_intent_by_hash(self, content_hash: str, since: datetime) -> IntentRecord | None:
+        known = self._private_intents()
+        if known is not None and str(content_hash) not in known[1]:
+            return None
         row = self._connection.execute(
             "SELECT * FROM intents WHERE content_hash = ? AND created_utc >= ? AND status = 'ACCEPTED'"
             " ORDER BY created_utc DESC LIMIT 1",
@@ -461,6 +550,9 @@ class Store:
                     _ts(intent.created_utc),
                 ),
             )
+            if self._known_intents is not None:
+                self._known_intents[0].add(str(intent.intent_id))  # as the TEXT column holds it
+                self._known_intents[1].add(str(intent.content_hash))
             self._intent_cache()[intent.intent_id] = intent_as_stored(intent)
             self.audit(
                 "intent",
@@ -757,6 +849,9 @@ class Store:
 
     # ----------------------------------------------------------------- fills
     def has_fill(self, broker_order_id: str, fill_id: str) -> bool:
+        known = self._private_fills()
+        if known is not None:
+            return (str(broker_order_id), str(fill_id)) in known
         row = self._connection.execute(
             "SELECT 1 FROM fills WHERE broker_order_id = ? AND fill_id = ?", (broker_order_id, fill_id)
         ).fetchone()
@@ -797,6 +892,8 @@ class Store:
             )
             if cursor.rowcount != 1:
                 return False
+            if self._known_fills is not None:
+                self._known_fills.add((str(fill.broker_order_id), str(fill.fill_id)))
             self.fill_writes += 1
             if held is not None and held[0] == before and cursor.lastrowid is not None:
                 # one more row, and the newest (rowids only grow: fills are never deleted)

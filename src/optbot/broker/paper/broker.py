@@ -89,6 +89,11 @@ class CandleSource:
         raise BrokerRejected("AB4000", "this paper broker has no candle source configured")
 
 
+#: Baskets whose SPAN margin a paper broker remembers (then forgotten at once): the books of the
+#: last few instants, each priced alone and with the order being checked.
+_SPAN_MEMO_SIZE = 64
+
+
 @dataclass(frozen=True, slots=True)
 class PaperFunds:
     """Starting cash and the margin model (`optbot.core.span`: SPAN + exposure, hedges count)."""
@@ -185,6 +190,10 @@ class PaperBroker:
         self._consumed: dict[tuple[str, Side], tuple[datetime | None, int]] = {}
         self._trading_day: date = ist_date(clock.now_utc())
         self._day_bound: tuple[date, datetime] = (date.min, datetime.min.replace(tzinfo=UTC))
+        #: SPAN margins of the last baskets priced (a pure function of the legs under `funds.span`): an
+        #: entry prices the same open book several times at one instant (funds, the margin
+        #: calculator, the RMS check of the order); at most `_SPAN_MEMO_SIZE` kept.
+        self._span_memo: dict[tuple[OptionLeg, ...], SpanMargin] = {}
         self._state_path = state_path
         if state_path is not None and state_path.exists():
             self._load_state(state_path)
@@ -464,7 +473,13 @@ class PaperBroker:
         )
 
     def _span(self, legs: list[OptionLeg]) -> SpanMargin:
-        return basket_margin(self._funds.span, legs)
+        key = tuple(legs)
+        held = self._span_memo.get(key)
+        if held is None:
+            if len(self._span_memo) >= _SPAN_MEMO_SIZE:
+                self._span_memo.clear()
+            held = self._span_memo[key] = basket_margin(self._funds.span, legs)
+        return held
 
     def _spot(self, instrument: Instrument) -> float:
         """The underlying's last price (from the same quote source), else the strike."""
