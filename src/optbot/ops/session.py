@@ -154,6 +154,7 @@ class SessionRunner:
         self._abortable = False
         self._subscribed: set[InstrumentKey] = set()
         self._finished = False
+        self._stop_requested = False  # a person (or the service manager) asked: not the day's end
         self.feed_watch: FeedWatch | None = None
         self.benched: dict[str, str] = {}  # strategy → why the last walk-forward benched it
         self._bar_store: JsonStore | None = None
@@ -853,6 +854,7 @@ class SessionRunner:
         """Leave the market loop; while starting or winding down, also cancel that work at once (a
         stop request is always answered promptly, whatever the broker or the clock is doing)."""
         self._stop.set()
+        self._stop_requested = True
         if self._abortable:
             self._abort.set()
 
@@ -877,7 +879,10 @@ class SessionRunner:
                     "stopped on request before it finished; the next start reconciles",
                     critical=False,
                 )
-            await engine.stop()
+            if self._stop_requested and not closed:
+                await engine.stop_mid_session("stop requested before the close")
+            else:
+                await engine.stop()
         if self.feed_watch is not None:
             await self.feed_watch.drain()
         if self.ops is not None:

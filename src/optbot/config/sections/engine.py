@@ -33,6 +33,11 @@ class EngineSettings(Section):
         default=True,
         description="spec §9: on SIGINT/SIGTERM keep open positions (broker-side) instead of flattening",
     )
+    cancel_entries_on_shutdown: bool = Field(
+        default=True,
+        description="spec §9: a stop requested before the close cancels working entry orders (exits "
+        "stay working), so no position can open while nobody watches it",
+    )
     watchdog_max_restarts: int = Field(
         default=5, ge=0, description="spec §10.8: restarts of a failed internal service before halting"
     )
