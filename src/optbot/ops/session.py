@@ -30,7 +30,7 @@ from optbot.calendar import NseCalendar, Segment
 from optbot.config import Settings
 from optbot.config.sections.engine import EngineSettings
 from optbot.core.bus import EventBus
-from optbot.core.clock import Clock
+from optbot.core.clock import Clock, LiveClock
 from optbot.core.enums import AlertPriority, Exchange, Timeframe
 from optbot.core.errors import UserError
 from optbot.core.events import Bar, Event, FeedHealth, OrderUpdate, Tick
@@ -45,7 +45,13 @@ from optbot.engine.builder import Venue, VenueSpec, build_engine
 from optbot.engine.core import TradingEngine, preload_history
 from optbot.engine.errors import ErrorPolicy, Watchdog, restart_delay
 from optbot.engine.feed_watch import FeedWatch
-from optbot.engine.health import CheckResult, check_clock_skew, check_database, check_disk_space
+from optbot.engine.health import (
+    CheckResult,
+    ClockSkewMonitor,
+    check_clock_skew,
+    check_database,
+    check_disk_space,
+)
 from optbot.engine.provisional import confirm_provisional_session
 from optbot.engine.schedule import DaySchedule, build_schedule
 from optbot.engine.subscriptions import (
@@ -155,6 +161,13 @@ class SessionRunner:
         self._subscribed: set[InstrumentKey] = set()
         self._finished = False
         self._stop_requested = False  # a person (or the service manager) asked: not the day's end
+        #: §13.8 host clock vs the exchange's tick times; only when the trading clock is the host's
+        #: (a clock following a replay, or a simulation's own, is not the host clock)
+        self.clock_skew: ClockSkewMonitor | None = (
+            ClockSkewMonitor(settings.session.clock_skew_min_samples)
+            if isinstance(clock, LiveClock)
+            else None
+        )
         self.feed_watch: FeedWatch | None = None
         self.benched: dict[str, str] = {}  # strategy → why the last walk-forward benched it
         self._bar_store: JsonStore | None = None
@@ -575,6 +588,8 @@ class SessionRunner:
         engine = self.engine
         assert engine is not None
         if isinstance(event, Tick):
+            if self.clock_skew is not None:
+                self.clock_skew.observe(event)
             if self.pipeline is not None:
                 self.pipeline.on_tick(event)
             await engine.on_tick(event)
@@ -774,6 +789,7 @@ class SessionRunner:
         engine = self.engine
         if engine is None or not self.calendar.is_open(self.clock.now_utc(), Segment.FO):
             return
+        await self._check_clock_skew(engine)
         if not await self._check_broker_session():
             return
         stale_after = timedelta(seconds=self.settings.engine.feed_stale_seconds)
@@ -781,6 +797,24 @@ class SessionRunner:
         last = engine.market.last_tick_utc or (session.open_utc if session is not None else None)
         if last is not None and self.clock.now_utc() - last > stale_after:
             engine.warn(f"market data stale: no tick for over {stale_after.total_seconds():g} s")
+
+    async def _check_clock_skew(self, engine: TradingEngine) -> None:
+        """Spec §13.8: bars close and TOTP logins run on the host clock, so a host that drifted from
+        the exchange's clock is told to a person at each health check while it lasts."""
+        skew = self.clock_skew.take() if self.clock_skew is not None else None
+        limit = self.settings.session.max_clock_skew_seconds
+        if skew is None or abs(skew) <= limit:
+            return
+        direction = "ahead of" if skew > 0 else "behind"
+        await engine.alert(
+            AlertPriority.IMPORTANT,
+            "Host clock disagrees with the exchange",
+            f"the host clock is {abs(skew):.1f} s {direction} the exchange's tick timestamps "
+            f"(session.max_clock_skew_seconds {limit:g})",
+            action_required="check time sync on the host (`timedatectl`, `chronyc tracking`); runbook §11",
+            impact="bars close at the wrong moment and the next TOTP login may be refused",
+            dedupe_key="clock-skew",
+        )
 
     async def _check_broker_session(self) -> bool:
         """Runbook §1: a failed session check (re-login included) pauses entries and tells a person; a
