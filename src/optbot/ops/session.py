@@ -53,6 +53,7 @@ from optbot.engine.health import (
     check_disk_space,
 )
 from optbot.engine.provisional import confirm_provisional_session
+from optbot.engine.reject_breaker import RejectBreaker
 from optbot.engine.schedule import DaySchedule, build_schedule
 from optbot.engine.subscriptions import (
     SUBSCRIPTION_REFRESH_SECONDS,
@@ -169,6 +170,7 @@ class SessionRunner:
             else None
         )
         self.feed_watch: FeedWatch | None = None
+        self.reject_breaker: RejectBreaker | None = None
         self.benched: dict[str, str] = {}  # strategy → why the last walk-forward benched it
         self._bar_store: JsonStore | None = None
         self._window = FeedWindow(settings.instruments)  # spec §3.3 ATM check and gradual replacement
@@ -516,6 +518,8 @@ class SessionRunner:
             fallback_note=f"REST quotes for held contracts every {fallback_every:g} s",
             on_recovered=self._after_feed_gap,
         )
+        self.reject_breaker = RejectBreaker(engine, self.clock, self.settings)
+        self.reject_breaker.attach()
         if self.ops is not None:
             self.ops.watch_feed_drops(self.feed.decoder.skipped)
         await self.feed.start()
@@ -919,6 +923,9 @@ class SessionRunner:
                 await engine.stop()
         if self.feed_watch is not None:
             await self.feed_watch.drain()
+        if self.reject_breaker is not None:
+            self.reject_breaker.stop()
+            await self.reject_breaker.drain()
         if self.ops is not None:
             with contextlib.suppress(Exception):
                 await self.ops.stop()

@@ -33,6 +33,12 @@ class EngineSettings(Section):
         default=True,
         description="spec §9: on SIGINT/SIGTERM keep open positions (broker-side) instead of flattening",
     )
+    reject_spike_pause_minutes: float = Field(
+        default=15.0,
+        ge=0,
+        description="spec §8.1 / runbook §3: a spike of order rejects (notifications.reject_spike_count "
+        "within reject_spike_window_seconds) pauses new entries this long (exits still go); 0 = alert only",
+    )
     cancel_entries_on_shutdown: bool = Field(
         default=True,
         description="spec §9: a stop requested before the close cancels working entry orders (exits "
