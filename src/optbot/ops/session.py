@@ -81,7 +81,6 @@ HISTORY: tuple[tuple[CandleInterval, Timeframe, str], ...] = (
     ("FIFTEEN_MINUTE", Timeframe.M15, "intraday"),
     ("FIVE_MINUTE", Timeframe.M5, "intraday"),
 )
-MIN_FREE_DISK_MB = 200.0
 T = TypeVar("T")
 SESSION_PAUSE_REASON = "broker session unhealthy: re-login needed"
 
@@ -426,7 +425,7 @@ class SessionRunner:
 
     async def _health(self) -> str:
         results: list[CheckResult] = [
-            check_disk_space(self.settings.paths.data_root, MIN_FREE_DISK_MB),
+            check_disk_space(self.settings.paths.data_root, self.settings.engine.min_free_disk_mb),
             check_database(state_db_path(self.settings)),
         ]
         if self.engine is not None and self.engine.market.last_tick_utc is not None:
@@ -794,6 +793,7 @@ class SessionRunner:
         if engine is None or not self.calendar.is_open(self.clock.now_utc(), Segment.FO):
             return
         await self._check_clock_skew(engine)
+        await self._check_disk_space(engine)
         if not await self._check_broker_session():
             return
         stale_after = timedelta(seconds=self.settings.engine.feed_stale_seconds)
@@ -818,6 +818,21 @@ class SessionRunner:
             action_required="check time sync on the host (`timedatectl`, `chronyc tracking`); runbook §11",
             impact="bars close at the wrong moment and the next TOTP login may be refused",
             dedupe_key="clock-skew",
+        )
+
+    async def _check_disk_space(self, engine: TradingEngine) -> None:
+        """A data root that fills up mid-day stops the state database and the bar store from writing:
+        a person hears of it while there is still time to free space."""
+        result = check_disk_space(self.settings.paths.data_root, self.settings.engine.min_free_disk_mb)
+        if result.ok:
+            return
+        await engine.alert(
+            AlertPriority.CRITICAL,
+            "Disk space low",
+            f"{result.detail} (engine.min_free_disk_mb)",
+            action_required="free space on the data root now (old reports, backups, logs); runbook §12",
+            impact="orders, fills and bars cannot be stored once the disk is full",
+            dedupe_key="disk-space-low",
         )
 
     async def _check_broker_session(self) -> bool:

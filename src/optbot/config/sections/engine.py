@@ -33,6 +33,13 @@ class EngineSettings(Section):
         default=True,
         description="spec §9: on SIGINT/SIGTERM keep open positions (broker-side) instead of flattening",
     )
+    min_free_disk_mb: float = Field(
+        default=200.0,
+        ge=0,
+        description="spec §1.4/§1.6: free space the data root needs; less is a critical startup FAIL, "
+        "and a critical alert at each market-hours health check (ticks, bars and the state database "
+        "are written all day)",
+    )
     reject_spike_pause_minutes: float = Field(
         default=15.0,
         ge=0,
