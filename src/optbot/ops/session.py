@@ -83,6 +83,8 @@ HISTORY: tuple[tuple[CandleInterval, Timeframe, str], ...] = (
 )
 T = TypeVar("T")
 SESSION_PAUSE_REASON = "broker session unhealthy: re-login needed"
+#: The engine's entry-pause source a stale instrument master holds for the whole session.
+STALE_MASTER_PAUSE = "master"
 
 
 class StageFailed(Exception):
@@ -242,6 +244,7 @@ class SessionRunner:
         self.ops.watch_rest_client(self.stack.rest.counters)
         self.stack.rest.on_call = self.ops.observe_api_latency
         await self._announce_benched(engine)
+        await self._refuse_entries_on_a_stale_master(engine)
         await self._guarded("history sync", self._history)
         await self._guarded("ADX categories", self._categories, critical=False)
         await self._guarded("health checks", self._health)
@@ -345,6 +348,30 @@ class SessionRunner:
             built.paper.roll_day(ist_date(self.clock.now_utc()))  # yesterday's books closed first
         self.engine = self.outcome.engine = engine
         return engine
+
+    async def _refuse_entries_on_a_stale_master(self, engine: TradingEngine) -> None:
+        """Spec §8.1: tokens of a cached master older than `data.stale_master_days` are not traded
+        (a contract may have changed lot size, been delisted or replaced). New entries are paused for
+        the session; exits still go, so positions already held can be closed."""
+        assert self.instruments is not None
+        info = self.instruments.info
+        if not info.stale:
+            return
+        limit = self.settings.data.stale_master_days
+        reason = (
+            f"instrument master from {info.as_of} is {info.age_days} days old (> data.stale_master_days "
+            f"{limit}): no new entries this session"
+        )
+        engine.pause_entries(STALE_MASTER_PAUSE, reason)
+        self.stage("instrument master freshness", False, reason, critical=False)
+        await engine.alert(
+            AlertPriority.CRITICAL,
+            "Instrument master is stale",
+            reason + "; today's download failed and only an old copy was found",
+            action_required="`optbot instruments refresh --force`, then restart optbot; runbook §13",
+            impact="no new entries today; exits still go out",
+            dedupe_key=f"stale-master:{info.as_of}",
+        )
 
     def _rotated_strategies(self) -> list[Strategy]:
         """The configured strategies less the ones the last walk-forward benched (§10.6 rotation)."""
