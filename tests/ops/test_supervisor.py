@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,10 +22,15 @@ from optbot.test_kit.ops import JsonReceiver
 async def test_a_holiday_is_data_management_mode_until_stopped(tmp_path: Path) -> None:
     settings = Settings(paths={"data_root": tmp_path})
     clock = sim_clock_at("2026-11-24", "11:00")  # Guru Nanak Jayanti: no session
+    crashed = tmp_path / "state" / ".optbot.sqlite.tmp-4242"  # left by a write a crash interrupted
+    crashed.parent.mkdir(parents=True)
+    crashed.write_text("half")
+    os.utime(crashed, ((clock.now_utc() - timedelta(days=3)).timestamp(),) * 2)
     supervisor = BotSupervisor(settings, clock, get_calendar(), RunMode.PAPER)
     task = asyncio.create_task(supervisor.run())
     for _ in range(50):
         await asyncio.sleep(0)
+    assert not crashed.exists(), "the upkeep left an interrupted write's temp file"
     status = json.loads(status_path(settings).read_text())
     assert status["phase"] == "non_trading_day" and status["mode"] == "paper" and status["running"]
     assert supervisor.upkeep_done_for is not None

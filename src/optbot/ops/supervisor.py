@@ -25,7 +25,7 @@ from typing import Any
 from optbot.broker.angelone.factory import build_stack, open_secret_store
 from optbot.calendar import NseCalendar
 from optbot.config import Settings
-from optbot.core.atomic import atomic_write_text
+from optbot.core.atomic import atomic_write_text, clear_leftovers
 from optbot.core.clock import Clock
 from optbot.core.enums import AlertPriority, RunMode
 from optbot.core.errors import UserError
@@ -44,6 +44,9 @@ log = logging.getLogger("optbot.ops.supervisor")
 
 STATUS_FILE = "status.json"
 STATUS_EVERY_SECONDS = 5.0
+#: Leftovers of interrupted writes are removed once they are this old: no write of a running optbot
+#: command lasts a day, so nothing in progress is touched.
+LEFTOVER_MIN_AGE = timedelta(days=1)
 
 
 def status_path(settings: Settings) -> Path:
@@ -169,7 +172,8 @@ class BotSupervisor:
 
     def _daily_upkeep(self, today: date) -> str:
         """Data-management mode work (§1.5, §8.3), once a day: retention of bars and raw ticks,
-        last-good copies, and verified backups of the market data and of the trading data and logs.
+        last-good copies, leftovers of interrupted writes removed, and verified backups of the market
+        data and of the trading data and logs.
         Returns what failed ('' when all went well or it already ran today)."""
         if self.upkeep_done_for == today:
             return ""
@@ -178,6 +182,10 @@ class BotSupervisor:
             store = JsonStore(self.settings.paths, self.settings.data, self.clock)
             kept = store.maintain(today)
             store.flush_ticks()
+            for leftover in clear_leftovers(
+                self.settings.paths.data_root, self.clock.now_utc(), LEFTOVER_MIN_AGE
+            ):
+                log.info("removed %s, left by an interrupted write", leftover)
             backup = create_backup(self.settings.paths, self.clock, self.settings.data.backups_keep)
             problems = verify_backup(backup.path)
             if not problems:
