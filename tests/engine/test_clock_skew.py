@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from optbot.core.enums import Exchange
 from optbot.core.events import Tick
-from optbot.engine.health import ClockSkewMonitor
+from optbot.engine.health import ClockSkewMonitor, check_clock_against_server
 
 EXCHANGE = datetime(2026, 8, 7, 5, 0, tzinfo=UTC)
 
@@ -55,3 +55,26 @@ def test_too_few_ticks_give_no_estimate_and_each_take_starts_a_new_window() -> N
     _feed(monitor, host_offset=0.0, count=20)
     assert monitor.take() == 0.02
     assert monitor.take() is None
+
+
+SERVER_DATE = "Mon, 07 Dec 2026 03:40:12 GMT"  # truncated to the second: the server read 03:40:12.x
+
+
+def test_a_host_within_the_limit_of_the_servers_date_passes() -> None:
+    result = check_clock_against_server(
+        datetime(2026, 12, 7, 3, 40, 12, 700_000, tzinfo=UTC), SERVER_DATE, 2.0
+    )
+    assert result.ok and "+0.2 s vs the broker server's clock" in result.detail
+
+
+def test_a_host_off_by_more_than_the_limit_fails_without_stopping_the_start() -> None:
+    fast = check_clock_against_server(datetime(2026, 12, 7, 3, 40, 17, 500_000, tzinfo=UTC), SERVER_DATE, 2.0)
+    slow = check_clock_against_server(datetime(2026, 12, 7, 3, 40, 8, tzinfo=UTC), SERVER_DATE, 2.0)
+    assert not fast.ok and "+5.0 s" in fast.detail and not fast.critical
+    assert not slow.ok and "-4.5 s" in slow.detail
+
+
+def test_no_or_an_unreadable_date_header_is_not_a_failure() -> None:
+    now = datetime(2026, 12, 7, 3, 40, tzinfo=UTC)
+    assert check_clock_against_server(now, None, 2.0).ok
+    assert check_clock_against_server(now, "yesterday-ish", 2.0).ok

@@ -7,9 +7,9 @@ import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
-from optbot.core.clock import Clock
 from optbot.core.events import Tick
 from optbot.core.timeutil import to_utc
 
@@ -46,13 +46,23 @@ def check_database(path: Path) -> CheckResult:
     return CheckResult("database", verdict == "ok", f"{path}: integrity {verdict}")
 
 
-def check_clock_skew(clock: Clock, exchange_time: datetime | None, max_skew_seconds: float) -> CheckResult:
-    """Spec §13.8: compare our clock with an exchange timestamp (from a quote)."""
-    if exchange_time is None:
-        return CheckResult("clock skew", True, "no exchange timestamp available to compare", critical=False)
-    skew = (clock.now_utc() - to_utc(exchange_time)).total_seconds()
+def check_clock_against_server(
+    now: datetime, date_header: str | None, max_skew_seconds: float
+) -> CheckResult:
+    """Spec §1.4 'verify system date and time accuracy', §13.8: the host clock (`now`, read just after
+    the reply came) against the broker server's HTTP `Date` header. The header is truncated to the
+    second, so the server's time is taken as the middle of that second (±0.5 s, plus transit)."""
+    name = "clock vs broker server"
+    if not date_header:
+        return CheckResult(name, True, "the server sent no Date header", critical=False)
+    try:
+        server = parsedate_to_datetime(date_header) + timedelta(seconds=0.5)
+    except (TypeError, ValueError):
+        return CheckResult(name, True, f"unreadable Date header {date_header!r}", critical=False)
+    skew = (now - server).total_seconds()
     ok = abs(skew) <= max_skew_seconds
-    return CheckResult("clock skew", ok, f"{skew:+.1f} s vs exchange (limit ±{max_skew_seconds:.0f} s)")
+    detail = f"{skew:+.1f} s vs the broker server's clock (limit ±{max_skew_seconds:g} s)"
+    return CheckResult(name, ok, detail, critical=False)
 
 
 class ClockSkewMonitor:

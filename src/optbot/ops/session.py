@@ -48,7 +48,7 @@ from optbot.engine.feed_watch import FeedWatch
 from optbot.engine.health import (
     CheckResult,
     ClockSkewMonitor,
-    check_clock_skew,
+    check_clock_against_server,
     check_database,
     check_disk_space,
 )
@@ -455,17 +455,19 @@ class SessionRunner:
             check_disk_space(self.settings.paths.data_root, self.settings.engine.min_free_disk_mb),
             check_database(state_db_path(self.settings)),
         ]
-        if self.engine is not None and self.engine.market.last_tick_utc is not None:
-            results.append(
-                check_clock_skew(
-                    self.clock, self.engine.market.last_tick_utc, self.settings.session.max_clock_skew_seconds
-                )
-            )
         try:
             funds = await self.stack.broker.funds()
             results.append(
                 CheckResult("broker reachable", True, f"funds: available {funds.available_cash:,.2f}")
             )
+            if isinstance(self.clock, LiveClock):  # a replay's or a simulation's clock is not the host's
+                results.append(
+                    check_clock_against_server(
+                        self.clock.now_utc(),
+                        self.stack.rest.last_date_header,
+                        self.settings.session.max_clock_skew_seconds,
+                    )
+                )
         except BrokerError as exc:
             results.append(CheckResult("broker reachable", False, f"{type(exc).__name__}: {exc}"))
         static_ip = await check_static_ip_async(self.settings.broker)
