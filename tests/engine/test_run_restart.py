@@ -148,6 +148,8 @@ def test_paper_bot_survives_a_restart_mid_session_without_duplicates(
     assert traded, (tmp_path / "first.log").read_text()
     first.send_signal(signal.SIGTERM)
     assert first.wait(timeout=60) == 0, (tmp_path / "first.log").read_text()
+    logged = "".join(path.read_text() for path in (root / "logs").glob("optbot-*.jsonl"))
+    assert "optbot stopped before the close" in logged, "the stop mid-session was not announced"
 
     second = _bot(port, env, tmp_path / "second.log")
     assert second.wait(timeout=300) == 0, (tmp_path / "second.log").read_text()

@@ -53,3 +53,20 @@ def test_an_active_bot_says_no_block_and_an_engine_block_is_quoted(
     shown = CliRunner().invoke(app, ["status"]).stdout
     assert "trading blocked: startup reconciliation mismatch: funds;" in shown
     assert "underlyings none yet" in shown
+
+
+def test_entries_paused_by_a_condition_are_not_reported_as_unblocked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A feed outage, a reject spike or a stale master pauses new entries without blocking trading
+    or halting risk; `trading blocked: no` then hid that nothing new would be opened."""
+    paused = {"master": "instrument master from 2026-11-10 is 14 days old", "feed": "market data interrupted"}
+    write_status(
+        tmp_path,
+        monkeypatch,
+        {"risk_state": "ACTIVE", "trading_blocked": "", "entries_paused": paused, "underlyings": {}},
+    )
+    shown = CliRunner().invoke(app, ["status"]).stdout
+    assert (
+        "trading blocked: new entries paused, exits still go (feed: market data interrupted; master:" in shown
+    )

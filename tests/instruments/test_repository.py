@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 import httpx
@@ -73,3 +74,31 @@ async def test_cached_master_drops_contracts_expired_since(tmp_path):
     clock.advance_to(datetime(2026, 8, 12, 3, 0, tzinfo=UTC))
     cached = await repo(tmp_path, clock, None).refresh()
     assert cached.error and cached.master.expiries("NIFTY")[0].isoformat() == "2026-08-18"
+
+
+def _fallback(tmp_path, rows, modified: datetime):
+    path = tmp_path / "my-master.json"
+    path.write_bytes(orjson.dumps(rows))
+    os.utime(path, (modified.timestamp(), modified.timestamp()))
+    return path
+
+
+async def test_no_download_and_no_cache_uses_the_operators_fallback_file(tmp_path):
+    """Spec §8.1: 'fallback to a manual token list if all else fails'."""
+    clock = SimClock(datetime(2026, 8, 7, 3, 0, tzinfo=UTC))
+    fallback = _fallback(tmp_path, sample_master_rows(), datetime(2026, 8, 5, 12, 0, tzinfo=UTC))
+    result = await repo(tmp_path / "instruments", clock, None, fallback_file=fallback).refresh()
+    assert result.error and not result.downloaded and result.artifact == fallback
+    assert result.master.info.source == str(fallback) and result.master.info.age_days == 2
+    assert not result.master.info.stale and result.master.index_token("NIFTY") == "99926000"
+    assert not list((tmp_path / "instruments").glob("scripmaster-*.json"))  # never passed off as a download
+
+
+async def test_an_old_fallback_file_is_stale_and_an_unusable_one_a_clear_error(tmp_path):
+    clock = SimClock(datetime(2026, 8, 7, 3, 0, tzinfo=UTC))
+    fallback = _fallback(tmp_path, sample_master_rows(), datetime(2026, 7, 20, 12, 0, tzinfo=UTC))
+    stale = await repo(tmp_path / "instruments", clock, None, fallback_file=fallback).refresh()
+    assert stale.master.info.stale and stale.master.info.age_days == 18
+    _fallback(tmp_path, [{"token": "bad"}], datetime(2026, 8, 6, 12, 0, tzinfo=UTC))
+    with pytest.raises(MasterUnavailable, match="fallback master file .* has no usable rows"):
+        await repo(tmp_path / "instruments", clock, None, fallback_file=fallback).refresh()

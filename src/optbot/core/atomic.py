@@ -7,7 +7,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shutil
+from datetime import datetime, timedelta
 from pathlib import Path
+
+#: What a write interrupted by a crash (or a kill -9) leaves behind: `atomic_write_bytes`'s
+#: `.NAME.tmp-PID`, the calendar cache's `NAME.PID.tmp`, and the scratch directories of backups and
+#: restores (`.state-snapshot-*`, `.restore-*`).
+LEFTOVER = re.compile(r"^\..+\.tmp-\d+$|^.+\.\d+\.tmp$|^\.(state-snapshot|restore)-")
 
 
 def fsync_directory(directory: Path) -> None:
@@ -37,3 +45,25 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def clear_leftovers(root: Path, now: datetime, older_than: timedelta) -> list[Path]:
+    """Spec §1.5/§8.3 'clean up temporary files': remove what interrupted writes left under `root`
+    (`LEFTOVER`), only when last modified more than `older_than` before `now`, so a write another
+    optbot process is doing right now is never touched. Returns what was removed."""
+    removed: list[Path] = []
+    if not root.is_dir():
+        return removed
+    cutoff = (now - older_than).timestamp()
+    for path in sorted(root.rglob("*")):
+        if not LEFTOVER.match(path.name) or not path.exists():
+            continue
+        with contextlib.suppress(OSError):
+            if path.stat().st_mtime >= cutoff:
+                continue
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            removed.append(path)
+    return removed

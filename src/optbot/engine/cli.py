@@ -543,11 +543,16 @@ def status_command(
 
 def _blocked_text(engine: dict[str, Any]) -> str:
     """Why new orders are refused: the engine's own block, else a HALTED risk state (the kill
-    switch or a risk limit), which the engine's block field leaves empty; `no` only when neither."""
+    switch or a risk limit), which the engine's block field leaves empty, else the conditions that
+    pause new entries only (feed down, a reject spike, a stale master); `no` only when none holds."""
     if engine.get("trading_blocked"):
         return str(engine["trading_blocked"])
     if engine.get("risk_state") == "HALTED":
         return "risk HALTED (`optbot risk status` says why; `optbot risk resume --ack` lifts it)"
+    paused = engine.get("entries_paused")
+    if isinstance(paused, dict) and paused:
+        reasons = "; ".join(f"{source}: {reason}" for source, reason in sorted(paused.items()))
+        return f"new entries paused, exits still go ({reasons})"
     return "no"
 
 

@@ -1032,6 +1032,36 @@ class TradingEngine:
         await self._flush_later()
         self.note("stop", "engine stopped; state persisted")
 
+    async def stop_mid_session(self, reason: str) -> None:
+        """Spec §9 for a stop requested before the close (SIGTERM, Ctrl-C): nobody watches the book
+        until optbot runs again, so no new risk may appear meanwhile and a person must know what is
+        left. Working entry orders are cancelled (`engine.cancel_entries_on_shutdown`), then the
+        usual graceful stop runs (positions kept or flattened per `engine.leave_positions_on_shutdown`),
+        then one alert says what is left at the broker: critical while positions stay open."""
+        cancelled = 0
+        if self.settings.engine.cancel_entries_on_shutdown:
+            for order in self.store.orders_in_flight():
+                if not order.purpose.reduces_risk and await self.orders.cancel(order.ordertag, reason):
+                    cancelled += 1
+        await self.stop()
+        positions = self.risk_view.open_positions()
+        working = [
+            order for order in self.store.orders_in_flight() if order.status is not OrderStatus.CANCEL_PENDING
+        ]
+        held = ", ".join(f"{position.symbol} {position.net_quantity:+d}" for position in positions)
+        await self.alert(
+            AlertPriority.CRITICAL if positions else AlertPriority.IMPORTANT,
+            "optbot stopped before the close",
+            f"{reason}; {cancelled} working entry order(s) cancelled; {len(positions)} position(s) left "
+            f"open at the broker{': ' + held if held else ''}; {len(working)} order(s) still working",
+            action_required="start optbot again, or close the positions in the broker's terminal"
+            if positions
+            else "start optbot again when trading should resume",
+            impact="no stop-loss, exit or flatten deadline is watched until optbot runs again",
+            dedupe_key=f"stopped-before-close:{self.clock.now_utc().isoformat()}",
+        )
+        await self._flush_later()
+
     # ================================================================ warnings (§10.8)
     def _warning_multiplier(self) -> float:
         if self._warning_until is not None and self.clock.now_utc() < self._warning_until:

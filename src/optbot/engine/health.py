@@ -7,9 +7,10 @@ import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
-from optbot.core.clock import Clock
+from optbot.core.events import Tick
 from optbot.core.timeutil import to_utc
 
 
@@ -45,13 +46,58 @@ def check_database(path: Path) -> CheckResult:
     return CheckResult("database", verdict == "ok", f"{path}: integrity {verdict}")
 
 
-def check_clock_skew(clock: Clock, exchange_time: datetime | None, max_skew_seconds: float) -> CheckResult:
-    """Spec §13.8: compare our clock with an exchange timestamp (from a quote)."""
-    if exchange_time is None:
-        return CheckResult("clock skew", True, "no exchange timestamp available to compare", critical=False)
-    skew = (clock.now_utc() - to_utc(exchange_time)).total_seconds()
+def check_clock_against_server(
+    now: datetime, date_header: str | None, max_skew_seconds: float
+) -> CheckResult:
+    """Spec §1.4 'verify system date and time accuracy', §13.8: the host clock (`now`, read just after
+    the reply came) against the broker server's HTTP `Date` header. The header is truncated to the
+    second, so the server's time is taken as the middle of that second (±0.5 s, plus transit)."""
+    name = "clock vs broker server"
+    if not date_header:
+        return CheckResult(name, True, "the server sent no Date header", critical=False)
+    try:
+        server = parsedate_to_datetime(date_header) + timedelta(seconds=0.5)
+    except (TypeError, ValueError):
+        return CheckResult(name, True, f"unreadable Date header {date_header!r}", critical=False)
+    skew = (now - server).total_seconds()
     ok = abs(skew) <= max_skew_seconds
-    return CheckResult("clock skew", ok, f"{skew:+.1f} s vs exchange (limit ±{max_skew_seconds:.0f} s)")
+    detail = f"{skew:+.1f} s vs the broker server's clock (limit ±{max_skew_seconds:g} s)"
+    return CheckResult(name, ok, detail, critical=False)
+
+
+class ClockSkewMonitor:
+    """Spec §13.8: how far the host clock is from the exchange's, from the socket's own ticks.
+
+    A socket tick carries the exchange's timestamp and the host time it was decoded at; their
+    difference is the clock offset plus the transit delay, which is never negative. The smallest
+    difference over many ticks is therefore the offset plus the shortest transit (milliseconds):
+    close to zero on a synchronised host, near -X when the host runs X seconds slow, near +X when
+    it runs fast. A quote whose exchange time is old (an illiquid contract, a REST fallback quote)
+    only makes the difference larger, so it cannot pass for a fast clock once one fresh tick came.
+    """
+
+    def __init__(self, min_samples: int) -> None:
+        self.min_samples = min_samples
+        self._smallest: float | None = None
+        self._samples = 0
+
+    def observe(self, tick: Tick) -> None:
+        """One tick as it arrives; only socket ticks with an exchange timestamp count."""
+        if tick.ts_exchange is None or tick.source != "ws":
+            return
+        offset = (tick.ts_utc - tick.ts_exchange).total_seconds()
+        if self._smallest is None or offset < self._smallest:
+            self._smallest = offset
+        self._samples += 1
+
+    def take(self) -> float | None:
+        """The skew estimate (seconds, + = host ahead) since the last call, or None when fewer than
+        `min_samples` ticks came (too few to trust the smallest transit); the window starts anew."""
+        smallest, samples = self._smallest, self._samples
+        self._smallest, self._samples = None, 0
+        if smallest is None or samples < self.min_samples:
+            return None
+        return smallest
 
 
 def check_data_freshness(last_bar_end: datetime | None, expected_after: datetime, symbol: str) -> CheckResult:

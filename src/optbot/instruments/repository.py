@@ -4,7 +4,9 @@ Artifacts are `instruments/scripmaster-YYYY-MM-DD.json`: one compact JSON docume
 rows as arrays, SHA-256 of the source, the parse report). They are written atomically, so a crash
 mid-refresh leaves yesterday's artifact intact. If today's download fails the newest artifact is used
 when it is at most `stale_master_days` old; older than that, the master is marked stale and every one
-of its tokens is refused for trading. Missing tokens are appended to `missing-tokens.jsonl` for review.
+of its tokens is refused for trading. With no usable artifact at all, the operator's own fallback file
+(`instruments.fallback_master_file`, spec §8.1 'manual token list') is used under the same stale rule,
+dated by its modification time. Missing tokens are appended to `missing-tokens.jsonl` for review.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +24,7 @@ import orjson
 
 from optbot.core.atomic import atomic_write_bytes
 from optbot.core.clock import Clock
-from optbot.core.timeutil import iso_utc
+from optbot.core.timeutil import iso_utc, ist_date
 from optbot.instruments.master import InstrumentMaster, MasterInfo
 from optbot.instruments.scripmaster import (
     ARTIFACT_COLUMNS,
@@ -66,6 +68,7 @@ class MasterRepository:
         keep_days: int = 10,
         timeout_seconds: float = 60.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        fallback_file: Path | None = None,
     ) -> None:
         self.directory = directory
         self.url = url
@@ -74,10 +77,12 @@ class MasterRepository:
         self.keep_days = keep_days
         self.timeout_seconds = timeout_seconds
         self._transport = transport
+        self.fallback_file = fallback_file
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock) -> MasterRepository:
         """The repository the configured paths, master URL and retention describe (CLI and live session)."""
+        fallback = settings.instruments.fallback_master_file
         return cls(
             settings.paths.resolve(settings.paths.instruments_dir),
             settings.broker.scrip_master_url,
@@ -85,6 +90,7 @@ class MasterRepository:
             stale_days=settings.data.stale_master_days,
             keep_days=settings.instruments.master_keep_days,
             timeout_seconds=settings.instruments.download_timeout_seconds,
+            fallback_file=settings.paths.resolve(fallback) if fallback is not None else None,
         )
 
     # -- artifacts -----------------------------------------------------------------------------
@@ -148,6 +154,33 @@ class MasterRepository:
         # A cached master may predate expiries: contracts that expired since are dropped on load.
         return InstrumentMaster(instruments, info, on_missing=self._missing_logger).without_expired(today)
 
+    def load_fallback(self, today: date) -> InstrumentMaster:
+        """The operator's fallback master file, dated by its modification time (IST date), under the
+        stale rule; contracts expired before `today` are dropped."""
+        path = self.fallback_file
+        assert path is not None
+        try:
+            payload = path.read_bytes()
+            as_of = ist_date(datetime.fromtimestamp(path.stat().st_mtime, UTC))
+            instruments, report = parse_master(payload)
+        except (OSError, ValueError) as exc:
+            raise MasterUnavailable(f"fallback master file {path} is unusable: {exc}") from None
+        if not instruments:
+            raise MasterUnavailable(
+                f"fallback master file {path} has no usable rows ({dict(report.rejected)})"
+            )
+        age = (today - as_of).days
+        stale = age > self.stale_days
+        (log.error if stale else log.warning)(
+            "instrument master from the fallback file %s (as of %s, %d days old%s)",
+            path,
+            as_of,
+            age,
+            ": its tokens will not be traded" if stale else "",
+        )
+        info = MasterInfo(as_of=as_of, source=str(path), stale=stale, age_days=age)
+        return InstrumentMaster(instruments, info, on_missing=self._missing_logger).without_expired(today)
+
     def latest(self, today: date | None = None) -> InstrumentMaster:
         """The newest artifact on or before today, with the stale rule applied."""
         today = today or self.clock.now_ist().date()
@@ -192,7 +225,13 @@ class MasterRepository:
         except (httpx.HTTPError, ValueError) as exc:
             error = f"scrip master download failed: {type(exc).__name__}: {exc}"
             log.error("%s; falling back to the cached master", error)
-            master = self.latest(today)
+            try:
+                master = self.latest(today)
+            except MasterUnavailable as unavailable:
+                if self.fallback_file is None:
+                    raise
+                log.error("%s; using the fallback master file %s", unavailable, self.fallback_file)
+                return RefreshResult(self.load_fallback(today), False, self.fallback_file, None, error=error)
             artifact = self.artifact_path(master.info.as_of)
             return RefreshResult(master, False, artifact, None, error=error)
         info = MasterInfo(as_of=today, source=self.url)

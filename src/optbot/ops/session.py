@@ -30,7 +30,7 @@ from optbot.calendar import NseCalendar, Segment
 from optbot.config import Settings
 from optbot.config.sections.engine import EngineSettings
 from optbot.core.bus import EventBus
-from optbot.core.clock import Clock
+from optbot.core.clock import Clock, LiveClock
 from optbot.core.enums import AlertPriority, Exchange, Timeframe
 from optbot.core.errors import UserError
 from optbot.core.events import Bar, Event, FeedHealth, OrderUpdate, Tick
@@ -45,8 +45,15 @@ from optbot.engine.builder import Venue, VenueSpec, build_engine
 from optbot.engine.core import TradingEngine, preload_history
 from optbot.engine.errors import ErrorPolicy, Watchdog, restart_delay
 from optbot.engine.feed_watch import FeedWatch
-from optbot.engine.health import CheckResult, check_clock_skew, check_database, check_disk_space
+from optbot.engine.health import (
+    CheckResult,
+    ClockSkewMonitor,
+    check_clock_against_server,
+    check_database,
+    check_disk_space,
+)
 from optbot.engine.provisional import confirm_provisional_session
+from optbot.engine.reject_breaker import RejectBreaker
 from optbot.engine.schedule import DaySchedule, build_schedule
 from optbot.engine.subscriptions import (
     SUBSCRIPTION_REFRESH_SECONDS,
@@ -74,9 +81,10 @@ HISTORY: tuple[tuple[CandleInterval, Timeframe, str], ...] = (
     ("FIFTEEN_MINUTE", Timeframe.M15, "intraday"),
     ("FIVE_MINUTE", Timeframe.M5, "intraday"),
 )
-MIN_FREE_DISK_MB = 200.0
 T = TypeVar("T")
 SESSION_PAUSE_REASON = "broker session unhealthy: re-login needed"
+#: The engine's entry-pause source a stale instrument master holds for the whole session.
+STALE_MASTER_PAUSE = "master"
 
 
 class StageFailed(Exception):
@@ -154,7 +162,16 @@ class SessionRunner:
         self._abortable = False
         self._subscribed: set[InstrumentKey] = set()
         self._finished = False
+        self._stop_requested = False  # a person (or the service manager) asked: not the day's end
+        #: §13.8 host clock vs the exchange's tick times; only when the trading clock is the host's
+        #: (a clock following a replay, or a simulation's own, is not the host clock)
+        self.clock_skew: ClockSkewMonitor | None = (
+            ClockSkewMonitor(settings.session.clock_skew_min_samples)
+            if isinstance(clock, LiveClock)
+            else None
+        )
         self.feed_watch: FeedWatch | None = None
+        self.reject_breaker: RejectBreaker | None = None
         self.benched: dict[str, str] = {}  # strategy → why the last walk-forward benched it
         self._bar_store: JsonStore | None = None
         self._window = FeedWindow(settings.instruments)  # spec §3.3 ATM check and gradual replacement
@@ -227,6 +244,7 @@ class SessionRunner:
         self.ops.watch_rest_client(self.stack.rest.counters)
         self.stack.rest.on_call = self.ops.observe_api_latency
         await self._announce_benched(engine)
+        await self._refuse_entries_on_a_stale_master(engine)
         await self._guarded("history sync", self._history)
         await self._guarded("ADX categories", self._categories, critical=False)
         await self._guarded("health checks", self._health)
@@ -331,6 +349,30 @@ class SessionRunner:
         self.engine = self.outcome.engine = engine
         return engine
 
+    async def _refuse_entries_on_a_stale_master(self, engine: TradingEngine) -> None:
+        """Spec §8.1: tokens of a cached master older than `data.stale_master_days` are not traded
+        (a contract may have changed lot size, been delisted or replaced). New entries are paused for
+        the session; exits still go, so positions already held can be closed."""
+        assert self.instruments is not None
+        info = self.instruments.info
+        if not info.stale:
+            return
+        limit = self.settings.data.stale_master_days
+        reason = (
+            f"instrument master from {info.as_of} is {info.age_days} days old (> data.stale_master_days "
+            f"{limit}): no new entries this session"
+        )
+        engine.pause_entries(STALE_MASTER_PAUSE, reason)
+        self.stage("instrument master freshness", False, reason, critical=False)
+        await engine.alert(
+            AlertPriority.CRITICAL,
+            "Instrument master is stale",
+            reason + "; today's download failed and only an old copy was found",
+            action_required="`optbot instruments refresh --force`, then restart optbot; runbook §13",
+            impact="no new entries today; exits still go out",
+            dedupe_key=f"stale-master:{info.as_of}",
+        )
+
     def _rotated_strategies(self) -> list[Strategy]:
         """The configured strategies less the ones the last walk-forward benched (§10.6 rotation)."""
         path = self.settings.paths.resolve(self.settings.paths.state_dir) / ROTATION_FILE
@@ -410,20 +452,22 @@ class SessionRunner:
 
     async def _health(self) -> str:
         results: list[CheckResult] = [
-            check_disk_space(self.settings.paths.data_root, MIN_FREE_DISK_MB),
+            check_disk_space(self.settings.paths.data_root, self.settings.engine.min_free_disk_mb),
             check_database(state_db_path(self.settings)),
         ]
-        if self.engine is not None and self.engine.market.last_tick_utc is not None:
-            results.append(
-                check_clock_skew(
-                    self.clock, self.engine.market.last_tick_utc, self.settings.session.max_clock_skew_seconds
-                )
-            )
         try:
             funds = await self.stack.broker.funds()
             results.append(
                 CheckResult("broker reachable", True, f"funds: available {funds.available_cash:,.2f}")
             )
+            if isinstance(self.clock, LiveClock):  # a replay's or a simulation's clock is not the host's
+                results.append(
+                    check_clock_against_server(
+                        self.clock.now_utc(),
+                        self.stack.rest.last_date_header,
+                        self.settings.session.max_clock_skew_seconds,
+                    )
+                )
         except BrokerError as exc:
             results.append(CheckResult("broker reachable", False, f"{type(exc).__name__}: {exc}"))
         static_ip = await check_static_ip_async(self.settings.broker)
@@ -502,6 +546,8 @@ class SessionRunner:
             fallback_note=f"REST quotes for held contracts every {fallback_every:g} s",
             on_recovered=self._after_feed_gap,
         )
+        self.reject_breaker = RejectBreaker(engine, self.clock, self.settings)
+        self.reject_breaker.attach()
         if self.ops is not None:
             self.ops.watch_feed_drops(self.feed.decoder.skipped)
         await self.feed.start()
@@ -574,6 +620,8 @@ class SessionRunner:
         engine = self.engine
         assert engine is not None
         if isinstance(event, Tick):
+            if self.clock_skew is not None:
+                self.clock_skew.observe(event)
             if self.pipeline is not None:
                 self.pipeline.on_tick(event)
             await engine.on_tick(event)
@@ -773,6 +821,8 @@ class SessionRunner:
         engine = self.engine
         if engine is None or not self.calendar.is_open(self.clock.now_utc(), Segment.FO):
             return
+        await self._check_clock_skew(engine)
+        await self._check_disk_space(engine)
         if not await self._check_broker_session():
             return
         stale_after = self.settings.engine.feed_stale_seconds
@@ -785,6 +835,39 @@ class SessionRunner:
             and market_hours_silence_seconds(self.clock.now_utc(), last, opened) > stale_after
         ):
             engine.warn(f"market data stale: no tick for over {stale_after:g} s")
+
+    async def _check_clock_skew(self, engine: TradingEngine) -> None:
+        """Spec §13.8: bars close and TOTP logins run on the host clock, so a host that drifted from
+        the exchange's clock is told to a person at each health check while it lasts."""
+        skew = self.clock_skew.take() if self.clock_skew is not None else None
+        limit = self.settings.session.max_clock_skew_seconds
+        if skew is None or abs(skew) <= limit:
+            return
+        direction = "ahead of" if skew > 0 else "behind"
+        await engine.alert(
+            AlertPriority.IMPORTANT,
+            "Host clock disagrees with the exchange",
+            f"the host clock is {abs(skew):.1f} s {direction} the exchange's tick timestamps "
+            f"(session.max_clock_skew_seconds {limit:g})",
+            action_required="check time sync on the host (`timedatectl`, `chronyc tracking`); runbook §11",
+            impact="bars close at the wrong moment and the next TOTP login may be refused",
+            dedupe_key="clock-skew",
+        )
+
+    async def _check_disk_space(self, engine: TradingEngine) -> None:
+        """A data root that fills up mid-day stops the state database and the bar store from writing:
+        a person hears of it while there is still time to free space."""
+        result = check_disk_space(self.settings.paths.data_root, self.settings.engine.min_free_disk_mb)
+        if result.ok:
+            return
+        await engine.alert(
+            AlertPriority.CRITICAL,
+            "Disk space low",
+            f"{result.detail} (engine.min_free_disk_mb)",
+            action_required="free space on the data root now (old reports, backups, logs); runbook §12",
+            impact="orders, fills and bars cannot be stored once the disk is full",
+            dedupe_key="disk-space-low",
+        )
 
     async def _check_broker_session(self) -> bool:
         """Runbook §1: a failed session check (re-login included) pauses entries and tells a person; a
@@ -858,6 +941,7 @@ class SessionRunner:
         """Leave the market loop; while starting or winding down, also cancel that work at once (a
         stop request is always answered promptly, whatever the broker or the clock is doing)."""
         self._stop.set()
+        self._stop_requested = True
         if self._abortable:
             self._abort.set()
 
@@ -882,9 +966,15 @@ class SessionRunner:
                     "stopped on request before it finished; the next start reconciles",
                     critical=False,
                 )
-            await engine.stop()
+            if self._stop_requested and not closed:
+                await engine.stop_mid_session("stop requested before the close")
+            else:
+                await engine.stop()
         if self.feed_watch is not None:
             await self.feed_watch.drain()
+        if self.reject_breaker is not None:
+            self.reject_breaker.stop()
+            await self.reject_breaker.drain()
         if self.ops is not None:
             with contextlib.suppress(Exception):
                 await self.ops.stop()

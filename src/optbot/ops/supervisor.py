@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import os
+import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -24,13 +25,13 @@ from typing import Any
 from optbot.broker.angelone.factory import build_stack, open_secret_store
 from optbot.calendar import NseCalendar
 from optbot.config import Settings
-from optbot.core.atomic import atomic_write_text
+from optbot.core.atomic import atomic_write_text, clear_leftovers
 from optbot.core.clock import Clock
 from optbot.core.enums import AlertPriority, RunMode
 from optbot.core.errors import UserError
 from optbot.core.events import Alert
 from optbot.core.timeutil import iso_utc, ist_date, to_ist
-from optbot.data.backup import create_backup, verify_backup
+from optbot.data.backup import create_backup, create_state_backup, verify_backup
 from optbot.data.store import JsonStore
 from optbot.engine.follow import FollowingClock
 from optbot.engine.schedule import build_schedule
@@ -44,6 +45,9 @@ log = logging.getLogger("optbot.ops.supervisor")
 
 STATUS_FILE = "status.json"
 STATUS_EVERY_SECONDS = 5.0
+#: Leftovers of interrupted writes are removed once they are this old: no write of a running optbot
+#: command lasts a day, so nothing in progress is touched.
+LEFTOVER_MIN_AGE = timedelta(days=1)
 
 
 def status_path(settings: Settings) -> Path:
@@ -196,31 +200,53 @@ class BotSupervisor:
             self.runner = None
             await stack.aclose()
 
-    def _daily_upkeep(self, today: date) -> None:
+    def _daily_upkeep(self, today: date) -> str:
         """Data-management mode work (§1.5, §8.3), once a day: retention of bars and raw ticks,
-        last-good copies, and a verified backup of the market data."""
+        last-good copies, leftovers of interrupted writes removed, and verified backups of the market
+        data and of the trading data and logs.
+        Returns what failed ('' when all went well or it already ran today)."""
         if self.upkeep_done_for == today:
-            return
+            return ""
         self.upkeep_done_for = today
         try:
             store = JsonStore(self.settings.paths, self.settings.data, self.clock)
             kept = store.maintain(today)
             store.flush_ticks()
+            for leftover in clear_leftovers(
+                self.settings.paths.data_root, self.clock.now_utc(), LEFTOVER_MIN_AGE
+            ):
+                log.info("removed %s, left by an interrupted write", leftover)
             backup = create_backup(self.settings.paths, self.clock, self.settings.data.backups_keep)
             problems = verify_backup(backup.path)
-        except (OSError, ValueError) as exc:
+            if not problems:
+                backup = create_state_backup(self.settings.paths, self.clock, self.settings.data.backups_keep)
+                problems = verify_backup(backup.path)
+        except (OSError, ValueError, sqlite3.Error) as exc:
             self.last_error = f"data upkeep failed: {type(exc).__name__}: {exc}"
             log.error(self.last_error)
-            return
+            return self.last_error
         if problems:
             self.last_error = f"backup {backup.path} failed verification: {'; '.join(problems[:3])}"
             log.error(self.last_error)
-            return
-        log.info("data upkeep: %d series kept, backup %s verified", len(kept), backup.path)
+            return self.last_error
+        log.info("data upkeep: %d series kept, backups verified (last %s)", len(kept), backup.path)
+        return ""
 
     async def _data_management_until_next_session(self, today: date) -> None:
         """Outside sessions there is nothing to trade: upkeep, then wait for the next pre-market."""
-        self._daily_upkeep(today)
+        failure = self._daily_upkeep(today)
+        if failure:
+            await self._notify(
+                Alert(
+                    self.clock.now_utc(),
+                    AlertPriority.IMPORTANT,
+                    "Daily backup failed",
+                    failure,
+                    action_required="free disk space or fix permissions under the data root, then "
+                    "`optbot data backup`; the next data-management day tries again",
+                    dedupe_key=f"upkeep-failed:{today}",
+                )
+            )
         await self._calendar_upkeep(today)
         await self._injected_upkeep(today)
         try:

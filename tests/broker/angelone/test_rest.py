@@ -323,3 +323,15 @@ def test_any_reply_maps_to_data_or_a_broker_error(status: int, body: bytes, endp
     except BrokerError as exc:
         if spec.kind is SendKind.ORDER_WRITE:
             assert not isinstance(exc, TransientError)
+
+
+async def test_the_servers_date_header_is_kept_for_the_clock_check() -> None:
+    """Spec §1.4/§13.8: the startup health check compares the host clock with the server's."""
+    stamp = "Mon, 07 Dec 2026 03:40:12 GMT"
+    client, _, _ = make_client(
+        lambda r: httpx.Response(200, content=success({"x": 1}), headers={"Date": stamp})
+    )
+    assert client.last_date_header is None
+    await client.call("profile")
+    assert client.last_date_header == stamp
+    await client.aclose()

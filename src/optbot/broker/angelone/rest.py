@@ -201,6 +201,9 @@ class AngelOneRestClient:
         #: Called (never awaited) when a secure call is refused as unauthenticated; the auth service
         #: uses it to check and recover the session at once.
         self.on_token_expired: Callable[[str], None] | None = None
+        #: The HTTP `Date` header of the last reply (the server's clock, to the second): the startup
+        #: health check compares the host clock with it (spec §1.4, §13.8).
+        self.last_date_header: str | None = None
         timeout = httpx.Timeout(settings.http_timeout_seconds, connect=settings.http_connect_timeout_seconds)
         limits = httpx.Limits(
             max_connections=settings.http_max_connections,
@@ -369,6 +372,7 @@ class AngelOneRestClient:
         # request's included, waited for the garbage collector; their young-generation passes fell inside
         # ~1.6 % of orders' sends). The body is read: the binding is dropped and they are freed now.
         response.stream = READ_STREAM
+        self.last_date_header = response.headers.get("date")
         try:
             return interpret_response(endpoint, response.status_code, response.content, ordertag)
         except BrokerError as exc:

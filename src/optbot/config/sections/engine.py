@@ -33,6 +33,24 @@ class EngineSettings(Section):
         default=True,
         description="spec §9: on SIGINT/SIGTERM keep open positions (broker-side) instead of flattening",
     )
+    min_free_disk_mb: float = Field(
+        default=200.0,
+        ge=0,
+        description="spec §1.4/§1.6: free space the data root needs; less is a critical startup FAIL, "
+        "and a critical alert at each market-hours health check (ticks, bars and the state database "
+        "are written all day)",
+    )
+    reject_spike_pause_minutes: float = Field(
+        default=15.0,
+        ge=0,
+        description="spec §8.1 / runbook §3: a spike of order rejects (notifications.reject_spike_count "
+        "within reject_spike_window_seconds) pauses new entries this long (exits still go); 0 = alert only",
+    )
+    cancel_entries_on_shutdown: bool = Field(
+        default=True,
+        description="spec §9: a stop requested before the close cancels working entry orders (exits "
+        "stay working), so no position can open while nobody watches it",
+    )
     watchdog_max_restarts: int = Field(
         default=5, ge=0, description="spec §10.8: restarts of a failed internal service before halting"
     )

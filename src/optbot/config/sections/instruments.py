@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
 from optbot.config.sections.base import Section
@@ -57,6 +59,14 @@ class InstrumentsSettings(Section):
     )
     download_timeout_seconds: float = Field(
         default=60.0, gt=0, description="spec §3.1: scrip master download timeout (file is tens of MB)"
+    )
+    fallback_master_file: Path | None = Field(
+        default=None,
+        description="spec §8.1 'fallback to a manual token list': a scrip-master JSON you keep (Angel "
+        "One's OpenAPIScripMaster.json format: a saved copy, or only the rows of the contracts you "
+        "trade), used when today's download fails and no saved daily master is usable; its date is "
+        "the file's modification time (older than data.stale_master_days = stale); relative paths are "
+        "under paths.data_root",
     )
     master_keep_days: int = Field(
         default=10, ge=1, description="spec §13.7: how many daily master artifacts to keep on disk"

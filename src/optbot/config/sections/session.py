@@ -20,4 +20,15 @@ class SessionSettings(Section):
         default=15.0, ge=0, description="checks start this long before open"
     )
     post_market_minutes: float = Field(default=30.0, ge=0, description="spec §1.1: post-market 30 min")
-    max_clock_skew_seconds: float = Field(default=2.0, gt=0, description="spec §13.8 skew vs exchange ts")
+    max_clock_skew_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="spec §13.8: host clock vs the exchange's tick timestamps; past it, each health "
+        "check in market hours sends an alert (bars close and TOTP logins on the host clock)",
+    )
+    clock_skew_min_samples: int = Field(
+        default=20,
+        ge=1,
+        description="spec §13.8: socket ticks needed between two health checks before their smallest "
+        "host-minus-exchange time is trusted as the clock skew",
+    )
