@@ -194,9 +194,8 @@ def test_the_collector_is_paused_only_while_rows_are_parsed(store):
 )
 def test_a_stored_bar_time_reads_as_parse_iso_reads_it(text: str) -> None:
     """Bar times are read with fromisoformat's own Z: the same instant, in the same UTC tzinfo."""
-    times: dict[str, datetime] = {}
     record = {"start_ts_utc": text, "end_ts_utc": text, "o": 1, "h": 1, "l": 1, "c": 1}
-    bar = record_to_bar(record, "NIFTY", Timeframe.M1, times)
+    bar = record_to_bar(record, "NIFTY", Timeframe.M1)
     assert bar.start_utc == parse_iso(text) and bar.start_utc.tzinfo == parse_iso(text).tzinfo
 
 
@@ -208,7 +207,7 @@ def test_a_bad_stored_bar_time_is_refused_as_parse_iso_refuses_it(text: str) -> 
     with pytest.raises(ValueError):
         parse_iso(text)
     with pytest.raises(ValueError):
-        record_to_bar(record, "NIFTY", Timeframe.M1, {})
+        record_to_bar(record, "NIFTY", Timeframe.M1)
 
 
 def test_a_labelled_load_is_the_stored_bars_relabelled(store):

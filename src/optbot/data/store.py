@@ -105,43 +105,12 @@ def _parse_stamp(text: str) -> datetime:
     return parse_iso(text)
 
 
-def record_to_bar(
-    record: dict[str, Any], symbol: str, timeframe: Timeframe, times: dict[str, datetime] | None = None
-) -> Bar:
-    """`times` memoises parsed timestamps across a file's records (a bar's end is the next one's
-    start, so a load parses each time once). Positional and with local lookups: a backtest's load
-    turns every stored bar of a year into a `Bar` here."""
-    get = record.get
-    start_text, end_text = record["start_ts_utc"], record["end_ts_utc"]
-    start: datetime | None
-    end: datetime | None
-    if times is None:
-        start, end = parse_iso(start_text), parse_iso(end_text)
-    else:
-        start = times.get(start_text)
-        if start is None:
-            start = times[start_text] = _parse_stamp(start_text)
-        end = times.get(end_text)
-        if end is None:
-            end = times[end_text] = _parse_stamp(end_text)
-    token = get("token", "")
-    return Bar(
-        end,
-        token if type(token) is str else str(token),
-        symbol,
-        timeframe,
-        start,
-        end,
-        float(record["o"]),
-        float(record["h"]),
-        float(record["l"]),
-        float(record["c"]),
-        int(get("v") or 0),
-        get("oi"),
-        int(get("n") or 0),
-        bool(get("interpolated", False)),
-        bool(get("complete", True)),
-    )
+def record_to_bar(record: dict[str, Any], symbol: str, timeframe: Timeframe) -> Bar:
+    """One stored record as a `Bar` (`records_to_bars`' rule); raises what refuses it."""
+    bars, refusals = records_to_bars((record,), symbol, timeframe)
+    if refusals:
+        raise refusals[0]
+    return bars[0]
 
 
 def records_to_bars(
