@@ -136,6 +136,10 @@ class OrderIntent(Event):
     trace_id: str = ""
 
 
+#: The `Signal.details` key of an entry's exit plan (stop, target, levels at entry): audited with the
+#: signal, so a strategy restarted mid-session can rebuild the plan of a position it entered earlier.
+SIGNAL_EXIT_PLAN = "exit_plan"
+
 #: The reason prefix a strategy hears for each leg of a basket the execution layer unwound.
 BASKET_UNWOUND = "basket unwound"
 

@@ -56,6 +56,7 @@ from optbot.core.funds import Funds
 from optbot.core.ids import new_id
 from optbot.core.instrument import Instrument, InstrumentKey
 from optbot.core.timeutil import ist_date, to_ist
+from optbot.engine.adoption import PositionAdopter
 from optbot.engine.market import MarketState
 from optbot.engine.schedule import DaySchedule, Phase, build_schedule
 from optbot.engine.subscriptions import PricedChain
@@ -194,6 +195,7 @@ class TradingEngine:
         )
         chosen = list(strategies) if strategies is not None else load_strategies(settings)
         self.runner = StrategyRunner(chosen, self.ctx, on_pause=self._on_strategy_paused)
+        self.adopter = PositionAdopter(store, instruments, self.runner, self.note)
         self.reconciler = Reconciler(broker, store, clock, settings, order_manager=self.orders, bus=self.bus)
         self.schedule: DaySchedule | None = None
         self._deadlines: deque[tuple[datetime, str]] = deque()
@@ -279,6 +281,8 @@ class TradingEngine:
         if not self._started:
             self.runner.start()
             self._started = True
+            for position in self.portfolio.open_positions():  # a restart: their strategies take them back
+                self.adopter.offer(position.exchange, position.token, position.net_quantity, at_start=True)
         await self._process_intents()
         return self.schedule or build_schedule(self.calendar, today, self.settings.session)
 
@@ -886,8 +890,11 @@ class TradingEngine:
         key = (exchange, token)
         if net_quantity == 0:
             self._position_keys.discard(key)
-        else:
+            self.adopter.flat(exchange, token)
+        elif key not in self._position_keys:
             self._position_keys.add(key)
+            if self._started:  # e.g. an entry sent before a restart filled after it
+                self.adopter.offer(exchange, token, net_quantity, at_start=False)
         instrument = self.instruments.get(exchange, token)
         mark = self.portfolio.mark(exchange, token)
         if mark is None:

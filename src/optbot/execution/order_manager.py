@@ -39,7 +39,16 @@ from optbot.config.settings import Settings
 from optbot.core.bus import EventBus
 from optbot.core.clock import Clock
 from optbot.core.enums import AlertPriority, Exchange, OrderStatus, OrderType, Side, Variety
-from optbot.core.events import Alert, Event, Fill, OrderIntent, OrderUpdate, RiskDecision, Signal
+from optbot.core.events import (
+    SIGNAL_EXIT_PLAN,
+    Alert,
+    Event,
+    Fill,
+    OrderIntent,
+    OrderUpdate,
+    RiskDecision,
+    Signal,
+)
 from optbot.core.ids import ordertag_for
 from optbot.core.instrument import Instrument
 from optbot.core.timeutil import ist_date
@@ -196,18 +205,19 @@ class OrderManager:
 
     # =============================================================== submit
     def record_signal(self, signal: Signal) -> None:
-        """Audit the signal an intent came from (signal → intent → risk decision → order → fill)."""
-        self._store.audit(
-            "signal",
-            signal.trace_id or signal.strategy,
-            {
-                "strategy": signal.strategy,
-                "underlying": signal.underlying,
-                "direction": signal.direction.value,
-                "reason": signal.reason,
-                "strength": signal.strength,
-            },
-        )
+        """Audit the signal an intent came from (signal → intent → risk decision → order → fill); with
+        the entry's exit plan when the signal carries one (read back after a restart)."""
+        payload: dict[str, Any] = {
+            "strategy": signal.strategy,
+            "underlying": signal.underlying,
+            "direction": signal.direction.value,
+            "reason": signal.reason,
+            "strength": signal.strength,
+        }
+        exit_plan = signal.details.get(SIGNAL_EXIT_PLAN)
+        if exit_plan is not None:
+            payload[SIGNAL_EXIT_PLAN] = exit_plan
+        self._store.audit("signal", signal.trace_id or signal.strategy, payload)
 
     async def submit(
         self, intent: OrderIntent, quote: Quote | None = None, decision: RiskDecision | None = None

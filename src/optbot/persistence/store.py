@@ -1017,6 +1017,16 @@ class Store:
         ).fetchone()
         return str(row["strategy"]) if row is not None else ""
 
+    def last_entry_intent(self, exchange: Exchange, token: str) -> IntentRecord | None:
+        """The contract's last entry intent (the one `position_owner` names): what a strategy restarted
+        with the position open rebuilds its exits from. Searches the intents_contract index."""
+        row = self._connection.execute(
+            "SELECT * FROM intents WHERE purpose = ? AND exchange = ? AND token = ?"
+            " ORDER BY created_utc DESC, rowid DESC LIMIT 1",
+            (IntentPurpose.ENTRY.value, exchange.value, token),
+        ).fetchone()
+        return None if row is None else _intent_from_row(row)
+
     def positions(self) -> list[PositionRecord]:
         """Every position row (flat ones too), ordered by exchange and token."""
         return list(self._whole_positions_cache().all())

@@ -11,6 +11,7 @@ from optbot.config import Settings
 from optbot.core.enums import Timeframe
 from optbot.core.events import Bar, Fill, OrderIntent, Tick
 from optbot.instruments.expiry_choice import ExpiryChoice
+from optbot.strategy.adoption import PositionOrigin
 from optbot.strategy.context import StrategyContext
 from optbot.strategy.tunable import Tunable
 
@@ -88,6 +89,22 @@ class Strategy(ABC):
     def on_reject(self, ctx: StrategyContext, intent: OrderIntent, reasons: tuple[str, ...]) -> None:
         """Called when risk or the broker refused one of this strategy's intents; default forgets it."""
         return None
+
+    def manages_position(self, token: str) -> bool:
+        """Whether this strategy manages an open position in `token` right now (its own exits run on
+        it); default False: a strategy that keeps no trades of its own."""
+        return False
+
+    def adopts_positions(self) -> bool:
+        """Whether this strategy takes back, after a restart, positions it entered earlier (the class
+        overrides `adopt_position`); the engine reports the others' positions as left to them."""
+        return type(self).adopt_position is not Strategy.adopt_position
+
+    def adopt_position(self, ctx: StrategyContext, origin: PositionOrigin) -> bool:
+        """Take back an open position this strategy entered but does not know (the process restarted,
+        or an entry sent before it filled after). Returns whether it now manages the position; default
+        False: the engine reports it unmanaged and the end-of-day flatten closes it."""
+        return False
 
     def on_timer(self, ctx: StrategyContext, name: str) -> None:
         """Called for named timers (e.g. 'pre_close', 'eod'); default ignores them."""

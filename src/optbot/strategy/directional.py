@@ -25,16 +25,24 @@ from optbot.core.enums import (
     SignalDirection,
     Timeframe,
 )
-from optbot.core.events import Bar, Fill, OrderIntent, Signal, Tick
+from optbot.core.events import SIGNAL_EXIT_PLAN, Bar, Fill, OrderIntent, Signal, Tick
 from optbot.core.ids import new_id
 from optbot.core.instrument import Instrument
 from optbot.core.timeutil import IST, ist_date, to_ist
 from optbot.instruments.chain import OptionQuote
 from optbot.instruments.master import index_name
+from optbot.strategy.adoption import PositionOrigin, RecordedExitPlan
 from optbot.strategy.base import Strategy
 from optbot.strategy.checklist import days_to_expiry, entry_checklist
 from optbot.strategy.context import StrategyContext
-from optbot.strategy.exits import ExitAction, ExitPlan, evaluate_exit, plan_exits
+from optbot.strategy.exits import (
+    ExitAction,
+    ExitPlan,
+    evaluate_exit,
+    plan_exits,
+    restored_plan,
+    resume_progress,
+)
 from optbot.strategy.mtf import entry_timeframe
 from optbot.strategy.performance import PerformanceBook
 from optbot.strategy.regime import gap_percent
@@ -102,6 +110,8 @@ class DirectionalOptionStrategy(Strategy):
         self.refused_entries: dict[str, PendingEntry] = {}
         self.trades: dict[str, OpenTrade] = {}
         self.exit_owner: dict[str, str] = {}  # exit intent id -> underlying
+        #: entry intent id of a trade taken back after a restart -> its underlying (later fills add to it)
+        self.adopted_entries: dict[str, str] = {}
         self.performance = PerformanceBook(settings.strategy, starting_capital=1.0)
         self.journal: list[str] = []  # every decision in words, newest last
         self._last_skip: dict[str, str] = {}
@@ -219,6 +229,11 @@ class DirectionalOptionStrategy(Strategy):
         underlying = self.exit_owner.get(fill.intent_id)
         if underlying is not None and underlying in self.trades:
             self._exit_filled(ctx, fill, self.trades[underlying])
+            return
+        adopted = self.adopted_entries.get(fill.intent_id)
+        trade = self.trades.get(adopted) if adopted is not None else None
+        if trade is not None and trade.contract.token == fill.token:
+            self._adopted_entry_filled(ctx, fill, trade)
 
     def on_timer(self, ctx: StrategyContext, name: str) -> None:
         """'flatten' closes every open trade now (end of day, operator)."""
@@ -251,6 +266,105 @@ class DirectionalOptionStrategy(Strategy):
             trade.exit_intents.discard(intent.intent_id)
             trade.plan.quantity += intent.quantity
             self.note(ctx, f"exit {intent.symbol} refused ({why}); will retry on the next bar")
+
+    # ------------------------------------------------------------- restarts
+    def manages_position(self, token: str) -> bool:
+        """An open trade in the contract, or an entry of ours in it still waiting for fills."""
+        return any(trade.contract.token == token for trade in self.trades.values()) or any(
+            entry.contract.token == token for entry in self.pending_entries.values()
+        )
+
+    def adopt_position(self, ctx: StrategyContext, origin: PositionOrigin) -> bool:
+        """Take back a long option position this strategy entered before a restart: its exit plan is
+        rebuilt from the entry recorded in the store (the plan audited with the signal; for older
+        entries a conservative plan from the entry's underlying level) and carried forward over the
+        bars since entry, so the stop, target and trail apply from the next price on."""
+        if self.manages_position(origin.token):
+            return True
+        contract = origin.contract
+        if contract is None or contract.option_type is None or origin.net_quantity <= 0:
+            self.note(
+                ctx, f"{origin.symbol} ({origin.net_quantity}) is not a long option it can manage: left"
+            )
+            return False
+        underlying = contract.underlying.upper()
+        if underlying in self.trades:
+            held = self.trades[underlying].contract.symbol
+            self.note(ctx, f"{origin.symbol} not taken back: already managing {held} on {underlying}")
+            return False
+        entry_time = origin.entry_time or ctx.now_utc()
+        recorded = origin.recorded_plan
+        entry_underlying = (
+            recorded.entry_underlying
+            if recorded is not None
+            else origin.entry_underlying or self._underlying_close_at(ctx, underlying, entry_time)
+        )
+        if entry_underlying is None:
+            self.note(ctx, f"{origin.symbol} not taken back: no {underlying} level at its entry is known")
+            return False
+        bullish = contract.option_type is OptionType.CE
+        direction = SignalDirection.BULLISH if bullish else SignalDirection.BEARISH
+        plan = restored_plan(
+            self.params,
+            direction,
+            entry_time,
+            entry_underlying,
+            origin.net_quantity,
+            contract.lot_size,
+            contract.expiry,
+            contract.settlement is Settlement.PHYSICAL,
+            (recorded.stop, recorded.target) if recorded is not None else None,
+            recorded.entry_vix if recorded is not None else origin.entry_vix,
+        )
+        best = self._best_close_since(ctx, underlying, entry_time, plan.sign, entry_underlying)
+        resume_progress(plan, self.params, best, origin.entry_quantity > origin.net_quantity)
+        idea = EntryIdea(direction, "taken back after a restart", True, "", False, "", source=self.name)
+        price = origin.entry_price if origin.entry_price is not None else origin.average_price
+        self.trades[underlying] = OpenTrade(
+            underlying,
+            contract,
+            idea,
+            plan,
+            origin.net_quantity,
+            origin.net_quantity * price,
+            seen_in_book=True,
+        )
+        if origin.entry_intent_id:
+            self.adopted_entries[origin.entry_intent_id] = underlying
+        self.note(
+            ctx,
+            f"took back {origin.net_quantity} {contract.symbol} entered "
+            f"{to_ist(entry_time):%H:%M} @ {price:.2f} ({underlying} {entry_underlying:.2f}): "
+            f"{'; '.join(plan.notes)}; now stop {plan.stop:.2f}, target {plan.target:.2f}",
+        )
+        return True
+
+    def _adopted_entry_filled(self, ctx: StrategyContext, fill: Fill, trade: OpenTrade) -> None:
+        """More of an entry sent before the restart filled after the trade was taken back: it joins the
+        trade under the same plan."""
+        trade.filled += fill.quantity
+        trade.cost += fill.quantity * fill.price
+        trade.plan.quantity += fill.quantity
+        self.note(ctx, f"entry filled {fill.quantity} {fill.symbol} @ {fill.price:.2f} (taken-back trade)")
+
+    def _underlying_close_at(self, ctx: StrategyContext, underlying: str, moment: datetime) -> float | None:
+        """The underlying's close of the last entry-timeframe bar ended by `moment` (an entry that did
+        not record its level), else None."""
+        bars = ctx.bars(underlying, self.params.entry_timeframe, 500)
+        before = [bar for bar in bars if bar.end_utc <= moment]
+        return before[-1].close if before else None
+
+    def _best_close_since(
+        self, ctx: StrategyContext, underlying: str, since: datetime, sign: int, entry_underlying: float
+    ) -> float:
+        """The most favourable entry-timeframe close after `since` (the trail's anchor before the
+        restart); the entry level when no bar closed since."""
+        closes = [
+            bar.close for bar in ctx.bars(underlying, self.params.entry_timeframe, 500) if bar.end_utc > since
+        ]
+        if not closes:
+            return entry_underlying
+        return max(closes) if sign > 0 else min(closes)
 
     # ------------------------------------------------------------- helpers
     def note(self, ctx: StrategyContext, text: str) -> None:
@@ -394,7 +508,12 @@ class DirectionalOptionStrategy(Strategy):
                 direction=idea.direction,
                 reason=f"{idea.trigger} ({idea.trend_detail})",
                 strength=idea.strength,
-                details={"checklist": checklist.summary(), "source": idea.source or self.name},
+                details={
+                    "checklist": checklist.summary(),
+                    "source": idea.source or self.name,
+                    # read back by `adopt_position` if the process restarts while the trade is open
+                    SIGNAL_EXIT_PLAN: RecordedExitPlan(price, plan.stop, plan.target, vix).as_detail(),
+                },
             )
         )
         intent = OrderIntent(

@@ -277,3 +277,71 @@ def _all(
     quantity = plan.quantity
     plan.quantity = 0
     return ExitAction(kind, quantity, purpose, reason)
+
+
+def restored_plan(
+    settings: StrategySettings,
+    direction: SignalDirection,
+    entry_time: datetime,
+    entry_underlying: float,
+    quantity: int,
+    lot_size: int,
+    expiry: date | None,
+    physical_settlement: bool,
+    recorded: tuple[float, float] | None,
+    entry_vix: float | None,
+) -> ExitPlan:
+    """The plan of a position entered before a restart. With the (stop, target) `recorded` at entry it
+    is that plan again; without them (entries made before plans were recorded) a conservative one: the
+    tightest initial stop the settings allow at any VIX, and its target at the configured reward/risk."""
+    if direction is SignalDirection.NEUTRAL:
+        raise ValueError("an exit plan needs a BULLISH or BEARISH direction")
+    sign = 1 if direction is SignalDirection.BULLISH else -1
+    if recorded is not None:
+        stop, target = recorded
+        note = f"restored after a restart: stop {stop:.2f}, target {target:.2f} as planned at entry"
+    else:
+        stop_pct = min(
+            settings.initial_stop_pct,
+            settings.high_vix_stop_pct,
+            settings.low_vix_stop_pct if settings.low_vix_stop_pct is not None else math.inf,
+        )
+        stop = entry_underlying * (1 - sign * stop_pct / 100)
+        reward_risk = max(settings.target_reward_risk, settings.min_reward_risk)
+        target = entry_underlying + sign * abs(entry_underlying - stop) * reward_risk
+        note = (
+            f"restored after a restart without the entry's recorded plan: conservative stop {stop_pct:g}% "
+            f"({stop:.2f}), target {target:.2f} (1:{reward_risk:g})"
+        )
+    return ExitPlan(
+        direction,
+        entry_time,
+        entry_underlying,
+        stop,
+        target,
+        abs(entry_underlying - stop),
+        quantity,
+        lot_size,
+        entry_vix,
+        expiry,
+        physical_settlement,
+        entry_underlying,
+        notes=(note,),
+    )
+
+
+def resume_progress(
+    plan: ExitPlan, settings: StrategySettings, best_price: float, partly_closed: bool
+) -> None:
+    """Carry a restored plan's one-way state forward to what happened before the restart: the best
+    underlying price since entry (the trail's anchor), breakeven once it was reached, and the partial
+    exit when part of the position was already sold. Stops only tighten."""
+    if plan.sign * (best_price - plan.best_price) > 0:
+        plan.best_price = best_price
+    if partly_closed:
+        plan.partial_done = True
+    if partly_closed or plan.favourable_pct(plan.best_price) >= settings.breakeven_after_pct:
+        plan.at_breakeven = True
+        plan.stop = _tighter(plan, plan.entry_underlying)
+    if plan.partial_done:
+        plan.stop = _tighter(plan, plan.best_price * (1 - plan.sign * settings.trail_stop_pct / 100))

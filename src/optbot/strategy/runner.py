@@ -9,6 +9,7 @@ from functools import partial
 import structlog
 
 from optbot.core.events import Bar, Fill, OrderIntent, Tick
+from optbot.strategy.adoption import PositionOrigin
 from optbot.strategy.base import Strategy
 from optbot.strategy.context import StrategyContext
 
@@ -99,6 +100,21 @@ class StrategyRunner:
         for strategy in self.strategies:
             if strategy.name == intent.strategy:
                 self._call(strategy, "on_reject", partial(strategy.on_reject, self.ctx, intent, reasons))
+
+    def running(self, name: str) -> Strategy | None:
+        """The active (not paused) strategy of that name, if any: the one that may take back a position."""
+        if not name or name in self.paused:
+            return None
+        return next((strategy for strategy in self.strategies if strategy.name == name), None)
+
+    def adopt(self, strategy: Strategy, origin: PositionOrigin) -> bool:
+        """Hand `strategy` an open position it entered before a restart; False when it declined or
+        failed (a failure pauses it, as any hook's does)."""
+        adopted: list[bool] = []
+        self._call(
+            strategy, "adopt_position", lambda: adopted.append(strategy.adopt_position(self.ctx, origin))
+        )
+        return bool(adopted and adopted[0])
 
     def on_timer(self, name: str) -> None:
         for strategy in self.active():
