@@ -70,3 +70,20 @@ def test_entries_paused_by_a_condition_are_not_reported_as_unblocked(
     assert (
         "trading blocked: new entries paused, exits still go (feed: market data interrupted; master:" in shown
     )
+
+
+def test_a_paper_reconciliation_block_names_the_paper_journals_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A paper session's mismatch is in the paper journal: the plain `optbot reconcile --ack` reads
+    the live one and would not find it."""
+    blocked = {"risk_state": "ACTIVE", "trading_blocked": "startup reconciliation mismatch: funds"}
+    write_status(tmp_path, monkeypatch, {**blocked, "underlyings": {}})
+    path = status_path(load_settings())
+    assert "`optbot reconcile --ack`" in CliRunner().invoke(app, ["status"]).stdout
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document["mode"] = "paper (loopback simulator 127.0.0.1:18555)"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    shown = CliRunner().invoke(app, ["status"]).stdout
+    assert "`optbot reconcile --mode paper --offline`" in shown
+    assert "`optbot reconcile --mode paper --ack`" in shown

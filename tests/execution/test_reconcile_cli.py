@@ -261,3 +261,108 @@ def test_follow_sim_without_a_simulator_there_exits_2(invoke: Invoke) -> None:
     assert result.exit_code == 2, result.output
     assert f"--follow-sim {url}: no simulator clock answers there" in result.output
     assert "Traceback" not in result.output
+
+
+def _record_paper_mismatch(config: Path) -> Path:
+    """What a paper session's reconciliation leaves in its own journal when its books and its paper
+    broker's differ: an unacknowledged mismatch that blocks the next paper start's entries."""
+    settings = load_settings(config)
+    path = state_db_path(settings, paper=True)
+    store = Store.open(path, LiveClock())
+    try:
+        store.record_reconciliation("periodic", False, ["position NFO:58784: local 75 | broker 0"])
+    finally:
+        store.close()
+    return path
+
+
+def test_paper_mode_shows_and_acknowledges_the_paper_journal_only(invoke: Invoke, config: Path) -> None:
+    paper_path = _record_paper_mismatch(config)
+    assert paper_path.name == "optbot-paper.sqlite"
+    live_path = state_db_path(load_settings(config))
+    live_before = live_path.read_bytes()
+
+    live = invoke("--offline")
+    assert live.exit_code == 0, live.output
+    assert "live journal: no reconciliation has run yet" in live.output
+    assert "--mode paper --offline" in live.output and "1 unacknowledged" in live.output
+
+    shown = invoke("--mode", "paper", "--offline")
+    assert shown.exit_code == 1, shown.output
+    assert "state/optbot-paper.sqlite" in shown.output and "local 75 | broker 0" in shown.output
+    assert "optbot reconcile --mode paper --ack" in shown.output
+
+    acked = invoke("--mode", "paper", "--ack", "--by", "bob")
+    assert acked.exit_code == 0 and "acknowledged 1" in acked.output
+    again = invoke("--mode", "paper", "--offline")
+    assert again.exit_code == 0 and "paper journal: last reconciliation" in again.output
+
+    store = Store.open(paper_path, LiveClock())
+    try:
+        assert store.unacknowledged_mismatches() == []
+        assert store.latest_reconciliation().acknowledged_by == "bob"  # type: ignore[union-attr]
+    finally:
+        store.close()
+    assert live_path.read_bytes() == live_before  # the live journal was never written
+
+
+def test_paper_broker_reconciliation_is_refused_in_one_line(invoke: Invoke, config: Path) -> None:
+    paper_path = _record_paper_mismatch(config)
+    result = invoke("--mode", "paper")
+    assert result.exit_code == 2, result.output
+    assert "reconciled by the running paper session" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    store = Store.open(paper_path, LiveClock())
+    try:
+        assert len(store.unacknowledged_mismatches()) == 1  # nothing recorded or acknowledged
+    finally:
+        store.close()
+
+
+def test_bad_mode_and_missing_paper_journal_exit_2(invoke: Invoke) -> None:
+    bad = invoke("--mode", "backtest", "--offline")
+    assert bad.exit_code == 2
+    assert bad.output.strip().endswith("--mode must be one of live, paper (got 'backtest')")
+    assert len(bad.output.strip().splitlines()) == 1
+    missing = invoke("--mode", "paper", "--ack")
+    assert (
+        missing.exit_code == 2
+        and "optbot-paper.sqlite" in missing.output
+        and "does not exist" in missing.output
+    )
+
+
+def _paper_session_start_block(tmp_path: Path) -> str | None:
+    """A paper engine started on the paper journal, as `optbot run --mode paper` builds it: its
+    startup reconciliation reads that journal's unacknowledged mismatches, and any blocks entries."""
+    from datetime import date, time
+
+    from optbot.config import Settings
+    from optbot.core.clock import SimClock
+    from optbot.core.timeutil import ist_datetime
+    from optbot.engine.builder import Venue, VenueSpec, build_engine
+    from optbot.test_kit.execution import drive
+    from optbot.test_kit.instruments import build_master
+
+    day = date(2026, 8, 7)
+    clock = SimClock(ist_datetime(day, time(10, 0)))
+    settings = Settings(paths={"data_root": tmp_path / "data"}, universe={"underlyings": ["NIFTY"]})
+    store = Store.open(state_db_path(settings, paper=True), clock)
+    try:
+        engine = build_engine(
+            settings, clock, store, build_master(as_of=day), VenueSpec(Venue.PAPER), strategies=[]
+        ).engine
+        asyncio.run(drive(clock, engine.start(day)))
+        return engine.trading_blocked
+    finally:
+        store.close()
+
+
+def test_a_paper_mismatch_blocks_the_paper_start_until_acknowledged_here(
+    invoke: Invoke, config: Path, tmp_path: Path
+) -> None:
+    _record_paper_mismatch(config)
+    blocked = _paper_session_start_block(tmp_path)
+    assert blocked is not None and "earlier mismatch not acknowledged" in blocked
+    assert invoke("--mode", "paper", "--ack").exit_code == 0
+    assert _paper_session_start_block(tmp_path) is None

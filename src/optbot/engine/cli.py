@@ -537,8 +537,23 @@ def status_command(
             highlight=False,
             soft_wrap=True,
         )
+        remedy = _reconciliation_remedy(str(data.get("mode") or ""), engine)
+        if remedy:
+            console.print(remedy, highlight=False, soft_wrap=True)
     if data.get("last_error"):
         console.print(f"[red]last error: {data['last_error']}[/red]", soft_wrap=True)
+
+
+def _reconciliation_remedy(mode: str, engine: dict[str, Any]) -> str:
+    """How to see and acknowledge the mismatch that blocks entries, in the session's own journal: a
+    paper session's is in the paper journal, which `optbot reconcile` reads only with `--mode paper`."""
+    if "reconciliation mismatch" not in str(engine.get("trading_blocked") or ""):
+        return ""
+    flag = " --mode paper" if mode.startswith("paper") else ""
+    return (
+        f"to see the mismatch: `optbot reconcile{flag} --offline`; after fixing the books, "
+        f"`optbot reconcile{flag} --ack` and restart the bot"
+    )
 
 
 def _blocked_text(engine: dict[str, Any]) -> str:

@@ -1,4 +1,4 @@
-"""CLI: `optbot charges`, `optbot reconcile [--kind K | --offline | --ack]`, `optbot report pnl|statement`."""
+"""CLI: `optbot charges`, `optbot reconcile [--mode M] [--kind K | --offline | --ack]`, `optbot report`."""
 
 from __future__ import annotations
 
@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 
 report_app = typer.Typer(help="Reports from the state database.", no_args_is_help=True)
 
+#: `optbot reconcile --mode`: whose journal is read, the live account's or a paper session's (the
+#: same names `optbot run --mode` takes)
+RECONCILE_MODES = ("live", "paper")
+
 
 def _parse_day(text: str, flag: str) -> date:
     try:
@@ -36,12 +40,13 @@ def _parse_day(text: str, flag: str) -> date:
         raise UserError(f"{flag} must be a date like 2025-01-31 (got {text!r})") from None
 
 
-def _open_store(settings: Settings, clock: Clock | None = None) -> Store:
+def _open_store(settings: Settings, clock: Clock | None = None, *, paper: bool = False) -> Store:
+    """The journal of a mode (live by default), which must exist already: a command never creates one."""
     from optbot.persistence.db import DatabaseError, open_database, state_db_path
     from optbot.persistence.store import Store
 
     try:
-        return Store(open_database(state_db_path(settings), create=False), clock or LiveClock())
+        return Store(open_database(state_db_path(settings, paper=paper), create=False), clock or LiveClock())
     except DatabaseError as exc:
         fail(str(exc))
 
@@ -139,6 +144,13 @@ def _charges(
 def reconcile(
     ctx: typer.Context,
     ack: bool = typer.Option(False, "--ack", help="acknowledge recorded mismatches and allow trading again"),
+    mode: str = typer.Option(
+        "live",
+        "--mode",
+        help="whose journal: live (state/optbot.sqlite, reconciled with the broker account) or paper "
+        "(state/optbot-paper.sqlite, whose books the paper session reconciles itself; --offline and --ack "
+        "only)",
+    ),
     operator: str = typer.Option("operator", "--by", help="who acknowledges (kept in the audit trail)"),
     kind: str = typer.Option(
         "periodic",
@@ -159,10 +171,19 @@ def reconcile(
     ),
 ) -> None:
     """Log in and reconcile with the broker now (exit 1 on any mismatch); --ack acknowledges mismatches."""
+    if mode not in RECONCILE_MODES:
+        fail(f"--mode must be one of {', '.join(RECONCILE_MODES)} (got {mode!r})")
     settings = settings_from(ctx)
+    paper = mode == "paper"
     if ack or offline:
-        _stored_reconciliations(settings, ack, operator)
+        _stored_reconciliations(settings, ack, operator, paper=paper)
         return
+    if paper:
+        fail(
+            "paper books are reconciled by the running paper session against its own paper broker (at "
+            "start, periodically and at the end of day); `optbot reconcile --mode paper --offline` shows "
+            "the mismatches it recorded and `--ack` acknowledges them"
+        )
     from optbot.execution.reconciliation import ReconcileKind
 
     kinds: tuple[str, ...] = get_args(ReconcileKind)
@@ -177,20 +198,28 @@ def reconcile(
         raise typer.Exit(1)
 
 
-def _stored_reconciliations(settings: Settings, ack: bool, operator: str) -> None:
-    store = _open_store(settings)
+def _stored_reconciliations(settings: Settings, ack: bool, operator: str, *, paper: bool) -> None:
+    """Show (and with `ack` acknowledge) the mismatches recorded in one mode's journal. A mismatch
+    left unacknowledged there blocks new entries from that mode's next session start, so each
+    journal is read and acknowledged on its own: a paper mismatch never lifts or blocks live trading."""
+    store = _open_store(settings, paper=paper)
+    journal = "paper journal" if paper else "live journal"
+    again = "optbot reconcile --mode paper --ack" if paper else "optbot reconcile --ack"
     try:
         pending = store.unacknowledged_mismatches()
         if not pending:
             latest = store.latest_reconciliation()
             if latest is None:
-                console.print("no reconciliation has run yet")
+                console.print(f"{journal}: no reconciliation has run yet")
             else:
                 console.print(
-                    f"last reconciliation ({latest.kind}, {latest.ts_utc.isoformat()}) "
+                    f"{journal}: last reconciliation ({latest.kind}, {latest.ts_utc.isoformat()}) "
                     "is clean or acknowledged"
                 )
+            if not paper:
+                _mention_paper_mismatches(settings)
             return
+        console.print(f"{journal} ({store_name(settings, paper=paper)}):", highlight=False)
         for record in pending:
             console.print(
                 f"[red]mismatch[/red] #{record.reconciliation_id} {record.kind} "
@@ -200,12 +229,45 @@ def _stored_reconciliations(settings: Settings, ack: bool, operator: str) -> Non
                 console.print(f"  - {line}", highlight=False, soft_wrap=True)
         if ack:
             count = store.acknowledge_mismatches(operator)
-            console.print(f"acknowledged {count} reconciliation(s) as {operator}; trading may resume")
+            console.print(
+                f"acknowledged {count} reconciliation(s) as {operator}; the next session start is no "
+                "longer blocked by them (restart a running session to lift its block)",
+                soft_wrap=True,
+            )
         else:
-            console.print("trading stays halted; after fixing, run `optbot reconcile --ack`")
+            console.print(f"trading stays halted; after fixing, run `{again}`")
             raise typer.Exit(1)
     finally:
         store.close()
+
+
+def store_name(settings: Settings, *, paper: bool) -> str:
+    """A mode's journal as the operator finds it under the data root (`state/optbot-paper.sqlite`)."""
+    from optbot.persistence.db import state_db_path
+
+    path = state_db_path(settings, paper=paper)
+    return f"{path.parent.name}/{path.name}"
+
+
+def _mention_paper_mismatches(settings: Settings) -> None:
+    """An operator checking the live journal after a paper session halted is pointed at the paper
+    journal, whose mismatches `--mode paper` shows; a missing paper journal says nothing."""
+    from optbot.persistence.db import state_db_path
+
+    if not state_db_path(settings, paper=True).exists():
+        return
+    store = _open_store(settings, paper=True)
+    try:
+        count = len(store.unacknowledged_mismatches())
+    finally:
+        store.close()
+    if count:
+        console.print(
+            f"the paper journal ({store_name(settings, paper=True)}) has {count} unacknowledged "
+            "mismatch(es): `optbot reconcile --mode paper --offline` shows them",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def run_live_reconciliation(
@@ -249,6 +311,9 @@ class LiveReconciliation:
     followed_for_pid: int | None = None
     #: the running bot's mode (paper / live), None when no bot runs on this data root
     running_mode: str | None = None
+    #: the two journals as named under the data root (`state/optbot.sqlite`, `state/optbot-paper.sqlite`)
+    live_journal: str = ""
+    paper_journal: str = ""
 
     @property
     def clean(self) -> bool:
@@ -291,7 +356,16 @@ async def _live_reconciliation(
             await stack.aclose()
     pid = int(running["pid"]) if running is not None and followed and followed == session_follows else None
     mode = str(running.get("mode")) if running is not None else None
-    return LiveReconciliation(report, earlier, trading_day, followed, pid, mode)
+    return LiveReconciliation(
+        report,
+        earlier,
+        trading_day,
+        followed,
+        pid,
+        mode,
+        store_name(settings, paper=False),
+        store_name(settings, paper=True),
+    )
 
 
 def _the_running_sessions_day(clock: Clock, running: dict[str, Any] | None, followed: str | None) -> date:
@@ -361,9 +435,9 @@ def _print_reconciliation(live: LiveReconciliation) -> None:
     console.print(_clock_line(live), highlight=False, soft_wrap=True)
     if live.running_mode == "paper":
         console.print(
-            "the running bot trades paper: its books (state/optbot-paper.sqlite) are reconciled by the bot "
-            "itself against its paper broker; this compares the live books (state/optbot.sqlite) with the "
-            "broker account",
+            f"the running bot trades paper: its books ({live.paper_journal}) are reconciled by the bot "
+            f"itself against its paper broker (`optbot reconcile --mode paper --offline` shows its "
+            f"mismatches); this compares the live books ({live.live_journal}) with the broker account",
             highlight=False,
             soft_wrap=True,
         )

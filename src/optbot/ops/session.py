@@ -318,9 +318,7 @@ class SessionRunner:
     def _build_engine(self) -> TradingEngine:
         assert self.instruments is not None
         settings = self.settings
-        store_path = state_db_path(settings)
-        if self.paper:
-            store_path = store_path.with_name(store_path.stem + "-paper" + store_path.suffix)
+        store_path = state_db_path(settings, paper=self.paper)
         store_path.parent.mkdir(parents=True, exist_ok=True)
         self._store = Store.open(store_path, self.clock, wal=settings.persistence)
         venue = (

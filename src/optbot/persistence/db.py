@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from optbot.config.settings import Settings
 
 STATE_DB_NAME = "optbot.sqlite"
+#: a paper session's journal sits beside the live one under this suffix, so paper fills and
+#: reconciliations never mix with the live account's books
+PAPER_JOURNAL_SUFFIX = "-paper"
 #: every commit fsyncs the WAL before it returns (a store may relax one commit: `Store.transaction`)
 SYNCHRONOUS = "FULL"
 
@@ -24,8 +27,14 @@ class DatabaseError(Exception):
     """The state database cannot be opened or migrated (the message names the file and the reason)."""
 
 
-def state_db_path(settings: Settings) -> Path:
-    return settings.paths.resolve(settings.paths.state_dir) / STATE_DB_NAME
+def state_db_path(settings: Settings, *, paper: bool = False) -> Path:
+    """The state database of a mode: the live journal (`state/optbot.sqlite`), or with `paper` the
+    paper session's (`state/optbot-paper.sqlite`). Every command that opens a mode's journal resolves
+    it here, so `optbot run --mode paper` and `optbot reconcile --mode paper` read the same file."""
+    live = settings.paths.resolve(settings.paths.state_dir) / STATE_DB_NAME
+    if not paper:
+        return live
+    return live.with_name(live.stem + PAPER_JOURNAL_SUFFIX + live.suffix)
 
 
 def schema_version(connection: sqlite3.Connection) -> int:
