@@ -366,3 +366,38 @@ def test_a_paper_mismatch_blocks_the_paper_start_until_acknowledged_here(
     assert blocked is not None and "earlier mismatch not acknowledged" in blocked
     assert invoke("--mode", "paper", "--ack").exit_code == 0
     assert _paper_session_start_block(tmp_path) is None
+
+
+def test_a_running_paper_session_lets_entries_through_once_its_mismatch_is_acknowledged(
+    invoke: Invoke, config: Path, tmp_path: Path
+) -> None:
+    """The operator acknowledges from another shell while the session runs: the session's next health
+    check lifts the startup block without a restart; until then, and before the ack, it stays."""
+    from datetime import date, time
+
+    from optbot.config import Settings
+    from optbot.core.clock import SimClock
+    from optbot.core.timeutil import ist_datetime
+    from optbot.engine.builder import Venue, VenueSpec, build_engine
+    from optbot.test_kit.execution import drive
+    from optbot.test_kit.instruments import build_master
+
+    _record_paper_mismatch(config)
+    day = date(2026, 8, 7)
+    clock = SimClock(ist_datetime(day, time(10, 0)))
+    settings = Settings(paths={"data_root": tmp_path / "data"}, universe={"underlyings": ["NIFTY"]})
+    store = Store.open(state_db_path(settings, paper=True), clock)
+    try:
+        engine = build_engine(
+            settings, clock, store, build_master(as_of=day), VenueSpec(Venue.PAPER), strategies=[]
+        ).engine
+        asyncio.run(drive(clock, engine.start(day)))
+        assert engine.trading_blocked is not None
+        assert engine.acknowledge_command() == "optbot reconcile --mode paper --ack"
+        assert not engine.lift_acknowledged_block()  # not acknowledged yet
+        assert invoke("--mode", "paper", "--ack").exit_code == 0
+        assert engine.lift_acknowledged_block()
+        assert engine.trading_blocked is None
+        assert not engine.lift_acknowledged_block()  # nothing left to lift
+    finally:
+        store.close()

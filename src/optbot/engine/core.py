@@ -125,6 +125,10 @@ class MarketQuoteSource:
         return None
 
 
+#: The start of `trading_blocked` while the startup reconciliation's mismatch is unacknowledged.
+STARTUP_MISMATCH_BLOCK = "startup reconciliation mismatch"
+
+
 class TradingEngine:
     """Strategies -> risk -> orders -> portfolio, on one clock, in any of the three run modes."""
 
@@ -306,14 +310,33 @@ class TradingEngine:
             "; ".join(str(item) for item in reconciliation.discrepancies)
             or "earlier mismatch not acknowledged"
         )
-        self._trading_blocked = f"startup reconciliation mismatch: {diff}"
+        self._trading_blocked = f"{STARTUP_MISMATCH_BLOCK}: {diff}"
         await self.alert(
             AlertPriority.CRITICAL,
             "Reconciliation mismatch: trading paused",
             diff,
-            action_required="inspect the diff, fix the books, then run `optbot reconcile --ack`",
-            impact="no new entries until acknowledged; exits still allowed",
+            action_required=f"inspect the diff, fix the books, then run `{self.acknowledge_command()}`",
+            impact="no new entries until acknowledged (the session's next health check sees it); "
+            "exits still allowed",
         )
+
+    def acknowledge_command(self) -> str:
+        """The command that acknowledges this session's recorded mismatches: a paper session's are in
+        the paper journal."""
+        mode = " --mode paper" if isinstance(self.broker, PaperBroker) else ""
+        return f"optbot reconcile{mode} --ack"
+
+    def lift_acknowledged_block(self) -> bool:
+        """Entries blocked by the startup reconciliation resume once every recorded mismatch has been
+        acknowledged (`optbot reconcile --ack` from another shell writes the journal): True when lifted."""
+        blocked = self._trading_blocked
+        if not blocked or not blocked.startswith(STARTUP_MISMATCH_BLOCK):
+            return False
+        if not self.reconciler.trading_allowed():
+            return False
+        self._trading_blocked = None
+        self.note("resumed", "reconciliation mismatch acknowledged: new entries allowed again")
+        return True
 
     def begin_day(self, day: date) -> DaySchedule:
         """Build the day's schedule from the calendar and arm the deadlines still ahead."""
@@ -977,7 +1000,7 @@ class TradingEngine:
                 AlertPriority.CRITICAL,
                 f"{kind} reconciliation mismatch",
                 diff,
-                action_required="inspect and acknowledge with `optbot reconcile --ack`",
+                action_required=f"inspect and acknowledge with `{self.acknowledge_command()}`",
             )
         return report
 

@@ -231,7 +231,8 @@ def _stored_reconciliations(settings: Settings, ack: bool, operator: str, *, pap
             count = store.acknowledge_mismatches(operator)
             console.print(
                 f"acknowledged {count} reconciliation(s) as {operator}; the next session start is no "
-                "longer blocked by them (restart a running session to lift its block)",
+                "longer blocked by them; a running session lets new entries through again at its next health "
+                "check (every engine.health_check_interval_minutes in market hours)",
                 soft_wrap=True,
             )
         else:

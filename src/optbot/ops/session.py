@@ -821,6 +821,13 @@ class SessionRunner:
             return
         await self._check_clock_skew(engine)
         await self._check_disk_space(engine)
+        if engine.lift_acknowledged_block():
+            await engine.alert(
+                AlertPriority.INFO,
+                "Reconciliation acknowledged: entries resume",
+                "every recorded reconciliation mismatch has been acknowledged",
+                dedupe_key="reconciliation-acknowledged",
+            )
         if not await self._check_broker_session():
             return
         stale_after = self.settings.engine.feed_stale_seconds
