@@ -111,6 +111,9 @@ class _Engine:
     def warn(self, text: str) -> None:
         self.warnings.append(text)
 
+    def lift_acknowledged_block(self) -> bool:
+        return False
+
 
 class _HealthyAuth:
     async def check_health(self) -> bool:
