@@ -20,10 +20,11 @@ from optbot.core.enums import Exchange, IntentPurpose, Side, SignalDirection, Ti
 from optbot.core.events import Bar, OrderIntent, Signal, Tick
 from optbot.core.timeutil import ist_datetime
 from optbot.engine.builder import Venue, VenueSpec, build_engine
-from optbot.engine.core import TradingEngine
+from optbot.engine.core import ENGINE_STRATEGY, TradingEngine
 from optbot.instruments.master import InstrumentMaster
 from optbot.persistence.records import PositionRecord
 from optbot.persistence.store import Store
+from optbot.risk.engine import flatten_intent
 from optbot.strategy.base import Strategy
 from optbot.strategy.builtin.adx_trend import AdxTrendStrategy
 from optbot.strategy.context import StrategyContext
@@ -230,3 +231,105 @@ async def test_a_position_no_strategy_entered_is_reported_once_and_left_alone(tm
     unmanaged = [entry.text for entry in engine.journal if "unmanaged" in entry.text]
     assert len(unmanaged) == 1 and contract.symbol in unmanaged[0] and "opened by hand" in unmanaged[0]
     assert _exits(engine) == [] and restarted.trades == {}
+
+
+def _working_sells(session: Session, token: str) -> int:
+    """Units still open on SELL orders at the broker in `token` (what can still fill)."""
+    return sum(
+        order.request.quantity - order.filled_quantity
+        for order in session.broker.orders.values()
+        if order.status == "open" and order.request.token == token and order.request.side is Side.SELL
+    )
+
+
+async def _exit_working_across_a_restart(session: Session) -> tuple[TradingEngine, AdxTrendStrategy, int]:
+    """An entry filled, then its STOP exit sent and left working at the broker, then a restart whose
+    strategy takes the position back and sees the stop broken again. Returns the second engine, its
+    strategy and the quantity held."""
+    first, before = await session.enter_before_restart()
+    trade = next(iter(before.trades.values()))
+    held, token, stop = trade.open_quantity, trade.contract.token, trade.plan.stop
+    session.broker.fill_policy = "none"  # exits from here on rest at the broker until filled by hand
+    await session.bar_at(first, time(10, 10), stop - 1.0)
+    assert _working_sells(session, token) == held  # the exit sent before the crash, still working
+    restarted = AdxTrendStrategy(session.settings)
+    engine = session.engine(restarted)
+    await drive(session.clock, engine.start(DAY))
+    assert restarted.trades["NIFTY"].open_quantity == held
+    await session.bar_at(engine, time(10, 15), stop - 2.0)
+    return engine, restarted, held
+
+
+async def test_an_exit_working_at_the_restart_is_not_doubled_by_the_taken_back_stop(tmp_path: Path) -> None:
+    session = Session(tmp_path)
+    engine, restarted, held = await _exit_working_across_a_restart(session)
+    token = restarted.trades["NIFTY"].contract.token
+    assert _working_sells(session, token) == held  # no second SELL for lots already being sold
+    refusals = [entry.text for entry in engine.journal if "already working" in entry.text]
+    assert refusals, [entry.text for entry in engine.journal]
+    assert restarted.trades["NIFTY"].plan.quantity == held  # the strategy still means to exit them
+    for order_id, order in list(session.broker.orders.items()):
+        if order.status == "open":
+            session.broker.fill(order_id)
+    await drive(session.clock, deliver_updates(session.broker, engine.on_order_update))
+    position = engine.store.position(Exchange.NFO, token)
+    assert position is None or position.net_quantity == 0  # closed once, never turned short
+    await session.bar_at(engine, time(10, 20), SPOT * 0.9)
+    assert "NIFTY" not in restarted.trades and _working_sells(session, token) == 0
+
+
+@pytest.mark.parametrize("cancelled_by", ["exchange", "us"])
+async def test_a_working_exit_cancelled_after_the_restart_leaves_the_strategy_exiting(
+    tmp_path: Path, cancelled_by: str
+) -> None:
+    session = Session(tmp_path)
+    engine, restarted, held = await _exit_working_across_a_restart(session)
+    token, stop = restarted.trades["NIFTY"].contract.token, restarted.trades["NIFTY"].plan.stop
+    (working,) = [order for order in engine.store.orders_in_flight() if order.token == token]
+    if cancelled_by == "exchange":  # the order manager sends the exit again itself
+        await session.broker.cancel_order(working.broker_order_id)
+    else:  # a cancel we asked for is not sent again: the strategy, still holding, must exit
+        assert await drive(session.clock, engine.orders.cancel(working.ordertag, "operator cancel"))
+        await session.bar_at(engine, time(10, 17), stop - 3.0)  # cancel asked, not yet confirmed
+        assert _working_sells(session, token) == 0
+        assert "already working" in restarted.journal[-1]  # refused: the cancelled order may still fill
+    await drive(session.clock, deliver_updates(session.broker, engine.on_order_update))
+    await session.bar_at(engine, time(10, 20), stop - 4.0)
+    await drive(session.clock, engine.verify_orders())
+    assert _working_sells(session, token) == held  # the position is being exited again, exactly once
+    for order_id, order in list(session.broker.orders.items()):
+        if order.status == "open":
+            session.broker.fill(order_id)
+    await drive(session.clock, deliver_updates(session.broker, engine.on_order_update))
+    position = engine.store.position(Exchange.NFO, token)
+    assert position is None or position.net_quantity == 0
+
+
+async def test_a_stop_beside_a_working_part_exit_sends_the_rest_and_keeps_the_part_it_could_not(
+    tmp_path: Path,
+) -> None:
+    session = Session(tmp_path)
+    session.settings = session.settings.model_copy(
+        update={"backtest": session.settings.backtest.model_copy(update={"initial_capital": 1_500_000.0})}
+    )
+    engine, strategy = await session.enter_before_restart()
+    trade = strategy.trades["NIFTY"]
+    held, lot, token = trade.open_quantity, trade.contract.lot_size, trade.contract.token
+    assert held >= 2 * lot
+    session.broker.fill_policy = "none"
+    (position,) = engine.risk_view.open_positions()
+    now = session.clock.now_utc()
+    engine._queue_intent(
+        flatten_intent(position, "operator: one lot", now, strategy=ENGINE_STRATEGY, quantity=lot)
+    )
+    await drive(session.clock, engine._process_intents())
+    assert _working_sells(session, token) == lot
+    await session.bar_at(engine, time(10, 10), trade.plan.stop - 1.0)
+    assert _working_sells(session, token) == held  # the stop sent only what the other exit leaves
+    assert trade.plan.quantity == lot  # ... and still counts the lot it did not send as its own to exit
+    assert any("back under the plan" in line and "already working" in line for line in strategy.journal)
+    (operator_exit,) = [order for order in engine.store.orders_in_flight() if order.quantity == lot]
+    assert await drive(session.clock, engine.orders.cancel(operator_exit.ordertag, "operator changed mind"))
+    await drive(session.clock, deliver_updates(session.broker, engine.on_order_update))
+    await session.bar_at(engine, time(10, 15), trade.plan.stop - 2.0)
+    assert _working_sells(session, token) == held  # the cancelled lot is being exited again by the strategy

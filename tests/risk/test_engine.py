@@ -8,7 +8,7 @@ import pytest
 
 from optbot.core.clock import SimClock
 from optbot.core.enums import Exchange, IntentPurpose, RiskState, Side, Timeframe
-from optbot.core.events import Bar, Tick
+from optbot.core.events import Bar, OrderIntent, Tick
 from optbot.risk import RiskCallbacks, RiskEngine
 from optbot.risk.engine import RECENT_DECISIONS_KEPT, open_position_count
 from optbot.risk.killswitch import clear_kill_flag, write_resume_ack
@@ -180,6 +180,30 @@ def test_exit_that_would_open_position_is_rejected(tmp_path: Path, clock: SimClo
         FakeMarket(),
     )
     assert not decision.approved and "new risk in disguise" in decision.reasons[0]
+
+
+def test_an_exit_is_capped_by_the_exits_already_working_on_the_same_side(
+    tmp_path: Path, clock: SimClock
+) -> None:
+    engine, _, _ = make_engine(tmp_path, clock)
+    portfolio = FakePortfolio(positions=[make_position("5", 150)], working={("5", Side.SELL): 100})
+    portfolio.working[("5", Side.BUY)] = 150  # the other side cannot close this long: not counted
+
+    def exit_of(quantity: int) -> OrderIntent:
+        return make_intent(
+            clock.now_utc(), quantity=quantity, side=Side.SELL, purpose=IntentPurpose.STOP, token="5"
+        )
+
+    partial = engine.evaluate(exit_of(150), portfolio, FakeMarket())
+    assert partial.approved and partial.approved_quantity == 50
+    assert "already working for the other 100" in partial.reasons[-1]
+    assert engine.evaluate(exit_of(50), portfolio, FakeMarket()).approved_quantity == 50
+    portfolio.working[("5", Side.SELL)] = 150
+    refused = engine.evaluate(exit_of(150), portfolio, FakeMarket())
+    assert not refused.approved and refused.approved_quantity == 0
+    assert "already working for the whole open 150" in refused.reasons[0]
+    portfolio.working.clear()  # the working exit ended unfilled: the next exit goes for all of it
+    assert engine.evaluate(exit_of(150), portfolio, FakeMarket()).approved_quantity == 150
 
 
 def test_consecutive_losses_lockout_and_ack(tmp_path: Path, clock: SimClock) -> None:

@@ -177,7 +177,9 @@ class TradingEngine:
             rate_card=self.rate_card,
             session_close=self._session_close,
         )
-        self.risk_view = PortfolioRiskView(self.portfolio, self.market, self.capital, self._funds_pair)
+        self.risk_view = PortfolioRiskView(
+            self.portfolio, self.market, self.capital, self._funds_pair, self.store.orders_in_flight
+        )
         self.risk = RiskEngine(
             settings,
             clock,
@@ -697,6 +699,8 @@ class TradingEngine:
                 for ordertag in result.ordertags:  # stored with this intent, whose trace id is `trace`
                     self._order_traces[ordertag] = trace
                 self.note("order", f"{what} sent as {', '.join(result.ordertags)}")
+                if intent.purpose.reduces_risk and decision.approved_quantity < intent.quantity:
+                    self._exit_capped(intent, decision)
                 return
             if result.duplicate:
                 self.note("order", f"{what} not sent again: {'; '.join(result.reasons)}")
@@ -708,6 +712,12 @@ class TradingEngine:
                 self._basket_leg_ended(basket, intent.intent_id, "; ".join(result.reasons))
             elif intent.strategy in {strategy.name for strategy in self.runner.strategies}:
                 self.runner.on_reject(intent, result.reasons)
+
+    def _exit_capped(self, intent: OrderIntent, decision: RiskDecision) -> None:
+        """Risk sent only part of an exit (another working exit closes the rest, or less is held): the
+        owning strategy is told, so it does not count the unsent rest as exiting."""
+        if intent.strategy in {strategy.name for strategy in self.runner.strategies}:
+            self.runner.on_exit_capped(intent, decision.approved_quantity, decision.reasons)
 
     # ================================================================ baskets
     def _queue_basket(self, intents: Sequence[OrderIntent], label: str) -> None:

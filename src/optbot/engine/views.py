@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
-from optbot.core.enums import RiskState
+from optbot.core.enums import RiskState, Side
 from optbot.core.events import OrderIntent, Signal
 from optbot.core.ids import new_id
 from optbot.core.timeutil import ist_date
@@ -19,6 +19,7 @@ from optbot.engine.market import MarketState
 from optbot.instruments.chain import OptionChain
 from optbot.instruments.expiry_choice import ExpiryChoice
 from optbot.log import bind_trace
+from optbot.persistence.records import OrderRecord
 from optbot.portfolio.portfolio import Portfolio
 from optbot.risk.views import PositionSnapshot, SessionTimes
 from optbot.strategy.context import BarHistoryContext
@@ -89,8 +90,10 @@ class PortfolioRiskView:
         market: MarketState,
         starting_capital: float,
         funds_source: Callable[[], tuple[float, float] | None] | None = None,
+        orders_in_flight: Callable[[], Sequence[OrderRecord]] | None = None,
     ) -> None:
         self.portfolio = portfolio
+        self._orders_in_flight = orders_in_flight
         self.market = market
         self.starting_capital = starting_capital
         self._funds_source = funds_source
@@ -119,6 +122,15 @@ class PortfolioRiskView:
 
     def net_quantity(self, token: str) -> int:
         return sum(p.net_quantity for p in self.portfolio.open_positions() if p.token == token)
+
+    def working_quantity(self, token: str, side: Side) -> int:
+        if self._orders_in_flight is None:
+            return 0
+        return sum(
+            order.remaining_quantity
+            for order in self._orders_in_flight()
+            if order.token == token and order.side is side
+        )
 
     def account_value(self) -> float:
         """Capital plus everything realised before today (the base of every % limit, fixed for the day)."""

@@ -730,7 +730,9 @@ class RiskEngine:
         )
 
     def _evaluate_reducing(self, intent: OrderIntent, portfolio: RiskPortfolioView) -> RiskDecision:
-        """Exits are never blocked by state or limits; they are only kept from flipping the position."""
+        """Exits are never blocked by state or limits; they are only kept from flipping the position:
+        capped at the open quantity less what working orders on the same side may still close (an exit
+        resumed after a restart, a flatten or an operator exit), so two exits never sell the same lots."""
         net = portfolio.net_quantity(intent.token)
         reduces = (net > 0 and intent.side is Side.SELL) or (net < 0 and intent.side is Side.BUY)
         if not reduces:
@@ -744,10 +746,26 @@ class RiskEngine:
                     f"position (net {net}), not reduce it: rejected as new risk in disguise"
                 ],
             )
-        quantity = min(intent.quantity, abs(net))
+        working = portfolio.working_quantity(intent.token, intent.side)
+        closable = max(0, abs(net) - working)
+        if closable == 0:
+            return self._decision(
+                intent,
+                False,
+                0,
+                [
+                    f"an exit is already working for the whole open {abs(net)} {intent.symbol} ({working} "
+                    f"on {intent.side} orders in flight): not sent twice, so the position cannot reverse"
+                ],
+            )
+        quantity = min(intent.quantity, closable)
         reasons = [f"{intent.purpose} reduces risk: allowed in state {self.state}"]
         if quantity < intent.quantity:
-            reasons.append(f"capped at the open quantity {abs(net)} so the exit cannot reverse the position")
+            already = f"; an exit is already working for the other {working}" if working else ""
+            reasons.append(
+                f"capped at {quantity} of the open {abs(net)} so the exit cannot reverse the position"
+                + already
+            )
         return self._decision(intent, True, quantity, reasons)
 
     def _evaluate_entry(

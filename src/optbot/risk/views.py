@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from optbot.core.enums import Exchange
+from optbot.core.enums import Exchange, Side
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,12 @@ class RiskPortfolioView(Protocol):
     def net_quantity(self, token: str) -> int:
         """The open net quantity in this token (all exchanges): what an exit may close, without
         building every position's snapshot (marks, Greeks, owner)."""
+        ...
+
+    def working_quantity(self, token: str, side: Side) -> int:
+        """Units still open on orders in flight in this token on `side` (all exchanges): what they can
+        still fill. An order whose cancel was asked for but not confirmed counts (it can still fill), so
+        a new exit is never sent for lots another exit may already close."""
         ...
 
     def account_value(self) -> float:

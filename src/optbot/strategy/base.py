@@ -90,6 +90,15 @@ class Strategy(ABC):
         """Called when risk or the broker refused one of this strategy's intents; default forgets it."""
         return None
 
+    def on_exit_capped(
+        self, ctx: StrategyContext, intent: OrderIntent, approved_quantity: int, reasons: tuple[str, ...]
+    ) -> None:
+        """Called when risk sent only `approved_quantity` of this strategy's exit `intent` (the rest is
+        already being closed by another working exit, or is not held): the rest was not sent, so a
+        strategy that counts it as exiting should take it back and exit it later if still held; default
+        does nothing."""
+        return None
+
     def manages_position(self, token: str) -> bool:
         """Whether this strategy manages an open position in `token` right now (its own exits run on
         it); default False: a strategy that keeps no trades of its own."""

@@ -267,6 +267,22 @@ class DirectionalOptionStrategy(Strategy):
             trade.plan.quantity += intent.quantity
             self.note(ctx, f"exit {intent.symbol} refused ({why}); will retry on the next bar")
 
+    def on_exit_capped(
+        self, ctx: StrategyContext, intent: OrderIntent, approved_quantity: int, reasons: tuple[str, ...]
+    ) -> None:
+        """Only part of an exit was sent: the rest goes back under the plan, so it is exited on a later
+        price if it is still held once the other working exit has ended."""
+        underlying = self.exit_owner.get(intent.intent_id)
+        trade = self.trades.get(underlying) if underlying else None
+        if trade is None:
+            return
+        rest = intent.quantity - approved_quantity
+        trade.plan.quantity += rest
+        why = "; ".join(reasons)
+        self.note(
+            ctx, f"exit {intent.symbol} sent for {approved_quantity}; {rest} back under the plan ({why})"
+        )
+
     # ------------------------------------------------------------- restarts
     def manages_position(self, token: str) -> bool:
         """An open trade in the contract, or an entry of ours in it still waiting for fills."""

@@ -101,6 +101,16 @@ class StrategyRunner:
             if strategy.name == intent.strategy:
                 self._call(strategy, "on_reject", partial(strategy.on_reject, self.ctx, intent, reasons))
 
+    def on_exit_capped(self, intent: OrderIntent, approved_quantity: int, reasons: tuple[str, ...]) -> None:
+        """Tell the owning strategy only part of its exit was sent (see `Strategy.on_exit_capped`)."""
+        for strategy in self.strategies:
+            if strategy.name == intent.strategy:
+                self._call(
+                    strategy,
+                    "on_exit_capped",
+                    partial(strategy.on_exit_capped, self.ctx, intent, approved_quantity, reasons),
+                )
+
     def running(self, name: str) -> Strategy | None:
         """The active (not paused) strategy of that name, if any: the one that may take back a position."""
         if not name or name in self.paused:

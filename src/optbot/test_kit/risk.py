@@ -31,12 +31,17 @@ class FakePortfolio:
     used_margin: float = 0.0
     free_margin: float = 1_000_000.0
     trade_results: list[float] = field(default_factory=list)
+    #: units still open on working orders, by (token, side)
+    working: dict[tuple[str, Side], int] = field(default_factory=dict)
 
     def open_positions(self) -> Sequence[PositionSnapshot]:
         return list(self.positions)
 
     def net_quantity(self, token: str) -> int:
         return sum(p.net_quantity for p in self.positions if p.token == token)
+
+    def working_quantity(self, token: str, side: Side) -> int:
+        return self.working.get((token, side), 0)
 
     def account_value(self) -> float:
         return self.account
