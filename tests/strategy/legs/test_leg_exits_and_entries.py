@@ -255,3 +255,31 @@ def test_re_entry_asap_at_once_at_the_new_atm_and_on_momentum_after_the_move(mod
     market.bar(legs, SPOT + 81)
     again = market.ctx.intents[count]
     assert again.purpose is IntentPurpose.ENTRY and "re-entry momentum" in again.reason
+
+
+def test_a_capped_exit_leaves_the_leg_open_to_its_next_step() -> None:
+    """Risk sent only part of a leg's stop (another working exit covered the rest): the leg no longer
+    counts as closing, so while the stop still holds the next step sends an exit again (risk caps it to
+    what no working exit covers); a leg still counted as closing would wait for the session flatten."""
+    body = ENTRY + ONE_SELL.format(extra="stop = { underlying_points = 40 }")
+    market, legs = run(body, [SPOT])
+    day = legs.day
+    assert day is not None
+    leg = day.legs["ce"]
+    seen = len(market.ctx.intents)
+    market.clock.advance(60)
+    stop_bar_spot = SPOT + 41
+    market.ctx.chains["NIFTY"] = synthetic_chain(
+        "NIFTY", stop_bar_spot, market.clock.now_utc(), EXPIRY, 0.12, 75, 1800
+    )
+    end = market.clock.now_utc()
+    legs.on_bar(
+        market.ctx,
+        Bar(end, "26000", "NIFTY", Timeframe.M1, end - timedelta(minutes=1), end, *[stop_bar_spot] * 4),
+    )
+    [stop] = market.ctx.intents[seen:]
+    assert stop.purpose is IntentPurpose.STOP and leg.closing
+    legs.on_exit_capped(market.ctx, stop, 0, ("an exit is already working for the whole open 75",))
+    assert not leg.closing and any("exit sent for 0 of" in note for note in day.notes)
+    market.bar(legs, SPOT + 45)  # the stop still holds: the leg's exit is sent again
+    assert market.last().purpose is IntentPurpose.STOP and market.last() is not stop

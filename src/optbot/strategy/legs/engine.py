@@ -187,6 +187,24 @@ class LegStrategy(Strategy):
         else:
             leg.closing = False  # an exit refused: try again on the next step
 
+    def on_exit_capped(
+        self, ctx: StrategyContext, intent: OrderIntent, approved_quantity: int, reasons: tuple[str, ...]
+    ) -> None:
+        """Only part of a leg's exit was sent (another working exit covers the rest): the leg stops
+        counting as closing, so the next step checks it again and, if its exit still holds, sends one
+        for what is open; risk caps that to what no working exit covers, so nothing is sold twice and
+        the rest is exited once the other exit ends without filling."""
+        day = self.day
+        leg_id = self._pending.get(intent.intent_id)
+        if day is None or leg_id is None or leg_id not in day.legs:
+            return
+        leg = day.legs[leg_id]
+        if leg.open_quantity and not leg.closed:
+            leg.closing = False
+            day.notes.append(
+                f"{leg_id} exit sent for {approved_quantity} of {intent.quantity}: {'; '.join(reasons)}"
+            )
+
     def on_timer(self, ctx: StrategyContext, name: str) -> None:
         if name == "flatten" and self.day is not None:
             self._exit_all(ctx, "session flatten time")
