@@ -9,6 +9,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from optbot.cli.main import app
 from optbot.config.settings import load_settings
 from optbot.core.clock import LiveClock
 from optbot.core.enums import Exchange
+from optbot.engine.core import TradingEngine
 from optbot.persistence.db import state_db_path
 from optbot.persistence.records import PositionRecord
 from optbot.persistence.store import Store
@@ -332,7 +334,8 @@ def test_bad_mode_and_missing_paper_journal_exit_2(invoke: Invoke) -> None:
     )
 
 
-def _paper_session_start_block(tmp_path: Path) -> str | None:
+@contextmanager
+def _started_paper_engine(tmp_path: Path) -> Iterator[TradingEngine]:
     """A paper engine started on the paper journal, as `optbot run --mode paper` builds it: its
     startup reconciliation reads that journal's unacknowledged mismatches, and any blocks entries."""
     from datetime import date, time
@@ -353,9 +356,14 @@ def _paper_session_start_block(tmp_path: Path) -> str | None:
             settings, clock, store, build_master(as_of=day), VenueSpec(Venue.PAPER), strategies=[]
         ).engine
         asyncio.run(drive(clock, engine.start(day)))
-        return engine.trading_blocked
+        yield engine
     finally:
         store.close()
+
+
+def _paper_session_start_block(tmp_path: Path) -> str | None:
+    with _started_paper_engine(tmp_path) as engine:
+        return engine.trading_blocked
 
 
 def test_a_paper_mismatch_blocks_the_paper_start_until_acknowledged_here(
@@ -373,25 +381,8 @@ def test_a_running_paper_session_lets_entries_through_once_its_mismatch_is_ackno
 ) -> None:
     """The operator acknowledges from another shell while the session runs: the session's next health
     check lifts the startup block without a restart; until then, and before the ack, it stays."""
-    from datetime import date, time
-
-    from optbot.config import Settings
-    from optbot.core.clock import SimClock
-    from optbot.core.timeutil import ist_datetime
-    from optbot.engine.builder import Venue, VenueSpec, build_engine
-    from optbot.test_kit.execution import drive
-    from optbot.test_kit.instruments import build_master
-
     _record_paper_mismatch(config)
-    day = date(2026, 8, 7)
-    clock = SimClock(ist_datetime(day, time(10, 0)))
-    settings = Settings(paths={"data_root": tmp_path / "data"}, universe={"underlyings": ["NIFTY"]})
-    store = Store.open(state_db_path(settings, paper=True), clock)
-    try:
-        engine = build_engine(
-            settings, clock, store, build_master(as_of=day), VenueSpec(Venue.PAPER), strategies=[]
-        ).engine
-        asyncio.run(drive(clock, engine.start(day)))
+    with _started_paper_engine(tmp_path) as engine:
         assert engine.trading_blocked is not None
         assert engine.acknowledge_command() == "optbot reconcile --mode paper --ack"
         assert not engine.lift_acknowledged_block()  # not acknowledged yet
@@ -399,5 +390,3 @@ def test_a_running_paper_session_lets_entries_through_once_its_mismatch_is_ackno
         assert engine.lift_acknowledged_block()
         assert engine.trading_blocked is None
         assert not engine.lift_acknowledged_block()  # nothing left to lift
-    finally:
-        store.close()
