@@ -82,7 +82,7 @@ def test_a_paper_reconciliation_block_names_the_paper_journals_command(
     path = status_path(load_settings())
     assert "`optbot reconcile --ack`" in CliRunner().invoke(app, ["status"]).stdout
     document = json.loads(path.read_text(encoding="utf-8"))
-    document["mode"] = "paper (loopback simulator 127.0.0.1:18555)"
+    document["mode"] = "paper (endpoint simulator.invalid, not Angel One)"
     path.write_text(json.dumps(document), encoding="utf-8")
     shown = CliRunner().invoke(app, ["status"]).stdout
     assert "`optbot reconcile --mode paper --offline`" in shown

@@ -141,7 +141,7 @@ async def test_session_health_does_not_call_the_feed_stale_for_the_pre_open_quie
 
 
 def test_the_report_says_a_followed_replays_silences_are_replay_seconds() -> None:
-    url = "http://127.0.0.1:18555"
+    url = "http://localhost"  # only named in the note, never reached
     clock = FollowingClock(ist_datetime(DAY, time(15, 45)), url, replay_speed=150.0)
     (note,) = replay_clock_notes(clock, 100.0)
     assert note.startswith(f"The session's clock followed the simulator's replay at {url} at 150x real")
