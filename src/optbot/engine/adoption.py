@@ -11,6 +11,7 @@ hand; an owner not running, paused or unable to manage it) is reported once as u
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from optbot.core.enums import Exchange
 from optbot.core.events import SIGNAL_EXIT_PLAN
@@ -90,15 +91,9 @@ class PositionAdopter:
         entry_price = sum(fill.quantity * fill.price for fill in fills) / filled if filled else None
         entry_time = min((fill.ts_utc for fill in fills), default=None)
         baselines = [order.vix_baseline for order in orders if order.vix_baseline is not None]
-        return PositionOrigin(
-            base.exchange,
-            base.token,
-            base.symbol,
-            base.underlying or intent.underlying,
-            base.net_quantity,
-            base.average_price,
-            base.owner,
-            base.contract,
+        return replace(
+            base,
+            underlying=base.underlying or intent.underlying,
             entry_intent_id=intent.intent_id,
             entry_time=entry_time,
             entry_price=entry_price,
