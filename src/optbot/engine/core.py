@@ -68,6 +68,7 @@ from optbot.execution.reconciliation import Reconciler, ReconciliationReport
 from optbot.instruments.expiry_choice import ExpiryUnavailable
 from optbot.instruments.master import InstrumentMaster, MasterInfo
 from optbot.log import bind_trace
+from optbot.persistence.records import working_quantity
 from optbot.persistence.retention import apply_audit_retention
 from optbot.persistence.store import Store
 from optbot.portfolio.portfolio import Portfolio
@@ -947,11 +948,7 @@ class TradingEngine:
         )
 
     def _working_exit_quantity(self, exchange: Exchange, token: str, side: Side) -> int:
-        return sum(
-            order.quantity - order.filled_quantity
-            for order in self.store.orders_in_flight()
-            if order.exchange is exchange and order.token == token and order.side is side
-        )
+        return working_quantity(self.store.orders_in_flight(), token, side, exchange)
 
     async def flatten_intraday(self, reason: str) -> int:
         """Close every open position not already being closed by a working order; returns intents made."""

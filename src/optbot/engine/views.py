@@ -19,7 +19,7 @@ from optbot.engine.market import MarketState
 from optbot.instruments.chain import OptionChain
 from optbot.instruments.expiry_choice import ExpiryChoice
 from optbot.log import bind_trace
-from optbot.persistence.records import OrderRecord
+from optbot.persistence.records import OrderRecord, working_quantity
 from optbot.portfolio.portfolio import Portfolio
 from optbot.risk.views import PositionSnapshot, SessionTimes
 from optbot.strategy.context import BarHistoryContext
@@ -126,11 +126,7 @@ class PortfolioRiskView:
     def working_quantity(self, token: str, side: Side) -> int:
         if self._orders_in_flight is None:
             return 0
-        return sum(
-            order.remaining_quantity
-            for order in self._orders_in_flight()
-            if order.token == token and order.side is side
-        )
+        return working_quantity(self._orders_in_flight(), token, side)
 
     def account_value(self) -> float:
         """Capital plus everything realised before today (the base of every % limit, fixed for the day)."""

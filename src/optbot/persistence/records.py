@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -75,6 +76,17 @@ class OrderRecord:
     @property
     def remaining_quantity(self) -> int:
         return self.quantity - self.filled_quantity
+
+
+def working_quantity(
+    orders: Iterable[OrderRecord], token: str, side: Side, exchange: Exchange | None = None
+) -> int:
+    """Units the `orders` (in flight) can still fill in `token` on `side`, on `exchange` when given."""
+    return sum(
+        order.remaining_quantity
+        for order in orders
+        if order.token == token and order.side is side and (exchange is None or order.exchange is exchange)
+    )
 
 
 @dataclass(frozen=True, slots=True)
